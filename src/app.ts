@@ -1,0 +1,50 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { NextFunction, Request, Response } from 'express';
+import helmet from 'helmet';
+import { AppModule } from './app.module.js';
+import { toErrorBody, ErrorFilter } from './http/error.filter.js';
+import { createValidationPipe } from './http/validation.js';
+import type { Runtime } from './runtime/runtime.js';
+
+/** Builds the Nest HTTP app over a runtime; does not listen. */
+export async function createHttpApp(runtime: Runtime): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRuntime(runtime), {
+    bodyParser: false,
+    logger: ['error', 'warn'],
+  });
+  app.use(helmet());
+  app.useBodyParser('json', { limit: runtime.config.bodyLimit, strict: true });
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const t0 = performance.now();
+    res.on('finish', () => {
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      runtime.metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+      runtime.log.debug({ method: req.method, url: req.originalUrl, status: res.statusCode, ms: Math.round(performance.now() - t0) }, 'http');
+    });
+    next();
+  });
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new ErrorFilter(runtime.log));
+  app.enableShutdownHooks();
+  const doc = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('virtledger')
+      .setDescription('Event-sourced control plane for virtual machines and containers: HTTP API v1')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, doc);
+  await app.init();
+  // Errors raised before routing (body parser: bad JSON, too large) get the same error shape.
+  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    const body = toErrorBody(err);
+    res.status(body.statusCode).json(body);
+  });
+  return app;
+}

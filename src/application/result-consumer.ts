@@ -1,0 +1,81 @@
+import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import { DomainError } from '../domain/domain-error.js';
+import type { EventStore } from '../eventstore/event-store.port.js';
+import type { VmCommand } from '../modules/vms/vm.commands.js';
+import { vmDecider } from '../modules/vms/vm.decider.js';
+import { RESULTS_QUEUE, type ResultMessage } from '../workers/job.types.js';
+import { handleCommand, type CommandMeta } from './handle-command.js';
+import { vmStream } from './streams.js';
+
+export function resultToCommand(msg: ResultMessage, now: Date): VmCommand {
+  switch (msg.kind) {
+    case 'started':
+      return { type: 'MarkOperationRunning', operationId: msg.operationId, step: msg.step };
+    case 'succeeded':
+      return { type: 'RecordStepSucceeded', operationId: msg.operationId, step: msg.step, output: msg.output, at: now.toISOString() };
+    case 'failed':
+      return { type: 'RecordStepFailed', operationId: msg.operationId, step: msg.step, reason: msg.reason };
+    case 'progress':
+      return { type: 'RecordMigrationProgress', operationId: msg.operationId, progress: msg.progress };
+    case 'observed':
+      return { type: 'ReportObservedState', observed: msg.observed, reason: msg.reason, jobActive: msg.jobActive };
+  }
+}
+
+/**
+ * Turns worker results into result commands against the VM decider. A result
+ * the decider has already accepted is refused as `already_recorded`: that is
+ * the redelivery case and counts as done.
+ */
+export class ResultConsumer {
+  private worker: Worker<ResultMessage> | undefined;
+  processed = 0;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly connection: ConnectionOptions,
+    private readonly prefix: string,
+    private readonly log: Logger,
+    private readonly onCommand?: (type: string, ms: number, ok: boolean) => void,
+  ) {}
+
+  start(): void {
+    this.worker = new Worker<ResultMessage>(RESULTS_QUEUE, (job) => this.process(job), {
+      connection: this.connection,
+      prefix: this.prefix,
+      concurrency: 16,
+      maxStalledCount: 10,
+    });
+    this.worker.on('error', (err) => this.log.error({ err }, 'result consumer error'));
+  }
+
+  async stop(): Promise<void> {
+    await this.worker?.close();
+    this.worker = undefined;
+  }
+
+  async process(job: Job<ResultMessage>): Promise<void> {
+    const msg = job.data;
+    const cmd = resultToCommand(msg, new Date());
+    const meta: CommandMeta =
+      msg.kind === 'observed'
+        ? { principal: msg.principal, correlationId: `reconcile-${msg.hostId}`, causationId: job.id ?? 'reconcile' }
+        : { principal: msg.principal, correlationId: msg.operationId, causationId: msg.jobId };
+    const t0 = performance.now();
+    try {
+      await handleCommand(this.store, vmDecider, vmStream(msg.vmId), cmd, meta);
+      this.onCommand?.(cmd.type, performance.now() - t0, true);
+    } catch (err) {
+      if (err instanceof DomainError) {
+        // Duplicates and results for operations already closed are expected under redelivery; nothing to retry.
+        if (err.code !== 'already_recorded') this.log.warn({ err: err.message, vm: msg.vmId, kind: msg.kind }, 'result refused');
+        this.onCommand?.(cmd.type, performance.now() - t0, false);
+        return;
+      }
+      throw err;
+    } finally {
+      this.processed++;
+    }
+  }
+}

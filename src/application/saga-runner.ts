@@ -1,0 +1,208 @@
+import type { Logger } from 'pino';
+import { DomainError } from '../domain/domain-error.js';
+import type { EventStore, RecordedEvent, Subscription } from '../eventstore/event-store.port.js';
+import { hostDecider } from '../modules/hosts/host.decider.js';
+import type { VmCommand } from '../modules/vms/vm.commands.js';
+import { vmDecider } from '../modules/vms/vm.decider.js';
+import { isVmEventType, type VmEvent } from '../modules/vms/vm.events.js';
+import type { VmState } from '../modules/vms/vm.state.js';
+import type { JobStep } from '../modules/vms/vm.types.js';
+import type { SagaAction } from '../sagas/saga.actions.js';
+import { reactToVmEvent } from '../sagas/vm.saga.js';
+import type { HostJobData } from '../workers/job.types.js';
+import { handleCommand, type CommandMeta } from './handle-command.js';
+import { placeVm } from './placement.js';
+import type { JobSink } from './ports.js';
+import { hostStream, vmIdOf, vmStream } from './streams.js';
+import { upcast } from './upcasters.js';
+
+export const SAGA_CHECKPOINT = 'sagas';
+
+/**
+ * Drives the process managers from a checkpointed subscription to the global
+ * log (never an in-process bus). The checkpoint lives in the event store so a
+ * Redis wipe cannot make sagas replay side effects; and every action is
+ * guarded by the VM's current state, so a replay after a crash between the
+ * action and the checkpoint does nothing twice.
+ */
+export class SagaRunner {
+  private sub: Subscription | undefined;
+  private lastSaved: bigint | undefined;
+  private savedAt = 0;
+  /** Position of the last event fully handled (for /health lag). */
+  position: bigint | undefined;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly jobs: JobSink,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const after = await this.store.readCheckpoint(SAGA_CHECKPOINT);
+    this.position = after;
+    this.lastSaved = after;
+    this.sub = this.store.subscribeToAll({
+      after,
+      onEvent: (e) => this.handle(e),
+      onError: (err) => this.log.error({ err }, 'saga subscription stopped'),
+    });
+    this.log.info({ after: after?.toString() ?? 'start' }, 'sagas subscribed');
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.sub?.stop();
+    this.sub = undefined;
+    await this.saveCheckpoint(true);
+  }
+
+  private async saveCheckpoint(force = false): Promise<void> {
+    if (this.position === undefined || this.position === this.lastSaved) return;
+    // Saving every event would double the write load; a replay of the few events since is harmless (guards).
+    if (!force && Date.now() - this.savedAt < 250) return;
+    await this.store.writeCheckpoint(SAGA_CHECKPOINT, this.position);
+    this.lastSaved = this.position;
+    this.savedAt = Date.now();
+  }
+
+  private stopping = false;
+
+  /**
+   * A failure (Redis or the store briefly unavailable) must neither skip the
+   * event nor kill the subscription: retry the same event with backoff.
+   */
+  private async handle(recorded: RecordedEvent): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const vmId = vmIdOf(recorded.streamId);
+        if (vmId && isVmEventType(recorded.type)) await this.handleVmEvent(vmId, recorded);
+        this.position = recorded.position;
+        await this.saveCheckpoint();
+        return;
+      } catch (err) {
+        if (this.stopping) throw err;
+        const delay = Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
+        this.log.warn({ err, position: recorded.position.toString(), attempt }, 'saga step failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private async handleVmEvent(vmId: string, recorded: RecordedEvent): Promise<void> {
+    const stream = await this.store.readStream(vmStream(vmId));
+    let before = vmDecider.initialState();
+    let after = before;
+    let current = before;
+    for (const e of stream.map(upcast)) {
+      const ev = { type: e.type, data: e.data } as VmEvent;
+      if (e.revision < recorded.revision) before = vmDecider.evolve(before, ev);
+      if (e.revision <= recorded.revision) after = vmDecider.evolve(after, ev);
+      current = vmDecider.evolve(current, ev);
+    }
+    const event = { type: recorded.type, data: upcast(recorded).data } as VmEvent;
+    const actions = reactToVmEvent(event, before, after);
+    const meta: CommandMeta = {
+      principal: recorded.metadata.principal,
+      correlationId: recorded.metadata.correlationId,
+      causationId: recorded.id,
+    };
+    for (const [i, action] of actions.entries()) {
+      const proceed = await this.perform(action, current, recorded, meta, i);
+      if (!proceed) break;
+    }
+  }
+
+  private awaits(current: VmState, operationId: string, step: JobStep | 'placement'): boolean {
+    return current.pending?.id === operationId && current.pending.awaiting === step;
+  }
+
+  /** Returns false when the rest of the event's actions must not run. */
+  private async perform(
+    action: SagaAction,
+    current: VmState,
+    cause: RecordedEvent,
+    meta: CommandMeta,
+    index: number,
+  ): Promise<boolean> {
+    switch (action.type) {
+      case 'place': {
+        if (!this.awaits(current, action.operationId, 'placement')) return false;
+        const result = await placeVm(this.store, action, meta);
+        const cmd: VmCommand = result.ok
+          ? { type: 'PlaceVm', operationId: action.operationId, hostId: result.hostId }
+          : { type: 'FailPlacement', operationId: action.operationId, reason: result.reason };
+        await this.vmCommand(action.vmId, cmd, meta);
+        return true;
+      }
+      case 'reserve': {
+        if (!this.awaits(current, action.operationId, action.failStep)) return false;
+        try {
+          const { vmId, operationId, vcpus, memoryMiB } = action;
+          await handleCommand(
+            this.store,
+            hostDecider,
+            hostStream(action.hostId),
+            { type: 'ReserveCapacity', vmId, operationId, vcpus, memoryMiB },
+            meta,
+          );
+          return true;
+        } catch (err) {
+          if (!(err instanceof DomainError)) throw err;
+          await this.vmCommand(
+            action.vmId,
+            { type: 'RecordStepFailed', operationId: action.operationId, step: action.failStep, reason: err.message },
+            meta,
+          );
+          return false;
+        }
+      }
+      case 'release': {
+        // Never free capacity the VM holds again (it migrated back, say) when replaying old events.
+        const holds = current.hostId === action.hostId && current.state !== 'deleted' && current.state !== 'failed';
+        const incoming = current.migration?.targetHostId === action.hostId;
+        if (holds || incoming) return true;
+        await handleCommand(this.store, hostDecider, hostStream(action.hostId), { type: 'ReleaseCapacity', vmId: action.vmId, operationId: action.operationId }, meta);
+        return true;
+      }
+      case 'enqueue':
+        if (!this.awaits(current, action.operationId, action.step)) return false;
+        await this.enqueue(action, current, cause, index);
+        return true;
+      case 'compensate':
+        await this.enqueue(action, current, cause, index);
+        return true;
+    }
+  }
+
+  private async enqueue(
+    action: Extract<SagaAction, { type: 'enqueue' | 'compensate' }>,
+    current: VmState,
+    cause: RecordedEvent,
+    index: number,
+  ): Promise<void> {
+    const spec = current.spec;
+    if (!spec) return;
+    // The job id is the causing event's id: a replay re-adds the same id and BullMQ ignores it.
+    const jobId = index === 0 ? cause.id : `${cause.id}.${index}`;
+    const data: HostJobData = {
+      vmId: action.vmId,
+      operationId: action.operationId,
+      step: action.step,
+      spec: { id: action.vmId, ...spec },
+      args: action.args,
+      principal: cause.metadata.principal,
+      causationId: cause.id,
+    };
+    await this.jobs.enqueueHostJob(action.hostId, jobId, data);
+  }
+
+  private async vmCommand(vmId: string, cmd: VmCommand, meta: CommandMeta): Promise<void> {
+    try {
+      await handleCommand(this.store, vmDecider, vmStream(vmId), cmd, meta);
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'already_recorded') return;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,123 @@
+import { plainToInstance, Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+import { resolve } from 'node:path';
+
+export type Role = 'all' | 'api' | 'worker';
+
+/** Environment as read; names are the variables users set. */
+class EnvSchema {
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(65535) PORT?: number;
+  @IsOptional() @IsString() @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must look like redis://host:port[/db]' })
+  REDIS_URL?: string;
+  @IsOptional() @IsString() @Matches(/^(sqlite:\S+|postgres(ql)?:\/\/\S+|kurrentdb:\/\/\S+|esdb:\/\/\S+)$/, {
+    message: 'EVENTSTORE_URL must be sqlite:<file>, postgres://… or kurrentdb://…',
+  })
+  EVENTSTORE_URL?: string;
+  @IsOptional() @IsString() DATA_DIR?: string;
+  @IsOptional() @IsString() @Matches(/^((admin|operator|auditor|viewer):[A-Za-z0-9._~+/=-]{16,})(,(admin|operator|auditor|viewer):[A-Za-z0-9._~+/=-]{16,})*$/, {
+    message: 'AUTH_TOKENS must be role:token[,role:token…] with roles admin|operator|auditor|viewer and tokens of 16+ URL-safe characters',
+  })
+  AUTH_TOKENS?: string;
+  @IsOptional() @IsIn(['all', 'api', 'worker']) ROLE?: string;
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$/, { message: 'WORKER_HOSTS must be host ids separated by commas' })
+  WORKER_HOSTS?: string;
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9:_-]{1,64}$/, { message: 'REDIS_PREFIX must be 1-64 of [A-Za-z0-9:_-]' })
+  REDIS_PREFIX?: string;
+  @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL?: string;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100) JOB_ATTEMPTS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600000) JOB_BACKOFF_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(86400000) JOB_TIMEOUT_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1000) @Max(3600000) RECONCILE_INTERVAL_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600000) SHUTDOWN_GRACE_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) WORKER_CONCURRENCY?: number;
+  @IsOptional() @IsString() BODY_LIMIT?: string;
+}
+
+export interface AppConfig {
+  role: Role;
+  port: number;
+  /** Undefined: start a private redis-server under dataDir. */
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  eventStoreUrl: string;
+  dataDir: string;
+  /** Undefined: generate an admin token into dataDir/admin.token. */
+  authTokens: Array<{ role: 'admin' | 'operator' | 'auditor' | 'viewer'; token: string }> | undefined;
+  /** Hosts whose jobs this process runs; 'all' = every registered host (all-in-one). */
+  workerHosts: string[] | 'all' | 'none';
+  logLevel: string;
+  jobAttempts: number;
+  jobBackoffMs: number;
+  jobTimeoutMs: number;
+  reconcileIntervalMs: number;
+  shutdownGraceMs: number;
+  workerConcurrency: number;
+  bodyLimit: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Command-line flags win over the environment: `--role worker --host h1`. */
+export function parseArgv(argv: string[]): { role?: string; hosts?: string; port?: string } {
+  const out: { role?: string; hosts?: string; port?: string } = {};
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i]!.split('=', 2);
+    const value = inline ?? argv[i + 1];
+    const take = () => {
+      if (inline === undefined) i++;
+      return value;
+    };
+    if (flag === '--role') out.role = take();
+    else if (flag === '--host' || flag === '--hosts') out.hosts = take();
+    else if (flag === '--port') out.port = take();
+  }
+  return out;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] = []): AppConfig {
+  const args = parseArgv(argv);
+  const raw: Record<string, unknown> = { ...env };
+  if (args.role) raw.ROLE = args.role;
+  if (args.hosts) raw.WORKER_HOSTS = args.hosts;
+  if (args.port) raw.PORT = args.port;
+  for (const k of Object.keys(raw)) if (raw[k] === '') delete raw[k];
+  const parsed = plainToInstance(EnvSchema, raw, { excludeExtraneousValues: false });
+  const errors = validateSync(parsed, { skipMissingProperties: false, forbidUnknownValues: false });
+  if (errors.length) {
+    const lines = errors.map((e) => `${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const role = (parsed.ROLE ?? 'all') as Role;
+  if (role === 'worker' && !parsed.WORKER_HOSTS) {
+    throw new ConfigError('invalid configuration:\n  WORKER_HOSTS: the worker role needs --host <id> (or WORKER_HOSTS)');
+  }
+  const dataDir = resolve(parsed.DATA_DIR ?? './data');
+  const workerHosts: AppConfig['workerHosts'] = parsed.WORKER_HOSTS
+    ? parsed.WORKER_HOSTS.split(',')
+    : role === 'api'
+      ? 'none'
+      : 'all';
+  return {
+    role,
+    port: parsed.PORT ?? 3000,
+    redisUrl: parsed.REDIS_URL,
+    redisPrefix: parsed.REDIS_PREFIX ?? 'vl',
+    eventStoreUrl: parsed.EVENTSTORE_URL ?? 'sqlite:events.sqlite3',
+    dataDir,
+    authTokens: parsed.AUTH_TOKENS?.split(',').map((pair) => {
+      const i = pair.indexOf(':');
+      return { role: pair.slice(0, i) as 'admin', token: pair.slice(i + 1) };
+    }),
+    workerHosts,
+    logLevel: parsed.LOG_LEVEL ?? 'info',
+    jobAttempts: parsed.JOB_ATTEMPTS ?? 3,
+    jobBackoffMs: parsed.JOB_BACKOFF_MS ?? 500,
+    jobTimeoutMs: parsed.JOB_TIMEOUT_MS ?? 120000,
+    reconcileIntervalMs: parsed.RECONCILE_INTERVAL_MS ?? 30000,
+    shutdownGraceMs: parsed.SHUTDOWN_GRACE_MS ?? 15000,
+    workerConcurrency: parsed.WORKER_CONCURRENCY ?? 4,
+    bodyLimit: parsed.BODY_LIMIT ?? '64kb',
+  };
+}

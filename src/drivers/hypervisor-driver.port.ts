@@ -1,0 +1,131 @@
+/**
+ * One port over every hypervisor family (libvirt's one-table-per-driver idea).
+ * Every verb is idempotent per request: calling it again after a crash or a
+ * BullMQ redelivery reaches the same end state without doing the work twice
+ * (start of a running VM, stop of a stopped one, destroy of an absent one are
+ * successes).
+ */
+
+export interface DriverCapabilities {
+  /** Live migration (RAM copied while running). */
+  liveMigration: boolean;
+  /** Cold migration (stopped VM's disk moved). */
+  coldMigration: boolean;
+  /** Snapshots that include RAM/device state of a running VM. */
+  memorySnapshots: boolean;
+  /** Disk-only snapshots (of a stopped VM at least). */
+  diskSnapshots: boolean;
+  pause: boolean;
+  reboot: boolean;
+  /** Hardware acceleration in use (KVM); informational. */
+  hardwareAcceleration: boolean;
+}
+
+export interface VmSpec {
+  /** The VM id; drivers name processes/domains/files after it. */
+  id: string;
+  name: string;
+  vcpus: number;
+  memoryMiB: number;
+  diskGiB: number;
+  /** Optional base image (absolute path or name inside the host's image dir) to overlay. */
+  image?: string;
+}
+
+export type DomainState = 'running' | 'paused' | 'stopped' | 'absent' | 'crashed' | 'migrating' | 'unknown';
+
+export interface DomainStatus {
+  state: DomainState;
+  /** Human detail: exit reason, qemu status string, … */
+  detail?: string;
+  pid?: number;
+}
+
+export interface DomainInfo extends DomainStatus {
+  /** The VM id when the domain is one of ours, else the domain's own name. */
+  vmId: string;
+  /** False for a domain the driver found but did not create (reported, never killed). */
+  managed: boolean;
+}
+
+export interface SnapshotInfo {
+  name: string;
+  memory: boolean;
+  createdAt?: string;
+  sizeBytes?: number;
+}
+
+export interface Progress {
+  /** 0..100 when known. */
+  percent?: number;
+  message?: string;
+  transferredBytes?: number;
+  remainingBytes?: number;
+  totalBytes?: number;
+}
+
+/** Per-call context: a deadline and a progress sink (throttled by the caller). */
+export interface CallContext {
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+/** Opaque description of where the target listens, produced by prepareIncoming on the target host. */
+export type MigrationEndpoint = Record<string, string | number | boolean>;
+
+export type DriverErrorCode = 'unsupported' | 'not_found' | 'conflict' | 'timeout' | 'failed';
+
+export class DriverError extends Error {
+  override readonly name = 'DriverError';
+  constructor(
+    readonly code: DriverErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface HypervisorDriver {
+  readonly kind: string;
+  readonly capabilities: DriverCapabilities;
+  /** Create the disk and the domain definition; the VM is stopped afterwards. */
+  define(spec: VmSpec, ctx?: CallContext): Promise<void>;
+  start(spec: VmSpec, ctx?: CallContext): Promise<void>;
+  /** Graceful (ACPI) unless force; falls back to a hard stop after timeoutMs. */
+  stop(spec: VmSpec, opts: { force: boolean; timeoutMs?: number }, ctx?: CallContext): Promise<void>;
+  reboot(spec: VmSpec, ctx?: CallContext): Promise<void>;
+  pause(spec: VmSpec, ctx?: CallContext): Promise<void>;
+  resume(spec: VmSpec, ctx?: CallContext): Promise<void>;
+  /** Stop if needed and remove every file/definition of the VM on this host. */
+  destroy(spec: VmSpec, ctx?: CallContext): Promise<void>;
+  snapshot(spec: VmSpec, name: string, opts: { memory: boolean }, ctx?: CallContext): Promise<SnapshotInfo>;
+  /** Returns the domain state after the revert (a memory snapshot restores the running state). */
+  revert(spec: VmSpec, name: string, ctx?: CallContext): Promise<DomainState>;
+  deleteSnapshot(spec: VmSpec, name: string, ctx?: CallContext): Promise<void>;
+  listSnapshots(spec: VmSpec, ctx?: CallContext): Promise<SnapshotInfo[]>;
+  /** On the target host: get ready to receive the VM; returns where the source must send it. */
+  prepareIncoming(spec: VmSpec, opts: { live: boolean }, ctx?: CallContext): Promise<MigrationEndpoint>;
+  /** On the source host: send the VM; on success the source copy no longer runs. */
+  migrate(spec: VmSpec, endpoint: MigrationEndpoint, opts: { live: boolean }, ctx?: CallContext): Promise<void>;
+  /** On the target host after a successful migrate: make the VM run there. */
+  finishIncoming(spec: VmSpec, opts: { live: boolean }, ctx?: CallContext): Promise<void>;
+  /** On the target host after a failed migrate: remove whatever prepareIncoming made. */
+  abortIncoming(spec: VmSpec, ctx?: CallContext): Promise<void>;
+  status(spec: VmSpec): Promise<DomainStatus>;
+  /** What really runs on this host right now (like `virsh list --all`). */
+  listDomains(): Promise<DomainInfo[]>;
+  /** Release connections/child watchers; never kills VMs. */
+  close(): Promise<void>;
+}
+
+/** What a worker knows about the host it serves; drivers parse `uri` themselves. */
+export interface HostBinding {
+  id: string;
+  driver: string;
+  uri: string;
+  /** Absolute directory for this host's disks and sockets (under DATA_DIR unless the URI says otherwise). */
+  storageDir: string;
+}
+
+export type DriverFactory = (host: HostBinding) => HypervisorDriver;

@@ -1,0 +1,111 @@
+/**
+ * The event store port. Semantics mirror KurrentDB so that every adapter
+ * (sqlite, postgres, kurrentdb) can be swapped without the domain noticing:
+ * 0-based bigint stream revisions, an ordered global position, expected
+ * stream state on append.
+ */
+
+/** What the caller expects the stream to be before an append. */
+export type ExpectedState = 'any' | 'no_stream' | 'stream_exists' | bigint;
+
+/** Metadata a caller supplies; the store adds prevHash/hash (the chain). */
+export interface EventMetadataInput {
+  principal: string;
+  correlationId: string;
+  causationId: string;
+  at: string;
+  schema: number;
+  reason?: string;
+}
+
+export interface EventMetadata extends EventMetadataInput {
+  prevHash: string;
+  hash: string;
+}
+
+export type EventData = Record<string, unknown>;
+
+export interface NewEvent {
+  /** Event id (uuid). Deterministic where a retry could append twice. */
+  id: string;
+  type: string;
+  data: EventData;
+  metadata: EventMetadataInput;
+}
+
+export interface RecordedEvent {
+  id: string;
+  streamId: string;
+  revision: bigint;
+  /** Global, strictly increasing in log order; opaque to callers other than for comparison and resumption. */
+  position: bigint;
+  type: string;
+  data: EventData;
+  metadata: EventMetadata;
+}
+
+export interface AppendResult {
+  /** Revision of the last event written. */
+  nextExpectedRevision: bigint;
+  /** Global position of the last event written. */
+  position: bigint;
+  events: RecordedEvent[];
+}
+
+export interface ReadStreamOptions {
+  direction?: 'forwards' | 'backwards';
+  /** Inclusive start revision (forwards: from this up; backwards: from this down). */
+  fromRevision?: bigint;
+  maxCount?: number;
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: return events strictly after this position. Omit to start at the beginning. */
+  after?: bigint;
+  maxCount?: number;
+  /** Only events whose stream id starts with one of these prefixes. */
+  streamPrefixes?: string[];
+  /** Only events of these types. */
+  types?: string[];
+}
+
+export interface SubscribeOptions {
+  /** Exclusive checkpoint: deliver events strictly after this position. Omit for the beginning. */
+  after?: bigint;
+  /** Called once per event, in order; the next event waits for the returned promise. */
+  onEvent: (event: RecordedEvent) => Promise<void>;
+  /** Called when the subscription fails irrecoverably (onEvent threw, store gone). */
+  onError?: (err: Error) => void;
+  /** Events fetched per catch-up page. */
+  batchSize?: number;
+}
+
+export interface Subscription {
+  /** Resolves once the subscription has stopped delivering. */
+  stop(): Promise<void>;
+  /** Position of the last event delivered (undefined before the first). */
+  readonly lastPosition: bigint | undefined;
+}
+
+export interface EventStore {
+  readonly kind: 'sqlite' | 'postgres' | 'kurrentdb';
+  /** Apply schema migrations / connect. Idempotent. */
+  init(): Promise<void>;
+  append(streamId: string, events: NewEvent[], expected: ExpectedState): Promise<AppendResult>;
+  /** Throws StreamNotFoundError when the stream has no events. */
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** Position of the last event in the log, or undefined when the log is empty. */
+  headPosition(): Promise<bigint | undefined>;
+  /** Catch-up subscription to the global log; the caller stores its own checkpoint. */
+  subscribeToAll(options: SubscribeOptions): Subscription;
+  /**
+   * Durable checkpoints that must survive a Redis wipe (sagas: re-running a saga
+   * from 0 would repeat side effects). Stored in the event store's own database.
+   */
+  readCheckpoint(name: string): Promise<bigint | undefined>;
+  writeCheckpoint(name: string, position: bigint): Promise<void>;
+  /** Cheap liveness probe; throws UnavailableError when the store cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,54 @@
+import type { SubscribeOptions, Subscription } from '../event-store.port.js';
+import { SubscriptionControl } from '../subscription-control.js';
+import { sleep } from '../wake-signal.js';
+import type { KurrentClientLike, KurrentSubscriptionHandle } from './kurrentdb.client.js';
+import { mapKurrentError } from './kurrentdb.errors.js';
+import { isUserStream, toRecordedEvent } from './kurrentdb.records.js';
+
+/**
+ * Catch-up subscription to $all through the client's own subscribeToAll, resumed after
+ * the last delivered commit position. Iterating the subscription pulls one event at a
+ * time, so the next event waits for onEvent. If the server goes away, it resubscribes
+ * from the last delivered position until the give-up budget runs out.
+ */
+export function startKurrentSubscription(
+  client: KurrentClientLike,
+  options: SubscribeOptions,
+  giveUpAfterMs: number | undefined,
+  onFinished: (sub: Subscription) => void,
+): Subscription {
+  const ctl = new SubscriptionControl(options, giveUpAfterMs);
+  let current: KurrentSubscriptionHandle | undefined;
+  ctl.onStop(async () => {
+    await current?.unsubscribe();
+  });
+
+  const loop = async (): Promise<void> => {
+    let backoffMs = 200;
+    while (!ctl.isStopped) {
+      const cursor = ctl.cursor;
+      current = client.subscribeToAll({
+        fromPosition: cursor === undefined ? 'start' : { commit: cursor, prepare: cursor },
+      });
+      try {
+        for await (const resolved of current) {
+          ctl.markHealthy();
+          backoffMs = 200;
+          const record = resolved.event;
+          // Positions at or before the cursor can come back after a resubscribe; deliver() skips them.
+          if (!record || !isUserStream(record.streamId)) continue;
+          if (!(await ctl.deliver(toRecordedEvent(record)))) return;
+        }
+      } catch (err) {
+        if (ctl.isStopped) return;
+        if (!ctl.shouldRetry(mapKurrentError(err, { operation: 'subscribeToAll' }))) return;
+      } finally {
+        if (ctl.isStopped) await current.unsubscribe().catch(() => undefined);
+      }
+      // The server ended the subscription (or it failed transiently): resume after a pause.
+      await sleep(backoffMs, ctl.signal);
+      backoffMs = Math.min(backoffMs * 2, 5_000);
+    }
+  };
+  return ctl.run(loop, () => onFinished(ctl));
+}

@@ -1,0 +1,42 @@
+import type { RecordedEvent, SubscribeOptions, Subscription } from './event-store.port.js';
+import { SubscriptionControl } from './subscription-control.js';
+import { sleep, type WakeSignal } from './wake-signal.js';
+
+export interface PollingSource {
+  /** Events strictly after `after`, in position order, at most `limit`; only events that can no longer be preceded. */
+  readPage(after: bigint | undefined, limit: number): Promise<RecordedEvent[]>;
+  wake: WakeSignal;
+  pollIntervalMs: number;
+  giveUpAfterMs?: number;
+}
+
+/** Catch-up in pages from the checkpoint, then live: each empty/short page waits for a wake-up or the poll interval. */
+export function startPollingSubscription(
+  source: PollingSource,
+  options: SubscribeOptions,
+  onFinished: (sub: Subscription) => void,
+): Subscription {
+  const ctl = new SubscriptionControl(options, source.giveUpAfterMs);
+  const loop = async (): Promise<void> => {
+    let backoffMs = 100;
+    while (!ctl.isStopped) {
+      const seen = source.wake.current;
+      let page: RecordedEvent[];
+      try {
+        page = await source.readPage(ctl.cursor, ctl.batchSize);
+        ctl.markHealthy();
+        backoffMs = 100;
+      } catch (err) {
+        if (!ctl.shouldRetry(err)) return;
+        await sleep(backoffMs, ctl.signal);
+        backoffMs = Math.min(backoffMs * 2, 5_000);
+        continue;
+      }
+      for (const event of page) {
+        if (!(await ctl.deliver(event))) return;
+      }
+      if (page.length < ctl.batchSize) await source.wake.wait(seen, source.pollIntervalMs, ctl.signal);
+    }
+  };
+  return ctl.run(loop, () => onFinished(ctl));
+}

@@ -1,0 +1,272 @@
+import pg from 'pg';
+import { StreamNotFoundError, WrongExpectedVersionError } from '../errors.js';
+import type {
+  AppendResult,
+  EventStore,
+  ExpectedState,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  SubscribeOptions,
+  Subscription,
+} from '../event-store.port.js';
+import { describeActual, describeExpected } from '../expected-state.js';
+import { loadMigrations } from '../migrations.js';
+import { normalizeNewEvents } from '../new-events.js';
+import { startPollingSubscription } from '../polling-subscription.js';
+import { rowToRecordedEvent, toBigInt, toStr } from '../record-codec.js';
+import { WakeSignal } from '../wake-signal.js';
+import { appendInTransaction, EVENT_COLUMNS, notifyChannel, VISIBLE_HORIZON_SQL } from './postgres.append.js';
+import { isConnectionError, isUniqueViolation, mapPgError } from './postgres.errors.js';
+import { PgNotificationListener } from './postgres.wakeups.js';
+
+export interface PostgresEventStoreOptions {
+  connectionString: string;
+  /** Schema holding the store's tables; created at init(). Lowercase letters, digits, `_`. Default `virtledger`. */
+  schema?: string;
+  poolSize?: number;
+  connectTimeoutMs?: number;
+  /** How often subscriptions poll when no NOTIFY arrives. Default 500. */
+  pollIntervalMs?: number;
+  /** Subscriptions give up (onError) after the database has been unreachable this long. Default 30000. */
+  giveUpAfterMs?: number;
+  migrationsDir?: string;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,52}$/;
+/** Conflicts are retried in a fresh transaction, which then either replays idempotently or reports the real state. */
+const MAX_APPEND_ATTEMPTS = 5;
+
+/** Splits `?schema=` off a postgres URL: node-postgres would otherwise pass it to the server. */
+export function parsePostgresUrl(url: string): { connectionString: string; schema?: string } {
+  const u = new URL(url);
+  const schema = u.searchParams.get('schema') ?? undefined;
+  u.searchParams.delete('schema');
+  return { connectionString: u.toString(), ...(schema ? { schema } : {}) };
+}
+
+/** Connection settings with the store's schema first on the search_path (also used by tests that need a raw client). */
+export function pgClientConfig(connectionString: string, schema: string, connectTimeoutMs = 10_000): pg.ClientConfig {
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new Error(`invalid PostgreSQL schema name "${schema}": use lowercase letters, digits and _ (max 53)`);
+  }
+  return {
+    connectionString,
+    options: `-c search_path=${schema}`,
+    connectionTimeoutMillis: connectTimeoutMs,
+    keepAlive: true,
+    application_name: 'virtledger',
+  };
+}
+
+/**
+ * PostgreSQL adapter. Concurrency: UNIQUE(stream_id, stream_revision), a violation is a
+ * WrongExpectedVersionError. Global order: see postgres.append.ts — positions derive from
+ * the writing transaction's xid8 and reads stop below pg_snapshot_xmin, so a reader never
+ * passes a position and later finds an event committed before it. The price: one long
+ * transaction anywhere in the cluster holding an xid delays global reads (not appends or
+ * stream reads) until it ends.
+ *
+ * Duplicate event ids: same rule as SQLite (idempotent replay at the same place, else
+ * WrongExpectedVersionError).
+ */
+export class PostgresEventStore implements EventStore {
+  readonly kind = 'postgres' as const;
+  readonly schema: string;
+  private readonly pool: pg.Pool;
+  private readonly clientConfig: pg.ClientConfig;
+  private readonly wake = new WakeSignal();
+  private readonly listener: PgNotificationListener;
+  private readonly subscriptions = new Set<Subscription>();
+  private initialized: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: PostgresEventStoreOptions) {
+    this.schema = options.schema ?? 'virtledger';
+    this.clientConfig = pgClientConfig(options.connectionString, this.schema, options.connectTimeoutMs);
+    this.pool = new pg.Pool({ ...this.clientConfig, max: options.poolSize ?? 10 });
+    // An idle client dying (server restart) must not crash the process; the next query reconnects.
+    this.pool.on('error', () => undefined);
+    this.listener = new PgNotificationListener(this.clientConfig, notifyChannel(this.schema), this.wake);
+  }
+
+  init(): Promise<void> {
+    this.initialized ??= this.migrate().catch((err: unknown) => {
+      this.initialized = undefined;
+      throw mapPgError(err, 'init');
+    });
+    return this.initialized;
+  }
+
+  async append(streamId: string, events: NewEvent[], expected: ExpectedState): Promise<AppendResult> {
+    const batch = normalizeNewEvents(events);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.inTransaction((client) =>
+          appendInTransaction(client, this.schema, streamId, batch, expected),
+        );
+        this.wake.notify();
+        return result;
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw mapPgError(err, 'append');
+        if (attempt >= MAX_APPEND_ATTEMPTS) {
+          const last = await this.lastRevision(streamId);
+          throw new WrongExpectedVersionError(streamId, describeExpected(expected), describeActual(last));
+        }
+      }
+    }
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const backwards = options.direction === 'backwards';
+    const params: unknown[] = [streamId, options.maxCount === undefined ? null : Math.max(0, options.maxCount)];
+    let bound = '';
+    if (options.fromRevision !== undefined) {
+      params.push(options.fromRevision.toString());
+      bound = backwards ? 'AND stream_revision <= $3' : 'AND stream_revision >= $3';
+    }
+    const { rows } = await this.query(
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = $1 ${bound}
+        ORDER BY stream_revision ${backwards ? 'DESC' : 'ASC'} LIMIT $2`,
+      params,
+      'readStream',
+    );
+    if (rows.length === 0) {
+      const exists = await this.query('SELECT 1 FROM events WHERE stream_id = $1 LIMIT 1', [streamId], 'readStream');
+      if (exists.rows.length === 0) throw new StreamNotFoundError(streamId);
+    }
+    return rows.map(rowToRecordedEvent);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const params: unknown[] = [(options.after ?? -1n).toString()];
+    const where = ['position > $1', `position < ${VISIBLE_HORIZON_SQL}`];
+    // An empty filter list means "no filter", the same as leaving it out.
+    if (options.streamPrefixes?.length) {
+      params.push(options.streamPrefixes);
+      where.push(`EXISTS (SELECT 1 FROM unnest($${params.length}::text[]) p WHERE starts_with(stream_id, p))`);
+    }
+    if (options.types?.length) {
+      params.push(options.types);
+      where.push(`type = ANY($${params.length}::text[])`);
+    }
+    params.push(options.maxCount === undefined ? null : Math.max(0, options.maxCount));
+    const { rows } = await this.query(
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY position LIMIT $${params.length}`,
+      params,
+      'readAll',
+    );
+    return rows.map(rowToRecordedEvent);
+  }
+
+  async headPosition(): Promise<bigint | undefined> {
+    const { rows } = await this.query(
+      `SELECT position FROM events WHERE position < ${VISIBLE_HORIZON_SQL} ORDER BY position DESC LIMIT 1`,
+      [],
+      'headPosition',
+    );
+    const row = rows[0] as Record<string, unknown> | undefined;
+    return row === undefined ? undefined : toBigInt(row.position, 'position');
+  }
+
+  subscribeToAll(options: SubscribeOptions): Subscription {
+    if (this.closed) throw new Error('PostgreSQL event store is closed');
+    this.listener.ensureStarted();
+    const sub = startPollingSubscription(
+      {
+        readPage: (after, limit) => this.readAll({ after, maxCount: limit }),
+        wake: this.wake,
+        pollIntervalMs: this.options.pollIntervalMs ?? 500,
+        giveUpAfterMs: this.options.giveUpAfterMs,
+      },
+      options,
+      (finished) => this.subscriptions.delete(finished),
+    );
+    this.subscriptions.add(sub);
+    return sub;
+  }
+
+  async readCheckpoint(name: string): Promise<bigint | undefined> {
+    const { rows } = await this.query('SELECT position FROM checkpoints WHERE name = $1', [name], 'readCheckpoint');
+    const row = rows[0] as Record<string, unknown> | undefined;
+    return row === undefined ? undefined : toBigInt(row.position, 'checkpoint');
+  }
+
+  async writeCheckpoint(name: string, position: bigint): Promise<void> {
+    await this.query(
+      `INSERT INTO checkpoints (name, position, updated_at) VALUES ($1, $2, now())
+       ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = EXCLUDED.updated_at`,
+      [name, position.toString()],
+      'writeCheckpoint',
+    );
+  }
+
+  async ping(): Promise<void> {
+    await this.query('SELECT 1', [], 'ping');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    await this.listener.close();
+    await this.pool.end();
+  }
+
+  private async query(sql: string, params: unknown[], where: string): Promise<pg.QueryResult> {
+    try {
+      return await this.pool.query(sql, params);
+    } catch (err) {
+      throw mapPgError(err, where);
+    }
+  }
+
+  private async lastRevision(streamId: string): Promise<bigint | undefined> {
+    const { rows } = await this.query(
+      'SELECT max(stream_revision) AS last FROM events WHERE stream_id = $1',
+      [streamId],
+      'append',
+    );
+    const last: unknown = (rows[0] as Record<string, unknown> | undefined)?.last;
+    return last === null || last === undefined ? undefined : toBigInt(last, 'stream_revision');
+  }
+
+  /** BEGIN … COMMIT on one pooled client; a broken connection is discarded, not returned to the pool. */
+  private async inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      if (isConnectionError(err)) broken = err instanceof Error ? err : new Error(String(err));
+      else await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private async migrate(): Promise<void> {
+    const migrations = loadMigrations('postgres', this.options.migrationsDir);
+    await this.inTransaction(async (client) => {
+      // Two processes starting together must not both create the schema or apply a file twice.
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`virtledger-migrate:${this.schema}`]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${this.schema}.schema_migrations (
+           version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
+      const applied = await client.query(`SELECT version FROM ${this.schema}.schema_migrations`);
+      const done = new Set(applied.rows.map((r: Record<string, unknown>) => toStr(r.version, 'version')));
+      for (const m of migrations) {
+        if (done.has(m.version)) continue;
+        await client.query(m.sql);
+        await client.query(`INSERT INTO ${this.schema}.schema_migrations (version) VALUES ($1)`, [m.version]);
+      }
+    });
+  }
+}

@@ -1,0 +1,74 @@
+import type { AppendResult, EventData, EventMetadata, RecordedEvent } from './event-store.port.js';
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Parses JSON text when given text; stores return either depending on the driver. */
+function parsed(value: unknown): unknown {
+  return typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
+}
+
+export function toEventData(value: unknown, eventId: string): EventData {
+  const v = parsed(value);
+  if (!isPlainObject(v)) throw new TypeError(`event ${eventId}: stored data is not a JSON object`);
+  return v;
+}
+
+export function toEventMetadata(value: unknown, eventId: string): EventMetadata {
+  const v = parsed(value);
+  if (!isPlainObject(v)) throw new TypeError(`event ${eventId}: stored metadata is not a JSON object`);
+  const str = (k: string): string => {
+    const x = v[k];
+    if (typeof x !== 'string') throw new TypeError(`event ${eventId}: metadata.${k} is missing`);
+    return x;
+  };
+  const schema = v.schema;
+  if (typeof schema !== 'number') throw new TypeError(`event ${eventId}: metadata.schema is missing`);
+  // Unknown fields are kept: they were part of the hashed metadata and verification needs them.
+  return {
+    ...v,
+    principal: str('principal'),
+    correlationId: str('correlationId'),
+    causationId: str('causationId'),
+    at: str('at'),
+    schema,
+    prevHash: str('prevHash'),
+    hash: str('hash'),
+  };
+}
+
+/** Integer columns arrive as bigint (better-sqlite3 safe integers), string (pg int8) or number. */
+export function toBigInt(value: unknown, what: string): bigint {
+  if (typeof value === 'bigint') return value;
+  if (typeof value === 'number' && Number.isInteger(value)) return BigInt(value);
+  if (typeof value === 'string' && /^-?\d+$/.test(value)) return BigInt(value);
+  throw new TypeError(`${what} is not an integer: ${String(value)}`);
+}
+
+export function toStr(value: unknown, what: string): string {
+  if (typeof value !== 'string') throw new TypeError(`${what} is not a string`);
+  return value;
+}
+
+/** Maps a row of the SQL adapters' `events` table (same column names in SQLite and PostgreSQL). */
+export function rowToRecordedEvent(row: unknown): RecordedEvent {
+  if (typeof row !== 'object' || row === null) throw new TypeError('event row is not an object');
+  const r = row as Record<string, unknown>;
+  const id = toStr(r.id, 'events.id');
+  return {
+    id,
+    streamId: toStr(r.stream_id, 'events.stream_id'),
+    revision: toBigInt(r.stream_revision, 'events.stream_revision'),
+    position: toBigInt(r.position, 'events.position'),
+    type: toStr(r.type, 'events.type'),
+    data: toEventData(r.data, id),
+    metadata: toEventMetadata(r.metadata, id),
+  };
+}
+
+export function toAppendResult(events: RecordedEvent[]): AppendResult {
+  const last = events[events.length - 1];
+  if (!last) throw new Error('append produced no events');
+  return { nextExpectedRevision: last.revision, position: last.position, events };
+}

@@ -1,0 +1,326 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { StreamNotFoundError, UnavailableError } from '../errors.js';
+import type {
+  AppendResult,
+  EventStore,
+  ExpectedState,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  SubscribeOptions,
+  Subscription,
+} from '../event-store.port.js';
+import { assertExpected, checkDuplicates, type StoredEventId } from '../expected-state.js';
+import { chainEvents, GENESIS_HASH } from '../hash-chain.js';
+import { loadMigrations } from '../migrations.js';
+import { normalizeNewEvents } from '../new-events.js';
+import { startPollingSubscription } from '../polling-subscription.js';
+import { rowToRecordedEvent, toAppendResult, toBigInt, toEventMetadata, toStr } from '../record-codec.js';
+import { sleep, WakeSignal } from '../wake-signal.js';
+import { isSqliteBusy, mapSqliteError } from './sqlite.errors.js';
+
+type Db = BetterSqlite3.Database;
+type Statement = BetterSqlite3.Statement;
+
+export interface SqliteEventStoreOptions {
+  /** Absolute path of the database file. */
+  file: string;
+  /** Total time an operation waits for another connection's lock before UnavailableError. Default 5000. */
+  busyTimeoutMs?: number;
+  /** How often subscriptions look for appends made by other processes. Default 250. */
+  pollIntervalMs?: number;
+  /** Subscriptions give up (onError) after the file has been unusable this long. Default 30000. */
+  giveUpAfterMs?: number;
+  /** Override of the repository's `migrations/` folder. */
+  migrationsDir?: string;
+}
+
+const MAX_REVISION = 9_223_372_036_854_775_807n;
+/**
+ * better-sqlite3 is synchronous: its own busy handler would block the event loop for the
+ * whole wait. Each attempt waits only this long; longer waits are async retries.
+ */
+const LOCK_WAIT_PER_ATTEMPT_MS = 25;
+
+const EVENT_COLUMNS = 'position, id, stream_id, stream_revision, type, data, metadata';
+
+interface Statements {
+  lastOfStream: Statement;
+  findIds: Statement;
+  insert: Statement;
+  streamFrom: Statement;
+  streamForwards: Statement;
+  streamBackwards: Statement;
+  streamExists: Statement;
+  head: Statement;
+  readCheckpoint: Statement;
+  writeCheckpoint: Statement;
+  ping: Statement;
+}
+
+/**
+ * The embedded default. One file, WAL (readers never block the writer), appends in
+ * IMMEDIATE transactions (the write lock is taken before the stream's last revision is
+ * read, so the expected-state check and the hash chain cannot race another writer, in
+ * this process or another one).
+ *
+ * Duplicate event ids: replaying an append whose ids are already stored at the same place
+ * of the same stream is an idempotent success that returns the stored events; any other
+ * reuse of an id is a WrongExpectedVersionError (see checkDuplicates).
+ */
+export class SqliteEventStore implements EventStore {
+  readonly kind = 'sqlite' as const;
+  private db: Db | undefined;
+  private stmts: Statements | undefined;
+  private appendTx: ((streamId: string, batch: NewEvent[], expected: ExpectedState) => AppendResult) | undefined;
+  private readonly readAllStatements = new Map<string, Statement>();
+  private readonly wake = new WakeSignal();
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly busyTimeoutMs: number;
+
+  constructor(private readonly options: SqliteEventStoreOptions) {
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
+  }
+
+  get file(): string {
+    return this.options.file;
+  }
+
+  async init(): Promise<void> {
+    if (this.db) return;
+    const migrations = loadMigrations('sqlite', this.options.migrationsDir);
+    try {
+      mkdirSync(dirname(this.file), { recursive: true });
+    } catch (err) {
+      throw new UnavailableError(`SQLite event store ${this.file} unavailable: cannot create its directory`, {
+        cause: err,
+      });
+    }
+    const { default: Database } = await import('better-sqlite3');
+    const db = await this.withBusyRetry(() => {
+      const opened = new Database(this.file, { timeout: LOCK_WAIT_PER_ATTEMPT_MS });
+      try {
+        opened.defaultSafeIntegers(true);
+        opened.pragma('journal_mode = WAL');
+        // FULL: an append that returned must survive a power cut; this is the system of record.
+        opened.pragma('synchronous = FULL');
+        opened
+          .transaction(() => {
+            opened.exec(
+              "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+            );
+            const applied = new Set(
+              opened
+                .prepare('SELECT version FROM schema_migrations')
+                .pluck()
+                .all()
+                .map((v) => toStr(v, 'schema_migrations.version')),
+            );
+            const record = opened.prepare('INSERT INTO schema_migrations (version) VALUES (?)');
+            for (const m of migrations) {
+              if (applied.has(m.version)) continue;
+              opened.exec(m.sql);
+              record.run(m.version);
+            }
+          })
+          .immediate();
+        return opened;
+      } catch (err) {
+        opened.close();
+        throw err;
+      }
+    });
+    this.db = db;
+    this.stmts = this.prepareStatements(db);
+    const tx = db.transaction((streamId: string, batch: NewEvent[], expected: ExpectedState) =>
+      this.appendInTransaction(streamId, batch, expected),
+    );
+    this.appendTx = (streamId, batch, expected) => tx.immediate(streamId, batch, expected);
+  }
+
+  async append(streamId: string, events: NewEvent[], expected: ExpectedState): Promise<AppendResult> {
+    const batch = normalizeNewEvents(events);
+    const appendTx = this.open().appendTx;
+    const result = await this.withBusyRetry(() => appendTx(streamId, batch, expected));
+    this.wake.notify();
+    return result;
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const { stmts } = this.open();
+    const backwards = options.direction === 'backwards';
+    const from = options.fromRevision ?? (backwards ? MAX_REVISION : 0n);
+    const limit = options.maxCount === undefined ? -1 : Math.max(0, options.maxCount);
+    return this.withBusyRetry(() => {
+      const stmt = backwards ? stmts.streamBackwards : stmts.streamForwards;
+      const events = stmt.all(streamId, from, limit).map(rowToRecordedEvent);
+      if (events.length === 0 && stmts.streamExists.get(streamId) === undefined) {
+        throw new StreamNotFoundError(streamId);
+      }
+      return events;
+    });
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const { db } = this.open();
+    // An empty filter list means "no filter", the same as leaving it out.
+    const prefixes = options.streamPrefixes?.length ? options.streamPrefixes : undefined;
+    const types = options.types?.length ? options.types : undefined;
+    const where = ['position > ?'];
+    const params: unknown[] = [options.after ?? 0n];
+    if (prefixes) {
+      where.push('EXISTS (SELECT 1 FROM json_each(?) p WHERE substr(stream_id, 1, length(p.value)) = p.value)');
+      params.push(JSON.stringify(prefixes));
+    }
+    if (types) {
+      where.push('type IN (SELECT value FROM json_each(?))');
+      params.push(JSON.stringify(types));
+    }
+    params.push(options.maxCount === undefined ? -1 : Math.max(0, options.maxCount));
+    const sql = `SELECT ${EVENT_COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY position LIMIT ?`;
+    let stmt = this.readAllStatements.get(sql);
+    if (!stmt) {
+      stmt = db.prepare(sql);
+      this.readAllStatements.set(sql, stmt);
+    }
+    const prepared = stmt;
+    return this.withBusyRetry(() => prepared.all(...params).map(rowToRecordedEvent));
+  }
+
+  async headPosition(): Promise<bigint | undefined> {
+    const { stmts } = this.open();
+    const head = await this.withBusyRetry(() => stmts.head.pluck().get());
+    return head === null || head === undefined ? undefined : toBigInt(head, 'head position');
+  }
+
+  subscribeToAll(options: SubscribeOptions): Subscription {
+    this.open();
+    const sub = startPollingSubscription(
+      {
+        readPage: (after, limit) => this.readAll({ after, maxCount: limit }),
+        wake: this.wake,
+        pollIntervalMs: this.options.pollIntervalMs ?? 250,
+        giveUpAfterMs: this.options.giveUpAfterMs,
+      },
+      options,
+      (finished) => this.subscriptions.delete(finished),
+    );
+    this.subscriptions.add(sub);
+    return sub;
+  }
+
+  async readCheckpoint(name: string): Promise<bigint | undefined> {
+    const { stmts } = this.open();
+    const value = await this.withBusyRetry(() => stmts.readCheckpoint.pluck().get(name));
+    return value === undefined || value === null ? undefined : toBigInt(value, `checkpoint ${name}`);
+  }
+
+  async writeCheckpoint(name: string, position: bigint): Promise<void> {
+    const { stmts } = this.open();
+    await this.withBusyRetry(() => stmts.writeCheckpoint.run(name, position));
+  }
+
+  async ping(): Promise<void> {
+    if (!this.db || !this.stmts) throw new UnavailableError(`SQLite event store ${this.file} is not open`);
+    const stmts = this.stmts;
+    await this.withBusyRetry(() => stmts.ping.get());
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    this.db?.close();
+    this.db = undefined;
+    this.stmts = undefined;
+    this.appendTx = undefined;
+    this.readAllStatements.clear();
+  }
+
+  private appendInTransaction(streamId: string, batch: NewEvent[], expected: ExpectedState): AppendResult {
+    const stmts = this.open().stmts;
+    const last = stmts.lastOfStream.get(streamId) as Record<string, unknown> | undefined;
+    const lastRevision = last === undefined ? undefined : toBigInt(last.stream_revision, 'stream_revision');
+    const stored: StoredEventId[] = stmts.findIds.all(JSON.stringify(batch.map((e) => e.id))).map((row) => {
+      const r = row as Record<string, unknown>;
+      return {
+        id: toStr(r.id, 'id'),
+        streamId: toStr(r.stream_id, 'stream_id'),
+        revision: toBigInt(r.stream_revision, 'stream_revision'),
+      };
+    });
+    const duplicate = checkDuplicates(streamId, batch, stored, expected, lastRevision);
+    if (duplicate.kind === 'replay') {
+      const events = stmts.streamFrom.all(streamId, duplicate.fromRevision, batch.length).map(rowToRecordedEvent);
+      return toAppendResult(events);
+    }
+    assertExpected(streamId, expected, lastRevision);
+    const prevHash = last === undefined ? GENESIS_HASH : toEventMetadata(last.metadata, streamId).hash;
+    const events = chainEvents(streamId, batch, lastRevision ?? -1n, prevHash).map((e): RecordedEvent => {
+      const info = stmts.insert.run(e.id, streamId, e.revision, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata));
+      return { ...e, streamId, position: toBigInt(info.lastInsertRowid, 'rowid') };
+    });
+    return toAppendResult(events);
+  }
+
+  private prepareStatements(db: Db): Statements {
+    return {
+      lastOfStream: db.prepare(
+        'SELECT stream_revision, metadata FROM events WHERE stream_id = ? ORDER BY stream_revision DESC LIMIT 1',
+      ),
+      findIds: db.prepare(
+        'SELECT id, stream_id, stream_revision FROM events WHERE id IN (SELECT value FROM json_each(?))',
+      ),
+      insert: db.prepare(
+        'INSERT INTO events (id, stream_id, stream_revision, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      streamFrom: db.prepare(
+        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND stream_revision >= ? ORDER BY stream_revision LIMIT ?`,
+      ),
+      streamForwards: db.prepare(
+        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND stream_revision >= ? ORDER BY stream_revision ASC LIMIT ?`,
+      ),
+      streamBackwards: db.prepare(
+        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND stream_revision <= ? ORDER BY stream_revision DESC LIMIT ?`,
+      ),
+      streamExists: db.prepare('SELECT 1 FROM events WHERE stream_id = ? LIMIT 1'),
+      head: db.prepare('SELECT max(position) FROM events'),
+      readCheckpoint: db.prepare('SELECT position FROM checkpoints WHERE name = ?'),
+      writeCheckpoint: db.prepare(
+        `INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+         ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
+      ),
+      ping: db.prepare('SELECT 1'),
+    };
+  }
+
+  private open(): {
+    db: Db;
+    stmts: Statements;
+    appendTx: (streamId: string, batch: NewEvent[], expected: ExpectedState) => AppendResult;
+  } {
+    if (!this.db || !this.stmts || !this.appendTx) {
+      throw new Error(`SQLite event store ${this.file} is not open: call init() first`);
+    }
+    return { db: this.db, stmts: this.stmts, appendTx: this.appendTx };
+  }
+
+  /** Runs a synchronous SQLite call, retrying lock contention asynchronously so the event loop keeps running. */
+  private async withBusyRetry<T>(fn: () => T): Promise<T> {
+    const deadline = Date.now() + this.busyTimeoutMs;
+    let delayMs = 5;
+    for (;;) {
+      try {
+        return fn();
+      } catch (err) {
+        if (isSqliteBusy(err) && Date.now() + delayMs < deadline) {
+          await sleep(delayMs);
+          delayMs = Math.min(delayMs * 2, 100);
+          continue;
+        }
+        throw mapSqliteError(err, this.file);
+      }
+    }
+  }
+}

@@ -1,0 +1,136 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { RecordedEvent, SubscribeOptions, Subscription } from './event-store.port.js';
+import { UnavailableError } from './errors.js';
+
+const insideHandler = new AsyncLocalStorage<SubscriptionControl>();
+
+/** How long a subscription keeps retrying an unreachable store before it gives up and reports onError. */
+export const DEFAULT_GIVE_UP_AFTER_MS = 30_000;
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * The delivery rules every adapter's subscription shares: strictly increasing positions,
+ * each event once, the next one only after onEvent's promise settles, stop on the first
+ * handler failure, and stop() that waits for the handler in flight.
+ */
+export class SubscriptionControl implements Subscription {
+  private stopped = false;
+  private delivered: bigint | undefined;
+  private readonly abortController = new AbortController();
+  private done: Promise<void> = Promise.resolve();
+  private unavailableSince: number | undefined;
+  private readonly stopHooks: Array<() => Promise<void> | void> = [];
+
+  constructor(
+    private readonly options: SubscribeOptions,
+    private readonly giveUpAfterMs: number = DEFAULT_GIVE_UP_AFTER_MS,
+  ) {}
+
+  get lastPosition(): bigint | undefined {
+    return this.delivered;
+  }
+
+  /** Exclusive position to resume from: the last delivered event, else the caller's checkpoint. */
+  get cursor(): bigint | undefined {
+    return this.delivered ?? this.options.after;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  get signal(): AbortSignal {
+    return this.abortController.signal;
+  }
+
+  get batchSize(): number {
+    const n = this.options.batchSize ?? 100;
+    return Number.isInteger(n) && n > 0 ? n : 100;
+  }
+
+  onStop(hook: () => Promise<void> | void): void {
+    this.stopHooks.push(hook);
+  }
+
+  /** Starts the adapter's loop; a loop that throws ends the subscription through onError. */
+  run(loop: () => Promise<void>, onFinished: () => void): this {
+    this.done = Promise.resolve()
+      .then(loop)
+      .catch((err: unknown) => this.fail(err))
+      .finally(onFinished);
+    return this;
+  }
+
+  /** Delivers one event; returns false when the subscription has ended (stopped or handler failed). */
+  async deliver(event: RecordedEvent): Promise<boolean> {
+    if (this.stopped) return false;
+    const cursor = this.cursor;
+    if (cursor !== undefined && event.position <= cursor) return true;
+    try {
+      await insideHandler.run(this, () => this.options.onEvent(event));
+    } catch (err) {
+      this.fail(err);
+      return false;
+    }
+    this.delivered = event.position;
+    return !this.stopped;
+  }
+
+  /**
+   * Decides what a store error means for the loop: true = wait and retry (the store is
+   * unreachable but has not been for longer than the give-up budget); otherwise the
+   * subscription has been failed and the loop must end.
+   */
+  shouldRetry(err: unknown): boolean {
+    if (this.stopped) return false;
+    if (err instanceof UnavailableError) {
+      const now = Date.now();
+      this.unavailableSince ??= now;
+      if (now - this.unavailableSince < this.giveUpAfterMs) return true;
+    }
+    this.fail(err);
+    return false;
+  }
+
+  /** Call after a successful read so the give-up budget counts consecutive failures only. */
+  markHealthy(): void {
+    this.unavailableSince = undefined;
+  }
+
+  fail(err: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.abortController.abort();
+    void this.runStopHooks();
+    try {
+      this.options.onError?.(toError(err));
+    } catch {
+      // A throwing onError must not turn into an unhandled rejection of the loop.
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.stopped) {
+      this.stopped = true;
+      this.abortController.abort();
+      await this.runStopHooks();
+    }
+    // Called from inside our own onEvent: waiting for the loop would wait for ourselves.
+    if (insideHandler.getStore() === this) return;
+    await this.done;
+  }
+
+  private async runStopHooks(): Promise<void> {
+    const hooks = this.stopHooks.splice(0);
+    for (const hook of hooks) {
+      try {
+        await hook();
+      } catch {
+        // Best effort: the loop also checks isStopped.
+      }
+    }
+  }
+}

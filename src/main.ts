@@ -1,0 +1,57 @@
+import 'reflect-metadata';
+import { createHttpApp } from './app.js';
+import { ConfigError, loadConfig } from './config/config.js';
+import { RedisNotInstalledError } from './infra/private-redis.js';
+import { createLogger } from './infra/logger.js';
+import { Runtime } from './runtime/runtime.js';
+
+/** One entry; the role comes from --role / ROLE: all (default) | api | worker. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env, process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`virtledger: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  const runtime = new Runtime(config, log);
+  try {
+    await runtime.init();
+  } catch (err) {
+    if (err instanceof RedisNotInstalledError) {
+      process.stderr.write(`virtledger: ${err.message}\n`);
+      process.exit(2);
+    }
+    log.fatal({ err }, 'cannot start');
+    await runtime.stop().catch(() => undefined);
+    process.exit(1);
+  }
+  await runtime.startBackground();
+  let app: Awaited<ReturnType<typeof createHttpApp>> | undefined;
+  if (config.role !== 'worker') {
+    app = await createHttpApp(runtime);
+    await app.listen(config.port, process.env.HOST_BIND ?? '0.0.0.0');
+    log.info({ port: config.port, role: config.role, dataDir: config.dataDir, store: runtime.store?.kind }, 'virtledger listening');
+  } else {
+    log.info({ role: config.role, hosts: config.workerHosts }, 'virtledger worker running');
+  }
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'draining');
+    // Stop taking requests first, then let in-flight jobs finish (bounded), then close connections.
+    await app?.close().catch(() => undefined);
+    await runtime.stop();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+void main();

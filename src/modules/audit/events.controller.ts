@@ -1,0 +1,73 @@
+import { Controller, Get, Headers, Inject, NotFoundException, Param, ParseUUIDPipe, Query, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { vmStream } from '../../application/streams.js';
+import { StreamNotFoundError } from '../../eventstore/errors.js';
+import type { EventStore } from '../../eventstore/event-store.port.js';
+import { parseLimit, parsePosition, parseRevision } from '../../http/query.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import { RUNTIME } from '../../runtime/runtime.token.js';
+import { AUDITORS, Roles } from '../auth/roles.js';
+import { toEventView } from './event.view.js';
+import { streamEvents } from './sse.js';
+
+@ApiTags('events')
+@ApiBearerAuth()
+@Controller('v1')
+export class EventsController {
+  constructor(@Inject(RUNTIME) private readonly rt: Runtime) {}
+
+  private get store(): EventStore {
+    return this.rt.store!;
+  }
+
+  @Get('vms/:id/events')
+  @Roles('operator', ...AUDITORS)
+  async vmEvents(
+    @Param('id', new ParseUUIDPipe({ version: '4', exceptionFactory: () => new NotFoundException('VM not found') })) id: string,
+    @Query('fromRevision') fromRevision?: string,
+    @Query('limit') limitRaw?: string,
+  ) {
+    const limit = parseLimit(limitRaw, 'limit', 1000, 1000);
+    const from = fromRevision === undefined ? 0n : parseRevision(fromRevision, 'fromRevision');
+    try {
+      const events = await this.store.readStream(vmStream(id), { fromRevision: from, maxCount: limit + 1 });
+      const more = events.length > limit;
+      const page = events.slice(0, limit);
+      return { items: page.map(toEventView), next: more ? String(Number(page[page.length - 1]!.revision) + 1) : null };
+    } catch (err) {
+      if (err instanceof StreamNotFoundError) throw new NotFoundException(`VM ${id} not found`);
+      throw err;
+    }
+  }
+
+  /** The global log, paged: `fromPosition` is inclusive; `next` is the fromPosition of the next page. */
+  @Get('events')
+  @Roles(...AUDITORS)
+  async events(@Query('fromPosition') fromRaw?: string, @Query('limit') limitRaw?: string) {
+    const limit = parseLimit(limitRaw, 'limit', 1000, 100);
+    const from = parsePosition(fromRaw, 'fromPosition');
+    const events = await this.store.readAll({ ...(from !== undefined && from > 0n ? { after: from - 1n } : {}), maxCount: limit + 1 });
+    const more = events.length > limit;
+    const page = events.slice(0, limit);
+    return {
+      items: page.map(toEventView),
+      next: more ? (page[page.length - 1]!.position + 1n).toString() : null,
+    };
+  }
+
+  /** Live feed (SSE): resumes after Last-Event-ID (or from fromPosition) with no gap and no duplicate. */
+  @Get('events/stream')
+  @Roles(...AUDITORS)
+  stream(
+    @Req() req: Request,
+    @Res() res: Response,
+    @Query('fromPosition') fromRaw?: string,
+    @Headers('last-event-id') lastEventId?: string,
+  ): void {
+    const last = parsePosition(lastEventId, 'Last-Event-ID');
+    const from = parsePosition(fromRaw, 'fromPosition');
+    const after = last ?? (from !== undefined && from > 0n ? from - 1n : undefined);
+    streamEvents(this.store, req, res, after, this.rt.log);
+  }
+}

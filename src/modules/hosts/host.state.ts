@@ -1,0 +1,62 @@
+import type { HostEvent, HostLifecycleState, Resources } from './host.events.js';
+
+export interface HostState {
+  exists: boolean;
+  id: string | null;
+  name: string;
+  driver: string;
+  uri: string;
+  capacity: Resources;
+  state: HostLifecycleState;
+  /** vmId → what it holds on this host. */
+  allocations: Record<string, Resources>;
+}
+
+export function initialHostState(): HostState {
+  return {
+    exists: false,
+    id: null,
+    name: '',
+    driver: '',
+    uri: '',
+    capacity: { vcpus: 0, memoryMiB: 0 },
+    state: 'active',
+    allocations: {},
+  };
+}
+
+export function allocated(state: HostState): Resources {
+  return Object.values(state.allocations).reduce(
+    (sum, r) => ({ vcpus: sum.vcpus + r.vcpus, memoryMiB: sum.memoryMiB + r.memoryMiB }),
+    { vcpus: 0, memoryMiB: 0 },
+  );
+}
+
+export function free(state: HostState): Resources {
+  const used = allocated(state);
+  return { vcpus: state.capacity.vcpus - used.vcpus, memoryMiB: state.capacity.memoryMiB - used.memoryMiB };
+}
+
+export function evolveHost(state: HostState, event: HostEvent): HostState {
+  switch (event.type) {
+    case 'HostRegistered': {
+      const d = event.data;
+      return { ...state, exists: true, id: d.hostId, name: d.name, driver: d.driver, uri: d.uri, capacity: d.capacity };
+    }
+    case 'HostCapacityReserved':
+      return {
+        ...state,
+        allocations: {
+          ...state.allocations,
+          [event.data.vmId]: { vcpus: event.data.vcpus, memoryMiB: event.data.memoryMiB },
+        },
+      };
+    case 'HostCapacityReleased': {
+      const allocations = { ...state.allocations };
+      delete allocations[event.data.vmId];
+      return { ...state, allocations };
+    }
+    case 'HostStateChanged':
+      return { ...state, state: event.data.state };
+  }
+}

@@ -1,0 +1,42 @@
+import type { DriverCapabilities } from '../../drivers/hypervisor-driver.port.js';
+import type { Resources } from './host.events.js';
+import { allocated, type HostState } from './host.state.js';
+
+/** The v1 host shape. */
+export interface HostView {
+  id: string;
+  name: string;
+  driver: string;
+  uri: string;
+  capacity: Resources;
+  allocated: Resources;
+  state: string;
+  vms: number;
+  capabilities: DriverCapabilities | null;
+  revision: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function toHostView(
+  state: HostState,
+  capabilities: DriverCapabilities | null,
+  revision: bigint | string,
+  createdAt: string,
+  updatedAt: string,
+): HostView {
+  return {
+    id: state.id ?? '',
+    name: state.name,
+    driver: state.driver,
+    uri: state.uri,
+    capacity: state.capacity,
+    allocated: allocated(state),
+    state: state.state,
+    vms: Object.keys(state.allocations).length,
+    capabilities,
+    revision: Number(revision),
+    createdAt,
+    updatedAt,
+  };
+}

@@ -1,0 +1,65 @@
+import { Controller, Get, Inject, NotFoundException, Param, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { RecordedEvent } from '../../eventstore/event-store.port.js';
+import { parseCursor, parseLimit, parseWaitMs } from '../../http/query.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import { RUNTIME } from '../../runtime/runtime.token.js';
+import { READERS, Roles } from '../auth/roles.js';
+import type { OperationView } from '../projections/read-model.types.js';
+
+const DONE = new Set(['succeeded', 'failed', 'cancelled']);
+
+@ApiTags('operations')
+@ApiBearerAuth()
+@Controller('v1/operations')
+export class OperationsController {
+  constructor(@Inject(RUNTIME) private readonly rt: Runtime) {}
+
+  @Get()
+  @Roles(...READERS)
+  async list(
+    @Query('vmId') vmId?: string,
+    @Query('principal') principal?: string,
+    @Query('cursor') cursor?: string,
+    @Query('limit') limit?: string,
+  ) {
+    return this.rt.readModels.listOperations(
+      { ...(vmId ? { vmId } : {}), ...(principal ? { principal } : {}) },
+      parseCursor(cursor),
+      parseLimit(limit),
+    );
+  }
+
+  /** `?waitMs=` long-polls until the operation is done (or the wait is over), then answers its state. */
+  @Get(':id')
+  @Roles(...READERS)
+  async get(@Param('id') id: string, @Query('waitMs') waitMsRaw?: string): Promise<OperationView> {
+    const waitMs = parseWaitMs(waitMsRaw);
+    const deadline = Date.now() + waitMs;
+    let op = await this.rt.readModels.getOperation(id);
+    while (waitMs > 0 && (!op || !DONE.has(op.status)) && Date.now() < deadline) {
+      await this.nextChange(deadline - Date.now(), op?.vmId);
+      op = await this.rt.readModels.getOperation(id);
+    }
+    if (!op) throw new NotFoundException(`operation ${id} not found`);
+    return op;
+  }
+
+  /** Wakes on the next event the VM projection applies (for this VM when known), or after ms. */
+  private nextChange(ms: number, vmId?: string): Promise<void> {
+    const runner = this.rt.projection('vms');
+    if (!runner) return new Promise((r) => setTimeout(r, Math.min(ms, 250)));
+    return new Promise((resolve) => {
+      const onApplied = (e: RecordedEvent) => {
+        if (!vmId || e.streamId === `vm-${vmId}`) done();
+      };
+      const timer = setTimeout(() => done(), Math.max(0, Math.min(ms, 5000)));
+      const done = () => {
+        clearTimeout(timer);
+        runner.off('applied', onApplied);
+        resolve();
+      };
+      runner.on('applied', onApplied);
+    });
+  }
+}

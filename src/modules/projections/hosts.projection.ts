@@ -1,0 +1,29 @@
+import type { RecordedEvent } from '../../eventstore/event-store.port.js';
+import { hostIdOf } from '../../application/streams.js';
+import { upcast } from '../../application/upcasters.js';
+import { isHostEventType, type HostEvent } from '../hosts/host.events.js';
+import { evolveHost, initialHostState } from '../hosts/host.state.js';
+import type { Projection, ProjectionTx } from './projection.js';
+import type { ReadModelKeys } from './read-model.keys.js';
+import type { HostRecord } from './read-model.types.js';
+
+export class HostsProjection implements Projection {
+  readonly name = 'hosts';
+
+  constructor(private readonly keys: ReadModelKeys) {}
+
+  async apply(recorded: RecordedEvent, tx: ProjectionTx): Promise<void> {
+    const hostId = hostIdOf(recorded.streamId);
+    if (!hostId || !isHostEventType(recorded.type)) return;
+    const e = upcast(recorded);
+    const prev = await tx.get<HostRecord>(this.keys.host(hostId));
+    const state = evolveHost(prev?.state ?? initialHostState(), { type: e.type, data: e.data } as HostEvent);
+    tx.set(this.keys.host(hostId), {
+      state,
+      revision: e.revision.toString(),
+      createdAt: prev?.createdAt ?? e.metadata.at,
+      updatedAt: e.metadata.at,
+    } satisfies HostRecord);
+    if (!prev) tx.index(this.keys.hostIndex(), Number(e.position), hostId);
+  }
+}

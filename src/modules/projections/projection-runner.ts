@@ -1,0 +1,106 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { EventStore, RecordedEvent, Subscription } from '../../eventstore/event-store.port.js';
+import type { Projection } from './projection.js';
+import type { ReadModelKeys } from './read-model.keys.js';
+import { RedisProjectionTx } from './redis-projection-tx.js';
+
+/**
+ * Runs one projection from its checkpoint (kept in Redis, written in the same
+ * MULTI as the data). A missing checkpoint means "build from the start"; an
+ * epoch key that vanishes while running means Redis was wiped under us, and
+ * the projection restarts from position 0.
+ */
+export class ProjectionRunner extends EventEmitter {
+  private sub: Subscription | undefined;
+  private epoch = '';
+  private watchdog: NodeJS.Timeout | undefined;
+  private stopping = false;
+  position: bigint | undefined;
+
+  constructor(
+    readonly projection: Projection,
+    private readonly store: EventStore,
+    private readonly redis: Redis,
+    private readonly keys: ReadModelKeys,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  async start(): Promise<void> {
+    this.stopping = false;
+    const raw = await this.redis.get(this.keys.checkpoint(this.projection.name));
+    const after = raw ? BigInt(raw) : undefined;
+    this.epoch = randomUUID();
+    await this.redis.set(this.keys.epoch(this.projection.name), this.epoch);
+    this.position = after;
+    this.sub = this.store.subscribeToAll({
+      after,
+      onEvent: (e) => this.handle(e),
+      onError: (err) => this.log.error({ err, projection: this.projection.name }, 'projection subscription stopped'),
+    });
+    this.watchdog = setInterval(() => void this.checkEpoch(), 2000);
+    this.watchdog.unref();
+    this.log.info({ projection: this.projection.name, after: after?.toString() ?? 'start' }, 'projection subscribed');
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.watchdog);
+    await this.sub?.stop();
+    this.sub = undefined;
+  }
+
+  private async checkEpoch(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      const epoch = await this.redis.get(this.keys.epoch(this.projection.name));
+      if (epoch === this.epoch) return;
+      this.log.warn({ projection: this.projection.name }, 'read models vanished from Redis; rebuilding from the log');
+      await this.stop();
+      await this.redis.del(this.keys.checkpoint(this.projection.name));
+      await this.start();
+    } catch {
+      // Redis down: the next tick tries again.
+    }
+  }
+
+  private async handle(e: RecordedEvent): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const tx = new RedisProjectionTx(this.redis);
+        await this.projection.apply(e, tx);
+        await tx.commit(this.keys.checkpoint(this.projection.name), e.position);
+        this.position = e.position;
+        this.emit('applied', e);
+        return;
+      } catch (err) {
+        if (this.stopping) throw err;
+        const delay = Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
+        this.log.warn({ err, projection: this.projection.name, attempt }, 'projection write failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /** Resolves once this projection has applied `position` (read-your-writes for the API), or after timeoutMs. */
+  waitFor(position: bigint, timeoutMs: number): Promise<boolean> {
+    if (this.position !== undefined && this.position >= position) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const onApplied = (e: RecordedEvent) => {
+        if (e.position >= position) done(true);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.off('applied', onApplied);
+        resolve(ok);
+      };
+      this.on('applied', onApplied);
+    });
+  }
+}

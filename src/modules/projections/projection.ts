@@ -1,0 +1,14 @@
+import type { RecordedEvent } from '../../eventstore/event-store.port.js';
+
+/** Writes of one event, committed atomically with the projection's checkpoint. */
+export interface ProjectionTx {
+  get<T>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown): void;
+  /** Sorted-set index: member ordered by score. */
+  index(key: string, score: number, member: string): void;
+}
+
+export interface Projection {
+  readonly name: string;
+  apply(event: RecordedEvent, tx: ProjectionTx): Promise<void>;
+}

@@ -1,0 +1,64 @@
+import type { Redis } from 'ioredis';
+import type { ReadModelKeys } from './read-model.keys.js';
+import type { HostRecord, OperationView, VmRecord } from './read-model.types.js';
+
+export interface Page<T> {
+  items: T[];
+  next: string | null;
+}
+
+/** Queries over the Redis read models; writes belong to the projections only. */
+export class ReadModels {
+  constructor(
+    private readonly redis: Redis,
+    readonly keys: ReadModelKeys,
+  ) {}
+
+  private async getJson<T>(key: string): Promise<T | undefined> {
+    const raw = await this.redis.get(key);
+    return raw == null ? undefined : (JSON.parse(raw) as T);
+  }
+
+  private async many<T>(keys: string[]): Promise<T[]> {
+    if (keys.length === 0) return [];
+    const raws = await this.redis.mget(keys);
+    return raws.filter((r): r is string => r != null).map((r) => JSON.parse(r) as T);
+  }
+
+  private async page<T>(indexKey: string, toKey: (id: string) => string, cursor: number, limit: number): Promise<Page<T>> {
+    const ids = await this.redis.zrange(indexKey, cursor, cursor + limit);
+    const more = ids.length > limit;
+    const items = await this.many<T>(ids.slice(0, limit).map(toKey));
+    return { items, next: more ? String(cursor + limit) : null };
+  }
+
+  getVm(id: string): Promise<VmRecord | undefined> {
+    return this.getJson<VmRecord>(this.keys.vm(id));
+  }
+
+  listVms(cursor: number, limit: number): Promise<Page<VmRecord>> {
+    return this.page<VmRecord>(this.keys.vmIndex(), this.keys.vm, cursor, limit);
+  }
+
+  getHost(id: string): Promise<HostRecord | undefined> {
+    return this.getJson<HostRecord>(this.keys.host(id));
+  }
+
+  async listHosts(): Promise<HostRecord[]> {
+    const ids = await this.redis.zrange(this.keys.hostIndex(), 0, -1);
+    return this.many<HostRecord>(ids.map(this.keys.host));
+  }
+
+  getOperation(id: string): Promise<OperationView | undefined> {
+    return this.getJson<OperationView>(this.keys.operation(id));
+  }
+
+  listOperations(filter: { vmId?: string; principal?: string }, cursor: number, limit: number): Promise<Page<OperationView>> {
+    const index = filter.vmId
+      ? this.keys.operationsByVm(filter.vmId)
+      : filter.principal
+        ? this.keys.operationsByPrincipal(filter.principal)
+        : this.keys.operationIndex();
+    return this.page<OperationView>(index, this.keys.operation, cursor, limit);
+  }
+}

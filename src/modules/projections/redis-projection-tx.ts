@@ -1,0 +1,33 @@
+import type { Redis } from 'ioredis';
+import type { ProjectionTx } from './projection.js';
+
+/** Buffers one event's writes; `commit` applies them and the checkpoint in one MULTI/EXEC. */
+export class RedisProjectionTx implements ProjectionTx {
+  private readonly values = new Map<string, string>();
+  private readonly indexes: Array<[string, number, string]> = [];
+
+  constructor(private readonly redis: Redis) {}
+
+  async get<T>(key: string): Promise<T | undefined> {
+    const raw = this.values.get(key) ?? (await this.redis.get(key));
+    return raw == null ? undefined : (JSON.parse(raw) as T);
+  }
+
+  set(key: string, value: unknown): void {
+    this.values.set(key, JSON.stringify(value));
+  }
+
+  index(key: string, score: number, member: string): void {
+    this.indexes.push([key, score, member]);
+  }
+
+  async commit(checkpointKey: string, position: bigint): Promise<void> {
+    const multi = this.redis.multi();
+    for (const [k, v] of this.values) multi.set(k, v);
+    for (const [k, score, member] of this.indexes) multi.zadd(k, score, member);
+    multi.set(checkpointKey, position.toString());
+    const results = await multi.exec();
+    const failed = results?.find(([err]) => err);
+    if (!results || failed) throw failed?.[0] ?? new Error('projection transaction aborted');
+  }
+}

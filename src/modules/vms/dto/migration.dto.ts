@@ -1,0 +1,16 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsOptional, IsString, Matches } from 'class-validator';
+import { ReasonDto } from './reason.dto.js';
+import { ID_PATTERN, NAME_RULE } from './patterns.js';
+
+export class MigrationDto extends ReasonDto {
+  @ApiProperty()
+  @IsString()
+  @Matches(ID_PATTERN, { message: `targetHostId ${NAME_RULE}` })
+  targetHostId!: string;
+
+  @ApiPropertyOptional({ default: true, description: 'Live (running VM, RAM copied) or cold (stopped VM)' })
+  @IsOptional()
+  @IsBoolean()
+  live?: boolean;
+}

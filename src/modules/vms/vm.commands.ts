@@ -1,0 +1,53 @@
+import type { CapabilityView, JobStep, VmSpecData } from './vm.types.js';
+
+export type ObservedState = 'running' | 'paused' | 'stopped' | 'crashed' | 'absent';
+
+/** What a worker returns with a successful step. */
+export interface StepOutput {
+  /** revert: the state the domain is in afterwards. */
+  state?: 'running' | 'paused' | 'stopped';
+  /** prepareIncoming: where the source must send the VM. */
+  endpoint?: Record<string, string | number | boolean>;
+}
+
+export interface MigrationProgress {
+  percent?: number;
+  transferredBytes?: number;
+  remainingBytes?: number;
+  totalBytes?: number;
+}
+
+export type VmCommand =
+  | { type: 'CreateVm'; vmId: string; operationId: string; spec: VmSpecData; hostId: string | null; start: boolean }
+  | { type: 'PlaceVm'; operationId: string; hostId: string }
+  | { type: 'FailPlacement'; operationId: string; reason: string }
+  | { type: 'StartVm'; operationId: string }
+  | { type: 'StopVm'; operationId: string; force: boolean; timeoutMs?: number }
+  | { type: 'RebootVm'; operationId: string; capabilities: CapabilityView }
+  | { type: 'PauseVm'; operationId: string; capabilities: CapabilityView }
+  | { type: 'ResumeVm'; operationId: string; capabilities: CapabilityView }
+  | { type: 'TakeSnapshot'; operationId: string; name: string; memory: boolean; capabilities: CapabilityView }
+  | { type: 'RevertSnapshot'; operationId: string; name: string }
+  | { type: 'DeleteSnapshot'; operationId: string; name: string }
+  | {
+      type: 'MigrateVm';
+      operationId: string;
+      targetHostId: string;
+      live: boolean;
+      source: { driver: string; capabilities: CapabilityView };
+      target: { driver: string; capabilities: CapabilityView };
+    }
+  | { type: 'DeleteVm'; operationId: string }
+  | { type: 'MarkOperationRunning'; operationId: string; step: JobStep }
+  | { type: 'RecordStepSucceeded'; operationId: string; step: JobStep; output: StepOutput; at: string }
+  | { type: 'RecordStepFailed'; operationId: string; step: JobStep; reason: string }
+  | { type: 'RecordMigrationProgress'; operationId: string; progress: MigrationProgress }
+  | {
+      type: 'ReportObservedState';
+      observed: ObservedState;
+      reason: string;
+      /** True while the queue still holds a job for the pending operation. */
+      jobActive: boolean;
+    };
+
+export type VmCommandType = VmCommand['type'];

@@ -1,0 +1,202 @@
+import type { VmEvent } from './vm.events.js';
+import type { JobStep, OperationKind, SnapshotRecord, VmSpecData, VmStateName } from './vm.types.js';
+
+export interface PendingOperation {
+  id: string;
+  kind: OperationKind;
+  /** The step whose result the VM waits for; 'placement' before a host is chosen. */
+  awaiting: JobStep | 'placement';
+  running: boolean;
+  /** The state to return to when the operation fails without harm. */
+  stateBefore: VmStateName;
+  force?: boolean;
+  timeoutMs?: number;
+  snapshotName?: string;
+  memory?: boolean;
+}
+
+export interface MigrationInProgress {
+  sourceHostId: string;
+  targetHostId: string;
+  live: boolean;
+  endpoint: Record<string, string | number | boolean> | null;
+  handedOff: boolean;
+}
+
+export interface VmState {
+  exists: boolean;
+  id: string | null;
+  spec: VmSpecData | null;
+  state: VmStateName;
+  hostId: string | null;
+  /** Create's "start": false leaves the VM stopped. */
+  startAfterCreate: boolean;
+  snapshots: SnapshotRecord[];
+  pending: PendingOperation | null;
+  migration: MigrationInProgress | null;
+}
+
+export function initialVmState(): VmState {
+  return {
+    exists: false,
+    id: null,
+    spec: null,
+    state: 'requested',
+    hostId: null,
+    startAfterCreate: true,
+    snapshots: [],
+    pending: null,
+    migration: null,
+  };
+}
+
+function open(
+  state: VmState,
+  id: string,
+  kind: OperationKind,
+  awaiting: PendingOperation['awaiting'],
+  extra: Partial<PendingOperation> = {},
+): PendingOperation {
+  return { id, kind, awaiting, running: false, stateBefore: state.state, ...extra };
+}
+
+function advance(state: VmState, awaiting: PendingOperation['awaiting']): PendingOperation | null {
+  return state.pending ? { ...state.pending, awaiting } : null;
+}
+
+export function evolveVm(state: VmState, event: VmEvent): VmState {
+  switch (event.type) {
+    case 'VmCreateRequested': {
+      const d = event.data;
+      return {
+        ...state,
+        exists: true,
+        id: d.vmId,
+        spec: d.spec,
+        state: 'requested',
+        startAfterCreate: d.start,
+        pending: open(state, d.operationId, 'create', 'placement', { stateBefore: 'requested' }),
+      };
+    }
+    case 'VmPlaced':
+      return { ...state, hostId: event.data.hostId, state: 'provisioning', pending: advance(state, 'define') };
+    case 'VmDefined':
+      return {
+        ...state,
+        state: 'stopped',
+        pending: state.startAfterCreate ? advance(state, 'start') : null,
+      };
+    case 'VmStartRequested':
+      return { ...state, pending: open(state, event.data.operationId, 'start', 'start') };
+    case 'VmStarted':
+      return { ...state, state: 'running', pending: null };
+    case 'VmStopRequested':
+      return {
+        ...state,
+        pending: open(state, event.data.operationId, 'stop', 'stop', {
+          force: event.data.force,
+          timeoutMs: event.data.timeoutMs,
+        }),
+      };
+    case 'VmStopped':
+      return { ...state, state: 'stopped', pending: null };
+    case 'VmRebootRequested':
+      return { ...state, pending: open(state, event.data.operationId, 'reboot', 'reboot') };
+    case 'VmRebooted':
+      return { ...state, state: 'running', pending: null };
+    case 'VmPauseRequested':
+      return { ...state, pending: open(state, event.data.operationId, 'pause', 'pause') };
+    case 'VmPaused':
+      return { ...state, state: 'paused', pending: null };
+    case 'VmResumeRequested':
+      return { ...state, pending: open(state, event.data.operationId, 'resume', 'resume') };
+    case 'VmResumed':
+      return { ...state, state: 'running', pending: null };
+    case 'VmSnapshotRequested':
+      return {
+        ...state,
+        pending: open(state, event.data.operationId, 'snapshot', 'snapshot', {
+          snapshotName: event.data.name,
+          memory: event.data.memory,
+        }),
+      };
+    case 'VmSnapshotTaken': {
+      const { name, memory, createdAt } = event.data;
+      return {
+        ...state,
+        snapshots: [...state.snapshots.filter((s) => s.name !== name), { name, memory, createdAt }],
+        pending: null,
+      };
+    }
+    case 'VmSnapshotRevertRequested':
+      return {
+        ...state,
+        pending: open(state, event.data.operationId, 'revert', 'revert', { snapshotName: event.data.name }),
+      };
+    case 'VmSnapshotReverted':
+      return { ...state, state: event.data.state, pending: null };
+    case 'VmSnapshotDeleteRequested':
+      return {
+        ...state,
+        pending: open(state, event.data.operationId, 'deleteSnapshot', 'deleteSnapshot', {
+          snapshotName: event.data.name,
+        }),
+      };
+    case 'VmSnapshotDeleted':
+      return { ...state, snapshots: state.snapshots.filter((s) => s.name !== event.data.name), pending: null };
+    case 'VmMigrationRequested': {
+      const d = event.data;
+      return {
+        ...state,
+        state: 'migrating',
+        pending: open(state, d.operationId, 'migrate', 'prepareIncoming'),
+        migration: {
+          sourceHostId: d.sourceHostId,
+          targetHostId: d.targetHostId,
+          live: d.live,
+          endpoint: null,
+          handedOff: false,
+        },
+      };
+    }
+    case 'VmMigrationTargetPrepared':
+      return {
+        ...state,
+        pending: advance(state, 'migrate'),
+        migration: state.migration ? { ...state.migration, endpoint: event.data.endpoint } : null,
+      };
+    case 'VmMigrationProgressed':
+      return state;
+    case 'VmMigrationHandedOff':
+      return {
+        ...state,
+        pending: advance(state, 'finishIncoming'),
+        migration: state.migration ? { ...state.migration, handedOff: true } : null,
+      };
+    case 'VmMigrated':
+      return {
+        ...state,
+        hostId: event.data.hostId,
+        state: state.pending?.stateBefore ?? 'running',
+        pending: null,
+        migration: null,
+      };
+    case 'VmDeleteRequested':
+      return { ...state, state: 'deleting', pending: open(state, event.data.operationId, 'delete', 'destroy') };
+    case 'VmDeleted':
+      return { ...state, state: 'deleted', pending: null, migration: null };
+    case 'VmOperationRunning':
+      return state.pending ? { ...state, pending: { ...state.pending, running: true } } : state;
+    case 'VmOperationFailed':
+      return { ...state, state: event.data.state, pending: null, migration: null };
+    case 'VmCrashed':
+      return { ...state, state: 'stopped' };
+    case 'VmStateReconciled':
+      return {
+        ...state,
+        state: event.data.to,
+        pending: event.data.abandonedOperationId ? null : state.pending,
+        migration: event.data.abandonedOperationId ? null : state.migration,
+      };
+  }
+}

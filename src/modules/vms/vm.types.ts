@@ -1,0 +1,73 @@
+export const VM_STATES = [
+  'requested',
+  'provisioning',
+  'stopped',
+  'running',
+  'paused',
+  'migrating',
+  'deleting',
+  'deleted',
+  'failed',
+] as const;
+export type VmStateName = (typeof VM_STATES)[number];
+
+export const OPERATION_KINDS = [
+  'create',
+  'start',
+  'stop',
+  'reboot',
+  'pause',
+  'resume',
+  'snapshot',
+  'revert',
+  'deleteSnapshot',
+  'migrate',
+  'delete',
+] as const;
+export type OperationKind = (typeof OPERATION_KINDS)[number];
+
+/**
+ * A unit of work a worker runs through a driver. One operation is one or more
+ * steps (create = define then start; migrate = prepare, send, finish).
+ */
+export const JOB_STEPS = [
+  'define',
+  'start',
+  'stop',
+  'reboot',
+  'pause',
+  'resume',
+  'snapshot',
+  'revert',
+  'deleteSnapshot',
+  'prepareIncoming',
+  'migrate',
+  'finishIncoming',
+  'abortIncoming',
+  'destroy',
+] as const;
+export type JobStep = (typeof JOB_STEPS)[number];
+
+export interface VmSpecData {
+  name: string;
+  vcpus: number;
+  memoryMiB: number;
+  diskGiB: number;
+  image?: string;
+}
+
+export interface SnapshotRecord {
+  name: string;
+  memory: boolean;
+  createdAt: string;
+}
+
+/** What the API needs to know of a host's driver to refuse early (422). */
+export interface CapabilityView {
+  liveMigration: boolean;
+  coldMigration: boolean;
+  memorySnapshots: boolean;
+  diskSnapshots: boolean;
+  pause: boolean;
+  reboot: boolean;
+}

@@ -1,0 +1,42 @@
+import type { VmState } from './vm.state.js';
+import type { SnapshotRecord, VmStateName } from './vm.types.js';
+
+/** The v1 VM shape (fields may be added, never renamed). */
+export interface VmView {
+  id: string;
+  name: string;
+  state: VmStateName;
+  hostId: string | null;
+  vcpus: number;
+  memoryMiB: number;
+  diskGiB: number;
+  image?: string;
+  snapshots: SnapshotRecord[];
+  revision: number;
+  createdAt: string;
+  updatedAt: string;
+  pendingOperation: { id: string; kind: string; step: string } | null;
+  migration?: { sourceHostId: string; targetHostId: string; live: boolean } | null;
+}
+
+export function toVmView(state: VmState, revision: bigint | string, createdAt: string, updatedAt: string): VmView {
+  const spec = state.spec;
+  return {
+    id: state.id ?? '',
+    name: spec?.name ?? '',
+    state: state.state,
+    hostId: state.hostId,
+    vcpus: spec?.vcpus ?? 0,
+    memoryMiB: spec?.memoryMiB ?? 0,
+    diskGiB: spec?.diskGiB ?? 0,
+    ...(spec?.image ? { image: spec.image } : {}),
+    snapshots: state.snapshots,
+    revision: Number(revision),
+    createdAt,
+    updatedAt,
+    pendingOperation: state.pending ? { id: state.pending.id, kind: state.pending.kind, step: state.pending.awaiting } : null,
+    migration: state.migration
+      ? { sourceHostId: state.migration.sourceHostId, targetHostId: state.migration.targetHostId, live: state.migration.live }
+      : null,
+  };
+}

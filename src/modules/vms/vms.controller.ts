@@ -1,0 +1,258 @@
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { CurrentPrincipal } from '../auth/principal.decorator.js';
+import { MUTATORS, READERS, Roles, type Principal } from '../auth/roles.js';
+import { parseIfMatch, parseInstant, parseLimit, parseCursor, parseRevision } from '../../http/query.js';
+import { CreateVmDto } from './dto/create-vm.dto.js';
+import { MigrationDto } from './dto/migration.dto.js';
+import { ReasonDto } from './dto/reason.dto.js';
+import { SnapshotDto } from './dto/snapshot.dto.js';
+import { StopVmDto } from './dto/stop-vm.dto.js';
+import { toVmView } from './vm.view.js';
+import { VmsService, type Accepted, type CommandContext } from './vms.service.js';
+import { NAME_PATTERN } from './dto/patterns.js';
+import { BadRequestException, NotFoundException } from '@nestjs/common';
+import { Inject } from '@nestjs/common';
+import { RUNTIME } from '../../runtime/runtime.token.js';
+import type { Runtime } from '../../runtime/runtime.js';
+
+const uuid = new ParseUUIDPipe({
+  version: '4',
+  exceptionFactory: () => new NotFoundException('VM not found: the id is not a VM id'),
+});
+
+function accepted(res: Response, a: Accepted): Accepted {
+  res.status(202).location(`/v1/operations/${a.operationId}`);
+  return a;
+}
+
+function snapshotName(name: string): string {
+  if (!NAME_PATTERN.test(name)) throw new BadRequestException(`name: snapshot name ${JSON.stringify(name)} is not valid`);
+  return name;
+}
+
+@ApiTags('vms')
+@ApiBearerAuth()
+@Controller('v1/vms')
+export class VmsController {
+  constructor(
+    private readonly vms: VmsService,
+    @Inject(RUNTIME) private readonly rt: Runtime,
+  ) {}
+
+  private ctx(principal: Principal, reason: string | undefined, ifMatch?: string): CommandContext {
+    return { principal, ...(reason ? { reason } : {}), ...(ifMatch !== undefined ? { ifMatch: parseIfMatch(ifMatch) } : {}) };
+  }
+
+  @Post()
+  @Roles(...MUTATORS)
+  async create(@Body() body: CreateVmDto, @CurrentPrincipal() p: Principal, @Res({ passthrough: true }) res: Response) {
+    return accepted(res, await this.vms.create(body, this.ctx(p, body.reason)));
+  }
+
+  @Get()
+  @Roles(...READERS)
+  async list(@Query('cursor') cursor?: string, @Query('limit') limit?: string) {
+    const page = await this.rt.readModels.listVms(parseCursor(cursor), parseLimit(limit));
+    return {
+      items: page.items.map((r) => toVmView(r.state, r.revision, r.createdAt, r.updatedAt)),
+      next: page.next,
+    };
+  }
+
+  @Get(':id')
+  @Roles(...READERS)
+  async get(
+    @Param('id', uuid) id: string,
+    @Res({ passthrough: true }) res: Response,
+    @Query('at') at?: string,
+    @Query('revision') revision?: string,
+  ) {
+    const view = await this.vms.view(
+      id,
+      at === undefined ? undefined : parseInstant(at, 'at'),
+      revision === undefined ? undefined : parseRevision(revision, 'revision'),
+    );
+    res.setHeader('ETag', `"${view.revision}"`);
+    return view;
+  }
+
+  @Post(':id/start')
+  @Roles(...MUTATORS)
+  @HttpCode(202)
+  async start(
+    @Param('id', uuid) id: string,
+    @Body() body: ReasonDto,
+    @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
+    @Headers('if-match') ifMatch?: string,
+  ) {
+    return accepted(res, await this.vms.act(id, (operationId) => ({ type: 'StartVm', operationId }), this.ctx(p, body.reason, ifMatch)));
+  }
+
+  @Post(':id/stop')
+  @Roles(...MUTATORS)
+  async stop(
+    @Param('id', uuid) id: string,
+    @Body() body: StopVmDto,
+    @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
+    @Headers('if-match') ifMatch?: string,
+  ) {
+    return accepted(
+      res,
+      await this.vms.act(
+        id,
+        (operationId) => ({
+          type: 'StopVm',
+          operationId,
+          force: body.force ?? false,
+          ...(body.timeoutMs !== undefined ? { timeoutMs: body.timeoutMs } : {}),
+        }),
+        this.ctx(p, body.reason, ifMatch),
+      ),
+    );
+  }
+
+  @Post(':id/reboot')
+  @Roles(...MUTATORS)
+  async reboot(
+    @Param('id', uuid) id: string,
+    @Body() body: ReasonDto,
+    @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
+    @Headers('if-match') ifMatch?: string,
+  ) {
+    return accepted(
+      res,
+      await this.vms.act(id, (operationId, capabilities) => ({ type: 'RebootVm', operationId, capabilities }), this.ctx(p, body.reason, ifMatch)),
+    );
+  }
+
+  @Post(':id/pause')
+  @Roles(...MUTATORS)
+  async pause(
+    @Param('id', uuid) id: string,
+    @Body() body: ReasonDto,
+    @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
+    @Headers('if-match') ifMatch?: string,
+  ) {
+    return accepted(
+      res,
+      await this.vms.act(id, (operationId, capabilities) => ({ type: 'PauseVm', operationId, capabilities }), this.ctx(p, body.reason, ifMatch)),
+    );
+  }
+
+  @Post(':id/resume')
+  @Roles(...MUTATORS)
+  async resume(
+    @Param('id', uuid) id: string,
+    @Body() body: ReasonDto,
+    @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
+    @Headers('if-match') ifMatch?: string,
+  ) {
+    return accepted(
+      res,
+      await this.vms.act(id, (operationId, capabilities) => ({ type: 'ResumeVm', operationId, capabilities }), this.ctx(p, body.reason, ifMatch)),
+    );
+  }
+
+  @Post(':id/snapshots')
+  @Roles(...MUTATORS)
+  async snapshot(
+    @Param('id', uuid) id: string,
+    @Body() body: SnapshotDto,
+    @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
+    @Headers('if-match') ifMatch?: string,
+  ) {
+    return accepted(
+      res,
+      await this.vms.act(
+        id,
+        (operationId, capabilities, state) => ({
+          type: 'TakeSnapshot',
+          operationId,
+          name: body.name,
+          // libvirt's habit: a snapshot of a live VM includes its memory unless asked otherwise.
+          memory: body.memory ?? (state.state === 'running' || state.state === 'paused'),
+          capabilities,
+        }),
+        this.ctx(p, body.reason, ifMatch),
+      ),
+    );
+  }
+
+  @Get(':id/snapshots')
+  @Roles(...READERS)
+  async snapshots(@Param('id', uuid) id: string) {
+    const view = await this.vms.view(id);
+    return { items: view.snapshots, next: null };
+  }
+
+  @Post(':id/snapshots/:name/revert')
+  @Roles(...MUTATORS)
+  async revert(
+    @Param('id', uuid) id: string,
+    @Param('name') name: string,
+    @Body() body: ReasonDto,
+    @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
+    @Headers('if-match') ifMatch?: string,
+  ) {
+    const snap = snapshotName(name);
+    return accepted(
+      res,
+      await this.vms.act(id, (operationId) => ({ type: 'RevertSnapshot', operationId, name: snap }), this.ctx(p, body.reason, ifMatch)),
+    );
+  }
+
+  @Delete(':id/snapshots/:name')
+  @Roles(...MUTATORS)
+  async deleteSnapshot(
+    @Param('id', uuid) id: string,
+    @Param('name') name: string,
+    @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
+    @Query('reason') reason?: string,
+    @Headers('if-match') ifMatch?: string,
+  ) {
+    const snap = snapshotName(name);
+    return accepted(
+      res,
+      await this.vms.act(id, (operationId) => ({ type: 'DeleteSnapshot', operationId, name: snap }), this.ctx(p, checkReason(reason), ifMatch)),
+    );
+  }
+
+  @Post(':id/migrations')
+  @Roles(...MUTATORS)
+  async migrate(
+    @Param('id', uuid) id: string,
+    @Body() body: MigrationDto,
+    @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
+    @Headers('if-match') ifMatch?: string,
+  ) {
+    return accepted(res, await this.vms.migrate(id, body.targetHostId, body.live ?? true, this.ctx(p, body.reason, ifMatch)));
+  }
+
+  @Delete(':id')
+  @Roles(...MUTATORS)
+  async remove(
+    @Param('id', uuid) id: string,
+    @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
+    @Query('reason') reason?: string,
+    @Headers('if-match') ifMatch?: string,
+  ) {
+    return accepted(res, await this.vms.act(id, (operationId) => ({ type: 'DeleteVm', operationId }), this.ctx(p, checkReason(reason), ifMatch)));
+  }
+}
+
+function checkReason(reason: string | undefined): string | undefined {
+  if (reason !== undefined && reason.length > 500) throw new BadRequestException('reason must be shorter than or equal to 500 characters');
+  return reason;
+}

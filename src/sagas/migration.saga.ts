@@ -1,0 +1,70 @@
+import type { VmEvent } from '../modules/vms/vm.events.js';
+import type { VmState } from '../modules/vms/vm.state.js';
+import type { SagaAction } from './saga.actions.js';
+
+/**
+ * reserve target → prepare target → send from source → finish on target →
+ * release source. On failure before the hand-off: clean the target up and
+ * give its reservation back, so the VM runs on exactly one host (the source).
+ */
+export function migrationSaga(event: VmEvent, before: VmState, after: VmState): SagaAction[] {
+  const vmId = after.id ?? '';
+  switch (event.type) {
+    case 'VmMigrationRequested': {
+      const { operationId, targetHostId, live } = event.data;
+      const spec = after.spec;
+      return [
+        {
+          type: 'reserve',
+          hostId: targetHostId,
+          vmId,
+          operationId,
+          vcpus: spec?.vcpus ?? 0,
+          memoryMiB: spec?.memoryMiB ?? 0,
+          failStep: 'prepareIncoming',
+        },
+        { type: 'enqueue', hostId: targetHostId, vmId, operationId, step: 'prepareIncoming', args: { live } },
+      ];
+    }
+    case 'VmMigrationTargetPrepared': {
+      const m = after.migration;
+      if (!m) return [];
+      return [
+        {
+          type: 'enqueue',
+          hostId: m.sourceHostId,
+          vmId,
+          operationId: event.data.operationId,
+          step: 'migrate',
+          args: { live: m.live, endpoint: event.data.endpoint, targetHostId: m.targetHostId },
+        },
+      ];
+    }
+    case 'VmMigrationHandedOff': {
+      const m = after.migration;
+      if (!m) return [];
+      return [
+        {
+          type: 'enqueue',
+          hostId: m.targetHostId,
+          vmId,
+          operationId: event.data.operationId,
+          step: 'finishIncoming',
+          args: { live: m.live },
+        },
+      ];
+    }
+    case 'VmMigrated':
+      return [{ type: 'release', hostId: event.data.sourceHostId, vmId, operationId: event.data.operationId }];
+    case 'VmOperationFailed': {
+      const m = before.migration;
+      if (event.data.kind !== 'migrate' || !m || m.handedOff) return [];
+      return [
+        { type: 'compensate', hostId: m.targetHostId, vmId, operationId: event.data.operationId, step: 'abortIncoming', args: {} },
+        { type: 'release', hostId: m.targetHostId, vmId, operationId: event.data.operationId },
+      ];
+    }
+    default:
+      return [];
+  }
+}

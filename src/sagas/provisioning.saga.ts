@@ -1,0 +1,40 @@
+import type { VmEvent } from '../modules/vms/vm.events.js';
+import type { VmState } from '../modules/vms/vm.state.js';
+import type { SagaAction } from './saga.actions.js';
+
+/** create: reserve (placement) → define → start; delete: destroy → release. */
+export function provisioningSaga(event: VmEvent, before: VmState, after: VmState): SagaAction[] {
+  const vmId = after.id ?? '';
+  switch (event.type) {
+    case 'VmCreateRequested':
+      return [
+        {
+          type: 'place',
+          vmId,
+          operationId: event.data.operationId,
+          requestedHostId: event.data.requestedHostId,
+          vcpus: event.data.spec.vcpus,
+          memoryMiB: event.data.spec.memoryMiB,
+        },
+      ];
+    case 'VmPlaced':
+      return [{ type: 'enqueue', hostId: event.data.hostId, vmId, operationId: event.data.operationId, step: 'define', args: {} }];
+    case 'VmDefined':
+      return after.pending?.awaiting === 'start'
+        ? [{ type: 'enqueue', hostId: event.data.hostId, vmId, operationId: event.data.operationId, step: 'start', args: {} }]
+        : [];
+    case 'VmDeleteRequested':
+      return before.hostId
+        ? [{ type: 'enqueue', hostId: before.hostId, vmId, operationId: event.data.operationId, step: 'destroy', args: {} }]
+        : [];
+    case 'VmDeleted':
+      return before.hostId ? [{ type: 'release', hostId: before.hostId, vmId, operationId: event.data.operationId }] : [];
+    case 'VmOperationFailed':
+      // A create that failed after placement gives its reservation back; the VM stays (failed) until deleted.
+      return event.data.kind === 'create' && before.hostId
+        ? [{ type: 'release', hostId: before.hostId, vmId, operationId: event.data.operationId }]
+        : [];
+    default:
+      return [];
+  }
+}

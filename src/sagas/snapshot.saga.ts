@@ -1,0 +1,30 @@
+import type { VmEvent } from '../modules/vms/vm.events.js';
+import type { VmState } from '../modules/vms/vm.state.js';
+import type { SagaAction } from './saga.actions.js';
+
+export function snapshotSaga(event: VmEvent, _before: VmState, after: VmState): SagaAction[] {
+  const hostId = after.hostId;
+  const vmId = after.id ?? '';
+  if (!hostId) return [];
+  switch (event.type) {
+    case 'VmSnapshotRequested':
+      return [
+        {
+          type: 'enqueue',
+          hostId,
+          vmId,
+          operationId: event.data.operationId,
+          step: 'snapshot',
+          args: { name: event.data.name, memory: event.data.memory },
+        },
+      ];
+    case 'VmSnapshotRevertRequested':
+      return [{ type: 'enqueue', hostId, vmId, operationId: event.data.operationId, step: 'revert', args: { name: event.data.name } }];
+    case 'VmSnapshotDeleteRequested':
+      return [
+        { type: 'enqueue', hostId, vmId, operationId: event.data.operationId, step: 'deleteSnapshot', args: { name: event.data.name } },
+      ];
+    default:
+      return [];
+  }
+}

@@ -1,0 +1,14 @@
+import type { VmEvent } from '../modules/vms/vm.events.js';
+import type { VmState } from '../modules/vms/vm.state.js';
+import { lifecycleSaga } from './lifecycle.saga.js';
+import { migrationSaga } from './migration.saga.js';
+import { provisioningSaga } from './provisioning.saga.js';
+import type { SagaAction } from './saga.actions.js';
+import { snapshotSaga } from './snapshot.saga.js';
+
+const SAGAS = [provisioningSaga, lifecycleSaga, snapshotSaga, migrationSaga];
+
+/** All process managers over one VM event: `before`/`after` are the VM's state around the event. */
+export function reactToVmEvent(event: VmEvent, before: VmState, after: VmState): SagaAction[] {
+  return SAGAS.flatMap((saga) => saga(event, before, after));
+}

@@ -1,0 +1,130 @@
+import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import { DriverError, type HostBinding, type HypervisorDriver, type Progress } from '../drivers/hypervisor-driver.port.js';
+import { hostQueueName, type HostJobData } from './job.types.js';
+import type { QueueHub } from './queue-hub.js';
+import { runStep } from './step-runner.js';
+
+export interface HostWorkerSettings {
+  connection: ConnectionOptions;
+  prefix: string;
+  concurrency: number;
+  jobTimeoutMs: number;
+}
+
+/** Errors no retry can fix: report them at once instead of burning attempts. */
+function isPermanent(err: unknown): boolean {
+  return err instanceof DriverError && (err.code === 'unsupported' || err.code === 'not_found' || err.code === 'conflict');
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+class StepTimeoutError extends Error {
+  override readonly name = 'StepTimeoutError';
+}
+
+/**
+ * The host agent: consumes one host's queue, runs each step through the
+ * driver under a deadline, and reports results on the results queue. It
+ * never touches the event store, so it can run on a hypervisor host that
+ * only reaches Redis.
+ */
+export class HostWorker {
+  private worker: Worker<HostJobData> | undefined;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    readonly host: HostBinding,
+    readonly driver: HypervisorDriver,
+    private readonly hub: QueueHub,
+    private readonly settings: HostWorkerSettings,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.worker = new Worker<HostJobData>(hostQueueName(this.host.id), (job) => this.process(job), {
+      connection: this.settings.connection,
+      prefix: this.settings.prefix,
+      concurrency: this.settings.concurrency,
+      // A worker killed mid-call leaves a stalled job; let it be redelivered several times (drivers are idempotent).
+      maxStalledCount: 10,
+      lockDuration: 30000,
+      stalledInterval: 15000,
+    });
+    this.worker.on('error', (err) => this.log.error({ err, host: this.host.id }, 'host worker error'));
+    this.log.info({ host: this.host.id, driver: this.host.driver }, 'host worker started');
+  }
+
+  /** Stop taking jobs; let the running ones finish within graceMs. */
+  async stop(graceMs: number): Promise<void> {
+    if (!this.worker) return;
+    const closing = this.worker.close();
+    const timer = new Promise<void>((r) => setTimeout(r, graceMs).unref());
+    await Promise.race([closing, timer]);
+    if (this.inFlight.size) this.log.warn({ host: this.host.id, jobs: this.inFlight.size }, 'shutdown grace elapsed with jobs running');
+    await this.driver.close();
+    this.worker = undefined;
+  }
+
+  private timeoutFor(job: HostJobData): number {
+    const base = this.settings.jobTimeoutMs;
+    if (job.step === 'stop' && job.args.timeoutMs) return Math.max(base, job.args.timeoutMs + 30000);
+    return base;
+  }
+
+  private async process(job: Job<HostJobData>): Promise<void> {
+    const data = job.data;
+    const jobId = job.id ?? data.causationId;
+    const base = { vmId: data.vmId, operationId: data.operationId, step: data.step, jobId, principal: data.principal };
+    const compensation = data.step === 'abortIncoming';
+    if (!compensation) await this.hub.postResult(`${jobId}.started`, { ...base, kind: 'started' });
+
+    const controller = new AbortController();
+    const timeoutMs = this.timeoutFor(data);
+    let lastProgress = 0;
+    let progressSeq = 0;
+    const onProgress = (p: Progress) => {
+      // At most one progress event per second reaches the log.
+      const now = Date.now();
+      if (now - lastProgress < 1000) return;
+      lastProgress = now;
+      progressSeq++;
+      this.hub
+        .postResult(`${jobId}.p${job.attemptsMade}.${progressSeq}`, { ...base, kind: 'progress', progress: p })
+        .catch((err: unknown) => this.log.warn({ err }, 'progress not posted'));
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new StepTimeoutError(`${data.step} did not finish within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    const call = runStep(this.driver, data, { signal: controller.signal, onProgress });
+    this.inFlight.add(call);
+    try {
+      // The race bounds a driver that ignores the abort signal: the job ends and the VM's lock is released.
+      const output = await Promise.race([call, deadline]);
+      if (!compensation) await this.hub.postResult(`${jobId}.ok`, { ...base, kind: 'succeeded', output });
+    } catch (err) {
+      const attempts = job.opts.attempts ?? 1;
+      const final = isPermanent(err) || err instanceof StepTimeoutError || job.attemptsMade + 1 >= attempts;
+      this.log.warn({ err: message(err), vm: data.vmId, step: data.step, attempt: job.attemptsMade + 1, final }, 'step failed');
+      if (!final) throw err;
+      if (!compensation) {
+        await this.hub.postResult(`${jobId}.failed`, {
+          ...base,
+          kind: 'failed',
+          reason: `${data.step} failed on host ${this.host.id}: ${message(err)}`,
+          attempts: job.attemptsMade + 1,
+        });
+      }
+    } finally {
+      clearTimeout(timer);
+      this.inFlight.delete(call);
+      call.catch(() => undefined);
+    }
+  }
+}

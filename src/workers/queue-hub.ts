@@ -1,0 +1,74 @@
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { hostQueueName, RESULTS_QUEUE, type HostJobData, type ResultMessage } from './job.types.js';
+
+export interface QueueSettings {
+  connection: ConnectionOptions;
+  /** BullMQ key prefix: every key of this deployment (or test run) lives under it. */
+  prefix: string;
+  attempts: number;
+  backoffMs: number;
+}
+
+/** BullMQ custom ids may not contain ':' nor be integers. */
+export function safeJobId(id: string): string {
+  const s = id.replace(/:/g, '.');
+  return /^\d+$/.test(s) ? `j${s}` : s;
+}
+
+/**
+ * Producer side of every queue: one queue per host, one results queue.
+ * Completed jobs are kept for a day so a re-enqueue with the same id (a saga
+ * replaying after a crash) is a no-op rather than a second run.
+ */
+export class QueueHub {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(readonly settings: QueueSettings) {}
+
+  queue(name: string): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: this.settings.connection, prefix: this.settings.prefix });
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  async enqueueHostJob(hostId: string, jobId: string, data: HostJobData): Promise<void> {
+    const opts: JobsOptions = {
+      jobId: safeJobId(jobId),
+      attempts: this.settings.attempts,
+      backoff: { type: 'exponential', delay: this.settings.backoffMs },
+      removeOnComplete: { age: 24 * 3600, count: 50000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    };
+    await this.queue(hostQueueName(hostId)).add(data.step, data, opts);
+  }
+
+  async postResult(jobId: string, message: ResultMessage): Promise<void> {
+    await this.queue(RESULTS_QUEUE).add(message.kind, message, {
+      jobId: safeJobId(jobId),
+      attempts: 20,
+      backoff: { type: 'exponential', delay: 200 },
+      removeOnComplete: { age: 24 * 3600, count: 50000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+  }
+
+  /** Jobs waiting, delayed or running on a host's queue (for /metrics and reconciliation). */
+  async depth(hostId: string): Promise<number> {
+    const counts = await this.queue(hostQueueName(hostId)).getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    return Object.values(counts).reduce((a, b) => a + b, 0);
+  }
+
+  /** True when some job of this operation is still waiting, delayed or running on the host's queue. */
+  async hasLiveJob(hostId: string, operationId: string): Promise<boolean> {
+    const jobs = await this.queue(hostQueueName(hostId)).getJobs(['waiting', 'active', 'delayed', 'prioritized'], 0, 1000);
+    return jobs.some((j) => (j?.data as HostJobData | undefined)?.operationId === operationId);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.queues.clear();
+  }
+}
