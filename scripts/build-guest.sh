@@ -9,7 +9,7 @@
 # (stamp file matching this recipe's version) is reused; concurrent callers serialise on a lock.
 set -euo pipefail
 
-GUEST_RECIPE_VERSION=3
+GUEST_RECIPE_VERSION=5
 OUT="${1:-guest/build}"
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
@@ -70,7 +70,7 @@ add_module() {
 for m in "${WANTED[@]}"; do add_module "$m"; done
 
 ROOT="$WORK/initramfs"
-mkdir -p "$ROOT"/{bin,sbin,dev,proc,sys,tmp,run,lib/modules,etc/acpi/PWRF}
+mkdir -p "$ROOT"/{bin,sbin,dev,proc,sys,tmp,run,var/log,var/run,lib/modules,etc/acpi/PWRF}
 cp "$WORK/busybox/bin/busybox" "$ROOT/bin/busybox"
 ln -s busybox "$ROOT/bin/sh"
 for m in "${ORDER[@]}"; do cp "$(module_path "$m")" "$ROOT/lib/modules/$m.ko"; done
@@ -79,7 +79,7 @@ printf '%s\n' "${ORDER[@]}" >"$ROOT/lib/modules/load-order"
 # busybox acpid maps the power button to the event "PWRF/00000080" and runs this file.
 cat >"$ROOT/etc/acpi/PWRF/00000080" <<'EOF'
 #!/bin/sh
-echo GUEST-POWEROFF
+echo GUEST-POWEROFF >/dev/console
 sync
 poweroff -f
 EOF
@@ -94,6 +94,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 while read -r m; do insmod "/lib/modules/$m.ko" 2>/dev/null; done </lib/modules/load-order
+# acpid logs to /var/log/acpid.log and silently exits when it cannot open it.
 acpid
 echo GUEST-READY
 # The shell lives on the serial console; respawn it so an exit never panics PID 1.

@@ -15,6 +15,8 @@ export async function createHttpApp(runtime: Runtime): Promise<NestExpressApplic
     bodyParser: false,
     logger: ['error', 'warn'],
   });
+  // ETags are ours (stream revisions), not Express's body hashes.
+  app.set('etag', false);
   app.use(helmet());
   app.useBodyParser('json', { limit: runtime.config.bodyLimit, strict: true });
   app.use((req: Request, res: Response, next: NextFunction) => {

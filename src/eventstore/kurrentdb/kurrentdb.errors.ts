@@ -40,7 +40,11 @@ export interface KurrentErrorContext {
  * so both shapes are checked.
  */
 export function mapKurrentError(err: unknown, ctx: KurrentErrorContext): unknown {
-  if (err instanceof UnavailableError || err instanceof StreamNotFoundError || err instanceof WrongExpectedVersionError) {
+  if (
+    err instanceof UnavailableError ||
+    err instanceof StreamNotFoundError ||
+    err instanceof WrongExpectedVersionError
+  ) {
     return err;
   }
   const f = fields(err);
@@ -54,7 +58,9 @@ export function mapKurrentError(err: unknown, ctx: KurrentErrorContext): unknown
     f.name === 'UnavailableError' ||
     /client error \(Connect\)/.test(details)
   ) {
-    return new UnavailableError(`KurrentDB event store unavailable during ${ctx.operation}: ${message}`, { cause: err });
+    return new UnavailableError(`KurrentDB event store unavailable during ${ctx.operation}: ${message}`, {
+      cause: err,
+    });
   }
   if (type === 'stream-not-found') {
     const stream = ctx.streamId ?? (typeof f.streamName === 'string' ? f.streamName : 'unknown');

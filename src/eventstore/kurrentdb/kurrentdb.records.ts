@@ -54,6 +54,11 @@ export function toRecordedEvent(record: KurrentRecord): RecordedEvent {
   };
 }
 
-export function toJsonEvent(e: { id: string; type: string; data: Record<string, unknown>; metadata: EventMetadata }): JSONEventData {
+export function toJsonEvent(e: {
+  id: string;
+  type: string;
+  data: Record<string, unknown>;
+  metadata: EventMetadata;
+}): JSONEventData {
   return { id: e.id, contentType: 'application/json', type: e.type, data: e.data, metadata: { ...e.metadata } };
 }

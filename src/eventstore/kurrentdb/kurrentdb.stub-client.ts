@@ -7,7 +7,6 @@
  * exclusive subscription start — and raises the real client's error classes. It proves
  * nothing about a real server: the contract suite runs against one when KURRENTDB_URL is set.
  */
-import { Metadata } from '@grpc/grpc-js';
 import {
   StreamNotFoundError as KurrentStreamNotFoundError,
   WrongExpectedVersionError as KurrentWrongExpectedVersionError,
@@ -49,7 +48,6 @@ export function rawGrpcUnavailable(): Error {
   return Object.assign(new Error('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED'), {
     code: 14,
     details: 'No connection established. Last error: connect ECONNREFUSED',
-    metadata: new Metadata(),
   });
 }
 
@@ -67,7 +65,7 @@ export class StubKurrentClient implements KurrentClientLike {
   private readonly streams = new Map<string, StoredRecord[]>();
   private readonly log: StoredRecord[] = [];
   private nextPosition = 1_000n;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(error?: unknown) => void>();
 
   failNext(method: Method, error: unknown): void {
     const queue = this.failures.get(method) ?? [];
@@ -75,10 +73,25 @@ export class StubKurrentClient implements KurrentClientLike {
     this.failures.set(method, queue);
   }
 
+  /** Makes every open subscription fail with `error`, as a dropped connection does. */
+  breakSubscriptions(error: unknown): void {
+    for (const l of [...this.listeners]) l(error);
+  }
+
+  get openSubscriptions(): number {
+    return this.listeners.size;
+  }
+
   /** Simulates server-written events ($stats, projections) that must never reach virtledger readers. */
   writeSystemEvent(streamName = '$stats-127.0.0.1:2113'): void {
     this.store(streamName, [
-      { id: crypto.randomUUID(), contentType: 'application/json', type: '$statsCollected', data: {}, metadata: undefined },
+      {
+        id: crypto.randomUUID(),
+        contentType: 'application/json',
+        type: '$statsCollected',
+        data: {},
+        metadata: undefined,
+      },
     ]);
   }
 
@@ -115,61 +128,81 @@ export class StubKurrentClient implements KurrentClientLike {
   }
 
   readStream(streamName: string, options: KurrentReadStreamOptions): AsyncIterable<ResolvedEvent> {
-    const self = this;
-    return (async function* () {
-      self.throwIfFailing('readStream');
-      const records = self.streams.get(streamName);
-      if (!records) throw new KurrentStreamNotFoundError(undefined, streamName);
-      const backwards = options.direction === 'backwards';
-      const from = options.fromRevision ?? (backwards ? 'end' : 'start');
-      const max = Number(options.maxCount ?? Number.MAX_SAFE_INTEGER);
-      let selected = backwards ? [...records].reverse() : records;
-      if (typeof from === 'bigint') selected = selected.filter((r) => (backwards ? r.revision <= from : r.revision >= from));
-      for (const r of selected.slice(0, max)) yield { event: toClientRecord(r) };
-    })();
+    return this.readStreamRecords(streamName, options);
+  }
+
+  private async *readStreamRecords(
+    streamName: string,
+    options: KurrentReadStreamOptions,
+  ): AsyncGenerator<ResolvedEvent> {
+    this.throwIfFailing('readStream');
+    const records = this.streams.get(streamName);
+    if (!records) throw new KurrentStreamNotFoundError(undefined, streamName);
+    const backwards = options.direction === 'backwards';
+    const from = options.fromRevision ?? (backwards ? 'end' : 'start');
+    const max = Number(options.maxCount ?? Number.MAX_SAFE_INTEGER);
+    let selected = backwards ? [...records].reverse() : records;
+    if (typeof from === 'bigint')
+      selected = selected.filter((r) => (backwards ? r.revision <= from : r.revision >= from));
+    for (const r of selected.slice(0, max)) yield { event: toClientRecord(r) };
   }
 
   readAll(options: KurrentReadAllOptions): AsyncIterable<AllStreamResolvedEvent> {
     this.readAllCalls.push({ ...options });
-    const self = this;
-    return (async function* () {
-      self.throwIfFailing('readAll');
-      const backwards = options.direction === 'backwards';
-      const from = options.fromPosition ?? (backwards ? 'end' : 'start');
-      const max = Number(options.maxCount ?? Number.MAX_SAFE_INTEGER);
-      let selected = backwards ? [...self.log].reverse() : self.log;
-      // Like the server: a forward read includes the start position, a backward read excludes it.
-      if (typeof from === 'object') {
-        selected = selected.filter((r) => (backwards ? r.position.commit < from.commit : r.position.commit >= from.commit));
-      }
-      for (const r of selected.slice(0, max)) yield { event: toClientRecord(r), commitPosition: r.position.commit };
-    })();
+    return this.readAllRecords(options);
+  }
+
+  private async *readAllRecords(options: KurrentReadAllOptions): AsyncGenerator<AllStreamResolvedEvent> {
+    this.throwIfFailing('readAll');
+    const backwards = options.direction === 'backwards';
+    const from = options.fromPosition ?? (backwards ? 'end' : 'start');
+    const max = Number(options.maxCount ?? Number.MAX_SAFE_INTEGER);
+    let selected = backwards ? [...this.log].reverse() : this.log;
+    // Like the server: a forward read includes the start position, a backward read excludes it.
+    if (typeof from === 'object') {
+      selected = selected.filter((r) =>
+        backwards ? r.position.commit < from.commit : r.position.commit >= from.commit,
+      );
+    }
+    for (const r of selected.slice(0, max)) yield { event: toClientRecord(r), commitPosition: r.position.commit };
   }
 
   subscribeToAll(options: SubscribeToAllOptions): KurrentSubscriptionHandle {
     this.subscribeCalls.push({ ...options });
     this.throwIfFailing('subscribeToAll');
-    const self = this;
+    const { log, listeners } = this;
     let ended = false;
+    let broken: unknown;
     let wake: (() => void) | undefined;
-    const listener = (): void => wake?.();
+    const listener = (error?: unknown): void => {
+      if (error !== undefined) broken = error;
+      wake?.();
+    };
     this.listeners.add(listener);
     const from = options.fromPosition ?? 'start';
     let index =
-      from === 'start' ? 0 : from === 'end' ? this.log.length : this.log.findIndex((r) => r.position.commit > from.commit);
+      from === 'start'
+        ? 0
+        : from === 'end'
+          ? this.log.length
+          : this.log.findIndex((r) => r.position.commit > from.commit);
     if (index < 0) index = this.log.length;
     return {
       async unsubscribe(): Promise<void> {
         ended = true;
-        self.listeners.delete(listener);
+        listeners.delete(listener);
         wake?.();
       },
       [Symbol.asyncIterator](): AsyncIterator<AllStreamResolvedEvent> {
         return {
           async next(): Promise<IteratorResult<AllStreamResolvedEvent>> {
             for (;;) {
+              if (broken !== undefined) {
+                listeners.delete(listener);
+                throw broken;
+              }
               if (ended) return { done: true, value: undefined };
-              const r = self.log[index];
+              const r = log[index];
               if (r) {
                 index++;
                 return { done: false, value: { event: toClientRecord(r), commitPosition: r.position.commit } };
@@ -181,7 +214,7 @@ export class StubKurrentClient implements KurrentClientLike {
           },
           async return(): Promise<IteratorResult<AllStreamResolvedEvent>> {
             ended = true;
-            self.listeners.delete(listener);
+            listeners.delete(listener);
             return { done: true, value: undefined };
           },
         };
@@ -212,7 +245,8 @@ export class StubKurrentClient implements KurrentClientLike {
         type: e.type,
         // The server keeps bytes; a JSON round trip is what a reader gets back.
         data: JSON.parse(JSON.stringify(e.data)) as JSONEventData['data'],
-        metadata: e.metadata === undefined ? undefined : (JSON.parse(JSON.stringify(e.metadata)) as JSONEventData['metadata']),
+        metadata:
+          e.metadata === undefined ? undefined : (JSON.parse(JSON.stringify(e.metadata)) as JSONEventData['metadata']),
         created: new Date(),
         position: { commit: position, prepare: position },
       };

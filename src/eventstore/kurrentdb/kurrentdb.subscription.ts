@@ -27,10 +27,10 @@ export function startKurrentSubscription(
     let backoffMs = 200;
     while (!ctl.isStopped) {
       const cursor = ctl.cursor;
-      current = client.subscribeToAll({
-        fromPosition: cursor === undefined ? 'start' : { commit: cursor, prepare: cursor },
-      });
       try {
+        current = client.subscribeToAll({
+          fromPosition: cursor === undefined ? 'start' : { commit: cursor, prepare: cursor },
+        });
         for await (const resolved of current) {
           ctl.markHealthy();
           backoffMs = 200;
@@ -43,7 +43,7 @@ export function startKurrentSubscription(
         if (ctl.isStopped) return;
         if (!ctl.shouldRetry(mapKurrentError(err, { operation: 'subscribeToAll' }))) return;
       } finally {
-        if (ctl.isStopped) await current.unsubscribe().catch(() => undefined);
+        if (ctl.isStopped) await current?.unsubscribe().catch(() => undefined);
       }
       // The server ended the subscription (or it failed transiently): resume after a pause.
       await sleep(backoffMs, ctl.signal);

@@ -79,7 +79,12 @@ export async function appendInTransaction(
     throw new RangeError(`at most ${MAX_EVENTS_PER_TRANSACTION} events fit in one PostgreSQL transaction`);
   }
 
-  const chained = chainEvents(streamId, batch, lastRevision ?? -1n, lastRow === undefined ? GENESIS_HASH : hashOf(lastRow));
+  const chained = chainEvents(
+    streamId,
+    batch,
+    lastRevision ?? -1n,
+    lastRow === undefined ? GENESIS_HASH : hashOf(lastRow),
+  );
   const events: RecordedEvent[] = chained.map((e, i) => ({ ...e, streamId, position: base + firstIndex + BigInt(i) }));
   await client.query(
     `INSERT INTO events (position, transaction_id, id, stream_id, stream_revision, type, data, metadata)

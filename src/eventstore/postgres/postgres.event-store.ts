@@ -27,6 +27,8 @@ export interface PostgresEventStoreOptions {
   schema?: string;
   poolSize?: number;
   connectTimeoutMs?: number;
+  /** Reported in pg_stat_activity. Default `virtledger`. */
+  applicationName?: string;
   /** How often subscriptions poll when no NOTIFY arrives. Default 500. */
   pollIntervalMs?: number;
   /** Subscriptions give up (onError) after the database has been unreachable this long. Default 30000. */
@@ -47,7 +49,12 @@ export function parsePostgresUrl(url: string): { connectionString: string; schem
 }
 
 /** Connection settings with the store's schema first on the search_path (also used by tests that need a raw client). */
-export function pgClientConfig(connectionString: string, schema: string, connectTimeoutMs = 10_000): pg.ClientConfig {
+export function pgClientConfig(
+  connectionString: string,
+  schema: string,
+  connectTimeoutMs = 10_000,
+  applicationName = 'virtledger',
+): pg.ClientConfig {
   if (!SCHEMA_NAME.test(schema)) {
     throw new Error(`invalid PostgreSQL schema name "${schema}": use lowercase letters, digits and _ (max 53)`);
   }
@@ -56,7 +63,7 @@ export function pgClientConfig(connectionString: string, schema: string, connect
     options: `-c search_path=${schema}`,
     connectionTimeoutMillis: connectTimeoutMs,
     keepAlive: true,
-    application_name: 'virtledger',
+    application_name: applicationName,
   };
 }
 
@@ -84,7 +91,12 @@ export class PostgresEventStore implements EventStore {
 
   constructor(private readonly options: PostgresEventStoreOptions) {
     this.schema = options.schema ?? 'virtledger';
-    this.clientConfig = pgClientConfig(options.connectionString, this.schema, options.connectTimeoutMs);
+    this.clientConfig = pgClientConfig(
+      options.connectionString,
+      this.schema,
+      options.connectTimeoutMs,
+      options.applicationName,
+    );
     this.pool = new pg.Pool({ ...this.clientConfig, max: options.poolSize ?? 10 });
     // An idle client dying (server restart) must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
@@ -254,7 +266,9 @@ export class PostgresEventStore implements EventStore {
     const migrations = loadMigrations('postgres', this.options.migrationsDir);
     await this.inTransaction(async (client) => {
       // Two processes starting together must not both create the schema or apply a file twice.
-      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`virtledger-migrate:${this.schema}`]);
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        `virtledger-migrate:${this.schema}`,
+      ]);
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
       await client.query(
         `CREATE TABLE IF NOT EXISTS ${this.schema}.schema_migrations (

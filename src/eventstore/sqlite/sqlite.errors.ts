@@ -43,8 +43,7 @@ export function mapSqliteError(err: unknown, file: string): unknown {
   if (err instanceof UnavailableError) return err;
   const code = sqliteCode(err);
   if (code === undefined) return err;
-  const unavailable =
-    UNAVAILABLE_PREFIXES.some((p) => code.startsWith(p)) || UNAVAILABLE_FS_CODES.includes(code);
+  const unavailable = UNAVAILABLE_PREFIXES.some((p) => code.startsWith(p)) || UNAVAILABLE_FS_CODES.includes(code);
   if (!unavailable) return err;
   const hint = HINTS.find(([p]) => code.startsWith(p))?.[1] ?? 'storage error';
   const detail = err instanceof Error ? err.message : String(err);

@@ -258,7 +258,14 @@ export class SqliteEventStore implements EventStore {
     assertExpected(streamId, expected, lastRevision);
     const prevHash = last === undefined ? GENESIS_HASH : toEventMetadata(last.metadata, streamId).hash;
     const events = chainEvents(streamId, batch, lastRevision ?? -1n, prevHash).map((e): RecordedEvent => {
-      const info = stmts.insert.run(e.id, streamId, e.revision, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata));
+      const info = stmts.insert.run(
+        e.id,
+        streamId,
+        e.revision,
+        e.type,
+        JSON.stringify(e.data),
+        JSON.stringify(e.metadata),
+      );
       return { ...e, streamId, position: toBigInt(info.lastInsertRowid, 'rowid') };
     });
     return toAppendResult(events);
@@ -314,8 +321,9 @@ export class SqliteEventStore implements EventStore {
       try {
         return fn();
       } catch (err) {
-        if (isSqliteBusy(err) && Date.now() + delayMs < deadline) {
-          await sleep(delayMs);
+        const remaining = deadline - Date.now();
+        if (isSqliteBusy(err) && remaining > 0) {
+          await sleep(Math.min(delayMs, remaining));
           delayMs = Math.min(delayMs * 2, 100);
           continue;
         }

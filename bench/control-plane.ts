@@ -1,0 +1,99 @@
+import { pino } from 'pino';
+import { createHttpApp } from '../src/app.js';
+import { loadConfig } from '../src/config/config.js';
+import type { RecordedEvent } from '../src/eventstore/event-store.port.js';
+import { freePort } from '../src/infra/free-port.js';
+import { Runtime } from '../src/runtime/runtime.js';
+import { pool, summarize, type Summary } from './stats.js';
+
+export interface ControlPlaneResult {
+  accept: Summary;
+  toRunning: Summary;
+  failed: number;
+  rssStartMiB: number;
+  rssEndMiB: number;
+  runtime: Runtime;
+  close: () => Promise<void>;
+}
+
+const TOKEN = 'bench-admin-token-0123456789';
+
+/** N creates through HTTP → decider → store → saga → BullMQ → worker → simulated driver → result → projection. */
+export async function controlPlaneBench(opts: {
+  redisUrl: string;
+  prefix: string;
+  dataDir: string;
+  eventStoreUrl: string;
+  n: number;
+  concurrency: number;
+}): Promise<ControlPlaneResult> {
+  const config = loadConfig({
+    DATA_DIR: opts.dataDir,
+    REDIS_URL: opts.redisUrl,
+    REDIS_PREFIX: opts.prefix,
+    EVENTSTORE_URL: opts.eventStoreUrl,
+    AUTH_TOKENS: `admin:${TOKEN}`,
+    LOG_LEVEL: 'silent',
+    WORKER_CONCURRENCY: '32',
+  });
+  const runtime = new Runtime(config, pino({ level: 'silent' }));
+  await runtime.init();
+  await runtime.startBackground();
+  const app = await createHttpApp(runtime);
+  const port = await freePort();
+  await app.listen(port, '127.0.0.1');
+  const base = `http://127.0.0.1:${port}`;
+  const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(base + path, { method: 'POST', headers, body: JSON.stringify(body) });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (res.status >= 300) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  await post('/v1/hosts', {
+    name: 'bench-host',
+    driver: 'simulated',
+    uri: 'simulated://?latencyMs=0',
+    capacity: { vcpus: 100000, memoryMiB: 1000000000 },
+  });
+  // Wait until the all-in-one process serves the new host.
+  while (runtime.pool.workers.size === 0) await new Promise((r) => setTimeout(r, 50));
+
+  const sent = new Map<string, number>();
+  const running = new Map<string, number>();
+  let failed = 0;
+  let allDone!: () => void;
+  const finished = new Promise<void>((r) => (allDone = r));
+  const vms = runtime.projection('vms')!;
+  vms.on('applied', (e: RecordedEvent) => {
+    if (e.type !== 'VmStarted' && e.type !== 'VmOperationFailed') return;
+    const vmId = e.streamId.slice(3);
+    if (e.type === 'VmOperationFailed') failed++;
+    running.set(vmId, performance.now());
+    if (running.size + 0 >= opts.n) allDone();
+  });
+  const accept: number[] = [];
+  const rssStart = process.memoryUsage().rss;
+  const t0 = performance.now();
+  await pool(opts.n, opts.concurrency, async (i) => {
+    const s = performance.now();
+    const r = await post('/v1/vms', { name: `bench-${i}`, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
+    accept.push(performance.now() - s);
+    sent.set(r.vmId as string, s);
+  });
+  await Promise.race([finished, new Promise((r) => setTimeout(r, 300000))]);
+  const wall = performance.now() - t0;
+  const toRunning = [...sent].filter(([id]) => running.has(id)).map(([id, s]) => running.get(id)! - s);
+  return {
+    accept: summarize(accept, wall),
+    toRunning: summarize(toRunning, wall),
+    failed,
+    rssStartMiB: rssStart / 2 ** 20,
+    rssEndMiB: process.memoryUsage().rss / 2 ** 20,
+    runtime,
+    close: async () => {
+      await app.close();
+      await runtime.stop();
+    },
+  };
+}

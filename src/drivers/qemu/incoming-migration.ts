@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { DriverError, type MigrationEndpoint, type VmSpec } from '../hypervisor-driver.port.js';
+import { errorMessage, toDriverError } from './driver-errors.js';
+import { hostForUri, toWire, type QemuEndpoint } from './migration-endpoint.js';
+import { createQcow2, isImageInUse } from './qemu-img.js';
+import type { QemuDomain } from './qemu-domain.js';
+import type { QmpClient } from './qmp.client.js';
+import type { QmpMigrationInfo, QmpStatusInfo } from './qmp.types.js';
+import {
+  ensureDir,
+  readJson,
+  removeFile,
+  storageId,
+  tombstonePath,
+  writeJsonAtomic,
+  type IncomingInfo,
+  type RunInfo,
+} from './vm-files.js';
+
+const GiB = 1024 * 1024 * 1024;
+const NBD_EXPORT = 'disk0';
+const COMPLETE_WAIT_MS = 10_000;
+
+/**
+ * Target side, step 1. Live: start QEMU with `-incoming defer` and listen on a port QEMU picks.
+ * If the disk file is already here and a running QEMU holds it, the storage is shared with the
+ * source and the target simply opens it. Otherwise the target gets a fresh disk of the same
+ * size, is started with `-S` (an NBD export and an active guest cannot both hold the write
+ * permission: notes pitfall #2) and exports that disk over NBD for the source to mirror into.
+ * Cold: only reserve the VM dir; the source copies the stopped disk in.
+ */
+export async function prepareIncoming(dom: QemuDomain, spec: VmSpec, live: boolean): Promise<MigrationEndpoint> {
+  const p = dom.paths;
+  const previous = readJson<IncomingInfo>(p.incoming);
+  const run = dom.readRun();
+  const pid = dom.livePid();
+  if (previous?.endpoint && previous.live === live && (!live || (pid !== undefined && run?.mode === 'incoming'))) {
+    return previous.endpoint; // a retried prepare answers what the first one did
+  }
+  if (pid !== undefined) {
+    if (run?.mode !== 'incoming') throw new DriverError('conflict', `VM ${dom.vmId} already runs on this host`);
+    await dom.kill(); // a prepare that died half-way: start over
+  }
+  const createdVmDir = previous?.createdVmDir ?? !existsSync(p.vmDir);
+  ensureDir(p.vmDir);
+  ensureDir(p.runDir);
+  const myStorage = storageId(dom.host.storageDir);
+  const migrationId = randomUUID();
+
+  if (!live) {
+    const diskExisted = previous ? !previous.createdDisk : existsSync(p.disk);
+    const endpoint: QemuEndpoint = {
+      driver: 'qemu',
+      mode: 'cold',
+      migrationId,
+      storageId: myStorage,
+      diskPath: p.disk,
+      diskExisted,
+    };
+    const info: IncomingInfo = { live, shared: false, createdDisk: !diskExisted, createdVmDir, endpoint: toWire(endpoint) };
+    writeJsonAtomic(p.incoming, info);
+    return toWire(endpoint);
+  }
+
+  const ownDiskFromBefore = previous?.createdDisk ?? false;
+  let shared = false;
+  if (existsSync(p.disk) && !ownDiskFromBefore) {
+    shared = await isImageInUse(p.disk);
+    if (!shared) {
+      throw new DriverError(
+        'conflict',
+        `a disk for ${dom.vmId} already exists on this host and no QEMU holds it; refusing to overwrite it`,
+      );
+    }
+  }
+  const diskBytes = spec.diskGiB * GiB;
+  // Recorded before anything is created, so an abort after a crash knows what to remove.
+  writeJsonAtomic(p.incoming, { live, shared, createdDisk: !shared, createdVmDir } satisfies IncomingInfo);
+  if (!shared) {
+    removeFile(p.disk);
+    await createQcow2(p.disk, diskBytes);
+  }
+  await dom.launch(spec, { incoming: true, startPaused: !shared });
+  const host = dom.host.config.migrationHost;
+  try {
+    const { port, nbdPort } = await dom.qmp(async (c) => {
+      await c.execute('migrate-incoming', { uri: `tcp:${hostForUri(host)}:0` });
+      const info = await c.execute<QmpMigrationInfo>('query-migrate');
+      const port = Number(info['socket-address']?.[0]?.port);
+      if (!Number.isInteger(port) || port <= 0) throw new Error('QEMU did not report its incoming migration port');
+      if (shared) return { port, nbdPort: 0 };
+      const nbdPort = await startNbdServer(c, host);
+      await c.execute('nbd-server-add', { device: 'disk0', name: NBD_EXPORT, writable: true });
+      return { port, nbdPort };
+    });
+    const endpoint: QemuEndpoint = {
+      driver: 'qemu',
+      mode: 'live',
+      migrationId,
+      host,
+      port,
+      shared,
+      storageId: myStorage,
+      nbdPort,
+      nbdExport: NBD_EXPORT,
+      diskBytes,
+    };
+    writeJsonAtomic(p.incoming, { live, shared, createdDisk: !shared, createdVmDir, endpoint: toWire(endpoint) });
+    return toWire(endpoint);
+  } catch (err) {
+    await dom.kill().catch(() => undefined);
+    throw toDriverError(err, `prepare incoming migration of ${dom.vmId}`);
+  }
+}
+
+/** The NBD server cannot report a port it picked itself, so a free one is found first; a lost race is retried. */
+async function startNbdServer(c: QmpClient, host: string): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort(host);
+    try {
+      await c.execute('nbd-server-start', { addr: { type: 'inet', data: { host, port: String(port) } } });
+      return port;
+    } catch (err) {
+      if (attempt >= 5 || !/in use/i.test(errorMessage(err))) throw err;
+    }
+  }
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen({ host, port: 0 }, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Target side, after the source reported success. The target can trail the source by a few
+ * milliseconds, so `inmigrate` is waited out briefly. NBD path: stop the export first (it holds
+ * the write permission), then `cont`.
+ */
+export async function finishIncoming(dom: QemuDomain, spec: VmSpec, live: boolean): Promise<void> {
+  const p = dom.paths;
+  const incoming = readJson<IncomingInfo>(p.incoming);
+  if (!live) {
+    if (!existsSync(p.disk)) throw new DriverError('failed', `the disk of ${dom.vmId} has not arrived on this host`);
+    dom.writeSpec(spec);
+    dom.removeRuntimeFiles();
+    removeFile(tombstonePath(dom.host.storageDir, dom.host.hostKey, dom.vmId));
+    return;
+  }
+  const pid = dom.livePid();
+  const run = dom.readRun();
+  if (!incoming) {
+    if (pid !== undefined && run?.mode === 'normal') return; // finished already
+    throw new DriverError('conflict', `no incoming migration of ${dom.vmId} was prepared on this host`);
+  }
+  if (pid === undefined || !run) {
+    throw new DriverError('failed', `the target QEMU of ${dom.vmId} is gone: ${dom.logTail() || 'no output'}`);
+  }
+  try {
+    await dom.qmp(async (c) => {
+      const deadline = Date.now() + COMPLETE_WAIT_MS;
+      let status = await c.execute<QmpStatusInfo>('query-status');
+      while (status.status === 'inmigrate' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        status = await c.execute<QmpStatusInfo>('query-status');
+      }
+      if (status.status === 'inmigrate') {
+        throw new DriverError('conflict', `the incoming migration of ${dom.vmId} has not completed`);
+      }
+      if (!incoming.shared) {
+        await c.execute('nbd-server-stop').catch((err: unknown) => {
+          if (!/not running/i.test(errorMessage(err))) throw err;
+        });
+      }
+      if (status.status === 'paused' || status.status === 'prelaunch') await c.execute('cont');
+    });
+  } catch (err) {
+    throw toDriverError(err, `finish incoming migration of ${dom.vmId}`);
+  }
+  dom.writeSpec(spec);
+  writeJsonAtomic(p.runInfo, { ...run, mode: 'normal' } satisfies RunInfo);
+  removeFile(p.incoming);
+  removeFile(p.stoppedMarker);
+  removeFile(tombstonePath(dom.host.storageDir, dom.host.hostKey, dom.vmId));
+}
+
+/** Target side, after a failed migrate: the target QEMU and whatever prepareIncoming created go; a shared disk stays. */
+export async function abortIncoming(dom: QemuDomain): Promise<void> {
+  const p = dom.paths;
+  const incoming = readJson<IncomingInfo>(p.incoming);
+  const run = dom.readRun();
+  if (!incoming) {
+    // Nothing prepared, already aborted, or already finished (then the VM runs here: leave it).
+    if (run?.mode === 'incoming' && dom.livePid() !== undefined) {
+      await dom.kill();
+      dom.removeRuntimeFiles();
+    }
+    return;
+  }
+  if (dom.livePid() !== undefined) await dom.kill();
+  dom.removeRuntimeFiles();
+  if (incoming.createdDisk) {
+    removeFile(p.disk);
+    removeFile(`${p.disk}.part`);
+  }
+  if (incoming.createdVmDir) rmSync(p.vmDir, { recursive: true, force: true });
+}

@@ -1,0 +1,254 @@
+import { createReadStream, createWriteStream, renameSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { DriverError, type CallContext, type MigrationEndpoint } from '../hypervisor-driver.port.js';
+import { errorMessage, toDriverError } from './driver-errors.js';
+import { hostForUri, parseEndpoint, type ColdEndpoint, type LiveEndpoint } from './migration-endpoint.js';
+import { imageInfo } from './qemu-img.js';
+import type { QemuDomain } from './qemu-domain.js';
+import type { QmpClient } from './qmp.client.js';
+import type { QmpBlockJobInfo, QmpMigrationInfo, QmpStatusInfo } from './qmp.types.js';
+import { readJson, removeFile, storageId, tombstonePath, writeJsonAtomic } from './vm-files.js';
+
+const MIRROR_JOB = 'vl-mirror';
+const POLL_MS = 100;
+const SETTLE_MS = 10_000;
+
+interface Tombstone {
+  migrationId: string;
+  at: string;
+}
+
+/** Source side of a migration; `live` must match the endpoint's mode. */
+export async function migrateOut(
+  dom: QemuDomain,
+  raw: MigrationEndpoint,
+  live: boolean,
+  ctx: CallContext,
+): Promise<void> {
+  const endpoint = parseEndpoint(raw, dom.vmId);
+  if (endpoint.mode !== (live ? 'live' : 'cold')) {
+    throw new DriverError('failed', `endpoint is for a ${endpoint.mode} migration, asked for live=${live}`);
+  }
+  const tomb = tombstonePath(dom.host.storageDir, dom.host.hostKey, dom.vmId);
+  if (readJson<Tombstone>(tomb)?.migrationId === endpoint.migrationId) return; // done before: a redelivery
+  const shared = endpoint.storageId === storageId(dom.host.storageDir);
+  if (endpoint.mode === 'cold') {
+    await coldMigrate(dom, endpoint, shared, ctx);
+  } else {
+    await liveMigrate(dom, endpoint, shared, ctx);
+  }
+  writeJsonAtomic(tomb, { migrationId: endpoint.migrationId, at: new Date().toISOString() } satisfies Tombstone);
+}
+
+/** Bounds one migration by the host's timeout and the caller's signal. */
+class Deadline {
+  private readonly until: number;
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.until = Date.now() + timeoutMs;
+  }
+
+  check(what: string): void {
+    if (this.signal?.aborted) {
+      const reason: unknown = this.signal.reason;
+      const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
+      throw new DriverError(timedOut ? 'timeout' : 'failed', `${what} aborted: ${errorMessage(reason)}`);
+    }
+    if (Date.now() > this.until) throw new DriverError('timeout', `${what} did not finish within ${this.timeoutMs} ms`);
+  }
+
+  /** An AbortSignal that fires on the caller's abort or at the deadline (for stream copies). */
+  asSignal(): AbortSignal {
+    const timer = AbortSignal.timeout(Math.max(1, this.until - Date.now()));
+    return this.signal ? AbortSignal.any([this.signal, timer]) : timer;
+  }
+}
+
+/**
+ * Live: (NBD path) mirror disk0 into the target's export until READY, then `migrate` and poll
+ * `query-migrate`, reporting progress. Any failure, abort or timeout runs `migrate_cancel` and
+ * cancels the mirror, so the source keeps running and the target can be aborted. On success
+ * the mirror is cancelled (a READY mirror then ends without pivoting), the source QEMU (now in
+ * `postmigrate`) quits, and its files go unless the storage is shared.
+ */
+async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ctx: CallContext): Promise<void> {
+  if (e.shared !== shared) {
+    throw new DriverError(
+      'conflict',
+      `target says storage is ${e.shared ? '' : 'not '}shared but its storage id says otherwise; refusing to migrate`,
+    );
+  }
+  if (dom.livePid() === undefined) throw new DriverError('conflict', `VM ${dom.vmId} is not running on this host`);
+  const before = await dom.queryStatus().catch((err: unknown) => {
+    throw toDriverError(err, `migrate ${dom.vmId}`);
+  });
+  if (before.status !== 'postmigrate') {
+    if (before.status !== 'running' && before.status !== 'paused') {
+      throw new DriverError('conflict', `VM ${dom.vmId} cannot migrate while ${before.status}`);
+    }
+    if (!shared) await checkDiskForMirror(dom, e);
+    const deadline = new Deadline(dom.host.config.migrationTimeoutMs, ctx.signal);
+    await dom.qmp(async (c) => {
+      try {
+        if (!shared) await mirrorDisk(c, e, ctx, deadline);
+        await c.execute('migrate-set-parameters', { 'max-bandwidth': dom.host.config.migrationBandwidth });
+        await c.execute('migrate', { uri: `tcp:${hostForUri(e.host)}:${e.port}` });
+        await waitForMigration(c, ctx, deadline);
+      } catch (err) {
+        await rollback(c, !shared, before.status === 'running');
+        throw toDriverError(err, `migrate ${dom.vmId}`);
+      }
+      if (!shared) await endMirror(c);
+    });
+  }
+  // postmigrate: the guest now runs on the target; this copy must never run again.
+  await dom.terminate({ graceful: false, timeoutMs: 0 });
+  if (shared) dom.removeRuntimeFiles();
+  else dom.removeAllFiles();
+}
+
+async function checkDiskForMirror(dom: QemuDomain, e: LiveEndpoint): Promise<void> {
+  const info = await imageInfo(dom.paths.disk, { forceShare: true });
+  if (info.snapshots?.length) {
+    // The mirror copies the current disk contents only; internal snapshots would be lost.
+    throw new DriverError(
+      'conflict',
+      `VM ${dom.vmId} has ${info.snapshots.length} internal snapshot(s) that a storage migration would drop; ` +
+        'delete them or migrate over shared storage',
+    );
+  }
+  if (info['virtual-size'] !== e.diskBytes) {
+    throw new DriverError(
+      'conflict',
+      `source disk is ${info['virtual-size']} bytes but the target prepared ${e.diskBytes} bytes`,
+    );
+  }
+}
+
+async function mirrorDisk(c: QmpClient, e: LiveEndpoint, ctx: CallContext, deadline: Deadline): Promise<void> {
+  let jobError: string | undefined;
+  const unsubscribe = c.onEvent((ev) => {
+    if (ev.data?.device === MIRROR_JOB && typeof ev.data.error === 'string') jobError = ev.data.error;
+  });
+  try {
+    await c.execute('drive-mirror', {
+      'job-id': MIRROR_JOB,
+      device: 'disk0',
+      target: `nbd:${hostForUri(e.host)}:${e.nbdPort}:exportname=${e.nbdExport}`,
+      format: 'raw',
+      sync: 'full',
+      mode: 'existing',
+    });
+    for (;;) {
+      deadline.check('disk mirror');
+      const job = (await c.execute<QmpBlockJobInfo[]>('query-block-jobs')).find((j) => j.device === MIRROR_JOB);
+      if (!job) throw new DriverError('failed', `disk mirror ended before it was ready: ${jobError ?? 'no reason given'}`);
+      ctx.onProgress?.({
+        message: 'copying disk',
+        transferredBytes: job.offset,
+        remainingBytes: Math.max(0, job.len - job.offset),
+        totalBytes: job.len,
+        percent: job.len > 0 ? Math.floor((job.offset / job.len) * 100) : 0,
+      });
+      if (job.ready) return;
+      await sleep(POLL_MS);
+    }
+  } finally {
+    unsubscribe();
+  }
+}
+
+async function waitForMigration(c: QmpClient, ctx: CallContext, deadline: Deadline): Promise<void> {
+  for (;;) {
+    deadline.check('migration');
+    const info = await c.execute<QmpMigrationInfo>('query-migrate');
+    const ram = info.ram;
+    if (ram) {
+      const done = info.status === 'completed';
+      ctx.onProgress?.({
+        message: `migrating memory (${info.status ?? 'unknown'})`,
+        transferredBytes: ram.transferred,
+        remainingBytes: ram.remaining,
+        totalBytes: ram.total,
+        percent: done ? 100 : ram.total > 0 ? Math.min(99, Math.floor(((ram.total - ram.remaining) / ram.total) * 100)) : 0,
+      });
+    }
+    switch (info.status) {
+      case 'completed':
+        return;
+      case 'failed':
+        throw new DriverError('failed', `migration failed: ${info['error-desc'] ?? 'no reason given by QEMU'}`);
+      case 'cancelled':
+        throw new DriverError('failed', 'migration was cancelled');
+      default:
+        await sleep(POLL_MS);
+    }
+  }
+}
+
+/** Leaves the source as it was: migration cancelled, mirror gone, guest running if it ran before. */
+async function rollback(c: QmpClient, mirror: boolean, wasRunning: boolean): Promise<void> {
+  await c.execute('migrate_cancel').catch(() => undefined);
+  if (mirror) await c.execute('block-job-cancel', { device: MIRROR_JOB, force: true }).catch(() => undefined);
+  const until = Date.now() + SETTLE_MS;
+  while (Date.now() < until) {
+    const info = await c.execute<QmpMigrationInfo>('query-migrate').catch(() => undefined);
+    const jobs = mirror ? await c.execute<QmpBlockJobInfo[]>('query-block-jobs').catch(() => []) : [];
+    const migrating = info?.status !== undefined && !['none', 'completed', 'failed', 'cancelled'].includes(info.status);
+    if (!migrating && !jobs.some((j) => j.device === MIRROR_JOB)) break;
+    await sleep(50);
+  }
+  const status = await c.execute<QmpStatusInfo>('query-status').catch(() => undefined);
+  if (wasRunning && status && status.status !== 'running') await c.execute('cont').catch(() => undefined);
+}
+
+/** After completion a READY mirror is cancelled: it stops without switching the source to the NBD target. */
+async function endMirror(c: QmpClient): Promise<void> {
+  await c.execute('block-job-cancel', { device: MIRROR_JOB }).catch(() => undefined);
+  const until = Date.now() + SETTLE_MS;
+  while (Date.now() < until) {
+    const jobs = await c.execute<QmpBlockJobInfo[]>('query-block-jobs');
+    if (!jobs.some((j) => j.device === MIRROR_JOB)) return;
+    await sleep(50);
+  }
+  await c.execute('block-job-cancel', { device: MIRROR_JOB, force: true }).catch(() => undefined);
+}
+
+/**
+ * Cold: the VM is stopped, so its qcow2 (internal snapshots included) is copied as a file to the
+ * path the target reserved, via a `.part` name so the target never sees half a disk. The target
+ * path must be reachable from here (same machine or a mount). A disk overlaid on a base image
+ * keeps pointing at that base by absolute path, which must exist on the target too.
+ */
+async function coldMigrate(dom: QemuDomain, e: ColdEndpoint, shared: boolean, ctx: CallContext): Promise<void> {
+  if (dom.livePid() !== undefined) {
+    throw new DriverError('conflict', `VM ${dom.vmId} is running; a cold migration needs it stopped`);
+  }
+  if (!dom.isDefined()) throw new DriverError('not_found', `VM ${dom.vmId} is not defined on this host`);
+  if (shared) return; // the target sees these very files
+  if (e.diskExisted) {
+    throw new DriverError('conflict', `the target already has a disk for ${dom.vmId}; refusing to overwrite it`);
+  }
+  const deadline = new Deadline(dom.host.config.migrationTimeoutMs, ctx.signal);
+  const part = `${e.diskPath}.part`;
+  try {
+    ctx.onProgress?.({ message: 'copying disk', percent: 0 });
+    await pipeline(createReadStream(dom.paths.disk), createWriteStream(part, { mode: 0o600 }), {
+      signal: deadline.asSignal(),
+    });
+    renameSync(part, e.diskPath);
+    ctx.onProgress?.({ message: 'disk copied', percent: 100 });
+  } catch (err) {
+    removeFile(part);
+    deadline.check('cold migration');
+    throw toDriverError(err, `copy the disk of ${dom.vmId}`);
+  }
+  dom.removeAllFiles();
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

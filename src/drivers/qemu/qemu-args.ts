@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+
+export interface KernelBoot {
+  kernel: string;
+  initrd?: string;
+  append: string;
+}
+
+export interface QemuLaunch {
+  vmId: string;
+  accel: 'kvm' | 'tcg';
+  memoryMiB: number;
+  vcpus: number;
+  disk: string;
+  pidFile: string;
+  qmpSocket: string;
+  serialSocket: string;
+  serialLog: string;
+  kernel?: KernelBoot;
+  /** Target of a live migration: wait for `migrate-incoming`. */
+  incoming?: boolean;
+  /** Do not run vCPUs until `cont` (`-S`): needed by the NBD storage-migration target. */
+  startPaused?: boolean;
+  /** Start from this internal memory snapshot (revert of a stopped VM to a memory snapshot). */
+  loadvm?: string;
+}
+
+/** The argv of one VM. Every path is absolute: QEMU reopens images by name when a migration activates them. */
+export function qemuArgs(l: QemuLaunch): string[] {
+  const args = [
+    '-name',
+    l.vmId,
+    '-no-user-config',
+    '-nodefaults',
+    '-display',
+    'none',
+    '-machine',
+    'pc',
+    '-accel',
+    l.accel,
+    '-m',
+    String(l.memoryMiB),
+    '-smp',
+    String(l.vcpus),
+    '-drive',
+    `file=${l.disk},format=qcow2,if=virtio,node-name=disk0,cache=writeback`,
+    // user-mode networking needs no privileges or bridge on the host; a VM-derived MAC keeps
+    // two VMs on one segment apart and stays the same across a migration.
+    '-netdev',
+    'user,id=n0',
+    '-device',
+    `virtio-net-pci,netdev=n0,mac=${macFor(l.vmId)}`,
+    '-qmp',
+    `unix:${l.qmpSocket},server=on,wait=off`,
+    // The console is a socket for live use plus a per-process log that keeps everything, connected or not.
+    '-chardev',
+    `socket,id=serial0,path=${l.serialSocket},server=on,wait=off,logfile=${l.serialLog},logappend=off`,
+    '-serial',
+    'chardev:serial0',
+    '-pidfile',
+    l.pidFile,
+  ];
+  if (l.kernel) {
+    args.push('-kernel', l.kernel.kernel, '-append', l.kernel.append);
+    if (l.kernel.initrd) args.push('-initrd', l.kernel.initrd);
+  }
+  if (l.startPaused) args.push('-S');
+  if (l.incoming) args.push('-incoming', 'defer');
+  if (l.loadvm) args.push('-loadvm', l.loadvm);
+  return args;
+}
+
+function macFor(vmId: string): string {
+  const h = createHash('sha256').update(vmId).digest();
+  return ['52', '54', '00', h[0], h[1], h[2]]
+    .map((b) => (typeof b === 'number' ? b.toString(16).padStart(2, '0') : b))
+    .join(':');
+}

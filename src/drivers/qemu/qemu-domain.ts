@@ -1,0 +1,308 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { isAbsolute, join, normalize } from 'node:path';
+import { DriverError, type DomainStatus, type VmSpec } from '../hypervisor-driver.port.js';
+import { errorMessage, toDriverError } from './driver-errors.js';
+import { qemuArgs, type KernelBoot } from './qemu-args.js';
+import { isOurQemu, readCmdline, sendSignal, spawnDetached, waitUntilGone } from './qemu-process.js';
+import { domainStateOf } from './qemu-status.js';
+import type { QemuHostConfig } from './qemu-uri.js';
+import type { QmpClient } from './qmp.client.js';
+import type { QmpPool } from './qmp-pool.js';
+import type { QmpStatusInfo } from './qmp.types.js';
+import {
+  ensureDir,
+  readJson,
+  removeFile,
+  vmPaths,
+  writeJsonAtomic,
+  type RunInfo,
+  type StoredSpec,
+  type VmPaths,
+} from './vm-files.js';
+
+/** What every domain of one driver instance shares. */
+export interface HostContext {
+  storageDir: string;
+  imagesDir: string;
+  hostKey: string;
+  config: QemuHostConfig;
+  accel: 'kvm' | 'tcg';
+  pool: QmpPool;
+}
+
+export interface LaunchOptions {
+  incoming?: boolean;
+  startPaused?: boolean;
+  loadvm?: string;
+}
+
+export type TerminateOutcome = 'not-running' | 'acpi' | 'quit' | 'kill';
+
+interface StoppedMarker {
+  at: string;
+  how: TerminateOutcome | 'pending' | 'acknowledged';
+}
+
+const STOP_HOW: Record<StoppedMarker['how'], string> = {
+  acpi: 'guest powered off via ACPI',
+  quit: 'quit',
+  kill: 'killed',
+  'not-running': 'was not running',
+  pending: 'stop interrupted',
+  acknowledged: 'after it had ended on its own',
+};
+
+/** The process that answers QMP may need a while under a loaded TCG host; this bounds start. */
+const START_TIMEOUT_MS = 30_000;
+const QUIT_WAIT_MS = 10_000;
+const KILL_WAIT_MS = 5_000;
+const KERNEL_PREFIX = 'kernel:';
+const DEFAULT_APPEND = 'console=ttyS0 quiet panic=-1';
+
+/** One VM on this host: its files, its QEMU process and its QMP socket. */
+export class QemuDomain {
+  readonly paths: VmPaths;
+
+  constructor(
+    readonly host: HostContext,
+    readonly vmId: string,
+  ) {
+    this.paths = vmPaths(host.storageDir, host.hostKey, vmId);
+  }
+
+  isDefined(): boolean {
+    return existsSync(this.paths.spec);
+  }
+
+  readSpec(): StoredSpec | undefined {
+    return readJson<StoredSpec>(this.paths.spec);
+  }
+
+  requireSpec(): StoredSpec {
+    const spec = this.readSpec();
+    if (!spec) throw new DriverError('not_found', `VM ${this.vmId} is not defined on this host`);
+    return spec;
+  }
+
+  writeSpec(spec: VmSpec): void {
+    const stored: StoredSpec = { ...spec, definedAt: this.readSpec()?.definedAt ?? new Date().toISOString() };
+    writeJsonAtomic(this.paths.spec, stored);
+  }
+
+  readRun(): RunInfo | undefined {
+    return readJson<RunInfo>(this.paths.runInfo);
+  }
+
+  /** The pid of this VM's QEMU when it is alive (and really is that QEMU). */
+  livePid(): number | undefined {
+    const run = this.readRun();
+    return run && isOurQemu(run.pid, this.paths.pidFile) ? run.pid : undefined;
+  }
+
+  qmp<T>(fn: (client: QmpClient) => Promise<T>, connectTimeoutMs?: number): Promise<T> {
+    return this.host.pool.use(this.paths.qmpSocket, fn, connectTimeoutMs);
+  }
+
+  queryStatus(timeoutMs = 5_000): Promise<QmpStatusInfo> {
+    return this.qmp((c) => c.execute<QmpStatusInfo>('query-status', undefined, { timeoutMs }));
+  }
+
+  /** Spawns QEMU for this VM and returns once QMP answers. */
+  async launch(spec: VmSpec, options: LaunchOptions = {}): Promise<number> {
+    const p = this.paths;
+    ensureDir(p.runDir);
+    ensureDir(p.socketDir);
+    for (const stale of [p.qmpSocket, p.serialSocket, p.pidFile, p.stoppedMarker]) removeFile(stale);
+    const args = qemuArgs({
+      vmId: this.vmId,
+      accel: this.host.accel,
+      memoryMiB: spec.memoryMiB,
+      vcpus: spec.vcpus,
+      disk: p.disk,
+      pidFile: p.pidFile,
+      qmpSocket: p.qmpSocket,
+      serialSocket: p.serialSocket,
+      serialLog: p.serialLog,
+      kernel: kernelBootOf(spec),
+      ...options,
+    });
+    const pid = spawnDetached(this.host.config.qemuBinary, args, p.qemuLog);
+    const run: RunInfo = {
+      pid,
+      startedAt: new Date().toISOString(),
+      accel: this.host.accel,
+      mode: options.incoming ? 'incoming' : 'normal',
+      qmpSocket: p.qmpSocket,
+      serialSocket: p.serialSocket,
+    };
+    writeJsonAtomic(p.runInfo, run);
+    await this.waitForQmp(pid);
+    return pid;
+  }
+
+  private async waitForQmp(pid: number): Promise<void> {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      try {
+        await this.queryStatus(2_000);
+        return;
+      } catch (err) {
+        // Right after spawn the pid may still show node's argv (before exec), so only
+        // existence is checked here, not the cmdline.
+        if (!readCmdline(pid)) {
+          throw new DriverError('failed', `QEMU for ${this.vmId} exited during start: ${this.logTail() || 'no output'}`);
+        }
+        if (Date.now() >= deadline) {
+          sendSignal(pid, 'SIGKILL');
+          throw new DriverError('timeout', `QEMU for ${this.vmId} did not answer QMP: ${errorMessage(err)}`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  /**
+   * Ends the process. Graceful: ACPI power button, then wait up to `timeoutMs` for the guest to
+   * power off (QEMU exits by itself); whatever is left gets `quit`, then SIGKILL. The marker
+   * written first tells `status` that this exit was intended.
+   */
+  async terminate(options: { graceful: boolean; timeoutMs: number }): Promise<TerminateOutcome> {
+    const pid = this.livePid();
+    if (pid === undefined) return 'not-running';
+    ensureDir(this.paths.runDir);
+    this.writeStoppedMarker('pending');
+    const outcome = await this.endProcess(pid, options);
+    this.writeStoppedMarker(outcome);
+    this.cleanupRuntime();
+    return outcome;
+  }
+
+  private async endProcess(pid: number, options: { graceful: boolean; timeoutMs: number }): Promise<TerminateOutcome> {
+    const alive = (): boolean => isOurQemu(pid, this.paths.pidFile);
+    if (options.graceful) {
+      const status = await this.queryStatus().catch(() => undefined);
+      // A paused guest cannot see the power button; waiting would only burn the timeout.
+      if (status?.status === 'running') {
+        await this.qmp((c) => c.execute('system_powerdown')).catch(() => undefined);
+        if (await waitUntilGone(alive, options.timeoutMs)) return 'acpi';
+      }
+    }
+    // QEMU may close the socket before the reply to quit arrives; the exit is what counts.
+    await this.qmp((c) => c.execute('quit', undefined, { timeoutMs: 3_000 }), 2_000).catch(() => undefined);
+    if (await waitUntilGone(alive, QUIT_WAIT_MS)) return 'quit';
+    sendSignal(pid, 'SIGKILL');
+    if (!(await waitUntilGone(alive, KILL_WAIT_MS))) {
+      throw new DriverError('failed', `QEMU pid ${pid} of ${this.vmId} survived SIGKILL`);
+    }
+    return 'kill';
+  }
+
+  private writeStoppedMarker(how: TerminateOutcome | 'pending' | 'acknowledged'): void {
+    writeJsonAtomic(this.paths.stoppedMarker, { at: new Date().toISOString(), how } satisfies StoppedMarker);
+  }
+
+  /** Hard stop for internal use (failed launches, aborted migrations). */
+  async kill(): Promise<void> {
+    await this.terminate({ graceful: false, timeoutMs: 0 });
+  }
+
+  async status(): Promise<DomainStatus> {
+    if (!existsSync(this.paths.vmDir)) return { state: 'absent' };
+    const pid = this.livePid();
+    if (pid !== undefined) {
+      try {
+        const s = await this.queryStatus(3_000);
+        return { state: domainStateOf(s.status), detail: s.status, pid };
+      } catch (err) {
+        return { state: 'unknown', detail: `QEMU pid ${pid} alive but QMP failed: ${errorMessage(err)}`, pid };
+      }
+    }
+    if (!this.isDefined()) return { state: 'absent' };
+    return this.deadStatus();
+  }
+
+  /**
+   * Why a VM whose process is gone is not running. QEMU removes its pidfile on every orderly
+   * exit (quit, guest poweroff, SIGTERM) but cannot on SIGKILL or a crash, so a leftover pidfile
+   * means it died; SIGTERM from someone else is logged by QEMU as "terminating on signal".
+   */
+  deadStatus(): DomainStatus {
+    const run = this.readRun();
+    if (!run) return { state: 'stopped', detail: 'defined, never started on this host' };
+    const marker = readJson<StoppedMarker>(this.paths.stoppedMarker);
+    if (marker) return { state: 'stopped', detail: `stopped by the driver (${STOP_HOW[marker.how]})` };
+    const log = this.logTail();
+    if (existsSync(this.paths.pidFile)) {
+      return {
+        state: 'crashed',
+        detail: `QEMU pid ${run.pid} died without cleaning up (SIGKILL or crash)${log ? `: ${log}` : ''}`,
+      };
+    }
+    const signal = /terminating on signal .*/.exec(log);
+    if (signal) return { state: 'crashed', detail: `QEMU pid ${run.pid} was stopped from outside: ${signal[0]}` };
+    return { state: 'stopped', detail: 'QEMU exited on its own (guest powered off)' };
+  }
+
+  /** Acknowledges a stop that happened without the driver (crash, guest poweroff). */
+  markStopped(): void {
+    if (!this.readRun() || existsSync(this.paths.stoppedMarker)) return;
+    this.writeStoppedMarker('acknowledged');
+  }
+
+  cleanupRuntime(): void {
+    const p = this.paths;
+    for (const f of [p.qmpSocket, p.serialSocket, p.pidFile]) removeFile(f);
+    if (p.socketDir !== p.runDir) rmSync(p.socketDir, { recursive: true, force: true });
+  }
+
+  /** Removes every file of this VM on this host (the whole VM dir, including a shared disk). */
+  removeAllFiles(): void {
+    this.cleanupRuntime();
+    rmSync(this.paths.vmDir, { recursive: true, force: true });
+  }
+
+  /** Removes only this host's runtime files (shared storage: the disk belongs to the next host). */
+  removeRuntimeFiles(): void {
+    this.cleanupRuntime();
+    rmSync(this.paths.runDir, { recursive: true, force: true });
+  }
+
+  logTail(maxChars = 600): string {
+    try {
+      return readFileSync(this.paths.qemuLog, 'utf8').trim().slice(-maxChars);
+    } catch {
+      return '';
+    }
+  }
+
+  async withStatus<T>(context: string, fn: (status: QmpStatusInfo) => Promise<T>): Promise<T> {
+    try {
+      return await fn(await this.queryStatus());
+    } catch (err) {
+      throw toDriverError(err, `${context} ${this.vmId}`);
+    }
+  }
+}
+
+/**
+ * `spec.image = "kernel:/abs/dir"` boots `<dir>/vmlinuz` with `<dir>/initrd.gz` (if present)
+ * and the command line in `<dir>/cmdline` (default: serial console, quiet, reboot on panic);
+ * the VM still gets its own blank qcow2 disk. scripts/build-guest.sh makes such a dir.
+ */
+export function kernelBootOf(spec: VmSpec): KernelBoot | undefined {
+  if (!spec.image?.startsWith(KERNEL_PREFIX)) return undefined;
+  const dir = spec.image.slice(KERNEL_PREFIX.length).replace(/(.)\/+$/, '$1');
+  if (!isAbsolute(dir) || normalize(dir) !== dir || dir.includes(',')) {
+    throw new DriverError('failed', `kernel image dir must be a plain absolute path, got ${JSON.stringify(dir)}`);
+  }
+  const kernel = join(dir, 'vmlinuz');
+  if (!existsSync(kernel)) throw new DriverError('not_found', `no vmlinuz in ${dir}`);
+  const initrd = join(dir, 'initrd.gz');
+  const cmdlineFile = join(dir, 'cmdline');
+  const append = existsSync(cmdlineFile) ? readFileSync(cmdlineFile, 'utf8').trim() : DEFAULT_APPEND;
+  return { kernel, initrd: existsSync(initrd) ? initrd : undefined, append };
+}
+
+export function isKernelImage(spec: VmSpec): boolean {
+  return spec.image?.startsWith(KERNEL_PREFIX) ?? false;
+}

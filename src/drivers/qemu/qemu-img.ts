@@ -1,0 +1,62 @@
+import { runTool } from './run-tool.js';
+
+const QEMU_IMG = 'qemu-img';
+const TIMEOUT_MS = 60_000;
+
+/** Subset of `qemu-img info --output=json`. */
+export interface ImageInfo {
+  filename: string;
+  format: string;
+  'virtual-size': number;
+  'actual-size'?: number;
+  'backing-filename'?: string;
+  snapshots?: ImageSnapshot[];
+}
+
+export interface ImageSnapshot {
+  id: string;
+  name: string;
+  'vm-state-size': number;
+  'date-sec': number;
+  'date-nsec': number;
+  'vm-clock-sec': number;
+  'vm-clock-nsec': number;
+  icount?: number;
+}
+
+/** Creates a qcow2 image; with `backing` it is an overlay on that (qcow2) base. Paths must be absolute. */
+export async function createQcow2(path: string, sizeBytes: number, backing?: string): Promise<void> {
+  const args = ['create', '-q', '-f', 'qcow2'];
+  if (backing) args.push('-b', backing, '-F', 'qcow2');
+  args.push(path, String(sizeBytes));
+  await runTool(QEMU_IMG, args, { timeoutMs: TIMEOUT_MS });
+}
+
+/**
+ * Reads image metadata. `forceShare` (-U) lets it read an image a running QEMU holds, which
+ * otherwise fails with `Failed to get shared "write" lock`.
+ */
+export async function imageInfo(path: string, options: { forceShare: boolean }): Promise<ImageInfo> {
+  const args = ['info', '--output=json'];
+  if (options.forceShare) args.push('-U');
+  args.push(path);
+  const out = await runTool(QEMU_IMG, args, { timeoutMs: TIMEOUT_MS });
+  return JSON.parse(out) as ImageInfo;
+}
+
+/** True when some process holds the image's write lock (a running or incoming QEMU). */
+export async function isImageInUse(path: string): Promise<boolean> {
+  try {
+    await imageInfo(path, { forceShare: false });
+    return false;
+  } catch (err) {
+    if (err instanceof Error && /Failed to get .*lock/.test(err.message)) return true;
+    throw err;
+  }
+}
+
+/** Internal snapshot operations on an image no running QEMU holds. */
+export async function snapshotImage(path: string, op: 'create' | 'apply' | 'delete', name: string): Promise<void> {
+  const flag = op === 'create' ? '-c' : op === 'apply' ? '-a' : '-d';
+  await runTool(QEMU_IMG, ['snapshot', flag, name, path], { timeoutMs: TIMEOUT_MS });
+}

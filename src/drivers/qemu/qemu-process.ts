@@ -1,0 +1,98 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+
+/**
+ * Starts QEMU detached from Node: its own process group, stdio to a log file, no shell, and
+ * unref'd, so it outlives the worker and a restarted worker finds it again by pid + cmdline.
+ */
+export function spawnDetached(binary: string, args: string[], logPath: string): number {
+  const log = openSync(logPath, 'w');
+  try {
+    const child = spawn(binary, args, { detached: true, stdio: ['ignore', log, log] });
+    child.on('error', () => undefined); // a spawn failure shows up as a dead pid and the log
+    child.unref();
+    if (child.pid === undefined) throw new Error(`cannot spawn ${binary}`);
+    return child.pid;
+  } finally {
+    closeSync(log);
+  }
+}
+
+/** argv of a live process; undefined when it is gone or a zombie (zombies have an empty cmdline). */
+export function readCmdline(pid: number): string[] | undefined {
+  try {
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (!raw) return undefined;
+    return raw.replace(/\0$/, '').split('\0');
+  } catch {
+    return undefined;
+  }
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * True when `pid` is alive and is the QEMU we launched with this pidfile: a pid alone can be
+ * reused by an unrelated process after a host reboot or a long downtime.
+ */
+export function isOurQemu(pid: number, pidFile: string): boolean {
+  const argv = readCmdline(pid);
+  if (!argv || isZombie(pid)) return false;
+  const i = argv.indexOf('-pidfile');
+  return i >= 0 && argv[i + 1] === pidFile;
+}
+
+export interface QemuProcess {
+  pid: number;
+  argv: string[];
+  /** The `-name` value (its `guest=` part when given as options), or undefined. */
+  name?: string;
+}
+
+/** Every live qemu-system process on the host, ours or not. */
+export function listQemuProcesses(): QemuProcess[] {
+  const found: QemuProcess[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    const argv = readCmdline(pid);
+    if (!argv || !basename(argv[0] ?? '').startsWith('qemu-system')) continue;
+    if (isZombie(pid)) continue;
+    found.push({ pid, argv, name: nameOf(argv) });
+  }
+  return found;
+}
+
+function nameOf(argv: string[]): string | undefined {
+  const i = argv.indexOf('-name');
+  const value = i >= 0 ? argv[i + 1] : undefined;
+  if (value === undefined) return undefined;
+  const guest = /(?:^|,)guest=([^,]*)/.exec(value);
+  return guest ? guest[1] : value.split(',')[0];
+}
+
+export function sendSignal(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+/** Polls until `alive()` is false; resolves true if it ended within `timeoutMs`. */
+export async function waitUntilGone(alive: () => boolean, timeoutMs: number, pollMs = 50): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (alive()) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+  return true;
+}

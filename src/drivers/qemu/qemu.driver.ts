@@ -1,0 +1,329 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { isAbsolute, join, normalize } from 'node:path';
+import {
+  DriverError,
+  type CallContext,
+  type DomainInfo,
+  type DomainState,
+  type DomainStatus,
+  type DriverCapabilities,
+  type HostBinding,
+  type HypervisorDriver,
+  type MigrationEndpoint,
+  type SnapshotInfo,
+  type VmSpec,
+} from '../hypervisor-driver.port.js';
+import { toDriverError } from './driver-errors.js';
+import { abortIncoming, finishIncoming, prepareIncoming } from './incoming-migration.js';
+import { KeyedLock } from './keyed-lock.js';
+import { kvmUsable } from './kvm-probe.js';
+import { migrateOut } from './outgoing-migration.js';
+import { QemuDomain, isKernelImage, kernelBootOf, type HostContext } from './qemu-domain.js';
+import { createQcow2, isImageInUse } from './qemu-img.js';
+import { listQemuProcesses } from './qemu-process.js';
+import { deleteSnapshot, listSnapshots, revertSnapshot, takeSnapshot } from './qemu-snapshots.js';
+import { parseQemuUri, type QemuHostConfig } from './qemu-uri.js';
+import { QmpPool } from './qmp-pool.js';
+import { SAFE_NAME, assertSafeName } from './safe-name.js';
+import { ensureDir, removeFile, storageId, tombstonePath } from './vm-files.js';
+
+const GiB = 1024 * 1024 * 1024;
+
+/** What a `qemu` host can do, from its URI alone (no process started): the API's 422 check. */
+export function qemuCapabilities(uri: string): DriverCapabilities {
+  return capabilitiesFor(parseQemuUri(uri));
+}
+
+function capabilitiesFor(config: QemuHostConfig): DriverCapabilities {
+  return {
+    liveMigration: true,
+    coldMigration: true,
+    memorySnapshots: true,
+    diskSnapshots: true,
+    pause: true,
+    reboot: true,
+    hardwareAcceleration: resolveAccel(config) === 'kvm',
+  };
+}
+
+function resolveAccel(config: QemuHostConfig): 'kvm' | 'tcg' {
+  if (config.accel === 'auto') return kvmUsable() ? 'kvm' : 'tcg';
+  return config.accel;
+}
+
+/**
+ * The QEMU driver: one qemu-system-x86_64 per VM, driven over its QMP socket, disks as qcow2
+ * through qemu-img. No libvirt. Host URI: see qemu-uri.ts. Per-VM files: see vm-files.ts.
+ */
+export class QemuDriver implements HypervisorDriver {
+  readonly kind = 'qemu';
+  readonly capabilities: DriverCapabilities;
+  private readonly host: HostContext;
+  private readonly lock = new KeyedLock();
+
+  constructor(binding: HostBinding) {
+    const config = parseQemuUri(binding.uri);
+    const storageDir = normalize(config.storageDir ?? binding.storageDir);
+    if (!isAbsolute(storageDir)) throw new Error(`storage dir must be absolute, got ${storageDir}`);
+    // QEMU option strings use commas as separators; a path with one would be split.
+    if (storageDir.includes(',')) throw new Error(`storage dir must not contain a comma: ${storageDir}`);
+    const accel = resolveAccel(config);
+    this.capabilities = { ...capabilitiesFor(config), hardwareAcceleration: accel === 'kvm' };
+    this.host = {
+      storageDir,
+      imagesDir: config.imagesDir ?? join(storageDir, '.images'),
+      hostKey: SAFE_NAME.test(binding.id) ? binding.id : createHash('sha256').update(binding.id).digest('hex').slice(0, 16),
+      config,
+      accel,
+      pool: new QmpPool({ connectTimeoutMs: 5_000, commandTimeoutMs: 10_000 }),
+    };
+    ensureDir(storageDir);
+  }
+
+  get storageDir(): string {
+    return this.host.storageDir;
+  }
+
+  /** Paths of one VM on this host (sockets, logs): for operators and tests, not for the control plane. */
+  domainPaths(vmId: string): QemuDomain['paths'] {
+    return this.domain(vmId).paths;
+  }
+
+  async define(spec: VmSpec): Promise<void> {
+    const dom = this.domainFor(spec);
+    await this.exclusive(dom, 'define', async () => {
+      ensureDir(dom.paths.vmDir);
+      if (!existsSync(dom.paths.disk)) {
+        const base = isKernelImage(spec) ? undefined : this.baseImage(spec.image);
+        if (isKernelImage(spec)) kernelBootOf(spec); // fail now, not at start
+        const part = `${dom.paths.disk}.part`;
+        removeFile(part);
+        await createQcow2(part, spec.diskGiB * GiB, base);
+        // Created under a temporary name so a crash never leaves a half-made disk that define would keep.
+        renameSync(part, dom.paths.disk);
+      }
+      dom.writeSpec(spec);
+      removeFile(tombstonePath(this.host.storageDir, this.host.hostKey, dom.vmId));
+    });
+  }
+
+  async start(spec: VmSpec): Promise<void> {
+    const dom = this.domainFor(spec);
+    await this.exclusive(dom, 'start', async () => {
+      const stored = dom.requireSpec();
+      if (dom.livePid() !== undefined) {
+        const { status } = await dom.queryStatus();
+        if (status === 'running') return;
+        if (status === 'paused' || status === 'prelaunch') {
+          await dom.qmp((c) => c.execute('cont'));
+          return;
+        }
+        if (status === 'inmigrate' || status === 'postmigrate' || status === 'finish-migrate') {
+          throw new DriverError('conflict', `VM ${dom.vmId} is migrating (${status})`);
+        }
+        await dom.kill(); // shutdown / guest-panicked / internal-error: start afresh
+      }
+      await dom.launch(stored);
+    });
+  }
+
+  async stop(spec: VmSpec, opts: { force: boolean; timeoutMs?: number }): Promise<void> {
+    const dom = this.domainFor(spec);
+    await this.exclusive(dom, 'stop', async () => {
+      const outcome = await dom.terminate({
+        graceful: !opts.force,
+        timeoutMs: opts.timeoutMs ?? this.host.config.stopTimeoutMs,
+      });
+      if (outcome === 'not-running') dom.markStopped();
+    });
+  }
+
+  async reboot(spec: VmSpec): Promise<void> {
+    await this.whileLive(spec, 'reboot', async (dom) => {
+      await dom.qmp((c) => c.execute('system_reset'));
+    });
+  }
+
+  async pause(spec: VmSpec): Promise<void> {
+    await this.whileLive(spec, 'pause', async (dom, status) => {
+      if (status !== 'running') return;
+      await dom.qmp((c) => c.execute('stop'));
+    });
+  }
+
+  async resume(spec: VmSpec): Promise<void> {
+    await this.whileLive(spec, 'resume', async (dom, status) => {
+      if (status === 'running') return;
+      await dom.qmp((c) => c.execute('cont'));
+    });
+  }
+
+  async destroy(spec: VmSpec): Promise<void> {
+    const dom = this.domainFor(spec);
+    await this.exclusive(dom, 'destroy', async () => {
+      if (existsSync(dom.paths.vmDir)) {
+        await dom.terminate({ graceful: false, timeoutMs: 0 });
+        // Shared storage: another host's QEMU may hold this disk; deleting it would pull it from under that guest.
+        if (existsSync(dom.paths.disk) && (await isImageInUse(dom.paths.disk))) {
+          throw new DriverError('conflict', `the disk of ${dom.vmId} is in use by another QEMU; not deleting it`);
+        }
+      }
+      dom.removeAllFiles();
+      removeFile(tombstonePath(this.host.storageDir, this.host.hostKey, dom.vmId));
+    });
+  }
+
+  async snapshot(spec: VmSpec, name: string, opts: { memory: boolean }): Promise<SnapshotInfo> {
+    const dom = this.domainFor(spec);
+    assertSafeName('snapshot name', name);
+    return this.exclusive(dom, 'snapshot', () => takeSnapshot(dom, name, opts.memory));
+  }
+
+  async revert(spec: VmSpec, name: string): Promise<DomainState> {
+    const dom = this.domainFor(spec);
+    assertSafeName('snapshot name', name);
+    return this.exclusive(dom, 'revert', () => revertSnapshot(dom, name));
+  }
+
+  async deleteSnapshot(spec: VmSpec, name: string): Promise<void> {
+    const dom = this.domainFor(spec);
+    assertSafeName('snapshot name', name);
+    await this.exclusive(dom, 'delete snapshot', () => deleteSnapshot(dom, name));
+  }
+
+  async listSnapshots(spec: VmSpec): Promise<SnapshotInfo[]> {
+    const dom = this.domainFor(spec);
+    try {
+      return await listSnapshots(dom);
+    } catch (err) {
+      throw toDriverError(err, `list snapshots of ${dom.vmId}`);
+    }
+  }
+
+  async prepareIncoming(spec: VmSpec, opts: { live: boolean }): Promise<MigrationEndpoint> {
+    const dom = this.domainFor(spec);
+    return this.exclusive(dom, 'prepare incoming', () => prepareIncoming(dom, spec, opts.live));
+  }
+
+  async migrate(spec: VmSpec, endpoint: MigrationEndpoint, opts: { live: boolean }, ctx: CallContext = {}): Promise<void> {
+    const dom = this.domainFor(spec);
+    await this.exclusive(dom, 'migrate', () => migrateOut(dom, endpoint, opts.live, ctx));
+  }
+
+  async finishIncoming(spec: VmSpec, opts: { live: boolean }): Promise<void> {
+    const dom = this.domainFor(spec);
+    await this.exclusive(dom, 'finish incoming', () => finishIncoming(dom, spec, opts.live));
+  }
+
+  async abortIncoming(spec: VmSpec): Promise<void> {
+    const dom = this.domainFor(spec);
+    await this.exclusive(dom, 'abort incoming', () => abortIncoming(dom));
+  }
+
+  async status(spec: VmSpec): Promise<DomainStatus> {
+    return this.domainFor(spec).status();
+  }
+
+  /**
+   * Our VMs (dirs in the storage dir with a spec or a live process) plus every other
+   * qemu-system process on the host, reported as `managed: false` and never touched.
+   */
+  async listDomains(): Promise<DomainInfo[]> {
+    const domains: DomainInfo[] = [];
+    const ourPids = new Set<number>();
+    for (const entry of safeReaddir(this.host.storageDir)) {
+      if (!SAFE_NAME.test(entry) || !isDir(join(this.host.storageDir, entry))) continue;
+      const dom = this.domain(entry);
+      const pid = dom.livePid();
+      if (pid === undefined && !dom.isDefined()) continue;
+      if (pid !== undefined) ourPids.add(pid);
+      domains.push({ vmId: entry, managed: true, ...(await dom.status()) });
+    }
+    for (const proc of listQemuProcesses()) {
+      if (ourPids.has(proc.pid)) continue;
+      domains.push({
+        vmId: proc.name ?? `pid-${proc.pid}`,
+        managed: false,
+        state: 'running',
+        pid: proc.pid,
+        detail: 'qemu process not created by this driver (guest state not inspected)',
+      });
+    }
+    return domains;
+  }
+
+  async close(): Promise<void> {
+    this.host.pool.closeAll();
+  }
+
+  /** The id under which this host's storage is known; equal on hosts that share it. */
+  storageId(): string {
+    return storageId(this.host.storageDir);
+  }
+
+  private domain(vmId: string): QemuDomain {
+    return new QemuDomain(this.host, assertSafeName('vm id', vmId));
+  }
+
+  private domainFor(spec: VmSpec): QemuDomain {
+    return this.domain(spec.id);
+  }
+
+  private async exclusive<T>(dom: QemuDomain, verb: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.lock.run(dom.vmId, fn);
+    } catch (err) {
+      throw toDriverError(err, `${verb} ${dom.vmId}`);
+    }
+  }
+
+  private async whileLive(
+    spec: VmSpec,
+    verb: string,
+    fn: (dom: QemuDomain, status: string) => Promise<void>,
+  ): Promise<void> {
+    const dom = this.domainFor(spec);
+    await this.exclusive(dom, verb, async () => {
+      dom.requireSpec();
+      if (dom.livePid() === undefined) throw new DriverError('conflict', `VM ${dom.vmId} is not running`);
+      const { status } = await dom.queryStatus();
+      if (status === 'inmigrate' || status === 'postmigrate' || status === 'shutdown') {
+        throw new DriverError('conflict', `VM ${dom.vmId} cannot ${verb} while ${status}`);
+      }
+      await fn(dom, status);
+    });
+  }
+
+  /** `spec.image`: an absolute qcow2 path, or a name inside the images dir. */
+  private baseImage(image: string | undefined): string | undefined {
+    if (!image) return undefined;
+    const path = isAbsolute(image) ? image : join(this.host.imagesDir, assertSafeName('image name', image));
+    if (normalize(path) !== path || path.includes(',')) {
+      throw new DriverError('failed', `base image path must be plain and absolute: ${image}`);
+    }
+    if (!existsSync(path)) throw new DriverError('not_found', `base image ${path} does not exist`);
+    return path;
+  }
+}
+
+/** The factory the driver registry wires for kind `qemu`. */
+export function createQemuDriver(binding: HostBinding): QemuDriver {
+  return new QemuDriver(binding);
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}

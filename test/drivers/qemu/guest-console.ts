@@ -1,0 +1,84 @@
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { repoRoot, sleep } from './qemu-test-env.js';
+
+/** Boot files of the tiny guest made by scripts/build-guest.sh, built once and cached. */
+export interface GuestImage {
+  dir: string;
+  /** The VmSpec.image value that boots it. */
+  image: string;
+}
+
+/** Builds (or reuses) the guest under $VL_GUEST_DIR or guest/build/ in the repo. */
+export function ensureGuest(): GuestImage {
+  const root = repoRoot();
+  const dir = process.env.VL_GUEST_DIR ?? join(root, 'guest', 'build');
+  execFileSync('bash', [join(root, 'scripts', 'build-guest.sh'), dir], { stdio: 'pipe', timeout: 300_000 });
+  return { dir, image: `kernel:${dir}` };
+}
+
+/** Polls a serial log file until `text` shows up (the log keeps output sent while nobody was connected). */
+export async function waitForLog(logPath: string, text: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let content = '';
+    try {
+      content = readFileSync(logPath, 'utf8');
+    } catch {
+      // not created yet
+    }
+    if (content.includes(text)) return;
+    if (Date.now() > deadline) {
+      throw new Error(`"${text}" not in ${logPath} after ${timeoutMs} ms; tail: ${content.slice(-300)}`);
+    }
+    await sleep(100);
+  }
+}
+
+/** A shell on the guest's serial console (a QEMU chardev socket). */
+export class GuestConsole {
+  private buffer = '';
+
+  private constructor(private readonly socket: Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (this.buffer += chunk));
+    socket.on('error', () => undefined);
+  }
+
+  static connect(path: string): Promise<GuestConsole> {
+    return new Promise((resolve, reject) => {
+      const socket = createConnection({ path });
+      socket.once('connect', () => resolve(new GuestConsole(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /**
+   * Runs a shell command and returns its output. The markers are printed with split quotes
+   * ("VL""B-…") so the echo of the typed line never matches them; only the real output does.
+   */
+  async run(command: string, timeoutMs = 15_000): Promise<string> {
+    const id = randomUUID().slice(0, 8);
+    const begin = `VLB-${id}`;
+    const end = `VLE-${id}`;
+    this.buffer = '';
+    this.socket.write(`echo "VL""B-${id}"; ${command}; echo "VL""E-${id}"\n`);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const b = this.buffer.indexOf(`${begin}\r\n`);
+      const e = this.buffer.indexOf(end, b + 1);
+      if (b >= 0 && e > b) return this.buffer.slice(b + begin.length, e).replace(/\r/g, '').trim();
+      if (Date.now() > deadline) {
+        throw new Error(`guest did not answer "${command}" within ${timeoutMs} ms; got: ${this.buffer.slice(-300)}`);
+      }
+      await sleep(50);
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}

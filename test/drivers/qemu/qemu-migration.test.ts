@@ -1,0 +1,194 @@
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { DriverError, type Progress } from '../../../src/drivers/hypervisor-driver.port.js';
+import { sendSignal } from '../../../src/drivers/qemu/qemu-process.js';
+import { QemuTestEnv, hasPattern, sleep, vmSpec, writePattern } from './qemu-test-env.js';
+
+function driverError(code: string, message?: RegExp): (err: unknown) => boolean {
+  return (err) => {
+    assert.ok(err instanceof DriverError, `expected DriverError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    if (message) assert.match(err.message, message);
+    return true;
+  };
+}
+
+/** A port nobody listens on (bound once, then released). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      s.close(() => resolve(typeof address === 'object' && address ? address.port : 1));
+    });
+  });
+}
+
+describe('qemu driver: migration between two driver instances (real qemu, no-OS VMs)', () => {
+  const env = new QemuTestEnv();
+  after(() => env.cleanup());
+  const a = env.driver('host-a');
+  const b = env.driver('host-b');
+
+  test('live, separate storage dirs: NBD mirror + migrate; data arrives, source files go, retries are no-ops', async () => {
+    const spec = vmSpec();
+    await a.define(spec);
+    writePattern(a.domainPaths(spec.id).disk, 0xab, 1024 * 1024);
+    await a.start(spec);
+
+    const t0 = Date.now();
+    const endpoint = await b.prepareIncoming(spec, { live: true });
+    assert.equal(endpoint.shared, false);
+    assert.ok(Number(endpoint.nbdPort) > 0);
+    assert.deepEqual(await b.prepareIncoming(spec, { live: true }), endpoint, 'a retried prepare answers the same');
+    assert.equal((await b.status(spec)).state, 'migrating');
+
+    const progress: Progress[] = [];
+    await a.migrate(spec, endpoint, { live: true }, { onProgress: (p) => progress.push(p) });
+    await b.finishIncoming(spec, { live: true });
+    const totalMs = Date.now() - t0;
+
+    assert.equal((await b.status(spec)).state, 'running');
+    assert.equal((await a.status(spec)).state, 'absent');
+    assert.ok(!existsSync(join(a.storageDir, spec.id)), 'source files are removed when storage is not shared');
+    assert.ok(progress.some((p) => p.message === 'copying disk'));
+    assert.equal(progress.at(-1)?.percent, 100);
+
+    await a.migrate(spec, endpoint, { live: true });
+    await b.finishIncoming(spec, { live: true });
+    await b.abortIncoming(spec);
+    assert.equal((await b.status(spec)).state, 'running', 'abort after finish must leave the VM alone');
+
+    await b.stop(spec, { force: true });
+    assert.ok(hasPattern(b.domainPaths(spec.id).disk, 0xab, 1024 * 1024), 'the disk data must reach the target');
+    console.log(`[timing] live migration, separate storage (NBD), prepare+migrate+finish: ${totalMs} ms`);
+    await b.destroy(spec);
+  });
+
+  test('live, shared storage dir: the target opens the same disk; round trip there and back', async () => {
+    const c = env.driver('host-c', { storage: 'shared' });
+    const d = env.driver('host-d', { storage: 'shared' });
+    const spec = vmSpec();
+    await c.define(spec);
+    await c.start(spec);
+
+    const t0 = Date.now();
+    const endpoint = await d.prepareIncoming(spec, { live: true });
+    assert.equal(endpoint.shared, true);
+    await c.migrate(spec, endpoint, { live: true });
+    await d.finishIncoming(spec, { live: true });
+    const totalMs = Date.now() - t0;
+    assert.equal((await d.status(spec)).state, 'running');
+    assert.notEqual((await c.status(spec)).state, 'running');
+    assert.ok(existsSync(c.domainPaths(spec.id).disk), 'a shared disk stays');
+    assert.equal(c.domainPaths(spec.id).disk, d.domainPaths(spec.id).disk);
+
+    const back = await c.prepareIncoming(spec, { live: true });
+    await d.migrate(spec, back, { live: true });
+    await c.finishIncoming(spec, { live: true });
+    assert.equal((await c.status(spec)).state, 'running');
+    console.log(`[timing] live migration, shared storage, prepare+migrate+finish: ${totalMs} ms`);
+    await c.destroy(spec);
+  });
+
+  test('an endpoint nobody listens on: migrate fails with QEMU’s reason, the source keeps running', async () => {
+    const spec = vmSpec();
+    await a.define(spec);
+    await a.start(spec);
+    const endpoint = await b.prepareIncoming(spec, { live: true });
+
+    const noNbd = { ...endpoint, nbdPort: await closedPort() };
+    await assert.rejects(a.migrate(spec, noNbd, { live: true }), driverError('failed', /refused|connect/i));
+    assert.equal((await a.status(spec)).state, 'running');
+
+    const noMigration = { ...endpoint, port: await closedPort() };
+    await assert.rejects(a.migrate(spec, noMigration, { live: true }), driverError('failed', /refused|connect/i));
+    assert.equal((await a.status(spec)).state, 'running');
+
+    await b.abortIncoming(spec);
+    assert.equal((await b.status(spec)).state, 'absent');
+    assert.ok(!existsSync(join(b.storageDir, spec.id)), 'abortIncoming removes what prepareIncoming made');
+    await a.destroy(spec);
+  });
+
+  test('the target dies mid-way: migrate fails, the source keeps running, abortIncoming cleans up', async () => {
+    // 2 kB/s keeps the RAM copy going long enough to kill the target during it.
+    const slow = env.driver('host-slow', { storage: 'shared-slow', params: { migrationBandwidth: '2000' } });
+    const target = env.driver('host-t', { storage: 'shared-slow' });
+    const spec = vmSpec();
+    await slow.define(spec);
+    await slow.start(spec);
+    const endpoint = await target.prepareIncoming(spec, { live: true });
+    const targetPid = (await target.status(spec)).pid;
+    assert.ok(targetPid);
+    const progress: Progress[] = [];
+    const migrating = slow.migrate(spec, endpoint, { live: true }, { onProgress: (p) => progress.push(p) });
+    const outcome = assert.rejects(migrating, driverError('failed', /migration failed/));
+    while (!progress.some((p) => (p.transferredBytes ?? 0) > 0)) await sleep(50);
+    sendSignal(targetPid, 'SIGKILL');
+    await outcome;
+    assert.equal((await slow.status(spec)).state, 'running');
+    await target.abortIncoming(spec);
+    assert.ok(existsSync(slow.domainPaths(spec.id).disk), 'abort must not delete a shared disk');
+    await slow.destroy(spec);
+  });
+
+  test('a migration past its timeout or aborted by the caller is cancelled; the source keeps running', async () => {
+    const slow = env.driver('host-slow2', {
+      storage: 'shared-slow2',
+      params: { migrationBandwidth: '2000', migrationTimeoutMs: '700' },
+    });
+    const target = env.driver('host-t2', { storage: 'shared-slow2' });
+    const spec = vmSpec();
+    await slow.define(spec);
+    await slow.start(spec);
+
+    let endpoint = await target.prepareIncoming(spec, { live: true });
+    await assert.rejects(slow.migrate(spec, endpoint, { live: true }), driverError('timeout', /within 700 ms/));
+    assert.equal((await slow.status(spec)).state, 'running');
+    await target.abortIncoming(spec);
+
+    endpoint = await target.prepareIncoming(spec, { live: true });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('operator cancelled')), 200);
+    await assert.rejects(
+      slow.migrate(spec, endpoint, { live: true }, { signal: controller.signal }),
+      driverError('failed', /operator cancelled/),
+    );
+    assert.equal((await slow.status(spec)).state, 'running');
+    await target.abortIncoming(spec);
+    await slow.destroy(spec);
+  });
+
+  test('a storage migration refuses a disk with internal snapshots (the mirror would drop them)', async () => {
+    const spec = vmSpec();
+    await a.define(spec);
+    await a.start(spec);
+    await a.snapshot(spec, 'keep', { memory: false });
+    const endpoint = await b.prepareIncoming(spec, { live: true });
+    await assert.rejects(a.migrate(spec, endpoint, { live: true }), driverError('conflict', /internal snapshot/));
+    assert.equal((await a.status(spec)).state, 'running');
+    await b.abortIncoming(spec);
+    await a.destroy(spec);
+  });
+
+  test('cold migration copies the stopped disk (snapshots included) into the target storage', async () => {
+    const spec = vmSpec();
+    await a.define(spec);
+    writePattern(a.domainPaths(spec.id).disk, 0xcd);
+    await a.snapshot(spec, 'before-move', { memory: false });
+    const endpoint = await b.prepareIncoming(spec, { live: false });
+    await a.migrate(spec, endpoint, { live: false });
+    await b.finishIncoming(spec, { live: false });
+    assert.equal((await a.status(spec)).state, 'absent');
+    assert.equal((await b.status(spec)).state, 'stopped');
+    assert.deepEqual((await b.listSnapshots(spec)).map((s) => s.name), ['before-move']);
+    assert.ok(hasPattern(b.domainPaths(spec.id).disk, 0xcd));
+    await b.start(spec);
+    assert.equal((await b.status(spec)).state, 'running');
+    await assert.rejects(b.migrate(spec, endpoint, { live: true }), driverError('failed', /cold migration/));
+    await b.destroy(spec);
+  });
+});
