@@ -58,6 +58,45 @@ export async function loadStream<C, E extends DomainEvent, S>(
   return { state, revision: events.length ? events[events.length - 1]!.revision : undefined, events };
 }
 
+interface CachedState {
+  state: unknown;
+  revision: bigint;
+}
+
+const STATE_CACHE_LIMIT = 20000;
+const stateCache = new WeakMap<EventStore, Map<string, CachedState>>();
+
+/**
+ * Current state of a stream for deciding. Streams are append-only, so a state
+ * folded once is extended with only the events after its revision: a host
+ * stream with thousands of reservations is not refolded for every create.
+ * Safe with other writers: the store is always asked for what came after.
+ */
+export async function loadState<C, E extends DomainEvent, S>(
+  store: EventStore,
+  decider: Decider<C, E, S>,
+  streamId: string,
+): Promise<{ state: S; revision: bigint | undefined }> {
+  let cache = stateCache.get(store);
+  if (!cache) stateCache.set(store, (cache = new Map()));
+  const hit = cache.get(streamId);
+  let events: RecordedEvent[];
+  try {
+    events = await store.readStream(streamId, hit ? { fromRevision: hit.revision + 1n } : {});
+  } catch (err) {
+    if (err instanceof StreamNotFoundError) return { state: decider.initialState(), revision: undefined };
+    throw err;
+  }
+  if (!hit && events.length === 0) return { state: decider.initialState(), revision: undefined };
+  let state = (hit?.state as S | undefined) ?? decider.initialState();
+  for (const e of events) state = decider.evolve(state, { type: e.type, data: upcast(e).data } as E);
+  const revision = events.length ? events[events.length - 1]!.revision : hit!.revision;
+  cache.delete(streamId);
+  cache.set(streamId, { state, revision });
+  if (cache.size > STATE_CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+  return { state, revision };
+}
+
 export interface HandleOptions {
   /** From If-Match: refuse with 412 unless the stream is at exactly this revision. */
   ifMatch?: bigint;
@@ -87,7 +126,7 @@ export async function handleCommand<C, E extends DomainEvent, S>(
   const attempts = options.maxAttempts ?? 8;
   const now = options.now ?? (() => new Date());
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const { state, revision } = await loadStream(store, decider, streamId);
+    const { state, revision } = await loadState(store, decider, streamId);
     if (options.ifMatch !== undefined && options.ifMatch !== revision) {
       throw new PreconditionFailedError(options.ifMatch, revision);
     }

@@ -2,7 +2,7 @@ import { DomainError } from '../domain/domain-error.js';
 import type { EventStore } from '../eventstore/event-store.port.js';
 import { hostDecider } from '../modules/hosts/host.decider.js';
 import { free } from '../modules/hosts/host.state.js';
-import { handleCommand, loadStream, type CommandMeta } from './handle-command.js';
+import { handleCommand, loadState, type CommandMeta } from './handle-command.js';
 import { hostStream, hostIdOf } from './streams.js';
 
 export interface PlacementRequest {
@@ -15,9 +15,35 @@ export interface PlacementRequest {
 
 export type PlacementResult = { ok: true; hostId: string } | { ok: false; reason: string };
 
+interface HostDirectory {
+  after: bigint | undefined;
+  ids: string[];
+}
+const directories = new WeakMap<EventStore, HostDirectory>();
+
+/** Registered host ids; each call reads only the part of the log it has not seen yet. */
 export async function listHostIds(store: EventStore): Promise<string[]> {
-  const registered = await store.readAll({ types: ['HostRegistered'], streamPrefixes: ['host-'] });
-  return registered.map((e) => hostIdOf(e.streamId)).filter((id): id is string => !!id);
+  let dir = directories.get(store);
+  if (!dir) directories.set(store, (dir = { after: undefined, ids: [] }));
+  // Everything up to the head read now is covered by the reads below, matching or not: skip it next time.
+  const head = await store.headPosition();
+  for (;;) {
+    const page = await store.readAll({
+      ...(dir.after !== undefined ? { after: dir.after } : {}),
+      types: ['HostRegistered'],
+      streamPrefixes: ['host-'],
+      maxCount: 1000,
+    });
+    if (page.length === 0) break;
+    for (const e of page) {
+      const id = hostIdOf(e.streamId);
+      if (id && !dir.ids.includes(id)) dir.ids.push(id);
+    }
+    dir.after = page[page.length - 1]!.position;
+    if (page.length < 1000) break;
+  }
+  if (head !== undefined && (dir.after === undefined || head > dir.after)) dir.after = head;
+  return [...dir.ids];
 }
 
 /**
@@ -28,7 +54,7 @@ export async function listHostIds(store: EventStore): Promise<string[]> {
 export async function placeVm(store: EventStore, req: PlacementRequest, meta: CommandMeta): Promise<PlacementResult> {
   const ids = req.requestedHostId ? [req.requestedHostId] : await listHostIds(store);
   if (ids.length === 0) return { ok: false, reason: 'no host is registered; register one with POST /v1/hosts' };
-  const hosts = await Promise.all(ids.map(async (id) => ({ id, ...(await loadStream(store, hostDecider, hostStream(id))) })));
+  const hosts = await Promise.all(ids.map(async (id) => ({ id, ...(await loadState(store, hostDecider, hostStream(id))) })));
   const candidates = hosts
     .filter((h) => h.state.exists)
     .sort((a, b) => free(b.state).memoryMiB - free(a.state).memoryMiB);

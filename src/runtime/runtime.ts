@@ -159,8 +159,9 @@ export class Runtime {
   }
 
   /** Read-your-writes: wait until every projection has applied `position`. */
-  async waitForProjections(position: bigint, timeoutMs = 3000): Promise<boolean> {
-    const results = await Promise.all(this.projections.map((p) => p.waitFor(position, timeoutMs)));
+  async waitForProjections(position: bigint, timeoutMs = 3000, names?: string[]): Promise<boolean> {
+    const runners = names ? this.projections.filter((p) => names.includes(p.projection.name)) : this.projections;
+    const results = await Promise.all(runners.map((p) => p.waitFor(position, timeoutMs)));
     return results.every(Boolean);
   }
 

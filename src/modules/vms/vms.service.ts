@@ -1,6 +1,6 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { handleCommand, loadStream, type HandleResult } from '../../application/handle-command.js';
+import { handleCommand, loadState, loadStream, type HandleResult } from '../../application/handle-command.js';
 import { hostStream, vmStream } from '../../application/streams.js';
 import { DomainError } from '../../domain/domain-error.js';
 import { driverCapabilities } from '../../drivers/driver-registry.js';
@@ -57,7 +57,7 @@ export class VmsService {
       );
       this.rt.metrics.observeCommand(cmd.type, performance.now() - t0, true);
       const last = result.events[result.events.length - 1];
-      if (last) await this.rt.waitForProjections(last.position);
+      if (last) await this.rt.waitForProjections(last.position, 3000, ['vms']);
       return result;
     } catch (err) {
       this.rt.metrics.observeCommand(cmd.type, performance.now() - t0, false);
@@ -66,7 +66,7 @@ export class VmsService {
   }
 
   async hostState(hostId: string): Promise<HostState> {
-    const { state } = await loadStream(this.store, hostDecider, hostStream(hostId));
+    const { state } = await loadState(this.store, hostDecider, hostStream(hostId));
     return state;
   }
 
@@ -78,7 +78,7 @@ export class VmsService {
   }
 
   async vmState(vmId: string): Promise<VmState> {
-    const { state } = await loadStream(this.store, vmDecider, vmStream(vmId));
+    const { state } = await loadState(this.store, vmDecider, vmStream(vmId));
     if (!state.exists) throw new NotFoundException(`VM ${vmId} not found`);
     return state;
   }

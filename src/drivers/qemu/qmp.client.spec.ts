@@ -1,0 +1,270 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  QmpClient,
+  QmpClosedError,
+  QmpError,
+  QmpJobError,
+  QmpProtocolError,
+  QmpTimeoutError,
+} from './qmp.client.js';
+import { runQmpJob } from './qmp-jobs.js';
+import type { QmpStatusInfo } from './qmp.types.js';
+
+const GREETING = '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}';
+
+interface Request {
+  execute: string;
+  arguments?: Record<string, unknown>;
+  id?: string;
+}
+
+/** A scripted QMP server: `onRequest` decides what raw bytes go back for each request. */
+class FakeQmp {
+  readonly path: string;
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    dir: string,
+    private readonly onRequest: (req: Request, socket: Socket) => void,
+    private readonly greeting: (socket: Socket) => void = (s) => s.write(`${GREETING}\r\n`),
+  ) {
+    this.path = join(dir, `fake-${Math.random().toString(16).slice(2)}.sock`);
+    this.server = createServer((socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      socket.setEncoding('utf8');
+      this.greeting(socket);
+      let buffer = '';
+      socket.on('data', (chunk: string) => {
+        buffer += chunk;
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          const req = JSON.parse(line) as Request;
+          if (req.execute === 'qmp_capabilities') socket.write(`{"return": {}, "id": ${JSON.stringify(req.id)}}\r\n`);
+          else this.onRequest(req, socket);
+        }
+      });
+    });
+  }
+
+  listen(): Promise<this> {
+    return new Promise((resolve) => this.server.listen(this.path, () => resolve(this)));
+  }
+
+  close(): void {
+    for (const s of this.sockets) s.destroy();
+    this.server.close();
+  }
+}
+
+const reply = (req: Request, body: string): string => `{${body}, "id": ${JSON.stringify(req.id)}}\r\n`;
+
+describe('QmpClient', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vl-qmp-'));
+  const fakes: FakeQmp[] = [];
+  after(() => {
+    for (const f of fakes) f.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const fake = async (
+    onRequest: (req: Request, socket: Socket) => void,
+    greeting?: (socket: Socket) => void,
+  ): Promise<FakeQmp> => {
+    const f = await new FakeQmp(dir, onRequest, greeting).listen();
+    fakes.push(f);
+    return f;
+  };
+
+  test('(fake QMP server) frames split anywhere, several per chunk, events interleaved, UTF-8 split mid-character', async () => {
+    const f = await fake(
+      (req, socket) => {
+        const full =
+          '{"event": "STOP", "timestamp": {"seconds": 1, "microseconds": 2}}\r\n' +
+          reply(req, '"return": {"status": "paused", "running": false, "note": "é✓"}');
+        const bytes = Buffer.from(full, 'utf8');
+        const cut = bytes.indexOf(Buffer.from('✓', 'utf8')) + 1; // inside the 3-byte character
+        socket.write(bytes.subarray(0, cut));
+        setTimeout(() => socket.write(bytes.subarray(cut)), 20);
+      },
+      (socket) => {
+        socket.write(GREETING.slice(0, 10));
+        setTimeout(() => socket.write(`${GREETING.slice(10)}\r\n`), 20);
+      },
+    );
+    const client = await QmpClient.connect(f.path);
+    assert.equal(client.greeting.QMP.version.qemu.major, 7);
+    const events: string[] = [];
+    client.onEvent((e) => events.push(e.event));
+    const status = await client.execute<QmpStatusInfo & { note: string }>('query-status');
+    assert.equal(status.status, 'paused');
+    assert.equal(status.note, 'é✓');
+    assert.deepEqual(events, ['STOP']);
+    client.close();
+  });
+
+  test('(fake QMP server) an error reply is a QmpError with QEMU’s class and desc', async () => {
+    const f = await fake((req, socket) =>
+      socket.write(reply(req, '"error": {"class": "DeviceNotFound", "desc": "Device \'nope\' not found"}')),
+    );
+    const client = await QmpClient.connect(f.path);
+    await assert.rejects(client.execute('block_resize', { device: 'nope' }), (err: unknown) => {
+      assert.ok(err instanceof QmpError);
+      assert.equal(err.errorClass, 'DeviceNotFound');
+      assert.equal(err.desc, "Device 'nope' not found");
+      assert.equal(err.command, 'block_resize');
+      return true;
+    });
+    client.close();
+  });
+
+  test('(fake QMP server) replies are matched by id even out of order; a reply without id goes to the oldest', async () => {
+    const held: Array<[Request, Socket]> = [];
+    const f = await fake((req, socket) => {
+      if (req.execute === 'parse-me') {
+        socket.write('{"error": {"class": "GenericError", "desc": "JSON parse error"}}\r\n');
+        return;
+      }
+      held.push([req, socket]);
+      if (held.length === 2) {
+        for (const [r, s] of held.reverse()) s.write(reply(r, `"return": ${JSON.stringify(r.execute)}`));
+      }
+    });
+    const client = await QmpClient.connect(f.path);
+    const [first, second] = await Promise.all([client.execute<string>('one'), client.execute<string>('two')]);
+    assert.equal(first, 'one');
+    assert.equal(second, 'two');
+    await assert.rejects(client.execute('parse-me'), /JSON parse error/);
+    client.close();
+  });
+
+  test('(fake QMP server) a command timeout rejects that command only; its late reply is dropped', async () => {
+    const f = await fake((req, socket) => {
+      const delay = req.execute === 'slow' ? 150 : 0;
+      setTimeout(() => socket.write(reply(req, '"return": {}')), delay);
+    });
+    const client = await QmpClient.connect(f.path);
+    await assert.rejects(client.execute('slow', undefined, { timeoutMs: 50 }), QmpTimeoutError);
+    await new Promise((r) => setTimeout(r, 150));
+    assert.deepEqual(await client.execute('fast'), {});
+    client.close();
+  });
+
+  test('(fake QMP server) a non-JSON line fails pending commands with QmpProtocolError and closes', async () => {
+    const f = await fake((_req, socket) => socket.write('this is not qmp\r\n'));
+    const client = await QmpClient.connect(f.path);
+    await assert.rejects(client.execute('anything'), QmpProtocolError);
+    assert.equal(client.closed, true);
+    await assert.rejects(client.execute('later'), QmpClosedError);
+  });
+
+  test('(fake QMP server) the server hanging up fails pending commands and waiters with QmpClosedError', async () => {
+    const f = await fake((_req, socket) => setTimeout(() => socket.destroy(), 10));
+    const client = await QmpClient.connect(f.path);
+    const waiter = client.waitForEvent('SHUTDOWN', () => true, 5_000);
+    await assert.rejects(client.execute('quit'), QmpClosedError);
+    await assert.rejects(waiter, QmpClosedError);
+  });
+
+  test('(fake QMP server) HMP text starting with "Error:" inside a successful return is a QmpError', async () => {
+    const f = await fake((req, socket) => {
+      const line = String(req.arguments?.['command-line']);
+      const text = line.startsWith('savevm') ? 'Error: no block device can store vmstate for snapshot\r\n' : 'ok\r\n';
+      socket.write(reply(req, `"return": ${JSON.stringify(text)}`));
+    });
+    const client = await QmpClient.connect(f.path);
+    assert.equal(await client.hmp('info status'), 'ok\r\n');
+    await assert.rejects(client.hmp('savevm x'), (err: unknown) => {
+      assert.ok(err instanceof QmpError);
+      assert.equal(err.errorClass, 'HmpError');
+      assert.equal(err.desc, 'no block device can store vmstate for snapshot');
+      return true;
+    });
+    client.close();
+  });
+
+  test('(fake QMP server) connect retries until the socket exists, and gives up on a server that never greets', async () => {
+    const later = join(dir, 'late.sock');
+    const server = createServer((s) => s.write(`${GREETING}\n`)).on('connection', (s) =>
+      s.on('data', (d) => {
+        const req = JSON.parse(String(d)) as Request;
+        s.write(reply(req, '"return": {}'));
+      }),
+    );
+    setTimeout(() => server.listen(later), 100);
+    const client = await QmpClient.connect(later, { connectTimeoutMs: 3_000 });
+    client.close();
+    server.close();
+
+    const mute = await fake(
+      () => undefined,
+      () => undefined,
+    );
+    await assert.rejects(QmpClient.connect(mute.path, { connectTimeoutMs: 200 }), /no QMP greeting/);
+    await assert.rejects(QmpClient.connect(join(dir, 'missing.sock'), { connectTimeoutMs: 100 }), QmpTimeoutError);
+  });
+});
+
+describe('QmpClient against a real qemu-system-x86_64', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vl-qmp-real-'));
+  const sock = join(dir, 'qmp.sock');
+  let qemu: ChildProcess;
+  let client: QmpClient;
+  let greetingMs = 0;
+
+  before(async () => {
+    const t0 = Date.now();
+    qemu = spawn(
+      'qemu-system-x86_64',
+      ['-accel', 'tcg', '-m', '32', '-nodefaults', '-display', 'none', '-qmp', `unix:${sock},server=on,wait=off`],
+      { stdio: 'ignore' },
+    );
+    client = await QmpClient.connect(sock);
+    greetingMs = Date.now() - t0;
+  });
+  after(() => {
+    client?.close();
+    qemu?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('greeting, typed results, QmpError for an unknown command, STOP/RESUME events', async () => {
+    assert.ok(greetingMs < 5_000, `greeting took ${greetingMs} ms`);
+    assert.equal(typeof client.greeting.QMP.version.qemu.major, 'number');
+    assert.equal((await client.execute<QmpStatusInfo>('query-status')).status, 'running');
+    await assert.rejects(client.execute('no-such-command'), (err: unknown) => {
+      assert.ok(err instanceof QmpError);
+      assert.equal(err.errorClass, 'CommandNotFound');
+      return true;
+    });
+    const stopped = client.waitForEvent('STOP');
+    await client.execute('stop');
+    await stopped;
+    const resumed = client.waitForEvent('RESUME');
+    await client.execute('cont');
+    await resumed;
+  });
+
+  test('HMP errors and job errors from QEMU itself surface with QEMU’s words', async () => {
+    await assert.rejects(client.hmp('savevm x'), /no block device can store vmstate for snapshot/);
+    assert.match(await client.hmp('info status'), /running/);
+    await assert.rejects(
+      runQmpJob(client, 'snapshot-save', { tag: 't', vmstate: 'nope', devices: [] }, { timeoutMs: 5_000 }),
+      (err: unknown) => {
+        assert.ok(err instanceof QmpJobError);
+        assert.match(err.desc, /At least one device is required for snapshot/);
+        return true;
+      },
+    );
+    const jobs = await client.execute<unknown[]>('query-jobs');
+    assert.deepEqual(jobs, [], 'the failed job must have been dismissed');
+  });
+});
