@@ -6,6 +6,7 @@ import { errorMessage, toDriverError } from './driver-errors.js';
 import { hostForUri, toWire, type QemuEndpoint } from './migration-endpoint.js';
 import { createQcow2, isImageInUse } from './qemu-img.js';
 import type { QemuDomain } from './qemu-domain.js';
+import { diskBytesOf } from './safe-name.js';
 import type { QmpClient } from './qmp.client.js';
 import type { QmpMigrationInfo, QmpStatusInfo } from './qmp.types.js';
 import {
@@ -19,7 +20,6 @@ import {
   type RunInfo,
 } from './vm-files.js';
 
-const GiB = 1024 * 1024 * 1024;
 const NBD_EXPORT = 'disk0';
 const COMPLETE_WAIT_MS = 10_000;
 
@@ -59,7 +59,13 @@ export async function prepareIncoming(dom: QemuDomain, spec: VmSpec, live: boole
       diskPath: p.disk,
       diskExisted,
     };
-    const info: IncomingInfo = { live, shared: false, createdDisk: !diskExisted, createdVmDir, endpoint: toWire(endpoint) };
+    const info: IncomingInfo = {
+      live,
+      shared: false,
+      createdDisk: !diskExisted,
+      createdVmDir,
+      endpoint: toWire(endpoint),
+    };
     writeJsonAtomic(p.incoming, info);
     return toWire(endpoint);
   }
@@ -75,7 +81,7 @@ export async function prepareIncoming(dom: QemuDomain, spec: VmSpec, live: boole
       );
     }
   }
-  const diskBytes = spec.diskGiB * GiB;
+  const diskBytes = diskBytesOf(spec);
   // Recorded before anything is created, so an abort after a crash knows what to remove.
   writeJsonAtomic(p.incoming, { live, shared, createdDisk: !shared, createdVmDir } satisfies IncomingInfo);
   if (!shared) {

@@ -1,6 +1,6 @@
 import { createReadStream, createWriteStream, renameSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { DriverError, type CallContext, type MigrationEndpoint } from '../hypervisor-driver.port.js';
+import { DriverError, type CallContext, type MigrationEndpoint, type Progress } from '../hypervisor-driver.port.js';
 import { errorMessage, toDriverError } from './driver-errors.js';
 import { hostForUri, parseEndpoint, type ColdEndpoint, type LiveEndpoint } from './migration-endpoint.js';
 import { imageInfo } from './qemu-img.js';
@@ -145,8 +145,9 @@ async function mirrorDisk(c: QmpClient, e: LiveEndpoint, ctx: CallContext, deadl
     for (;;) {
       deadline.check('disk mirror');
       const job = (await c.execute<QmpBlockJobInfo[]>('query-block-jobs')).find((j) => j.device === MIRROR_JOB);
-      if (!job) throw new DriverError('failed', `disk mirror ended before it was ready: ${jobError ?? 'no reason given'}`);
-      ctx.onProgress?.({
+      if (!job)
+        throw new DriverError('failed', `disk mirror ended before it was ready: ${jobError ?? 'no reason given'}`);
+      report(ctx, {
         message: 'copying disk',
         transferredBytes: job.offset,
         remainingBytes: Math.max(0, job.len - job.offset),
@@ -168,12 +169,16 @@ async function waitForMigration(c: QmpClient, ctx: CallContext, deadline: Deadli
     const ram = info.ram;
     if (ram) {
       const done = info.status === 'completed';
-      ctx.onProgress?.({
+      report(ctx, {
         message: `migrating memory (${info.status ?? 'unknown'})`,
         transferredBytes: ram.transferred,
         remainingBytes: ram.remaining,
         totalBytes: ram.total,
-        percent: done ? 100 : ram.total > 0 ? Math.min(99, Math.floor(((ram.total - ram.remaining) / ram.total) * 100)) : 0,
+        percent: done
+          ? 100
+          : ram.total > 0
+            ? Math.min(99, Math.floor(((ram.total - ram.remaining) / ram.total) * 100))
+            : 0,
       });
     }
     switch (info.status) {
@@ -235,18 +240,27 @@ async function coldMigrate(dom: QemuDomain, e: ColdEndpoint, shared: boolean, ct
   const deadline = new Deadline(dom.host.config.migrationTimeoutMs, ctx.signal);
   const part = `${e.diskPath}.part`;
   try {
-    ctx.onProgress?.({ message: 'copying disk', percent: 0 });
+    report(ctx, { message: 'copying disk', percent: 0 });
     await pipeline(createReadStream(dom.paths.disk), createWriteStream(part, { mode: 0o600 }), {
       signal: deadline.asSignal(),
     });
     renameSync(part, e.diskPath);
-    ctx.onProgress?.({ message: 'disk copied', percent: 100 });
+    report(ctx, { message: 'disk copied', percent: 100 });
   } catch (err) {
     removeFile(part);
     deadline.check('cold migration');
     throw toDriverError(err, `copy the disk of ${dom.vmId}`);
   }
   dom.removeAllFiles();
+}
+
+/** A throwing progress sink must not break (and roll back) a migration that is going well. */
+function report(ctx: CallContext, progress: Progress): void {
+  try {
+    ctx.onProgress?.(progress);
+  } catch {
+    // ignored on purpose
+  }
 }
 
 function sleep(ms: number): Promise<void> {

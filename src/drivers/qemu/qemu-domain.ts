@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { isAbsolute, join, normalize } from 'node:path';
 import { DriverError, type DomainStatus, type VmSpec } from '../hypervisor-driver.port.js';
-import { errorMessage, toDriverError } from './driver-errors.js';
+import { errorMessage } from './driver-errors.js';
 import { qemuArgs, type KernelBoot } from './qemu-args.js';
 import { isOurQemu, readCmdline, sendSignal, spawnDetached, waitUntilGone } from './qemu-process.js';
 import { domainStateOf } from './qemu-status.js';
@@ -11,6 +11,7 @@ import type { QmpPool } from './qmp-pool.js';
 import type { QmpStatusInfo } from './qmp.types.js';
 import {
   ensureDir,
+  ensurePrivateDir,
   readJson,
   removeFile,
   vmPaths,
@@ -111,7 +112,7 @@ export class QemuDomain {
   async launch(spec: VmSpec, options: LaunchOptions = {}): Promise<number> {
     const p = this.paths;
     ensureDir(p.runDir);
-    ensureDir(p.socketDir);
+    if (p.socketDir !== p.runDir) ensurePrivateDir(p.socketDir);
     for (const stale of [p.qmpSocket, p.serialSocket, p.pidFile, p.stoppedMarker]) removeFile(stale);
     const args = qemuArgs({
       vmId: this.vmId,
@@ -150,7 +151,10 @@ export class QemuDomain {
         // Right after spawn the pid may still show node's argv (before exec), so only
         // existence is checked here, not the cmdline.
         if (!readCmdline(pid)) {
-          throw new DriverError('failed', `QEMU for ${this.vmId} exited during start: ${this.logTail() || 'no output'}`);
+          throw new DriverError(
+            'failed',
+            `QEMU for ${this.vmId} exited during start: ${this.logTail() || 'no output'}`,
+          );
         }
         if (Date.now() >= deadline) {
           sendSignal(pid, 'SIGKILL');
@@ -272,14 +276,6 @@ export class QemuDomain {
       return readFileSync(this.paths.qemuLog, 'utf8').trim().slice(-maxChars);
     } catch {
       return '';
-    }
-  }
-
-  async withStatus<T>(context: string, fn: (status: QmpStatusInfo) => Promise<T>): Promise<T> {
-    try {
-      return await fn(await this.queryStatus());
-    } catch (err) {
-      throw toDriverError(err, `${context} ${this.vmId}`);
     }
   }
 }

@@ -46,9 +46,14 @@ export async function takeSnapshot(dom: QemuDomain, name: string, memory: boolea
       }
       if (memory) {
         await dom.qmp((c) =>
-          runQmpJob(c, 'snapshot-save', { tag: name, vmstate: DISK_NODE, devices: [DISK_NODE] }, {
-            timeoutMs: JOB_TIMEOUT_MS,
-          }),
+          runQmpJob(
+            c,
+            'snapshot-save',
+            { tag: name, vmstate: DISK_NODE, devices: [DISK_NODE] },
+            {
+              timeoutMs: JOB_TIMEOUT_MS,
+            },
+          ),
         );
       } else {
         await dom.qmp((c) => c.execute('blockdev-snapshot-internal-sync', { device: DISK_NODE, name }));
@@ -77,9 +82,14 @@ export async function revertSnapshot(dom: QemuDomain, name: string): Promise<Dom
     const live = dom.livePid() !== undefined;
     if (snap.memory && live) {
       await dom.qmp(async (c) => {
-        await runQmpJob(c, 'snapshot-load', { tag: name, vmstate: DISK_NODE, devices: [DISK_NODE] }, {
-          timeoutMs: JOB_TIMEOUT_MS,
-        });
+        await runQmpJob(
+          c,
+          'snapshot-load',
+          { tag: name, vmstate: DISK_NODE, devices: [DISK_NODE] },
+          {
+            timeoutMs: JOB_TIMEOUT_MS,
+          },
+        );
         const status = await dom.queryStatus();
         if (status.status === 'paused') await c.execute('cont');
       });

@@ -20,15 +20,13 @@ import { KeyedLock } from './keyed-lock.js';
 import { kvmUsable } from './kvm-probe.js';
 import { migrateOut } from './outgoing-migration.js';
 import { QemuDomain, isKernelImage, kernelBootOf, type HostContext } from './qemu-domain.js';
-import { createQcow2, isImageInUse } from './qemu-img.js';
+import { createQcow2, imageInfo, isImageInUse } from './qemu-img.js';
 import { listQemuProcesses } from './qemu-process.js';
 import { deleteSnapshot, listSnapshots, revertSnapshot, takeSnapshot } from './qemu-snapshots.js';
 import { parseQemuUri, type QemuHostConfig } from './qemu-uri.js';
 import { QmpPool } from './qmp-pool.js';
-import { SAFE_NAME, assertSafeName } from './safe-name.js';
+import { SAFE_NAME, assertSafeName, assertSpecSizes, diskBytesOf } from './safe-name.js';
 import { ensureDir, removeFile, storageId, tombstonePath } from './vm-files.js';
-
-const GiB = 1024 * 1024 * 1024;
 
 /** What a `qemu` host can do, from its URI alone (no process started): the API's 422 check. */
 export function qemuCapabilities(uri: string): DriverCapabilities {
@@ -73,7 +71,9 @@ export class QemuDriver implements HypervisorDriver {
     this.host = {
       storageDir,
       imagesDir: config.imagesDir ?? join(storageDir, '.images'),
-      hostKey: SAFE_NAME.test(binding.id) ? binding.id : createHash('sha256').update(binding.id).digest('hex').slice(0, 16),
+      hostKey: SAFE_NAME.test(binding.id)
+        ? binding.id
+        : createHash('sha256').update(binding.id).digest('hex').slice(0, 16),
       config,
       accel,
       pool: new QmpPool({ connectTimeoutMs: 5_000, commandTimeoutMs: 10_000 }),
@@ -92,14 +92,26 @@ export class QemuDriver implements HypervisorDriver {
 
   async define(spec: VmSpec): Promise<void> {
     const dom = this.domainFor(spec);
+    assertSpecSizes(spec);
     await this.exclusive(dom, 'define', async () => {
+      if (isKernelImage(spec)) kernelBootOf(spec); // fail now, not at start
+      const base = isKernelImage(spec) ? undefined : this.baseImage(spec.image);
+      const size = diskBytesOf(spec);
+      if (base) {
+        const baseSize = (await imageInfo(base, { forceShare: true }))['virtual-size'];
+        // A smaller overlay would hide the end of the base, and every disk of the VM must be diskGiB.
+        if (baseSize > size) {
+          throw new DriverError(
+            'failed',
+            `base image ${base} (${baseSize} bytes) is larger than diskGiB (${size} bytes)`,
+          );
+        }
+      }
       ensureDir(dom.paths.vmDir);
       if (!existsSync(dom.paths.disk)) {
-        const base = isKernelImage(spec) ? undefined : this.baseImage(spec.image);
-        if (isKernelImage(spec)) kernelBootOf(spec); // fail now, not at start
         const part = `${dom.paths.disk}.part`;
         removeFile(part);
-        await createQcow2(part, spec.diskGiB * GiB, base);
+        await createQcow2(part, size, base);
         // Created under a temporary name so a crash never leaves a half-made disk that define would keep.
         renameSync(part, dom.paths.disk);
       }
@@ -112,6 +124,9 @@ export class QemuDriver implements HypervisorDriver {
     const dom = this.domainFor(spec);
     await this.exclusive(dom, 'start', async () => {
       const stored = dom.requireSpec();
+      if (existsSync(dom.paths.incoming)) {
+        throw new DriverError('conflict', `an incoming migration of ${dom.vmId} is prepared here; finish or abort it`);
+      }
       if (dom.livePid() !== undefined) {
         const { status } = await dom.queryStatus();
         if (status === 'running') return;
@@ -206,7 +221,12 @@ export class QemuDriver implements HypervisorDriver {
     return this.exclusive(dom, 'prepare incoming', () => prepareIncoming(dom, spec, opts.live));
   }
 
-  async migrate(spec: VmSpec, endpoint: MigrationEndpoint, opts: { live: boolean }, ctx: CallContext = {}): Promise<void> {
+  async migrate(
+    spec: VmSpec,
+    endpoint: MigrationEndpoint,
+    opts: { live: boolean },
+    ctx: CallContext = {},
+  ): Promise<void> {
     const dom = this.domainFor(spec);
     await this.exclusive(dom, 'migrate', () => migrateOut(dom, endpoint, opts.live, ctx));
   }

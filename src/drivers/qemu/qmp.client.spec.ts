@@ -5,18 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  QmpClient,
-  QmpClosedError,
-  QmpError,
-  QmpJobError,
-  QmpProtocolError,
-  QmpTimeoutError,
-} from './qmp.client.js';
+import { QmpClient, QmpClosedError, QmpError, QmpJobError, QmpProtocolError, QmpTimeoutError } from './qmp.client.js';
 import { runQmpJob } from './qmp-jobs.js';
 import type { QmpStatusInfo } from './qmp.types.js';
 
-const GREETING = '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}';
+const GREETING =
+  '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}';
 
 interface Request {
   execute: string;

@@ -159,7 +159,11 @@ export class QmpClient {
    * Resolves with the first event named `name` that satisfies `predicate`. Create the waiter
    * before issuing the command that triggers the event, or it can be missed.
    */
-  waitForEvent(name: string, predicate: (event: QmpEvent) => boolean = () => true, timeoutMs = 10_000): Promise<QmpEvent> {
+  waitForEvent(
+    name: string,
+    predicate: (event: QmpEvent) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<QmpEvent> {
     return new Promise<QmpEvent>((resolve, reject) => {
       const finish = (err: Error | undefined, event?: QmpEvent): void => {
         clearTimeout(timer);
@@ -231,7 +235,9 @@ export class QmpClient {
     clearTimeout(waiter.timer);
     if ('error' in message) {
       const body = isObject(message.error) ? (message.error as Partial<QmpErrorBody>) : {};
-      waiter.reject(new QmpError(String(body.class ?? 'GenericError'), String(body.desc ?? 'unknown error'), waiter.command));
+      waiter.reject(
+        new QmpError(String(body.class ?? 'GenericError'), String(body.desc ?? 'unknown error'), waiter.command),
+      );
     } else {
       waiter.resolve(message.return);
     }

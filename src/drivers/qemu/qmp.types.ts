@@ -24,10 +24,7 @@ export interface QmpEvent {
 }
 
 export type QmpServerMessage =
-  | { return: unknown; id?: unknown }
-  | { error: QmpErrorBody; id?: unknown }
-  | QmpEvent
-  | QmpGreeting;
+  { return: unknown; id?: unknown } | { error: QmpErrorBody; id?: unknown } | QmpEvent | QmpGreeting;
 
 /** `query-status` */
 export interface QmpStatusInfo {

@@ -6,6 +6,22 @@ import { DriverError } from '../hypervisor-driver.port.js';
  */
 export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
+/** Sizes that reach qemu-img and the QEMU command line must be sane numbers, not NaN or 0. */
+export function assertSpecSizes(spec: { vcpus: number; memoryMiB: number; diskGiB: number }): void {
+  const ok = (n: number, max: number): boolean => Number.isFinite(n) && n > 0 && n <= max;
+  if (!Number.isInteger(spec.vcpus) || !ok(spec.vcpus, 1024))
+    throw new DriverError('failed', `invalid vcpus ${spec.vcpus}`);
+  if (!Number.isInteger(spec.memoryMiB) || !ok(spec.memoryMiB, 16 * 1024 * 1024)) {
+    throw new DriverError('failed', `invalid memoryMiB ${spec.memoryMiB}`);
+  }
+  if (!ok(spec.diskGiB, 1024 * 1024)) throw new DriverError('failed', `invalid diskGiB ${spec.diskGiB}`);
+}
+
+/** One rounding for the disk size everywhere: define and the NBD migration target must agree to the byte. */
+export function diskBytesOf(spec: { diskGiB: number }): number {
+  return Math.ceil((spec.diskGiB * 1024 ** 3) / 512) * 512;
+}
+
 export function assertSafeName(kind: string, value: string): string {
   if (typeof value !== 'string' || !SAFE_NAME.test(value)) {
     throw new DriverError('failed', `invalid ${kind} ${JSON.stringify(value)}: must match ${SAFE_NAME.source}`);

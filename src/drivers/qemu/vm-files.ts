@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MigrationEndpoint, VmSpec } from '../hypervisor-driver.port.js';
 
@@ -99,6 +99,18 @@ export function removeFile(path: string): void {
 
 export function ensureDir(path: string): void {
   mkdirSync(path, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * The short socket dir sits in world-writable /tmp under a predictable name: refuse one that
+ * someone else made (or a symlink), or QMP could be served by a stranger's socket.
+ */
+export function ensurePrivateDir(path: string): void {
+  ensureDir(path);
+  const st = lstatSync(path);
+  if (!st.isDirectory() || st.isSymbolicLink() || st.uid !== process.getuid?.() || (st.mode & 0o077) !== 0) {
+    throw new Error(`${path} is not a private directory of this user; refusing to put sockets in it`);
+  }
 }
 
 /**

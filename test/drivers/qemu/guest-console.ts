@@ -70,7 +70,11 @@ export class GuestConsole {
     for (;;) {
       const b = this.buffer.indexOf(`${begin}\r\n`);
       const e = this.buffer.indexOf(end, b + 1);
-      if (b >= 0 && e > b) return this.buffer.slice(b + begin.length, e).replace(/\r/g, '').trim();
+      if (b >= 0 && e > b)
+        return this.buffer
+          .slice(b + begin.length, e)
+          .replace(/\r/g, '')
+          .trim();
       if (Date.now() > deadline) {
         throw new Error(`guest did not answer "${command}" within ${timeoutMs} ms; got: ${this.buffer.slice(-300)}`);
       }

@@ -177,7 +177,10 @@ describe('qemu driver: lifecycle of no-OS VMs (real qemu)', () => {
     const other = domains.find((d) => d.pid === foreign.pid);
     assert.equal(other?.managed, false);
     assert.equal(other?.vmId, foreignName);
-    assert.ok(listQemuProcesses().some((p) => p.pid === foreign.pid), 'the foreign qemu must still run');
+    assert.ok(
+      listQemuProcesses().some((p) => p.pid === foreign.pid),
+      'the foreign qemu must still run',
+    );
     foreign.kill('SIGKILL');
     await driver.destroy(spec);
     await driver.destroy(idle);

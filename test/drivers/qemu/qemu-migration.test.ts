@@ -184,7 +184,10 @@ describe('qemu driver: migration between two driver instances (real qemu, no-OS 
     await b.finishIncoming(spec, { live: false });
     assert.equal((await a.status(spec)).state, 'absent');
     assert.equal((await b.status(spec)).state, 'stopped');
-    assert.deepEqual((await b.listSnapshots(spec)).map((s) => s.name), ['before-move']);
+    assert.deepEqual(
+      (await b.listSnapshots(spec)).map((s) => s.name),
+      ['before-move'],
+    );
     assert.ok(hasPattern(b.domainPaths(spec.id).disk, 0xcd));
     await b.start(spec);
     assert.equal((await b.status(spec)).state, 'running');

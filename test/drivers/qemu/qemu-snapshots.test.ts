@@ -22,7 +22,11 @@ describe('qemu driver: snapshots (real qemu, no-OS VMs)', () => {
       (await imageInfo(disk, { forceShare: false })).snapshots?.map((s) => s.name),
       ['s1'],
     );
-    assert.deepEqual(await driver.snapshot(spec, 's1', { memory: false }), snap, 'a retried snapshot returns the first');
+    assert.deepEqual(
+      await driver.snapshot(spec, 's1', { memory: false }),
+      snap,
+      'a retried snapshot returns the first',
+    );
 
     writePattern(disk, 0x22);
     assert.equal(await driver.revert(spec, 's1'), 'stopped');
@@ -30,11 +34,17 @@ describe('qemu driver: snapshots (real qemu, no-OS VMs)', () => {
 
     // Made behind the driver's back: list must show it, because it reads the image.
     await snapshotImage(disk, 'create', 'outside');
-    assert.deepEqual((await driver.listSnapshots(spec)).map((s) => s.name), ['s1', 'outside']);
+    assert.deepEqual(
+      (await driver.listSnapshots(spec)).map((s) => s.name),
+      ['s1', 'outside'],
+    );
 
     await driver.deleteSnapshot(spec, 's1');
     await driver.deleteSnapshot(spec, 's1');
-    assert.deepEqual((await driver.listSnapshots(spec)).map((s) => s.name), ['outside']);
+    assert.deepEqual(
+      (await driver.listSnapshots(spec)).map((s) => s.name),
+      ['outside'],
+    );
     await assert.rejects(driver.revert(spec, 's1'), (e: unknown) => e instanceof DriverError && e.code === 'not_found');
 
     // A memory snapshot cannot be taken of a stopped VM: it is disk-only, and says so.

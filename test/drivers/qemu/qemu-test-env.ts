@@ -19,7 +19,7 @@ export class QemuTestEnv {
   private readonly drivers: QemuDriver[] = [];
   private readonly extraPids = new Set<number>();
 
-  constructor(prefix = 'vlq-') {
+  constructor(prefix = 'vl-qemu-') {
     const { dir, cleanup } = tempDir(prefix);
     this.root = dir;
     this.removeRoot = cleanup;
@@ -41,7 +41,9 @@ export class QemuTestEnv {
 
   async cleanup(): Promise<void> {
     for (const d of this.drivers) await d.close();
-    const ours = listQemuProcesses().filter((p) => this.extraPids.has(p.pid) || p.argv.some((a) => a.includes(this.root)));
+    const ours = listQemuProcesses().filter(
+      (p) => this.extraPids.has(p.pid) || p.argv.some((a) => a.includes(`${this.root}/`)),
+    );
     for (const p of ours) sendSignal(p.pid, 'SIGKILL');
     for (const p of ours) await waitUntilGone(() => isLive(p.pid), 5_000);
     this.removeRoot();
