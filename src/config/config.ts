@@ -28,6 +28,7 @@ class EnvSchema {
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600000) JOB_BACKOFF_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(86400000) JOB_TIMEOUT_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1000) @Max(3600000) RECONCILE_INTERVAL_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(86400000) RECONCILE_STUCK_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600000) SHUTDOWN_GRACE_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) WORKER_CONCURRENCY?: number;
   @IsOptional() @IsString() BODY_LIMIT?: string;
@@ -50,6 +51,7 @@ export interface AppConfig {
   jobBackoffMs: number;
   jobTimeoutMs: number;
   reconcileIntervalMs: number;
+  reconcileStuckMs: number;
   shutdownGraceMs: number;
   workerConcurrency: number;
   bodyLimit: string;
@@ -116,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     jobBackoffMs: parsed.JOB_BACKOFF_MS ?? 500,
     jobTimeoutMs: parsed.JOB_TIMEOUT_MS ?? 120000,
     reconcileIntervalMs: parsed.RECONCILE_INTERVAL_MS ?? 30000,
+    reconcileStuckMs: parsed.RECONCILE_STUCK_MS ?? 60000,
     shutdownGraceMs: parsed.SHUTDOWN_GRACE_MS ?? 15000,
     workerConcurrency: parsed.WORKER_CONCURRENCY ?? 4,
     bodyLimit: parsed.BODY_LIMIT ?? '64kb',

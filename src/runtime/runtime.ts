@@ -109,6 +109,7 @@ export class Runtime {
         jobTimeoutMs: this.config.jobTimeoutMs,
       },
       this.log,
+      { readModels: this.readModels, intervalMs: this.config.reconcileIntervalMs, stuckAfterMs: this.config.reconcileStuckMs },
     );
     if (this.runsControlPlane) {
       this.tokens = resolveTokens(this.config, this.log);

@@ -4,16 +4,27 @@ import { createDriver } from '../drivers/driver-registry.js';
 import type { HostBinding } from '../drivers/hypervisor-driver.port.js';
 import { HostWorker, type HostWorkerSettings } from '../workers/host-worker.js';
 import type { QueueHub } from '../workers/queue-hub.js';
+import type { ReadModels } from '../modules/projections/read-models.js';
+import { Reconciler } from '../workers/reconciler.js';
+
+export interface ReconcileSettings {
+  readModels: ReadModels;
+  intervalMs: number;
+  stuckAfterMs: number;
+}
 
 /** The host workers this process runs, one per served host. */
 export class WorkerPool {
   readonly workers = new Map<string, HostWorker>();
+  readonly reconcilers = new Map<string, Reconciler>();
+  private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
     private readonly dataDir: string,
     private readonly hub: QueueHub,
     private readonly settings: HostWorkerSettings,
     private readonly log: Logger,
+    private readonly reconcile?: ReconcileSettings,
   ) {}
 
   binding(host: { id: string; driver: string; uri: string }): HostBinding {
@@ -27,6 +38,7 @@ export class WorkerPool {
       const worker = new HostWorker(binding, createDriver(binding), this.hub, this.settings, this.log);
       worker.start();
       this.workers.set(host.id, worker);
+      if (this.reconcile) this.startReconciler(host.id, worker);
       return worker;
     } catch (err) {
       this.log.error({ err, host: host.id }, 'cannot serve host');
@@ -34,7 +46,31 @@ export class WorkerPool {
     }
   }
 
+  /** A sweep at worker start, then periodically. */
+  private startReconciler(hostId: string, worker: HostWorker): void {
+    const r = this.reconcile!;
+    const reconciler = new Reconciler(hostId, worker.driver, r.readModels, this.hub, this.log, r.stuckAfterMs);
+    this.reconcilers.set(hostId, reconciler);
+    let running = false;
+    const sweep = async () => {
+      if (running) return;
+      running = true;
+      try {
+        await reconciler.sweep();
+      } catch (err) {
+        this.log.warn({ err, host: hostId }, 'reconciliation sweep failed');
+      } finally {
+        running = false;
+      }
+    };
+    void sweep();
+    const t = setInterval(() => void sweep(), r.intervalMs);
+    t.unref();
+    this.timers.push(t);
+  }
+
   async stop(graceMs: number): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
     await Promise.all([...this.workers.values()].map((w) => w.stop(graceMs)));
     this.workers.clear();
   }

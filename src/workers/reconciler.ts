@@ -1,0 +1,98 @@
+import type { Logger } from 'pino';
+import type { DomainState, HypervisorDriver } from '../drivers/hypervisor-driver.port.js';
+import type { ObservedState } from '../modules/vms/vm.commands.js';
+import type { ReadModels } from '../modules/projections/read-models.js';
+import type { VmRecord } from '../modules/projections/read-model.types.js';
+import type { QueueHub } from './queue-hub.js';
+
+function observed(s: DomainState): ObservedState | undefined {
+  switch (s) {
+    case 'running':
+    case 'paused':
+    case 'stopped':
+    case 'crashed':
+    case 'absent':
+      return s;
+    default:
+      return undefined; // migrating / unknown: nothing to conclude yet
+  }
+}
+
+export interface SweepReport {
+  checked: number;
+  reported: number;
+  unmanaged: string[];
+}
+
+/**
+ * Compares what the driver really runs on one host with the read model and
+ * reports disagreements as observations; the VM decider turns them into
+ * events (VmCrashed, VmStateReconciled, or closes an operation no job will
+ * ever finish). Domains the service did not create are logged, never touched.
+ */
+export class Reconciler {
+  constructor(
+    private readonly hostId: string,
+    private readonly driver: HypervisorDriver,
+    private readonly readModels: ReadModels,
+    private readonly hub: QueueHub,
+    private readonly log: Logger,
+    /** A pending operation untouched this long, with no job on any queue, is stuck. */
+    private readonly stuckAfterMs = 60000,
+  ) {}
+
+  private async vmsOnHost(): Promise<VmRecord[]> {
+    const out: VmRecord[] = [];
+    let cursor = 0;
+    for (;;) {
+      const page = await this.readModels.listVms(cursor, 500);
+      out.push(...page.items.filter((r) => r.state.hostId === this.hostId && r.state.state !== 'deleted'));
+      if (!page.next) return out;
+      cursor = Number(page.next);
+    }
+  }
+
+  async sweep(now = Date.now()): Promise<SweepReport> {
+    const report: SweepReport = { checked: 0, reported: 0, unmanaged: [] };
+    const records = await this.vmsOnHost();
+    for (const rec of records) {
+      const s = rec.state;
+      if (!s.id || !s.spec || s.state === 'requested' || s.state === 'failed') continue;
+      const pending = s.pending;
+      // Work in flight moves the state on its own; only a pending operation that went quiet is looked at.
+      if (pending && now - new Date(rec.updatedAt).getTime() < this.stuckAfterMs) continue;
+      if (!pending && (s.state === 'provisioning' || s.state === 'migrating' || s.state === 'deleting')) continue;
+      report.checked++;
+      const status = await this.driver.status({ id: s.id, ...s.spec });
+      const seen = observed(status.state);
+      if (!seen) continue;
+      let jobActive = false;
+      if (pending) {
+        const hosts = [this.hostId, s.migration?.targetHostId].filter((h): h is string => !!h);
+        for (const h of hosts) jobActive ||= await this.hub.hasLiveJob(h, pending.id);
+      } else {
+        const agrees = seen === s.state || (seen === 'crashed' && s.state === 'stopped') || (seen === 'absent' && s.state === 'stopped');
+        if (agrees) continue;
+      }
+      if (pending && jobActive) continue;
+      report.reported++;
+      await this.hub.postResult(`reconcile.${s.id}.${rec.revision}.${seen}`, {
+        kind: 'observed',
+        vmId: s.id,
+        hostId: this.hostId,
+        observed: seen,
+        reason: status.detail ?? `the driver reports ${status.state}`,
+        jobActive,
+        principal: `system:reconciler@${this.hostId}`,
+      });
+    }
+    const known = new Set(records.map((r) => r.state.id));
+    for (const d of await this.driver.listDomains()) {
+      if (!d.managed || !known.has(d.vmId)) report.unmanaged.push(d.vmId);
+    }
+    if (report.unmanaged.length) {
+      this.log.warn({ host: this.hostId, domains: report.unmanaged }, 'domains not managed by virtledger found (left alone)');
+    }
+    return report;
+  }
+}
