@@ -44,7 +44,7 @@ describe('driver registry', () => {
     const caps = driverCapabilities('simulated', 'simulated://');
     const factory = (h: Parameters<typeof createDriver>[0]) => new SimulatedDriver({ ...h, uri: 'simulated://' });
     registerDriver('fake', factory, () => caps);
-    assert.deepEqual(knownDriverKinds(), ['fake', 'simulated']);
+    assert.deepEqual(knownDriverKinds(), ['fake', 'qemu', 'simulated']);
     assert.equal(createDriver({ id: 'h', driver: 'fake', uri: 'fake://', storageDir: '/tmp/x' }).kind, 'simulated');
     assert.throws(() => registerDriver('fake', factory, () => caps), /already registered/);
     assert.throws(() => registerDriver('Bad Kind', factory, () => caps), /lowercase/);

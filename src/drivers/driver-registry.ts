@@ -1,6 +1,7 @@
 import type { DriverCapabilities, DriverFactory, HostBinding, HypervisorDriver } from './hypervisor-driver.port.js';
 import { SimulatedDriver } from './simulated/simulated.driver.js';
 import { simulatedCapabilities } from './simulated/simulated-options.js';
+import { createQemuDriver, qemuCapabilities } from './qemu/qemu.driver.js';
 
 /** Reads a host URI and says what the driver would declare, without touching the machine. */
 export type CapabilityProbe = (uri: string) => DriverCapabilities;
@@ -17,6 +18,7 @@ interface Entry {
 
 const registry = new Map<string, Entry>([
   ['simulated', { create: (h) => new SimulatedDriver(h), capabilities: simulatedCapabilities }],
+  ['qemu', { create: createQemuDriver, capabilities: qemuCapabilities }],
 ]);
 
 /**
