@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { startPrivateRedis } from '../src/infra/private-redis.js';
+import { deleteKeysWithPrefix } from '../src/infra/redis-keys.js';
 import { appendBaseline, bullmqBaseline } from './baselines.js';
 import { controlPlaneBench } from './control-plane.js';
 import { row } from './stats.js';
@@ -15,12 +16,7 @@ function arg(name: string, dflt: string): string {
 
 async function wipe(redisUrl: string, prefix: string): Promise<void> {
   const r = new Redis(redisUrl);
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await r.del(...keys);
-  } while (cursor !== '0');
+  await deleteKeysWithPrefix(r, prefix);
   r.disconnect();
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { waitUntil } from './e2e-helpers.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -27,15 +28,6 @@ function qemuPids(vmId: string): number[] {
   return pids;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 describe('qemu hosts served by separate worker processes (real QEMU under TCG)', { skip: hasQemu ? false : 'qemu-system-x86_64 not installed' }, () => {
   let t: TestApp;
@@ -121,7 +113,7 @@ describe('qemu hosts served by separate worker processes (real QEMU under TCG)',
       const vm = await t.as('viewer').get(`/v1/vms/${vmId}`);
       assert.equal(vm.body.state, 'running');
       assert.equal(vm.body.hostId, target);
-      await until('source process gone', async () => (qemuPids(vmId).length === 1 ? true : undefined));
+      await waitUntil('source process gone', async () => (qemuPids(vmId).length === 1 ? true : undefined));
       const onTarget = await t.as('operator').get(`/v1/hosts/${target}/domains`);
       assert.ok(
         onTarget.body.items.some(
@@ -138,7 +130,7 @@ describe('qemu hosts served by separate worker processes (real QEMU under TCG)',
       );
       const hosts = await t.as('viewer').get('/v1/hosts');
       const alloc = Object.fromEntries(hosts.body.items.map((h: { id: string; allocated: { vcpus: number } }) => [h.id, h.allocated.vcpus]));
-      await until('source capacity released', async () => {
+      await waitUntil('source capacity released', async () => {
         const hs = await t.as('viewer').get(`/v1/hosts/${source}`);
         return hs.body.allocated.vcpus === 0 ? true : undefined;
       });
@@ -157,7 +149,7 @@ describe('qemu hosts served by separate worker processes (real QEMU under TCG)',
 
     // Kill QEMU behind the service's back: the worker's sweep reports it and the VM ends stopped.
     for (const pid of qemuPids(vmId)) process.kill(pid, 'SIGKILL');
-    await until('VmCrashed', async () => {
+    await waitUntil('VmCrashed', async () => {
       const r = await t.as('viewer').get(`/v1/vms/${vmId}`);
       return r.body.state === 'stopped' ? true : undefined;
     });

@@ -1,18 +1,10 @@
 import assert from 'node:assert/strict';
+import { waitUntil } from './e2e-helpers.js';
 import { after, before, describe, test } from 'node:test';
 import { SimulatedDriver } from '../../src/drivers/simulated/simulated.driver.js';
 import { hostQueueName } from '../../src/workers/job.types.js';
 import { createVm, registerHost, startTestApp, type TestApp } from '../support/app.js';
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('reconciliation (simulated driver; the qemu suite kills real processes)', () => {
   let t: TestApp;
@@ -24,10 +16,10 @@ describe('reconciliation (simulated driver; the qemu suite kills real processes)
   test('a VM whose domain dies outside the service becomes VmCrashed and stopped', async () => {
     const hostId = await registerHost(t, { name: 'rc1' });
     const { vmId } = await createVm(t, { hostId });
-    const driver = await until('worker', async () => t.runtime.pool.workers.get(hostId)?.driver);
+    const driver = await waitUntil('worker', async () => t.runtime.pool.workers.get(hostId)?.driver);
     assert.ok(driver instanceof SimulatedDriver);
     await driver.killFromOutside(vmId);
-    const vm = await until('VM stopped', async () => {
+    const vm = await waitUntil('VM stopped', async () => {
       const r = await t.as('viewer').get(`/v1/vms/${vmId}`);
       return r.body.state === 'stopped' ? r.body : undefined;
     });
@@ -53,7 +45,7 @@ describe('reconciliation (simulated driver; the qemu suite kills real processes)
     assert.ok(['pending', 'running'].includes(still.body.status), JSON.stringify(still.body));
     // Lose the queue (as a Redis wipe would): no job will ever finish this operation.
     await t.runtime.hub.queue(hostQueueName(hostId)).obliterate({ force: true });
-    const op = await until('operation closed', async () => {
+    const op = await waitUntil('operation closed', async () => {
       const r = await t.as('viewer').get(`/v1/operations/${res.body.operationId}`);
       return r.body.status === 'failed' ? r.body : undefined;
     });

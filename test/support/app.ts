@@ -5,6 +5,7 @@ import request from 'supertest';
 import { createHttpApp } from '../../src/app.js';
 import { loadConfig, type AppConfig } from '../../src/config/config.js';
 import { Runtime } from '../../src/runtime/runtime.js';
+import { deleteKeysWithPrefix } from '../../src/infra/redis-keys.js';
 import { tempDir, testPostgresUrl, testRedisUrl, uniqueName } from './env.js';
 
 export const TOKENS = {
@@ -115,12 +116,7 @@ export async function deleteRedisPrefix(prefix: string): Promise<void> {
   const r = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
   await r.connect();
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await r.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeysWithPrefix(r, prefix);
   } finally {
     r.disconnect();
   }
