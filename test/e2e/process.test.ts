@@ -11,7 +11,11 @@ import { tempDir } from '../support/env.js';
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../src/main.js');
 
 function run(env: Record<string, string>, args: string[] = []) {
-  return spawnSync(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 20000 });
+  return spawnSync(process.execPath, [MAIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+    timeout: 20000,
+  });
 }
 
 async function waitFor(url: string, headers: Record<string, string> = {}, timeoutMs = 20000): Promise<Response> {
@@ -31,7 +35,6 @@ describe('the process: configuration, zero-setup start, drain', () => {
 
   after(async () => {
     for (const d of dirs) d.cleanup();
-
   });
 
   test('invalid configuration stops the process at start, naming the variable', () => {
@@ -54,7 +57,11 @@ describe('the process: configuration, zero-setup start, drain', () => {
   test('without REDIS_URL and without redis-server on PATH it says how to install one', () => {
     const data = tempDir('vl-proc-');
     dirs.push(data);
-    const r = spawnSync(process.execPath, [MAIN], { env: { PATH: '/nonexistent', DATA_DIR: data.dir }, encoding: 'utf8', timeout: 20000 });
+    const r = spawnSync(process.execPath, [MAIN], {
+      env: { PATH: '/nonexistent', DATA_DIR: data.dir },
+      encoding: 'utf8',
+      timeout: 20000,
+    });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /apt-get install -y redis-server/);
     assert.match(r.stderr, /REDIS_URL/);
@@ -65,7 +72,13 @@ describe('the process: configuration, zero-setup start, drain', () => {
     dirs.push(data);
     const port = await freePort();
     const child = spawn(process.execPath, [MAIN], {
-      env: { PATH: process.env.PATH ?? '', DATA_DIR: data.dir, PORT: String(port), LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '10000' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATA_DIR: data.dir,
+        PORT: String(port),
+        LOG_LEVEL: 'info',
+        SHUTDOWN_GRACE_MS: '10000',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -86,7 +99,12 @@ describe('the process: configuration, zero-setup start, drain', () => {
       const host = await fetch(`http://127.0.0.1:${port}/v1/hosts`, {
         method: 'POST',
         headers: h,
-        body: JSON.stringify({ name: 'slow', driver: 'simulated', uri: 'simulated://?latencyMs=1500', capacity: { vcpus: 4, memoryMiB: 4096 } }),
+        body: JSON.stringify({
+          name: 'slow',
+          driver: 'simulated',
+          uri: 'simulated://?latencyMs=1500',
+          capacity: { vcpus: 4, memoryMiB: 4096 },
+        }),
       });
       assert.equal(host.status, 201);
       const created = await fetch(`http://127.0.0.1:${port}/v1/vms`, {

@@ -28,136 +28,146 @@ function qemuPids(vmId: string): number[] {
   return pids;
 }
 
+describe(
+  'qemu hosts served by separate worker processes (real QEMU under TCG)',
+  { skip: hasQemu ? false : 'qemu-system-x86_64 not installed' },
+  () => {
+    let t: TestApp;
+    const dirs: Array<{ dir: string; cleanup: () => void }> = [];
+    const workers: ChildProcess[] = [];
+    const vmIds: string[] = [];
+    const h1 = `qh1-${randomUUID().slice(0, 8)}`;
+    const h2 = `qh2-${randomUUID().slice(0, 8)}`;
 
-describe('qemu hosts served by separate worker processes (real QEMU under TCG)', { skip: hasQemu ? false : 'qemu-system-x86_64 not installed' }, () => {
-  let t: TestApp;
-  const dirs: Array<{ dir: string; cleanup: () => void }> = [];
-  const workers: ChildProcess[] = [];
-  const vmIds: string[] = [];
-  const h1 = `qh1-${randomUUID().slice(0, 8)}`;
-  const h2 = `qh2-${randomUUID().slice(0, 8)}`;
-
-  function startWorker(hostId: string): ChildProcess {
-    const data = tempDir('vl-worker-');
-    dirs.push(data);
-    const child = spawn(process.execPath, [MAIN, '--role', 'worker', '--host', hostId], {
-      env: {
-        ...process.env,
-        REDIS_URL: testRedisUrl(),
-        REDIS_PREFIX: t.redisPrefix,
-        DATA_DIR: data.dir,
-        LOG_LEVEL: 'warn',
-        RECONCILE_INTERVAL_MS: '1000',
-        JOB_BACKOFF_MS: '100',
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    workers.push(child);
-    return child;
-  }
-
-  before(async () => {
-    // The API process runs no worker: each host's jobs go to its own worker process.
-    t = await startTestApp({ env: { ROLE: 'api' } });
-    for (const [id, name] of [
-      [h1, 'qemu-a'],
-      [h2, 'qemu-b'],
-    ] as const) {
-      const storage = tempDir('vl-qemu-');
-      dirs.push(storage);
-      const res = await t.as('admin').post('/v1/hosts', {
-        id,
-        name,
-        driver: 'qemu',
-        uri: `qemu:///system?storage=${storage.dir}&stopTimeoutMs=2000&accel=tcg`,
-        capacity: { vcpus: 8, memoryMiB: 4096 },
+    function startWorker(hostId: string): ChildProcess {
+      const data = tempDir('vl-worker-');
+      dirs.push(data);
+      const child = spawn(process.execPath, [MAIN, '--role', 'worker', '--host', hostId], {
+        env: {
+          ...process.env,
+          REDIS_URL: testRedisUrl(),
+          REDIS_PREFIX: t.redisPrefix,
+          DATA_DIR: data.dir,
+          LOG_LEVEL: 'warn',
+          RECONCILE_INTERVAL_MS: '1000',
+          JOB_BACKOFF_MS: '100',
+        },
+        stdio: ['ignore', 'inherit', 'inherit'],
       });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-      startWorker(id);
-    }
-  });
-
-  after(async () => {
-    for (const w of workers) w.kill('SIGTERM');
-    await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
-    for (const id of vmIds) for (const pid of qemuPids(id)) process.kill(pid, 'SIGKILL');
-    await t.close();
-    for (const d of dirs) d.cleanup();
-  });
-
-  test('create, migrate live to the other host and back, snapshot, crash detection, delete', async () => {
-    const create = await t.as('operator').post('/v1/vms', { name: 'mig', vcpus: 1, memoryMiB: 64, diskGiB: 1, hostId: h1 });
-    assert.equal(create.status, 202);
-    const vmId = create.body.vmId as string;
-    vmIds.push(vmId);
-    const op = await waitOperation(t, create.body.operationId, 60000);
-    assert.equal(op.status, 'succeeded', JSON.stringify(op));
-    assert.equal(qemuPids(vmId).length, 1, 'one qemu process runs the VM');
-
-    const domains = await t.as('operator').get(`/v1/hosts/${h1}/domains`);
-    assert.equal(domains.status, 200);
-    assert.ok(
-      domains.body.items.some(
-        (d: { vmId: string; state: string; managed: boolean }) => d.vmId === vmId && d.managed && d.state === 'running',
-      ),
-    );
-
-    for (const [target, source] of [
-      [h2, h1],
-      [h1, h2],
-    ] as const) {
-      const mig = await t.as('operator').post(`/v1/vms/${vmId}/migrations`, { targetHostId: target, live: true });
-      assert.equal(mig.status, 202, JSON.stringify(mig.body));
-      const done = await waitOperation(t, mig.body.operationId, 90000);
-      assert.equal(done.status, 'succeeded', JSON.stringify(done));
-      const vm = await t.as('viewer').get(`/v1/vms/${vmId}`);
-      assert.equal(vm.body.state, 'running');
-      assert.equal(vm.body.hostId, target);
-      await waitUntil('source process gone', async () => (qemuPids(vmId).length === 1 ? true : undefined));
-      const onTarget = await t.as('operator').get(`/v1/hosts/${target}/domains`);
-      assert.ok(
-        onTarget.body.items.some(
-          (d: { vmId: string; state: string; managed: boolean }) => d.vmId === vmId && d.managed && d.state === 'running',
-        ),
-      );
-      const onSource = await t.as('operator').get(`/v1/hosts/${source}/domains`);
-      assert.ok(
-        // Both hosts share this machine, so the source sees the target's process, but only as unmanaged.
-        !onSource.body.items.some(
-          (d: { vmId: string; state: string; managed: boolean }) => d.vmId === vmId && d.managed && d.state === 'running',
-        ),
-        JSON.stringify(onSource.body),
-      );
-      const hosts = await t.as('viewer').get('/v1/hosts');
-      const alloc = Object.fromEntries(hosts.body.items.map((h: { id: string; allocated: { vcpus: number } }) => [h.id, h.allocated.vcpus]));
-      await waitUntil('source capacity released', async () => {
-        const hs = await t.as('viewer').get(`/v1/hosts/${source}`);
-        return hs.body.allocated.vcpus === 0 ? true : undefined;
-      });
-      assert.equal(alloc[target], 1);
+      workers.push(child);
+      return child;
     }
 
-    const events = await t.as('auditor').get(`/v1/vms/${vmId}/events`);
-    const types = events.body.items.map((e: { type: string }) => e.type);
-    assert.equal(types.filter((x: string) => x === 'VmMigrated').length, 2);
-
-    const snap = await t.as('operator').post(`/v1/vms/${vmId}/snapshots`, { name: 's1', memory: true });
-    assert.equal((await waitOperation(t, snap.body.operationId, 60000)).status, 'succeeded');
-    const revert = await t.as('operator').post(`/v1/vms/${vmId}/snapshots/s1/revert`);
-    assert.equal((await waitOperation(t, revert.body.operationId, 60000)).status, 'succeeded');
-    assert.equal((await t.as('viewer').get(`/v1/vms/${vmId}`)).body.state, 'running');
-
-    // Kill QEMU behind the service's back: the worker's sweep reports it and the VM ends stopped.
-    for (const pid of qemuPids(vmId)) process.kill(pid, 'SIGKILL');
-    await waitUntil('VmCrashed', async () => {
-      const r = await t.as('viewer').get(`/v1/vms/${vmId}`);
-      return r.body.state === 'stopped' ? true : undefined;
+    before(async () => {
+      // The API process runs no worker: each host's jobs go to its own worker process.
+      t = await startTestApp({ env: { ROLE: 'api' } });
+      for (const [id, name] of [
+        [h1, 'qemu-a'],
+        [h2, 'qemu-b'],
+      ] as const) {
+        const storage = tempDir('vl-qemu-');
+        dirs.push(storage);
+        const res = await t.as('admin').post('/v1/hosts', {
+          id,
+          name,
+          driver: 'qemu',
+          uri: `qemu:///system?storage=${storage.dir}&stopTimeoutMs=2000&accel=tcg`,
+          capacity: { vcpus: 8, memoryMiB: 4096 },
+        });
+        assert.equal(res.status, 201, JSON.stringify(res.body));
+        startWorker(id);
+      }
     });
-    const after = await t.as('auditor').get(`/v1/vms/${vmId}/events`);
-    assert.equal(after.body.items.filter((e: { type: string }) => e.type === 'VmCrashed').length, 1);
 
-    const del = await t.as('operator').delete(`/v1/vms/${vmId}`);
-    assert.equal((await waitOperation(t, del.body.operationId, 60000)).status, 'succeeded');
-    assert.deepEqual(qemuPids(vmId), []);
-  });
-});
+    after(async () => {
+      for (const w of workers) w.kill('SIGTERM');
+      await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
+      for (const id of vmIds) for (const pid of qemuPids(id)) process.kill(pid, 'SIGKILL');
+      await t.close();
+      for (const d of dirs) d.cleanup();
+    });
+
+    test('create, migrate live to the other host and back, snapshot, crash detection, delete', async () => {
+      const create = await t
+        .as('operator')
+        .post('/v1/vms', { name: 'mig', vcpus: 1, memoryMiB: 64, diskGiB: 1, hostId: h1 });
+      assert.equal(create.status, 202);
+      const vmId = create.body.vmId as string;
+      vmIds.push(vmId);
+      const op = await waitOperation(t, create.body.operationId, 60000);
+      assert.equal(op.status, 'succeeded', JSON.stringify(op));
+      assert.equal(qemuPids(vmId).length, 1, 'one qemu process runs the VM');
+
+      const domains = await t.as('operator').get(`/v1/hosts/${h1}/domains`);
+      assert.equal(domains.status, 200);
+      assert.ok(
+        domains.body.items.some(
+          (d: { vmId: string; state: string; managed: boolean }) =>
+            d.vmId === vmId && d.managed && d.state === 'running',
+        ),
+      );
+
+      for (const [target, source] of [
+        [h2, h1],
+        [h1, h2],
+      ] as const) {
+        const mig = await t.as('operator').post(`/v1/vms/${vmId}/migrations`, { targetHostId: target, live: true });
+        assert.equal(mig.status, 202, JSON.stringify(mig.body));
+        const done = await waitOperation(t, mig.body.operationId, 90000);
+        assert.equal(done.status, 'succeeded', JSON.stringify(done));
+        const vm = await t.as('viewer').get(`/v1/vms/${vmId}`);
+        assert.equal(vm.body.state, 'running');
+        assert.equal(vm.body.hostId, target);
+        await waitUntil('source process gone', async () => (qemuPids(vmId).length === 1 ? true : undefined));
+        const onTarget = await t.as('operator').get(`/v1/hosts/${target}/domains`);
+        assert.ok(
+          onTarget.body.items.some(
+            (d: { vmId: string; state: string; managed: boolean }) =>
+              d.vmId === vmId && d.managed && d.state === 'running',
+          ),
+        );
+        const onSource = await t.as('operator').get(`/v1/hosts/${source}/domains`);
+        assert.ok(
+          // Both hosts share this machine, so the source sees the target's process, but only as unmanaged.
+          !onSource.body.items.some(
+            (d: { vmId: string; state: string; managed: boolean }) =>
+              d.vmId === vmId && d.managed && d.state === 'running',
+          ),
+          JSON.stringify(onSource.body),
+        );
+        const hosts = await t.as('viewer').get('/v1/hosts');
+        const alloc = Object.fromEntries(
+          hosts.body.items.map((h: { id: string; allocated: { vcpus: number } }) => [h.id, h.allocated.vcpus]),
+        );
+        await waitUntil('source capacity released', async () => {
+          const hs = await t.as('viewer').get(`/v1/hosts/${source}`);
+          return hs.body.allocated.vcpus === 0 ? true : undefined;
+        });
+        assert.equal(alloc[target], 1);
+      }
+
+      const events = await t.as('auditor').get(`/v1/vms/${vmId}/events`);
+      const types = events.body.items.map((e: { type: string }) => e.type);
+      assert.equal(types.filter((x: string) => x === 'VmMigrated').length, 2);
+
+      const snap = await t.as('operator').post(`/v1/vms/${vmId}/snapshots`, { name: 's1', memory: true });
+      assert.equal((await waitOperation(t, snap.body.operationId, 60000)).status, 'succeeded');
+      const revert = await t.as('operator').post(`/v1/vms/${vmId}/snapshots/s1/revert`);
+      assert.equal((await waitOperation(t, revert.body.operationId, 60000)).status, 'succeeded');
+      assert.equal((await t.as('viewer').get(`/v1/vms/${vmId}`)).body.state, 'running');
+
+      // Kill QEMU behind the service's back: the worker's sweep reports it and the VM ends stopped.
+      for (const pid of qemuPids(vmId)) process.kill(pid, 'SIGKILL');
+      await waitUntil('VmCrashed', async () => {
+        const r = await t.as('viewer').get(`/v1/vms/${vmId}`);
+        return r.body.state === 'stopped' ? true : undefined;
+      });
+      const after = await t.as('auditor').get(`/v1/vms/${vmId}/events`);
+      assert.equal(after.body.items.filter((e: { type: string }) => e.type === 'VmCrashed').length, 1);
+
+      const del = await t.as('operator').delete(`/v1/vms/${vmId}`);
+      assert.equal((await waitOperation(t, del.body.operationId, 60000)).status, 'succeeded');
+      assert.deepEqual(qemuPids(vmId), []);
+    });
+  },
+);

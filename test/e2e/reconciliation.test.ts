@@ -5,11 +5,12 @@ import { SimulatedDriver } from '../../src/drivers/simulated/simulated.driver.js
 import { hostQueueName } from '../../src/workers/job.types.js';
 import { createVm, registerHost, startTestApp, type TestApp } from '../support/app.js';
 
-
 describe('reconciliation (simulated driver; the qemu suite kills real processes)', () => {
   let t: TestApp;
   before(async () => {
-    t = await startTestApp({ env: { RECONCILE_INTERVAL_MS: '1000', RECONCILE_STUCK_MS: '500', JOB_TIMEOUT_MS: '600000' } });
+    t = await startTestApp({
+      env: { RECONCILE_INTERVAL_MS: '1000', RECONCILE_STUCK_MS: '500', JOB_TIMEOUT_MS: '600000' },
+    });
   });
   after(async () => t.close());
 
