@@ -3,12 +3,12 @@ import { isAbsolute, join, normalize } from 'node:path';
 import { DriverError, type DomainStatus, type VmSpec } from '../hypervisor-driver.port.js';
 import { errorMessage } from './driver-errors.js';
 import { qemuArgs, type KernelBoot } from './qemu-args.js';
-import { isOurQemu, readCmdline, sendSignal, spawnDetached, waitUntilGone } from './qemu-process.js';
+import { isOurQemu, qemuStillExits, readCmdline, sendSignal, spawnDetached, waitUntilGone } from './qemu-process.js';
 import { domainStateOf } from './qemu-status.js';
 import type { QemuHostConfig } from './qemu-uri.js';
 import type { QmpClient } from './qmp.client.js';
 import type { QmpPool } from './qmp-pool.js';
-import type { QmpStatusInfo } from './qmp.types.js';
+import type { QmpMigrationInfo, QmpStatusInfo } from './qmp.types.js';
 import {
   ensureDir,
   ensurePrivateDir,
@@ -58,6 +58,7 @@ const START_TIMEOUT_MS = 30_000;
 const QUIT_WAIT_MS = 10_000;
 const KILL_WAIT_MS = 5_000;
 const KERNEL_PREFIX = 'kernel:';
+const OUTGOING_ACTIVE = new Set(['setup', 'active', 'pre-switchover', 'device', 'wait-unplug', 'cancelling']);
 const DEFAULT_APPEND = 'console=ttyS0 quiet panic=-1';
 
 /** One VM on this host: its files, its QEMU process and its QMP socket. */
@@ -86,8 +87,18 @@ export class QemuDomain {
   }
 
   writeSpec(spec: VmSpec): void {
-    const stored: StoredSpec = { ...spec, definedAt: this.readSpec()?.definedAt ?? new Date().toISOString() };
+    const stored: StoredSpec = {
+      ...spec,
+      definedAt: this.readSpec()?.definedAt ?? new Date().toISOString(),
+      ownerHost: this.host.hostKey,
+    };
     writeJsonAtomic(this.paths.spec, stored);
+  }
+
+  /** The other host that owns this VM's spec on shared storage, if any. */
+  ownerElsewhere(): string | undefined {
+    const owner = this.readSpec()?.ownerHost;
+    return owner !== undefined && owner !== this.host.hostKey ? owner : undefined;
   }
 
   readRun(): RunInfo | undefined {
@@ -111,6 +122,10 @@ export class QemuDomain {
   /** Spawns QEMU for this VM and returns once QMP answers. */
   async launch(spec: VmSpec, options: LaunchOptions = {}): Promise<number> {
     const p = this.paths;
+    const previous = this.readRun();
+    if (previous && !(await waitUntilGone(() => qemuStillExits(previous.pid, p.pidFile), KILL_WAIT_MS))) {
+      throw new DriverError('conflict', `the previous QEMU (pid ${previous.pid}) of ${this.vmId} is still exiting`);
+    }
     ensureDir(p.runDir);
     if (p.socketDir !== p.runDir) ensurePrivateDir(p.socketDir);
     for (const stale of [p.qmpSocket, p.serialSocket, p.pidFile, p.stoppedMarker]) removeFile(stale);
@@ -145,7 +160,8 @@ export class QemuDomain {
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       try {
-        await this.queryStatus(2_000);
+        // Short connect attempts, so a QEMU that died at start is noticed at once.
+        await this.qmp((c) => c.execute('query-status', undefined, { timeoutMs: 2_000 }), 300);
         return;
       } catch (err) {
         // Right after spawn the pid may still show node's argv (before exec), so only
@@ -182,7 +198,8 @@ export class QemuDomain {
   }
 
   private async endProcess(pid: number, options: { graceful: boolean; timeoutMs: number }): Promise<TerminateOutcome> {
-    const alive = (): boolean => isOurQemu(pid, this.paths.pidFile);
+    // Gone means fully exited: only then are the image locks released for whoever comes next.
+    const alive = (): boolean => qemuStillExits(pid, this.paths.pidFile);
     if (options.graceful) {
       const status = await this.queryStatus().catch(() => undefined);
       // A paused guest cannot see the power button; waiting would only burn the timeout.
@@ -216,12 +233,23 @@ export class QemuDomain {
     if (pid !== undefined) {
       try {
         const s = await this.queryStatus(3_000);
+        if (s.status === 'running' || s.status === 'paused') {
+          // An outgoing migration leaves the run state alone; only query-migrate tells.
+          const m = await this.qmp((c) =>
+            c.execute<QmpMigrationInfo>('query-migrate', undefined, { timeoutMs: 3_000 }),
+          );
+          if (m.status && OUTGOING_ACTIVE.has(m.status)) {
+            return { state: 'migrating', detail: `${s.status}, outgoing migration ${m.status}`, pid };
+          }
+        }
         return { state: domainStateOf(s.status), detail: s.status, pid };
       } catch (err) {
         return { state: 'unknown', detail: `QEMU pid ${pid} alive but QMP failed: ${errorMessage(err)}`, pid };
       }
     }
     if (!this.isDefined()) return { state: 'absent' };
+    const owner = this.ownerElsewhere();
+    if (owner) return { state: 'absent', detail: `belongs to host ${owner} (shared storage)` };
     return this.deadStatus();
   }
 

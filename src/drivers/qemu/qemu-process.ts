@@ -30,13 +30,47 @@ export function readCmdline(pid: number): string[] | undefined {
   }
 }
 
-function isZombie(pid: number): boolean {
+/** The state letter of /proc/<pid>/stat (R, S, D, Z, X, …), or undefined when the pid is gone. */
+function procState(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+    return stat.charAt(stat.lastIndexOf(')') + 2);
+  } catch {
+    return undefined;
+  }
+}
+
+function isZombie(pid: number): boolean {
+  const state = procState(pid);
+  return state === undefined || state === 'Z' || state === 'X';
+}
+
+/**
+ * Gone for good: no pid, or a zombie whose other threads have ended too. The leader of a
+ * multi-threaded process can turn zombie while its other threads still run, and those keep the
+ * shared file table, so the image locks, until the last one is done.
+ */
+function fullyExited(pid: number): boolean {
+  if (!isZombie(pid)) return false;
+  try {
+    return readdirSync(`/proc/${pid}/task`).length <= 1;
   } catch {
     return true;
   }
+}
+
+/**
+ * True until the process has fully exited. A dying process frees its memory (its cmdline reads
+ * empty) before it closes its files, so for a moment it is no longer "our QEMU" yet still holds
+ * the qcow2 lock; whoever reuses the disk must wait for this to turn false. A pid already reused
+ * by another program (different cmdline) counts as gone.
+ */
+export function qemuStillExits(pid: number, pidFile: string): boolean {
+  if (fullyExited(pid)) return false;
+  const argv = readCmdline(pid);
+  if (!argv) return true;
+  const i = argv.indexOf('-pidfile');
+  return i >= 0 && argv[i + 1] === pidFile;
 }
 
 /**

@@ -51,8 +51,14 @@ function resolveAccel(config: QemuHostConfig): 'kvm' | 'tcg' {
 }
 
 /**
- * The QEMU driver: one qemu-system-x86_64 per VM, driven over its QMP socket, disks as qcow2
- * through qemu-img. No libvirt. Host URI: see qemu-uri.ts. Per-VM files: see vm-files.ts.
+ * The QEMU driver: one qemu-system-x86_64 per VM, spawned detached (it outlives the worker and is
+ * found again by pid + cmdline), driven over its QMP socket; disks are qcow2 through qemu-img.
+ * No libvirt.
+ * - Host URI: `qemu:///system?storage=…&migrationHost=…&accel=…` (qemu-uri.ts).
+ * - Files: `<storage>/<vmId>/{disk.qcow2,spec.json,run-<hostId>/…}` (vm-files.ts).
+ * - `spec.image`: a base qcow2 to overlay (absolute path or a name in `<storage>/.images`), or
+ *   `kernel:/abs/dir` to boot a kernel + initrd with the serial console on a socket (qemu-domain.ts).
+ * - Migration: shared storage or NBD storage copy (incoming-/outgoing-migration.ts).
  */
 export class QemuDriver implements HypervisorDriver {
   readonly kind = 'qemu';
@@ -124,6 +130,10 @@ export class QemuDriver implements HypervisorDriver {
     const dom = this.domainFor(spec);
     await this.exclusive(dom, 'start', async () => {
       const stored = dom.requireSpec();
+      const owner = dom.ownerElsewhere();
+      if (owner) {
+        throw new DriverError('conflict', `VM ${dom.vmId} belongs to host ${owner}; define it here to adopt it`);
+      }
       if (existsSync(dom.paths.incoming)) {
         throw new DriverError('conflict', `an incoming migration of ${dom.vmId} is prepared here; finish or abort it`);
       }
@@ -179,6 +189,10 @@ export class QemuDriver implements HypervisorDriver {
     await this.exclusive(dom, 'destroy', async () => {
       if (existsSync(dom.paths.vmDir)) {
         await dom.terminate({ graceful: false, timeoutMs: 0 });
+        if (dom.ownerElsewhere()) {
+          dom.removeRuntimeFiles(); // the disk and spec are another host's, on shared storage
+          return;
+        }
         // Shared storage: another host's QEMU may hold this disk; deleting it would pull it from under that guest.
         if (existsSync(dom.paths.disk) && (await isImageInUse(dom.paths.disk))) {
           throw new DriverError('conflict', `the disk of ${dom.vmId} is in use by another QEMU; not deleting it`);
@@ -256,7 +270,7 @@ export class QemuDriver implements HypervisorDriver {
       if (!SAFE_NAME.test(entry) || !isDir(join(this.host.storageDir, entry))) continue;
       const dom = this.domain(entry);
       const pid = dom.livePid();
-      if (pid === undefined && !dom.isDefined()) continue;
+      if (pid === undefined && (!dom.isDefined() || dom.ownerElsewhere())) continue;
       if (pid !== undefined) ourPids.add(pid);
       domains.push({ vmId: entry, managed: true, ...(await dom.status()) });
     }

@@ -75,6 +75,11 @@ export interface IncomingInfo {
 
 export interface StoredSpec extends VmSpec {
   definedAt: string;
+  /**
+   * The host key of the host the VM belongs to. Only matters on shared storage, where every
+   * host sees the spec: the others report the VM absent and never delete its disk.
+   */
+  ownerHost?: string;
 }
 
 export function readJson<T>(path: string): T | undefined {

@@ -186,6 +186,43 @@ describe('qemu driver: lifecycle of no-OS VMs (real qemu)', () => {
     await driver.destroy(idle);
   });
 
+  test('a failed start surfaces QEMU’s own message (disk locked by a foreign qemu)', async () => {
+    const spec = vmSpec();
+    await driver.define(spec);
+    const disk = driver.domainPaths(spec.id).disk;
+    const holder = spawn(
+      'qemu-system-x86_64',
+      [
+        '-accel',
+        'tcg',
+        '-m',
+        '32',
+        '-nodefaults',
+        '-display',
+        'none',
+        '-S',
+        '-drive',
+        `file=${disk},format=qcow2,if=none`,
+      ],
+      { stdio: 'ignore' },
+    );
+    assert.ok(holder.pid);
+    env.track(holder.pid);
+    await waitUntil(() => listQemuProcesses().some((p) => p.pid === holder.pid && p.argv.includes('-S')));
+    await sleep(300); // until it has opened (and locked) the image
+    await assert.rejects(driver.start(spec), (err: unknown) => {
+      assert.ok(err instanceof DriverError);
+      assert.equal(err.code, 'failed');
+      assert.match(err.message, /Failed to get "write" lock/);
+      return true;
+    });
+    assert.equal((await driver.status(spec)).state, 'stopped');
+    const exited = new Promise((r) => holder.once('exit', r));
+    holder.kill('SIGKILL');
+    await exited;
+    await driver.destroy(spec);
+  });
+
   test('sockets move to a short /tmp dir when the storage path is too long for sun_path', async () => {
     const deep = join(env.root, 'd'.repeat(60), 'e'.repeat(60));
     mkdirSync(deep, { recursive: true });

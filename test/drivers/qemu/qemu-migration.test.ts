@@ -81,9 +81,14 @@ describe('qemu driver: migration between two driver instances (real qemu, no-OS 
     await d.finishIncoming(spec, { live: true });
     const totalMs = Date.now() - t0;
     assert.equal((await d.status(spec)).state, 'running');
-    assert.notEqual((await c.status(spec)).state, 'running');
+    assert.deepEqual(await c.status(spec), { state: 'absent', detail: 'belongs to host host-d (shared storage)' });
+    // On this one machine host-d's QEMU is still visible to host-c, but only as a foreign process.
+    assert.ok(!(await c.listDomains()).some((dom) => dom.vmId === spec.id && dom.managed));
+    await assert.rejects(c.start(spec), driverError('conflict', /belongs to host host-d/));
+    await c.destroy(spec); // on the host it left: only that host's leftovers go
     assert.ok(existsSync(c.domainPaths(spec.id).disk), 'a shared disk stays');
     assert.equal(c.domainPaths(spec.id).disk, d.domainPaths(spec.id).disk);
+    assert.equal((await d.status(spec)).state, 'running');
 
     const back = await c.prepareIncoming(spec, { live: true });
     await d.migrate(spec, back, { live: true });
@@ -127,6 +132,7 @@ describe('qemu driver: migration between two driver instances (real qemu, no-OS 
     const migrating = slow.migrate(spec, endpoint, { live: true }, { onProgress: (p) => progress.push(p) });
     const outcome = assert.rejects(migrating, driverError('failed', /migration failed/));
     while (!progress.some((p) => (p.transferredBytes ?? 0) > 0)) await sleep(50);
+    assert.equal((await slow.status(spec)).state, 'migrating');
     sendSignal(targetPid, 'SIGKILL');
     await outcome;
     assert.equal((await slow.status(spec)).state, 'running');
