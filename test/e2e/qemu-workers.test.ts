@@ -8,6 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { startTestApp, waitOperation, type TestApp } from '../support/app.js';
+import { vmPaths } from '../../src/drivers/qemu/vm-files.js';
+import { ensureGuest, GuestConsole, waitForLog } from '../drivers/qemu/guest-console.js';
 import { tempDir, testRedisUrl } from '../support/env.js';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../src/main.js');
@@ -38,6 +40,7 @@ describe(
     const vmIds: string[] = [];
     const h1 = `qh1-${randomUUID().slice(0, 8)}`;
     const h2 = `qh2-${randomUUID().slice(0, 8)}`;
+    const storage = new Map<string, string>();
 
     function startWorker(hostId: string): ChildProcess {
       const data = tempDir('vl-worker-');
@@ -65,13 +68,14 @@ describe(
         [h1, 'qemu-a'],
         [h2, 'qemu-b'],
       ] as const) {
-        const storage = tempDir('vl-qemu-');
-        dirs.push(storage);
+        const dir = tempDir('vl-qemu-');
+        dirs.push(dir);
+        storage.set(id, dir.dir);
         const res = await t.as('admin').post('/v1/hosts', {
           id,
           name,
           driver: 'qemu',
-          uri: `qemu:///system?storage=${storage.dir}&stopTimeoutMs=2000&accel=tcg`,
+          uri: `qemu:///system?storage=${dir.dir}&stopTimeoutMs=2000&accel=tcg`,
           capacity: { vcpus: 8, memoryMiB: 4096 },
         });
         assert.equal(res.status, 201, JSON.stringify(res.body));
@@ -167,6 +171,54 @@ describe(
 
       const del = await t.as('operator').delete(`/v1/vms/${vmId}`);
       assert.equal((await waitOperation(t, del.body.operationId, 60000)).status, 'succeeded');
+      assert.deepEqual(qemuPids(vmId), []);
+    });
+
+    test('a real Linux guest keeps its memory across a live migration and a snapshot revert, and stops through ACPI', async () => {
+      const guest = ensureGuest();
+      const create = await t
+        .as('operator')
+        .post('/v1/vms', { name: 'guest', vcpus: 1, memoryMiB: 128, diskGiB: 1, hostId: h1, image: guest.image });
+      assert.equal(create.status, 202, JSON.stringify(create.body));
+      const vmId = create.body.vmId as string;
+      vmIds.push(vmId);
+      assert.equal((await waitOperation(t, create.body.operationId, 60000)).status, 'succeeded');
+      const onA = vmPaths(storage.get(h1)!, h1, vmId);
+      await waitForLog(onA.serialLog, 'GUEST-READY', 90000);
+      const a = await GuestConsole.connect(onA.serialSocket);
+      try {
+        await a.run('echo 41 > /tmp/counter');
+        assert.equal(await a.run('cat /tmp/counter'), '41');
+      } finally {
+        a.close();
+      }
+
+      const mig = await t.as('operator').post(`/v1/vms/${vmId}/migrations`, { targetHostId: h2, live: true });
+      assert.equal((await waitOperation(t, mig.body.operationId, 120000)).status, 'succeeded');
+      const onB = vmPaths(storage.get(h2)!, h2, vmId);
+      const b = await GuestConsole.connect(onB.serialSocket);
+      try {
+        assert.equal(await b.run('cat /tmp/counter'), '41', 'guest RAM arrived on the target host');
+        const snap = await t.as('operator').post(`/v1/vms/${vmId}/snapshots`, { name: 'at41', memory: true });
+        assert.equal((await waitOperation(t, snap.body.operationId, 60000)).status, 'succeeded');
+        await b.run('echo 42 > /tmp/counter');
+        assert.equal(await b.run('cat /tmp/counter'), '42');
+        const revert = await t.as('operator').post(`/v1/vms/${vmId}/snapshots/at41/revert`);
+        assert.equal((await waitOperation(t, revert.body.operationId, 60000)).status, 'succeeded');
+      } finally {
+        b.close();
+      }
+      const b2 = await GuestConsole.connect(onB.serialSocket);
+      try {
+        assert.equal(await b2.run('cat /tmp/counter'), '41', 'the revert brought back the snapshot memory');
+      } finally {
+        b2.close();
+      }
+
+      // A long graceful timeout: only ACPI can end it quickly; the driver records how the VM stopped.
+      const stop = await t.as('operator').post(`/v1/vms/${vmId}/stop`, { force: false, timeoutMs: 60000 });
+      assert.equal((await waitOperation(t, stop.body.operationId, 90000)).status, 'succeeded');
+      assert.match(readFileSync(onB.stoppedMarker, 'utf8'), /acpi/);
       assert.deepEqual(qemuPids(vmId), []);
     });
   },
