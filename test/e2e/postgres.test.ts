@@ -46,7 +46,8 @@ describe('e2e: lifecycle on PostgreSQL', { skip: url ? false : 'TEST_POSTGRES_UR
 
   before(async () => {
     t = await startTestApp({ store: 'postgres' });
-    hostId = (await registerSimHost(t, 'pg-host')).id as string;
+    // A little latency keeps the first stop in flight while the second arrives (the 409 must name it).
+    hostId = (await registerSimHost(t, 'pg-host', 'simulated://?latencyMs=200')).id as string;
   });
   after(async () => {
     await t?.close();
