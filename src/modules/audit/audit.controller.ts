@@ -1,4 +1,5 @@
-import { Controller, Get, Inject, Query } from '@nestjs/common';
+import { Controller, Get, Inject, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { vmStream } from '../../application/streams.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
@@ -6,6 +7,9 @@ import { checkLink, verifyChain, GENESIS_HASH, type ChainBreak } from '../../eve
 import type { Runtime } from '../../runtime/runtime.js';
 import { RUNTIME } from '../../runtime/runtime.token.js';
 import { AUDITORS, Roles } from '../auth/roles.js';
+import { parsePosition } from '../../http/query.js';
+import { parseEventFilter } from './event-filter.js';
+import { exportLine } from './export-line.js';
 
 export interface VerifyReport {
   verified: boolean;
@@ -57,5 +61,63 @@ export class AuditController {
       after = page[page.length - 1]!.position;
     }
     return { verified: true, count, streams: prev.size, firstBreak: null };
+  }
+
+  /**
+   * The log (or one VM's stream, or a position range, both inclusive) as NDJSON:
+   * one event per line exactly as stored (data not upcast), with the chain.
+   */
+  @Get('export')
+  @Roles(...AUDITORS)
+  async export(
+    @Req() req: Request,
+    @Res() res: Response,
+    @Query('vmId') vmId?: string,
+    @Query('fromPosition') fromRaw?: string,
+    @Query('toPosition') toRaw?: string,
+  ): Promise<void> {
+    const filter = parseEventFilter(vmId !== undefined ? { vmId } : {});
+    const from = parsePosition(fromRaw, 'fromPosition');
+    const to = parsePosition(toRaw, 'toPosition');
+    const store = this.rt.store!;
+    res.status(200);
+    res.setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    let closed = false;
+    req.on('close', () => {
+      closed = true;
+    });
+    let after = from !== undefined && from > 0n ? from - 1n : undefined;
+    try {
+      for (;;) {
+        const page = await store.readAll({
+          ...(after !== undefined ? { after } : {}),
+          ...(filter.streamIds ? { streamPrefixes: filter.streamIds } : {}),
+          maxCount: 1000,
+        });
+        if (page.length === 0 || closed) break;
+        let done = false;
+        let chunk = '';
+        for (const e of page) {
+          if (to !== undefined && e.position > to) {
+            done = true;
+            break;
+          }
+          if (!filter.streamIds || filter.streamIds.includes(e.streamId)) chunk += exportLine(e) + '\n';
+          after = e.position;
+        }
+        if (chunk && !res.write(chunk))
+          await new Promise<void>((r) => {
+            res.once('drain', () => r());
+            res.once('close', () => r());
+          });
+        if (done) break;
+      }
+    } catch (err) {
+      this.rt.log.warn({ err }, 'audit export failed');
+      res.destroy(err as Error);
+      return;
+    }
+    res.end();
   }
 }

@@ -8,6 +8,7 @@ import { parseLimit, parsePosition, parseRevision } from '../../http/query.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { RUNTIME } from '../../runtime/runtime.token.js';
 import { AUDITORS, Roles } from '../auth/roles.js';
+import { parseEventFilter, readFilteredPage } from './event-filter.js';
 import { toEventView } from './event.view.js';
 import { streamEvents } from './sse.js';
 
@@ -41,19 +42,36 @@ export class EventsController {
     }
   }
 
-  /** The global log, paged: `fromPosition` is inclusive; `next` is the fromPosition of the next page. */
+  /**
+   * The global log, paged and filtered: `fromPosition` is inclusive; `next` is the
+   * fromPosition of the next page (a position, so pages never skip or repeat an event).
+   */
   @Get('events')
   @Roles(...AUDITORS)
-  async events(@Query('fromPosition') fromRaw?: string, @Query('limit') limitRaw?: string) {
+  async events(
+    @Query('fromPosition') fromRaw?: string,
+    @Query('limit') limitRaw?: string,
+    @Query('vmId') vmId?: string,
+    @Query('hostId') hostId?: string,
+    @Query('type') type?: string,
+    @Query('principal') principal?: string,
+    @Query('correlationId') correlationId?: string,
+    @Query('since') since?: string,
+    @Query('until') until?: string,
+  ) {
     const limit = parseLimit(limitRaw, 'limit', 1000, 100);
     const from = parsePosition(fromRaw, 'fromPosition');
-    const events = await this.store.readAll({ ...(from !== undefined && from > 0n ? { after: from - 1n } : {}), maxCount: limit + 1 });
-    const more = events.length > limit;
-    const page = events.slice(0, limit);
-    return {
-      items: page.map(toEventView),
-      next: more ? (page[page.length - 1]!.position + 1n).toString() : null,
-    };
+    const filter = parseEventFilter({
+      ...(vmId !== undefined ? { vmId } : {}),
+      ...(hostId !== undefined ? { hostId } : {}),
+      ...(type !== undefined ? { type } : {}),
+      ...(principal !== undefined ? { principal } : {}),
+      ...(correlationId !== undefined ? { correlationId } : {}),
+      ...(since !== undefined ? { since } : {}),
+      ...(until !== undefined ? { until } : {}),
+    });
+    const page = await readFilteredPage(this.store, filter, from, limit);
+    return { items: page.items.map(toEventView), next: page.next === null ? null : page.next.toString() };
   }
 
   /** Live feed (SSE): resumes after Last-Event-ID (or from fromPosition) with no gap and no duplicate. */
