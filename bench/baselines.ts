@@ -4,7 +4,12 @@ import type { EventStore } from '../src/eventstore/event-store.port.js';
 import { pool, summarize, type Summary } from './stats.js';
 
 /** Raw BullMQ: add → processed latency with one worker, nothing else in the path. */
-export async function bullmqBaseline(redisUrl: string, prefix: string, n: number, concurrency: number): Promise<Summary> {
+export async function bullmqBaseline(
+  redisUrl: string,
+  prefix: string,
+  n: number,
+  concurrency: number,
+): Promise<Summary> {
   const u = new URL(redisUrl);
   const connection = { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null };
   const name = 'bench-raw';
@@ -49,7 +54,13 @@ export async function appendBaseline(store: EventStore, n: number, concurrency: 
           id: randomUUID(),
           type: 'BenchEvent',
           data: { x: 1 },
-          metadata: { principal: 'bench', correlationId: 'c', causationId: 'c', at: new Date().toISOString(), schema: 1 },
+          metadata: {
+            principal: 'bench',
+            correlationId: 'c',
+            causationId: 'c',
+            at: new Date().toISOString(),
+            schema: 1,
+          },
         },
       ],
       'no_stream',

@@ -21,7 +21,14 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [TerminusModule.forRoot({ logger: false })],
-      controllers: [HostsController, VmsController, OperationsController, EventsController, AuditController, HealthController],
+      controllers: [
+        HostsController,
+        VmsController,
+        OperationsController,
+        EventsController,
+        AuditController,
+        HealthController,
+      ],
       providers: [
         { provide: RUNTIME, useValue: runtime },
         { provide: TokenVerifier, useValue: new TokenVerifier(runtime.tokens) },

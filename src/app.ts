@@ -24,7 +24,10 @@ export async function createHttpApp(runtime: Runtime): Promise<NestExpressApplic
     res.on('finish', () => {
       const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
       runtime.metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
-      runtime.log.debug({ method: req.method, url: req.originalUrl, status: res.statusCode, ms: Math.round(performance.now() - t0) }, 'http');
+      runtime.log.debug(
+        { method: req.method, url: req.originalUrl, status: res.statusCode, ms: Math.round(performance.now() - t0) },
+        'http',
+      );
     });
     next();
   });

@@ -35,7 +35,10 @@ async function main(): Promise<void> {
   if (config.role !== 'worker') {
     app = await createHttpApp(runtime);
     await app.listen(config.port, process.env.HOST_BIND ?? '0.0.0.0');
-    log.info({ port: config.port, role: config.role, dataDir: config.dataDir, store: runtime.store?.kind }, 'virtledger listening');
+    log.info(
+      { port: config.port, role: config.role, dataDir: config.dataDir, store: runtime.store?.kind },
+      'virtledger listening',
+    );
   } else {
     log.info({ role: config.role, hosts: config.workerHosts }, 'virtledger worker running');
   }

@@ -54,7 +54,9 @@ export async function loadStream<C, E extends DomainEvent, S>(
     const cut = events.findIndex((e) => !until(e));
     if (cut >= 0) events = events.slice(0, cut);
   }
-  const state = events.map(upcast).reduce((s, e) => decider.evolve(s, { type: e.type, data: e.data } as E), decider.initialState());
+  const state = events
+    .map(upcast)
+    .reduce((s, e) => decider.evolve(s, { type: e.type, data: e.data } as E), decider.initialState());
   return { state, revision: events.length ? events[events.length - 1]!.revision : undefined, events };
 }
 

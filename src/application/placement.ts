@@ -54,7 +54,9 @@ export async function listHostIds(store: EventStore): Promise<string[]> {
 export async function placeVm(store: EventStore, req: PlacementRequest, meta: CommandMeta): Promise<PlacementResult> {
   const ids = req.requestedHostId ? [req.requestedHostId] : await listHostIds(store);
   if (ids.length === 0) return { ok: false, reason: 'no host is registered; register one with POST /v1/hosts' };
-  const hosts = await Promise.all(ids.map(async (id) => ({ id, ...(await loadState(store, hostDecider, hostStream(id))) })));
+  const hosts = await Promise.all(
+    ids.map(async (id) => ({ id, ...(await loadState(store, hostDecider, hostStream(id))) })),
+  );
   const candidates = hosts
     .filter((h) => h.state.exists)
     .sort((a, b) => free(b.state).memoryMiB - free(a.state).memoryMiB);
@@ -66,7 +68,13 @@ export async function placeVm(store: EventStore, req: PlacementRequest, meta: Co
         store,
         hostDecider,
         hostStream(host.id),
-        { type: 'ReserveCapacity', vmId: req.vmId, operationId: req.operationId, vcpus: req.vcpus, memoryMiB: req.memoryMiB },
+        {
+          type: 'ReserveCapacity',
+          vmId: req.vmId,
+          operationId: req.operationId,
+          vcpus: req.vcpus,
+          memoryMiB: req.memoryMiB,
+        },
         meta,
       );
       return { ok: true, hostId: host.id };

@@ -13,7 +13,13 @@ export function resultToCommand(msg: ResultMessage, now: Date): VmCommand {
     case 'started':
       return { type: 'MarkOperationRunning', operationId: msg.operationId, step: msg.step };
     case 'succeeded':
-      return { type: 'RecordStepSucceeded', operationId: msg.operationId, step: msg.step, output: msg.output, at: now.toISOString() };
+      return {
+        type: 'RecordStepSucceeded',
+        operationId: msg.operationId,
+        step: msg.step,
+        output: msg.output,
+        at: now.toISOString(),
+      };
     case 'failed':
       return { type: 'RecordStepFailed', operationId: msg.operationId, step: msg.step, reason: msg.reason };
     case 'progress':
@@ -69,7 +75,8 @@ export class ResultConsumer {
     } catch (err) {
       if (err instanceof DomainError) {
         // Duplicates and results for operations already closed are expected under redelivery; nothing to retry.
-        if (err.code !== 'already_recorded') this.log.warn({ err: err.message, vm: msg.vmId, kind: msg.kind }, 'result refused');
+        if (err.code !== 'already_recorded')
+          this.log.warn({ err: err.message, vm: msg.vmId, kind: msg.kind }, 'result refused');
         this.onCommand?.(cmd.type, performance.now() - t0, false);
         return;
       }

@@ -162,7 +162,13 @@ export class SagaRunner {
         const holds = current.hostId === action.hostId && current.state !== 'deleted' && current.state !== 'failed';
         const incoming = current.migration?.targetHostId === action.hostId;
         if (holds || incoming) return true;
-        await handleCommand(this.store, hostDecider, hostStream(action.hostId), { type: 'ReleaseCapacity', vmId: action.vmId, operationId: action.operationId }, meta);
+        await handleCommand(
+          this.store,
+          hostDecider,
+          hostStream(action.hostId),
+          { type: 'ReleaseCapacity', vmId: action.vmId, operationId: action.operationId },
+          meta,
+        );
         return true;
       }
       case 'enqueue':

@@ -7,21 +7,35 @@ export type Role = 'all' | 'api' | 'worker';
 /** Environment as read; names are the variables users set. */
 class EnvSchema {
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(65535) PORT?: number;
-  @IsOptional() @IsString() @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must look like redis://host:port[/db]' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must look like redis://host:port[/db]' })
   REDIS_URL?: string;
-  @IsOptional() @IsString() @Matches(/^(sqlite:\S+|postgres(ql)?:\/\/\S+|kurrentdb:\/\/\S+|esdb:\/\/\S+)$/, {
+  @IsOptional()
+  @IsString()
+  @Matches(/^(sqlite:\S+|postgres(ql)?:\/\/\S+|kurrentdb:\/\/\S+|esdb:\/\/\S+)$/, {
     message: 'EVENTSTORE_URL must be sqlite:<file>, postgres://… or kurrentdb://…',
   })
   EVENTSTORE_URL?: string;
   @IsOptional() @IsString() DATA_DIR?: string;
-  @IsOptional() @IsString() @Matches(/^((admin|operator|auditor|viewer):[A-Za-z0-9._~+/=-]{16,})(,(admin|operator|auditor|viewer):[A-Za-z0-9._~+/=-]{16,})*$/, {
-    message: 'AUTH_TOKENS must be role:token[,role:token…] with roles admin|operator|auditor|viewer and tokens of 16+ URL-safe characters',
-  })
+  @IsOptional()
+  @IsString()
+  @Matches(
+    /^((admin|operator|auditor|viewer):[A-Za-z0-9._~+/=-]{16,})(,(admin|operator|auditor|viewer):[A-Za-z0-9._~+/=-]{16,})*$/,
+    {
+      message:
+        'AUTH_TOKENS must be role:token[,role:token…] with roles admin|operator|auditor|viewer and tokens of 16+ URL-safe characters',
+    },
+  )
   AUTH_TOKENS?: string;
   @IsOptional() @IsIn(['all', 'api', 'worker']) ROLE?: string;
-  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$/, { message: 'WORKER_HOSTS must be host ids separated by commas' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$/, { message: 'WORKER_HOSTS must be host ids separated by commas' })
   WORKER_HOSTS?: string;
-  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9:_-]{1,64}$/, { message: 'REDIS_PREFIX must be 1-64 of [A-Za-z0-9:_-]' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9:_-]{1,64}$/, { message: 'REDIS_PREFIX must be 1-64 of [A-Za-z0-9:_-]' })
   REDIS_PREFIX?: string;
   @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL?: string;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100) JOB_ATTEMPTS?: number;
@@ -93,7 +107,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
   }
   const role = (parsed.ROLE ?? 'all') as Role;
   if (role === 'worker' && !parsed.WORKER_HOSTS) {
-    throw new ConfigError('invalid configuration:\n  WORKER_HOSTS: the worker role needs --host <id> (or WORKER_HOSTS)');
+    throw new ConfigError(
+      'invalid configuration:\n  WORKER_HOSTS: the worker role needs --host <id> (or WORKER_HOSTS)',
+    );
   }
   const dataDir = resolve(parsed.DATA_DIR ?? './data');
   const workerHosts: AppConfig['workerHosts'] = parsed.WORKER_HOSTS

@@ -48,7 +48,15 @@ export function chainEvents(
   let prev = prevHash;
   return events.map((e, i) => {
     const revision = lastRevision + 1n + BigInt(i);
-    const hash = eventHash({ id: e.id, streamId, revision, type: e.type, data: e.data, metadata: e.metadata, prevHash: prev });
+    const hash = eventHash({
+      id: e.id,
+      streamId,
+      revision,
+      type: e.type,
+      data: e.data,
+      metadata: e.metadata,
+      prevHash: prev,
+    });
     const metadata: EventMetadata = { ...e.metadata, prevHash: prev, hash };
     prev = hash;
     return { ...e, revision, metadata };
@@ -62,7 +70,14 @@ export interface ChainBreak {
   found: string;
 }
 
-type ChainedEvent = { id: string; streamId: string; revision: bigint; type: string; data: EventData; metadata: EventMetadata };
+type ChainedEvent = {
+  id: string;
+  streamId: string;
+  revision: bigint;
+  type: string;
+  data: EventData;
+  metadata: EventMetadata;
+};
 
 /** Checks one event against the hash its predecessor in the stream ended with. */
 export function checkLink(e: ChainedEvent, prevHash: string): ChainBreak | null {
@@ -70,7 +85,8 @@ export function checkLink(e: ChainedEvent, prevHash: string): ChainBreak | null 
     return { streamId: e.streamId, revision: e.revision, expected: prevHash, found: e.metadata.prevHash };
   }
   const expected = eventHash({ ...e, prevHash });
-  if (expected !== e.metadata.hash) return { streamId: e.streamId, revision: e.revision, expected, found: e.metadata.hash };
+  if (expected !== e.metadata.hash)
+    return { streamId: e.streamId, revision: e.revision, expected, found: e.metadata.hash };
   return null;
 }
 

@@ -19,7 +19,9 @@ const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
 function isRedisDown(err: Error): boolean {
   return (
     err.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|Stream isn't writeable|Reached the max retries/i.test(err.message)
+    /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|Stream isn't writeable|Reached the max retries/i.test(
+      err.message,
+    )
   );
 }
 
@@ -47,10 +49,12 @@ export function toErrorBody(err: unknown): ErrorBody {
   if (err instanceof DomainError) return errorBody(DOMAIN_STATUS[err.code], err.message, err.details);
   if (err instanceof PreconditionFailedError) return errorBody(412, err.message);
   if (err instanceof ConcurrencyExhaustedError) return errorBody(409, err.message);
-  if (err instanceof UnavailableError) return errorBody(503, `event store unavailable: ${err.message}; nothing was recorded, retry later`);
+  if (err instanceof UnavailableError)
+    return errorBody(503, `event store unavailable: ${err.message}; nothing was recorded, retry later`);
   if (err instanceof Error) {
     const bp = err as BodyParserError;
-    if (bp.type === 'entity.too.large') return errorBody(413, `request body larger than ${bp.limit ?? 'the limit'} bytes`);
+    if (bp.type === 'entity.too.large')
+      return errorBody(413, `request body larger than ${bp.limit ?? 'the limit'} bytes`);
     if (bp.type === 'entity.parse.failed') return errorBody(400, `body is not valid JSON: ${err.message}`);
     if (bp.type === 'encoding.unsupported' || bp.type === 'charset.unsupported') return errorBody(415, err.message);
     if (typeof bp.status === 'number' && bp.status >= 400 && bp.status < 500) return errorBody(bp.status, err.message);

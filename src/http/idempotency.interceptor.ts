@@ -46,14 +46,22 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
   private async handle(key: string, req: AuthedRequest, res: Response, next: CallHandler): Promise<unknown> {
     if (!KEY_PATTERN.test(key)) {
-      throw new UnprocessableEntityException('Idempotency-Key must be 1-128 characters of letters, digits, ".", "_", ":" or "-"');
+      throw new UnprocessableEntityException(
+        'Idempotency-Key must be 1-128 characters of letters, digits, ".", "_", ":" or "-"',
+      );
     }
     const scope = req.principal?.id ?? 'anonymous';
     const redisKey = this.rt.keys.idempotency(scope, key);
     const hash = createHash('sha256')
       .update(`${req.method} ${req.originalUrl}\n${canonicalJson(req.body ?? null)}`)
       .digest('hex');
-    const claimed = await this.rt.redis.set(redisKey, JSON.stringify({ state: 'pending', hash } satisfies Stored), 'EX', 60, 'NX');
+    const claimed = await this.rt.redis.set(
+      redisKey,
+      JSON.stringify({ state: 'pending', hash } satisfies Stored),
+      'EX',
+      60,
+      'NX',
+    );
     if (!claimed) {
       const raw = await this.rt.redis.get(redisKey);
       const stored = raw ? (JSON.parse(raw) as Stored) : undefined;
@@ -87,4 +95,3 @@ export class IdempotencyInterceptor implements NestInterceptor {
     }
   }
 }
-

@@ -7,7 +7,8 @@ function bad(field: string, message: string): BadRequestException {
 
 export function parseLimit(raw: string | undefined, field = 'limit', max = 1000, dflt = 100): number {
   if (raw === undefined) return dflt;
-  if (!/^\d{1,6}$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw bad(field, `must be an integer from 1 to ${max}`);
+  if (!/^\d{1,6}$/.test(raw) || Number(raw) < 1 || Number(raw) > max)
+    throw bad(field, `must be an integer from 1 to ${max}`);
   return Number(raw);
 }
 

@@ -10,6 +10,9 @@ export function createLogger(level: string, name = 'virtledger'): Logger {
   return pino({
     name,
     level,
-    redact: { paths: ['req.headers.authorization', '*.authorization', 'authorization', 'token', '*.token'], censor: '[redacted]' },
+    redact: {
+      paths: ['req.headers.authorization', '*.authorization', 'authorization', 'token', '*.token'],
+      censor: '[redacted]',
+    },
   });
 }

@@ -109,7 +109,11 @@ export class Runtime {
         jobTimeoutMs: this.config.jobTimeoutMs,
       },
       this.log,
-      { readModels: this.readModels, intervalMs: this.config.reconcileIntervalMs, stuckAfterMs: this.config.reconcileStuckMs },
+      {
+        readModels: this.readModels,
+        intervalMs: this.config.reconcileIntervalMs,
+        stuckAfterMs: this.config.reconcileStuckMs,
+      },
     );
     if (this.runsControlPlane) {
       this.tokens = resolveTokens(this.config, this.log);
@@ -147,7 +151,8 @@ export class Runtime {
     let hosts: HostRecord[];
     if (wanted === 'none') return;
     if (wanted === 'all') hosts = await this.readModels.listHosts();
-    else hosts = (await Promise.all(wanted.map((id) => this.readModels.getHost(id)))).filter((h): h is HostRecord => !!h);
+    else
+      hosts = (await Promise.all(wanted.map((id) => this.readModels.getHost(id)))).filter((h): h is HostRecord => !!h);
     for (const h of hosts) {
       if (h.state.id && !this.pool.workers.has(h.state.id)) {
         this.pool.serve({ id: h.state.id, driver: h.state.driver, uri: h.state.uri });

@@ -60,7 +60,14 @@ export function migrationSaga(event: VmEvent, before: VmState, after: VmState): 
       const m = before.migration;
       if (event.data.kind !== 'migrate' || !m || m.handedOff) return [];
       return [
-        { type: 'compensate', hostId: m.targetHostId, vmId, operationId: event.data.operationId, step: 'abortIncoming', args: {} },
+        {
+          type: 'compensate',
+          hostId: m.targetHostId,
+          vmId,
+          operationId: event.data.operationId,
+          step: 'abortIncoming',
+          args: {},
+        },
         { type: 'release', hostId: m.targetHostId, vmId, operationId: event.data.operationId },
       ];
     }

@@ -18,17 +18,46 @@ export function provisioningSaga(event: VmEvent, before: VmState, after: VmState
         },
       ];
     case 'VmPlaced':
-      return [{ type: 'enqueue', hostId: event.data.hostId, vmId, operationId: event.data.operationId, step: 'define', args: {} }];
+      return [
+        {
+          type: 'enqueue',
+          hostId: event.data.hostId,
+          vmId,
+          operationId: event.data.operationId,
+          step: 'define',
+          args: {},
+        },
+      ];
     case 'VmDefined':
       return after.pending?.awaiting === 'start'
-        ? [{ type: 'enqueue', hostId: event.data.hostId, vmId, operationId: event.data.operationId, step: 'start', args: {} }]
+        ? [
+            {
+              type: 'enqueue',
+              hostId: event.data.hostId,
+              vmId,
+              operationId: event.data.operationId,
+              step: 'start',
+              args: {},
+            },
+          ]
         : [];
     case 'VmDeleteRequested':
       return before.hostId
-        ? [{ type: 'enqueue', hostId: before.hostId, vmId, operationId: event.data.operationId, step: 'destroy', args: {} }]
+        ? [
+            {
+              type: 'enqueue',
+              hostId: before.hostId,
+              vmId,
+              operationId: event.data.operationId,
+              step: 'destroy',
+              args: {},
+            },
+          ]
         : [];
     case 'VmDeleted':
-      return before.hostId ? [{ type: 'release', hostId: before.hostId, vmId, operationId: event.data.operationId }] : [];
+      return before.hostId
+        ? [{ type: 'release', hostId: before.hostId, vmId, operationId: event.data.operationId }]
+        : [];
     case 'VmOperationFailed':
       // A create that failed after placement gives its reservation back; the VM stays (failed) until deleted.
       return event.data.kind === 'create' && before.hostId

@@ -6,9 +6,24 @@ import type { StepArgs } from '../workers/job.types.js';
  * performs them against the ports (host stream, queue).
  */
 export type SagaAction =
-  | { type: 'place'; vmId: string; operationId: string; requestedHostId: string | null; vcpus: number; memoryMiB: number }
+  | {
+      type: 'place';
+      vmId: string;
+      operationId: string;
+      requestedHostId: string | null;
+      vcpus: number;
+      memoryMiB: number;
+    }
   /** Reserve on a host's own stream; a refusal fails `failStep` of the operation with the reason. */
-  | { type: 'reserve'; hostId: string; vmId: string; operationId: string; vcpus: number; memoryMiB: number; failStep: JobStep }
+  | {
+      type: 'reserve';
+      hostId: string;
+      vmId: string;
+      operationId: string;
+      vcpus: number;
+      memoryMiB: number;
+      failStep: JobStep;
+    }
   | { type: 'release'; hostId: string; vmId: string; operationId: string }
   | { type: 'enqueue'; hostId: string; vmId: string; operationId: string; step: JobStep; args: StepArgs }
   /** Compensation: runs even though the operation is already closed. */

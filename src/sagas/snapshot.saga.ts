@@ -19,10 +19,26 @@ export function snapshotSaga(event: VmEvent, _before: VmState, after: VmState): 
         },
       ];
     case 'VmSnapshotRevertRequested':
-      return [{ type: 'enqueue', hostId, vmId, operationId: event.data.operationId, step: 'revert', args: { name: event.data.name } }];
+      return [
+        {
+          type: 'enqueue',
+          hostId,
+          vmId,
+          operationId: event.data.operationId,
+          step: 'revert',
+          args: { name: event.data.name },
+        },
+      ];
     case 'VmSnapshotDeleteRequested':
       return [
-        { type: 'enqueue', hostId, vmId, operationId: event.data.operationId, step: 'deleteSnapshot', args: { name: event.data.name } },
+        {
+          type: 'enqueue',
+          hostId,
+          vmId,
+          operationId: event.data.operationId,
+          step: 'deleteSnapshot',
+          args: { name: event.data.name },
+        },
       ];
     default:
       return [];

@@ -1,6 +1,11 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { DriverError, type HostBinding, type HypervisorDriver, type Progress } from '../drivers/hypervisor-driver.port.js';
+import {
+  DriverError,
+  type HostBinding,
+  type HypervisorDriver,
+  type Progress,
+} from '../drivers/hypervisor-driver.port.js';
 import { hostQueueName, type HostJobData } from './job.types.js';
 import type { QueueHub } from './queue-hub.js';
 import { runStep } from './step-runner.js';
@@ -14,7 +19,9 @@ export interface HostWorkerSettings {
 
 /** Errors no retry can fix: report them at once instead of burning attempts. */
 function isPermanent(err: unknown): boolean {
-  return err instanceof DriverError && (err.code === 'unsupported' || err.code === 'not_found' || err.code === 'conflict');
+  return (
+    err instanceof DriverError && (err.code === 'unsupported' || err.code === 'not_found' || err.code === 'conflict')
+  );
 }
 
 function message(err: unknown): string {
@@ -63,7 +70,8 @@ export class HostWorker {
     const closing = this.worker.close();
     const timer = new Promise<void>((r) => setTimeout(r, graceMs).unref());
     await Promise.race([closing, timer]);
-    if (this.inFlight.size) this.log.warn({ host: this.host.id, jobs: this.inFlight.size }, 'shutdown grace elapsed with jobs running');
+    if (this.inFlight.size)
+      this.log.warn({ host: this.host.id, jobs: this.inFlight.size }, 'shutdown grace elapsed with jobs running');
     await this.driver.close();
     this.worker = undefined;
   }
@@ -111,7 +119,10 @@ export class HostWorker {
     } catch (err) {
       const attempts = job.opts.attempts ?? 1;
       const final = isPermanent(err) || err instanceof StepTimeoutError || job.attemptsMade + 1 >= attempts;
-      this.log.warn({ err: message(err), vm: data.vmId, step: data.step, attempt: job.attemptsMade + 1, final }, 'step failed');
+      this.log.warn(
+        { err: message(err), vm: data.vmId, step: data.step, attempt: job.attemptsMade + 1, final },
+        'step failed',
+      );
       if (!final) throw err;
       if (!compensation) {
         await this.hub.postResult(`${jobId}.failed`, {

@@ -63,7 +63,11 @@ export class QueueHub {
 
   /** True when some job of this operation is still waiting, delayed or running on the host's queue. */
   async hasLiveJob(hostId: string, operationId: string): Promise<boolean> {
-    const jobs = await this.queue(hostQueueName(hostId)).getJobs(['waiting', 'active', 'delayed', 'prioritized'], 0, 1000);
+    const jobs = await this.queue(hostQueueName(hostId)).getJobs(
+      ['waiting', 'active', 'delayed', 'prioritized'],
+      0,
+      1000,
+    );
     return jobs.some((j) => (j?.data as HostJobData | undefined)?.operationId === operationId);
   }
 

@@ -71,7 +71,10 @@ export class Reconciler {
         const hosts = [this.hostId, s.migration?.targetHostId].filter((h): h is string => !!h);
         for (const h of hosts) jobActive ||= await this.hub.hasLiveJob(h, pending.id);
       } else {
-        const agrees = seen === s.state || (seen === 'crashed' && s.state === 'stopped') || (seen === 'absent' && s.state === 'stopped');
+        const agrees =
+          seen === s.state ||
+          (seen === 'crashed' && s.state === 'stopped') ||
+          (seen === 'absent' && s.state === 'stopped');
         if (agrees) continue;
       }
       if (pending && jobActive) continue;
@@ -91,7 +94,10 @@ export class Reconciler {
       if (!d.managed || !known.has(d.vmId)) report.unmanaged.push(d.vmId);
     }
     if (report.unmanaged.length) {
-      this.log.warn({ host: this.hostId, domains: report.unmanaged }, 'domains not managed by virtledger found (left alone)');
+      this.log.warn(
+        { host: this.hostId, domains: report.unmanaged },
+        'domains not managed by virtledger found (left alone)',
+      );
     }
     return report;
   }

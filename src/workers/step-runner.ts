@@ -17,7 +17,11 @@ export async function runStep(driver: HypervisorDriver, job: HostJobData, ctx: C
       await driver.start(spec, ctx);
       return {};
     case 'stop':
-      await driver.stop(spec, { force: args.force ?? false, ...(args.timeoutMs ? { timeoutMs: args.timeoutMs } : {}) }, ctx);
+      await driver.stop(
+        spec,
+        { force: args.force ?? false, ...(args.timeoutMs ? { timeoutMs: args.timeoutMs } : {}) },
+        ctx,
+      );
       return {};
     case 'reboot':
       await driver.reboot(spec, ctx);

@@ -176,14 +176,12 @@ describe('e2e: authentication and roles', () => {
     for (const role of ['operator', 'auditor', 'viewer'] as const) {
       test(`${role} may not register a host → 403, nothing appended`, async () => {
         const before = await logLength(t);
-        const res = await t
-          .as(role)
-          .post('/v1/hosts', {
-            name: `h-${role}`,
-            driver: 'simulated',
-            uri: 'simulated://',
-            capacity: { vcpus: 1, memoryMiB: 64 },
-          });
+        const res = await t.as(role).post('/v1/hosts', {
+          name: `h-${role}`,
+          driver: 'simulated',
+          uri: 'simulated://',
+          capacity: { vcpus: 1, memoryMiB: 64 },
+        });
         assertError(res, 403);
         assert.equal(await logLength(t), before);
         const hosts = await t.as('viewer').get('/v1/hosts');
@@ -192,14 +190,12 @@ describe('e2e: authentication and roles', () => {
     }
 
     test('admin registers a host → 201', async () => {
-      const res = await t
-        .as('admin')
-        .post('/v1/hosts', {
-          name: 'by-admin',
-          driver: 'simulated',
-          uri: 'simulated://',
-          capacity: { vcpus: 1, memoryMiB: 64 },
-        });
+      const res = await t.as('admin').post('/v1/hosts', {
+        name: 'by-admin',
+        driver: 'simulated',
+        uri: 'simulated://',
+        capacity: { vcpus: 1, memoryMiB: 64 },
+      });
       assert.equal(res.status, 201, JSON.stringify(res.body));
     });
 

@@ -98,7 +98,11 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       const auth = `Bearer ${TOKENS[role]}`;
       return {
         get: (path) => request(server).get(path).set('Authorization', auth),
-        post: (path, body) => request(server).post(path).set('Authorization', auth).send(body ?? {}),
+        post: (path, body) =>
+          request(server)
+            .post(path)
+            .set('Authorization', auth)
+            .send(body ?? {}),
         delete: (path) => request(server).delete(path).set('Authorization', auth),
       };
     },
@@ -123,14 +127,19 @@ export async function deleteRedisPrefix(prefix: string): Promise<void> {
 }
 
 /** Long-polls an operation until it is done; fails the test with the operation when it is not. */
-export async function waitOperation(t: TestApp, operationId: string, timeoutMs = 20000): Promise<Record<string, unknown>> {
+export async function waitOperation(
+  t: TestApp,
+  operationId: string,
+  timeoutMs = 20000,
+): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await t.as('admin').get(`/v1/operations/${operationId}?waitMs=${Math.min(5000, timeoutMs)}`);
     if (res.status === 200 && ['succeeded', 'failed', 'cancelled'].includes(res.body.status as string)) {
       return res.body as Record<string, unknown>;
     }
-    if (Date.now() > deadline) throw new Error(`operation ${operationId} not done: ${res.status} ${JSON.stringify(res.body)}`);
+    if (Date.now() > deadline)
+      throw new Error(`operation ${operationId} not done: ${res.status} ${JSON.stringify(res.body)}`);
   }
 }
 
@@ -138,14 +147,12 @@ export async function registerHost(
   t: TestApp,
   body: { name: string; driver?: string; uri?: string; capacity?: { vcpus: number; memoryMiB: number }; id?: string },
 ): Promise<string> {
-  const res = await t
-    .as('admin')
-    .post('/v1/hosts', {
-      driver: 'simulated',
-      uri: 'simulated://',
-      capacity: { vcpus: 64, memoryMiB: 65536 },
-      ...body,
-    });
+  const res = await t.as('admin').post('/v1/hosts', {
+    driver: 'simulated',
+    uri: 'simulated://',
+    capacity: { vcpus: 64, memoryMiB: 65536 },
+    ...body,
+  });
   if (res.status !== 201) throw new Error(`host registration failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.id as string;
 }

@@ -1,4 +1,15 @@
-import { Controller, Get, Headers, Inject, NotFoundException, Param, ParseUUIDPipe, Query, Req, Res } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Headers,
+  Inject,
+  NotFoundException,
+  Param,
+  ParseUUIDPipe,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { vmStream } from '../../application/streams.js';
@@ -25,7 +36,8 @@ export class EventsController {
   @Get('vms/:id/events')
   @Roles('operator', ...AUDITORS)
   async vmEvents(
-    @Param('id', new ParseUUIDPipe({ version: '4', exceptionFactory: () => new NotFoundException('VM not found') })) id: string,
+    @Param('id', new ParseUUIDPipe({ version: '4', exceptionFactory: () => new NotFoundException('VM not found') }))
+    id: string,
     @Query('fromRevision') fromRevision?: string,
     @Query('limit') limitRaw?: string,
   ) {

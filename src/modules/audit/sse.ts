@@ -27,7 +27,13 @@ function waitDrain(res: Response, ms: number): Promise<boolean> {
  * one that stays blocked is cut off with an `error` event naming the
  * position to resume after (never silently skipped).
  */
-export function streamEvents(store: EventStore, req: Request, res: Response, after: bigint | undefined, log: Logger): void {
+export function streamEvents(
+  store: EventStore,
+  req: Request,
+  res: Response,
+  after: bigint | undefined,
+  log: Logger,
+): void {
   res.status(200);
   res.setHeader('Content-Type', 'text/event-stream');
   res.setHeader('Cache-Control', 'no-cache, no-transform');

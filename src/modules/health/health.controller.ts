@@ -68,8 +68,10 @@ export class HealthController {
       for (const id of this.rt.pool.workers.keys()) m.queueDepth.set({ host: id }, await this.rt.hub.depth(id));
       if (this.rt.store) {
         const head = (await this.rt.store.headPosition()) ?? 0n;
-        for (const p of this.rt.projections) m.projectionLag.set({ subscription: p.projection.name }, Number(head - (p.position ?? 0n)));
-        if (this.rt.sagas) m.projectionLag.set({ subscription: 'sagas' }, Number(head - (this.rt.sagas.position ?? 0n)));
+        for (const p of this.rt.projections)
+          m.projectionLag.set({ subscription: p.projection.name }, Number(head - (p.position ?? 0n)));
+        if (this.rt.sagas)
+          m.projectionLag.set({ subscription: 'sagas' }, Number(head - (this.rt.sagas.position ?? 0n)));
       }
     } catch {
       // A scrape still answers with what it has when Redis or the store is down.

@@ -22,5 +22,10 @@ export type HostEvent = HostRegistered | HostCapacityReserved | HostCapacityRele
 export type HostEventType = HostEvent['type'];
 
 export function isHostEventType(type: string): type is HostEventType {
-  return type === 'HostRegistered' || type === 'HostCapacityReserved' || type === 'HostCapacityReleased' || type === 'HostStateChanged';
+  return (
+    type === 'HostRegistered' ||
+    type === 'HostCapacityReserved' ||
+    type === 'HostCapacityReleased' ||
+    type === 'HostStateChanged'
+  );
 }

@@ -25,7 +25,13 @@ function capabilitiesOf(driver: string, uri: string): DriverCapabilities | null 
 }
 
 function view(rec: HostRecord): HostView {
-  return toHostView(rec.state, capabilitiesOf(rec.state.driver, rec.state.uri), rec.revision, rec.createdAt, rec.updatedAt);
+  return toHostView(
+    rec.state,
+    capabilitiesOf(rec.state.driver, rec.state.uri),
+    rec.revision,
+    rec.createdAt,
+    rec.updatedAt,
+  );
 }
 
 @ApiTags('hosts')
@@ -102,7 +108,8 @@ export class HostsController {
     const rec = await this.rt.readModels.getHost(id);
     if (!rec) throw new NotFoundException(`host ${id} not found`);
     const local = this.rt.pool.workers.get(id);
-    const driver = local?.driver ?? createDriver(this.rt.pool.binding({ id, driver: rec.state.driver, uri: rec.state.uri }));
+    const driver =
+      local?.driver ?? createDriver(this.rt.pool.binding({ id, driver: rec.state.driver, uri: rec.state.uri }));
     try {
       return { items: await driver.listDomains(), next: null };
     } finally {

@@ -25,7 +25,12 @@ export class ReadModels {
     return raws.filter((r): r is string => r != null).map((r) => JSON.parse(r) as T);
   }
 
-  private async page<T>(indexKey: string, toKey: (id: string) => string, cursor: number, limit: number): Promise<Page<T>> {
+  private async page<T>(
+    indexKey: string,
+    toKey: (id: string) => string,
+    cursor: number,
+    limit: number,
+  ): Promise<Page<T>> {
     const ids = await this.redis.zrange(indexKey, cursor, cursor + limit);
     const more = ids.length > limit;
     const items = await this.many<T>(ids.slice(0, limit).map(toKey));
@@ -53,7 +58,11 @@ export class ReadModels {
     return this.getJson<OperationView>(this.keys.operation(id));
   }
 
-  listOperations(filter: { vmId?: string; principal?: string }, cursor: number, limit: number): Promise<Page<OperationView>> {
+  listOperations(
+    filter: { vmId?: string; principal?: string },
+    cursor: number,
+    limit: number,
+  ): Promise<Page<OperationView>> {
     const index = filter.vmId
       ? this.keys.operationsByVm(filter.vmId)
       : filter.principal

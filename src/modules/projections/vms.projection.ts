@@ -79,11 +79,19 @@ export class VmsProjection implements Projection {
       if (op.status === 'pending') next = { ...next, status: 'running' };
     } else if (event.type === 'VmMigrationProgressed') {
       const { operationId: _id, ...progress } = event.data;
-      next = { ...next, status: op.status === 'pending' ? 'running' : op.status, progress: { ...op.progress, ...progress } };
+      next = {
+        ...next,
+        status: op.status === 'pending' ? 'running' : op.status,
+        progress: { ...op.progress, ...progress },
+      };
     } else if (before?.id === opId && after?.id !== opId) {
       next = { ...next, status: 'succeeded', progress: { ...op.progress, step: 'done', percent: 100 } };
     } else if (after?.id === opId && before?.awaiting !== after.awaiting) {
-      next = { ...next, status: op.status === 'pending' ? 'running' : op.status, progress: { ...op.progress, step: after.awaiting } };
+      next = {
+        ...next,
+        status: op.status === 'pending' ? 'running' : op.status,
+        progress: { ...op.progress, step: after.awaiting },
+      };
     } else {
       return;
     }

@@ -25,9 +25,13 @@ function mustBeIdle(state: VmState): void {
 
 function mustBeIn(state: VmState, allowed: VmStateName[], verb: string): void {
   if (!allowed.includes(state.state)) {
-    throw new DomainError('conflict', `cannot ${verb} a VM that is ${state.state} (allowed from: ${allowed.join(', ')})`, {
-      state: state.state,
-    });
+    throw new DomainError(
+      'conflict',
+      `cannot ${verb} a VM that is ${state.state} (allowed from: ${allowed.join(', ')})`,
+      {
+        state: state.state,
+      },
+    );
   }
 }
 
@@ -94,7 +98,9 @@ function onStepSucceeded(cmd: Cmd<'RecordStepSucceeded'>, state: VmState): VmEve
         },
       ];
     case 'migrate':
-      return [{ type: 'VmMigrationHandedOff', data: { operationId, targetHostId: state.migration?.targetHostId ?? '' } }];
+      return [
+        { type: 'VmMigrationHandedOff', data: { operationId, targetHostId: state.migration?.targetHostId ?? '' } },
+      ];
     case 'finishIncoming':
       return [
         {
@@ -250,7 +256,11 @@ export function decideVm(cmd: VmCommand, state: VmState): VmEvent[] {
       return [
         {
           type: 'VmStopRequested',
-          data: { operationId: cmd.operationId, force: cmd.force, ...(cmd.timeoutMs ? { timeoutMs: cmd.timeoutMs } : {}) },
+          data: {
+            operationId: cmd.operationId,
+            force: cmd.force,
+            ...(cmd.timeoutMs ? { timeoutMs: cmd.timeoutMs } : {}),
+          },
         },
       ];
     case 'RebootVm':
@@ -267,7 +277,9 @@ export function decideVm(cmd: VmCommand, state: VmState): VmEvent[] {
       return [{ type: 'VmResumeRequested', data: { operationId: cmd.operationId } }];
     case 'TakeSnapshot':
       snapshotCheck(cmd, state, cmd.capabilities);
-      return [{ type: 'VmSnapshotRequested', data: { operationId: cmd.operationId, name: cmd.name, memory: cmd.memory } }];
+      return [
+        { type: 'VmSnapshotRequested', data: { operationId: cmd.operationId, name: cmd.name, memory: cmd.memory } },
+      ];
     case 'RevertSnapshot':
       ready(state, ['running', 'paused', 'stopped'], 'revert');
       if (!hasSnapshot(state, cmd.name)) throw new DomainError('not_found', `snapshot ${cmd.name} not found`);

@@ -12,7 +12,10 @@ export type VmPlaced = DomainEvent<'VmPlaced', { operationId: string; hostId: st
 export type VmDefined = DomainEvent<'VmDefined', { operationId: string; hostId: string }>;
 export type VmStartRequested = DomainEvent<'VmStartRequested', { operationId: string }>;
 export type VmStarted = DomainEvent<'VmStarted', { operationId: string }>;
-export type VmStopRequested = DomainEvent<'VmStopRequested', { operationId: string; force: boolean; timeoutMs?: number }>;
+export type VmStopRequested = DomainEvent<
+  'VmStopRequested',
+  { operationId: string; force: boolean; timeoutMs?: number }
+>;
 export type VmStopped = DomainEvent<'VmStopped', { operationId: string }>;
 export type VmRebootRequested = DomainEvent<'VmRebootRequested', { operationId: string }>;
 export type VmRebooted = DomainEvent<'VmRebooted', { operationId: string }>;
@@ -20,7 +23,10 @@ export type VmPauseRequested = DomainEvent<'VmPauseRequested', { operationId: st
 export type VmPaused = DomainEvent<'VmPaused', { operationId: string }>;
 export type VmResumeRequested = DomainEvent<'VmResumeRequested', { operationId: string }>;
 export type VmResumed = DomainEvent<'VmResumed', { operationId: string }>;
-export type VmSnapshotRequested = DomainEvent<'VmSnapshotRequested', { operationId: string; name: string; memory: boolean }>;
+export type VmSnapshotRequested = DomainEvent<
+  'VmSnapshotRequested',
+  { operationId: string; name: string; memory: boolean }
+>;
 export type VmSnapshotTaken = DomainEvent<
   'VmSnapshotTaken',
   { operationId: string; name: string; memory: boolean; createdAt: string }

@@ -34,9 +34,15 @@ export function toVmView(state: VmState, revision: bigint | string, createdAt: s
     revision: Number(revision),
     createdAt,
     updatedAt,
-    pendingOperation: state.pending ? { id: state.pending.id, kind: state.pending.kind, step: state.pending.awaiting } : null,
+    pendingOperation: state.pending
+      ? { id: state.pending.id, kind: state.pending.kind, step: state.pending.awaiting }
+      : null,
     migration: state.migration
-      ? { sourceHostId: state.migration.sourceHostId, targetHostId: state.migration.targetHostId, live: state.migration.live }
+      ? {
+          sourceHostId: state.migration.sourceHostId,
+          targetHostId: state.migration.targetHostId,
+          live: state.migration.live,
+        }
       : null,
   };
 }

@@ -1,4 +1,16 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal } from '../auth/principal.decorator.js';
@@ -28,7 +40,8 @@ function accepted(res: Response, a: Accepted): Accepted {
 }
 
 function snapshotName(name: string): string {
-  if (!NAME_PATTERN.test(name)) throw new BadRequestException(`name: snapshot name ${JSON.stringify(name)} is not valid`);
+  if (!NAME_PATTERN.test(name))
+    throw new BadRequestException(`name: snapshot name ${JSON.stringify(name)} is not valid`);
   return name;
 }
 
@@ -42,7 +55,11 @@ export class VmsController {
   ) {}
 
   private ctx(principal: Principal, reason: string | undefined, ifMatch?: string): CommandContext {
-    return { principal, ...(reason ? { reason } : {}), ...(ifMatch !== undefined ? { ifMatch: parseIfMatch(ifMatch) } : {}) };
+    return {
+      principal,
+      ...(reason ? { reason } : {}),
+      ...(ifMatch !== undefined ? { ifMatch: parseIfMatch(ifMatch) } : {}),
+    };
   }
 
   @Post()
@@ -88,7 +105,10 @@ export class VmsController {
     @Res({ passthrough: true }) res: Response,
     @Headers('if-match') ifMatch?: string,
   ) {
-    return accepted(res, await this.vms.act(id, (operationId) => ({ type: 'StartVm', operationId }), this.ctx(p, body.reason, ifMatch)));
+    return accepted(
+      res,
+      await this.vms.act(id, (operationId) => ({ type: 'StartVm', operationId }), this.ctx(p, body.reason, ifMatch)),
+    );
   }
 
   @Post(':id/stop')
@@ -126,7 +146,11 @@ export class VmsController {
   ) {
     return accepted(
       res,
-      await this.vms.act(id, (operationId, capabilities) => ({ type: 'RebootVm', operationId, capabilities }), this.ctx(p, body.reason, ifMatch)),
+      await this.vms.act(
+        id,
+        (operationId, capabilities) => ({ type: 'RebootVm', operationId, capabilities }),
+        this.ctx(p, body.reason, ifMatch),
+      ),
     );
   }
 
@@ -141,7 +165,11 @@ export class VmsController {
   ) {
     return accepted(
       res,
-      await this.vms.act(id, (operationId, capabilities) => ({ type: 'PauseVm', operationId, capabilities }), this.ctx(p, body.reason, ifMatch)),
+      await this.vms.act(
+        id,
+        (operationId, capabilities) => ({ type: 'PauseVm', operationId, capabilities }),
+        this.ctx(p, body.reason, ifMatch),
+      ),
     );
   }
 
@@ -156,7 +184,11 @@ export class VmsController {
   ) {
     return accepted(
       res,
-      await this.vms.act(id, (operationId, capabilities) => ({ type: 'ResumeVm', operationId, capabilities }), this.ctx(p, body.reason, ifMatch)),
+      await this.vms.act(
+        id,
+        (operationId, capabilities) => ({ type: 'ResumeVm', operationId, capabilities }),
+        this.ctx(p, body.reason, ifMatch),
+      ),
     );
   }
 
@@ -206,7 +238,11 @@ export class VmsController {
     const snap = snapshotName(name);
     return accepted(
       res,
-      await this.vms.act(id, (operationId) => ({ type: 'RevertSnapshot', operationId, name: snap }), this.ctx(p, body.reason, ifMatch)),
+      await this.vms.act(
+        id,
+        (operationId) => ({ type: 'RevertSnapshot', operationId, name: snap }),
+        this.ctx(p, body.reason, ifMatch),
+      ),
     );
   }
 
@@ -223,7 +259,11 @@ export class VmsController {
     const snap = snapshotName(name);
     return accepted(
       res,
-      await this.vms.act(id, (operationId) => ({ type: 'DeleteSnapshot', operationId, name: snap }), this.ctx(p, checkReason(reason), ifMatch)),
+      await this.vms.act(
+        id,
+        (operationId) => ({ type: 'DeleteSnapshot', operationId, name: snap }),
+        this.ctx(p, checkReason(reason), ifMatch),
+      ),
     );
   }
 
@@ -236,7 +276,10 @@ export class VmsController {
     @Res({ passthrough: true }) res: Response,
     @Headers('if-match') ifMatch?: string,
   ) {
-    return accepted(res, await this.vms.migrate(id, body.targetHostId, body.live ?? true, this.ctx(p, body.reason, ifMatch)));
+    return accepted(
+      res,
+      await this.vms.migrate(id, body.targetHostId, body.live ?? true, this.ctx(p, body.reason, ifMatch)),
+    );
   }
 
   @Delete(':id')
@@ -248,11 +291,19 @@ export class VmsController {
     @Query('reason') reason?: string,
     @Headers('if-match') ifMatch?: string,
   ) {
-    return accepted(res, await this.vms.act(id, (operationId) => ({ type: 'DeleteVm', operationId }), this.ctx(p, checkReason(reason), ifMatch)));
+    return accepted(
+      res,
+      await this.vms.act(
+        id,
+        (operationId) => ({ type: 'DeleteVm', operationId }),
+        this.ctx(p, checkReason(reason), ifMatch),
+      ),
+    );
   }
 }
 
 function checkReason(reason: string | undefined): string | undefined {
-  if (reason !== undefined && reason.length > 500) throw new BadRequestException('reason must be shorter than or equal to 500 characters');
+  if (reason !== undefined && reason.length > 500)
+    throw new BadRequestException('reason must be shorter than or equal to 500 characters');
   return reason;
 }

@@ -84,7 +84,15 @@ export class VmsService {
   }
 
   async create(
-    body: { name: string; vcpus: number; memoryMiB: number; diskGiB: number; hostId?: string; start?: boolean; image?: string },
+    body: {
+      name: string;
+      vcpus: number;
+      memoryMiB: number;
+      diskGiB: number;
+      hostId?: string;
+      start?: boolean;
+      image?: string;
+    },
     ctx: CommandContext,
   ): Promise<Accepted> {
     if (body.hostId) {

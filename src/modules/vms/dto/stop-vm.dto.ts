@@ -8,7 +8,11 @@ export class StopVmDto extends ReasonDto {
   @IsBoolean()
   force?: boolean;
 
-  @ApiPropertyOptional({ minimum: 0, maximum: 600000, description: 'How long a graceful stop may take before a hard stop' })
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: 600000,
+    description: 'How long a graceful stop may take before a hard stop',
+  })
   @IsOptional()
   @IsInt()
   @Min(0)
