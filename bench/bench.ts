@@ -7,6 +7,7 @@ import { startPrivateRedis } from '../src/infra/private-redis.js';
 import { deleteKeysWithPrefix } from '../src/infra/redis-keys.js';
 import { appendBaseline, bullmqBaseline } from './baselines.js';
 import { controlPlaneBench } from './control-plane.js';
+import { qemuSection } from './qemu.js';
 import { row } from './stats.js';
 
 function arg(name: string, dflt: string): string {
@@ -51,6 +52,12 @@ async function main(): Promise<void> {
       `\n  ratio: one create = ${stepsPerCreate} appends + 2 jobs; p50 accept→running / (2×BullMQ p50 + 4×append p50) = ` +
         (cp.toRunning.p50 / (2 * bull.p50 + stepsPerCreate * append.p50)).toFixed(2),
     );
+    await qemuSection({
+      redisUrl,
+      prefix: `${prefix}:qemu`,
+      n: Number(arg('qemu-n', '8')),
+      disabled: process.argv.includes('--no-qemu'),
+    });
   } finally {
     await wipe(redisUrl, prefix).catch(() => undefined);
     await priv?.stop();
