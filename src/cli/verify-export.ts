@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
+import type { EventView } from '../modules/audit/event.view.js';
 import { createInterface } from 'node:readline';
-import type { EventMetadata } from '../eventstore/event-store.port.js';
 import { checkLink, GENESIS_HASH } from '../eventstore/hash-chain.js';
 
 export interface OfflineBreak {
@@ -18,15 +18,8 @@ export interface OfflineReport {
   firstBreak: OfflineBreak | null;
 }
 
-interface ExportedEvent {
-  position: string;
-  streamId: string;
-  revision: number;
-  id: string;
-  type: string;
-  data: Record<string, unknown>;
-  metadata: EventMetadata;
-}
+/** One NDJSON line of `GET /v1/audit/export`: the v1 event shape. */
+type ExportedEvent = EventView;
 
 export class ExportFormatError extends Error {}
 
