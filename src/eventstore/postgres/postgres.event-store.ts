@@ -246,19 +246,25 @@ export class PostgresEventStore implements EventStore {
 
   /** BEGIN … COMMIT on one pooled client; a broken connection is discarded, not returned to the pool. */
   private async inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      if (isConnectionError(err)) broken = err instanceof Error ? err : new Error(String(err));
-      else await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release(broken);
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      let broken: Error | undefined;
+      let begun = false;
+      try {
+        await client.query('BEGIN');
+        begun = true;
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        if (isConnectionError(err)) broken = err instanceof Error ? err : new Error(String(err));
+        else await client.query('ROLLBACK').catch(() => undefined);
+        // A pooled connection that died while idle fails at BEGIN, before anything was sent: take another.
+        if (broken && !begun && attempt < 3) continue;
+        throw err;
+      } finally {
+        client.release(broken);
+      }
     }
   }
 
