@@ -25,6 +25,27 @@ interface CliResult {
   stderr: string;
 }
 
+/** GET an NDJSON export as auditor, with the body kept as text. */
+function getExport(t: TestApp, url: string) {
+  return t
+    .as('auditor')
+    .get(url)
+    .buffer(true)
+    .parse((r, cb) => {
+      let s = '';
+      r.setEncoding('utf8');
+      r.on('data', (d: string) => (s += d));
+      r.on('end', () => cb(null, s));
+    });
+}
+
+function ndjson(text: string): Json[] {
+  return text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Json);
+}
+
 function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const clean = { ...process.env };
@@ -170,23 +191,11 @@ describe('e2e: auditors — filtered log, export, offline verify, CLI', () => {
   });
 
   test('GET /v1/audit/export streams NDJSON of the log (whole, one VM, a range); the offline CLI verifies it', async () => {
-    const res = await t
-      .as('auditor')
-      .get('/v1/audit/export')
-      .buffer(true)
-      .parse((r, cb) => {
-        let s = '';
-        r.setEncoding('utf8');
-        r.on('data', (d: string) => (s += d));
-        r.on('end', () => cb(null, s));
-      });
+    const res = await getExport(t, '/v1/audit/export');
     assert.equal(res.status, 200);
     assert.match(String(res.headers['content-type']), /^application\/x-ndjson/);
     const text = res.body as string;
-    const lines = text
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Json);
+    const lines = ndjson(text);
     assert.equal(lines.length, all.length);
     for (const [i, e] of lines.entries()) {
       const s = all[i]!;
@@ -209,20 +218,8 @@ describe('e2e: auditors — filtered log, export, offline verify, CLI', () => {
     assert.deepEqual(JSON.parse(okJson.stdout), { verified: true, count: all.length, streams, firstBreak: null });
 
     // One VM.
-    const one = await t
-      .as('auditor')
-      .get(`/v1/audit/export?vmId=${vm1}`)
-      .buffer(true)
-      .parse((r, cb) => {
-        let s = '';
-        r.setEncoding('utf8');
-        r.on('data', (d: string) => (s += d));
-        r.on('end', () => cb(null, s));
-      });
-    const oneLines = (one.body as string)
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Json);
+    const one = await getExport(t, `/v1/audit/export?vmId=${vm1}`);
+    const oneLines = ndjson(one.body as string);
     assert.deepEqual(
       oneLines.map((e) => e.id),
       all.filter((e) => e.streamId === `vm-${vm1}`).map((e) => e.id),
@@ -232,20 +229,8 @@ describe('e2e: auditors — filtered log, export, offline verify, CLI', () => {
     const hi = Math.floor((3 * all.length) / 4);
     const from = all[lo]!.position;
     const to = all[hi]!.position;
-    const range = await t
-      .as('auditor')
-      .get(`/v1/audit/export?fromPosition=${from}&toPosition=${to}`)
-      .buffer(true)
-      .parse((r, cb) => {
-        let s = '';
-        r.setEncoding('utf8');
-        r.on('data', (d: string) => (s += d));
-        r.on('end', () => cb(null, s));
-      });
-    const rangeLines = (range.body as string)
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Json);
+    const range = await getExport(t, `/v1/audit/export?fromPosition=${from}&toPosition=${to}`);
+    const rangeLines = ndjson(range.body as string);
     assert.deepEqual(
       rangeLines.map((e) => e.position),
       all.slice(lo, hi + 1).map((e) => e.position.toString()),
@@ -365,16 +350,7 @@ describe('e2e: auditors — filtered log, export, offline verify, CLI', () => {
     );
     assert.equal(server.body.firstBreak.found, victim.metadata.hash);
 
-    const res = await t
-      .as('auditor')
-      .get('/v1/audit/export')
-      .buffer(true)
-      .parse((r, cb) => {
-        let s = '';
-        r.setEncoding('utf8');
-        r.on('data', (d: string) => (s += d));
-        r.on('end', () => cb(null, s));
-      });
+    const res = await getExport(t, '/v1/audit/export');
     const file = join(tmp.dir, 'tampered.ndjson');
     writeFileSync(file, res.body as string);
     const human = await cli(['audit', 'verify', file]);

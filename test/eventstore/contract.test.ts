@@ -346,6 +346,14 @@ describe('UnavailableError', () => {
           return true;
         });
         await holder.query('ROLLBACK');
+        // pg_terminate_backend only signals: an idle pooled backend may still take a BEGIN before it dies.
+        await waitFor(async () => {
+          const { rows } = await admin.query(
+            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
+            [applicationName],
+          );
+          return (rows[0] as { n: number }).n === 0;
+        }, 'the terminated backends to exit');
         const r = await store.append(s, [newEvent()], 'no_stream');
         assert.equal(r.nextExpectedRevision, 0n);
       } finally {

@@ -1,6 +1,5 @@
 import { Controller, Get, Inject, NotFoundException, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import type { RecordedEvent } from '../../eventstore/event-store.port.js';
 import { parseCursor, parseLimit, parseWaitMs } from '../../http/query.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { RUNTIME } from '../../runtime/runtime.token.js';
@@ -46,20 +45,10 @@ export class OperationsController {
   }
 
   /** Wakes on the next event the VM projection applies (for this VM when known), or after ms. */
-  private nextChange(ms: number, vmId?: string): Promise<void> {
+  private async nextChange(ms: number, vmId?: string): Promise<void> {
     const runner = this.rt.projection('vms');
-    if (!runner) return new Promise((r) => setTimeout(r, Math.min(ms, 250)));
-    return new Promise((resolve) => {
-      const onApplied = (e: RecordedEvent) => {
-        if (!vmId || e.streamId === `vm-${vmId}`) done();
-      };
-      const timer = setTimeout(() => done(), Math.max(0, Math.min(ms, 5000)));
-      const done = () => {
-        clearTimeout(timer);
-        runner.off('applied', onApplied);
-        resolve();
-      };
-      runner.on('applied', onApplied);
-    });
+    const wait = Math.max(0, Math.min(ms, 5000));
+    if (!runner) return new Promise((r) => setTimeout(r, Math.min(wait, 250)));
+    await runner.nextApplied((e) => !vmId || e.streamId === `vm-${vmId}`, wait);
   }
 }

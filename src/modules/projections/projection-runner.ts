@@ -90,9 +90,14 @@ export class ProjectionRunner extends EventEmitter {
   /** Resolves once this projection has applied `position` (read-your-writes for the API), or after timeoutMs. */
   waitFor(position: bigint, timeoutMs: number): Promise<boolean> {
     if (this.position !== undefined && this.position >= position) return Promise.resolve(true);
+    return this.nextApplied((e) => e.position >= position, timeoutMs);
+  }
+
+  /** Resolves true when the projection applies an event matching `pred`, false after timeoutMs. */
+  nextApplied(pred: (e: RecordedEvent) => boolean, timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
       const onApplied = (e: RecordedEvent) => {
-        if (e.position >= position) done(true);
+        if (pred(e)) done(true);
       };
       const timer = setTimeout(() => done(false), timeoutMs);
       const done = (ok: boolean) => {

@@ -4,12 +4,14 @@ import {
   Delete,
   Get,
   Headers,
-  HttpCode,
   Param,
   ParseUUIDPipe,
   Post,
   Query,
   Res,
+  BadRequestException,
+  Inject,
+  NotFoundException,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
@@ -24,8 +26,6 @@ import { StopVmDto } from './dto/stop-vm.dto.js';
 import { toVmView } from './vm.view.js';
 import { VmsService, type Accepted, type CommandContext } from './vms.service.js';
 import { NAME_PATTERN } from './dto/patterns.js';
-import { BadRequestException, NotFoundException } from '@nestjs/common';
-import { Inject } from '@nestjs/common';
 import { RUNTIME } from '../../runtime/runtime.token.js';
 import type { Runtime } from '../../runtime/runtime.js';
 
@@ -97,7 +97,6 @@ export class VmsController {
 
   @Post(':id/start')
   @Roles(...MUTATORS)
-  @HttpCode(202)
   async start(
     @Param('id', uuid) id: string,
     @Body() body: ReasonDto,

@@ -2,7 +2,6 @@ import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { handleCommand, loadState, loadStream, type HandleResult } from '../../application/handle-command.js';
 import { hostStream, vmStream } from '../../application/streams.js';
-import { DomainError } from '../../domain/domain-error.js';
 import { driverCapabilities } from '../../drivers/driver-registry.js';
 import type { EventStore } from '../../eventstore/event-store.port.js';
 import type { Runtime } from '../../runtime/runtime.js';
@@ -191,7 +190,3 @@ export const NO_CAPABILITIES: CapabilityView = {
   pause: false,
   reboot: false,
 };
-
-export function assertNever(x: never): never {
-  throw new DomainError('invalid', `unexpected ${String(x)}`);
-}
