@@ -1,0 +1,28 @@
+import type { HostBinding, VmSpec } from '../../src/drivers/hypervisor-driver.port.js';
+
+/**
+ * What one driver gives the shared contract suite (test/drivers/contract.test.ts).
+ * Each driver kind `<kind>` exports `target: ContractTarget` from
+ * test/drivers/<kind>/<kind>.contract-target.ts; the suite imports it by that
+ * path and lists the driver as skipped, with the reason, when the file is absent
+ * or skipReason() says the machine cannot run it.
+ */
+export interface ContractTarget {
+  /** The kind as registered in src/drivers/driver-registry.ts. */
+  kind: string;
+  /** Why this driver cannot run on this machine, or undefined when it can. */
+  skipReason(): Promise<string | undefined>;
+  /** A binding for a fresh host whose disks, sockets and root filesystems live under storageDir. */
+  host(id: string, storageDir: string): Promise<HostBinding>;
+  /**
+   * A second host that a VM of the first can migrate to (another libvirtd, another
+   * storage dir…), or undefined when the driver has no second host here.
+   */
+  secondHost?(id: string, storageDir: string): Promise<HostBinding | undefined>;
+  /** A spec this driver boots quickly on this machine (small memory, a usable image). */
+  spec(vmId: string): VmSpec;
+  /** Kill the VM's processes from outside the service, as the OOM killer or an admin would. */
+  killFromOutside(host: HostBinding, vmId: string): Promise<void>;
+  /** Remove whatever the suite left on the machine for this host (domains, processes, mounts). */
+  cleanup?(host: HostBinding): Promise<void>;
+}
