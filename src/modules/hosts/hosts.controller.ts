@@ -1,4 +1,16 @@
-import { BadRequestException, Body, Controller, Get, Inject, NotFoundException, Param, Post } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  Inject,
+  NotFoundException,
+  Param,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
+import type { Response } from 'express';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { handleCommand } from '../../application/handle-command.js';
@@ -12,6 +24,8 @@ import { CurrentPrincipal } from '../auth/principal.decorator.js';
 import { READERS, Roles, type Principal } from '../auth/roles.js';
 import { RegisterHostDto } from './dto/register-host.dto.js';
 import { hostDecider } from './host.decider.js';
+import { hostViewAt } from './host-history.js';
+import { parseAsOf } from '../vms/dto/as-of.query.js';
 import { toHostView, type HostView } from './host.view.js';
 import type { HostRecord } from '../projections/read-model.types.js';
 import { VmsService } from '../vms/vms.service.js';
@@ -93,9 +107,21 @@ export class HostsController {
     return { items: hosts.map(view), next: null };
   }
 
+  /** `?at=<ISO time>` or `?revision=<n>` (not both): the host as it was then, folded from its stream. */
   @Get(':id')
   @Roles(...READERS)
-  async get(@Param('id') id: string): Promise<HostView> {
+  async get(
+    @Param('id') id: string,
+    @Res({ passthrough: true }) res: Response,
+    @Query('at') at?: string,
+    @Query('revision') revision?: string,
+  ): Promise<HostView> {
+    const point = parseAsOf({ at, revision });
+    if (point) {
+      const past = await hostViewAt(this.vms.store, id, point, capabilitiesOf);
+      res.setHeader('ETag', `"${past.revision}"`);
+      return past;
+    }
     const rec = await this.rt.readModels.getHost(id);
     if (!rec) throw new NotFoundException(`host ${id} not found`);
     return view(rec);

@@ -16,8 +16,9 @@ import {
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal } from '../auth/principal.decorator.js';
-import { MUTATORS, READERS, Roles, type Principal } from '../auth/roles.js';
-import { parseIfMatch, parseInstant, parseLimit, parseCursor, parseRevision } from '../../http/query.js';
+import { AUDITORS, MUTATORS, READERS, Roles, type Principal } from '../auth/roles.js';
+import { parseIfMatch, parseLimit, parseCursor } from '../../http/query.js';
+import { parseAsOf, parseDiffRange } from './dto/as-of.query.js';
 import { CreateVmDto } from './dto/create-vm.dto.js';
 import { MigrationDto } from './dto/migration.dto.js';
 import { ReasonDto } from './dto/reason.dto.js';
@@ -78,6 +79,7 @@ export class VmsController {
     };
   }
 
+  /** `?at=<ISO time>` or `?revision=<n>` (not both): the VM as it was then, folded from its stream. */
   @Get(':id')
   @Roles(...READERS)
   async get(
@@ -86,13 +88,20 @@ export class VmsController {
     @Query('at') at?: string,
     @Query('revision') revision?: string,
   ) {
-    const view = await this.vms.view(
-      id,
-      at === undefined ? undefined : parseInstant(at, 'at'),
-      revision === undefined ? undefined : parseRevision(revision, 'revision'),
-    );
+    const view = await this.vms.view(id, parseAsOf({ at, revision }));
     res.setHeader('ETag', `"${view.revision}"`);
     return view;
+  }
+
+  /**
+   * Each field that changed between `from` and `to` (each a revision number or an
+   * ISO time), with the event that changed it. Principals and operations show, so
+   * it is for the same roles as the VM's events.
+   */
+  @Get(':id/diff')
+  @Roles('operator', ...AUDITORS)
+  async diff(@Param('id', uuid) id: string, @Query('from') from?: string, @Query('to') to?: string) {
+    return this.vms.diff(id, parseDiffRange({ from, to }));
   }
 
   @Post(':id/start')

@@ -1,15 +1,20 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { handleCommand, loadState, loadStream, type HandleResult } from '../../application/handle-command.js';
+import { handleCommand, loadState, type HandleResult } from '../../application/handle-command.js';
+import { upcast } from '../../application/upcasters.js';
 import { hostStream, vmStream } from '../../application/streams.js';
 import { driverCapabilities } from '../../drivers/driver-registry.js';
-import type { EventStore } from '../../eventstore/event-store.port.js';
+import { StreamNotFoundError } from '../../eventstore/errors.js';
+import type { EventStore, RecordedEvent } from '../../eventstore/event-store.port.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { RUNTIME } from '../../runtime/runtime.token.js';
 import type { Principal } from '../auth/roles.js';
 import { hostDecider } from '../hosts/host.decider.js';
 import type { HostState } from '../hosts/host.state.js';
+import { badField, type DiffRange } from './dto/as-of.query.js';
+import { countAt, describePoint, type PointInTime } from './dto/point-in-time.js';
 import type { VmCommand } from './vm.commands.js';
+import { foldVm, vmChanges, type FieldChange } from './vm-diff.js';
 import { vmDecider } from './vm.decider.js';
 import type { VmState } from './vm.state.js';
 import type { CapabilityView } from './vm.types.js';
@@ -154,32 +159,91 @@ export class VmsService {
     );
   }
 
-  /** Read model first; the log when the read model does not have it (yet). `at` replays to an instant. */
-  async view(vmId: string, at?: Date, revision?: bigint): Promise<VmView> {
-    if (!at && revision === undefined) {
+  /**
+   * Read model first; the log when the read model does not have it (yet). With a
+   * point in time, the stream is folded up to it: `at` takes every event recorded
+   * at or before that instant, `revision` every event up to and including it.
+   */
+  async view(vmId: string, point?: PointInTime): Promise<VmView> {
+    if (!point) {
       const rec = await this.rt.readModels.getVm(vmId);
       if (rec) return toVmView(rec.state, rec.revision, rec.createdAt, rec.updatedAt);
     }
-    const until =
-      at !== undefined
-        ? (e: { metadata: { at: string } }) => new Date(e.metadata.at).getTime() <= at.getTime()
-        : revision !== undefined
-          ? (e: { revision: bigint }) => e.revision <= revision
-          : undefined;
-    const loaded = await loadStream(this.store, vmDecider, vmStream(vmId), until as never);
-    if (!loaded.state.exists || loaded.revision === undefined) {
-      if (at || revision !== undefined) {
-        const exists = await loadStream(this.store, vmDecider, vmStream(vmId));
-        if (exists.state.exists) {
-          throw new NotFoundException(`VM ${vmId} did not exist yet at ${at?.toISOString() ?? `revision ${revision}`}`);
-        }
-      }
-      throw new NotFoundException(`VM ${vmId} not found`);
-    }
-    const first = loaded.events[0]!;
-    const last = loaded.events[loaded.events.length - 1]!;
-    return toVmView(loaded.state, loaded.revision, first.metadata.at, last.metadata.at);
+    const all = await this.history(vmId);
+    const last = all[all.length - 1]!;
+    if (point?.kind === 'revision' && point.revision > last.revision)
+      throw new NotFoundException(
+        `VM ${vmId} has no revision ${point.revision}: its latest revision is ${last.revision}`,
+      );
+    const events = point ? all.slice(0, countAt(all, point)) : all;
+    if (events.length === 0)
+      throw new NotFoundException(
+        `VM ${vmId} did not exist yet at ${describePoint(point!)}: it was created at ${all[0]!.metadata.at}`,
+      );
+    const upTo = events[events.length - 1]!;
+    return toVmView(foldVm(events), upTo.revision, all[0]!.metadata.at, upTo.metadata.at);
   }
+
+  /** The VM's events, upcast, oldest first; 404 when there are none. */
+  private async history(vmId: string): Promise<RecordedEvent[]> {
+    let events: RecordedEvent[];
+    try {
+      events = await this.store.readStream(vmStream(vmId));
+    } catch (err) {
+      if (err instanceof StreamNotFoundError) throw new NotFoundException(`VM ${vmId} not found`);
+      throw err;
+    }
+    if (events.length === 0) throw new NotFoundException(`VM ${vmId} not found`);
+    return events.map(upcast);
+  }
+
+  /**
+   * Field changes between two points of the VM's history (see vm-diff.ts): `from`
+   * defaults to before the first event, `to` to the latest revision.
+   */
+  async diff(vmId: string, range: DiffRange): Promise<VmDiff> {
+    const all = await this.history(vmId);
+    const latest = all[all.length - 1]!.revision;
+    for (const field of ['from', 'to'] as const) {
+      const p = range[field];
+      if (p?.kind === 'revision' && p.revision > latest)
+        throw badField(field, `revision ${p.revision} is past the latest revision ${latest} of VM ${vmId}`);
+    }
+    const fromCount = range.from ? countAt(all, range.from) : 0;
+    const toCount = range.to ? countAt(all, range.to) : all.length;
+    if (fromCount > toCount)
+      throw badField(
+        'from',
+        `must not be after to (${describePoint(range.from!)} is revision ${fromCount - 1}, ` +
+          `${describePoint(range.to!)} is ${toCount ? `revision ${toCount - 1}` : 'before the VM existed'})`,
+      );
+    const bound = (count: number): DiffBound =>
+      count === 0
+        ? { revision: null, at: null }
+        : { revision: Number(all[count - 1]!.revision), at: all[count - 1]!.metadata.at };
+    return {
+      vmId,
+      from: bound(fromCount),
+      to: bound(toCount),
+      items: vmChanges(foldVm(all.slice(0, fromCount)), all.slice(fromCount, toCount)),
+      next: null,
+    };
+  }
+}
+
+/** A bound of a diff as resolved against the stream: revision null is "before the first event". */
+export interface DiffBound {
+  revision: number | null;
+  at: string | null;
+}
+
+export interface VmDiff {
+  vmId: string;
+  from: DiffBound;
+  to: DiffBound;
+  items: FieldChange[];
+  /** The whole range is one answer; kept for the v1 list shape. */
+  next: null;
 }
 
 export const NO_CAPABILITIES: CapabilityView = {
