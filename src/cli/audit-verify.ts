@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import { CliError, getJson, resolveServer } from './client.js';
+import { out } from './output.js';
+import { withServer, type ServerCommandOptions } from './server-options.js';
+import { ExportFormatError, verifyExportFile, type OfflineReport } from './verify-export.js';
+
+interface VerifyReport {
+  verified: boolean;
+  count?: number;
+  streams?: number;
+  firstBreak: null | { streamId: string; revision: number; expected: string; found: string };
+}
+
+function printVerify(r: VerifyReport | OfflineReport, json: boolean): void {
+  if (json) out(JSON.stringify(r));
+  else if (r.verified) out(`verified ${r.count ?? 0} events in ${r.streams ?? 0} streams`);
+  else {
+    const b = r.firstBreak!;
+    out(`BROKEN at ${b.streamId} revision ${b.revision}: expected ${b.expected} found ${b.found}`);
+  }
+  // 1, not 2: the tool worked and the answer is "tampered".
+  process.exitCode = r.verified ? 0 : 1;
+}
+
+/** `audit verify <file>` (offline, no server) or `audit verify --server` (the server recomputes its chain). */
+export function registerAuditVerify(audit: Command): void {
+  withServer(
+    audit
+      .command('verify')
+      .description('verify an NDJSON export offline (<file>), or ask a server (--server) to verify its log')
+      .argument('[file]', 'an export from GET /v1/audit/export or `virtledger audit export`')
+      .option('--vm <id>', 'verify one VM stream only (server mode)'),
+  ).action(async (file: string | undefined, opts: ServerCommandOptions & { vm?: string }) => {
+    if (file !== undefined) {
+      if (opts.server) throw new CliError('give either a file or --server, not both');
+      let report: OfflineReport;
+      try {
+        report = await verifyExportFile(file);
+      } catch (err) {
+        if (err instanceof ExportFormatError) throw new CliError(`${file}: ${err.message}`);
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new CliError(`cannot read ${file}: ${code ?? (err as Error).message}`);
+      }
+      printVerify(report, !!opts.json);
+      return;
+    }
+    if (!opts.server && !process.env.VIRTLEDGER_URL)
+      throw new CliError('give an export file, or --server <url> (or VIRTLEDGER_URL)');
+    const base = resolveServer(opts);
+    const q = opts.vm ? `?vmId=${encodeURIComponent(opts.vm)}` : '';
+    printVerify(await getJson<VerifyReport>(base, `/v1/audit/verify${q}`), !!opts.json);
+  });
+}

@@ -1,0 +1,26 @@
+/** What the commands print: plain lines, aligned tables, values as a human reads them. */
+
+export function out(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+/** Left-aligned columns, two spaces apart; the first row is the header. */
+export function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+export function printTable(rows: string[][]): void {
+  for (const line of table(rows)) out(line);
+}
+
+/** null and absent as "-", strings bare, anything else as compact JSON. */
+export function show(v: unknown): string {
+  if (v === null || v === undefined) return '-';
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
