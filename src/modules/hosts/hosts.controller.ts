@@ -11,7 +11,7 @@ import {
   Res,
 } from '@nestjs/common';
 import type { Response } from 'express';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { handleCommand } from '../../application/handle-command.js';
 import { hostStream } from '../../application/streams.js';
@@ -25,7 +25,7 @@ import { READERS, Roles, type Principal } from '../auth/roles.js';
 import { RegisterHostDto } from './dto/register-host.dto.js';
 import { hostDecider } from './host.decider.js';
 import { hostViewAt } from './host-history.js';
-import { parseAsOf } from '../vms/dto/as-of.query.js';
+import { AT_DOC, parseAsOf, REVISION_DOC } from '../vms/dto/as-of.query.js';
 import { toHostView, type HostView } from './host.view.js';
 import type { HostRecord } from '../projections/read-model.types.js';
 import { VmsService } from '../vms/vms.service.js';
@@ -110,6 +110,8 @@ export class HostsController {
   /** `?at=<ISO time>` or `?revision=<n>` (not both): the host as it was then, folded from its stream. */
   @Get(':id')
   @Roles(...READERS)
+  @ApiQuery({ name: 'at', required: false, description: AT_DOC })
+  @ApiQuery({ name: 'revision', required: false, description: REVISION_DOC })
   async get(
     @Param('id') id: string,
     @Res({ passthrough: true }) res: Response,

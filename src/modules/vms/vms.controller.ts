@@ -13,12 +13,12 @@ import {
   Inject,
   NotFoundException,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal } from '../auth/principal.decorator.js';
 import { AUDITORS, MUTATORS, READERS, Roles, type Principal } from '../auth/roles.js';
 import { parseIfMatch, parseLimit, parseCursor } from '../../http/query.js';
-import { parseAsOf, parseDiffRange } from './dto/as-of.query.js';
+import { AT_DOC, parseAsOf, parseDiffRange, POINT_DOC, REVISION_DOC } from './dto/as-of.query.js';
 import { CreateVmDto } from './dto/create-vm.dto.js';
 import { MigrationDto } from './dto/migration.dto.js';
 import { ReasonDto } from './dto/reason.dto.js';
@@ -82,6 +82,8 @@ export class VmsController {
   /** `?at=<ISO time>` or `?revision=<n>` (not both): the VM as it was then, folded from its stream. */
   @Get(':id')
   @Roles(...READERS)
+  @ApiQuery({ name: 'at', required: false, description: AT_DOC })
+  @ApiQuery({ name: 'revision', required: false, description: REVISION_DOC })
   async get(
     @Param('id', uuid) id: string,
     @Res({ passthrough: true }) res: Response,
@@ -100,6 +102,8 @@ export class VmsController {
    */
   @Get(':id/diff')
   @Roles('operator', ...AUDITORS)
+  @ApiQuery({ name: 'from', required: false, description: `${POINT_DOC}; default: before the first event (empty)` })
+  @ApiQuery({ name: 'to', required: false, description: `${POINT_DOC}; default: the latest revision` })
   async diff(@Param('id', uuid) id: string, @Query('from') from?: string, @Query('to') to?: string) {
     return this.vms.diff(id, parseDiffRange({ from, to }));
   }

@@ -9,6 +9,12 @@ import {
   type PointInTime,
 } from './point-in-time.js';
 
+/** OpenAPI descriptions of these parameters. */
+export const AT_DOC =
+  'ISO 8601 time with a zone: the state after every event recorded at or before that instant (404 before the first)';
+export const REVISION_DOC = 'stream revision: the state after that event (404 past the latest); not with `at`';
+export const POINT_DOC = 'a revision number (digits) or an ISO 8601 time with a zone';
+
 /** Express gives a repeated query parameter as an array; anything but one string is refused. */
 type QueryValue = string | string[] | object | undefined;
 
