@@ -386,7 +386,10 @@ for (const { store, skip } of STORE_KINDS) {
         ['from=1&from=2', 'from'],
         ['from=5&to=2', /from must not be after to \(revision 5 > 2\)/],
         [`from=${encodeURIComponent(late)}&to=${encodeURIComponent(early)}`, /from must not be after to/],
-        [`from=${latest}&to=${encodeURIComponent(early)}`, /from must not be after to \(revision \d+ is revision/],
+        [
+          `from=${latest}&to=${encodeURIComponent(early)}`,
+          /from must not be after to \(revision \d+ > 20\d\d-[\d-]+T[\d:.]+Z, i\.e\. revision \d+\)/,
+        ],
         [`to=${latest + 1}`, `to revision ${latest + 1} is past the latest revision ${latest}`],
         [`from=${latest + 5}`, 'from'],
       ];

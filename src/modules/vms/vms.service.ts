@@ -211,11 +211,15 @@ export class VmsService {
     }
     const fromCount = range.from ? countAt(all, range.from) : 0;
     const toCount = range.to ? countAt(all, range.to) : all.length;
+    // Only reached with one revision and one instant: say what the instant resolved to.
+    const resolved = (p: PointInTime, count: number) =>
+      p.kind === 'revision'
+        ? describePoint(p)
+        : `${describePoint(p)}, i.e. ${count ? `revision ${count - 1}` : 'before the VM existed'}`;
     if (fromCount > toCount)
       throw badField(
         'from',
-        `must not be after to (${describePoint(range.from!)} is revision ${fromCount - 1}, ` +
-          `${describePoint(range.to!)} is ${toCount ? `revision ${toCount - 1}` : 'before the VM existed'})`,
+        `must not be after to (${resolved(range.from!, fromCount)} > ${resolved(range.to!, toCount)})`,
       );
     const bound = (count: number): DiffBound =>
       count === 0
