@@ -12,6 +12,10 @@ function point(raw: string | undefined, flag: string): string | undefined {
   return raw;
 }
 
+// A closed operation's whole record would push every column aside; --json has the full values.
+const CELL = 72;
+const clip = (s: string): string => (s.length > CELL ? `${s.slice(0, CELL - 1)}…` : s);
+
 /** `vm diff <id> [--from] [--to]`: each field that changed, old → new, with the event that changed it. */
 export function registerVmDiff(vm: Command): void {
   withServer(
@@ -46,8 +50,8 @@ export function registerVmDiff(vm: Command): void {
         c.event.principal,
         c.event.correlationId,
         c.path,
-        show(c.old),
-        show(c.new),
+        clip(show(c.old)),
+        clip(show(c.new)),
       ]);
     printTable(rows);
   });

@@ -298,7 +298,7 @@ for (const { store, skip } of STORE_KINDS) {
       assert.equal(moved.event.type, 'VmMigrated');
       assert.equal(moved.event.correlationId, migrateOp);
       // A reason given to a command is cited on what its event changed.
-      const stopAsked = items.find((c) => c.path === 'pending.kind' && c.new === 'stop')!;
+      const stopAsked = items.find((c) => c.path === 'pending' && c.new?.kind === 'stop')!;
       assert.equal(stopAsked.event.type, 'VmStopRequested');
       assert.equal(stopAsked.event.reason, 'maintenance window');
       assert.match(stopAsked.event.principal as string, /^operator#/);

@@ -65,15 +65,30 @@ const snapDeleted = (op: string, name: string): VmEvent => ({
 
 const CREATE_AND_START = [created, placed('host-a'), defined('host-a'), started()];
 
-/** Applies changes to a flat state the way a reader of the diff would. */
-function replay(start: FlatState, changes: FieldChange[]): FlatState {
-  const out = new Map(start);
-  for (const c of changes) {
-    assert.ok(sameJson(out.get(c.path) ?? null, c.old), `${c.path}: old value matches what came before`);
-    if (c.new === null) out.delete(c.path);
-    else out.set(c.path, c.new);
-  }
+/** Every leaf under `path` of a value (records walked, anything else one leaf). */
+function leaves(path: string, v: JsonValue, out = new Map<string, JsonValue>()): Map<string, JsonValue> {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    for (const [k, x] of Object.entries(v)) leaves(`${path}.${k}`, x, out);
+  } else if (v !== null) out.set(path, v);
   return out;
+}
+
+function allLeaves(flat: FlatState): Map<string, JsonValue> {
+  const out = new Map<string, JsonValue>();
+  for (const [path, v] of flat) for (const [p, x] of leaves(path, v)) out.set(p, x);
+  return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** Applies changes the way a reader of the diff would: a change replaces everything under its path. */
+function replay(start: FlatState, changes: FieldChange[]): Map<string, JsonValue> {
+  const state = allLeaves(start);
+  for (const c of changes) {
+    const under = [...state].filter(([p]) => p === c.path || p.startsWith(`${c.path}.`));
+    assert.deepEqual(new Map(under), leaves(c.path, c.old), `${c.path}: old value is what came before`);
+    for (const [p] of under) state.delete(p);
+    for (const [p, x] of leaves(c.path, c.new)) state.set(p, x);
+  }
+  return new Map([...state].sort(([a], [b]) => a.localeCompare(b)));
 }
 
 const of = (changes: FieldChange[], path: string) => changes.filter((c) => c.path === path);
@@ -201,11 +216,33 @@ describe('vm diff: changes over a history', () => {
       of(changes, 'state').map((c) => [c.old, c.new]),
       [['running', 'stopped']],
     );
+  });
+
+  test('an operation opened or closed is one change (`pending`, its whole value); one in flight changes field by field', () => {
+    const all = history([
+      ...CREATE_AND_START,
+      stopReq('op-1'),
+      { type: 'VmOperationRunning', data: { operationId: 'op-1', step: 'stop' } },
+      stopped('op-1'),
+    ]);
+    const changes = vmChanges(foldVm(all.slice(0, 4)), all.slice(4));
     assert.deepEqual(
-      of(changes, 'pending.kind').map((c) => [c.old, c.new, c.event.type]),
+      changes.map((c) => [c.event.type, c.path, c.old, c.new]),
       [
-        [null, 'stop', 'VmStopRequested'],
-        ['stop', null, 'VmStopped'],
+        [
+          'VmStopRequested',
+          'pending',
+          null,
+          { id: 'op-1', kind: 'stop', awaiting: 'stop', running: false, stateBefore: 'running', force: false },
+        ],
+        ['VmOperationRunning', 'pending.running', false, true],
+        [
+          'VmStopped',
+          'pending',
+          { id: 'op-1', kind: 'stop', awaiting: 'stop', running: true, stateBefore: 'running', force: false },
+          null,
+        ],
+        ['VmStopped', 'state', 'running', 'stopped'],
       ],
     );
   });
@@ -259,10 +296,28 @@ describe('vm diff: changes over a history', () => {
       ],
     );
     assert.deepEqual(
-      of(changes, 'migration.endpoint.port').map((c) => [c.old, c.new, c.event.type]),
+      changes.filter((c) => c.path.startsWith('migration')).map((c) => [c.path, c.old, c.new, c.event.type]),
       [
-        [null, 4444, 'VmMigrationTargetPrepared'],
-        [4444, null, 'VmMigrated'],
+        [
+          'migration',
+          null,
+          { sourceHostId: 'host-a', targetHostId: 'host-b', live: true, endpoint: null, handedOff: false },
+          'VmMigrationRequested',
+        ],
+        ['migration.endpoint', null, { host: '127.0.0.1', port: 4444 }, 'VmMigrationTargetPrepared'],
+        ['migration.handedOff', false, true, 'VmMigrationHandedOff'],
+        [
+          'migration',
+          {
+            sourceHostId: 'host-a',
+            targetHostId: 'host-b',
+            live: true,
+            endpoint: { host: '127.0.0.1', port: 4444 },
+            handedOff: true,
+          },
+          null,
+          'VmMigrated',
+        ],
       ],
     );
     assert.equal(changes.filter((c) => c.event.type === 'VmMigrationProgressed').length, 0);
@@ -288,7 +343,11 @@ describe('vm diff: changes over a history', () => {
     for (const cut of [0, 1, 4, 17, all.length]) {
       const start = foldVm(all.slice(0, cut));
       const changes = vmChanges(start, all.slice(cut));
-      assert.deepEqual(replay(flattenVm(start), changes), flattenVm(foldVm(all)), `from revision ${cut - 1}`);
+      assert.deepEqual(
+        replay(flattenVm(start), changes),
+        allLeaves(flattenVm(foldVm(all))),
+        `from revision ${cut - 1}`,
+      );
     }
   });
 });

@@ -31,7 +31,7 @@ export interface ChangeCause {
 }
 
 export interface FieldChange {
-  /** Dotted path into the VM state: `state`, `hostId`, `spec.memoryMiB`, `snapshots.<name>`, `pending.kind`… */
+  /** Dotted path into the VM state: `state`, `hostId`, `spec.memoryMiB`, `snapshots.<name>`, `pending`, `pending.running`… */
   path: string;
   /** null where the field did not exist (or was null). */
   old: JsonValue;
@@ -42,7 +42,10 @@ export interface FieldChange {
 export type FlatState = Map<string, JsonValue>;
 
 // `exists` only says the stream has events; every other field says so already.
-const SKIPPED_TOP_LEVEL = new Set(['exists']);
+function visible(state: VmState): Record<string, unknown> {
+  const { exists: _exists, ...fields } = state;
+  return fields;
+}
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -79,7 +82,7 @@ function walk(value: unknown, path: string, out: FlatState): void {
 export function flattenVm(state: VmState): FlatState {
   const out: FlatState = new Map();
   if (!state.exists) return out;
-  for (const [k, v] of Object.entries(state)) if (!SKIPPED_TOP_LEVEL.has(k)) walk(v, k, out);
+  for (const [k, v] of Object.entries(visible(state))) walk(v, k, out);
   return out;
 }
 
@@ -109,6 +112,48 @@ export function diffFlat(before: FlatState, after: FlatState): Array<{ path: str
   return out;
 }
 
+type Change = { path: string; old: JsonValue; new: JsonValue };
+
+const join = (path: string, key: string): string => (path ? `${path}.${key}` : key);
+const orNull = (v: unknown): JsonValue => (v === undefined || v === null ? null : toJson(v));
+
+function byName(v: unknown): Map<string, unknown> | undefined {
+  if (!Array.isArray(v) || (v.length && !isNamedList(v))) return undefined;
+  return new Map((v as Array<{ name: string }>).map((x) => [x.name, x]));
+}
+
+/**
+ * Compares two values of the same path. Objects present on both sides are
+ * compared field by field; one that appears or disappears whole (an operation
+ * opened or closed, a migration, a snapshot) is one change with its whole value.
+ */
+function diffValues(path: string, old: unknown, now: unknown, out: Change[]): void {
+  if (isRecord(old) && isRecord(now)) {
+    for (const k of [...new Set([...Object.keys(old), ...Object.keys(now)])].sort())
+      diffValues(join(path, k), old[k], now[k], out);
+    return;
+  }
+  const oldByName = byName(old);
+  const nowByName = byName(now);
+  if (oldByName && nowByName) {
+    for (const name of [...new Set([...oldByName.keys(), ...nowByName.keys()])].sort()) {
+      const [a, b] = [orNull(oldByName.get(name)), orNull(nowByName.get(name))];
+      if (!sameJson(a, b)) out.push({ path: join(path, name), old: a, new: b });
+    }
+    return;
+  }
+  const [a, b] = [orNull(old), orNull(now)];
+  if (!sameJson(a, b)) out.push({ path, old: a, new: b });
+}
+
+/** What one event changed: every field when it created the VM, otherwise see diffValues. */
+export function diffStates(before: VmState, after: VmState): Change[] {
+  if (!before.exists) return diffFlat(flattenVm(before), flattenVm(after));
+  const out: Change[] = [];
+  diffValues('', visible(before), visible(after), out);
+  return out;
+}
+
 export function causeOf(e: HistoryEvent): ChangeCause {
   return {
     id: e.id,
@@ -135,17 +180,16 @@ export function foldVm(events: readonly HistoryEvent[], from: VmState = initialV
  * Every field change made by `events`, applied in order to `start`: one entry
  * per field per event, so a field changed three times appears three times,
  * oldest first. An event that changes nothing (a progress report) adds nothing.
+ * The event that creates the VM lists every field (`spec.memoryMiB`…, old null).
  */
 export function vmChanges(start: VmState, events: readonly HistoryEvent[]): FieldChange[] {
   const changes: FieldChange[] = [];
   let state = start;
-  let flat = flattenVm(state);
   for (const e of events) {
-    state = applyVmEvent(state, e);
-    const next = flattenVm(state);
+    const next = applyVmEvent(state, e);
     const cause = causeOf(e);
-    for (const c of diffFlat(flat, next)) changes.push({ ...c, event: cause });
-    flat = next;
+    for (const c of diffStates(state, next)) changes.push({ ...c, event: cause });
+    state = next;
   }
   return changes;
 }
