@@ -372,6 +372,17 @@ for (const { store, skip } of STORE_KINDS) {
       assert.equal((await t.as('operator').get(`/v1/vms/${vmId}/diff?from=${loRev}`)).status, 200);
     });
 
+    test('OpenAPI documents at/revision on VMs and hosts, and from/to on the diff', async () => {
+      const doc = (await t.http().get('/docs-json')).body as Json;
+      const params = (path: string) =>
+        ((doc.paths[path]?.get?.parameters ?? []) as Json[])
+          .filter((p) => p.in === 'query')
+          .map((p) => p.name as string);
+      assert.deepEqual(params('/v1/vms/{id}').sort(), ['at', 'revision']);
+      assert.deepEqual(params('/v1/hosts/{id}').sort(), ['at', 'revision']);
+      assert.deepEqual(params('/v1/vms/{id}/diff').sort(), ['from', 'to']);
+    });
+
     test('diff: bad from/to, from after to, past the head → 400 naming the field; unknown VM → 404; viewers 403; nothing appended', async () => {
       const n = await logLength(t);
       const latest = events.length - 1;

@@ -60,6 +60,10 @@ function toJson(v: unknown): JsonValue {
   return JSON.parse(JSON.stringify(v)) as JsonValue;
 }
 
+type Change = { path: string; old: JsonValue; new: JsonValue };
+
+const join = (path: string, key: string): string => (path ? `${path}.${key}` : key);
+
 function walk(value: unknown, path: string, out: FlatState): void {
   if (value === undefined || value === null) return; // absent and null read the same: null
   if (Array.isArray(value)) {
@@ -68,7 +72,7 @@ function walk(value: unknown, path: string, out: FlatState): void {
     return;
   }
   if (isRecord(value)) {
-    for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k, out);
+    for (const [k, v] of Object.entries(value)) walk(v, join(path, k), out);
     return;
   }
   out.set(path, value as JsonValue);
@@ -101,9 +105,9 @@ export function sameJson(a: JsonValue, b: JsonValue): boolean {
 }
 
 /** Paths whose value differs, sorted by path; a missing path reads as null. */
-export function diffFlat(before: FlatState, after: FlatState): Array<{ path: string; old: JsonValue; new: JsonValue }> {
+export function diffFlat(before: FlatState, after: FlatState): Change[] {
   const paths = [...new Set([...before.keys(), ...after.keys()])].sort();
-  const out: Array<{ path: string; old: JsonValue; new: JsonValue }> = [];
+  const out: Change[] = [];
   for (const path of paths) {
     const old = before.get(path) ?? null;
     const now = after.get(path) ?? null;
@@ -112,9 +116,6 @@ export function diffFlat(before: FlatState, after: FlatState): Array<{ path: str
   return out;
 }
 
-type Change = { path: string; old: JsonValue; new: JsonValue };
-
-const join = (path: string, key: string): string => (path ? `${path}.${key}` : key);
 const orNull = (v: unknown): JsonValue => (v === undefined || v === null ? null : toJson(v));
 
 function byName(v: unknown): Map<string, unknown> | undefined {
