@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { CliError, getJson, resolveServer } from './client.js';
+import { registerImportCommand } from './import-export.js';
 import { ExportFormatError, verifyExportFile, type OfflineReport } from './verify-export.js';
 
 interface VerifyReport {
@@ -49,6 +50,7 @@ function table(rows: string[][]): string[] {
 export function buildProgram(): Command {
   const program = new Command('virtledger').description('virtledger command line').exitOverride();
   const audit = program.command('audit').description('auditor tools: the log and its hash chain');
+  registerImportCommand(audit);
 
   audit
     .command('verify')
