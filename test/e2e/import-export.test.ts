@@ -5,7 +5,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -13,37 +12,10 @@ import { SqliteEventStore } from '../../src/eventstore/sqlite/sqlite.event-store
 import { startTestApp, type TestApp } from '../support/app.js';
 import { tempDir, testPostgresUrl, uniqueName } from '../support/env.js';
 import { buildHistory, type BuiltHistory } from '../fixtures/history.js';
+import { cli, exportText } from '../fixtures/cli.js';
 import { storeEvents, waitSettled, type Json } from './e2e-helpers.js';
 
-const CLI = join(process.cwd(), 'dist/src/cli/main.js');
 const pgUrl = testPostgresUrl();
-
-export function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-export async function exportText(t: TestApp, query = ''): Promise<string> {
-  const res = await t
-    .as('auditor')
-    .get(`/v1/audit/export${query}`)
-    .buffer(true)
-    .parse((r, cb) => {
-      let s = '';
-      r.setEncoding('utf8');
-      r.on('data', (d: string) => (s += d));
-      r.on('end', () => cb(null, s));
-    });
-  assert.equal(res.status, 200);
-  return res.body as string;
-}
 
 async function get(t: TestApp, path: string): Promise<Json> {
   const res = await t.as('auditor').get(path);
