@@ -7,6 +7,8 @@ import { CliError } from './client.js';
 
 /** `--store` takes a file path (SQLite) or a store URL; a bare path is never taken for a URL. */
 export function storeFromArg(arg: string): EventStore {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(arg) && !/^(sqlite|postgres|postgresql):/i.test(arg))
+    throw new CliError(`--store: only a SQLite file path, sqlite:<file> or postgres://… can be imported into`);
   const url = /^(sqlite|postgres|postgresql):/i.test(arg) ? arg : `sqlite:${resolve(arg)}`;
   try {
     return createEventStore(url, { dataDir: process.cwd() });
@@ -15,7 +17,7 @@ export function storeFromArg(arg: string): EventStore {
   }
 }
 
-function describe(store: EventStore, arg: string): string {
+function describeStore(store: EventStore, arg: string): string {
   // A PostgreSQL URL may carry a password: name the kind and schema only.
   if (store.kind !== 'postgres') return `${store.kind} store ${arg.replace(/^sqlite:/i, '')}`;
   const schema = new URL(arg).searchParams.get('schema');
@@ -32,7 +34,7 @@ export function registerImportCommand(audit: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (file: string, opts: { store: string; json?: boolean }) => {
       const store = storeFromArg(opts.store);
-      const where = describe(store, opts.store);
+      const where = describeStore(store, opts.store);
       let report: ImportReport;
       try {
         report = await importExport(file, async () => {

@@ -8,7 +8,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { importExport, ImportWriteError } from '../../src/audit/import-export.js';
+import type { EventStore } from '../../src/eventstore/event-store.port.js';
+import { chainEvents, GENESIS_HASH } from '../../src/eventstore/hash-chain.js';
 import { SqliteEventStore } from '../../src/eventstore/sqlite/sqlite.event-store.js';
+import { exportLine } from '../../src/modules/audit/export-line.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { tempDir, testPostgresUrl, uniqueName } from '../support/env.js';
 import { buildHistory, type BuiltHistory } from '../fixtures/history.js';
@@ -227,5 +231,86 @@ describe('e2e: audit import — an export replays into an empty store to identic
     assert.match(noStore.stderr, /--store/);
     assert.equal(existsSync(target), false);
     assert.equal(readFileSync(file, 'utf8'), text, 'the export itself is untouched');
+  });
+
+  test('a store that cannot be opened, a store URL of another kind: named, exit 2', async () => {
+    const dead = await cli([
+      'audit',
+      'import',
+      file,
+      '--store',
+      'postgres://postgres@127.0.0.1:1/postgres?schema=vl_nowhere',
+    ]);
+    assert.equal(dead.code, 2, dead.stdout);
+    assert.match(dead.stderr, /cannot open the postgres store \(schema vl_nowhere\): /);
+    assert.doesNotMatch(dead.stderr, /postgres:\/\//);
+    const other = await cli(['audit', 'import', file, '--store', 'kurrentdb://127.0.0.1:2113']);
+    assert.equal(other.code, 2);
+    assert.match(
+      other.stderr,
+      /--store: only a SQLite file path, sqlite:<file> or postgres:\/\/… can be imported into/,
+    );
+  });
+
+  test('an export whose chain verifies but that the store refuses (one event id in two streams): stops, says the store is partly written', async () => {
+    // A hand-made export: valid chains, but stream B reuses an event id of stream A.
+    const meta = { principal: 'test', correlationId: 'c', causationId: 'c', at: '2026-01-01T00:00:00.000Z', schema: 1 };
+    const a = chainEvents(
+      'vm-a',
+      [{ id: 'dup-id', type: 'VmStarted', data: { operationId: 'c' }, metadata: meta }],
+      -1n,
+      GENESIS_HASH,
+    );
+    const b = chainEvents(
+      'vm-b',
+      [{ id: 'dup-id', type: 'VmStarted', data: { operationId: 'c' }, metadata: meta }],
+      -1n,
+      GENESIS_HASH,
+    );
+    const dup = join(tmp.dir, 'dup.ndjson');
+    writeFileSync(
+      dup,
+      [
+        ...a.map((e, i) => ({ ...e, streamId: 'vm-a', position: BigInt(i + 1) })),
+        ...b.map((e) => ({ ...e, streamId: 'vm-b', position: 2n })),
+      ]
+        .map((e) => exportLine(e) + '\n')
+        .join(''),
+    );
+    const verified = await cli(['audit', 'verify', dup]);
+    assert.equal(verified.code, 0, 'the file itself verifies');
+    const target = join(tmp.dir, 'dup.sqlite3');
+    const r = await cli(['audit', 'import', dup, '--store', target]);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(
+      r.stderr,
+      /import failed after 1 events, at vm-b revision 0: .*the target store is partly written: drop it and import again/,
+    );
+  });
+
+  test('fault injected (a store wrapper that alters data; no real adapter does): a hash that does not come out as exported stops the import', async () => {
+    const target = new SqliteEventStore({ file: join(tmp.dir, 'altered.sqlite3') });
+    const altering: EventStore = Object.create(target) as EventStore;
+    altering.append = (streamId, events, expected) =>
+      target.append(
+        streamId,
+        events.map((e) => ({ ...e, data: { ...e.data, altered: true } })),
+        expected,
+      );
+    await assert.rejects(
+      importExport(file, async () => {
+        await target.init();
+        return altering;
+      }),
+      (err: Error) => {
+        assert.ok(err instanceof ImportWriteError);
+        assert.match(
+          err.message,
+          /revision 0 was stored with hash [0-9a-f]{64}, the export says [0-9a-f]{64}; the target store is partly written/,
+        );
+        return true;
+      },
+    );
+    await target.close();
   });
 });
