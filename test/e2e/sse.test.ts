@@ -154,7 +154,7 @@ for (const { kind, skip } of STORES) {
       if (kind === 'postgres' && t) await dropSchema(t.eventStoreUrl);
     });
 
-    test('dropping and resuming with Last-Event-ID many times yields exactly the log: no gap, no duplicate', async () => {
+    test('dropping and resuming with Last-Event-ID many times yields exactly the log: no gap, no duplicate', async (ctx) => {
       const a = (await registerSimHost(t, 'sse-a', 'simulated://?latencyMs=5')).id as string;
       const b = (await registerSimHost(t, 'sse-b', 'simulated://?latencyMs=5')).id as string;
       // Commands run concurrently with the reader for the whole test.
@@ -218,6 +218,7 @@ for (const { kind, skip } of STORES) {
       got.forEach((f, i) => assertFrameIs(f, log[i]!));
       assert.ok(reconnects >= 10, `reconnected ${reconnects} times`);
       assert.ok(droppedUnread >= 3, `frames received but unread were thrown away on ${droppedUnread} drops`);
+      ctx.diagnostic(`${log.length} events over ${reconnects} connections, ${droppedUnread} drops lost unread frames`);
 
       // Past the head: a live client gets the next append and nothing else.
       const live = await SseConnection.open(port, { 'Last-Event-ID': last! });
@@ -245,11 +246,11 @@ describe('e2e: SSE — a client that stops reading is cut off and told where to 
     await t?.close();
   });
 
-  test('the cut-off message names the last delivered id; resuming from it gives the rest, once', async () => {
+  test('the cut-off message names the last delivered id; resuming from it gives the rest, once', async (ctx) => {
     // Large events so the socket buffers fill (they are not VM or host streams: no projection or saga reads them).
     const stream = `sse-pad-${randomUUID()}`;
     const pad = 'x'.repeat(16 * 1024);
-    const total = 3000;
+    const total = 1500;
     for (let i = 0; i < total; i += 100) {
       await t.runtime.store!.append(
         stream,
@@ -287,6 +288,9 @@ describe('e2e: SSE — a client that stops reading is cut off and told where to 
     const delivered = frames.slice(0, -1);
     assert.ok(delivered.length > 0 && delivered.length < total, `cut off mid-way (${delivered.length} of ${total})`);
     delivered.forEach((f, i) => assertFrameIs(f, log[i]!));
+    ctx.diagnostic(
+      `cut off after ${delivered.length} of ${total} events (${Math.round((delivered.length * pad.length) / 1e6)} MB)`,
+    );
     const body = JSON.parse(cut.data!) as Json;
     assert.equal(body.resumeAfter, delivered[delivered.length - 1]!.id, 'resumeAfter is the last id the client got');
     assert.match(body.message as string, new RegExp(`too slow.*Last-Event-ID: ${body.resumeAfter}`));
