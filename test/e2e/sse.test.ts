@@ -8,10 +8,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { get as httpGet, type ClientRequest, type IncomingMessage } from 'node:http';
+import { get as httpGet, type ClientRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import type { RecordedEvent } from '../../src/eventstore/event-store.port.js';
 import { SSE_DEFAULTS } from '../../src/modules/audit/sse.js';
 import { parsePostgresUrl } from '../../src/eventstore/postgres/postgres.event-store.js';
 import { startTestApp, TOKENS, type TestApp } from '../support/app.js';
@@ -238,19 +239,24 @@ describe('e2e: SSE — a client that stops reading is cut off and told where to 
   let t: TestApp;
   let port: number;
 
+  const savedSlowMs = SSE_DEFAULTS.slowClientMs;
+  // Large events so the socket buffers fill (they are not VM or host streams: no projection or saga reads them).
+  const pad = 'x'.repeat(16 * 1024);
+  const total = 1500;
+  const slowMs = 2000;
+  let log: RecordedEvent[];
+
+  const connections = () =>
+    new Promise<number>((resolve, reject) =>
+      (t.app.getHttpServer() as Server).getConnections((err, n) => (err ? reject(err) : resolve(n))),
+    );
+
   before(async () => {
+    // The production limit is 10 s; the behaviour is the same with 2 s.
+    SSE_DEFAULTS.slowClientMs = slowMs;
     t = await startTestApp();
     port = await listen(t);
-  });
-  after(async () => {
-    await t?.close();
-  });
-
-  test('the cut-off message names the last delivered id; resuming from it gives the rest, once', async (ctx) => {
-    // Large events so the socket buffers fill (they are not VM or host streams: no projection or saga reads them).
     const stream = `sse-pad-${randomUUID()}`;
-    const pad = 'x'.repeat(16 * 1024);
-    const total = 1500;
     for (let i = 0; i < total; i += 100) {
       await t.runtime.store!.append(
         stream,
@@ -269,12 +275,18 @@ describe('e2e: SSE — a client that stops reading is cut off and told where to 
         i === 0 ? 'no_stream' : BigInt(i - 1),
       );
     }
-    const log = await storeEvents(t);
+    log = await storeEvents(t);
     assert.equal(log.length, total);
+  });
+  after(async () => {
+    SSE_DEFAULTS.slowClientMs = savedSlowMs;
+    await t?.close();
+  });
 
+  test('the cut-off message names the last delivered id; resuming from it gives the rest, once', async (ctx) => {
     const slow = await SseConnection.open(port, {}, true);
     // Read nothing for longer than the server tolerates a full socket.
-    await sleep(SSE_DEFAULTS.slowClientMs + 2000);
+    await sleep(slowMs + 1500);
     slow.resume();
     const frames: Frame[] = [];
     for (;;) {
@@ -306,6 +318,31 @@ describe('e2e: SSE — a client that stops reading is cut off and told where to 
     assert.equal(await again.next(500), null, 'nothing more: no duplicate');
     again.drop();
     rest.forEach((f, i) => assertFrameIs(f, log[delivered.length + i]!));
+  });
+
+  test('a client that goes away while its socket is full is never written to again; the server keeps serving', async () => {
+    const gone = await SseConnection.open(port, {}, true);
+    await sleep(500);
+    assert.equal(await connections(), 1);
+    gone.drop();
+    // Past the moment the server would have cut it off (and written to it, had it not noticed the close).
+    await sleep(slowMs + 1000);
+    assert.equal(await connections(), 0);
+    assert.equal((await t.http().get('/health')).status, 200);
+    const fresh = await SseConnection.open(port);
+    const f = await fresh.next(10000);
+    assert.ok(f);
+    assertFrameIs(f, log[0]!);
+    fresh.drop();
+  });
+
+  test('a client that never reads again is disconnected, not kept with its buffered frames forever', async () => {
+    const stuck = await SseConnection.open(port, {}, true);
+    await sleep(slowMs + 500);
+    assert.equal(await connections(), 1, 'cut off, but the server still waits for it to read the message');
+    await sleep(slowMs + 1500);
+    assert.equal(await connections(), 0, 'then the socket is destroyed');
+    stuck.drop();
   });
 
   test('a bad Last-Event-ID or fromPosition is a 400 naming it; viewers are refused', async () => {

@@ -9,6 +9,7 @@ export interface SseOptions {
   heartbeatMs: number;
 }
 
+/** The settings every stream uses unless told otherwise; tests shorten slowClientMs here rather than wait 10 s. */
 export const SSE_DEFAULTS: SseOptions = { slowClientMs: 10000, heartbeatMs: 15000 };
 
 /** Resolves true on drain, false when the wait is over or the response closed first. */
@@ -42,8 +43,9 @@ export function streamEvents(
   res: Response,
   after: bigint | undefined,
   log: Logger,
-  opts: SseOptions = SSE_DEFAULTS,
+  options?: SseOptions,
 ): void {
+  const opts = options ?? { ...SSE_DEFAULTS };
   res.status(200);
   res.setHeader('Content-Type', 'text/event-stream');
   res.setHeader('Cache-Control', 'no-cache, no-transform');
