@@ -9,6 +9,7 @@ import { registerAuditExport } from './audit-export.js';
 import { registerAuditLog } from './audit-log.js';
 import { registerAuditVerify } from './audit-verify.js';
 import { CliError } from './client.js';
+import { registerImportCommand } from './import-export.js';
 import { registerVmDiff } from './vm-diff.js';
 import { registerVmHistory } from './vm-history.js';
 import { registerVmState } from './vm-state.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerAuditVerify(audit);
   registerAuditLog(audit);
   registerAuditExport(audit);
+  registerImportCommand(audit);
 
   const vm = program.command('vm').description("a VM's state now or in the past, its history and its changes");
   registerVmState(vm);

@@ -1,6 +1,6 @@
 /**
  * Auditors (issue 4): the filtered global log, the NDJSON export, offline
- * verification with the CLI, tamper detection by both verify routes, and the
+ * verification with the CLI (tampering: tamper.test.ts), and the
  * CLI's errors for an unreachable server and a refused token.
  */
 import { after, before, describe, test } from 'node:test';
@@ -10,7 +10,6 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import type { RecordedEvent } from '../../src/eventstore/event-store.port.js';
 import { parseEventFilter, readFilteredPage, type FilteredPage } from '../../src/modules/audit/event-filter.js';
 import { tempDir } from '../support/env.js';
@@ -326,49 +325,5 @@ describe('e2e: auditors — filtered log, export, offline verify, CLI', () => {
     }
     assert.deepEqual(got, expected);
     assert.ok(shortWithNext > 0, 'the budget was hit at least once');
-  });
-
-  // Last: it rewrites history behind the app's back.
-  test('an event edited in the SQLite file is named (stream, revision) by GET /v1/audit/verify and by the offline CLI on a fresh export', async () => {
-    const victim = all.find((e) => e.streamId === `vm-${vm2}` && e.type === 'VmStopRequested')!;
-    const db = new Database(join(t.dataDir, 'events.sqlite3'));
-    try {
-      const changed = db
-        .prepare('UPDATE events SET data = ? WHERE id = ?')
-        .run(JSON.stringify({ ...victim.data, force: true, tampered: 1 }), victim.id);
-      assert.equal(changed.changes, 1);
-    } finally {
-      db.close();
-    }
-    const expectBreak = { streamId: `vm-${vm2}`, revision: Number(victim.revision) };
-    const server = await t.as('auditor').get('/v1/audit/verify');
-    assert.equal(server.status, 200);
-    assert.equal(server.body.verified, false);
-    assert.deepEqual(
-      { streamId: server.body.firstBreak.streamId, revision: server.body.firstBreak.revision },
-      expectBreak,
-    );
-    assert.equal(server.body.firstBreak.found, victim.metadata.hash);
-
-    const res = await getExport(t, '/v1/audit/export');
-    const file = join(tmp.dir, 'tampered.ndjson');
-    writeFileSync(file, res.body as string);
-    const human = await cli(['audit', 'verify', file]);
-    assert.equal(human.code, 1, human.stderr);
-    assert.equal(
-      human.stdout.trim(),
-      `BROKEN at vm-${vm2} revision ${victim.revision}: expected ${server.body.firstBreak.expected} found ${victim.metadata.hash}`,
-    );
-    const json = await cli(['audit', 'verify', file, '--json']);
-    assert.equal(json.code, 1);
-    const report = JSON.parse(json.stdout) as Json;
-    assert.equal(report.verified, false);
-    assert.deepEqual({ streamId: report.firstBreak.streamId, revision: report.firstBreak.revision }, expectBreak);
-    assert.equal(report.firstBreak.expected, server.body.firstBreak.expected);
-
-    // The CLI's server mode reports the same break.
-    const remote = await cli(['audit', 'verify', '--server', url, '--token', TOKENS.auditor, '--vm', vm2]);
-    assert.equal(remote.code, 1);
-    assert.match(remote.stdout, new RegExp(`^BROKEN at vm-${vm2} revision ${victim.revision}: `));
   });
 });

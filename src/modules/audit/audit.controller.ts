@@ -38,7 +38,8 @@ export class AuditController {
       try {
         const events = await store.readStream(one);
         const b = verifyChain(events);
-        return { verified: !b, count: events.length, streams: 1, firstBreak: breakView(b) };
+        // As for the whole log: count the events that verified, i.e. those before the break.
+        return { verified: !b, count: b ? Number(b.revision) : events.length, streams: 1, firstBreak: breakView(b) };
       } catch (err) {
         if (err instanceof StreamNotFoundError) return { verified: true, count: 0, streams: 0, firstBreak: null };
         throw err;

@@ -3,21 +3,29 @@ import type { Logger } from 'pino';
 import type { EventStore, RecordedEvent } from '../../eventstore/event-store.port.js';
 import { toEventView } from './event.view.js';
 
-/** How long a client may leave the socket full before it is cut off (and told where to resume). */
-const SLOW_CLIENT_MS = 10000;
-const HEARTBEAT_MS = 15000;
+export interface SseOptions {
+  /** How long a client may leave the socket full before it is cut off (and told where to resume). */
+  slowClientMs: number;
+  heartbeatMs: number;
+}
 
+/** The settings every stream uses unless told otherwise; tests shorten slowClientMs here rather than wait 10 s. */
+export const SSE_DEFAULTS: SseOptions = { slowClientMs: 10000, heartbeatMs: 15000 };
+
+/** Resolves true on drain, false when the wait is over or the response closed first. */
 function waitDrain(res: Response, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      res.off('drain', onDrain);
-      resolve(false);
-    }, ms);
-    const onDrain = () => {
+    const done = (ok: boolean) => {
       clearTimeout(timer);
-      resolve(true);
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok);
     };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    const timer = setTimeout(() => done(false), ms);
     res.once('drain', onDrain);
+    res.once('close', onClose);
   });
 }
 
@@ -25,7 +33,9 @@ function waitDrain(res: Response, ms: number): Promise<boolean> {
  * One catch-up subscription per client. The subscription waits for each
  * write to be accepted by the socket, so a slow client slows its own feed;
  * one that stays blocked is cut off with an `error` event naming the
- * position to resume after (never silently skipped).
+ * position to resume after (never silently skipped). Every frame written
+ * before that message reaches the client before it, so `resumeAfter` is
+ * always the id of the last event the client got.
  */
 export function streamEvents(
   store: EventStore,
@@ -33,7 +43,9 @@ export function streamEvents(
   res: Response,
   after: bigint | undefined,
   log: Logger,
+  options?: SseOptions,
 ): void {
+  const opts = options ?? { ...SSE_DEFAULTS };
   res.status(200);
   res.setHeader('Content-Type', 'text/event-stream');
   res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -43,34 +55,40 @@ export function streamEvents(
   res.write('retry: 1000\n\n');
   let lastSent = after;
   let closed = false;
-  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), opts.heartbeatMs);
   const sub = store.subscribeToAll({
     ...(after !== undefined ? { after } : {}),
     onEvent: async (e: RecordedEvent) => {
       if (closed) return;
       const ok = res.write(`id: ${e.position}\nevent: ${e.type}\ndata: ${JSON.stringify(toEventView(e))}\n\n`);
       lastSent = e.position;
-      if (!ok && !(await waitDrain(res, SLOW_CLIENT_MS))) {
-        res.write(
-          `event: error\ndata: ${JSON.stringify({
-            message: 'client too slow: disconnected; reconnect with Last-Event-ID to resume',
-            resumeAfter: lastSent?.toString() ?? null,
-          })}\n\n`,
-        );
-        close();
-      }
+      if (ok || (await waitDrain(res, opts.slowClientMs)) || closed) return;
+      res.write(
+        `event: error\ndata: ${JSON.stringify({
+          message: `client too slow: disconnected; reconnect with Last-Event-ID: ${lastSent} to resume`,
+          resumeAfter: lastSent.toString(),
+        })}\n\n`,
+      );
+      close();
+      // A client that never reads again must not pin the buffered frames forever.
+      const kill = setTimeout(() => res.destroy(), opts.slowClientMs);
+      kill.unref();
+      res.once('finish', () => clearTimeout(kill));
+      res.once('close', () => clearTimeout(kill));
     },
     onError: (err) => {
       log.warn({ err }, 'SSE subscription failed');
       close();
     },
   });
-  const close = () => {
+  function close(): void {
     if (closed) return;
     closed = true;
     clearInterval(heartbeat);
     void sub.stop();
-    res.end();
-  };
+    if (!res.writableEnded) res.end();
+  }
+  // The response's close covers both a client that went away and a socket torn down.
   req.on('close', close);
+  res.on('close', close);
 }

@@ -285,7 +285,7 @@ describe('vm diff: changes over a history', () => {
       },
       { type: 'VmMigrationProgressed', data: { operationId: 'op-m', percent: 50 } },
       { type: 'VmMigrationHandedOff', data: { operationId: 'op-m', targetHostId: 'host-b' } },
-      { type: 'VmMigrated', data: { operationId: 'op-m', sourceHostId: 'host-a', hostId: 'host-b' } },
+      { type: 'VmMigrated', data: { operationId: 'op-m', sourceHostId: 'host-a', targetHostId: 'host-b' } },
     ]);
     const changes = vmChanges(initialVmState(), events);
     assert.deepEqual(

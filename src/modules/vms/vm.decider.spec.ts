@@ -89,7 +89,7 @@ const handedOff = (operationId: string, to: string): VmEvent => ({
 });
 const migrated = (operationId: string, from: string, to: string): VmEvent => ({
   type: 'VmMigrated',
-  data: { operationId, sourceHostId: from, hostId: to },
+  data: { operationId, sourceHostId: from, targetHostId: to },
 });
 const deleteRequested = (operationId: string): VmEvent => ({ type: 'VmDeleteRequested', data: { operationId } });
 const deletedEv = (operationId: string): VmEvent => ({ type: 'VmDeleted', data: { operationId } });

@@ -108,7 +108,7 @@ function onStepSucceeded(cmd: Cmd<'RecordStepSucceeded'>, state: VmState): VmEve
           data: {
             operationId,
             sourceHostId: state.migration?.sourceHostId ?? '',
-            hostId: state.migration?.targetHostId ?? '',
+            targetHostId: state.migration?.targetHostId ?? '',
           },
         },
       ];

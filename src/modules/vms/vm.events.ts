@@ -1,8 +1,15 @@
 import type { DomainEvent } from '../../domain/decider.js';
 import type { JobStep, OperationKind, VmSpecData, VmStateName } from './vm.types.js';
 
-/** Current schema version of every VM event type (upcasters map older ones). */
-export const VM_EVENT_SCHEMA = 1;
+/**
+ * Current schema version of the VM event types that have changed; the others are at
+ * version 1. Stored events are never rewritten: src/application/upcasters.ts turns an
+ * older version into the current shape on read.
+ */
+export const VM_EVENT_VERSIONS = {
+  // v2: the destination is `targetHostId`, as in VmMigrationRequested/HandedOff (v1 called it `hostId`).
+  VmMigrated: 2,
+} as const satisfies Partial<Record<VmEventType, number>>;
 
 export type VmCreateRequested = DomainEvent<
   'VmCreateRequested',
@@ -51,7 +58,13 @@ export type VmMigrationProgressed = DomainEvent<
   { operationId: string; percent?: number; transferredBytes?: number; remainingBytes?: number; totalBytes?: number }
 >;
 export type VmMigrationHandedOff = DomainEvent<'VmMigrationHandedOff', { operationId: string; targetHostId: string }>;
-export type VmMigrated = DomainEvent<'VmMigrated', { operationId: string; sourceHostId: string; hostId: string }>;
+export type VmMigrated = DomainEvent<'VmMigrated', { operationId: string; sourceHostId: string; targetHostId: string }>;
+/** VmMigrated as schema version 1 wrote it (only the upcaster reads this shape). */
+export interface VmMigratedV1Data {
+  operationId: string;
+  sourceHostId: string;
+  hostId: string;
+}
 export type VmDeleteRequested = DomainEvent<'VmDeleteRequested', { operationId: string }>;
 export type VmDeleted = DomainEvent<'VmDeleted', { operationId: string }>;
 /** A worker picked the operation up: pending → running. */

@@ -176,7 +176,7 @@ export function evolveVm(state: VmState, event: VmEvent): VmState {
     case 'VmMigrated':
       return {
         ...state,
-        hostId: event.data.hostId,
+        hostId: event.data.targetHostId,
         state: state.pending?.stateBefore ?? 'running',
         pending: null,
         migration: null,
