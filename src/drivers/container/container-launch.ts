@@ -33,6 +33,7 @@ cd "$root"
 "$bb" pivot_root . .oldroot
 cd /
 "/.oldroot$bb" umount -l /.oldroot
+unset OLDPWD
 exec /sbin/init
 `;
 

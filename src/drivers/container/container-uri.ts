@@ -45,10 +45,12 @@ export function parseContainerUri(uri: string): ContainerHostConfig {
   for (const key of q.keys()) {
     if (!KEYS.has(key)) throw new Error(`unknown container host URI parameter ${JSON.stringify(key)}`);
   }
-  const cgroupParent = absolute('cgroupParent', q.get('cgroupParent'));
-  if (cgroupParent !== undefined && /(^|\/)\.\.?(\/|$)/.test(cgroupParent)) {
-    throw new Error(`cgroupParent must not contain . or .. segments, got ${cgroupParent}`);
+  const rawParent = q.get('cgroupParent');
+  // Checked before normalising: `/a/../b` must be refused, not quietly turned into `/b`.
+  if (rawParent !== null && /(^|\/)\.\.?(\/|$)/.test(rawParent)) {
+    throw new Error(`cgroupParent must not contain . or .. segments, got ${rawParent}`);
   }
+  const cgroupParent = absolute('cgroupParent', rawParent);
   return {
     storageDir: absolute('storage', q.get('storage')),
     imageDirs: q.getAll('images').map((v) => absolute('images', v) as string),
