@@ -94,8 +94,9 @@ export async function revertSnapshot(
   return dom.status().state;
 }
 
+/** Deleting a snapshot that is not there succeeds (a retried delete); a VM that is not there does not. */
 export function deleteSnapshot(dom: ContainerDomain, name: string): void {
-  if (!dom.readSpec()) return;
+  dom.requireSpec();
   rmSync(join(dom.paths.snapshots, name), { recursive: true, force: true });
   rmSync(join(dom.paths.snapshots, `${name}.part`), { recursive: true, force: true });
 }

@@ -65,9 +65,7 @@ export class ContainerDriver implements HypervisorDriver {
     this.capabilities = containerCapabilities(binding.uri);
     this.host = {
       storageDir,
-      hostKey: SAFE_NAME.test(binding.id)
-        ? binding.id
-        : createHash('sha256').update(binding.id).digest('hex').slice(0, 16),
+      hostKey: hostKeyOf(binding.id),
       config,
       imageDirs: config.imageDirs.length > 0 ? config.imageDirs : [join(storageDir, '.images')],
     };
@@ -125,6 +123,8 @@ export class ContainerDriver implements HypervisorDriver {
   async stop(spec: VmSpec, opts: { force: boolean; timeoutMs?: number }): Promise<void> {
     const dom = this.domainFor(spec);
     await this.exclusive(dom, 'stop', async () => {
+      // A VM never defined here is an error, not an idempotent success: the caller has the wrong host.
+      if (!dom.readSpec() && !dom.readRun()) dom.requireSpec();
       await dom.terminate({ graceful: !opts.force, timeoutMs: opts.timeoutMs ?? this.host.config.stopTimeoutMs });
     });
   }
@@ -279,6 +279,11 @@ export class ContainerDriver implements HypervisorDriver {
       throw toDriverError(err, `${verb} ${dom.vmId}`);
     }
   }
+}
+
+/** Names the host's cgroup dir (`<base>/<hostKey>/<vmId>`): its id when that is a safe path segment. */
+export function hostKeyOf(hostId: string): string {
+  return SAFE_NAME.test(hostId) ? hostId : createHash('sha256').update(hostId).digest('hex').slice(0, 16);
 }
 
 /** The factory the driver registry wires for kind `container`. */

@@ -45,6 +45,26 @@ describe('container driver: failure paths and limits (real containers)', { skip 
     }
   });
 
+  test('an unknown VM: status absent, destroy and abortIncoming succeed, every other verb is not_found', async () => {
+    const ghost = vmSpec();
+    assert.deepEqual(await driver.status(ghost), { state: 'absent' });
+    await driver.destroy(ghost);
+    await driver.abortIncoming(ghost);
+    const notFound = driverError('not_found', new RegExp(`${ghost.id} is not defined|no incoming migration`));
+    await assert.rejects(driver.start(ghost), notFound);
+    await assert.rejects(driver.stop(ghost, { force: true }), notFound);
+    await assert.rejects(driver.stop(ghost, { force: false }), notFound);
+    await assert.rejects(driver.pause(ghost), notFound);
+    await assert.rejects(driver.resume(ghost), notFound);
+    await assert.rejects(driver.reboot(ghost), notFound);
+    await assert.rejects(driver.snapshot(ghost, 's', { memory: false }), notFound);
+    await assert.rejects(driver.revert(ghost, 's'), notFound);
+    await assert.rejects(driver.deleteSnapshot(ghost, 's'), notFound);
+    await assert.rejects(driver.listSnapshots(ghost), notFound);
+    await assert.rejects(driver.finishIncoming(ghost, { live: false }), notFound);
+    assert.equal(existsSync(driver.domainPaths(ghost.id).vmDir), false, 'nothing left behind');
+  });
+
   test('an image dir is copied into the VM and its /sbin/init runs as PID 1', async (t) => {
     const dir = await env.image('hello', '#!/bin/sh\necho "hello from $(hostname) as pid $$"\nexec sleep 3600\n');
     writeFileSync(join(dir, 'etc', 'motd'), 'image-file');
