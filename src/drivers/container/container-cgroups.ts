@@ -41,12 +41,13 @@ export function planCgroups(hierarchies: Hierarchy[], hostKey: string, vmId: str
       `no ${c} cgroup controller on this host (hierarchies: ${hierarchies.map(describe).join('; ') || 'none'})`,
     );
   };
+  const limits = { memory: pick('memory'), cpu: pick('cpu'), pids: pick('pids') };
   const v1Freezer = hierarchies.find((h) => h.version === 1 && h.controllers.includes('freezer'));
   let freezer: { version: 1 | 2; dir: string };
   if (v2) freezer = { version: 2, dir: dirOf(v2) };
   else if (v1Freezer) freezer = { version: 1, dir: dirOf(v1Freezer) };
   else throw new DriverError('failed', 'no cgroup freezer on this host (neither cgroup2 nor the v1 freezer)');
-  const plan = { memory: pick('memory'), cpu: pick('cpu'), pids: pick('pids'), freezer };
+  const plan = { ...limits, freezer };
   const dirs = [...new Set([plan.memory.dir, plan.cpu.dir, plan.pids.dir, plan.freezer.dir])];
   return { ...plan, dirs };
 }
@@ -73,8 +74,25 @@ export function createCgroups(plan: CgroupPlan, limits: Limits, hierarchies: Hie
     used = { ...plan, freezer: { version: 1, dir }, dirs: [...new Set([...plan.dirs, dir])] };
   }
   const { memory, cpu, pids } = used;
-  if (memory.version === 1) write(memory.dir, 'memory.limit_in_bytes', String(limits.memoryBytes));
-  else write(memory.dir, 'memory.max', String(limits.memoryBytes));
+  // Swap counted in too (where the kernel accounts it), or a container could exceed its memory by swapping.
+  if (memory.version === 1) {
+    const bytes = String(limits.memoryBytes);
+    if (!existsSync(join(memory.dir, 'memory.memsw.limit_in_bytes'))) {
+      write(memory.dir, 'memory.limit_in_bytes', bytes);
+    } else {
+      // The kernel keeps limit ≤ memsw at every step, so the order depends on the previous values.
+      try {
+        write(memory.dir, 'memory.limit_in_bytes', bytes);
+        write(memory.dir, 'memory.memsw.limit_in_bytes', bytes);
+      } catch {
+        write(memory.dir, 'memory.memsw.limit_in_bytes', bytes);
+        write(memory.dir, 'memory.limit_in_bytes', bytes);
+      }
+    }
+  } else {
+    write(memory.dir, 'memory.max', String(limits.memoryBytes));
+    if (existsSync(join(memory.dir, 'memory.swap.max'))) write(memory.dir, 'memory.swap.max', '0');
+  }
   const quota = Math.round(limits.cpus * CPU_PERIOD_US);
   if (cpu.version === 1) {
     write(cpu.dir, 'cpu.cfs_period_us', String(CPU_PERIOD_US));

@@ -116,6 +116,9 @@ describe('container driver: lifecycle of real isolated containers', { skip }, ()
     assert.ok(cg);
     const memFile = cg.memory.version === 1 ? 'memory.limit_in_bytes' : 'memory.max';
     assert.equal(readCgroupFile(cg.memory.dir, memFile), String(48 * 1024 * 1024));
+    if (cg.memory.version === 1 && existsSync(join(cg.memory.dir, 'memory.memsw.limit_in_bytes'))) {
+      assert.equal(readCgroupFile(cg.memory.dir, 'memory.memsw.limit_in_bytes'), String(48 * 1024 * 1024));
+    }
     if (cg.cpu.version === 1) {
       assert.equal(readCgroupFile(cg.cpu.dir, 'cpu.cfs_quota_us'), '200000');
       assert.equal(readCgroupFile(cg.cpu.dir, 'cpu.cfs_period_us'), '100000');
