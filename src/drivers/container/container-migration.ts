@@ -4,18 +4,27 @@ import { DriverError, type CallContext, type MigrationEndpoint } from '../hyperv
 import { readJson, storageId, writeJsonAtomic } from '../qemu/vm-files.js';
 import type { ContainerDomain } from './container-domain.js';
 import { copyTree } from './rootfs.js';
+import type { TarReceivers } from './tar-receiver.js';
+import { sendTar } from './tar-sender.js';
 
 const NO_LIVE =
   'containers migrate cold only: live migration needs CRIU, which fails on this kernel (vDSO layout of kernels ≥ 6.13)';
 
-/** What the target answers to prepareIncoming: a directory on this machine the source copies into. */
+/**
+ * What the target answers to prepareIncoming: its staging dir, which the source copies into
+ * (`dir`: hosts on one machine), or a TCP port taking a tar stream with a one-time token (`tcp`).
+ */
 interface ContainerEndpoint {
   driver: 'container';
   mode: 'cold';
+  transport: 'dir' | 'tcp';
   vmId: string;
   /** The target's storage id: equal to the source's means one shared dir, which container hosts must not have. */
   storageId: string;
   dir: string;
+  host?: string;
+  port?: number;
+  token?: string;
 }
 
 interface IncomingMarker {
@@ -31,7 +40,11 @@ interface SentMarker {
  * Target, step 1: a staging dir `<storage>/.incoming-<vmId>/` that the source fills. The VM's
  * own dir is only created by finishIncoming, so an aborted migration never leaves a half VM.
  */
-export function prepareIncoming(dom: ContainerDomain, live: boolean): MigrationEndpoint {
+export async function prepareIncoming(
+  dom: ContainerDomain,
+  live: boolean,
+  receivers: TarReceivers,
+): Promise<MigrationEndpoint> {
   if (live) throw new DriverError('unsupported', NO_LIVE);
   if (dom.readSpec()) throw new DriverError('conflict', `VM ${dom.vmId} is already defined on this host`);
   const dir = dom.paths.incomingDir;
@@ -42,10 +55,15 @@ export function prepareIncoming(dom: ContainerDomain, live: boolean): MigrationE
   const endpoint: ContainerEndpoint = {
     driver: 'container',
     mode: 'cold',
+    transport: dom.host.config.migration,
     vmId: dom.vmId,
     storageId: storageId(dom.host.storageDir),
     dir,
   };
+  if (endpoint.transport === 'tcp') {
+    const l = await receivers.listen(dom.vmId, dir, dom.host.config.migrationHost);
+    Object.assign(endpoint, { host: l.host, port: l.port, token: l.token });
+  }
   return { ...endpoint };
 }
 
@@ -71,15 +89,30 @@ export async function migrateOut(
       `source and target share the storage dir ${dom.host.storageDir}; container hosts need their own`,
     );
   }
-  const marker = readJson<IncomingMarker>(join(e.dir, 'incoming.json'));
-  if (marker?.vmId !== dom.vmId) {
-    throw new DriverError('failed', `${e.dir} is not a prepared incoming migration of ${dom.vmId}`);
+  if (e.transport === 'dir') {
+    const marker = readJson<IncomingMarker>(join(e.dir, 'incoming.json'));
+    if (marker?.vmId !== dom.vmId) {
+      throw new DriverError('failed', `${e.dir} is not a prepared incoming migration of ${dom.vmId}`);
+    }
   }
   const wasRunning = dom.livePid() !== undefined;
   ctx.onProgress?.({ percent: 0, message: wasRunning ? 'stopping the container' : 'copying the root filesystem' });
   if (wasRunning) await dom.terminate({ graceful: true, timeoutMs: stopTimeoutMs });
   dom.recoverRootfs();
-  const payload = join(e.dir, 'payload');
+  if (e.transport === 'tcp') {
+    const target = { host: e.host ?? '', port: e.port ?? 0, token: e.token ?? '' };
+    await sendTar(target, dom.paths.vmDir, wasRunning, dom.host.config.migrationTimeoutMs, ctx.signal);
+  } else {
+    await copyInto(dom, e.dir, wasRunning, ctx);
+  }
+  ctx.onProgress?.({ percent: 100, message: 'root filesystem copied' });
+  writeJsonAtomic(dom.paths.tombstone, { vmId: dom.vmId, to: e.dir, at: new Date().toISOString() });
+  rmSync(dom.paths.vmDir, { recursive: true, force: true });
+}
+
+/** The `dir` transport: the target's staging dir is on this machine (or a shared filesystem). */
+async function copyInto(dom: ContainerDomain, dir: string, wasRunning: boolean, ctx: CallContext): Promise<void> {
+  const payload = join(dir, 'payload');
   const part = `${payload}.part`;
   rmSync(part, { recursive: true, force: true });
   rmSync(payload, { recursive: true, force: true });
@@ -87,16 +120,19 @@ export async function migrateOut(
   await copyTree(dom.paths.spec, join(part, 'spec.json'), ctx.signal);
   await copyTree(dom.paths.rootfs, join(part, 'rootfs'), ctx.signal);
   if (existsSync(dom.paths.snapshots)) await copyTree(dom.paths.snapshots, join(part, 'snapshots'), ctx.signal);
-  writeJsonAtomic(join(e.dir, 'sent.json'), { wasRunning } satisfies SentMarker);
+  writeJsonAtomic(join(dir, 'sent.json'), { wasRunning } satisfies SentMarker);
   renameSync(part, payload);
-  ctx.onProgress?.({ percent: 100, message: 'root filesystem copied' });
-  writeJsonAtomic(dom.paths.tombstone, { vmId: dom.vmId, to: e.dir, at: new Date().toISOString() });
-  rmSync(dom.paths.vmDir, { recursive: true, force: true });
 }
 
 /** Target, step 3: move the received VM into place; start it when it ran on the source. */
-export async function finishIncoming(dom: ContainerDomain, live: boolean, start: () => Promise<void>): Promise<void> {
+export async function finishIncoming(
+  dom: ContainerDomain,
+  live: boolean,
+  receivers: TarReceivers,
+  start: () => Promise<void>,
+): Promise<void> {
   if (live) throw new DriverError('unsupported', NO_LIVE);
+  receivers.close(dom.vmId);
   const dir = dom.paths.incomingDir;
   const payload = join(dir, 'payload');
   if (existsSync(payload)) {
@@ -115,18 +151,27 @@ export async function finishIncoming(dom: ContainerDomain, live: boolean, start:
 }
 
 /** Target, after a failed migrate: drop the staging dir; the VM's own dir (if any) is not ours to touch. */
-export function abortIncoming(dom: ContainerDomain): void {
+export function abortIncoming(dom: ContainerDomain, receivers: TarReceivers): void {
+  receivers.close(dom.vmId);
   rmSync(dom.paths.incomingDir, { recursive: true, force: true });
 }
 
 function parseEndpoint(raw: MigrationEndpoint, vmId: string): ContainerEndpoint {
-  const { driver, mode, dir, storageId: sid } = raw;
-  if (driver !== 'container' || mode !== 'cold') {
-    throw new DriverError('failed', `not a container cold-migration endpoint: ${JSON.stringify(raw)}`);
+  const { driver, mode, dir, storageId: sid, host, port, token } = raw;
+  const transport = raw.transport ?? 'dir';
+  if (driver !== 'container' || mode !== 'cold' || (transport !== 'dir' && transport !== 'tcp')) {
+    throw new DriverError(
+      'failed',
+      `not a container cold-migration endpoint: ${JSON.stringify({ driver, mode, transport })}`,
+    );
   }
   if (raw.vmId !== vmId) throw new DriverError('failed', `endpoint is for VM ${String(raw.vmId)}, not ${vmId}`);
   if (typeof dir !== 'string' || !isAbsolute(dir) || normalize(dir) !== dir || typeof sid !== 'string') {
     throw new DriverError('failed', `endpoint dir must be a plain absolute path: ${JSON.stringify(dir)}`);
   }
-  return { driver, mode, vmId, storageId: sid, dir };
+  if (transport === 'dir') return { driver, mode, transport, vmId, storageId: sid, dir };
+  if (typeof host !== 'string' || typeof port !== 'number' || typeof token !== 'string') {
+    throw new DriverError('failed', 'a tcp endpoint needs host, port and token');
+  }
+  return { driver, mode, transport, vmId, storageId: sid, dir, host, port, token };
 }

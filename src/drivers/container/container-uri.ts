@@ -19,9 +19,29 @@ export interface ContainerHostConfig {
   cgroupParent?: string;
   /** A static busybox: copied into generated root filesystems and used to set the container up. */
   busybox: string;
+  /**
+   * How a cold migration reaches this host as the target: `dir` (the source copies into a staging
+   * dir here: hosts on one machine or a shared filesystem) or `tcp` (a tar stream to a port here).
+   */
+  migration: 'dir' | 'tcp';
+  /** Address the tcp receiver binds to and the source connects to. */
+  migrationHost: string;
+  /** Upper bound of sending one VM over tcp. */
+  migrationTimeoutMs: number;
 }
 
-const KEYS = new Set(['storage', 'images', 'stopTimeoutMs', 'startGraceMs', 'pidsMax', 'cgroupParent', 'busybox']);
+const KEYS = new Set([
+  'storage',
+  'images',
+  'stopTimeoutMs',
+  'startGraceMs',
+  'pidsMax',
+  'cgroupParent',
+  'busybox',
+  'migration',
+  'migrationHost',
+  'migrationTimeoutMs',
+]);
 
 /**
  * Parses `container:///` (the path may also be `/system`) with optional query parameters, e.g.
@@ -51,7 +71,17 @@ export function parseContainerUri(uri: string): ContainerHostConfig {
     throw new Error(`cgroupParent must not contain . or .. segments, got ${rawParent}`);
   }
   const cgroupParent = absolute('cgroupParent', rawParent);
+  const migration = q.get('migration') ?? 'dir';
+  if (migration !== 'dir' && migration !== 'tcp') {
+    throw new Error(`migration must be dir or tcp, got ${JSON.stringify(migration)}`);
+  }
+  const migrationHost = q.get('migrationHost') ?? '127.0.0.1';
+  if (!/^[A-Za-z0-9.:-]+$/.test(migrationHost))
+    throw new Error(`invalid migrationHost ${JSON.stringify(migrationHost)}`);
   return {
+    migration,
+    migrationHost,
+    migrationTimeoutMs: positiveInt('migrationTimeoutMs', q.get('migrationTimeoutMs'), 10 * 60_000),
     storageDir: absolute('storage', q.get('storage')),
     imageDirs: q.getAll('images').map((v) => absolute('images', v) as string),
     stopTimeoutMs: positiveInt('stopTimeoutMs', q.get('stopTimeoutMs'), 10_000),

@@ -24,6 +24,7 @@ import { abortIncoming, finishIncoming, migrateOut, prepareIncoming } from './co
 import { deleteSnapshot, listSnapshots, revertSnapshot, takeSnapshot } from './container-snapshots.js';
 import { parseContainerUri } from './container-uri.js';
 import { buildRootfs, resolveImage } from './rootfs.js';
+import { TarReceivers } from './tar-receiver.js';
 
 /**
  * What a `container` host can do, from its URI and the machine's cgroup mounts (read, never
@@ -57,6 +58,8 @@ export class ContainerDriver implements HypervisorDriver {
   readonly capabilities: DriverCapabilities;
   private readonly host: HostContext;
   private readonly lock = new KeyedLock();
+  /** Listeners of prepared tcp migrations; they live in this worker process until finish/abort. */
+  private readonly receivers = new TarReceivers();
 
   constructor(binding: HostBinding) {
     const config = parseContainerUri(binding.uri);
@@ -155,6 +158,7 @@ export class ContainerDriver implements HypervisorDriver {
       if (existsSync(dom.paths.vmDir)) await dom.terminate({ graceful: false, timeoutMs: 0 });
       // Mounts of the container live in its own (private) mount namespace, so nothing is mounted here.
       rmSync(dom.paths.vmDir, { recursive: true, force: true });
+      this.receivers.close(dom.vmId);
       rmSync(dom.paths.incomingDir, { recursive: true, force: true });
       rmSync(dom.paths.tombstone, { force: true });
     });
@@ -191,7 +195,7 @@ export class ContainerDriver implements HypervisorDriver {
 
   async prepareIncoming(spec: VmSpec, opts: { live: boolean }): Promise<MigrationEndpoint> {
     const dom = this.domainFor(spec);
-    return this.exclusive(dom, 'prepare incoming', async () => prepareIncoming(dom, opts.live));
+    return this.exclusive(dom, 'prepare incoming', () => prepareIncoming(dom, opts.live, this.receivers));
   }
 
   async migrate(
@@ -209,13 +213,13 @@ export class ContainerDriver implements HypervisorDriver {
   async finishIncoming(spec: VmSpec, opts: { live: boolean }, ctx: CallContext = {}): Promise<void> {
     const dom = this.domainFor(spec);
     await this.exclusive(dom, 'finish incoming', () =>
-      finishIncoming(dom, opts.live, () => this.startLocked(dom, ctx)),
+      finishIncoming(dom, opts.live, this.receivers, () => this.startLocked(dom, ctx)),
     );
   }
 
   async abortIncoming(spec: VmSpec): Promise<void> {
     const dom = this.domainFor(spec);
-    await this.exclusive(dom, 'abort incoming', async () => abortIncoming(dom));
+    await this.exclusive(dom, 'abort incoming', async () => abortIncoming(dom, this.receivers));
   }
 
   async status(spec: VmSpec): Promise<DomainStatus> {
@@ -247,8 +251,10 @@ export class ContainerDriver implements HypervisorDriver {
     return domains;
   }
 
-  /** Nothing to release: containers are detached and no connection is held. */
-  async close(): Promise<void> {}
+  /** Closes the listeners of prepared tcp migrations; containers are detached and keep running. */
+  async close(): Promise<void> {
+    this.receivers.closeAll();
+  }
 
   private async startLocked(dom: ContainerDomain, ctx: CallContext): Promise<void> {
     const stored = dom.requireSpec();

@@ -96,6 +96,53 @@ describe('container driver: cold migration between two hosts (real containers)',
     await a.destroy(spec);
   });
 
+  test('tcp transport: the root filesystem goes as a tar stream to a token-guarded port and runs on the target', async () => {
+    const tcp = env.driver(env.hostId('ct-mt'), { params: { migration: 'tcp', migrationHost: '127.0.0.1' } });
+    const spec = vmSpec();
+    await a.define(spec);
+    writeFileSync(join(a.domainPaths(spec.id).rootfs, 'root', 'payload.txt'), 'moved-over-tcp');
+    await a.snapshot(spec, 'snap-tcp', { memory: false });
+    await a.start(spec);
+
+    // A wrong token is refused by the target, and the source keeps its VM.
+    const endpoint = await tcp.prepareIncoming(spec, { live: false });
+    assert.equal(endpoint.transport, 'tcp');
+    assert.ok(Number(endpoint.port) > 0);
+    assert.deepEqual(await tcp.prepareIncoming(spec, { live: false }), endpoint, 'a retried prepare answers the same');
+    await assert.rejects(
+      a.migrate(spec, { ...endpoint, token: 'f'.repeat(48) }, { live: false }),
+      driverError('failed', /refused the copy: ERR bad token/),
+    );
+    assert.equal((await a.status(spec)).state, 'stopped', 'stopped for the copy, still here');
+    await a.start(spec);
+
+    const t0 = Date.now();
+    await a.migrate(spec, endpoint, { live: false });
+    const tcpMs = Date.now() - t0;
+    assert.equal((await a.status(spec)).state, 'absent');
+    await tcp.finishIncoming(spec, { live: false });
+    const st = await tcp.status(spec);
+    assert.equal(st.state, 'running', 'it ran on the source, it runs on the target');
+    assert.equal(inside(st.pid as number, 'cat /root/payload.txt'), 'moved-over-tcp');
+    assert.deepEqual(
+      (await tcp.listSnapshots(spec)).map((s) => s.name),
+      ['snap-tcp'],
+    );
+    assert.ok(tcp.domainPaths(spec.id).rootfs.startsWith(`${tcp.storageDir}/`));
+    console.log(`# figure: cold migrate over tcp (stop, tar stream, unpack) ${tcpMs} ms`);
+
+    // The target worker restarted between prepare and migrate: the listener is gone, the source keeps its VM.
+    const back = vmSpec();
+    await a.define(back);
+    const lost = await tcp.prepareIncoming(back, { live: false });
+    await tcp.close();
+    await assert.rejects(a.migrate(back, lost, { live: false }), driverError('failed', /ECONNREFUSED/));
+    assert.equal((await a.status(back)).state, 'stopped');
+    await tcp.abortIncoming(back);
+    await a.destroy(back);
+    await tcp.destroy(spec);
+  });
+
   test('refused: a target that already has the VM, and two hosts sharing one storage dir', async () => {
     const spec = vmSpec();
     await a.define(spec);
