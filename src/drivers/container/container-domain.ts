@@ -13,9 +13,9 @@ import {
   thaw,
 } from './container-cgroups.js';
 import { containerPaths, type ContainerPaths, type RunInfo } from './container-files.js';
-import { consoleTail, hostnameFor, launchContainer } from './container-launch.js';
+import { consoleTail, hostnameFor, launchContainer, readPidFile } from './container-launch.js';
 import type { ContainerHostConfig } from './container-uri.js';
-import { isSameLiveProcess, signal, waitGone } from './proc-stat.js';
+import { isSameLiveProcess, procStat, signal, waitGone } from './proc-stat.js';
 import { assertMountPoints } from './rootfs.js';
 
 export interface HostContext {
@@ -31,6 +31,8 @@ export interface StoredSpec extends VmSpec {
 }
 
 const KILL_WAIT_MS = 5_000;
+/** A launch recorded (run.pid 0) this recently is still under way, not a crash. */
+const LAUNCH_WINDOW_MS = 30_000;
 
 /** One container on one host: its files, its init process and its cgroups. */
 export class ContainerDomain {
@@ -59,14 +61,29 @@ export class ContainerDomain {
 
   /** The init's host pid while it really runs (same pid and start time, not a zombie). */
   livePid(run = this.readRun()): number | undefined {
-    if (!run || run.pid <= 0) return undefined;
-    return isSameLiveProcess(run.pid, run.startTime) ? run.pid : undefined;
+    return run ? this.liveInit(run)?.pid : undefined;
+  }
+
+  /**
+   * The recorded init, or, when the worker died between the container reporting its pid and
+   * the driver recording it (run.pid 0), the pid from init.pid provided that process is in the
+   * container's own cgroup (which a reused pid would not be).
+   */
+  private liveInit(run: RunInfo): { pid: number; startTime: string } | undefined {
+    if (run.pid > 0) return isSameLiveProcess(run.pid, run.startTime) ? run : undefined;
+    const pid = readPidFile(this.paths.pidFile);
+    if (pid === undefined || !cgroupPids(run.cgroups).includes(pid)) return undefined;
+    const st = procStat(pid);
+    return st && st.state !== 'Z' ? { pid, startTime: st.startTime } : undefined;
   }
 
   status(): DomainStatus {
     const run = this.readRun();
     if (!run) return { state: this.readSpec() ? 'stopped' : 'absent' };
     const pid = this.livePid(run);
+    if (pid === undefined && run.pid === 0 && Date.now() - Date.parse(run.startedAt) < LAUNCH_WINDOW_MS) {
+      return { state: 'unknown', detail: 'the container is being started' };
+    }
     if (pid === undefined) {
       return {
         state: 'crashed',
@@ -133,12 +150,13 @@ export class ContainerDomain {
   async terminate(opts: { graceful: boolean; timeoutMs: number }): Promise<'stopped' | 'not-running'> {
     const run = this.readRun();
     if (!run) return 'not-running';
-    const pid = this.livePid(run);
-    if (pid === undefined) {
+    const init = this.liveInit(run);
+    if (init === undefined) {
       await this.clearLeftovers(run.cgroups);
       return 'not-running';
     }
-    const gone = (): boolean => !isSameLiveProcess(pid, run.startTime);
+    const { pid } = init;
+    const gone = (): boolean => !isSameLiveProcess(pid, init.startTime);
     if (freezeState(run.cgroups) !== 'thawed') await thaw(run.cgroups);
     let stopped = false;
     if (opts.graceful) {

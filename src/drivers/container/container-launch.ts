@@ -103,7 +103,7 @@ export async function launchContainer(o: LaunchOptions): Promise<LaunchedInit> {
   const deadline = Date.now() + PID_WAIT_MS;
   let pid: number | undefined;
   while (pid === undefined) {
-    pid = readPid(o.pidFile);
+    pid = readPidFile(o.pidFile);
     if (pid !== undefined) break;
     if (exit !== undefined) throw startFailure(o, exit);
     if (o.signal?.aborted) throw new DriverError('failed', 'start aborted before the container reported its pid');
@@ -136,7 +136,7 @@ export function consoleTail(path: string, maxChars = 2_000): string {
   }
 }
 
-function readPid(path: string): number | undefined {
+export function readPidFile(path: string): number | undefined {
   try {
     const n = Number(readFileSync(path, 'utf8').trim());
     return Number.isSafeInteger(n) && n > 1 ? n : undefined;

@@ -256,6 +256,32 @@ describe('container driver: lifecycle of real isolated containers', { skip }, ()
     assert.equal((await driver.status(spec)).state, 'running');
   });
 
+  test('a worker that died mid-launch (pid not yet recorded): the init is found by init.pid + cgroup, and stops', async (t) => {
+    const spec = vmSpec();
+    await driver.define(spec);
+    t.after(() => driver.destroy(spec));
+    await driver.start(spec);
+    const p = driver.domainPaths(spec.id);
+    const run = JSON.parse(readFileSync(p.run, 'utf8')) as { pid: number; startedAt: string };
+    const minuteAgo = new Date(Date.now() - 60_000).toISOString();
+    writeFileSync(p.run, JSON.stringify({ ...run, pid: 0, startTime: '', startedAt: minuteAgo }));
+    assert.deepEqual(await driver.status(spec), { state: 'running', pid: run.pid });
+    // A pid file naming a process outside the container's cgroup (a reused pid) is not taken for it.
+    writeFileSync(p.pidFile, String(process.pid));
+    assert.equal((await driver.status(spec)).state, 'crashed');
+    writeFileSync(p.run, JSON.stringify({ ...run, pid: 0, startTime: '', startedAt: new Date().toISOString() }));
+    assert.equal((await driver.status(spec)).state, 'unknown', 'a launch under way is not a crash');
+    writeFileSync(p.pidFile, String(run.pid));
+    await driver.stop(spec, { force: false });
+    assert.equal((await driver.status(spec)).state, 'stopped');
+    assert.ok(
+      await eventually(
+        () =>
+          !existsSync(`/proc/${run.pid}/status`) || /State:\s+Z/.test(readFileSync(`/proc/${run.pid}/status`, 'utf8')),
+      ),
+    );
+  });
+
   test('listDomains: ours are managed, a foreign dir in the storage dir is reported unmanaged and left alone', async (t) => {
     const spec = vmSpec();
     await driver.define(spec);
