@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { ContainerDriver } from '../../src/drivers/container/container.driver.js';
 import { startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { tempDir } from '../support/env.js';
-import { containerSkipReason } from '../drivers/container/container-test-env.js';
+import { containerSkipReason, removeHostCgroups } from '../drivers/container/container-test-env.js';
 import { assertAccepted, getVm, runOk, vmEvents, waitUntil, type Json } from './e2e-helpers.js';
 
 const skip = containerSkipReason();
@@ -36,6 +36,7 @@ describe('e2e: a container VM through the real app (host driver `container`, rea
     for (const dom of await d.listDomains()) {
       if (dom.managed) await d.destroy({ id: dom.vmId, name: dom.vmId, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
     }
+    await removeHostCgroups(hostId);
     storage.cleanup();
   });
 

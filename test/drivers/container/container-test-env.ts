@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
 import { detectHierarchies } from '../../../src/drivers/container/cgroup-hierarchies.js';
@@ -70,16 +70,51 @@ export class ContainerTestEnv {
         await d.destroy(vmSpec({ id: dom.vmId })).catch(() => undefined);
       }
     }
-    for (const h of detectHierarchies()) {
-      for (const id of this.hostIds) {
+    for (const id of this.hostIds) await removeHostCgroups(id);
+    this.removeRoot();
+  }
+}
+
+/**
+ * Kills every process in the host's container cgroups (`<base>/<hostKey>/<vmId>` in every
+ * hierarchy) and removes those dirs: the cleanup of last resort, which works even when the
+ * storage dir (and with it the driver's run records) is already gone.
+ */
+export async function removeHostCgroups(hostKey: string): Promise<void> {
+  const dirs: string[] = [];
+  for (const h of detectHierarchies()) {
+    const hostDir = join(h.base, hostKey);
+    let children: string[];
+    try {
+      children = readdirSync(hostDir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => join(hostDir, e.name));
+    } catch {
+      continue;
+    }
+    dirs.push(...children, hostDir);
+    for (const dir of children) {
+      if (h.version === 2 && existsSync(join(dir, 'cgroup.freeze'))) writeFileSync(join(dir, 'cgroup.freeze'), '0');
+      if (h.version === 1 && existsSync(join(dir, 'freezer.state')))
+        writeFileSync(join(dir, 'freezer.state'), 'THAWED');
+      for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
         try {
-          rmdirSync(join(h.base, id));
+          process.kill(Number(pid), 'SIGKILL');
         } catch {
-          // absent, or still busy: nothing of ours runs in it after destroy
+          // already gone
         }
       }
     }
-    this.removeRoot();
+  }
+  for (const dir of dirs) {
+    await eventually(() => {
+      try {
+        rmdirSync(dir);
+        return true;
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code === 'ENOENT';
+      }
+    }, 5_000);
   }
 }
 

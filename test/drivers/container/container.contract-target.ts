@@ -1,11 +1,8 @@
-import { rmdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { HostBinding, VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
-import { detectHierarchies } from '../../../src/drivers/container/cgroup-hierarchies.js';
 import { createContainerDriver, hostKeyOf } from '../../../src/drivers/container/container.driver.js';
 import { isSameLiveProcess, procStat, waitGone } from '../../../src/drivers/container/proc-stat.js';
 import type { ContractTarget } from '../contract-target.js';
-import { containerSkipReason } from './container-test-env.js';
+import { containerSkipReason, removeHostCgroups } from './container-test-env.js';
 
 /**
  * Storage is named in the URI so the API's host and this binding agree on where the root
@@ -44,18 +41,13 @@ export const target: ContractTarget = {
       throw new Error(`container init ${pid} survived SIGKILL`);
     }
   },
-  /** Destroys every container of the host (init killed, cgroups removed), then the host's cgroup dirs. */
+  /** Destroys every container of the host (init killed, files and cgroups removed), then its cgroup dirs. */
   async cleanup(host) {
     const driver = createContainerDriver(host);
     for (const dom of await driver.listDomains()) {
       if (dom.managed) await driver.destroy(target.spec(dom.vmId)).catch(() => undefined);
     }
-    for (const h of detectHierarchies()) {
-      try {
-        rmdirSync(join(h.base, hostKeyOf(host.id)));
-      } catch {
-        // absent, or another VM of this host id still has a cgroup there
-      }
-    }
+    // Also when the storage dir is already gone (the app's data dir removed first): by cgroup.
+    await removeHostCgroups(hostKeyOf(host.id));
   },
 };
