@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { HostBinding, VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
 import { createContainerDriver, hostKeyOf } from '../../../src/drivers/container/container.driver.js';
 import { isSameLiveProcess, procStat, waitGone } from '../../../src/drivers/container/proc-stat.js';
@@ -43,9 +44,12 @@ export const target: ContractTarget = {
   },
   /** Destroys every container of the host (init killed, files and cgroups removed), then its cgroup dirs. */
   async cleanup(host) {
-    const driver = createContainerDriver(host);
-    for (const dom of await driver.listDomains()) {
-      if (dom.managed) await driver.destroy(target.spec(dom.vmId)).catch(() => undefined);
+    // A driver makes its storage dir: constructing one for a dir already removed would leave it behind.
+    if (existsSync(host.storageDir)) {
+      const driver = createContainerDriver(host);
+      for (const dom of await driver.listDomains()) {
+        if (dom.managed) await driver.destroy(target.spec(dom.vmId)).catch(() => undefined);
+      }
     }
     // Also when the storage dir is already gone (the app's data dir removed first): by cgroup.
     await removeHostCgroups(hostKeyOf(host.id));
