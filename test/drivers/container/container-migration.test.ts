@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -141,6 +142,27 @@ describe('container driver: cold migration between two hosts (real containers)',
     await tcp.abortIncoming(back);
     await a.destroy(back);
     await tcp.destroy(spec);
+  });
+
+  test('tcp receiver: a stream that is not a tar, or a header that never ends, is answered ERR and leaves no payload', async () => {
+    const tcp = env.driver(env.hostId('ct-mr'), { params: { migration: 'tcp' } });
+    const spec = vmSpec();
+    const e = await tcp.prepareIncoming(spec, { live: false });
+    const talk = (data: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        let answer = '';
+        const s = connect({ host: String(e.host), port: Number(e.port), allowHalfOpen: true }, () => s.end(data));
+        s.on('data', (d: Buffer) => (answer += d.toString()));
+        s.on('end', () => resolve(answer.trim()));
+        s.on('error', reject);
+      });
+    assert.match(await talk(`${String(e.token)}\n{"wasRunning":true}\nthis is not a tar archive`), /^ERR tar -x: /);
+    assert.equal(await talk('x'.repeat(5_000)), 'ERR header too long');
+    assert.equal(existsSync(join(String(e.dir), 'payload')), false);
+    assert.equal(existsSync(join(String(e.dir), 'payload.part')), false);
+    await assert.rejects(tcp.finishIncoming(spec, { live: false }), driverError('not_found', /has arrived/));
+    await tcp.abortIncoming(spec);
+    assert.equal(existsSync(String(e.dir)), false);
   });
 
   test('refused: a target that already has the VM, and two hosts sharing one storage dir', async () => {
