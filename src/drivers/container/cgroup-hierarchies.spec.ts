@@ -81,6 +81,13 @@ describe('cgroup hierarchy detection (fixture /proc/self, no cgroup touched)', (
     assert.deepEqual(plan.cpu, { version: 1, dir: '/sys/fs/cgroup/cpu/virtledger/h/v' });
     assert.deepEqual(plan.freezer, { version: 2, dir: join(v2, 'virtledger/h/v') });
     assert.equal(plan.dirs.length, 4);
+    assert.deepEqual(planCgroups(hs, 'h', 'v', 'v1').freezer, {
+      version: 1,
+      dir: '/sys/fs/cgroup/freezer/virtledger/h/v',
+    });
+    const v1Plan = planCgroups(hs, 'h', 'v', 'v1');
+    assert.equal(v1Plan.dirs.length, 4);
+    assert.ok(!v1Plan.dirs.some((d) => d.startsWith(v2)), 'no cgroup2 dir made when it is not used');
   });
 
   it('pure v1 with cpu,cpuacct co-mounted: the v1 freezer; a nested container’s own path is made relative', () => {
@@ -101,6 +108,7 @@ describe('cgroup hierarchy detection (fixture /proc/self, no cgroup touched)', (
       version: 1,
       dir: '/sys/fs/cgroup/freezer/virtledger/h/v',
     });
+    assert.throws(() => planCgroups(hs, 'h', 'v', 'v2'), /freezer=v2 asked, but no cgroup2 is mounted/);
   });
 
   it('a missing controller or freezer is an error naming what was found, not a container without limits', () => {

@@ -29,7 +29,12 @@ const FREEZE_WAIT_MS = 5_000;
  * controller, and falls back to the v1 freezer. A missing controller is an error: a container
  * without the memory limit it was asked for must not start as if it had one.
  */
-export function planCgroups(hierarchies: Hierarchy[], hostKey: string, vmId: string): CgroupPlan {
+export function planCgroups(
+  hierarchies: Hierarchy[],
+  hostKey: string,
+  vmId: string,
+  freezerPreference: 'auto' | 'v1' | 'v2' = 'auto',
+): CgroupPlan {
   const dirOf = (h: Hierarchy): string => join(h.base, hostKey, vmId);
   const v2 = hierarchies.find((h) => h.version === 2);
   const pick = (c: Controller): { version: 1 | 2; dir: string } => {
@@ -44,7 +49,10 @@ export function planCgroups(hierarchies: Hierarchy[], hostKey: string, vmId: str
   const limits = { memory: pick('memory'), cpu: pick('cpu'), pids: pick('pids') };
   const v1Freezer = hierarchies.find((h) => h.version === 1 && h.controllers.includes('freezer'));
   let freezer: { version: 1 | 2; dir: string };
-  if (v2) freezer = { version: 2, dir: dirOf(v2) };
+  if (freezerPreference === 'v1' && !v1Freezer)
+    throw new DriverError('failed', 'freezer=v1 asked, but no v1 freezer is mounted');
+  if (freezerPreference === 'v2' && !v2) throw new DriverError('failed', 'freezer=v2 asked, but no cgroup2 is mounted');
+  if (v2 && freezerPreference !== 'v1') freezer = { version: 2, dir: dirOf(v2) };
   else if (v1Freezer) freezer = { version: 1, dir: dirOf(v1Freezer) };
   else throw new DriverError('failed', 'no cgroup freezer on this host (neither cgroup2 nor the v1 freezer)');
   const plan = { ...limits, freezer };

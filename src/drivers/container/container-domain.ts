@@ -104,7 +104,7 @@ export class ContainerDomain {
     if (!existsSync(this.paths.rootfs)) throw new DriverError('not_found', `VM ${this.vmId} has no root filesystem`);
     assertMountPoints(this.paths.rootfs);
     const hierarchies = detectHierarchies(this.host.config.cgroupParent);
-    const planned = planCgroups(hierarchies, this.host.hostKey, this.vmId);
+    const planned = planCgroups(hierarchies, this.host.hostKey, this.vmId, this.host.config.freezer);
     await this.clearLeftovers(this.readRun()?.cgroups ?? planned);
     const cgroups = createCgroups(
       planned,

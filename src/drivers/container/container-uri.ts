@@ -24,6 +24,8 @@ export interface ContainerHostConfig {
    * dir here: hosts on one machine or a shared filesystem) or `tcp` (a tar stream to a port here).
    */
   migration: 'dir' | 'tcp';
+  /** Which freezer pause uses: `auto` (cgroup2 `cgroup.freeze` when mounted, else the v1 freezer) or one forced. */
+  freezer: 'auto' | 'v1' | 'v2';
   /** Address the tcp receiver binds to and the source connects to. */
   migrationHost: string;
   /** Upper bound of sending one VM over tcp. */
@@ -41,6 +43,7 @@ const KEYS = new Set([
   'migration',
   'migrationHost',
   'migrationTimeoutMs',
+  'freezer',
 ]);
 
 /**
@@ -78,7 +81,12 @@ export function parseContainerUri(uri: string): ContainerHostConfig {
   const migrationHost = q.get('migrationHost') ?? '127.0.0.1';
   if (!/^[A-Za-z0-9.:-]+$/.test(migrationHost))
     throw new Error(`invalid migrationHost ${JSON.stringify(migrationHost)}`);
+  const freezer = q.get('freezer') ?? 'auto';
+  if (freezer !== 'auto' && freezer !== 'v1' && freezer !== 'v2') {
+    throw new Error(`freezer must be auto, v1 or v2, got ${JSON.stringify(freezer)}`);
+  }
   return {
+    freezer,
     migration,
     migrationHost,
     migrationTimeoutMs: positiveInt('migrationTimeoutMs', q.get('migrationTimeoutMs'), 10 * 60_000),
