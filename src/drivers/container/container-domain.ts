@@ -1,0 +1,214 @@
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { DriverError, type DomainStatus, type VmSpec } from '../hypervisor-driver.port.js';
+import { readJson, removeFile, writeJsonAtomic } from '../qemu/vm-files.js';
+import { detectHierarchies } from './cgroup-hierarchies.js';
+import {
+  cgroupPids,
+  createCgroups,
+  freeze,
+  freezeState,
+  planCgroups,
+  procsFiles,
+  removeCgroups,
+  thaw,
+} from './container-cgroups.js';
+import { containerPaths, type ContainerPaths, type RunInfo } from './container-files.js';
+import { consoleTail, hostnameFor, launchContainer, readPidFile } from './container-launch.js';
+import type { ContainerHostConfig } from './container-uri.js';
+import { isSameLiveProcess, procStat, signal, waitGone } from './proc-stat.js';
+import { assertMountPoints } from './rootfs.js';
+
+export interface HostContext {
+  storageDir: string;
+  /** Names this host's cgroups (`<base>/<hostKey>/<vmId>`), so two hosts on one machine never share one. */
+  hostKey: string;
+  config: ContainerHostConfig;
+  imageDirs: string[];
+}
+
+export interface StoredSpec extends VmSpec {
+  definedAt: string;
+}
+
+const KILL_WAIT_MS = 5_000;
+/** A launch recorded (run.pid 0) this recently is still under way, not a crash. */
+const LAUNCH_WINDOW_MS = 30_000;
+
+/** One container on one host: its files, its init process and its cgroups. */
+export class ContainerDomain {
+  readonly paths: ContainerPaths;
+
+  constructor(
+    readonly host: HostContext,
+    readonly vmId: string,
+  ) {
+    this.paths = containerPaths(host.storageDir, vmId);
+  }
+
+  readSpec(): StoredSpec | undefined {
+    return readJson<StoredSpec>(this.paths.spec);
+  }
+
+  requireSpec(): StoredSpec {
+    const spec = this.readSpec();
+    if (!spec) throw new DriverError('not_found', `VM ${this.vmId} is not defined on this host`);
+    return spec;
+  }
+
+  readRun(): RunInfo | undefined {
+    return readJson<RunInfo>(this.paths.run);
+  }
+
+  /** The init's host pid while it really runs (same pid and start time, not a zombie). */
+  livePid(run = this.readRun()): number | undefined {
+    return run ? this.liveInit(run)?.pid : undefined;
+  }
+
+  /**
+   * The recorded init, or, when the worker died between the container reporting its pid and
+   * the driver recording it (run.pid 0), the pid from init.pid provided that process is in the
+   * container's own cgroup (which a reused pid would not be).
+   */
+  private liveInit(run: RunInfo): { pid: number; startTime: string } | undefined {
+    if (run.pid > 0) return isSameLiveProcess(run.pid, run.startTime) ? run : undefined;
+    const pid = readPidFile(this.paths.pidFile);
+    if (pid === undefined || !cgroupPids(run.cgroups).includes(pid)) return undefined;
+    const st = procStat(pid);
+    return st && st.state !== 'Z' ? { pid, startTime: st.startTime } : undefined;
+  }
+
+  status(): DomainStatus {
+    const run = this.readRun();
+    if (!run) return { state: this.readSpec() ? 'stopped' : 'absent' };
+    const pid = this.livePid(run);
+    if (pid === undefined && run.pid === 0 && Date.now() - Date.parse(run.startedAt) < LAUNCH_WINDOW_MS) {
+      return { state: 'unknown', detail: 'the container is being started' };
+    }
+    if (pid === undefined) {
+      return {
+        state: 'crashed',
+        detail: `init (pid ${run.pid}) is gone without a stop; console: ${consoleTail(this.paths.console, 500)}`,
+      };
+    }
+    const frozen = freezeState(run.cgroups);
+    if (frozen === 'frozen' || frozen === 'freezing') return { state: 'paused', pid, detail: `cgroup ${frozen}` };
+    return { state: 'running', pid };
+  }
+
+  /**
+   * Starts the container from scratch: leftovers of an earlier run (a crashed init's cgroups, a
+   * half-done launch) are cleared first, then cgroups with the spec's limits, then the init.
+   */
+  async launch(spec: StoredSpec, signal?: AbortSignal): Promise<void> {
+    this.recoverRootfs();
+    if (!existsSync(this.paths.rootfs)) throw new DriverError('not_found', `VM ${this.vmId} has no root filesystem`);
+    assertMountPoints(this.paths.rootfs);
+    const hierarchies = detectHierarchies(this.host.config.cgroupParent);
+    const planned = planCgroups(hierarchies, this.host.hostKey, this.vmId, this.host.config.freezer);
+    await this.clearLeftovers(this.readRun()?.cgroups ?? planned);
+    const cgroups = createCgroups(
+      planned,
+      { memoryBytes: spec.memoryMiB * 1024 * 1024, cpus: spec.vcpus, pidsMax: this.host.config.pidsMax },
+      hierarchies,
+    );
+    removeFile(this.paths.pidFile);
+    // Recorded before the spawn so a worker dying mid-launch leaves the cgroups findable.
+    writeJsonAtomic(this.paths.run, {
+      pid: 0,
+      startTime: '',
+      startedAt: new Date().toISOString(),
+      cgroups,
+    } satisfies RunInfo);
+    try {
+      const init = await launchContainer({
+        busybox: this.host.config.busybox,
+        rootfs: this.paths.rootfs,
+        hostname: hostnameFor(spec.name, spec.id),
+        pidFile: this.paths.pidFile,
+        consoleLog: this.paths.console,
+        procsFiles: procsFiles(cgroups),
+        startGraceMs: this.host.config.startGraceMs,
+        signal,
+      });
+      writeJsonAtomic(this.paths.run, {
+        pid: init.pid,
+        startTime: init.startTime,
+        startedAt: new Date().toISOString(),
+        cgroups,
+      } satisfies RunInfo);
+    } catch (err) {
+      await this.clearLeftovers(cgroups);
+      throw err;
+    }
+  }
+
+  /**
+   * SIGTERM to the init, SIGKILL when it is still there after `timeoutMs` (at once when not
+   * graceful). Killing a PID namespace's init kills every process in it. A frozen container is
+   * thawed first: a v1-frozen task does not act on any signal until thawed.
+   */
+  async terminate(opts: { graceful: boolean; timeoutMs: number }): Promise<'stopped' | 'not-running'> {
+    const run = this.readRun();
+    if (!run) return 'not-running';
+    const init = this.liveInit(run);
+    if (init === undefined) {
+      await this.clearLeftovers(run.cgroups);
+      return 'not-running';
+    }
+    const { pid } = init;
+    const gone = (): boolean => !isSameLiveProcess(pid, init.startTime);
+    if (freezeState(run.cgroups) !== 'thawed') await thaw(run.cgroups);
+    let stopped = false;
+    if (opts.graceful) {
+      signal(pid, 'SIGTERM');
+      stopped = await waitGone(gone, opts.timeoutMs);
+    }
+    if (!stopped) {
+      signal(pid, 'SIGKILL');
+      if (!(await waitGone(gone, KILL_WAIT_MS))) {
+        throw new DriverError('timeout', `init (pid ${pid}) of ${this.vmId} survived SIGKILL for ${KILL_WAIT_MS} ms`);
+      }
+    }
+    await this.clearLeftovers(run.cgroups);
+    return 'stopped';
+  }
+
+  async pause(): Promise<void> {
+    const run = this.requireLive('pause');
+    if (freezeState(run.cgroups) === 'frozen') return;
+    await freeze(run.cgroups);
+  }
+
+  async resume(): Promise<void> {
+    const run = this.requireLive('resume');
+    if (freezeState(run.cgroups) === 'thawed') return;
+    await thaw(run.cgroups);
+  }
+
+  requireLive(verb: string): RunInfo {
+    this.requireSpec();
+    const run = this.readRun();
+    if (!run || this.livePid(run) === undefined)
+      throw new DriverError('conflict', `cannot ${verb} ${this.vmId}: it is not running`);
+    return run;
+  }
+
+  /** A revert that crashed between its renames left the previous rootfs aside: put it back. */
+  recoverRootfs(): void {
+    if (!existsSync(this.paths.rootfs) && existsSync(this.paths.rootfsOld))
+      renameSync(this.paths.rootfsOld, this.paths.rootfs);
+    rmSync(this.paths.rootfsNew, { recursive: true, force: true });
+    rmSync(this.paths.rootfsOld, { recursive: true, force: true });
+  }
+
+  /** Kills whatever is left in the container's cgroups, removes them and the run files. */
+  private async clearLeftovers(cgroups: RunInfo['cgroups']): Promise<void> {
+    if (freezeState(cgroups) !== 'thawed' && freezeState(cgroups) !== 'absent') await thaw(cgroups);
+    const pids = cgroupPids(cgroups);
+    for (const p of pids) signal(p, 'SIGKILL');
+    await waitGone(() => cgroupPids(cgroups).length === 0, KILL_WAIT_MS);
+    await removeCgroups(cgroups);
+    removeFile(this.paths.run);
+    removeFile(this.paths.pidFile);
+  }
+}

@@ -1,0 +1,314 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { isAbsolute, join, normalize } from 'node:path';
+import {
+  DriverError,
+  type CallContext,
+  type DomainInfo,
+  type DomainState,
+  type DomainStatus,
+  type DriverCapabilities,
+  type HostBinding,
+  type HypervisorDriver,
+  type MigrationEndpoint,
+  type SnapshotInfo,
+  type VmSpec,
+} from '../hypervisor-driver.port.js';
+import { toDriverError } from '../qemu/driver-errors.js';
+import { KeyedLock } from '../qemu/keyed-lock.js';
+import { SAFE_NAME, assertSafeName, assertSpecSizes } from '../qemu/safe-name.js';
+import { ensureDir, writeJsonAtomic } from '../qemu/vm-files.js';
+import { canFreeze, detectHierarchies } from './cgroup-hierarchies.js';
+import { ContainerDomain, type HostContext, type StoredSpec } from './container-domain.js';
+import { abortIncoming, finishIncoming, migrateOut, prepareIncoming } from './container-migration.js';
+import { deleteSnapshot, listSnapshots, revertSnapshot, takeSnapshot } from './container-snapshots.js';
+import { parseContainerUri } from './container-uri.js';
+import { buildRootfs, resolveImage } from './rootfs.js';
+import { TarReceivers } from './tar-receiver.js';
+
+/**
+ * What a `container` host can do, from its URI and the machine's cgroup mounts (read, never
+ * written): no live migration and no memory snapshots (both need CRIU, broken on this kernel);
+ * pause only where a freezer exists.
+ */
+export function containerCapabilities(uri: string): DriverCapabilities {
+  const config = parseContainerUri(uri);
+  return {
+    liveMigration: false,
+    coldMigration: true,
+    memorySnapshots: false,
+    diskSnapshots: true,
+    pause: canFreeze(detectHierarchies(config.cgroupParent)),
+    reboot: true,
+    hardwareAcceleration: false,
+  };
+}
+
+/**
+ * The isolation family without LXC: each VM is a process tree in its own PID, mount, UTS, IPC
+ * and network namespaces (util-linux `unshare`), pivot_root-ed into its own root filesystem
+ * (generated from busybox-static, or copied from an image dir), with memory/CPU/pids limits and
+ * freeze/thaw through cgroups (v1 or v2, detected). The init is detached and found again by
+ * pid + start time, so containers outlive the worker.
+ * - Host URI: `container:///?storage=…&images=…&stopTimeoutMs=…` (container-uri.ts).
+ * - Files: `<storage>/<vmId>/{spec.json,rootfs/,snapshots/<name>/,run.json,init.pid,console.log}`.
+ */
+export class ContainerDriver implements HypervisorDriver {
+  readonly kind = 'container';
+  readonly capabilities: DriverCapabilities;
+  private readonly host: HostContext;
+  private readonly lock = new KeyedLock();
+  /** Listeners of prepared tcp migrations; they live in this worker process until finish/abort. */
+  private readonly receivers = new TarReceivers();
+
+  constructor(binding: HostBinding) {
+    const config = parseContainerUri(binding.uri);
+    const storageDir = normalize(config.storageDir ?? binding.storageDir);
+    if (!isAbsolute(storageDir)) throw new Error(`storage dir must be absolute, got ${storageDir}`);
+    this.capabilities = containerCapabilities(binding.uri);
+    this.host = {
+      storageDir,
+      hostKey: hostKeyOf(binding.id),
+      config,
+      imageDirs: config.imageDirs.length > 0 ? config.imageDirs : [join(storageDir, '.images')],
+    };
+    ensureDir(storageDir);
+  }
+
+  get storageDir(): string {
+    return this.host.storageDir;
+  }
+
+  /** Paths of one VM on this host: for operators and tests, not for the control plane. */
+  domainPaths(vmId: string): ContainerDomain['paths'] {
+    return this.domain(vmId).paths;
+  }
+
+  /** The host pid of the container's init while it runs (tests and operators use it with nsenter). */
+  initPid(vmId: string): number | undefined {
+    return this.domain(vmId).livePid();
+  }
+
+  /** The cgroup dirs of a running container (read-only view for operators and tests). */
+  cgroups(vmId: string): NonNullable<ReturnType<ContainerDomain['readRun']>>['cgroups'] | undefined {
+    return this.domain(vmId).readRun()?.cgroups;
+  }
+
+  async define(spec: VmSpec, ctx: CallContext = {}): Promise<void> {
+    const dom = this.domainFor(spec);
+    assertSpecSizes(spec);
+    await this.exclusive(dom, 'define', async () => {
+      const source = resolveImage(spec.image, this.host.imageDirs);
+      ensureDir(dom.paths.vmDir);
+      dom.recoverRootfs();
+      if (!existsSync(dom.paths.rootfs)) {
+        // Built aside and renamed, so a crash never leaves a half root filesystem that define would keep.
+        try {
+          await buildRootfs(source, dom.paths.rootfsNew, this.host.config.busybox);
+        } catch (err) {
+          rmSync(dom.paths.rootfsNew, { recursive: true, force: true });
+          throw err;
+        }
+        if (ctx.signal?.aborted) throw new DriverError('failed', 'define aborted');
+        renameSync(dom.paths.rootfsNew, dom.paths.rootfs);
+      }
+      const stored: StoredSpec = { ...spec, definedAt: dom.readSpec()?.definedAt ?? new Date().toISOString() };
+      writeJsonAtomic(dom.paths.spec, stored);
+      rmSync(dom.paths.tombstone, { force: true });
+    });
+  }
+
+  async start(spec: VmSpec, ctx: CallContext = {}): Promise<void> {
+    const dom = this.domainFor(spec);
+    await this.exclusive(dom, 'start', () => this.startLocked(dom, ctx));
+  }
+
+  async stop(spec: VmSpec, opts: { force: boolean; timeoutMs?: number }): Promise<void> {
+    const dom = this.domainFor(spec);
+    await this.exclusive(dom, 'stop', async () => {
+      // A VM never defined here is an error, not an idempotent success: the caller has the wrong host.
+      if (!dom.readSpec() && !dom.readRun()) dom.requireSpec();
+      await dom.terminate({ graceful: !opts.force, timeoutMs: opts.timeoutMs ?? this.host.config.stopTimeoutMs });
+    });
+  }
+
+  /** Stop (graceful, then SIGKILL after the host's timeout) and start afresh: a container has no reset button. */
+  async reboot(spec: VmSpec, ctx: CallContext = {}): Promise<void> {
+    const dom = this.domainFor(spec);
+    await this.exclusive(dom, 'reboot', async () => {
+      dom.requireLive('reboot');
+      await dom.terminate({ graceful: true, timeoutMs: this.host.config.stopTimeoutMs });
+      await dom.launch(dom.requireSpec(), ctx.signal);
+    });
+  }
+
+  async pause(spec: VmSpec): Promise<void> {
+    const dom = this.domainFor(spec);
+    await this.exclusive(dom, 'pause', () => dom.pause());
+  }
+
+  async resume(spec: VmSpec): Promise<void> {
+    const dom = this.domainFor(spec);
+    await this.exclusive(dom, 'resume', () => dom.resume());
+  }
+
+  async destroy(spec: VmSpec): Promise<void> {
+    const dom = this.domainFor(spec);
+    await this.exclusive(dom, 'destroy', async () => {
+      if (existsSync(dom.paths.vmDir)) await dom.terminate({ graceful: false, timeoutMs: 0 });
+      // Mounts of the container live in its own (private) mount namespace, so nothing is mounted here.
+      rmSync(dom.paths.vmDir, { recursive: true, force: true });
+      this.receivers.close(dom.vmId);
+      rmSync(dom.paths.incomingDir, { recursive: true, force: true });
+      rmSync(dom.paths.tombstone, { force: true });
+    });
+  }
+
+  async snapshot(spec: VmSpec, name: string, opts: { memory: boolean }): Promise<SnapshotInfo> {
+    const dom = this.domainFor(spec);
+    assertSafeName('snapshot name', name);
+    return this.exclusive(dom, 'snapshot', () => takeSnapshot(dom, name, opts.memory));
+  }
+
+  async revert(spec: VmSpec, name: string, ctx: CallContext = {}): Promise<DomainState> {
+    const dom = this.domainFor(spec);
+    assertSafeName('snapshot name', name);
+    return this.exclusive(dom, 'revert', () =>
+      revertSnapshot(dom, name, () => dom.launch(dom.requireSpec(), ctx.signal)),
+    );
+  }
+
+  async deleteSnapshot(spec: VmSpec, name: string): Promise<void> {
+    const dom = this.domainFor(spec);
+    assertSafeName('snapshot name', name);
+    await this.exclusive(dom, 'delete snapshot', async () => deleteSnapshot(dom, name));
+  }
+
+  async listSnapshots(spec: VmSpec): Promise<SnapshotInfo[]> {
+    const dom = this.domainFor(spec);
+    try {
+      return listSnapshots(dom);
+    } catch (err) {
+      throw toDriverError(err, `list snapshots of ${dom.vmId}`);
+    }
+  }
+
+  async prepareIncoming(spec: VmSpec, opts: { live: boolean }): Promise<MigrationEndpoint> {
+    const dom = this.domainFor(spec);
+    return this.exclusive(dom, 'prepare incoming', () => prepareIncoming(dom, opts.live, this.receivers));
+  }
+
+  async migrate(
+    spec: VmSpec,
+    endpoint: MigrationEndpoint,
+    opts: { live: boolean },
+    ctx: CallContext = {},
+  ): Promise<void> {
+    const dom = this.domainFor(spec);
+    await this.exclusive(dom, 'migrate', () =>
+      migrateOut(dom, endpoint, opts.live, this.host.config.stopTimeoutMs, ctx),
+    );
+  }
+
+  async finishIncoming(spec: VmSpec, opts: { live: boolean }, ctx: CallContext = {}): Promise<void> {
+    const dom = this.domainFor(spec);
+    await this.exclusive(dom, 'finish incoming', () =>
+      finishIncoming(dom, opts.live, this.receivers, () => this.startLocked(dom, ctx)),
+    );
+  }
+
+  async abortIncoming(spec: VmSpec): Promise<void> {
+    const dom = this.domainFor(spec);
+    await this.exclusive(dom, 'abort incoming', async () => abortIncoming(dom, this.receivers));
+  }
+
+  async status(spec: VmSpec): Promise<DomainStatus> {
+    return this.domainFor(spec).status();
+  }
+
+  /**
+   * Our containers (dirs with a spec.json) and anything else found in the storage dir (a dir
+   * with no spec, or a name we would never make), the latter `managed: false` and never touched.
+   */
+  async listDomains(): Promise<DomainInfo[]> {
+    const domains: DomainInfo[] = [];
+    for (const entry of safeReaddir(this.host.storageDir).sort()) {
+      if (entry.startsWith('.') || !isDir(join(this.host.storageDir, entry))) continue;
+      if (SAFE_NAME.test(entry)) {
+        const dom = this.domain(entry);
+        if (dom.readSpec()) {
+          domains.push({ vmId: entry, managed: true, ...dom.status() });
+          continue;
+        }
+      }
+      domains.push({
+        vmId: entry,
+        managed: false,
+        state: 'unknown',
+        detail: 'found in the storage dir without a spec.json of this driver',
+      });
+    }
+    return domains;
+  }
+
+  /** Closes the listeners of prepared tcp migrations; containers are detached and keep running. */
+  async close(): Promise<void> {
+    this.receivers.closeAll();
+  }
+
+  private async startLocked(dom: ContainerDomain, ctx: CallContext): Promise<void> {
+    const stored = dom.requireSpec();
+    if (existsSync(dom.paths.incomingDir)) {
+      throw new DriverError('conflict', `an incoming migration of ${dom.vmId} is prepared here; finish or abort it`);
+    }
+    const state = dom.status().state;
+    if (state === 'running') return;
+    if (state === 'paused') {
+      await dom.resume(); // start of a paused container: make it run, as qemu's `cont` does
+      return;
+    }
+    await dom.launch(stored, ctx.signal);
+  }
+
+  private domain(vmId: string): ContainerDomain {
+    return new ContainerDomain(this.host, assertSafeName('vm id', vmId));
+  }
+
+  private domainFor(spec: VmSpec): ContainerDomain {
+    return this.domain(spec.id);
+  }
+
+  private async exclusive<T>(dom: ContainerDomain, verb: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.lock.run(dom.vmId, fn);
+    } catch (err) {
+      throw toDriverError(err, `${verb} ${dom.vmId}`);
+    }
+  }
+}
+
+/** Names the host's cgroup dir (`<base>/<hostKey>/<vmId>`): its id when that is a safe path segment. */
+export function hostKeyOf(hostId: string): string {
+  return SAFE_NAME.test(hostId) ? hostId : createHash('sha256').update(hostId).digest('hex').slice(0, 16);
+}
+
+/** The factory the driver registry wires for kind `container`. */
+export function createContainerDriver(binding: HostBinding): ContainerDriver {
+  return new ContainerDriver(binding);
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}

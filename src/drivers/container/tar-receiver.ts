@@ -1,0 +1,130 @@
+import { spawn } from 'node:child_process';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../qemu/vm-files.js';
+
+export interface TarListener {
+  host: string;
+  port: number;
+  /** One-time secret the sender must present first: the port is open to anyone on the network. */
+  token: string;
+}
+
+const HEADER_LIMIT = 4096;
+
+/**
+ * The target side of a cold migration over TCP: one listener per incoming VM, living in the
+ * worker process between prepareIncoming and finish/abort. The stream is
+ * `<token>\n<{"wasRunning":bool}>\n<tar of spec.json, rootfs/, snapshots/>`; it is unpacked into
+ * `<staging>/payload.part`, renamed to `payload` when tar succeeds, and answered `OK` (or
+ * `ERR <why>`), so the source deletes its copy only after the target has all of it.
+ * A worker restart closes the listener: the source's migrate then fails and the saga aborts.
+ */
+export class TarReceivers {
+  private readonly open = new Map<string, { server: Server; listener: TarListener }>();
+
+  async listen(vmId: string, stagingDir: string, host: string): Promise<TarListener> {
+    const existing = this.open.get(vmId);
+    if (existing) return existing.listener;
+    const token = randomBytes(24).toString('hex');
+    let busy = false;
+    const server = createServer({ allowHalfOpen: true }, (socket) => {
+      if (busy) {
+        socket.end('ERR another transfer is in progress\n');
+        return;
+      }
+      busy = true;
+      receive(socket, token, stagingDir).finally(() => (busy = false));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, host, () => resolve());
+    });
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('listener has no TCP address');
+    const listener = { host, port: address.port, token };
+    this.open.set(vmId, { server, listener });
+    return listener;
+  }
+
+  close(vmId: string): void {
+    const entry = this.open.get(vmId);
+    if (!entry) return;
+    entry.server.close();
+    this.open.delete(vmId);
+  }
+
+  closeAll(): void {
+    for (const vmId of [...this.open.keys()]) this.close(vmId);
+  }
+}
+
+async function receive(socket: Socket, token: string, stagingDir: string): Promise<void> {
+  const part = join(stagingDir, 'payload.part');
+  try {
+    const { lines, rest } = await readHeader(socket);
+    const [given = '', headerJson = '{}'] = lines;
+    if (!sameSecret(given, token)) throw new Error('bad token');
+    const header = JSON.parse(headerJson) as { wasRunning?: unknown };
+    rmSync(part, { recursive: true, force: true });
+    mkdirSync(part, { recursive: true });
+    await untar(socket, rest, part);
+    writeJsonAtomic(join(stagingDir, 'sent.json'), { wasRunning: header.wasRunning === true });
+    rmSync(join(stagingDir, 'payload'), { recursive: true, force: true });
+    renameSync(part, join(stagingDir, 'payload'));
+    socket.end('OK\n');
+  } catch (err) {
+    rmSync(part, { recursive: true, force: true });
+    socket.end(`ERR ${(err as Error).message.replace(/\s+/g, ' ').slice(0, 500)}\n`);
+  }
+}
+
+/** The two header lines, and whatever tar data arrived in the same chunks. */
+function readHeader(socket: Socket): Promise<{ lines: string[]; rest: Buffer }> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      buf = Buffer.concat([buf, chunk]);
+      const first = buf.indexOf(10);
+      const second = first < 0 ? -1 : buf.indexOf(10, first + 1);
+      if (second >= 0) {
+        socket.off('data', onData);
+        socket.pause();
+        resolve({
+          lines: [buf.subarray(0, first).toString(), buf.subarray(first + 1, second).toString()],
+          rest: buf.subarray(second + 1),
+        });
+      } else if (buf.length > HEADER_LIMIT) {
+        socket.off('data', onData);
+        reject(new Error('header too long'));
+      }
+    };
+    socket.on('data', onData);
+    socket.once('end', () => reject(new Error('connection closed before the header')));
+    socket.once('error', reject);
+  });
+}
+
+function untar(socket: Socket, first: Buffer, dir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const tar = spawn('tar', ['-x', '-p', '--numeric-owner', '-f', '-', '-C', dir], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    tar.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    tar.on('error', reject);
+    tar.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`tar -x: ${stderr.trim() || code}`))));
+    tar.stdin.on('error', () => undefined); // tar died: its exit code says why
+    if (first.length > 0) tar.stdin.write(first);
+    socket.pipe(tar.stdin);
+    socket.resume();
+  });
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

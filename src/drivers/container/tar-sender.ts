@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { DriverError } from '../hypervisor-driver.port.js';
+
+export interface TarTarget {
+  host: string;
+  port: number;
+  token: string;
+}
+
+/**
+ * The source side of a TCP cold migration (the receiver is tar-receiver.ts): streams
+ * spec.json, rootfs/ and snapshots/ of `vmDir` as one tar and resolves only on the target's
+ * `OK`, i.e. after the target has unpacked all of it.
+ */
+export function sendTar(
+  target: TarTarget,
+  vmDir: string,
+  wasRunning: boolean,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const entries = ['spec.json', 'rootfs', ...(existsSync(join(vmDir, 'snapshots')) ? ['snapshots'] : [])];
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    let reply = '';
+    let tarError = '';
+    const socket = connect({ host: target.host, port: target.port, allowHalfOpen: true });
+    const tar = spawn('tar', ['-c', '-p', '--numeric-owner', '-f', '-', '-C', vmDir, ...entries], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const finish = (err?: DriverError): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (err) {
+        tar.kill('SIGKILL');
+        socket.destroy();
+        reject(err);
+      } else {
+        resolve();
+      }
+    };
+    const timer = setTimeout(
+      () => finish(new DriverError('timeout', `sending the root filesystem took over ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const onAbort = (): void => finish(new DriverError('failed', 'migration aborted'));
+    signal?.addEventListener('abort', onAbort);
+
+    tar.stderr.on('data', (d: Buffer) => (tarError += d.toString()));
+    tar.on('close', (code) => {
+      if (code !== 0) finish(new DriverError('failed', `tar -c of ${vmDir}: ${tarError.trim() || code}`));
+    });
+    socket.once('connect', () => {
+      socket.write(`${target.token}\n${JSON.stringify({ wasRunning })}\n`);
+      tar.stdout.pipe(socket);
+    });
+    socket.on('data', (d: Buffer) => (reply += d.toString()));
+    socket.once('end', () => {
+      const line = reply.trim();
+      if (line === 'OK') finish();
+      else
+        finish(
+          new DriverError('failed', `target ${target.host}:${target.port} refused the copy: ${line || 'no answer'}`),
+        );
+    });
+    socket.once('error', (err) =>
+      finish(new DriverError('failed', `target ${target.host}:${target.port}: ${err.message}`, { cause: err })),
+    );
+  });
+}
