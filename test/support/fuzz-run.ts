@@ -27,6 +27,10 @@ export interface FuzzReport {
   byRoute: Record<string, number>;
   /** Requests that appended at least one event (2xx commands). */
   appended: number;
+  /** Operation ids of the commands accepted (202), replays of an Idempotency-Key excluded. */
+  operations: string[];
+  /** Files a request made outside a host's storage directory. */
+  fileLeaks: number;
   /** Each broken invariant, with the request that broke it. */
   violations: string[];
   durationMs: number;
@@ -135,6 +139,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     statuses: {},
     byRoute: {},
     appended: 0,
+    operations: [],
+    fileLeaks: 0,
     violations: [],
     durationMs: 0,
   };
@@ -154,14 +160,19 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       report.byRoute[req.route] = (report.byRoute[req.route] ?? 0) + 1;
       let status: number;
       let text: string;
+      let headers: Record<string, string | string[] | undefined>;
       try {
-        ({ status, text } = await sendRaw(port, req));
+        ({ status, text, headers } = await sendRaw(port, req));
       } catch (err) {
         report.statuses.none = (report.statuses.none ?? 0) + 1;
         violation(req, `no answer: ${(err as Error).message}`);
         return;
       }
       report.statuses[status] = (report.statuses[status] ?? 0) + 1;
+      if (status === 202 && headers['idempotent-replayed'] === undefined) {
+        const op = (JSON.parse(text) as { operationId?: unknown }).operationId;
+        if (typeof op === 'string') report.operations.push(op);
+      }
       if (status >= 500) violation(req, `answered ${status}: ${text.slice(0, 300)}`);
       const shapeProblem = errorShapeProblem(req, status, text);
       if (shapeProblem) violation(req, shapeProblem);
@@ -188,15 +199,20 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     await sleep(200);
   }
   const hostIds = (await t.runtime.readModels.listHosts()).map((h) => h.state.id).filter((x): x is string => !!x);
-  for (const p of unexpectedNewPaths(treeBefore, listTree(t.dataDir), hostIds))
+  for (const p of unexpectedNewPaths(treeBefore, listTree(t.dataDir), hostIds)) {
+    report.fileLeaks++;
     violation(undefined, `file written outside a host's storage directory: ${join(t.dataDir, p)}`);
+  }
   const leaked = [
     ...readdirSync(outside).map((n) => join(outside, n)),
     ...findMarker(tmpdir(), marker, 3).filter((p) => p !== outside),
     ...findMarker(t.dataDir, marker, 12),
     ...findMarker(process.cwd(), marker, 2),
   ];
-  for (const p of leaked) violation(undefined, `a file named by a fuzzed request exists: ${p}`);
+  for (const p of leaked) {
+    report.fileLeaks++;
+    violation(undefined, `a file named by a fuzzed request exists: ${p}`);
+  }
   rmSync(outside, { recursive: true, force: true });
   report.durationMs = Math.round(performance.now() - t0);
   return report;
