@@ -80,9 +80,8 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     const commandMs: number[] = [];
     const unexpected: string[] = [];
     let otherErrors = 0;
-    /** VMs this run deleted: a 404 for them is the contract, not an error. */
+    /** VMs this run deleted, out of the pool; a 404 "was deleted" for one is the contract, not an error. */
     const deleted = new Set<string>();
-    const deleting = new Set<string>();
     let gone = 0;
     /** When each accepted operation was answered, to tell a lagging read model from a lost operation. */
     const acceptedAt = new Map<string, number>();
@@ -123,7 +122,6 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
         path = `/v1/vms/${vm}/${verb}`;
         body = verb === 'snapshots' ? { name: `s-${++seq}` } : verb === 'stop' ? { force: true } : {};
       }
-      if (method === 'DELETE') deleting.add(vm);
       const t0 = performance.now();
       let status: number;
       let res: Json;
@@ -136,7 +134,6 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
         res = { message: (err as Error).message };
       }
       (method === 'GET' ? readMs : commandMs).push(performance.now() - t0);
-      if (method === 'DELETE' && status !== 202) deleting.delete(vm);
       statuses[status] = (statuses[status] ?? 0) + 1;
       if (status === 202) {
         operations.push(res.operationId as string);
@@ -146,7 +143,8 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
           deleted.add(vm);
           if (vms.includes(vm)) vms.splice(vms.indexOf(vm), 1);
         }
-      } else if (status === 404 && path.startsWith('/v1/vms/') && (deleted.has(vm) || deleting.has(vm))) {
+      } else if (status === 404 && path.startsWith('/v1/vms/') && /was deleted/.test(String(res.message))) {
+        // Only this run deletes VMs: another client's delete may land before its own 202 arrives.
         gone++;
       } else if (status === 404 && path.startsWith('/v1/operations/') && acceptedAt.has(op)) {
         staleAges.push(t0 - acceptedAt.get(op)!);
