@@ -80,8 +80,6 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     const commandMs: number[] = [];
     const unexpected: string[] = [];
     let otherErrors = 0;
-    /** VMs this run deleted, out of the pool; a 404 "was deleted" for one is the contract, not an error. */
-    const deleted = new Set<string>();
     let gone = 0;
     /** When each accepted operation was answered, to tell a lagging read model from a lost operation. */
     const acceptedAt = new Map<string, number>();
@@ -139,10 +137,8 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
         operations.push(res.operationId as string);
         acceptedAt.set(res.operationId as string, performance.now());
         if (path === '/v1/vms') vms.push(res.vmId as string);
-        if (method === 'DELETE') {
-          deleted.add(vm);
-          if (vms.includes(vm)) vms.splice(vms.indexOf(vm), 1);
-        }
+        // A deleted VM leaves the pool; a 404 "was deleted" for it is the contract, not an error.
+        if (method === 'DELETE' && vms.includes(vm)) vms.splice(vms.indexOf(vm), 1);
       } else if (status === 404 && path.startsWith('/v1/vms/') && /was deleted/.test(String(res.message))) {
         // Only this run deletes VMs: another client's delete may land before its own 202 arrives.
         gone++;
