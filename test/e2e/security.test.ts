@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TokenVerifier } from '../../src/modules/auth/token-verifier.js';
 import { redactUrl } from '../../src/http/redact-url.js';
-import { logLength, startTestApp, type TestApp } from '../support/app.js';
+import { logLength, startTestApp, TOKENS, type TestApp } from '../support/app.js';
 import { startServerProcess, type ServerProcess } from '../support/fuzz-server.js';
 import { assertError, createVmOp, registerSimHost } from './e2e-helpers.js';
 
@@ -98,6 +98,33 @@ describe('e2e: body limit, security headers, strict patterns', () => {
       .as('operator')
       .post('/v1/vms', { name: 'b', vcpus: 1, memoryMiB: 64, diskGiB: 1, reason: 'r'.repeat(600) });
     assertError(under, 400, 'reason');
+  });
+
+  test('a number out of range (1e999 parses to Infinity) is 400 naming the field, Idempotency-Key or not', async () => {
+    const before = await logLength(t);
+    for (const key of [undefined, 'fuzz-found-500']) {
+      let req = t
+        .http()
+        .post(`/v1/vms/${vmId}/stop`)
+        .set('Authorization', `Bearer ${TOKENS.operator}`)
+        .set('Content-Type', 'application/json');
+      if (key) req = req.set('Idempotency-Key', key);
+      const res = await req.send('{"force":true,"timeoutMs":-1e999}');
+      assertError(res, 400, 'timeoutMs');
+      assert.match(res.body.message as string, /body is not valid JSON: "timeoutMs" is a number out of range/);
+    }
+    assert.equal(await logLength(t), before);
+  });
+
+  test('malformed JSON is 400 saying so', async () => {
+    const res = await t
+      .http()
+      .post('/v1/vms')
+      .set('Authorization', `Bearer ${TOKENS.operator}`)
+      .set('Content-Type', 'application/json')
+      .send('{"name":');
+    assertError(res, 400);
+    assert.match(res.body.message as string, /^body is not valid JSON/);
   });
 
   for (const [what, send] of [
