@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { IdempotencyInterceptor } from './http/idempotency.interceptor.js';
+import { rateLimitWiring } from './http/rate-limit.module.js';
 import { AuditController } from './modules/audit/audit.controller.js';
 import { EventsController } from './modules/audit/events.controller.js';
 import { AuthGuard } from './modules/auth/auth.guard.js';
@@ -18,9 +19,10 @@ import { RUNTIME } from './runtime/runtime.token.js';
 @Module({})
 export class AppModule {
   static forRuntime(runtime: Runtime): DynamicModule {
+    const rateLimit = rateLimitWiring(runtime.config);
     return {
       module: AppModule,
-      imports: [TerminusModule.forRoot({ logger: false })],
+      imports: [TerminusModule.forRoot({ logger: false }), ...rateLimit.imports],
       controllers: [
         HostsController,
         VmsController,
@@ -32,6 +34,7 @@ export class AppModule {
       providers: [
         { provide: RUNTIME, useValue: runtime },
         { provide: TokenVerifier, useValue: new TokenVerifier(runtime.tokens) },
+        ...rateLimit.guards,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
         VmsService,

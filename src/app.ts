@@ -6,6 +6,9 @@ import type { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import { AppModule } from './app.module.js';
 import { toErrorBody, ErrorFilter } from './http/error.filter.js';
+import { answerClientErrors } from './http/client-error.js';
+import { rejectNonFinite } from './http/json-reviver.js';
+import { redactUrl } from './http/redact-url.js';
 import { createValidationPipe } from './http/validation.js';
 import type { Runtime } from './runtime/runtime.js';
 
@@ -15,17 +18,23 @@ export async function createHttpApp(runtime: Runtime): Promise<NestExpressApplic
     bodyParser: false,
     logger: ['error', 'warn'],
   });
+  answerClientErrors(app.getHttpServer());
   // ETags are ours (stream revisions), not Express's body hashes.
   app.set('etag', false);
   app.use(helmet());
-  app.useBodyParser('json', { limit: runtime.config.bodyLimit, strict: true });
+  app.useBodyParser('json', { limit: runtime.config.bodyLimit, strict: true, reviver: rejectNonFinite });
   app.use((req: Request, res: Response, next: NextFunction) => {
     const t0 = performance.now();
     res.on('finish', () => {
       const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
       runtime.metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
       runtime.log.debug(
-        { method: req.method, url: req.originalUrl, status: res.statusCode, ms: Math.round(performance.now() - t0) },
+        {
+          method: req.method,
+          url: redactUrl(req.originalUrl),
+          status: res.statusCode,
+          ms: Math.round(performance.now() - t0),
+        },
         'http',
       );
     });

@@ -46,6 +46,8 @@ class EnvSchema {
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600000) SHUTDOWN_GRACE_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) WORKER_CONCURRENCY?: number;
   @IsOptional() @IsString() BODY_LIMIT?: string;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(100000000) RATE_LIMIT_PER_MINUTE?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(10000000) RATE_LIMIT_BURST?: number;
 }
 
 export interface AppConfig {
@@ -69,6 +71,10 @@ export interface AppConfig {
   shutdownGraceMs: number;
   workerConcurrency: number;
   bodyLimit: string;
+  /** Requests a principal (or, without a valid token, an IP) may send per minute; 0 = no limit. */
+  rateLimitPerMinute: number;
+  /** Requests it may send within any one second; 0 = no limit. */
+  rateLimitBurst: number;
 }
 
 export class ConfigError extends Error {
@@ -138,5 +144,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     shutdownGraceMs: parsed.SHUTDOWN_GRACE_MS ?? 15000,
     workerConcurrency: parsed.WORKER_CONCURRENCY ?? 4,
     bodyLimit: parsed.BODY_LIMIT ?? '64kb',
+    // Generous: meant to stop a runaway or hostile client, never a busy one (the bench included).
+    rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE ?? 60000,
+    rateLimitBurst: parsed.RATE_LIMIT_BURST ?? 2000,
   };
 }

@@ -31,7 +31,20 @@ interface BodyParserError extends Error {
   limit?: number;
 }
 
+function bodyParserError(err: unknown): ErrorBody | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const bp = err as BodyParserError;
+  if (bp.type === 'entity.too.large')
+    return errorBody(413, `request body larger than ${bp.limit ?? 'the limit'} bytes`);
+  if (bp.type === 'entity.parse.failed') return errorBody(400, `body is not valid JSON: ${err.message}`);
+  if (bp.type === 'encoding.unsupported' || bp.type === 'charset.unsupported') return errorBody(415, err.message);
+  return undefined;
+}
+
 export function toErrorBody(err: unknown): ErrorBody {
+  // Nest wraps body-parser's errors in an HttpException; the original says which limit or parse error.
+  const parsed = bodyParserError(err instanceof HttpException ? err.cause : err);
+  if (parsed) return parsed;
   if (err instanceof HttpException) {
     const status = err.getStatus();
     const res = err.getResponse();
@@ -53,10 +66,6 @@ export function toErrorBody(err: unknown): ErrorBody {
     return errorBody(503, `event store unavailable: ${err.message}; nothing was recorded, retry later`);
   if (err instanceof Error) {
     const bp = err as BodyParserError;
-    if (bp.type === 'entity.too.large')
-      return errorBody(413, `request body larger than ${bp.limit ?? 'the limit'} bytes`);
-    if (bp.type === 'entity.parse.failed') return errorBody(400, `body is not valid JSON: ${err.message}`);
-    if (bp.type === 'encoding.unsupported' || bp.type === 'charset.unsupported') return errorBody(415, err.message);
     if (typeof bp.status === 'number' && bp.status >= 400 && bp.status < 500) return errorBody(bp.status, err.message);
     if (isRedisDown(err)) return errorBody(503, 'queues unavailable (Redis): nothing was accepted, retry later');
   }

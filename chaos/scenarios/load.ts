@@ -1,0 +1,238 @@
+/**
+ * Abuse: 200 concurrent clients for 60 s (--quick: 50 for 10 s) against the built
+ * all-in-one process (dist/src/main.js) on simulated hosts, mixing reads and
+ * commands under several tokens. Red when an answer is anything but 2xx, 409 or
+ * 429, an accepted command never ends, a VM's domain is orphaned, or the server's
+ * RSS keeps growing over the second half of the run. Prints p50/p99 and RSS.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { summarize } from '../../bench/stats.js';
+import type { ChaosRow } from '../chaos-row.js';
+import { startServerProcess, type ServerProcess } from '../../test/support/fuzz-server.js';
+
+interface Client {
+  token: string;
+  role: 'operator' | 'viewer';
+}
+
+type Json = Record<string, unknown>;
+
+const OPERATORS = 10;
+const VIEWERS = 10;
+
+function tokenOf(role: string, i: number): string {
+  return `${role}-load-token-${String(i).padStart(4, '0')}-0123456789`;
+}
+
+export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { problems: string[] }> {
+  const clients = Number(process.env.LOAD_CLIENTS ?? (opts.quick ? 50 : 200));
+  const seconds = Number(process.env.LOAD_SECONDS ?? (opts.quick ? 10 : 60));
+  const admin = tokenOf('admin', 0);
+  const tokens = [
+    `admin:${admin}`,
+    ...Array.from({ length: OPERATORS }, (_, i) => `operator:${tokenOf('operator', i)}`),
+    ...Array.from({ length: VIEWERS }, (_, i) => `viewer:${tokenOf('viewer', i)}`),
+  ];
+  const srv: ServerProcess = await startServerProcess({
+    AUTH_TOKENS: tokens.join(','),
+    LOG_LEVEL: 'warn',
+    WORKER_CONCURRENCY: '16',
+  });
+  const problems: string[] = [];
+  try {
+    const call = async (token: string, method: string, path: string, body?: Json) => {
+      const res = await fetch(srv.base + path, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      const text = await res.text();
+      return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json };
+    };
+    const hosts: string[] = [];
+    for (const name of ['load-hv-1', 'load-hv-2']) {
+      const r = await call(admin, 'POST', '/v1/hosts', {
+        name,
+        driver: 'simulated',
+        uri: 'simulated://?latencyMs=5',
+        capacity: { vcpus: 100_000, memoryMiB: 1_000_000_000 },
+      });
+      if (r.status !== 201) throw new Error(`host: ${r.status} ${JSON.stringify(r.body)}`);
+      hosts.push(r.body.id as string);
+    }
+    const vms: string[] = [];
+    const operations: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await call(tokenOf('operator', 0), 'POST', '/v1/vms', {
+        name: `load-seed-${i}`,
+        vcpus: 1,
+        memoryMiB: 64,
+        diskGiB: 1,
+      });
+      if (r.status !== 202) throw new Error(`seed vm: ${r.status} ${JSON.stringify(r.body)}`);
+      vms.push(r.body.vmId as string);
+      operations.push(r.body.operationId as string);
+    }
+    await sleep(1000);
+
+    const statuses: Record<string, number> = {};
+    const readMs: number[] = [];
+    const commandMs: number[] = [];
+    const unexpected: string[] = [];
+    let otherErrors = 0;
+    let gone = 0;
+    /** When each accepted operation was answered, to tell a lagging read model from a lost operation. */
+    const acceptedAt = new Map<string, number>();
+    const staleAges: number[] = [];
+    const rss: Array<[number, number]> = [[0, srv.rssMiB()]];
+    const started = performance.now();
+    const deadline = started + seconds * 1000;
+    const sampler = setInterval(() => rss.push([Math.round((performance.now() - started) / 1000), srv.rssMiB()]), 1000);
+    let seq = 0;
+    const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
+
+    const one = async (c: Client) => {
+      const vm = pick(vms);
+      const op = pick(operations);
+      let method = 'GET';
+      let path: string;
+      let body: Json | undefined;
+      const roll = Math.random();
+      if (c.role === 'viewer' || roll < 0.7) {
+        path = pick([
+          '/v1/vms?limit=50',
+          `/v1/vms/${vm}`,
+          `/v1/vms/${vm}/snapshots`,
+          '/v1/hosts',
+          `/v1/operations/${op}`,
+          '/v1/operations?limit=20',
+        ]);
+      } else if (roll < 0.76) {
+        method = 'POST';
+        path = '/v1/vms';
+        body = { name: `load-${++seq}`, vcpus: 1, memoryMiB: 64, diskGiB: 1 };
+      } else if (roll < 0.78) {
+        method = 'DELETE';
+        path = `/v1/vms/${vm}`;
+      } else {
+        method = 'POST';
+        const verb = pick(['start', 'stop', 'pause', 'resume', 'reboot', 'snapshots']);
+        path = `/v1/vms/${vm}/${verb}`;
+        body = verb === 'snapshots' ? { name: `s-${++seq}` } : verb === 'stop' ? { force: true } : {};
+      }
+      const t0 = performance.now();
+      let status: number;
+      let res: Json;
+      try {
+        const r = await call(c.token, method, path, body);
+        status = r.status;
+        res = r.body;
+      } catch (err) {
+        status = 0;
+        res = { message: (err as Error).message };
+      }
+      (method === 'GET' ? readMs : commandMs).push(performance.now() - t0);
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (status === 202) {
+        operations.push(res.operationId as string);
+        acceptedAt.set(res.operationId as string, performance.now());
+        if (path === '/v1/vms') vms.push(res.vmId as string);
+        // A deleted VM leaves the pool; a 404 "was deleted" for it is the contract, not an error.
+        if (method === 'DELETE' && vms.includes(vm)) vms.splice(vms.indexOf(vm), 1);
+      } else if (status === 404 && path.startsWith('/v1/vms/') && /was deleted/.test(String(res.message))) {
+        // Only this run deletes VMs: another client's delete may land before its own 202 arrives.
+        gone++;
+      } else if (status === 404 && path.startsWith('/v1/operations/') && acceptedAt.has(op)) {
+        staleAges.push(t0 - acceptedAt.get(op)!);
+      } else if (!(status >= 200 && status < 300) && status !== 409 && status !== 429) {
+        otherErrors++;
+        if (unexpected.length < 20)
+          unexpected.push(`${method} ${path} → ${status} ${JSON.stringify(res).slice(0, 200)}`);
+      }
+    };
+
+    const roles: Client[] = Array.from({ length: clients }, (_, i) =>
+      i % 3 === 2
+        ? { role: 'viewer', token: tokenOf('viewer', i % VIEWERS) }
+        : { role: 'operator', token: tokenOf('operator', i % OPERATORS) },
+    );
+    await Promise.all(
+      roles.map(async (c) => {
+        while (performance.now() < deadline) await one(c);
+      }),
+    );
+    clearInterval(sampler);
+    const wallMs = performance.now() - started;
+    rss.push([Math.round(wallMs / 1000), srv.rssMiB()]);
+
+    // Every accepted command must end (succeeded or failed with a reason).
+    let ended = 0;
+    const queue = [...operations];
+    const notEnded: string[] = [];
+    const missing: string[] = [];
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        for (let op = queue.pop(); op; op = queue.pop()) {
+          const r = await call(admin, 'GET', `/v1/operations/${op}?waitMs=30000`);
+          if (r.status === 404) missing.push(op);
+          else if (['succeeded', 'failed', 'cancelled'].includes(r.body.status as string)) ended++;
+          else notEnded.push(`${op}: ${JSON.stringify(r.body).slice(0, 200)}`);
+        }
+      }),
+    );
+
+    // A managed domain without a live VM is an orphan.
+    const live = new Set<string>();
+    for (let cursor: unknown = '0'; cursor !== null && cursor !== undefined;) {
+      const r = await call(admin, 'GET', `/v1/vms?limit=1000&cursor=${String(cursor)}`);
+      for (const v of r.body.items as Json[]) if (v.state !== 'deleted') live.add(v.id as string);
+      cursor = r.body.next;
+    }
+    let orphans = 0;
+    for (const h of hosts) {
+      const r = await call(admin, 'GET', `/v1/hosts/${h}/domains`);
+      for (const d of r.body.items as Json[]) if (d.managed && !live.has(d.vmId as string)) orphans++;
+    }
+
+    const reads = summarize(readMs, wallMs);
+    const commands = summarize(commandMs, wallMs);
+    const all = summarize([...readMs, ...commandMs], wallMs);
+    const rssStart = rss[0]![1];
+    const rssMid = rss[Math.floor(rss.length / 2)]![1];
+    const rssEnd = rss[rss.length - 1]![1];
+    const f = (x: number) => x.toFixed(1);
+    console.log(
+      `load: ${clients} clients × ${seconds} s: ${all.n} requests (${f(all.perSecond)}/s); statuses ${JSON.stringify(statuses)}`,
+    );
+    console.log(`load: reads    n=${reads.n} p50=${f(reads.p50)} ms p99=${f(reads.p99)} ms`);
+    console.log(`load: commands n=${commands.n} p50=${f(commands.p50)} ms p99=${f(commands.p99)} ms`);
+    console.log(`load: server RSS MiB ${rss.map(([s, m]) => `${s}s:${m}`).join(' ')}`);
+
+    if (otherErrors) problems.push(`${otherErrors} answers other than 2xx/409/429, e.g.`, ...unexpected);
+    if (staleAges.length)
+      problems.push(
+        `${staleAges.length} reads of an accepted operation answered 404, at most ` +
+          `${Math.round(Math.max(...staleAges))} ms after its 202 (the 202 waits at most 3 s for the read model)`,
+      );
+    problems.push(...notEnded.slice(0, 10).map((s) => `operation never ended: ${s}`));
+    // Warm-up may grow the heap; past the middle of the run it must level off.
+    if (rssEnd > rssMid * 1.3 + 30)
+      problems.push(`RSS kept growing: ${rssMid} MiB at mid-run, ${rssEnd} MiB at the end`);
+    return {
+      fault: `load ${clients} clients × ${seconds} s`,
+      injected: all.n,
+      opsStarted: operations.length,
+      opsEnded: ended,
+      eventsLost: missing.length,
+      duplicates: operations.length - new Set(operations).size,
+      orphans,
+      notes:
+        `${f(all.perSecond)} req/s p50=${f(all.p50)} ms p99=${f(all.p99)} ms; ` +
+        `409=${statuses[409] ?? 0} 429=${statuses[429] ?? 0} 404(deleted VM)=${gone} 404(op not yet projected)=${staleAges.length} other errors=${otherErrors}; ` +
+        `RSS ${rssStart}→${rssMid}→${rssEnd} MiB`,
+      problems,
+    };
+  } finally {
+    await srv.close();
+  }
+}
