@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { DomainError } from '../../domain/domain-error.js';
@@ -22,6 +23,14 @@ export interface MaintenanceDeps {
   runner(name: string): ProjectionRunner | undefined;
   /** Read-your-writes on the operations read model. */
   waitForOperations(position: bigint): Promise<boolean>;
+}
+
+export interface RebuildOptions {
+  reason?: string;
+  /** Events per Redis transaction. */
+  batchSize?: number;
+  /** Pause between batches while the live runner still runs (throttling on a busy system). */
+  pauseMs?: number;
 }
 
 export type RebuildProgress = NonNullable<OperationView['progress']>;
@@ -52,7 +61,8 @@ export class ProjectionRebuilds {
 
   constructor(private readonly deps: MaintenanceDeps) {}
 
-  async start(name: string, principal: string, reason?: string): Promise<{ operationId: string }> {
+  async start(name: string, principal: string, opts: RebuildOptions = {}): Promise<{ operationId: string }> {
+    const reason = opts.reason;
     const { redis, keys } = this.deps;
     const runner = this.deps.runner(name);
     if (!Object.hasOwn(PROJECTIONS, name) || !runner) throw unknownProjection(name);
@@ -76,7 +86,7 @@ export class ProjectionRebuilds {
       throw err;
     }
     await this.deps.waitForOperations(started.position);
-    const task = this.run(name, runner, operationId, principal, started.id).finally(() => {
+    const task = this.run(name, runner, operationId, principal, started.id, opts).finally(() => {
       this.running.delete(task);
       return lock.release();
     });
@@ -96,23 +106,25 @@ export class ProjectionRebuilds {
     operationId: string,
     principal: string,
     causationId: string,
+    opts: RebuildOptions,
   ): Promise<void> {
     const { store, redis, keys, log } = this.deps;
     const shadowId = `rebuild-${operationId}`;
     const shadowKeys = keys.shadow(shadowId);
-    const shadow = new ShadowReplay(store, redis, PROJECTIONS[name]!(shadowKeys), shadowKeys);
+    const shadow = new ShadowReplay(store, redis, PROJECTIONS[name]!(shadowKeys), shadowKeys, opts.batchSize);
     const meta = { principal, operationId, causationId };
     const stop = () => this.closing;
     let total = 0;
-    const report = (step: string) => (done: number) => {
+    const report = (step: string, pauseMs = 0) => async (done: number) => {
       total = Math.max(total, done);
       const progress: RebuildProgress = { step, done, total, percent: total ? Math.floor((done * 100) / total) : 0 };
-      return redis.set(keys.rebuildProgress(operationId), JSON.stringify(progress), 'EX', 86400).then(() => undefined);
+      await redis.set(keys.rebuildProgress(operationId), JSON.stringify(progress), 'EX', 86400);
+      if (pauseMs > 0 && !this.closing) await sleep(pauseMs);
     };
     try {
       total = await countLogEvents(store);
       await report('replaying')(0);
-      await shadow.replay(undefined, report('replaying'), stop);
+      await shadow.replay(undefined, report('replaying', opts.pauseMs), stop);
       // A second pass while live still runs, so the pause below only covers the last few events.
       await shadow.replay(undefined, report('catching-up'), stop);
       const swap = await runner.paused(async () => {

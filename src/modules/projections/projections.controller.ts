@@ -5,8 +5,8 @@ import type { Runtime } from '../../runtime/runtime.js';
 import { RUNTIME } from '../../runtime/runtime.token.js';
 import { CurrentPrincipal } from '../auth/principal.decorator.js';
 import { READERS, Roles, type Principal } from '../auth/roles.js';
-import { ReasonDto } from '../vms/dto/reason.dto.js';
 import { unknownProjection } from './projection-rebuilds.js';
+import { RebuildDto } from './rebuild.dto.js';
 
 export interface ProjectionView {
   name: string;
@@ -33,12 +33,16 @@ export class ProjectionsController {
   @Roles()
   async rebuild(
     @Param('name') name: string,
-    @Body() body: ReasonDto,
+    @Body() body: RebuildDto,
     @CurrentPrincipal() p: Principal,
     @Res({ passthrough: true }) res: Response,
   ): Promise<{ operationId: string; projection: string }> {
     if (!this.rt.rebuilds) throw unknownProjection(name);
-    const { operationId } = await this.rt.rebuilds.start(name, p.id, body.reason);
+    const { operationId } = await this.rt.rebuilds.start(name, p.id, {
+      ...(body.reason ? { reason: body.reason } : {}),
+      ...(body.batchSize !== undefined ? { batchSize: body.batchSize } : {}),
+      ...(body.pauseMs !== undefined ? { pauseMs: body.pauseMs } : {}),
+    });
     res.status(202).location(`/v1/operations/${operationId}`);
     return { operationId, projection: name };
   }

@@ -24,6 +24,7 @@ export class ShadowReplay {
     private readonly redis: Redis,
     readonly projection: Projection,
     readonly keys: ReadModelKeys,
+    private readonly batchSize = REPLAY_BATCH,
   ) {}
 
   /**
@@ -41,7 +42,7 @@ export class ShadowReplay {
       if (shouldStop?.()) throw new Error('replay stopped: the process is shutting down');
       const page = await this.store.readAll({
         ...(this.position !== undefined ? { after: this.position } : {}),
-        maxCount: REPLAY_BATCH,
+        maxCount: this.batchSize,
       });
       const wanted = until === undefined ? page : page.filter((e) => e.position <= until);
       if (wanted.length === 0) return applied;
@@ -53,7 +54,7 @@ export class ShadowReplay {
       this.events += wanted.length;
       applied += wanted.length;
       await onBatch?.(this.events);
-      if (wanted.length < page.length || page.length < REPLAY_BATCH) return applied;
+      if (wanted.length < page.length || page.length < this.batchSize) return applied;
     }
   }
 }
