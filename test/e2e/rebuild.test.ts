@@ -12,7 +12,15 @@ import { startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { testRedisUrl } from '../support/env.js';
 import { runRandomHistory } from '../support/random-history.js';
 import { dropSchemaOf, STORES } from '../support/stores.js';
-import { assertAccepted, assertError, getVm, registerSimHost, storeEvents, waitSettled, type Json } from './e2e-helpers.js';
+import {
+  assertAccepted,
+  assertError,
+  getVm,
+  registerSimHost,
+  storeEvents,
+  waitSettled,
+  type Json,
+} from './e2e-helpers.js';
 
 async function keysUnder(redis: Redis, pattern: string): Promise<string[]> {
   const found: string[] = [];
@@ -34,10 +42,7 @@ for (const { store, skip } of STORES) {
     before(async () => {
       t = await startTestApp({ store, env: { RECONCILE_INTERVAL_MS: '3600000' } });
       redis = new Redis(testRedisUrl());
-      hostIds = [
-        (await registerSimHost(t, 'rb-1')).id as string,
-        (await registerSimHost(t, 'rb-2')).id as string,
-      ];
+      hostIds = [(await registerSimHost(t, 'rb-1')).id as string, (await registerSimHost(t, 'rb-2')).id as string];
       // A history of a few hundred commands: enough events that a throttled rebuild runs for seconds.
       await runRandomHistory(t, { seed: 4242, commands: 250, vms: 10, hostIds });
       await waitSettled(t, hostIds, 60_000);
@@ -139,7 +144,10 @@ for (const { store, skip } of STORES) {
       assert.equal(last.error, null);
       const total = last.progress.total as number;
       assert.equal(last.progress.done, total);
-      assert.ok(total > logBefore, `total ${total} counts the events appended during the rebuild too (${logBefore} before)`);
+      assert.ok(
+        total > logBefore,
+        `total ${total} counts the events appended during the rebuild too (${logBefore} before)`,
+      );
       const running = samples.filter((s) => s.status === 'running' && s.progress?.total);
       assert.ok(
         running.some((s) => s.progress.done > 0 && s.progress.done < s.progress.total),
@@ -173,8 +181,13 @@ for (const { store, skip } of STORES) {
 
       const check = await t.as('auditor').get('/v1/audit/replay-check');
       assert.deepEqual(check.body.differences, []);
-      const byPrincipal = await t.as('viewer').get(`/v1/operations?principal=${encodeURIComponent(first.principal)}&limit=1000`);
-      assert.ok((byPrincipal.body.items as Json[]).some((o) => o.id === opId), 'listed by principal');
+      const byPrincipal = await t
+        .as('viewer')
+        .get(`/v1/operations?principal=${encodeURIComponent(first.principal)}&limit=1000`);
+      assert.ok(
+        (byPrincipal.body.items as Json[]).some((o) => o.id === opId),
+        'listed by principal',
+      );
     });
 
     test('hosts: a deleted host record comes back after its rebuild', async () => {

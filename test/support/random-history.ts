@@ -68,7 +68,19 @@ function commandFor(rnd: () => number, vm: Vm, hostIds: string[], n: number): Co
     delete: { verb: 'delete', method: 'delete', path: base },
   };
   const legal: Record<string, string[]> = {
-    running: ['stop', 'stop', 'reboot', 'pause', 'snapshot', 'snapshot', 'migrate', 'migrate', 'revert', 'deleteSnapshot', 'delete'],
+    running: [
+      'stop',
+      'stop',
+      'reboot',
+      'pause',
+      'snapshot',
+      'snapshot',
+      'migrate',
+      'migrate',
+      'revert',
+      'deleteSnapshot',
+      'delete',
+    ],
     stopped: ['start', 'start', 'start', 'snapshot', 'revert', 'deleteSnapshot', 'migrate', 'delete'],
     paused: ['resume', 'resume', 'stop', 'snapshot', 'delete'],
     failed: ['delete', 'start'],
@@ -127,7 +139,9 @@ export async function runRandomHistory(t: TestApp, opts: HistoryOptions): Promis
       report.commands++;
       report.byVerb[cmd.verb] = (report.byVerb[cmd.verb] ?? 0) + 1;
       const res =
-        cmd.method === 'post' ? await t.as('operator').post(cmd.path, cmd.body) : await t.as('operator').delete(cmd.path);
+        cmd.method === 'post'
+          ? await t.as('operator').post(cmd.path, cmd.body)
+          : await t.as('operator').delete(cmd.path);
       if (res.status === 202) {
         report.accepted++;
         const op = await waitOperation(t, res.body.operationId as string, 60_000);

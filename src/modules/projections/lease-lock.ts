@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
@@ -17,20 +18,31 @@ export class LeaseLock {
     readonly holder: string,
     ttlMs: number,
   ) {
-    this.timer = setInterval(() => void this.redis.eval(RENEW, 1, key, holder, ttlMs).catch(() => undefined), ttlMs / 3);
+    this.timer = setInterval(
+      () => void this.redis.eval(RENEW, 1, key, holder, ttlMs).catch(() => undefined),
+      ttlMs / 3,
+    );
     this.timer.unref();
   }
 
-  /** The lock, or who holds it. */
+  /**
+   * The lock, or who holds it after `waitMs`: a holder that is just finishing
+   * (its operation already reads as done, the release a moment behind) is
+   * waited for rather than answered with a conflict.
+   */
   static async acquire(
     redis: Redis,
     key: string,
     holder: string,
-    ttlMs = 30_000,
+    { ttlMs = 30_000, waitMs = 1000 }: { ttlMs?: number; waitMs?: number } = {},
   ): Promise<{ lock: LeaseLock } | { heldBy: string }> {
-    const ok = await redis.set(key, holder, 'PX', ttlMs, 'NX');
-    if (ok === 'OK') return { lock: new LeaseLock(redis, key, holder, ttlMs) };
-    return { heldBy: (await redis.get(key)) ?? 'another process' };
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const ok = await redis.set(key, holder, 'PX', ttlMs, 'NX');
+      if (ok === 'OK') return { lock: new LeaseLock(redis, key, holder, ttlMs) };
+      if (Date.now() >= deadline) return { heldBy: (await redis.get(key)) ?? 'another process' };
+      await sleep(50);
+    }
   }
 
   async release(): Promise<void> {

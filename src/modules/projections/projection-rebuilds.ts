@@ -44,7 +44,10 @@ export function describeHolder(projection: string, holder: string): string {
 }
 
 export function unknownProjection(name: string): DomainError {
-  return new DomainError('not_found', `projection ${JSON.stringify(name)} not found; known: ${PROJECTION_NAMES.join(', ')}`);
+  return new DomainError(
+    'not_found',
+    `projection ${JSON.stringify(name)} not found; known: ${PROJECTION_NAMES.join(', ')}`,
+  );
 }
 
 /**
@@ -74,12 +77,16 @@ export class ProjectionRebuilds {
     let started: RecordedEvent;
     try {
       await this.closeInterrupted(name, principal);
-      started = await this.record(name, { type: 'ProjectionRebuildStarted', data: { operationId, projection: name } }, {
-        principal,
-        operationId,
-        causationId: `http:${operationId}`,
-        ...(reason ? { reason } : {}),
-      });
+      started = await this.record(
+        name,
+        { type: 'ProjectionRebuildStarted', data: { operationId, projection: name } },
+        {
+          principal,
+          operationId,
+          causationId: `http:${operationId}`,
+          ...(reason ? { reason } : {}),
+        },
+      );
       await redis.set(keys.rebuildProgress(operationId), JSON.stringify({ step: 'counting', done: 0 }), 'EX', 86400);
     } catch (err) {
       await lock.release();
@@ -115,12 +122,14 @@ export class ProjectionRebuilds {
     const meta = { principal, operationId, causationId };
     const stop = () => this.closing;
     let total = 0;
-    const report = (step: string, pauseMs = 0) => async (done: number) => {
-      total = Math.max(total, done);
-      const progress: RebuildProgress = { step, done, total, percent: total ? Math.floor((done * 100) / total) : 0 };
-      await redis.set(keys.rebuildProgress(operationId), JSON.stringify(progress), 'EX', 86400);
-      if (pauseMs > 0 && !this.closing) await sleep(pauseMs);
-    };
+    const report =
+      (step: string, pauseMs = 0) =>
+      async (done: number) => {
+        total = Math.max(total, done);
+        const progress: RebuildProgress = { step, done, total, percent: total ? Math.floor((done * 100) / total) : 0 };
+        await redis.set(keys.rebuildProgress(operationId), JSON.stringify(progress), 'EX', 86400);
+        if (pauseMs > 0 && !this.closing) await sleep(pauseMs);
+      };
     try {
       total = await countLogEvents(store);
       await report('replaying')(0);
@@ -132,16 +141,22 @@ export class ProjectionRebuilds {
         return swapReadModel(redis, runner.projection, keys, shadowKeys, shadow.position);
       });
       log.info({ projection: name, operationId, events: shadow.events, ...swap }, 'projection rebuilt and swapped in');
-      await this.record(name, {
-        type: 'ProjectionRebuildSucceeded',
-        data: { operationId, projection: name, events: shadow.events, position: String(shadow.position ?? 0n) },
-      }, meta);
+      await this.record(
+        name,
+        {
+          type: 'ProjectionRebuildSucceeded',
+          data: { operationId, projection: name, events: shadow.events, position: String(shadow.position ?? 0n) },
+        },
+        meta,
+      );
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       log.error({ err, projection: name, operationId }, 'projection rebuild failed; the live read model is unchanged');
-      await this.record(name, { type: 'ProjectionRebuildFailed', data: { operationId, projection: name, reason } }, meta).catch(
-        (e: unknown) => log.error({ err: e }, 'could not record the failed rebuild'),
-      );
+      await this.record(
+        name,
+        { type: 'ProjectionRebuildFailed', data: { operationId, projection: name, reason } },
+        meta,
+      ).catch((e: unknown) => log.error({ err: e }, 'could not record the failed rebuild'));
     } finally {
       await deleteKeysWithPrefix(redis, keys.shadowRoot(shadowId)).catch(() => undefined);
       await redis.del(keys.rebuildProgress(operationId)).catch(() => undefined);

@@ -15,7 +15,8 @@ export interface ReadModelDifference {
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 const isObject = (v: unknown): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const childPath = (path: string, k: string): string => (/^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`);
+const childPath = (path: string, k: string): string =>
+  /^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`;
 
 /** Field-by-field differences between two JSON values, down to the leaves. */
 function diffJson(
@@ -34,7 +35,8 @@ function diffJson(
     return;
   }
   if (Array.isArray(live) && Array.isArray(replayed)) {
-    for (let i = 0; i < Math.max(live.length, replayed.length); i++) diffJson(live[i], replayed[i], `${path}[${i}]`, out);
+    for (let i = 0; i < Math.max(live.length, replayed.length); i++)
+      diffJson(live[i], replayed[i], `${path}[${i}]`, out);
     return;
   }
   if (isObject(live) && isObject(replayed)) {

@@ -11,7 +11,12 @@ export class RebuildDto extends ReasonDto {
   @Max(5000)
   batchSize?: number;
 
-  @ApiPropertyOptional({ minimum: 0, maximum: 10000, default: 0, description: 'Pause between batches while live runs (ms)' })
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: 10000,
+    default: 0,
+    description: 'Pause between batches while live runs (ms)',
+  })
   @IsOptional()
   @IsInt()
   @Min(0)

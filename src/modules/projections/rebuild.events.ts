@@ -30,7 +30,9 @@ export function isRebuildEventType(type: string): type is RebuildEventType {
 }
 
 /** The rebuild left open in a stream (started, never closed): its process died holding it. */
-export function openRebuild(events: ReadonlyArray<{ type: string; data: Record<string, unknown> }>): string | undefined {
+export function openRebuild(
+  events: ReadonlyArray<{ type: string; data: Record<string, unknown> }>,
+): string | undefined {
   let open: string | undefined;
   for (const e of events) {
     if (e.type === 'ProjectionRebuildStarted') open = String(e.data.operationId);

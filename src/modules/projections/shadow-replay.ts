@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { EventStore } from '../../eventstore/event-store.port.js';
 import type { Projection } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
-import { RedisProjectionTx } from './redis-projection-tx.js';
+import { SHADOW_CACHE_LIMIT, ShadowTx } from './shadow-tx.js';
 
 /** Events applied per Redis transaction: one MULTI per page instead of one per event is what makes a replay fast. */
 export const REPLAY_BATCH = 500;
@@ -18,6 +18,8 @@ export class ShadowReplay {
   position: bigint | undefined;
   /** Events read from the log and handed to the projection (most are ignored by one of them). */
   events = 0;
+  /** Everything written so far (the shadow started empty); dropped past the limit. */
+  private known: Map<string, string> | undefined = new Map();
 
   constructor(
     private readonly store: EventStore,
@@ -46,11 +48,12 @@ export class ShadowReplay {
       });
       const wanted = until === undefined ? page : page.filter((e) => e.position <= until);
       if (wanted.length === 0) return applied;
-      const tx = new RedisProjectionTx(this.redis);
+      const tx = new ShadowTx(this.redis, this.known);
       for (const e of wanted) await this.projection.apply(e, tx);
       const last = wanted[wanted.length - 1]!.position;
       await tx.commit(this.keys.checkpoint(this.projection.name), last);
       this.position = last;
+      if (this.known && this.known.size > SHADOW_CACHE_LIMIT) this.known = undefined;
       this.events += wanted.length;
       applied += wanted.length;
       await onBatch?.(this.events);
