@@ -33,14 +33,26 @@ async function keysUnder(redis: Redis, pattern: string): Promise<string[]> {
   return found;
 }
 
+const ENV = { RECONCILE_INTERVAL_MS: '3600000' };
+
+async function waitUntilProgress(t: TestApp, opId: string): Promise<void> {
+  for (;;) {
+    const op = (await t.as('viewer').get(`/v1/operations/${opId}`)).body as Json;
+    assert.equal(op.status, 'running', JSON.stringify(op));
+    if (op.progress?.done > 0) return;
+    await sleep(50);
+  }
+}
+
 for (const { store, skip } of STORES) {
   describe(`e2e: rebuild a read model (${store})`, { skip }, () => {
     let t: TestApp;
+    let first: TestApp | undefined;
     let redis: Redis;
     let hostIds: string[];
 
     before(async () => {
-      t = await startTestApp({ store, env: { RECONCILE_INTERVAL_MS: '3600000' } });
+      t = await startTestApp({ store, env: ENV });
       redis = new Redis(testRedisUrl());
       hostIds = [(await registerSimHost(t, 'rb-1')).id as string, (await registerSimHost(t, 'rb-2')).id as string];
       // A history of a few hundred commands: enough events that a throttled rebuild runs for seconds.
@@ -50,6 +62,7 @@ for (const { store, skip } of STORES) {
     after(async () => {
       redis?.disconnect();
       await t?.close();
+      await first?.close();
       if (t) await dropSchemaOf(t.eventStoreUrl);
     });
 
@@ -103,6 +116,7 @@ for (const { store, skip } of STORES) {
 
       const second = await t.as('admin').post('/v1/projections/vms/rebuild');
       assertError(second, 409, opId);
+      assertError(await t.as('auditor').get('/v1/audit/replay-check'), 409, opId);
 
       // Reads keep answering from the live read model while the shadow is built.
       let reads = 0;
@@ -201,6 +215,68 @@ for (const { store, skip } of STORES) {
       const host = await t.as('viewer').get(`/v1/hosts/${hostIds[0]}`);
       assert.equal(host.status, 200);
       assert.equal(host.body.name, 'rb-1');
+    });
+
+    test('a rebuild left open by a process that died is closed as failed (interrupted) by the next one', async () => {
+      const dead = '6f1d2c3b-0000-4000-8000-00000000dead';
+      // What a process that crashed right after starting a rebuild leaves behind: a start, no end, its lease expired.
+      await t.runtime.store!.append(
+        'projection-hosts',
+        [
+          {
+            id: '6f1d2c3b-0000-4000-8000-0000000000e1',
+            type: 'ProjectionRebuildStarted',
+            data: { operationId: dead, projection: 'hosts' },
+            metadata: {
+              principal: 'admin#gone',
+              correlationId: dead,
+              causationId: `http:${dead}`,
+              at: new Date().toISOString(),
+              schema: 1,
+            },
+          },
+        ],
+        'any',
+      );
+      const res = await t.as('admin').post('/v1/projections/hosts/rebuild');
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      assert.equal((await waitOperation(t, res.body.operationId as string, 60_000)).status, 'succeeded');
+      const stale = await waitOperation(t, dead, 10_000);
+      assert.equal(stale.status, 'failed');
+      assert.match(stale.error as string, /interrupted/);
+      const trail = (await storeEvents(t)).filter((e) => e.streamId === 'projection-hosts').slice(-4);
+      assert.deepEqual(
+        trail.map((e) => [e.type, e.data.operationId]),
+        [
+          ['ProjectionRebuildStarted', dead],
+          ['ProjectionRebuildFailed', dead],
+          ['ProjectionRebuildStarted', res.body.operationId],
+          ['ProjectionRebuildSucceeded', res.body.operationId],
+        ],
+      );
+    });
+
+    test('shutdown during a rebuild: recorded as failed, live read model untouched, shadow deleted', async () => {
+      const vmsBefore = (await t.as('viewer').get('/v1/vms?limit=1000')).body.items as Json[];
+      const res = await t.as('admin').post('/v1/projections/vms/rebuild', { batchSize: 20, pauseMs: 300 });
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      const opId = res.body.operationId as string;
+      await waitUntilProgress(t, opId);
+      first = t;
+      await t.stop();
+      t = await startTestApp({
+        dataDir: first.dataDir,
+        redisPrefix: first.redisPrefix,
+        eventStoreUrl: first.eventStoreUrl,
+        env: ENV,
+      });
+      const op = await waitOperation(t, opId, 30_000);
+      assert.equal(op.status, 'failed', JSON.stringify(op));
+      assert.match(op.error as string, /shutting down/);
+      assert.deepEqual((await t.as('viewer').get('/v1/vms?limit=1000')).body.items, vmsBefore);
+      assert.deepEqual(await keysUnder(redis, `${t.redisPrefix}:shadow:*`), []);
+      const check = await t.as('auditor').get('/v1/audit/replay-check');
+      assert.deepEqual(check.body.differences, []);
     });
   });
 }

@@ -130,17 +130,33 @@ export class ProjectionRebuilds {
         await redis.set(keys.rebuildProgress(operationId), JSON.stringify(progress), 'EX', 86400);
         if (pauseMs > 0 && !this.closing) await sleep(pauseMs);
       };
+    const t0 = performance.now();
+    const ms = (t: number) => Math.round(performance.now() - t);
     try {
       total = await countLogEvents(store);
+      const counted = ms(t0);
       await report('replaying')(0);
       await shadow.replay(undefined, report('replaying', opts.pauseMs), stop);
       // A second pass while live still runs, so the pause below only covers the last few events.
       await shadow.replay(undefined, report('catching-up'), stop);
+      const replayed = ms(t0);
+      const t1 = performance.now();
       const swap = await runner.paused(async () => {
         await shadow.replay(undefined, report('swapping'), stop);
         return swapReadModel(redis, runner.projection, keys, shadowKeys, shadow.position);
       });
-      log.info({ projection: name, operationId, events: shadow.events, ...swap }, 'projection rebuilt and swapped in');
+      log.info(
+        {
+          projection: name,
+          operationId,
+          events: shadow.events,
+          ...swap,
+          countMs: counted,
+          replayMs: replayed - counted,
+          pausedMs: ms(t1),
+        },
+        'projection rebuilt and swapped in',
+      );
       await this.record(
         name,
         {
