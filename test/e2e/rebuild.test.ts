@@ -215,6 +215,17 @@ for (const { store, skip } of STORES) {
       const host = await t.as('viewer').get(`/v1/hosts/${hostIds[0]}`);
       assert.equal(host.status, 200);
       assert.equal(host.body.name, 'rb-1');
+      // GET /v1/projections: every read model and the log position it has applied (the head once settled).
+      await waitSettled(t, hostIds, 30_000);
+      const head = (await t.runtime.store!.headPosition())!.toString();
+      const list = await t.as('viewer').get('/v1/projections');
+      assert.equal(list.status, 200);
+      assert.deepEqual(list.body, {
+        items: [
+          { name: 'vms', position: head },
+          { name: 'hosts', position: head },
+        ],
+      });
     });
 
     test('a rebuild left open by a process that died is closed as failed (interrupted) by the next one', async () => {
