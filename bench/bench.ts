@@ -8,6 +8,7 @@ import { deleteKeysWithPrefix } from '../src/infra/redis-keys.js';
 import { appendBaseline, bullmqBaseline } from './baselines.js';
 import { controlPlaneBench } from './control-plane.js';
 import { qemuSection } from './qemu.js';
+import { printReplay, replayBench } from './replay.js';
 import { row } from './stats.js';
 
 function arg(name: string, dflt: string): string {
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
     const cp = await controlPlaneBench({ redisUrl, prefix, dataDir, eventStoreUrl: storeUrl, n, concurrency });
     const storeForBaseline = cp.runtime.store!;
     const append = await appendBaseline(storeForBaseline, n, concurrency);
+    const replay = await replayBench(cp.runtime);
     await cp.close();
     const bull = await bullmqBaseline(redisUrl, `${prefix}raw`, n, concurrency);
 
@@ -52,6 +54,7 @@ async function main(): Promise<void> {
       `\n  ratio: one create = ${stepsPerCreate} appends + 2 jobs; p50 accept→running / (2×BullMQ p50 + 4×append p50) = ` +
         (cp.toRunning.p50 / (2 * bull.p50 + stepsPerCreate * append.p50)).toFixed(2),
     );
+    printReplay(replay);
     await qemuSection({
       redisUrl,
       prefix: `${prefix}:qemu`,

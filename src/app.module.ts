@@ -10,6 +10,8 @@ import { TokenVerifier } from './modules/auth/token-verifier.js';
 import { HealthController } from './modules/health/health.controller.js';
 import { HostsController } from './modules/hosts/hosts.controller.js';
 import { OperationsController } from './modules/operations/operations.controller.js';
+import { ProjectionsController } from './modules/projections/projections.controller.js';
+import { ReplayCheckController } from './modules/audit/replay-check.controller.js';
 import { VmsController } from './modules/vms/vms.controller.js';
 import { VmsService } from './modules/vms/vms.service.js';
 import type { Runtime } from './runtime/runtime.js';
@@ -30,6 +32,8 @@ export class AppModule {
         EventsController,
         AuditController,
         HealthController,
+        ProjectionsController,
+        ReplayCheckController,
       ],
       providers: [
         { provide: RUNTIME, useValue: runtime },

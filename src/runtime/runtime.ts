@@ -8,11 +8,11 @@ import { createLogger, type Logger } from '../infra/logger.js';
 import { startPrivateRedis, type PrivateRedis } from '../infra/private-redis.js';
 import { ResultConsumer } from '../application/result-consumer.js';
 import { SagaRunner } from '../application/saga-runner.js';
-import { HostsProjection } from '../modules/projections/hosts.projection.js';
+import { PROJECTIONS } from '../modules/projections/projection-catalog.js';
+import { ProjectionRebuilds } from '../modules/projections/projection-rebuilds.js';
 import { ProjectionRunner } from '../modules/projections/projection-runner.js';
 import { ReadModelKeys } from '../modules/projections/read-model.keys.js';
 import { ReadModels } from '../modules/projections/read-models.js';
-import { VmsProjection } from '../modules/projections/vms.projection.js';
 import type { HostRecord } from '../modules/projections/read-model.types.js';
 import { QueueHub } from '../workers/queue-hub.js';
 import { resolveTokens, type TokenEntry } from './auth-tokens.js';
@@ -56,6 +56,7 @@ export class Runtime {
   readModels!: ReadModels;
   readonly metrics = new Metrics();
   projections: ProjectionRunner[] = [];
+  rebuilds: ProjectionRebuilds | undefined;
   sagas: SagaRunner | undefined;
   results: ResultConsumer | undefined;
   pool!: WorkerPool;
@@ -126,10 +127,18 @@ export class Runtime {
   async startBackground(): Promise<void> {
     if (this.store) {
       const store = this.store;
-      this.projections = [new VmsProjection(this.keys), new HostsProjection(this.keys)].map(
-        (p) => new ProjectionRunner(p, store, this.redis, this.keys, this.log),
+      this.projections = Object.values(PROJECTIONS).map(
+        (make) => new ProjectionRunner(make(this.keys), store, this.redis, this.keys, this.log),
       );
       await Promise.all(this.projections.map((p) => p.start()));
+      this.rebuilds = new ProjectionRebuilds({
+        store,
+        redis: this.redis,
+        keys: this.keys,
+        log: this.log,
+        runner: (name) => this.projection(name),
+        waitForOperations: (position) => this.waitForProjections(position, 3000, ['vms']),
+      });
       this.sagas = new SagaRunner(store, this.hub, this.log);
       await this.sagas.start();
       this.results = new ResultConsumer(store, this.connection, `${this.config.redisPrefix}:q`, this.log, (t, ms, ok) =>
@@ -179,7 +188,8 @@ export class Runtime {
     await this.pool?.stop(this.config.shutdownGraceMs);
     await this.results?.stop();
     await this.sagas?.stop().catch((err: unknown) => this.log.warn({ err }, 'saga stop'));
-    await Promise.all(this.projections.map((p) => p.stop().catch(() => undefined)));
+    await this.rebuilds?.close();
+    await Promise.all(this.projections.map((p) => p.close().catch(() => undefined)));
     await this.hub?.close();
     await this.store?.close();
     this.redis?.disconnect();

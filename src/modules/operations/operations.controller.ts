@@ -41,11 +41,19 @@ export class OperationsController {
       op = await this.rt.readModels.getOperation(id);
     }
     if (!op) throw new NotFoundException(`operation ${id} not found`);
-    return op;
+    return this.withLiveProgress(op);
+  }
+
+  /** A running rebuild's events-done/total changes per batch, so it is kept beside the view, not in the log. */
+  private async withLiveProgress(op: OperationView): Promise<OperationView> {
+    if (op.kind !== 'rebuild' || op.status !== 'running') return op;
+    const raw = await this.rt.redis.get(this.rt.keys.rebuildProgress(op.id));
+    if (!raw) return op;
+    return { ...op, progress: { ...op.progress, ...(JSON.parse(raw) as OperationView['progress']) } };
   }
 
   /** Wakes on the next event the VM projection applies (for this VM when known), or after ms. */
-  private async nextChange(ms: number, vmId?: string): Promise<void> {
+  private async nextChange(ms: number, vmId?: string | null): Promise<void> {
     const runner = this.rt.projection('vms');
     const wait = Math.max(0, Math.min(ms, 5000));
     if (!runner) return new Promise((r) => setTimeout(r, Math.min(wait, 250)));

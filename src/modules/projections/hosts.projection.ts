@@ -12,6 +12,10 @@ export class HostsProjection implements Projection {
 
   constructor(private readonly keys: ReadModelKeys) {}
 
+  owns(relativeKey: string): boolean {
+    return relativeKey === 'hosts' || relativeKey.startsWith('host:');
+  }
+
   async apply(recorded: RecordedEvent, tx: ProjectionTx): Promise<void> {
     const hostId = hostIdOf(recorded.streamId);
     if (!hostId || !isHostEventType(recorded.type)) return;

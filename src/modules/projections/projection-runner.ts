@@ -18,6 +18,7 @@ export class ProjectionRunner extends EventEmitter {
   private epoch = '';
   private watchdog: NodeJS.Timeout | undefined;
   private stopping = false;
+  private closed = false;
   position: bigint | undefined;
 
   constructor(
@@ -32,6 +33,7 @@ export class ProjectionRunner extends EventEmitter {
   }
 
   async start(): Promise<void> {
+    if (this.closed) return;
     this.stopping = false;
     const raw = await this.redis.get(this.keys.checkpoint(this.projection.name));
     const after = raw ? BigInt(raw) : undefined;
@@ -55,11 +57,32 @@ export class ProjectionRunner extends EventEmitter {
     this.sub = undefined;
   }
 
+  /** Stops for good (shutdown): a pause in progress does not resume it. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.stop();
+  }
+
+  /**
+   * Runs `fn` while this runner writes nothing (the event in flight finishes
+   * first), then resumes from the checkpoint in Redis, which `fn` may have
+   * moved (a rebuild's swap). Readers keep reading the read model meanwhile.
+   */
+  async paused<T>(fn: () => Promise<T>): Promise<T> {
+    await this.stop();
+    try {
+      return await fn();
+    } finally {
+      if (!this.closed) await this.start();
+    }
+  }
+
   private async checkEpoch(): Promise<void> {
     if (this.stopping) return;
     try {
       const epoch = await this.redis.get(this.keys.epoch(this.projection.name));
-      if (epoch === this.epoch) return;
+      // A pause (rebuild, replay check) may have begun during the read: it owns the runner now.
+      if (epoch === this.epoch || this.stopping) return;
       this.log.warn({ projection: this.projection.name }, 'read models vanished from Redis; rebuilding from the log');
       await this.stop();
       await this.redis.del(this.keys.checkpoint(this.projection.name));

@@ -11,4 +11,9 @@ export interface ProjectionTx {
 export interface Projection {
   readonly name: string;
   apply(event: RecordedEvent, tx: ProjectionTx): Promise<void>;
+  /**
+   * Whether a key (relative to the namespace root, e.g. `vm:<id>`) belongs to this read model:
+   * a rebuild swaps exactly these keys and a replay check compares exactly these.
+   */
+  owns(relativeKey: string): boolean;
 }

@@ -1,8 +1,35 @@
-/** Every read-model key lives under `<prefix>:rm:` so a deployment (or a test run) owns its namespace. */
+/**
+ * Every read-model key lives under `<prefix>:<space>:` (space `rm` for the live
+ * read models) so a deployment, a test run or a shadow rebuild owns its namespace.
+ */
 export class ReadModelKeys {
-  constructor(readonly prefix: string) {}
+  /** Everything before the read-model-relative part of a key, e.g. `vl:rm:`. */
+  readonly root: string;
+
+  constructor(
+    readonly prefix: string,
+    readonly space = 'rm',
+  ) {
+    this.root = `${prefix}:${space}:`;
+  }
+
+  /** The same layout under a throwaway namespace (`<prefix>:shadow:<id>:rm:`), for rebuilds and replay checks. */
+  shadow(id: string): ReadModelKeys {
+    return new ReadModelKeys(this.prefix, `shadow:${id}:rm`);
+  }
+
+  /** Where a shadow keeps its own bookkeeping and data: delete everything under it when done. */
+  shadowRoot(id: string): string {
+    return `${this.prefix}:shadow:${id}`;
+  }
+
+  /** The part of a key after the namespace root (`vm:<id>`), the same in live and shadow namespaces. */
+  relative(key: string): string {
+    return key.startsWith(this.root) ? key.slice(this.root.length) : key;
+  }
+
   private k(s: string): string {
-    return `${this.prefix}:rm:${s}`;
+    return `${this.root}${s}`;
   }
   vm = (id: string) => this.k(`vm:${id}`);
   vmIndex = () => this.k('vms');
@@ -15,4 +42,8 @@ export class ReadModelKeys {
   checkpoint = (projection: string) => this.k(`checkpoint:${projection}`);
   epoch = (projection: string) => this.k(`epoch:${projection}`);
   idempotency = (scope: string, key: string) => `${this.prefix}:idem:${scope}:${key}`;
+  /** Lease held while a projection is being rebuilt or checked (one at a time, across processes). */
+  maintenanceLock = (projection: string) => `${this.prefix}:maint:lock:${projection}`;
+  /** Progress of a running rebuild operation; ephemeral, not part of any read model. */
+  rebuildProgress = (operationId: string) => `${this.prefix}:maint:progress:${operationId}`;
 }

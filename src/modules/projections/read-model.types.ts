@@ -18,10 +18,15 @@ export interface HostRecord {
 
 export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
+/** `rebuild`: a read model rebuilt from the log (`POST /v1/projections/{name}/rebuild`); it has no VM. */
+export type AnyOperationKind = OperationKind | 'rebuild';
+
 export interface OperationView {
   id: string;
-  kind: OperationKind;
-  vmId: string;
+  kind: AnyOperationKind;
+  vmId: string | null;
+  /** The read model a `rebuild` operation rebuilds. */
+  projection?: string;
   status: OperationStatus;
   error: string | null;
   principal: string;
@@ -34,5 +39,8 @@ export interface OperationView {
     transferredBytes?: number;
     remainingBytes?: number;
     totalBytes?: number;
+    /** rebuild: events replayed so far / events to replay. */
+    done?: number;
+    total?: number;
   };
 }

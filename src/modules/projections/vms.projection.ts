@@ -6,19 +6,36 @@ import { evolveVm, initialVmState } from '../vms/vm.state.js';
 import type { Projection, ProjectionTx } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
 import type { OperationView, VmRecord } from './read-model.types.js';
+import { applyRebuildEvent } from './rebuild-operation.js';
+import { isRebuildEventType, projectionOf, type RebuildEvent } from './rebuild.events.js';
 
 /**
  * VMs and their operations. The VM view is the decider's own state folded by
  * the decider's own evolve, so the read model cannot drift from the rules;
  * an operation's status follows from the VM's pending operation opening and
- * closing.
+ * closing. Rebuild operations (`projection-<name>` streams) are operations too,
+ * so they live here, beside the others, in the same indexes.
  */
 export class VmsProjection implements Projection {
   readonly name = 'vms';
 
   constructor(private readonly keys: ReadModelKeys) {}
 
+  owns(relativeKey: string): boolean {
+    return (
+      relativeKey === 'vms' ||
+      relativeKey === 'ops' ||
+      relativeKey.startsWith('vm:') ||
+      relativeKey.startsWith('op:') ||
+      relativeKey.startsWith('ops:')
+    );
+  }
+
   async apply(recorded: RecordedEvent, tx: ProjectionTx): Promise<void> {
+    if (projectionOf(recorded.streamId) !== undefined && isRebuildEventType(recorded.type)) {
+      const e = upcast(recorded);
+      return applyRebuildEvent(this.keys, e, { type: e.type, data: e.data } as RebuildEvent, tx);
+    }
     const vmId = vmIdOf(recorded.streamId);
     if (!vmId || !isVmEventType(recorded.type)) return;
     const e = upcast(recorded);

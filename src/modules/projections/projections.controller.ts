@@ -1,0 +1,49 @@
+import { Body, Controller, Get, Inject, Param, Post, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import type { Runtime } from '../../runtime/runtime.js';
+import { RUNTIME } from '../../runtime/runtime.token.js';
+import { CurrentPrincipal } from '../auth/principal.decorator.js';
+import { READERS, Roles, type Principal } from '../auth/roles.js';
+import { unknownProjection } from './projection-rebuilds.js';
+import { RebuildDto } from './rebuild.dto.js';
+
+export interface ProjectionView {
+  name: string;
+  /** Last log position applied (decimal string), null before the first event. */
+  position: string | null;
+}
+
+@ApiTags('projections')
+@ApiBearerAuth()
+@Controller('v1/projections')
+export class ProjectionsController {
+  constructor(@Inject(RUNTIME) private readonly rt: Runtime) {}
+
+  @Get()
+  @Roles(...READERS)
+  list(): { items: ProjectionView[] } {
+    return {
+      items: this.rt.projections.map((p) => ({ name: p.projection.name, position: p.position?.toString() ?? null })),
+    };
+  }
+
+  /** Admin only: rebuild from position 0 in a shadow namespace, swap atomically; 202 with the operation to poll. */
+  @Post(':name/rebuild')
+  @Roles()
+  async rebuild(
+    @Param('name') name: string,
+    @Body() body: RebuildDto,
+    @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<{ operationId: string; projection: string }> {
+    if (!this.rt.rebuilds) throw unknownProjection(name);
+    const { operationId } = await this.rt.rebuilds.start(name, p.id, {
+      ...(body.reason ? { reason: body.reason } : {}),
+      ...(body.batchSize !== undefined ? { batchSize: body.batchSize } : {}),
+      ...(body.pauseMs !== undefined ? { pauseMs: body.pauseMs } : {}),
+    });
+    res.status(202).location(`/v1/operations/${operationId}`);
+    return { operationId, projection: name };
+  }
+}
