@@ -11,7 +11,8 @@ import { RedisProjectionTx } from './redis-projection-tx.js';
  * Runs one projection from its checkpoint (kept in Redis, written in the same
  * MULTI as the data). A missing checkpoint means "build from the start"; an
  * epoch key that vanishes while running means Redis was wiped under us, and
- * the projection restarts from position 0.
+ * the projection restarts from position 0 under a new epoch, which the other
+ * processes projecting the same read model then follow.
  */
 export class ProjectionRunner extends EventEmitter {
   private sub: Subscription | undefined;
@@ -37,8 +38,12 @@ export class ProjectionRunner extends EventEmitter {
     this.stopping = false;
     const raw = await this.redis.get(this.keys.checkpoint(this.projection.name));
     const after = raw ? BigInt(raw) : undefined;
-    this.epoch = randomUUID();
-    await this.redis.set(this.keys.epoch(this.projection.name), this.epoch);
+    // One epoch per read model, shared by every process that projects it: a
+    // private epoch per process made each one's watchdog mistake the others'
+    // start for a wipe, and they restarted each other from 0 forever.
+    const epochKey = this.keys.epoch(this.projection.name);
+    await this.redis.set(epochKey, randomUUID(), 'NX');
+    this.epoch = (await this.redis.get(epochKey)) ?? '';
     this.position = after;
     this.sub = this.store.subscribeToAll({
       after,
@@ -83,9 +88,14 @@ export class ProjectionRunner extends EventEmitter {
       const epoch = await this.redis.get(this.keys.epoch(this.projection.name));
       // A pause (rebuild, replay check) may have begun during the read: it owns the runner now.
       if (epoch === this.epoch || this.stopping) return;
-      this.log.warn({ projection: this.projection.name }, 'read models vanished from Redis; rebuilding from the log');
       await this.stop();
-      await this.redis.del(this.keys.checkpoint(this.projection.name));
+      if (epoch === null) {
+        this.log.warn({ projection: this.projection.name }, 'read models vanished from Redis; rebuilding from the log');
+        await this.redis.del(this.keys.checkpoint(this.projection.name));
+      } else {
+        // Another process saw the wipe first and began the rebuild: follow it from the shared checkpoint.
+        this.log.info({ projection: this.projection.name }, 'read models rebuilt by another process; following');
+      }
       await this.start();
     } catch {
       // Redis down: the next tick tries again.
