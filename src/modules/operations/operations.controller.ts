@@ -7,6 +7,8 @@ import { READERS, Roles } from '../auth/roles.js';
 import type { OperationView } from '../projections/read-model.types.js';
 
 const DONE = new Set(['succeeded', 'failed', 'cancelled']);
+/** How long an unknown operation id waits for the read model to reach the log's head before a 404. */
+const CATCH_UP_MS = 10_000;
 
 @ApiTags('operations')
 @ApiBearerAuth()
@@ -35,13 +37,26 @@ export class OperationsController {
   async get(@Param('id') id: string, @Query('waitMs') waitMsRaw?: string): Promise<OperationView> {
     const waitMs = parseWaitMs(waitMsRaw);
     const deadline = Date.now() + waitMs;
-    let op = await this.rt.readModels.getOperation(id);
+    let op = (await this.rt.readModels.getOperation(id)) ?? (await this.afterCatchUp(id));
     while (waitMs > 0 && (!op || !DONE.has(op.status)) && Date.now() < deadline) {
       await this.nextChange(deadline - Date.now(), op?.vmId);
       op = await this.rt.readModels.getOperation(id);
     }
     if (!op) throw new NotFoundException(`operation ${id} not found`);
     return this.withLiveProgress(op);
+  }
+
+  /**
+   * A 202 names an operation the read model may not show yet when projections
+   * lag under load; a client polling it must not get a 404 for an operation
+   * that exists, so an unknown id waits until the read model has applied the
+   * log's head. An id that is really unknown costs one head read once caught up.
+   */
+  private async afterCatchUp(id: string): Promise<OperationView | undefined> {
+    const head = await this.rt.store?.headPosition();
+    if (head === undefined) return undefined;
+    if (!(await this.rt.waitForProjections(head, CATCH_UP_MS, ['vms']))) return undefined;
+    return this.rt.readModels.getOperation(id);
   }
 
   /** A running rebuild's events-done/total changes per batch, so it is kept beside the view, not in the log. */
