@@ -19,6 +19,12 @@ export interface ContractTarget {
    * storage dir…), or undefined when the driver has no second host here.
    */
   secondHost?(id: string, storageDir: string): Promise<HostBinding | undefined>;
+  /**
+   * Optional: a host of this kind whose URI turns capabilities off, so the suite can prove
+   * the refusals ('unsupported' from the driver, 422 at the API) even for a driver whose
+   * usual host declares everything. Undefined (or absent) when the URI cannot do that.
+   */
+  restrictedHost?(id: string, storageDir: string): Promise<HostBinding | undefined>;
   /** A spec this driver boots quickly on this machine (small memory, a usable image). */
   spec(vmId: string): VmSpec;
   /** Kill the VM's processes from outside the service, as the OOM killer or an admin would. */

@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { HostBinding, VmSpec } from '../../src/drivers/hypervisor-driver.port.js';
+import { driverCapabilities } from '../../src/drivers/driver-registry.js';
+import { logLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
+import { assertAccepted, assertError, getVm, vmEvents, waitSettled, type Json } from '../e2e/e2e-helpers.js';
+import {
+  TEST_TIMEOUT_MS,
+  newVmId,
+  undeclared,
+  type ContractPlan,
+  type OperationalCapability,
+} from './driver-contract-support.js';
+
+/** A real driver may need a while per step on a shared 2-core machine. */
+const OPERATION_MS = 120_000;
+
+interface ApiHost {
+  binding: HostBinding;
+  /** A host of the same kind that a VM here could be migrated to (for the migration refusals). */
+  peer?: () => string;
+}
+
+/**
+ * The same driver behind the real app: an undeclared capability is refused with 422 before
+ * any event is written, and a VM goes create → start → stop → delete through real BullMQ
+ * workers, with the driver's own listing agreeing at each state.
+ */
+export function apiContract(plan: ContractPlan): void {
+  const { target } = plan;
+  const opts = { timeout: TEST_TIMEOUT_MS };
+
+  describe('API level (real app, real BullMQ workers)', () => {
+    let t: TestApp;
+    const tag = randomUUID().slice(0, 6);
+    const registered: HostBinding[] = [];
+    let main: ApiHost;
+    let restricted: ApiHost | undefined;
+    let otherKind: string | undefined;
+
+    async function register(binding: HostBinding): Promise<HostBinding> {
+      const res = await t.as('admin').post('/v1/hosts', {
+        id: binding.id,
+        name: binding.id,
+        driver: binding.driver,
+        uri: binding.uri,
+        capacity: { vcpus: 16, memoryMiB: 16384 },
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      registered.push(binding);
+      return binding;
+    }
+
+    /** Storage where the app's worker puts it, so the target's cleanup and the worker agree. */
+    const storageOf = (id: string): string => join(t.dataDir, 'hosts', id);
+
+    before(async () => {
+      t = await startTestApp();
+      const a = await register(await target.host(`api-${tag}-a`, storageOf(`api-${tag}-a`)));
+      main = { binding: a };
+      const missing = undeclared(plan.main.capabilities);
+      if (missing.includes('liveMigration') || missing.includes('coldMigration')) {
+        const id = `api-${tag}-b`;
+        const b = await register(
+          (await target.secondHost?.(id, storageOf(id))) ?? (await target.host(id, storageOf(id))),
+        );
+        main.peer = () => b.id;
+      }
+      if (plan.restricted) {
+        const id = `api-${tag}-r`;
+        const r = await target.restrictedHost?.(id, storageOf(id));
+        if (r) restricted = { binding: await register(r), peer: () => a.id };
+      }
+      // A host of another kind, for the one refusal every driver shares: no migration across kinds.
+      const other =
+        target.kind === 'simulated'
+          ? { driver: 'qemu', uri: `qemu:///system?accel=tcg&storage=${storageOf(`api-${tag}-x`)}` }
+          : { driver: 'simulated', uri: 'simulated://?latencyMs=0' };
+      otherKind = (await register({ id: `api-${tag}-x`, storageDir: storageOf(`api-${tag}-x`), ...other })).id;
+    });
+
+    after(async () => {
+      await t?.close().catch(() => undefined);
+      for (const b of registered) if (b.driver === target.kind) await target.cleanup?.(b);
+    });
+
+    async function create(host: ApiHost, label: string, start: boolean): Promise<string> {
+      const s: VmSpec = target.spec(newVmId(label));
+      const res = await t.as('operator').post('/v1/vms', {
+        name: s.name,
+        vcpus: s.vcpus,
+        memoryMiB: s.memoryMiB,
+        diskGiB: s.diskGiB,
+        ...(s.image ? { image: s.image } : {}),
+        hostId: host.binding.id,
+        start,
+      });
+      const { operationId, vmId } = assertAccepted(res);
+      const op = await waitOperation(t, operationId, OPERATION_MS);
+      assert.equal(op.status, 'succeeded', `create on ${host.binding.id}: ${JSON.stringify(op)}`);
+      return vmId;
+    }
+
+    async function run(path: string, body: object | undefined, method: 'post' | 'delete' = 'post'): Promise<void> {
+      const res = method === 'post' ? await t.as('operator').post(path, body) : await t.as('operator').delete(path);
+      const { operationId } = assertAccepted(res);
+      const op = await waitOperation(t, operationId, OPERATION_MS);
+      assert.equal(op.status, 'succeeded', `${method} ${path}: ${JSON.stringify(op)}`);
+    }
+
+    /** What the driver itself reports for the VM, through GET /v1/hosts/{id}/domains. */
+    async function domainState(hostId: string, vmId: string): Promise<string | undefined> {
+      const res = await t.as('operator').get(`/v1/hosts/${hostId}/domains`);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return (res.body.items as Json[]).find((d) => d.vmId === vmId && d.managed)?.state as string | undefined;
+    }
+
+    async function expectState(hostId: string, vmId: string, state: string): Promise<void> {
+      const vm = await getVm(t, vmId);
+      assert.equal(vm.state, state, `VM ${vmId}: ${JSON.stringify(vm)}`);
+      const real = await domainState(hostId, vmId);
+      assert.equal(real, state === 'deleted' ? undefined : state, `the driver's listing of ${vmId} on ${hostId}`);
+    }
+
+    test('each registered host shows the capabilities its driver declares', opts, async () => {
+      for (const b of registered) {
+        const res = await t.as('viewer').get(`/v1/hosts/${b.id}`);
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        assert.deepEqual(res.body.capabilities, { ...driverCapabilities(b.driver, b.uri) }, b.uri);
+      }
+    });
+
+    test(
+      'create → start → stop → delete through real workers reaches each state; the driver agrees',
+      opts,
+      async () => {
+        const hostId = main.binding.id;
+        const vmId = await create(main, 'api-life', false);
+        assert.equal((await getVm(t, vmId)).hostId, hostId);
+        await expectState(hostId, vmId, 'stopped');
+        await run(`/v1/vms/${vmId}/start`, {});
+        await expectState(hostId, vmId, 'running');
+        await run(`/v1/vms/${vmId}/stop`, { force: false, timeoutMs: 1500 });
+        await expectState(hostId, vmId, 'stopped');
+        await run(`/v1/vms/${vmId}`, undefined, 'delete');
+        await expectState(hostId, vmId, 'deleted');
+        const types = (await vmEvents(t, vmId)).map((e) => e.type as string);
+        const milestones = ['VmCreateRequested', 'VmDefined', 'VmStarted', 'VmStopped', 'VmDeleted'];
+        const positions = milestones.map((m) => types.indexOf(m));
+        assert.ok(
+          positions.every((p, i) => p >= 0 && (i === 0 || p > positions[i - 1]!)),
+          `milestones out of order: ${types.join(', ')}`,
+        );
+      },
+    );
+
+    /** A VM per host and state, made once and shared by the refusal tests (nothing they do changes it). */
+    const vms = new Map<string, Promise<string>>();
+    function vmIn(host: ApiHost, state: 'running' | 'stopped'): Promise<string> {
+      const key = `${host.binding.id}:${state}`;
+      if (!vms.has(key)) vms.set(key, create(host, `api-${state.slice(0, 3)}`, state === 'running'));
+      return vms.get(key)!;
+    }
+
+    async function refused(host: ApiHost, cap: OperationalCapability): Promise<void> {
+      const running = cap !== 'diskSnapshots' && cap !== 'coldMigration';
+      const vmId = await vmIn(host, running ? 'running' : 'stopped');
+      const { path, body } = REFUSAL[cap](vmId, host.peer?.());
+      await waitSettled(t, [...registered.map((b) => b.id)]);
+      const length = await logLength(t);
+      const revision = (await getVm(t, vmId)).revision;
+      const res = await t.as('operator').post(path, body);
+      assertError(res, 422);
+      assert.equal(await logLength(t), length, 'a refused command appends nothing');
+      const vm = await getVm(t, vmId);
+      assert.equal(vm.revision, revision);
+      assert.equal(vm.state, running ? 'running' : 'stopped');
+    }
+
+    const missing = undeclared(plan.main.capabilities);
+    for (const cap of missing) {
+      test(`${cap} is not declared by ${plan.main.binding.uri}: 422 at the API, no event`, opts, () =>
+        refused(main, cap),
+      );
+    }
+    if (missing.length === 0) {
+      test('undeclared capabilities → 422', { skip: `${plan.main.binding.uri} declares every capability` });
+    }
+    if (plan.restricted) {
+      for (const cap of undeclared(plan.restricted.capabilities)) {
+        test(`${cap} is not declared by the restricted host ${plan.restricted.binding.uri}: 422, no event`, opts, () =>
+          refused(restricted!, cap),
+        );
+      }
+    }
+
+    test('a migration to a host of another driver kind is refused with 422, no event', opts, async () => {
+      const vmId = await vmIn(main, 'running');
+      await waitSettled(t, [...registered.map((b) => b.id)]);
+      const length = await logLength(t);
+      const res = await t.as('operator').post(`/v1/vms/${vmId}/migrations`, { targetHostId: otherKind, live: true });
+      assertError(res, 422);
+      assert.equal(await logLength(t), length, 'a refused command appends nothing');
+    });
+  });
+}
+
+const REFUSAL: Record<OperationalCapability, (vmId: string, peer?: string) => { path: string; body: object }> = {
+  pause: (id) => ({ path: `/v1/vms/${id}/pause`, body: {} }),
+  reboot: (id) => ({ path: `/v1/vms/${id}/reboot`, body: {} }),
+  memorySnapshots: (id) => ({ path: `/v1/vms/${id}/snapshots`, body: { name: 'refused', memory: true } }),
+  diskSnapshots: (id) => ({ path: `/v1/vms/${id}/snapshots`, body: { name: 'refused', memory: false } }),
+  liveMigration: (id, peer) => ({ path: `/v1/vms/${id}/migrations`, body: { targetHostId: peer, live: true } }),
+  coldMigration: (id, peer) => ({ path: `/v1/vms/${id}/migrations`, body: { targetHostId: peer, live: false } }),
+};
