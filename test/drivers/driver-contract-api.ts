@@ -5,7 +5,10 @@ import { after, before, describe, test } from 'node:test';
 import type { HostBinding, VmSpec } from '../../src/drivers/hypervisor-driver.port.js';
 import { driverCapabilities } from '../../src/drivers/driver-registry.js';
 import { logLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
-import { assertAccepted, assertError, getVm, vmEvents, waitSettled, type Json } from '../e2e/e2e-helpers.js';
+import type { Job } from 'bullmq';
+import { safeJobId } from '../../src/workers/queue-hub.js';
+import { RESULTS_QUEUE, hostQueueName, type HostJobData } from '../../src/workers/job.types.js';
+import { assertAccepted, assertError, getVm, vmEvents, waitSettled, waitUntil, type Json } from '../e2e/e2e-helpers.js';
 import {
   TEST_TIMEOUT_MS,
   newVmId,
@@ -88,15 +91,7 @@ export function apiContract(plan: ContractPlan): void {
 
     async function create(host: ApiHost, label: string, start: boolean): Promise<string> {
       const s: VmSpec = target.spec(newVmId(label));
-      const res = await t.as('operator').post('/v1/vms', {
-        name: s.name,
-        vcpus: s.vcpus,
-        memoryMiB: s.memoryMiB,
-        diskGiB: s.diskGiB,
-        ...(s.image ? { image: s.image } : {}),
-        hostId: host.binding.id,
-        start,
-      });
+      const res = await t.as('operator').post('/v1/vms', { ...createBody(s), hostId: host.binding.id, start });
       const { operationId, vmId } = assertAccepted(res);
       const op = await waitOperation(t, operationId, OPERATION_MS);
       assert.equal(op.status, 'succeeded', `create on ${host.binding.id}: ${JSON.stringify(op)}`);
@@ -156,6 +151,70 @@ export function apiContract(plan: ContractPlan): void {
       },
     );
 
+    /** The host job that ran `step` for an operation (BullMQ keeps finished jobs). */
+    async function jobOf(hostId: string, operationId: string, step: string): Promise<Job<HostJobData>> {
+      const queue = t.runtime.hub.queue(hostQueueName(hostId));
+      const jobs = (await queue.getJobs(['completed'], 0, 1000)) as Array<Job<HostJobData>>;
+      const job = jobs.find((j) => j?.data.operationId === operationId && j.data.step === step);
+      assert.ok(job, `no completed ${step} job for operation ${operationId} on ${hostId}`);
+      return job;
+    }
+
+    /**
+     * Runs a finished job's data again under a new job id, as BullMQ does when a stalled job is
+     * handed to another worker: the driver call must succeed without changing anything, and the
+     * decider must refuse its second result, so the log does not grow.
+     */
+    async function redeliver(hostId: string, operationId: string, step: string): Promise<void> {
+      const job = await jobOf(hostId, operationId, step);
+      await waitSettled(
+        t,
+        registered.map((b) => b.id),
+      );
+      const length = await logLength(t);
+      const id = `${job.id}-redelivered`;
+      await t.runtime.hub.enqueueHostJob(hostId, id, job.data);
+      // The job itself completes either way (a final failure is reported, not thrown): what the
+      // worker posted on the results queue says whether the driver call succeeded.
+      const results = t.runtime.hub.queue(RESULTS_QUEUE);
+      const outcome = await waitUntil(
+        `the redelivered ${step} job's result`,
+        async () => {
+          const failed = await results.getJob(safeJobId(`${id}.failed`));
+          if (failed) return `failed: ${(failed.data as { reason?: string }).reason}`;
+          return (await results.getJob(safeJobId(`${id}.ok`))) ? 'ok' : undefined;
+        },
+        OPERATION_MS,
+      );
+      assert.equal(outcome, 'ok', `the driver refused a redelivered ${step}`);
+      await waitSettled(
+        t,
+        registered.map((b) => b.id),
+      );
+      assert.equal(await logLength(t), length, `a redelivered ${step} appended events`);
+    }
+
+    test('a redelivered job (start, stop, destroy) changes neither the driver state nor the log', opts, async () => {
+      const hostId = main.binding.id;
+      const create = await t
+        .as('operator')
+        .post('/v1/vms', { ...createBody(target.spec(newVmId('api-redo'))), hostId });
+      const { operationId, vmId } = assertAccepted(create);
+      assert.equal((await waitOperation(t, operationId, OPERATION_MS)).status, 'succeeded');
+      await redeliver(hostId, operationId, 'start');
+      await expectState(hostId, vmId, 'running');
+
+      const stop = assertAccepted(await t.as('operator').post(`/v1/vms/${vmId}/stop`, { force: true }));
+      assert.equal((await waitOperation(t, stop.operationId, OPERATION_MS)).status, 'succeeded');
+      await redeliver(hostId, stop.operationId, 'stop');
+      await expectState(hostId, vmId, 'stopped');
+
+      const del = assertAccepted(await t.as('operator').delete(`/v1/vms/${vmId}`));
+      assert.equal((await waitOperation(t, del.operationId, OPERATION_MS)).status, 'succeeded');
+      await redeliver(hostId, del.operationId, 'destroy');
+      await expectState(hostId, vmId, 'deleted');
+    });
+
     /** A VM per host and state, made once and shared by the refusal tests (nothing they do changes it). */
     const vms = new Map<string, Promise<string>>();
     function vmIn(host: ApiHost, state: 'running' | 'stopped'): Promise<string> {
@@ -205,6 +264,17 @@ export function apiContract(plan: ContractPlan): void {
       assert.equal(await logLength(t), length, 'a refused command appends nothing');
     });
   });
+}
+
+/** POST /v1/vms body for the target's spec (the API picks the VM id). */
+function createBody(s: VmSpec): Json {
+  return {
+    name: s.name,
+    vcpus: s.vcpus,
+    memoryMiB: s.memoryMiB,
+    diskGiB: s.diskGiB,
+    ...(s.image ? { image: s.image } : {}),
+  };
 }
 
 const REFUSAL: Record<OperationalCapability, (vmId: string, peer?: string) => { path: string; body: object }> = {

@@ -99,21 +99,29 @@ export class DriverSet {
 }
 
 export async function rejectsWithCode(p: Promise<unknown>, code: DriverErrorCode, what: string): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof DriverError, `${what}: expected a DriverError '${code}', got ${String(err)}`);
-    assert.equal(err.code, code, `${what}: ${err.message}`);
-    return true;
-  });
+  await assert.rejects(
+    p,
+    (err: unknown) => {
+      assert.ok(err instanceof DriverError, `${what}: expected a DriverError '${code}', got ${String(err)}`);
+      assert.equal(err.code, code, `${what}: ${err.message}`);
+      return true;
+    },
+    `${what}: expected a DriverError '${code}', but the call succeeded`,
+  );
 }
 
 /** Any DriverError: the call must fail, and say so in the port's vocabulary. */
 export async function rejectsWithDriverError(p: Promise<unknown>, what: string): Promise<DriverError> {
   let caught: DriverError | undefined;
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof DriverError, `${what}: expected a DriverError, got ${String(err)}`);
-    caught = err;
-    return true;
-  });
+  await assert.rejects(
+    p,
+    (err: unknown) => {
+      assert.ok(err instanceof DriverError, `${what}: expected a DriverError, got ${String(err)}`);
+      caught = err;
+      return true;
+    },
+    `${what}: expected a DriverError, but the call succeeded`,
+  );
   return caught!;
 }
 
