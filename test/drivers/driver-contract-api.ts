@@ -60,7 +60,8 @@ export function apiContract(plan: ContractPlan): void {
     const storageOf = (id: string): string => join(t.dataDir, 'hosts', id);
 
     before(async () => {
-      t = await startTestApp();
+      // A fast sweep, so a domain killed from outside is noticed within the test.
+      t = await startTestApp({ env: { RECONCILE_INTERVAL_MS: '1000' } });
       const a = await register(await target.host(`api-${tag}-a`, storageOf(`api-${tag}-a`)));
       main = { binding: a };
       const missing = undeclared(plan.main.capabilities);
@@ -148,6 +149,27 @@ export function apiContract(plan: ContractPlan): void {
           positions.every((p, i) => p >= 0 && (i === 0 || p > positions[i - 1]!)),
           `milestones out of order: ${types.join(', ')}`,
         );
+      },
+    );
+
+    test(
+      "a domain killed from outside becomes VmCrashed (stopped) through the host worker's sweep, and starts again",
+      opts,
+      async () => {
+        const hostId = main.binding.id;
+        const vmId = await create(main, 'api-kill', true);
+        await target.killFromOutside(main.binding, vmId);
+        await waitUntil(
+          'the VM to be reported crashed',
+          async () => (await getVm(t, vmId)).state === 'stopped',
+          60_000,
+        );
+        const crashed = (await vmEvents(t, vmId)).filter((e) => e.type === 'VmCrashed');
+        assert.equal(crashed.length, 1, 'one VmCrashed');
+        await run(`/v1/vms/${vmId}/start`, {});
+        await expectState(hostId, vmId, 'running');
+        await run(`/v1/vms/${vmId}`, undefined, 'delete');
+        await expectState(hostId, vmId, 'deleted');
       },
     );
 

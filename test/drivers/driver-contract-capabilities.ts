@@ -114,7 +114,7 @@ export function capabilityTests(plan: ContractPlan, a: () => HypervisorDriver, s
   }
 
   if (caps.memorySnapshots) {
-    test('memory snapshot (declared) of a running VM reverts to running', opts, async () => {
+    test('memory snapshot (declared) of a running VM reverts to running, from paused or stopped', opts, async () => {
       const d = a();
       const vm = spec('msnap');
       await d.define(vm);
@@ -131,6 +131,10 @@ export function capabilityTests(plan: ContractPlan, a: () => HypervisorDriver, s
       );
       // Paused after the save, so "running" after the revert can only come from the snapshot.
       if (caps.pause) await d.pause(vm);
+      assert.equal(await d.revert(vm, 'mem1'), 'running');
+      await assertState(d, vm, 'running');
+      // From a stopped VM too: the snapshot holds a running machine, so that is what comes back.
+      await d.stop(vm, { force: true });
       assert.equal(await d.revert(vm, 'mem1'), 'running');
       await assertState(d, vm, 'running');
       await d.deleteSnapshot(vm, 'mem1');
