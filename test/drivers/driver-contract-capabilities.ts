@@ -27,6 +27,8 @@ async function assertPrepared(d: HypervisorDriver, vm: VmSpec): Promise<void> {
 type SpecFn = (label: string, on?: () => HypervisorDriver) => VmSpec;
 
 const opts = { timeout: TEST_TIMEOUT_MS };
+/** As in the lifecycle test: enough for a guest that answers ACPI, waited out by one that does not. */
+const GRACEFUL_MS = 1_500;
 
 async function snapshotNames(d: HypervisorDriver, vm: VmSpec): Promise<string[]> {
   return (await d.listSnapshots(vm)).map((s) => s.name);
@@ -62,7 +64,7 @@ export function capabilityTests(plan: ContractPlan, a: () => HypervisorDriver, s
 
   if (caps.pause) {
     test(
-      'pause and resume (declared), each repeated; a stopped VM cannot pause; a paused one can stop',
+      'pause and resume (declared), each repeated; a stopped VM cannot pause; a paused one stops (graceful, force) and is destroyed',
       opts,
       async () => {
         const d = a();
@@ -79,10 +81,19 @@ export function capabilityTests(plan: ContractPlan, a: () => HypervisorDriver, s
         await assertState(d, vm, 'running');
         await d.resume(vm);
         await assertState(d, vm, 'running');
+        // The API stops a paused VM, gracefully unless told otherwise; a frozen guest cannot answer.
+        await d.pause(vm);
+        await d.stop(vm, { force: false, timeoutMs: GRACEFUL_MS });
+        await assertState(d, vm, 'stopped');
+        await d.start(vm);
         await d.pause(vm);
         await d.stop(vm, { force: true });
         await assertState(d, vm, 'stopped');
+        await d.start(vm);
+        await d.pause(vm);
         await d.destroy(vm);
+        await assertState(d, vm, 'absent');
+        await assertNotListed(d, vm.id);
       },
     );
   }
