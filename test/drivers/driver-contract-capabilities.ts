@@ -164,14 +164,15 @@ export function capabilityTests(plan: ContractPlan, a: () => HypervisorDriver, s
       await d.start(vm);
       await rejectsWithCode(d.snapshot(vm, 'same', { memory: true }), 'conflict', 'memory snapshot over a disk one');
       await d.snapshot(vm, 'mem', { memory: true });
+      // Stopped first: a driver may take disk-only snapshots of a stopped VM only (the port allows that).
+      await d.stop(vm, { force: true });
       await rejectsWithCode(d.snapshot(vm, 'mem', { memory: false }), 'conflict', 'disk snapshot over a memory one');
-      assert.deepEqual(
-        (await d.listSnapshots(vm)).map((s) => [s.name, s.memory]),
-        [
-          ['same', false],
-          ['mem', true],
-        ],
-      );
+      // The port does not order listSnapshots.
+      const listed = (await d.listSnapshots(vm)).map((s) => [s.name, s.memory]).sort();
+      assert.deepEqual(listed, [
+        ['mem', true],
+        ['same', false],
+      ]);
       await d.destroy(vm);
     });
   }
