@@ -12,7 +12,10 @@ export interface ContractTarget {
   kind: string;
   /** Why this driver cannot run on this machine, or undefined when it can. */
   skipReason(): Promise<string | undefined>;
-  /** A binding for a fresh host whose disks, sockets and root filesystems live under storageDir. */
+  /**
+   * A binding for a fresh host whose disks, sockets and root filesystems live under storageDir.
+   * storageDir may not exist yet; its parent is searchable by other users (0711).
+   */
   host(id: string, storageDir: string): Promise<HostBinding>;
   /**
    * A second host that a VM of the first can migrate to (another libvirtd, another

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { HostBinding, VmSpec } from '../../src/drivers/hypervisor-driver.port.js';
@@ -62,6 +63,8 @@ export function apiContract(plan: ContractPlan): void {
     before(async () => {
       // A fast sweep, so a domain killed from outside is noticed within the test.
       t = await startTestApp({ env: { RECONCILE_INTERVAL_MS: '1000' } });
+      // Host storage lives under the data dir; a hypervisor running as another user (libvirt's QEMU) must traverse it.
+      chmodSync(t.dataDir, 0o711);
       const a = await register(await target.host(`api-${tag}-a`, storageOf(`api-${tag}-a`)));
       main = { binding: a };
       const missing = undeclared(plan.main.capabilities);
@@ -86,8 +89,11 @@ export function apiContract(plan: ContractPlan): void {
     });
 
     after(async () => {
-      await t?.close().catch(() => undefined);
+      // Workers stopped first (nothing starts a VM meanwhile), then the target removes what runs
+      // on its hosts while their files still say what that is, then the data dir goes.
+      await t?.stop().catch(() => undefined);
       for (const b of registered) if (b.driver === target.kind) await target.cleanup?.(b);
+      await t?.close().catch(() => undefined);
     });
 
     async function create(host: ApiHost, label: string, start: boolean): Promise<string> {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { chmodSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DriverError,
@@ -55,6 +56,8 @@ export interface ContractPlan {
 
 export async function planContract(target: ContractTarget): Promise<ContractPlan> {
   const { dir, cleanup } = tempDir(`vl-contract-${target.kind}-`);
+  // Storage dirs go under it; a hypervisor running as another user (libvirt's QEMU) must traverse it.
+  chmodSync(dir, 0o711);
   const tag = randomUUID().slice(0, 6);
   const resolve = (b: HostBinding): ContractHost => ({
     binding: b,
