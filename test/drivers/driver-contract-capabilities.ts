@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import type { HypervisorDriver, Progress, VmSpec } from '../../src/drivers/hypervisor-driver.port.js';
+import {
+  DriverError,
+  type HypervisorDriver,
+  type Progress,
+  type VmSpec,
+} from '../../src/drivers/hypervisor-driver.port.js';
 import {
   DriverSet,
   TEST_TIMEOUT_MS,
@@ -22,6 +27,10 @@ import {
 async function assertPrepared(d: HypervisorDriver, vm: VmSpec): Promise<void> {
   const { state } = await d.status(vm);
   assert.ok(state === 'migrating' || state === 'absent', `${vm.id} after prepareIncoming: ${state}`);
+}
+
+function assertDriverError(err: unknown): void {
+  assert.ok(err instanceof DriverError, `expected a DriverError, got ${String(err)}`);
 }
 
 type SpecFn = (label: string, on?: () => HypervisorDriver) => VmSpec;
@@ -212,9 +221,12 @@ export function capabilityTests(plan: ContractPlan, a: () => HypervisorDriver, s
         await assertListed(dst, vm.id, 'running');
         await assertState(src, vm, 'absent');
         await assertNotListed(src, vm.id);
-        // After a finish, an abort (a late compensation) may refuse, but must leave the VM running.
+        // Late redeliveries after the finish: each may refuse, none may disturb the migrated VM.
         await dst.abortIncoming(vm).catch((err: unknown) => assert.equal((err as { code?: string }).code, 'conflict'));
+        await src.migrate(vm, endpoint, { live: true });
+        await dst.prepareIncoming(vm, { live: true }).catch((err: unknown) => assertDriverError(err));
         await assertState(dst, vm, 'running');
+        await assertState(src, vm, 'absent');
         await dst.destroy(vm);
         await src.destroy(vm);
       },
@@ -246,6 +258,12 @@ export function capabilityTests(plan: ContractPlan, a: () => HypervisorDriver, s
         await assertListed(dst, vm.id, 'stopped');
         await assertState(src, vm, 'absent');
         await assertNotListed(src, vm.id);
+        if (caps.diskSnapshots) assert.deepEqual(await snapshotNames(dst, vm), ['before-move']);
+        // Late redeliveries after the finish: each may refuse, none may disturb the migrated VM.
+        await src.migrate(vm, endpoint, { live: false });
+        await dst.prepareIncoming(vm, { live: false }).catch((err: unknown) => assertDriverError(err));
+        await assertState(dst, vm, 'stopped');
+        await assertState(src, vm, 'absent');
         if (caps.diskSnapshots) assert.deepEqual(await snapshotNames(dst, vm), ['before-move']);
         await dst.start(vm);
         await assertState(dst, vm, 'running');
