@@ -129,6 +129,12 @@ export function capabilityTests(plan: ContractPlan, a: () => HypervisorDriver, s
       await d.deleteSnapshot(vm, 'disk1');
       assert.deepEqual(await snapshotNames(d, vm), []);
       await d.deleteSnapshot(vm, 'never-taken');
+
+      // A VM re-created under the same id starts without the snapshots of the one destroyed.
+      await d.snapshot(vm, 'old-life', { memory: false });
+      await d.destroy(vm);
+      await d.define(vm);
+      assert.deepEqual(await snapshotNames(d, vm), []);
       await d.destroy(vm);
     });
   }
