@@ -86,6 +86,9 @@ export function newVmId(label: string): string {
   return `ct-${label}-${randomUUID().slice(0, 6)}`;
 }
 
+/** A fresh spec from the target for a test labelled `label`, remembered for cleanup on the driver `on`. */
+export type SpecFn = (label: string, on?: () => HypervisorDriver) => VmSpec;
+
 /** Drivers built by one suite, closed (never killing VMs) at the end. */
 export class DriverSet {
   private readonly drivers: HypervisorDriver[] = [];

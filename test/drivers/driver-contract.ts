@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { HypervisorDriver, VmSpec } from '../../src/drivers/hypervisor-driver.port.js';
 import { driverCapabilities } from '../../src/drivers/driver-registry.js';
-import { capabilityTests, refusalTests } from './driver-contract-capabilities.js';
+import { capabilityTests } from './driver-contract-capabilities.js';
+import { refusalTests } from './driver-contract-refusals.js';
 import {
   DriverSet,
   TEST_TIMEOUT_MS,
