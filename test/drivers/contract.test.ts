@@ -37,9 +37,8 @@ async function load(kind: string): Promise<Loaded> {
 for (const kind of KINDS) {
   const loaded = await load(kind);
   if ('skip' in loaded) {
-    describe(`driver contract: ${kind}`, { skip: loaded.skip }, () => {
-      test('every verb, capability and refusal of the port');
-    });
+    // A skipped test, not a skipped suite: node counts it, so the run's summary shows the skip too.
+    test(`driver contract: ${kind}`, { skip: loaded.skip });
   } else if ('error' in loaded) {
     describe(`driver contract: ${kind}`, () => {
       test('the contract target loads', () => {
