@@ -12,13 +12,22 @@ export interface ContractTarget {
   kind: string;
   /** Why this driver cannot run on this machine, or undefined when it can. */
   skipReason(): Promise<string | undefined>;
-  /** A binding for a fresh host whose disks, sockets and root filesystems live under storageDir. */
+  /**
+   * A binding for a fresh host whose disks, sockets and root filesystems live under storageDir.
+   * storageDir may not exist yet; its parent is searchable by other users (0711).
+   */
   host(id: string, storageDir: string): Promise<HostBinding>;
   /**
    * A second host that a VM of the first can migrate to (another libvirtd, another
    * storage dir…), or undefined when the driver has no second host here.
    */
   secondHost?(id: string, storageDir: string): Promise<HostBinding | undefined>;
+  /**
+   * Optional: a host of this kind whose URI turns capabilities off, so the suite can prove
+   * the refusals ('unsupported' from the driver, 422 at the API) even for a driver whose
+   * usual host declares everything. Undefined (or absent) when the URI cannot do that.
+   */
+  restrictedHost?(id: string, storageDir: string): Promise<HostBinding | undefined>;
   /** A spec this driver boots quickly on this machine (small memory, a usable image). */
   spec(vmId: string): VmSpec;
   /** Kill the VM's processes from outside the service, as the OOM killer or an admin would. */

@@ -39,6 +39,11 @@ export async function prepareIncoming(dom: QemuDomain, spec: VmSpec, live: boole
   if (previous?.endpoint && previous.live === live && (!live || (pid !== undefined && run?.mode === 'incoming'))) {
     return previous.endpoint; // a retried prepare answers what the first one did
   }
+  // Defined here and ours: a prepare redelivered after the migration finished (or a wrong target).
+  // Going on would mark a working VM as incoming, and start would refuse it from then on.
+  if (!previous && dom.isDefined() && !dom.ownerElsewhere()) {
+    throw new DriverError('conflict', `VM ${dom.vmId} is already defined on this host`);
+  }
   if (pid !== undefined) {
     if (run?.mode !== 'incoming') throw new DriverError('conflict', `VM ${dom.vmId} already runs on this host`);
     await dom.kill(); // a prepare that died half-way: start over

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { runTool } from './run-tool.js';
 
 const QEMU_IMG = 'qemu-img';
@@ -51,6 +52,8 @@ export async function isImageInUse(path: string): Promise<boolean> {
     return false;
   } catch (err) {
     if (err instanceof Error && /Failed to get .*lock/.test(err.message)) return true;
+    // Removed meanwhile (a concurrent destroy, as a redelivered job makes): a file that is gone is held by nobody.
+    if (!existsSync(path)) return false;
     throw err;
   }
 }

@@ -37,9 +37,19 @@ async function find(dom: QemuDomain, name: string): Promise<SnapshotInfo | undef
  */
 export async function takeSnapshot(dom: QemuDomain, name: string, memory: boolean): Promise<SnapshotInfo> {
   const existing = await find(dom, name);
-  if (existing) return existing; // a retried request must not fail on its own first success
+  const live = dom.livePid() !== undefined;
+  if (existing) {
+    // A stopped VM's "memory" snapshot is disk-only, so a retry of that request finds memory=false.
+    if (existing.memory ? !memory : memory && live) {
+      throw new DriverError(
+        'conflict',
+        `snapshot ${name} of ${dom.vmId} exists with memory=${existing.memory}; choose another name`,
+      );
+    }
+    return existing; // a retried request must not fail on its own first success
+  }
   try {
-    if (dom.livePid() !== undefined) {
+    if (live) {
       const status = await dom.queryStatus();
       if (status.status === 'inmigrate' || status.status === 'postmigrate') {
         throw new DriverError('conflict', `VM ${dom.vmId} is migrating (${status.status})`);
@@ -106,7 +116,7 @@ export async function revertSnapshot(dom: QemuDomain, name: string): Promise<Dom
 }
 
 export async function deleteSnapshot(dom: QemuDomain, name: string): Promise<void> {
-  if (!existsSync(dom.paths.disk)) return;
+  if (!existsSync(dom.paths.disk)) throw new DriverError('not_found', `VM ${dom.vmId} has no disk on this host`);
   if (!(await find(dom, name))) return;
   try {
     if (dom.livePid() !== undefined) {

@@ -160,7 +160,10 @@ export class QemuDriver implements HypervisorDriver {
         graceful: !opts.force,
         timeoutMs: opts.timeoutMs ?? this.host.config.stopTimeoutMs,
       });
-      if (outcome === 'not-running') dom.markStopped();
+      if (outcome !== 'not-running') return;
+      // Nothing to stop and nothing defined: a success here would let the control plane record a stop of a VM that is not on this host.
+      if (!dom.isDefined()) throw new DriverError('not_found', `VM ${dom.vmId} is not defined on this host`);
+      dom.markStopped();
     });
   }
 

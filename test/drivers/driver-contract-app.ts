@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Job } from 'bullmq';
+import type { HostBinding, VmSpec } from '../../src/drivers/hypervisor-driver.port.js';
+import { RESULTS_QUEUE, hostQueueName, type HostJobData } from '../../src/workers/job.types.js';
+import { safeJobId } from '../../src/workers/queue-hub.js';
+import { logLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
+import { assertAccepted, getVm, waitSettled, waitUntil, type Json } from '../e2e/e2e-helpers.js';
+import type { ContractTarget } from './contract-target.js';
+import { newVmId } from './driver-contract-support.js';
+
+/** A real driver may need a while per step on a shared 2-core machine. */
+export const OPERATION_MS = 120_000;
+
+/** The real app with hosts of the target's kind, and what the API-level contract does with it. */
+export class ContractApp {
+  readonly registered: HostBinding[] = [];
+
+  private constructor(
+    readonly t: TestApp,
+    private readonly target: ContractTarget,
+  ) {}
+
+  static async start(target: ContractTarget): Promise<ContractApp> {
+    // A fast sweep, so a domain killed from outside is noticed within the test.
+    const t = await startTestApp({ env: { RECONCILE_INTERVAL_MS: '1000' } });
+    // Host storage lives under the data dir; a hypervisor running as another user (libvirt's QEMU) must traverse it.
+    chmodSync(t.dataDir, 0o711);
+    return new ContractApp(t, target);
+  }
+
+  /** Where the app's worker keeps a host's storage, so the target's cleanup and the worker agree. */
+  storageOf(hostId: string): string {
+    return join(this.t.dataDir, 'hosts', hostId);
+  }
+
+  async register(binding: HostBinding): Promise<HostBinding> {
+    const res = await this.t.as('admin').post('/v1/hosts', {
+      id: binding.id,
+      name: binding.id,
+      driver: binding.driver,
+      uri: binding.uri,
+      capacity: { vcpus: 16, memoryMiB: 16384 },
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    this.registered.push(binding);
+    return binding;
+  }
+
+  /**
+   * Workers stopped first (nothing starts a VM meanwhile), then the target removes what runs on
+   * its hosts while their files still say what that is, then the data dir and Redis keys go.
+   */
+  async close(): Promise<void> {
+    await this.t.stop().catch(() => undefined);
+    for (const b of this.registered) if (b.driver === this.target.kind) await this.target.cleanup?.(b);
+    await this.t.close().catch(() => undefined);
+  }
+
+  /** Creates a VM from the target's spec on `hostId` and waits for the create to succeed. */
+  async create(hostId: string, label: string, start: boolean): Promise<{ vmId: string; operationId: string }> {
+    const s: VmSpec = this.target.spec(newVmId(label));
+    const body: Json = { name: s.name, vcpus: s.vcpus, memoryMiB: s.memoryMiB, diskGiB: s.diskGiB, hostId, start };
+    if (s.image) body.image = s.image;
+    const accepted = assertAccepted(await this.t.as('operator').post('/v1/vms', body));
+    const op = await waitOperation(this.t, accepted.operationId, OPERATION_MS);
+    assert.equal(op.status, 'succeeded', `create on ${hostId}: ${JSON.stringify(op)}`);
+    return accepted;
+  }
+
+  /** One VM command as an operator; waits for its operation, which must succeed. Returns the operation id. */
+  async run(path: string, body: object | undefined, method: 'post' | 'delete' = 'post'): Promise<string> {
+    const as = this.t.as('operator');
+    const { operationId } = assertAccepted(method === 'post' ? await as.post(path, body) : await as.delete(path));
+    const op = await waitOperation(this.t, operationId, OPERATION_MS);
+    assert.equal(op.status, 'succeeded', `${method} ${path}: ${JSON.stringify(op)}`);
+    return operationId;
+  }
+
+  /** What the driver itself reports for the VM, through GET /v1/hosts/{id}/domains. */
+  async domainState(hostId: string, vmId: string): Promise<string | undefined> {
+    const res = await this.t.as('operator').get(`/v1/hosts/${hostId}/domains`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return (res.body.items as Json[]).find((d) => d.vmId === vmId && d.managed)?.state as string | undefined;
+  }
+
+  /** The read model and the driver's own listing agree on the state. */
+  async expectState(hostId: string, vmId: string, state: string): Promise<void> {
+    const vm = await getVm(this.t, vmId);
+    assert.equal(vm.state, state, `VM ${vmId}: ${JSON.stringify(vm)}`);
+    const real = await this.domainState(hostId, vmId);
+    assert.equal(real, state === 'deleted' ? undefined : state, `the driver's listing of ${vmId} on ${hostId}`);
+  }
+
+  /** The log's length once nothing is in flight: what a refused or repeated command must not change. */
+  async settledLogLength(): Promise<number> {
+    await waitSettled(
+      this.t,
+      this.registered.map((b) => b.id),
+    );
+    return logLength(this.t);
+  }
+
+  /**
+   * Runs a finished job's data again under a new job id, as BullMQ does when a stalled job is
+   * handed to another worker: the driver call must succeed without changing anything, and the
+   * decider must refuse its second result, so the log does not grow.
+   */
+  async redeliver(hostId: string, operationId: string, step: string): Promise<void> {
+    const job = await this.jobOf(hostId, operationId, step);
+    const length = await this.settledLogLength();
+    const id = `${job.id}-redelivered`;
+    await this.t.runtime.hub.enqueueHostJob(hostId, id, job.data);
+    // The job itself completes either way (a final failure is reported, not thrown): what the
+    // worker posted on the results queue says whether the driver call succeeded.
+    const results = this.t.runtime.hub.queue(RESULTS_QUEUE);
+    const outcome = await waitUntil(
+      `the redelivered ${step} job's result`,
+      async () => {
+        const failed = await results.getJob(safeJobId(`${id}.failed`));
+        if (failed) return `failed: ${(failed.data as { reason?: string }).reason}`;
+        return (await results.getJob(safeJobId(`${id}.ok`))) ? 'ok' : undefined;
+      },
+      OPERATION_MS,
+    );
+    assert.equal(outcome, 'ok', `the driver refused a redelivered ${step}`);
+    assert.equal(await this.settledLogLength(), length, `a redelivered ${step} appended events`);
+  }
+
+  /** The host job that ran `step` for an operation (BullMQ keeps finished jobs). */
+  private async jobOf(hostId: string, operationId: string, step: string): Promise<Job<HostJobData>> {
+    const queue = this.t.runtime.hub.queue(hostQueueName(hostId));
+    const jobs = (await queue.getJobs(['completed'], 0, 1000)) as Array<Job<HostJobData>>;
+    const job = jobs.find((j) => j?.data.operationId === operationId && j.data.step === step);
+    assert.ok(job, `no completed ${step} job for operation ${operationId} on ${hostId}`);
+    return job;
+  }
+}
