@@ -61,6 +61,15 @@ export async function waitFor(
   }
 }
 
+/**
+ * The global log shows an event once no older transaction can still commit
+ * before it (gap safety). On PostgreSQL that horizon is the server's oldest open
+ * transaction, so a transaction of another test on the same server delays it.
+ */
+export async function visibleThrough(store: EventStore, position: bigint): Promise<void> {
+  await waitFor(async () => ((await store.headPosition()) ?? -1n) >= position, `position ${position} to be visible`);
+}
+
 async function rejectsWrongExpected(
   promise: Promise<unknown>,
   streamId: string,
@@ -278,6 +287,7 @@ export function eventStoreContract(target: ContractTarget): void {
         const r = await store.append(`${prefix}${i % 3}`, [newEvent(`All${i}`)], 'any');
         appended.push(...r.events);
       }
+      await visibleThrough(store, appended[5]!.position);
       const all = await store.readAll({ streamPrefixes: [prefix] });
       assert.deepEqual(
         all.map((e) => e.id),
@@ -305,7 +315,8 @@ export function eventStoreContract(target: ContractTarget): void {
       const host = stream('host-');
       await store.append(`${vm}1`, [newEvent('VmCreated'), newEvent('VmStarted')], 'no_stream');
       await store.append(`${host}1`, [newEvent('HostRegistered')], 'no_stream');
-      await store.append(`${vm}2`, [newEvent('VmCreated')], 'no_stream');
+      const last = await store.append(`${vm}2`, [newEvent('VmCreated')], 'no_stream');
+      await visibleThrough(store, last.position);
       const ids = (events: RecordedEvent[]): string[] =>
         events.map((e) => `${e.streamId.slice(run.length + 1)}:${e.type}`);
       assert.deepEqual(ids(await store.readAll({ streamPrefixes: [vm] })), [
@@ -372,6 +383,7 @@ export function eventStoreContract(target: ContractTarget): void {
 
     test('headPosition is the position of the last event', async () => {
       const r = await store.append(stream('head'), [newEvent(), newEvent()], 'no_stream');
+      await visibleThrough(store, r.position);
       const head = await store.headPosition();
       assert.ok(head !== undefined);
       if (target.sharedLog) assert.ok(head >= r.position);
