@@ -2,6 +2,8 @@ import type { DriverCapabilities, DriverFactory, HostBinding, HypervisorDriver }
 import { SimulatedDriver } from './simulated/simulated.driver.js';
 import { simulatedCapabilities } from './simulated/simulated-options.js';
 import { createQemuDriver, qemuCapabilities } from './qemu/qemu.driver.js';
+import { createLibvirtDriver } from './libvirt/libvirt.driver.js';
+import { libvirtCapabilities } from './libvirt/libvirt-capabilities.js';
 
 /** Reads a host URI and says what the driver would declare, without touching the machine. */
 export type CapabilityProbe = (uri: string) => DriverCapabilities;
@@ -19,6 +21,7 @@ interface Entry {
 const registry = new Map<string, Entry>([
   ['simulated', { create: (h) => new SimulatedDriver(h), capabilities: simulatedCapabilities }],
   ['qemu', { create: createQemuDriver, capabilities: qemuCapabilities }],
+  ['libvirt', { create: createLibvirtDriver, capabilities: libvirtCapabilities }],
 ]);
 
 /**
