@@ -18,7 +18,7 @@ export function stateOf(word: string, reason = ''): DomainState {
     case 'running':
     case 'idle':
     case 'blocked':
-      return reason === 'migrating' || reason === 'migrated' ? 'migrating' : 'running';
+      return 'running'; // "running (migrated)" is a VM that arrived here and runs
     case 'paused':
       return reason === 'migration' || reason === 'post-copy' ? 'migrating' : 'paused';
     case 'shut off':

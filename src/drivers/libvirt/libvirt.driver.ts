@@ -177,8 +177,9 @@ export class LibvirtDriver implements HypervisorDriver {
           },
         );
       } else if (existsSync(f.disk) && (await isImageInUse(f.disk))) {
-        // Shared storage after a migration: the disk now belongs to the QEMU on another host.
-        throw new DriverError('conflict', `the disk of ${spec.id} is in use by another QEMU; not deleting it`);
+        // Shared storage after a migration: the domain is gone from here and the disk now belongs to
+        // the QEMU on another host. Nothing of this host is left; deleting it would pull it from that guest.
+        return;
       }
       rmSync(f.vmDir, { recursive: true, force: true });
     });

@@ -24,7 +24,7 @@ async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } finally {
-    console.log(`# timing ${label}: ${Date.now() - t0} ms`);
+    console.log(`timing ${label}: ${Date.now() - t0} ms`);
   }
 }
 

@@ -210,6 +210,7 @@ describe('libvirt driver: virsh wrapper, parsers and domain XML (test:/// driver
     assert.equal(parseDomstate('shut off (destroyed)').state, 'stopped');
     assert.equal(parseDomstate('paused (user)').state, 'paused');
     assert.equal(parseDomstate('paused (migration)').state, 'migrating');
+    assert.equal(parseDomstate('running (migrated)').state, 'running');
     assert.equal(parseDomstate('crashed (panicked)').state, 'crashed');
     assert.deepEqual(parseDomainList(' 1    vl-a     running\n -    my odd vm   shut off\n 3    b   paused\n'), [
       { name: 'vl-a', state: 'running', detail: 'running' },
