@@ -271,21 +271,27 @@ export class LibvirtDriver implements HypervisorDriver {
       const s = await this.domstate(spec.id, ctx);
       if (s.state === 'absent') {
         // A redelivered migrate after the first one succeeded: the VM already lives on the target.
+        // (cold: the definition left here once the disk was at the target's path; finishIncoming defines it there)
+        if (!opts.live && existsSync(endpoint.diskPath)) return;
         const there = await this.domstateAt(endpoint.uri, name, ctx);
         if (there.state !== 'absent') return;
         throw new DriverError('not_found', `VM ${spec.id} is neither on ${this.uri} nor on ${endpoint.uri}`);
       }
       const shared = endpoint.storageId === storageId(this.storageDir);
       const f = this.files(spec.id);
-      if (opts.live && isActive(s.state)) {
+      if (opts.live) {
+        if (!isActive(s.state)) throw new DriverError('conflict', `a live migration needs VM ${spec.id} running`);
         await this.migrateLive(spec, endpoint, shared, ctx);
       } else {
         if (isActive(s.state)) throw new DriverError('conflict', `a cold migration needs VM ${spec.id} stopped`);
-        if (!shared)
-          await runTool('cp', ['--sparse=always', f.disk, endpoint.diskPath], {
+        // Cold: the disk goes to the target's path (a no-op on shared storage) and finishIncoming
+        // defines the domain there; `virsh migrate --offline` would move the definition only.
+        if (!shared) {
+          await runTool('cp', ['--sparse=always', '--', f.disk, endpoint.diskPath], {
             timeoutMs: this.config.migrationTimeoutMs,
             signal: ctx.signal,
           });
+        }
         await this.v(['undefine', name, '--snapshots-metadata', '--managed-save'], ctx);
       }
       if (!shared) rmSync(f.vmDir, { recursive: true, force: true });

@@ -101,6 +101,24 @@ describe('libvirt live migration to a second libvirtd (real daemons, TCG guests)
     await b.destroy(spec);
   });
 
+  test('cold migration of a stopped VM copies its disk and defines it on the target', async () => {
+    const b = peer('dst-cold');
+    const spec = vmSpec({ memoryMiB: 64 });
+    await a.define(spec);
+    writePattern(a.files(spec.id).disk, 0x3d);
+    const endpoint = await b.prepareIncoming(spec, { live: false });
+    await assert.rejects(a.migrate(spec, endpoint, { live: true }), /live migration needs VM .* running/);
+    await a.migrate(spec, endpoint, { live: false });
+    await a.migrate(spec, endpoint, { live: false }); // redelivered: already done
+    await b.finishIncoming(spec, { live: false });
+    assert.equal((await a.status(spec)).state, 'absent');
+    assert.equal((await b.status(spec)).state, 'stopped');
+    assert.ok(hasPattern(b.files(spec.id).disk, 0x3d), 'the disk content arrived');
+    await b.start(spec);
+    assert.equal((await b.status(spec)).state, 'running');
+    await b.destroy(spec);
+  });
+
   test('an aborted incoming migration removes what prepare made; a failed migrate leaves the VM on the source', async () => {
     const b = peer('dst-abort');
     const spec = vmSpec({ memoryMiB: 64 });
