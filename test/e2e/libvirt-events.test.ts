@@ -39,9 +39,15 @@ describe(
       });
     });
     after(async () => {
-      await t?.close();
-      await env?.cleanup();
-      daemons?.stop();
+      try {
+        await t?.close();
+      } finally {
+        try {
+          await env?.cleanup(daemons ? [daemons.uri] : []);
+        } finally {
+          daemons?.stop();
+        }
+      }
     });
 
     async function vmState(vmId: string): Promise<string> {

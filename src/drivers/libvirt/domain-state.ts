@@ -55,3 +55,64 @@ export function parseDomainList(output: string): ListedDomain[] {
   }
   return out;
 }
+
+/** virDomainState numbers, as `virsh domstats --state` prints them. */
+const STATE_WORDS = ['no state', 'running', 'blocked', 'paused', 'in shutdown', 'shut off', 'crashed', 'pmsuspended'];
+/** Reason words of the states whose reason changes our reading (virDomainShutoffReason, virDomainPausedReason). */
+const SHUTOFF_REASONS = [
+  'unknown',
+  'shutdown',
+  'destroyed',
+  'crashed',
+  'migrated',
+  'saved',
+  'failed',
+  'from snapshot',
+  'daemon',
+];
+const PAUSED_REASONS = [
+  'unknown',
+  'user',
+  'migration',
+  'save',
+  'dump',
+  'ioerror',
+  'watchdog',
+  'from snapshot',
+  'shutdown',
+  'snapshot',
+  'crashed',
+  'starting up',
+  'post-copy',
+  'post-copy failed',
+];
+
+/**
+ * Parses `virsh domstats --state` (every domain, one virsh call): `Domain: 'name'` then
+ * `state.state=N` and `state.reason=M`. Reads the same as `domstate --reason` of each domain,
+ * so listDomains and status never disagree on a crashed VM.
+ */
+export function parseDomstats(output: string): ListedDomain[] {
+  const out: ListedDomain[] = [];
+  let current: { name: string; state?: number; reason?: number } | undefined;
+  const flush = () => {
+    if (!current || current.state === undefined) return;
+    const word = STATE_WORDS[current.state] ?? 'no state';
+    const table = current.state === 5 ? SHUTOFF_REASONS : current.state === 3 ? PAUSED_REASONS : undefined;
+    const reason = table && current.reason !== undefined ? table[current.reason] : undefined;
+    const status = parseDomstate(reason ? `${word} (${reason})` : word);
+    out.push({ name: current.name, state: status.state, detail: status.detail ?? word });
+  };
+  for (const line of output.split('\n')) {
+    const dom = /^Domain: '(.*)'\s*$/.exec(line);
+    if (dom) {
+      flush();
+      current = { name: dom[1]! };
+      continue;
+    }
+    const kv = /^\s*state\.(state|reason)=(\d+)\s*$/.exec(line);
+    if (kv && current) current[kv[1] as 'state' | 'reason'] = Number(kv[2]);
+  }
+  flush();
+  return out;
+}

@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import {
   DriverError,
@@ -22,7 +32,7 @@ import { runTool } from '../qemu/run-tool.js';
 import { SAFE_NAME, assertSafeName, assertSpecSizes, diskBytesOf } from '../qemu/safe-name.js';
 import { readJson, storageId, writeJsonAtomic } from '../qemu/vm-files.js';
 import { DomainEventStream } from './domain-events.js';
-import { parseDomainList, parseDomstate } from './domain-state.js';
+import { parseDomstate, parseDomstats } from './domain-state.js';
 import { domainXml } from './domain-xml.js';
 import { capabilitiesFor, resolveDomainType } from './libvirt-capabilities.js';
 import { parseSnapshotList } from './libvirt-snapshots.js';
@@ -33,6 +43,8 @@ import { isInvalidState, isNotFound, virsh } from './virsh.js';
 /** Every domain this driver defines is named `vl-<vmId>`; other domains are reported unmanaged. */
 export const DOMAIN_PREFIX = 'vl-';
 const POLL_MS = 250;
+/** Where a cold migration leaves the snapshot metadata for the target (inside the VM's dir there). */
+const HANDOVER_DIR = 'incoming-snapshots';
 
 interface VmFiles {
   vmDir: string;
@@ -130,6 +142,7 @@ export class LibvirtDriver implements HypervisorDriver {
     await this.exclusive(spec.id, 'stop', async () => {
       const name = this.domainName(spec.id);
       const s = await this.domstate(spec.id, ctx);
+      if (s.state === 'absent') throw new DriverError('not_found', `VM ${spec.id} is not defined on ${this.uri}`);
       if (!isActive(s.state)) return;
       // A paused guest cannot answer ACPI; waiting for it would only delay the inevitable destroy.
       if (!opts.force && s.state === 'running') {
@@ -185,15 +198,31 @@ export class LibvirtDriver implements HypervisorDriver {
     });
   }
 
-  async snapshot(spec: VmSpec, name: string, _opts: { memory: boolean }, ctx: CallContext = {}): Promise<SnapshotInfo> {
+  async snapshot(spec: VmSpec, name: string, opts: { memory: boolean }, ctx: CallContext = {}): Promise<SnapshotInfo> {
     assertSafeName('snapshot name', name);
     return this.exclusive(spec.id, 'snapshot', async () => {
-      const existing = (await this.snapshots(spec.id, ctx)).find((s) => s.name === name);
-      if (existing) return existing; // a retried request must not fail on its own first success
       const s = await this.domstate(spec.id, ctx);
+      if (s.state === 'absent') throw new DriverError('not_found', `VM ${spec.id} is not defined on ${this.uri}`);
       if (s.state === 'migrating') throw new DriverError('conflict', `VM ${spec.id} is migrating`);
-      // libvirt's internal snapshot of an active domain always carries its memory (savevm); of an
-      // inactive one, the disk only. opts.memory cannot ask for less: the result says what it holds.
+      // libvirt's internal snapshot of an active domain always carries its memory (savevm), of an
+      // inactive one the disk only; a disk-only snapshot of a running domain would be an external
+      // one, which this libvirt can neither revert nor delete: refused rather than faked.
+      const memory = isActive(s.state);
+      if (memory && !opts.memory) {
+        throw new DriverError(
+          'unsupported',
+          `libvirt takes disk-only snapshots of a stopped VM only; stop ${spec.id} first or ask for a memory snapshot`,
+        );
+      }
+      const existing = (await this.snapshots(spec.id, ctx)).find((x) => x.name === name);
+      if (existing) {
+        // A retried request must not fail on its own first success; a different snapshot under that name must.
+        if (existing.memory === memory) return existing;
+        throw new DriverError(
+          'conflict',
+          `VM ${spec.id} already has a ${existing.memory ? 'memory' : 'disk-only'} snapshot named ${name}`,
+        );
+      }
       await this.v(['snapshot-create-as', this.domainName(spec.id), name, '--atomic'], ctx);
       const taken = (await this.snapshots(spec.id, ctx)).find((x) => x.name === name);
       if (!taken) throw new DriverError('failed', `snapshot ${name} of ${spec.id} is not listed after creation`);
@@ -215,9 +244,11 @@ export class LibvirtDriver implements HypervisorDriver {
   async deleteSnapshot(spec: VmSpec, name: string, ctx: CallContext = {}): Promise<void> {
     assertSafeName('snapshot name', name);
     await this.exclusive(spec.id, 'delete snapshot', async () => {
-      await this.v(['snapshot-delete', this.domainName(spec.id), name], ctx).catch((err: unknown) => {
-        if (!isNotFound(err)) throw err; // already gone (or the VM is): the same end state
-      });
+      if ((await this.domstate(spec.id, ctx)).state === 'absent') {
+        throw new DriverError('not_found', `VM ${spec.id} is not defined on ${this.uri}`);
+      }
+      if (!(await this.snapshots(spec.id, ctx)).some((x) => x.name === name)) return; // already gone
+      await this.v(['snapshot-delete', this.domainName(spec.id), name], ctx);
     });
   }
 
@@ -292,6 +323,7 @@ export class LibvirtDriver implements HypervisorDriver {
             signal: ctx.signal,
           });
         }
+        await this.handOverSnapshots(spec.id, endpoint, ctx);
         await this.v(['undefine', name, '--snapshots-metadata', '--managed-save'], ctx);
       }
       if (!shared) rmSync(f.vmDir, { recursive: true, force: true });
@@ -302,6 +334,10 @@ export class LibvirtDriver implements HypervisorDriver {
     await this.exclusive(spec.id, 'finish incoming', async () => {
       const f = this.files(spec.id);
       const s = await this.domstate(spec.id, ctx);
+      const prepared = existsSync(f.incoming);
+      if (s.state === 'absent' && !prepared) {
+        throw new DriverError('not_found', `no migration of ${spec.id} was prepared on ${this.uri}`);
+      }
       if (opts.live && !isActive(s.state) && s.state !== 'migrating') {
         throw new DriverError(
           'failed',
@@ -310,6 +346,7 @@ export class LibvirtDriver implements HypervisorDriver {
       }
       // Our own definition (this host's disk path and id in the metadata) becomes the persistent one.
       await this.defineXml(spec, f, ctx);
+      await this.redefineSnapshots(spec.id, f, ctx);
       rmSync(f.incoming, { force: true });
     });
   }
@@ -338,8 +375,8 @@ export class LibvirtDriver implements HypervisorDriver {
    * `managed: false` and never touched.
    */
   async listDomains(): Promise<DomainInfo[]> {
-    const out = await this.v(['list', '--all'], {});
-    return parseDomainList(out).map((d) => {
+    const out = await this.v(['domstats', '--state'], {});
+    return parseDomstats(out).map((d) => {
       const vmId = d.name.startsWith(DOMAIN_PREFIX) ? d.name.slice(DOMAIN_PREFIX.length) : '';
       const managed = SAFE_NAME.test(vmId) && existsSync(this.files(vmId).vmDir);
       return { vmId: managed ? vmId : d.name, managed, state: d.state, detail: d.detail };
@@ -430,6 +467,42 @@ export class LibvirtDriver implements HypervisorDriver {
     await this.v(['destroy', this.domainName(vmId)], ctx).catch((err: unknown) => {
       if (!isInvalidState(err) && !isNotFound(err)) throw err; // already stopped: the end state asked for
     });
+  }
+
+  /**
+   * Cold migration: the internal snapshots travel inside the qcow2, their libvirt metadata does
+   * not. It is written next to the target's disk (file paths rewritten to the target's VM dir),
+   * parents first, for finishIncoming to `snapshot-create --redefine`.
+   */
+  private async handOverSnapshots(vmId: string, e: LibvirtEndpoint, ctx: CallContext): Promise<void> {
+    const name = this.domainName(vmId);
+    const names = (await this.v(['snapshot-list', name, '--topological', '--name'], ctx))
+      .split('\n')
+      .map((x) => x.trim())
+      .filter(Boolean);
+    const out = join(dirname(e.diskPath), HANDOVER_DIR);
+    rmSync(out, { recursive: true, force: true });
+    if (names.length === 0) return;
+    mkdirSync(out, { recursive: true, mode: 0o700 });
+    const from = `${this.files(vmId).vmDir}/`;
+    const to = `${dirname(e.diskPath)}/`;
+    for (const [i, snap] of names.entries()) {
+      const xml = await this.v(['snapshot-dumpxml', name, snap], ctx);
+      writeFileSync(join(out, `${String(i).padStart(4, '0')}.xml`), xml.split(`'${from}`).join(`'${to}`));
+    }
+  }
+
+  private async redefineSnapshots(vmId: string, f: VmFiles, ctx: CallContext): Promise<void> {
+    const dir = join(f.vmDir, HANDOVER_DIR);
+    if (!existsSync(dir)) return;
+    const known = new Set((await this.snapshots(vmId, ctx)).map((x) => x.name));
+    for (const file of readdirSync(dir).sort()) {
+      const xml = readFileSync(join(dir, file), 'utf8');
+      const snap = /<name>([^<]+)<\/name>/.exec(xml)?.[1];
+      if (snap && known.has(snap)) continue; // a retried finish
+      await this.v(['snapshot-create', this.domainName(vmId), join(dir, file), '--redefine'], ctx);
+    }
+    rmSync(dir, { recursive: true, force: true });
   }
 
   private async snapshots(vmId: string, ctx: CallContext): Promise<SnapshotInfo[]> {

@@ -142,10 +142,8 @@ describe('libvirt driver on qemu:///system (real libvirtd, TCG guests)', { skip,
     const spec = vmSpec({ memoryMiB: 64 });
     await d.define(spec);
     const domains = await d.listDomains();
-    assert.deepEqual(
-      domains.find((x) => x.vmId === foreign),
-      { vmId: foreign, managed: false, state: 'stopped', detail: 'shut off' },
-    );
+    const listed = domains.find((x) => x.vmId === foreign);
+    assert.deepEqual([listed?.managed, listed?.state], [false, 'stopped']);
     assert.deepEqual(domains.find((x) => x.vmId === spec.id)?.managed, true);
     await d.destroy(spec);
     assert.match(virshSync(daemons.uri, ['domstate', foreign]), /shut off/, 'the foreign domain is still there');

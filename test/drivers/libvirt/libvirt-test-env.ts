@@ -86,10 +86,11 @@ export class LibvirtTestEnv {
     return d;
   }
 
-  async cleanup(): Promise<void> {
-    const uris = new Set(this.drivers.map((d) => d.uri));
+  /** `uris`: daemons the file used without a driver of this env (e.g. through the app's workers). */
+  async cleanup(uris: string[] = []): Promise<void> {
+    const all = new Set([...uris, ...this.drivers.map((d) => d.uri)]);
     for (const d of this.drivers) await d.close();
-    for (const uri of uris) {
+    for (const uri of all) {
       if (uri.startsWith('test:')) continue;
       await removeDomainsUnder(uri, this.root);
     }

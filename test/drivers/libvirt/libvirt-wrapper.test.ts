@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { DriverError, type MigrationEndpoint } from '../../../src/drivers/hypervisor-driver.port.js';
 import { driverCapabilities } from '../../../src/drivers/driver-registry.js';
 import { parseEventLine } from '../../../src/drivers/libvirt/domain-events.js';
-import { parseDomainList, parseDomstate } from '../../../src/drivers/libvirt/domain-state.js';
+import { parseDomainList, parseDomstate, parseDomstats } from '../../../src/drivers/libvirt/domain-state.js';
 import { domainXml, uuidFor } from '../../../src/drivers/libvirt/domain-xml.js';
 import { LibvirtDriver } from '../../../src/drivers/libvirt/libvirt.driver.js';
 import { parseSnapshotList } from '../../../src/drivers/libvirt/libvirt-snapshots.js';
@@ -128,9 +128,20 @@ describe('libvirt driver: virsh wrapper, parsers and domain XML (test:/// driver
     const ghost = vmSpec();
     await assert.rejects(d.start(ghost), (e: unknown) => e instanceof DriverError && e.code === 'not_found');
     await assert.rejects(d.pause(ghost), (e: unknown) => e instanceof DriverError && e.code === 'not_found');
-    await d.stop(ghost, { force: false });
-    await d.destroy(ghost);
-    await d.deleteSnapshot(ghost, 'nope');
+    await assert.rejects(
+      d.stop(ghost, { force: false }),
+      (e: unknown) => e instanceof DriverError && e.code === 'not_found',
+    );
+    await assert.rejects(
+      d.deleteSnapshot(ghost, 'x'),
+      (e: unknown) => e instanceof DriverError && e.code === 'not_found',
+    );
+    await assert.rejects(
+      d.finishIncoming(ghost, { live: false }),
+      (e: unknown) => e instanceof DriverError && e.code === 'not_found',
+    );
+    await d.destroy(ghost); // destroy of an absent VM succeeds
+    await d.deleteSnapshot(spec, 'nope'); // a snapshot already gone: the same end state
   });
 
   test('a host without peerUri refuses to be a migration target; a forged endpoint is refused', async () => {
@@ -229,6 +240,16 @@ describe('libvirt driver: virsh wrapper, parsers and domain XML (test:/// driver
       what: 'Stopped Destroyed',
     });
     assert.equal(parseEventLine('events received: 3'), undefined);
+    assert.deepEqual(
+      parseDomstats(
+        "Domain: 'vl-a'\n  state.state=5\n  state.reason=3\n\nDomain: 'b c'\n  state.state=3\n  state.reason=1\n\nDomain: 'd'\n  state.state=1\n  state.reason=1\n",
+      ),
+      [
+        { name: 'vl-a', state: 'crashed', detail: 'shut off (crashed)' },
+        { name: 'b c', state: 'paused', detail: 'paused (user)' },
+        { name: 'd', state: 'running', detail: 'running' },
+      ],
+    );
   });
 
   test("domain XML matches the golden files, validates against libvirt's schema and defines on test:///", () => {
