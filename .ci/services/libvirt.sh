@@ -39,7 +39,8 @@ start_system() {
     log "a libvirtd already serves $SYS_URI: using it, not stopping it later"
     return
   fi
-  if ! pgrep -x virtlogd >/dev/null; then
+  # By pidfile, not by name: a peer's virtlogd (another namespace) is not the host's.
+  if ! { [[ -s /var/run/virtlogd.pid ]] && kill -0 "$(cat /var/run/virtlogd.pid)" 2>/dev/null; }; then
     /etc/init.d/virtlogd start >&2
     touch "$state/started-virtlogd"
   fi
