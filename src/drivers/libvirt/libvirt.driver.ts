@@ -52,6 +52,8 @@ interface VmFiles {
   xml: string;
   incoming: string;
   consoleLog: string;
+  /** Written when stop acknowledges a crashed domain: libvirt keeps saying "crashed" until the next start. */
+  stopAck: string;
 }
 
 interface IncomingRecord {
@@ -103,6 +105,7 @@ export class LibvirtDriver implements HypervisorDriver {
       xml: join(vmDir, 'domain.xml'),
       incoming: join(vmDir, 'incoming.json'),
       consoleLog: join(vmDir, 'console.log'),
+      stopAck: join(vmDir, 'crash-acknowledged'),
     };
   }
 
@@ -133,8 +136,12 @@ export class LibvirtDriver implements HypervisorDriver {
       if (existsSync(this.files(spec.id).incoming)) {
         throw new DriverError('conflict', `an incoming migration of ${spec.id} is prepared here; finish or abort it`);
       }
-      if (s.state === 'paused') await this.v(['resume', this.domainName(spec.id)], ctx);
-      else await this.v(['start', this.domainName(spec.id)], ctx);
+      if (s.state === 'paused') {
+        await this.v(['resume', this.domainName(spec.id)], ctx);
+        return;
+      }
+      rmSync(this.files(spec.id).stopAck, { force: true });
+      await this.v(['start', this.domainName(spec.id)], ctx);
     });
   }
 
@@ -143,6 +150,7 @@ export class LibvirtDriver implements HypervisorDriver {
       const name = this.domainName(spec.id);
       const s = await this.domstate(spec.id, ctx);
       if (s.state === 'absent') throw new DriverError('not_found', `VM ${spec.id} is not defined on ${this.uri}`);
+      if (s.state === 'crashed') writeFileSync(this.files(spec.id).stopAck, `${new Date().toISOString()}\n`);
       if (!isActive(s.state)) return;
       // A paused guest cannot answer ACPI; waiting for it would only delay the inevitable destroy.
       if (!opts.force && s.state === 'running') {
@@ -208,19 +216,19 @@ export class LibvirtDriver implements HypervisorDriver {
       // inactive one the disk only; a disk-only snapshot of a running domain would be an external
       // one, which this libvirt can neither revert nor delete: refused rather than faked.
       const memory = isActive(s.state);
+      const existing = (await this.snapshots(spec.id, ctx)).find((x) => x.name === name);
+      if (existing) {
+        // A retried request must not fail on its own first success; a different snapshot under that name must.
+        if (existing.memory === (memory && opts.memory)) return existing;
+        throw new DriverError(
+          'conflict',
+          `VM ${spec.id} already has a ${existing.memory ? 'memory' : 'disk-only'} snapshot named ${name}`,
+        );
+      }
       if (memory && !opts.memory) {
         throw new DriverError(
           'unsupported',
           `libvirt takes disk-only snapshots of a stopped VM only; stop ${spec.id} first or ask for a memory snapshot`,
-        );
-      }
-      const existing = (await this.snapshots(spec.id, ctx)).find((x) => x.name === name);
-      if (existing) {
-        // A retried request must not fail on its own first success; a different snapshot under that name must.
-        if (existing.memory === memory) return existing;
-        throw new DriverError(
-          'conflict',
-          `VM ${spec.id} already has a ${existing.memory ? 'memory' : 'disk-only'} snapshot named ${name}`,
         );
       }
       await this.v(['snapshot-create-as', this.domainName(spec.id), name, '--atomic'], ctx);
@@ -379,7 +387,9 @@ export class LibvirtDriver implements HypervisorDriver {
     return parseDomstats(out).map((d) => {
       const vmId = d.name.startsWith(DOMAIN_PREFIX) ? d.name.slice(DOMAIN_PREFIX.length) : '';
       const managed = SAFE_NAME.test(vmId) && existsSync(this.files(vmId).vmDir);
-      return { vmId: managed ? vmId : d.name, managed, state: d.state, detail: d.detail };
+      if (!managed) return { vmId: d.name, managed, state: d.state, detail: d.detail };
+      const s = this.acknowledged(vmId, { state: d.state, detail: d.detail });
+      return { vmId, managed, ...s };
     });
   }
 
@@ -506,12 +516,20 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   private async snapshots(vmId: string, ctx: CallContext): Promise<SnapshotInfo[]> {
-    const out = await this.v(['snapshot-list', this.domainName(vmId)], ctx);
-    return parseSnapshotList(out);
+    // In the order they were taken: by creation time (whole seconds), ties kept in topological
+    // order, parents before children (virsh's default order is by name).
+    const out = await this.v(['snapshot-list', this.domainName(vmId), '--topological'], ctx);
+    return parseSnapshotList(out).sort((x, y) => (x.createdAt ?? '').localeCompare(y.createdAt ?? ''));
   }
 
   private async domstate(vmId: string, ctx: CallContext): Promise<DomainStatus> {
-    return this.domstateAt(this.uri, this.domainName(vmId), ctx);
+    return this.acknowledged(vmId, await this.domstateAt(this.uri, this.domainName(vmId), ctx));
+  }
+
+  /** A crash the control plane acknowledged with a stop reads as stopped (libvirt only forgets it at the next start). */
+  private acknowledged<T extends DomainStatus>(vmId: string, s: T): T {
+    if (s.state !== 'crashed' || !existsSync(this.files(vmId).stopAck)) return s;
+    return { ...s, state: 'stopped', detail: `${s.detail ?? 'crashed'}, acknowledged by a stop` };
   }
 
   private async domstateAt(uri: string, name: string, ctx: CallContext): Promise<DomainStatus> {

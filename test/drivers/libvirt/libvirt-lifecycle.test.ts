@@ -122,6 +122,11 @@ describe('libvirt driver on qemu:///system (real libvirtd, TCG guests)', { skip,
       process.kill(pids[0]!, 'SIGKILL');
       await waitFor('crashed', async () => (await d.status(spec)).state === 'crashed', 20_000);
       assert.match((await d.status(spec)).detail ?? '', /crashed|failed/);
+      assert.equal((await d.listDomains()).find((x) => x.vmId === spec.id)?.state, 'crashed');
+      // The control plane acknowledges the crash with a stop: from then on it reads stopped, everywhere.
+      await d.stop(spec, { force: true });
+      assert.equal((await d.status(spec)).state, 'stopped');
+      assert.equal((await d.listDomains()).find((x) => x.vmId === spec.id)?.state, 'stopped');
       await d.start(spec); // a crashed VM starts again
       assert.equal((await d.status(spec)).state, 'running');
     } finally {
@@ -162,6 +167,16 @@ describe('libvirt driver on qemu:///system (real libvirtd, TCG guests)', { skip,
     assert.ok(hasPattern(disk, 0xa1), 'the disk is back as it was at the snapshot');
 
     await d.start(spec);
+    await assert.rejects(
+      d.snapshot(spec, 'cold', { memory: true }),
+      (e: unknown) =>
+        e instanceof DriverError && e.code === 'conflict' && /disk-only snapshot named cold/.test(e.message),
+    );
+    // libvirt cannot take an internal disk-only snapshot of a running domain: refused, not faked.
+    await assert.rejects(
+      d.snapshot(spec, 'live-disk', { memory: false }),
+      (e: unknown) => e instanceof DriverError && e.code === 'unsupported',
+    );
     const hot = await timed('memory snapshot (running)', () => d.snapshot(spec, 'hot', { memory: true }));
     assert.equal(hot.memory, true);
     assert.deepEqual(await d.snapshot(spec, 'hot', { memory: true }), hot, 'a retried snapshot returns the first');
