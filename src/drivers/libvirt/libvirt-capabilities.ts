@@ -12,6 +12,12 @@ export function libvirtCapabilities(uri: string): DriverCapabilities {
 }
 
 export function capabilitiesFor(config: LibvirtHostConfig): DriverCapabilities {
+  const caps = hypervisorCapabilities(config);
+  for (const d of config.disabled) caps[d] = false;
+  return caps;
+}
+
+function hypervisorCapabilities(config: LibvirtHostConfig): DriverCapabilities {
   const none: DriverCapabilities = {
     liveMigration: false,
     coldMigration: false,

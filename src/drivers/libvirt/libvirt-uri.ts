@@ -22,7 +22,19 @@ export interface LibvirtHostConfig {
   peerUri?: string;
   /** Address the source QEMU sends the migration stream to (`--migrateuri tcp://<it>`). */
   migrationHost?: string;
+  /** Capabilities the operator turned off for this host (`disable=pause,liveMigration`): refused as unsupported. */
+  disabled: DisableableCapability[];
 }
+
+export const DISABLEABLE = [
+  'liveMigration',
+  'coldMigration',
+  'memorySnapshots',
+  'diskSnapshots',
+  'pause',
+  'reboot',
+] as const;
+export type DisableableCapability = (typeof DISABLEABLE)[number];
 
 /** Our parameters; everything else in the query (socket=, no_verify=, …) belongs to libvirt and is kept. */
 const KEYS = new Set([
@@ -33,6 +45,7 @@ const KEYS = new Set([
   'migrationTimeoutMs',
   'peerUri',
   'migrationHost',
+  'disable',
 ]);
 
 /**
@@ -75,7 +88,17 @@ export function parseLibvirtUri(uri: string): LibvirtHostConfig {
   if (storage !== null && (!isAbsolute(storage) || storage.includes('\0'))) {
     throw new Error(`storage must be an absolute path, got ${storage}`);
   }
+  const disabled = (ours.get('disable') ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  for (const d of disabled) {
+    if (!(DISABLEABLE as readonly string[]).includes(d)) {
+      throw new Error(`disable: unknown capability ${JSON.stringify(d)} (one of ${DISABLEABLE.join(', ')})`);
+    }
+  }
   return {
+    disabled: disabled as DisableableCapability[],
     connectUri: connect.toString(),
     hypervisor: scheme.split('+')[0]!,
     local,

@@ -168,6 +168,7 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   async reboot(spec: VmSpec, ctx: CallContext = {}): Promise<void> {
+    this.require('reboot', 'reboot');
     await this.whileActive(spec, 'reboot', ctx, async (name) => {
       // A reset, like the qemu driver's system_reset: it works whether or not the guest handles ACPI.
       await this.v(['reset', name], ctx);
@@ -175,12 +176,14 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   async pause(spec: VmSpec, ctx: CallContext = {}): Promise<void> {
+    this.require('pause', 'pause');
     await this.whileActive(spec, 'pause', ctx, async (name, state) => {
       if (state === 'running') await this.v(['suspend', name], ctx);
     });
   }
 
   async resume(spec: VmSpec, ctx: CallContext = {}): Promise<void> {
+    this.require('pause', 'resume');
     await this.whileActive(spec, 'resume', ctx, async (name, state) => {
       if (state === 'paused') await this.v(['resume', name], ctx);
     });
@@ -216,6 +219,7 @@ export class LibvirtDriver implements HypervisorDriver {
       // inactive one the disk only; a disk-only snapshot of a running domain would be an external
       // one, which this libvirt can neither revert nor delete: refused rather than faked.
       const memory = isActive(s.state);
+      this.require(memory ? 'memorySnapshots' : 'diskSnapshots', memory ? 'a memory snapshot' : 'a disk snapshot');
       const existing = (await this.snapshots(spec.id, ctx)).find((x) => x.name === name);
       if (existing) {
         // A retried request must not fail on its own first success; a different snapshot under that name must.
@@ -269,6 +273,7 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   async prepareIncoming(spec: VmSpec, opts: { live: boolean }, ctx: CallContext = {}): Promise<MigrationEndpoint> {
+    this.require(opts.live ? 'liveMigration' : 'coldMigration', opts.live ? 'live migration' : 'cold migration');
     assertSpecSizes(spec);
     return this.exclusive(spec.id, 'prepare incoming', async () => {
       const peerUri = this.config.peerUri;
@@ -304,6 +309,7 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   async migrate(spec: VmSpec, raw: MigrationEndpoint, opts: { live: boolean }, ctx: CallContext = {}): Promise<void> {
+    this.require(opts.live ? 'liveMigration' : 'coldMigration', opts.live ? 'live migration' : 'cold migration');
     const endpoint = parseEndpoint(raw, spec.id);
     await this.exclusive(spec.id, 'migrate', async () => {
       const name = this.domainName(spec.id);
@@ -547,6 +553,15 @@ export class LibvirtDriver implements HypervisorDriver {
 
   private opts(ctx: CallContext, timeoutMs?: number): { timeoutMs: number; signal?: AbortSignal } {
     return { timeoutMs: timeoutMs ?? this.config.callTimeoutMs, signal: ctx.signal };
+  }
+
+  /** An undeclared capability is refused before anything is touched (the API refuses it first, with 422). */
+  private require(cap: keyof Omit<DriverCapabilities, 'hardwareAcceleration'>, verb: string): void {
+    if (this.capabilities[cap]) return;
+    throw new DriverError(
+      'unsupported',
+      `${verb} is not supported on host ${this.binding.id} (${this.uri}): no ${cap}`,
+    );
   }
 
   private async exclusive<T>(vmId: string, verb: string, fn: () => Promise<T>): Promise<T> {

@@ -145,7 +145,8 @@ describe('libvirt driver: virsh wrapper, parsers and domain XML (test:/// driver
   });
 
   test('a host without peerUri refuses to be a migration target; a forged endpoint is refused', async () => {
-    const d = new LibvirtDriver({ id: 'h1', driver: 'libvirt', uri: 'test:///default', storageDir: join(dir, 's2') });
+    // qemu:///system is never contacted here: both refusals come before any virsh call.
+    const d = new LibvirtDriver({ id: 'h1', driver: 'libvirt', uri: 'qemu:///system', storageDir: join(dir, 's2') });
     await assert.rejects(
       d.prepareIncoming(vmSpec(), { live: true }),
       (e: unknown) => e instanceof DriverError && e.code === 'unsupported' && /peerUri/.test(e.message),
@@ -184,6 +185,33 @@ describe('libvirt driver: virsh wrapper, parsers and domain XML (test:/// driver
     for (const bad of forged) {
       await assert.rejects(d.migrate(spec, bad, { live: true }), /invalid libvirt migration endpoint/);
     }
+  });
+
+  test("undeclared capabilities (the test driver's, or disabled in the URI) are refused as unsupported", async () => {
+    const spec = vmSpec();
+    const node = join(dir, 'node-disabled.xml');
+    writeFileSync(node, testNodeXml(`vl-${spec.id}`));
+    const storage = join(dir, 'storage-disabled');
+    mkdirSync(join(storage, spec.id), { recursive: true });
+    const uri = `test://${node}?disable=pause,reboot,memorySnapshots`;
+    const d = new LibvirtDriver({ id: 'h3', driver: 'libvirt', uri, storageDir: storage });
+    assert.deepEqual(
+      [d.capabilities.pause, d.capabilities.reboot, d.capabilities.memorySnapshots, d.capabilities.diskSnapshots],
+      [false, false, false, true],
+    );
+    const unsupported = (e: unknown) => e instanceof DriverError && e.code === 'unsupported';
+    await assert.rejects(d.pause(spec), unsupported);
+    await assert.rejects(d.resume(spec), unsupported);
+    await assert.rejects(d.reboot(spec), unsupported);
+    await assert.rejects(d.snapshot(spec, 's', { memory: true }), unsupported); // the domain runs: a memory one
+    await assert.rejects(d.prepareIncoming(spec, { live: true }), unsupported); // test:/// has no migration
+    await assert.rejects(d.migrate(spec, {}, { live: false }), unsupported);
+    assert.deepEqual(await d.listSnapshots(spec), [], 'nothing was taken');
+    assert.throws(
+      () =>
+        new LibvirtDriver({ id: 'h4', driver: 'libvirt', uri: 'qemu:///system?disable=teleport', storageDir: storage }),
+      /disable: unknown capability "teleport"/,
+    );
   });
 
   test('capabilities are declared per URI', () => {

@@ -48,29 +48,38 @@ function binding(id: string, uri: string, storageDir: string, params: Record<str
   return { id, driver: 'libvirt', uri: `${uri}?${query.toString()}`, storageDir };
 }
 
-export const target: ContractTarget = {
+/**
+ * Not a literal typed ContractTarget: the optional restrictedHost hook may be newer than the
+ * interface this tree has, and a literal would refuse the extra member.
+ */
+const libvirtTarget = {
   kind: 'libvirt',
 
   async skipReason() {
     return libvirtSkipReason();
   },
 
-  async host(id, storageDir) {
+  async host(id: string, storageDir: string) {
     return binding(id, daemonsUp().uri, storageDir, {});
   },
 
-  async secondHost(id, storageDir) {
+  async secondHost(id: string, storageDir: string) {
     const peerUri = daemonsUp().peerUri;
     if (!peerUri) return undefined;
     return binding(id, peerUri, storageDir, { peerUri, migrationHost: '127.0.0.1' });
   },
 
-  spec(vmId): VmSpec {
+  /** The same daemon with capabilities switched off in the URI, so the refusals can be proven. */
+  async restrictedHost(id: string, storageDir: string): Promise<HostBinding> {
+    return binding(id, daemonsUp().uri, storageDir, { disable: 'pause,reboot,memorySnapshots,liveMigration' });
+  },
+
+  spec(vmId: string): VmSpec {
     // No guest OS: SeaBIOS alone is up in well under a second and is enough for every verb.
     return { id: vmId, name: vmId, vcpus: 1, memoryMiB: 64, diskGiB: 1 };
   },
 
-  async killFromOutside(_host, vmId) {
+  async killFromOutside(_host: HostBinding, vmId: string) {
     const name = `vl-${vmId}`;
     const pids = qemuPidsOf(name);
     if (pids.length === 0) throw new Error(`no QEMU runs domain ${name}`);
@@ -78,7 +87,7 @@ export const target: ContractTarget = {
     await waitFor(`QEMU of ${name} gone`, () => qemuPidsOf(name).length === 0, 20_000);
   },
 
-  async cleanup(host) {
+  async cleanup(host: HostBinding) {
     const config = parseLibvirtUri(host.uri);
     await removeDomainsUnder(config.connectUri, config.storageDir ?? host.storageDir);
     hostsInUse = Math.max(0, hostsInUse - 1);
@@ -88,3 +97,5 @@ export const target: ContractTarget = {
     }
   },
 };
+
+export const target: ContractTarget = libvirtTarget;
