@@ -20,6 +20,8 @@ export interface EventStreamOptions {
   minBackoffMs?: number;
   maxBackoffMs?: number;
   onError?: (message: string) => void;
+  /** The virsh binary (default `virsh`, or $VL_VIRSH). */
+  binary?: string;
 }
 
 /**
@@ -62,10 +64,14 @@ export class DomainEventStream {
 
   private spawn(): void {
     if (this.stopped) return;
-    const child = spawn(VIRSH, ['-q', '-c', this.uri, 'event', '--event', 'lifecycle', '--loop'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C', LANG: 'C' },
-    });
+    const child = spawn(
+      this.options.binary ?? VIRSH,
+      ['-q', '-c', this.uri, 'event', '--event', 'lifecycle', '--loop'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, LC_ALL: 'C', LANG: 'C' },
+      },
+    );
     this.child = child;
     let stderr = '';
     child.stderr?.setEncoding('utf8');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DriverError, type MigrationEndpoint } from '../../../src/drivers/hypervisor-driver.port.js';
 import { driverCapabilities } from '../../../src/drivers/driver-registry.js';
-import { parseEventLine } from '../../../src/drivers/libvirt/domain-events.js';
+import { DomainEventStream, parseEventLine } from '../../../src/drivers/libvirt/domain-events.js';
 import { parseDomainList, parseDomstate, parseDomstats } from '../../../src/drivers/libvirt/domain-state.js';
 import { domainXml, uuidFor } from '../../../src/drivers/libvirt/domain-xml.js';
 import { LibvirtDriver } from '../../../src/drivers/libvirt/libvirt.driver.js';
@@ -80,6 +80,35 @@ describe('libvirt driver: virsh wrapper, parsers and domain XML (test:/// driver
         err instanceof DriverError && err.code === 'timeout' && /no answer within 300 ms/.test(err.message),
     );
     assert.ok(Date.now() - t0 < 5_000, 'the deadline, not the child, ended the call');
+  });
+
+  test('the event stream survives virsh exiting (fake virsh that exits: restarting the shared libvirtd would disturb other tests)', async () => {
+    const fake = join(dir, 'exiting-virsh');
+    writeFileSync(
+      fake,
+      "#!/bin/sh\necho \"event 'lifecycle' for domain 'vl-a': Stopped Destroyed\"\necho 'error: Cannot recv data: Connection reset by peer' >&2\nexit 1\n",
+    );
+    chmodSync(fake, 0o755);
+    const events: string[] = [];
+    const errors: string[] = [];
+    const stream = new DomainEventStream('qemu:///system', (e) => events.push(`${e.domain} ${e.what}`), {
+      binary: fake,
+      minBackoffMs: 50,
+      maxBackoffMs: 100,
+      onError: (m) => errors.push(m),
+    });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (events.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(events.length >= 2, `virsh was started again after it exited (${events.length} events)`);
+      assert.equal(events[0], 'vl-a Stopped Destroyed');
+      assert.match(errors[0] ?? '', /exited \(1\): error: Cannot recv data: Connection reset by peer; again in 50 ms/);
+    } finally {
+      stream.stop();
+    }
+    const seen = events.length;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(events.length, seen, 'nothing runs after stop()');
   });
 
   test('a missing virsh binary is a clear failure', async () => {
