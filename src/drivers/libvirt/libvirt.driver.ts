@@ -38,6 +38,7 @@ import { capabilitiesFor, resolveDomainType } from './libvirt-capabilities.js';
 import { parseSnapshotList } from './libvirt-snapshots.js';
 import { parseLibvirtUri, type LibvirtHostConfig } from './libvirt-uri.js';
 import { parseEndpoint, toWire, type LibvirtEndpoint } from './migration-endpoint.js';
+import { pollMigrationProgress } from './migration-progress.js';
 import { isInvalidState, isNotFound, virsh } from './virsh.js';
 
 /** Every domain this driver defines is named `vl-<vmId>`; other domains are reported unmanaged. */
@@ -451,6 +452,7 @@ export class LibvirtDriver implements HypervisorDriver {
       writeFileSync(xmlFile, rewritten);
       args.push('--copy-storage-all', '--migrate-disks', 'vda', '--xml', xmlFile, '--persistent-xml', xmlFile);
     }
+    const stopPolling = ctx.onProgress ? pollMigrationProgress(this.uri, name, ctx.onProgress) : () => undefined;
     try {
       await this.v(args, ctx, this.config.migrationTimeoutMs);
     } catch (err) {
@@ -458,6 +460,7 @@ export class LibvirtDriver implements HypervisorDriver {
       await this.v(['domjobabort', name], {}).catch(() => undefined);
       throw err;
     } finally {
+      stopPolling();
       if (xmlFile) rmSync(xmlFile, { force: true });
     }
   }

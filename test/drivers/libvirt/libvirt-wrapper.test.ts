@@ -11,6 +11,7 @@ import { parseDomainList, parseDomstate, parseDomstats } from '../../../src/driv
 import { domainXml, uuidFor } from '../../../src/drivers/libvirt/domain-xml.js';
 import { LibvirtDriver } from '../../../src/drivers/libvirt/libvirt.driver.js';
 import { parseSnapshotList } from '../../../src/drivers/libvirt/libvirt-snapshots.js';
+import { parseJobStats } from '../../../src/drivers/libvirt/migration-progress.js';
 import { parseLibvirtUri } from '../../../src/drivers/libvirt/libvirt-uri.js';
 import { virsh } from '../../../src/drivers/libvirt/virsh.js';
 import { GOLDEN } from './golden-inputs.js';
@@ -297,6 +298,14 @@ describe('libvirt driver: virsh wrapper, parsers and domain XML (test:/// driver
       what: 'Stopped Destroyed',
     });
     assert.equal(parseEventLine('events received: 3'), undefined);
+    assert.deepEqual(parseJobStats('type=2\ndata_total=1000\ndata_processed=250\ndata_remaining=750\n'), {
+      message: 'migrating',
+      totalBytes: 1000,
+      transferredBytes: 250,
+      remainingBytes: 750,
+      percent: 25,
+    });
+    assert.equal(parseJobStats('type=0\n'), undefined);
     assert.deepEqual(
       parseDomstats(
         "Domain: 'vl-a'\n  state.state=5\n  state.reason=3\n\nDomain: 'b c'\n  state.state=3\n  state.reason=1\n\nDomain: 'd'\n  state.state=1\n  state.reason=1\n",
