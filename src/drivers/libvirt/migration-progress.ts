@@ -8,11 +8,14 @@ export function parseJobStats(output: string): Progress | undefined {
     const m = /^\s*([a-z_]+)\s*[=:]\s*(\d+)\s*$/.exec(line);
     if (m) v.set(m[1]!, Number(m[2]));
   }
-  const total = v.get('data_total');
-  const processed = v.get('data_processed');
-  const remaining = v.get('data_remaining');
-  if (total === undefined && processed === undefined) return undefined;
-  const p: Progress = { message: 'migrating' };
+  // While --copy-storage-all mirrors the disk, only the disk_* figures move (data_* stay 0); then
+  // data_* covers RAM and disk together.
+  const prefix = (v.get('data_total') ?? 0) > 0 ? 'data' : (v.get('disk_total') ?? 0) > 0 ? 'disk' : 'memory';
+  const total = v.get(`${prefix}_total`);
+  const processed = v.get(`${prefix}_processed`);
+  const remaining = v.get(`${prefix}_remaining`);
+  if (!total && !processed) return undefined;
+  const p: Progress = { message: prefix === 'disk' ? 'copying the disk' : 'migrating' };
   if (total !== undefined) p.totalBytes = total;
   if (processed !== undefined) p.transferredBytes = processed;
   if (remaining !== undefined) p.remainingBytes = remaining;

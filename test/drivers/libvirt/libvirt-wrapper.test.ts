@@ -305,7 +305,17 @@ describe('libvirt driver: virsh wrapper, parsers and domain XML (test:/// driver
       remainingBytes: 750,
       percent: 25,
     });
-    assert.equal(parseJobStats('type=0\n'), undefined);
+    assert.deepEqual(
+      parseJobStats('data_total=0\ndata_processed=0\ndisk_total=400\ndisk_processed=100\ndisk_remaining=300\n'),
+      {
+        message: 'copying the disk',
+        totalBytes: 400,
+        transferredBytes: 100,
+        remainingBytes: 300,
+        percent: 25,
+      },
+    );
+    assert.equal(parseJobStats('type=0\ndata_total=0\n'), undefined);
     assert.deepEqual(
       parseDomstats(
         "Domain: 'vl-a'\n  state.state=5\n  state.reason=3\n\nDomain: 'b c'\n  state.state=3\n  state.reason=1\n\nDomain: 'd'\n  state.state=1\n  state.reason=1\n",
