@@ -6,7 +6,10 @@
 #                hostname and host_uuid, listening on 127.0.0.1:<free port> (auth none:
 #                tests only), so a live migration between the two is a real one.
 #                Logs go to stderr; `export VAR=...` lines go to stdout.
-#   stop <dir>   stops exactly what start started (recorded under <dir>/libvirt).
+#   stop <dir>   stops exactly what start started (recorded under <dir>/libvirt). The host's
+#                libvirtd is shared by every concurrent user of this script (CI, test files
+#                run in parallel): each start registers a user under $SHARED/users, and the
+#                daemons are stopped by the last user to leave, and only if this script started them.
 set -euo pipefail
 
 cmd=${1:?usage: libvirt.sh start|stop <dir>}
@@ -14,6 +17,8 @@ base=${2:?usage: libvirt.sh start|stop <dir>}
 state=$base/libvirt
 peer=$state/peer
 SYS_URI=qemu:///system
+SHARED=/run/virtledger-libvirt
+user_id=$(printf '%s' "$state" | sha256sum | cut -c1-16)
 
 log() { echo "libvirt.sh: $*" >&2; }
 
@@ -35,17 +40,19 @@ free_port() {
 }
 
 start_system() {
+  mkdir -p "$SHARED/users"
+  echo "$state" >"$SHARED/users/$user_id"
   if answers "$SYS_URI"; then
-    log "a libvirtd already serves $SYS_URI: using it, not stopping it later"
+    log "a libvirtd already serves $SYS_URI: using it"
     return
   fi
   # By pidfile, not by name: a peer's virtlogd (another namespace) is not the host's.
   if ! { [[ -s /var/run/virtlogd.pid ]] && kill -0 "$(cat /var/run/virtlogd.pid)" 2>/dev/null; }; then
     /etc/init.d/virtlogd start >&2
-    touch "$state/started-virtlogd"
+    touch "$SHARED/started-virtlogd"
   fi
   /etc/init.d/libvirtd start >&2
-  touch "$state/started-libvirtd"
+  touch "$SHARED/started-libvirtd"
   wait_answer "$SYS_URI" /var/run/libvirtd.pid
 }
 
@@ -122,13 +129,18 @@ case $cmd in
     ;;
   stop)
     stop_peer
-    if [[ -e $state/started-libvirtd ]]; then
-      /etc/init.d/libvirtd stop >&2 || true
-      rm -f "$state/started-libvirtd"
+    rm -f "$SHARED/users/$user_id"
+    if [[ -n $(ls -A "$SHARED/users" 2>/dev/null) ]]; then
+      log "other users of $SYS_URI remain: leaving its daemons running"
+      exit 0
     fi
-    if [[ -e $state/started-virtlogd ]]; then
+    if [[ -e $SHARED/started-libvirtd ]]; then
+      /etc/init.d/libvirtd stop >&2 || true
+      rm -f "$SHARED/started-libvirtd"
+    fi
+    if [[ -e $SHARED/started-virtlogd ]]; then
       /etc/init.d/virtlogd stop >&2 || true
-      rm -f "$state/started-virtlogd"
+      rm -f "$SHARED/started-virtlogd"
     fi
     ;;
   *)
