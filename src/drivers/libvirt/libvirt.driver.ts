@@ -151,6 +151,7 @@ export class LibvirtDriver implements HypervisorDriver {
       const name = this.domainName(spec.id);
       const s = await this.domstate(spec.id, ctx);
       if (s.state === 'absent') throw new DriverError('not_found', `VM ${spec.id} is not defined on ${this.uri}`);
+      if (s.state === 'migrating') throw new DriverError('conflict', `VM ${spec.id} is migrating (${s.detail})`);
       if (s.state === 'crashed') writeFileSync(this.files(spec.id).stopAck, `${new Date().toISOString()}\n`);
       if (!isActive(s.state)) return;
       // A paused guest cannot answer ACPI; waiting for it would only delay the inevitable destroy.
