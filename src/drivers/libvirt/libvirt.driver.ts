@@ -1,15 +1,4 @@
-import { createHash } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import {
   DriverError,
@@ -38,14 +27,12 @@ import { capabilitiesFor, resolveDomainType } from './libvirt-capabilities.js';
 import { parseSnapshotList } from './libvirt-snapshots.js';
 import { parseLibvirtUri, type LibvirtHostConfig } from './libvirt-uri.js';
 import { parseEndpoint, toWire, type LibvirtEndpoint } from './migration-endpoint.js';
-import { pollMigrationProgress } from './migration-progress.js';
+import { handOverSnapshots, migrateLive, redefineSnapshots, type VirshCall } from './libvirt-migration.js';
 import { isInvalidState, isNotFound, virsh } from './virsh.js';
 
 /** Every domain this driver defines is named `vl-<vmId>`; other domains are reported unmanaged. */
 export const DOMAIN_PREFIX = 'vl-';
 const POLL_MS = 250;
-/** Where a cold migration leaves the snapshot metadata for the target (inside the VM's dir there). */
-const HANDOVER_DIR = 'incoming-snapshots';
 
 interface VmFiles {
   vmDir: string;
@@ -328,7 +315,8 @@ export class LibvirtDriver implements HypervisorDriver {
       const f = this.files(spec.id);
       if (opts.live) {
         if (!isActive(s.state)) throw new DriverError('conflict', `a live migration needs VM ${spec.id} running`);
-        await this.migrateLive(spec, endpoint, shared, ctx);
+        const m = { uri: this.uri, domain: name, vmDir: f.vmDir, endpoint, shared };
+        await migrateLive(this.virshCall, { ...m, timeoutMs: this.config.migrationTimeoutMs }, ctx);
       } else {
         if (isActive(s.state)) throw new DriverError('conflict', `a cold migration needs VM ${spec.id} stopped`);
         // Cold: the disk goes to the target's path (a no-op on shared storage) and finishIncoming
@@ -339,7 +327,7 @@ export class LibvirtDriver implements HypervisorDriver {
             signal: ctx.signal,
           });
         }
-        await this.handOverSnapshots(spec.id, endpoint, ctx);
+        await handOverSnapshots(this.virshCall, name, f.vmDir, endpoint, ctx);
         await this.v(['undefine', name, '--snapshots-metadata', '--managed-save'], ctx);
       }
       if (!shared) rmSync(f.vmDir, { recursive: true, force: true });
@@ -362,7 +350,8 @@ export class LibvirtDriver implements HypervisorDriver {
       }
       // Our own definition (this host's disk path and id in the metadata) becomes the persistent one.
       await this.defineXml(spec, f, ctx);
-      await this.redefineSnapshots(spec.id, f, ctx);
+      const known = new Set((await this.snapshots(spec.id, ctx)).map((x) => x.name));
+      await redefineSnapshots(this.virshCall, this.domainName(spec.id), f.vmDir, known, ctx);
       rmSync(f.incoming, { force: true });
     });
   }
@@ -427,45 +416,6 @@ export class LibvirtDriver implements HypervisorDriver {
     this.streams.clear();
   }
 
-  private async migrateLive(spec: VmSpec, e: LibvirtEndpoint, shared: boolean, ctx: CallContext): Promise<void> {
-    const name = this.domainName(spec.id);
-    const args = ['migrate', '--live', '--p2p', '--persistent', '--undefinesource', name, e.uri];
-    if (e.migrationHost)
-      args.push(
-        '--migrateuri',
-        `tcp://${e.migrationHost.includes(':') && !e.migrationHost.startsWith('[') ? `[${e.migrationHost}]` : e.migrationHost}`,
-      );
-    let xmlFile: string | undefined;
-    if (shared) {
-      // Both QEMUs open the same file: libvirt calls that unsafe unless the cache is off or the
-      // filesystem is a cluster one it knows; the source stops writing before the target starts.
-      args.push('--unsafe');
-    } else {
-      const xml = await this.v(['dumpxml', '--migratable', name], ctx);
-      // Every file of the VM (disk, console log) moves from this host's VM dir to the target's.
-      const source = `${this.files(spec.id).vmDir}/`;
-      const rewritten = xml.split(`file='${source}`).join(`file='${dirname(e.diskPath)}/`);
-      if (rewritten === xml) throw new DriverError('failed', `the domain XML of ${spec.id} names no file in ${source}`);
-      xmlFile = join(
-        this.files(spec.id).vmDir,
-        `migrate-${createHash('sha256').update(e.uri).digest('hex').slice(0, 8)}.xml`,
-      );
-      writeFileSync(xmlFile, rewritten);
-      args.push('--copy-storage-all', '--migrate-disks', 'vda', '--xml', xmlFile, '--persistent-xml', xmlFile);
-    }
-    const stopPolling = ctx.onProgress ? pollMigrationProgress(this.uri, name, ctx.onProgress) : () => undefined;
-    try {
-      await this.v(args, ctx, this.config.migrationTimeoutMs);
-    } catch (err) {
-      // A deadline or an abort leaves libvirt's job running: cancel it so the source keeps the VM.
-      await this.v(['domjobabort', name], {}).catch(() => undefined);
-      throw err;
-    } finally {
-      stopPolling();
-      if (xmlFile) rmSync(xmlFile, { force: true });
-    }
-  }
-
   private async defineXml(spec: VmSpec, f: VmFiles, ctx: CallContext): Promise<void> {
     const xml = domainXml({
       domainName: this.domainName(spec.id),
@@ -487,42 +437,6 @@ export class LibvirtDriver implements HypervisorDriver {
     await this.v(['destroy', this.domainName(vmId)], ctx).catch((err: unknown) => {
       if (!isInvalidState(err) && !isNotFound(err)) throw err; // already stopped: the end state asked for
     });
-  }
-
-  /**
-   * Cold migration: the internal snapshots travel inside the qcow2, their libvirt metadata does
-   * not. It is written next to the target's disk (file paths rewritten to the target's VM dir),
-   * parents first, for finishIncoming to `snapshot-create --redefine`.
-   */
-  private async handOverSnapshots(vmId: string, e: LibvirtEndpoint, ctx: CallContext): Promise<void> {
-    const name = this.domainName(vmId);
-    const names = (await this.v(['snapshot-list', name, '--topological', '--name'], ctx))
-      .split('\n')
-      .map((x) => x.trim())
-      .filter(Boolean);
-    const out = join(dirname(e.diskPath), HANDOVER_DIR);
-    rmSync(out, { recursive: true, force: true });
-    if (names.length === 0) return;
-    mkdirSync(out, { recursive: true, mode: 0o700 });
-    const from = `${this.files(vmId).vmDir}/`;
-    const to = `${dirname(e.diskPath)}/`;
-    for (const [i, snap] of names.entries()) {
-      const xml = await this.v(['snapshot-dumpxml', name, snap], ctx);
-      writeFileSync(join(out, `${String(i).padStart(4, '0')}.xml`), xml.split(`'${from}`).join(`'${to}`));
-    }
-  }
-
-  private async redefineSnapshots(vmId: string, f: VmFiles, ctx: CallContext): Promise<void> {
-    const dir = join(f.vmDir, HANDOVER_DIR);
-    if (!existsSync(dir)) return;
-    const known = new Set((await this.snapshots(vmId, ctx)).map((x) => x.name));
-    for (const file of readdirSync(dir).sort()) {
-      const xml = readFileSync(join(dir, file), 'utf8');
-      const snap = /<name>([^<]+)<\/name>/.exec(xml)?.[1];
-      if (snap && known.has(snap)) continue; // a retried finish
-      await this.v(['snapshot-create', this.domainName(vmId), join(dir, file), '--redefine'], ctx);
-    }
-    rmSync(dir, { recursive: true, force: true });
   }
 
   private async snapshots(vmId: string, ctx: CallContext): Promise<SnapshotInfo[]> {
@@ -550,6 +464,8 @@ export class LibvirtDriver implements HypervisorDriver {
       throw err;
     }
   }
+
+  private readonly virshCall: VirshCall = (args, ctx, timeoutMs) => this.v(args, ctx, timeoutMs);
 
   private v(args: string[], ctx: CallContext, timeoutMs?: number): Promise<string> {
     return virsh(this.uri, args, this.opts(ctx, timeoutMs));

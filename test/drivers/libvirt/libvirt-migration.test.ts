@@ -48,7 +48,8 @@ describe('libvirt live migration to a second libvirtd (real daemons, TCG guests)
     const b = peer('dst');
     const spec = vmSpec({ image });
     await a.define(spec);
-    writePattern(a.files(spec.id).disk, 0x5c, 1 << 20);
+    // 128 MiB of data: the disk copy lasts long enough to be seen in progress.
+    writePattern(a.files(spec.id).disk, 0x5c, 1 << 20, 128 << 20);
     await a.start(spec);
     await waitForLog(a.files(spec.id).consoleLog, 'GUEST-READY', 120_000);
 

@@ -11,6 +11,7 @@ import { parseDomainList, parseDomstate, parseDomstats } from '../../../src/driv
 import { domainXml, uuidFor } from '../../../src/drivers/libvirt/domain-xml.js';
 import { LibvirtDriver } from '../../../src/drivers/libvirt/libvirt.driver.js';
 import { parseSnapshotList } from '../../../src/drivers/libvirt/libvirt-snapshots.js';
+import { liveMigrationArgs, rewriteVmDir } from '../../../src/drivers/libvirt/libvirt-migration.js';
 import { parseJobStats } from '../../../src/drivers/libvirt/migration-progress.js';
 import { parseLibvirtUri } from '../../../src/drivers/libvirt/libvirt-uri.js';
 import { virsh } from '../../../src/drivers/libvirt/virsh.js';
@@ -241,6 +242,37 @@ describe('libvirt driver: virsh wrapper, parsers and domain XML (test:/// driver
       () =>
         new LibvirtDriver({ id: 'h4', driver: 'libvirt', uri: 'qemu:///system?disable=teleport', storageDir: storage }),
       /disable: unknown capability "teleport"/,
+    );
+  });
+
+  test('live migration arguments: peer-to-peer, persistent on the target, stream to the given address', () => {
+    const e = {
+      driver: 'libvirt' as const,
+      mode: 'live' as const,
+      uri: 'qemu+tcp://10.0.0.2/system',
+      migrationHost: 'fd00::2',
+      storageId: 's',
+      diskPath: '/t/vm-1/disk.qcow2',
+      diskBytes: 1,
+    };
+    assert.deepEqual(liveMigrationArgs('vl-vm-1', e), [
+      'migrate',
+      '--live',
+      '--p2p',
+      '--persistent',
+      '--undefinesource',
+      'vl-vm-1',
+      'qemu+tcp://10.0.0.2/system',
+      '--migrateuri',
+      'tcp://[fd00::2]',
+    ]);
+    assert.equal(
+      rewriteVmDir(
+        "<source file='/s/vm-1/disk.qcow2'/><log file='/s/vm-1/console.log'/><x file='/s/vm-10/y'/>",
+        '/s/vm-1',
+        '/t/vm-1',
+      ),
+      "<source file='/t/vm-1/disk.qcow2'/><log file='/t/vm-1/console.log'/><x file='/s/vm-10/y'/>",
     );
   });
 
