@@ -3,6 +3,8 @@ import { SimulatedDriver } from './simulated/simulated.driver.js';
 import { simulatedCapabilities } from './simulated/simulated-options.js';
 import { createQemuDriver, qemuCapabilities } from './qemu/qemu.driver.js';
 import { containerCapabilities, createContainerDriver } from './container/container.driver.js';
+import { createLibvirtDriver } from './libvirt/libvirt.driver.js';
+import { libvirtCapabilities } from './libvirt/libvirt-capabilities.js';
 
 /** Reads a host URI and says what the driver would declare, without touching the machine. */
 export type CapabilityProbe = (uri: string) => DriverCapabilities;
@@ -21,6 +23,7 @@ const registry = new Map<string, Entry>([
   ['simulated', { create: (h) => new SimulatedDriver(h), capabilities: simulatedCapabilities }],
   ['qemu', { create: createQemuDriver, capabilities: qemuCapabilities }],
   ['container', { create: createContainerDriver, capabilities: containerCapabilities }],
+  ['libvirt', { create: createLibvirtDriver, capabilities: libvirtCapabilities }],
 ]);
 
 /**

@@ -115,6 +115,13 @@ export interface HypervisorDriver {
   status(spec: VmSpec): Promise<DomainStatus>;
   /** What really runs on this host right now (like `virsh list --all`). */
   listDomains(): Promise<DomainInfo[]>;
+  /**
+   * Optional push feed of state changes made by anyone (libvirt's `virsh event`): calls
+   * onChange(vmId) when one of this driver's VMs may have changed state, so reconciliation
+   * looks at it at once instead of at the next sweep. Only a hint: the periodic sweep stays the
+   * source of truth. Returns a function that stops watching; close() stops every watch too.
+   */
+  watch?(onChange: (vmId: string) => void, onError?: (message: string) => void): () => void;
   /** Release connections/child watchers; never kills VMs. */
   close(): Promise<void>;
 }

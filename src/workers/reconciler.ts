@@ -39,7 +39,22 @@ export class Reconciler {
     private readonly log: Logger,
     /** A pending operation untouched this long, with no job on any queue, is stuck. */
     private readonly stuckAfterMs = 60000,
-  ) {}
+  ) {
+    // Drivers with a push feed (libvirt's `virsh event`) get a VM looked at as soon as it
+    // changes; the feed ends with the driver's close(), which the host worker calls on stop.
+    this.driver.watch?.(
+      (vmId) =>
+        void this.reconcileVm(vmId).catch((err: unknown) => this.log.warn({ err, vmId }, 'reconcile on event failed')),
+      (message) => this.log.warn({ host: this.hostId }, message),
+    );
+  }
+
+  /** One VM, now (a driver event said it changed); the same checks as a sweep. */
+  async reconcileVm(vmId: string, now = Date.now()): Promise<boolean> {
+    const rec = await this.readModels.getVm(vmId);
+    if (!rec || rec.state.hostId !== this.hostId || rec.state.state === 'deleted') return false;
+    return this.check(rec, now);
+  }
 
   private async vmsOnHost(): Promise<VmRecord[]> {
     const out: VmRecord[] = [];
@@ -52,42 +67,47 @@ export class Reconciler {
     }
   }
 
+  /** Compares one VM with the driver; true when a disagreement was reported. */
+  private async check(rec: VmRecord, now: number, report?: SweepReport): Promise<boolean> {
+    const s = rec.state;
+    if (!s.id || !s.spec || s.state === 'requested' || s.state === 'failed') return false;
+    const pending = s.pending;
+    // Work in flight moves the state on its own; only a pending operation that went quiet is looked at.
+    if (pending && now - new Date(rec.updatedAt).getTime() < this.stuckAfterMs) return false;
+    if (!pending && (s.state === 'provisioning' || s.state === 'migrating' || s.state === 'deleting')) return false;
+    if (report) report.checked++;
+    const status = await this.driver.status({ id: s.id, ...s.spec });
+    const seen = observed(status.state);
+    if (!seen) return false;
+    let jobActive = false;
+    if (pending) {
+      const hosts = [this.hostId, s.migration?.targetHostId].filter((h): h is string => !!h);
+      for (const h of hosts) jobActive ||= await this.hub.hasLiveJob(h, pending.id);
+    } else {
+      const agrees =
+        seen === s.state ||
+        (seen === 'crashed' && s.state === 'stopped') ||
+        (seen === 'absent' && s.state === 'stopped');
+      if (agrees) return false;
+    }
+    if (pending && jobActive) return false;
+    await this.hub.postResult(`reconcile.${s.id}.${rec.revision}.${seen}`, {
+      kind: 'observed',
+      vmId: s.id,
+      hostId: this.hostId,
+      observed: seen,
+      reason: status.detail ?? `the driver reports ${status.state}`,
+      jobActive,
+      principal: `system:reconciler@${this.hostId}`,
+    });
+    return true;
+  }
+
   async sweep(now = Date.now()): Promise<SweepReport> {
     const report: SweepReport = { checked: 0, reported: 0, unmanaged: [] };
     const records = await this.vmsOnHost();
     for (const rec of records) {
-      const s = rec.state;
-      if (!s.id || !s.spec || s.state === 'requested' || s.state === 'failed') continue;
-      const pending = s.pending;
-      // Work in flight moves the state on its own; only a pending operation that went quiet is looked at.
-      if (pending && now - new Date(rec.updatedAt).getTime() < this.stuckAfterMs) continue;
-      if (!pending && (s.state === 'provisioning' || s.state === 'migrating' || s.state === 'deleting')) continue;
-      report.checked++;
-      const status = await this.driver.status({ id: s.id, ...s.spec });
-      const seen = observed(status.state);
-      if (!seen) continue;
-      let jobActive = false;
-      if (pending) {
-        const hosts = [this.hostId, s.migration?.targetHostId].filter((h): h is string => !!h);
-        for (const h of hosts) jobActive ||= await this.hub.hasLiveJob(h, pending.id);
-      } else {
-        const agrees =
-          seen === s.state ||
-          (seen === 'crashed' && s.state === 'stopped') ||
-          (seen === 'absent' && s.state === 'stopped');
-        if (agrees) continue;
-      }
-      if (pending && jobActive) continue;
-      report.reported++;
-      await this.hub.postResult(`reconcile.${s.id}.${rec.revision}.${seen}`, {
-        kind: 'observed',
-        vmId: s.id,
-        hostId: this.hostId,
-        observed: seen,
-        reason: status.detail ?? `the driver reports ${status.state}`,
-        jobActive,
-        principal: `system:reconciler@${this.hostId}`,
-      });
+      if (await this.check(rec, now, report)) report.reported++;
     }
     const known = new Set(records.map((r) => r.state.id));
     for (const d of await this.driver.listDomains()) {

@@ -1,0 +1,109 @@
+import { createHash } from 'node:crypto';
+import type { KernelBoot } from '../qemu/qemu-args.js';
+
+/** The namespace of our `<metadata>` element: marks a domain as made by virtledger, names its VM. */
+export const METADATA_NS = 'https://virtledger.dev/xmlns/libvirt/1';
+
+export interface DomainXmlInput {
+  domainName: string;
+  vmId: string;
+  /** The VM's display name, kept in `<title>` for humans reading `virsh list --title`. */
+  title: string;
+  /** The virtledger host id that defined it. */
+  hostId: string;
+  domainType: 'kvm' | 'qemu';
+  vcpus: number;
+  memoryMiB: number;
+  disk: string;
+  kernel?: KernelBoot;
+  /** Everything the guest prints on its serial console, kept by virtlogd whether or not anyone is attached. */
+  consoleLog?: string;
+}
+
+/**
+ * The domain XML of one VM: a virtio qcow2 disk, a virtio NIC on user-mode networking (no
+ * bridge or privileges needed on the host), a pty serial console, ACPI so `virsh shutdown`
+ * reaches the guest. Deterministic (same input, same bytes): it is golden-file tested.
+ */
+export function domainXml(d: DomainXmlInput): string {
+  const os = [`    <type arch='x86_64' machine='pc'>hvm</type>`];
+  if (d.kernel) {
+    os.push(`    <kernel>${esc(d.kernel.kernel)}</kernel>`);
+    if (d.kernel.initrd) os.push(`    <initrd>${esc(d.kernel.initrd)}</initrd>`);
+    os.push(`    <cmdline>${esc(d.kernel.append)}</cmdline>`);
+  } else {
+    os.push(`    <boot dev='hd'/>`);
+  }
+  return [
+    `<domain type='${d.domainType}'>`,
+    `  <name>${esc(d.domainName)}</name>`,
+    `  <uuid>${uuidFor(d.vmId)}</uuid>`,
+    `  <title>${esc(d.title)}</title>`,
+    `  <metadata>`,
+    `    <vl:vm xmlns:vl='${METADATA_NS}' id='${esc(d.vmId)}' host='${esc(d.hostId)}'/>`,
+    `  </metadata>`,
+    `  <memory unit='MiB'>${int(d.memoryMiB)}</memory>`,
+    `  <vcpu placement='static'>${int(d.vcpus)}</vcpu>`,
+    `  <os>`,
+    ...os,
+    `  </os>`,
+    `  <features>`,
+    `    <acpi/>`,
+    `  </features>`,
+    `  <clock offset='utc'/>`,
+    `  <on_poweroff>destroy</on_poweroff>`,
+    `  <on_reboot>restart</on_reboot>`,
+    `  <on_crash>destroy</on_crash>`,
+    `  <devices>`,
+    `    <disk type='file' device='disk'>`,
+    `      <driver name='qemu' type='qcow2'/>`,
+    `      <source file='${esc(d.disk)}'/>`,
+    `      <target dev='vda' bus='virtio'/>`,
+    `    </disk>`,
+    `    <interface type='user'>`,
+    `      <mac address='${macFor(d.vmId)}'/>`,
+    `      <model type='virtio'/>`,
+    `    </interface>`,
+    `    <serial type='pty'>`,
+    ...(d.consoleLog ? [`      <log file='${esc(d.consoleLog)}' append='off'/>`] : []),
+    `      <target port='0'/>`,
+    `    </serial>`,
+    `    <console type='pty'>`,
+    `      <target type='serial' port='0'/>`,
+    `    </console>`,
+    `  </devices>`,
+    `</domain>`,
+    '',
+  ].join('\n');
+}
+
+/** A stable UUID per VM id, so a redefine (retried define, migration target) keeps the domain's identity. */
+export function uuidFor(vmId: string): string {
+  const h = createHash('sha256').update(`virtledger:${vmId}`).digest('hex');
+  // RFC 4122 layout, version 5-style bits on a name hash.
+  const v = `5${h.slice(13, 16)}`;
+  const variant = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16) + h.slice(17, 20);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${v}-${variant}-${h.slice(20, 32)}`;
+}
+
+function macFor(vmId: string): string {
+  const h = createHash('sha256').update(vmId).digest();
+  return ['52', '54', '00', h[0]!, h[1]!, h[2]!]
+    .map((b) => (typeof b === 'number' ? b.toString(16).padStart(2, '0') : b))
+    .join(':');
+}
+
+function int(n: number): string {
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`not a positive integer: ${n}`);
+  return String(n);
+}
+
+/** XML text and attribute escaping (values are safe names and plain paths, but never trusted). */
+export function esc(s: string): string {
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/'/g, '&apos;')
+    .replace(/"/g, '&quot;');
+}

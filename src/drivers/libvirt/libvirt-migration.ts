@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { DriverError, type CallContext } from '../hypervisor-driver.port.js';
+import type { LibvirtEndpoint } from './migration-endpoint.js';
+import { pollMigrationProgress } from './migration-progress.js';
+
+/** One virsh call on the source host's connection (the driver's, with its deadline). */
+export type VirshCall = (args: string[], ctx: CallContext, timeoutMs?: number) => Promise<string>;
+
+/** Where a cold migration leaves the snapshot metadata for the target (inside the VM's dir there). */
+const HANDOVER_DIR = 'incoming-snapshots';
+
+export interface LiveMigration {
+  /** The source libvirtd's URI (for the progress poller). */
+  uri: string;
+  domain: string;
+  /** This host's VM dir, where every file of the domain lives. */
+  vmDir: string;
+  endpoint: LibvirtEndpoint;
+  shared: boolean;
+  timeoutMs: number;
+}
+
+/**
+ * `virsh migrate --live --p2p`: the source libvirtd talks to the target's (endpoint.uri) itself.
+ * Without shared storage the disk goes along (`--copy-storage-all`, an NBD mirror set up by
+ * libvirt) and the domain XML is rewritten to the target's VM dir.
+ */
+export async function migrateLive(virsh: VirshCall, m: LiveMigration, ctx: CallContext): Promise<void> {
+  const args = liveMigrationArgs(m.domain, m.endpoint);
+  let xmlFile: string | undefined;
+  if (m.shared) {
+    // Both QEMUs open the same file: libvirt calls that unsafe unless the cache is off or the
+    // filesystem is a cluster one it knows; the source stops writing before the target starts.
+    args.push('--unsafe');
+  } else {
+    const xml = await virsh(['dumpxml', '--migratable', m.domain], ctx);
+    const rewritten = rewriteVmDir(xml, m.vmDir, dirname(m.endpoint.diskPath));
+    if (rewritten === xml) throw new DriverError('failed', `the domain XML of ${m.domain} names no file in ${m.vmDir}`);
+    xmlFile = join(m.vmDir, `migrate-${createHash('sha256').update(m.endpoint.uri).digest('hex').slice(0, 8)}.xml`);
+    writeFileSync(xmlFile, rewritten);
+    args.push('--copy-storage-all', '--migrate-disks', 'vda', '--xml', xmlFile, '--persistent-xml', xmlFile);
+  }
+  const stopPolling = ctx.onProgress ? pollMigrationProgress(m.uri, m.domain, ctx.onProgress, 250) : () => undefined;
+  try {
+    await virsh(args, ctx, m.timeoutMs);
+  } catch (err) {
+    // A deadline or an abort leaves libvirt's job running: cancel it so the source keeps the VM.
+    await virsh(['domjobabort', m.domain], {}).catch(() => undefined);
+    throw err;
+  } finally {
+    stopPolling();
+    if (xmlFile) rmSync(xmlFile, { force: true });
+  }
+}
+
+export function liveMigrationArgs(domain: string, e: LibvirtEndpoint): string[] {
+  const args = ['migrate', '--live', '--p2p', '--persistent', '--undefinesource', domain, e.uri];
+  if (e.migrationHost) {
+    // Without it libvirt sends the stream to the target's hostname, which need not resolve here.
+    const host =
+      e.migrationHost.includes(':') && !e.migrationHost.startsWith('[') ? `[${e.migrationHost}]` : e.migrationHost;
+    args.push('--migrateuri', `tcp://${host}`);
+  }
+  return args;
+}
+
+/** Every `file='<fromDir>/…'` (disk, console log) becomes `file='<toDir>/…'`. */
+export function rewriteVmDir(xml: string, fromDir: string, toDir: string): string {
+  return xml.split(`'${fromDir}/`).join(`'${toDir}/`);
+}
+
+/**
+ * Cold migration: the internal snapshots travel inside the qcow2, their libvirt metadata does
+ * not. It is written next to the target's disk (paths rewritten to the target's VM dir), parents
+ * first, for redefineSnapshots on the target.
+ */
+export async function handOverSnapshots(
+  virsh: VirshCall,
+  domain: string,
+  vmDir: string,
+  e: LibvirtEndpoint,
+  ctx: CallContext,
+): Promise<void> {
+  const names = (await virsh(['snapshot-list', domain, '--topological', '--name'], ctx))
+    .split('\n')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  const out = join(dirname(e.diskPath), HANDOVER_DIR);
+  rmSync(out, { recursive: true, force: true });
+  if (names.length === 0) return;
+  mkdirSync(out, { recursive: true, mode: 0o700 });
+  for (const [i, snap] of names.entries()) {
+    const xml = await virsh(['snapshot-dumpxml', domain, snap], ctx);
+    writeFileSync(join(out, `${String(i).padStart(4, '0')}.xml`), rewriteVmDir(xml, vmDir, dirname(e.diskPath)));
+  }
+}
+
+/** On the target: `snapshot-create --redefine` each handed-over snapshot not already known (a retried finish). */
+export async function redefineSnapshots(
+  virsh: VirshCall,
+  domain: string,
+  vmDir: string,
+  known: Set<string>,
+  ctx: CallContext,
+): Promise<void> {
+  const dir = join(vmDir, HANDOVER_DIR);
+  if (!existsSync(dir)) return;
+  for (const file of readdirSync(dir).sort()) {
+    const xml = readFileSync(join(dir, file), 'utf8');
+    const snap = /<name>([^<]+)<\/name>/.exec(xml)?.[1];
+    if (snap && known.has(snap)) continue;
+    await virsh(['snapshot-create', domain, join(dir, file), '--redefine'], ctx);
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
