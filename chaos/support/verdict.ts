@@ -1,0 +1,84 @@
+import type { ChaosRow } from '../chaos-row.js';
+import type { ApiClient } from './api-client.js';
+import type { Cluster } from './cluster.js';
+import { driverFigures, qemuOrphans, type HostRef } from './driver-check.js';
+import { ledgerFigures, readLog } from './ledger-check.js';
+import type { Operations } from './operations.js';
+
+/** A row plus the reasons it is red: the table prints them, the CI tests assert there are none. */
+export interface ScenarioRow extends ChaosRow {
+  problems: string[];
+}
+
+/** Waits until every subscription of the API process is at the head of the log, twice in a row. */
+export async function waitCaughtUp(client: ApiClient, timeoutMs = 60000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let streak = 0;
+  while (Date.now() < deadline) {
+    const h = await client.get('/health');
+    const details = h.body.details as Record<string, { lag?: Record<string, string> }> | undefined;
+    const lag = details?.subscriptions?.lag;
+    if (h.status === 200 && lag && Object.values(lag).every((v) => v === '0')) {
+      if (++streak >= 3) return;
+    } else streak = 0;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error('the subscriptions never caught up with the log');
+}
+
+export interface VerdictInput {
+  fault: string;
+  injected: number;
+  cluster: Cluster;
+  ops: Operations;
+  hosts: HostRef[];
+  /** Storage dirs whose qemu processes must be one per running/paused VM. */
+  qemuDirs?: string[];
+  notes?: string[];
+  problems?: string[];
+}
+
+/** Counts what a user would check once the run has settled: operations ended, log, drivers, processes. */
+export async function verdict(v: VerdictInput): Promise<ScenarioRow> {
+  const problems = [...(v.problems ?? [])];
+  try {
+    await waitCaughtUp(v.cluster.client);
+  } catch (err) {
+    problems.push(String(err));
+  }
+  const log = await readLog(v.cluster.eventStoreUrl, v.cluster.dataDir);
+  const ledger = ledgerFigures(log, v.ops);
+  const drivers = await driverFigures(v.cluster.client, v.hosts);
+  const qemu = (await Promise.all((v.qemuDirs ?? []).map((d) => qemuOrphans(v.cluster.client, d)))).flat();
+  const verify = await v.cluster.client.get('/v1/audit/verify');
+  if (verify.status !== 200 || verify.body.verified !== true)
+    problems.push(`hash chain: ${verify.status} ${JSON.stringify(verify.body)}`);
+  const neverEnded = [...v.ops.ops.values()].filter((o) => !['succeeded', 'failed', 'cancelled'].includes(o.status ?? ''));
+  problems.push(
+    ...neverEnded.map((o) => `never ended: ${o.what} (${o.id}) last ${o.status ?? 'unknown'}`),
+    ...v.ops.failuresWithoutReason(),
+    ...v.ops.unexpected.map((u) => `unexpected answer: ${u}`),
+    ...ledger.lost.map((id) => `lost: operation ${id} has no event`),
+    ...ledger.duplicates.map((d) => `duplicate: ${d}`),
+    ...drivers.disagreements.map((d) => `driver disagrees: ${d}`),
+    ...drivers.orphans.map((o) => `orphan: ${o}`),
+    ...qemu.map((q) => `qemu: ${q}`),
+  );
+  const failed = [...v.ops.ops.values()].filter((o) => o.status === 'failed').length;
+  return {
+    fault: v.fault,
+    injected: v.injected,
+    opsStarted: v.ops.started,
+    opsEnded: v.ops.ended,
+    eventsLost: ledger.lost.length,
+    duplicates: ledger.duplicates.length,
+    orphans: drivers.orphans.length + qemu.length,
+    notes: [
+      `${ledger.events} events, ${drivers.vms} VMs confirmed by driver`,
+      `${failed} ops failed with a reason`,
+      `answers ${v.ops.answerSummary()}`,
+      ...(v.notes ?? []),
+    ].join('; '),
+    problems,
+  };
+}
