@@ -26,6 +26,20 @@ export async function waitCaughtUp(client: ApiClient, timeoutMs = 60000): Promis
   throw new Error('the subscriptions never caught up with the log');
 }
 
+/** Every operation the read model knows, including those whose 202 never reached the client (a killed API). */
+export async function listAllOperations(client: ApiClient): Promise<Array<{ id: string; status: string; kind: string }>> {
+  const out: Array<{ id: string; status: string; kind: string }> = [];
+  let cursor = '0';
+  for (let page = 0; page < 1000; page++) {
+    const r = await client.get(`/v1/operations?limit=500&cursor=${cursor}`);
+    if (r.status !== 200) throw new Error(`GET /v1/operations: ${r.status} ${JSON.stringify(r.body)}`);
+    out.push(...(r.body.items as Array<{ id: string; status: string; kind: string }>));
+    if (!r.body.next) return out;
+    cursor = String(r.body.next);
+  }
+  return out;
+}
+
 export interface VerdictInput {
   fault: string;
   injected: number;
@@ -64,6 +78,10 @@ export async function verdict(v: VerdictInput): Promise<ScenarioRow> {
     ...drivers.orphans.map((o) => `orphan: ${o}`),
     ...qemu.map((q) => `qemu: ${q}`),
   );
+  for (const o of await listAllOperations(v.cluster.client)) {
+    if (!v.ops.ops.has(o.id) && !['succeeded', 'failed', 'cancelled'].includes(o.status))
+      problems.push(`never ended (answer not received): ${o.kind} ${o.id} is ${o.status}`);
+  }
   const failed = [...v.ops.ops.values()].filter((o) => o.status === 'failed').length;
   return {
     fault: v.fault,

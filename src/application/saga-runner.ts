@@ -10,6 +10,7 @@ import type { JobStep } from '../modules/vms/vm.types.js';
 import type { SagaAction } from '../sagas/saga.actions.js';
 import { reactToVmEvent } from '../sagas/vm.saga.js';
 import type { HostJobData } from '../workers/job.types.js';
+import { faultBeforeEnqueue } from './fault-points.js';
 import { handleCommand, type CommandMeta } from './handle-command.js';
 import { placeVm } from './placement.js';
 import type { JobSink } from './ports.js';
@@ -200,6 +201,7 @@ export class SagaRunner {
       principal: cause.metadata.principal,
       causationId: cause.id,
     };
+    faultBeforeEnqueue(action.step);
     await this.jobs.enqueueHostJob(action.hostId, jobId, data);
   }
 
