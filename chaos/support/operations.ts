@@ -21,7 +21,7 @@ export class Operations {
   readonly unexpected: string[] = [];
 
   constructor(
-    private readonly client: ApiClient,
+    readonly client: ApiClient,
     /** Status codes that are a legitimate refusal under this fault (409 busy VM, 503 outage…). */
     private readonly allowed: ReadonlySet<number> = new Set([409]),
   ) {}
