@@ -19,6 +19,8 @@ export class Operations {
   readonly answers = new Map<number, number>();
   /** Answers a scenario did not allow (e.g. a 500), with their bodies. */
   readonly unexpected: string[] = [];
+  /** Messages of the 503 answers (an outage must say what is down). */
+  readonly unavailable: string[] = [];
 
   constructor(
     readonly client: ApiClient,
@@ -32,7 +34,10 @@ export class Operations {
     if (r.status === 202) {
       const id = r.body.operationId as string;
       this.ops.set(id, { id, vmId: r.body.vmId as string, what: `${method} ${path}` });
-    } else if (!this.allowed.has(r.status)) {
+    } else if (r.status === 503) {
+      this.unavailable.push(String(r.body.message));
+    }
+    if (r.status !== 202 && !this.allowed.has(r.status)) {
       this.unexpected.push(`${method} ${path} → ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
     }
     return r;
