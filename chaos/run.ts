@@ -48,7 +48,8 @@ async function runOne(name: string, quick: boolean): Promise<{ rows: Row[]; pres
   try {
     mod = (await import(`./scenarios/${name}.js`)) as Scenario;
   } catch (err) {
-    if (isModuleMissing(err, name)) return { rows: [{ ...failedRow(name, 'not present'), problems: [] }], present: false };
+    if (isModuleMissing(err, name))
+      return { rows: [{ ...failedRow(name, 'not present'), problems: [] }], present: false };
     return { rows: [failedRow(name, `cannot load: ${String(err)}`)], present: true };
   }
   const t0 = Date.now();
@@ -56,9 +57,15 @@ async function runOne(name: string, quick: boolean): Promise<{ rows: Row[]; pres
     const out = await mod.run({ quick });
     const rows = Array.isArray(out) ? out : [out];
     const secs = ((Date.now() - t0) / 1000).toFixed(0);
-    return { rows: rows.map((r) => ({ ...r, notes: [r.notes, `${secs} s`].filter(Boolean).join('; ') })), present: true };
+    return {
+      rows: rows.map((r) => ({ ...r, notes: [r.notes, `${secs} s`].filter(Boolean).join('; ') })),
+      present: true,
+    };
   } catch (err) {
-    return { rows: [failedRow(name, `crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)], present: true };
+    return {
+      rows: [failedRow(name, `crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)],
+      present: true,
+    };
   }
 }
 

@@ -30,11 +30,13 @@ async function hangThenRecover(
   const op = await ops.waitOne(r.body.operationId as string, JOB_TIMEOUT_MS * 10);
   const took = Date.now() - t0;
   if (op?.status !== 'failed') problems.push(`the hung call did not fail: ${JSON.stringify(op)}`);
-  else if (!/did not finish within/.test(String(op.error))) problems.push(`failure without the reason: ${String(op.error)}`);
+  else if (!/did not finish within/.test(String(op.error)))
+    problems.push(`failure without the reason: ${String(op.error)}`);
   if (took > JOB_TIMEOUT_MS * 4) problems.push(`the hung call took ${took} ms for a ${JOB_TIMEOUT_MS} ms deadline`);
   beforeNext?.();
   const n = await ops.send('POST', `/v1/vms/${vmId}${next[0]}`, next[1]);
-  if (n.status !== 202) return [...problems, `the next command was refused (VM still busy?): ${n.status} ${JSON.stringify(n.body)}`];
+  if (n.status !== 202)
+    return [...problems, `the next command was refused (VM still busy?): ${n.status} ${JSON.stringify(n.body)}`];
   const nop = await ops.waitOne(n.body.operationId as string, 60000);
   if (nop?.status !== 'succeeded') problems.push(`the next command failed: ${JSON.stringify(nop)}`);
   const vm = await ops.client.get(`/v1/vms/${vmId}`);
@@ -64,7 +66,14 @@ export async function runSimulated(rounds: number): Promise<ScenarioRow> {
         problems.push(...(await hangThenRecover(ops, id, hang, ['/stop', { force: true }], 'stopped')));
       }),
     );
-    const row = await verdict({ fault: 'hung driver call (simulated)', injected: vmIds.length, cluster: c, ops, hosts, problems });
+    const row = await verdict({
+      fault: 'hung driver call (simulated)',
+      injected: vmIds.length,
+      cluster: c,
+      ops,
+      hosts,
+      problems,
+    });
     keep = row.problems.length > 0;
     return row;
   } finally {

@@ -92,7 +92,14 @@ export async function run(opts: { quick?: boolean }): Promise<ScenarioRow> {
       if (op?.status !== 'succeeded') problems.push(`${step} after the crash: ${JSON.stringify(op)}`);
       return vmId;
     };
-    const create = await ops.send('POST', '/v1/vms', { name: 'ka-0', vcpus: 1, memoryMiB: 64, diskGiB: 1, hostId, start: false });
+    const create = await ops.send('POST', '/v1/vms', {
+      name: 'ka-0',
+      vcpus: 1,
+      memoryMiB: 64,
+      diskGiB: 1,
+      hostId,
+      start: false,
+    });
     // A create's 202 may go down with the process; the VM is in the log all the same, found by name.
     const vmId = await afterCrash(
       'define',
@@ -111,7 +118,12 @@ export async function run(opts: { quick?: boolean }): Promise<ScenarioRow> {
       c.api.start({ VL_FAULT_CRASH_BEFORE_ENQUEUE: p.step });
       await c.client.waitHealthy(60000);
       const r = await ops.send('POST', p.path(vmId), p.body);
-      await afterCrash(p.step, p.path(vmId), r.status === 202 ? (r.body.operationId as string) : undefined, async () => vmId);
+      await afterCrash(
+        p.step,
+        p.path(vmId),
+        r.status === 202 ? (r.body.operationId as string) : undefined,
+        async () => vmId,
+      );
     }
     // Each crashed step ran once: one result per operation (the verdict counts) and one boot.
     if (vmId) {
@@ -158,7 +170,9 @@ export async function run(opts: { quick?: boolean }): Promise<ScenarioRow> {
       ops,
       hosts,
       problems,
-      notes: [`fault points ${['define', ...points.map((p) => p.step)].join(',')}${opts.quick ? '' : ' + random kills under load'}`],
+      notes: [
+        `fault points ${['define', ...points.map((p) => p.step)].join(',')}${opts.quick ? '' : ' + random kills under load'}`,
+      ],
     });
     keep = row.problems.length > 0;
     return row;

@@ -137,9 +137,7 @@ export async function runQemu(size: KillWorkerSize): Promise<ScenarioRow> {
 export async function run(opts: { quick?: boolean }): Promise<ScenarioRow[]> {
   const rows = [
     await runSimulated(
-      opts.quick
-        ? { vms: 4, commandsPerVm: 5, killEveryMs: 2500 }
-        : { vms: 20, commandsPerVm: 9, killEveryMs: 2500 },
+      opts.quick ? { vms: 4, commandsPerVm: 5, killEveryMs: 2500 } : { vms: 20, commandsPerVm: 9, killEveryMs: 2500 },
     ),
   ];
   if (hasQemu) rows.push(await runQemu({ vms: 2, commandsPerVm: opts.quick ? 4 : 8, killEveryMs: 3000 }));

@@ -33,11 +33,7 @@ export async function postgresReachable(): Promise<boolean> {
   }
 }
 
-async function scenario(
-  kind: 'sqlite' | 'postgres',
-  outageMs: number,
-  vms: number,
-): Promise<ScenarioRow> {
+async function scenario(kind: 'sqlite' | 'postgres', outageMs: number, vms: number): Promise<ScenarioRow> {
   let proxy: TcpProxy | undefined;
   let storeUrl: string | undefined;
   const schema = `chaos_${randomUUID().replace(/-/g, '').slice(0, 12)}`;

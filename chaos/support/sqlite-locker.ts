@@ -18,7 +18,10 @@ setInterval(() => {}, 1000);
  * backup tool or a stray sqlite3 shell does). Killing it releases the lock.
  */
 export async function lockSqlite(file: string): Promise<{ release(): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, ['-e', SCRIPT, file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, ['-e', SCRIPT, file], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('the SQLite locker never took the lock')), 70000);

@@ -27,10 +27,10 @@ export function formatTable(rows: Row[]): string {
     r.notes ?? '',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (i === 7 ? 0 : b[i]!.length))));
-  const line = (cells: string[]) =>
-    '| ' + cells.map((c, i) => (i === 7 ? c : c.padEnd(widths[i]!))).join(' | ') + ' |';
-  return [line(head), '|' + widths.map((w, i) => '-'.repeat(i === 7 ? 7 : w + 2)).join('|') + '|', ...body.map(line)].join(
-    '\n',
-  );
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => (i === 7 ? c : c.padEnd(widths[i]!))).join(' | ') + ' |';
+  return [
+    line(head),
+    '|' + widths.map((w, i) => '-'.repeat(i === 7 ? 7 : w + 2)).join('|') + '|',
+    ...body.map(line),
+  ].join('\n');
 }
-

@@ -27,7 +27,9 @@ export async function waitCaughtUp(client: ApiClient, timeoutMs = 60000): Promis
 }
 
 /** Every operation the read model knows, including those whose 202 never reached the client (a killed API). */
-export async function listAllOperations(client: ApiClient): Promise<Array<{ id: string; status: string; kind: string }>> {
+export async function listAllOperations(
+  client: ApiClient,
+): Promise<Array<{ id: string; status: string; kind: string }>> {
   const out: Array<{ id: string; status: string; kind: string }> = [];
   let cursor = '0';
   for (let page = 0; page < 1000; page++) {
@@ -69,7 +71,9 @@ export async function verdict(v: VerdictInput): Promise<ScenarioRow> {
   const verify = await v.cluster.client.get('/v1/audit/verify');
   if (verify.status !== 200 || verify.body.verified !== true)
     problems.push(`hash chain: ${verify.status} ${JSON.stringify(verify.body)}`);
-  const neverEnded = [...v.ops.ops.values()].filter((o) => !['succeeded', 'failed', 'cancelled'].includes(o.status ?? ''));
+  const neverEnded = [...v.ops.ops.values()].filter(
+    (o) => !['succeeded', 'failed', 'cancelled'].includes(o.status ?? ''),
+  );
   problems.push(
     ...neverEnded.map((o) => `never ended: ${o.what} (${o.id}) last ${o.status ?? 'unknown'}`),
     ...v.ops.failuresWithoutReason(),

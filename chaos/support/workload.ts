@@ -45,7 +45,11 @@ function verbsFor(state: string, n: number): Array<[method: 'POST' | 'DELETE', p
     case 'paused':
       return [['POST', '/resume']];
     case 'stopped':
-      return [['POST', '/start'], ['POST', '/start'], ['POST', '/snapshots', { name: `s${n}` }]];
+      return [
+        ['POST', '/start'],
+        ['POST', '/start'],
+        ['POST', '/snapshots', { name: `s${n}` }],
+      ];
     default:
       return [];
   }

@@ -21,9 +21,13 @@ describe('chaos: a hypervisor call that hangs', { timeout: 300000 }, () => {
     t.diagnostic(JSON.stringify(row));
     assertClean(row);
   });
-  test('qemu SIGSTOPped during a pause: failed with the reason, the force stop that follows works', { skip: !hasQemu && 'no qemu' }, async (t) => {
-    const row = await runQemu();
-    t.diagnostic(JSON.stringify(row));
-    assertClean(row);
-  });
+  test(
+    'qemu SIGSTOPped during a pause: failed with the reason, the force stop that follows works',
+    { skip: !hasQemu && 'no qemu' },
+    async (t) => {
+      const row = await runQemu();
+      t.diagnostic(JSON.stringify(row));
+      assertClean(row);
+    },
+  );
 });

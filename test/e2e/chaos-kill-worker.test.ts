@@ -25,7 +25,11 @@ describe('chaos: kill -9 a worker mid driver-calls', { timeout: 600000 }, () => 
     assertClean(await runSimulated({ vms: 4, commandsPerVm: 5, killEveryMs: 2500, seed: 3 }), t);
   });
 
-  test('real QEMU (TCG): 2 tiny VMs, the worker killed while QMP calls run', { skip: !hasQemu && 'no qemu' }, async (t) => {
-    assertClean(await runQemu({ vms: 2, commandsPerVm: 3, killEveryMs: 3000, seed: 5 }), t);
-  });
+  test(
+    'real QEMU (TCG): 2 tiny VMs, the worker killed while QMP calls run',
+    { skip: !hasQemu && 'no qemu' },
+    async (t) => {
+      assertClean(await runQemu({ vms: 2, commandsPerVm: 3, killEveryMs: 3000, seed: 5 }), t);
+    },
+  );
 });
