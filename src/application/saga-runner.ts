@@ -43,12 +43,27 @@ export class SagaRunner {
     const after = await this.store.readCheckpoint(SAGA_CHECKPOINT);
     this.position = after;
     this.lastSaved = after;
-    this.sub = this.store.subscribeToAll({
-      after,
-      onEvent: (e) => this.handle(e),
-      onError: (err) => this.log.error({ err }, 'saga subscription stopped'),
-    });
+    this.subscribe(after);
     this.log.info({ after: after?.toString() ?? 'start' }, 'sagas subscribed');
+  }
+
+  /**
+   * A subscription gives up when the store stays unreachable (an outage longer
+   * than its retry budget); resubscribe from the last handled event, or the
+   * sagas would stay dead after the store came back.
+   */
+  private subscribe(after: bigint | undefined): void {
+    this.sub = this.store.subscribeToAll({
+      ...(after !== undefined ? { after } : {}),
+      onEvent: (e) => this.handle(e),
+      onError: (err) => {
+        if (this.stopping) return;
+        this.log.error({ err }, 'saga subscription stopped; resubscribing');
+        setTimeout(() => {
+          if (!this.stopping) this.subscribe(this.position);
+        }, 1000).unref();
+      },
+    });
   }
 
   async stop(): Promise<void> {
