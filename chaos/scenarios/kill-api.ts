@@ -62,6 +62,7 @@ export async function run(opts: { quick?: boolean }): Promise<ScenarioRow> {
     // Phase 1: the exact window, once per step (define through a create with start: false).
     await c.api.stop();
     c.api.start({ VL_FAULT_CRASH_BEFORE_ENQUEUE: 'define' });
+    c.api.expectDeath();
     await c.client.waitHealthy(60000);
     const points = opts.quick ? POINTS.slice(0, 1) : POINTS;
     /** Waits for the crash, restarts the API and follows the operation (found in the log when its 202 was lost). */
@@ -116,6 +117,7 @@ export async function run(opts: { quick?: boolean }): Promise<ScenarioRow> {
       if (!vmId) break;
       await c.api.stop();
       c.api.start({ VL_FAULT_CRASH_BEFORE_ENQUEUE: p.step });
+      c.api.expectDeath();
       await c.client.waitHealthy(60000);
       const r = await ops.send('POST', p.path(vmId), p.body);
       await afterCrash(

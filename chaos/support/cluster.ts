@@ -123,6 +123,6 @@ export class Cluster {
         // already gone
       }
     }
-    if (!keep) rmSync(this.workDir, { recursive: true, force: true });
+    if (!keep && !process.env.CHAOS_KEEP) rmSync(this.workDir, { recursive: true, force: true });
   }
 }

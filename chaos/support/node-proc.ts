@@ -20,6 +20,9 @@ export class NodeProc {
   private child: ChildProcess | undefined;
   private exit: Promise<number | null> = Promise.resolve(null);
   starts = 0;
+  /** Exits nobody asked for (a crash), with their exit code or signal. */
+  readonly crashes: string[] = [];
+  private expectExit = false;
 
   constructor(readonly opts: NodeProcOptions) {}
 
@@ -41,12 +44,19 @@ export class NodeProc {
     closeSync(fd);
     this.child = child;
     this.starts++;
-    this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    this.expectExit = false;
+    this.exit = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        if (!this.expectExit) this.crashes.push(`${this.opts.name} exited by itself (${code ?? signal})`);
+        resolve(code);
+      }),
+    );
   }
 
   /** The fault itself: no drain, no cleanup, no flush. */
   async kill9(): Promise<void> {
     if (!this.running) return;
+    this.expectExit = true;
     this.child!.kill('SIGKILL');
     await this.exit;
   }
@@ -54,10 +64,16 @@ export class NodeProc {
   /** Orderly stop (SIGTERM drains), SIGKILL if it takes longer than graceMs. */
   async stop(graceMs = 10000): Promise<void> {
     if (!this.running) return;
+    this.expectExit = true;
     this.child!.kill('SIGTERM');
     const t = setTimeout(() => this.child?.kill('SIGKILL'), graceMs);
     await this.exit;
     clearTimeout(t);
+  }
+
+  /** A death the scenario provoked itself (a fault point): not a crash. */
+  expectDeath(): void {
+    this.expectExit = true;
   }
 
   /** Resolves with the exit code (null when killed by a signal). */

@@ -89,6 +89,7 @@ export async function verdict(v: VerdictInput): Promise<ScenarioRow> {
     else if (!v.ops.ops.has(o.id) && !['succeeded', 'failed', 'cancelled'].includes(o.status))
       problems.push(`never ended (answer not received): ${o.kind} ${o.id} is ${o.status}`);
   }
+  for (const p of [v.cluster.api, ...v.cluster.workers.values()]) problems.push(...(p?.crashes ?? []));
   const failed = [...v.ops.ops.values()].filter((o) => o.status === 'failed').length;
   return {
     fault: v.fault,

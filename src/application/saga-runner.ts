@@ -13,6 +13,7 @@ import type { HostJobData } from '../workers/job.types.js';
 import { faultBeforeEnqueue } from './fault-points.js';
 import { handleCommand, type CommandMeta } from './handle-command.js';
 import { placeVm } from './placement.js';
+import { operationsAwaitingJobs } from './saga-redrive.js';
 import type { JobSink } from './ports.js';
 import { hostStream, vmIdOf, vmStream } from './streams.js';
 import { upcast } from './upcasters.js';
@@ -45,6 +46,43 @@ export class SagaRunner {
     this.lastSaved = after;
     this.subscribe(after);
     this.log.info({ after: after?.toString() ?? 'start' }, 'sagas subscribed');
+    this.watchQueues();
+  }
+
+  /**
+   * The checkpoint says which events were handled, not whether their jobs still
+   * exist: when Redis comes back empty, the jobs of every operation still
+   * waiting for one are put back (same job ids, so a job that survived is not
+   * doubled, and the decider takes one result per step whatever happens).
+   */
+  private watchQueues(): void {
+    if (!this.jobs.queuesLost) return;
+    let busy = false;
+    const check = async () => {
+      if (busy || this.stopping) return;
+      busy = true;
+      try {
+        if (await this.jobs.queuesLost!()) await this.redrive();
+      } catch (err) {
+        this.log.debug({ err }, 'queue check failed (Redis down?)');
+      } finally {
+        busy = false;
+      }
+    };
+    void check();
+    this.queueWatch = setInterval(() => void check(), 1000);
+    this.queueWatch.unref();
+  }
+
+  async redrive(): Promise<number> {
+    const targets = await operationsAwaitingJobs(this.store);
+    for (const t of targets) {
+      for (const e of t.events) await this.handleVmEvent(t.vmId, e);
+    }
+    this.redriven += targets.length;
+    if (targets.length)
+      this.log.warn({ operations: targets.length }, 'queues were lost: jobs of pending operations put back');
+    return targets.length;
   }
 
   /**
@@ -68,6 +106,7 @@ export class SagaRunner {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.queueWatch);
     await this.sub?.stop();
     this.sub = undefined;
     await this.saveCheckpoint(true);
@@ -83,6 +122,9 @@ export class SagaRunner {
   }
 
   private stopping = false;
+  private queueWatch: NodeJS.Timeout | undefined;
+  /** Operations whose jobs were put back after the queues were lost (for logs and tests). */
+  redriven = 0;
 
   /**
    * A failure (Redis or the store briefly unavailable) must neither skip the

@@ -45,6 +45,20 @@ export class QueueHub {
     await this.queue(hostQueueName(hostId)).add(data.step, data, opts);
   }
 
+  /**
+   * A marker key set once per Redis lifetime: finding it missing means every job
+   * enqueued before is gone (Redis restarted without persistence, or wiped).
+   * Check-then-set is not atomic; two API processes may both answer true, which
+   * only puts the same job ids back twice (BullMQ keeps one).
+   */
+  async queuesLost(): Promise<boolean> {
+    const client = await this.queue(RESULTS_QUEUE).backend.client;
+    const key = `${this.settings.prefix}:queues-epoch`;
+    if (await client.hexists(key, 'since')) return false;
+    await client.hset(key, { since: new Date().toISOString() });
+    return true;
+  }
+
   async postResult(jobId: string, message: ResultMessage): Promise<void> {
     await this.queue(RESULTS_QUEUE).add(message.kind, message, {
       jobId: safeJobId(jobId),

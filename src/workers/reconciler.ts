@@ -31,6 +31,9 @@ export interface SweepReport {
  * ever finish). Domains the service did not create are logged, never touched.
  */
 export class Reconciler {
+  /** Operations seen without a job on the previous sweep. */
+  private suspects = new Set<string>();
+
   constructor(
     private readonly hostId: string,
     private readonly driver: HypervisorDriver,
@@ -55,6 +58,7 @@ export class Reconciler {
   async sweep(now = Date.now()): Promise<SweepReport> {
     const report: SweepReport = { checked: 0, reported: 0, unmanaged: [] };
     const records = await this.vmsOnHost();
+    const suspects = new Set<string>();
     for (const rec of records) {
       const s = rec.state;
       if (!s.id || !s.spec || s.state === 'requested' || s.state === 'failed') continue;
@@ -78,6 +82,12 @@ export class Reconciler {
         if (agrees) continue;
       }
       if (pending && jobActive) continue;
+      // A job missing once may be on its way back (the saga re-enqueues after Redis came back empty):
+      // an operation is abandoned only when two sweeps, an interval apart, found no job for it.
+      if (pending && !this.suspects.has(pending.id)) {
+        suspects.add(pending.id);
+        continue;
+      }
       report.reported++;
       await this.hub.postResult(`reconcile.${s.id}.${rec.revision}.${seen}`, {
         kind: 'observed',
@@ -89,6 +99,7 @@ export class Reconciler {
         principal: `system:reconciler@${this.hostId}`,
       });
     }
+    this.suspects = suspects;
     const known = new Set(records.map((r) => r.state.id));
     for (const d of await this.driver.listDomains()) {
       if (!d.managed || !known.has(d.vmId)) report.unmanaged.push(d.vmId);

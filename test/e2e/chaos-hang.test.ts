@@ -25,7 +25,7 @@ describe('chaos: a hypervisor call that hangs', { timeout: 300000 }, () => {
     'qemu SIGSTOPped during a pause: failed with the reason, the force stop that follows works',
     { skip: !hasQemu && 'no qemu' },
     async (t) => {
-      const row = await runQemu();
+      const row = await runQemu({ resume: true });
       t.diagnostic(JSON.stringify(row));
       assertClean(row);
     },
