@@ -31,7 +31,7 @@ async function hangThenRecover(
   const op = await ops.waitOne(r.body.operationId as string, timeoutMs * 10);
   const took = Date.now() - t0;
   if (op?.status !== 'failed') problems.push(`the hung call did not fail: ${JSON.stringify(op)}`);
-  else if (!/did not finish within|no reply from QEMU/.test(String(op.error)))
+  else if (!/did not finish within|no reply from QEMU|QMP socket/.test(String(op.error)))
     problems.push(`failure without the reason: ${String(op.error)}`);
   if (took > timeoutMs * 4) problems.push(`the hung call took ${took} ms for a ${timeoutMs} ms deadline`);
   beforeNext?.();

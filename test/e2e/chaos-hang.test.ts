@@ -30,4 +30,13 @@ describe('chaos: a hypervisor call that hangs', { timeout: 300000 }, () => {
       assertClean(row);
     },
   );
+  test(
+    'qemu SIGSTOPped and left stopped: the pause fails on its QMP timeout, the force stop still kills it',
+    { skip: !hasQemu && 'no qemu' },
+    async (t) => {
+      const row = await runQemu({ resume: false });
+      t.diagnostic(JSON.stringify(row));
+      assertClean(row);
+    },
+  );
 });
