@@ -58,7 +58,7 @@ async function runOne(name: string, quick: boolean): Promise<{ rows: Row[]; pres
     const rows = Array.isArray(out) ? out : [out];
     const secs = ((Date.now() - t0) / 1000).toFixed(0);
     return {
-      rows: rows.map((r) => ({ ...r, notes: [r.notes, `${secs} s`].filter(Boolean).join('; ') })),
+      rows: rows.map((r) => ({ ...r, notes: [r.notes, `scenario ${secs} s`].filter(Boolean).join('; ') })),
       present: true,
     };
   } catch (err) {

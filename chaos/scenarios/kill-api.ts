@@ -158,7 +158,7 @@ export async function run(opts: { quick?: boolean }): Promise<ScenarioRow> {
         }
       })();
       try {
-        await runChains(c.client, ops, ids, { commandsPerVm: 8, opTimeoutMs: 120000, seed: 9, deleteEvery: 3 });
+        await runChains(c.client, ops, ids, { commandsPerVm: 25, opTimeoutMs: 120000, seed: 9, deleteEvery: 3 });
       } finally {
         busy = false;
       }

@@ -60,7 +60,7 @@ export class Cluster {
       LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
       JOB_BACKOFF_MS: '200',
       JOB_LOCK_MS: '3000',
-      RECONCILE_INTERVAL_MS: '2000',
+      RECONCILE_INTERVAL_MS: '5000',
       RECONCILE_STUCK_MS: '8000',
       SHUTDOWN_GRACE_MS: '3000',
       ...this.opts.env,

@@ -62,9 +62,12 @@ export class SagaRunner {
       if (busy || this.stopping) return;
       busy = true;
       try {
-        if (await this.jobs.queuesLost!()) await this.redrive();
+        if (await this.jobs.queuesLost!()) {
+          await this.redrive();
+          await this.jobs.queuesRecovered?.();
+        }
       } catch (err) {
-        this.log.debug({ err }, 'queue check failed (Redis down?)');
+        this.log.warn({ err }, 'putting back lost jobs failed (Redis down?); trying again');
       } finally {
         busy = false;
       }

@@ -45,18 +45,24 @@ export class QueueHub {
     await this.queue(hostQueueName(hostId)).add(data.step, data, opts);
   }
 
+  private get epochKey(): string {
+    return `${this.settings.prefix}:queues-epoch`;
+  }
+
   /**
-   * A marker key set once per Redis lifetime: finding it missing means every job
-   * enqueued before is gone (Redis restarted without persistence, or wiped).
-   * Check-then-set is not atomic; two API processes may both answer true, which
-   * only puts the same job ids back twice (BullMQ keeps one).
+   * True when the marker key is missing: every job enqueued before is gone
+   * (Redis restarted without persistence, or wiped). The caller puts the jobs
+   * back, then calls queuesRecovered(); until then this keeps answering true,
+   * so a recovery cut short by Redis dropping again is done again.
    */
   async queuesLost(): Promise<boolean> {
     const client = await this.queue(RESULTS_QUEUE).backend.client;
-    const key = `${this.settings.prefix}:queues-epoch`;
-    if (await client.hexists(key, 'since')) return false;
-    await client.hset(key, { since: new Date().toISOString() });
-    return true;
+    return !(await client.hexists(this.epochKey, 'since'));
+  }
+
+  async queuesRecovered(): Promise<void> {
+    const client = await this.queue(RESULTS_QUEUE).backend.client;
+    await client.hset(this.epochKey, { since: new Date().toISOString() });
   }
 
   async postResult(jobId: string, message: ResultMessage): Promise<void> {
