@@ -28,7 +28,13 @@ export class Operations {
     private readonly allowed: ReadonlySet<number> = new Set([409]),
   ) {}
 
-  async send(method: 'POST' | 'DELETE', path: string, body?: object): Promise<ApiResponse> {
+  /** `alsoAllowed`: refusals legitimate for this one call (a 404 for a retried delete whose first answer was lost). */
+  async send(
+    method: 'POST' | 'DELETE',
+    path: string,
+    body?: object,
+    alsoAllowed: readonly number[] = [],
+  ): Promise<ApiResponse> {
     const r = await this.client.call(method, path, body);
     this.answers.set(r.status, (this.answers.get(r.status) ?? 0) + 1);
     if (r.status === 202) {
@@ -37,7 +43,7 @@ export class Operations {
     } else if (r.status === 503) {
       this.unavailable.push(String(r.body.message));
     }
-    if (r.status !== 202 && !this.allowed.has(r.status)) {
+    if (r.status !== 202 && !this.allowed.has(r.status) && !alsoAllowed.includes(r.status)) {
       this.unexpected.push(`${method} ${path} → ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
     }
     return r;

@@ -96,12 +96,16 @@ export async function runChains(client: ApiClient, ops: Operations, vmIds: strin
         await ops.waitOne(r.body.operationId as string, o.opTimeoutMs);
       }
       if (o.deleteEvery && i % o.deleteEvery === 0) {
+        let answerLost = false;
         for (let attempt = 0; attempt < 30; attempt++) {
-          const r = await ops.send('DELETE', `/v1/vms/${vmId}`);
+          // After a delete whose answer was lost (the API killed), "was deleted" is the answer to the retry.
+          const r = await ops.send('DELETE', `/v1/vms/${vmId}`, undefined, answerLost ? [404] : []);
           if (r.status === 202) {
             await ops.waitOne(r.body.operationId as string, o.opTimeoutMs);
             return;
           }
+          if (r.status === 404 && answerLost) return;
+          if (r.status === 0) answerLost = true;
           await new Promise((res) => setTimeout(res, 500));
         }
       }
