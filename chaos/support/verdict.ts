@@ -100,7 +100,17 @@ export async function verdict(v: VerdictInput): Promise<ScenarioRow> {
       problems.push(`never ended (answer not received): ${o.kind} ${o.id} is ${o.status}`);
   }
   for (const p of [v.cluster.api, ...v.cluster.workers.values()]) problems.push(...(p?.crashes ?? []));
-  const failed = [...v.ops.ops.values()].filter((o) => o.status === 'failed').length;
+  const failedOps = [...v.ops.ops.values()].filter((o) => o.status === 'failed');
+  const failed = failedOps.length;
+  // Why operations failed, ids and numbers blanked so like reasons group together.
+  const reasons = new Map<string, number>();
+  for (const o of failedOps) {
+    const r = String(typeof o.error === 'string' ? o.error : JSON.stringify(o.error))
+      .replace(/[0-9a-f]{8}-[0-9a-f-]{27,}/g, '<id>')
+      .replace(/\d+/g, 'N')
+      .slice(0, 90);
+    reasons.set(r, (reasons.get(r) ?? 0) + 1);
+  }
   return {
     fault: v.fault,
     injected: v.injected,
@@ -111,7 +121,7 @@ export async function verdict(v: VerdictInput): Promise<ScenarioRow> {
     orphans: drivers.orphans.length + qemu.length,
     notes: [
       `${ledger.events} events, ${drivers.vms} VMs confirmed by driver`,
-      `${failed} ops failed with a reason`,
+      `${failed} ops failed with a reason${failed ? ` (${[...reasons].map(([r, n]) => `${n}× ${r}`).join(' | ')})` : ''}`,
       `answers ${v.ops.answerSummary()}`,
       ...(v.notes ?? []),
       ...(ambiguous ? [`${ambiguous} answered 503 but committed (COMMIT cut in flight), then ran to the end`] : []),
