@@ -97,6 +97,7 @@ export class Reconciler {
         reason: status.detail ?? `the driver reports ${status.state}`,
         jobActive,
         principal: `system:reconciler@${this.hostId}`,
+        revision: rec.revision,
       });
     }
     this.suspects = suspects;
