@@ -5,7 +5,7 @@ import type { EventStore } from '../eventstore/event-store.port.js';
 import type { VmCommand } from '../modules/vms/vm.commands.js';
 import { vmDecider } from '../modules/vms/vm.decider.js';
 import { RESULTS_QUEUE, type ResultMessage } from '../workers/job.types.js';
-import { handleCommand, type CommandMeta } from './handle-command.js';
+import { handleCommand, PreconditionFailedError, type CommandMeta } from './handle-command.js';
 import { vmStream } from './streams.js';
 
 export function resultToCommand(msg: ResultMessage, now: Date): VmCommand {
@@ -70,9 +70,16 @@ export class ResultConsumer {
         : { principal: msg.principal, correlationId: msg.operationId, causationId: msg.jobId };
     const t0 = performance.now();
     try {
-      await handleCommand(this.store, vmDecider, vmStream(msg.vmId), cmd, meta);
+      // An observation holds for the revision it was made at only: a stale one must not close a newer operation.
+      const ifMatch = msg.kind === 'observed' && msg.revision !== undefined ? { ifMatch: BigInt(msg.revision) } : {};
+      await handleCommand(this.store, vmDecider, vmStream(msg.vmId), cmd, meta, ifMatch);
       this.onCommand?.(cmd.type, performance.now() - t0, true);
     } catch (err) {
+      if (err instanceof PreconditionFailedError) {
+        this.log.debug({ vm: msg.vmId, err: err.message }, 'stale observation dropped');
+        this.onCommand?.(cmd.type, performance.now() - t0, false);
+        return;
+      }
       if (err instanceof DomainError) {
         // Duplicates and results for operations already closed are expected under redelivery; nothing to retry.
         if (err.code !== 'already_recorded')

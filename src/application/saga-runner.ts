@@ -10,8 +10,10 @@ import type { JobStep } from '../modules/vms/vm.types.js';
 import type { SagaAction } from '../sagas/saga.actions.js';
 import { reactToVmEvent } from '../sagas/vm.saga.js';
 import type { HostJobData } from '../workers/job.types.js';
+import { faultBeforeEnqueue } from './fault-points.js';
 import { handleCommand, type CommandMeta } from './handle-command.js';
 import { placeVm } from './placement.js';
+import { operationsAwaitingJobs } from './saga-redrive.js';
 import type { JobSink } from './ports.js';
 import { hostStream, vmIdOf, vmStream } from './streams.js';
 import { upcast } from './upcasters.js';
@@ -42,16 +44,72 @@ export class SagaRunner {
     const after = await this.store.readCheckpoint(SAGA_CHECKPOINT);
     this.position = after;
     this.lastSaved = after;
-    this.sub = this.store.subscribeToAll({
-      after,
-      onEvent: (e) => this.handle(e),
-      onError: (err) => this.log.error({ err }, 'saga subscription stopped'),
-    });
+    this.subscribe(after);
     this.log.info({ after: after?.toString() ?? 'start' }, 'sagas subscribed');
+    this.watchQueues();
+  }
+
+  /**
+   * The checkpoint says which events were handled, not whether their jobs still
+   * exist: when Redis comes back empty, the jobs of every operation still
+   * waiting for one are put back (same job ids, so a job that survived is not
+   * doubled, and the decider takes one result per step whatever happens).
+   */
+  private watchQueues(): void {
+    if (!this.jobs.queuesLost) return;
+    let busy = false;
+    const check = async () => {
+      if (busy || this.stopping) return;
+      busy = true;
+      try {
+        if (await this.jobs.queuesLost!()) {
+          await this.redrive();
+          await this.jobs.queuesRecovered?.();
+        }
+      } catch (err) {
+        this.log.warn({ err }, 'putting back lost jobs failed (Redis down?); trying again');
+      } finally {
+        busy = false;
+      }
+    };
+    void check();
+    this.queueWatch = setInterval(() => void check(), 1000);
+    this.queueWatch.unref();
+  }
+
+  async redrive(): Promise<number> {
+    const targets = await operationsAwaitingJobs(this.store);
+    for (const t of targets) {
+      for (const e of t.events) await this.handleVmEvent(t.vmId, e);
+    }
+    this.redriven += targets.length;
+    if (targets.length)
+      this.log.warn({ operations: targets.length }, 'queues were lost: jobs of pending operations put back');
+    return targets.length;
+  }
+
+  /**
+   * A subscription gives up when the store stays unreachable (an outage longer
+   * than its retry budget); resubscribe from the last handled event, or the
+   * sagas would stay dead after the store came back.
+   */
+  private subscribe(after: bigint | undefined): void {
+    this.sub = this.store.subscribeToAll({
+      ...(after !== undefined ? { after } : {}),
+      onEvent: (e) => this.handle(e),
+      onError: (err) => {
+        if (this.stopping) return;
+        this.log.error({ err }, 'saga subscription stopped; resubscribing');
+        setTimeout(() => {
+          if (!this.stopping) this.subscribe(this.position);
+        }, 1000).unref();
+      },
+    });
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.queueWatch);
     await this.sub?.stop();
     this.sub = undefined;
     await this.saveCheckpoint(true);
@@ -67,6 +125,9 @@ export class SagaRunner {
   }
 
   private stopping = false;
+  private queueWatch: NodeJS.Timeout | undefined;
+  /** Operations whose jobs were put back after the queues were lost (for logs and tests). */
+  redriven = 0;
 
   /**
    * A failure (Redis or the store briefly unavailable) must neither skip the
@@ -200,6 +261,7 @@ export class SagaRunner {
       principal: cause.metadata.principal,
       causationId: cause.id,
     };
+    faultBeforeEnqueue(action.step);
     await this.jobs.enqueueHostJob(action.hostId, jobId, data);
   }
 

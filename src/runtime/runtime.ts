@@ -108,6 +108,7 @@ export class Runtime {
         prefix: `${this.config.redisPrefix}:q`,
         concurrency: this.config.workerConcurrency,
         jobTimeoutMs: this.config.jobTimeoutMs,
+        lockMs: this.config.jobLockMs,
       },
       this.log,
       {

@@ -15,6 +15,8 @@ export interface HostWorkerSettings {
   prefix: string;
   concurrency: number;
   jobTimeoutMs: number;
+  /** Lock of a running job; a dead worker's job is found stalled within lockMs + lockMs/2. */
+  lockMs?: number;
 }
 
 /** Errors no retry can fix: report them at once instead of burning attempts. */
@@ -57,8 +59,8 @@ export class HostWorker {
       concurrency: this.settings.concurrency,
       // A worker killed mid-call leaves a stalled job; let it be redelivered several times (drivers are idempotent).
       maxStalledCount: 10,
-      lockDuration: 30000,
-      stalledInterval: 15000,
+      lockDuration: this.settings.lockMs ?? 30000,
+      stalledInterval: Math.round((this.settings.lockMs ?? 30000) / 2),
     });
     this.worker.on('error', (err) => this.log.error({ err, host: this.host.id }, 'host worker error'));
     this.log.info({ host: this.host.id, driver: this.host.driver }, 'host worker started');

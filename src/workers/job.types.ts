@@ -48,6 +48,11 @@ export type ResultMessage =
       reason: string;
       jobActive: boolean;
       principal: string;
+      /**
+       * The VM's stream revision the reconciler judged: an observation that reaches the
+       * decider after the VM moved on (a new operation began) is stale and dropped.
+       */
+      revision?: string;
     };
 
 export const RESULTS_QUEUE = 'results';

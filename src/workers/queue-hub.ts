@@ -45,6 +45,26 @@ export class QueueHub {
     await this.queue(hostQueueName(hostId)).add(data.step, data, opts);
   }
 
+  private get epochKey(): string {
+    return `${this.settings.prefix}:queues-epoch`;
+  }
+
+  /**
+   * True when the marker key is missing: every job enqueued before is gone
+   * (Redis restarted without persistence, or wiped). The caller puts the jobs
+   * back, then calls queuesRecovered(); until then this keeps answering true,
+   * so a recovery cut short by Redis dropping again is done again.
+   */
+  async queuesLost(): Promise<boolean> {
+    const client = await this.queue(RESULTS_QUEUE).backend.client;
+    return !(await client.hexists(this.epochKey, 'since'));
+  }
+
+  async queuesRecovered(): Promise<void> {
+    const client = await this.queue(RESULTS_QUEUE).backend.client;
+    await client.hset(this.epochKey, { since: new Date().toISOString() });
+  }
+
   async postResult(jobId: string, message: ResultMessage): Promise<void> {
     await this.queue(RESULTS_QUEUE).add(message.kind, message, {
       jobId: safeJobId(jobId),
@@ -61,14 +81,18 @@ export class QueueHub {
     return Object.values(counts).reduce((a, b) => a + b, 0);
   }
 
-  /** True when some job of this operation is still waiting, delayed or running on the host's queue. */
+  /**
+   * True when some job of this operation is still waiting, delayed or running on
+   * the host's queue, or its result is still waiting on the results queue (the
+   * store was down, say): either way the operation will move on by itself.
+   */
   async hasLiveJob(hostId: string, operationId: string): Promise<boolean> {
-    const jobs = await this.queue(hostQueueName(hostId)).getJobs(
-      ['waiting', 'active', 'delayed', 'prioritized'],
-      0,
-      1000,
-    );
-    return jobs.some((j) => (j?.data as HostJobData | undefined)?.operationId === operationId);
+    const live = ['waiting', 'active', 'delayed', 'prioritized'] as const;
+    for (const name of [hostQueueName(hostId), RESULTS_QUEUE]) {
+      const jobs = await this.queue(name).getJobs([...live], 0, 1000);
+      if (jobs.some((j) => (j?.data as { operationId?: string } | undefined)?.operationId === operationId)) return true;
+    }
+    return false;
   }
 
   async close(): Promise<void> {

@@ -31,6 +31,9 @@ export interface SweepReport {
  * ever finish). Domains the service did not create are logged, never touched.
  */
 export class Reconciler {
+  /** Operations seen without a job on the previous sweep. */
+  private suspects = new Set<string>();
+
   constructor(
     private readonly hostId: string,
     private readonly driver: HypervisorDriver,
@@ -67,8 +70,11 @@ export class Reconciler {
     }
   }
 
-  /** Compares one VM with the driver; true when a disagreement was reported. */
-  private async check(rec: VmRecord, now: number, report?: SweepReport): Promise<boolean> {
+  /**
+   * Compares one VM with the driver; true when a disagreement was reported.
+   * `suspects` collects, during a sweep, the operations found without a job.
+   */
+  private async check(rec: VmRecord, now: number, report?: SweepReport, suspects?: Set<string>): Promise<boolean> {
     const s = rec.state;
     if (!s.id || !s.spec || s.state === 'requested' || s.state === 'failed') return false;
     const pending = s.pending;
@@ -91,6 +97,12 @@ export class Reconciler {
       if (agrees) return false;
     }
     if (pending && jobActive) return false;
+    // A job missing once may be on its way back (the saga re-enqueues after Redis came back empty):
+    // an operation is abandoned only when two sweeps, an interval apart, found no job for it.
+    if (pending && !this.suspects.has(pending.id)) {
+      suspects?.add(pending.id);
+      return false;
+    }
     await this.hub.postResult(`reconcile.${s.id}.${rec.revision}.${seen}`, {
       kind: 'observed',
       vmId: s.id,
@@ -99,6 +111,7 @@ export class Reconciler {
       reason: status.detail ?? `the driver reports ${status.state}`,
       jobActive,
       principal: `system:reconciler@${this.hostId}`,
+      revision: rec.revision,
     });
     return true;
   }
@@ -106,9 +119,11 @@ export class Reconciler {
   async sweep(now = Date.now()): Promise<SweepReport> {
     const report: SweepReport = { checked: 0, reported: 0, unmanaged: [] };
     const records = await this.vmsOnHost();
+    const suspects = new Set<string>();
     for (const rec of records) {
-      if (await this.check(rec, now, report)) report.reported++;
+      if (await this.check(rec, now, report, suspects)) report.reported++;
     }
+    this.suspects = suspects;
     const known = new Set(records.map((r) => r.state.id));
     for (const d of await this.driver.listDomains()) {
       if (!d.managed || !known.has(d.vmId)) report.unmanaged.push(d.vmId);

@@ -250,6 +250,10 @@ export class PostgresEventStore implements EventStore {
       const client = await this.pool.connect();
       let broken: Error | undefined;
       let begun = false;
+      // A checked-out client whose connection dies between two queries emits 'error' with no pool
+      // listener attached: unhandled, that kills the process (found cutting PostgreSQL under load).
+      const onError = (err: Error) => (broken ??= err);
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         begun = true;
@@ -263,6 +267,7 @@ export class PostgresEventStore implements EventStore {
         if (broken && !begun && attempt < 3) continue;
         throw err;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     }

@@ -1,0 +1,145 @@
+/**
+ * Fault 1: `kill -9` a worker process in the middle of driver calls, again and
+ * again, while users run commands on their VMs. BullMQ finds the dead
+ * worker's job stalled and hands it to the restarted worker, so the driver
+ * call runs a second time: that must change nothing (idempotent verbs) and
+ * append no second result.
+ */
+import { spawnSync } from 'node:child_process';
+import { Cluster } from '../support/cluster.js';
+import type { HostRef } from '../support/driver-check.js';
+import { Operations } from '../support/operations.js';
+import { mulberry32 } from '../support/random.js';
+import { verdict, type ScenarioRow } from '../support/verdict.js';
+import { createVms, runChains } from '../support/workload.js';
+
+export interface KillWorkerSize {
+  vms: number;
+  commandsPerVm: number;
+  /** Milliseconds between kills (randomised ±50 %). */
+  killEveryMs: number;
+  seed?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Kills `proc` -9 every ~everyMs while `busy()`, restarting it after a short pause; returns the kill count. */
+async function killLoop(
+  proc: { kill9(): Promise<void>; start(): void },
+  everyMs: number,
+  busy: () => boolean,
+  seed: number,
+): Promise<number> {
+  const rnd = mulberry32(seed);
+  let kills = 0;
+  while (busy()) {
+    await sleep(everyMs * (0.5 + rnd()));
+    if (!busy()) break;
+    await proc.kill9();
+    kills++;
+    await sleep(200 + rnd() * 500);
+    proc.start();
+  }
+  return kills;
+}
+
+/** Simulated hosts with a driver latency long enough that most kills land inside a driver call. */
+export async function runSimulated(size: KillWorkerSize): Promise<ScenarioRow> {
+  const c = await Cluster.start({ name: 'kill-worker', env: { WORKER_CONCURRENCY: '8' } });
+  let keep = false;
+  try {
+    await c.startApi('api');
+    const uri = 'simulated://?latencyMs=400';
+    const hostIds = [await c.registerHost('sim-a', 'simulated', uri), await c.registerHost('sim-b', 'simulated', uri)];
+    const hosts: HostRef[] = hostIds.map((id) => ({ id, driver: 'simulated', uri, storageDir: c.hostStorage(id) }));
+    const worker = c.worker('worker', hostIds);
+    worker.start();
+    const ops = new Operations(c.client);
+    let busy = true;
+    const killing = killLoop(worker, size.killEveryMs, () => busy, (size.seed ?? 1) * 7919);
+    const opTimeoutMs = 120000;
+    try {
+      const vmIds = await createVms(
+        ops,
+        Array.from({ length: size.vms }, (_, i) => ({ name: `kw-${i}`, hostId: hostIds[i % hostIds.length]! })),
+        opTimeoutMs,
+      );
+      await runChains(c.client, ops, vmIds, {
+        commandsPerVm: size.commandsPerVm,
+        opTimeoutMs,
+        seed: size.seed ?? 1,
+        deleteEvery: 4,
+      });
+    } finally {
+      busy = false;
+    }
+    const kills = await killing;
+    if (!worker.running) worker.start();
+    await ops.waitAll(180000);
+    const row = await verdict({ fault: 'kill -9 worker (simulated)', injected: kills, cluster: c, ops, hosts });
+    keep = row.problems.length > 0;
+    return row;
+  } finally {
+    await c.close(keep);
+  }
+}
+
+export const hasQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
+
+/** Real QEMU under TCG: a couple of tiny VMs (no guest OS), the worker killed while QMP calls are in flight. */
+export async function runQemu(size: KillWorkerSize): Promise<ScenarioRow> {
+  const c = await Cluster.start({ name: 'kill-worker-qemu', env: { WORKER_CONCURRENCY: '4' } });
+  let keep = false;
+  try {
+    await c.startApi('api');
+    const uri = 'qemu:///system?accel=tcg&stopTimeoutMs=2000';
+    const hostId = await c.registerHost('qemu-a', 'qemu', uri);
+    const hosts: HostRef[] = [{ id: hostId, driver: 'qemu', uri, storageDir: c.hostStorage(hostId) }];
+    const worker = c.worker('worker', [hostId]);
+    worker.start();
+    const ops = new Operations(c.client);
+    let busy = true;
+    const killing = killLoop(worker, size.killEveryMs, () => busy, (size.seed ?? 1) * 104729);
+    try {
+      const vmIds = await createVms(
+        ops,
+        Array.from({ length: size.vms }, (_, i) => ({ name: `kq-${i}`, hostId })),
+        180000,
+      );
+      await runChains(c.client, ops, vmIds, {
+        commandsPerVm: size.commandsPerVm,
+        opTimeoutMs: 180000,
+        seed: size.seed ?? 1,
+        deleteEvery: 2,
+      });
+    } finally {
+      busy = false;
+    }
+    const kills = await killing;
+    if (!worker.running) worker.start();
+    await ops.waitAll(240000);
+    const row = await verdict({
+      fault: 'kill -9 worker (qemu)',
+      injected: kills,
+      cluster: c,
+      ops,
+      hosts,
+      qemuDirs: [c.hostStorage(hostId)],
+    });
+    keep = row.problems.length > 0;
+    return row;
+  } finally {
+    await c.close(keep);
+  }
+}
+
+/** Full size: 200 commands across 20 simulated VMs, plus a qemu round with 2 VMs. */
+export async function run(opts: { quick?: boolean }): Promise<ScenarioRow[]> {
+  const rows = [
+    await runSimulated(
+      opts.quick ? { vms: 4, commandsPerVm: 5, killEveryMs: 2500 } : { vms: 20, commandsPerVm: 9, killEveryMs: 2500 },
+    ),
+  ];
+  if (hasQemu) rows.push(await runQemu({ vms: 2, commandsPerVm: opts.quick ? 4 : 8, killEveryMs: 3000 }));
+  return rows;
+}

@@ -1,0 +1,44 @@
+import type { EventStore, RecordedEvent } from '../eventstore/event-store.port.js';
+import { vmDecider } from '../modules/vms/vm.decider.js';
+import type { VmEvent } from '../modules/vms/vm.events.js';
+import type { VmState } from '../modules/vms/vm.state.js';
+import { vmIdOf, vmStream } from './streams.js';
+import { upcast } from './upcasters.js';
+
+export interface RedriveTarget {
+  vmId: string;
+  operationId: string;
+  /** The operation's events, in order: handling them again re-issues its awaited job under the same job id. */
+  events: RecordedEvent[];
+}
+
+/**
+ * The operations waiting for a job on a queue, found in the log (not in Redis,
+ * which is what was lost). Placement never waits on a queue, so it is left to
+ * the checkpointed subscription.
+ */
+export async function operationsAwaitingJobs(store: EventStore): Promise<RedriveTarget[]> {
+  const vmIds = new Set<string>();
+  let after: bigint | undefined;
+  for (;;) {
+    const page = await store.readAll({ ...(after !== undefined ? { after } : {}), maxCount: 1000 });
+    if (!page.length) break;
+    for (const e of page) {
+      const id = vmIdOf(e.streamId);
+      if (id) vmIds.add(id);
+    }
+    after = page[page.length - 1]!.position;
+  }
+  const out: RedriveTarget[] = [];
+  for (const vmId of vmIds) {
+    const stream = (await store.readStream(vmStream(vmId))).map(upcast);
+    const state = stream.reduce<VmState>(
+      (s, e) => vmDecider.evolve(s, { type: e.type, data: e.data } as VmEvent),
+      vmDecider.initialState(),
+    );
+    const p = state.pending;
+    if (!p || p.awaiting === 'placement') continue;
+    out.push({ vmId, operationId: p.id, events: stream.filter((e) => e.metadata.correlationId === p.id) });
+  }
+  return out;
+}
