@@ -3,7 +3,15 @@ import { isAbsolute, join, normalize } from 'node:path';
 import { DriverError, type DomainStatus, type VmSpec } from '../hypervisor-driver.port.js';
 import { errorMessage } from './driver-errors.js';
 import { qemuArgs, type KernelBoot } from './qemu-args.js';
-import { isOurQemu, qemuStillExits, readCmdline, sendSignal, spawnDetached, waitUntilGone } from './qemu-process.js';
+import {
+  isOurQemu,
+  listQemuProcesses,
+  qemuStillExits,
+  readCmdline,
+  sendSignal,
+  spawnDetached,
+  waitUntilGone,
+} from './qemu-process.js';
 import { domainStateOf } from './qemu-status.js';
 import type { QemuHostConfig } from './qemu-uri.js';
 import type { QmpClient } from './qmp.client.js';
@@ -108,7 +116,31 @@ export class QemuDomain {
   /** The pid of this VM's QEMU when it is alive (and really is that QEMU). */
   livePid(): number | undefined {
     const run = this.readRun();
-    return run && isOurQemu(run.pid, this.paths.pidFile) ? run.pid : undefined;
+    if (run && isOurQemu(run.pid, this.paths.pidFile)) return run.pid;
+    return this.adoptUnrecorded(run);
+  }
+
+  /**
+   * A worker killed between spawning QEMU and writing run.json leaves a QEMU that no record
+   * names; launching another would fail on the disk lock and leave the first one orphaned.
+   * It is found by its own -pidfile argument (unique to this VM) and recorded.
+   */
+  private adoptUnrecorded(run: RunInfo | undefined): number | undefined {
+    const pidFile = this.paths.pidFile;
+    const found = listQemuProcesses().find((q) => {
+      const i = q.argv.indexOf('-pidfile');
+      return i >= 0 && q.argv[i + 1] === pidFile && isOurQemu(q.pid, pidFile);
+    });
+    if (!found) return undefined;
+    writeJsonAtomic(this.paths.runInfo, {
+      pid: found.pid,
+      startedAt: new Date().toISOString(),
+      accel: run?.accel ?? this.host.accel,
+      mode: found.argv.includes('-incoming') ? 'incoming' : 'normal',
+      qmpSocket: this.paths.qmpSocket,
+      serialSocket: this.paths.serialSocket,
+    } satisfies RunInfo);
+    return found.pid;
   }
 
   qmp<T>(fn: (client: QmpClient) => Promise<T>, connectTimeoutMs?: number): Promise<T> {

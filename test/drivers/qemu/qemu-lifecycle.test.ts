@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -150,6 +150,31 @@ describe('qemu driver: lifecycle of no-OS VMs (real qemu)', () => {
     assert.equal(seen.pid, pid);
     await restarted.stop(spec, { force: true });
     assert.equal((await driver.status(spec)).state, 'stopped');
+    await restarted.destroy(spec);
+  });
+
+  test('a worker killed between spawning QEMU and recording it: the restarted worker adopts that QEMU, no second one', async () => {
+    const spec = vmSpec();
+    await driver.define(spec);
+    await driver.start(spec);
+    const pid = (await driver.status(spec)).pid;
+    const paths = driver.domainPaths(spec.id);
+    // What the dead worker left: the QEMU runs, but run.json still names an older, dead process.
+    const run = JSON.parse(readFileSync(paths.runInfo, 'utf8')) as { pid: number };
+    writeFileSync(paths.runInfo, JSON.stringify({ ...run, pid: 999_999_999 }));
+    const restarted = env.driver('host-a');
+    await restarted.start(spec);
+    const seen = await restarted.status(spec);
+    assert.equal(seen.state, 'running');
+    assert.equal(seen.pid, pid, 'the running QEMU is adopted');
+    const mine = listQemuProcesses().filter((q) => q.argv.includes(paths.pidFile));
+    assert.deepEqual(
+      mine.map((q) => q.pid),
+      [pid],
+      'exactly one QEMU for the VM',
+    );
+    await restarted.stop(spec, { force: true });
+    assert.equal((await restarted.status(spec)).state, 'stopped');
     await restarted.destroy(spec);
   });
 
