@@ -14,7 +14,7 @@ import { Cluster } from '../support/cluster.js';
 import type { HostRef } from '../support/driver-check.js';
 import { readLog } from '../support/ledger-check.js';
 import { Operations } from '../support/operations.js';
-import { mulberry32 } from '../support/random.js';
+import { mulberry32 } from '../../src/drivers/simulated/prng.js';
 import { verdict, type ScenarioRow } from '../support/verdict.js';
 import { createVms, runChains } from '../support/workload.js';
 

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { Cluster } from '../support/cluster.js';
 import type { HostRef } from '../support/driver-check.js';
 import { Operations } from '../support/operations.js';
-import { mulberry32 } from '../support/random.js';
+import { mulberry32 } from '../../src/drivers/simulated/prng.js';
 import { verdict, type ScenarioRow } from '../support/verdict.js';
 import { createVms, runChains } from '../support/workload.js';
 

@@ -1,6 +1,6 @@
 import type { ApiClient } from './api-client.js';
 import type { Operations } from './operations.js';
-import { mulberry32 } from './random.js';
+import { mulberry32 } from '../../src/drivers/simulated/prng.js';
 
 export interface VmPlan {
   name: string;

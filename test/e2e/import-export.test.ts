@@ -7,7 +7,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { importExport, ImportWriteError } from '../../src/audit/import-export.js';
 import type { EventStore } from '../../src/eventstore/event-store.port.js';
 import { chainEvents, GENESIS_HASH } from '../../src/eventstore/hash-chain.js';
@@ -15,6 +14,7 @@ import { SqliteEventStore } from '../../src/eventstore/sqlite/sqlite.event-store
 import { exportLine } from '../../src/modules/audit/export-line.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { tempDir, testPostgresUrl, uniqueName } from '../support/env.js';
+import { dropPostgresSchema } from '../support/store-kinds.js';
 import { buildHistory, type BuiltHistory } from '../fixtures/history.js';
 import { cli, exportText } from '../fixtures/cli.js';
 import { storeEvents, waitSettled, type Json } from './e2e-helpers.js';
@@ -51,20 +51,6 @@ async function readModels(t: TestApp, h: BuiltHistory): Promise<Record<string, u
     out[`/v1/operations?principal=${p}`] = await items(`/v1/operations?principal=${encodeURIComponent(p)}&limit=1000`);
   out['/v1/events'] = ((await get(t, '/v1/events?limit=1000')).items as Json[]).map(({ position: _p, ...e }) => e);
   return out;
-}
-
-async function dropSchema(url: string): Promise<void> {
-  const u = new URL(url);
-  const schema = u.searchParams.get('schema');
-  if (!schema || !/^[a-z0-9_]+$/.test(schema)) return;
-  u.searchParams.delete('schema');
-  const client = new pg.Client({ connectionString: u.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  } finally {
-    await client.end();
-  }
 }
 
 function pgSchemaUrl(): string {
@@ -104,7 +90,7 @@ describe('e2e: audit import — an export replays into an empty store to identic
   });
   after(async () => {
     await a?.close();
-    for (const s of schemas) await dropSchema(s);
+    for (const s of schemas) await dropPostgresSchema(s);
     tmp.cleanup();
   });
 

@@ -4,10 +4,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import { GENESIS_HASH } from '../../src/eventstore/hash-chain.js';
 import { logLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { testPostgresUrl } from '../support/env.js';
+import { dropPostgresSchema } from '../support/store-kinds.js';
 import {
   assertAccepted,
   createVmOp,
@@ -24,20 +24,6 @@ import {
 
 const url = testPostgresUrl();
 
-async function dropSchema(eventStoreUrl: string): Promise<void> {
-  const schema = new URL(eventStoreUrl).searchParams.get('schema');
-  if (!schema || !/^[a-z0-9_]+$/.test(schema)) return;
-  const u = new URL(eventStoreUrl);
-  u.searchParams.delete('schema');
-  const client = new pg.Client({ connectionString: u.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  } finally {
-    await client.end();
-  }
-}
-
 describe('e2e: lifecycle on PostgreSQL', { skip: url ? false : 'TEST_POSTGRES_URL not set' }, () => {
   let t: TestApp;
   let hostId: string;
@@ -51,7 +37,7 @@ describe('e2e: lifecycle on PostgreSQL', { skip: url ? false : 'TEST_POSTGRES_UR
   });
   after(async () => {
     await t?.close();
-    if (t) await dropSchema(t.eventStoreUrl);
+    if (t) await dropPostgresSchema(t.eventStoreUrl);
   });
 
   test('the app runs on the postgres store', async () => {

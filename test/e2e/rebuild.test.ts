@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { testRedisUrl } from '../support/env.js';
 import { runRandomHistory } from '../support/random-history.js';
-import { dropSchemaOf, STORES } from '../support/stores.js';
+import { dropPostgresSchema, STORE_KINDS } from '../support/store-kinds.js';
 import {
   assertAccepted,
   assertError,
@@ -44,7 +44,7 @@ async function waitUntilProgress(t: TestApp, opId: string): Promise<void> {
   }
 }
 
-for (const { store, skip } of STORES) {
+for (const { store, skip } of STORE_KINDS) {
   describe(`e2e: rebuild a read model (${store})`, { skip }, () => {
     let t: TestApp;
     let first: TestApp | undefined;
@@ -63,7 +63,7 @@ for (const { store, skip } of STORES) {
       redis?.disconnect();
       await t?.close();
       await first?.close();
-      if (t) await dropSchemaOf(t.eventStoreUrl);
+      if (t) await dropPostgresSchema(t.eventStoreUrl);
     });
 
     test('refusals: unknown projection 404, non-admin 403, bad throttle 400 naming the field; none appends', async () => {

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { testRedisUrl } from '../support/env.js';
 import { flakyHostUris, runRandomHistory } from '../support/random-history.js';
-import { dropSchemaOf, STORES } from '../support/stores.js';
+import { dropPostgresSchema, STORE_KINDS } from '../support/store-kinds.js';
 import { assertError, registerSimHost, storeEvents, waitSettled, type Json } from './e2e-helpers.js';
 
 const COMMANDS = 2000;
@@ -26,7 +26,7 @@ async function shadowKeys(redis: Redis, prefix: string): Promise<string[]> {
   return found;
 }
 
-for (const { store, skip } of STORES) {
+for (const { store, skip } of STORE_KINDS) {
   describe(`e2e: replay-check after a long random history (${store})`, { skip }, () => {
     let t: TestApp;
     let redis: Redis;
@@ -44,7 +44,7 @@ for (const { store, skip } of STORES) {
     after(async () => {
       redis?.disconnect();
       await t?.close();
-      if (t) await dropSchemaOf(t.eventStoreUrl);
+      if (t) await dropPostgresSchema(t.eventStoreUrl);
     });
 
     test(`${COMMANDS} concurrent commands over ${VMS} VMs with injected failures; the replay matches the live read models`, async () => {

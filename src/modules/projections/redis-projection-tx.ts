@@ -3,14 +3,19 @@ import type { ProjectionTx } from './projection.js';
 
 /** Buffers one event's writes; `commit` applies them and the checkpoint in one MULTI/EXEC. */
 export class RedisProjectionTx implements ProjectionTx {
-  private readonly values = new Map<string, string>();
+  protected readonly values = new Map<string, string>();
   private readonly indexes: Array<[string, number, string]> = [];
 
-  constructor(private readonly redis: Redis) {}
+  constructor(protected readonly redis: Redis) {}
 
   async get<T>(key: string): Promise<T | undefined> {
-    const raw = this.values.get(key) ?? (await this.redis.get(key));
+    const raw = this.values.get(key) ?? (await this.readStored(key));
     return raw == null ? undefined : (JSON.parse(raw) as T);
+  }
+
+  /** A value as committed before this transaction. */
+  protected readStored(key: string): Promise<string | null | undefined> {
+    return this.redis.get(key);
   }
 
   set(key: string, value: unknown): void {
