@@ -18,7 +18,13 @@ export class StreamNotFoundError extends Error {
 
 export class UnavailableError extends Error {
   override readonly name = 'UnavailableError';
-  constructor(message: string, options?: { cause?: unknown }) {
+  /**
+   * True when the connection was lost while the commit was in flight: the write may
+   * have landed, so the caller must not be told that nothing was recorded.
+   */
+  readonly outcomeUnknown: boolean;
+  constructor(message: string, options?: { cause?: unknown; outcomeUnknown?: boolean }) {
     super(message, options);
+    this.outcomeUnknown = options?.outcomeUnknown ?? false;
   }
 }

@@ -62,6 +62,11 @@ export function toErrorBody(err: unknown): ErrorBody {
   if (err instanceof DomainError) return errorBody(DOMAIN_STATUS[err.code], err.message, err.details);
   if (err instanceof PreconditionFailedError) return errorBody(412, err.message);
   if (err instanceof ConcurrencyExhaustedError) return errorBody(409, err.message);
+  if (err instanceof UnavailableError && err.outcomeUnknown)
+    return errorBody(
+      503,
+      `event store unavailable: ${err.message}; the command may have been recorded: look for its operation (GET /v1/operations?vmId=) before retrying, a repeat of a recorded one is refused with 409 naming it`,
+    );
   if (err instanceof UnavailableError)
     return errorBody(503, `event store unavailable: ${err.message}; nothing was recorded, retry later`);
   if (err instanceof Error) {

@@ -312,6 +312,44 @@ describe('UnavailableError', () => {
   });
 
   test(
+    'postgres: a connection lost during COMMIT is UnavailableError with an unknown outcome, never "nothing recorded"',
+    { skip: postgresUrl ? false : NO_POSTGRES },
+    async () => {
+      const url = postgresUrl ?? '';
+      const schema = uniqueName('vl_commit');
+      const store = new PostgresEventStore({ connectionString: url, schema });
+      const admin = new pg.Client(pgClientConfig(url, schema));
+      try {
+        await store.init();
+        await admin.connect();
+        // A deferred constraint trigger runs inside COMMIT: ending its own backend there is a
+        // connection lost exactly while the commit is in flight.
+        await admin.query(`
+          CREATE FUNCTION die_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            IF NEW.stream_id = 'vm-dies-at-commit' THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;
+            RETURN NULL;
+          END $$;
+          CREATE CONSTRAINT TRIGGER die_at_commit AFTER INSERT ON events
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION die_at_commit();`);
+        await assert.rejects(store.append('vm-dies-at-commit', [newEvent()], 'no_stream'), (err: unknown) => {
+          assert.ok(err instanceof UnavailableError, String(err));
+          assert.equal(err.outcomeUnknown, true);
+          assert.match(err.message, /during COMMIT/);
+          return true;
+        });
+        // Any other failure keeps outcomeUnknown false, and the store goes on working.
+        const r = await store.append('vm-lives', [newEvent()], 'no_stream');
+        assert.equal(r.nextExpectedRevision, 0n);
+      } finally {
+        await admin.end().catch(() => undefined);
+        await store.close();
+        await dropSchema(url, schema);
+      }
+    },
+  );
+
+  test(
     'postgres: a connection terminated by the server mid-append gives UnavailableError, then the store recovers',
     { skip: postgresUrl ? false : NO_POSTGRES },
     async () => {

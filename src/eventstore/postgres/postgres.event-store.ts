@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { StreamNotFoundError, WrongExpectedVersionError } from '../errors.js';
+import { StreamNotFoundError, UnavailableError, WrongExpectedVersionError } from '../errors.js';
 import type {
   AppendResult,
   EventStore,
@@ -250,6 +250,7 @@ export class PostgresEventStore implements EventStore {
       const client = await this.pool.connect();
       let broken: Error | undefined;
       let begun = false;
+      let committing = false;
       // A checked-out client whose connection dies between two queries emits 'error' with no pool
       // listener attached: unhandled, that kills the process (found cutting PostgreSQL under load).
       const onError = (err: Error) => (broken ??= err);
@@ -258,6 +259,7 @@ export class PostgresEventStore implements EventStore {
         await client.query('BEGIN');
         begun = true;
         const result = await work(client);
+        committing = true;
         await client.query('COMMIT');
         return result;
       } catch (err) {
@@ -265,6 +267,12 @@ export class PostgresEventStore implements EventStore {
         else await client.query('ROLLBACK').catch(() => undefined);
         // A pooled connection that died while idle fails at BEGIN, before anything was sent: take another.
         if (broken && !begun && attempt < 3) continue;
+        if (broken && committing) {
+          throw new UnavailableError(
+            `PostgreSQL connection lost during COMMIT (${err instanceof Error ? err.message : String(err)}): the write may or may not have landed`,
+            { cause: err, outcomeUnknown: true },
+          );
+        }
         throw err;
       } finally {
         client.off('error', onError);
