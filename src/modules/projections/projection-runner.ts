@@ -48,7 +48,13 @@ export class ProjectionRunner extends EventEmitter {
     this.sub = this.store.subscribeToAll({
       after,
       onEvent: (e) => this.handle(e),
-      onError: (err) => this.log.error({ err, projection: this.projection.name }, 'projection subscription stopped'),
+      onError: (err) => {
+        if (this.stopping) return;
+        // The store outlasted the subscription's retry budget: come back from the checkpoint,
+        // or the read model would stay frozen after the store returned.
+        this.log.error({ err, projection: this.projection.name }, 'projection subscription stopped; resubscribing');
+        setTimeout(() => void this.resubscribe(), 1000).unref();
+      },
     });
     this.watchdog = setInterval(() => void this.checkEpoch(), 2000);
     this.watchdog.unref();
@@ -79,6 +85,19 @@ export class ProjectionRunner extends EventEmitter {
       return await fn();
     } finally {
       if (!this.closed) await this.start();
+    }
+  }
+
+  private async resubscribe(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      await this.stop();
+      await this.start();
+    } catch (err) {
+      if (this.closed) return;
+      this.log.warn({ err, projection: this.projection.name }, 'projection resubscribe failed; retrying');
+      this.stopping = false;
+      setTimeout(() => void this.resubscribe(), 1000).unref();
     }
   }
 
