@@ -148,7 +148,8 @@ export class QemuDomain {
   }
 
   queryStatus(timeoutMs = 5_000): Promise<QmpStatusInfo> {
-    return this.qmp((c) => c.execute<QmpStatusInfo>('query-status', undefined, { timeoutMs }));
+    // The connect is bounded too: a QEMU on its way out has already removed its socket.
+    return this.qmp((c) => c.execute<QmpStatusInfo>('query-status', undefined, { timeoutMs }), timeoutMs);
   }
 
   /** Spawns QEMU for this VM and returns once QMP answers. */
@@ -276,6 +277,8 @@ export class QemuDomain {
         }
         return { state: domainStateOf(s.status), detail: s.status, pid };
       } catch (err) {
+        // It may have died while we asked (a SIGTERM from outside closes QMP first): say how it ended.
+        if (this.livePid() === undefined) return this.isDefined() ? this.deadStatus() : { state: 'absent' };
         return { state: 'unknown', detail: `QEMU pid ${pid} alive but QMP failed: ${errorMessage(err)}`, pid };
       }
     }
