@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { isAbsolute, join, normalize } from 'node:path';
 import {
   DriverError,
@@ -25,6 +25,7 @@ import { deleteSnapshot, listSnapshots, revertSnapshot, takeSnapshot } from './c
 import { parseContainerUri } from './container-uri.js';
 import { buildRootfs, resolveImage } from './rootfs.js';
 import { TarReceivers } from './tar-receiver.js';
+import { isDir, safeReaddir } from '../fs-probe.js';
 
 /**
  * What a `container` host can do, from its URI and the machine's cgroup mounts (read, never
@@ -295,20 +296,4 @@ export function hostKeyOf(hostId: string): string {
 /** The factory the driver registry wires for kind `container`. */
 export function createContainerDriver(binding: HostBinding): ContainerDriver {
   return new ContainerDriver(binding);
-}
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
-function isDir(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
 }

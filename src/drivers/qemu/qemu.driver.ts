@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { isAbsolute, join, normalize } from 'node:path';
 import {
   DriverError,
@@ -27,6 +27,7 @@ import { parseQemuUri, type QemuHostConfig } from './qemu-uri.js';
 import { QmpPool } from './qmp-pool.js';
 import { SAFE_NAME, assertSafeName, assertSpecSizes, diskBytesOf } from './safe-name.js';
 import { ensureDir, removeFile, storageId, tombstonePath } from './vm-files.js';
+import { isDir, safeReaddir } from '../fs-probe.js';
 
 /** What a `qemu` host can do, from its URI alone (no process started): the API's 422 check. */
 export function qemuCapabilities(uri: string): DriverCapabilities {
@@ -347,20 +348,4 @@ export class QemuDriver implements HypervisorDriver {
 /** The factory the driver registry wires for kind `qemu`. */
 export function createQemuDriver(binding: HostBinding): QemuDriver {
   return new QemuDriver(binding);
-}
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
-function isDir(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
 }
