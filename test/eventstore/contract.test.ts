@@ -349,57 +349,116 @@ describe('UnavailableError', () => {
     },
   );
 
-  test(
-    'postgres: a connection terminated by the server mid-append gives UnavailableError, then the store recovers',
-    { skip: postgresUrl ? false : NO_POSTGRES },
-    async () => {
-      const url = postgresUrl ?? '';
-      const schema = uniqueName('vl_term');
-      const applicationName = uniqueName('vlterm');
-      const store = new PostgresEventStore({ connectionString: url, schema, applicationName });
-      const holder = new pg.Client(pgClientConfig(url, schema));
-      const admin = new pg.Client({ connectionString: url });
-      try {
-        await store.init();
-        await holder.connect();
-        await admin.connect();
-        const s = 'vm-terminated';
-        // The holder keeps the stream's append lock, so the store's append waits inside PostgreSQL.
-        await holder.query('BEGIN');
-        await appendInTransaction(holder, schema, s, normalizeNewEvents([newEvent()]), 'no_stream');
-        const pending = store.append(s, [newEvent()], 'any');
-        await waitFor(async () => {
+  /** A holder transaction keeps the stream's append lock, so the store's append waits inside PostgreSQL. */
+  async function withHeldStreamLock(
+    body: (h: {
+      store: PostgresEventStore;
+      holder: pg.Client;
+      stream: string;
+      lockWaiters: () => Promise<number[]>;
+      terminate: (pids: number[]) => Promise<void>;
+    }) => Promise<void>,
+  ): Promise<void> {
+    const url = postgresUrl ?? '';
+    const schema = uniqueName('vl_term');
+    const applicationName = uniqueName('vlterm');
+    const store = new PostgresEventStore({ connectionString: url, schema, applicationName });
+    const holder = new pg.Client(pgClientConfig(url, schema));
+    const admin = new pg.Client({ connectionString: url });
+    const stream = 'vm-terminated';
+    try {
+      await store.init();
+      await holder.connect();
+      await admin.connect();
+      await holder.query('BEGIN');
+      await appendInTransaction(holder, schema, stream, normalizeNewEvents([newEvent()]), 'no_stream');
+      await body({
+        store,
+        holder,
+        stream,
+        lockWaiters: async () => {
           const { rows } = await admin.query(
-            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
             [applicationName],
           );
-          return (rows[0] as { n: number }).n > 0;
-        }, 'the append to wait for the stream lock');
-        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
-          applicationName,
-        ]);
+          return rows.map((r: { pid: number }) => r.pid);
+        },
+        terminate: async (pids) => {
+          await admin.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [pids]);
+        },
+      });
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end().catch(() => undefined);
+      await admin.end().catch(() => undefined);
+      await store.close();
+      await dropSchema(url, schema);
+    }
+  }
+
+  test(
+    'postgres: an append whose connection the server terminates before COMMIT is redone on a fresh connection, and lands once',
+    { skip: postgresUrl ? false : NO_POSTGRES },
+    async () => {
+      await withHeldStreamLock(async ({ store, holder, stream, lockWaiters, terminate }) => {
+        const event = newEvent();
+        const pending = store.append(stream, [event], 'any');
+        let first: number[] = [];
+        await waitFor(async () => (first = await lockWaiters()).length > 0, 'the append to wait for the stream lock');
+        await terminate(first);
+        await waitFor(
+          async () => (await lockWaiters()).some((pid) => !first.includes(pid)),
+          'the append to wait again on a new connection',
+        );
+        await holder.query('ROLLBACK');
+        const r = await pending;
+        assert.equal(r.nextExpectedRevision, 0n);
+        const stored = await store.readStream(stream);
+        assert.deepEqual(
+          stored.map((e) => e.id),
+          [event.id],
+        );
+      });
+    },
+  );
+
+  test(
+    'postgres: an append whose every connection is terminated gives UnavailableError, then the store recovers',
+    { skip: postgresUrl ? false : NO_POSTGRES },
+    async () => {
+      await withHeldStreamLock(async ({ store, holder, stream, lockWaiters, terminate }) => {
+        let settled = false;
+        const pending = store.append(stream, [newEvent()], 'any');
+        void pending.then(
+          () => (settled = true),
+          () => (settled = true),
+        );
+        let terminations = 0;
+        while (!settled) {
+          let waiting: number[] = [];
+          await waitFor(
+            async () => settled || (waiting = await lockWaiters()).length > 0,
+            'the append to wait for the stream lock',
+          );
+          if (settled) break;
+          await terminate(waiting);
+          terminations++;
+          // Lets the store see the loss before the next look: the same pid may still be listed.
+          await waitFor(
+            async () => settled || !(await lockWaiters()).some((pid) => waiting.includes(pid)),
+            'the terminated backend to leave',
+          );
+        }
         await assert.rejects(pending, (err: unknown) => {
           assert.ok(err instanceof UnavailableError, String(err));
           assert.match(err.message, /57P01|terminat/i);
           return true;
         });
+        assert.ok(terminations >= 2, `the store gave up after ${terminations} termination(s) without retrying`);
         await holder.query('ROLLBACK');
-        // pg_terminate_backend only signals: an idle pooled backend may still take a BEGIN before it dies.
-        await waitFor(async () => {
-          const { rows } = await admin.query(
-            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
-            [applicationName],
-          );
-          return (rows[0] as { n: number }).n === 0;
-        }, 'the terminated backends to exit');
-        const r = await store.append(s, [newEvent()], 'no_stream');
+        const r = await store.append(stream, [newEvent()], 'no_stream');
         assert.equal(r.nextExpectedRevision, 0n);
-      } finally {
-        await holder.end().catch(() => undefined);
-        await admin.end().catch(() => undefined);
-        await store.close();
-        await dropSchema(url, schema);
-      }
+      });
     },
   );
 

@@ -39,6 +39,8 @@ export interface PostgresEventStoreOptions {
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,52}$/;
 /** Conflicts are retried in a fresh transaction, which then either replays idempotently or reports the real state. */
 const MAX_APPEND_ATTEMPTS = 5;
+/** Connections tried for one transaction when they die before COMMIT (server restart, terminated backends). */
+const MAX_CONNECTION_ATTEMPTS = 3;
 
 /** Splits `?schema=` off a postgres URL: node-postgres would otherwise pass it to the server. */
 export function parsePostgresUrl(url: string): { connectionString: string; schema?: string } {
@@ -249,7 +251,6 @@ export class PostgresEventStore implements EventStore {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       let broken: Error | undefined;
-      let begun = false;
       let committing = false;
       // A checked-out client whose connection dies between two queries emits 'error' with no pool
       // listener attached: unhandled, that kills the process (found cutting PostgreSQL under load).
@@ -257,7 +258,6 @@ export class PostgresEventStore implements EventStore {
       client.on('error', onError);
       try {
         await client.query('BEGIN');
-        begun = true;
         const result = await work(client);
         committing = true;
         await client.query('COMMIT');
@@ -265,8 +265,10 @@ export class PostgresEventStore implements EventStore {
       } catch (err) {
         if (isConnectionError(err)) broken = err instanceof Error ? err : new Error(String(err));
         else await client.query('ROLLBACK').catch(() => undefined);
-        // A pooled connection that died while idle fails at BEGIN, before anything was sent: take another.
-        if (broken && !begun && attempt < 3) continue;
+        // Until COMMIT is sent a lost connection means PostgreSQL rolled the transaction back: the
+        // work is redone on another connection. A pooled one that died while idle fails at BEGIN,
+        // and one terminated just after it (pg_terminate_backend only signals) at its first query.
+        if (broken && !committing && attempt < MAX_CONNECTION_ATTEMPTS) continue;
         if (broken && committing) {
           throw new UnavailableError(
             `PostgreSQL connection lost during COMMIT (${err instanceof Error ? err.message : String(err)}): the write may or may not have landed`,
