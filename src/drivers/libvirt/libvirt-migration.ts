@@ -17,6 +17,8 @@ export interface LiveMigration {
   domain: string;
   /** This host's VM dir, where every file of the domain lives. */
   vmDir: string;
+  /** The running disk file: the target receives it as its own disk path, whatever its name here. */
+  disk: string;
   endpoint: LibvirtEndpoint;
   shared: boolean;
   timeoutMs: number;
@@ -36,7 +38,8 @@ export async function migrateLive(virsh: VirshCall, m: LiveMigration, ctx: CallC
     args.push('--unsafe');
   } else {
     const xml = await virsh(['dumpxml', '--migratable', m.domain], ctx);
-    const rewritten = rewriteVmDir(xml, m.vmDir, dirname(m.endpoint.diskPath));
+    const renamed = xml.split(`'${m.disk}'`).join(`'${m.endpoint.diskPath}'`);
+    const rewritten = rewriteVmDir(renamed, m.vmDir, dirname(m.endpoint.diskPath));
     if (rewritten === xml) throw new DriverError('failed', `the domain XML of ${m.domain} names no file in ${m.vmDir}`);
     xmlFile = join(m.vmDir, `migrate-${createHash('sha256').update(m.endpoint.uri).digest('hex').slice(0, 8)}.xml`);
     writeFileSync(xmlFile, rewritten);

@@ -24,6 +24,19 @@ import { DomainEventStream } from './domain-events.js';
 import { parseDomstate, parseDomstats } from './domain-state.js';
 import { domainXml } from './domain-xml.js';
 import { capabilitiesFor, resolveDomainType } from './libvirt-capabilities.js';
+import {
+  activeDisk,
+  assertRevertableInternal,
+  deleteExternal,
+  deleteInternal,
+  findExternal,
+  listExternal,
+  migrationBlocker,
+  revertExternal,
+  takeExternal,
+  tidy,
+  type DiskChainScope,
+} from './libvirt-external-snapshots.js';
 import { parseSnapshotList } from './libvirt-snapshots.js';
 import { parseLibvirtUri, type LibvirtHostConfig } from './libvirt-uri.js';
 import { parseEndpoint, toWire, type LibvirtEndpoint } from './migration-endpoint.js';
@@ -56,7 +69,9 @@ interface IncomingRecord {
  * host's storage dir, `<storage>/<vmId>/disk.qcow2`, which the QEMU user (libvirt-qemu) must be
  * able to reach: the dirs made here are 0711.
  * - Host URI: any libvirt URI plus our parameters (libvirt-uri.ts), e.g. `qemu:///system`.
- * - Snapshots: libvirt internal ones (memory included when the VM runs, disk only when stopped).
+ * - Snapshots: memory ones are libvirt internal snapshots; disk-only ones (and any of a stopped
+ *   VM) are external: an overlay file per snapshot, reverted and deleted here since libvirt 9
+ *   cannot (libvirt-external-snapshots.ts).
  * - Migration: `virsh migrate --live --p2p` to the target's libvirtd, `--copy-storage-all` unless
  *   both hosts see the same storage.
  * - watch(): `virsh event` lifecycle events, so reconciliation hears of an outside stop at once.
@@ -111,7 +126,9 @@ export class LibvirtDriver implements HypervisorDriver {
         // A crash never leaves a half-made disk that a retried define would keep.
         renameSync(part, f.disk);
       }
-      await this.defineXml(spec, f, ctx);
+      // A redefine keeps the disk file snapshots may have moved the VM to.
+      const defined = (await this.domstate(spec.id, ctx)).state !== 'absent';
+      await this.defineXml(spec, f, ctx, defined ? await activeDisk(this.chain(spec, ctx)) : f.disk);
     });
   }
 
@@ -204,26 +221,20 @@ export class LibvirtDriver implements HypervisorDriver {
       const s = await this.domstate(spec.id, ctx);
       if (s.state === 'absent') throw new DriverError('not_found', `VM ${spec.id} is not defined on ${this.uri}`);
       if (s.state === 'migrating') throw new DriverError('conflict', `VM ${spec.id} is migrating`);
-      // libvirt's internal snapshot of an active domain always carries its memory (savevm), of an
-      // inactive one the disk only; a disk-only snapshot of a running domain would be an external
-      // one, which this libvirt can neither revert nor delete: refused rather than faked.
-      const memory = isActive(s.state);
+      // Memory: libvirt's internal snapshot (savevm into the disk file). Disk only, running or
+      // not, and anything asked of a stopped VM (it has no memory to keep): an external one.
+      const memory = opts.memory && isActive(s.state);
       this.require(memory ? 'memorySnapshots' : 'diskSnapshots', memory ? 'a memory snapshot' : 'a disk snapshot');
       const existing = (await this.snapshots(spec.id, ctx)).find((x) => x.name === name);
       if (existing) {
         // A retried request must not fail on its own first success; a different snapshot under that name must.
-        if (existing.memory === (memory && opts.memory)) return existing;
+        if (existing.memory === memory) return existing;
         throw new DriverError(
           'conflict',
           `VM ${spec.id} already has a ${existing.memory ? 'memory' : 'disk-only'} snapshot named ${name}`,
         );
       }
-      if (memory && !opts.memory) {
-        throw new DriverError(
-          'unsupported',
-          `libvirt takes disk-only snapshots of a stopped VM only; stop ${spec.id} first or ask for a memory snapshot`,
-        );
-      }
+      if (!memory) return takeExternal(this.chain(spec, ctx), name);
       await this.v(['snapshot-create-as', this.domainName(spec.id), name, '--atomic'], ctx);
       const taken = (await this.snapshots(spec.id, ctx)).find((x) => x.name === name);
       if (!taken) throw new DriverError('failed', `snapshot ${name} of ${spec.id} is not listed after creation`);
@@ -234,10 +245,22 @@ export class LibvirtDriver implements HypervisorDriver {
   async revert(spec: VmSpec, name: string, ctx: CallContext = {}): Promise<DomainState> {
     assertSafeName('snapshot name', name);
     return this.exclusive(spec.id, 'revert', async () => {
-      const snap = (await this.snapshots(spec.id, ctx)).find((s) => s.name === name);
-      if (!snap) throw new DriverError('not_found', `VM ${spec.id} has no snapshot ${name}`);
-      // A memory snapshot comes back running, a disk-only one stopped (libvirt stops the domain).
-      await this.v(['snapshot-revert', this.domainName(spec.id), name], ctx);
+      const chain = this.chain(spec, ctx);
+      const external = findExternal(chain.vmDir, name);
+      if (external) {
+        // A disk-only snapshot has no running machine to come back to: the VM ends stopped.
+        if (isActive((await this.domstate(spec.id, ctx)).state)) await this.hardStop(spec.id, ctx);
+        await revertExternal(chain, external);
+      } else {
+        if (!(await this.snapshots(spec.id, ctx)).some((s) => s.name === name)) {
+          throw new DriverError('not_found', `VM ${spec.id} has no snapshot ${name}`);
+        }
+        await assertRevertableInternal(chain, name);
+        // libvirt restores the definition saved with the snapshot, its disk file included, and
+        // brings the VM back running (memory) or stopped (an internal disk-only one).
+        await this.v(['snapshot-revert', this.domainName(spec.id), name], ctx);
+        await tidy(chain);
+      }
       return (await this.domstate(spec.id, ctx)).state;
     });
   }
@@ -248,8 +271,14 @@ export class LibvirtDriver implements HypervisorDriver {
       if ((await this.domstate(spec.id, ctx)).state === 'absent') {
         throw new DriverError('not_found', `VM ${spec.id} is not defined on ${this.uri}`);
       }
+      const chain = this.chain(spec, ctx);
+      const external = findExternal(chain.vmDir, name);
+      if (external) {
+        await deleteExternal(chain, external);
+        return;
+      }
       if (!(await this.snapshots(spec.id, ctx)).some((x) => x.name === name)) return; // already gone
-      await this.v(['snapshot-delete', this.domainName(spec.id), name], ctx);
+      await deleteInternal(chain, name);
     });
   }
 
@@ -313,12 +342,21 @@ export class LibvirtDriver implements HypervisorDriver {
       }
       const shared = endpoint.storageId === storageId(this.storageDir);
       const f = this.files(spec.id);
+      const chain = this.chain(spec, ctx);
+      const blocker = await migrationBlocker(chain);
+      if (blocker) throw new DriverError('conflict', `VM ${spec.id} cannot migrate: ${blocker}`);
+      // Deleted snapshots can leave the disk in disk.<n>.qcow2; the target keeps it as disk.qcow2.
+      const disk = await activeDisk(chain);
       if (opts.live) {
         if (!isActive(s.state)) throw new DriverError('conflict', `a live migration needs VM ${spec.id} running`);
-        const m = { uri: this.uri, domain: name, vmDir: f.vmDir, endpoint, shared };
+        const m = { uri: this.uri, domain: name, vmDir: f.vmDir, disk, endpoint, shared };
         await migrateLive(this.virshCall, { ...m, timeoutMs: this.config.migrationTimeoutMs }, ctx);
       } else {
         if (isActive(s.state)) throw new DriverError('conflict', `a cold migration needs VM ${spec.id} stopped`);
+        if (disk !== f.disk) {
+          renameSync(disk, f.disk);
+          await this.defineXml(spec, f, ctx, f.disk);
+        }
         // Cold: the disk goes to the target's path (a no-op on shared storage) and finishIncoming
         // defines the domain there; `virsh migrate --offline` would move the definition only.
         if (!shared) {
@@ -348,8 +386,10 @@ export class LibvirtDriver implements HypervisorDriver {
           `VM ${spec.id} is not running on ${this.uri} after the migration (${s.detail ?? s.state})`,
         );
       }
-      // Our own definition (this host's disk path and id in the metadata) becomes the persistent one.
-      await this.defineXml(spec, f, ctx);
+      // Our own definition (this host's disk path and id in the metadata) becomes the persistent
+      // one; on shared storage the running disk may be a disk.<n>.qcow2 left by snapshot deletions.
+      const disk = s.state === 'absent' ? f.disk : await activeDisk(this.chain(spec, ctx));
+      await this.defineXml(spec, f, ctx, disk);
       const known = new Set((await this.snapshots(spec.id, ctx)).map((x) => x.name));
       await redefineSnapshots(this.virshCall, this.domainName(spec.id), f.vmDir, known, ctx);
       rmSync(f.incoming, { force: true });
@@ -416,7 +456,7 @@ export class LibvirtDriver implements HypervisorDriver {
     this.streams.clear();
   }
 
-  private async defineXml(spec: VmSpec, f: VmFiles, ctx: CallContext): Promise<void> {
+  private async defineXml(spec: VmSpec, f: VmFiles, ctx: CallContext, disk = f.disk): Promise<void> {
     const xml = domainXml({
       domainName: this.domainName(spec.id),
       vmId: spec.id,
@@ -425,12 +465,25 @@ export class LibvirtDriver implements HypervisorDriver {
       domainType: resolveDomainType(this.config),
       vcpus: spec.vcpus,
       memoryMiB: spec.memoryMiB,
-      disk: f.disk,
+      disk,
       consoleLog: f.consoleLog,
       kernel: isKernelImage(spec) ? kernelBootOf(spec) : undefined,
     });
     writeFileSync(f.xml, xml);
     await this.v(['define', f.xml], ctx);
+  }
+
+  /** The VM's disk files and snapshot record, for libvirt-external-snapshots.ts. */
+  private chain(spec: VmSpec, ctx: CallContext): DiskChainScope {
+    const f = this.files(spec.id);
+    return {
+      virsh: this.virshCall,
+      domain: this.domainName(spec.id),
+      vmDir: f.vmDir,
+      ctx,
+      running: async () => isActive((await this.domstate(spec.id, ctx)).state),
+      defineWithDisk: (disk) => this.defineXml(spec, f, ctx, disk),
+    };
   }
 
   private async hardStop(vmId: string, ctx: CallContext): Promise<void> {
@@ -443,7 +496,8 @@ export class LibvirtDriver implements HypervisorDriver {
     // In the order they were taken: by creation time (whole seconds), ties kept in topological
     // order, parents before children (virsh's default order is by name).
     const out = await this.v(['snapshot-list', this.domainName(vmId), '--topological'], ctx);
-    return parseSnapshotList(out).sort((x, y) => (x.createdAt ?? '').localeCompare(y.createdAt ?? ''));
+    const all = [...parseSnapshotList(out), ...listExternal(this.files(vmId).vmDir)];
+    return all.sort((x, y) => (x.createdAt ?? '').localeCompare(y.createdAt ?? ''));
   }
 
   private async domstate(vmId: string, ctx: CallContext): Promise<DomainStatus> {

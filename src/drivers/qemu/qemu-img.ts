@@ -11,6 +11,8 @@ export interface ImageInfo {
   'virtual-size': number;
   'actual-size'?: number;
   'backing-filename'?: string;
+  /** The backing file's path resolved against the image's own directory. */
+  'full-backing-filename'?: string;
   snapshots?: ImageSnapshot[];
 }
 
@@ -62,4 +64,19 @@ export async function isImageInUse(path: string): Promise<boolean> {
 export async function snapshotImage(path: string, op: 'create' | 'apply' | 'delete', name: string): Promise<void> {
   const flag = op === 'create' ? '-c' : op === 'apply' ? '-a' : '-d';
   await runTool(QEMU_IMG, ['snapshot', flag, name, path], { timeoutMs: TIMEOUT_MS });
+}
+
+/**
+ * Safe-mode rebase of an image no QEMU holds: every cluster that reads differently through the
+ * new backing (none: `undefined`) is copied into the image first, so its content stays the same.
+ */
+export async function rebaseImage(path: string, backing: string | undefined, timeoutMs = TIMEOUT_MS): Promise<void> {
+  const args = ['rebase', '-q', '-f', 'qcow2', '-b', backing ?? ''];
+  if (backing) args.push('-F', 'qcow2');
+  await runTool(QEMU_IMG, [...args, path], { timeoutMs });
+}
+
+/** Writes an overlay no QEMU holds into its backing file (the overlay is left as it was, now redundant). */
+export async function commitImage(path: string, timeoutMs = TIMEOUT_MS): Promise<void> {
+  await runTool(QEMU_IMG, ['commit', '-q', '-f', 'qcow2', '-d', path], { timeoutMs });
 }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DriverError } from '../../../src/drivers/hypervisor-driver.port.js';
+import { DriverError, type VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
 import type { LibvirtDriver } from '../../../src/drivers/libvirt/libvirt.driver.js';
 import { ensureGuest, waitForLog } from '../qemu/guest-console.js';
 import { hasPattern, writePattern } from '../qemu/qemu-test-env.js';
@@ -155,28 +155,106 @@ describe('libvirt driver on qemu:///system (real libvirtd, TCG guests)', { skip,
     virshSync(daemons.uri, ['undefine', foreign]);
   });
 
-  test('snapshots: memory snapshot of a running VM, disk snapshot of a stopped one; revert, delete, list', async () => {
+  /** The file libvirt has as the VM's disk now, and the disk files in its dir. */
+  const diskOf = (spec: VmSpec) =>
+    /\svda\s+(\S+)\s*$/m.exec(virshSync(daemons.uri, ['domblklist', d.domainName(spec.id), '--details']))?.[1] ?? '';
+  const diskFiles = (spec: VmSpec) =>
+    readdirSync(d.files(spec.id).vmDir)
+      .filter((f) => /^disk.*\.qcow2$/.test(f))
+      .sort();
+  const MiB = 1024 * 1024;
+  /** The bytes a disk reads at 0 and at 1 MiB (written separately, so a lost layer shows). */
+  const content = (file: string) =>
+    [0, MiB].flatMap((offset) => [0xa1, 0xb2, 0xc3].filter((p) => readsAs(file, p, offset)));
+
+  test('disk-only snapshots are external: of a stopped and of a running VM; revert and delete keep every other snapshot whole', async () => {
     const spec = vmSpec({ memoryMiB: 64 });
     await d.define(spec);
-    const disk = d.files(spec.id).disk;
-    writePattern(disk, 0xa1);
-    const cold = await timed('disk snapshot (stopped)', () => d.snapshot(spec, 'cold', { memory: false }));
-    assert.equal(cold.memory, false);
-    writePattern(disk, 0xb2);
-    assert.equal(await timed('revert disk snapshot', () => d.revert(spec, 'cold')), 'stopped');
-    assert.ok(hasPattern(disk, 0xa1), 'the disk is back as it was at the snapshot');
+    const original = d.files(spec.id).disk;
+    writePattern(original, 0xa1, 0);
+    writePattern(original, 0xa1, MiB);
+    const s1 = await timed('external snapshot (stopped)', () => d.snapshot(spec, 's1', { memory: false }));
+    assert.equal(s1.memory, false);
+    assert.notEqual(diskOf(spec), original, 'the VM writes to an overlay now');
+    writePattern(diskOf(spec), 0xb2, MiB);
 
     await d.start(spec);
+    const s2 = await timed('external snapshot (running)', () => d.snapshot(spec, 's2', { memory: false }));
+    assert.equal(s2.memory, false);
+    assert.equal((await d.status(spec)).state, 'running', 'taking it did not stop the VM');
+    assert.deepEqual(await d.snapshot(spec, 's2', { memory: false }), s2, 'a retried snapshot returns the first');
     await assert.rejects(
-      d.snapshot(spec, 'cold', { memory: true }),
+      d.snapshot(spec, 's2', { memory: true }),
       (e: unknown) =>
-        e instanceof DriverError && e.code === 'conflict' && /disk-only snapshot named cold/.test(e.message),
+        e instanceof DriverError && e.code === 'conflict' && /disk-only snapshot named s2/.test(e.message),
     );
-    // libvirt cannot take an internal disk-only snapshot of a running domain: refused, not faked.
-    await assert.rejects(
-      d.snapshot(spec, 'live-disk', { memory: false }),
-      (e: unknown) => e instanceof DriverError && e.code === 'unsupported',
+    assert.deepEqual(
+      (await d.listSnapshots(spec)).map((x) => [x.name, x.memory]),
+      [
+        ['s1', false],
+        ['s2', false],
+      ],
     );
+    await d.stop(spec, { force: true });
+    writePattern(diskOf(spec), 0xc3, 0);
+
+    // Reverting stops the VM and rewinds the disk; the snapshot stays, to be reverted to again.
+    await d.start(spec);
+    assert.equal(await timed('revert external snapshot (running)', () => d.revert(spec, 's1')), 'stopped');
+    assert.deepEqual(content(diskOf(spec)), [0xa1, 0xa1]);
+    writePattern(diskOf(spec), 0xc3, 0);
+    assert.equal(await d.revert(spec, 's1'), 'stopped');
+    assert.deepEqual(content(diskOf(spec)), [0xa1, 0xa1], 'reverted to again: the writes since are gone');
+    assert.equal(await d.revert(spec, 's2'), 'stopped');
+    assert.deepEqual(content(diskOf(spec)), [0xa1, 0xb2]);
+
+    // Deleting the older snapshot while the VM runs: s2 reads through s1's file, which is merged into it.
+    await d.start(spec);
+    await timed('delete external snapshot (running, a file under another snapshot)', () =>
+      d.deleteSnapshot(spec, 's1'),
+    );
+    await d.deleteSnapshot(spec, 's1'); // already gone: same end state
+    assert.equal((await d.status(spec)).state, 'running');
+    assert.deepEqual(
+      (await d.listSnapshots(spec)).map((x) => x.name),
+      ['s2'],
+    );
+    await assert.rejects(d.revert(spec, 's1'), (e: unknown) => e instanceof DriverError && e.code === 'not_found');
+    assert.equal(await d.revert(spec, 's2'), 'stopped');
+    assert.deepEqual(content(diskOf(spec)), [0xa1, 0xb2], 's2 is whole without s1');
+    assert.equal(existsSync(original), false, "s1's frozen file is gone");
+
+    // Deleting the last one merges the disk back into one file, with everything written since.
+    writePattern(diskOf(spec), 0xc3, 0);
+    await timed('delete external snapshot (stopped)', () => d.deleteSnapshot(spec, 's2'));
+    assert.deepEqual(await d.listSnapshots(spec), []);
+    assert.equal(diskFiles(spec).length, 1, `one disk file is left: ${diskFiles(spec).join(', ')}`);
+    assert.deepEqual(content(diskOf(spec)), [0xc3, 0xb2]);
+    await d.start(spec);
+    assert.equal((await d.status(spec)).state, 'running', 'the VM starts from the merged file');
+    await d.destroy(spec);
+  });
+
+  test('taking and deleting a snapshot of a running VM leaves it on disk.qcow2 again (live commit)', async () => {
+    const spec = vmSpec({ memoryMiB: 64 });
+    await d.define(spec);
+    const original = d.files(spec.id).disk;
+    await d.start(spec);
+    await d.snapshot(spec, 'tmp', { memory: false });
+    assert.notEqual(diskOf(spec), original);
+    await timed('delete newest external snapshot (running: blockcommit)', () => d.deleteSnapshot(spec, 'tmp'));
+    assert.equal(diskOf(spec), original);
+    assert.deepEqual(diskFiles(spec), ['disk.qcow2']);
+    assert.equal((await d.status(spec)).state, 'running');
+    await d.stop(spec, { force: true });
+    assert.equal(diskOf(spec), original, 'the persistent definition names it too');
+    await d.destroy(spec);
+  });
+
+  test('memory snapshots: revert to running; mixed with disk-only ones, what would change a snapshot is refused', async () => {
+    const spec = vmSpec({ memoryMiB: 64 });
+    await d.define(spec);
+    await d.start(spec);
     const hot = await timed('memory snapshot (running)', () => d.snapshot(spec, 'hot', { memory: true }));
     assert.equal(hot.memory, true);
     assert.deepEqual(await d.snapshot(spec, 'hot', { memory: true }), hot, 'a retried snapshot returns the first');
@@ -184,27 +262,60 @@ describe('libvirt driver on qemu:///system (real libvirtd, TCG guests)', { skip,
     // Reverting to a memory snapshot brings the VM back running, from the saved RAM.
     assert.equal(await timed('revert memory snapshot', () => d.revert(spec, 'hot')), 'running');
     assert.equal((await d.status(spec)).state, 'running');
-    // Reverting a running VM to the disk-only snapshot stops it.
-    assert.equal(await d.revert(spec, 'cold'), 'stopped');
 
+    // A disk-only snapshot freezes the file 'hot' lives in: reverting to 'hot' would write into it.
+    await d.snapshot(spec, 'after', { memory: false });
+    await assert.rejects(
+      d.revert(spec, 'hot'),
+      (e: unknown) =>
+        e instanceof DriverError && e.code === 'conflict' && /taken before the snapshots after/.test(e.message),
+    );
+    await assert.rejects(
+      d.deleteSnapshot(spec, 'hot'),
+      (e: unknown) => e instanceof DriverError && e.code === 'conflict' && /running VM reads/.test(e.message),
+    );
+    await assert.rejects(
+      d.migrate(
+        spec,
+        {
+          driver: 'libvirt',
+          mode: 'live',
+          uri: 'qemu+tcp://127.0.0.1:1/system',
+          migrationHost: '127.0.0.1',
+          storageId: 'elsewhere',
+          diskPath: `/srv/elsewhere/${spec.id}/disk.qcow2`,
+          diskBytes: 1024 ** 3,
+        },
+        { live: true },
+      ),
+      (e: unknown) => e instanceof DriverError && /disk-only snapshots \(after\)/.test(e.message),
+    );
+    // Deleting 'after' while 'hot' pins its file keeps the file and merges the overlay into it.
+    await d.deleteSnapshot(spec, 'after');
+    assert.equal(await d.revert(spec, 'hot'), 'running', 'hot is revertable again');
     assert.deepEqual(
-      (await d.listSnapshots(spec)).map((s) => [s.name, s.memory]),
-      [
-        ['cold', false],
-        ['hot', true],
-      ],
+      (await d.listSnapshots(spec)).map((x) => [x.name, x.memory]),
+      [['hot', true]],
     );
     await d.deleteSnapshot(spec, 'hot');
     await d.deleteSnapshot(spec, 'hot'); // already gone: same end state
-    assert.deepEqual(
-      (await d.listSnapshots(spec)).map((s) => s.name),
-      ['cold'],
-    );
+    assert.deepEqual(await d.listSnapshots(spec), []);
+    assert.deepEqual(diskFiles(spec), ['disk.qcow2']);
     await assert.rejects(d.revert(spec, 'hot'), (e: unknown) => e instanceof DriverError && e.code === 'not_found');
     await assert.rejects(d.snapshot(spec, '../x', { memory: false }), /invalid snapshot name/);
     await d.destroy(spec);
   });
 });
+
+/** qemu-io exits non-zero when the pattern does not match. */
+function readsAs(file: string, byte: number, offset: number): boolean {
+  try {
+    return hasPattern(file, byte, offset);
+  } catch (err) {
+    if (String((err as { stdout?: unknown }).stdout).includes('Pattern verification failed')) return false;
+    throw err;
+  }
+}
 
 function countIn(file: string, text: string): number {
   return existsSync(file) ? readFileSync(file, 'utf8').split(text).length - 1 : 0;
