@@ -135,6 +135,41 @@ export function capabilityTests(plan: ContractPlan, a: () => HypervisorDriver, s
     });
   }
 
+  if (caps.diskSnapshots) {
+    test(
+      'disk snapshot (declared) of a running VM: taken without stopping it; revert ends as reported; delete',
+      opts,
+      async () => {
+        const d = a();
+        const vm = spec('dsnaplive');
+        await d.define(vm);
+        await d.start(vm);
+        const taken = await d.snapshot(vm, 'live1', { memory: false });
+        assert.equal(taken.memory, false);
+        await assertState(d, vm, 'running');
+        const retried = await d.snapshot(vm, 'live1', { memory: false });
+        assert.equal(retried.name, 'live1', 'a redelivered snapshot answers the snapshot it took');
+        await d.snapshot(vm, 'live2', { memory: false });
+        assert.deepEqual(await snapshotNames(d, vm), ['live1', 'live2']);
+        await assertState(d, vm, 'running');
+        // Without memory there is no running machine to restore: a driver stops the VM or boots it
+        // again on the restored disk, and says which.
+        const after = await d.revert(vm, 'live1');
+        assert.ok(after === 'stopped' || after === 'running', `after revert: ${after}`);
+        await assertState(d, vm, after);
+        if (after === 'stopped') await d.start(vm);
+        // The older snapshot goes while the VM runs; the newer one, built on it, stays revertable.
+        await d.deleteSnapshot(vm, 'live1');
+        assert.deepEqual(await snapshotNames(d, vm), ['live2']);
+        await assertState(d, vm, 'running');
+        assert.equal(await d.revert(vm, 'live2'), after);
+        await d.deleteSnapshot(vm, 'live2');
+        assert.deepEqual(await snapshotNames(d, vm), []);
+        await d.destroy(vm);
+      },
+    );
+  }
+
   if (caps.memorySnapshots) {
     test('memory snapshot (declared) of a running VM reverts to running, from paused or stopped', opts, async () => {
       const d = a();
