@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Progress } from '../../../src/drivers/hypervisor-driver.port.js';
+import { DriverError, type Progress, type VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
 import type { LibvirtDriver } from '../../../src/drivers/libvirt/libvirt.driver.js';
 import { ensureGuest, waitForLog } from '../qemu/guest-console.js';
 import { hasPattern, writePattern } from '../qemu/qemu-test-env.js';
@@ -15,6 +16,10 @@ import {
 } from './libvirt-test-env.js';
 
 const skip = libvirtSkipReason() ?? false;
+
+function diskOf(uri: string, domain: string): string {
+  return /\svda\s+(\S+)\s*$/m.exec(virshSync(uri, ['domblklist', domain, '--details']))?.[1] ?? '';
+}
 
 /**
  * Live migration between two real libvirtd on one machine: the system one and the peer started by
@@ -125,6 +130,56 @@ describe('libvirt live migration to a second libvirtd (real daemons, TCG guests)
     await b.start(spec);
     assert.equal((await b.status(spec)).state, 'running');
     await b.destroy(spec);
+  });
+
+  /** Snapshots taken and deleted so that the VM's one disk file ends up named disk.<n>.qcow2. */
+  async function driftDisk(spec: VmSpec): Promise<string> {
+    await a.snapshot(spec, 'd1', { memory: false });
+    await a.snapshot(spec, 'd2', { memory: false });
+    await a.deleteSnapshot(spec, 'd1');
+    await a.deleteSnapshot(spec, 'd2');
+    const disk = diskOf(daemons.uri, a.domainName(spec.id));
+    assert.match(basename(disk), /^disk\.\d+\.qcow2$/);
+    return disk;
+  }
+
+  test('a VM with disk-only snapshots is refused; once they are deleted it migrates, its disk arriving as disk.qcow2', async () => {
+    const b = peer('dst-drift');
+    const cold = vmSpec({ memoryMiB: 64 });
+    await a.define(cold);
+    writePattern(a.files(cold.id).disk, 0x4e);
+    await a.snapshot(cold, 'keep-me', { memory: false });
+    const coldEndpoint = await b.prepareIncoming(cold, { live: false });
+    await assert.rejects(
+      a.migrate(cold, coldEndpoint, { live: false }),
+      (e: unknown) =>
+        e instanceof DriverError && e.code === 'conflict' && /disk-only snapshots \(keep-me\)/.test(e.message),
+    );
+    assert.equal((await a.status(cold)).state, 'stopped', 'the refused VM stays on the source');
+    await a.deleteSnapshot(cold, 'keep-me');
+    await driftDisk(cold);
+    await a.migrate(cold, coldEndpoint, { live: false });
+    await b.finishIncoming(cold, { live: false });
+    assert.equal(diskOf(daemons.peerUri!, b.domainName(cold.id)), b.files(cold.id).disk);
+    assert.ok(hasPattern(b.files(cold.id).disk, 0x4e), 'the disk content arrived');
+    await b.start(cold);
+    assert.equal((await b.status(cold)).state, 'running');
+    await b.destroy(cold);
+
+    const live = vmSpec({ memoryMiB: 64 });
+    await a.define(live);
+    writePattern(a.files(live.id).disk, 0x5f);
+    await driftDisk(live);
+    await a.start(live);
+    const liveEndpoint = await b.prepareIncoming(live, { live: true });
+    await a.migrate(live, liveEndpoint, { live: true });
+    await b.finishIncoming(live, { live: true });
+    assert.equal((await b.status(live)).state, 'running');
+    assert.equal(diskOf(daemons.peerUri!, b.domainName(live.id)), b.files(live.id).disk);
+    await b.stop(live, { force: true });
+    assert.equal(diskOf(daemons.peerUri!, b.domainName(live.id)), b.files(live.id).disk, 'persistently');
+    assert.ok(hasPattern(b.files(live.id).disk, 0x5f), 'the mirrored disk holds the data');
+    await b.destroy(live);
   });
 
   test('an aborted incoming migration removes what prepare made; a failed migrate leaves the VM on the source', async () => {
