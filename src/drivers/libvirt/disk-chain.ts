@@ -32,6 +32,8 @@ export interface ChainRecord {
   /** Next overlay number: overlays are `disk.<n>.qcow2`, never reused. */
   seq: number;
   snapshots: ExternalSnapshot[];
+  /** Written by a cold migration's source: the file the target defines the VM on. */
+  active?: string;
 }
 
 export type RemovalPlan =

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { DriverError, type CallContext, type SnapshotInfo } from '../hypervisor-driver.port.js';
-import { commitImage, createQcow2, imageInfo, rebaseImage, snapshotImage } from '../qemu/qemu-img.js';
+import { commitImage, createQcow2, imageInfo, rebaseImage, renameBacking, snapshotImage } from '../qemu/qemu-img.js';
+import { runTool } from '../qemu/run-tool.js';
 import { readJson, writeJsonAtomic } from '../qemu/vm-files.js';
 import {
   chainOf,
@@ -240,8 +241,8 @@ async function mergeIntoBacking(s: DiskChainScope, top: string, base: string): P
 }
 
 /**
- * Why the VM's disk cannot travel to another host as one file, or undefined. A migration copies
- * the disk file alone (or mirrors the running disk into one file): snapshot files would stay behind.
+ * Why the VM's disk cannot migrate live, or undefined: the mirror copies the running disk into
+ * one file at the target, so the snapshots' files would stay behind.
  */
 export async function migrationBlocker(s: DiskChainScope): Promise<string | undefined> {
   const names = readChainRecord(s.vmDir).snapshots.map((x) => x.name);
@@ -251,6 +252,34 @@ export async function migrationBlocker(s: DiskChainScope): Promise<string | unde
   if (chain.length <= 1) return undefined;
   const pins = images.filter((i) => chain.includes(i.file)).flatMap((i) => i.internal);
   return `its disk is a chain of ${chain.length} files, kept by the memory snapshots ${pins.join(', ')}: delete them before migrating`;
+}
+
+/**
+ * Cold migration, source side: every disk file and the record go to `toDir` (undefined: shared
+ * storage, they are already there), backing paths rewritten to it, and the record names the
+ * file the VM runs on, for the target's finishIncoming.
+ */
+export async function handOverChain(s: DiskChainScope, toDir: string | undefined, timeoutMs: number): Promise<void> {
+  const record = readChainRecord(s.vmDir);
+  const active = await activeDisk(s);
+  const moved = (p: string) => (toDir && p.startsWith(`${s.vmDir}/`) ? join(toDir, basename(p)) : p);
+  if (toDir) {
+    for (const image of await scanImages(s.vmDir)) {
+      const copy = moved(image.file);
+      await runTool('cp', ['--sparse=always', '--', image.file, copy], { timeoutMs, signal: s.ctx.signal });
+      if (image.backing && moved(image.backing) !== image.backing) await renameBacking(copy, moved(image.backing));
+    }
+  }
+  const out: ChainRecord = {
+    seq: record.seq,
+    snapshots: record.snapshots.map((x) => ({
+      ...x,
+      image: moved(x.image),
+      ...(x.pending ? { pending: moved(x.pending) } : {}),
+    })),
+    active: moved(active),
+  };
+  writeChainRecord(toDir ?? s.vmDir, out);
 }
 
 function nextOverlay(vmDir: string, record: ChainRecord): string {

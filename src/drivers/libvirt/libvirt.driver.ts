@@ -17,7 +17,6 @@ import { toDriverError } from '../qemu/driver-errors.js';
 import { KeyedLock } from '../qemu/keyed-lock.js';
 import { isKernelImage, kernelBootOf } from '../qemu/qemu-domain.js';
 import { createQcow2, imageInfo, isImageInUse } from '../qemu/qemu-img.js';
-import { runTool } from '../qemu/run-tool.js';
 import { SAFE_NAME, assertSafeName, assertSpecSizes, diskBytesOf } from '../qemu/safe-name.js';
 import { readJson, storageId, writeJsonAtomic } from '../qemu/vm-files.js';
 import { DomainEventStream } from './domain-events.js';
@@ -30,8 +29,10 @@ import {
   deleteExternal,
   deleteInternal,
   findExternal,
+  handOverChain,
   listExternal,
   migrationBlocker,
+  readChainRecord,
   revertExternal,
   takeExternal,
   tidy,
@@ -343,28 +344,20 @@ export class LibvirtDriver implements HypervisorDriver {
       const shared = endpoint.storageId === storageId(this.storageDir);
       const f = this.files(spec.id);
       const chain = this.chain(spec, ctx);
-      const blocker = await migrationBlocker(chain);
-      if (blocker) throw new DriverError('conflict', `VM ${spec.id} cannot migrate: ${blocker}`);
-      // Deleted snapshots can leave the disk in disk.<n>.qcow2; the target keeps it as disk.qcow2.
-      const disk = await activeDisk(chain);
       if (opts.live) {
         if (!isActive(s.state)) throw new DriverError('conflict', `a live migration needs VM ${spec.id} running`);
+        const blocker = await migrationBlocker(chain);
+        if (blocker) throw new DriverError('conflict', `VM ${spec.id} cannot migrate live: ${blocker}`);
+        // Deleted snapshots can leave the disk in disk.<n>.qcow2; the target mirrors it into disk.qcow2.
+        const disk = await activeDisk(chain);
         const m = { uri: this.uri, domain: name, vmDir: f.vmDir, disk, endpoint, shared };
         await migrateLive(this.virshCall, { ...m, timeoutMs: this.config.migrationTimeoutMs }, ctx);
       } else {
         if (isActive(s.state)) throw new DriverError('conflict', `a cold migration needs VM ${spec.id} stopped`);
-        if (disk !== f.disk) {
-          renameSync(disk, f.disk);
-          await this.defineXml(spec, f, ctx, f.disk);
-        }
-        // Cold: the disk goes to the target's path (a no-op on shared storage) and finishIncoming
-        // defines the domain there; `virsh migrate --offline` would move the definition only.
-        if (!shared) {
-          await runTool('cp', ['--sparse=always', '--', f.disk, endpoint.diskPath], {
-            timeoutMs: this.config.migrationTimeoutMs,
-            signal: ctx.signal,
-          });
-        }
+        // Cold: the disk files, external snapshots included, go to the target's dir (nothing to
+        // copy on shared storage) and finishIncoming defines the domain there; `virsh migrate
+        // --offline` would move the definition only.
+        await handOverChain(chain, shared ? undefined : dirname(endpoint.diskPath), this.config.migrationTimeoutMs);
         await handOverSnapshots(this.virshCall, name, f.vmDir, endpoint, ctx);
         await this.v(['undefine', name, '--snapshots-metadata', '--managed-save'], ctx);
       }
@@ -388,10 +381,13 @@ export class LibvirtDriver implements HypervisorDriver {
       }
       // Our own definition (this host's disk path and id in the metadata) becomes the persistent
       // one; on shared storage the running disk may be a disk.<n>.qcow2 left by snapshot deletions.
-      const disk = s.state === 'absent' ? f.disk : await activeDisk(this.chain(spec, ctx));
+      const chain = this.chain(spec, ctx);
+      const disk = s.state === 'absent' ? (readChainRecord(f.vmDir).active ?? f.disk) : await activeDisk(chain);
       await this.defineXml(spec, f, ctx, disk);
       const known = new Set((await this.snapshots(spec.id, ctx)).map((x) => x.name));
       await redefineSnapshots(this.virshCall, this.domainName(spec.id), f.vmDir, known, ctx);
+      // The empty disk.qcow2 prepareIncoming made is not needed when the VM arrived on other files.
+      if (!opts.live) await tidy(chain);
       rmSync(f.incoming, { force: true });
     });
   }

@@ -71,7 +71,16 @@ export async function snapshotImage(path: string, op: 'create' | 'apply' | 'dele
  * new backing (none: `undefined`) is copied into the image first, so its content stays the same.
  */
 export async function rebaseImage(path: string, backing: string | undefined, timeoutMs = TIMEOUT_MS): Promise<void> {
-  const args = ['rebase', '-q', '-f', 'qcow2', '-b', backing ?? ''];
+  await rebase(path, backing, timeoutMs, []);
+}
+
+/** Points an image at a backing file with the same content under another path (metadata only). */
+export async function renameBacking(path: string, backing: string, timeoutMs = TIMEOUT_MS): Promise<void> {
+  await rebase(path, backing, timeoutMs, ['-u']);
+}
+
+async function rebase(path: string, backing: string | undefined, timeoutMs: number, flags: string[]): Promise<void> {
+  const args = ['rebase', '-q', ...flags, '-f', 'qcow2', '-b', backing ?? ''];
   if (backing) args.push('-F', 'qcow2');
   await runTool(QEMU_IMG, [...args, path], { timeoutMs });
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DriverError, type Progress, type VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
 import type { LibvirtDriver } from '../../../src/drivers/libvirt/libvirt.driver.js';
@@ -143,25 +143,25 @@ describe('libvirt live migration to a second libvirtd (real daemons, TCG guests)
     return disk;
   }
 
-  test('a VM with disk-only snapshots is refused; once they are deleted it migrates, its disk arriving as disk.qcow2', async () => {
+  test('cold migration carries external snapshots; live migration refuses them, and after deletions the disk arrives as disk.qcow2', async () => {
     const b = peer('dst-drift');
     const cold = vmSpec({ memoryMiB: 64 });
     await a.define(cold);
     writePattern(a.files(cold.id).disk, 0x4e);
     await a.snapshot(cold, 'keep-me', { memory: false });
+    writePattern(diskOf(daemons.uri, a.domainName(cold.id)), 0x6a);
     const coldEndpoint = await b.prepareIncoming(cold, { live: false });
-    await assert.rejects(
-      a.migrate(cold, coldEndpoint, { live: false }),
-      (e: unknown) =>
-        e instanceof DriverError && e.code === 'conflict' && /disk-only snapshots \(keep-me\)/.test(e.message),
-    );
-    assert.equal((await a.status(cold)).state, 'stopped', 'the refused VM stays on the source');
-    await a.deleteSnapshot(cold, 'keep-me');
-    await driftDisk(cold);
     await a.migrate(cold, coldEndpoint, { live: false });
     await b.finishIncoming(cold, { live: false });
-    assert.equal(diskOf(daemons.peerUri!, b.domainName(cold.id)), b.files(cold.id).disk);
-    assert.ok(hasPattern(b.files(cold.id).disk, 0x4e), 'the disk content arrived');
+    assert.deepEqual(
+      (await b.listSnapshots(cold)).map((x) => x.name),
+      ['keep-me'],
+    );
+    const arrived = diskOf(daemons.peerUri!, b.domainName(cold.id));
+    assert.equal(dirname(arrived), b.files(cold.id).vmDir, 'the target runs on its own files');
+    assert.ok(hasPattern(arrived, 0x6a), 'the writes after the snapshot arrived');
+    assert.equal(await b.revert(cold, 'keep-me'), 'stopped');
+    assert.ok(hasPattern(diskOf(daemons.peerUri!, b.domainName(cold.id)), 0x4e), 'the snapshot arrived whole');
     await b.start(cold);
     assert.equal((await b.status(cold)).state, 'running');
     await b.destroy(cold);
@@ -171,7 +171,15 @@ describe('libvirt live migration to a second libvirtd (real daemons, TCG guests)
     writePattern(a.files(live.id).disk, 0x5f);
     await driftDisk(live);
     await a.start(live);
+    await a.snapshot(live, 'blocks', { memory: false });
     const liveEndpoint = await b.prepareIncoming(live, { live: true });
+    await assert.rejects(
+      a.migrate(live, liveEndpoint, { live: true }),
+      (e: unknown) =>
+        e instanceof DriverError && e.code === 'conflict' && /disk-only snapshots \(blocks\)/.test(e.message),
+    );
+    assert.equal((await a.status(live)).state, 'running', 'the refused VM runs on at the source');
+    await a.deleteSnapshot(live, 'blocks');
     await a.migrate(live, liveEndpoint, { live: true });
     await b.finishIncoming(live, { live: true });
     assert.equal((await b.status(live)).state, 'running');
