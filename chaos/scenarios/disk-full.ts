@@ -7,7 +7,6 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { Cluster } from '../support/cluster.js';
-import type { HostRef } from '../support/driver-check.js';
 import { Operations } from '../support/operations.js';
 import { commandsThroughOutage } from '../support/outage.js';
 import { SmallDisk } from '../support/small-disk.js';
@@ -19,11 +18,8 @@ export async function runDiskFull(fullMs: number, vms: number): Promise<Scenario
   const c = await Cluster.start({ name: 'disk-full', dataDir: disk.dir });
   let keep = false;
   try {
-    await c.startApi('api');
     const uri = 'simulated://?latencyMs=100';
-    const hostId = await c.registerHost('sim', 'simulated', uri);
-    const hosts: HostRef[] = [{ id: hostId, driver: 'simulated', uri, storageDir: c.hostStorage(hostId) }];
-    c.worker('worker', [hostId]).start();
+    const { hostId, hosts } = await c.startWithHost('sim', 'simulated', uri);
     const ops = new Operations(c.client, new Set([409, 503, 507]));
     const vmIds = await createVms(
       ops,

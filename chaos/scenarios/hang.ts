@@ -6,7 +6,7 @@
  * accepted, not 409) and that next command works.
  */
 import { Cluster } from '../support/cluster.js';
-import { qemuPidsUnder, type HostRef } from '../support/driver-check.js';
+import { qemuPidsUnder } from '../support/driver-check.js';
 import { Operations } from '../support/operations.js';
 import { verdict, type ScenarioRow } from '../support/verdict.js';
 import { createVms } from '../support/workload.js';
@@ -49,11 +49,8 @@ export async function runSimulated(rounds: number): Promise<ScenarioRow> {
   const c = await Cluster.start({ name: 'hang', env: { JOB_TIMEOUT_MS: String(JOB_TIMEOUT_MS) } });
   let keep = false;
   try {
-    await c.startApi('api');
     const uri = 'simulated://?latencyMs=20&hangVerbs=pause,snapshot';
-    const hostId = await c.registerHost('sim-hang', 'simulated', uri);
-    const hosts: HostRef[] = [{ id: hostId, driver: 'simulated', uri, storageDir: c.hostStorage(hostId) }];
-    c.worker('worker', [hostId]).start();
+    const { hostId, hosts } = await c.startWithHost('sim-hang', 'simulated', uri);
     const ops = new Operations(c.client);
     const vmIds = await createVms(
       ops,
@@ -94,12 +91,9 @@ export async function runQemu(opts: { resume: boolean }): Promise<ScenarioRow> {
   let keep = false;
   const stopped: number[] = [];
   try {
-    await c.startApi('api');
     const uri = 'qemu:///system?accel=tcg&stopTimeoutMs=2000';
-    const hostId = await c.registerHost('qemu-hang', 'qemu', uri);
-    const dir = c.hostStorage(hostId);
-    const hosts: HostRef[] = [{ id: hostId, driver: 'qemu', uri, storageDir: dir }];
-    c.worker('worker', [hostId]).start();
+    const { hostId, hosts } = await c.startWithHost('qemu-hang', 'qemu', uri);
+    const dir = hosts[0]!.storageDir;
     const ops = new Operations(c.client);
     const [vmId] = await createVms(ops, [{ name: 'hq-0', hostId }], 120000);
     const problems: string[] = [];

@@ -11,7 +11,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiClient } from '../support/api-client.js';
 import { Cluster } from '../support/cluster.js';
-import type { HostRef } from '../support/driver-check.js';
 import { readLog } from '../support/ledger-check.js';
 import { Operations } from '../support/operations.js';
 import { mulberry32 } from '../../src/drivers/simulated/prng.js';
@@ -49,12 +48,8 @@ export async function run(opts: { quick?: boolean }): Promise<ScenarioRow> {
   const c = await Cluster.start({ name: 'kill-api' });
   let keep = false;
   try {
-    await c.startApi('api');
     const uri = 'simulated://?latencyMs=100';
-    const hostId = await c.registerHost('sim', 'simulated', uri);
-    const hosts: HostRef[] = [{ id: hostId, driver: 'simulated', uri, storageDir: c.hostStorage(hostId) }];
-    const worker = c.worker('worker', [hostId]);
-    worker.start();
+    const { hostId, hosts } = await c.startWithHost('sim', 'simulated', uri);
     const ops = new Operations(c.client, new Set([0, 409, 503]));
     const problems: string[] = [];
     let injected = 0;

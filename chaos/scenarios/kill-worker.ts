@@ -91,12 +91,8 @@ export async function runQemu(size: KillWorkerSize): Promise<ScenarioRow> {
   const c = await Cluster.start({ name: 'kill-worker-qemu', env: { WORKER_CONCURRENCY: '4' } });
   let keep = false;
   try {
-    await c.startApi('api');
     const uri = 'qemu:///system?accel=tcg&stopTimeoutMs=2000';
-    const hostId = await c.registerHost('qemu-a', 'qemu', uri);
-    const hosts: HostRef[] = [{ id: hostId, driver: 'qemu', uri, storageDir: c.hostStorage(hostId) }];
-    const worker = c.worker('worker', [hostId]);
-    worker.start();
+    const { hostId, hosts, worker } = await c.startWithHost('qemu-a', 'qemu', uri);
     const ops = new Operations(c.client);
     let busy = true;
     const killing = killLoop(worker, size.killEveryMs, () => busy, (size.seed ?? 1) * 104729);

@@ -9,7 +9,6 @@
  * from the log. Nothing accepted is lost.
  */
 import { Cluster } from '../support/cluster.js';
-import type { HostRef } from '../support/driver-check.js';
 import { Operations } from '../support/operations.js';
 import { commandsThroughOutage } from '../support/outage.js';
 import { verdict, type ScenarioRow } from '../support/verdict.js';
@@ -19,11 +18,8 @@ export async function runOutage(outageMs: number, vms: number): Promise<Scenario
   const c = await Cluster.start({ name: 'redis-outage' });
   let keep = false;
   try {
-    await c.startApi('api');
     const uri = 'simulated://?latencyMs=300';
-    const hostId = await c.registerHost('sim', 'simulated', uri);
-    const hosts: HostRef[] = [{ id: hostId, driver: 'simulated', uri, storageDir: c.hostStorage(hostId) }];
-    c.worker('worker', [hostId]).start();
+    const { hostId, hosts } = await c.startWithHost('sim', 'simulated', uri);
     const ops = new Operations(c.client, new Set([409, 503]));
     const vmIds = await createVms(
       ops,

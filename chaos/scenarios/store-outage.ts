@@ -10,7 +10,6 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Cluster } from '../support/cluster.js';
-import type { HostRef } from '../support/driver-check.js';
 import { Operations } from '../support/operations.js';
 import { commandsThroughOutage } from '../support/outage.js';
 import { lockSqlite } from '../support/sqlite-locker.js';
@@ -48,11 +47,8 @@ async function scenario(kind: 'sqlite' | 'postgres', outageMs: number, vms: numb
   const c = await Cluster.start({ name: `store-${kind}`, ...(storeUrl ? { eventStoreUrl: storeUrl } : {}) });
   let keep = false;
   try {
-    await c.startApi('api');
     const uri = 'simulated://?latencyMs=100';
-    const hostId = await c.registerHost('sim', 'simulated', uri);
-    const hosts: HostRef[] = [{ id: hostId, driver: 'simulated', uri, storageDir: c.hostStorage(hostId) }];
-    c.worker('worker', [hostId]).start();
+    const { hostId, hosts } = await c.startWithHost('sim', 'simulated', uri);
     const ops = new Operations(c.client, new Set([409, 503]));
     const vmIds = await createVms(
       ops,

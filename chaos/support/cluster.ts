@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { freePort } from '../../src/infra/free-port.js';
 import { ApiClient } from './api-client.js';
-import { qemuPidsUnder } from './driver-check.js';
+import { qemuPidsUnder, type HostRef } from './driver-check.js';
 import { NodeProc } from './node-proc.js';
 import { RedisProc } from './redis-proc.js';
 
@@ -104,6 +104,19 @@ export class Cluster {
     });
     if (r.status !== 201) throw new Error(`register host ${name}: ${r.status} ${JSON.stringify(r.body)}`);
     return r.body.id as string;
+  }
+
+  /** What most scenarios start with: the API, one host, and a started worker serving it. */
+  async startWithHost(
+    name: string,
+    driver: HostRef['driver'],
+    uri: string,
+  ): Promise<{ hostId: string; hosts: HostRef[]; worker: NodeProc }> {
+    await this.startApi('api');
+    const hostId = await this.registerHost(name, driver, uri);
+    const worker = this.worker('worker', [hostId]);
+    worker.start();
+    return { hostId, hosts: [{ id: hostId, driver, uri, storageDir: this.hostStorage(hostId) }], worker };
   }
 
   hostStorage(hostId: string): string {

@@ -15,7 +15,7 @@ import {
   type VmSpec,
 } from '../hypervisor-driver.port.js';
 import { toDriverError } from '../qemu/driver-errors.js';
-import { KeyedLock } from '../qemu/keyed-lock.js';
+import { VmLock } from '../qemu/vm-lock.js';
 import { SAFE_NAME, assertSafeName, assertSpecSizes } from '../qemu/safe-name.js';
 import { ensureDir, writeJsonAtomic } from '../qemu/vm-files.js';
 import { canFreeze, detectHierarchies } from './cgroup-hierarchies.js';
@@ -58,7 +58,7 @@ export class ContainerDriver implements HypervisorDriver {
   readonly kind = 'container';
   readonly capabilities: DriverCapabilities;
   private readonly host: HostContext;
-  private readonly lock = new KeyedLock();
+  private readonly lock = new VmLock();
   /** Listeners of prepared tcp migrations; they live in this worker process until finish/abort. */
   private readonly receivers = new TarReceivers();
 
@@ -96,7 +96,7 @@ export class ContainerDriver implements HypervisorDriver {
   }
 
   async define(spec: VmSpec, ctx: CallContext = {}): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     assertSpecSizes(spec);
     await this.exclusive(dom, 'define', async () => {
       const source = resolveImage(spec.image, this.host.imageDirs);
@@ -120,12 +120,12 @@ export class ContainerDriver implements HypervisorDriver {
   }
 
   async start(spec: VmSpec, ctx: CallContext = {}): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     await this.exclusive(dom, 'start', () => this.startLocked(dom, ctx));
   }
 
   async stop(spec: VmSpec, opts: { force: boolean; timeoutMs?: number }): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     await this.exclusive(dom, 'stop', async () => {
       // A VM never defined here is an error, not an idempotent success: the caller has the wrong host.
       if (!dom.readSpec() && !dom.readRun()) dom.requireSpec();
@@ -135,7 +135,7 @@ export class ContainerDriver implements HypervisorDriver {
 
   /** Stop (graceful, then SIGKILL after the host's timeout) and start afresh: a container has no reset button. */
   async reboot(spec: VmSpec, ctx: CallContext = {}): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     await this.exclusive(dom, 'reboot', async () => {
       dom.requireLive('reboot');
       await dom.terminate({ graceful: true, timeoutMs: this.host.config.stopTimeoutMs });
@@ -144,17 +144,17 @@ export class ContainerDriver implements HypervisorDriver {
   }
 
   async pause(spec: VmSpec): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     await this.exclusive(dom, 'pause', () => dom.pause());
   }
 
   async resume(spec: VmSpec): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     await this.exclusive(dom, 'resume', () => dom.resume());
   }
 
   async destroy(spec: VmSpec): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     await this.exclusive(dom, 'destroy', async () => {
       if (existsSync(dom.paths.vmDir)) await dom.terminate({ graceful: false, timeoutMs: 0 });
       // Mounts of the container live in its own (private) mount namespace, so nothing is mounted here.
@@ -166,13 +166,13 @@ export class ContainerDriver implements HypervisorDriver {
   }
 
   async snapshot(spec: VmSpec, name: string, opts: { memory: boolean }): Promise<SnapshotInfo> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     assertSafeName('snapshot name', name);
     return this.exclusive(dom, 'snapshot', () => takeSnapshot(dom, name, opts.memory));
   }
 
   async revert(spec: VmSpec, name: string, ctx: CallContext = {}): Promise<DomainState> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     assertSafeName('snapshot name', name);
     return this.exclusive(dom, 'revert', () =>
       revertSnapshot(dom, name, () => dom.launch(dom.requireSpec(), ctx.signal)),
@@ -180,13 +180,13 @@ export class ContainerDriver implements HypervisorDriver {
   }
 
   async deleteSnapshot(spec: VmSpec, name: string): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     assertSafeName('snapshot name', name);
     await this.exclusive(dom, 'delete snapshot', async () => deleteSnapshot(dom, name));
   }
 
   async listSnapshots(spec: VmSpec): Promise<SnapshotInfo[]> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     try {
       return listSnapshots(dom);
     } catch (err) {
@@ -195,7 +195,7 @@ export class ContainerDriver implements HypervisorDriver {
   }
 
   async prepareIncoming(spec: VmSpec, opts: { live: boolean }): Promise<MigrationEndpoint> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     return this.exclusive(dom, 'prepare incoming', () => prepareIncoming(dom, opts.live, this.receivers));
   }
 
@@ -205,26 +205,26 @@ export class ContainerDriver implements HypervisorDriver {
     opts: { live: boolean },
     ctx: CallContext = {},
   ): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     await this.exclusive(dom, 'migrate', () =>
       migrateOut(dom, endpoint, opts.live, this.host.config.stopTimeoutMs, ctx),
     );
   }
 
   async finishIncoming(spec: VmSpec, opts: { live: boolean }, ctx: CallContext = {}): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     await this.exclusive(dom, 'finish incoming', () =>
       finishIncoming(dom, opts.live, this.receivers, () => this.startLocked(dom, ctx)),
     );
   }
 
   async abortIncoming(spec: VmSpec): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     await this.exclusive(dom, 'abort incoming', async () => abortIncoming(dom, this.receivers));
   }
 
   async status(spec: VmSpec): Promise<DomainStatus> {
-    return this.domainFor(spec).status();
+    return this.domain(spec.id).status();
   }
 
   /**
@@ -275,16 +275,8 @@ export class ContainerDriver implements HypervisorDriver {
     return new ContainerDomain(this.host, assertSafeName('vm id', vmId));
   }
 
-  private domainFor(spec: VmSpec): ContainerDomain {
-    return this.domain(spec.id);
-  }
-
   private async exclusive<T>(dom: ContainerDomain, verb: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await this.lock.run(dom.vmId, fn);
-    } catch (err) {
-      throw toDriverError(err, `${verb} ${dom.vmId}`);
-    }
+    return this.lock.run(dom.vmId, verb, fn);
   }
 }
 

@@ -14,7 +14,7 @@ import {
   type VmSpec,
 } from '../hypervisor-driver.port.js';
 import { toDriverError } from '../qemu/driver-errors.js';
-import { KeyedLock } from '../qemu/keyed-lock.js';
+import { VmLock } from '../qemu/vm-lock.js';
 import { isKernelImage, kernelBootOf } from '../qemu/qemu-domain.js';
 import { createQcow2, imageInfo, isImageInUse } from '../qemu/qemu-img.js';
 import { SAFE_NAME, assertSafeName, assertSpecSizes, diskBytesOf } from '../qemu/safe-name.js';
@@ -82,7 +82,7 @@ export class LibvirtDriver implements HypervisorDriver {
   readonly capabilities: DriverCapabilities;
   readonly config: LibvirtHostConfig;
   readonly storageDir: string;
-  private readonly lock = new KeyedLock();
+  private readonly lock = new VmLock();
   private readonly streams = new Set<DomainEventStream>();
 
   constructor(private readonly binding: HostBinding) {
@@ -535,12 +535,7 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   private async exclusive<T>(vmId: string, verb: string, fn: () => Promise<T>): Promise<T> {
-    assertSafeName('vm id', vmId);
-    try {
-      return await this.lock.run(vmId, fn);
-    } catch (err) {
-      throw toDriverError(err, `${verb} ${vmId}`);
-    }
+    return this.lock.run(assertSafeName('vm id', vmId), verb, fn);
   }
 
   private async whileActive(

@@ -16,7 +16,7 @@ import {
 } from '../hypervisor-driver.port.js';
 import { toDriverError } from './driver-errors.js';
 import { abortIncoming, finishIncoming, prepareIncoming } from './incoming-migration.js';
-import { KeyedLock } from './keyed-lock.js';
+import { VmLock } from './vm-lock.js';
 import { kvmUsable } from './kvm-probe.js';
 import { migrateOut } from './outgoing-migration.js';
 import { QemuDomain, isKernelImage, kernelBootOf, type HostContext } from './qemu-domain.js';
@@ -65,7 +65,7 @@ export class QemuDriver implements HypervisorDriver {
   readonly kind = 'qemu';
   readonly capabilities: DriverCapabilities;
   private readonly host: HostContext;
-  private readonly lock = new KeyedLock();
+  private readonly lock = new VmLock();
 
   constructor(binding: HostBinding) {
     const config = parseQemuUri(binding.uri);
@@ -98,7 +98,7 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async define(spec: VmSpec): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     assertSpecSizes(spec);
     await this.exclusive(dom, 'define', async () => {
       if (isKernelImage(spec)) kernelBootOf(spec); // fail now, not at start
@@ -128,7 +128,7 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async start(spec: VmSpec): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     await this.exclusive(dom, 'start', async () => {
       const stored = dom.requireSpec();
       const owner = dom.ownerElsewhere();
@@ -155,7 +155,7 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async stop(spec: VmSpec, opts: { force: boolean; timeoutMs?: number }): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     await this.exclusive(dom, 'stop', async () => {
       const outcome = await dom.terminate({
         graceful: !opts.force,
@@ -189,7 +189,7 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async destroy(spec: VmSpec): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     await this.exclusive(dom, 'destroy', async () => {
       if (existsSync(dom.paths.vmDir)) {
         await dom.terminate({ graceful: false, timeoutMs: 0 });
@@ -208,25 +208,25 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async snapshot(spec: VmSpec, name: string, opts: { memory: boolean }): Promise<SnapshotInfo> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     assertSafeName('snapshot name', name);
     return this.exclusive(dom, 'snapshot', () => takeSnapshot(dom, name, opts.memory));
   }
 
   async revert(spec: VmSpec, name: string): Promise<DomainState> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     assertSafeName('snapshot name', name);
     return this.exclusive(dom, 'revert', () => revertSnapshot(dom, name));
   }
 
   async deleteSnapshot(spec: VmSpec, name: string): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     assertSafeName('snapshot name', name);
     await this.exclusive(dom, 'delete snapshot', () => deleteSnapshot(dom, name));
   }
 
   async listSnapshots(spec: VmSpec): Promise<SnapshotInfo[]> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     try {
       return await listSnapshots(dom);
     } catch (err) {
@@ -235,7 +235,7 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async prepareIncoming(spec: VmSpec, opts: { live: boolean }): Promise<MigrationEndpoint> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     return this.exclusive(dom, 'prepare incoming', () => prepareIncoming(dom, spec, opts.live));
   }
 
@@ -245,22 +245,22 @@ export class QemuDriver implements HypervisorDriver {
     opts: { live: boolean },
     ctx: CallContext = {},
   ): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     await this.exclusive(dom, 'migrate', () => migrateOut(dom, endpoint, opts.live, ctx));
   }
 
   async finishIncoming(spec: VmSpec, opts: { live: boolean }): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     await this.exclusive(dom, 'finish incoming', () => finishIncoming(dom, spec, opts.live));
   }
 
   async abortIncoming(spec: VmSpec): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     await this.exclusive(dom, 'abort incoming', () => abortIncoming(dom));
   }
 
   async status(spec: VmSpec): Promise<DomainStatus> {
-    return this.domainFor(spec).status();
+    return this.domain(spec.id).status();
   }
 
   /**
@@ -304,16 +304,8 @@ export class QemuDriver implements HypervisorDriver {
     return new QemuDomain(this.host, assertSafeName('vm id', vmId));
   }
 
-  private domainFor(spec: VmSpec): QemuDomain {
-    return this.domain(spec.id);
-  }
-
   private async exclusive<T>(dom: QemuDomain, verb: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await this.lock.run(dom.vmId, fn);
-    } catch (err) {
-      throw toDriverError(err, `${verb} ${dom.vmId}`);
-    }
+    return this.lock.run(dom.vmId, verb, fn);
   }
 
   private async whileLive(
@@ -321,7 +313,7 @@ export class QemuDriver implements HypervisorDriver {
     verb: string,
     fn: (dom: QemuDomain, status: string) => Promise<void>,
   ): Promise<void> {
-    const dom = this.domainFor(spec);
+    const dom = this.domain(spec.id);
     await this.exclusive(dom, verb, async () => {
       dom.requireSpec();
       if (dom.livePid() === undefined) throw new DriverError('conflict', `VM ${dom.vmId} is not running`);
