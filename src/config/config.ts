@@ -46,6 +46,7 @@ class EnvSchema {
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600000) SHUTDOWN_GRACE_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) WORKER_CONCURRENCY?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1000) @Max(600000) JOB_LOCK_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600000) READ_MODEL_WAIT_MS?: number;
   @IsOptional() @IsString() BODY_LIMIT?: string;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(100000000) RATE_LIMIT_PER_MINUTE?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(10000000) RATE_LIMIT_BURST?: number;
@@ -73,6 +74,8 @@ export interface AppConfig {
   workerConcurrency: number;
   /** BullMQ job lock: a job of a killed worker is redelivered within about 1.5× this. */
   jobLockMs: number;
+  /** How long a read of an id the read model does not show yet waits for it to reach the log's head. */
+  readModelWaitMs: number;
   bodyLimit: string;
   /** Requests a principal (or, without a valid token, an IP) may send per minute; 0 = no limit. */
   rateLimitPerMinute: number;
@@ -147,6 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     shutdownGraceMs: parsed.SHUTDOWN_GRACE_MS ?? 15000,
     workerConcurrency: parsed.WORKER_CONCURRENCY ?? 4,
     jobLockMs: parsed.JOB_LOCK_MS ?? 30000,
+    readModelWaitMs: parsed.READ_MODEL_WAIT_MS ?? 10000,
     bodyLimit: parsed.BODY_LIMIT ?? '64kb',
     // Generous: meant to stop a runaway or hostile client, never a busy one (the bench included).
     rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE ?? 60000,

@@ -1,5 +1,15 @@
-import { Controller, Get, Inject, NotFoundException, Param, Query } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Inject,
+  NotFoundException,
+  Param,
+  Query,
+  Res,
+  ServiceUnavailableException,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { parseCursor, parseLimit, parseWaitMs } from '../../http/query.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { RUNTIME } from '../../runtime/runtime.token.js';
@@ -7,8 +17,6 @@ import { READERS, Roles } from '../auth/roles.js';
 import type { OperationView } from '../projections/read-model.types.js';
 
 const DONE = new Set(['succeeded', 'failed', 'cancelled']);
-/** How long an unknown operation id waits for the read model to reach the log's head before a 404. */
-const CATCH_UP_MS = 10_000;
 
 @ApiTags('operations')
 @ApiBearerAuth()
@@ -34,10 +42,14 @@ export class OperationsController {
   /** `?waitMs=` long-polls until the operation is done (or the wait is over), then answers its state. */
   @Get(':id')
   @Roles(...READERS)
-  async get(@Param('id') id: string, @Query('waitMs') waitMsRaw?: string): Promise<OperationView> {
+  async get(
+    @Param('id') id: string,
+    @Res({ passthrough: true }) res: Response,
+    @Query('waitMs') waitMsRaw?: string,
+  ): Promise<OperationView> {
     const waitMs = parseWaitMs(waitMsRaw);
     const deadline = Date.now() + waitMs;
-    let op = (await this.rt.readModels.getOperation(id)) ?? (await this.afterCatchUp(id));
+    let op = (await this.rt.readModels.getOperation(id)) ?? (await this.afterCatchUp(id, res));
     while (waitMs > 0 && (!op || !DONE.has(op.status)) && Date.now() < deadline) {
       await this.nextChange(deadline - Date.now(), op?.vmId);
       op = await this.rt.readModels.getOperation(id);
@@ -50,12 +62,22 @@ export class OperationsController {
    * A 202 names an operation the read model may not show yet when projections
    * lag under load; a client polling it must not get a 404 for an operation
    * that exists, so an unknown id waits until the read model has applied the
-   * log's head. An id that is really unknown costs one head read once caught up.
+   * log's head (READ_MODEL_WAIT_MS), and is a 503 with Retry-After if it has not by
+   * then. An id that is really unknown costs one head read once caught up.
    */
-  private async afterCatchUp(id: string): Promise<OperationView | undefined> {
+  private async afterCatchUp(id: string, res: Response): Promise<OperationView | undefined> {
     const head = await this.rt.store?.headPosition();
     if (head === undefined) return undefined;
-    if (!(await this.rt.waitForProjections(head, CATCH_UP_MS, ['vms']))) return undefined;
+    const waitMs = this.rt.config.readModelWaitMs;
+    if (!(await this.rt.waitForProjections(head, waitMs, ['vms']))) {
+      const op = await this.rt.readModels.getOperation(id);
+      if (op) return op;
+      // Behind the log there is no telling "not yet" from "never": a 404 here could be false.
+      res.setHeader('Retry-After', '1');
+      throw new ServiceUnavailableException(
+        `operation ${id} is not in the read model, which has not caught up with the log within ${waitMs} ms; retry`,
+      );
+    }
     return this.rt.readModels.getOperation(id);
   }
 
