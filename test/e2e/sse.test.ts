@@ -11,12 +11,11 @@ import { randomUUID } from 'node:crypto';
 import { get as httpGet, type ClientRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import type { RecordedEvent } from '../../src/eventstore/event-store.port.js';
 import { SSE_DEFAULTS } from '../../src/modules/audit/sse.js';
-import { parsePostgresUrl } from '../../src/eventstore/postgres/postgres.event-store.js';
 import { startTestApp, TOKENS, type TestApp } from '../support/app.js';
 import { testPostgresUrl } from '../support/env.js';
+import { dropPostgresSchema } from '../support/store-kinds.js';
 import { assertError, createVmOp, registerSimHost, runOk, storeEvents, waitSettled, type Json } from './e2e-helpers.js';
 
 interface Frame {
@@ -113,18 +112,6 @@ async function listen(t: TestApp): Promise<number> {
   return (t.app.getHttpServer().address() as AddressInfo).port;
 }
 
-async function dropSchema(url: string): Promise<void> {
-  const { connectionString, schema } = parsePostgresUrl(url);
-  if (!schema || !/^[a-z0-9_]+$/.test(schema)) return;
-  const client = new pg.Client({ connectionString });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  } finally {
-    await client.end();
-  }
-}
-
 /** Checks an id frame against the stored event at the same place of the log. */
 function assertFrameIs(frame: Frame, e: { position: bigint; type: string; id: string; streamId: string }): void {
   assert.equal(frame.id, e.position.toString());
@@ -152,7 +139,7 @@ for (const { kind, skip } of STORES) {
     });
     after(async () => {
       await t?.close();
-      if (kind === 'postgres' && t) await dropSchema(t.eventStoreUrl);
+      if (kind === 'postgres' && t) await dropPostgresSchema(t.eventStoreUrl);
     });
 
     test('dropping and resuming with Last-Event-ID many times yields exactly the log: no gap, no duplicate', async (ctx) => {

@@ -23,6 +23,7 @@ import { eventHash } from '../../src/eventstore/hash-chain.js';
 import { parsePostgresUrl, pgClientConfig } from '../../src/eventstore/postgres/postgres.event-store.js';
 import { startTestApp, TOKENS, type TestApp } from '../support/app.js';
 import { tempDir, testPostgresUrl } from '../support/env.js';
+import { dropPostgresSchema } from '../support/store-kinds.js';
 import { buildHistory } from '../fixtures/history.js';
 import { storeEvents, type Json } from './e2e-helpers.js';
 import { cli, exportText } from '../fixtures/cli.js';
@@ -117,18 +118,6 @@ async function pgTable(eventStoreUrl: string): Promise<RawTable> {
   };
 }
 
-async function dropSchema(url: string): Promise<void> {
-  const { connectionString, schema } = parsePostgresUrl(url);
-  if (!schema || !/^[a-z0-9_]+$/.test(schema)) return;
-  const client = new pg.Client({ connectionString });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  } finally {
-    await client.end();
-  }
-}
-
 interface Expected {
   streamId: string;
   revision: number;
@@ -164,7 +153,7 @@ for (const { kind, skip } of STORES) {
     after(async () => {
       await raw?.close();
       await t?.close();
-      if (kind === 'postgres' && t) await dropSchema(t.eventStoreUrl);
+      if (kind === 'postgres' && t) await dropPostgresSchema(t.eventStoreUrl);
       tmp.cleanup();
     });
 

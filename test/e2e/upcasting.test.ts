@@ -10,14 +10,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { loadStream } from '../../src/application/handle-command.js';
-import { parsePostgresUrl } from '../../src/eventstore/postgres/postgres.event-store.js';
 import type { VmEvent } from '../../src/modules/vms/vm.events.js';
 import { vmDecider } from '../../src/modules/vms/vm.decider.js';
 import { evolveVm, initialVmState } from '../../src/modules/vms/vm.state.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { tempDir, testPostgresUrl, uniqueName } from '../support/env.js';
+import { dropPostgresSchema } from '../support/store-kinds.js';
 import { cli } from '../fixtures/cli.js';
 import {
   createVmOp,
@@ -43,18 +42,6 @@ const webId = webStream.slice(3);
 const sourceHost = migrated.data.sourceHostId as string;
 const targetHost = migrated.data.hostId as string;
 const streams = new Set(fixture.map((e) => e.streamId as string)).size;
-
-async function dropSchema(url: string): Promise<void> {
-  const { connectionString, schema } = parsePostgresUrl(url);
-  if (!schema || !/^[a-z0-9_]+$/.test(schema)) return;
-  const client = new pg.Client({ connectionString });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  } finally {
-    await client.end();
-  }
-}
 
 test('the fixture really is version 1: every event at schema 1, VmMigrated in its v1 shape', () => {
   assert.ok(fixture.length >= 40);
@@ -89,7 +76,7 @@ for (const { kind, skip } of STORES) {
     });
     after(async () => {
       await t?.close();
-      if (kind === 'postgres' && storeUrl) await dropSchema(storeUrl);
+      if (kind === 'postgres' && storeUrl) await dropPostgresSchema(storeUrl);
       tmp.cleanup();
     });
 

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { parsePostgresUrl } from '../../src/eventstore/postgres/postgres.event-store.js';
 import { startTestApp, type TestApp } from './app.js';
 import { testPostgresUrl } from './env.js';
 
@@ -13,11 +14,9 @@ export const STORE_KINDS: Array<{ store: StoreKind; skip: string | false }> = [
 /** Drops the schema a PostgreSQL test app wrote to (its event store URL names it). */
 export async function dropPostgresSchema(eventStoreUrl: string): Promise<void> {
   if (!eventStoreUrl.startsWith('postgres')) return;
-  const u = new URL(eventStoreUrl);
-  const schema = u.searchParams.get('schema');
+  const { connectionString, schema } = parsePostgresUrl(eventStoreUrl);
   if (!schema || !/^[a-z0-9_]+$/.test(schema)) return;
-  u.searchParams.delete('schema');
-  const client = new pg.Client({ connectionString: u.toString() });
+  const client = new pg.Client({ connectionString });
   await client.connect();
   try {
     await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
