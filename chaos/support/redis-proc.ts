@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Redis } from 'ioredis';
 import { freePort } from '../../src/infra/free-port.js';
+import { waitForRedis } from '../../src/infra/wait-for-redis.js';
 
 /**
  * A redis-server of the scenario's own on a fixed port, without persistence:
@@ -31,22 +31,12 @@ export class RedisProc {
     );
     this.child = child;
     this.exit = new Promise((resolve) => child.once('exit', () => resolve()));
-    const deadline = Date.now() + 10000;
-    for (;;) {
-      const c = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      c.on('error', () => undefined);
-      try {
-        await c.connect();
-        await c.ping();
-        c.disconnect();
-        return;
-      } catch {
-        c.disconnect();
-        if (child.exitCode !== null) throw new Error(`redis-server on ${this.port} exited (${child.exitCode})`);
-        if (Date.now() > deadline) throw new Error(`redis-server on ${this.port} did not answer`);
-        await new Promise((res) => setTimeout(res, 50));
-      }
-    }
+    await waitForRedis(
+      this.url,
+      10000,
+      () => (child.exitCode !== null ? `redis-server on ${this.port} exited (${child.exitCode})` : undefined),
+      () => `redis-server on ${this.port} did not answer`,
+    );
   }
 
   /** SIGKILL: the data goes with it (no persistence configured). */

@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { freePort } from './free-port.js';
 import type { Logger } from './logger.js';
+import { waitForRedis } from './wait-for-redis.js';
 
 export class RedisNotInstalledError extends Error {
   override readonly name = 'RedisNotInstalledError';
@@ -53,21 +53,12 @@ export async function startPrivateRedis(dataDir: string, log: Logger): Promise<P
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
   const url = `redis://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`private redis-server exited (${child.exitCode}): ${stderr.trim()}`);
-    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    try {
-      await r.connect();
-      await r.ping();
-      r.disconnect();
-      break;
-    } catch {
-      r.disconnect();
-      if (Date.now() > deadline) throw new Error(`private redis-server did not answer on ${url}: ${stderr.trim()}`);
-      await new Promise((res) => setTimeout(res, 50));
-    }
-  }
+  await waitForRedis(
+    url,
+    10000,
+    () => (child.exitCode !== null ? `private redis-server exited (${child.exitCode}): ${stderr.trim()}` : undefined),
+    () => `private redis-server did not answer on ${url}: ${stderr.trim()}`,
+  );
   log.info({ url, dir }, 'REDIS_URL not set: started a private redis-server');
   return {
     url,

@@ -244,11 +244,11 @@ async function mergeIntoBacking(s: DiskChainScope, top: string, base: string): P
  * Why the VM's disk cannot migrate live, or undefined: the mirror copies the running disk into
  * one file at the target, so the snapshots' files would stay behind.
  */
-export async function migrationBlocker(s: DiskChainScope): Promise<string | undefined> {
+export async function migrationBlocker(s: DiskChainScope, active: string): Promise<string | undefined> {
   const names = readChainRecord(s.vmDir).snapshots.map((x) => x.name);
   if (names.length > 0) return `it has disk-only snapshots (${names.join(', ')}): delete them before migrating`;
   const images = await scanImages(s.vmDir);
-  const chain = chainOf(images, await activeDisk(s)).filter((f) => f.startsWith(`${s.vmDir}/`));
+  const chain = chainOf(images, active).filter((f) => f.startsWith(`${s.vmDir}/`));
   if (chain.length <= 1) return undefined;
   const pins = images.filter((i) => chain.includes(i.file)).flatMap((i) => i.internal);
   return `its disk is a chain of ${chain.length} files, kept by the memory snapshots ${pins.join(', ')}: delete them before migrating`;

@@ -346,10 +346,10 @@ export class LibvirtDriver implements HypervisorDriver {
       const chain = this.chain(spec, ctx);
       if (opts.live) {
         if (!isActive(s.state)) throw new DriverError('conflict', `a live migration needs VM ${spec.id} running`);
-        const blocker = await migrationBlocker(chain);
-        if (blocker) throw new DriverError('conflict', `VM ${spec.id} cannot migrate live: ${blocker}`);
         // Deleted snapshots can leave the disk in disk.<n>.qcow2; the target mirrors it into disk.qcow2.
         const disk = await activeDisk(chain);
+        const blocker = await migrationBlocker(chain, disk);
+        if (blocker) throw new DriverError('conflict', `VM ${spec.id} cannot migrate live: ${blocker}`);
         const m = { uri: this.uri, domain: name, vmDir: f.vmDir, disk, endpoint, shared };
         await migrateLive(this.virshCall, { ...m, timeoutMs: this.config.migrationTimeoutMs }, ctx);
       } else {
