@@ -27,7 +27,15 @@ const nodeGlobals = Object.fromEntries(
 );
 
 export default defineConfig(
-  globalIgnores(['dist/', 'node_modules/', 'data/', 'coverage/', 'guest/build/', '.ci-tmp/']),
+  globalIgnores([
+    'dist/',
+    'node_modules/',
+    'data/',
+    'coverage/',
+    'guest/build/',
+    '.ci-tmp/',
+    '.dependency-cruiser.cjs',
+  ]),
   js.configs.recommended,
   tseslint.configs.recommended,
   {
@@ -42,7 +50,13 @@ export default defineConfig(
     },
   },
   {
-    files: ['src/modules/**/*.ts', 'src/sagas/**/*.ts', 'src/domain/**/*.ts'],
+    files: [
+      'src/modules/**/*.ts',
+      'src/sagas/**/*.ts',
+      'src/domain/**/*.ts',
+      'src/application/**/*.ts',
+      'src/projections/**/*.ts',
+    ],
     rules: { '@typescript-eslint/no-explicit-any': 'error' },
   },
 );

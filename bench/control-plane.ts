@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { createHttpApp } from '../src/app.js';
 import { loadConfig } from '../src/config/config.js';
 import type { RecordedEvent } from '../src/eventstore/event-store.port.js';
-import { freePort } from '../src/infra/free-port.js';
+import { freePort } from '../src/runtime/free-port.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { pool, summarize, type Summary } from './stats.js';
 

@@ -10,9 +10,9 @@ import { loadConfig } from '../src/config/config.js';
 import { qemuArgs } from '../src/drivers/qemu/qemu-args.js';
 import { QmpClient } from '../src/drivers/qemu/qmp.client.js';
 import type { QmpMigrationInfo, QmpStatusInfo } from '../src/drivers/qemu/qmp.types.js';
-import { vmPaths } from '../src/drivers/qemu/vm-files.js';
-import { freePort } from '../src/infra/free-port.js';
-import { deleteKeysWithPrefix } from '../src/infra/redis-keys.js';
+import { vmPaths } from '../src/drivers/kit/vm-files.js';
+import { freePort } from '../src/runtime/free-port.js';
+import { deleteKeysWithPrefix } from '../src/projections/redis-keys.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { row, summarize, type Summary } from './stats.js';
 

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { replayCheck } from '../src/modules/audit/replay-check.js';
+import { replayCheck } from '../src/projections/replay-check.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 
 export interface RebuildFigure {

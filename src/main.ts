@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import { createHttpApp } from './app.js';
 import { ConfigError, loadConfig } from './config/config.js';
-import { RedisNotInstalledError } from './infra/private-redis.js';
-import { createLogger } from './infra/logger.js';
+import { RedisNotInstalledError } from './runtime/private-redis.js';
+import { createLogger } from './runtime/logger.js';
 import { Runtime } from './runtime/runtime.js';
 
 /** One entry; the role comes from --role / ROLE: all (default) | api | worker. */

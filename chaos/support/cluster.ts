@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { freePort } from '../../src/infra/free-port.js';
+import { freePort } from '../../src/runtime/free-port.js';
 import { ApiClient } from './api-client.js';
 import { qemuPidsUnder, type HostRef } from './driver-check.js';
 import { NodeProc } from './node-proc.js';

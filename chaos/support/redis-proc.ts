@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort } from '../../src/infra/free-port.js';
-import { waitForRedis } from '../../src/infra/wait-for-redis.js';
+import { freePort } from '../../src/runtime/free-port.js';
+import { waitForRedis } from '../../src/runtime/wait-for-redis.js';
 
 /**
  * A redis-server of the scenario's own on a fixed port, without persistence:

@@ -1,5 +1,5 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { freePort } from '../../src/infra/free-port.js';
+import { freePort } from '../../src/runtime/free-port.js';
 
 /**
  * A TCP proxy the scenario controls, between the store and the shared

@@ -3,7 +3,7 @@ import type { Decider, DomainEvent } from '../domain/decider.js';
 import { DomainError } from '../domain/domain-error.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../eventstore/errors.js';
 import type { EventStore, NewEvent, RecordedEvent } from '../eventstore/event-store.port.js';
-import { schemaOf, upcast } from './upcasters.js';
+import { schemaOf, upcast } from '../domain/upcasters.js';
 
 export interface CommandMeta {
   principal: string;

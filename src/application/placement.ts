@@ -1,9 +1,9 @@
 import { DomainError } from '../domain/domain-error.js';
 import type { EventStore } from '../eventstore/event-store.port.js';
-import { hostDecider } from '../modules/hosts/host.decider.js';
-import { free } from '../modules/hosts/host.state.js';
+import { hostDecider } from '../domain/host/host.decider.js';
+import { free } from '../domain/host/host.state.js';
 import { handleCommand, loadState, type CommandMeta } from './handle-command.js';
-import { hostStream, hostIdOf } from './streams.js';
+import { hostStream, hostIdOf } from '../domain/streams.js';
 
 export interface PlacementRequest {
   vmId: string;

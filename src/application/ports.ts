@@ -1,4 +1,4 @@
-import type { HostJobData } from '../workers/job.types.js';
+import type { HostJobData } from './jobs.js';
 
 /** Where the saga runner puts side effects: a host's queue. */
 export interface JobSink {

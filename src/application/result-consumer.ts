@@ -2,11 +2,11 @@ import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { DomainError } from '../domain/domain-error.js';
 import type { EventStore } from '../eventstore/event-store.port.js';
-import type { VmCommand } from '../modules/vms/vm.commands.js';
-import { vmDecider } from '../modules/vms/vm.decider.js';
-import { RESULTS_QUEUE, type ResultMessage } from '../workers/job.types.js';
+import type { VmCommand } from '../domain/vm/vm.commands.js';
+import { vmDecider } from '../domain/vm/vm.decider.js';
+import { RESULTS_QUEUE, type ResultMessage } from './jobs.js';
 import { handleCommand, PreconditionFailedError, type CommandMeta } from './handle-command.js';
-import { vmStream } from './streams.js';
+import { vmStream } from '../domain/streams.js';
 
 export function resultToCommand(msg: ResultMessage, now: Date): VmCommand {
   switch (msg.kind) {

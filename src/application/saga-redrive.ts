@@ -1,9 +1,9 @@
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port.js';
-import { vmDecider } from '../modules/vms/vm.decider.js';
-import type { VmEvent } from '../modules/vms/vm.events.js';
-import type { VmState } from '../modules/vms/vm.state.js';
-import { vmIdOf, vmStream } from './streams.js';
-import { upcast } from './upcasters.js';
+import { vmDecider } from '../domain/vm/vm.decider.js';
+import type { VmEvent } from '../domain/vm/vm.events.js';
+import type { VmState } from '../domain/vm/vm.state.js';
+import { vmIdOf, vmStream } from '../domain/streams.js';
+import { upcast } from '../domain/upcasters.js';
 
 export interface RedriveTarget {
   vmId: string;

@@ -1,22 +1,22 @@
 import type { Logger } from 'pino';
 import { DomainError } from '../domain/domain-error.js';
 import type { EventStore, RecordedEvent, Subscription } from '../eventstore/event-store.port.js';
-import { hostDecider } from '../modules/hosts/host.decider.js';
-import type { VmCommand } from '../modules/vms/vm.commands.js';
-import { vmDecider } from '../modules/vms/vm.decider.js';
-import { isVmEventType, type VmEvent } from '../modules/vms/vm.events.js';
-import type { VmState } from '../modules/vms/vm.state.js';
-import type { JobStep } from '../modules/vms/vm.types.js';
+import { hostDecider } from '../domain/host/host.decider.js';
+import type { VmCommand } from '../domain/vm/vm.commands.js';
+import { vmDecider } from '../domain/vm/vm.decider.js';
+import { isVmEventType, type VmEvent } from '../domain/vm/vm.events.js';
+import type { VmState } from '../domain/vm/vm.state.js';
+import type { JobStep } from '../domain/vm/vm.types.js';
 import type { SagaAction } from '../sagas/saga.actions.js';
 import { reactToVmEvent } from '../sagas/vm.saga.js';
-import type { HostJobData } from '../workers/job.types.js';
+import type { HostJobData } from './jobs.js';
 import { faultBeforeEnqueue } from './fault-points.js';
 import { handleCommand, type CommandMeta } from './handle-command.js';
 import { placeVm } from './placement.js';
 import { operationsAwaitingJobs } from './saga-redrive.js';
 import type { JobSink } from './ports.js';
-import { hostStream, vmIdOf, vmStream } from './streams.js';
-import { upcast } from './upcasters.js';
+import { hostStream, vmIdOf, vmStream } from '../domain/streams.js';
+import { upcast } from '../domain/upcasters.js';
 
 export const SAGA_CHECKPOINT = 'sagas';
 

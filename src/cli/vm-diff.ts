@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parsePointInTime } from '../modules/vms/dto/point-in-time.js';
+import { parsePointInTime } from '../http/point-in-time.js';
 import type { VmDiff } from '../modules/vms/vms.service.js';
 import { CliError, getJson, resolveServer } from './client.js';
 import { out, printTable, show } from './output.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { INSTANT_HINT, parseIsoInstant, parseRevisionNumber, REVISION_HINT } from '../modules/vms/dto/point-in-time.js';
+import { INSTANT_HINT, parseIsoInstant, parseRevisionNumber, REVISION_HINT } from '../http/point-in-time.js';
 import type { VmView } from '../modules/vms/vm.view.js';
 import { CliError, getJson, resolveServer } from './client.js';
 import { out, printTable, show } from './output.js';

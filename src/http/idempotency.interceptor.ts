@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import type { Response } from 'express';
 import { from, lastValueFrom, type Observable } from 'rxjs';
 import { canonicalJson } from '../eventstore/canonical-json.js';
-import type { AuthedRequest } from '../modules/auth/auth.guard.js';
+import type { AuthedRequest } from './auth/auth.guard.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { RUNTIME } from '../runtime/runtime.token.js';
 

@@ -10,8 +10,8 @@ import {
   type ThrottlerStorage,
 } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
-import { PUBLIC_KEY } from '../modules/auth/roles.js';
-import { TokenVerifier } from '../modules/auth/token-verifier.js';
+import { PUBLIC_KEY } from './auth/roles.js';
+import { TokenVerifier } from './auth/token-verifier.js';
 
 const BEARER = /^Bearer\s+(\S+)$/i;
 

@@ -4,7 +4,7 @@ import { createDriver } from '../drivers/driver-registry.js';
 import type { HostBinding } from '../drivers/hypervisor-driver.port.js';
 import { HostWorker, type HostWorkerSettings } from '../workers/host-worker.js';
 import type { QueueHub } from '../workers/queue-hub.js';
-import type { ReadModels } from '../modules/projections/read-models.js';
+import type { ReadModels } from '../projections/read-models.js';
 import { Reconciler } from '../workers/reconciler.js';
 
 export interface ReconcileSettings {

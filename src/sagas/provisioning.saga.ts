@@ -1,5 +1,5 @@
-import type { VmEvent } from '../modules/vms/vm.events.js';
-import type { VmState } from '../modules/vms/vm.state.js';
+import type { VmEvent } from '../domain/vm/vm.events.js';
+import type { VmState } from '../domain/vm/vm.state.js';
 import type { SagaAction } from './saga.actions.js';
 
 /** create: reserve (placement) → define → start; delete: destroy → release. */

@@ -1,5 +1,5 @@
-import type { JobStep } from '../modules/vms/vm.types.js';
-import type { StepArgs } from '../workers/job.types.js';
+import type { JobStep } from '../domain/vm/vm.types.js';
+import type { StepArgs } from '../application/jobs.js';
 
 /**
  * What a saga wants done. Sagas are pure: they return actions, and the runner

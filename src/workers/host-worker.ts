@@ -6,7 +6,7 @@ import {
   type HypervisorDriver,
   type Progress,
 } from '../drivers/hypervisor-driver.port.js';
-import { hostQueueName, type HostJobData } from './job.types.js';
+import { hostQueueName, type HostJobData } from '../application/jobs.js';
 import type { QueueHub } from './queue-hub.js';
 import { runStep } from './step-runner.js';
 

@@ -1,5 +1,5 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import { hostQueueName, RESULTS_QUEUE, type HostJobData, type ResultMessage } from './job.types.js';
+import { hostQueueName, RESULTS_QUEUE, type HostJobData, type ResultMessage } from '../application/jobs.js';
 
 export interface QueueSettings {
   connection: ConnectionOptions;

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { DomainState, HypervisorDriver } from '../drivers/hypervisor-driver.port.js';
-import type { ObservedState } from '../modules/vms/vm.commands.js';
-import type { ReadModels } from '../modules/projections/read-models.js';
-import type { VmRecord } from '../modules/projections/read-model.types.js';
+import type { ObservedState } from '../domain/vm/vm.commands.js';
+import type { ReadModels } from '../projections/read-models.js';
+import type { VmRecord } from '../projections/read-model.types.js';
 import type { QueueHub } from './queue-hub.js';
 
 function observed(s: DomainState): ObservedState | undefined {

@@ -1,6 +1,6 @@
 import type { CallContext, DomainState, HypervisorDriver } from '../drivers/hypervisor-driver.port.js';
-import type { StepOutput } from '../modules/vms/vm.commands.js';
-import type { HostJobData } from './job.types.js';
+import type { StepOutput } from '../domain/vm/vm.commands.js';
+import type { HostJobData } from '../application/jobs.js';
 
 function asVmState(s: DomainState): 'running' | 'paused' | 'stopped' {
   return s === 'running' || s === 'paused' ? s : 'stopped';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { HostBinding } from '../../src/drivers/hypervisor-driver.port.js';
 import { driverCapabilities } from '../../src/drivers/driver-registry.js';
-import { assertError, getVm, vmEvents, waitUntil, type Json } from '../e2e/e2e-helpers.js';
+import { assertError, getVm, vmEvents, waitUntil, type Json } from '../support/e2e.js';
 import { ContractApp } from './driver-contract-app.js';
 import {
   TEST_TIMEOUT_MS,

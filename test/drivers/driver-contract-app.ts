@@ -3,10 +3,10 @@ import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Job } from 'bullmq';
 import type { HostBinding, VmSpec } from '../../src/drivers/hypervisor-driver.port.js';
-import { RESULTS_QUEUE, hostQueueName, type HostJobData } from '../../src/workers/job.types.js';
+import { RESULTS_QUEUE, hostQueueName, type HostJobData } from '../../src/application/jobs.js';
 import { safeJobId } from '../../src/workers/queue-hub.js';
 import { logLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
-import { assertAccepted, getVm, waitSettled, waitUntil, type Json } from '../e2e/e2e-helpers.js';
+import { assertAccepted, getVm, waitSettled, waitUntil, type Json } from '../support/e2e.js';
 import type { ContractTarget } from './contract-target.js';
 import { newVmId } from './driver-contract-support.js';
 

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { UnavailableError } from '../../src/eventstore/errors.js';
 import type { RecordedEvent } from '../../src/eventstore/event-store.port.js';
 import { KurrentDbEventStore } from '../../src/eventstore/kurrentdb/kurrentdb.event-store.js';
-import { StubKurrentClient } from '../../src/eventstore/kurrentdb/kurrentdb.stub-client.js';
+import { StubKurrentClient } from '../support/kurrentdb.stub-client.js';
 import { normalizeNewEvents } from '../../src/eventstore/new-events.js';
 import { appendInTransaction } from '../../src/eventstore/postgres/postgres.append.js';
 import { pgClientConfig, PostgresEventStore } from '../../src/eventstore/postgres/postgres.event-store.js';

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { createHttpApp } from '../../src/app.js';
 import { loadConfig, type AppConfig } from '../../src/config/config.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { deleteKeysWithPrefix } from '../../src/infra/redis-keys.js';
+import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { tempDir, testPostgresUrl, testRedisUrl, uniqueName } from './env.js';
 
 export const TOKENS = {

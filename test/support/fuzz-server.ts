@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../src/infra/free-port.js';
+import { freePort } from '../../src/runtime/free-port.js';
 import { deleteRedisPrefix } from './app.js';
 import { tempDir, testRedisUrl, uniqueName } from './env.js';
 

@@ -1,6 +1,6 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { DriverError, type DomainStatus, type VmSpec } from '../hypervisor-driver.port.js';
-import { readJson, removeFile, writeJsonAtomic } from '../qemu/vm-files.js';
+import { readJson, removeFile, writeJsonAtomic } from '../kit/vm-files.js';
 import { detectHierarchies } from './cgroup-hierarchies.js';
 import {
   cgroupPids,

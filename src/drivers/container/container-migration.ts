@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { isAbsolute, join, normalize } from 'node:path';
 import { DriverError, type CallContext, type MigrationEndpoint } from '../hypervisor-driver.port.js';
-import { readJson, storageId, writeJsonAtomic } from '../qemu/vm-files.js';
+import { readJson, storageId, writeJsonAtomic } from '../kit/vm-files.js';
 import type { ContainerDomain } from './container-domain.js';
 import { copyTree } from './rootfs.js';
 import type { TarReceivers } from './tar-receiver.js';

@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DriverError, type DomainState, type SnapshotInfo } from '../hypervisor-driver.port.js';
-import { runTool } from '../qemu/run-tool.js';
-import { SAFE_NAME } from '../qemu/safe-name.js';
-import { readJson, writeJsonAtomic } from '../qemu/vm-files.js';
+import { runTool } from '../kit/run-tool.js';
+import { SAFE_NAME } from '../kit/safe-name.js';
+import { readJson, writeJsonAtomic } from '../kit/vm-files.js';
 import { freeze, freezeState, thaw } from './container-cgroups.js';
 import type { ContainerDomain } from './container-domain.js';
 import { copyTree } from './rootfs.js';

@@ -14,10 +14,10 @@ import {
   type SnapshotInfo,
   type VmSpec,
 } from '../hypervisor-driver.port.js';
-import { toDriverError } from '../qemu/driver-errors.js';
-import { VmLock } from '../qemu/vm-lock.js';
-import { SAFE_NAME, assertSafeName, assertSpecSizes } from '../qemu/safe-name.js';
-import { ensureDir, writeJsonAtomic } from '../qemu/vm-files.js';
+import { toDriverError } from '../kit/driver-errors.js';
+import { VmLock } from '../kit/vm-lock.js';
+import { SAFE_NAME, assertSafeName, assertSpecSizes } from '../kit/safe-name.js';
+import { ensureDir, writeJsonAtomic } from '../kit/vm-files.js';
 import { canFreeze, detectHierarchies } from './cgroup-hierarchies.js';
 import { ContainerDomain, type HostContext, type StoredSpec } from './container-domain.js';
 import { abortIncoming, finishIncoming, migrateOut, prepareIncoming } from './container-migration.js';
@@ -25,7 +25,7 @@ import { deleteSnapshot, listSnapshots, revertSnapshot, takeSnapshot } from './c
 import { parseContainerUri } from './container-uri.js';
 import { buildRootfs, resolveImage } from './rootfs.js';
 import { TarReceivers } from './tar-receiver.js';
-import { isDir, safeReaddir } from '../fs-probe.js';
+import { isDir, safeReaddir } from '../kit/fs-probe.js';
 
 /**
  * What a `container` host can do, from its URI and the machine's cgroup mounts (read, never

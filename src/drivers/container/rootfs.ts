@@ -12,8 +12,8 @@ import {
 } from 'node:fs';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import { DriverError } from '../hypervisor-driver.port.js';
-import { runTool } from '../qemu/run-tool.js';
-import { SAFE_NAME } from '../qemu/safe-name.js';
+import { runTool } from '../kit/run-tool.js';
+import { SAFE_NAME } from '../kit/safe-name.js';
 
 /** Dirs the launcher mounts on or pivots into: they must be real directories of the root filesystem. */
 export const MOUNT_POINTS = ['proc', 'dev', '.oldroot'] as const;

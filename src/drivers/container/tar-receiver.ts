@@ -3,7 +3,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { writeJsonAtomic } from '../qemu/vm-files.js';
+import { writeJsonAtomic } from '../kit/vm-files.js';
 
 export interface TarListener {
   host: string;

@@ -1,5 +1,5 @@
 import type { DriverCapabilities } from '../hypervisor-driver.port.js';
-import { kvmUsable } from '../qemu/kvm-probe.js';
+import { kvmUsable } from '../kit/kvm-probe.js';
 import { parseLibvirtUri, type LibvirtHostConfig } from './libvirt-uri.js';
 
 /**

@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { DriverError, type CallContext, type SnapshotInfo } from '../hypervisor-driver.port.js';
-import { commitImage, createQcow2, imageInfo, rebaseImage, renameBacking, snapshotImage } from '../qemu/qemu-img.js';
-import { runTool } from '../qemu/run-tool.js';
-import { readJson, writeJsonAtomic } from '../qemu/vm-files.js';
+import { commitImage, createQcow2, imageInfo, rebaseImage, renameBacking, snapshotImage } from '../kit/qemu-img.js';
+import { runTool } from '../kit/run-tool.js';
+import { readJson, writeJsonAtomic } from '../kit/vm-files.js';
 import {
   chainOf,
   childrenOf,

@@ -13,12 +13,12 @@ import {
   type SnapshotInfo,
   type VmSpec,
 } from '../hypervisor-driver.port.js';
-import { toDriverError } from '../qemu/driver-errors.js';
-import { VmLock } from '../qemu/vm-lock.js';
+import { toDriverError } from '../kit/driver-errors.js';
+import { VmLock } from '../kit/vm-lock.js';
 import { isKernelImage, kernelBootOf } from '../qemu/qemu-domain.js';
-import { createQcow2, imageInfo, isImageInUse } from '../qemu/qemu-img.js';
-import { SAFE_NAME, assertSafeName, assertSpecSizes, diskBytesOf } from '../qemu/safe-name.js';
-import { readJson, storageId, writeJsonAtomic } from '../qemu/vm-files.js';
+import { createQcow2, imageInfo, isImageInUse } from '../kit/qemu-img.js';
+import { SAFE_NAME, assertSafeName, assertSpecSizes, diskBytesOf } from '../kit/safe-name.js';
+import { readJson, storageId, writeJsonAtomic } from '../kit/vm-files.js';
 import { DomainEventStream } from './domain-events.js';
 import { parseDomstate, parseDomstats } from './domain-state.js';
 import { domainXml } from './domain-xml.js';

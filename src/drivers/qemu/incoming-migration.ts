@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { DriverError, type MigrationEndpoint, type VmSpec } from '../hypervisor-driver.port.js';
-import { errorMessage, toDriverError } from './driver-errors.js';
+import { errorMessage, toDriverError } from '../kit/driver-errors.js';
 import { hostForUri, toWire, type QemuEndpoint } from './migration-endpoint.js';
-import { createQcow2, isImageInUse } from './qemu-img.js';
+import { createQcow2, isImageInUse } from '../kit/qemu-img.js';
 import type { QemuDomain } from './qemu-domain.js';
-import { diskBytesOf } from './safe-name.js';
+import { diskBytesOf } from '../kit/safe-name.js';
 import type { QmpClient } from './qmp.client.js';
 import type { QmpMigrationInfo, QmpStatusInfo } from './qmp.types.js';
 import {
@@ -18,7 +18,7 @@ import {
   writeJsonAtomic,
   type IncomingInfo,
   type RunInfo,
-} from './vm-files.js';
+} from '../kit/vm-files.js';
 
 const NBD_EXPORT = 'disk0';
 const COMPLETE_WAIT_MS = 10_000;

@@ -1,13 +1,13 @@
 import { createReadStream, createWriteStream, renameSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { DriverError, type CallContext, type MigrationEndpoint, type Progress } from '../hypervisor-driver.port.js';
-import { errorMessage, toDriverError } from './driver-errors.js';
+import { errorMessage, toDriverError } from '../kit/driver-errors.js';
 import { hostForUri, parseEndpoint, type ColdEndpoint, type LiveEndpoint } from './migration-endpoint.js';
-import { imageInfo } from './qemu-img.js';
+import { imageInfo } from '../kit/qemu-img.js';
 import type { QemuDomain } from './qemu-domain.js';
 import type { QmpClient } from './qmp.client.js';
 import type { QmpBlockJobInfo, QmpMigrationInfo, QmpStatusInfo } from './qmp.types.js';
-import { readJson, removeFile, storageId, tombstonePath, writeJsonAtomic } from './vm-files.js';
+import { readJson, removeFile, storageId, tombstonePath, writeJsonAtomic } from '../kit/vm-files.js';
 
 const MIRROR_JOB = 'vl-mirror';
 const POLL_MS = 100;

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { isAbsolute, join, normalize } from 'node:path';
 import { DriverError, type DomainStatus, type VmSpec } from '../hypervisor-driver.port.js';
-import { errorMessage } from './driver-errors.js';
+import { errorMessage } from '../kit/driver-errors.js';
 import { qemuArgs, type KernelBoot } from './qemu-args.js';
 import {
   isOurQemu,
@@ -27,7 +27,7 @@ import {
   type RunInfo,
   type StoredSpec,
   type VmPaths,
-} from './vm-files.js';
+} from '../kit/vm-files.js';
 
 /** What every domain of one driver instance shares. */
 export interface HostContext {

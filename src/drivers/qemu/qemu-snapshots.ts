@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { DriverError, type DomainState, type SnapshotInfo } from '../hypervisor-driver.port.js';
-import { toDriverError } from './driver-errors.js';
-import { imageInfo, snapshotImage, type ImageSnapshot } from './qemu-img.js';
+import { toDriverError } from '../kit/driver-errors.js';
+import { imageInfo, snapshotImage, type ImageSnapshot } from '../kit/qemu-img.js';
 import type { QemuDomain } from './qemu-domain.js';
 import { runQmpJob } from './qmp-jobs.js';
 

@@ -14,20 +14,20 @@ import {
   type SnapshotInfo,
   type VmSpec,
 } from '../hypervisor-driver.port.js';
-import { toDriverError } from './driver-errors.js';
+import { toDriverError } from '../kit/driver-errors.js';
 import { abortIncoming, finishIncoming, prepareIncoming } from './incoming-migration.js';
-import { VmLock } from './vm-lock.js';
-import { kvmUsable } from './kvm-probe.js';
+import { VmLock } from '../kit/vm-lock.js';
+import { kvmUsable } from '../kit/kvm-probe.js';
 import { migrateOut } from './outgoing-migration.js';
 import { QemuDomain, isKernelImage, kernelBootOf, type HostContext } from './qemu-domain.js';
-import { createQcow2, imageInfo, isImageInUse } from './qemu-img.js';
+import { createQcow2, imageInfo, isImageInUse } from '../kit/qemu-img.js';
 import { listQemuProcesses } from './qemu-process.js';
 import { deleteSnapshot, listSnapshots, revertSnapshot, takeSnapshot } from './qemu-snapshots.js';
 import { parseQemuUri, type QemuHostConfig } from './qemu-uri.js';
 import { QmpPool } from './qmp-pool.js';
-import { SAFE_NAME, assertSafeName, assertSpecSizes, diskBytesOf } from './safe-name.js';
-import { ensureDir, removeFile, storageId, tombstonePath } from './vm-files.js';
-import { isDir, safeReaddir } from '../fs-probe.js';
+import { SAFE_NAME, assertSafeName, assertSpecSizes, diskBytesOf } from '../kit/safe-name.js';
+import { ensureDir, removeFile, storageId, tombstonePath } from '../kit/vm-files.js';
+import { isDir, safeReaddir } from '../kit/fs-probe.js';
 
 /** What a `qemu` host can do, from its URI alone (no process started): the API's 422 check. */
 export function qemuCapabilities(uri: string): DriverCapabilities {

@@ -13,7 +13,7 @@ import { normalizeKurrentUrl } from './kurrentdb.client.js';
 import { mapKurrentError } from './kurrentdb.errors.js';
 import { KurrentDbEventStore } from './kurrentdb.event-store.js';
 import { positionOf } from './kurrentdb.records.js';
-import { rawGrpcUnavailable, StubKurrentClient } from './kurrentdb.stub-client.js';
+import { rawGrpcUnavailable, StubKurrentClient } from '../../../test/support/kurrentdb.stub-client.js';
 
 const STUB = '(stubbed KurrentDB client: no server can run here)';
 

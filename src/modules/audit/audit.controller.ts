@@ -1,12 +1,12 @@
 import { Controller, Get, Inject, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { vmStream } from '../../application/streams.js';
+import { vmStream } from '../../domain/streams.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
 import { checkLink, verifyChain, GENESIS_HASH, type ChainBreak } from '../../eventstore/hash-chain.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { RUNTIME } from '../../runtime/runtime.token.js';
-import { AUDITORS, Roles } from '../auth/roles.js';
+import { AUDITORS, Roles } from '../../http/auth/roles.js';
 import { parsePosition } from '../../http/query.js';
 import { parseEventFilter } from './event-filter.js';
 import { exportLine } from './export-line.js';

@@ -1,5 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
-import { hostStream, vmStream } from '../../application/streams.js';
+import { hostStream, vmStream } from '../../domain/streams.js';
 import type { EventStore, ReadAllOptions, RecordedEvent } from '../../eventstore/event-store.port.js';
 import { errorBody } from '../../http/error-body.js';
 

@@ -1,5 +1,5 @@
 import type { EventMetadata, RecordedEvent } from '../../eventstore/event-store.port.js';
-import { upcast } from '../../application/upcasters.js';
+import { upcast } from '../../domain/upcasters.js';
 
 /** The v1 event shape; position is a decimal string (positions may exceed 2^53). */
 export interface EventView {

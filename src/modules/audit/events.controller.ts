@@ -12,13 +12,13 @@ import {
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { vmStream } from '../../application/streams.js';
+import { vmStream } from '../../domain/streams.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
 import type { EventStore } from '../../eventstore/event-store.port.js';
 import { parseLimit, parsePosition, parseRevision } from '../../http/query.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { RUNTIME } from '../../runtime/runtime.token.js';
-import { AUDITORS, Roles } from '../auth/roles.js';
+import { AUDITORS, Roles } from '../../http/auth/roles.js';
 import { parseEventFilter, readFilteredPage } from './event-filter.js';
 import { toEventView } from './event.view.js';
 import { streamEvents } from './sse.js';

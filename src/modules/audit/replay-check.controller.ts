@@ -2,8 +2,8 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Runtime } from '../../runtime/runtime.js';
 import { RUNTIME } from '../../runtime/runtime.token.js';
-import { AUDITORS, Roles } from '../auth/roles.js';
-import { replayCheck, type ReplayCheckReport } from './replay-check.js';
+import { AUDITORS, Roles } from '../../http/auth/roles.js';
+import { replayCheck, type ReplayCheckReport } from '../../projections/replay-check.js';
 
 @ApiTags('audit')
 @ApiBearerAuth()

@@ -3,7 +3,7 @@ import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs
 import { ApiTags } from '@nestjs/swagger';
 import type { Runtime } from '../../runtime/runtime.js';
 import { RUNTIME } from '../../runtime/runtime.token.js';
-import { Public } from '../auth/roles.js';
+import { Public } from '../../http/auth/roles.js';
 
 function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

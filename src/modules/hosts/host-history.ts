@@ -1,12 +1,12 @@
 import { NotFoundException } from '@nestjs/common';
-import { hostStream } from '../../application/streams.js';
-import { upcast } from '../../application/upcasters.js';
+import { hostStream } from '../../domain/streams.js';
+import { upcast } from '../../domain/upcasters.js';
 import type { DriverCapabilities } from '../../drivers/hypervisor-driver.port.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
 import type { EventStore, RecordedEvent } from '../../eventstore/event-store.port.js';
-import { countAt, describePoint, type PointInTime } from '../vms/dto/point-in-time.js';
-import { isHostEventType, type HostEvent } from './host.events.js';
-import { evolveHost, initialHostState } from './host.state.js';
+import { countAt, describePoint, type PointInTime } from '../../http/point-in-time.js';
+import { isHostEventType, type HostEvent } from '../../domain/host/host.events.js';
+import { evolveHost, initialHostState } from '../../domain/host/host.state.js';
 import { toHostView, type HostView } from './host.view.js';
 
 /**

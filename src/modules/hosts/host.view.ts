@@ -1,6 +1,6 @@
 import type { DriverCapabilities } from '../../drivers/hypervisor-driver.port.js';
-import type { Resources } from './host.events.js';
-import { allocated, type HostState } from './host.state.js';
+import type { Resources } from '../../domain/host/host.events.js';
+import { allocated, type HostState } from '../../domain/host/host.state.js';
 
 /** The v1 host shape. */
 export interface HostView {

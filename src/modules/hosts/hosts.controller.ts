@@ -14,20 +14,20 @@ import type { Response } from 'express';
 import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { handleCommand } from '../../application/handle-command.js';
-import { hostStream } from '../../application/streams.js';
+import { hostStream } from '../../domain/streams.js';
 import { createDriver, driverCapabilities, knownDriverKinds } from '../../drivers/driver-registry.js';
 import type { DriverCapabilities } from '../../drivers/hypervisor-driver.port.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { RUNTIME } from '../../runtime/runtime.token.js';
 import { errorBody } from '../../http/error-body.js';
-import { CurrentPrincipal } from '../auth/principal.decorator.js';
-import { READERS, Roles, type Principal } from '../auth/roles.js';
+import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
+import { READERS, Roles, type Principal } from '../../http/auth/roles.js';
 import { RegisterHostDto } from './dto/register-host.dto.js';
-import { hostDecider } from './host.decider.js';
+import { hostDecider } from '../../domain/host/host.decider.js';
 import { hostViewAt } from './host-history.js';
-import { AT_DOC, parseAsOf, REVISION_DOC } from '../vms/dto/as-of.query.js';
+import { AT_DOC, parseAsOf, REVISION_DOC } from '../../http/as-of.query.js';
 import { toHostView, type HostView } from './host.view.js';
-import type { HostRecord } from '../projections/read-model.types.js';
+import type { HostRecord } from '../../projections/read-model.types.js';
 import { VmsService } from '../vms/vms.service.js';
 
 function capabilitiesOf(driver: string, uri: string): DriverCapabilities | null {

@@ -13,8 +13,8 @@ import type { Response } from 'express';
 import { parseCursor, parseLimit, parseWaitMs } from '../../http/query.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { RUNTIME } from '../../runtime/runtime.token.js';
-import { READERS, Roles } from '../auth/roles.js';
-import type { OperationView } from '../projections/read-model.types.js';
+import { READERS, Roles } from '../../http/auth/roles.js';
+import type { OperationView } from '../../projections/read-model.types.js';
 
 const DONE = new Set(['succeeded', 'failed', 'cancelled']);
 

@@ -3,9 +3,9 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { Runtime } from '../../runtime/runtime.js';
 import { RUNTIME } from '../../runtime/runtime.token.js';
-import { CurrentPrincipal } from '../auth/principal.decorator.js';
-import { READERS, Roles, type Principal } from '../auth/roles.js';
-import { unknownProjection } from './projection-rebuilds.js';
+import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
+import { READERS, Roles, type Principal } from '../../http/auth/roles.js';
+import { unknownProjection } from '../../projections/projection-rebuilds.js';
 import { RebuildDto } from './rebuild.dto.js';
 
 export interface ProjectionView {

@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { ReasonDto } from '../vms/dto/reason.dto.js';
+import { ReasonDto } from '../../http/reason.dto.js';
 
 /** A rebuild may be throttled so it does not starve a busy store or Redis. */
 export class RebuildDto extends ReasonDto {

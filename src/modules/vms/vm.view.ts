@@ -1,5 +1,5 @@
-import type { VmState } from './vm.state.js';
-import type { SnapshotRecord, VmStateName } from './vm.types.js';
+import type { VmState } from '../../domain/vm/vm.state.js';
+import type { SnapshotRecord, VmStateName } from '../../domain/vm/vm.types.js';
 
 /** The v1 VM shape (fields may be added, never renamed). */
 export interface VmView {

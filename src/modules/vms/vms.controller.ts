@@ -15,18 +15,18 @@ import {
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { CurrentPrincipal } from '../auth/principal.decorator.js';
-import { AUDITORS, MUTATORS, READERS, Roles, type Principal } from '../auth/roles.js';
+import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
+import { AUDITORS, MUTATORS, READERS, Roles, type Principal } from '../../http/auth/roles.js';
 import { parseIfMatch, parseLimit, parseCursor } from '../../http/query.js';
-import { AT_DOC, parseAsOf, parseDiffRange, POINT_DOC, REVISION_DOC } from './dto/as-of.query.js';
+import { AT_DOC, parseAsOf, parseDiffRange, POINT_DOC, REVISION_DOC } from '../../http/as-of.query.js';
 import { CreateVmDto } from './dto/create-vm.dto.js';
 import { MigrationDto } from './dto/migration.dto.js';
-import { ReasonDto } from './dto/reason.dto.js';
+import { ReasonDto } from '../../http/reason.dto.js';
 import { SnapshotDto } from './dto/snapshot.dto.js';
 import { StopVmDto } from './dto/stop-vm.dto.js';
 import { toVmView } from './vm.view.js';
 import { VmsService, type Accepted, type CommandContext } from './vms.service.js';
-import { NAME_PATTERN } from './dto/patterns.js';
+import { NAME_PATTERN } from '../../domain/patterns.js';
 import { RUNTIME } from '../../runtime/runtime.token.js';
 import type { Runtime } from '../../runtime/runtime.js';
 

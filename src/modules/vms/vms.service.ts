@@ -1,23 +1,23 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { handleCommand, loadState, type HandleResult } from '../../application/handle-command.js';
-import { upcast } from '../../application/upcasters.js';
-import { hostStream, vmStream } from '../../application/streams.js';
+import { upcast } from '../../domain/upcasters.js';
+import { hostStream, vmStream } from '../../domain/streams.js';
 import { driverCapabilities } from '../../drivers/driver-registry.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
 import type { EventStore, RecordedEvent } from '../../eventstore/event-store.port.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { RUNTIME } from '../../runtime/runtime.token.js';
-import type { Principal } from '../auth/roles.js';
-import { hostDecider } from '../hosts/host.decider.js';
-import type { HostState } from '../hosts/host.state.js';
-import { badField, type DiffRange } from './dto/as-of.query.js';
-import { countAt, describePoint, type PointInTime } from './dto/point-in-time.js';
-import type { VmCommand } from './vm.commands.js';
-import { foldVm, vmChanges, type FieldChange } from './vm-diff.js';
-import { vmDecider } from './vm.decider.js';
-import type { VmState } from './vm.state.js';
-import type { CapabilityView } from './vm.types.js';
+import type { Principal } from '../../http/auth/roles.js';
+import { hostDecider } from '../../domain/host/host.decider.js';
+import type { HostState } from '../../domain/host/host.state.js';
+import { badField, type DiffRange } from '../../http/as-of.query.js';
+import { countAt, describePoint, type PointInTime } from '../../http/point-in-time.js';
+import type { VmCommand } from '../../domain/vm/vm.commands.js';
+import { foldVm, vmChanges, type FieldChange } from '../../domain/vm/vm-diff.js';
+import { vmDecider } from '../../domain/vm/vm.decider.js';
+import type { VmState } from '../../domain/vm/vm.state.js';
+import type { CapabilityView } from '../../domain/vm/vm.types.js';
 import { toVmView, type VmView } from './vm.view.js';
 
 export interface Accepted {

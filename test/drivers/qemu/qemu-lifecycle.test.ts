@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { DriverError } from '../../../src/drivers/hypervisor-driver.port.js';
-import { imageInfo, createQcow2 } from '../../../src/drivers/qemu/qemu-img.js';
+import { imageInfo, createQcow2 } from '../../../src/drivers/kit/qemu-img.js';
 import { qemuCapabilities } from '../../../src/drivers/qemu/qemu.driver.js';
 import { listQemuProcesses, sendSignal } from '../../../src/drivers/qemu/qemu-process.js';
 import { QemuTestEnv, hasPattern, sleep, vmSpec, writePattern } from './qemu-test-env.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { DriverError } from '../../../src/drivers/hypervisor-driver.port.js';
-import { imageInfo, snapshotImage } from '../../../src/drivers/qemu/qemu-img.js';
+import { imageInfo, snapshotImage } from '../../../src/drivers/kit/qemu-img.js';
 import { QemuTestEnv, hasPattern, vmSpec, writePattern } from './qemu-test-env.js';
 
 describe('qemu driver: snapshots (real qemu, no-OS VMs)', () => {

@@ -12,8 +12,8 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { ReasonDto } from '../../vms/dto/reason.dto.js';
-import { ID_PATTERN, NAME_PATTERN, NAME_RULE } from '../../vms/dto/patterns.js';
+import { ReasonDto } from '../../../http/reason.dto.js';
+import { ID_PATTERN, NAME_PATTERN, NAME_RULE } from '../../../domain/patterns.js';
 
 export class CapacityDto {
   @ApiProperty({ minimum: 1, maximum: 100000 })

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
-import { ReasonDto } from './reason.dto.js';
-import { ID_PATTERN, IMAGE_PATTERN, IMAGE_RULE, NAME_PATTERN, NAME_RULE } from './patterns.js';
+import { ReasonDto } from '../../../http/reason.dto.js';
+import { ID_PATTERN, IMAGE_PATTERN, IMAGE_RULE, NAME_PATTERN, NAME_RULE } from '../../../domain/patterns.js';
 
 export class CreateVmDto extends ReasonDto {
   @ApiProperty({ example: 'web-1' })

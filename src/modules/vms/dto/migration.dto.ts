@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsOptional, IsString, Matches } from 'class-validator';
-import { ReasonDto } from './reason.dto.js';
-import { ID_PATTERN, NAME_RULE } from './patterns.js';
+import { ReasonDto } from '../../../http/reason.dto.js';
+import { ID_PATTERN, NAME_RULE } from '../../../domain/patterns.js';
 
 export class MigrationDto extends ReasonDto {
   @ApiProperty()

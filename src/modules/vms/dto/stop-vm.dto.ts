@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsInt, IsOptional, Max, Min } from 'class-validator';
-import { ReasonDto } from './reason.dto.js';
+import { ReasonDto } from '../../../http/reason.dto.js';
 
 export class StopVmDto extends ReasonDto {
   @ApiPropertyOptional({ default: false, description: 'Hard stop at once instead of ACPI shutdown' })

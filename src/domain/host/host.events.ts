@@ -1,0 +1,31 @@
+import type { DomainEvent } from '../decider.js';
+
+export interface Resources {
+  vcpus: number;
+  memoryMiB: number;
+}
+
+export type HostLifecycleState = 'active' | 'draining';
+
+export type HostRegistered = DomainEvent<
+  'HostRegistered',
+  { hostId: string; name: string; driver: string; uri: string; capacity: Resources }
+>;
+export type HostCapacityReserved = DomainEvent<
+  'HostCapacityReserved',
+  { vmId: string; operationId: string; vcpus: number; memoryMiB: number }
+>;
+export type HostCapacityReleased = DomainEvent<'HostCapacityReleased', { vmId: string; operationId: string }>;
+export type HostStateChanged = DomainEvent<'HostStateChanged', { state: HostLifecycleState }>;
+
+export type HostEvent = HostRegistered | HostCapacityReserved | HostCapacityReleased | HostStateChanged;
+export type HostEventType = HostEvent['type'];
+
+export function isHostEventType(type: string): type is HostEventType {
+  return (
+    type === 'HostRegistered' ||
+    type === 'HostCapacityReserved' ||
+    type === 'HostCapacityReleased' ||
+    type === 'HostStateChanged'
+  );
+}

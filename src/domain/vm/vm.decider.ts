@@ -1,0 +1,353 @@
+import { DomainError } from '../domain-error.js';
+import type { Decider } from '../decider.js';
+import type { ObservedState, VmCommand } from './vm.commands.js';
+import type { VmEvent } from './vm.events.js';
+import { evolveVm, initialVmState, type VmState } from './vm.state.js';
+import type { CapabilityView, JobStep, VmStateName } from './vm.types.js';
+
+type Cmd<T extends VmCommand['type']> = Extract<VmCommand, { type: T }>;
+
+function mustExist(state: VmState): void {
+  if (!state.exists) throw new DomainError('not_found', 'VM not found');
+  if (state.state === 'deleted') throw new DomainError('not_found', `VM ${state.id} was deleted`);
+}
+
+/** One mutating operation per VM at a time: the 409 names the one in flight. */
+function mustBeIdle(state: VmState): void {
+  if (state.pending) {
+    throw new DomainError(
+      'conflict',
+      `VM ${state.id} is busy with operation ${state.pending.id} (${state.pending.kind}); retry when it has finished`,
+      { operationId: state.pending.id, kind: state.pending.kind },
+    );
+  }
+}
+
+function mustBeIn(state: VmState, allowed: VmStateName[], verb: string): void {
+  if (!allowed.includes(state.state)) {
+    throw new DomainError(
+      'conflict',
+      `cannot ${verb} a VM that is ${state.state} (allowed from: ${allowed.join(', ')})`,
+      {
+        state: state.state,
+      },
+    );
+  }
+}
+
+function mustSupport(ok: boolean, what: string): void {
+  if (!ok) throw new DomainError('unsupported', `the host's driver cannot ${what}`);
+}
+
+function ready(state: VmState, allowed: VmStateName[], verb: string): void {
+  mustExist(state);
+  mustBeIdle(state);
+  mustBeIn(state, allowed, verb);
+}
+
+function hasSnapshot(state: VmState, name: string): boolean {
+  return state.snapshots.some((s) => s.name === name);
+}
+
+/** A result must belong to the operation in flight and to the step it waits for; anything else was recorded before. */
+function pendingFor(state: VmState, operationId: string, step: JobStep) {
+  const p = state.pending;
+  if (!p || p.id !== operationId || p.awaiting !== step) {
+    throw new DomainError('already_recorded', `no ${step} result is awaited for operation ${operationId}`);
+  }
+  return p;
+}
+
+function onStepSucceeded(cmd: Cmd<'RecordStepSucceeded'>, state: VmState): VmEvent[] {
+  const p = pendingFor(state, cmd.operationId, cmd.step);
+  const operationId = p.id;
+  switch (cmd.step) {
+    case 'define':
+      return [{ type: 'VmDefined', data: { operationId, hostId: state.hostId ?? '' } }];
+    case 'start':
+      return [{ type: 'VmStarted', data: { operationId } }];
+    case 'stop':
+      return [{ type: 'VmStopped', data: { operationId } }];
+    case 'reboot':
+      return [{ type: 'VmRebooted', data: { operationId } }];
+    case 'pause':
+      return [{ type: 'VmPaused', data: { operationId } }];
+    case 'resume':
+      return [{ type: 'VmResumed', data: { operationId } }];
+    case 'snapshot':
+      return [
+        {
+          type: 'VmSnapshotTaken',
+          data: { operationId, name: p.snapshotName ?? '', memory: p.memory ?? false, createdAt: cmd.at },
+        },
+      ];
+    case 'revert':
+      return [
+        {
+          type: 'VmSnapshotReverted',
+          data: { operationId, name: p.snapshotName ?? '', state: cmd.output.state ?? 'stopped' },
+        },
+      ];
+    case 'deleteSnapshot':
+      return [{ type: 'VmSnapshotDeleted', data: { operationId, name: p.snapshotName ?? '' } }];
+    case 'prepareIncoming':
+      return [
+        {
+          type: 'VmMigrationTargetPrepared',
+          data: { operationId, targetHostId: state.migration?.targetHostId ?? '', endpoint: cmd.output.endpoint ?? {} },
+        },
+      ];
+    case 'migrate':
+      return [
+        { type: 'VmMigrationHandedOff', data: { operationId, targetHostId: state.migration?.targetHostId ?? '' } },
+      ];
+    case 'finishIncoming':
+      return [
+        {
+          type: 'VmMigrated',
+          data: {
+            operationId,
+            sourceHostId: state.migration?.sourceHostId ?? '',
+            targetHostId: state.migration?.targetHostId ?? '',
+          },
+        },
+      ];
+    case 'destroy':
+      return [{ type: 'VmDeleted', data: { operationId } }];
+    case 'abortIncoming':
+      // Compensation runs after the operation has already failed; there is nothing to record.
+      throw new DomainError('already_recorded', 'abortIncoming has no result event');
+  }
+}
+
+/** Where a VM lands when a step fails: back where it was, unless the failure left it unusable. */
+function stateAfterFailure(state: VmState, step: JobStep | 'placement'): VmStateName {
+  const p = state.pending;
+  if (!p) return state.state;
+  if (p.kind === 'create') return 'failed';
+  if (p.kind === 'migrate' && step === 'finishIncoming') return 'failed';
+  return p.stateBefore;
+}
+
+function failed(state: VmState, step: JobStep | 'placement', reason: string): VmEvent[] {
+  const p = state.pending;
+  if (!p) return [];
+  return [
+    {
+      type: 'VmOperationFailed',
+      data: { operationId: p.id, kind: p.kind, step, reason, state: stateAfterFailure(state, step) },
+    },
+  ];
+}
+
+function observedAs(observed: ObservedState): VmStateName {
+  switch (observed) {
+    case 'running':
+      return 'running';
+    case 'paused':
+      return 'paused';
+    case 'stopped':
+    case 'crashed':
+      return 'stopped';
+    case 'absent':
+      return 'failed';
+  }
+}
+
+function onObserved(cmd: Cmd<'ReportObservedState'>, state: VmState): VmEvent[] {
+  if (!state.exists || state.state === 'deleted') return [];
+  const p = state.pending;
+  if (p) {
+    if (cmd.jobActive) return [];
+    // A pending operation with no job left anywhere will never finish by itself: close it with the real state.
+    const to = p.kind === 'delete' && cmd.observed === 'absent' ? 'deleted' : observedAs(cmd.observed);
+    if (to === 'deleted') return [{ type: 'VmDeleted', data: { operationId: p.id } }];
+    return [
+      {
+        type: 'VmOperationFailed',
+        data: {
+          operationId: p.id,
+          kind: p.kind,
+          step: p.awaiting,
+          reason: `abandoned: no job is running for it and the driver reports the VM ${cmd.observed} (${cmd.reason})`,
+          state: to,
+        },
+      },
+    ];
+  }
+  const from = state.state;
+  const up = from === 'running' || from === 'paused';
+  if (up && (cmd.observed === 'stopped' || cmd.observed === 'crashed' || cmd.observed === 'absent')) {
+    return [{ type: 'VmCrashed', data: { reason: cmd.reason, previousState: from } }];
+  }
+  const to = observedAs(cmd.observed);
+  if ((from === 'running' || from === 'paused' || from === 'stopped') && to !== from && to !== 'failed') {
+    return [{ type: 'VmStateReconciled', data: { from, to, reason: cmd.reason } }];
+  }
+  return [];
+}
+
+function checkMigration(cmd: Cmd<'MigrateVm'>, state: VmState): void {
+  ready(state, ['running', 'stopped'], 'migrate');
+  if (cmd.targetHostId === state.hostId) {
+    throw new DomainError('invalid', `targetHostId: the VM already runs on host ${cmd.targetHostId}`);
+  }
+  if (cmd.source.driver !== cmd.target.driver) {
+    throw new DomainError(
+      'unsupported',
+      `cannot migrate between a ${cmd.source.driver} host and a ${cmd.target.driver} host`,
+    );
+  }
+  if (cmd.live) {
+    if (state.state !== 'running') throw new DomainError('conflict', 'live migration needs a running VM');
+    mustSupport(cmd.source.capabilities.liveMigration && cmd.target.capabilities.liveMigration, 'live-migrate');
+  } else {
+    if (state.state !== 'stopped') {
+      throw new DomainError('conflict', 'cold migration needs a stopped VM: stop it first or ask for live: true');
+    }
+    mustSupport(cmd.source.capabilities.coldMigration && cmd.target.capabilities.coldMigration, 'cold-migrate');
+  }
+}
+
+function snapshotCheck(cmd: Cmd<'TakeSnapshot'>, state: VmState, caps: CapabilityView): void {
+  ready(state, ['running', 'paused', 'stopped'], 'snapshot');
+  if (hasSnapshot(state, cmd.name)) throw new DomainError('conflict', `snapshot ${cmd.name} already exists`);
+  if (cmd.memory) {
+    if (state.state === 'stopped') {
+      throw new DomainError('conflict', 'a memory snapshot needs a running or paused VM; ask for memory: false');
+    }
+    mustSupport(caps.memorySnapshots, 'take memory snapshots');
+  } else {
+    mustSupport(caps.diskSnapshots, 'take disk snapshots');
+  }
+}
+
+export function decideVm(cmd: VmCommand, state: VmState): VmEvent[] {
+  switch (cmd.type) {
+    case 'CreateVm':
+      if (state.exists) throw new DomainError('conflict', `VM ${cmd.vmId} already exists`);
+      return [
+        {
+          type: 'VmCreateRequested',
+          data: {
+            vmId: cmd.vmId,
+            operationId: cmd.operationId,
+            spec: cmd.spec,
+            requestedHostId: cmd.hostId,
+            start: cmd.start,
+          },
+        },
+      ];
+    case 'PlaceVm':
+      if (!state.pending || state.pending.id !== cmd.operationId || state.pending.awaiting !== 'placement') {
+        throw new DomainError('already_recorded', `VM ${state.id} is already placed`);
+      }
+      return [{ type: 'VmPlaced', data: { operationId: cmd.operationId, hostId: cmd.hostId } }];
+    case 'FailPlacement':
+      if (!state.pending || state.pending.id !== cmd.operationId || state.pending.awaiting !== 'placement') {
+        throw new DomainError('already_recorded', `VM ${state.id} is already placed`);
+      }
+      return failed(state, 'placement', cmd.reason);
+    case 'StartVm':
+      ready(state, ['stopped'], 'start');
+      return [{ type: 'VmStartRequested', data: { operationId: cmd.operationId } }];
+    case 'StopVm':
+      ready(state, ['running', 'paused'], 'stop');
+      return [
+        {
+          type: 'VmStopRequested',
+          data: {
+            operationId: cmd.operationId,
+            force: cmd.force,
+            ...(cmd.timeoutMs ? { timeoutMs: cmd.timeoutMs } : {}),
+          },
+        },
+      ];
+    case 'RebootVm':
+      ready(state, ['running'], 'reboot');
+      mustSupport(cmd.capabilities.reboot, 'reboot');
+      return [{ type: 'VmRebootRequested', data: { operationId: cmd.operationId } }];
+    case 'PauseVm':
+      ready(state, ['running'], 'pause');
+      mustSupport(cmd.capabilities.pause, 'pause');
+      return [{ type: 'VmPauseRequested', data: { operationId: cmd.operationId } }];
+    case 'ResumeVm':
+      ready(state, ['paused'], 'resume');
+      mustSupport(cmd.capabilities.pause, 'resume');
+      return [{ type: 'VmResumeRequested', data: { operationId: cmd.operationId } }];
+    case 'TakeSnapshot':
+      snapshotCheck(cmd, state, cmd.capabilities);
+      return [
+        { type: 'VmSnapshotRequested', data: { operationId: cmd.operationId, name: cmd.name, memory: cmd.memory } },
+      ];
+    case 'RevertSnapshot':
+      ready(state, ['running', 'paused', 'stopped'], 'revert');
+      if (!hasSnapshot(state, cmd.name)) throw new DomainError('not_found', `snapshot ${cmd.name} not found`);
+      return [{ type: 'VmSnapshotRevertRequested', data: { operationId: cmd.operationId, name: cmd.name } }];
+    case 'DeleteSnapshot':
+      ready(state, ['running', 'paused', 'stopped'], 'delete a snapshot of');
+      if (!hasSnapshot(state, cmd.name)) throw new DomainError('not_found', `snapshot ${cmd.name} not found`);
+      return [{ type: 'VmSnapshotDeleteRequested', data: { operationId: cmd.operationId, name: cmd.name } }];
+    case 'MigrateVm':
+      checkMigration(cmd, state);
+      return [
+        {
+          type: 'VmMigrationRequested',
+          data: {
+            operationId: cmd.operationId,
+            sourceHostId: state.hostId ?? '',
+            targetHostId: cmd.targetHostId,
+            live: cmd.live,
+          },
+        },
+      ];
+    case 'DeleteVm': {
+      const requested = { type: 'VmDeleteRequested' as const, data: { operationId: cmd.operationId } };
+      const p = state.pending;
+      if (state.exists && p?.kind === 'create' && p.awaiting === 'placement') {
+        // Still waiting for placement: nothing is on any host, so the delete closes the create and finishes at once.
+        return [
+          {
+            type: 'VmOperationFailed',
+            data: {
+              operationId: p.id,
+              kind: 'create',
+              step: 'placement',
+              reason: `cancelled: the VM was deleted by operation ${cmd.operationId}`,
+              state: 'failed',
+            },
+          },
+          requested,
+          { type: 'VmDeleted', data: { operationId: cmd.operationId } },
+        ];
+      }
+      ready(state, ['stopped', 'running', 'paused', 'failed', 'requested'], 'delete');
+      // Nothing was ever placed on a host: there is nothing for a worker to destroy.
+      if (!state.hostId) return [requested, { type: 'VmDeleted', data: { operationId: cmd.operationId } }];
+      return [requested];
+    }
+    case 'MarkOperationRunning': {
+      const p = state.pending;
+      if (!p || p.id !== cmd.operationId || p.running) return [];
+      return [{ type: 'VmOperationRunning', data: { operationId: p.id, step: cmd.step } }];
+    }
+    case 'RecordStepSucceeded':
+      return onStepSucceeded(cmd, state);
+    case 'RecordStepFailed':
+      pendingFor(state, cmd.operationId, cmd.step);
+      return failed(state, cmd.step, cmd.reason);
+    case 'RecordMigrationProgress': {
+      const p = state.pending;
+      if (!p || p.id !== cmd.operationId || p.kind !== 'migrate') return [];
+      return [{ type: 'VmMigrationProgressed', data: { operationId: p.id, ...cmd.progress } }];
+    }
+    case 'ReportObservedState':
+      return onObserved(cmd, state);
+  }
+}
+
+export const vmDecider: Decider<VmCommand, VmEvent, VmState> = {
+  initialState: initialVmState,
+  decide: decideVm,
+  evolve: evolveVm,
+};

@@ -1,0 +1,168 @@
+import type { DomainEvent } from '../decider.js';
+import type { JobStep, OperationKind, VmSpecData, VmStateName } from './vm.types.js';
+
+/**
+ * Current schema version of the VM event types that have changed; the others are at
+ * version 1. Stored events are never rewritten: src/application/upcasters.ts turns an
+ * older version into the current shape on read.
+ */
+export const VM_EVENT_VERSIONS = {
+  // v2: the destination is `targetHostId`, as in VmMigrationRequested/HandedOff (v1 called it `hostId`).
+  VmMigrated: 2,
+} as const satisfies Partial<Record<VmEventType, number>>;
+
+export type VmCreateRequested = DomainEvent<
+  'VmCreateRequested',
+  { vmId: string; operationId: string; spec: VmSpecData; requestedHostId: string | null; start: boolean }
+>;
+export type VmPlaced = DomainEvent<'VmPlaced', { operationId: string; hostId: string }>;
+export type VmDefined = DomainEvent<'VmDefined', { operationId: string; hostId: string }>;
+export type VmStartRequested = DomainEvent<'VmStartRequested', { operationId: string }>;
+export type VmStarted = DomainEvent<'VmStarted', { operationId: string }>;
+export type VmStopRequested = DomainEvent<
+  'VmStopRequested',
+  { operationId: string; force: boolean; timeoutMs?: number }
+>;
+export type VmStopped = DomainEvent<'VmStopped', { operationId: string }>;
+export type VmRebootRequested = DomainEvent<'VmRebootRequested', { operationId: string }>;
+export type VmRebooted = DomainEvent<'VmRebooted', { operationId: string }>;
+export type VmPauseRequested = DomainEvent<'VmPauseRequested', { operationId: string }>;
+export type VmPaused = DomainEvent<'VmPaused', { operationId: string }>;
+export type VmResumeRequested = DomainEvent<'VmResumeRequested', { operationId: string }>;
+export type VmResumed = DomainEvent<'VmResumed', { operationId: string }>;
+export type VmSnapshotRequested = DomainEvent<
+  'VmSnapshotRequested',
+  { operationId: string; name: string; memory: boolean }
+>;
+export type VmSnapshotTaken = DomainEvent<
+  'VmSnapshotTaken',
+  { operationId: string; name: string; memory: boolean; createdAt: string }
+>;
+export type VmSnapshotRevertRequested = DomainEvent<'VmSnapshotRevertRequested', { operationId: string; name: string }>;
+export type VmSnapshotReverted = DomainEvent<
+  'VmSnapshotReverted',
+  { operationId: string; name: string; state: 'running' | 'paused' | 'stopped' }
+>;
+export type VmSnapshotDeleteRequested = DomainEvent<'VmSnapshotDeleteRequested', { operationId: string; name: string }>;
+export type VmSnapshotDeleted = DomainEvent<'VmSnapshotDeleted', { operationId: string; name: string }>;
+export type VmMigrationRequested = DomainEvent<
+  'VmMigrationRequested',
+  { operationId: string; sourceHostId: string; targetHostId: string; live: boolean }
+>;
+export type VmMigrationTargetPrepared = DomainEvent<
+  'VmMigrationTargetPrepared',
+  { operationId: string; targetHostId: string; endpoint: Record<string, string | number | boolean> }
+>;
+export type VmMigrationProgressed = DomainEvent<
+  'VmMigrationProgressed',
+  { operationId: string; percent?: number; transferredBytes?: number; remainingBytes?: number; totalBytes?: number }
+>;
+export type VmMigrationHandedOff = DomainEvent<'VmMigrationHandedOff', { operationId: string; targetHostId: string }>;
+export type VmMigrated = DomainEvent<'VmMigrated', { operationId: string; sourceHostId: string; targetHostId: string }>;
+/** VmMigrated as schema version 1 wrote it (only the upcaster reads this shape). */
+export interface VmMigratedV1Data {
+  operationId: string;
+  sourceHostId: string;
+  hostId: string;
+}
+export type VmDeleteRequested = DomainEvent<'VmDeleteRequested', { operationId: string }>;
+export type VmDeleted = DomainEvent<'VmDeleted', { operationId: string }>;
+/** A worker picked the operation up: pending → running. */
+export type VmOperationRunning = DomainEvent<'VmOperationRunning', { operationId: string; step: JobStep }>;
+export type VmOperationFailed = DomainEvent<
+  'VmOperationFailed',
+  { operationId: string; kind: OperationKind; step: JobStep | 'placement'; reason: string; state: VmStateName }
+>;
+/** The driver says the VM stopped without being asked (process died, guest powered off). */
+export type VmCrashed = DomainEvent<'VmCrashed', { reason: string; previousState: VmStateName }>;
+/** Reconciliation resolved a state the log and the driver disagreed on. */
+export type VmStateReconciled = DomainEvent<
+  'VmStateReconciled',
+  { from: VmStateName; to: VmStateName; reason: string; abandonedOperationId?: string }
+>;
+
+export type VmEvent =
+  | VmCreateRequested
+  | VmPlaced
+  | VmDefined
+  | VmStartRequested
+  | VmStarted
+  | VmStopRequested
+  | VmStopped
+  | VmRebootRequested
+  | VmRebooted
+  | VmPauseRequested
+  | VmPaused
+  | VmResumeRequested
+  | VmResumed
+  | VmSnapshotRequested
+  | VmSnapshotTaken
+  | VmSnapshotRevertRequested
+  | VmSnapshotReverted
+  | VmSnapshotDeleteRequested
+  | VmSnapshotDeleted
+  | VmMigrationRequested
+  | VmMigrationTargetPrepared
+  | VmMigrationProgressed
+  | VmMigrationHandedOff
+  | VmMigrated
+  | VmDeleteRequested
+  | VmDeleted
+  | VmOperationRunning
+  | VmOperationFailed
+  | VmCrashed
+  | VmStateReconciled;
+
+export type VmEventType = VmEvent['type'];
+
+const TYPES: Record<VmEventType, true> = {
+  VmCreateRequested: true,
+  VmPlaced: true,
+  VmDefined: true,
+  VmStartRequested: true,
+  VmStarted: true,
+  VmStopRequested: true,
+  VmStopped: true,
+  VmRebootRequested: true,
+  VmRebooted: true,
+  VmPauseRequested: true,
+  VmPaused: true,
+  VmResumeRequested: true,
+  VmResumed: true,
+  VmSnapshotRequested: true,
+  VmSnapshotTaken: true,
+  VmSnapshotRevertRequested: true,
+  VmSnapshotReverted: true,
+  VmSnapshotDeleteRequested: true,
+  VmSnapshotDeleted: true,
+  VmMigrationRequested: true,
+  VmMigrationTargetPrepared: true,
+  VmMigrationProgressed: true,
+  VmMigrationHandedOff: true,
+  VmMigrated: true,
+  VmDeleteRequested: true,
+  VmDeleted: true,
+  VmOperationRunning: true,
+  VmOperationFailed: true,
+  VmCrashed: true,
+  VmStateReconciled: true,
+};
+
+export function isVmEventType(type: string): type is VmEventType {
+  return Object.prototype.hasOwnProperty.call(TYPES, type);
+}
+
+/** Request events open an operation; their type names the operation kind. */
+export const REQUEST_EVENT_KIND: Partial<Record<VmEventType, OperationKind>> = {
+  VmCreateRequested: 'create',
+  VmStartRequested: 'start',
+  VmStopRequested: 'stop',
+  VmRebootRequested: 'reboot',
+  VmPauseRequested: 'pause',
+  VmResumeRequested: 'resume',
+  VmSnapshotRequested: 'snapshot',
+  VmSnapshotRevertRequested: 'revert',
+  VmSnapshotDeleteRequested: 'deleteSnapshot',
+  VmMigrationRequested: 'migrate',
+  VmDeleteRequested: 'delete',
+};

@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { DomainError } from '../domain/domain-error.js';
+import { StreamNotFoundError } from '../eventstore/errors.js';
+import type { EventStore, RecordedEvent } from '../eventstore/event-store.port.js';
+import { deleteKeysWithPrefix } from './redis-keys.js';
+import { LeaseLock } from './lease-lock.js';
+import { PROJECTIONS, PROJECTION_NAMES } from './projection-catalog.js';
+import type { ProjectionRunner } from './projection-runner.js';
+import type { ReadModelKeys } from './read-model.keys.js';
+import type { OperationView } from './read-model.types.js';
+import { openRebuild, projectionStream, type RebuildEvent } from './rebuild.events.js';
+import { countLogEvents, ShadowReplay } from './shadow-replay.js';
+import { swapReadModel } from './swap-read-model.js';
+
+export interface MaintenanceDeps {
+  store: EventStore;
+  redis: Redis;
+  keys: ReadModelKeys;
+  log: Logger;
+  runner(name: string): ProjectionRunner | undefined;
+  /** Read-your-writes on the operations read model. */
+  waitForOperations(position: bigint): Promise<boolean>;
+}
+
+export interface RebuildOptions {
+  reason?: string;
+  /** Events per Redis transaction. */
+  batchSize?: number;
+  /** Pause between batches while the live runner still runs (throttling on a busy system). */
+  pauseMs?: number;
+}
+
+export type RebuildProgress = NonNullable<OperationView['progress']>;
+
+/** Who holds a maintenance lock, as the 409 tells it. */
+export function describeHolder(projection: string, holder: string): string {
+  const [what, id] = holder.split(':');
+  if (what === 'rebuild') return `a rebuild of projection ${projection} is already running (operation ${id})`;
+  if (what === 'replay-check') return `a replay check is reading projection ${projection}; retry when it ends`;
+  return `projection ${projection} is busy (${holder})`;
+}
+
+export function unknownProjection(name: string): DomainError {
+  return new DomainError(
+    'not_found',
+    `projection ${JSON.stringify(name)} not found; known: ${PROJECTION_NAMES.join(', ')}`,
+  );
+}
+
+/**
+ * `POST /v1/projections/{name}/rebuild`: replays the whole log into a shadow
+ * namespace while the live read model keeps serving, then pauses the live
+ * runner, lets the shadow catch up to the head, swaps it in with one MULTI and
+ * resumes the live runner from the shadow's checkpoint: no event is lost or
+ * applied twice across the swap. Recorded as events on `projection-<name>`
+ * (who, when, result); progress lives beside the operation view while it runs.
+ */
+export class ProjectionRebuilds {
+  private readonly running = new Set<Promise<void>>();
+  private closing = false;
+
+  constructor(private readonly deps: MaintenanceDeps) {}
+
+  async start(name: string, principal: string, opts: RebuildOptions = {}): Promise<{ operationId: string }> {
+    const reason = opts.reason;
+    const { redis, keys } = this.deps;
+    const runner = this.deps.runner(name);
+    if (!Object.hasOwn(PROJECTIONS, name) || !runner) throw unknownProjection(name);
+    if (this.closing) throw new DomainError('conflict', 'the process is shutting down; retry on another one');
+    const operationId = randomUUID();
+    const got = await LeaseLock.acquire(redis, keys.maintenanceLock(name), `rebuild:${operationId}`);
+    if ('heldBy' in got) throw new DomainError('conflict', describeHolder(name, got.heldBy));
+    const lock = got.lock;
+    let started: RecordedEvent;
+    try {
+      await this.closeInterrupted(name, principal);
+      started = await this.record(
+        name,
+        { type: 'ProjectionRebuildStarted', data: { operationId, projection: name } },
+        {
+          principal,
+          operationId,
+          causationId: `http:${operationId}`,
+          ...(reason ? { reason } : {}),
+        },
+      );
+      await redis.set(keys.rebuildProgress(operationId), JSON.stringify({ step: 'counting', done: 0 }), 'EX', 86400);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+    await this.deps.waitForOperations(started.position);
+    const task = this.run(name, runner, operationId, principal, started.id, opts).finally(() => {
+      this.running.delete(task);
+      return lock.release();
+    });
+    this.running.add(task);
+    return { operationId };
+  }
+
+  /** Shutdown: running rebuilds stop at their next page and record a failure. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.allSettled([...this.running]);
+  }
+
+  private async run(
+    name: string,
+    runner: ProjectionRunner,
+    operationId: string,
+    principal: string,
+    causationId: string,
+    opts: RebuildOptions,
+  ): Promise<void> {
+    const { store, redis, keys, log } = this.deps;
+    const shadowId = `rebuild-${operationId}`;
+    const shadowKeys = keys.shadow(shadowId);
+    const shadow = new ShadowReplay(store, redis, PROJECTIONS[name]!(shadowKeys), shadowKeys, opts.batchSize);
+    const meta = { principal, operationId, causationId };
+    const stop = () => this.closing;
+    let total = 0;
+    const report =
+      (step: string, pauseMs = 0) =>
+      async (done: number) => {
+        total = Math.max(total, done);
+        const progress: RebuildProgress = { step, done, total, percent: total ? Math.floor((done * 100) / total) : 0 };
+        await redis.set(keys.rebuildProgress(operationId), JSON.stringify(progress), 'EX', 86400);
+        if (pauseMs > 0 && !this.closing) await sleep(pauseMs);
+      };
+    const t0 = performance.now();
+    const ms = (t: number) => Math.round(performance.now() - t);
+    try {
+      total = await countLogEvents(store);
+      const counted = ms(t0);
+      await report('replaying')(0);
+      await shadow.replay(undefined, report('replaying', opts.pauseMs), stop);
+      // A second pass while live still runs, so the pause below only covers the last few events.
+      await shadow.replay(undefined, report('catching-up'), stop);
+      const replayed = ms(t0);
+      const t1 = performance.now();
+      const swap = await runner.paused(async () => {
+        await shadow.replay(undefined, report('swapping'), stop);
+        return swapReadModel(redis, runner.projection, keys, shadowKeys, shadow.position);
+      });
+      log.info(
+        {
+          projection: name,
+          operationId,
+          events: shadow.events,
+          ...swap,
+          countMs: counted,
+          replayMs: replayed - counted,
+          pausedMs: ms(t1),
+        },
+        'projection rebuilt and swapped in',
+      );
+      await this.record(
+        name,
+        {
+          type: 'ProjectionRebuildSucceeded',
+          data: { operationId, projection: name, events: shadow.events, position: String(shadow.position ?? 0n) },
+        },
+        meta,
+      );
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      log.error({ err, projection: name, operationId }, 'projection rebuild failed; the live read model is unchanged');
+      await this.record(
+        name,
+        { type: 'ProjectionRebuildFailed', data: { operationId, projection: name, reason } },
+        meta,
+      ).catch((e: unknown) => log.error({ err: e }, 'could not record the failed rebuild'));
+    } finally {
+      await deleteKeysWithPrefix(redis, keys.shadowRoot(shadowId)).catch(() => undefined);
+      await redis.del(keys.rebuildProgress(operationId)).catch(() => undefined);
+    }
+  }
+
+  /** A rebuild left open by a process that died (its lease expired, we hold the lock now) is closed as failed. */
+  private async closeInterrupted(name: string, principal: string): Promise<void> {
+    let events: RecordedEvent[];
+    try {
+      events = await this.deps.store.readStream(projectionStream(name));
+    } catch (err) {
+      if (err instanceof StreamNotFoundError) return;
+      throw err;
+    }
+    const open = openRebuild(events);
+    if (!open) return;
+    await this.record(
+      name,
+      {
+        type: 'ProjectionRebuildFailed',
+        data: { operationId: open, projection: name, reason: 'interrupted: the process running it stopped' },
+      },
+      { principal, operationId: open, causationId: `http:${open}` },
+    );
+  }
+
+  private async record(
+    name: string,
+    event: RebuildEvent,
+    meta: { principal: string; operationId: string; causationId: string; reason?: string },
+  ): Promise<RecordedEvent> {
+    const res = await this.deps.store.append(
+      projectionStream(name),
+      [
+        {
+          id: randomUUID(),
+          type: event.type,
+          data: event.data,
+          metadata: {
+            principal: meta.principal,
+            correlationId: meta.operationId,
+            causationId: meta.causationId,
+            at: new Date().toISOString(),
+            schema: 1,
+            ...(meta.reason ? { reason: meta.reason } : {}),
+          },
+        },
+      ],
+      'any',
+    );
+    return res.events[res.events.length - 1]!;
+  }
+}

@@ -1,0 +1,163 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { EventStore, RecordedEvent, Subscription } from '../eventstore/event-store.port.js';
+import type { Projection } from './projection.js';
+import type { ReadModelKeys } from './read-model.keys.js';
+import { RedisProjectionTx } from './redis-projection-tx.js';
+
+/**
+ * Runs one projection from its checkpoint (kept in Redis, written in the same
+ * MULTI as the data). A missing checkpoint means "build from the start"; an
+ * epoch key that vanishes while running means Redis was wiped under us, and
+ * the projection restarts from position 0 under a new epoch, which the other
+ * processes projecting the same read model then follow.
+ */
+export class ProjectionRunner extends EventEmitter {
+  private sub: Subscription | undefined;
+  private epoch = '';
+  private watchdog: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private closed = false;
+  position: bigint | undefined;
+
+  constructor(
+    readonly projection: Projection,
+    private readonly store: EventStore,
+    private readonly redis: Redis,
+    private readonly keys: ReadModelKeys,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  async start(): Promise<void> {
+    if (this.closed) return;
+    this.stopping = false;
+    const raw = await this.redis.get(this.keys.checkpoint(this.projection.name));
+    const after = raw ? BigInt(raw) : undefined;
+    // One epoch per read model, shared by every process that projects it: a
+    // private epoch per process made each one's watchdog mistake the others'
+    // start for a wipe, and they restarted each other from 0 forever.
+    const epochKey = this.keys.epoch(this.projection.name);
+    await this.redis.set(epochKey, randomUUID(), 'NX');
+    this.epoch = (await this.redis.get(epochKey)) ?? '';
+    this.position = after;
+    this.sub = this.store.subscribeToAll({
+      after,
+      onEvent: (e) => this.handle(e),
+      onError: (err) => {
+        if (this.stopping) return;
+        // The store outlasted the subscription's retry budget: come back from the checkpoint,
+        // or the read model would stay frozen after the store returned.
+        this.log.error({ err, projection: this.projection.name }, 'projection subscription stopped; resubscribing');
+        setTimeout(() => void this.resubscribe(), 1000).unref();
+      },
+    });
+    this.watchdog = setInterval(() => void this.checkEpoch(), 2000);
+    this.watchdog.unref();
+    this.log.info({ projection: this.projection.name, after: after?.toString() ?? 'start' }, 'projection subscribed');
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.watchdog);
+    await this.sub?.stop();
+    this.sub = undefined;
+  }
+
+  /** Stops for good (shutdown): a pause in progress does not resume it. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.stop();
+  }
+
+  /**
+   * Runs `fn` while this runner writes nothing (the event in flight finishes
+   * first), then resumes from the checkpoint in Redis, which `fn` may have
+   * moved (a rebuild's swap). Readers keep reading the read model meanwhile.
+   */
+  async paused<T>(fn: () => Promise<T>): Promise<T> {
+    await this.stop();
+    try {
+      return await fn();
+    } finally {
+      if (!this.closed) await this.start();
+    }
+  }
+
+  private async resubscribe(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      await this.stop();
+      await this.start();
+    } catch (err) {
+      if (this.closed) return;
+      this.log.warn({ err, projection: this.projection.name }, 'projection resubscribe failed; retrying');
+      this.stopping = false;
+      setTimeout(() => void this.resubscribe(), 1000).unref();
+    }
+  }
+
+  private async checkEpoch(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      const epoch = await this.redis.get(this.keys.epoch(this.projection.name));
+      // A pause (rebuild, replay check) may have begun during the read: it owns the runner now.
+      if (epoch === this.epoch || this.stopping) return;
+      await this.stop();
+      if (epoch === null) {
+        this.log.warn({ projection: this.projection.name }, 'read models vanished from Redis; rebuilding from the log');
+        await this.redis.del(this.keys.checkpoint(this.projection.name));
+      } else {
+        // Another process saw the wipe first and began the rebuild: follow it from the shared checkpoint.
+        this.log.info({ projection: this.projection.name }, 'read models rebuilt by another process; following');
+      }
+      await this.start();
+    } catch {
+      // Redis down: the next tick tries again.
+    }
+  }
+
+  private async handle(e: RecordedEvent): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const tx = new RedisProjectionTx(this.redis);
+        await this.projection.apply(e, tx);
+        await tx.commit(this.keys.checkpoint(this.projection.name), e.position);
+        this.position = e.position;
+        this.emit('applied', e);
+        return;
+      } catch (err) {
+        if (this.stopping) throw err;
+        const delay = Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
+        this.log.warn({ err, projection: this.projection.name, attempt }, 'projection write failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /** Resolves once this projection has applied `position` (read-your-writes for the API), or after timeoutMs. */
+  waitFor(position: bigint, timeoutMs: number): Promise<boolean> {
+    if (this.position !== undefined && this.position >= position) return Promise.resolve(true);
+    return this.nextApplied((e) => e.position >= position, timeoutMs);
+  }
+
+  /** Resolves true when the projection applies an event matching `pred`, false after timeoutMs. */
+  nextApplied(pred: (e: RecordedEvent) => boolean, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const onApplied = (e: RecordedEvent) => {
+        if (pred(e)) done(true);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.off('applied', onApplied);
+        resolve(ok);
+      };
+      this.on('applied', onApplied);
+    });
+  }
+}

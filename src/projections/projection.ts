@@ -1,0 +1,19 @@
+import type { RecordedEvent } from '../eventstore/event-store.port.js';
+
+/** Writes of one event, committed atomically with the projection's checkpoint. */
+export interface ProjectionTx {
+  get<T>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown): void;
+  /** Sorted-set index: member ordered by score. */
+  index(key: string, score: number, member: string): void;
+}
+
+export interface Projection {
+  readonly name: string;
+  apply(event: RecordedEvent, tx: ProjectionTx): Promise<void>;
+  /**
+   * Whether a key (relative to the namespace root, e.g. `vm:<id>`) belongs to this read model:
+   * a rebuild swaps exactly these keys and a replay check compares exactly these.
+   */
+  owns(relativeKey: string): boolean;
+}

@@ -1,0 +1,117 @@
+import type { RecordedEvent } from '../eventstore/event-store.port.js';
+import { vmIdOf } from '../domain/streams.js';
+import { upcast } from '../domain/upcasters.js';
+import { isVmEventType, REQUEST_EVENT_KIND, type VmEvent } from '../domain/vm/vm.events.js';
+import { evolveVm, initialVmState } from '../domain/vm/vm.state.js';
+import type { Projection, ProjectionTx } from './projection.js';
+import type { ReadModelKeys } from './read-model.keys.js';
+import type { OperationView, VmRecord } from './read-model.types.js';
+import { applyRebuildEvent } from './rebuild-operation.js';
+import { isRebuildEventType, projectionOf, type RebuildEvent } from './rebuild.events.js';
+
+/**
+ * VMs and their operations. The VM view is the decider's own state folded by
+ * the decider's own evolve, so the read model cannot drift from the rules;
+ * an operation's status follows from the VM's pending operation opening and
+ * closing. Rebuild operations (`projection-<name>` streams) are operations too,
+ * so they live here, beside the others, in the same indexes.
+ */
+export class VmsProjection implements Projection {
+  readonly name = 'vms';
+
+  constructor(private readonly keys: ReadModelKeys) {}
+
+  owns(relativeKey: string): boolean {
+    return (
+      relativeKey === 'vms' ||
+      relativeKey === 'ops' ||
+      relativeKey.startsWith('vm:') ||
+      relativeKey.startsWith('op:') ||
+      relativeKey.startsWith('ops:')
+    );
+  }
+
+  async apply(recorded: RecordedEvent, tx: ProjectionTx): Promise<void> {
+    if (projectionOf(recorded.streamId) !== undefined && isRebuildEventType(recorded.type)) {
+      const e = upcast(recorded);
+      return applyRebuildEvent(this.keys, e, { type: e.type, data: e.data } as RebuildEvent, tx);
+    }
+    const vmId = vmIdOf(recorded.streamId);
+    if (!vmId || !isVmEventType(recorded.type)) return;
+    const e = upcast(recorded);
+    const event = { type: e.type, data: e.data } as VmEvent;
+    const at = e.metadata.at;
+    const prev = await tx.get<VmRecord>(this.keys.vm(vmId));
+    const before = prev?.state ?? initialVmState();
+    const after = evolveVm(before, event);
+    tx.set(this.keys.vm(vmId), {
+      state: after,
+      revision: e.revision.toString(),
+      createdAt: prev?.createdAt ?? at,
+      updatedAt: at,
+    } satisfies VmRecord);
+    if (!prev) tx.index(this.keys.vmIndex(), Number(e.position), vmId);
+    await this.applyOperation(vmId, event, e, before.pending, after.pending, tx);
+  }
+
+  private async applyOperation(
+    vmId: string,
+    event: VmEvent,
+    e: RecordedEvent,
+    before: VmRecord['state']['pending'],
+    after: VmRecord['state']['pending'],
+    tx: ProjectionTx,
+  ): Promise<void> {
+    const at = e.metadata.at;
+    const kind = REQUEST_EVENT_KIND[event.type];
+    if (kind) {
+      const id = (event.data as { operationId: string }).operationId;
+      const op: OperationView = {
+        id,
+        kind,
+        vmId,
+        status: 'pending',
+        error: null,
+        principal: e.metadata.principal,
+        createdAt: at,
+        updatedAt: at,
+        ...(e.metadata.reason ? { reason: e.metadata.reason } : {}),
+        ...(after?.id === id ? { progress: { step: after.awaiting } } : {}),
+      };
+      tx.set(this.keys.operation(id), op);
+      const score = Number(e.position);
+      tx.index(this.keys.operationIndex(), score, id);
+      tx.index(this.keys.operationsByVm(vmId), score, id);
+      tx.index(this.keys.operationsByPrincipal(e.metadata.principal), score, id);
+      return;
+    }
+    const opId = 'operationId' in event.data ? event.data.operationId : before?.id;
+    if (!opId) return;
+    const op = await tx.get<OperationView>(this.keys.operation(opId));
+    if (!op) return;
+    let next: OperationView = { ...op, updatedAt: at };
+    if (event.type === 'VmOperationFailed') {
+      next = { ...next, status: 'failed', error: event.data.reason };
+    } else if (event.type === 'VmOperationRunning') {
+      if (op.status === 'pending') next = { ...next, status: 'running' };
+    } else if (event.type === 'VmMigrationProgressed') {
+      const { operationId: _id, ...progress } = event.data;
+      next = {
+        ...next,
+        status: op.status === 'pending' ? 'running' : op.status,
+        progress: { ...op.progress, ...progress },
+      };
+    } else if (before?.id === opId && after?.id !== opId) {
+      next = { ...next, status: 'succeeded', progress: { ...op.progress, step: 'done', percent: 100 } };
+    } else if (after?.id === opId && before?.awaiting !== after.awaiting) {
+      next = {
+        ...next,
+        status: op.status === 'pending' ? 'running' : op.status,
+        progress: { ...op.progress, step: after.awaiting },
+      };
+    } else {
+      return;
+    }
+    tx.set(this.keys.operation(opId), next);
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * The role matrix: every route of /docs-json × every role (admin, operator,
+ * auditor, viewer, and no token) → the status it must get, from one table.
+ * Allowed calls must really succeed (each mutation gets a VM in the state it
+ * needs); refused ones get 403 (401 without a token) and append nothing.
+ * A route of /docs-json missing from the table fails the run: add its row. Rows
+ * may name routes that other branches add; a row whose route is not served is
+ * listed, not run.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { startTestApp, TOKENS, waitOperation, type TestApp, type TestRole } from '../support/app.js';
+import { sendRaw, type RawResponse } from '../support/fuzz-http.js';
+import { loadRoutes } from '../support/fuzz-routes.js';
+import { createVmOp, registerSimHost, runOk, storeEvents } from '../support/e2e.js';
+
+type Who = TestRole | 'none';
+const WHO: Who[] = ['admin', 'operator', 'auditor', 'viewer', 'none'];
+const ALL: TestRole[] = ['admin', 'operator', 'auditor', 'viewer'];
+const MUTATORS: TestRole[] = ['admin', 'operator'];
+const AUDIT: TestRole[] = ['admin', 'auditor'];
+
+type VmSetup = 'running' | 'stopped' | 'paused' | 'with-snapshot';
+
+interface Row {
+  /** Who gets `ok`; 'public' = everyone, without a token too. */
+  allowed: TestRole[] | 'public';
+  ok: number;
+  body?: (n: number) => object;
+  /** A mutation of one VM: a fresh VM in this state for each allowed call. */
+  vm?: VmSetup;
+  /** Path parameters other than the ids the test owns. */
+  params?: Record<string, string>;
+}
+
+/** The matrix. Keys are `METHOD /template` exactly as /docs-json lists them. */
+const MATRIX: Record<string, Row> = {
+  'POST /v1/hosts': {
+    allowed: ['admin'],
+    ok: 201,
+    body: (n) => ({
+      name: `m-${n}`,
+      driver: 'simulated',
+      uri: 'simulated://',
+      capacity: { vcpus: 8, memoryMiB: 8192 },
+    }),
+  },
+  'GET /v1/hosts': { allowed: ALL, ok: 200 },
+  'GET /v1/hosts/{id}': { allowed: ALL, ok: 200 },
+  'GET /v1/hosts/{id}/domains': { allowed: ['admin', 'operator', 'auditor'], ok: 200 },
+  'POST /v1/vms': {
+    allowed: MUTATORS,
+    ok: 202,
+    body: (n) => ({ name: `m-${n}`, vcpus: 1, memoryMiB: 64, diskGiB: 1 }),
+  },
+  'GET /v1/vms': { allowed: ALL, ok: 200 },
+  'GET /v1/vms/{id}': { allowed: ALL, ok: 200 },
+  'DELETE /v1/vms/{id}': { allowed: MUTATORS, ok: 202, vm: 'running' },
+  'POST /v1/vms/{id}/start': { allowed: MUTATORS, ok: 202, vm: 'stopped' },
+  'POST /v1/vms/{id}/stop': { allowed: MUTATORS, ok: 202, vm: 'running', body: () => ({ force: true }) },
+  'POST /v1/vms/{id}/reboot': { allowed: MUTATORS, ok: 202, vm: 'running' },
+  'POST /v1/vms/{id}/pause': { allowed: MUTATORS, ok: 202, vm: 'running' },
+  'POST /v1/vms/{id}/resume': { allowed: MUTATORS, ok: 202, vm: 'paused' },
+  'POST /v1/vms/{id}/snapshots': { allowed: MUTATORS, ok: 202, vm: 'running', body: (n) => ({ name: `s-${n}` }) },
+  'GET /v1/vms/{id}/snapshots': { allowed: ALL, ok: 200 },
+  'GET /v1/vms/{id}/diff': { allowed: ['admin', 'operator', 'auditor'], ok: 200 },
+  'POST /v1/vms/{id}/snapshots/{name}/revert': { allowed: MUTATORS, ok: 202, vm: 'with-snapshot' },
+  'DELETE /v1/vms/{id}/snapshots/{name}': { allowed: MUTATORS, ok: 202, vm: 'with-snapshot' },
+  'POST /v1/vms/{id}/migrations': { allowed: MUTATORS, ok: 202, vm: 'running' },
+  'GET /v1/operations': { allowed: ALL, ok: 200 },
+  'GET /v1/operations/{id}': { allowed: ALL, ok: 200 },
+  'GET /v1/vms/{id}/events': { allowed: ['admin', 'operator', 'auditor'], ok: 200 },
+  'GET /v1/events': { allowed: AUDIT, ok: 200 },
+  'GET /v1/events/stream': { allowed: AUDIT, ok: 200 },
+  'GET /v1/audit/verify': { allowed: AUDIT, ok: 200 },
+  'GET /v1/audit/export': { allowed: AUDIT, ok: 200 },
+  'GET /v1/audit/replay-check': { allowed: AUDIT, ok: 200 },
+  'GET /v1/projections': { allowed: ALL, ok: 200 },
+  'POST /v1/projections/{name}/rebuild': { allowed: ['admin'], ok: 202, params: { name: 'vms' } },
+  'GET /health': { allowed: 'public', ok: 200 },
+  'GET /metrics': { allowed: 'public', ok: 200 },
+};
+
+function expected(row: Row, who: Who): number {
+  if (row.allowed === 'public') return row.ok;
+  if (who === 'none') return 401;
+  return row.allowed.includes(who) ? row.ok : 403;
+}
+
+describe('e2e: role matrix (every route × every role)', () => {
+  let t: TestApp;
+  let port: number;
+  let hostA: string;
+  let hostB: string;
+  let vmId: string;
+  let operationId: string;
+  let n = 0;
+
+  before(async () => {
+    t = await startTestApp();
+    await t.app.listen(0, '127.0.0.1');
+    port = (t.app.getHttpServer().address() as AddressInfo).port;
+    hostA = (await registerSimHost(t, 'hv-a')).id as string;
+    hostB = (await registerSimHost(t, 'hv-b')).id as string;
+    const created = await createVmOp(t, { name: 'reader', hostId: hostA });
+    vmId = created.accepted.vmId;
+    operationId = created.accepted.operationId;
+    await runOk(t, 'post', `/v1/vms/${vmId}/snapshots`, { name: 's1' });
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  async function freshVm(setup: VmSetup): Promise<string> {
+    const id = (await createVmOp(t, { name: `m-vm-${++n}`, hostId: hostA, start: setup !== 'stopped' })).accepted.vmId;
+    if (setup === 'paused') await runOk(t, 'post', `/v1/vms/${id}/pause`, {});
+    if (setup === 'with-snapshot') await runOk(t, 'post', `/v1/vms/${id}/snapshots`, { name: 's1' });
+    return id;
+  }
+
+  function send(method: string, path: string, who: Who, body?: object): Promise<RawResponse> {
+    const headers: Record<string, string> = { connection: 'close' };
+    if (who !== 'none') headers.authorization = `Bearer ${TOKENS[who]}`;
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    if (payload) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
+    return sendRaw(port, { method, path, headers, ...(payload ? { body: payload } : {}) });
+  }
+
+  const httpEvents = async () =>
+    (await storeEvents(t)).filter((e) => e.metadata.causationId.startsWith('http:')).length;
+
+  /** One role's call of one route, checked against the matrix. */
+  async function check(key: string, row: Row, who: Who): Promise<void> {
+    const [method, template] = key.split(' ') as [string, string];
+    const status = expected(row, who);
+    const allowed = status === row.ok;
+    const id = row.vm && allowed ? await freshVm(row.vm) : vmId;
+    const kind = template.split('/')[2];
+    let path = template.replace('{id}', kind === 'hosts' ? hostA : kind === 'operations' ? operationId : id);
+    for (const [name, value] of Object.entries({ name: 's1', ...row.params })) path = path.replace(`{${name}}`, value);
+    let body = row.body?.(++n) ?? (method === 'POST' ? {} : undefined);
+    if (key === 'POST /v1/vms/{id}/migrations') body = { targetHostId: hostB };
+    const before = await httpEvents();
+    const res = await send(method, path, who, body);
+    assert.equal(res.status, status, `${key} as ${who}: ${res.status} ${res.text.slice(0, 300)}`);
+    if (!allowed) {
+      const err = JSON.parse(res.text) as Record<string, unknown>;
+      assert.equal(err.statusCode, status);
+      assert.match(String(err.message), status === 401 ? /token/ : new RegExp(`role ${who}`));
+      assert.equal(await httpEvents(), before, 'a refused request appended an event');
+    } else if (status === 202) {
+      const accepted = JSON.parse(res.text) as { operationId?: unknown };
+      assert.equal(typeof accepted.operationId, 'string', res.text);
+      assert.equal(res.headers.location, `/v1/operations/${String(accepted.operationId)}`);
+      if (row.vm || key === 'POST /v1/vms') {
+        const op = await waitOperation(t, accepted.operationId as string);
+        assert.equal(op.status, 'succeeded', `${key} as ${who}: ${JSON.stringify(op)}`);
+        assert.match(String(op.principal), new RegExp(`^${who}#`));
+      }
+    }
+  }
+
+  test('every route in /docs-json × every role gets what the matrix says', async (s) => {
+    const served = (await loadRoutes(port)).map((r) => `${r.method} ${r.template}`).sort();
+    const missing = served.filter((k) => !(k in MATRIX));
+    assert.deepEqual(missing, [], 'add these routes to MATRIX in test/e2e/role-matrix.test.ts');
+    const notServed = Object.keys(MATRIX).filter((k) => !served.includes(k));
+    if (notServed.length) s.diagnostic(`rows for routes this build does not serve: ${notServed.join(', ')}`);
+    for (const key of served) {
+      const row = MATRIX[key]!;
+      for (const who of WHO) await s.test(`${who} ${key} → ${expected(row, who)}`, () => check(key, row, who));
+    }
+  });
+});

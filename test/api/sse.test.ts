@@ -1,0 +1,352 @@
+/**
+ * Issue 4, point 5: GET /v1/events/stream with a real HTTP client. A client that
+ * drops the connection mid-stream (frames already received but unread thrown
+ * away) and reconnects with Last-Event-ID while commands append concurrently ends
+ * with exactly the log, in order; a client that stops reading is cut off with a
+ * message naming its last delivered id, and resuming from it gives the rest.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { get as httpGet, type ClientRequest, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RecordedEvent } from '../../src/eventstore/event-store.port.js';
+import { SSE_DEFAULTS } from '../../src/modules/audit/sse.js';
+import { startTestApp, TOKENS, type TestApp } from '../support/app.js';
+import { testPostgresUrl } from '../support/env.js';
+import { dropPostgresSchema } from '../support/store-kinds.js';
+import {
+  assertError,
+  createVmOp,
+  registerSimHost,
+  runOk,
+  storeEvents,
+  waitSettled,
+  type Json,
+} from '../support/e2e.js';
+
+interface Frame {
+  id?: string;
+  event?: string;
+  data?: string;
+}
+
+/** A raw SSE connection: frames parsed as they arrive, consumed one by one with next(). */
+class SseConnection {
+  readonly frames: Frame[] = [];
+  consumed = 0;
+  ended = false;
+  private buf = '';
+  private wake: (() => void) | undefined;
+
+  private constructor(
+    private readonly req: ClientRequest,
+    readonly res: IncomingMessage,
+  ) {}
+
+  /** Opens the stream; with `paused` nothing is read from the socket until resume(). */
+  static open(port: number, headers: Record<string, string> = {}, paused = false): Promise<SseConnection> {
+    return new Promise((resolve, reject) => {
+      const req = httpGet(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/v1/events/stream',
+          headers: { Authorization: `Bearer ${TOKENS.auditor}`, Accept: 'text/event-stream', ...headers },
+        },
+        (res) => {
+          const c = new SseConnection(req, res);
+          res.setEncoding('utf8');
+          res.on('end', () => {
+            c.ended = true;
+            c.wake?.();
+          });
+          res.on('error', () => undefined);
+          if (!paused) c.resume();
+          resolve(c);
+        },
+      );
+      req.on('error', reject);
+    });
+  }
+
+  resume(): void {
+    this.res.on('data', (chunk: string) => this.onData(chunk));
+    this.res.resume();
+  }
+
+  private onData(chunk: string): void {
+    this.buf += chunk;
+    let i: number;
+    while ((i = this.buf.indexOf('\n\n')) >= 0) {
+      const raw = this.buf.slice(0, i);
+      this.buf = this.buf.slice(i + 2);
+      const frame: Frame = {};
+      for (const line of raw.split('\n')) {
+        const m = /^(id|event|data): ?(.*)$/.exec(line);
+        if (m) frame[m[1] as keyof Frame] = m[2];
+      }
+      if (frame.data !== undefined) this.frames.push(frame);
+    }
+    this.wake?.();
+  }
+
+  /** The next frame, or null when the stream ended or nothing came within ms. */
+  async next(ms: number): Promise<Frame | null> {
+    const deadline = Date.now() + ms;
+    while (this.consumed >= this.frames.length) {
+      if (this.ended || Date.now() >= deadline) return null;
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, Math.min(200, deadline - Date.now()));
+        this.wake = () => {
+          clearTimeout(timer);
+          r();
+        };
+      });
+    }
+    return this.frames[this.consumed++]!;
+  }
+
+  /** Drops the connection; frames received but not consumed are lost, as in a real crash. */
+  drop(): number {
+    this.req.destroy();
+    return this.frames.length - this.consumed;
+  }
+}
+
+async function listen(t: TestApp): Promise<number> {
+  await t.app.listen(0, '127.0.0.1');
+  return (t.app.getHttpServer().address() as AddressInfo).port;
+}
+
+/** Checks an id frame against the stored event at the same place of the log. */
+function assertFrameIs(frame: Frame, e: { position: bigint; type: string; id: string; streamId: string }): void {
+  assert.equal(frame.id, e.position.toString());
+  assert.equal(frame.event, e.type);
+  const body = JSON.parse(frame.data!) as Json;
+  assert.deepEqual(
+    { position: body.position, id: body.id, streamId: body.streamId, type: body.type },
+    { position: e.position.toString(), id: e.id, streamId: e.streamId, type: e.type },
+  );
+}
+
+const STORES = [
+  { kind: 'sqlite' as const, skip: false as const },
+  { kind: 'postgres' as const, skip: testPostgresUrl() ? (false as const) : 'TEST_POSTGRES_URL not set' },
+];
+
+for (const { kind, skip } of STORES) {
+  describe(`e2e: SSE on ${kind} — reconnects mid-stream while the log grows`, { skip }, () => {
+    let t: TestApp;
+    let port: number;
+
+    before(async () => {
+      t = await startTestApp({ store: kind });
+      port = await listen(t);
+    });
+    after(async () => {
+      await t?.close();
+      if (kind === 'postgres' && t) await dropPostgresSchema(t.eventStoreUrl);
+    });
+
+    test('dropping and resuming with Last-Event-ID many times yields exactly the log: no gap, no duplicate', async (ctx) => {
+      const a = (await registerSimHost(t, 'sse-a', 'simulated://?latencyMs=5')).id as string;
+      const b = (await registerSimHost(t, 'sse-b', 'simulated://?latencyMs=5')).id as string;
+      // Commands run concurrently with the reader for the whole test.
+      const wave = async (n: number) => {
+        const vms = await Promise.all(
+          [a, b, a].map(async (hostId, i) => {
+            const r = await createVmOp(t, { name: `sse-${n}-${i}`, hostId });
+            assert.equal(r.operation.status, 'succeeded');
+            return r.accepted.vmId;
+          }),
+        );
+        await Promise.all(vms.map((id) => runOk(t, 'post', `/v1/vms/${id}/stop`)));
+        await Promise.all(vms.map((id) => runOk(t, 'post', `/v1/vms/${id}/start`)));
+      };
+      // A backlog first, so the early connections surely hold frames they never read when dropped.
+      await wave(0);
+      // Then commands run concurrently with the reader.
+      let writing = true;
+      const writer = (async () => {
+        try {
+          for (let n = 1; n < 4; n++) await wave(n);
+        } finally {
+          writing = false;
+        }
+      })();
+
+      const got: Frame[] = [];
+      let last: string | undefined;
+      let reconnects = 0;
+      let droppedUnread = 0;
+      const take = [3, 1, 5, 2, 8, 4, 6];
+      let head: bigint | undefined;
+      for (let round = 0; ; round++) {
+        assert.ok(round < 2000, 'the reader keeps up');
+        const conn = await SseConnection.open(port, last ? { 'Last-Event-ID': last } : {});
+        assert.equal(conn.res.statusCode, 200);
+        assert.match(String(conn.res.headers['content-type']), /^text\/event-stream/);
+        const want = take[round % take.length]!;
+        for (let i = 0; i < want; i++) {
+          const f = await conn.next(writing ? 3000 : 500);
+          if (!f) break;
+          if (f.id === undefined) continue;
+          got.push(f);
+          last = f.id;
+        }
+        // Let more frames arrive so the drop throws some away unread, as a crash would.
+        await sleep(round % 3 === 0 ? 30 : 0);
+        const lost = conn.drop();
+        if (lost > 0) droppedUnread++;
+        reconnects++;
+        if (!writing) {
+          if (head === undefined) {
+            await writer;
+            await waitSettled(t, [a, b], 30000);
+            head = (await t.runtime.store!.headPosition())!;
+          }
+          if (last !== undefined && BigInt(last) >= head) break;
+        }
+      }
+      await writer;
+
+      const log = await storeEvents(t);
+      assert.ok(log.length > 100, `a real history (${log.length} events)`);
+      assert.equal(got.length, log.length, 'as many frames as events in the log');
+      got.forEach((f, i) => assertFrameIs(f, log[i]!));
+      assert.ok(reconnects >= 10, `reconnected ${reconnects} times`);
+      assert.ok(droppedUnread >= 3, `frames received but unread were thrown away on ${droppedUnread} drops`);
+      ctx.diagnostic(`${log.length} events over ${reconnects} connections, ${droppedUnread} drops lost unread frames`);
+
+      // Past the head: a live client gets the next append and nothing else.
+      const live = await SseConnection.open(port, { 'Last-Event-ID': last! });
+      assert.equal(await live.next(300), null, 'nothing after the head yet');
+      const appended = await createVmOp(t, { name: 'sse-live', hostId: a });
+      const first = await live.next(10000);
+      const after = (await storeEvents(t)).slice(log.length);
+      assert.ok(first && after.length > 0);
+      assertFrameIs(first, after[0]!);
+      live.drop();
+      assert.equal(appended.operation.status, 'succeeded');
+    });
+  });
+}
+
+describe('e2e: SSE — a client that stops reading is cut off and told where to resume', () => {
+  let t: TestApp;
+  let port: number;
+
+  const savedSlowMs = SSE_DEFAULTS.slowClientMs;
+  // Large events so the socket buffers fill (they are not VM or host streams: no projection or saga reads them).
+  const pad = 'x'.repeat(16 * 1024);
+  const total = 1500;
+  const slowMs = 2000;
+  let log: RecordedEvent[];
+
+  const connections = () =>
+    new Promise<number>((resolve, reject) =>
+      (t.app.getHttpServer() as Server).getConnections((err, n) => (err ? reject(err) : resolve(n))),
+    );
+
+  before(async () => {
+    // The production limit is 10 s; the behaviour is the same with 2 s.
+    SSE_DEFAULTS.slowClientMs = slowMs;
+    t = await startTestApp();
+    port = await listen(t);
+    const stream = `sse-pad-${randomUUID()}`;
+    for (let i = 0; i < total; i += 100) {
+      await t.runtime.store!.append(
+        stream,
+        Array.from({ length: 100 }, (_, j) => ({
+          id: randomUUID(),
+          type: 'SsePadding',
+          data: { n: i + j, pad },
+          metadata: {
+            principal: 'test',
+            correlationId: stream,
+            causationId: stream,
+            at: new Date().toISOString(),
+            schema: 1,
+          },
+        })),
+        i === 0 ? 'no_stream' : BigInt(i - 1),
+      );
+    }
+    log = await storeEvents(t);
+    assert.equal(log.length, total);
+  });
+  after(async () => {
+    SSE_DEFAULTS.slowClientMs = savedSlowMs;
+    await t?.close();
+  });
+
+  test('the cut-off message names the last delivered id; resuming from it gives the rest, once', async (ctx) => {
+    const slow = await SseConnection.open(port, {}, true);
+    // Read nothing for longer than the server tolerates a full socket.
+    await sleep(slowMs + 1500);
+    slow.resume();
+    const frames: Frame[] = [];
+    for (;;) {
+      const f = await slow.next(20000);
+      if (!f) break;
+      frames.push(f);
+    }
+    assert.ok(slow.ended, 'the server ended the stream');
+    const cut = frames[frames.length - 1]!;
+    assert.equal(cut.event, 'error', `the last frame is the cut-off message: ${JSON.stringify(cut).slice(0, 200)}`);
+    const delivered = frames.slice(0, -1);
+    assert.ok(delivered.length > 0 && delivered.length < total, `cut off mid-way (${delivered.length} of ${total})`);
+    delivered.forEach((f, i) => assertFrameIs(f, log[i]!));
+    ctx.diagnostic(
+      `cut off after ${delivered.length} of ${total} events (${Math.round((delivered.length * pad.length) / 1e6)} MB)`,
+    );
+    const body = JSON.parse(cut.data!) as Json;
+    assert.equal(body.resumeAfter, delivered[delivered.length - 1]!.id, 'resumeAfter is the last id the client got');
+    assert.match(body.message as string, new RegExp(`too slow.*Last-Event-ID: ${body.resumeAfter}`));
+
+    // Resuming where it was told gives exactly the rest.
+    const again = await SseConnection.open(port, { 'Last-Event-ID': body.resumeAfter as string });
+    const rest: Frame[] = [];
+    for (let i = delivered.length; i < total; i++) {
+      const f = await again.next(20000);
+      assert.ok(f, `frame ${i} arrives`);
+      rest.push(f);
+    }
+    assert.equal(await again.next(500), null, 'nothing more: no duplicate');
+    again.drop();
+    rest.forEach((f, i) => assertFrameIs(f, log[delivered.length + i]!));
+  });
+
+  test('a client that goes away while its socket is full is never written to again; the server keeps serving', async () => {
+    const gone = await SseConnection.open(port, {}, true);
+    await sleep(500);
+    assert.equal(await connections(), 1);
+    gone.drop();
+    // Past the moment the server would have cut it off (and written to it, had it not noticed the close).
+    await sleep(slowMs + 1000);
+    assert.equal(await connections(), 0);
+    assert.equal((await t.http().get('/health')).status, 200);
+    const fresh = await SseConnection.open(port);
+    const f = await fresh.next(10000);
+    assert.ok(f);
+    assertFrameIs(f, log[0]!);
+    fresh.drop();
+  });
+
+  test('a client that never reads again is disconnected, not kept with its buffered frames forever', async () => {
+    const stuck = await SseConnection.open(port, {}, true);
+    await sleep(slowMs + 500);
+    assert.equal(await connections(), 1, 'cut off, but the server still waits for it to read the message');
+    await sleep(slowMs + 1500);
+    assert.equal(await connections(), 0, 'then the socket is destroyed');
+    stuck.drop();
+  });
+
+  test('a bad Last-Event-ID or fromPosition is a 400 naming it; viewers are refused', async () => {
+    assertError(await t.as('auditor').get('/v1/events/stream').set('Last-Event-ID', 'abc'), 400, 'Last-Event-ID');
+    assertError(await t.as('auditor').get('/v1/events/stream?fromPosition=-1'), 400, 'fromPosition');
+    assert.equal((await t.as('viewer').get('/v1/events/stream')).status, 403);
+  });
+});

@@ -1,0 +1,339 @@
+/**
+ * Issue 4, point 3: history rewritten behind the app's back, straight in the
+ * store's table (better-sqlite3 / pg, bypassing the service), on SQLite and on
+ * PostgreSQL. GET /v1/audit/verify (whole log and ?streamId=) and the offline
+ * `virtledger audit verify <file>` on an export made after the change name the
+ * event and count what verified. Each case restores the stream afterwards and
+ * checks the chain verifies again.
+ *
+ * What the chain detects: an edited event, a deleted one (gap), a reordered one
+ * (revisions swapped), one inserted mid-stream. What it cannot: the tail of a
+ * stream cut off, or a forged event appended at a stream's end with a correct
+ * hash (that needs the head hashes anchored outside the store).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import type { RecordedEvent } from '../../src/eventstore/event-store.port.js';
+import { eventHash } from '../../src/eventstore/hash-chain.js';
+import { parsePostgresUrl, pgClientConfig } from '../../src/eventstore/postgres/postgres.event-store.js';
+import { startTestApp, TOKENS, type TestApp } from '../support/app.js';
+import { tempDir, testPostgresUrl } from '../support/env.js';
+import { dropPostgresSchema } from '../support/store-kinds.js';
+import { buildHistory } from '../fixtures/history.js';
+import { storeEvents, type Json } from '../support/e2e.js';
+import { cli, exportText } from '../fixtures/cli.js';
+
+/** Raw access to the store's `events` table, the way an attacker with the database would write. */
+interface RawTable {
+  exec(sql: string, params?: unknown[]): Promise<number>;
+  rows(streamId: string): Promise<Array<Record<string, unknown>>>;
+  /** Puts rows saved by rows() back exactly (same positions). */
+  restore(streamId: string, rows: Array<Record<string, unknown>>): Promise<void>;
+  /** SQL for the position of a newly inserted row. */
+  readonly newPosition: string;
+  readonly newPositionColumns: string;
+  close(): Promise<void>;
+}
+
+function sqliteTable(file: string): RawTable {
+  const db = new Database(file);
+  const sql = (s: string) => s.replace(/\$\d+/g, '?');
+  return {
+    newPosition: '',
+    newPositionColumns: '',
+    async exec(s, params = []) {
+      return db.prepare(sql(s)).run(...params).changes;
+    },
+    async rows(streamId) {
+      return db.prepare('SELECT * FROM events WHERE stream_id = ? ORDER BY position').all(streamId) as Array<
+        Record<string, unknown>
+      >;
+    },
+    async restore(streamId, rows) {
+      db.transaction(() => {
+        db.prepare('DELETE FROM events WHERE stream_id = ?').run(streamId);
+        const ins = db.prepare(
+          'INSERT INTO events (position, id, stream_id, stream_revision, type, data, metadata, created_at) VALUES (@position, @id, @stream_id, @stream_revision, @type, @data, @metadata, @created_at)',
+        );
+        for (const r of rows) ins.run(r);
+      })();
+    },
+    async close() {
+      db.close();
+    },
+  };
+}
+
+async function pgTable(eventStoreUrl: string): Promise<RawTable> {
+  const { connectionString, schema } = parsePostgresUrl(eventStoreUrl);
+  const client = new pg.Client(pgClientConfig(connectionString, schema!));
+  await client.connect();
+  return {
+    // The table's CHECK ties a position to the writing transaction, as the adapter does.
+    newPosition: ', (pg_current_xact_id()::text::bigint << 16), pg_current_xact_id()',
+    newPositionColumns: ', position, transaction_id',
+    async exec(s, params = []) {
+      return (await client.query(s, params)).rowCount ?? 0;
+    },
+    async rows(streamId) {
+      const r = await client.query(
+        'SELECT position, transaction_id::text AS transaction_id, id, stream_id, stream_revision, type, data, metadata, created_at FROM events WHERE stream_id = $1 ORDER BY position',
+        [streamId],
+      );
+      return r.rows as Array<Record<string, unknown>>;
+    },
+    async restore(streamId, rows) {
+      await client.query('BEGIN');
+      try {
+        await client.query('DELETE FROM events WHERE stream_id = $1', [streamId]);
+        for (const r of rows)
+          await client.query(
+            'INSERT INTO events (position, transaction_id, id, stream_id, stream_revision, type, data, metadata, created_at) VALUES ($1, $2::xid8, $3, $4, $5, $6, $7, $8, $9)',
+            [
+              r.position,
+              r.transaction_id,
+              r.id,
+              r.stream_id,
+              r.stream_revision,
+              r.type,
+              JSON.stringify(r.data),
+              JSON.stringify(r.metadata),
+              r.created_at,
+            ],
+          );
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw err;
+      }
+    },
+    async close() {
+      await client.end();
+    },
+  };
+}
+
+interface Expected {
+  streamId: string;
+  revision: number;
+  expected: string;
+  found: string;
+}
+
+const STORES = [
+  { kind: 'sqlite' as const, skip: false as const },
+  { kind: 'postgres' as const, skip: testPostgresUrl() ? (false as const) : 'TEST_POSTGRES_URL not set' },
+];
+
+for (const { kind, skip } of STORES) {
+  describe(`e2e: tampering in the ${kind} table is named by every verify route`, { skip }, () => {
+    const tmp = tempDir('vl-tamper-');
+    let t: TestApp;
+    let raw: RawTable;
+    let url: string;
+    let stream: string;
+    /** The victim stream's events as written by the app. */
+    let original: RecordedEvent[];
+
+    before(async () => {
+      t = await startTestApp({ store: kind });
+      const h = await buildHistory(t, 'tam');
+      stream = `vm-${h.vmIds[0]}`;
+      original = (await storeEvents(t)).filter((e) => e.streamId === stream);
+      assert.ok(original.length >= 12, 'the victim stream is long enough to cut into');
+      raw = kind === 'sqlite' ? sqliteTable(join(t.dataDir, 'events.sqlite3')) : await pgTable(t.eventStoreUrl);
+      await t.app.listen(0, '127.0.0.1');
+      url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
+    });
+    after(async () => {
+      await raw?.close();
+      await t?.close();
+      if (kind === 'postgres' && t) await dropPostgresSchema(t.eventStoreUrl);
+      tmp.cleanup();
+    });
+
+    const hashAt = (r: number) => original[r]!.metadata.hash;
+
+    /** Rewrites the stream with `tamper`, checks every route names `whole` (log order) / `one` (stream order), restores. */
+    async function expectBreak(
+      name: string,
+      tamper: () => Promise<void>,
+      whole: Expected,
+      one: Expected,
+      offline: { revision: number; expected: string; found: string },
+    ): Promise<void> {
+      const saved = await raw.rows(stream);
+      await tamper();
+      try {
+        // What verified before the break, counted from the (tampered) log itself.
+        const log = await storeEvents(t);
+        const breakIndex = log.findIndex((e) => e.streamId === whole.streamId && Number(e.revision) === whole.revision);
+        assert.ok(breakIndex > 0, `${name}: the breaking event is in the log`);
+
+        const all = await t.as('auditor').get('/v1/audit/verify');
+        assert.equal(all.status, 200);
+        assert.deepEqual(
+          all.body,
+          { verified: false, count: breakIndex, streams: all.body.streams, firstBreak: whole },
+          name,
+        );
+
+        const single = await t.as('auditor').get(`/v1/audit/verify?streamId=${stream}`);
+        assert.deepEqual(single.body, { verified: false, count: one.revision, streams: 1, firstBreak: one }, name);
+
+        const file = join(tmp.dir, `${name}.ndjson`);
+        writeFileSync(file, await exportText(t));
+        const human = await cli(['audit', 'verify', file]);
+        assert.equal(human.code, 1, human.stderr);
+        assert.equal(
+          human.stdout,
+          `BROKEN at ${stream} revision ${offline.revision}: expected ${offline.expected} found ${offline.found}\n`,
+          name,
+        );
+        const json = await cli(['audit', 'verify', file, '--json']);
+        const report = JSON.parse(json.stdout) as Json;
+        assert.equal(report.count, breakIndex, `${name}: offline count`);
+        assert.deepEqual(
+          { streamId: report.firstBreak.streamId, revision: report.firstBreak.revision },
+          { streamId: stream, revision: offline.revision },
+        );
+      } finally {
+        await raw.restore(stream, saved);
+      }
+      const clean = await t.as('auditor').get('/v1/audit/verify');
+      assert.deepEqual(clean.body.firstBreak, null, `${name}: restored`);
+    }
+
+    test('an edited event: both routes and the offline CLI name it, expected vs found hash', async () => {
+      const victim = original[5]!;
+      const data = { ...victim.data, name: 'not-what-happened' };
+      // The expected hash is the one the edited event would have had: the definition of the chain.
+      const breaking = {
+        streamId: stream,
+        revision: 5,
+        expected: eventHash({ ...victim, data, prevHash: hashAt(4) }),
+        found: hashAt(5),
+      };
+      await expectBreak(
+        'edited',
+        async () => {
+          assert.equal(
+            await raw.exec('UPDATE events SET data = $1 WHERE id = $2', [JSON.stringify(data), victim.id]),
+            1,
+          );
+        },
+        breaking,
+        breaking,
+        breaking,
+      );
+    });
+
+    test('the CLI in server mode reports the same edited event', async () => {
+      const victim = original[2]!;
+      const saved = await raw.rows(stream);
+      await raw.exec('UPDATE events SET metadata = $1 WHERE id = $2', [
+        JSON.stringify({ ...victim.metadata, principal: 'admin#someone-else' }),
+        victim.id,
+      ]);
+      try {
+        const r = await cli(['audit', 'verify', '--server', url, '--token', TOKENS.auditor, '--vm', stream.slice(3)]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(
+          r.stdout,
+          new RegExp(`^BROKEN at ${stream} revision 2: expected [0-9a-f]{64} found ${hashAt(2)}\\n$`),
+        );
+      } finally {
+        await raw.restore(stream, saved);
+      }
+    });
+
+    test('a deleted event: the next one of the stream is named (its prevHash is the missing hash)', async () => {
+      const victim = original[7]!;
+      const breaking = { streamId: stream, revision: 8, expected: hashAt(6), found: hashAt(7) };
+      await expectBreak(
+        'deleted',
+        async () => {
+          assert.equal(await raw.exec('DELETE FROM events WHERE id = $1', [victim.id]), 1);
+        },
+        breaking,
+        breaking,
+        { revision: 8, expected: 'revision 7', found: 'revision 8' },
+      );
+    });
+
+    test('two events reordered (revisions swapped): named in stream order and in log order', async () => {
+      const [x, y] = [original[3]!, original[4]!];
+      await expectBreak(
+        'reordered',
+        async () => {
+          await raw.exec('UPDATE events SET stream_revision = 1000000 WHERE id = $1', [x.id]);
+          await raw.exec('UPDATE events SET stream_revision = 3 WHERE id = $1', [y.id]);
+          await raw.exec('UPDATE events SET stream_revision = 4 WHERE id = $1', [x.id]);
+        },
+        // Log order: x comes first, now labelled 4; its link holds but its hash covers revision 3.
+        {
+          streamId: stream,
+          revision: 4,
+          expected: eventHash({ ...x, revision: 4n, prevHash: hashAt(2) }),
+          found: hashAt(3),
+        },
+        // Stream order: y now sits at 3 and points at x's hash, not at revision 2's.
+        { streamId: stream, revision: 3, expected: hashAt(2), found: hashAt(3) },
+        { revision: 4, expected: 'revision 3', found: 'revision 4' },
+      );
+    });
+
+    test('a forged event inserted mid-stream with a valid hash: the event after it is named', async () => {
+      const at = 9;
+      const forged = {
+        id: '00000000-0000-4000-8000-00000000f0f0',
+        streamId: stream,
+        revision: BigInt(at),
+        type: 'VmSnapshotDeleted',
+        data: { operationId: original[at]!.metadata.correlationId, name: 'before-upgrade' },
+        metadata: { ...original[at]!.metadata },
+      };
+      const forgedHash = eventHash({ ...forged, prevHash: hashAt(at - 1) });
+      const moved = original[at]!;
+      await expectBreak(
+        'inserted',
+        async () => {
+          await raw.exec(
+            'UPDATE events SET stream_revision = stream_revision + 1000000 WHERE stream_id = $1 AND stream_revision >= $2',
+            [stream, at],
+          );
+          await raw.exec(
+            'UPDATE events SET stream_revision = stream_revision - 999999 WHERE stream_id = $1 AND stream_revision >= 1000000',
+            [stream],
+          );
+          await raw.exec(
+            `INSERT INTO events (id, stream_id, stream_revision, type, data, metadata${raw.newPositionColumns}) VALUES ($1, $2, $3, $4, $5, $6${raw.newPosition})`,
+            [
+              forged.id,
+              stream,
+              at,
+              forged.type,
+              JSON.stringify(forged.data),
+              JSON.stringify({ ...forged.metadata, prevHash: hashAt(at - 1), hash: forgedHash }),
+            ],
+          );
+        },
+        // Log order: the forged row is last; the shifted event is reached first and its hash covers its old revision.
+        {
+          streamId: stream,
+          revision: at + 1,
+          expected: eventHash({ ...moved, revision: BigInt(at + 1), prevHash: hashAt(at - 1) }),
+          found: hashAt(at),
+        },
+        // Stream order: the forged event verifies (its hash is right), the next one points past it.
+        { streamId: stream, revision: at + 1, expected: forgedHash, found: hashAt(at - 1) },
+        { revision: at + 1, expected: `revision ${at}`, found: `revision ${at + 1}` },
+      );
+    });
+  });
+}

@@ -1,0 +1,437 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../../support/env.js';
+import {
+  DriverError,
+  type DriverErrorCode,
+  type Progress,
+  type VmSpec,
+} from '../../../src/drivers/hypervisor-driver.port.js';
+import { SimulatedDriver } from '../../../src/drivers/simulated/simulated.driver.js';
+import { parseSimulatedUri } from '../../../src/drivers/simulated/simulated-options.js';
+
+const tmp = tempDir('vl-sim-');
+after(() => tmp.cleanup());
+
+let hostCounter = 0;
+function driver(uri = 'simulated://', storageDir?: string): SimulatedDriver {
+  const id = `h${++hostCounter}`;
+  const dir = storageDir ?? join(tmp.dir, id);
+  mkdirSync(dir, { recursive: true });
+  return new SimulatedDriver({ id, driver: 'simulated', uri, storageDir: dir });
+}
+
+let vmCounter = 0;
+function spec(): VmSpec {
+  return { id: `vm-${++vmCounter}`, name: 'web', vcpus: 2, memoryMiB: 512, diskGiB: 4 };
+}
+
+async function rejectsWith(p: Promise<unknown>, code: DriverErrorCode, message?: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof DriverError, `expected a DriverError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    if (message) assert.match(err.message, message);
+    return true;
+  });
+}
+
+describe('simulated URI', () => {
+  it('has quiet defaults and every capability but acceleration', () => {
+    const o = parseSimulatedUri('simulated://');
+    assert.equal(o.latencyMs, 0);
+    assert.equal(o.failureRate, 0);
+    assert.equal(o.failVerbs, undefined);
+    assert.equal(o.hangVerbs.size, 0);
+    assert.deepEqual(o.capabilities, {
+      liveMigration: true,
+      coldMigration: true,
+      memorySnapshots: true,
+      diskSnapshots: true,
+      pause: true,
+      reboot: true,
+      hardwareAcceleration: false,
+    });
+  });
+
+  it('reads every parameter', () => {
+    const o = parseSimulatedUri(
+      'simulated://lab?latencyMs=5&failureRate=0.25&failVerbs=start,stop&hangVerbs=migrate&seed=42&liveMigration=false&pause=0',
+    );
+    assert.equal(o.latencyMs, 5);
+    assert.equal(o.failureRate, 0.25);
+    assert.deepEqual([...(o.failVerbs ?? [])], ['start', 'stop']);
+    assert.deepEqual([...o.hangVerbs], ['migrate']);
+    assert.equal(o.seed, 42);
+    assert.equal(o.capabilities.liveMigration, false);
+    assert.equal(o.capabilities.pause, false);
+    assert.equal(o.capabilities.coldMigration, true);
+  });
+
+  it('makes failVerbs alone mean "always fail"', () => {
+    assert.equal(parseSimulatedUri('simulated://?failVerbs=start').failureRate, 1);
+  });
+
+  for (const [uri, named] of [
+    ['simulated://?latencyMs=-1', /latencyMs/],
+    ['simulated://?latencyMs=1.5', /latencyMs/],
+    ['simulated://?latencyMs=999999999', /latencyMs/],
+    ['simulated://?failureRate=1.5', /failureRate/],
+    ['simulated://?failureRate=abc', /failureRate/],
+    ['simulated://?failVerbs=start,launch', /failVerbs.*launch/],
+    ['simulated://?hangVerbs=', /hangVerbs/],
+    ['simulated://?seed=x', /seed/],
+    ['simulated://?pause=maybe', /pause/],
+    ['simulated://?failurerate=1', /unknown parameter failurerate/],
+    ['simulated://?seed=1&seed=2', /seed given twice/],
+    ['qemu:///system', /scheme/],
+    ['simulated://host/some/path', /path/],
+    ['not a uri', /invalid URI/],
+  ] as const) {
+    it(`refuses ${uri}`, () => assert.throws(() => parseSimulatedUri(uri), named));
+  }
+
+  it('refuses a bad URI when the driver is built', () => {
+    assert.throws(() => driver('simulated://?latencyMs=soon'), /latencyMs/);
+  });
+});
+
+describe('simulated lifecycle', () => {
+  it('walks define → start → pause → resume → reboot → stop → destroy, each verb idempotent', async () => {
+    const d = driver();
+    const vm = spec();
+    assert.deepEqual(await d.status(vm), { state: 'absent' });
+    await d.define(vm);
+    await d.define(vm);
+    assert.equal((await d.status(vm)).state, 'stopped');
+    await d.start(vm);
+    await d.start(vm);
+    assert.equal((await d.status(vm)).state, 'running');
+    await d.pause(vm);
+    await d.pause(vm);
+    assert.equal((await d.status(vm)).state, 'paused');
+    await d.resume(vm);
+    await d.resume(vm);
+    await d.reboot(vm);
+    assert.equal((await d.status(vm)).state, 'running');
+    await d.stop(vm, { force: false });
+    await d.stop(vm, { force: true });
+    assert.equal((await d.status(vm)).state, 'stopped');
+    await d.destroy(vm);
+    await d.destroy(vm);
+    assert.equal((await d.status(vm)).state, 'absent');
+  });
+
+  it('answers not_found for a VM that was never defined (destroy excepted)', async () => {
+    const d = driver();
+    const vm = spec();
+    await rejectsWith(d.start(vm), 'not_found');
+    await rejectsWith(d.stop(vm, { force: true }), 'not_found');
+    await rejectsWith(d.pause(vm), 'not_found');
+    await rejectsWith(d.snapshot(vm, 's', { memory: false }), 'not_found');
+    await rejectsWith(d.listSnapshots(vm), 'not_found');
+    await rejectsWith(d.finishIncoming(vm, { live: true }), 'not_found');
+    await rejectsWith(d.killFromOutside(vm.id), 'not_found');
+    await d.destroy(vm);
+  });
+
+  it('refuses illegal transitions with conflict', async () => {
+    const d = driver();
+    const vm = spec();
+    await d.define(vm);
+    await rejectsWith(d.pause(vm), 'conflict', /stopped/);
+    await rejectsWith(d.resume(vm), 'conflict', /stopped/);
+    await rejectsWith(d.reboot(vm), 'conflict', /stopped/);
+    await d.start(vm);
+    await d.pause(vm);
+    await rejectsWith(d.start(vm), 'conflict', /paused/);
+    await rejectsWith(d.reboot(vm), 'conflict', /paused/);
+  });
+
+  it('refuses an id that could escape the storage directory', async () => {
+    const d = driver();
+    await rejectsWith(d.define({ ...spec(), id: '../etc' }), 'failed', /invalid VM id/);
+    await rejectsWith(d.status({ ...spec(), id: 'a/b' }), 'failed', /invalid VM id/);
+  });
+
+  it('keeps its domains across a restart of the worker, one JSON file each, no temp files left', async () => {
+    const dir = join(tmp.dir, 'restart');
+    const first = driver('simulated://', dir);
+    const a = spec();
+    const b = spec();
+    await first.define(a);
+    await first.define(b);
+    await first.start(a);
+    await first.snapshot(b, 'clean', { memory: false });
+    await first.close();
+
+    const second = driver('simulated://', dir);
+    assert.deepEqual(
+      (await second.listDomains()).map((x) => [x.vmId, x.state, x.managed]),
+      [
+        [a.id, 'running', true],
+        [b.id, 'stopped', true],
+      ],
+    );
+    assert.deepEqual(
+      (await second.listSnapshots(b)).map((s) => s.name),
+      ['clean'],
+    );
+    assert.deepEqual(readdirSync(dir).sort(), [`${a.id}.sim.json`, `${b.id}.sim.json`]);
+  });
+
+  it('lists nothing for a storage directory that does not exist yet', async () => {
+    const d = new SimulatedDriver({
+      id: 'x',
+      driver: 'simulated',
+      uri: 'simulated://',
+      storageDir: join(tmp.dir, 'nope'),
+    });
+    assert.deepEqual(await d.listDomains(), []);
+  });
+
+  it('shows a domain killed from outside as crashed, and starts it again', async () => {
+    const d = driver();
+    const vm = spec();
+    await d.define(vm);
+    await d.start(vm);
+    await d.killFromOutside(vm.id);
+    const st = await d.status(vm);
+    assert.equal(st.state, 'crashed');
+    assert.match(st.detail ?? '', /outside/);
+    await d.start(vm);
+    assert.equal((await d.status(vm)).state, 'running');
+  });
+});
+
+describe('simulated snapshots', () => {
+  it('takes, lists, reverts and deletes snapshots; memory ones restore the running state', async () => {
+    const d = driver();
+    const vm = spec();
+    await d.define(vm);
+    await rejectsWith(d.snapshot(vm, 'mem', { memory: true }), 'conflict', /running or paused/);
+    const disk = await d.snapshot(vm, 'disk', { memory: false });
+    assert.equal(disk.memory, false);
+    await d.start(vm);
+    const mem = await d.snapshot(vm, 'mem', { memory: true });
+    assert.deepEqual(await d.snapshot(vm, 'mem', { memory: true }), mem);
+    await rejectsWith(d.snapshot(vm, 'mem', { memory: false }), 'conflict', /memory=true/);
+    assert.deepEqual(
+      (await d.listSnapshots(vm)).map((s) => [s.name, s.memory]),
+      [
+        ['disk', false],
+        ['mem', true],
+      ],
+    );
+
+    assert.equal(await d.revert(vm, 'disk'), 'stopped');
+    assert.equal((await d.status(vm)).state, 'stopped');
+    assert.equal(await d.revert(vm, 'mem'), 'running');
+    assert.equal((await d.status(vm)).state, 'running');
+    await rejectsWith(d.revert(vm, 'missing'), 'not_found');
+
+    await d.deleteSnapshot(vm, 'disk');
+    await d.deleteSnapshot(vm, 'disk');
+    assert.deepEqual(
+      (await d.listSnapshots(vm)).map((s) => s.name),
+      ['mem'],
+    );
+  });
+});
+
+describe('simulated capabilities', () => {
+  it('declares what the URI says and refuses the rest as unsupported', async () => {
+    const d = driver(
+      'simulated://?pause=false&memorySnapshots=false&liveMigration=false&reboot=false&hardwareAcceleration=true',
+    );
+    assert.equal(d.capabilities.pause, false);
+    assert.equal(d.capabilities.hardwareAcceleration, true);
+    assert.ok(Object.isFrozen(d.capabilities));
+    const vm = spec();
+    await d.define(vm);
+    await d.start(vm);
+    await rejectsWith(d.pause(vm), 'unsupported', /pause/);
+    await rejectsWith(d.resume(vm), 'unsupported', /pause/);
+    await rejectsWith(d.reboot(vm), 'unsupported', /reboot/);
+    await rejectsWith(d.snapshot(vm, 's', { memory: true }), 'unsupported', /memorySnapshots/);
+    await d.snapshot(vm, 's', { memory: false });
+    await rejectsWith(d.prepareIncoming(vm, { live: true }), 'unsupported', /liveMigration/);
+    await rejectsWith(d.migrate(vm, { host: '/x', token: 't' }, { live: true }), 'unsupported', /liveMigration/);
+  });
+});
+
+describe('simulated faults', () => {
+  it('fails every eligible verb at failureRate=1, but never status or listDomains', async () => {
+    const healthy = driver();
+    const vm = spec();
+    await healthy.define(vm);
+    const flaky = driver('simulated://?failureRate=1', healthy.host.storageDir);
+    await rejectsWith(flaky.start(vm), 'failed', /^simulated failure: start$/);
+    await rejectsWith(flaky.destroy(vm), 'failed', /^simulated failure: destroy$/);
+    assert.equal((await flaky.status(vm)).state, 'stopped');
+    assert.equal((await flaky.listDomains()).length, 1);
+  });
+
+  it('fails only failVerbs when given', async () => {
+    const d = driver('simulated://?failVerbs=start,status');
+    const vm = spec();
+    await d.define(vm);
+    await rejectsWith(d.start(vm), 'failed', /simulated failure: start/);
+    await rejectsWith(d.status(vm), 'failed', /simulated failure: status/);
+    await d.stop(vm, { force: false });
+  });
+
+  it('fails the same calls for the same seed', async () => {
+    const outcomes = async (): Promise<boolean[]> => {
+      const d = driver('simulated://?failureRate=0.5&seed=7');
+      const vm = spec();
+      await d.destroy(vm).catch(() => undefined);
+      const out: boolean[] = [];
+      for (let i = 0; i < 40; i++)
+        out.push(
+          await d.destroy(vm).then(
+            () => true,
+            () => false,
+          ),
+        );
+      return out;
+    };
+    const first = await outcomes();
+    assert.deepEqual(await outcomes(), first);
+    assert.ok(first.includes(true) && first.includes(false), 'a rate of 0.5 should give both outcomes');
+  });
+
+  it('waits latencyMs on each verb, and a deadline turns into timeout with nothing changed', async () => {
+    const d = driver('simulated://?latencyMs=60');
+    const vm = spec();
+    const t0 = performance.now();
+    await d.define(vm);
+    assert.ok(performance.now() - t0 >= 55, 'define should take the configured latency');
+    await rejectsWith(d.start(vm, { signal: AbortSignal.timeout(10) }), 'timeout');
+    assert.equal((await d.status(vm)).state, 'stopped');
+  });
+
+  it('hangs hangVerbs until the signal aborts, then rejects with timeout', async () => {
+    const d = driver('simulated://?hangVerbs=start');
+    const vm = spec();
+    await d.define(vm);
+    const ac = new AbortController();
+    let settled = false;
+    const p = d.start(vm, { signal: ac.signal }).finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(settled, false, 'a hung verb must not settle by itself');
+    ac.abort(new Error('deadline'));
+    await rejectsWith(p, 'timeout');
+    assert.equal((await d.status(vm)).state, 'stopped');
+    await rejectsWith(d.start(vm, { signal: AbortSignal.abort() }), 'timeout');
+  });
+});
+
+describe('simulated migration', () => {
+  async function twoHosts(uri = 'simulated://'): Promise<{ src: SimulatedDriver; dst: SimulatedDriver; vm: VmSpec }> {
+    const src = driver(uri);
+    const dst = driver(uri);
+    const vm = spec();
+    await src.define(vm);
+    return { src, dst, vm };
+  }
+
+  it('moves a running VM live through the file system, reporting progress, each step idempotent', async () => {
+    const { src, dst, vm } = await twoHosts('simulated://?latencyMs=20');
+    await src.start(vm);
+    await src.snapshot(vm, 'before', { memory: true });
+    const endpoint = await dst.prepareIncoming(vm, { live: true });
+    assert.equal(endpoint.host, dst.host.storageDir);
+    assert.equal(typeof endpoint.token, 'string');
+    assert.deepEqual(await dst.prepareIncoming(vm, { live: true }), endpoint);
+    assert.equal((await dst.status(vm)).state, 'migrating');
+    await rejectsWith(dst.start(vm), 'conflict', /incoming/);
+
+    const progress: Progress[] = [];
+    const migrating = src.migrate(vm, endpoint, { live: true }, { onProgress: (p) => progress.push(p) });
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal((await src.status(vm)).state, 'migrating');
+    await migrating;
+    assert.ok(progress.length >= 3, `progress reported ${progress.length} times`);
+    assert.equal(progress.at(-1)?.percent, 100);
+    assert.equal(progress.at(-1)?.totalBytes, 512 * 2 ** 20);
+    assert.deepEqual(
+      progress.map((p) => p.percent),
+      [...progress.map((p) => p.percent)].sort((a, b) => (a ?? 0) - (b ?? 0)),
+    );
+    assert.equal((await src.status(vm)).state, 'absent');
+    await src.migrate(vm, endpoint, { live: true });
+
+    await dst.finishIncoming(vm, { live: true });
+    await dst.finishIncoming(vm, { live: true });
+    assert.equal((await dst.status(vm)).state, 'running');
+    assert.deepEqual(
+      (await dst.listSnapshots(vm)).map((s) => s.name),
+      ['before'],
+    );
+    await rejectsWith(dst.abortIncoming(vm), 'conflict', /not an incoming/);
+  });
+
+  it('moves a stopped VM cold and leaves it stopped', async () => {
+    const { src, dst, vm } = await twoHosts();
+    await rejectsWith(
+      src.migrate(vm, await dst.prepareIncoming(vm, { live: true }), { live: true }),
+      'conflict',
+      /stopped/,
+    );
+    await dst.abortIncoming(vm);
+    const endpoint = await dst.prepareIncoming(vm, { live: false });
+    await src.migrate(vm, endpoint, { live: false });
+    await dst.finishIncoming(vm, { live: false });
+    assert.equal((await dst.status(vm)).state, 'stopped');
+    assert.equal((await src.status(vm)).state, 'absent');
+  });
+
+  it('refuses a target that was not prepared, and the source itself', async () => {
+    const { src, dst, vm } = await twoHosts();
+    await src.start(vm);
+    await rejectsWith(
+      src.migrate(vm, { host: dst.host.storageDir, token: 'forged' }, { live: true }),
+      'conflict',
+      /token/,
+    );
+    const endpoint = await dst.prepareIncoming(vm, { live: true });
+    await rejectsWith(src.migrate(vm, { ...endpoint, token: 'other' }, { live: true }), 'conflict', /token/);
+    await rejectsWith(
+      src.migrate(vm, { host: src.host.storageDir, token: 'x' }, { live: true }),
+      'conflict',
+      /this host/,
+    );
+    await rejectsWith(src.migrate(vm, { host: 'relative', token: 'x' }, { live: true }), 'failed', /endpoint/);
+    await rejectsWith(src.prepareIncoming(vm, { live: true }), 'conflict', /already defined/);
+    await rejectsWith(dst.finishIncoming(vm, { live: true }), 'conflict', /not been received/);
+  });
+
+  it('aborts: a failed or timed-out migrate leaves the VM on the source and abortIncoming cleans the target', async () => {
+    const { src, dst, vm } = await twoHosts('simulated://?failVerbs=migrate');
+    await src.start(vm);
+    const endpoint = await dst.prepareIncoming(vm, { live: true });
+    const progress: Progress[] = [];
+    await rejectsWith(src.migrate(vm, endpoint, { live: true }, { onProgress: (p) => progress.push(p) }), 'failed');
+    assert.ok(progress.every((p) => (p.percent ?? 0) < 100));
+    assert.equal((await src.status(vm)).state, 'running');
+    await dst.abortIncoming(vm);
+    await dst.abortIncoming(vm);
+    assert.equal((await dst.status(vm)).state, 'absent');
+
+    const hung = driver('simulated://?hangVerbs=migrate', src.host.storageDir);
+    const again = await dst.prepareIncoming(vm, { live: true });
+    await rejectsWith(hung.migrate(vm, again, { live: true }, { signal: AbortSignal.timeout(20) }), 'timeout');
+    assert.equal((await src.status(vm)).state, 'running');
+    await dst.abortIncoming(vm);
+  });
+
+  it('refuses to abort a copy that is the only one left after the hand-off', async () => {
+    const { src, dst, vm } = await twoHosts();
+    await src.start(vm);
+    await src.migrate(vm, await dst.prepareIncoming(vm, { live: true }), { live: true });
+    await rejectsWith(dst.abortIncoming(vm), 'conflict', /handed over/);
+    assert.equal((await dst.listDomains())[0]?.state, 'migrating');
+  });
+});
