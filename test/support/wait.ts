@@ -36,3 +36,16 @@ function describe(value: unknown): string {
     return String(value);
   }
 }
+
+/**
+ * An ISO instant strictly after everything recorded before the call and strictly before anything
+ * recorded after it returns (timestamps have millisecond resolution): waits for the clock to
+ * tick past each edge, rather than sleeping a few milliseconds and hoping it did.
+ */
+export async function instantBetween(): Promise<string> {
+  const before = Date.now();
+  await waitFor(() => Date.now() > before, { what: 'the clock to tick', intervalMs: 1 });
+  const at = Date.now();
+  await waitFor(() => Date.now() > at, { what: 'the clock to tick', intervalMs: 1 });
+  return new Date(at).toISOString();
+}
