@@ -10,10 +10,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { logLength, startTestApp, TOKENS, type TestApp } from '../support/app.js';
 import { closedPort, runCli } from '../support/cli.js';
 import { tempDir } from '../support/env.js';
+import { instantBetween } from '../support/wait.js';
 import { createVmOp, getVm, registerSimHost, runOk, vmEvents, waitSettled, type Json } from '../support/e2e.js';
 
 const UNKNOWN_VM = '00000000-0000-4000-8000-000000000000';
@@ -60,9 +60,7 @@ describe('e2e: the virtledger CLI (audit export, vm state/history/diff)', () => 
     stopOp = (await runOk(t, 'post', `/v1/vms/${vmId}/stop`, { reason: 'disk check' })).accepted.operationId;
     await waitSettled(t, [hostId]);
     const view = await getVm(t, vmId);
-    await sleep(3);
-    whileStopped = { at: new Date().toISOString(), view };
-    await sleep(3);
+    whileStopped = { at: await instantBetween(), view };
     await runOk(t, 'post', `/v1/vms/${vmId}/start`);
     await waitSettled(t, [hostId]);
     events = await vmEvents(t, vmId);

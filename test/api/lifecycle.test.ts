@@ -5,8 +5,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestApp, waitOperation, type TestApp } from '../support/app.js';
+import { instantBetween } from '../support/wait.js';
 import {
   assertAccepted,
   assertError,
@@ -257,9 +257,7 @@ describe('e2e: lifecycle of hosts and VMs', () => {
     assert.equal(stopped.headers.etag, `"${stopped.body.revision}"`);
 
     // An instant strictly after the stop's last event and strictly before the next operation's first.
-    await sleep(5);
-    const between = new Date().toISOString();
-    await sleep(5);
+    const between = await instantBetween();
     await runOk(t, 'post', `/v1/vms/${vmId}/start`);
 
     const now = await t.as('viewer').get(`/v1/vms/${vmId}`);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Response } from 'supertest';
 import { registerHost, startTestApp, type TestApp } from '../support/app.js';
+import { waitFor } from '../support/wait.js';
 
 describe('e2e: an accepted operation is never a 404 while the read model lags', () => {
   let t: TestApp;
@@ -22,10 +22,14 @@ describe('e2e: an accepted operation is never a 404 while the read model lags', 
       const res = await t.as('operator').post('/v1/vms', { name: 'lagged', vcpus: 1, memoryMiB: 64, diskGiB: 1 });
       assert.equal(res.status, 202);
       operationId = res.body.operationId as string;
+      const waiting = runner.listenerCount('applied');
       polled = new Promise<Response>((resolve, reject) =>
         t.as('viewer').get(`/v1/operations/${operationId}`).then(resolve, reject),
       );
-      await sleep(1000);
+      // Resumed only once the request waits on the paused projection (it listens for its next event).
+      await waitFor(() => runner.listenerCount('applied') > waiting, {
+        what: 'the GET to wait on the vms projection',
+      });
     });
     const res = await polled!;
     assert.equal(res.status, 200, JSON.stringify(res.body));

@@ -167,7 +167,7 @@ describe('e2e: role matrix (every route × every role)', () => {
   test('every route in /docs-json × every role gets what the matrix says', async (s) => {
     const served = (await loadRoutes(port)).map((r) => `${r.method} ${r.template}`).sort();
     const missing = served.filter((k) => !(k in MATRIX));
-    assert.deepEqual(missing, [], 'add these routes to MATRIX in test/e2e/role-matrix.test.ts');
+    assert.deepEqual(missing, [], 'add these routes to MATRIX in test/api/role-matrix.test.ts');
     const notServed = Object.keys(MATRIX).filter((k) => !served.includes(k));
     if (notServed.length) s.diagnostic(`rows for routes this build does not serve: ${notServed.join(', ')}`);
     for (const key of served) {

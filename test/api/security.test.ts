@@ -15,6 +15,7 @@ import { TokenVerifier } from '../../src/http/auth/token-verifier.js';
 import { redactUrl } from '../../src/http/redact-url.js';
 import { logLength, startTestApp, TOKENS, type TestApp } from '../support/app.js';
 import { startServerProcess, type ServerProcess } from '../support/fuzz-server.js';
+import { waitFor } from '../support/wait.js';
 import { assertError, createVmOp, registerSimHost } from '../support/e2e.js';
 
 const SRC = join(dirname(fileURLToPath(import.meta.url)), '../../../src');
@@ -249,10 +250,12 @@ describe('the built server never logs a token', () => {
       headers: h(admin),
     });
     assert.equal(inQuery.status, 200);
-    await new Promise((r) => setTimeout(r, 300));
-    const out = srv.output();
-    for (const probe of ['p-valid', 'p-wrong', 'p-post', 'p-query'])
-      assert.ok(out.includes(probe), `${probe} not logged`);
+    // The server logs each request once it is answered: wait for all four lines, not for a time.
+    const probes = ['p-valid', 'p-wrong', 'p-post', 'p-query'];
+    const out = await waitFor(() => probes.every((p) => srv.output().includes(p)) && srv.output(), {
+      what: `the four requests in the server's log (${probes.join(', ')})`,
+    }).catch(() => srv.output());
+    for (const probe of probes) assert.ok(out.includes(probe), `${probe} not logged`);
     for (const secret of [admin, wrong, wrong.toUpperCase()]) assert.ok(!out.includes(secret), `a token is in the log`);
   });
 

@@ -8,23 +8,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { get as httpGet, type ClientRequest, type IncomingMessage, type Server } from 'node:http';
+import { get as httpGet, type ClientRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordedEvent } from '../../src/eventstore/event-store.port.js';
 import { SSE_DEFAULTS } from '../../src/modules/audit/sse.js';
 import { startTestApp, TOKENS, type TestApp } from '../support/app.js';
 import { testPostgresUrl } from '../support/env.js';
 import { dropPostgresSchema } from '../support/store-kinds.js';
-import {
-  assertError,
-  createVmOp,
-  registerSimHost,
-  runOk,
-  storeEvents,
-  waitSettled,
-  type Json,
-} from '../support/e2e.js';
+import { waitFor } from '../support/wait.js';
+import { assertError, createVmOp, registerSimHost, runOk, storeEvents, waitSettled, type Json } from '../support/e2e.js';
 
 interface Frame {
   id?: string;
@@ -106,6 +98,20 @@ class SseConnection {
       });
     }
     return this.frames[this.consumed++]!;
+  }
+
+  /** Resolves once a frame has arrived that was not consumed (or the stream ended), or after at most ms. */
+  async unreadArrives(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.consumed >= this.frames.length && !this.ended && Date.now() < deadline) {
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, deadline - Date.now());
+        this.wake = () => {
+          clearTimeout(timer);
+          r();
+        };
+      });
+    }
   }
 
   /** Drops the connection; frames received but not consumed are lost, as in a real crash. */
@@ -196,8 +202,9 @@ for (const { kind, skip } of STORES) {
           got.push(f);
           last = f.id;
         }
-        // Let more frames arrive so the drop throws some away unread, as a crash would.
-        await sleep(round % 3 === 0 ? 30 : 0);
+        // Every third round, wait for one more frame to arrive, so the drop throws some away unread,
+        // as a crash would (bounded: past the head nothing more comes).
+        if (round % 3 === 0) await conn.unreadArrives(writing ? 3000 : 30);
         const lost = conn.drop();
         if (lost > 0) droppedUnread++;
         reconnects++;
@@ -250,11 +257,38 @@ describe('e2e: SSE — a client that stops reading is cut off and told where to 
       (t.app.getHttpServer() as Server).getConnections((err, n) => (err ? reject(err) : resolve(n))),
     );
 
+  /**
+   * The server's side of each stream, observed so the tests wait for what the server did, never
+   * for a time: its response (cut off = ended; full socket = needs drain; writes after its close
+   * counted) and the subscription feeding it (done = stopped with no event handler in flight).
+   */
+  interface ServerStream {
+    res: ServerResponse;
+    closed: boolean;
+    writesAfterClose: number;
+  }
+  const streams: ServerStream[] = [];
+  const feeds: { inFlight: number; stopped: boolean }[] = [];
+  const lastStream = () => streams[streams.length - 1]!;
+  const feedsDone = () => feeds.every((f) => f.stopped && f.inFlight === 0);
+  const connectionsAre = (n: number) => async () => (await connections()) === n;
+
   before(async () => {
     // The production limit is 10 s; the behaviour is the same with 2 s.
     SSE_DEFAULTS.slowClientMs = slowMs;
     t = await startTestApp();
     port = await listen(t);
+    (t.app.getHttpServer() as Server).on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (!req.url?.startsWith('/v1/events/stream')) return;
+      const s: ServerStream = { res, closed: false, writesAfterClose: 0 };
+      streams.push(s);
+      res.once('close', () => (s.closed = true));
+      const write = res.write.bind(res) as (...a: unknown[]) => boolean;
+      res.write = ((...a: unknown[]) => {
+        if (s.closed) s.writesAfterClose++;
+        return write(...a);
+      }) as typeof res.write;
+    });
     const stream = `sse-pad-${randomUUID()}`;
     for (let i = 0; i < total; i += 100) {
       await t.runtime.store!.append(
@@ -276,6 +310,33 @@ describe('e2e: SSE — a client that stops reading is cut off and told where to 
     }
     log = await storeEvents(t);
     assert.equal(log.length, total);
+    // Subscriptions opened from here on are the streams' own (the app's were opened at start).
+    const store = t.runtime.store!;
+    const subscribe = store.subscribeToAll.bind(store);
+    store.subscribeToAll = (options) => {
+      const feed = { inFlight: 0, stopped: false };
+      feeds.push(feed);
+      const sub = subscribe({
+        ...options,
+        onEvent: async (e) => {
+          feed.inFlight++;
+          try {
+            await options.onEvent(e);
+          } finally {
+            feed.inFlight--;
+          }
+        },
+      });
+      return {
+        get lastPosition() {
+          return sub.lastPosition;
+        },
+        async stop() {
+          await sub.stop();
+          feed.stopped = true;
+        },
+      };
+    };
   });
   after(async () => {
     SSE_DEFAULTS.slowClientMs = savedSlowMs;
@@ -284,8 +345,9 @@ describe('e2e: SSE — a client that stops reading is cut off and told where to 
 
   test('the cut-off message names the last delivered id; resuming from it gives the rest, once', async (ctx) => {
     const slow = await SseConnection.open(port, {}, true);
-    // Read nothing for longer than the server tolerates a full socket.
-    await sleep(slowMs + 1500);
+    // Read nothing until the server, having tolerated the full socket for slowMs, cuts the stream off.
+    const server = lastStream();
+    await waitFor(() => server.res.writableEnded, { what: 'the server to cut off the slow client', timeoutMs: 60_000 });
     slow.resume();
     const frames: Frame[] = [];
     for (;;) {
@@ -321,12 +383,15 @@ describe('e2e: SSE — a client that stops reading is cut off and told where to 
 
   test('a client that goes away while its socket is full is never written to again; the server keeps serving', async () => {
     const gone = await SseConnection.open(port, {}, true);
-    await sleep(500);
+    const server = lastStream();
+    await waitFor(() => server.res.writableNeedDrain, { what: "the client's socket to fill", timeoutMs: 60_000 });
     assert.equal(await connections(), 1);
     gone.drop();
-    // Past the moment the server would have cut it off (and written to it, had it not noticed the close).
-    await sleep(slowMs + 1000);
-    assert.equal(await connections(), 0);
+    // Until the server has closed its side and its feed has finished: a server that had not
+    // noticed the close would finish only after writing the cut-off message to it.
+    await waitFor(() => server.closed && feedsDone(), { what: 'the server to end the stream', timeoutMs: 60_000 });
+    await waitFor(connectionsAre(0), { what: 'the connection to be gone', timeoutMs: 60_000 });
+    assert.equal(server.writesAfterClose, 0, 'never written to after the client went away');
     assert.equal((await t.http().get('/health')).status, 200);
     const fresh = await SseConnection.open(port);
     const f = await fresh.next(10000);
@@ -337,10 +402,14 @@ describe('e2e: SSE — a client that stops reading is cut off and told where to 
 
   test('a client that never reads again is disconnected, not kept with its buffered frames forever', async () => {
     const stuck = await SseConnection.open(port, {}, true);
-    await sleep(slowMs + 500);
+    const server = lastStream();
+    await waitFor(() => server.res.writableEnded, {
+      what: 'the server to cut off the stuck client',
+      timeoutMs: 60_000,
+    });
     assert.equal(await connections(), 1, 'cut off, but the server still waits for it to read the message');
-    await sleep(slowMs + 1500);
-    assert.equal(await connections(), 0, 'then the socket is destroyed');
+    await waitFor(() => server.closed, { what: 'the server to destroy the socket', timeoutMs: 60_000 });
+    await waitFor(connectionsAre(0), { what: 'the connection to be gone', timeoutMs: 60_000 });
     stuck.drop();
   });
 

@@ -6,9 +6,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { logLength, type TestApp } from '../support/app.js';
 import { startAppOn, STORE_KINDS } from '../support/store-kinds.js';
+import { instantBetween } from '../support/wait.js';
 import {
   assertError,
   createVmOp,
@@ -52,9 +52,7 @@ for (const { store, skip } of STORE_KINDS) {
         if (!hostMarks.has(h)) hostMarks.set(h, []);
         hostMarks.get(h)!.push({ label, view: await getHost(t, h), at: '' });
       }
-      await sleep(3);
-      const at = new Date().toISOString();
-      await sleep(3);
+      const at = await instantBetween();
       if (vmId) vmMarks[vmMarks.length - 1]!.at = at;
       for (const marks of hostMarks.values()) marks[marks.length - 1]!.at = at;
     }

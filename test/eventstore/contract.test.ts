@@ -13,7 +13,15 @@ import { appendInTransaction } from '../../src/eventstore/postgres/postgres.appe
 import { pgClientConfig, PostgresEventStore } from '../../src/eventstore/postgres/postgres.event-store.js';
 import { SqliteEventStore } from '../../src/eventstore/sqlite/sqlite.event-store.js';
 import { tempDir, testPostgresUrl, uniqueName } from '../support/env.js';
-import { delay, eventStoreContract, newEvent, startPollingReader, waitFor } from './event-store.contract.js';
+import {
+  countReads,
+  eventStoreContract,
+  newEvent,
+  POLLING_READER_PAGE,
+  readAgain,
+  startPollingReader,
+  waitFor,
+} from './event-store.contract.js';
 
 const postgresUrl = testPostgresUrl();
 const kurrentUrl = process.env.KURRENTDB_URL;
@@ -148,6 +156,23 @@ describeIf(postgresUrl ? undefined : NO_POSTGRES, 'postgres: global reads are ga
     }
   }
 
+  /** The subscriptions below read with a page size of their own, so their reads can be counted. */
+  const SUB_BATCH = 13;
+
+  /**
+   * Both the subscription and the polling reader have looked at the log again (twice: the page of
+   * the first look is handled by the time the second begins), so what they have not delivered by
+   * now was held back, not merely not yet read.
+   */
+  function lookAgain(store: PostgresEventStore): () => Promise<void> {
+    const subReads = countReads(store, SUB_BATCH);
+    const readerReads = countReads(store, POLLING_READER_PAGE);
+    return async () => {
+      await readAgain(subReads, 'the subscription');
+      await readAgain(readerReads, 'the polling reader');
+    };
+  }
+
   async function rawClient(schema: string): Promise<pg.Client> {
     const client = new pg.Client(pgClientConfig(url, schema));
     await client.connect();
@@ -159,7 +184,12 @@ describeIf(postgresUrl ? undefined : NO_POSTGRES, 'postgres: global reads are ga
       const prefix = uniqueName('ooo');
       const head0 = await store.headPosition();
       const delivered: RecordedEvent[] = [];
-      const sub = store.subscribeToAll({ after: head0, onEvent: async (e) => void delivered.push(e) });
+      const lookedAgain = lookAgain(store);
+      const sub = store.subscribeToAll({
+        after: head0,
+        batchSize: SUB_BATCH,
+        onEvent: async (e) => void delivered.push(e),
+      });
       const reader = startPollingReader(store, head0, prefix);
       const held = await Promise.all([rawClient(schema), rawClient(schema), rawClient(schema)]);
       try {
@@ -179,7 +209,7 @@ describeIf(postgresUrl ? undefined : NO_POSTGRES, 'postgres: global reads are ga
         const b = await store.append(`${prefix}-b`, [newEvent('B')], 'no_stream');
         for (const e of a) assert.ok(e.position < b.position, 'an older transaction holds an earlier position');
 
-        await delay(600);
+        await lookedAgain();
         assert.deepEqual(mine(delivered, prefix), [], 'B was delivered while older transactions were open');
         assert.deepEqual(await store.readAll({ after: head0, streamPrefixes: [prefix] }), []);
         assert.equal(await store.headPosition(), head0, 'headPosition moved past an open transaction');
@@ -187,11 +217,11 @@ describeIf(postgresUrl ? undefined : NO_POSTGRES, 'postgres: global reads are ga
         // Commit in the worst order: the newest open one first.
         const [c1, c2, c3] = held;
         await c3?.query('COMMIT');
-        await delay(300);
+        await lookedAgain();
         assert.deepEqual(mine(delivered, prefix), [], 'A3/B delivered while A1 and A2 were open');
         await c1?.query('COMMIT');
         await waitFor(() => mine(delivered, prefix).length === 1, 'A1 once it alone is committed');
-        await delay(300);
+        await lookedAgain();
         assert.deepEqual(
           mine(delivered, prefix).map((e) => e.type),
           ['A1'],
@@ -199,7 +229,7 @@ describeIf(postgresUrl ? undefined : NO_POSTGRES, 'postgres: global reads are ga
         );
         await c2?.query('COMMIT');
         await waitFor(() => mine(delivered, prefix).length === 4, 'all four events');
-        await delay(300);
+        await lookedAgain();
         await sub.stop();
         const seen = await reader.stop();
 
@@ -230,18 +260,23 @@ describeIf(postgresUrl ? undefined : NO_POSTGRES, 'postgres: global reads are ga
       const prefix = uniqueName('rb');
       const head0 = await store.headPosition();
       const delivered: RecordedEvent[] = [];
-      const sub = store.subscribeToAll({ after: head0, onEvent: async (e) => void delivered.push(e) });
+      const lookedAgain = lookAgain(store);
+      const sub = store.subscribeToAll({
+        after: head0,
+        batchSize: SUB_BATCH,
+        onEvent: async (e) => void delivered.push(e),
+      });
       const reader = startPollingReader(store, head0, prefix);
       const client = await rawClient(schema);
       try {
         await client.query('BEGIN');
         await appendInTransaction(client, schema, `${prefix}-a`, normalizeNewEvents([newEvent('A')]), 'no_stream');
         await store.append(`${prefix}-b`, [newEvent('B')], 'no_stream');
-        await delay(400);
+        await lookedAgain();
         assert.deepEqual(mine(delivered, prefix), []);
         await client.query('ROLLBACK');
         await waitFor(() => mine(delivered, prefix).length === 1, 'B after the rollback');
-        await delay(300);
+        await lookedAgain();
         await sub.stop();
         assert.deepEqual(
           mine(delivered, prefix).map((e) => e.type),

@@ -70,6 +70,64 @@ export async function visibleThrough(store: EventStore, position: bigint): Promi
   await waitFor(async () => ((await store.headPosition()) ?? -1n) >= position, `position ${position} to be visible`);
 }
 
+/**
+ * Waits until `delivered()` holds a marker event appended now to `markerStream`: a subscription
+ * delivers in log order, so by then it is live and has delivered everything appended before.
+ * Used instead of a pause, both before an append that must arrive live and before stop().
+ */
+export async function deliveredThroughMarker(
+  store: EventStore,
+  markerStream: string,
+  delivered: () => RecordedEvent[],
+): Promise<void> {
+  const marker = newEvent('Marker');
+  await store.append(markerStream, [marker], 'any');
+  await waitFor(() => delivered().some((e) => e.id === marker.id), `the marker appended to ${markerStream}`);
+}
+
+/**
+ * For "nothing more happens" checks, measured in store activity rather than time: a control
+ * subscription from the head gets `rounds` appends, one after another, each waited for. Whatever
+ * a misbehaving subscription would have delivered by then, it would have delivered.
+ */
+export async function laterAppendsDelivered(store: EventStore, controlStream: string, rounds = 2): Promise<void> {
+  const got: RecordedEvent[] = [];
+  const control = store.subscribeToAll({
+    after: await store.headPosition(),
+    onEvent: async (e) => void got.push(e),
+  });
+  try {
+    for (let i = 0; i < rounds; i++) {
+      const e = newEvent('Control');
+      await store.append(controlStream, [e], 'any');
+      await waitFor(() => got.some((g) => g.id === e.id), `control append ${i + 1} of ${rounds} to be delivered`);
+    }
+  } finally {
+    await control.stop();
+  }
+}
+
+/**
+ * Counts the global-log reads issued with `maxCount` (a subscription given a batchSize of its own,
+ * or a polling reader), so a test can wait until that reader has looked at the log again.
+ * Patches this store instance's readAll, which the polling subscriptions read through.
+ */
+export function countReads(store: EventStore, maxCount: number): () => number {
+  let started = 0;
+  const readAll = store.readAll.bind(store);
+  store.readAll = (options) => {
+    if (options?.maxCount === maxCount) started++;
+    return readAll(options);
+  };
+  return () => started;
+}
+
+/** Waits until the reader counted by `reads` has begun `n` more reads (so the pages of n - 1 are handled). */
+export async function readAgain(reads: () => number, what: string, n = 2): Promise<void> {
+  const from = reads();
+  await waitFor(() => reads() >= from + n, `${what} to read the log ${n} more times`);
+}
+
 async function rejectsWrongExpected(
   promise: Promise<unknown>,
   streamId: string,
@@ -96,6 +154,9 @@ function assertStrictlyIncreasing(events: RecordedEvent[], what: string): void {
   }
 }
 
+/** The page size of startPollingReader's reads (countReads tells them apart by it). */
+export const POLLING_READER_PAGE = 50;
+
 /**
  * Reads the global log the way a naive consumer would — repeatedly, each time after the
  * last position it saw — until stopped. If a store ever let a reader see a position and
@@ -111,12 +172,12 @@ export function startPollingReader(
   let stopped = false;
   const drain = async (): Promise<void> => {
     for (;;) {
-      const page = await store.readAll({ after: cursor, maxCount: 50 });
+      const page = await store.readAll({ after: cursor, maxCount: POLLING_READER_PAGE });
       for (const e of page) {
         if (e.streamId.startsWith(prefix)) seen.push(e);
         cursor = e.position;
       }
-      if (page.length < 50) return;
+      if (page.length < POLLING_READER_PAGE) return;
     }
   };
   // Errors are kept for stop(): a rejection nobody awaits yet would hide the real test failure.
@@ -441,7 +502,8 @@ export function eventStoreContract(target: ContractTarget): void {
       const expectedCount = 2 + 4 * 14;
       const mine = (): RecordedEvent[] => delivered.filter((e) => e.streamId.startsWith(prefix));
       await waitFor(() => mine().length >= expectedCount, 'the subscription to deliver every appended event');
-      await delay(100);
+      // A duplicate would come before the marker.
+      await deliveredThroughMarker(store, stream('checkpoint-marker'), () => delivered);
       await sub.stop();
       const seenByReader = await reader.stop();
 
@@ -491,7 +553,7 @@ export function eventStoreContract(target: ContractTarget): void {
       assert.equal(finished, 1);
       assert.equal(maxInFlight, 1);
       await store.append(s, [newEvent()], 'any');
-      await delay(700);
+      await laterAppendsDelivered(store, stream('slow-control'));
       assert.equal(finished, 1, 'an event was delivered after stop()');
     });
 
@@ -511,7 +573,7 @@ export function eventStoreContract(target: ContractTarget): void {
         onError: (err) => errors.push(err),
       });
       await waitFor(() => errors.length > 0, 'onError');
-      await delay(600);
+      await laterAppendsDelivered(store, stream('boom-control'));
       assert.equal(calls, 2);
       assert.equal(errors.length, 1);
       assert.equal(errors[0]?.message, 'boom');
@@ -537,7 +599,7 @@ export function eventStoreContract(target: ContractTarget): void {
       });
       await waitFor(() => stoppedInside, 'stop() inside the handler to resolve', 5_000);
       await sub.stop();
-      await delay(300);
+      await laterAppendsDelivered(store, stream('self-stop-control'));
       assert.equal(calls, 1);
     });
 
@@ -547,7 +609,8 @@ export function eventStoreContract(target: ContractTarget): void {
       const head = await store.headPosition();
       const delivered: RecordedEvent[] = [];
       const sub = store.subscribeToAll({ after: head, onEvent: async (e) => void delivered.push(e) });
-      await delay(300);
+      // Live before the append, so it arrives as a live event, not in the catch-up.
+      await deliveredThroughMarker(store, stream('live-marker'), () => delivered);
       const r = await store.append(s, [newEvent('New')], 0n);
       await waitFor(() => delivered.some((e) => e.streamId === s), 'the live event');
       await sub.stop();
@@ -566,7 +629,7 @@ export function eventStoreContract(target: ContractTarget): void {
         const head = await store.headPosition();
         const delivered: RecordedEvent[] = [];
         const sub = store.subscribeToAll({ after: head, onEvent: async (e) => void delivered.push(e) });
-        await delay(100);
+        await deliveredThroughMarker(store, stream('cross-marker'), () => delivered);
         await other.append(s, [newEvent('FromElsewhere')], 'no_stream');
         await waitFor(
           () => delivered.some((e) => e.streamId === s),

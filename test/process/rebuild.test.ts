@@ -12,6 +12,7 @@ import { startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { testRedisUrl } from '../support/env.js';
 import { runRandomHistory } from '../support/random-history.js';
 import { dropPostgresSchema, STORE_KINDS } from '../support/store-kinds.js';
+import { waitFor } from '../support/wait.js';
 import {
   assertAccepted,
   assertError,
@@ -36,12 +37,14 @@ async function keysUnder(redis: Redis, pattern: string): Promise<string[]> {
 const ENV = { RECONCILE_INTERVAL_MS: '3600000' };
 
 async function waitUntilProgress(t: TestApp, opId: string): Promise<void> {
-  for (;;) {
-    const op = (await t.as('viewer').get(`/v1/operations/${opId}`)).body as Json;
-    assert.equal(op.status, 'running', JSON.stringify(op));
-    if (op.progress?.done > 0) return;
-    await sleep(50);
-  }
+  await waitFor(
+    async () => {
+      const op = (await t.as('viewer').get(`/v1/operations/${opId}`)).body as Json;
+      assert.equal(op.status, 'running', JSON.stringify(op));
+      return op.progress?.done > 0;
+    },
+    { what: `rebuild ${opId} to report progress`, timeoutMs: 60_000, intervalMs: 50 },
+  );
 }
 
 for (const { store, skip } of STORE_KINDS) {
@@ -138,7 +141,11 @@ for (const { store, skip } of STORE_KINDS) {
         return op;
       };
       // A command accepted while the rebuild runs must be in the read model after the swap.
-      while (!((await sample()).progress?.done > 0)) await sleep(50);
+      await waitFor(async () => (await sample()).progress?.done > 0, {
+        what: 'the rebuild to report progress',
+        timeoutMs: 60_000,
+        intervalMs: 50,
+      });
       const created = assertAccepted(
         await t.as('operator').post('/v1/vms', { name: 'during-rebuild', vcpus: 1, memoryMiB: 64, diskGiB: 1 }),
       );
@@ -146,11 +153,13 @@ for (const { store, skip } of STORE_KINDS) {
       assert.equal(createOp.status, 'succeeded', JSON.stringify(createOp));
       assert.equal((await sample()).status, 'running', 'the create finished while the rebuild still ran');
 
-      let last = await sample();
-      while (last.status === 'running') {
-        await sleep(100);
-        last = await sample();
-      }
+      const last = await waitFor(
+        async () => {
+          const op = await sample();
+          return op.status !== 'running' && op;
+        },
+        { what: 'the rebuild to end', timeoutMs: 120_000, intervalMs: 100 },
+      );
       readsDone = true;
       await reader;
       assert.ok(reads > 0);

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { SimulatedDriver } from '../../src/drivers/simulated/simulated.driver.js';
 import { hostQueueName } from '../../src/application/jobs.js';
 import { createVm, registerHost, startTestApp, type TestApp } from '../support/app.js';
+import { waitFor } from '../support/wait.js';
 
 describe('reconciliation (simulated driver; the qemu suite kills real processes)', () => {
   let t: TestApp;
@@ -38,10 +39,25 @@ describe('reconciliation (simulated driver; the qemu suite kills real processes)
   test('a pending operation whose job vanished is closed with the real state; one with a live job is left alone', async () => {
     const hostId = await registerHost(t, { name: 'rc2', uri: 'simulated://?hangVerbs=reboot' });
     const { vmId } = await createVm(t, { hostId });
+    // Counts this host's finished sweeps (the pool calls the reconciler's sweep() each interval).
+    const reconciler = await waitFor(() => t.runtime.pool.reconcilers.get(hostId), {
+      what: `the reconciler of ${hostId}`,
+    });
+    let sweeps = 0;
+    const sweep = reconciler.sweep.bind(reconciler);
+    reconciler.sweep = async (...a) => {
+      try {
+        return await sweep(...a);
+      } finally {
+        sweeps++;
+      }
+    };
     const res = await t.as('operator').post(`/v1/vms/${vmId}/reboot`);
     assert.equal(res.status, 202);
-    // The job hangs but is alive: several sweeps pass without touching the operation.
-    await new Promise((r) => setTimeout(r, 2500));
+    // The job hangs but is alive: several sweeps pass without touching the operation (two that
+    // both began after the job was queued would be enough to close an operation without a job).
+    const from = sweeps;
+    await waitFor(() => sweeps >= from + 3, { what: 'three reconciliation sweeps', timeoutMs: 60_000 });
     const still = await t.as('viewer').get(`/v1/operations/${res.body.operationId}`);
     assert.ok(['pending', 'running'].includes(still.body.status), JSON.stringify(still.body));
     // Lose the queue (as a Redis wipe would): no job will ever finish this operation.

@@ -1,5 +1,5 @@
 /**
- * Helpers shared by the e2e suites (test/e2e/*.test.ts). Everything here goes
+ * Helpers shared by the e2e suites (test/api, test/audit, test/process, test/chaos, test/drivers/*). Everything here goes
  * through the HTTP API as a user would, except where a test must read the log
  * itself (counting events) — then it reads the store the app uses.
  */

@@ -1,5 +1,5 @@
 /**
- * The fuzz loop shared by test/e2e/fuzz.test.ts (a few hundred requests) and
+ * The fuzz loop shared by test/api/fuzz.test.ts (a few hundred requests) and
  * chaos/scenarios/fuzz.ts (thousands): every route from /docs-json, hostile
  * requests drawn by fast-check from a fixed seed, sent one at a time to the real
  * app, each answer checked against the invariants below.

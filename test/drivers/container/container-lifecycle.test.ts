@@ -11,7 +11,7 @@ import {
   eventually,
   inside,
   readCgroupFile,
-  sleep,
+  controlTicks,
   vmSpec,
 } from './container-test-env.js';
 
@@ -175,7 +175,7 @@ describe('container driver: lifecycle of real isolated containers', { skip }, ()
     if (cg.freezer.version === 2) assert.match(readCgroupFile(cg.freezer.dir, 'cgroup.events'), /^frozen 1$/m);
     else assert.equal(readCgroupFile(cg.freezer.dir, 'freezer.state'), 'FROZEN');
     const frozenAt = ticks();
-    await sleep(300);
+    await controlTicks(15);
     assert.equal(ticks(), frozenAt, 'no tick while frozen');
 
     const t1 = Date.now();
@@ -212,7 +212,7 @@ describe('container driver: lifecycle of real isolated containers', { skip }, ()
     assert.equal(readCgroupFile(cg.freezer.dir, 'freezer.state'), 'FROZEN');
     assert.equal((await v1.status(spec)).state, 'paused');
     const frozenAt = ticks();
-    await sleep(300);
+    await controlTicks(15);
     assert.equal(ticks(), frozenAt, 'no tick while frozen');
     await v1.resume(spec);
     assert.equal(readCgroupFile(cg.freezer.dir, 'freezer.state'), 'THAWED');

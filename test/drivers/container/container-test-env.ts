@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { detectHierarchies } from '../../../src/drivers/container/cgroup-hierarc
 import { ContainerDriver } from '../../../src/drivers/container/container.driver.js';
 import { buildRootfs } from '../../../src/drivers/container/rootfs.js';
 import { tempDir } from '../../support/env.js';
+import { waitFor } from '../../support/wait.js';
 
 export const BUSYBOX = '/bin/busybox';
 
@@ -133,6 +134,32 @@ export function inside(pid: number, script: string): string {
 
 export function readCgroupFile(dir: string, file: string): string {
   return readFileSync(join(dir, file), 'utf8').trim();
+}
+
+/**
+ * Runs the containers' ticker loop (busybox sh, one tick per `usleep 20000`) on the host until it
+ * has ticked `n` times. "Nothing happened meanwhile" checks wait for this yardstick rather than
+ * for a time: a loaded machine slows it as much as the container's ticker it stands beside.
+ */
+export async function controlTicks(n: number): Promise<void> {
+  const { dir, cleanup } = tempDir('vl-ticks-');
+  const file = join(dir, 'ticks');
+  const child = spawn(
+    BUSYBOX,
+    ['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > "$1"; "$2" usleep 20000; done', 'ticker', file, BUSYBOX],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise((r) => child.once('exit', r));
+  try {
+    await waitFor(() => existsSync(file) && Number(readFileSync(file, 'utf8').trim() || 0) >= n, {
+      what: `a host-side control ticker to tick ${n} times`,
+      timeoutMs: 60_000,
+    });
+  } finally {
+    child.kill('SIGKILL');
+    await exited;
+    cleanup();
+  }
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -15,6 +15,7 @@ import { liveMigrationArgs, rewriteVmDir } from '../../../src/drivers/libvirt/li
 import { parseJobStats } from '../../../src/drivers/libvirt/migration-progress.js';
 import { parseLibvirtUri } from '../../../src/drivers/libvirt/libvirt-uri.js';
 import { virsh } from '../../../src/drivers/libvirt/virsh.js';
+import { waitFor } from '../../support/wait.js';
 import { GOLDEN } from './golden-inputs.js';
 import { hasVirsh, repoRoot, vmSpec } from './libvirt-test-env.js';
 
@@ -100,16 +101,28 @@ describe('libvirt driver: virsh wrapper, parsers and domain XML (test:/// driver
       onError: (m) => errors.push(m),
     });
     try {
-      const deadline = Date.now() + 10_000;
-      while (events.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.ok(events.length >= 2, `virsh was started again after it exited (${events.length} events)`);
+      await waitFor(() => events.length >= 2, { what: 'virsh to be started again after it exited', timeoutMs: 10_000 });
       assert.equal(events[0], 'vl-a Stopped Destroyed');
       assert.match(errors[0] ?? '', /exited \(1\): error: Cannot recv data: Connection reset by peer; again in 50 ms/);
     } finally {
       stream.stop();
     }
     const seen = events.length;
-    await new Promise((r) => setTimeout(r, 300));
+    // Nothing runs after stop(): measured against a control stream with the same fake and backoff,
+    // not against a time. Once the control has restarted virsh three times, a retry the stopped
+    // stream had left scheduled (its backoff is no longer than the control's) would have run too.
+    let control = 0;
+    const controlStream = new DomainEventStream('qemu:///system', () => control++, {
+      binary: fake,
+      minBackoffMs: 50,
+      maxBackoffMs: 100,
+      onError: () => undefined,
+    });
+    try {
+      await waitFor(() => control >= 4, { what: 'the control stream to restart virsh three times', timeoutMs: 20_000 });
+    } finally {
+      controlStream.stop();
+    }
     assert.equal(events.length, seen, 'nothing runs after stop()');
   });
 

@@ -7,7 +7,8 @@ import { DriverError } from '../../../src/drivers/hypervisor-driver.port.js';
 import { imageInfo, createQcow2 } from '../../../src/drivers/kit/qemu-img.js';
 import { qemuCapabilities } from '../../../src/drivers/qemu/qemu.driver.js';
 import { listQemuProcesses, sendSignal } from '../../../src/drivers/qemu/qemu-process.js';
-import { QemuTestEnv, hasPattern, sleep, vmSpec, writePattern } from './qemu-test-env.js';
+import { waitFor } from '../../support/wait.js';
+import { QemuTestEnv, hasPattern, imageLockedAgainstWriters, sleep, vmSpec, writePattern } from './qemu-test-env.js';
 
 function isDriverError(code: string): (err: unknown) => boolean {
   return (err) => err instanceof DriverError && err.code === code;
@@ -233,8 +234,11 @@ describe('qemu driver: lifecycle of no-OS VMs (real qemu)', () => {
     );
     assert.ok(holder.pid);
     env.track(holder.pid);
-    await waitUntil(() => listQemuProcesses().some((p) => p.pid === holder.pid && p.argv.includes('-S')));
-    await sleep(300); // until it has opened (and locked) the image
+    // QEMU has the image open, and its lock refuses a second writer, only once /proc/locks shows it.
+    await waitFor(() => imageLockedAgainstWriters(disk), {
+      what: `the foreign qemu (pid ${holder.pid}) to lock ${disk} against writers`,
+      timeoutMs: 30_000,
+    });
     await assert.rejects(driver.start(spec), (err: unknown) => {
       assert.ok(err instanceof DriverError);
       assert.equal(err.code, 'failed');

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { DriverError, type Progress } from '../../../src/drivers/hypervisor-driver.port.js';
 import { sendSignal } from '../../../src/drivers/qemu/qemu-process.js';
-import { QemuTestEnv, hasPattern, sleep, vmSpec, writePattern } from './qemu-test-env.js';
+import { waitFor } from '../../support/wait.js';
+import { QemuTestEnv, hasPattern, vmSpec, writePattern } from './qemu-test-env.js';
 
 function driverError(code: string, message?: RegExp): (err: unknown) => boolean {
   return (err) => {
@@ -131,7 +132,10 @@ describe('qemu driver: migration between two driver instances (real qemu, no-OS 
     const progress: Progress[] = [];
     const migrating = slow.migrate(spec, endpoint, { live: true }, { onProgress: (p) => progress.push(p) });
     const outcome = assert.rejects(migrating, driverError('failed', /migration failed/));
-    while (!progress.some((p) => (p.transferredBytes ?? 0) > 0)) await sleep(50);
+    await waitFor(() => progress.some((p) => (p.transferredBytes ?? 0) > 0), {
+      what: 'the migration to report transferred bytes',
+      timeoutMs: 60_000,
+    });
     assert.equal((await slow.status(spec)).state, 'migrating');
     sendSignal(targetPid, 'SIGKILL');
     await outcome;
@@ -158,9 +162,10 @@ describe('qemu driver: migration between two driver instances (real qemu, no-OS 
 
     endpoint = await target.prepareIncoming(spec, { live: true });
     const controller = new AbortController();
-    setTimeout(() => controller.abort(new Error('operator cancelled')), 200);
+    // Cancelled once the migration is under way (its first progress report), not after a time.
+    const cancel = () => controller.abort(new Error('operator cancelled'));
     await assert.rejects(
-      slow.migrate(spec, endpoint, { live: true }, { signal: controller.signal }),
+      slow.migrate(spec, endpoint, { live: true }, { signal: controller.signal, onProgress: cancel }),
       driverError('failed', /operator cancelled/),
     );
     assert.equal((await slow.status(spec)).state, 'running');

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
@@ -73,6 +73,30 @@ export function hasPattern(image: string, byte: number, offset = 0, length = 655
     { encoding: 'utf8', stdio: 'pipe' },
   );
   return !out.includes('Pattern verification failed');
+}
+
+/**
+ * Whether some process holds `image` open with QEMU's image locking in a way that refuses a second
+ * writer: QEMU takes OFD locks on single bytes of the file, byte 200 + n meaning "I do not share
+ * permission n" (n = 1: write). Read from /proc/locks, so looking never takes a lock itself (a
+ * `qemu-img info` probe would, and could make the holder's own open fail).
+ */
+export function imageLockedAgainstWriters(image: string): boolean {
+  const st = statSync(image);
+  // /proc/locks prints the device as major:minor in hex (Linux dev_t encoding).
+  const major = (st.dev >> 8) & 0xfff;
+  const minor = (st.dev & 0xff) | ((st.dev >> 12) & 0xfff00);
+  const dev = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}:${st.ino}`;
+  return readFileSync('/proc/locks', 'utf8')
+    .split('\n')
+    .some((line) => {
+      const f = line.trim().split(/\s+/);
+      // "1: OFDLCK ADVISORY READ -1 fe:00:2146466 201 201"
+      if (f[1] !== 'OFDLCK' || f[5] !== dev) return false;
+      const start = Number(f[6]);
+      const end = f[7] === 'EOF' ? Infinity : Number(f[7]);
+      return start <= 201 && 201 <= end;
+    });
 }
 
 export function repoRoot(): string {
