@@ -16,7 +16,15 @@ import { startTestApp, TOKENS, type TestApp } from '../support/app.js';
 import { testPostgresUrl } from '../support/env.js';
 import { dropPostgresSchema } from '../support/store-kinds.js';
 import { waitFor } from '../support/wait.js';
-import { assertError, createVmOp, registerSimHost, runOk, storeEvents, waitSettled, type Json } from '../support/e2e.js';
+import {
+  assertError,
+  createVmOp,
+  registerSimHost,
+  runOk,
+  storeEvents,
+  waitSettled,
+  type Json,
+} from '../support/e2e.js';
 
 interface Frame {
   id?: string;
