@@ -40,6 +40,13 @@ const SPEC: Record<string, Kind | `${Kind}?`> = {
   image: 'string?',
 };
 
+const DESCRIBED: Record<Kind, string> = {
+  string: 'a non-empty string',
+  boolean: 'a boolean',
+  number: 'a number',
+  object: 'an object',
+};
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -52,7 +59,7 @@ function mismatches(value: Record<string, unknown>, shape: Record<string, string
     const v = value[key];
     if (v === undefined && optional) continue;
     const ok = kind === 'object' ? isRecord(v) : typeof v === kind && (kind !== 'string' || v !== '');
-    if (!ok) out.push(`${where}.${key} must be ${kind === 'string' ? 'a non-empty string' : `a ${kind}`}`);
+    if (!ok) out.push(`${where}.${key} must be ${DESCRIBED[kind as Kind]}`);
   }
   return out;
 }
