@@ -1,29 +1,71 @@
-import type { MigrationEndpoint, Progress, VmSpec } from '../drivers/hypervisor-driver.port.js';
-import type { ObservedState, StepOutput } from '../domain/vm/vm.commands.js';
-import type { JobStep } from '../domain/vm/vm.types.js';
+import type { ObservedState } from '../domain/vm/vm.commands.js';
+import type { JobStep, MigrationEndpoint, StepProgress, VmJobSpec } from '../domain/vm/vm.types.js';
 
-export interface StepArgs {
-  force?: boolean;
-  timeoutMs?: number;
-  name?: string;
-  memory?: boolean;
-  live?: boolean;
-  endpoint?: MigrationEndpoint;
-  targetHostId?: string;
+/** A step that needs nothing but the VM's spec. */
+export type NoArgs = Record<string, never>;
+
+/**
+ * The arguments of each step, all required: a job without one of them is malformed, never
+ * defaulted. The field names are the ones jobs always had on the wire, so a job enqueued
+ * before this contract was typed is still read the same way after an upgrade.
+ */
+export interface StepArgsByStep {
+  define: NoArgs;
+  start: NoArgs;
+  /** Graceful (ACPI) unless force; a graceful stop falls back to a hard one after timeoutMs. */
+  stop: { force: boolean; timeoutMs?: number };
+  reboot: NoArgs;
+  pause: NoArgs;
+  resume: NoArgs;
+  snapshot: { name: string; memory: boolean };
+  revert: { name: string };
+  deleteSnapshot: { name: string };
+  prepareIncoming: { live: boolean };
+  /** On the source host: send the VM to the endpoint the target prepared. */
+  migrate: { live: boolean; endpoint: MigrationEndpoint; targetHostId: string };
+  finishIncoming: { live: boolean };
+  abortIncoming: NoArgs;
+  destroy: NoArgs;
 }
 
-/** A job on a host's queue: one driver call for one step of one operation. */
-export interface HostJobData {
+/** What each step produces when it succeeds (carried back in its `succeeded` result). */
+export interface StepOutputByStep {
+  define: NoArgs;
+  start: NoArgs;
+  stop: NoArgs;
+  reboot: NoArgs;
+  pause: NoArgs;
+  resume: NoArgs;
+  snapshot: NoArgs;
+  /** The state the domain is in after the revert (a memory snapshot restores a running VM). */
+  revert: { state: 'running' | 'paused' | 'stopped' };
+  deleteSnapshot: NoArgs;
+  /** Where the source must send the VM. */
+  prepareIncoming: { endpoint: MigrationEndpoint };
+  migrate: NoArgs;
+  finishIncoming: NoArgs;
+  abortIncoming: NoArgs;
+  destroy: NoArgs;
+}
+
+/** One step with its own arguments: switch on `step` and `args` has the right type. */
+export type StepJob = { [S in JobStep]: { step: S; args: StepArgsByStep[S] } }[JobStep];
+
+/** One step's result with its own output. */
+export type StepResult = { [S in JobStep]: { step: S; output: StepOutputByStep[S] } }[JobStep];
+
+interface HostJobBase {
   vmId: string;
   operationId: string;
-  step: JobStep;
-  spec: VmSpec;
-  args: StepArgs;
+  spec: VmJobSpec;
   /** Who asked for the operation (carried into the result events' metadata). */
   principal: string;
   /** The event that caused this job; also the BullMQ job id. */
   causationId: string;
 }
+
+/** A job on a host's queue: one driver call for one step of one operation. */
+export type HostJobData = HostJobBase & StepJob;
 
 interface ResultBase {
   vmId: string;
@@ -34,26 +76,30 @@ interface ResultBase {
   principal: string;
 }
 
+/** The reconciler's report of what the driver really runs, for one VM. */
+export interface ObservedResult {
+  kind: 'observed';
+  vmId: string;
+  hostId: string;
+  observed: ObservedState;
+  reason: string;
+  jobActive: boolean;
+  principal: string;
+  /**
+   * The VM's stream revision the reconciler judged: an observation that reaches the
+   * decider after the VM moved on (a new operation began) is stale and dropped.
+   * Optional on the wire only because reconcilers before it was added did not send it.
+   */
+  revision?: string;
+}
+
 /** What workers send back to the control plane, on the results queue. */
 export type ResultMessage =
   | (ResultBase & { kind: 'started' })
-  | (ResultBase & { kind: 'succeeded'; output: StepOutput })
+  | (Omit<ResultBase, 'step'> & { kind: 'succeeded' } & StepResult)
   | (ResultBase & { kind: 'failed'; reason: string; attempts: number })
-  | (ResultBase & { kind: 'progress'; progress: Progress })
-  | {
-      kind: 'observed';
-      vmId: string;
-      hostId: string;
-      observed: ObservedState;
-      reason: string;
-      jobActive: boolean;
-      principal: string;
-      /**
-       * The VM's stream revision the reconciler judged: an observation that reaches the
-       * decider after the VM moved on (a new operation began) is stale and dropped.
-       */
-      revision?: string;
-    };
+  | (ResultBase & { kind: 'progress'; progress: StepProgress })
+  | ObservedResult;
 
 export const RESULTS_QUEUE = 'results';
 export const hostQueueName = (hostId: string): string => `host.${hostId}`;

@@ -252,12 +252,11 @@ export class SagaRunner {
     if (!spec) return;
     // The job id is the causing event's id: a replay re-adds the same id and BullMQ ignores it.
     const jobId = index === 0 ? cause.id : `${cause.id}.${index}`;
+    // The step and its typed arguments travel as the saga built them; `type` and `hostId` say where, not what.
+    const { type: _type, hostId: _hostId, ...job } = action;
     const data: HostJobData = {
-      vmId: action.vmId,
-      operationId: action.operationId,
-      step: action.step,
+      ...job,
       spec: { id: action.vmId, ...spec },
-      args: action.args,
       principal: cause.metadata.principal,
       causationId: cause.id,
     };

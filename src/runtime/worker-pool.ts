@@ -6,6 +6,7 @@ import { HostWorker, type HostWorkerSettings } from '../workers/host-worker.js';
 import type { QueueHub } from '../workers/queue-hub.js';
 import type { ReadModels } from '../projections/read-models.js';
 import { Reconciler } from '../workers/reconciler.js';
+import { expectedVmsFromReadModels } from './expected-vms.adapter.js';
 
 export interface ReconcileSettings {
   readModels: ReadModels;
@@ -49,7 +50,8 @@ export class WorkerPool {
   /** A sweep at worker start, then periodically. */
   private startReconciler(hostId: string, worker: HostWorker): void {
     const r = this.reconcile!;
-    const reconciler = new Reconciler(hostId, worker.driver, r.readModels, this.hub, this.log, r.stuckAfterMs);
+    const expected = expectedVmsFromReadModels(r.readModels);
+    const reconciler = new Reconciler(hostId, worker.driver, expected, this.hub, this.log, r.stuckAfterMs);
     this.reconcilers.set(hostId, reconciler);
     let running = false;
     const sweep = async () => {

@@ -5,8 +5,9 @@ import type { SagaAction } from './saga.actions.js';
 /** start / stop / reboot / pause / resume: one job on the VM's host each. */
 export function lifecycleSaga(event: VmEvent, _before: VmState, after: VmState): SagaAction[] {
   const hostId = after.hostId;
-  const vmId = after.id ?? '';
-  if (!hostId) return [];
+  const vmId = after.id;
+  // No job without a host to run it and a VM to name: such an event asks nothing of a worker.
+  if (!hostId || !vmId) return [];
   switch (event.type) {
     case 'VmStartRequested':
       return [{ type: 'enqueue', hostId, vmId, operationId: event.data.operationId, step: 'start', args: {} }];

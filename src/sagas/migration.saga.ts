@@ -8,19 +8,23 @@ import type { SagaAction } from './saga.actions.js';
  * give its reservation back, so the VM runs on exactly one host (the source).
  */
 export function migrationSaga(event: VmEvent, before: VmState, after: VmState): SagaAction[] {
-  const vmId = after.id ?? '';
+  const vmId = after.id;
+  // Every VM event follows VmCreateRequested, which names the VM; without it there is nothing to act on.
+  if (!vmId) return [];
   switch (event.type) {
     case 'VmMigrationRequested': {
       const { operationId, targetHostId, live } = event.data;
       const spec = after.spec;
+      // A VM without a spec was never created: nothing to reserve room for or to move.
+      if (!spec) return [];
       return [
         {
           type: 'reserve',
           hostId: targetHostId,
           vmId,
           operationId,
-          vcpus: spec?.vcpus ?? 0,
-          memoryMiB: spec?.memoryMiB ?? 0,
+          vcpus: spec.vcpus,
+          memoryMiB: spec.memoryMiB,
           failStep: 'prepareIncoming',
         },
         { type: 'enqueue', hostId: targetHostId, vmId, operationId, step: 'prepareIncoming', args: { live } },

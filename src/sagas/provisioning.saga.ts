@@ -4,7 +4,9 @@ import type { SagaAction } from './saga.actions.js';
 
 /** create: reserve (placement) → define → start; delete: destroy → release. */
 export function provisioningSaga(event: VmEvent, before: VmState, after: VmState): SagaAction[] {
-  const vmId = after.id ?? '';
+  const vmId = after.id;
+  // Every VM event follows VmCreateRequested, which names the VM; without it there is nothing to act on.
+  if (!vmId) return [];
   switch (event.type) {
     case 'VmCreateRequested':
       return [

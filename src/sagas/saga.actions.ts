@@ -1,5 +1,5 @@
 import type { JobStep } from '../domain/vm/vm.types.js';
-import type { StepArgs } from '../application/jobs.js';
+import type { StepJob } from '../application/jobs.js';
 
 /**
  * What a saga wants done. Sagas are pure: they return actions, and the runner
@@ -25,6 +25,14 @@ export type SagaAction =
       failStep: JobStep;
     }
   | { type: 'release'; hostId: string; vmId: string; operationId: string }
-  | { type: 'enqueue'; hostId: string; vmId: string; operationId: string; step: JobStep; args: StepArgs }
+  /** One step on a host's queue, with that step's own arguments. */
+  | ({ type: 'enqueue' } & JobTarget & StepJob)
   /** Compensation: runs even though the operation is already closed. */
-  | { type: 'compensate'; hostId: string; vmId: string; operationId: string; step: JobStep; args: StepArgs };
+  | ({ type: 'compensate' } & JobTarget & StepJob);
+
+/** Which host runs a job, for which VM and operation. */
+export interface JobTarget {
+  hostId: string;
+  vmId: string;
+  operationId: string;
+}

@@ -4,8 +4,9 @@ import type { SagaAction } from './saga.actions.js';
 
 export function snapshotSaga(event: VmEvent, _before: VmState, after: VmState): SagaAction[] {
   const hostId = after.hostId;
-  const vmId = after.id ?? '';
-  if (!hostId) return [];
+  const vmId = after.id;
+  // No job without a host to run it and a VM to name: such an event asks nothing of a worker.
+  if (!hostId || !vmId) return [];
   switch (event.type) {
     case 'VmSnapshotRequested':
       return [

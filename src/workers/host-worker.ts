@@ -7,6 +7,7 @@ import {
   type Progress,
 } from '../drivers/hypervisor-driver.port.js';
 import { hostQueueName, type HostJobData } from '../application/jobs.js';
+import { MalformedJobError } from './job-check.js';
 import type { QueueHub } from './queue-hub.js';
 import { runStep } from './step-runner.js';
 
@@ -21,6 +22,7 @@ export interface HostWorkerSettings {
 
 /** Errors no retry can fix: report them at once instead of burning attempts. */
 function isPermanent(err: unknown): boolean {
+  if (err instanceof MalformedJobError) return true;
   return (
     err instanceof DriverError && (err.code === 'unsupported' || err.code === 'not_found' || err.code === 'conflict')
   );
@@ -87,9 +89,9 @@ export class HostWorker {
   private async process(job: Job<HostJobData>): Promise<void> {
     const data = job.data;
     const jobId = job.id ?? data.causationId;
-    const base = { vmId: data.vmId, operationId: data.operationId, step: data.step, jobId, principal: data.principal };
+    const base = { vmId: data.vmId, operationId: data.operationId, jobId, principal: data.principal };
     const compensation = data.step === 'abortIncoming';
-    if (!compensation) await this.hub.postResult(`${jobId}.started`, { ...base, kind: 'started' });
+    if (!compensation) await this.hub.postResult(`${jobId}.started`, { ...base, step: data.step, kind: 'started' });
 
     const controller = new AbortController();
     const timeoutMs = this.timeoutFor(data);
@@ -102,7 +104,12 @@ export class HostWorker {
       lastProgress = now;
       progressSeq++;
       this.hub
-        .postResult(`${jobId}.p${job.attemptsMade}.${progressSeq}`, { ...base, kind: 'progress', progress: p })
+        .postResult(`${jobId}.p${job.attemptsMade}.${progressSeq}`, {
+          ...base,
+          step: data.step,
+          kind: 'progress',
+          progress: p,
+        })
         .catch((err: unknown) => this.log.warn({ err }, 'progress not posted'));
     };
     let timer: NodeJS.Timeout | undefined;
@@ -116,8 +123,8 @@ export class HostWorker {
     this.inFlight.add(call);
     try {
       // The race bounds a driver that ignores the abort signal: the job ends and the VM's lock is released.
-      const output = await Promise.race([call, deadline]);
-      if (!compensation) await this.hub.postResult(`${jobId}.ok`, { ...base, kind: 'succeeded', output });
+      const result = await Promise.race([call, deadline]);
+      if (!compensation) await this.hub.postResult(`${jobId}.ok`, { ...base, kind: 'succeeded', ...result });
     } catch (err) {
       const attempts = job.opts.attempts ?? 1;
       const final = isPermanent(err) || err instanceof StepTimeoutError || job.attemptsMade + 1 >= attempts;
@@ -129,6 +136,7 @@ export class HostWorker {
       if (!compensation) {
         await this.hub.postResult(`${jobId}.failed`, {
           ...base,
+          step: data.step,
           kind: 'failed',
           reason: `${data.step} failed on host ${this.host.id}: ${message(err)}`,
           attempts: job.attemptsMade + 1,

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { DomainState, HypervisorDriver } from '../drivers/hypervisor-driver.port.js';
 import type { ObservedState } from '../domain/vm/vm.commands.js';
-import type { ReadModels } from '../projections/read-models.js';
-import type { VmRecord } from '../projections/read-model.types.js';
+import { driverSpec } from './driver-spec.js';
+import type { ExpectedVm, ExpectedVms } from './expected-vms.port.js';
 import type { QueueHub } from './queue-hub.js';
 
 function observed(s: DomainState): ObservedState | undefined {
@@ -37,8 +37,8 @@ export class Reconciler {
   constructor(
     private readonly hostId: string,
     private readonly driver: HypervisorDriver,
-    private readonly readModels: ReadModels,
-    private readonly hub: QueueHub,
+    private readonly expected: ExpectedVms,
+    private readonly hub: Pick<QueueHub, 'hasLiveJob' | 'postResult'>,
     private readonly log: Logger,
     /** A pending operation untouched this long, with no job on any queue, is stuck. */
     private readonly stuckAfterMs = 60000,
@@ -54,77 +54,64 @@ export class Reconciler {
 
   /** One VM, now (a driver event said it changed); the same checks as a sweep. */
   async reconcileVm(vmId: string, now = Date.now()): Promise<boolean> {
-    const rec = await this.readModels.getVm(vmId);
-    if (!rec || rec.state.hostId !== this.hostId || rec.state.state === 'deleted') return false;
-    return this.check(rec, now);
-  }
-
-  private async vmsOnHost(): Promise<VmRecord[]> {
-    const out: VmRecord[] = [];
-    let cursor = 0;
-    for (;;) {
-      const page = await this.readModels.listVms(cursor, 500);
-      out.push(...page.items.filter((r) => r.state.hostId === this.hostId && r.state.state !== 'deleted'));
-      if (!page.next) return out;
-      cursor = Number(page.next);
-    }
+    const vm = await this.expected.one(this.hostId, vmId);
+    return vm ? this.check(vm, now) : false;
   }
 
   /**
    * Compares one VM with the driver; true when a disagreement was reported.
    * `suspects` collects, during a sweep, the operations found without a job.
    */
-  private async check(rec: VmRecord, now: number, report?: SweepReport, suspects?: Set<string>): Promise<boolean> {
-    const s = rec.state;
-    if (!s.id || !s.spec || s.state === 'requested' || s.state === 'failed') return false;
-    const pending = s.pending;
+  private async check(vm: ExpectedVm, now: number, report?: SweepReport, suspects?: Set<string>): Promise<boolean> {
+    if (vm.state === 'requested' || vm.state === 'failed') return false;
+    const pending = vm.pendingOperationId;
     // Work in flight moves the state on its own; only a pending operation that went quiet is looked at.
-    if (pending && now - new Date(rec.updatedAt).getTime() < this.stuckAfterMs) return false;
-    if (!pending && (s.state === 'provisioning' || s.state === 'migrating' || s.state === 'deleting')) return false;
+    if (pending && now - new Date(vm.updatedAt).getTime() < this.stuckAfterMs) return false;
+    if (!pending && (vm.state === 'provisioning' || vm.state === 'migrating' || vm.state === 'deleting')) return false;
     if (report) report.checked++;
-    const status = await this.driver.status({ id: s.id, ...s.spec });
+    const status = await this.driver.status(driverSpec(vm.id, vm.spec));
     const seen = observed(status.state);
     if (!seen) return false;
     let jobActive = false;
     if (pending) {
-      const hosts = [this.hostId, s.migration?.targetHostId].filter((h): h is string => !!h);
-      for (const h of hosts) jobActive ||= await this.hub.hasLiveJob(h, pending.id);
+      const hosts = [this.hostId, vm.migrationTargetHostId].filter((h): h is string => !!h);
+      for (const h of hosts) jobActive ||= await this.hub.hasLiveJob(h, pending);
     } else {
       const agrees =
-        seen === s.state ||
-        (seen === 'crashed' && s.state === 'stopped') ||
-        (seen === 'absent' && s.state === 'stopped');
+        seen === vm.state ||
+        (seen === 'crashed' && vm.state === 'stopped') ||
+        (seen === 'absent' && vm.state === 'stopped');
       if (agrees) return false;
     }
     if (pending && jobActive) return false;
     // A job missing once may be on its way back (the saga re-enqueues after Redis came back empty):
     // an operation is abandoned only when two sweeps, an interval apart, found no job for it.
-    if (pending && !this.suspects.has(pending.id)) {
-      suspects?.add(pending.id);
+    if (pending && !this.suspects.has(pending)) {
+      suspects?.add(pending);
       return false;
     }
-    await this.hub.postResult(`reconcile.${s.id}.${rec.revision}.${seen}`, {
+    await this.hub.postResult(`reconcile.${vm.id}.${vm.revision}.${seen}`, {
       kind: 'observed',
-      vmId: s.id,
+      vmId: vm.id,
       hostId: this.hostId,
       observed: seen,
       reason: status.detail ?? `the driver reports ${status.state}`,
       jobActive,
       principal: `system:reconciler@${this.hostId}`,
-      revision: rec.revision,
+      revision: vm.revision,
     });
     return true;
   }
 
   async sweep(now = Date.now()): Promise<SweepReport> {
     const report: SweepReport = { checked: 0, reported: 0, unmanaged: [] };
-    const records = await this.vmsOnHost();
+    const vms = await this.expected.onHost(this.hostId);
     const suspects = new Set<string>();
-    for (const rec of records) {
-      if (await this.check(rec, now, report, suspects)) report.reported++;
+    for (const vm of vms) {
+      if (await this.check(vm, now, report, suspects)) report.reported++;
     }
     this.suspects = suspects;
-    const known = new Set(records.map((r) => r.state.id));
+    const known = new Set(vms.map((vm) => vm.id));
     for (const d of await this.driver.listDomains()) {
       if (!d.managed || !known.has(d.vmId)) report.unmanaged.push(d.vmId);
     }

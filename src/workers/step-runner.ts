@@ -1,58 +1,66 @@
 import type { CallContext, DomainState, HypervisorDriver } from '../drivers/hypervisor-driver.port.js';
-import type { StepOutput } from '../domain/vm/vm.commands.js';
-import type { HostJobData } from '../application/jobs.js';
+import type { HostJobData, StepResult } from '../application/jobs.js';
+import { driverSpec } from './driver-spec.js';
+import { checkJob } from './job-check.js';
 
 function asVmState(s: DomainState): 'running' | 'paused' | 'stopped' {
   return s === 'running' || s === 'paused' ? s : 'stopped';
 }
 
-/** One table from job step to driver verb (libvirt's one-table-per-driver habit, turned around). */
-export async function runStep(driver: HypervisorDriver, job: HostJobData, ctx: CallContext): Promise<StepOutput> {
-  const { spec, args } = job;
+/**
+ * One table from job step to driver verb (libvirt's one-table-per-driver habit, turned around).
+ * The job is checked against the contract first: a malformed one throws MalformedJobError and
+ * never reaches the driver.
+ */
+export async function runStep(driver: HypervisorDriver, data: HostJobData, ctx: CallContext): Promise<StepResult> {
+  const job = checkJob(data);
+  const spec = driverSpec(job.spec.id, job.spec);
   switch (job.step) {
     case 'define':
       await driver.define(spec, ctx);
-      return {};
+      return { step: job.step, output: {} };
     case 'start':
       await driver.start(spec, ctx);
-      return {};
-    case 'stop':
-      await driver.stop(
-        spec,
-        { force: args.force ?? false, ...(args.timeoutMs ? { timeoutMs: args.timeoutMs } : {}) },
-        ctx,
-      );
-      return {};
+      return { step: job.step, output: {} };
+    case 'stop': {
+      const { force, timeoutMs } = job.args;
+      // A zero or absent timeout means the driver's own default, as it always has.
+      await driver.stop(spec, { force, ...(timeoutMs ? { timeoutMs } : {}) }, ctx);
+      return { step: job.step, output: {} };
+    }
     case 'reboot':
       await driver.reboot(spec, ctx);
-      return {};
+      return { step: job.step, output: {} };
     case 'pause':
       await driver.pause(spec, ctx);
-      return {};
+      return { step: job.step, output: {} };
     case 'resume':
       await driver.resume(spec, ctx);
-      return {};
+      return { step: job.step, output: {} };
     case 'snapshot':
-      await driver.snapshot(spec, args.name ?? '', { memory: args.memory ?? false }, ctx);
-      return {};
+      await driver.snapshot(spec, job.args.name, { memory: job.args.memory }, ctx);
+      return { step: job.step, output: {} };
     case 'revert':
-      return { state: asVmState(await driver.revert(spec, args.name ?? '', ctx)) };
+      return { step: job.step, output: { state: asVmState(await driver.revert(spec, job.args.name, ctx)) } };
     case 'deleteSnapshot':
-      await driver.deleteSnapshot(spec, args.name ?? '', ctx);
-      return {};
+      await driver.deleteSnapshot(spec, job.args.name, ctx);
+      return { step: job.step, output: {} };
     case 'prepareIncoming':
-      return { endpoint: await driver.prepareIncoming(spec, { live: args.live ?? true }, ctx) };
+      return {
+        step: job.step,
+        output: { endpoint: await driver.prepareIncoming(spec, { live: job.args.live }, ctx) },
+      };
     case 'migrate':
-      await driver.migrate(spec, args.endpoint ?? {}, { live: args.live ?? true }, ctx);
-      return {};
+      await driver.migrate(spec, job.args.endpoint, { live: job.args.live }, ctx);
+      return { step: job.step, output: {} };
     case 'finishIncoming':
-      await driver.finishIncoming(spec, { live: args.live ?? true }, ctx);
-      return {};
+      await driver.finishIncoming(spec, { live: job.args.live }, ctx);
+      return { step: job.step, output: {} };
     case 'abortIncoming':
       await driver.abortIncoming(spec, ctx);
-      return {};
+      return { step: job.step, output: {} };
     case 'destroy':
       await driver.destroy(spec, ctx);
-      return {};
+      return { step: job.step, output: {} };
   }
 }

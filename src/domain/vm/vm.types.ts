@@ -56,6 +56,24 @@ export interface VmSpecData {
   image?: string;
 }
 
+/** A VM's spec as a job carries it to a host: the data plus the VM id drivers name things after. */
+export interface VmJobSpec extends VmSpecData {
+  id: string;
+}
+
+/** Where the source of a migration must send the VM: opaque, produced on the target host. */
+export type MigrationEndpoint = Record<string, string | number | boolean>;
+
+/** How far a step (a migration, mostly) has come, as a worker reports it. */
+export interface StepProgress {
+  /** 0..100 when known. */
+  percent?: number;
+  message?: string;
+  transferredBytes?: number;
+  remainingBytes?: number;
+  totalBytes?: number;
+}
+
 export interface SnapshotRecord {
   name: string;
   memory: boolean;

@@ -1,0 +1,41 @@
+import type { ReadModels } from '../projections/read-models.js';
+import type { VmRecord } from '../projections/read-model.types.js';
+import type { ExpectedVm, ExpectedVms } from '../workers/expected-vms.port.js';
+
+/** A VM record as the reconciler sees it; none for a VM not (or no longer) on this host. */
+function expected(rec: VmRecord | undefined, hostId: string): ExpectedVm | undefined {
+  const s = rec?.state;
+  if (!rec || !s || s.hostId !== hostId || s.state === 'deleted') return undefined;
+  // A VM with neither id nor spec was never created: nothing a driver could run.
+  if (!s.id || !s.spec) return undefined;
+  return {
+    id: s.id,
+    spec: s.spec,
+    state: s.state,
+    pendingOperationId: s.pending?.id ?? null,
+    migrationTargetHostId: s.migration?.targetHostId ?? null,
+    updatedAt: rec.updatedAt,
+    revision: rec.revision,
+  };
+}
+
+/** The read models, seen through the reconciler's port (paged: a host may run thousands of VMs). */
+export function expectedVmsFromReadModels(readModels: ReadModels): ExpectedVms {
+  return {
+    async onHost(hostId) {
+      const out: ExpectedVm[] = [];
+      for (let cursor = 0; ;) {
+        const page = await readModels.listVms(cursor, 500);
+        for (const rec of page.items) {
+          const vm = expected(rec, hostId);
+          if (vm) out.push(vm);
+        }
+        if (!page.next) return out;
+        cursor = Number(page.next);
+      }
+    },
+    async one(hostId, vmId) {
+      return expected(await readModels.getVm(vmId), hostId);
+    },
+  };
+}

@@ -1,0 +1,11 @@
+import type { VmSpec } from '../drivers/hypervisor-driver.port.js';
+import type { VmSpecData } from '../domain/vm/vm.types.js';
+
+/**
+ * The domain's spec as the driver port takes it. Named field by field: a field added on one
+ * side reaches a driver only when it is mapped here, on purpose.
+ */
+export function driverSpec(id: string, data: VmSpecData): VmSpec {
+  const { name, vcpus, memoryMiB, diskGiB, image } = data;
+  return { id, name, vcpus, memoryMiB, diskGiB, ...(image !== undefined ? { image } : {}) };
+}

@@ -1,0 +1,83 @@
+import type { HostJobData, StepArgsByStep } from '../application/jobs.js';
+import { JOB_STEPS, type JobStep } from '../domain/vm/vm.types.js';
+
+/**
+ * A job whose data does not match the contract (a hand-made or corrupted entry in Redis): no
+ * retry can fix it, and calling the driver with a made-up default could act on the wrong thing.
+ */
+export class MalformedJobError extends Error {
+  override readonly name = 'MalformedJobError';
+}
+
+type Kind = 'string' | 'boolean' | 'number' | 'object';
+/** Each argument's JSON kind; `?` when the contract lets it be absent. */
+type Shape<A> = { [K in keyof A]-?: undefined extends A[K] ? `${Kind}?` : Kind };
+
+/** StepArgsByStep at run time: the compiler checks this table names every argument of every step. */
+const ARGS: { [S in JobStep]: Shape<StepArgsByStep[S]> } = {
+  define: {},
+  start: {},
+  stop: { force: 'boolean', timeoutMs: 'number?' },
+  reboot: {},
+  pause: {},
+  resume: {},
+  snapshot: { name: 'string', memory: 'boolean' },
+  revert: { name: 'string' },
+  deleteSnapshot: { name: 'string' },
+  prepareIncoming: { live: 'boolean' },
+  migrate: { live: 'boolean', endpoint: 'object', targetHostId: 'string' },
+  finishIncoming: { live: 'boolean' },
+  abortIncoming: {},
+  destroy: {},
+};
+
+const SPEC: Record<string, Kind | `${Kind}?`> = {
+  id: 'string',
+  name: 'string',
+  vcpus: 'number',
+  memoryMiB: 'number',
+  diskGiB: 'number',
+  image: 'string?',
+};
+
+const DESCRIBED: Record<Kind, string> = {
+  string: 'a non-empty string',
+  boolean: 'a boolean',
+  number: 'a number',
+  object: 'an object',
+};
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function mismatches(value: Record<string, unknown>, shape: Record<string, string>, where: string): string[] {
+  const out: string[] = [];
+  for (const [key, want] of Object.entries(shape)) {
+    const optional = want.endsWith('?');
+    const kind = optional ? want.slice(0, -1) : want;
+    const v = value[key];
+    if (v === undefined && optional) continue;
+    const ok = kind === 'object' ? isRecord(v) : typeof v === kind && (kind !== 'string' || v !== '');
+    if (!ok) out.push(`${where}.${key} must be ${DESCRIBED[kind as Kind]}`);
+  }
+  return out;
+}
+
+/**
+ * Checks a job read from a queue against the contract and returns it typed; throws
+ * MalformedJobError naming every field that is missing or of the wrong kind.
+ */
+export function checkJob(data: unknown): HostJobData {
+  if (!isRecord(data)) throw new MalformedJobError('malformed job: not an object');
+  const step = data.step;
+  if (typeof step !== 'string' || !(JOB_STEPS as readonly string[]).includes(step))
+    throw new MalformedJobError(`malformed job: unknown step ${JSON.stringify(step)}`);
+  const problems = mismatches(data, { vmId: 'string', operationId: 'string' }, 'job');
+  if (isRecord(data.spec)) problems.push(...mismatches(data.spec, SPEC, 'spec'));
+  else problems.push('job.spec must be an object');
+  if (isRecord(data.args)) problems.push(...mismatches(data.args, ARGS[step as JobStep], 'args'));
+  else problems.push('job.args must be an object');
+  if (problems.length) throw new MalformedJobError(`malformed ${step} job: ${problems.join('; ')}`);
+  return data as unknown as HostJobData;
+}
