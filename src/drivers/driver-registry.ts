@@ -5,12 +5,16 @@ import {
   type HypervisorDriver,
 } from './hypervisor-driver.port.js';
 import type { HostPolicy } from './kit/host-policy.js';
+import { imageRefusal } from './kit/image-catalog.js';
+import { parseQemuUri } from './qemu/qemu-uri.js';
+import { parseLibvirtUri } from './libvirt/libvirt-uri.js';
 import { SimulatedDriver } from './simulated/simulated.driver.js';
 import { simulatedCapabilities } from './simulated/simulated-options.js';
 import { createQemuDriver, qemuCapabilities } from './qemu/qemu.driver.js';
 import { containerCapabilities, createContainerDriver } from './container/container.driver.js';
 import { parseContainerUri } from './container/container-uri.js';
 import { createLibvirtDriver } from './libvirt/libvirt.driver.js';
+import { join, normalize } from 'node:path';
 import { libvirtCapabilities } from './libvirt/libvirt-capabilities.js';
 
 export type { HostPolicy } from './kit/host-policy.js';
@@ -33,23 +37,57 @@ export class DriverConfigError extends DriverError {
   }
 }
 
+/** A host's image catalog from its URI alone: the directories `spec.image` must resolve in. */
+export type ImageCatalogProbe = (uri: string, storageDir: string) => string[];
+
 interface Entry {
   create: PolicyDriverFactory;
   capabilities: CapabilityProbe;
+  /** Absent: the driver takes no image from the host's files (simulated). */
+  imageDirs?: ImageCatalogProbe;
+}
+
+/** The drivers' shared default: `images=` if given, else `<storage>/.images`. */
+function catalog(images: string[], storage: string | undefined, storageDir: string): string[] {
+  return images.length > 0 ? images : [join(normalize(storage ?? storageDir), '.images')];
 }
 
 const registry = new Map<string, Entry>([
   ['simulated', { create: (h) => new SimulatedDriver(h), capabilities: (uri) => simulatedCapabilities(uri) }],
-  ['qemu', { create: createQemuDriver, capabilities: qemuCapabilities }],
+  [
+    'qemu',
+    {
+      create: createQemuDriver,
+      capabilities: qemuCapabilities,
+      imageDirs: (uri, dir) => {
+        const c = parseQemuUri(uri);
+        return catalog(c.imagesDirs, c.storageDir, dir);
+      },
+    },
+  ],
   [
     'container',
     {
       // The container driver parses its own URI without a policy; the registry holds it to the policy first.
       create: (h, policy) => (parseContainerUri(h.uri, policy), createContainerDriver(h)),
       capabilities: (uri, policy) => (parseContainerUri(uri, policy), containerCapabilities(uri)),
+      imageDirs: (uri, dir) => {
+        const c = parseContainerUri(uri);
+        return catalog(c.imageDirs, c.storageDir, dir);
+      },
     },
   ],
-  ['libvirt', { create: createLibvirtDriver, capabilities: libvirtCapabilities }],
+  [
+    'libvirt',
+    {
+      create: createLibvirtDriver,
+      capabilities: libvirtCapabilities,
+      imageDirs: (uri, dir) => {
+        const c = parseLibvirtUri(uri);
+        return catalog(c.imagesDirs, c.storageDir, dir);
+      },
+    },
+  ],
 ]);
 
 /**
@@ -91,6 +129,19 @@ export function driverCapabilities(kind: string, uri: string, policy?: HostPolic
   } catch (err) {
     throw new DriverConfigError(message(err), { cause: err });
   }
+}
+
+/**
+ * Why `image` can never be defined on `host`, or undefined when it may: a pure check from the
+ * host's URI (no file is read), so the API can refuse a create with 400 before any event. The
+ * driver still decides on the host, with symlinks resolved; this only catches what the URI
+ * alone shows (a path outside every images dir, `..`, an invalid name).
+ */
+export function imageRefusalFor(host: HostBinding, image: string | undefined): string | undefined {
+  const entry = lookup(host.driver);
+  if (image === undefined || !entry.imageDirs) return undefined;
+  if (host.driver === 'container' && (image === 'busybox' || image === '')) return undefined;
+  return imageRefusal(image, entry.imageDirs(host.uri, host.storageDir));
 }
 
 function lookup(kind: string): Entry {

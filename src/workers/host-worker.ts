@@ -22,7 +22,8 @@ export interface HostWorkerSettings {
 /** Errors no retry can fix: report them at once instead of burning attempts. */
 function isPermanent(err: unknown): boolean {
   return (
-    err instanceof DriverError && (err.code === 'unsupported' || err.code === 'not_found' || err.code === 'conflict')
+    err instanceof DriverError &&
+    (err.code === 'unsupported' || err.code === 'not_found' || err.code === 'conflict' || err.code === 'invalid')
   );
 }
 

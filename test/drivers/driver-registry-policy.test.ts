@@ -1,9 +1,11 @@
+import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { DriverError } from '../../src/drivers/hypervisor-driver.port.js';
 import { createDriver, driverCapabilities, type HostPolicy } from '../../src/drivers/driver-registry.js';
+import { loadConfig } from '../../src/config/config.js';
 import { tempDir } from '../support/env.js';
 
 /**
@@ -77,5 +79,18 @@ describe('driver registry: host URIs on an allow-list', () => {
     const allow: HostPolicy = { ...policy, allowUnsafeLibvirtUris: true };
     assert.equal(driverCapabilities('libvirt', 'qemu+ext:///system?command=/tmp/x.sh', allow).pause, true);
     assert.equal(driverCapabilities('libvirt', 'qemu+tls://hv2/system?no_verify=1', allow).pause, true);
+  });
+
+  test('the settings: HOST_DIR_ROOTS (default DATA_DIR) and LIBVIRT_ALLOW_UNSAFE_URIS; the config is the policy', () => {
+    const byDefault = loadConfig({ DATA_DIR: root });
+    assert.deepEqual(byDefault.hostDirRoots, [root]);
+    assert.equal(byDefault.allowUnsafeLibvirtUris, false);
+    assert.ok(driverCapabilities('qemu', `qemu:///system?storage=${root}/real`, byDefault));
+    assert.throws(() => driverCapabilities('qemu', 'qemu:///system?storage=/srv/vms', byDefault), /storage=/);
+    const wider = loadConfig({ DATA_DIR: root, HOST_DIR_ROOTS: `${root},/srv`, LIBVIRT_ALLOW_UNSAFE_URIS: '1' });
+    assert.deepEqual(wider.hostDirRoots, [root, '/srv']);
+    assert.ok(driverCapabilities('qemu', 'qemu:///system?storage=/srv/vms', wider));
+    assert.ok(driverCapabilities('libvirt', 'qemu+ext:///system?command=/srv/x', wider));
+    assert.throws(() => loadConfig({ HOST_DIR_ROOTS: 'relative' }), /HOST_DIR_ROOTS/);
   });
 });

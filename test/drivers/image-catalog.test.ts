@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { DriverError, type HypervisorDriver, type VmSpec } from '../../src/drivers/hypervisor-driver.port.js';
 import { imageRefusal, kernelBootOf } from '../../src/drivers/kit/image-catalog.js';
+import { imageRefusalFor } from '../../src/drivers/driver-registry.js';
 import { createQcow2 } from '../../src/drivers/kit/qemu-img.js';
 import { LibvirtDriver } from '../../src/drivers/libvirt/libvirt.driver.js';
 import { QemuDriver } from '../../src/drivers/qemu/qemu.driver.js';
@@ -174,5 +175,22 @@ describe('image catalog: the kit functions', () => {
       assert.match(imageRefusal(image, dirs) ?? '', /not in this host's image catalog/, image);
     }
     assert.match(imageRefusal('../x', dirs) ?? '', /not valid/);
+  });
+
+  test('imageRefusalFor: the catalog a host URI implies, for each driver kind', () => {
+    const host = (driver: string, uri: string) => ({ id: 'h', driver, uri, storageDir: '/var/lib/vl/hosts/h' });
+    const victim = '/var/lib/vl/hosts/h/victim/disk.qcow2';
+    for (const [driver, uri] of [
+      ['qemu', 'qemu:///system'],
+      ['libvirt', 'qemu:///system'],
+      ['container', 'container:///'],
+    ] as const) {
+      assert.match(imageRefusalFor(host(driver, uri), victim) ?? '', /not in this host's image catalog/, driver);
+      assert.equal(imageRefusalFor(host(driver, uri), '/var/lib/vl/hosts/h/.images/base'), undefined, driver);
+      assert.equal(imageRefusalFor(host(driver, `${uri}?images=/srv/img`), '/srv/img/base'), undefined, driver);
+      assert.match(imageRefusalFor(host(driver, `${uri}?images=/srv/img`), 'kernel:/boot') ?? '', /catalog/, driver);
+    }
+    assert.equal(imageRefusalFor(host('container', 'container:///'), 'busybox'), undefined);
+    assert.equal(imageRefusalFor(host('simulated', 'simulated://'), '/etc/shadow'), undefined);
   });
 });
