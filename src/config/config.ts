@@ -48,6 +48,11 @@ class EnvSchema {
   @IsOptional() @Type(() => Number) @IsInt() @Min(1000) @Max(600000) JOB_LOCK_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600000) READ_MODEL_WAIT_MS?: number;
   @IsOptional() @IsString() BODY_LIMIT?: string;
+  @IsOptional()
+  @IsString()
+  @Matches(/^\/[^,\0]*(,\/[^,\0]*)*$/, { message: 'HOST_DIR_ROOTS must be absolute directories separated by commas' })
+  HOST_DIR_ROOTS?: string;
+  @IsOptional() @IsIn(['0', '1']) LIBVIRT_ALLOW_UNSAFE_URIS?: string;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(100000000) RATE_LIMIT_PER_MINUTE?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(10000000) RATE_LIMIT_BURST?: number;
 }
@@ -81,6 +86,13 @@ export interface AppConfig {
   rateLimitPerMinute: number;
   /** Requests it may send within any one second; 0 = no limit. */
   rateLimitBurst: number;
+  /**
+   * Every directory a host URI names (storage=, images=, busybox=, …) must lie under one of these,
+   * symlinks resolved (HOST_DIR_ROOTS, default DATA_DIR): the worker runs as root.
+   */
+  hostDirRoots: string[];
+  /** libvirt host URIs whose transport runs a program (+ext, command=, socket=, netcat=, no_verify): refused unless set. */
+  allowUnsafeLibvirtUris: boolean;
 }
 
 export class ConfigError extends Error {
@@ -155,5 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     // Generous: meant to stop a runaway or hostile client, never a busy one (the bench included).
     rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE ?? 60000,
     rateLimitBurst: parsed.RATE_LIMIT_BURST ?? 2000,
+    hostDirRoots: parsed.HOST_DIR_ROOTS ? parsed.HOST_DIR_ROOTS.split(',').map((d) => resolve(d)) : [dataDir],
+    allowUnsafeLibvirtUris: parsed.LIBVIRT_ALLOW_UNSAFE_URIS === '1',
   };
 }

@@ -73,10 +73,14 @@ export interface CallContext {
 /** Opaque description of where the target listens, produced by prepareIncoming on the target host. */
 export type MigrationEndpoint = Record<string, string | number | boolean>;
 
-export type DriverErrorCode = 'unsupported' | 'not_found' | 'conflict' | 'timeout' | 'failed';
+/**
+ * `invalid`: the request or the host configuration is refused as such (an image outside the
+ * host's catalog, a host URI outside the allow-list); retrying cannot help.
+ */
+export type DriverErrorCode = 'unsupported' | 'not_found' | 'conflict' | 'timeout' | 'failed' | 'invalid';
 
 export class DriverError extends Error {
-  override readonly name = 'DriverError';
+  override readonly name: string = 'DriverError';
   constructor(
     readonly code: DriverErrorCode,
     message: string,

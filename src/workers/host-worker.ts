@@ -24,7 +24,8 @@ export interface HostWorkerSettings {
 function isPermanent(err: unknown): boolean {
   if (err instanceof MalformedJobError) return true;
   return (
-    err instanceof DriverError && (err.code === 'unsupported' || err.code === 'not_found' || err.code === 'conflict')
+    err instanceof DriverError &&
+    (err.code === 'unsupported' || err.code === 'not_found' || err.code === 'conflict' || err.code === 'invalid')
   );
 }
 

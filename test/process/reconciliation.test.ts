@@ -3,6 +3,7 @@ import { waitUntil } from '../support/e2e.js';
 import { after, before, describe, test } from 'node:test';
 import { SimulatedDriver } from '../../src/drivers/simulated/simulated.driver.js';
 import { hostQueueName } from '../../src/application/jobs.js';
+import { killSimulatedFromOutside } from '../drivers/simulated/kill-from-outside.js';
 import { createVm, registerHost, startTestApp, type TestApp } from '../support/app.js';
 import { waitFor } from '../support/wait.js';
 
@@ -20,7 +21,7 @@ describe('reconciliation (simulated driver; the qemu suite kills real processes)
     const { vmId } = await createVm(t, { hostId });
     const driver = await waitUntil('worker', async () => t.runtime.pool.workers.get(hostId)?.driver);
     assert.ok(driver instanceof SimulatedDriver);
-    await driver.killFromOutside(vmId);
+    await killSimulatedFromOutside(driver.host, vmId);
     const vm = await waitUntil('VM stopped', async () => {
       const r = await t.as('viewer').get(`/v1/vms/${vmId}`);
       return r.body.state === 'stopped' ? r.body : undefined;

@@ -1,4 +1,5 @@
 import { isAbsolute, normalize } from 'node:path';
+import { assertUnderHostDirRoots, type HostPolicy } from '../kit/host-policy.js';
 
 /** What a `container:` host URI configures. Every field has a default, so `container:///` alone works. */
 export interface ContainerHostConfig {
@@ -51,7 +52,7 @@ const KEYS = new Set([
  * `container:///?storage=/abs/dir&images=/abs/a&images=/abs/b&stopTimeoutMs=10000`. Unknown
  * parameters are refused: a typo would otherwise silently fall back to a default.
  */
-export function parseContainerUri(uri: string): ContainerHostConfig {
+export function parseContainerUri(uri: string, policy?: HostPolicy): ContainerHostConfig {
   let url: URL;
   try {
     url = new URL(uri);
@@ -68,6 +69,9 @@ export function parseContainerUri(uri: string): ContainerHostConfig {
   for (const key of q.keys()) {
     if (!KEYS.has(key)) throw new Error(`unknown container host URI parameter ${JSON.stringify(key)}`);
   }
+  // With a policy (the API and the worker), host directories and busybox must lie under HOST_DIR_ROOTS.
+  for (const key of ['storage', 'images', 'busybox'])
+    for (const v of q.getAll(key)) assertUnderHostDirRoots(key, v, policy);
   const rawParent = q.get('cgroupParent');
   // Checked before normalising: `/a/../b` must be refused, not quietly turned into `/b`.
   if (rawParent !== null && /(^|\/)\.\.?(\/|$)/.test(rawParent)) {

@@ -6,14 +6,13 @@ import {
   openSync,
   readSync,
   closeSync,
-  realpathSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { isAbsolute, join, normalize, sep } from 'node:path';
+import { join } from 'node:path';
 import { DriverError } from '../hypervisor-driver.port.js';
 import { runTool } from '../kit/run-tool.js';
-import { SAFE_NAME } from '../kit/safe-name.js';
+import { resolveInCatalog } from '../kit/image-catalog.js';
 
 /** Dirs the launcher mounts on or pivots into: they must be real directories of the root filesystem. */
 export const MOUNT_POINTS = ['proc', 'dev', '.oldroot'] as const;
@@ -36,37 +35,12 @@ export type ImageSource = { kind: 'busybox' } | { kind: 'dir'; path: string };
  */
 export function resolveImage(image: string | undefined, imageDirs: string[]): ImageSource {
   if (image === undefined || image === '' || image === 'busybox') return { kind: 'busybox' };
-  if (image.includes('\0')) throw new DriverError('failed', `invalid image ${JSON.stringify(image)}`);
-  let candidate: string | undefined;
-  if (isAbsolute(image)) {
-    if (normalize(image) !== image || image.endsWith(sep)) {
-      throw new DriverError('failed', `image path must be plain and absolute (no .., no //): ${image}`);
-    }
-    candidate = image;
-  } else {
-    if (!SAFE_NAME.test(image)) {
-      throw new DriverError('failed', `image name ${JSON.stringify(image)} must match ${SAFE_NAME.source}`);
-    }
-    candidate = imageDirs.map((d) => join(d, image)).find((p) => exists(p)) ?? join(imageDirs[0] ?? '/', image);
-  }
-  let real: string;
-  try {
-    real = realpathSync(candidate);
-  } catch {
-    throw new DriverError('not_found', `image ${candidate} does not exist`);
-  }
-  const allowed = imageDirs.flatMap((d) => (exists(d) ? [realpathSync(d)] : []));
-  if (!allowed.some((d) => real.startsWith(`${d}${sep}`))) {
-    throw new DriverError(
-      'failed',
-      `image ${candidate} is outside the allowed image dirs (${imageDirs.join(', ') || 'none configured'})`,
-    );
-  }
-  if (!lstatSync(real).isDirectory()) throw new DriverError('failed', `image ${candidate} is not a directory`);
+  const real = resolveInCatalog(image, imageDirs);
+  if (!lstatSync(real).isDirectory()) throw new DriverError('failed', `image ${image} is not a directory`);
   try {
     lstatSync(join(real, 'sbin', 'init'));
   } catch {
-    throw new DriverError('failed', `image ${candidate} has no /sbin/init to run as the container's init`);
+    throw new DriverError('failed', `image ${image} has no /sbin/init to run as the container's init`);
   }
   return { kind: 'dir', path: real };
 }
@@ -147,14 +121,5 @@ function isStaticElf(path: string): boolean {
     return true;
   } finally {
     closeSync(fd);
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -1,4 +1,4 @@
-import { toDriverError } from './driver-errors.js';
+import { toDriverError, type ErrorMapper } from './driver-errors.js';
 import { KeyedLock } from './keyed-lock.js';
 
 /**
@@ -8,11 +8,14 @@ import { KeyedLock } from './keyed-lock.js';
 export class VmLock {
   private readonly lock = new KeyedLock();
 
+  /** `mapError`: the driver's translation of its transport's errors (see toDriverError). */
+  constructor(private readonly mapError?: ErrorMapper) {}
+
   async run<T>(vmId: string, verb: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await this.lock.run(vmId, fn);
     } catch (err) {
-      throw toDriverError(err, `${verb} ${vmId}`);
+      throw toDriverError(err, `${verb} ${vmId}`, this.mapError);
     }
   }
 }

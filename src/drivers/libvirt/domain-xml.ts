@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { KernelBoot } from '../qemu/qemu-args.js';
+import type { KernelBoot } from '../kit/image-catalog.js';
 
 /** The namespace of our `<metadata>` element: marks a domain as made by virtledger, names its VM. */
 export const METADATA_NS = 'https://virtledger.dev/xmlns/libvirt/1';

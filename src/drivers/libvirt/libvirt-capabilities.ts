@@ -1,3 +1,4 @@
+import type { HostPolicy } from '../kit/host-policy.js';
 import type { DriverCapabilities } from '../hypervisor-driver.port.js';
 import { kvmUsable } from '../kit/kvm-probe.js';
 import { parseLibvirtUri, type LibvirtHostConfig } from './libvirt-uri.js';
@@ -7,8 +8,8 @@ import { parseLibvirtUri, type LibvirtHostConfig } from './libvirt-uri.js';
  * Only the QEMU family was exercised for real here (qemu:///system under TCG, live migration to a
  * second libvirtd); the others declare what this driver's virsh calls can do on them, and no more.
  */
-export function libvirtCapabilities(uri: string): DriverCapabilities {
-  return capabilitiesFor(parseLibvirtUri(uri));
+export function libvirtCapabilities(uri: string, policy?: HostPolicy): DriverCapabilities {
+  return capabilitiesFor(parseLibvirtUri(uri, policy));
 }
 
 export function capabilitiesFor(config: LibvirtHostConfig): DriverCapabilities {

@@ -1,4 +1,6 @@
 import { isAbsolute } from 'node:path';
+import { DriverError } from '../hypervisor-driver.port.js';
+import { assertUnderHostDirRoots, type HostPolicy } from '../kit/host-policy.js';
 
 export type DomainTypeChoice = 'auto' | 'kvm' | 'qemu';
 
@@ -11,6 +13,8 @@ export interface LibvirtHostConfig {
   /** True when the connection URI names no remote host (libvirtd on this machine). */
   local: boolean;
   storageDir?: string;
+  /** Directories of the image catalog `spec.image` must lie in (default `<storageDir>/.images`); `images=` may repeat. */
+  imagesDirs: string[];
   domainType: DomainTypeChoice;
   /** Grace period of a graceful stop before `virsh destroy`. */
   stopTimeoutMs: number;
@@ -39,6 +43,7 @@ export type DisableableCapability = (typeof DISABLEABLE)[number];
 /** Our parameters; everything else in the query (socket=, no_verify=, …) belongs to libvirt and is kept. */
 const KEYS = new Set([
   'storage',
+  'images',
   'domainType',
   'stopTimeoutMs',
   'callTimeoutMs',
@@ -51,9 +56,11 @@ const KEYS = new Set([
 /**
  * Parses a libvirt host URI such as `qemu:///system`,
  * `qemu+tcp://10.0.0.2/system?peerUri=qemu+tcp://10.0.0.2/system`, `test:///default` or
- * `xen:///system?storage=/srv/vms`. libvirt's own query parameters pass through untouched.
+ * `xen:///system?storage=/srv/vms`. libvirt's own query parameters pass through untouched, except
+ * those that make virsh run a program or skip verification (refused unless the policy allows them).
+ * With a policy, storage= and images= must lie under its host dir roots.
  */
-export function parseLibvirtUri(uri: string): LibvirtHostConfig {
+export function parseLibvirtUri(uri: string, policy?: HostPolicy): LibvirtHostConfig {
   let url: URL;
   try {
     url = new URL(uri);
@@ -65,6 +72,7 @@ export function parseLibvirtUri(uri: string): LibvirtHostConfig {
     throw new Error(`libvirt host URI needs a scheme like qemu:, qemu+tcp:, xen:, test:, got ${JSON.stringify(uri)}`);
   }
   const q = url.searchParams;
+  if (!policy?.allowUnsafeLibvirtUris) assertSafeTransport(scheme, q);
   const ours = new URLSearchParams();
   const theirs = new URLSearchParams();
   for (const [k, v] of q) (KEYS.has(k) ? ours : theirs).append(k, v);
@@ -85,8 +93,12 @@ export function parseLibvirtUri(uri: string): LibvirtHostConfig {
     throw new Error(`invalid migrationHost ${JSON.stringify(migrationHost)}`);
   }
   const storage = ours.get('storage');
-  if (storage !== null && (!isAbsolute(storage) || storage.includes('\0'))) {
-    throw new Error(`storage must be an absolute path, got ${storage}`);
+  const images = ours.getAll('images');
+  const dirs = images.map((dir) => ({ key: 'images', dir }));
+  if (storage !== null) dirs.unshift({ key: 'storage', dir: storage });
+  for (const { key, dir } of dirs) {
+    if (!isAbsolute(dir) || dir.includes('\0')) throw new Error(`${key} must be an absolute path, got ${dir}`);
+    assertUnderHostDirRoots(key, dir, policy);
   }
   const disabled = (ours.get('disable') ?? '')
     .split(',')
@@ -103,6 +115,7 @@ export function parseLibvirtUri(uri: string): LibvirtHostConfig {
     hypervisor: scheme.split('+')[0]!,
     local,
     storageDir: storage ?? undefined,
+    imagesDirs: images,
     domainType,
     stopTimeoutMs: positiveInt('stopTimeoutMs', ours.get('stopTimeoutMs'), 30_000),
     callTimeoutMs: positiveInt('callTimeoutMs', ours.get('callTimeoutMs'), 60_000),
@@ -110,6 +123,25 @@ export function parseLibvirtUri(uri: string): LibvirtHostConfig {
     peerUri,
     migrationHost,
   };
+}
+
+/**
+ * libvirt's `ext` transport and `command=` run a program of the URI's choosing; `socket=` and
+ * `netcat=` choose what virsh connects through or runs on the far side; `no_verify` accepts any
+ * TLS peer. The worker runs virsh as root, so none of them is taken from a host URI unless an
+ * administrator allowed it (LIBVIRT_ALLOW_UNSAFE_URIS=1).
+ */
+const UNSAFE_PARAMS = ['command', 'socket', 'netcat', 'no_verify'];
+
+function assertSafeTransport(scheme: string, q: URLSearchParams): void {
+  if (scheme.split('+')[1] === 'ext') {
+    throw new DriverError('invalid', `transport +ext runs a program: refused (LIBVIRT_ALLOW_UNSAFE_URIS=1 allows it)`);
+  }
+  for (const key of UNSAFE_PARAMS) {
+    if (q.has(key)) {
+      throw new DriverError('invalid', `URI parameter ${key}= is refused (LIBVIRT_ALLOW_UNSAFE_URIS=1 allows it)`);
+    }
+  }
 }
 
 function positiveInt(name: string, value: string | null, fallback: number): number {

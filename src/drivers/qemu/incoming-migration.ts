@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { DriverError, type MigrationEndpoint, type VmSpec } from '../hypervisor-driver.port.js';
-import { errorMessage, toDriverError } from '../kit/driver-errors.js';
+import { errorMessage } from '../kit/driver-errors.js';
+import { qemuDriverError } from './qmp-errors.js';
 import { hostForUri, toWire, type QemuEndpoint } from './migration-endpoint.js';
 import { createQcow2, isImageInUse } from '../kit/qemu-img.js';
 import type { QemuDomain } from './qemu-domain.js';
@@ -122,7 +123,7 @@ export async function prepareIncoming(dom: QemuDomain, spec: VmSpec, live: boole
     return toWire(endpoint);
   } catch (err) {
     await dom.kill().catch(() => undefined);
-    throw toDriverError(err, `prepare incoming migration of ${dom.vmId}`);
+    throw qemuDriverError(err, `prepare incoming migration of ${dom.vmId}`);
   }
 }
 
@@ -194,7 +195,7 @@ export async function finishIncoming(dom: QemuDomain, spec: VmSpec, live: boolea
       if (status.status === 'paused' || status.status === 'prelaunch') await c.execute('cont');
     });
   } catch (err) {
-    throw toDriverError(err, `finish incoming migration of ${dom.vmId}`);
+    throw qemuDriverError(err, `finish incoming migration of ${dom.vmId}`);
   }
   dom.writeSpec(spec);
   writeJsonAtomic(p.runInfo, { ...run, mode: 'normal' } satisfies RunInfo);

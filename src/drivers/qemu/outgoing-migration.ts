@@ -1,7 +1,8 @@
 import { createReadStream, createWriteStream, renameSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { DriverError, type CallContext, type MigrationEndpoint, type Progress } from '../hypervisor-driver.port.js';
-import { errorMessage, toDriverError } from '../kit/driver-errors.js';
+import { errorMessage } from '../kit/driver-errors.js';
+import { qemuDriverError } from './qmp-errors.js';
 import { hostForUri, parseEndpoint, type ColdEndpoint, type LiveEndpoint } from './migration-endpoint.js';
 import { imageInfo } from '../kit/qemu-img.js';
 import type { QemuDomain } from './qemu-domain.js';
@@ -83,7 +84,7 @@ async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ct
   }
   if (dom.livePid() === undefined) throw new DriverError('conflict', `VM ${dom.vmId} is not running on this host`);
   const before = await dom.queryStatus().catch((err: unknown) => {
-    throw toDriverError(err, `migrate ${dom.vmId}`);
+    throw qemuDriverError(err, `migrate ${dom.vmId}`);
   });
   if (before.status !== 'postmigrate') {
     if (before.status !== 'running' && before.status !== 'paused') {
@@ -99,7 +100,7 @@ async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ct
         await waitForMigration(c, ctx, deadline);
       } catch (err) {
         await rollback(c, !shared, before.status === 'running');
-        throw toDriverError(err, `migrate ${dom.vmId}`);
+        throw qemuDriverError(err, `migrate ${dom.vmId}`);
       }
       if (!shared) await endMirror(c);
     });
@@ -249,7 +250,7 @@ async function coldMigrate(dom: QemuDomain, e: ColdEndpoint, shared: boolean, ct
   } catch (err) {
     removeFile(part);
     deadline.check('cold migration');
-    throw toDriverError(err, `copy the disk of ${dom.vmId}`);
+    throw qemuDriverError(err, `copy the disk of ${dom.vmId}`);
   }
   dom.removeAllFiles();
 }

@@ -1,10 +1,5 @@
 import { createHash } from 'node:crypto';
-
-export interface KernelBoot {
-  kernel: string;
-  initrd?: string;
-  append: string;
-}
+import type { KernelBoot } from '../kit/image-catalog.js';
 
 export interface QemuLaunch {
   vmId: string;

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { isAbsolute, join, normalize } from 'node:path';
 import { DriverError, type DomainStatus, type VmSpec } from '../hypervisor-driver.port.js';
 import { errorMessage } from '../kit/driver-errors.js';
-import { qemuArgs, type KernelBoot } from './qemu-args.js';
+import { kernelBootOf } from '../kit/image-catalog.js';
+import { qemuArgs } from './qemu-args.js';
 import {
   isOurQemu,
   listQemuProcesses,
@@ -32,7 +32,8 @@ import {
 /** What every domain of one driver instance shares. */
 export interface HostContext {
   storageDir: string;
-  imagesDir: string;
+  /** The image catalog: where `spec.image` may point (image-catalog.ts). */
+  imagesDirs: string[];
   hostKey: string;
   config: QemuHostConfig;
   accel: 'kvm' | 'tcg';
@@ -65,9 +66,7 @@ const STOP_HOW: Record<StoppedMarker['how'], string> = {
 const START_TIMEOUT_MS = 30_000;
 const QUIT_WAIT_MS = 10_000;
 const KILL_WAIT_MS = 5_000;
-const KERNEL_PREFIX = 'kernel:';
 const OUTGOING_ACTIVE = new Set(['setup', 'active', 'pre-switchover', 'device', 'wait-unplug', 'cancelling']);
-const DEFAULT_APPEND = 'console=ttyS0 quiet panic=-1';
 
 /** One VM on this host: its files, its QEMU process and its QMP socket. */
 export class QemuDomain {
@@ -172,7 +171,7 @@ export class QemuDomain {
       qmpSocket: p.qmpSocket,
       serialSocket: p.serialSocket,
       serialLog: p.serialLog,
-      kernel: kernelBootOf(spec),
+      kernel: kernelBootOf(spec.image, this.host.imagesDirs),
       ...options,
     });
     const pid = spawnDetached(this.host.config.qemuBinary, args, p.qemuLog);
@@ -341,27 +340,4 @@ export class QemuDomain {
       return '';
     }
   }
-}
-
-/**
- * `spec.image = "kernel:/abs/dir"` boots `<dir>/vmlinuz` with `<dir>/initrd.gz` (if present)
- * and the command line in `<dir>/cmdline` (default: serial console, quiet, reboot on panic);
- * the VM still gets its own blank qcow2 disk. scripts/build-guest.sh makes such a dir.
- */
-export function kernelBootOf(spec: VmSpec): KernelBoot | undefined {
-  if (!spec.image?.startsWith(KERNEL_PREFIX)) return undefined;
-  const dir = spec.image.slice(KERNEL_PREFIX.length).replace(/(.)\/+$/, '$1');
-  if (!isAbsolute(dir) || normalize(dir) !== dir || dir.includes(',')) {
-    throw new DriverError('failed', `kernel image dir must be a plain absolute path, got ${JSON.stringify(dir)}`);
-  }
-  const kernel = join(dir, 'vmlinuz');
-  if (!existsSync(kernel)) throw new DriverError('not_found', `no vmlinuz in ${dir}`);
-  const initrd = join(dir, 'initrd.gz');
-  const cmdlineFile = join(dir, 'cmdline');
-  const append = existsSync(cmdlineFile) ? readFileSync(cmdlineFile, 'utf8').trim() : DEFAULT_APPEND;
-  return { kernel, initrd: existsSync(initrd) ? initrd : undefined, append };
-}
-
-export function isKernelImage(spec: VmSpec): boolean {
-  return spec.image?.startsWith(KERNEL_PREFIX) ?? false;
 }

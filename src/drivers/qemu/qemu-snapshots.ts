@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { DriverError, type DomainState, type SnapshotInfo } from '../hypervisor-driver.port.js';
-import { toDriverError } from '../kit/driver-errors.js';
+import { qemuDriverError } from './qmp-errors.js';
 import { imageInfo, snapshotImage, type ImageSnapshot } from '../kit/qemu-img.js';
 import type { QemuDomain } from './qemu-domain.js';
 import { runQmpJob } from './qmp-jobs.js';
@@ -72,7 +72,7 @@ export async function takeSnapshot(dom: QemuDomain, name: string, memory: boolea
       await snapshotImage(dom.paths.disk, 'create', name);
     }
   } catch (err) {
-    throw toDriverError(err, `snapshot ${name} of ${dom.vmId}`);
+    throw qemuDriverError(err, `snapshot ${name} of ${dom.vmId}`);
   }
   const taken = await find(dom, name);
   if (!taken) throw new DriverError('failed', `snapshot ${name} of ${dom.vmId} is not in the image after saving`);
@@ -110,7 +110,7 @@ export async function revertSnapshot(dom: QemuDomain, name: string): Promise<Dom
       await snapshotImage(dom.paths.disk, 'apply', name);
     }
   } catch (err) {
-    throw toDriverError(err, `revert ${dom.vmId} to ${name}`);
+    throw qemuDriverError(err, `revert ${dom.vmId} to ${name}`);
   }
   return (await dom.status()).state;
 }
@@ -127,6 +127,6 @@ export async function deleteSnapshot(dom: QemuDomain, name: string): Promise<voi
       await snapshotImage(dom.paths.disk, 'delete', name);
     }
   } catch (err) {
-    throw toDriverError(err, `delete snapshot ${name} of ${dom.vmId}`);
+    throw qemuDriverError(err, `delete snapshot ${name} of ${dom.vmId}`);
   }
 }

@@ -1,4 +1,6 @@
 import { isAbsolute } from 'node:path';
+import { DriverError } from '../hypervisor-driver.port.js';
+import { assertUnderHostDirRoots, type HostPolicy } from '../kit/host-policy.js';
 
 export type AccelChoice = 'auto' | 'kvm' | 'tcg';
 
@@ -8,8 +10,8 @@ export interface QemuHostConfig {
   scope: 'system' | 'session';
   /** Overrides the worker's storage dir for disks, sockets and per-VM files. */
   storageDir?: string;
-  /** Directory of base images named by `spec.image` (default `<storageDir>/.images`). */
-  imagesDir?: string;
+  /** Directories of the image catalog `spec.image` must lie in (default `<storageDir>/.images`); `images=` may repeat. */
+  imagesDirs: string[];
   /** Address the incoming migration and NBD servers bind to and that the source connects to. */
   migrationHost: string;
   accel: AccelChoice;
@@ -36,9 +38,10 @@ const KEYS = new Set([
 /**
  * Parses `qemu:///system` or `qemu:///session` with optional query parameters, e.g.
  * `qemu:///system?storage=/abs/dir&migrationHost=127.0.0.1&accel=tcg`. Unknown parameters are
- * refused: a typo would otherwise silently fall back to a default.
+ * refused: a typo would otherwise silently fall back to a default. With a policy, every directory
+ * and a qemuBinary given as a path must lie under its host dir roots (a bare name must be a qemu-system-*).
  */
-export function parseQemuUri(uri: string): QemuHostConfig {
+export function parseQemuUri(uri: string, policy?: HostPolicy): QemuHostConfig {
   let url: URL;
   try {
     url = new URL(uri);
@@ -66,10 +69,22 @@ export function parseQemuUri(uri: string): QemuHostConfig {
   }
   const qemuBinary = q.get('qemuBinary') ?? 'qemu-system-x86_64';
   if (!/^[A-Za-z0-9._/-]+$/.test(qemuBinary)) throw new Error(`invalid qemuBinary ${JSON.stringify(qemuBinary)}`);
+  for (const key of ['storage', 'images'] as const) {
+    for (const dir of q.getAll(key)) assertUnderHostDirRoots(key, dir, policy);
+  }
+  if (policy && q.has('qemuBinary')) {
+    if (qemuBinary.includes('/')) assertUnderHostDirRoots('qemuBinary', qemuBinary, policy);
+    else if (!/^qemu-system-[a-z0-9_]+$/.test(qemuBinary)) {
+      throw new DriverError(
+        'invalid',
+        `qemuBinary=${qemuBinary} must be a qemu-system-* program or a path under HOST_DIR_ROOTS`,
+      );
+    }
+  }
   return {
     scope,
     storageDir: absolute('storage', q.get('storage')),
-    imagesDir: absolute('images', q.get('images')),
+    imagesDirs: q.getAll('images').map((v) => absolute('images', v) as string),
     migrationHost,
     accel,
     migrationTimeoutMs: positiveInt('migrationTimeoutMs', q.get('migrationTimeoutMs'), 10 * 60_000),

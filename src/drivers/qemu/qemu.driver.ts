@@ -14,12 +14,14 @@ import {
   type SnapshotInfo,
   type VmSpec,
 } from '../hypervisor-driver.port.js';
-import { toDriverError } from '../kit/driver-errors.js';
+import { qemuDriverError, qmpErrorMapper } from './qmp-errors.js';
 import { abortIncoming, finishIncoming, prepareIncoming } from './incoming-migration.js';
 import { VmLock } from '../kit/vm-lock.js';
+import type { HostPolicy } from '../kit/host-policy.js';
 import { kvmUsable } from '../kit/kvm-probe.js';
 import { migrateOut } from './outgoing-migration.js';
-import { QemuDomain, isKernelImage, kernelBootOf, type HostContext } from './qemu-domain.js';
+import { QemuDomain, type HostContext } from './qemu-domain.js';
+import { isKernelImage, kernelBootOf, resolveBaseImage } from '../kit/image-catalog.js';
 import { createQcow2, imageInfo, isImageInUse } from '../kit/qemu-img.js';
 import { listQemuProcesses } from './qemu-process.js';
 import { deleteSnapshot, listSnapshots, revertSnapshot, takeSnapshot } from './qemu-snapshots.js';
@@ -30,8 +32,8 @@ import { ensureDir, removeFile, storageId, tombstonePath } from '../kit/vm-files
 import { isDir, safeReaddir } from '../kit/fs-probe.js';
 
 /** What a `qemu` host can do, from its URI alone (no process started): the API's 422 check. */
-export function qemuCapabilities(uri: string): DriverCapabilities {
-  return capabilitiesFor(parseQemuUri(uri));
+export function qemuCapabilities(uri: string, policy?: HostPolicy): DriverCapabilities {
+  return capabilitiesFor(parseQemuUri(uri, policy));
 }
 
 function capabilitiesFor(config: QemuHostConfig): DriverCapabilities {
@@ -57,18 +59,18 @@ function resolveAccel(config: QemuHostConfig): 'kvm' | 'tcg' {
  * No libvirt.
  * - Host URI: `qemu:///system?storage=…&migrationHost=…&accel=…` (qemu-uri.ts).
  * - Files: `<storage>/<vmId>/{disk.qcow2,spec.json,run-<hostId>/…}` (vm-files.ts).
- * - `spec.image`: a base qcow2 to overlay (absolute path or a name in `<storage>/.images`), or
- *   `kernel:/abs/dir` to boot a kernel + initrd with the serial console on a socket (qemu-domain.ts).
+ * - `spec.image`: a base qcow2 to overlay, or `kernel:/abs/dir` to boot a kernel + initrd with the
+ *   serial console on a socket; either only from the host's image catalog (kit/image-catalog.ts).
  * - Migration: shared storage or NBD storage copy (incoming-/outgoing-migration.ts).
  */
 export class QemuDriver implements HypervisorDriver {
   readonly kind = 'qemu';
   readonly capabilities: DriverCapabilities;
   private readonly host: HostContext;
-  private readonly lock = new VmLock();
+  private readonly lock = new VmLock(qmpErrorMapper);
 
-  constructor(binding: HostBinding) {
-    const config = parseQemuUri(binding.uri);
+  constructor(binding: HostBinding, policy?: HostPolicy) {
+    const config = parseQemuUri(binding.uri, policy);
     const storageDir = normalize(config.storageDir ?? binding.storageDir);
     if (!isAbsolute(storageDir)) throw new Error(`storage dir must be absolute, got ${storageDir}`);
     // QEMU option strings use commas as separators; a path with one would be split.
@@ -77,7 +79,7 @@ export class QemuDriver implements HypervisorDriver {
     this.capabilities = { ...capabilitiesFor(config), hardwareAcceleration: accel === 'kvm' };
     this.host = {
       storageDir,
-      imagesDir: config.imagesDir ?? join(storageDir, '.images'),
+      imagesDirs: config.imagesDirs.length > 0 ? config.imagesDirs : [join(storageDir, '.images')],
       hostKey: SAFE_NAME.test(binding.id)
         ? binding.id
         : createHash('sha256').update(binding.id).digest('hex').slice(0, 16),
@@ -101,8 +103,8 @@ export class QemuDriver implements HypervisorDriver {
     const dom = this.domain(spec.id);
     assertSpecSizes(spec);
     await this.exclusive(dom, 'define', async () => {
-      if (isKernelImage(spec)) kernelBootOf(spec); // fail now, not at start
-      const base = isKernelImage(spec) ? undefined : this.baseImage(spec.image);
+      if (isKernelImage(spec.image)) kernelBootOf(spec.image, this.host.imagesDirs); // fail now, not at start
+      const base = isKernelImage(spec.image) ? undefined : resolveBaseImage(spec.image, this.host.imagesDirs);
       const size = diskBytesOf(spec);
       if (base) {
         const baseSize = (await imageInfo(base, { forceShare: true }))['virtual-size'];
@@ -114,11 +116,18 @@ export class QemuDriver implements HypervisorDriver {
           );
         }
       }
+      const created = !existsSync(dom.paths.vmDir);
       ensureDir(dom.paths.vmDir);
       if (!existsSync(dom.paths.disk)) {
         const part = `${dom.paths.disk}.part`;
         removeFile(part);
-        await createQcow2(part, size, base);
+        try {
+          await createQcow2(part, size, base);
+        } catch (err) {
+          // A failed first define leaves nothing behind: no folder that listDomains or a later define would trust.
+          if (created) dom.removeAllFiles();
+          throw err;
+        }
         // Created under a temporary name so a crash never leaves a half-made disk that define would keep.
         renameSync(part, dom.paths.disk);
       }
@@ -230,7 +239,7 @@ export class QemuDriver implements HypervisorDriver {
     try {
       return await listSnapshots(dom);
     } catch (err) {
-      throw toDriverError(err, `list snapshots of ${dom.vmId}`);
+      throw qemuDriverError(err, `list snapshots of ${dom.vmId}`);
     }
   }
 
@@ -324,20 +333,9 @@ export class QemuDriver implements HypervisorDriver {
       await fn(dom, status);
     });
   }
-
-  /** `spec.image`: an absolute qcow2 path, or a name inside the images dir. */
-  private baseImage(image: string | undefined): string | undefined {
-    if (!image) return undefined;
-    const path = isAbsolute(image) ? image : join(this.host.imagesDir, assertSafeName('image name', image));
-    if (normalize(path) !== path || path.includes(',')) {
-      throw new DriverError('failed', `base image path must be plain and absolute: ${image}`);
-    }
-    if (!existsSync(path)) throw new DriverError('not_found', `base image ${path} does not exist`);
-    return path;
-  }
 }
 
 /** The factory the driver registry wires for kind `qemu`. */
-export function createQemuDriver(binding: HostBinding): QemuDriver {
-  return new QemuDriver(binding);
+export function createQemuDriver(binding: HostBinding, policy?: HostPolicy): QemuDriver {
+  return new QemuDriver(binding, policy);
 }

@@ -23,9 +23,6 @@ export interface QmpEvent {
   timestamp: QmpTimestamp;
 }
 
-export type QmpServerMessage =
-  { return: unknown; id?: unknown } | { error: QmpErrorBody; id?: unknown } | QmpEvent | QmpGreeting;
-
 /** `query-status` */
 export interface QmpStatusInfo {
   running: boolean;

@@ -14,9 +14,18 @@ import {
   type SnapshotInfo,
   type VmSpec,
 } from '../hypervisor-driver.port.js';
-import { DomainFileStore, isSafeVmId, type SimDomain } from './domain-file-store.js';
+import { DomainFileStore, type SimDomain } from './domain-file-store.js';
 import { FaultInjector } from './fault-injector.js';
 import { parseSimulatedUri } from './simulated-options.js';
+import {
+  checkId,
+  checkSnapshotName,
+  illegal,
+  incomingConflict,
+  now,
+  parseEndpoint,
+  toSnapshotInfo,
+} from './simulated-checks.js';
 
 const MIGRATION_STEPS = 4;
 
@@ -329,14 +338,6 @@ export class SimulatedDriver implements HypervisorDriver {
     // Nothing is held open: every call reads and writes its files directly.
   }
 
-  /** Test helper, not on the port: the domain died behind the control plane's back. */
-  async killFromOutside(vmId: string): Promise<void> {
-    checkId(vmId);
-    const d = this.require(vmId);
-    if (d.state !== 'running' && d.state !== 'paused') return;
-    this.save({ ...d, state: 'crashed', detail: 'killed from outside the driver' });
-  }
-
   private describe(d: SimDomain): DomainStatus {
     if (d.incoming) {
       return { state: 'migrating', detail: d.incoming.received ? 'incoming: received' : 'incoming: waiting' };
@@ -374,38 +375,4 @@ export class SimulatedDriver implements HypervisorDriver {
       );
     }
   }
-}
-
-function checkId(id: string): void {
-  if (!isSafeVmId(id)) throw new DriverError('failed', `simulated: invalid VM id ${JSON.stringify(id)}`);
-}
-
-function checkSnapshotName(name: string): void {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 128) {
-    throw new DriverError('failed', `simulated: invalid snapshot name ${JSON.stringify(name)}`);
-  }
-}
-
-function parseEndpoint(endpoint: MigrationEndpoint): { targetDir: string; token: string } {
-  const { host, token } = endpoint;
-  if (typeof host !== 'string' || !isAbsolute(host) || typeof token !== 'string' || token === '') {
-    throw new DriverError('failed', `simulated: invalid migration endpoint ${JSON.stringify(endpoint)}`);
-  }
-  return { targetDir: resolve(host), token };
-}
-
-function illegal(vmId: string, verb: string, state: string): DriverError {
-  return new DriverError('conflict', `simulated: cannot ${verb} ${vmId}: it is ${state}`);
-}
-
-function incomingConflict(vmId: string, verb: string): DriverError {
-  return new DriverError('conflict', `simulated: cannot ${verb} ${vmId}: it is an incoming migration on this host`);
-}
-
-function toSnapshotInfo(s: { name: string; memory: boolean; createdAt: string }): SnapshotInfo {
-  return { name: s.name, memory: s.memory, createdAt: s.createdAt };
-}
-
-function now(): string {
-  return new Date().toISOString();
 }

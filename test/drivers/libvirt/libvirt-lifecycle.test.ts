@@ -37,8 +37,9 @@ describe('libvirt driver on qemu:///system (real libvirtd, TCG guests)', { skip,
   before(() => {
     daemons = ensureDaemons();
     env = new LibvirtTestEnv();
-    d = env.driver('lv1', daemons.uri);
-    image = ensureGuest().image;
+    const guest = ensureGuest();
+    d = env.driver('lv1', daemons.uri, { images: guest.imagesDir });
+    image = guest.image;
   });
   after(async () => {
     await env?.cleanup();

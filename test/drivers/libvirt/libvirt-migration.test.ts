@@ -30,12 +30,16 @@ describe('libvirt live migration to a second libvirtd (real daemons, TCG guests)
   let env: LibvirtTestEnv;
   let a: LibvirtDriver;
   let image: string;
+  /** Source and target both have the guest in their image catalog. */
+  let imagesDir: string;
 
   before(() => {
     daemons = ensureDaemons();
     env = new LibvirtTestEnv('vl-lvmig-');
-    a = env.driver('src', daemons.uri);
-    image = ensureGuest().image;
+    const guest = ensureGuest();
+    imagesDir = guest.imagesDir;
+    a = env.driver('src', daemons.uri, { images: imagesDir });
+    image = guest.image;
   });
   after(async () => {
     await env?.cleanup();
@@ -46,7 +50,7 @@ describe('libvirt live migration to a second libvirtd (real daemons, TCG guests)
     assert.ok(daemons.peerUri, 'the peer libvirtd runs');
     const params: Record<string, string> = { peerUri: daemons.peerUri, migrationHost: '127.0.0.1' };
     if (storage) params.storage = storage;
-    return env.driver(hostId, daemons.peerUri, params);
+    return env.driver(hostId, daemons.peerUri, { images: imagesDir, ...params });
   }
 
   test('peer-to-peer live migration with --copy-storage-all: the guest runs on, with its disk, on the target', async () => {

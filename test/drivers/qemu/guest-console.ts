@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { repoRoot, sleep } from './qemu-test-env.js';
 
 /** Boot files of the tiny guest made by scripts/build-guest.sh, built once and cached. */
@@ -10,14 +10,21 @@ export interface GuestImage {
   dir: string;
   /** The VmSpec.image value that boots it. */
   image: string;
+  /** The image catalog dir it lies in: hosts that boot it need `images=<this>` in their URI. */
+  imagesDir: string;
 }
 
-/** Builds (or reuses) the guest under $VL_GUEST_DIR or guest/build/ in the repo. */
+/** Where the guest is built: $VL_GUEST_DIR or guest/build/ in the repo. */
+export function guestDir(): string {
+  return process.env.VL_GUEST_DIR ?? join(repoRoot(), 'guest', 'build');
+}
+
+/** Builds (or reuses) the guest under guestDir(). */
 export function ensureGuest(): GuestImage {
   const root = repoRoot();
-  const dir = process.env.VL_GUEST_DIR ?? join(root, 'guest', 'build');
+  const dir = guestDir();
   execFileSync('bash', [join(root, 'scripts', 'build-guest.sh'), dir], { stdio: 'pipe', timeout: 300_000 });
-  return { dir, image: `kernel:${dir}` };
+  return { dir, image: `kernel:${dir}`, imagesDir: dirname(dir) };
 }
 
 /** Polls a serial log file until `text` shows up (the log keeps output sent while nobody was connected). */

@@ -22,8 +22,9 @@ describe('qemu driver: a real Linux guest', () => {
   });
 
   test('boot, live-migrate with its memory, revert a memory snapshot, then power off through ACPI', async () => {
-    const a = env.driver('guest-a');
-    const b = env.driver('guest-b');
+    // Both hosts have the guest in their image catalog: the target boots the same kernel.
+    const a = env.driver('guest-a', { params: { images: guest.imagesDir } });
+    const b = env.driver('guest-b', { params: { images: guest.imagesDir } });
     const spec = vmSpec({ memoryMiB: 128, image: guest.image });
     await a.define(spec);
 

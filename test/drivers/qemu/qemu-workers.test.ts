@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { startTestApp, waitOperation, type TestApp } from '../../support/app.js';
 import { vmPaths } from '../../../src/drivers/kit/vm-files.js';
-import { ensureGuest, GuestConsole, waitForLog } from './guest-console.js';
+import { ensureGuest, guestDir, GuestConsole, waitForLog } from './guest-console.js';
 import { tempDir, testRedisUrl } from '../../support/env.js';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../../src/main.js');
@@ -75,7 +75,8 @@ describe(
           id,
           name,
           driver: 'qemu',
-          uri: `qemu:///system?storage=${dir.dir}&stopTimeoutMs=2000&accel=tcg`,
+          // The guest's folder is the hosts' image catalog: the last test boots it.
+          uri: `qemu:///system?storage=${dir.dir}&images=${dirname(guestDir())}&stopTimeoutMs=2000&accel=tcg`,
           capacity: { vcpus: 8, memoryMiB: 4096 },
         });
         assert.equal(res.status, 201, JSON.stringify(res.body));

@@ -1,6 +1,6 @@
 import type { HostBinding, VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
-import { SimulatedDriver } from '../../../src/drivers/simulated/simulated.driver.js';
 import type { ContractTarget } from '../contract-target.js';
+import { killSimulatedFromOutside } from './kill-from-outside.js';
 
 /** Every capability the simulated URI can turn off, turned off: the refusal paths of the suite. */
 const RESTRICTED =
@@ -28,8 +28,6 @@ export const target: ContractTarget = {
   spec(vmId): VmSpec {
     return { id: vmId, name: vmId, vcpus: 1, memoryMiB: 64, diskGiB: 1 };
   },
-  // The domain is a file: the driver's own hook marks it crashed, as a dead process would leave it.
-  async killFromOutside(host, vmId) {
-    await new SimulatedDriver(host).killFromOutside(vmId);
-  },
+  // The domain is a file: the test marks it crashed, as a dead process would leave it.
+  killFromOutside: killSimulatedFromOutside,
 };

@@ -11,6 +11,7 @@ import {
 } from '../../../src/drivers/hypervisor-driver.port.js';
 import { SimulatedDriver } from '../../../src/drivers/simulated/simulated.driver.js';
 import { parseSimulatedUri } from '../../../src/drivers/simulated/simulated-options.js';
+import { killSimulatedFromOutside } from './kill-from-outside.js';
 
 const tmp = tempDir('vl-sim-');
 after(() => tmp.cleanup());
@@ -132,7 +133,7 @@ describe('simulated lifecycle', () => {
     await rejectsWith(d.snapshot(vm, 's', { memory: false }), 'not_found');
     await rejectsWith(d.listSnapshots(vm), 'not_found');
     await rejectsWith(d.finishIncoming(vm, { live: true }), 'not_found');
-    await rejectsWith(d.killFromOutside(vm.id), 'not_found');
+    await rejectsWith(killSimulatedFromOutside(d.host, vm.id), 'not_found');
     await d.destroy(vm);
   });
 
@@ -196,7 +197,7 @@ describe('simulated lifecycle', () => {
     const vm = spec();
     await d.define(vm);
     await d.start(vm);
-    await d.killFromOutside(vm.id);
+    await killSimulatedFromOutside(d.host, vm.id);
     const st = await d.status(vm);
     assert.equal(st.state, 'crashed');
     assert.match(st.detail ?? '', /outside/);
