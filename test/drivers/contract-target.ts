@@ -1,7 +1,7 @@
 import type { HostBinding, VmSpec } from '../../src/drivers/hypervisor-driver.port.js';
 
 /**
- * What one driver gives the shared contract suite (test/drivers/contract.test.ts).
+ * What one driver gives the shared contract suite (test/drivers/contract-suite.ts).
  * Each driver kind `<kind>` exports `target: ContractTarget` from
  * test/drivers/<kind>/<kind>.contract-target.ts; the suite imports it by that
  * path and lists the driver as skipped, with the reason, when the file is absent
