@@ -1,4 +1,5 @@
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { DriverError, type DomainStatus, type VmSpec } from '../hypervisor-driver.port.js';
 import { readJson, removeFile, writeJsonAtomic } from '../kit/vm-files.js';
 import { detectHierarchies } from './cgroup-hierarchies.js';
@@ -8,15 +9,16 @@ import {
   freeze,
   freezeState,
   planCgroups,
-  procsFiles,
   removeCgroups,
   thaw,
 } from './container-cgroups.js';
 import { containerPaths, type ContainerPaths, type RunInfo } from './container-files.js';
-import { consoleTail, hostnameFor, launchContainer, readPidFile } from './container-launch.js';
+import { consoleTail, hostnameFor, launchContainer, readPidFile, runcDelete } from './container-launch.js';
+import { ID_MAP_BASE, ID_MAP_SIZE, shiftTree } from './id-map.js';
+import { ociConfig } from './oci-config.js';
 import type { ContainerHostConfig } from './container-uri.js';
 import { isSameLiveProcess, procStat, signal, waitGone } from './proc-stat.js';
-import { assertMountPoints } from './rootfs.js';
+import { assertMountPoints, ensureMountPoints } from './rootfs.js';
 
 export interface HostContext {
   storageDir: string;
@@ -24,6 +26,8 @@ export interface HostContext {
   hostKey: string;
   config: ContainerHostConfig;
   imageDirs: string[];
+  /** runc's state dir for this host's containers (`runc --root`). */
+  runcRoot: string;
 }
 
 export interface StoredSpec extends VmSpec {
@@ -102,7 +106,11 @@ export class ContainerDomain {
   async launch(spec: StoredSpec, signal?: AbortSignal): Promise<void> {
     this.recoverRootfs();
     if (!existsSync(this.paths.rootfs)) throw new DriverError('not_found', `VM ${this.vmId} has no root filesystem`);
+    assertSearchable(this.paths.vmDir);
+    ensureMountPoints(this.paths.rootfs);
     assertMountPoints(this.paths.rootfs);
+    // A root filesystem from before user namespaces (owned by host root) joins the range once.
+    if (!inIdRange(lstatSync(this.paths.rootfs).uid)) shiftTree(this.paths.rootfs);
     const hierarchies = detectHierarchies(this.host.config.cgroupParent);
     const planned = planCgroups(hierarchies, this.host.hostKey, this.vmId, this.host.config.freezer);
     await this.clearLeftovers(this.readRun()?.cgroups ?? planned);
@@ -112,6 +120,15 @@ export class ContainerDomain {
       hierarchies,
     );
     removeFile(this.paths.pidFile);
+    writeJsonAtomic(
+      this.paths.config,
+      ociConfig({
+        rootfs: this.paths.rootfs,
+        hostname: hostnameFor(spec.name, spec.id),
+        cgroupsPath: this.cgroupsPath(),
+        busybox: this.host.config.busybox,
+      }),
+    );
     // Recorded before the spawn so a worker dying mid-launch leaves the cgroups findable.
     writeJsonAtomic(this.paths.run, {
       pid: 0,
@@ -121,12 +138,11 @@ export class ContainerDomain {
     } satisfies RunInfo);
     try {
       const init = await launchContainer({
-        busybox: this.host.config.busybox,
-        rootfs: this.paths.rootfs,
-        hostname: hostnameFor(spec.name, spec.id),
+        runcRoot: this.host.runcRoot,
+        id: this.vmId,
+        bundle: this.paths.vmDir,
         pidFile: this.paths.pidFile,
         consoleLog: this.paths.console,
-        procsFiles: procsFiles(cgroups),
         startGraceMs: this.host.config.startGraceMs,
         signal,
       });
@@ -201,14 +217,47 @@ export class ContainerDomain {
     rmSync(this.paths.rootfsOld, { recursive: true, force: true });
   }
 
-  /** Kills whatever is left in the container's cgroups, removes them and the run files. */
+  /**
+   * runc's `linux.cgroupsPath` naming the dirs planCgroups chose: relative (runc puts it under its
+   * own cgroup in each hierarchy, which is the worker's, as detectHierarchies does) unless the
+   * host URI set a cgroupParent.
+   */
+  private cgroupsPath(): string {
+    const parent = this.host.config.cgroupParent;
+    return parent ? `${parent}/${this.host.hostKey}/${this.vmId}` : `virtledger/${this.host.hostKey}/${this.vmId}`;
+  }
+
+  /** Kills whatever is left in the container's cgroups, removes them, runc's record and the run files. */
   private async clearLeftovers(cgroups: RunInfo['cgroups']): Promise<void> {
     if (freezeState(cgroups) !== 'thawed' && freezeState(cgroups) !== 'absent') await thaw(cgroups);
     const pids = cgroupPids(cgroups);
     for (const p of pids) signal(p, 'SIGKILL');
     await waitGone(() => cgroupPids(cgroups).length === 0, KILL_WAIT_MS);
+    await runcDelete(this.host.runcRoot, this.vmId);
     await removeCgroups(cgroups);
     removeFile(this.paths.run);
     removeFile(this.paths.pidFile);
+  }
+}
+
+function inIdRange(id: number): boolean {
+  return id >= ID_MAP_BASE && id < ID_MAP_BASE + ID_MAP_SIZE;
+}
+
+/**
+ * runc bind-mounts the root filesystem as the container's root, an unprivileged host uid: every
+ * dir above it must be searchable by others. The VM dir is made so here (a migrated or older one
+ * may not be); a parent that is not is named, since changing it is the operator's call.
+ */
+function assertSearchable(vmDir: string): void {
+  chmodSync(vmDir, 0o711);
+  for (let d = dirname(vmDir); ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) {
+      throw new DriverError(
+        'failed',
+        `${d} is not searchable by other users (chmod o+x): a container's root (uid ${ID_MAP_BASE}) must reach its root filesystem`,
+      );
+    }
+    if (d === dirname(d)) break;
   }
 }

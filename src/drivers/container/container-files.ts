@@ -9,6 +9,8 @@ import type { CgroupPlan } from './container-cgroups.js';
 export interface ContainerPaths {
   vmDir: string;
   spec: string;
+  /** The OCI config runc runs the container from (the VM dir is the bundle); rewritten at each start. */
+  config: string;
   rootfs: string;
   /** A rootfs being built or restored, renamed into place when complete. */
   rootfsNew: string;
@@ -32,6 +34,7 @@ export function containerPaths(storageDir: string, vmId: string): ContainerPaths
   return {
     vmDir,
     spec: join(vmDir, 'spec.json'),
+    config: join(vmDir, 'config.json'),
     rootfs: join(vmDir, 'rootfs'),
     rootfsNew: join(vmDir, 'rootfs.new'),
     rootfsOld: join(vmDir, 'rootfs.old'),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { isAbsolute, join, normalize } from 'node:path';
 import {
   DriverError,
@@ -24,6 +24,7 @@ import { abortIncoming, finishIncoming, migrateOut, prepareIncoming } from './co
 import { deleteSnapshot, listSnapshots, revertSnapshot, takeSnapshot } from './container-snapshots.js';
 import { parseContainerUri } from './container-uri.js';
 import { buildRootfs, resolveImage } from './rootfs.js';
+import { shiftTree } from './id-map.js';
 import { TarReceivers } from './tar-receiver.js';
 import { isDir, safeReaddir } from '../kit/fs-probe.js';
 
@@ -72,8 +73,12 @@ export class ContainerDriver implements HypervisorDriver {
       hostKey: hostKeyOf(binding.id),
       config,
       imageDirs: config.imageDirs.length > 0 ? config.imageDirs : [join(storageDir, '.images')],
+      runcRoot: join(storageDir, '.runc'),
     };
     ensureDir(storageDir);
+    // The container's root (an unprivileged host uid) must pass through to its root filesystem
+    // when runc bind-mounts it: search (x) without read, so it still lists nothing here.
+    chmodSync(storageDir, 0o711);
   }
 
   get storageDir(): string {
@@ -101,11 +106,13 @@ export class ContainerDriver implements HypervisorDriver {
     await this.exclusive(dom, 'define', async () => {
       const source = resolveImage(spec.image, this.host.imageDirs);
       ensureDir(dom.paths.vmDir);
+      chmodSync(dom.paths.vmDir, 0o711);
       dom.recoverRootfs();
       if (!existsSync(dom.paths.rootfs)) {
         // Built aside and renamed, so a crash never leaves a half root filesystem that define would keep.
         try {
           await buildRootfs(source, dom.paths.rootfsNew, this.host.config.busybox);
+          shiftTree(dom.paths.rootfsNew);
         } catch (err) {
           rmSync(dom.paths.rootfsNew, { recursive: true, force: true });
           throw err;
