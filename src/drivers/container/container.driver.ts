@@ -85,6 +85,11 @@ export class ContainerDriver implements HypervisorDriver {
     return this.host.storageDir;
   }
 
+  /** runc's state dir of this host (`runc --root`): operators and tests `runc exec` through it. */
+  get runcRoot(): string {
+    return this.host.runcRoot;
+  }
+
   /** Paths of one VM on this host: for operators and tests, not for the control plane. */
   domainPaths(vmId: string): ContainerDomain['paths'] {
     return this.domain(vmId).paths;
