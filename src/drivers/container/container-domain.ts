@@ -18,7 +18,8 @@ import { ID_MAP_BASE, ID_MAP_SIZE, shiftTree } from './id-map.js';
 import { ociConfig } from './oci-config.js';
 import type { ContainerHostConfig } from './container-uri.js';
 import { isSameLiveProcess, procStat, signal, waitGone } from './proc-stat.js';
-import { assertMountPoints, ensureMountPoints } from './rootfs.js';
+import { createDiskImage, mountDiskImage, unmountDiskImage } from './disk-image.js';
+import { assertMountPoints, copyTree, ensureMountPoints } from './rootfs.js';
 
 export interface HostContext {
   storageDir: string;
@@ -104,6 +105,7 @@ export class ContainerDomain {
    * half-done launch) are cleared first, then cgroups with the spec's limits, then the init.
    */
   async launch(spec: StoredSpec, signal?: AbortSignal): Promise<void> {
+    await this.openDisk(spec.diskGiB);
     this.recoverRootfs();
     if (!existsSync(this.paths.rootfs)) throw new DriverError('not_found', `VM ${this.vmId} has no root filesystem`);
     assertSearchable(this.paths.vmDir);
@@ -207,6 +209,28 @@ export class ContainerDomain {
     if (!run || this.livePid(run) === undefined)
       throw new DriverError('conflict', `cannot ${verb} ${this.vmId}: it is not running`);
     return run;
+  }
+
+  /**
+   * Makes the disk image (first time), mounts it (mounts do not survive a host reboot), and moves
+   * a root filesystem that is not yet inside it (an older release's, or one a migration brought)
+   * in: a copy that does not fit is ENOSPC, i.e. the VM is bigger than its diskGiB.
+   */
+  async openDisk(sizeGiB: number): Promise<void> {
+    if (!existsSync(this.paths.diskImage)) await createDiskImage(this.paths.diskImage, sizeGiB);
+    await mountDiskImage(this.paths.diskImage, this.paths.disk);
+    if (!existsSync(this.paths.plainRootfs)) return;
+    if (!existsSync(this.paths.rootfs)) {
+      rmSync(this.paths.rootfsNew, { recursive: true, force: true });
+      await copyTree(this.paths.plainRootfs, this.paths.rootfsNew);
+      renameSync(this.paths.rootfsNew, this.paths.rootfs);
+    }
+    rmSync(this.paths.plainRootfs, { recursive: true, force: true });
+  }
+
+  /** Unmounts the disk, before the VM dir is removed or sent away. */
+  async closeDisk(): Promise<void> {
+    await unmountDiskImage(this.paths.disk);
   }
 
   /** A revert that crashed between its renames left the previous rootfs aside: put it back. */

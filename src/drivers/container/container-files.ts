@@ -3,7 +3,7 @@ import type { CgroupPlan } from './container-cgroups.js';
 
 /**
  * Where one container's files live on one host: `<storage>/<vmId>/` holds everything that
- * belongs to the VM (spec, root filesystem, snapshots) plus its run files; a prepared incoming
+ * belongs to the VM (spec, disk image with the root filesystem, snapshots) plus its run files; a prepared incoming
  * migration waits in `<storage>/.incoming-<vmId>/` until finishIncoming moves it into place.
  */
 export interface ContainerPaths {
@@ -11,7 +11,13 @@ export interface ContainerPaths {
   spec: string;
   /** The OCI config runc runs the container from (the VM dir is the bundle); rewritten at each start. */
   config: string;
+  /** The container's disk: a sparse ext4 image of diskGiB (disk-image.ts)… */
+  diskImage: string;
+  /** …loop-mounted here; the root filesystem and its in-flight copies live inside it. */
+  disk: string;
   rootfs: string;
+  /** A root filesystem outside a disk image (an older release's, or one a migration just brought): moved into the disk. */
+  plainRootfs: string;
   /** A rootfs being built or restored, renamed into place when complete. */
   rootfsNew: string;
   /** The previous rootfs during a revert, until the new one is in place. */
@@ -35,9 +41,12 @@ export function containerPaths(storageDir: string, vmId: string): ContainerPaths
     vmDir,
     spec: join(vmDir, 'spec.json'),
     config: join(vmDir, 'config.json'),
-    rootfs: join(vmDir, 'rootfs'),
-    rootfsNew: join(vmDir, 'rootfs.new'),
-    rootfsOld: join(vmDir, 'rootfs.old'),
+    diskImage: join(vmDir, 'disk.ext4'),
+    disk: join(vmDir, 'disk'),
+    rootfs: join(vmDir, 'disk', 'rootfs'),
+    plainRootfs: join(vmDir, 'rootfs'),
+    rootfsNew: join(vmDir, 'disk', 'rootfs.new'),
+    rootfsOld: join(vmDir, 'disk', 'rootfs.old'),
     snapshots: join(vmDir, 'snapshots'),
     run: join(vmDir, 'run.json'),
     pidFile: join(vmDir, 'init.pid'),

@@ -27,6 +27,7 @@ export interface LaunchedInit {
 }
 
 const PID_WAIT_MS = 10_000;
+const EXIT_WAIT_MS = 5_000;
 
 /**
  * Starts the container under runc, detached from the worker (own session, stdio to the console
@@ -66,10 +67,15 @@ export async function launchContainer(o: LaunchOptions): Promise<LaunchedInit> {
     await sleep(10);
   }
   const st = procStat(pid);
-  if (!st) throw startFailure(o, exit ?? 'init gone right after start');
+  // runc reports the init's exit status once it has cleaned up after it: wait for it (bounded),
+  // since the status is what tells an operator why.
+  if (!st) {
+    await waitFor(() => exit !== undefined, EXIT_WAIT_MS);
+    throw startFailure(o, exit ?? 'init gone right after start');
+  }
   await sleep(o.startGraceMs);
   if (!isSameLiveProcess(pid, st.startTime)) {
-    await waitFor(() => exit !== undefined, 1_000);
+    await waitFor(() => exit !== undefined, EXIT_WAIT_MS);
     throw startFailure(o, exit ?? 'init exited');
   }
   return { pid, startTime: st.startTime };

@@ -42,13 +42,14 @@ export async function takeSnapshot(dom: ContainerDomain, name: string, memory: b
       'containers have no memory snapshots here (CRIU does not work on this kernel)',
     );
   }
-  dom.requireSpec();
+  const spec = dom.requireSpec();
   const existing = listSnapshots(dom).find((s) => s.name === name);
   if (existing) return existing; // a retried request must not fail on its own first success
   const dir = join(dom.paths.snapshots, name);
   rmSync(dir, { recursive: true, force: true }); // an interrupted earlier attempt
   const part = `${dir}.part`;
   rmSync(part, { recursive: true, force: true });
+  await dom.openDisk(spec.diskGiB);
   mkdirSync(part, { recursive: true });
   const run = dom.readRun();
   const live = dom.livePid(run) !== undefined && run !== undefined;
@@ -79,12 +80,13 @@ export async function revertSnapshot(
   name: string,
   startAgain: () => Promise<void>,
 ): Promise<DomainState> {
-  dom.requireSpec();
+  const spec = dom.requireSpec();
   if (!listSnapshots(dom).some((s) => s.name === name)) {
     throw new DriverError('not_found', `VM ${dom.vmId} has no snapshot ${name}`);
   }
   const wasLive = dom.livePid() !== undefined;
   await dom.terminate({ graceful: false, timeoutMs: 0 });
+  await dom.openDisk(spec.diskGiB);
   dom.recoverRootfs();
   await copyTree(join(dom.paths.snapshots, name, 'rootfs'), dom.paths.rootfsNew);
   renameSync(dom.paths.rootfs, dom.paths.rootfsOld);

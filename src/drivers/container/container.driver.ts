@@ -112,6 +112,7 @@ export class ContainerDriver implements HypervisorDriver {
       const source = resolveImage(spec.image, this.host.imageDirs);
       ensureDir(dom.paths.vmDir);
       chmodSync(dom.paths.vmDir, 0o711);
+      await dom.openDisk(spec.diskGiB);
       dom.recoverRootfs();
       if (!existsSync(dom.paths.rootfs)) {
         // Built aside and renamed, so a crash never leaves a half root filesystem that define would keep.
@@ -169,7 +170,8 @@ export class ContainerDriver implements HypervisorDriver {
     const dom = this.domain(spec.id);
     await this.exclusive(dom, 'destroy', async () => {
       if (existsSync(dom.paths.vmDir)) await dom.terminate({ graceful: false, timeoutMs: 0 });
-      // Mounts of the container live in its own (private) mount namespace, so nothing is mounted here.
+      // The container's own mounts die with its mount namespace; its disk is mounted here.
+      await dom.closeDisk();
       rmSync(dom.paths.vmDir, { recursive: true, force: true });
       this.receivers.close(dom.vmId);
       rmSync(dom.paths.incomingDir, { recursive: true, force: true });

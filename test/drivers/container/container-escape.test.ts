@@ -156,7 +156,8 @@ describe('container escapes fail (issue #12): a container is not host root', { s
 
   test('ordinary work succeeds: a process tree, files, chown to a service user; the memory limit kills a hog', async () => {
     const tree = run(
-      'sleep 30 & sleep 30 & (sleep 30 &); ' +
+      // stdio of the background ones away from runc exec's pipe, or it waits for them
+      'sleep 30 >/dev/null 2>&1 & sleep 30 >/dev/null 2>&1 & (sleep 30 >/dev/null 2>&1 &); ' +
         // forked at once, but exec'd a moment later: wait for the three, with a deadline
         'for i in $(seq 250); do n=$(ps -o args | grep -c "^sleep 30"); [ "$n" -ge 3 ] && break; usleep 20000; done; echo "$n"; ' +
         'mkdir -p /srv/app && echo data > /srv/app/f && chown 1000:1000 /srv/app/f && cat /srv/app/f && ' +
@@ -169,5 +170,26 @@ describe('container escapes fail (issue #12): a container is not host root', { s
     assert.match(hog.out, /dd=(137|[1-9])/, 'a 96 MiB buffer in a 48 MiB container is killed');
     assert.ok(await eventually(() => run('echo alive').out.trim() === 'alive'), 'the container keeps running');
     assert.equal((await driver.status(spec)).state, 'running');
+  });
+
+  test('filling the disk stops at diskGiB (ENOSPC inside), and the image on the host stays within it', () => {
+    // fallocate asks for more than the disk (refused), then takes all but 64 MiB at once (no data
+    // written), and dd writes real blocks past the end.
+    const r = run(
+      `df -k / | tail -1; fallocate -l ${spec.diskGiB + 1}G /too-big; echo "falloc=$?"; rm -f /too-big; ` +
+        "fallocate -l $(( $(df -k / | awk 'NR==2 {print $4}') - 65536 ))k /fill1; " +
+        'dd if=/dev/zero of=/fill bs=1M count=256; echo "dd=$?"; ' +
+        'echo "size=$(( $(wc -c < /fill1) + $(wc -c < /fill) ))"; rm -f /fill /fill1; echo after > /root/after && cat /root/after',
+    );
+    assert.match(r.out, /falloc=[1-9]/);
+    assert.match(r.out, /No space left on device/);
+    assert.match(r.out, /dd=[1-9]/);
+    const written = Number(/size=(\d+)/.exec(r.out)?.[1]);
+    assert.ok(written > 0 && written <= spec.diskGiB * 1024 ** 3, `stopped within ${spec.diskGiB} GiB (${written})`);
+    const total = Number(/^\S+\s+(\d+)/m.exec(r.out)?.[1]) * 1024;
+    assert.ok(total <= spec.diskGiB * 1024 ** 3, `the root filesystem is ${total} bytes, at most diskGiB`);
+    const image = statSync(driver.domainPaths(spec.id).diskImage);
+    assert.ok(image.blocks * 512 <= spec.diskGiB * 1024 ** 3, 'the host gave it no more than diskGiB');
+    assert.match(r.out, /^after$/m, 'freed space is usable again');
   });
 });

@@ -1,0 +1,76 @@
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { DriverError } from '../hypervisor-driver.port.js';
+import { runTool } from '../kit/run-tool.js';
+import { ID_MAP_BASE } from './id-map.js';
+
+const GIB = 1024 ** 3;
+const TOOL_TIMEOUT_MS = 120_000;
+
+/**
+ * The container's disk: a sparse ext4 image of `diskGiB`, loop-mounted, holding its root
+ * filesystem, so a container that fills its disk gets ENOSPC at `diskGiB` and the host's
+ * filesystem is untouched. No reserved blocks (`-m 0`: they would be for host root, not the
+ * container's root), root dir owned by the container's root. Made aside and renamed into place,
+ * so a crash never leaves a half-made image that the next call would mount.
+ */
+export async function createDiskImage(image: string, sizeGiB: number): Promise<void> {
+  const part = `${image}.part`;
+  rmSync(part, { force: true });
+  const fd = openSync(part, 'w', 0o600);
+  try {
+    ftruncateSync(fd, Math.max(1, sizeGiB) * GIB);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    await runTool(
+      'mkfs.ext4',
+      ['-q', '-F', '-m', '0', '-E', `root_owner=${ID_MAP_BASE}:${ID_MAP_BASE}`, '-L', 'vl-rootfs', part],
+      { timeoutMs: TOOL_TIMEOUT_MS },
+    );
+  } catch (err) {
+    rmSync(part, { force: true });
+    throw err;
+  }
+  renameSync(part, image);
+}
+
+/**
+ * Loop-mounts the image on `dir` unless it is mounted there already (mounts outlive the worker;
+ * after a host reboot they are made again here). `nodev`: no device node in it ever works.
+ */
+export async function mountDiskImage(image: string, dir: string): Promise<void> {
+  if (isMountPoint(dir)) return;
+  if (!existsSync(image)) throw new DriverError('not_found', `disk image ${image} is missing`);
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  await runTool('mount', ['-t', 'ext4', '-o', 'loop,nodev', '--', image, dir], { timeoutMs: TOOL_TIMEOUT_MS });
+}
+
+/**
+ * Unmounts the disk (the loop device goes with it: mount -o loop sets autoclear). A mount still
+ * busy (a process of a dying container holding a file) is detached lazily: it is freed when the
+ * last user goes, and the image can be removed now.
+ */
+export async function unmountDiskImage(dir: string): Promise<void> {
+  if (!isMountPoint(dir)) return;
+  try {
+    await runTool('umount', ['--', dir], { timeoutMs: TOOL_TIMEOUT_MS });
+  } catch {
+    await runTool('umount', ['-l', '--', dir], { timeoutMs: TOOL_TIMEOUT_MS });
+  }
+}
+
+/** Whether something is mounted exactly on `dir` in this mount namespace (/proc/self/mountinfo). */
+export function isMountPoint(dir: string): boolean {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return false;
+  }
+  return text.split('\n').some((line) => unescapeMount(line.split(' ')[4] ?? '') === dir);
+}
+
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
