@@ -21,7 +21,13 @@ import { ensureDir, writeJsonAtomic } from '../kit/vm-files.js';
 import { canFreeze, detectHierarchies } from './cgroup-hierarchies.js';
 import { ContainerDomain, type HostContext, type StoredSpec } from './container-domain.js';
 import { abortIncoming, finishIncoming, migrateOut, prepareIncoming } from './container-migration.js';
-import { deleteSnapshot, listSnapshots, revertSnapshot, takeSnapshot } from './container-snapshots.js';
+import {
+  assertSnapshotName,
+  deleteSnapshot,
+  listSnapshots,
+  revertSnapshot,
+  takeSnapshot,
+} from './container-snapshots.js';
 import { parseContainerUri } from './container-uri.js';
 import { buildRootfs, resolveImage } from './rootfs.js';
 import { shiftTree } from './id-map.js';
@@ -182,12 +188,14 @@ export class ContainerDriver implements HypervisorDriver {
   async snapshot(spec: VmSpec, name: string, opts: { memory: boolean }): Promise<SnapshotInfo> {
     const dom = this.domain(spec.id);
     assertSafeName('snapshot name', name);
+    assertSnapshotName(name);
     return this.exclusive(dom, 'snapshot', () => takeSnapshot(dom, name, opts.memory));
   }
 
   async revert(spec: VmSpec, name: string, ctx: CallContext = {}): Promise<DomainState> {
     const dom = this.domain(spec.id);
     assertSafeName('snapshot name', name);
+    assertSnapshotName(name);
     return this.exclusive(dom, 'revert', () =>
       revertSnapshot(dom, name, () => dom.launch(dom.requireSpec(), ctx.signal)),
     );
