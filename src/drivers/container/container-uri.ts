@@ -30,6 +30,8 @@ export interface ContainerHostConfig {
   migrationHost: string;
   /** Upper bound of sending one VM over tcp. */
   migrationTimeoutMs: number;
+  /** How long a connection to the tcp receiver may take to show its token before it is dropped. */
+  migrationHeaderTimeoutMs: number;
 }
 
 const KEYS = new Set([
@@ -43,6 +45,7 @@ const KEYS = new Set([
   'migration',
   'migrationHost',
   'migrationTimeoutMs',
+  'migrationHeaderTimeoutMs',
   'freezer',
 ]);
 
@@ -90,6 +93,7 @@ export function parseContainerUri(uri: string): ContainerHostConfig {
     migration,
     migrationHost,
     migrationTimeoutMs: positiveInt('migrationTimeoutMs', q.get('migrationTimeoutMs'), 10 * 60_000),
+    migrationHeaderTimeoutMs: positiveInt('migrationHeaderTimeoutMs', q.get('migrationHeaderTimeoutMs'), 10_000),
     storageDir: absolute('storage', q.get('storage')),
     imageDirs: q.getAll('images').map((v) => absolute('images', v) as string),
     stopTimeoutMs: positiveInt('stopTimeoutMs', q.get('stopTimeoutMs'), 10_000),

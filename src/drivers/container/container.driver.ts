@@ -67,13 +67,14 @@ export class ContainerDriver implements HypervisorDriver {
   private readonly host: HostContext;
   private readonly lock = new VmLock();
   /** Listeners of prepared tcp migrations; they live in this worker process until finish/abort. */
-  private readonly receivers = new TarReceivers();
+  private readonly receivers: TarReceivers;
 
   constructor(binding: HostBinding) {
     const config = parseContainerUri(binding.uri);
     const storageDir = normalize(config.storageDir ?? binding.storageDir);
     if (!isAbsolute(storageDir)) throw new Error(`storage dir must be absolute, got ${storageDir}`);
     this.capabilities = containerCapabilities(binding.uri);
+    this.receivers = new TarReceivers(config.migrationHeaderTimeoutMs);
     this.host = {
       storageDir,
       hostKey: hostKeyOf(binding.id),
