@@ -1,5 +1,4 @@
-import { chmodSync, existsSync, lstatSync, renameSync, rmSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, lstatSync, renameSync, rmSync } from 'node:fs';
 import { DriverError, type DomainStatus, type VmSpec } from '../hypervisor-driver.port.js';
 import { readJson, removeFile, writeJsonAtomic } from '../kit/vm-files.js';
 import { detectHierarchies } from './cgroup-hierarchies.js';
@@ -18,7 +17,7 @@ import { ID_MAP_BASE, ID_MAP_SIZE, shiftTree } from './id-map.js';
 import { ociConfig } from './oci-config.js';
 import type { ContainerHostConfig } from './container-uri.js';
 import { isSameLiveProcess, procStat, signal, waitGone } from './proc-stat.js';
-import { createDiskImage, mountDiskImage, unmountDiskImage } from './disk-image.js';
+import { createDiskImage, mountDiskImage, unmountDiskImage, withFileLock } from './disk-image.js';
 import { assertMountPoints, copyTree, ensureMountPoints } from './rootfs.js';
 
 export interface HostContext {
@@ -29,6 +28,8 @@ export interface HostContext {
   imageDirs: string[];
   /** runc's state dir for this host's containers (`runc --root`). */
   runcRoot: string;
+  /** Where this host's container disks are mounted (`<mounts>/<hash of storageDir>`). */
+  diskMounts: string;
 }
 
 export interface StoredSpec extends VmSpec {
@@ -47,7 +48,7 @@ export class ContainerDomain {
     readonly host: HostContext,
     readonly vmId: string,
   ) {
-    this.paths = containerPaths(host.storageDir, vmId);
+    this.paths = containerPaths(host.storageDir, vmId, host.diskMounts);
   }
 
   readSpec(): StoredSpec | undefined {
@@ -108,7 +109,6 @@ export class ContainerDomain {
     await this.openDisk(spec.diskGiB);
     this.recoverRootfs();
     if (!existsSync(this.paths.rootfs)) throw new DriverError('not_found', `VM ${this.vmId} has no root filesystem`);
-    assertSearchable(this.paths.vmDir);
     ensureMountPoints(this.paths.rootfs);
     assertMountPoints(this.paths.rootfs);
     // A root filesystem from before user namespaces (owned by host root) joins the range once.
@@ -217,20 +217,23 @@ export class ContainerDomain {
    * in: a copy that does not fit is ENOSPC, i.e. the VM is bigger than its diskGiB.
    */
   async openDisk(sizeGiB: number): Promise<void> {
-    if (!existsSync(this.paths.diskImage)) await createDiskImage(this.paths.diskImage, sizeGiB);
-    await mountDiskImage(this.paths.diskImage, this.paths.disk);
-    if (!existsSync(this.paths.plainRootfs)) return;
-    if (!existsSync(this.paths.rootfs)) {
-      rmSync(this.paths.rootfsNew, { recursive: true, force: true });
-      await copyTree(this.paths.plainRootfs, this.paths.rootfsNew);
-      renameSync(this.paths.rootfsNew, this.paths.rootfs);
-    }
-    rmSync(this.paths.plainRootfs, { recursive: true, force: true });
+    await withFileLock(this.paths.diskLock, async () => {
+      if (!existsSync(this.paths.diskImage)) await createDiskImage(this.paths.diskImage, sizeGiB);
+      await mountDiskImage(this.paths.diskImage, this.paths.disk);
+      if (!existsSync(this.paths.plainRootfs)) return;
+      if (!existsSync(this.paths.rootfs)) {
+        rmSync(this.paths.rootfsNew, { recursive: true, force: true });
+        await copyTree(this.paths.plainRootfs, this.paths.rootfsNew);
+        renameSync(this.paths.rootfsNew, this.paths.rootfs);
+      }
+      rmSync(this.paths.plainRootfs, { recursive: true, force: true });
+    });
   }
 
   /** Unmounts the disk, before the VM dir is removed or sent away. */
   async closeDisk(): Promise<void> {
-    await unmountDiskImage(this.paths.disk);
+    if (!existsSync(this.paths.vmDir)) return unmountDiskImage(this.paths.disk);
+    await withFileLock(this.paths.diskLock, () => unmountDiskImage(this.paths.disk));
   }
 
   /** A revert that crashed between its renames left the previous rootfs aside: put it back. */
@@ -266,22 +269,4 @@ export class ContainerDomain {
 
 function inIdRange(id: number): boolean {
   return id >= ID_MAP_BASE && id < ID_MAP_BASE + ID_MAP_SIZE;
-}
-
-/**
- * runc bind-mounts the root filesystem as the container's root, an unprivileged host uid: every
- * dir above it must be searchable by others. The VM dir is made so here (a migrated or older one
- * may not be); a parent that is not is named, since changing it is the operator's call.
- */
-function assertSearchable(vmDir: string): void {
-  chmodSync(vmDir, 0o711);
-  for (let d = dirname(vmDir); ; d = dirname(d)) {
-    if ((statSync(d).mode & 0o001) === 0) {
-      throw new DriverError(
-        'failed',
-        `${d} is not searchable by other users (chmod o+x): a container's root (uid ${ID_MAP_BASE}) must reach its root filesystem`,
-      );
-    }
-    if (d === dirname(d)) break;
-  }
 }

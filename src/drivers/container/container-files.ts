@@ -13,8 +13,10 @@ export interface ContainerPaths {
   config: string;
   /** The container's disk: a sparse ext4 image of diskGiB (disk-image.ts)… */
   diskImage: string;
-  /** …loop-mounted here; the root filesystem and its in-flight copies live inside it. */
+  /** …loop-mounted here (outside the private storage dir: see disk-image.ts); the root filesystem and its in-flight copies live inside it. */
   disk: string;
+  /** Held while the disk is made, mounted or unmounted, across worker processes. */
+  diskLock: string;
   rootfs: string;
   /** A root filesystem outside a disk image (an older release's, or one a migration just brought): moved into the disk. */
   plainRootfs: string;
@@ -35,18 +37,20 @@ export interface ContainerPaths {
   tombstone: string;
 }
 
-export function containerPaths(storageDir: string, vmId: string): ContainerPaths {
+export function containerPaths(storageDir: string, vmId: string, diskMounts: string): ContainerPaths {
   const vmDir = join(storageDir, vmId);
+  const disk = join(diskMounts, vmId);
   return {
     vmDir,
     spec: join(vmDir, 'spec.json'),
     config: join(vmDir, 'config.json'),
     diskImage: join(vmDir, 'disk.ext4'),
-    disk: join(vmDir, 'disk'),
-    rootfs: join(vmDir, 'disk', 'rootfs'),
+    disk,
+    diskLock: join(vmDir, 'disk.lock'),
+    rootfs: join(disk, 'rootfs'),
     plainRootfs: join(vmDir, 'rootfs'),
-    rootfsNew: join(vmDir, 'disk', 'rootfs.new'),
-    rootfsOld: join(vmDir, 'disk', 'rootfs.old'),
+    rootfsNew: join(disk, 'rootfs.new'),
+    rootfsOld: join(disk, 'rootfs.old'),
     snapshots: join(vmDir, 'snapshots'),
     run: join(vmDir, 'run.json'),
     pidFile: join(vmDir, 'init.pid'),

@@ -30,6 +30,11 @@ export interface ContainerHostConfig {
   migrationHost: string;
   /** Upper bound of sending one VM over tcp. */
   migrationTimeoutMs: number;
+  /**
+   * Where container disks are mounted (`<mounts>/<hash of storage>/<vmId>`): outside the storage
+   * dir, which stays private to root, in a dir only the containers' root group may pass through.
+   */
+  mounts: string;
   /** How long a connection to the tcp receiver may take to show its token before it is dropped. */
   migrationHeaderTimeoutMs: number;
 }
@@ -46,6 +51,7 @@ const KEYS = new Set([
   'migrationHost',
   'migrationTimeoutMs',
   'migrationHeaderTimeoutMs',
+  'mounts',
   'freezer',
 ]);
 
@@ -101,6 +107,7 @@ export function parseContainerUri(uri: string): ContainerHostConfig {
     pidsMax: positiveInt('pidsMax', q.get('pidsMax'), 1024),
     cgroupParent,
     busybox: absolute('busybox', q.get('busybox')) ?? '/bin/busybox',
+    mounts: absolute('mounts', q.get('mounts')) ?? '/run/virtledger/containers',
   };
 }
 

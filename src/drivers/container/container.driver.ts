@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { isAbsolute, join, normalize } from 'node:path';
 import {
   DriverError,
@@ -81,11 +81,9 @@ export class ContainerDriver implements HypervisorDriver {
       config,
       imageDirs: config.imageDirs.length > 0 ? config.imageDirs : [join(storageDir, '.images')],
       runcRoot: join(storageDir, '.runc'),
+      diskMounts: join(config.mounts, createHash('sha256').update(storageDir).digest('hex').slice(0, 16)),
     };
     ensureDir(storageDir);
-    // The container's root (an unprivileged host uid) must pass through to its root filesystem
-    // when runc bind-mounts it: search (x) without read, so it still lists nothing here.
-    chmodSync(storageDir, 0o711);
   }
 
   get storageDir(): string {
@@ -118,7 +116,6 @@ export class ContainerDriver implements HypervisorDriver {
     await this.exclusive(dom, 'define', async () => {
       const source = resolveImage(spec.image, this.host.imageDirs);
       ensureDir(dom.paths.vmDir);
-      chmodSync(dom.paths.vmDir, 0o711);
       await dom.openDisk(spec.diskGiB);
       dom.recoverRootfs();
       if (!existsSync(dom.paths.rootfs)) {

@@ -15,6 +15,7 @@ export interface TarListener {
 const HEADER_LIMIT = 4096;
 /** Connections at once per listener: a flood of strangers is turned away, not queued. */
 const MAX_CONNECTIONS = 16;
+const REFUSE_LINGER_MS = 2_000;
 
 /**
  * The target side of a cold migration over TCP: one listener per incoming VM, living in the
@@ -86,8 +87,10 @@ interface Header {
 }
 
 function refuse(socket: Socket, err: unknown): void {
-  // Closed for good once the answer is out: a peer that never reads or closes keeps nothing here.
-  socket.end(`ERR ${(err as Error).message.replace(/\s+/g, ' ').slice(0, 500)}\n`, () => socket.destroy());
+  socket.end(`ERR ${(err as Error).message.replace(/\s+/g, ' ').slice(0, 500)}\n`);
+  // A sender still streaming reads the answer before the close; a peer that never reads or
+  // closes keeps nothing here past the linger.
+  setTimeout(() => socket.destroy(), REFUSE_LINGER_MS).unref();
 }
 
 /** Unpacks the tar of an authenticated sender (its header already read and checked). */

@@ -78,8 +78,11 @@ export function sendTar(
           new DriverError('failed', `target ${target.host}:${target.port} refused the copy: ${line || 'no answer'}`),
         );
     });
-    socket.once('error', (err) =>
-      finish(new DriverError('failed', `target ${target.host}:${target.port}: ${err.message}`, { cause: err })),
-    );
+    socket.once('error', (err) => {
+      // A target that refused (bad token, busy) answers ERR and closes while tar still writes.
+      const line = reply.trim();
+      const why = line.startsWith('ERR') ? `refused the copy: ${line}` : err.message;
+      finish(new DriverError('failed', `target ${target.host}:${target.port}: ${why}`, { cause: err }));
+    });
   });
 }

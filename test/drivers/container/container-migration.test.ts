@@ -40,7 +40,8 @@ describe('container driver: cold migration between two hosts (real containers)',
     await b.finishIncoming(spec, { live: false });
     assert.equal((await b.status(spec)).state, 'stopped', 'it was stopped, it stays stopped');
     const target = b.domainPaths(spec.id);
-    assert.ok(target.rootfs.startsWith(`${b.storageDir}/`));
+    assert.ok(target.vmDir.startsWith(`${b.storageDir}/`));
+    assert.notEqual(target.disk, a.domainPaths(spec.id).disk, "the target's own disk image, mounted apart");
     assert.equal(readFileSync(join(target.rootfs, 'root', 'payload.txt'), 'utf8'), 'moved-by-cold-migration');
     assert.deepEqual(
       (await b.listSnapshots(spec)).map((s) => s.name),
@@ -129,7 +130,7 @@ describe('container driver: cold migration between two hosts (real containers)',
       (await tcp.listSnapshots(spec)).map((s) => s.name),
       ['snap-tcp'],
     );
-    assert.ok(tcp.domainPaths(spec.id).rootfs.startsWith(`${tcp.storageDir}/`));
+    assert.ok(tcp.domainPaths(spec.id).vmDir.startsWith(`${tcp.storageDir}/`));
     console.log(`# figure: cold migrate over tcp (stop, tar stream, unpack) ${tcpMs} ms`);
 
     // The target worker restarted between prepare and migrate: the listener is gone, the source keeps its VM.

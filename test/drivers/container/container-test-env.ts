@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
 import { detectHierarchies } from '../../../src/drivers/container/cgroup-hierarchies.js';
@@ -37,8 +37,6 @@ export class ContainerTestEnv {
 
   constructor(prefix = 'vl-ct-') {
     const { dir, cleanup } = tempDir(prefix);
-    // Containers' roots are an unprivileged host uid: they must pass through to their rootfs.
-    chmodSync(dir, 0o711);
     this.root = dir;
     this.removeRoot = cleanup;
   }
