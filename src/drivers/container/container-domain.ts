@@ -232,8 +232,13 @@ export class ContainerDomain {
 
   /** Unmounts the disk, before the VM dir is removed or sent away. */
   async closeDisk(): Promise<void> {
-    if (!existsSync(this.paths.vmDir)) return unmountDiskImage(this.paths.disk);
-    await withFileLock(this.paths.diskLock, () => unmountDiskImage(this.paths.disk));
+    try {
+      await withFileLock(this.paths.diskLock, () => unmountDiskImage(this.paths.disk));
+    } catch (err) {
+      // The VM dir is gone (a concurrent destroy removed it): nothing left to race with.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await unmountDiskImage(this.paths.disk);
+    }
   }
 
   /** A revert that crashed between its renames left the previous rootfs aside: put it back. */
