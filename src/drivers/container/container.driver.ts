@@ -29,6 +29,7 @@ import {
   takeSnapshot,
 } from './container-snapshots.js';
 import { parseContainerUri } from './container-uri.js';
+import { runcList } from './container-launch.js';
 import { buildRootfs, resolveImage } from './rootfs.js';
 import { shiftTree } from './id-map.js';
 import { TarReceivers } from './tar-receiver.js';
@@ -53,13 +54,17 @@ export function containerCapabilities(uri: string): DriverCapabilities {
 }
 
 /**
- * The isolation family without LXC: each VM is a process tree in its own PID, mount, UTS, IPC
- * and network namespaces (util-linux `unshare`), pivot_root-ed into its own root filesystem
- * (generated from busybox-static, or copied from an image dir), with memory/CPU/pids limits and
- * freeze/thaw through cgroups (v1 or v2, detected). The init is detached and found again by
- * pid + start time, so containers outlive the worker.
+ * The isolation family on runc (Debian's; crun refuses hybrid cgroups): each VM is a process
+ * tree in its own user (root = host uid 100000, see id-map.ts), PID, mount, UTS, IPC and network
+ * namespaces, with 10 capabilities, no_new_privs, a seccomp filter from Debian's maintained
+ * profile tightened to Docker's (seccomp-profile.ts), masked /proc and /sys paths and a device
+ * allow-list (oci-config.ts); memory/CPU/pids limits and freeze/thaw through cgroups (v1 or v2,
+ * detected); its root filesystem (generated from busybox-static, or copied from an image dir)
+ * in a sparse ext4 image of diskGiB (disk-image.ts). `runc run` is detached from the worker and
+ * the init found again by pid + start time, so containers outlive the worker.
  * - Host URI: `container:///?storage=…&images=…&stopTimeoutMs=…` (container-uri.ts).
- * - Files: `<storage>/<vmId>/{spec.json,rootfs/,snapshots/<name>/,run.json,init.pid,console.log}`.
+ * - Files: `<storage>/<vmId>/{spec.json,config.json,disk.ext4,snapshots/<name>/,run.json,init.pid,console.log}`,
+ *   runc's state in `<storage>/.runc`, the disk mounted at `<mounts>/<hash of storage>/<vmId>`.
  */
 export class ContainerDriver implements HypervisorDriver {
   readonly kind = 'container';
@@ -267,6 +272,18 @@ export class ContainerDriver implements HypervisorDriver {
         managed: false,
         state: 'unknown',
         detail: 'found in the storage dir without a spec.json of this driver',
+      });
+    }
+    // runc's own records: a container runc still runs whose files are gone is reported, never touched.
+    const known = new Set(domains.map((d) => d.vmId));
+    for (const c of await runcList(this.host.runcRoot).catch(() => [])) {
+      if (known.has(c.id)) continue;
+      domains.push({
+        vmId: c.id,
+        managed: false,
+        state: c.status === 'running' ? 'running' : c.status === 'paused' ? 'paused' : 'unknown',
+        ...(c.pid > 0 ? { pid: c.pid } : {}),
+        detail: `known to runc (${c.status}) without a VM dir in the storage dir`,
       });
     }
     return domains;
