@@ -1,4 +1,4 @@
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, renameSync, rmSync } from 'node:fs';
 import { DriverError, type DomainStatus, type VmSpec } from '../hypervisor-driver.port.js';
 import { readJson, removeFile, writeJsonAtomic } from '../kit/vm-files.js';
 import { detectHierarchies } from './cgroup-hierarchies.js';
@@ -8,15 +8,17 @@ import {
   freeze,
   freezeState,
   planCgroups,
-  procsFiles,
   removeCgroups,
   thaw,
 } from './container-cgroups.js';
 import { containerPaths, type ContainerPaths, type RunInfo } from './container-files.js';
-import { consoleTail, hostnameFor, launchContainer, readPidFile } from './container-launch.js';
+import { consoleTail, hostnameFor, launchContainer, readPidFile, runcDelete } from './container-launch.js';
+import { ID_MAP_BASE, ID_MAP_SIZE, shiftTree } from './id-map.js';
+import { ociConfig } from './oci-config.js';
 import type { ContainerHostConfig } from './container-uri.js';
 import { isSameLiveProcess, procStat, signal, waitGone } from './proc-stat.js';
-import { assertMountPoints } from './rootfs.js';
+import { createDiskImage, mountDiskImage, unmountDiskImage, withFileLock } from './disk-image.js';
+import { assertMountPoints, copyTree, ensureMountPoints } from './rootfs.js';
 
 export interface HostContext {
   storageDir: string;
@@ -24,6 +26,10 @@ export interface HostContext {
   hostKey: string;
   config: ContainerHostConfig;
   imageDirs: string[];
+  /** runc's state dir for this host's containers (`runc --root`). */
+  runcRoot: string;
+  /** Where this host's container disks are mounted (`<mounts>/<hash of storageDir>`). */
+  diskMounts: string;
 }
 
 export interface StoredSpec extends VmSpec {
@@ -42,7 +48,7 @@ export class ContainerDomain {
     readonly host: HostContext,
     readonly vmId: string,
   ) {
-    this.paths = containerPaths(host.storageDir, vmId);
+    this.paths = containerPaths(host.storageDir, vmId, host.diskMounts);
   }
 
   readSpec(): StoredSpec | undefined {
@@ -100,9 +106,13 @@ export class ContainerDomain {
    * half-done launch) are cleared first, then cgroups with the spec's limits, then the init.
    */
   async launch(spec: StoredSpec, signal?: AbortSignal): Promise<void> {
+    await this.openDisk(spec.diskGiB);
     this.recoverRootfs();
     if (!existsSync(this.paths.rootfs)) throw new DriverError('not_found', `VM ${this.vmId} has no root filesystem`);
+    ensureMountPoints(this.paths.rootfs);
     assertMountPoints(this.paths.rootfs);
+    // A root filesystem from before user namespaces (owned by host root) joins the range once.
+    if (!inIdRange(lstatSync(this.paths.rootfs).uid)) shiftTree(this.paths.rootfs);
     const hierarchies = detectHierarchies(this.host.config.cgroupParent);
     const planned = planCgroups(hierarchies, this.host.hostKey, this.vmId, this.host.config.freezer);
     await this.clearLeftovers(this.readRun()?.cgroups ?? planned);
@@ -112,6 +122,15 @@ export class ContainerDomain {
       hierarchies,
     );
     removeFile(this.paths.pidFile);
+    writeJsonAtomic(
+      this.paths.config,
+      ociConfig({
+        rootfs: this.paths.rootfs,
+        hostname: hostnameFor(spec.name, spec.id),
+        cgroupsPath: this.cgroupsPath(),
+        busybox: this.host.config.busybox,
+      }),
+    );
     // Recorded before the spawn so a worker dying mid-launch leaves the cgroups findable.
     writeJsonAtomic(this.paths.run, {
       pid: 0,
@@ -121,12 +140,11 @@ export class ContainerDomain {
     } satisfies RunInfo);
     try {
       const init = await launchContainer({
-        busybox: this.host.config.busybox,
-        rootfs: this.paths.rootfs,
-        hostname: hostnameFor(spec.name, spec.id),
+        runcRoot: this.host.runcRoot,
+        id: this.vmId,
+        bundle: this.paths.vmDir,
         pidFile: this.paths.pidFile,
         consoleLog: this.paths.console,
-        procsFiles: procsFiles(cgroups),
         startGraceMs: this.host.config.startGraceMs,
         signal,
       });
@@ -193,6 +211,36 @@ export class ContainerDomain {
     return run;
   }
 
+  /**
+   * Makes the disk image (first time), mounts it (mounts do not survive a host reboot), and moves
+   * a root filesystem that is not yet inside it (an older release's, or one a migration brought)
+   * in: a copy that does not fit is ENOSPC, i.e. the VM is bigger than its diskGiB.
+   */
+  async openDisk(sizeGiB: number): Promise<void> {
+    await withFileLock(this.paths.diskLock, async () => {
+      if (!existsSync(this.paths.diskImage)) await createDiskImage(this.paths.diskImage, sizeGiB);
+      await mountDiskImage(this.paths.diskImage, this.paths.disk);
+      if (!existsSync(this.paths.plainRootfs)) return;
+      if (!existsSync(this.paths.rootfs)) {
+        rmSync(this.paths.rootfsNew, { recursive: true, force: true });
+        await copyTree(this.paths.plainRootfs, this.paths.rootfsNew);
+        renameSync(this.paths.rootfsNew, this.paths.rootfs);
+      }
+      rmSync(this.paths.plainRootfs, { recursive: true, force: true });
+    });
+  }
+
+  /** Unmounts the disk, before the VM dir is removed or sent away. */
+  async closeDisk(): Promise<void> {
+    try {
+      await withFileLock(this.paths.diskLock, () => unmountDiskImage(this.paths.disk));
+    } catch (err) {
+      // The VM dir is gone (a concurrent destroy removed it): nothing left to race with.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await unmountDiskImage(this.paths.disk);
+    }
+  }
+
   /** A revert that crashed between its renames left the previous rootfs aside: put it back. */
   recoverRootfs(): void {
     if (!existsSync(this.paths.rootfs) && existsSync(this.paths.rootfsOld))
@@ -201,14 +249,29 @@ export class ContainerDomain {
     rmSync(this.paths.rootfsOld, { recursive: true, force: true });
   }
 
-  /** Kills whatever is left in the container's cgroups, removes them and the run files. */
+  /**
+   * runc's `linux.cgroupsPath` naming the dirs planCgroups chose: relative (runc puts it under its
+   * own cgroup in each hierarchy, which is the worker's, as detectHierarchies does) unless the
+   * host URI set a cgroupParent.
+   */
+  private cgroupsPath(): string {
+    const parent = this.host.config.cgroupParent;
+    return parent ? `${parent}/${this.host.hostKey}/${this.vmId}` : `virtledger/${this.host.hostKey}/${this.vmId}`;
+  }
+
+  /** Kills whatever is left in the container's cgroups, removes them, runc's record and the run files. */
   private async clearLeftovers(cgroups: RunInfo['cgroups']): Promise<void> {
     if (freezeState(cgroups) !== 'thawed' && freezeState(cgroups) !== 'absent') await thaw(cgroups);
     const pids = cgroupPids(cgroups);
     for (const p of pids) signal(p, 'SIGKILL');
     await waitGone(() => cgroupPids(cgroups).length === 0, KILL_WAIT_MS);
+    await runcDelete(this.host.runcRoot, this.vmId);
     await removeCgroups(cgroups);
     removeFile(this.paths.run);
     removeFile(this.paths.pidFile);
   }
+}
+
+function inIdRange(id: number): boolean {
+  return id >= ID_MAP_BASE && id < ID_MAP_BASE + ID_MAP_SIZE;
 }

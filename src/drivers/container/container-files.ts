@@ -3,13 +3,23 @@ import type { CgroupPlan } from './container-cgroups.js';
 
 /**
  * Where one container's files live on one host: `<storage>/<vmId>/` holds everything that
- * belongs to the VM (spec, root filesystem, snapshots) plus its run files; a prepared incoming
+ * belongs to the VM (spec, disk image with the root filesystem, snapshots) plus its run files; a prepared incoming
  * migration waits in `<storage>/.incoming-<vmId>/` until finishIncoming moves it into place.
  */
 export interface ContainerPaths {
   vmDir: string;
   spec: string;
+  /** The OCI config runc runs the container from (the VM dir is the bundle); rewritten at each start. */
+  config: string;
+  /** The container's disk: a sparse ext4 image of diskGiB (disk-image.ts)… */
+  diskImage: string;
+  /** …loop-mounted here (outside the private storage dir: see disk-image.ts); the root filesystem and its in-flight copies live inside it. */
+  disk: string;
+  /** Held while the disk is made, mounted or unmounted, across worker processes. */
+  diskLock: string;
   rootfs: string;
+  /** A root filesystem outside a disk image (an older release's, or one a migration just brought): moved into the disk. */
+  plainRootfs: string;
   /** A rootfs being built or restored, renamed into place when complete. */
   rootfsNew: string;
   /** The previous rootfs during a revert, until the new one is in place. */
@@ -27,14 +37,20 @@ export interface ContainerPaths {
   tombstone: string;
 }
 
-export function containerPaths(storageDir: string, vmId: string): ContainerPaths {
+export function containerPaths(storageDir: string, vmId: string, diskMounts: string): ContainerPaths {
   const vmDir = join(storageDir, vmId);
+  const disk = join(diskMounts, vmId);
   return {
     vmDir,
     spec: join(vmDir, 'spec.json'),
-    rootfs: join(vmDir, 'rootfs'),
-    rootfsNew: join(vmDir, 'rootfs.new'),
-    rootfsOld: join(vmDir, 'rootfs.old'),
+    config: join(vmDir, 'config.json'),
+    diskImage: join(vmDir, 'disk.ext4'),
+    disk,
+    diskLock: join(vmDir, 'disk.lock'),
+    rootfs: join(disk, 'rootfs'),
+    plainRootfs: join(vmDir, 'rootfs'),
+    rootfsNew: join(disk, 'rootfs.new'),
+    rootfsOld: join(disk, 'rootfs.old'),
     snapshots: join(vmDir, 'snapshots'),
     run: join(vmDir, 'run.json'),
     pidFile: join(vmDir, 'init.pid'),

@@ -1,55 +1,24 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { runTool } from '../kit/run-tool.js';
 import { DriverError } from '../hypervisor-driver.port.js';
 import { procStat, isSameLiveProcess } from './proc-stat.js';
 
-/**
- * Runs as the first process of the new PID/mount/UTS/IPC/net namespaces (PID 1 there), with the
- * host's busybox, before it becomes the container's init: join the cgroups (writing 0 to
- * cgroup.procs moves the writer itself, so every later process is inside before anything of the
- * image runs), report its host pid (reading /proc/self of the host's /proc gives the host pid),
- * set the hostname, mount /proc and a minimal /dev, bring lo up, pivot_root into the root
- * filesystem, drop the old root and exec the image's /sbin/init under the same pid.
- */
-const SETUP_SCRIPT = `set -e
-bb=$1; root=$2; name=$3; pidfile=$4; shift 4
-for f in "$@"; do echo 0 > "$f"; done
-read -r pid rest < /proc/self/stat
-echo "$pid" > "$pidfile.tmp"
-"$bb" mv -f "$pidfile.tmp" "$pidfile"
-"$bb" hostname "$name"
-"$bb" mount --bind "$root" "$root"
-"$bb" mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
-"$bb" mount -t tmpfs -o mode=755,size=256k,nosuid,noexec dev "$root/dev"
-"$bb" mknod -m 666 "$root/dev/null" c 1 3
-"$bb" mknod -m 666 "$root/dev/zero" c 1 5
-"$bb" mknod -m 666 "$root/dev/full" c 1 7
-"$bb" mknod -m 666 "$root/dev/random" c 1 8
-"$bb" mknod -m 666 "$root/dev/urandom" c 1 9
-"$bb" mknod -m 666 "$root/dev/tty" c 5 0
-"$bb" ln -s /proc/self/fd "$root/dev/fd"
-"$bb" ip link set lo up
-cd "$root"
-"$bb" pivot_root . .oldroot
-cd /
-"/.oldroot$bb" umount -l /.oldroot
-unset OLDPWD
-exec /sbin/init
-`;
-
-/** The init sees this environment and nothing of the worker's (tokens, URLs). */
-const CONTAINER_ENV = { PATH: '/bin:/sbin:/usr/bin:/usr/sbin', HOME: '/root', TERM: 'linux', container: 'virtledger' };
-
 export interface LaunchOptions {
-  busybox: string;
-  rootfs: string;
-  hostname: string;
+  /** runc's state dir (`--root`): one per host, so two hosts on one machine never share names. */
+  runcRoot: string;
+  /** The container's name for runc: the VM id. */
+  id: string;
+  /** The bundle: holds config.json (written by the caller). */
+  bundle: string;
   pidFile: string;
   consoleLog: string;
-  procsFiles: string[];
   startGraceMs: number;
   signal?: AbortSignal;
 }
+
+/** runc's own environment: enough to find its tools, nothing of the worker's (tokens, URLs). */
+const RUNC_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
 
 export interface LaunchedInit {
   /** Host pid of the container's PID 1. */
@@ -58,10 +27,11 @@ export interface LaunchedInit {
 }
 
 const PID_WAIT_MS = 10_000;
+const EXIT_WAIT_MS = 5_000;
 
 /**
- * Starts the container detached (own session and process group, stdio to the console log, not
- * waited for), so it outlives the worker: a worker restart finds it again by pid + start time.
+ * Starts the container under runc, detached from the worker (own session, stdio to the console
+ * log), so it outlives the worker: a worker restart finds it again by pid + start time.
  * Resolves once its init has stayed alive for `startGraceMs`; an init that dies before that is a
  * failed start whose message carries the console output.
  */
@@ -69,31 +39,15 @@ export async function launchContainer(o: LaunchOptions): Promise<LaunchedInit> {
   const out = openSync(o.consoleLog, 'a');
   let exit: string | undefined;
   try {
-    const child = spawn(
-      'unshare',
-      [
-        '--fork',
-        '--pid',
-        '--mount',
-        '--uts',
-        '--ipc',
-        '--net',
-        '--propagation',
-        'private',
-        o.busybox,
-        'sh',
-        '-c',
-        SETUP_SCRIPT,
-        'vl-container-setup',
-        o.busybox,
-        o.rootfs,
-        o.hostname,
-        o.pidFile,
-        ...o.procsFiles,
-      ],
-      { detached: true, stdio: ['ignore', out, out], env: CONTAINER_ENV },
-    );
-    child.on('error', (err) => (exit = `could not run unshare: ${err.message}`));
+    // `runc run` in the foreground (its own session, not waited for): it stays the init's parent,
+    // copies its output to the console log and exits with the init's status, which a failed start
+    // reports; when the init dies it removes the container's state and cgroups.
+    const child = spawn('runc', ['--root', o.runcRoot, 'run', '--bundle', o.bundle, '--pid-file', o.pidFile, o.id], {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: RUNC_ENV,
+    });
+    child.on('error', (err) => (exit = `could not run runc: ${err.message}`));
     child.on('exit', (code, sig) => (exit = sig ? `killed by ${sig}` : `exit code ${code}`));
     child.unref();
   } finally {
@@ -113,10 +67,15 @@ export async function launchContainer(o: LaunchOptions): Promise<LaunchedInit> {
     await sleep(10);
   }
   const st = procStat(pid);
-  if (!st) throw startFailure(o, exit ?? 'init gone right after start');
+  // runc reports the init's exit status once it has cleaned up after it: wait for it (bounded),
+  // since the status is what tells an operator why.
+  if (!st) {
+    await waitFor(() => exit !== undefined, EXIT_WAIT_MS);
+    throw startFailure(o, exit ?? 'init gone right after start');
+  }
   await sleep(o.startGraceMs);
   if (!isSameLiveProcess(pid, st.startTime)) {
-    await waitFor(() => exit !== undefined, 1_000);
+    await waitFor(() => exit !== undefined, EXIT_WAIT_MS);
     throw startFailure(o, exit ?? 'init exited');
   }
   return { pid, startTime: st.startTime };
@@ -163,4 +122,19 @@ async function waitFor(done: () => boolean, ms: number): Promise<void> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Removes runc's record of a container whose init is gone (or kills it first with --force): a
+ * `runc run` killed with its init leaves the record, and the next run of that id would be refused.
+ */
+export async function runcDelete(runcRoot: string, id: string): Promise<void> {
+  await runTool('runc', ['--root', runcRoot, 'delete', '--force', id], { timeoutMs: 10_000 }).catch(() => undefined);
+}
+
+/** runc's own view of a host's containers (`runc list`): ids and status, for reconciliation. */
+export async function runcList(runcRoot: string): Promise<{ id: string; status: string; pid: number }[]> {
+  const out = await runTool('runc', ['--root', runcRoot, 'list', '--format', 'json'], { timeoutMs: 10_000 });
+  const parsed = JSON.parse(out.trim() || 'null') as { id: string; status: string; pid: number }[] | null;
+  return parsed ?? [];
 }

@@ -98,15 +98,17 @@ export async function migrateOut(
   const wasRunning = dom.livePid() !== undefined;
   ctx.onProgress?.({ percent: 0, message: wasRunning ? 'stopping the container' : 'copying the root filesystem' });
   if (wasRunning) await dom.terminate({ graceful: true, timeoutMs: stopTimeoutMs });
+  await dom.openDisk(dom.requireSpec().diskGiB);
   dom.recoverRootfs();
   if (e.transport === 'tcp') {
     const target = { host: e.host ?? '', port: e.port ?? 0, token: e.token ?? '' };
-    await sendTar(target, dom.paths.vmDir, wasRunning, dom.host.config.migrationTimeoutMs, ctx.signal);
+    await sendTar(target, dom.paths, wasRunning, dom.host.config.migrationTimeoutMs, ctx.signal);
   } else {
     await copyInto(dom, e.dir, wasRunning, ctx);
   }
   ctx.onProgress?.({ percent: 100, message: 'root filesystem copied' });
   writeJsonAtomic(dom.paths.tombstone, { vmId: dom.vmId, to: e.dir, at: new Date().toISOString() });
+  await dom.closeDisk();
   rmSync(dom.paths.vmDir, { recursive: true, force: true });
 }
 
@@ -141,6 +143,8 @@ export async function finishIncoming(
     renameSync(payload, dom.paths.vmDir);
     writeJsonAtomic(dom.paths.migratedIn, sent);
     rmSync(dir, { recursive: true, force: true });
+    // The root filesystem arrived as plain files: into a disk image of this host, sized by the spec.
+    await dom.openDisk(dom.requireSpec().diskGiB);
   } else if (!dom.readSpec()) {
     throw new DriverError('not_found', `no incoming migration of ${dom.vmId} has arrived on this host`);
   }

@@ -16,13 +16,33 @@ interface SnapshotMeta {
   whileRunning: boolean;
 }
 
+/**
+ * A snapshot in the making is copied into `snapshots/.part-<name>/` and renamed when complete:
+ * a leading dot is outside SAFE_NAME, so no user-given name can ever be that dir. (An older
+ * release used `<name>.part`, so a user snapshot `s1.part` was deleted by taking `s1`.) Names
+ * ending in `.part` stay refused, so such a leftover dir is never shown or reverted to.
+ */
+function partDir(dom: ContainerDomain, name: string): string {
+  return join(dom.paths.snapshots, `.part-${name}`);
+}
+
+/** Refuses a name that could meet an internal dir on disk; the API's name pattern already holds the rest. */
+export function assertSnapshotName(name: string): void {
+  if (name.endsWith('.part')) {
+    throw new DriverError(
+      'failed',
+      `invalid snapshot name ${JSON.stringify(name)}: names ending in .part are reserved`,
+    );
+  }
+}
+
 /** `snapshots/<name>/` holds `rootfs/` and `meta.json`; a dir without meta.json is an interrupted copy. */
 export function listSnapshots(dom: ContainerDomain): SnapshotInfo[] {
   dom.requireSpec();
   if (!existsSync(dom.paths.snapshots)) return [];
   const out: SnapshotInfo[] = [];
   for (const name of readdirSync(dom.paths.snapshots).sort()) {
-    if (!SAFE_NAME.test(name)) continue;
+    if (!SAFE_NAME.test(name) || name.endsWith('.part')) continue;
     const meta = readJson<SnapshotMeta>(join(dom.paths.snapshots, name, 'meta.json'));
     if (meta) out.push({ name, memory: false, createdAt: meta.createdAt, sizeBytes: meta.sizeBytes });
   }
@@ -42,13 +62,14 @@ export async function takeSnapshot(dom: ContainerDomain, name: string, memory: b
       'containers have no memory snapshots here (CRIU does not work on this kernel)',
     );
   }
-  dom.requireSpec();
+  const spec = dom.requireSpec();
   const existing = listSnapshots(dom).find((s) => s.name === name);
   if (existing) return existing; // a retried request must not fail on its own first success
   const dir = join(dom.paths.snapshots, name);
   rmSync(dir, { recursive: true, force: true }); // an interrupted earlier attempt
-  const part = `${dir}.part`;
+  const part = partDir(dom, name);
   rmSync(part, { recursive: true, force: true });
+  await dom.openDisk(spec.diskGiB);
   mkdirSync(part, { recursive: true });
   const run = dom.readRun();
   const live = dom.livePid(run) !== undefined && run !== undefined;
@@ -79,12 +100,13 @@ export async function revertSnapshot(
   name: string,
   startAgain: () => Promise<void>,
 ): Promise<DomainState> {
-  dom.requireSpec();
+  const spec = dom.requireSpec();
   if (!listSnapshots(dom).some((s) => s.name === name)) {
     throw new DriverError('not_found', `VM ${dom.vmId} has no snapshot ${name}`);
   }
   const wasLive = dom.livePid() !== undefined;
   await dom.terminate({ graceful: false, timeoutMs: 0 });
+  await dom.openDisk(spec.diskGiB);
   dom.recoverRootfs();
   await copyTree(join(dom.paths.snapshots, name, 'rootfs'), dom.paths.rootfsNew);
   renameSync(dom.paths.rootfs, dom.paths.rootfsOld);
@@ -98,7 +120,7 @@ export async function revertSnapshot(
 export function deleteSnapshot(dom: ContainerDomain, name: string): void {
   dom.requireSpec();
   rmSync(join(dom.paths.snapshots, name), { recursive: true, force: true });
-  rmSync(join(dom.paths.snapshots, `${name}.part`), { recursive: true, force: true });
+  rmSync(partDir(dom, name), { recursive: true, force: true });
 }
 
 async function treeBytes(path: string): Promise<number> {

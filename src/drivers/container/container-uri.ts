@@ -31,6 +31,13 @@ export interface ContainerHostConfig {
   migrationHost: string;
   /** Upper bound of sending one VM over tcp. */
   migrationTimeoutMs: number;
+  /**
+   * Where container disks are mounted (`<mounts>/<hash of storage>/<vmId>`): outside the storage
+   * dir, which stays private to root, in a dir only the containers' root group may pass through.
+   */
+  mounts: string;
+  /** How long a connection to the tcp receiver may take to show its token before it is dropped. */
+  migrationHeaderTimeoutMs: number;
 }
 
 const KEYS = new Set([
@@ -44,6 +51,8 @@ const KEYS = new Set([
   'migration',
   'migrationHost',
   'migrationTimeoutMs',
+  'migrationHeaderTimeoutMs',
+  'mounts',
   'freezer',
 ]);
 
@@ -94,6 +103,7 @@ export function parseContainerUri(uri: string, policy?: HostPolicy): ContainerHo
     migration,
     migrationHost,
     migrationTimeoutMs: positiveInt('migrationTimeoutMs', q.get('migrationTimeoutMs'), 10 * 60_000),
+    migrationHeaderTimeoutMs: positiveInt('migrationHeaderTimeoutMs', q.get('migrationHeaderTimeoutMs'), 10_000),
     storageDir: absolute('storage', q.get('storage')),
     imageDirs: q.getAll('images').map((v) => absolute('images', v) as string),
     stopTimeoutMs: positiveInt('stopTimeoutMs', q.get('stopTimeoutMs'), 10_000),
@@ -101,6 +111,7 @@ export function parseContainerUri(uri: string, policy?: HostPolicy): ContainerHo
     pidsMax: positiveInt('pidsMax', q.get('pidsMax'), 1024),
     cgroupParent,
     busybox: absolute('busybox', q.get('busybox')) ?? '/bin/busybox',
+    mounts: absolute('mounts', q.get('mounts')) ?? '/run/virtledger/containers',
   };
 }
 

@@ -21,9 +21,17 @@ import { ensureDir, writeJsonAtomic } from '../kit/vm-files.js';
 import { canFreeze, detectHierarchies } from './cgroup-hierarchies.js';
 import { ContainerDomain, type HostContext, type StoredSpec } from './container-domain.js';
 import { abortIncoming, finishIncoming, migrateOut, prepareIncoming } from './container-migration.js';
-import { deleteSnapshot, listSnapshots, revertSnapshot, takeSnapshot } from './container-snapshots.js';
+import {
+  assertSnapshotName,
+  deleteSnapshot,
+  listSnapshots,
+  revertSnapshot,
+  takeSnapshot,
+} from './container-snapshots.js';
 import { parseContainerUri } from './container-uri.js';
+import { runcList } from './container-launch.js';
 import { buildRootfs, resolveImage } from './rootfs.js';
+import { shiftTree } from './id-map.js';
 import { TarReceivers } from './tar-receiver.js';
 import { isDir, safeReaddir } from '../kit/fs-probe.js';
 
@@ -46,13 +54,17 @@ export function containerCapabilities(uri: string): DriverCapabilities {
 }
 
 /**
- * The isolation family without LXC: each VM is a process tree in its own PID, mount, UTS, IPC
- * and network namespaces (util-linux `unshare`), pivot_root-ed into its own root filesystem
- * (generated from busybox-static, or copied from an image dir), with memory/CPU/pids limits and
- * freeze/thaw through cgroups (v1 or v2, detected). The init is detached and found again by
- * pid + start time, so containers outlive the worker.
+ * The isolation family on runc (Debian's; crun refuses hybrid cgroups): each VM is a process
+ * tree in its own user (root = host uid 100000, see id-map.ts), PID, mount, UTS, IPC and network
+ * namespaces, with 10 capabilities, no_new_privs, a seccomp filter from Debian's maintained
+ * profile tightened to Docker's (seccomp-profile.ts), masked /proc and /sys paths and a device
+ * allow-list (oci-config.ts); memory/CPU/pids limits and freeze/thaw through cgroups (v1 or v2,
+ * detected); its root filesystem (generated from busybox-static, or copied from an image dir)
+ * in a sparse ext4 image of diskGiB (disk-image.ts). `runc run` is detached from the worker and
+ * the init found again by pid + start time, so containers outlive the worker.
  * - Host URI: `container:///?storage=…&images=…&stopTimeoutMs=…` (container-uri.ts).
- * - Files: `<storage>/<vmId>/{spec.json,rootfs/,snapshots/<name>/,run.json,init.pid,console.log}`.
+ * - Files: `<storage>/<vmId>/{spec.json,config.json,disk.ext4,snapshots/<name>/,run.json,init.pid,console.log}`,
+ *   runc's state in `<storage>/.runc`, the disk mounted at `<mounts>/<hash of storage>/<vmId>`.
  */
 export class ContainerDriver implements HypervisorDriver {
   readonly kind = 'container';
@@ -60,24 +72,32 @@ export class ContainerDriver implements HypervisorDriver {
   private readonly host: HostContext;
   private readonly lock = new VmLock();
   /** Listeners of prepared tcp migrations; they live in this worker process until finish/abort. */
-  private readonly receivers = new TarReceivers();
+  private readonly receivers: TarReceivers;
 
   constructor(binding: HostBinding) {
     const config = parseContainerUri(binding.uri);
     const storageDir = normalize(config.storageDir ?? binding.storageDir);
     if (!isAbsolute(storageDir)) throw new Error(`storage dir must be absolute, got ${storageDir}`);
     this.capabilities = containerCapabilities(binding.uri);
+    this.receivers = new TarReceivers(config.migrationHeaderTimeoutMs);
     this.host = {
       storageDir,
       hostKey: hostKeyOf(binding.id),
       config,
       imageDirs: config.imageDirs.length > 0 ? config.imageDirs : [join(storageDir, '.images')],
+      runcRoot: join(storageDir, '.runc'),
+      diskMounts: join(config.mounts, createHash('sha256').update(storageDir).digest('hex').slice(0, 16)),
     };
     ensureDir(storageDir);
   }
 
   get storageDir(): string {
     return this.host.storageDir;
+  }
+
+  /** runc's state dir of this host (`runc --root`): operators and tests `runc exec` through it. */
+  get runcRoot(): string {
+    return this.host.runcRoot;
   }
 
   /** Paths of one VM on this host: for operators and tests, not for the control plane. */
@@ -101,11 +121,13 @@ export class ContainerDriver implements HypervisorDriver {
     await this.exclusive(dom, 'define', async () => {
       const source = resolveImage(spec.image, this.host.imageDirs);
       ensureDir(dom.paths.vmDir);
+      await dom.openDisk(spec.diskGiB);
       dom.recoverRootfs();
       if (!existsSync(dom.paths.rootfs)) {
         // Built aside and renamed, so a crash never leaves a half root filesystem that define would keep.
         try {
           await buildRootfs(source, dom.paths.rootfsNew, this.host.config.busybox);
+          shiftTree(dom.paths.rootfsNew);
         } catch (err) {
           rmSync(dom.paths.rootfsNew, { recursive: true, force: true });
           throw err;
@@ -157,7 +179,8 @@ export class ContainerDriver implements HypervisorDriver {
     const dom = this.domain(spec.id);
     await this.exclusive(dom, 'destroy', async () => {
       if (existsSync(dom.paths.vmDir)) await dom.terminate({ graceful: false, timeoutMs: 0 });
-      // Mounts of the container live in its own (private) mount namespace, so nothing is mounted here.
+      // The container's own mounts die with its mount namespace; its disk is mounted here.
+      await dom.closeDisk();
       rmSync(dom.paths.vmDir, { recursive: true, force: true });
       this.receivers.close(dom.vmId);
       rmSync(dom.paths.incomingDir, { recursive: true, force: true });
@@ -168,12 +191,14 @@ export class ContainerDriver implements HypervisorDriver {
   async snapshot(spec: VmSpec, name: string, opts: { memory: boolean }): Promise<SnapshotInfo> {
     const dom = this.domain(spec.id);
     assertSafeName('snapshot name', name);
+    assertSnapshotName(name);
     return this.exclusive(dom, 'snapshot', () => takeSnapshot(dom, name, opts.memory));
   }
 
   async revert(spec: VmSpec, name: string, ctx: CallContext = {}): Promise<DomainState> {
     const dom = this.domain(spec.id);
     assertSafeName('snapshot name', name);
+    assertSnapshotName(name);
     return this.exclusive(dom, 'revert', () =>
       revertSnapshot(dom, name, () => dom.launch(dom.requireSpec(), ctx.signal)),
     );
@@ -247,6 +272,18 @@ export class ContainerDriver implements HypervisorDriver {
         managed: false,
         state: 'unknown',
         detail: 'found in the storage dir without a spec.json of this driver',
+      });
+    }
+    // runc's own records: a container runc still runs whose files are gone is reported, never touched.
+    const known = new Set(domains.map((d) => d.vmId));
+    for (const c of await runcList(this.host.runcRoot).catch(() => [])) {
+      if (known.has(c.id)) continue;
+      domains.push({
+        vmId: c.id,
+        managed: false,
+        state: c.status === 'running' ? 'running' : c.status === 'paused' ? 'paused' : 'unknown',
+        ...(c.pid > 0 ? { pid: c.pid } : {}),
+        detail: `known to runc (${c.status}) without a VM dir in the storage dir`,
       });
     }
     return domains;

@@ -14,8 +14,8 @@ import { DriverError } from '../hypervisor-driver.port.js';
 import { runTool } from '../kit/run-tool.js';
 import { resolveInCatalog } from '../kit/image-catalog.js';
 
-/** Dirs the launcher mounts on or pivots into: they must be real directories of the root filesystem. */
-export const MOUNT_POINTS = ['proc', 'dev', '.oldroot'] as const;
+/** Dirs runc mounts proc, dev and sysfs on: real directories of the root filesystem, made at define. */
+export const MOUNT_POINTS = ['proc', 'dev', 'sys'] as const;
 
 /** The generated root filesystem's PID 1: up until SIGTERM, so a graceful stop is quick. */
 export const BUSYBOX_INIT = `#!/bin/sh
@@ -62,7 +62,7 @@ async function buildBusyboxRootfs(dest: string, busybox: string): Promise<void> 
       `${busybox} is not a static executable (install busybox-static): it must run inside the container`,
     );
   }
-  for (const d of ['bin', 'sbin', 'etc', 'root', 'tmp', 'var', 'proc', 'dev', '.oldroot']) {
+  for (const d of ['bin', 'sbin', 'etc', 'root', 'tmp', 'var', ...MOUNT_POINTS]) {
     mkdirSync(join(dest, d), { recursive: true, mode: 0o755 });
   }
   chmodSync(join(dest, 'tmp'), 0o1777);
@@ -84,8 +84,8 @@ export async function copyTree(from: string, to: string, signal?: AbortSignal): 
 }
 
 /**
- * Refuses a root filesystem whose mount points are symlinks: the launcher mounts on them as
- * host root before pivot_root, and a link planted from inside the container would aim it elsewhere.
+ * Refuses a root filesystem whose mount points are symlinks: runc resolves mount targets inside
+ * the root (securejoin) already; this answers with a clear error before anything starts.
  */
 export function assertMountPoints(rootfs: string): void {
   for (const d of MOUNT_POINTS) {
@@ -98,6 +98,11 @@ export function assertMountPoints(rootfs: string): void {
     }
     if (!ok) throw new DriverError('failed', `${join(rootfs, d)} must be a real directory of the root filesystem`);
   }
+}
+
+/** Makes a mount point a root filesystem from an older release lacks (`sys`); an existing entry is left for assertMountPoints. */
+export function ensureMountPoints(rootfs: string): void {
+  for (const d of MOUNT_POINTS) if (!exists(join(rootfs, d))) mkdirSync(join(rootfs, d), { mode: 0o755 });
 }
 
 /** An ELF file without a PT_INTERP program header needs no dynamic loader. */
@@ -121,5 +126,14 @@ function isStaticElf(path: string): boolean {
     return true;
   } finally {
     closeSync(fd);
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }

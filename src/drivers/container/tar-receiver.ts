@@ -13,6 +13,9 @@ export interface TarListener {
 }
 
 const HEADER_LIMIT = 4096;
+/** Connections at once per listener: a flood of strangers is turned away, not queued. */
+const MAX_CONNECTIONS = 16;
+const REFUSE_LINGER_MS = 2_000;
 
 /**
  * The target side of a cold migration over TCP: one listener per incoming VM, living in the
@@ -25,19 +28,36 @@ const HEADER_LIMIT = 4096;
 export class TarReceivers {
   private readonly open = new Map<string, { server: Server; listener: TarListener }>();
 
+  /** `headerTimeoutMs`: how long a connection may take to present its token before it is dropped. */
+  constructor(private readonly headerTimeoutMs = 10_000) {}
+
   async listen(vmId: string, stagingDir: string, host: string): Promise<TarListener> {
     const existing = this.open.get(vmId);
     if (existing) return existing.listener;
     const token = randomBytes(24).toString('hex');
     let busy = false;
+    // Anyone on the network may connect: a connection claims the transfer only after it has shown
+    // the token, and must show it within the header timeout, so strangers (silent or not) can
+    // neither block the real sender nor hold sockets open.
     const server = createServer({ allowHalfOpen: true }, (socket) => {
-      if (busy) {
-        socket.end('ERR another transfer is in progress\n');
-        return;
-      }
-      busy = true;
-      receive(socket, token, stagingDir).finally(() => (busy = false));
+      void (async () => {
+        let header: Header;
+        try {
+          header = await readHeader(socket, this.headerTimeoutMs);
+          if (!sameSecret(header.lines[0] ?? '', token)) throw new Error('bad token');
+        } catch (err) {
+          refuse(socket, err);
+          return;
+        }
+        if (busy) {
+          socket.end('ERR another transfer is in progress\n');
+          return;
+        }
+        busy = true;
+        await receive(socket, header, stagingDir).finally(() => (busy = false));
+      })();
     });
+    server.maxConnections = MAX_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, host, () => resolve());
@@ -61,49 +81,64 @@ export class TarReceivers {
   }
 }
 
-async function receive(socket: Socket, token: string, stagingDir: string): Promise<void> {
+interface Header {
+  lines: string[];
+  rest: Buffer;
+}
+
+function refuse(socket: Socket, err: unknown): void {
+  socket.end(`ERR ${(err as Error).message.replace(/\s+/g, ' ').slice(0, 500)}\n`);
+  // A sender still streaming reads the answer before the close; a peer that never reads or
+  // closes keeps nothing here past the linger.
+  setTimeout(() => socket.destroy(), REFUSE_LINGER_MS).unref();
+}
+
+/** Unpacks the tar of an authenticated sender (its header already read and checked). */
+async function receive(socket: Socket, header: Header, stagingDir: string): Promise<void> {
   const part = join(stagingDir, 'payload.part');
   try {
-    const { lines, rest } = await readHeader(socket);
-    const [given = '', headerJson = '{}'] = lines;
-    if (!sameSecret(given, token)) throw new Error('bad token');
-    const header = JSON.parse(headerJson) as { wasRunning?: unknown };
+    const { wasRunning } = JSON.parse(header.lines[1] ?? '{}') as { wasRunning?: unknown };
     rmSync(part, { recursive: true, force: true });
     mkdirSync(part, { recursive: true });
-    await untar(socket, rest, part);
-    writeJsonAtomic(join(stagingDir, 'sent.json'), { wasRunning: header.wasRunning === true });
+    await untar(socket, header.rest, part);
+    writeJsonAtomic(join(stagingDir, 'sent.json'), { wasRunning: wasRunning === true });
     rmSync(join(stagingDir, 'payload'), { recursive: true, force: true });
     renameSync(part, join(stagingDir, 'payload'));
     socket.end('OK\n');
   } catch (err) {
     rmSync(part, { recursive: true, force: true });
-    socket.end(`ERR ${(err as Error).message.replace(/\s+/g, ' ').slice(0, 500)}\n`);
+    refuse(socket, err);
   }
 }
 
-/** The two header lines, and whatever tar data arrived in the same chunks. */
-function readHeader(socket: Socket): Promise<{ lines: string[]; rest: Buffer }> {
+/** The two header lines, and whatever tar data arrived in the same chunks; bounded in size and time. */
+function readHeader(socket: Socket, timeoutMs: number): Promise<Header> {
   return new Promise((resolve, reject) => {
     let buf = Buffer.alloc(0);
+    const done = (err?: Error, header?: Header): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      if (err) reject(err);
+      else resolve(header as Header);
+    };
+    const timer = setTimeout(() => done(new Error(`no header within ${timeoutMs} ms`)), timeoutMs);
     const onData = (chunk: Buffer): void => {
       buf = Buffer.concat([buf, chunk]);
       const first = buf.indexOf(10);
       const second = first < 0 ? -1 : buf.indexOf(10, first + 1);
       if (second >= 0) {
-        socket.off('data', onData);
         socket.pause();
-        resolve({
+        done(undefined, {
           lines: [buf.subarray(0, first).toString(), buf.subarray(first + 1, second).toString()],
           rest: buf.subarray(second + 1),
         });
       } else if (buf.length > HEADER_LIMIT) {
-        socket.off('data', onData);
-        reject(new Error('header too long'));
+        done(new Error('header too long'));
       }
     };
     socket.on('data', onData);
-    socket.once('end', () => reject(new Error('connection closed before the header')));
-    socket.once('error', reject);
+    socket.once('end', () => done(new Error('connection closed before the header')));
+    socket.once('error', (err) => done(err));
   });
 }
 

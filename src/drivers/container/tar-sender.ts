@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { basename, dirname } from 'node:path';
+import type { ContainerPaths } from './container-files.js';
 import { DriverError } from '../hypervisor-driver.port.js';
 
 export interface TarTarget {
@@ -12,17 +13,26 @@ export interface TarTarget {
 
 /**
  * The source side of a TCP cold migration (the receiver is tar-receiver.ts): streams
- * spec.json, rootfs/ and snapshots/ of `vmDir` as one tar and resolves only on the target's
+ * spec.json, snapshots/ and the root filesystem of a VM as one tar and resolves only on the target's
  * `OK`, i.e. after the target has unpacked all of it.
  */
 export function sendTar(
   target: TarTarget,
-  vmDir: string,
+  paths: ContainerPaths,
   wasRunning: boolean,
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<void> {
-  const entries = ['spec.json', 'rootfs', ...(existsSync(join(vmDir, 'snapshots')) ? ['snapshots'] : [])];
+  const vmDir = paths.vmDir;
+  // The root filesystem goes as plain files (`rootfs/`, from inside the mounted disk): the target
+  // puts it in a disk image of its own.
+  const entries = [
+    'spec.json',
+    ...(existsSync(paths.snapshots) ? ['snapshots'] : []),
+    '-C',
+    dirname(paths.rootfs),
+    basename(paths.rootfs),
+  ];
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     let reply = '';
@@ -68,8 +78,11 @@ export function sendTar(
           new DriverError('failed', `target ${target.host}:${target.port} refused the copy: ${line || 'no answer'}`),
         );
     });
-    socket.once('error', (err) =>
-      finish(new DriverError('failed', `target ${target.host}:${target.port}: ${err.message}`, { cause: err })),
-    );
+    socket.once('error', (err) => {
+      // A target that refused (bad token, busy) answers ERR and closes while tar still writes.
+      const line = reply.trim();
+      const why = line.startsWith('ERR') ? `refused the copy: ${line}` : err.message;
+      finish(new DriverError('failed', `target ${target.host}:${target.port}: ${why}`, { cause: err }));
+    });
   });
 }

@@ -66,7 +66,10 @@ describe('e2e: a container VM through the real app (host driver `container`, rea
     const pid = running?.pid as number;
     assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /NSpid:\s+\d+\s+1\n/);
     assert.notEqual(readFileSync(`/proc/${pid}/cmdline`, 'utf8').length, 0, 'a live process, not a leftover record');
-    assert.ok(existsSync(join(storage.dir, vmId, 'rootfs', 'bin', 'busybox')));
+    const paths = new ContainerDriver({ id: hostId, driver: 'container', uri, storageDir: storage.dir }).domainPaths(
+      vmId,
+    );
+    assert.ok(existsSync(join(paths.rootfs, 'bin', 'busybox')), 'the root filesystem is in the mounted disk');
 
     await runOk(t, 'post', `/v1/vms/${vmId}/snapshots`, { name: 'first', memory: false });
     const snaps = await t.as('viewer').get(`/v1/vms/${vmId}/snapshots`);

@@ -108,8 +108,6 @@ describe('container driver: lifecycle of real isolated containers', { skip }, ()
     assert.deepEqual(initEnv, [
       'HOME=/root',
       'PATH=/bin:/sbin:/usr/bin:/usr/sbin',
-      'PWD=/',
-      'SHLVL=1',
       'TERM=linux',
       'container=virtledger',
     ]);

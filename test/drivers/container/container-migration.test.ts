@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -40,7 +40,8 @@ describe('container driver: cold migration between two hosts (real containers)',
     await b.finishIncoming(spec, { live: false });
     assert.equal((await b.status(spec)).state, 'stopped', 'it was stopped, it stays stopped');
     const target = b.domainPaths(spec.id);
-    assert.ok(target.rootfs.startsWith(`${b.storageDir}/`));
+    assert.ok(target.vmDir.startsWith(`${b.storageDir}/`));
+    assert.notEqual(target.disk, a.domainPaths(spec.id).disk, "the target's own disk image, mounted apart");
     assert.equal(readFileSync(join(target.rootfs, 'root', 'payload.txt'), 'utf8'), 'moved-by-cold-migration');
     assert.deepEqual(
       (await b.listSnapshots(spec)).map((s) => s.name),
@@ -129,7 +130,7 @@ describe('container driver: cold migration between two hosts (real containers)',
       (await tcp.listSnapshots(spec)).map((s) => s.name),
       ['snap-tcp'],
     );
-    assert.ok(tcp.domainPaths(spec.id).rootfs.startsWith(`${tcp.storageDir}/`));
+    assert.ok(tcp.domainPaths(spec.id).vmDir.startsWith(`${tcp.storageDir}/`));
     console.log(`# figure: cold migrate over tcp (stop, tar stream, unpack) ${tcpMs} ms`);
 
     // The target worker restarted between prepare and migrate: the listener is gone, the source keeps its VM.
@@ -163,6 +164,42 @@ describe('container driver: cold migration between two hosts (real containers)',
     await assert.rejects(tcp.finishIncoming(spec, { live: false }), driverError('not_found', /has arrived/));
     await tcp.abortIncoming(spec);
     assert.equal(existsSync(String(e.dir)), false);
+  });
+
+  test('tcp receiver (issue #12): strangers cannot block the sender; a silent connection is dropped after its bound', async () => {
+    const tcp = env.driver(env.hostId('ct-mq'), { params: { migration: 'tcp', migrationHeaderTimeoutMs: '500' } });
+    const spec = vmSpec();
+    await a.define(spec);
+    writeFileSync(join(a.domainPaths(spec.id).rootfs, 'root', 'payload.txt'), 'past-the-strangers');
+    const e = await tcp.prepareIncoming(spec, { live: false });
+    const open = (): Promise<{ socket: Socket; closed: Promise<string> }> =>
+      new Promise((resolve, reject) => {
+        const socket = connect({ host: String(e.host), port: Number(e.port), allowHalfOpen: true });
+        let answer = '';
+        socket.on('data', (d: Buffer) => (answer += d.toString()));
+        // 'end': the server has answered and closed its side (this client is half-open on purpose).
+        const closed = new Promise<string>((done) => socket.on('end', () => done(answer.trim())));
+        socket.once('connect', () => resolve({ socket, closed }));
+        socket.once('error', reject);
+      });
+    // Connected first and silent (it never sends a header), and one with a wrong token that keeps
+    // sending: before the fix the first claimed the receiver and the real sender got "in progress".
+    const silent = await open();
+    const wrong = await open();
+    wrong.socket.write(`${'0'.repeat(48)}\n{"wasRunning":false}\n`);
+    await a.migrate(spec, e, { live: false });
+    await tcp.finishIncoming(spec, { live: false });
+    assert.equal(
+      readFileSync(join(tcp.domainPaths(spec.id).rootfs, 'root', 'payload.txt'), 'utf8'),
+      'past-the-strangers',
+    );
+    assert.equal(await wrong.closed, 'ERR bad token');
+    assert.match(
+      await silent.closed,
+      /^ERR no header within 500 ms$/,
+      'the silent connection is dropped by the server',
+    );
+    await tcp.destroy(spec);
   });
 
   test('refused: a target that already has the VM, and two hosts sharing one storage dir', async () => {

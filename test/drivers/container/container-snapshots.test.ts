@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -94,5 +94,36 @@ describe('container driver: snapshots are copies of the root filesystem (real co
     await driver.resume(spec);
     assert.ok(await eventually(() => inside(st.pid as number, 'echo ok').trim() === 'ok'));
     console.log(`# figure: snapshot of a running container (freeze, copy, thaw) ${snapMs} ms`);
+  });
+
+  test('names never meet on disk (issue #12): ".part" is reserved and never listed; taking s1 keeps everything else', async (t) => {
+    const spec = vmSpec();
+    await driver.define(spec);
+    t.after(() => driver.destroy(spec));
+    const reserved = (err: unknown): boolean =>
+      err instanceof DriverError && err.code === 'failed' && /\.part are reserved/.test(err.message);
+    await assert.rejects(driver.snapshot(spec, 's1.part', { memory: false }), reserved);
+    await assert.rejects(driver.revert(spec, 's1.part'), reserved);
+    // What an older release left: a complete snapshot dir named s1.part (its in-flight name for s1).
+    await driver.snapshot(spec, 'x', { memory: false });
+    const snaps = driver.domainPaths(spec.id).snapshots;
+    renameSync(join(snaps, 'x'), join(snaps, 's1.part'));
+    await driver.snapshot(spec, 's1', { memory: false });
+    await driver.snapshot(spec, 's1.b', { memory: false });
+    assert.deepEqual(
+      (await driver.listSnapshots(spec)).map((s) => s.name),
+      ['s1', 's1.b'],
+      'only user names are listed, never an in-flight or leftover .part dir',
+    );
+    assert.ok(existsSync(join(snaps, 's1', 'meta.json')));
+    assert.ok(existsSync(join(snaps, 's1.b', 'meta.json')), 'taking s1 did not touch s1.b');
+    assert.deepEqual(
+      readdirSync(snaps).filter((n) => n.startsWith('.part-')),
+      [],
+      'no in-flight dir is left',
+    );
+    await driver.revert(spec, 's1');
+    await driver.deleteSnapshot(spec, 's1.part');
+    assert.equal(existsSync(join(snaps, 's1.part')), false, 'a leftover can still be deleted by its name');
   });
 });

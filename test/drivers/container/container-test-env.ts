@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -130,6 +130,20 @@ export function inside(pid: number, script: string): string {
     encoding: 'utf8',
     timeout: 10_000,
   });
+}
+
+/**
+ * Runs a shell command as the container's own processes run (`runc exec`: its user namespace,
+ * capabilities, no_new_privs and seccomp filter), unlike inside(), which enters as host root.
+ * Never throws on a failing command: the exit status is part of what a test asserts.
+ */
+export function confined(driver: ContainerDriver, vmId: string, script: string): { status: number; out: string } {
+  const r = spawnSync('runc', ['--root', driver.runcRoot, 'exec', vmId, '/bin/sh', '-c', `exec 2>&1; ${script}`], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (r.error) throw r.error;
+  return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
 
 export function readCgroupFile(dir: string, file: string): string {

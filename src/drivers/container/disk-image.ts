@@ -1,0 +1,162 @@
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname } from 'node:path';
+import { DriverError } from '../hypervisor-driver.port.js';
+import { runTool } from '../kit/run-tool.js';
+import { ID_MAP_BASE } from './id-map.js';
+import { procStat } from './proc-stat.js';
+
+const GIB = 1024 ** 3;
+const TOOL_TIMEOUT_MS = 120_000;
+
+/**
+ * The container's disk: a sparse ext4 image of `diskGiB`, loop-mounted, holding its root
+ * filesystem, so a container that fills its disk gets ENOSPC at `diskGiB` and the host's
+ * filesystem is untouched. No reserved blocks (`-m 0`: they would be for host root, not the
+ * container's root), root dir owned by the container's root. Made aside and renamed into place,
+ * so a crash never leaves a half-made image that the next call would mount.
+ */
+export async function createDiskImage(image: string, sizeGiB: number): Promise<void> {
+  const part = `${image}.part`;
+  rmSync(part, { force: true });
+  const fd = openSync(part, 'w', 0o600);
+  try {
+    ftruncateSync(fd, Math.max(1, sizeGiB) * GIB);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    await runTool(
+      'mkfs.ext4',
+      ['-q', '-F', '-m', '0', '-E', `root_owner=${ID_MAP_BASE}:${ID_MAP_BASE}`, '-L', 'vl-rootfs', part],
+      { timeoutMs: TOOL_TIMEOUT_MS },
+    );
+  } catch (err) {
+    rmSync(part, { force: true });
+    throw err;
+  }
+  renameSync(part, image);
+}
+
+/**
+ * Loop-mounts the image on `dir` unless it is mounted there already (mounts outlive the worker;
+ * after a host reboot they are made again here). `nodev`: no device node in it ever works.
+ */
+export async function mountDiskImage(image: string, dir: string): Promise<void> {
+  if (isMountPoint(dir)) return;
+  if (!existsSync(image)) throw new DriverError('not_found', `disk image ${image} is missing`);
+  prepareMountParent(dirname(dir));
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  await runTool('mount', ['-t', 'ext4', '-o', 'loop,nodev', '--', image, dir], { timeoutMs: TOOL_TIMEOUT_MS });
+}
+
+/**
+ * Unmounts the disk (the loop device goes with it: mount -o loop sets autoclear). A mount still
+ * busy (a process of a dying container holding a file) is detached lazily: it is freed when the
+ * last user goes, and the image can be removed now.
+ */
+export async function unmountDiskImage(dir: string): Promise<void> {
+  if (!isMountPoint(dir)) return;
+  try {
+    await runTool('umount', ['--', dir], { timeoutMs: TOOL_TIMEOUT_MS });
+  } catch (err) {
+    if (!isMountPoint(dir)) return;
+    try {
+      await runTool('umount', ['-l', '--', dir], { timeoutMs: TOOL_TIMEOUT_MS });
+    } catch {
+      if (isMountPoint(dir)) throw err;
+    }
+  }
+  // The empty mount point, and the host's dir once it holds no other: nothing left in /run.
+  for (const d of [dir, dirname(dir)]) {
+    try {
+      rmdirSync(d);
+    } catch {
+      break; // not empty (another VM's mount point), or already gone
+    }
+  }
+}
+
+/**
+ * The dir holding one host's mount points, as Docker lays out its userns-remapped root: owned by
+ * root, group = the containers' root group, mode 0710, so runc (acting as the container's root)
+ * can pass through to a root filesystem while no other host user can even look in. Its parents
+ * need only be searchable (the default /run/virtledger/containers is made 0711). The storage dir
+ * (specs, snapshots, console logs) stays private to root.
+ */
+function prepareMountParent(hostDir: string): void {
+  for (let d = dirname(hostDir); !existsSync(d); d = dirname(d)) {
+    mkdirSync(d, { recursive: true, mode: 0o711 });
+  }
+  const base = dirname(hostDir);
+  if (!existsSync(hostDir)) mkdirSync(hostDir, { mode: 0o710 });
+  chmodSync(base, 0o711);
+  chownSync(hostDir, 0, ID_MAP_BASE);
+  chmodSync(hostDir, 0o710);
+}
+
+const LOCK_WAIT_MS = 60_000;
+
+/**
+ * Runs `fn` holding `<lockPath>` (created O_EXCL, holding our pid): two worker processes of one
+ * host (a redelivered job during a restart) must never make or mount one image twice — ext4
+ * mounted through two loop devices at once is corrupted. A lock whose process is gone is taken over.
+ */
+export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      writeFileSync(lockPath, String(process.pid), { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readText(lockPath));
+      if (!Number.isSafeInteger(holder) || holder <= 0 || procStat(holder) === undefined) {
+        rmSync(lockPath, { force: true });
+        continue;
+      }
+      if (Date.now() >= deadline) throw new DriverError('timeout', `${lockPath} held by pid ${holder} for too long`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lockPath, { force: true });
+  }
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Whether something is mounted exactly on `dir` in this mount namespace (/proc/self/mountinfo). */
+export function isMountPoint(dir: string): boolean {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return false;
+  }
+  return text.split('\n').some((line) => unescapeMount(line.split(' ')[4] ?? '') === dir);
+}
+
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
