@@ -137,6 +137,11 @@ export class BoundaryCheck {
 
   private evaluate(b: Boundary): void {
     if (b.done) return;
+    // An earlier seal still waiting for its last event (never to come, if it was deleted) is judged first.
+    for (const earlier of this.list) {
+      if (earlier === b || earlier.seal.count >= b.seal.count) break;
+      if (!earlier.done && earlier.countPassed) this.classify(earlier);
+    }
     if (b.countPassed && b.idIndex !== undefined) {
       if (b.rootOk && b.idIndex === b.seal.count - 1) this.accept(b);
       else this.classify(b);
