@@ -29,7 +29,7 @@ export function parseWitness(text: string): SealBody[] {
       out.push(parseSeal(JSON.parse(line)));
     } catch (err) {
       if (i === lines.length - 1) break;
-      throw new TypeError(`witness line ${i + 1}: ${(err as Error).message}`);
+      throw new TypeError(`witness line ${i + 1}: ${(err as Error).message}`, { cause: err });
     }
   }
   return out;
