@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { EventData, EventMetadata } from '../event-store.port.js';
-import { checkLink, eventHash, GENESIS_HASH, type ChainBreak } from '../hash-chain.js';
+import { eventHash, GENESIS_HASH, type ChainBreak } from '../hash-chain.js';
 import { BoundaryCheck, type StreamFacts } from './boundary-check.js';
 import { MerkleFrontier, storedEventLeaf } from './merkle.js';
 import type { LogVerifyReport, SealProblem } from './problems.js';
@@ -58,8 +58,10 @@ export class LogVerifier {
   }
 
   feed(e: VerifiableEvent): void {
-    this.checkV1(e);
-    this.checkRevisions(e);
+    // The one sha256 over canonical JSON per event; both chain checks below use it.
+    const computed = eventHash({ ...e, prevHash: e.metadata.prevHash });
+    this.checkV1(e, computed);
+    this.checkRevisions(e, computed);
     const index = this.frontier.size;
     this.frontier.append(storedEventLeaf(e.metadata.hash));
     if (!(e.streamId === SEALS_STREAM && e.type === LOG_SEALED)) this.nonSealLeaves++;
@@ -112,16 +114,20 @@ export class LogVerifier {
   }
 
   /** Exactly the v1 check (GET /v1/audit/verify before seals), so its fields keep their meaning. */
-  private checkV1(e: VerifiableEvent): void {
+  private checkV1(e: VerifiableEvent, computed: string): void {
     if (!this.v1Break) {
-      const b = checkLink(e, this.v1Prev.get(e.streamId) ?? GENESIS_HASH);
-      if (b) this.v1Break = b;
+      // checkLink of hash-chain.ts, with the event's hash computed once.
+      const prev = this.v1Prev.get(e.streamId) ?? GENESIS_HASH;
+      if (e.metadata.prevHash !== prev)
+        this.v1Break = { streamId: e.streamId, revision: e.revision, expected: prev, found: e.metadata.prevHash };
+      else if (computed !== e.metadata.hash)
+        this.v1Break = { streamId: e.streamId, revision: e.revision, expected: computed, found: e.metadata.hash };
       else this.v1Count++;
     }
     this.v1Prev.set(e.streamId, e.metadata.hash);
   }
 
-  private checkRevisions(e: VerifiableEvent): void {
+  private checkRevisions(e: VerifiableEvent, computed: string): void {
     const at = { streamId: e.streamId, position: e.position.toString() };
     const gap = this.gap;
     if (gap && gap.streamId === e.streamId && e.revision < gap.jumped) {
@@ -138,7 +144,7 @@ export class LogVerifier {
     };
     if (e.revision === expected) {
       const prevHash = last?.hash ?? GENESIS_HASH;
-      if (eventHash({ ...e, prevHash: e.metadata.prevHash }) !== e.metadata.hash)
+      if (computed !== e.metadata.hash)
         report({
           kind: 'edited',
           ...at,
