@@ -80,6 +80,7 @@ module.exports = {
           layer('config'),
           PORT,
           '^src/eventstore/(hash-chain|canonical-json)\\.ts$',
+          '^src/eventstore/seals/(?!sealer\\.ts$)',
         ],
       },
     },

@@ -12,6 +12,7 @@ import { HostsController } from './modules/hosts/hosts.controller.js';
 import { OperationsController } from './modules/operations/operations.controller.js';
 import { ProjectionsController } from './modules/projections/projections.controller.js';
 import { ReplayCheckController } from './modules/audit/replay-check.controller.js';
+import { SealsController } from './modules/audit/seals.controller.js';
 import { VmsController } from './modules/vms/vms.controller.js';
 import { VmsService } from './modules/vms/vms.service.js';
 import type { Runtime } from './runtime/runtime.js';
@@ -34,6 +35,7 @@ export class AppModule {
         HealthController,
         ProjectionsController,
         ReplayCheckController,
+        SealsController,
       ],
       providers: [
         { provide: RUNTIME, useValue: runtime },

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { EventMetadata, EventStore, ExpectedState, NewEvent } from '../eventstore/event-store.port.js';
 import { ExportFormatError, verifyExportLines, type OfflineBreak } from '../cli/verify-export.js';
+import { verifyExportWithSeals } from './verify-export-seals.js';
 
 /** The export cannot be imported: malformed, broken chain, or not whole streams. Nothing was written. */
 export class ImportRefusedError extends Error {
@@ -83,6 +84,13 @@ async function checkFile(path: string): Promise<void> {
           'not 0; import a whole export (GET /v1/audit/export without fromPosition/vmId ranges that cut streams)',
       );
   }
+  // Seals carry over as events of $seals; they must still fit the log they sealed. Which
+  // key signed them is for `audit verify --key` to judge, so signatures are not checked here.
+  const sealed = await verifyExportWithSeals(path);
+  if (sealed.problem)
+    throw new ImportRefusedError(
+      `refusing to import: the export does not match its seals: ${sealed.problem.kind}: ${sealed.problem.message}`,
+    );
 }
 
 /**

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAuditExport } from './audit-export.js';
 import { registerAuditLog } from './audit-log.js';
 import { registerAuditVerify } from './audit-verify.js';
+import { registerAuditProof } from './audit-proof.js';
 import { CliError } from './client.js';
 import { registerImportCommand } from './import-export.js';
 import { registerVmDiff } from './vm-diff.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
 
   const audit = program.command('audit').description('auditor tools: the log and its hash chain');
   registerAuditVerify(audit);
+  registerAuditProof(audit);
   registerAuditLog(audit);
   registerAuditExport(audit);
   registerImportCommand(audit);

@@ -1,6 +1,6 @@
 import { plainToInstance, Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 
 export type Role = 'all' | 'api' | 'worker';
 
@@ -55,6 +55,10 @@ class EnvSchema {
   @IsOptional() @IsIn(['0', '1']) LIBVIRT_ALLOW_UNSAFE_URIS?: string;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(100000000) RATE_LIMIT_PER_MINUTE?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(10000000) RATE_LIMIT_BURST?: number;
+  @IsOptional() @IsString() SEAL_KEY_FILE?: string;
+  @IsOptional() @IsString() SEAL_WITNESS_FILE?: string;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(100000000) SEAL_EVERY_EVENTS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(86400000) SEAL_EVERY_MS?: number;
 }
 
 export interface AppConfig {
@@ -93,6 +97,14 @@ export interface AppConfig {
   hostDirRoots: string[];
   /** libvirt host URIs whose transport runs a program (+ext, command=, socket=, netcat=, no_verify): refused unless set. */
   allowUnsafeLibvirtUris: boolean;
+  /** The sealer's ed25519 private key (generated on first start, 0600); never in the event store's directory. */
+  sealKeyFile: string;
+  /** One JSON line per seal, fsynced; `none` turns it off. */
+  sealWitnessFile: string | undefined;
+  /** Seal once this many events are unsealed (0: never by count). */
+  sealEveryEvents: number;
+  /** Seal what is unsealed at least this often (0: never by time; both 0: only on request). */
+  sealEveryMs: number;
 }
 
 export class ConfigError extends Error {
@@ -136,6 +148,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     );
   }
   const dataDir = resolve(parsed.DATA_DIR ?? './data');
+  const eventStoreUrl = parsed.EVENTSTORE_URL ?? 'sqlite:events.sqlite3';
+  const sealKeyFile = resolve(dataDir, parsed.SEAL_KEY_FILE ?? 'keys/seal.key');
+  if (eventStoreUrl.startsWith('sqlite:')) {
+    const storeDir = dirname(resolve(dataDir, eventStoreUrl.slice('sqlite:'.length)));
+    // Whoever copies or reads the store's directory must not get the key that signs seals over it.
+    if (dirname(sealKeyFile) === storeDir)
+      throw new ConfigError(
+        `invalid configuration:\n  SEAL_KEY_FILE: ${sealKeyFile} is in the event store's directory ${storeDir}; keep the seal key elsewhere`,
+      );
+  }
   const workerHosts: AppConfig['workerHosts'] = parsed.WORKER_HOSTS
     ? parsed.WORKER_HOSTS.split(',')
     : role === 'api'
@@ -146,7 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     port: parsed.PORT ?? 3000,
     redisUrl: parsed.REDIS_URL,
     redisPrefix: parsed.REDIS_PREFIX ?? 'vl',
-    eventStoreUrl: parsed.EVENTSTORE_URL ?? 'sqlite:events.sqlite3',
+    eventStoreUrl,
     dataDir,
     authTokens: parsed.AUTH_TOKENS?.split(',').map((pair) => {
       const i = pair.indexOf(':');
@@ -169,5 +191,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     rateLimitBurst: parsed.RATE_LIMIT_BURST ?? 2000,
     hostDirRoots: parsed.HOST_DIR_ROOTS ? parsed.HOST_DIR_ROOTS.split(',').map((d) => resolve(d)) : [dataDir],
     allowUnsafeLibvirtUris: parsed.LIBVIRT_ALLOW_UNSAFE_URIS === '1',
+    sealKeyFile,
+    sealWitnessFile:
+      parsed.SEAL_WITNESS_FILE === 'none'
+        ? undefined
+        : resolve(dataDir, parsed.SEAL_WITNESS_FILE ?? 'witness/seals.ndjson'),
+    sealEveryEvents: parsed.SEAL_EVERY_EVENTS ?? 1000,
+    sealEveryMs: parsed.SEAL_EVERY_MS ?? 60000,
   };
 }

@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import type { AppConfig } from '../config/config.js';
 import { createEventStore } from '../eventstore/create-event-store.js';
 import type { EventStore } from '../eventstore/event-store.port.js';
+import { Sealer } from '../eventstore/seals/sealer.js';
 import { createLogger, type Logger } from './logger.js';
 import { startPrivateRedis, type PrivateRedis } from './private-redis.js';
 import { ResultConsumer } from '../application/result-consumer.js';
@@ -58,6 +59,7 @@ export class Runtime {
   projections: ProjectionRunner[] = [];
   rebuilds: ProjectionRebuilds | undefined;
   sagas: SagaRunner | undefined;
+  sealer: Sealer | undefined;
   results: ResultConsumer | undefined;
   pool!: WorkerPool;
   tokens: TokenEntry[] = [];
@@ -121,6 +123,15 @@ export class Runtime {
       this.tokens = resolveTokens(this.config, this.log);
       this.store = createEventStore(this.config.eventStoreUrl, { dataDir: this.config.dataDir });
       await this.store.init();
+      const c = this.config;
+      this.sealer = new Sealer(this.store, {
+        keyFile: c.sealKeyFile,
+        witnessFile: c.sealWitnessFile,
+        everyEvents: c.sealEveryEvents,
+        everyMs: c.sealEveryMs,
+        log: this.log,
+      });
+      this.sealer.init();
     }
   }
 
@@ -146,6 +157,7 @@ export class Runtime {
         this.metrics.observeCommand(t, ms, ok),
       );
       this.results.start();
+      await this.sealer?.start();
     }
     if (this.config.workerHosts !== 'none') {
       await this.serveHosts();
@@ -190,6 +202,7 @@ export class Runtime {
     await this.results?.stop();
     await this.sagas?.stop().catch((err: unknown) => this.log.warn({ err }, 'saga stop'));
     await this.rebuilds?.close();
+    await this.sealer?.stop();
     await Promise.all(this.projections.map((p) => p.close().catch(() => undefined)));
     await this.hub?.close();
     await this.store?.close();

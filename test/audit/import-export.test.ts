@@ -107,7 +107,11 @@ describe('e2e: audit import — an export replays into an empty store to identic
         'same events, same order, same hashes',
       );
       const verify = await get(b, '/v1/audit/verify');
-      assert.deepEqual(verify, { verified: true, count: originalEvents.length, streams: 7, firstBreak: null });
+      const { verified, count, streams, firstBreak } = verify;
+      assert.deepEqual(
+        { verified, count, streams, firstBreak },
+        { verified: true, count: originalEvents.length, streams: 7, firstBreak: null },
+      );
       const replayed = await readModels(b, h);
       for (const key of Object.keys(original)) assert.deepEqual(replayed[key], original[key], key);
       assert.deepEqual(Object.keys(replayed), Object.keys(original));

@@ -7,9 +7,9 @@
  * checks the chain verifies again.
  *
  * What the chain detects: an edited event, a deleted one (gap), a reordered one
- * (revisions swapped), one inserted mid-stream. What it cannot: the tail of a
- * stream cut off, or a forged event appended at a stream's end with a correct
- * hash (that needs the head hashes anchored outside the store).
+ * (revisions swapped), one inserted mid-stream; verify also names each by kind. What
+ * it cannot: the tail of a stream cut off, or events rewritten with every hash
+ * recomputed: the signed seals catch those (seals.test.ts).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -177,11 +177,15 @@ for (const { kind, skip } of STORES) {
 
         const all = await t.as('auditor').get('/v1/audit/verify');
         assert.equal(all.status, 200);
+        // The v1 fields keep their meaning; seals add `problem` (by kind), `seals` and `unsealed`.
+        const { verified, count, streams, firstBreak } = all.body;
         assert.deepEqual(
-          all.body,
+          { verified, count, streams, firstBreak },
           { verified: false, count: breakIndex, streams: all.body.streams, firstBreak: whole },
           name,
         );
+        assert.equal(all.body.problem.kind, name, `${name}: named by kind`);
+        assert.equal(all.body.problem.streamId, stream, name);
 
         const single = await t.as('auditor').get(`/v1/audit/verify?streamId=${stream}`);
         assert.deepEqual(single.body, { verified: false, count: one.revision, streams: 1, firstBreak: one }, name);

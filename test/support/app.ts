@@ -72,6 +72,9 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     JOB_BACKOFF_MS: '50',
     SHUTDOWN_GRACE_MS: '2000',
+    // No seal lands in the middle of another suite's log; seal suites pass their own or call sealNow().
+    SEAL_EVERY_EVENTS: '0',
+    SEAL_EVERY_MS: '0',
     ...opts.env,
   });
   const runtime = new Runtime(config, pino({ level: config.logLevel }));

@@ -3,7 +3,9 @@ import type { Request, Response } from 'express';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { vmStream } from '../../domain/streams.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
-import { checkLink, verifyChain, GENESIS_HASH, type ChainBreak } from '../../eventstore/hash-chain.js';
+import { verifyChain, type ChainBreak } from '../../eventstore/hash-chain.js';
+import type { LogVerifyReport } from '../../eventstore/seals/problems.js';
+import { SealAudit } from '../../eventstore/seals/seal-audit.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { RUNTIME } from '../../runtime/runtime.token.js';
 import { AUDITORS, Roles } from '../../http/auth/roles.js';
@@ -16,6 +18,10 @@ export interface VerifyReport {
   count: number;
   streams: number;
   firstBreak: null | { streamId: string; revision: number; expected: string; found: string };
+  /** Whole-log only: the first problem by kind, the seals, the events after the last seal. */
+  problem?: LogVerifyReport['problem'];
+  seals?: LogVerifyReport['seals'];
+  unsealed?: number;
 }
 
 function breakView(b: ChainBreak | null): VerifyReport['firstBreak'] {
@@ -45,23 +51,8 @@ export class AuditController {
         throw err;
       }
     }
-    // One pass over the whole log, keeping only each stream's last hash in memory.
-    const prev = new Map<string, string>();
-    let count = 0;
-    let after: bigint | undefined;
-    for (;;) {
-      const page = await store.readAll({ ...(after !== undefined ? { after } : {}), maxCount: 1000 });
-      if (page.length === 0) break;
-      for (const e of page) {
-        const p = prev.get(e.streamId) ?? GENESIS_HASH;
-        const b = checkLink(e, p);
-        if (b) return { verified: false, count, streams: prev.size, firstBreak: breakView(b) };
-        prev.set(e.streamId, e.metadata.hash);
-        count++;
-      }
-      after = page[page.length - 1]!.position;
-    }
-    return { verified: true, count, streams: prev.size, firstBreak: null };
+    // One pass over the whole log: the v1 chain fields plus the seals' verdict (problem, seals, unsealed).
+    return new SealAudit(store, this.rt.sealer!.publicKey!, this.rt.config.sealWitnessFile).verify();
   }
 
   /**

@@ -1,0 +1,252 @@
+import { randomUUID, type KeyObject } from 'node:crypto';
+import { WrongExpectedVersionError } from '../errors.js';
+import type { EventStore } from '../event-store.port.js';
+import { storedEventLeaf, MerkleFrontier } from './merkle.js';
+import {
+  checkSealSignature,
+  GENESIS_SEAL,
+  keyIdOf,
+  LOG_SEALED,
+  publicKeyText,
+  sealHash,
+  SEALS_STREAM,
+  signSeal,
+  type SealBody,
+} from './seal.js';
+import { loadOrCreateSealKey } from './seal-key-file.js';
+import { readStoredSeals } from './store-audit.js';
+import { appendWitness, readWitness } from './witness.js';
+
+export interface SealerLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface SealerOptions {
+  keyFile: string;
+  /** Undefined: no witness file (not recommended: a truncated tail then goes unseen). */
+  witnessFile: string | undefined;
+  /** Seal once this many events are unsealed; 0: never by count. */
+  everyEvents: number;
+  /** Seal unsealed events at least this often; 0: never by time. */
+  everyMs: number;
+  log: SealerLog;
+  now?: () => Date;
+}
+
+export const SEALER_PRINCIPAL = 'system:sealer';
+const PAGE = 1000;
+
+/**
+ * Appends a signed LogSealed to `$seals` every `everyEvents` events or `everyMs`,
+ * whichever comes first, and writes each seal to the witness. It keeps the Merkle
+ * frontier and each stream's last event between seals, so a seal costs the new
+ * events' hashes plus log2(n), never a re-read of the log; on start it reads the log
+ * once to rebuild them.
+ *
+ * One owner at a time: the append expects `$seals`' current revision, so of two api
+ * processes sealing at once one gets WrongExpectedVersionError, re-reads the latest
+ * seal and seals on top of it next time.
+ */
+export class Sealer {
+  private privateKey: KeyObject | undefined;
+  publicKey: KeyObject | undefined;
+  private readonly frontier = new MerkleFrontier();
+  private readonly streams = new Map<string, { revision: number; hash: string; lastIndex: number }>();
+  private lastPosition: bigint | undefined;
+  private lastEventId = '';
+  private lastNonSealIndex = -1;
+  private latest: { seal: SealBody; revision: number } | undefined;
+  private lastSealAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly options: SealerOptions,
+  ) {}
+
+  /** Loads (or on first start creates) the key and logs the public key auditors verify with. */
+  init(): void {
+    const keys = loadOrCreateSealKey(this.options.keyFile);
+    this.privateKey = keys.privateKey;
+    this.publicKey = keys.publicKey;
+    this.options.log.info(
+      {
+        keyFile: this.options.keyFile,
+        created: keys.created,
+        keyId: keyIdOf(keys.publicKey),
+        witness: this.options.witnessFile,
+      },
+      `seal public key (verify with --key): ${publicKeyText(keys.publicKey)}`,
+    );
+  }
+
+  get publicKeyBase64(): string {
+    if (!this.publicKey) throw new Error('sealer not initialised');
+    return publicKeyText(this.publicKey);
+  }
+
+  /** Rebuilds the frontier from the log, back-fills the witness, then seals on schedule. */
+  async start(): Promise<void> {
+    if (!this.privateKey) this.init();
+    if (this.store.kind === 'kurrentdb') {
+      // KurrentDB reserves `$` streams and leaves them out of $all reads: seals need their own stream name there first.
+      this.options.log.warn({}, 'seals are not written on KurrentDB yet: verify reports its log as unsealed');
+      return;
+    }
+    await this.refreshLatest();
+    await this.catchUp();
+    await this.backfillWitness();
+    this.lastSealAt = this.now().getTime();
+    const { everyEvents, everyMs } = this.options;
+    if (everyEvents <= 0 && everyMs <= 0) return;
+    const tick = Math.min(1000, everyMs > 0 ? everyMs : 1000);
+    this.timer = setInterval(() => {
+      this.running = this.running
+        .then(() => this.tick())
+        .catch((err: unknown) => this.options.log.warn({ err }, 'sealing failed; retrying'));
+    }, tick);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running.catch(() => undefined);
+  }
+
+  /** Seals every event read so far now (tests, shutdown, an operator's request); null when there is nothing new. */
+  sealNow(): Promise<SealBody | null> {
+    const run = this.running.then(async () => {
+      await this.catchUp();
+      return this.seal();
+    });
+    this.running = run.catch(() => undefined);
+    return run;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    await this.catchUp();
+    const sealed = this.latest?.seal.count ?? 0;
+    const byCount = this.options.everyEvents > 0 && this.frontier.size - sealed >= this.options.everyEvents;
+    const byTime = this.options.everyMs > 0 && this.now().getTime() - this.lastSealAt >= this.options.everyMs;
+    if (byCount || byTime) await this.seal();
+  }
+
+  private async catchUp(): Promise<void> {
+    for (;;) {
+      const page = await this.store.readAll({
+        ...(this.lastPosition !== undefined ? { after: this.lastPosition } : {}),
+        maxCount: PAGE,
+      });
+      if (page.length === 0) return;
+      for (const e of page) {
+        const index = this.frontier.size;
+        this.frontier.append(storedEventLeaf(e.metadata.hash));
+        if (
+          this.latest?.seal.count === this.frontier.size &&
+          this.latest.seal.root !== this.frontier.root().toString('hex')
+        )
+          // Earlier seals still prove it; sealing on goes on so that nothing new goes unsealed.
+          this.options.log.error(
+            { sequence: this.latest.seal.sequence },
+            'the log no longer matches the latest seal: run GET /v1/audit/verify',
+          );
+        this.streams.set(e.streamId, { revision: Number(e.revision), hash: e.metadata.hash, lastIndex: index });
+        if (!(e.streamId === SEALS_STREAM && e.type === LOG_SEALED)) this.lastNonSealIndex = index;
+        this.lastEventId = e.id;
+        this.lastPosition = e.position;
+      }
+    }
+  }
+
+  private async refreshLatest(): Promise<void> {
+    const seals = await readStoredSeals(this.store);
+    const last = seals[seals.length - 1];
+    this.latest = last?.seal && last.revision !== undefined ? { seal: last.seal, revision: last.revision } : undefined;
+  }
+
+  private async seal(): Promise<SealBody | null> {
+    const prev = this.latest?.seal;
+    const count = this.frontier.size;
+    // Nothing but earlier seals since the last seal: sealing a seal alone would never end.
+    if (this.lastNonSealIndex < (prev?.count ?? 0) || count <= (prev?.count ?? 0) || this.lastPosition === undefined) {
+      this.lastSealAt = this.now().getTime();
+      return null;
+    }
+    const from = prev?.count ?? 0;
+    const heads = [...this.streams.entries()]
+      .filter(([, s]) => s.lastIndex >= from)
+      .map(([streamId, s]) => ({ streamId, revision: s.revision, hash: s.hash }))
+      .sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
+    const at = this.now().toISOString();
+    const body = signSeal(
+      {
+        v: 1,
+        sequence: prev ? prev.sequence + 1 : 0,
+        count,
+        position: this.lastPosition.toString(),
+        lastEventId: this.lastEventId,
+        root: this.frontier.root().toString('hex'),
+        previous: prev ? sealHash(prev) : GENESIS_SEAL,
+        heads,
+        sealedAt: at,
+      },
+      this.privateKey!,
+    );
+    const id = randomUUID();
+    try {
+      const r = await this.store.append(
+        SEALS_STREAM,
+        [
+          {
+            id,
+            type: LOG_SEALED,
+            data: body as unknown as Record<string, unknown>,
+            metadata: { principal: SEALER_PRINCIPAL, correlationId: id, causationId: id, at, schema: 1 },
+          },
+        ],
+        this.latest ? BigInt(this.latest.revision) : 'no_stream',
+      );
+      this.latest = { seal: body, revision: Number(r.nextExpectedRevision) };
+    } catch (err) {
+      if (!(err instanceof WrongExpectedVersionError)) throw err;
+      // Another process sealed first: seal on top of its seal next time.
+      this.options.log.info({ sequence: body.sequence }, 'another process sealed first');
+      await this.refreshLatest();
+      return null;
+    }
+    this.lastSealAt = this.now().getTime();
+    this.writeWitness(body);
+    return body;
+  }
+
+  private writeWitness(seal: SealBody): void {
+    if (!this.options.witnessFile) return;
+    try {
+      appendWitness(this.options.witnessFile, seal);
+    } catch (err) {
+      // The seal is in the store; start() writes the witness lines it lacks.
+      this.options.log.error({ err, sequence: seal.sequence }, 'cannot write the seal witness');
+    }
+  }
+
+  /** A crash between the store's append and the witness's write leaves the witness behind: catch it up. */
+  private async backfillWitness(): Promise<void> {
+    const file = this.options.witnessFile;
+    if (!file || !this.latest) return;
+    const next = readWitness(file).length;
+    if (next > this.latest.seal.sequence) return;
+    for (const f of await readStoredSeals(this.store))
+      if (f.seal && f.seal.sequence >= next && checkSealSignature(f.seal, [this.publicKey!]))
+        appendWitness(file, f.seal);
+  }
+
+  private now(): Date {
+    return (this.options.now ?? (() => new Date()))();
+  }
+}

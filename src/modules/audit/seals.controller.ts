@@ -1,0 +1,52 @@
+import { ConflictException, Controller, Get, Inject, NotFoundException, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { EventProof } from '../../eventstore/seals/event-proof.js';
+import { SealAudit, type SealKeyView, type SealView } from '../../eventstore/seals/seal-audit.js';
+import { ProofUnavailableError } from '../../eventstore/seals/store-audit.js';
+import { AUDITORS, Roles } from '../../http/auth/roles.js';
+import { errorBody } from '../../http/error-body.js';
+import { parsePosition } from '../../http/query.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import { RUNTIME } from '../../runtime/runtime.token.js';
+
+/** Signed seals over the log: the list, the public key to check them with, one event's inclusion proof. */
+@ApiTags('audit')
+@ApiBearerAuth()
+@Controller('v1/audit')
+export class SealsController {
+  private readonly audit: SealAudit;
+
+  constructor(@Inject(RUNTIME) rt: Runtime) {
+    // Only the control plane (role api/all) serves HTTP, and it always has the store and the sealer.
+    this.audit = new SealAudit(rt.store!, rt.sealer!.publicKey!, rt.config.sealWitnessFile);
+  }
+
+  /** Every seal in the store, oldest first, each with its revision on `$seals` and its log position. */
+  @Get('seals')
+  @Roles(...AUDITORS)
+  async seals(): Promise<{ seals: SealView[] }> {
+    return { seals: await this.audit.seals() };
+  }
+
+  /** The public key seals are signed with (base64 SPKI DER and PEM). */
+  @Get('seals/key')
+  @Roles(...AUDITORS)
+  key(): SealKeyView {
+    return this.audit.key();
+  }
+
+  /** Inclusion proof of the event at `position` against the latest seal; checked offline by `virtledger audit proof`. */
+  @Get('proof')
+  @Roles(...AUDITORS)
+  async proof(@Query('position') raw?: string): Promise<EventProof> {
+    const position = parsePosition(raw, 'position');
+    if (position === undefined) throw new NotFoundException(errorBody(404, 'give ?position= of a sealed event'));
+    try {
+      return await this.audit.proof(position);
+    } catch (err) {
+      if (!(err instanceof ProofUnavailableError)) throw err;
+      if (err.reason === 'not-found') throw new NotFoundException(errorBody(404, err.message));
+      throw new ConflictException(errorBody(409, err.message));
+    }
+  }
+}

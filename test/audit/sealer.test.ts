@@ -1,0 +1,118 @@
+/**
+ * The sealer without the app: one owner at a time (two sealers on one store, one seal
+ * wins, the other re-reads), a restart rebuilds the frontier from the log and seals on
+ * top, a witness that missed a seal (crash between store and file) is caught up at
+ * start, the key file is 0600 and never rewritten.
+ */
+import 'reflect-metadata';
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { join } from 'node:path';
+import { SqliteEventStore } from '../../src/eventstore/sqlite/sqlite.event-store.js';
+import { parsePublicKey } from '../../src/eventstore/seals/seal.js';
+import { Sealer } from '../../src/eventstore/seals/sealer.js';
+import { verifyStore } from '../../src/eventstore/seals/store-audit.js';
+import { readWitness } from '../../src/eventstore/seals/witness.js';
+import { tempDir } from '../support/env.js';
+
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+async function appendSome(store: SqliteEventStore, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const id = randomUUID();
+    await store.append(
+      `vm-${i % 3}`,
+      [
+        {
+          id,
+          type: 'Noted',
+          data: { i },
+          metadata: {
+            principal: 'test:sealer',
+            correlationId: id,
+            causationId: id,
+            at: new Date().toISOString(),
+            schema: 1,
+          },
+        },
+      ],
+      'any',
+    );
+  }
+}
+
+describe('sealer', () => {
+  const tmp = tempDir('vl-sealer-');
+  const store = new SqliteEventStore({ file: join(tmp.dir, 'store', 'events.sqlite3') });
+  const keyFile = join(tmp.dir, 'keys', 'seal.key');
+  const witnessFile = join(tmp.dir, 'witness', 'seals.ndjson');
+  const sealer = () => new Sealer(store, { keyFile, witnessFile, everyEvents: 0, everyMs: 0, log: quiet });
+  after(async () => {
+    await store.close();
+    tmp.cleanup();
+  });
+
+  test('two sealers at once: one seal lands, the other re-reads and seals on top next time', async () => {
+    await store.init();
+    await appendSome(store, 7);
+    const [x, y] = [sealer(), sealer()];
+    await Promise.all([x.start(), y.start()]);
+    assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+    const made = (await Promise.all([x.sealNow(), y.sealNow()])).filter((s) => s !== null);
+    assert.equal(made.length, 1, 'exactly one owner sealed');
+    await appendSome(store, 4);
+    // x seals on top of whatever is latest (it re-read after losing, or it won); y's view is now stale.
+    assert.equal((await x.sealNow())?.sequence, 1);
+    assert.equal(await y.sealNow(), null, 'a stale sealer gets a conflict, not a fork');
+    const key = parsePublicKey(x.publicKeyBase64);
+    const r = await verifyStore(store, { keys: [key], witness: readWitness(witnessFile) });
+    assert.equal(r.verified, true, JSON.stringify(r.problem));
+    assert.equal(r.seals.verified, 2);
+    await Promise.all([x.stop(), y.stop()]);
+  });
+
+  test('a restart rebuilds from the log, catches the witness up and seals on top with the same key', async () => {
+    const keyBefore = readFileSync(keyFile, 'utf8');
+    // A crash after the store's append but before the witness line: drop the witness's last line.
+    const lines = readFileSync(witnessFile, 'utf8').trim().split('\n');
+    writeFileSync(witnessFile, lines.slice(0, -1).join('\n') + '\n');
+    await appendSome(store, 5);
+    const s = sealer();
+    await s.start();
+    assert.equal(readWitness(witnessFile).length, 2, 'the missed seal is back in the witness');
+    const next = await s.sealNow();
+    assert.equal(next?.sequence, 2);
+    assert.equal(await s.sealNow(), null, 'nothing new: no empty seal');
+    assert.equal(readFileSync(keyFile, 'utf8'), keyBefore, 'the key is never regenerated');
+    const r = await verifyStore(store, {
+      keys: [parsePublicKey(s.publicKeyBase64)],
+      witness: readWitness(witnessFile),
+    });
+    assert.equal(r.verified, true, JSON.stringify(r.problem));
+    assert.equal(r.seals.verified, 3);
+    assert.equal(r.unsealed, 0, 'seal events themselves are not counted as unsealed');
+    await s.stop();
+  });
+
+  test('a seal key readable by others is refused, and the key may not sit in the store directory', () => {
+    chmodSync(keyFile, 0o644);
+    assert.throws(() => sealer().init(), /readable by others/);
+    chmodSync(keyFile, 0o600);
+    assert.throws(
+      () =>
+        loadConfig({
+          DATA_DIR: tmp.dir,
+          EVENTSTORE_URL: 'sqlite:store/events.sqlite3',
+          SEAL_KEY_FILE: 'store/seal.key',
+        }),
+      (err: unknown) => err instanceof ConfigError && /event store's directory/.test(err.message),
+    );
+    const ok = loadConfig({ DATA_DIR: tmp.dir });
+    assert.equal(ok.sealKeyFile, join(tmp.dir, 'keys', 'seal.key'));
+    assert.equal(ok.sealEveryEvents, 1000);
+    assert.equal(ok.sealEveryMs, 60000);
+  });
+});
