@@ -80,6 +80,8 @@ const RULES = [
   { test: /^dist\/test\/drivers\/qemu\//, slots: 2, locks: [] },
   // Chaos scenarios kill and restart processes and time the recovery: not on a starved CPU.
   { test: /^dist\/test\/chaos\//, slots: 2, locks: [] },
+  // 2000 concurrent commands then a full shadow replay: minutes of one busy core.
+  { test: /^dist\/test\/audit\/replay-check\./, slots: 2, locks: [] },
 ];
 const LIGHT = { slots: 1, locks: [] };
 const needs = (file) => RULES.find((r) => r.test.test(display(file))) ?? LIGHT;

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { testRedisUrl } from '../support/env.js';
 import { flakyHostUris, runRandomHistory } from '../support/random-history.js';
-import { dropPostgresSchema, STORE_KINDS } from '../support/store-kinds.js';
+import { dropPostgresSchema, STORE_KINDS, type StoreKind } from '../support/store-kinds.js';
 import { assertError, registerSimHost, storeEvents, waitSettled, type Json } from '../support/e2e.js';
 
 const COMMANDS = 2000;
@@ -26,7 +26,13 @@ async function shadowKeys(redis: Redis, prefix: string): Promise<string[]> {
   return found;
 }
 
-for (const { store, skip } of STORE_KINDS) {
+/**
+ * Registers the suite for one store. Each store runs from its own test file
+ * (replay-check.<store>.test.ts): a 2000-command history takes minutes, and one file per
+ * store gives each its own deadline and lets the runner spread them.
+ */
+export function replayCheckSuite(kind: StoreKind): void {
+  const { store, skip } = STORE_KINDS.find((k) => k.store === kind)!;
   describe(`e2e: replay-check after a long random history (${store})`, { skip }, () => {
     let t: TestApp;
     let redis: Redis;
