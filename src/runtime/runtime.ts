@@ -6,8 +6,10 @@ import { createEventStore } from '../eventstore/create-event-store.js';
 import type { EventStore } from '../eventstore/event-store.port.js';
 import { createLogger, type Logger } from './logger.js';
 import { startPrivateRedis, type PrivateRedis } from './private-redis.js';
+import { AggregateLoader } from '../application/load-aggregate.js';
 import { ResultConsumer } from '../application/result-consumer.js';
-import { SagaRunner } from '../application/saga-runner.js';
+import { SAGA_CHECKPOINT, SagaRunner } from '../application/saga-runner.js';
+import { ParkingLot } from '../projections/parking-lot.js';
 import { PROJECTIONS } from '../projections/projection-catalog.js';
 import { ProjectionRebuilds } from '../projections/projection-rebuilds.js';
 import { ProjectionRunner } from '../projections/projection-runner.js';
@@ -49,6 +51,8 @@ function redisOptions(url: string): RedisEndpoint {
 export class Runtime {
   readonly log: Logger;
   store: EventStore | undefined;
+  /** Aggregate states for deciding (one cache per process); set with the store. */
+  aggregates: AggregateLoader | undefined;
   redis!: Redis;
   connection!: ConnectionOptions;
   hub!: QueueHub;
@@ -121,12 +125,13 @@ export class Runtime {
       this.tokens = resolveTokens(this.config, this.log);
       this.store = createEventStore(this.config.eventStoreUrl, { dataDir: this.config.dataDir });
       await this.store.init();
+      this.aggregates = new AggregateLoader(this.store);
     }
   }
 
   /** Starts subscriptions, the result consumer and host workers, per role. */
   async startBackground(): Promise<void> {
-    if (this.store) {
+    if (this.store && this.aggregates) {
       const store = this.store;
       this.projections = Object.values(PROJECTIONS).map(
         (make) => new ProjectionRunner(make(this.keys), store, this.redis, this.keys, this.log),
@@ -140,10 +145,14 @@ export class Runtime {
         runner: (name) => this.projection(name),
         waitForOperations: (position) => this.waitForProjections(position, 3000, ['vms']),
       });
-      this.sagas = new SagaRunner(store, this.hub, this.log);
+      this.sagas = new SagaRunner(this.aggregates, this.hub, this.log, new ParkingLot(store, SAGA_CHECKPOINT));
       await this.sagas.start();
-      this.results = new ResultConsumer(store, this.connection, `${this.config.redisPrefix}:q`, this.log, (t, ms, ok) =>
-        this.metrics.observeCommand(t, ms, ok),
+      this.results = new ResultConsumer(
+        this.aggregates,
+        this.connection,
+        `${this.config.redisPrefix}:q`,
+        this.log,
+        (t, ms, ok) => this.metrics.observeCommand(t, ms, ok),
       );
       this.results.start();
     }
