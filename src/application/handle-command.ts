@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Decider, DomainEvent } from '../domain/decider.js';
-import { DomainError } from '../domain/domain-error.js';
-import { StreamNotFoundError, WrongExpectedVersionError } from '../eventstore/errors.js';
-import type { EventStore, NewEvent, RecordedEvent } from '../eventstore/event-store.port.js';
-import { schemaOf, upcast } from '../domain/upcasters.js';
+import { WrongExpectedVersionError } from '../eventstore/errors.js';
+import type { NewEvent, RecordedEvent } from '../eventstore/event-store.port.js';
+import { schemaOf } from '../domain/upcasters.js';
+import type { AggregateLoader } from './load-aggregate.js';
 
 export interface CommandMeta {
   principal: string;
@@ -31,74 +31,6 @@ export class ConcurrencyExhaustedError extends Error {
   }
 }
 
-export interface LoadedStream<S> {
-  state: S;
-  revision: bigint | undefined;
-  events: RecordedEvent[];
-}
-
-export async function loadStream<C, E extends DomainEvent, S>(
-  store: EventStore,
-  decider: Decider<C, E, S>,
-  streamId: string,
-  until?: (e: RecordedEvent) => boolean,
-): Promise<LoadedStream<S>> {
-  let events: RecordedEvent[];
-  try {
-    events = await store.readStream(streamId);
-  } catch (err) {
-    if (err instanceof StreamNotFoundError) return { state: decider.initialState(), revision: undefined, events: [] };
-    throw err;
-  }
-  if (until) {
-    const cut = events.findIndex((e) => !until(e));
-    if (cut >= 0) events = events.slice(0, cut);
-  }
-  const state = events
-    .map(upcast)
-    .reduce((s, e) => decider.evolve(s, { type: e.type, data: e.data } as E), decider.initialState());
-  return { state, revision: events.length ? events[events.length - 1]!.revision : undefined, events };
-}
-
-interface CachedState {
-  state: unknown;
-  revision: bigint;
-}
-
-const STATE_CACHE_LIMIT = 20000;
-const stateCache = new WeakMap<EventStore, Map<string, CachedState>>();
-
-/**
- * Current state of a stream for deciding. Streams are append-only, so a state
- * folded once is extended with only the events after its revision: a host
- * stream with thousands of reservations is not refolded for every create.
- * Safe with other writers: the store is always asked for what came after.
- */
-export async function loadState<C, E extends DomainEvent, S>(
-  store: EventStore,
-  decider: Decider<C, E, S>,
-  streamId: string,
-): Promise<{ state: S; revision: bigint | undefined }> {
-  let cache = stateCache.get(store);
-  if (!cache) stateCache.set(store, (cache = new Map()));
-  const hit = cache.get(streamId);
-  let events: RecordedEvent[];
-  try {
-    events = await store.readStream(streamId, hit ? { fromRevision: hit.revision + 1n } : {});
-  } catch (err) {
-    if (err instanceof StreamNotFoundError) return { state: decider.initialState(), revision: undefined };
-    throw err;
-  }
-  if (!hit && events.length === 0) return { state: decider.initialState(), revision: undefined };
-  let state = (hit?.state as S | undefined) ?? decider.initialState();
-  for (const e of events) state = decider.evolve(state, { type: e.type, data: upcast(e).data } as E);
-  const revision = events.length ? events[events.length - 1]!.revision : hit!.revision;
-  cache.delete(streamId);
-  cache.set(streamId, { state, revision });
-  if (cache.size > STATE_CACHE_LIMIT) cache.delete(cache.keys().next().value!);
-  return { state, revision };
-}
-
 export interface HandleOptions {
   /** From If-Match: refuse with 412 unless the stream is at exactly this revision. */
   ifMatch?: bigint;
@@ -115,10 +47,11 @@ export interface HandleResult<S> {
 
 /**
  * Read → decide → append with the expected revision; on a concurrent change,
- * decide again against the new state (the decider may now refuse).
+ * decide again against the new state (the decider may now refuse). A decision
+ * with no events (already done) appends nothing and is not an error.
  */
 export async function handleCommand<C, E extends DomainEvent, S>(
-  store: EventStore,
+  aggregates: AggregateLoader,
   decider: Decider<C, E, S>,
   streamId: string,
   command: C,
@@ -128,7 +61,7 @@ export async function handleCommand<C, E extends DomainEvent, S>(
   const attempts = options.maxAttempts ?? 8;
   const now = options.now ?? (() => new Date());
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const { state, revision } = await loadState(store, decider, streamId);
+    const { state, revision } = await aggregates.load(decider, streamId);
     if (options.ifMatch !== undefined && options.ifMatch !== revision) {
       throw new PreconditionFailedError(options.ifMatch, revision);
     }
@@ -149,9 +82,9 @@ export async function handleCommand<C, E extends DomainEvent, S>(
       },
     }));
     try {
-      const result = await store.append(streamId, toAppend, revision ?? 'no_stream');
-      const after = decided.reduce(decider.evolve, state);
-      return { state: after, events: result.events, revision: result.nextExpectedRevision };
+      const result = await aggregates.store.append(streamId, toAppend, revision ?? 'no_stream');
+      const after = aggregates.advance(decider, streamId, { state, revision }, result.events);
+      return { state: after.state, events: result.events, revision: result.nextExpectedRevision };
     } catch (err) {
       if (err instanceof WrongExpectedVersionError) {
         if (options.ifMatch !== undefined) throw new PreconditionFailedError(options.ifMatch, undefined);
@@ -162,5 +95,3 @@ export async function handleCommand<C, E extends DomainEvent, S>(
   }
   throw new ConcurrencyExhaustedError(streamId, attempts);
 }
-
-export { DomainError };

@@ -2,7 +2,8 @@ import { DomainError } from '../domain/domain-error.js';
 import type { EventStore } from '../eventstore/event-store.port.js';
 import { hostDecider } from '../domain/host/host.decider.js';
 import { free } from '../domain/host/host.state.js';
-import { handleCommand, loadState, type CommandMeta } from './handle-command.js';
+import { handleCommand, type CommandMeta } from './handle-command.js';
+import type { AggregateLoader } from './load-aggregate.js';
 import { hostStream, hostIdOf } from '../domain/streams.js';
 
 export interface PlacementRequest {
@@ -15,35 +16,37 @@ export interface PlacementRequest {
 
 export type PlacementResult = { ok: true; hostId: string } | { ok: false; reason: string };
 
-interface HostDirectory {
-  after: bigint | undefined;
-  ids: string[];
-}
-const directories = new WeakMap<EventStore, HostDirectory>();
+/**
+ * Registered host ids; each call reads only the part of the log it has not
+ * seen yet. Owned by whoever places (the saga runner), not kept at module level.
+ */
+export class HostDirectory {
+  private after: bigint | undefined;
+  private readonly ids: string[] = [];
 
-/** Registered host ids; each call reads only the part of the log it has not seen yet. */
-export async function listHostIds(store: EventStore): Promise<string[]> {
-  let dir = directories.get(store);
-  if (!dir) directories.set(store, (dir = { after: undefined, ids: [] }));
-  // Everything up to the head read now is covered by the reads below, matching or not: skip it next time.
-  const head = await store.headPosition();
-  for (;;) {
-    const page = await store.readAll({
-      ...(dir.after !== undefined ? { after: dir.after } : {}),
-      types: ['HostRegistered'],
-      streamPrefixes: ['host-'],
-      maxCount: 1000,
-    });
-    if (page.length === 0) break;
-    for (const e of page) {
-      const id = hostIdOf(e.streamId);
-      if (id && !dir.ids.includes(id)) dir.ids.push(id);
+  constructor(private readonly store: EventStore) {}
+
+  async list(): Promise<string[]> {
+    // Everything up to the head read now is covered by the reads below, matching or not: skip it next time.
+    const head = await this.store.headPosition();
+    for (;;) {
+      const page = await this.store.readAll({
+        ...(this.after !== undefined ? { after: this.after } : {}),
+        types: ['HostRegistered'],
+        streamPrefixes: ['host-'],
+        maxCount: 1000,
+      });
+      if (page.length === 0) break;
+      for (const e of page) {
+        const id = hostIdOf(e.streamId);
+        if (id && !this.ids.includes(id)) this.ids.push(id);
+      }
+      this.after = page[page.length - 1]!.position;
+      if (page.length < 1000) break;
     }
-    dir.after = page[page.length - 1]!.position;
-    if (page.length < 1000) break;
+    if (head !== undefined && (this.after === undefined || head > this.after)) this.after = head;
+    return [...this.ids];
   }
-  if (head !== undefined && (dir.after === undefined || head > dir.after)) dir.after = head;
-  return [...dir.ids];
 }
 
 /**
@@ -51,13 +54,18 @@ export async function listHostIds(store: EventStore): Promise<string[]> {
  * free memory; the host decider (optimistic concurrency on the host stream)
  * is what makes concurrent creates unable to over-commit.
  */
-export async function placeVm(store: EventStore, req: PlacementRequest, meta: CommandMeta): Promise<PlacementResult> {
-  const ids = req.requestedHostId ? [req.requestedHostId] : await listHostIds(store);
+export async function placeVm(
+  aggregates: AggregateLoader,
+  hosts: HostDirectory,
+  req: PlacementRequest,
+  meta: CommandMeta,
+): Promise<PlacementResult> {
+  const ids = req.requestedHostId ? [req.requestedHostId] : await hosts.list();
   if (ids.length === 0) return { ok: false, reason: 'no host is registered; register one with POST /v1/hosts' };
-  const hosts = await Promise.all(
-    ids.map(async (id) => ({ id, ...(await loadState(store, hostDecider, hostStream(id))) })),
+  const loaded = await Promise.all(
+    ids.map(async (id) => ({ id, ...(await aggregates.load(hostDecider, hostStream(id))) })),
   );
-  const candidates = hosts
+  const candidates = loaded
     .filter((h) => h.state.exists)
     .sort((a, b) => free(b.state).memoryMiB - free(a.state).memoryMiB);
   if (candidates.length === 0) return { ok: false, reason: `host ${req.requestedHostId} is not registered` };
@@ -65,7 +73,7 @@ export async function placeVm(store: EventStore, req: PlacementRequest, meta: Co
   for (const host of candidates) {
     try {
       await handleCommand(
-        store,
+        aggregates,
         hostDecider,
         hostStream(host.id),
         {

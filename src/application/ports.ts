@@ -1,3 +1,5 @@
+import type { ParkedItem } from '../domain/parked.js';
+import type { RecordedEvent } from '../eventstore/event-store.port.js';
 import type { HostJobData } from './jobs.js';
 
 /** Where the saga runner puts side effects: a host's queue. */
@@ -10,4 +12,16 @@ export interface JobSink {
    */
   queuesLost?(): Promise<boolean>;
   queuesRecovered?(): Promise<void>;
+}
+
+/**
+ * Where a consumer puts a poison event (domain/parked.ts) so it can go on;
+ * `count` and `last` survive restarts (they are read from the store by load()).
+ */
+export interface Parking {
+  readonly count: number;
+  readonly last: ParkedItem | undefined;
+  load(): Promise<void>;
+  /** False when this event was parked before (a replay after a restart). */
+  park(event: RecordedEvent, error: unknown): Promise<boolean>;
 }

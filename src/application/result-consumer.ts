@@ -1,11 +1,10 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { DomainError } from '../domain/domain-error.js';
-import type { EventStore } from '../eventstore/event-store.port.js';
 import type { VmCommand } from '../domain/vm/vm.commands.js';
 import { vmDecider } from '../domain/vm/vm.decider.js';
 import { RESULTS_QUEUE, type ResultMessage } from './jobs.js';
 import { handleCommand, PreconditionFailedError, type CommandMeta } from './handle-command.js';
+import type { AggregateLoader } from './load-aggregate.js';
 import { vmStream } from '../domain/streams.js';
 
 export function resultToCommand(msg: ResultMessage, now: Date): VmCommand {
@@ -31,15 +30,15 @@ export function resultToCommand(msg: ResultMessage, now: Date): VmCommand {
 
 /**
  * Turns worker results into result commands against the VM decider. A result
- * the decider has already accepted is refused as `already_recorded`: that is
- * the redelivery case and counts as done.
+ * the decider has already accepted (the redelivery case), or one for an
+ * operation already closed, decides no events: it is done, nothing to catch.
  */
 export class ResultConsumer {
   private worker: Worker<ResultMessage> | undefined;
   processed = 0;
 
   constructor(
-    private readonly store: EventStore,
+    private readonly aggregates: AggregateLoader,
     private readonly connection: ConnectionOptions,
     private readonly prefix: string,
     private readonly log: Logger,
@@ -72,18 +71,11 @@ export class ResultConsumer {
     try {
       // An observation holds for the revision it was made at only: a stale one must not close a newer operation.
       const ifMatch = msg.kind === 'observed' && msg.revision !== undefined ? { ifMatch: BigInt(msg.revision) } : {};
-      await handleCommand(this.store, vmDecider, vmStream(msg.vmId), cmd, meta, ifMatch);
+      await handleCommand(this.aggregates, vmDecider, vmStream(msg.vmId), cmd, meta, ifMatch);
       this.onCommand?.(cmd.type, performance.now() - t0, true);
     } catch (err) {
       if (err instanceof PreconditionFailedError) {
         this.log.debug({ vm: msg.vmId, err: err.message }, 'stale observation dropped');
-        this.onCommand?.(cmd.type, performance.now() - t0, false);
-        return;
-      }
-      if (err instanceof DomainError) {
-        // Duplicates and results for operations already closed are expected under redelivery; nothing to retry.
-        if (err.code !== 'already_recorded')
-          this.log.warn({ err: err.message, vm: msg.vmId, kind: msg.kind }, 'result refused');
         this.onCommand?.(cmd.type, performance.now() - t0, false);
         return;
       }

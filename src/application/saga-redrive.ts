@@ -1,14 +1,12 @@
-import type { EventStore, RecordedEvent } from '../eventstore/event-store.port.js';
+import type { RecordedEvent } from '../eventstore/event-store.port.js';
 import { vmDecider } from '../domain/vm/vm.decider.js';
-import type { VmEvent } from '../domain/vm/vm.events.js';
-import type { VmState } from '../domain/vm/vm.state.js';
 import { vmIdOf, vmStream } from '../domain/streams.js';
-import { upcast } from '../domain/upcasters.js';
+import type { AggregateLoader } from './load-aggregate.js';
 
 export interface RedriveTarget {
   vmId: string;
   operationId: string;
-  /** The operation's events, in order: handling them again re-issues its awaited job under the same job id. */
+  /** The operation's events as stored, in order: handling them again re-issues its awaited job under the same job id. */
   events: RecordedEvent[];
 }
 
@@ -17,7 +15,8 @@ export interface RedriveTarget {
  * which is what was lost). Placement never waits on a queue, so it is left to
  * the checkpointed subscription.
  */
-export async function operationsAwaitingJobs(store: EventStore): Promise<RedriveTarget[]> {
+export async function operationsAwaitingJobs(aggregates: AggregateLoader): Promise<RedriveTarget[]> {
+  const store = aggregates.store;
   const vmIds = new Set<string>();
   let after: bigint | undefined;
   for (;;) {
@@ -31,13 +30,11 @@ export async function operationsAwaitingJobs(store: EventStore): Promise<Redrive
   }
   const out: RedriveTarget[] = [];
   for (const vmId of vmIds) {
-    const stream = (await store.readStream(vmStream(vmId))).map(upcast);
-    const state = stream.reduce<VmState>(
-      (s, e) => vmDecider.evolve(s, { type: e.type, data: e.data } as VmEvent),
-      vmDecider.initialState(),
-    );
+    const { state } = await aggregates.load(vmDecider, vmStream(vmId));
     const p = state.pending;
     if (!p || p.awaiting === 'placement') continue;
+    // Only the few VMs with a job outstanding are read in full, for their operation's events.
+    const stream = await store.readStream(vmStream(vmId));
     out.push({ vmId, operationId: p.id, events: stream.filter((e) => e.metadata.correlationId === p.id) });
   }
   return out;

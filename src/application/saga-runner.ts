@@ -5,6 +5,7 @@ import { hostDecider } from '../domain/host/host.decider.js';
 import type { VmCommand } from '../domain/vm/vm.commands.js';
 import { vmDecider } from '../domain/vm/vm.decider.js';
 import { isVmEventType, type VmEvent } from '../domain/vm/vm.events.js';
+import { isPoison, type ParkedItem } from '../domain/parked.js';
 import type { VmState } from '../domain/vm/vm.state.js';
 import type { JobStep } from '../domain/vm/vm.types.js';
 import type { SagaAction } from '../sagas/saga.actions.js';
@@ -12,9 +13,11 @@ import { reactToVmEvent } from '../sagas/vm.saga.js';
 import type { HostJobData } from './jobs.js';
 import { faultBeforeEnqueue } from './fault-points.js';
 import { handleCommand, type CommandMeta } from './handle-command.js';
-import { placeVm } from './placement.js';
+import { EventStates } from './event-states.js';
+import type { AggregateLoader } from './load-aggregate.js';
+import { HostDirectory, placeVm } from './placement.js';
 import { operationsAwaitingJobs } from './saga-redrive.js';
-import type { JobSink } from './ports.js';
+import type { JobSink, Parking } from './ports.js';
 import { hostStream, vmIdOf, vmStream } from '../domain/streams.js';
 import { upcast } from '../domain/upcasters.js';
 
@@ -25,22 +28,43 @@ export const SAGA_CHECKPOINT = 'sagas';
  * log (never an in-process bus). The checkpoint lives in the event store so a
  * Redis wipe cannot make sagas replay side effects; and every action is
  * guarded by the VM's current state, so a replay after a crash between the
- * action and the checkpoint does nothing twice.
+ * action and the checkpoint does nothing twice. An event the sagas cannot
+ * handle (a poison event) is parked and the runner goes on.
  */
 export class SagaRunner {
   private sub: Subscription | undefined;
   private lastSaved: bigint | undefined;
   private savedAt = 0;
+  private readonly states: EventStates<VmCommand, VmEvent, VmState>;
+  private readonly hosts: HostDirectory;
   /** Position of the last event fully handled (for /health lag). */
   position: bigint | undefined;
 
   constructor(
-    private readonly store: EventStore,
+    private readonly aggregates: AggregateLoader,
     private readonly jobs: JobSink,
     private readonly log: Logger,
-  ) {}
+    private readonly parking: Parking,
+  ) {
+    this.states = new EventStates(aggregates, vmDecider);
+    this.hosts = new HostDirectory(aggregates.store);
+  }
+
+  private get store(): EventStore {
+    return this.aggregates.store;
+  }
+
+  /** Events parked since the log began (they stay unhandled): /metrics counts them, /health is degraded. */
+  get parked(): number {
+    return this.parking.count;
+  }
+
+  get lastParked(): ParkedItem | undefined {
+    return this.parking.last;
+  }
 
   async start(): Promise<void> {
+    await this.parking.load();
     const after = await this.store.readCheckpoint(SAGA_CHECKPOINT);
     this.position = after;
     this.lastSaved = after;
@@ -78,9 +102,9 @@ export class SagaRunner {
   }
 
   async redrive(): Promise<number> {
-    const targets = await operationsAwaitingJobs(this.store);
+    const targets = await operationsAwaitingJobs(this.aggregates);
     for (const t of targets) {
-      for (const e of t.events) await this.handleVmEvent(t.vmId, e);
+      for (const e of t.events) await this.handleVmEvent(e);
     }
     this.redriven += targets.length;
     if (targets.length)
@@ -131,13 +155,18 @@ export class SagaRunner {
 
   /**
    * A failure (Redis or the store briefly unavailable) must neither skip the
-   * event nor kill the subscription: retry the same event with backoff.
+   * event nor kill the subscription: retry the same event with backoff. A
+   * poison event (domain/parked.ts) would fail forever: park it and go on.
    */
   private async handle(recorded: RecordedEvent): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const vmId = vmIdOf(recorded.streamId);
-        if (vmId && isVmEventType(recorded.type)) await this.handleVmEvent(vmId, recorded);
+        try {
+          if (vmIdOf(recorded.streamId) && isVmEventType(recorded.type)) await this.handleVmEvent(recorded);
+        } catch (err) {
+          if (!isPoison(err)) throw err;
+          await this.park(recorded, err);
+        }
         this.position = recorded.position;
         await this.saveCheckpoint();
         return;
@@ -150,17 +179,16 @@ export class SagaRunner {
     }
   }
 
-  private async handleVmEvent(vmId: string, recorded: RecordedEvent): Promise<void> {
-    const stream = await this.store.readStream(vmStream(vmId));
-    let before = vmDecider.initialState();
-    let after = before;
-    let current = before;
-    for (const e of stream.map(upcast)) {
-      const ev = { type: e.type, data: e.data } as VmEvent;
-      if (e.revision < recorded.revision) before = vmDecider.evolve(before, ev);
-      if (e.revision <= recorded.revision) after = vmDecider.evolve(after, ev);
-      current = vmDecider.evolve(current, ev);
-    }
+  private async park(recorded: RecordedEvent, err: unknown): Promise<void> {
+    if (!(await this.parking.park(recorded, err))) return;
+    this.log.error(
+      { err, position: recorded.position.toString(), eventId: recorded.id, type: recorded.type },
+      'sagas cannot handle this event; parked it and went on',
+    );
+  }
+
+  private async handleVmEvent(recorded: RecordedEvent): Promise<void> {
+    const { before, after, current } = await this.states.around(recorded);
     const event = { type: recorded.type, data: upcast(recorded).data } as VmEvent;
     const actions = reactToVmEvent(event, before, after);
     const meta: CommandMeta = {
@@ -189,7 +217,7 @@ export class SagaRunner {
     switch (action.type) {
       case 'place': {
         if (!this.awaits(current, action.operationId, 'placement')) return false;
-        const result = await placeVm(this.store, action, meta);
+        const result = await placeVm(this.aggregates, this.hosts, action, meta);
         const cmd: VmCommand = result.ok
           ? { type: 'PlaceVm', operationId: action.operationId, hostId: result.hostId }
           : { type: 'FailPlacement', operationId: action.operationId, reason: result.reason };
@@ -201,7 +229,7 @@ export class SagaRunner {
         try {
           const { vmId, operationId, vcpus, memoryMiB } = action;
           await handleCommand(
-            this.store,
+            this.aggregates,
             hostDecider,
             hostStream(action.hostId),
             { type: 'ReserveCapacity', vmId, operationId, vcpus, memoryMiB },
@@ -224,7 +252,7 @@ export class SagaRunner {
         const incoming = current.migration?.targetHostId === action.hostId;
         if (holds || incoming) return true;
         await handleCommand(
-          this.store,
+          this.aggregates,
           hostDecider,
           hostStream(action.hostId),
           { type: 'ReleaseCapacity', vmId: action.vmId, operationId: action.operationId },
@@ -265,11 +293,7 @@ export class SagaRunner {
   }
 
   private async vmCommand(vmId: string, cmd: VmCommand, meta: CommandMeta): Promise<void> {
-    try {
-      await handleCommand(this.store, vmDecider, vmStream(vmId), cmd, meta);
-    } catch (err) {
-      if (err instanceof DomainError && err.code === 'already_recorded') return;
-      throw err;
-    }
+    // A command already decided (a replay after a crash) decides no events: nothing to catch.
+    await handleCommand(this.aggregates, vmDecider, vmStream(vmId), cmd, meta);
   }
 }

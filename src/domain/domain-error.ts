@@ -1,14 +1,13 @@
 /**
- * Errors a decider throws. The HTTP layer maps codes to statuses; the result
- * consumer treats `already_recorded` as an idempotent success.
+ * Errors a decider throws when it refuses a command. The HTTP layer maps codes
+ * to statuses. A command already done is not an error: it decides no events.
  */
 export type DomainErrorCode =
   | 'not_found' // 404
   | 'conflict' // 409: illegal transition, busy, name taken
   | 'unsupported' // 422: the host's driver cannot do it
   | 'invalid' // 400: a rule the DTO cannot express
-  | 'capacity' // 409: no room on the host
-  | 'already_recorded'; // a result for a request that already has one
+  | 'capacity'; // 409: no room on the host
 
 export class DomainError extends Error {
   override readonly name = 'DomainError';

@@ -12,7 +12,6 @@ const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
   capacity: 409,
   unsupported: 422,
   invalid: 400,
-  already_recorded: 409,
 };
 
 /** ioredis/BullMQ failures when Redis is down: the queues are unavailable, not the request wrong. */

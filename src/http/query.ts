@@ -29,12 +29,6 @@ export function parseRevision(raw: string, field: string): bigint {
   return BigInt(raw);
 }
 
-export function parseInstant(raw: string, field: string): Date {
-  const d = new Date(raw);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(raw) || Number.isNaN(d.getTime())) throw bad(field, 'must be an ISO 8601 time');
-  return d;
-}
-
 export function parseWaitMs(raw: string | undefined, max = 60000): number {
   if (raw === undefined) return 0;
   if (!/^\d{1,6}$/.test(raw) || Number(raw) > max) throw bad('waitMs', `must be an integer from 0 to ${max}`);

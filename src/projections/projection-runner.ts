@@ -2,7 +2,9 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { isPoison, type ParkedItem } from '../domain/parked.js';
 import type { EventStore, RecordedEvent, Subscription } from '../eventstore/event-store.port.js';
+import { ParkingLot } from './parking-lot.js';
 import type { Projection } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
 import { RedisProjectionTx } from './redis-projection-tx.js';
@@ -12,7 +14,8 @@ import { RedisProjectionTx } from './redis-projection-tx.js';
  * MULTI as the data). A missing checkpoint means "build from the start"; an
  * epoch key that vanishes while running means Redis was wiped under us, and
  * the projection restarts from position 0 under a new epoch, which the other
- * processes projecting the same read model then follow.
+ * processes projecting the same read model then follow. An event the
+ * projection cannot apply (a poison event) is parked and skipped.
  */
 export class ProjectionRunner extends EventEmitter {
   private sub: Subscription | undefined;
@@ -28,14 +31,30 @@ export class ProjectionRunner extends EventEmitter {
     private readonly redis: Redis,
     private readonly keys: ReadModelKeys,
     private readonly log: Logger,
+    private readonly parking = new ParkingLot(store, `projection-${projection.name}`),
   ) {
     super();
     this.setMaxListeners(0);
   }
 
+  /** Events this read model skipped because it could not apply them (they stay unapplied): /metrics, /health. */
+  get parked(): number {
+    return this.parking.count;
+  }
+
+  get lastParked(): ParkedItem | undefined {
+    return this.parking.last;
+  }
+
   async start(): Promise<void> {
     if (this.closed) return;
     this.stopping = false;
+    // The count is for /health; the store being slow to answer must not keep the read model from starting (park() loads too).
+    await this.parking
+      .load()
+      .catch((err: unknown) =>
+        this.log.warn({ err, projection: this.projection.name }, 'reading parked events failed'),
+      );
     const raw = await this.redis.get(this.keys.checkpoint(this.projection.name));
     const after = raw ? BigInt(raw) : undefined;
     // One epoch per read model, shared by every process that projects it: a
@@ -124,8 +143,15 @@ export class ProjectionRunner extends EventEmitter {
   private async handle(e: RecordedEvent): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const tx = new RedisProjectionTx(this.redis);
-        await this.projection.apply(e, tx);
+        let tx = new RedisProjectionTx(this.redis);
+        try {
+          await this.projection.apply(e, tx);
+        } catch (err) {
+          if (!isPoison(err)) throw err;
+          await this.park(e, err);
+          // Nothing of a half-applied event is written; the checkpoint moves past it.
+          tx = new RedisProjectionTx(this.redis);
+        }
         await tx.commit(this.keys.checkpoint(this.projection.name), e.position);
         this.position = e.position;
         this.emit('applied', e);
@@ -137,6 +163,14 @@ export class ProjectionRunner extends EventEmitter {
         await new Promise((r) => setTimeout(r, delay));
       }
     }
+  }
+
+  private async park(e: RecordedEvent, err: unknown): Promise<void> {
+    if (!(await this.parking.park(e, err))) return;
+    this.log.error(
+      { err, projection: this.projection.name, position: e.position.toString(), eventId: e.id, type: e.type },
+      'projection cannot apply this event; parked it and went on',
+    );
   }
 
   /** Resolves once this projection has applied `position` (read-your-writes for the API), or after timeoutMs. */

@@ -5,6 +5,8 @@ import type { ProjectionTx } from './projection.js';
 export class RedisProjectionTx implements ProjectionTx {
   protected readonly values = new Map<string, string>();
   private readonly indexes: Array<[string, number, string]> = [];
+  private undo: Array<[string, string | undefined]> | undefined;
+  private indexesAtMark = 0;
 
   constructor(protected readonly redis: Redis) {}
 
@@ -19,11 +21,30 @@ export class RedisProjectionTx implements ProjectionTx {
   }
 
   set(key: string, value: unknown): void {
+    this.undo?.push([key, this.values.get(key)]);
     this.values.set(key, JSON.stringify(value));
   }
 
   index(key: string, score: number, member: string): void {
     this.indexes.push([key, score, member]);
+  }
+
+  /**
+   * Starts remembering what the next writes replace, so that rollback() can
+   * forget one event's writes (a poison event) while keeping the page's others.
+   */
+  mark(): void {
+    this.undo = [];
+    this.indexesAtMark = this.indexes.length;
+  }
+
+  rollback(): void {
+    for (const [key, previous] of (this.undo ?? []).reverse()) {
+      if (previous === undefined) this.values.delete(key);
+      else this.values.set(key, previous);
+    }
+    this.indexes.length = this.indexesAtMark;
+    this.undo = [];
   }
 
   async commit(checkpointKey: string, position: bigint): Promise<void> {

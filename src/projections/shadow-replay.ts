@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { isPoison } from '../domain/parked.js';
 import type { EventStore } from '../eventstore/event-store.port.js';
 import type { Projection } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
@@ -49,7 +50,16 @@ export class ShadowReplay {
       const wanted = until === undefined ? page : page.filter((e) => e.position <= until);
       if (wanted.length === 0) return applied;
       const tx = new ShadowTx(this.redis, this.known);
-      for (const e of wanted) await this.projection.apply(e, tx);
+      for (const e of wanted) {
+        tx.mark();
+        try {
+          await this.projection.apply(e, tx);
+        } catch (err) {
+          // The live runner parks such an event and writes nothing of it: the replay must skip it the same way.
+          if (!isPoison(err)) throw err;
+          tx.rollback();
+        }
+      }
       const last = wanted[wanted.length - 1]!.position;
       await tx.commit(this.keys.checkpoint(this.projection.name), last);
       this.position = last;

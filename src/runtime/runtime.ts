@@ -7,8 +7,10 @@ import type { EventStore } from '../eventstore/event-store.port.js';
 import { Sealer } from '../eventstore/seals/sealer.js';
 import { createLogger, type Logger } from './logger.js';
 import { startPrivateRedis, type PrivateRedis } from './private-redis.js';
+import { AggregateLoader } from '../application/load-aggregate.js';
 import { ResultConsumer } from '../application/result-consumer.js';
-import { SagaRunner } from '../application/saga-runner.js';
+import { SAGA_CHECKPOINT, SagaRunner } from '../application/saga-runner.js';
+import { ParkingLot } from '../projections/parking-lot.js';
 import { PROJECTIONS } from '../projections/projection-catalog.js';
 import { ProjectionRebuilds } from '../projections/projection-rebuilds.js';
 import { ProjectionRunner } from '../projections/projection-runner.js';
@@ -50,6 +52,8 @@ function redisOptions(url: string): RedisEndpoint {
 export class Runtime {
   readonly log: Logger;
   store: EventStore | undefined;
+  /** Aggregate states for deciding (one cache per process); set with the store. */
+  aggregates: AggregateLoader | undefined;
   redis!: Redis;
   connection!: ConnectionOptions;
   hub!: QueueHub;
@@ -132,12 +136,13 @@ export class Runtime {
         log: this.log,
       });
       this.sealer.init();
+      this.aggregates = new AggregateLoader(this.store);
     }
   }
 
   /** Starts subscriptions, the result consumer and host workers, per role. */
   async startBackground(): Promise<void> {
-    if (this.store) {
+    if (this.store && this.aggregates) {
       const store = this.store;
       this.projections = Object.values(PROJECTIONS).map(
         (make) => new ProjectionRunner(make(this.keys), store, this.redis, this.keys, this.log),
@@ -151,10 +156,14 @@ export class Runtime {
         runner: (name) => this.projection(name),
         waitForOperations: (position) => this.waitForProjections(position, 3000, ['vms']),
       });
-      this.sagas = new SagaRunner(store, this.hub, this.log);
+      this.sagas = new SagaRunner(this.aggregates, this.hub, this.log, new ParkingLot(store, SAGA_CHECKPOINT));
       await this.sagas.start();
-      this.results = new ResultConsumer(store, this.connection, `${this.config.redisPrefix}:q`, this.log, (t, ms, ok) =>
-        this.metrics.observeCommand(t, ms, ok),
+      this.results = new ResultConsumer(
+        this.aggregates,
+        this.connection,
+        `${this.config.redisPrefix}:q`,
+        this.log,
+        (t, ms, ok) => this.metrics.observeCommand(t, ms, ok),
       );
       this.results.start();
       await this.sealer?.start();

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadStream } from '../../src/application/handle-command.js';
+import { AggregateLoader } from '../../src/application/load-aggregate.js';
 import type { VmEvent } from '../../src/domain/vm/vm.events.js';
 import { vmDecider } from '../../src/domain/vm/vm.decider.js';
 import { evolveVm, initialVmState } from '../../src/domain/vm/vm.state.js';
@@ -95,12 +95,12 @@ for (const { kind, skip } of STORES) {
     });
 
     test('the decider’s state, folded through the upcaster, has the VM on the target host', async () => {
-      const loaded = await loadStream(t.runtime.store!, vmDecider, webStream);
+      const loaded = await new AggregateLoader(t.runtime.store!).load(vmDecider, webStream);
       assert.equal(loaded.state.hostId, targetHost);
       assert.equal(loaded.state.state, 'running');
       assert.equal(loaded.state.migration, null);
       // Without the upcaster the v1 event would lose the host: what this change guards against.
-      const raw = loaded.events.reduce(
+      const raw = (await t.runtime.store!.readStream(webStream)).reduce(
         (s, e) => evolveVm(s, { type: e.type, data: e.data } as VmEvent),
         initialVmState(),
       );

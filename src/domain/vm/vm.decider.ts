@@ -2,7 +2,7 @@ import { DomainError } from '../domain-error.js';
 import type { Decider } from '../decider.js';
 import type { ObservedState, VmCommand } from './vm.commands.js';
 import type { VmEvent } from './vm.events.js';
-import { evolveVm, initialVmState, type VmState } from './vm.state.js';
+import { evolveVm, initialVmState, type PendingOperation, type VmState } from './vm.state.js';
 import type { CapabilityView, JobStep, VmStateName } from './vm.types.js';
 
 type Cmd<T extends VmCommand['type']> = Extract<VmCommand, { type: T }>;
@@ -49,17 +49,19 @@ function hasSnapshot(state: VmState, name: string): boolean {
   return state.snapshots.some((s) => s.name === name);
 }
 
-/** A result must belong to the operation in flight and to the step it waits for; anything else was recorded before. */
-function pendingFor(state: VmState, operationId: string, step: JobStep) {
+/**
+ * A result counts only for the operation in flight and the step it waits for;
+ * anything else was recorded before (a redelivery) or belongs to an operation
+ * already closed: undefined, and the caller decides no events.
+ */
+function pendingFor(state: VmState, operationId: string, step: JobStep | 'placement'): PendingOperation | undefined {
   const p = state.pending;
-  if (!p || p.id !== operationId || p.awaiting !== step) {
-    throw new DomainError('already_recorded', `no ${step} result is awaited for operation ${operationId}`);
-  }
-  return p;
+  return p && p.id === operationId && p.awaiting === step ? p : undefined;
 }
 
 function onStepSucceeded(cmd: Cmd<'RecordStepSucceeded'>, state: VmState): VmEvent[] {
   const p = pendingFor(state, cmd.operationId, cmd.step);
+  if (!p) return [];
   const operationId = p.id;
   switch (cmd.step) {
     case 'define':
@@ -115,8 +117,8 @@ function onStepSucceeded(cmd: Cmd<'RecordStepSucceeded'>, state: VmState): VmEve
     case 'destroy':
       return [{ type: 'VmDeleted', data: { operationId } }];
     case 'abortIncoming':
-      // Compensation runs after the operation has already failed; there is nothing to record.
-      throw new DomainError('already_recorded', 'abortIncoming has no result event');
+      // Compensation runs after the operation has already failed: never awaited, so unreachable here.
+      return [];
   }
 }
 
@@ -239,14 +241,11 @@ export function decideVm(cmd: VmCommand, state: VmState): VmEvent[] {
         },
       ];
     case 'PlaceVm':
-      if (!state.pending || state.pending.id !== cmd.operationId || state.pending.awaiting !== 'placement') {
-        throw new DomainError('already_recorded', `VM ${state.id} is already placed`);
-      }
+      // Placed already (a saga replay) or closed meanwhile: nothing to do.
+      if (!pendingFor(state, cmd.operationId, 'placement')) return [];
       return [{ type: 'VmPlaced', data: { operationId: cmd.operationId, hostId: cmd.hostId } }];
     case 'FailPlacement':
-      if (!state.pending || state.pending.id !== cmd.operationId || state.pending.awaiting !== 'placement') {
-        throw new DomainError('already_recorded', `VM ${state.id} is already placed`);
-      }
+      if (!pendingFor(state, cmd.operationId, 'placement')) return [];
       return failed(state, 'placement', cmd.reason);
     case 'StartVm':
       ready(state, ['stopped'], 'start');
@@ -334,7 +333,7 @@ export function decideVm(cmd: VmCommand, state: VmState): VmEvent[] {
     case 'RecordStepSucceeded':
       return onStepSucceeded(cmd, state);
     case 'RecordStepFailed':
-      pendingFor(state, cmd.operationId, cmd.step);
+      if (!pendingFor(state, cmd.operationId, cmd.step)) return [];
       return failed(state, cmd.step, cmd.reason);
     case 'RecordMigrationProgress': {
       const p = state.pending;

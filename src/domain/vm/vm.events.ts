@@ -78,7 +78,7 @@ export type VmCrashed = DomainEvent<'VmCrashed', { reason: string; previousState
 /** Reconciliation resolved a state the log and the driver disagreed on. */
 export type VmStateReconciled = DomainEvent<
   'VmStateReconciled',
-  { from: VmStateName; to: VmStateName; reason: string; abandonedOperationId?: string }
+  { from: VmStateName; to: VmStateName; reason: string }
 >;
 
 export type VmEvent =

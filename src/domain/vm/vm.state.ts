@@ -192,11 +192,6 @@ export function evolveVm(state: VmState, event: VmEvent): VmState {
     case 'VmCrashed':
       return { ...state, state: 'stopped' };
     case 'VmStateReconciled':
-      return {
-        ...state,
-        state: event.data.to,
-        pending: event.data.abandonedOperationId ? null : state.pending,
-        migration: event.data.abandonedOperationId ? null : state.migration,
-      };
+      return { ...state, state: event.data.to };
   }
 }

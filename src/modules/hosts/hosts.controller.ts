@@ -77,7 +77,7 @@ export class HostsController {
     const hostId = body.id ?? randomUUID();
     const operationId = randomUUID();
     const result = await handleCommand(
-      this.vms.store,
+      this.vms.aggregates,
       hostDecider,
       hostStream(hostId),
       {

@@ -1,6 +1,7 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { handleCommand, loadState, type HandleResult } from '../../application/handle-command.js';
+import { handleCommand, type HandleResult } from '../../application/handle-command.js';
+import type { AggregateLoader } from '../../application/load-aggregate.js';
 import { upcast } from '../../domain/upcasters.js';
 import { hostStream, vmStream } from '../../domain/streams.js';
 import { driverCapabilities } from '../../drivers/driver-registry.js';
@@ -42,12 +43,17 @@ export class VmsService {
     return this.rt.store;
   }
 
+  get aggregates(): AggregateLoader {
+    if (!this.rt.aggregates) throw new Error('this process has no event store (worker role)');
+    return this.rt.aggregates;
+  }
+
   /** Runs one command against a VM stream, records metrics, and waits for the read models to include it. */
   private async run(vmId: string, cmd: OpCommand, ctx: CommandContext): Promise<HandleResult<VmState>> {
     const t0 = performance.now();
     try {
       const result = await handleCommand(
-        this.store,
+        this.aggregates,
         vmDecider,
         vmStream(vmId),
         cmd,
@@ -70,7 +76,7 @@ export class VmsService {
   }
 
   async hostState(hostId: string): Promise<HostState> {
-    const { state } = await loadState(this.store, hostDecider, hostStream(hostId));
+    const { state } = await this.aggregates.load(hostDecider, hostStream(hostId));
     return state;
   }
 
@@ -82,7 +88,7 @@ export class VmsService {
   }
 
   async vmState(vmId: string): Promise<VmState> {
-    const { state } = await loadState(this.store, vmDecider, vmStream(vmId));
+    const { state } = await this.aggregates.load(vmDecider, vmStream(vmId));
     if (!state.exists) throw new NotFoundException(`VM ${vmId} not found`);
     return state;
   }

@@ -1,0 +1,56 @@
+import type { Decider, DomainEvent } from '../domain/decider.js';
+import { upcast } from '../domain/upcasters.js';
+import type { RecordedEvent } from '../eventstore/event-store.port.js';
+import type { AggregateLoader, LoadedAggregate } from './load-aggregate.js';
+
+export interface StatesAround<S> {
+  /** The aggregate just before the event. */
+  before: S;
+  /** The aggregate just after it. */
+  after: S;
+  /** The aggregate now (later events included): what guards a side effect. */
+  current: S;
+}
+
+/**
+ * The states a process manager needs around each event of a stream it follows
+ * in log order. The state after the last handled event of each stream is kept,
+ * so the next event of that stream is one evolve away: no stream is re-read per
+ * event. Only the first event seen of a stream (after a start, or an event out
+ * of order as a redrive hands in) folds the stream up to it.
+ */
+export class EventStates<C, E extends DomainEvent, S> {
+  private readonly handled = new Map<string, LoadedAggregate<S>>();
+
+  constructor(
+    private readonly aggregates: AggregateLoader,
+    private readonly decider: Decider<C, E, S>,
+    private readonly limit = 20000,
+  ) {}
+
+  async around(recorded: RecordedEvent): Promise<StatesAround<S>> {
+    const streamId = recorded.streamId;
+    const before = await this.stateBefore(recorded);
+    const after = this.decider.evolve(before, { type: recorded.type, data: upcast(recorded).data } as E);
+    this.keep(streamId, { state: after, revision: recorded.revision });
+    const { state: current } = await this.aggregates.load(this.decider, streamId);
+    return { before, after, current };
+  }
+
+  private async stateBefore(recorded: RecordedEvent): Promise<S> {
+    if (recorded.revision === 0n) return this.decider.initialState();
+    const known = this.handled.get(recorded.streamId);
+    if (known?.revision === recorded.revision - 1n) return known.state;
+    const until = (e: RecordedEvent) => e.revision < recorded.revision;
+    return (await this.aggregates.load(this.decider, recorded.streamId, { until })).state;
+  }
+
+  private keep(streamId: string, at: LoadedAggregate<S>): void {
+    const known = this.handled.get(streamId);
+    // A redrive hands in older events again: keep the newest state, the live subscription continues from it.
+    if (known?.revision !== undefined && at.revision !== undefined && known.revision > at.revision) return;
+    this.handled.delete(streamId);
+    this.handled.set(streamId, at);
+    if (this.handled.size > this.limit) this.handled.delete(this.handled.keys().next().value!);
+  }
+}

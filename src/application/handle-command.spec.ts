@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, beforeEach, describe, test } from 'node:test';
+import { DomainError } from '../domain/domain-error.js';
+import { hostDecider } from '../domain/host/host.decider.js';
+import type { HostCommand } from '../domain/host/host.commands.js';
+import { hostStream } from '../domain/streams.js';
+import { RecordingStore, tempSqliteStore } from '../../test/support/recording-store.js';
+import { handleCommand, PreconditionFailedError, type CommandMeta } from './handle-command.js';
+import { AggregateLoader } from './load-aggregate.js';
+
+const META: CommandMeta = { principal: 'alice', correlationId: 'op-1', causationId: 'http:op-1' };
+const register = (hostId: string, memoryMiB: number): HostCommand => ({
+  type: 'RegisterHost',
+  hostId,
+  name: hostId,
+  driver: 'simulated',
+  uri: 'sim://',
+  capacity: { vcpus: 8, memoryMiB },
+});
+const reserve = (vmId: string, memoryMiB: number): HostCommand => ({
+  type: 'ReserveCapacity',
+  vmId,
+  operationId: `op-${vmId}`,
+  vcpus: 1,
+  memoryMiB,
+});
+
+describe('handleCommand', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  let store: RecordingStore;
+  let loader: AggregateLoader;
+  let stream: string;
+
+  beforeEach(async () => {
+    const tmp = await tempSqliteStore();
+    cleanups.push(tmp.cleanup);
+    store = new RecordingStore(tmp.store);
+    loader = new AggregateLoader(store);
+    stream = hostStream(randomUUID());
+    await handleCommand(loader, hostDecider, stream, register('h', 1024), META);
+  });
+  after(async () => {
+    for (const c of cleanups) await c();
+  });
+
+  test('the events carry the metadata: principal, correlation, causation, reason, time, schema', async () => {
+    const at = new Date('2031-02-03T04:05:06.000Z');
+    const result = await handleCommand(
+      loader,
+      hostDecider,
+      stream,
+      reserve('a', 512),
+      { ...META, reason: 'ticket 42' },
+      { now: () => at },
+    );
+    assert.equal(result.events.length, 1);
+    const { prevHash: _p, hash: _h, ...metadata } = result.events[0]!.metadata;
+    assert.deepEqual(metadata, {
+      principal: 'alice',
+      correlationId: 'op-1',
+      causationId: 'http:op-1',
+      at: at.toISOString(),
+      schema: 1,
+      reason: 'ticket 42',
+    });
+    assert.equal(result.revision, 1n);
+    assert.deepEqual(result.state.allocations, { a: { vcpus: 1, memoryMiB: 512 } });
+    assert.deepEqual((await store.readStream(stream)).at(-1)!.metadata, result.events[0]!.metadata);
+  });
+
+  test('a decision with no events appends nothing and answers the current state', async () => {
+    const appends = store.appends.length;
+    const result = await handleCommand(
+      loader,
+      hostDecider,
+      stream,
+      { type: 'ReleaseCapacity', vmId: 'x', operationId: 'o' },
+      META,
+    );
+    assert.deepEqual(result.events, []);
+    assert.equal(result.revision, 0n);
+    assert.equal(store.appends.length, appends, 'no append at all');
+  });
+
+  /** Runs once, between our read and our append: another writer reserving on the same host. */
+  const thief = (vmId: string, memoryMiB: number) => () =>
+    handleCommand(new AggregateLoader(store.inner), hostDecider, stream, reserve(vmId, memoryMiB), META).then(
+      () => undefined,
+    );
+
+  test('a concurrent change is decided again against the new state and accepted when it still fits', async () => {
+    const appends = store.appends.length;
+    store.beforeNextAppend = thief('thief', 256);
+    const result = await handleCommand(loader, hostDecider, stream, reserve('mine', 512), META);
+    assert.equal(store.appends.length - appends, 2, 'one refused append, one retry');
+    assert.equal(result.revision, 2n);
+    assert.deepEqual(Object.keys(result.state.allocations).sort(), ['mine', 'thief']);
+  });
+
+  test('a concurrent change is decided again against the new state: the room is gone, so it is refused', async () => {
+    store.beforeNextAppend = thief('thief', 512);
+    await assert.rejects(
+      handleCommand(loader, hostDecider, stream, reserve('mine', 768), META),
+      (err: unknown) => err instanceof DomainError && err.code === 'capacity',
+    );
+    const { state } = await new AggregateLoader(store.inner).load(hostDecider, stream);
+    assert.deepEqual(Object.keys(state.allocations), ['thief']);
+  });
+
+  test('If-Match on another revision is a PreconditionFailedError and appends nothing', async () => {
+    const appends = store.appends.length;
+    await assert.rejects(
+      handleCommand(loader, hostDecider, stream, reserve('a', 1), META, { ifMatch: 5n }),
+      (err: unknown) => err instanceof PreconditionFailedError && err.expected === 5n && err.actual === 0n,
+    );
+    assert.equal(store.appends.length, appends);
+    assert.equal((await store.inner.readStream(stream)).length, 1);
+  });
+
+  test('If-Match is not retried: a concurrent change fails it instead of deciding again', async () => {
+    store.beforeNextAppend = thief('thief', 1);
+    await assert.rejects(
+      handleCommand(loader, hostDecider, stream, reserve('mine', 1), META, { ifMatch: 0n }),
+      PreconditionFailedError,
+    );
+    const { state } = await new AggregateLoader(store.inner).load(hostDecider, stream);
+    assert.deepEqual(Object.keys(state.allocations), ['thief']);
+  });
+});

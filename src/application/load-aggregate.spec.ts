@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { fold } from '../domain/decider.js';
+import { hostDecider } from '../domain/host/host.decider.js';
+import type { HostEvent } from '../domain/host/host.events.js';
+import { hostStream } from '../domain/streams.js';
+import type { NewEvent } from '../eventstore/event-store.port.js';
+import { RecordingStore, tempSqliteStore } from '../../test/support/recording-store.js';
+import { AggregateLoader } from './load-aggregate.js';
+
+const registered: HostEvent = {
+  type: 'HostRegistered',
+  data: { hostId: 'h1', name: 'h1', driver: 'simulated', uri: 'sim://', capacity: { vcpus: 64, memoryMiB: 65536 } },
+};
+const reserved = (vmId: string): HostEvent => ({
+  type: 'HostCapacityReserved',
+  data: { vmId, operationId: `op-${vmId}`, vcpus: 1, memoryMiB: 512 },
+});
+const stored = (e: HostEvent): NewEvent => ({
+  id: randomUUID(),
+  type: e.type,
+  data: { ...e.data },
+  metadata: { principal: 'spec', correlationId: 'c', causationId: 'c', at: new Date().toISOString(), schema: 1 },
+});
+
+describe('AggregateLoader', () => {
+  let store: RecordingStore;
+  let cleanup: () => Promise<void>;
+  const stream = hostStream('h1');
+
+  before(async () => {
+    const tmp = await tempSqliteStore();
+    store = new RecordingStore(tmp.store);
+    cleanup = tmp.cleanup;
+    await store.append(stream, [registered, reserved('a'), reserved('b')].map(stored), 'no_stream');
+  });
+  after(() => cleanup());
+
+  test('a stream that does not exist is the initial state with no revision', async () => {
+    const loaded = await new AggregateLoader(store).load(hostDecider, hostStream('nobody'));
+    assert.deepEqual(loaded, { state: hostDecider.initialState(), revision: undefined });
+  });
+
+  test('a cached state is extended with only the events after its revision, written by anyone', async () => {
+    const loader = new AggregateLoader(store);
+    const first = await loader.load(hostDecider, stream);
+    assert.equal(first.revision, 2n);
+    assert.deepEqual(Object.keys(first.state.allocations), ['a', 'b']);
+
+    // Another writer (another process, say) appends behind the loader's back.
+    await store.append(stream, [reserved('c'), reserved('d')].map(stored), 2n);
+    const readsBefore = store.readsOf(stream).length;
+    const second = await loader.load(hostDecider, stream);
+    const reads = store.readsOf(stream).slice(readsBefore);
+    assert.deepEqual(
+      reads.map((r) => ({ from: r.options.fromRevision, returned: r.returned })),
+      [{ from: 3n, returned: 2 }],
+      'one read, of the two new events only',
+    );
+    assert.equal(second.revision, 4n);
+    assert.deepEqual(second.state, fold(hostDecider, [registered, ...['a', 'b', 'c', 'd'].map(reserved)]));
+
+    // Nothing new: one read that returns nothing, same state.
+    const third = await loader.load(hostDecider, stream);
+    assert.equal(store.readsOf(stream).at(-1)!.returned, 0);
+    assert.deepEqual(third, second);
+  });
+
+  test('until folds the stream up to a past point and leaves the cache alone', async () => {
+    const loader = new AggregateLoader(store);
+    const past = await loader.load(hostDecider, stream, { until: (e) => e.revision <= 1n });
+    assert.equal(past.revision, 1n);
+    assert.deepEqual(Object.keys(past.state.allocations), ['a']);
+    const readsBefore = store.readsOf(stream).length;
+    const now = await loader.load(hostDecider, stream);
+    assert.equal(store.readsOf(stream)[readsBefore]!.options.fromRevision, undefined, 'no cache from the past');
+    assert.ok(now.revision !== undefined && now.revision > 1n);
+  });
+
+  test('beyond its limit the least recently used stream is dropped and read in full again', async () => {
+    await store.append(
+      hostStream('h2'),
+      [stored({ ...registered, data: { ...registered.data, hostId: 'h2' } })],
+      'no_stream',
+    );
+    const loader = new AggregateLoader(store, { limit: 1 });
+    await loader.load(hostDecider, stream);
+    await loader.load(hostDecider, hostStream('h2'));
+    const readsBefore = store.readsOf(stream).length;
+    await loader.load(hostDecider, stream);
+    assert.equal(store.readsOf(stream)[readsBefore]!.options.fromRevision, undefined);
+  });
+});

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { after, beforeEach, describe, test } from 'node:test';
+import { hostDecider } from '../domain/host/host.decider.js';
+import { hostStream } from '../domain/streams.js';
+import type { EventStore } from '../eventstore/event-store.port.js';
+import { tempSqliteStore } from '../../test/support/recording-store.js';
+import { handleCommand, type CommandMeta } from './handle-command.js';
+import { AggregateLoader } from './load-aggregate.js';
+import { HostDirectory, placeVm, type PlacementRequest } from './placement.js';
+
+const META: CommandMeta = { principal: 'saga', correlationId: 'op', causationId: 'ev' };
+const request = (o: Partial<PlacementRequest> = {}): PlacementRequest => ({
+  vmId: 'vm-1',
+  operationId: 'op-1',
+  requestedHostId: null,
+  vcpus: 2,
+  memoryMiB: 1024,
+  ...o,
+});
+
+describe('placeVm', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  let store: EventStore;
+  let loader: AggregateLoader;
+  let hosts: HostDirectory;
+
+  const register = (hostId: string, vcpus: number, memoryMiB: number) =>
+    handleCommand(
+      loader,
+      hostDecider,
+      hostStream(hostId),
+      {
+        type: 'RegisterHost',
+        hostId,
+        name: hostId,
+        driver: 'simulated',
+        uri: 'sim://',
+        capacity: { vcpus, memoryMiB },
+      },
+      META,
+    );
+  const allocationsOf = async (hostId: string) =>
+    Object.keys((await new AggregateLoader(store).load(hostDecider, hostStream(hostId))).state.allocations);
+
+  beforeEach(async () => {
+    const tmp = await tempSqliteStore();
+    cleanups.push(tmp.cleanup);
+    store = tmp.store;
+    loader = new AggregateLoader(store);
+    hosts = new HostDirectory(store);
+  });
+  after(async () => {
+    for (const c of cleanups) await c();
+  });
+
+  test('picks the host with the most free memory and reserves the VM there', async () => {
+    await register('small', 16, 2048);
+    await register('big', 16, 8192);
+    await register('medium', 16, 4096);
+    assert.deepEqual(await placeVm(loader, hosts, request(), META), { ok: true, hostId: 'big' });
+    assert.deepEqual(await allocationsOf('big'), ['vm-1']);
+    assert.deepEqual(await allocationsOf('medium'), []);
+  });
+
+  test('free memory, not capacity: a big host that is nearly full loses to an emptier one', async () => {
+    await register('big', 16, 8192);
+    await register('medium', 16, 4096);
+    await placeVm(loader, hosts, request({ vmId: 'hog', memoryMiB: 6144 }), META);
+    assert.deepEqual(await placeVm(loader, hosts, request(), META), { ok: true, hostId: 'medium' });
+  });
+
+  test('honours a pinned host even when another has more room', async () => {
+    await register('big', 16, 8192);
+    await register('small', 16, 2048);
+    assert.deepEqual(await placeVm(loader, hosts, request({ requestedHostId: 'small' }), META), {
+      ok: true,
+      hostId: 'small',
+    });
+    assert.deepEqual(await allocationsOf('big'), []);
+  });
+
+  test('a pinned host without room is refused with its reason; no other host is tried', async () => {
+    await register('big', 16, 8192);
+    await register('small', 1, 512);
+    const result = await placeVm(loader, hosts, request({ requestedHostId: 'small' }), META);
+    assert.equal(result.ok, false);
+    assert.match(!result.ok ? result.reason : '', /host small \(small\) has 1 vCPUs and 512 MiB free/);
+    assert.deepEqual(await allocationsOf('big'), []);
+  });
+
+  test('refuses with a reason naming every host when nothing fits', async () => {
+    await register('a', 1, 512);
+    await register('b', 4, 768);
+    const result = await placeVm(loader, hosts, request(), META);
+    assert.deepEqual(result.ok, false);
+    const reason = !result.ok ? result.reason : '';
+    assert.match(reason, /^no host can take 2 vCPUs and 1024 MiB: /);
+    assert.match(reason, /host a \(a\)/);
+    assert.match(reason, /host b \(b\)/);
+  });
+
+  test('no host registered, or a pinned host unknown: refused saying so', async () => {
+    assert.deepEqual(await placeVm(loader, hosts, request(), META), {
+      ok: false,
+      reason: 'no host is registered; register one with POST /v1/hosts',
+    });
+    assert.deepEqual(await placeVm(loader, hosts, request({ requestedHostId: 'ghost' }), META), {
+      ok: false,
+      reason: 'host ghost is not registered',
+    });
+  });
+
+  test('the host directory picks up hosts registered after its first look', async () => {
+    await register('first', 16, 2048);
+    assert.deepEqual(await hosts.list(), ['first']);
+    await register('second', 16, 8192);
+    assert.deepEqual(await hosts.list(), ['first', 'second']);
+    assert.deepEqual(await placeVm(loader, hosts, request(), META), { ok: true, hostId: 'second' });
+  });
+});

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Job } from 'bullmq';
+import { pino } from 'pino';
+import { vmStream } from '../domain/streams.js';
+import { vmDecider } from '../domain/vm/vm.decider.js';
+import type { EventStore } from '../eventstore/event-store.port.js';
+import { tempSqliteStore } from '../../test/support/recording-store.js';
+import { handleCommand } from './handle-command.js';
+import type { ResultMessage } from './jobs.js';
+import { AggregateLoader } from './load-aggregate.js';
+import { ResultConsumer } from './result-consumer.js';
+
+const VM = 'vm-1';
+const OP = 'op-create';
+
+describe('ResultConsumer', () => {
+  let store: EventStore;
+  let cleanup: () => Promise<void>;
+  let consumer: ResultConsumer;
+  const commands: Array<{ type: string; ok: boolean }> = [];
+  // process() is what the BullMQ worker calls; the spec hands it jobs directly (the consumer is never started).
+  const deliver = (data: ResultMessage, id: string) => consumer.process({ id, data } as unknown as Job<ResultMessage>);
+  const vmEvents = async () => (await store.readStream(vmStream(VM))).map((e) => e.type);
+
+  before(async () => {
+    const tmp = await tempSqliteStore();
+    store = tmp.store;
+    cleanup = tmp.cleanup;
+    const loader = new AggregateLoader(store);
+    consumer = new ResultConsumer(loader, {}, 'spec', pino({ level: 'silent' }), (type, _ms, ok) =>
+      commands.push({ type, ok }),
+    );
+    const meta = { principal: 'alice', correlationId: OP, causationId: 'http' };
+    const spec = { name: 'web', vcpus: 1, memoryMiB: 256, diskGiB: 1 };
+    const stream = vmStream(VM);
+    await handleCommand(
+      loader,
+      vmDecider,
+      stream,
+      { type: 'CreateVm', vmId: VM, operationId: OP, spec, hostId: null, start: true },
+      meta,
+    );
+    await handleCommand(loader, vmDecider, stream, { type: 'PlaceVm', operationId: OP, hostId: 'h1' }, meta);
+  });
+  after(() => cleanup());
+
+  const defineSucceeded: ResultMessage = {
+    kind: 'succeeded',
+    vmId: VM,
+    operationId: OP,
+    step: 'define',
+    jobId: 'job-define',
+    principal: 'alice',
+    output: {},
+  };
+
+  test('a result is recorded once: a redelivered one appends nothing and is not an error', async () => {
+    await deliver(defineSucceeded, 'r1');
+    const once = await vmEvents();
+    assert.deepEqual(once.slice(-1), ['VmDefined']);
+    await deliver(defineSucceeded, 'r2');
+    await deliver({ ...defineSucceeded, kind: 'failed', reason: 'late failure', attempts: 1 }, 'r3');
+    assert.deepEqual(await vmEvents(), once, 'the log is unchanged');
+    assert.deepEqual(commands.slice(-3), [
+      { type: 'RecordStepSucceeded', ok: true },
+      { type: 'RecordStepSucceeded', ok: true },
+      { type: 'RecordStepFailed', ok: true },
+    ]);
+  });
+
+  test('a result for an operation that is not the VM’s appends nothing', async () => {
+    const before = await vmEvents();
+    await deliver({ ...defineSucceeded, operationId: 'op-other', step: 'start' }, 'r4');
+    assert.deepEqual(await vmEvents(), before);
+  });
+
+  test('a stale observation (made at an older revision) is dropped, not recorded', async () => {
+    const before = await vmEvents();
+    await deliver(
+      {
+        kind: 'observed',
+        vmId: VM,
+        hostId: 'h1',
+        observed: 'absent',
+        reason: 'reconciler',
+        jobActive: false,
+        principal: 'system:reconciler@h1',
+        revision: '0',
+      },
+      'r5',
+    );
+    assert.deepEqual(await vmEvents(), before);
+    assert.deepEqual(commands.at(-1), { type: 'ReportObservedState', ok: false });
+  });
+});
