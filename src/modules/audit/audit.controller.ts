@@ -4,8 +4,9 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { vmStream } from '../../domain/streams.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
 import { checkLink, verifyChain, GENESIS_HASH, type ChainBreak } from '../../eventstore/hash-chain.js';
-import type { Runtime } from '../../runtime/runtime.js';
-import { RUNTIME } from '../../runtime/runtime.token.js';
+import type { Logger } from 'pino';
+import type { EventStore } from '../../eventstore/event-store.port.js';
+import { EVENT_STORE, LOGGER } from '../../http/tokens.js';
 import { AUDITORS, Roles } from '../../http/auth/roles.js';
 import { parsePosition } from '../../http/query.js';
 import { parseEventFilter } from './event-filter.js';
@@ -26,13 +27,16 @@ function breakView(b: ChainBreak | null): VerifyReport['firstBreak'] {
 @ApiBearerAuth()
 @Controller('v1/audit')
 export class AuditController {
-  constructor(@Inject(RUNTIME) private readonly rt: Runtime) {}
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
 
   /** Recomputes the hash chain of one VM's stream, or of every stream in log order. */
   @Get('verify')
   @Roles(...AUDITORS)
   async verify(@Query('vmId') vmId?: string, @Query('streamId') streamId?: string): Promise<VerifyReport> {
-    const store = this.rt.store!;
+    const store = this.store;
     const one = streamId ?? (vmId ? vmStream(vmId) : undefined);
     if (one) {
       try {
@@ -80,7 +84,7 @@ export class AuditController {
     const filter = parseEventFilter(vmId !== undefined ? { vmId } : {});
     const from = parsePosition(fromRaw, 'fromPosition');
     const to = parsePosition(toRaw, 'toPosition');
-    const store = this.rt.store!;
+    const store = this.store;
     res.status(200);
     res.setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');
@@ -115,7 +119,7 @@ export class AuditController {
         if (done) break;
       }
     } catch (err) {
-      this.rt.log.warn({ err }, 'audit export failed');
+      this.log.warn({ err }, 'audit export failed');
       res.destroy(err as Error);
       return;
     }
