@@ -1,8 +1,9 @@
-import { Controller, Get, Header, Inject } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { Controller, Get, Header, Inject, ServiceUnavailableException } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
 import { ApiTags } from '@nestjs/swagger';
 import type { EventStore } from '../../eventstore/event-store.port.js';
 import { Public } from '../../http/auth/roles.js';
+import { errorBody } from '../../http/error-body.js';
 import {
   EVENT_STORE,
   METRICS,
@@ -41,7 +42,21 @@ export class HealthController {
   @Get('health')
   @Public()
   @HealthCheck()
-  check() {
+  async check(): Promise<HealthCheckResult> {
+    try {
+      return await this.probe();
+    } catch (err) {
+      if (!(err instanceof ServiceUnavailableException)) throw err;
+      // Terminus's 503 carries which check is down and why; keep it in the v1 error shape.
+      const result = err.getResponse() as HealthCheckResult;
+      const down = Object.entries(result.error ?? {})
+        .map(([name, v]) => `${name}: ${typeof v?.message === 'string' ? v.message : 'down'}`)
+        .join('; ');
+      throw new ServiceUnavailableException(errorBody(503, `unhealthy: ${down}`, result.details));
+    }
+  }
+
+  private probe(): Promise<HealthCheckResult> {
     return this.health.check([
       async () => {
         const s = this.indicators.check('redis');
