@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { createHttpApp } from '../src/app.js';
+import { createHttpApp } from '../src/runtime/http-app.js';
 import { loadConfig } from '../src/config/config.js';
 import type { RecordedEvent } from '../src/eventstore/event-store.port.js';
 import { freePort } from '../src/runtime/free-port.js';
@@ -36,8 +36,7 @@ export async function controlPlaneBench(opts: {
     LOG_LEVEL: 'silent',
     WORKER_CONCURRENCY: '32',
   });
-  const runtime = new Runtime(config, pino({ level: 'silent' }));
-  await runtime.init();
+  const runtime = await Runtime.create(config, pino({ level: 'silent' }));
   await runtime.startBackground();
   const app = await createHttpApp(runtime);
   const port = await freePort();

@@ -5,7 +5,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { createHttpApp } from '../src/app.js';
+import { createHttpApp } from '../src/runtime/http-app.js';
 import { loadConfig } from '../src/config/config.js';
 import { qemuArgs } from '../src/drivers/qemu/qemu-args.js';
 import { QmpClient } from '../src/drivers/qemu/qmp.client.js';
@@ -176,8 +176,7 @@ class QemuControlPlane {
       LOG_LEVEL: 'silent',
       SHUTDOWN_GRACE_MS: '5000',
     });
-    this.runtime = new Runtime(config, pino({ level: 'silent' }));
-    await this.runtime.init();
+    this.runtime = await Runtime.create(config, pino({ level: 'silent' }));
     await this.runtime.startBackground();
     this.app = await createHttpApp(this.runtime);
     const port = await freePort();

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createHttpApp } from './app.js';
+import { createHttpApp } from './runtime/http-app.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { RedisNotInstalledError } from './runtime/private-redis.js';
 import { createLogger } from './runtime/logger.js';
@@ -18,16 +18,16 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  const runtime = new Runtime(config, log);
+  let runtime: Runtime;
   try {
-    await runtime.init();
+    runtime = await Runtime.create(config, log);
   } catch (err) {
     if (err instanceof RedisNotInstalledError) {
       process.stderr.write(`virtledger: ${err.message}\n`);
       process.exit(2);
     }
+    // create() has released whatever it had opened.
     log.fatal({ err }, 'cannot start');
-    await runtime.stop().catch(() => undefined);
     process.exit(1);
   }
   await runtime.startBackground();

@@ -47,6 +47,8 @@ class EnvSchema {
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) WORKER_CONCURRENCY?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1000) @Max(600000) JOB_LOCK_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600000) READ_MODEL_WAIT_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600000) HOST_QUERY_TIMEOUT_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(3600000) IDEMPOTENCY_CLAIM_MS?: number;
   @IsOptional() @IsString() BODY_LIMIT?: string;
   @IsOptional()
   @IsString()
@@ -85,6 +87,10 @@ export interface AppConfig {
   jobLockMs: number;
   /** How long a read of an id the read model does not show yet waits for it to reach the log's head. */
   readModelWaitMs: number;
+  /** How long GET /v1/hosts/{id}/domains waits for the host's worker to answer before a 503. */
+  hostQueryTimeoutMs: number;
+  /** How long an Idempotency-Key claim outlives a process that died mid-request (renewed while the request runs). */
+  idempotencyClaimMs: number;
   bodyLimit: string;
   /** Requests a principal (or, without a valid token, an IP) may send per minute; 0 = no limit. */
   rateLimitPerMinute: number;
@@ -185,6 +191,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     workerConcurrency: parsed.WORKER_CONCURRENCY ?? 4,
     jobLockMs: parsed.JOB_LOCK_MS ?? 30000,
     readModelWaitMs: parsed.READ_MODEL_WAIT_MS ?? 10000,
+    hostQueryTimeoutMs: parsed.HOST_QUERY_TIMEOUT_MS ?? 5000,
+    idempotencyClaimMs: parsed.IDEMPOTENCY_CLAIM_MS ?? 60000,
     bodyLimit: parsed.BODY_LIMIT ?? '64kb',
     // Generous: meant to stop a runaway or hostile client, never a busy one (the bench included).
     rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE ?? 60000,

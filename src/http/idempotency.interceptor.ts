@@ -12,29 +12,20 @@ import type { Response } from 'express';
 import { from, lastValueFrom, type Observable } from 'rxjs';
 import { canonicalJson } from '../eventstore/canonical-json.js';
 import type { AuthedRequest } from './auth/auth.guard.js';
-import type { Runtime } from '../runtime/runtime.js';
-import { RUNTIME } from '../runtime/runtime.token.js';
-
-interface Stored {
-  state: 'pending' | 'done';
-  hash: string;
-  status?: number;
-  location?: string;
-  body?: unknown;
-}
+import type { IdempotencyStore, StoredAnswer } from './idempotency.store.js';
+import { IDEMPOTENCY } from './tokens.js';
 
 const KEY_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
-const TTL_S = 24 * 3600;
 
 /**
  * `Idempotency-Key` on a POST/DELETE: the first answer is stored (per
  * principal, 24 h) and replayed for the same key and the same request; the
  * same key with another request is refused with 422. A key whose first
- * request is still running gets 409.
+ * request is still running gets 409, however long that request runs.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
-  constructor(@Inject(RUNTIME) private readonly rt: Runtime) {}
+  constructor(@Inject(IDEMPOTENCY) private readonly store: IdempotencyStore) {}
 
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
@@ -51,20 +42,12 @@ export class IdempotencyInterceptor implements NestInterceptor {
       );
     }
     const scope = req.principal?.id ?? 'anonymous';
-    const redisKey = this.rt.keys.idempotency(scope, key);
     const hash = createHash('sha256')
       .update(`${req.method} ${req.originalUrl}\n${canonicalJson(req.body ?? null)}`)
       .digest('hex');
-    const claimed = await this.rt.redis.set(
-      redisKey,
-      JSON.stringify({ state: 'pending', hash } satisfies Stored),
-      'EX',
-      60,
-      'NX',
-    );
-    if (!claimed) {
-      const raw = await this.rt.redis.get(redisKey);
-      const stored = raw ? (JSON.parse(raw) as Stored) : undefined;
+    const claim = await this.store.claim(scope, key, hash);
+    if (!claim) {
+      const stored = await this.store.get(scope, key);
       if (stored && stored.hash !== hash) {
         throw new UnprocessableEntityException('Idempotency-Key was already used with a different request');
       }
@@ -79,18 +62,18 @@ export class IdempotencyInterceptor implements NestInterceptor {
     try {
       const body = await lastValueFrom(next.handle(), { defaultValue: undefined });
       const location = res.getHeader('Location');
-      const stored: Stored = {
+      const stored: StoredAnswer = {
         state: 'done',
         hash,
         status: res.statusCode,
         body,
         ...(typeof location === 'string' ? { location } : {}),
       };
-      await this.rt.redis.set(redisKey, JSON.stringify(stored), 'EX', TTL_S);
+      await claim.complete(stored);
       return body;
     } catch (err) {
       // A refused request stored nothing: the client may fix it and retry with the same key.
-      await this.rt.redis.del(redisKey).catch(() => undefined);
+      await claim.release().catch(() => undefined);
       throw err;
     }
   }

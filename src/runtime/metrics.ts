@@ -1,7 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { HttpMetrics } from '../http/tokens.js';
 
 /** prom-client registry of this process; one per runtime so tests don't share counters. */
-export class Metrics {
+export class Metrics implements HttpMetrics {
   readonly registry = new Registry();
   readonly commands = new Counter({
     name: 'virtledger_commands_total',
@@ -42,5 +43,21 @@ export class Metrics {
   observeCommand(command: string, ms: number, ok: boolean): void {
     this.commands.inc({ command, outcome: ok ? 'accepted' : 'refused' });
     this.commandSeconds.observe({ command }, ms / 1000);
+  }
+
+  observeRequest(method: string, route: string, status: number): void {
+    this.httpRequests.inc({ method, route, status: String(status) });
+  }
+
+  setQueueDepth(hostId: string, depth: number): void {
+    this.queueDepth.set({ host: hostId }, depth);
+  }
+
+  setLag(subscription: string, lag: number): void {
+    this.projectionLag.set({ subscription }, lag);
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
 }

@@ -8,6 +8,7 @@ import {
 } from '../drivers/hypervisor-driver.port.js';
 import { hostQueueName, type HostJobData } from '../application/jobs.js';
 import { MalformedJobError } from './job-check.js';
+import { HostQueryResponder } from './host-query-responder.js';
 import type { QueueHub } from './queue-hub.js';
 import { runStep } from './step-runner.js';
 
@@ -18,6 +19,8 @@ export interface HostWorkerSettings {
   jobTimeoutMs: number;
   /** Lock of a running job; a dead worker's job is found stalled within lockMs + lockMs/2. */
   lockMs?: number;
+  /** When set, the worker also answers the control plane's questions about its host on this queue. */
+  queryQueue?: (hostId: string) => string;
 }
 
 /** Errors no retry can fix: report them at once instead of burning attempts. */
@@ -46,6 +49,7 @@ class StepTimeoutError extends Error {
 export class HostWorker {
   private worker: Worker<HostJobData> | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private responder: HostQueryResponder | undefined;
 
   constructor(
     readonly host: HostBinding,
@@ -66,12 +70,24 @@ export class HostWorker {
       stalledInterval: Math.round((this.settings.lockMs ?? 30000) / 2),
     });
     this.worker.on('error', (err) => this.log.error({ err, host: this.host.id }, 'host worker error'));
+    if (this.settings.queryQueue) {
+      const settings = { connection: this.settings.connection, prefix: this.settings.prefix };
+      this.responder = new HostQueryResponder(
+        this.settings.queryQueue(this.host.id),
+        this.host.id,
+        this.driver,
+        settings,
+        this.log,
+      );
+      this.responder.start();
+    }
     this.log.info({ host: this.host.id, driver: this.host.driver }, 'host worker started');
   }
 
   /** Stop taking jobs; let the running ones finish within graceMs. */
   async stop(graceMs: number): Promise<void> {
     if (!this.worker) return;
+    await this.responder?.stop();
     const closing = this.worker.close();
     const timer = new Promise<void>((r) => setTimeout(r, graceMs).unref());
     await Promise.race([closing, timer]);

@@ -2,7 +2,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import request from 'supertest';
-import { createHttpApp } from '../../src/app.js';
+import { createHttpApp } from '../../src/runtime/http-app.js';
 import { loadConfig, type AppConfig } from '../../src/config/config.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
@@ -77,8 +77,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     SEAL_EVERY_MS: '0',
     ...opts.env,
   });
-  const runtime = new Runtime(config, pino({ level: config.logLevel }));
-  await runtime.init();
+  const runtime = await Runtime.create(config, pino({ level: config.logLevel }));
   await runtime.startBackground();
   const app = await createHttpApp(runtime);
   const server = app.getHttpServer();

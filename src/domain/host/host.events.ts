@@ -1,4 +1,5 @@
 import type { DomainEvent } from '../decider.js';
+import type { CapabilityView } from '../vm/vm.types.js';
 
 export interface Resources {
   vcpus: number;
@@ -7,9 +8,20 @@ export interface Resources {
 
 export type HostLifecycleState = 'active' | 'draining';
 
+/** What the host's driver declared at registration (hardware acceleration is informational). */
+export type HostCapabilities = CapabilityView & { hardwareAcceleration: boolean };
+
 export type HostRegistered = DomainEvent<
   'HostRegistered',
-  { hostId: string; name: string; driver: string; uri: string; capacity: Resources }
+  {
+    hostId: string;
+    name: string;
+    driver: string;
+    uri: string;
+    capacity: Resources;
+    /** Recorded since the API stopped asking drivers; absent on older events (ask the driver registry then). */
+    capabilities?: HostCapabilities;
+  }
 >;
 export type HostCapacityReserved = DomainEvent<
   'HostCapacityReserved',

@@ -1,4 +1,4 @@
-import type { HostEvent, HostLifecycleState, Resources } from './host.events.js';
+import type { HostCapabilities, HostEvent, HostLifecycleState, Resources } from './host.events.js';
 
 export interface HostState {
   exists: boolean;
@@ -7,6 +7,8 @@ export interface HostState {
   driver: string;
   uri: string;
   capacity: Resources;
+  /** Null when the registration predates recorded capabilities. */
+  capabilities: HostCapabilities | null;
   state: HostLifecycleState;
   /** vmId → what it holds on this host. */
   allocations: Record<string, Resources>;
@@ -20,6 +22,7 @@ export function initialHostState(): HostState {
     driver: '',
     uri: '',
     capacity: { vcpus: 0, memoryMiB: 0 },
+    capabilities: null,
     state: 'active',
     allocations: {},
   };
@@ -41,7 +44,16 @@ export function evolveHost(state: HostState, event: HostEvent): HostState {
   switch (event.type) {
     case 'HostRegistered': {
       const d = event.data;
-      return { ...state, exists: true, id: d.hostId, name: d.name, driver: d.driver, uri: d.uri, capacity: d.capacity };
+      return {
+        ...state,
+        exists: true,
+        id: d.hostId,
+        name: d.name,
+        driver: d.driver,
+        uri: d.uri,
+        capacity: d.capacity,
+        capabilities: d.capabilities ?? null,
+      };
     }
     case 'HostCapacityReserved':
       return {

@@ -5,9 +5,10 @@ import { vmStream } from '../../domain/streams.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
 import { verifyChain, type ChainBreak } from '../../eventstore/hash-chain.js';
 import type { LogVerifyReport } from '../../eventstore/seals/problems.js';
-import { SealAudit } from '../../eventstore/seals/seal-audit.js';
-import type { Runtime } from '../../runtime/runtime.js';
-import { RUNTIME } from '../../runtime/runtime.token.js';
+import type { SealAudit } from '../../eventstore/seals/seal-audit.js';
+import type { Logger } from 'pino';
+import type { EventStore } from '../../eventstore/event-store.port.js';
+import { EVENT_STORE, LOGGER, SEAL_AUDIT } from '../../http/tokens.js';
 import { AUDITORS, Roles } from '../../http/auth/roles.js';
 import { parsePosition } from '../../http/query.js';
 import { parseEventFilter } from './event-filter.js';
@@ -32,13 +33,17 @@ function breakView(b: ChainBreak | null): VerifyReport['firstBreak'] {
 @ApiBearerAuth()
 @Controller('v1/audit')
 export class AuditController {
-  constructor(@Inject(RUNTIME) private readonly rt: Runtime) {}
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(LOGGER) private readonly log: Logger,
+    @Inject(SEAL_AUDIT) private readonly seals: SealAudit,
+  ) {}
 
   /** Recomputes the hash chain of one VM's stream, or of every stream in log order. */
   @Get('verify')
   @Roles(...AUDITORS)
   async verify(@Query('vmId') vmId?: string, @Query('streamId') streamId?: string): Promise<VerifyReport> {
-    const store = this.rt.store!;
+    const store = this.store;
     const one = streamId ?? (vmId ? vmStream(vmId) : undefined);
     if (one) {
       try {
@@ -52,7 +57,7 @@ export class AuditController {
       }
     }
     // One pass over the whole log: the v1 chain fields plus the seals' verdict (problem, seals, unsealed).
-    return new SealAudit(store, this.rt.sealer!.publicKey!, this.rt.config.sealWitnessFile).verify();
+    return this.seals.verify();
   }
 
   /**
@@ -71,7 +76,7 @@ export class AuditController {
     const filter = parseEventFilter(vmId !== undefined ? { vmId } : {});
     const from = parsePosition(fromRaw, 'fromPosition');
     const to = parsePosition(toRaw, 'toPosition');
-    const store = this.rt.store!;
+    const store = this.store;
     res.status(200);
     res.setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');
@@ -106,7 +111,7 @@ export class AuditController {
         if (done) break;
       }
     } catch (err) {
-      this.rt.log.warn({ err }, 'audit export failed');
+      this.log.warn({ err }, 'audit export failed');
       res.destroy(err as Error);
       return;
     }

@@ -16,8 +16,8 @@ import { vmStream } from '../../domain/streams.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
 import type { EventStore } from '../../eventstore/event-store.port.js';
 import { parseLimit, parsePosition, parseRevision } from '../../http/query.js';
-import type { Runtime } from '../../runtime/runtime.js';
-import { RUNTIME } from '../../runtime/runtime.token.js';
+import type { Logger } from 'pino';
+import { EVENT_STORE, LOGGER } from '../../http/tokens.js';
 import { AUDITORS, Roles } from '../../http/auth/roles.js';
 import { parseEventFilter, readFilteredPage } from './event-filter.js';
 import { toEventView } from './event.view.js';
@@ -27,11 +27,10 @@ import { streamEvents } from './sse.js';
 @ApiBearerAuth()
 @Controller('v1')
 export class EventsController {
-  constructor(@Inject(RUNTIME) private readonly rt: Runtime) {}
-
-  private get store(): EventStore {
-    return this.rt.store!;
-  }
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
 
   @Get('vms/:id/events')
   @Roles('operator', ...AUDITORS)
@@ -98,6 +97,6 @@ export class EventsController {
     const last = parsePosition(lastEventId, 'Last-Event-ID');
     const from = parsePosition(fromRaw, 'fromPosition');
     const after = last ?? (from !== undefined && from > 0n ? from - 1n : undefined);
-    streamEvents(this.store, req, res, after, this.rt.log);
+    streamEvents(this.store, req, res, after, this.log);
   }
 }

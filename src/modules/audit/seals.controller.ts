@@ -1,25 +1,19 @@
 import { ConflictException, Controller, Get, Inject, NotFoundException, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { EventProof } from '../../eventstore/seals/event-proof.js';
-import { SealAudit, type SealKeyView, type SealView } from '../../eventstore/seals/seal-audit.js';
+import type { SealAudit, SealKeyView, SealView } from '../../eventstore/seals/seal-audit.js';
 import { ProofUnavailableError } from '../../eventstore/seals/store-audit.js';
 import { AUDITORS, Roles } from '../../http/auth/roles.js';
 import { errorBody } from '../../http/error-body.js';
 import { parsePosition } from '../../http/query.js';
-import type { Runtime } from '../../runtime/runtime.js';
-import { RUNTIME } from '../../runtime/runtime.token.js';
+import { SEAL_AUDIT } from '../../http/tokens.js';
 
 /** Signed seals over the log: the list, the public key to check them with, one event's inclusion proof. */
 @ApiTags('audit')
 @ApiBearerAuth()
 @Controller('v1/audit')
 export class SealsController {
-  private readonly audit: SealAudit;
-
-  constructor(@Inject(RUNTIME) rt: Runtime) {
-    // Only the control plane (role api/all) serves HTTP, and it always has the store and the sealer.
-    this.audit = new SealAudit(rt.store!, rt.sealer!.publicKey!, rt.config.sealWitnessFile);
-  }
+  constructor(@Inject(SEAL_AUDIT) private readonly audit: SealAudit) {}
 
   /** Every seal in the store, oldest first, each with its revision on `$seals` and its log position. */
   @Get('seals')

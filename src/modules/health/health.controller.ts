@@ -1,9 +1,21 @@
-import { Controller, Get, Header, Inject } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { Controller, Get, Header, Inject, ServiceUnavailableException } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
 import { ApiTags } from '@nestjs/swagger';
-import type { Runtime } from '../../runtime/runtime.js';
-import { RUNTIME } from '../../runtime/runtime.token.js';
+import type { EventStore } from '../../eventstore/event-store.port.js';
 import { Public } from '../../http/auth/roles.js';
+import { errorBody } from '../../http/error-body.js';
+import {
+  EVENT_STORE,
+  METRICS,
+  PROJECTIONS,
+  QUEUES,
+  STATUS,
+  type HttpMetrics,
+  type ProjectionControl,
+  type ProjectionPosition,
+  type QueueStats,
+  type RuntimeStatus,
+} from '../../http/tokens.js';
 
 function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -13,20 +25,43 @@ function reason(err: unknown): string {
 @Controller()
 export class HealthController {
   constructor(
-    @Inject(RUNTIME) private readonly rt: Runtime,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(PROJECTIONS) private readonly projections: ProjectionControl,
+    @Inject(QUEUES) private readonly queues: QueueStats,
+    @Inject(STATUS) private readonly status: RuntimeStatus,
+    @Inject(METRICS) private readonly metricsPort: HttpMetrics,
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
   ) {}
 
+  /** Every subscription of the log with its position: the projections, then the saga runner. */
+  private subscriptions(): ProjectionPosition[] {
+    return [...this.projections.list(), ...this.status.subscriptions()];
+  }
+
   @Get('health')
   @Public()
   @HealthCheck()
-  check() {
+  async check(): Promise<HealthCheckResult> {
+    try {
+      return await this.probe();
+    } catch (err) {
+      if (!(err instanceof ServiceUnavailableException)) throw err;
+      // Terminus's 503 carries which check is down and why; keep it in the v1 error shape.
+      const result = err.getResponse() as HealthCheckResult;
+      const down = Object.entries(result.error ?? {})
+        .map(([name, v]) => `${name}: ${typeof v?.message === 'string' ? v.message : 'down'}`)
+        .join('; ');
+      throw new ServiceUnavailableException(errorBody(503, `unhealthy: ${down}`, result.details));
+    }
+  }
+
+  private probe(): Promise<HealthCheckResult> {
     return this.health.check([
       async () => {
         const s = this.indicators.check('redis');
         try {
-          await this.rt.redis.ping();
+          await this.status.pingRedis();
           return s.up();
         } catch (err) {
           return s.down({ message: reason(err) });
@@ -34,26 +69,30 @@ export class HealthController {
       },
       async () => {
         const s = this.indicators.check('store');
-        if (!this.rt.store) return s.up({ role: 'worker: no event store' });
         try {
-          await this.rt.store.ping();
-          return s.up({ kind: this.rt.store.kind });
+          await this.store.ping();
+          return s.up({ kind: this.store.kind });
         } catch (err) {
           return s.down({ message: reason(err) });
         }
       },
       async () => {
         const s = this.indicators.check('subscriptions');
-        if (!this.rt.store) return s.up();
-        const head = (await this.rt.store.headPosition()) ?? 0n;
+        const head = (await this.store.headPosition()) ?? 0n;
         const lag: Record<string, string> = {};
-        for (const p of this.rt.projections) lag[p.projection.name] = (head - (p.position ?? 0n)).toString();
-        if (this.rt.sagas) lag.sagas = (head - (this.rt.sagas.position ?? 0n)).toString();
+        for (const p of this.subscriptions()) lag[p.name] = (head - (p.position ?? 0n)).toString();
+        // Poison events a runner parked and went past: everything else is applied, so the
+        // process stays up (a restart would not help) but says it is degraded, and by what.
+        const parked = this.status.parked();
+        const total = Object.values(parked).reduce((a, b) => a + b, 0);
+        if (total > 0) return s.up({ head: head.toString(), lag, degraded: true, parked });
         return s.up({ head: head.toString(), lag });
       },
-      async () => {
+      () => {
         const s = this.indicators.check('workers');
-        const hosts = [...this.rt.pool.workers.keys()];
+        const hosts = this.status.servedHosts();
+        const degraded = this.status.hostServing();
+        if (degraded) return s.down({ hosts, message: degraded.reason, since: degraded.since });
         return s.up({ hosts });
       },
     ]);
@@ -63,19 +102,15 @@ export class HealthController {
   @Public()
   @Header('Content-Type', 'text/plain; version=0.0.4')
   async metrics(): Promise<string> {
-    const m = this.rt.metrics;
+    const m = this.metricsPort;
     try {
-      for (const id of this.rt.pool.workers.keys()) m.queueDepth.set({ host: id }, await this.rt.hub.depth(id));
-      if (this.rt.store) {
-        const head = (await this.rt.store.headPosition()) ?? 0n;
-        for (const p of this.rt.projections)
-          m.projectionLag.set({ subscription: p.projection.name }, Number(head - (p.position ?? 0n)));
-        if (this.rt.sagas)
-          m.projectionLag.set({ subscription: 'sagas' }, Number(head - (this.rt.sagas.position ?? 0n)));
-      }
+      for (const id of this.status.servedHosts()) m.setQueueDepth(id, await this.queues.depth(id));
+      const head = (await this.store.headPosition()) ?? 0n;
+      for (const p of this.subscriptions()) m.setLag(p.name, Number(head - (p.position ?? 0n)));
+      // Parked poison events are counted by the runners themselves (registered on the same registry at merge).
     } catch {
       // A scrape still answers with what it has when Redis or the store is down.
     }
-    return m.registry.metrics();
+    return m.render();
   }
 }

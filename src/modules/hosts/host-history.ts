@@ -1,12 +1,11 @@
 import { NotFoundException } from '@nestjs/common';
 import { hostStream } from '../../domain/streams.js';
 import { upcast } from '../../domain/upcasters.js';
-import type { DriverCapabilities } from '../../drivers/hypervisor-driver.port.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
 import type { EventStore, RecordedEvent } from '../../eventstore/event-store.port.js';
 import { countAt, describePoint, type PointInTime } from '../../http/point-in-time.js';
-import { isHostEventType, type HostEvent } from '../../domain/host/host.events.js';
-import { evolveHost, initialHostState } from '../../domain/host/host.state.js';
+import { isHostEventType, type HostCapabilities, type HostEvent } from '../../domain/host/host.events.js';
+import { evolveHost, initialHostState, type HostState } from '../../domain/host/host.state.js';
 import { toHostView, type HostView } from './host.view.js';
 
 /**
@@ -18,7 +17,7 @@ export async function hostViewAt(
   store: EventStore,
   hostId: string,
   point: PointInTime,
-  capabilitiesOf: (driver: string, uri: string) => DriverCapabilities | null,
+  capabilitiesOf: (state: HostState) => HostCapabilities | null,
 ): Promise<HostView> {
   let all: RecordedEvent[];
   try {
@@ -43,11 +42,5 @@ export async function hostViewAt(
     initialHostState(),
   );
   const upTo = events[events.length - 1]!;
-  return toHostView(
-    state,
-    capabilitiesOf(state.driver, state.uri),
-    upTo.revision,
-    all[0]!.metadata.at,
-    upTo.metadata.at,
-  );
+  return toHostView(state, capabilitiesOf(state), upTo.revision, all[0]!.metadata.at, upTo.metadata.at);
 }

@@ -1,5 +1,4 @@
-import type { DriverCapabilities } from '../../drivers/hypervisor-driver.port.js';
-import type { Resources } from '../../domain/host/host.events.js';
+import type { HostCapabilities, Resources } from '../../domain/host/host.events.js';
 import { allocated, type HostState } from '../../domain/host/host.state.js';
 
 /** The v1 host shape. */
@@ -12,7 +11,7 @@ export interface HostView {
   allocated: Resources;
   state: string;
   vms: number;
-  capabilities: DriverCapabilities | null;
+  capabilities: HostCapabilities | null;
   revision: number;
   createdAt: string;
   updatedAt: string;
@@ -20,7 +19,7 @@ export interface HostView {
 
 export function toHostView(
   state: HostState,
-  capabilities: DriverCapabilities | null,
+  capabilities: HostCapabilities | null,
   revision: bigint | string,
   createdAt: string,
   updatedAt: string,

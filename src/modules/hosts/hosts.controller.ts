@@ -9,67 +9,77 @@ import {
   Post,
   Query,
   Res,
+  ServiceUnavailableException,
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { handleCommand } from '../../application/handle-command.js';
+import type { AggregateLoader } from '../../application/load-aggregate.js';
+import { capabilitiesOfHost, type Capabilities } from '../../application/host-capabilities.js';
+import { HostDidNotAnswer, type HostQueries } from '../../application/host-queries.js';
+import type { AppConfig } from '../../config/config.js';
 import { hostStream } from '../../domain/streams.js';
-import { createDriver, driverCapabilities, knownDriverKinds } from '../../drivers/driver-registry.js';
-import type { DriverCapabilities } from '../../drivers/hypervisor-driver.port.js';
-import type { Runtime } from '../../runtime/runtime.js';
-import { RUNTIME } from '../../runtime/runtime.token.js';
+import type { HostCapabilities } from '../../domain/host/host.events.js';
+import type { EventStore } from '../../eventstore/event-store.port.js';
 import { errorBody } from '../../http/error-body.js';
 import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
 import { READERS, Roles, type Principal } from '../../http/auth/roles.js';
+import {
+  AGGREGATES,
+  CAPABILITIES,
+  CLOCK,
+  CONFIG,
+  EVENT_STORE,
+  HOST_QUERIES,
+  PROJECTIONS,
+  READ_MODELS,
+  type Clock,
+  type ProjectionControl,
+} from '../../http/tokens.js';
 import { RegisterHostDto } from './dto/register-host.dto.js';
 import { hostDecider } from '../../domain/host/host.decider.js';
 import { hostViewAt } from './host-history.js';
 import { AT_DOC, parseAsOf, REVISION_DOC } from '../../http/as-of.query.js';
 import { toHostView, type HostView } from './host.view.js';
 import type { HostRecord } from '../../projections/read-model.types.js';
-import { VmsService } from '../vms/vms.service.js';
-
-function capabilitiesOf(driver: string, uri: string): DriverCapabilities | null {
-  try {
-    return driverCapabilities(driver, uri);
-  } catch {
-    return null;
-  }
-}
-
-function view(rec: HostRecord): HostView {
-  return toHostView(
-    rec.state,
-    capabilitiesOf(rec.state.driver, rec.state.uri),
-    rec.revision,
-    rec.createdAt,
-    rec.updatedAt,
-  );
-}
+import type { ReadModels } from '../../projections/read-models.js';
 
 @ApiTags('hosts')
 @ApiBearerAuth()
 @Controller('v1/hosts')
 export class HostsController {
   constructor(
-    @Inject(RUNTIME) private readonly rt: Runtime,
-    private readonly vms: VmsService,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(AGGREGATES) private readonly aggregates: AggregateLoader,
+    @Inject(READ_MODELS) private readonly readModels: ReadModels,
+    @Inject(CAPABILITIES) private readonly capabilities: Capabilities,
+    @Inject(HOST_QUERIES) private readonly queries: HostQueries,
+    @Inject(PROJECTIONS) private readonly projections: ProjectionControl,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(CONFIG) private readonly config: AppConfig,
   ) {}
 
+  private view(rec: HostRecord): HostView {
+    const caps = capabilitiesOfHost(rec.state, this.capabilities.probe);
+    return toHostView(rec.state, caps, rec.revision, rec.createdAt, rec.updatedAt);
+  }
+
+  /** The capabilities are recorded in HostRegistered: later commands read them from the host, not the driver. */
   @Post()
   @Roles()
   async register(@Body() body: RegisterHostDto, @CurrentPrincipal() p: Principal): Promise<HostView> {
-    if (!knownDriverKinds().includes(body.driver)) {
+    const kinds = this.capabilities.kinds();
+    if (!kinds.includes(body.driver)) {
       throw new BadRequestException(
-        errorBody(400, `driver must be one of: ${knownDriverKinds().join(', ')}`, [
+        errorBody(400, `driver must be one of: ${kinds.join(', ')}`, [
           { field: 'driver', errors: [`unknown driver ${body.driver}`] },
         ]),
       );
     }
-    let capabilities: DriverCapabilities;
+    let capabilities: HostCapabilities;
     try {
-      capabilities = driverCapabilities(body.driver, body.uri);
+      capabilities = this.capabilities.probe(body.driver, body.uri);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       throw new BadRequestException(errorBody(400, `uri: ${msg}`, [{ field: 'uri', errors: [msg] }]));
@@ -77,7 +87,7 @@ export class HostsController {
     const hostId = body.id ?? randomUUID();
     const operationId = randomUUID();
     const result = await handleCommand(
-      this.vms.aggregates,
+      this.aggregates,
       hostDecider,
       hostStream(hostId),
       {
@@ -87,6 +97,7 @@ export class HostsController {
         driver: body.driver,
         uri: body.uri,
         capacity: { vcpus: body.capacity.vcpus, memoryMiB: body.capacity.memoryMiB },
+        capabilities,
       },
       {
         principal: p.id,
@@ -94,17 +105,18 @@ export class HostsController {
         causationId: `http:${operationId}`,
         ...(body.reason ? { reason: body.reason } : {}),
       },
+      { now: () => this.clock.now() },
     );
     const last = result.events[result.events.length - 1]!;
-    await this.rt.waitForProjections(last.position);
+    await this.projections.waitFor(last.position, 3000);
     return toHostView(result.state, capabilities, result.revision ?? 0n, last.metadata.at, last.metadata.at);
   }
 
   @Get()
   @Roles(...READERS)
   async list() {
-    const hosts = await this.rt.readModels.listHosts();
-    return { items: hosts.map(view), next: null };
+    const hosts = await this.readModels.listHosts();
+    return { items: hosts.map((h) => this.view(h)), next: null };
   }
 
   /** `?at=<ISO time>` or `?revision=<n>` (not both): the host as it was then, folded from its stream. */
@@ -120,28 +132,40 @@ export class HostsController {
   ): Promise<HostView> {
     const point = parseAsOf({ at, revision });
     if (point) {
-      const past = await hostViewAt(this.vms.store, id, point, capabilitiesOf);
+      const past = await hostViewAt(this.store, id, point, (state) =>
+        capabilitiesOfHost(state, this.capabilities.probe),
+      );
       res.setHeader('ETag', `"${past.revision}"`);
       return past;
     }
-    const rec = await this.rt.readModels.getHost(id);
+    const rec = await this.readModels.getHost(id);
     if (!rec) throw new NotFoundException(`host ${id} not found`);
-    return view(rec);
+    return this.view(rec);
   }
 
-  /** What the driver really runs on that host right now (like `virsh list --all`). */
+  /**
+   * What the driver really runs on that host right now (like `virsh list --all`),
+   * asked of the host's own worker over the queue: the API's machine may not be
+   * the host, and a GET must not touch it. 503 + Retry-After when no worker
+   * answers in time, or with the driver's reason when it cannot list.
+   */
   @Get(':id/domains')
   @Roles('operator', 'auditor')
-  async domains(@Param('id') id: string) {
-    const rec = await this.rt.readModels.getHost(id);
+  async domains(@Param('id') id: string, @Res({ passthrough: true }) res: Response) {
+    const rec = await this.readModels.getHost(id);
     if (!rec) throw new NotFoundException(`host ${id} not found`);
-    const local = this.rt.pool.workers.get(id);
-    const driver =
-      local?.driver ?? createDriver(this.rt.pool.binding({ id, driver: rec.state.driver, uri: rec.state.uri }));
+    let reply;
     try {
-      return { items: await driver.listDomains(), next: null };
-    } finally {
-      if (!local) await driver.close();
+      reply = await this.queries.ask(id, 'listDomains', this.config.hostQueryTimeoutMs);
+    } catch (err) {
+      if (!(err instanceof HostDidNotAnswer)) throw err;
+      res.setHeader('Retry-After', String(Math.max(1, Math.ceil(this.config.hostQueryTimeoutMs / 1000))));
+      throw new ServiceUnavailableException(err.message);
     }
+    if (!reply.ok) {
+      res.setHeader('Retry-After', '5');
+      throw new ServiceUnavailableException(`host ${id}: the driver cannot list its domains: ${reply.reason}`);
+    }
+    return { items: reply.items, next: null };
   }
 }

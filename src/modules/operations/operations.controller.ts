@@ -11,8 +11,10 @@ import {
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { parseCursor, parseLimit, parseWaitMs } from '../../http/query.js';
-import type { Runtime } from '../../runtime/runtime.js';
-import { RUNTIME } from '../../runtime/runtime.token.js';
+import type { AppConfig } from '../../config/config.js';
+import type { EventStore } from '../../eventstore/event-store.port.js';
+import type { ReadModels } from '../../projections/read-models.js';
+import { CONFIG, EVENT_STORE, PROJECTIONS, READ_MODELS, type ProjectionControl } from '../../http/tokens.js';
 import { READERS, Roles } from '../../http/auth/roles.js';
 import type { OperationView } from '../../projections/read-model.types.js';
 
@@ -22,7 +24,12 @@ const DONE = new Set(['succeeded', 'failed', 'cancelled']);
 @ApiBearerAuth()
 @Controller('v1/operations')
 export class OperationsController {
-  constructor(@Inject(RUNTIME) private readonly rt: Runtime) {}
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(READ_MODELS) private readonly readModels: ReadModels,
+    @Inject(PROJECTIONS) private readonly projections: ProjectionControl,
+    @Inject(CONFIG) private readonly config: AppConfig,
+  ) {}
 
   @Get()
   @Roles(...READERS)
@@ -32,7 +39,7 @@ export class OperationsController {
     @Query('cursor') cursor?: string,
     @Query('limit') limit?: string,
   ) {
-    return this.rt.readModels.listOperations(
+    return this.readModels.listOperations(
       { ...(vmId ? { vmId } : {}), ...(principal ? { principal } : {}) },
       parseCursor(cursor),
       parseLimit(limit),
@@ -49,10 +56,10 @@ export class OperationsController {
   ): Promise<OperationView> {
     const waitMs = parseWaitMs(waitMsRaw);
     const deadline = Date.now() + waitMs;
-    let op = (await this.rt.readModels.getOperation(id)) ?? (await this.afterCatchUp(id, res));
+    let op = (await this.readModels.getOperation(id)) ?? (await this.afterCatchUp(id, res));
     while (waitMs > 0 && (!op || !DONE.has(op.status)) && Date.now() < deadline) {
       await this.nextChange(deadline - Date.now(), op?.vmId);
-      op = await this.rt.readModels.getOperation(id);
+      op = await this.readModels.getOperation(id);
     }
     if (!op) throw new NotFoundException(`operation ${id} not found`);
     return this.withLiveProgress(op);
@@ -66,11 +73,11 @@ export class OperationsController {
    * then. An id that is really unknown costs one head read once caught up.
    */
   private async afterCatchUp(id: string, res: Response): Promise<OperationView | undefined> {
-    const head = await this.rt.store?.headPosition();
+    const head = await this.store.headPosition();
     if (head === undefined) return undefined;
-    const waitMs = this.rt.config.readModelWaitMs;
-    if (!(await this.rt.waitForProjections(head, waitMs, ['vms']))) {
-      const op = await this.rt.readModels.getOperation(id);
+    const waitMs = this.config.readModelWaitMs;
+    if (!(await this.projections.waitFor(head, waitMs, ['vms']))) {
+      const op = await this.readModels.getOperation(id);
       if (op) return op;
       // Behind the log there is no telling "not yet" from "never": a 404 here could be false.
       res.setHeader('Retry-After', '1');
@@ -78,22 +85,20 @@ export class OperationsController {
         `operation ${id} is not in the read model, which has not caught up with the log within ${waitMs} ms; retry`,
       );
     }
-    return this.rt.readModels.getOperation(id);
+    return this.readModels.getOperation(id);
   }
 
   /** A running rebuild's events-done/total changes per batch, so it is kept beside the view, not in the log. */
   private async withLiveProgress(op: OperationView): Promise<OperationView> {
     if (op.kind !== 'rebuild' || op.status !== 'running') return op;
-    const raw = await this.rt.redis.get(this.rt.keys.rebuildProgress(op.id));
-    if (!raw) return op;
-    return { ...op, progress: { ...op.progress, ...(JSON.parse(raw) as OperationView['progress']) } };
+    const live = await this.projections.rebuildProgress(op.id);
+    if (!live) return op;
+    return { ...op, progress: { ...op.progress, ...live } };
   }
 
   /** Wakes on the next event the VM projection applies (for this VM when known), or after ms. */
   private async nextChange(ms: number, vmId?: string | null): Promise<void> {
-    const runner = this.rt.projection('vms');
     const wait = Math.max(0, Math.min(ms, 5000));
-    if (!runner) return new Promise((r) => setTimeout(r, Math.min(wait, 250)));
-    await runner.nextApplied((e) => !vmId || e.streamId === `vm-${vmId}`, wait);
+    await this.projections.nextApplied('vms', (e) => !vmId || e.streamId === `vm-${vmId}`, wait);
   }
 }

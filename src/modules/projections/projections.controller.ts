@@ -1,11 +1,9 @@
 import { Body, Controller, Get, Inject, Param, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import type { Runtime } from '../../runtime/runtime.js';
-import { RUNTIME } from '../../runtime/runtime.token.js';
 import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
 import { READERS, Roles, type Principal } from '../../http/auth/roles.js';
-import { unknownProjection } from '../../projections/projection-rebuilds.js';
+import { PROJECTIONS, type ProjectionControl } from '../../http/tokens.js';
 import { RebuildDto } from './rebuild.dto.js';
 
 export interface ProjectionView {
@@ -18,13 +16,13 @@ export interface ProjectionView {
 @ApiBearerAuth()
 @Controller('v1/projections')
 export class ProjectionsController {
-  constructor(@Inject(RUNTIME) private readonly rt: Runtime) {}
+  constructor(@Inject(PROJECTIONS) private readonly projections: ProjectionControl) {}
 
   @Get()
   @Roles(...READERS)
   list(): { items: ProjectionView[] } {
     return {
-      items: this.rt.projections.map((p) => ({ name: p.projection.name, position: p.position?.toString() ?? null })),
+      items: this.projections.list().map((p) => ({ name: p.name, position: p.position?.toString() ?? null })),
     };
   }
 
@@ -37,8 +35,7 @@ export class ProjectionsController {
     @CurrentPrincipal() p: Principal,
     @Res({ passthrough: true }) res: Response,
   ): Promise<{ operationId: string; projection: string }> {
-    if (!this.rt.rebuilds) throw unknownProjection(name);
-    const { operationId } = await this.rt.rebuilds.start(name, p.id, {
+    const { operationId } = await this.projections.startRebuild(name, p.id, {
       ...(body.reason ? { reason: body.reason } : {}),
       ...(body.batchSize !== undefined ? { batchSize: body.batchSize } : {}),
       ...(body.pauseMs !== undefined ? { pauseMs: body.pauseMs } : {}),

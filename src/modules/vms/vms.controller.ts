@@ -27,8 +27,8 @@ import { StopVmDto } from './dto/stop-vm.dto.js';
 import { toVmView } from './vm.view.js';
 import { VmsService, type Accepted, type CommandContext } from './vms.service.js';
 import { NAME_PATTERN } from '../../domain/patterns.js';
-import { RUNTIME } from '../../runtime/runtime.token.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import { READ_MODELS } from '../../http/tokens.js';
+import type { ReadModels } from '../../projections/read-models.js';
 
 const uuid = new ParseUUIDPipe({
   version: '4',
@@ -52,7 +52,7 @@ function snapshotName(name: string): string {
 export class VmsController {
   constructor(
     private readonly vms: VmsService,
-    @Inject(RUNTIME) private readonly rt: Runtime,
+    @Inject(READ_MODELS) private readonly readModels: ReadModels,
   ) {}
 
   private ctx(principal: Principal, reason: string | undefined, ifMatch?: string): CommandContext {
@@ -72,7 +72,7 @@ export class VmsController {
   @Get()
   @Roles(...READERS)
   async list(@Query('cursor') cursor?: string, @Query('limit') limit?: string) {
-    const page = await this.rt.readModels.listVms(parseCursor(cursor), parseLimit(limit));
+    const page = await this.readModels.listVms(parseCursor(cursor), parseLimit(limit));
     return {
       items: page.items.map((r) => toVmView(r.state, r.revision, r.createdAt, r.updatedAt)),
       next: page.next,

@@ -4,11 +4,22 @@ import { handleCommand, type HandleResult } from '../../application/handle-comma
 import type { AggregateLoader } from '../../application/load-aggregate.js';
 import { upcast } from '../../domain/upcasters.js';
 import { hostStream, vmStream } from '../../domain/streams.js';
-import { driverCapabilities } from '../../drivers/driver-registry.js';
+import type { Capabilities } from '../../application/host-capabilities.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
 import type { EventStore, RecordedEvent } from '../../eventstore/event-store.port.js';
-import type { Runtime } from '../../runtime/runtime.js';
-import { RUNTIME } from '../../runtime/runtime.token.js';
+import type { ReadModels } from '../../projections/read-models.js';
+import {
+  AGGREGATES,
+  CAPABILITIES,
+  CLOCK,
+  EVENT_STORE,
+  METRICS,
+  PROJECTIONS,
+  READ_MODELS,
+  type Clock,
+  type HttpMetrics,
+  type ProjectionControl,
+} from '../../http/tokens.js';
 import type { Principal } from '../../http/auth/roles.js';
 import { hostDecider } from '../../domain/host/host.decider.js';
 import type { HostState } from '../../domain/host/host.state.js';
@@ -36,17 +47,15 @@ type OpCommand = VmCommand & { operationId: string };
 
 @Injectable()
 export class VmsService {
-  constructor(@Inject(RUNTIME) private readonly rt: Runtime) {}
-
-  get store(): EventStore {
-    if (!this.rt.store) throw new Error('this process has no event store (worker role)');
-    return this.rt.store;
-  }
-
-  get aggregates(): AggregateLoader {
-    if (!this.rt.aggregates) throw new Error('this process has no event store (worker role)');
-    return this.rt.aggregates;
-  }
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(AGGREGATES) private readonly aggregates: AggregateLoader,
+    @Inject(READ_MODELS) private readonly readModels: ReadModels,
+    @Inject(CAPABILITIES) private readonly capabilities: Capabilities,
+    @Inject(PROJECTIONS) private readonly projections: ProjectionControl,
+    @Inject(METRICS) private readonly metrics: HttpMetrics,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
 
   /** Runs one command against a VM stream, records metrics, and waits for the read models to include it. */
   private async run(vmId: string, cmd: OpCommand, ctx: CommandContext): Promise<HandleResult<VmState>> {
@@ -63,14 +72,14 @@ export class VmsService {
           causationId: `http:${cmd.operationId}`,
           ...(ctx.reason ? { reason: ctx.reason } : {}),
         },
-        ctx.ifMatch === undefined ? {} : { ifMatch: ctx.ifMatch },
+        { now: () => this.clock.now(), ...(ctx.ifMatch === undefined ? {} : { ifMatch: ctx.ifMatch }) },
       );
-      this.rt.metrics.observeCommand(cmd.type, performance.now() - t0, true);
+      this.metrics.observeCommand(cmd.type, performance.now() - t0, true);
       const last = result.events[result.events.length - 1];
-      if (last) await this.rt.waitForProjections(last.position, 3000, ['vms']);
+      if (last) await this.projections.waitFor(last.position, 3000, ['vms']);
       return result;
     } catch (err) {
-      this.rt.metrics.observeCommand(cmd.type, performance.now() - t0, false);
+      this.metrics.observeCommand(cmd.type, performance.now() - t0, false);
       throw err;
     }
   }
@@ -84,7 +93,12 @@ export class VmsService {
     if (!hostId) return { driver: 'none', capabilities: NO_CAPABILITIES };
     const host = await this.hostState(hostId);
     if (!host.exists) return { driver: 'none', capabilities: NO_CAPABILITIES };
-    return { driver: host.driver, capabilities: driverCapabilities(host.driver, host.uri) };
+    return { driver: host.driver, capabilities: this.declared(host) };
+  }
+
+  /** Recorded at registration; a host from before that is asked of the registry (a refusal is a 400 as before). */
+  private declared(host: HostState): CapabilityView {
+    return host.capabilities ?? this.capabilities.probe(host.driver, host.uri);
   }
 
   async vmState(vmId: string): Promise<VmState> {
@@ -158,7 +172,7 @@ export class VmsService {
           targetHostId,
           live,
           source: { driver: source.driver, capabilities: caps },
-          target: { driver: target.driver, capabilities: driverCapabilities(target.driver, target.uri) },
+          target: { driver: target.driver, capabilities: this.declared(target) },
         };
       },
       ctx,
@@ -172,7 +186,7 @@ export class VmsService {
    */
   async view(vmId: string, point?: PointInTime): Promise<VmView> {
     if (!point) {
-      const rec = await this.rt.readModels.getVm(vmId);
+      const rec = await this.readModels.getVm(vmId);
       if (rec) return toVmView(rec.state, rec.revision, rec.createdAt, rec.updatedAt);
     }
     const all = await this.history(vmId);

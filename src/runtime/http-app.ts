@@ -5,16 +5,23 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import { AppModule } from './app.module.js';
-import { toErrorBody, ErrorFilter } from './http/error.filter.js';
-import { answerClientErrors } from './http/client-error.js';
-import { rejectNonFinite } from './http/json-reviver.js';
-import { redactUrl } from './http/redact-url.js';
-import { createValidationPipe } from './http/validation.js';
-import type { Runtime } from './runtime/runtime.js';
+import { toErrorBody, ErrorFilter } from '../http/error.filter.js';
+import { answerClientErrors } from '../http/client-error.js';
+import { rejectNonFinite } from '../http/json-reviver.js';
+import { redactUrl } from '../http/redact-url.js';
+import type { HttpPorts } from '../http/tokens.js';
+import { createValidationPipe } from '../http/validation.js';
+import { httpPorts } from './http-ports.js';
+import type { Runtime } from './runtime.js';
 
-/** Builds the Nest HTTP app over a runtime; does not listen. */
+/** Builds the Nest HTTP app over a runtime's ports; does not listen. */
 export async function createHttpApp(runtime: Runtime): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRuntime(runtime), {
+  return createHttpAppOver(httpPorts(runtime));
+}
+
+/** The same over ports built elsewhere (doubles in a test). */
+export async function createHttpAppOver(ports: HttpPorts): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(ports), {
     bodyParser: false,
     logger: ['error', 'warn'],
   });
@@ -22,13 +29,13 @@ export async function createHttpApp(runtime: Runtime): Promise<NestExpressApplic
   // ETags are ours (stream revisions), not Express's body hashes.
   app.set('etag', false);
   app.use(helmet());
-  app.useBodyParser('json', { limit: runtime.config.bodyLimit, strict: true, reviver: rejectNonFinite });
+  app.useBodyParser('json', { limit: ports.config.bodyLimit, strict: true, reviver: rejectNonFinite });
   app.use((req: Request, res: Response, next: NextFunction) => {
     const t0 = performance.now();
     res.on('finish', () => {
       const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      runtime.metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
-      runtime.log.debug(
+      ports.metrics.observeRequest(req.method, route, res.statusCode);
+      ports.log.debug(
         {
           method: req.method,
           url: redactUrl(req.originalUrl),
@@ -41,7 +48,7 @@ export async function createHttpApp(runtime: Runtime): Promise<NestExpressApplic
     next();
   });
   app.useGlobalPipes(createValidationPipe());
-  app.useGlobalFilters(new ErrorFilter(runtime.log));
+  app.useGlobalFilters(new ErrorFilter(ports.log));
   app.enableShutdownHooks();
   const doc = SwaggerModule.createDocument(
     app,

@@ -1,0 +1,41 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { AuthGuard } from '../http/auth/auth.guard.js';
+import { TokenVerifier } from '../http/auth/token-verifier.js';
+import { IdempotencyInterceptor } from '../http/idempotency.interceptor.js';
+import { PortsModule } from '../http/ports.module.js';
+import { rateLimitWiring } from '../http/rate-limit.module.js';
+import type { HttpPorts } from '../http/tokens.js';
+import { AuditModule } from '../modules/audit/audit.module.js';
+import { HealthModule } from '../modules/health/health.module.js';
+import { HostsModule } from '../modules/hosts/hosts.module.js';
+import { OperationsModule } from '../modules/operations/operations.module.js';
+import { ProjectionsModule } from '../modules/projections/projections.module.js';
+import { VmsModule } from '../modules/vms/vms.module.js';
+
+/** The HTTP surface over the ports a runtime built (so tests and main share one wiring). */
+@Module({})
+export class AppModule {
+  static forRoot(ports: HttpPorts): DynamicModule {
+    const rateLimit = rateLimitWiring(ports.config);
+    return {
+      module: AppModule,
+      imports: [
+        PortsModule.forRoot(ports),
+        ...rateLimit.imports,
+        HostsModule,
+        VmsModule,
+        OperationsModule,
+        AuditModule,
+        HealthModule,
+        ProjectionsModule,
+      ],
+      providers: [
+        { provide: TokenVerifier, useValue: new TokenVerifier(ports.tokens) },
+        ...rateLimit.guards,
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+      ],
+    };
+  }
+}

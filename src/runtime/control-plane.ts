@@ -1,0 +1,174 @@
+import type { Redis } from 'ioredis';
+import type { ConnectionOptions } from 'bullmq';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config/config.js';
+import { createEventStore } from '../eventstore/create-event-store.js';
+import type { EventStore } from '../eventstore/event-store.port.js';
+import { AggregateLoader } from '../application/load-aggregate.js';
+import { ResultConsumer } from '../application/result-consumer.js';
+import { SAGA_CHECKPOINT, SagaRunner } from '../application/saga-runner.js';
+import { Sealer } from '../eventstore/seals/sealer.js';
+import { ParkingLot } from '../projections/parking-lot.js';
+import { PROJECTIONS } from '../projections/projection-catalog.js';
+import { ProjectionRebuilds } from '../projections/projection-rebuilds.js';
+import { ProjectionRunner } from '../projections/projection-runner.js';
+import type { ReadModelKeys } from '../projections/read-model.keys.js';
+import { replayCheck } from '../projections/replay-check.js';
+import type { OperationView } from '../projections/read-model.types.js';
+import { resolveTokens, type TokenEntry } from '../http/auth/auth-tokens.js';
+import type { ProjectionControl } from '../http/tokens.js';
+import type { QueueHub } from '../workers/queue-hub.js';
+import { QueueHostQueries } from './host-query-client.js';
+import type { Metrics } from './metrics.js';
+
+export interface ControlPlaneDeps {
+  config: AppConfig;
+  log: Logger;
+  redis: Redis;
+  keys: ReadModelKeys;
+  hub: QueueHub;
+  /** BullMQ blocking connection for the result consumer. */
+  blocking: ConnectionOptions;
+  metrics: Metrics;
+}
+
+/**
+ * The role api/all part: the event store, the projections, the saga runner and
+ * the result consumer. Everything is built when it is opened; start() only
+ * begins consuming. A worker-role process never builds one.
+ */
+export class ControlPlane {
+  private constructor(
+    private readonly deps: ControlPlaneDeps,
+    readonly store: EventStore,
+    /** Aggregate states for deciding: one cache per process, checked against stream revisions. */
+    readonly aggregates: AggregateLoader,
+    readonly tokens: TokenEntry[],
+    readonly projections: ProjectionRunner[],
+    readonly rebuilds: ProjectionRebuilds,
+    readonly sagas: SagaRunner,
+    readonly results: ResultConsumer,
+    /** Asks host workers over their query queues (GET /v1/hosts/{id}/domains). */
+    readonly hostQueries: QueueHostQueries,
+    /** Signs seals over the log (one owner at a time through $seals' expected revision). */
+    readonly sealer: Sealer,
+  ) {}
+
+  static async open(deps: ControlPlaneDeps): Promise<ControlPlane> {
+    const { config, log, redis, keys } = deps;
+    const tokens = resolveTokens(config, log);
+    const store = createEventStore(config.eventStoreUrl, { dataDir: config.dataDir });
+    await store.init();
+    const aggregates = new AggregateLoader(store);
+    const sealer = new Sealer(store, {
+      keyFile: config.sealKeyFile,
+      witnessFile: config.sealWitnessFile,
+      everyEvents: config.sealEveryEvents,
+      everyMs: config.sealEveryMs,
+      log,
+    });
+    sealer.init();
+    const projections = Object.values(PROJECTIONS).map(
+      (make) => new ProjectionRunner(make(keys), store, redis, keys, log),
+    );
+    const runner = (name: string) => projections.find((p) => p.projection.name === name);
+    const waitFor = (position: bigint, timeoutMs: number, names?: string[]) =>
+      waitForAll(
+        names ? projections.filter((p) => names.includes(p.projection.name)) : projections,
+        position,
+        timeoutMs,
+      );
+    const rebuilds = new ProjectionRebuilds({
+      store,
+      redis,
+      keys,
+      log,
+      runner,
+      waitForOperations: (position) => waitFor(position, 3000, ['vms']),
+    });
+    const sagas = new SagaRunner(aggregates, deps.hub, log, new ParkingLot(store, SAGA_CHECKPOINT));
+    const results = new ResultConsumer(aggregates, deps.blocking, `${config.redisPrefix}:q`, log, (t, ms, ok) =>
+      deps.metrics.observeCommand(t, ms, ok),
+    );
+    const prefix = `${config.redisPrefix}:q`;
+    const hostQueries = new QueueHostQueries(deps.hub, { connection: deps.blocking, prefix }, log);
+    return new ControlPlane(
+      deps,
+      store,
+      aggregates,
+      tokens,
+      projections,
+      rebuilds,
+      sagas,
+      results,
+      hostQueries,
+      sealer,
+    );
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.projections.map((p) => p.start()));
+    await this.sagas.start();
+    this.results.start();
+    await this.sealer.start();
+  }
+
+  projection(name: string): ProjectionRunner | undefined {
+    return this.projections.find((p) => p.projection.name === name);
+  }
+
+  /** Read-your-writes: wait until every (named) projection has applied `position`. */
+  waitForProjections(position: bigint, timeoutMs = 3000, names?: string[]): Promise<boolean> {
+    const runners = names ? this.projections.filter((p) => names.includes(p.projection.name)) : this.projections;
+    return waitForAll(runners, position, timeoutMs);
+  }
+
+  /** The projection engine as the HTTP edge sees it. */
+  projectionControl(): ProjectionControl {
+    const { redis, keys, log } = this.deps;
+    return {
+      list: () => this.projections.map((p) => ({ name: p.projection.name, position: p.position })),
+      waitFor: (position, timeoutMs, names) => this.waitForProjections(position, timeoutMs, names),
+      nextApplied: async (name, match, timeoutMs) => {
+        const runner = this.projection(name);
+        if (runner) await runner.nextApplied(match, timeoutMs);
+      },
+      startRebuild: (name, principal, opts) => this.rebuilds.start(name, principal, opts),
+      rebuildProgress: async (operationId) => {
+        const raw = await redis.get(keys.rebuildProgress(operationId));
+        return raw ? (JSON.parse(raw) as Partial<OperationView['progress']>) : undefined;
+      },
+      replayCheck: () =>
+        replayCheck(
+          {
+            store: this.store,
+            redis,
+            keys,
+            log,
+            runner: (name) => this.projection(name),
+            waitForOperations: (position) => this.waitForProjections(position, 3000, ['vms']),
+          },
+          this.projections,
+        ),
+    };
+  }
+
+  async stop(): Promise<void> {
+    await this.hostQueries.close();
+    await this.results.stop();
+    await this.sagas.stop().catch((err: unknown) => this.deps.log.warn({ err }, 'saga stop'));
+    await this.rebuilds.close();
+    await this.sealer.stop();
+    await Promise.all(this.projections.map((p) => p.close().catch(() => undefined)));
+  }
+
+  /** After every consumer stopped and the queues are closed. */
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+}
+
+async function waitForAll(runners: ProjectionRunner[], position: bigint, timeoutMs: number): Promise<boolean> {
+  const results = await Promise.all(runners.map((p) => p.waitFor(position, timeoutMs)));
+  return results.every(Boolean);
+}
