@@ -5,6 +5,8 @@ import { createQemuDriver, qemuCapabilities } from './qemu/qemu.driver.js';
 import { containerCapabilities, createContainerDriver } from './container/container.driver.js';
 import { createLibvirtDriver } from './libvirt/libvirt.driver.js';
 import { libvirtCapabilities } from './libvirt/libvirt-capabilities.js';
+import { createVsphereDriver } from './vsphere/vsphere.driver.js';
+import { vsphereCapabilities } from './vsphere/vsphere-uri.js';
 
 /** Reads a host URI and says what the driver would declare, without touching the machine. */
 export type CapabilityProbe = (uri: string) => DriverCapabilities;
@@ -24,6 +26,7 @@ const registry = new Map<string, Entry>([
   ['qemu', { create: createQemuDriver, capabilities: qemuCapabilities }],
   ['container', { create: createContainerDriver, capabilities: containerCapabilities }],
   ['libvirt', { create: createLibvirtDriver, capabilities: libvirtCapabilities }],
+  ['vsphere', { create: createVsphereDriver, capabilities: vsphereCapabilities }],
 ]);
 
 /**

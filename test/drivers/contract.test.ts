@@ -11,7 +11,7 @@ import { apiContract } from './driver-contract-api.js';
 import { driverContract } from './driver-contract.js';
 import { planContract, type ContractPlan } from './driver-contract-support.js';
 
-const KINDS = ['simulated', 'qemu', 'libvirt', 'container'] as const;
+const KINDS = ['simulated', 'qemu', 'libvirt', 'container', 'vsphere'] as const;
 
 type Loaded = { plan: ContractPlan } | { skip: string } | { error: unknown };
 
@@ -47,10 +47,12 @@ for (const kind of KINDS) {
     });
   } else {
     const { plan } = loaded;
-    describe(`driver contract: ${kind}`, () => {
+    const on = plan.target.title ? ` on ${plan.target.title}` : '';
+    describe(`driver contract: ${kind}${on}`, () => {
       after(() => plan.removeRoot());
       driverContract(plan);
       apiContract(plan);
+      for (const [what, why] of Object.entries(plan.target.unproven ?? {})) test(what, { skip: why });
     });
   }
 }
