@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { DriverError } from '../hypervisor-driver.port.js';
-import { child, el, find, parseXml, textEl, textOf, xsiType, type XmlNode } from './xml.js';
+import { child, el, escapeXml, find, parseXml, textEl, textOf, xsiType, type XmlNode } from './xml.js';
 
 /** A managed object reference: `<_this type="VirtualMachine">vm-42</_this>`. */
 export interface MoRef {
@@ -21,7 +21,7 @@ export class SoapFault extends Error {
 }
 
 export function moXml(name: string, ref: MoRef): string {
-  return el(name, ref.value.replace(/[<&]/g, ''), { type: ref.type });
+  return el(name, escapeXml(ref.value), { type: ref.type });
 }
 
 export function moOf(node: XmlNode | undefined): MoRef | undefined {

@@ -23,7 +23,8 @@ export interface VsphereEndpoint {
   datastore: string;
 }
 
-const MOID = /^[A-Za-z0-9_.:-]{1,80}$/;
+/** Managed object ids are opaque (the simulator's datastore ids are paths); only their XML-safety matters. */
+const MOID = /^[^\0-\x1f<>&]{1,512}$/;
 
 export function parseEndpoint(raw: MigrationEndpoint): VsphereEndpoint {
   const bad = (why: string): DriverError => new DriverError('failed', `invalid vsphere migration endpoint: ${why}`);
