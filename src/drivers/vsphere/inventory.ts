@@ -31,7 +31,13 @@ export interface VmView {
 export const VM_PREFIX = 'vl-';
 export const vmName = (vmId: string): string => `${VM_PREFIX}${vmId}`;
 
-export const VM_PATHS = ['name', 'runtime.powerState', 'runtime.host', 'runtime.connectionState', 'guest.toolsRunningStatus'];
+export const VM_PATHS = [
+  'name',
+  'runtime.powerState',
+  'runtime.host',
+  'runtime.connectionState',
+  'guest.toolsRunningStatus',
+];
 
 export function toView(ref: MoRef, props: Map<string, XmlNode>): VmView {
   return {
@@ -101,7 +107,8 @@ export class VsphereInventory {
     const content = await this.soap.serviceContent(signal);
     const instanceUuid = textOf(child(content, 'about'), 'instanceUuid') ?? c.sdkUrl;
     const datacenter = await this.findByPath(c.datacenter, signal);
-    if (datacenter?.type !== 'Datacenter') throw new DriverError('failed', `no datacenter ${c.datacenter} at ${c.sdkUrl}`);
+    if (datacenter?.type !== 'Datacenter')
+      throw new DriverError('failed', `no datacenter ${c.datacenter} at ${c.sdkUrl}`);
     const vmFolder = moOf((await propertiesOf(this.soap, datacenter, ['vmFolder'], signal))?.get('vmFolder'));
     if (!vmFolder) throw new DriverError('failed', `datacenter ${c.datacenter} has no vmFolder`);
     const host = c.cluster

@@ -78,9 +78,13 @@ export async function propertiesUnder(
   );
   if (!view) throw new Error('CreateContainerView returned no view');
   try {
-    const traverse = el('selectSet', textEl('name', 'view') + textEl('type', 'ContainerView') + textEl('path', 'view'), {
-      'xsi:type': 'TraversalSpec',
-    });
+    const traverse = el(
+      'selectSet',
+      textEl('name', 'view') + textEl('type', 'ContainerView') + textEl('path', 'view'),
+      {
+        'xsi:type': 'TraversalSpec',
+      },
+    );
     return await retrieve(
       soap,
       specSet(type, paths, el('objectSet', moXml('obj', view) + textEl('skip', true) + traverse)),

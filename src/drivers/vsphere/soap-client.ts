@@ -102,7 +102,12 @@ export class SoapClient {
 
   private async doLogin(signal?: AbortSignal): Promise<void> {
     this.cookie = undefined;
-    const res = await this.raw('RetrieveServiceContent', { type: 'ServiceInstance', value: 'ServiceInstance' }, '', signal);
+    const res = await this.raw(
+      'RetrieveServiceContent',
+      { type: 'ServiceInstance', value: 'ServiceInstance' },
+      '',
+      signal,
+    );
     this.content = child(res, 'returnval');
     this.apiVersion = textOf(find(this.content, 'about'), 'apiVersion') ?? this.apiVersion;
     const sm = moOf(child(this.content, 'sessionManager'));
@@ -117,7 +122,10 @@ export class SoapClient {
       await this.raw('Login', sm, textEl('userName', this.o.user) + textEl('password', password), signal);
     } catch (err) {
       if (err instanceof SoapFault && err.faultType === 'InvalidLogin') {
-        throw new DriverError('failed', `vSphere refused the login of ${this.o.user} at ${this.o.sdkUrl}: ${err.message}`);
+        throw new DriverError(
+          'failed',
+          `vSphere refused the login of ${this.o.user} at ${this.o.sdkUrl}: ${err.message}`,
+        );
       }
       throw err;
     }

@@ -36,14 +36,32 @@ export async function waitForTask(
   ctx: CallContext = {},
 ): Promise<XmlNode | undefined> {
   const until = Date.now() + timeoutMs;
+  try {
+    return await follow(soap, task, what, until, timeoutMs, ctx);
+  } catch (err) {
+    // Given up on (the caller's abort, our deadline, or a poll that timed out): vCenter would
+    // otherwise finish the task behind our back. A task that failed by itself needs no cancel.
+    if (!(err instanceof TaskFailed)) {
+      await soap.call('CancelTask', task, '', AbortSignal.timeout(10_000)).catch(() => undefined);
+    }
+    throw err;
+  }
+}
+
+async function follow(
+  soap: SoapClient,
+  task: MoRef,
+  what: string,
+  until: number,
+  timeoutMs: number,
+  ctx: CallContext,
+): Promise<XmlNode | undefined> {
   let pause = 50;
   let lastPercent: number | undefined;
   for (;;) {
-    const stopped = ctx.signal?.aborted ? 'aborted' : Date.now() > until ? 'deadline' : undefined;
-    if (stopped) {
-      await soap.call('CancelTask', task, '', AbortSignal.timeout(10_000)).catch(() => undefined);
-      if (stopped === 'deadline') throw new DriverError('timeout', `${what}: task ${task.value} not done within ${timeoutMs} ms (cancelled)`);
-      throw new DriverError('failed', `${what}: aborted, task ${task.value} cancelled`);
+    if (ctx.signal?.aborted) throw new DriverError('failed', `${what}: aborted, task ${task.value} cancelled`);
+    if (Date.now() > until) {
+      throw new DriverError('timeout', `${what}: task ${task.value} not done within ${timeoutMs} ms (cancelled)`);
     }
     const props = await propertiesOf(soap, task, ['info'], ctx.signal);
     const info = props?.get('info');

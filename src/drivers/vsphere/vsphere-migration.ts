@@ -82,11 +82,16 @@ export async function migrate(
   if (!v) throw new DriverError('not_found', `no VM ${vmName(spec.id)} in datacenter ${c.config.datacenter}`);
   if (v.host === e.host) return; // a redelivered migrate: the task already moved it
   if (v.host !== p.host.value) {
-    throw new DriverError('not_found', `VM ${vmName(spec.id)} is on host ${v.host ?? '?'}, neither here nor at the target`);
+    throw new DriverError(
+      'not_found',
+      `VM ${vmName(spec.id)} is on host ${v.host ?? '?'}, neither here nor at the target`,
+    );
   }
   const state = domainState(v);
-  if (opts.live && state !== 'running') throw new DriverError('conflict', `a live migration needs VM ${spec.id} running (it is ${state})`);
-  if (!opts.live && state !== 'stopped') throw new DriverError('conflict', `a cold migration needs VM ${spec.id} stopped (it is ${state})`);
+  if (opts.live && state !== 'running')
+    throw new DriverError('conflict', `a live migration needs VM ${spec.id} running (it is ${state})`);
+  if (!opts.live && state !== 'stopped')
+    throw new DriverError('conflict', `a cold migration needs VM ${spec.id} stopped (it is ${state})`);
   const relocateSpec = el(
     'spec',
     moXml('datastore', { type: 'Datastore', value: e.datastore }) +

@@ -1,4 +1,10 @@
-import { DriverError, type CallContext, type DomainState, type SnapshotInfo, type VmSpec } from '../hypervisor-driver.port.js';
+import {
+  DriverError,
+  type CallContext,
+  type DomainState,
+  type SnapshotInfo,
+  type VmSpec,
+} from '../hypervisor-driver.port.js';
 import { assertSafeName } from '../kit/safe-name.js';
 import { child, children, textEl, textOf, type XmlNode } from './xml.js';
 import { moOf, type MoRef } from './soap-client.js';
@@ -40,7 +46,11 @@ async function snapshotsOf(c: VsphereContext, v: VmView, ctx: CallContext): Prom
   return flatten(children(props?.get('snapshot'), 'rootSnapshotList'), []).sort((a, b) => a.id - b.id);
 }
 
-const info = (s: Snap): SnapshotInfo => ({ name: s.name, memory: s.memory, ...(s.createdAt ? { createdAt: s.createdAt } : {}) });
+const info = (s: Snap): SnapshotInfo => ({
+  name: s.name,
+  memory: s.memory,
+  ...(s.createdAt ? { createdAt: s.createdAt } : {}),
+});
 
 export async function listSnapshots(c: VsphereContext, spec: VmSpec, ctx: CallContext): Promise<SnapshotInfo[]> {
   return (await snapshotsOf(c, await c.require(spec.id, ctx), ctx)).map(info);
@@ -58,7 +68,10 @@ export async function takeSnapshot(
   const existing = (await snapshotsOf(c, v, ctx)).find((s) => s.name === name);
   if (existing) {
     if (existing.memory !== opts.memory) {
-      throw new DriverError('conflict', `snapshot ${name} of ${spec.id} exists as a ${existing.memory ? 'memory' : 'disk'} snapshot`);
+      throw new DriverError(
+        'conflict',
+        `snapshot ${name} of ${spec.id} exists as a ${existing.memory ? 'memory' : 'disk'} snapshot`,
+      );
     }
     return info(existing);
   }
@@ -66,7 +79,10 @@ export async function takeSnapshot(
     throw new DriverError('conflict', `a memory snapshot needs VM ${spec.id} running (it is ${domainState(v)})`);
   }
   const body =
-    textEl('name', name) + textEl('description', `${MARK}${opts.memory}`) + textEl('memory', opts.memory) + textEl('quiesce', false);
+    textEl('name', name) +
+    textEl('description', `${MARK}${opts.memory}`) +
+    textEl('memory', opts.memory) +
+    textEl('quiesce', false);
   await c.task('CreateSnapshot_Task', v.ref, body, `snapshot ${spec.id}/${name}`, ctx);
   const taken = (await snapshotsOf(c, v, ctx)).find((s) => s.name === name);
   if (!taken) throw new DriverError('failed', `snapshot ${name} of ${spec.id} was created but is not listed`);
@@ -78,7 +94,12 @@ export async function takeSnapshot(
  * powered on; the simulator keeps the power state as it was, so the driver powers it on when
  * needed — the port promises "running" after a memory revert either way.
  */
-export async function revertSnapshot(c: VsphereContext, spec: VmSpec, name: string, ctx: CallContext): Promise<DomainState> {
+export async function revertSnapshot(
+  c: VsphereContext,
+  spec: VmSpec,
+  name: string,
+  ctx: CallContext,
+): Promise<DomainState> {
   const v = await c.require(spec.id, ctx);
   const snap = (await snapshotsOf(c, v, ctx)).find((s) => s.name === name);
   if (!snap) throw new DriverError('not_found', `VM ${spec.id} has no snapshot ${name}`);

@@ -41,7 +41,9 @@ export function parseVsphereUri(uri: string): VsphereHostConfig {
   if (url.protocol !== 'vsphere:') throw new Error(`a vsphere host URI starts with vsphere://, got ${url.protocol}`);
   if (url.password) {
     // Refused outright, never stripped: the URI is already on its way into the event log.
-    throw new Error('a vsphere URI must not carry a password: use passwordFile=, VSPHERE_PASSWORD_FILE or VSPHERE_PASSWORD');
+    throw new Error(
+      'a vsphere URI must not carry a password: use passwordFile=, VSPHERE_PASSWORD_FILE or VSPHERE_PASSWORD',
+    );
   }
   if (!url.username) throw new Error('a vsphere URI names the user: vsphere://user@vcenter/');
   if (!url.hostname) throw new Error('a vsphere URI names the vCenter or ESXi host');
@@ -69,7 +71,8 @@ export function parseVsphereUri(uri: string): VsphereHostConfig {
     return v;
   };
   const transport = q.get('transport') ?? 'https';
-  if (transport !== 'https' && transport !== 'http') throw new Error(`transport must be https or http, got ${transport}`);
+  if (transport !== 'https' && transport !== 'http')
+    throw new Error(`transport must be https or http, got ${transport}`);
   const ms = (k: string, dflt: number): number => {
     const v = q.get(k);
     if (v === null) return dflt;

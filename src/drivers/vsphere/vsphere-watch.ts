@@ -43,7 +43,11 @@ export function watchVms(
         if (!pc || !view) throw new Error('vCenter gave no property collector or view');
         const spec = el(
           'spec',
-          el('propSet', textEl('type', 'VirtualMachine') + ['name', 'runtime.powerState', 'runtime.host'].map((p) => textEl('pathSet', p)).join('')) +
+          el(
+            'propSet',
+            textEl('type', 'VirtualMachine') +
+              ['name', 'runtime.powerState', 'runtime.host'].map((p) => textEl('pathSet', p)).join(''),
+          ) +
             el(
               'objectSet',
               moXml('obj', view) +

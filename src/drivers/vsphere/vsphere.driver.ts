@@ -73,7 +73,10 @@ export class VsphereDriver implements HypervisorDriver {
     return this.run(spec, 'destroy', () => destroyVm(this.c, spec, ctx));
   }
   async snapshot(spec: VmSpec, name: string, opts: { memory: boolean }, ctx: CallContext = {}): Promise<SnapshotInfo> {
-    this.require(opts.memory ? 'memorySnapshots' : 'diskSnapshots', opts.memory ? 'memory snapshots' : 'disk snapshots');
+    this.require(
+      opts.memory ? 'memorySnapshots' : 'diskSnapshots',
+      opts.memory ? 'memory snapshots' : 'disk snapshots',
+    );
     return this.run(spec, 'snapshot', () => takeSnapshot(this.c, spec, name, opts, ctx));
   }
   async revert(spec: VmSpec, name: string, ctx: CallContext = {}): Promise<DomainState> {
@@ -89,7 +92,12 @@ export class VsphereDriver implements HypervisorDriver {
     this.requireMigration(opts.live);
     return this.run(spec, 'prepare incoming', () => prepareIncoming(this.c, spec, opts, ctx));
   }
-  async migrate(spec: VmSpec, endpoint: MigrationEndpoint, opts: { live: boolean }, ctx: CallContext = {}): Promise<void> {
+  async migrate(
+    spec: VmSpec,
+    endpoint: MigrationEndpoint,
+    opts: { live: boolean },
+    ctx: CallContext = {},
+  ): Promise<void> {
     this.requireMigration(opts.live);
     return this.run(spec, 'migrate', () => migrate(this.c, spec, endpoint, opts, ctx));
   }

@@ -1,6 +1,14 @@
 import type { HostBinding, VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
 import type { ContractTarget } from '../contract-target.js';
-import { HOSTS, ensureVcsim, powerOffFromOutside, vcsimSkipReason, vsphereBinding, vsphereUri, type Vcsim } from './vsphere-test-env.js';
+import {
+  HOSTS,
+  ensureVcsim,
+  powerOffFromOutside,
+  vcsimSkipReason,
+  vsphereBinding,
+  vsphereUri,
+  type Vcsim,
+} from './vsphere-test-env.js';
 
 /**
  * The vsphere driver for the shared contract suite, run against vcsim (VMware's simulator, the
