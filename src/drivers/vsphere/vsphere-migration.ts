@@ -23,14 +23,16 @@ export interface VsphereEndpoint {
   datastore: string;
 }
 
-/** Managed object ids are opaque (the simulator's datastore ids are paths); only their XML-safety matters. */
-const MOID = /^[^\0-\x1f<>&]{1,512}$/;
+/** Managed object ids are opaque (the simulator's datastore ids are paths): only length and XML-safety are checked. */
+const MOID = {
+  test: (v: string): boolean => v.length > 0 && v.length <= 512 && ![...v].some((ch) => ch < ' ' || '<>&'.includes(ch)),
+};
 
 export function parseEndpoint(raw: MigrationEndpoint): VsphereEndpoint {
   const bad = (why: string): DriverError => new DriverError('failed', `invalid vsphere migration endpoint: ${why}`);
   if (raw.driver !== 'vsphere') throw bad(`driver is ${String(raw.driver)}, not vsphere`);
   if (raw.mode !== 'live' && raw.mode !== 'cold') throw bad(`mode ${String(raw.mode)}`);
-  const str = (k: string, pattern: RegExp): string => {
+  const str = (k: string, pattern: { test(v: string): boolean }): string => {
     const v = raw[k];
     if (typeof v !== 'string' || !pattern.test(v)) throw bad(`${k} ${JSON.stringify(v)}`);
     return v;

@@ -111,7 +111,7 @@ export function readPassword(config: VsphereHostConfig, env: NodeJS.ProcessEnv =
     try {
       return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      throw new Error(`cannot read the vSphere password file ${file}: ${(err as Error).message}`);
+      throw new Error(`cannot read the vSphere password file ${file}: ${(err as Error).message}`, { cause: err });
     }
   }
   if (env.VSPHERE_PASSWORD) return env.VSPHERE_PASSWORD;

@@ -27,16 +27,16 @@ export class FakeVsphere {
   ) {}
 
   static async start(script: Script): Promise<FakeVsphere> {
-    let fake: FakeVsphere | undefined;
+    const holder: { fake?: FakeVsphere } = {};
     const server = createServer((req: IncomingMessage, res: ServerResponse) => {
       let request = '';
       req.on('data', (c: Buffer) => (request += c.toString('utf8')));
-      req.on('end', () => fake!.answer(script, request, res));
+      req.on('end', () => holder.fake!.answer(script, request, res));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
-    fake = new FakeVsphere(server, `http://127.0.0.1:${port}/sdk`);
-    return fake;
+    holder.fake = new FakeVsphere(server, `http://127.0.0.1:${port}/sdk`);
+    return holder.fake;
   }
 
   count(method: string): number {
