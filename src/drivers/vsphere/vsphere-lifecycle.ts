@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DriverError, type CallContext, type VmSpec } from '../hypervisor-driver.port.js';
-import { moXml } from './soap-client.js';
+import { moXml, SoapFault } from './soap-client.js';
 import { configSpecXml } from './vm-config-spec.js';
 import { domainState, vmName, type VmView } from './inventory.js';
 import { TaskFailed } from './tasks.js';
@@ -8,6 +8,13 @@ import type { VsphereContext } from './vsphere-context.js';
 
 /** Create the VM on this host (CreateVM_Task), stopped; a VM already here is left as it is. */
 export async function defineVm(c: VsphereContext, spec: VmSpec, ctx: CallContext): Promise<void> {
+  if (spec.image) {
+    // vSphere's way would be CloneVM_Task from a template; until then an image is refused, not ignored.
+    throw new DriverError(
+      'unsupported',
+      `the vsphere driver does not create VMs from images yet (image ${spec.image})`,
+    );
+  }
   const p = await c.placement(ctx);
   const existing = await c.inventory.findVm(spec.id, ctx.signal);
   if (existing) {
@@ -47,12 +54,16 @@ export async function stopVm(
   if (state === 'stopped') return;
   if (!opts.force && state === 'running' && v.toolsRunning) {
     const timeoutMs = opts.timeoutMs ?? c.config.stopTimeoutMs;
-    await c.soap.call('ShutdownGuest', v.ref, '', ctx.signal).catch((err: unknown) => {
-      // Tools went away between the read and the call: the power-off below still stops it.
-      if (!(err instanceof Error && 'faultType' in err)) throw err;
-    });
+    // Tools gone between the read and the call (ToolsUnavailable): nobody to wait for, power off now.
+    const asked = await c.soap.call('ShutdownGuest', v.ref, '', ctx.signal).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof SoapFault) return false;
+        throw err;
+      },
+    );
     const until = Date.now() + timeoutMs;
-    while (Date.now() < until) {
+    while (asked && Date.now() < until) {
       const now = await c.here(spec.id, ctx);
       if (!now || domainState(now) === 'stopped') return;
       await sleep(Math.min(500, Math.max(0, until - Date.now())));

@@ -13,6 +13,7 @@ import { SoapClient } from '../../../src/drivers/vsphere/soap-client.js';
 import { VsphereInventory } from '../../../src/drivers/vsphere/inventory.js';
 import { TaskFailed, runTask } from '../../../src/drivers/vsphere/tasks.js';
 import { parseVsphereUri, readPassword } from '../../../src/drivers/vsphere/vsphere-uri.js';
+import { xsiType } from '../../../src/drivers/vsphere/xml.js';
 import { waitFor } from '../libvirt/libvirt-test-env.js';
 import {
   HOSTS,
@@ -102,6 +103,43 @@ describe("vsphere driver on vcsim (VMware's simulator)", { skip }, () => {
         assert.match(err.message, new RegExp(`^start ${vm.id}: vSphere task failed: .*\\(InvalidPowerState\\)$`));
         return true;
       });
+    } finally {
+      await soap.logout();
+    }
+  });
+
+  test('a graceful stop asks the guest through VMware Tools (ShutdownGuest) when Tools run', async () => {
+    const vm = spec('tools');
+    await d.define(vm);
+    await d.start(vm);
+    const config = parseVsphereUri(uri);
+    const soap = new SoapClient({
+      sdkUrl: config.sdkUrl,
+      user: config.user,
+      password: () => readPassword(config),
+      insecure: false,
+      callTimeoutMs: 30_000,
+    });
+    try {
+      const v = await new VsphereInventory(soap, config).findVm(vm.id);
+      assert.ok(v);
+      // vcsim's own knob (a SET.<property> extraConfig key) for what a guest with Tools would report.
+      const tools =
+        '<spec><extraConfig xsi:type="OptionValue"><key>SET.guest.toolsRunningStatus</key>' +
+        '<value xsi:type="xsd:string">guestToolsRunning</value></extraConfig></spec>';
+      await runTask(soap, 'ReconfigVM_Task', v.ref, tools, `tools on ${vm.id}`, 30_000);
+      // A long grace: a guest that answers is off long before it, and the driver returns then.
+      await d.stop(vm, { force: false, timeoutMs: 600_000 });
+      assert.equal((await d.status(vm)).state, 'stopped');
+      // What vCenter recorded: the guest was asked to shut down (no forced power-off).
+      const em = await soap.service('eventManager');
+      const res = await soap.call(
+        'QueryEvents',
+        em,
+        `<filter><entity><entity type="VirtualMachine">${v.ref.value}</entity><recursion>self</recursion></entity></filter>`,
+      );
+      const types = res.children.map((e) => xsiType(e));
+      assert.ok(types.includes('VmGuestShutdownEvent'), `events of ${vm.id}: ${types.join(', ')}`);
     } finally {
       await soap.logout();
     }

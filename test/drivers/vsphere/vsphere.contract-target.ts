@@ -35,8 +35,8 @@ const vsphereTarget = {
   /** Shown in the suite's titles: this run proves the driver against a simulator, not a vCenter. */
   title: "vcsim (VMware's simulator)",
   unproven: {
-    'graceful stop and reboot through VMware Tools (ShutdownGuest, RebootGuest)':
-      "vcsim's VMs never run VMware Tools (toolsRunningStatus guestToolsNotRunning), so stop powers off and reboot resets; the Tools path needs a real ESXi guest",
+    'graceful stop and reboot through VMware Tools in the contract run (ShutdownGuest, RebootGuest)':
+      "vcsim's VMs run no VMware Tools, so here stop powers off and reboot resets; ShutdownGuest is proven in vsphere-vcsim.test.ts by setting the Tools status through vcsim's SET.guest.* knob, and RebootGuest is not implemented by vcsim 0.24: only a real ESXi guest proves it",
     'CancelTask of a task still running when the deadline passes':
       'vcsim runs every task to completion inside the call that starts it; the cancel path is proven against a scripted SOAP server (test/drivers/vsphere/vsphere-soap.test.ts)',
     'a memory snapshot restores the guest and its power state by itself':
