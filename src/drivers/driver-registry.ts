@@ -16,6 +16,8 @@ import { parseContainerUri } from './container/container-uri.js';
 import { createLibvirtDriver } from './libvirt/libvirt.driver.js';
 import { join, normalize } from 'node:path';
 import { libvirtCapabilities } from './libvirt/libvirt-capabilities.js';
+import { createVsphereDriver } from './vsphere/vsphere.driver.js';
+import { vsphereCapabilities } from './vsphere/vsphere-uri.js';
 
 export type { HostPolicy } from './kit/host-policy.js';
 
@@ -88,6 +90,8 @@ const registry = new Map<string, Entry>([
       },
     },
   ],
+  // vCenter keeps the files: no host directory to confine, no image catalog (an image is refused).
+  ['vsphere', { create: (h) => createVsphereDriver(h), capabilities: (uri) => vsphereCapabilities(uri) }],
 ]);
 
 /**

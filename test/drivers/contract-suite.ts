@@ -49,10 +49,12 @@ export async function runContract(kind: string): Promise<void> {
     });
   } else {
     const { plan } = loaded;
-    describe(`driver contract: ${kind}`, () => {
+    const on = plan.target.title ? ` on ${plan.target.title}` : '';
+    describe(`driver contract: ${kind}${on}`, () => {
       after(() => plan.removeRoot());
       driverContract(plan);
       apiContract(plan);
+      for (const [what, why] of Object.entries(plan.target.unproven ?? {})) test(what, { skip: why });
     });
   }
 }

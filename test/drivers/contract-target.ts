@@ -10,6 +10,10 @@ import type { HostBinding, VmSpec } from '../../src/drivers/hypervisor-driver.po
 export interface ContractTarget {
   /** The kind as registered in src/drivers/driver-registry.ts. */
   kind: string;
+  /** What the suite runs against when that is not the real thing (a simulator), for its title. */
+  title?: string;
+  /** What this target cannot prove (a simulator's gaps): each is listed as a skipped test with its reason. */
+  unproven?: Record<string, string>;
   /** Why this driver cannot run on this machine, or undefined when it can. */
   skipReason(): Promise<string | undefined>;
   /**
