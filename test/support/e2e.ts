@@ -11,6 +11,7 @@ import type { Response } from 'supertest';
 import type { RecordedEvent } from '../../src/eventstore/event-store.port.js';
 import { hostQueueName, RESULTS_QUEUE } from '../../src/application/jobs.js';
 import { TOKENS, waitOperation, type TestApp, type TestRole } from './app.js';
+import { waitFor } from './wait.js';
 
 export const HOST_KEYS = ['id', 'name', 'driver', 'uri', 'capacity', 'allocated', 'state'] as const;
 export const VM_KEYS = [
@@ -152,14 +153,7 @@ export async function waitUntil<T>(
   probe: () => Promise<T | undefined | null | false>,
   timeoutMs = 15000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    last = await probe();
-    if (last) return last as T;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await sleep(50);
-  }
+  return waitFor(probe, { what, timeoutMs, intervalMs: 50 });
 }
 
 /**

@@ -182,10 +182,6 @@ export function sleep(ms: number): Promise<void> {
 
 /** Polls `fn` until it returns true or the deadline passes; returns the last result. */
 export async function eventually(fn: () => boolean, timeoutMs = 5_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() >= deadline) return false;
-    await sleep(20);
-  }
-  return true;
+  // The one poll loop (test/support/wait.ts); a caller that asserts on the result wants false, not a throw.
+  return waitFor(fn, { what: 'the condition', timeoutMs, intervalMs: 20 }).catch(() => false);
 }

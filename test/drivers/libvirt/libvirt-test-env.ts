@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
 import { LibvirtDriver } from '../../../src/drivers/libvirt/libvirt.driver.js';
 import { repoRoot, sleep } from '../qemu/qemu-test-env.js';
+import { waitFor as waitForCondition } from '../../support/wait.js';
 
 export { repoRoot, sleep };
 
@@ -151,11 +152,5 @@ export function qemuPidsOf(domainName: string): number[] {
 
 /** Polls until `read()` is truthy. */
 export async function waitFor<T>(what: string, read: () => Promise<T> | T, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(100);
-  }
+  return waitForCondition(read, { what, timeoutMs, intervalMs: 100 });
 }

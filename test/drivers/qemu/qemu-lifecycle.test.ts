@@ -8,7 +8,7 @@ import { imageInfo, createQcow2 } from '../../../src/drivers/kit/qemu-img.js';
 import { qemuCapabilities } from '../../../src/drivers/qemu/qemu.driver.js';
 import { listQemuProcesses, sendSignal } from '../../../src/drivers/qemu/qemu-process.js';
 import { waitFor } from '../../support/wait.js';
-import { QemuTestEnv, hasPattern, imageLockedAgainstWriters, sleep, vmSpec, writePattern } from './qemu-test-env.js';
+import { QemuTestEnv, hasPattern, imageLockedAgainstWriters, vmSpec, writePattern } from './qemu-test-env.js';
 
 function isDriverError(code: string): (err: unknown) => boolean {
   return (err) => err instanceof DriverError && err.code === code;
@@ -285,20 +285,9 @@ describe('qemu driver: lifecycle of no-OS VMs (real qemu)', () => {
 });
 
 async function waitForState(read: () => Promise<{ state: string }>, state: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = (await read()).state;
-    if (last === state) return;
-    await sleep(50);
-  }
-  assert.fail(`state stayed ${last}, expected ${state}`);
+  await waitFor(async () => (await read()).state === state, { what: `state ${state}`, timeoutMs, intervalMs: 50 });
 }
 
 async function waitUntil(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail('condition not met in time');
-    await sleep(50);
-  }
+  await waitFor(cond, { what: 'the condition', timeoutMs, intervalMs: 50 });
 }
