@@ -13,10 +13,9 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-# Tests stay out of the image; `mkdir -p migrations` because git keeps no empty
-# folder and the runtime stage copies it unconditionally.
-RUN npm run build \
-  && rm -rf dist/test dist/bench dist/chaos \
+# tsconfig.build.json compiles src/ only (no specs, tests, bench or chaos); `mkdir -p
+# migrations` because git keeps no empty folder and the runtime stage copies it.
+RUN npx tsc -p tsconfig.build.json \
   && npm prune --omit=dev --no-audit --no-fund \
   && mkdir -p migrations
 
