@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import {
   AccessDeniedError as KurrentAccessDeniedError,
   DeadlineExceededError as KurrentDeadlineExceededError,
+  eventTypeFilter,
   StreamDeletedError as KurrentStreamDeletedError,
+  streamNameFilter,
 } from '@kurrent/kurrentdb-client';
 import {
   AccessDeniedError,
@@ -25,6 +27,7 @@ import { waitFor } from '../../../test/support/wait.js';
 import { withDefaultDeadline } from './kurrentdb.client.js';
 import { mapKurrentError } from './kurrentdb.errors.js';
 import { KurrentDbEventStore } from './kurrentdb.event-store.js';
+import { allFilter, USER_STREAMS } from './kurrentdb.filters.js';
 
 function event(type = 'Tested'): NewEvent {
   return {
@@ -263,5 +266,15 @@ describe('KurrentDB adapter against the behaviour of kurrentdb-client 1.3.1', ()
     await waitFor(() => delivered.length > 0, { what: 'the subscription to deliver the first user event' });
     await sub.stop();
     assert.equal(client.subscribeCalls[0]?.filter?.filterOn, 'streamName');
+  });
+
+  test('stub of kurrentdb-client 1.3.1: the $all filters sent are the ones its own streamNameFilter() and eventTypeFilter() build', () => {
+    // The client's helpers add `checkpointReached: undefined`; JSON drops it, as gRPC does.
+    const same = (a: unknown, b: unknown): void =>
+      assert.deepEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
+    same(USER_STREAMS, streamNameFilter({ regex: '^[^$]' }));
+    same(allFilter({ streamPrefixes: ['vm-', 'host-'] }), streamNameFilter({ prefixes: ['vm-', 'host-'] }));
+    same(allFilter({ types: ['VmCreated', 'a.b'] }), eventTypeFilter({ regex: '^(?:VmCreated|a\\.b)$' }));
+    same(allFilter({ types: [], streamPrefixes: [] }), USER_STREAMS);
   });
 });
