@@ -48,8 +48,8 @@ RUN mkdir -p /data && chown node:node /data
 # as root (docker-compose.yml sets `user: root` and `privileged` for it).
 USER node
 EXPOSE 3000
-# Role-aware: the API (and `all`) answer GET /health on PORT; a worker serves no HTTP,
-# so its check is that the main process is alive (see scripts/healthcheck.mjs).
+# Role-aware (scripts/healthcheck.mjs): the API (and `all`) must answer GET /health on
+# PORT; a worker serves no HTTP, so its process must be alive and its Redis answer PING.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=4 \
   CMD ["node", "scripts/healthcheck.mjs"]
 CMD ["node", "dist/src/main.js"]

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The image's HEALTHCHECK, aware of the role the container runs:
 //   api / all  GET http://127.0.0.1:$PORT/health must answer 2xx within 4 s;
-//   worker     serves no HTTP (a hypervisor host needs Redis only), so the check is that
-//              the virtledger process is alive — BullMQ's stalled-job detection is what
-//              notices a worker that is alive but stuck.
+//   worker     serves no HTTP (a hypervisor host needs Redis only): the virtledger process
+//              must be alive and Redis (REDIS_URL), its only dependency, must answer PING
+//              within 3 s. BullMQ's stalled-job detection is what notices a worker that is
+//              alive but stuck.
 // The role and port are read from the running process's own command line (`--role`,
 // `--port`, as src/config/config.ts parses them), then ROLE / PORT, as the app does.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -32,16 +33,41 @@ function flag(argv, name) {
   return undefined;
 }
 
+async function checkWorker() {
+  const url = process.env.REDIS_URL;
+  if (!url) {
+    console.log('healthy: worker process alive (no REDIS_URL: it runs a private redis-server)');
+    return 0;
+  }
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 3_000,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    await redis.ping();
+    console.log('healthy: worker process alive, Redis answers');
+    return 0;
+  } catch (err) {
+    console.error(`unhealthy: worker cannot reach Redis: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  } finally {
+    redis.disconnect();
+  }
+}
+
 const argv = mainArgv();
 if (!argv) {
   console.error(`unhealthy: no ${ENTRY} process`);
   process.exit(1);
 }
 const role = flag(argv, '--role') ?? process.env.ROLE ?? 'all';
-if (role === 'worker') {
-  console.log('healthy: worker process alive');
-  process.exit(0);
-}
+if (role === 'worker') process.exit(await checkWorker());
 const port = flag(argv, '--port') ?? process.env.PORT ?? '3000';
 try {
   const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(4_000) });
