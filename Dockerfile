@@ -1,7 +1,10 @@
 # One image for every role (api, worker, all); the role comes from the command line.
+# Node 26 is the Active LTS line (since 2026-10-28; 24 is in maintenance). better-sqlite3
+# 12.x declares node 20.x-26.x in its engines and ships prebuilt addons for it.
+ARG NODE_IMAGE=node:26-bookworm-slim
 
 # --- build: compilers for better-sqlite3's native addon, dev deps for tsc --------
-FROM node:20-bookworm-slim AS build
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
@@ -10,17 +13,26 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-# Tests stay out of the image; `mkdir -p migrations` because git keeps no empty
-# folder and the runtime stage copies it unconditionally.
-RUN npm run build \
-  && rm -rf dist/test \
+# tsconfig.build.json compiles src/ only (no specs, tests, bench or chaos); `mkdir -p
+# migrations` because git keeps no empty folder and the runtime stage copies it.
+RUN npx tsc -p tsconfig.build.json \
   && npm prune --omit=dev --no-audit --no-fund \
   && mkdir -p migrations
 
-# --- runtime: node + what a worker needs to run qemu VMs ----------------------------
-FROM node:20-bookworm-slim AS runtime
+# --- runtime: node + every driver's tools ------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+# qemu driver: qemu-system-x86 (+ KVM when /dev/kvm is passed in), qemu-utils (qemu-img);
+# libvirt driver: libvirt-clients (virsh; libvirtd runs on the host or its own container);
+# container driver: busybox-static (/bin/busybox seeds generated root filesystems),
+# util-linux (unshare, nsenter, mount), runc, e2fsprogs (ext4 volume images);
+# dnsmasq-base: DHCP/DNS for VM networks; tini is not needed (compose sets `init: true`).
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends qemu-system-x86 qemu-utils ca-certificates \
+  && apt-get install -y --no-install-recommends \
+    ca-certificates \
+    qemu-system-x86 qemu-utils \
+    libvirt-clients \
+    busybox-static util-linux runc e2fsprogs \
+    dnsmasq-base \
   && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
   DATA_DIR=/data \
@@ -30,8 +42,14 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/migrations ./migrations
+COPY --from=build /app/scripts/healthcheck.mjs ./scripts/healthcheck.mjs
 RUN mkdir -p /data && chown node:node /data
-# The API needs no privilege; a worker that drives /dev/kvm runs as root (see docker-compose.yml).
+# The API needs no privilege; a worker that drives /dev/kvm, namespaces and cgroups runs
+# as root (docker-compose.yml sets `user: root` and `privileged` for it).
 USER node
 EXPOSE 3000
+# Role-aware (scripts/healthcheck.mjs): the API (and `all`) must answer GET /health on
+# PORT; a worker serves no HTTP, so its process must be alive and its Redis answer PING.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=4 \
+  CMD ["node", "scripts/healthcheck.mjs"]
 CMD ["node", "dist/src/main.js"]

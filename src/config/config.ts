@@ -13,8 +13,10 @@ class EnvSchema {
   REDIS_URL?: string;
   @IsOptional()
   @IsString()
-  @Matches(/^(sqlite:\S+|postgres(ql)?:\/\/\S+|kurrentdb:\/\/\S+|esdb:\/\/\S+)$/, {
-    message: 'EVENTSTORE_URL must be sqlite:<file>, postgres://… or kurrentdb://…',
+  // KurrentDB: every scheme client 1.3.1 parses; `+discover` finds a cluster's nodes (DNS or gossip seeds).
+  @Matches(/^(sqlite:\S+|postgres(ql)?:\/\/\S+|(kurrentdb|kurrent|kdb|esdb)(\+discover)?:\/\/\S+)$/, {
+    message:
+      'EVENTSTORE_URL must be sqlite:<file>, postgres://…, kurrentdb://host:2113[,host2:2113…] or kurrentdb+discover://cluster-dns:2113 (esdb:// and esdb+discover:// also accepted)',
   })
   EVENTSTORE_URL?: string;
   @IsOptional() @IsString() DATA_DIR?: string;

@@ -27,8 +27,15 @@ describe('createEventStore', () => {
     await b.close();
   });
 
-  test('kurrentdb:// and esdb:// pick KurrentDB (nothing connects before init)', () => {
-    for (const url of ['kurrentdb://localhost:2113?tls=false', 'esdb://localhost:2113?tls=false']) {
+  test('kurrentdb://, esdb:// and cluster URLs (+discover, several hosts) pick KurrentDB (nothing connects before init)', () => {
+    for (const url of [
+      'kurrentdb://localhost:2113?tls=false',
+      'esdb://localhost:2113?tls=false',
+      'kurrentdb+discover://admin:changeit@cluster.example:2113?nodePreference=leader',
+      'esdb+discover://cluster.example:2113',
+      'kurrentdb://n1:2113,n2:2113,n3:2113?tls=true',
+      'kdb+discover://cluster.example',
+    ]) {
       assert.equal(createEventStore(url, { dataDir: '/data' }).kind, 'kurrentdb');
       assert.ok(createEventStore(url, { dataDir: '/data' }) instanceof KurrentDbEventStore);
     }

@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { EventStore } from './event-store.port.js';
+import { KURRENT_SCHEMES } from './kurrentdb/kurrentdb.client.js';
 import { KurrentDbEventStore } from './kurrentdb/kurrentdb.event-store.js';
 import { parsePostgresUrl, PostgresEventStore } from './postgres/postgres.event-store.js';
 import { SqliteEventStore } from './sqlite/sqlite.event-store.js';
@@ -7,7 +8,7 @@ import { SqliteEventStore } from './sqlite/sqlite.event-store.js';
 export const DEFAULT_SQLITE_FILE = 'events.sqlite3';
 
 const ACCEPTED =
-  'sqlite:<file> (relative to DATA_DIR; default events.sqlite3), postgres://… or postgresql://… (optional ?schema=), kurrentdb://… or esdb://…';
+  'sqlite:<file> (relative to DATA_DIR; default events.sqlite3), postgres://… or postgresql://… (optional ?schema=), kurrentdb://host[,host…] or kurrentdb+discover://… (a cluster; also kurrent, kdb, esdb)';
 
 /** The SQLite file an `sqlite:` URL names: `sqlite:`, `sqlite:x.db`, `sqlite:/abs/x.db`, `sqlite:///abs/x.db`. */
 export function sqliteFileFromUrl(url: string, dataDir: string): string {
@@ -27,16 +28,10 @@ export function createEventStore(url: string, opts: { dataDir: string }): EventS
     case 'postgres':
     case 'postgresql':
       return new PostgresEventStore(parsePostgresUrl(url));
-    case 'kurrentdb':
-    case 'kurrentdb+discover':
-    case 'kurrent':
-    case 'kurrent+discover':
-    case 'kdb':
-    case 'kdb+discover':
-    case 'esdb':
-    case 'esdb+discover':
-      return new KurrentDbEventStore({ connectionString: url });
     default:
+      if ((KURRENT_SCHEMES as readonly string[]).includes(scheme ?? '')) {
+        return new KurrentDbEventStore({ connectionString: url });
+      }
       // Only the scheme is echoed: the URL may carry a password.
       throw new Error(
         `EVENTSTORE_URL: unsupported scheme ${scheme === undefined ? '(none)' : `"${scheme}:"`}; accepted: ${ACCEPTED}`,

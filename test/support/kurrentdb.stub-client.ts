@@ -1,21 +1,36 @@
 /**
- * TEST-ONLY in-memory stand-in for KurrentDBClient. No KurrentDB server can run on the
- * development machine, so the adapter's own logic (option mapping, error mapping,
+ * TEST-ONLY in-memory stand-in for KurrentDBClient 1.3.1. No KurrentDB server can run on
+ * the development machine, so the adapter's own logic (option mapping, error mapping,
  * hash-chain retries, paging, filtering, subscriptions) is exercised against this stub.
- * It imitates the server's observable rules the adapter relies on — `streamState`
- * checks, commit == prepare positions, inclusive forward / exclusive backward $all reads,
- * exclusive subscription start — and raises the real client's error classes. It proves
- * nothing about a real server: the contract suite runs against one when KURRENTDB_URL is set.
+ * It imitates what the real client and server do, read from the client's source:
+ * - `streamState` checks; a conflict throws the client's WrongExpectedVersionError, or,
+ *   with `throwOnAppendFailure: false`, resolves `{success: false, nextExpectedRevision,
+ *   position: undefined}` where nextExpectedRevision is what batchAppend computes
+ *   (`BigInt(hasCurrentStreamRevision())`: 1n for an existing stream, -1n otherwise);
+ * - deadlines: a hung append rejects with the client's DeadlineExceededError once its
+ *   `deadline` passes (the server enforces batchAppend's deadline); a hung read ignores
+ *   `deadline`, as the Rust bridge that serves reads in 1.3.1 drops it;
+ * - server-side $all filters (`filter` on stream name or event type, regex or prefixes);
+ * - tombstoned streams raise StreamDeletedError on read and append;
+ * - a lagging follower: reads without `requiresLeader` miss the newest `followerLag` events;
+ * - commit == prepare positions, inclusive forward / exclusive backward $all reads,
+ *   exclusive subscription start.
+ * It proves nothing about a real server: the contract suite runs against one when
+ * KURRENTDB_URL is set.
  */
 import {
+  DeadlineExceededError as KurrentDeadlineExceededError,
+  StreamDeletedError as KurrentStreamDeletedError,
   StreamNotFoundError as KurrentStreamNotFoundError,
   WrongExpectedVersionError as KurrentWrongExpectedVersionError,
 } from '@kurrent/kurrentdb-client';
 import type {
   AllStreamResolvedEvent,
-  AppendStreamState,
   JSONEventData,
+  KurrentAppendOptions,
   KurrentAppendResult,
+  KurrentCallOptions,
+  KurrentFilter,
   KurrentClientLike,
   KurrentReadAllOptions,
   KurrentReadStreamOptions,
@@ -53,11 +68,20 @@ export function rawGrpcUnavailable(): Error {
 
 export class StubKurrentClient implements KurrentClientLike {
   readonly appendCalls: AppendCall[] = [];
+  readonly readStreamCalls: KurrentReadStreamOptions[] = [];
   readonly readAllCalls: KurrentReadAllOptions[] = [];
   readonly subscribeCalls: SubscribeToAllOptions[] = [];
-  readonly metadataCalls: Array<{ streamName: string; metadata: { maxCount?: number } }> = [];
+  readonly metadataCalls: Array<{ streamName: string; metadata: { maxCount?: number }; options: KurrentCallOptions }> =
+    [];
   /** Errors thrown by the next calls of a method, in order. */
   readonly failures = new Map<Method, unknown[]>();
+  /** Calls that get no answer from the server (a black-holed connection). */
+  private readonly hangs = new Map<Method, number>();
+  /** The client's `throwOnAppendFailure` (connection string option; true by default, as in the client). */
+  throwOnAppendFailure = true;
+  /** Events the follower this client talks to has not replicated yet; only leader reads see them. */
+  followerLag = 0;
+  private readonly tombstoned = new Set<string>();
   /** Runs before an append is checked: lets a test slip in a "concurrent" writer. */
   beforeAppend: ((streamName: string) => Promise<void> | void) | undefined;
   disposed = false;
@@ -66,6 +90,16 @@ export class StubKurrentClient implements KurrentClientLike {
   private readonly log: StoredRecord[] = [];
   private nextPosition = 1_000n;
   private readonly listeners = new Set<(error?: unknown) => void>();
+
+  /** The next call of `method` gets no answer: appends time out at their deadline, reads wait forever. */
+  hangNext(method: Method): void {
+    this.hangs.set(method, (this.hangs.get(method) ?? 0) + 1);
+  }
+
+  /** Hard-deletes a stream, as tombstoneStream does: it can never be read or written again. */
+  tombstone(streamName: string): void {
+    this.tombstoned.add(streamName);
+  }
 
   failNext(method: Method, error: unknown): void {
     const queue = this.failures.get(method) ?? [];
@@ -98,11 +132,18 @@ export class StubKurrentClient implements KurrentClientLike {
   async appendToStream(
     streamName: string,
     events: JSONEventData[],
-    options: { streamState: AppendStreamState },
+    options: KurrentAppendOptions,
   ): Promise<KurrentAppendResult> {
     this.appendCalls.push({ streamName, events, options: { ...options } });
     this.throwIfFailing('appendToStream');
+    if (this.takeHang('appendToStream')) {
+      // No answer; the deadline (default 10 s, like the client's defaultDeadline) ends the call.
+      const ms = options.deadline ?? 10_000;
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      throw new KurrentDeadlineExceededError();
+    }
     await this.beforeAppend?.(streamName);
+    if (this.tombstoned.has(streamName)) throw KurrentStreamDeletedError.fromStreamName(streamName);
     const existing = this.streams.get(streamName);
     const current = existing ? BigInt(existing.length - 1) : undefined;
     const state = options.streamState;
@@ -111,6 +152,9 @@ export class StubKurrentClient implements KurrentClientLike {
       (state === 'no_stream' && current === undefined) ||
       (state === 'stream_exists' && current !== undefined) ||
       (typeof state === 'bigint' && current === state);
+    if (!ok && !this.throwOnAppendFailure) {
+      return { success: false, nextExpectedRevision: current === undefined ? -1n : 1n, position: undefined };
+    }
     if (!ok) {
       throw new KurrentWrongExpectedVersionError(undefined, {
         streamName,
@@ -128,6 +172,7 @@ export class StubKurrentClient implements KurrentClientLike {
   }
 
   readStream(streamName: string, options: KurrentReadStreamOptions): AsyncIterable<ResolvedEvent> {
+    this.readStreamCalls.push({ ...options });
     return this.readStreamRecords(streamName, options);
   }
 
@@ -136,8 +181,11 @@ export class StubKurrentClient implements KurrentClientLike {
     options: KurrentReadStreamOptions,
   ): AsyncGenerator<ResolvedEvent> {
     this.throwIfFailing('readStream');
-    const records = this.streams.get(streamName);
-    if (!records) throw new KurrentStreamNotFoundError(undefined, streamName);
+    if (this.takeHang('readStream')) await new Promise(() => undefined);
+    if (this.tombstoned.has(streamName)) throw KurrentStreamDeletedError.fromStreamName(streamName);
+    const visible = this.visible(options.requiresLeader);
+    const records = this.streams.get(streamName)?.filter((r) => visible.has(r));
+    if (!records?.length) throw new KurrentStreamNotFoundError(undefined, streamName);
     const backwards = options.direction === 'backwards';
     const from = options.fromRevision ?? (backwards ? 'end' : 'start');
     const max = Number(options.maxCount ?? Number.MAX_SAFE_INTEGER);
@@ -154,10 +202,14 @@ export class StubKurrentClient implements KurrentClientLike {
 
   private async *readAllRecords(options: KurrentReadAllOptions): AsyncGenerator<AllStreamResolvedEvent> {
     this.throwIfFailing('readAll');
+    if (this.takeHang('readAll')) await new Promise(() => undefined);
     const backwards = options.direction === 'backwards';
     const from = options.fromPosition ?? (backwards ? 'end' : 'start');
     const max = Number(options.maxCount ?? Number.MAX_SAFE_INTEGER);
-    let selected = backwards ? [...this.log].reverse() : this.log;
+    const visible = this.visible(options.requiresLeader);
+    // The server filters before counting: maxCount is a number of matching events.
+    const log = this.log.filter((r) => visible.has(r) && passes(options.filter, r));
+    let selected = backwards ? [...log].reverse() : log;
     // Like the server: a forward read includes the start position, a backward read excludes it.
     if (typeof from === 'object') {
       selected = selected.filter((r) =>
@@ -205,6 +257,7 @@ export class StubKurrentClient implements KurrentClientLike {
               const r = log[index];
               if (r) {
                 index++;
+                if (!passes(options.filter, r)) continue;
                 return { done: false, value: { event: toClientRecord(r), commitPosition: r.position.commit } };
               }
               await new Promise<void>((resolve) => {
@@ -222,8 +275,12 @@ export class StubKurrentClient implements KurrentClientLike {
     };
   }
 
-  async setStreamMetadata(streamName: string, metadata: { maxCount?: number }): Promise<KurrentAppendResult> {
-    this.metadataCalls.push({ streamName, metadata });
+  async setStreamMetadata(
+    streamName: string,
+    metadata: { maxCount?: number },
+    options: KurrentCallOptions,
+  ): Promise<KurrentAppendResult> {
+    this.metadataCalls.push({ streamName, metadata, options: { ...options } });
     return { success: true, nextExpectedRevision: 0n };
   }
 
@@ -258,10 +315,31 @@ export class StubKurrentClient implements KurrentClientLike {
     return stored;
   }
 
+  /** What a read sees: everything on the leader; a follower misses the newest `followerLag` events. */
+  private visible(requiresLeader: boolean | undefined): Set<StoredRecord> {
+    const lag = requiresLeader ? 0 : this.followerLag;
+    return new Set(this.log.slice(0, Math.max(0, this.log.length - lag)));
+  }
+
+  private takeHang(method: Method): boolean {
+    const n = this.hangs.get(method) ?? 0;
+    if (n === 0) return false;
+    this.hangs.set(method, n - 1);
+    return true;
+  }
+
   private throwIfFailing(method: Method): void {
     const error = this.failures.get(method)?.shift();
     if (error !== undefined) throw error;
   }
+}
+
+/** The server's filter: on stream name or event type, by regex or by prefixes. */
+function passes(filter: KurrentFilter | undefined, r: StoredRecord): boolean {
+  if (!filter) return true;
+  const subject = filter.filterOn === 'streamName' ? r.streamId : r.type;
+  if ('prefixes' in filter) return filter.prefixes.some((p) => subject.startsWith(p));
+  return new RegExp(filter.regex).test(subject);
 }
 
 function toClientRecord(r: StoredRecord): NonNullable<AllStreamResolvedEvent['event']> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { StreamNotFoundError, UnavailableError, WrongExpectedVersionError } from '../errors.js';
+import { StreamDeletedError, StreamNotFoundError, UnavailableError, WrongExpectedVersionError } from '../errors.js';
 import type {
   AppendResult,
   EventStore,
@@ -11,12 +11,21 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../event-store.port.js';
-import { assertExpected, couldHaveStartedAt } from '../expected-state.js';
+import { assertExpected, couldHaveStartedAt, describeExpected } from '../expected-state.js';
 import { chainEvents, GENESIS_HASH } from '../hash-chain.js';
 import { normalizeNewEvents } from '../new-events.js';
 import { toAppendResult } from '../record-codec.js';
-import { connectKurrent, type KurrentClientLike, type KurrentReadStreamOptions } from './kurrentdb.client.js';
+import {
+  connectKurrent,
+  type KurrentAppendResult,
+  type KurrentCallOptions,
+  type KurrentClientLike,
+  type KurrentFilter,
+  type KurrentReadStreamOptions,
+} from './kurrentdb.client.js';
+import { callWithDeadline, collectWithDeadline, type Deadline } from './kurrentdb.deadline.js';
 import { mapKurrentError } from './kurrentdb.errors.js';
+import { allFilter, USER_STREAMS } from './kurrentdb.filters.js';
 import {
   checkpointStream,
   isUserStream,
@@ -28,16 +37,20 @@ import {
 import { startKurrentSubscription } from './kurrentdb.subscription.js';
 
 export interface KurrentDbEventStoreOptions {
-  /** `kurrentdb://…` / `esdb://…` connection string; ignored when `client` is given. */
+  /** `kurrentdb://…`, `kurrentdb+discover://…` (cluster), `esdb://…`; ignored when `client` is given. */
   connectionString?: string;
   /** A ready client (tests inject a stub); the store then does not dispose it on close(). */
   client?: KurrentClientLike;
-  /** Events per $all page when reading and filtering client-side. Default 500. */
+  /** Events per $all page. Default 500. */
   readPageSize?: number;
   /** Attempts when another writer slips in between reading the stream's tail and appending. Default 10. */
   maxAppendAttempts?: number;
   /** Subscriptions give up (onError) after the server has been unreachable this long. Default 30000. */
   giveUpAfterMs?: number;
+  /** Deadline of every call (gRPC `deadline`, and the connection's `defaultDeadline` unless the URL sets one). Default 10000. */
+  deadlineMs?: number;
+  /** How long after the deadline the adapter stops waiting when the client does not enforce it. Default 1000. */
+  deadlineGraceMs?: number;
 }
 
 /**
@@ -53,9 +66,12 @@ export interface KurrentDbEventStoreOptions {
  * finding the same ids there is an idempotent success. Reusing an id elsewhere is not
  * detected on this backend.
  *
- * Filters (system streams, prefixes, types) are applied client-side while paging $all:
- * slower than a server-side filter, but every event read is accounted for, so a page
- * boundary can never hide one.
+ * $all is filtered by the server (system streams, prefixes or types: see
+ * kurrentdb.filters.ts); pages are cut by the server's count of matching events, so a
+ * page boundary cannot hide one. Every read requires the leader, so a follower that
+ * lags never answers a read-your-writes load, and every call carries a deadline.
+ * With `throwOnAppendFailure=false` in the URL the client reports a conflict as
+ * `success: false` instead of throwing: that is a conflict too, never a success.
  */
 export class KurrentDbEventStore implements EventStore {
   readonly kind = 'kurrentdb' as const;
@@ -64,6 +80,7 @@ export class KurrentDbEventStore implements EventStore {
   private readonly subscriptions = new Set<Subscription>();
   private readonly pageSize: number;
   private readonly maxAppendAttempts: number;
+  private readonly deadline: Deadline;
 
   constructor(private readonly options: KurrentDbEventStoreOptions) {
     if (!options.client && !options.connectionString) {
@@ -73,11 +90,17 @@ export class KurrentDbEventStore implements EventStore {
     this.ownsClient = !options.client;
     this.pageSize = options.readPageSize ?? 500;
     this.maxAppendAttempts = options.maxAppendAttempts ?? 10;
+    this.deadline = { ms: options.deadlineMs ?? 10_000, graceMs: options.deadlineGraceMs ?? 1_000 };
+  }
+
+  /** Options every read carries. */
+  private get readOptions(): KurrentCallOptions {
+    return { deadline: this.deadline.ms, requiresLeader: true };
   }
 
   async init(): Promise<void> {
     if (!this.client && this.options.connectionString) {
-      this.client = await connectKurrent(this.options.connectionString);
+      this.client = await connectKurrent(this.options.connectionString, this.deadline.ms);
     }
     await this.ping();
   }
@@ -94,8 +117,23 @@ export class KurrentDbEventStore implements EventStore {
       assertExpected(streamId, expected, lastRevision);
       const prevHash = tail[tail.length - 1]?.metadata.hash ?? GENESIS_HASH;
       const chained = chainEvents(streamId, batch, lastRevision ?? -1n, prevHash);
+      const streamState = lastRevision ?? 'no_stream';
       try {
-        await client.appendToStream(streamId, chained.map(toJsonEvent), { streamState: lastRevision ?? 'no_stream' });
+        const result = await callWithDeadline(
+          client.appendToStream(streamId, chained.map(toJsonEvent), { streamState, deadline: this.deadline.ms }),
+          this.deadline,
+          'append',
+          true,
+        );
+        // The client's success:false carries no reliable current revision (batch appends report
+        // 0 or 1): say only that the stream moved; the next attempt re-reads the tail.
+        if (!result.success) {
+          throw new WrongExpectedVersionError(
+            streamId,
+            describeExpected(expected),
+            `not ${describeExpected(streamState)}`,
+          );
+        }
       } catch (err) {
         const mapped = mapKurrentError(err, { operation: 'append', streamId, expected });
         if (mapped instanceof WrongExpectedVersionError && attempt < this.maxAppendAttempts) continue;
@@ -133,7 +171,8 @@ export class KurrentDbEventStore implements EventStore {
     const prefixes = options.streamPrefixes?.length ? options.streamPrefixes : undefined;
     const types = options.types?.length ? new Set(options.types) : undefined;
     const out: RecordedEvent[] = [];
-    for await (const record of this.scanAll('forwards', options.after)) {
+    // The server applies one filter; the checks below cover the other and the system-stream rule.
+    for await (const record of this.scanAll('forwards', options.after, allFilter(options))) {
       if (!isUserStream(record.streamId)) continue;
       if (prefixes && !prefixes.some((p) => record.streamId.startsWith(p))) continue;
       if (types && !types.has(record.type)) continue;
@@ -144,15 +183,18 @@ export class KurrentDbEventStore implements EventStore {
   }
 
   async headPosition(): Promise<bigint | undefined> {
-    for await (const record of this.scanAll('backwards', undefined)) {
+    for await (const record of this.scanAll('backwards', undefined, USER_STREAMS)) {
       if (isUserStream(record.streamId)) return positionOf(record);
     }
     return undefined;
   }
 
   subscribeToAll(options: SubscribeOptions): Subscription {
-    const sub = startKurrentSubscription(this.requireClient(), options, this.options.giveUpAfterMs, (finished) =>
-      this.subscriptions.delete(finished),
+    const sub = startKurrentSubscription(
+      this.requireClient(),
+      options,
+      { giveUpAfterMs: this.options.giveUpAfterMs, filter: USER_STREAMS },
+      (finished) => this.subscriptions.delete(finished),
     );
     this.subscriptions.add(sub);
     return sub;
@@ -183,7 +225,7 @@ export class KurrentDbEventStore implements EventStore {
     const client = this.requireClient();
     const stream = checkpointStream(name);
     try {
-      const result = await client.appendToStream(
+      const written = client.appendToStream(
         stream,
         [
           {
@@ -194,10 +236,15 @@ export class KurrentDbEventStore implements EventStore {
             metadata: undefined,
           },
         ],
-        { streamState: 'any' },
+        { streamState: 'any', deadline: this.deadline.ms },
       );
+      const result = await callWithDeadline(written, this.deadline, 'writeCheckpoint', true);
+      assertWritten(result, stream);
       // Only the last checkpoint matters: let the server scavenge the rest.
-      if (result.nextExpectedRevision === 0n) await client.setStreamMetadata(stream, { maxCount: 8 });
+      if (result.nextExpectedRevision === 0n) {
+        const capped = client.setStreamMetadata(stream, { maxCount: 8 }, { deadline: this.deadline.ms });
+        assertWritten(await callWithDeadline(capped, this.deadline, 'writeCheckpoint', true), stream);
+      }
     } catch (err) {
       throw mapKurrentError(err, { operation: 'writeCheckpoint', streamId: stream });
     }
@@ -207,9 +254,8 @@ export class KurrentDbEventStore implements EventStore {
     const client = this.client;
     if (!client) throw new UnavailableError('KurrentDB event store is not connected: call init() first');
     try {
-      for await (const resolved of client.readAll({ direction: 'backwards', fromPosition: 'end', maxCount: 1 })) {
-        void resolved;
-      }
+      const probe = client.readAll({ direction: 'backwards', fromPosition: 'end', maxCount: 1, ...this.readOptions });
+      await collectWithDeadline(probe, this.deadline, 'ping', () => undefined);
     } catch (err) {
       throw mapKurrentError(err, { operation: 'ping' });
     }
@@ -231,9 +277,10 @@ export class KurrentDbEventStore implements EventStore {
   private async read(streamId: string, options: KurrentReadStreamOptions, operation: string): Promise<KurrentRecord[]> {
     const out: KurrentRecord[] = [];
     try {
-      for await (const resolved of this.requireClient().readStream(streamId, options)) {
+      const source = this.requireClient().readStream(streamId, { ...options, ...this.readOptions });
+      await collectWithDeadline(source, this.deadline, operation, (resolved) => {
         if (resolved.event) out.push(resolved.event);
-      }
+      });
     } catch (err) {
       throw mapKurrentError(err, { operation, streamId });
     }
@@ -250,7 +297,8 @@ export class KurrentDbEventStore implements EventStore {
       );
       return newestFirst.map(toRecordedEvent).reverse();
     } catch (err) {
-      if (err instanceof StreamNotFoundError) return [];
+      // A tombstoned stream can never be written again: say so instead of trying no_stream.
+      if (err instanceof StreamNotFoundError && !(err instanceof StreamDeletedError)) return [];
       throw err;
     }
   }
@@ -287,7 +335,11 @@ export class KurrentDbEventStore implements EventStore {
    * it; either way positions already yielded are skipped, so pages join without a gap or
    * a repeat.
    */
-  private async *scanAll(direction: 'forwards' | 'backwards', from: bigint | undefined): AsyncGenerator<KurrentRecord> {
+  private async *scanAll(
+    direction: 'forwards' | 'backwards',
+    from: bigint | undefined,
+    filter: KurrentFilter,
+  ): AsyncGenerator<KurrentRecord> {
     const client = this.requireClient();
     let cursor = from;
     let fromPosition: 'start' | 'end' | { commit: bigint; prepare: bigint } =
@@ -297,16 +349,23 @@ export class KurrentDbEventStore implements EventStore {
       let pageLast: bigint | undefined;
       const page: KurrentRecord[] = [];
       try {
-        for await (const resolved of client.readAll({ direction, fromPosition, maxCount: this.pageSize })) {
+        const source = client.readAll({
+          direction,
+          fromPosition,
+          maxCount: this.pageSize,
+          filter,
+          ...this.readOptions,
+        });
+        await collectWithDeadline(source, this.deadline, 'readAll', (resolved) => {
           count++;
           const record = resolved.event;
-          if (!record) continue;
+          if (!record) return;
           const position = positionOf(record);
           pageLast = position;
-          if (cursor !== undefined && (direction === 'forwards' ? position <= cursor : position >= cursor)) continue;
+          if (cursor !== undefined && (direction === 'forwards' ? position <= cursor : position >= cursor)) return;
           cursor = position;
           page.push(record);
-        }
+        });
       } catch (err) {
         throw mapKurrentError(err, { operation: 'readAll' });
       }
@@ -315,4 +374,9 @@ export class KurrentDbEventStore implements EventStore {
       fromPosition = { commit: pageLast, prepare: pageLast };
     }
   }
+}
+
+/** A checkpoint is appended with streamState any, which cannot conflict: success:false here is a server refusal. */
+function assertWritten(result: KurrentAppendResult, stream: string): void {
+  if (!result.success) throw new WrongExpectedVersionError(stream, 'any', 'refused');
 }

@@ -56,7 +56,12 @@ describe('KurrentDB adapter: option and error mapping', () => {
     await store.append('vm-1', [event()], 'stream_exists');
     assert.deepEqual(
       client.appendCalls.map((c) => c.options),
-      [{ streamState: 'no_stream' }, { streamState: 1n }, { streamState: 2n }, { streamState: 3n }],
+      [
+        { streamState: 'no_stream', deadline: 10_000 },
+        { streamState: 1n, deadline: 10_000 },
+        { streamState: 2n, deadline: 10_000 },
+        { streamState: 3n, deadline: 10_000 },
+      ],
     );
     for (const call of client.appendCalls) assert.ok(!('expectedRevision' in call.options));
   });
@@ -219,11 +224,13 @@ describe('KurrentDB adapter: option and error mapping', () => {
     assert.deepEqual(
       client.appendCalls.map((c) => [c.streamName, c.options]),
       [
-        ['$virtledger-checkpoint-sagas', { streamState: 'any' }],
-        ['$virtledger-checkpoint-sagas', { streamState: 'any' }],
+        ['$virtledger-checkpoint-sagas', { streamState: 'any', deadline: 10_000 }],
+        ['$virtledger-checkpoint-sagas', { streamState: 'any', deadline: 10_000 }],
       ],
     );
-    assert.deepEqual(client.metadataCalls, [{ streamName: '$virtledger-checkpoint-sagas', metadata: { maxCount: 8 } }]);
+    assert.deepEqual(client.metadataCalls, [
+      { streamName: '$virtledger-checkpoint-sagas', metadata: { maxCount: 8 }, options: { deadline: 10_000 } },
+    ]);
     assert.equal(await store.readCheckpoint('sagas'), 9n);
     assert.deepEqual(await store.readAll(), []);
     client.failNext('appendToStream', rawGrpcUnavailable());
@@ -294,7 +301,7 @@ describe('KurrentDB adapter: option and error mapping', () => {
       Object.assign(new Error('2 UNKNOWN'), { code: 2, details: 'client error (Connect)' }),
     ];
     for (const err of unreachable) assert.ok(mapKurrentError(err, ctx) instanceof UnavailableError, String(err));
-    const other = new Error('access denied');
+    const other = new Error('something else');
     assert.equal(mapKurrentError(other, ctx), other);
     const wev = mapKurrentError(
       Object.assign(new Error('wrong'), { type: 'wrong-expected-version', streamName: 's', actualState: 3n }),

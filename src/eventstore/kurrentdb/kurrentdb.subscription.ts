@@ -1,7 +1,7 @@
 import type { SubscribeOptions, Subscription } from '../event-store.port.js';
 import { SubscriptionControl } from '../subscription-control.js';
 import { sleep } from '../wake-signal.js';
-import type { KurrentClientLike, KurrentSubscriptionHandle } from './kurrentdb.client.js';
+import type { KurrentClientLike, KurrentFilter, KurrentSubscriptionHandle } from './kurrentdb.client.js';
 import { mapKurrentError } from './kurrentdb.errors.js';
 import { isUserStream, toRecordedEvent } from './kurrentdb.records.js';
 
@@ -10,14 +10,19 @@ import { isUserStream, toRecordedEvent } from './kurrentdb.records.js';
  * the last delivered commit position. Iterating the subscription pulls one event at a
  * time, so the next event waits for onEvent. If the server goes away, it resubscribes
  * from the last delivered position until the give-up budget runs out.
+ *
+ * The server filters out system streams and the subscription requires the leader. It has
+ * no deadline: it is meant to stay open, client 1.3.1 overrides any deadline on it with
+ * Infinity, and a dead connection is noticed by gRPC keep-alive (10 s by default) and
+ * ends in the resubscribe loop below.
  */
 export function startKurrentSubscription(
   client: KurrentClientLike,
   options: SubscribeOptions,
-  giveUpAfterMs: number | undefined,
+  settings: { giveUpAfterMs: number | undefined; filter: KurrentFilter },
   onFinished: (sub: Subscription) => void,
 ): Subscription {
-  const ctl = new SubscriptionControl(options, giveUpAfterMs);
+  const ctl = new SubscriptionControl(options, settings.giveUpAfterMs);
   let current: KurrentSubscriptionHandle | undefined;
   ctl.onStop(async () => {
     await current?.unsubscribe();
@@ -30,6 +35,8 @@ export function startKurrentSubscription(
       try {
         current = client.subscribeToAll({
           fromPosition: cursor === undefined ? 'start' : { commit: cursor, prepare: cursor },
+          filter: settings.filter,
+          requiresLeader: true,
         });
         for await (const resolved of current) {
           ctl.markHealthy();
