@@ -7,6 +7,11 @@ export type CapabilityProbe = (driver: string, uri: string) => HostCapabilities;
 export interface Capabilities {
   kinds(): string[];
   probe: CapabilityProbe;
+  /**
+   * Why `image` is not in the image catalog of host `hostId` (from its URI alone, no file read, so
+   * the answer is the same whether a path exists); undefined when the catalog may hold it.
+   */
+  imageRefusal(host: { id: string; driver: string; uri: string }, image: string): string | undefined;
 }
 
 /**

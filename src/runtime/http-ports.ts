@@ -1,4 +1,5 @@
-import { driverCapabilities, knownDriverKinds } from '../drivers/driver-registry.js';
+import { join } from 'node:path';
+import { driverCapabilities, imageRefusalFor, knownDriverKinds } from '../drivers/driver-registry.js';
 import { SealAudit } from '../eventstore/seals/seal-audit.js';
 import { RedisIdempotencyStore } from '../http/idempotency.store.js';
 import type { HttpPorts } from '../http/tokens.js';
@@ -25,7 +26,13 @@ export function httpPorts(rt: Runtime): HttpPorts {
     // URI policy (allowed dirs, unsafe libvirt transports) is passed here when the registry takes it.
     // The driver registry says what a host URI declares without touching the machine, under the
     // host policy: directories under HOST_DIR_ROOTS, no libvirt transport that runs a program.
-    capabilities: { kinds: knownDriverKinds, probe: (driver, uri) => driverCapabilities(driver, uri, rt.config) },
+    capabilities: {
+      kinds: knownDriverKinds,
+      probe: (driver, uri) => driverCapabilities(driver, uri, rt.config),
+      // A host without storage= keeps its catalog under DATA_DIR/hosts/<id>, as its worker does.
+      imageRefusal: (h, image) =>
+        imageRefusalFor({ ...h, storageDir: join(rt.config.dataDir, 'hosts', h.id) }, image),
+    },
     hostQueries: cp.hostQueries,
     queues: rt.hub,
     projections: cp.projectionControl(),

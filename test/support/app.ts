@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -75,6 +76,9 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     // No seal lands in the middle of another suite's log; seal suites pass their own or call sealNow().
     SEAL_EVERY_EVENTS: '0',
     SEAL_EVERY_MS: '0',
+    // Tests keep host storage in their own temp dirs and images in the repo (guest/): both are allowed
+    // roots here; the HOST_DIR_ROOTS refusals have their own tests with their own roots.
+    HOST_DIR_ROOTS: `${tmpdir()},${process.cwd()}`,
     ...opts.env,
   });
   const runtime = await Runtime.create(config, pino({ level: config.logLevel }));

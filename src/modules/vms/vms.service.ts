@@ -122,6 +122,12 @@ export class VmsService {
     if (body.hostId) {
       const host = await this.hostState(body.hostId);
       if (!host.exists) throw new NotFoundException(`hostId: host ${body.hostId} not found`);
+      // Known up front for a pinned host: an image outside its catalog is refused before any event
+      // (the worker checks again on its own machine, symlinks resolved, for every placement).
+      const refusal = body.image
+        ? this.capabilities.imageRefusal({ id: body.hostId, driver: host.driver, uri: host.uri }, body.image)
+        : undefined;
+      if (refusal) throw badField('image', `is refused: ${refusal}`);
     }
     const vmId = randomUUID();
     const operationId = randomUUID();
