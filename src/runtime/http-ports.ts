@@ -30,8 +30,7 @@ export function httpPorts(rt: Runtime): HttpPorts {
       kinds: knownDriverKinds,
       probe: (driver, uri) => driverCapabilities(driver, uri, rt.config),
       // A host without storage= keeps its catalog under DATA_DIR/hosts/<id>, as its worker does.
-      imageRefusal: (h, image) =>
-        imageRefusalFor({ ...h, storageDir: join(rt.config.dataDir, 'hosts', h.id) }, image),
+      imageRefusal: (h, image) => imageRefusalFor({ ...h, storageDir: join(rt.config.dataDir, 'hosts', h.id) }, image),
     },
     hostQueries: cp.hostQueries,
     queues: rt.hub,
