@@ -79,7 +79,7 @@ module.exports = {
           layer('projections'),
           layer('config'),
           PORT,
-          '^src/eventstore/(hash-chain|canonical-json)\\.ts$',
+          '^src/eventstore/(hash-chain|canonical-json|export-record)\\.ts$',
           '^src/eventstore/seals/(?!sealer\\.ts$)',
         ],
       },

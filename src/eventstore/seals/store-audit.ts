@@ -7,6 +7,7 @@ import type { LogVerifyReport } from './problems.js';
 import type { EventProof } from './event-proof.js';
 import { LOG_SEALED, parseSeal, SEALS_STREAM, type SealBody } from './seal.js';
 import type { FoundSeal } from './seal-chain.js';
+import { exportRecord } from '../export-record.js';
 
 const PAGE = 1000;
 
@@ -91,15 +92,7 @@ export async function proveEvent(store: EventStore, position: bigint): Promise<E
   const { e, index } = found;
   return {
     v: 1,
-    event: {
-      position: e.position.toString(),
-      streamId: e.streamId,
-      revision: Number(e.revision),
-      id: e.id,
-      type: e.type,
-      data: e.data,
-      metadata: e.metadata,
-    },
+    event: exportRecord(e),
     leafIndex: index,
     treeSize: seal.count,
     proof: inclusionProof(leaves, index, seal.count).map((h) => h.toString('hex')),

@@ -1,14 +1,7 @@
 import type { RecordedEvent } from '../../eventstore/event-store.port.js';
+import { exportRecord } from '../../eventstore/export-record.js';
 
 /** One NDJSON line of an audit export: the event exactly as stored (the chain is over the raw data). */
 export function exportLine(e: RecordedEvent): string {
-  return JSON.stringify({
-    position: e.position.toString(),
-    streamId: e.streamId,
-    revision: Number(e.revision),
-    id: e.id,
-    type: e.type,
-    data: e.data,
-    metadata: e.metadata,
-  });
+  return JSON.stringify(exportRecord(e));
 }
