@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/runtime/free-port.js';
 
 import { tempDir } from '../support/env.js';
+import { waitFor as waitUntil } from '../support/wait.js';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../src/main.js');
 
@@ -114,8 +115,16 @@ describe('the process: configuration, zero-setup start, drain', () => {
       });
       assert.equal(created.status, 202);
       const { operationId } = (await created.json()) as { operationId: string };
-      // Let the define job start, then ask the process to stop while the driver call is in flight.
-      await new Promise((r) => setTimeout(r, 900));
+      // Wait until the define job has started (the worker said so: the operation is running), then ask
+      // the process to stop while the driver call (1.5 s) is in flight.
+      await waitUntil(
+        async () => {
+          const op = await fetch(`http://127.0.0.1:${port}/v1/operations/${operationId}`, { headers: h });
+          // Past pending: started (or, on a stalled machine, already done: the restart check below still holds).
+          return op.ok && ((await op.json()) as { status: string }).status !== 'pending';
+        },
+        { what: 'the define job to start', timeoutMs: 20_000 },
+      );
       child.kill('SIGTERM');
       assert.equal(await exited, 0, out);
       assert.match(out, /draining/);
