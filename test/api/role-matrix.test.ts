@@ -75,6 +75,10 @@ const MATRIX: Record<string, Row> = {
   'GET /v1/events/stream': { allowed: AUDIT, ok: 200 },
   'GET /v1/audit/verify': { allowed: AUDIT, ok: 200 },
   'GET /v1/audit/export': { allowed: AUDIT, ok: 200 },
+  'GET /v1/audit/seals': { allowed: AUDIT, ok: 200 },
+  'GET /v1/audit/seals/key': { allowed: AUDIT, ok: 200 },
+  // Without ?position= there is no event to prove: an auditor gets past the role check to the 404.
+  'GET /v1/audit/proof': { allowed: AUDIT, ok: 404 },
   'GET /v1/audit/replay-check': { allowed: AUDIT, ok: 200 },
   'GET /v1/projections': { allowed: ALL, ok: 200 },
   'POST /v1/projections/{name}/rebuild': { allowed: ['admin'], ok: 202, params: { name: 'vms' } },
