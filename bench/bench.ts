@@ -9,6 +9,7 @@ import { appendBaseline, bullmqBaseline } from './baselines.js';
 import { controlPlaneBench } from './control-plane.js';
 import { qemuSection } from './qemu.js';
 import { printReplay, replayBench } from './replay.js';
+import { printSeals, sealsBench } from './seals.js';
 import { row } from './stats.js';
 
 function arg(name: string, dflt: string): string {
@@ -20,6 +21,14 @@ async function wipe(redisUrl: string, prefix: string): Promise<void> {
   const r = new Redis(redisUrl);
   await deleteKeysWithPrefix(r, prefix);
   r.disconnect();
+}
+
+/** SQLite: the seal bench's own temp file (undefined); PostgreSQL: the same server, a schema of its own. */
+function sealStoreUrl(storeUrl: string): string | undefined {
+  if (!storeUrl.startsWith('postgres')) return undefined;
+  const u = new URL(storeUrl);
+  u.searchParams.set('schema', `vlbench_seals_${process.pid}`);
+  return u.toString();
 }
 
 async function main(): Promise<void> {
@@ -55,6 +64,8 @@ async function main(): Promise<void> {
         (cp.toRunning.p50 / (2 * bull.p50 + stepsPerCreate * append.p50)).toFixed(2),
     );
     printReplay(replay);
+    // Seal cost per 1000 events and verify speed, on the same kind of store in its own place.
+    printSeals(await sealsBench(sealStoreUrl(storeUrl), Number(arg('seal-n', '20000'))));
     await qemuSection({
       redisUrl,
       prefix: `${prefix}:qemu`,
