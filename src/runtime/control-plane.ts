@@ -10,7 +10,7 @@ import { SAGA_CHECKPOINT, SagaRunner } from '../application/saga-runner.js';
 import { Sealer } from '../eventstore/seals/sealer.js';
 import { ParkingLot } from '../projections/parking-lot.js';
 import { PROJECTIONS } from '../projections/projection-catalog.js';
-import { ProjectionRebuilds } from '../projections/projection-rebuilds.js';
+import { ProjectionRebuilds, type MaintenanceDeps } from '../projections/projection-rebuilds.js';
 import { ProjectionRunner } from '../projections/projection-runner.js';
 import type { ReadModelKeys } from '../projections/read-model.keys.js';
 import { replayCheck } from '../projections/replay-check.js';
@@ -40,6 +40,7 @@ export interface ControlPlaneDeps {
 export class ControlPlane {
   private constructor(
     private readonly deps: ControlPlaneDeps,
+    private readonly maintenance: MaintenanceDeps,
     readonly store: EventStore,
     /** Aggregate states for deciding: one cache per process, checked against stream revisions. */
     readonly aggregates: AggregateLoader,
@@ -71,21 +72,16 @@ export class ControlPlane {
     const projections = Object.values(PROJECTIONS).map(
       (make) => new ProjectionRunner(make(keys), store, redis, keys, log),
     );
-    const runner = (name: string) => projections.find((p) => p.projection.name === name);
-    const waitFor = (position: bigint, timeoutMs: number, names?: string[]) =>
-      waitForAll(
-        names ? projections.filter((p) => names.includes(p.projection.name)) : projections,
-        position,
-        timeoutMs,
-      );
-    const rebuilds = new ProjectionRebuilds({
+    // What rebuilds and the replay check share: the store, the read models, and the live runners.
+    const maintenance: MaintenanceDeps = {
       store,
       redis,
       keys,
       log,
-      runner,
-      waitForOperations: (position) => waitFor(position, 3000, ['vms']),
-    });
+      runner: (name) => projections.find((p) => p.projection.name === name),
+      waitForOperations: (position) => waitForNamed(projections, position, 3000, ['vms']),
+    };
+    const rebuilds = new ProjectionRebuilds(maintenance);
     const sagas = new SagaRunner(aggregates, deps.hub, log, new ParkingLot(store, SAGA_CHECKPOINT));
     const results = new ResultConsumer(aggregates, deps.blocking, `${config.redisPrefix}:q`, log, (t, ms, ok) =>
       deps.metrics.observeCommand(t, ms, ok),
@@ -94,6 +90,7 @@ export class ControlPlane {
     const hostQueries = new QueueHostQueries(deps.hub, { connection: deps.blocking, prefix }, log);
     return new ControlPlane(
       deps,
+      maintenance,
       store,
       aggregates,
       tokens,
@@ -119,13 +116,12 @@ export class ControlPlane {
 
   /** Read-your-writes: wait until every (named) projection has applied `position`. */
   waitForProjections(position: bigint, timeoutMs = 3000, names?: string[]): Promise<boolean> {
-    const runners = names ? this.projections.filter((p) => names.includes(p.projection.name)) : this.projections;
-    return waitForAll(runners, position, timeoutMs);
+    return waitForNamed(this.projections, position, timeoutMs, names);
   }
 
   /** The projection engine as the HTTP edge sees it. */
   projectionControl(): ProjectionControl {
-    const { redis, keys, log } = this.deps;
+    const { redis, keys } = this.deps;
     return {
       list: () => this.projections.map((p) => ({ name: p.projection.name, position: p.position })),
       waitFor: (position, timeoutMs, names) => this.waitForProjections(position, timeoutMs, names),
@@ -138,18 +134,7 @@ export class ControlPlane {
         const raw = await redis.get(keys.rebuildProgress(operationId));
         return raw ? (JSON.parse(raw) as Partial<OperationView['progress']>) : undefined;
       },
-      replayCheck: () =>
-        replayCheck(
-          {
-            store: this.store,
-            redis,
-            keys,
-            log,
-            runner: (name) => this.projection(name),
-            waitForOperations: (position) => this.waitForProjections(position, 3000, ['vms']),
-          },
-          this.projections,
-        ),
+      replayCheck: () => replayCheck(this.maintenance, this.projections),
     };
   }
 
@@ -168,7 +153,14 @@ export class ControlPlane {
   }
 }
 
-async function waitForAll(runners: ProjectionRunner[], position: bigint, timeoutMs: number): Promise<boolean> {
-  const results = await Promise.all(runners.map((p) => p.waitFor(position, timeoutMs)));
+/** True once every named runner (all when `names` is omitted) has applied `position`. */
+async function waitForNamed(
+  runners: ProjectionRunner[],
+  position: bigint,
+  timeoutMs: number,
+  names?: string[],
+): Promise<boolean> {
+  const chosen = names ? runners.filter((p) => names.includes(p.projection.name)) : runners;
+  const results = await Promise.all(chosen.map((p) => p.waitFor(position, timeoutMs)));
   return results.every(Boolean);
 }
