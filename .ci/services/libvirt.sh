@@ -35,13 +35,30 @@ wait_answer() {
   return 1
 }
 
+# Forget users whose process is gone or whose state dir was removed (a killed CI run, a
+# deleted clone): otherwise their entries keep the daemons running forever.
+prune_users() {
+  local f dir pid
+  for f in "$SHARED"/users/*; do
+    [[ -e $f ]] || continue
+    dir=$(sed -n 1p "$f")
+    pid=$(sed -n 2p "$f")
+    if [[ ! -d $dir ]] || { [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; }; then
+      log "forgetting a user that is gone: $dir"
+      rm -f "$f"
+    fi
+  done
+}
+
 free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
 start_system() {
   mkdir -p "$SHARED/users"
-  echo "$state" >"$SHARED/users/$user_id"
+  # The caller (.ci/run, or a test process) is the user: its pid lets a later stop tell a
+  # live user from one that died without calling stop.
+  printf '%s\n%s\n' "$state" "$PPID" >"$SHARED/users/$user_id"
   if answers "$SYS_URI"; then
     log "a libvirtd already serves $SYS_URI: using it"
     return
@@ -130,6 +147,7 @@ case $cmd in
   stop)
     stop_peer
     rm -f "$SHARED/users/$user_id"
+    prune_users
     if [[ -n $(ls -A "$SHARED/users" 2>/dev/null) ]]; then
       log "other users of $SYS_URI remain: leaving its daemons running"
       exit 0
