@@ -22,11 +22,11 @@ interface RouteArg {
  * fields there). Read once per handler from the decorators' own metadata, so a
  * new `@Query('x')` is allowed with no list to keep in step.
  */
-export function declaredQueryParams(controller: abstract new (...args: never[]) => unknown, handler: string): Set<string> | undefined {
-  const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, handler) ?? {}) as Record<
-    string,
-    RouteArg
-  >;
+export function declaredQueryParams(
+  controller: abstract new (...args: never[]) => unknown,
+  handler: string,
+): Set<string> | undefined {
+  const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, handler) ?? {}) as Record<string, RouteArg>;
   const names = new Set<string>();
   for (const [key, arg] of Object.entries(args)) {
     if (Number(key.split(':')[0]) !== RouteParamtypes.QUERY) continue;
@@ -49,8 +49,7 @@ export class UnknownQueryInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
     const handler = context.getHandler();
-    if (!this.cache.has(handler))
-      this.cache.set(handler, declaredQueryParams(context.getClass(), handler.name));
+    if (!this.cache.has(handler)) this.cache.set(handler, declaredQueryParams(context.getClass(), handler.name));
     const allowed = this.cache.get(handler);
     if (allowed) {
       const query = context.switchToHttp().getRequest<Request>().query;
@@ -65,6 +64,10 @@ function unknownParams(unknown: string[], allowed: Set<string>): BadRequestExcep
   const accepts = allowed.size ? `this route accepts: ${[...allowed].sort().join(', ')}` : 'this route takes none';
   const details = unknown.map((field) => ({ field, errors: [`${field} is not a query parameter of this route`] }));
   return new BadRequestException(
-    errorBody(400, `unknown query parameter${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: ${accepts}`, details),
+    errorBody(
+      400,
+      `unknown query parameter${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: ${accepts}`,
+      details,
+    ),
   );
 }
