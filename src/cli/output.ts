@@ -1,5 +1,17 @@
 /** What the commands print: plain lines, aligned tables, values as a human reads them. */
 
+/**
+ * `virtledger … | head` closes the pipe early: the next write fails with EPIPE,
+ * which Node raises as an unhandled 'error' event and prints as a stack. The
+ * reader has all it wanted, so stop quietly, as `cat` does.
+ */
+export function quietOnClosedPipe(stream: NodeJS.WriteStream = process.stdout): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 export function out(line: string): void {
   process.stdout.write(line + '\n');
 }
