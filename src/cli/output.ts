@@ -8,7 +8,9 @@
 export function quietOnClosedPipe(stream: NodeJS.WriteStream = process.stdout): void {
   stream.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
-    throw err;
+    // A pipeline writing to stdout (audit export) handles its own failures and reports
+    // them with its exit code; anything no one else listens for stays loud.
+    if (stream.listenerCount('error') <= 1) throw err;
   });
 }
 
