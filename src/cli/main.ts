@@ -11,6 +11,7 @@ import { registerAuditVerify } from './audit-verify.js';
 import { registerAuditProof } from './audit-proof.js';
 import { CliError } from './client.js';
 import { registerImportCommand } from './import-export.js';
+import { quietOnClosedPipe } from './output.js';
 import { registerVmDiff } from './vm-diff.js';
 import { registerVmHistory } from './vm-history.js';
 import { registerVmState } from './vm-state.js';
@@ -49,4 +50,5 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+quietOnClosedPipe();
 process.exitCode = await main(process.argv);

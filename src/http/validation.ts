@@ -1,18 +1,8 @@
-import { BadRequestException, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { BadRequestException, ValidationPipe } from '@nestjs/common';
 import { errorBody } from './error-body.js';
+import { fieldErrors } from './validation-messages.js';
 
-export interface FieldError {
-  field: string;
-  errors: string[];
-}
-
-function flatten(errors: ValidationError[], parent = ''): FieldError[] {
-  return errors.flatMap((e) => {
-    const field = parent ? `${parent}.${e.property}` : e.property;
-    const own = e.constraints ? [{ field, errors: Object.values(e.constraints) }] : [];
-    return [...own, ...flatten(e.children ?? [], field)];
-  });
-}
+export type { FieldError } from './validation-messages.js';
 
 /** Whitelist + forbid unknown fields; every bad field is named in `details`. */
 export function createValidationPipe(): ValidationPipe {
@@ -22,9 +12,10 @@ export function createValidationPipe(): ValidationPipe {
     forbidUnknownValues: true,
     transform: true,
     transformOptions: { enableImplicitConversion: false },
-    validationError: { target: false, value: false },
+    // The value is read to say what type was sent; it is not echoed into the error body.
+    validationError: { target: false, value: true },
     exceptionFactory: (errors) => {
-      const details = flatten(errors);
+      const details = fieldErrors(errors);
       const message = details.map((d) => d.errors.join(', ')).join('; ') || 'invalid request body';
       return new BadRequestException(errorBody(400, message, details));
     },

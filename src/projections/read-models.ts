@@ -1,11 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { ReadModelKeys } from './read-model.keys.js';
 import type { HostRecord, OperationView, VmRecord } from './read-model.types.js';
+import { operationMatches, vmMatches, type OperationListFilter, type VmListFilter } from './list-filters.js';
+import { scanNewestFirst, scanOldestFirst, type Page } from './scan-page.js';
 
-export interface Page<T> {
-  items: T[];
-  next: string | null;
-}
+export type { Page } from './scan-page.js';
 
 /** Queries over the Redis read models; writes belong to the projections only. */
 export class ReadModels {
@@ -58,16 +57,32 @@ export class ReadModels {
     return this.getJson<OperationView>(this.keys.operation(id));
   }
 
-  listOperations(
-    filter: { vmId?: string; principal?: string },
-    cursor: number,
-    limit: number,
-  ): Promise<Page<OperationView>> {
+  /** VMs oldest first, filtered (`GET /v1/vms?state=&hostId=&name=&includeDeleted=`). */
+  findVms(filter: VmListFilter, cursor: number, limit: number): Promise<Page<VmRecord>> {
+    return scanOldestFirst<VmRecord>(
+      this.redis,
+      this.keys.vmIndex(),
+      this.keys.vm,
+      (r) => vmMatches(filter, r),
+      cursor,
+      limit,
+    );
+  }
+
+  /** Newest first; the cursor is the position below which the next page starts. */
+  listOperations(filter: OperationListFilter, cursor: number, limit: number): Promise<Page<OperationView>> {
     const index = filter.vmId
       ? this.keys.operationsByVm(filter.vmId)
       : filter.principal
         ? this.keys.operationsByPrincipal(filter.principal)
         : this.keys.operationIndex();
-    return this.page<OperationView>(index, this.keys.operation, cursor, limit);
+    return scanNewestFirst<OperationView>(
+      this.redis,
+      index,
+      this.keys.operation,
+      (op) => operationMatches(filter, op),
+      cursor,
+      limit,
+    );
   }
 }

@@ -3,6 +3,7 @@ import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { AuthGuard } from '../http/auth/auth.guard.js';
 import { TokenVerifier } from '../http/auth/token-verifier.js';
 import { IdempotencyInterceptor } from '../http/idempotency.interceptor.js';
+import { UnknownQueryInterceptor } from '../http/unknown-query.interceptor.js';
 import { PortsModule } from '../http/ports.module.js';
 import { rateLimitWiring } from '../http/rate-limit.module.js';
 import type { HttpPorts } from '../http/tokens.js';
@@ -34,6 +35,8 @@ export class AppModule {
         { provide: TokenVerifier, useValue: new TokenVerifier(ports.tokens) },
         ...rateLimit.guards,
         { provide: APP_GUARD, useClass: AuthGuard },
+        // Before the idempotency claim: a refused query claims nothing.
+        { provide: APP_INTERCEPTOR, useClass: UnknownQueryInterceptor },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       ],
     };

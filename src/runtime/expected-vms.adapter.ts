@@ -37,5 +37,10 @@ export function expectedVmsFromReadModels(readModels: ReadModels): ExpectedVms {
     async one(hostId, vmId) {
       return expected(await readModels.getVm(vmId), hostId);
     },
+    async placedElsewhere(hostId, vmId) {
+      const s = (await readModels.getVm(vmId))?.state;
+      if (!s?.id || s.state === 'deleted') return false;
+      return (s.hostId !== null && s.hostId !== hostId) || s.migration?.targetHostId === hostId;
+    },
   };
 }

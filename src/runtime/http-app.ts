@@ -8,6 +8,7 @@ import { AppModule } from './app.module.js';
 import { toErrorBody, ErrorFilter } from '../http/error.filter.js';
 import { answerClientErrors } from '../http/client-error.js';
 import { rejectNonFinite } from '../http/json-reviver.js';
+import { requireJsonBody } from '../http/json-content-type.js';
 import { redactUrl } from '../http/redact-url.js';
 import type { HttpPorts } from '../http/tokens.js';
 import { createValidationPipe } from '../http/validation.js';
@@ -28,7 +29,8 @@ export async function createHttpAppOver(ports: HttpPorts): Promise<NestExpressAp
   answerClientErrors(app.getHttpServer());
   // ETags are ours (stream revisions), not Express's body hashes.
   app.set('etag', false);
-  app.use(helmet());
+  app.use(helmet(helmetOptions()));
+  app.use(requireJsonBody);
   app.useBodyParser('json', { limit: ports.config.bodyLimit, strict: true, reviver: rejectNonFinite });
   app.use((req: Request, res: Response, next: NextFunction) => {
     const t0 = performance.now();
@@ -68,4 +70,16 @@ export async function createHttpAppOver(ports: HttpPorts): Promise<NestExpressAp
     res.status(body.statusCode).json(body);
   });
   return app;
+}
+
+/**
+ * The server speaks plain HTTP (TLS, when any, ends in front of it): HSTS and the
+ * `upgrade-insecure-requests` CSP directive would make a browser on another
+ * machine fetch /docs' scripts over https, where nothing answers.
+ */
+function helmetOptions(): Parameters<typeof helmet>[0] {
+  return {
+    strictTransportSecurity: false,
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  };
 }

@@ -27,4 +27,10 @@ export interface ExpectedVms {
   onHost(hostId: string): Promise<ExpectedVm[]>;
   /** One VM, when it is placed on this host and not deleted. */
   one(hostId: string, vmId: string): Promise<ExpectedVm | undefined>;
+  /**
+   * True for a VM the control plane places on another host (or is migrating here):
+   * two hosts of one driver on one machine see each other's domains, which are
+   * not foreign to either.
+   */
+  placedElsewhere(hostId: string, vmId: string): Promise<boolean>;
 }

@@ -29,7 +29,12 @@ function vm(id: string, state: VmStateName, extra: Partial<ExpectedVm> = {}): Ex
 
 /** The control plane's expectations: a fixed list, filtered the way the port promises. */
 class Expectations implements ExpectedVms {
+  /** VMs the control plane has on another host (of the same driver, on the same machine). */
+  readonly elsewhere = new Set<string>();
   constructor(public vms: ExpectedVm[]) {}
+  async placedElsewhere(hostId: string, vmId: string): Promise<boolean> {
+    return hostId === HOST && this.elsewhere.has(vmId);
+  }
   async onHost(hostId: string): Promise<ExpectedVm[]> {
     return hostId === HOST ? this.vms : [];
   }
@@ -54,9 +59,12 @@ function setup(vms: ExpectedVm[], domains: Record<string, DomainState | { state:
   const driver = new RecordingDriver();
   for (const [id, d] of Object.entries(domains)) driver.statuses.set(id, typeof d === 'string' ? { state: d } : d);
   const queues = new Queues();
-  const log = pino({ level: 'silent' });
-  const reconciler = new Reconciler(HOST, driver, new Expectations(vms), queues, log, STUCK_AFTER_MS);
-  return { driver, queues, reconciler };
+  const warnings: Array<{ domains?: string[]; msg: string }> = [];
+  // Warnings are kept (as the log lines an operator would read); nothing else is written.
+  const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line)) });
+  const expectations = new Expectations(vms);
+  const reconciler = new Reconciler(HOST, driver, expectations, queues, log, STUCK_AFTER_MS);
+  return { driver, queues, reconciler, expectations, warnings };
 }
 
 function observation(vmId: string, observed: ObservedResult['observed'], reason: string, jobActive = false) {
@@ -187,6 +195,41 @@ describe('reconciler', () => {
       driver.calls.map((c) => c.verb),
       ['status'],
       'nothing but a status call: an unmanaged domain is never touched',
+    );
+  });
+
+  it("does not call another host's VMs foreign when two hosts of one driver share a machine", async () => {
+    const { driver, reconciler, expectations, warnings } = setup([vm('mine', 'running')], { mine: 'running' });
+    expectations.elsewhere.add('theirs');
+    driver.domains = [
+      { vmId: 'mine', state: 'running', managed: true },
+      { vmId: 'theirs', state: 'running', managed: true },
+      { vmId: 'stray', state: 'running', managed: true },
+    ];
+    const report = await reconciler.sweep(NOW);
+    assert.deepEqual(report.unmanaged, ['stray'], "the other host's VM is not listed; a VM nobody has is");
+    assert.deepEqual(
+      warnings.map((w) => w.domains),
+      [['stray']],
+    );
+  });
+
+  it('logs an unmanaged domain once, not every sweep, and again if it comes back after going away', async () => {
+    const { driver, reconciler, warnings } = setup([], {});
+    const handMade: DomainInfo = { vmId: 'hand-made', state: 'running', managed: false };
+    driver.domains = [handMade];
+    await reconciler.sweep(NOW);
+    const second = await reconciler.sweep(NOW + 1000);
+    assert.deepEqual(second.unmanaged, ['hand-made'], 'still reported by every sweep');
+    driver.domains = [handMade, { vmId: 'another', state: 'stopped', managed: false }];
+    await reconciler.sweep(NOW + 2000);
+    driver.domains = [];
+    await reconciler.sweep(NOW + 3000);
+    driver.domains = [handMade];
+    await reconciler.sweep(NOW + 4000);
+    assert.deepEqual(
+      warnings.map((w) => w.domains),
+      [['hand-made'], ['another'], ['hand-made']],
     );
   });
 

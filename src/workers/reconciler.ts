@@ -33,6 +33,8 @@ export interface SweepReport {
 export class Reconciler {
   /** Operations seen without a job on the previous sweep. */
   private suspects = new Set<string>();
+  /** Unmanaged domains already logged: each is logged when first seen, not on every sweep. */
+  private logged = new Set<string>();
 
   constructor(
     private readonly hostId: string,
@@ -113,13 +115,15 @@ export class Reconciler {
     this.suspects = suspects;
     const known = new Set(vms.map((vm) => vm.id));
     for (const d of await this.driver.listDomains()) {
-      if (!d.managed || !known.has(d.vmId)) report.unmanaged.push(d.vmId);
+      if (d.managed && known.has(d.vmId)) continue;
+      if (d.managed && (await this.expected.placedElsewhere(this.hostId, d.vmId))) continue;
+      report.unmanaged.push(d.vmId);
     }
-    if (report.unmanaged.length) {
-      this.log.warn(
-        { host: this.hostId, domains: report.unmanaged },
-        'domains not managed by virtledger found (left alone)',
-      );
+    const fresh = report.unmanaged.filter((id) => !this.logged.has(id));
+    // Forget the ones gone, so a domain that comes back is logged again.
+    this.logged = new Set(report.unmanaged);
+    if (fresh.length) {
+      this.log.warn({ host: this.hostId, domains: fresh }, 'domains not managed by virtledger found (left alone)');
     }
     return report;
   }

@@ -154,6 +154,17 @@ describe('e2e: the virtledger CLI (audit export, vm state/history/diff)', () => 
     assert.deepEqual(lines(none.stdout), [`VM ${vmId}: revision 3 → revision 3, 0 changes`]);
   });
 
+  test('a reader that closes the pipe early (`| head`): the CLI stops quietly, exit 0, no EPIPE stack', async () => {
+    for (const args of [
+      ['vm', 'history', vmId],
+      ['audit', 'export'],
+    ]) {
+      const res = await runCli([...args, ...auditor()], { stdoutClosed: true });
+      assert.equal(res.stderr, '', `${args.join(' ')}: nothing on stderr`);
+      assert.equal(res.code, 0, args.join(' '));
+    }
+  });
+
   test('audit export to stdout, redirected to a file, verifies offline with audit verify <file>', async () => {
     const file = join(tmp.dir, 'all.ndjson');
     const exp = await runCli(['audit', 'export', ...auditor()], { stdoutFile: file });

@@ -87,7 +87,9 @@ class SseConnection {
         const m = /^(id|event|data): ?(.*)$/.exec(line);
         if (m) frame[m[1] as keyof Frame] = m[2];
       }
-      if (frame.data !== undefined) this.frames.push(frame);
+      // Each event also comes as an unnamed copy (no id, no event name) for EventSource.onmessage;
+      // these checks follow the named frames.
+      if (frame.data !== undefined && (frame.id !== undefined || frame.event !== undefined)) this.frames.push(frame);
     }
     this.wake?.();
   }

@@ -16,11 +16,12 @@ export interface CliResult {
 /**
  * Runs the CLI in a child process with VIRTLEDGER_URL/TOKEN cleared unless
  * `env` sets them. With `stdoutFile`, stdout goes straight to that file (as a
- * shell redirect would) and `stdout` comes back empty.
+ * shell redirect would) and `stdout` comes back empty; with `stdoutClosed` the
+ * reading end of stdout is closed at once.
  */
 export function runCli(
   args: string[],
-  opts: { env?: Record<string, string>; stdoutFile?: string } = {},
+  opts: { env?: Record<string, string>; stdoutFile?: string; stdoutClosed?: boolean } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env };
@@ -31,6 +32,8 @@ export function runCli(
       env: { ...env, ...opts.env },
       stdio: ['ignore', fd ?? 'pipe', 'pipe'],
     });
+    // As `| head` does once it has its lines: the reader goes away and every write gets EPIPE.
+    if (opts.stdoutClosed) p.stdout?.destroy();
     let stdout = '';
     let stderr = '';
     p.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));

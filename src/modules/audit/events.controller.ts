@@ -10,7 +10,7 @@ import {
   Req,
   Res,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { vmStream } from '../../domain/streams.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
@@ -22,6 +22,7 @@ import { AUDITORS, Roles } from '../../http/auth/roles.js';
 import { parseEventFilter, readFilteredPage } from './event-filter.js';
 import { toEventView } from './event.view.js';
 import { streamEvents } from './sse.js';
+import { parseSseFilter, sseStartAfter } from './sse-filter.js';
 
 @ApiTags('events')
 @ApiBearerAuth()
@@ -85,18 +86,25 @@ export class EventsController {
     return { items: page.items.map(toEventView), next: page.next === null ? null : page.next.toString() };
   }
 
-  /** Live feed (SSE): resumes after Last-Event-ID (or from fromPosition) with no gap and no duplicate. */
+  /**
+   * Live feed (SSE): resumes after Last-Event-ID (or from fromPosition; `end` for
+   * only new events) with no gap and no duplicate; `?vmId=` and `?type=` narrow it.
+   */
   @Get('events/stream')
   @Roles(...AUDITORS)
-  stream(
+  @ApiQuery({ name: 'fromPosition', required: false, description: 'a position, or `end` for only new events' })
+  @ApiQuery({ name: 'vmId', required: false, description: "only this VM's events" })
+  @ApiQuery({ name: 'type', required: false, description: 'only these event types (comma list)' })
+  async stream(
     @Req() req: Request,
     @Res() res: Response,
     @Query('fromPosition') fromRaw?: string,
     @Headers('last-event-id') lastEventId?: string,
-  ): void {
-    const last = parsePosition(lastEventId, 'Last-Event-ID');
-    const from = parsePosition(fromRaw, 'fromPosition');
-    const after = last ?? (from !== undefined && from > 0n ? from - 1n : undefined);
-    streamEvents(this.store, req, res, after, this.log);
+    @Query('vmId') vmId?: string,
+    @Query('type') type?: string,
+  ): Promise<void> {
+    const keep = parseSseFilter({ vmId, type });
+    const after = await sseStartAfter(this.store, lastEventId, fromRaw);
+    streamEvents(this.store, req, res, after, this.log, undefined, keep);
   }
 }

@@ -30,6 +30,16 @@ function waitDrain(res: Response, ms: number): Promise<boolean> {
 }
 
 /**
+ * Each event twice: named by its type (for `addEventListener('VmCreated')`), then
+ * unnamed, which EventSource delivers to `onmessage`. The unnamed copy carries no
+ * `id:` so it moves no resume position; the browser keeps the named frame's id.
+ */
+function eventFrames(e: RecordedEvent): string {
+  const data = JSON.stringify(toEventView(e));
+  return `id: ${e.position}\nevent: ${e.type}\ndata: ${data}\n\ndata: ${data}\n\n`;
+}
+
+/**
  * One catch-up subscription per client. The subscription waits for each
  * write to be accepted by the socket, so a slow client slows its own feed;
  * one that stays blocked is cut off with an `error` event naming the
@@ -44,6 +54,7 @@ export function streamEvents(
   after: bigint | undefined,
   log: Logger,
   options?: SseOptions,
+  keep?: (e: RecordedEvent) => boolean,
 ): void {
   const opts = options ?? { ...SSE_DEFAULTS };
   res.status(200);
@@ -59,8 +70,8 @@ export function streamEvents(
   const sub = store.subscribeToAll({
     ...(after !== undefined ? { after } : {}),
     onEvent: async (e: RecordedEvent) => {
-      if (closed) return;
-      const ok = res.write(`id: ${e.position}\nevent: ${e.type}\ndata: ${JSON.stringify(toEventView(e))}\n\n`);
+      if (closed || (keep && !keep(e))) return;
+      const ok = res.write(eventFrames(e));
       lastSent = e.position;
       if (ok || (await waitDrain(res, opts.slowClientMs)) || closed) return;
       res.write(

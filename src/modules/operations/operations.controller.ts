@@ -8,7 +8,7 @@ import {
   Res,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { parseCursor, parseLimit, parseWaitMs } from '../../http/query.js';
 import type { AppConfig } from '../../config/config.js';
@@ -17,6 +17,8 @@ import type { ReadModels } from '../../projections/read-models.js';
 import { CONFIG, EVENT_STORE, PROJECTIONS, READ_MODELS, type ProjectionControl } from '../../http/tokens.js';
 import { READERS, Roles } from '../../http/auth/roles.js';
 import type { OperationView } from '../../projections/read-model.types.js';
+import { parseOperationListFilter } from './operation-list.query.js';
+import { settledProgress } from './operation-progress.js';
 
 const DONE = new Set(['succeeded', 'failed', 'cancelled']);
 
@@ -31,19 +33,29 @@ export class OperationsController {
     @Inject(CONFIG) private readonly config: AppConfig,
   ) {}
 
+  /** Newest first; `?status=` and `?kind=` take comma lists. */
   @Get()
   @Roles(...READERS)
+  @ApiQuery({
+    name: 'status',
+    required: false,
+    description: 'pending, running, succeeded, failed, cancelled (comma list)',
+  })
+  @ApiQuery({ name: 'kind', required: false, description: 'operation kinds, e.g. migrate,delete (comma list)' })
   async list(
     @Query('vmId') vmId?: string,
     @Query('principal') principal?: string,
     @Query('cursor') cursor?: string,
     @Query('limit') limit?: string,
+    @Query('status') status?: string,
+    @Query('kind') kind?: string,
   ) {
-    return this.readModels.listOperations(
-      { ...(vmId ? { vmId } : {}), ...(principal ? { principal } : {}) },
+    const page = await this.readModels.listOperations(
+      parseOperationListFilter({ vmId, principal, status, kind }),
       parseCursor(cursor),
       parseLimit(limit),
     );
+    return { ...page, items: page.items.map(settledProgress) };
   }
 
   /** `?waitMs=` long-polls until the operation is done (or the wait is over), then answers its state. */
@@ -62,7 +74,7 @@ export class OperationsController {
       op = await this.readModels.getOperation(id);
     }
     if (!op) throw new NotFoundException(`operation ${id} not found`);
-    return this.withLiveProgress(op);
+    return settledProgress(await this.withLiveProgress(op));
   }
 
   /**

@@ -7,6 +7,8 @@ export interface VmView {
   name: string;
   state: VmStateName;
   hostId: string | null;
+  /** The host's name beside its id (set by the HTTP views; null without a host). */
+  hostName?: string | null;
   vcpus: number;
   memoryMiB: number;
   diskGiB: number;

@@ -25,6 +25,8 @@ import { ReasonDto } from '../../http/reason.dto.js';
 import { SnapshotDto } from './dto/snapshot.dto.js';
 import { StopVmDto } from './dto/stop-vm.dto.js';
 import { toVmView } from './vm.view.js';
+import { withHostNames } from './host-names.js';
+import { parseVmListFilter } from './vm-list.query.js';
 import { VmsService, type Accepted, type CommandContext } from './vms.service.js';
 import { NAME_PATTERN } from '../../domain/patterns.js';
 import { READ_MODELS } from '../../http/tokens.js';
@@ -69,14 +71,25 @@ export class VmsController {
     return accepted(res, await this.vms.create(body, this.ctx(p, body.reason)));
   }
 
+  /** Oldest first; deleted VMs only with `?includeDeleted=true` (or `?state=deleted`). */
   @Get()
   @Roles(...READERS)
-  async list(@Query('cursor') cursor?: string, @Query('limit') limit?: string) {
-    const page = await this.readModels.listVms(parseCursor(cursor), parseLimit(limit));
-    return {
-      items: page.items.map((r) => toVmView(r.state, r.revision, r.createdAt, r.updatedAt)),
-      next: page.next,
-    };
+  @ApiQuery({ name: 'state', required: false, description: 'VM states (comma list), e.g. running,paused' })
+  @ApiQuery({ name: 'hostId', required: false, description: 'only VMs on this host' })
+  @ApiQuery({ name: 'name', required: false, description: 'only VMs with exactly this name' })
+  @ApiQuery({ name: 'includeDeleted', required: false, description: 'true: list deleted VMs too (default false)' })
+  async list(
+    @Query('cursor') cursor?: string,
+    @Query('limit') limit?: string,
+    @Query('state') state?: string,
+    @Query('hostId') hostId?: string,
+    @Query('name') name?: string,
+    @Query('includeDeleted') includeDeleted?: string,
+  ) {
+    const filter = parseVmListFilter({ state, hostId, name, includeDeleted });
+    const page = await this.readModels.findVms(filter, parseCursor(cursor), parseLimit(limit));
+    const views = page.items.map((r) => toVmView(r.state, r.revision, r.createdAt, r.updatedAt));
+    return { items: await withHostNames(this.readModels, views), next: page.next };
   }
 
   /** `?at=<ISO time>` or `?revision=<n>` (not both): the VM as it was then, folded from its stream. */
@@ -92,7 +105,8 @@ export class VmsController {
   ) {
     const view = await this.vms.view(id, parseAsOf({ at, revision }));
     res.setHeader('ETag', `"${view.revision}"`);
-    return view;
+    const [named] = await withHostNames(this.readModels, [view]);
+    return named!;
   }
 
   /**
