@@ -1,4 +1,11 @@
-import type { OpenAPIObject, OperationObject, ParameterObject, ReferenceObject, ResponseObject } from '@nestjs/swagger';
+import type {
+  OpenAPIObject,
+  OperationObject,
+  ParameterObject,
+  ReferenceObject,
+  ResponseObject,
+  SchemaObject,
+} from '@nestjs/swagger';
 
 const ERROR_REF = { $ref: '#/components/schemas/ErrorResponse' };
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
@@ -94,6 +101,36 @@ function optionalBody(doc: OpenAPIObject, op: OperationObject): void {
 }
 
 /**
+ * A request field with a `default` is optional, but generators (openapi-typescript's
+ * defaultNonNullable) type a defaulted property as always present, so a client would have
+ * to send it: in request bodies the default moves into the description.
+ */
+function defaultsInWords(doc: OpenAPIObject, op: OperationObject): void {
+  const body = op.requestBody;
+  if (!body || !('content' in body)) return;
+  const ref = body.content['application/json']?.schema;
+  const seen = new Set<string>();
+  const visit = (schema: SchemaObject | ReferenceObject | undefined): void => {
+    if (!schema) return;
+    if ('$ref' in schema) {
+      const name = schema.$ref.replace('#/components/schemas/', '');
+      if (seen.has(name)) return;
+      seen.add(name);
+      return visit(doc.components?.schemas?.[name]);
+    }
+    for (const prop of Object.values<SchemaObject | ReferenceObject>(schema.properties ?? {})) {
+      if (!('$ref' in prop) && prop.default !== undefined) {
+        prop.description = `${prop.description ? `${prop.description}. ` : ''}Default: ${JSON.stringify(prop.default)}`;
+        delete prop.default;
+      }
+      visit(prop);
+    }
+    for (const part of schema.allOf ?? []) visit(part);
+  };
+  visit(ref);
+}
+
+/**
  * What every v1 route shares, added once here instead of on each handler: the error
  * body on every error status, optional query parameters and headers, Idempotency-Key
  * on each mutation, Retry-After on 429/503.
@@ -105,6 +142,7 @@ export function applyConventions(doc: OpenAPIObject): OpenAPIObject {
       if (!op) continue;
       optionalParameters(op);
       optionalBody(doc, op);
+      defaultsInWords(doc, op);
       // Public routes (health, metrics) say so, rather than leave a reader to guess.
       op.security ??= [];
       const secured = (op.security ?? []).length > 0;

@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { ProjectionView } from '../projections.controller.js';
 
-export class ProjectionResponse implements ProjectionView {
+/** One read model: ProjectionView in projections.controller.ts. */
+export class ProjectionResponse {
   @ApiProperty({ example: 'vms' })
   name!: string;
 
