@@ -43,6 +43,28 @@ const IDEMPOTENCY_KEY: ParameterObject = {
 const IF_MATCH =
   'Only if the resource is still at this revision (the ETag a GET gave, e.g. "7"); otherwise 412 and nothing is recorded';
 
+const POSITION = { type: 'string', pattern: '^\\d{1,20}$' };
+
+/** Parameters that mean the same on every route, described once (a route's own words win). */
+const PARAMETERS: Record<string, { description: string; schema?: SchemaObject }> = {
+  vmId: { description: 'Only those of this VM (uuid)', schema: { type: 'string', format: 'uuid' } },
+  hostId: { description: 'Only those of this host' },
+  type: { description: 'Only events of this type (e.g. VmStarted)' },
+  principal: { description: 'Only those of this principal' },
+  correlationId: { description: 'Only those of this operation (correlation id)' },
+  streamId: { description: 'One stream (e.g. vm-<uuid>, host-<id>)' },
+  since: { description: 'Recorded at or after this ISO 8601 instant', schema: { type: 'string', format: 'date-time' } },
+  until: { description: 'Recorded before this ISO 8601 instant', schema: { type: 'string', format: 'date-time' } },
+  fromPosition: { description: 'First log position (inclusive, decimal string)', schema: POSITION },
+  toPosition: { description: 'Last log position (inclusive, decimal string)', schema: POSITION },
+  position: { description: 'A log position (decimal string)', schema: POSITION },
+};
+
+const PATH_PARAMETERS: Record<string, string> = {
+  id: 'The resource id (a VM or operation uuid, a host id, a projection name)',
+  name: 'The name (snapshot, read model)',
+};
+
 function isParam(p: ParameterObject | ReferenceObject): p is ParameterObject {
   return 'in' in p;
 }
@@ -50,8 +72,18 @@ function isParam(p: ParameterObject | ReferenceObject): p is ParameterObject {
 /** v1 filters and headers are all optional: a route that needs one says so in its own checks (400). */
 function optionalParameters(op: OperationObject): void {
   for (const p of op.parameters ?? []) {
-    if (!isParam(p) || p.in === 'path') continue;
+    if (!isParam(p)) continue;
+    if (p.in === 'path') {
+      p.description ??= PATH_PARAMETERS[p.name];
+      continue;
+    }
     p.required = false;
+    const known = p.in === 'query' ? PARAMETERS[p.name] : undefined;
+    if (known) {
+      p.description ??= known.description;
+      if (known.schema && (!p.schema || ('type' in p.schema && p.schema.type === 'string' && !p.schema.pattern)))
+        p.schema = known.schema;
+    }
     if (p.in === 'header' && p.name.toLowerCase() === 'if-match') {
       p.name = 'If-Match';
       p.description ??= IF_MATCH;
