@@ -17,12 +17,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { startTestApp, TOKENS, type TestApp } from '../support/app.js';
 import { uniqueName } from '../support/env.js';
+import type { Json } from '../support/e2e.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const source = join(root, 'test', 'openapi-client', 'lifecycle.mts');
 const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- a JSON document read loosely
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 
 function operations(doc: Json): Array<[string, string, Json]> {
