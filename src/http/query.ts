@@ -5,15 +5,17 @@ function bad(field: string, message: string): BadRequestException {
   return new BadRequestException(errorBody(400, `${field} ${message}`, [{ field, errors: [`${field} ${message}`] }]));
 }
 
+// An empty optional parameter (`?cursor=&limit=`, as form-built URLs send) means the default.
+
 export function parseLimit(raw: string | undefined, field = 'limit', max = 1000, dflt = 100): number {
-  if (raw === undefined) return dflt;
+  if (raw === undefined || raw === '') return dflt;
   if (!/^\d{1,6}$/.test(raw) || Number(raw) < 1 || Number(raw) > max)
     throw bad(field, `must be an integer from 1 to ${max}`);
   return Number(raw);
 }
 
 export function parseCursor(raw: string | undefined, field = 'cursor'): number {
-  if (raw === undefined) return 0;
+  if (raw === undefined || raw === '') return 0;
   if (!/^\d{1,12}$/.test(raw)) throw bad(field, 'must be a cursor returned as "next"');
   return Number(raw);
 }
@@ -30,7 +32,7 @@ export function parseRevision(raw: string, field: string): bigint {
 }
 
 export function parseWaitMs(raw: string | undefined, max = 60000): number {
-  if (raw === undefined) return 0;
+  if (raw === undefined || raw === '') return 0;
   if (!/^\d{1,6}$/.test(raw) || Number(raw) > max) throw bad('waitMs', `must be an integer from 0 to ${max}`);
   return Number(raw);
 }

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import { AppModule } from './app.module.js';
@@ -12,6 +12,7 @@ import { requireJsonBody } from '../http/json-content-type.js';
 import { redactUrl } from '../http/redact-url.js';
 import type { HttpPorts } from '../http/tokens.js';
 import { createValidationPipe } from '../http/validation.js';
+import { openApiDocument } from '../http/openapi/document.js';
 import { httpPorts } from './http-ports.js';
 import type { Runtime } from './runtime.js';
 
@@ -52,15 +53,7 @@ export async function createHttpAppOver(ports: HttpPorts): Promise<NestExpressAp
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ErrorFilter(ports.log));
   app.enableShutdownHooks();
-  const doc = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('virtledger')
-      .setDescription('Event-sourced control plane for virtual machines and containers: HTTP API v1')
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
-  );
+  const doc = openApiDocument(app);
   SwaggerModule.setup('docs', app, doc);
   await app.init();
   // Errors raised before routing (body parser: bad JSON, too large) get the same error shape.

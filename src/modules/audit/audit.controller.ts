@@ -1,6 +1,8 @@
 import { Controller, Get, Inject, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiAnswer } from '../../http/openapi/decorators.js';
+import { VerifyResponse } from './dto/audit.response.js';
 import { vmStream } from '../../domain/streams.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
 import { verifyChain, type ChainBreak } from '../../eventstore/hash-chain.js';
@@ -40,6 +42,7 @@ export class AuditController {
   ) {}
 
   /** Recomputes the hash chain of one VM's stream, or of every stream in log order. */
+  @ApiAnswer('Verify the hash chains (one stream, or the whole log with its seals)', VerifyResponse)
   @Get('verify')
   @Roles(...AUDITORS)
   async verify(@Query('vmId') vmId?: string, @Query('streamId') streamId?: string): Promise<VerifyReport> {
@@ -64,6 +67,13 @@ export class AuditController {
    * The log (or one VM's stream, or a position range, both inclusive) as NDJSON:
    * one event per line exactly as stored (data not upcast), with the chain.
    */
+  @ApiOperation({ summary: 'Export the log as NDJSON, exactly as stored' })
+  @ApiProduces('application/x-ndjson')
+  @ApiResponse({
+    status: 200,
+    description: 'One stored event per line, with its chain metadata',
+    content: { 'application/x-ndjson': { schema: { type: 'string' } } },
+  })
   @Get('export')
   @Roles(...AUDITORS)
   async export(

@@ -10,7 +10,9 @@ import {
   Req,
   Res,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiAnswer } from '../../http/openapi/decorators.js';
+import { EventPage } from './dto/event.response.js';
 import type { Request, Response } from 'express';
 import { vmStream } from '../../domain/streams.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
@@ -33,6 +35,14 @@ export class EventsController {
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
+  @ApiAnswer("A VM's events, oldest first", EventPage)
+  @ApiQuery({
+    name: 'fromRevision',
+    required: false,
+    description: 'First revision to return',
+    schema: { type: 'integer', minimum: 0 },
+  })
+  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 1000 } })
   @Get('vms/:id/events')
   @Roles('operator', ...AUDITORS)
   async vmEvents(
@@ -58,6 +68,14 @@ export class EventsController {
    * The global log, paged and filtered: `fromPosition` is inclusive; `next` is the
    * fromPosition of the next page (a position, so pages never skip or repeat an event).
    */
+  @ApiAnswer('The global log, paged and filtered', EventPage)
+  @ApiQuery({
+    name: 'fromPosition',
+    required: false,
+    description: 'First position (inclusive)',
+    schema: { type: 'string', pattern: '^\\d{1,20}$' },
+  })
+  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } })
   @Get('events')
   @Roles(...AUDITORS)
   async events(
@@ -90,6 +108,18 @@ export class EventsController {
    * Live feed (SSE): resumes after Last-Event-ID (or from fromPosition; `end` for
    * only new events) with no gap and no duplicate; `?vmId=` and `?type=` narrow it.
    */
+  @ApiOperation({ summary: 'Live feed of the log (Server-Sent Events), resumable' })
+  @ApiProduces('text/event-stream')
+  @ApiResponse({
+    status: 200,
+    description: 'One SSE event per log event: id = position, data = the event as in GET /v1/events',
+    content: { 'text/event-stream': { schema: { type: 'string' } } },
+  })
+  @ApiHeader({
+    name: 'Last-Event-ID',
+    required: false,
+    description: 'Resume after this position (set by EventSource on reconnect)',
+  })
   @Get('events/stream')
   @Roles(...AUDITORS)
   @ApiQuery({ name: 'fromPosition', required: false, description: 'a position, or `end` for only new events' })

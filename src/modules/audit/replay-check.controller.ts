@@ -1,5 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiAnswer } from '../../http/openapi/decorators.js';
+import { ReplayCheckResponse } from './dto/audit.response.js';
 import { PROJECTIONS, type ProjectionControl } from '../../http/tokens.js';
 import { AUDITORS, Roles } from '../../http/auth/roles.js';
 import type { ReplayCheckReport } from '../../projections/replay-check.js';
@@ -11,6 +13,7 @@ export class ReplayCheckController {
   constructor(@Inject(PROJECTIONS) private readonly projections: ProjectionControl) {}
 
   /** Rebuilds every read model in a shadow namespace and lists each difference from the live one. */
+  @ApiAnswer('Replay the log into shadow read models and compare with the live ones', ReplayCheckResponse)
   @Get('replay-check')
   @Roles(...AUDITORS)
   async check(): Promise<ReplayCheckReport> {

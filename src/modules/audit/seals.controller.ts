@@ -1,5 +1,7 @@
 import { ConflictException, Controller, Get, Inject, NotFoundException, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiAnswer } from '../../http/openapi/decorators.js';
+import { EventProofResponse, SealKeyResponse, SealListResponse } from './dto/audit.response.js';
 import type { EventProof } from '../../eventstore/seals/event-proof.js';
 import type { SealAudit, SealKeyView, SealView } from '../../eventstore/seals/seal-audit.js';
 import { ProofUnavailableError } from '../../eventstore/seals/store-audit.js';
@@ -16,6 +18,7 @@ export class SealsController {
   constructor(@Inject(SEAL_AUDIT) private readonly audit: SealAudit) {}
 
   /** Every seal in the store, oldest first, each with its revision on `$seals` and its log position. */
+  @ApiAnswer('List the signed seals over the log', SealListResponse)
   @Get('seals')
   @Roles(...AUDITORS)
   async seals(): Promise<{ seals: SealView[] }> {
@@ -23,6 +26,7 @@ export class SealsController {
   }
 
   /** The public key seals are signed with (base64 SPKI DER and PEM). */
+  @ApiAnswer('The public key seals are signed with', SealKeyResponse)
   @Get('seals/key')
   @Roles(...AUDITORS)
   key(): SealKeyView {
@@ -30,6 +34,7 @@ export class SealsController {
   }
 
   /** Inclusion proof of the event at `position` against the latest seal; checked offline by `virtledger audit proof`. */
+  @ApiAnswer("An event's inclusion proof against the latest seal", EventProofResponse)
   @Get('proof')
   @Roles(...AUDITORS)
   async proof(@Query('position') raw?: string): Promise<EventProof> {

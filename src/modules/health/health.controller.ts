@@ -1,6 +1,8 @@
 import { Controller, Get, Header, Inject, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiAnswer } from '../../http/openapi/decorators.js';
+import { HealthResponse } from './dto/health.response.js';
 import type { EventStore } from '../../eventstore/event-store.port.js';
 import { Public } from '../../http/auth/roles.js';
 import { errorBody } from '../../http/error-body.js';
@@ -39,9 +41,10 @@ export class HealthController {
     return [...this.projections.list(), ...this.status.subscriptions()];
   }
 
+  @ApiAnswer('Liveness and readiness of the process and its dependencies', HealthResponse)
   @Get('health')
   @Public()
-  @HealthCheck()
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
   async check(): Promise<HealthCheckResult> {
     try {
       return await this.probe();
@@ -98,6 +101,13 @@ export class HealthController {
     ]);
   }
 
+  @ApiOperation({ summary: 'Prometheus metrics' })
+  @ApiProduces('text/plain')
+  @ApiResponse({
+    status: 200,
+    description: 'Prometheus text exposition format 0.0.4',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  })
   @Get('metrics')
   @Public()
   @Header('Content-Type', 'text/plain; version=0.0.4')

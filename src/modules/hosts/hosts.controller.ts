@@ -38,6 +38,8 @@ import {
   type ProjectionControl,
 } from '../../http/tokens.js';
 import { RegisterHostDto } from './dto/register-host.dto.js';
+import { HostDomainPage, HostPage, HostResponse } from './dto/host.response.js';
+import { ApiAnswer, ETAG_HEADER } from '../../http/openapi/decorators.js';
 import { hostDecider } from '../../domain/host/host.decider.js';
 import { hostViewAt } from './host-history.js';
 import { AT_DOC, parseAsOf, REVISION_DOC } from '../../http/as-of.query.js';
@@ -66,6 +68,7 @@ export class HostsController {
   }
 
   /** The capabilities are recorded in HostRegistered: later commands read them from the host, not the driver. */
+  @ApiAnswer('Register a host', HostResponse, { status: 201, description: 'Registered' })
   @Post()
   @Roles()
   async register(@Body() body: RegisterHostDto, @CurrentPrincipal() p: Principal): Promise<HostView> {
@@ -112,6 +115,7 @@ export class HostsController {
     return toHostView(result.state, capabilities, result.revision ?? 0n, last.metadata.at, last.metadata.at);
   }
 
+  @ApiAnswer('List hosts', HostPage)
   @Get()
   @Roles(...READERS)
   async list() {
@@ -120,6 +124,7 @@ export class HostsController {
   }
 
   /** `?at=<ISO time>` or `?revision=<n>` (not both): the host as it was then, folded from its stream. */
+  @ApiAnswer('Read a host (now, or as of a past instant or revision)', HostResponse, { headers: ETAG_HEADER })
   @Get(':id')
   @Roles(...READERS)
   @ApiQuery({ name: 'at', required: false, description: AT_DOC })
@@ -149,6 +154,7 @@ export class HostsController {
    * the host, and a GET must not touch it. 503 + Retry-After when no worker
    * answers in time, or with the driver's reason when it cannot list.
    */
+  @ApiAnswer("What the host's driver really runs, asked of its worker", HostDomainPage)
   @Get(':id/domains')
   @Roles('operator', 'auditor')
   async domains(@Param('id') id: string, @Res({ passthrough: true }) res: Response) {

@@ -9,6 +9,8 @@ import {
   ServiceUnavailableException,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiAnswer, ApiPage } from '../../http/openapi/decorators.js';
+import { OperationPage, OperationResponse } from './dto/operation.response.js';
 import type { Response } from 'express';
 import { parseCursor, parseLimit, parseWaitMs } from '../../http/query.js';
 import type { AppConfig } from '../../config/config.js';
@@ -34,6 +36,10 @@ export class OperationsController {
   ) {}
 
   /** Newest first; `?status=` and `?kind=` take comma lists. */
+  @ApiAnswer('List operations', OperationPage)
+  @ApiPage()
+  @ApiQuery({ name: 'vmId', required: false, description: 'Only those of this VM' })
+  @ApiQuery({ name: 'principal', required: false, description: 'Only those this principal started' })
   @Get()
   @Roles(...READERS)
   @ApiQuery({
@@ -59,6 +65,13 @@ export class OperationsController {
   }
 
   /** `?waitMs=` long-polls until the operation is done (or the wait is over), then answers its state. */
+  @ApiAnswer('Read an operation (optionally waiting until it is done)', OperationResponse)
+  @ApiQuery({
+    name: 'waitMs',
+    required: false,
+    description: 'Long-poll: wait up to this long for the operation to finish',
+    schema: { type: 'integer', minimum: 0, maximum: 60000, default: 0 },
+  })
   @Get(':id')
   @Roles(...READERS)
   async get(

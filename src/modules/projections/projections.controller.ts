@@ -1,5 +1,7 @@
-import { Body, Controller, Get, Inject, Param, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiAnswer } from '../../http/openapi/decorators.js';
+import { ProjectionList, RebuildAccepted } from './dto/projection.response.js';
 import type { Response } from 'express';
 import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
 import { READERS, Roles, type Principal } from '../../http/auth/roles.js';
@@ -18,6 +20,7 @@ export interface ProjectionView {
 export class ProjectionsController {
   constructor(@Inject(PROJECTIONS) private readonly projections: ProjectionControl) {}
 
+  @ApiAnswer('List the read models and their positions', ProjectionList)
   @Get()
   @Roles(...READERS)
   list(): { items: ProjectionView[] } {
@@ -27,6 +30,14 @@ export class ProjectionsController {
   }
 
   /** Admin only: rebuild from position 0 in a shadow namespace, swap atomically; 202 with the operation to poll. */
+  @ApiOperation({ summary: 'Rebuild a read model from the log (admin)' })
+  @HttpCode(202)
+  @ApiResponse({
+    status: 202,
+    description: 'Accepted: follow the rebuild operation',
+    type: RebuildAccepted,
+    headers: { Location: { description: 'The operation: /v1/operations/{operationId}', schema: { type: 'string' } } },
+  })
   @Post(':name/rebuild')
   @Roles()
   async rebuild(

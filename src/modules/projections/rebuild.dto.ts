@@ -4,7 +4,13 @@ import { ReasonDto } from '../../http/reason.dto.js';
 
 /** A rebuild may be throttled so it does not starve a busy store or Redis. */
 export class RebuildDto extends ReasonDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 5000, default: 500, description: 'Events per Redis transaction' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: 5000,
+    default: 500,
+    description: 'Events per Redis transaction',
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -12,6 +18,7 @@ export class RebuildDto extends ReasonDto {
   batchSize?: number;
 
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 0,
     maximum: 10000,
     default: 0,

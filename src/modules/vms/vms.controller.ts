@@ -21,7 +21,10 @@ import { parseIfMatch, parseLimit, parseCursor } from '../../http/query.js';
 import { AT_DOC, parseAsOf, parseDiffRange, POINT_DOC, REVISION_DOC } from '../../http/as-of.query.js';
 import { CreateVmDto } from './dto/create-vm.dto.js';
 import { MigrationDto } from './dto/migration.dto.js';
-import { ReasonDto } from '../../http/reason.dto.js';
+import { REASON_DOC, ReasonDto } from '../../http/reason.dto.js';
+import { ApiAnswer, ApiCommand, ApiPage, ETAG_HEADER } from '../../http/openapi/decorators.js';
+import { SnapshotPage, VmPage, VmResponse } from './dto/vm.response.js';
+import { VmDiffResponse } from './dto/vm-diff.response.js';
 import { SnapshotDto } from './dto/snapshot.dto.js';
 import { StopVmDto } from './dto/stop-vm.dto.js';
 import { toVmView } from './vm.view.js';
@@ -65,6 +68,7 @@ export class VmsController {
     };
   }
 
+  @ApiCommand('Create a VM', 'Placement picks a host unless hostId is given; the VM starts unless start is false')
   @Post()
   @Roles(...MUTATORS)
   async create(@Body() body: CreateVmDto, @CurrentPrincipal() p: Principal, @Res({ passthrough: true }) res: Response) {
@@ -72,6 +76,8 @@ export class VmsController {
   }
 
   /** Oldest first; deleted VMs only with `?includeDeleted=true` (or `?state=deleted`). */
+  @ApiAnswer('List VMs', VmPage)
+  @ApiPage()
   @Get()
   @Roles(...READERS)
   @ApiQuery({ name: 'state', required: false, description: 'VM states (comma list), e.g. running,paused' })
@@ -93,6 +99,7 @@ export class VmsController {
   }
 
   /** `?at=<ISO time>` or `?revision=<n>` (not both): the VM as it was then, folded from its stream. */
+  @ApiAnswer('Read a VM (now, or as of a past instant or revision)', VmResponse, { headers: ETAG_HEADER })
   @Get(':id')
   @Roles(...READERS)
   @ApiQuery({ name: 'at', required: false, description: AT_DOC })
@@ -114,6 +121,7 @@ export class VmsController {
    * ISO time), with the event that changed it. Principals and operations show, so
    * it is for the same roles as the VM's events.
    */
+  @ApiAnswer('What changed in a VM between two revisions or instants', VmDiffResponse)
   @Get(':id/diff')
   @Roles('operator', ...AUDITORS)
   @ApiQuery({ name: 'from', required: false, description: `${POINT_DOC}; default: before the first event (empty)` })
@@ -122,6 +130,7 @@ export class VmsController {
     return this.vms.diff(id, parseDiffRange({ from, to }));
   }
 
+  @ApiCommand('Start a VM')
   @Post(':id/start')
   @Roles(...MUTATORS)
   async start(
@@ -137,6 +146,7 @@ export class VmsController {
     );
   }
 
+  @ApiCommand('Stop a VM (graceful, or forced at once)')
   @Post(':id/stop')
   @Roles(...MUTATORS)
   async stop(
@@ -161,6 +171,7 @@ export class VmsController {
     );
   }
 
+  @ApiCommand('Reboot a VM')
   @Post(':id/reboot')
   @Roles(...MUTATORS)
   async reboot(
@@ -180,6 +191,7 @@ export class VmsController {
     );
   }
 
+  @ApiCommand('Pause a VM')
   @Post(':id/pause')
   @Roles(...MUTATORS)
   async pause(
@@ -199,6 +211,7 @@ export class VmsController {
     );
   }
 
+  @ApiCommand('Resume a paused VM')
   @Post(':id/resume')
   @Roles(...MUTATORS)
   async resume(
@@ -218,6 +231,7 @@ export class VmsController {
     );
   }
 
+  @ApiCommand('Take a snapshot of a VM')
   @Post(':id/snapshots')
   @Roles(...MUTATORS)
   async snapshot(
@@ -244,6 +258,7 @@ export class VmsController {
     );
   }
 
+  @ApiAnswer("List a VM's snapshots", SnapshotPage)
   @Get(':id/snapshots')
   @Roles(...READERS)
   async snapshots(@Param('id', uuid) id: string) {
@@ -251,6 +266,7 @@ export class VmsController {
     return { items: view.snapshots, next: null };
   }
 
+  @ApiCommand('Revert a VM to a snapshot')
   @Post(':id/snapshots/:name/revert')
   @Roles(...MUTATORS)
   async revert(
@@ -272,6 +288,8 @@ export class VmsController {
     );
   }
 
+  @ApiCommand('Delete a snapshot')
+  @ApiQuery({ name: 'reason', required: false, description: REASON_DOC })
   @Delete(':id/snapshots/:name')
   @Roles(...MUTATORS)
   async deleteSnapshot(
@@ -293,6 +311,7 @@ export class VmsController {
     );
   }
 
+  @ApiCommand('Migrate a VM to another host (live or cold)')
   @Post(':id/migrations')
   @Roles(...MUTATORS)
   async migrate(
@@ -308,6 +327,8 @@ export class VmsController {
     );
   }
 
+  @ApiCommand('Delete a VM and its disks')
+  @ApiQuery({ name: 'reason', required: false, description: REASON_DOC })
   @Delete(':id')
   @Roles(...MUTATORS)
   async remove(

@@ -16,13 +16,13 @@ import { ReasonDto } from '../../../http/reason.dto.js';
 import { ID_PATTERN, NAME_PATTERN, NAME_RULE } from '../../../domain/patterns.js';
 
 export class CapacityDto {
-  @ApiProperty({ minimum: 1, maximum: 100000 })
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: 100000 })
   @IsInt()
   @Min(1)
   @Max(100000)
   vcpus!: number;
 
-  @ApiProperty({ minimum: 16, maximum: 1073741824 })
+  @ApiProperty({ type: 'integer', minimum: 16, maximum: 1073741824 })
   @IsInt()
   @Min(16)
   @Max(1073741824)

@@ -9,19 +9,19 @@ export class CreateVmDto extends ReasonDto {
   @Matches(NAME_PATTERN, { message: `name ${NAME_RULE}` })
   name!: string;
 
-  @ApiProperty({ minimum: 1, maximum: 256, example: 1 })
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: 256, example: 1 })
   @IsInt()
   @Min(1)
   @Max(256)
   vcpus!: number;
 
-  @ApiProperty({ minimum: 16, maximum: 4194304, example: 256 })
+  @ApiProperty({ type: 'integer', minimum: 16, maximum: 4194304, example: 256 })
   @IsInt()
   @Min(16)
   @Max(4194304)
   memoryMiB!: number;
 
-  @ApiProperty({ minimum: 1, maximum: 65536, example: 1 })
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: 65536, example: 1 })
   @IsInt()
   @Min(1)
   @Max(65536)

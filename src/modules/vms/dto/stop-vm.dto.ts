@@ -9,6 +9,7 @@ export class StopVmDto extends ReasonDto {
   force?: boolean;
 
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 0,
     maximum: 600000,
     description: 'How long a graceful stop may take before a hard stop',

@@ -1,0 +1,106 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { HostDomain } from '../../../application/host-queries.js';
+import type { HostCapabilities, Resources } from '../../../domain/host/host.events.js';
+import type { HostView } from '../host.view.js';
+
+// `implements` ties each schema to the view it documents: a field added to the view
+// and not here fails the build.
+
+export class ResourcesResponse implements Resources {
+  @ApiProperty({ type: 'integer', example: 8 })
+  vcpus!: number;
+
+  @ApiProperty({ type: 'integer', example: 16384 })
+  memoryMiB!: number;
+}
+
+export class HostCapabilitiesResponse implements HostCapabilities {
+  @ApiProperty()
+  liveMigration!: boolean;
+
+  @ApiProperty()
+  coldMigration!: boolean;
+
+  @ApiProperty()
+  memorySnapshots!: boolean;
+
+  @ApiProperty()
+  diskSnapshots!: boolean;
+
+  @ApiProperty()
+  pause!: boolean;
+
+  @ApiProperty()
+  reboot!: boolean;
+
+  @ApiProperty({ description: 'Informational: KVM (or the like) available' })
+  hardwareAcceleration!: boolean;
+}
+
+export class HostResponse implements HostView {
+  @ApiProperty({ example: 'hv-1' })
+  id!: string;
+
+  @ApiProperty({ example: 'hv-1' })
+  name!: string;
+
+  @ApiProperty({ example: 'qemu' })
+  driver!: string;
+
+  @ApiProperty({ example: 'qemu:///system' })
+  uri!: string;
+
+  @ApiProperty({ type: ResourcesResponse })
+  capacity!: ResourcesResponse;
+
+  @ApiProperty({ type: ResourcesResponse, description: 'What its VMs take' })
+  allocated!: ResourcesResponse;
+
+  @ApiProperty({ example: 'active', description: 'active, or draining (no new VMs)' })
+  state!: string;
+
+  @ApiProperty({ type: 'integer', description: 'VMs placed on it' })
+  vms!: number;
+
+  @ApiProperty({ type: HostCapabilitiesResponse, nullable: true })
+  capabilities!: HostCapabilitiesResponse | null;
+
+  @ApiProperty({ type: 'integer', description: 'Stream revision (also the ETag)' })
+  revision!: number;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+
+  @ApiProperty({ format: 'date-time' })
+  updatedAt!: string;
+}
+
+export class HostPage {
+  @ApiProperty({ type: [HostResponse] })
+  items!: HostResponse[];
+
+  @ApiProperty({ type: 'string', nullable: true, description: 'Always null: every host in one page' })
+  next!: string | null;
+}
+
+/** One domain the driver runs; drivers may add details beside these. */
+export class HostDomainResponse implements HostDomain {
+  [detail: string]: unknown;
+
+  @ApiProperty({ description: 'The VM id the domain is named for' })
+  vmId!: string;
+
+  @ApiProperty({ description: 'False: the driver runs it but virtledger did not create it' })
+  managed!: boolean;
+
+  @ApiProperty({ example: 'running' })
+  state!: string;
+}
+
+export class HostDomainPage {
+  @ApiProperty({ type: [HostDomainResponse] })
+  items!: HostDomainResponse[];
+
+  @ApiProperty({ type: 'string', nullable: true, description: 'Always null: every domain in one page' })
+  next!: string | null;
+}

@@ -1,0 +1,103 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { VM_STATES, type SnapshotRecord, type VmStateName } from '../../../domain/vm/vm.types.js';
+import type { VmView } from '../vm.view.js';
+
+// `implements` ties each schema to the view it documents: a field added to the view
+// and not here fails the build.
+
+export class SnapshotResponse implements SnapshotRecord {
+  @ApiProperty({ example: 'before-upgrade' })
+  name!: string;
+
+  @ApiProperty({ description: 'Includes RAM (resumes where it was) or disk only' })
+  memory!: boolean;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+}
+
+export class PendingOperationResponse {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ example: 'start' })
+  kind!: string;
+
+  @ApiProperty({ description: 'The step the operation waits for', example: 'start' })
+  step!: string;
+}
+
+export class MigrationStateResponse {
+  @ApiProperty()
+  sourceHostId!: string;
+
+  @ApiProperty()
+  targetHostId!: string;
+
+  @ApiProperty()
+  live!: boolean;
+}
+
+export class VmResponse implements VmView {
+  @ApiProperty({ format: 'uuid', example: '7c9e6679-7425-40de-944b-e07fc1f90ae7' })
+  id!: string;
+
+  @ApiProperty({ example: 'web-1' })
+  name!: string;
+
+  @ApiProperty({ enum: VM_STATES, enumName: 'VmState', example: 'running' })
+  state!: VmStateName;
+
+  @ApiProperty({ type: 'string', nullable: true, description: 'Null until placed' })
+  hostId!: string | null;
+
+  @ApiProperty({ type: 'integer', example: 1 })
+  vcpus!: number;
+
+  @ApiProperty({ type: 'integer', example: 256 })
+  memoryMiB!: number;
+
+  @ApiProperty({ type: 'integer', example: 1 })
+  diskGiB!: number;
+
+  @ApiPropertyOptional({ example: 'alpine' })
+  image?: string;
+
+  @ApiProperty({ type: [SnapshotResponse] })
+  snapshots!: SnapshotResponse[];
+
+  @ApiProperty({ type: 'integer', description: 'Stream revision (also the ETag)', example: 3 })
+  revision!: number;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+
+  @ApiProperty({ format: 'date-time' })
+  updatedAt!: string;
+
+  @ApiProperty({
+    type: PendingOperationResponse,
+    nullable: true,
+    description: "The operation holding the VM's lock, if any",
+  })
+  pendingOperation!: PendingOperationResponse | null;
+
+  @ApiPropertyOptional({ type: MigrationStateResponse, nullable: true })
+  migration?: MigrationStateResponse | null;
+}
+
+export class VmPage {
+  @ApiProperty({ type: [VmResponse] })
+  items!: VmResponse[];
+
+  @ApiProperty({ type: 'string', nullable: true, description: 'The cursor of the next page; null on the last' })
+  next!: string | null;
+}
+
+export class SnapshotPage {
+  @ApiProperty({ type: [SnapshotResponse] })
+  items!: SnapshotResponse[];
+
+  @ApiProperty({ type: 'string', nullable: true, description: 'Always null: every snapshot in one page' })
+  next!: string | null;
+}
