@@ -50,15 +50,14 @@ async function main(): Promise<void> {
       for (const id of runtime.hosts.servedHosts()) runtime.metrics.setQueueDepth(id, await runtime.hub.depth(id));
     };
     const bind = process.env.HOST_BIND ?? '0.0.0.0';
-    try {
-      metricsServer = await startMetricsServer(runtime.metrics, config.metricsPort, bind, log, depths);
-    } catch (err) {
-      log.fatal({ err, metricsPort: config.metricsPort }, 'cannot serve metrics');
-      await app?.close().catch(() => undefined);
-      await runtime.stop();
-      process.exit(1);
-    }
-    log.info({ metricsPort: metricsServer.port }, 'metrics served on /metrics');
+    // A port already taken (a second worker on one machine) costs the metrics, not the host's jobs.
+    metricsServer = await startMetricsServer(runtime.metrics, config.metricsPort, bind, log, depths).catch(
+      (err: unknown) => {
+        log.error({ err, metricsPort: config.metricsPort }, 'cannot serve /metrics; set METRICS_PORT to a free port');
+        return undefined;
+      },
+    );
+    if (metricsServer) log.info({ metricsPort: metricsServer.port }, 'metrics served on /metrics');
   }
   let stopping = false;
   const shutdown = async (signal: string) => {
