@@ -1,6 +1,7 @@
 import { allocated } from '../domain/host/host.state.js';
 import type { Resources } from '../domain/host/host.events.js';
 import type { ReadModels } from '../projections/read-models.js';
+import type { OperationTally } from './metrics-operations.js';
 
 export interface Census {
   vmsByState: Map<string, number>;
@@ -12,7 +13,7 @@ const PAGE = 500;
 
 /**
  * Counts the read models for the gauges of one scrape: VMs by state, operations by
- * kind and status, each host's capacity and allocation. One walk serves every gauge
+ * kind and status (incrementally: see OperationTally), each host's capacity and allocation. One walk serves every gauge
  * of a scrape (results are reused for `maxAgeMs`); a scrape while Redis is down
  * answers the last census instead of failing.
  */
@@ -23,6 +24,7 @@ export class ReadModelCensus {
 
   constructor(
     private readonly readModels: ReadModels,
+    private readonly operations: OperationTally,
     private readonly maxAgeMs = 1000,
   ) {}
 
@@ -46,17 +48,7 @@ export class ReadModelCensus {
       for (const vm of page.items) vmsByState.set(vm.state.state, (vmsByState.get(vm.state.state) ?? 0) + 1);
       cursor = page.next;
     }
-    const ops = new Map<string, { kind: string; status: string; count: number }>();
-    for (let cursor: string | null = '0'; cursor !== null;) {
-      const page = await this.readModels.listOperations({}, Number(cursor), PAGE);
-      for (const op of page.items) {
-        const key = `${op.kind}\u0000${op.status}`;
-        const entry = ops.get(key) ?? { kind: op.kind, status: op.status, count: 0 };
-        entry.count++;
-        ops.set(key, entry);
-      }
-      cursor = page.next;
-    }
+    const operations = await this.operations.count();
     const hosts = (await this.readModels.listHosts())
       .filter((h) => h.state.exists && h.state.id)
       .map((h) => ({
@@ -66,6 +58,6 @@ export class ReadModelCensus {
         capacity: h.state.capacity,
         allocated: allocated(h.state),
       }));
-    return { vmsByState, operations: [...ops.values()], hosts };
+    return { vmsByState, operations, hosts };
   }
 }

@@ -14,6 +14,7 @@ import { HostServing } from './host-serving.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { ReadModelCensus } from './metrics-census.js';
+import { OperationTally } from './metrics-operations.js';
 import { startPrivateRedis, type PrivateRedis } from './private-redis.js';
 import { connectRedis, type RedisConnection } from './redis-connection.js';
 import { WorkerPool } from './worker-pool.js';
@@ -86,7 +87,7 @@ export class Runtime {
           ? undefined
           : await ControlPlane.open({ config, log, redis: conn.redis, keys, hub, blocking: conn.blocking, metrics });
       // The cluster-wide gauges come from the control plane only: workers would repeat them.
-      if (controlPlane) metrics.attachReadModels(new ReadModelCensus(readModels));
+      if (controlPlane) metrics.attachReadModels(new ReadModelCensus(readModels, new OperationTally(conn.redis, keys)));
       const hosts = new HostServing(config, readModels, pool, log);
       return new Runtime(config, log, metrics, conn, privateRedis, keys, hub, readModels, hosts, controlPlane);
     } catch (err) {
