@@ -11,33 +11,28 @@ const NOT_VERBS = new Set<PropertyKey>(['watch', 'close', 'constructor', 'then']
  * with later features are measured without a change here.
  */
 export function meteredDriver(driver: HypervisorDriver, kind: string, metrics: Metrics): HypervisorDriver {
-  const wrapped = new Map<PropertyKey, unknown>();
   return new Proxy(driver, {
+    // Looked up at each access: a method swapped on the driver (a fault injected in a test) is what runs.
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
       if (typeof value !== 'function') return value;
       const fn = value as (...a: unknown[]) => unknown;
       if (NOT_VERBS.has(prop) || typeof prop !== 'string') return fn.bind(target);
-      let w = wrapped.get(prop);
-      if (!w) {
-        w = (...args: unknown[]) => {
-          const t0 = performance.now();
-          const out = fn.apply(target, args);
-          if (!(out instanceof Promise)) return out;
-          return out.then(
-            (v) => {
-              metrics.observeDriverCall(kind, prop, performance.now() - t0, true);
-              return v;
-            },
-            (err: unknown) => {
-              metrics.observeDriverCall(kind, prop, performance.now() - t0, false);
-              throw err;
-            },
-          );
-        };
-        wrapped.set(prop, w);
-      }
-      return w;
+      return (...args: unknown[]) => {
+        const t0 = performance.now();
+        const out = fn.apply(target, args);
+        if (!(out instanceof Promise)) return out;
+        return out.then(
+          (v) => {
+            metrics.observeDriverCall(kind, prop, performance.now() - t0, true);
+            return v;
+          },
+          (err: unknown) => {
+            metrics.observeDriverCall(kind, prop, performance.now() - t0, false);
+            throw err;
+          },
+        );
+      };
     },
   });
 }

@@ -5,26 +5,31 @@ import type { Metrics } from './metrics.js';
 /**
  * The store with every append timed into `virtledger_store_append_duration_seconds`
  * (commands, results, checkpoints and seals alike: whatever waits on the store).
- * Every other member is the store's own, bound to it.
+ * Every other member is the store's own, bound to it. `append` is looked up on the
+ * store at each access, so code that swaps it (a fault injected in a test) is still
+ * what runs, and calling the method it replaced cannot loop back into itself.
  */
 export function meteredStore(store: EventStore, metrics: Metrics): EventStore {
-  const append: EventStore['append'] = async (streamId, events, expected) => {
-    const t0 = performance.now();
-    try {
-      const result = await store.append(streamId, events, expected);
-      metrics.observeAppend(store.kind, performance.now() - t0, 'ok');
-      return result;
-    } catch (err) {
-      const outcome = err instanceof WrongExpectedVersionError ? 'conflict' : 'error';
-      metrics.observeAppend(store.kind, performance.now() - t0, outcome);
-      throw err;
-    }
-  };
+  const timed =
+    (append: EventStore['append']): EventStore['append'] =>
+    async (streamId, events, expected) => {
+      const t0 = performance.now();
+      try {
+        const result = await append.call(store, streamId, events, expected);
+        metrics.observeAppend(store.kind, performance.now() - t0, 'ok');
+        return result;
+      } catch (err) {
+        const outcome = err instanceof WrongExpectedVersionError ? 'conflict' : 'error';
+        metrics.observeAppend(store.kind, performance.now() - t0, outcome);
+        throw err;
+      }
+    };
   return new Proxy(store, {
     get(target, prop) {
-      if (prop === 'append') return append;
       const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      if (typeof value !== 'function') return value;
+      const fn = value as (...a: unknown[]) => unknown;
+      return prop === 'append' ? timed(fn as EventStore['append']) : fn.bind(target);
     },
   });
 }

@@ -54,6 +54,28 @@ describe('metrics: families and the decorators that feed them', () => {
     }
   });
 
+  test('a fault swapped onto a metered store’s append is what runs, and may call the append it replaced', async () => {
+    const m = new Metrics();
+    const { store, cleanup } = await tempSqliteStore();
+    try {
+      const metered = meteredStore(store, m);
+      const original = metered.append;
+      let injected = 0;
+      metered.append = (streamId, events, expected) => {
+        injected++;
+        return original(streamId, events, expected);
+      };
+      await metered.append('s-2', [event()], 'no_stream');
+      assert.equal(injected, 1);
+      metered.append = original;
+      await metered.append('s-2', [event()], 0n);
+      assert.equal(injected, 1);
+      assert.equal((await metered.readStream('s-2')).length, 2);
+    } finally {
+      await cleanup();
+    }
+  });
+
   test('a metered driver times each verb by driver and outcome, and leaves the driver’s own answers untouched', async () => {
     const m = new Metrics();
     const dir = tempDir('vl-metered-');
