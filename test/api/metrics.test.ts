@@ -74,6 +74,14 @@ describe('metrics: the API and a worker process, as Prometheus scrapes them', ()
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
+    // The worker is up once its metrics port answers (a loaded machine may take a while to start it).
+    await waitFor(
+      async () => {
+        if (worker.exitCode !== null) throw new Error(`the worker exited with ${worker.exitCode}`);
+        return (await fetch(metricsUrl).catch(() => undefined))?.ok;
+      },
+      { what: 'the worker’s /metrics', timeoutMs: 90_000, intervalMs: 100 },
+    );
     const host = await t.as('admin').post('/v1/hosts', {
       id: hostId,
       name: 'metrics-host',
@@ -86,10 +94,10 @@ describe('metrics: the API and a worker process, as Prometheus scrapes them', ()
     const create = await t.as('operator').post('/v1/vms', { name: 'm1', vcpus: 2, memoryMiB: 256, diskGiB: 1 });
     assert.equal(create.status, 202, JSON.stringify(create.body));
     vmId = create.body.vmId as string;
-    assert.equal((await waitOperation(t, create.body.operationId as string)).status, 'succeeded');
+    assert.equal((await waitOperation(t, create.body.operationId as string, 90_000)).status, 'succeeded');
     const pause = await t.as('operator').post(`/v1/vms/${vmId}/pause`);
     assert.equal(pause.status, 202, JSON.stringify(pause.body));
-    assert.equal((await waitOperation(t, pause.body.operationId as string)).status, 'failed');
+    assert.equal((await waitOperation(t, pause.body.operationId as string, 90_000)).status, 'failed');
   });
 
   after(async () => {
