@@ -47,7 +47,8 @@ RUN mkdir -p /data && chown node:node /data
 # The API needs no privilege; a worker that drives /dev/kvm, namespaces and cgroups runs
 # as root (docker-compose.yml sets `user: root` and `privileged` for it).
 USER node
-EXPOSE 3000
+# 3000: the API (and its /metrics); 9464: a worker's /metrics (METRICS_PORT, worker role only).
+EXPOSE 3000 9464
 # Role-aware (scripts/healthcheck.mjs): the API (and `all`) must answer GET /health on
 # PORT; a worker serves no HTTP, so its process must be alive and its Redis answer PING.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=4 \

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // The image's HEALTHCHECK, aware of the role the container runs:
 //   api / all  GET http://127.0.0.1:$PORT/health must answer 2xx within 4 s;
-//   worker     serves no HTTP (a hypervisor host needs Redis only): the virtledger process
-//              must be alive and Redis (REDIS_URL), its only dependency, must answer PING
-//              within 3 s. BullMQ's stalled-job detection is what notices a worker that is
-//              alive but stuck.
+//   worker     serves no API (a hypervisor host needs Redis only): its GET /metrics on
+//              METRICS_PORT (default 9464; METRICS_PORT=0 skips this check) must answer 2xx
+//              within 3 s, which proves its event loop turns, and Redis (REDIS_URL), its only
+//              dependency, must answer PING within 3 s. BullMQ's stalled-job detection is what
+//              notices a worker whose jobs are stuck.
 // The role and port are read from the running process's own command line (`--role`,
 // `--port`, as src/config/config.ts parses them), then ROLE / PORT, as the app does.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -34,6 +35,18 @@ function flag(argv, name) {
 }
 
 async function checkWorker() {
+  const metricsPort = process.env.METRICS_PORT ?? '9464';
+  if (metricsPort !== '0') {
+    try {
+      const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(3_000) });
+      if (!res.ok) throw new Error(`answered ${res.status}`);
+    } catch (err) {
+      console.error(
+        `unhealthy: worker /metrics on port ${metricsPort}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return 1;
+    }
+  }
   const url = process.env.REDIS_URL;
   if (!url) {
     console.log('healthy: worker process alive (no REDIS_URL: it runs a private redis-server)');
@@ -51,7 +64,7 @@ async function checkWorker() {
   try {
     await redis.connect();
     await redis.ping();
-    console.log('healthy: worker process alive, Redis answers');
+    console.log('healthy: worker answers /metrics, Redis answers');
     return 0;
   } catch (err) {
     console.error(`unhealthy: worker cannot reach Redis: ${err instanceof Error ? err.message : String(err)}`);

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config/config.js';
 import { RedisNotInstalledError } from './runtime/private-redis.js';
 import { createLogger } from './runtime/logger.js';
 import { Runtime } from './runtime/runtime.js';
+import { startMetricsServer, type MetricsServer } from './runtime/metrics-server.js';
 
 /** One entry; the role comes from --role / ROLE: all (default) | api | worker. */
 async function main(): Promise<void> {
@@ -42,6 +43,22 @@ async function main(): Promise<void> {
   } else {
     log.info({ role: config.role, hosts: config.workerHosts }, 'virtledger worker running');
   }
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsPort !== undefined) {
+    // A worker's queue depths, read at each scrape (the API's /metrics reads its own).
+    const depths = async () => {
+      for (const id of runtime.hosts.servedHosts()) runtime.metrics.setQueueDepth(id, await runtime.hub.depth(id));
+    };
+    const bind = process.env.HOST_BIND ?? '0.0.0.0';
+    // A port already taken (a second worker on one machine) costs the metrics, not the host's jobs.
+    metricsServer = await startMetricsServer(runtime.metrics, config.metricsPort, bind, log, depths).catch(
+      (err: unknown) => {
+        log.error({ err, metricsPort: config.metricsPort }, 'cannot serve /metrics; set METRICS_PORT to a free port');
+        return undefined;
+      },
+    );
+    if (metricsServer) log.info({ metricsPort: metricsServer.port }, 'metrics served on /metrics');
+  }
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -49,6 +66,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'draining');
     // Stop taking requests first, then let in-flight jobs finish (bounded), then close connections.
     await app?.close().catch(() => undefined);
+    await metricsServer?.close();
     await runtime.stop();
     log.info('stopped');
     process.exit(0);

@@ -7,6 +7,7 @@ export type Role = 'all' | 'api' | 'worker';
 /** Environment as read; names are the variables users set. */
 class EnvSchema {
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(65535) PORT?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(65535) METRICS_PORT?: number;
   @IsOptional()
   @IsString()
   @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must look like redis://host:port[/db]' })
@@ -68,6 +69,11 @@ class EnvSchema {
 export interface AppConfig {
   role: Role;
   port: number;
+  /**
+   * Where GET /metrics is served on its own (0: a port the kernel picks). Default 9464 for
+   * the worker role, which has no HTTP API; unset for api/all, whose /metrics is on `port`.
+   */
+  metricsPort: number | undefined;
   /** Undefined: start a private redis-server under dataDir. */
   redisUrl: string | undefined;
   redisPrefix: string;
@@ -174,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
   return {
     role,
     port: parsed.PORT ?? 3000,
+    metricsPort: parsed.METRICS_PORT ?? (role === 'worker' ? 9464 : undefined),
     redisUrl: parsed.REDIS_URL,
     redisPrefix: parsed.REDIS_PREFIX ?? 'vl',
     eventStoreUrl,

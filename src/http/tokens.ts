@@ -64,7 +64,8 @@ export interface ProjectionControl {
 /** Counters the edge feeds and /metrics renders. */
 export interface HttpMetrics {
   observeCommand(command: string, ms: number, ok: boolean): void;
-  observeRequest(method: string, route: string, status: number): void;
+  /** `ms`: the request's duration, for the HTTP duration histogram. */
+  observeRequest(method: string, route: string, status: number, ms?: number): void;
   setQueueDepth(hostId: string, depth: number): void;
   setLag(subscription: string, lag: number): void;
   render(): Promise<string>;

@@ -19,6 +19,7 @@ import { resolveTokens, type TokenEntry } from '../http/auth/auth-tokens.js';
 import type { ProjectionControl } from '../http/tokens.js';
 import type { QueueHub } from '../workers/queue-hub.js';
 import { QueueHostQueries } from './host-query-client.js';
+import { meteredStore } from './metered-store.js';
 import type { Metrics } from './metrics.js';
 
 export interface ControlPlaneDeps {
@@ -58,7 +59,7 @@ export class ControlPlane {
   static async open(deps: ControlPlaneDeps): Promise<ControlPlane> {
     const { config, log, redis, keys } = deps;
     const tokens = resolveTokens(config, log);
-    const store = createEventStore(config.eventStoreUrl, { dataDir: config.dataDir });
+    const store = meteredStore(createEventStore(config.eventStoreUrl, { dataDir: config.dataDir }), deps.metrics);
     await store.init();
     const aggregates = new AggregateLoader(store);
     const sealer = new Sealer(store, {

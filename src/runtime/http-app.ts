@@ -37,7 +37,7 @@ export async function createHttpAppOver(ports: HttpPorts): Promise<NestExpressAp
     const t0 = performance.now();
     res.on('finish', () => {
       const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      ports.metrics.observeRequest(req.method, route, res.statusCode);
+      ports.metrics.observeRequest(req.method, route, res.statusCode, performance.now() - t0);
       ports.log.debug(
         {
           method: req.method,

@@ -13,6 +13,8 @@ import { ControlPlane } from './control-plane.js';
 import { HostServing } from './host-serving.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { ReadModelCensus } from './metrics-census.js';
+import { OperationTally } from './metrics-operations.js';
 import { startPrivateRedis, type PrivateRedis } from './private-redis.js';
 import { connectRedis, type RedisConnection } from './redis-connection.js';
 import { WorkerPool } from './worker-pool.js';
@@ -63,6 +65,7 @@ export class Runtime {
         backoffMs: config.jobBackoffMs,
       });
       const readModels = new ReadModels(conn.redis, keys);
+      const metrics = new Metrics();
       const pool = new WorkerPool(
         config.dataDir,
         hub,
@@ -73,15 +76,18 @@ export class Runtime {
           jobTimeoutMs: config.jobTimeoutMs,
           lockMs: config.jobLockMs,
           queryQueue: hostQueryQueueName,
+          onJobFailure: (host, step, final) => metrics.observeJobFailure(host, step, final),
         },
         log,
         { readModels, intervalMs: config.reconcileIntervalMs, stuckAfterMs: config.reconcileStuckMs },
+        metrics,
       );
-      const metrics = new Metrics();
       const controlPlane =
         config.role === 'worker'
           ? undefined
           : await ControlPlane.open({ config, log, redis: conn.redis, keys, hub, blocking: conn.blocking, metrics });
+      // The cluster-wide gauges come from the control plane only: workers would repeat them.
+      if (controlPlane) metrics.attachReadModels(new ReadModelCensus(readModels, new OperationTally(conn.redis, keys)));
       const hosts = new HostServing(config, readModels, pool, log);
       return new Runtime(config, log, metrics, conn, privateRedis, keys, hub, readModels, hosts, controlPlane);
     } catch (err) {

@@ -7,6 +7,8 @@ import type { QueueHub } from '../workers/queue-hub.js';
 import type { ReadModels } from '../projections/read-models.js';
 import { Reconciler } from '../workers/reconciler.js';
 import { expectedVmsFromReadModels } from './expected-vms.adapter.js';
+import { meteredDriver } from './metered-driver.js';
+import type { Metrics } from './metrics.js';
 
 export interface ReconcileSettings {
   readModels: ReadModels;
@@ -26,6 +28,8 @@ export class WorkerPool {
     private readonly settings: HostWorkerSettings,
     private readonly log: Logger,
     private readonly reconcile?: ReconcileSettings,
+    /** Driver calls are timed into these when given. */
+    private readonly metrics?: Metrics,
   ) {}
 
   binding(host: { id: string; driver: string; uri: string }): HostBinding {
@@ -36,7 +40,9 @@ export class WorkerPool {
     if (this.workers.has(host.id)) return this.workers.get(host.id);
     try {
       const binding = this.binding(host);
-      const worker = new HostWorker(binding, createDriver(binding), this.hub, this.settings, this.log);
+      const driver = createDriver(binding);
+      const metered = this.metrics ? meteredDriver(driver, binding.driver, this.metrics) : driver;
+      const worker = new HostWorker(binding, metered, this.hub, this.settings, this.log);
       worker.start();
       this.workers.set(host.id, worker);
       if (this.reconcile) this.startReconciler(host.id, worker);

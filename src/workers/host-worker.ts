@@ -21,6 +21,8 @@ export interface HostWorkerSettings {
   lockMs?: number;
   /** When set, the worker also answers the control plane's questions about its host on this queue. */
   queryQueue?: (hostId: string) => string;
+  /** Told of every failed attempt (`final`: no retry follows), for the job retry and failure counters. */
+  onJobFailure?: (hostId: string, step: string, final: boolean) => void;
 }
 
 /** Errors no retry can fix: report them at once instead of burning attempts. */
@@ -149,6 +151,7 @@ export class HostWorker {
         { err: message(err), vm: data.vmId, step: data.step, attempt: job.attemptsMade + 1, final },
         'step failed',
       );
+      this.settings.onJobFailure?.(this.host.id, data.step, final);
       if (!final) throw err;
       if (!compensation) {
         await this.hub.postResult(`${jobId}.failed`, {

@@ -1,0 +1,35 @@
+import { WrongExpectedVersionError } from '../eventstore/errors.js';
+import type { EventStore } from '../eventstore/event-store.port.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * The store with every append timed into `virtledger_store_append_duration_seconds`
+ * (commands, results, checkpoints and seals alike: whatever waits on the store).
+ * Every other member is the store's own, bound to it. `append` is looked up on the
+ * store at each access, so code that swaps it (a fault injected in a test) is still
+ * what runs, and calling the method it replaced cannot loop back into itself.
+ */
+export function meteredStore(store: EventStore, metrics: Metrics): EventStore {
+  const timed =
+    (append: EventStore['append']): EventStore['append'] =>
+    async (streamId, events, expected) => {
+      const t0 = performance.now();
+      try {
+        const result = await append.call(store, streamId, events, expected);
+        metrics.observeAppend(store.kind, performance.now() - t0, 'ok');
+        return result;
+      } catch (err) {
+        const outcome = err instanceof WrongExpectedVersionError ? 'conflict' : 'error';
+        metrics.observeAppend(store.kind, performance.now() - t0, outcome);
+        throw err;
+      }
+    };
+  return new Proxy(store, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      const fn = value as (...a: unknown[]) => unknown;
+      return prop === 'append' ? timed(fn as EventStore['append']) : fn.bind(target);
+    },
+  });
+}
