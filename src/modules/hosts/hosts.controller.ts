@@ -31,6 +31,7 @@ import {
   CLOCK,
   CONFIG,
   EVENT_STORE,
+  FLEET_HISTORY,
   HOST_QUERIES,
   PROJECTIONS,
   READ_MODELS,
@@ -40,6 +41,9 @@ import {
 import { RegisterHostDto } from './dto/register-host.dto.js';
 import { hostDecider } from '../../domain/host/host.decider.js';
 import { hostViewAt } from './host-history.js';
+import { hostListAt } from './hosts-at.js';
+import { FLEET_AT_DOC, fleetAt, parseFleetAt } from '../../http/fleet-point.js';
+import type { FleetHistory } from '../../projections/fleet-history.js';
 import { AT_DOC, parseAsOf, REVISION_DOC } from '../../http/as-of.query.js';
 import { toHostView, type HostView } from './host.view.js';
 import type { HostRecord } from '../../projections/read-model.types.js';
@@ -58,6 +62,7 @@ export class HostsController {
     @Inject(PROJECTIONS) private readonly projections: ProjectionControl,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(CONFIG) private readonly config: AppConfig,
+    @Inject(FLEET_HISTORY) private readonly fleet: FleetHistory,
   ) {}
 
   private view(rec: HostRecord): HostView {
@@ -114,7 +119,11 @@ export class HostsController {
 
   @Get()
   @Roles(...READERS)
-  async list() {
+  @ApiQuery({ name: 'at', required: false, description: FLEET_AT_DOC })
+  async list(@Query('at') at?: unknown) {
+    const point = parseFleetAt(at);
+    if (point)
+      return hostListAt(await fleetAt(this.fleet, point), (state) => capabilitiesOfHost(state, this.capabilities.probe));
     const hosts = await this.readModels.listHosts();
     return { items: hosts.map((h) => this.view(h)), next: null };
   }

@@ -27,7 +27,10 @@ import { StopVmDto } from './dto/stop-vm.dto.js';
 import { toVmView } from './vm.view.js';
 import { VmsService, type Accepted, type CommandContext } from './vms.service.js';
 import { NAME_PATTERN } from '../../domain/patterns.js';
-import { READ_MODELS } from '../../http/tokens.js';
+import { FLEET_HISTORY, READ_MODELS } from '../../http/tokens.js';
+import { FLEET_AT_DOC, fleetAt, parseFleetAt } from '../../http/fleet-point.js';
+import type { FleetHistory } from '../../projections/fleet-history.js';
+import { vmListAt } from './vms-at.js';
 import type { ReadModels } from '../../projections/read-models.js';
 
 const uuid = new ParseUUIDPipe({
@@ -53,6 +56,7 @@ export class VmsController {
   constructor(
     private readonly vms: VmsService,
     @Inject(READ_MODELS) private readonly readModels: ReadModels,
+    @Inject(FLEET_HISTORY) private readonly fleet: FleetHistory,
   ) {}
 
   private ctx(principal: Principal, reason: string | undefined, ifMatch?: string): CommandContext {
@@ -71,7 +75,11 @@ export class VmsController {
 
   @Get()
   @Roles(...READERS)
-  async list(@Query('cursor') cursor?: string, @Query('limit') limit?: string) {
+  @ApiQuery({ name: 'at', required: false, description: FLEET_AT_DOC })
+  async list(@Query('cursor') cursor?: string, @Query('limit') limit?: string, @Query('at') at?: unknown) {
+    // The list as it was: folded from the log from the nearest checkpoint, every VM in one page.
+    const point = parseFleetAt(at);
+    if (point) return vmListAt(await fleetAt(this.fleet, point));
     const page = await this.readModels.listVms(parseCursor(cursor), parseLimit(limit));
     return {
       items: page.items.map((r) => toVmView(r.state, r.revision, r.createdAt, r.updatedAt)),
