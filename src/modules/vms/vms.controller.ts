@@ -18,7 +18,8 @@ import type { Response } from 'express';
 import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
 import { AUDITORS, MUTATORS, READERS, Roles, type Principal } from '../../http/auth/roles.js';
 import { parseIfMatch, parseLimit, parseCursor } from '../../http/query.js';
-import { AT_DOC, parseAsOf, parseDiffRange, POINT_DOC, REVISION_DOC } from '../../http/as-of.query.js';
+import { AT_DOC, badField, parseAsOf, parseDiffRange, POINT_DOC, REVISION_DOC } from '../../http/as-of.query.js';
+import { parseRevisionNumber, REVISION_HINT } from '../../http/point-in-time.js';
 import { CreateVmDto } from './dto/create-vm.dto.js';
 import { MigrationDto } from './dto/migration.dto.js';
 import { ReasonDto } from '../../http/reason.dto.js';
@@ -114,6 +115,24 @@ export class VmsController {
   @ApiQuery({ name: 'to', required: false, description: `${POINT_DOC}; default: the latest revision` })
   async diff(@Param('id', uuid) id: string, @Query('from') from?: string, @Query('to') to?: string) {
     return this.vms.diff(id, parseDiffRange({ from, to }));
+  }
+
+  /**
+   * Why one state change happened: the event, the command that decided it, the
+   * principal and reason, the causation chain back to the request or observation
+   * that started it, and the evidence an automatic decision acted on.
+   */
+  @Get(':id/why')
+  @Roles('operator', ...AUDITORS)
+  @ApiQuery({ name: 'revision', required: false, description: 'stream revision; default: the latest (404 past it)' })
+  async why(@Param('id', uuid) id: string, @Query('revision') revision?: unknown) {
+    let rev: bigint | undefined;
+    if (revision !== undefined) {
+      const parsed = typeof revision === 'string' ? parseRevisionNumber(revision) : null;
+      if (parsed === null) throw badField('revision', REVISION_HINT);
+      rev = parsed;
+    }
+    return this.vms.why(id, rev);
   }
 
   @Post(':id/start')
