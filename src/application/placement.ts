@@ -82,12 +82,12 @@ export async function placeVm(
   );
   const refused = (hostId: string, reason: RefusalReason, detail: string) =>
     evidence.candidates.push({ hostId, verdict: 'refused', reason, detail });
-  for (const h of loaded.filter((h) => !h.state.exists)) refused(h.id, 'not-registered', `host ${h.id} is not registered`);
+  for (const h of loaded.filter((h) => !h.state.exists))
+    refused(h.id, 'not-registered', `host ${h.id} is not registered`);
   const candidates = loaded
     .filter((h) => h.state.exists)
     .sort((a, b) => free(b.state).memoryMiB - free(a.state).memoryMiB);
-  if (candidates.length === 0)
-    return { ok: false, reason: `host ${req.requestedHostId} is not registered`, evidence };
+  if (candidates.length === 0) return { ok: false, reason: `host ${req.requestedHostId} is not registered`, evidence };
   const refusals: string[] = [];
   let chosen: string | undefined;
   for (const host of candidates) {

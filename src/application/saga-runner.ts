@@ -220,7 +220,12 @@ export class SagaRunner {
         const result = await placeVm(this.aggregates, this.hosts, action, meta);
         const cmd: VmCommand = result.ok
           ? { type: 'PlaceVm', operationId: action.operationId, hostId: result.hostId, evidence: result.evidence }
-          : { type: 'FailPlacement', operationId: action.operationId, reason: result.reason, evidence: result.evidence };
+          : {
+              type: 'FailPlacement',
+              operationId: action.operationId,
+              reason: result.reason,
+              evidence: result.evidence,
+            };
         await this.vmCommand(action.vmId, cmd, meta);
         return true;
       }

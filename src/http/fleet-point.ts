@@ -16,7 +16,8 @@ export function parseFleetAt(raw: unknown): FleetPoint | undefined {
   if (typeof raw !== 'string') throw badField('at', 'must be given once');
   if (POSITION_RE.test(raw)) return { kind: 'position', position: BigInt(raw) };
   const at = parseIsoInstant(raw);
-  if (!at) throw badField('at', 'must be a log position (digits) or an ISO 8601 time with a zone, e.g. 2024-05-01T12:00:00Z');
+  if (!at)
+    throw badField('at', 'must be a log position (digits) or an ISO 8601 time with a zone, e.g. 2024-05-01T12:00:00Z');
   return { kind: 'time', at };
 }
 

@@ -9,7 +9,15 @@ import assert from 'node:assert/strict';
 import { logLength, type TestApp } from '../support/app.js';
 import { startAppOn, STORE_KINDS } from '../support/store-kinds.js';
 import { instantBetween } from '../support/wait.js';
-import { assertError, createVmOp, registerSimHost, runOk, storeEvents, waitSettled, type Json } from '../support/e2e.js';
+import {
+  assertError,
+  createVmOp,
+  registerSimHost,
+  runOk,
+  storeEvents,
+  waitSettled,
+  type Json,
+} from '../support/e2e.js';
 
 interface Mark {
   label: string;

@@ -16,10 +16,7 @@ export type VmCreateRequested = DomainEvent<
   'VmCreateRequested',
   { vmId: string; operationId: string; spec: VmSpecData; requestedHostId: string | null; start: boolean }
 >;
-export type VmPlaced = DomainEvent<
-  'VmPlaced',
-  { operationId: string; hostId: string; evidence?: PlacementEvidence }
->;
+export type VmPlaced = DomainEvent<'VmPlaced', { operationId: string; hostId: string; evidence?: PlacementEvidence }>;
 export type VmDefined = DomainEvent<'VmDefined', { operationId: string; hostId: string }>;
 export type VmStartRequested = DomainEvent<'VmStartRequested', { operationId: string }>;
 export type VmStarted = DomainEvent<'VmStarted', { operationId: string }>;

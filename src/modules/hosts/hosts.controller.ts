@@ -123,7 +123,9 @@ export class HostsController {
   async list(@Query('at') at?: unknown) {
     const point = parseFleetAt(at);
     if (point)
-      return hostListAt(await fleetAt(this.fleet, point), (state) => capabilitiesOfHost(state, this.capabilities.probe));
+      return hostListAt(await fleetAt(this.fleet, point), (state) =>
+        capabilitiesOfHost(state, this.capabilities.probe),
+      );
     const hosts = await this.readModels.listHosts();
     return { items: hosts.map((h) => this.view(h)), next: null };
   }

@@ -64,7 +64,7 @@ export function explain(vmId: string, events: RecordedEvent[], index: number): W
   const byId = new Map(events.slice(0, index).map((x) => [x.id, x]));
   const causation: CauseLink[] = [];
   let last = e;
-  for (let cause = causeIn(byId, e.metadata.causationId); cause && causation.length < MAX_CHAIN; ) {
+  for (let cause = causeIn(byId, e.metadata.causationId); cause && causation.length < MAX_CHAIN;) {
     causation.push({
       eventId: cause.id,
       type: cause.type,
