@@ -12,7 +12,14 @@ export interface CauseLink {
 
 /** Where a chain starts: a request someone made, an observation a reconciler made, or a cause not in this stream. */
 export type Origin =
-  | { kind: 'request'; operationId: string; principal: string; command: RecordedCommand | null }
+  | {
+      kind: 'request';
+      operationId: string;
+      principal: string;
+      /** The reason the requester gave (events decided later on its behalf do not repeat it). */
+      reason: string | null;
+      command: RecordedCommand | null;
+    }
   | { kind: 'observation'; id: string; principal: string }
   | { kind: 'elsewhere'; causationId: string };
 
@@ -52,6 +59,7 @@ function originOf(last: RecordedEvent): Origin {
       kind: 'request',
       operationId: c.slice('http:'.length),
       principal: last.metadata.principal,
+      reason: last.metadata.reason ?? null,
       command: last.metadata.command ?? null,
     };
   if (c.startsWith('reconcile')) return { kind: 'observation', id: c, principal: last.metadata.principal };
