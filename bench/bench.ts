@@ -10,6 +10,7 @@ import { controlPlaneBench } from './control-plane.js';
 import { qemuSection } from './qemu.js';
 import { printReplay, replayBench } from './replay.js';
 import { printSeals, sealsBench } from './seals.js';
+import { fleetAtBench, printFleetAt } from './fleet-at.js';
 import { row } from './stats.js';
 
 function arg(name: string, dflt: string): string {
@@ -24,10 +25,10 @@ async function wipe(redisUrl: string, prefix: string): Promise<void> {
 }
 
 /** SQLite: the seal bench's own temp file (undefined); PostgreSQL: the same server, a schema of its own. */
-function sealStoreUrl(storeUrl: string): string | undefined {
+function sealStoreUrl(storeUrl: string, section = 'seals'): string | undefined {
   if (!storeUrl.startsWith('postgres')) return undefined;
   const u = new URL(storeUrl);
-  u.searchParams.set('schema', `vlbench_seals_${process.pid}`);
+  u.searchParams.set('schema', `vlbench_${section}_${process.pid}`);
   return u.toString();
 }
 
@@ -66,6 +67,8 @@ async function main(): Promise<void> {
     printReplay(replay);
     // Seal cost per 1000 events and verify speed, on the same kind of store in its own place.
     printSeals(await sealsBench(sealStoreUrl(storeUrl), Number(arg('seal-n', '20000'))));
+    // The fleet at an instant on a 100k-event log, against a full replay to that instant.
+    printFleetAt(await fleetAtBench(sealStoreUrl(storeUrl, 'fleet'), Number(arg('fleet-n', '100000'))));
     await qemuSection({
       redisUrl,
       prefix: `${prefix}:qemu`,

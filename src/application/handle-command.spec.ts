@@ -44,7 +44,7 @@ describe('handleCommand', () => {
     for (const c of cleanups) await c();
   });
 
-  test('the events carry the metadata: principal, correlation, causation, reason, time, schema', async () => {
+  test('the events carry the metadata: principal, correlation, causation, reason, time, schema, command', async () => {
     const at = new Date('2031-02-03T04:05:06.000Z');
     const result = await handleCommand(
       loader,
@@ -63,6 +63,7 @@ describe('handleCommand', () => {
       at: at.toISOString(),
       schema: 1,
       reason: 'ticket 42',
+      command: { type: 'ReserveCapacity', args: { vmId: 'a', operationId: 'op-a', vcpus: 1, memoryMiB: 512 } },
     });
     assert.equal(result.revision, 1n);
     assert.deepEqual(result.state.allocations, { a: { vcpus: 1, memoryMiB: 512 } });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Decider, DomainEvent } from '../domain/decider.js';
 import { WrongExpectedVersionError } from '../eventstore/errors.js';
-import type { NewEvent, RecordedEvent } from '../eventstore/event-store.port.js';
+import type { NewEvent, RecordedCommand, RecordedEvent } from '../eventstore/event-store.port.js';
 import { schemaOf } from '../domain/upcasters.js';
 import type { AggregateLoader } from './load-aggregate.js';
 
@@ -45,6 +45,16 @@ export interface HandleResult<S> {
   revision: bigint | undefined;
 }
 
+/** The command as metadata keeps it, so GET /v1/vms/{id}/why can say what was asked, not only what happened. */
+function recorded(command: unknown): { command?: RecordedCommand } {
+  if (typeof command !== 'object' || command === null) return {};
+  const { type, ...args } = command as Record<string, unknown>;
+  if (typeof type !== 'string') return {};
+  // Plain JSON, as the store will keep it (and hash it): a bigint becomes its decimal string.
+  const plain = JSON.parse(JSON.stringify(args, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+  return { command: { type, args: plain as Record<string, unknown> } };
+}
+
 /**
  * Read → decide → append with the expected revision; on a concurrent change,
  * decide again against the new state (the decider may now refuse). A decision
@@ -79,6 +89,7 @@ export async function handleCommand<C, E extends DomainEvent, S>(
         at,
         schema: schemaOf(e.type),
         ...(meta.reason ? { reason: meta.reason } : {}),
+        ...recorded(command),
       },
     }));
     try {

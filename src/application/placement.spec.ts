@@ -6,7 +6,7 @@ import type { EventStore } from '../eventstore/event-store.port.js';
 import { tempSqliteStore } from '../../test/support/recording-store.js';
 import { handleCommand, type CommandMeta } from './handle-command.js';
 import { AggregateLoader } from './load-aggregate.js';
-import { HostDirectory, placeVm, type PlacementRequest } from './placement.js';
+import { HostDirectory, placeVm, type PlacementRequest, type PlacementResult } from './placement.js';
 
 const META: CommandMeta = { principal: 'saga', correlationId: 'op', causationId: 'ev' };
 const request = (o: Partial<PlacementRequest> = {}): PlacementRequest => ({
@@ -17,6 +17,8 @@ const request = (o: Partial<PlacementRequest> = {}): PlacementRequest => ({
   memoryMiB: 1024,
   ...o,
 });
+
+const hostOf = (r: PlacementResult): string | undefined => (r.ok ? r.hostId : undefined);
 
 describe('placeVm', () => {
   const cleanups: Array<() => Promise<void>> = [];
@@ -57,7 +59,17 @@ describe('placeVm', () => {
     await register('small', 16, 2048);
     await register('big', 16, 8192);
     await register('medium', 16, 4096);
-    assert.deepEqual(await placeVm(loader, hosts, request(), META), { ok: true, hostId: 'big' });
+    const placed = await placeVm(loader, hosts, request(), META);
+    assert.deepEqual({ ok: placed.ok, hostId: placed.ok && placed.hostId }, { ok: true, hostId: 'big' });
+    // Every host considered is in the evidence: the chosen one first, then why the others were not.
+    assert.deepEqual(
+      placed.evidence.candidates.map((c) => [c.hostId, c.verdict, c.reason]),
+      [
+        ['big', 'chosen', undefined],
+        ['medium', 'refused', 'ranking'],
+        ['small', 'refused', 'ranking'],
+      ],
+    );
     assert.deepEqual(await allocationsOf('big'), ['vm-1']);
     assert.deepEqual(await allocationsOf('medium'), []);
   });
@@ -66,16 +78,13 @@ describe('placeVm', () => {
     await register('big', 16, 8192);
     await register('medium', 16, 4096);
     await placeVm(loader, hosts, request({ vmId: 'hog', memoryMiB: 6144 }), META);
-    assert.deepEqual(await placeVm(loader, hosts, request(), META), { ok: true, hostId: 'medium' });
+    assert.equal(hostOf(await placeVm(loader, hosts, request(), META)), 'medium');
   });
 
   test('honours a pinned host even when another has more room', async () => {
     await register('big', 16, 8192);
     await register('small', 16, 2048);
-    assert.deepEqual(await placeVm(loader, hosts, request({ requestedHostId: 'small' }), META), {
-      ok: true,
-      hostId: 'small',
-    });
+    assert.equal(hostOf(await placeVm(loader, hosts, request({ requestedHostId: 'small' }), META)), 'small');
     assert.deepEqual(await allocationsOf('big'), []);
   });
 
@@ -97,16 +106,41 @@ describe('placeVm', () => {
     assert.match(reason, /^no host can take 2 vCPUs and 1024 MiB: /);
     assert.match(reason, /host a \(a\)/);
     assert.match(reason, /host b \(b\)/);
+    assert.deepEqual(
+      result.evidence.candidates.map((c) => [c.hostId, c.verdict, c.reason]),
+      [
+        ['b', 'refused', 'capacity'],
+        ['a', 'refused', 'capacity'],
+      ],
+    );
+  });
+
+  test('a draining host is refused as draining, and the evidence says so', async () => {
+    await register('big', 16, 8192);
+    await register('small', 16, 2048);
+    await handleCommand(loader, hostDecider, hostStream('big'), { type: 'SetHostState', state: 'draining' }, META);
+    const result = await placeVm(loader, hosts, request(), META);
+    assert.equal(hostOf(result), 'small');
+    const big = result.evidence.candidates.find((c) => c.hostId === 'big');
+    assert.equal(big?.reason, 'draining');
+    assert.match(big?.detail ?? '', /draining/);
   });
 
   test('no host registered, or a pinned host unknown: refused saying so', async () => {
     assert.deepEqual(await placeVm(loader, hosts, request(), META), {
       ok: false,
       reason: 'no host is registered; register one with POST /v1/hosts',
+      evidence: { kind: 'placement', candidates: [] },
     });
     assert.deepEqual(await placeVm(loader, hosts, request({ requestedHostId: 'ghost' }), META), {
       ok: false,
       reason: 'host ghost is not registered',
+      evidence: {
+        kind: 'placement',
+        candidates: [
+          { hostId: 'ghost', verdict: 'refused', reason: 'not-registered', detail: 'host ghost is not registered' },
+        ],
+      },
     });
   });
 
@@ -115,6 +149,6 @@ describe('placeVm', () => {
     assert.deepEqual(await hosts.list(), ['first']);
     await register('second', 16, 8192);
     assert.deepEqual(await hosts.list(), ['first', 'second']);
-    assert.deepEqual(await placeVm(loader, hosts, request(), META), { ok: true, hostId: 'second' });
+    assert.equal(hostOf(await placeVm(loader, hosts, request(), META)), 'second');
   });
 });

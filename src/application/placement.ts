@@ -1,7 +1,9 @@
 import { DomainError } from '../domain/domain-error.js';
 import type { EventStore } from '../eventstore/event-store.port.js';
 import { hostDecider } from '../domain/host/host.decider.js';
-import { free } from '../domain/host/host.state.js';
+import { free, type HostState } from '../domain/host/host.state.js';
+import type { HostCommand } from '../domain/host/host.commands.js';
+import type { PlacementEvidence, RefusalReason } from '../domain/vm/evidence.js';
 import { handleCommand, type CommandMeta } from './handle-command.js';
 import type { AggregateLoader } from './load-aggregate.js';
 import { hostStream, hostIdOf } from '../domain/streams.js';
@@ -14,7 +16,9 @@ export interface PlacementRequest {
   memoryMiB: number;
 }
 
-export type PlacementResult = { ok: true; hostId: string } | { ok: false; reason: string };
+export type PlacementResult =
+  | { ok: true; hostId: string; evidence: PlacementEvidence }
+  | { ok: false; reason: string; evidence: PlacementEvidence };
 
 /**
  * Registered host ids; each call reads only the part of the log it has not
@@ -49,10 +53,19 @@ export class HostDirectory {
   }
 }
 
+/** The host decider's refusal, as placement evidence names it. */
+function refusalOf(err: DomainError, host: HostState): RefusalReason {
+  if (err.code === 'not_found') return 'not-registered';
+  const code: string = err.code;
+  if (code === 'draining' || host.state !== 'active') return 'draining';
+  return 'capacity';
+}
+
 /**
  * Reserves capacity on one host's own stream. Candidates are tried in order of
  * free memory; the host decider (optimistic concurrency on the host stream)
- * is what makes concurrent creates unable to over-commit.
+ * is what makes concurrent creates unable to over-commit. Every host considered
+ * is in the result's evidence: the chosen one, and why each other was not.
  */
 export async function placeVm(
   aggregates: AggregateLoader,
@@ -61,41 +74,65 @@ export async function placeVm(
   meta: CommandMeta,
 ): Promise<PlacementResult> {
   const ids = req.requestedHostId ? [req.requestedHostId] : await hosts.list();
-  if (ids.length === 0) return { ok: false, reason: 'no host is registered; register one with POST /v1/hosts' };
+  const evidence: PlacementEvidence = { kind: 'placement', candidates: [] };
+  if (ids.length === 0)
+    return { ok: false, reason: 'no host is registered; register one with POST /v1/hosts', evidence };
   const loaded = await Promise.all(
     ids.map(async (id) => ({ id, ...(await aggregates.load(hostDecider, hostStream(id))) })),
   );
+  const refused = (hostId: string, reason: RefusalReason, detail: string) =>
+    evidence.candidates.push({ hostId, verdict: 'refused', reason, detail });
+  for (const h of loaded.filter((h) => !h.state.exists))
+    refused(h.id, 'not-registered', `host ${h.id} is not registered`);
   const candidates = loaded
     .filter((h) => h.state.exists)
     .sort((a, b) => free(b.state).memoryMiB - free(a.state).memoryMiB);
-  if (candidates.length === 0) return { ok: false, reason: `host ${req.requestedHostId} is not registered` };
+  if (candidates.length === 0) return { ok: false, reason: `host ${req.requestedHostId} is not registered`, evidence };
   const refusals: string[] = [];
+  let chosen: string | undefined;
   for (const host of candidates) {
+    if (chosen) {
+      // Could it have taken the VM? Asked of the decider (pure) on the state read above, so the evidence says.
+      try {
+        hostDecider.decide(reserve(req), host.state);
+        refused(host.id, 'ranking', `${free(host.state).memoryMiB} MiB free, less than the chosen host ${chosen}`);
+      } catch (err) {
+        if (!(err instanceof DomainError)) throw err;
+        refused(host.id, refusalOf(err, host.state), err.message);
+      }
+      continue;
+    }
     try {
-      await handleCommand(
-        aggregates,
-        hostDecider,
-        hostStream(host.id),
-        {
-          type: 'ReserveCapacity',
-          vmId: req.vmId,
-          operationId: req.operationId,
-          vcpus: req.vcpus,
-          memoryMiB: req.memoryMiB,
-        },
-        meta,
-      );
-      return { ok: true, hostId: host.id };
+      await handleCommand(aggregates, hostDecider, hostStream(host.id), reserve(req), meta);
+      chosen = host.id;
+      evidence.candidates.push({
+        hostId: host.id,
+        verdict: 'chosen',
+        detail: `${free(host.state).memoryMiB} MiB and ${free(host.state).vcpus} vCPUs free, the most of the hosts that can take it`,
+      });
     } catch (err) {
       if (err instanceof DomainError && (err.code === 'capacity' || err.code === 'not_found')) {
         refusals.push(err.message);
+        refused(host.id, refusalOf(err, (await aggregates.load(hostDecider, hostStream(host.id))).state), err.message);
         continue;
       }
       throw err;
     }
   }
+  if (chosen) return { ok: true, hostId: chosen, evidence };
   return {
     ok: false,
     reason: `no host can take ${req.vcpus} vCPUs and ${req.memoryMiB} MiB: ${refusals.join('; ')}`,
+    evidence,
+  };
+}
+
+function reserve(req: PlacementRequest): HostCommand {
+  return {
+    type: 'ReserveCapacity',
+    vmId: req.vmId,
+    operationId: req.operationId,
+    vcpus: req.vcpus,
+    memoryMiB: req.memoryMiB,
   };
 }

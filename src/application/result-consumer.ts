@@ -24,7 +24,20 @@ export function resultToCommand(msg: ResultMessage, now: Date): VmCommand {
     case 'progress':
       return { type: 'RecordMigrationProgress', operationId: msg.operationId, progress: msg.progress };
     case 'observed':
-      return { type: 'ReportObservedState', observed: msg.observed, reason: msg.reason, jobActive: msg.jobActive };
+      return {
+        type: 'ReportObservedState',
+        observed: msg.observed,
+        reason: msg.reason,
+        jobActive: msg.jobActive,
+        evidence: {
+          kind: 'observation',
+          hostId: msg.hostId,
+          observed: msg.observed,
+          detail: msg.reason,
+          jobActive: msg.jobActive,
+          ...(msg.revision !== undefined ? { atRevision: Number(msg.revision) } : {}),
+        },
+      };
   }
 }
 

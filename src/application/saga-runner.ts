@@ -219,8 +219,13 @@ export class SagaRunner {
         if (!this.awaits(current, action.operationId, 'placement')) return false;
         const result = await placeVm(this.aggregates, this.hosts, action, meta);
         const cmd: VmCommand = result.ok
-          ? { type: 'PlaceVm', operationId: action.operationId, hostId: result.hostId }
-          : { type: 'FailPlacement', operationId: action.operationId, reason: result.reason };
+          ? { type: 'PlaceVm', operationId: action.operationId, hostId: result.hostId, evidence: result.evidence }
+          : {
+              type: 'FailPlacement',
+              operationId: action.operationId,
+              reason: result.reason,
+              evidence: result.evidence,
+            };
         await this.vmCommand(action.vmId, cmd, meta);
         return true;
       }

@@ -16,6 +16,14 @@ export interface EventMetadataInput {
   at: string;
   schema: number;
   reason?: string;
+  /** The command that decided the event, as given to the decider (absent on events from before it was recorded). */
+  command?: RecordedCommand;
+}
+
+/** A command as metadata keeps it: its type and the rest of its fields. */
+export interface RecordedCommand {
+  type: string;
+  args: Record<string, unknown>;
 }
 
 export interface EventMetadata extends EventMetadataInput {

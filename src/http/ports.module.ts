@@ -1,4 +1,5 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { FleetHistory } from '../projections/fleet-history.js';
 import {
   AGGREGATES,
   CAPABILITIES,
@@ -13,6 +14,7 @@ import {
   QUEUES,
   READ_MODELS,
   SEAL_AUDIT,
+  FLEET_HISTORY,
   STATUS,
   type HttpPorts,
 } from './tokens.js';
@@ -37,6 +39,8 @@ export class PortsModule {
       { provide: METRICS, useValue: ports.metrics },
       { provide: IDEMPOTENCY, useValue: ports.idempotency },
       { provide: STATUS, useValue: ports.status },
+      // Built here, not in the runtime: it needs only the store, and its checkpoints live as long as the app.
+      { provide: FLEET_HISTORY, useValue: new FleetHistory(ports.store) },
     ];
     return { module: PortsModule, providers, exports: providers.map((p) => p.provide) };
   }

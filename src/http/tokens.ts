@@ -32,6 +32,8 @@ export const IDEMPOTENCY = Symbol('virtledger.idempotency');
 export const STATUS = Symbol('virtledger.status');
 export const AGGREGATES = Symbol('virtledger.aggregates');
 export const SEAL_AUDIT = Symbol('virtledger.sealAudit');
+/** The fleet at any point of the log (projections/fleet-history.ts), one per process. */
+export const FLEET_HISTORY = Symbol('virtledger.fleetHistory');
 
 export interface Clock {
   now(): Date;

@@ -8,6 +8,7 @@ import { PortsModule } from '../http/ports.module.js';
 import { rateLimitWiring } from '../http/rate-limit.module.js';
 import type { HttpPorts } from '../http/tokens.js';
 import { AuditModule } from '../modules/audit/audit.module.js';
+import { FleetModule } from '../modules/fleet/fleet.module.js';
 import { HealthModule } from '../modules/health/health.module.js';
 import { HostsModule } from '../modules/hosts/hosts.module.js';
 import { OperationsModule } from '../modules/operations/operations.module.js';
@@ -30,6 +31,7 @@ export class AppModule {
         AuditModule,
         HealthModule,
         ProjectionsModule,
+        FleetModule,
       ],
       providers: [
         { provide: TokenVerifier, useValue: new TokenVerifier(ports.tokens) },

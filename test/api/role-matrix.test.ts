@@ -65,6 +65,8 @@ const MATRIX: Record<string, Row> = {
   'POST /v1/vms/{id}/snapshots': { allowed: MUTATORS, ok: 202, vm: 'running', body: (n) => ({ name: `s-${n}` }) },
   'GET /v1/vms/{id}/snapshots': { allowed: ALL, ok: 200 },
   'GET /v1/vms/{id}/diff': { allowed: ['admin', 'operator', 'auditor'], ok: 200 },
+  'GET /v1/vms/{id}/why': { allowed: ['admin', 'operator', 'auditor'], ok: 200 },
+  'GET /v1/fleet': { allowed: ALL, ok: 200 },
   'POST /v1/vms/{id}/snapshots/{name}/revert': { allowed: MUTATORS, ok: 202, vm: 'with-snapshot' },
   'DELETE /v1/vms/{id}/snapshots/{name}': { allowed: MUTATORS, ok: 202, vm: 'with-snapshot' },
   'POST /v1/vms/{id}/migrations': { allowed: MUTATORS, ok: 202, vm: 'running' },

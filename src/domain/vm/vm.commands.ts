@@ -1,6 +1,7 @@
+import type { ObservationEvidence, ObservedState, PlacementEvidence } from './evidence.js';
 import type { CapabilityView, JobStep, VmSpecData } from './vm.types.js';
 
-export type ObservedState = 'running' | 'paused' | 'stopped' | 'crashed' | 'absent';
+export type { ObservedState };
 
 /** What a worker returns with a successful step. */
 export interface StepOutput {
@@ -19,8 +20,8 @@ export interface MigrationProgress {
 
 export type VmCommand =
   | { type: 'CreateVm'; vmId: string; operationId: string; spec: VmSpecData; hostId: string | null; start: boolean }
-  | { type: 'PlaceVm'; operationId: string; hostId: string }
-  | { type: 'FailPlacement'; operationId: string; reason: string }
+  | { type: 'PlaceVm'; operationId: string; hostId: string; evidence?: PlacementEvidence }
+  | { type: 'FailPlacement'; operationId: string; reason: string; evidence?: PlacementEvidence }
   | { type: 'StartVm'; operationId: string }
   | { type: 'StopVm'; operationId: string; force: boolean; timeoutMs?: number }
   | { type: 'RebootVm'; operationId: string; capabilities: CapabilityView }
@@ -48,6 +49,8 @@ export type VmCommand =
       reason: string;
       /** True while the queue still holds a job for the pending operation. */
       jobActive: boolean;
+      /** Recorded in whatever event the observation decides. */
+      evidence?: ObservationEvidence;
     };
 
 export type VmCommandType = VmCommand['type'];

@@ -16,6 +16,7 @@ import {
 } from '../../../test/support/vm-histories.js';
 import type { ObservedState, VmCommand } from './vm.commands.js';
 import type { VmEvent } from './vm.events.js';
+import type { PlacementEvidence } from './evidence.js';
 import { type JobStep, type OperationKind, type VmStateName } from './vm.types.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -135,3 +136,75 @@ describe('VM decider: observed state', () => {
     assert.equal(s.state, 'deleted');
   });
 });
+
+describe('VM decider: decisions carry their evidence', () => {
+  const evidence = {
+    kind: 'observation' as const,
+    hostId: HOST_A,
+    observed: 'crashed' as const,
+    detail: 'qemu exited',
+    jobActive: false,
+    atRevision: 3,
+  };
+
+  test('a crash records the observation it acted on', () => {
+    vm(H.running)
+      .when({ type: 'ReportObservedState', observed: 'crashed', reason: 'qemu exited', jobActive: false, evidence })
+      .then([{ type: 'VmCrashed', data: { reason: 'qemu exited', previousState: 'running', evidence } }]);
+  });
+
+  test('drift records it too; an observation that changes nothing records nothing', () => {
+    const paused = { ...evidence, observed: 'paused' as const };
+    vm(H.running)
+      .when({ type: 'ReportObservedState', observed: 'paused', reason: 'r', jobActive: false, evidence: paused })
+      .then([{ type: 'VmStateReconciled', data: { from: 'running', to: 'paused', reason: 'r', evidence: paused } }]);
+    vm(H.running)
+      .when({
+        type: 'ReportObservedState',
+        observed: 'running',
+        reason: 'r',
+        jobActive: false,
+        evidence: { ...evidence, observed: 'running' },
+      })
+      .then([]);
+  });
+
+  test('placement: the candidates go into VmPlaced, or into the failure', () => {
+    const candidates = [
+      { hostId: HOST_A, verdict: 'chosen' as const },
+      { hostId: HOST_B, verdict: 'refused' as const, reason: 'capacity' as const, detail: 'full' },
+    ];
+    const op = H.requested[0]!.data as { operationId: string };
+    vm(H.requested)
+      .when({
+        type: 'PlaceVm',
+        operationId: op.operationId,
+        hostId: HOST_A,
+        evidence: { kind: 'placement', candidates },
+      })
+      .then([
+        {
+          type: 'VmPlaced',
+          data: { operationId: op.operationId, hostId: HOST_A, evidence: { kind: 'placement', candidates } },
+        },
+      ]);
+    const none = { kind: 'placement' as const, candidates: [candidates[1]!] };
+    vm(H.requested)
+      .when({ type: 'FailPlacement', operationId: op.operationId, reason: 'no room', evidence: none })
+      .then([operationFailedWith(op.operationId, none)]);
+  });
+});
+
+function operationFailedWith(operationId: string, evidence: PlacementEvidence): VmEvent {
+  return {
+    type: 'VmOperationFailed',
+    data: {
+      operationId,
+      kind: 'create',
+      step: 'placement',
+      reason: 'no room',
+      state: 'failed',
+      evidence,
+    },
+  };
+}

@@ -1,6 +1,7 @@
 import { DomainError } from '../domain-error.js';
 import type { Decider } from '../decider.js';
 import type { ObservedState, VmCommand } from './vm.commands.js';
+import type { Evidence } from './evidence.js';
 import type { VmEvent } from './vm.events.js';
 import { evolveVm, initialVmState, type PendingOperation, type VmState } from './vm.state.js';
 import type { CapabilityView, JobStep, VmStateName } from './vm.types.js';
@@ -131,13 +132,20 @@ function stateAfterFailure(state: VmState, step: JobStep | 'placement'): VmState
   return p.stateBefore;
 }
 
-function failed(state: VmState, step: JobStep | 'placement', reason: string): VmEvent[] {
+function failed(state: VmState, step: JobStep | 'placement', reason: string, evidence?: Evidence): VmEvent[] {
   const p = state.pending;
   if (!p) return [];
   return [
     {
       type: 'VmOperationFailed',
-      data: { operationId: p.id, kind: p.kind, step, reason, state: stateAfterFailure(state, step) },
+      data: {
+        operationId: p.id,
+        kind: p.kind,
+        step,
+        reason,
+        state: stateAfterFailure(state, step),
+        ...(evidence ? { evidence } : {}),
+      },
     },
   ];
 }
@@ -158,12 +166,14 @@ function observedAs(observed: ObservedState): VmStateName {
 
 function onObserved(cmd: Cmd<'ReportObservedState'>, state: VmState): VmEvent[] {
   if (!state.exists || state.state === 'deleted') return [];
+  // The observation acted on goes into whatever event it decides.
+  const evidence = cmd.evidence ? { evidence: cmd.evidence } : {};
   const p = state.pending;
   if (p) {
     if (cmd.jobActive) return [];
     // A pending operation with no job left anywhere will never finish by itself: close it with the real state.
     const to = p.kind === 'delete' && cmd.observed === 'absent' ? 'deleted' : observedAs(cmd.observed);
-    if (to === 'deleted') return [{ type: 'VmDeleted', data: { operationId: p.id } }];
+    if (to === 'deleted') return [{ type: 'VmDeleted', data: { operationId: p.id, ...evidence } }];
     return [
       {
         type: 'VmOperationFailed',
@@ -173,6 +183,7 @@ function onObserved(cmd: Cmd<'ReportObservedState'>, state: VmState): VmEvent[] 
           step: p.awaiting,
           reason: `abandoned: no job is running for it and the driver reports the VM ${cmd.observed} (${cmd.reason})`,
           state: to,
+          ...evidence,
         },
       },
     ];
@@ -180,11 +191,11 @@ function onObserved(cmd: Cmd<'ReportObservedState'>, state: VmState): VmEvent[] 
   const from = state.state;
   const up = from === 'running' || from === 'paused';
   if (up && (cmd.observed === 'stopped' || cmd.observed === 'crashed' || cmd.observed === 'absent')) {
-    return [{ type: 'VmCrashed', data: { reason: cmd.reason, previousState: from } }];
+    return [{ type: 'VmCrashed', data: { reason: cmd.reason, previousState: from, ...evidence } }];
   }
   const to = observedAs(cmd.observed);
   if ((from === 'running' || from === 'paused' || from === 'stopped') && to !== from && to !== 'failed') {
-    return [{ type: 'VmStateReconciled', data: { from, to, reason: cmd.reason } }];
+    return [{ type: 'VmStateReconciled', data: { from, to, reason: cmd.reason, ...evidence } }];
   }
   return [];
 }
@@ -243,10 +254,19 @@ export function decideVm(cmd: VmCommand, state: VmState): VmEvent[] {
     case 'PlaceVm':
       // Placed already (a saga replay) or closed meanwhile: nothing to do.
       if (!pendingFor(state, cmd.operationId, 'placement')) return [];
-      return [{ type: 'VmPlaced', data: { operationId: cmd.operationId, hostId: cmd.hostId } }];
+      return [
+        {
+          type: 'VmPlaced',
+          data: {
+            operationId: cmd.operationId,
+            hostId: cmd.hostId,
+            ...(cmd.evidence ? { evidence: cmd.evidence } : {}),
+          },
+        },
+      ];
     case 'FailPlacement':
       if (!pendingFor(state, cmd.operationId, 'placement')) return [];
-      return failed(state, 'placement', cmd.reason);
+      return failed(state, 'placement', cmd.reason, cmd.evidence);
     case 'StartVm':
       ready(state, ['stopped'], 'start');
       return [{ type: 'VmStartRequested', data: { operationId: cmd.operationId } }];

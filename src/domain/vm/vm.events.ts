@@ -1,4 +1,5 @@
 import type { DomainEvent } from '../decider.js';
+import type { Evidence, ObservationEvidence, PlacementEvidence } from './evidence.js';
 import type { JobStep, OperationKind, VmSpecData, VmStateName } from './vm.types.js';
 
 /**
@@ -15,7 +16,7 @@ export type VmCreateRequested = DomainEvent<
   'VmCreateRequested',
   { vmId: string; operationId: string; spec: VmSpecData; requestedHostId: string | null; start: boolean }
 >;
-export type VmPlaced = DomainEvent<'VmPlaced', { operationId: string; hostId: string }>;
+export type VmPlaced = DomainEvent<'VmPlaced', { operationId: string; hostId: string; evidence?: PlacementEvidence }>;
 export type VmDefined = DomainEvent<'VmDefined', { operationId: string; hostId: string }>;
 export type VmStartRequested = DomainEvent<'VmStartRequested', { operationId: string }>;
 export type VmStarted = DomainEvent<'VmStarted', { operationId: string }>;
@@ -66,19 +67,31 @@ export interface VmMigratedV1Data {
   hostId: string;
 }
 export type VmDeleteRequested = DomainEvent<'VmDeleteRequested', { operationId: string }>;
-export type VmDeleted = DomainEvent<'VmDeleted', { operationId: string }>;
+/** `evidence`: set when a reconciler closed the delete on seeing the VM absent. */
+export type VmDeleted = DomainEvent<'VmDeleted', { operationId: string; evidence?: ObservationEvidence }>;
 /** A worker picked the operation up: pending → running. */
 export type VmOperationRunning = DomainEvent<'VmOperationRunning', { operationId: string; step: JobStep }>;
 export type VmOperationFailed = DomainEvent<
   'VmOperationFailed',
-  { operationId: string; kind: OperationKind; step: JobStep | 'placement'; reason: string; state: VmStateName }
+  {
+    operationId: string;
+    kind: OperationKind;
+    step: JobStep | 'placement';
+    reason: string;
+    state: VmStateName;
+    /** A failed placement's candidates, or what a reconciler saw when it closed an abandoned operation. */
+    evidence?: Evidence;
+  }
 >;
 /** The driver says the VM stopped without being asked (process died, guest powered off). */
-export type VmCrashed = DomainEvent<'VmCrashed', { reason: string; previousState: VmStateName }>;
+export type VmCrashed = DomainEvent<
+  'VmCrashed',
+  { reason: string; previousState: VmStateName; evidence?: ObservationEvidence }
+>;
 /** Reconciliation resolved a state the log and the driver disagreed on. */
 export type VmStateReconciled = DomainEvent<
   'VmStateReconciled',
-  { from: VmStateName; to: VmStateName; reason: string }
+  { from: VmStateName; to: VmStateName; reason: string; evidence?: ObservationEvidence }
 >;
 
 export type VmEvent =

@@ -31,6 +31,7 @@ import {
   CLOCK,
   CONFIG,
   EVENT_STORE,
+  FLEET_HISTORY,
   HOST_QUERIES,
   PROJECTIONS,
   READ_MODELS,
@@ -42,6 +43,9 @@ import { HostDomainPage, HostPage, HostResponse } from './dto/host.response.js';
 import { ApiAnswer, ETAG_HEADER } from '../../http/openapi/decorators.js';
 import { hostDecider } from '../../domain/host/host.decider.js';
 import { hostViewAt } from './host-history.js';
+import { hostListAt } from './hosts-at.js';
+import { FLEET_AT_DOC, fleetAt, parseFleetAt } from '../../http/fleet-point.js';
+import type { FleetHistory } from '../../projections/fleet-history.js';
 import { AT_DOC, parseAsOf, REVISION_DOC } from '../../http/as-of.query.js';
 import { toHostView, type HostView } from './host.view.js';
 import type { HostRecord } from '../../projections/read-model.types.js';
@@ -60,6 +64,7 @@ export class HostsController {
     @Inject(PROJECTIONS) private readonly projections: ProjectionControl,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(CONFIG) private readonly config: AppConfig,
+    @Inject(FLEET_HISTORY) private readonly fleet: FleetHistory,
   ) {}
 
   private view(rec: HostRecord): HostView {
@@ -118,7 +123,13 @@ export class HostsController {
   @ApiAnswer('List hosts', HostPage)
   @Get()
   @Roles(...READERS)
-  async list() {
+  @ApiQuery({ name: 'at', required: false, description: FLEET_AT_DOC })
+  async list(@Query('at') at?: unknown) {
+    const point = parseFleetAt(at);
+    if (point)
+      return hostListAt(await fleetAt(this.fleet, point), (state) =>
+        capabilitiesOfHost(state, this.capabilities.probe),
+      );
     const hosts = await this.readModels.listHosts();
     return { items: hosts.map((h) => this.view(h)), next: null };
   }

@@ -18,7 +18,8 @@ import type { Response } from 'express';
 import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
 import { AUDITORS, MUTATORS, READERS, Roles, type Principal } from '../../http/auth/roles.js';
 import { parseIfMatch, parseLimit, parseCursor } from '../../http/query.js';
-import { AT_DOC, parseAsOf, parseDiffRange, POINT_DOC, REVISION_DOC } from '../../http/as-of.query.js';
+import { AT_DOC, badField, parseAsOf, parseDiffRange, POINT_DOC, REVISION_DOC } from '../../http/as-of.query.js';
+import { parseRevisionNumber, REVISION_HINT } from '../../http/point-in-time.js';
 import { CreateVmDto } from './dto/create-vm.dto.js';
 import { MigrationDto } from './dto/migration.dto.js';
 import { REASON_DOC, ReasonDto } from '../../http/reason.dto.js';
@@ -32,7 +33,10 @@ import { withHostNames } from './host-names.js';
 import { parseVmListFilter } from './vm-list.query.js';
 import { VmsService, type Accepted, type CommandContext } from './vms.service.js';
 import { NAME_PATTERN } from '../../domain/patterns.js';
-import { READ_MODELS } from '../../http/tokens.js';
+import { FLEET_HISTORY, READ_MODELS } from '../../http/tokens.js';
+import { FLEET_AT_DOC, fleetAt, parseFleetAt } from '../../http/fleet-point.js';
+import type { FleetHistory } from '../../projections/fleet-history.js';
+import { vmListAt } from './vms-at.js';
 import type { ReadModels } from '../../projections/read-models.js';
 
 const uuid = new ParseUUIDPipe({
@@ -58,6 +62,7 @@ export class VmsController {
   constructor(
     private readonly vms: VmsService,
     @Inject(READ_MODELS) private readonly readModels: ReadModels,
+    @Inject(FLEET_HISTORY) private readonly fleet: FleetHistory,
   ) {}
 
   private ctx(principal: Principal, reason: string | undefined, ifMatch?: string): CommandContext {
@@ -84,6 +89,7 @@ export class VmsController {
   @ApiQuery({ name: 'hostId', required: false, description: 'only VMs on this host' })
   @ApiQuery({ name: 'name', required: false, description: 'only VMs with exactly this name' })
   @ApiQuery({ name: 'includeDeleted', required: false, description: 'true: list deleted VMs too (default false)' })
+  @ApiQuery({ name: 'at', required: false, description: FLEET_AT_DOC })
   async list(
     @Query('cursor') cursor?: string,
     @Query('limit') limit?: string,
@@ -91,8 +97,12 @@ export class VmsController {
     @Query('hostId') hostId?: string,
     @Query('name') name?: string,
     @Query('includeDeleted') includeDeleted?: string,
+    @Query('at') at?: unknown,
   ) {
     const filter = parseVmListFilter({ state, hostId, name, includeDeleted });
+    // The list as it was: folded from the log from the nearest checkpoint, every VM in one page.
+    const point = parseFleetAt(at);
+    if (point) return vmListAt(await fleetAt(this.fleet, point));
     const page = await this.readModels.findVms(filter, parseCursor(cursor), parseLimit(limit));
     const views = page.items.map((r) => toVmView(r.state, r.revision, r.createdAt, r.updatedAt));
     return { items: await withHostNames(this.readModels, views), next: page.next };
@@ -128,6 +138,25 @@ export class VmsController {
   @ApiQuery({ name: 'to', required: false, description: `${POINT_DOC}; default: the latest revision` })
   async diff(@Param('id', uuid) id: string, @Query('from') from?: string, @Query('to') to?: string) {
     return this.vms.diff(id, parseDiffRange({ from, to }));
+  }
+
+  /**
+   * Why one state change happened: the event, the command that decided it, the
+   * principal and reason, the causation chain back to the request or observation
+   * that started it, and the evidence an automatic decision acted on.
+   */
+  @ApiAnswer('Why one state change of a VM happened', Object)
+  @Get(':id/why')
+  @Roles('operator', ...AUDITORS)
+  @ApiQuery({ name: 'revision', required: false, description: 'stream revision; default: the latest (404 past it)' })
+  async why(@Param('id', uuid) id: string, @Query('revision') revision?: unknown) {
+    let rev: bigint | undefined;
+    if (revision !== undefined) {
+      const parsed = typeof revision === 'string' ? parseRevisionNumber(revision) : null;
+      if (parsed === null) throw badField('revision', REVISION_HINT);
+      rev = parsed;
+    }
+    return this.vms.why(id, rev);
   }
 
   @ApiCommand('Start a VM')

@@ -31,6 +31,7 @@ import { vmDecider } from '../../domain/vm/vm.decider.js';
 import type { VmState } from '../../domain/vm/vm.state.js';
 import type { CapabilityView } from '../../domain/vm/vm.types.js';
 import { toVmView, type VmView } from './vm.view.js';
+import { explain, type WhyView } from './why.js';
 
 export interface Accepted {
   operationId: string;
@@ -221,6 +222,15 @@ export class VmsService {
     }
     if (events.length === 0) throw new NotFoundException(`VM ${vmId} not found`);
     return events.map(upcast);
+  }
+
+  /** Why the VM's event at `revision` (default: the latest) happened: see why.ts. */
+  async why(vmId: string, revision?: bigint): Promise<WhyView> {
+    const all = await this.history(vmId);
+    const latest = all[all.length - 1]!.revision;
+    if (revision !== undefined && revision > latest)
+      throw new NotFoundException(`VM ${vmId} has no revision ${revision}: its latest revision is ${latest}`);
+    return explain(vmId, all, revision === undefined ? all.length - 1 : Number(revision));
   }
 
   /**
