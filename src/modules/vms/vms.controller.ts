@@ -102,7 +102,7 @@ export class VmsController {
     const filter = parseVmListFilter({ state, hostId, name, includeDeleted });
     // The list as it was: folded from the log from the nearest checkpoint, every VM in one page.
     const point = parseFleetAt(at);
-    if (point) return vmListAt(await fleetAt(this.fleet, point));
+    if (point) return vmListAt(await fleetAt(this.fleet, point), filter);
     const page = await this.readModels.findVms(filter, parseCursor(cursor), parseLimit(limit));
     const views = page.items.map((r) => toVmView(r.state, r.revision, r.createdAt, r.updatedAt));
     return { items: await withHostNames(this.readModels, views), next: page.next };
