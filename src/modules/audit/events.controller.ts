@@ -17,11 +17,15 @@ import { StreamNotFoundError } from '../../eventstore/errors.js';
 import type { EventStore } from '../../eventstore/event-store.port.js';
 import { parseLimit, parsePosition, parseRevision } from '../../http/query.js';
 import type { Logger } from 'pino';
-import { EVENT_STORE, LOGGER } from '../../http/tokens.js';
-import { AUDITORS, Roles } from '../../http/auth/roles.js';
+import { EVENT_STORE, LOGGER, READ_MODELS } from '../../http/tokens.js';
+import { AUDITORS, Roles, type Principal } from '../../http/auth/roles.js';
+import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
+import type { ReadModels } from '../../projections/read-models.js';
+import { eventScope } from './event-scope.js';
+import { SseLimiter } from './sse-limit.js';
 import { parseEventFilter, readFilteredPage } from './event-filter.js';
 import { toEventView } from './event.view.js';
-import { streamEvents } from './sse.js';
+import { SSE_DEFAULTS, streamEvents } from './sse.js';
 
 @ApiTags('events')
 @ApiBearerAuth()
@@ -30,6 +34,8 @@ export class EventsController {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(LOGGER) private readonly log: Logger,
+    @Inject(READ_MODELS) private readonly readModels: ReadModels,
+    private readonly sseLimiter: SseLimiter,
   ) {}
 
   @Get('vms/:id/events')
@@ -37,12 +43,17 @@ export class EventsController {
   async vmEvents(
     @Param('id', new ParseUUIDPipe({ version: '4', exceptionFactory: () => new NotFoundException('VM not found') }))
     id: string,
+    @CurrentPrincipal() p: Principal,
     @Query('fromRevision') fromRevision?: string,
     @Query('limit') limitRaw?: string,
   ) {
     const limit = parseLimit(limitRaw, 'limit', 1000, 1000);
     const from = fromRevision === undefined ? 0n : parseRevision(fromRevision, 'fromRevision');
     try {
+      // Another project's VM answers exactly as a missing one.
+      const first = await this.store.readStream(vmStream(id), { maxCount: 1 });
+      const scope = eventScope(p, this.readModels);
+      if (scope && first[0] && !(await scope(first[0]))) throw new NotFoundException(`VM ${id} not found`);
       const events = await this.store.readStream(vmStream(id), { fromRevision: from, maxCount: limit + 1 });
       const more = events.length > limit;
       const page = events.slice(0, limit);
@@ -60,6 +71,7 @@ export class EventsController {
   @Get('events')
   @Roles(...AUDITORS)
   async events(
+    @CurrentPrincipal() p: Principal,
     @Query('fromPosition') fromRaw?: string,
     @Query('limit') limitRaw?: string,
     @Query('vmId') vmId?: string,
@@ -82,13 +94,17 @@ export class EventsController {
       ...(until !== undefined ? { until } : {}),
     });
     const page = await readFilteredPage(this.store, filter, from, limit);
-    return { items: page.items.map(toEventView), next: page.next === null ? null : page.next.toString() };
+    // Scoped callers get a page of the events they may see (possibly fewer than limit; next still resumes right).
+    const scope = eventScope(p, this.readModels);
+    const items = scope ? await filterAsync(page.items, scope) : page.items;
+    return { items: items.map(toEventView), next: page.next === null ? null : page.next.toString() };
   }
 
   /** Live feed (SSE): resumes after Last-Event-ID (or from fromPosition) with no gap and no duplicate. */
   @Get('events/stream')
   @Roles(...AUDITORS)
   stream(
+    @CurrentPrincipal() p: Principal,
     @Req() req: Request,
     @Res() res: Response,
     @Query('fromPosition') fromRaw?: string,
@@ -97,6 +113,15 @@ export class EventsController {
     const last = parsePosition(lastEventId, 'Last-Event-ID');
     const from = parsePosition(fromRaw, 'fromPosition');
     const after = last ?? (from !== undefined && from > 0n ? from - 1n : undefined);
-    streamEvents(this.store, req, res, after, this.log);
+    const release = this.sseLimiter.acquire(p.id);
+    res.once('close', release);
+    const keep = eventScope(p, this.readModels);
+    streamEvents(this.store, req, res, after, this.log, { ...SSE_DEFAULTS, ...(keep ? { keep } : {}) });
   }
+}
+
+async function filterAsync<T>(items: T[], keep: (item: T) => Promise<boolean>): Promise<T[]> {
+  const out: T[] = [];
+  for (const item of items) if (await keep(item)) out.push(item);
+  return out;
 }

@@ -7,6 +7,8 @@ export interface SseOptions {
   /** How long a client may leave the socket full before it is cut off (and told where to resume). */
   slowClientMs: number;
   heartbeatMs: number;
+  /** Events the caller may not see are skipped (project scoping); every event when absent. */
+  keep?: (e: RecordedEvent) => Promise<boolean>;
 }
 
 /** The settings every stream uses unless told otherwise; tests shorten slowClientMs here rather than wait 10 s. */
@@ -59,6 +61,8 @@ export function streamEvents(
   const sub = store.subscribeToAll({
     ...(after !== undefined ? { after } : {}),
     onEvent: async (e: RecordedEvent) => {
+      if (closed) return;
+      if (opts.keep && !(await opts.keep(e))) return;
       if (closed) return;
       const ok = res.write(`id: ${e.position}\nevent: ${e.type}\ndata: ${JSON.stringify(toEventView(e))}\n\n`);
       lastSent = e.position;

@@ -25,6 +25,7 @@ import { ReasonDto } from '../../http/reason.dto.js';
 import { SnapshotDto } from './dto/snapshot.dto.js';
 import { StopVmDto } from './dto/stop-vm.dto.js';
 import { toVmView } from './vm.view.js';
+import { vmListFilter } from './vm-list-filter.js';
 import { VmsService, type Accepted, type CommandContext } from './vms.service.js';
 import { NAME_PATTERN } from '../../domain/patterns.js';
 import { READ_MODELS } from '../../http/tokens.js';
@@ -69,10 +70,20 @@ export class VmsController {
     return accepted(res, await this.vms.create(body, this.ctx(p, body.reason)));
   }
 
+  /** The caller's projects' VMs; deleted ones only with `?includeDeleted=true` (a purged VM leaves the list). */
   @Get()
   @Roles(...READERS)
-  async list(@Query('cursor') cursor?: string, @Query('limit') limit?: string) {
-    const page = await this.readModels.listVms(parseCursor(cursor), parseLimit(limit));
+  @ApiQuery({ name: 'project', required: false, description: "only this project's VMs" })
+  @ApiQuery({ name: 'includeDeleted', required: false, description: 'true: list deleted VMs too' })
+  async list(
+    @CurrentPrincipal() p: Principal,
+    @Query('cursor') cursor?: string,
+    @Query('limit') limit?: string,
+    @Query('project') project?: string,
+    @Query('includeDeleted') includeDeleted?: string,
+  ) {
+    const keep = vmListFilter(p, { project, includeDeleted });
+    const page = await this.readModels.listVmsWhere(parseCursor(cursor), parseLimit(limit), keep);
     return {
       items: page.items.map((r) => toVmView(r.state, r.revision, r.createdAt, r.updatedAt)),
       next: page.next,
@@ -86,11 +97,12 @@ export class VmsController {
   @ApiQuery({ name: 'revision', required: false, description: REVISION_DOC })
   async get(
     @Param('id', uuid) id: string,
+    @CurrentPrincipal() p: Principal,
     @Res({ passthrough: true }) res: Response,
     @Query('at') at?: string,
     @Query('revision') revision?: string,
   ) {
-    const view = await this.vms.view(id, parseAsOf({ at, revision }));
+    const view = await this.vms.view(id, p, parseAsOf({ at, revision }));
     res.setHeader('ETag', `"${view.revision}"`);
     return view;
   }
@@ -104,8 +116,13 @@ export class VmsController {
   @Roles('operator', ...AUDITORS)
   @ApiQuery({ name: 'from', required: false, description: `${POINT_DOC}; default: before the first event (empty)` })
   @ApiQuery({ name: 'to', required: false, description: `${POINT_DOC}; default: the latest revision` })
-  async diff(@Param('id', uuid) id: string, @Query('from') from?: string, @Query('to') to?: string) {
-    return this.vms.diff(id, parseDiffRange({ from, to }));
+  async diff(
+    @Param('id', uuid) id: string,
+    @CurrentPrincipal() p: Principal,
+    @Query('from') from?: string,
+    @Query('to') to?: string,
+  ) {
+    return this.vms.diff(id, parseDiffRange({ from, to }), p);
   }
 
   @Post(':id/start')
@@ -232,8 +249,8 @@ export class VmsController {
 
   @Get(':id/snapshots')
   @Roles(...READERS)
-  async snapshots(@Param('id', uuid) id: string) {
-    const view = await this.vms.view(id);
+  async snapshots(@Param('id', uuid) id: string, @CurrentPrincipal() p: Principal) {
+    const view = await this.vms.view(id, p);
     return { items: view.snapshots, next: null };
   }
 

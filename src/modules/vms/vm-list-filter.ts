@@ -1,0 +1,27 @@
+import { PROJECT_PATTERN, PROJECT_RULE } from '../../domain/patterns.js';
+import { mayUse } from '../../http/auth/project-scope.js';
+import type { Principal } from '../../http/auth/roles.js';
+import { badField } from '../../http/as-of.query.js';
+import { vmProject } from '../../domain/vm/vm.state.js';
+import type { VmRecord } from '../../projections/read-model.types.js';
+
+/**
+ * Which VMs GET /v1/vms lists: the caller's projects only (another project's VMs
+ * are simply absent, even when named with ?project=), and no deleted VM unless
+ * `includeDeleted=true`, so a purged failed VM leaves the list.
+ */
+export function vmListFilter(
+  p: Principal,
+  q: { project?: string | undefined; includeDeleted?: string | undefined },
+): (r: VmRecord) => boolean {
+  if (q.project !== undefined && !PROJECT_PATTERN.test(q.project)) throw badField('project', PROJECT_RULE);
+  if (q.includeDeleted !== undefined && q.includeDeleted !== 'true' && q.includeDeleted !== 'false')
+    throw badField('includeDeleted', 'must be true or false');
+  const withDeleted = q.includeDeleted === 'true';
+  return (r) => {
+    const project = vmProject(r.state);
+    if (!mayUse(p, project)) return false;
+    if (q.project !== undefined && project !== q.project) return false;
+    return withDeleted || r.state.state !== 'deleted';
+  };
+}
