@@ -233,7 +233,7 @@ describe('projects: tenants, scoping and quotas', () => {
     assert.equal((await waitOperation(t, del.operationId)).status, 'succeeded');
     const listed = ((await t.as('admin').get('/v1/vms?project=fp')).body.items as Json[]).map((v) => v.id);
     assert.deepEqual(listed, [small.vmId]);
-    const withDeleted = await t.as('admin').get('/v1/vms?project=fp&includeDeleted=true');
+    const withDeleted = await t.as('admin').get('/v1/vms?project=fp&includePurged=true');
     assert.deepEqual(
       (withDeleted.body.items as Json[]).map((v) => [v.id, v.state]),
       [
@@ -241,7 +241,7 @@ describe('projects: tenants, scoping and quotas', () => {
         [small.vmId, 'running'],
       ],
     );
-    assertError(await t.as('admin').get('/v1/vms?includeDeleted=yes'), 400, 'includeDeleted');
+    assertError(await t.as('admin').get('/v1/vms?includePurged=yes'), 400, 'includePurged');
   });
 
   test('a project-scoped auditor reads only its projects in /v1/events and the live feed', async () => {

@@ -7,21 +7,22 @@ import type { VmRecord } from '../../projections/read-model.types.js';
 
 /**
  * Which VMs GET /v1/vms lists: the caller's projects only (another project's VMs
- * are simply absent, even when named with ?project=), and no deleted VM unless
- * `includeDeleted=true`, so a purged failed VM leaves the list.
+ * are simply absent, even when named with ?project=), and no purged VM (deleted
+ * without ever reaching a host: a failed create) unless `includePurged=true`.
+ * Other deleted VMs stay listed, as they always were (the v1 list is not narrowed).
  */
 export function vmListFilter(
   p: Principal,
-  q: { project?: string | undefined; includeDeleted?: string | undefined },
+  q: { project?: string | undefined; includePurged?: string | undefined },
 ): (r: VmRecord) => boolean {
   if (q.project !== undefined && !PROJECT_PATTERN.test(q.project)) throw badField('project', PROJECT_RULE);
-  if (q.includeDeleted !== undefined && q.includeDeleted !== 'true' && q.includeDeleted !== 'false')
-    throw badField('includeDeleted', 'must be true or false');
-  const withDeleted = q.includeDeleted === 'true';
+  if (q.includePurged !== undefined && q.includePurged !== 'true' && q.includePurged !== 'false')
+    throw badField('includePurged', 'must be true or false');
+  const withPurged = q.includePurged === 'true';
   return (r) => {
     const project = vmProject(r.state);
     if (!mayUse(p, project)) return false;
     if (q.project !== undefined && project !== q.project) return false;
-    return withDeleted || r.state.state !== 'deleted';
+    return withPurged || !(r.state.state === 'deleted' && r.state.hostId === null);
   };
 }

@@ -70,19 +70,19 @@ export class VmsController {
     return accepted(res, await this.vms.create(body, this.ctx(p, body.reason)));
   }
 
-  /** The caller's projects' VMs; deleted ones only with `?includeDeleted=true` (a purged VM leaves the list). */
+  /** The caller's projects' VMs; a purged one (a failed create, deleted) only with `?includePurged=true`. */
   @Get()
   @Roles(...READERS)
   @ApiQuery({ name: 'project', required: false, description: "only this project's VMs" })
-  @ApiQuery({ name: 'includeDeleted', required: false, description: 'true: list deleted VMs too' })
+  @ApiQuery({ name: 'includePurged', required: false, description: 'true: list purged failed creates too' })
   async list(
     @CurrentPrincipal() p: Principal,
     @Query('cursor') cursor?: string,
     @Query('limit') limit?: string,
     @Query('project') project?: string,
-    @Query('includeDeleted') includeDeleted?: string,
+    @Query('includePurged') includePurged?: string,
   ) {
-    const keep = vmListFilter(p, { project, includeDeleted });
+    const keep = vmListFilter(p, { project, includePurged });
     const page = await this.readModels.listVmsWhere(parseCursor(cursor), parseLimit(limit), keep);
     return {
       items: page.items.map((r) => toVmView(r.state, r.revision, r.createdAt, r.updatedAt)),
