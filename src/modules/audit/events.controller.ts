@@ -22,6 +22,8 @@ import { AUDITORS, Roles, type Principal } from '../../http/auth/roles.js';
 import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
 import type { ReadModels } from '../../projections/read-models.js';
 import { eventScope } from './event-scope.js';
+import { DEFAULT_PROJECT } from '../../domain/project/project.types.js';
+import { mayUse } from '../../http/auth/project-scope.js';
 import { SseLimiter } from './sse-limit.js';
 import { parseEventFilter, readFilteredPage } from './event-filter.js';
 import { toEventView } from './event.view.js';
@@ -50,10 +52,10 @@ export class EventsController {
     const limit = parseLimit(limitRaw, 'limit', 1000, 1000);
     const from = fromRevision === undefined ? 0n : parseRevision(fromRevision, 'fromRevision');
     try {
-      // Another project's VM answers exactly as a missing one.
-      const first = await this.store.readStream(vmStream(id), { maxCount: 1 });
-      const scope = eventScope(p, this.readModels);
-      if (scope && first[0] && !(await scope(first[0]))) throw new NotFoundException(`VM ${id} not found`);
+      // Another project's VM answers exactly as a missing one; its first event names the project.
+      const [first] = await this.store.readStream(vmStream(id), { maxCount: 1 });
+      const project = (first?.data as { project?: string } | undefined)?.project ?? DEFAULT_PROJECT;
+      if (!mayUse(p, project)) throw new NotFoundException(`VM ${id} not found`);
       const events = await this.store.readStream(vmStream(id), { fromRevision: from, maxCount: limit + 1 });
       const more = events.length > limit;
       const page = events.slice(0, limit);
