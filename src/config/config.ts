@@ -31,6 +31,8 @@ class EnvSchema {
     },
   )
   AUTH_TOKENS?: string;
+  @IsOptional() @IsString() AUTH_FILE?: string;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(10000) SSE_MAX_PER_PRINCIPAL?: number;
   @IsOptional() @IsIn(['all', 'api', 'worker']) ROLE?: string;
   @IsOptional()
   @IsString()
@@ -81,6 +83,10 @@ export interface AppConfig {
   dataDir: string;
   /** Undefined: generate an admin token into dataDir/admin.token. */
   authTokens: Array<{ role: 'admin' | 'operator' | 'auditor' | 'viewer'; token: string }> | undefined;
+  /** JSON users file ({name, role, projects, tokenSha256}); tokens never stored in clear. */
+  authFile: string | undefined;
+  /** Concurrent SSE connections one principal may hold (per API process); one more is a 429. */
+  sseMaxPerPrincipal: number;
   /** Hosts whose jobs this process runs; 'all' = every registered host (all-in-one). */
   workerHosts: string[] | 'all' | 'none';
   logLevel: string;
@@ -189,6 +195,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
       const i = pair.indexOf(':');
       return { role: pair.slice(0, i) as 'admin', token: pair.slice(i + 1) };
     }),
+    authFile: parsed.AUTH_FILE ? resolve(parsed.AUTH_FILE) : undefined,
+    sseMaxPerPrincipal: parsed.SSE_MAX_PER_PRINCIPAL ?? 8,
     workerHosts,
     logLevel: parsed.LOG_LEVEL ?? 'info',
     jobAttempts: parsed.JOB_ATTEMPTS ?? 3,

@@ -7,7 +7,8 @@ export type DomainErrorCode =
   | 'conflict' // 409: illegal transition, busy, name taken
   | 'unsupported' // 422: the host's driver cannot do it
   | 'invalid' // 400: a rule the DTO cannot express
-  | 'capacity'; // 409: no room on the host
+  | 'capacity' // 409: no room on the host
+  | 'quota'; // 429: the project's quota has no room (details: quota, used, requested, limit)
 
 export class DomainError extends Error {
   override readonly name = 'DomainError';

@@ -1,10 +1,14 @@
 /** Stream naming: one stream per aggregate instance. */
 export const vmStream = (vmId: string): string => `vm-${vmId}`;
 export const hostStream = (hostId: string): string => `host-${hostId}`;
+export const projectStream = (name: string): string => `project-${name}`;
 
 export function vmIdOf(streamId: string): string | undefined {
   return streamId.startsWith('vm-') ? streamId.slice(3) : undefined;
 }
 export function hostIdOf(streamId: string): string | undefined {
   return streamId.startsWith('host-') ? streamId.slice(5) : undefined;
+}
+export function projectNameOf(streamId: string): string | undefined {
+  return streamId.startsWith('project-') ? streamId.slice(8) : undefined;
 }

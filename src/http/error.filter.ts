@@ -12,6 +12,7 @@ const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
   capacity: 409,
   unsupported: 422,
   invalid: 400,
+  quota: 429,
 };
 
 /** ioredis/BullMQ failures when Redis is down: the queues are unavailable, not the request wrong. */

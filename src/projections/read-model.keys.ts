@@ -33,6 +33,10 @@ export class ReadModelKeys {
   }
   vm = (id: string) => this.k(`vm:${id}`);
   vmIndex = () => this.k('vms');
+  /** The VMs of one project (for its usage), in creation order. */
+  vmsByProject = (project: string) => this.k(`vms:project:${project}`);
+  project = (name: string) => this.k(`project:${name}`);
+  projectIndex = () => this.k('projects');
   host = (id: string) => this.k(`host:${id}`);
   hostIndex = () => this.k('hosts');
   operation = (id: string) => this.k(`op:${id}`);

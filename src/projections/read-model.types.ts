@@ -25,6 +25,8 @@ export interface OperationView {
   id: string;
   kind: AnyOperationKind;
   vmId: string | null;
+  /** The VM's project (absent for rebuilds, and in read models built before projects: read the VM's). */
+  project?: string;
   /** The read model a `rebuild` operation rebuilds. */
   projection?: string;
   status: OperationStatus;
@@ -43,4 +45,12 @@ export interface OperationView {
     done?: number;
     total?: number;
   };
+}
+
+/** A project as created or last changed; usage is computed on read from the VMs. */
+export interface ProjectRecord {
+  name: string;
+  quotas: Partial<Record<'vms' | 'vcpus' | 'memoryMiB' | 'diskGiB', number>>;
+  createdAt: string;
+  updatedAt: string;
 }

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { ReadModelKeys } from './read-model.keys.js';
-import type { HostRecord, OperationView, VmRecord } from './read-model.types.js';
+import type { HostRecord, OperationView, ProjectRecord, VmRecord } from './read-model.types.js';
 import { operationMatches, vmMatches, type OperationListFilter, type VmListFilter } from './list-filters.js';
 import { scanNewestFirst, scanOldestFirst, type Page } from './scan-page.js';
 
@@ -44,6 +44,21 @@ export class ReadModels {
     return this.page<VmRecord>(this.keys.vmIndex(), this.keys.vm, cursor, limit);
   }
 
+  /** Every VM ever created in a project (deleted ones included), for its usage. */
+  async vmsOfProject(project: string): Promise<VmRecord[]> {
+    const ids = await this.redis.zrange(this.keys.vmsByProject(project), 0, -1);
+    return this.many<VmRecord>(ids.map(this.keys.vm));
+  }
+
+  getProject(name: string): Promise<ProjectRecord | undefined> {
+    return this.getJson<ProjectRecord>(this.keys.project(name));
+  }
+
+  async listProjects(): Promise<ProjectRecord[]> {
+    const names = await this.redis.zrange(this.keys.projectIndex(), 0, -1);
+    return this.many<ProjectRecord>(names.map(this.keys.project));
+  }
+
   getHost(id: string): Promise<HostRecord | undefined> {
     return this.getJson<HostRecord>(this.keys.host(id));
   }
@@ -58,19 +73,29 @@ export class ReadModels {
   }
 
   /** VMs oldest first, filtered (`GET /v1/vms?state=&hostId=&name=&includeDeleted=`). */
-  findVms(filter: VmListFilter, cursor: number, limit: number): Promise<Page<VmRecord>> {
+  findVms(
+    filter: VmListFilter,
+    cursor: number,
+    limit: number,
+    visible: (r: VmRecord) => boolean = () => true,
+  ): Promise<Page<VmRecord>> {
     return scanOldestFirst<VmRecord>(
       this.redis,
       this.keys.vmIndex(),
       this.keys.vm,
-      (r) => vmMatches(filter, r),
+      (r) => vmMatches(filter, r) && visible(r),
       cursor,
       limit,
     );
   }
 
   /** Newest first; the cursor is the position below which the next page starts. */
-  listOperations(filter: OperationListFilter, cursor: number, limit: number): Promise<Page<OperationView>> {
+  listOperations(
+    filter: OperationListFilter,
+    cursor: number,
+    limit: number,
+    visible: (op: OperationView) => boolean | Promise<boolean> = () => true,
+  ): Promise<Page<OperationView>> {
     const index = filter.vmId
       ? this.keys.operationsByVm(filter.vmId)
       : filter.principal
@@ -80,7 +105,7 @@ export class ReadModels {
       this.redis,
       index,
       this.keys.operation,
-      (op) => operationMatches(filter, op),
+      async (op) => operationMatches(filter, op) && (await visible(op)),
       cursor,
       limit,
     );

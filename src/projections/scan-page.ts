@@ -24,7 +24,7 @@ export async function scanOldestFirst<T>(
   redis: Redis,
   index: string,
   toKey: (id: string) => string,
-  keep: (r: T) => boolean,
+  keep: (r: T) => boolean | Promise<boolean>,
   cursor: number,
   limit: number,
   budget = LIST_SCAN_BUDGET,
@@ -36,7 +36,7 @@ export async function scanOldestFirst<T>(
     const recs = await records<T>(redis, ids.map(toKey));
     for (let i = 0; i < recs.length; i++) {
       const r = recs[i];
-      if (r === undefined || !keep(r)) continue;
+      if (r === undefined || !(await keep(r))) continue;
       if (items.length === limit) return { items, next: String(offset + i) };
       items.push(r);
     }
@@ -56,7 +56,7 @@ export async function scanNewestFirst<T>(
   redis: Redis,
   index: string,
   toKey: (id: string) => string,
-  keep: (r: T) => boolean,
+  keep: (r: T) => boolean | Promise<boolean>,
   cursor: number,
   limit: number,
   budget = LIST_SCAN_BUDGET,
@@ -71,7 +71,7 @@ export async function scanNewestFirst<T>(
     const recs = await records<T>(redis, ids.map(toKey));
     for (let i = 0; i < recs.length; i++) {
       const r = recs[i];
-      if (r === undefined || !keep(r)) continue;
+      if (r === undefined || !(await keep(r))) continue;
       if (items.length === limit) return { items, next: lastKept! };
       items.push(r);
       lastKept = scores[i];

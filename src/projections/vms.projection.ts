@@ -1,8 +1,10 @@
 import type { RecordedEvent } from '../eventstore/event-store.port.js';
-import { vmIdOf } from '../domain/streams.js';
+import { projectNameOf, vmIdOf } from '../domain/streams.js';
+import { isProjectEventType } from '../domain/project/project.events.js';
+import { applyProjectEvent } from './projects.read-model.js';
 import { upcast } from '../domain/upcasters.js';
 import { isVmEventType, REQUEST_EVENT_KIND, type VmEvent } from '../domain/vm/vm.events.js';
-import { evolveVm, initialVmState } from '../domain/vm/vm.state.js';
+import { evolveVm, initialVmState, vmProject } from '../domain/vm/vm.state.js';
 import type { Projection, ProjectionTx } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
 import type { OperationView, VmRecord } from './read-model.types.js';
@@ -14,7 +16,8 @@ import { isRebuildEventType, projectionOf, type RebuildEvent } from './rebuild.e
  * the decider's own evolve, so the read model cannot drift from the rules;
  * an operation's status follows from the VM's pending operation opening and
  * closing. Rebuild operations (`projection-<name>` streams) are operations too,
- * so they live here, beside the others, in the same indexes.
+ * so they live here, beside the others, in the same indexes; so do projects, whose
+ * usage is read from the VMs indexed per project here.
  */
 export class VmsProjection implements Projection {
   readonly name = 'vms';
@@ -25,6 +28,9 @@ export class VmsProjection implements Projection {
     return (
       relativeKey === 'vms' ||
       relativeKey === 'ops' ||
+      relativeKey === 'projects' ||
+      relativeKey.startsWith('vms:') ||
+      relativeKey.startsWith('project:') ||
       relativeKey.startsWith('vm:') ||
       relativeKey.startsWith('op:') ||
       relativeKey.startsWith('ops:')
@@ -35,6 +41,9 @@ export class VmsProjection implements Projection {
     if (projectionOf(recorded.streamId) !== undefined && isRebuildEventType(recorded.type)) {
       const e = upcast(recorded);
       return applyRebuildEvent(this.keys, e, { type: e.type, data: e.data } as RebuildEvent, tx);
+    }
+    if (projectNameOf(recorded.streamId) !== undefined && isProjectEventType(recorded.type)) {
+      return applyProjectEvent(this.keys, upcast(recorded), tx);
     }
     const vmId = vmIdOf(recorded.streamId);
     if (!vmId || !isVmEventType(recorded.type)) return;
@@ -50,12 +59,16 @@ export class VmsProjection implements Projection {
       createdAt: prev?.createdAt ?? at,
       updatedAt: at,
     } satisfies VmRecord);
-    if (!prev) tx.index(this.keys.vmIndex(), Number(e.position), vmId);
-    await this.applyOperation(vmId, event, e, before.pending, after.pending, tx);
+    if (!prev) {
+      tx.index(this.keys.vmIndex(), Number(e.position), vmId);
+      tx.index(this.keys.vmsByProject(vmProject(after)), Number(e.position), vmId);
+    }
+    await this.applyOperation(vmId, vmProject(after), event, e, before.pending, after.pending, tx);
   }
 
   private async applyOperation(
     vmId: string,
+    project: string,
     event: VmEvent,
     e: RecordedEvent,
     before: VmRecord['state']['pending'],
@@ -70,6 +83,7 @@ export class VmsProjection implements Projection {
         id,
         kind,
         vmId,
+        project,
         status: 'pending',
         error: null,
         principal: e.metadata.principal,

@@ -13,6 +13,7 @@ import { HealthModule } from '../modules/health/health.module.js';
 import { HostsModule } from '../modules/hosts/hosts.module.js';
 import { OperationsModule } from '../modules/operations/operations.module.js';
 import { ProjectionsModule } from '../modules/projections/projections.module.js';
+import { ProjectsModule } from '../modules/projects/projects.module.js';
 import { VmsModule } from '../modules/vms/vms.module.js';
 
 /** The HTTP surface over the ports a runtime built (so tests and main share one wiring). */
@@ -32,6 +33,7 @@ export class AppModule {
         HealthModule,
         ProjectionsModule,
         FleetModule,
+        ProjectsModule,
       ],
       providers: [
         { provide: TokenVerifier, useValue: new TokenVerifier(ports.tokens) },

@@ -14,6 +14,8 @@ import { startTestApp, TOKENS, waitOperation, type TestApp, type TestRole } from
 import { sendRaw, type RawResponse } from '../support/fuzz-http.js';
 import { loadRoutes } from '../support/fuzz-routes.js';
 import { createVmOp, registerSimHost, runOk, storeEvents } from '../support/e2e.js';
+import { tempDir } from '../support/env.js';
+import { tokenOf, writeAuthFile } from '../support/users.js';
 
 type Who = TestRole | 'none';
 const WHO: Who[] = ['admin', 'operator', 'auditor', 'viewer', 'none'];
@@ -84,6 +86,15 @@ const MATRIX: Record<string, Row> = {
   'GET /v1/audit/replay-check': { allowed: AUDIT, ok: 200 },
   'GET /v1/projections': { allowed: ALL, ok: 200 },
   'POST /v1/projections/{name}/rebuild': { allowed: ['admin'], ok: 202, params: { name: 'vms' } },
+  'POST /v1/projects': { allowed: ['admin'], ok: 201, body: (n) => ({ name: `p-${n}`, quotas: { vms: 100 } }) },
+  'GET /v1/projects': { allowed: ALL, ok: 200 },
+  'GET /v1/projects/{name}': { allowed: ALL, ok: 200, params: { name: 'default' } },
+  'PATCH /v1/projects/{name}': {
+    allowed: ['admin'],
+    ok: 200,
+    params: { name: 'default' },
+    body: () => ({ quotas: { diskGiB: 100000 } }),
+  },
   'GET /health': { allowed: 'public', ok: 200 },
   'GET /metrics': { allowed: 'public', ok: 200 },
 };
@@ -103,8 +114,16 @@ describe('e2e: role matrix (every route × every role)', () => {
   let operationId: string;
   let n = 0;
 
+  const dir = tempDir('vl-matrix-');
+  /** Tenants of another project: every VM and operation id of `default` must read as missing to them. */
+  const TENANTS = { tenant: 'operator', 'tenant-viewer': 'viewer' } as const;
+
   before(async () => {
-    t = await startTestApp();
+    const authFile = writeAuthFile(
+      dir.dir,
+      Object.entries(TENANTS).map(([name, role]) => ({ name, role, projects: ['other'] })),
+    );
+    t = await startTestApp({ env: { AUTH_FILE: authFile } });
     await t.app.listen(0, '127.0.0.1');
     port = (t.app.getHttpServer().address() as AddressInfo).port;
     hostA = (await registerSimHost(t, 'hv-a')).id as string;
@@ -116,6 +135,7 @@ describe('e2e: role matrix (every route × every role)', () => {
   });
   after(async () => {
     await t?.close();
+    dir.cleanup();
   });
 
   async function freshVm(setup: VmSetup): Promise<string> {
@@ -125,9 +145,10 @@ describe('e2e: role matrix (every route × every role)', () => {
     return id;
   }
 
-  function send(method: string, path: string, who: Who, body?: object): Promise<RawResponse> {
+  function send(method: string, path: string, who: Who, body?: object, token?: string): Promise<RawResponse> {
     const headers: Record<string, string> = { connection: 'close' };
-    if (who !== 'none') headers.authorization = `Bearer ${TOKENS[who]}`;
+    if (token) headers.authorization = `Bearer ${token}`;
+    else if (who !== 'none') headers.authorization = `Bearer ${TOKENS[who]}`;
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     if (payload) {
       headers['content-type'] = 'application/json';
@@ -179,6 +200,30 @@ describe('e2e: role matrix (every route × every role)', () => {
     for (const key of served) {
       const row = MATRIX[key]!;
       for (const who of WHO) await s.test(`${who} ${key} → ${expected(row, who)}`, () => check(key, row, who));
+    }
+  });
+
+  test('every VM and operation route × a tenant of another project: 404 like a missing id, nothing appended', async (s) => {
+    const served = (await loadRoutes(port)).map((r) => `${r.method} ${r.template}`).sort();
+    const scoped = served.filter((k) => /^\S+ \/v1\/(vms|operations)\/\{id\}/.test(k));
+    assert.ok(scoped.length > 10, scoped.join(', '));
+    for (const key of scoped) {
+      const row = MATRIX[key]!;
+      for (const [name, role] of Object.entries(TENANTS)) {
+        const status = row.allowed === 'public' || row.allowed.includes(role) ? 404 : 403;
+        await s.test(`${name} (${role} of other) ${key} → ${status}`, async () => {
+          const [method, template] = key.split(' ') as [string, string];
+          const path = template
+            .replace('{id}', key.includes('/operations/') ? operationId : vmId)
+            .replace('{name}', 's1');
+          let body = row.body?.(++n) ?? (method === 'POST' ? {} : undefined);
+          if (key === 'POST /v1/vms/{id}/migrations') body = { targetHostId: hostB };
+          const before = await httpEvents();
+          const res = await send(method, path, role, body, tokenOf(name));
+          assert.equal(res.status, status, `${key} as ${name}: ${res.status} ${res.text.slice(0, 300)}`);
+          assert.equal(await httpEvents(), before, 'a refused request appended an event');
+        });
+      }
     }
   });
 });

@@ -31,7 +31,7 @@ async function get(t: TestApp, path: string): Promise<Json> {
 async function readModels(t: TestApp, h: BuiltHistory): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   const items = async (path: string) => (await get(t, path)).items as Json[];
-  out['/v1/vms'] = await items('/v1/vms?limit=1000');
+  out['/v1/vms'] = await items('/v1/vms?limit=1000&includeDeleted=true');
   out['/v1/hosts'] = await items('/v1/hosts');
   out['/v1/operations'] = await items('/v1/operations?limit=1000');
   for (const id of h.vmIds) {

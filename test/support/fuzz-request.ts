@@ -58,9 +58,15 @@ function looseEncode(s: string): string {
 function pathValue(name: string, ctx: FuzzContext, template: string): fc.Arbitrary<string> {
   // The segment before the parameter says what kind of id it is: /v1/vms/{id} takes a VM id.
   const kind = template.split('/').at(template.split('/').indexOf(`{${name}}`) - 1);
-  const byKind: Record<string, string[]> = { vms: ctx.ids.vm, hosts: ctx.ids.host, operations: ctx.ids.operation };
+  // /v1/projects/{name} names a project; every other {name} is a snapshot's.
+  const byKind: Record<string, string[]> = {
+    vms: ctx.ids.vm,
+    hosts: ctx.ids.host,
+    operations: ctx.ids.operation,
+    projects: ['default', 'fuzz'],
+  };
   const known =
-    name === 'name'
+    name === 'name' && kind !== 'projects'
       ? ctx.ids.snapshot
       : (byKind[kind ?? ''] ?? [...ctx.ids.vm, ...ctx.ids.host, ...ctx.ids.operation]).filter((x) => x.length > 0);
   const pick = known.length ? fc.constantFrom(...known) : fc.uuid({ version: 4 });

@@ -74,6 +74,9 @@ async function seedState(t: TestApp): Promise<FuzzContext['ids']> {
     if (res.status !== 201) throw new Error(`seed host: ${res.status} ${JSON.stringify(res.body)}`);
     ids.host.push(res.body.id as string);
   }
+  // A project with quotas, so fuzzed creates naming it go through admission (and its refusals).
+  const project = await t.as('admin').post('/v1/projects', { name: 'fuzz', quotas: { vms: 20, vcpus: 64 } });
+  if (project.status !== 201) throw new Error(`seed project: ${project.status} ${JSON.stringify(project.body)}`);
   for (const name of ['fz-vm-1', 'fz-vm-2']) {
     const res = await t.as('operator').post('/v1/vms', { name, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
     if (res.status !== 202) throw new Error(`seed vm: ${res.status} ${JSON.stringify(res.body)}`);

@@ -19,7 +19,16 @@ export interface MigrationProgress {
 }
 
 export type VmCommand =
-  | { type: 'CreateVm'; vmId: string; operationId: string; spec: VmSpecData; hostId: string | null; start: boolean }
+  | {
+      type: 'CreateVm';
+      vmId: string;
+      operationId: string;
+      spec: VmSpecData;
+      hostId: string | null;
+      start: boolean;
+      /** Absent: the `default` project (as in events recorded before projects). */
+      project?: string;
+    }
   | { type: 'PlaceVm'; operationId: string; hostId: string; evidence?: PlacementEvidence }
   | { type: 'FailPlacement'; operationId: string; reason: string; evidence?: PlacementEvidence }
   | { type: 'StartVm'; operationId: string }

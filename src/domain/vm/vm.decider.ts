@@ -248,6 +248,7 @@ export function decideVm(cmd: VmCommand, state: VmState): VmEvent[] {
             spec: cmd.spec,
             requestedHostId: cmd.hostId,
             start: cmd.start,
+            ...(cmd.project !== undefined ? { project: cmd.project } : {}),
           },
         },
       ];

@@ -14,7 +14,15 @@ export const VM_EVENT_VERSIONS = {
 
 export type VmCreateRequested = DomainEvent<
   'VmCreateRequested',
-  { vmId: string; operationId: string; spec: VmSpecData; requestedHostId: string | null; start: boolean }
+  {
+    vmId: string;
+    operationId: string;
+    spec: VmSpecData;
+    requestedHostId: string | null;
+    start: boolean;
+    /** Absent in events recorded before projects: those VMs belong to `default` (see evolveVm). */
+    project?: string;
+  }
 >;
 export type VmPlaced = DomainEvent<'VmPlaced', { operationId: string; hostId: string; evidence?: PlacementEvidence }>;
 export type VmDefined = DomainEvent<'VmDefined', { operationId: string; hostId: string }>;

@@ -1,3 +1,4 @@
+import { DEFAULT_PROJECT } from '../project/project.types.js';
 import type { VmEvent } from './vm.events.js';
 import type { JobStep, OperationKind, SnapshotRecord, VmSpecData, VmStateName } from './vm.types.js';
 
@@ -26,6 +27,11 @@ export interface MigrationInProgress {
 export interface VmState {
   exists: boolean;
   id: string | null;
+  /**
+   * The project the VM belongs to, for good: it decides who may see or touch the VM.
+   * Absent for VMs created before projects (and in states cached from then): read it with vmProject().
+   */
+  project?: string;
   spec: VmSpecData | null;
   state: VmStateName;
   hostId: string | null;
@@ -34,6 +40,11 @@ export interface VmState {
   snapshots: SnapshotRecord[];
   pending: PendingOperation | null;
   migration: MigrationInProgress | null;
+}
+
+/** The VM's project: `default` for one created before projects. */
+export function vmProject(state: Pick<VmState, 'project'>): string {
+  return state.project ?? DEFAULT_PROJECT;
 }
 
 export function initialVmState(): VmState {
@@ -72,6 +83,7 @@ export function evolveVm(state: VmState, event: VmEvent): VmState {
         ...state,
         exists: true,
         id: d.vmId,
+        ...(d.project !== undefined ? { project: d.project } : {}),
         spec: d.spec,
         state: 'requested',
         startAfterCreate: d.start,

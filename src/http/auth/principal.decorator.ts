@@ -4,5 +4,5 @@ import type { Principal } from './roles.js';
 
 export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: ExecutionContext): Principal => {
   const req = ctx.switchToHttp().getRequest<AuthedRequest>();
-  return req.principal ?? { role: 'viewer', id: 'anonymous' };
+  return req.principal ?? { role: 'viewer', id: 'anonymous', name: 'anonymous', projects: [] };
 });

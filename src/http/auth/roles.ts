@@ -14,6 +14,13 @@ export const AUDITORS: Role[] = ['auditor'];
 
 export interface Principal {
   role: Role;
-  /** Stable, non-secret name for the token: role#sha256-prefix. Lands in event metadata. */
+  /**
+   * Stable, non-secret name that lands in event metadata: the user's name from AUTH_FILE,
+   * or role#sha256-prefix for an AUTH_TOKENS token.
+   */
   id: string;
+  /** The same as id: who the caller is, as events name them. */
+  name: string;
+  /** The projects whose VMs and operations the caller may see (and, by role, change); 'all' for every one. */
+  projects: string[] | 'all';
 }

@@ -9,15 +9,20 @@ function digest(s: string): Buffer {
 /**
  * Tokens are compared as sha256 digests with timingSafeEqual, over every
  * entry without early exit, so neither the token's length nor which entry
- * matched leaks through timing.
+ * matched leaks through timing. AUTH_FILE users are known by their digest only.
  */
 export class TokenVerifier {
   private readonly entries: Array<{ digest: Buffer; principal: Principal }>;
 
   constructor(tokens: TokenEntry[]) {
     this.entries = tokens.map((t) => {
+      if ('tokenSha256' in t) {
+        const principal: Principal = { role: t.role, id: t.name, name: t.name, projects: t.projects };
+        return { digest: Buffer.from(t.tokenSha256, 'hex'), principal };
+      }
       const d = digest(t.token);
-      return { digest: d, principal: { role: t.role, id: `${t.role}#${d.toString('hex').slice(0, 8)}` } };
+      const id = `${t.role}#${d.toString('hex').slice(0, 8)}`;
+      return { digest: d, principal: { role: t.role, id, name: id, projects: tokenProjects(t.role) } };
     });
   }
 
@@ -29,4 +34,9 @@ export class TokenVerifier {
     }
     return found;
   }
+}
+
+/** AUTH_TOKENS predates projects: admins and auditors see everything, operators and viewers the default project. */
+function tokenProjects(role: TokenEntry['role']): Principal['projects'] {
+  return role === 'admin' || role === 'auditor' ? 'all' : ['default'];
 }

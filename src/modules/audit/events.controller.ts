@@ -19,11 +19,17 @@ import { StreamNotFoundError } from '../../eventstore/errors.js';
 import type { EventStore } from '../../eventstore/event-store.port.js';
 import { parseLimit, parsePosition, parseRevision } from '../../http/query.js';
 import type { Logger } from 'pino';
-import { EVENT_STORE, LOGGER } from '../../http/tokens.js';
-import { AUDITORS, Roles } from '../../http/auth/roles.js';
+import { EVENT_STORE, LOGGER, READ_MODELS } from '../../http/tokens.js';
+import { AUDITORS, Roles, type Principal } from '../../http/auth/roles.js';
+import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
+import type { ReadModels } from '../../projections/read-models.js';
+import { eventScope } from './event-scope.js';
+import { DEFAULT_PROJECT } from '../../domain/project/project.types.js';
+import { mayUse } from '../../http/auth/project-scope.js';
+import { SseLimiter } from './sse-limit.js';
 import { parseEventFilter, readFilteredPage } from './event-filter.js';
 import { toEventView } from './event.view.js';
-import { streamEvents } from './sse.js';
+import { SSE_DEFAULTS, streamEvents } from './sse.js';
 import { parseSseFilter, sseStartAfter } from './sse-filter.js';
 
 @ApiTags('events')
@@ -33,6 +39,8 @@ export class EventsController {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(LOGGER) private readonly log: Logger,
+    @Inject(READ_MODELS) private readonly readModels: ReadModels,
+    private readonly sseLimiter: SseLimiter,
   ) {}
 
   @ApiAnswer("A VM's events, oldest first", EventPage)
@@ -48,12 +56,17 @@ export class EventsController {
   async vmEvents(
     @Param('id', new ParseUUIDPipe({ version: '4', exceptionFactory: () => new NotFoundException('VM not found') }))
     id: string,
+    @CurrentPrincipal() p: Principal,
     @Query('fromRevision') fromRevision?: string,
     @Query('limit') limitRaw?: string,
   ) {
     const limit = parseLimit(limitRaw, 'limit', 1000, 1000);
     const from = fromRevision === undefined ? 0n : parseRevision(fromRevision, 'fromRevision');
     try {
+      // Another project's VM answers exactly as a missing one; its first event names the project.
+      const [first] = await this.store.readStream(vmStream(id), { maxCount: 1 });
+      const project = (first?.data as { project?: string } | undefined)?.project ?? DEFAULT_PROJECT;
+      if (!mayUse(p, project)) throw new NotFoundException(`VM ${id} not found`);
       const events = await this.store.readStream(vmStream(id), { fromRevision: from, maxCount: limit + 1 });
       const more = events.length > limit;
       const page = events.slice(0, limit);
@@ -79,6 +92,7 @@ export class EventsController {
   @Get('events')
   @Roles(...AUDITORS)
   async events(
+    @CurrentPrincipal() p: Principal,
     @Query('fromPosition') fromRaw?: string,
     @Query('limit') limitRaw?: string,
     @Query('vmId') vmId?: string,
@@ -101,7 +115,10 @@ export class EventsController {
       ...(until !== undefined ? { until } : {}),
     });
     const page = await readFilteredPage(this.store, filter, from, limit);
-    return { items: page.items.map(toEventView), next: page.next === null ? null : page.next.toString() };
+    // Scoped callers get a page of the events they may see (possibly fewer than limit; next still resumes right).
+    const scope = eventScope(p, this.readModels);
+    const items = scope ? await filterAsync(page.items, scope) : page.items;
+    return { items: items.map(toEventView), next: page.next === null ? null : page.next.toString() };
   }
 
   /**
@@ -126,6 +143,7 @@ export class EventsController {
   @ApiQuery({ name: 'vmId', required: false, description: "only this VM's events" })
   @ApiQuery({ name: 'type', required: false, description: 'only these event types (comma list)' })
   async stream(
+    @CurrentPrincipal() p: Principal,
     @Req() req: Request,
     @Res() res: Response,
     @Query('fromPosition') fromRaw?: string,
@@ -133,8 +151,18 @@ export class EventsController {
     @Query('vmId') vmId?: string,
     @Query('type') type?: string,
   ): Promise<void> {
-    const keep = parseSseFilter({ vmId, type });
+    const filter = parseSseFilter({ vmId, type });
     const after = await sseStartAfter(this.store, lastEventId, fromRaw);
-    streamEvents(this.store, req, res, after, this.log, undefined, keep);
+    // Counted only once the request is valid; the slot is freed when the feed closes.
+    const release = this.sseLimiter.acquire(p.id);
+    res.once('close', release);
+    const scope = eventScope(p, this.readModels);
+    streamEvents(this.store, req, res, after, this.log, { ...SSE_DEFAULTS, ...(scope ? { keep: scope } : {}) }, filter);
   }
+}
+
+async function filterAsync<T>(items: T[], keep: (item: T) => Promise<boolean>): Promise<T[]> {
+  const out: T[] = [];
+  for (const item of items) if (await keep(item)) out.push(item);
+  return out;
 }

@@ -7,6 +7,8 @@ export interface SseOptions {
   /** How long a client may leave the socket full before it is cut off (and told where to resume). */
   slowClientMs: number;
   heartbeatMs: number;
+  /** Events the caller may not see are skipped (project scoping); every event when absent. */
+  keep?: (e: RecordedEvent) => Promise<boolean>;
 }
 
 /** The settings every stream uses unless told otherwise; tests shorten slowClientMs here rather than wait 10 s. */
@@ -71,6 +73,8 @@ export function streamEvents(
     ...(after !== undefined ? { after } : {}),
     onEvent: async (e: RecordedEvent) => {
       if (closed || (keep && !keep(e))) return;
+      if (opts.keep && !(await opts.keep(e))) return;
+      if (closed) return;
       const ok = res.write(eventFrames(e));
       lastSent = e.position;
       if (ok || (await waitDrain(res, opts.slowClientMs)) || closed) return;

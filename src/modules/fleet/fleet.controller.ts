@@ -1,7 +1,10 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiAnswer } from '../../http/openapi/decorators.js';
-import { READERS, Roles } from '../../http/auth/roles.js';
+import { READERS, Roles, type Principal } from '../../http/auth/roles.js';
+import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
+import { mayUse } from '../../http/auth/project-scope.js';
+import { vmProject } from '../../domain/vm/vm.state.js';
 import { FLEET_AT_DOC, fleetAt, parseFleetAt } from '../../http/fleet-point.js';
 import { FLEET_HISTORY } from '../../http/tokens.js';
 import type { FleetHistory } from '../../projections/fleet-history.js';
@@ -21,9 +24,10 @@ export class FleetController {
   @Get()
   @Roles(...READERS)
   @ApiQuery({ name: 'at', required: false, description: `${FLEET_AT_DOC}; default: now` })
-  async get(@Query('at') at?: unknown): Promise<FleetView> {
+  async get(@CurrentPrincipal() p: Principal, @Query('at') at?: unknown): Promise<FleetView> {
     const point = parseFleetAt(at) ?? { kind: 'time' as const, at: new Date(8.64e15) };
-    const view = toFleetView(await fleetAt(this.history, point));
+    // A tenant sees the hosts (infrastructure, as in GET /v1/hosts) but only its projects' VMs and operations.
+    const view = toFleetView(await fleetAt(this.history, point), (v) => mayUse(p, vmProject(v.state)));
     return at === undefined ? { ...view, asOf: { ...view.asOf, at: null } } : view;
   }
 }

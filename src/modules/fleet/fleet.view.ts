@@ -53,9 +53,14 @@ function fleetVm(v: VmEntry): FleetVm {
 }
 
 /** GET /v1/fleet?at=: each host with the VMs it ran, and the operations in flight, in creation order. */
-export function toFleetView({ fleet, asOf }: { fleet: FleetState; asOf: AsOf }): FleetView {
+export function toFleetView(
+  { fleet, asOf }: { fleet: FleetState; asOf: AsOf },
+  visible: (v: VmEntry) => boolean = () => true,
+): FleetView {
   const byAge = <T extends { firstPosition: bigint }>(a: T, b: T) => (a.firstPosition < b.firstPosition ? -1 : 1);
-  const vms = [...fleet.vms.values()].filter((v) => v.state.exists && !GONE.has(v.state.state)).sort(byAge);
+  const vms = [...fleet.vms.values()]
+    .filter((v) => v.state.exists && !GONE.has(v.state.state) && visible(v))
+    .sort(byAge);
   const hosts = [...fleet.hosts.values()]
     .filter((h) => h.state.exists)
     .sort(byAge)
@@ -69,7 +74,7 @@ export function toFleetView({ fleet, asOf }: { fleet: FleetState; asOf: AsOf }):
       vms: vms.filter((v) => v.state.hostId === h.state.id).map(fleetVm),
     }));
   const operations = [...fleet.vms.values()]
-    .filter((v) => v.operation)
+    .filter((v) => v.operation && visible(v))
     .sort(byAge)
     .map((v) => ({ ...v.operation!, vmId: v.state.id ?? '', hostId: v.state.hostId }));
   return {

@@ -17,7 +17,9 @@ import type { AppConfig } from '../../config/config.js';
 import type { EventStore } from '../../eventstore/event-store.port.js';
 import type { ReadModels } from '../../projections/read-models.js';
 import { CONFIG, EVENT_STORE, PROJECTIONS, READ_MODELS, type ProjectionControl } from '../../http/tokens.js';
-import { READERS, Roles } from '../../http/auth/roles.js';
+import { READERS, Roles, type Principal } from '../../http/auth/roles.js';
+import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
+import { operationVisible } from './operation-scope.js';
 import type { OperationView } from '../../projections/read-model.types.js';
 import { parseOperationListFilter } from './operation-list.query.js';
 import { settledProgress } from './operation-progress.js';
@@ -49,6 +51,7 @@ export class OperationsController {
   })
   @ApiQuery({ name: 'kind', required: false, description: 'operation kinds, e.g. migrate,delete (comma list)' })
   async list(
+    @CurrentPrincipal() p: Principal,
     @Query('vmId') vmId?: string,
     @Query('principal') principal?: string,
     @Query('cursor') cursor?: string,
@@ -60,6 +63,7 @@ export class OperationsController {
       parseOperationListFilter({ vmId, principal, status, kind }),
       parseCursor(cursor),
       parseLimit(limit),
+      (op) => operationVisible(p, op, this.readModels),
     );
     return { ...page, items: page.items.map(settledProgress) };
   }
@@ -76,15 +80,20 @@ export class OperationsController {
   @Roles(...READERS)
   async get(
     @Param('id') id: string,
+    @CurrentPrincipal() p: Principal,
     @Res({ passthrough: true }) res: Response,
     @Query('waitMs') waitMsRaw?: string,
   ): Promise<OperationView> {
     const waitMs = parseWaitMs(waitMsRaw);
     const deadline = Date.now() + waitMs;
-    let op = (await this.readModels.getOperation(id)) ?? (await this.afterCatchUp(id, res));
+    // Another project's operation reads exactly as a missing one, waits included.
+    const visible = async (op: OperationView | undefined) =>
+      op && (await operationVisible(p, op, this.readModels)) ? op : undefined;
+    let op =
+      (await visible(await this.readModels.getOperation(id))) ?? (await visible(await this.afterCatchUp(id, res)));
     while (waitMs > 0 && (!op || !DONE.has(op.status)) && Date.now() < deadline) {
       await this.nextChange(deadline - Date.now(), op?.vmId);
-      op = await this.readModels.getOperation(id);
+      op = await visible(await this.readModels.getOperation(id));
     }
     if (!op) throw new NotFoundException(`operation ${id} not found`);
     return settledProgress(await this.withLiveProgress(op));

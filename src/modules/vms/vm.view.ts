@@ -1,10 +1,12 @@
-import type { VmState } from '../../domain/vm/vm.state.js';
+import { vmProject, type VmState } from '../../domain/vm/vm.state.js';
 import type { SnapshotRecord, VmStateName } from '../../domain/vm/vm.types.js';
 
 /** The v1 VM shape (fields may be added, never renamed). */
 export interface VmView {
   id: string;
   name: string;
+  /** The project the VM belongs to (`default` for VMs from before projects). */
+  project: string;
   state: VmStateName;
   hostId: string | null;
   /** The host's name beside its id (set by the HTTP views; null without a host). */
@@ -26,6 +28,7 @@ export function toVmView(state: VmState, revision: bigint | string, createdAt: s
   return {
     id: state.id ?? '',
     name: spec?.name ?? '',
+    project: vmProject(state),
     state: state.state,
     hostId: state.hostId,
     vcpus: spec?.vcpus ?? 0,

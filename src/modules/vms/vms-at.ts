@@ -1,6 +1,7 @@
 import type { AsOf } from '../../http/fleet-point.js';
 import type { FleetState } from '../../projections/fleet-fold.js';
 import { vmMatches, type VmListFilter } from '../../projections/list-filters.js';
+import type { VmRecord } from '../../projections/read-model.types.js';
 import { toVmView, type VmView } from './vm.view.js';
 
 /**
@@ -11,10 +12,14 @@ import { toVmView, type VmView } from './vm.view.js';
 export function vmListAt(
   { fleet, asOf }: { fleet: FleetState; asOf: AsOf },
   filter: VmListFilter,
+  visible: (r: VmRecord) => boolean,
 ): { items: VmView[]; next: null; asOf: AsOf } {
   const items = [...fleet.vms.values()]
     .filter((v) => v.state.exists)
-    .filter((v) => vmMatches(filter, { state: v.state, revision: '', createdAt: v.createdAt, updatedAt: v.updatedAt }))
+    .filter((v) => {
+      const rec = { state: v.state, revision: String(v.revision), createdAt: v.createdAt, updatedAt: v.updatedAt };
+      return vmMatches(filter, rec) && visible(rec);
+    })
     .sort((a, b) => (a.firstPosition < b.firstPosition ? -1 : 1))
     .map((v) => {
       const view = toVmView(v.state, v.revision, v.createdAt, v.updatedAt);

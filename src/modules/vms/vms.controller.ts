@@ -31,6 +31,7 @@ import { StopVmDto } from './dto/stop-vm.dto.js';
 import { toVmView } from './vm.view.js';
 import { withHostNames } from './host-names.js';
 import { parseVmListFilter } from './vm-list.query.js';
+import { vmListFilter } from './vm-list-filter.js';
 import { VmsService, type Accepted, type CommandContext } from './vms.service.js';
 import { NAME_PATTERN } from '../../domain/patterns.js';
 import { FLEET_HISTORY, READ_MODELS } from '../../http/tokens.js';
@@ -80,7 +81,10 @@ export class VmsController {
     return accepted(res, await this.vms.create(body, this.ctx(p, body.reason)));
   }
 
-  /** Oldest first; deleted VMs only with `?includeDeleted=true` (or `?state=deleted`). */
+  /**
+   * The caller's projects' VMs, oldest first; deleted ones (a purged failed create
+   * included) only with `?includeDeleted=true` (or `?state=deleted`).
+   */
   @ApiAnswer('List VMs', VmPage)
   @ApiPage()
   @Get()
@@ -89,21 +93,25 @@ export class VmsController {
   @ApiQuery({ name: 'hostId', required: false, description: 'only VMs on this host' })
   @ApiQuery({ name: 'name', required: false, description: 'only VMs with exactly this name' })
   @ApiQuery({ name: 'includeDeleted', required: false, description: 'true: list deleted VMs too (default false)' })
+  @ApiQuery({ name: 'project', required: false, description: "only this project's VMs" })
   @ApiQuery({ name: 'at', required: false, description: FLEET_AT_DOC })
   async list(
+    @CurrentPrincipal() p: Principal,
     @Query('cursor') cursor?: string,
     @Query('limit') limit?: string,
     @Query('state') state?: string,
     @Query('hostId') hostId?: string,
     @Query('name') name?: string,
     @Query('includeDeleted') includeDeleted?: string,
+    @Query('project') project?: string,
     @Query('at') at?: unknown,
   ) {
     const filter = parseVmListFilter({ state, hostId, name, includeDeleted });
+    const visible = vmListFilter(p, { project });
     // The list as it was: folded from the log from the nearest checkpoint, every VM in one page.
     const point = parseFleetAt(at);
-    if (point) return vmListAt(await fleetAt(this.fleet, point), filter);
-    const page = await this.readModels.findVms(filter, parseCursor(cursor), parseLimit(limit));
+    if (point) return vmListAt(await fleetAt(this.fleet, point), filter, visible);
+    const page = await this.readModels.findVms(filter, parseCursor(cursor), parseLimit(limit), visible);
     const views = page.items.map((r) => toVmView(r.state, r.revision, r.createdAt, r.updatedAt));
     return { items: await withHostNames(this.readModels, views), next: page.next };
   }
@@ -116,11 +124,12 @@ export class VmsController {
   @ApiQuery({ name: 'revision', required: false, description: REVISION_DOC })
   async get(
     @Param('id', uuid) id: string,
+    @CurrentPrincipal() p: Principal,
     @Res({ passthrough: true }) res: Response,
     @Query('at') at?: string,
     @Query('revision') revision?: string,
   ) {
-    const view = await this.vms.view(id, parseAsOf({ at, revision }));
+    const view = await this.vms.view(id, p, parseAsOf({ at, revision }));
     res.setHeader('ETag', `"${view.revision}"`);
     const [named] = await withHostNames(this.readModels, [view]);
     return named!;
@@ -136,8 +145,13 @@ export class VmsController {
   @Roles('operator', ...AUDITORS)
   @ApiQuery({ name: 'from', required: false, description: `${POINT_DOC}; default: before the first event (empty)` })
   @ApiQuery({ name: 'to', required: false, description: `${POINT_DOC}; default: the latest revision` })
-  async diff(@Param('id', uuid) id: string, @Query('from') from?: string, @Query('to') to?: string) {
-    return this.vms.diff(id, parseDiffRange({ from, to }));
+  async diff(
+    @Param('id', uuid) id: string,
+    @CurrentPrincipal() p: Principal,
+    @Query('from') from?: string,
+    @Query('to') to?: string,
+  ) {
+    return this.vms.diff(id, parseDiffRange({ from, to }), p);
   }
 
   /**
@@ -149,14 +163,14 @@ export class VmsController {
   @Get(':id/why')
   @Roles('operator', ...AUDITORS)
   @ApiQuery({ name: 'revision', required: false, description: 'stream revision; default: the latest (404 past it)' })
-  async why(@Param('id', uuid) id: string, @Query('revision') revision?: unknown) {
+  async why(@Param('id', uuid) id: string, @CurrentPrincipal() p: Principal, @Query('revision') revision?: unknown) {
     let rev: bigint | undefined;
     if (revision !== undefined) {
       const parsed = typeof revision === 'string' ? parseRevisionNumber(revision) : null;
       if (parsed === null) throw badField('revision', REVISION_HINT);
       rev = parsed;
     }
-    return this.vms.why(id, rev);
+    return this.vms.why(id, p, rev);
   }
 
   @ApiCommand('Start a VM')
@@ -290,8 +304,8 @@ export class VmsController {
   @ApiAnswer("List a VM's snapshots", SnapshotPage)
   @Get(':id/snapshots')
   @Roles(...READERS)
-  async snapshots(@Param('id', uuid) id: string) {
-    const view = await this.vms.view(id);
+  async snapshots(@Param('id', uuid) id: string, @CurrentPrincipal() p: Principal) {
+    const view = await this.vms.view(id, p);
     return { items: view.snapshots, next: null };
   }
 

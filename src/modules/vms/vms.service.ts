@@ -1,6 +1,8 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { handleCommand, type HandleResult } from '../../application/handle-command.js';
+import { admitVm } from '../../application/project-admission.js';
+import { mayUse, projectForCreate } from '../../http/auth/project-scope.js';
 import type { AggregateLoader } from '../../application/load-aggregate.js';
 import { upcast } from '../../domain/upcasters.js';
 import { hostStream, vmStream } from '../../domain/streams.js';
@@ -28,7 +30,7 @@ import { countAt, describePoint, type PointInTime } from '../../http/point-in-ti
 import type { VmCommand } from '../../domain/vm/vm.commands.js';
 import { foldVm, vmChanges, type FieldChange } from '../../domain/vm/vm-diff.js';
 import { vmDecider } from '../../domain/vm/vm.decider.js';
-import type { VmState } from '../../domain/vm/vm.state.js';
+import { vmProject, type VmState } from '../../domain/vm/vm.state.js';
 import type { CapabilityView } from '../../domain/vm/vm.types.js';
 import { toVmView, type VmView } from './vm.view.js';
 import { explain, type WhyView } from './why.js';
@@ -102,9 +104,10 @@ export class VmsService {
     return host.capabilities ?? this.capabilities.probe(host.driver, host.uri);
   }
 
-  async vmState(vmId: string): Promise<VmState> {
+  /** Another project's VM reads exactly as a missing one. */
+  async vmState(vmId: string, principal: Principal): Promise<VmState> {
     const { state } = await this.aggregates.load(vmDecider, vmStream(vmId));
-    if (!state.exists) throw new NotFoundException(`VM ${vmId} not found`);
+    if (!state.exists || !mayUse(principal, vmProject(state))) throw new NotFoundException(`VM ${vmId} not found`);
     return state;
   }
 
@@ -117,9 +120,11 @@ export class VmsService {
       hostId?: string;
       start?: boolean;
       image?: string;
+      project?: string;
     },
     ctx: CommandContext,
   ): Promise<Accepted> {
+    const project = projectForCreate(ctx.principal, body.project);
     if (body.hostId) {
       const host = await this.hostState(body.hostId);
       if (!host.exists) throw new NotFoundException(`hostId: host ${body.hostId} not found`);
@@ -132,6 +137,16 @@ export class VmsService {
     }
     const vmId = randomUUID();
     const operationId = randomUUID();
+    const { vcpus, memoryMiB, diskGiB } = body;
+    await admitVm(
+      this.aggregates,
+      this.readModels,
+      project,
+      vmId,
+      { vcpus, memoryMiB, diskGiB },
+      { principal: ctx.principal.id, correlationId: operationId, causationId: `http:${operationId}` },
+      () => this.clock.now(),
+    );
     await this.run(
       vmId,
       {
@@ -147,6 +162,7 @@ export class VmsService {
         },
         hostId: body.hostId ?? null,
         start: body.start ?? true,
+        project,
       },
       ctx,
     );
@@ -159,7 +175,7 @@ export class VmsService {
     build: (operationId: string, caps: CapabilityView, state: VmState) => OpCommand | Promise<OpCommand>,
     ctx: CommandContext,
   ): Promise<Accepted> {
-    const state = await this.vmState(vmId);
+    const state = await this.vmState(vmId, ctx.principal);
     const { capabilities } = await this.capabilitiesOf(state.hostId);
     const operationId = randomUUID();
     await this.run(vmId, await build(operationId, capabilities, state), ctx);
@@ -191,12 +207,13 @@ export class VmsService {
    * point in time, the stream is folded up to it: `at` takes every event recorded
    * at or before that instant, `revision` every event up to and including it.
    */
-  async view(vmId: string, point?: PointInTime): Promise<VmView> {
+  async view(vmId: string, principal: Principal, point?: PointInTime): Promise<VmView> {
     if (!point) {
       const rec = await this.readModels.getVm(vmId);
+      if (rec && !mayUse(principal, vmProject(rec.state))) throw new NotFoundException(`VM ${vmId} not found`);
       if (rec) return toVmView(rec.state, rec.revision, rec.createdAt, rec.updatedAt);
     }
-    const all = await this.history(vmId);
+    const all = await this.history(vmId, principal);
     const last = all[all.length - 1]!;
     if (point?.kind === 'revision' && point.revision > last.revision)
       throw new NotFoundException(
@@ -211,8 +228,8 @@ export class VmsService {
     return toVmView(foldVm(events), upTo.revision, all[0]!.metadata.at, upTo.metadata.at);
   }
 
-  /** The VM's events, upcast, oldest first; 404 when there are none. */
-  private async history(vmId: string): Promise<RecordedEvent[]> {
+  /** The VM's events, upcast, oldest first; 404 when there are none or the VM is another project's. */
+  private async history(vmId: string, principal: Principal): Promise<RecordedEvent[]> {
     let events: RecordedEvent[];
     try {
       events = await this.store.readStream(vmStream(vmId));
@@ -221,12 +238,15 @@ export class VmsService {
       throw err;
     }
     if (events.length === 0) throw new NotFoundException(`VM ${vmId} not found`);
-    return events.map(upcast);
+    const upcast_ = events.map(upcast);
+    // The project is set by the first event and never changes.
+    if (!mayUse(principal, vmProject(foldVm(upcast_.slice(0, 1))))) throw new NotFoundException(`VM ${vmId} not found`);
+    return upcast_;
   }
 
   /** Why the VM's event at `revision` (default: the latest) happened: see why.ts. */
-  async why(vmId: string, revision?: bigint): Promise<WhyView> {
-    const all = await this.history(vmId);
+  async why(vmId: string, principal: Principal, revision?: bigint): Promise<WhyView> {
+    const all = await this.history(vmId, principal);
     const latest = all[all.length - 1]!.revision;
     if (revision !== undefined && revision > latest)
       throw new NotFoundException(`VM ${vmId} has no revision ${revision}: its latest revision is ${latest}`);
@@ -237,8 +257,8 @@ export class VmsService {
    * Field changes between two points of the VM's history (see vm-diff.ts): `from`
    * defaults to before the first event, `to` to the latest revision.
    */
-  async diff(vmId: string, range: DiffRange): Promise<VmDiff> {
-    const all = await this.history(vmId);
+  async diff(vmId: string, range: DiffRange, principal: Principal): Promise<VmDiff> {
+    const all = await this.history(vmId, principal);
     const latest = all[all.length - 1]!.revision;
     for (const field of ['from', 'to'] as const) {
       const p = range[field];

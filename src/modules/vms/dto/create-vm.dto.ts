@@ -1,7 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { ReasonDto } from '../../../http/reason.dto.js';
-import { ID_PATTERN, IMAGE_PATTERN, IMAGE_RULE, NAME_PATTERN, NAME_RULE } from '../../../domain/patterns.js';
+import {
+  ID_PATTERN,
+  IMAGE_PATTERN,
+  IMAGE_RULE,
+  NAME_PATTERN,
+  NAME_RULE,
+  PROJECT_PATTERN,
+  PROJECT_RULE,
+} from '../../../domain/patterns.js';
 
 export class CreateVmDto extends ReasonDto {
   @ApiProperty({ example: 'web-1' })
@@ -43,4 +51,12 @@ export class CreateVmDto extends ReasonDto {
   @IsString()
   @Matches(IMAGE_PATTERN, { message: `image ${IMAGE_RULE}` })
   image?: string;
+
+  @ApiPropertyOptional({
+    description: "Project the VM belongs to; default: the caller's only project (`default` for admins)",
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(PROJECT_PATTERN, { message: `project ${PROJECT_RULE}` })
+  project?: string;
 }

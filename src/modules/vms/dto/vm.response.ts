@@ -45,11 +45,17 @@ export class VmResponse implements VmView {
   @ApiProperty({ example: 'web-1' })
   name!: string;
 
+  @ApiProperty({ example: 'default', description: 'The project the VM belongs to' })
+  project!: string;
+
   @ApiProperty({ enum: VM_STATES, enumName: 'VmState', example: 'running' })
   state!: VmStateName;
 
   @ApiProperty({ type: 'string', nullable: true, description: 'Null until placed' })
   hostId!: string | null;
+
+  @ApiPropertyOptional({ type: 'string', nullable: true, description: 'Name of the host beside its id' })
+  hostName?: string | null;
 
   @ApiProperty({ type: 'integer', example: 1 })
   vcpus!: number;

@@ -1,0 +1,32 @@
+import { projectNameOf, vmIdOf } from '../../domain/streams.js';
+import { vmProject } from '../../domain/vm/vm.state.js';
+import type { RecordedEvent } from '../../eventstore/event-store.port.js';
+import { mayUse, seesAll } from '../../http/auth/project-scope.js';
+import type { Principal } from '../../http/auth/roles.js';
+import type { ReadModels } from '../../projections/read-models.js';
+
+/**
+ * Which events of the global log a caller sees: all of them for an all-projects
+ * caller; otherwise only its projects' VM and project streams (hosts, seals and
+ * rebuilds are infrastructure: they name other tenants' VMs). A VM's project is
+ * read once per feed and remembered (it never changes); a VM the read model does
+ * not show yet is looked up again on its next event.
+ */
+export function eventScope(p: Principal, readModels: ReadModels): ((e: RecordedEvent) => Promise<boolean>) | undefined {
+  if (seesAll(p)) return undefined;
+  const projects = new Map<string, string>();
+  return async (e) => {
+    const project = projectNameOf(e.streamId);
+    if (project !== undefined) return mayUse(p, project);
+    const vmId = vmIdOf(e.streamId);
+    if (!vmId) return false;
+    let known = projects.get(vmId);
+    if (known === undefined) {
+      const vm = await readModels.getVm(vmId);
+      if (!vm) return false;
+      known = vmProject(vm.state);
+      projects.set(vmId, known);
+    }
+    return mayUse(p, known);
+  };
+}
