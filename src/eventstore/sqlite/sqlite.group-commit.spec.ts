@@ -24,7 +24,7 @@ function harness(commit: (items: PendingAppend[]) => Settled[] | Promise<Settled
 
 describe('GroupCommit', () => {
   test('appends made within one tick share one transaction; a later tick gets its own', async () => {
-    const h = harness((items) => items.map((it) => ({ ok: true, value: result() })));
+    const h = harness((items) => items.map(() => ({ ok: true, value: result() })));
     await Promise.all(['a', 'b', 'c'].map((s) => h.gc.append([s, [], 'any'])));
     await h.gc.append(['d', [], 'any']);
     assert.deepEqual(h.groups, [['a', 'b', 'c'], ['d']]);
