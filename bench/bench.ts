@@ -7,11 +7,13 @@ import { startPrivateRedis } from '../src/runtime/private-redis.js';
 import { deleteKeysWithPrefix } from '../src/projections/redis-keys.js';
 import { appendBaseline, bullmqBaseline } from './baselines.js';
 import { controlPlaneBench } from './control-plane.js';
+import { oneHostHistory, oneVmHistory } from './history.js';
 import { qemuSection } from './qemu.js';
 import { printReplay, replayBench } from './replay.js';
 import { printSeals, sealsBench } from './seals.js';
 import { fleetAtBench, printFleetAt } from './fleet-at.js';
 import { row } from './stats.js';
+import { printTargets } from './targets.js';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,7 +34,21 @@ function sealStoreUrl(storeUrl: string, section = 'seals'): string | undefined {
   return u.toString();
 }
 
+const HELP = `npm run bench -- [options]   (each option also reads BENCH_<NAME>)
+  --n <500>            creates through the whole path
+  --concurrency <32>   creates in flight
+  --ops <1000>         stop/start operations on one VM, sequential (#14 target: 5000)
+  --churn <500>        VMs created and deleted on one host, sequential (#14 target: 5000)
+  --store <url>        sqlite:events.sqlite3 (default) or postgres://…
+  --seal-n <20000>     events for the seal bench
+  --qemu-n <8>         qemu creates; --no-qemu skips the qemu section
+REDIS_URL uses that Redis; otherwise a private one is started.`;
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--help')) {
+    console.log(HELP);
+    return;
+  }
   const n = Number(arg('n', '500'));
   const concurrency = Number(arg('concurrency', '32'));
   const dataDir = mkdtempSync(join(tmpdir(), 'vl-bench-'));
@@ -45,6 +61,11 @@ async function main(): Promise<void> {
   console.log(`node ${process.version}, ${new Date().toISOString()}\n`);
   try {
     const cp = await controlPlaneBench({ redisUrl, prefix, dataDir, eventStoreUrl: storeUrl, n, concurrency });
+    // Sequential histories: does a command cost more once its stream is long (#14: last-100 / first-100 p50)?
+    const histories = [
+      await oneVmHistory(cp.api, cp.hostId, Number(arg('ops', '1000'))),
+      await oneHostHistory(cp.api, cp.hostId, Number(arg('churn', '500'))),
+    ];
     const storeForBaseline = cp.runtime.store!;
     const append = await appendBaseline(storeForBaseline, n, concurrency);
     const replay = await replayBench(cp.runtime);
@@ -64,7 +85,19 @@ async function main(): Promise<void> {
       `\n  ratio: one create = ${stepsPerCreate} appends + 2 jobs; p50 accept→running / (2×BullMQ p50 + 4×append p50) = ` +
         (cp.toRunning.p50 / (2 * bull.p50 + stepsPerCreate * append.p50)).toFixed(2),
     );
+    console.log('\nsection: cost against history (sequential, POST → operation done)');
+    for (const h of histories) console.log(row(h.what, h.all));
     printReplay(replay);
+    printTargets({
+      store: storeForBaseline.kind,
+      concurrency,
+      accept: cp.accept,
+      toRunning: cp.toRunning,
+      bull,
+      append,
+      histories,
+      replay,
+    });
     // Seal cost per 1000 events and verify speed, on the same kind of store in its own place.
     printSeals(await sealsBench(sealStoreUrl(storeUrl), Number(arg('seal-n', '20000'))));
     // The fleet at an instant on a 100k-event log, against a full replay to that instant.

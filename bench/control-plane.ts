@@ -4,6 +4,7 @@ import { loadConfig } from '../src/config/config.js';
 import type { RecordedEvent } from '../src/eventstore/event-store.port.js';
 import { freePort } from '../src/runtime/free-port.js';
 import { Runtime } from '../src/runtime/runtime.js';
+import type { BenchApi } from './history.js';
 import { pool, summarize, type Summary } from './stats.js';
 
 export interface ControlPlaneResult {
@@ -13,6 +14,8 @@ export interface ControlPlaneResult {
   rssStartMiB: number;
   rssEndMiB: number;
   runtime: Runtime;
+  api: BenchApi;
+  hostId: string;
   close: () => Promise<void>;
 }
 
@@ -49,7 +52,25 @@ export async function controlPlaneBench(opts: {
     if (res.status >= 300) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
-  await post('/v1/hosts', {
+  const api: BenchApi = {
+    post,
+    del: async (path) => {
+      const res = await fetch(base + path, { method: 'DELETE', headers });
+      const json = (await res.json()) as Record<string, unknown>;
+      if (res.status >= 300) throw new Error(`DELETE ${path}: ${res.status} ${JSON.stringify(json)}`);
+      return json;
+    },
+    done: async (operationId) => {
+      for (;;) {
+        const res = await fetch(`${base}/v1/operations/${operationId}?waitMs=30000`, { headers });
+        const op = (await res.json()) as Record<string, unknown>;
+        if (op.status === 'succeeded') return;
+        if (op.status === 'failed' || op.status === 'cancelled' || res.status >= 300)
+          throw new Error(`operation ${operationId}: ${res.status} ${JSON.stringify(op)}`);
+      }
+    },
+  };
+  const host = await post('/v1/hosts', {
     name: 'bench-host',
     driver: 'simulated',
     uri: 'simulated://?latencyMs=0',
@@ -90,6 +111,8 @@ export async function controlPlaneBench(opts: {
     rssStartMiB: rssStart / 2 ** 20,
     rssEndMiB: process.memoryUsage().rss / 2 ** 20,
     runtime,
+    api,
+    hostId: (host.id ?? host.hostId) as string,
     close: async () => {
       await app.close();
       await runtime.stop();

@@ -99,6 +99,24 @@ describe('handleCommand', () => {
     assert.deepEqual(Object.keys(result.state.allocations).sort(), ['mine', 'thief']);
   });
 
+  test('a conflict re-reads only the tail the other writer appended, never the whole stream', async () => {
+    await handleCommand(loader, hostDecider, stream, reserve('warm', 1), META);
+    const readsBefore = store.readsOf(stream).length;
+    store.beforeNextAppend = thief('thief', 1);
+    const result = await handleCommand(loader, hostDecider, stream, reserve('mine', 1), META);
+    const reads = store.readsOf(stream).slice(readsBefore);
+    assert.deepEqual(
+      reads.map((r) => ({ from: r.options.fromRevision, returned: r.returned })),
+      [
+        { from: 2n, returned: 0 },
+        { from: 2n, returned: 1 },
+      ],
+      "the cached state is checked (nothing new), then only the thief's event is read after the conflict",
+    );
+    assert.equal(result.revision, 3n);
+    assert.deepEqual(Object.keys(result.state.allocations).sort(), ['mine', 'thief', 'warm']);
+  });
+
   test('a concurrent change is decided again against the new state: the room is gone, so it is refused', async () => {
     store.beforeNextAppend = thief('thief', 512);
     await assert.rejects(

@@ -82,6 +82,12 @@ export interface SubscribeOptions {
   after?: bigint;
   /** Called once per event, in order; the next event waits for the returned promise. */
   onEvent: (event: RecordedEvent) => Promise<void>;
+  /**
+   * When given, adapters that read the log in pages hand over a whole page at
+   * once (in order, never empty) instead of calling onEvent per event, so the
+   * consumer can write it in one transaction; the others keep calling onEvent.
+   */
+  onPage?: (events: RecordedEvent[]) => Promise<void>;
   /** Called when the subscription fails irrecoverably (onEvent threw, store gone). */
   onError?: (err: Error) => void;
   /** Events fetched per catch-up page. */

@@ -32,9 +32,7 @@ export function startPollingSubscription(
         backoffMs = Math.min(backoffMs * 2, 5_000);
         continue;
       }
-      for (const event of page) {
-        if (!(await ctl.deliver(event))) return;
-      }
+      if (!(await ctl.deliverPage(page))) return;
       if (page.length < ctl.batchSize) await source.wake.wait(seen, source.pollIntervalMs, ctl.signal);
     }
   };

@@ -79,6 +79,27 @@ export class SubscriptionControl implements Subscription {
     return !this.stopped;
   }
 
+  /** Delivers a page: to onPage in one call when the subscriber takes pages, else event by event. */
+  async deliverPage(page: RecordedEvent[]): Promise<boolean> {
+    const onPage = this.options.onPage;
+    if (!onPage) {
+      for (const event of page) if (!(await this.deliver(event))) return false;
+      return !this.stopped;
+    }
+    if (this.stopped) return false;
+    const cursor = this.cursor;
+    const fresh = cursor === undefined ? page : page.filter((e) => e.position > cursor);
+    if (fresh.length === 0) return true;
+    try {
+      await insideHandler.run(this, () => onPage(fresh));
+    } catch (err) {
+      this.fail(err);
+      return false;
+    }
+    this.delivered = fresh[fresh.length - 1]!.position;
+    return !this.stopped;
+  }
+
   /**
    * Decides what a store error means for the loop: true = wait and retry (the store is
    * unreachable but has not been for longer than the give-up budget); otherwise the

@@ -9,6 +9,9 @@ import type { Projection } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
 import { RedisProjectionTx } from './redis-projection-tx.js';
 
+/** Events per MULTI when the runner is behind (a burst, a restart); live it gets what has arrived. */
+const PAGE_SIZE = 500;
+
 /**
  * Runs one projection from its checkpoint (kept in Redis, written in the same
  * MULTI as the data). A missing checkpoint means "build from the start"; an
@@ -66,7 +69,9 @@ export class ProjectionRunner extends EventEmitter {
     this.position = after;
     this.sub = this.store.subscribeToAll({
       after,
-      onEvent: (e) => this.handle(e),
+      batchSize: PAGE_SIZE,
+      onEvent: (e) => this.handle([e]),
+      onPage: (page) => this.handle(page),
       onError: (err) => {
         if (this.stopping) return;
         // The store outlasted the subscription's retry budget: come back from the checkpoint,
@@ -140,21 +145,30 @@ export class ProjectionRunner extends EventEmitter {
     }
   }
 
-  private async handle(e: RecordedEvent): Promise<void> {
+  /**
+   * One page of events, one MULTI: their writes and the checkpoint of the last
+   * one land together (reads see the page's earlier writes), so the read model
+   * is always a prefix of the log. A poison event's writes are rolled back
+   * alone and it is parked; the rest of the page stands.
+   */
+  private async handle(page: RecordedEvent[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        let tx = new RedisProjectionTx(this.redis);
-        try {
-          await this.projection.apply(e, tx);
-        } catch (err) {
-          if (!isPoison(err)) throw err;
-          await this.park(e, err);
-          // Nothing of a half-applied event is written; the checkpoint moves past it.
-          tx = new RedisProjectionTx(this.redis);
+        const tx = new RedisProjectionTx(this.redis);
+        for (const e of page) {
+          tx.mark();
+          try {
+            await this.projection.apply(e, tx);
+          } catch (err) {
+            if (!isPoison(err)) throw err;
+            tx.rollback();
+            await this.park(e, err);
+          }
         }
-        await tx.commit(this.keys.checkpoint(this.projection.name), e.position);
-        this.position = e.position;
-        this.emit('applied', e);
+        const last = page[page.length - 1]!;
+        await tx.commit(this.keys.checkpoint(this.projection.name), last.position);
+        this.position = last.position;
+        for (const e of page) this.emit('applied', e);
         return;
       } catch (err) {
         if (this.stopping) throw err;

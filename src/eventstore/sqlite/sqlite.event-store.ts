@@ -21,6 +21,7 @@ import { startPollingSubscription } from '../polling-subscription.js';
 import { rowToRecordedEvent, toAppendResult, toBigInt, toEventMetadata, toStr } from '../record-codec.js';
 import { sleep, WakeSignal } from '../wake-signal.js';
 import { isSqliteBusy, mapSqliteError } from './sqlite.errors.js';
+import { GroupCommit, settle, type PendingAppend } from './sqlite.group-commit.js';
 
 type Db = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement;
@@ -76,6 +77,7 @@ export class SqliteEventStore implements EventStore {
   private db: Db | undefined;
   private stmts: Statements | undefined;
   private appendTx: ((streamId: string, batch: NewEvent[], expected: ExpectedState) => AppendResult) | undefined;
+  private groupCommit: GroupCommit | undefined;
   private readonly readAllStatements = new Map<string, Statement>();
   private readonly wake = new WakeSignal();
   private readonly subscriptions = new Set<Subscription>();
@@ -139,14 +141,25 @@ export class SqliteEventStore implements EventStore {
       this.appendInTransaction(streamId, batch, expected),
     );
     this.appendTx = (streamId, batch, expected) => tx.immediate(streamId, batch, expected);
+    // Called inside the group's transaction, `tx` runs as a SAVEPOINT: one append's failure undoes only its own rows.
+    const group = db.transaction((items: PendingAppend[]) => items.map((it) => settle(() => tx(...it.args))));
+    this.groupCommit = new GroupCommit(
+      (items) => this.withBusyRetry(() => group.immediate(items)),
+      (err) => mapSqliteError(err, this.file),
+      () => this.wake.notify(),
+    );
   }
 
+  /**
+   * Appends arriving within one tick share one IMMEDIATE transaction and so one
+   * fsync (synchronous=FULL stays): the disk's flush rate, not the number of
+   * callers, bounds throughput. Each append keeps its own expected-revision
+   * check and fails alone (see GroupCommit).
+   */
   async append(streamId: string, events: NewEvent[], expected: ExpectedState): Promise<AppendResult> {
     const batch = normalizeNewEvents(events);
-    const appendTx = this.open().appendTx;
-    const result = await this.withBusyRetry(() => appendTx(streamId, batch, expected));
-    this.wake.notify();
-    return result;
+    this.open();
+    return this.groupCommit!.append([streamId, batch, expected]);
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -235,6 +248,7 @@ export class SqliteEventStore implements EventStore {
     this.db = undefined;
     this.stmts = undefined;
     this.appendTx = undefined;
+    this.groupCommit = undefined;
     this.readAllStatements.clear();
   }
 
