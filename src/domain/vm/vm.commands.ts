@@ -36,8 +36,11 @@ export type VmCommand =
       live: boolean;
       source: { driver: string; capabilities: CapabilityView };
       target: { driver: string; capabilities: CapabilityView };
+      /** Both hosts see the same disk files: nothing is copied, so internal snapshots travel. */
+      sharedStorage?: boolean;
     }
   | { type: 'DeleteVm'; operationId: string }
+  | { type: 'ResizeVm'; operationId: string; vcpus?: number; memoryMiB?: number; diskGiB?: number }
   | { type: 'MarkOperationRunning'; operationId: string; step: JobStep }
   | { type: 'RecordStepSucceeded'; operationId: string; step: JobStep; output: StepOutput; at: string }
   | { type: 'RecordStepFailed'; operationId: string; step: JobStep; reason: string }

@@ -81,7 +81,14 @@ export type VmStateReconciled = DomainEvent<
   { from: VmStateName; to: VmStateName; reason: string }
 >;
 
+/** A stopped VM's new size (cold resize): the host's reservation was changed first; drivers apply it at next start. */
+export type VmResized = DomainEvent<
+  'VmResized',
+  { operationId: string; vcpus: number; memoryMiB: number; diskGiB: number }
+>;
+
 export type VmEvent =
+  | VmResized
   | VmCreateRequested
   | VmPlaced
   | VmDefined
@@ -116,6 +123,7 @@ export type VmEvent =
 export type VmEventType = VmEvent['type'];
 
 const TYPES: Record<VmEventType, true> = {
+  VmResized: true,
   VmCreateRequested: true,
   VmPlaced: true,
   VmDefined: true,
