@@ -56,9 +56,7 @@ describe('host decider: remove (DELETE)', () => {
     host([registered, removed])
       .when({ type: 'ReserveCapacity', vmId: 'vm-1', operationId: 'op', vcpus: 1, memoryMiB: 1 })
       .thenThrows('not_found', /host host-a was removed/);
-    host([registered, removed])
-      .when({ type: 'SetHostState', state: 'active' })
-      .thenThrows('not_found');
+    host([registered, removed]).when({ type: 'SetHostState', state: 'active' }).thenThrows('not_found');
   });
 
   test('removed already → nothing', () => {
@@ -72,7 +70,11 @@ describe('host decider: remove (DELETE)', () => {
   });
 
   test('once its VMs are released it can go', () => {
-    host([registered, reserved('vm-1', 1, 512), { type: 'HostCapacityReleased', data: { vmId: 'vm-1', operationId: 'x' } }])
+    host([
+      registered,
+      reserved('vm-1', 1, 512),
+      { type: 'HostCapacityReleased', data: { vmId: 'vm-1', operationId: 'x' } },
+    ])
       .when({ type: 'RemoveHost' })
       .then([removed]);
   });
@@ -104,11 +106,15 @@ describe('host decider: resize a reservation', () => {
     host([registered, reserved('vm-1', 2, 2048), draining])
       .when(resize(1, 1024))
       .then([{ type: 'HostCapacityReserved', data: { vmId: 'vm-1', operationId: 'op-r', vcpus: 1, memoryMiB: 1024 } }]);
-    host([registered, reserved('vm-1', 2, 2048)]).when(resize(2, 2048)).thenNothing();
+    host([registered, reserved('vm-1', 2, 2048)])
+      .when(resize(2, 2048))
+      .thenNothing();
   });
 
   test('a VM the host does not hold → conflict', () => {
-    host([registered]).when(resize(1, 512)).thenThrows('conflict', /holds no capacity/);
+    host([registered])
+      .when(resize(1, 512))
+      .thenThrows('conflict', /holds no capacity/);
   });
 });
 
@@ -119,7 +125,9 @@ describe('host decider: evacuate', () => {
   const started: HostEvent = { type: 'HostEvacuationStarted', data: { operationId: 'op-e', children, refused } };
 
   test('an active host drains first, then records the children and the refusals', () => {
-    const s = host([registered, reserved('vm-1', 1, 512)]).when(evacuate).then([draining, started]);
+    const s = host([registered, reserved('vm-1', 1, 512)])
+      .when(evacuate)
+      .then([draining, started]);
     assert.equal(s.state, 'draining');
     assert.deepEqual(s.evacuations['op-e'], { children, refused });
   });

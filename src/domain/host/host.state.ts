@@ -1,4 +1,11 @@
-import type { EvacuationChild, EvacuationRefusal, HostCapabilities, HostEvent, HostLifecycleState, Resources } from './host.events.js';
+import type {
+  EvacuationChild,
+  EvacuationRefusal,
+  HostCapabilities,
+  HostEvent,
+  HostLifecycleState,
+  Resources,
+} from './host.events.js';
 
 export interface HostState {
   exists: boolean;

@@ -21,7 +21,9 @@ describe('VM decider: resize (cold)', () => {
   });
 
   test('the same size → nothing', () => {
-    vm(H.stopped).when(resize({ vcpus: 2, memoryMiB: 2048, diskGiB: 20 })).thenNothing();
+    vm(H.stopped)
+      .when(resize({ vcpus: 2, memoryMiB: 2048, diskGiB: 20 }))
+      .thenNothing();
     vm(H.stopped).when(resize({})).thenNothing();
   });
 
@@ -32,24 +34,41 @@ describe('VM decider: resize (cold)', () => {
   });
 
   test('running, paused or busy → conflict', () => {
-    vm(H.running).when(resize({ vcpus: 4 })).thenThrows('conflict', /cannot resize a VM that is running/);
-    vm(H.paused).when(resize({ vcpus: 4 })).thenThrows('conflict', /cannot resize a VM that is paused/);
-    vm(H.runningBusy).when(resize({ vcpus: 4 })).thenThrows('conflict', /busy with operation op-busy/);
+    vm(H.running)
+      .when(resize({ vcpus: 4 }))
+      .thenThrows('conflict', /cannot resize a VM that is running/);
+    vm(H.paused)
+      .when(resize({ vcpus: 4 }))
+      .thenThrows('conflict', /cannot resize a VM that is paused/);
+    vm(H.runningBusy)
+      .when(resize({ vcpus: 4 }))
+      .thenThrows('conflict', /busy with operation op-busy/);
   });
 
   test('an unknown or deleted VM → not_found', () => {
-    vm([]).when(resize({ vcpus: 4 })).thenThrows('not_found');
-    vm(H.deleted).when(resize({ vcpus: 4 })).thenThrows('not_found');
+    vm([])
+      .when(resize({ vcpus: 4 }))
+      .thenThrows('not_found');
+    vm(H.deleted)
+      .when(resize({ vcpus: 4 }))
+      .thenThrows('not_found');
   });
 });
 
 describe('VM decider: internal snapshots block a live storage migration', () => {
-  const withMemorySnapshot = [...H.running, snapshotRequested('op-ms', 'mem1', true), snapshotTaken('op-ms', 'mem1', true)];
+  const withMemorySnapshot = [
+    ...H.running,
+    snapshotRequested('op-ms', 'mem1', true),
+    snapshotTaken('op-ms', 'mem1', true),
+  ];
 
   test('live, storage not shared → conflict naming the snapshots', () => {
     vm(withMemorySnapshot)
       .when(migrateTo(true, HOST_B))
-      .thenThrows('conflict', /without its internal snapshots \(mem1\); delete them first, or stop the VM and migrate cold/);
+      .thenThrows(
+        'conflict',
+        /without its internal snapshots \(mem1\); delete them first, or stop the VM and migrate cold/,
+      );
   });
 
   test('live on shared storage, or with disk-only snapshots → accepted', () => {

@@ -32,8 +32,17 @@ import { ensureDir, removeFile, storageId, tombstonePath } from '../kit/vm-files
 import { isDir, safeReaddir } from '../kit/fs-probe.js';
 
 /** What a `qemu` host can do, from its URI alone (no process started): the API's 422 check. */
+/** The registration probe: `accel=kvm` on a machine without usable KVM is refused here (400), not at the first start. */
 export function qemuCapabilities(uri: string, policy?: HostPolicy): DriverCapabilities {
-  return capabilitiesFor(parseQemuUri(uri, policy));
+  const config = parseQemuUri(uri, policy);
+  if (config.accel === 'kvm' && !kvmUsable()) {
+    throw new DriverError(
+      'invalid',
+      'accel=kvm: this machine has no usable KVM (/dev/kvm must be readable and writable and the CPU must ' +
+        'show vmx or svm); use accel=auto or accel=tcg',
+    );
+  }
+  return capabilitiesFor(config);
 }
 
 function capabilitiesFor(config: QemuHostConfig): DriverCapabilities {

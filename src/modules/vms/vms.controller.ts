@@ -6,6 +6,7 @@ import {
   Headers,
   Param,
   ParseUUIDPipe,
+  Patch,
   Post,
   Query,
   Res,
@@ -21,6 +22,7 @@ import { parseIfMatch, parseLimit, parseCursor } from '../../http/query.js';
 import { AT_DOC, parseAsOf, parseDiffRange, POINT_DOC, REVISION_DOC } from '../../http/as-of.query.js';
 import { CreateVmDto } from './dto/create-vm.dto.js';
 import { MigrationDto } from './dto/migration.dto.js';
+import { ResizeVmDto } from './dto/resize-vm.dto.js';
 import { ReasonDto } from '../../http/reason.dto.js';
 import { SnapshotDto } from './dto/snapshot.dto.js';
 import { StopVmDto } from './dto/stop-vm.dto.js';
@@ -28,6 +30,7 @@ import { toVmView } from './vm.view.js';
 import { VmsService, type Accepted, type CommandContext } from './vms.service.js';
 import { NAME_PATTERN } from '../../domain/patterns.js';
 import { READ_MODELS } from '../../http/tokens.js';
+import { errorBody } from '../../http/error-body.js';
 import type { ReadModels } from '../../projections/read-models.js';
 
 const uuid = new ParseUUIDPipe({
@@ -292,6 +295,37 @@ export class VmsController {
       res,
       await this.vms.migrate(id, body.targetHostId, body.live ?? true, this.ctx(p, body.reason, ifMatch)),
     );
+  }
+
+  /**
+   * Cold resize: `If-Match` (the VM's ETag) is required, the VM must be stopped, a disk only grows,
+   * and the host's reservation must take the new size (409 with the numbers). The driver applies it
+   * at the next start. 202 + operation; 200 with the VM when the size is already that.
+   */
+  @Patch(':id')
+  @Roles(...MUTATORS)
+  async resize(
+    @Param('id', uuid) id: string,
+    @Body() body: ResizeVmDto,
+    @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
+    @Headers('if-match') ifMatch?: string,
+  ) {
+    if (ifMatch === undefined) {
+      throw new BadRequestException(
+        errorBody(400, 'If-Match: required (the ETag of GET /v1/vms/{id})', [
+          { field: 'If-Match', errors: ['If-Match is required'] },
+        ]),
+      );
+    }
+    const size = {
+      ...(body.vcpus !== undefined ? { vcpus: body.vcpus } : {}),
+      ...(body.memoryMiB !== undefined ? { memoryMiB: body.memoryMiB } : {}),
+      ...(body.diskGiB !== undefined ? { diskGiB: body.diskGiB } : {}),
+    };
+    const r = await this.vms.resize(id, size, this.ctx(p, body.reason, ifMatch));
+    if (!r.changed) return this.vms.view(id);
+    return accepted(res, { operationId: r.operationId, vmId: r.vmId });
   }
 
   @Delete(':id')
