@@ -22,7 +22,7 @@ import { kvmUsable } from '../kit/kvm-probe.js';
 import { migrateOut } from './outgoing-migration.js';
 import { QemuDomain, type HostContext } from './qemu-domain.js';
 import { isKernelImage, kernelBootOf, resolveBaseImage } from '../kit/image-catalog.js';
-import { createQcow2, imageInfo, isImageInUse } from '../kit/qemu-img.js';
+import { createQcow2, growImage, imageInfo, isImageInUse } from '../kit/qemu-img.js';
 import { listQemuProcesses } from './qemu-process.js';
 import { deleteSnapshot, listSnapshots, revertSnapshot, takeSnapshot } from './qemu-snapshots.js';
 import { parseQemuUri, type QemuHostConfig } from './qemu-uri.js';
@@ -168,8 +168,33 @@ export class QemuDriver implements HypervisorDriver {
         }
         await dom.kill(); // shutdown / guest-panicked / internal-error: start afresh
       }
-      await dom.launch(stored);
+      await dom.launch(await this.applySize(dom, stored, spec));
     });
+  }
+
+  /**
+   * A cold resize is applied here, at the next start: the argv is built from the stored spec, so the
+   * new vCPUs and memory go there, and a larger diskGiB grows the qcow2 first (the guest sees a
+   * bigger disk; growing its filesystem is the guest's business).
+   */
+  private async applySize(dom: QemuDomain, stored: VmSpec, spec: VmSpec): Promise<VmSpec> {
+    if (stored.vcpus === spec.vcpus && stored.memoryMiB === spec.memoryMiB && stored.diskGiB === spec.diskGiB) {
+      return stored;
+    }
+    assertSpecSizes(spec);
+    if (spec.diskGiB > stored.diskGiB) {
+      const want = diskBytesOf(spec);
+      const have = (await imageInfo(dom.paths.disk, { forceShare: false }))['virtual-size'];
+      if (have < want) await growImage(dom.paths.disk, want);
+    }
+    const next = {
+      ...stored,
+      vcpus: spec.vcpus,
+      memoryMiB: spec.memoryMiB,
+      diskGiB: Math.max(stored.diskGiB, spec.diskGiB),
+    };
+    dom.writeSpec(next);
+    return next;
   }
 
   async stop(spec: VmSpec, opts: { force: boolean; timeoutMs?: number }): Promise<void> {
