@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { initialHostState, type HostState } from '../domain/host/host.state.js';
 import type { Resources } from '../domain/host/host.events.js';
-import { chooseMigrationTarget, sameStorage } from './migration-targets.js';
+import { chooseMigrationTarget, internalSnapshotsTravel, sameStorage } from './migration-targets.js';
 
 const host = (id: string, over: Partial<HostState> = {}): HostState => ({
   ...initialHostState(),
@@ -56,5 +56,27 @@ describe('sameStorage', () => {
     assert.equal(sameStorage('qemu:///system?storage=/srv/vm', 'qemu:///system?storage=/srv/vm'), true);
     assert.equal(sameStorage('qemu:///system?storage=/srv/a', 'qemu:///system?storage=/srv/b'), false);
     assert.equal(sameStorage('qemu:///system', 'qemu:///system'), false);
+  });
+});
+
+describe('internalSnapshotsTravel', () => {
+  test('qemu and libvirt copy the active layer only, unless the storage is shared; others carry them', () => {
+    const q = (storage?: string) => ({ driver: 'qemu', uri: `qemu:///system${storage ? `?storage=${storage}` : ''}` });
+    assert.equal(internalSnapshotsTravel(q('/a'), q('/b')), false);
+    assert.equal(internalSnapshotsTravel(q('/s'), q('/s')), true);
+    assert.equal(
+      internalSnapshotsTravel(
+        { driver: 'libvirt', uri: 'qemu:///system' },
+        { driver: 'libvirt', uri: 'qemu+tcp://h2/system' },
+      ),
+      false,
+    );
+    assert.equal(
+      internalSnapshotsTravel(
+        { driver: 'simulated', uri: 'simulated://' },
+        { driver: 'simulated', uri: 'simulated://' },
+      ),
+      true,
+    );
   });
 });

@@ -64,3 +64,17 @@ export function sameStorage(a: string, b: string): boolean {
   const da = dir(a);
   return da !== null && da === dir(b);
 }
+
+/** Drivers whose live migration copies the disk's active layer only (QEMU's NBD mirror, libvirt's --copy-storage-all). */
+const COPIES_ACTIVE_LAYER_ONLY = new Set(['qemu', 'libvirt']);
+
+/**
+ * Whether a live migration between these hosts keeps a VM's internal (memory) snapshots: it does
+ * when nothing is copied (both name the same storage dir) or when the driver moves them itself.
+ */
+export function internalSnapshotsTravel(
+  source: { driver: string; uri: string },
+  target: { driver: string; uri: string },
+): boolean {
+  return !COPIES_ACTIVE_LAYER_ONLY.has(source.driver) || sameStorage(source.uri, target.uri);
+}

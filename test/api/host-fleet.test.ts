@@ -148,14 +148,15 @@ describe('api: evacuate', () => {
     const res = await t.as('admin').post(`/v1/hosts/${a}/evacuate`, {});
     const op = await waitOperation(t, res.body.operationId as string, 60000);
     assert.equal(op.status, 'failed', JSON.stringify(op));
-    assert.match(String(op.error), /2 of 3 VMs could not move/);
+    assert.match(String(op.error), /1 of 3 VMs could not move/);
     const notMoved = new Map(((op.result as Json).notMoved as Json[]).map((n) => [n.vmId, n.reason]));
     assert.match(
       String(notMoved.get(big)),
       /no host can take 1 vCPUs and 4096 MiB: .*evac2-b \([^)]*\) has 4 vCPUs and 1024 MiB free/,
     );
-    assert.match(String(notMoved.get(withMem)), /internal snapshots \(m1\)/);
-    assert.equal(((op.result as Json).moved as Json[])[0]?.vmId, fits);
+    // The simulated driver carries internal snapshots along (qemu's disk copy does not: see qemu-resize.test.ts).
+    const moved = ((op.result as Json).moved as Json[]).map((m) => m.vmId).sort();
+    assert.deepEqual(moved, [fits, withMem].sort());
   });
 
   test('migrate without targetHostId: placement picks an active host of the same driver with room', async () => {

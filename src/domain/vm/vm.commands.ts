@@ -36,8 +36,8 @@ export type VmCommand =
       live: boolean;
       source: { driver: string; capabilities: CapabilityView };
       target: { driver: string; capabilities: CapabilityView };
-      /** Both hosts see the same disk files: nothing is copied, so internal snapshots travel. */
-      sharedStorage?: boolean;
+      /** The move keeps internal snapshots (shared storage, or a driver that carries them): a live one may go. */
+      internalSnapshotsTravel?: boolean;
     }
   | { type: 'DeleteVm'; operationId: string }
   | { type: 'ResizeVm'; operationId: string; vcpus?: number; memoryMiB?: number; diskGiB?: number }

@@ -72,7 +72,7 @@ describe('VM decider: internal snapshots block a live storage migration', () => 
   });
 
   test('live on shared storage, or with disk-only snapshots → accepted', () => {
-    const shared = { ...migrateTo(true, HOST_B), sharedStorage: true } as VmCommand;
+    const shared = { ...migrateTo(true, HOST_B), internalSnapshotsTravel: true } as VmCommand;
     vm(withMemorySnapshot)
       .when(shared)
       .then([

@@ -204,7 +204,7 @@ function checkMigration(cmd: Cmd<'MigrateVm'>, state: VmState): void {
     if (state.state !== 'running') throw new DomainError('conflict', 'live migration needs a running VM');
     mustSupport(cmd.source.capabilities.liveMigration && cmd.target.capabilities.liveMigration, 'live-migrate');
     const internal = state.snapshots.filter((s) => s.memory).map((s) => s.name);
-    if (internal.length > 0 && !cmd.sharedStorage) {
+    if (internal.length > 0 && !cmd.internalSnapshotsTravel) {
       // QEMU's disk mirror (and libvirt's --copy-storage-all) copies the active layer only: the internal
       // snapshots inside the source's qcow2 would be lost on the target, so the migration is refused up front.
       throw new DomainError(

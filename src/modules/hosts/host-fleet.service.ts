@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { handleCommand, type CommandMeta, type HandleResult } from '../../application/handle-command.js';
 import type { AggregateLoader } from '../../application/load-aggregate.js';
 import { capabilitiesOfHost, type Capabilities } from '../../application/host-capabilities.js';
-import { chooseMigrationTarget, sameStorage } from '../../application/migration-targets.js';
+import { chooseMigrationTarget, internalSnapshotsTravel } from '../../application/migration-targets.js';
 import { DomainError } from '../../domain/domain-error.js';
 import type { HostCommand } from '../../domain/host/host.commands.js';
 import { hostDecider } from '../../domain/host/host.decider.js';
@@ -135,7 +135,7 @@ export class HostFleetService {
               driver: target.driver,
               capabilities: capabilitiesOfHost(target, this.capabilities.probe) ?? NONE,
             },
-            sharedStorage: sameStorage(source.uri, target.uri),
+            internalSnapshotsTravel: internalSnapshotsTravel(source, target),
           },
           { ...meta, causationId: `evacuate:${operationId}`, correlationId: operationId },
           { now: () => this.clock.now() },

@@ -31,7 +31,7 @@ import { vmDecider } from '../../domain/vm/vm.decider.js';
 import type { VmState } from '../../domain/vm/vm.state.js';
 import type { CapabilityView } from '../../domain/vm/vm.types.js';
 import { toVmView, type VmView } from './vm.view.js';
-import { chooseMigrationTarget, sameStorage } from '../../application/migration-targets.js';
+import { chooseMigrationTarget, internalSnapshotsTravel } from '../../application/migration-targets.js';
 import { DomainError } from '../../domain/domain-error.js';
 
 export interface Accepted {
@@ -210,7 +210,7 @@ export class VmsService {
           live,
           source: { driver: source.driver, capabilities: caps },
           target: { driver: target.driver, capabilities: this.declared(target) },
-          sharedStorage: sameStorage((await this.hostState(state.hostId ?? '')).uri, target.uri),
+          internalSnapshotsTravel: internalSnapshotsTravel(await this.hostState(state.hostId ?? ''), target),
         };
       },
       ctx,

@@ -104,5 +104,33 @@ describe(
       assert.equal((await imageInfo(disk, { forceShare: true }))['virtual-size'], 2 * 1024 ** 3);
       await runOk(t, 'post', `/v1/vms/${vmId}/stop`, { force: true });
     });
+
+    test('a live migration of a VM with internal snapshots to other storage: 409 naming them, nothing appended', async () => {
+      const other = tempDir('vl-qemu-resize-b-');
+      try {
+        const res = await t.as('admin').post('/v1/hosts', {
+          name: 'qemu-resize-b',
+          driver: 'qemu',
+          uri: `qemu:///system?storage=${other.dir}&stopTimeoutMs=2000&accel=tcg`,
+          capacity: { vcpus: 4, memoryMiB: 1024 },
+        });
+        assert.equal(res.status, 201, JSON.stringify(res.body));
+        const { vmId } = await createVm(t, { name: 'rs-snap', hostId, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
+        await runOk(t, 'post', `/v1/vms/${vmId}/snapshots`, { name: 'mem1', memory: true });
+        const before = await logLength(t);
+        const refused = await t
+          .as('operator')
+          .post(`/v1/vms/${vmId}/migrations`, { targetHostId: res.body.id, live: true });
+        assertError(
+          refused,
+          409,
+          /without its internal snapshots \(mem1\); delete them first, or stop the VM and migrate cold/,
+        );
+        assert.equal(await logLength(t), before);
+        await runOk(t, 'delete', `/v1/vms/${vmId}`);
+      } finally {
+        other.cleanup();
+      }
+    });
   },
 );
