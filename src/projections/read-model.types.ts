@@ -19,7 +19,14 @@ export interface HostRecord {
 export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 /** `rebuild`: a read model rebuilt from the log (`POST /v1/projections/{name}/rebuild`); it has no VM. */
-export type AnyOperationKind = OperationKind | 'rebuild';
+/** `resize`: a cold resize, done when recorded. `evacuate`: a host's parent operation over one migration per VM. */
+export type AnyOperationKind = OperationKind | 'rebuild' | 'resize' | 'evacuate';
+
+/** What an evacuation moved and what it could not, with why. */
+export interface EvacuationResult {
+  moved: { vmId: string; targetHostId: string; operationId: string }[];
+  notMoved: { vmId: string; reason: string; operationId?: string }[];
+}
 
 export interface OperationView {
   id: string;
@@ -29,6 +36,14 @@ export interface OperationView {
   project?: string;
   /** The read model a `rebuild` operation rebuilds. */
   projection?: string;
+  /** The host an `evacuate` operation empties. */
+  hostId?: string;
+  /** A migration started by an evacuation names it. */
+  parentOperationId?: string;
+  /** evacuate: its child operations (one migration per VM). */
+  children?: string[];
+  /** evacuate: filled as children finish. */
+  result?: EvacuationResult;
   status: OperationStatus;
   error: string | null;
   principal: string;

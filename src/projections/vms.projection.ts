@@ -10,6 +10,9 @@ import type { ReadModelKeys } from './read-model.keys.js';
 import type { OperationView, VmRecord } from './read-model.types.js';
 import { applyRebuildEvent } from './rebuild-operation.js';
 import { isRebuildEventType, projectionOf, type RebuildEvent } from './rebuild.events.js';
+import { applyEvacuationStarted, evacuationChildDone } from './evacuation-operation.js';
+import { hostIdOf } from '../domain/streams.js';
+import type { HostEvacuationStarted } from '../domain/host/host.events.js';
 
 /**
  * VMs and their operations. The VM view is the decider's own state folded by
@@ -45,6 +48,11 @@ export class VmsProjection implements Projection {
     if (projectNameOf(recorded.streamId) !== undefined && isProjectEventType(recorded.type)) {
       return applyProjectEvent(this.keys, upcast(recorded), tx);
     }
+    const hostId = hostIdOf(recorded.streamId);
+    if (hostId && recorded.type === 'HostEvacuationStarted') {
+      const e = upcast(recorded);
+      return applyEvacuationStarted(this.keys, e, hostId, e.data as HostEvacuationStarted['data'], tx);
+    }
     const vmId = vmIdOf(recorded.streamId);
     if (!vmId || !isVmEventType(recorded.type)) return;
     const e = upcast(recorded);
@@ -63,7 +71,7 @@ export class VmsProjection implements Projection {
       tx.index(this.keys.vmIndex(), Number(e.position), vmId);
       tx.index(this.keys.vmsByProject(vmProject(after)), Number(e.position), vmId);
     }
-    await this.applyOperation(vmId, vmProject(after), event, e, before.pending, after.pending, tx);
+    await this.applyOperation(vmId, vmProject(after), event, e, before.pending, after.pending, tx, after.hostId);
   }
 
   private async applyOperation(
@@ -74,9 +82,10 @@ export class VmsProjection implements Projection {
     before: VmRecord['state']['pending'],
     after: VmRecord['state']['pending'],
     tx: ProjectionTx,
+    hostNow: string | null,
   ): Promise<void> {
     const at = e.metadata.at;
-    const kind = REQUEST_EVENT_KIND[event.type];
+    const kind = event.type === 'VmResized' ? 'resize' : REQUEST_EVENT_KIND[event.type];
     if (kind) {
       const id = (event.data as { operationId: string }).operationId;
       const op: OperationView = {
@@ -91,6 +100,8 @@ export class VmsProjection implements Projection {
         updatedAt: at,
         ...(e.metadata.reason ? { reason: e.metadata.reason } : {}),
         ...(after?.id === id ? { progress: { step: after.awaiting } } : {}),
+        // A resize has no worker step: recorded is done.
+        ...(kind === 'resize' ? { status: 'succeeded' as const, progress: { step: 'done', percent: 100 } } : {}),
       };
       tx.set(this.keys.operation(id), op);
       const score = Number(e.position);
@@ -127,5 +138,8 @@ export class VmsProjection implements Projection {
       return;
     }
     tx.set(this.keys.operation(opId), next);
+    if (next.status !== op.status && (next.status === 'succeeded' || next.status === 'failed')) {
+      await evacuationChildDone(this.keys, next, hostNow ?? '', at, tx);
+    }
   }
 }

@@ -62,6 +62,14 @@ export class HostServing {
         ? await this.readModels.listHosts()
         : (await Promise.all(wanted.map((id) => this.readModels.getHost(id)))).filter((h): h is HostRecord => !!h);
     for (const h of hosts) {
+      if (h.state.id && h.state.removed) {
+        // Deregistered (it had no VM left): stop serving it cleanly, once.
+        if (this.pool.workers.has(h.state.id)) {
+          this.log.info({ host: h.state.id }, 'host removed: its worker stops');
+          await this.pool.unserve(h.state.id, 5000);
+        }
+        continue;
+      }
       if (h.state.id && !this.pool.workers.has(h.state.id)) {
         this.pool.serve({ id: h.state.id, driver: h.state.driver, uri: h.state.uri });
       }

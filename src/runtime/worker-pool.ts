@@ -20,7 +20,7 @@ export interface ReconcileSettings {
 export class WorkerPool {
   readonly workers = new Map<string, HostWorker>();
   readonly reconcilers = new Map<string, Reconciler>();
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly dataDir: string,
@@ -74,11 +74,22 @@ export class WorkerPool {
     void sweep();
     const t = setInterval(() => void sweep(), r.intervalMs);
     t.unref();
-    this.timers.push(t);
+    this.timers.set(hostId, t);
+  }
+
+  /** A removed host: its worker finishes what it holds (within graceMs) and takes nothing more; its sweeps stop. */
+  async unserve(hostId: string, graceMs: number): Promise<void> {
+    const worker = this.workers.get(hostId);
+    if (!worker) return;
+    clearInterval(this.timers.get(hostId));
+    this.timers.delete(hostId);
+    this.reconcilers.delete(hostId);
+    this.workers.delete(hostId);
+    await worker.stop(graceMs);
   }
 
   async stop(graceMs: number): Promise<void> {
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers.values()) clearInterval(t);
     await Promise.all([...this.workers.values()].map((w) => w.stop(graceMs)));
     this.workers.clear();
   }

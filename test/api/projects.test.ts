@@ -205,6 +205,20 @@ describe('projects: tenants, scoping and quotas', () => {
     }
   });
 
+  test('a resize that grows past a quota is refused like a create, with nothing appended; within it, accepted', async () => {
+    assert.equal((await t.as('admin').post('/v1/projects', { name: 'grow', quotas: { vcpus: 2 } })).status, 201);
+    const vm = assertAccepted(await t.as('admin').post('/v1/vms', { ...VM, project: 'grow', start: false }));
+    assert.equal((await waitOperation(t, vm.operationId)).status, 'succeeded');
+    const etag = (await t.as('admin').get(`/v1/vms/${vm.vmId}`)).headers.etag as string;
+    const before = await logLength(t);
+    const over = await t.as('admin').patch(`/v1/vms/${vm.vmId}`, { vcpus: 3 }).set('If-Match', etag);
+    assertError(over, 429, 'vcpus');
+    assert.deepEqual(over.body.details, { project: 'grow', quota: 'vcpus', used: 1, requested: 2, limit: 2 });
+    assert.equal(await logLength(t), before, 'nothing appended');
+    const within = await t.as('admin').patch(`/v1/vms/${vm.vmId}`, { vcpus: 2 }).set('If-Match', etag);
+    assert.equal(within.status, 202, JSON.stringify(within.body));
+  });
+
   test('concurrent creates at the quota edge never overshoot', async () => {
     assert.equal((await t.as('admin').post('/v1/projects', { name: 'edge', quotas: { vms: 3 } })).status, 201);
     const results = await Promise.all(
@@ -223,8 +237,10 @@ describe('projects: tenants, scoping and quotas', () => {
 
   test('a VM that failed placement does not count, and DELETE purges it from the default list', async () => {
     assert.equal((await t.as('admin').post('/v1/projects', { name: 'fp', quotas: { vms: 1 } })).status, 201);
-    // No host has 200 vCPUs: placement fails.
-    const big = assertAccepted(await t.as('admin').post('/v1/vms', { ...VM, vcpus: 200, project: 'fp' }));
+    // Pinned to a draining host: accepted (it could fit), then placement fails.
+    const drained = (await registerSimHost(t, 'hv-drained')).id as string;
+    assert.equal((await t.as('admin').post(`/v1/hosts/${drained}/drain`, {})).status, 200);
+    const big = assertAccepted(await t.as('admin').post('/v1/vms', { ...VM, hostId: drained, project: 'fp' }));
     assert.equal((await waitOperation(t, big.operationId)).status, 'failed');
     assert.equal((await t.as('admin').get('/v1/projects/fp')).body.usage.vms, 0);
     const small = assertAccepted(await t.as('admin').post('/v1/vms', { ...VM, project: 'fp' }));

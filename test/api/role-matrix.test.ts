@@ -51,6 +51,14 @@ const MATRIX: Record<string, Row> = {
   'GET /v1/hosts': { allowed: ALL, ok: 200 },
   'GET /v1/hosts/{id}': { allowed: ALL, ok: 200 },
   'GET /v1/hosts/{id}/domains': { allowed: ['admin', 'operator', 'auditor'], ok: 200 },
+  'PATCH /v1/hosts/{id}': { allowed: ['admin'], ok: 200, body: (n) => ({ labels: { rack: `r${n}` } }) },
+  // Host A still has VMs: an admin gets past the role check to the 409 naming them.
+  'DELETE /v1/hosts/{id}': { allowed: ['admin'], ok: 409 },
+  'POST /v1/hosts/{id}/drain': { allowed: ['admin'], ok: 200 },
+  'POST /v1/hosts/{id}/evacuate': { allowed: ['admin'], ok: 202 },
+  'POST /v1/hosts/{id}/restore': { allowed: ['admin'], ok: 200 },
+  // Without If-Match (this table sends none): past the role check to the 400 naming it.
+  'PATCH /v1/vms/{id}': { allowed: MUTATORS, ok: 400, vm: 'stopped', body: () => ({ vcpus: 2 }) },
   'POST /v1/vms': {
     allowed: MUTATORS,
     ok: 202,

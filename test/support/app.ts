@@ -41,6 +41,7 @@ export interface TestApp {
     get(path: string): request.Test;
     post(path: string, body?: object): request.Test;
     delete(path: string): request.Test;
+    patch(path: string, body?: object): request.Test;
   };
   http(): ReturnType<typeof request>;
   /** Stop the app and runtime; keep data (for restart tests). */
@@ -110,6 +111,11 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
             .set('Authorization', auth)
             .send(body ?? {}),
         delete: (path) => request(server).delete(path).set('Authorization', auth),
+        patch: (path, body) =>
+          request(server)
+            .patch(path)
+            .set('Authorization', auth)
+            .send(body ?? {}),
       };
     },
     stop,

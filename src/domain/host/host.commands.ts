@@ -1,3 +1,4 @@
+import type { EvacuationChild, EvacuationRefusal } from './host.events.js';
 import type { HostCapabilities, HostLifecycleState, Resources } from './host.events.js';
 
 export type HostCommand =
@@ -9,7 +10,13 @@ export type HostCommand =
       uri: string;
       capacity: Resources;
       capabilities?: HostCapabilities;
+      labels?: Record<string, string>;
     }
   | { type: 'ReserveCapacity'; vmId: string; operationId: string; vcpus: number; memoryMiB: number }
+  /** A resize of a VM already on the host: its allocation becomes the new size (a draining host takes it too). */
+  | { type: 'ResizeReservation'; vmId: string; operationId: string; vcpus: number; memoryMiB: number }
   | { type: 'ReleaseCapacity'; vmId: string; operationId: string }
-  | { type: 'SetHostState'; state: HostLifecycleState };
+  | { type: 'SetHostState'; state: HostLifecycleState }
+  | { type: 'UpdateHost'; capacity?: Resources; labels?: Record<string, string> }
+  | { type: 'RemoveHost' }
+  | { type: 'StartEvacuation'; operationId: string; children: EvacuationChild[]; refused: EvacuationRefusal[] };

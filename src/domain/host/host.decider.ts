@@ -1,44 +1,125 @@
 import type { Decider } from '../decider.js';
 import { DomainError } from '../domain-error.js';
 import type { HostCommand } from './host.commands.js';
-import type { HostEvent } from './host.events.js';
-import { evolveHost, free, initialHostState, type HostState } from './host.state.js';
+import type { HostEvent, Resources } from './host.events.js';
+import { allocated, evolveHost, free, initialHostState, type HostState } from './host.state.js';
+
+type Cmd<T extends HostCommand['type']> = Extract<HostCommand, { type: T }>;
+
+const label = (state: HostState) => `host ${state.name} (${state.id})`;
+
+function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
+function mustFit(state: HostState, vmId: string | null, want: Resources): void {
+  const room = free(state);
+  const held = vmId ? state.allocations[vmId] : undefined;
+  // A resize counts what the VM already holds as available to it.
+  const avail = { vcpus: room.vcpus + (held?.vcpus ?? 0), memoryMiB: room.memoryMiB + (held?.memoryMiB ?? 0) };
+  if (avail.vcpus < want.vcpus || avail.memoryMiB < want.memoryMiB) {
+    throw new DomainError(
+      'capacity',
+      `${label(state)} has ${avail.vcpus} vCPUs and ${avail.memoryMiB} MiB free` +
+        `${held ? ' for this VM' : ''}; the VM needs ${want.vcpus} vCPUs and ${want.memoryMiB} MiB`,
+      { free: avail, needed: want },
+    );
+  }
+}
+
+function onReserve(cmd: Cmd<'ReserveCapacity'>, state: HostState): HostEvent[] {
+  // Idempotent per VM: a saga that crashed after reserving reserves again on resume.
+  if (state.allocations[cmd.vmId]) return [];
+  if (state.state !== 'active') {
+    throw new DomainError('capacity', `${label(state)} is ${state.state} and takes no new VMs`);
+  }
+  mustFit(state, null, cmd);
+  const { vmId, operationId, vcpus, memoryMiB } = cmd;
+  return [{ type: 'HostCapacityReserved', data: { vmId, operationId, vcpus, memoryMiB } }];
+}
+
+function onResize(cmd: Cmd<'ResizeReservation'>, state: HostState): HostEvent[] {
+  const held = state.allocations[cmd.vmId];
+  if (!held) throw new DomainError('conflict', `VM ${cmd.vmId} holds no capacity on ${label(state)}`);
+  if (held.vcpus === cmd.vcpus && held.memoryMiB === cmd.memoryMiB) return [];
+  mustFit(state, cmd.vmId, cmd);
+  const { vmId, operationId, vcpus, memoryMiB } = cmd;
+  return [{ type: 'HostCapacityReserved', data: { vmId, operationId, vcpus, memoryMiB } }];
+}
+
+function onUpdate(cmd: Cmd<'UpdateHost'>, state: HostState): HostEvent[] {
+  const data: { capacity?: Resources; labels?: Record<string, string> } = {};
+  const c = cmd.capacity;
+  if (c && (c.vcpus !== state.capacity.vcpus || c.memoryMiB !== state.capacity.memoryMiB)) {
+    const used = allocated(state);
+    if (c.vcpus < used.vcpus || c.memoryMiB < used.memoryMiB) {
+      throw new DomainError(
+        'conflict',
+        `capacity: ${label(state)} has ${used.vcpus} vCPUs and ${used.memoryMiB} MiB allocated to ` +
+          `${Object.keys(state.allocations).length} VMs; it cannot shrink to ${c.vcpus} vCPUs and ${c.memoryMiB} MiB`,
+        { allocated: used, requested: c },
+      );
+    }
+    data.capacity = { vcpus: c.vcpus, memoryMiB: c.memoryMiB };
+  }
+  if (cmd.labels && !sameLabels(cmd.labels, state.labels)) data.labels = { ...cmd.labels };
+  if (!data.capacity && !data.labels) return [];
+  return [{ type: 'HostUpdated', data }];
+}
+
+function onRemove(state: HostState): HostEvent[] {
+  const vms = Object.keys(state.allocations);
+  if (vms.length > 0) {
+    throw new DomainError(
+      'conflict',
+      `${label(state)} still has ${vms.length} VM${vms.length === 1 ? '' : 's'} (${vms.join(', ')}); ` +
+        'evacuate or delete them first',
+      { vms },
+    );
+  }
+  return [{ type: 'HostRemoved', data: { hostId: state.id ?? '', name: state.name } }];
+}
+
+function onEvacuate(cmd: Cmd<'StartEvacuation'>, state: HostState): HostEvent[] {
+  if (state.evacuations[cmd.operationId]) return [];
+  const { operationId, children, refused } = cmd;
+  return [
+    // Draining first: nothing new lands on the host while it is being emptied.
+    ...(state.state === 'active' ? [{ type: 'HostStateChanged' as const, data: { state: 'draining' as const } }] : []),
+    { type: 'HostEvacuationStarted', data: { operationId, children, refused } },
+  ];
+}
 
 export function decideHost(cmd: HostCommand, state: HostState): HostEvent[] {
   if (cmd.type === 'RegisterHost') {
     if (state.exists) throw new DomainError('conflict', `host ${cmd.hostId} already exists`);
-    const { type: _type, ...data } = cmd;
-    return [{ type: 'HostRegistered', data }];
+    const { type: _type, labels, ...data } = cmd;
+    return [{ type: 'HostRegistered', data: { ...data, ...(labels && Object.keys(labels).length ? { labels } : {}) } }];
   }
   if (!state.exists) throw new DomainError('not_found', 'host not found');
+  if (state.removed) {
+    // Already done: removing again decides nothing; anything else finds no host.
+    if (cmd.type === 'RemoveHost' || cmd.type === 'ReleaseCapacity') return [];
+    throw new DomainError('not_found', `host ${state.id} was removed`);
+  }
   switch (cmd.type) {
-    case 'ReserveCapacity': {
-      // Idempotent per VM: a saga that crashed after reserving reserves again on resume.
-      if (state.allocations[cmd.vmId]) return [];
-      if (state.state !== 'active') {
-        throw new DomainError('capacity', `host ${state.name} (${state.id}) is ${state.state} and takes no new VMs`);
-      }
-      const room = free(state);
-      if (room.vcpus < cmd.vcpus || room.memoryMiB < cmd.memoryMiB) {
-        throw new DomainError(
-          'capacity',
-          `host ${state.name} (${state.id}) has ${room.vcpus} vCPUs and ${room.memoryMiB} MiB free; ` +
-            `the VM needs ${cmd.vcpus} vCPUs and ${cmd.memoryMiB} MiB`,
-        );
-      }
-      return [
-        {
-          type: 'HostCapacityReserved',
-          data: { vmId: cmd.vmId, operationId: cmd.operationId, vcpus: cmd.vcpus, memoryMiB: cmd.memoryMiB },
-        },
-      ];
-    }
+    case 'ReserveCapacity':
+      return onReserve(cmd, state);
+    case 'ResizeReservation':
+      return onResize(cmd, state);
     case 'ReleaseCapacity':
       if (!state.allocations[cmd.vmId]) return [];
       return [{ type: 'HostCapacityReleased', data: { vmId: cmd.vmId, operationId: cmd.operationId } }];
     case 'SetHostState':
       if (state.state === cmd.state) return [];
       return [{ type: 'HostStateChanged', data: { state: cmd.state } }];
+    case 'UpdateHost':
+      return onUpdate(cmd, state);
+    case 'RemoveHost':
+      return onRemove(state);
+    case 'StartEvacuation':
+      return onEvacuate(cmd, state);
   }
 }
 

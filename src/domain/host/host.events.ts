@@ -21,6 +21,8 @@ export type HostRegistered = DomainEvent<
     capacity: Resources;
     /** Recorded since the API stopped asking drivers; absent on older events (ask the driver registry then). */
     capabilities?: HostCapabilities;
+    /** Free-form key/values (placement constraints); absent on older events. */
+    labels?: Record<string, string>;
   }
 >;
 export type HostCapacityReserved = DomainEvent<
@@ -30,7 +32,37 @@ export type HostCapacityReserved = DomainEvent<
 export type HostCapacityReleased = DomainEvent<'HostCapacityReleased', { vmId: string; operationId: string }>;
 export type HostStateChanged = DomainEvent<'HostStateChanged', { state: HostLifecycleState }>;
 
-export type HostEvent = HostRegistered | HostCapacityReserved | HostCapacityReleased | HostStateChanged;
+/** Capacity and/or labels changed (`PATCH /v1/hosts/{id}`); only what changed is present. */
+export type HostUpdated = DomainEvent<'HostUpdated', { capacity?: Resources; labels?: Record<string, string> }>;
+/** Deregistered with no VM left on it: gone from lists, its worker stops serving it. */
+export type HostRemoved = DomainEvent<'HostRemoved', { hostId: string; name: string }>;
+
+/** One VM an evacuation moves: its child operation is a migration on the VM's own stream. */
+export interface EvacuationChild {
+  vmId: string;
+  operationId: string;
+  targetHostId: string;
+  live: boolean;
+}
+/** A VM an evacuation could not even start to move, and why. */
+export interface EvacuationRefusal {
+  vmId: string;
+  reason: string;
+}
+/** The parent operation of an evacuation: the migrations it asked for and the VMs it could not move. */
+export type HostEvacuationStarted = DomainEvent<
+  'HostEvacuationStarted',
+  { operationId: string; children: EvacuationChild[]; refused: EvacuationRefusal[] }
+>;
+
+export type HostEvent =
+  | HostRegistered
+  | HostCapacityReserved
+  | HostCapacityReleased
+  | HostStateChanged
+  | HostUpdated
+  | HostRemoved
+  | HostEvacuationStarted;
 export type HostEventType = HostEvent['type'];
 
 export function isHostEventType(type: string): type is HostEventType {
@@ -38,6 +70,9 @@ export function isHostEventType(type: string): type is HostEventType {
     type === 'HostRegistered' ||
     type === 'HostCapacityReserved' ||
     type === 'HostCapacityReleased' ||
-    type === 'HostStateChanged'
+    type === 'HostStateChanged' ||
+    type === 'HostUpdated' ||
+    type === 'HostRemoved' ||
+    type === 'HostEvacuationStarted'
   );
 }

@@ -1,4 +1,11 @@
-import type { HostCapabilities, HostEvent, HostLifecycleState, Resources } from './host.events.js';
+import type {
+  EvacuationChild,
+  EvacuationRefusal,
+  HostCapabilities,
+  HostEvent,
+  HostLifecycleState,
+  Resources,
+} from './host.events.js';
 
 export interface HostState {
   exists: boolean;
@@ -12,6 +19,11 @@ export interface HostState {
   state: HostLifecycleState;
   /** vmId → what it holds on this host. */
   allocations: Record<string, Resources>;
+  labels: Record<string, string>;
+  /** Deregistered (HostRemoved): the stream stays, for history. */
+  removed: boolean;
+  /** Evacuations, by parent operation id. */
+  evacuations: Record<string, { children: EvacuationChild[]; refused: EvacuationRefusal[] }>;
 }
 
 export function initialHostState(): HostState {
@@ -25,6 +37,9 @@ export function initialHostState(): HostState {
     capabilities: null,
     state: 'active',
     allocations: {},
+    labels: {},
+    removed: false,
+    evacuations: {},
   };
 }
 
@@ -53,6 +68,7 @@ export function evolveHost(state: HostState, event: HostEvent): HostState {
         uri: d.uri,
         capacity: d.capacity,
         capabilities: d.capabilities ?? null,
+        labels: d.labels ?? {},
       };
     }
     case 'HostCapacityReserved':
@@ -70,5 +86,17 @@ export function evolveHost(state: HostState, event: HostEvent): HostState {
     }
     case 'HostStateChanged':
       return { ...state, state: event.data.state };
+    case 'HostUpdated':
+      return {
+        ...state,
+        ...(event.data.capacity ? { capacity: event.data.capacity } : {}),
+        ...(event.data.labels ? { labels: event.data.labels } : {}),
+      };
+    case 'HostRemoved':
+      return { ...state, removed: true };
+    case 'HostEvacuationStarted': {
+      const { operationId, children, refused } = event.data;
+      return { ...state, evacuations: { ...state.evacuations, [operationId]: { children, refused } } };
+    }
   }
 }

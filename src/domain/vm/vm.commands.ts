@@ -46,8 +46,11 @@ export type VmCommand =
       live: boolean;
       source: { driver: string; capabilities: CapabilityView };
       target: { driver: string; capabilities: CapabilityView };
+      /** The move keeps internal snapshots (shared storage, or a driver that carries them): a live one may go. */
+      internalSnapshotsTravel?: boolean;
     }
   | { type: 'DeleteVm'; operationId: string }
+  | { type: 'ResizeVm'; operationId: string; vcpus?: number; memoryMiB?: number; diskGiB?: number }
   | { type: 'MarkOperationRunning'; operationId: string; step: JobStep }
   | { type: 'RecordStepSucceeded'; operationId: string; step: JobStep; output: StepOutput; at: string }
   | { type: 'RecordStepFailed'; operationId: string; step: JobStep; reason: string }

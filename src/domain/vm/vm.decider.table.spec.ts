@@ -86,6 +86,7 @@ const COVERED_BY: Record<VmCommandType, string> = {
   RecordStepFailed: 'operations; create; migration; results',
   RecordMigrationProgress: 'migration progress',
   ReportObservedState: 'observed state',
+  ResizeVm: 'resize',
 };
 
 describe('VM decider: state × command table', () => {

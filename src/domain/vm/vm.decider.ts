@@ -214,12 +214,40 @@ function checkMigration(cmd: Cmd<'MigrateVm'>, state: VmState): void {
   if (cmd.live) {
     if (state.state !== 'running') throw new DomainError('conflict', 'live migration needs a running VM');
     mustSupport(cmd.source.capabilities.liveMigration && cmd.target.capabilities.liveMigration, 'live-migrate');
+    const internal = state.snapshots.filter((s) => s.memory).map((s) => s.name);
+    if (internal.length > 0 && !cmd.internalSnapshotsTravel) {
+      // QEMU's disk mirror (and libvirt's --copy-storage-all) copies the active layer only: the internal
+      // snapshots inside the source's qcow2 would be lost on the target, so the migration is refused up front.
+      throw new DomainError(
+        'conflict',
+        `a live migration copies the disk without its internal snapshots (${internal.join(', ')}); ` +
+          'delete them first, or stop the VM and migrate cold',
+        { snapshots: internal },
+      );
+    }
   } else {
     if (state.state !== 'stopped') {
       throw new DomainError('conflict', 'cold migration needs a stopped VM: stop it first or ask for live: true');
     }
     mustSupport(cmd.source.capabilities.coldMigration && cmd.target.capabilities.coldMigration, 'cold-migrate');
   }
+}
+
+/** Cold resize: the VM must be stopped (no driver hot-plugs here); a disk only grows. Same size → nothing. */
+function onResize(cmd: Cmd<'ResizeVm'>, state: VmState): VmEvent[] {
+  ready(state, ['stopped'], 'resize');
+  const spec = state.spec;
+  if (!spec) return [];
+  const next = {
+    vcpus: cmd.vcpus ?? spec.vcpus,
+    memoryMiB: cmd.memoryMiB ?? spec.memoryMiB,
+    diskGiB: cmd.diskGiB ?? spec.diskGiB,
+  };
+  if (next.diskGiB < spec.diskGiB) {
+    throw new DomainError('invalid', `diskGiB: a disk only grows (it has ${spec.diskGiB} GiB, asked ${next.diskGiB})`);
+  }
+  if (next.vcpus === spec.vcpus && next.memoryMiB === spec.memoryMiB && next.diskGiB === spec.diskGiB) return [];
+  return [{ type: 'VmResized', data: { operationId: cmd.operationId, ...next } }];
 }
 
 function snapshotCheck(cmd: Cmd<'TakeSnapshot'>, state: VmState, caps: CapabilityView): void {
@@ -363,6 +391,8 @@ export function decideVm(cmd: VmCommand, state: VmState): VmEvent[] {
     }
     case 'ReportObservedState':
       return onObserved(cmd, state);
+    case 'ResizeVm':
+      return onResize(cmd, state);
   }
 }
 

@@ -102,7 +102,14 @@ export type VmStateReconciled = DomainEvent<
   { from: VmStateName; to: VmStateName; reason: string; evidence?: ObservationEvidence }
 >;
 
+/** A stopped VM's new size (cold resize): the host's reservation was changed first; drivers apply it at next start. */
+export type VmResized = DomainEvent<
+  'VmResized',
+  { operationId: string; vcpus: number; memoryMiB: number; diskGiB: number }
+>;
+
 export type VmEvent =
+  | VmResized
   | VmCreateRequested
   | VmPlaced
   | VmDefined
@@ -137,6 +144,7 @@ export type VmEvent =
 export type VmEventType = VmEvent['type'];
 
 const TYPES: Record<VmEventType, true> = {
+  VmResized: true,
   VmCreateRequested: true,
   VmPlaced: true,
   VmDefined: true,

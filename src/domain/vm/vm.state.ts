@@ -205,5 +205,9 @@ export function evolveVm(state: VmState, event: VmEvent): VmState {
       return { ...state, state: 'stopped' };
     case 'VmStateReconciled':
       return { ...state, state: event.data.to };
+    case 'VmResized': {
+      const { operationId: _id, ...size } = event.data;
+      return state.spec ? { ...state, spec: { ...state.spec, ...size } } : state;
+    }
   }
 }

@@ -143,7 +143,7 @@ export class ContainerDriver implements HypervisorDriver {
 
   async start(spec: VmSpec, ctx: CallContext = {}): Promise<void> {
     const dom = this.domain(spec.id);
-    await this.exclusive(dom, 'start', () => this.startLocked(dom, ctx));
+    await this.exclusive(dom, 'start', () => this.startLocked(dom, ctx, spec));
   }
 
   async stop(spec: VmSpec, opts: { force: boolean; timeoutMs?: number }): Promise<void> {
@@ -294,8 +294,8 @@ export class ContainerDriver implements HypervisorDriver {
     this.receivers.closeAll();
   }
 
-  private async startLocked(dom: ContainerDomain, ctx: CallContext): Promise<void> {
-    const stored = dom.requireSpec();
+  private async startLocked(dom: ContainerDomain, ctx: CallContext, wanted?: VmSpec): Promise<void> {
+    let stored = dom.requireSpec();
     if (existsSync(dom.paths.incomingDir)) {
       throw new DriverError('conflict', `an incoming migration of ${dom.vmId} is prepared here; finish or abort it`);
     }
@@ -304,6 +304,12 @@ export class ContainerDriver implements HypervisorDriver {
     if (state === 'paused') {
       await dom.resume(); // start of a paused container: make it run, as qemu's `cont` does
       return;
+    }
+    if (wanted && (wanted.vcpus !== stored.vcpus || wanted.memoryMiB !== stored.memoryMiB)) {
+      // A cold resize: the cgroup limits of the next launch come from the stored spec. The root
+      // filesystem image keeps its size (growing it with resize2fs is not done yet).
+      stored = { ...stored, vcpus: wanted.vcpus, memoryMiB: wanted.memoryMiB };
+      writeJsonAtomic(dom.paths.spec, stored);
     }
     await dom.launch(stored, ctx.signal);
   }

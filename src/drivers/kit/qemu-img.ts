@@ -35,6 +35,11 @@ export async function createQcow2(path: string, sizeBytes: number, backing?: str
   await runTool(QEMU_IMG, args, { timeoutMs: TIMEOUT_MS });
 }
 
+/** Grows an image to sizeBytes (never shrinks: `--shrink` is not passed, so qemu-img refuses a smaller size). */
+export async function growImage(path: string, sizeBytes: number): Promise<void> {
+  await runTool(QEMU_IMG, ['resize', '-q', '-f', 'qcow2', path, String(sizeBytes)], { timeoutMs: TIMEOUT_MS });
+}
+
 /**
  * Reads image metadata. `forceShare` (-U) lets it read an image a running QEMU holds, which
  * otherwise fails with `Failed to get shared "write" lock`.

@@ -22,7 +22,7 @@ import { kvmUsable } from '../kit/kvm-probe.js';
 import { migrateOut } from './outgoing-migration.js';
 import { QemuDomain, type HostContext } from './qemu-domain.js';
 import { isKernelImage, kernelBootOf, resolveBaseImage } from '../kit/image-catalog.js';
-import { createQcow2, imageInfo, isImageInUse } from '../kit/qemu-img.js';
+import { createQcow2, growImage, imageInfo, isImageInUse } from '../kit/qemu-img.js';
 import { listQemuProcesses } from './qemu-process.js';
 import { deleteSnapshot, listSnapshots, revertSnapshot, takeSnapshot } from './qemu-snapshots.js';
 import { parseQemuUri, type QemuHostConfig } from './qemu-uri.js';
@@ -32,8 +32,17 @@ import { ensureDir, removeFile, storageId, tombstonePath } from '../kit/vm-files
 import { isDir, safeReaddir } from '../kit/fs-probe.js';
 
 /** What a `qemu` host can do, from its URI alone (no process started): the API's 422 check. */
+/** The registration probe: `accel=kvm` on a machine without usable KVM is refused here (400), not at the first start. */
 export function qemuCapabilities(uri: string, policy?: HostPolicy): DriverCapabilities {
-  return capabilitiesFor(parseQemuUri(uri, policy));
+  const config = parseQemuUri(uri, policy);
+  if (config.accel === 'kvm' && !kvmUsable()) {
+    throw new DriverError(
+      'invalid',
+      'accel=kvm: this machine has no usable KVM (/dev/kvm must be readable and writable and the CPU must ' +
+        'show vmx or svm); use accel=auto or accel=tcg',
+    );
+  }
+  return capabilitiesFor(config);
 }
 
 function capabilitiesFor(config: QemuHostConfig): DriverCapabilities {
@@ -159,8 +168,33 @@ export class QemuDriver implements HypervisorDriver {
         }
         await dom.kill(); // shutdown / guest-panicked / internal-error: start afresh
       }
-      await dom.launch(stored);
+      await dom.launch(await this.applySize(dom, stored, spec));
     });
+  }
+
+  /**
+   * A cold resize is applied here, at the next start: the argv is built from the stored spec, so the
+   * new vCPUs and memory go there, and a larger diskGiB grows the qcow2 first (the guest sees a
+   * bigger disk; growing its filesystem is the guest's business).
+   */
+  private async applySize(dom: QemuDomain, stored: VmSpec, spec: VmSpec): Promise<VmSpec> {
+    if (stored.vcpus === spec.vcpus && stored.memoryMiB === spec.memoryMiB && stored.diskGiB === spec.diskGiB) {
+      return stored;
+    }
+    assertSpecSizes(spec);
+    if (spec.diskGiB > stored.diskGiB) {
+      const want = diskBytesOf(spec);
+      const have = (await imageInfo(dom.paths.disk, { forceShare: false }))['virtual-size'];
+      if (have < want) await growImage(dom.paths.disk, want);
+    }
+    const next = {
+      ...stored,
+      vcpus: spec.vcpus,
+      memoryMiB: spec.memoryMiB,
+      diskGiB: Math.max(stored.diskGiB, spec.diskGiB),
+    };
+    dom.writeSpec(next);
+    return next;
   }
 
   async stop(spec: VmSpec, opts: { force: boolean; timeoutMs?: number }): Promise<void> {

@@ -9,6 +9,7 @@ export interface HostView {
   uri: string;
   capacity: Resources;
   allocated: Resources;
+  labels: Record<string, string>;
   state: string;
   vms: number;
   capabilities: HostCapabilities | null;
@@ -31,6 +32,7 @@ export function toHostView(
     uri: state.uri,
     capacity: state.capacity,
     allocated: allocated(state),
+    labels: state.labels ?? {},
     state: state.state,
     vms: Object.keys(state.allocations).length,
     capabilities,

@@ -1,6 +1,7 @@
 import {
   BadRequestException,
   Body,
+  ConflictException,
   Controller,
   Get,
   Inject,
@@ -41,6 +42,7 @@ import {
 import { RegisterHostDto } from './dto/register-host.dto.js';
 import { HostDomainPage, HostPage, HostResponse } from './dto/host.response.js';
 import { ApiAnswer, ETAG_HEADER } from '../../http/openapi/decorators.js';
+import { checkLabels } from './labels.js';
 import { hostDecider } from '../../domain/host/host.decider.js';
 import { hostViewAt } from './host-history.js';
 import { hostListAt } from './hosts-at.js';
@@ -92,6 +94,16 @@ export class HostsController {
       const msg = err instanceof Error ? err.message : String(err);
       throw new BadRequestException(errorBody(400, `uri: ${msg}`, [{ field: 'uri', errors: [msg] }]));
     }
+    const labels = checkLabels(body.labels);
+    // Names are what operators type: two hosts may not share one (a removed host's name is free again).
+    const taken = (await this.readModels.listHosts()).find((h) => !h.state.removed && h.state.name === body.name);
+    if (taken) {
+      throw new ConflictException(
+        errorBody(409, `name: host ${body.name} already exists (id ${taken.state.id})`, [
+          { field: 'name', errors: [`taken by host ${taken.state.id}`] },
+        ]),
+      );
+    }
     const hostId = body.id ?? randomUUID();
     const operationId = randomUUID();
     const result = await handleCommand(
@@ -106,6 +118,7 @@ export class HostsController {
         uri: body.uri,
         capacity: { vcpus: body.capacity.vcpus, memoryMiB: body.capacity.memoryMiB },
         capabilities,
+        ...(labels ? { labels } : {}),
       },
       {
         principal: p.id,
@@ -131,7 +144,7 @@ export class HostsController {
         capabilitiesOfHost(state, this.capabilities.probe),
       );
     const hosts = await this.readModels.listHosts();
-    return { items: hosts.map((h) => this.view(h)), next: null };
+    return { items: hosts.filter((h) => !h.state.removed).map((h) => this.view(h)), next: null };
   }
 
   /** `?at=<ISO time>` or `?revision=<n>` (not both): the host as it was then, folded from its stream. */
@@ -156,6 +169,8 @@ export class HostsController {
     }
     const rec = await this.readModels.getHost(id);
     if (!rec) throw new NotFoundException(`host ${id} not found`);
+    if (rec.state.removed)
+      throw new NotFoundException(`host ${id} was removed (its history stays: ?at= or /v1/events)`);
     return this.view(rec);
   }
 

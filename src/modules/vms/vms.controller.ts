@@ -6,6 +6,7 @@ import {
   Headers,
   Param,
   ParseUUIDPipe,
+  Patch,
   Post,
   Query,
   Res,
@@ -26,6 +27,7 @@ import { REASON_DOC, ReasonDto } from '../../http/reason.dto.js';
 import { ApiAnswer, ApiCommand, ApiPage, ETAG_HEADER } from '../../http/openapi/decorators.js';
 import { SnapshotPage, VmPage, VmResponse } from './dto/vm.response.js';
 import { VmDiffResponse } from './dto/vm-diff.response.js';
+import { ResizeVmDto } from './dto/resize-vm.dto.js';
 import { SnapshotDto } from './dto/snapshot.dto.js';
 import { StopVmDto } from './dto/stop-vm.dto.js';
 import { toVmView } from './vm.view.js';
@@ -368,6 +370,31 @@ export class VmsController {
       res,
       await this.vms.migrate(id, body.targetHostId, body.live ?? true, this.ctx(p, body.reason, ifMatch)),
     );
+  }
+
+  /**
+   * Cold resize: `If-Match` (the VM's ETag) is required, the VM must be stopped, a disk only grows,
+   * and the host's reservation must take the new size (409 with the numbers). The driver applies it
+   * at the next start. 202 + operation; 200 with the VM when the size is already that.
+   */
+  @ApiCommand('Resize a stopped VM (vCPUs, memory, disk grow)')
+  @Patch(':id')
+  @Roles(...MUTATORS)
+  async resize(
+    @Param('id', uuid) id: string,
+    @Body() body: ResizeVmDto,
+    @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
+    @Headers('if-match') ifMatch?: string,
+  ) {
+    const size = {
+      ...(body.vcpus !== undefined ? { vcpus: body.vcpus } : {}),
+      ...(body.memoryMiB !== undefined ? { memoryMiB: body.memoryMiB } : {}),
+      ...(body.diskGiB !== undefined ? { diskGiB: body.diskGiB } : {}),
+    };
+    const r = await this.vms.resize(id, size, this.ctx(p, body.reason, ifMatch));
+    if (!r.changed) return this.vms.view(id, p);
+    return accepted(res, { operationId: r.operationId, vmId: r.vmId });
   }
 
   @ApiCommand('Delete a VM and its disks')

@@ -1,10 +1,11 @@
-import { Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { handleCommand, type HandleResult } from '../../application/handle-command.js';
+import { handleCommand, PreconditionFailedError, type HandleResult } from '../../application/handle-command.js';
 import { admitVm } from '../../application/project-admission.js';
 import { mayUse, projectForCreate } from '../../http/auth/project-scope.js';
 import type { AggregateLoader } from '../../application/load-aggregate.js';
 import { upcast } from '../../domain/upcasters.js';
+import { errorBody } from '../../http/error-body.js';
 import { hostStream, vmStream } from '../../domain/streams.js';
 import type { Capabilities } from '../../application/host-capabilities.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
@@ -34,6 +35,8 @@ import { vmProject, type VmState } from '../../domain/vm/vm.state.js';
 import type { CapabilityView } from '../../domain/vm/vm.types.js';
 import { toVmView, type VmView } from './vm.view.js';
 import { explain, type WhyView } from './why.js';
+import { chooseMigrationTarget, internalSnapshotsTravel } from '../../application/migration-targets.js';
+import { DomainError } from '../../domain/domain-error.js';
 
 export interface Accepted {
   operationId: string;
@@ -92,6 +95,32 @@ export class VmsService {
     return state;
   }
 
+  /** Every registered host that was not removed, as its stream says now. */
+  async hostStates(): Promise<HostState[]> {
+    const recs = await this.readModels.listHosts();
+    const states = await Promise.all(recs.map((r) => this.hostState(r.state.id ?? '')));
+    return states.filter((h) => h.exists && !h.removed);
+  }
+
+  /**
+   * A size no registered host could hold even empty is refused before any event (422, naming the
+   * largest host); "every host is full now" is not known up front and stays a placement failure.
+   */
+  private async mustFitSomeHost(body: { vcpus: number; memoryMiB: number; hostId?: string }): Promise<void> {
+    const hosts = body.hostId ? [await this.hostState(body.hostId)] : await this.hostStates();
+    if (hosts.length === 0) return;
+    if (hosts.some((h) => h.capacity.vcpus >= body.vcpus && h.capacity.memoryMiB >= body.memoryMiB)) return;
+    const largest = hosts
+      .map((h) => `${h.name} (${h.id}): ${h.capacity.vcpus} vCPUs, ${h.capacity.memoryMiB} MiB`)
+      .join('; ');
+    throw new DomainError(
+      'unsupported',
+      `no ${body.hostId ? 'such' : 'registered'} host could ever hold ${body.vcpus} vCPUs and ${body.memoryMiB} MiB ` +
+        `(capacity: ${largest})`,
+      { fields: ['vcpus', 'memoryMiB'] },
+    );
+  }
+
   async capabilitiesOf(hostId: string | null): Promise<{ driver: string; capabilities: CapabilityView }> {
     if (!hostId) return { driver: 'none', capabilities: NO_CAPABILITIES };
     const host = await this.hostState(hostId);
@@ -135,6 +164,7 @@ export class VmsService {
         : undefined;
       if (refusal) throw badField('image', `is refused: ${refusal}`);
     }
+    await this.mustFitSomeHost(body);
     const vmId = randomUUID();
     const operationId = randomUUID();
     const { vcpus, memoryMiB, diskGiB } = body;
@@ -182,10 +212,12 @@ export class VmsService {
     return { operationId, vmId };
   }
 
-  async migrate(vmId: string, targetHostId: string, live: boolean, ctx: CommandContext): Promise<Accepted> {
+  /** Without targetHostId placement picks (an active host of the same driver with room, most free memory). */
+  async migrate(vmId: string, targetHostId: string | undefined, live: boolean, ctx: CommandContext): Promise<Accepted> {
     return this.act(
       vmId,
       async (operationId, caps, state) => {
+        if (!targetHostId) targetHostId = await this.pickTarget(state);
         const target = await this.hostState(targetHostId);
         if (!target.exists) throw new NotFoundException(`targetHostId: host ${targetHostId} not found`);
         const source = await this.capabilitiesOf(state.hostId);
@@ -196,10 +228,92 @@ export class VmsService {
           live,
           source: { driver: source.driver, capabilities: caps },
           target: { driver: target.driver, capabilities: this.declared(target) },
+          internalSnapshotsTravel: internalSnapshotsTravel(await this.hostState(state.hostId ?? ''), target),
         };
       },
       ctx,
     );
+  }
+
+  private async pickTarget(state: VmState): Promise<string> {
+    const source = await this.hostState(state.hostId ?? '');
+    const spec = state.spec ?? { vcpus: 0, memoryMiB: 0 };
+    const choice = chooseMigrationTarget(await this.hostStates(), source.id ?? '', source.driver, spec);
+    if (!choice.ok) throw new DomainError('capacity', `targetHostId: none given and ${choice.reason}`);
+    return choice.hostId;
+  }
+
+  /**
+   * Cold resize (PATCH with If-Match): decided on the VM first without appending, then the host's
+   * reservation is changed (refused with the numbers when it does not fit), then VmResized is
+   * appended at the revision the client saw. Should that append lose a race, the reservation is put back.
+   */
+  async resize(
+    vmId: string,
+    size: { vcpus?: number; memoryMiB?: number; diskGiB?: number },
+    ctx: CommandContext,
+  ): Promise<{ operationId: string; vmId: string; changed: boolean }> {
+    const { state, revision } = await this.aggregates.load(vmDecider, vmStream(vmId));
+    // Another project's VM reads as a missing one, before anything about the request is judged.
+    if (!state.exists || !mayUse(ctx.principal, vmProject(state))) throw new NotFoundException(`VM ${vmId} not found`);
+    if (ctx.ifMatch === undefined)
+      throw new BadRequestException(
+        errorBody(400, 'If-Match: required (the ETag of GET /v1/vms/{id})', [
+          { field: 'If-Match', errors: ['If-Match is required'] },
+        ]),
+      );
+    // A stale ETag must not touch the host's reservation at all.
+    if (ctx.ifMatch !== revision) throw new PreconditionFailedError(ctx.ifMatch, revision);
+    const operationId = randomUUID();
+    const cmd: OpCommand = { type: 'ResizeVm', operationId, ...size };
+    const planned = vmDecider.decide(cmd, state);
+    const resized = planned[0];
+    if (!resized || resized.type !== 'VmResized') return { operationId, vmId, changed: false };
+    const hostId = state.hostId;
+    const old = state.spec!;
+    const meta = {
+      principal: ctx.principal.id,
+      correlationId: operationId,
+      causationId: `http:${operationId}`,
+      ...(ctx.reason ? { reason: ctx.reason } : {}),
+    };
+    const reserve = (vcpus: number, memoryMiB: number) =>
+      hostId
+        ? handleCommand(
+            this.aggregates,
+            hostDecider,
+            hostStream(hostId),
+            { type: 'ResizeReservation', vmId, operationId, vcpus, memoryMiB },
+            meta,
+            { now: () => this.clock.now() },
+          )
+        : Promise.resolve(undefined);
+    // Growth is admitted against the project's quotas like a create (nothing is appended when refused).
+    // Keyed by the operation, the admission counts beside the VM's old size until it leaves the
+    // in-flight window: conservative for that minute, never short.
+    const grow = {
+      vcpus: Math.max(0, resized.data.vcpus - old.vcpus),
+      memoryMiB: Math.max(0, resized.data.memoryMiB - old.memoryMiB),
+      diskGiB: Math.max(0, resized.data.diskGiB - old.diskGiB),
+    };
+    if (grow.vcpus + grow.memoryMiB + grow.diskGiB > 0)
+      await admitVm(
+        this.aggregates,
+        this.readModels,
+        vmProject(state),
+        `${vmId}/resize/${operationId}`,
+        grow,
+        meta,
+        () => this.clock.now(),
+      );
+    await reserve(resized.data.vcpus, resized.data.memoryMiB);
+    try {
+      await this.run(vmId, cmd, ctx);
+    } catch (err) {
+      await reserve(old.vcpus, old.memoryMiB).catch(() => undefined);
+      throw err;
+    }
+    return { operationId, vmId, changed: true };
   }
 
   /**

@@ -47,6 +47,14 @@ export class HostResponse implements HostView {
   @ApiProperty({ example: 'qemu' })
   driver!: string;
 
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { rack: 'r1' },
+    description: 'Labels set at registration or with PATCH',
+  })
+  labels!: Record<string, string>;
+
   @ApiProperty({ example: 'qemu:///system' })
   uri!: string;
 

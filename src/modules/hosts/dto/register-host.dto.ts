@@ -52,6 +52,16 @@ export class RegisterHostDto extends ReasonDto {
   @Matches(/^[a-z][a-z0-9+.-]*:[^\s]*$/, { message: 'uri must be a URI such as qemu:///system' })
   uri!: string;
 
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { rack: 'r1' },
+    description: 'Labels (placement constraints); see PATCH /v1/hosts/{id}',
+  })
+  @IsOptional()
+  @IsObject()
+  labels?: Record<string, string>;
+
   @ApiProperty({ type: CapacityDto })
   @IsDefined()
   @IsObject()

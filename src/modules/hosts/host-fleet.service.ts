@@ -1,0 +1,174 @@
+import { Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { handleCommand, type CommandMeta, type HandleResult } from '../../application/handle-command.js';
+import type { AggregateLoader } from '../../application/load-aggregate.js';
+import { capabilitiesOfHost, type Capabilities } from '../../application/host-capabilities.js';
+import { chooseMigrationTarget, internalSnapshotsTravel } from '../../application/migration-targets.js';
+import { DomainError } from '../../domain/domain-error.js';
+import type { HostCommand } from '../../domain/host/host.commands.js';
+import { hostDecider } from '../../domain/host/host.decider.js';
+import type { EvacuationChild, EvacuationRefusal, Resources } from '../../domain/host/host.events.js';
+import type { HostState } from '../../domain/host/host.state.js';
+import { hostStream, vmStream } from '../../domain/streams.js';
+import { vmDecider } from '../../domain/vm/vm.decider.js';
+import type { VmState } from '../../domain/vm/vm.state.js';
+import type { Principal } from '../../http/auth/roles.js';
+import {
+  AGGREGATES,
+  CAPABILITIES,
+  CLOCK,
+  PROJECTIONS,
+  READ_MODELS,
+  type Clock,
+  type ProjectionControl,
+} from '../../http/tokens.js';
+import type { ReadModels } from '../../projections/read-models.js';
+
+const NONE = {
+  liveMigration: false,
+  coldMigration: false,
+  memorySnapshots: false,
+  diskSnapshots: false,
+  pause: false,
+  reboot: false,
+};
+
+/** Host maintenance: update, drain/restore, remove, evacuate. Each is one host-stream command (evacuate: plus one migration per VM). */
+@Injectable()
+export class HostFleetService {
+  constructor(
+    @Inject(AGGREGATES) private readonly aggregates: AggregateLoader,
+    @Inject(READ_MODELS) private readonly readModels: ReadModels,
+    @Inject(CAPABILITIES) private readonly capabilities: Capabilities,
+    @Inject(PROJECTIONS) private readonly projections: ProjectionControl,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  private meta(p: Principal, operationId: string, reason?: string): CommandMeta {
+    return {
+      principal: p.id,
+      correlationId: operationId,
+      causationId: `http:${operationId}`,
+      ...(reason ? { reason } : {}),
+    };
+  }
+
+  async host(hostId: string): Promise<HostState> {
+    const { state } = await this.aggregates.load(hostDecider, hostStream(hostId));
+    if (!state.exists) throw new NotFoundException(`host ${hostId} not found`);
+    if (state.removed) throw new NotFoundException(`host ${hostId} was removed`);
+    return state;
+  }
+
+  /** One host command; the answer waits until the read models hold it (read-your-writes). */
+  async command(hostId: string, cmd: HostCommand, p: Principal, reason?: string): Promise<HandleResult<HostState>> {
+    await this.host(hostId);
+    const operationId = randomUUID();
+    const result = await handleCommand(
+      this.aggregates,
+      hostDecider,
+      hostStream(hostId),
+      cmd,
+      this.meta(p, operationId, reason),
+      {
+        now: () => this.clock.now(),
+      },
+    );
+    const last = result.events[result.events.length - 1];
+    if (last) await this.projections.waitFor(last.position, 3000);
+    return result;
+  }
+
+  private async others(): Promise<HostState[]> {
+    const recs = await this.readModels.listHosts();
+    const states = await Promise.all(
+      recs.map(async (r) => (await this.aggregates.load(hostDecider, hostStream(r.state.id ?? ''))).state),
+    );
+    return states.filter((h) => h.exists && !h.removed);
+  }
+
+  /**
+   * Drains the host, then asks one migration per VM (live when the VM runs and both drivers can,
+   * cold when it is stopped), each to a target placement picks, and records the parent operation
+   * with its children and the VMs it could not move, and why. Progress and the result are in
+   * GET /v1/operations/{id} as the children finish.
+   */
+  async evacuate(hostId: string, p: Principal, reason?: string): Promise<{ operationId: string }> {
+    await this.command(hostId, { type: 'SetHostState', state: 'draining' }, p, reason);
+    const source = await this.host(hostId);
+    const operationId = randomUUID();
+    const meta = this.meta(p, operationId, reason);
+    const targets = await this.others();
+    const planned = new Map<string, Resources>();
+    const children: EvacuationChild[] = [];
+    const refused: EvacuationRefusal[] = [];
+    const sourceCaps = capabilitiesOfHost(source, this.capabilities.probe) ?? NONE;
+    // Largest first: they are the hardest to fit.
+    const vms = Object.entries(source.allocations).sort(([, a], [, b]) => b.memoryMiB - a.memoryMiB);
+    for (const [vmId, size] of vms) {
+      const { state } = await this.aggregates.load(vmDecider, vmStream(vmId));
+      const why = this.cannotMove(state, sourceCaps);
+      if (why) {
+        refused.push({ vmId, reason: why });
+        continue;
+      }
+      const choice = chooseMigrationTarget(targets, hostId, source.driver, size, planned);
+      if (!choice.ok) {
+        refused.push({ vmId, reason: choice.reason });
+        continue;
+      }
+      const target = targets.find((h) => h.id === choice.hostId)!;
+      const live = state.state === 'running';
+      const childId = randomUUID();
+      try {
+        await handleCommand(
+          this.aggregates,
+          vmDecider,
+          vmStream(vmId),
+          {
+            type: 'MigrateVm',
+            operationId: childId,
+            targetHostId: choice.hostId,
+            live,
+            source: { driver: source.driver, capabilities: sourceCaps },
+            target: {
+              driver: target.driver,
+              capabilities: capabilitiesOfHost(target, this.capabilities.probe) ?? NONE,
+            },
+            internalSnapshotsTravel: internalSnapshotsTravel(source, target),
+          },
+          { ...meta, causationId: `evacuate:${operationId}`, correlationId: operationId },
+          { now: () => this.clock.now() },
+        );
+        children.push({ vmId, operationId: childId, targetHostId: choice.hostId, live });
+      } catch (err) {
+        if (!(err instanceof DomainError)) throw err;
+        refused.push({ vmId, reason: err.message });
+      }
+    }
+    const result = await handleCommand(
+      this.aggregates,
+      hostDecider,
+      hostStream(hostId),
+      { type: 'StartEvacuation', operationId, children, refused },
+      meta,
+      { now: () => this.clock.now() },
+    );
+    const last = result.events[result.events.length - 1];
+    if (last) await this.projections.waitFor(last.position, 3000);
+    return { operationId };
+  }
+
+  /** Why a VM cannot be moved now, or undefined. */
+  private cannotMove(state: VmState, caps: typeof NONE): string | undefined {
+    if (!state.exists || state.state === 'deleted') return 'the VM no longer exists';
+    if (state.pending) return `busy with operation ${state.pending.id} (${state.pending.kind})`;
+    if (state.state === 'running' && !caps.liveMigration) {
+      return "running, and the host's driver cannot live-migrate: stop it, then evacuate again (cold)";
+    }
+    if (state.state === 'stopped' && !caps.coldMigration) return "stopped, and the host's driver cannot cold-migrate";
+    if (state.state !== 'running' && state.state !== 'stopped')
+      return `${state.state}: only running or stopped VMs move`;
+    return undefined;
+  }
+}
