@@ -8,3 +8,7 @@ export function vmIdOf(streamId: string): string | undefined {
 export function hostIdOf(streamId: string): string | undefined {
   return streamId.startsWith('host-') ? streamId.slice(5) : undefined;
 }
+export const imageStream = (name: string): string => `image-${name}`;
+export function imageNameOf(streamId: string): string | undefined {
+  return streamId.startsWith('image-') ? streamId.slice(6) : undefined;
+}

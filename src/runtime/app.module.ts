@@ -9,6 +9,7 @@ import type { HttpPorts } from '../http/tokens.js';
 import { AuditModule } from '../modules/audit/audit.module.js';
 import { HealthModule } from '../modules/health/health.module.js';
 import { HostsModule } from '../modules/hosts/hosts.module.js';
+import { ImagesModule } from '../modules/images/images.module.js';
 import { OperationsModule } from '../modules/operations/operations.module.js';
 import { ProjectionsModule } from '../modules/projections/projections.module.js';
 import { VmsModule } from '../modules/vms/vms.module.js';
@@ -25,6 +26,7 @@ export class AppModule {
         ...rateLimit.imports,
         HostsModule,
         VmsModule,
+        ImagesModule,
         OperationsModule,
         AuditModule,
         HealthModule,

@@ -76,6 +76,7 @@ export class Runtime {
         },
         log,
         { readModels, intervalMs: config.reconcileIntervalMs, stuckAfterMs: config.reconcileStuckMs },
+        config.imageCatalogDir,
       );
       const metrics = new Metrics();
       const controlPlane =

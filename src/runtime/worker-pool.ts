@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { createDriver } from '../drivers/driver-registry.js';
+import { createDriver, imageDirsFor } from '../drivers/driver-registry.js';
+import { materializeCatalogImage } from '../drivers/kit/catalog-image.js';
 import type { HostBinding } from '../drivers/hypervisor-driver.port.js';
 import { HostWorker, type HostWorkerSettings } from '../workers/host-worker.js';
+import type { CatalogImages } from '../workers/catalog-images.port.js';
 import type { QueueHub } from '../workers/queue-hub.js';
 import type { ReadModels } from '../projections/read-models.js';
 import { Reconciler } from '../workers/reconciler.js';
@@ -26,7 +28,17 @@ export class WorkerPool {
     private readonly settings: HostWorkerSettings,
     private readonly log: Logger,
     private readonly reconcile?: ReconcileSettings,
+    /** Where the control plane keeps uploaded images (IMAGE_CATALOG_DIR), shared with the workers of this machine. */
+    private readonly imageCatalogDir?: string,
   ) {}
+
+  /** Catalog images for one host: verified copies in its first images dir. */
+  private catalogImages(binding: HostBinding): CatalogImages | undefined {
+    const catalogDir = this.imageCatalogDir;
+    const imagesDir = imageDirsFor(binding)[0];
+    if (!catalogDir || !imagesDir) return undefined;
+    return { localImage: (ref, signal) => materializeCatalogImage(ref, catalogDir, imagesDir, signal) };
+  }
 
   binding(host: { id: string; driver: string; uri: string }): HostBinding {
     return { id: host.id, driver: host.driver, uri: host.uri, storageDir: join(this.dataDir, 'hosts', host.id) };
@@ -36,7 +48,14 @@ export class WorkerPool {
     if (this.workers.has(host.id)) return this.workers.get(host.id);
     try {
       const binding = this.binding(host);
-      const worker = new HostWorker(binding, createDriver(binding), this.hub, this.settings, this.log);
+      const worker = new HostWorker(
+        binding,
+        createDriver(binding),
+        this.hub,
+        this.settings,
+        this.log,
+        this.catalogImages(binding),
+      );
       worker.start();
       this.workers.set(host.id, worker);
       if (this.reconcile) this.startReconciler(host.id, worker);

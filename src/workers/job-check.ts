@@ -38,6 +38,7 @@ const SPEC: Record<string, Kind | `${Kind}?`> = {
   memoryMiB: 'number',
   diskGiB: 'number',
   image: 'string?',
+  catalogImage: 'object?',
 };
 
 const DESCRIBED: Record<Kind, string> = {

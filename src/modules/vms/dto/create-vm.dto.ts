@@ -38,7 +38,10 @@ export class CreateVmDto extends ReasonDto {
   @IsBoolean()
   start?: boolean;
 
-  @ApiPropertyOptional({ description: 'Base image to overlay (driver-specific)' })
+  @ApiPropertyOptional({
+    description:
+      'A catalog image by name (GET /v1/images; unknown → 400), or a path / kernel:<dir> inside the host\'s images dirs',
+  })
   @IsOptional()
   @IsString()
   @Matches(IMAGE_PATTERN, { message: `image ${IMAGE_RULE}` })
