@@ -36,7 +36,9 @@ export class WorkerPool {
   private catalogImages(binding: HostBinding): CatalogImages | undefined {
     const catalogDir = this.imageCatalogDir;
     const imagesDir = imageDirsFor(binding)[0];
-    if (!catalogDir || !imagesDir) return undefined;
+    if (!catalogDir) return undefined;
+    // A driver without an images dir (simulated, vsphere) gets the name and decides itself.
+    if (!imagesDir) return { localImage: (ref) => Promise.resolve(ref.name) };
     return { localImage: (ref, signal) => materializeCatalogImage(ref, catalogDir, imagesDir, signal) };
   }
 
