@@ -42,8 +42,9 @@ async function copyVerified(from: string, to: string, ref: CatalogImage, signal?
   const got = hash.digest('hex');
   if (got !== ref.sha256) {
     await rm(to, { force: true });
+    // No retry can make other bytes right: refused at once.
     throw new DriverError(
-      'failed',
+      'invalid',
       `catalog image ${ref.name}: the bytes found have sha256 ${got}, the catalog recorded ${ref.sha256}; not used`,
     );
   }
