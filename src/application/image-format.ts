@@ -45,7 +45,8 @@ function isRawDisk(b: Buffer, size: number): boolean {
 function qcow2Refusal(b: Buffer): string | undefined {
   if (b.length < 104) return 'a truncated qcow2 header';
   const version = b.readUInt32BE(4);
-  if (b.readBigUInt64BE(8) !== 0n) return 'a qcow2 with a backing file: upload a self-contained image (qemu-img convert -O qcow2)';
+  if (b.readBigUInt64BE(8) !== 0n)
+    return 'a qcow2 with a backing file: upload a self-contained image (qemu-img convert -O qcow2)';
   if (version >= 3 && (b.readBigUInt64BE(72) & 4n) !== 0n) return 'a qcow2 with an external data file';
   return undefined;
 }
@@ -60,7 +61,8 @@ function classifyTar(entries: TarEntry[]): Detected {
     }
   }
   const unsafe = entries.find((e) => UNSAFE_TYPES[e.type]);
-  if (unsafe) return { refusal: `tar member ${unsafe.name} is ${UNSAFE_TYPES[unsafe.type]}; devices come from the runtime` };
+  if (unsafe)
+    return { refusal: `tar member ${unsafe.name} is ${UNSAFE_TYPES[unsafe.type]}; devices come from the runtime` };
   const vmlinuz = entries.find((e) => e.name === 'vmlinuz');
   if (vmlinuz) {
     for (const name of KERNEL_MEMBERS) {

@@ -1,4 +1,9 @@
-import { DriverError, type CallContext, type DomainState, type HypervisorDriver } from '../drivers/hypervisor-driver.port.js';
+import {
+  DriverError,
+  type CallContext,
+  type DomainState,
+  type HypervisorDriver,
+} from '../drivers/hypervisor-driver.port.js';
 import type { HostJobData, StepResult } from '../application/jobs.js';
 import { driverSpec } from './driver-spec.js';
 import { checkJob } from './job-check.js';
@@ -25,7 +30,8 @@ export async function runStep(
   // destroy needs no image, and must work even once the catalog has let it go.
   const ref = job.spec.catalogImage;
   if (ref && job.step !== 'destroy') {
-    if (!images) throw new DriverError('invalid', `image ${ref.name} is a catalog image and this worker has no catalog`);
+    if (!images)
+      throw new DriverError('invalid', `image ${ref.name} is a catalog image and this worker has no catalog`);
     spec.image = await images.localImage(ref, ctx.signal);
   }
   switch (job.step) {

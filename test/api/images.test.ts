@@ -10,7 +10,15 @@ import { existsSync, readdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createVm, logLength, registerHost, startTestApp, TOKENS, waitOperation, type TestApp } from '../support/app.js';
+import {
+  createVm,
+  logLength,
+  registerHost,
+  startTestApp,
+  TOKENS,
+  waitOperation,
+  type TestApp,
+} from '../support/app.js';
 import { tempDir } from '../support/env.js';
 import { assertError } from '../support/e2e.js';
 import { putImage, qcow2, rawDisk, sha256, tarOf } from '../support/image-files.js';

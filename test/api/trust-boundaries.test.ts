@@ -54,7 +54,7 @@ describe('trust boundaries at the API: images from the catalog, host URIs on the
     assert.equal(await logLength(t), before);
   });
 
-  test('kernel:<any host dir> is refused; a path inside the host\'s images dir is accepted', async () => {
+  test("kernel:<any host dir> is refused; a path inside the host's images dir is accepted", async () => {
     assertError(await create('kernel:/boot'), 400, 'image');
     const ok = await create(join(storage.dir, '.images', 'base.qcow2'));
     assert.equal(ok.status, 202, JSON.stringify(ok.body));

@@ -39,7 +39,9 @@ describe('image decider: upload', () => {
   });
 
   test('new bytes replace the old ones when no VM uses the image', () => {
-    const s = image([uploaded()]).when(upload(SHA_B)).then([uploaded(SHA_B)]);
+    const s = image([uploaded()])
+      .when(upload(SHA_B))
+      .then([uploaded(SHA_B)]);
     assert.equal(s.uploads, 2);
   });
 
@@ -78,6 +80,8 @@ describe('image decider: delete', () => {
 
   test('already deleted → nothing; never uploaded → not_found', () => {
     image([uploaded(), deleted]).when(del()).thenNothing();
-    image([]).when(del()).thenThrows('not_found', /image guest not found/);
+    image([])
+      .when(del())
+      .thenThrows('not_found', /image guest not found/);
   });
 });

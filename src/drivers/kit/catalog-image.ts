@@ -23,8 +23,10 @@ export function catalogFile(catalogDir: string, name: string, sha256: string): s
 const TOOL_MS = 30 * 60_000;
 
 function checkRef(ref: CatalogImage): void {
-  if (!SAFE_NAME.test(ref.name)) throw new DriverError('invalid', `catalog image name ${JSON.stringify(ref.name)} is not valid`);
-  if (!/^[0-9a-f]{64}$/.test(ref.sha256)) throw new DriverError('invalid', `catalog image ${ref.name}: sha256 is not 64 hex digits`);
+  if (!SAFE_NAME.test(ref.name))
+    throw new DriverError('invalid', `catalog image name ${JSON.stringify(ref.name)} is not valid`);
+  if (!/^[0-9a-f]{64}$/.test(ref.sha256))
+    throw new DriverError('invalid', `catalog image ${ref.name}: sha256 is not 64 hex digits`);
   if (!['qcow2', 'raw', 'kernel', 'rootfs'].includes(ref.format))
     throw new DriverError('invalid', `catalog image ${ref.name}: unknown format ${String(ref.format)}`);
 }
@@ -88,7 +90,10 @@ export async function materializeCatalogImage(
         await rename(copy, stage);
         break;
       case 'raw':
-        await runTool('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', copy, stage], { timeoutMs: TOOL_MS, ...(signal ? { signal } : {}) });
+        await runTool('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', copy, stage], {
+          timeoutMs: TOOL_MS,
+          ...(signal ? { signal } : {}),
+        });
         break;
       case 'kernel':
       case 'rootfs':

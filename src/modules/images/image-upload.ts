@@ -72,14 +72,17 @@ export async function receiveUpload(body: Readable, catalogDir: string, maxBytes
  * `Digest: sha-256=<base64>` (RFC 3230) or `Content-Digest: sha-256=:<base64>:` (RFC 9530).
  * Undefined when none is given; throws naming the header when one is given but unreadable.
  */
-export function claimedSha256(headers: Record<string, string | string[] | undefined>): { header: string; hex: string } | undefined {
+export function claimedSha256(
+  headers: Record<string, string | string[] | undefined>,
+): { header: string; hex: string } | undefined {
   const one = (name: string): string | undefined => {
     const v = headers[name];
     return Array.isArray(v) ? v.join(',') : v;
   };
   const fromBase64 = (header: string, b64: string): { header: string; hex: string } => {
     const buf = Buffer.from(b64, 'base64');
-    if (buf.length !== 32 || !/^[A-Za-z0-9+/]+=*$/.test(b64)) throw new BadChecksumHeader(header, 'is not a base64 sha-256');
+    if (buf.length !== 32 || !/^[A-Za-z0-9+/]+=*$/.test(b64))
+      throw new BadChecksumHeader(header, 'is not a base64 sha-256');
     return { header, hex: buf.toString('hex') };
   };
   const x = one('x-checksum-sha256')?.trim();

@@ -59,7 +59,11 @@ export class ImagesController {
   @ApiConsumes('application/octet-stream')
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
   @ApiHeader({ name: 'If-None-Match', required: false, description: '`*`: refuse (412) when the image exists' })
-  @ApiHeader({ name: 'X-Checksum-Sha256', required: false, description: 'sha256 of the body (hex or base64); also Digest / Content-Digest' })
+  @ApiHeader({
+    name: 'X-Checksum-Sha256',
+    required: false,
+    description: 'sha256 of the body (hex or base64); also Digest / Content-Digest',
+  })
   async upload(
     @Param('name') name: string,
     @Req() req: Request,
@@ -85,7 +89,8 @@ export class ImagesController {
     }
     const max = this.images.config.imageMaxBytes;
     const declared = Number(req.headers['content-length'] ?? NaN);
-    if (declared > max) throw closing(res, 413, `image of ${declared} bytes is larger than IMAGE_MAX_BYTES (${max} bytes)`);
+    if (declared > max)
+      throw closing(res, 413, `image of ${declared} bytes is larger than IMAGE_MAX_BYTES (${max} bytes)`);
     if (onlyIfAbsent && (await this.images.state(name)).exists) {
       throw closing(res, 412, `image ${name} already exists (If-None-Match: *)`);
     }
@@ -100,7 +105,10 @@ export class ImagesController {
     let kept = false;
     try {
       if (claimed && claimed.hex !== received.sha256) {
-        throw badField(claimed.header, `says sha256 ${claimed.hex} but the body received has sha256 ${received.sha256}; nothing was recorded`);
+        throw badField(
+          claimed.header,
+          `says sha256 ${claimed.hex} but the body received has sha256 ${received.sha256}; nothing was recorded`,
+        );
       }
       const detected = await detectImageFormat(received.path, received.sizeBytes);
       if ('refusal' in detected) {
@@ -131,7 +139,8 @@ export class ImagesController {
         // Refused: the new bytes go, unless they are what the catalog records (by now).
         const now = await this.images.state(name);
         if (!(now.exists && now.sha256 === received.sha256)) await this.images.forget(name, received.sha256);
-        if (err instanceof DomainError && err.details?.precondition) throw new HttpException(errorBody(412, err.message), 412);
+        if (err instanceof DomainError && err.details?.precondition)
+          throw new HttpException(errorBody(412, err.message), 412);
         throw err;
       }
       if (result.events.length > 0) await this.images.prune(name, received.sha256);
@@ -168,6 +177,8 @@ export class ImagesController {
     checkName(name);
     const usedBy = await this.images.usedBy(name);
     await this.images.run(name, { type: 'DeleteImage', name, principal: p.id, usedBy }, p.id, reason);
-    await this.images.prune(name).catch((err: unknown) => this.log.warn({ err, image: name }, 'image files not removed'));
+    await this.images
+      .prune(name)
+      .catch((err: unknown) => this.log.warn({ err, image: name }, 'image files not removed'));
   }
 }

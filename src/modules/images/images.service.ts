@@ -102,7 +102,9 @@ export class ImagesService {
     } catch {
       return;
     }
-    await Promise.all(files.filter((f) => f !== keepSha).map((f) => rm(join(this.catalogDir, name, f), { force: true })));
+    await Promise.all(
+      files.filter((f) => f !== keepSha).map((f) => rm(join(this.catalogDir, name, f), { force: true })),
+    );
     if (!keepSha) await rm(join(this.catalogDir, name), { recursive: true, force: true });
   }
 

@@ -169,7 +169,10 @@ export class VmsService {
     const { state } = await this.aggregates.load(imageDecider, imageStream(image));
     if (state.exists && state.format) return { name: image, format: state.format, sha256: state.sha256 };
     if (image === 'busybox') return undefined;
-    throw badField('image', `names no image in the catalog: ${JSON.stringify(image)} (GET /v1/images lists them; PUT /v1/images/{name} uploads one)`);
+    throw badField(
+      'image',
+      `names no image in the catalog: ${JSON.stringify(image)} (GET /v1/images lists them; PUT /v1/images/{name} uploads one)`,
+    );
   }
 
   /** Lifecycle and snapshot verbs: the command is built against the VM's current host capabilities. */

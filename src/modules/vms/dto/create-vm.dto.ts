@@ -40,7 +40,7 @@ export class CreateVmDto extends ReasonDto {
 
   @ApiPropertyOptional({
     description:
-      'A catalog image by name (GET /v1/images; unknown → 400), or a path / kernel:<dir> inside the host\'s images dirs',
+      "A catalog image by name (GET /v1/images; unknown → 400), or a path / kernel:<dir> inside the host's images dirs",
   })
   @IsOptional()
   @IsString()
