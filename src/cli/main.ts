@@ -11,6 +11,7 @@ import { registerAuditVerify } from './audit-verify.js';
 import { registerAuditProof } from './audit-proof.js';
 import { CliError } from './client.js';
 import { registerImportCommand } from './import-export.js';
+import { registerImageImport } from './image-import.js';
 import { registerVmDiff } from './vm-diff.js';
 import { registerVmHistory } from './vm-history.js';
 import { registerVmState } from './vm-state.js';
@@ -29,6 +30,9 @@ export function buildProgram(): Command {
   registerVmState(vm);
   registerVmHistory(vm);
   registerVmDiff(vm);
+
+  const image = program.command('image').description('the image catalog');
+  registerImageImport(image);
 
   return program;
 }

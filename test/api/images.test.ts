@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import {
   type TestApp,
 } from '../support/app.js';
 import { tempDir } from '../support/env.js';
+import { runCli } from '../support/cli.js';
 import { assertError } from '../support/e2e.js';
 import { putImage, qcow2, rawDisk, sha256, tarOf } from '../support/image-files.js';
 
@@ -184,6 +185,30 @@ describe('images: the catalog over HTTP', () => {
     assert.equal(await logLength(t), before);
     assert.equal(existsSync(join(catalog, 'big')), false);
     assert.deepEqual(staged(), []);
+  });
+
+  test('virtledger image import: a build-guest.sh style directory in one command, refusals as one line and exit 2', async () => {
+    const server = t.app.getHttpServer();
+    if (!server.listening) await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const dir = join(work.dir, 'built');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'vmlinuz'), 'kernel');
+    writeFileSync(join(dir, 'initrd.gz'), 'initrd');
+    writeFileSync(join(dir, 'cmdline'), 'console=ttyS0');
+    const env = { env: { VIRTLEDGER_URL: url, VIRTLEDGER_TOKEN: TOKENS.operator } };
+    const ok = await runCli(['image', 'import', 'built', dir], env);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^built: kernel \d+ bytes sha256 [0-9a-f]{64}$/m);
+    assert.equal((await t.as('viewer').get('/v1/images/built')).body.format, 'kernel');
+    const again = await runCli(['image', 'import', '--if-absent', 'built', dir], env);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /refused \(412\).*already exists/);
+    const notes = join(work.dir, 'notes.txt');
+    writeFileSync(notes, 'not a disk');
+    const bad = await runCli(['image', 'import', 'notes', notes], env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /refused \(415\).*not an image/);
   });
 
   test('names follow the pattern; viewers may read but not upload or delete', async () => {
