@@ -22,7 +22,7 @@ import {
 import { tempDir } from '../support/env.js';
 import { runCli } from '../support/cli.js';
 import { assertError } from '../support/e2e.js';
-import { putImage, qcow2, rawDisk, sha256, tarOf } from '../support/image-files.js';
+import { putImage, qcow2, rawDisk, sha256, sshEd25519, tarOf } from '../support/image-files.js';
 
 const MAX = 1024 * 1024;
 
@@ -228,6 +228,36 @@ describe('images: the catalog over HTTP', () => {
       assert.match(res.body.message, /names no image in the catalog/);
     }
     assert.equal(await logLength(t), before);
+  });
+
+  test('userData and sshKeys: recorded in the VM spec; bad ones refused naming the field, nothing appended', async () => {
+    const hostId = await registerHost(t, { name: 'sim-userdata' });
+    const key = sshEd25519();
+    const vm = { name: 'ud', vcpus: 1, memoryMiB: 64, diskGiB: 1, hostId };
+    const before = await logLength(t);
+    const lying = key.replace(/^ssh-ed25519/, 'ssh-rsa');
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ userData: 'x'.repeat(16385) }, 'userData'],
+      [{ userData: '' }, 'userData'],
+      [{ userData: 42 }, 'userData'],
+      [{ sshKeys: 'ssh-ed25519 AAAA' }, 'sshKeys'],
+      [{ sshKeys: ['not a key'] }, 'sshKeys'],
+      [{ sshKeys: [`${key}\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE extra`] }, 'sshKeys'],
+      [{ sshKeys: [lying] }, 'sshKeys[0]'],
+      [{ sshKeys: Array.from({ length: 33 }, () => key) }, 'sshKeys'],
+    ];
+    for (const [extra, field] of cases) {
+      assertError(await t.as('operator').post('/v1/vms', { ...vm, ...extra }), 400, field);
+    }
+    assert.equal(await logLength(t), before);
+    const userData = '#cloud-config\nhostname: ud\n';
+    const ok = await t.as('operator').post('/v1/vms', { ...vm, userData, sshKeys: [key] });
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+    await waitOperation(t, ok.body.operationId as string);
+    const created = (await t.as('auditor').get(`/v1/vms/${ok.body.vmId}/events`)).body.items[0];
+    assert.equal(created.type, 'VmCreateRequested');
+    assert.equal(created.data.spec.userData, userData);
+    assert.deepEqual(created.data.spec.sshKeys, [key]);
   });
 
   test('delete is refused (409 naming the VM) while a VM uses the image, and frees the name once it is gone', async () => {

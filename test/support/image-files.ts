@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -51,4 +51,12 @@ export function putImage(
     .set('Content-Type', 'application/octet-stream');
   for (const [k, v] of Object.entries(headers)) req.set(k, v);
   return req.send(body);
+}
+
+/** A real OpenSSH ed25519 public key line (the blob built from a fresh key pair). */
+export function sshEd25519(comment = 'test@virtledger'): string {
+  const { publicKey } = generateKeyPairSync('ed25519');
+  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url');
+  const str = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+  return `ssh-ed25519 ${Buffer.concat([str(Buffer.from('ssh-ed25519')), str(raw)]).toString('base64')} ${comment}`;
 }

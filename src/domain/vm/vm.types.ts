@@ -57,6 +57,10 @@ export interface VmSpecData {
   image?: string;
   /** Set when `image` names a catalog image: the bytes the VM was created from, which the host's worker fetches and checks. */
   catalogImage?: CatalogImageRef;
+  /** NoCloud user-data handed to the guest on a seed disk (qemu, libvirt). */
+  userData?: string;
+  /** SSH public keys for the guest (NoCloud meta-data `public-keys`). */
+  sshKeys?: string[];
 }
 
 /** Which catalog image, exactly: a worker copies it by name and refuses bytes whose sha256 differs. */

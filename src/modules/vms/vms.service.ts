@@ -5,6 +5,7 @@ import type { AggregateLoader } from '../../application/load-aggregate.js';
 import { upcast } from '../../domain/upcasters.js';
 import { hostStream, imageStream, vmStream } from '../../domain/streams.js';
 import { imageDecider } from '../../domain/image/image.decider.js';
+import { sshKeyProblem } from '../../domain/patterns.js';
 import { DomainError } from '../../domain/domain-error.js';
 import type { Capabilities } from '../../application/host-capabilities.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
@@ -118,9 +119,15 @@ export class VmsService {
       hostId?: string;
       start?: boolean;
       image?: string;
+      userData?: string;
+      sshKeys?: string[];
     },
     ctx: CommandContext,
   ): Promise<Accepted> {
+    for (const [i, key] of (body.sshKeys ?? []).entries()) {
+      const problem = sshKeyProblem(key, (b64) => Buffer.from(b64, 'base64'));
+      if (problem) throw badField(`sshKeys[${i}]`, `is not a valid public key: ${problem}`);
+    }
     const catalogImage = body.image ? await this.catalogImage(body.image) : undefined;
     if (body.hostId) {
       const host = await this.hostState(body.hostId);
@@ -149,6 +156,8 @@ export class VmsService {
           diskGiB: body.diskGiB,
           ...(body.image ? { image: body.image } : {}),
           ...(catalogImage ? { catalogImage } : {}),
+          ...(body.userData !== undefined ? { userData: body.userData } : {}),
+          ...(body.sshKeys?.length ? { sshKeys: body.sshKeys } : {}),
         },
         hostId: body.hostId ?? null,
         start: body.start ?? true,

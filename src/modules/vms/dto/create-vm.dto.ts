@@ -1,7 +1,28 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
 import { ReasonDto } from '../../../http/reason.dto.js';
-import { ID_PATTERN, IMAGE_PATTERN, IMAGE_RULE, NAME_PATTERN, NAME_RULE } from '../../../domain/patterns.js';
+import {
+  ID_PATTERN,
+  IMAGE_PATTERN,
+  IMAGE_RULE,
+  NAME_PATTERN,
+  NAME_RULE,
+  SSH_KEY_PATTERN,
+  SSH_KEY_RULE,
+  USER_DATA_MAX,
+} from '../../../domain/patterns.js';
 
 export class CreateVmDto extends ReasonDto {
   @ApiProperty({ example: 'web-1' })
@@ -46,4 +67,21 @@ export class CreateVmDto extends ReasonDto {
   @IsString()
   @Matches(IMAGE_PATTERN, { message: `image ${IMAGE_RULE}` })
   image?: string;
+
+  @ApiPropertyOptional({
+    description: `NoCloud user-data for the guest (a seed disk labelled cidata on qemu and libvirt); at most ${USER_DATA_MAX} characters. It is recorded in the log: no secrets.`,
+  })
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(USER_DATA_MAX)
+  userData?: string;
+
+  @ApiPropertyOptional({ type: [String], description: 'SSH public keys (OpenSSH one-line format), at most 32' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(32)
+  @IsString({ each: true })
+  @Matches(SSH_KEY_PATTERN, { each: true, message: `each of sshKeys ${SSH_KEY_RULE}` })
+  sshKeys?: string[];
 }
