@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { vmPaths } from '../../../src/drivers/kit/vm-files.js';
 import { startTestApp, waitOperation, type TestApp } from '../../support/app.js';
 import { tempDir } from '../../support/env.js';
-import { putImage, rawDisk, sha256 } from '../../support/image-files.js';
+import { putImage, rawDisk, sha256, sshEd25519 } from '../../support/image-files.js';
 import { ensureGuest, GuestConsole, waitForLog } from './guest-console.js';
 
 const hasQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
@@ -84,6 +84,36 @@ describe(
       }
       const inUse = await t.as('operator').delete('/v1/images/guest');
       assert.equal(inUse.status, 409, JSON.stringify(inUse.body));
+    });
+
+    test('userData and sshKeys reach the guest on a NoCloud seed (read raw: the test kernel has no iso9660 module)', async () => {
+      const marker = `VL-USERDATA-${Date.now()}`;
+      const key = sshEd25519('seed@test');
+      const res = await t.as('operator').post('/v1/vms', {
+        name: 'seeded',
+        vcpus: 1,
+        memoryMiB: 128,
+        diskGiB: 1,
+        hostId,
+        image: 'guest',
+        userData: `#cloud-config\n# ${marker}\n`,
+        sshKeys: [key],
+      });
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      const vmId = res.body.vmId as string;
+      vms.push(vmId);
+      assert.equal((await waitOperation(t, res.body.operationId as string, 90000)).status, 'succeeded');
+      const paths = vmPaths(storage.dir, hostId, vmId);
+      await waitForLog(paths.serialLog, 'GUEST-READY', 120000);
+      const guest = await GuestConsole.connect(paths.serialSocket);
+      try {
+        // The seed is the second virtio disk; ISO 9660 keeps the volume label at byte 32808.
+        assert.equal(await guest.run('dd if=/dev/vdb bs=1 skip=32808 count=6 2>/dev/null'), 'cidata');
+        assert.equal(await guest.run(`grep -a -o '${marker.slice(0, 12)}[0-9]*' /dev/vdb | head -n 1`), marker);
+        assert.match(await guest.run(`grep -a -o 'seed@test' /dev/vdb | head -n 1`), /seed@test/);
+      } finally {
+        guest.close();
+      }
     });
 
     test('a raw disk reaches the host as a qcow2 base; bytes changed after the upload are refused by the worker', async () => {
