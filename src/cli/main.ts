@@ -12,6 +12,7 @@ import { registerAuditProof } from './audit-proof.js';
 import { CliError } from './client.js';
 import { registerImportCommand } from './import-export.js';
 import { quietOnClosedPipe } from './output.js';
+import { registerImageImport } from './image-import.js';
 import { registerVmDiff } from './vm-diff.js';
 import { registerVmHistory } from './vm-history.js';
 import { registerVmState } from './vm-state.js';
@@ -30,6 +31,9 @@ export function buildProgram(): Command {
   registerVmState(vm);
   registerVmHistory(vm);
   registerVmDiff(vm);
+
+  const image = program.command('image').description('the image catalog');
+  registerImageImport(image);
 
   return program;
 }

@@ -55,6 +55,11 @@ class EnvSchema {
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600000) HOST_QUERY_TIMEOUT_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(3600000) IDEMPOTENCY_CLAIM_MS?: number;
   @IsOptional() @IsString() BODY_LIMIT?: string;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(512) @Max(Number.MAX_SAFE_INTEGER) IMAGE_MAX_BYTES?: number;
+  @IsOptional()
+  @IsString()
+  @Matches(/^\/[^,\0]*$/, { message: 'IMAGE_CATALOG_DIR must be an absolute directory' })
+  IMAGE_CATALOG_DIR?: string;
   @IsOptional()
   @IsString()
   @Matches(/^\/[^,\0]*(,\/[^,\0]*)*$/, { message: 'HOST_DIR_ROOTS must be absolute directories separated by commas' })
@@ -106,6 +111,13 @@ export interface AppConfig {
   /** How long an Idempotency-Key claim outlives a process that died mid-request (renewed while the request runs). */
   idempotencyClaimMs: number;
   bodyLimit: string;
+  /** PUT /v1/images/{name}: an upload larger than this is refused with 413 as soon as it passes it. */
+  imageMaxBytes: number;
+  /**
+   * The image catalog's files (DATA_DIR/images by default): the API writes uploads here and a
+   * worker on the same machine (or with this directory mounted) copies what its host lacks from it.
+   */
+  imageCatalogDir: string;
   /** Requests a principal (or, without a valid token, an IP) may send per minute; 0 = no limit. */
   rateLimitPerMinute: number;
   /** Requests it may send within any one second; 0 = no limit. */
@@ -211,6 +223,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     hostQueryTimeoutMs: parsed.HOST_QUERY_TIMEOUT_MS ?? 5000,
     idempotencyClaimMs: parsed.IDEMPOTENCY_CLAIM_MS ?? 60000,
     bodyLimit: parsed.BODY_LIMIT ?? '64kb',
+    imageMaxBytes: parsed.IMAGE_MAX_BYTES ?? 8 * 1024 ** 3,
+    imageCatalogDir: resolve(dataDir, parsed.IMAGE_CATALOG_DIR ?? 'images'),
     // Generous: meant to stop a runaway or hostile client, never a busy one (the bench included).
     rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE ?? 60000,
     rateLimitBurst: parsed.RATE_LIMIT_BURST ?? 2000,

@@ -12,3 +12,7 @@ export function hostIdOf(streamId: string): string | undefined {
 export function projectNameOf(streamId: string): string | undefined {
   return streamId.startsWith('project-') ? streamId.slice(8) : undefined;
 }
+export const imageStream = (name: string): string => `image-${name}`;
+export function imageNameOf(streamId: string): string | undefined {
+  return streamId.startsWith('image-') ? streamId.slice(6) : undefined;
+}

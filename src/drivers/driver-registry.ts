@@ -159,3 +159,9 @@ function lookup(kind: string): Entry {
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** The images dirs of `host` (its URI's `images=`, else `<storage>/.images`); empty for a driver without a catalog. */
+export function imageDirsFor(host: HostBinding): string[] {
+  const entry = lookup(host.driver);
+  return entry.imageDirs ? entry.imageDirs(host.uri, host.storageDir) : [];
+}

@@ -30,6 +30,9 @@ export interface VmSpec {
   diskGiB: number;
   /** Optional base image (absolute path or name inside the host's image dir) to overlay. */
   image?: string;
+  /** NoCloud user-data: with sshKeys, drivers that can attach a seed disk (label `cidata`) do. */
+  userData?: string;
+  sshKeys?: string[];
 }
 
 export type DomainState = 'running' | 'paused' | 'stopped' | 'absent' | 'crashed' | 'migrating' | 'unknown';

@@ -8,7 +8,7 @@ import { errorBody } from './error-body.js';
  * is really wrong. Requests without a body (a bare POST /start) pass as before.
  */
 export function requireJsonBody(req: Request, res: Response, next: NextFunction): void {
-  if (!carriesBody(req) || isJson(req.headers['content-type'])) return next();
+  if (!carriesBody(req) || isJson(req.headers['content-type']) || takesBytes(req)) return next();
   const got = req.headers['content-type'];
   const body = errorBody(
     415,
@@ -27,4 +27,9 @@ function carriesBody(req: Request): boolean {
 function isJson(contentType: string | undefined): boolean {
   if (!contentType) return false;
   return contentType.split(';')[0]!.trim().toLowerCase() === 'application/json';
+}
+
+/** Routes whose body is bytes streamed by the handler, not JSON: an image upload (PUT /v1/images/{name}). */
+function takesBytes(req: Request): boolean {
+  return req.method === 'PUT' && /^\/v1\/images\/[^/?]+(\?|$)/.test(req.originalUrl);
 }

@@ -1,4 +1,5 @@
 import { HostsProjection } from './hosts.projection.js';
+import { ImagesProjection } from './images.projection.js';
 import type { Projection } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
 import { VmsProjection } from './vms.projection.js';
@@ -7,6 +8,7 @@ import { VmsProjection } from './vms.projection.js';
 export const PROJECTIONS: Readonly<Record<string, (keys: ReadModelKeys) => Projection>> = {
   vms: (keys) => new VmsProjection(keys),
   hosts: (keys) => new HostsProjection(keys),
+  images: (keys) => new ImagesProjection(keys),
 };
 
 export const PROJECTION_NAMES: readonly string[] = Object.keys(PROJECTIONS);

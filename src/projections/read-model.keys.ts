@@ -39,6 +39,8 @@ export class ReadModelKeys {
   projectIndex = () => this.k('projects');
   host = (id: string) => this.k(`host:${id}`);
   hostIndex = () => this.k('hosts');
+  image = (name: string) => this.k(`image:${name}`);
+  imageIndex = () => this.k('images');
   operation = (id: string) => this.k(`op:${id}`);
   operationIndex = () => this.k('ops');
   operationsByVm = (vmId: string) => this.k(`ops:vm:${vmId}`);

@@ -1,4 +1,5 @@
 import type { HostState } from '../domain/host/host.state.js';
+import type { ImageState } from '../domain/image/image.state.js';
 import type { VmState } from '../domain/vm/vm.state.js';
 import type { OperationKind } from '../domain/vm/vm.types.js';
 
@@ -11,6 +12,13 @@ export interface VmRecord {
 
 export interface HostRecord {
   state: HostState;
+  revision: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ImageRecord {
+  state: ImageState;
   revision: string;
   createdAt: string;
   updatedAt: string;

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { ReadModelKeys } from './read-model.keys.js';
-import type { HostRecord, OperationView, ProjectRecord, VmRecord } from './read-model.types.js';
+import type { HostRecord, ImageRecord, OperationView, ProjectRecord, VmRecord } from './read-model.types.js';
 import { operationMatches, vmMatches, type OperationListFilter, type VmListFilter } from './list-filters.js';
 import { scanNewestFirst, scanOldestFirst, type Page } from './scan-page.js';
 
@@ -66,6 +66,16 @@ export class ReadModels {
   async listHosts(): Promise<HostRecord[]> {
     const ids = await this.redis.zrange(this.keys.hostIndex(), 0, -1);
     return this.many<HostRecord>(ids.map(this.keys.host));
+  }
+
+  getImage(name: string): Promise<ImageRecord | undefined> {
+    return this.getJson<ImageRecord>(this.keys.image(name));
+  }
+
+  /** Every image ever uploaded, deleted ones included (their state says so), oldest first. */
+  async listImages(): Promise<ImageRecord[]> {
+    const names = await this.redis.zrange(this.keys.imageIndex(), 0, -1);
+    return this.many<ImageRecord>(names.map(this.keys.image));
   }
 
   getOperation(id: string): Promise<OperationView | undefined> {

@@ -11,6 +11,7 @@ import { AuditModule } from '../modules/audit/audit.module.js';
 import { FleetModule } from '../modules/fleet/fleet.module.js';
 import { HealthModule } from '../modules/health/health.module.js';
 import { HostsModule } from '../modules/hosts/hosts.module.js';
+import { ImagesModule } from '../modules/images/images.module.js';
 import { OperationsModule } from '../modules/operations/operations.module.js';
 import { ProjectionsModule } from '../modules/projections/projections.module.js';
 import { ProjectsModule } from '../modules/projects/projects.module.js';
@@ -28,6 +29,7 @@ export class AppModule {
         ...rateLimit.imports,
         HostsModule,
         VmsModule,
+        ImagesModule,
         OperationsModule,
         AuditModule,
         HealthModule,

@@ -81,6 +81,7 @@ export class Runtime {
         log,
         { readModels, intervalMs: config.reconcileIntervalMs, stuckAfterMs: config.reconcileStuckMs },
         metrics,
+        config.imageCatalogDir,
       );
       const controlPlane =
         config.role === 'worker'

@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { createDriver } from '../drivers/driver-registry.js';
+import { createDriver, imageDirsFor } from '../drivers/driver-registry.js';
+import { materializeCatalogImage } from '../drivers/kit/catalog-image.js';
 import type { HostBinding } from '../drivers/hypervisor-driver.port.js';
 import { HostWorker, type HostWorkerSettings } from '../workers/host-worker.js';
+import type { CatalogImages } from '../workers/catalog-images.port.js';
 import type { QueueHub } from '../workers/queue-hub.js';
 import type { ReadModels } from '../projections/read-models.js';
 import { Reconciler } from '../workers/reconciler.js';
@@ -30,7 +32,19 @@ export class WorkerPool {
     private readonly reconcile?: ReconcileSettings,
     /** Driver calls are timed into these when given. */
     private readonly metrics?: Metrics,
+    /** Where the control plane keeps uploaded images (IMAGE_CATALOG_DIR), shared with the workers of this machine. */
+    private readonly imageCatalogDir?: string,
   ) {}
+
+  /** Catalog images for one host: verified copies in its first images dir. */
+  private catalogImages(binding: HostBinding): CatalogImages | undefined {
+    const catalogDir = this.imageCatalogDir;
+    const imagesDir = imageDirsFor(binding)[0];
+    if (!catalogDir) return undefined;
+    // A driver without an images dir (simulated, vsphere) gets the name and decides itself.
+    if (!imagesDir) return { localImage: (ref) => Promise.resolve(ref.name) };
+    return { localImage: (ref, signal) => materializeCatalogImage(ref, catalogDir, imagesDir, signal) };
+  }
 
   binding(host: { id: string; driver: string; uri: string }): HostBinding {
     return { id: host.id, driver: host.driver, uri: host.uri, storageDir: join(this.dataDir, 'hosts', host.id) };
@@ -42,7 +56,7 @@ export class WorkerPool {
       const binding = this.binding(host);
       const driver = createDriver(binding);
       const metered = this.metrics ? meteredDriver(driver, binding.driver, this.metrics) : driver;
-      const worker = new HostWorker(binding, metered, this.hub, this.settings, this.log);
+      const worker = new HostWorker(binding, metered, this.hub, this.settings, this.log, this.catalogImages(binding));
       worker.start();
       this.workers.set(host.id, worker);
       if (this.reconcile) this.startReconciler(host.id, worker);

@@ -11,6 +11,7 @@ import { MalformedJobError } from './job-check.js';
 import { HostQueryResponder } from './host-query-responder.js';
 import type { QueueHub } from './queue-hub.js';
 import { runStep } from './step-runner.js';
+import type { CatalogImages } from './catalog-images.port.js';
 
 export interface HostWorkerSettings {
   connection: ConnectionOptions;
@@ -59,6 +60,7 @@ export class HostWorker {
     private readonly hub: QueueHub,
     private readonly settings: HostWorkerSettings,
     private readonly log: Logger,
+    private readonly images?: CatalogImages,
   ) {}
 
   start(): void {
@@ -138,7 +140,7 @@ export class HostWorker {
         reject(new StepTimeoutError(`${data.step} did not finish within ${timeoutMs} ms`));
       }, timeoutMs);
     });
-    const call = runStep(this.driver, data, { signal: controller.signal, onProgress });
+    const call = runStep(this.driver, data, { signal: controller.signal, onProgress }, this.images);
     this.inFlight.add(call);
     try {
       // The race bounds a driver that ignores the abort signal: the job ends and the VM's lock is released.

@@ -9,7 +9,7 @@ export class MalformedJobError extends Error {
   override readonly name = 'MalformedJobError';
 }
 
-type Kind = 'string' | 'boolean' | 'number' | 'object';
+type Kind = 'string' | 'boolean' | 'number' | 'object' | 'array';
 /** Each argument's JSON kind; `?` when the contract lets it be absent. */
 type Shape<A> = { [K in keyof A]-?: undefined extends A[K] ? `${Kind}?` : Kind };
 
@@ -38,6 +38,9 @@ const SPEC: Record<string, Kind | `${Kind}?`> = {
   memoryMiB: 'number',
   diskGiB: 'number',
   image: 'string?',
+  catalogImage: 'object?',
+  userData: 'string?',
+  sshKeys: 'array?',
 };
 
 const DESCRIBED: Record<Kind, string> = {
@@ -45,6 +48,7 @@ const DESCRIBED: Record<Kind, string> = {
   boolean: 'a boolean',
   number: 'a number',
   object: 'an object',
+  array: 'an array',
 };
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -58,7 +62,12 @@ function mismatches(value: Record<string, unknown>, shape: Record<string, string
     const kind = optional ? want.slice(0, -1) : want;
     const v = value[key];
     if (v === undefined && optional) continue;
-    const ok = kind === 'object' ? isRecord(v) : typeof v === kind && (kind !== 'string' || v !== '');
+    const ok =
+      kind === 'array'
+        ? Array.isArray(v)
+        : kind === 'object'
+          ? isRecord(v)
+          : typeof v === kind && (kind !== 'string' || v !== '');
     if (!ok) out.push(`${where}.${key} must be ${DESCRIBED[kind as Kind]}`);
   }
   return out;

@@ -1,7 +1,13 @@
-import type { CallContext, DomainState, HypervisorDriver } from '../drivers/hypervisor-driver.port.js';
+import {
+  DriverError,
+  type CallContext,
+  type DomainState,
+  type HypervisorDriver,
+} from '../drivers/hypervisor-driver.port.js';
 import type { HostJobData, StepResult } from '../application/jobs.js';
 import { driverSpec } from './driver-spec.js';
 import { checkJob } from './job-check.js';
+import type { CatalogImages } from './catalog-images.port.js';
 
 function asVmState(s: DomainState): 'running' | 'paused' | 'stopped' {
   return s === 'running' || s === 'paused' ? s : 'stopped';
@@ -12,9 +18,22 @@ function asVmState(s: DomainState): 'running' | 'paused' | 'stopped' {
  * The job is checked against the contract first: a malformed one throws MalformedJobError and
  * never reaches the driver.
  */
-export async function runStep(driver: HypervisorDriver, data: HostJobData, ctx: CallContext): Promise<StepResult> {
+export async function runStep(
+  driver: HypervisorDriver,
+  data: HostJobData,
+  ctx: CallContext,
+  images?: CatalogImages,
+): Promise<StepResult> {
   const job = checkJob(data);
   const spec = driverSpec(job.spec.id, job.spec);
+  // A catalog image reaches the driver as this host's verified copy (fetched on first use);
+  // destroy needs no image, and must work even once the catalog has let it go.
+  const ref = job.spec.catalogImage;
+  if (ref && job.step !== 'destroy') {
+    if (!images)
+      throw new DriverError('invalid', `image ${ref.name} is a catalog image and this worker has no catalog`);
+    spec.image = await images.localImage(ref, ctx.signal);
+  }
   switch (job.step) {
     case 'define':
       await driver.define(spec, ctx);

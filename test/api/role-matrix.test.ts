@@ -34,6 +34,16 @@ interface Row {
   vm?: VmSetup;
   /** Path parameters other than the ids the test owns. */
   params?: Record<string, string>;
+  /** A raw (application/octet-stream) body instead of JSON: an image upload. */
+  raw?: () => Buffer;
+}
+
+/** The smallest raw disk the catalog takes: one sector with an MBR boot signature. */
+function mbrDisk(): Buffer {
+  const b = Buffer.alloc(512);
+  b[510] = 0x55;
+  b[511] = 0xaa;
+  return b;
 }
 
 /** The matrix. Keys are `METHOD /template` exactly as /docs-json lists them. */
@@ -103,6 +113,11 @@ const MATRIX: Record<string, Row> = {
     params: { name: 'default' },
     body: () => ({ quotas: { diskGiB: 100000 } }),
   },
+  // Each allowed upload gets a fresh name (see check); GET reads s1, DELETE deletes m-del (uploaded in before()).
+  'PUT /v1/images/{name}': { allowed: ['admin'], ok: 201, raw: mbrDisk },
+  'GET /v1/images': { allowed: ALL, ok: 200 },
+  'GET /v1/images/{name}': { allowed: ALL, ok: 200 },
+  'DELETE /v1/images/{name}': { allowed: ['admin'], ok: 204, params: { name: 'm-del' } },
   'GET /health': { allowed: 'public', ok: 200 },
   'GET /metrics': { allowed: 'public', ok: 200 },
 };
@@ -140,6 +155,20 @@ describe('e2e: role matrix (every route × every role)', () => {
     vmId = created.accepted.vmId;
     operationId = created.accepted.operationId;
     await runOk(t, 'post', `/v1/vms/${vmId}/snapshots`, { name: 's1' });
+    for (const name of ['s1', 'm-del']) {
+      const up = await sendRaw(port, {
+        method: 'PUT',
+        path: `/v1/images/${name}`,
+        headers: {
+          authorization: `Bearer ${TOKENS.admin}`,
+          'content-type': 'application/octet-stream',
+          'content-length': '512',
+          connection: 'close',
+        },
+        body: mbrDisk(),
+      });
+      assert.equal(up.status, 201, up.text);
+    }
   });
   after(async () => {
     await t?.close();
@@ -157,9 +186,10 @@ describe('e2e: role matrix (every route × every role)', () => {
     const headers: Record<string, string> = { connection: 'close' };
     if (token) headers.authorization = `Bearer ${token}`;
     else if (who !== 'none') headers.authorization = `Bearer ${TOKENS[who]}`;
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const raw = Buffer.isBuffer(body);
+    const payload = body === undefined ? undefined : raw ? body : Buffer.from(JSON.stringify(body));
     if (payload) {
-      headers['content-type'] = 'application/json';
+      headers['content-type'] = raw ? 'application/octet-stream' : 'application/json';
       headers['content-length'] = String(payload.length);
     }
     return sendRaw(port, { method, path, headers, ...(payload ? { body: payload } : {}) });
@@ -177,7 +207,8 @@ describe('e2e: role matrix (every route × every role)', () => {
     const kind = template.split('/')[2];
     let path = template.replace('{id}', kind === 'hosts' ? hostA : kind === 'operations' ? operationId : id);
     for (const [name, value] of Object.entries({ name: 's1', ...row.params })) path = path.replace(`{${name}}`, value);
-    let body = row.body?.(++n) ?? (method === 'POST' ? {} : undefined);
+    let body: object | undefined = row.raw?.() ?? row.body?.(++n) ?? (method === 'POST' ? {} : undefined);
+    if (row.raw) path = path.replace('/s1', `/m-img-${++n}`);
     if (key === 'POST /v1/vms/{id}/migrations') body = { targetHostId: hostB };
     const before = await httpEvents();
     const res = await send(method, path, who, body);

@@ -54,10 +54,16 @@ describe('trust boundaries at the API: images from the catalog, host URIs on the
     assert.equal(await logLength(t), before);
   });
 
-  test('kernel:<any host dir> is refused; an image named from the catalog is accepted', async () => {
+  test('kernel:<any host dir> is refused (a catalog image by name is accepted: test/api/images.test.ts)', async () => {
     assertError(await create('kernel:/boot'), 400, 'image');
-    const ok = await create('base.qcow2');
-    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+  });
+
+  test('a plain name must be a catalog image: an unknown one is refused before any event', async () => {
+    const before = await logLength(t);
+    const res = await create('base.qcow2');
+    assertError(res, 400, 'image');
+    assert.match(res.body.message, /names no image in the catalog/);
+    assert.equal(await logLength(t), before, 'nothing appended');
   });
 
   test('host URIs: a storage dir outside HOST_DIR_ROOTS and libvirt transports that run programs are refused', async () => {

@@ -47,6 +47,8 @@ export function unexpectedNewPaths(before: string[], after: string[], hostIds: s
     const parts = p.split(sep);
     if (parts.length === 1 && /^events\.sqlite3(-wal|-shm|-journal)?$/.test(p)) return false;
     if (parts[0] === 'hosts' && (parts.length === 1 || hosts.has(parts[1]!))) return false;
+    // The image catalog and its (emptied) staging dir; an upload left behind would still show.
+    if (p === 'images' || p === join('images', '.uploads')) return false;
     return true;
   });
 }

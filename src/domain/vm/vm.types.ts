@@ -53,7 +53,21 @@ export interface VmSpecData {
   vcpus: number;
   memoryMiB: number;
   diskGiB: number;
+  /** A path or `kernel:<dir>` in the host's images dirs, or the name of a catalog image (then catalogImage says which bytes). */
   image?: string;
+  /** Set when `image` names a catalog image: the bytes the VM was created from, which the host's worker fetches and checks. */
+  catalogImage?: CatalogImageRef;
+  /** NoCloud user-data handed to the guest on a seed disk (qemu, libvirt). */
+  userData?: string;
+  /** SSH public keys for the guest (NoCloud meta-data `public-keys`). */
+  sshKeys?: string[];
+}
+
+/** Which catalog image, exactly: a worker copies it by name and refuses bytes whose sha256 differs. */
+export interface CatalogImageRef {
+  name: string;
+  format: 'qcow2' | 'raw' | 'kernel' | 'rootfs';
+  sha256: string;
 }
 
 /** A VM's spec as a job carries it to a host: the data plus the VM id drivers name things after. */

@@ -16,6 +16,8 @@ export interface DomainXmlInput {
   memoryMiB: number;
   disk: string;
   kernel?: KernelBoot;
+  /** A NoCloud seed (ISO, label cidata), attached read-only as vdb. */
+  seed?: string;
   /** Everything the guest prints on its serial console, kept by virtlogd whether or not anyone is attached. */
   consoleLog?: string;
 }
@@ -60,6 +62,16 @@ export function domainXml(d: DomainXmlInput): string {
     `      <source file='${esc(d.disk)}'/>`,
     `      <target dev='vda' bus='virtio'/>`,
     `    </disk>`,
+    ...(d.seed
+      ? [
+          `    <disk type='file' device='disk'>`,
+          `      <driver name='qemu' type='raw'/>`,
+          `      <source file='${esc(d.seed)}'/>`,
+          `      <target dev='vdb' bus='virtio'/>`,
+          `      <readonly/>`,
+          `    </disk>`,
+        ]
+      : []),
     `    <interface type='user'>`,
     `      <mac address='${macFor(d.vmId)}'/>`,
     `      <model type='virtio'/>`,

@@ -15,6 +15,7 @@ import { kernelBootOf } from '../kit/image-catalog.js';
 import { assertSafeName } from '../kit/safe-name.js';
 import { parseDomstate } from './domain-state.js';
 import { domainXml } from './domain-xml.js';
+import { ensureSeed } from '../kit/nocloud-seed.js';
 import { capabilitiesFor, resolveDomainType } from './libvirt-capabilities.js';
 import { listExternal, type DiskChainScope } from './libvirt-external-snapshots.js';
 import type { VirshCall } from './libvirt-migration.js';
@@ -99,6 +100,7 @@ export class LibvirtHost {
       disk,
       consoleLog: f.consoleLog,
       kernel: kernelBootOf(spec.image, this.imagesDirs),
+      seed: await ensureSeed(f.vmDir, spec, ctx.signal),
     });
     writeFileSync(f.xml, xml);
     await this.v(['define', f.xml], ctx);

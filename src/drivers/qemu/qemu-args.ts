@@ -12,6 +12,8 @@ export interface QemuLaunch {
   serialSocket: string;
   serialLog: string;
   kernel?: KernelBoot;
+  /** A NoCloud seed (ISO, label cidata), attached read-only as the second virtio disk. */
+  seed?: string;
   /** Target of a live migration: wait for `migrate-incoming`. */
   incoming?: boolean;
   /** Do not run vCPUs until `cont` (`-S`): needed by the NBD storage-migration target. */
@@ -55,6 +57,8 @@ export function qemuArgs(l: QemuLaunch): string[] {
     '-pidfile',
     l.pidFile,
   ];
+  // Read-only: savevm skips it, and both ends of a migration build the same seed from the spec.
+  if (l.seed) args.push('-drive', `file=${l.seed},format=raw,if=virtio,readonly=on,node-name=seed0`);
   if (l.kernel) {
     args.push('-kernel', l.kernel.kernel, '-append', l.kernel.append);
     if (l.kernel.initrd) args.push('-initrd', l.kernel.initrd);

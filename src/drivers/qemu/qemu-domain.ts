@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { DriverError, type DomainStatus, type VmSpec } from '../hypervisor-driver.port.js';
 import { errorMessage } from '../kit/driver-errors.js';
 import { kernelBootOf } from '../kit/image-catalog.js';
+import { ensureSeed } from '../kit/nocloud-seed.js';
 import { qemuArgs } from './qemu-args.js';
 import {
   isOurQemu,
@@ -172,6 +173,7 @@ export class QemuDomain {
       serialSocket: p.serialSocket,
       serialLog: p.serialLog,
       kernel: kernelBootOf(spec.image, this.host.imagesDirs),
+      seed: await ensureSeed(p.vmDir, spec),
       ...options,
     });
     const pid = spawnDetached(this.host.config.qemuBinary, args, p.qemuLog);

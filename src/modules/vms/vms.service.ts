@@ -6,7 +6,9 @@ import { mayUse, projectForCreate } from '../../http/auth/project-scope.js';
 import type { AggregateLoader } from '../../application/load-aggregate.js';
 import { upcast } from '../../domain/upcasters.js';
 import { errorBody } from '../../http/error-body.js';
-import { hostStream, vmStream } from '../../domain/streams.js';
+import { hostStream, imageStream, vmStream } from '../../domain/streams.js';
+import { imageDecider } from '../../domain/image/image.decider.js';
+import { sshKeyProblem } from '../../domain/patterns.js';
 import type { Capabilities } from '../../application/host-capabilities.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
 import type { EventStore, RecordedEvent } from '../../eventstore/event-store.port.js';
@@ -32,7 +34,7 @@ import type { VmCommand } from '../../domain/vm/vm.commands.js';
 import { foldVm, vmChanges, type FieldChange } from '../../domain/vm/vm-diff.js';
 import { vmDecider } from '../../domain/vm/vm.decider.js';
 import { vmProject, type VmState } from '../../domain/vm/vm.state.js';
-import type { CapabilityView } from '../../domain/vm/vm.types.js';
+import type { CapabilityView, CatalogImageRef } from '../../domain/vm/vm.types.js';
 import { toVmView, type VmView } from './vm.view.js';
 import { explain, type WhyView } from './why.js';
 import { chooseMigrationTarget, internalSnapshotsTravel } from '../../application/migration-targets.js';
@@ -150,19 +152,28 @@ export class VmsService {
       start?: boolean;
       image?: string;
       project?: string;
+      userData?: string;
+      sshKeys?: string[];
     },
     ctx: CommandContext,
   ): Promise<Accepted> {
     const project = projectForCreate(ctx.principal, body.project);
+    for (const [i, key] of (body.sshKeys ?? []).entries()) {
+      const problem = sshKeyProblem(key, (b64) => Buffer.from(b64, 'base64'));
+      if (problem) throw badField(`sshKeys[${i}]`, `is not a valid public key: ${problem}`);
+    }
+    const catalogImage = body.image ? await this.catalogImage(body.image) : undefined;
     if (body.hostId) {
       const host = await this.hostState(body.hostId);
       if (!host.exists) throw new NotFoundException(`hostId: host ${body.hostId} not found`);
       // Known up front for a pinned host: an image outside its catalog is refused before any event
       // (the worker checks again on its own machine, symlinks resolved, for every placement).
-      const refusal = body.image
-        ? this.capabilities.imageRefusal({ id: body.hostId, driver: host.driver, uri: host.uri }, body.image)
-        : undefined;
+      const refusal =
+        body.image && !catalogImage
+          ? this.capabilities.imageRefusal({ id: body.hostId, driver: host.driver, uri: host.uri }, body.image)
+          : undefined;
       if (refusal) throw badField('image', `is refused: ${refusal}`);
+      if (catalogImage) checkImageFitsDriver(catalogImage, host.driver);
     }
     await this.mustFitSomeHost(body);
     const vmId = randomUUID();
@@ -189,6 +200,9 @@ export class VmsService {
           memoryMiB: body.memoryMiB,
           diskGiB: body.diskGiB,
           ...(body.image ? { image: body.image } : {}),
+          ...(catalogImage ? { catalogImage } : {}),
+          ...(body.userData !== undefined ? { userData: body.userData } : {}),
+          ...(body.sshKeys?.length ? { sshKeys: body.sshKeys } : {}),
         },
         hostId: body.hostId ?? null,
         start: body.start ?? true,
@@ -197,6 +211,23 @@ export class VmsService {
       ctx,
     );
     return { operationId, vmId };
+  }
+
+  /**
+   * A plain name (no "/", no "kernel:") names a catalog image: one that does not exist is refused
+   * here, before any event, whatever the host. `busybox` without a catalog image of that name
+   * keeps meaning the container driver's generated root filesystem. Paths and `kernel:<dir>`
+   * still name files in a host's own images dirs (checked against a pinned host below).
+   */
+  private async catalogImage(image: string): Promise<CatalogImageRef | undefined> {
+    if (image.includes('/') || image.startsWith('kernel:')) return undefined;
+    const { state } = await this.aggregates.load(imageDecider, imageStream(image));
+    if (state.exists && state.format) return { name: image, format: state.format, sha256: state.sha256 };
+    if (image === 'busybox') return undefined;
+    throw badField(
+      'image',
+      `names no image in the catalog: ${JSON.stringify(image)} (GET /v1/images lists them; PUT /v1/images/{name} uploads one)`,
+    );
   }
 
   /** Lifecycle and snapshot verbs: the command is built against the VM's current host capabilities. */
@@ -418,6 +449,18 @@ export interface VmDiff {
   items: FieldChange[];
   /** The whole range is one answer; kept for the v1 list shape. */
   next: null;
+}
+
+/** A container boots a rootfs; a VM boots a disk or a kernel: the other way round is a 422 before any event. */
+function checkImageFitsDriver(image: CatalogImageRef, driver: string): void {
+  const containerish = driver === 'container';
+  const vmish = driver === 'qemu' || driver === 'libvirt';
+  if ((containerish && image.format !== 'rootfs') || (vmish && image.format === 'rootfs')) {
+    throw new DomainError(
+      'unsupported',
+      `image ${image.name} is a ${image.format} image, which a ${driver} host cannot boot`,
+    );
+  }
 }
 
 export const NO_CAPABILITIES: CapabilityView = {

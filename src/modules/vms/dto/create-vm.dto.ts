@@ -1,5 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
 import { ReasonDto } from '../../../http/reason.dto.js';
 import {
   ID_PATTERN,
@@ -9,6 +21,9 @@ import {
   NAME_RULE,
   PROJECT_PATTERN,
   PROJECT_RULE,
+  SSH_KEY_PATTERN,
+  SSH_KEY_RULE,
+  USER_DATA_MAX,
 } from '../../../domain/patterns.js';
 
 export class CreateVmDto extends ReasonDto {
@@ -46,7 +61,10 @@ export class CreateVmDto extends ReasonDto {
   @IsBoolean()
   start?: boolean;
 
-  @ApiPropertyOptional({ description: 'Base image to overlay (driver-specific)' })
+  @ApiPropertyOptional({
+    description:
+      "A catalog image by name (GET /v1/images; unknown → 400), or a path / kernel:<dir> inside the host's images dirs",
+  })
   @IsOptional()
   @IsString()
   @Matches(IMAGE_PATTERN, { message: `image ${IMAGE_RULE}` })
@@ -59,4 +77,21 @@ export class CreateVmDto extends ReasonDto {
   @IsString()
   @Matches(PROJECT_PATTERN, { message: `project ${PROJECT_RULE}` })
   project?: string;
+
+  @ApiPropertyOptional({
+    description: `NoCloud user-data for the guest (a seed disk labelled cidata on qemu and libvirt); at most ${USER_DATA_MAX} characters. It is recorded in the log: no secrets.`,
+  })
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(USER_DATA_MAX)
+  userData?: string;
+
+  @ApiPropertyOptional({ type: [String], description: 'SSH public keys (OpenSSH one-line format), at most 32' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(32)
+  @IsString({ each: true })
+  @Matches(SSH_KEY_PATTERN, { each: true, message: `each of sshKeys ${SSH_KEY_RULE}` })
+  sshKeys?: string[];
 }
