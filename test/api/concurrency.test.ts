@@ -22,8 +22,9 @@ describe('e2e: concurrency', () => {
 
   before(async () => {
     // The start of the contended VM hangs until this deadline, so its operation is
-    // still in flight while the 49 others arrive, however fast the machine.
-    t = await startTestApp({ env: { JOB_TIMEOUT_MS: '2000', JOB_ATTEMPTS: '1' } });
+    // still in flight while the 49 others arrive, however slow the machine: on a loaded
+    // 2-core runner the 50 requests took up to 21 s, so 2 s once let a late start in.
+    t = await startTestApp({ env: { JOB_TIMEOUT_MS: '60000', JOB_ATTEMPTS: '1' } });
   });
   after(async () => {
     await t?.close();
@@ -54,7 +55,7 @@ describe('e2e: concurrency', () => {
     assert.equal(events.filter((e) => e.type === 'VmStartRequested').length, 1, 'one operation recorded');
 
     // The winner's start hangs and times out; the VM goes back to stopped and takes commands again.
-    const op = await waitOperation(t, operationId);
+    const op = await waitOperation(t, operationId, 120_000);
     assert.equal(op.status, 'failed');
     assert.equal((await getVm(t, vmId)).state, 'stopped');
     assertAccepted(await t.as('operator').delete(`/v1/vms/${vmId}`), vmId);
