@@ -57,6 +57,7 @@ export class HostDirectory {
 function refusalOf(err: DomainError, host: HostState): RefusalReason {
   if (err.code === 'not_found') return 'not-registered';
   const code: string = err.code;
+  if (host.unreachable) return 'unreachable';
   if (code === 'draining' || host.state !== 'active') return 'draining';
   return 'capacity';
 }

@@ -53,6 +53,8 @@ class EnvSchema {
   @IsOptional() @Type(() => Number) @IsInt() @Min(1000) @Max(600000) JOB_LOCK_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600000) READ_MODEL_WAIT_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600000) HOST_QUERY_TIMEOUT_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600000) HEARTBEAT_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(300) @Max(3600000) HOST_DEAD_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(3600000) IDEMPOTENCY_CLAIM_MS?: number;
   @IsOptional() @IsString() BODY_LIMIT?: string;
   @IsOptional() @Type(() => Number) @IsInt() @Min(512) @Max(Number.MAX_SAFE_INTEGER) IMAGE_MAX_BYTES?: number;
@@ -99,6 +101,10 @@ export interface AppConfig {
   jobBackoffMs: number;
   jobTimeoutMs: number;
   reconcileIntervalMs: number;
+  /** How often a worker says it is alive for each host it serves (HEARTBEAT_MS). */
+  heartbeatMs: number;
+  /** A host whose worker is silent this long becomes unreachable (HOST_DEAD_MS). */
+  hostDeadMs: number;
   reconcileStuckMs: number;
   shutdownGraceMs: number;
   workerConcurrency: number;
@@ -221,6 +227,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     jobLockMs: parsed.JOB_LOCK_MS ?? 30000,
     readModelWaitMs: parsed.READ_MODEL_WAIT_MS ?? 10000,
     hostQueryTimeoutMs: parsed.HOST_QUERY_TIMEOUT_MS ?? 5000,
+    heartbeatMs: parsed.HEARTBEAT_MS ?? Math.min(2000, Math.max(100, Math.floor((parsed.HOST_DEAD_MS ?? 15000) / 3))),
+    hostDeadMs: parsed.HOST_DEAD_MS ?? 15000,
     idempotencyClaimMs: parsed.IDEMPOTENCY_CLAIM_MS ?? 60000,
     bodyLimit: parsed.BODY_LIMIT ?? '64kb',
     imageMaxBytes: parsed.IMAGE_MAX_BYTES ?? 8 * 1024 ** 3,

@@ -90,7 +90,11 @@ export function applyToFleet(fleet: FleetState, recorded: RecordedEvent): void {
     const e = upcast(recorded);
     const before = fleet.hosts.get(hostId);
     fleet.hosts.set(hostId, {
-      state: evolveHost(before?.state ?? initialHostState(), { type: e.type, data: e.data } as HostEvent),
+      state: evolveHost(
+        before?.state ?? initialHostState(),
+        { type: e.type, data: e.data } as HostEvent,
+        e.metadata.at,
+      ),
       revision: e.revision,
       createdAt: before?.createdAt ?? e.metadata.at,
       updatedAt: e.metadata.at,

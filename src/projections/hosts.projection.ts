@@ -21,7 +21,11 @@ export class HostsProjection implements Projection {
     if (!hostId || !isHostEventType(recorded.type)) return;
     const e = upcast(recorded);
     const prev = await tx.get<HostRecord>(this.keys.host(hostId));
-    const state = evolveHost(prev?.state ?? initialHostState(), { type: e.type, data: e.data } as HostEvent);
+    const state = evolveHost(
+      prev?.state ?? initialHostState(),
+      { type: e.type, data: e.data } as HostEvent,
+      e.metadata.at,
+    );
     tx.set(this.keys.host(hostId), {
       state,
       revision: e.revision.toString(),

@@ -19,6 +19,8 @@ import { resolveTokens, type TokenEntry } from '../http/auth/auth-tokens.js';
 import type { ProjectionControl } from '../http/tokens.js';
 import type { QueueHub } from '../workers/queue-hub.js';
 import { QueueHostQueries } from './host-query-client.js';
+import { HostWatch } from '../application/host-watch.js';
+import { hostname } from 'node:os';
 import { meteredStore } from './metered-store.js';
 import type { Metrics } from './metrics.js';
 
@@ -54,6 +56,8 @@ export class ControlPlane {
     readonly hostQueries: QueueHostQueries,
     /** Signs seals over the log (one owner at a time through $seals' expected revision). */
     readonly sealer: Sealer,
+    /** Marks hosts unreachable when their workers fall silent (HOST_DEAD_MS). */
+    readonly hostWatch: HostWatch,
   ) {}
 
   static async open(deps: ControlPlaneDeps): Promise<ControlPlane> {
@@ -101,6 +105,16 @@ export class ControlPlane {
       results,
       hostQueries,
       sealer,
+      new HostWatch(
+        aggregates,
+        {
+          deadMs: config.hostDeadMs,
+          checkMs: Math.max(100, Math.min(1000, Math.floor(config.hostDeadMs / 5))),
+          observedBy: `${hostname()}/${process.pid}`,
+          readHeartbeats: () => deps.hub.heartbeats(),
+        },
+        log,
+      ),
     );
   }
 
@@ -109,6 +123,7 @@ export class ControlPlane {
     await this.sagas.start();
     this.results.start();
     await this.sealer.start();
+    this.hostWatch.start();
   }
 
   projection(name: string): ProjectionRunner | undefined {
@@ -140,6 +155,7 @@ export class ControlPlane {
   }
 
   async stop(): Promise<void> {
+    this.hostWatch.stop();
     await this.hostQueries.close();
     await this.results.stop();
     await this.sagas.stop().catch((err: unknown) => this.deps.log.warn({ err }, 'saga stop'));

@@ -83,6 +83,7 @@ export class Runtime {
         metrics,
         config.imageCatalogDir,
       );
+      pool.heartbeatMs = config.heartbeatMs;
       const controlPlane =
         config.role === 'worker'
           ? undefined

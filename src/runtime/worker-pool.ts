@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createDriver, imageDirsFor } from '../drivers/driver-registry.js';
@@ -23,6 +24,9 @@ export class WorkerPool {
   readonly workers = new Map<string, HostWorker>();
   readonly reconcilers = new Map<string, Reconciler>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly beats = new Map<string, NodeJS.Timeout>();
+  /** Set before serving: every served host gets a heartbeat this often (ms). */
+  heartbeatMs: number | undefined;
 
   constructor(
     private readonly dataDir: string,
@@ -60,11 +64,26 @@ export class WorkerPool {
       worker.start();
       this.workers.set(host.id, worker);
       if (this.reconcile) this.startReconciler(host.id, worker);
+      this.startHeartbeat(host.id);
       return worker;
     } catch (err) {
       this.log.error({ err, host: host.id }, 'cannot serve host');
       return undefined;
     }
+  }
+
+  /** "Still here" for the control plane's heartbeat watch: at once, then every heartbeatMs. */
+  private startHeartbeat(hostId: string): void {
+    if (!this.heartbeatMs) return;
+    const by = `${hostname()}/${process.pid}`;
+    const beat = () =>
+      this.hub
+        .heartbeat(hostId, { at: new Date().toISOString(), by })
+        .catch((err: unknown) => this.log.warn({ err, host: hostId }, 'heartbeat not written'));
+    void beat();
+    const t = setInterval(() => void beat(), this.heartbeatMs);
+    t.unref();
+    this.beats.set(hostId, t);
   }
 
   /** A sweep at worker start, then periodically. */
@@ -97,6 +116,9 @@ export class WorkerPool {
     if (!worker) return;
     clearInterval(this.timers.get(hostId));
     this.timers.delete(hostId);
+    clearInterval(this.beats.get(hostId));
+    this.beats.delete(hostId);
+    await this.hub.forgetHeartbeat(hostId).catch(() => undefined);
     this.reconcilers.delete(hostId);
     this.workers.delete(hostId);
     await worker.stop(graceMs);
@@ -104,6 +126,8 @@ export class WorkerPool {
 
   async stop(graceMs: number): Promise<void> {
     for (const t of this.timers.values()) clearInterval(t);
+    for (const t of this.beats.values()) clearInterval(t);
+    this.beats.clear();
     await Promise.all([...this.workers.values()].map((w) => w.stop(graceMs)));
     this.workers.clear();
   }

@@ -65,6 +65,28 @@ export class QueueHub {
     await client.hset(this.epochKey, { since: new Date().toISOString() });
   }
 
+  private get heartbeatKey(): string {
+    return `${this.settings.prefix}:heartbeats`;
+  }
+
+  /** A worker's "still here" for one host (the control plane's heartbeat watch reads them all). */
+  async heartbeat(hostId: string, beat: { at: string; by: string }): Promise<void> {
+    const client = await this.queue(RESULTS_QUEUE).backend.client;
+    await client.hset(this.heartbeatKey, { [hostId]: JSON.stringify(beat) });
+  }
+
+  /** Every host's last heartbeat, as written (hostId → JSON). */
+  async heartbeats(): Promise<Record<string, string>> {
+    const client = await this.queue(RESULTS_QUEUE).backend.client;
+    return client.hgetall(this.heartbeatKey);
+  }
+
+  /** A removed host is watched no more. */
+  async forgetHeartbeat(hostId: string): Promise<void> {
+    const client = await this.queue(RESULTS_QUEUE).backend.client;
+    await client.hdel(this.heartbeatKey, hostId);
+  }
+
   async postResult(jobId: string, message: ResultMessage): Promise<void> {
     await this.queue(RESULTS_QUEUE).add(message.kind, message, {
       jobId: safeJobId(jobId),

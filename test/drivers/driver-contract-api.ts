@@ -107,7 +107,7 @@ export function apiContract(plan: ContractPlan): void {
     });
 
     test(
-      "a domain killed from outside becomes VmCrashed (stopped) through the worker's sweep, and starts again",
+      "a domain killed from outside becomes VmCrashed (crashed) through the worker's sweep, and starts again",
       opts,
       async () => {
         const hostId = main.binding.id;
@@ -115,7 +115,7 @@ export function apiContract(plan: ContractPlan): void {
         await target.killFromOutside(main.binding, vmId);
         await waitUntil(
           'the VM to be reported crashed',
-          async () => (await getVm(app.t, vmId)).state === 'stopped',
+          async () => (await getVm(app.t, vmId)).state === 'crashed',
           60_000,
         );
         const crashed = (await vmEvents(app.t, vmId)).filter((e) => e.type === 'VmCrashed');

@@ -16,17 +16,19 @@ describe('reconciliation (simulated driver; the qemu suite kills real processes)
   });
   after(async () => t.close());
 
-  test('a VM whose domain dies outside the service becomes VmCrashed and stopped', async () => {
+  test('a VM whose domain dies outside the service becomes VmCrashed and reads crashed with the reason until started', async () => {
     const hostId = await registerHost(t, { name: 'rc1' });
     const { vmId } = await createVm(t, { hostId });
     const driver = await waitUntil('worker', async () => t.runtime.pool.workers.get(hostId)?.driver);
     assert.ok(driver instanceof SimulatedDriver);
     await killSimulatedFromOutside(driver.host, vmId);
-    const vm = await waitUntil('VM stopped', async () => {
+    const vm = await waitUntil('VM crashed', async () => {
       const r = await t.as('viewer').get(`/v1/vms/${vmId}`);
-      return r.body.state === 'stopped' ? r.body : undefined;
+      return r.body.state === 'crashed' ? r.body : undefined;
     });
     assert.equal(vm.pendingOperation, null);
+    assert.equal(vm.crash.previousState, 'running');
+    assert.equal(typeof vm.crash.reason, 'string');
     const events = await t.as('auditor').get(`/v1/vms/${vmId}/events`);
     const crashed = events.body.items.filter((e: { type: string }) => e.type === 'VmCrashed');
     assert.equal(crashed.length, 1);
@@ -35,6 +37,11 @@ describe('reconciliation (simulated driver; the qemu suite kills real processes)
     // The next command works on the reconciled state.
     const start = await t.as('operator').post(`/v1/vms/${vmId}/start`);
     assert.equal(start.status, 202);
+    const running = await waitUntil('VM running again', async () => {
+      const r = await t.as('viewer').get(`/v1/vms/${vmId}`);
+      return r.body.state === 'running' ? r.body : undefined;
+    });
+    assert.equal(running.crash, null, 'started again: the crash is history');
   });
 
   test('a pending operation whose job vanished is closed with the real state; one with a live job is left alone', async () => {

@@ -19,4 +19,7 @@ export type HostCommand =
   | { type: 'SetHostState'; state: HostLifecycleState }
   | { type: 'UpdateHost'; capacity?: Resources; labels?: Record<string, string> }
   | { type: 'RemoveHost' }
-  | { type: 'StartEvacuation'; operationId: string; children: EvacuationChild[]; refused: EvacuationRefusal[] };
+  | { type: 'StartEvacuation'; operationId: string; children: EvacuationChild[]; refused: EvacuationRefusal[] }
+  /** From the control plane's heartbeat watch (see heartbeat-verdict.ts). */
+  | { type: 'MarkUnreachable'; lastHeartbeatAt: string; lastHeartbeatBy: string; silentMs: number; observedBy: string }
+  | { type: 'MarkReachable'; heartbeatAt: string; heartbeatBy: string; observedBy: string };

@@ -34,6 +34,12 @@ function onReserve(cmd: Cmd<'ReserveCapacity'>, state: HostState): HostEvent[] {
   if (state.state !== 'active') {
     throw new DomainError('capacity', `${label(state)} is ${state.state} and takes no new VMs`);
   }
+  if (state.unreachable) {
+    throw new DomainError(
+      'capacity',
+      `${label(state)} is unreachable (no heartbeat since ${state.unreachable.lastHeartbeatAt}) and takes no new VMs`,
+    );
+  }
   mustFit(state, null, cmd);
   const { vmId, operationId, vcpus, memoryMiB } = cmd;
   return [{ type: 'HostCapacityReserved', data: { vmId, operationId, vcpus, memoryMiB } }];
@@ -120,6 +126,16 @@ export function decideHost(cmd: HostCommand, state: HostState): HostEvent[] {
       return onRemove(state);
     case 'StartEvacuation':
       return onEvacuate(cmd, state);
+    case 'MarkUnreachable': {
+      if (state.unreachable) return [];
+      const { type: _t, ...data } = cmd;
+      return [{ type: 'HostUnreachable', data }];
+    }
+    case 'MarkReachable': {
+      if (!state.unreachable) return [];
+      const { type: _t, ...data } = cmd;
+      return [{ type: 'HostReachable', data }];
+    }
   }
 }
 

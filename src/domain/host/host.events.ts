@@ -49,6 +49,21 @@ export interface EvacuationRefusal {
   vmId: string;
   reason: string;
 }
+/**
+ * The control plane heard no heartbeat from the host's worker for `silentMs`
+ * (over HOST_DEAD_MS): placement skips the host until it is heard again.
+ * The evidence: the last heartbeat seen (the worker's clock) and who noticed.
+ */
+export type HostUnreachable = DomainEvent<
+  'HostUnreachable',
+  { lastHeartbeatAt: string; lastHeartbeatBy: string; silentMs: number; observedBy: string }
+>;
+/** Heartbeats resumed after HostUnreachable. */
+export type HostReachable = DomainEvent<
+  'HostReachable',
+  { heartbeatAt: string; heartbeatBy: string; observedBy: string }
+>;
+
 /** The parent operation of an evacuation: the migrations it asked for and the VMs it could not move. */
 export type HostEvacuationStarted = DomainEvent<
   'HostEvacuationStarted',
@@ -62,7 +77,9 @@ export type HostEvent =
   | HostStateChanged
   | HostUpdated
   | HostRemoved
-  | HostEvacuationStarted;
+  | HostEvacuationStarted
+  | HostUnreachable
+  | HostReachable;
 export type HostEventType = HostEvent['type'];
 
 export function isHostEventType(type: string): type is HostEventType {
@@ -73,6 +90,8 @@ export function isHostEventType(type: string): type is HostEventType {
     type === 'HostStateChanged' ||
     type === 'HostUpdated' ||
     type === 'HostRemoved' ||
-    type === 'HostEvacuationStarted'
+    type === 'HostEvacuationStarted' ||
+    type === 'HostUnreachable' ||
+    type === 'HostReachable'
   );
 }

@@ -4,6 +4,7 @@ import type {
   HostCapabilities,
   HostEvent,
   HostLifecycleState,
+  HostUnreachable,
   Resources,
 } from './host.events.js';
 
@@ -24,6 +25,8 @@ export interface HostState {
   removed: boolean;
   /** Evacuations, by parent operation id. */
   evacuations: Record<string, { children: EvacuationChild[]; refused: EvacuationRefusal[] }>;
+  /** Set while the worker is silent (HostUnreachable), with the evidence; null when heard (or never watched). */
+  unreachable: (HostUnreachable['data'] & { since: string | null }) | null;
 }
 
 export function initialHostState(): HostState {
@@ -40,6 +43,7 @@ export function initialHostState(): HostState {
     labels: {},
     removed: false,
     evacuations: {},
+    unreachable: null,
   };
 }
 
@@ -55,7 +59,8 @@ export function free(state: HostState): Resources {
   return { vcpus: state.capacity.vcpus - used.vcpus, memoryMiB: state.capacity.memoryMiB - used.memoryMiB };
 }
 
-export function evolveHost(state: HostState, event: HostEvent): HostState {
+/** `since`: when the event was recorded, for views that have it (the projection); deciders pass none. */
+export function evolveHost(state: HostState, event: HostEvent, at: string | null = null): HostState {
   switch (event.type) {
     case 'HostRegistered': {
       const d = event.data;
@@ -98,5 +103,9 @@ export function evolveHost(state: HostState, event: HostEvent): HostState {
       const { operationId, children, refused } = event.data;
       return { ...state, evacuations: { ...state.evacuations, [operationId]: { children, refused } } };
     }
+    case 'HostUnreachable':
+      return { ...state, unreachable: { ...event.data, since: at } };
+    case 'HostReachable':
+      return { ...state, unreachable: null };
   }
 }

@@ -40,6 +40,11 @@ export interface VmState {
   snapshots: SnapshotRecord[];
   pending: PendingOperation | null;
   migration: MigrationInProgress | null;
+  /**
+   * Set by VmCrashed while the VM stays down (it reads `crashed`); cleared when it runs again
+   * or is deleted. Optional: states cached before it existed have none.
+   */
+  crash?: { reason: string; previousState: VmStateName } | null;
 }
 
 /** The VM's project: `default` for one created before projects. */
@@ -76,6 +81,16 @@ function advance(state: VmState, awaiting: PendingOperation['awaiting']): Pendin
 }
 
 export function evolveVm(state: VmState, event: VmEvent): VmState {
+  const next = evolveVmCore(state, event);
+  if (event.type === 'VmCrashed') {
+    return { ...next, crash: { reason: event.data.reason, previousState: event.data.previousState } };
+  }
+  // A crash is shown until the VM leaves the stopped state (started, deleted, failed).
+  if (next.crash && next.state !== 'stopped') return { ...next, crash: null };
+  return next;
+}
+
+function evolveVmCore(state: VmState, event: VmEvent): VmState {
   switch (event.type) {
     case 'VmCreateRequested': {
       const d = event.data;

@@ -38,7 +38,7 @@ export async function hostViewAt(
       `host ${hostId} did not exist yet at ${describePoint(point)}: it was registered at ${all[0]!.metadata.at}`,
     );
   const state = events.reduce(
-    (s, e) => (isHostEventType(e.type) ? evolveHost(s, { type: e.type, data: e.data } as HostEvent) : s),
+    (s, e) => (isHostEventType(e.type) ? evolveHost(s, { type: e.type, data: e.data } as HostEvent, e.metadata.at) : s),
     initialHostState(),
   );
   const upTo = events[events.length - 1]!;

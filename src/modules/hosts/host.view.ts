@@ -10,7 +10,16 @@ export interface HostView {
   capacity: Resources;
   allocated: Resources;
   labels: Record<string, string>;
+  /** `active`, `draining`, or `unreachable` (its worker silent over HOST_DEAD_MS; see `unreachable`). */
   state: string;
+  /** Why the host reads unreachable: the last heartbeat heard, how long silent, who noticed; null when heard. */
+  unreachable: {
+    since: string | null;
+    lastHeartbeatAt: string;
+    lastHeartbeatBy: string;
+    silentMs: number;
+    observedBy: string;
+  } | null;
   vms: number;
   capabilities: HostCapabilities | null;
   revision: number;
@@ -33,7 +42,8 @@ export function toHostView(
     capacity: state.capacity,
     allocated: allocated(state),
     labels: state.labels ?? {},
-    state: state.state,
+    state: state.unreachable ? 'unreachable' : state.state,
+    unreachable: state.unreachable ?? null,
     vms: Object.keys(state.allocations).length,
     capabilities,
     revision: Number(revision),

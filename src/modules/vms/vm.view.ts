@@ -7,7 +7,10 @@ export interface VmView {
   name: string;
   /** The project the VM belongs to (`default` for VMs from before projects). */
   project: string;
-  state: VmStateName;
+  /** `crashed` (a stopped VM whose stop nobody asked for) until it is started again; see `crash`. */
+  state: VmStateName | 'crashed';
+  /** Why it reads crashed: the driver's reason and the state it was in; null otherwise. */
+  crash: { reason: string; previousState: VmStateName } | null;
   hostId: string | null;
   /** The host's name beside its id (set by the HTTP views; null without a host). */
   hostName?: string | null;
@@ -29,7 +32,8 @@ export function toVmView(state: VmState, revision: bigint | string, createdAt: s
     id: state.id ?? '',
     name: spec?.name ?? '',
     project: vmProject(state),
-    state: state.state,
+    state: state.crash && state.state === 'stopped' ? 'crashed' : state.state,
+    crash: state.crash && state.state === 'stopped' ? state.crash : null,
     hostId: state.hostId,
     vcpus: spec?.vcpus ?? 0,
     memoryMiB: spec?.memoryMiB ?? 0,

@@ -96,7 +96,7 @@ describe('e2e: a container VM through the real app (host driver `container`, rea
     await runOk(t, 'post', `/v1/vms/${vmId}/start`);
     const pid2 = (await domain(vmId))?.pid as number;
     process.kill(pid2, 'SIGKILL');
-    await waitUntil('the VM marked stopped after the crash', async () => (await getVm(t, vmId)).state === 'stopped');
+    await waitUntil('the VM marked crashed after the kill', async () => (await getVm(t, vmId)).state === 'crashed');
     assert.ok((await vmEvents(t, vmId)).some((e) => e.type === 'VmCrashed'));
 
     await runOk(t, 'delete', `/v1/vms/${vmId}`);

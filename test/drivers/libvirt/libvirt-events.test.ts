@@ -62,7 +62,7 @@ describe(
 
       const t0 = Date.now();
       virshSync(daemons.uri, ['destroy', `vl-${vmId}`]);
-      await waitUntil('VM stopped by the event', async () => (await vmState(vmId)) === 'stopped', 30_000);
+      await waitUntil('VM crashed by the event', async () => (await vmState(vmId)) === 'crashed', 30_000);
       const took = Date.now() - t0;
       console.log(`timing outside destroy -> VM stopped in the read model: ${took} ms`);
       const events = (await t.as('auditor').get(`/v1/vms/${vmId}/events`)).body.items as Array<{
@@ -84,7 +84,7 @@ describe(
       const pids = qemuPidsOf(`vl-${vmId}`);
       assert.equal(pids.length, 1);
       process.kill(pids[0]!, 'SIGKILL');
-      await waitUntil('VM stopped after the crash', async () => (await vmState(vmId)) === 'stopped', 30_000);
+      await waitUntil('VM crashed after the kill', async () => (await vmState(vmId)) === 'crashed', 30_000);
       const events = (await t.as('auditor').get(`/v1/vms/${vmId}/events`)).body.items as Array<{ type: string }>;
       assert.ok(
         events.some((e) => e.type === 'VmCrashed'),

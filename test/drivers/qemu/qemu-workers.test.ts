@@ -161,11 +161,11 @@ describe(
       assert.equal((await waitOperation(t, revert.body.operationId, 60000)).status, 'succeeded');
       assert.equal((await t.as('viewer').get(`/v1/vms/${vmId}`)).body.state, 'running');
 
-      // Kill QEMU behind the service's back: the worker's sweep reports it and the VM ends stopped.
+      // Kill QEMU behind the service's back: the worker's sweep reports it and the VM reads crashed.
       for (const pid of qemuPids(vmId)) process.kill(pid, 'SIGKILL');
       await waitUntil('VmCrashed', async () => {
         const r = await t.as('viewer').get(`/v1/vms/${vmId}`);
-        return r.body.state === 'stopped' ? true : undefined;
+        return r.body.state === 'crashed' ? true : undefined;
       });
       const after = await t.as('auditor').get(`/v1/vms/${vmId}/events`);
       assert.equal(after.body.items.filter((e: { type: string }) => e.type === 'VmCrashed').length, 1);

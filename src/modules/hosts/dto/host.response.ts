@@ -37,6 +37,23 @@ export class HostCapabilitiesResponse implements HostCapabilities {
   hardwareAcceleration!: boolean;
 }
 
+export class HostUnreachableResponse {
+  @ApiProperty({ format: 'date-time', nullable: true, description: 'When it was marked unreachable' })
+  since!: string | null;
+
+  @ApiProperty({ format: 'date-time', description: "The last heartbeat heard (the worker's clock)" })
+  lastHeartbeatAt!: string;
+
+  @ApiProperty({ example: 'hv-1/4242', description: 'The worker process (machine/pid) that sent it' })
+  lastHeartbeatBy!: string;
+
+  @ApiProperty({ type: 'integer', description: 'How long it had been silent when marked' })
+  silentMs!: number;
+
+  @ApiProperty({ example: 'api-1/1717', description: 'The control-plane process that noticed' })
+  observedBy!: string;
+}
+
 export class HostResponse implements HostView {
   @ApiProperty({ example: 'hv-1' })
   id!: string;
@@ -64,8 +81,14 @@ export class HostResponse implements HostView {
   @ApiProperty({ type: ResourcesResponse, description: 'What its VMs take' })
   allocated!: ResourcesResponse;
 
-  @ApiProperty({ example: 'active', description: 'active, or draining (no new VMs)' })
+  @ApiProperty({
+    example: 'active',
+    description: 'active, draining (no new VMs), or unreachable (its worker silent over HOST_DEAD_MS; no new VMs)',
+  })
   state!: string;
+
+  @ApiProperty({ type: HostUnreachableResponse, nullable: true, description: 'The evidence while unreachable' })
+  unreachable!: HostUnreachableResponse | null;
 
   @ApiProperty({ type: 'integer', description: 'VMs placed on it' })
   vms!: number;

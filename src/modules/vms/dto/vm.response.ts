@@ -38,6 +38,14 @@ export class MigrationStateResponse {
   live!: boolean;
 }
 
+export class VmCrashResponse {
+  @ApiProperty({ example: 'the QEMU process is gone (exit unknown)' })
+  reason!: string;
+
+  @ApiProperty({ enum: VM_STATES, enumName: 'VmState', example: 'running' })
+  previousState!: VmStateName;
+}
+
 export class VmResponse implements VmView {
   @ApiProperty({ format: 'uuid', example: '7c9e6679-7425-40de-944b-e07fc1f90ae7' })
   id!: string;
@@ -48,8 +56,16 @@ export class VmResponse implements VmView {
   @ApiProperty({ example: 'default', description: 'The project the VM belongs to' })
   project!: string;
 
-  @ApiProperty({ enum: VM_STATES, enumName: 'VmState', example: 'running' })
-  state!: VmStateName;
+  @ApiProperty({
+    enum: [...VM_STATES, 'crashed'],
+    enumName: 'VmViewState',
+    example: 'running',
+    description: 'crashed: stopped without being asked (see crash) until started again',
+  })
+  state!: VmStateName | 'crashed';
+
+  @ApiProperty({ type: VmCrashResponse, nullable: true, description: 'Why it reads crashed; null otherwise' })
+  crash!: VmCrashResponse | null;
 
   @ApiProperty({ type: 'string', nullable: true, description: 'Null until placed' })
   hostId!: string | null;
