@@ -45,6 +45,8 @@ export interface FieldChange {
   path: string;
   old: unknown;
   new: unknown;
+  /** The event that made the last change to this field within the range. */
+  event?: { revision: number; type: string; principal: string; at: string };
 }
 
 export interface Accepted {

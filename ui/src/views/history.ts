@@ -7,19 +7,24 @@ import type { FieldChange, LoggedEvent, Vm } from '../types.js';
  * that revision (GET /v1/vms/{id}?revision=) and what changed against a second
  * point (GET /v1/vms/{id}/diff?from=&to=), by default the revision before it.
  */
-export async function historyPanel(id: string): Promise<HTMLElement> {
+export type HistoryPick = () => { revision: number; compare: number; atHead: boolean };
+
+export async function historyPanel(
+  id: string,
+  keep?: { revision: number; compare: number },
+): Promise<{ element: HTMLElement; pick?: HistoryPick }> {
   const q = encodeURIComponent(id);
   let events: LoggedEvent[];
   try {
     events = await listAll<LoggedEvent>(`/v1/vms/${q}/events`, 'fromRevision');
   } catch (err) {
-    return h('div', {}, h('h2', {}, 'History'), errorLine(err));
+    return { element: h('div', {}, h('h2', {}, 'History'), errorLine(err)) };
   }
-  if (events.length === 0) return h('div', {}, h('h2', {}, 'History'), h('p', {}, 'No events.'));
+  if (events.length === 0) return { element: h('div', {}, h('h2', {}, 'History'), h('p', {}, 'No events.')) };
   const first = events[0]!.revision;
   const last = events[events.length - 1]!.revision;
-  const slider = h('input', { type: 'range', id: 'revision', min: first, max: last, step: 1, value: last });
-  const compare = h('input', { type: 'number', id: 'compare', min: first, max: last, value: Math.max(first, last - 1) });
+  const slider = h('input', { type: 'range', id: 'revision', min: first, max: last, step: 1, value: keep?.revision ?? last });
+  const compare = h('input', { type: 'number', id: 'compare', min: first, max: last, value: keep?.compare ?? Math.max(first, last - 1) });
   const label = h('output', { id: 'revision-label' });
   const timeline = h(
     'ol',
@@ -46,21 +51,26 @@ export async function historyPanel(id: string): Promise<HTMLElement> {
     try {
       const [vm, d] = await Promise.all([
         api<Vm>('GET', `/v1/vms/${q}?revision=${r}`),
-        api<{ changes?: FieldChange[] }>('GET', `/v1/vms/${q}/diff?from=${Math.min(c, r)}&to=${Math.max(c, r)}`),
+        api<{ items?: FieldChange[] }>('GET', `/v1/vms/${q}/diff?from=${Math.min(c, r)}&to=${Math.max(c, r)}`),
       ]);
       if (mine !== seq) return; // a later move already answered
       state.dataset.revision = String(r);
       state.dataset.state = vm.state;
       state.textContent = JSON.stringify(vm, null, 2);
-      mount(diff, diffTable(d.changes ?? [], Math.min(c, r), Math.max(c, r)));
+      mount(diff, diffTable(d.items ?? [], Math.min(c, r), Math.max(c, r)));
     } catch (err) {
       if (mine === seq) mount(diff, errorLine(err));
     }
   };
   slider.addEventListener('input', () => void show('slider'));
   compare.addEventListener('change', () => void show('compare'));
-  void show('slider');
-  return h(
+  void show(keep ? 'compare' : 'slider');
+  const pick: HistoryPick = () => ({
+    revision: Number(slider.value),
+    compare: Number(compare.value),
+    atHead: Number(slider.value) === last,
+  });
+  const element = h(
     'div',
     {},
     h('h2', {}, 'History'),
@@ -74,6 +84,7 @@ export async function historyPanel(id: string): Promise<HTMLElement> {
     h('h3', {}, 'Changes'),
     diff,
   );
+  return { element, pick };
 }
 
 function diffTable(changes: FieldChange[], from: number, to: number): HTMLElement {
@@ -82,11 +93,20 @@ function diffTable(changes: FieldChange[], from: number, to: number): HTMLElemen
   return h(
     'table',
     {},
-    h('thead', {}, h('tr', {}, h('th', {}, 'Field'), h('th', {}, `r${from}`), h('th', {}, `r${to}`))),
+    h('thead', {}, h('tr', {}, h('th', {}, 'Field'), h('th', {}, `r${from}`), h('th', {}, `r${to}`), h('th', {}, 'by'))),
     h(
       'tbody',
       {},
-      changes.map((c) => h('tr', {}, h('td', {}, c.path), h('td', {}, show(c.old)), h('td', {}, show(c.new)))),
+      changes.map((c) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, c.path),
+          h('td', {}, show(c.old)),
+          h('td', {}, show(c.new)),
+          h('td', { class: 'cause' }, c.event ? `r${c.event.revision} ${c.event.type} · ${c.event.principal}` : ''),
+        ),
+      ),
     ),
   );
 }

@@ -2,7 +2,7 @@ import { api, listAll } from '../api.js';
 import { errorLine, h, mount, stateTag } from '../dom.js';
 import type { Operation, Vm } from '../types.js';
 import { liveRefresh } from './live.js';
-import { historyPanel } from './history.js';
+import { historyPanel, type HistoryPick } from './history.js';
 
 /** One VM: its state, actions, operations and history; refreshed by its own events. */
 export async function vmView(root: HTMLElement, signal: AbortSignal, id: string): Promise<void> {
@@ -11,6 +11,7 @@ export async function vmView(root: HTMLElement, signal: AbortSignal, id: string)
   const ops = h('section');
   const history = h('section');
   const status = h('div');
+  let shown: { revision: number | undefined; pick?: HistoryPick } | undefined;
   const refresh = async () => {
     const [vm, operations] = await Promise.all([
       api<Vm>('GET', `/v1/vms/${q}`),
@@ -18,7 +19,12 @@ export async function vmView(root: HTMLElement, signal: AbortSignal, id: string)
     ]);
     mount(summary, vmSummary(vm), actions(vm, status));
     mount(ops, h('h2', {}, 'Operations'), opsTable(operations));
-    mount(history, await historyPanel(id));
+    // Rebuilt only when the VM moved on, keeping the point the user picked unless it was the head.
+    if (shown && shown.revision === vm.revision) return;
+    const pick = shown?.pick?.();
+    const panel = await historyPanel(id, pick?.atHead ? undefined : pick);
+    shown = { revision: vm.revision, pick: panel.pick };
+    mount(history, panel.element);
   };
   await refresh();
   const live = liveRefresh(`/v1/events/stream?fromPosition=end&vmId=${q}`, signal, refresh);
