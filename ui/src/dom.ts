@@ -26,7 +26,12 @@ export function h<K extends keyof HTMLElementTagNameMap>(
 
 /** Replaces a container's content. */
 export function mount(parent: Element, ...children: (Child | Child[])[]): void {
-  parent.replaceChildren(...children.flat().filter((c): c is Node | string => c !== null && c !== undefined && c !== false).map((c) => (c instanceof Node ? c : String(c))));
+  parent.replaceChildren(
+    ...children
+      .flat()
+      .filter((c): c is Node | string => c !== null && c !== undefined && c !== false)
+      .map((c) => (c instanceof Node ? c : String(c))),
+  );
 }
 
 /** A state label styled by its value. */
@@ -42,7 +47,17 @@ export function bar(used: number, total: number, unit: string): HTMLElement {
   return h(
     'span',
     { class: 'capacity', title: `${pct}%` },
-    h('span', { class: pct >= 90 ? 'bar high' : 'bar', role: 'meter', 'aria-valuenow': pct, 'aria-valuemin': 0, 'aria-valuemax': 100 }, fill),
+    h(
+      'span',
+      {
+        class: pct >= 90 ? 'bar high' : 'bar',
+        role: 'meter',
+        'aria-valuenow': pct,
+        'aria-valuemin': 0,
+        'aria-valuemax': 100,
+      },
+      fill,
+    ),
     ` ${used} / ${total} ${unit}`,
   );
 }

@@ -23,8 +23,21 @@ export async function historyPanel(
   if (events.length === 0) return { element: h('div', {}, h('h2', {}, 'History'), h('p', {}, 'No events.')) };
   const first = events[0]!.revision;
   const last = events[events.length - 1]!.revision;
-  const slider = h('input', { type: 'range', id: 'revision', min: first, max: last, step: 1, value: keep?.revision ?? last });
-  const compare = h('input', { type: 'number', id: 'compare', min: first, max: last, value: keep?.compare ?? Math.max(first, last - 1) });
+  const slider = h('input', {
+    type: 'range',
+    id: 'revision',
+    min: first,
+    max: last,
+    step: 1,
+    value: keep?.revision ?? last,
+  });
+  const compare = h('input', {
+    type: 'number',
+    id: 'compare',
+    min: first,
+    max: last,
+    value: keep?.compare ?? Math.max(first, last - 1),
+  });
   const label = h('output', { id: 'revision-label' });
   const timeline = h(
     'ol',
@@ -47,7 +60,8 @@ export async function historyPanel(
     const mine = ++seq;
     const ev = events.find((e) => e.revision === r);
     label.textContent = `revision ${r}${ev ? ` (${ev.type})` : ''}`;
-    for (const li of timeline.children) li.classList.toggle('current', (li as HTMLElement).dataset.revision === String(r));
+    for (const li of timeline.children)
+      li.classList.toggle('current', (li as HTMLElement).dataset.revision === String(r));
     try {
       const [vm, d] = await Promise.all([
         api<Vm>('GET', `/v1/vms/${q}?revision=${r}`),
@@ -93,7 +107,11 @@ function diffTable(changes: FieldChange[], from: number, to: number): HTMLElemen
   return h(
     'table',
     {},
-    h('thead', {}, h('tr', {}, h('th', {}, 'Field'), h('th', {}, `r${from}`), h('th', {}, `r${to}`), h('th', {}, 'by'))),
+    h(
+      'thead',
+      {},
+      h('tr', {}, h('th', {}, 'Field'), h('th', {}, `r${from}`), h('th', {}, `r${to}`), h('th', {}, 'by')),
+    ),
     h(
       'tbody',
       {},

@@ -13,7 +13,15 @@ export async function hostsView(root: HTMLElement): Promise<void> {
       : h(
           'table',
           { id: 'hosts' },
-          h('thead', {}, h('tr', {}, ['Name', 'Driver', 'State', 'vCPUs', 'Memory'].map((c) => h('th', {}, c)))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ['Name', 'Driver', 'State', 'vCPUs', 'Memory'].map((c) => h('th', {}, c)),
+            ),
+          ),
           h(
             'tbody',
             {},

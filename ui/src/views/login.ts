@@ -3,7 +3,14 @@ import { errorLine, h, mount } from '../dom.js';
 
 /** Paste a token; it is checked against the API before the console opens. */
 export function loginView(root: HTMLElement): void {
-  const input = h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'off', required: true, size: 40 });
+  const input = h('input', {
+    type: 'password',
+    id: 'token',
+    name: 'token',
+    autocomplete: 'off',
+    required: true,
+    size: 40,
+  });
   const status = h('div');
   const form = h(
     'form',

@@ -77,7 +77,15 @@ function opsTable(ops: Operation[]): HTMLElement {
   return h(
     'table',
     { id: 'operations' },
-    h('thead', {}, h('tr', {}, ['Kind', 'Status', 'By', 'Started', 'Error'].map((c) => h('th', {}, c)))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ['Kind', 'Status', 'By', 'Started', 'Error'].map((c) => h('th', {}, c)),
+      ),
+    ),
     h(
       'tbody',
       {},

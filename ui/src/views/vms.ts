@@ -49,7 +49,15 @@ function vmTable(vms: Vm[]): HTMLElement {
   return h(
     'table',
     { id: 'vms' },
-    h('thead', {}, h('tr', {}, ['Name', 'State', 'Host', 'vCPUs', 'Memory'].map((c) => h('th', {}, c)))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ['Name', 'State', 'Host', 'vCPUs', 'Memory'].map((c) => h('th', {}, c)),
+      ),
+    ),
     h(
       'tbody',
       {},
