@@ -147,7 +147,9 @@ describe('web console (/ui) in headless chromium', () => {
     assert.equal(firstState, atFirst.state, 'the slider shows what the API says about that revision');
     await page.locator(`.timeline li.current[data-revision="${min}"]`).waitFor();
     await page.screenshot({ path: join(SHOTS, '3-vm-history-first-revision.png'), fullPage: true });
-    await page.locator('#revision').fill(String(max));
+    // A click on the timeline moves the slider too.
+    await page.click(`.timeline li[data-revision="${max}"]`);
+    assert.equal(await page.locator('#revision').inputValue(), String(max));
     await page.locator(`#state-at[data-revision="${max}"][data-state="running"]`).waitFor();
     // The diff between two points: the first revision against the last.
     await page.fill('#compare', String(min));

@@ -77,6 +77,13 @@ export async function historyPanel(
     }
   };
   slider.addEventListener('input', () => void show('slider'));
+  // A click on the timeline moves the slider there.
+  timeline.addEventListener('click', (e) => {
+    const li = (e.target as Element).closest('li');
+    if (!li?.dataset.revision) return;
+    slider.value = li.dataset.revision;
+    void show('slider');
+  });
   compare.addEventListener('change', () => void show('compare'));
   void show(keep ? 'compare' : 'slider');
   const pick: HistoryPick = () => ({
