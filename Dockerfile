@@ -15,7 +15,8 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 # tsconfig.build.json compiles src/ only (no specs, tests, bench or chaos); `mkdir -p
 # migrations` because git keeps no empty folder and the runtime stage copies it.
-RUN npx tsc -p tsconfig.build.json \
+# ui/tsconfig.json compiles the web console's browser scripts into dist/ui.
+RUN npx tsc -p tsconfig.build.json && npx tsc -p ui/tsconfig.json \
   && npm prune --omit=dev --no-audit --no-fund \
   && mkdir -p migrations
 
@@ -42,6 +43,7 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/migrations ./migrations
+COPY --from=build /app/ui/public ./ui/public
 COPY --from=build /app/scripts/healthcheck.mjs ./scripts/healthcheck.mjs
 RUN mkdir -p /data && chown node:node /data
 # The API needs no privilege; a worker that drives /dev/kvm, namespaces and cgroups runs

@@ -14,6 +14,7 @@ import type { HttpPorts } from '../http/tokens.js';
 import { createValidationPipe } from '../http/validation.js';
 import { openApiDocument } from '../http/openapi/document.js';
 import { httpPorts } from './http-ports.js';
+import { serveWebConsole } from './web-console.js';
 import type { Runtime } from './runtime.js';
 
 /** Builds the Nest HTTP app over a runtime's ports; does not listen. */
@@ -31,6 +32,7 @@ export async function createHttpAppOver(ports: HttpPorts): Promise<NestExpressAp
   // ETags are ours (stream revisions), not Express's body hashes.
   app.set('etag', false);
   app.use(helmet(helmetOptions()));
+  serveWebConsole(app);
   app.use(requireJsonBody);
   app.useBodyParser('json', { limit: ports.config.bodyLimit, strict: true, reviver: rejectNonFinite });
   app.use((req: Request, res: Response, next: NextFunction) => {
