@@ -1,5 +1,6 @@
 import { ApiExtraModels, ApiProperty, getSchemaPath } from '@nestjs/swagger';
-import type { RecordedCommand } from '../../../eventstore/event-store.port.js';
+import { RecordedCommandResponse } from '../../../http/openapi/recorded-command.response.js';
+import { ANY_OBJECT, JSON_VALUE } from '../../../http/openapi/schemas.js';
 import type { CauseLink, Origin, WhyView } from '../why.js';
 
 // `implements` ties each schema to the view it documents: a field added to the view
@@ -8,18 +9,9 @@ import type { CauseLink, Origin, WhyView } from '../why.js';
 type RequestOrigin = Extract<Origin, { kind: 'request' }>;
 type ObservationOrigin = Extract<Origin, { kind: 'observation' }>;
 type ElsewhereOrigin = Extract<Origin, { kind: 'elsewhere' }>;
+type WhyEvent = WhyView['event'];
 
-const ANY_FIELDS = { type: 'object', additionalProperties: true } as const;
-
-export class RecordedCommandResponse implements RecordedCommand {
-  @ApiProperty({ example: 'StartVm' })
-  type!: string;
-
-  @ApiProperty({ ...ANY_FIELDS, description: 'The fields of the command, as recorded' })
-  args!: Record<string, unknown>;
-}
-
-export class WhyEventResponse {
+export class WhyEventResponse implements WhyEvent {
   @ApiProperty({ format: 'uuid' })
   id!: string;
 
@@ -35,7 +27,7 @@ export class WhyEventResponse {
   @ApiProperty({ format: 'date-time' })
   at!: string;
 
-  @ApiProperty(ANY_FIELDS)
+  @ApiProperty(ANY_OBJECT)
   data!: Record<string, unknown>;
 }
 
@@ -126,8 +118,7 @@ export class WhyResponse implements WhyView {
   automatic!: boolean;
 
   @ApiProperty({
-    ...ANY_FIELDS,
-    nullable: true,
+    ...JSON_VALUE,
     description: 'What an automatic decision (or placement) acted on, as recorded; null when none was',
   })
   evidence!: unknown;
