@@ -59,6 +59,10 @@ describe('OpenAPI: a generated client runs a VM lifecycle', () => {
       ids.add(op.operationId);
       for (const [status, r] of Object.entries(op.responses as Json)) {
         const content = (r as Json).content as Json | undefined;
+        if (status === '204') {
+          assert.equal(content, undefined, `${where} 204: a No Content answer has no body`);
+          continue;
+        }
         assert.ok(content && Object.keys(content).length, `${where} ${status}: no body schema`);
         if (Number(status) >= 400)
           assert.equal(content['application/json']?.schema?.$ref, '#/components/schemas/ErrorResponse', where);
@@ -78,6 +82,9 @@ describe('OpenAPI: a generated client runs a VM lifecycle', () => {
     assert.ok((start.parameters as Json[]).some((p) => p.name === 'Idempotency-Key' && p.in === 'header'));
     assert.ok((start.parameters as Json[]).some((p) => p.name === 'If-Match' && p.in === 'header'));
     assert.ok(doc.paths['/v1/vms/{id}'].get.responses['200'].headers.ETag);
+    // Record creations (not commands) answer 201 with the record's Location.
+    for (const path of ['/v1/hosts', '/v1/projects'])
+      assert.ok(doc.paths[path].post.responses['201'].headers.Location, `POST ${path}: 201 Location`);
     assert.ok(start.responses['503'].headers['Retry-After']);
     assert.equal(doc.components.securitySchemes.bearer.scheme, 'bearer');
     assert.equal(doc.components.securitySchemes.bearer.bearerFormat, undefined);
@@ -144,5 +151,9 @@ describe('OpenAPI: a generated client runs a VM lifecycle', () => {
     assert.equal(report.stale.status, 412);
     assert.equal(report.stale.error.statusCode, 412);
     assert.equal(report.deleted, 'deleted');
+    assert.equal(report.hostLocation, `/v1/hosts/${report.hostId}`);
+    assert.deepEqual(report.project, { name: 'openapi-team', location: '/v1/projects/openapi-team', vms: 0 });
+    assert.ok(Array.isArray(report.images));
+    assert.ok(report.fleetHosts.includes('openapi-hv'), JSON.stringify(report.fleetHosts));
   });
 });

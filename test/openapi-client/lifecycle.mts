@@ -29,6 +29,13 @@ export interface LifecycleReport {
   stale: { status: number; error: ErrorBody };
   /** The VM read after delete. */
   deleted: Vm['state'];
+  /** Where POST /v1/hosts said the new host is. */
+  hostLocation: string | null;
+  /** A project created, then read back: its name, Location and live VM count. */
+  project: { name: string; location: string | null; vms: number };
+  /** The image catalog's names, and the hosts /v1/fleet shows. */
+  images: string[];
+  fleetHosts: string[];
 }
 
 function fail(what: string, status: number, error: ErrorBody): never {
@@ -136,6 +143,17 @@ export async function runLifecycle(
     client.DELETE('/v1/vms/{id}', { params: { path: { id: vmId }, query: { reason: 'done' } } }),
   );
 
+  const createdProject = await admin.POST('/v1/projects', {
+    body: { name: 'openapi-team', quotas: { vms: 2 }, reason: 'openapi client test' },
+  });
+  if (createdProject.error) fail('create project', createdProject.response.status, createdProject.error);
+  const project = await admin.GET('/v1/projects/{name}', { params: { path: { name: createdProject.data.name } } });
+  if (project.error) fail('GET project', project.response.status, project.error);
+  const images = await client.GET('/v1/images');
+  if (images.error) fail('list images', images.response.status, images.error);
+  const fleet = await client.GET('/v1/fleet');
+  if (fleet.error) fail('GET fleet', fleet.response.status, fleet.error);
+
   return {
     hostId,
     vmId,
@@ -146,5 +164,13 @@ export async function runLifecycle(
     revision: read.data.revision,
     stale,
     deleted: (await vm(vmId)).state,
+    hostLocation: host.response.headers.get('Location'),
+    project: {
+      name: project.data.name,
+      location: createdProject.response.headers.get('Location'),
+      vms: project.data.usage.vms,
+    },
+    images: images.data.items.map((i) => i.name),
+    fleetHosts: fleet.data.hosts.map((h) => h.name),
   };
 }

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { ErrorBody } from '../error-body.js';
+import type { Covers, Undocumented } from './covers.js';
 
 /** One field a 400 names, with what is wrong with it. */
 export class FieldErrorResponse {
@@ -31,3 +32,5 @@ export class ErrorResponse implements ErrorBody {
   })
   details?: unknown;
 }
+
+export type ErrorResponseCovers = Covers<Undocumented<ErrorBody, ErrorResponse>>;

@@ -8,6 +8,7 @@ import { vmProject } from '../../domain/vm/vm.state.js';
 import { FLEET_AT_DOC, fleetAt, parseFleetAt } from '../../http/fleet-point.js';
 import { FLEET_HISTORY } from '../../http/tokens.js';
 import type { FleetHistory } from '../../projections/fleet-history.js';
+import { FleetResponse } from './dto/fleet.response.js';
 import { toFleetView, type FleetView } from './fleet.view.js';
 
 @ApiTags('fleet')
@@ -20,7 +21,7 @@ export class FleetController {
    * Every host with the VMs it ran and the operations in flight (with their
    * principals), now or at `?at=`. Same roles as GET /v1/vms/{id}?at=.
    */
-  @ApiAnswer('The fleet now or at an instant: hosts, their VMs, operations in flight', Object)
+  @ApiAnswer('The fleet now or at an instant: hosts, their VMs, operations in flight', FleetResponse)
   @Get()
   @Roles(...READERS)
   @ApiQuery({ name: 'at', required: false, description: `${FLEET_AT_DOC}; default: now` })

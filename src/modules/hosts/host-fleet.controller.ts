@@ -1,5 +1,7 @@
 import { Body, Controller, Delete, HttpCode, Inject, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiAnswer, ApiCommand } from '../../http/openapi/decorators.js';
+import { HostResponse } from './dto/host.response.js';
 import type { Response } from 'express';
 import { capabilitiesOfHost, type Capabilities } from '../../application/host-capabilities.js';
 import type { HandleResult } from '../../application/handle-command.js';
@@ -35,6 +37,7 @@ export class HostFleetController {
   }
 
   /** Capacity (never below what is allocated: 409 with the numbers) and/or labels (replaced as a whole). */
+  @ApiAnswer("Change a host's capacity and/or labels", HostResponse)
   @Patch(':id')
   @Roles()
   async update(
@@ -58,6 +61,7 @@ export class HostFleetController {
   }
 
   /** No new VM is placed on (or migrated to) a draining host; its VMs stay until moved. */
+  @ApiAnswer('Drain a host: no new VM is placed on it', HostResponse)
   @Post(':id/drain')
   @HttpCode(200)
   @Roles()
@@ -66,6 +70,7 @@ export class HostFleetController {
   }
 
   /** Back in service. */
+  @ApiAnswer('Restore a drained host to service', HostResponse)
   @Post(':id/restore')
   @HttpCode(200)
   @Roles()
@@ -74,6 +79,10 @@ export class HostFleetController {
   }
 
   /** Drains, then moves every VM away: 202 + the parent operation (progress {done, total}, result). */
+  @ApiCommand(
+    'Evacuate a host: drain it, then migrate every VM away',
+    'The operation (kind evacuate) has one child migration per VM, progress {done, total} and a result.',
+  )
   @Post(':id/evacuate')
   @Roles()
   async evacuate(
@@ -88,6 +97,7 @@ export class HostFleetController {
   }
 
   /** Deregisters a host with no VM left (409 naming them otherwise): HostRemoved, gone from lists, its worker stops. */
+  @ApiAnswer('Deregister a host with no VM left', HostResponse, { description: 'Removed: the host as it was' })
   @Delete(':id')
   @Roles()
   async remove(

@@ -75,10 +75,18 @@ export class HostsController {
   }
 
   /** The capabilities are recorded in HostRegistered: later commands read them from the host, not the driver. */
-  @ApiAnswer('Register a host', HostResponse, { status: 201, description: 'Registered' })
+  @ApiAnswer('Register a host', HostResponse, {
+    status: 201,
+    description: 'Registered',
+    headers: { Location: { description: 'The host: /v1/hosts/{id}', schema: { type: 'string' } } },
+  })
   @Post()
   @Roles()
-  async register(@Body() body: RegisterHostDto, @CurrentPrincipal() p: Principal): Promise<HostView> {
+  async register(
+    @Body() body: RegisterHostDto,
+    @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<HostView> {
     const kinds = this.capabilities.kinds();
     if (!kinds.includes(body.driver)) {
       throw new BadRequestException(
@@ -130,6 +138,7 @@ export class HostsController {
     );
     const last = result.events[result.events.length - 1]!;
     await this.projections.waitFor(last.position, 3000);
+    res.location(`/v1/hosts/${encodeURIComponent(hostId)}`);
     return toHostView(result.state, capabilities, result.revision ?? 0n, last.metadata.at, last.metadata.at);
   }
 

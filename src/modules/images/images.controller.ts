@@ -13,7 +13,8 @@ import {
   Res,
   ForbiddenException,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiAnswer } from '../../http/openapi/decorators.js';
 import type { Request, Response } from 'express';
 import { rm } from 'node:fs/promises';
 import { detectImageFormat } from '../../application/image-format.js';
@@ -38,6 +39,9 @@ import type { Logger } from 'pino';
 import { BadChecksumHeader, claimedSha256, receiveUpload, UploadAborted, UploadTooLarge } from './image-upload.js';
 import type { ImageView } from './image.view.js';
 import { ImagesService } from './images.service.js';
+import { ImagePage, ImageResponse } from './dto/image.response.js';
+
+const IMAGE_LOCATION = { Location: { description: 'The image: /v1/images/{name}', schema: { type: 'string' } } };
 
 function checkName(name: string): void {
   if (!NAME_PATTERN.test(name)) throw badField('name', NAME_RULE);
@@ -65,6 +69,17 @@ export class ImagesController {
    * image, 412 with `If-None-Match: *` when the name exists, 409 replacing bytes a VM uses.
    * 201 for a new image, 200 when it replaced (or repeated) one.
    */
+  @ApiAnswer('Upload (or replace) an image', ImageResponse, {
+    status: 201,
+    description: 'Created: a new image',
+    headers: IMAGE_LOCATION,
+  })
+  @ApiResponse({
+    status: 200,
+    description: 'Replaced (or repeated) an image',
+    type: ImageResponse,
+    headers: IMAGE_LOCATION,
+  })
   @Put(':name')
   @Roles('operator')
   @ApiConsumes('application/octet-stream')
@@ -164,12 +179,14 @@ export class ImagesController {
     }
   }
 
+  @ApiAnswer('List images', ImagePage)
   @Get()
   @Roles(...READERS)
   async list(): Promise<{ items: ImageView[]; next: null }> {
     return { items: await this.images.list(), next: null };
   }
 
+  @ApiAnswer('Read an image', ImageResponse)
   @Get(':name')
   @Roles(...READERS)
   async get(@Param('name') name: string): Promise<ImageView> {
@@ -178,6 +195,8 @@ export class ImagesController {
   }
 
   /** Refused (409, naming the VMs) while a VM that is not deleted was created from it. */
+  @ApiOperation({ summary: 'Delete an image' })
+  @ApiResponse({ status: 204, description: 'Deleted: no body' })
   @Delete(':name')
   @Roles('operator')
   @HttpCode(204)

@@ -7,6 +7,8 @@ import { READERS, Roles, type Principal } from '../../http/auth/roles.js';
 import { NotFoundException } from '@nestjs/common';
 import { ChangeQuotasDto, CreateProjectDto } from './dto/project.dto.js';
 import { ProjectsService, type ProjectView } from './projects.service.js';
+import { ProjectPage, ProjectResponse } from './dto/project.response.js';
+import { ApiAnswer } from '../../http/openapi/decorators.js';
 
 /** A name that cannot be a project is simply not found (as any other unknown one). */
 function projectName(name: string): string {
@@ -21,6 +23,11 @@ export class ProjectsController {
   constructor(private readonly projects: ProjectsService) {}
 
   /** Admin only: tenants are created by whoever runs the platform. */
+  @ApiAnswer('Create a project', ProjectResponse, {
+    status: 201,
+    description: 'Created',
+    headers: { Location: { description: 'The project: /v1/projects/{name}', schema: { type: 'string' } } },
+  })
   @Post()
   @Roles()
   async create(
@@ -33,12 +40,14 @@ export class ProjectsController {
     return view;
   }
 
+  @ApiAnswer('List projects (those the principal may use)', ProjectPage)
   @Get()
   @Roles(...READERS)
   async list(@CurrentPrincipal() p: Principal): Promise<{ items: ProjectView[]; next: null }> {
     return { items: await this.projects.list(p), next: null };
   }
 
+  @ApiAnswer('Read a project: quotas and usage', ProjectResponse)
   @Get(':name')
   @Roles(...READERS)
   async get(@Param('name') name: string, @CurrentPrincipal() p: Principal): Promise<ProjectView> {
@@ -46,6 +55,7 @@ export class ProjectsController {
   }
 
   /** Admin only. Lowering a limit below current usage is allowed: existing VMs stay, new ones are refused. */
+  @ApiAnswer("Change a project's quotas (null removes a limit)", ProjectResponse)
   @Patch(':name')
   @Roles()
   async change(

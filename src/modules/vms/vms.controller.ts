@@ -28,6 +28,7 @@ import { ApiAnswer, ApiCommand, ApiPage, ETAG_HEADER } from '../../http/openapi/
 import { SnapshotPage, VmPage, VmResponse } from './dto/vm.response.js';
 import { VmDiffResponse } from './dto/vm-diff.response.js';
 import { ResizeVmDto } from './dto/resize-vm.dto.js';
+import { WhyResponse } from './dto/why.response.js';
 import { SnapshotDto } from './dto/snapshot.dto.js';
 import { StopVmDto } from './dto/stop-vm.dto.js';
 import { toVmView } from './vm.view.js';
@@ -161,7 +162,7 @@ export class VmsController {
    * principal and reason, the causation chain back to the request or observation
    * that started it, and the evidence an automatic decision acted on.
    */
-  @ApiAnswer('Why one state change of a VM happened', Object)
+  @ApiAnswer('Why one state change of a VM happened', WhyResponse)
   @Get(':id/why')
   @Roles('operator', ...AUDITORS)
   @ApiQuery({ name: 'revision', required: false, description: 'stream revision; default: the latest (404 past it)' })

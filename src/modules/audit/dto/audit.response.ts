@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { SealKeyView } from '../../../eventstore/seals/seal-audit.js';
 import { ANY_OBJECT, JSON_VALUE } from '../../../http/openapi/schemas.js';
+import type { Covers, Undocumented } from '../../../http/openapi/covers.js';
 
 export class ChainBreakResponse {
   @ApiProperty()
@@ -173,3 +174,5 @@ export class ReplayCheckResponse {
   @ApiProperty({ type: 'integer' })
   durationMs!: number;
 }
+
+export type SealKeyCovers = Covers<Undocumented<SealKeyView, SealKeyResponse>>;

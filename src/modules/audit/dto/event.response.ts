@@ -1,7 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { EventMetadata } from '../../../eventstore/event-store.port.js';
+import { RecordedCommandResponse } from '../../../http/openapi/recorded-command.response.js';
 import { ANY_OBJECT } from '../../../http/openapi/schemas.js';
 import type { EventView } from '../event.view.js';
+import type { Covers, Undocumented } from '../../../http/openapi/covers.js';
 
 export class EventMetadataResponse implements EventMetadata {
   @ApiProperty({ description: 'Who: a named person or service', example: 'operator' })
@@ -21,6 +23,12 @@ export class EventMetadataResponse implements EventMetadata {
 
   @ApiPropertyOptional()
   reason?: string;
+
+  @ApiPropertyOptional({
+    type: RecordedCommandResponse,
+    description: 'The command that decided the event (absent on events from before it was recorded)',
+  })
+  command?: RecordedCommandResponse;
 
   @ApiProperty({ description: "The stream's previous hash (hex)" })
   prevHash!: string;
@@ -63,3 +71,6 @@ export class EventPage {
   })
   next!: string | null;
 }
+
+export type EventMetadataCovers = Covers<Undocumented<EventMetadata, EventMetadataResponse>>;
+export type EventResponseCovers = Covers<Undocumented<EventView, EventResponse>>;

@@ -1,18 +1,12 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { HostDomain } from '../../../application/host-queries.js';
-import type { HostCapabilities, Resources } from '../../../domain/host/host.events.js';
+import type { HostCapabilities } from '../../../domain/host/host.events.js';
+import { AsOfResponse } from '../../../http/openapi/as-of.response.js';
+import { ResourcesResponse } from '../../../http/openapi/resources.response.js';
 import type { HostView } from '../host.view.js';
 
 // `implements` ties each schema to the view it documents: a field added to the view
 // and not here fails the build.
-
-export class ResourcesResponse implements Resources {
-  @ApiProperty({ type: 'integer', example: 8 })
-  vcpus!: number;
-
-  @ApiProperty({ type: 'integer', example: 16384 })
-  memoryMiB!: number;
-}
 
 export class HostCapabilitiesResponse implements HostCapabilities {
   @ApiProperty()
@@ -112,6 +106,9 @@ export class HostPage {
 
   @ApiProperty({ type: 'string', nullable: true, description: 'Always null: every host in one page' })
   next!: string | null;
+
+  @ApiPropertyOptional({ type: AsOfResponse, description: 'With ?at=: the point the list is as of' })
+  asOf?: AsOfResponse;
 }
 
 /** One domain the driver runs; drivers may add details beside these. */

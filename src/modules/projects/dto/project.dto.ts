@@ -8,28 +8,46 @@ const MAX = 1_000_000_000;
 
 /** Each limit optional: absent = unlimited. In a PATCH, null removes a limit and an absent one is kept. */
 export class QuotasDto {
-  @ApiPropertyOptional({ minimum: 0, description: 'live VMs', nullable: true })
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: MAX, description: 'live VMs', nullable: true })
   @IsOptional()
   @IsInt()
   @Min(0)
   @Max(MAX)
   vms?: number | null;
 
-  @ApiPropertyOptional({ minimum: 0, description: 'vCPUs over the live VMs', nullable: true })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 0,
+    maximum: MAX,
+    description: 'vCPUs over the live VMs',
+    nullable: true,
+  })
   @IsOptional()
   @IsInt()
   @Min(0)
   @Max(MAX)
   vcpus?: number | null;
 
-  @ApiPropertyOptional({ minimum: 0, description: 'MiB of memory over the live VMs', nullable: true })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 0,
+    maximum: MAX,
+    description: 'MiB of memory over the live VMs',
+    nullable: true,
+  })
   @IsOptional()
   @IsInt()
   @Min(0)
   @Max(MAX)
   memoryMiB?: number | null;
 
-  @ApiPropertyOptional({ minimum: 0, description: 'GiB of disk over the live VMs', nullable: true })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 0,
+    maximum: MAX,
+    description: 'GiB of disk over the live VMs',
+    nullable: true,
+  })
   @IsOptional()
   @IsInt()
   @Min(0)

@@ -4,21 +4,21 @@ import { ReasonDto } from '../../../http/reason.dto.js';
 
 /** PATCH /v1/vms/{id}: a cold resize; what is absent stays as it is. The same bounds as a create. */
 export class ResizeVmDto extends ReasonDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 256 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 256 })
   @IsOptional()
   @IsInt()
   @Min(1)
   @Max(256)
   vcpus?: number;
 
-  @ApiPropertyOptional({ minimum: 16, maximum: 4194304 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 16, maximum: 4194304 })
   @IsOptional()
   @IsInt()
   @Min(16)
   @Max(4194304)
   memoryMiB?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 65536, description: 'Grows the disk; never shrinks it' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 65536, description: 'Grows the disk; never shrinks it' })
   @IsOptional()
   @IsInt()
   @Min(1)

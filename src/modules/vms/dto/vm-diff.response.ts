@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { ChangeCause, FieldChange, JsonValue } from '../../../domain/vm/vm-diff.js';
 import { JSON_VALUE } from '../../../http/openapi/schemas.js';
 import type { DiffBound, VmDiff } from '../vms.service.js';
+import type { Covers, Undocumented } from '../../../http/openapi/covers.js';
 
 export class ChangeCauseResponse implements ChangeCause {
   @ApiProperty({ format: 'uuid' })
@@ -67,3 +68,8 @@ export class VmDiffResponse implements VmDiff {
   @ApiProperty({ type: 'string', nullable: true, description: 'Always null: the range is one answer' })
   next!: null;
 }
+
+export type VmDiffCovers = Covers<Undocumented<VmDiff, VmDiffResponse>>;
+export type FieldChangeCovers = Covers<Undocumented<FieldChange, FieldChangeResponse>>;
+export type ChangeCauseCovers = Covers<Undocumented<ChangeCause, ChangeCauseResponse>>;
+export type DiffBoundCovers = Covers<Undocumented<DiffBound, DiffBoundResponse>>;

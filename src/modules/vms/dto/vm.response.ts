@@ -1,6 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { VM_STATES, type SnapshotRecord, type VmStateName } from '../../../domain/vm/vm.types.js';
+import { AsOfResponse } from '../../../http/openapi/as-of.response.js';
 import type { VmView } from '../vm.view.js';
+import type { Covers, Undocumented } from '../../../http/openapi/covers.js';
 
 // `implements` ties each schema to the view it documents: a field added to the view
 // and not here fails the build.
@@ -114,6 +116,9 @@ export class VmPage {
 
   @ApiProperty({ type: 'string', nullable: true, description: 'The cursor of the next page; null on the last' })
   next!: string | null;
+
+  @ApiPropertyOptional({ type: AsOfResponse, description: 'With ?at=: the point the list is as of (one page)' })
+  asOf?: AsOfResponse;
 }
 
 export class SnapshotPage {
@@ -123,3 +128,5 @@ export class SnapshotPage {
   @ApiProperty({ type: 'string', nullable: true, description: 'Always null: every snapshot in one page' })
   next!: string | null;
 }
+
+export type VmResponseCovers = Covers<Undocumented<VmView, VmResponse>>;
