@@ -38,8 +38,9 @@ export function resolveServer(opts: ServerOptions): Server {
   const file = readConfigFile();
   const url = opts.server ?? process.env.VIRTLEDGER_URL ?? file.url;
   const token = opts.token ?? process.env.VIRTLEDGER_TOKEN ?? file.token;
-  if (!url) throw new CliError('no server: pass --server <url>, set VIRTLEDGER_URL or "url" in the config file');
-  if (!token) throw new CliError('no token: pass --token <token>, set VIRTLEDGER_TOKEN or "token" in the config file');
+  if (!url) throw new CliError(`no server: pass --server <url> or set VIRTLEDGER_URL (or "url" in ${configPath()})`);
+  if (!token)
+    throw new CliError(`no token: pass --token <token> or set VIRTLEDGER_TOKEN (or "token" in ${configPath()})`);
   try {
     new URL(url);
   } catch {

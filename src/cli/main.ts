@@ -21,6 +21,7 @@ import {
 import { CliError } from './client.js';
 import { registerCompletion } from './completion.js';
 import { registerHostCommands } from './host-commands.js';
+import { registerQueueCommands } from './queue-commands.js';
 import { registerImportCommand } from './import-export.js';
 import { quietOnClosedPipe } from './output.js';
 import { registerImageImport } from './image-import.js';
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   registerSnapshotCommands(program);
   registerProjectCommands(program);
   registerFleetCommand(program);
+  registerQueueCommands(program);
   registerCompletion(program);
 
   return program;

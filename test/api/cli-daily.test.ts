@@ -147,6 +147,24 @@ describe('e2e: the virtledger CLI for daily work (host, vm, op, completion, conf
     );
     assert.equal(res.code, 1, res.stdout + res.stderr);
     assert.match(res.stderr, /virtledger: operation \S+ failed: /);
+    // A driver failure that no retry fixes is reported as the operation's result and the job completes
+    // (src/workers/host-worker.ts): the queue counts it nowhere, and its failed list stays empty.
+    const ls = await runCli(['queue', 'ls', '--json'], as('operator'));
+    assert.equal(ls.code, 0, ls.stderr);
+    const row = (JSON.parse(ls.stdout) as { items: Json[] }).items.find((q) => q.hostId === hostId)!;
+    assert.equal(row.hostName, 'daily-bad');
+    for (const k of ['waiting', 'active', 'delayed', 'failed']) assert.equal(typeof row[k], 'number', k);
+    const table = await runCli(['queue', 'ls'], as('operator'));
+    assert.match(lines(table.stdout)[0]!, /^HOST\s+NAME\s+WAITING\s+ACTIVE\s+DELAYED\s+FAILED$/);
+    assert.ok(lines(table.stdout).some((r) => r.startsWith(hostId) && /\sdaily-bad\s+\d+\s+\d+\s+\d+\s+\d+$/.test(r)));
+    const shown = await runCli(['queue', 'show', hostId, '--json'], as('admin'));
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.deepEqual(JSON.parse(shown.stdout), (await t.as('admin').get(`/v1/queues/${hostId}/failed`)).body);
+    const forViewer = await runCli(['queue', 'ls'], as('viewer'));
+    assert.equal(forViewer.code, 2);
+    assert.match(forViewer.stderr, /403 Forbidden/);
+    const unknown = await runCli(['queue', 'show', 'no-such-host'], as('operator'));
+    assert.equal(unknown.code, 3);
 
     const viewer = await runCli(['vm', 'create', 'x', '--vcpus', '1', '--memory', '64'], as('viewer'));
     assert.equal(viewer.code, 2);
@@ -160,7 +178,7 @@ describe('e2e: the virtledger CLI for daily work (host, vm, op, completion, conf
     const res = await runCli(['completion', 'bash']);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /^complete -F _virtledger virtledger$/m);
-    assert.match(res.stdout, /^ {4}""\) opts="host audit vm image op snapshot project fleet completion" ;;$/m);
+    assert.match(res.stdout, /^ {4}""\) opts="host audit vm image op snapshot project fleet queue completion" ;;$/m);
     assert.match(
       res.stdout,
       /^ {4}"vm stop"\) opts="--server --token --json --force --timeout-ms --wait --reason" ;;$/m,
@@ -192,6 +210,6 @@ describe('e2e: the virtledger CLI for daily work (host, vm, op, completion, conf
     assert.equal(broken.stderr, `virtledger: config file ${file} is not JSON\n`);
     const none = await runCli(['host', 'ls'], { env: { VIRTLEDGER_CONFIG: join(tmp.dir, 'absent.json') } });
     assert.equal(none.code, 2);
-    assert.match(none.stderr, /no server: pass --server <url>, set VIRTLEDGER_URL or "url" in the config file/);
+    assert.match(none.stderr, /no server: pass --server <url> or set VIRTLEDGER_URL \(or "url" in .*absent\.json\)/);
   });
 });
