@@ -103,3 +103,14 @@ export type ResultMessage =
 
 export const RESULTS_QUEUE = 'results';
 export const hostQueueName = (hostId: string): string => `host.${hostId}`;
+
+/** A job that failed on a host's queue, as operators see it (GET /v1/queues/{host}/failed). */
+export interface FailedJob {
+  id: string;
+  step: string;
+  operationId: string | null;
+  vmId: string | null;
+  error: string;
+  attempts: number;
+  failedAt: string | null;
+}

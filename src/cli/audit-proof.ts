@@ -1,10 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { checkEventProof, type EventProof } from '../eventstore/seals/event-proof.js';
-import { sealHash } from '../eventstore/seals/seal.js';
+import type { EventProof } from '../eventstore/seals/event-proof.js';
 import { CliError, getJson, resolveServer } from './client.js';
 import { out } from './output.js';
-import { collectKeys, readKeyArg, readWitnessArg } from './seal-args.js';
+import { collectKeys } from './repeat-option.js';
 import { withServer, type ServerCommandOptions } from './server-options.js';
 
 interface ProofOptions extends ServerCommandOptions {
@@ -48,6 +47,9 @@ export function registerAuditProof(audit: Command): void {
     } catch (err) {
       throw new CliError(`${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
+    const { readKeyArg, readWitnessArg } = await import('./seal-args.js');
+    const { sealHash } = await import('../eventstore/seals/seal.js');
+    const { checkEventProof } = await import('../eventstore/seals/event-proof.js');
     const witness = opts.witness ? readWitnessArg(opts.witness) : undefined;
     const pinned = witness?.find((w) => w.sequence === proof.seal?.sequence);
     if (witness && (!pinned || sealHash(pinned) !== sealHash(proof.seal)))

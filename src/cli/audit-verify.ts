@@ -2,10 +2,15 @@ import type { Command } from 'commander';
 import { CliError, getJson, resolveServer } from './client.js';
 import { out } from './output.js';
 import { withServer, type ServerCommandOptions } from './server-options.js';
-import { ExportFormatError, verifyExportFile, type OfflineReport } from './verify-export.js';
-import { verifyExportWithSeals } from '../audit/verify-export-seals.js';
+import type { OfflineReport } from './verify-export.js';
 import type { LogVerifyReport } from '../eventstore/seals/problems.js';
-import { collectKeys, describeSealReport, readKeyArg, readWitnessArg } from './seal-args.js';
+import { collectKeys } from './repeat-option.js';
+// The verifiers (hashing, seals, crypto) load only when a file is verified: the other commands start without them.
+const verifiers = async () => ({
+  ...(await import('./verify-export.js')),
+  ...(await import('../audit/verify-export-seals.js')),
+  ...(await import('./seal-args.js')),
+});
 
 interface VerifyReport {
   verified: boolean;
@@ -18,9 +23,10 @@ interface VerifyReport {
   unsealed?: number;
 }
 
-function printVerify(r: VerifyReport | OfflineReport, json: boolean): void {
+async function printVerify(r: VerifyReport | OfflineReport, json: boolean): Promise<void> {
   if (json) out(JSON.stringify(r));
-  else if ('seals' in r && r.seals && (r.seals.total > 0 || r.problem)) out(describeSealReport(r as LogVerifyReport));
+  else if ('seals' in r && r.seals && (r.seals.total > 0 || r.problem))
+    out((await import('./seal-args.js')).describeSealReport(r as LogVerifyReport));
   else if (r.verified) out(`verified ${r.count ?? 0} events in ${r.streams ?? 0} streams`);
   else {
     const b = r.firstBreak!;
@@ -49,6 +55,14 @@ export function registerAuditVerify(audit: Command): void {
       file: string | undefined,
       opts: ServerCommandOptions & { vm?: string; key?: string[]; witness?: string },
     ) => {
+      const {
+        ExportFormatError,
+        verifyExportFile,
+        verifyExportWithSeals,
+        describeSealReport,
+        readKeyArg,
+        readWitnessArg,
+      } = file !== undefined ? await verifiers() : ({} as Awaited<ReturnType<typeof verifiers>>);
       if (file !== undefined && (opts.key || opts.witness)) {
         if (opts.server) throw new CliError('give either a file or --server, not both');
         if (!opts.key) throw new CliError('--witness needs --key: a witness line is only as good as its signature');
@@ -76,14 +90,14 @@ export function registerAuditVerify(audit: Command): void {
           const code = (err as NodeJS.ErrnoException).code;
           throw new CliError(`cannot read ${file}: ${code ?? (err as Error).message}`);
         }
-        printVerify(report, !!opts.json);
+        await printVerify(report, !!opts.json);
         return;
       }
       if (!opts.server && !process.env.VIRTLEDGER_URL)
         throw new CliError('give an export file, or --server <url> (or VIRTLEDGER_URL)');
       const base = resolveServer(opts);
       const q = opts.vm ? `?vmId=${encodeURIComponent(opts.vm)}` : '';
-      printVerify(await getJson<VerifyReport>(base, `/v1/audit/verify${q}`), !!opts.json);
+      await printVerify(await getJson<VerifyReport>(base, `/v1/audit/verify${q}`), !!opts.json);
     },
   );
 }

@@ -1,12 +1,15 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { importExport, ImportRefusedError, ImportWriteError, type ImportReport } from '../audit/import-export.js';
-import { createEventStore } from '../eventstore/create-event-store.js';
+import type { ImportReport } from '../audit/import-export.js';
 import type { EventStore } from '../eventstore/event-store.port.js';
 import { CliError } from './client.js';
 
-/** `--store` takes a file path (SQLite) or a store URL; a bare path is never taken for a URL. */
-export function storeFromArg(arg: string): EventStore {
+/**
+ * `--store` takes a file path (SQLite) or a store URL; a bare path is never taken for a URL.
+ * The stores (pg, sqlite, kurrentdb clients) load only here: every other command starts without them.
+ */
+export async function storeFromArg(arg: string): Promise<EventStore> {
+  const { createEventStore } = await import('../eventstore/create-event-store.js');
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(arg) && !/^(sqlite|postgres|postgresql):/i.test(arg))
     throw new CliError(`--store: only a SQLite file path, sqlite:<file> or postgres://… can be imported into`);
   const url = /^(sqlite|postgres|postgresql):/i.test(arg) ? arg : `sqlite:${resolve(arg)}`;
@@ -33,7 +36,8 @@ export function registerImportCommand(audit: Command): void {
     .requiredOption('--store <store>', 'SQLite file path, sqlite:<file>, or postgres://…[?schema=]')
     .option('--json', 'machine-readable output')
     .action(async (file: string, opts: { store: string; json?: boolean }) => {
-      const store = storeFromArg(opts.store);
+      const { importExport, ImportRefusedError, ImportWriteError } = await import('../audit/import-export.js');
+      const store = await storeFromArg(opts.store);
       const where = describeStore(store, opts.store);
       let report: ImportReport;
       try {

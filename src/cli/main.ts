@@ -1,24 +1,41 @@
 #!/usr/bin/env node
 /**
- * virtledger CLI (auditors). One file per command; this one only wires them.
- * Exit codes: 0 ok, 1 the chain is broken, 2 usage/connection/auth/refused
- * value, 3 not found (unknown VM, or no such revision or instant).
+ * virtledger CLI: daily work (hosts, VMs, operations, snapshots, images,
+ * projects, queues) and the auditors' tools. This file only wires them.
+ * Exit codes: 0 ok, 1 the chain is broken or an operation followed with
+ * --wait failed, 2 usage/connection/auth/refused value/conflict, 3 not found
+ * (unknown id, or no such revision or instant).
  */
 import { Command, CommanderError } from 'commander';
 import { registerAuditExport } from './audit-export.js';
 import { registerAuditLog } from './audit-log.js';
 import { registerAuditVerify } from './audit-verify.js';
 import { registerAuditProof } from './audit-proof.js';
+import {
+  registerFleetCommand,
+  registerImageCommands,
+  registerOpCommands,
+  registerProjectCommands,
+  registerSnapshotCommands,
+} from './catalog-commands.js';
 import { CliError } from './client.js';
+import { registerCompletion } from './completion.js';
+import { registerHostCommands } from './host-commands.js';
+import { registerQueueCommands } from './queue-commands.js';
 import { registerImportCommand } from './import-export.js';
 import { quietOnClosedPipe } from './output.js';
 import { registerImageImport } from './image-import.js';
+import { registerVmCommands } from './vm-commands.js';
 import { registerVmDiff } from './vm-diff.js';
 import { registerVmHistory } from './vm-history.js';
 import { registerVmState } from './vm-state.js';
 
 export function buildProgram(): Command {
-  const program = new Command('virtledger').description('virtledger command line').exitOverride();
+  const program = new Command('virtledger')
+    .description('virtledger command line (networks and volumes have no API yet, so no commands)')
+    .exitOverride();
+
+  registerHostCommands(program);
 
   const audit = program.command('audit').description('auditor tools: the log and its hash chain');
   registerAuditVerify(audit);
@@ -27,13 +44,24 @@ export function buildProgram(): Command {
   registerAuditExport(audit);
   registerImportCommand(audit);
 
-  const vm = program.command('vm').description("a VM's state now or in the past, its history and its changes");
+  const vm = program
+    .command('vm')
+    .description('VMs: list, create, start/stop, migrate, resize, why, state/history/diff');
+  registerVmCommands(vm);
   registerVmState(vm);
   registerVmHistory(vm);
   registerVmDiff(vm);
 
   const image = program.command('image').description('the image catalog');
   registerImageImport(image);
+  registerImageCommands(image);
+
+  registerOpCommands(program);
+  registerSnapshotCommands(program);
+  registerProjectCommands(program);
+  registerFleetCommand(program);
+  registerQueueCommands(program);
+  registerCompletion(program);
 
   return program;
 }

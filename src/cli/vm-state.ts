@@ -28,6 +28,7 @@ export function registerVmState(vm: Command): void {
   withServer(
     vm
       .command('state')
+      .alias('show')
       .description('show a VM now, or as it was at an instant (--at) or after a revision (--revision)')
       .argument('<id>', 'VM id')
       .option('--at <iso>', 'an ISO 8601 time with a zone, e.g. 2024-05-01T12:00:00Z')

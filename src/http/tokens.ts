@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Capabilities } from '../application/host-capabilities.js';
+import type { FailedJob } from '../application/jobs.js';
 import type { AggregateLoader } from '../application/load-aggregate.js';
 import type { HostQueries } from '../application/host-queries.js';
 import type { AppConfig } from '../config/config.js';
@@ -42,6 +43,10 @@ export interface Clock {
 /** What /metrics reads of the host queues. */
 export interface QueueStats {
   depth(hostId: string): Promise<number>;
+  /** A host queue's jobs by BullMQ state (waiting, active, delayed, failed, …). */
+  counts(hostId: string): Promise<Record<string, number>>;
+  /** The newest failed jobs of a host's queue, with their error and attempts. */
+  failed(hostId: string, limit: number): Promise<FailedJob[]>;
 }
 
 export interface ProjectionPosition {

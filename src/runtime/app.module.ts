@@ -9,6 +9,7 @@ import { rateLimitWiring } from '../http/rate-limit.module.js';
 import type { HttpPorts } from '../http/tokens.js';
 import { AuditModule } from '../modules/audit/audit.module.js';
 import { FleetModule } from '../modules/fleet/fleet.module.js';
+import { QueuesModule } from '../modules/queues/queues.module.js';
 import { HealthModule } from '../modules/health/health.module.js';
 import { HostsModule } from '../modules/hosts/hosts.module.js';
 import { ImagesModule } from '../modules/images/images.module.js';
@@ -36,6 +37,7 @@ export class AppModule {
         ProjectionsModule,
         FleetModule,
         ProjectsModule,
+        QueuesModule,
       ],
       providers: [
         { provide: TokenVerifier, useValue: new TokenVerifier(ports.tokens) },

@@ -1,5 +1,11 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import { hostQueueName, RESULTS_QUEUE, type HostJobData, type ResultMessage } from '../application/jobs.js';
+import {
+  hostQueueName,
+  RESULTS_QUEUE,
+  type FailedJob,
+  type HostJobData,
+  type ResultMessage,
+} from '../application/jobs.js';
 
 export interface QueueSettings {
   connection: ConnectionOptions;
@@ -101,6 +107,26 @@ export class QueueHub {
   async depth(hostId: string): Promise<number> {
     const counts = await this.queue(hostQueueName(hostId)).getJobCounts('waiting', 'active', 'delayed', 'prioritized');
     return Object.values(counts).reduce((a, b) => a + b, 0);
+  }
+
+  async counts(hostId: string): Promise<Record<string, number>> {
+    return this.queue(hostQueueName(hostId)).getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed');
+  }
+
+  async failed(hostId: string, limit: number): Promise<FailedJob[]> {
+    const jobs = await this.queue(hostQueueName(hostId)).getFailed(0, limit - 1);
+    return jobs.map((j) => {
+      const d = (j.data ?? {}) as { step?: string; operationId?: string; vmId?: string };
+      return {
+        id: j.id ?? '',
+        step: d.step ?? j.name,
+        operationId: d.operationId ?? null,
+        vmId: d.vmId ?? null,
+        error: j.failedReason ?? '',
+        attempts: j.attemptsMade,
+        failedAt: j.finishedOn ? new Date(j.finishedOn).toISOString() : null,
+      };
+    });
   }
 
   /**

@@ -1,0 +1,38 @@
+/** `virtledger queue ls|show <host>`: the hosts' job queues (operators, admins). */
+import type { Command } from 'commander';
+import type { FailedJob } from '../application/jobs.js';
+import { getJson } from './client.js';
+import { printList, serverCommand } from './command-kit.js';
+
+type QueueRow = { hostId: string; hostName: string } & Record<string, number | string>;
+
+export function registerQueueCommands(program: Command): void {
+  const queue = program.command('queue').description("the hosts' job queues: counts and failed jobs");
+  serverCommand(queue, 'ls', 'per host: waiting, active, delayed, failed jobs', (c) => c.alias('list'))(
+    async (base, opts) => {
+      const page = await getJson<{ items: QueueRow[] }>(base, '/v1/queues');
+      printList(opts, page, ['HOST', 'NAME', 'WAITING', 'ACTIVE', 'DELAYED', 'FAILED'], (q) => [
+        q.hostId,
+        q.hostName,
+        String(q.waiting ?? 0),
+        String(q.active ?? 0),
+        String(q.delayed ?? 0),
+        String(q.failed ?? 0),
+      ]);
+    },
+  );
+  serverCommand(queue, 'show <host>', "a host queue's failed jobs with their error and attempts", (c) =>
+    c.option('--limit <n>', 'at most this many (default 50)'),
+  )(async (base, opts, host) => {
+    const q = typeof opts.limit === 'string' ? `?limit=${encodeURIComponent(opts.limit)}` : '';
+    const page = await getJson<{ items: FailedJob[] }>(base, `/v1/queues/${encodeURIComponent(host!)}/failed${q}`);
+    printList(opts, page, ['JOB', 'STEP', 'OPERATION', 'ATTEMPTS', 'FAILED AT', 'ERROR'], (j) => [
+      j.id,
+      j.step,
+      j.operationId ?? '-',
+      String(j.attempts),
+      j.failedAt ?? '-',
+      j.error,
+    ]);
+  });
+}
