@@ -40,7 +40,8 @@ export class OperationAborts {
 
   /** Resolves once subscribed: a cancel published after that reaches onAbort. */
   async listen(onAbort: (operationId: string) => void): Promise<void> {
-    const sub = (await this.client()).duplicate();
+    // Its own connection (a subscribed one can do nothing else), queuing the SUBSCRIBE until it is connected.
+    const sub = (await this.client()).duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.subscriber = sub;
     sub.on('message', (_channel: string, operationId: string) => onAbort(operationId));
     await sub.subscribe(this.channel);
