@@ -23,6 +23,7 @@ export const EVENT_STORE = Symbol('virtledger.eventStore');
 export const READ_MODELS = Symbol('virtledger.readModels');
 export const CAPABILITIES = Symbol('virtledger.capabilities');
 export const HOST_QUERIES = Symbol('virtledger.hostQueries');
+export const ABORTS = Symbol('virtledger.aborts');
 export const CLOCK = Symbol('virtledger.clock');
 export const QUEUES = Symbol('virtledger.queues');
 export const PROJECTIONS = Symbol('virtledger.projections');
@@ -35,6 +36,11 @@ export const AGGREGATES = Symbol('virtledger.aggregates');
 export const SEAL_AUDIT = Symbol('virtledger.sealAudit');
 /** The fleet at any point of the log (projections/fleet-history.ts), one per process. */
 export const FLEET_HISTORY = Symbol('virtledger.fleetHistory');
+
+/** Delivers a cancel to whichever worker runs the operation's job (aborting its driver call). */
+export interface OperationAbortPort {
+  abort(operationId: string): Promise<void>;
+}
 
 export interface Clock {
   now(): Date;
@@ -114,6 +120,7 @@ export interface HttpPorts {
   readModels: ReadModels;
   capabilities: Capabilities;
   hostQueries: HostQueries;
+  aborts: OperationAbortPort;
   queues: QueueStats;
   projections: ProjectionControl;
   metrics: HttpMetrics;

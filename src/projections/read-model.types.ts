@@ -54,6 +54,8 @@ export interface OperationView {
   result?: EvacuationResult;
   status: OperationStatus;
   error: string | null;
+  /** status cancelled: who cancelled it and why, or the forced stop that superseded it. */
+  cancelled?: { by: string; reason?: string; supersededBy?: string };
   principal: string;
   createdAt: string;
   updatedAt: string;

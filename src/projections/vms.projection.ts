@@ -116,7 +116,10 @@ export class VmsProjection implements Projection {
     if (!op) return;
     let next: OperationView = { ...op, updatedAt: at };
     if (event.type === 'VmOperationFailed') {
-      next = { ...next, status: 'failed', error: event.data.reason };
+      // A cancelled operation is closed by the same event as a failed one, marked with who cancelled it.
+      next = event.data.cancelled
+        ? { ...next, status: 'cancelled', error: event.data.reason, cancelled: event.data.cancelled }
+        : { ...next, status: 'failed', error: event.data.reason };
     } else if (event.type === 'VmOperationRunning') {
       if (op.status === 'pending') next = { ...next, status: 'running' };
     } else if (event.type === 'VmMigrationProgressed') {

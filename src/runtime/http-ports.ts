@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { OperationAborts } from '../workers/operation-aborts.js';
 import { driverCapabilities, imageRefusalFor, knownDriverKinds } from '../drivers/driver-registry.js';
 import { SealAudit } from '../eventstore/seals/seal-audit.js';
 import { RedisIdempotencyStore } from '../http/idempotency.store.js';
@@ -33,6 +34,7 @@ export function httpPorts(rt: Runtime): HttpPorts {
       imageRefusal: (h, image) => imageRefusalFor({ ...h, storageDir: join(rt.config.dataDir, 'hosts', h.id) }, image),
     },
     hostQueries: cp.hostQueries,
+    aborts: new OperationAborts(rt.hub),
     queues: rt.hub,
     projections: cp.projectionControl(),
     metrics: rt.metrics,

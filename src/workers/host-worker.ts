@@ -12,6 +12,7 @@ import { HostQueryResponder } from './host-query-responder.js';
 import type { QueueHub } from './queue-hub.js';
 import { runStep } from './step-runner.js';
 import type { CatalogImages } from './catalog-images.port.js';
+import { OperationAborts } from './operation-aborts.js';
 
 export interface HostWorkerSettings {
   connection: ConnectionOptions;
@@ -43,6 +44,11 @@ class StepTimeoutError extends Error {
   override readonly name = 'StepTimeoutError';
 }
 
+/** The operation was cancelled (DELETE /v1/operations/{id}, or superseded): final, never retried. */
+class StepCancelledError extends Error {
+  override readonly name = 'StepCancelledError';
+}
+
 /**
  * The host agent: consumes one host's queue, runs each step through the
  * driver under a deadline, and reports results on the results queue. It
@@ -53,6 +59,9 @@ export class HostWorker {
   private worker: Worker<HostJobData> | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
   private responder: HostQueryResponder | undefined;
+  private readonly aborts: OperationAborts;
+  /** Driver calls in flight by operation, so a cancel aborts exactly those. */
+  private readonly running = new Map<string, Set<(err: Error) => void>>();
 
   constructor(
     readonly host: HostBinding,
@@ -61,7 +70,16 @@ export class HostWorker {
     private readonly settings: HostWorkerSettings,
     private readonly log: Logger,
     private readonly images?: CatalogImages,
-  ) {}
+  ) {
+    this.aborts = new OperationAborts(hub);
+  }
+
+  /** A cancel of an operation this worker runs aborts its driver call (other workers ignore it). */
+  private onAbort(operationId: string): void {
+    for (const abort of this.running.get(operationId) ?? []) {
+      abort(new StepCancelledError(`operation ${operationId} was cancelled`));
+    }
+  }
 
   start(): void {
     this.worker = new Worker<HostJobData>(hostQueueName(this.host.id), (job) => this.process(job), {
@@ -74,6 +92,9 @@ export class HostWorker {
       stalledInterval: Math.round((this.settings.lockMs ?? 30000) / 2),
     });
     this.worker.on('error', (err) => this.log.error({ err, host: this.host.id }, 'host worker error'));
+    this.aborts
+      .listen((id) => this.onAbort(id))
+      .catch((err: unknown) => this.log.error({ err, host: this.host.id }, 'cancel channel not subscribed'));
     if (this.settings.queryQueue) {
       const settings = { connection: this.settings.connection, prefix: this.settings.prefix };
       this.responder = new HostQueryResponder(
@@ -92,6 +113,7 @@ export class HostWorker {
   async stop(graceMs: number): Promise<void> {
     if (!this.worker) return;
     await this.responder?.stop();
+    await this.aborts.close();
     const closing = this.worker.close();
     const timer = new Promise<void>((r) => setTimeout(r, graceMs).unref());
     await Promise.race([closing, timer]);
@@ -112,6 +134,11 @@ export class HostWorker {
     const jobId = job.id ?? data.causationId;
     const base = { vmId: data.vmId, operationId: data.operationId, jobId, principal: data.principal };
     const compensation = data.step === 'abortIncoming';
+    // A cancelled operation's queued job never reaches the driver; its compensation always does.
+    if (!compensation && (await this.aborts.isAborted(data.operationId))) {
+      this.log.info({ vm: data.vmId, step: data.step, operation: data.operationId }, 'step skipped: cancelled');
+      return;
+    }
     if (!compensation) await this.hub.postResult(`${jobId}.started`, { ...base, step: data.step, kind: 'started' });
 
     const controller = new AbortController();
@@ -140,15 +167,34 @@ export class HostWorker {
         reject(new StepTimeoutError(`${data.step} did not finish within ${timeoutMs} ms`));
       }, timeoutMs);
     });
+    let cancel: (err: Error) => void = () => undefined;
+    const cancelled = new Promise<never>((_, reject) => {
+      cancel = (err) => {
+        controller.abort(err);
+        reject(err);
+      };
+    });
+    const aborts = this.running.get(data.operationId) ?? new Set();
+    if (!compensation) {
+      aborts.add(cancel);
+      this.running.set(data.operationId, aborts);
+    }
     const call = runStep(this.driver, data, { signal: controller.signal, onProgress }, this.images);
     this.inFlight.add(call);
     try {
+      // A cancel that arrived between the check above and here is still honoured.
+      if (!compensation && (await this.aborts.isAborted(data.operationId)))
+        cancel(new StepCancelledError(`operation ${data.operationId} was cancelled`));
       // The race bounds a driver that ignores the abort signal: the job ends and the VM's lock is released.
-      const result = await Promise.race([call, deadline]);
+      const result = await Promise.race([call, deadline, cancelled]);
       if (!compensation) await this.hub.postResult(`${jobId}.ok`, { ...base, kind: 'succeeded', ...result });
     } catch (err) {
       const attempts = job.opts.attempts ?? 1;
-      const final = isPermanent(err) || err instanceof StepTimeoutError || job.attemptsMade + 1 >= attempts;
+      const final =
+        isPermanent(err) ||
+        err instanceof StepTimeoutError ||
+        err instanceof StepCancelledError ||
+        job.attemptsMade + 1 >= attempts;
       this.log.warn(
         { err: message(err), vm: data.vmId, step: data.step, attempt: job.attemptsMade + 1, final },
         'step failed',
@@ -165,6 +211,9 @@ export class HostWorker {
         });
       }
     } finally {
+      aborts.delete(cancel);
+      if (!aborts.size) this.running.delete(data.operationId);
+      cancelled.catch(() => undefined);
       clearTimeout(timer);
       this.inFlight.delete(call);
       call.catch(() => undefined);

@@ -32,7 +32,8 @@ export type VmCommand =
   | { type: 'PlaceVm'; operationId: string; hostId: string; evidence?: PlacementEvidence }
   | { type: 'FailPlacement'; operationId: string; reason: string; evidence?: PlacementEvidence }
   | { type: 'StartVm'; operationId: string }
-  | { type: 'StopVm'; operationId: string; force: boolean; timeoutMs?: number }
+  /** `by`: the principal, recorded on a graceful stop a forced one supersedes. */
+  | { type: 'StopVm'; operationId: string; force: boolean; timeoutMs?: number; by?: string }
   | { type: 'RebootVm'; operationId: string; capabilities: CapabilityView }
   | { type: 'PauseVm'; operationId: string; capabilities: CapabilityView }
   | { type: 'ResumeVm'; operationId: string; capabilities: CapabilityView }
@@ -50,6 +51,8 @@ export type VmCommand =
       internalSnapshotsTravel?: boolean;
     }
   | { type: 'DeleteVm'; operationId: string }
+  /** `operationId`: the operation to cancel (not a new one); `by`: the principal asking. */
+  | { type: 'CancelOperation'; operationId: string; by: string; reason?: string }
   | { type: 'ResizeVm'; operationId: string; vcpus?: number; memoryMiB?: number; diskGiB?: number }
   | { type: 'MarkOperationRunning'; operationId: string; step: JobStep }
   | { type: 'RecordStepSucceeded'; operationId: string; step: JobStep; output: StepOutput; at: string }

@@ -87,6 +87,7 @@ const COVERED_BY: Record<VmCommandType, string> = {
   RecordMigrationProgress: 'migration progress',
   ReportObservedState: 'observed state',
   ResizeVm: 'resize',
+  CancelOperation: 'cancel',
 };
 
 describe('VM decider: state × command table', () => {

@@ -4,6 +4,7 @@ import type { ObservedState, VmCommand } from './vm.commands.js';
 import type { Evidence } from './evidence.js';
 import type { VmEvent } from './vm.events.js';
 import { evolveVm, initialVmState, type PendingOperation, type VmState } from './vm.state.js';
+import { onCancel, supersedeGracefulStop, supersedesGracefulStop } from './vm.cancel.js';
 import type { CapabilityView, JobStep, VmStateName } from './vm.types.js';
 
 type Cmd<T extends VmCommand['type']> = Extract<VmCommand, { type: T }>;
@@ -299,9 +300,13 @@ export function decideVm(cmd: VmCommand, state: VmState): VmEvent[] {
     case 'StartVm':
       ready(state, ['stopped'], 'start');
       return [{ type: 'VmStartRequested', data: { operationId: cmd.operationId } }];
-    case 'StopVm':
-      ready(state, ['running', 'paused'], 'stop');
+    case 'StopVm': {
+      const superseded = supersedesGracefulStop(cmd, state) ? supersedeGracefulStop(cmd, state) : [];
+      // The superseded stop is closed first: the VM is back in the state it had, then the forced stop goes.
+      const after = superseded.reduce(evolveVm, state);
+      ready(after, ['running', 'paused'], 'stop');
       return [
+        ...superseded,
         {
           type: 'VmStopRequested',
           data: {
@@ -311,6 +316,10 @@ export function decideVm(cmd: VmCommand, state: VmState): VmEvent[] {
           },
         },
       ];
+    }
+    case 'CancelOperation':
+      mustExist(state);
+      return onCancel(cmd, state);
     case 'RebootVm':
       ready(state, ['running'], 'reboot');
       mustSupport(cmd.capabilities.reboot, 'reboot');

@@ -89,8 +89,15 @@ export type VmOperationFailed = DomainEvent<
     state: VmStateName;
     /** A failed placement's candidates, or what a reconciler saw when it closed an abandoned operation. */
     evidence?: Evidence;
+    /** Set when the operation did not fail but was cancelled: by whom, why, or which forced stop superseded it. */
+    cancelled?: OperationCancellation;
   }
 >;
+export interface OperationCancellation {
+  by: string;
+  reason?: string;
+  supersededBy?: string;
+}
 /** The driver says the VM stopped without being asked (process died, guest powered off). */
 export type VmCrashed = DomainEvent<
   'VmCrashed',

@@ -220,18 +220,28 @@ export class QemuDomain {
    * power off (QEMU exits by itself); whatever is left gets `quit`, then SIGKILL. The marker
    * written first tells `status` that this exit was intended.
    */
-  async terminate(options: { graceful: boolean; timeoutMs: number }): Promise<TerminateOutcome> {
+  async terminate(options: { graceful: boolean; timeoutMs: number; signal?: AbortSignal }): Promise<TerminateOutcome> {
     const pid = this.livePid();
     if (pid === undefined) return 'not-running';
     ensureDir(this.paths.runDir);
     this.writeStoppedMarker('pending');
-    const outcome = await this.endProcess(pid, options);
+    let outcome: TerminateOutcome;
+    try {
+      outcome = await this.endProcess(pid, options);
+    } catch (err) {
+      // Cancelled while the guest was asked to power off: it keeps running, and no exit was intended.
+      if (options.signal?.aborted) rmSync(this.paths.stoppedMarker, { force: true });
+      throw err;
+    }
     this.writeStoppedMarker(outcome);
     this.cleanupRuntime();
     return outcome;
   }
 
-  private async endProcess(pid: number, options: { graceful: boolean; timeoutMs: number }): Promise<TerminateOutcome> {
+  private async endProcess(
+    pid: number,
+    options: { graceful: boolean; timeoutMs: number; signal?: AbortSignal },
+  ): Promise<TerminateOutcome> {
     // Gone means fully exited: only then are the image locks released for whoever comes next.
     const alive = (): boolean => qemuStillExits(pid, this.paths.pidFile);
     if (options.graceful) {
@@ -239,7 +249,10 @@ export class QemuDomain {
       // A paused guest cannot see the power button; waiting would only burn the timeout.
       if (status?.status === 'running') {
         await this.qmp((c) => c.execute('system_powerdown')).catch(() => undefined);
-        if (await waitUntilGone(alive, options.timeoutMs)) return 'acpi';
+        if (await waitUntilGone(alive, options.timeoutMs, 50, options.signal)) return 'acpi';
+        // A cancel stops the wait and leaves the guest running: never fall through to quit.
+        if (options.signal?.aborted)
+          throw new DriverError('failed', `stop of ${this.vmId} cancelled while the guest was powering off`);
       }
     }
     // QEMU may close the socket before the reply to quit arrives; the exit is what counts.

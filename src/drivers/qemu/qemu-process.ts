@@ -122,10 +122,16 @@ export function sendSignal(pid: number, signal: NodeJS.Signals): void {
 }
 
 /** Polls until `alive()` is false; resolves true if it ended within `timeoutMs`. */
-export async function waitUntilGone(alive: () => boolean, timeoutMs: number, pollMs = 50): Promise<boolean> {
+/** `signal`: stop waiting when it aborts (answers false, as a timeout would). */
+export async function waitUntilGone(
+  alive: () => boolean,
+  timeoutMs: number,
+  pollMs = 50,
+  signal?: AbortSignal,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (alive()) {
-    if (Date.now() >= deadline) return false;
+    if (Date.now() >= deadline || signal?.aborted) return false;
     await new Promise((r) => setTimeout(r, pollMs));
   }
   return true;

@@ -197,12 +197,13 @@ export class QemuDriver implements HypervisorDriver {
     return next;
   }
 
-  async stop(spec: VmSpec, opts: { force: boolean; timeoutMs?: number }): Promise<void> {
+  async stop(spec: VmSpec, opts: { force: boolean; timeoutMs?: number }, ctx?: CallContext): Promise<void> {
     const dom = this.domain(spec.id);
     await this.exclusive(dom, 'stop', async () => {
       const outcome = await dom.terminate({
         graceful: !opts.force,
         timeoutMs: opts.timeoutMs ?? this.host.config.stopTimeoutMs,
+        ...(ctx?.signal ? { signal: ctx.signal } : {}),
       });
       if (outcome !== 'not-running') return;
       // Nothing to stop and nothing defined: a success here would let the control plane record a stop of a VM that is not on this host.

@@ -1,5 +1,6 @@
 import {
   Controller,
+  Delete,
   Get,
   Inject,
   NotFoundException,
@@ -17,7 +18,8 @@ import type { AppConfig } from '../../config/config.js';
 import type { EventStore } from '../../eventstore/event-store.port.js';
 import type { ReadModels } from '../../projections/read-models.js';
 import { CONFIG, EVENT_STORE, PROJECTIONS, READ_MODELS, type ProjectionControl } from '../../http/tokens.js';
-import { READERS, Roles, type Principal } from '../../http/auth/roles.js';
+import { MUTATORS, READERS, Roles, type Principal } from '../../http/auth/roles.js';
+import { OperationCancel } from './operation-cancel.js';
 import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
 import { operationVisible } from './operation-scope.js';
 import type { OperationView } from '../../projections/read-model.types.js';
@@ -35,7 +37,24 @@ export class OperationsController {
     @Inject(READ_MODELS) private readonly readModels: ReadModels,
     @Inject(PROJECTIONS) private readonly projections: ProjectionControl,
     @Inject(CONFIG) private readonly config: AppConfig,
+    private readonly canceller: OperationCancel,
   ) {}
+
+  /**
+   * Cancel an operation in flight: its driver call is aborted, the step compensated, and the
+   * operation recorded `cancelled` with who asked and why. 409 when it has already finished.
+   */
+  @ApiAnswer('Cancel an operation in flight', OperationResponse)
+  @ApiQuery({ name: 'reason', required: false, description: 'Why (kept with the cancel, at most 500 characters)' })
+  @Delete(':id')
+  @Roles(...MUTATORS)
+  async cancel(
+    @Param('id') id: string,
+    @CurrentPrincipal() p: Principal,
+    @Query('reason') reason?: string,
+  ): Promise<OperationView> {
+    return settledProgress(await this.canceller.cancel(id, p, reason));
+  }
 
   /** Newest first; `?status=` and `?kind=` take comma lists. */
   @ApiAnswer('List operations', OperationPage)

@@ -210,6 +210,7 @@ export class VmsController {
           type: 'StopVm',
           operationId,
           force: body.force ?? false,
+          by: p.id,
           ...(body.timeoutMs !== undefined ? { timeoutMs: body.timeoutMs } : {}),
         }),
         this.ctx(p, body.reason, ifMatch),

@@ -14,6 +14,7 @@ import { StreamNotFoundError } from '../../eventstore/errors.js';
 import type { EventStore, RecordedEvent } from '../../eventstore/event-store.port.js';
 import type { ReadModels } from '../../projections/read-models.js';
 import {
+  ABORTS,
   AGGREGATES,
   CAPABILITIES,
   CLOCK,
@@ -23,6 +24,7 @@ import {
   READ_MODELS,
   type Clock,
   type HttpMetrics,
+  type OperationAbortPort,
   type ProjectionControl,
 } from '../../http/tokens.js';
 import type { Principal } from '../../http/auth/roles.js';
@@ -63,6 +65,7 @@ export class VmsService {
     @Inject(PROJECTIONS) private readonly projections: ProjectionControl,
     @Inject(METRICS) private readonly metrics: HttpMetrics,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ABORTS) private readonly aborts: OperationAbortPort,
   ) {}
 
   /** Runs one command against a VM stream, records metrics, and waits for the read models to include it. */
@@ -83,6 +86,12 @@ export class VmsService {
         { now: () => this.clock.now(), ...(ctx.ifMatch === undefined ? {} : { ifMatch: ctx.ifMatch }) },
       );
       this.metrics.observeCommand(cmd.type, performance.now() - t0, true);
+      // An operation this command superseded (a graceful stop under a forced one) has its driver call aborted.
+      for (const e of result.events) {
+        const data = e.data as { operationId?: string; cancelled?: unknown };
+        if (e.type === 'VmOperationFailed' && data.cancelled && data.operationId)
+          await this.aborts.abort(data.operationId);
+      }
       const last = result.events[result.events.length - 1];
       if (last) await this.projections.waitFor(last.position, 3000, ['vms']);
       return result;

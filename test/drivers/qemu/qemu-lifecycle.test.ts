@@ -106,6 +106,25 @@ describe('qemu driver: lifecycle of no-OS VMs (real qemu)', () => {
     await driver.destroy(spec);
   });
 
+  test('a graceful stop cancelled while the guest ignores ACPI: the wait ends, QEMU keeps running; force still stops', async () => {
+    const spec = vmSpec();
+    await driver.define(spec);
+    await driver.start(spec);
+    const cancel = new AbortController();
+    const t0 = Date.now();
+    const stopping = driver.stop(spec, { force: false, timeoutMs: 120_000 }, { signal: cancel.signal });
+    // The stop has begun (its marker is written before the power button is pressed): cancel it.
+    await waitFor(() => existsSync(driver.domainPaths(spec.id).stoppedMarker), { what: 'the stop to begin' });
+    cancel.abort();
+    await assert.rejects(stopping, /cancelled while the guest was powering off/);
+    assert.ok(Date.now() - t0 < 60_000, 'the cancel ended the ACPI wait, not its timeout');
+    assert.equal((await driver.status(spec)).state, 'running');
+    assert.equal(existsSync(driver.domainPaths(spec.id).stoppedMarker), false, 'no exit was intended');
+    await driver.stop(spec, { force: true });
+    assert.equal((await driver.status(spec)).state, 'stopped');
+    await driver.destroy(spec);
+  });
+
   test('start of an undefined VM is not_found; invalid ids and names never reach a path', async () => {
     await assert.rejects(driver.start(vmSpec()), isDriverError('not_found'));
     for (const id of ['../etc', 'a/b', '-rf', '', 'x'.repeat(65), 'a b', 'a,b']) {

@@ -104,6 +104,12 @@ export class OperationResponse implements OperationView {
   @ApiProperty({ type: 'string', nullable: true, description: 'Why it failed' })
   error!: string | null;
 
+  @ApiPropertyOptional({
+    description: 'status cancelled: who cancelled it (by), why (reason), or the forced stop that superseded it',
+    example: { by: 'alice', reason: 'wrong target' },
+  })
+  cancelled?: { by: string; reason?: string; supersededBy?: string };
+
   @ApiProperty({ example: 'operator' })
   principal!: string;
 

@@ -1,0 +1,77 @@
+import { BadRequestException, ConflictException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { handleCommand } from '../../application/handle-command.js';
+import type { AggregateLoader } from '../../application/load-aggregate.js';
+import { vmStream } from '../../domain/streams.js';
+import { vmDecider } from '../../domain/vm/vm.decider.js';
+import type { Principal } from '../../http/auth/roles.js';
+import {
+  ABORTS,
+  AGGREGATES,
+  CLOCK,
+  PROJECTIONS,
+  READ_MODELS,
+  type Clock,
+  type OperationAbortPort,
+  type ProjectionControl,
+} from '../../http/tokens.js';
+import type { OperationView } from '../../projections/read-model.types.js';
+import type { ReadModels } from '../../projections/read-models.js';
+import { operationVisible } from './operation-scope.js';
+
+const DONE = new Set(['succeeded', 'failed', 'cancelled']);
+
+/**
+ * DELETE /v1/operations/{id}: records the cancel on the VM's stream (the decider says whether the
+ * operation is still in flight), then tells the worker running it to abort its driver call. The
+ * step's compensation follows from the recorded event like a failure's (the migration saga aborts
+ * the incoming side), so the VM ends where the decider says.
+ */
+@Injectable()
+export class OperationCancel {
+  constructor(
+    @Inject(AGGREGATES) private readonly aggregates: AggregateLoader,
+    @Inject(READ_MODELS) private readonly readModels: ReadModels,
+    @Inject(PROJECTIONS) private readonly projections: ProjectionControl,
+    @Inject(ABORTS) private readonly aborts: OperationAbortPort,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  private async visible(id: string, p: Principal): Promise<OperationView | undefined> {
+    const op = await this.readModels.getOperation(id);
+    // Another project's operation reads exactly as a missing one.
+    return op && (await operationVisible(p, op, this.readModels)) ? op : undefined;
+  }
+
+  async cancel(id: string, p: Principal, reason: string | undefined): Promise<OperationView> {
+    if (reason !== undefined && reason.length > 500) throw new BadRequestException('reason: at most 500 characters');
+    const op = await this.visible(id, p);
+    if (!op) throw new NotFoundException(`operation ${id} not found`);
+    if (DONE.has(op.status)) throw new ConflictException(`operation ${id} is already ${op.status}; nothing to cancel`);
+    if (!op.vmId) throw new ConflictException(`operation ${id} (${op.kind}) cannot be cancelled`);
+    const result = await handleCommand(
+      this.aggregates,
+      vmDecider,
+      vmStream(op.vmId),
+      { type: 'CancelOperation', operationId: id, by: p.id, ...(reason ? { reason } : {}) },
+      {
+        principal: p.id,
+        correlationId: id,
+        causationId: `http:cancel:${randomUUID()}`,
+        ...(reason ? { reason } : {}),
+      },
+      { now: () => this.clock.now() },
+    );
+    const last = result.events[result.events.length - 1];
+    if (!last) {
+      // It finished between the read above and the decision: answer what it finished as.
+      const now = await this.visible(id, p);
+      throw new ConflictException(
+        `operation ${id} is already ${now && DONE.has(now.status) ? now.status : 'done'}; nothing to cancel`,
+      );
+    }
+    await this.aborts.abort(id);
+    await this.projections.waitFor(last.position, 3000, ['vms']);
+    return (await this.visible(id, p)) ?? op;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Issue 16 item 2: cancel and supersede, with real workers on simulated hosts whose
+ * driver hangs on a verb until its call is aborted. DELETE /v1/operations/{id} aborts
+ * the call in flight and records `cancelled` with the principal and reason; the VM is
+ * back where it was (a create: failed, its reservation released). A finished operation
+ * is a 409 naming its status; another project's or an unknown one a 404; a forced stop
+ * supersedes a graceful stop in flight instead of answering 409 busy.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { logLength, startTestApp, type TestApp, waitOperation } from '../support/app.js';
+import { assertAccepted, assertError, registerSimHost, waitAllocated, type Json } from '../support/e2e.js';
+import { tempDir } from '../support/env.js';
+import { asUser, writeAuthFile } from '../support/users.js';
+import { waitFor } from '../support/wait.js';
+
+const VM = { name: 'vm', vcpus: 1, memoryMiB: 64, diskGiB: 1 };
+
+describe('cancel and supersede (simulated workers)', () => {
+  let t: TestApp;
+  const dir = tempDir('vl-cancel-');
+  const alice = () => asUser(t, 'alice');
+  const bob = () => asUser(t, 'bob');
+  let hangStop = '';
+  let hangDefine = '';
+
+  before(async () => {
+    const authFile = writeAuthFile(dir.dir, [
+      { name: 'alice', role: 'operator', projects: ['team-a'] },
+      { name: 'bob', role: 'operator', projects: ['team-b'] },
+      { name: 'root', role: 'admin', projects: 'all' },
+    ]);
+    t = await startTestApp({ env: { AUTH_FILE: authFile } });
+    for (const name of ['team-a', 'team-b'])
+      assert.equal((await t.as('admin').post('/v1/projects', { name })).status, 201);
+    hangStop = (await registerSimHost(t, 'hv-hang-stop', 'simulated://?latencyMs=0&hangVerbs=stop')).id as string;
+    hangDefine = (await registerSimHost(t, 'hv-hang-define', 'simulated://?latencyMs=0&hangVerbs=define')).id as string;
+  });
+  after(async () => {
+    await t.close();
+    dir.cleanup();
+  });
+
+  const getVm = async (_t: TestApp, vmId: string): Promise<Json> => {
+    const res = await alice().get(`/v1/vms/${vmId}`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return res.body as Json;
+  };
+
+  const running = (operationId: string) =>
+    waitFor(
+      async () => {
+        const res = await alice().get(`/v1/operations/${operationId}`);
+        return res.body.status === 'running' ? (res.body as Json) : undefined;
+      },
+      { what: `operation ${operationId} running` },
+    );
+
+  const runningVm = async (): Promise<string> => {
+    const created = assertAccepted(await alice().post('/v1/vms', { ...VM, hostId: hangStop }));
+    assert.equal((await waitOperation(t, created.operationId)).status, 'succeeded');
+    return created.vmId;
+  };
+
+  test('a graceful stop hung in the driver: cancelled with principal and reason, the VM running and free', async () => {
+    const vmId = await runningVm();
+    const stop = assertAccepted(await alice().post(`/v1/vms/${vmId}/stop`, {}));
+    await running(stop.operationId);
+
+    // Another project's operation is a 404, like an unknown one; a viewer may not cancel; nothing appended.
+    const before = await logLength(t);
+    assertError(await bob().delete(`/v1/operations/${stop.operationId}`), 404, stop.operationId);
+    assertError(await t.as('operator').delete('/v1/operations/no-such-op'), 404, 'no-such-op');
+    assertError(await t.as('viewer').delete(`/v1/operations/${stop.operationId}`), 403);
+    assertError(await alice().delete(`/v1/operations/${stop.operationId}?reason=${'x'.repeat(501)}`), 400, 'reason');
+    assert.equal(await logLength(t), before);
+
+    const res = await alice().delete(`/v1/operations/${stop.operationId}?reason=guest%20ignores%20ACPI`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.status, 'cancelled');
+    assert.deepEqual(res.body.cancelled, { by: 'alice', reason: 'guest ignores ACPI' });
+    assert.match(res.body.error as string, /cancelled by alice: guest ignores ACPI/);
+
+    const vm = await getVm(t, vmId);
+    assert.equal(vm.state, 'running');
+    assert.equal(vm.pendingOperation, null);
+
+    // Cancelling it again: 409 naming its status, nothing appended.
+    const again = await logLength(t);
+    assertError(await alice().delete(`/v1/operations/${stop.operationId}`), 409, /already cancelled/);
+    assert.equal(await logLength(t), again);
+
+    // The VM takes the next command (a pause, which this host does not hang on).
+    const pause = assertAccepted(await alice().post(`/v1/vms/${vmId}/pause`, {}));
+    assert.equal((await waitOperation(t, pause.operationId)).status, 'succeeded');
+    assertError(await alice().delete(`/v1/operations/${pause.operationId}`), 409, /already succeeded/);
+  });
+
+  test('a create hung in define: cancelled, the VM failed with its reservation released, then deletable', async () => {
+    const created = assertAccepted(await alice().post('/v1/vms', { ...VM, name: 'doomed', hostId: hangDefine }));
+    await running(created.operationId);
+    const res = await alice().delete(`/v1/operations/${created.operationId}`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.status, 'cancelled');
+    assert.deepEqual(res.body.cancelled, { by: 'alice' });
+    assert.equal((await getVm(t, created.vmId)).state, 'failed');
+    await waitAllocated(t, hangDefine, { vcpus: 0, memoryMiB: 0 });
+    const del = assertAccepted(await alice().delete(`/v1/vms/${created.vmId}`));
+    assert.equal((await waitOperation(t, del.operationId)).status, 'succeeded');
+  });
+
+  test('a forced stop supersedes a graceful stop in flight (no 409 busy); a second forced stop is busy', async () => {
+    const vmId = await runningVm();
+    const graceful = assertAccepted(await alice().post(`/v1/vms/${vmId}/stop`, {}));
+    await running(graceful.operationId);
+    const forced = assertAccepted(await alice().post(`/v1/vms/${vmId}/stop`, { force: true }));
+
+    const old = await waitOperation(t, graceful.operationId);
+    assert.equal(old.status, 'cancelled');
+    assert.deepEqual(old.cancelled, { by: 'alice', supersededBy: forced.operationId });
+    const vm = await getVm(t, vmId);
+    assert.equal((vm.pendingOperation as Json | null)?.id, forced.operationId);
+
+    const busy = await alice().post(`/v1/vms/${vmId}/stop`, { force: true });
+    assertError(busy, 409, forced.operationId);
+
+    // This host hangs every stop: cancel the forced one too, and the VM is running again.
+    await running(forced.operationId);
+    assert.equal((await alice().delete(`/v1/operations/${forced.operationId}`)).body.status, 'cancelled');
+    assert.equal((await getVm(t, vmId)).state, 'running');
+  });
+});
