@@ -109,6 +109,22 @@ describe('cancel and supersede (simulated workers)', () => {
     assert.equal((await waitOperation(t, del.operationId)).status, 'succeeded');
   });
 
+  test('a migration in flight is refused (409, nothing appended): its cancel is not proven safe on real QEMU', async () => {
+    const source = (await registerSimHost(t, 'hv-mig-src', 'simulated://?latencyMs=0&hangVerbs=migrate')).id as string;
+    const target = (await registerSimHost(t, 'hv-mig-dst')).id as string;
+    const created = assertAccepted(await alice().post('/v1/vms', { ...VM, hostId: source }));
+    assert.equal((await waitOperation(t, created.operationId)).status, 'succeeded');
+    const mig = assertAccepted(
+      await t.as('admin').post(`/v1/vms/${created.vmId}/migrations`, { targetHostId: target, live: true }),
+      created.vmId,
+    );
+    await running(mig.operationId);
+    const before = await logLength(t);
+    const res = await alice().delete(`/v1/operations/${mig.operationId}`);
+    assertError(res, 409, 'migration');
+    assert.equal(await logLength(t), before, 'nothing appended');
+  });
+
   test('a forced stop supersedes a graceful stop in flight (no 409 busy); a second forced stop is busy', async () => {
     const vmId = await runningVm();
     const graceful = assertAccepted(await alice().post(`/v1/vms/${vmId}/stop`, {}));

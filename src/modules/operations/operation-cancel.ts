@@ -49,6 +49,14 @@ export class OperationCancel {
     if (!op) throw new NotFoundException(`operation ${id} not found`);
     if (DONE.has(op.status)) throw new ConflictException(`operation ${id} is already ${op.status}; nothing to cancel`);
     if (!op.vmId) throw new ConflictException(`operation ${id} (${op.kind}) cannot be cancelled`);
+    // A live migration cancelled against real QEMU once left the target's QEMU running while the
+    // log said the source: a VM running twice. Until the abort is proven to stop the target, a
+    // migration is refused up front rather than risk a split brain.
+    if (op.kind === 'migrate')
+      throw new ConflictException(
+        `operation ${id} is a migration: cancelling a migration is not supported yet (the target's copy ` +
+          'could outlive it); wait for it to finish or fail',
+      );
     const result = await handleCommand(
       this.aggregates,
       vmDecider,
