@@ -181,6 +181,9 @@ export class HostWorker {
     }
     const call = runStep(this.driver, data, { signal: controller.signal, onProgress }, this.images);
     this.inFlight.add(call);
+    // The race below observes each of these; until it starts (a Redis read first), a fast failure
+    // or an early cancel would otherwise surface as an unhandled rejection.
+    for (const p of [call, deadline, cancelled]) p.catch(() => undefined);
     try {
       // A cancel that arrived between the check above and here is still honoured.
       if (!compensation && (await this.aborts.isAborted(data.operationId)))
