@@ -92,6 +92,10 @@ const MATRIX: Record<string, Row> = {
   'POST /v1/vms/{id}/migrations': { allowed: MUTATORS, ok: 202, vm: 'running' },
   'GET /v1/operations': { allowed: ALL, ok: 200 },
   'GET /v1/operations/{id}': { allowed: ALL, ok: 200 },
+  // The operation the matrix reads has finished: cancelling it is a 409 for whoever may cancel.
+  'DELETE /v1/operations/{id}': { allowed: MUTATORS, ok: 409 },
+  'GET /v1/queues': { allowed: MUTATORS, ok: 200 },
+  'GET /v1/queues/{host}/failed': { allowed: MUTATORS, ok: 200 },
   'GET /v1/vms/{id}/events': { allowed: ['admin', 'operator', 'auditor'], ok: 200 },
   'GET /v1/events': { allowed: AUDIT, ok: 200 },
   'GET /v1/events/stream': { allowed: AUDIT, ok: 200 },
@@ -206,7 +210,8 @@ describe('e2e: role matrix (every route × every role)', () => {
     const id = row.vm && allowed ? await freshVm(row.vm) : vmId;
     const kind = template.split('/')[2];
     let path = template.replace('{id}', kind === 'hosts' ? hostA : kind === 'operations' ? operationId : id);
-    for (const [name, value] of Object.entries({ name: 's1', ...row.params })) path = path.replace(`{${name}}`, value);
+    for (const [name, value] of Object.entries({ name: 's1', host: hostA, ...row.params }))
+      path = path.replace(`{${name}}`, value);
     let body: object | undefined = row.raw?.() ?? row.body?.(++n) ?? (method === 'POST' ? {} : undefined);
     if (row.raw) path = path.replace('/s1', `/m-img-${++n}`);
     if (key === 'POST /v1/vms/{id}/migrations') body = { targetHostId: hostB };

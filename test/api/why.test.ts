@@ -80,7 +80,11 @@ describe('e2e: decisions explain themselves', () => {
   });
 
   test('a placement nothing can take: the failure records every host refused, by reason', async () => {
-    const failed = await createVmOp(t, { name: 'too-big', memoryMiB: 8192 });
+    // 2048 MiB fits the roomy host's capacity (so it is not refused up front) but that host
+    // drains: the full ones refuse on capacity, the roomy one as draining.
+    assert.equal((await t.as('admin').post(`/v1/hosts/${roomy}/drain`, {})).status, 200);
+    const failed = await createVmOp(t, { name: 'too-big', memoryMiB: 2048 });
+    assert.equal((await t.as('admin').post(`/v1/hosts/${roomy}/restore`, {})).status, 200);
     assert.equal(failed.operation.status, 'failed');
     const w = await why(failed.accepted.vmId);
     assert.equal(w.event.type, 'VmOperationFailed');
@@ -89,7 +93,7 @@ describe('e2e: decisions explain themselves', () => {
       [
         [full1, 'refused', 'capacity'],
         [full2, 'refused', 'capacity'],
-        [roomy, 'refused', 'capacity'],
+        [roomy, 'refused', 'draining'],
       ].sort(),
     );
   });

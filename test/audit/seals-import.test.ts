@@ -136,10 +136,20 @@ describe('seals carry over an export and an import', () => {
           assert.equal(r.seals.witness, 2);
           const next = await b.runtime.sealer!.sealNow();
           assert.equal(next?.sequence, 2, 'the next seal extends the imported ones');
+          // The restored app's reconciler may record crashes of the simulated VMs it finds gone
+          // (their driver state did not survive) around the seal: exactly those are unsealed.
+          const unsealedNow = async () =>
+            (await b.runtime.store!.readAll({ after: BigInt(next!.position) })).filter((e) => e.streamId !== '$seals')
+              .length;
+          const atLeast = await unsealedNow();
           const again = (await b.as('auditor').get('/v1/audit/verify')).body as Json;
           assert.equal(again.verified, true, JSON.stringify(again.problem));
           assert.equal(again.seals.verified, 3);
-          assert.equal(again.unsealed, 0);
+          const atMost = await unsealedNow();
+          assert.ok(
+            again.unsealed >= atLeast && again.unsealed <= atMost,
+            `unsealed ${again.unsealed}: ${atLeast}..${atMost}`,
+          );
         } finally {
           await b.stop();
         }

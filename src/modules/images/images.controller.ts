@@ -30,8 +30,9 @@ import { seesAll } from '../../http/auth/project-scope.js';
  * So only a principal of every project changes it, as public images in Glance are an
  * admin's act; tenants read it and boot from it.
  */
-const CATALOG_WRITERS =
-  'the image catalog is shared by every project: only an admin (or a user of all projects) may change it';
+const catalogWriters = (p: Principal): string =>
+  `role ${p.role} of projects ${String(p.projects)} may not change the image catalog: it is shared by every ` +
+  'project, so only an admin (or a user of all projects) may';
 import { READERS, Roles, type Principal } from '../../http/auth/roles.js';
 import { errorBody } from '../../http/error-body.js';
 import { LOGGER } from '../../http/tokens.js';
@@ -98,7 +99,7 @@ export class ImagesController {
     @Headers('if-none-match') ifNoneMatch?: string,
     @Query('reason') reason?: string,
   ): Promise<ImageView> {
-    if (!seesAll(p)) throw closing(res, 403, CATALOG_WRITERS);
+    if (!seesAll(p)) throw closing(res, 403, catalogWriters(p));
     checkName(name);
     if (req.readableEnded || (req.headers['content-type'] ?? '').toLowerCase().startsWith('application/json')) {
       throw closing(res, 415, 'send the image bytes as application/octet-stream (or no Content-Type), not JSON');
@@ -205,7 +206,7 @@ export class ImagesController {
     @CurrentPrincipal() p: Principal,
     @Query('reason') reason?: string,
   ): Promise<void> {
-    if (!seesAll(p)) throw new ForbiddenException(CATALOG_WRITERS);
+    if (!seesAll(p)) throw new ForbiddenException(catalogWriters(p));
     checkName(name);
     const usedBy = await this.images.usedBy(name);
     await this.images.run(name, { type: 'DeleteImage', name, principal: p.id, usedBy }, p.id, reason);
