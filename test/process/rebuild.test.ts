@@ -81,7 +81,7 @@ for (const { store, skip } of STORE_KINDS) {
     });
 
     test('vms: damaged records restored, progress to the total, reads answer throughout, 409 on a second, live writes survive the swap', async () => {
-      const vms = ((await t.as('viewer').get('/v1/vms?limit=1000')).body.items as Json[]).filter(
+      const vms = ((await t.as('viewer').get('/v1/vms?limit=1000&includeDeleted=true')).body.items as Json[]).filter(
         (v) => v.state !== 'deleted',
       );
       assert.ok(vms.length >= 3, 'three live VMs');
@@ -95,7 +95,9 @@ for (const { store, skip } of STORE_KINDS) {
       await redis.set(t.runtime.keys.vm('00000000-0000-4000-8000-000000000000'), '{"stale":true}');
       // GET /v1/vms/{id} falls back to the log; the list is the read model alone.
       const listed = async (id: string) =>
-        ((await t.as('viewer').get('/v1/vms?limit=1000')).body.items as Json[]).find((v) => v.id === id);
+        ((await t.as('viewer').get('/v1/vms?limit=1000&includeDeleted=true')).body.items as Json[]).find(
+          (v) => v.id === id,
+        );
       assert.equal(await listed(lost.id as string), undefined, 'the damage is visible');
       assert.equal((await listed(altered.id as string))?.name, 'tampered');
       const logBefore = (await storeEvents(t)).length;
@@ -233,6 +235,7 @@ for (const { store, skip } of STORE_KINDS) {
         items: [
           { name: 'vms', position: head },
           { name: 'hosts', position: head },
+          { name: 'images', position: head },
         ],
       });
     });
@@ -277,7 +280,7 @@ for (const { store, skip } of STORE_KINDS) {
     });
 
     test('shutdown during a rebuild: recorded as failed, live read model untouched, shadow deleted', async () => {
-      const vmsBefore = (await t.as('viewer').get('/v1/vms?limit=1000')).body.items as Json[];
+      const vmsBefore = (await t.as('viewer').get('/v1/vms?limit=1000&includeDeleted=true')).body.items as Json[];
       const res = await t.as('admin').post('/v1/projections/vms/rebuild', { batchSize: 20, pauseMs: 300 });
       assert.equal(res.status, 202, JSON.stringify(res.body));
       const opId = res.body.operationId as string;
@@ -293,7 +296,7 @@ for (const { store, skip } of STORE_KINDS) {
       const op = await waitOperation(t, opId, 30_000);
       assert.equal(op.status, 'failed', JSON.stringify(op));
       assert.match(op.error as string, /shutting down/);
-      assert.deepEqual((await t.as('viewer').get('/v1/vms?limit=1000')).body.items, vmsBefore);
+      assert.deepEqual((await t.as('viewer').get('/v1/vms?limit=1000&includeDeleted=true')).body.items, vmsBefore);
       assert.deepEqual(await keysUnder(redis, `${t.redisPrefix}:shadow:*`), []);
       const check = await t.as('auditor').get('/v1/audit/replay-check');
       assert.deepEqual(check.body.differences, []);

@@ -19,7 +19,7 @@ interface Snapshot {
 
 /** Everything a user can read from the read models, as they read it. */
 async function snapshot(t: TestApp, vmIds: string[], operationIds: string[]): Promise<Snapshot> {
-  const vms = (await t.as('viewer').get('/v1/vms?limit=1000')).body as Json;
+  const vms = (await t.as('viewer').get('/v1/vms?limit=1000&includeDeleted=true')).body as Json;
   const hosts = (await t.as('viewer').get('/v1/hosts')).body as Json;
   const operations = (await t.as('viewer').get('/v1/operations?limit=1000')).body as Json;
   const vm: Snapshot['vm'] = {};
@@ -159,7 +159,7 @@ describe('e2e: restart and rebuild', () => {
   test('the Redis wipe while running is noticed: the read models come back without a restart', async () => {
     const app = t!;
     const before = await waitSettled(app, hostIds);
-    const ids = (await app.as('viewer').get('/v1/vms?limit=1000')).body.items.map(
+    const ids = (await app.as('viewer').get('/v1/vms?limit=1000&includeDeleted=true')).body.items.map(
       (v: Json) => v.id as string,
     ) as string[];
     const want = await snapshot(app, ids, operationIds);
