@@ -16,7 +16,7 @@ import { EventPage } from './dto/event.response.js';
 import type { Request, Response } from 'express';
 import { vmStream } from '../../domain/streams.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
-import type { EventStore } from '../../eventstore/event-store.port.js';
+import type { EventStore, RecordedEvent } from '../../eventstore/event-store.port.js';
 import { parseLimit, parsePosition, parseRevision } from '../../http/query.js';
 import type { Logger } from 'pino';
 import { EVENT_STORE, LOGGER, READ_MODELS } from '../../http/tokens.js';
@@ -157,7 +157,9 @@ export class EventsController {
     const release = this.sseLimiter.acquire(p.id);
     res.once('close', release);
     const scope = eventScope(p, this.readModels);
-    streamEvents(this.store, req, res, after, this.log, { ...SSE_DEFAULTS, ...(scope ? { keep: scope } : {}) }, filter);
+    const keep =
+      scope || filter ? async (e: RecordedEvent) => (!filter || filter(e)) && (!scope || (await scope(e))) : undefined;
+    streamEvents(this.store, req, res, after, this.log, { ...SSE_DEFAULTS, ...(keep ? { keep } : {}) });
   }
 }
 

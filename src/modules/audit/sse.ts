@@ -7,7 +7,7 @@ export interface SseOptions {
   /** How long a client may leave the socket full before it is cut off (and told where to resume). */
   slowClientMs: number;
   heartbeatMs: number;
-  /** Events the caller may not see are skipped (project scoping); every event when absent. */
+  /** Events skipped: those the caller may not see (project scoping) or did not ask for (?vmId=, ?type=). */
   keep?: (e: RecordedEvent) => Promise<boolean>;
 }
 
@@ -56,7 +56,6 @@ export function streamEvents(
   after: bigint | undefined,
   log: Logger,
   options?: SseOptions,
-  keep?: (e: RecordedEvent) => boolean,
 ): void {
   const opts = options ?? { ...SSE_DEFAULTS };
   res.status(200);
@@ -72,7 +71,7 @@ export function streamEvents(
   const sub = store.subscribeToAll({
     ...(after !== undefined ? { after } : {}),
     onEvent: async (e: RecordedEvent) => {
-      if (closed || (keep && !keep(e))) return;
+      if (closed) return;
       if (opts.keep && !(await opts.keep(e))) return;
       if (closed) return;
       const ok = res.write(eventFrames(e));
