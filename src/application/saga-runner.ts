@@ -14,6 +14,7 @@ import type { HostJobData } from './jobs.js';
 import { faultBeforeEnqueue } from './fault-points.js';
 import { handleCommand, type CommandMeta } from './handle-command.js';
 import { EventStates } from './event-states.js';
+import { inLanes, KeyedMutex } from './keyed-mutex.js';
 import type { AggregateLoader } from './load-aggregate.js';
 import { HostDirectory, placeVm } from './placement.js';
 import { operationsAwaitingJobs } from './saga-redrive.js';
@@ -22,6 +23,11 @@ import { hostStream, vmIdOf, vmStream } from '../domain/streams.js';
 import { upcast } from '../domain/upcasters.js';
 
 export const SAGA_CHECKPOINT = 'sagas';
+
+/** VMs handled at once; one VM's events always share a lane, so they stay in log order. */
+export const SAGA_LANES = 16;
+/** Events per page: the page is the unit after which the checkpoint may move. */
+const SAGA_PAGE = 200;
 
 /**
  * Drives the process managers from a checkpointed subscription to the global
@@ -37,6 +43,11 @@ export class SagaRunner {
   private savedAt = 0;
   private readonly states: EventStates<VmCommand, VmEvent, VmState>;
   private readonly hosts: HostDirectory;
+  /**
+   * Placement reads every host and then reserves on one: two lanes placing at once
+   * would both pick the last free slot. Placements and capacity changes take turns.
+   */
+  private readonly capacity = new KeyedMutex();
   /** Position of the last event fully handled (for /health lag). */
   position: bigint | undefined;
 
@@ -120,7 +131,9 @@ export class SagaRunner {
   private subscribe(after: bigint | undefined): void {
     this.sub = this.store.subscribeToAll({
       ...(after !== undefined ? { after } : {}),
-      onEvent: (e) => this.handle(e),
+      batchSize: SAGA_PAGE,
+      onEvent: (e) => this.handlePage([e]),
+      onPage: (page) => this.handlePage(page),
       onError: (err) => {
         if (this.stopping) return;
         this.log.error({ err }, 'saga subscription stopped; resubscribing');
@@ -158,17 +171,46 @@ export class SagaRunner {
    * event nor kill the subscription: retry the same event with backoff. A
    * poison event (domain/parked.ts) would fail forever: park it and go on.
    */
+  /**
+   * A page of the log: VMs in parallel lanes, each VM's events in order; the
+   * checkpoint moves to the page's end only once every lane finished, so it
+   * never passes an event still in flight (a crash replays the page, and the
+   * guards make the replay do nothing twice).
+   */
+  private async handlePage(page: RecordedEvent[]): Promise<void> {
+    const vmEvents = page.filter((e) => vmIdOf(e.streamId) && isVmEventType(e.type));
+    await inLanes(
+      vmEvents,
+      SAGA_LANES,
+      (e) => e.streamId,
+      (e) => this.handle(e),
+    );
+    this.position = page[page.length - 1]!.position;
+    await this.saveCheckpointRetrying();
+  }
+
+  private async saveCheckpointRetrying(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.saveCheckpoint();
+      } catch (err) {
+        if (this.stopping) throw err;
+        const delay = Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
+        this.log.warn({ err, attempt }, 'saving the saga checkpoint failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
   private async handle(recorded: RecordedEvent): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         try {
-          if (vmIdOf(recorded.streamId) && isVmEventType(recorded.type)) await this.handleVmEvent(recorded);
+          await this.handleVmEvent(recorded);
         } catch (err) {
           if (!isPoison(err)) throw err;
           await this.park(recorded, err);
         }
-        this.position = recorded.position;
-        await this.saveCheckpoint();
         return;
       } catch (err) {
         if (this.stopping) throw err;
@@ -217,7 +259,7 @@ export class SagaRunner {
     switch (action.type) {
       case 'place': {
         if (!this.awaits(current, action.operationId, 'placement')) return false;
-        const result = await placeVm(this.aggregates, this.hosts, action, meta);
+        const result = await this.capacity.run('hosts', () => placeVm(this.aggregates, this.hosts, action, meta));
         const cmd: VmCommand = result.ok
           ? { type: 'PlaceVm', operationId: action.operationId, hostId: result.hostId, evidence: result.evidence }
           : {
@@ -233,12 +275,14 @@ export class SagaRunner {
         if (!this.awaits(current, action.operationId, action.failStep)) return false;
         try {
           const { vmId, operationId, vcpus, memoryMiB } = action;
-          await handleCommand(
-            this.aggregates,
-            hostDecider,
-            hostStream(action.hostId),
-            { type: 'ReserveCapacity', vmId, operationId, vcpus, memoryMiB },
-            meta,
+          await this.capacity.run('hosts', () =>
+            handleCommand(
+              this.aggregates,
+              hostDecider,
+              hostStream(action.hostId),
+              { type: 'ReserveCapacity', vmId, operationId, vcpus, memoryMiB },
+              meta,
+            ),
           );
           return true;
         } catch (err) {

@@ -7,7 +7,9 @@ import type { EventStore, RecordedEvent, Subscription } from '../eventstore/even
 import { ParkingLot } from './parking-lot.js';
 import type { Projection } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
-import { RedisProjectionTx } from './redis-projection-tx.js';
+import { LiveTx } from './live-tx.js';
+import { RecordCache } from './record-cache.js';
+import { StreamRevisions } from './stream-revisions.js';
 
 /** Events per MULTI when the runner is behind (a burst, a restart); live it gets what has arrived. */
 const PAGE_SIZE = 500;
@@ -26,6 +28,10 @@ export class ProjectionRunner extends EventEmitter {
   private watchdog: NodeJS.Timeout | undefined;
   private stopping = false;
   private closed = false;
+  /** What this runner committed, so a page's reads rarely go to Redis. */
+  private readonly cache = new RecordCache();
+  /** Per stream, the last revision applied: read-your-writes waits for its own stream only. */
+  readonly streams = new StreamRevisions();
   position: bigint | undefined;
 
   constructor(
@@ -58,6 +64,9 @@ export class ProjectionRunner extends EventEmitter {
       .catch((err: unknown) =>
         this.log.warn({ err, projection: this.projection.name }, 'reading parked events failed'),
       );
+    // A rebuild's swap or a Redis wipe may have changed every key since the last run.
+    this.cache.clear();
+    this.streams.clear();
     const raw = await this.redis.get(this.keys.checkpoint(this.projection.name));
     const after = raw ? BigInt(raw) : undefined;
     // One epoch per read model, shared by every process that projects it: a
@@ -154,7 +163,7 @@ export class ProjectionRunner extends EventEmitter {
   private async handle(page: RecordedEvent[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const tx = new RedisProjectionTx(this.redis);
+        const tx = new LiveTx(this.redis, this.cache);
         for (const e of page) {
           tx.mark();
           try {
@@ -168,6 +177,7 @@ export class ProjectionRunner extends EventEmitter {
         const last = page[page.length - 1]!;
         await tx.commit(this.keys.checkpoint(this.projection.name), last.position);
         this.position = last.position;
+        for (const e of page) this.streams.applied(e.streamId, e.revision);
         for (const e of page) this.emit('applied', e);
         return;
       } catch (err) {
@@ -191,6 +201,21 @@ export class ProjectionRunner extends EventEmitter {
   waitFor(position: bigint, timeoutMs: number): Promise<boolean> {
     if (this.position !== undefined && this.position >= position) return Promise.resolve(true);
     return this.nextApplied((e) => e.position >= position, timeoutMs);
+  }
+
+  /**
+   * Read-your-writes for one command: resolves once this projection applied
+   * `streamId` up to `revision` — or the whole log up to `position`, which covers
+   * a stream this projection ignores — or false after timeoutMs.
+   */
+  waitForStream(streamId: string, revision: bigint, position: bigint, timeoutMs: number): Promise<boolean> {
+    const reached = (): boolean =>
+      (this.position !== undefined && this.position >= position) || this.streams.reached(streamId, revision);
+    if (reached()) return Promise.resolve(true);
+    return this.nextApplied(
+      (e) => e.position >= position || (e.streamId === streamId && e.revision >= revision),
+      timeoutMs,
+    );
   }
 
   /** Resolves true when the projection applies an event matching `pred`, false after timeoutMs. */

@@ -141,6 +141,13 @@ export class ControlPlane {
     return {
       list: () => this.projections.map((p) => ({ name: p.projection.name, position: p.position })),
       waitFor: (position, timeoutMs, names) => this.waitForProjections(position, timeoutMs, names),
+      waitForEvent: async (event, timeoutMs, names) => {
+        const chosen = this.projections.filter((p) => names.includes(p.projection.name));
+        const results = await Promise.all(
+          chosen.map((p) => p.waitForStream(event.streamId, event.revision, event.position, timeoutMs)),
+        );
+        return results.every(Boolean);
+      },
       nextApplied: async (name, match, timeoutMs) => {
         const runner = this.projection(name);
         if (runner) await runner.nextApplied(match, timeoutMs);
