@@ -18,7 +18,7 @@ export class LiveTx extends RedisProjectionTx {
 
   protected override async readStored(key: string): Promise<unknown> {
     const hit = this.cache.get(key);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined || this.cache.complete) return hit;
     const stored = await super.readStored(key);
     if (stored !== undefined) this.cache.set(key, stored);
     return stored;

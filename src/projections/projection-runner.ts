@@ -64,11 +64,13 @@ export class ProjectionRunner extends EventEmitter {
       .catch((err: unknown) =>
         this.log.warn({ err, projection: this.projection.name }, 'reading parked events failed'),
       );
-    // A rebuild's swap or a Redis wipe may have changed every key since the last run.
-    this.cache.clear();
-    this.streams.clear();
     const raw = await this.redis.get(this.keys.checkpoint(this.projection.name));
     const after = raw ? BigInt(raw) : undefined;
+    // A rebuild's swap or a Redis wipe may have changed every key since the last run. From
+    // position 0 the read model is rebuilt from nothing: keys written before a wipe was
+    // noticed (a page retried into the empty Redis) must not be mistaken for earlier events'.
+    this.cache.reset(after === undefined);
+    this.streams.clear();
     // One epoch per read model, shared by every process that projects it: a
     // private epoch per process made each one's watchdog mistake the others'
     // start for a wipe, and they restarted each other from 0 forever.

@@ -10,6 +10,13 @@ export const LIVE_CACHE_LIMIT = 20_000;
  */
 export class RecordCache {
   private readonly entries = new Map<string, unknown>();
+  /**
+   * True while the cache holds every key the read model has: the runner started
+   * from position 0 (an empty or wiped read model), so a miss means "absent" and
+   * whatever Redis holds under the key (written before a wipe was noticed) is
+   * not read. Turned off for good once a key had to be dropped.
+   */
+  complete = false;
 
   constructor(private readonly limit = LIVE_CACHE_LIMIT) {}
 
@@ -28,10 +35,13 @@ export class RecordCache {
     if (this.entries.size <= this.limit) return;
     const oldest = this.entries.keys().next();
     if (!oldest.done) this.entries.delete(oldest.value);
+    this.complete = false;
   }
 
-  clear(): void {
+  /** Forgets everything; `complete` says whether the read model starts empty (a run from position 0). */
+  reset(complete: boolean): void {
     this.entries.clear();
+    this.complete = complete;
   }
 
   get size(): number {
