@@ -9,25 +9,14 @@ import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { Worker } from 'bullmq';
 import pino from 'pino';
-import { hostQueueName } from '../../src/application/jobs.js';
 import { loadConfig } from '../../src/config/config.js';
-import { redisOptions } from '../../src/runtime/redis-connection.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { registerHost, startTestApp, TOKENS, waitOperation, type TestApp } from '../support/app.js';
 import { runCli } from '../support/cli.js';
 import { getVm, storeEvents, waitUntil, type Json } from '../support/e2e.js';
 import { tempDir, testRedisUrl } from '../support/env.js';
-
-interface FailedRow {
-  id: string;
-  step: string;
-  operationId: string | null;
-  vmId: string | null;
-  error: string;
-  attempts: number;
-}
+import { failEveryAttempt, type FailedRow } from '../support/failed-job.js';
 
 describe('api: retry and discard of failed queue jobs (recorded, then carried out)', () => {
   let t: TestApp;
@@ -51,20 +40,8 @@ describe('api: retry and discard of failed queue jobs (recorded, then carried ou
   async function vmWithFailedJob(hostId: string): Promise<{ vmId: string; operationId: string; job: FailedRow }> {
     const res = await t.as('operator').post('/v1/vms', { name: 'stuck', vcpus: 1, memoryMiB: 64, diskGiB: 1, hostId });
     assert.equal(res.status, 202, JSON.stringify(res.body));
-    const failing = new Worker(
-      hostQueueName(hostId),
-      () => Promise.reject(new Error('results queue unreachable: ECONNREFUSED')),
-      { connection: { ...redisOptions(testRedisUrl()), maxRetriesPerRequest: null }, prefix: `${t.redisPrefix}:q` },
-    );
-    try {
-      const job = await waitUntil('the define job in the failed set', async () => {
-        const page = await t.as('operator').get(`/v1/queues/${hostId}/failed`);
-        return (page.body.items as FailedRow[]).find((j) => j.operationId === res.body.operationId);
-      });
-      return { vmId: res.body.vmId as string, operationId: res.body.operationId as string, job };
-    } finally {
-      await failing.close();
-    }
+    const job = await failEveryAttempt(t, hostId, res.body.operationId as string);
+    return { vmId: res.body.vmId as string, operationId: res.body.operationId as string, job };
   }
 
   async function serve(hostId: string): Promise<void> {
