@@ -4,6 +4,7 @@
  * for the process around it. src/runtime builds the adapters per role and
  * hands them to AppModule.forRoot; tests may hand doubles.
  */
+import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { Logger } from 'pino';
 import type { Capabilities } from '../application/host-capabilities.js';
 import type { FailedJob } from '../application/jobs.js';
@@ -127,4 +128,6 @@ export interface HttpPorts {
   idempotency: IdempotencyStore;
   status: RuntimeStatus;
   tokens: TokenEntry[];
+  /** Where rate-limit windows are counted (shared by every API process); this process's memory when absent. */
+  rateLimitStorage?: ThrottlerStorage;
 }
