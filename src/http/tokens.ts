@@ -106,6 +106,12 @@ export interface RuntimeStatus {
    * until the runners count them.
    */
   parked(): Record<string, number>;
+  /**
+   * Whether this API process owns the control-plane lease (runs the sagas,
+   * projections, sealer and host watch) and with which fencing token; the
+   * holder names the process (`host/pid/nonce`).
+   */
+  lease?(): { owner: boolean; holder: string; fence?: number };
 }
 
 /** Everything AppModule.forRoot needs: the control plane's ports (a worker-role process serves no HTTP). */

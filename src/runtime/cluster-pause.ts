@@ -108,7 +108,10 @@ export async function pausedAcrossCluster<T>(
 ): Promise<T> {
   const id = randomUUID();
   await redis.set(keys.request(projection), id, 'PX', ttlMs);
-  const renew = setInterval(() => void redis.pexpire(keys.request(projection), ttlMs).catch(() => undefined), ttlMs / 3);
+  const renew = setInterval(
+    () => void redis.pexpire(keys.request(projection), ttlMs).catch(() => undefined),
+    ttlMs / 3,
+  );
   renew.unref();
   try {
     const deadline = Date.now() + waitMs;

@@ -50,6 +50,11 @@ export function httpPorts(rt: Runtime): HttpPorts {
         await rt.redis.ping();
       },
       subscriptions: () => [{ name: 'sagas', position: cp.sagaPosition }],
+      lease: () => ({
+        owner: cp.lease.isOwner,
+        holder: cp.lease.holder,
+        ...(cp.lease.fence !== undefined ? { fence: cp.lease.fence } : {}),
+      }),
       servedHosts: () => rt.hosts.servedHosts(),
       hostServing: () => rt.hosts.degraded(),
       parked: () =>
