@@ -102,17 +102,22 @@ export class LeaderLease {
   }
 
   private async tick(): Promise<void> {
-    if (this.busy || this.stopped) return;
+    if (this.stopped) return;
+    // Checked before anything waits on Redis: a renewal hanging on a dead connection must not keep the roles running.
+    if (this.token !== undefined && Date.now() > this.trustUntil)
+      return void (await this.lose('could not renew in time'));
+    if (this.busy) return;
     this.busy = true;
     const sentAt = Date.now();
     const { ttlMs } = this.options;
     try {
       const value = this.value();
       if (value) {
-        if (Date.now() > this.trustUntil) return void (await this.lose('could not renew in time'));
         // Renew only every ttl/3; the ticks between only check the local deadline.
         if (sentAt < this.trustUntil - Math.floor(ttlMs / 3)) return;
         const ok = await this.redis.eval(RENEW, 1, this.options.key, value, ttlMs);
+        // An answer that arrives after the local deadline extends nothing: the roles are already stopping.
+        if (this.value() !== value) return;
         if (ok === 1) this.trustUntil = sentAt + Math.floor((ttlMs * 2) / 3);
         else await this.lose('another process holds the lease');
         return;
@@ -135,9 +140,8 @@ export class LeaderLease {
         }
       });
     } catch (err) {
-      // Redis unreachable: an owner keeps its roles until its local deadline, then lets go (next ticks).
-      if (this.token !== undefined && Date.now() > this.trustUntil) await this.lose('Redis unreachable');
-      else this.options.log.debug({ err }, 'lease tick failed');
+      // Redis unreachable: an owner keeps its roles until its local deadline (checked every tick), then lets go.
+      this.options.log.debug({ err }, 'lease tick failed');
     } finally {
       this.busy = false;
     }
