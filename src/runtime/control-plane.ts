@@ -94,6 +94,8 @@ export class ControlPlane {
       // Bound below, once the roles exist (they are built after the lease's key is known).
       { acquired: () => cp.ownRoles(), lost: () => cp.dropRoles() },
     );
+    // Each page a runner writes lands only while this process still owns the lease (checked inside Redis).
+    for (const p of projections) p.fence = () => lease.commitFence();
     const pauseKeys = new PauseKeys(config.redisPrefix);
     const gate = new ProjectionGate(redis, pauseKeys, projections, log);
     const watch = new CheckpointWatch(

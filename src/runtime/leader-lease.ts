@@ -65,6 +65,12 @@ export class LeaderLease {
     return this.token !== undefined;
   }
 
+  /** What a fenced write checks (the lease key still holding this tenure's value); undefined while a standby. */
+  commitFence(): { key: string; value: string } | undefined {
+    const value = this.value();
+    return value ? { key: this.options.key, value } : undefined;
+  }
+
   get fenceKey(): string {
     return `${this.options.key}:fence`;
   }

@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { TcpProxy } from '../../chaos/support/tcp-proxy.js';
 import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
+import { RedisProjectionTx } from '../../src/projections/redis-projection-tx.js';
 import { LeaderLease } from '../../src/runtime/leader-lease.js';
 import { testRedisUrl, uniqueName } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
@@ -116,5 +117,31 @@ describe('leader lease on Redis', () => {
       cutOff.disconnect();
       await proxy.cut();
     }
+  });
+
+  test('a fenced projection commit lands only under the current tenure: a stale owner writes nothing', async () => {
+    const key = `${prefix}:e`;
+    const a = await start(probe(redis, key));
+    const fence = a.lease.commitFence()!;
+    const record = `${prefix}:rm:vm:1`;
+    const index = `${prefix}:rm:idx`;
+    const checkpoint = `${prefix}:rm:checkpoint:vms`;
+    const tx = new RedisProjectionTx(redis);
+    tx.set(record, { state: 'running' });
+    tx.index(index, 1, 'vm-1');
+    await tx.commit(checkpoint, 7n, fence);
+    assert.deepEqual(JSON.parse((await redis.get(record))!), { state: 'running' });
+    assert.equal(await redis.zscore(index, 'vm-1'), '1');
+    assert.equal(await redis.get(checkpoint), '7');
+    // The tenure ends (another owner now): the old fence no longer opens the door.
+    await a.lease.stop();
+    await redis.set(key, 'next-owner/2/y|1000', 'PX', 60_000);
+    const stale = new RedisProjectionTx(redis);
+    stale.set(record, { state: 'stopped' });
+    stale.index(index, 2, 'vm-2');
+    await assert.rejects(stale.commit(checkpoint, 8n, fence), /FENCED/);
+    assert.deepEqual(JSON.parse((await redis.get(record))!), { state: 'running' }, 'nothing written');
+    assert.equal(await redis.zscore(index, 'vm-2'), null);
+    assert.equal(await redis.get(checkpoint), '7');
   });
 });
