@@ -84,8 +84,14 @@ export class ProjectionGate {
       if (request) {
         await this.redis.set(this.keys.ack(name), request, 'PX', 60_000);
       } else if (!this.running.has(name)) {
-        this.running.add(name);
-        await runner.start();
+        try {
+          await runner.start();
+          this.running.add(name);
+        } catch (err) {
+          // Redis down between two looks: the next look starts it.
+          this.log.warn({ err, projection: name }, 'projection did not start; retrying');
+          await runner.stop().catch(() => undefined);
+        }
       }
     }
   }
