@@ -21,6 +21,8 @@ return {n, left}`;
  */
 export class RedisFixedWindowStorage implements ThrottlerStorage {
   private readonly fallback = new FixedWindowStorage();
+  /** Said once per outage, not once per request. */
+  private degraded = false;
 
   constructor(
     private readonly redis: Redis,
@@ -33,9 +35,11 @@ export class RedisFixedWindowStorage implements ThrottlerStorage {
     try {
       answer = await this.redis.eval(HIT, 1, this.keyOf(throttlerName, key), ttl);
     } catch (err) {
-      this.onError(err);
+      if (!this.degraded) this.onError(err);
+      this.degraded = true;
       return this.fallback.increment(key, ttl, limit, blockDuration, throttlerName);
     }
+    this.degraded = false;
     const [hits, leftMs] = answer as [number, number];
     const isBlocked = hits > limit;
     const left = Math.max(1, Math.ceil(leftMs / 1000));

@@ -94,6 +94,7 @@ export class ControlPlane {
       // Bound below, once the roles exist (they are built after the lease's key is known).
       { acquired: () => cp.ownRoles(), lost: () => cp.dropRoles() },
     );
+    deps.metrics.attachLease(() => ({ owner: lease.isOwner }));
     // Each page a runner writes lands only while this process still owns the lease (checked inside Redis).
     for (const p of projections) p.fence = () => lease.commitFence();
     const pauseKeys = new PauseKeys(config.redisPrefix);

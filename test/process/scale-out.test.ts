@@ -114,6 +114,12 @@ describe('scale out: three API processes on one PostgreSQL and one Redis', { ski
     const owners = leases.filter((l) => l.lease?.owner);
     assert.equal(owners.length, 1, JSON.stringify(leases.map((l) => l.lease)));
     assert.ok((owners[0]!.lease!.fence ?? 0) >= 1, 'the owner holds a fencing token');
+    // /metrics says the same, for alerting on "no owner" or "two owners".
+    for (const { member, lease } of leases) {
+      const res = await fetch(`http://127.0.0.1:${member.port}/metrics`);
+      const owner = /^virtledger_control_plane_owner (\d)$/m.exec(await res.text())?.[1];
+      assert.equal(owner, lease?.owner ? '1' : '0', `api${member.index} /metrics`);
+    }
     for (const m of fleet.members) await createAndReadBack(m, `ryw-${m.index}`);
     await settle(60_000);
   });
