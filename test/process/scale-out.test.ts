@@ -180,6 +180,15 @@ describe('scale out: three API processes on one PostgreSQL and one Redis', { ski
       assert.equal(count, started, `VM ${vmId} booted ${count} times for ${started} VmStarted events`);
     }
     console.log(`failover: a new owner in ${tookMs} ms (lease TTL ${TTL_MS} ms)`);
+
+    // The killed process comes back as a standby: the owner keeps the lease, and it serves like the others.
+    old.member.proc.start();
+    await old.member.client.waitHealthy(60_000);
+    const back = (await fleet.leases()).find((l) => l.member === old.member)!.lease!;
+    assert.equal(back.owner, false, 'the restarted process does not take the lease back');
+    assert.equal(await fleet.owner(), next);
+    await createAndReadBack(old.member, 'after-restart');
+    await settle(60_000);
   });
 
   test('a rebuild asked of a standby pauses the owner’s runner; the read model equals the log after', async () => {
