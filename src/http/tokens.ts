@@ -4,6 +4,7 @@
  * for the process around it. src/runtime builds the adapters per role and
  * hands them to AppModule.forRoot; tests may hand doubles.
  */
+import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { Logger } from 'pino';
 import type { Capabilities } from '../application/host-capabilities.js';
 import type { FailedJob } from '../application/jobs.js';
@@ -111,6 +112,12 @@ export interface RuntimeStatus {
    * until the runners count them.
    */
   parked(): Record<string, number>;
+  /**
+   * Whether this API process owns the control-plane lease (runs the sagas,
+   * projections, sealer and host watch) and with which fencing token; the
+   * holder names the process (`host/pid/nonce`).
+   */
+  lease?(): { owner: boolean; holder: string; fence?: number };
 }
 
 /** Everything AppModule.forRoot needs: the control plane's ports (a worker-role process serves no HTTP). */
@@ -133,4 +140,6 @@ export interface HttpPorts {
   idempotency: IdempotencyStore;
   status: RuntimeStatus;
   tokens: TokenEntry[];
+  /** Where rate-limit windows are counted (shared by every API process); this process's memory when absent. */
+  rateLimitStorage?: ThrottlerStorage;
 }
