@@ -94,7 +94,11 @@ describe('networks: records, address allocation, release and scoping', () => {
     assertError(await root().post('/v1/networks', { name: '../x', cidr: '10.60.0.0/24' }), 400, 'name');
     assertError(await root().post('/v1/networks', { name: 'x', cidr: '10.60.0.0/24', nat: 'yes' }), 400, 'nat');
     // Networks are shared by every project: only a principal of all of them changes them.
-    assertError(await alice().post('/v1/networks', { name: 'x', cidr: '10.60.0.0/24' }), 403, /may not change networks/);
+    assertError(
+      await alice().post('/v1/networks', { name: 'x', cidr: '10.60.0.0/24' }),
+      403,
+      /may not change networks/,
+    );
     assertError(await t.as('operator').post('/v1/networks', { name: 'x', cidr: '10.60.0.0/24' }), 403);
     assertError(await t.as('viewer').post('/v1/networks', { name: 'x', cidr: '10.60.0.0/24' }), 403);
     assertError(await alice().delete(`/v1/networks/${lan.id as string}`), 403);
@@ -239,7 +243,9 @@ describe('networks: records, address allocation, release and scoping', () => {
     const dmz = ((await root().get('/v1/networks')).body.items as Json[]).find((n) => n.name === 'dmz')!;
     const filler = await createVmOp(t, { name: 'filler', hostId: small });
     assert.equal(filler.operation.status, 'succeeded');
-    const res = await t.as('operator').post('/v1/vms', { ...VM, name: 'no-room', hostId: small, nics: [{ networkId: dmz.id }] });
+    const res = await t
+      .as('operator')
+      .post('/v1/vms', { ...VM, name: 'no-room', hostId: small, nics: [{ networkId: dmz.id }] });
     const { operationId, vmId } = assertAccepted(res);
     const op = await waitOperation(t, operationId);
     assert.equal(op.status, 'failed', JSON.stringify(op));
@@ -259,7 +265,10 @@ describe('networks: records, address allocation, release and scoping', () => {
     const del = await root().delete(`/v1/networks/${lan.id as string}?reason=retired`);
     assert.equal(del.status, 204, JSON.stringify(del.body));
     assertError(await root().get(`/v1/networks/${lan.id as string}`), 404);
-    assert.equal(((await root().get('/v1/networks')).body.items as Json[]).some((n) => n.id === lan.id), false);
+    assert.equal(
+      ((await root().get('/v1/networks')).body.items as Json[]).some((n) => n.id === lan.id),
+      false,
+    );
     assertError(
       await t.as('operator').post('/v1/vms', { ...VM, nics: [{ networkId: lan.id }] }),
       404,
@@ -296,7 +305,11 @@ describe('networks: records, address allocation, release and scoping', () => {
     assert.equal(feed.status, 200, JSON.stringify(feed.body));
     const streams = (feed.body.items as Json[]).map((e) => String(e.streamId));
     assert.ok(streams.includes(`vm-${b.vmId}`), streams.join(' '));
-    assert.equal(streams.some((s) => s.startsWith('network')), false, streams.join(' '));
+    assert.equal(
+      streams.some((s) => s.startsWith('network')),
+      false,
+      streams.join(' '),
+    );
   });
 
   test('migration keeps MAC and IP', async () => {

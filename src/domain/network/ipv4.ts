@@ -55,7 +55,10 @@ export function parseCidr(text: string): { ok: true; value: Ipv4Cidr } | { ok: f
   if (!m || address === undefined) return { ok: false, problem: 'must be an IPv4 CIDR like 10.20.0.0/24' };
   const prefixLength = Number(m[2]);
   if (prefixLength < MIN_PREFIX || prefixLength > MAX_PREFIX)
-    return { ok: false, problem: `must have a prefix length from /${MIN_PREFIX} to /${MAX_PREFIX}, not /${prefixLength}` };
+    return {
+      ok: false,
+      problem: `must have a prefix length from /${MIN_PREFIX} to /${MAX_PREFIX}, not /${prefixLength}`,
+    };
   const size = cidrSize(prefixLength);
   const network = address - (address % size);
   if (network !== address)

@@ -58,11 +58,10 @@ export function decideRegistry(cmd: NetworkRegistryCommand, state: NetworkRegist
           });
         const other = parseCidr(n.cidr);
         if (other.ok && cidrsOverlap(parsed.value, other.value))
-          throw new DomainError(
-            'conflict',
-            `cidr ${parsed.value.cidr} overlaps network ${n.name} (${id}, ${n.cidr})`,
-            { field: 'cidr', networkId: id },
-          );
+          throw new DomainError('conflict', `cidr ${parsed.value.cidr} overlaps network ${n.name} (${id}, ${n.cidr})`, {
+            field: 'cidr',
+            networkId: id,
+          });
       }
       const data = { networkId: cmd.networkId, name: cmd.name, cidr: parsed.value.cidr, vni: freeVni(state) };
       return [{ type: 'NetworkRegistered', data }];

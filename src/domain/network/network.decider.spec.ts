@@ -131,9 +131,7 @@ describe('network registry: names, CIDRs and VNIs of live networks never collide
     registry(h)
       .when({ type: 'RegisterNetwork', networkId: 'b', name: 'lan', cidr: '10.0.0.0/24' })
       .then([reg('b', 'lan', '10.0.0.0/24', VNI_BASE)]);
-    registry([h[0]!])
-      .when({ type: 'RegisterNetwork', networkId: 'a', name: 'lan', cidr: '10.0.0.0/24' })
-      .thenNothing();
+    registry([h[0]!]).when({ type: 'RegisterNetwork', networkId: 'a', name: 'lan', cidr: '10.0.0.0/24' }).thenNothing();
     registry(h).when({ type: 'UnregisterNetwork', networkId: 'a' }).thenNothing();
   });
 });

@@ -39,20 +39,10 @@ export async function ensureSeed(dir: string, spec: VmSpec, signal?: AbortSignal
       files.push(join(work, 'network-config'));
     }
     const part = join(work, 'seed.iso');
-    await runTool(
-      GENISOIMAGE,
-      [
-        '-quiet',
-        '-output',
-        part,
-        '-volid',
-        'cidata',
-        '-joliet',
-        '-rock',
-        ...files,
-      ],
-      { timeoutMs: 60_000, ...(signal ? { signal } : {}) },
-    );
+    await runTool(GENISOIMAGE, ['-quiet', '-output', part, '-volid', 'cidata', '-joliet', '-rock', ...files], {
+      timeoutMs: 60_000,
+      ...(signal ? { signal } : {}),
+    });
     renameSync(part, iso);
     return iso;
   } finally {

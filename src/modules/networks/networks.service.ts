@@ -8,14 +8,7 @@ import { networkDecider } from '../../domain/network/network.decider.js';
 import { NETWORK_REGISTRY_STREAM, networkStream } from '../../domain/streams.js';
 import { badField } from '../../http/as-of.query.js';
 import type { Principal } from '../../http/auth/roles.js';
-import {
-  AGGREGATES,
-  CLOCK,
-  PROJECTIONS,
-  READ_MODELS,
-  type Clock,
-  type ProjectionControl,
-} from '../../http/tokens.js';
+import { AGGREGATES, CLOCK, PROJECTIONS, READ_MODELS, type Clock, type ProjectionControl } from '../../http/tokens.js';
 import type { ReadModels } from '../../projections/read-models.js';
 import { toNetworkView, type NetworkView } from './network.view.js';
 
