@@ -1,6 +1,7 @@
 import { DomainError } from '../domain/domain-error.js';
 import { networkDecider } from '../domain/network/network.decider.js';
-import { networkStream } from '../domain/streams.js';
+import { networkStream, vmStream } from '../domain/streams.js';
+import { vmDecider } from '../domain/vm/vm.decider.js';
 import type { NicSpec } from '../domain/vm/vm.types.js';
 import { handleCommand, type CommandMeta } from './handle-command.js';
 import type { AggregateLoader } from './load-aggregate.js';
@@ -40,9 +41,11 @@ export async function allocateNics(
   vmId: string,
   project: string,
   networkIds: readonly string[],
-  meta: CommandMeta,
-  now: () => Date,
+  principal: string,
+  operationId: string,
+  now: () => Date = () => new Date(),
 ): Promise<NicSpec[]> {
+  const meta = createMeta(principal, operationId);
   const nics: NicSpec[] = [];
   try {
     for (const [i, networkId] of networkIds.entries()) {
@@ -68,6 +71,32 @@ export async function allocateNics(
     await releaseNics(aggregates, vmId, networkIds.slice(0, nics.length + 1), meta, now).catch(() => undefined);
     throw err;
   }
+}
+
+/** The create's operation is what the network's events belong to. */
+function createMeta(principal: string, operationId: string): CommandMeta {
+  return { principal, correlationId: operationId, causationId: `http:${operationId}` };
+}
+
+/**
+ * After a create that failed to record its VM: the addresses it was allocated go back, unless
+ * the VmCreateRequested was recorded after all (the store answered late), whose VM holds them
+ * until deleted. Rethrows the create's error.
+ */
+export async function releaseUnlessRecorded(
+  aggregates: AggregateLoader,
+  vmId: string,
+  networkIds: readonly string[],
+  principal: string,
+  operationId: string,
+  err: unknown,
+): Promise<never> {
+  if (networkIds.length) {
+    const vm = await aggregates.load(vmDecider, vmStream(vmId)).catch(() => undefined);
+    // Unknown (the store is down): keep them; an operator sees the allocation naming the VM id.
+    if (vm && !vm.state.exists) await releaseNics(aggregates, vmId, networkIds, createMeta(principal, operationId));
+  }
+  throw err;
 }
 
 /** Frees every address the VM holds on these networks; a network where it holds none decides nothing. */

@@ -12,10 +12,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AggregateLoader } from '../../src/application/load-aggregate.js';
 import { handleCommand } from '../../src/application/handle-command.js';
-import { allocateNics } from '../../src/application/network-admission.js';
+import { allocateNics, releaseUnlessRecorded } from '../../src/application/network-admission.js';
 import { DomainError } from '../../src/domain/domain-error.js';
 import { networkDecider } from '../../src/domain/network/network.decider.js';
-import { networkStream } from '../../src/domain/streams.js';
+import { networkStream, vmStream } from '../../src/domain/streams.js';
+import { vmDecider } from '../../src/domain/vm/vm.decider.js';
 import { createEventStore } from '../../src/eventstore/create-event-store.js';
 import type { EventStore } from '../../src/eventstore/event-store.port.js';
 import { tempDir, testPostgresUrl, uniqueName } from '../support/env.js';
@@ -25,7 +26,6 @@ const meta = () => {
   const id = randomUUID();
   return { principal: 'test', correlationId: id, causationId: `test:${id}` };
 };
-const now = () => new Date();
 
 for (const { store: kind, skip } of STORE_KINDS) {
   describe(`network addresses under concurrency from two processes (${kind})`, { skip }, () => {
@@ -72,7 +72,7 @@ for (const { store: kind, skip } of STORE_KINDS) {
       for (const l of loaders) await l.load(networkDecider, networkStream(networkId));
       const results = await Promise.allSettled(
         Array.from({ length: 40 }, (_, i) =>
-          allocateNics(loaders[i % 2]!, `vm-${i}`, 'default', [networkId], meta(), now),
+          allocateNics(loaders[i % 2]!, `vm-${i}`, 'default', [networkId], 'test', randomUUID()),
         ),
       );
       const won = results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
@@ -95,13 +95,42 @@ for (const { store: kind, skip } of STORE_KINDS) {
     test("a VM whose second NIC's network is full gives back its first NIC's address", async () => {
       const open = await createNetwork('10.81.0.0/24');
       const full = await createNetwork('10.82.0.0/29');
-      for (let i = 0; i < 5; i++) await allocateNics(loaders[0]!, `filler-${i}`, 'default', [full], meta(), now);
+      for (let i = 0; i < 5; i++)
+        await allocateNics(loaders[0]!, `filler-${i}`, 'default', [full], 'test', randomUUID());
       await assert.rejects(
-        allocateNics(loaders[1]!, 'two-nics', 'default', [open, full], meta(), now),
+        allocateNics(loaders[1]!, 'two-nics', 'default', [open, full], 'test', randomUUID()),
         (err: unknown) => err instanceof DomainError && /^nics\[1\]\.networkId: .* is full/.test(err.message),
       );
       const { state } = await new AggregateLoader(stores[0]!).load(networkDecider, networkStream(open));
       assert.deepEqual(state.allocations, []);
+    });
+
+    test('a create whose VM was not recorded gives its addresses back; one whose VM was recorded keeps them', async () => {
+      const net = await createNetwork('10.83.0.0/24');
+      const stream = networkStream(net);
+      const failure = new Error('the VM append failed');
+      await allocateNics(loaders[0]!, 'lost', 'default', [net], 'test', randomUUID());
+      await assert.rejects(releaseUnlessRecorded(loaders[0]!, 'lost', [net], 'test', randomUUID(), failure), failure);
+      assert.deepEqual((await loaders[0]!.load(networkDecider, stream)).state.allocations, []);
+
+      const vmId = randomUUID();
+      await allocateNics(loaders[0]!, vmId, 'default', [net], 'test', randomUUID());
+      await handleCommand(
+        loaders[0]!,
+        vmDecider,
+        vmStream(vmId),
+        {
+          type: 'CreateVm',
+          vmId,
+          operationId: randomUUID(),
+          spec: { name: 'kept', vcpus: 1, memoryMiB: 64, diskGiB: 1 },
+          hostId: null,
+          start: false,
+        },
+        meta(),
+      );
+      await assert.rejects(releaseUnlessRecorded(loaders[1]!, vmId, [net], 'test', randomUUID(), failure), failure);
+      assert.equal((await loaders[1]!.load(networkDecider, stream)).state.allocations.length, 1);
     });
   });
 }

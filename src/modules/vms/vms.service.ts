@@ -2,7 +2,7 @@ import { BadRequestException, Inject, Injectable, NotFoundException } from '@nes
 import { randomUUID } from 'node:crypto';
 import { handleCommand, PreconditionFailedError, type HandleResult } from '../../application/handle-command.js';
 import { admitVm } from '../../application/project-admission.js';
-import { allocateNics, checkNetworks, releaseNics } from '../../application/network-admission.js';
+import { allocateNics, checkNetworks, releaseUnlessRecorded } from '../../application/network-admission.js';
 import { mayUse, projectForCreate } from '../../http/auth/project-scope.js';
 import type { AggregateLoader } from '../../application/load-aggregate.js';
 import { upcast } from '../../domain/upcasters.js';
@@ -37,7 +37,7 @@ import type { VmCommand } from '../../domain/vm/vm.commands.js';
 import { foldVm, vmChanges, type FieldChange } from '../../domain/vm/vm-diff.js';
 import { vmDecider } from '../../domain/vm/vm.decider.js';
 import { vmProject, type VmState } from '../../domain/vm/vm.state.js';
-import type { CapabilityView, CatalogImageRef, NicSpec } from '../../domain/vm/vm.types.js';
+import type { CapabilityView, CatalogImageRef } from '../../domain/vm/vm.types.js';
 import { toVmView, type VmView } from './vm.view.js';
 import { explain, type WhyView } from './why.js';
 import { chooseMigrationTarget, internalSnapshotsTravel } from '../../application/migration-targets.js';
@@ -192,32 +192,19 @@ export class VmsService {
     const vmId = randomUUID();
     const operationId = randomUUID();
     const { vcpus, memoryMiB, diskGiB } = body;
-    const meta = { principal: ctx.principal.id, correlationId: operationId, causationId: `http:${operationId}` };
-    const now = () => this.clock.now();
-    await admitVm(this.aggregates, this.readModels, project, vmId, { vcpus, memoryMiB, diskGiB }, meta, now);
+    await admitVm(
+      this.aggregates,
+      this.readModels,
+      project,
+      vmId,
+      { vcpus, memoryMiB, diskGiB },
+      { principal: ctx.principal.id, correlationId: operationId, causationId: `http:${operationId}` },
+      () => this.clock.now(),
+    );
     // Addresses before the VM's first event, so the spec the hosts get carries them (see network-admission.ts).
-    const nics = await allocateNics(this.aggregates, vmId, project, networkIds, meta, now);
-    try {
-      await this.record(vmId, operationId, body, catalogImage, nics, project, ctx);
-    } catch (err) {
-      // No VM was recorded (or it is unknown whether one was): its addresses must not stay taken by nobody.
-      const recorded = (await this.aggregates.load(vmDecider, vmStream(vmId)).catch(() => undefined))?.state.exists;
-      if (nics.length && recorded === false) await releaseNics(this.aggregates, vmId, networkIds, meta, now);
-      throw err;
-    }
-    return { operationId, vmId };
-  }
-
-  /** Appends the VM's VmCreateRequested: the spec as decided, its addresses included. */
-  private async record(
-    vmId: string,
-    operationId: string,
-    body: Parameters<VmsService['create']>[0],
-    catalogImage: CatalogImageRef | undefined,
-    nics: NicSpec[],
-    project: string,
-    ctx: CommandContext,
-  ): Promise<void> {
+    const nics = await allocateNics(this.aggregates, vmId, project, networkIds, ctx.principal.id, operationId, () =>
+      this.clock.now(),
+    );
     await this.run(
       vmId,
       {
@@ -240,7 +227,10 @@ export class VmsService {
         project,
       },
       ctx,
+    ).catch((err: unknown) =>
+      releaseUnlessRecorded(this.aggregates, vmId, networkIds, ctx.principal.id, operationId, err),
     );
+    return { operationId, vmId };
   }
 
   /**
