@@ -11,6 +11,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { handleCommand } from '../../src/application/handle-command.js';
+import { AggregateLoader } from '../../src/application/load-aggregate.js';
+import { networkDecider } from '../../src/domain/network/network.decider.js';
+import { networkStream } from '../../src/domain/streams.js';
 import { logLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import {
   assertAccepted,
@@ -339,5 +343,20 @@ describe('networks: records, address allocation, release and scoping', () => {
     assert.equal(rebuild.status, 202, JSON.stringify(rebuild.body));
     assert.equal((await waitOperation(t, rebuild.body.operationId as string)).status, 'succeeded');
     assert.deepEqual(await views(), before);
+  });
+
+  test('a delete interrupted between its two writes does not keep the CIDR taken', async () => {
+    const net = await createNetwork('half-deleted', '10.54.0.0/24');
+    // What a process that died after NetworkDeleted, before the registry's NetworkUnregistered, leaves.
+    await handleCommand(
+      new AggregateLoader(t.runtime.store!),
+      networkDecider,
+      networkStream(net.id as string),
+      { type: 'DeleteNetwork', networkId: net.id as string },
+      { principal: 'test', correlationId: randomUUID(), causationId: 'test:interrupted' },
+    );
+    const again = await createNetwork('half-deleted', '10.54.0.0/24');
+    assert.notEqual(again.id, net.id);
+    assert.equal(again.vni, net.vni, 'the VNI of the deleted network is free again');
   });
 });

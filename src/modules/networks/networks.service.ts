@@ -2,6 +2,7 @@ import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { handleCommand, type CommandMeta } from '../../application/handle-command.js';
 import type { AggregateLoader } from '../../application/load-aggregate.js';
+import { DomainError } from '../../domain/domain-error.js';
 import { parseCidr } from '../../domain/network/ipv4.js';
 import { networkRegistryDecider } from '../../domain/network/network-registry.decider.js';
 import { networkDecider } from '../../domain/network/network.decider.js';
@@ -43,15 +44,7 @@ export class NetworksService {
     if (!parsed.ok) throw badField('cidr', parsed.problem);
     const networkId = randomUUID();
     const meta = this.meta(p, reason);
-    const claim = await handleCommand(
-      this.aggregates,
-      networkRegistryDecider,
-      NETWORK_REGISTRY_STREAM,
-      { type: 'RegisterNetwork', networkId, name: body.name, cidr: parsed.value.cidr },
-      meta,
-      { now: this.now, maxAttempts: 32 },
-    );
-    const vni = claim.state.live[networkId]!.vni;
+    const vni = await this.claim(networkId, body.name, parsed.value.cidr, meta);
     let created;
     try {
       created = await handleCommand(
@@ -68,6 +61,33 @@ export class NetworksService {
     }
     await this.settle(created.events);
     return this.view(networkId, p);
+  }
+
+  /**
+   * The registry's claim for a new network; its VNI. A claim that blocks it but belongs to a
+   * network already deleted (a delete interrupted between its two writes) is withdrawn first.
+   */
+  private async claim(networkId: string, name: string, cidr: string, meta: CommandMeta): Promise<number> {
+    const register = () =>
+      handleCommand(
+        this.aggregates,
+        networkRegistryDecider,
+        NETWORK_REGISTRY_STREAM,
+        { type: 'RegisterNetwork', networkId, name, cidr },
+        meta,
+        { now: this.now, maxAttempts: 32 },
+      );
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await register()).state.live[networkId]!.vni;
+      } catch (err) {
+        const other = err instanceof DomainError ? err.details?.networkId : undefined;
+        if (typeof other !== 'string' || attempt >= 4) throw err;
+        const { state } = await this.aggregates.load(networkDecider, networkStream(other));
+        if (!state.deleted) throw err;
+        await this.unregister(other, meta);
+      }
+    }
   }
 
   private async unregister(networkId: string, meta: CommandMeta): Promise<void> {
