@@ -26,6 +26,7 @@ import { registerQueueCommands } from './queue-commands.js';
 import { registerImportCommand } from './import-export.js';
 import { quietOnClosedPipe } from './output.js';
 import { registerImageImport } from './image-import.js';
+import { registerAuditChecks, registerHostDomains, registerProjectionCommands } from './maintenance-commands.js';
 import { registerVmCommands } from './vm-commands.js';
 import { registerVmDiff } from './vm-diff.js';
 import { registerVmHistory } from './vm-history.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   const program = new Command('virtledger').description('virtledger command line').exitOverride();
 
   registerHostCommands(program);
+  registerHostDomains(program.commands.find((c) => c.name() === 'host')!);
 
   const audit = program.command('audit').description('auditor tools: the log and its hash chain');
   registerAuditVerify(audit);
@@ -42,6 +44,7 @@ export function buildProgram(): Command {
   registerAuditLog(audit);
   registerAuditExport(audit);
   registerImportCommand(audit);
+  registerAuditChecks(audit);
 
   const vm = program
     .command('vm')
@@ -61,6 +64,7 @@ export function buildProgram(): Command {
   registerNetworkCommands(program);
   registerFleetCommand(program);
   registerQueueCommands(program);
+  registerProjectionCommands(program);
   registerCompletion(program);
 
   return program;

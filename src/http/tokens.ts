@@ -53,6 +53,12 @@ export interface QueueStats {
   counts(hostId: string): Promise<Record<string, number>>;
   /** The newest failed jobs of a host's queue, with their error and attempts. */
   failed(hostId: string, limit: number): Promise<FailedJob[]>;
+  /** One job while it is in the failed set, else undefined. */
+  failedJob(hostId: string, jobId: string): Promise<FailedJob | undefined>;
+  /** Failed → waiting; false when it was no longer failed. */
+  retryFailed(hostId: string, jobId: string): Promise<boolean>;
+  /** Removes a failed job and fails its operation with `reason`; false when it was no longer failed. */
+  discardFailed(hostId: string, jobId: string, principal: string, reason: string): Promise<boolean>;
 }
 
 export interface ProjectionPosition {
