@@ -180,7 +180,7 @@ describe('e2e: the virtledger CLI for daily work (host, vm, op, completion, conf
     assert.match(res.stdout, /^complete -F _virtledger virtledger$/m);
     assert.match(
       res.stdout,
-      /^ {4}""\) opts="host audit vm image op snapshot project network fleet queue completion" ;;$/m,
+      /^ {4}""\) opts="host audit vm image op snapshot project network fleet queue projection completion" ;;$/m,
     );
     assert.match(
       res.stdout,
