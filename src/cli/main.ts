@@ -21,6 +21,7 @@ import {
 import { CliError } from './client.js';
 import { registerCompletion } from './completion.js';
 import { registerHostCommands } from './host-commands.js';
+import { registerNetworkCommands } from './network-commands.js';
 import { registerQueueCommands } from './queue-commands.js';
 import { registerImportCommand } from './import-export.js';
 import { quietOnClosedPipe } from './output.js';
@@ -32,9 +33,7 @@ import { registerVmHistory } from './vm-history.js';
 import { registerVmState } from './vm-state.js';
 
 export function buildProgram(): Command {
-  const program = new Command('virtledger')
-    .description('virtledger command line (networks and volumes have no API yet, so no commands)')
-    .exitOverride();
+  const program = new Command('virtledger').description('virtledger command line').exitOverride();
 
   registerHostCommands(program);
   registerHostDomains(program.commands.find((c) => c.name() === 'host')!);
@@ -62,6 +61,7 @@ export function buildProgram(): Command {
   registerOpCommands(program);
   registerSnapshotCommands(program);
   registerProjectCommands(program);
+  registerNetworkCommands(program);
   registerFleetCommand(program);
   registerQueueCommands(program);
   registerProjectionCommands(program);

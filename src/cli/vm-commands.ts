@@ -69,6 +69,11 @@ export function registerVmCommands(vm: Command): void {
         .option('--host <id>', 'place it on this host')
         .option('--image <name>', 'boot from this catalog image')
         .option('--project <name>', 'the project it belongs to')
+        .option(
+          '--nic <networkId>',
+          'a NIC on this network (repeatable, at most 4)',
+          (v: string, prev: string[] = []) => [...prev, v],
+        )
         .option('--no-start', 'create it stopped'),
     ),
   )(async (base, opts, name) => {
@@ -81,6 +86,7 @@ export function registerVmCommands(vm: Command): void {
         ...(opts.host ? { hostId: opts.host } : {}),
         ...(opts.image ? { image: opts.image } : {}),
         ...(opts.project ? { project: opts.project } : {}),
+        ...(Array.isArray(opts.nic) ? { nics: (opts.nic as string[]).map((networkId) => ({ networkId })) } : {}),
         ...(opts.start === false ? { start: false } : {}),
       },
       opts,

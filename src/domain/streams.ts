@@ -16,3 +16,9 @@ export const imageStream = (name: string): string => `image-${name}`;
 export function imageNameOf(streamId: string): string | undefined {
   return streamId.startsWith('image-') ? streamId.slice(6) : undefined;
 }
+export const networkStream = (id: string): string => `network-${id}`;
+export function networkIdOf(streamId: string): string | undefined {
+  return streamId.startsWith('network-') ? streamId.slice(8) : undefined;
+}
+/** One stream over every network's name, CIDR and VNI (not `network-…`: it is no network). */
+export const NETWORK_REGISTRY_STREAM = 'networks-registry';

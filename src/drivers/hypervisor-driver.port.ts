@@ -33,6 +33,21 @@ export interface VmSpec {
   /** NoCloud user-data: with sshKeys, drivers that can attach a seed disk (label `cidata`) do. */
   userData?: string;
   sshKeys?: string[];
+  /** NICs with their control-plane-allocated MAC and IP; drivers plug them into the network's bridge. */
+  nics?: DriverNic[];
+}
+
+/** One NIC as the control plane decided it (host-side names are derived from networkId, never given). */
+export interface DriverNic {
+  networkId: string;
+  mac: string;
+  ip: string;
+  prefixLength: number;
+  gateway: string;
+  cidr: string;
+  nat: boolean;
+  /** VXLAN network identifier of the network (the overlay between hosts). */
+  vni: number;
 }
 
 export type DomainState = 'running' | 'paused' | 'stopped' | 'absent' | 'crashed' | 'migrating' | 'unknown';

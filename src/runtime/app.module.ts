@@ -13,6 +13,7 @@ import { QueuesModule } from '../modules/queues/queues.module.js';
 import { HealthModule } from '../modules/health/health.module.js';
 import { HostsModule } from '../modules/hosts/hosts.module.js';
 import { ImagesModule } from '../modules/images/images.module.js';
+import { NetworksModule } from '../modules/networks/networks.module.js';
 import { OperationsModule } from '../modules/operations/operations.module.js';
 import { ProjectionsModule } from '../modules/projections/projections.module.js';
 import { ProjectsModule } from '../modules/projects/projects.module.js';
@@ -31,6 +32,7 @@ export class AppModule {
         HostsModule,
         VmsModule,
         ImagesModule,
+        NetworksModule,
         OperationsModule,
         AuditModule,
         HealthModule,

@@ -126,6 +126,15 @@ const MATRIX: Record<string, Row> = {
   'GET /v1/images': { allowed: ALL, ok: 200 },
   'GET /v1/images/{name}': { allowed: ALL, ok: 200 },
   'DELETE /v1/images/{name}': { allowed: ['admin'], ok: 204, params: { name: 'm-del' } },
+  // Networks are shared: only an all-projects principal changes them. DELETE hits the network a VM uses: 409.
+  'POST /v1/networks': {
+    allowed: ['admin'],
+    ok: 201,
+    body: (n) => ({ name: `m-net-${n}`, cidr: `10.77.${n % 250}.0/24` }),
+  },
+  'GET /v1/networks': { allowed: ALL, ok: 200 },
+  'GET /v1/networks/{id}': { allowed: ALL, ok: 200 },
+  'DELETE /v1/networks/{id}': { allowed: ['admin'], ok: 409 },
   'GET /health': { allowed: 'public', ok: 200 },
   'GET /metrics': { allowed: 'public', ok: 200 },
 };
@@ -143,6 +152,7 @@ describe('e2e: role matrix (every route × every role)', () => {
   let hostB: string;
   let vmId: string;
   let operationId: string;
+  let networkId: string;
   let n = 0;
 
   const dir = tempDir('vl-matrix-');
@@ -163,6 +173,10 @@ describe('e2e: role matrix (every route × every role)', () => {
     vmId = created.accepted.vmId;
     operationId = created.accepted.operationId;
     await runOk(t, 'post', `/v1/vms/${vmId}/snapshots`, { name: 's1' });
+    const net = await t.as('admin').post('/v1/networks', { name: 'm-net', cidr: '172.31.0.0/24' });
+    assert.equal(net.status, 201, JSON.stringify(net.body));
+    networkId = net.body.id as string;
+    await createVmOp(t, { name: 'on-net', hostId: hostA, nics: [{ networkId }] });
     for (const name of ['s1', 'm-del']) {
       const up = await sendRaw(port, {
         method: 'PUT',
@@ -213,7 +227,8 @@ describe('e2e: role matrix (every route × every role)', () => {
     const allowed = status === row.ok;
     const id = row.vm && allowed ? await freshVm(row.vm) : vmId;
     const kind = template.split('/')[2];
-    let path = template.replace('{id}', kind === 'hosts' ? hostA : kind === 'operations' ? operationId : id);
+    const ids: Record<string, string> = { hosts: hostA, operations: operationId, networks: networkId };
+    let path = template.replace('{id}', ids[kind ?? ''] ?? id);
     for (const [name, value] of Object.entries({ name: 's1', host: hostA, ...row.params }))
       path = path.replace(`{${name}}`, value);
     let body: object | undefined = row.raw?.() ?? row.body?.(++n) ?? (method === 'POST' ? {} : undefined);

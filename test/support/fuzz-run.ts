@@ -63,7 +63,7 @@ export function describeRequest(req: FuzzRequest): string {
 
 /** Ids that exist before the fuzzing starts: two hosts, two VMs, a snapshot. */
 async function seedState(t: TestApp): Promise<FuzzContext['ids']> {
-  const ids: FuzzContext['ids'] = { vm: [], host: [], operation: [], snapshot: ['s1'] };
+  const ids: FuzzContext['ids'] = { vm: [], host: [], operation: [], snapshot: ['s1'], network: [] };
   for (const name of ['fz-hv-1', 'fz-hv-2']) {
     const res = await t.as('admin').post('/v1/hosts', {
       name,
@@ -77,6 +77,10 @@ async function seedState(t: TestApp): Promise<FuzzContext['ids']> {
   // A project with quotas, so fuzzed creates naming it go through admission (and its refusals).
   const project = await t.as('admin').post('/v1/projects', { name: 'fuzz', quotas: { vms: 20, vcpus: 64 } });
   if (project.status !== 201) throw new Error(`seed project: ${project.status} ${JSON.stringify(project.body)}`);
+  // A network, so fuzzed reads, deletes and NICs naming it reach the handlers past the 404s.
+  const net = await t.as('admin').post('/v1/networks', { name: 'fz-net', cidr: '10.99.0.0/24' });
+  if (net.status !== 201) throw new Error(`seed network: ${net.status} ${JSON.stringify(net.body)}`);
+  ids.network.push(net.body.id as string);
   for (const name of ['fz-vm-1', 'fz-vm-2']) {
     const res = await t.as('operator').post('/v1/vms', { name, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
     if (res.status !== 202) throw new Error(`seed vm: ${res.status} ${JSON.stringify(res.body)}`);

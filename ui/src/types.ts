@@ -22,6 +22,8 @@ export interface Vm {
   vcpus: number;
   memoryMiB: number;
   revision?: number;
+  /** Each NIC's network and its allocated MAC and IP. */
+  nics?: { networkId: string; mac: string; ip: string }[];
   [field: string]: unknown;
 }
 

@@ -1,6 +1,7 @@
 import { lstatSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DriverError, type VmSpec } from '../hypervisor-driver.port.js';
+import { seedNetworkConfig } from '../kit/nocloud-network.js';
 import { seedMetaData, wantsSeed } from '../kit/nocloud-seed.js';
 
 /** Where cloud-init's NoCloud datasource looks inside a system container (as Incus/LXD seed it). */
@@ -32,7 +33,7 @@ function realDirUnder(root: string, parts: readonly string[]): string {
 /**
  * Puts the NoCloud `user-data` and `meta-data` into the container's root filesystem (called on the
  * new root filesystem before its ownership is shifted into the container's id range), for a spec
- * with userData or sshKeys. A container has no disk to attach a seed to; cloud-init in a system
+ * with userData, sshKeys or NICs (then `network-config` too). A container has no disk to attach a seed to; cloud-init in a system
  * container reads this directory instead.
  */
 export function writeContainerSeed(rootfs: string, spec: VmSpec): void {
@@ -42,6 +43,7 @@ export function writeContainerSeed(rootfs: string, spec: VmSpec): void {
     ['user-data', spec.userData ?? '#cloud-config\n'],
     ['meta-data', seedMetaData(spec)],
   ];
+  if (spec.nics?.length) files.push(['network-config', seedNetworkConfig(spec.nics)]);
   for (const [name, content] of files) {
     const file = join(dir, name);
     // rm removes a planted link itself, never its target; 'wx' then refuses anything that reappears.

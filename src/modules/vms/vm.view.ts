@@ -24,6 +24,14 @@ export interface VmView {
   updatedAt: string;
   pendingOperation: { id: string; kind: string; step: string } | null;
   migration?: { sourceHostId: string; targetHostId: string; live: boolean } | null;
+  /** Each NIC's network and the MAC and IP allocated to it (kept across migrations). */
+  nics: VmNicView[];
+}
+
+export interface VmNicView {
+  networkId: string;
+  mac: string;
+  ip: string;
 }
 
 export function toVmView(state: VmState, revision: bigint | string, createdAt: string, updatedAt: string): VmView {
@@ -46,6 +54,7 @@ export function toVmView(state: VmState, revision: bigint | string, createdAt: s
     pendingOperation: state.pending
       ? { id: state.pending.id, kind: state.pending.kind, step: state.pending.awaiting }
       : null,
+    nics: (spec?.nics ?? []).map(({ networkId, mac, ip }) => ({ networkId, mac, ip })),
     migration: state.migration
       ? {
           sourceHostId: state.migration.sourceHostId,

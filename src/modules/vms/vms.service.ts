@@ -2,6 +2,7 @@ import { BadRequestException, Inject, Injectable, NotFoundException } from '@nes
 import { randomUUID } from 'node:crypto';
 import { handleCommand, PreconditionFailedError, type HandleResult } from '../../application/handle-command.js';
 import { admitVm } from '../../application/project-admission.js';
+import { allocateNics, checkNetworks, releaseUnlessRecorded } from '../../application/network-admission.js';
 import { mayUse, projectForCreate } from '../../http/auth/project-scope.js';
 import type { AggregateLoader } from '../../application/load-aggregate.js';
 import { upcast } from '../../domain/upcasters.js';
@@ -163,6 +164,7 @@ export class VmsService {
       project?: string;
       userData?: string;
       sshKeys?: string[];
+      nics?: { networkId: string }[];
     },
     ctx: CommandContext,
   ): Promise<Accepted> {
@@ -185,6 +187,8 @@ export class VmsService {
       if (catalogImage) checkImageFitsDriver(catalogImage, host.driver);
     }
     await this.mustFitSomeHost(body);
+    const networkIds = (body.nics ?? []).map((n) => n.networkId);
+    await checkNetworks(this.aggregates, networkIds);
     const vmId = randomUUID();
     const operationId = randomUUID();
     const { vcpus, memoryMiB, diskGiB } = body;
@@ -196,6 +200,10 @@ export class VmsService {
       { vcpus, memoryMiB, diskGiB },
       { principal: ctx.principal.id, correlationId: operationId, causationId: `http:${operationId}` },
       () => this.clock.now(),
+    );
+    // Addresses before the VM's first event, so the spec the hosts get carries them (see network-admission.ts).
+    const nics = await allocateNics(this.aggregates, vmId, project, networkIds, ctx.principal.id, operationId, () =>
+      this.clock.now(),
     );
     await this.run(
       vmId,
@@ -212,12 +220,15 @@ export class VmsService {
           ...(catalogImage ? { catalogImage } : {}),
           ...(body.userData !== undefined ? { userData: body.userData } : {}),
           ...(body.sshKeys?.length ? { sshKeys: body.sshKeys } : {}),
+          ...(nics.length ? { nics } : {}),
         },
         hostId: body.hostId ?? null,
         start: body.start ?? true,
         project,
       },
       ctx,
+    ).catch((err: unknown) =>
+      releaseUnlessRecorded(this.aggregates, vmId, networkIds, ctx.principal.id, operationId, err),
     );
     return { operationId, vmId };
   }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { writeContainerSeed } from '../../../src/drivers/container/container-seed.js';
 import { DriverError } from '../../../src/drivers/hypervisor-driver.port.js';
 import { tempDir } from '../../support/env.js';
 import { ContainerTestEnv, confined, containerSkipReason, vmSpec } from './container-test-env.js';
@@ -84,5 +85,24 @@ describe('container NoCloud seed', { skip }, () => {
     assert.equal(readFileSync(victim, 'utf8'), 'host secret\n');
     const r = confined(driver, spec.id, 'cat /var/lib/cloud/seed/nocloud/user-data');
     assert.equal(r.out, '#cloud-config\n# mine\n');
+  });
+
+  test('a container with NICs also gets network-config for its MACs and addresses', () => {
+    const root = join(outside.dir, 'rootfs-nics');
+    mkdirSync(root);
+    const nic = {
+      networkId: 'n1',
+      mac: '52:54:00:0a:0b:0c',
+      ip: '10.62.0.2',
+      prefixLength: 24,
+      gateway: '10.62.0.1',
+      cidr: '10.62.0.0/24',
+      nat: false,
+      vni: 1000,
+    };
+    writeContainerSeed(root, vmSpec({ name: 'nics', nics: [nic] }));
+    const config = readFileSync(join(root, 'var/lib/cloud/seed/nocloud/network-config'), 'utf8');
+    assert.ok(config.includes('macaddress: "52:54:00:0a:0b:0c"'), config);
+    assert.ok(config.includes('- "10.62.0.2/24"'), config);
   });
 });

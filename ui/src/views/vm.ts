@@ -40,6 +40,9 @@ function vmSummary(vm: Vm): HTMLElement[] {
       `id ${vm.id} · host ${vm.hostName ?? vm.hostId ?? '—'} · ${vm.vcpus} vCPU · ${vm.memoryMiB} MiB`,
       vm.revision === undefined ? '' : ` · revision ${vm.revision}`,
     ),
+    ...(vm.nics?.length
+      ? [h('p', {}, `NICs: ${vm.nics.map((n, i) => `eth${i} ${n.ip} (${n.mac}, network ${n.networkId})`).join(' · ')}`)]
+      : []),
   ];
 }
 

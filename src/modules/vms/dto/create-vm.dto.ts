@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
@@ -6,6 +7,8 @@ import {
   IsInt,
   IsOptional,
   IsString,
+  IsUUID,
+  ValidateNested,
   Matches,
   Max,
   MaxLength,
@@ -25,6 +28,14 @@ import {
   SSH_KEY_RULE,
   USER_DATA_MAX,
 } from '../../../domain/patterns.js';
+import { MAX_NICS } from '../../../application/network-admission.js';
+
+/** One NIC: the network it is on (GET /v1/networks); its address is allocated at create. */
+export class NicRequestDto {
+  @ApiProperty({ format: 'uuid', description: 'A network id (GET /v1/networks)' })
+  @IsUUID('4', { message: 'networkId must be a network id (a UUID)' })
+  networkId!: string;
+}
 
 export class CreateVmDto extends ReasonDto {
   @ApiProperty({ example: 'web-1' })
@@ -94,4 +105,16 @@ export class CreateVmDto extends ReasonDto {
   @IsString({ each: true })
   @Matches(SSH_KEY_PATTERN, { each: true, message: `each of sshKeys ${SSH_KEY_RULE}` })
   sshKeys?: string[];
+
+  @ApiPropertyOptional({
+    type: [NicRequestDto],
+    maxItems: MAX_NICS,
+    description: `NICs (at most ${MAX_NICS}), each given an address on its network before the VM is created`,
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_NICS)
+  @ValidateNested({ each: true })
+  @Type(() => NicRequestDto)
+  nics?: NicRequestDto[];
 }
