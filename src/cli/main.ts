@@ -26,6 +26,7 @@ import { registerImportCommand } from './import-export.js';
 import { quietOnClosedPipe } from './output.js';
 import { registerImageImport } from './image-import.js';
 import { registerVmCommands } from './vm-commands.js';
+import { registerVmConsole } from './vm-console.js';
 import { registerVmDiff } from './vm-diff.js';
 import { registerVmHistory } from './vm-history.js';
 import { registerVmState } from './vm-state.js';
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
   registerVmState(vm);
   registerVmHistory(vm);
   registerVmDiff(vm);
+  registerVmConsole(vm);
 
   const image = program.command('image').description('the image catalog');
   registerImageImport(image);

@@ -16,3 +16,8 @@ export const imageStream = (name: string): string => `image-${name}`;
 export function imageNameOf(streamId: string): string | undefined {
   return streamId.startsWith('image-') ? streamId.slice(6) : undefined;
 }
+/** A VM's console sessions (audit only): beside the VM's stream, never in it. */
+export const consoleStream = (vmId: string): string => `console-${vmId}`;
+export function consoleVmIdOf(streamId: string): string | undefined {
+  return streamId.startsWith('console-') ? streamId.slice(8) : undefined;
+}

@@ -1,3 +1,4 @@
+import { deploymentConsoleChannels, QueueConsoleHosts } from './console-hosts.js';
 import type { Redis } from 'ioredis';
 import type { ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
@@ -59,6 +60,18 @@ export class ControlPlane {
     /** Marks hosts unreachable when their workers fall silent (HOST_DEAD_MS). */
     readonly hostWatch: HostWatch,
   ) {}
+
+  /** Serial consoles through the hosts' workers (GET /v1/vms/{id}/console). */
+  readonly consoles = new QueueConsoleHosts(
+    this.deps.hub,
+    this.deps.redis,
+    {
+      connection: this.deps.blocking,
+      prefix: `${this.deps.config.redisPrefix}:q`,
+      channels: deploymentConsoleChannels(`${this.deps.config.redisPrefix}:q`),
+    },
+    this.deps.log,
+  );
 
   static async open(deps: ControlPlaneDeps): Promise<ControlPlane> {
     const { config, log, redis, keys } = deps;
@@ -157,6 +170,7 @@ export class ControlPlane {
   async stop(): Promise<void> {
     this.hostWatch.stop();
     await this.hostQueries.close();
+    await this.consoles.close();
     await this.results.stop();
     await this.sagas.stop().catch((err: unknown) => this.deps.log.warn({ err }, 'saga stop'));
     await this.rebuilds.close();
