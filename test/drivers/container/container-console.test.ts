@@ -1,0 +1,111 @@
+/**
+ * A container's console through the API: the init's stdin is the FIFO the driver made at
+ * launch, its stdout the console log. A shell as init runs what an operator types; a viewer's
+ * input never reaches it; the log read through the API shows what the init printed.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ContainerDriver } from '../../../src/drivers/container/container.driver.js';
+import { buildRootfs } from '../../../src/drivers/container/rootfs.js';
+import { startTestApp, TOKENS, waitOperation, type TestApp } from '../../support/app.js';
+import { ConsoleClient } from '../../support/console-client.js';
+import { tempDir } from '../../support/env.js';
+import { waitFor } from '../../support/wait.js';
+import { BUSYBOX, containerSkipReason, removeHostCgroups } from './container-test-env.js';
+
+const skip = containerSkipReason();
+
+/** PID 1 says it is up, then is a shell reading commands from its stdin (the console). */
+const SHELL_INIT = `#!/bin/sh
+echo CONTAINER-READY
+exec /bin/sh
+`;
+
+describe('console of a container VM through the API (real runc, namespaces)', { skip }, () => {
+  let t: TestApp;
+  let port: number;
+  let vmId: string;
+  const storage = tempDir('vl-ct-console-');
+  const hostId = `ctcons-${randomUUID().slice(0, 8)}`;
+  const images = join(storage.dir, 'images');
+  const uri = `container:///?storage=${join(storage.dir, 'store')}&images=${images}&stopTimeoutMs=2000`;
+
+  before(async () => {
+    mkdirSync(images, { recursive: true });
+    const rootfs = join(images, 'shell');
+    await buildRootfs({ kind: 'busybox' }, rootfs, BUSYBOX);
+    writeFileSync(join(rootfs, 'sbin', 'init'), SHELL_INIT, { mode: 0o755 });
+    t = await startTestApp();
+    await t.app.listen(0, '127.0.0.1');
+    port = (t.app.getHttpServer().address() as AddressInfo).port;
+    const res = await t.as('admin').post('/v1/hosts', {
+      id: hostId,
+      name: 'containers',
+      driver: 'container',
+      uri,
+      capacity: { vcpus: 4, memoryMiB: 1024 },
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const created = await t
+      .as('operator')
+      .post('/v1/vms', { name: 'ct-shell', vcpus: 1, memoryMiB: 64, diskGiB: 1, hostId, image: rootfs });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    vmId = created.body.vmId as string;
+    assert.equal((await waitOperation(t, created.body.operationId as string, 60_000)).status, 'succeeded');
+  });
+
+  after(async () => {
+    await t?.close();
+    const d = new ContainerDriver({ id: hostId, driver: 'container', uri, storageDir: join(storage.dir, 'store') });
+    for (const dom of await d.listDomains()) {
+      if (dom.managed) await d.destroy({ id: dom.vmId, name: dom.vmId, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
+    }
+    await removeHostCgroups(hostId);
+    storage.cleanup();
+  });
+
+  test('the log shows what the init printed; an operator types into its shell; a viewer cannot', async () => {
+    await waitFor(
+      async () => {
+        const res = await t.as('viewer').get(`/v1/vms/${vmId}/console/log?tail=10`);
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        return (res.body.lines as string[]).includes('CONTAINER-READY');
+      },
+      { what: 'CONTAINER-READY in the console log', timeoutMs: 30_000, intervalMs: 200 },
+    );
+    const operator = await ConsoleClient.open(port, vmId, { token: TOKENS.operator });
+    const viewer = await ConsoleClient.open(port, vmId, { token: TOKENS.viewer });
+    try {
+      const n = 1000 + Math.floor(Math.random() * 9000);
+      // No pty: the shell does not echo the typed line, so only its output can match.
+      operator.type(`echo ct-$((${n} + 1)) $(hostname)\n`);
+      await operator.waitForOutput(`ct-${n + 1} ct-shell`, 20_000);
+      await viewer.waitForOutput(`ct-${n + 1}`, 20_000);
+      viewer.type(`echo viewer-$((${n} + 2))\n`);
+      await viewer.waitForNotice(/read-only/);
+      operator.type(`echo after-$((${n} + 3))\n`);
+      await operator.waitForOutput(`after-${n + 3}`, 20_000);
+      assert.ok(!operator.output.includes(`viewer-${n + 2}`), 'a viewer keystroke reached the container');
+    } finally {
+      await operator.close();
+      await viewer.close();
+    }
+    const events = await waitFor(
+      async () => {
+        const e = await t.runtime.store!.readStream(`console-${vmId}`);
+        return e.filter((x) => x.type === 'ConsoleClosed').length === 2 ? e : false;
+      },
+      { what: 'both sessions closed in the log' },
+    );
+    assert.deepEqual(events.map((e) => e.type).sort(), [
+      'ConsoleClosed',
+      'ConsoleClosed',
+      'ConsoleOpened',
+      'ConsoleOpened',
+    ]);
+  });
+});
