@@ -77,7 +77,7 @@ export function attachConsoleUpgrade(
     const { link } = session;
     let noticeAt = 0;
     const notice = (message: string) => ws.send(JSON.stringify({ type: 'notice', message }));
-    notice(`console of VM, session ${session.sessionId}, ${session.mode}; Ctrl-] leaves the CLI`);
+    notice(`attached (${session.mode}), session ${session.sessionId}`);
     if (link.scrollback.length) ws.send(link.scrollback, { binary: true });
     link.onData((chunk) => ws.send(chunk, { binary: true }));
     link.onClose((reason) => {
