@@ -188,6 +188,35 @@ describe(
       assert.match(log.stdout, /GUEST-READY/);
     });
 
+    test('the CLI on a terminal (a pty from script(1)): raw keys reach the guest, Ctrl-] leaves with exit 0', async (s) => {
+      if (spawnSync('script', ['--version']).status !== 0) {
+        s.skip('script (util-linux) not installed: no pty to run the CLI on');
+        return;
+      }
+      const { spawn } = await import('node:child_process');
+      const { CLI } = await import('../../support/cli.js');
+      const env = { ...process.env, VIRTLEDGER_URL: `http://127.0.0.1:${port}`, VIRTLEDGER_TOKEN: TOKENS.operator };
+      // script gives the CLI a pty as stdin and stdout; what we write to script's stdin is typed on it.
+      const p = spawn('script', ['-qfec', `${process.execPath} ${CLI} vm console ${vmId}`, '/dev/null'], {
+        env,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let output = '';
+      p.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      const exited = new Promise<number | null>((resolve) => p.on('close', resolve));
+      await waitFor(() => output.includes('attached (read-write)'), { what: 'the CLI attached', timeoutMs: 30_000 });
+      // Raw mode: Enter is a carriage return, as a terminal sends it.
+      p.stdin.write('echo tty-$((6 * 7))\r');
+      await waitFor(() => output.includes('tty-42'), {
+        what: `tty-42 on the terminal; got ${JSON.stringify(output.slice(-300))}`,
+        timeoutMs: 30_000,
+      });
+      p.stdin.write(Buffer.from([0x1d]));
+      assert.equal(await exited, 0, output);
+      assert.match(output, /left \(Ctrl-\]\)/);
+    });
+
     test('a stopped VM has no console: 409 naming the state; the open session is told it ended', async () => {
       const watching = await ConsoleClient.open(port, vmId, { token: TOKENS.operator });
       const stop = await t.as('operator').post(`/v1/vms/${vmId}/stop`, { force: true });
