@@ -4,20 +4,32 @@
  * input never reaches it; the log read through the API shows what the init printed.
  */
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { ContainerDriver } from '../../../src/drivers/container/container.driver.js';
 import { buildRootfs } from '../../../src/drivers/container/rootfs.js';
 import { startTestApp, TOKENS, waitOperation, type TestApp } from '../../support/app.js';
 import { ConsoleClient } from '../../support/console-client.js';
-import { tempDir } from '../../support/env.js';
+import { tempDir, testRedisUrl } from '../../support/env.js';
 import { waitFor } from '../../support/wait.js';
 import { BUSYBOX, containerSkipReason, removeHostCgroups } from './container-test-env.js';
 
 const skip = containerSkipReason();
+const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../../src/main.js');
+
+/** A busybox root filesystem under `images/shell` whose init is SHELL_INIT. */
+async function shellImage(images: string): Promise<string> {
+  mkdirSync(images, { recursive: true });
+  const rootfs = join(images, 'shell');
+  await buildRootfs({ kind: 'busybox' }, rootfs, BUSYBOX);
+  writeFileSync(join(rootfs, 'sbin', 'init'), SHELL_INIT, { mode: 0o755 });
+  return rootfs;
+}
 
 /** PID 1 says it is up, then is a shell reading commands from its stdin (the console). */
 const SHELL_INIT = `#!/bin/sh
@@ -35,10 +47,7 @@ describe('console of a container VM through the API (real runc, namespaces)', { 
   const uri = `container:///?storage=${join(storage.dir, 'store')}&images=${images}&stopTimeoutMs=2000`;
 
   before(async () => {
-    mkdirSync(images, { recursive: true });
-    const rootfs = join(images, 'shell');
-    await buildRootfs({ kind: 'busybox' }, rootfs, BUSYBOX);
-    writeFileSync(join(rootfs, 'sbin', 'init'), SHELL_INIT, { mode: 0o755 });
+    const rootfs = await shellImage(images);
     t = await startTestApp();
     await t.app.listen(0, '127.0.0.1');
     port = (t.app.getHttpServer().address() as AddressInfo).port;
@@ -109,3 +118,81 @@ describe('console of a container VM through the API (real runc, namespaces)', { 
     ]);
   });
 });
+
+describe(
+  'console across processes: the API (role api) and the host worker (role worker) meet only in Redis',
+  { skip },
+  () => {
+    let t: TestApp;
+    let port: number;
+    let vmId: string;
+    let worker: ChildProcess | undefined;
+    const storage = tempDir('vl-ct-console-x-');
+    const workerData = tempDir('vl-ct-console-worker-');
+    const hostId = `ctconx-${randomUUID().slice(0, 8)}`;
+    const images = join(storage.dir, 'images');
+    const store = join(storage.dir, 'store');
+    const uri = `container:///?storage=${store}&images=${images}&stopTimeoutMs=2000`;
+
+    before(async () => {
+      const rootfs = await shellImage(images);
+      t = await startTestApp({ env: { ROLE: 'api' } });
+      await t.app.listen(0, '127.0.0.1');
+      port = (t.app.getHttpServer().address() as AddressInfo).port;
+      const res = await t.as('admin').post('/v1/hosts', {
+        id: hostId,
+        name: 'containers-x',
+        driver: 'container',
+        uri,
+        capacity: { vcpus: 4, memoryMiB: 1024 },
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      worker = spawn(process.execPath, [MAIN, '--role', 'worker', '--host', hostId], {
+        env: {
+          ...process.env,
+          REDIS_URL: testRedisUrl(),
+          REDIS_PREFIX: t.redisPrefix,
+          DATA_DIR: workerData.dir,
+          LOG_LEVEL: 'warn',
+          HOST_DIR_ROOTS: t.config.hostDirRoots.join(','),
+        },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      const created = await t
+        .as('operator')
+        .post('/v1/vms', { name: 'ct-x', vcpus: 1, memoryMiB: 64, diskGiB: 1, hostId, image: rootfs });
+      assert.equal(created.status, 202, JSON.stringify(created.body));
+      vmId = created.body.vmId as string;
+      assert.equal((await waitOperation(t, created.body.operationId as string, 60_000)).status, 'succeeded');
+    });
+
+    after(async () => {
+      if (worker && worker.exitCode === null) {
+        worker.kill('SIGTERM');
+        await new Promise((r) => worker!.once('exit', r));
+      }
+      await t?.close();
+      const d = new ContainerDriver({ id: hostId, driver: 'container', uri, storageDir: store });
+      for (const dom of await d.listDomains()) {
+        if (dom.managed) await d.destroy({ id: dom.vmId, name: dom.vmId, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
+      }
+      await removeHostCgroups(hostId);
+      storage.cleanup();
+      workerData.cleanup();
+    });
+
+    test('typed in the API process, run in the container the worker process holds; a stopping worker ends the session', async () => {
+      const c = await ConsoleClient.open(port, vmId, { token: TOKENS.operator });
+      const n = 1000 + Math.floor(Math.random() * 9000);
+      c.type(`echo x-$((${n} * 3))\n`);
+      await c.waitForOutput(`x-${n * 3}`, 20_000);
+      worker!.kill('SIGTERM');
+      const closed = await c.closed;
+      assert.equal(closed.code, 1000);
+      assert.ok(
+        c.notices.some((x) => x.type === 'closed' && /stopping/.test(x.message)),
+        JSON.stringify(c.notices),
+      );
+    });
+  },
+);
