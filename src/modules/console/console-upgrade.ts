@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { UnauthorizedException } from '@nestjs/common';
+import { HttpException, UnauthorizedException } from '@nestjs/common';
 import type { Principal } from '../../http/auth/roles.js';
 import type { TokenVerifier } from '../../http/auth/token-verifier.js';
 import { toErrorBody } from '../../http/error.filter.js';
@@ -14,6 +14,11 @@ const PATH = /^\/v1\/vms\/([^/?#]+)\/console\/?$/;
 const MAX_FRAME = 64 * 1024;
 /** A viewer typing gets one notice per this many ms, not one per key. */
 const NOTICE_EVERY_MS = 2_000;
+/**
+ * Sessions one principal may hold open at once in this API process: each costs a subscription
+ * and a host-side attachment, and upgrades do not pass the HTTP rate limit.
+ */
+export const MAX_SESSIONS_PER_PRINCIPAL = 16;
 
 /**
  * `GET /v1/vms/{id}/console` with `Upgrade: websocket`. Node hands upgrades to this listener,
@@ -27,6 +32,12 @@ export function attachConsoleUpgrade(
   deps: { service: ConsoleService; verifier: TokenVerifier; log: Logger },
 ): void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME });
+  const open = new Map<string, number>();
+  const release = (principal: string) => {
+    const n = (open.get(principal) ?? 1) - 1;
+    if (n <= 0) open.delete(principal);
+    else open.set(principal, n);
+  };
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined);
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -64,16 +75,31 @@ export function attachConsoleUpgrade(
   async function upgrade(vmId: string, url: URL, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const principal = await principalOf(vmId, url, req);
     const target = await deps.service.target(vmId, principal);
-    const session = await deps.service.open(target, principal);
+    const held = open.get(principal.id) ?? 0;
+    if (held >= MAX_SESSIONS_PER_PRINCIPAL) {
+      throw new HttpException(
+        `${principal.id} already holds ${held} console sessions (at most ${MAX_SESSIONS_PER_PRINCIPAL}); close one`,
+        429,
+      );
+    }
+    open.set(principal.id, held + 1);
+    let session: ConsoleSession;
+    try {
+      session = await deps.service.open(target, principal);
+    } catch (err) {
+      release(principal.id);
+      throw err;
+    }
     if (socket.destroyed) {
+      release(principal.id);
       session.link.close('the client left before the upgrade');
       await session.end('the client left before the upgrade');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => bind(ws, session));
+    wss.handleUpgrade(req, socket, head, (ws) => bind(ws, session, () => release(principal.id)));
   }
 
-  function bind(ws: WebSocket, session: ConsoleSession): void {
+  function bind(ws: WebSocket, session: ConsoleSession, onEnd: () => void): void {
     const { link } = session;
     let noticeAt = 0;
     const notice = (message: string) => ws.send(JSON.stringify({ type: 'notice', message }));
@@ -98,6 +124,7 @@ export function attachConsoleUpgrade(
       link.write(toBuffer(data));
     });
     ws.on('close', () => {
+      onEnd();
       link.close('closed by the client');
       void session.end('closed by the client');
     });

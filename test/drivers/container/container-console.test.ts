@@ -14,7 +14,8 @@ import { after, before, describe, test } from 'node:test';
 import { ContainerDriver } from '../../../src/drivers/container/container.driver.js';
 import { buildRootfs } from '../../../src/drivers/container/rootfs.js';
 import { startTestApp, TOKENS, waitOperation, type TestApp } from '../../support/app.js';
-import { ConsoleClient } from '../../support/console-client.js';
+import { ConsoleClient, UpgradeRefused } from '../../support/console-client.js';
+import { MAX_SESSIONS_PER_PRINCIPAL } from '../../../src/modules/console/console-upgrade.js';
 import { tempDir, testRedisUrl } from '../../support/env.js';
 import { waitFor } from '../../support/wait.js';
 import { BUSYBOX, containerSkipReason, removeHostCgroups } from './container-test-env.js';
@@ -116,6 +117,27 @@ describe('console of a container VM through the API (real runc, namespaces)', { 
       'ConsoleOpened',
       'ConsoleOpened',
     ]);
+  });
+
+  test('one principal holds a bounded number of sessions: the next is a 429, and a closed one frees its place', async () => {
+    const held: ConsoleClient[] = [];
+    try {
+      for (let i = 0; i < MAX_SESSIONS_PER_PRINCIPAL; i++)
+        held.push(await ConsoleClient.open(port, vmId, { token: TOKENS.admin }));
+      const refused = await ConsoleClient.open(port, vmId, { token: TOKENS.admin }).then(
+        () => assert.fail('one session too many was accepted'),
+        (err: unknown) => err,
+      );
+      assert.ok(refused instanceof UpgradeRefused, String(refused));
+      assert.equal(refused.status, 429);
+      assert.match(refused.body, /console sessions/);
+      // Another principal is not affected.
+      await (await ConsoleClient.open(port, vmId, { token: TOKENS.operator })).close();
+      await held.pop()!.close();
+      held.push(await ConsoleClient.open(port, vmId, { token: TOKENS.admin }));
+    } finally {
+      await Promise.all(held.map((c) => c.close()));
+    }
   });
 });
 
