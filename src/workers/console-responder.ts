@@ -64,10 +64,6 @@ export class ConsoleResponder {
 
   async start(): Promise<void> {
     this.publisher = await this.settings.redis();
-    const sub = this.publisher.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-    this.subscriber = sub;
-    sub.on('messageBuffer', (channel: Buffer, msg: Buffer) => this.onInput(channel.toString(), msg));
-    sub.on('error', (err) => this.log.debug({ err: message(err), host: this.hostId }, 'console subscriber'));
     this.worker = new Worker<ConsoleJob, ConsoleReply>(this.settings.queueName, (job) => this.answer(job), {
       connection: this.settings.connection,
       prefix: this.settings.prefix,
@@ -117,13 +113,24 @@ export class ConsoleResponder {
     this.sessions.set(session.id, session);
     attachment.sessions.add(session.id);
     // Subscribed before answering: the API may type the moment it has the answer.
-    await this.subscriber!.subscribe(this.settings.channels.input(session.id));
+    await this.subscribed().subscribe(this.settings.channels.input(session.id));
     const scrollback =
       job.scrollbackBytes > 0 && this.driver.consoleLog
         ? await this.driver.consoleLog(driverSpec(vmId, job.spec), job.scrollbackBytes).catch(() => Buffer.alloc(0))
         : Buffer.alloc(0);
     this.log.info({ host: this.hostId, vm: vmId, session: session.id, readOnly: job.readOnly }, 'console attached');
     return { ok: true, base64: scrollback.toString('base64') };
+  }
+
+  /** Made at the first session, not at start: a host whose consoles nobody opens costs no extra connection. */
+  private subscribed(): Redis {
+    if (!this.subscriber) {
+      const sub = this.publisher!.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+      sub.on('messageBuffer', (channel: Buffer, msg: Buffer) => this.onInput(channel.toString(), msg));
+      sub.on('error', (err) => this.log.debug({ err: message(err), host: this.hostId }, 'console subscriber'));
+      this.subscriber = sub;
+    }
+    return this.subscriber;
   }
 
   /** The VM's shared attachment, opened once even when two sessions ask at the same moment. */
