@@ -17,6 +17,7 @@ import { startTestApp, TOKENS, waitOperation, type TestApp } from '../../support
 import { ConsoleClient, UpgradeRefused } from '../../support/console-client.js';
 import { MAX_SESSIONS_PER_PRINCIPAL } from '../../../src/modules/console/console-upgrade.js';
 import { tempDir, testRedisUrl } from '../../support/env.js';
+import { asUser, writeAuthFile } from '../../support/users.js';
 import { waitFor } from '../../support/wait.js';
 import { BUSYBOX, containerSkipReason, removeHostCgroups } from './container-test-env.js';
 
@@ -49,7 +50,11 @@ describe('console of a container VM through the API (real runc, namespaces)', { 
 
   before(async () => {
     const rootfs = await shellImage(images);
-    t = await startTestApp();
+    const authFile = writeAuthFile(storage.dir, [
+      { name: 'audit-default', role: 'auditor', projects: ['default'] },
+      { name: 'audit-other', role: 'auditor', projects: ['other'] },
+    ]);
+    t = await startTestApp({ env: { AUTH_FILE: authFile } });
     await t.app.listen(0, '127.0.0.1');
     port = (t.app.getHttpServer().address() as AddressInfo).port;
     const res = await t.as('admin').post('/v1/hosts', {
@@ -117,6 +122,15 @@ describe('console of a container VM through the API (real runc, namespaces)', { 
       'ConsoleOpened',
       'ConsoleOpened',
     ]);
+    // In the global log, a VM's console sessions are its project's: an auditor of another project does not see them.
+    const seen = async (user: string) =>
+      (
+        (await asUser(t, user).get('/v1/events?type=ConsoleOpened&limit=1000')).body.items as {
+          data: { vmId: string };
+        }[]
+      ).filter((e) => e.data.vmId === vmId).length;
+    assert.equal(await seen('audit-default'), 2);
+    assert.equal(await seen('audit-other'), 0);
   });
 
   test('one principal holds a bounded number of sessions: the next is a 429, and a closed one frees its place', async () => {
