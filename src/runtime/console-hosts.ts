@@ -76,6 +76,11 @@ export class QueueConsoleHosts implements ConsoleHosts {
     }
   }
 
+  /** Sessions this process relays now (the console gauge of /metrics). */
+  get openSessions(): number {
+    return this.links.size;
+  }
+
   async log(hostId: string, spec: VmJobSpec, maxBytes: number, timeoutMs: number): Promise<Buffer> {
     const reply = await this.ask(hostId, { kind: 'log', spec, maxBytes, deadline: Date.now() + timeoutMs }, timeoutMs);
     return Buffer.from(reply, 'base64');

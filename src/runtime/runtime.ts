@@ -92,6 +92,7 @@ export class Runtime {
           ? undefined
           : await ControlPlane.open({ config, log, redis: conn.redis, keys, hub, blocking: conn.blocking, metrics });
       // The cluster-wide gauges come from the control plane only: workers would repeat them.
+      if (controlPlane) metrics.countConsoleSessions(() => controlPlane.consoles.openSessions);
       if (controlPlane) metrics.attachReadModels(new ReadModelCensus(readModels, new OperationTally(conn.redis, keys)));
       const hosts = new HostServing(config, readModels, pool, log);
       return new Runtime(config, log, metrics, conn, privateRedis, keys, hub, readModels, hosts, controlPlane);

@@ -18,6 +18,7 @@ import { ConsoleClient, UpgradeRefused } from '../../support/console-client.js';
 import { MAX_SESSIONS_PER_PRINCIPAL } from '../../../src/modules/console/console-upgrade.js';
 import { tempDir, testRedisUrl } from '../../support/env.js';
 import { asUser, writeAuthFile } from '../../support/users.js';
+import { parseSamples, sampleValue } from '../../support/prometheus-text.js';
 import { waitFor } from '../../support/wait.js';
 import { BUSYBOX, containerSkipReason, removeHostCgroups } from './container-test-env.js';
 
@@ -100,6 +101,8 @@ describe('console of a container VM through the API (real runc, namespaces)', { 
       operator.type(`echo ct-$((${n} + 1)) $(hostname)\n`);
       await operator.waitForOutput(`ct-${n + 1} ct-shell`, 20_000);
       await viewer.waitForOutput(`ct-${n + 1}`, 20_000);
+      const metrics = parseSamples((await t.http().get('/metrics')).text);
+      assert.equal(sampleValue(metrics, 'virtledger_console_sessions'), 2);
       viewer.type(`echo viewer-$((${n} + 2))\n`);
       await viewer.waitForNotice(/read-only/);
       operator.type(`echo after-$((${n} + 3))\n`);
