@@ -28,6 +28,7 @@ import { quietOnClosedPipe } from './output.js';
 import { registerImageImport } from './image-import.js';
 import { registerAuditChecks, registerHostDomains, registerProjectionCommands } from './maintenance-commands.js';
 import { registerVmCommands } from './vm-commands.js';
+import { registerVmConsole } from './vm-console.js';
 import { registerVmDiff } from './vm-diff.js';
 import { registerVmHistory } from './vm-history.js';
 import { registerVmState } from './vm-state.js';
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   registerVmState(vm);
   registerVmHistory(vm);
   registerVmDiff(vm);
+  registerVmConsole(vm);
 
   const image = program.command('image').description('the image catalog');
   registerImageImport(image);

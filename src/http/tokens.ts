@@ -10,6 +10,7 @@ import type { Capabilities } from '../application/host-capabilities.js';
 import type { FailedJob } from '../application/jobs.js';
 import type { AggregateLoader } from '../application/load-aggregate.js';
 import type { HostQueries } from '../application/host-queries.js';
+import type { ConsoleHosts } from '../application/console-sessions.js';
 import type { AppConfig } from '../config/config.js';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port.js';
 import type { SealAudit } from '../eventstore/seals/seal-audit.js';
@@ -24,6 +25,8 @@ export const EVENT_STORE = Symbol('virtledger.eventStore');
 export const READ_MODELS = Symbol('virtledger.readModels');
 export const CAPABILITIES = Symbol('virtledger.capabilities');
 export const HOST_QUERIES = Symbol('virtledger.hostQueries');
+/** Serial consoles through the hosts' workers (application/console-sessions.ts). */
+export const CONSOLES = Symbol('virtledger.consoles');
 export const ABORTS = Symbol('virtledger.aborts');
 export const CLOCK = Symbol('virtledger.clock');
 export const QUEUES = Symbol('virtledger.queues');
@@ -133,6 +136,7 @@ export interface HttpPorts {
   readModels: ReadModels;
   capabilities: Capabilities;
   hostQueries: HostQueries;
+  consoles: ConsoleHosts;
   aborts: OperationAbortPort;
   queues: QueueStats;
   projections: ProjectionControl;

@@ -18,6 +18,7 @@ import { OperationsModule } from '../modules/operations/operations.module.js';
 import { ProjectionsModule } from '../modules/projections/projections.module.js';
 import { ProjectsModule } from '../modules/projects/projects.module.js';
 import { VmsModule } from '../modules/vms/vms.module.js';
+import { ConsoleModule } from '../modules/console/console.module.js';
 
 /** The HTTP surface over the ports a runtime built (so tests and main share one wiring). */
 @Module({})
@@ -31,6 +32,7 @@ export class AppModule {
         ...rateLimit.imports,
         HostsModule,
         VmsModule,
+        ConsoleModule,
         ImagesModule,
         NetworksModule,
         OperationsModule,

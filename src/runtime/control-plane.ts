@@ -1,3 +1,4 @@
+import { deploymentConsoleChannels, QueueConsoleHosts } from './console-hosts.js';
 import type { Redis } from 'ioredis';
 import type { ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
@@ -70,6 +71,17 @@ export class ControlPlane {
 
   private standbyTimer: NodeJS.Timeout | undefined;
   private sagaCheckpoint: bigint | undefined;
+  /** Serial consoles through the hosts' workers (GET /v1/vms/{id}/console). */
+  readonly consoles = new QueueConsoleHosts(
+    this.deps.hub,
+    this.deps.redis,
+    {
+      connection: this.deps.blocking,
+      prefix: `${this.deps.config.redisPrefix}:q`,
+      channels: deploymentConsoleChannels(`${this.deps.config.redisPrefix}:q`),
+    },
+    this.deps.log,
+  );
 
   static async open(deps: ControlPlaneDeps): Promise<ControlPlane> {
     const { config, log, redis, keys } = deps;
@@ -243,6 +255,7 @@ export class ControlPlane {
     clearInterval(this.standbyTimer);
     this.watch.close();
     await this.hostQueries.close();
+    await this.consoles.close();
     await this.results.stop();
     await this.rebuilds.close();
     // Stops the roles (when owned) and hands the lease over at once rather than after its TTL.

@@ -35,6 +35,7 @@ export function httpPorts(rt: Runtime): HttpPorts {
       imageRefusal: (h, image) => imageRefusalFor({ ...h, storageDir: join(rt.config.dataDir, 'hosts', h.id) }, image),
     },
     hostQueries: cp.hostQueries,
+    consoles: cp.consoles,
     aborts: new OperationAborts(rt.hub),
     queues: rt.hub,
     projections: cp.projectionControl(),

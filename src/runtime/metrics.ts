@@ -88,6 +88,16 @@ export class Metrics implements HttpMetrics {
     labelNames: ['host', 'step'] as const,
     registers: [this.registry],
   });
+  /** Console sessions this API process relays (see countConsoleSessions). */
+  private consoleSessionCount: (() => number) | undefined;
+  readonly consoleSessions = new Gauge({
+    name: 'virtledger_console_sessions',
+    help: 'Serial console sessions (WebSockets) open through this API process',
+    registers: [this.registry],
+    collect: () => {
+      if (this.consoleSessionCount) this.consoleSessions.set(this.consoleSessionCount());
+    },
+  });
   /** Set by the control plane only (see attachReadModels). */
   private census: ReadModelCensus | undefined;
   // Read-model gauges: counted at scrape time from the census.
@@ -134,6 +144,11 @@ export class Metrics implements HttpMetrics {
 
   constructor() {
     registerDefaultMetrics(this.registry, 'virtledger_');
+  }
+
+  /** The API's console relay, counted at scrape time. */
+  countConsoleSessions(count: () => number): void {
+    this.consoleSessionCount = count;
   }
 
   private hostGauge(name: string, help: string, pick: (h: HostCensus) => number): Gauge<HostLabel> {

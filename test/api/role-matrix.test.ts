@@ -84,6 +84,11 @@ const MATRIX: Record<string, Row> = {
   'POST /v1/vms/{id}/resume': { allowed: MUTATORS, ok: 202, vm: 'paused' },
   'POST /v1/vms/{id}/snapshots': { allowed: MUTATORS, ok: 202, vm: 'running', body: (n) => ({ name: `s-${n}` }) },
   'GET /v1/vms/{id}/snapshots': { allowed: ALL, ok: 200 },
+  // A plain GET (no Upgrade header) gets past the checks to the 426 naming the WebSocket; every role may watch.
+  'GET /v1/vms/{id}/console': { allowed: ALL, ok: 426 },
+  'POST /v1/vms/{id}/console/ticket': { allowed: ALL, ok: 201 },
+  // The matrix's VM runs on a simulated host, whose driver has no console: past the role check to the 422.
+  'GET /v1/vms/{id}/console/log': { allowed: ALL, ok: 422 },
   'GET /v1/vms/{id}/diff': { allowed: ['admin', 'operator', 'auditor'], ok: 200 },
   'GET /v1/vms/{id}/why': { allowed: ['admin', 'operator', 'auditor'], ok: 200 },
   'GET /v1/fleet': { allowed: ALL, ok: 200 },

@@ -145,6 +145,7 @@ export class ContainerDomain {
         bundle: this.paths.vmDir,
         pidFile: this.paths.pidFile,
         consoleLog: this.paths.console,
+        consoleIn: this.paths.consoleIn,
         startGraceMs: this.host.config.startGraceMs,
         signal,
       });

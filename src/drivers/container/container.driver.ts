@@ -4,6 +4,7 @@ import { isAbsolute, join, normalize } from 'node:path';
 import {
   DriverError,
   type CallContext,
+  type ConsoleStream,
   type DomainInfo,
   type DomainState,
   type DomainStatus,
@@ -30,6 +31,7 @@ import {
 } from './container-snapshots.js';
 import { parseContainerUri } from './container-uri.js';
 import { runcList } from './container-launch.js';
+import { containerConsoleLog, openContainerConsole } from './container-console.js';
 import { buildRootfs, resolveImage } from './rootfs.js';
 import { writeContainerSeed } from './container-seed.js';
 import { shiftTree } from './id-map.js';
@@ -252,6 +254,14 @@ export class ContainerDriver implements HypervisorDriver {
 
   async status(spec: VmSpec): Promise<DomainStatus> {
     return this.domain(spec.id).status();
+  }
+
+  async openConsole(spec: VmSpec): Promise<ConsoleStream> {
+    return openContainerConsole(this.domain(spec.id));
+  }
+
+  async consoleLog(spec: VmSpec, maxBytes: number): Promise<Buffer> {
+    return containerConsoleLog(this.domain(spec.id), maxBytes);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import {
   type CallContext,
+  type ConsoleStream,
   type DomainInfo,
   type DomainState,
   type DomainStatus,
@@ -21,6 +22,7 @@ import { abortIncoming, finishIncoming, prepareIncoming } from './libvirt-incomi
 import { DOMAIN_PREFIX, LibvirtHost, type VmFiles } from './libvirt-host.js';
 import { defineVm, destroyVm, startVm, stopVm, whileActive } from './libvirt-lifecycle.js';
 import { migrateOut } from './libvirt-outgoing.js';
+import { libvirtConsoleLog, openLibvirtConsole } from './libvirt-console.js';
 import { deleteSnapshot, revertSnapshot, takeSnapshot } from './libvirt-snapshot-verbs.js';
 import type { LibvirtHostConfig } from './libvirt-uri.js';
 
@@ -156,6 +158,14 @@ export class LibvirtDriver implements HypervisorDriver {
 
   async status(spec: VmSpec): Promise<DomainStatus> {
     return this.host.domstate(spec.id, {});
+  }
+
+  async openConsole(spec: VmSpec, ctx: CallContext = {}): Promise<ConsoleStream> {
+    return openLibvirtConsole(this.host, { ...spec, id: assertSafeName('vm id', spec.id) }, ctx);
+  }
+
+  async consoleLog(spec: VmSpec, maxBytes: number): Promise<Buffer> {
+    return libvirtConsoleLog(this.host, { ...spec, id: assertSafeName('vm id', spec.id) }, maxBytes);
   }
 
   /**

@@ -4,6 +4,7 @@ import { isAbsolute, join, normalize } from 'node:path';
 import {
   DriverError,
   type CallContext,
+  type ConsoleStream,
   type DomainInfo,
   type DomainState,
   type DomainStatus,
@@ -27,6 +28,7 @@ import { listQemuProcesses } from './qemu-process.js';
 import { deleteSnapshot, listSnapshots, revertSnapshot, takeSnapshot } from './qemu-snapshots.js';
 import { parseQemuUri, type QemuHostConfig } from './qemu-uri.js';
 import { QmpPool } from './qmp-pool.js';
+import { openQemuConsole, qemuConsoleLog } from './qemu-console.js';
 import { SAFE_NAME, assertSafeName, assertSpecSizes, diskBytesOf } from '../kit/safe-name.js';
 import { ensureDir, removeFile, storageId, tombstonePath } from '../kit/vm-files.js';
 import { isDir, safeReaddir } from '../kit/fs-probe.js';
@@ -301,6 +303,15 @@ export class QemuDriver implements HypervisorDriver {
   async abortIncoming(spec: VmSpec): Promise<void> {
     const dom = this.domain(spec.id);
     await this.exclusive(dom, 'abort incoming', () => abortIncoming(dom));
+  }
+
+  /** Not under the VM lock: attaching to the console changes nothing a verb could race with. */
+  async openConsole(spec: VmSpec): Promise<ConsoleStream> {
+    return openQemuConsole(this.domain(spec.id));
+  }
+
+  async consoleLog(spec: VmSpec, maxBytes: number): Promise<Buffer> {
+    return qemuConsoleLog(this.domain(spec.id), maxBytes);
   }
 
   async status(spec: VmSpec): Promise<DomainStatus> {

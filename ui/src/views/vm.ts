@@ -3,6 +3,7 @@ import { errorLine, h, mount, stateTag } from '../dom.js';
 import type { Operation, Vm } from '../types.js';
 import { liveRefresh } from './live.js';
 import { historyPanel, type HistoryPick } from './history.js';
+import { consolePanel } from './console-panel.js';
 
 /** One VM: its state, actions, operations and history; refreshed by its own events. */
 export async function vmView(root: HTMLElement, signal: AbortSignal, id: string): Promise<void> {
@@ -28,7 +29,17 @@ export async function vmView(root: HTMLElement, signal: AbortSignal, id: string)
   };
   await refresh();
   const live = liveRefresh(`/v1/events/stream?fromPosition=end&vmId=${q}`, signal, refresh);
-  mount(root, h('p', {}, h('a', { href: '#/vms' }, '← all VMs'), ' · ', live), summary, status, ops, history);
+  // Built once: a refresh of the summary must not cut an attached console.
+  const consoleSection = consolePanel(id, signal);
+  mount(
+    root,
+    h('p', {}, h('a', { href: '#/vms' }, '← all VMs'), ' · ', live),
+    summary,
+    status,
+    consoleSection,
+    ops,
+    history,
+  );
 }
 
 function vmSummary(vm: Vm): HTMLElement[] {
