@@ -30,6 +30,7 @@ import { QmpPool } from './qmp-pool.js';
 import { SAFE_NAME, assertSafeName, assertSpecSizes, diskBytesOf } from '../kit/safe-name.js';
 import { ensureDir, removeFile, storageId, tombstonePath } from '../kit/vm-files.js';
 import { isDir, safeReaddir } from '../kit/fs-probe.js';
+import { HostNetworks } from '../kit/network/host-networks.js';
 
 /** What a `qemu` host can do, from its URI alone (no process started): the API's 422 check. */
 /** The registration probe: `accel=kvm` on a machine without usable KVM is refused here (400), not at the first start. */
@@ -86,15 +87,17 @@ export class QemuDriver implements HypervisorDriver {
     if (storageDir.includes(',')) throw new Error(`storage dir must not contain a comma: ${storageDir}`);
     const accel = resolveAccel(config);
     this.capabilities = { ...capabilitiesFor(config), hardwareAcceleration: accel === 'kvm' };
+    const hostKey = SAFE_NAME.test(binding.id)
+      ? binding.id
+      : createHash('sha256').update(binding.id).digest('hex').slice(0, 16);
     this.host = {
       storageDir,
       imagesDirs: config.imagesDirs.length > 0 ? config.imagesDirs : [join(storageDir, '.images')],
-      hostKey: SAFE_NAME.test(binding.id)
-        ? binding.id
-        : createHash('sha256').update(binding.id).digest('hex').slice(0, 16),
+      hostKey,
       config,
       accel,
       pool: new QmpPool({ connectTimeoutMs: 5_000, commandTimeoutMs: 10_000 }),
+      networks: new HostNetworks({ owner: `qemu-${hostKey}` }),
     };
     ensureDir(storageDir);
   }
@@ -247,6 +250,7 @@ export class QemuDriver implements HypervisorDriver {
         }
       }
       dom.removeAllFiles();
+      await dom.releaseNetwork();
       removeFile(tombstonePath(this.host.storageDir, this.host.hostKey, dom.vmId));
     });
   }
