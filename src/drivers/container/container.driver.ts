@@ -34,6 +34,7 @@ import { buildRootfs, resolveImage } from './rootfs.js';
 import { shiftTree } from './id-map.js';
 import { TarReceivers } from './tar-receiver.js';
 import { isDir, safeReaddir } from '../kit/fs-probe.js';
+import { HostNetworks } from '../kit/network/host-networks.js';
 
 /**
  * What a `container` host can do, from its URI and the machine's cgroup mounts (read, never
@@ -87,6 +88,7 @@ export class ContainerDriver implements HypervisorDriver {
       imageDirs: config.imageDirs.length > 0 ? config.imageDirs : [join(storageDir, '.images')],
       runcRoot: join(storageDir, '.runc'),
       diskMounts: join(config.mounts, createHash('sha256').update(storageDir).digest('hex').slice(0, 16)),
+      networks: new HostNetworks({ owner: `container-${hostKeyOf(binding.id)}` }),
     };
     ensureDir(storageDir);
   }
@@ -181,6 +183,7 @@ export class ContainerDriver implements HypervisorDriver {
       if (existsSync(dom.paths.vmDir)) await dom.terminate({ graceful: false, timeoutMs: 0 });
       // The container's own mounts die with its mount namespace; its disk is mounted here.
       await dom.closeDisk();
+      await this.host.networks.unplug(dom.vmId);
       rmSync(dom.paths.vmDir, { recursive: true, force: true });
       this.receivers.close(dom.vmId);
       rmSync(dom.paths.incomingDir, { recursive: true, force: true });
