@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
 import type { DriverNic } from '../../../src/drivers/hypervisor-driver.port.js';
 import { bridgeName, natTableName, vxlanName } from '../../../src/drivers/kit/network/nic-names.js';
 import type { GuestConsole } from '../qemu/guest-console.js';
@@ -51,13 +52,21 @@ export function linkExists(name: string, netns?: string): boolean {
   }
 }
 
-/** Every dnsmasq bound to `bridge` (by its --interface argument), found in /proc. */
-export function dnsmasqPidsFor(bridge: string): number[] {
+/** Every dnsmasq bound to `bridge` (by its --interface argument) in this or the named network namespace. */
+export function dnsmasqPidsFor(bridge: string, netns?: string): number[] {
+  const want = statSync(netns ? `/run/netns/${netns}` : '/proc/self/ns/net').ino;
   const out = run('ps', ['-eo', 'pid=,args=']);
   return out
     .split('\n')
     .filter((l) => l.includes('dnsmasq') && l.includes(`--interface=${bridge}`))
-    .map((l) => Number(l.trim().split(/\s+/)[0]));
+    .map((l) => Number(l.trim().split(/\s+/)[0]))
+    .filter((pid) => {
+      try {
+        return statSync(`/proc/${pid}/ns/net`).ino === want;
+      } catch {
+        return false;
+      }
+    });
 }
 
 export function natTableExists(networkId: string, netns?: string): boolean {
@@ -71,7 +80,7 @@ export function leftovers(networkId: string, netns?: string): string[] {
   const bridge = bridgeName(networkId);
   if (linkExists(bridge, netns)) found.push(bridge);
   if (linkExists(vxlanName(networkId), netns)) found.push(vxlanName(networkId));
-  if (dnsmasqPidsFor(bridge).length > 0) found.push(`dnsmasq on ${bridge}`);
+  if (dnsmasqPidsFor(bridge, netns).length > 0) found.push(`dnsmasq on ${bridge}`);
   if (natTableExists(networkId, netns)) found.push(`nft table ${natTableName(networkId)}`);
   return found;
 }

@@ -32,7 +32,8 @@ export function dnsmasqArgs(c: DnsmasqConfig): string[] {
     '--no-resolv',
     '--no-hosts',
     `--pid-file=${c.pidFile}`,
-    ...(c.mtu ? [`--dhcp-option=option:mtu,${c.mtu}`] : []),
+    // Forced: clients rarely ask for the MTU option, and an overlay needs them to use it.
+    ...(c.mtu ? [`--dhcp-option-force=option:mtu,${c.mtu}`] : []),
   ];
 }
 
