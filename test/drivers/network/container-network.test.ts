@@ -9,7 +9,15 @@ import {
 } from '../container/container-test-env.js';
 import { GuestConsole, ensureGuest, waitForLog, type GuestImage } from '../qemu/guest-console.js';
 import { QemuTestEnv, vmSpec } from '../qemu/qemu-test-env.js';
-import { guestPings, leftovers, linkExists, nicOn, testNetwork, waitForLease } from './network-test-env.js';
+import {
+  guestPings,
+  leftovers,
+  linkExists,
+  nicOn,
+  purgeNetwork,
+  testNetwork,
+  waitForLease,
+} from './network-test-env.js';
 
 const skip = containerSkipReason();
 
@@ -21,6 +29,7 @@ describe('container driver: a veth on a network, reachable from a VM', { skip },
   const containers = new ContainerTestEnv('vl-ctnet-');
   const vms = new QemuTestEnv('vl-ctnet-q-');
   const consoles: GuestConsole[] = [];
+  const networks: string[] = [];
   let guest: GuestImage;
   before(() => {
     guest = ensureGuest();
@@ -29,10 +38,12 @@ describe('container driver: a veth on a network, reachable from a VM', { skip },
     for (const c of consoles) c.close();
     await vms.cleanup();
     await containers.cleanup();
+    for (const id of networks) purgeNetwork(id);
   });
 
   test('the container has its address and route; the VM pings it; destroy leaves nothing', async () => {
     const net = testNetwork(false);
+    networks.push(net.id);
     const ctHost = containers.driver(containers.hostId('ctnet'));
     const vmHost = vms.driver('ctnet-q', { params: { images: guest.imagesDir } });
     const ct = containerSpec({ nics: [nicOn(net, 30)] });

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { DriverNic } from '../../../src/drivers/hypervisor-driver.port.js';
 import { bridgeName, natTableName, vxlanName } from '../../../src/drivers/kit/network/nic-names.js';
 import type { GuestConsole } from '../qemu/guest-console.js';
@@ -102,4 +103,33 @@ export async function waitForLease(guest: GuestConsole, iface = 'eth0', timeoutM
 export async function guestPings(guest: GuestConsole, ip: string, count = 3): Promise<boolean> {
   const out = await guest.run(`ping -c ${count} -W 2 ${ip} >/dev/null 2>&1 && echo PING-OK || echo PING-FAIL`, 30_000);
   return out.endsWith('PING-OK');
+}
+
+/**
+ * Best-effort removal of whatever a failed test left of a network in this or the named namespace
+ * (a test that passed has nothing left): its dnsmasq by pid, NAT table, ports, overlay, bridge, state.
+ */
+export function purgeNetwork(networkId: string, netns?: string): void {
+  const bridge = bridgeName(networkId);
+  for (const pid of dnsmasqPidsFor(bridge, netns)) process.kill(pid, 'SIGKILL');
+  const quiet = (f: () => void): void => {
+    try {
+      f();
+    } catch {
+      // already gone
+    }
+  };
+  if (natTableExists(networkId, netns))
+    quiet(() => run('nft', ['delete', 'table', 'inet', natTableName(networkId)], netns));
+  if (linkExists(bridge, netns)) {
+    const ports = JSON.parse(run('ip', ['-j', 'link', 'show', 'master', bridge], netns)) as { ifname: string }[];
+    for (const p of ports) quiet(() => run('ip', ['link', 'del', p.ifname], netns));
+  }
+  quiet(() => run('ip', ['link', 'del', vxlanName(networkId)], netns));
+  quiet(() => run('ip', ['link', 'del', bridge], netns));
+  const ino = statSync(netns ? `/run/netns/${netns}` : '/proc/self/ns/net').ino;
+  rmSync(join(process.env.NETWORK_STATE_DIR ?? '/run/virtledger/net', `ns-${ino}`, bridge), {
+    recursive: true,
+    force: true,
+  });
 }

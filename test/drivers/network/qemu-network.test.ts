@@ -3,7 +3,17 @@ import { after, before, describe, test } from 'node:test';
 import { bridgeName, tapName } from '../../../src/drivers/kit/network/nic-names.js';
 import { GuestConsole, ensureGuest, waitForLog, type GuestImage } from '../qemu/guest-console.js';
 import { QemuTestEnv, vmSpec } from '../qemu/qemu-test-env.js';
-import { guestPings, leftovers, linkExists, natTableExists, nicOn, run, testNetwork, waitForLease } from './network-test-env.js';
+import {
+  guestPings,
+  leftovers,
+  linkExists,
+  natTableExists,
+  nicOn,
+  purgeNetwork,
+  run,
+  testNetwork,
+  waitForLease,
+} from './network-test-env.js';
 
 /**
  * Real QEMU guests on a virtledger network: taps on the network's bridge, addresses from the
@@ -13,6 +23,7 @@ import { guestPings, leftovers, linkExists, natTableExists, nicOn, run, testNetw
 describe('qemu driver: NICs on a network', () => {
   const env = new QemuTestEnv('vl-qnet-');
   const consoles: GuestConsole[] = [];
+  const networks: string[] = [];
   let guest: GuestImage;
   before(() => {
     guest = ensureGuest();
@@ -20,10 +31,12 @@ describe('qemu driver: NICs on a network', () => {
   after(async () => {
     for (const c of consoles) c.close();
     await env.cleanup();
+    for (const id of networks) purgeNetwork(id);
   });
 
   test('two VMs get their DHCP addresses and ping each other; teardown leaves nothing', async () => {
     const net = testNetwork(true);
+    networks.push(net.id);
     const host = env.driver('qnet-a', { params: { images: guest.imagesDir } });
     const a = vmSpec({ memoryMiB: 128, image: guest.image, nics: [nicOn(net, 10)] });
     const b = vmSpec({ memoryMiB: 128, image: guest.image, nics: [nicOn(net, 11)] });
@@ -40,9 +53,7 @@ describe('qemu driver: NICs on a network', () => {
     assert.match(ruleset, /"masquerade"/);
     assert.ok(ruleset.includes(`"${net.prefix}.0"`), 'the rule matches the network CIDR');
 
-    await Promise.all(
-      [a, b].map((s) => waitForLog(host.domainPaths(s.id).serialLog, 'GUEST-READY', 120_000)),
-    );
+    await Promise.all([a, b].map((s) => waitForLog(host.domainPaths(s.id).serialLog, 'GUEST-READY', 120_000)));
     const onA = await GuestConsole.connect(host.domainPaths(a.id).serialSocket);
     const onB = await GuestConsole.connect(host.domainPaths(b.id).serialSocket);
     consoles.push(onA, onB);
@@ -62,6 +73,7 @@ describe('qemu driver: NICs on a network', () => {
 
   test('nat=false loads no NAT table', async () => {
     const net = testNetwork(false);
+    networks.push(net.id);
     const host = env.driver('qnet-b');
     const vm = vmSpec({ nics: [nicOn(net, 20)] });
     await host.define(vm);

@@ -8,11 +8,11 @@ import { GuestConsole, ensureGuest, waitForLog, type GuestImage } from '../qemu/
 import { QemuTestEnv, vmSpec } from '../qemu/qemu-test-env.js';
 import { NetnsHost } from './netns-host.js';
 import {
-  dnsmasqPidsFor,
   guestPings,
   leftovers,
   linkExists,
   nicOn,
+  purgeNetwork,
   run,
   testNetwork,
   waitForLease,
@@ -29,7 +29,7 @@ describe('VXLAN overlay between two hosts', () => {
   const hostB = new NetnsHost();
   const consoles: GuestConsole[] = [];
   let guest: GuestImage;
-  let bridge = '';
+  let networkId = '';
   before(() => {
     guest = ensureGuest();
     hostB.create();
@@ -39,13 +39,17 @@ describe('VXLAN overlay between two hosts', () => {
     await hostB.stopHost();
     await env.cleanup();
     // dnsmasq would keep B's namespace alive: a failed test's is stopped here by its pid.
-    for (const pid of bridge ? dnsmasqPidsFor(bridge, hostB.netns) : []) process.kill(pid, 'SIGTERM');
+    if (networkId) {
+      purgeNetwork(networkId);
+      purgeNetwork(networkId, hostB.netns);
+    }
     hostB.destroy();
   });
 
   test('a VM on A pings a VM on B; B live-migrates its VM to A with MAC and IP; B tears down', async () => {
     const net = testNetwork(false);
-    bridge = bridgeName(net.id);
+    networkId = net.id;
+    const bridge = bridgeName(net.id);
     const previous = process.env.NETWORK_UNDERLAY_DEV;
     process.env.NETWORK_UNDERLAY_DEV = hostB.outerDev;
     const a = env.driver('vx-a', { params: { images: guest.imagesDir, migrationHost: hostB.outerIp } });

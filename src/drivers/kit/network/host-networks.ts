@@ -1,22 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { DriverError, type DriverNic } from '../../hypervisor-driver.port.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { SAFE_NAME, assertSafeName } from '../safe-name.js';
 import { readJson, writeJsonAtomic } from '../vm-files.js';
 import { ensureDnsmasq, stopDnsmasq, type DnsmasqConfig } from './dnsmasq.js';
 import { withFileLock } from './file-lock.js';
-import {
-  deleteLink,
-  enslave,
-  ensureBridge,
-  ensureTap,
-  ensureVxlan,
-  ip,
-  ipInNetnsOf,
-  linkMtu,
-} from './ip-link.js';
+import { deleteLink, enslave, ensureBridge, ensureTap, ensureVxlan, ip, ipInNetnsOf, linkMtu } from './ip-link.js';
 import { ensureNat, removeNat } from './nat.js';
 import {
   assertNic,
@@ -86,14 +77,24 @@ export class HostNetworks {
 
   /** qemu: a tap per NIC on its network's bridge. */
   async plugTaps(vmId: string, nics: DriverNic[]): Promise<PluggedNic[]> {
-    return this.plug(vmId, nics, (i) => tapName(vmId, i), async (nic, plugged) => {
-      await ensureTap(plugged.port ?? '', plugged.bridge);
-    });
+    return this.plug(
+      vmId,
+      nics,
+      (i) => tapName(vmId, i),
+      async (nic, plugged) => {
+        await ensureTap(plugged.port ?? '', plugged.bridge);
+      },
+    );
   }
 
   /** libvirt: the bridges only; libvirt creates and enslaves its own taps from `<interface type='bridge'>`. */
   async plugBridges(vmId: string, nics: DriverNic[]): Promise<PluggedNic[]> {
-    return this.plug(vmId, nics, () => undefined, async () => undefined);
+    return this.plug(
+      vmId,
+      nics,
+      () => undefined,
+      async () => undefined,
+    );
   }
 
   /**
@@ -102,25 +103,30 @@ export class HostNetworks {
    * NIC, the default route. A previous run's pair is replaced (it died with the old namespace).
    */
   async plugVeths(vmId: string, nics: DriverNic[], pid: number): Promise<PluggedNic[]> {
-    return this.plug(vmId, nics, (i) => vethHostName(vmId, i), async (nic, plugged) => {
-      const host = plugged.port ?? '';
-      const peer = vethPeerName(vmId, plugged.index);
-      const inside = `eth${plugged.index}`;
-      await deleteLink(host);
-      await deleteLink(peer);
-      await ip(['link', 'add', 'name', host, 'type', 'veth', 'peer', 'name', peer, 'address', nic.mac]);
-      const mtu = await linkMtu(plugged.bridge);
-      if (mtu !== undefined && mtu < 1500) {
-        await ip(['link', 'set', 'dev', host, 'mtu', String(mtu)]);
-        await ip(['link', 'set', 'dev', peer, 'mtu', String(mtu)]);
-      }
-      await enslave(host, plugged.bridge);
-      await ip(['link', 'set', 'dev', peer, 'netns', String(pid)]);
-      await ipInNetnsOf(pid, ['link', 'set', 'dev', peer, 'name', inside]);
-      await ipInNetnsOf(pid, ['addr', 'replace', `${nic.ip}/${nic.prefixLength}`, 'dev', inside]);
-      await ipInNetnsOf(pid, ['link', 'set', 'dev', inside, 'up']);
-      if (plugged.index === 0) await ipInNetnsOf(pid, ['route', 'replace', 'default', 'via', nic.gateway]);
-    });
+    return this.plug(
+      vmId,
+      nics,
+      (i) => vethHostName(vmId, i),
+      async (nic, plugged) => {
+        const host = plugged.port ?? '';
+        const peer = vethPeerName(vmId, plugged.index);
+        const inside = `eth${plugged.index}`;
+        await deleteLink(host);
+        await deleteLink(peer);
+        await ip(['link', 'add', 'name', host, 'type', 'veth', 'peer', 'name', peer, 'address', nic.mac]);
+        const mtu = await linkMtu(plugged.bridge);
+        if (mtu !== undefined && mtu < 1500) {
+          await ip(['link', 'set', 'dev', host, 'mtu', String(mtu)]);
+          await ip(['link', 'set', 'dev', peer, 'mtu', String(mtu)]);
+        }
+        await enslave(host, plugged.bridge);
+        await ip(['link', 'set', 'dev', peer, 'netns', String(pid)]);
+        await ipInNetnsOf(pid, ['link', 'set', 'dev', peer, 'name', inside]);
+        await ipInNetnsOf(pid, ['addr', 'replace', `${nic.ip}/${nic.prefixLength}`, 'dev', inside]);
+        await ipInNetnsOf(pid, ['link', 'set', 'dev', inside, 'up']);
+        if (plugged.index === 0) await ipInNetnsOf(pid, ['route', 'replace', 'default', 'via', nic.gateway]);
+      },
+    );
   }
 
   /** Removes the VM's ports and its DHCP entries; a network whose last NIC left is torn down. */
@@ -132,6 +138,11 @@ export class HostNetworks {
     for (const port of record.ports) await deleteLink(port);
     for (const networkId of record.networkIds) await this.leave(networkId, vmId);
     rmSync(recordPath, { force: true });
+    try {
+      rmdirSync(dirname(recordPath)); // the owner's last VM here
+    } catch {
+      // other VMs of this owner remain
+    }
   }
 
   private async plug(
@@ -144,7 +155,13 @@ export class HostNetworks {
     nics.forEach((nic, i) => assertNic(nic, `nics[${i}]`));
     const plugged: PluggedNic[] = nics.map((nic, index) => {
       const port = portOf(index);
-      return { index, networkId: nic.networkId, bridge: bridgeName(nic.networkId), mac: nic.mac, ...(port ? { port } : {}) };
+      return {
+        index,
+        networkId: nic.networkId,
+        bridge: bridgeName(nic.networkId),
+        mac: nic.mac,
+        ...(port ? { port } : {}),
+      };
     });
     const networkIds = [...new Set(nics.map((n) => n.networkId))];
     mkdirSync(join(this.root, 'vms', this.owner), { recursive: true, mode: 0o755 });
@@ -155,7 +172,11 @@ export class HostNetworks {
     } satisfies VmRecord);
     for (const networkId of networkIds) {
       const mine = nics.filter((n) => n.networkId === networkId);
-      await this.join(mine[0] as DriverNic, vmId, mine.map((n) => `${n.mac},${n.ip}`));
+      await this.join(
+        mine[0] as DriverNic,
+        vmId,
+        mine.map((n) => `${n.mac},${n.ip}`),
+      );
     }
     for (const p of plugged) await makePort(nics[p.index] as DriverNic, p);
     return plugged;
