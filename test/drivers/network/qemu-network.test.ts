@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { bridgeName, tapName } from '../../../src/drivers/kit/network/nic-names.js';
 import { GuestConsole, ensureGuest, waitForLog, type GuestImage } from '../qemu/guest-console.js';
 import { QemuTestEnv, vmSpec } from '../qemu/qemu-test-env.js';
+import { NetnsHost } from './netns-host.js';
 import {
   guestPings,
   leftovers,
@@ -25,13 +26,18 @@ describe('qemu driver: NICs on a network', () => {
   const consoles: GuestConsole[] = [];
   const networks: string[] = [];
   let guest: GuestImage;
+  // "The outside world": a namespace behind a veth, with no route back to any VM network, so
+  // a guest's packets only come back when NAT rewrote their source to the host's address.
+  const outside = new NetnsHost();
   before(() => {
     guest = ensureGuest();
+    outside.create();
   });
   after(async () => {
     for (const c of consoles) c.close();
     await env.cleanup();
     for (const id of networks) purgeNetwork(id);
+    outside.destroy();
   });
 
   test('two VMs get their DHCP addresses and ping each other; teardown leaves nothing', async () => {
@@ -62,6 +68,7 @@ describe('qemu driver: NICs on a network', () => {
     assert.match(await onA.run('cat /sys/class/net/eth0/address'), new RegExp(a.nics?.[0]?.mac ?? 'x'));
     assert.ok(await guestPings(onA, `${net.prefix}.11`), 'A reaches B across the bridge');
     assert.ok(await guestPings(onB, `${net.prefix}.1`), 'B reaches the gateway on the bridge');
+    assert.ok(await guestPings(onA, outside.innerIp), 'A reaches an address beyond the host, masqueraded');
 
     await host.stop(a, { force: true });
     assert.equal(linkExists(tapName(a.id, 0)), false, 'a stopped VM leaves its tap behind no more');
