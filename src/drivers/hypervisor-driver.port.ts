@@ -33,25 +33,20 @@ export interface VmSpec {
   /** NoCloud user-data: with sshKeys, drivers that can attach a seed disk (label `cidata`) do. */
   userData?: string;
   sshKeys?: string[];
-  /**
-   * NICs on virtledger networks, addresses already allocated by the control plane. Without it the
-   * driver keeps its private default networking (QEMU user mode, an empty container netns).
-   */
+  /** NICs with their control-plane-allocated MAC and IP; drivers plug them into the network's bridge. */
   nics?: DriverNic[];
 }
 
-/** One NIC as the host plumbs it: a port on the network's bridge, answered by the host's DHCP. */
+/** One NIC as the control plane decided it (host-side names are derived from networkId, never given). */
 export interface DriverNic {
   networkId: string;
   mac: string;
   ip: string;
   prefixLength: number;
   gateway: string;
-  /** The network's IPv4 CIDR (`10.1.2.0/24`). */
   cidr: string;
-  /** Masquerade traffic from the CIDR leaving through any other interface of the host. */
   nat: boolean;
-  /** VXLAN network identifier of the network's overlay between hosts. */
+  /** VXLAN network identifier of the network (the overlay between hosts). */
   vni: number;
 }
 
