@@ -35,7 +35,8 @@ describe('libvirt driver: a bridge NIC on a network', { skip, timeout: 600_000 }
     daemons = ensureDaemons();
     env = new LibvirtTestEnv('vl-lvnet-');
     guest = ensureGuest();
-    d = env.driver('lvnet', daemons.uri, { images: guest.imagesDir });
+    // The system libvirtd is shared by every libvirt test file and can be slow to answer under load.
+    d = env.driver('lvnet', daemons.uri, { images: guest.imagesDir, callTimeoutMs: '240000' });
   });
   after(async () => {
     for (const c of consoles) c.close();
