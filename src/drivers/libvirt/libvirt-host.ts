@@ -38,6 +38,11 @@ export interface VmFiles {
   stopAck: string;
 }
 
+/** A libvirtd reached over loopback runs on this machine, in this network namespace: its taps meet our bridges. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 export function isActive(state: DomainState): boolean {
   return state === 'running' || state === 'paused' || state === 'migrating';
 }
@@ -72,7 +77,7 @@ export class LibvirtHost {
   /** Makes the VM's networks exist on this machine (where libvirtd runs: a local URI) with its DHCP entries. */
   async plugNetworks(spec: VmSpec): Promise<void> {
     if (!spec.nics?.length) return;
-    if (!this.config.local) {
+    if (!this.config.local && !isLoopback(new URL(this.uri).hostname)) {
       throw new DriverError(
         'unsupported',
         `host ${this.binding.id} (${this.uri}): NICs on networks need libvirtd on the worker's machine`,

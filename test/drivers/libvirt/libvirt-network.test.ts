@@ -35,8 +35,9 @@ describe('libvirt driver: a bridge NIC on a network', { skip, timeout: 600_000 }
     daemons = ensureDaemons();
     env = new LibvirtTestEnv('vl-lvnet-');
     guest = ensureGuest();
-    // The system libvirtd is shared by every libvirt test file and can be slow to answer under load.
-    d = env.driver('lvnet', daemons.uri, { images: guest.imagesDir, callTimeoutMs: '240000' });
+    // This run's own peer libvirtd (on loopback, so on this machine's bridges): the system one is
+    // shared by every libvirt test file and can be slow to answer under their load.
+    d = env.driver('lvnet', daemons.peerUri ?? daemons.uri, { images: guest.imagesDir, callTimeoutMs: '240000' });
   });
   after(async () => {
     for (const c of consoles) c.close();
@@ -57,7 +58,7 @@ describe('libvirt driver: a bridge NIC on a network', { skip, timeout: 600_000 }
     await d.start(lv);
     await qhost.start(q);
 
-    const xml = virshSync(daemons.uri, ['dumpxml', d.domainName(lv.id)]);
+    const xml = virshSync(d.uri, ['dumpxml', d.domainName(lv.id)]);
     assert.match(xml, new RegExp(`<source bridge='${bridgeName(net.id)}'/>`));
     assert.match(xml, new RegExp(`<mac address='${lv.nics?.[0]?.mac ?? 'x'}'/>`));
 
