@@ -46,12 +46,18 @@ export class NetnsHost {
   }
 
   /** Starts the driver process inside the namespace; its overlay runs over the inner underlay device. */
-  async boot(binding: { id: string; uri: string; storageDir: string }): Promise<void> {
+  async boot(
+    binding: { id: string; uri: string; storageDir: string },
+    env: Record<string, string> = {},
+  ): Promise<void> {
     const script = join(dirname(fileURLToPath(import.meta.url)), 'netns-host-child.js');
     const child = spawn(
       'ip',
       ['netns', 'exec', this.netns, process.execPath, script, JSON.stringify({ ...binding, driver: 'qemu' })],
-      { stdio: ['ignore', 'inherit', 'pipe', 'ipc'], env: { ...process.env, NETWORK_UNDERLAY_DEV: this.innerDev } },
+      {
+        stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+        env: { ...process.env, NETWORK_UNDERLAY_DEV: this.innerDev, ...env },
+      },
     );
     this.child = child;
     child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));

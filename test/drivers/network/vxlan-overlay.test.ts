@@ -85,6 +85,9 @@ describe('VXLAN overlay between two hosts', () => {
     // Each host's dnsmasq knows only its own VMs' MACs: B's guest got its lease from B.
     assert.match(await waitForLease(consoleA), new RegExp(`^${net.prefix}\\.40/24`));
     assert.match(await waitForLease(consoleB), new RegExp(`^${net.prefix}\\.41/24`));
+    const hostsA = readFileSync(join(stateRoot(), bridge, 'hosts'), 'utf8');
+    assert.ok(hostsA.includes(onA.nics?.[0]?.mac ?? 'x'), "A's DHCP answers for A's NIC");
+    assert.equal(hostsA.includes(onB.nics?.[0]?.mac ?? 'x'), false, "and not for B's, which B answers");
     const mtu = await consoleB.run('cat /sys/class/net/eth0/mtu');
     assert.equal(mtu, '1450', 'the overlay MTU reaches the guest through DHCP');
     assert.ok(await guestPings(consoleA, `${net.prefix}.41`), 'A reaches B over the VXLAN overlay');
@@ -104,7 +107,7 @@ describe('VXLAN overlay between two hosts', () => {
     assert.ok(await guestPings(consoleA, `${net.prefix}.41`), 'the migrated guest answers at the same address');
     assert.ok(linkExists(tapName(onB.id, 0)), 'its tap is on A now');
     assert.deepEqual(leftovers(net.id, hostB.netns), [], 'B had no NIC left on the network and tore it down');
-    const hostsOnA = readFileSync(join('/run/virtledger/net', `ns-${nsInode()}`, bridge, 'hosts'), 'utf8');
+    const hostsOnA = readFileSync(join(stateRoot(), bridge, 'hosts'), 'utf8');
     assert.ok(hostsOnA.includes(onB.nics?.[0]?.mac ?? 'x'), "A's DHCP now answers for the migrated NIC");
 
     await a.destroy(onA);
@@ -113,6 +116,85 @@ describe('VXLAN overlay between two hosts', () => {
   });
 });
 
-function nsInode(): number {
-  return Number(run('stat', ['-L', '-c', '%i', '/proc/self/ns/net']).trim());
+/**
+ * The same overlay on an underlay without multicast: each host lists the other's underlay
+ * address (NETWORK_VXLAN_PEERS) and floods to it with an all-zero FDB entry.
+ */
+describe('VXLAN overlay with unicast peers', () => {
+  const env = new QemuTestEnv('vl-vxu-');
+  const hostB = new NetnsHost();
+  const consoles: GuestConsole[] = [];
+  let guest: GuestImage;
+  let networkId = '';
+  before(() => {
+    guest = ensureGuest();
+    hostB.create();
+  });
+  after(async () => {
+    for (const c of consoles) c.close();
+    await hostB.stopHost();
+    await env.cleanup();
+    if (networkId) {
+      purgeNetwork(networkId);
+      purgeNetwork(networkId, hostB.netns);
+    }
+    hostB.destroy();
+  });
+
+  test('a VM on A pings a VM on B with flooding to listed peers', async () => {
+    const net = testNetwork(false);
+    networkId = net.id;
+    const saved = { dev: process.env.NETWORK_UNDERLAY_DEV, peers: process.env.NETWORK_VXLAN_PEERS };
+    process.env.NETWORK_UNDERLAY_DEV = hostB.outerDev;
+    process.env.NETWORK_VXLAN_PEERS = hostB.innerIp;
+    const a = env.driver('vxu-a', { params: { images: guest.imagesDir } });
+    restoreEnv('NETWORK_UNDERLAY_DEV', saved.dev);
+    restoreEnv('NETWORK_VXLAN_PEERS', saved.peers);
+    const query = new URLSearchParams({ accel: 'tcg', images: guest.imagesDir });
+    const storageDir = join(env.root, 'storage-vxu-b');
+    await hostB.boot(
+      { id: 'vxu-b', uri: `qemu:///system?${query}`, storageDir },
+      { NETWORK_VXLAN_PEERS: hostB.outerIp },
+    );
+
+    const onA = vmSpec({ memoryMiB: 128, image: guest.image, nics: [nicOn(net, 60)] });
+    const onB = vmSpec({ memoryMiB: 128, image: guest.image, nics: [nicOn(net, 61)] });
+    await a.define(onA);
+    await hostB.define(onB);
+    await Promise.all([a.start(onA), hostB.start(onB)]);
+    const fdb = run('bridge', ['fdb', 'show', 'dev', vxlanName(net.id)]);
+    assert.ok(fdb.includes(`00:00:00:00:00:00 dst ${hostB.innerIp}`), fdb);
+    const vx = JSON.parse(run('ip', ['-d', '-j', 'link', 'show', 'dev', vxlanName(net.id)])) as {
+      linkinfo: { info_data: { group?: string } };
+    }[];
+    assert.equal(vx[0]?.linkinfo.info_data.group, undefined, 'no multicast group in unicast mode');
+
+    const pathsB = await hostB.call<{ serialLog: string; serialSocket: string }>('domainPaths', onB.id);
+    await Promise.all([
+      waitForLog(a.domainPaths(onA.id).serialLog, 'GUEST-READY', 120_000),
+      waitForLog(pathsB.serialLog, 'GUEST-READY', 120_000),
+    ]);
+    const consoleA = await GuestConsole.connect(a.domainPaths(onA.id).serialSocket);
+    const consoleB = await GuestConsole.connect(pathsB.serialSocket);
+    consoles.push(consoleA, consoleB);
+    await waitForLease(consoleA);
+    assert.match(await waitForLease(consoleB), new RegExp(`^${net.prefix}\\.61/24`));
+    assert.ok(await guestPings(consoleA, `${net.prefix}.61`), 'A reaches B through the unicast overlay');
+
+    await hostB.call('destroy', onB);
+    await a.destroy(onA);
+    assert.deepEqual(leftovers(net.id), []);
+    assert.deepEqual(leftovers(net.id, hostB.netns), []);
+  });
+});
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
+/** This namespace's network state dir (HostNetworks' default). */
+function stateRoot(): string {
+  const ino = Number(run('stat', ['-L', '-c', '%i', '/proc/self/ns/net']).trim());
+  return join(process.env.NETWORK_STATE_DIR ?? '/run/virtledger/net', `ns-${ino}`);
 }

@@ -10,6 +10,7 @@ import { withFileLock } from './file-lock.js';
 import { deleteLink, enslave, ensureBridge, ensureTap, ensureVxlan, ip, ipInNetnsOf, linkMtu } from './ip-link.js';
 import { ensureNat, removeNat } from './nat.js';
 import {
+  assertIpv4,
   assertNic,
   bridgeName,
   cidrParts,
@@ -29,6 +30,11 @@ export interface HostNetworkOptions {
   stateDir?: string;
   /** The underlay of the VXLAN overlay (default $NETWORK_UNDERLAY_DEV); without one, networks stay on this host. */
   underlayDev?: string;
+  /**
+   * Underlay addresses of the other hosts, for an underlay without multicast (default
+   * $NETWORK_VXLAN_PEERS, comma-separated); empty: flooding through the VNI's multicast group.
+   */
+  vxlanPeers?: string[];
 }
 
 /** A NIC once plugged: the bridge it is on and the host-side port made for it (none for libvirt's own taps). */
@@ -58,6 +64,7 @@ export class HostNetworks {
   private readonly root: string;
   private readonly owner: string;
   private readonly underlay: string | undefined;
+  private readonly peers: string[];
   private readonly lock = new KeyedLock();
 
   constructor(options: HostNetworkOptions) {
@@ -68,6 +75,11 @@ export class HostNetworks {
     this.root = join(base, `ns-${statSync('/proc/self/ns/net').ino}`);
     const underlay = options.underlayDev ?? process.env.NETWORK_UNDERLAY_DEV;
     this.underlay = underlay ? assertSafeName('underlay device', underlay) : undefined;
+    const peers = options.vxlanPeers ?? (process.env.NETWORK_VXLAN_PEERS ?? '').split(',');
+    this.peers = peers
+      .map((p) => p.trim())
+      .filter(Boolean)
+      .map((p) => assertIpv4('NETWORK_VXLAN_PEERS', p));
   }
 
   /** The state dir of this network namespace (operators and tests read it). */
@@ -193,7 +205,8 @@ export class HostNetworks {
       let mtu: number | undefined;
       if (this.underlay) {
         const vx = vxlanName(nic.networkId);
-        await ensureVxlan(vx, { vni: nic.vni, group: vxlanGroup(nic.vni), underlay: this.underlay, bridge });
+        const group = vxlanGroup(nic.vni);
+        await ensureVxlan(vx, { vni: nic.vni, group, underlay: this.underlay, bridge, peers: this.peers });
         mtu = await linkMtu(vx);
       }
       const table = natTableName(nic.networkId);

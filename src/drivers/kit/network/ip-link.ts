@@ -82,15 +82,18 @@ export async function ensureTap(name: string, bridge: string): Promise<void> {
 }
 
 /**
- * The overlay port: VXLAN `vni` over `underlay`, flooding through a multicast group (no peer list
- * to keep: every host that joins the network joins the group), enslaved to the bridge.
+ * The overlay port: VXLAN `vni` over `underlay`, enslaved to the bridge. Flooding (broadcast,
+ * unknown unicast: ARP, DHCP) goes to a multicast group, so no peer list is kept, or, on an
+ * underlay without multicast, to each of `peers` (all-zero FDB entries); unicast is learned.
  */
 export async function ensureVxlan(
   name: string,
-  o: { vni: number; group: string; underlay: string; bridge: string },
+  o: { vni: number; group: string; underlay: string; bridge: string; peers: string[] },
 ): Promise<void> {
   const link = await linkInfo(name);
   if (!link) {
+    const flood = o.peers.length > 0 ? [] : ['group', o.group];
+    const id = String(o.vni);
     await ip([
       'link',
       'add',
@@ -98,16 +101,22 @@ export async function ensureVxlan(
       'type',
       'vxlan',
       'id',
-      String(o.vni),
+      id,
       'dstport',
       '4789',
-      'group',
-      o.group,
+      ...flood,
       'dev',
       o.underlay,
       'ttl',
       '8',
     ]);
+  }
+  for (const peer of o.peers) {
+    await runTool('bridge', ['fdb', 'append', '00:00:00:00:00:00', 'dev', name, 'dst', peer], {
+      timeoutMs: IP_TIMEOUT_MS,
+    }).catch((err: unknown) => {
+      if (!(err instanceof DriverError && /exists/i.test(err.message))) throw err;
+    });
   }
   await enslave(name, o.bridge);
 }

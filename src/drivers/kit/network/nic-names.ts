@@ -53,6 +53,11 @@ export function vxlanGroup(vni: number): string {
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
+export function assertIpv4(what: string, value: string): string {
+  if (!IPV4.test(value)) throw new DriverError('invalid', `${what}: ${JSON.stringify(value)} is not an IPv4 address`);
+  return value;
+}
+
 export function ipToInt(ip: string): number {
   return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
 }
