@@ -74,7 +74,7 @@ export class HostNetworks {
     const base = options.stateDir ?? process.env.NETWORK_STATE_DIR ?? '/run/virtledger/net';
     this.root = join(base, `ns-${statSync('/proc/self/ns/net').ino}`);
     const underlay = options.underlayDev ?? process.env.NETWORK_UNDERLAY_DEV;
-    this.underlay = underlay ? assertSafeName('underlay device', underlay) : undefined;
+    this.underlay = underlay ? assertSafeName('NETWORK_UNDERLAY_DEV (underlay device)', underlay) : undefined;
     const peers = options.vxlanPeers ?? (process.env.NETWORK_VXLAN_PEERS ?? '').split(',');
     this.peers = peers
       .map((p) => p.trim())
