@@ -66,6 +66,7 @@ export function containerCapabilities(uri: string): DriverCapabilities {
  * - Host URI: `container:///?storage=…&images=…&stopTimeoutMs=…` (container-uri.ts).
  * - Files: `<storage>/<vmId>/{spec.json,config.json,disk.ext4,snapshots/<name>/,run.json,init.pid,console.log}`,
  *   runc's state in `<storage>/.runc`, the disk mounted at `<mounts>/<hash of storage>/<vmId>`.
+ * - `spec.nics`: a veth pair per NIC (kit/network), the peer moved into the netns runc made.
  */
 export class ContainerDriver implements HypervisorDriver {
   readonly kind = 'container';

@@ -72,6 +72,8 @@ function resolveAccel(config: QemuHostConfig): 'kvm' | 'tcg' {
  * - `spec.image`: a base qcow2 to overlay, or `kernel:/abs/dir` to boot a kernel + initrd with the
  *   serial console on a socket; either only from the host's image catalog (kit/image-catalog.ts).
  * - Migration: shared storage or NBD storage copy (incoming-/outgoing-migration.ts).
+ * - `spec.nics`: a tap per NIC on its network's bridge (kit/network), plugged at every launch
+ *   (a migration target's too, so MAC and IP stay) and released when the process ends.
  */
 export class QemuDriver implements HypervisorDriver {
   readonly kind = 'qemu';
