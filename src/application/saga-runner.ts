@@ -64,6 +64,8 @@ export class SagaRunner {
   }
 
   async start(): Promise<void> {
+    // A stopped runner starts again when its process wins the control-plane lease back.
+    this.stopping = false;
     await this.parking.load();
     const after = await this.store.readCheckpoint(SAGA_CHECKPOINT);
     this.position = after;

@@ -25,6 +25,7 @@ import { registerQueueCommands } from './queue-commands.js';
 import { registerImportCommand } from './import-export.js';
 import { quietOnClosedPipe } from './output.js';
 import { registerImageImport } from './image-import.js';
+import { registerAuditChecks, registerHostDomains, registerProjectionCommands } from './maintenance-commands.js';
 import { registerVmCommands } from './vm-commands.js';
 import { registerVmDiff } from './vm-diff.js';
 import { registerVmHistory } from './vm-history.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
     .exitOverride();
 
   registerHostCommands(program);
+  registerHostDomains(program.commands.find((c) => c.name() === 'host')!);
 
   const audit = program.command('audit').description('auditor tools: the log and its hash chain');
   registerAuditVerify(audit);
@@ -43,6 +45,7 @@ export function buildProgram(): Command {
   registerAuditLog(audit);
   registerAuditExport(audit);
   registerImportCommand(audit);
+  registerAuditChecks(audit);
 
   const vm = program
     .command('vm')
@@ -61,6 +64,7 @@ export function buildProgram(): Command {
   registerProjectCommands(program);
   registerFleetCommand(program);
   registerQueueCommands(program);
+  registerProjectionCommands(program);
   registerCompletion(program);
 
   return program;

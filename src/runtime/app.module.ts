@@ -22,7 +22,7 @@ import { VmsModule } from '../modules/vms/vms.module.js';
 @Module({})
 export class AppModule {
   static forRoot(ports: HttpPorts): DynamicModule {
-    const rateLimit = rateLimitWiring(ports.config);
+    const rateLimit = rateLimitWiring(ports.config, ports.rateLimitStorage);
     return {
       module: AppModule,
       imports: [

@@ -39,6 +39,16 @@ export class Metrics implements HttpMetrics {
     labelNames: ['subscription'] as const,
     registers: [this.registry],
   });
+  private lease: (() => { owner: boolean; fence?: number }) | undefined;
+  /** Several API processes: which one runs the once-per-cluster roles (exactly one should say 1). */
+  readonly leaseOwner = new Gauge({
+    name: 'virtledger_control_plane_owner',
+    help: '1 while this API process owns the control-plane lease (sagas, projections, sealer, host watch), 0 while a standby',
+    registers: [this.registry],
+    collect: () => {
+      if (this.lease) this.leaseOwner.set(this.lease().owner ? 1 : 0);
+    },
+  });
   readonly httpRequests = new Counter({
     name: 'virtledger_http_requests_total',
     help: 'HTTP requests by method, route and status',
@@ -189,6 +199,11 @@ export class Metrics implements HttpMetrics {
    */
   attachReadModels(census: ReadModelCensus): void {
     this.census = census;
+  }
+
+  /** The control plane's lease, read at scrape time (a worker has none). */
+  attachLease(view: () => { owner: boolean; fence?: number }): void {
+    this.lease = view;
   }
 
   render(): Promise<string> {

@@ -96,6 +96,10 @@ const MATRIX: Record<string, Row> = {
   'DELETE /v1/operations/{id}': { allowed: MUTATORS, ok: 409 },
   'GET /v1/queues': { allowed: MUTATORS, ok: 200 },
   'GET /v1/queues/{host}/failed': { allowed: MUTATORS, ok: 200 },
+  // No job of the matrix's host ever fails: whoever may act gets past the role check to the 404
+  // (test/api/queue-actions.test.ts acts on real failed jobs).
+  'POST /v1/queues/{host}/failed/{job}/retry': { allowed: MUTATORS, ok: 404, params: { job: 'no-such-job' } },
+  'DELETE /v1/queues/{host}/failed/{job}': { allowed: MUTATORS, ok: 404, params: { job: 'no-such-job' } },
   'GET /v1/vms/{id}/events': { allowed: ['admin', 'operator', 'auditor'], ok: 200 },
   'GET /v1/events': { allowed: AUDIT, ok: 200 },
   'GET /v1/events/stream': { allowed: AUDIT, ok: 200 },

@@ -53,3 +53,22 @@ export interface Accepted {
   operationId: string;
   vmId: string;
 }
+
+export interface QueueCounts {
+  hostId: string;
+  hostName: string;
+  waiting?: number;
+  active?: number;
+  delayed?: number;
+  failed?: number;
+}
+
+export interface FailedJob {
+  id: string;
+  step: string;
+  operationId: string | null;
+  vmId: string | null;
+  error: string;
+  attempts: number;
+  failedAt: string | null;
+}

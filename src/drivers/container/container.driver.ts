@@ -31,6 +31,7 @@ import {
 import { parseContainerUri } from './container-uri.js';
 import { runcList } from './container-launch.js';
 import { buildRootfs, resolveImage } from './rootfs.js';
+import { writeContainerSeed } from './container-seed.js';
 import { shiftTree } from './id-map.js';
 import { TarReceivers } from './tar-receiver.js';
 import { isDir, safeReaddir } from '../kit/fs-probe.js';
@@ -130,6 +131,7 @@ export class ContainerDriver implements HypervisorDriver {
         // Built aside and renamed, so a crash never leaves a half root filesystem that define would keep.
         try {
           await buildRootfs(source, dom.paths.rootfsNew, this.host.config.busybox);
+          writeContainerSeed(dom.paths.rootfsNew, spec);
           shiftTree(dom.paths.rootfsNew);
         } catch (err) {
           rmSync(dom.paths.rootfsNew, { recursive: true, force: true });
