@@ -37,6 +37,7 @@ import { writeContainerSeed } from './container-seed.js';
 import { shiftTree } from './id-map.js';
 import { TarReceivers } from './tar-receiver.js';
 import { isDir, safeReaddir } from '../kit/fs-probe.js';
+import { HostNetworks } from '../kit/network/host-networks.js';
 
 /**
  * What a `container` host can do, from its URI and the machine's cgroup mounts (read, never
@@ -68,6 +69,7 @@ export function containerCapabilities(uri: string): DriverCapabilities {
  * - Host URI: `container:///?storage=…&images=…&stopTimeoutMs=…` (container-uri.ts).
  * - Files: `<storage>/<vmId>/{spec.json,config.json,disk.ext4,snapshots/<name>/,run.json,init.pid,console.log}`,
  *   runc's state in `<storage>/.runc`, the disk mounted at `<mounts>/<hash of storage>/<vmId>`.
+ * - `spec.nics`: a veth pair per NIC (kit/network), the peer moved into the netns runc made.
  */
 export class ContainerDriver implements HypervisorDriver {
   readonly kind = 'container';
@@ -90,6 +92,7 @@ export class ContainerDriver implements HypervisorDriver {
       imageDirs: config.imageDirs.length > 0 ? config.imageDirs : [join(storageDir, '.images')],
       runcRoot: join(storageDir, '.runc'),
       diskMounts: join(config.mounts, createHash('sha256').update(storageDir).digest('hex').slice(0, 16)),
+      networks: new HostNetworks({ owner: `container-${hostKeyOf(binding.id)}` }),
     };
     ensureDir(storageDir);
   }
@@ -185,6 +188,7 @@ export class ContainerDriver implements HypervisorDriver {
       if (existsSync(dom.paths.vmDir)) await dom.terminate({ graceful: false, timeoutMs: 0 });
       // The container's own mounts die with its mount namespace; its disk is mounted here.
       await dom.closeDisk();
+      await this.host.networks.unplug(dom.vmId);
       rmSync(dom.paths.vmDir, { recursive: true, force: true });
       this.receivers.close(dom.vmId);
       rmSync(dom.paths.incomingDir, { recursive: true, force: true });

@@ -32,6 +32,7 @@ import { openQemuConsole, qemuConsoleLog } from './qemu-console.js';
 import { SAFE_NAME, assertSafeName, assertSpecSizes, diskBytesOf } from '../kit/safe-name.js';
 import { ensureDir, removeFile, storageId, tombstonePath } from '../kit/vm-files.js';
 import { isDir, safeReaddir } from '../kit/fs-probe.js';
+import { HostNetworks } from '../kit/network/host-networks.js';
 
 /** What a `qemu` host can do, from its URI alone (no process started): the API's 422 check. */
 /** The registration probe: `accel=kvm` on a machine without usable KVM is refused here (400), not at the first start. */
@@ -73,6 +74,8 @@ function resolveAccel(config: QemuHostConfig): 'kvm' | 'tcg' {
  * - `spec.image`: a base qcow2 to overlay, or `kernel:/abs/dir` to boot a kernel + initrd with the
  *   serial console on a socket; either only from the host's image catalog (kit/image-catalog.ts).
  * - Migration: shared storage or NBD storage copy (incoming-/outgoing-migration.ts).
+ * - `spec.nics`: a tap per NIC on its network's bridge (kit/network), plugged at every launch
+ *   (a migration target's too, so MAC and IP stay) and released when the process ends.
  */
 export class QemuDriver implements HypervisorDriver {
   readonly kind = 'qemu';
@@ -88,15 +91,17 @@ export class QemuDriver implements HypervisorDriver {
     if (storageDir.includes(',')) throw new Error(`storage dir must not contain a comma: ${storageDir}`);
     const accel = resolveAccel(config);
     this.capabilities = { ...capabilitiesFor(config), hardwareAcceleration: accel === 'kvm' };
+    const hostKey = SAFE_NAME.test(binding.id)
+      ? binding.id
+      : createHash('sha256').update(binding.id).digest('hex').slice(0, 16);
     this.host = {
       storageDir,
       imagesDirs: config.imagesDirs.length > 0 ? config.imagesDirs : [join(storageDir, '.images')],
-      hostKey: SAFE_NAME.test(binding.id)
-        ? binding.id
-        : createHash('sha256').update(binding.id).digest('hex').slice(0, 16),
+      hostKey,
       config,
       accel,
       pool: new QmpPool({ connectTimeoutMs: 5_000, commandTimeoutMs: 10_000 }),
+      networks: new HostNetworks({ owner: `qemu-${hostKey}` }),
     };
     ensureDir(storageDir);
   }
@@ -249,6 +254,7 @@ export class QemuDriver implements HypervisorDriver {
         }
       }
       dom.removeAllFiles();
+      await dom.releaseNetwork();
       removeFile(tombstonePath(this.host.storageDir, this.host.hostKey, dom.vmId));
     });
   }
