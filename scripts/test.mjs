@@ -78,6 +78,8 @@ const RULES = [
   },
   // Real QEMU under TCG keeps a core busy.
   { test: /^dist\/test\/drivers\/qemu\//, slots: 2, locks: [] },
+  // Guests on bridges, dnsmasq, a second host's namespace: TCG guests again.
+  { test: /^dist\/test\/drivers\/network\//, slots: 2, locks: [] },
   // Chaos scenarios kill and restart processes and time the recovery: not on a starved CPU.
   { test: /^dist\/test\/chaos\//, slots: 2, locks: [] },
   // 2000 concurrent commands then a full shadow replay: minutes of one busy core.
