@@ -20,6 +20,8 @@ import type { ProjectionControl } from '../http/tokens.js';
 import type { QueueHub } from '../workers/queue-hub.js';
 import { QueueHostQueries } from './host-query-client.js';
 import { HostWatch } from '../application/host-watch.js';
+import { RestartTimers, type ScheduledRestartRef } from '../application/restart-timers.js';
+import { ReadModels } from '../projections/read-models.js';
 import { hostname } from 'node:os';
 import { meteredStore } from './metered-store.js';
 import type { Metrics } from './metrics.js';
@@ -58,6 +60,8 @@ export class ControlPlane {
     readonly sealer: Sealer,
     /** Marks hosts unreachable when their workers fall silent (HOST_DEAD_MS). */
     readonly hostWatch: HostWatch,
+    /** Starts the restarts healing scheduled, at their time (re-armed from the log at start). */
+    readonly restartTimers: RestartTimers,
   ) {}
 
   static async open(deps: ControlPlaneDeps): Promise<ControlPlane> {
@@ -87,7 +91,12 @@ export class ControlPlane {
       waitForOperations: (position) => waitForNamed(projections, position, 3000, ['vms']),
     };
     const rebuilds = new ProjectionRebuilds(maintenance);
-    const sagas = new SagaRunner(aggregates, deps.hub, log, new ParkingLot(store, SAGA_CHECKPOINT));
+    const readModels = new ReadModels(redis, keys);
+    const restartTimers = new RestartTimers(aggregates, () => scheduledRestarts(readModels), log);
+    const sagas = new SagaRunner(aggregates, deps.hub, log, new ParkingLot(store, SAGA_CHECKPOINT), {
+      settings: config.healing,
+      timers: restartTimers,
+    });
     const results = new ResultConsumer(aggregates, deps.blocking, `${config.redisPrefix}:q`, log, (t, ms, ok) =>
       deps.metrics.observeCommand(t, ms, ok),
     );
@@ -115,12 +124,14 @@ export class ControlPlane {
         },
         log,
       ),
+      restartTimers,
     );
   }
 
   async start(): Promise<void> {
     await Promise.all(this.projections.map((p) => p.start()));
     await this.sagas.start();
+    await this.restartTimers.start();
     this.results.start();
     await this.sealer.start();
     this.hostWatch.start();
@@ -156,6 +167,7 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     this.hostWatch.stop();
+    this.restartTimers.stop();
     await this.hostQueries.close();
     await this.results.stop();
     await this.sagas.stop().catch((err: unknown) => this.deps.log.warn({ err }, 'saga stop'));
@@ -167,6 +179,20 @@ export class ControlPlane {
   /** After every consumer stopped and the queues are closed. */
   async close(): Promise<void> {
     await this.store.close();
+  }
+}
+
+/** Every restart healing scheduled and has not begun, from the vms read model (paged). */
+async function scheduledRestarts(readModels: ReadModels): Promise<ScheduledRestartRef[]> {
+  const out: ScheduledRestartRef[] = [];
+  for (let cursor = 0; ; ) {
+    const page = await readModels.listVms(cursor, 500);
+    for (const rec of page.items) {
+      const s = rec.state.healing?.scheduled;
+      if (s && rec.state.id) out.push({ vmId: rec.state.id, operationId: s.operationId, notBefore: s.notBefore });
+    }
+    if (!page.next) return out;
+    cursor = Number(page.next);
   }
 }
 

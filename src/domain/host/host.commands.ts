@@ -1,4 +1,4 @@
-import type { EvacuationChild, EvacuationRefusal } from './host.events.js';
+import type { EvacuationChild, EvacuationRefusal, FenceEvidence } from './host.events.js';
 import type { HostCapabilities, HostLifecycleState, Resources } from './host.events.js';
 
 export type HostCommand =
@@ -22,4 +22,12 @@ export type HostCommand =
   | { type: 'StartEvacuation'; operationId: string; children: EvacuationChild[]; refused: EvacuationRefusal[] }
   /** From the control plane's heartbeat watch (see heartbeat-verdict.ts). */
   | { type: 'MarkUnreachable'; lastHeartbeatAt: string; lastHeartbeatBy: string; silentMs: number; observedBy: string }
-  | { type: 'MarkReachable'; heartbeatAt: string; heartbeatBy: string; observedBy: string };
+  | { type: 'MarkReachable'; heartbeatAt: string; heartbeatBy: string; observedBy: string }
+  /** `POST /v1/hosts/{id}/fence` (admin, unreachable host only), or the host's worker confirming it stopped its VMs. */
+  | {
+      type: 'FenceHost';
+      fenceId: string;
+      by: string;
+      reason?: string;
+      confirmation?: { confirmedBy: string; stoppedVms: string[] };
+    };
