@@ -69,7 +69,13 @@ export async function recoverFencedHost(
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
       const reason = `host ${hostId} was fenced; the host chosen to recover it refused: ${err.message}`;
-      await handleCommand(aggregates, vmDecider, vmStream(vmId), { type: 'MarkLostWithHost', fenceId, hostId, reason }, meta);
+      await handleCommand(
+        aggregates,
+        vmDecider,
+        vmStream(vmId),
+        { type: 'MarkLostWithHost', fenceId, hostId, reason },
+        meta,
+      );
       out.lost.push({ vmId, reason });
       continue;
     }
@@ -77,14 +83,27 @@ export async function recoverFencedHost(
       aggregates,
       vmDecider,
       vmStream(vmId),
-      { type: 'RecoverVm', operationId, fenceId, fromHostId: hostId, targetHostId: plan.targetHostId, evidence: plan.evidence },
+      {
+        type: 'RecoverVm',
+        operationId,
+        fenceId,
+        fromHostId: hostId,
+        targetHostId: plan.targetHostId,
+        evidence: plan.evidence,
+      },
       meta,
     );
     if (result.events.length === 0) {
       // Decided already (a replay) or the VM moved on meanwhile: the reservation just made is not the VM's to keep.
       const { state: now } = await aggregates.load(vmDecider, vmStream(vmId));
       if (now.hostId !== plan.targetHostId) {
-        await handleCommand(aggregates, hostDecider, hostStream(plan.targetHostId), { type: 'ReleaseCapacity', vmId, operationId }, meta);
+        await handleCommand(
+          aggregates,
+          hostDecider,
+          hostStream(plan.targetHostId),
+          { type: 'ReleaseCapacity', vmId, operationId },
+          meta,
+        );
       }
       out.skipped.push({ vmId, why: 'recovered already, or moved on' });
       continue;

@@ -13,7 +13,12 @@ export type RecoveryDecision =
 const named = (h: HostState) => `${h.name} (${h.id})`;
 
 /** Why a host cannot take a VM recovered from `fenced`, or undefined when it can. */
-function refusal(h: HostState, fenced: HostState, needs: Resources, planned: Resources): PlacementCandidate | undefined {
+function refusal(
+  h: HostState,
+  fenced: HostState,
+  needs: Resources,
+  planned: Resources,
+): PlacementCandidate | undefined {
   const hostId = h.id ?? '';
   const no = (reason: PlacementCandidate['reason'], detail: string): PlacementCandidate => ({
     hostId,

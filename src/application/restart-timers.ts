@@ -64,10 +64,13 @@ export class RestartTimers implements RestartTimerPort {
     } catch (err) {
       // The store may be briefly away: try again, the decider takes the restart once.
       this.log.warn({ err, vm: vmId, operation: operationId, attempt }, 'scheduled restart not started; retrying');
-      const t = setTimeout(() => {
-        this.timers.delete(operationId);
-        void this.fire(vmId, operationId, attempt + 1);
-      }, Math.min(10000, 500 * 2 ** Math.min(attempt, 5)));
+      const t = setTimeout(
+        () => {
+          this.timers.delete(operationId);
+          void this.fire(vmId, operationId, attempt + 1);
+        },
+        Math.min(10000, 500 * 2 ** Math.min(attempt, 5)),
+      );
       t.unref();
       this.timers.set(operationId, t);
     }

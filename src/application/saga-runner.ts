@@ -182,7 +182,8 @@ export class SagaRunner {
       try {
         try {
           if (vmIdOf(recorded.streamId) && isVmEventType(recorded.type)) await this.handleVmEvent(recorded);
-          else if (recorded.type === 'HostFenced' && isHostEventType(recorded.type)) await this.handleHostEvent(recorded);
+          else if (recorded.type === 'HostFenced' && isHostEventType(recorded.type))
+            await this.handleHostEvent(recorded);
         } catch (err) {
           if (!isPoison(err)) throw err;
           await this.park(recorded, err);

@@ -185,7 +185,7 @@ export class ControlPlane {
 /** Every restart healing scheduled and has not begun, from the vms read model (paged). */
 async function scheduledRestarts(readModels: ReadModels): Promise<ScheduledRestartRef[]> {
   const out: ScheduledRestartRef[] = [];
-  for (let cursor = 0; ; ) {
+  for (let cursor = 0; ;) {
     const page = await readModels.listVms(cursor, 500);
     for (const rec of page.items) {
       const s = rec.state.healing?.scheduled;

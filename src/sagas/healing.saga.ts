@@ -42,12 +42,7 @@ function scheduleRestart(vmId: string, cause: Cause, settings: HealingSettings):
  * up on; a scheduled restart gets a timer; a recovery defines the VM on its new host and gives the
  * fenced host's reservation back. The decider re-checks every rule, so a replay changes nothing.
  */
-export function healingSaga(
-  event: VmEvent,
-  cause: Cause,
-  after: VmState,
-  settings: HealingSettings,
-): SagaAction[] {
+export function healingSaga(event: VmEvent, cause: Cause, after: VmState, settings: HealingSettings): SagaAction[] {
   const vmId = after.id;
   if (!vmId) return [];
   const policy = after.restartPolicy ?? 'never';

@@ -113,10 +113,9 @@ describe('process: healing backoff, limit and timers', { timeout: 240000 }, () =
     const hostId = await registerHost(t1, { name: 'heal-timer' });
     const { vmId } = await createVm(t1, { hostId, restartPolicy: 'on-crash' });
     await killSimulatedFromOutside((await simDriver(t1, hostId)).host, vmId);
-    const waiting = await waitFor(
-      async () => (await t1.as('viewer').get(`/v1/vms/${vmId}`)).body.scheduledRestart,
-      { what: 'a restart scheduled' },
-    );
+    const waiting = await waitFor(async () => (await t1.as('viewer').get(`/v1/vms/${vmId}`)).body.scheduledRestart, {
+      what: 'a restart scheduled',
+    });
     await t1.stop();
     const t2 = await startTestApp({ dataDir: dir.dir, redisPrefix, env });
     apps.push(t2);

@@ -1,4 +1,4 @@
-import type { EvacuationChild, EvacuationRefusal, FenceEvidence } from './host.events.js';
+import type { EvacuationChild, EvacuationRefusal } from './host.events.js';
 import type { HostCapabilities, HostLifecycleState, Resources } from './host.events.js';
 
 export type HostCommand =

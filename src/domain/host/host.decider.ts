@@ -64,7 +64,10 @@ function onFence(cmd: Cmd<'FenceHost'>, state: HostState): HostEvent[] {
       `${label(state)} is reachable (its worker heartbeats): only an unreachable host can be fenced`,
     );
   }
-  return [{ type: 'HostFenced', data: { ...base, evidence: { kind: 'admin', unreachable: state.unreachable } } }];
+  // The evidence is what the heartbeat watch recorded (HostUnreachable), as it recorded it.
+  const { lastHeartbeatAt, lastHeartbeatBy, silentMs, observedBy } = state.unreachable;
+  const unreachable = { lastHeartbeatAt, lastHeartbeatBy, silentMs, observedBy };
+  return [{ type: 'HostFenced', data: { ...base, evidence: { kind: 'admin', unreachable } } }];
 }
 
 function onResize(cmd: Cmd<'ResizeReservation'>, state: HostState): HostEvent[] {

@@ -70,7 +70,7 @@ export type HostReachable = DomainEvent<
  * `worker`: the host's own worker stopped every VM it ran, then said so on its way out.
  */
 export type FenceEvidence =
-  | { kind: 'admin'; unreachable: HostUnreachable['data'] & { since: string | null } }
+  | { kind: 'admin'; unreachable: HostUnreachable['data'] }
   | { kind: 'worker'; confirmedBy: string; stoppedVms: string[] };
 
 /**

@@ -1,6 +1,6 @@
 import type { ObservationEvidence, ObservedState, PlacementEvidence } from './evidence.js';
 import type { CapabilityView, JobStep, RestartPolicy, VmSpecData } from './vm.types.js';
-import type { HealingSettings } from './vm.healing.js';
+import type { HealingSettings } from './vm.healing-state.js';
 
 export type { ObservedState };
 

@@ -85,7 +85,9 @@ describe('healing: which crashes a policy answers', () => {
 
 describe('VM decider: ScheduleRestart', () => {
   test('a crash of an on-crash VM → VmRestartScheduled naming the crash, attempt 1 after the base delay', () => {
-    const s = vm([...running('on-crash'), crashed()]).when(schedule('c1')).then([scheduled('c1', 1, 1000)]);
+    const s = vm([...running('on-crash'), crashed()])
+      .when(schedule('c1'))
+      .then([scheduled('c1', 1, 1000)]);
     assert.equal(s.healing?.scheduled?.notBefore, at(1000));
     assert.equal(s.state, 'stopped');
   });
@@ -98,8 +100,12 @@ describe('VM decider: ScheduleRestart', () => {
       .thenNothing();
   });
   test('never (or no policy, as before healing existed) → nothing', () => {
-    vm([...running(), crashed()]).when(schedule('c1')).thenNothing();
-    vm([...running('never'), crashed()]).when(schedule('c1')).thenNothing();
+    vm([...running(), crashed()])
+      .when(schedule('c1'))
+      .thenNothing();
+    vm([...running('never'), crashed()])
+      .when(schedule('c1'))
+      .thenNothing();
   });
   test('a guest poweroff: always restarts it, on-crash does not', () => {
     vm([...running('on-crash'), crashed('stopped')])
@@ -120,12 +126,21 @@ describe('VM decider: ScheduleRestart', () => {
   test('each further crash within the window doubles the delay; past the limit healing gives up', () => {
     const h: VmEvent[] = [...running('on-crash'), crashed()];
     const cycle = (cause: string, attempt: number, delay: number, causeAt: string) => {
-      h.push(scheduled(cause, attempt, delay, causeAt), restartStarted(cause, attempt), started(`op-${cause}`), crashed());
+      h.push(
+        scheduled(cause, attempt, delay, causeAt),
+        restartStarted(cause, attempt),
+        started(`op-${cause}`),
+        crashed(),
+      );
     };
     cycle('c1', 1, 1000, at(0));
-    vm(h).when(schedule('c2', at(5000))).then([scheduled('c2', 2, 2000, at(5000))]);
+    vm(h)
+      .when(schedule('c2', at(5000)))
+      .then([scheduled('c2', 2, 2000, at(5000))]);
     cycle('c2', 2, 2000, at(5000));
-    vm(h).when(schedule('c3', at(9000))).then([scheduled('c3', 3, 4000, at(9000))]);
+    vm(h)
+      .when(schedule('c3', at(9000)))
+      .then([scheduled('c3', 3, 4000, at(9000))]);
     cycle('c3', 3, 4000, at(9000));
     const s = vm(h)
       .when(schedule('c4', at(20000)))
@@ -198,7 +213,9 @@ describe('VM decider: an operator supersedes healing', () => {
     assert.equal(s.crash, null);
     assert.equal(s.pending, null);
     // Later crashes of others do not resurrect it: nothing is scheduled for an acknowledged VM.
-    vm([...waiting, ...[]]).when(schedule('c1')).thenNothing();
+    vm([...waiting, ...[]])
+      .when(schedule('c1'))
+      .thenNothing();
   });
   test('PATCH restartPolicy never cancels a scheduled restart; the same policy again → nothing', () => {
     vm(waiting)

@@ -51,12 +51,18 @@ describe('VM decider: recovery after a fence', () => {
     assert.equal(d.pending?.awaiting, 'start', 'a recovery always starts the VM');
   });
   test('never twice: the same fence again, or after it moved → nothing', () => {
-    vm([...running, recovery]).when(recover()).thenNothing();
-    vm([...running, recovery]).when(recover('f2')).thenNothing();
+    vm([...running, recovery])
+      .when(recover())
+      .thenNothing();
+    vm([...running, recovery])
+      .when(recover('f2'))
+      .thenNothing();
   });
   test('never while not on that host, and a VM someone stopped stays where it is', () => {
     vm(running).when(recover('f1', HOST_B)).thenNothing();
-    vm([...running, stopRequested('op-s'), stoppedEv('op-s')]).when(recover()).thenNothing();
+    vm([...running, stopRequested('op-s'), stoppedEv('op-s')])
+      .when(recover())
+      .thenNothing();
   });
   test('an operation in flight on the dead host is closed first', () => {
     vm([...running, stopRequested('op-s')])
@@ -90,7 +96,12 @@ describe('VM decider: recovery after a fence', () => {
 });
 
 describe('VM decider: lost with its host', () => {
-  const lost = (fenceId = 'f1'): VmCommand => ({ type: 'MarkLostWithHost', fenceId, hostId: HOST_A, reason: 'host fenced' });
+  const lost = (fenceId = 'f1'): VmCommand => ({
+    type: 'MarkLostWithHost',
+    fenceId,
+    hostId: HOST_A,
+    reason: 'host fenced',
+  });
   test('a running VM → crashed with the reason and the fence; once per fence', () => {
     const ev: VmEvent = {
       type: 'VmCrashed',
@@ -99,7 +110,9 @@ describe('VM decider: lost with its host', () => {
     const s = vm(running).when(lost()).then([ev]);
     assert.equal(s.state, 'stopped');
     assert.deepEqual(s.crash?.fence, { hostId: HOST_A, fenceId: 'f1' });
-    vm([...running, ev]).when(lost()).thenNothing();
+    vm([...running, ev])
+      .when(lost())
+      .thenNothing();
   });
   test('healing never restarts a VM that went down with its fenced host', () => {
     const ev: VmEvent = {

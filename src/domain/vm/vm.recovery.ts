@@ -60,7 +60,8 @@ export function onRecover(cmd: Cmd<'RecoverVm'>, state: VmState): VmEvent[] {
 export function onMarkLost(cmd: Cmd<'MarkLostWithHost'>, state: VmState): VmEvent[] {
   if (!onFencedHost(state, cmd.hostId, cmd.fenceId) || !meantToRun(state)) return [];
   const closed = closePending(state, cmd.hostId, cmd.fenceId);
-  const previousState: VmStateName = state.state === 'stopped' ? (state.crash?.previousState ?? 'running') : state.state;
+  const previousState: VmStateName =
+    state.state === 'stopped' ? (state.crash?.previousState ?? 'running') : state.state;
   return [
     ...closed,
     {

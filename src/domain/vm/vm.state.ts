@@ -1,7 +1,7 @@
 import { DEFAULT_PROJECT } from '../project/project.types.js';
 import type { VmEvent } from './vm.events.js';
 import type { ObservedState } from './evidence.js';
-import { evolveHealing, NO_HEALING, type HealingState } from './vm.healing.js';
+import { evolveHealing, NO_HEALING, type HealingState } from './vm.healing-state.js';
 import type { JobStep, OperationKind, RestartPolicy, SnapshotRecord, VmSpecData, VmStateName } from './vm.types.js';
 
 export interface PendingOperation {

@@ -29,7 +29,8 @@ export class ResizeVmDto extends ReasonDto {
   @ApiPropertyOptional({
     enum: RESTART_POLICIES,
     enumName: 'RestartPolicy',
-    description: 'Changes what healing does when the VM goes down unasked (any state); never cancels a scheduled restart',
+    description:
+      'Changes what healing does when the VM goes down unasked (any state); never cancels a scheduled restart',
   })
   @IsOptional()
   @IsIn(RESTART_POLICIES, { message: `restartPolicy must be one of ${RESTART_POLICIES.join(', ')}` })

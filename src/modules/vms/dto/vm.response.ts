@@ -106,7 +106,8 @@ export class VmResponse implements VmView {
   @ApiProperty({
     enum: RESTART_POLICIES,
     enumName: 'RestartPolicy',
-    description: 'What healing does when the VM goes down unasked: on-crash restarts a crash, always also a guest poweroff',
+    description:
+      'What healing does when the VM goes down unasked: on-crash restarts a crash, always also a guest poweroff',
   })
   restartPolicy!: RestartPolicy;
 
