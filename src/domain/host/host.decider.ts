@@ -159,7 +159,7 @@ export function decideHost(cmd: HostCommand, state: HostState): HostEvent[] {
     case 'FenceHost':
       return onFence(cmd, state);
     case 'MarkReachable': {
-      if (!state.unreachable) return [];
+      if (!state.unreachable && !state.fenced) return [];
       const { type: _t, ...data } = cmd;
       return [{ type: 'HostReachable', data }];
     }
