@@ -40,6 +40,19 @@ export async function recoverFencedHost(
   const planned = new Map<string, Resources>();
   for (const vmId of Object.keys(fenced.allocations).sort()) {
     const { state: vm } = await aggregates.load(vmDecider, vmStream(vmId));
+    if (vm.hostId !== hostId && vm.migration?.targetHostId === hostId) {
+      // Migrating towards the fenced host: that migration cannot finish; the decider fails it (not handed off).
+      const reason = `target host ${hostId} fenced`;
+      await handleCommand(
+        aggregates,
+        vmDecider,
+        vmStream(vmId),
+        { type: 'MarkLostWithHost', fenceId, hostId, reason },
+        meta,
+      );
+      out.skipped.push({ vmId, why: `its migration to the fenced host was failed` });
+      continue;
+    }
     const plan = planRecovery(vm, fenced, hosts, planned);
     if (plan.kind === 'skip') {
       out.skipped.push({ vmId, why: plan.why });

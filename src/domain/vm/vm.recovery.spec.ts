@@ -130,4 +130,28 @@ describe('VM decider: lost with its host', () => {
       })
       .thenNothing();
   });
+  test('a migration towards the fenced host, not handed off, fails; the VM stays running on its source', () => {
+    const migrating: VmEvent = {
+      type: 'VmMigrationRequested',
+      data: { operationId: 'op-m', sourceHostId: HOST_B, targetHostId: HOST_A, live: true },
+    };
+    const onB: VmEvent[] = [created, placed(HOST_B), defined(HOST_B), started(CREATE), migrating];
+    const s = vm(onB)
+      .when(lost())
+      .then([
+        {
+          type: 'VmOperationFailed',
+          data: {
+            operationId: 'op-m',
+            kind: 'migrate',
+            step: 'prepareIncoming',
+            reason: `the target host ${HOST_A} was fenced (f1); the VM stays on ${HOST_B}`,
+            state: 'running',
+          },
+        },
+      ]);
+    assert.equal(s.hostId, HOST_B);
+    assert.equal(s.state, 'running');
+    assert.equal(s.migration, null);
+  });
 });

@@ -56,8 +56,32 @@ export function onRecover(cmd: Cmd<'RecoverVm'>, state: VmState): VmEvent[] {
   ];
 }
 
+/**
+ * A migration towards the fenced host that has not handed the VM off yet can never finish: it
+ * fails, and the VM stays where it runs (the source); the migration saga compensates as usual.
+ */
+function abortMigrationTo(cmd: Cmd<'MarkLostWithHost'>, state: VmState): VmEvent[] | undefined {
+  const m = state.migration;
+  const p = state.pending;
+  if (!m || m.targetHostId !== cmd.hostId || m.handedOff || p?.kind !== 'migrate') return undefined;
+  return [
+    {
+      type: 'VmOperationFailed',
+      data: {
+        operationId: p.id,
+        kind: 'migrate',
+        step: p.awaiting,
+        reason: `the target host ${cmd.hostId} was fenced (${cmd.fenceId}); the VM stays on ${m.sourceHostId}`,
+        state: p.stateBefore,
+      },
+    },
+  ];
+}
+
 /** Down with its fenced host, not recovered: it reads crashed, with why (needs an operator). */
 export function onMarkLost(cmd: Cmd<'MarkLostWithHost'>, state: VmState): VmEvent[] {
+  const aborted = state.exists ? abortMigrationTo(cmd, state) : undefined;
+  if (aborted) return aborted;
   if (!onFencedHost(state, cmd.hostId, cmd.fenceId) || !meantToRun(state)) return [];
   const closed = closePending(state, cmd.hostId, cmd.fenceId);
   const previousState: VmStateName =
