@@ -35,12 +35,12 @@ export class RestartTimers implements RestartTimerPort {
     if (found.length) this.log.info({ restarts: found.length }, 'scheduled restarts re-armed from the log');
   }
 
-  schedule(vmId: string, operationId: string, notBefore: string): void {
+  schedule(vmId: string, operationId: string, notBefore: string, causationId?: string): void {
     if (this.stopped || this.timers.has(operationId)) return;
     const delay = Math.max(0, Date.parse(notBefore) - this.now());
     const t = setTimeout(() => {
       this.timers.delete(operationId);
-      void this.fire(vmId, operationId);
+      void this.fire(vmId, operationId, causationId ?? `timer:${operationId}`);
     }, delay);
     t.unref();
     this.timers.set(operationId, t);
@@ -51,7 +51,7 @@ export class RestartTimers implements RestartTimerPort {
     return this.timers.size;
   }
 
-  private async fire(vmId: string, operationId: string, attempt = 0): Promise<void> {
+  private async fire(vmId: string, operationId: string, causationId: string, attempt = 0): Promise<void> {
     if (this.stopped) return;
     try {
       await handleCommand(
@@ -59,7 +59,7 @@ export class RestartTimers implements RestartTimerPort {
         vmDecider,
         vmStream(vmId),
         { type: 'FireRestart', operationId, by: 'system:healing' },
-        { principal: 'system:healing', correlationId: operationId, causationId: `timer:${operationId}` },
+        { principal: 'system:healing', correlationId: operationId, causationId },
       );
     } catch (err) {
       // The store may be briefly away: try again, the decider takes the restart once.
@@ -67,7 +67,7 @@ export class RestartTimers implements RestartTimerPort {
       const t = setTimeout(
         () => {
           this.timers.delete(operationId);
-          void this.fire(vmId, operationId, attempt + 1);
+          void this.fire(vmId, operationId, causationId, attempt + 1);
         },
         Math.min(10000, 500 * 2 ** Math.min(attempt, 5)),
       );

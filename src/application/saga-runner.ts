@@ -29,7 +29,8 @@ export const SAGA_CHECKPOINT = 'sagas';
 
 /** Fires a scheduled restart at its time (see RestartTimers in restart-timers.ts). */
 export interface RestartTimerPort {
-  schedule(vmId: string, operationId: string, notBefore: string): void;
+  /** `causationId`: the VmRestartScheduled event, so /why follows the restart back to its crash. */
+  schedule(vmId: string, operationId: string, notBefore: string, causationId?: string): void;
 }
 
 /** Healing's backoff and limit, and the timers that start scheduled restarts. */
@@ -317,7 +318,7 @@ export class SagaRunner {
       case 'timer':
         // Only a restart still scheduled gets a timer (a replay of an old event finds it begun or cancelled).
         if (current.healing?.scheduled?.operationId === action.operationId) {
-          this.healing.timers?.schedule(action.vmId, action.operationId, action.notBefore);
+          this.healing.timers?.schedule(action.vmId, action.operationId, action.notBefore, cause.id);
         }
         return true;
       case 'recoverHost':

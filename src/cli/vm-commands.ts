@@ -69,7 +69,11 @@ export function registerVmCommands(vm: Command): void {
         .option('--host <id>', 'place it on this host')
         .option('--image <name>', 'boot from this catalog image')
         .option('--project <name>', 'the project it belongs to')
-        .option('--no-start', 'create it stopped'),
+        .option('--no-start', 'create it stopped')
+        .option(
+          '--restart-policy <policy>',
+          'never (default), on-crash or always: what healing does when it goes down',
+        ),
     ),
   )(async (base, opts, name) => {
     const body = withReason(
@@ -82,6 +86,7 @@ export function registerVmCommands(vm: Command): void {
         ...(opts.image ? { image: opts.image } : {}),
         ...(opts.project ? { project: opts.project } : {}),
         ...(opts.start === false ? { start: false } : {}),
+        ...(opts.restartPolicy ? { restartPolicy: opts.restartPolicy } : {}),
       },
       opts,
     );

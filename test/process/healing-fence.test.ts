@@ -168,7 +168,10 @@ describe(
       { timeout: 300000 },
       async () => {
         const wA = worker(hostA);
-        await waitFor(async () => (await t.runtime.hub.heartbeats())[hostA], { what: 'a heartbeat from A' });
+        await waitFor(async () => (await t.runtime.hub.heartbeats())[hostA], {
+          what: 'a heartbeat from A',
+          timeoutMs: 90000,
+        });
         const dies = await create('dies-with-a', hostA, 'on-crash');
         const survives = await create('partitioned', hostA, 'always');
         const pinned = await create('no-policy', hostA);
@@ -230,7 +233,7 @@ describe(
 
         // A comes back: its reconciler stops the stale copy, healing then starts the VM on B.
         worker(hostA);
-        await waitFor(async () => (await host(hostA)).state === 'active', { what: 'A heard again', timeoutMs: 30000 });
+        await waitFor(async () => (await host(hostA)).state === 'active', { what: 'A heard again', timeoutMs: 90000 });
         await waitFor(async () => (await vm(survives)).state === 'running', {
           what: 'the partitioned VM running on B',
           timeoutMs: 120000,

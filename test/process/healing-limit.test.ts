@@ -94,7 +94,7 @@ describe('process: healing backoff, limit and timers', { timeout: 240000 }, () =
         const v = (await t.as('viewer').get(`/v1/vms/${vmId}`)).body;
         return v.scheduledRestart ? v : undefined;
       },
-      { what: 'a restart scheduled (10 minutes away)' },
+      { what: 'a restart scheduled (10 minutes away)', timeoutMs: 60000 },
     );
     assert.equal(waiting.state, 'crashed');
     const start = await t.as('operator').post(`/v1/vms/${vmId}/start`);

@@ -54,7 +54,7 @@ describe('process: a worker fences its host on shutdown', () => {
   test('SIGTERM: every VM force-stopped, HostFenced (kind worker) naming them, the VMs read crashed with the fence', async () => {
     const hostId = await registerHost(t, { name: 'wf-a' });
     const w = worker(hostId, true);
-    await waitFor(async () => (await t.runtime.hub.heartbeats())[hostId], { what: 'a heartbeat' });
+    await waitFor(async () => (await t.runtime.hub.heartbeats())[hostId], { what: 'a heartbeat', timeoutMs: 90000 });
     const { vmId: kept } = await createVm(t, { hostId, restartPolicy: 'on-crash' });
     const { vmId: plain } = await createVm(t, { hostId });
     w.kill('SIGTERM');
@@ -64,7 +64,7 @@ describe('process: a worker fences its host on shutdown', () => {
         const h = await host(hostId);
         return h.state === 'fenced' ? h : undefined;
       },
-      { what: 'the host fenced by its worker' },
+      { what: 'the host fenced by its worker', timeoutMs: 60000 },
     );
     assert.equal(fenced.fenced.evidenceKind, 'worker');
     assert.match(fenced.fenced.by, /^system:worker@/);
@@ -80,7 +80,7 @@ describe('process: a worker fences its host on shutdown', () => {
           const body = (await t.as('viewer').get(`/v1/vms/${id}`)).body;
           return body.state === 'crashed' ? body : undefined;
         },
-        { what: `${id} down with its host` },
+        { what: `${id} down with its host`, timeoutMs: 60000 },
       );
       assert.equal(v.crash.fence.hostId, hostId);
     }
@@ -92,6 +92,6 @@ describe('process: a worker fences its host on shutdown', () => {
 
     // The host's worker is back: the host is in service again.
     worker(hostId, false);
-    await waitFor(async () => (await host(hostId)).state === 'active', { what: 'the host back', timeoutMs: 30000 });
+    await waitFor(async () => (await host(hostId)).state === 'active', { what: 'the host back', timeoutMs: 90000 });
   });
 });
