@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { SimulatedDriver } from '../../src/drivers/simulated/simulated.driver.js';
 import { killSimulatedFromOutside } from '../drivers/simulated/kill-from-outside.js';
+import { DomainFileStore } from '../../src/drivers/simulated/domain-file-store.js';
 import { createVm, registerHost, startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { storeEvents, waitUntil } from '../support/e2e.js';
 import { tempDir, uniqueName } from '../support/env.js';
@@ -128,6 +129,44 @@ describe('process: healing backoff, limit and timers', { timeout: 240000 }, () =
     assert.ok(
       Date.parse(started.metadata.at) >= Date.parse(waiting.notBefore as string),
       'not before the time the event named',
+    );
+  });
+
+  test('a guest that powers itself off: always restarts it, on-crash leaves it down', async () => {
+    const t = await startTestApp({ env: ENV });
+    apps.push(t);
+    const hostId = await registerHost(t, { name: 'heal-poweroff' });
+    const { vmId: always } = await createVm(t, { hostId, restartPolicy: 'always' });
+    const { vmId: onCrash } = await createVm(t, { hostId, restartPolicy: 'on-crash' });
+    const files = new DomainFileStore((await simDriver(t, hostId)).host.storageDir);
+    // What a guest poweroff leaves: the domain stopped, nobody having asked.
+    for (const id of [always, onCrash]) {
+      const d = files.read(id)!;
+      files.write({ ...d, state: 'stopped', updatedAt: new Date().toISOString() });
+    }
+    const restarted = await waitFor(
+      async () => (await vmEventsOf(t, always)).find((e) => e.type === 'VmStartRequested' && e.data.restart),
+      { what: 'the always VM restarted', timeoutMs: 60000 },
+    );
+    const crashedEv = (await vmEventsOf(t, always)).find((e) => e.type === 'VmCrashed')!;
+    assert.equal((crashedEv.data.evidence as { observed: string }).observed, 'stopped');
+    assert.equal((restarted.data.restart as { causeEventId: string }).causeEventId, crashedEv.id);
+    await waitFor(async () => (await t.as('viewer').get(`/v1/vms/${always}`)).body.state === 'running', {
+      what: 'the always VM running',
+      timeoutMs: 60000,
+    });
+    const down = await waitFor(
+      async () => {
+        const v = (await t.as('viewer').get(`/v1/vms/${onCrash}`)).body;
+        return v.state === 'crashed' ? v : undefined;
+      },
+      { what: 'the on-crash VM read down', timeoutMs: 60000 },
+    );
+    assert.equal(down.scheduledRestart, null);
+    assert.equal(
+      (await vmEventsOf(t, onCrash)).filter((e) => e.type === 'VmRestartScheduled').length,
+      0,
+      'a poweroff is not a crash',
     );
   });
 });
