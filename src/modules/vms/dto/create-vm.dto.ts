@@ -4,6 +4,7 @@ import {
   ArrayMaxSize,
   IsArray,
   IsBoolean,
+  IsIn,
   IsInt,
   IsOptional,
   IsString,
@@ -16,6 +17,7 @@ import {
   MinLength,
 } from 'class-validator';
 import { ReasonDto } from '../../../http/reason.dto.js';
+import { RESTART_POLICIES, type RestartPolicy } from '../../../domain/vm/vm.types.js';
 import {
   ID_PATTERN,
   IMAGE_PATTERN,
@@ -117,4 +119,16 @@ export class CreateVmDto extends ReasonDto {
   @ValidateNested({ each: true })
   @Type(() => NicRequestDto)
   nics?: NicRequestDto[];
+
+  @ApiPropertyOptional({
+    enum: RESTART_POLICIES,
+    enumName: 'RestartPolicy',
+    default: 'never',
+    description:
+      'on-crash: a crashed VM is restarted (backoff, limit); always: also one found stopped that nobody stopped. ' +
+      'With shared storage, either also recovers the VM on another host when its host is fenced',
+  })
+  @IsOptional()
+  @IsIn(RESTART_POLICIES, { message: `restartPolicy must be one of ${RESTART_POLICIES.join(', ')}` })
+  restartPolicy?: RestartPolicy;
 }
