@@ -69,7 +69,16 @@ export function registerVmCommands(vm: Command): void {
         .option('--host <id>', 'place it on this host')
         .option('--image <name>', 'boot from this catalog image')
         .option('--project <name>', 'the project it belongs to')
-        .option('--no-start', 'create it stopped'),
+        .option(
+          '--nic <networkId>',
+          'a NIC on this network (repeatable, at most 4)',
+          (v: string, prev: string[] = []) => [...prev, v],
+        )
+        .option('--no-start', 'create it stopped')
+        .option(
+          '--restart-policy <policy>',
+          'never (default), on-crash or always: what healing does when it goes down',
+        ),
     ),
   )(async (base, opts, name) => {
     const body = withReason(
@@ -81,7 +90,9 @@ export function registerVmCommands(vm: Command): void {
         ...(opts.host ? { hostId: opts.host } : {}),
         ...(opts.image ? { image: opts.image } : {}),
         ...(opts.project ? { project: opts.project } : {}),
+        ...(Array.isArray(opts.nic) ? { nics: (opts.nic as string[]).map((networkId) => ({ networkId })) } : {}),
         ...(opts.start === false ? { start: false } : {}),
+        ...(opts.restartPolicy ? { restartPolicy: opts.restartPolicy } : {}),
       },
       opts,
     );

@@ -56,6 +56,11 @@ class EnvSchema {
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600000) HEARTBEAT_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(300) @Max(3600000) HOST_DEAD_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(3600000) IDEMPOTENCY_CLAIM_MS?: number;
+  @IsOptional() @IsIn(['0', '1']) WORKER_FENCE_ON_SHUTDOWN?: string;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(3600000) HEALING_BACKOFF_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(86400000) HEALING_BACKOFF_MAX_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(1000) HEALING_MAX_RESTARTS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1000) @Max(604800000) HEALING_WINDOW_MS?: number;
   @IsOptional() @IsString() BODY_LIMIT?: string;
   @IsOptional() @Type(() => Number) @IsInt() @Min(512) @Max(Number.MAX_SAFE_INTEGER) IMAGE_MAX_BYTES?: number;
   @IsOptional()
@@ -73,6 +78,8 @@ class EnvSchema {
   @IsOptional() @IsString() SEAL_WITNESS_FILE?: string;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(100000000) SEAL_EVERY_EVENTS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(86400000) SEAL_EVERY_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(300) @Max(600000) LEASE_TTL_MS?: number;
+  @IsOptional() @IsIn(['redis', 'memory']) RATE_LIMIT_STORE?: string;
 }
 
 export interface AppConfig {
@@ -105,6 +112,10 @@ export interface AppConfig {
   heartbeatMs: number;
   /** A host whose worker is silent this long becomes unreachable (HOST_DEAD_MS). */
   hostDeadMs: number;
+  /** On shutdown a worker force-stops its hosts' VMs and confirms it: the hosts are fenced (WORKER_FENCE_ON_SHUTDOWN=1). */
+  workerFenceOnShutdown: boolean;
+  /** Restarts by restartPolicy: backoff base and cap, at most maxRestarts within windowMs (HEALING_*). */
+  healing: { baseMs: number; maxMs: number; maxRestarts: number; windowMs: number };
   reconcileStuckMs: number;
   shutdownGraceMs: number;
   workerConcurrency: number;
@@ -128,6 +139,13 @@ export interface AppConfig {
   rateLimitPerMinute: number;
   /** Requests it may send within any one second; 0 = no limit. */
   rateLimitBurst: number;
+  /** Where rate-limit windows are counted: Redis (one budget across every API process) or this process's memory. */
+  rateLimitStore: 'redis' | 'memory';
+  /**
+   * The control-plane lease (LEASE_TTL_MS): one API process at a time runs the sagas, projections,
+   * sealer and host watch; a dead owner is replaced within about this long.
+   */
+  leaseTtlMs: number;
   /**
    * Every directory a host URI names (storage=, images=, busybox=, …) must lie under one of these,
    * symlinks resolved (HOST_DIR_ROOTS, default DATA_DIR): the worker runs as root.
@@ -229,6 +247,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     hostQueryTimeoutMs: parsed.HOST_QUERY_TIMEOUT_MS ?? 5000,
     heartbeatMs: parsed.HEARTBEAT_MS ?? Math.min(2000, Math.max(100, Math.floor((parsed.HOST_DEAD_MS ?? 15000) / 3))),
     hostDeadMs: parsed.HOST_DEAD_MS ?? 15000,
+    workerFenceOnShutdown: parsed.WORKER_FENCE_ON_SHUTDOWN === '1',
+    healing: {
+      baseMs: parsed.HEALING_BACKOFF_MS ?? 1000,
+      maxMs: parsed.HEALING_BACKOFF_MAX_MS ?? 60000,
+      maxRestarts: parsed.HEALING_MAX_RESTARTS ?? 5,
+      windowMs: parsed.HEALING_WINDOW_MS ?? 600000,
+    },
     idempotencyClaimMs: parsed.IDEMPOTENCY_CLAIM_MS ?? 60000,
     bodyLimit: parsed.BODY_LIMIT ?? '64kb',
     imageMaxBytes: parsed.IMAGE_MAX_BYTES ?? 8 * 1024 ** 3,
@@ -236,6 +261,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     // Generous: meant to stop a runaway or hostile client, never a busy one (the bench included).
     rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE ?? 60000,
     rateLimitBurst: parsed.RATE_LIMIT_BURST ?? 2000,
+    rateLimitStore: parsed.RATE_LIMIT_STORE === 'memory' ? 'memory' : 'redis',
+    leaseTtlMs: parsed.LEASE_TTL_MS ?? 3000,
     hostDirRoots: parsed.HOST_DIR_ROOTS ? parsed.HOST_DIR_ROOTS.split(',').map((d) => resolve(d)) : [dataDir],
     allowUnsafeLibvirtUris: parsed.LIBVIRT_ALLOW_UNSAFE_URIS === '1',
     sealKeyFile,

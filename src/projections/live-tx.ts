@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RecordCache } from './record-cache.js';
-import { RedisProjectionTx } from './redis-projection-tx.js';
+import { RedisProjectionTx, type CommitFence } from './redis-projection-tx.js';
 
 /**
  * A live page's writes. Reads are answered from the runner's cache of what it
@@ -24,8 +24,8 @@ export class LiveTx extends RedisProjectionTx {
     return stored;
   }
 
-  override async commit(checkpointKey: string, position: bigint): Promise<void> {
-    await super.commit(checkpointKey, position);
+  override async commit(checkpointKey: string, position: bigint, fence?: CommitFence): Promise<void> {
+    await super.commit(checkpointKey, position, fence);
     for (const [k, v] of this.values) this.cache.set(k, v);
   }
 }

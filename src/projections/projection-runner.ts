@@ -9,6 +9,7 @@ import type { Projection } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
 import { LiveTx } from './live-tx.js';
 import { RecordCache } from './record-cache.js';
+import type { CommitFence } from './redis-projection-tx.js';
 import { StreamRevisions } from './stream-revisions.js';
 
 /** Events per MULTI when the runner is behind (a burst, a restart); live it gets what has arrived. */
@@ -33,6 +34,11 @@ export class ProjectionRunner extends EventEmitter {
   /** Per stream, the last revision applied: read-your-writes waits for its own stream only. */
   readonly streams = new StreamRevisions();
   position: bigint | undefined;
+  /**
+   * Set when several processes may run this runner in turn (the control-plane
+   * lease): each page commits only while the fence holds; undefined = not the owner now.
+   */
+  fence: (() => CommitFence | undefined) | undefined;
 
   constructor(
     readonly projection: Projection,
@@ -177,7 +183,9 @@ export class ProjectionRunner extends EventEmitter {
           }
         }
         const last = page[page.length - 1]!;
-        await tx.commit(this.keys.checkpoint(this.projection.name), last.position);
+        const fence = this.fence?.();
+        if (this.fence && !fence) throw new Error('this process no longer owns the control-plane lease');
+        await tx.commit(this.keys.checkpoint(this.projection.name), last.position, fence);
         this.position = last.position;
         for (const e of page) this.streams.applied(e.streamId, e.revision);
         for (const e of page) this.emit('applied', e);

@@ -66,6 +66,8 @@ const MATRIX: Record<string, Row> = {
   'DELETE /v1/hosts/{id}': { allowed: ['admin'], ok: 409 },
   'POST /v1/hosts/{id}/drain': { allowed: ['admin'], ok: 200 },
   'POST /v1/hosts/{id}/evacuate': { allowed: ['admin'], ok: 202 },
+  // Host A's worker heartbeats: an admin gets past the role check to the 409 (only an unreachable host is fenced).
+  'POST /v1/hosts/{id}/fence': { allowed: ['admin'], ok: 409 },
   'POST /v1/hosts/{id}/restore': { allowed: ['admin'], ok: 200 },
   // Without If-Match (this table sends none): past the role check to the 400 naming it.
   'PATCH /v1/vms/{id}': { allowed: MUTATORS, ok: 400, vm: 'stopped', body: () => ({ vcpus: 2 }) },
@@ -84,6 +86,11 @@ const MATRIX: Record<string, Row> = {
   'POST /v1/vms/{id}/resume': { allowed: MUTATORS, ok: 202, vm: 'paused' },
   'POST /v1/vms/{id}/snapshots': { allowed: MUTATORS, ok: 202, vm: 'running', body: (n) => ({ name: `s-${n}` }) },
   'GET /v1/vms/{id}/snapshots': { allowed: ALL, ok: 200 },
+  // A plain GET (no Upgrade header) gets past the checks to the 426 naming the WebSocket; every role may watch.
+  'GET /v1/vms/{id}/console': { allowed: ALL, ok: 426 },
+  'POST /v1/vms/{id}/console/ticket': { allowed: ALL, ok: 201 },
+  // The matrix's VM runs on a simulated host, whose driver has no console: past the role check to the 422.
+  'GET /v1/vms/{id}/console/log': { allowed: ALL, ok: 422 },
   'GET /v1/vms/{id}/diff': { allowed: ['admin', 'operator', 'auditor'], ok: 200 },
   'GET /v1/vms/{id}/why': { allowed: ['admin', 'operator', 'auditor'], ok: 200 },
   'GET /v1/fleet': { allowed: ALL, ok: 200 },
@@ -96,6 +103,10 @@ const MATRIX: Record<string, Row> = {
   'DELETE /v1/operations/{id}': { allowed: MUTATORS, ok: 409 },
   'GET /v1/queues': { allowed: MUTATORS, ok: 200 },
   'GET /v1/queues/{host}/failed': { allowed: MUTATORS, ok: 200 },
+  // No job of the matrix's host ever fails: whoever may act gets past the role check to the 404
+  // (test/api/queue-actions.test.ts acts on real failed jobs).
+  'POST /v1/queues/{host}/failed/{job}/retry': { allowed: MUTATORS, ok: 404, params: { job: 'no-such-job' } },
+  'DELETE /v1/queues/{host}/failed/{job}': { allowed: MUTATORS, ok: 404, params: { job: 'no-such-job' } },
   'GET /v1/vms/{id}/events': { allowed: ['admin', 'operator', 'auditor'], ok: 200 },
   'GET /v1/events': { allowed: AUDIT, ok: 200 },
   'GET /v1/events/stream': { allowed: AUDIT, ok: 200 },
@@ -122,6 +133,15 @@ const MATRIX: Record<string, Row> = {
   'GET /v1/images': { allowed: ALL, ok: 200 },
   'GET /v1/images/{name}': { allowed: ALL, ok: 200 },
   'DELETE /v1/images/{name}': { allowed: ['admin'], ok: 204, params: { name: 'm-del' } },
+  // Networks are shared: only an all-projects principal changes them. DELETE hits the network a VM uses: 409.
+  'POST /v1/networks': {
+    allowed: ['admin'],
+    ok: 201,
+    body: (n) => ({ name: `m-net-${n}`, cidr: `10.77.${n % 250}.0/24` }),
+  },
+  'GET /v1/networks': { allowed: ALL, ok: 200 },
+  'GET /v1/networks/{id}': { allowed: ALL, ok: 200 },
+  'DELETE /v1/networks/{id}': { allowed: ['admin'], ok: 409 },
   'GET /health': { allowed: 'public', ok: 200 },
   'GET /metrics': { allowed: 'public', ok: 200 },
 };
@@ -139,6 +159,7 @@ describe('e2e: role matrix (every route × every role)', () => {
   let hostB: string;
   let vmId: string;
   let operationId: string;
+  let networkId: string;
   let n = 0;
 
   const dir = tempDir('vl-matrix-');
@@ -159,6 +180,10 @@ describe('e2e: role matrix (every route × every role)', () => {
     vmId = created.accepted.vmId;
     operationId = created.accepted.operationId;
     await runOk(t, 'post', `/v1/vms/${vmId}/snapshots`, { name: 's1' });
+    const net = await t.as('admin').post('/v1/networks', { name: 'm-net', cidr: '172.31.0.0/24' });
+    assert.equal(net.status, 201, JSON.stringify(net.body));
+    networkId = net.body.id as string;
+    await createVmOp(t, { name: 'on-net', hostId: hostA, nics: [{ networkId }] });
     for (const name of ['s1', 'm-del']) {
       const up = await sendRaw(port, {
         method: 'PUT',
@@ -209,7 +234,8 @@ describe('e2e: role matrix (every route × every role)', () => {
     const allowed = status === row.ok;
     const id = row.vm && allowed ? await freshVm(row.vm) : vmId;
     const kind = template.split('/')[2];
-    let path = template.replace('{id}', kind === 'hosts' ? hostA : kind === 'operations' ? operationId : id);
+    const ids: Record<string, string> = { hosts: hostA, operations: operationId, networks: networkId };
+    let path = template.replace('{id}', ids[kind ?? ''] ?? id);
     for (const [name, value] of Object.entries({ name: 's1', host: hostA, ...row.params }))
       path = path.replace(`{${name}}`, value);
     let body: object | undefined = row.raw?.() ?? row.body?.(++n) ?? (method === 'POST' ? {} : undefined);

@@ -64,11 +64,45 @@ export type HostReachable = DomainEvent<
   { heartbeatAt: string; heartbeatBy: string; observedBy: string }
 >;
 
+/**
+ * What a fence rests on. `admin`: an administrator asserts the host is off (power cut, STONITH
+ * done out of band) while the control plane saw it unreachable, and that evidence is kept.
+ * `worker`: the host's own worker stopped every VM it ran, then said so on its way out.
+ */
+export type FenceEvidence =
+  | { kind: 'admin'; unreachable: HostUnreachable['data'] }
+  | { kind: 'worker'; confirmedBy: string; stoppedVms: string[] };
+
+/**
+ * The host is out: nothing it ran is running any more (see FenceEvidence). Its VMs with a
+ * restartPolicy and shared storage are recovered elsewhere, once per `fenceId`; the others read
+ * crashed with why. Placement skips it until it is heard again.
+ */
+export type HostFenced = DomainEvent<
+  'HostFenced',
+  { fenceId: string; by: string; reason?: string; evidence: FenceEvidence }
+>;
+
 /** The parent operation of an evacuation: the migrations it asked for and the VMs it could not move. */
 export type HostEvacuationStarted = DomainEvent<
   'HostEvacuationStarted',
   { operationId: string; children: EvacuationChild[]; refused: EvacuationRefusal[] }
 >;
+
+/** A job of the host's queue as an operator acted on it (retry or discard of a failed job). */
+export interface QueueJobRef {
+  jobId: string;
+  step: string;
+  operationId: string | null;
+  vmId: string | null;
+  /** Why BullMQ failed it, as it read when the operator acted. */
+  error: string;
+  attempts: number;
+}
+/** An operator put a failed job of the host's queue back to waiting (`POST …/failed/{jobId}/retry`). */
+export type HostJobRetried = DomainEvent<'HostJobRetried', QueueJobRef & { by: string }>;
+/** An operator gave a failed job up (`DELETE …/failed/{jobId}`): its operation fails with this reason. */
+export type HostJobDiscarded = DomainEvent<'HostJobDiscarded', QueueJobRef & { by: string; reason: string }>;
 
 export type HostEvent =
   | HostRegistered
@@ -79,7 +113,10 @@ export type HostEvent =
   | HostRemoved
   | HostEvacuationStarted
   | HostUnreachable
-  | HostReachable;
+  | HostReachable
+  | HostJobRetried
+  | HostJobDiscarded
+  | HostFenced;
 export type HostEventType = HostEvent['type'];
 
 export function isHostEventType(type: string): type is HostEventType {
@@ -92,6 +129,9 @@ export function isHostEventType(type: string): type is HostEventType {
     type === 'HostRemoved' ||
     type === 'HostEvacuationStarted' ||
     type === 'HostUnreachable' ||
-    type === 'HostReachable'
+    type === 'HostReachable' ||
+    type === 'HostJobRetried' ||
+    type === 'HostJobDiscarded' ||
+    type === 'HostFenced'
   );
 }

@@ -3,7 +3,17 @@ export type ObservedState = 'running' | 'paused' | 'stopped' | 'crashed' | 'abse
 
 /** Why placement did not pick a host. `ranking`: it could take the VM, another had more free memory. */
 export type RefusalReason =
-  'capacity' | 'draining' | 'unreachable' | 'capability' | 'affinity' | 'quota' | 'not-registered' | 'ranking';
+  | 'capacity'
+  | 'draining'
+  | 'unreachable'
+  | 'capability'
+  | 'affinity'
+  | 'quota'
+  | 'not-registered'
+  | 'ranking'
+  /** Recovery after a fence: the host is fenced itself, or does not share the VM's storage. */
+  | 'fenced'
+  | 'storage';
 
 export interface PlacementCandidate {
   hostId: string;

@@ -23,6 +23,10 @@ export const OPERATION_KINDS = [
   'deleteSnapshot',
   'migrate',
   'delete',
+  /** A start the healing process manager asked for (restartPolicy), answering a crash. */
+  'restart',
+  /** A VM of a fenced host re-placed on another host (shared storage) and started there. */
+  'recover',
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
@@ -48,6 +52,10 @@ export const JOB_STEPS = [
 ] as const;
 export type JobStep = (typeof JOB_STEPS)[number];
 
+/** What healing does when the VM goes down without being asked (see vm.healing.ts). */
+export const RESTART_POLICIES = ['never', 'on-crash', 'always'] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+
 export interface VmSpecData {
   name: string;
   vcpus: number;
@@ -61,6 +69,20 @@ export interface VmSpecData {
   userData?: string;
   /** SSH public keys for the guest (NoCloud meta-data `public-keys`). */
   sshKeys?: string[];
+  /** NICs, each with the address its network allocated before the VM was created (kept across migration). */
+  nics?: NicSpec[];
+}
+
+/** One NIC as the host plumbs it: which network, the allocated MAC and IP, and the network's addressing. */
+export interface NicSpec {
+  networkId: string;
+  mac: string;
+  ip: string;
+  prefixLength: number;
+  gateway: string;
+  cidr: string;
+  nat: boolean;
+  vni: number;
 }
 
 /** Which catalog image, exactly: a worker copies it by name and refuses bytes whose sha256 differs. */

@@ -2,6 +2,7 @@ import { BadRequestException, Inject, Injectable, NotFoundException } from '@nes
 import { randomUUID } from 'node:crypto';
 import { handleCommand, PreconditionFailedError, type HandleResult } from '../../application/handle-command.js';
 import { admitVm } from '../../application/project-admission.js';
+import { allocateNics, checkNetworks, releaseUnlessRecorded } from '../../application/network-admission.js';
 import { mayUse, projectForCreate } from '../../http/auth/project-scope.js';
 import type { AggregateLoader } from '../../application/load-aggregate.js';
 import { upcast } from '../../domain/upcasters.js';
@@ -36,7 +37,7 @@ import type { VmCommand } from '../../domain/vm/vm.commands.js';
 import { foldVm, vmChanges, type FieldChange } from '../../domain/vm/vm-diff.js';
 import { vmDecider } from '../../domain/vm/vm.decider.js';
 import { vmProject, type VmState } from '../../domain/vm/vm.state.js';
-import type { CapabilityView, CatalogImageRef } from '../../domain/vm/vm.types.js';
+import type { CapabilityView, CatalogImageRef, RestartPolicy } from '../../domain/vm/vm.types.js';
 import { toVmView, type VmView } from './vm.view.js';
 import { explain, type WhyView } from './why.js';
 import { chooseMigrationTarget, internalSnapshotsTravel } from '../../application/migration-targets.js';
@@ -164,6 +165,8 @@ export class VmsService {
       project?: string;
       userData?: string;
       sshKeys?: string[];
+      nics?: { networkId: string }[];
+      restartPolicy?: RestartPolicy;
     },
     ctx: CommandContext,
   ): Promise<Accepted> {
@@ -186,6 +189,8 @@ export class VmsService {
       if (catalogImage) checkImageFitsDriver(catalogImage, host.driver);
     }
     await this.mustFitSomeHost(body);
+    const networkIds = (body.nics ?? []).map((n) => n.networkId);
+    await checkNetworks(this.aggregates, networkIds);
     const vmId = randomUUID();
     const operationId = randomUUID();
     const { vcpus, memoryMiB, diskGiB } = body;
@@ -197,6 +202,10 @@ export class VmsService {
       { vcpus, memoryMiB, diskGiB },
       { principal: ctx.principal.id, correlationId: operationId, causationId: `http:${operationId}` },
       () => this.clock.now(),
+    );
+    // Addresses before the VM's first event, so the spec the hosts get carries them (see network-admission.ts).
+    const nics = await allocateNics(this.aggregates, vmId, project, networkIds, ctx.principal.id, operationId, () =>
+      this.clock.now(),
     );
     await this.run(
       vmId,
@@ -213,12 +222,16 @@ export class VmsService {
           ...(catalogImage ? { catalogImage } : {}),
           ...(body.userData !== undefined ? { userData: body.userData } : {}),
           ...(body.sshKeys?.length ? { sshKeys: body.sshKeys } : {}),
+          ...(nics.length ? { nics } : {}),
         },
         hostId: body.hostId ?? null,
         start: body.start ?? true,
         project,
+        ...(body.restartPolicy ? { restartPolicy: body.restartPolicy } : {}),
       },
       ctx,
+    ).catch((err: unknown) =>
+      releaseUnlessRecorded(this.aggregates, vmId, networkIds, ctx.principal.id, operationId, err),
     );
     return { operationId, vmId };
   }
@@ -282,6 +295,15 @@ export class VmsService {
     const choice = chooseMigrationTarget(await this.hostStates(), source.id ?? '', source.driver, spec);
     if (!choice.ok) throw new DomainError('capacity', `targetHostId: none given and ${choice.reason}`);
     return choice.hostId;
+  }
+
+  /** PATCH {restartPolicy}: recorded at once (VmRestartPolicyChanged), in any state; If-Match as for a resize. */
+  async setRestartPolicy(vmId: string, policy: RestartPolicy, ctx: CommandContext): Promise<void> {
+    const { state, revision } = await this.aggregates.load(vmDecider, vmStream(vmId));
+    if (!state.exists || !mayUse(ctx.principal, vmProject(state))) throw new NotFoundException(`VM ${vmId} not found`);
+    if (ctx.ifMatch !== undefined && ctx.ifMatch !== revision) throw new PreconditionFailedError(ctx.ifMatch, revision);
+    const operationId = randomUUID();
+    await this.run(vmId, { type: 'SetRestartPolicy', operationId, policy, by: ctx.principal.id }, ctx);
   }
 
   /**

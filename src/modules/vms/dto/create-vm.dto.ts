@@ -1,11 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
   IsBoolean,
+  IsIn,
   IsInt,
   IsOptional,
   IsString,
+  IsUUID,
+  ValidateNested,
   Matches,
   Max,
   MaxLength,
@@ -13,6 +17,7 @@ import {
   MinLength,
 } from 'class-validator';
 import { ReasonDto } from '../../../http/reason.dto.js';
+import { RESTART_POLICIES, type RestartPolicy } from '../../../domain/vm/vm.types.js';
 import {
   ID_PATTERN,
   IMAGE_PATTERN,
@@ -25,6 +30,14 @@ import {
   SSH_KEY_RULE,
   USER_DATA_MAX,
 } from '../../../domain/patterns.js';
+import { MAX_NICS } from '../../../application/network-admission.js';
+
+/** One NIC: the network it is on (GET /v1/networks); its address is allocated at create. */
+export class NicRequestDto {
+  @ApiProperty({ format: 'uuid', description: 'A network id (GET /v1/networks)' })
+  @IsUUID('4', { message: 'networkId must be a network id (a UUID)' })
+  networkId!: string;
+}
 
 export class CreateVmDto extends ReasonDto {
   @ApiProperty({ example: 'web-1' })
@@ -94,4 +107,28 @@ export class CreateVmDto extends ReasonDto {
   @IsString({ each: true })
   @Matches(SSH_KEY_PATTERN, { each: true, message: `each of sshKeys ${SSH_KEY_RULE}` })
   sshKeys?: string[];
+
+  @ApiPropertyOptional({
+    type: [NicRequestDto],
+    maxItems: MAX_NICS,
+    description: `NICs (at most ${MAX_NICS}), each given an address on its network before the VM is created`,
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_NICS)
+  @ValidateNested({ each: true })
+  @Type(() => NicRequestDto)
+  nics?: NicRequestDto[];
+
+  @ApiPropertyOptional({
+    enum: RESTART_POLICIES,
+    enumName: 'RestartPolicy',
+    default: 'never',
+    description:
+      'on-crash: a crashed VM is restarted (backoff, limit); always: also one found stopped that nobody stopped. ' +
+      'With shared storage, either also recovers the VM on another host when its host is fenced',
+  })
+  @IsOptional()
+  @IsIn(RESTART_POLICIES, { message: `restartPolicy must be one of ${RESTART_POLICIES.join(', ')}` })
+  restartPolicy?: RestartPolicy;
 }
