@@ -201,9 +201,12 @@ export class SagaRunner {
    * guards make the replay do nothing twice).
    */
   private async handlePage(page: RecordedEvent[]): Promise<void> {
-    const vmEvents = page.filter((e) => vmIdOf(e.streamId) && isVmEventType(e.type));
+    // VM events, and the host events the fence saga acts on (a host's events share its lane too).
+    const mine = page.filter(
+      (e) => (vmIdOf(e.streamId) && isVmEventType(e.type)) || (e.type === 'HostFenced' && isHostEventType(e.type)),
+    );
     await inLanes(
-      vmEvents,
+      mine,
       SAGA_LANES,
       (e) => e.streamId,
       (e) => this.handle(e),
