@@ -57,6 +57,7 @@ class EnvSchema {
   @IsOptional() @Type(() => Number) @IsInt() @Min(300) @Max(3600000) HOST_DEAD_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(3600000) IDEMPOTENCY_CLAIM_MS?: number;
   @IsOptional() @IsString() BODY_LIMIT?: string;
+  @IsOptional() @IsIn(['spread', 'pack']) PLACEMENT_STRATEGY?: 'spread' | 'pack';
   @IsOptional() @Type(() => Number) @IsInt() @Min(512) @Max(Number.MAX_SAFE_INTEGER) IMAGE_MAX_BYTES?: number;
   @IsOptional()
   @IsString()
@@ -105,6 +106,8 @@ export interface AppConfig {
   heartbeatMs: number;
   /** A host whose worker is silent this long becomes unreachable (HOST_DEAD_MS). */
   hostDeadMs: number;
+  /** How placement orders hosts when a create names none (PLACEMENT_STRATEGY): spread (most free) or pack (fullest that fits). */
+  placementStrategy: 'spread' | 'pack';
   reconcileStuckMs: number;
   shutdownGraceMs: number;
   workerConcurrency: number;
@@ -229,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     hostQueryTimeoutMs: parsed.HOST_QUERY_TIMEOUT_MS ?? 5000,
     heartbeatMs: parsed.HEARTBEAT_MS ?? Math.min(2000, Math.max(100, Math.floor((parsed.HOST_DEAD_MS ?? 15000) / 3))),
     hostDeadMs: parsed.HOST_DEAD_MS ?? 15000,
+    placementStrategy: parsed.PLACEMENT_STRATEGY ?? 'spread',
     idempotencyClaimMs: parsed.IDEMPOTENCY_CLAIM_MS ?? 60000,
     bodyLimit: parsed.BODY_LIMIT ?? '64kb',
     imageMaxBytes: parsed.IMAGE_MAX_BYTES ?? 8 * 1024 ** 3,

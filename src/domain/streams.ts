@@ -16,3 +16,7 @@ export const imageStream = (name: string): string => `image-${name}`;
 export function imageNameOf(streamId: string): string | undefined {
   return streamId.startsWith('image-') ? streamId.slice(6) : undefined;
 }
+export const placementGroupStream = (id: string): string => `pgroup-${id}`;
+export function placementGroupIdOf(streamId: string): string | undefined {
+  return streamId.startsWith('pgroup-') ? streamId.slice(7) : undefined;
+}

@@ -16,6 +16,7 @@ import { ImagesModule } from '../modules/images/images.module.js';
 import { OperationsModule } from '../modules/operations/operations.module.js';
 import { ProjectionsModule } from '../modules/projections/projections.module.js';
 import { ProjectsModule } from '../modules/projects/projects.module.js';
+import { PlacementGroupsModule } from '../modules/placement-groups/placement-groups.module.js';
 import { VmsModule } from '../modules/vms/vms.module.js';
 
 /** The HTTP surface over the ports a runtime built (so tests and main share one wiring). */
@@ -38,6 +39,7 @@ export class AppModule {
         FleetModule,
         ProjectsModule,
         QueuesModule,
+        PlacementGroupsModule,
       ],
       providers: [
         { provide: TokenVerifier, useValue: new TokenVerifier(ports.tokens) },

@@ -17,6 +17,9 @@ export function provisioningSaga(event: VmEvent, before: VmState, after: VmState
           requestedHostId: event.data.requestedHostId,
           vcpus: event.data.spec.vcpus,
           memoryMiB: event.data.spec.memoryMiB,
+          ...(event.data.spec.hostSelector ? { hostSelector: event.data.spec.hostSelector } : {}),
+          ...(event.data.spec.placement ? { strategy: event.data.spec.placement } : {}),
+          ...(event.data.spec.placementGroupId ? { placementGroupId: event.data.spec.placementGroupId } : {}),
         },
       ];
     case 'VmPlaced':

@@ -41,6 +41,7 @@ import { toVmView, type VmView } from './vm.view.js';
 import { explain, type WhyView } from './why.js';
 import { chooseMigrationTarget, internalSnapshotsTravel } from '../../application/migration-targets.js';
 import { DomainError } from '../../domain/domain-error.js';
+import { VmPlacement, type PlacementAsk } from './vm-placement.js';
 
 export interface Accepted {
   operationId: string;
@@ -66,6 +67,7 @@ export class VmsService {
     @Inject(METRICS) private readonly metrics: HttpMetrics,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ABORTS) private readonly aborts: OperationAbortPort,
+    private readonly placement: VmPlacement,
   ) {}
 
   /** Runs one command against a VM stream, records metrics, and waits for the read models to include it. */
@@ -163,7 +165,7 @@ export class VmsService {
       project?: string;
       userData?: string;
       sshKeys?: string[];
-    },
+    } & PlacementAsk,
     ctx: CommandContext,
   ): Promise<Accepted> {
     const project = projectForCreate(ctx.principal, body.project);
@@ -185,18 +187,22 @@ export class VmsService {
       if (catalogImage) checkImageFitsDriver(catalogImage, host.driver);
     }
     await this.mustFitSomeHost(body);
+    const placement = await this.placement.check(body);
     const vmId = randomUUID();
     const operationId = randomUUID();
     const { vcpus, memoryMiB, diskGiB } = body;
+    const meta = { principal: ctx.principal.id, correlationId: operationId, causationId: `http:${operationId}` };
     await admitVm(
       this.aggregates,
       this.readModels,
       project,
       vmId,
       { vcpus, memoryMiB, diskGiB },
-      { principal: ctx.principal.id, correlationId: operationId, causationId: `http:${operationId}` },
+      meta,
       () => this.clock.now(),
     );
+    // After the quota admission: a refused quota leaves no group member behind (a refused group only an in-flight quota count).
+    const hostId = await this.placement.admit(body, placement, vmId, project, meta);
     await this.run(
       vmId,
       {
@@ -212,8 +218,9 @@ export class VmsService {
           ...(catalogImage ? { catalogImage } : {}),
           ...(body.userData !== undefined ? { userData: body.userData } : {}),
           ...(body.sshKeys?.length ? { sshKeys: body.sshKeys } : {}),
+          ...placement,
         },
-        hostId: body.hostId ?? null,
+        hostId: hostId ?? null,
         start: body.start ?? true,
         project,
       },
@@ -253,11 +260,27 @@ export class VmsService {
   }
 
   /** Without targetHostId placement picks (an active host of the same driver with room, most free memory). */
-  async migrate(vmId: string, targetHostId: string | undefined, live: boolean, ctx: CommandContext): Promise<Accepted> {
+  async migrate(
+    vmId: string,
+    targetHostId: string | undefined,
+    live: boolean,
+    ctx: CommandContext,
+    hostSelector?: Record<string, string>,
+  ): Promise<Accepted> {
     return this.act(
       vmId,
       async (operationId, caps, state) => {
-        if (!targetHostId) targetHostId = await this.pickTarget(state);
+        const meta = { principal: ctx.principal.id, correlationId: operationId, causationId: `http:${operationId}` };
+        const grouped = state.spec?.placementGroupId !== undefined;
+        if (!targetHostId && (grouped || hostSelector || state.spec?.hostSelector || state.spec?.placement))
+          targetHostId = await this.placement.migrationTarget(
+            state,
+            await this.hostState(state.hostId ?? ''),
+            hostSelector,
+            meta,
+          );
+        else if (!targetHostId) targetHostId = await this.pickTarget(state);
+        else if (grouped) await this.placement.checkTarget(state, targetHostId, meta);
         const target = await this.hostState(targetHostId);
         if (!target.exists) throw new NotFoundException(`targetHostId: host ${targetHostId} not found`);
         const source = await this.capabilitiesOf(state.hostId);
