@@ -94,7 +94,10 @@ export async function admitToGroup(
   for (let attempt = 0; attempt < 50; attempt++) {
     const { state } = await aggregates.load(placementGroupDecider, stream);
     if (!state.exists || state.deleted || state.project !== project)
-      throw new DomainError('not_found', `placementGroupId: placement group ${groupId} not found in project ${project}`);
+      throw new DomainError(
+        'not_found',
+        `placementGroupId: placement group ${groupId} not found in project ${project}`,
+      );
     const view = memberView(await vms.vmsOfProject(project), groupId, now());
     const rank: RankRequest = {
       vcpus: req.vcpus,

@@ -93,8 +93,7 @@ export async function placeVm(
   for (const h of loaded.filter((h) => !h.state.exists))
     refused(h.id, 'not-registered', `host ${h.id} is not registered`);
   const selector = req.hostSelector ?? {};
-  const mismatch = (labels: Record<string, string>) =>
-    Object.entries(selector).find(([k, v]) => labels[k] !== v);
+  const mismatch = (labels: Record<string, string>) => Object.entries(selector).find(([k, v]) => labels[k] !== v);
   for (const h of loaded.filter((h) => h.state.exists && mismatch(h.state.labels))) {
     const [k, v] = mismatch(h.state.labels)!;
     refused(h.id, 'selector', `label ${k}=${h.state.labels[k] ?? '(none)'} != ${v}`);
@@ -107,7 +106,10 @@ export async function placeVm(
     const why = evidence.candidates.map((c) => `${c.hostId}: ${c.detail ?? c.reason}`).join('; ');
     return {
       ok: false,
-      reason: req.requestedHostId && !loaded[0]?.state.exists ? `host ${req.requestedHostId} is not registered` : `no host matches the hostSelector: ${why}`,
+      reason:
+        req.requestedHostId && !loaded[0]?.state.exists
+          ? `host ${req.requestedHostId} is not registered`
+          : `no host matches the hostSelector: ${why}`,
       evidence,
     };
   }

@@ -54,11 +54,17 @@ describe('api: placement policies', () => {
     ((await vmEvents(t, vmId)).find((e) => e.type === 'VmPlaced')?.data.evidence.candidates ?? []) as Json[];
 
   test('50 concurrent creates in a hard anti-affinity group over 3 hosts: one member per host, 47 refused naming every host', async () => {
-    const hosts = [await host('aa-1', { pool: 'aa' }), await host('aa-2', { pool: 'aa' }), await host('aa-3', { pool: 'aa' })];
+    const hosts = [
+      await host('aa-1', { pool: 'aa' }),
+      await host('aa-2', { pool: 'aa' }),
+      await host('aa-3', { pool: 'aa' }),
+    ];
     const g = await group('web', 'anti-affinity', true);
     const before = await logLength(t);
     const answers = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => create({ name: `web-${i}`, placementGroupId: g, hostSelector: { pool: 'aa' } })),
+      Array.from({ length: 50 }, (_, i) =>
+        create({ name: `web-${i}`, placementGroupId: g, hostSelector: { pool: 'aa' } }),
+      ),
     );
     const accepted = answers.filter((r) => r.status === 202);
     const refused = answers.filter((r) => r.status !== 202);
@@ -75,17 +81,19 @@ describe('api: placement policies', () => {
     }
     const ops = await Promise.all(accepted.map((r) => waitOperation(t, r.body.operationId as string)));
     for (const op of ops) assert.equal(op.status, 'succeeded', JSON.stringify(op));
-    const where = await Promise.all(accepted.map(async (r) => (await getVm(t, r.body.vmId as string)).hostId as string));
+    const where = await Promise.all(
+      accepted.map(async (r) => (await getVm(t, r.body.vmId as string)).hostId as string),
+    );
     assert.deepEqual([...where].sort(), [...hosts].sort(), 'one member on each host, never two');
     // The refused ones appended nothing: 3 admissions on the group's stream, 3 VMs.
-    assert.equal(await countEvents(t, (e) => e.streamId === placementGroupStream(g) && e.type === 'PlacementGroupMemberAdmitted'), 3);
+    assert.equal(
+      await countEvents(t, (e) => e.streamId === placementGroupStream(g) && e.type === 'PlacementGroupMemberAdmitted'),
+      3,
+    );
     assert.ok((await logLength(t)) > before);
     const view = await t.as('viewer').get(`/v1/placement-groups/${g}`);
     assert.equal(view.status, 200);
-    assert.deepEqual(
-      (view.body.members as Json[]).map((m) => m.hostIds[0]).sort(),
-      [...hosts].sort(),
-    );
+    assert.deepEqual((view.body.members as Json[]).map((m) => m.hostIds[0]).sort(), [...hosts].sort());
     const vm = await getVm(t, accepted[0]!.body.vmId as string);
     assert.equal(vm.placementGroupId, g);
     assert.deepEqual(vm.hostSelector, { pool: 'aa' });
@@ -124,7 +132,8 @@ describe('api: placement policies', () => {
     await host('af-2', { pool: 'af' });
     const g = await group('db', 'affinity', true);
     const ids = [];
-    for (let i = 0; i < 3; i++) ids.push(await created({ name: `db-${i}`, placementGroupId: g, hostSelector: { pool: 'af' } }));
+    for (let i = 0; i < 3; i++)
+      ids.push(await created({ name: `db-${i}`, placementGroupId: g, hostSelector: { pool: 'af' } }));
     const where = new Set(await Promise.all(ids.map(async (id) => (await getVm(t, id)).hostId as string)));
     assert.equal(where.size, 1);
   });
@@ -138,13 +147,10 @@ describe('api: placement policies', () => {
     const res = await create({ name: 'sel-2', hostSelector: { pool: 'sel', zone: 'c' } });
     assertError(res, 409);
     const mine = (res.body.details.hosts as Json[]).filter((h) => /^zone-/.test(h.name as string));
-    assert.deepEqual(
-      mine.map((h) => [h.name, h.reason]).sort(),
-      [
-        ['zone-a', 'label zone=a != c'],
-        ['zone-b', 'label zone=b != c'],
-      ],
-    );
+    assert.deepEqual(mine.map((h) => [h.name, h.reason]).sort(), [
+      ['zone-a', 'label zone=a != c'],
+      ['zone-b', 'label zone=b != c'],
+    ]);
     assert.equal(await logLength(t), before);
     const bad = await create({ name: 'sel-3', hostSelector: { 'Bad Key': 'x' } });
     assertError(bad, 400, /hostSelector\./);
@@ -160,13 +166,10 @@ describe('api: placement policies', () => {
     const res = await create({ name: 'dr-vm', memoryMiB: 1024, hostSelector: { pool: 'dr' } });
     assertError(res, 409);
     const mine = (res.body.details.hosts as Json[]).filter((h) => /^dr-/.test(h.name as string));
-    assert.deepEqual(
-      mine.map((h) => [h.name, h.reason]).sort(),
-      [
-        ['dr-1', 'draining'],
-        ['dr-2', 'memory 512 < 1024'],
-      ],
-    );
+    assert.deepEqual(mine.map((h) => [h.name, h.reason]).sort(), [
+      ['dr-1', 'draining'],
+      ['dr-2', 'memory 512 < 1024'],
+    ]);
   });
 
   test('spread picks the emptiest host, pack the fullest that fits; the VM records which', async () => {
@@ -183,7 +186,11 @@ describe('api: placement policies', () => {
   });
 
   test('migration without a target keeps a hard anti-affinity group; a named target that breaks it is 409', async () => {
-    const [m1, m2, m3] = [await host('mg-1', { pool: 'mg' }), await host('mg-2', { pool: 'mg' }), await host('mg-3', { pool: 'mg' })];
+    const [m1, m2, m3] = [
+      await host('mg-1', { pool: 'mg' }),
+      await host('mg-2', { pool: 'mg' }),
+      await host('mg-3', { pool: 'mg' }),
+    ];
     const g = await group('mig', 'anti-affinity', true);
     const a = await created({ name: 'mig-a', placementGroupId: g, hostSelector: { pool: 'mg' } });
     const b = await created({ name: 'mig-b', placementGroupId: g, hostSelector: { pool: 'mg' } });

@@ -15,7 +15,14 @@ export interface MemberView {
 }
 
 export type PlacementGroupCommand =
-  | { type: 'CreatePlacementGroup'; groupId: string; name: string; policy: GroupPolicyName; strict: boolean; project: string }
+  | {
+      type: 'CreatePlacementGroup';
+      groupId: string;
+      name: string;
+      policy: GroupPolicyName;
+      strict: boolean;
+      project: string;
+    }
   | {
       type: 'AdmitMember';
       vmId: string;

@@ -31,7 +31,18 @@ describe('placement group decider', () => {
     const state = fold(d, [created(true)]);
     assert.equal(state.name, 'web');
     assert.throws(
-      () => d.decide({ type: 'CreatePlacementGroup', groupId: 'g', name: 'x', policy: 'affinity', strict: false, project: 'default' }, state),
+      () =>
+        d.decide(
+          {
+            type: 'CreatePlacementGroup',
+            groupId: 'g',
+            name: 'x',
+            policy: 'affinity',
+            strict: false,
+            project: 'default',
+          },
+          state,
+        ),
       (e: unknown) => e instanceof DomainError && e.code === 'conflict',
     );
   });
@@ -72,7 +83,10 @@ describe('placement group decider', () => {
     );
     assert.equal(liveMembers(state, view({ vm1: [] })).length, 0);
     const events = d.decide({ type: 'DeletePlacementGroup', view: view({ vm1: [] }) }, state);
-    assert.deepEqual(events.map((e) => e.type), ['PlacementGroupDeleted']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['PlacementGroupDeleted'],
+    );
     const deleted = fold(d, [created(true), admitted('vm1', 'h1'), ...events]);
     assert.deepEqual(d.decide({ type: 'DeletePlacementGroup', view: view({ vm1: [] }) }, deleted), []);
     assert.throws(() => d.decide(admit('vm3', 'h2'), deleted), /not found/);

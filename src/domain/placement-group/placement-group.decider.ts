@@ -20,17 +20,25 @@ function onAdmit(cmd: Extract<PlacementGroupCommand, { type: 'AdmitMember' }>, s
     const others = occupancy(state, cmd.view, cmd.vmId);
     const here = others[cmd.hostId] ?? [];
     if (state.policy === 'anti-affinity' && here.length > 0) {
-      throw new DomainError('capacity', `${label(state)} is hard anti-affinity and host ${cmd.hostId} runs ${here.join(', ')}`, {
-        hostId: cmd.hostId,
-        members: here,
-      });
+      throw new DomainError(
+        'capacity',
+        `${label(state)} is hard anti-affinity and host ${cmd.hostId} runs ${here.join(', ')}`,
+        {
+          hostId: cmd.hostId,
+          members: here,
+        },
+      );
     }
     const elsewhere = Object.keys(others).filter((h) => h !== cmd.hostId && (others[h] ?? []).length > 0);
     if (state.policy === 'affinity' && here.length === 0 && elsewhere.length > 0) {
-      throw new DomainError('capacity', `${label(state)} is hard affinity and its members run on ${elsewhere.join(', ')}`, {
-        hostId: cmd.hostId,
-        hosts: elsewhere,
-      });
+      throw new DomainError(
+        'capacity',
+        `${label(state)} is hard affinity and its members run on ${elsewhere.join(', ')}`,
+        {
+          hostId: cmd.hostId,
+          hosts: elsewhere,
+        },
+      );
     }
   }
   const { vmId, vmName, hostId, candidates } = cmd;

@@ -43,7 +43,15 @@ export function evolvePlacementGroup(state: PlacementGroupState, event: Placemen
   switch (event.type) {
     case 'PlacementGroupCreated': {
       const d = event.data;
-      return { ...state, exists: true, id: d.groupId, name: d.name, policy: d.policy, strict: d.strict, project: d.project };
+      return {
+        ...state,
+        exists: true,
+        id: d.groupId,
+        name: d.name,
+        policy: d.policy,
+        strict: d.strict,
+        project: d.project,
+      };
     }
     case 'PlacementGroupMemberAdmitted': {
       const { vmId, vmName, hostId, candidates, at } = event.data;

@@ -17,8 +17,14 @@ describe('rankHosts', () => {
   test('spread: most free memory first; pack: the fullest that fits first', () => {
     const hosts = [host('a', 2048), host('b', 8192), host('c', 1024), host('tiny', 256)];
     const req = { vcpus: 1, memoryMiB: 512 };
-    assert.deepEqual(rankHosts(hosts, req).eligible.map((e) => e.id), ['b', 'a', 'c']);
-    assert.deepEqual(rankHosts(hosts, { ...req, strategy: 'pack' }).eligible.map((e) => e.id), ['c', 'a', 'b']);
+    assert.deepEqual(
+      rankHosts(hosts, req).eligible.map((e) => e.id),
+      ['b', 'a', 'c'],
+    );
+    assert.deepEqual(
+      rankHosts(hosts, { ...req, strategy: 'pack' }).eligible.map((e) => e.id),
+      ['c', 'a', 'b'],
+    );
     assert.deepEqual(rankHosts(hosts, req).refused, [
       { id: 'tiny', name: 'tiny-name', reason: 'memory 256 < 512', kind: 'capacity' },
     ]);
@@ -58,32 +64,49 @@ describe('rankHosts', () => {
     const hosts = [host('a', 8192), host('b', 4096)];
     const group = { name: 'web', policy: 'anti-affinity' as const, strict: true, members: { a: ['web-1'] } };
     const hard = rankHosts(hosts, { vcpus: 1, memoryMiB: 256, group });
-    assert.deepEqual(hard.eligible.map((e) => e.id), ['b']);
-    assert.deepEqual(hard.refused, [{ id: 'a', name: 'a-name', reason: 'anti-affinity: runs web-1', kind: 'affinity' }]);
+    assert.deepEqual(
+      hard.eligible.map((e) => e.id),
+      ['b'],
+    );
+    assert.deepEqual(hard.refused, [
+      { id: 'a', name: 'a-name', reason: 'anti-affinity: runs web-1', kind: 'affinity' },
+    ]);
 
     const full = { ...group, members: { a: ['web-1'], b: ['web-2'] } };
     assert.deepEqual(rankHosts(hosts, { vcpus: 1, memoryMiB: 256, group: full }).eligible, []);
     const softReq = { vcpus: 1, memoryMiB: 256, group: { ...full, strict: false } };
     const soft = rankHosts(hosts, softReq);
-    assert.deepEqual(soft.eligible.map((e) => [e.id, e.preferred]), [
-      ['a', false],
-      ['b', false],
-    ]);
+    assert.deepEqual(
+      soft.eligible.map((e) => [e.id, e.preferred]),
+      [
+        ['a', false],
+        ['b', false],
+      ],
+    );
     const chosen = rankingEvidence(soft, 'a', softReq).find((c) => c.verdict === 'chosen');
     assert.match(chosen?.detail ?? '', /soft anti-affinity of group web broken/);
     const preferred = rankHosts(hosts, { vcpus: 1, memoryMiB: 256, group: { ...group, strict: false } });
-    assert.deepEqual(preferred.eligible.map((e) => [e.id, e.preferred]), [
-      ['b', true],
-      ['a', false],
-    ]);
+    assert.deepEqual(
+      preferred.eligible.map((e) => [e.id, e.preferred]),
+      [
+        ['b', true],
+        ['a', false],
+      ],
+    );
   });
 
   test('hard affinity: only the host the members run on; an empty group may go anywhere', () => {
     const hosts = [host('a', 8192), host('b', 4096)];
     const group = { name: 'db', policy: 'affinity' as const, strict: true, members: { b: ['db-1'] } };
     const r = rankHosts(hosts, { vcpus: 1, memoryMiB: 256, group });
-    assert.deepEqual(r.eligible.map((e) => e.id), ['b']);
-    assert.deepEqual(r.refused.map((x) => x.reason), ['affinity: group db runs on b']);
+    assert.deepEqual(
+      r.eligible.map((e) => e.id),
+      ['b'],
+    );
+    assert.deepEqual(
+      r.refused.map((x) => x.reason),
+      ['affinity: group db runs on b'],
+    );
     assert.deepEqual(
       rankHosts(hosts, { vcpus: 1, memoryMiB: 256, group: { ...group, members: {} } }).eligible.map((e) => e.id),
       ['a', 'b'],
@@ -93,10 +116,16 @@ describe('rankHosts', () => {
   test('a migration never targets its source nor another driver', () => {
     const hosts = [host('src', 8192), host('lv', 8192, { driver: 'libvirt' }), host('ok', 1024)];
     const r = rankHosts(hosts, { vcpus: 1, memoryMiB: 256, excludeHostId: 'src', driver: 'simulated' });
-    assert.deepEqual(r.eligible.map((e) => e.id), ['ok']);
-    assert.deepEqual(r.refused.map((x) => [x.id, x.reason]), [
-      ['src', 'the VM is leaving it'],
-      ['lv', 'driver libvirt != simulated'],
-    ]);
+    assert.deepEqual(
+      r.eligible.map((e) => e.id),
+      ['ok'],
+    );
+    assert.deepEqual(
+      r.refused.map((x) => [x.id, x.reason]),
+      [
+        ['src', 'the VM is leaving it'],
+        ['lv', 'driver libvirt != simulated'],
+      ],
+    );
   });
 });

@@ -3,7 +3,15 @@ export type ObservedState = 'running' | 'paused' | 'stopped' | 'crashed' | 'abse
 
 /** Why placement did not pick a host. `ranking`: it could take the VM, another had more free memory. */
 export type RefusalReason =
-  'capacity' | 'draining' | 'unreachable' | 'capability' | 'affinity' | 'selector' | 'quota' | 'not-registered' | 'ranking';
+  | 'capacity'
+  | 'draining'
+  | 'unreachable'
+  | 'capability'
+  | 'affinity'
+  | 'selector'
+  | 'quota'
+  | 'not-registered'
+  | 'ranking';
 
 export interface PlacementCandidate {
   hostId: string;

@@ -187,7 +187,9 @@ export class HostFleetService {
     // What earlier moves of this evacuation claimed is not in the host streams yet: count it as used.
     const withPlanned = matching.map((h) => {
       const p = planned.get(h.id ?? '');
-      return p ? { ...h, capacity: { vcpus: h.capacity.vcpus - p.vcpus, memoryMiB: h.capacity.memoryMiB - p.memoryMiB } } : h;
+      return p
+        ? { ...h, capacity: { vcpus: h.capacity.vcpus - p.vcpus, memoryMiB: h.capacity.memoryMiB - p.memoryMiB } }
+        : h;
     });
     const { hostId } = await admitToGroup(
       this.aggregates,

@@ -38,7 +38,12 @@ export class PlacementGroupsService {
       placementGroupDecider,
       placementGroupStream(id),
       cmd,
-      { principal: p.id, correlationId: operationId, causationId: `http:${operationId}`, ...(reason ? { reason } : {}) },
+      {
+        principal: p.id,
+        correlationId: operationId,
+        causationId: `http:${operationId}`,
+        ...(reason ? { reason } : {}),
+      },
       { now: () => this.clock.now() },
     );
   }

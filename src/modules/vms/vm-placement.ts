@@ -10,7 +10,7 @@ import { hostStream } from '../../domain/streams.js';
 import { vmProject, type VmState } from '../../domain/vm/vm.state.js';
 import { AGGREGATES, CLOCK, CONFIG, READ_MODELS, type Clock } from '../../http/tokens.js';
 import type { ReadModels } from '../../projections/read-models.js';
-import { checkLabels } from '../hosts/labels.js';
+import { checkLabels } from '../../http/labels.js';
 
 /** What a create asks of placement beyond a size. */
 export interface PlacementAsk {
@@ -148,7 +148,8 @@ export class VmPlacement {
     };
     const ranking = rankHosts((await this.hosts()).map(rankedHost), rank);
     const chosen = ranking.eligible[0];
-    if (!chosen) throw placementRefusal(`${spec.vcpus} vCPUs and ${spec.memoryMiB} MiB (targetHostId: none given)`, ranking);
+    if (!chosen)
+      throw placementRefusal(`${spec.vcpus} vCPUs and ${spec.memoryMiB} MiB (targetHostId: none given)`, ranking);
     return chosen.id;
   }
 

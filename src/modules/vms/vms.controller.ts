@@ -370,7 +370,13 @@ export class VmsController {
   ) {
     return accepted(
       res,
-      await this.vms.migrate(id, body.targetHostId, body.live ?? true, this.ctx(p, body.reason, ifMatch), body.hostSelector),
+      await this.vms.migrate(
+        id,
+        body.targetHostId,
+        body.live ?? true,
+        this.ctx(p, body.reason, ifMatch),
+        body.hostSelector,
+      ),
     );
   }
 

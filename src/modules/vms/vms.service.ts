@@ -192,14 +192,8 @@ export class VmsService {
     const operationId = randomUUID();
     const { vcpus, memoryMiB, diskGiB } = body;
     const meta = { principal: ctx.principal.id, correlationId: operationId, causationId: `http:${operationId}` };
-    await admitVm(
-      this.aggregates,
-      this.readModels,
-      project,
-      vmId,
-      { vcpus, memoryMiB, diskGiB },
-      meta,
-      () => this.clock.now(),
+    await admitVm(this.aggregates, this.readModels, project, vmId, { vcpus, memoryMiB, diskGiB }, meta, () =>
+      this.clock.now(),
     );
     // After the quota admission: a refused quota leaves no group member behind (a refused group only an in-flight quota count).
     const hostId = await this.placement.admit(body, placement, vmId, project, meta);

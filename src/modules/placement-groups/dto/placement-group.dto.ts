@@ -17,7 +17,8 @@ export class CreatePlacementGroupDto extends ReasonDto {
   policy!: 'affinity' | 'anti-affinity';
 
   @ApiProperty({
-    description: 'true: never broken (a create that cannot keep it is refused); false: preferred, broken when no host keeps it',
+    description:
+      'true: never broken (a create that cannot keep it is refused); false: preferred, broken when no host keeps it',
   })
   @IsBoolean()
   strict!: boolean;

@@ -109,13 +109,16 @@ export class CreateVmDto extends ReasonDto {
 
   @ApiPropertyOptional({
     enum: ['spread', 'pack'],
-    description: 'spread: the host with the most free memory; pack: the fullest host that fits (default: PLACEMENT_STRATEGY)',
+    description:
+      'spread: the host with the most free memory; pack: the fullest host that fits (default: PLACEMENT_STRATEGY)',
   })
   @IsOptional()
   @IsIn(['spread', 'pack'], { message: 'placement must be one of spread, pack' })
   placement?: 'spread' | 'pack';
 
-  @ApiPropertyOptional({ description: 'Placement group to join (POST /v1/placement-groups): its affinity rule places the VM' })
+  @ApiPropertyOptional({
+    description: 'Placement group to join (POST /v1/placement-groups): its affinity rule places the VM',
+  })
   @IsOptional()
   @IsString()
   @Matches(ID_PATTERN, { message: `placementGroupId ${NAME_RULE}` })

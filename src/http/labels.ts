@@ -1,4 +1,4 @@
-import { badField } from '../../http/as-of.query.js';
+import { badField } from './as-of.query.js';
 
 const KEY = /^[a-z0-9][a-z0-9._/-]{0,62}$/;
 const VALUE = /^[A-Za-z0-9._-]{0,63}$/;
