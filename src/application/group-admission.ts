@@ -16,7 +16,12 @@ import { occupancy, type PlacementGroupState } from '../domain/placement-group/p
 import { placementGroupStream } from '../domain/streams.js';
 import type { VmState } from '../domain/vm/vm.state.js';
 import type { VmRecord } from '../projections/read-model.types.js';
-import { ConcurrencyExhaustedError, handleCommand, type CommandMeta } from './handle-command.js';
+import {
+  ConcurrencyExhaustedError,
+  handleCommand,
+  PreconditionFailedError,
+  type CommandMeta,
+} from './handle-command.js';
 import type { AggregateLoader } from './load-aggregate.js';
 import { IN_FLIGHT_MS, type ProjectVms } from './project-admission.js';
 
@@ -92,7 +97,7 @@ export async function admitToGroup(
 ): Promise<{ hostId: string }> {
   const stream = placementGroupStream(groupId);
   for (let attempt = 0; attempt < 50; attempt++) {
-    const { state } = await aggregates.load(placementGroupDecider, stream);
+    const { state, revision } = await aggregates.load(placementGroupDecider, stream);
     if (!state.exists || state.deleted || state.project !== project)
       throw new DomainError(
         'not_found',
@@ -125,12 +130,13 @@ export async function admitToGroup(
           view,
         },
         meta,
-        { maxAttempts: 1 },
+        // At the revision the plan was made against: a plan (and its evidence) never outlives a newer member.
+        { maxAttempts: 1, ...(revision !== undefined ? { ifMatch: revision } : {}) },
       );
       return { hostId: chosen.id };
     } catch (err) {
       // Lost the race (or the winner took this host): plan again from the group's new revision.
-      if (err instanceof ConcurrencyExhaustedError) continue;
+      if (err instanceof ConcurrencyExhaustedError || err instanceof PreconditionFailedError) continue;
       if (err instanceof DomainError && err.code === 'capacity') continue;
       throw err;
     }

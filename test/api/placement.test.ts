@@ -97,11 +97,15 @@ describe('api: placement policies', () => {
     const vm = await getVm(t, accepted[0]!.body.vmId as string);
     assert.equal(vm.placementGroupId, g);
     assert.deepEqual(vm.hostSelector, { pool: 'aa' });
-    // The VM's placement evidence is the admission's: every host weighed.
-    const evidence = await placedEvidence(accepted[2]!.body.vmId as string);
-    assert.ok(evidence.some((c) => c.verdict === 'chosen'));
-    assert.ok(evidence.some((c) => c.reason === 'affinity' && /anti-affinity: runs web-/.test(c.detail as string)));
-
+    // Each VM's placement evidence is its admission's: every host weighed. Admissions are serialized
+    // by the group's stream, so the members saw 0, 1 and 2 hosts already taken.
+    const evidences = await Promise.all(accepted.map((r) => placedEvidence(r.body.vmId as string)));
+    for (const e of evidences) assert.equal(e.filter((c) => c.verdict === 'chosen').length, 1, JSON.stringify(e));
+    assert.deepEqual(
+      evidences.map((e) => e.filter((c) => c.reason === 'affinity').length).sort(),
+      [0, 1, 2],
+      JSON.stringify(evidences),
+    );
     // A group with members cannot be deleted; once they are gone it can.
     const busy = await t.as('operator').delete(`/v1/placement-groups/${g}`);
     assertError(busy, 409, /still has 3 members/);
@@ -206,6 +210,36 @@ describe('api: placement policies', () => {
     // b may now take the host a left (the only one of the pool without a member), and no other.
     await runOk(t, 'post', `/v1/vms/${b}/migrations`, { live: true });
     assert.equal((await getVm(t, b)).hostId, hostA);
+  });
+
+  test('an evacuation keeps a hard anti-affinity group: a member goes only where no member runs, else it stays, listed with why', async () => {
+    const [e1, e2, e3] = [
+      await host('ev-1', { pool: 'ev' }),
+      await host('ev-2', { pool: 'ev' }),
+      await host('ev-3', { pool: 'ev' }),
+    ];
+    const g = await group('evac', 'anti-affinity', true);
+    const sel = { placementGroupId: g, hostSelector: { pool: 'ev' } };
+    const a = await created({ name: 'ev-a', ...sel, hostId: e1 });
+    const b = await created({ name: 'ev-b', ...sel, hostId: e2 });
+    assert.equal((await getVm(t, a)).hostId, e1);
+    assert.equal((await getVm(t, b)).hostId, e2);
+    // Every other host of the app is a possible target for a plain VM; for a member only ev-3 is.
+    const first = await t.as('admin').post(`/v1/hosts/${e1}/evacuate`, {});
+    assert.equal(first.status, 202, JSON.stringify(first.body));
+    const op = await waitOperation(t, first.body.operationId as string, 60000);
+    assert.equal(op.status, 'succeeded', JSON.stringify(op));
+    assert.equal((await getVm(t, a)).hostId, e3);
+    // Now ev-2's member has nowhere to go that keeps the rule (ev-1 drains, ev-3 runs ev-a).
+    const second = await t.as('admin').post(`/v1/hosts/${e2}/evacuate`, {});
+    const op2 = await waitOperation(t, second.body.operationId as string, 60000);
+    assert.equal(op2.status, 'failed', JSON.stringify(op2));
+    const notMoved = (op2.result as Json).notMoved as Json[];
+    assert.equal(notMoved.length, 1);
+    assert.equal(notMoved[0]!.vmId, b);
+    assert.match(notMoved[0]!.reason as string, /ev-3 \(.*\): anti-affinity: runs ev-a/);
+    assert.match(notMoved[0]!.reason as string, /ev-1 \(.*\): draining/);
+    assert.equal((await getVm(t, b)).hostId, e2);
   });
 
   test('a placement group of another project reads as missing', async () => {
