@@ -249,6 +249,21 @@ for (const { store, skip } of STORE_KINDS)
       assert.equal((await getVm(t, b)).hostId, e2);
     });
 
+    test('a migration without a target that no host can take: 409 naming every host and why, nothing appended', async () => {
+      const big = await host('mt-big', { pool: 'mt' }, 16384);
+      const vm = await created({ name: 'mt-vm', memoryMiB: 12288, hostId: big });
+      const before = await logLength(t);
+      const res = await t.as('operator').post(`/v1/vms/${vm}/migrations`, { live: true });
+      assertError(res, 409, /no host can take/);
+      const hosts = res.body.details.hosts as Json[];
+      const registered = (await t.as('viewer').get('/v1/hosts')).body.items as Json[];
+      assert.deepEqual(hosts.map((h) => h.id).sort(), registered.map((h) => h.id).sort(), 'every host is named');
+      assert.equal(hosts.find((h) => h.id === big)?.reason, 'the VM is leaving it');
+      for (const h of hosts.filter((x) => x.id !== big))
+        assert.match(h.reason as string, /^(memory \d+ < 12288|draining)$/, JSON.stringify(h));
+      assert.equal(await logLength(t), before);
+    });
+
     test('a placement group of another project reads as missing', async () => {
       const g = await group('scoped', 'anti-affinity', true);
       const res = await t.as('operator').post('/v1/vms', {

@@ -39,7 +39,7 @@ import { vmProject, type VmState } from '../../domain/vm/vm.state.js';
 import type { CapabilityView, CatalogImageRef } from '../../domain/vm/vm.types.js';
 import { toVmView, type VmView } from './vm.view.js';
 import { explain, type WhyView } from './why.js';
-import { chooseMigrationTarget, internalSnapshotsTravel } from '../../application/migration-targets.js';
+import { internalSnapshotsTravel } from '../../application/migration-targets.js';
 import { DomainError } from '../../domain/domain-error.js';
 import { VmPlacement, type PlacementAsk } from './vm-placement.js';
 
@@ -253,7 +253,7 @@ export class VmsService {
     return { operationId, vmId };
   }
 
-  /** Without targetHostId placement picks (an active host of the same driver with room, most free memory). */
+  /** Without targetHostId placement picks (an active host of the same driver with room, most free memory, keeping the VM's hostSelector and group). */
   async migrate(
     vmId: string,
     targetHostId: string | undefined,
@@ -265,16 +265,15 @@ export class VmsService {
       vmId,
       async (operationId, caps, state) => {
         const meta = { principal: ctx.principal.id, correlationId: operationId, causationId: `http:${operationId}` };
-        const grouped = state.spec?.placementGroupId !== undefined;
-        if (!targetHostId && (grouped || hostSelector || state.spec?.hostSelector || state.spec?.placement))
+        // Without a target, placement ranks every host (selector, group rule, room) and a refusal names each.
+        if (!targetHostId)
           targetHostId = await this.placement.migrationTarget(
             state,
             await this.hostState(state.hostId ?? ''),
             hostSelector,
             meta,
           );
-        else if (!targetHostId) targetHostId = await this.pickTarget(state);
-        else if (grouped) await this.placement.checkTarget(state, targetHostId, meta);
+        else if (state.spec?.placementGroupId) await this.placement.checkTarget(state, targetHostId, meta);
         const target = await this.hostState(targetHostId);
         if (!target.exists) throw new NotFoundException(`targetHostId: host ${targetHostId} not found`);
         const source = await this.capabilitiesOf(state.hostId);
@@ -290,14 +289,6 @@ export class VmsService {
       },
       ctx,
     );
-  }
-
-  private async pickTarget(state: VmState): Promise<string> {
-    const source = await this.hostState(state.hostId ?? '');
-    const spec = state.spec ?? { vcpus: 0, memoryMiB: 0 };
-    const choice = chooseMigrationTarget(await this.hostStates(), source.id ?? '', source.driver, spec);
-    if (!choice.ok) throw new DomainError('capacity', `targetHostId: none given and ${choice.reason}`);
-    return choice.hostId;
   }
 
   /**
