@@ -14,6 +14,7 @@ import { printSeals, sealsBench } from './seals.js';
 import { fleetAtBench, printFleetAt } from './fleet-at.js';
 import { row } from './stats.js';
 import { printTargets } from './targets.js';
+import { scaleOutBench } from './scale-out.js';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -42,6 +43,8 @@ const HELP = `npm run bench -- [options]   (each option also reads BENCH_<NAME>)
   --store <url>        sqlite:events.sqlite3 (default) or postgres://…
   --seal-n <20000>     events for the seal bench
   --qemu-n <8>         qemu creates; --no-qemu skips the qemu section
+  --scale-out          only the scale-out section: the creates through 1 then 3 API processes
+                       (child processes on --store postgres://…, which it needs), both printed with ratios
 REDIS_URL uses that Redis; otherwise a private one is started.`;
 
 async function main(): Promise<void> {
@@ -51,6 +54,12 @@ async function main(): Promise<void> {
   }
   const n = Number(arg('n', '500'));
   const concurrency = Number(arg('concurrency', '32'));
+  if (process.argv.includes('--scale-out')) {
+    const url = process.env.REDIS_URL;
+    if (!url) throw new Error('--scale-out needs REDIS_URL: its API processes share one Redis');
+    await scaleOutBench({ redisUrl: url, storeUrl: arg('store', ''), n, concurrency });
+    return;
+  }
   const dataDir = mkdtempSync(join(tmpdir(), 'vl-bench-'));
   const log = pino({ level: 'silent' });
   const priv = process.env.REDIS_URL ? undefined : await startPrivateRedis(dataDir, log);

@@ -62,6 +62,7 @@ export async function replayBench(runtime: Runtime): Promise<ReplayFigures> {
       keys: runtime.keys,
       log: runtime.log,
       runner: (n) => runtime.projection(n),
+      pause: (runner, fn) => runner.paused(fn),
       waitForOperations: (p) => runtime.waitForProjections(p, 3000, ['vms']),
     },
     runtime.projections,

@@ -2,14 +2,15 @@
 # Builds a tiny bootable Linux guest for the qemu driver tests, from Debian packages that are
 # downloaded and unpacked but never installed: a Debian kernel plus a busybox initramfs whose
 # /init prints GUEST-READY on ttyS0, runs acpid (ACPI power button -> poweroff -f) and keeps a
-# shell on the serial console.
+# shell on the serial console. Each virtio NIC asks for an address over DHCP (udhcpc, in the
+# background so GUEST-READY is not delayed) and the lease is recorded in /run/dhcp.<iface>.
 #
 # Usage: scripts/build-guest.sh [OUT_DIR]   (default guest/build/)
 # Output: OUT_DIR/vmlinuz, OUT_DIR/initrd.gz, OUT_DIR/cmdline. Idempotent: a finished build
 # (stamp file matching this recipe's version) is reused; concurrent callers serialise on a lock.
 set -euo pipefail
 
-GUEST_RECIPE_VERSION=5
+GUEST_RECIPE_VERSION=6
 OUT="${1:-guest/build}"
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
@@ -50,7 +51,9 @@ cp "$WORK/kernel/boot/vmlinuz-$KVER" "$WORK/vmlinuz"
 
 # The packaged modules come without modules.dep (depmod runs at install), so dependencies are
 # read from each module's .modinfo "depends=" string and loaded depth-first.
-WANTED=(virtio_pci virtio_blk virtio_console button evdev)
+WANTED=(virtio_pci virtio_blk virtio_console virtio_net button evdev)
+# udhcpc needs packet sockets; some kernels build them in, so they are loaded only when a module exists.
+OPTIONAL=(af_packet)
 declare -A SEEN=()
 ORDER=()
 module_path() { find "$MODDIR/kernel" -name "$1.ko" -print -quit; }
@@ -68,6 +71,9 @@ add_module() {
   ORDER+=("$name")
 }
 for m in "${WANTED[@]}"; do add_module "$m"; done
+for m in "${OPTIONAL[@]}"; do
+  if [[ -n "$(module_path "$m")" ]]; then add_module "$m"; fi
+done
 
 ROOT="$WORK/initramfs"
 mkdir -p "$ROOT"/{bin,sbin,dev,proc,sys,tmp,run,var/log,var/run,lib/modules,etc/acpi/PWRF}
@@ -85,6 +91,30 @@ poweroff -f
 EOF
 chmod 755 "$ROOT/etc/acpi/PWRF/00000080"
 
+# udhcpc's hook: apply the lease (address, prefix, default route) and record it for whoever looks.
+cat >"$ROOT/etc/udhcpc.script" <<'EOF'
+#!/bin/sh
+case "$1" in
+  deconfig)
+    ip -4 addr flush dev "$interface"
+    ip link set "$interface" up
+    ;;
+  bound|renew)
+    ip -4 addr flush dev "$interface"
+    # An overlay network announces a smaller MTU (VXLAN takes 50 bytes of every frame).
+    if [ -n "$mtu" ]; then ip link set "$interface" mtu "$mtu"; fi
+    ip addr add "$ip/$mask" dev "$interface"
+    for r in $router; do
+      ip route replace default via "$r" dev "$interface"
+      break
+    done
+    echo "$ip/$mask $router" >"/run/dhcp.$interface"
+    ;;
+esac
+exit 0
+EOF
+chmod 755 "$ROOT/etc/udhcpc.script"
+
 cat >"$ROOT/init" <<'EOF'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -96,6 +126,12 @@ mount -t tmpfs tmpfs /tmp
 while read -r m; do insmod "/lib/modules/$m.ko" 2>/dev/null; done </lib/modules/load-order
 # acpid logs to /var/log/acpid.log and silently exits when it cannot open it.
 acpid
+# Every NIC asks for an address in the background (udhcpc keeps retrying on its own), so a VM
+# whose network has no DHCP server here still reaches GUEST-READY at once.
+for dev in /sys/class/net/eth*; do
+  [ -e "$dev" ] || continue
+  udhcpc -i "${dev##*/}" -s /etc/udhcpc.script -b -t 3 -T 1 -A 1 >/dev/null 2>&1 </dev/null &
+done
 echo GUEST-READY
 # The shell lives on the serial console; respawn it so an exit never panics PID 1.
 while true; do setsid cttyhack sh; done

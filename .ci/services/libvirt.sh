@@ -54,7 +54,18 @@ free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
+# Without udev (containers, CI sandboxes) /dev/kvm stays 0600 root. libvirt 9.0 then probes QEMU
+# as root with KVM but finds KVM unusable for its qemu user (libvirt-qemu, group kvm), discards
+# the capabilities it just cached and probes again on every call: each `virsh define` waits
+# minutes under load. Debian's udev rule makes it root:kvm 0660; do what it would.
+kvm_as_udev_would() {
+  if [[ -c /dev/kvm ]] && getent group kvm >/dev/null && [[ $(stat -c '%G %a' /dev/kvm) != 'kvm 660' ]]; then
+    chgrp kvm /dev/kvm && chmod 0660 /dev/kvm && log "/dev/kvm made root:kvm 0660, as Debian's udev rule does"
+  fi
+}
+
 start_system() {
+  kvm_as_udev_would
   mkdir -p "$SHARED/users"
   # The caller (.ci/run, or a test process) is the user: its pid lets a later stop tell a
   # live user from one that died without calling stop.

@@ -17,6 +17,7 @@ import { EventStates } from './event-states.js';
 import type { AggregateLoader } from './load-aggregate.js';
 import { HostDirectory, placeVm } from './placement.js';
 import { operationsAwaitingJobs } from './saga-redrive.js';
+import { releaseNics } from './network-admission.js';
 import type { JobSink, Parking } from './ports.js';
 import { hostStream, vmIdOf, vmStream } from '../domain/streams.js';
 import { upcast } from '../domain/upcasters.js';
@@ -64,6 +65,8 @@ export class SagaRunner {
   }
 
   async start(): Promise<void> {
+    // A stopped runner starts again when its process wins the control-plane lease back.
+    this.stopping = false;
     await this.parking.load();
     const after = await this.store.readCheckpoint(SAGA_CHECKPOINT);
     this.position = after;
@@ -265,6 +268,10 @@ export class SagaRunner {
         );
         return true;
       }
+      case 'releaseAddresses':
+        // Replays are harmless: a VM that holds no address on a network decides nothing there.
+        await releaseNics(this.aggregates, action.vmId, action.networkIds, meta);
+        return true;
       case 'enqueue':
         if (!this.awaits(current, action.operationId, action.step)) return false;
         await this.enqueue(action, current, cause, index);

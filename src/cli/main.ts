@@ -21,21 +21,23 @@ import {
 import { CliError } from './client.js';
 import { registerCompletion } from './completion.js';
 import { registerHostCommands } from './host-commands.js';
+import { registerNetworkCommands } from './network-commands.js';
 import { registerQueueCommands } from './queue-commands.js';
 import { registerImportCommand } from './import-export.js';
 import { quietOnClosedPipe } from './output.js';
 import { registerImageImport } from './image-import.js';
+import { registerAuditChecks, registerHostDomains, registerProjectionCommands } from './maintenance-commands.js';
 import { registerVmCommands } from './vm-commands.js';
+import { registerVmConsole } from './vm-console.js';
 import { registerVmDiff } from './vm-diff.js';
 import { registerVmHistory } from './vm-history.js';
 import { registerVmState } from './vm-state.js';
 
 export function buildProgram(): Command {
-  const program = new Command('virtledger')
-    .description('virtledger command line (networks and volumes have no API yet, so no commands)')
-    .exitOverride();
+  const program = new Command('virtledger').description('virtledger command line').exitOverride();
 
   registerHostCommands(program);
+  registerHostDomains(program.commands.find((c) => c.name() === 'host')!);
 
   const audit = program.command('audit').description('auditor tools: the log and its hash chain');
   registerAuditVerify(audit);
@@ -43,6 +45,7 @@ export function buildProgram(): Command {
   registerAuditLog(audit);
   registerAuditExport(audit);
   registerImportCommand(audit);
+  registerAuditChecks(audit);
 
   const vm = program
     .command('vm')
@@ -51,6 +54,7 @@ export function buildProgram(): Command {
   registerVmState(vm);
   registerVmHistory(vm);
   registerVmDiff(vm);
+  registerVmConsole(vm);
 
   const image = program.command('image').description('the image catalog');
   registerImageImport(image);
@@ -59,8 +63,10 @@ export function buildProgram(): Command {
   registerOpCommands(program);
   registerSnapshotCommands(program);
   registerProjectCommands(program);
+  registerNetworkCommands(program);
   registerFleetCommand(program);
   registerQueueCommands(program);
+  registerProjectionCommands(program);
   registerCompletion(program);
 
   return program;

@@ -1,8 +1,9 @@
-/** `virtledger queue ls|show <host>`: the hosts' job queues (operators, admins). */
+/** `virtledger queue ls|show|retry|discard`: the hosts' job queues (operators, admins). */
 import type { Command } from 'commander';
 import type { FailedJob } from '../application/jobs.js';
 import { getJson } from './client.js';
-import { printList, serverCommand } from './command-kit.js';
+import { printList, reasonOption, reasonQuery, send, serverCommand, withReason, type Opts } from './command-kit.js';
+import { out } from './output.js';
 
 type QueueRow = { hostId: string; hostName: string } & Record<string, number | string>;
 
@@ -34,5 +35,32 @@ export function registerQueueCommands(program: Command): void {
       j.failedAt ?? '-',
       j.error,
     ]);
+  });
+  const path = (host: string, job: string) =>
+    `/v1/queues/${encodeURIComponent(host)}/failed/${encodeURIComponent(job)}`;
+  const done = (opts: Opts, body: { action: string; job: FailedJob }) =>
+    out(opts.json ? JSON.stringify(body) : `job ${body.job.id} ${body.action}`);
+  serverCommand(
+    queue,
+    'retry <host> <job>',
+    'put a failed job back to waiting (recorded)',
+    reasonOption,
+  )(async (base, opts, host, job) => {
+    const res = await send<{ action: string; job: FailedJob }>(
+      base,
+      'POST',
+      `${path(host!, job!)}/retry`,
+      withReason({}, opts),
+    );
+    done(opts, res.body);
+  });
+  serverCommand(
+    queue,
+    'discard <host> <job>',
+    'give a failed job up: its operation fails (recorded)',
+    reasonOption,
+  )(async (base, opts, host, job) => {
+    const res = await send<{ action: string; job: FailedJob }>(base, 'DELETE', path(host!, job!) + reasonQuery(opts));
+    done(opts, res.body);
   });
 }

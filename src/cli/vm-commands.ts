@@ -85,6 +85,11 @@ export function registerVmCommands(vm: Command): void {
         .option('--placement-group <id>', 'join this placement group (its affinity rule places the VM)')
         .option('--selector <label=value>', 'only hosts carrying this label (repeatable)', collectKeys)
         .option('--placement <strategy>', 'spread (most free host) or pack (fullest that fits)')
+        .option(
+          '--nic <networkId>',
+          'a NIC on this network (repeatable, at most 4)',
+          (v: string, prev: string[] = []) => [...prev, v],
+        )
         .option('--no-start', 'create it stopped'),
     ),
   )(async (base, opts, name) => {
@@ -101,6 +106,7 @@ export function registerVmCommands(vm: Command): void {
         ...(opts.placementGroup ? { placementGroupId: opts.placementGroup } : {}),
         ...(hostSelector ? { hostSelector } : {}),
         ...(opts.placement ? { placement: opts.placement } : {}),
+        ...(Array.isArray(opts.nic) ? { nics: (opts.nic as string[]).map((networkId) => ({ networkId })) } : {}),
         ...(opts.start === false ? { start: false } : {}),
       },
       opts,

@@ -74,6 +74,8 @@ class EnvSchema {
   @IsOptional() @IsString() SEAL_WITNESS_FILE?: string;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(100000000) SEAL_EVERY_EVENTS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(86400000) SEAL_EVERY_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(300) @Max(600000) LEASE_TTL_MS?: number;
+  @IsOptional() @IsIn(['redis', 'memory']) RATE_LIMIT_STORE?: string;
 }
 
 export interface AppConfig {
@@ -131,6 +133,13 @@ export interface AppConfig {
   rateLimitPerMinute: number;
   /** Requests it may send within any one second; 0 = no limit. */
   rateLimitBurst: number;
+  /** Where rate-limit windows are counted: Redis (one budget across every API process) or this process's memory. */
+  rateLimitStore: 'redis' | 'memory';
+  /**
+   * The control-plane lease (LEASE_TTL_MS): one API process at a time runs the sagas, projections,
+   * sealer and host watch; a dead owner is replaced within about this long.
+   */
+  leaseTtlMs: number;
   /**
    * Every directory a host URI names (storage=, images=, busybox=, …) must lie under one of these,
    * symlinks resolved (HOST_DIR_ROOTS, default DATA_DIR): the worker runs as root.
@@ -240,6 +249,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     // Generous: meant to stop a runaway or hostile client, never a busy one (the bench included).
     rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE ?? 60000,
     rateLimitBurst: parsed.RATE_LIMIT_BURST ?? 2000,
+    rateLimitStore: parsed.RATE_LIMIT_STORE === 'memory' ? 'memory' : 'redis',
+    leaseTtlMs: parsed.LEASE_TTL_MS ?? 3000,
     hostDirRoots: parsed.HOST_DIR_ROOTS ? parsed.HOST_DIR_ROOTS.split(',').map((d) => resolve(d)) : [dataDir],
     allowUnsafeLibvirtUris: parsed.LIBVIRT_ALLOW_UNSAFE_URIS === '1',
     sealKeyFile,

@@ -20,3 +20,14 @@ export const placementGroupStream = (id: string): string => `pgroup-${id}`;
 export function placementGroupIdOf(streamId: string): string | undefined {
   return streamId.startsWith('pgroup-') ? streamId.slice(7) : undefined;
 }
+export const networkStream = (id: string): string => `network-${id}`;
+export function networkIdOf(streamId: string): string | undefined {
+  return streamId.startsWith('network-') ? streamId.slice(8) : undefined;
+}
+/** One stream over every network's name, CIDR and VNI (not `network-…`: it is no network). */
+export const NETWORK_REGISTRY_STREAM = 'networks-registry';
+/** A VM's console sessions (audit only): beside the VM's stream, never in it. */
+export const consoleStream = (vmId: string): string => `console-${vmId}`;
+export function consoleVmIdOf(streamId: string): string | undefined {
+  return streamId.startsWith('console-') ? streamId.slice(8) : undefined;
+}

@@ -33,6 +33,21 @@ export interface VmSpec {
   /** NoCloud user-data: with sshKeys, drivers that can attach a seed disk (label `cidata`) do. */
   userData?: string;
   sshKeys?: string[];
+  /** NICs with their control-plane-allocated MAC and IP; drivers plug them into the network's bridge. */
+  nics?: DriverNic[];
+}
+
+/** One NIC as the control plane decided it (host-side names are derived from networkId, never given). */
+export interface DriverNic {
+  networkId: string;
+  mac: string;
+  ip: string;
+  prefixLength: number;
+  gateway: string;
+  cidr: string;
+  nat: boolean;
+  /** VXLAN network identifier of the network (the overlay between hosts). */
+  vni: number;
 }
 
 export type DomainState = 'running' | 'paused' | 'stopped' | 'absent' | 'crashed' | 'migrating' | 'unknown';
@@ -93,6 +108,21 @@ export class DriverError extends Error {
   }
 }
 
+/**
+ * A live byte stream to a VM's console: the serial port of a VM, the stdio of a container's
+ * init. Bytes, not text: a terminal's escape sequences pass through untouched.
+ */
+export interface ConsoleStream {
+  /** Bytes the guest printed; listeners see every chunk from the moment they are added. */
+  onData(listener: (chunk: Buffer) => void): void;
+  /** The console went away (the VM stopped, the socket closed); called once, with why. */
+  onClose(listener: (reason: string) => void): void;
+  /** Keystrokes for the guest. */
+  write(data: Buffer): void;
+  /** Detach; never stops the VM. */
+  close(): void;
+}
+
 export interface HypervisorDriver {
   readonly kind: string;
   readonly capabilities: DriverCapabilities;
@@ -129,6 +159,13 @@ export interface HypervisorDriver {
    * source of truth. Returns a function that stops watching; close() stops every watch too.
    */
   watch?(onChange: (vmId: string) => void, onError?: (message: string) => void): () => void;
+  /**
+   * Attach to the running VM's console (optional: a driver without it has no console, which the
+   * API reports as such). `conflict` when the VM is not running here.
+   */
+  openConsole?(spec: VmSpec, ctx?: CallContext): Promise<ConsoleStream>;
+  /** The last `maxBytes` (at most) of everything the console printed, kept whether or not anyone was attached. */
+  consoleLog?(spec: VmSpec, maxBytes: number): Promise<Buffer>;
   /** Release connections/child watchers; never kills VMs. */
   close(): Promise<void>;
 }

@@ -4,11 +4,13 @@
  * for the process around it. src/runtime builds the adapters per role and
  * hands them to AppModule.forRoot; tests may hand doubles.
  */
+import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { Logger } from 'pino';
 import type { Capabilities } from '../application/host-capabilities.js';
 import type { FailedJob } from '../application/jobs.js';
 import type { AggregateLoader } from '../application/load-aggregate.js';
 import type { HostQueries } from '../application/host-queries.js';
+import type { ConsoleHosts } from '../application/console-sessions.js';
 import type { AppConfig } from '../config/config.js';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port.js';
 import type { SealAudit } from '../eventstore/seals/seal-audit.js';
@@ -23,6 +25,8 @@ export const EVENT_STORE = Symbol('virtledger.eventStore');
 export const READ_MODELS = Symbol('virtledger.readModels');
 export const CAPABILITIES = Symbol('virtledger.capabilities');
 export const HOST_QUERIES = Symbol('virtledger.hostQueries');
+/** Serial consoles through the hosts' workers (application/console-sessions.ts). */
+export const CONSOLES = Symbol('virtledger.consoles');
 export const ABORTS = Symbol('virtledger.aborts');
 export const CLOCK = Symbol('virtledger.clock');
 export const QUEUES = Symbol('virtledger.queues');
@@ -53,6 +57,12 @@ export interface QueueStats {
   counts(hostId: string): Promise<Record<string, number>>;
   /** The newest failed jobs of a host's queue, with their error and attempts. */
   failed(hostId: string, limit: number): Promise<FailedJob[]>;
+  /** One job while it is in the failed set, else undefined. */
+  failedJob(hostId: string, jobId: string): Promise<FailedJob | undefined>;
+  /** Failed → waiting; false when it was no longer failed. */
+  retryFailed(hostId: string, jobId: string): Promise<boolean>;
+  /** Removes a failed job and fails its operation with `reason`; false when it was no longer failed. */
+  discardFailed(hostId: string, jobId: string, principal: string, reason: string): Promise<boolean>;
 }
 
 export interface ProjectionPosition {
@@ -105,6 +115,12 @@ export interface RuntimeStatus {
    * until the runners count them.
    */
   parked(): Record<string, number>;
+  /**
+   * Whether this API process owns the control-plane lease (runs the sagas,
+   * projections, sealer and host watch) and with which fencing token; the
+   * holder names the process (`host/pid/nonce`).
+   */
+  lease?(): { owner: boolean; holder: string; fence?: number };
 }
 
 /** Everything AppModule.forRoot needs: the control plane's ports (a worker-role process serves no HTTP). */
@@ -120,6 +136,7 @@ export interface HttpPorts {
   readModels: ReadModels;
   capabilities: Capabilities;
   hostQueries: HostQueries;
+  consoles: ConsoleHosts;
   aborts: OperationAbortPort;
   queues: QueueStats;
   projections: ProjectionControl;
@@ -127,4 +144,6 @@ export interface HttpPorts {
   idempotency: IdempotencyStore;
   status: RuntimeStatus;
   tokens: TokenEntry[];
+  /** Where rate-limit windows are counted (shared by every API process); this process's memory when absent. */
+  rateLimitStorage?: ThrottlerStorage;
 }

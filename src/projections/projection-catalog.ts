@@ -1,5 +1,6 @@
 import { HostsProjection } from './hosts.projection.js';
 import { ImagesProjection } from './images.projection.js';
+import { NetworksProjection } from './networks.projection.js';
 import type { Projection } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
 import { VmsProjection } from './vms.projection.js';
@@ -9,6 +10,7 @@ export const PROJECTIONS: Readonly<Record<string, (keys: ReadModelKeys) => Proje
   vms: (keys) => new VmsProjection(keys),
   hosts: (keys) => new HostsProjection(keys),
   images: (keys) => new ImagesProjection(keys),
+  networks: (keys) => new NetworksProjection(keys),
 };
 
 export const PROJECTION_NAMES: readonly string[] = Object.keys(PROJECTIONS);

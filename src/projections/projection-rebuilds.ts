@@ -21,6 +21,11 @@ export interface MaintenanceDeps {
   keys: ReadModelKeys;
   log: Logger;
   runner(name: string): ProjectionRunner | undefined;
+  /**
+   * Runs `fn` while the live runner of this read model writes nothing, in
+   * whichever process runs it (several API processes: one owns the runners).
+   */
+  pause<T>(runner: ProjectionRunner, fn: () => Promise<T>): Promise<T>;
   /** Read-your-writes on the operations read model. */
   waitForOperations(position: bigint): Promise<boolean>;
 }
@@ -141,7 +146,7 @@ export class ProjectionRebuilds {
       await shadow.replay(undefined, report('catching-up'), stop);
       const replayed = ms(t0);
       const t1 = performance.now();
-      const swap = await runner.paused(async () => {
+      const swap = await this.deps.pause(runner, async () => {
         await shadow.replay(undefined, report('swapping'), stop);
         return swapReadModel(redis, runner.projection, keys, shadowKeys, shadow.position);
       });

@@ -7,7 +7,7 @@ import type { EventStore, RecordedEvent, Subscription } from '../eventstore/even
 import { ParkingLot } from './parking-lot.js';
 import type { Projection } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
-import { RedisProjectionTx } from './redis-projection-tx.js';
+import { RedisProjectionTx, type CommitFence } from './redis-projection-tx.js';
 
 /** Events per MULTI when the runner is behind (a burst, a restart); live it gets what has arrived. */
 const PAGE_SIZE = 500;
@@ -27,6 +27,11 @@ export class ProjectionRunner extends EventEmitter {
   private stopping = false;
   private closed = false;
   position: bigint | undefined;
+  /**
+   * Set when several processes may run this runner in turn (the control-plane
+   * lease): each page commits only while the fence holds; undefined = not the owner now.
+   */
+  fence: (() => CommitFence | undefined) | undefined;
 
   constructor(
     readonly projection: Projection,
@@ -166,7 +171,9 @@ export class ProjectionRunner extends EventEmitter {
           }
         }
         const last = page[page.length - 1]!;
-        await tx.commit(this.keys.checkpoint(this.projection.name), last.position);
+        const fence = this.fence?.();
+        if (this.fence && !fence) throw new Error('this process no longer owns the control-plane lease');
+        await tx.commit(this.keys.checkpoint(this.projection.name), last.position, fence);
         this.position = last.position;
         for (const e of page) this.emit('applied', e);
         return;

@@ -1,5 +1,6 @@
 import type { HostState } from '../domain/host/host.state.js';
 import type { ImageState } from '../domain/image/image.state.js';
+import type { NetworkState } from '../domain/network/network.state.js';
 import type { VmState } from '../domain/vm/vm.state.js';
 import type { OperationKind } from '../domain/vm/vm.types.js';
 
@@ -19,6 +20,13 @@ export interface HostRecord {
 
 export interface ImageRecord {
   state: ImageState;
+  revision: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NetworkRecord {
+  state: NetworkState;
   revision: string;
   createdAt: string;
   updatedAt: string;

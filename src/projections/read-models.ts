@@ -1,6 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { ReadModelKeys } from './read-model.keys.js';
-import type { HostRecord, ImageRecord, OperationView, ProjectRecord, VmRecord } from './read-model.types.js';
+import type {
+  HostRecord,
+  ImageRecord,
+  NetworkRecord,
+  OperationView,
+  ProjectRecord,
+  VmRecord,
+} from './read-model.types.js';
 import { operationMatches, vmMatches, type OperationListFilter, type VmListFilter } from './list-filters.js';
 import { scanNewestFirst, scanOldestFirst, type Page } from './scan-page.js';
 
@@ -76,6 +83,16 @@ export class ReadModels {
   async listImages(): Promise<ImageRecord[]> {
     const names = await this.redis.zrange(this.keys.imageIndex(), 0, -1);
     return this.many<ImageRecord>(names.map(this.keys.image));
+  }
+
+  getNetwork(id: string): Promise<NetworkRecord | undefined> {
+    return this.getJson<NetworkRecord>(this.keys.network(id));
+  }
+
+  /** Every network ever created, deleted ones included (their state says so), oldest first. */
+  async listNetworks(): Promise<NetworkRecord[]> {
+    const ids = await this.redis.zrange(this.keys.networkIndex(), 0, -1);
+    return this.many<NetworkRecord>(ids.map(this.keys.network));
   }
 
   getOperation(id: string): Promise<OperationView | undefined> {

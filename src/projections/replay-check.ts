@@ -64,11 +64,13 @@ export async function replayCheck(deps: MaintenanceDeps, runners: ProjectionRunn
     for (const runner of runners) {
       const name = runner.projection.name;
       const shadow = new ShadowReplay(deps.store, redis, PROJECTIONS[name]!(shadowKeys), shadowKeys);
-      const bulkUntil = runner.position;
+      // The owner's checkpoint (this process may be a standby whose runner is not running).
+      const current = await redis.get(keys.checkpoint(name));
+      const bulkUntil = current ? BigInt(current) : undefined;
       if (bulkUntil !== undefined) await shadow.replay(bulkUntil);
       let live: ReadModelSnapshot = new Map();
       let position: bigint | undefined;
-      await runner.paused(async () => {
+      await deps.pause(runner, async () => {
         const raw = await redis.get(keys.checkpoint(name));
         position = raw ? BigInt(raw) : undefined;
         if (position !== undefined) await shadow.replay(position);

@@ -13,17 +13,19 @@ import { QueuesModule } from '../modules/queues/queues.module.js';
 import { HealthModule } from '../modules/health/health.module.js';
 import { HostsModule } from '../modules/hosts/hosts.module.js';
 import { ImagesModule } from '../modules/images/images.module.js';
+import { NetworksModule } from '../modules/networks/networks.module.js';
 import { OperationsModule } from '../modules/operations/operations.module.js';
 import { ProjectionsModule } from '../modules/projections/projections.module.js';
 import { ProjectsModule } from '../modules/projects/projects.module.js';
 import { PlacementGroupsModule } from '../modules/placement-groups/placement-groups.module.js';
 import { VmsModule } from '../modules/vms/vms.module.js';
+import { ConsoleModule } from '../modules/console/console.module.js';
 
 /** The HTTP surface over the ports a runtime built (so tests and main share one wiring). */
 @Module({})
 export class AppModule {
   static forRoot(ports: HttpPorts): DynamicModule {
-    const rateLimit = rateLimitWiring(ports.config);
+    const rateLimit = rateLimitWiring(ports.config, ports.rateLimitStorage);
     return {
       module: AppModule,
       imports: [
@@ -31,7 +33,9 @@ export class AppModule {
         ...rateLimit.imports,
         HostsModule,
         VmsModule,
+        ConsoleModule,
         ImagesModule,
+        NetworksModule,
         OperationsModule,
         AuditModule,
         HealthModule,

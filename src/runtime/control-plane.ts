@@ -1,3 +1,4 @@
+import { deploymentConsoleChannels, QueueConsoleHosts } from './console-hosts.js';
 import type { Redis } from 'ioredis';
 import type { ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
@@ -23,6 +24,9 @@ import { HostWatch } from '../application/host-watch.js';
 import { hostname } from 'node:os';
 import { meteredStore } from './metered-store.js';
 import type { Metrics } from './metrics.js';
+import { CheckpointWatch } from './checkpoint-watch.js';
+import { PauseKeys, ProjectionGate, pausedAcrossCluster } from './cluster-pause.js';
+import { LeaderLease } from './leader-lease.js';
 
 export interface ControlPlaneDeps {
   config: AppConfig;
@@ -58,7 +62,26 @@ export class ControlPlane {
     readonly sealer: Sealer,
     /** Marks hosts unreachable when their workers fall silent (HOST_DEAD_MS). */
     readonly hostWatch: HostWatch,
+    /** Who runs the once-per-cluster roles (sagas, projections, sealer, host watch) among the API processes. */
+    readonly lease: LeaderLease,
+    private readonly gate: ProjectionGate,
+    /** Read-your-writes while another process owns the projections. */
+    private readonly watch: CheckpointWatch,
   ) {}
+
+  private standbyTimer: NodeJS.Timeout | undefined;
+  private sagaCheckpoint: bigint | undefined;
+  /** Serial consoles through the hosts' workers (GET /v1/vms/{id}/console). */
+  readonly consoles = new QueueConsoleHosts(
+    this.deps.hub,
+    this.deps.redis,
+    {
+      connection: this.deps.blocking,
+      prefix: `${this.deps.config.redisPrefix}:q`,
+      channels: deploymentConsoleChannels(`${this.deps.config.redisPrefix}:q`),
+    },
+    this.deps.log,
+  );
 
   static async open(deps: ControlPlaneDeps): Promise<ControlPlane> {
     const { config, log, redis, keys } = deps;
@@ -77,6 +100,22 @@ export class ControlPlane {
     const projections = Object.values(PROJECTIONS).map(
       (make) => new ProjectionRunner(make(keys), store, redis, keys, log),
     );
+    const lease = new LeaderLease(
+      redis,
+      { key: `${config.redisPrefix}:lease:control-plane`, ttlMs: config.leaseTtlMs, log },
+      // Bound below, once the roles exist (they are built after the lease's key is known).
+      { acquired: () => cp.ownRoles(), lost: () => cp.dropRoles() },
+    );
+    deps.metrics.attachLease(() => ({ owner: lease.isOwner }));
+    // Each page a runner writes lands only while this process still owns the lease (checked inside Redis).
+    for (const p of projections) p.fence = () => lease.commitFence();
+    const pauseKeys = new PauseKeys(config.redisPrefix);
+    const gate = new ProjectionGate(redis, pauseKeys, projections, log);
+    const watch = new CheckpointWatch(
+      redis,
+      keys,
+      projections.map((p) => p.projection.name),
+    );
     // What rebuilds and the replay check share: the store, the read models, and the live runners.
     const maintenance: MaintenanceDeps = {
       store,
@@ -84,7 +123,9 @@ export class ControlPlane {
       keys,
       log,
       runner: (name) => projections.find((p) => p.projection.name === name),
-      waitForOperations: (position) => waitForNamed(projections, position, 3000, ['vms']),
+      // Whichever process owns the runner (this one or another) stops it, not only this process's copy.
+      pause: (runner, fn) => pausedAcrossCluster(redis, pauseKeys, runner.projection.name, () => lease.owner(), fn),
+      waitForOperations: (position) => cp.waitForProjections(position, 3000, ['vms']),
     };
     const rebuilds = new ProjectionRebuilds(maintenance);
     const sagas = new SagaRunner(aggregates, deps.hub, log, new ParkingLot(store, SAGA_CHECKPOINT));
@@ -93,7 +134,7 @@ export class ControlPlane {
     );
     const prefix = `${config.redisPrefix}:q`;
     const hostQueries = new QueueHostQueries(deps.hub, { connection: deps.blocking, prefix }, log);
-    return new ControlPlane(
+    const cp: ControlPlane = new ControlPlane(
       deps,
       maintenance,
       store,
@@ -115,35 +156,91 @@ export class ControlPlane {
         },
         log,
       ),
+      lease,
+      gate,
+      watch,
     );
+    return cp;
   }
 
+  /**
+   * Every API process consumes results and serves HTTP; the roles that must run
+   * once per cluster start when this process wins the lease (at once when it is
+   * alone) and stop the moment it loses it.
+   */
   async start(): Promise<void> {
-    await Promise.all(this.projections.map((p) => p.start()));
-    await this.sagas.start();
     this.results.start();
+    await this.lease.start();
+    this.standbyTimer = setInterval(() => void this.refreshStandby(), 1000);
+    this.standbyTimer.unref();
+  }
+
+  /** True while this process runs the sagas, projections, sealer and host watch. */
+  get isOwner(): boolean {
+    return this.lease.isOwner;
+  }
+
+  private async ownRoles(): Promise<void> {
+    await this.gate.own();
+    await this.sagas.start();
     await this.sealer.start();
     this.hostWatch.start();
+  }
+
+  private async dropRoles(): Promise<void> {
+    const warn = (what: string) => (err: unknown) => this.deps.log.warn({ err }, `${what} stop`);
+    this.hostWatch.stop();
+    await Promise.all([
+      this.gate.disown().catch(warn('projections')),
+      this.sagas.stop().catch(warn('saga')),
+      this.sealer.stop().catch(warn('sealer')),
+    ]);
+  }
+
+  /** A standby's view of the owner's progress (for /health lag): one MGET and one checkpoint read a second. */
+  private async refreshStandby(): Promise<void> {
+    if (this.lease.isOwner) return;
+    try {
+      await this.watch.refresh();
+      this.sagaCheckpoint = await this.store.readCheckpoint(SAGA_CHECKPOINT);
+    } catch {
+      // Redis or the store down: /health says so through its own checks.
+    }
+  }
+
+  /** The saga runner's position, this process's own or (standby) the owner's last checkpoint. */
+  get sagaPosition(): bigint | undefined {
+    return this.lease.isOwner ? this.sagas.position : this.sagaCheckpoint;
   }
 
   projection(name: string): ProjectionRunner | undefined {
     return this.projections.find((p) => p.projection.name === name);
   }
 
-  /** Read-your-writes: wait until every (named) projection has applied `position`. */
+  /**
+   * Read-your-writes: wait until every (named) projection has applied `position`,
+   * from this process's runners when it owns them, else from the checkpoints the owner writes.
+   */
   waitForProjections(position: bigint, timeoutMs = 3000, names?: string[]): Promise<boolean> {
-    return waitForNamed(this.projections, position, timeoutMs, names);
+    if (this.lease.isOwner) return waitForNamed(this.projections, position, timeoutMs, names);
+    return this.watch.waitFor(position, timeoutMs, names);
   }
 
   /** The projection engine as the HTTP edge sees it. */
   projectionControl(): ProjectionControl {
     const { redis, keys } = this.deps;
     return {
-      list: () => this.projections.map((p) => ({ name: p.projection.name, position: p.position })),
+      list: () =>
+        this.projections.map((p) => ({
+          name: p.projection.name,
+          position: this.lease.isOwner ? p.position : this.watch.position(p.projection.name),
+        })),
       waitFor: (position, timeoutMs, names) => this.waitForProjections(position, timeoutMs, names),
       nextApplied: async (name, match, timeoutMs) => {
         const runner = this.projection(name);
-        if (runner) await runner.nextApplied(match, timeoutMs);
+        // A standby sees checkpoints, not events: it wakes on any change and the caller reads again.
+        if (!this.lease.isOwner) await this.watch.nextApplied(name, timeoutMs);
+        else if (runner) await runner.nextApplied(match, timeoutMs);
       },
       startRebuild: (name, principal, opts) => this.rebuilds.start(name, principal, opts),
       rebuildProgress: async (operationId) => {
@@ -155,12 +252,14 @@ export class ControlPlane {
   }
 
   async stop(): Promise<void> {
-    this.hostWatch.stop();
+    clearInterval(this.standbyTimer);
+    this.watch.close();
     await this.hostQueries.close();
+    await this.consoles.close();
     await this.results.stop();
-    await this.sagas.stop().catch((err: unknown) => this.deps.log.warn({ err }, 'saga stop'));
     await this.rebuilds.close();
-    await this.sealer.stop();
+    // Stops the roles (when owned) and hands the lease over at once rather than after its TTL.
+    await this.lease.stop();
     await Promise.all(this.projections.map((p) => p.close().catch(() => undefined)));
   }
 

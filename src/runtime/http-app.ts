@@ -15,6 +15,9 @@ import { createValidationPipe } from '../http/validation.js';
 import { openApiDocument } from '../http/openapi/document.js';
 import { httpPorts } from './http-ports.js';
 import { serveWebConsole } from './web-console.js';
+import { attachConsoleUpgrade } from '../modules/console/console-upgrade.js';
+import { ConsoleService } from '../modules/console/console.service.js';
+import { TokenVerifier } from '../http/auth/token-verifier.js';
 import type { Runtime } from './runtime.js';
 
 /** Builds the Nest HTTP app over a runtime's ports; does not listen. */
@@ -58,6 +61,12 @@ export async function createHttpAppOver(ports: HttpPorts): Promise<NestExpressAp
   const doc = openApiDocument(app);
   SwaggerModule.setup('docs', app, doc);
   await app.init();
+  // The serial console's WebSocket: upgrades never reach Nest's router.
+  attachConsoleUpgrade(app.getHttpServer(), {
+    service: app.get(ConsoleService),
+    verifier: app.get(TokenVerifier),
+    log: ports.log,
+  });
   // Errors raised before routing (body parser: bad JSON, too large) get the same error shape.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);

@@ -3,6 +3,7 @@ import { OperationAborts } from '../workers/operation-aborts.js';
 import { driverCapabilities, imageRefusalFor, knownDriverKinds } from '../drivers/driver-registry.js';
 import { SealAudit } from '../eventstore/seals/seal-audit.js';
 import { RedisIdempotencyStore } from '../http/idempotency.store.js';
+import { RedisFixedWindowStorage } from '../http/redis-fixed-window.storage.js';
 import type { HttpPorts } from '../http/tokens.js';
 import type { KeyObject } from 'node:crypto';
 import type { ControlPlane } from './control-plane.js';
@@ -34,6 +35,7 @@ export function httpPorts(rt: Runtime): HttpPorts {
       imageRefusal: (h, image) => imageRefusalFor({ ...h, storageDir: join(rt.config.dataDir, 'hosts', h.id) }, image),
     },
     hostQueries: cp.hostQueries,
+    consoles: cp.consoles,
     aborts: new OperationAborts(rt.hub),
     queues: rt.hub,
     projections: cp.projectionControl(),
@@ -48,7 +50,12 @@ export function httpPorts(rt: Runtime): HttpPorts {
       pingRedis: async () => {
         await rt.redis.ping();
       },
-      subscriptions: () => [{ name: 'sagas', position: cp.sagas.position }],
+      subscriptions: () => [{ name: 'sagas', position: cp.sagaPosition }],
+      lease: () => ({
+        owner: cp.lease.isOwner,
+        holder: cp.lease.holder,
+        ...(cp.lease.fence !== undefined ? { fence: cp.lease.fence } : {}),
+      }),
       servedHosts: () => rt.hosts.servedHosts(),
       hostServing: () => rt.hosts.degraded(),
       parked: () =>
@@ -58,6 +65,15 @@ export function httpPorts(rt: Runtime): HttpPorts {
         ]),
     },
     tokens: cp.tokens,
+    ...(rt.config.rateLimitStore === 'redis'
+      ? {
+          rateLimitStorage: new RedisFixedWindowStorage(
+            rt.redis,
+            (throttler, tracker) => `${rt.config.redisPrefix}:ratelimit:${throttler}:${tracker}`,
+            (err) => rt.log.warn({ err }, 'rate limit counted in memory: Redis did not answer'),
+          ),
+        }
+      : {}),
   };
 }
 

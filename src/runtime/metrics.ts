@@ -39,6 +39,16 @@ export class Metrics implements HttpMetrics {
     labelNames: ['subscription'] as const,
     registers: [this.registry],
   });
+  private lease: (() => { owner: boolean; fence?: number }) | undefined;
+  /** Several API processes: which one runs the once-per-cluster roles (exactly one should say 1). */
+  readonly leaseOwner = new Gauge({
+    name: 'virtledger_control_plane_owner',
+    help: '1 while this API process owns the control-plane lease (sagas, projections, sealer, host watch), 0 while a standby',
+    registers: [this.registry],
+    collect: () => {
+      if (this.lease) this.leaseOwner.set(this.lease().owner ? 1 : 0);
+    },
+  });
   readonly httpRequests = new Counter({
     name: 'virtledger_http_requests_total',
     help: 'HTTP requests by method, route and status',
@@ -77,6 +87,16 @@ export class Metrics implements HttpMetrics {
     help: 'Jobs that failed for good (attempts exhausted, a permanent error or the deadline), by host and step',
     labelNames: ['host', 'step'] as const,
     registers: [this.registry],
+  });
+  /** Console sessions this API process relays (see countConsoleSessions). */
+  private consoleSessionCount: (() => number) | undefined;
+  readonly consoleSessions = new Gauge({
+    name: 'virtledger_console_sessions',
+    help: 'Serial console sessions (WebSockets) open through this API process',
+    registers: [this.registry],
+    collect: () => {
+      if (this.consoleSessionCount) this.consoleSessions.set(this.consoleSessionCount());
+    },
   });
   /** Set by the control plane only (see attachReadModels). */
   private census: ReadModelCensus | undefined;
@@ -124,6 +144,11 @@ export class Metrics implements HttpMetrics {
 
   constructor() {
     registerDefaultMetrics(this.registry, 'virtledger_');
+  }
+
+  /** The API's console relay, counted at scrape time. */
+  countConsoleSessions(count: () => number): void {
+    this.consoleSessionCount = count;
   }
 
   private hostGauge(name: string, help: string, pick: (h: HostCensus) => number): Gauge<HostLabel> {
@@ -189,6 +214,11 @@ export class Metrics implements HttpMetrics {
    */
   attachReadModels(census: ReadModelCensus): void {
     this.census = census;
+  }
+
+  /** The control plane's lease, read at scrape time (a worker has none). */
+  attachLease(view: () => { owner: boolean; fence?: number }): void {
+    this.lease = view;
   }
 
   render(): Promise<string> {

@@ -3,6 +3,8 @@ import { mkdirSync } from 'node:fs';
 import type { AppConfig } from '../config/config.js';
 import type { EventStore } from '../eventstore/event-store.port.js';
 import { hostQueryQueueName } from '../application/host-queries.js';
+import { consoleQueueName } from '../application/console-sessions.js';
+import { deploymentConsoleChannels } from './console-hosts.js';
 import type { ProjectionRebuilds } from '../projections/projection-rebuilds.js';
 import type { ProjectionRunner } from '../projections/projection-runner.js';
 import type { Sealer } from '../eventstore/seals/sealer.js';
@@ -76,6 +78,7 @@ export class Runtime {
           jobTimeoutMs: config.jobTimeoutMs,
           lockMs: config.jobLockMs,
           queryQueue: hostQueryQueueName,
+          console: { queue: consoleQueueName, channels: deploymentConsoleChannels(prefix) },
           onJobFailure: (host, step, final) => metrics.observeJobFailure(host, step, final),
         },
         log,
@@ -89,6 +92,7 @@ export class Runtime {
           ? undefined
           : await ControlPlane.open({ config, log, redis: conn.redis, keys, hub, blocking: conn.blocking, metrics });
       // The cluster-wide gauges come from the control plane only: workers would repeat them.
+      if (controlPlane) metrics.countConsoleSessions(() => controlPlane.consoles.openSessions);
       if (controlPlane) metrics.attachReadModels(new ReadModelCensus(readModels, new OperationTally(conn.redis, keys)));
       const hosts = new HostServing(config, readModels, pool, log);
       return new Runtime(config, log, metrics, conn, privateRedis, keys, hub, readModels, hosts, controlPlane);

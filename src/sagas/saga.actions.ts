@@ -30,6 +30,8 @@ export type SagaAction =
       failStep: JobStep;
     }
   | { type: 'release'; hostId: string; vmId: string; operationId: string }
+  /** Give a VM's addresses back to each of its networks (a network where it holds none decides nothing). */
+  | { type: 'releaseAddresses'; vmId: string; networkIds: string[] }
   /** One step on a host's queue, with that step's own arguments. */
   | ({ type: 'enqueue' } & JobTarget & StepJob)
   /** Compensation: runs even though the operation is already closed. */

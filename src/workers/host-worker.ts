@@ -6,7 +6,10 @@ import {
   type HypervisorDriver,
   type Progress,
 } from '../drivers/hypervisor-driver.port.js';
-import { hostQueueName, type HostJobData } from '../application/jobs.js';
+import { hostQueueName, RESULTS_QUEUE, type HostJobData } from '../application/jobs.js';
+import { ConsoleResponder } from './console-responder.js';
+import type { ConsoleChannels } from './console-wire.js';
+import type { Redis } from 'ioredis';
 import { MalformedJobError } from './job-check.js';
 import { HostQueryResponder } from './host-query-responder.js';
 import type { QueueHub } from './queue-hub.js';
@@ -23,6 +26,8 @@ export interface HostWorkerSettings {
   lockMs?: number;
   /** When set, the worker also answers the control plane's questions about its host on this queue. */
   queryQueue?: (hostId: string) => string;
+  /** When set, the worker also serves its VMs' consoles: open/log requests on this queue, bytes on these channels. */
+  console?: { queue: (hostId: string) => string; channels: ConsoleChannels };
   /** Told of every failed attempt (`final`: no retry follows), for the job retry and failure counters. */
   onJobFailure?: (hostId: string, step: string, final: boolean) => void;
 }
@@ -59,6 +64,7 @@ export class HostWorker {
   private worker: Worker<HostJobData> | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
   private responder: HostQueryResponder | undefined;
+  private consoles: ConsoleResponder | undefined;
   private readonly aborts: OperationAborts;
   /** Driver calls in flight by operation, so a cancel aborts exactly those. */
   private readonly running = new Map<string, Set<(err: Error) => void>>();
@@ -106,6 +112,22 @@ export class HostWorker {
       );
       this.responder.start();
     }
+    if (this.settings.console) {
+      const consoles = new ConsoleResponder(
+        this.host.id,
+        this.driver,
+        {
+          connection: this.settings.connection,
+          prefix: this.settings.prefix,
+          queueName: this.settings.console.queue(this.host.id),
+          channels: this.settings.console.channels,
+          redis: async () => (await this.hub.queue(RESULTS_QUEUE).backend.client) as unknown as Redis,
+        },
+        this.log,
+      );
+      this.consoles = consoles;
+      consoles.start().catch((err: unknown) => this.log.error({ err, host: this.host.id }, 'console responder'));
+    }
     this.log.info({ host: this.host.id, driver: this.host.driver }, 'host worker started');
   }
 
@@ -113,6 +135,7 @@ export class HostWorker {
   async stop(graceMs: number): Promise<void> {
     if (!this.worker) return;
     await this.responder?.stop();
+    await this.consoles?.stop();
     await this.aborts.close();
     const closing = this.worker.close();
     const timer = new Promise<void>((r) => setTimeout(r, graceMs).unref());

@@ -1,4 +1,4 @@
-import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Job, Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import {
   hostQueueName,
   RESULTS_QUEUE,
@@ -13,6 +13,19 @@ export interface QueueSettings {
   prefix: string;
   attempts: number;
   backoffMs: number;
+}
+
+function failedView(j: Job): FailedJob {
+  const d = (j.data ?? {}) as { step?: string; operationId?: string; vmId?: string };
+  return {
+    id: j.id ?? '',
+    step: d.step ?? j.name,
+    operationId: d.operationId ?? null,
+    vmId: d.vmId ?? null,
+    error: j.failedReason ?? '',
+    attempts: j.attemptsMade,
+    failedAt: j.finishedOn ? new Date(j.finishedOn).toISOString() : null,
+  };
 }
 
 /** BullMQ custom ids may not contain ':' nor be integers. */
@@ -115,18 +128,51 @@ export class QueueHub {
 
   async failed(hostId: string, limit: number): Promise<FailedJob[]> {
     const jobs = await this.queue(hostQueueName(hostId)).getFailed(0, limit - 1);
-    return jobs.map((j) => {
-      const d = (j.data ?? {}) as { step?: string; operationId?: string; vmId?: string };
-      return {
-        id: j.id ?? '',
-        step: d.step ?? j.name,
-        operationId: d.operationId ?? null,
-        vmId: d.vmId ?? null,
-        error: j.failedReason ?? '',
-        attempts: j.attemptsMade,
-        failedAt: j.finishedOn ? new Date(j.finishedOn).toISOString() : null,
-      };
-    });
+    return jobs.map(failedView);
+  }
+
+  /** One job of a host's queue while it is in the failed set; undefined otherwise (gone, retried, never failed). */
+  async failedJob(hostId: string, jobId: string): Promise<FailedJob | undefined> {
+    const job = await Job.fromId<HostJobData>(this.queue(hostQueueName(hostId)), jobId);
+    if (!job || (await job.getState()) !== 'failed') return undefined;
+    return failedView(job);
+  }
+
+  /** Back to waiting with its attempts reset; false when it is no longer failed (someone acted first). */
+  async retryFailed(hostId: string, jobId: string): Promise<boolean> {
+    const job = await Job.fromId<HostJobData>(this.queue(hostQueueName(hostId)), jobId);
+    if (!job) return false;
+    try {
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Removes a failed job and fails its operation in its stead, as the worker would have on a final
+   * failure, so the operation ends and its saga compensates instead of waiting for a job that is gone.
+   */
+  async discardFailed(hostId: string, jobId: string, principal: string, reason: string): Promise<boolean> {
+    const job = await Job.fromId<HostJobData>(this.queue(hostQueueName(hostId)), jobId);
+    if (!job || (await job.getState()) !== 'failed') return false;
+    await job.remove();
+    const d = job.data;
+    // Compensation steps report nothing (as in the host worker): their operation already failed.
+    if (d.step !== 'abortIncoming') {
+      await this.postResult(`${jobId}.discarded`, {
+        vmId: d.vmId,
+        operationId: d.operationId,
+        step: d.step,
+        jobId,
+        principal,
+        kind: 'failed',
+        reason,
+        attempts: job.attemptsMade,
+      });
+    }
+    return true;
   }
 
   /**

@@ -235,7 +235,10 @@ describe('e2e: the virtledger CLI for daily work (host, vm, op, completion, conf
     const res = await runCli(['completion', 'bash']);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /^complete -F _virtledger virtledger$/m);
-    assert.match(res.stdout, /^ {4}""\) opts="host audit vm image op snapshot project fleet queue completion" ;;$/m);
+    assert.match(
+      res.stdout,
+      /^ {4}""\) opts="host audit vm image op snapshot project network fleet queue projection completion" ;;$/m,
+    );
     assert.match(
       res.stdout,
       /^ {4}"vm stop"\) opts="--server --token --json --force --timeout-ms --wait --reason" ;;$/m,

@@ -84,6 +84,11 @@ const MATRIX: Record<string, Row> = {
   'POST /v1/vms/{id}/resume': { allowed: MUTATORS, ok: 202, vm: 'paused' },
   'POST /v1/vms/{id}/snapshots': { allowed: MUTATORS, ok: 202, vm: 'running', body: (n) => ({ name: `s-${n}` }) },
   'GET /v1/vms/{id}/snapshots': { allowed: ALL, ok: 200 },
+  // A plain GET (no Upgrade header) gets past the checks to the 426 naming the WebSocket; every role may watch.
+  'GET /v1/vms/{id}/console': { allowed: ALL, ok: 426 },
+  'POST /v1/vms/{id}/console/ticket': { allowed: ALL, ok: 201 },
+  // The matrix's VM runs on a simulated host, whose driver has no console: past the role check to the 422.
+  'GET /v1/vms/{id}/console/log': { allowed: ALL, ok: 422 },
   'GET /v1/vms/{id}/diff': { allowed: ['admin', 'operator', 'auditor'], ok: 200 },
   'GET /v1/vms/{id}/why': { allowed: ['admin', 'operator', 'auditor'], ok: 200 },
   'GET /v1/fleet': { allowed: ALL, ok: 200 },
@@ -96,6 +101,10 @@ const MATRIX: Record<string, Row> = {
   'DELETE /v1/operations/{id}': { allowed: MUTATORS, ok: 409 },
   'GET /v1/queues': { allowed: MUTATORS, ok: 200 },
   'GET /v1/queues/{host}/failed': { allowed: MUTATORS, ok: 200 },
+  // No job of the matrix's host ever fails: whoever may act gets past the role check to the 404
+  // (test/api/queue-actions.test.ts acts on real failed jobs).
+  'POST /v1/queues/{host}/failed/{job}/retry': { allowed: MUTATORS, ok: 404, params: { job: 'no-such-job' } },
+  'DELETE /v1/queues/{host}/failed/{job}': { allowed: MUTATORS, ok: 404, params: { job: 'no-such-job' } },
   'GET /v1/vms/{id}/events': { allowed: ['admin', 'operator', 'auditor'], ok: 200 },
   'GET /v1/events': { allowed: AUDIT, ok: 200 },
   'GET /v1/events/stream': { allowed: AUDIT, ok: 200 },
@@ -131,6 +140,15 @@ const MATRIX: Record<string, Row> = {
   'GET /v1/placement-groups/{id}': { allowed: ALL, ok: 200 },
   // The group has a member (created in before()): a mutator gets past the role check to the 409 naming it.
   'DELETE /v1/placement-groups/{id}': { allowed: MUTATORS, ok: 409 },
+  // Networks are shared: only an all-projects principal changes them. DELETE hits the network a VM uses: 409.
+  'POST /v1/networks': {
+    allowed: ['admin'],
+    ok: 201,
+    body: (n) => ({ name: `m-net-${n}`, cidr: `10.77.${n % 250}.0/24` }),
+  },
+  'GET /v1/networks': { allowed: ALL, ok: 200 },
+  'GET /v1/networks/{id}': { allowed: ALL, ok: 200 },
+  'DELETE /v1/networks/{id}': { allowed: ['admin'], ok: 409 },
   'GET /health': { allowed: 'public', ok: 200 },
   'GET /metrics': { allowed: 'public', ok: 200 },
 };
@@ -149,6 +167,7 @@ describe('e2e: role matrix (every route × every role)', () => {
   let vmId: string;
   let operationId: string;
   let groupId: string;
+  let networkId: string;
   let n = 0;
 
   const dir = tempDir('vl-matrix-');
@@ -173,6 +192,10 @@ describe('e2e: role matrix (every route × every role)', () => {
     assert.equal(group.status, 201, JSON.stringify(group.body));
     groupId = group.body.id as string;
     await createVmOp(t, { name: 'member', placementGroupId: groupId });
+    const net = await t.as('admin').post('/v1/networks', { name: 'm-net', cidr: '172.31.0.0/24' });
+    assert.equal(net.status, 201, JSON.stringify(net.body));
+    networkId = net.body.id as string;
+    await createVmOp(t, { name: 'on-net', hostId: hostA, nics: [{ networkId }] });
     for (const name of ['s1', 'm-del']) {
       const up = await sendRaw(port, {
         method: 'PUT',
@@ -223,7 +246,12 @@ describe('e2e: role matrix (every route × every role)', () => {
     const allowed = status === row.ok;
     const id = row.vm && allowed ? await freshVm(row.vm) : vmId;
     const kind = template.split('/')[2];
-    const ids: Record<string, string> = { hosts: hostA, operations: operationId, 'placement-groups': groupId };
+    const ids: Record<string, string> = {
+      hosts: hostA,
+      operations: operationId,
+      networks: networkId,
+      'placement-groups': groupId,
+    };
     let path = template.replace('{id}', ids[kind ?? ''] ?? id);
     for (const [name, value] of Object.entries({ name: 's1', host: hostA, ...row.params }))
       path = path.replace(`{${name}}`, value);

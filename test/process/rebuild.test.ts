@@ -236,6 +236,7 @@ for (const { store, skip } of STORE_KINDS) {
           { name: 'vms', position: head },
           { name: 'hosts', position: head },
           { name: 'images', position: head },
+          { name: 'networks', position: head },
         ],
       });
     });

@@ -17,7 +17,7 @@ import {
 export interface FuzzContext extends Target {
   tokens: Record<'admin' | 'operator' | 'auditor' | 'viewer', string>;
   /** Ids that exist, so some requests reach the handlers past the 404s. */
-  ids: { vm: string[]; host: string[]; operation: string[]; snapshot: string[] };
+  ids: { vm: string[]; host: string[]; operation: string[]; snapshot: string[]; network: string[] };
 }
 
 export interface FuzzRequest extends RawRequest {
@@ -63,6 +63,7 @@ function pathValue(name: string, ctx: FuzzContext, template: string): fc.Arbitra
     vms: ctx.ids.vm,
     hosts: ctx.ids.host,
     operations: ctx.ids.operation,
+    networks: ctx.ids.network,
     projects: ['default', 'fuzz'],
   };
   const known =

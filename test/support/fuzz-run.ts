@@ -14,7 +14,7 @@ import type { RecordedEvent } from '../../src/eventstore/event-store.port.js';
 import { TOKENS, type TestApp } from './app.js';
 import { findMarker, listTree, unexpectedNewPaths } from './fuzz-files.js';
 import { sendRaw } from './fuzz-http.js';
-import { anyRequest, type FuzzContext, type FuzzRequest } from './fuzz-request.js';
+import { anyRequest, requestOf, type FuzzContext, type FuzzRequest } from './fuzz-request.js';
 import { loadRoutes, type FuzzRoute } from './fuzz-routes.js';
 
 export interface FuzzReport {
@@ -63,7 +63,7 @@ export function describeRequest(req: FuzzRequest): string {
 
 /** Ids that exist before the fuzzing starts: two hosts, two VMs, a snapshot. */
 async function seedState(t: TestApp): Promise<FuzzContext['ids']> {
-  const ids: FuzzContext['ids'] = { vm: [], host: [], operation: [], snapshot: ['s1'] };
+  const ids: FuzzContext['ids'] = { vm: [], host: [], operation: [], snapshot: ['s1'], network: [] };
   for (const name of ['fz-hv-1', 'fz-hv-2']) {
     const res = await t.as('admin').post('/v1/hosts', {
       name,
@@ -77,6 +77,10 @@ async function seedState(t: TestApp): Promise<FuzzContext['ids']> {
   // A project with quotas, so fuzzed creates naming it go through admission (and its refusals).
   const project = await t.as('admin').post('/v1/projects', { name: 'fuzz', quotas: { vms: 20, vcpus: 64 } });
   if (project.status !== 201) throw new Error(`seed project: ${project.status} ${JSON.stringify(project.body)}`);
+  // A network, so fuzzed reads, deletes and NICs naming it reach the handlers past the 404s.
+  const net = await t.as('admin').post('/v1/networks', { name: 'fz-net', cidr: '10.99.0.0/24' });
+  if (net.status !== 201) throw new Error(`seed network: ${net.status} ${JSON.stringify(net.body)}`);
+  ids.network.push(net.body.id as string);
   for (const name of ['fz-vm-1', 'fz-vm-2']) {
     const res = await t.as('operator').post('/v1/vms', { name, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
     if (res.status !== 202) throw new Error(`seed vm: ${res.status} ${JSON.stringify(res.body)}`);
@@ -155,43 +159,54 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   let cursor = (await eventsAfter(t, undefined)).at(-1)?.position;
   log(`fuzz: seed=${seed} runs=${runs} routes=${routes.length} marker=${marker}`);
 
-  await fc.assert(
-    fc.asyncProperty(anyRequest(routes, ctx), async (req) => {
-      const pending = await eventsAfter(t, cursor);
-      cursor = pending.at(-1)?.position ?? cursor;
-      report.tried++;
-      report.byRoute[req.route] = (report.byRoute[req.route] ?? 0) + 1;
-      let status: number;
-      let text: string;
-      let headers: Record<string, string | string[] | undefined>;
-      try {
-        ({ status, text, headers } = await sendRaw(port, req));
-      } catch (err) {
-        report.statuses.none = (report.statuses.none ?? 0) + 1;
-        violation(req, `no answer: ${(err as Error).message}`);
-        return;
-      }
-      report.statuses[status] = (report.statuses[status] ?? 0) + 1;
-      if (status === 202 && headers['idempotent-replayed'] === undefined) {
-        const op = (JSON.parse(text) as { operationId?: unknown }).operationId;
-        if (typeof op === 'string') report.operations.push(op);
-      }
-      if (status >= 500) violation(req, `answered ${status}: ${text.slice(0, 300)}`);
-      const shapeProblem = errorShapeProblem(req, status, text);
-      if (shapeProblem) violation(req, shapeProblem);
-      const appended = await eventsAfter(t, cursor);
-      cursor = appended.at(-1)?.position ?? cursor;
-      // Saga and result events of earlier commands land at any time; an event this request caused is
-      // one appended by an HTTP handler (causation http:<operation>) while it was being answered.
-      const mine = appended.filter((e) => e.metadata.causationId.startsWith('http:'));
-      if (mine.length) report.appended++;
-      if (mine.length && status >= 400)
-        violation(req, `answered ${status} but appended ${mine.map((e) => e.type).join(', ')}`);
-      const p = polluted(shape);
-      if (p) violation(req, `prototype pollution: ${p}`);
-    }),
-    { seed, numRuns: runs, endOnFailure: true },
-  );
+  const check = async (req: FuzzRequest): Promise<void> => {
+    const pending = await eventsAfter(t, cursor);
+    cursor = pending.at(-1)?.position ?? cursor;
+    report.tried++;
+    report.byRoute[req.route] = (report.byRoute[req.route] ?? 0) + 1;
+    let status: number;
+    let text: string;
+    let headers: Record<string, string | string[] | undefined>;
+    try {
+      ({ status, text, headers } = await sendRaw(port, req));
+    } catch (err) {
+      report.statuses.none = (report.statuses.none ?? 0) + 1;
+      violation(req, `no answer: ${(err as Error).message}`);
+      return;
+    }
+    report.statuses[status] = (report.statuses[status] ?? 0) + 1;
+    if (status === 202 && headers['idempotent-replayed'] === undefined) {
+      const op = (JSON.parse(text) as { operationId?: unknown }).operationId;
+      if (typeof op === 'string') report.operations.push(op);
+    }
+    if (status >= 500) violation(req, `answered ${status}: ${text.slice(0, 300)}`);
+    const shapeProblem = errorShapeProblem(req, status, text);
+    if (shapeProblem) violation(req, shapeProblem);
+    const appended = await eventsAfter(t, cursor);
+    cursor = appended.at(-1)?.position ?? cursor;
+    // Saga and result events of earlier commands land at any time; an event this request caused is
+    // one appended by an HTTP handler (causation http:<operation>) while it was being answered.
+    const mine = appended.filter((e) => e.metadata.causationId.startsWith('http:'));
+    if (mine.length) report.appended++;
+    if (mine.length && status >= 400)
+      violation(req, `answered ${status} but appended ${mine.map((e) => e.type).join(', ')}`);
+    const p = polluted(shape);
+    if (p) violation(req, `prototype pollution: ${p}`);
+  };
+  // One request per route first (drawn from the seed), so every route is reached whatever the
+  // number of routes; the rest of the runs draw routes at random.
+  const sweep = routes.slice(0, runs);
+  for (const [i, route] of sweep.entries()) {
+    const [req] = fc.sample(requestOf(route, ctx), { seed: seed + i, numRuns: 1 });
+    if (req) await check(req);
+  }
+  if (runs > sweep.length) {
+    await fc.assert(fc.asyncProperty(anyRequest(routes, ctx), check), {
+      seed,
+      numRuns: runs - sweep.length,
+      endOnFailure: true,
+    });
+  }
 
   // Let accepted commands finish before looking at the disk.
   let last = -1;

@@ -1,5 +1,5 @@
 /**
- * The console's entry: a hash router (`#/hosts`, `#/vms`, `#/vms/<id>`, `#/audit`) over
+ * The console's entry: a hash router (`#/hosts`, `#/vms`, `#/vms/<id>`, `#/audit`, `#/queues`) over
  * views that each render into <main> and stop their live feeds when left.
  */
 import { ApiError, session } from './api.js';
@@ -7,6 +7,7 @@ import { errorLine, h, mount } from './dom.js';
 import { auditView } from './views/audit.js';
 import { hostsView } from './views/hosts.js';
 import { loginView } from './views/login.js';
+import { queuesView } from './views/queues.js';
 import { vmView } from './views/vm.js';
 import { vmsView } from './views/vms.js';
 
@@ -26,6 +27,7 @@ async function route(): Promise<void> {
     if (vm) await vmView(root, ctl.signal, decodeURIComponent(vm[1]!));
     else if (path === '/hosts') await hostsView(root);
     else if (path === '/audit') await auditView(root);
+    else if (path === '/queues') await queuesView(root);
     else await vmsView(root, ctl.signal);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {

@@ -22,6 +22,8 @@ export interface Vm {
   vcpus: number;
   memoryMiB: number;
   revision?: number;
+  /** Each NIC's network and its allocated MAC and IP. */
+  nics?: { networkId: string; mac: string; ip: string }[];
   [field: string]: unknown;
 }
 
@@ -52,4 +54,23 @@ export interface FieldChange {
 export interface Accepted {
   operationId: string;
   vmId: string;
+}
+
+export interface QueueCounts {
+  hostId: string;
+  hostName: string;
+  waiting?: number;
+  active?: number;
+  delayed?: number;
+  failed?: number;
+}
+
+export interface FailedJob {
+  id: string;
+  step: string;
+  operationId: string | null;
+  vmId: string | null;
+  error: string;
+  attempts: number;
+  failedAt: string | null;
 }

@@ -1,5 +1,5 @@
 import type { EvacuationChild, EvacuationRefusal } from './host.events.js';
-import type { HostCapabilities, HostLifecycleState, Resources } from './host.events.js';
+import type { HostCapabilities, HostLifecycleState, QueueJobRef, Resources } from './host.events.js';
 
 export type HostCommand =
   | {
@@ -22,4 +22,7 @@ export type HostCommand =
   | { type: 'StartEvacuation'; operationId: string; children: EvacuationChild[]; refused: EvacuationRefusal[] }
   /** From the control plane's heartbeat watch (see heartbeat-verdict.ts). */
   | { type: 'MarkUnreachable'; lastHeartbeatAt: string; lastHeartbeatBy: string; silentMs: number; observedBy: string }
-  | { type: 'MarkReachable'; heartbeatAt: string; heartbeatBy: string; observedBy: string };
+  | { type: 'MarkReachable'; heartbeatAt: string; heartbeatBy: string; observedBy: string }
+  /** An operator's act on a failed job of the host's queue, recorded before it is carried out. */
+  | { type: 'RetryQueueJob'; job: QueueJobRef; by: string }
+  | { type: 'DiscardQueueJob'; job: QueueJobRef; by: string; reason: string };

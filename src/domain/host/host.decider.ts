@@ -136,6 +136,12 @@ export function decideHost(cmd: HostCommand, state: HostState): HostEvent[] {
       const { type: _t, ...data } = cmd;
       return [{ type: 'HostReachable', data }];
     }
+    // Each act is its own event (retrying twice is two retries); whether the job is still failed is
+    // BullMQ's to say, checked by the caller just before.
+    case 'RetryQueueJob':
+      return [{ type: 'HostJobRetried', data: { ...cmd.job, by: cmd.by } }];
+    case 'DiscardQueueJob':
+      return [{ type: 'HostJobDiscarded', data: { ...cmd.job, by: cmd.by, reason: cmd.reason } }];
   }
 }
 

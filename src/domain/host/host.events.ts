@@ -70,6 +70,21 @@ export type HostEvacuationStarted = DomainEvent<
   { operationId: string; children: EvacuationChild[]; refused: EvacuationRefusal[] }
 >;
 
+/** A job of the host's queue as an operator acted on it (retry or discard of a failed job). */
+export interface QueueJobRef {
+  jobId: string;
+  step: string;
+  operationId: string | null;
+  vmId: string | null;
+  /** Why BullMQ failed it, as it read when the operator acted. */
+  error: string;
+  attempts: number;
+}
+/** An operator put a failed job of the host's queue back to waiting (`POST …/failed/{jobId}/retry`). */
+export type HostJobRetried = DomainEvent<'HostJobRetried', QueueJobRef & { by: string }>;
+/** An operator gave a failed job up (`DELETE …/failed/{jobId}`): its operation fails with this reason. */
+export type HostJobDiscarded = DomainEvent<'HostJobDiscarded', QueueJobRef & { by: string; reason: string }>;
+
 export type HostEvent =
   | HostRegistered
   | HostCapacityReserved
@@ -79,7 +94,9 @@ export type HostEvent =
   | HostRemoved
   | HostEvacuationStarted
   | HostUnreachable
-  | HostReachable;
+  | HostReachable
+  | HostJobRetried
+  | HostJobDiscarded;
 export type HostEventType = HostEvent['type'];
 
 export function isHostEventType(type: string): type is HostEventType {
@@ -92,6 +109,8 @@ export function isHostEventType(type: string): type is HostEventType {
     type === 'HostRemoved' ||
     type === 'HostEvacuationStarted' ||
     type === 'HostUnreachable' ||
-    type === 'HostReachable'
+    type === 'HostReachable' ||
+    type === 'HostJobRetried' ||
+    type === 'HostJobDiscarded'
   );
 }

@@ -107,5 +107,9 @@ export function evolveHost(state: HostState, event: HostEvent, at: string | null
       return { ...state, unreachable: { ...event.data, since: at } };
     case 'HostReachable':
       return { ...state, unreachable: null };
+    case 'HostJobRetried':
+    case 'HostJobDiscarded':
+      // The audit trail of the queue: the host itself is unchanged.
+      return state;
   }
 }

@@ -67,6 +67,20 @@ export interface VmSpecData {
   hostSelector?: Record<string, string>;
   /** How placement ordered the hosts for this VM, when the request or the deployment chose one. */
   placement?: 'spread' | 'pack';
+  /** NICs, each with the address its network allocated before the VM was created (kept across migration). */
+  nics?: NicSpec[];
+}
+
+/** One NIC as the host plumbs it: which network, the allocated MAC and IP, and the network's addressing. */
+export interface NicSpec {
+  networkId: string;
+  mac: string;
+  ip: string;
+  prefixLength: number;
+  gateway: string;
+  cidr: string;
+  nat: boolean;
+  vni: number;
 }
 
 /** Which catalog image, exactly: a worker copies it by name and refuses bytes whose sha256 differs. */

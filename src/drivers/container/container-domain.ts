@@ -19,6 +19,7 @@ import type { ContainerHostConfig } from './container-uri.js';
 import { isSameLiveProcess, procStat, signal, waitGone } from './proc-stat.js';
 import { createDiskImage, mountDiskImage, unmountDiskImage, withFileLock } from './disk-image.js';
 import { assertMountPoints, copyTree, ensureMountPoints } from './rootfs.js';
+import type { HostNetworks } from '../kit/network/host-networks.js';
 
 export interface HostContext {
   storageDir: string;
@@ -30,6 +31,8 @@ export interface HostContext {
   runcRoot: string;
   /** Where this host's container disks are mounted (`<mounts>/<hash of storageDir>`). */
   diskMounts: string;
+  /** Bridges, veths, DHCP and NAT of the networks this host's containers are on. */
+  networks: HostNetworks;
 }
 
 export interface StoredSpec extends VmSpec {
@@ -145,6 +148,7 @@ export class ContainerDomain {
         bundle: this.paths.vmDir,
         pidFile: this.paths.pidFile,
         consoleLog: this.paths.console,
+        consoleIn: this.paths.consoleIn,
         startGraceMs: this.host.config.startGraceMs,
         signal,
       });
@@ -154,6 +158,9 @@ export class ContainerDomain {
         startedAt: new Date().toISOString(),
         cgroups,
       } satisfies RunInfo);
+      // runc made the network namespace (owned by the container's user namespace, so its sysfs
+      // mounts); the NICs are moved into it from here, where the host's CAP_NET_ADMIN reaches it.
+      if (spec.nics?.length) await this.host.networks.plugVeths(this.vmId, spec.nics, init.pid);
     } catch (err) {
       await this.clearLeftovers(cgroups);
       throw err;
@@ -267,6 +274,8 @@ export class ContainerDomain {
     await waitGone(() => cgroupPids(cgroups).length === 0, KILL_WAIT_MS);
     await runcDelete(this.host.runcRoot, this.vmId);
     await removeCgroups(cgroups);
+    // The peers died with the namespace; the host ends and the DHCP entries go now.
+    await this.host.networks.unplug(this.vmId);
     removeFile(this.paths.run);
     removeFile(this.paths.pidFile);
   }

@@ -30,6 +30,8 @@ export interface ContainerPaths {
   /** Written by the container's first process: its host pid. */
   pidFile: string;
   console: string;
+  /** A FIFO the init reads as its stdin: the console's input (its output is `console`). */
+  consoleIn: string;
   /** Left by finishIncoming until the migrated VM is started where it ran before. */
   migratedIn: string;
   incomingDir: string;
@@ -55,6 +57,7 @@ export function containerPaths(storageDir: string, vmId: string, diskMounts: str
     run: join(vmDir, 'run.json'),
     pidFile: join(vmDir, 'init.pid'),
     console: join(vmDir, 'console.log'),
+    consoleIn: join(vmDir, 'console.in'),
     migratedIn: join(vmDir, 'migrated-in.json'),
     incomingDir: join(storageDir, `.incoming-${vmId}`),
     tombstone: join(storageDir, `.migrated-${vmId}.json`),

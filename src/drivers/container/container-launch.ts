@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { runTool } from '../kit/run-tool.js';
 import { DriverError } from '../hypervisor-driver.port.js';
 import { procStat, isSameLiveProcess } from './proc-stat.js';
@@ -13,6 +13,8 @@ export interface LaunchOptions {
   bundle: string;
   pidFile: string;
   consoleLog: string;
+  /** The FIFO the init reads as stdin (made here): what the console types. */
+  consoleIn: string;
   startGraceMs: number;
   signal?: AbortSignal;
 }
@@ -36,7 +38,14 @@ const EXIT_WAIT_MS = 5_000;
  * failed start whose message carries the console output.
  */
 export async function launchContainer(o: LaunchOptions): Promise<LaunchedInit> {
-  const out = openSync(o.consoleLog, 'a');
+  const stdin = await openConsoleFifo(o.consoleIn);
+  let out: number;
+  try {
+    out = openSync(o.consoleLog, 'a');
+  } catch (err) {
+    closeSync(stdin);
+    throw err;
+  }
   let exit: string | undefined;
   try {
     // `runc run` in the foreground (its own session, not waited for): it stays the init's parent,
@@ -44,7 +53,7 @@ export async function launchContainer(o: LaunchOptions): Promise<LaunchedInit> {
     // reports; when the init dies it removes the container's state and cgroups.
     const child = spawn('runc', ['--root', o.runcRoot, 'run', '--bundle', o.bundle, '--pid-file', o.pidFile, o.id], {
       detached: true,
-      stdio: ['ignore', out, out],
+      stdio: [stdin, out, out],
       env: RUNC_ENV,
     });
     child.on('error', (err) => (exit = `could not run runc: ${err.message}`));
@@ -52,6 +61,7 @@ export async function launchContainer(o: LaunchOptions): Promise<LaunchedInit> {
     child.unref();
   } finally {
     closeSync(out);
+    closeSync(stdin);
   }
 
   const deadline = Date.now() + PID_WAIT_MS;
@@ -79,6 +89,19 @@ export async function launchContainer(o: LaunchOptions): Promise<LaunchedInit> {
     throw startFailure(o, exit ?? 'init exited');
   }
   return { pid, startTime: st.startTime };
+}
+
+/**
+ * The init's stdin: a FIFO opened read-write, so it never reads end-of-file while no console is
+ * attached (the container holds a writer itself) and a worker restart does not disturb it.
+ * The console writes into it (kit/console-streams.ts); an init that never reads stdin just
+ * leaves the bytes in the pipe.
+ */
+async function openConsoleFifo(path: string): Promise<number> {
+  rmSync(path, { force: true });
+  await runTool('mkfifo', ['-m', '0600', path], { timeoutMs: 10_000 });
+  if (!lstatSync(path).isFIFO()) throw new DriverError('failed', `${path} is not a FIFO`);
+  return openSync(path, constants.O_RDWR | constants.O_NOCTTY);
 }
 
 function startFailure(o: LaunchOptions, how: string): DriverError {

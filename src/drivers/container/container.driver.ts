@@ -4,6 +4,7 @@ import { isAbsolute, join, normalize } from 'node:path';
 import {
   DriverError,
   type CallContext,
+  type ConsoleStream,
   type DomainInfo,
   type DomainState,
   type DomainStatus,
@@ -30,10 +31,13 @@ import {
 } from './container-snapshots.js';
 import { parseContainerUri } from './container-uri.js';
 import { runcList } from './container-launch.js';
+import { containerConsoleLog, openContainerConsole } from './container-console.js';
 import { buildRootfs, resolveImage } from './rootfs.js';
+import { writeContainerSeed } from './container-seed.js';
 import { shiftTree } from './id-map.js';
 import { TarReceivers } from './tar-receiver.js';
 import { isDir, safeReaddir } from '../kit/fs-probe.js';
+import { HostNetworks } from '../kit/network/host-networks.js';
 
 /**
  * What a `container` host can do, from its URI and the machine's cgroup mounts (read, never
@@ -65,6 +69,7 @@ export function containerCapabilities(uri: string): DriverCapabilities {
  * - Host URI: `container:///?storage=…&images=…&stopTimeoutMs=…` (container-uri.ts).
  * - Files: `<storage>/<vmId>/{spec.json,config.json,disk.ext4,snapshots/<name>/,run.json,init.pid,console.log}`,
  *   runc's state in `<storage>/.runc`, the disk mounted at `<mounts>/<hash of storage>/<vmId>`.
+ * - `spec.nics`: a veth pair per NIC (kit/network), the peer moved into the netns runc made.
  */
 export class ContainerDriver implements HypervisorDriver {
   readonly kind = 'container';
@@ -87,6 +92,7 @@ export class ContainerDriver implements HypervisorDriver {
       imageDirs: config.imageDirs.length > 0 ? config.imageDirs : [join(storageDir, '.images')],
       runcRoot: join(storageDir, '.runc'),
       diskMounts: join(config.mounts, createHash('sha256').update(storageDir).digest('hex').slice(0, 16)),
+      networks: new HostNetworks({ owner: `container-${hostKeyOf(binding.id)}` }),
     };
     ensureDir(storageDir);
   }
@@ -127,6 +133,7 @@ export class ContainerDriver implements HypervisorDriver {
         // Built aside and renamed, so a crash never leaves a half root filesystem that define would keep.
         try {
           await buildRootfs(source, dom.paths.rootfsNew, this.host.config.busybox);
+          writeContainerSeed(dom.paths.rootfsNew, spec);
           shiftTree(dom.paths.rootfsNew);
         } catch (err) {
           rmSync(dom.paths.rootfsNew, { recursive: true, force: true });
@@ -181,6 +188,7 @@ export class ContainerDriver implements HypervisorDriver {
       if (existsSync(dom.paths.vmDir)) await dom.terminate({ graceful: false, timeoutMs: 0 });
       // The container's own mounts die with its mount namespace; its disk is mounted here.
       await dom.closeDisk();
+      await this.host.networks.unplug(dom.vmId);
       rmSync(dom.paths.vmDir, { recursive: true, force: true });
       this.receivers.close(dom.vmId);
       rmSync(dom.paths.incomingDir, { recursive: true, force: true });
@@ -250,6 +258,14 @@ export class ContainerDriver implements HypervisorDriver {
 
   async status(spec: VmSpec): Promise<DomainStatus> {
     return this.domain(spec.id).status();
+  }
+
+  async openConsole(spec: VmSpec): Promise<ConsoleStream> {
+    return openContainerConsole(this.domain(spec.id));
+  }
+
+  async consoleLog(spec: VmSpec, maxBytes: number): Promise<Buffer> {
+    return containerConsoleLog(this.domain(spec.id), maxBytes);
   }
 
   /**

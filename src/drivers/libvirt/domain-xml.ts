@@ -20,12 +20,13 @@ export interface DomainXmlInput {
   seed?: string;
   /** Everything the guest prints on its serial console, kept by virtlogd whether or not anyone is attached. */
   consoleLog?: string;
+  /** NICs on virtledger networks: libvirt makes a tap on each bridge (made by the driver beforehand). */
+  nics?: { bridge: string; mac: string }[];
 }
 
 /**
- * The domain XML of one VM: a virtio qcow2 disk, a virtio NIC on user-mode networking (no
- * bridge or privileges needed on the host), a pty serial console, ACPI so `virsh shutdown`
- * reaches the guest. Deterministic (same input, same bytes): it is golden-file tested.
+ * The domain XML of one VM: a virtio qcow2 disk, virtio NICs (see interfaces()), a pty serial
+ * console, ACPI so `virsh shutdown` reaches the guest. Deterministic (same input, same bytes): it is golden-file tested.
  */
 export function domainXml(d: DomainXmlInput): string {
   const os = [`    <type arch='x86_64' machine='pc'>hvm</type>`];
@@ -72,10 +73,7 @@ export function domainXml(d: DomainXmlInput): string {
           `    </disk>`,
         ]
       : []),
-    `    <interface type='user'>`,
-    `      <mac address='${macFor(d.vmId)}'/>`,
-    `      <model type='virtio'/>`,
-    `    </interface>`,
+    ...interfaces(d),
     `    <serial type='pty'>`,
     ...(d.consoleLog ? [`      <log file='${esc(d.consoleLog)}' append='off'/>`] : []),
     `      <target port='0'/>`,
@@ -87,6 +85,28 @@ export function domainXml(d: DomainXmlInput): string {
     `</domain>`,
     '',
   ].join('\n');
+}
+
+/**
+ * A virtio NIC on user-mode networking (no bridge or privileges needed) for a VM without
+ * networks; otherwise one `type='bridge'` NIC per network NIC with the MAC the network allocated.
+ */
+function interfaces(d: DomainXmlInput): string[] {
+  if (!d.nics || d.nics.length === 0) {
+    return [
+      `    <interface type='user'>`,
+      `      <mac address='${macFor(d.vmId)}'/>`,
+      `      <model type='virtio'/>`,
+      `    </interface>`,
+    ];
+  }
+  return d.nics.flatMap((n) => [
+    `    <interface type='bridge'>`,
+    `      <source bridge='${esc(n.bridge)}'/>`,
+    `      <mac address='${esc(n.mac)}'/>`,
+    `      <model type='virtio'/>`,
+    `    </interface>`,
+  ]);
 }
 
 /** A stable UUID per VM id, so a redefine (retried define, migration target) keeps the domain's identity. */

@@ -12,6 +12,8 @@ import {
 } from '../hypervisor-driver.port.js';
 import type { HostPolicy } from '../kit/host-policy.js';
 import { kernelBootOf } from '../kit/image-catalog.js';
+import { HostNetworks } from '../kit/network/host-networks.js';
+import { bridgeName } from '../kit/network/nic-names.js';
 import { assertSafeName } from '../kit/safe-name.js';
 import { parseDomstate } from './domain-state.js';
 import { domainXml } from './domain-xml.js';
@@ -36,6 +38,11 @@ export interface VmFiles {
   stopAck: string;
 }
 
+/** A libvirtd reached over loopback runs on this machine, in this network namespace: its taps meet our bridges. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 export function isActive(state: DomainState): boolean {
   return state === 'running' || state === 'paused' || state === 'migrating';
 }
@@ -51,6 +58,8 @@ export class LibvirtHost {
   readonly storageDir: string;
   readonly imagesDirs: string[];
   readonly capabilities: DriverCapabilities;
+  /** The bridges, DHCP and NAT of this host's networks (libvirt makes the taps itself). */
+  readonly networks: HostNetworks;
 
   constructor(
     readonly binding: HostBinding,
@@ -62,6 +71,19 @@ export class LibvirtHost {
     this.storageDir = storageDir;
     this.imagesDirs = this.config.imagesDirs.length > 0 ? this.config.imagesDirs : [join(storageDir, '.images')];
     this.capabilities = capabilitiesFor(this.config);
+    this.networks = new HostNetworks({ owner: `libvirt-${binding.id}` });
+  }
+
+  /** Makes the VM's networks exist on this machine (where libvirtd runs: a local URI) with its DHCP entries. */
+  async plugNetworks(spec: VmSpec): Promise<void> {
+    if (!spec.nics?.length) return;
+    if (!this.config.local && !isLoopback(new URL(this.uri).hostname)) {
+      throw new DriverError(
+        'unsupported',
+        `host ${this.binding.id} (${this.uri}): NICs on networks need libvirtd on the worker's machine`,
+      );
+    }
+    await this.networks.plugBridges(spec.id, spec.nics);
   }
 
   get uri(): string {
@@ -101,6 +123,7 @@ export class LibvirtHost {
       consoleLog: f.consoleLog,
       kernel: kernelBootOf(spec.image, this.imagesDirs),
       seed: await ensureSeed(f.vmDir, spec, ctx.signal),
+      nics: (spec.nics ?? []).map((n) => ({ bridge: bridgeName(n.networkId), mac: n.mac })),
     });
     writeFileSync(f.xml, xml);
     await this.v(['define', f.xml], ctx);

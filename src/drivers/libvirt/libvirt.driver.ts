@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import {
   type CallContext,
+  type ConsoleStream,
   type DomainInfo,
   type DomainState,
   type DomainStatus,
@@ -21,6 +22,7 @@ import { abortIncoming, finishIncoming, prepareIncoming } from './libvirt-incomi
 import { DOMAIN_PREFIX, LibvirtHost, type VmFiles } from './libvirt-host.js';
 import { defineVm, destroyVm, startVm, stopVm, whileActive } from './libvirt-lifecycle.js';
 import { migrateOut } from './libvirt-outgoing.js';
+import { libvirtConsoleLog, openLibvirtConsole } from './libvirt-console.js';
 import { deleteSnapshot, revertSnapshot, takeSnapshot } from './libvirt-snapshot-verbs.js';
 import type { LibvirtHostConfig } from './libvirt-uri.js';
 
@@ -81,11 +83,17 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   async start(spec: VmSpec, ctx: CallContext = {}): Promise<void> {
-    await this.exclusive(spec.id, 'start', () => startVm(this.host, spec, ctx));
+    await this.exclusive(spec.id, 'start', async () => {
+      await this.host.plugNetworks(spec); // libvirt attaches its tap to a bridge that must exist
+      await startVm(this.host, spec, ctx);
+    });
   }
 
   async stop(spec: VmSpec, opts: { force: boolean; timeoutMs?: number }, ctx: CallContext = {}): Promise<void> {
-    await this.exclusive(spec.id, 'stop', () => stopVm(this.host, spec, opts, ctx));
+    await this.exclusive(spec.id, 'stop', async () => {
+      await stopVm(this.host, spec, opts, ctx);
+      await this.host.networks.unplug(spec.id);
+    });
   }
 
   async reboot(spec: VmSpec, ctx: CallContext = {}): Promise<void> {
@@ -109,7 +117,10 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   async destroy(spec: VmSpec, ctx: CallContext = {}): Promise<void> {
-    await this.exclusive(spec.id, 'destroy', () => destroyVm(this.host, spec, ctx));
+    await this.exclusive(spec.id, 'destroy', async () => {
+      await destroyVm(this.host, spec, ctx);
+      await this.host.networks.unplug(spec.id);
+    });
   }
 
   async snapshot(spec: VmSpec, name: string, opts: { memory: boolean }, ctx: CallContext = {}): Promise<SnapshotInfo> {
@@ -119,7 +130,12 @@ export class LibvirtDriver implements HypervisorDriver {
 
   async revert(spec: VmSpec, name: string, ctx: CallContext = {}): Promise<DomainState> {
     assertSafeName('snapshot name', name);
-    return this.exclusive(spec.id, 'revert', () => revertSnapshot(this.host, spec, name, ctx));
+    return this.exclusive(spec.id, 'revert', async () => {
+      await this.host.plugNetworks(spec); // a memory snapshot's revert starts the domain
+      const state = await revertSnapshot(this.host, spec, name, ctx);
+      if (state !== 'running' && state !== 'paused') await this.host.networks.unplug(spec.id);
+      return state;
+    });
   }
 
   async deleteSnapshot(spec: VmSpec, name: string, ctx: CallContext = {}): Promise<void> {
@@ -138,12 +154,19 @@ export class LibvirtDriver implements HypervisorDriver {
   async prepareIncoming(spec: VmSpec, opts: { live: boolean }, ctx: CallContext = {}): Promise<MigrationEndpoint> {
     this.requireMigration(opts.live);
     assertSpecSizes(spec);
-    return this.exclusive(spec.id, 'prepare incoming', () => prepareIncoming(this.host, spec, opts, ctx));
+    return this.exclusive(spec.id, 'prepare incoming', async () => {
+      // The incoming domain is started by the migration itself, on the same bridges: MAC and IP stay.
+      if (opts.live) await this.host.plugNetworks(spec);
+      return prepareIncoming(this.host, spec, opts, ctx);
+    });
   }
 
   async migrate(spec: VmSpec, raw: MigrationEndpoint, opts: { live: boolean }, ctx: CallContext = {}): Promise<void> {
     this.requireMigration(opts.live);
-    await this.exclusive(spec.id, 'migrate', () => migrateOut(this.host, spec, raw, opts, ctx));
+    await this.exclusive(spec.id, 'migrate', async () => {
+      await migrateOut(this.host, spec, raw, opts, ctx);
+      await this.host.networks.unplug(spec.id);
+    });
   }
 
   async finishIncoming(spec: VmSpec, opts: { live: boolean }, ctx: CallContext = {}): Promise<void> {
@@ -151,11 +174,22 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   async abortIncoming(spec: VmSpec, ctx: CallContext = {}): Promise<void> {
-    await this.exclusive(spec.id, 'abort incoming', () => abortIncoming(this.host, spec, ctx));
+    await this.exclusive(spec.id, 'abort incoming', async () => {
+      await abortIncoming(this.host, spec, ctx);
+      if ((await this.host.domstate(spec.id, ctx)).state === 'absent') await this.host.networks.unplug(spec.id);
+    });
   }
 
   async status(spec: VmSpec): Promise<DomainStatus> {
     return this.host.domstate(spec.id, {});
+  }
+
+  async openConsole(spec: VmSpec, ctx: CallContext = {}): Promise<ConsoleStream> {
+    return openLibvirtConsole(this.host, { ...spec, id: assertSafeName('vm id', spec.id) }, ctx);
+  }
+
+  async consoleLog(spec: VmSpec, maxBytes: number): Promise<Buffer> {
+    return libvirtConsoleLog(this.host, { ...spec, id: assertSafeName('vm id', spec.id) }, maxBytes);
   }
 
   /**

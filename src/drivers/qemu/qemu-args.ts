@@ -20,6 +20,8 @@ export interface QemuLaunch {
   startPaused?: boolean;
   /** Start from this internal memory snapshot (revert of a stopped VM to a memory snapshot). */
   loadvm?: string;
+  /** NICs on virtledger networks: taps the driver made on the networks' bridges. */
+  nics?: { tap: string; mac: string }[];
 }
 
 /** The argv of one VM. Every path is absolute: QEMU reopens images by name when a migration activates them. */
@@ -41,12 +43,7 @@ export function qemuArgs(l: QemuLaunch): string[] {
     String(l.vcpus),
     '-drive',
     `file=${l.disk},format=qcow2,if=virtio,node-name=disk0,cache=writeback`,
-    // user-mode networking needs no privileges or bridge on the host; a VM-derived MAC keeps
-    // two VMs on one segment apart and stays the same across a migration.
-    '-netdev',
-    'user,id=n0',
-    '-device',
-    `virtio-net-pci,netdev=n0,mac=${macFor(l.vmId)}`,
+    ...netArgs(l),
     '-qmp',
     `unix:${l.qmpSocket},server=on,wait=off`,
     // The console is a socket for live use plus a per-process log that keeps everything, connected or not.
@@ -67,6 +64,23 @@ export function qemuArgs(l: QemuLaunch): string[] {
   if (l.incoming) args.push('-incoming', 'defer');
   if (l.loadvm) args.push('-loadvm', l.loadvm);
   return args;
+}
+
+/**
+ * NICs on networks are taps QEMU opens by name (made and enslaved by the driver, so QEMU runs no
+ * script); the MAC is the one the network allocated, kept across migrations. A VM without NICs
+ * keeps user-mode networking: no privileges or bridge needed, and a VM-derived MAC.
+ */
+function netArgs(l: QemuLaunch): string[] {
+  if (!l.nics || l.nics.length === 0) {
+    return ['-netdev', 'user,id=n0', '-device', `virtio-net-pci,netdev=n0,mac=${macFor(l.vmId)}`];
+  }
+  return l.nics.flatMap((nic, i) => [
+    '-netdev',
+    `tap,id=n${i},ifname=${nic.tap},script=no,downscript=no`,
+    '-device',
+    `virtio-net-pci,netdev=n${i},mac=${nic.mac}`,
+  ]);
 }
 
 function macFor(vmId: string): string {

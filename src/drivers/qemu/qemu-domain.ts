@@ -14,6 +14,7 @@ import {
   waitUntilGone,
 } from './qemu-process.js';
 import { domainStateOf } from './qemu-status.js';
+import type { HostNetworks } from '../kit/network/host-networks.js';
 import type { QemuHostConfig } from './qemu-uri.js';
 import type { QmpClient } from './qmp.client.js';
 import type { QmpPool } from './qmp-pool.js';
@@ -39,6 +40,8 @@ export interface HostContext {
   config: QemuHostConfig;
   accel: 'kvm' | 'tcg';
   pool: QmpPool;
+  /** Bridges, taps, DHCP and NAT of the networks this host's VMs are on. */
+  networks: HostNetworks;
 }
 
 export interface LaunchOptions {
@@ -162,6 +165,8 @@ export class QemuDomain {
     ensureDir(p.runDir);
     if (p.socketDir !== p.runDir) ensurePrivateDir(p.socketDir);
     for (const stale of [p.qmpSocket, p.serialSocket, p.pidFile, p.stoppedMarker]) removeFile(stale);
+    // Taps first: QEMU opens them by name at start, and a migration target keeps MAC and IP this way.
+    const plugged = spec.nics?.length ? await this.host.networks.plugTaps(this.vmId, spec.nics) : [];
     const args = qemuArgs({
       vmId: this.vmId,
       accel: this.host.accel,
@@ -174,6 +179,7 @@ export class QemuDomain {
       serialLog: p.serialLog,
       kernel: kernelBootOf(spec.image, this.host.imagesDirs),
       seed: await ensureSeed(p.vmDir, spec),
+      nics: plugged.map((n) => ({ tap: n.port ?? '', mac: n.mac })),
       ...options,
     });
     const pid = spawnDetached(this.host.config.qemuBinary, args, p.qemuLog);
@@ -222,7 +228,10 @@ export class QemuDomain {
    */
   async terminate(options: { graceful: boolean; timeoutMs: number; signal?: AbortSignal }): Promise<TerminateOutcome> {
     const pid = this.livePid();
-    if (pid === undefined) return 'not-running';
+    if (pid === undefined) {
+      await this.releaseNetwork(); // a crashed QEMU left its taps and DHCP entries behind
+      return 'not-running';
+    }
     ensureDir(this.paths.runDir);
     this.writeStoppedMarker('pending');
     let outcome: TerminateOutcome;
@@ -235,7 +244,13 @@ export class QemuDomain {
     }
     this.writeStoppedMarker(outcome);
     this.cleanupRuntime();
+    await this.releaseNetwork();
     return outcome;
+  }
+
+  /** The VM's taps and DHCP entries leave this host; a network left without NICs here is torn down. */
+  releaseNetwork(): Promise<void> {
+    return this.host.networks.unplug(this.vmId);
   }
 
   private async endProcess(

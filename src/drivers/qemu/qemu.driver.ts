@@ -4,6 +4,7 @@ import { isAbsolute, join, normalize } from 'node:path';
 import {
   DriverError,
   type CallContext,
+  type ConsoleStream,
   type DomainInfo,
   type DomainState,
   type DomainStatus,
@@ -27,9 +28,11 @@ import { listQemuProcesses } from './qemu-process.js';
 import { deleteSnapshot, listSnapshots, revertSnapshot, takeSnapshot } from './qemu-snapshots.js';
 import { parseQemuUri, type QemuHostConfig } from './qemu-uri.js';
 import { QmpPool } from './qmp-pool.js';
+import { openQemuConsole, qemuConsoleLog } from './qemu-console.js';
 import { SAFE_NAME, assertSafeName, assertSpecSizes, diskBytesOf } from '../kit/safe-name.js';
 import { ensureDir, removeFile, storageId, tombstonePath } from '../kit/vm-files.js';
 import { isDir, safeReaddir } from '../kit/fs-probe.js';
+import { HostNetworks } from '../kit/network/host-networks.js';
 
 /** What a `qemu` host can do, from its URI alone (no process started): the API's 422 check. */
 /** The registration probe: `accel=kvm` on a machine without usable KVM is refused here (400), not at the first start. */
@@ -71,6 +74,8 @@ function resolveAccel(config: QemuHostConfig): 'kvm' | 'tcg' {
  * - `spec.image`: a base qcow2 to overlay, or `kernel:/abs/dir` to boot a kernel + initrd with the
  *   serial console on a socket; either only from the host's image catalog (kit/image-catalog.ts).
  * - Migration: shared storage or NBD storage copy (incoming-/outgoing-migration.ts).
+ * - `spec.nics`: a tap per NIC on its network's bridge (kit/network), plugged at every launch
+ *   (a migration target's too, so MAC and IP stay) and released when the process ends.
  */
 export class QemuDriver implements HypervisorDriver {
   readonly kind = 'qemu';
@@ -86,15 +91,17 @@ export class QemuDriver implements HypervisorDriver {
     if (storageDir.includes(',')) throw new Error(`storage dir must not contain a comma: ${storageDir}`);
     const accel = resolveAccel(config);
     this.capabilities = { ...capabilitiesFor(config), hardwareAcceleration: accel === 'kvm' };
+    const hostKey = SAFE_NAME.test(binding.id)
+      ? binding.id
+      : createHash('sha256').update(binding.id).digest('hex').slice(0, 16);
     this.host = {
       storageDir,
       imagesDirs: config.imagesDirs.length > 0 ? config.imagesDirs : [join(storageDir, '.images')],
-      hostKey: SAFE_NAME.test(binding.id)
-        ? binding.id
-        : createHash('sha256').update(binding.id).digest('hex').slice(0, 16),
+      hostKey,
       config,
       accel,
       pool: new QmpPool({ connectTimeoutMs: 5_000, commandTimeoutMs: 10_000 }),
+      networks: new HostNetworks({ owner: `qemu-${hostKey}` }),
     };
     ensureDir(storageDir);
   }
@@ -247,6 +254,7 @@ export class QemuDriver implements HypervisorDriver {
         }
       }
       dom.removeAllFiles();
+      await dom.releaseNetwork();
       removeFile(tombstonePath(this.host.storageDir, this.host.hostKey, dom.vmId));
     });
   }
@@ -301,6 +309,15 @@ export class QemuDriver implements HypervisorDriver {
   async abortIncoming(spec: VmSpec): Promise<void> {
     const dom = this.domain(spec.id);
     await this.exclusive(dom, 'abort incoming', () => abortIncoming(dom));
+  }
+
+  /** Not under the VM lock: attaching to the console changes nothing a verb could race with. */
+  async openConsole(spec: VmSpec): Promise<ConsoleStream> {
+    return openQemuConsole(this.domain(spec.id));
+  }
+
+  async consoleLog(spec: VmSpec, maxBytes: number): Promise<Buffer> {
+    return qemuConsoleLog(this.domain(spec.id), maxBytes);
   }
 
   async status(spec: VmSpec): Promise<DomainStatus> {

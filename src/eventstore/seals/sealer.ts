@@ -91,6 +91,9 @@ export class Sealer {
 
   /** Rebuilds the frontier from the log, back-fills the witness, then seals on schedule. */
   async start(): Promise<void> {
+    // Started again when its process wins the control-plane lease back after losing it.
+    this.stopped = false;
+    clearInterval(this.timer);
     if (!this.privateKey) this.init();
     if (this.store.kind === 'kurrentdb') {
       // KurrentDB reserves `$` streams and leaves them out of $all reads: seals need their own stream name there first.

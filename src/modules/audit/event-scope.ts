@@ -1,4 +1,4 @@
-import { projectNameOf, vmIdOf } from '../../domain/streams.js';
+import { consoleVmIdOf, projectNameOf, vmIdOf } from '../../domain/streams.js';
 import { vmProject } from '../../domain/vm/vm.state.js';
 import type { RecordedEvent } from '../../eventstore/event-store.port.js';
 import { mayUse, seesAll } from '../../http/auth/project-scope.js';
@@ -18,7 +18,8 @@ export function eventScope(p: Principal, readModels: ReadModels): ((e: RecordedE
   return async (e) => {
     const project = projectNameOf(e.streamId);
     if (project !== undefined) return mayUse(p, project);
-    const vmId = vmIdOf(e.streamId);
+    // A VM's console sessions belong to the VM's project.
+    const vmId = vmIdOf(e.streamId) ?? consoleVmIdOf(e.streamId);
     if (!vmId) return false;
     let known = projects.get(vmId);
     if (known === undefined) {

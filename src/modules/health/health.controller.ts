@@ -88,8 +88,11 @@ export class HealthController {
         // process stays up (a restart would not help) but says it is degraded, and by what.
         const parked = this.status.parked();
         const total = Object.values(parked).reduce((a, b) => a + b, 0);
-        if (total > 0) return s.up({ head: head.toString(), lag, degraded: true, parked });
-        return s.up({ head: head.toString(), lag });
+        // Several API processes: which one runs the once-per-cluster roles (the others read its checkpoints).
+        const lease = this.status.lease?.();
+        const base = { head: head.toString(), lag, ...(lease ? { lease } : {}) };
+        if (total > 0) return s.up({ ...base, degraded: true, parked });
+        return s.up(base);
       },
       () => {
         const s = this.indicators.check('workers');

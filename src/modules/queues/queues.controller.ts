@@ -1,7 +1,22 @@
-import { Controller, Get, Inject, NotFoundException, Param, Query } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Query,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiAnswer } from '../../http/openapi/decorators.js';
-import { Roles } from '../../http/auth/roles.js';
+import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
+import { MUTATORS, Roles, type Principal } from '../../http/auth/roles.js';
+import { ReasonDto } from '../../http/reason.dto.js';
+import { FailedJobPage, QueueActionResponse } from './dto/queue-job.response.js';
+import { QueueActionsService } from './queue-actions.service.js';
 import { parseLimit } from '../../http/query.js';
 import { QUEUES, READ_MODELS, type QueueStats } from '../../http/tokens.js';
 import type { ReadModels } from '../../projections/read-models.js';
@@ -18,6 +33,7 @@ export class QueuesController {
   constructor(
     @Inject(QUEUES) private readonly queues: QueueStats,
     @Inject(READ_MODELS) private readonly readModels: ReadModels,
+    private readonly actions: QueueActionsService,
   ) {}
 
   @ApiAnswer("Every registered host's queue: waiting, active, delayed, prioritized and failed job counts", Object)
@@ -35,13 +51,41 @@ export class QueuesController {
     return { items, next: null };
   }
 
-  @ApiAnswer("A host queue's failed jobs, newest first, with their error and attempts", Object)
+  @ApiAnswer("A host queue's failed jobs, newest first, with their error and attempts", FailedJobPage)
   @ApiQuery({ name: 'limit', required: false, description: 'at most this many (default 50)' })
   @Get(':host/failed')
   @Roles('operator')
   async failed(@Param('host') host: string, @Query('limit') limit?: string) {
-    const rec = await this.readModels.getHost(host);
-    if (!rec || rec.state.removed) throw new NotFoundException(`host ${host} not found`);
+    await this.actions.hostExists(host);
     return { hostId: host, items: await this.queues.failed(host, parseLimit(limit, 'limit', 1000, 50)), next: null };
+  }
+
+  /** Put a failed job back to waiting; its operation, still in flight in the log, goes on. Recorded first. */
+  @ApiAnswer('Retry a failed job (recorded on the host stream with who and why)', QueueActionResponse)
+  @Post(':host/failed/:job/retry')
+  @HttpCode(200)
+  @Roles(...MUTATORS)
+  retry(
+    @Param('host') host: string,
+    @Param('job') job: string,
+    @Body() body: ReasonDto,
+    @CurrentPrincipal() p: Principal,
+  ): Promise<QueueActionResponse> {
+    return this.actions.retry(host, job, p, body.reason);
+  }
+
+  /** Give a failed job up: it is removed and its operation fails (compensation runs). Recorded first. */
+  @ApiAnswer('Discard a failed job; its operation fails with the reason', QueueActionResponse)
+  @ApiQuery({ name: 'reason', required: false, description: 'Why (kept with the discard, at most 500 characters)' })
+  @Delete(':host/failed/:job')
+  @Roles(...MUTATORS)
+  discard(
+    @Param('host') host: string,
+    @Param('job') job: string,
+    @CurrentPrincipal() p: Principal,
+    @Query('reason') reason?: string,
+  ): Promise<QueueActionResponse> {
+    if (reason !== undefined && reason.length > 500) throw new BadRequestException('reason: at most 500 characters');
+    return this.actions.discard(host, job, p, reason);
   }
 }

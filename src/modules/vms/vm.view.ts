@@ -30,6 +30,14 @@ export interface VmView {
   hostSelector?: Record<string, string>;
   /** spread or pack, when the create or the deployment chose one. */
   placement?: 'spread' | 'pack';
+  /** Each NIC's network and the MAC and IP allocated to it (kept across migrations). */
+  nics: VmNicView[];
+}
+
+export interface VmNicView {
+  networkId: string;
+  mac: string;
+  ip: string;
 }
 
 export function toVmView(state: VmState, revision: bigint | string, createdAt: string, updatedAt: string): VmView {
@@ -55,6 +63,7 @@ export function toVmView(state: VmState, revision: bigint | string, createdAt: s
     pendingOperation: state.pending
       ? { id: state.pending.id, kind: state.pending.kind, step: state.pending.awaiting }
       : null,
+    nics: (spec?.nics ?? []).map(({ networkId, mac, ip }) => ({ networkId, mac, ip })),
     migration: state.migration
       ? {
           sourceHostId: state.migration.sourceHostId,

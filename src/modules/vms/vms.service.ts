@@ -2,6 +2,7 @@ import { BadRequestException, Inject, Injectable, NotFoundException } from '@nes
 import { randomUUID } from 'node:crypto';
 import { handleCommand, PreconditionFailedError, type HandleResult } from '../../application/handle-command.js';
 import { admitVm } from '../../application/project-admission.js';
+import { allocateNics, checkNetworks, releaseUnlessRecorded } from '../../application/network-admission.js';
 import { mayUse, projectForCreate } from '../../http/auth/project-scope.js';
 import type { AggregateLoader } from '../../application/load-aggregate.js';
 import { upcast } from '../../domain/upcasters.js';
@@ -165,6 +166,7 @@ export class VmsService {
       project?: string;
       userData?: string;
       sshKeys?: string[];
+      nics?: { networkId: string }[];
     } & PlacementAsk,
     ctx: CommandContext,
   ): Promise<Accepted> {
@@ -188,6 +190,8 @@ export class VmsService {
     }
     await this.mustFitSomeHost(body);
     const placement = await this.placement.check(body);
+    const networkIds = (body.nics ?? []).map((n) => n.networkId);
+    await checkNetworks(this.aggregates, networkIds);
     const vmId = randomUUID();
     const operationId = randomUUID();
     const { vcpus, memoryMiB, diskGiB } = body;
@@ -197,6 +201,10 @@ export class VmsService {
     );
     // After the quota admission: a refused quota leaves no group member behind (a refused group only an in-flight quota count).
     const hostId = await this.placement.admit(body, placement, vmId, project, meta);
+    // Addresses before the VM's first event, so the spec the hosts get carries them (see network-admission.ts).
+    const nics = await allocateNics(this.aggregates, vmId, project, networkIds, ctx.principal.id, operationId, () =>
+      this.clock.now(),
+    );
     await this.run(
       vmId,
       {
@@ -213,12 +221,15 @@ export class VmsService {
           ...(body.userData !== undefined ? { userData: body.userData } : {}),
           ...(body.sshKeys?.length ? { sshKeys: body.sshKeys } : {}),
           ...placement,
+          ...(nics.length ? { nics } : {}),
         },
         hostId: hostId ?? null,
         start: body.start ?? true,
         project,
       },
       ctx,
+    ).catch((err: unknown) =>
+      releaseUnlessRecorded(this.aggregates, vmId, networkIds, ctx.principal.id, operationId, err),
     );
     return { operationId, vmId };
   }

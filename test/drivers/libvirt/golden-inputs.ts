@@ -28,4 +28,18 @@ export const GOLDEN: Record<string, DomainXmlInput> = {
     memoryMiB: 4096,
     disk: '/var/lib/virtledger/vm-golden2/disk.qcow2',
   },
+  'bridge-nics': {
+    domainName: 'vl-vm-golden3',
+    vmId: 'vm-golden3',
+    title: 'on two networks',
+    hostId: 'hv3',
+    domainType: 'qemu',
+    vcpus: 1,
+    memoryMiB: 128,
+    disk: '/srv/virtledger/hosts/hv3/vm-golden3/disk.qcow2',
+    nics: [
+      { bridge: 'vlbr-0a1b2c3d', mac: '52:54:00:12:34:56' },
+      { bridge: 'vlbr-4e5f6a7b', mac: '52:54:00:ab:cd:ef' },
+    ],
+  },
 };

@@ -3,6 +3,7 @@ import { errorLine, h, mount, stateTag } from '../dom.js';
 import type { Operation, Vm } from '../types.js';
 import { liveRefresh } from './live.js';
 import { historyPanel, type HistoryPick } from './history.js';
+import { consolePanel } from './console-panel.js';
 
 /** One VM: its state, actions, operations and history; refreshed by its own events. */
 export async function vmView(root: HTMLElement, signal: AbortSignal, id: string): Promise<void> {
@@ -28,7 +29,17 @@ export async function vmView(root: HTMLElement, signal: AbortSignal, id: string)
   };
   await refresh();
   const live = liveRefresh(`/v1/events/stream?fromPosition=end&vmId=${q}`, signal, refresh);
-  mount(root, h('p', {}, h('a', { href: '#/vms' }, '← all VMs'), ' · ', live), summary, status, ops, history);
+  // Built once: a refresh of the summary must not cut an attached console.
+  const consoleSection = consolePanel(id, signal);
+  mount(
+    root,
+    h('p', {}, h('a', { href: '#/vms' }, '← all VMs'), ' · ', live),
+    summary,
+    status,
+    consoleSection,
+    ops,
+    history,
+  );
 }
 
 function vmSummary(vm: Vm): HTMLElement[] {
@@ -40,6 +51,9 @@ function vmSummary(vm: Vm): HTMLElement[] {
       `id ${vm.id} · host ${vm.hostName ?? vm.hostId ?? '—'} · ${vm.vcpus} vCPU · ${vm.memoryMiB} MiB`,
       vm.revision === undefined ? '' : ` · revision ${vm.revision}`,
     ),
+    ...(vm.nics?.length
+      ? [h('p', {}, `NICs: ${vm.nics.map((n, i) => `eth${i} ${n.ip} (${n.mac}, network ${n.networkId})`).join(' · ')}`)]
+      : []),
   ];
 }
 

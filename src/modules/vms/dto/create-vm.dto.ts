@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
@@ -8,6 +9,8 @@ import {
   IsObject,
   IsOptional,
   IsString,
+  IsUUID,
+  ValidateNested,
   Matches,
   Max,
   MaxLength,
@@ -27,6 +30,14 @@ import {
   SSH_KEY_RULE,
   USER_DATA_MAX,
 } from '../../../domain/patterns.js';
+import { MAX_NICS } from '../../../application/network-admission.js';
+
+/** One NIC: the network it is on (GET /v1/networks); its address is allocated at create. */
+export class NicRequestDto {
+  @ApiProperty({ format: 'uuid', description: 'A network id (GET /v1/networks)' })
+  @IsUUID('4', { message: 'networkId must be a network id (a UUID)' })
+  networkId!: string;
+}
 
 export class CreateVmDto extends ReasonDto {
   @ApiProperty({ example: 'web-1' })
@@ -123,4 +134,16 @@ export class CreateVmDto extends ReasonDto {
   @IsString()
   @Matches(ID_PATTERN, { message: `placementGroupId ${NAME_RULE}` })
   placementGroupId?: string;
+
+  @ApiPropertyOptional({
+    type: [NicRequestDto],
+    maxItems: MAX_NICS,
+    description: `NICs (at most ${MAX_NICS}), each given an address on its network before the VM is created`,
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_NICS)
+  @ValidateNested({ each: true })
+  @Type(() => NicRequestDto)
+  nics?: NicRequestDto[];
 }

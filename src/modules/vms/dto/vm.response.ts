@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { VM_STATES, type SnapshotRecord, type VmStateName } from '../../../domain/vm/vm.types.js';
 import { AsOfResponse } from '../../../http/openapi/as-of.response.js';
-import type { VmView } from '../vm.view.js';
+import type { VmNicView, VmView } from '../vm.view.js';
 import type { Covers, Undocumented } from '../../../http/openapi/covers.js';
 
 // `implements` ties each schema to the view it documents: a field added to the view
@@ -46,6 +46,17 @@ export class VmCrashResponse {
 
   @ApiProperty({ enum: VM_STATES, enumName: 'VmState', example: 'running' })
   previousState!: VmStateName;
+}
+
+export class VmNicResponse implements VmNicView {
+  @ApiProperty({ format: 'uuid', description: 'The network (GET /v1/networks/{id})' })
+  networkId!: string;
+
+  @ApiProperty({ example: '52:54:00:12:34:56' })
+  mac!: string;
+
+  @ApiProperty({ example: '10.20.0.2' })
+  ip!: string;
 }
 
 export class VmResponse implements VmView {
@@ -121,6 +132,9 @@ export class VmResponse implements VmView {
 
   @ApiPropertyOptional({ enum: ['spread', 'pack'], description: 'How placement ordered the hosts for it' })
   placement?: 'spread' | 'pack';
+
+  @ApiProperty({ type: [VmNicResponse], description: 'NICs with their allocated MAC and IP' })
+  nics!: VmNicResponse[];
 }
 
 export class VmPage {

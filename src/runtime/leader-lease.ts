@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+/**
+ * Takes the lease when it is free: the fencing token comes from a counter that
+ * only ever grows, so a token names one tenure and a later owner always holds a
+ * larger one. Returns the token, or nil when someone holds the lease.
+ */
+const ACQUIRE = `
+if redis.call('exists', KEYS[1]) == 1 then return false end
+local token = redis.call('incr', KEYS[2])
+redis.call('set', KEYS[1], ARGV[1] .. '|' .. token, 'PX', ARGV[2])
+return token`;
+const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+export interface LeaseEvents {
+  /** This process now owns the lease with `token` (start the roles). */
+  acquired(token: number): Promise<void> | void;
+  /** The lease is gone (renewal refused, or Redis silent past the safe margin): stop the roles now. */
+  lost(reason: string): Promise<void> | void;
+}
+
+export interface LeaderLeaseOptions {
+  /** Redis key of the lease; `<key>:fence` holds the token counter. */
+  key: string;
+  ttlMs: number;
+  log: Logger;
+}
+
+/**
+ * One owner at a time across every process sharing a Redis: a key with a TTL,
+ * renewed every ttl/3 by its owner, taken by a standby (which tries every
+ * ttl/6) once it expires. An owner that cannot renew stops believing it owns
+ * the lease *before* the key can expire (at 2/3 of the TTL after the last
+ * successful renewal, measured on its own clock from before it sent it), so
+ * two owners never overlap while both clocks run at the same rate. A kill -9'd
+ * owner is replaced within ttl + ttl/6.
+ */
+export class LeaderLease {
+  readonly holder = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  private timer: NodeJS.Timeout | undefined;
+  private token: number | undefined;
+  /** Local deadline after which this process no longer trusts its ownership. */
+  private trustUntil = 0;
+  private busy = false;
+  private stopped = true;
+  /** Serialises acquired/lost so a role never starts while it is still stopping. */
+  private transitions: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: LeaderLeaseOptions,
+    private readonly events: LeaseEvents,
+  ) {}
+
+  /** The fencing token of the current tenure; undefined while this process is a standby. */
+  get fence(): number | undefined {
+    return this.token;
+  }
+
+  get isOwner(): boolean {
+    return this.token !== undefined;
+  }
+
+  /** What a fenced write checks (the lease key still holding this tenure's value); undefined while a standby. */
+  commitFence(): { key: string; value: string } | undefined {
+    const value = this.value();
+    return value ? { key: this.options.key, value } : undefined;
+  }
+
+  get fenceKey(): string {
+    return `${this.options.key}:fence`;
+  }
+
+  /** Who holds the lease now (`host/pid/nonce|token`), as Redis says. */
+  owner(): Promise<string | null> {
+    return this.redis.get(this.options.key);
+  }
+
+  /** Tries once at once (a lone process owns from its first tick), then keeps trying or renewing. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.tick();
+    await this.transitions;
+    const every = Math.max(50, Math.floor(this.options.ttlMs / 6));
+    this.timer = setInterval(() => void this.tick(), every);
+    this.timer.unref();
+  }
+
+  /** Gives the lease back (orderly shutdown): a standby takes it at its next try instead of after the TTL. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    const value = this.value();
+    if (value) {
+      await this.lose('shutting down');
+      await this.redis.eval(RELEASE, 1, this.options.key, value).catch(() => undefined);
+    }
+    await this.transitions;
+  }
+
+  private value(): string | undefined {
+    return this.token === undefined ? undefined : `${this.holder}|${this.token}`;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    // Checked before anything waits on Redis: a renewal hanging on a dead connection must not keep the roles running.
+    if (this.token !== undefined && Date.now() > this.trustUntil)
+      return void (await this.lose('could not renew in time'));
+    if (this.busy) return;
+    this.busy = true;
+    const sentAt = Date.now();
+    const { ttlMs } = this.options;
+    try {
+      const value = this.value();
+      if (value) {
+        // Renew only every ttl/3; the ticks between only check the local deadline.
+        if (sentAt < this.trustUntil - Math.floor(ttlMs / 3)) return;
+        const ok = await this.redis.eval(RENEW, 1, this.options.key, value, ttlMs);
+        // An answer that arrives after the local deadline extends nothing: the roles are already stopping.
+        if (this.value() !== value) return;
+        if (ok === 1) this.trustUntil = sentAt + Math.floor((ttlMs * 2) / 3);
+        else await this.lose('another process holds the lease');
+        return;
+      }
+      const got = await this.redis.eval(ACQUIRE, 2, this.options.key, this.fenceKey, this.holder, ttlMs);
+      if (typeof got !== 'number' || this.stopped) return;
+      this.token = got;
+      this.trustUntil = sentAt + Math.floor((ttlMs * 2) / 3);
+      this.options.log.info({ lease: this.options.key, fence: got, holder: this.holder }, 'lease acquired');
+      this.transition(async () => {
+        try {
+          await this.events.acquired(got);
+        } catch (err) {
+          // Roles that could not start (the store down, say) must not sit on the lease: give it back, retry later.
+          this.options.log.error({ err, fence: got }, 'starting the roles failed; giving the lease back');
+          const held = this.value();
+          this.token = undefined;
+          await this.events.lost('starting the roles failed');
+          if (held) await this.redis.eval(RELEASE, 1, this.options.key, held).catch(() => undefined);
+        }
+      });
+    } catch (err) {
+      // Redis unreachable: an owner keeps its roles until its local deadline (checked every tick), then lets go.
+      this.options.log.debug({ err }, 'lease tick failed');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async lose(reason: string): Promise<void> {
+    if (this.token === undefined) return;
+    const fence = this.token;
+    this.token = undefined;
+    this.options.log.warn({ lease: this.options.key, fence, reason }, 'lease lost; stopping the roles it guards');
+    this.transition(() => this.events.lost(reason));
+    await this.transitions;
+  }
+
+  private transition(fn: () => Promise<void> | void): void {
+    this.transitions = this.transitions
+      .then(fn)
+      .catch((err: unknown) => this.options.log.error({ err }, 'lease transition failed'));
+  }
+}
