@@ -7,7 +7,17 @@
 import { formatTable, isRed, type Row } from './support/table.js';
 type Scenario = { run(opts: { quick?: boolean }): Promise<Row | Row[]> };
 
-const SCENARIOS = ['kill-worker', 'kill-api', 'redis-outage', 'store-outage', 'hang', 'disk-full', 'fuzz', 'load'];
+const SCENARIOS = [
+  'kill-worker',
+  'host-dies-evacuating',
+  'kill-api',
+  'redis-outage',
+  'store-outage',
+  'hang',
+  'disk-full',
+  'fuzz',
+  'load',
+];
 
 function parseArgs(argv: string[]): { quick: boolean; only: string[] | undefined } {
   let quick = false;

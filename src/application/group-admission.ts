@@ -33,6 +33,7 @@ export function rankedHost(h: HostState): RankedHost {
     driver: h.driver,
     state: h.state,
     unreachable: h.unreachable !== null,
+    fenced: Boolean(h.fenced),
     labels: h.labels,
     free: free(h),
   };

@@ -67,6 +67,8 @@ export class HostWatch {
     for (const [hostId, raw] of Object.entries(beats)) {
       const prev = this.heard.get(hostId);
       let heard = prev;
+      // Heard again after a long silence (a worker back, maybe after a fence): judged now, not when the cache expires.
+      const returned = !!prev && prev.raw !== raw && now - prev.heardAtMs > this.settings.deadMs;
       if (!prev || prev.raw !== raw) {
         const beat = parseBeat(raw);
         if (!beat) continue;
@@ -77,7 +79,7 @@ export class HostWatch {
       const known = this.known.get(hostId);
       // Another API process may have changed it: look again now and then even when nothing seems to.
       const fresh = known && now - known.atMs < KNOWN_FOR_MS;
-      if (fresh && known.unreachable === silent) continue;
+      if (fresh && known.unreachable === silent && !returned) continue;
       await this.judge(hostId, heard!, now);
     }
   }
@@ -87,7 +89,8 @@ export class HostWatch {
     const { state } = await this.aggregates.load(hostDecider, stream);
     const cmd = heartbeatVerdict(state, heard, now, this.settings.deadMs, this.settings.observedBy);
     this.known.set(hostId, {
-      unreachable: cmd ? cmd.type === 'MarkUnreachable' : state.unreachable !== null,
+      // A fenced host counts as "unreachable" here: hearing it again must be judged at once.
+      unreachable: cmd ? cmd.type === 'MarkUnreachable' : state.unreachable !== null || !!state.fenced,
       atMs: now,
     });
     if (!cmd) return;

@@ -98,8 +98,22 @@ export interface ObservedResult {
   revision?: string;
 }
 
+/**
+ * A worker shutting down with WORKER_FENCE_ON_SHUTDOWN force-stopped every VM it ran for the
+ * host and says so: the control plane fences the host on this confirmation (HostFenced, kind worker).
+ */
+export interface HostFencedResult {
+  kind: 'fenced';
+  hostId: string;
+  /** The worker process (machine/pid). */
+  confirmedBy: string;
+  stoppedVms: string[];
+  principal: string;
+}
+
 /** What workers send back to the control plane, on the results queue. */
 export type ResultMessage =
+  | HostFencedResult
   | (ResultBase & { kind: 'started' })
   | (Omit<ResultBase, 'step'> & { kind: 'succeeded' } & StepResult)
   | (ResultBase & { kind: 'failed'; reason: string; attempts: number })

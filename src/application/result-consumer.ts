@@ -2,12 +2,14 @@ import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { VmCommand } from '../domain/vm/vm.commands.js';
 import { vmDecider } from '../domain/vm/vm.decider.js';
-import { RESULTS_QUEUE, type ResultMessage } from './jobs.js';
+import { RESULTS_QUEUE, type HostFencedResult, type ResultMessage } from './jobs.js';
+import { hostDecider } from '../domain/host/host.decider.js';
+import { derivedOperationId } from '../sagas/healing.saga.js';
 import { handleCommand, PreconditionFailedError, type CommandMeta } from './handle-command.js';
 import type { AggregateLoader } from './load-aggregate.js';
-import { vmStream } from '../domain/streams.js';
+import { hostStream, vmStream } from '../domain/streams.js';
 
-export function resultToCommand(msg: ResultMessage, now: Date): VmCommand {
+export function resultToCommand(msg: Exclude<ResultMessage, HostFencedResult>, now: Date): VmCommand {
   switch (msg.kind) {
     case 'started':
       return { type: 'MarkOperationRunning', operationId: msg.operationId, step: msg.step };
@@ -73,8 +75,27 @@ export class ResultConsumer {
     this.worker = undefined;
   }
 
+  /** A worker confirmed it stopped every VM of its host: the host is fenced on that evidence (once). */
+  private async fenced(msg: HostFencedResult, jobId: string): Promise<void> {
+    const fenceId = derivedOperationId(`fence:${jobId}`);
+    await handleCommand(
+      this.aggregates,
+      hostDecider,
+      hostStream(msg.hostId),
+      {
+        type: 'FenceHost',
+        fenceId,
+        by: msg.principal,
+        reason: 'its worker force-stopped every VM of the host while shutting down (WORKER_FENCE_ON_SHUTDOWN)',
+        confirmation: { confirmedBy: msg.confirmedBy, stoppedVms: msg.stoppedVms },
+      },
+      { principal: msg.principal, correlationId: fenceId, causationId: jobId },
+    );
+  }
+
   async process(job: Job<ResultMessage>): Promise<void> {
     const msg = job.data;
+    if (msg.kind === 'fenced') return this.fenced(msg, job.id ?? `fence.${msg.hostId}`);
     const cmd = resultToCommand(msg, new Date());
     const meta: CommandMeta =
       msg.kind === 'observed'

@@ -10,6 +10,10 @@ import type { VmState } from '../domain/vm/vm.state.js';
 import type { JobStep } from '../domain/vm/vm.types.js';
 import type { SagaAction } from '../sagas/saga.actions.js';
 import { reactToVmEvent } from '../sagas/vm.saga.js';
+import { fenceSaga, healingSaga } from '../sagas/healing.saga.js';
+import type { HealingSettings } from '../domain/vm/vm.healing.js';
+import { isHostEventType, type HostEvent } from '../domain/host/host.events.js';
+import { recoverFencedHost } from './fence-recovery.js';
 import type { HostJobData } from './jobs.js';
 import { faultBeforeEnqueue } from './fault-points.js';
 import { handleCommand, type CommandMeta } from './handle-command.js';
@@ -19,10 +23,25 @@ import { HostDirectory, placeVm } from './placement.js';
 import { operationsAwaitingJobs } from './saga-redrive.js';
 import { releaseNics } from './network-admission.js';
 import type { JobSink, Parking } from './ports.js';
-import { hostStream, vmIdOf, vmStream } from '../domain/streams.js';
+import { hostIdOf, hostStream, vmIdOf, vmStream } from '../domain/streams.js';
 import { upcast } from '../domain/upcasters.js';
 
 export const SAGA_CHECKPOINT = 'sagas';
+
+/** Fires a scheduled restart at its time (see RestartTimers in restart-timers.ts). */
+export interface RestartTimerPort {
+  /** `causationId`: the VmRestartScheduled event, so /why follows the restart back to its crash. */
+  schedule(vmId: string, operationId: string, notBefore: string, causationId?: string): void;
+}
+
+/** Healing's backoff and limit, and the timers that start scheduled restarts. */
+export interface SagaHealing {
+  settings: HealingSettings;
+  timers?: RestartTimerPort;
+}
+
+/** Defaults (config.ts HEALING_*): 1 s, doubling, capped at 60 s; 5 restarts in 10 minutes. */
+export const DEFAULT_HEALING: HealingSettings = { baseMs: 1000, maxMs: 60000, maxRestarts: 5, windowMs: 600000 };
 
 /**
  * Drives the process managers from a checkpointed subscription to the global
@@ -46,6 +65,7 @@ export class SagaRunner {
     private readonly jobs: JobSink,
     private readonly log: Logger,
     private readonly parking: Parking,
+    private readonly healing: SagaHealing = { settings: DEFAULT_HEALING },
   ) {
     this.states = new EventStates(aggregates, vmDecider);
     this.hosts = new HostDirectory(aggregates.store);
@@ -166,6 +186,8 @@ export class SagaRunner {
       try {
         try {
           if (vmIdOf(recorded.streamId) && isVmEventType(recorded.type)) await this.handleVmEvent(recorded);
+          else if (recorded.type === 'HostFenced' && isHostEventType(recorded.type))
+            await this.handleHostEvent(recorded);
         } catch (err) {
           if (!isPoison(err)) throw err;
           await this.park(recorded, err);
@@ -193,7 +215,11 @@ export class SagaRunner {
   private async handleVmEvent(recorded: RecordedEvent): Promise<void> {
     const { before, after, current } = await this.states.around(recorded);
     const event = { type: recorded.type, data: upcast(recorded).data } as VmEvent;
-    const actions = reactToVmEvent(event, before, after);
+    const cause = { id: recorded.id, position: recorded.position.toString(), at: recorded.metadata.at };
+    const actions = [
+      ...reactToVmEvent(event, before, after),
+      ...healingSaga(event, cause, after, this.healing.settings),
+    ];
     const meta: CommandMeta = {
       principal: recorded.metadata.principal,
       correlationId: recorded.metadata.correlationId,
@@ -202,6 +228,20 @@ export class SagaRunner {
     for (const [i, action] of actions.entries()) {
       const proceed = await this.perform(action, current, recorded, meta, i);
       if (!proceed) break;
+    }
+  }
+
+  private async handleHostEvent(recorded: RecordedEvent): Promise<void> {
+    const hostId = hostIdOf(recorded.streamId);
+    if (!hostId) return;
+    const meta: CommandMeta = {
+      principal: 'system:fence-recovery',
+      correlationId: recorded.metadata.correlationId,
+      causationId: recorded.id,
+    };
+    for (const action of fenceSaga({ type: recorded.type, data: upcast(recorded).data } as HostEvent, hostId)) {
+      if (action.type !== 'recoverHost') continue;
+      await recoverFencedHost(this.aggregates, this.hosts, action.hostId, action.fenceId, meta, this.log);
     }
   }
 
@@ -279,6 +319,17 @@ export class SagaRunner {
       case 'compensate':
         await this.enqueue(action, current, cause, index);
         return true;
+      case 'command':
+        await this.vmCommand(action.vmId, action.command, { ...meta, principal: 'system:healing' });
+        return true;
+      case 'timer':
+        // Only a restart still scheduled gets a timer (a replay of an old event finds it begun or cancelled).
+        if (current.healing?.scheduled?.operationId === action.operationId) {
+          this.healing.timers?.schedule(action.vmId, action.operationId, action.notBefore, cause.id);
+        }
+        return true;
+      case 'recoverHost':
+        return true; // host events only (handleHostEvent)
     }
   }
 

@@ -1,4 +1,4 @@
-/** `virtledger host …`: the fleet's hosts (register, capacity and labels, drain, evacuate, remove). */
+/** `virtledger host …`: the fleet's hosts (register, capacity and labels, drain, evacuate, fence, remove). */
 import type { Command } from 'commander';
 import type { HostView } from '../modules/hosts/host.view.js';
 import { CliError, getJson, send } from './client.js';
@@ -135,6 +135,7 @@ export function registerHostCommands(program: Command): void {
   for (const [verb, what] of [
     ['drain', 'no new VM is placed on it; its VMs stay until moved'],
     ['restore', 'back in service'],
+    ['fence', 'an unreachable host is off (admin): its VMs are recovered elsewhere or marked lost'],
   ] as const)
     serverCommand(
       host,

@@ -90,7 +90,11 @@ export function registerVmCommands(vm: Command): void {
           'a NIC on this network (repeatable, at most 4)',
           (v: string, prev: string[] = []) => [...prev, v],
         )
-        .option('--no-start', 'create it stopped'),
+        .option('--no-start', 'create it stopped')
+        .option(
+          '--restart-policy <policy>',
+          'never (default), on-crash or always: what healing does when it goes down',
+        ),
     ),
   )(async (base, opts, name) => {
     const hostSelector = selectorOf(opts.selector as string[] | undefined);
@@ -108,6 +112,7 @@ export function registerVmCommands(vm: Command): void {
         ...(opts.placement ? { placement: opts.placement } : {}),
         ...(Array.isArray(opts.nic) ? { nics: (opts.nic as string[]).map((networkId) => ({ networkId })) } : {}),
         ...(opts.start === false ? { start: false } : {}),
+        ...(opts.restartPolicy ? { restartPolicy: opts.restartPolicy } : {}),
       },
       opts,
     );

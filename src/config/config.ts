@@ -56,6 +56,11 @@ class EnvSchema {
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600000) HEARTBEAT_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(300) @Max(3600000) HOST_DEAD_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(3600000) IDEMPOTENCY_CLAIM_MS?: number;
+  @IsOptional() @IsIn(['0', '1']) WORKER_FENCE_ON_SHUTDOWN?: string;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(3600000) HEALING_BACKOFF_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(86400000) HEALING_BACKOFF_MAX_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(1000) HEALING_MAX_RESTARTS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1000) @Max(604800000) HEALING_WINDOW_MS?: number;
   @IsOptional() @IsString() BODY_LIMIT?: string;
   @IsOptional() @IsIn(['spread', 'pack']) PLACEMENT_STRATEGY?: 'spread' | 'pack';
   @IsOptional() @Type(() => Number) @IsInt() @Min(512) @Max(Number.MAX_SAFE_INTEGER) IMAGE_MAX_BYTES?: number;
@@ -110,6 +115,10 @@ export interface AppConfig {
   hostDeadMs: number;
   /** How placement orders hosts when a create names none (PLACEMENT_STRATEGY): spread (most free) or pack (fullest that fits). */
   placementStrategy: 'spread' | 'pack';
+  /** On shutdown a worker force-stops its hosts' VMs and confirms it: the hosts are fenced (WORKER_FENCE_ON_SHUTDOWN=1). */
+  workerFenceOnShutdown: boolean;
+  /** Restarts by restartPolicy: backoff base and cap, at most maxRestarts within windowMs (HEALING_*). */
+  healing: { baseMs: number; maxMs: number; maxRestarts: number; windowMs: number };
   reconcileStuckMs: number;
   shutdownGraceMs: number;
   workerConcurrency: number;
@@ -242,6 +251,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     heartbeatMs: parsed.HEARTBEAT_MS ?? Math.min(2000, Math.max(100, Math.floor((parsed.HOST_DEAD_MS ?? 15000) / 3))),
     hostDeadMs: parsed.HOST_DEAD_MS ?? 15000,
     placementStrategy: parsed.PLACEMENT_STRATEGY ?? 'spread',
+    workerFenceOnShutdown: parsed.WORKER_FENCE_ON_SHUTDOWN === '1',
+    healing: {
+      baseMs: parsed.HEALING_BACKOFF_MS ?? 1000,
+      maxMs: parsed.HEALING_BACKOFF_MAX_MS ?? 60000,
+      maxRestarts: parsed.HEALING_MAX_RESTARTS ?? 5,
+      windowMs: parsed.HEALING_WINDOW_MS ?? 600000,
+    },
     idempotencyClaimMs: parsed.IDEMPOTENCY_CLAIM_MS ?? 60000,
     bodyLimit: parsed.BODY_LIMIT ?? '64kb',
     imageMaxBytes: parsed.IMAGE_MAX_BYTES ?? 8 * 1024 ** 3,

@@ -85,7 +85,9 @@ export class VmsProjection implements Projection {
     hostNow: string | null,
   ): Promise<void> {
     const at = e.metadata.at;
-    const kind = event.type === 'VmResized' ? 'resize' : REQUEST_EVENT_KIND[event.type];
+    // A restart's start continues the operation VmRestartScheduled opened (same id): no new one.
+    const continues = event.type === 'VmStartRequested' && event.data.restart !== undefined;
+    const kind = event.type === 'VmResized' ? 'resize' : continues ? undefined : REQUEST_EVENT_KIND[event.type];
     if (kind) {
       const id = (event.data as { operationId: string }).operationId;
       const op: OperationView = {
@@ -100,6 +102,8 @@ export class VmsProjection implements Projection {
         updatedAt: at,
         ...(e.metadata.reason ? { reason: e.metadata.reason } : {}),
         ...(after?.id === id ? { progress: { step: after.awaiting } } : {}),
+        // Scheduled, not begun: it waits for its time (the event's notBefore).
+        ...(event.type === 'VmRestartScheduled' ? { progress: { step: 'scheduled' } } : {}),
         // A resize has no worker step: recorded is done.
         ...(kind === 'resize' ? { status: 'succeeded' as const, progress: { step: 'done', percent: 100 } } : {}),
       };
@@ -115,7 +119,10 @@ export class VmsProjection implements Projection {
     const op = await tx.get<OperationView>(this.keys.operation(opId));
     if (!op) return;
     let next: OperationView = { ...op, updatedAt: at };
-    if (event.type === 'VmOperationFailed') {
+    if (event.type === 'VmHealingCancelled') {
+      const { by, reason } = event.data;
+      next = { ...next, status: 'cancelled', error: reason, cancelled: { by, reason } };
+    } else if (event.type === 'VmOperationFailed') {
       // A cancelled operation is closed by the same event as a failed one, marked with who cancelled it.
       next = event.data.cancelled
         ? { ...next, status: 'cancelled', error: event.data.reason, cancelled: event.data.cancelled }

@@ -21,6 +21,8 @@ import type { ProjectionControl } from '../http/tokens.js';
 import type { QueueHub } from '../workers/queue-hub.js';
 import { QueueHostQueries } from './host-query-client.js';
 import { HostWatch } from '../application/host-watch.js';
+import { RestartTimers, type ScheduledRestartRef } from '../application/restart-timers.js';
+import { ReadModels } from '../projections/read-models.js';
 import { hostname } from 'node:os';
 import { meteredStore } from './metered-store.js';
 import type { Metrics } from './metrics.js';
@@ -67,6 +69,8 @@ export class ControlPlane {
     private readonly gate: ProjectionGate,
     /** Read-your-writes while another process owns the projections. */
     private readonly watch: CheckpointWatch,
+    /** Starts the restarts healing scheduled, at their time (re-armed from the log at start). */
+    readonly restartTimers: RestartTimers,
   ) {}
 
   private standbyTimer: NodeJS.Timeout | undefined;
@@ -128,7 +132,12 @@ export class ControlPlane {
       waitForOperations: (position) => cp.waitForProjections(position, 3000, ['vms']),
     };
     const rebuilds = new ProjectionRebuilds(maintenance);
-    const sagas = new SagaRunner(aggregates, deps.hub, log, new ParkingLot(store, SAGA_CHECKPOINT));
+    const readModels = new ReadModels(redis, keys);
+    const restartTimers = new RestartTimers(aggregates, () => scheduledRestarts(readModels), log);
+    const sagas = new SagaRunner(aggregates, deps.hub, log, new ParkingLot(store, SAGA_CHECKPOINT), {
+      settings: config.healing,
+      timers: restartTimers,
+    });
     const results = new ResultConsumer(aggregates, deps.blocking, `${config.redisPrefix}:q`, log, (t, ms, ok) =>
       deps.metrics.observeCommand(t, ms, ok),
     );
@@ -159,6 +168,7 @@ export class ControlPlane {
       lease,
       gate,
       watch,
+      restartTimers,
     );
     return cp;
   }
@@ -183,6 +193,8 @@ export class ControlPlane {
   private async ownRoles(): Promise<void> {
     await this.gate.own();
     await this.sagas.start();
+    // Restarts healing scheduled fire where the sagas run: one process, re-armed from the log.
+    await this.restartTimers.start();
     await this.sealer.start();
     this.hostWatch.start();
   }
@@ -190,6 +202,7 @@ export class ControlPlane {
   private async dropRoles(): Promise<void> {
     const warn = (what: string) => (err: unknown) => this.deps.log.warn({ err }, `${what} stop`);
     this.hostWatch.stop();
+    this.restartTimers.stop();
     await Promise.all([
       this.gate.disown().catch(warn('projections')),
       this.sagas.stop().catch(warn('saga')),
@@ -266,6 +279,20 @@ export class ControlPlane {
   /** After every consumer stopped and the queues are closed. */
   async close(): Promise<void> {
     await this.store.close();
+  }
+}
+
+/** Every restart healing scheduled and has not begun, from the vms read model (paged). */
+async function scheduledRestarts(readModels: ReadModels): Promise<ScheduledRestartRef[]> {
+  const out: ScheduledRestartRef[] = [];
+  for (let cursor = 0; ;) {
+    const page = await readModels.listVms(cursor, 500);
+    for (const rec of page.items) {
+      const s = rec.state.healing?.scheduled;
+      if (s && rec.state.id) out.push({ vmId: rec.state.id, operationId: s.operationId, notBefore: s.notBefore });
+    }
+    if (!page.next) return out;
+    cursor = Number(page.next);
   }
 }
 

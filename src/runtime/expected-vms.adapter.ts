@@ -42,5 +42,12 @@ export function expectedVmsFromReadModels(readModels: ReadModels): ExpectedVms {
       if (!s?.id || s.state === 'deleted') return false;
       return (s.hostId !== null && s.hostId !== hostId) || s.migration?.targetHostId === hostId;
     },
+    async staleCopy(hostId, vmId) {
+      const s = (await readModels.getVm(vmId))?.state;
+      if (!s?.id || !s.spec || s.state === 'deleted' || !s.recoveredFences?.length) return undefined;
+      if (s.hostId === null || s.hostId === hostId) return undefined;
+      if (s.migration && (s.migration.sourceHostId === hostId || s.migration.targetHostId === hostId)) return undefined;
+      return s.spec;
+    },
   };
 }

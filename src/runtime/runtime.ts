@@ -87,6 +87,7 @@ export class Runtime {
         config.imageCatalogDir,
       );
       pool.heartbeatMs = config.heartbeatMs;
+      pool.fenceOnShutdown = config.workerFenceOnShutdown;
       const controlPlane =
         config.role === 'worker'
           ? undefined

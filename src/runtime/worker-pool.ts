@@ -9,6 +9,7 @@ import type { CatalogImages } from '../workers/catalog-images.port.js';
 import type { QueueHub } from '../workers/queue-hub.js';
 import type { ReadModels } from '../projections/read-models.js';
 import { Reconciler } from '../workers/reconciler.js';
+import { driverSpec } from '../workers/driver-spec.js';
 import { expectedVmsFromReadModels } from './expected-vms.adapter.js';
 import { meteredDriver } from './metered-driver.js';
 import type { Metrics } from './metrics.js';
@@ -27,6 +28,8 @@ export class WorkerPool {
   private readonly beats = new Map<string, NodeJS.Timeout>();
   /** Set before serving: every served host gets a heartbeat this often (ms). */
   heartbeatMs: number | undefined;
+  /** WORKER_FENCE_ON_SHUTDOWN: on stop, force-stop every VM of each served host and confirm it (the host is fenced). */
+  fenceOnShutdown = false;
 
   constructor(
     private readonly dataDir: string,
@@ -128,7 +131,39 @@ export class WorkerPool {
     for (const t of this.timers.values()) clearInterval(t);
     for (const t of this.beats.values()) clearInterval(t);
     this.beats.clear();
-    await Promise.all([...this.workers.values()].map((w) => w.stop(graceMs)));
+    await Promise.all(
+      [...this.workers.entries()].map(([hostId, w]) =>
+        w.stop(graceMs, this.fenceOnShutdown ? () => this.fence(hostId, w) : undefined),
+      ),
+    );
     this.workers.clear();
+  }
+
+  /**
+   * The machine is going down (WORKER_FENCE_ON_SHUTDOWN): once no job runs, every VM the control
+   * plane places here that the driver runs is force-stopped, the heartbeat is withdrawn (so the
+   * host is not judged reachable meanwhile), and the worker confirms it on the results queue: the
+   * control plane fences the host on that evidence and recovers its VMs elsewhere.
+   */
+  private async fence(hostId: string, worker: HostWorker): Promise<void> {
+    const expected = this.reconcile ? await expectedVmsFromReadModels(this.reconcile.readModels).onHost(hostId) : [];
+    const specs = new Map(expected.map((vm) => [vm.id, vm.spec]));
+    const stopped: string[] = [];
+    for (const d of await worker.driver.listDomains()) {
+      const spec = specs.get(d.vmId);
+      if (!d.managed || !spec || (d.state !== 'running' && d.state !== 'paused' && d.state !== 'unknown')) continue;
+      await worker.driver.stop(driverSpec(d.vmId, spec), { force: true });
+      stopped.push(d.vmId);
+    }
+    await this.hub.forgetHeartbeat(hostId);
+    const by = `${hostname()}/${process.pid}`;
+    await this.hub.postResult(`fence.${hostId}.${by}.${Date.now()}`, {
+      kind: 'fenced',
+      hostId,
+      confirmedBy: by,
+      stoppedVms: stopped,
+      principal: `system:worker@${by}`,
+    });
+    this.log.warn({ host: hostId, stopped }, 'fenced on shutdown: every VM of the host force-stopped');
   }
 }

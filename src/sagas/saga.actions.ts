@@ -1,4 +1,5 @@
 import type { JobStep } from '../domain/vm/vm.types.js';
+import type { HealingCommand } from '../domain/vm/vm.commands.js';
 import type { StepJob } from '../application/jobs.js';
 
 /**
@@ -35,7 +36,13 @@ export type SagaAction =
   /** One step on a host's queue, with that step's own arguments. */
   | ({ type: 'enqueue' } & JobTarget & StepJob)
   /** Compensation: runs even though the operation is already closed. */
-  | ({ type: 'compensate' } & JobTarget & StepJob);
+  | ({ type: 'compensate' } & JobTarget & StepJob)
+  /** A command on the VM's own stream (healing); the decider ignores one already decided. */
+  | { type: 'command'; vmId: string; command: HealingCommand }
+  /** Fire FireRestart for this operation at notBefore (a timer the runner keeps and rebuilds after a restart). */
+  | { type: 'timer'; vmId: string; operationId: string; notBefore: string }
+  /** Every VM of a host just fenced: recover it elsewhere or mark it lost (the runner plans each). */
+  | { type: 'recoverHost'; hostId: string; fenceId: string };
 
 /** Which host runs a job, for which VM and operation. */
 export interface JobTarget {

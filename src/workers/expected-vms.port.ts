@@ -33,4 +33,10 @@ export interface ExpectedVms {
    * not foreign to either.
    */
   placedElsewhere(hostId: string, vmId: string): Promise<boolean>;
+  /**
+   * The VM's spec when this host's copy of it is stale: the VM was recovered onto another host
+   * after a fence (it may have been this host's) and no migration involves this host. Such a copy
+   * must not run here: the split brain a fenced host coming back would otherwise cause.
+   */
+  staleCopy?(hostId: string, vmId: string): Promise<ExpectedVm['spec'] | undefined>;
 }

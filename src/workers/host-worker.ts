@@ -131,8 +131,11 @@ export class HostWorker {
     this.log.info({ host: this.host.id, driver: this.host.driver }, 'host worker started');
   }
 
-  /** Stop taking jobs; let the running ones finish within graceMs. */
-  async stop(graceMs: number): Promise<void> {
+  /**
+   * Stop taking jobs; let the running ones finish within graceMs. `beforeClose` runs once no job
+   * runs any more and before the driver is closed (a fence on shutdown stops the VMs there).
+   */
+  async stop(graceMs: number, beforeClose?: () => Promise<void>): Promise<void> {
     if (!this.worker) return;
     await this.responder?.stop();
     await this.consoles?.stop();
@@ -142,6 +145,7 @@ export class HostWorker {
     await Promise.race([closing, timer]);
     if (this.inFlight.size)
       this.log.warn({ host: this.host.id, jobs: this.inFlight.size }, 'shutdown grace elapsed with jobs running');
+    await beforeClose?.().catch((err: unknown) => this.log.error({ err, host: this.host.id }, 'before close failed'));
     await this.driver.close();
     this.worker = undefined;
   }

@@ -31,7 +31,12 @@ function vm(id: string, state: VmStateName, extra: Partial<ExpectedVm> = {}): Ex
 class Expectations implements ExpectedVms {
   /** VMs the control plane has on another host (of the same driver, on the same machine). */
   readonly elsewhere = new Set<string>();
+  /** VMs recovered onto another host after a fence: a copy here is stale. */
+  readonly recoveredAway = new Set<string>();
   constructor(public vms: ExpectedVm[]) {}
+  async staleCopy(hostId: string, vmId: string): Promise<ExpectedVm['spec'] | undefined> {
+    return hostId === HOST && this.recoveredAway.has(vmId) ? vm(vmId, 'running').spec : undefined;
+  }
   async placedElsewhere(hostId: string, vmId: string): Promise<boolean> {
     return hostId === HOST && this.elsewhere.has(vmId);
   }
@@ -95,7 +100,7 @@ describe('reconciler', () => {
       observation('dead', 'crashed', 'qemu exited with signal 9'),
       observation('off', 'stopped', 'the driver reports stopped'),
     ]);
-    assert.deepEqual(report, { checked: 3, reported: 3, unmanaged: [] });
+    assert.deepEqual(report, { checked: 3, reported: 3, unmanaged: [], staleStopped: [] });
   });
 
   it('says nothing when the driver agrees, including a stopped VM whose domain is absent or crashed', async () => {
@@ -105,7 +110,7 @@ describe('reconciler', () => {
     );
     const report = await reconciler.sweep(NOW);
     assert.deepEqual(queues.posted, []);
-    assert.deepEqual(report, { checked: 5, reported: 0, unmanaged: [] });
+    assert.deepEqual(report, { checked: 5, reported: 0, unmanaged: [], staleStopped: [] });
   });
 
   it('concludes nothing from a domain the driver reports migrating or unknown', async () => {
@@ -246,5 +251,23 @@ describe('reconciler', () => {
     assert.deepEqual(driver.calls, [
       { verb: 'status', args: [{ id: 'web', name: 'web', vcpus: 1, memoryMiB: 256, diskGiB: 1 }] },
     ]);
+  });
+
+  it("force-stops a stale copy of a VM recovered on another host after a fence; leaves the other host's VMs alone", async () => {
+    const { driver, reconciler, expectations } = setup([], {});
+    expectations.elsewhere.add('recovered');
+    expectations.elsewhere.add('theirs');
+    expectations.recoveredAway.add('recovered');
+    driver.domains = [
+      { vmId: 'recovered', state: 'running', managed: true },
+      { vmId: 'theirs', state: 'running', managed: true },
+    ];
+    const report = await reconciler.sweep(NOW);
+    assert.deepEqual(report.staleStopped, ['recovered']);
+    assert.deepEqual(
+      driver.calls.map((c) => [c.verb, (c.args[0] as { id: string }).id, c.args[1]]),
+      [['stop', 'recovered', { force: true }]],
+      'only the stale copy is stopped, by force; nothing is destroyed',
+    );
   });
 });

@@ -22,6 +22,8 @@ export interface SweepReport {
   checked: number;
   reported: number;
   unmanaged: string[];
+  /** Copies of VMs recovered onto another host (after a fence) that ran here, force-stopped. */
+  staleStopped: string[];
 }
 
 /**
@@ -105,8 +107,24 @@ export class Reconciler {
     return true;
   }
 
+  /**
+   * A host fenced and back again may still run a VM that was recovered elsewhere meanwhile: that
+   * copy is force-stopped (its files stay: on shared storage the disk is the new host's).
+   */
+  private async stopStaleCopy(vmId: string, state: string, report: SweepReport): Promise<void> {
+    if (state !== 'running' && state !== 'paused' && state !== 'unknown') return;
+    const spec = await this.expected.staleCopy?.(this.hostId, vmId);
+    if (!spec) return;
+    await this.driver.stop(driverSpec(vmId, spec), { force: true });
+    report.staleStopped.push(vmId);
+    this.log.warn(
+      { host: this.hostId, vm: vmId, was: state },
+      'stale copy of a VM recovered on another host after a fence: force-stopped here',
+    );
+  }
+
   async sweep(now = Date.now()): Promise<SweepReport> {
-    const report: SweepReport = { checked: 0, reported: 0, unmanaged: [] };
+    const report: SweepReport = { checked: 0, reported: 0, unmanaged: [], staleStopped: [] };
     const vms = await this.expected.onHost(this.hostId);
     const suspects = new Set<string>();
     for (const vm of vms) {
@@ -116,7 +134,10 @@ export class Reconciler {
     const known = new Set(vms.map((vm) => vm.id));
     for (const d of await this.driver.listDomains()) {
       if (d.managed && known.has(d.vmId)) continue;
-      if (d.managed && (await this.expected.placedElsewhere(this.hostId, d.vmId))) continue;
+      if (d.managed && (await this.expected.placedElsewhere(this.hostId, d.vmId))) {
+        await this.stopStaleCopy(d.vmId, d.state, report);
+        continue;
+      }
       report.unmanaged.push(d.vmId);
     }
     const fresh = report.unmanaged.filter((id) => !this.logged.has(id));

@@ -66,6 +66,8 @@ const MATRIX: Record<string, Row> = {
   'DELETE /v1/hosts/{id}': { allowed: ['admin'], ok: 409 },
   'POST /v1/hosts/{id}/drain': { allowed: ['admin'], ok: 200 },
   'POST /v1/hosts/{id}/evacuate': { allowed: ['admin'], ok: 202 },
+  // Host A's worker heartbeats: an admin gets past the role check to the 409 (only an unreachable host is fenced).
+  'POST /v1/hosts/{id}/fence': { allowed: ['admin'], ok: 409 },
   'POST /v1/hosts/{id}/restore': { allowed: ['admin'], ok: 200 },
   // Without If-Match (this table sends none): past the role check to the 400 naming it.
   'PATCH /v1/vms/{id}': { allowed: MUTATORS, ok: 400, vm: 'stopped', body: () => ({ vcpus: 2 }) },

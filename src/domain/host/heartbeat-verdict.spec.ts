@@ -71,3 +71,55 @@ describe('host decider: reachability', () => {
       .then([{ type: 'HostCapacityReserved', data: { vmId: 'vm-1', operationId: 'op-1', vcpus: 1, memoryMiB: 512 } }]);
   });
 });
+
+describe('host decider: fence', () => {
+  const fence = { type: 'FenceHost' as const, fenceId: 'f1', by: 'alice', reason: 'power cut' };
+  test('refused while the host is reachable; nothing recorded', () => {
+    given(hostDecider, [registered])
+      .when(fence)
+      .thenThrows('conflict', /is reachable \(its worker heartbeats\)/);
+  });
+  test('an unreachable host → HostFenced with the unreachable evidence; again → nothing; it takes no new VM', () => {
+    const ev: HostEvent = {
+      type: 'HostFenced',
+      data: {
+        fenceId: 'f1',
+        by: 'alice',
+        reason: 'power cut',
+        evidence: { kind: 'admin', unreachable: unreachable.data },
+      },
+    };
+    const s = given(hostDecider, [registered, unreachable]).when(fence).then([ev]);
+    assert.equal(s.fenced?.fenceId, 'f1');
+    given(hostDecider, [registered, unreachable, ev])
+      .when({ ...fence, fenceId: 'f2' })
+      .then([]);
+    given(hostDecider, [registered, unreachable, ev])
+      .when({ type: 'ReserveCapacity', vmId: 'vm-1', operationId: 'op-1', vcpus: 1, memoryMiB: 512 })
+      .thenThrows('capacity', /unreachable|fenced/);
+    // Heard again: no longer fenced, the last fence is remembered.
+    const back = fold([
+      registered,
+      unreachable,
+      ev,
+      { type: 'HostReachable', data: { heartbeatAt: 'x', heartbeatBy: 'w/2', observedBy: 'api/2' } },
+    ]);
+    assert.equal(back.fenced, null);
+    assert.equal(back.lastFenceId, 'f1');
+  });
+  test("a worker's own confirmation needs no silence", () => {
+    given(hostDecider, [registered])
+      .when({ ...fence, confirmation: { confirmedBy: 'hv1/42', stoppedVms: ['vm-1'] } })
+      .then([
+        {
+          type: 'HostFenced',
+          data: {
+            fenceId: 'f1',
+            by: 'alice',
+            reason: 'power cut',
+            evidence: { kind: 'worker', confirmedBy: 'hv1/42', stoppedVms: ['vm-1'] },
+          },
+        },
+      ]);
+  });
+});

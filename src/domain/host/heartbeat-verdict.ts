@@ -38,7 +38,8 @@ export function heartbeatVerdict(
       observedBy,
     };
   }
-  if (silentMs <= deadMs && state.unreachable) {
+  // Heard again: an unreachable host, or one fenced (by an admin, or by its own worker on the way out), is back.
+  if (silentMs <= deadMs && (state.unreachable || state.fenced)) {
     return { type: 'MarkReachable', heartbeatAt: heard.beat.at, heartbeatBy: heard.beat.by, observedBy };
   }
   return null;

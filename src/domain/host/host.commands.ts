@@ -25,4 +25,12 @@ export type HostCommand =
   | { type: 'MarkReachable'; heartbeatAt: string; heartbeatBy: string; observedBy: string }
   /** An operator's act on a failed job of the host's queue, recorded before it is carried out. */
   | { type: 'RetryQueueJob'; job: QueueJobRef; by: string }
-  | { type: 'DiscardQueueJob'; job: QueueJobRef; by: string; reason: string };
+  | { type: 'DiscardQueueJob'; job: QueueJobRef; by: string; reason: string }
+  /** `POST /v1/hosts/{id}/fence` (admin, unreachable host only), or the host's worker confirming it stopped its VMs. */
+  | {
+      type: 'FenceHost';
+      fenceId: string;
+      by: string;
+      reason?: string;
+      confirmation?: { confirmedBy: string; stoppedVms: string[] };
+    };

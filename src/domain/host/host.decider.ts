@@ -40,9 +40,34 @@ function onReserve(cmd: Cmd<'ReserveCapacity'>, state: HostState): HostEvent[] {
       `${label(state)} is unreachable (no heartbeat since ${state.unreachable.lastHeartbeatAt}) and takes no new VMs`,
     );
   }
+  if (state.fenced) {
+    throw new DomainError('capacity', `${label(state)} is fenced (${state.fenced.fenceId}) and takes no new VMs`);
+  }
   mustFit(state, null, cmd);
   const { vmId, operationId, vcpus, memoryMiB } = cmd;
   return [{ type: 'HostCapacityReserved', data: { vmId, operationId, vcpus, memoryMiB } }];
+}
+
+/**
+ * An administrator may fence only a host the control plane sees unreachable (the evidence goes in
+ * the event); a worker's own confirmation needs no silence. Fenced already: nothing more.
+ */
+function onFence(cmd: Cmd<'FenceHost'>, state: HostState): HostEvent[] {
+  if (state.fenced) return [];
+  const base = { fenceId: cmd.fenceId, by: cmd.by, ...(cmd.reason ? { reason: cmd.reason } : {}) };
+  if (cmd.confirmation) {
+    return [{ type: 'HostFenced', data: { ...base, evidence: { kind: 'worker', ...cmd.confirmation } } }];
+  }
+  if (!state.unreachable) {
+    throw new DomainError(
+      'conflict',
+      `${label(state)} is reachable (its worker heartbeats): only an unreachable host can be fenced`,
+    );
+  }
+  // The evidence is what the heartbeat watch recorded (HostUnreachable), as it recorded it.
+  const { lastHeartbeatAt, lastHeartbeatBy, silentMs, observedBy } = state.unreachable;
+  const unreachable = { lastHeartbeatAt, lastHeartbeatBy, silentMs, observedBy };
+  return [{ type: 'HostFenced', data: { ...base, evidence: { kind: 'admin', unreachable } } }];
 }
 
 function onResize(cmd: Cmd<'ResizeReservation'>, state: HostState): HostEvent[] {
@@ -131,8 +156,10 @@ export function decideHost(cmd: HostCommand, state: HostState): HostEvent[] {
       const { type: _t, ...data } = cmd;
       return [{ type: 'HostUnreachable', data }];
     }
+    case 'FenceHost':
+      return onFence(cmd, state);
     case 'MarkReachable': {
-      if (!state.unreachable) return [];
+      if (!state.unreachable && !state.fenced) return [];
       const { type: _t, ...data } = cmd;
       return [{ type: 'HostReachable', data }];
     }

@@ -64,6 +64,25 @@ export type HostReachable = DomainEvent<
   { heartbeatAt: string; heartbeatBy: string; observedBy: string }
 >;
 
+/**
+ * What a fence rests on. `admin`: an administrator asserts the host is off (power cut, STONITH
+ * done out of band) while the control plane saw it unreachable, and that evidence is kept.
+ * `worker`: the host's own worker stopped every VM it ran, then said so on its way out.
+ */
+export type FenceEvidence =
+  | { kind: 'admin'; unreachable: HostUnreachable['data'] }
+  | { kind: 'worker'; confirmedBy: string; stoppedVms: string[] };
+
+/**
+ * The host is out: nothing it ran is running any more (see FenceEvidence). Its VMs with a
+ * restartPolicy and shared storage are recovered elsewhere, once per `fenceId`; the others read
+ * crashed with why. Placement skips it until it is heard again.
+ */
+export type HostFenced = DomainEvent<
+  'HostFenced',
+  { fenceId: string; by: string; reason?: string; evidence: FenceEvidence }
+>;
+
 /** The parent operation of an evacuation: the migrations it asked for and the VMs it could not move. */
 export type HostEvacuationStarted = DomainEvent<
   'HostEvacuationStarted',
@@ -96,7 +115,8 @@ export type HostEvent =
   | HostUnreachable
   | HostReachable
   | HostJobRetried
-  | HostJobDiscarded;
+  | HostJobDiscarded
+  | HostFenced;
 export type HostEventType = HostEvent['type'];
 
 export function isHostEventType(type: string): type is HostEventType {
@@ -111,6 +131,7 @@ export function isHostEventType(type: string): type is HostEventType {
     type === 'HostUnreachable' ||
     type === 'HostReachable' ||
     type === 'HostJobRetried' ||
-    type === 'HostJobDiscarded'
+    type === 'HostJobDiscarded' ||
+    type === 'HostFenced'
   );
 }

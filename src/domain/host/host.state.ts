@@ -2,6 +2,7 @@ import type {
   EvacuationChild,
   EvacuationRefusal,
   HostCapabilities,
+  HostFenced,
   HostEvent,
   HostLifecycleState,
   HostUnreachable,
@@ -27,6 +28,10 @@ export interface HostState {
   evacuations: Record<string, { children: EvacuationChild[]; refused: EvacuationRefusal[] }>;
   /** Set while the worker is silent (HostUnreachable), with the evidence; null when heard (or never watched). */
   unreachable: (HostUnreachable['data'] & { since: string | null }) | null;
+  /** Set by HostFenced until the host is heard again; absent in states cached before fencing existed. */
+  fenced?: (HostFenced['data'] & { at: string | null }) | null;
+  /** The last fence, kept after the host came back (its VMs recovered elsewhere must not run here). */
+  lastFenceId?: string | null;
 }
 
 export function initialHostState(): HostState {
@@ -106,7 +111,10 @@ export function evolveHost(state: HostState, event: HostEvent, at: string | null
     case 'HostUnreachable':
       return { ...state, unreachable: { ...event.data, since: at } };
     case 'HostReachable':
-      return { ...state, unreachable: null };
+      // Heard again: a fenced host takes VMs again (its worker destroys the copies recovered elsewhere).
+      return { ...state, unreachable: null, fenced: null };
+    case 'HostFenced':
+      return { ...state, fenced: { ...event.data, at }, lastFenceId: event.data.fenceId };
     case 'HostJobRetried':
     case 'HostJobDiscarded':
       // The audit trail of the queue: the host itself is unchanged.

@@ -13,6 +13,8 @@ export interface RankedHost {
   driver: string;
   state: 'active' | 'draining';
   unreachable: boolean;
+  /** Fenced (its VMs recovered elsewhere): takes nothing until heard again. Absent: not fenced. */
+  fenced?: boolean;
   labels: Record<string, string>;
   free: { vcpus: number; memoryMiB: number };
 }
@@ -88,6 +90,10 @@ export function rankHosts(hosts: RankedHost[], req: RankRequest): Ranking {
     }
     if (req.driver && h.driver !== req.driver) {
       refuse(h, 'capability', `driver ${h.driver} != ${req.driver}`);
+      continue;
+    }
+    if (h.fenced) {
+      refuse(h, 'fenced', 'fenced');
       continue;
     }
     if (h.unreachable) {

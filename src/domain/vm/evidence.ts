@@ -11,7 +11,10 @@ export type RefusalReason =
   | 'selector'
   | 'quota'
   | 'not-registered'
-  | 'ranking';
+  | 'ranking'
+  /** Recovery after a fence: the host is fenced itself, or does not share the VM's storage. */
+  | 'fenced'
+  | 'storage';
 
 export interface PlacementCandidate {
   hostId: string;

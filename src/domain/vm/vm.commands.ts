@@ -1,5 +1,6 @@
 import type { ObservationEvidence, ObservedState, PlacementEvidence } from './evidence.js';
-import type { CapabilityView, JobStep, VmSpecData } from './vm.types.js';
+import type { CapabilityView, JobStep, RestartPolicy, VmSpecData } from './vm.types.js';
+import type { HealingSettings } from './vm.healing-state.js';
 
 export type { ObservedState };
 
@@ -28,10 +29,12 @@ export type VmCommand =
       start: boolean;
       /** Absent: the `default` project (as in events recorded before projects). */
       project?: string;
+      restartPolicy?: RestartPolicy;
     }
   | { type: 'PlaceVm'; operationId: string; hostId: string; evidence?: PlacementEvidence }
   | { type: 'FailPlacement'; operationId: string; reason: string; evidence?: PlacementEvidence }
-  | { type: 'StartVm'; operationId: string }
+  /** `by`: the principal, recorded on a scheduled restart the start supersedes. */
+  | { type: 'StartVm'; operationId: string; by?: string }
   /** `by`: the principal, recorded on a graceful stop a forced one supersedes. */
   | { type: 'StopVm'; operationId: string; force: boolean; timeoutMs?: number; by?: string }
   | { type: 'RebootVm'; operationId: string; capabilities: CapabilityView }
@@ -66,6 +69,30 @@ export type VmCommand =
       jobActive: boolean;
       /** Recorded in whatever event the observation decides. */
       evidence?: ObservationEvidence;
-    };
+    }
+  | HealingCommand;
+
+/** From the healing process manager, its timers, PATCH, and fence recovery (see vm.healing.ts, vm.recovery.ts). */
+export type HealingCommand =
+  | {
+      type: 'ScheduleRestart';
+      operationId: string;
+      causeEventId: string;
+      causePosition: string;
+      causeAt: string;
+      settings: HealingSettings;
+    }
+  | { type: 'FireRestart'; operationId: string; by: string }
+  | { type: 'SetRestartPolicy'; operationId: string; policy: RestartPolicy; by: string }
+  | {
+      type: 'RecoverVm';
+      operationId: string;
+      fenceId: string;
+      fromHostId: string;
+      targetHostId: string;
+      evidence: PlacementEvidence;
+    }
+  /** Its host was fenced and it cannot (or may not) be recovered elsewhere: it reads crashed, with why. */
+  | { type: 'MarkLostWithHost'; fenceId: string; hostId: string; reason: string };
 
 export type VmCommandType = VmCommand['type'];

@@ -88,6 +88,11 @@ const COVERED_BY: Record<VmCommandType, string> = {
   ReportObservedState: 'observed state',
   ResizeVm: 'resize',
   CancelOperation: 'cancel',
+  ScheduleRestart: 'healing (vm.healing.spec.ts)',
+  FireRestart: 'healing (vm.healing.spec.ts)',
+  SetRestartPolicy: 'healing (vm.healing.spec.ts)',
+  RecoverVm: 'recovery (vm.recovery.spec.ts)',
+  MarkLostWithHost: 'recovery (vm.recovery.spec.ts)',
 };
 
 describe('VM decider: state × command table', () => {

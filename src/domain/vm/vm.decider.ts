@@ -5,6 +5,14 @@ import type { Evidence } from './evidence.js';
 import type { VmEvent } from './vm.events.js';
 import { evolveVm, initialVmState, type PendingOperation, type VmState } from './vm.state.js';
 import { onCancel, supersedeGracefulStop, supersedesGracefulStop } from './vm.cancel.js';
+import {
+  acknowledgeCrash,
+  cancelScheduledRestart,
+  onFireRestart,
+  onScheduleRestart,
+  onSetRestartPolicy,
+} from './vm.healing.js';
+import { onMarkLost, onRecover } from './vm.recovery.js';
 import type { CapabilityView, JobStep, VmStateName } from './vm.types.js';
 
 type Cmd<T extends VmCommand['type']> = Extract<VmCommand, { type: T }>;
@@ -278,6 +286,7 @@ export function decideVm(cmd: VmCommand, state: VmState): VmEvent[] {
             requestedHostId: cmd.hostId,
             start: cmd.start,
             ...(cmd.project !== undefined ? { project: cmd.project } : {}),
+            ...(cmd.restartPolicy && cmd.restartPolicy !== 'never' ? { restartPolicy: cmd.restartPolicy } : {}),
           },
         },
       ];
@@ -299,8 +308,14 @@ export function decideVm(cmd: VmCommand, state: VmState): VmEvent[] {
       return failed(state, 'placement', cmd.reason, cmd.evidence);
     case 'StartVm':
       ready(state, ['stopped'], 'start');
-      return [{ type: 'VmStartRequested', data: { operationId: cmd.operationId } }];
+      return [
+        ...cancelScheduledRestart(state, cmd.by ?? 'unknown', cmd.operationId, 'start'),
+        { type: 'VmStartRequested', data: { operationId: cmd.operationId } },
+      ];
     case 'StopVm': {
+      // A crashed VM is down already: the stop acknowledges it and cancels the restart healing scheduled.
+      const acknowledged = state.exists ? acknowledgeCrash(cmd, state) : undefined;
+      if (acknowledged) return acknowledged;
       const superseded = supersedesGracefulStop(cmd, state) ? supersedeGracefulStop(cmd, state) : [];
       // The superseded stop is closed first: the VM is back in the state it had, then the forced stop goes.
       const after = superseded.reduce(evolveVm, state);
@@ -402,6 +417,16 @@ export function decideVm(cmd: VmCommand, state: VmState): VmEvent[] {
       return onObserved(cmd, state);
     case 'ResizeVm':
       return onResize(cmd, state);
+    case 'ScheduleRestart':
+      return onScheduleRestart(cmd, state);
+    case 'FireRestart':
+      return onFireRestart(cmd, state);
+    case 'SetRestartPolicy':
+      return onSetRestartPolicy(cmd, state);
+    case 'RecoverVm':
+      return onRecover(cmd, state);
+    case 'MarkLostWithHost':
+      return onMarkLost(cmd, state);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { DomainEvent } from '../decider.js';
 import type { Evidence, ObservationEvidence, PlacementEvidence } from './evidence.js';
-import type { JobStep, OperationKind, VmSpecData, VmStateName } from './vm.types.js';
+import type { JobStep, OperationKind, RestartPolicy, VmSpecData, VmStateName } from './vm.types.js';
 
 /**
  * Current schema version of the VM event types that have changed; the others are at
@@ -22,11 +22,17 @@ export type VmCreateRequested = DomainEvent<
     start: boolean;
     /** Absent in events recorded before projects: those VMs belong to `default` (see evolveVm). */
     project?: string;
+    /** What healing does when it goes down unasked; absent (older events, or not given) = `never`. */
+    restartPolicy?: RestartPolicy;
   }
 >;
 export type VmPlaced = DomainEvent<'VmPlaced', { operationId: string; hostId: string; evidence?: PlacementEvidence }>;
 export type VmDefined = DomainEvent<'VmDefined', { operationId: string; hostId: string }>;
-export type VmStartRequested = DomainEvent<'VmStartRequested', { operationId: string }>;
+/** `restart`: set when healing starts it (the operation VmRestartScheduled opened), naming the crash it answers. */
+export type VmStartRequested = DomainEvent<
+  'VmStartRequested',
+  { operationId: string; restart?: { causeEventId: string; attempt: number } }
+>;
 export type VmStarted = DomainEvent<'VmStarted', { operationId: string }>;
 export type VmStopRequested = DomainEvent<
   'VmStopRequested',
@@ -101,7 +107,52 @@ export interface OperationCancellation {
 /** The driver says the VM stopped without being asked (process died, guest powered off). */
 export type VmCrashed = DomainEvent<
   'VmCrashed',
-  { reason: string; previousState: VmStateName; evidence?: ObservationEvidence }
+  {
+    reason: string;
+    previousState: VmStateName;
+    evidence?: ObservationEvidence;
+    /** Down because its host was fenced (and it was not recovered elsewhere): which fence. */
+    fence?: { hostId: string; fenceId: string };
+  }
+>;
+
+/**
+ * Healing answers a crash (or the failure of its previous restart): restart attempt `attempt`,
+ * not before `notBefore` (= the cause's time + `delayMs`, exponential backoff). It opens the
+ * `restart` operation, which the normal start path (VmStartRequested with `restart`) carries on.
+ */
+export type VmRestartScheduled = DomainEvent<
+  'VmRestartScheduled',
+  {
+    operationId: string;
+    causeEventId: string;
+    /** The cause's position in the global log (decimal). */
+    causePosition: string;
+    causeAt: string;
+    policy: RestartPolicy;
+    attempt: number;
+    delayMs: number;
+    notBefore: string;
+  }
+>;
+/** The restart limit was reached: the VM stays crashed. */
+export type VmHealingGaveUp = DomainEvent<
+  'VmHealingGaveUp',
+  { causeEventId: string; causePosition: string; restarts: number; windowMs: number; reason: string }
+>;
+/** A scheduled restart that will not happen: an operator's start/stop superseded it, or the VM moved on. */
+export type VmHealingCancelled = DomainEvent<'VmHealingCancelled', { operationId: string; by: string; reason: string }>;
+export type VmRestartPolicyChanged = DomainEvent<
+  'VmRestartPolicyChanged',
+  { operationId: string; policy: RestartPolicy }
+>;
+/**
+ * The VM's host was fenced: the VM is re-placed on `targetHostId` (which shares its storage) and
+ * started there. Once per fence (`fenceId`); the placement evidence says why that host.
+ */
+export type VmRecoveryRequested = DomainEvent<
+  'VmRecoveryRequested',
+  { operationId: string; fenceId: string; fromHostId: string; targetHostId: string; evidence: PlacementEvidence }
 >;
 /** Reconciliation resolved a state the log and the driver disagreed on. */
 export type VmStateReconciled = DomainEvent<
@@ -116,6 +167,11 @@ export type VmResized = DomainEvent<
 >;
 
 export type VmEvent =
+  | VmRestartScheduled
+  | VmHealingGaveUp
+  | VmHealingCancelled
+  | VmRestartPolicyChanged
+  | VmRecoveryRequested
   | VmResized
   | VmCreateRequested
   | VmPlaced
@@ -151,6 +207,11 @@ export type VmEvent =
 export type VmEventType = VmEvent['type'];
 
 const TYPES: Record<VmEventType, true> = {
+  VmRestartScheduled: true,
+  VmHealingGaveUp: true,
+  VmHealingCancelled: true,
+  VmRestartPolicyChanged: true,
+  VmRecoveryRequested: true,
   VmResized: true,
   VmCreateRequested: true,
   VmPlaced: true,
@@ -201,4 +262,6 @@ export const REQUEST_EVENT_KIND: Partial<Record<VmEventType, OperationKind>> = {
   VmSnapshotDeleteRequested: 'deleteSnapshot',
   VmMigrationRequested: 'migrate',
   VmDeleteRequested: 'delete',
+  VmRestartScheduled: 'restart',
+  VmRecoveryRequested: 'recover',
 };

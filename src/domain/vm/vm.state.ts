@@ -1,6 +1,8 @@
 import { DEFAULT_PROJECT } from '../project/project.types.js';
 import type { VmEvent } from './vm.events.js';
-import type { JobStep, OperationKind, SnapshotRecord, VmSpecData, VmStateName } from './vm.types.js';
+import type { ObservedState } from './evidence.js';
+import { evolveHealing, NO_HEALING, type HealingState } from './vm.healing-state.js';
+import type { JobStep, OperationKind, RestartPolicy, SnapshotRecord, VmSpecData, VmStateName } from './vm.types.js';
 
 export interface PendingOperation {
   id: string;
@@ -44,7 +46,22 @@ export interface VmState {
    * Set by VmCrashed while the VM stays down (it reads `crashed`); cleared when it runs again
    * or is deleted. Optional: states cached before it existed have none.
    */
-  crash?: { reason: string; previousState: VmStateName } | null;
+  crash?: VmCrash | null;
+  /** Absent on VMs created before healing (and states cached from then): `never`. */
+  restartPolicy?: RestartPolicy;
+  /** Restarts scheduled by healing; absent = none yet. */
+  healing?: HealingState;
+  /** Fences this VM was recovered after (a VM is recovered at most once per fence). */
+  recoveredFences?: string[];
+}
+
+export interface VmCrash {
+  reason: string;
+  previousState: VmStateName;
+  /** How the driver saw it go down (healing's `on-crash` answers crashed/absent only); absent = crashed. */
+  observed?: ObservedState;
+  /** Down with its fenced host. */
+  fence?: { hostId: string; fenceId: string };
 }
 
 /** The VM's project: `default` for one created before projects. */
@@ -81,12 +98,25 @@ function advance(state: VmState, awaiting: PendingOperation['awaiting']): Pendin
 }
 
 export function evolveVm(state: VmState, event: VmEvent): VmState {
-  const next = evolveVmCore(state, event);
+  const core = evolveVmCore(state, event);
+  const healing = evolveHealing(state.healing ?? NO_HEALING, event);
+  const next = healing === (state.healing ?? NO_HEALING) ? core : { ...core, healing };
   if (event.type === 'VmCrashed') {
-    return { ...next, crash: { reason: event.data.reason, previousState: event.data.previousState } };
+    const d = event.data;
+    const crash: VmCrash = {
+      reason: d.reason,
+      previousState: d.previousState,
+      ...(d.evidence ? { observed: d.evidence.observed } : {}),
+      ...(d.fence ? { fence: d.fence } : {}),
+    };
+    return { ...next, crash };
   }
-  // A crash is shown until the VM leaves the stopped state (started, deleted, failed).
-  if (next.crash && next.state !== 'stopped') return { ...next, crash: null };
+  if (event.type === 'VmOperationFailed' && event.data.kind === 'recover' && !event.data.cancelled) {
+    // A recovery that failed leaves the VM down on its new host: crashed, so healing may try again there.
+    return { ...next, crash: { reason: event.data.reason, previousState: 'running', observed: 'crashed' } };
+  }
+  // A stop someone asked for acknowledges a crash; otherwise it shows until the VM leaves the stopped state.
+  if (next.crash && (next.state !== 'stopped' || event.type === 'VmStopped')) return { ...next, crash: null };
   return next;
 }
 
@@ -103,6 +133,7 @@ function evolveVmCore(state: VmState, event: VmEvent): VmState {
         state: 'requested',
         startAfterCreate: d.start,
         pending: open(state, d.operationId, 'create', 'placement', { stateBefore: 'requested' }),
+        ...(d.restartPolicy ? { restartPolicy: d.restartPolicy } : {}),
       };
     }
     case 'VmPlaced':
@@ -111,10 +142,14 @@ function evolveVmCore(state: VmState, event: VmEvent): VmState {
       return {
         ...state,
         state: 'stopped',
-        pending: state.startAfterCreate ? advance(state, 'start') : null,
+        // A recovery always starts the VM on its new host; a create only when asked to.
+        pending: state.startAfterCreate || state.pending?.kind === 'recover' ? advance(state, 'start') : null,
       };
     case 'VmStartRequested':
-      return { ...state, pending: open(state, event.data.operationId, 'start', 'start') };
+      return {
+        ...state,
+        pending: open(state, event.data.operationId, event.data.restart ? 'restart' : 'start', 'start'),
+      };
     case 'VmStarted':
       return { ...state, state: 'running', pending: null };
     case 'VmStopRequested':
@@ -220,6 +255,23 @@ function evolveVmCore(state: VmState, event: VmEvent): VmState {
       return { ...state, state: 'stopped' };
     case 'VmStateReconciled':
       return { ...state, state: event.data.to };
+    case 'VmRecoveryRequested': {
+      const d = event.data;
+      return {
+        ...state,
+        hostId: d.targetHostId,
+        state: 'provisioning',
+        pending: open(state, d.operationId, 'recover', 'define', { stateBefore: 'stopped' }),
+        migration: null,
+        recoveredFences: [...(state.recoveredFences ?? []), d.fenceId],
+      };
+    }
+    case 'VmRestartPolicyChanged':
+      return { ...state, restartPolicy: event.data.policy };
+    case 'VmRestartScheduled':
+    case 'VmHealingGaveUp':
+    case 'VmHealingCancelled':
+      return state; // healing's own state: evolveHealing
     case 'VmResized': {
       const { operationId: _id, ...size } = event.data;
       return state.spec ? { ...state, spec: { ...state.spec, ...size } } : state;

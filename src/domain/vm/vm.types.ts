@@ -23,6 +23,10 @@ export const OPERATION_KINDS = [
   'deleteSnapshot',
   'migrate',
   'delete',
+  /** A start the healing process manager asked for (restartPolicy), answering a crash. */
+  'restart',
+  /** A VM of a fenced host re-placed on another host (shared storage) and started there. */
+  'recover',
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
@@ -47,6 +51,10 @@ export const JOB_STEPS = [
   'destroy',
 ] as const;
 export type JobStep = (typeof JOB_STEPS)[number];
+
+/** What healing does when the VM goes down without being asked (see vm.healing.ts). */
+export const RESTART_POLICIES = ['never', 'on-crash', 'always'] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 
 export interface VmSpecData {
   name: string;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Body, Controller, Delete, HttpCode, Inject, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { ApiAnswer, ApiCommand } from '../../http/openapi/decorators.js';
@@ -76,6 +77,28 @@ export class HostFleetController {
   @Roles()
   async restore(@Param('id') id: string, @Body() body: ReasonDto, @CurrentPrincipal() p: Principal): Promise<HostView> {
     return this.view(await this.fleet.command(id, { type: 'SetHostState', state: 'active' }, p, body.reason));
+  }
+
+  /**
+   * The admin asserts the host is off (power cut, out-of-band STONITH): refused (409) unless the
+   * control plane sees it unreachable. Records HostFenced with the unreachable evidence; its VMs with a
+   * restartPolicy and shared storage are then recovered on another host (one `recover` operation each),
+   * the others read crashed with why. 200 with the host (state `fenced`).
+   */
+  @ApiAnswer('Fence an unreachable host: its VMs are recovered elsewhere or marked lost', HostResponse)
+  @Post(':id/fence')
+  @HttpCode(200)
+  @Roles()
+  async fence(@Param('id') id: string, @Body() body: ReasonDto, @CurrentPrincipal() p: Principal): Promise<HostView> {
+    const fenceId = randomUUID();
+    return this.view(
+      await this.fleet.command(
+        id,
+        { type: 'FenceHost', fenceId, by: p.id, ...(body.reason ? { reason: body.reason } : {}) },
+        p,
+        body.reason,
+      ),
+    );
   }
 
   /** Drains, then moves every VM away: 202 + the parent operation (progress {done, total}, result). */

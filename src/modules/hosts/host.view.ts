@@ -20,6 +20,8 @@ export interface HostView {
     silentMs: number;
     observedBy: string;
   } | null;
+  /** Set while the host is fenced (until heard again): the fence, who fenced it and on what evidence. */
+  fenced: { fenceId: string; by: string; at: string | null; reason?: string; evidenceKind: 'admin' | 'worker' } | null;
   vms: number;
   capabilities: HostCapabilities | null;
   revision: number;
@@ -42,8 +44,17 @@ export function toHostView(
     capacity: state.capacity,
     allocated: allocated(state),
     labels: state.labels ?? {},
-    state: state.unreachable ? 'unreachable' : state.state,
+    state: state.fenced ? 'fenced' : state.unreachable ? 'unreachable' : state.state,
     unreachable: state.unreachable ?? null,
+    fenced: state.fenced
+      ? {
+          fenceId: state.fenced.fenceId,
+          by: state.fenced.by,
+          at: state.fenced.at,
+          ...(state.fenced.reason ? { reason: state.fenced.reason } : {}),
+          evidenceKind: state.fenced.evidence.kind,
+        }
+      : null,
     vms: Object.keys(state.allocations).length,
     capabilities,
     revision: Number(revision),

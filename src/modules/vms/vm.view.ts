@@ -1,5 +1,14 @@
 import { vmProject, type VmState } from '../../domain/vm/vm.state.js';
-import type { SnapshotRecord, VmStateName } from '../../domain/vm/vm.types.js';
+import type { RestartPolicy, SnapshotRecord, VmStateName } from '../../domain/vm/vm.types.js';
+
+/** A restart healing scheduled and has not begun. */
+export interface ScheduledRestartView {
+  operationId: string;
+  attempt: number;
+  notBefore: string;
+  /** The crash (or failed restart) it answers. */
+  causeEventId: string;
+}
 
 /** The v1 VM shape (fields may be added, never renamed). */
 export interface VmView {
@@ -10,7 +19,11 @@ export interface VmView {
   /** `crashed` (a stopped VM whose stop nobody asked for) until it is started again; see `crash`. */
   state: VmStateName | 'crashed';
   /** Why it reads crashed: the driver's reason and the state it was in; null otherwise. */
-  crash: { reason: string; previousState: VmStateName } | null;
+  crash: { reason: string; previousState: VmStateName; fence?: { hostId: string; fenceId: string } } | null;
+  /** What healing does when the VM goes down unasked (`never` unless set at create or by PATCH). */
+  restartPolicy: RestartPolicy;
+  /** The restart healing scheduled, if one waits for its time. */
+  scheduledRestart: ScheduledRestartView | null;
   hostId: string | null;
   /** The host's name beside its id (set by the HTTP views; null without a host). */
   hostName?: string | null;
@@ -47,7 +60,23 @@ export function toVmView(state: VmState, revision: bigint | string, createdAt: s
     name: spec?.name ?? '',
     project: vmProject(state),
     state: state.crash && state.state === 'stopped' ? 'crashed' : state.state,
-    crash: state.crash && state.state === 'stopped' ? state.crash : null,
+    crash:
+      state.crash && state.state === 'stopped'
+        ? {
+            reason: state.crash.reason,
+            previousState: state.crash.previousState,
+            ...(state.crash.fence ? { fence: state.crash.fence } : {}),
+          }
+        : null,
+    restartPolicy: state.restartPolicy ?? 'never',
+    scheduledRestart: state.healing?.scheduled
+      ? {
+          operationId: state.healing.scheduled.operationId,
+          attempt: state.healing.scheduled.attempt,
+          notBefore: state.healing.scheduled.notBefore,
+          causeEventId: state.healing.scheduled.causeEventId,
+        }
+      : null,
     hostId: state.hostId,
     vcpus: spec?.vcpus ?? 0,
     memoryMiB: spec?.memoryMiB ?? 0,

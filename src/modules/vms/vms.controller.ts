@@ -14,7 +14,7 @@ import {
   Inject,
   NotFoundException,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
 import { AUDITORS, MUTATORS, READERS, Roles, type Principal } from '../../http/auth/roles.js';
@@ -188,7 +188,11 @@ export class VmsController {
   ) {
     return accepted(
       res,
-      await this.vms.act(id, (operationId) => ({ type: 'StartVm', operationId }), this.ctx(p, body.reason, ifMatch)),
+      await this.vms.act(
+        id,
+        (operationId) => ({ type: 'StartVm', operationId, by: p.id }),
+        this.ctx(p, body.reason, ifMatch),
+      ),
     );
   }
 
@@ -384,8 +388,14 @@ export class VmsController {
    * Cold resize: `If-Match` (the VM's ETag) is required, the VM must be stopped, a disk only grows,
    * and the host's reservation must take the new size (409 with the numbers). The driver applies it
    * at the next start. 202 + operation; 200 with the VM when the size is already that.
+   * `restartPolicy` alone is recorded at once (any state): 200 with the VM.
    */
-  @ApiCommand('Resize a stopped VM (vCPUs, memory, disk grow)')
+  @ApiCommand('Resize a stopped VM (vCPUs, memory, disk grow), or change its restartPolicy')
+  @ApiResponse({
+    status: 200,
+    type: VmResponse,
+    description: 'Only restartPolicy was given: recorded, the VM as it is now',
+  })
   @Patch(':id')
   @Roles(...MUTATORS)
   async resize(
@@ -400,7 +410,16 @@ export class VmsController {
       ...(body.memoryMiB !== undefined ? { memoryMiB: body.memoryMiB } : {}),
       ...(body.diskGiB !== undefined ? { diskGiB: body.diskGiB } : {}),
     };
-    const r = await this.vms.resize(id, size, this.ctx(p, body.reason, ifMatch));
+    const ctx = this.ctx(p, body.reason, ifMatch);
+    if (body.restartPolicy !== undefined && Object.keys(size).length === 0) {
+      await this.vms.setRestartPolicy(id, body.restartPolicy, ctx);
+      res.status(200);
+      return this.vms.view(id, p);
+    }
+    const r = await this.vms.resize(id, size, ctx);
+    // The size first (it checks If-Match against the revision the client saw), then the policy.
+    if (body.restartPolicy !== undefined)
+      await this.vms.setRestartPolicy(id, body.restartPolicy, { ...ctx, ifMatch: undefined });
     if (!r.changed) return this.vms.view(id, p);
     return accepted(res, { operationId: r.operationId, vmId: r.vmId });
   }

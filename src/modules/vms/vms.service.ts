@@ -37,7 +37,7 @@ import type { VmCommand } from '../../domain/vm/vm.commands.js';
 import { foldVm, vmChanges, type FieldChange } from '../../domain/vm/vm-diff.js';
 import { vmDecider } from '../../domain/vm/vm.decider.js';
 import { vmProject, type VmState } from '../../domain/vm/vm.state.js';
-import type { CapabilityView, CatalogImageRef } from '../../domain/vm/vm.types.js';
+import type { CapabilityView, CatalogImageRef, RestartPolicy } from '../../domain/vm/vm.types.js';
 import { toVmView, type VmView } from './vm.view.js';
 import { explain, type WhyView } from './why.js';
 import { internalSnapshotsTravel } from '../../application/migration-targets.js';
@@ -167,6 +167,7 @@ export class VmsService {
       userData?: string;
       sshKeys?: string[];
       nics?: { networkId: string }[];
+      restartPolicy?: RestartPolicy;
     } & PlacementAsk,
     ctx: CommandContext,
   ): Promise<Accepted> {
@@ -226,6 +227,7 @@ export class VmsService {
         hostId: hostId ?? null,
         start: body.start ?? true,
         project,
+        ...(body.restartPolicy ? { restartPolicy: body.restartPolicy } : {}),
       },
       ctx,
     ).catch((err: unknown) =>
@@ -300,6 +302,15 @@ export class VmsService {
       },
       ctx,
     );
+  }
+
+  /** PATCH {restartPolicy}: recorded at once (VmRestartPolicyChanged), in any state; If-Match as for a resize. */
+  async setRestartPolicy(vmId: string, policy: RestartPolicy, ctx: CommandContext): Promise<void> {
+    const { state, revision } = await this.aggregates.load(vmDecider, vmStream(vmId));
+    if (!state.exists || !mayUse(ctx.principal, vmProject(state))) throw new NotFoundException(`VM ${vmId} not found`);
+    if (ctx.ifMatch !== undefined && ctx.ifMatch !== revision) throw new PreconditionFailedError(ctx.ifMatch, revision);
+    const operationId = randomUUID();
+    await this.run(vmId, { type: 'SetRestartPolicy', operationId, policy, by: ctx.principal.id }, ctx);
   }
 
   /**

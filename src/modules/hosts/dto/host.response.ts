@@ -48,6 +48,26 @@ export class HostUnreachableResponse {
   observedBy!: string;
 }
 
+export class HostFencedResponse {
+  @ApiProperty({ description: 'The fence (VMs recovered after it name it)' })
+  fenceId!: string;
+
+  @ApiProperty({ example: 'alice', description: 'The admin who fenced it, or the worker that confirmed it' })
+  by!: string;
+
+  @ApiProperty({ format: 'date-time', nullable: true })
+  at!: string | null;
+
+  @ApiPropertyOptional()
+  reason?: string;
+
+  @ApiProperty({
+    enum: ['admin', 'worker'],
+    description: 'admin: asserted by an admin while unreachable; worker: its worker stopped every VM and said so',
+  })
+  evidenceKind!: 'admin' | 'worker';
+}
+
 export class HostResponse implements HostView {
   @ApiProperty({ example: 'hv-1' })
   id!: string;
@@ -77,9 +97,14 @@ export class HostResponse implements HostView {
 
   @ApiProperty({
     example: 'active',
-    description: 'active, draining (no new VMs), or unreachable (its worker silent over HOST_DEAD_MS; no new VMs)',
+    description:
+      'active, draining (no new VMs), unreachable (its worker silent over HOST_DEAD_MS; no new VMs), ' +
+      'or fenced (out: its VMs recovered elsewhere or marked lost; until heard again)',
   })
   state!: string;
+
+  @ApiProperty({ type: HostFencedResponse, nullable: true, description: 'The fence while fenced; null otherwise' })
+  fenced!: HostFencedResponse | null;
 
   @ApiProperty({ type: HostUnreachableResponse, nullable: true, description: 'The evidence while unreachable' })
   unreachable!: HostUnreachableResponse | null;

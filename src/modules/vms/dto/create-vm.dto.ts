@@ -18,6 +18,7 @@ import {
   MinLength,
 } from 'class-validator';
 import { ReasonDto } from '../../../http/reason.dto.js';
+import { RESTART_POLICIES, type RestartPolicy } from '../../../domain/vm/vm.types.js';
 import {
   ID_PATTERN,
   IMAGE_PATTERN,
@@ -146,4 +147,16 @@ export class CreateVmDto extends ReasonDto {
   @ValidateNested({ each: true })
   @Type(() => NicRequestDto)
   nics?: NicRequestDto[];
+
+  @ApiPropertyOptional({
+    enum: RESTART_POLICIES,
+    enumName: 'RestartPolicy',
+    default: 'never',
+    description:
+      'on-crash: a crashed VM is restarted (backoff, limit); always: also one found stopped that nobody stopped. ' +
+      'With shared storage, either also recovers the VM on another host when its host is fenced',
+  })
+  @IsOptional()
+  @IsIn(RESTART_POLICIES, { message: `restartPolicy must be one of ${RESTART_POLICIES.join(', ')}` })
+  restartPolicy?: RestartPolicy;
 }

@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { ReasonDto } from '../../../http/reason.dto.js';
+import { RESTART_POLICIES, type RestartPolicy } from '../../../domain/vm/vm.types.js';
 
 /** PATCH /v1/vms/{id}: a cold resize; what is absent stays as it is. The same bounds as a create. */
 export class ResizeVmDto extends ReasonDto {
@@ -24,4 +25,14 @@ export class ResizeVmDto extends ReasonDto {
   @Min(1)
   @Max(65536)
   diskGiB?: number;
+
+  @ApiPropertyOptional({
+    enum: RESTART_POLICIES,
+    enumName: 'RestartPolicy',
+    description:
+      'Changes what healing does when the VM goes down unasked (any state); never cancels a scheduled restart',
+  })
+  @IsOptional()
+  @IsIn(RESTART_POLICIES, { message: `restartPolicy must be one of ${RESTART_POLICIES.join(', ')}` })
+  restartPolicy?: RestartPolicy;
 }

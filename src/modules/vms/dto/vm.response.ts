@@ -1,7 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { VM_STATES, type SnapshotRecord, type VmStateName } from '../../../domain/vm/vm.types.js';
+import {
+  RESTART_POLICIES,
+  VM_STATES,
+  type RestartPolicy,
+  type SnapshotRecord,
+  type VmStateName,
+} from '../../../domain/vm/vm.types.js';
 import { AsOfResponse } from '../../../http/openapi/as-of.response.js';
-import type { VmNicView, VmView } from '../vm.view.js';
+import type { ScheduledRestartView, VmNicView, VmView } from '../vm.view.js';
 import type { Covers, Undocumented } from '../../../http/openapi/covers.js';
 
 // `implements` ties each schema to the view it documents: a field added to the view
@@ -40,12 +46,40 @@ export class MigrationStateResponse {
   live!: boolean;
 }
 
+export class VmCrashFenceResponse {
+  @ApiProperty({ description: 'The fenced host the VM went down with' })
+  hostId!: string;
+
+  @ApiProperty({ description: 'The fence (HostFenced.fenceId)' })
+  fenceId!: string;
+}
+
 export class VmCrashResponse {
   @ApiProperty({ example: 'the QEMU process is gone (exit unknown)' })
   reason!: string;
 
   @ApiProperty({ enum: VM_STATES, enumName: 'VmState', example: 'running' })
   previousState!: VmStateName;
+
+  @ApiPropertyOptional({
+    type: VmCrashFenceResponse,
+    description: 'Set when it went down with its fenced host and was not recovered elsewhere (needs attention)',
+  })
+  fence?: VmCrashFenceResponse;
+}
+
+export class ScheduledRestartResponse implements ScheduledRestartView {
+  @ApiProperty({ format: 'uuid', description: 'The restart operation (GET /v1/operations/{id})' })
+  operationId!: string;
+
+  @ApiProperty({ type: 'integer', description: 'Restart attempt within the healing window', example: 1 })
+  attempt!: number;
+
+  @ApiProperty({ format: 'date-time', description: 'Not started before this instant (backoff)' })
+  notBefore!: string;
+
+  @ApiProperty({ description: 'The event (a VmCrashed, or a failed restart) it answers' })
+  causeEventId!: string;
 }
 
 export class VmNicResponse implements VmNicView {
@@ -79,6 +113,21 @@ export class VmResponse implements VmView {
 
   @ApiProperty({ type: VmCrashResponse, nullable: true, description: 'Why it reads crashed; null otherwise' })
   crash!: VmCrashResponse | null;
+
+  @ApiProperty({
+    enum: RESTART_POLICIES,
+    enumName: 'RestartPolicy',
+    description:
+      'What healing does when the VM goes down unasked: on-crash restarts a crash, always also a guest poweroff',
+  })
+  restartPolicy!: RestartPolicy;
+
+  @ApiProperty({
+    type: ScheduledRestartResponse,
+    nullable: true,
+    description: 'The restart healing scheduled, waiting for its time (backoff); null otherwise',
+  })
+  scheduledRestart!: ScheduledRestartResponse | null;
 
   @ApiProperty({ type: 'string', nullable: true, description: 'Null until placed' })
   hostId!: string | null;
