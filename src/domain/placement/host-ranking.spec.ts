@@ -113,6 +113,15 @@ describe('rankHosts', () => {
     );
   });
 
+  test('a fenced host takes nothing (named as fenced)', () => {
+    const r = rankHosts([host('f', 8192, { fenced: true }), host('ok', 1024)], { vcpus: 1, memoryMiB: 256 });
+    assert.deepEqual(
+      r.eligible.map((e) => e.id),
+      ['ok'],
+    );
+    assert.deepEqual(r.refused, [{ id: 'f', name: 'f-name', reason: 'fenced', kind: 'fenced' }]);
+  });
+
   test('a migration never targets its source nor another driver', () => {
     const hosts = [host('src', 8192), host('lv', 8192, { driver: 'libvirt' }), host('ok', 1024)];
     const r = rankHosts(hosts, { vcpus: 1, memoryMiB: 256, excludeHostId: 'src', driver: 'simulated' });
