@@ -62,6 +62,11 @@ interface HostJobBase {
   principal: string;
   /** The event that caused this job; also the BullMQ job id. */
   causationId: string;
+  /**
+   * A compensation (a cancelled create's destroy): it runs although its operation was cancelled,
+   * and reports no result (the operation is closed). abortIncoming is one without the flag.
+   */
+  compensation?: boolean;
 }
 
 /** A job on a host's queue: one driver call for one step of one operation. */

@@ -6,7 +6,9 @@ import type { HostCommand } from '../domain/host/host.commands.js';
 import type { PlacementEvidence, RefusalReason } from '../domain/vm/evidence.js';
 import { handleCommand, type CommandMeta } from './handle-command.js';
 import type { AggregateLoader } from './load-aggregate.js';
-import { hostStream, hostIdOf } from '../domain/streams.js';
+import { hostStream, hostIdOf, placementGroupStream } from '../domain/streams.js';
+import type { PlacementStrategy } from '../domain/placement/host-ranking.js';
+import { placementGroupDecider } from '../domain/placement-group/placement-group.decider.js';
 
 export interface PlacementRequest {
   vmId: string;
@@ -14,6 +16,11 @@ export interface PlacementRequest {
   requestedHostId: string | null;
   vcpus: number;
   memoryMiB: number;
+  /** Only hosts whose labels match are candidates. */
+  hostSelector?: Record<string, string>;
+  /** spread (default): most free memory first; pack: the fullest host that fits. */
+  strategy?: PlacementStrategy;
+  placementGroupId?: string;
 }
 
 export type PlacementResult =
@@ -85,10 +92,27 @@ export async function placeVm(
     evidence.candidates.push({ hostId, verdict: 'refused', reason, detail });
   for (const h of loaded.filter((h) => !h.state.exists))
     refused(h.id, 'not-registered', `host ${h.id} is not registered`);
+  const selector = req.hostSelector ?? {};
+  const mismatch = (labels: Record<string, string>) => Object.entries(selector).find(([k, v]) => labels[k] !== v);
+  for (const h of loaded.filter((h) => h.state.exists && mismatch(h.state.labels))) {
+    const [k, v] = mismatch(h.state.labels)!;
+    refused(h.id, 'selector', `label ${k}=${h.state.labels[k] ?? '(none)'} != ${v}`);
+  }
+  const pack = req.strategy === 'pack';
   const candidates = loaded
-    .filter((h) => h.state.exists)
-    .sort((a, b) => free(b.state).memoryMiB - free(a.state).memoryMiB);
-  if (candidates.length === 0) return { ok: false, reason: `host ${req.requestedHostId} is not registered`, evidence };
+    .filter((h) => h.state.exists && !mismatch(h.state.labels))
+    .sort((a, b) => (pack ? -1 : 1) * (free(b.state).memoryMiB - free(a.state).memoryMiB));
+  if (candidates.length === 0) {
+    const why = evidence.candidates.map((c) => `${c.hostId}: ${c.detail ?? c.reason}`).join('; ');
+    return {
+      ok: false,
+      reason:
+        req.requestedHostId && !loaded[0]?.state.exists
+          ? `host ${req.requestedHostId} is not registered`
+          : `no host matches the hostSelector: ${why}`,
+      evidence,
+    };
+  }
   const refusals: string[] = [];
   let chosen: string | undefined;
   for (const host of candidates) {
@@ -96,7 +120,8 @@ export async function placeVm(
       // Could it have taken the VM? Asked of the decider (pure) on the state read above, so the evidence says.
       try {
         hostDecider.decide(reserve(req), host.state);
-        refused(host.id, 'ranking', `${free(host.state).memoryMiB} MiB free, less than the chosen host ${chosen}`);
+        const than = pack ? 'more than' : 'less than';
+        refused(host.id, 'ranking', `${free(host.state).memoryMiB} MiB free, ${than} the chosen host ${chosen}`);
       } catch (err) {
         if (!(err instanceof DomainError)) throw err;
         refused(host.id, refusalOf(err, host.state), err.message);
@@ -109,7 +134,7 @@ export async function placeVm(
       evidence.candidates.push({
         hostId: host.id,
         verdict: 'chosen',
-        detail: `${free(host.state).memoryMiB} MiB and ${free(host.state).vcpus} vCPUs free, the most of the hosts that can take it`,
+        detail: `${free(host.state).memoryMiB} MiB and ${free(host.state).vcpus} vCPUs free, the ${pack ? 'least (pack)' : 'most'} of the hosts that can take it`,
       });
     } catch (err) {
       if (err instanceof DomainError && (err.code === 'capacity' || err.code === 'not_found')) {
@@ -120,12 +145,29 @@ export async function placeVm(
       throw err;
     }
   }
-  if (chosen) return { ok: true, hostId: chosen, evidence };
+  if (chosen) return { ok: true, hostId: chosen, evidence: await groupEvidence(aggregates, req, chosen, evidence) };
   return {
     ok: false,
     reason: `no host can take ${req.vcpus} vCPUs and ${req.memoryMiB} MiB: ${refusals.join('; ')}`,
     evidence,
   };
+}
+
+/**
+ * A group member was pinned to the host its admission chose: what that admission weighed (every
+ * host, the group rule, a soft rule broken) is the placement's evidence, not the one pinned host.
+ */
+async function groupEvidence(
+  aggregates: AggregateLoader,
+  req: PlacementRequest,
+  chosen: string,
+  evidence: PlacementEvidence,
+): Promise<PlacementEvidence> {
+  if (!req.placementGroupId) return evidence;
+  const { state } = await aggregates.load(placementGroupDecider, placementGroupStream(req.placementGroupId));
+  const admitted = state.members[req.vmId];
+  if (!admitted || admitted.hostId !== chosen || admitted.candidates.length === 0) return evidence;
+  return { kind: 'placement', candidates: admitted.candidates };
 }
 
 function reserve(req: PlacementRequest): HostCommand {

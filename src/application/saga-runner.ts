@@ -400,6 +400,7 @@ export class SagaRunner {
       spec: { id: action.vmId, ...spec },
       principal: cause.metadata.principal,
       causationId: cause.id,
+      ...(action.type === 'compensate' ? { compensation: true } : {}),
     };
     faultBeforeEnqueue(action.step);
     await this.jobs.enqueueHostJob(action.hostId, jobId, data);

@@ -15,6 +15,19 @@ import {
   type Opts,
 } from './command-kit.js';
 import { out } from './output.js';
+import { collectKeys } from './repeat-option.js';
+
+/** `--selector zone=a --selector rack=r1` → {zone: 'a', rack: 'r1'} (the API checks keys and values). */
+function selectorOf(pairs: string[] | undefined): Record<string, string> | undefined {
+  if (!pairs?.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new CliError(`--selector must be label=value, got "${pair}"`);
+    out[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return out;
+}
 
 const id = (s: string) => encodeURIComponent(s);
 
@@ -69,6 +82,9 @@ export function registerVmCommands(vm: Command): void {
         .option('--host <id>', 'place it on this host')
         .option('--image <name>', 'boot from this catalog image')
         .option('--project <name>', 'the project it belongs to')
+        .option('--placement-group <id>', 'join this placement group (its affinity rule places the VM)')
+        .option('--selector <label=value>', 'only hosts carrying this label (repeatable)', collectKeys)
+        .option('--placement <strategy>', 'spread (most free host) or pack (fullest that fits)')
         .option(
           '--nic <networkId>',
           'a NIC on this network (repeatable, at most 4)',
@@ -81,6 +97,7 @@ export function registerVmCommands(vm: Command): void {
         ),
     ),
   )(async (base, opts, name) => {
+    const hostSelector = selectorOf(opts.selector as string[] | undefined);
     const body = withReason(
       {
         name,
@@ -90,6 +107,9 @@ export function registerVmCommands(vm: Command): void {
         ...(opts.host ? { hostId: opts.host } : {}),
         ...(opts.image ? { image: opts.image } : {}),
         ...(opts.project ? { project: opts.project } : {}),
+        ...(opts.placementGroup ? { placementGroupId: opts.placementGroup } : {}),
+        ...(hostSelector ? { hostSelector } : {}),
+        ...(opts.placement ? { placement: opts.placement } : {}),
         ...(Array.isArray(opts.nic) ? { nics: (opts.nic as string[]).map((networkId) => ({ networkId })) } : {}),
         ...(opts.start === false ? { start: false } : {}),
         ...(opts.restartPolicy ? { restartPolicy: opts.restartPolicy } : {}),

@@ -62,6 +62,7 @@ class EnvSchema {
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(1000) HEALING_MAX_RESTARTS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1000) @Max(604800000) HEALING_WINDOW_MS?: number;
   @IsOptional() @IsString() BODY_LIMIT?: string;
+  @IsOptional() @IsIn(['spread', 'pack']) PLACEMENT_STRATEGY?: 'spread' | 'pack';
   @IsOptional() @Type(() => Number) @IsInt() @Min(512) @Max(Number.MAX_SAFE_INTEGER) IMAGE_MAX_BYTES?: number;
   @IsOptional()
   @IsString()
@@ -112,6 +113,8 @@ export interface AppConfig {
   heartbeatMs: number;
   /** A host whose worker is silent this long becomes unreachable (HOST_DEAD_MS). */
   hostDeadMs: number;
+  /** How placement orders hosts when a create names none (PLACEMENT_STRATEGY): spread (most free) or pack (fullest that fits). */
+  placementStrategy: 'spread' | 'pack';
   /** On shutdown a worker force-stops its hosts' VMs and confirms it: the hosts are fenced (WORKER_FENCE_ON_SHUTDOWN=1). */
   workerFenceOnShutdown: boolean;
   /** Restarts by restartPolicy: backoff base and cap, at most maxRestarts within windowMs (HEALING_*). */
@@ -247,6 +250,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     hostQueryTimeoutMs: parsed.HOST_QUERY_TIMEOUT_MS ?? 5000,
     heartbeatMs: parsed.HEARTBEAT_MS ?? Math.min(2000, Math.max(100, Math.floor((parsed.HOST_DEAD_MS ?? 15000) / 3))),
     hostDeadMs: parsed.HOST_DEAD_MS ?? 15000,
+    placementStrategy: parsed.PLACEMENT_STRATEGY ?? 'spread',
     workerFenceOnShutdown: parsed.WORKER_FENCE_ON_SHUTDOWN === '1',
     healing: {
       baseMs: parsed.HEALING_BACKOFF_MS ?? 1000,

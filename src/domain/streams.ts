@@ -16,6 +16,10 @@ export const imageStream = (name: string): string => `image-${name}`;
 export function imageNameOf(streamId: string): string | undefined {
   return streamId.startsWith('image-') ? streamId.slice(6) : undefined;
 }
+export const placementGroupStream = (id: string): string => `pgroup-${id}`;
+export function placementGroupIdOf(streamId: string): string | undefined {
+  return streamId.startsWith('pgroup-') ? streamId.slice(7) : undefined;
+}
 export const networkStream = (id: string): string => `network-${id}`;
 export function networkIdOf(streamId: string): string | undefined {
   return streamId.startsWith('network-') ? streamId.slice(8) : undefined;

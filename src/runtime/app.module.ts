@@ -17,6 +17,7 @@ import { NetworksModule } from '../modules/networks/networks.module.js';
 import { OperationsModule } from '../modules/operations/operations.module.js';
 import { ProjectionsModule } from '../modules/projections/projections.module.js';
 import { ProjectsModule } from '../modules/projects/projects.module.js';
+import { PlacementGroupsModule } from '../modules/placement-groups/placement-groups.module.js';
 import { VmsModule } from '../modules/vms/vms.module.js';
 import { ConsoleModule } from '../modules/console/console.module.js';
 
@@ -42,6 +43,7 @@ export class AppModule {
         FleetModule,
         ProjectsModule,
         QueuesModule,
+        PlacementGroupsModule,
       ],
       providers: [
         { provide: TokenVerifier, useValue: new TokenVerifier(ports.tokens) },

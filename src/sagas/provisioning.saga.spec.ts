@@ -76,6 +76,26 @@ describe('provisioning saga', () => {
       .then([{ type: 'release', hostId: 'host-a', vmId: VM_ID, operationId: 'op-c' }]);
   });
 
+  it('a cancelled create after placement: what the host made is destroyed, then the reservation released', () => {
+    saga
+      .given(createdOn('host-a'))
+      .when({
+        type: 'VmOperationFailed',
+        data: {
+          operationId: 'op-c',
+          kind: 'create',
+          step: 'start',
+          reason: 'cancelled by alice',
+          state: 'failed',
+          cancelled: { by: 'alice' },
+        },
+      })
+      .then([
+        { type: 'compensate', hostId: 'host-a', vmId: VM_ID, operationId: 'op-c', step: 'destroy', args: {} },
+        { type: 'release', hostId: 'host-a', vmId: VM_ID, operationId: 'op-c' },
+      ]);
+  });
+
   it('a create that failed in placement holds nothing; another failed operation is not a create', () => {
     saga
       .given([createRequested(true)])

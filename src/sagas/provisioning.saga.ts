@@ -17,6 +17,9 @@ export function provisioningSaga(event: VmEvent, before: VmState, after: VmState
           requestedHostId: event.data.requestedHostId,
           vcpus: event.data.spec.vcpus,
           memoryMiB: event.data.spec.memoryMiB,
+          ...(event.data.spec.hostSelector ? { hostSelector: event.data.spec.hostSelector } : {}),
+          ...(event.data.spec.placement ? { strategy: event.data.spec.placement } : {}),
+          ...(event.data.spec.placementGroupId ? { placementGroupId: event.data.spec.placementGroupId } : {}),
         },
       ];
     case 'VmPlaced':
@@ -60,11 +63,25 @@ export function provisioningSaga(event: VmEvent, before: VmState, after: VmState
       return before.hostId
         ? [{ type: 'release', hostId: before.hostId, vmId, operationId: event.data.operationId }]
         : [];
-    case 'VmOperationFailed':
+    case 'VmOperationFailed': {
       // A create that failed after placement gives its reservation back; the VM stays (failed) until deleted.
-      return event.data.kind === 'create' && before.hostId
-        ? [{ type: 'release', hostId: before.hostId, vmId, operationId: event.data.operationId }]
-        : [];
+      if (event.data.kind !== 'create' || !before.hostId) return [];
+      const release: SagaAction = { type: 'release', hostId: before.hostId, vmId, operationId: event.data.operationId };
+      if (!event.data.cancelled) return [release];
+      // Cancelled: nobody asked for what the host made (the domain, the disk) any more; remove it.
+      // The driver's per-VM lock makes the destroy wait for the aborted call, whatever it left.
+      return [
+        {
+          type: 'compensate',
+          hostId: before.hostId,
+          vmId,
+          operationId: event.data.operationId,
+          step: 'destroy',
+          args: {},
+        },
+        release,
+      ];
+    }
     default:
       return [];
   }

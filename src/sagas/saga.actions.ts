@@ -14,6 +14,11 @@ export type SagaAction =
       requestedHostId: string | null;
       vcpus: number;
       memoryMiB: number;
+      /** Only hosts whose labels match (the VM's spec). */
+      hostSelector?: Record<string, string>;
+      strategy?: 'spread' | 'pack';
+      /** A group member comes pinned to the host its admission chose; the admission is its evidence. */
+      placementGroupId?: string;
     }
   /** Reserve on a host's own stream; a refusal fails `failStep` of the operation with the reason. */
   | {

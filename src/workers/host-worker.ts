@@ -160,7 +160,7 @@ export class HostWorker {
     const data = job.data;
     const jobId = job.id ?? data.causationId;
     const base = { vmId: data.vmId, operationId: data.operationId, jobId, principal: data.principal };
-    const compensation = data.step === 'abortIncoming';
+    const compensation = data.step === 'abortIncoming' || data.compensation === true;
     // A cancelled operation's queued job never reaches the driver; its compensation always does.
     if (!compensation && (await this.aborts.isAborted(data.operationId))) {
       this.log.info({ vm: data.vmId, step: data.step, operation: data.operationId }, 'step skipped: cancelled');

@@ -125,6 +125,18 @@ describe('cancel and supersede (simulated workers)', () => {
     assert.equal(await logLength(t), before, 'nothing appended');
   });
 
+  test('a delete in flight cannot be cancelled: 409 saying so, nothing appended', async () => {
+    const host = (await registerSimHost(t, 'hv-hang-destroy', 'simulated://?latencyMs=0&hangVerbs=destroy'))
+      .id as string;
+    const created = assertAccepted(await alice().post('/v1/vms', { ...VM, name: 'going', hostId: host }));
+    assert.equal((await waitOperation(t, created.operationId)).status, 'succeeded');
+    const del = assertAccepted(await alice().delete(`/v1/vms/${created.vmId}`));
+    await running(del.operationId);
+    const before = await logLength(t);
+    assertError(await alice().delete(`/v1/operations/${del.operationId}`), 409, /a delete cannot be cancelled/);
+    assert.equal(await logLength(t), before, 'nothing appended');
+  });
+
   test('a forced stop supersedes a graceful stop in flight (no 409 busy); a second forced stop is busy', async () => {
     const vmId = await runningVm();
     const graceful = assertAccepted(await alice().post(`/v1/vms/${vmId}/stop`, {}));

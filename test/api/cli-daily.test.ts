@@ -174,6 +174,63 @@ describe('e2e: the virtledger CLI for daily work (host, vm, op, completion, conf
     assert.equal(bad.stderr, 'virtledger: --vcpus must be an integer ≥ 1, got "two"\n');
   });
 
+  test('vm create --placement-group, --selector (repeatable), --placement: the VM records them; no match exits 2 naming the hosts', async () => {
+    const reg = await runCli(
+      ['host', 'register', 'daily-pl', '--driver', 'simulated', '--uri', 'simulated://?latencyMs=0'].concat([
+        '--vcpus',
+        '4',
+        '--memory',
+        '2048',
+        '--label',
+        'zone=a',
+        '--label',
+        'tier=web',
+        '--json',
+      ]),
+      as('admin'),
+    );
+    assert.equal(reg.code, 0, reg.stderr);
+    const hostId = (JSON.parse(reg.stdout) as Json).id as string;
+    const group = await t
+      .as('operator')
+      .post('/v1/placement-groups', { name: 'cli', policy: 'anti-affinity', strict: true });
+    assert.equal(group.status, 201, JSON.stringify(group.body));
+    const args = ['vm', 'create', 'pl-1', '--vcpus', '1', '--memory', '64', '--selector', 'zone=a'];
+    const res = await runCli(
+      [
+        ...args,
+        '--selector',
+        'tier=web',
+        '--placement',
+        'pack',
+        '--placement-group',
+        group.body.id as string,
+        '--wait',
+        '--json',
+      ],
+      as('operator'),
+    );
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    const vmId = (JSON.parse(res.stdout) as Json).vmId as string;
+    const vm = (await t.as('viewer').get(`/v1/vms/${vmId}`)).body as Json;
+    assert.equal(vm.hostId, hostId);
+    assert.deepEqual(vm.hostSelector, { zone: 'a', tier: 'web' });
+    assert.equal(vm.placement, 'pack');
+    assert.equal(vm.placementGroupId, group.body.id);
+    const none = await runCli(
+      ['vm', 'create', 'pl-2', '--vcpus', '1', '--memory', '64', '--selector', 'zone=z'],
+      as('operator'),
+    );
+    assert.equal(none.code, 2, none.stdout + none.stderr);
+    assert.match(none.stderr, /no host can take .*daily-pl \(.*\): label zone=a != z/);
+    const bad = await runCli(
+      ['vm', 'create', 'pl-3', '--vcpus', '1', '--memory', '64', '--selector', 'zone'],
+      as('operator'),
+    );
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stderr, 'virtledger: --selector must be label=value, got "zone"\n');
+  });
+
   test('completion bash prints a script that completes commands and their options', async () => {
     const res = await runCli(['completion', 'bash']);
     assert.equal(res.code, 0, res.stderr);

@@ -206,4 +206,26 @@ describe('api: refused up front (4xx, no event)', () => {
     if (kvmUsable()) assert.equal(res.status, 201, JSON.stringify(res.body));
     else assertError(res, 400, /accel=kvm: this machine has no usable KVM/);
   });
+
+  test('libvirt domainType=kvm on a local libvirtd: refused at registration without usable KVM; a remote one is not probed', async () => {
+    const before = await logLength(t);
+    const res = await t.as('admin').post('/v1/hosts', {
+      name: 'lv-kvm-1',
+      driver: 'libvirt',
+      uri: 'qemu:///system?domainType=kvm',
+      capacity: small,
+    });
+    if (kvmUsable()) assert.equal(res.status, 201, JSON.stringify(res.body));
+    else {
+      assertError(res, 400, /domainType=kvm: this machine has no usable KVM/);
+      assert.equal(await logLength(t), before);
+    }
+    const remote = await t.as('admin').post('/v1/hosts', {
+      name: 'lv-kvm-remote',
+      driver: 'libvirt',
+      uri: 'qemu+tcp://10.0.0.2/system?domainType=kvm',
+      capacity: small,
+    });
+    assert.equal(remote.status, 201, JSON.stringify(remote.body));
+  });
 });

@@ -133,6 +133,15 @@ const MATRIX: Record<string, Row> = {
   'GET /v1/images': { allowed: ALL, ok: 200 },
   'GET /v1/images/{name}': { allowed: ALL, ok: 200 },
   'DELETE /v1/images/{name}': { allowed: ['admin'], ok: 204, params: { name: 'm-del' } },
+  'POST /v1/placement-groups': {
+    allowed: MUTATORS,
+    ok: 201,
+    body: (n) => ({ name: `g-${n}`, policy: 'anti-affinity', strict: true }),
+  },
+  'GET /v1/placement-groups': { allowed: ALL, ok: 200 },
+  'GET /v1/placement-groups/{id}': { allowed: ALL, ok: 200 },
+  // The group has a member (created in before()): a mutator gets past the role check to the 409 naming it.
+  'DELETE /v1/placement-groups/{id}': { allowed: MUTATORS, ok: 409 },
   // Networks are shared: only an all-projects principal changes them. DELETE hits the network a VM uses: 409.
   'POST /v1/networks': {
     allowed: ['admin'],
@@ -159,6 +168,7 @@ describe('e2e: role matrix (every route × every role)', () => {
   let hostB: string;
   let vmId: string;
   let operationId: string;
+  let groupId: string;
   let networkId: string;
   let n = 0;
 
@@ -180,6 +190,10 @@ describe('e2e: role matrix (every route × every role)', () => {
     vmId = created.accepted.vmId;
     operationId = created.accepted.operationId;
     await runOk(t, 'post', `/v1/vms/${vmId}/snapshots`, { name: 's1' });
+    const group = await t.as('operator').post('/v1/placement-groups', { name: 'g', policy: 'affinity', strict: false });
+    assert.equal(group.status, 201, JSON.stringify(group.body));
+    groupId = group.body.id as string;
+    await createVmOp(t, { name: 'member', placementGroupId: groupId });
     const net = await t.as('admin').post('/v1/networks', { name: 'm-net', cidr: '172.31.0.0/24' });
     assert.equal(net.status, 201, JSON.stringify(net.body));
     networkId = net.body.id as string;
@@ -234,7 +248,12 @@ describe('e2e: role matrix (every route × every role)', () => {
     const allowed = status === row.ok;
     const id = row.vm && allowed ? await freshVm(row.vm) : vmId;
     const kind = template.split('/')[2];
-    const ids: Record<string, string> = { hosts: hostA, operations: operationId, networks: networkId };
+    const ids: Record<string, string> = {
+      hosts: hostA,
+      operations: operationId,
+      networks: networkId,
+      'placement-groups': groupId,
+    };
     let path = template.replace('{id}', ids[kind ?? ''] ?? id);
     for (const [name, value] of Object.entries({ name: 's1', host: hostA, ...row.params }))
       path = path.replace(`{${name}}`, value);
@@ -275,7 +294,7 @@ describe('e2e: role matrix (every route × every role)', () => {
 
   test('every VM and operation route × a tenant of another project: 404 like a missing id, nothing appended', async (s) => {
     const served = (await loadRoutes(port)).map((r) => `${r.method} ${r.template}`).sort();
-    const scoped = served.filter((k) => /^\S+ \/v1\/(vms|operations)\/\{id\}/.test(k));
+    const scoped = served.filter((k) => /^\S+ \/v1\/(vms|operations|placement-groups)\/\{id\}/.test(k));
     assert.ok(scoped.length > 10, scoped.join(', '));
     for (const key of scoped) {
       const row = MATRIX[key]!;
@@ -284,7 +303,10 @@ describe('e2e: role matrix (every route × every role)', () => {
         await s.test(`${name} (${role} of other) ${key} → ${status}`, async () => {
           const [method, template] = key.split(' ') as [string, string];
           const path = template
-            .replace('{id}', key.includes('/operations/') ? operationId : vmId)
+            .replace(
+              '{id}',
+              key.includes('/operations/') ? operationId : key.includes('/placement-groups/') ? groupId : vmId,
+            )
             .replace('{name}', 's1');
           let body = row.body?.(++n) ?? (method === 'POST' ? {} : undefined);
           if (key === 'POST /v1/vms/{id}/migrations') body = { targetHostId: hostB };

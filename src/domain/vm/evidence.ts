@@ -8,6 +8,7 @@ export type RefusalReason =
   | 'unreachable'
   | 'capability'
   | 'affinity'
+  | 'selector'
   | 'quota'
   | 'not-registered'
   | 'ranking'

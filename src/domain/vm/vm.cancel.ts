@@ -36,6 +36,14 @@ function cancelledEvent(state: VmState, cancelled: OperationCancellation, reason
 export function onCancel(cmd: Cmd<'CancelOperation'>, state: VmState): VmEvent[] {
   const p = state.pending;
   if (!p || p.id !== cmd.operationId) return [];
+  // The host may have destroyed part of the VM already: there is nothing to go back to.
+  if (p.kind === 'delete') {
+    throw new DomainError(
+      'conflict',
+      `operation ${p.id} is a delete: a delete cannot be cancelled; wait for it to finish`,
+      { operationId: p.id, kind: p.kind, step: p.awaiting },
+    );
+  }
   if (p.kind === 'migrate' && state.migration?.handedOff) {
     throw new DomainError(
       'conflict',

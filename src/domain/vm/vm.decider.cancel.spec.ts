@@ -6,6 +6,7 @@ import {
   NEW,
   H,
   busyMessage,
+  deleteRequested,
   handedOff,
   migrationRequested,
   pauseRequested,
@@ -85,6 +86,12 @@ describe('VM decider: cancel', () => {
     vm([...H.migrating, targetPrepared('op-migrate', HOST_B), handedOff('op-migrate', HOST_B)])
       .when(cancel('op-migrate'))
       .thenThrows('conflict', /handed the VM off to host host-b; too late to cancel/);
+  });
+
+  test('a delete in flight: 409 "a delete cannot be cancelled", no events', () => {
+    vm([...H.running, deleteRequested('op-del')])
+      .when(cancel('op-del'))
+      .thenThrows('conflict', /op-del is a delete: a delete cannot be cancelled/);
   });
 
   test('already cancelled, finished, or not this VM’s operation in flight: no events', () => {

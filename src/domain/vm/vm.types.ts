@@ -69,6 +69,12 @@ export interface VmSpecData {
   userData?: string;
   /** SSH public keys for the guest (NoCloud meta-data `public-keys`). */
   sshKeys?: string[];
+  /** The placement group the VM joined at create (its host was admitted on the group's stream). */
+  placementGroupId?: string;
+  /** Host labels a host must carry to take the VM (create, and every later placement of it). */
+  hostSelector?: Record<string, string>;
+  /** How placement ordered the hosts for this VM, when the request or the deployment chose one. */
+  placement?: 'spread' | 'pack';
   /** NICs, each with the address its network allocated before the VM was created (kept across migration). */
   nics?: NicSpec[];
 }

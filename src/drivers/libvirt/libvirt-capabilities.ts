@@ -1,5 +1,5 @@
 import type { HostPolicy } from '../kit/host-policy.js';
-import type { DriverCapabilities } from '../hypervisor-driver.port.js';
+import { DriverError, type DriverCapabilities } from '../hypervisor-driver.port.js';
 import { kvmUsable } from '../kit/kvm-probe.js';
 import { parseLibvirtUri, type LibvirtHostConfig } from './libvirt-uri.js';
 
@@ -9,7 +9,17 @@ import { parseLibvirtUri, type LibvirtHostConfig } from './libvirt-uri.js';
  * second libvirtd); the others declare what this driver's virsh calls can do on them, and no more.
  */
 export function libvirtCapabilities(uri: string, policy?: HostPolicy): DriverCapabilities {
-  return capabilitiesFor(parseLibvirtUri(uri, policy));
+  const config = parseLibvirtUri(uri, policy);
+  // The registration probe, as qemu's accel=kvm: refused here (400), not at the first start. Only a
+  // local libvirtd runs on this machine; a remote one's /dev/kvm cannot be seen from here.
+  if (config.domainType === 'kvm' && config.local && !kvmUsable()) {
+    throw new DriverError(
+      'invalid',
+      'domainType=kvm: this machine has no usable KVM (/dev/kvm must be readable and writable and the CPU must ' +
+        'show vmx or svm); use domainType=auto or domainType=qemu',
+    );
+  }
+  return capabilitiesFor(config);
 }
 
 export function capabilitiesFor(config: LibvirtHostConfig): DriverCapabilities {

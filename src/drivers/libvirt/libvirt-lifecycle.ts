@@ -4,6 +4,7 @@ import { kernelBootOf, resolveBaseImage } from '../kit/image-catalog.js';
 import { createQcow2, imageInfo, isImageInUse } from '../kit/qemu-img.js';
 import { diskBytesOf } from '../kit/safe-name.js';
 import { activeDisk } from './libvirt-external-snapshots.js';
+import { applySize } from './libvirt-resize.js';
 import { isActive, type LibvirtHost } from './libvirt-host.js';
 import { isInvalidState, isNotFound } from './virsh.js';
 
@@ -61,6 +62,7 @@ export async function startVm(h: LibvirtHost, spec: VmSpec, ctx: CallContext): P
     return;
   }
   rmSync(h.files(spec.id).stopAck, { force: true });
+  await applySize(h, spec, ctx);
   await h.v(['start', h.domainName(spec.id)], ctx);
 }
 

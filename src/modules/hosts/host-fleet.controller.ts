@@ -15,7 +15,7 @@ import { badField } from '../../http/as-of.query.js';
 import { UpdateHostDto } from './dto/update-host.dto.js';
 import { HostFleetService } from './host-fleet.service.js';
 import { toHostView, type HostView } from './host.view.js';
-import { checkLabels } from './labels.js';
+import { checkLabels } from '../../http/labels.js';
 
 /** Host maintenance (admin): update, drain, restore, evacuate, deregister. */
 @ApiTags('hosts')

@@ -4,6 +4,8 @@ import { handleCommand, type CommandMeta, type HandleResult } from '../../applic
 import type { AggregateLoader } from '../../application/load-aggregate.js';
 import { capabilitiesOfHost, type Capabilities } from '../../application/host-capabilities.js';
 import { chooseMigrationTarget, internalSnapshotsTravel } from '../../application/migration-targets.js';
+import { admitToGroup } from '../../application/group-admission.js';
+import { vmProject } from '../../domain/vm/vm.state.js';
 import { DomainError } from '../../domain/domain-error.js';
 import type { HostCommand } from '../../domain/host/host.commands.js';
 import { hostDecider } from '../../domain/host/host.decider.js';
@@ -112,7 +114,14 @@ export class HostFleetService {
         refused.push({ vmId, reason: why });
         continue;
       }
-      const choice = chooseMigrationTarget(targets, hostId, source.driver, size, planned);
+      let choice;
+      try {
+        choice = await this.target(state, targets, source, size, planned, meta);
+      } catch (err) {
+        if (!(err instanceof DomainError)) throw err;
+        refused.push({ vmId, reason: err.message });
+        continue;
+      }
       if (!choice.ok) {
         refused.push({ vmId, reason: choice.reason });
         continue;
@@ -157,6 +166,52 @@ export class HostFleetService {
     const last = result.events[result.events.length - 1];
     if (last) await this.projections.waitFor(last.position, 3000);
     return { operationId };
+  }
+
+  /**
+   * Where one VM of the evacuation goes: only hosts its hostSelector matches; a VM in a placement
+   * group is admitted on the group's stream (a hard rule is never broken: it stays, listed with why).
+   */
+  private async target(
+    vm: VmState,
+    targets: HostState[],
+    source: HostState,
+    size: Resources,
+    planned: Map<string, Resources>,
+    meta: CommandMeta,
+  ): Promise<{ ok: true; hostId: string } | { ok: false; reason: string }> {
+    const selector = vm.spec?.hostSelector ?? {};
+    const matching = targets.filter((h) => Object.entries(selector).every(([k, v]) => h.labels[k] === v));
+    const groupId = vm.spec?.placementGroupId;
+    if (!groupId) return chooseMigrationTarget(matching, source.id ?? '', source.driver, size, planned);
+    // What earlier moves of this evacuation claimed is not in the host streams yet: count it as used.
+    const withPlanned = matching.map((h) => {
+      const p = planned.get(h.id ?? '');
+      return p
+        ? { ...h, capacity: { vcpus: h.capacity.vcpus - p.vcpus, memoryMiB: h.capacity.memoryMiB - p.memoryMiB } }
+        : h;
+    });
+    const { hostId } = await admitToGroup(
+      this.aggregates,
+      this.readModels,
+      groupId,
+      vmProject(vm),
+      {
+        vmId: vm.id ?? '',
+        vmName: vm.spec?.name ?? '',
+        vcpus: size.vcpus,
+        memoryMiB: size.memoryMiB,
+        excludeHostId: source.id ?? '',
+        driver: source.driver,
+        ...(vm.spec?.placement ? { strategy: vm.spec.placement } : {}),
+      },
+      () => Promise.resolve(withPlanned),
+      meta,
+      () => this.clock.now(),
+    );
+    const p = planned.get(hostId) ?? { vcpus: 0, memoryMiB: 0 };
+    planned.set(hostId, { vcpus: p.vcpus + size.vcpus, memoryMiB: p.memoryMiB + size.memoryMiB });
+    return { ok: true, hostId };
   }
 
   /** Why a VM cannot be moved now, or undefined. */

@@ -42,7 +42,7 @@ import {
 import { RegisterHostDto } from './dto/register-host.dto.js';
 import { HostDomainPage, HostPage, HostResponse } from './dto/host.response.js';
 import { ApiAnswer, ETAG_HEADER } from '../../http/openapi/decorators.js';
-import { checkLabels } from './labels.js';
+import { checkLabels } from '../../http/labels.js';
 import { hostDecider } from '../../domain/host/host.decider.js';
 import { hostViewAt } from './host-history.js';
 import { hostListAt } from './hosts-at.js';

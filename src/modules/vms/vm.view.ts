@@ -37,6 +37,12 @@ export interface VmView {
   updatedAt: string;
   pendingOperation: { id: string; kind: string; step: string } | null;
   migration?: { sourceHostId: string; targetHostId: string; live: boolean } | null;
+  /** The placement group the VM joined at create; null when none. */
+  placementGroupId: string | null;
+  /** Host labels its hosts must carry, when the create gave some. */
+  hostSelector?: Record<string, string>;
+  /** spread or pack, when the create or the deployment chose one. */
+  placement?: 'spread' | 'pack';
   /** Each NIC's network and the MAC and IP allocated to it (kept across migrations). */
   nics: VmNicView[];
 }
@@ -76,6 +82,9 @@ export function toVmView(state: VmState, revision: bigint | string, createdAt: s
     memoryMiB: spec?.memoryMiB ?? 0,
     diskGiB: spec?.diskGiB ?? 0,
     ...(spec?.image ? { image: spec.image } : {}),
+    placementGroupId: spec?.placementGroupId ?? null,
+    ...(spec?.hostSelector ? { hostSelector: spec.hostSelector } : {}),
+    ...(spec?.placement ? { placement: spec.placement } : {}),
     snapshots: state.snapshots,
     revision: Number(revision),
     createdAt,

@@ -374,7 +374,13 @@ export class VmsController {
   ) {
     return accepted(
       res,
-      await this.vms.migrate(id, body.targetHostId, body.live ?? true, this.ctx(p, body.reason, ifMatch)),
+      await this.vms.migrate(
+        id,
+        body.targetHostId,
+        body.live ?? true,
+        this.ctx(p, body.reason, ifMatch),
+        body.hostSelector,
+      ),
     );
   }
 

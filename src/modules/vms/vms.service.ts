@@ -40,8 +40,9 @@ import { vmProject, type VmState } from '../../domain/vm/vm.state.js';
 import type { CapabilityView, CatalogImageRef, RestartPolicy } from '../../domain/vm/vm.types.js';
 import { toVmView, type VmView } from './vm.view.js';
 import { explain, type WhyView } from './why.js';
-import { chooseMigrationTarget, internalSnapshotsTravel } from '../../application/migration-targets.js';
+import { internalSnapshotsTravel } from '../../application/migration-targets.js';
 import { DomainError } from '../../domain/domain-error.js';
+import { VmPlacement, type PlacementAsk } from './vm-placement.js';
 
 export interface Accepted {
   operationId: string;
@@ -67,6 +68,7 @@ export class VmsService {
     @Inject(METRICS) private readonly metrics: HttpMetrics,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ABORTS) private readonly aborts: OperationAbortPort,
+    private readonly placement: VmPlacement,
   ) {}
 
   /** Runs one command against a VM stream, records metrics, and waits for the read models to include it. */
@@ -167,7 +169,7 @@ export class VmsService {
       sshKeys?: string[];
       nics?: { networkId: string }[];
       restartPolicy?: RestartPolicy;
-    },
+    } & PlacementAsk,
     ctx: CommandContext,
   ): Promise<Accepted> {
     const project = projectForCreate(ctx.principal, body.project);
@@ -189,20 +191,18 @@ export class VmsService {
       if (catalogImage) checkImageFitsDriver(catalogImage, host.driver);
     }
     await this.mustFitSomeHost(body);
+    const placement = await this.placement.check(body);
     const networkIds = (body.nics ?? []).map((n) => n.networkId);
     await checkNetworks(this.aggregates, networkIds);
     const vmId = randomUUID();
     const operationId = randomUUID();
     const { vcpus, memoryMiB, diskGiB } = body;
-    await admitVm(
-      this.aggregates,
-      this.readModels,
-      project,
-      vmId,
-      { vcpus, memoryMiB, diskGiB },
-      { principal: ctx.principal.id, correlationId: operationId, causationId: `http:${operationId}` },
-      () => this.clock.now(),
+    const meta = { principal: ctx.principal.id, correlationId: operationId, causationId: `http:${operationId}` };
+    await admitVm(this.aggregates, this.readModels, project, vmId, { vcpus, memoryMiB, diskGiB }, meta, () =>
+      this.clock.now(),
     );
+    // After the quota admission: a refused quota leaves no group member behind (a refused group only an in-flight quota count).
+    const hostId = await this.placement.admit(body, placement, vmId, project, meta);
     // Addresses before the VM's first event, so the spec the hosts get carries them (see network-admission.ts).
     const nics = await allocateNics(this.aggregates, vmId, project, networkIds, ctx.principal.id, operationId, () =>
       this.clock.now(),
@@ -222,9 +222,10 @@ export class VmsService {
           ...(catalogImage ? { catalogImage } : {}),
           ...(body.userData !== undefined ? { userData: body.userData } : {}),
           ...(body.sshKeys?.length ? { sshKeys: body.sshKeys } : {}),
+          ...placement,
           ...(nics.length ? { nics } : {}),
         },
-        hostId: body.hostId ?? null,
+        hostId: hostId ?? null,
         start: body.start ?? true,
         project,
         ...(body.restartPolicy ? { restartPolicy: body.restartPolicy } : {}),
@@ -266,12 +267,27 @@ export class VmsService {
     return { operationId, vmId };
   }
 
-  /** Without targetHostId placement picks (an active host of the same driver with room, most free memory). */
-  async migrate(vmId: string, targetHostId: string | undefined, live: boolean, ctx: CommandContext): Promise<Accepted> {
+  /** Without targetHostId placement picks (an active host of the same driver with room, most free memory, keeping the VM's hostSelector and group). */
+  async migrate(
+    vmId: string,
+    targetHostId: string | undefined,
+    live: boolean,
+    ctx: CommandContext,
+    hostSelector?: Record<string, string>,
+  ): Promise<Accepted> {
     return this.act(
       vmId,
       async (operationId, caps, state) => {
-        if (!targetHostId) targetHostId = await this.pickTarget(state);
+        const meta = { principal: ctx.principal.id, correlationId: operationId, causationId: `http:${operationId}` };
+        // Without a target, placement ranks every host (selector, group rule, room) and a refusal names each.
+        if (!targetHostId)
+          targetHostId = await this.placement.migrationTarget(
+            state,
+            await this.hostState(state.hostId ?? ''),
+            hostSelector,
+            meta,
+          );
+        else if (state.spec?.placementGroupId) await this.placement.checkTarget(state, targetHostId, meta);
         const target = await this.hostState(targetHostId);
         if (!target.exists) throw new NotFoundException(`targetHostId: host ${targetHostId} not found`);
         const source = await this.capabilitiesOf(state.hostId);
@@ -287,14 +303,6 @@ export class VmsService {
       },
       ctx,
     );
-  }
-
-  private async pickTarget(state: VmState): Promise<string> {
-    const source = await this.hostState(state.hostId ?? '');
-    const spec = state.spec ?? { vcpus: 0, memoryMiB: 0 };
-    const choice = chooseMigrationTarget(await this.hostStates(), source.id ?? '', source.driver, spec);
-    if (!choice.ok) throw new DomainError('capacity', `targetHostId: none given and ${choice.reason}`);
-    return choice.hostId;
   }
 
   /** PATCH {restartPolicy}: recorded at once (VmRestartPolicyChanged), in any state; If-Match as for a resize. */

@@ -6,6 +6,7 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
+  IsObject,
   IsOptional,
   IsString,
   IsUUID,
@@ -107,6 +108,33 @@ export class CreateVmDto extends ReasonDto {
   @IsString({ each: true })
   @Matches(SSH_KEY_PATTERN, { each: true, message: `each of sshKeys ${SSH_KEY_RULE}` })
   sshKeys?: string[];
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { zone: 'a' },
+    description: 'Host labels a host must carry (every one, equal values) to take the VM',
+  })
+  @IsOptional()
+  @IsObject()
+  hostSelector?: Record<string, string>;
+
+  @ApiPropertyOptional({
+    enum: ['spread', 'pack'],
+    description:
+      'spread: the host with the most free memory; pack: the fullest host that fits (default: PLACEMENT_STRATEGY)',
+  })
+  @IsOptional()
+  @IsIn(['spread', 'pack'], { message: 'placement must be one of spread, pack' })
+  placement?: 'spread' | 'pack';
+
+  @ApiPropertyOptional({
+    description: 'Placement group to join (POST /v1/placement-groups): its affinity rule places the VM',
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(ID_PATTERN, { message: `placementGroupId ${NAME_RULE}` })
+  placementGroupId?: string;
 
   @ApiPropertyOptional({
     type: [NicRequestDto],

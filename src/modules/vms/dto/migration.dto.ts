@@ -1,5 +1,5 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsOptional, IsString, Matches } from 'class-validator';
+import { IsBoolean, IsObject, IsOptional, IsString, Matches } from 'class-validator';
 import { ReasonDto } from '../../../http/reason.dto.js';
 import { ID_PATTERN, NAME_RULE } from '../../../domain/patterns.js';
 
@@ -14,4 +14,14 @@ export class MigrationDto extends ReasonDto {
   @IsOptional()
   @IsBoolean()
   live?: boolean;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { zone: 'a' },
+    description: "Without targetHostId: only hosts carrying these labels (default: the VM's own hostSelector)",
+  })
+  @IsOptional()
+  @IsObject()
+  hostSelector?: Record<string, string>;
 }

@@ -169,6 +169,19 @@ export class VmResponse implements VmView {
   @ApiPropertyOptional({ type: MigrationStateResponse, nullable: true })
   migration?: MigrationStateResponse | null;
 
+  @ApiProperty({ type: 'string', nullable: true, description: 'The placement group the VM joined at create' })
+  placementGroupId!: string | null;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    description: 'Host labels its hosts must carry',
+  })
+  hostSelector?: Record<string, string>;
+
+  @ApiPropertyOptional({ enum: ['spread', 'pack'], description: 'How placement ordered the hosts for it' })
+  placement?: 'spread' | 'pack';
+
   @ApiProperty({ type: [VmNicResponse], description: 'NICs with their allocated MAC and IP' })
   nics!: VmNicResponse[];
 }
