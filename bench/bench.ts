@@ -12,6 +12,7 @@ import { qemuSection } from './qemu.js';
 import { printReplay, replayBench } from './replay.js';
 import { printSeals, sealsBench } from './seals.js';
 import { fleetAtBench, printFleetAt } from './fleet-at.js';
+import { httpAdaptersBench, printHttpAdapters } from './http-adapters.js';
 import { row } from './stats.js';
 import { printTargets } from './targets.js';
 import { scaleOutBench } from './scale-out.js';
@@ -43,6 +44,7 @@ const HELP = `npm run bench -- [options]   (each option also reads BENCH_<NAME>)
   --store <url>        sqlite:events.sqlite3 (default) or postgres://…
   --seal-n <20000>     events for the seal bench
   --qemu-n <8>         qemu creates; --no-qemu skips the qemu section
+  --http-n <3000>      requests per adapter in the express/fastify comparison; --no-http skips it
   --scale-out          only the scale-out section: the creates through 1 then 3 API processes
                        (child processes on --store postgres://…, which it needs), both printed with ratios
 REDIS_URL uses that Redis; otherwise a private one is started.`;
@@ -107,6 +109,8 @@ async function main(): Promise<void> {
       histories,
       replay,
     });
+    if (!process.argv.includes('--no-http'))
+      printHttpAdapters(await httpAdaptersBench(Number(arg('http-n', '3000')), concurrency), cp.accept.p50);
     // Seal cost per 1000 events and verify speed, on the same kind of store in its own place.
     printSeals(await sealsBench(sealStoreUrl(storeUrl), Number(arg('seal-n', '20000'))));
     // The fleet at an instant on a 100k-event log, against a full replay to that instant.

@@ -68,6 +68,17 @@ export async function handleCommand<C, E extends DomainEvent, S>(
   meta: CommandMeta,
   options: HandleOptions = {},
 ): Promise<HandleResult<S>> {
+  return aggregates.turns.run(streamId, () => decideAndAppend(aggregates, decider, streamId, command, meta, options));
+}
+
+async function decideAndAppend<C, E extends DomainEvent, S>(
+  aggregates: AggregateLoader,
+  decider: Decider<C, E, S>,
+  streamId: string,
+  command: C,
+  meta: CommandMeta,
+  options: HandleOptions,
+): Promise<HandleResult<S>> {
   const attempts = options.maxAttempts ?? 8;
   const now = options.now ?? (() => new Date());
   for (let attempt = 1; attempt <= attempts; attempt++) {

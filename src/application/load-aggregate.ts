@@ -2,6 +2,7 @@ import type { Decider, DomainEvent } from '../domain/decider.js';
 import { upcast } from '../domain/upcasters.js';
 import { StreamNotFoundError } from '../eventstore/errors.js';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port.js';
+import { KeyedMutex } from './keyed-mutex.js';
 
 export interface LoadedAggregate<S> {
   state: S;
@@ -43,6 +44,8 @@ const DEFAULT_LIMIT = 20000;
 export class AggregateLoader {
   private readonly cache = new Map<string, Cached>();
   private readonly limit: number;
+  /** Commands on one stream in this process take turns (handleCommand): no self-inflicted conflicts. */
+  readonly turns = new KeyedMutex();
 
   constructor(
     readonly store: EventStore,

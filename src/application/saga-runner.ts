@@ -18,6 +18,7 @@ import type { HostJobData } from './jobs.js';
 import { faultBeforeEnqueue } from './fault-points.js';
 import { handleCommand, type CommandMeta } from './handle-command.js';
 import { EventStates } from './event-states.js';
+import { inLanes, KeyedMutex } from './keyed-mutex.js';
 import type { AggregateLoader } from './load-aggregate.js';
 import { HostDirectory, placeVm } from './placement.js';
 import { operationsAwaitingJobs } from './saga-redrive.js';
@@ -27,6 +28,11 @@ import { hostIdOf, hostStream, vmIdOf, vmStream } from '../domain/streams.js';
 import { upcast } from '../domain/upcasters.js';
 
 export const SAGA_CHECKPOINT = 'sagas';
+
+/** VMs handled at once; one VM's events always share a lane, so they stay in log order. */
+export const SAGA_LANES = 16;
+/** Events per page: the page is the unit after which the checkpoint may move. */
+const SAGA_PAGE = 200;
 
 /** Fires a scheduled restart at its time (see RestartTimers in restart-timers.ts). */
 export interface RestartTimerPort {
@@ -57,6 +63,11 @@ export class SagaRunner {
   private savedAt = 0;
   private readonly states: EventStates<VmCommand, VmEvent, VmState>;
   private readonly hosts: HostDirectory;
+  /**
+   * Placement reads every host and then reserves on one: two lanes placing at once
+   * would both pick the last free slot. Placements and capacity changes take turns.
+   */
+  private readonly capacity = new KeyedMutex();
   /** Position of the last event fully handled (for /health lag). */
   position: bigint | undefined;
 
@@ -143,7 +154,9 @@ export class SagaRunner {
   private subscribe(after: bigint | undefined): void {
     this.sub = this.store.subscribeToAll({
       ...(after !== undefined ? { after } : {}),
-      onEvent: (e) => this.handle(e),
+      batchSize: SAGA_PAGE,
+      onEvent: (e) => this.handlePage([e]),
+      onPage: (page) => this.handlePage(page),
       onError: (err) => {
         if (this.stopping) return;
         this.log.error({ err }, 'saga subscription stopped; resubscribing');
@@ -181,6 +194,40 @@ export class SagaRunner {
    * event nor kill the subscription: retry the same event with backoff. A
    * poison event (domain/parked.ts) would fail forever: park it and go on.
    */
+  /**
+   * A page of the log: VMs in parallel lanes, each VM's events in order; the
+   * checkpoint moves to the page's end only once every lane finished, so it
+   * never passes an event still in flight (a crash replays the page, and the
+   * guards make the replay do nothing twice).
+   */
+  private async handlePage(page: RecordedEvent[]): Promise<void> {
+    // VM events, and the host events the fence saga acts on (a host's events share its lane too).
+    const mine = page.filter(
+      (e) => (vmIdOf(e.streamId) && isVmEventType(e.type)) || (e.type === 'HostFenced' && isHostEventType(e.type)),
+    );
+    await inLanes(
+      mine,
+      SAGA_LANES,
+      (e) => e.streamId,
+      (e) => this.handle(e),
+    );
+    this.position = page[page.length - 1]!.position;
+    await this.saveCheckpointRetrying();
+  }
+
+  private async saveCheckpointRetrying(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.saveCheckpoint();
+      } catch (err) {
+        if (this.stopping) throw err;
+        const delay = Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
+        this.log.warn({ err, attempt }, 'saving the saga checkpoint failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
   private async handle(recorded: RecordedEvent): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -192,8 +239,6 @@ export class SagaRunner {
           if (!isPoison(err)) throw err;
           await this.park(recorded, err);
         }
-        this.position = recorded.position;
-        await this.saveCheckpoint();
         return;
       } catch (err) {
         if (this.stopping) throw err;
@@ -241,7 +286,10 @@ export class SagaRunner {
     };
     for (const action of fenceSaga({ type: recorded.type, data: upcast(recorded).data } as HostEvent, hostId)) {
       if (action.type !== 'recoverHost') continue;
-      await recoverFencedHost(this.aggregates, this.hosts, action.hostId, action.fenceId, meta, this.log);
+      // Recovery places the host's VMs elsewhere: it takes its turn with the lanes' placements.
+      await this.capacity.run('hosts', () =>
+        recoverFencedHost(this.aggregates, this.hosts, action.hostId, action.fenceId, meta, this.log),
+      );
     }
   }
 
@@ -260,7 +308,7 @@ export class SagaRunner {
     switch (action.type) {
       case 'place': {
         if (!this.awaits(current, action.operationId, 'placement')) return false;
-        const result = await placeVm(this.aggregates, this.hosts, action, meta);
+        const result = await this.capacity.run('hosts', () => placeVm(this.aggregates, this.hosts, action, meta));
         const cmd: VmCommand = result.ok
           ? { type: 'PlaceVm', operationId: action.operationId, hostId: result.hostId, evidence: result.evidence }
           : {
@@ -276,12 +324,14 @@ export class SagaRunner {
         if (!this.awaits(current, action.operationId, action.failStep)) return false;
         try {
           const { vmId, operationId, vcpus, memoryMiB } = action;
-          await handleCommand(
-            this.aggregates,
-            hostDecider,
-            hostStream(action.hostId),
-            { type: 'ReserveCapacity', vmId, operationId, vcpus, memoryMiB },
-            meta,
+          await this.capacity.run('hosts', () =>
+            handleCommand(
+              this.aggregates,
+              hostDecider,
+              hostStream(action.hostId),
+              { type: 'ReserveCapacity', vmId, operationId, vcpus, memoryMiB },
+              meta,
+            ),
           );
           return true;
         } catch (err) {

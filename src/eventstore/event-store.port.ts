@@ -111,6 +111,11 @@ export interface EventStore {
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   /** Position of the last event in the log, or undefined when the log is empty. */
   headPosition(): Promise<bigint | undefined>;
+  /**
+   * Events in the log up to `until` (inclusive; the whole log when omitted), counted
+   * by the database instead of read and parsed. Optional: callers fall back to reading.
+   */
+  countEvents?(until?: bigint): Promise<number>;
   /** Catch-up subscription to the global log; the caller stores its own checkpoint. */
   subscribeToAll(options: SubscribeOptions): Subscription;
   /**

@@ -76,6 +76,11 @@ export interface ProjectionControl {
   list(): ProjectionPosition[];
   /** True once every named projection (all when omitted) has applied `position`. */
   waitFor(position: bigint, timeoutMs: number, names?: string[]): Promise<boolean>;
+  /**
+   * Read-your-writes for one command: true once every named projection applied the
+   * command's own stream up to its last event (not the whole log before it).
+   */
+  waitForEvent(event: RecordedEvent, timeoutMs: number, names: string[]): Promise<boolean>;
   /** Resolves on the next event projection `name` applies that matches, or after timeoutMs. */
   nextApplied(name: string, match: (e: RecordedEvent) => boolean, timeoutMs: number): Promise<void>;
   startRebuild(name: string, principal: string, opts: RebuildOptions): Promise<{ operationId: string }>;

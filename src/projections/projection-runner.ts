@@ -7,7 +7,10 @@ import type { EventStore, RecordedEvent, Subscription } from '../eventstore/even
 import { ParkingLot } from './parking-lot.js';
 import type { Projection } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
-import { RedisProjectionTx, type CommitFence } from './redis-projection-tx.js';
+import { LiveTx } from './live-tx.js';
+import { RecordCache } from './record-cache.js';
+import type { CommitFence } from './redis-projection-tx.js';
+import { StreamRevisions } from './stream-revisions.js';
 
 /** Events per MULTI when the runner is behind (a burst, a restart); live it gets what has arrived. */
 const PAGE_SIZE = 500;
@@ -26,6 +29,10 @@ export class ProjectionRunner extends EventEmitter {
   private watchdog: NodeJS.Timeout | undefined;
   private stopping = false;
   private closed = false;
+  /** What this runner committed, so a page's reads rarely go to Redis. */
+  private readonly cache = new RecordCache();
+  /** Per stream, the last revision applied: read-your-writes waits for its own stream only. */
+  readonly streams = new StreamRevisions();
   position: bigint | undefined;
   /**
    * Set when several processes may run this runner in turn (the control-plane
@@ -65,6 +72,11 @@ export class ProjectionRunner extends EventEmitter {
       );
     const raw = await this.redis.get(this.keys.checkpoint(this.projection.name));
     const after = raw ? BigInt(raw) : undefined;
+    // A rebuild's swap or a Redis wipe may have changed every key since the last run. From
+    // position 0 the read model is rebuilt from nothing: keys written before a wipe was
+    // noticed (a page retried into the empty Redis) must not be mistaken for earlier events'.
+    this.cache.reset(after === undefined);
+    this.streams.clear();
     // One epoch per read model, shared by every process that projects it: a
     // private epoch per process made each one's watchdog mistake the others'
     // start for a wipe, and they restarted each other from 0 forever.
@@ -159,7 +171,7 @@ export class ProjectionRunner extends EventEmitter {
   private async handle(page: RecordedEvent[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const tx = new RedisProjectionTx(this.redis);
+        const tx = new LiveTx(this.redis, this.cache);
         for (const e of page) {
           tx.mark();
           try {
@@ -175,6 +187,7 @@ export class ProjectionRunner extends EventEmitter {
         if (this.fence && !fence) throw new Error('this process no longer owns the control-plane lease');
         await tx.commit(this.keys.checkpoint(this.projection.name), last.position, fence);
         this.position = last.position;
+        for (const e of page) this.streams.applied(e.streamId, e.revision);
         for (const e of page) this.emit('applied', e);
         return;
       } catch (err) {
@@ -198,6 +211,21 @@ export class ProjectionRunner extends EventEmitter {
   waitFor(position: bigint, timeoutMs: number): Promise<boolean> {
     if (this.position !== undefined && this.position >= position) return Promise.resolve(true);
     return this.nextApplied((e) => e.position >= position, timeoutMs);
+  }
+
+  /**
+   * Read-your-writes for one command: resolves once this projection applied
+   * `streamId` up to `revision` — or the whole log up to `position`, which covers
+   * a stream this projection ignores — or false after timeoutMs.
+   */
+  waitForStream(streamId: string, revision: bigint, position: bigint, timeoutMs: number): Promise<boolean> {
+    const reached = (): boolean =>
+      (this.position !== undefined && this.position >= position) || this.streams.reached(streamId, revision);
+    if (reached()) return Promise.resolve(true);
+    return this.nextApplied(
+      (e) => e.position >= position || (e.streamId === streamId && e.revision >= revision),
+      timeoutMs,
+    );
   }
 
   /** Resolves true when the projection applies an event matching `pred`, false after timeoutMs. */

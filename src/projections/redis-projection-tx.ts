@@ -26,28 +26,39 @@ end
 redis.call('set', KEYS[#KEYS], ARGV[#ARGV])
 return 1`;
 
-/** Buffers one event's writes; `commit` applies them and the checkpoint in one MULTI/EXEC. */
+/** What `undo` remembers for a key the transaction had not written yet. */
+const UNWRITTEN = Symbol('unwritten');
+
+/**
+ * Buffers a page's writes; `commit` applies them and the checkpoint in one
+ * MULTI/EXEC. Values stay objects until the commit serialises each key once:
+ * a host record with thousands of allocations touched by every event of a page
+ * is parsed and stringified once per page, not once per event. Projections
+ * never mutate what they read (they fold with pure evolve functions), which is
+ * what makes handing out the same object safe.
+ */
 export class RedisProjectionTx implements ProjectionTx {
-  protected readonly values = new Map<string, string>();
+  protected readonly values = new Map<string, unknown>();
   private readonly indexes: Array<[string, number, string]> = [];
-  private undo: Array<[string, string | undefined]> | undefined;
+  private undo: Array<[string, unknown]> | undefined;
   private indexesAtMark = 0;
 
   constructor(protected readonly redis: Redis) {}
 
   async get<T>(key: string): Promise<T | undefined> {
-    const raw = this.values.get(key) ?? (await this.readStored(key));
-    return raw == null ? undefined : (JSON.parse(raw) as T);
+    if (this.values.has(key)) return this.values.get(key) as T;
+    return (await this.readStored(key)) as T | undefined;
   }
 
-  /** A value as committed before this transaction. */
-  protected readStored(key: string): Promise<string | null | undefined> {
-    return this.redis.get(key);
+  /** A value as committed before this transaction (parsed), undefined when absent. */
+  protected async readStored(key: string): Promise<unknown> {
+    const raw = await this.redis.get(key);
+    return raw == null ? undefined : (JSON.parse(raw) as unknown);
   }
 
   set(key: string, value: unknown): void {
-    this.undo?.push([key, this.values.get(key)]);
-    this.values.set(key, JSON.stringify(value));
+    this.undo?.push([key, this.values.has(key) ? this.values.get(key) : UNWRITTEN]);
+    this.values.set(key, value);
   }
 
   index(key: string, score: number, member: string): void {
@@ -65,7 +76,7 @@ export class RedisProjectionTx implements ProjectionTx {
 
   rollback(): void {
     for (const [key, previous] of (this.undo ?? []).reverse()) {
-      if (previous === undefined) this.values.delete(key);
+      if (previous === UNWRITTEN) this.values.delete(key);
       else this.values.set(key, previous);
     }
     this.indexes.length = this.indexesAtMark;
@@ -75,7 +86,7 @@ export class RedisProjectionTx implements ProjectionTx {
   async commit(checkpointKey: string, position: bigint, fence?: CommitFence): Promise<void> {
     if (fence) return this.commitFenced(checkpointKey, position, fence);
     const multi = this.redis.multi();
-    for (const [k, v] of this.values) multi.set(k, v);
+    for (const [k, v] of this.values) multi.set(k, JSON.stringify(v));
     for (const [k, score, member] of this.indexes) multi.zadd(k, score, member);
     multi.set(checkpointKey, position.toString());
     const results = await multi.exec();
@@ -89,7 +100,7 @@ export class RedisProjectionTx implements ProjectionTx {
     const args = [fence.value, String(this.values.size)];
     for (const [k, v] of this.values) {
       keys.push(k);
-      args.push(v);
+      args.push(JSON.stringify(v));
     }
     for (const [k, score, member] of this.indexes) {
       keys.push(k);

@@ -5,8 +5,8 @@ import type { Projection } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
 import { SHADOW_CACHE_LIMIT, ShadowTx } from './shadow-tx.js';
 
-/** Events applied per Redis transaction: one MULTI per page instead of one per event is what makes a replay fast. */
-export const REPLAY_BATCH = 500;
+/** Events per read and per Redis transaction: one MULTI per page instead of one per event is what makes a replay fast; big pages also halve the store round trips (PostgreSQL). */
+export const REPLAY_BATCH = 2000;
 
 /**
  * Folds the log into a shadow namespace with the same projection code the live
@@ -20,7 +20,7 @@ export class ShadowReplay {
   /** Events read from the log and handed to the projection (most are ignored by one of them). */
   events = 0;
   /** Everything written so far (the shadow started empty); dropped past the limit. */
-  private known: Map<string, string> | undefined = new Map();
+  private known: Map<string, unknown> | undefined = new Map();
 
   constructor(
     private readonly store: EventStore,
@@ -74,6 +74,8 @@ export class ShadowReplay {
 
 /** Events in the log now (a rebuild's progress total). */
 export async function countLogEvents(store: EventStore): Promise<number> {
+  // Counted by the database when it can: reading and parsing the whole log only to count it cost a full extra pass.
+  if (store.countEvents) return store.countEvents();
   let n = 0;
   let after: bigint | undefined;
   for (;;) {

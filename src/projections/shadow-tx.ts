@@ -14,13 +14,13 @@ export const SHADOW_CACHE_LIMIT = 200_000;
 export class ShadowTx extends RedisProjectionTx {
   constructor(
     redis: Redis,
-    private readonly known: Map<string, string> | undefined,
+    private readonly known: Map<string, unknown> | undefined,
   ) {
     super(redis);
   }
 
-  protected override readStored(key: string): Promise<string | null | undefined> {
-    return this.known ? Promise.resolve(this.known.get(key)) : this.redis.get(key);
+  protected override readStored(key: string): Promise<unknown> {
+    return this.known ? Promise.resolve(this.known.get(key)) : super.readStored(key);
   }
 
   override async commit(checkpointKey: string, position: bigint): Promise<void> {

@@ -249,6 +249,15 @@ export class ControlPlane {
           position: this.lease.isOwner ? p.position : this.watch.position(p.projection.name),
         })),
       waitFor: (position, timeoutMs, names) => this.waitForProjections(position, timeoutMs, names),
+      waitForEvent: async (event, timeoutMs, names) => {
+        // A standby sees only the owner's checkpoints: it waits for the event's position.
+        if (!this.lease.isOwner) return this.watch.waitFor(event.position, timeoutMs, names);
+        const chosen = this.projections.filter((p) => names.includes(p.projection.name));
+        const results = await Promise.all(
+          chosen.map((p) => p.waitForStream(event.streamId, event.revision, event.position, timeoutMs)),
+        );
+        return results.every(Boolean);
+      },
       nextApplied: async (name, match, timeoutMs) => {
         const runner = this.projection(name);
         // A standby sees checkpoints, not events: it wakes on any change and the caller reads again.

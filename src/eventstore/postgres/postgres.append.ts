@@ -39,21 +39,30 @@ export async function appendInTransaction(
   // Serialises appends to one stream so `any` appends chain without retry storms; the
   // UNIQUE(stream_id, stream_revision) constraint stays the real guard.
   await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${schema}:${streamId}`]);
-  const last = await client.query(
-    "SELECT stream_revision, metadata->>'hash' AS hash FROM events WHERE stream_id = $1 ORDER BY stream_revision DESC LIMIT 1",
-    [streamId],
-  );
-  const lastRow = last.rows[0] as Record<string, unknown> | undefined;
-  const lastRevision = lastRow === undefined ? undefined : toBigInt(lastRow.stream_revision, 'stream_revision');
-
+  // One round trip for everything the decision needs (the last event, ids already stored, this
+  // transaction's position base): after the lock, so it reads what the previous holder committed.
   const ids = batch.map((e) => e.id);
-  const found = await client.query('SELECT id, stream_id, stream_revision FROM events WHERE id = ANY($1::text[])', [
-    ids,
-  ]);
-  const stored = found.rows.map((row: Record<string, unknown>) => ({
-    id: toStr(row.id, 'id'),
-    streamId: toStr(row.stream_id, 'stream_id'),
-    revision: toBigInt(row.stream_revision, 'stream_revision'),
+  const facts = await client.query(
+    `SELECT last.stream_revision AS last_revision, last.metadata->>'hash' AS hash,
+            (SELECT coalesce(json_agg(json_build_object('id', f.id, 'stream_id', f.stream_id,
+                                                        'stream_revision', f.stream_revision::text)), '[]'::json)
+               FROM events f WHERE f.id = ANY($2::text[])) AS found,
+            x.xid::text AS xid,
+            (SELECT max(position) FROM events
+              WHERE position >= (x.xid::text::bigint << ${POSITION_SHIFT})
+                AND position < ((x.xid::text::bigint + 1) << ${POSITION_SHIFT})) AS last_in_tx
+       FROM (SELECT pg_current_xact_id() AS xid) x
+       LEFT JOIN LATERAL (SELECT stream_revision, metadata FROM events WHERE stream_id = $1
+                          ORDER BY stream_revision DESC LIMIT 1) last ON true`,
+    [streamId, ids],
+  );
+  const row = facts.rows[0] as Record<string, unknown>;
+  const lastRow = row.last_revision === null ? undefined : row;
+  const lastRevision = lastRow === undefined ? undefined : toBigInt(lastRow.last_revision, 'stream_revision');
+  const stored = (row.found as Array<Record<string, unknown>>).map((r) => ({
+    id: toStr(r.id, 'id'),
+    streamId: toStr(r.stream_id, 'stream_id'),
+    revision: toBigInt(r.stream_revision, 'stream_revision'),
   }));
   const duplicate = checkDuplicates(streamId, batch, stored, expected, lastRevision);
   if (duplicate.kind === 'replay') {
@@ -65,16 +74,8 @@ export async function appendInTransaction(
   }
   assertExpected(streamId, expected, lastRevision);
 
-  const tx = await client.query(
-    `SELECT x.xid::text AS xid,
-            (SELECT max(position) FROM events
-              WHERE position >= (x.xid::text::bigint << ${POSITION_SHIFT})
-                AND position < ((x.xid::text::bigint + 1) << ${POSITION_SHIFT})) AS last_in_tx
-       FROM (SELECT pg_current_xact_id() AS xid) x`,
-  );
-  const txRow = tx.rows[0] as Record<string, unknown>;
-  const base = toBigInt(txRow.xid, 'xid') << POSITION_SHIFT;
-  const firstIndex = txRow.last_in_tx === null ? 0n : toBigInt(txRow.last_in_tx, 'position') - base + 1n;
+  const base = toBigInt(row.xid, 'xid') << POSITION_SHIFT;
+  const firstIndex = row.last_in_tx === null ? 0n : toBigInt(row.last_in_tx, 'position') - base + 1n;
   if (firstIndex + BigInt(batch.length) > BigInt(MAX_EVENTS_PER_TRANSACTION)) {
     throw new RangeError(`at most ${MAX_EVENTS_PER_TRANSACTION} events fit in one PostgreSQL transaction`);
   }
@@ -86,11 +87,15 @@ export async function appendInTransaction(
     lastRow === undefined ? GENESIS_HASH : hashOf(lastRow),
   );
   const events: RecordedEvent[] = chained.map((e, i) => ({ ...e, streamId, position: base + firstIndex + BigInt(i) }));
+  // The insert and the wake-up hint (delivered at COMMIT only, for other processes' subscriptions) in one statement.
   await client.query(
-    `INSERT INTO events (position, transaction_id, id, stream_id, stream_revision, type, data, metadata)
-     SELECT e.position, pg_current_xact_id(), e.id, $1, e.revision, e.type, e.data, e.metadata
-       FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::jsonb[], $7::jsonb[])
-         AS e(position, id, revision, type, data, metadata)`,
+    `WITH inserted AS (
+       INSERT INTO events (position, transaction_id, id, stream_id, stream_revision, type, data, metadata)
+       SELECT e.position, pg_current_xact_id(), e.id, $1, e.revision, e.type, e.data, e.metadata
+         FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::jsonb[], $7::jsonb[])
+           AS e(position, id, revision, type, data, metadata)
+       RETURNING 1)
+     SELECT pg_notify($8, $1), (SELECT count(*) FROM inserted) AS n`,
     [
       streamId,
       events.map((e) => e.position.toString()),
@@ -99,10 +104,9 @@ export async function appendInTransaction(
       events.map((e) => e.type),
       events.map((e) => JSON.stringify(e.data)),
       events.map((e) => JSON.stringify(e.metadata)),
+      notifyChannel(schema),
     ],
   );
-  // Delivered at COMMIT only; a wake-up hint for other processes' subscriptions.
-  await client.query('SELECT pg_notify($1, $2)', [notifyChannel(schema), streamId]);
   return toAppendResult(events);
 }
 

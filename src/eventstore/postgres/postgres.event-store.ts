@@ -184,6 +184,16 @@ export class PostgresEventStore implements EventStore {
     return row === undefined ? undefined : toBigInt(row.position, 'position');
   }
 
+  async countEvents(until?: bigint): Promise<number> {
+    // Only what readers may see yet: a transaction still in flight below the horizon is not counted.
+    const { rows } = await this.query(
+      `SELECT count(*) AS n FROM events WHERE position < ${VISIBLE_HORIZON_SQL}${until === undefined ? '' : ' AND position <= $1'}`,
+      until === undefined ? [] : [until.toString()],
+      'countEvents',
+    );
+    return Number(toBigInt((rows[0] as Record<string, unknown>).n, 'event count'));
+  }
+
   subscribeToAll(options: SubscribeOptions): Subscription {
     if (this.closed) throw new Error('PostgreSQL event store is closed');
     this.listener.ensureStarted();

@@ -57,6 +57,7 @@ interface Statements {
   streamBackwards: Statement;
   streamExists: Statement;
   head: Statement;
+  count: Statement;
   readCheckpoint: Statement;
   writeCheckpoint: Statement;
   ping: Statement;
@@ -209,6 +210,12 @@ export class SqliteEventStore implements EventStore {
     return head === null || head === undefined ? undefined : toBigInt(head, 'head position');
   }
 
+  async countEvents(until?: bigint): Promise<number> {
+    const { stmts } = this.open();
+    const n = await this.withBusyRetry(() => stmts.count.pluck().get(until ?? MAX_REVISION));
+    return Number(toBigInt(n, 'event count'));
+  }
+
   subscribeToAll(options: SubscribeOptions): Subscription {
     this.open();
     const sub = startPollingSubscription(
@@ -307,6 +314,7 @@ export class SqliteEventStore implements EventStore {
       ),
       streamExists: db.prepare('SELECT 1 FROM events WHERE stream_id = ? LIMIT 1'),
       head: db.prepare('SELECT max(position) FROM events'),
+      count: db.prepare('SELECT count(*) FROM events WHERE position <= ?'),
       readCheckpoint: db.prepare('SELECT position FROM checkpoints WHERE name = ?'),
       writeCheckpoint: db.prepare(
         `INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))

@@ -79,7 +79,7 @@ export class OperationCancel {
       );
     }
     await this.aborts.abort(id);
-    await this.projections.waitFor(last.position, 3000, ['vms']);
+    await this.projections.waitForEvent(last, 3000, ['vms']);
     return (await this.visible(id, p)) ?? op;
   }
 }

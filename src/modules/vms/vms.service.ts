@@ -96,7 +96,8 @@ export class VmsService {
           await this.aborts.abort(data.operationId);
       }
       const last = result.events[result.events.length - 1];
-      if (last) await this.projections.waitFor(last.position, 3000, ['vms']);
+      // Only this VM's record has to show the command, not every event appended before it.
+      if (last) await this.projections.waitForEvent(last, 3000, ['vms']);
       return result;
     } catch (err) {
       this.metrics.observeCommand(cmd.type, performance.now() - t0, false);
