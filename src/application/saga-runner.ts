@@ -18,7 +18,9 @@ import type { AggregateLoader } from './load-aggregate.js';
 import { HostDirectory, placeVm } from './placement.js';
 import { operationsAwaitingJobs } from './saga-redrive.js';
 import type { JobSink, Parking } from './ports.js';
-import { hostStream, vmIdOf, vmStream } from '../domain/streams.js';
+import { hostStream, vmIdOf, vmStream, volumeIdOf } from '../domain/streams.js';
+import { isVolumeEventType } from '../domain/volume/volume.events.js';
+import { isVolumeAction, VolumeSagaSteps } from './volume-saga-steps.js';
 import { upcast } from '../domain/upcasters.js';
 
 export const SAGA_CHECKPOINT = 'sagas';
@@ -37,6 +39,7 @@ export class SagaRunner {
   private savedAt = 0;
   private readonly states: EventStates<VmCommand, VmEvent, VmState>;
   private readonly hosts: HostDirectory;
+  private readonly volumes: VolumeSagaSteps;
   /** Position of the last event fully handled (for /health lag). */
   position: bigint | undefined;
 
@@ -48,6 +51,7 @@ export class SagaRunner {
   ) {
     this.states = new EventStates(aggregates, vmDecider);
     this.hosts = new HostDirectory(aggregates.store);
+    this.volumes = new VolumeSagaSteps(aggregates, jobs);
   }
 
   private get store(): EventStore {
@@ -163,6 +167,8 @@ export class SagaRunner {
       try {
         try {
           if (vmIdOf(recorded.streamId) && isVmEventType(recorded.type)) await this.handleVmEvent(recorded);
+          else if (volumeIdOf(recorded.streamId) && isVolumeEventType(recorded.type))
+            await this.volumes.handleVolumeEvent(recorded);
         } catch (err) {
           if (!isPoison(err)) throw err;
           await this.park(recorded, err);
@@ -214,6 +220,10 @@ export class SagaRunner {
     meta: CommandMeta,
     index: number,
   ): Promise<boolean> {
+    if (isVolumeAction(action)) {
+      await this.volumes.perform(action, cause, meta, index);
+      return true;
+    }
     switch (action.type) {
       case 'place': {
         if (!this.awaits(current, action.operationId, 'placement')) return false;

@@ -16,3 +16,7 @@ export const imageStream = (name: string): string => `image-${name}`;
 export function imageNameOf(streamId: string): string | undefined {
   return streamId.startsWith('image-') ? streamId.slice(6) : undefined;
 }
+export const volumeStream = (volumeId: string): string => `volume-${volumeId}`;
+export function volumeIdOf(streamId: string): string | undefined {
+  return streamId.startsWith('volume-') ? streamId.slice(7) : undefined;
+}

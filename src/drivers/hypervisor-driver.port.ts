@@ -33,6 +33,18 @@ export interface VmSpec {
   /** NoCloud user-data: with sshKeys, drivers that can attach a seed disk (label `cidata`) do. */
   userData?: string;
   sshKeys?: string[];
+  /** Attached volumes: each a second disk (qemu, libvirt) or a bind mount at /mnt/<name> (containers). */
+  volumes?: DriverVolume[];
+}
+
+/**
+ * A volume on this host. Drivers derive its file from the id alone:
+ * `<storageDir>/volumes/<volumeId>.qcow2` (a directory `<storageDir>/volumes/<volumeId>/` for containers).
+ */
+export interface DriverVolume {
+  volumeId: string;
+  name: string;
+  sizeGiB: number;
 }
 
 export type DomainState = 'running' | 'paused' | 'stopped' | 'absent' | 'crashed' | 'migrating' | 'unknown';
@@ -129,6 +141,15 @@ export interface HypervisorDriver {
    * source of truth. Returns a function that stops watching; close() stops every watch too.
    */
   watch?(onChange: (vmId: string) => void, onError?: (message: string) => void): () => void;
+  /** Create the volume's file at its size (idempotent: an existing one is kept). */
+  createVolume?(volume: DriverVolume, ctx?: CallContext): Promise<void>;
+  /** Grow the volume's file to `volume.sizeGiB` (never shrinks). */
+  resizeVolume?(volume: DriverVolume, ctx?: CallContext): Promise<void>;
+  /** Remove the volume's file (an absent one is a success). */
+  deleteVolume?(volume: DriverVolume, ctx?: CallContext): Promise<void>;
+  /** Attach to the VM: hot-plug when `live` (the VM runs), else only into its definition (next start). */
+  attachVolume?(spec: VmSpec, volume: DriverVolume, opts: { live: boolean }, ctx?: CallContext): Promise<void>;
+  detachVolume?(spec: VmSpec, volume: DriverVolume, opts: { live: boolean }, ctx?: CallContext): Promise<void>;
   /** Release connections/child watchers; never kills VMs. */
   close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { JobStep } from '../domain/vm/vm.types.js';
-import type { StepJob } from '../application/jobs.js';
+import type { StepJob, VmStepJob } from '../application/jobs.js';
+import type { VolumeStep } from '../domain/volume/volume.events.js';
 
 /**
  * What a saga wants done. Sagas are pure: they return actions, and the runner
@@ -26,9 +27,18 @@ export type SagaAction =
     }
   | { type: 'release'; hostId: string; vmId: string; operationId: string }
   /** One step on a host's queue, with that step's own arguments. */
-  | ({ type: 'enqueue' } & JobTarget & StepJob)
+  | ({ type: 'enqueue' } & JobTarget & VmStepJob)
   /** Compensation: runs even though the operation is already closed. */
-  | ({ type: 'compensate' } & JobTarget & StepJob);
+  | ({ type: 'compensate' } & JobTarget & VmStepJob)
+  /** A volume's own step on its host's queue (guarded by the volume's pending operation). */
+  | ({ type: 'enqueueVolume'; hostId: string; volumeId: string; operationId: string } & Extract<
+      StepJob,
+      { step: VolumeStep }
+    >)
+  /** The VM no longer holds the volume (detached, attach failed, VM deleted): the volume's claim ends. */
+  | { type: 'releaseVolume'; volumeId: string; vmId: string; operationId: string; reason: string }
+  /** A deleted volume gives its disk back to its host. */
+  | { type: 'releaseVolumeDisk'; hostId: string; volumeId: string; operationId: string };
 
 /** Which host runs a job, for which VM and operation. */
 export interface JobTarget {

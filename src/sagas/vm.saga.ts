@@ -5,8 +5,9 @@ import { migrationSaga } from './migration.saga.js';
 import { provisioningSaga } from './provisioning.saga.js';
 import type { SagaAction } from './saga.actions.js';
 import { snapshotSaga } from './snapshot.saga.js';
+import { vmVolumesSaga } from './vm-volumes.saga.js';
 
-const SAGAS = [provisioningSaga, lifecycleSaga, snapshotSaga, migrationSaga];
+const SAGAS = [provisioningSaga, lifecycleSaga, snapshotSaga, migrationSaga, vmVolumesSaga];
 
 /** All process managers over one VM event: `before`/`after` are the VM's state around the event. */
 export function reactToVmEvent(event: VmEvent, before: VmState, after: VmState): SagaAction[] {

@@ -6,7 +6,7 @@ import type { VmSpecData } from '../domain/vm/vm.types.js';
  * side reaches a driver only when it is mapped here, on purpose.
  */
 export function driverSpec(id: string, data: VmSpecData): VmSpec {
-  const { name, vcpus, memoryMiB, diskGiB, image, userData, sshKeys } = data;
+  const { name, vcpus, memoryMiB, diskGiB, image, userData, sshKeys, volumes } = data;
   return {
     id,
     name,
@@ -16,5 +16,6 @@ export function driverSpec(id: string, data: VmSpecData): VmSpec {
     ...(image !== undefined ? { image } : {}),
     ...(userData !== undefined ? { userData } : {}),
     ...(sshKeys !== undefined ? { sshKeys: [...sshKeys] } : {}),
+    ...(volumes?.length ? { volumes: volumes.map(({ volumeId, name: n, sizeGiB }) => ({ volumeId, name: n, sizeGiB })) } : {}),
   };
 }

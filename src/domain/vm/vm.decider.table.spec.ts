@@ -88,6 +88,8 @@ const COVERED_BY: Record<VmCommandType, string> = {
   ReportObservedState: 'observed state',
   ResizeVm: 'resize',
   CancelOperation: 'cancel',
+  AttachVolume: 'volumes (vm.decider.volumes.spec.ts)',
+  DetachVolume: 'volumes (vm.decider.volumes.spec.ts)',
 };
 
 describe('VM decider: state × command table', () => {

@@ -6,6 +6,7 @@ import type { VmEvent } from './vm.events.js';
 import { evolveVm, initialVmState, type PendingOperation, type VmState } from './vm.state.js';
 import { onCancel, supersedeGracefulStop, supersedesGracefulStop } from './vm.cancel.js';
 import type { CapabilityView, JobStep, VmStateName } from './vm.types.js';
+import { decideVmVolume, isVolumeStep, volumeStepSucceeded } from './vm.decider.volumes.js';
 
 type Cmd<T extends VmCommand['type']> = Extract<VmCommand, { type: T }>;
 
@@ -65,6 +66,7 @@ function onStepSucceeded(cmd: Cmd<'RecordStepSucceeded'>, state: VmState): VmEve
   const p = pendingFor(state, cmd.operationId, cmd.step);
   if (!p) return [];
   const operationId = p.id;
+  if (isVolumeStep(cmd.step)) return volumeStepSucceeded(cmd.step, state);
   switch (cmd.step) {
     case 'define':
       return [{ type: 'VmDefined', data: { operationId, hostId: state.hostId ?? '' } }];
@@ -402,6 +404,9 @@ export function decideVm(cmd: VmCommand, state: VmState): VmEvent[] {
       return onObserved(cmd, state);
     case 'ResizeVm':
       return onResize(cmd, state);
+    case 'AttachVolume':
+    case 'DetachVolume':
+      return decideVmVolume(cmd, state);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { DomainEvent } from '../decider.js';
 import type { Evidence, ObservationEvidence, PlacementEvidence } from './evidence.js';
-import type { JobStep, OperationKind, VmSpecData, VmStateName } from './vm.types.js';
+import type { JobStep, OperationKind, VmSpecData, VmStateName, VolumeSpec } from './vm.types.js';
 
 /**
  * Current schema version of the VM event types that have changed; the others are at
@@ -115,7 +115,23 @@ export type VmResized = DomainEvent<
   { operationId: string; vcpus: number; memoryMiB: number; diskGiB: number }
 >;
 
+/** Attach a volume (the volume's stream recorded the claim first); hot when the VM runs. */
+export type VmVolumeAttachRequested = DomainEvent<
+  'VmVolumeAttachRequested',
+  { operationId: string; volume: VolumeSpec; live: boolean }
+>;
+export type VmVolumeAttached = DomainEvent<'VmVolumeAttached', { operationId: string; volume: VolumeSpec }>;
+export type VmVolumeDetachRequested = DomainEvent<
+  'VmVolumeDetachRequested',
+  { operationId: string; volumeId: string; live: boolean }
+>;
+export type VmVolumeDetached = DomainEvent<'VmVolumeDetached', { operationId: string; volumeId: string }>;
+
 export type VmEvent =
+  | VmVolumeAttachRequested
+  | VmVolumeAttached
+  | VmVolumeDetachRequested
+  | VmVolumeDetached
   | VmResized
   | VmCreateRequested
   | VmPlaced
@@ -151,6 +167,10 @@ export type VmEvent =
 export type VmEventType = VmEvent['type'];
 
 const TYPES: Record<VmEventType, true> = {
+  VmVolumeAttachRequested: true,
+  VmVolumeAttached: true,
+  VmVolumeDetachRequested: true,
+  VmVolumeDetached: true,
   VmResized: true,
   VmCreateRequested: true,
   VmPlaced: true,
@@ -201,4 +221,6 @@ export const REQUEST_EVENT_KIND: Partial<Record<VmEventType, OperationKind>> = {
   VmSnapshotDeleteRequested: 'deleteSnapshot',
   VmMigrationRequested: 'migrate',
   VmDeleteRequested: 'delete',
+  VmVolumeAttachRequested: 'attachVolume',
+  VmVolumeDetachRequested: 'detachVolume',
 };

@@ -1,6 +1,7 @@
 import { DEFAULT_PROJECT } from '../project/project.types.js';
 import type { VmEvent } from './vm.events.js';
-import type { JobStep, OperationKind, SnapshotRecord, VmSpecData, VmStateName } from './vm.types.js';
+import type { JobStep, OperationKind, SnapshotRecord, VmSpecData, VmStateName, VolumeSpec } from './vm.types.js';
+import { evolveVmVolumes, isVmVolumeEvent } from './vm.state.volumes.js';
 
 export interface PendingOperation {
   id: string;
@@ -14,6 +15,10 @@ export interface PendingOperation {
   timeoutMs?: number;
   snapshotName?: string;
   memory?: boolean;
+  /** attachVolume: the volume; detachVolume: its id (in volume.volumeId). */
+  volume?: VolumeSpec;
+  /** attach/detach on a running VM (hot-plug). */
+  live?: boolean;
 }
 
 export interface MigrationInProgress {
@@ -66,7 +71,7 @@ export function initialVmState(): VmState {
   };
 }
 
-function open(
+export function open(
   state: VmState,
   id: string,
   kind: OperationKind,
@@ -91,6 +96,7 @@ export function evolveVm(state: VmState, event: VmEvent): VmState {
 }
 
 function evolveVmCore(state: VmState, event: VmEvent): VmState {
+  if (isVmVolumeEvent(event)) return evolveVmVolumes(state, event, open);
   switch (event.type) {
     case 'VmCreateRequested': {
       const d = event.data;

@@ -23,6 +23,8 @@ export const OPERATION_KINDS = [
   'deleteSnapshot',
   'migrate',
   'delete',
+  'attachVolume',
+  'detachVolume',
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
@@ -45,6 +47,12 @@ export const JOB_STEPS = [
   'finishIncoming',
   'abortIncoming',
   'destroy',
+  'attachVolume',
+  'detachVolume',
+  // A volume's own steps (its stream, not a VM's): never awaited by a VM operation.
+  'createVolume',
+  'resizeVolume',
+  'deleteVolume',
 ] as const;
 export type JobStep = (typeof JOB_STEPS)[number];
 
@@ -61,6 +69,15 @@ export interface VmSpecData {
   userData?: string;
   /** SSH public keys for the guest (NoCloud meta-data `public-keys`). */
   sshKeys?: string[];
+  /** Attached volumes, in attach order (their files live on the VM's host, see VolumeSpec). */
+  volumes?: VolumeSpec[];
+}
+
+/** A volume as a VM carries it: the file is `<storageDir>/volumes/<volumeId>.qcow2` (a directory for containers). */
+export interface VolumeSpec {
+  volumeId: string;
+  name: string;
+  sizeGiB: number;
 }
 
 /** Which catalog image, exactly: a worker copies it by name and refuses bytes whose sha256 differs. */
