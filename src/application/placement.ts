@@ -14,6 +14,8 @@ export interface PlacementRequest {
   requestedHostId: string | null;
   vcpus: number;
   memoryMiB: number;
+  /** The VM's disk: counted against hosts that declare a disk capacity (others: unlimited). */
+  diskGiB?: number;
 }
 
 export type PlacementResult =
@@ -123,6 +125,7 @@ export async function placeVm(
   if (chosen) return { ok: true, hostId: chosen, evidence };
   return {
     ok: false,
+    // Each refusal says what was short (vCPUs and memory, or disk on a host that counts it).
     reason: `no host can take ${req.vcpus} vCPUs and ${req.memoryMiB} MiB: ${refusals.join('; ')}`,
     evidence,
   };
@@ -135,5 +138,6 @@ function reserve(req: PlacementRequest): HostCommand {
     operationId: req.operationId,
     vcpus: req.vcpus,
     memoryMiB: req.memoryMiB,
+    ...(req.diskGiB !== undefined ? { diskGiB: req.diskGiB } : {}),
   };
 }

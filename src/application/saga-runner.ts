@@ -242,12 +242,12 @@ export class SagaRunner {
       case 'reserve': {
         if (!this.awaits(current, action.operationId, action.failStep)) return false;
         try {
-          const { vmId, operationId, vcpus, memoryMiB } = action;
+          const { vmId, operationId, vcpus, memoryMiB, diskGiB } = action;
           await handleCommand(
             this.aggregates,
             hostDecider,
             hostStream(action.hostId),
-            { type: 'ReserveCapacity', vmId, operationId, vcpus, memoryMiB },
+            { type: 'ReserveCapacity', vmId, operationId, vcpus, memoryMiB, ...(diskGiB !== undefined ? { diskGiB } : {}) },
             meta,
           );
           return true;

@@ -41,6 +41,8 @@ export class ReadModelKeys {
   hostIndex = () => this.k('hosts');
   image = (name: string) => this.k(`image:${name}`);
   imageIndex = () => this.k('images');
+  volume = (id: string) => this.k(`volume:${id}`);
+  volumeIndex = () => this.k('volumes');
   operation = (id: string) => this.k(`op:${id}`);
   operationIndex = () => this.k('ops');
   operationsByVm = (vmId: string) => this.k(`ops:vm:${vmId}`);

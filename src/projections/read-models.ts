@@ -1,6 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { ReadModelKeys } from './read-model.keys.js';
-import type { HostRecord, ImageRecord, OperationView, ProjectRecord, VmRecord } from './read-model.types.js';
+import type {
+  HostRecord,
+  ImageRecord,
+  OperationView,
+  ProjectRecord,
+  VmRecord,
+  VolumeRecord,
+} from './read-model.types.js';
 import { operationMatches, vmMatches, type OperationListFilter, type VmListFilter } from './list-filters.js';
 import { scanNewestFirst, scanOldestFirst, type Page } from './scan-page.js';
 
@@ -66,6 +73,16 @@ export class ReadModels {
   async listHosts(): Promise<HostRecord[]> {
     const ids = await this.redis.zrange(this.keys.hostIndex(), 0, -1);
     return this.many<HostRecord>(ids.map(this.keys.host));
+  }
+
+  getVolume(id: string): Promise<VolumeRecord | undefined> {
+    return this.getJson<VolumeRecord>(this.keys.volume(id));
+  }
+
+  /** Every volume ever created, deleted ones included (their state says so), oldest first. */
+  async listVolumes(): Promise<VolumeRecord[]> {
+    const ids = await this.redis.zrange(this.keys.volumeIndex(), 0, -1);
+    return this.many<VolumeRecord>(ids.map(this.keys.volume));
   }
 
   getImage(name: string): Promise<ImageRecord | undefined> {

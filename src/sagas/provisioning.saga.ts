@@ -17,6 +17,7 @@ export function provisioningSaga(event: VmEvent, before: VmState, after: VmState
           requestedHostId: event.data.requestedHostId,
           vcpus: event.data.spec.vcpus,
           memoryMiB: event.data.spec.memoryMiB,
+          diskGiB: event.data.spec.diskGiB,
         },
       ];
     case 'VmPlaced':

@@ -14,6 +14,8 @@ export type SagaAction =
       requestedHostId: string | null;
       vcpus: number;
       memoryMiB: number;
+      /** The VM's own disk, counted on hosts that declare a disk capacity. */
+      diskGiB?: number;
     }
   /** Reserve on a host's own stream; a refusal fails `failStep` of the operation with the reason. */
   | {
@@ -23,6 +25,7 @@ export type SagaAction =
       operationId: string;
       vcpus: number;
       memoryMiB: number;
+      diskGiB?: number;
       failStep: JobStep;
     }
   | { type: 'release'; hostId: string; vmId: string; operationId: string }

@@ -47,7 +47,17 @@ function onResize(cmd: Cmd<'ResizeVolume'>, state: VolumeState): VolumeEvent[] {
   if (state.status !== 'available') throw new DomainError('conflict', `volume ${state.id} is ${state.status}`);
   // A running guest holds the image's write lock: the resize is done while nothing uses the file.
   mustBeFree(state, 'resize');
-  return [{ type: 'VolumeResizeRequested', data: { operationId: cmd.operationId, fromGiB: state.sizeGiB, sizeGiB: cmd.sizeGiB } }];
+  return [
+    {
+      type: 'VolumeResizeRequested',
+      data: {
+        operationId: cmd.operationId,
+        fromGiB: state.sizeGiB,
+        sizeGiB: cmd.sizeGiB,
+        project: state.project,
+      },
+    },
+  ];
 }
 
 function onDelete(cmd: Cmd<'DeleteVolume'>, state: VolumeState): VolumeEvent[] {
@@ -55,7 +65,7 @@ function onDelete(cmd: Cmd<'DeleteVolume'>, state: VolumeState): VolumeEvent[] {
   mustExist(state);
   mustBeIdle(state);
   mustBeFree(state, 'delete');
-  return [{ type: 'VolumeDeleteRequested', data: { operationId: cmd.operationId } }];
+  return [{ type: 'VolumeDeleteRequested', data: { operationId: cmd.operationId, project: state.project } }];
 }
 
 function onClaim(cmd: Cmd<'ClaimVolume'>, state: VolumeState): VolumeEvent[] {

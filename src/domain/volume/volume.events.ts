@@ -13,10 +13,10 @@ export type VolumeCreateRequested = DomainEvent<
 export type VolumeCreated = DomainEvent<'VolumeCreated', { operationId: string }>;
 export type VolumeResizeRequested = DomainEvent<
   'VolumeResizeRequested',
-  { operationId: string; fromGiB: number; sizeGiB: number }
+  { operationId: string; fromGiB: number; sizeGiB: number; project: string }
 >;
 export type VolumeResized = DomainEvent<'VolumeResized', { operationId: string; sizeGiB: number }>;
-export type VolumeDeleteRequested = DomainEvent<'VolumeDeleteRequested', { operationId: string }>;
+export type VolumeDeleteRequested = DomainEvent<'VolumeDeleteRequested', { operationId: string; project: string }>;
 /** The file is gone from the host: the volume is no more (its stream stays, for history). */
 export type VolumeDeleted = DomainEvent<'VolumeDeleted', { operationId: string }>;
 /** A step on the host failed: the volume is back where it was (a failed create: `failed`, deletable). */

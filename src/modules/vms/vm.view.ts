@@ -1,5 +1,5 @@
 import { vmProject, type VmState } from '../../domain/vm/vm.state.js';
-import type { SnapshotRecord, VmStateName } from '../../domain/vm/vm.types.js';
+import type { SnapshotRecord, VmStateName, VolumeSpec } from '../../domain/vm/vm.types.js';
 
 /** The v1 VM shape (fields may be added, never renamed). */
 export interface VmView {
@@ -19,6 +19,8 @@ export interface VmView {
   diskGiB: number;
   image?: string;
   snapshots: SnapshotRecord[];
+  /** Attached volumes, in attach order. */
+  volumes: VolumeSpec[];
   revision: number;
   createdAt: string;
   updatedAt: string;
@@ -40,6 +42,7 @@ export function toVmView(state: VmState, revision: bigint | string, createdAt: s
     diskGiB: spec?.diskGiB ?? 0,
     ...(spec?.image ? { image: spec.image } : {}),
     snapshots: state.snapshots,
+    volumes: (spec?.volumes ?? []).map(({ volumeId, name, sizeGiB }) => ({ volumeId, name, sizeGiB })),
     revision: Number(revision),
     createdAt,
     updatedAt,

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { VM_STATES, type SnapshotRecord, type VmStateName } from '../../../domain/vm/vm.types.js';
+import { VM_STATES, type SnapshotRecord, type VmStateName, type VolumeSpec } from '../../../domain/vm/vm.types.js';
 import { AsOfResponse } from '../../../http/openapi/as-of.response.js';
 import type { VmView } from '../vm.view.js';
 import type { Covers, Undocumented } from '../../../http/openapi/covers.js';
@@ -16,6 +16,17 @@ export class SnapshotResponse implements SnapshotRecord {
 
   @ApiProperty({ format: 'date-time' })
   createdAt!: string;
+}
+
+export class AttachedVolumeResponse implements VolumeSpec {
+  @ApiProperty({ format: 'uuid' })
+  volumeId!: string;
+
+  @ApiProperty({ example: 'data' })
+  name!: string;
+
+  @ApiProperty({ type: 'integer', example: 10 })
+  sizeGiB!: number;
 }
 
 export class PendingOperationResponse {
@@ -89,6 +100,9 @@ export class VmResponse implements VmView {
 
   @ApiProperty({ type: [SnapshotResponse] })
   snapshots!: SnapshotResponse[];
+
+  @ApiProperty({ type: [AttachedVolumeResponse], description: 'Attached volumes, in attach order' })
+  volumes!: AttachedVolumeResponse[];
 
   @ApiProperty({ type: 'integer', description: 'Stream revision (also the ETag)', example: 3 })
   revision!: number;
