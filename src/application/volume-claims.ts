@@ -44,7 +44,10 @@ export async function claimForCreate(
   const hostId = hosts[0] ?? req.hostId;
   for (const s of states) {
     if (s.project !== req.project) {
-      throw new DomainError('conflict', `volumes: volume ${s.id} belongs to project ${s.project}, the VM to ${req.project}`);
+      throw new DomainError(
+        'conflict',
+        `volumes: volume ${s.id} belongs to project ${s.project}, the VM to ${req.project}`,
+      );
     }
     // The decider's own refusals (attached elsewhere, busy, host mismatch), asked before anything is appended.
     volumeDecider.decide(claim(req, req.hostId), s);
@@ -78,6 +81,12 @@ export async function releaseClaims(
   meta: CommandMeta,
 ): Promise<void> {
   for (const id of volumeIds) {
-    await handleCommand(aggregates, volumeDecider, volumeStream(id), { type: 'ReleaseVolume', vmId, operationId, reason }, meta);
+    await handleCommand(
+      aggregates,
+      volumeDecider,
+      volumeStream(id),
+      { type: 'ReleaseVolume', vmId, operationId, reason },
+      meta,
+    );
   }
 }

@@ -50,7 +50,13 @@ export async function applyVolumeOperation(
   if (!op) return;
   const next: OperationView =
     event.type === 'VolumeOperationFailed'
-      ? { ...op, updatedAt: at, status: 'failed', error: event.data.reason, progress: { ...op.progress, step: 'failed' } }
+      ? {
+          ...op,
+          updatedAt: at,
+          status: 'failed',
+          error: event.data.reason,
+          progress: { ...op.progress, step: 'failed' },
+        }
       : { ...op, updatedAt: at, status: 'succeeded', progress: { ...op.progress, step: 'done', percent: 100 } };
   tx.set(keys.operation(op.id), next);
 }

@@ -17,6 +17,7 @@ import { OperationsModule } from '../modules/operations/operations.module.js';
 import { ProjectionsModule } from '../modules/projections/projections.module.js';
 import { ProjectsModule } from '../modules/projects/projects.module.js';
 import { VmsModule } from '../modules/vms/vms.module.js';
+import { VolumesModule } from '../modules/volumes/volumes.module.js';
 
 /** The HTTP surface over the ports a runtime built (so tests and main share one wiring). */
 @Module({})
@@ -31,6 +32,7 @@ export class AppModule {
         HostsModule,
         VmsModule,
         ImagesModule,
+        VolumesModule,
         OperationsModule,
         AuditModule,
         HealthModule,

@@ -11,7 +11,14 @@ export function volumeSaga(event: VolumeEvent, before: VolumeState, after: Volum
   switch (event.type) {
     case 'VolumeCreateRequested':
       return [
-        { type: 'enqueueVolume', hostId, volumeId, operationId: event.data.operationId, step: 'createVolume', args: { volume } },
+        {
+          type: 'enqueueVolume',
+          hostId,
+          volumeId,
+          operationId: event.data.operationId,
+          step: 'createVolume',
+          args: { volume },
+        },
       ];
     case 'VolumeResizeRequested':
       return [
@@ -26,7 +33,14 @@ export function volumeSaga(event: VolumeEvent, before: VolumeState, after: Volum
       ];
     case 'VolumeDeleteRequested':
       return [
-        { type: 'enqueueVolume', hostId, volumeId, operationId: event.data.operationId, step: 'deleteVolume', args: { volume } },
+        {
+          type: 'enqueueVolume',
+          hostId,
+          volumeId,
+          operationId: event.data.operationId,
+          step: 'deleteVolume',
+          args: { volume },
+        },
       ];
     case 'VolumeDeleted':
       return before.status !== 'deleted'

@@ -16,6 +16,8 @@ export function driverSpec(id: string, data: VmSpecData): VmSpec {
     ...(image !== undefined ? { image } : {}),
     ...(userData !== undefined ? { userData } : {}),
     ...(sshKeys !== undefined ? { sshKeys: [...sshKeys] } : {}),
-    ...(volumes?.length ? { volumes: volumes.map(({ volumeId, name: n, sizeGiB }) => ({ volumeId, name: n, sizeGiB })) } : {}),
+    ...(volumes?.length
+      ? { volumes: volumes.map(({ volumeId, name: n, sizeGiB }) => ({ volumeId, name: n, sizeGiB })) }
+      : {}),
   };
 }

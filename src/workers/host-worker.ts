@@ -152,7 +152,10 @@ export class HostWorker {
       principal: data.principal,
     };
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new StepTimeoutError(`${data.step} timed out`)), this.settings.jobTimeoutMs);
+    const timer = setTimeout(
+      () => controller.abort(new StepTimeoutError(`${data.step} timed out`)),
+      this.settings.jobTimeoutMs,
+    );
     const call = runVolumeStep(this.driver, data, { signal: controller.signal });
     this.inFlight.add(call);
     try {

@@ -44,7 +44,8 @@ function volumeProblems(args: Record<string, unknown>): string[] {
   const v = args.volume;
   if (!isRecord(v)) return [];
   const out = mismatches(v, VOLUME, 'args.volume');
-  if (typeof v.volumeId === 'string' && !VOLUME_ID.test(v.volumeId)) out.push('args.volume.volumeId is not a volume id');
+  if (typeof v.volumeId === 'string' && !VOLUME_ID.test(v.volumeId))
+    out.push('args.volume.volumeId is not a volume id');
   return out;
 }
 

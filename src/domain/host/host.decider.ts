@@ -68,7 +68,10 @@ function onReserveVolumeDisk(cmd: Cmd<'ReserveVolumeDisk'>, state: HostState): H
   const held = state.volumes?.[cmd.volumeId];
   if (held === cmd.sizeGiB) return [];
   if (held === undefined && (state.state !== 'active' || state.unreachable)) {
-    throw new DomainError('capacity', `${label(state)} is ${state.unreachable ? 'unreachable' : state.state} and takes no new volumes`);
+    throw new DomainError(
+      'capacity',
+      `${label(state)} is ${state.unreachable ? 'unreachable' : state.state} and takes no new volumes`,
+    );
   }
   mustFitDisk(state, cmd.sizeGiB, held ?? 0, 'volume');
   const { volumeId, operationId, sizeGiB } = cmd;
@@ -108,7 +111,11 @@ function onUpdate(cmd: Cmd<'UpdateHost'>, state: HostState): HostEvent[] {
         { allocated: used, requested: c },
       );
     }
-    data.capacity = { vcpus: c.vcpus, memoryMiB: c.memoryMiB, ...(c.diskGiB !== undefined ? { diskGiB: c.diskGiB } : {}) };
+    data.capacity = {
+      vcpus: c.vcpus,
+      memoryMiB: c.memoryMiB,
+      ...(c.diskGiB !== undefined ? { diskGiB: c.diskGiB } : {}),
+    };
   }
   if (cmd.labels && !sameLabels(cmd.labels, state.labels)) data.labels = { ...cmd.labels };
   if (!data.capacity && !data.labels) return [];

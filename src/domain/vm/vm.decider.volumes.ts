@@ -68,7 +68,10 @@ export function decideVmVolume(cmd: Cmd<'AttachVolume'> | Cmd<'DetachVolume'>, s
   return cmd.type === 'AttachVolume' ? attach(cmd, state) : detach(cmd, state);
 }
 
-export type VmVolumeStep = Extract<JobStep, 'attachVolume' | 'detachVolume' | 'createVolume' | 'resizeVolume' | 'deleteVolume'>;
+export type VmVolumeStep = Extract<
+  JobStep,
+  'attachVolume' | 'detachVolume' | 'createVolume' | 'resizeVolume' | 'deleteVolume'
+>;
 
 export function isVolumeStep(step: JobStep | 'placement'): step is VmVolumeStep {
   return (

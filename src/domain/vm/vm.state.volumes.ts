@@ -1,4 +1,10 @@
-import type { VmEvent, VmVolumeAttachRequested, VmVolumeAttached, VmVolumeDetachRequested, VmVolumeDetached } from './vm.events.js';
+import type {
+  VmEvent,
+  VmVolumeAttachRequested,
+  VmVolumeAttached,
+  VmVolumeDetachRequested,
+  VmVolumeDetached,
+} from './vm.events.js';
 import type { PendingOperation, VmState } from './vm.state.js';
 import type { OperationKind } from './vm.types.js';
 

@@ -41,6 +41,7 @@ import { toVmView, type VmView } from './vm.view.js';
 import { explain, type WhyView } from './why.js';
 import { chooseMigrationTarget, internalSnapshotsTravel } from '../../application/migration-targets.js';
 import { DomainError } from '../../domain/domain-error.js';
+import { claimForCreate, releaseClaims } from '../../application/volume-claims.js';
 
 export interface Accepted {
   operationId: string;
@@ -163,6 +164,7 @@ export class VmsService {
       project?: string;
       userData?: string;
       sshKeys?: string[];
+      volumes?: string[];
     },
     ctx: CommandContext,
   ): Promise<Accepted> {
@@ -187,38 +189,59 @@ export class VmsService {
     await this.mustFitSomeHost(body);
     const vmId = randomUUID();
     const operationId = randomUUID();
+    const meta = { principal: ctx.principal.id, correlationId: operationId, causationId: `http:${operationId}` };
+    // Volumes pin the VM to their host; they are claimed for it before the create is recorded.
+    const claimed = body.volumes?.length
+      ? await claimForCreate(
+          this.aggregates,
+          { volumeIds: body.volumes, vmId, operationId, project, hostId: body.hostId ?? null },
+          (p) => mayUse(ctx.principal, p),
+          meta,
+        )
+      : undefined;
+    const hostId = claimed?.hostId ?? body.hostId ?? null;
     const { vcpus, memoryMiB, diskGiB } = body;
-    await admitVm(
-      this.aggregates,
-      this.readModels,
-      project,
-      vmId,
-      { vcpus, memoryMiB, diskGiB },
-      { principal: ctx.principal.id, correlationId: operationId, causationId: `http:${operationId}` },
-      () => this.clock.now(),
-    );
-    await this.run(
-      vmId,
-      {
-        type: 'CreateVm',
-        vmId,
-        operationId,
-        spec: {
-          name: body.name,
-          vcpus: body.vcpus,
-          memoryMiB: body.memoryMiB,
-          diskGiB: body.diskGiB,
-          ...(body.image ? { image: body.image } : {}),
-          ...(catalogImage ? { catalogImage } : {}),
-          ...(body.userData !== undefined ? { userData: body.userData } : {}),
-          ...(body.sshKeys?.length ? { sshKeys: body.sshKeys } : {}),
-        },
-        hostId: body.hostId ?? null,
-        start: body.start ?? true,
+    try {
+      await admitVm(
+        this.aggregates,
+        this.readModels,
         project,
-      },
-      ctx,
-    );
+        vmId,
+        { vcpus, memoryMiB, diskGiB },
+        { principal: ctx.principal.id, correlationId: operationId, causationId: `http:${operationId}` },
+        () => this.clock.now(),
+      );
+      await this.run(
+        vmId,
+        {
+          type: 'CreateVm',
+          vmId,
+          operationId,
+          spec: {
+            name: body.name,
+            vcpus: body.vcpus,
+            memoryMiB: body.memoryMiB,
+            diskGiB: body.diskGiB,
+            ...(body.image ? { image: body.image } : {}),
+            ...(catalogImage ? { catalogImage } : {}),
+            ...(body.userData !== undefined ? { userData: body.userData } : {}),
+            ...(body.sshKeys?.length ? { sshKeys: body.sshKeys } : {}),
+            ...(claimed ? { volumes: claimed.volumes } : {}),
+          },
+          hostId,
+          start: body.start ?? true,
+          project,
+        },
+        ctx,
+      );
+    } catch (err) {
+      // Refused after the claims (quota, a race): the volumes are free again.
+      if (claimed) {
+        const ids = claimed.volumes.map((v) => v.volumeId);
+        await releaseClaims(this.aggregates, ids, vmId, operationId, 'the create was refused', meta);
+      }
+      throw err;
+    }
     return { operationId, vmId };
   }
 
