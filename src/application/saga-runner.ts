@@ -247,7 +247,14 @@ export class SagaRunner {
             this.aggregates,
             hostDecider,
             hostStream(action.hostId),
-            { type: 'ReserveCapacity', vmId, operationId, vcpus, memoryMiB, ...(diskGiB !== undefined ? { diskGiB } : {}) },
+            {
+              type: 'ReserveCapacity',
+              vmId,
+              operationId,
+              vcpus,
+              memoryMiB,
+              ...(diskGiB !== undefined ? { diskGiB } : {}),
+            },
             meta,
           );
           return true;

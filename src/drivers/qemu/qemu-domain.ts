@@ -14,6 +14,7 @@ import {
   waitUntilGone,
 } from './qemu-process.js';
 import { domainStateOf } from './qemu-status.js';
+import { launchVolumes } from './qemu-volumes.js';
 import type { QemuHostConfig } from './qemu-uri.js';
 import type { QmpClient } from './qmp.client.js';
 import type { QmpPool } from './qmp-pool.js';
@@ -174,6 +175,7 @@ export class QemuDomain {
       serialLog: p.serialLog,
       kernel: kernelBootOf(spec.image, this.host.imagesDirs),
       seed: await ensureSeed(p.vmDir, spec),
+      volumes: launchVolumes(this.host.storageDir, spec.volumes),
       ...options,
     });
     const pid = spawnDetached(this.host.config.qemuBinary, args, p.qemuLog);

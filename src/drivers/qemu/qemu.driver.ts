@@ -13,7 +13,10 @@ import {
   type MigrationEndpoint,
   type SnapshotInfo,
   type VmSpec,
+  type DriverVolume,
 } from '../hypervisor-driver.port.js';
+import { createVolumeImage, deleteVolumeFiles, growVolumeImage } from '../kit/volume-files.js';
+import { hotplugVolume, hotunplugVolume, launchVolumes } from './qemu-volumes.js';
 import { qemuDriverError, qmpErrorMapper } from './qmp-errors.js';
 import { abortIncoming, finishIncoming, prepareIncoming } from './incoming-migration.js';
 import { VmLock } from '../kit/vm-lock.js';
@@ -168,7 +171,49 @@ export class QemuDriver implements HypervisorDriver {
         }
         await dom.kill(); // shutdown / guest-panicked / internal-error: start afresh
       }
-      await dom.launch(await this.applySize(dom, stored, spec));
+      const sized = await this.applySize(dom, stored, spec);
+      // The VM's volumes are the control plane's (the job's spec), not whatever define stored.
+      const next = withVolumes(sized, spec.volumes);
+      if (next !== sized) dom.writeSpec(next);
+      await dom.launch(next);
+    });
+  }
+
+  createVolume(volume: DriverVolume): Promise<void> {
+    return createVolumeImage(this.host.storageDir, volume).then(() => undefined);
+  }
+
+  resizeVolume(volume: DriverVolume): Promise<void> {
+    return growVolumeImage(this.host.storageDir, volume);
+  }
+
+  deleteVolume(volume: DriverVolume): Promise<void> {
+    return deleteVolumeFiles(this.host.storageDir, volume);
+  }
+
+  /** Into the stored spec (next start) and, when the VM runs, hot-plugged over QMP. */
+  async attachVolume(spec: VmSpec, volume: DriverVolume, opts: { live: boolean }): Promise<void> {
+    const dom = this.domain(spec.id);
+    await this.exclusive(dom, 'attachVolume', async () => {
+      const stored = dom.requireSpec();
+      launchVolumes(this.host.storageDir, [volume]); // no file here: fail before touching the VM
+      if (opts.live || dom.livePid() !== undefined) {
+        if (dom.livePid() === undefined) throw new DriverError('conflict', `VM ${dom.vmId} is not running`);
+        await dom.qmp((c) => hotplugVolume(c, this.host.storageDir, volume));
+      }
+      const others = (stored.volumes ?? []).filter((v) => v.volumeId !== volume.volumeId);
+      dom.writeSpec({ ...stored, volumes: [...others, volume] });
+    });
+  }
+
+  async detachVolume(spec: VmSpec, volume: DriverVolume, opts: { live: boolean }): Promise<void> {
+    const dom = this.domain(spec.id);
+    await this.exclusive(dom, 'detachVolume', async () => {
+      const stored = dom.requireSpec();
+      if (opts.live || dom.livePid() !== undefined) {
+        if (dom.livePid() !== undefined) await dom.qmp((c) => hotunplugVolume(c, volume));
+      }
+      dom.writeSpec({ ...stored, volumes: (stored.volumes ?? []).filter((v) => v.volumeId !== volume.volumeId) });
     });
   }
 
@@ -368,6 +413,14 @@ export class QemuDriver implements HypervisorDriver {
       await fn(dom, status);
     });
   }
+}
+
+/** The spec with the control plane's volumes (the same object when nothing changes). */
+function withVolumes(spec: VmSpec, volumes: DriverVolume[] | undefined): VmSpec {
+  const ids = (vs: DriverVolume[] | undefined) => (vs ?? []).map((v) => v.volumeId).join(',');
+  if (ids(spec.volumes) === ids(volumes)) return spec;
+  const { volumes: _old, ...rest } = spec;
+  return volumes?.length ? { ...rest, volumes } : rest;
 }
 
 /** The factory the driver registry wires for kind `qemu`. */
