@@ -1,3 +1,4 @@
+import { DomainError } from '../domain/domain-error.js';
 import { hostDecider } from '../domain/host/host.decider.js';
 import { hostStream, volumeStream } from '../domain/streams.js';
 import { upcast } from '../domain/upcasters.js';
@@ -14,10 +15,17 @@ import type { VolumeJobData } from './jobs.js';
 import type { AggregateLoader } from './load-aggregate.js';
 import type { JobSink } from './ports.js';
 
-type VolumeAction = Extract<SagaAction, { type: 'enqueueVolume' | 'releaseVolume' | 'releaseVolumeDisk' }>;
+const VOLUME_ACTIONS = [
+  'enqueueVolume',
+  'releaseVolume',
+  'releaseVolumeDisk',
+  'moveVolume',
+  'reserveVolumeDisk',
+] as const;
+type VolumeAction = Extract<SagaAction, { type: (typeof VOLUME_ACTIONS)[number] }>;
 
 export function isVolumeAction(action: SagaAction): action is VolumeAction {
-  return action.type === 'enqueueVolume' || action.type === 'releaseVolume' || action.type === 'releaseVolumeDisk';
+  return (VOLUME_ACTIONS as readonly string[]).includes(action.type);
 }
 
 /**
@@ -68,6 +76,34 @@ export class VolumeSagaSteps {
           { type: 'ReleaseVolume', vmId: action.vmId, operationId: action.operationId, reason: action.reason },
           meta,
         );
+        return;
+      case 'moveVolume':
+        await handleCommand(
+          this.aggregates,
+          volumeDecider,
+          volumeStream(action.volumeId),
+          { type: 'MoveVolume', vmId: action.vmId, operationId: action.operationId, hostId: action.hostId },
+          meta,
+        );
+        return;
+      case 'reserveVolumeDisk':
+        try {
+          await handleCommand(
+            this.aggregates,
+            hostDecider,
+            hostStream(action.hostId),
+            {
+              type: 'ReserveVolumeDisk',
+              volumeId: action.volumeId,
+              operationId: action.operationId,
+              sizeGiB: action.sizeGiB,
+            },
+            meta,
+          );
+        } catch (err) {
+          // The file is already there (the migration carried it): a full host is reported, not undone.
+          if (!(err instanceof DomainError) || err.code !== 'capacity') throw err;
+        }
         return;
       case 'releaseVolumeDisk':
         await handleCommand(

@@ -40,6 +40,9 @@ export type SagaAction =
     >)
   /** The VM no longer holds the volume (detached, attach failed, VM deleted): the volume's claim ends. */
   | { type: 'releaseVolume'; volumeId: string; vmId: string; operationId: string; reason: string }
+  /** The VM migrated with its volumes: each volume's record (and disk) moves to the target host. */
+  | { type: 'moveVolume'; volumeId: string; vmId: string; operationId: string; hostId: string }
+  | { type: 'reserveVolumeDisk'; hostId: string; volumeId: string; operationId: string; sizeGiB: number }
   /** A deleted volume gives its disk back to its host. */
   | { type: 'releaseVolumeDisk'; hostId: string; volumeId: string; operationId: string };
 

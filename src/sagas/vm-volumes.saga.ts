@@ -61,6 +61,14 @@ export function vmVolumesSaga(event: VmEvent, before: VmState, after: VmState): 
       }
       return [];
     }
+    case 'VmMigrated':
+      return (after.spec?.volumes ?? []).map((v) => ({
+        type: 'moveVolume' as const,
+        volumeId: v.volumeId,
+        vmId,
+        operationId: event.data.operationId,
+        hostId: event.data.targetHostId,
+      }));
     case 'VmDeleted':
       return (before.spec?.volumes ?? []).map((v) =>
         release(v.volumeId, event.data.operationId, `VM ${vmId} was deleted`),

@@ -42,6 +42,18 @@ export function volumeSaga(event: VolumeEvent, before: VolumeState, after: Volum
           args: { volume },
         },
       ];
+    case 'VolumeMoved':
+      // The disk is counted where the file now is.
+      return [
+        {
+          type: 'reserveVolumeDisk',
+          hostId: event.data.toHostId,
+          volumeId,
+          operationId: event.data.operationId,
+          sizeGiB: after.sizeGiB,
+        },
+        { type: 'releaseVolumeDisk', hostId: event.data.fromHostId, volumeId, operationId: event.data.operationId },
+      ];
     case 'VolumeDeleted':
       return before.status !== 'deleted'
         ? [{ type: 'releaseVolumeDisk', hostId, volumeId, operationId: event.data.operationId }]

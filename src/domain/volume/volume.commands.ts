@@ -15,6 +15,8 @@ export type VolumeCommand =
   | { type: 'DeleteVolume'; operationId: string }
   /** A VM's attach claims the volume; `vmHostId`: the VM's host, which must be the volume's. */
   | { type: 'ClaimVolume'; vmId: string; operationId: string; vmHostId: string | null }
+  /** The VM holding it migrated to `hostId` (its storage migration carried the file). */
+  | { type: 'MoveVolume'; vmId: string; operationId: string; hostId: string }
   | { type: 'ReleaseVolume'; vmId: string; operationId: string; reason: string }
   | { type: 'RecordVolumeStepSucceeded'; operationId: string; step: VolumeStep }
   | { type: 'RecordVolumeStepFailed'; operationId: string; step: VolumeStep; reason: string };

@@ -107,6 +107,15 @@ export function decideVolume(cmd: VolumeCommand, state: VolumeState): VolumeEven
       return onDelete(cmd, state);
     case 'ClaimVolume':
       return onClaim(cmd, state);
+    case 'MoveVolume':
+      // Only the VM holding it moves it; a replay (already there) decides nothing.
+      if (state.attachedTo !== cmd.vmId || state.hostId === cmd.hostId) return [];
+      return [
+        {
+          type: 'VolumeMoved',
+          data: { vmId: cmd.vmId, operationId: cmd.operationId, fromHostId: state.hostId ?? '', toHostId: cmd.hostId },
+        },
+      ];
     case 'ReleaseVolume':
       if (state.attachedTo !== cmd.vmId) return [];
       return [{ type: 'VolumeDetached', data: { vmId: cmd.vmId, operationId: cmd.operationId, reason: cmd.reason } }];

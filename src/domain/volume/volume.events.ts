@@ -32,7 +32,14 @@ export type VolumeAttached = DomainEvent<'VolumeAttached', { vmId: string; opera
 /** Released: the VM's detach succeeded, its attach failed, or the VM was deleted. */
 export type VolumeDetached = DomainEvent<'VolumeDetached', { vmId: string; operationId: string; reason: string }>;
 
+/** Its VM migrated with it: the file now lives on (and counts against) the target host. */
+export type VolumeMoved = DomainEvent<
+  'VolumeMoved',
+  { vmId: string; operationId: string; fromHostId: string; toHostId: string }
+>;
+
 export type VolumeEvent =
+  | VolumeMoved
   | VolumeCreateRequested
   | VolumeCreated
   | VolumeResizeRequested
@@ -45,6 +52,7 @@ export type VolumeEvent =
 export type VolumeEventType = VolumeEvent['type'];
 
 const TYPES: Record<VolumeEventType, true> = {
+  VolumeMoved: true,
   VolumeCreateRequested: true,
   VolumeCreated: true,
   VolumeResizeRequested: true,

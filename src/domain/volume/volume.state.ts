@@ -72,6 +72,8 @@ export function evolveVolume(state: VolumeState, event: VolumeEvent): VolumeStat
         status: event.data.kind === 'createVolume' ? 'failed' : 'available',
         pending: null,
       };
+    case 'VolumeMoved':
+      return { ...state, hostId: event.data.toHostId };
     case 'VolumeAttached':
       return { ...state, attachedTo: event.data.vmId };
     case 'VolumeDetached':

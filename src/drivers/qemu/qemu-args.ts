@@ -21,7 +21,7 @@ export interface QemuLaunch {
   /** Start from this internal memory snapshot (revert of a stopped VM to a memory snapshot). */
   loadvm?: string;
   /** Attached volumes: a qcow2 blockdev each (`node`) behind a virtio-blk-pci device (`device`). */
-  volumes?: { node: string; device: string; path: string }[];
+  volumes?: { node: string; device: string; path: string; addr: string }[];
 }
 
 /** The argv of one VM. Every path is absolute: QEMU reopens images by name when a migration activates them. */
@@ -65,7 +65,7 @@ export function qemuArgs(l: QemuLaunch): string[] {
   // a migration target name the same nodes and devices as a start does.
   for (const v of l.volumes ?? []) {
     args.push('-blockdev', `driver=qcow2,node-name=${v.node},file.driver=file,file.filename=${v.path}`);
-    args.push('-device', `virtio-blk-pci,drive=${v.node},id=${v.device}`);
+    args.push('-device', `virtio-blk-pci,drive=${v.node},id=${v.device},addr=${v.addr}`);
   }
   if (l.kernel) {
     args.push('-kernel', l.kernel.kernel, '-append', l.kernel.append);

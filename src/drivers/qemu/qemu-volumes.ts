@@ -10,6 +10,20 @@ export interface LaunchVolume {
   node: string;
   device: string;
   path: string;
+  /** The PCI slot: fixed, so a migration target (devices on its command line) matches a hot-plugged source. */
+  addr: string;
+}
+
+/**
+ * Volume i of the VM's list sits in PCI slot 0x10 + i on a start, a migration target and a
+ * hot-plug alike (a hot-plug appends). Left to QEMU, a hot-plugged device takes the first free
+ * slot while a target's command line may order them otherwise, and the guest would read another disk.
+ */
+const FIRST_SLOT = 0x10;
+const MAX_VOLUMES = 16;
+function slot(i: number): string {
+  if (i >= MAX_VOLUMES) throw new DriverError('invalid', `at most ${MAX_VOLUMES} volumes per VM`);
+  return `0x${(FIRST_SLOT + i).toString(16)}`;
 }
 
 function ids(volume: Pick<DriverVolume, 'volumeId'>): { node: string; device: string } {
@@ -19,11 +33,11 @@ function ids(volume: Pick<DriverVolume, 'volumeId'>): { node: string; device: st
 
 /** The `-blockdev`/`-device` pairs of a start (or a migration target), from the volume ids only. */
 export function launchVolumes(storageDir: string, volumes: DriverVolume[] | undefined): LaunchVolume[] {
-  return (volumes ?? []).map((v) => {
+  return (volumes ?? []).map((v, i) => {
     const path = volumeImagePath(storageDir, v);
     if (!existsSync(path))
       throw new DriverError('not_found', `volume ${v.volumeId} has no file on this host (${path})`);
-    return { ...ids(v), path };
+    return { ...ids(v), path, addr: slot(i) };
   });
 }
 
@@ -33,19 +47,24 @@ function isDuplicate(err: unknown): boolean {
 }
 
 /** Hot-plug: the qcow2 as a blockdev node, then a virtio-blk device on it. Idempotent (a redelivery finds both). */
-export async function hotplugVolume(c: QmpClient, storageDir: string, volume: DriverVolume): Promise<void> {
-  const [v] = launchVolumes(storageDir, [volume]);
+export async function hotplugVolume(
+  c: QmpClient,
+  storageDir: string,
+  volume: DriverVolume,
+  index: number,
+): Promise<void> {
+  const v = { ...launchVolumes(storageDir, [volume])[0]!, addr: slot(index) };
   try {
     await c.execute('blockdev-add', {
       driver: 'qcow2',
-      'node-name': v!.node,
-      file: { driver: 'file', filename: v!.path },
+      'node-name': v.node,
+      file: { driver: 'file', filename: v.path },
     });
   } catch (err) {
     if (!isDuplicate(err)) throw err;
   }
   try {
-    await c.execute('device_add', { driver: 'virtio-blk-pci', drive: v!.node, id: v!.device });
+    await c.execute('device_add', { driver: 'virtio-blk-pci', drive: v.node, id: v.device, addr: v.addr });
   } catch (err) {
     if (!isDuplicate(err)) throw err;
   }
@@ -95,4 +114,69 @@ async function hotunplugNode(c: QmpClient, node: string): Promise<void> {
 /** A grow of an attached volume's file while QEMU holds it: QEMU resizes through its own node. */
 export async function blockResize(c: QmpClient, volume: DriverVolume, bytes: number): Promise<void> {
   await c.execute('block_resize', { 'node-name': ids(volume).node, size: bytes });
+}
+
+/** Target of a storage migration: each volume's node exported over the NBD server already started. */
+export async function exportVolumes(c: QmpClient, volumes: DriverVolume[] | undefined): Promise<void> {
+  for (const v of volumes ?? []) {
+    const { node } = ids(v);
+    await c.execute('nbd-server-add', { device: node, name: node, writable: true });
+  }
+}
+
+const mirrorJob = (v: DriverVolume) => `mirror-${ids(v).node}`;
+/** Generous: a mirror of a sparse volume on loopback is fast; the migration's own deadline is checked too. */
+const MIRROR_READY_MS = 600_000;
+const MIRROR_END_MS = 10_000;
+
+/**
+ * Source of a storage migration: one `drive-mirror` per volume into the target's export of the
+ * same node name, each waited for by its BLOCK_JOB_READY event (waiters set before the command).
+ */
+export async function mirrorVolumes(
+  c: QmpClient,
+  volumes: DriverVolume[],
+  nbd: string,
+  check: () => void,
+): Promise<void> {
+  for (const v of volumes) {
+    const job = mirrorJob(v);
+    const ready = c.waitForEvent('BLOCK_JOB_READY', (e) => e.data?.device === job, MIRROR_READY_MS);
+    const failed = c.waitForEvent(
+      'BLOCK_JOB_COMPLETED',
+      (e) => e.data?.device === job && typeof e.data.error === 'string',
+      MIRROR_READY_MS,
+    );
+    ready.catch(() => undefined);
+    failed.catch(() => undefined);
+    await c.execute('drive-mirror', {
+      'job-id': job,
+      device: ids(v).node,
+      target: `${nbd}:exportname=${ids(v).node}`,
+      format: 'raw',
+      sync: 'full',
+      mode: 'existing',
+    });
+    const first = await Promise.race([ready.then(() => 'ready' as const), failed.then((e) => e)]);
+    if (first !== 'ready') {
+      throw new DriverError('failed', `mirror of volume ${v.volumeId} failed: ${String(first.data?.error)}`);
+    }
+    check();
+  }
+}
+
+/** Ends the volume mirrors: a READY one stops without pivoting (the source keeps its file); `force` on a rollback. */
+export async function cancelVolumeMirrors(c: QmpClient, volumes: DriverVolume[], force: boolean): Promise<void> {
+  for (const v of volumes) {
+    const job = mirrorJob(v);
+    const jobs = await c.execute<{ device: string }[]>('query-block-jobs').catch(() => []);
+    if (!jobs.some((j) => j.device === job)) continue;
+    const ended = Promise.race([
+      c.waitForEvent('BLOCK_JOB_COMPLETED', (e) => e.data?.device === job, MIRROR_END_MS),
+      c.waitForEvent('BLOCK_JOB_CANCELLED', (e) => e.data?.device === job, MIRROR_END_MS),
+    ]);
+    ended.catch(() => undefined);
+    await c.execute('block-job-cancel', { device: job, force }).catch(() => undefined);
+    await ended.catch(() => c.execute('block-job-cancel', { device: job, force: true }).catch(() => undefined));
+  }
 }

@@ -197,12 +197,15 @@ export class QemuDriver implements HypervisorDriver {
     await this.exclusive(dom, 'attachVolume', async () => {
       const stored = dom.requireSpec();
       launchVolumes(this.host.storageDir, [volume]); // no file here: fail before touching the VM
-      if (opts.live || dom.livePid() !== undefined) {
-        if (dom.livePid() === undefined) throw new DriverError('conflict', `VM ${dom.vmId} is not running`);
-        await dom.qmp((c) => hotplugVolume(c, this.host.storageDir, volume));
-      }
-      const others = (stored.volumes ?? []).filter((v) => v.volumeId !== volume.volumeId);
-      dom.writeSpec({ ...stored, volumes: [...others, volume] });
+      const running = dom.livePid() !== undefined;
+      if (opts.live && !running) throw new DriverError('conflict', `VM ${dom.vmId} is not running`);
+      // Appended (a redelivery keeps its place): its index is its PCI slot (qemu-volumes.ts).
+      const volumes = stored.volumes ?? [];
+      const known = volumes.findIndex((v) => v.volumeId === volume.volumeId);
+      const next = known >= 0 ? volumes : [...volumes, volume];
+      if (running)
+        await dom.qmp((c) => hotplugVolume(c, this.host.storageDir, volume, known >= 0 ? known : volumes.length));
+      dom.writeSpec({ ...stored, volumes: next });
     });
   }
 
