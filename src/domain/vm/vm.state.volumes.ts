@@ -5,8 +5,7 @@ import type {
   VmVolumeDetachRequested,
   VmVolumeDetached,
 } from './vm.events.js';
-import type { PendingOperation, VmState } from './vm.state.js';
-import type { OperationKind } from './vm.types.js';
+import type { JobStep, OperationKind, VmSpecData, VolumeSpec } from './vm.types.js';
 
 export type VmVolumeEvent = VmVolumeAttachRequested | VmVolumeAttached | VmVolumeDetachRequested | VmVolumeDetached;
 
@@ -19,16 +18,23 @@ export function isVmVolumeEvent(event: VmEvent): event is VmVolumeEvent {
   );
 }
 
-type Open = (
-  state: VmState,
-  id: string,
-  kind: OperationKind,
-  awaiting: PendingOperation['awaiting'],
-  extra?: Partial<PendingOperation>,
-) => PendingOperation;
+/** What of the VM's pending operation and state this needs (typed structurally: vm.state.ts imports this file). */
+interface Pending {
+  volume?: VolumeSpec;
+  live?: boolean;
+}
+interface State<P extends Pending> {
+  spec: VmSpecData | null;
+  pending: P | null;
+}
+type Open<S, P> = (state: S, id: string, kind: OperationKind, awaiting: JobStep, extra?: Pending) => P;
 
 /** Attach and detach: the VM keeps its state; its spec gains or loses the volume when the host did it. */
-export function evolveVmVolumes(state: VmState, event: VmVolumeEvent, open: Open): VmState {
+export function evolveVmVolumes<P extends Pending, S extends State<P>>(
+  state: S,
+  event: VmVolumeEvent,
+  open: Open<S, P>,
+): S {
   switch (event.type) {
     case 'VmVolumeAttachRequested':
       return {
