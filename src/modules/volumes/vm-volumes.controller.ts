@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, NotFoundException, ParseUUIDPipe, Query, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';

@@ -140,8 +140,11 @@ export class VolumesService {
     const operationId = randomUUID();
     const cmd: VolumeCommand = { type: 'ResizeVolume', operationId, sizeGiB };
     // The decider's refusals (shrink, attached, busy) come before the host's disk is touched.
-    if (volumeDecider.decide(cmd, state).length === 0)
-      return { operationId: state.pending?.id ?? operationId, volumeId };
+    if (volumeDecider.decide(cmd, state).length === 0) {
+      // Already done: the operation that grows it is the answer; an equal size is no change to accept.
+      if (state.pending) return { operationId: state.pending.id, volumeId };
+      throw new DomainError('conflict', `sizeGiB: volume ${volumeId} already has ${sizeGiB} GiB`);
+    }
     const meta = this.meta(operationId, ctx);
     if (state.hostId) {
       await handleCommand(
