@@ -10,6 +10,7 @@ import {
   type SnapshotInfo,
   type VmSpec,
 } from '../hypervisor-driver.port.js';
+import { volumeImagePath, volumeNodeName } from '../kit/volume-files.js';
 import type { HostPolicy } from '../kit/host-policy.js';
 import { kernelBootOf } from '../kit/image-catalog.js';
 import { assertSafeName } from '../kit/safe-name.js';
@@ -101,6 +102,12 @@ export class LibvirtHost {
       consoleLog: f.consoleLog,
       kernel: kernelBootOf(spec.image, this.imagesDirs),
       seed: await ensureSeed(f.vmDir, spec, ctx.signal),
+      // A (re)define carries the VM's volumes, as attach-device --config left them.
+      volumes: (spec.volumes ?? []).map((v, index) => ({
+        path: volumeImagePath(this.storageDir, v),
+        index,
+        serial: volumeNodeName(v),
+      })),
     });
     writeFileSync(f.xml, xml);
     await this.v(['define', f.xml], ctx);

@@ -10,7 +10,10 @@ import {
   type MigrationEndpoint,
   type SnapshotInfo,
   type VmSpec,
+  type DriverVolume,
 } from '../hypervisor-driver.port.js';
+import { deleteVolumeFiles, growVolumeImage } from '../kit/volume-files.js';
+import { attachLibvirtVolume, createLibvirtVolume, detachLibvirtVolume } from './libvirt-volumes.js';
 import { toDriverError } from '../kit/driver-errors.js';
 import type { HostPolicy } from '../kit/host-policy.js';
 import { VmLock } from '../kit/vm-lock.js';
@@ -78,6 +81,27 @@ export class LibvirtDriver implements HypervisorDriver {
   async define(spec: VmSpec, ctx: CallContext = {}): Promise<void> {
     assertSpecSizes(spec);
     await this.exclusive(spec.id, 'define', () => defineVm(this.host, spec, ctx));
+  }
+
+  createVolume(volume: DriverVolume): Promise<void> {
+    return createLibvirtVolume(this.host.storageDir, volume);
+  }
+
+  resizeVolume(volume: DriverVolume): Promise<void> {
+    return growVolumeImage(this.host.storageDir, volume);
+  }
+
+  deleteVolume(volume: DriverVolume): Promise<void> {
+    return deleteVolumeFiles(this.host.storageDir, volume);
+  }
+
+  /** `virsh attach-device --config` (+ `--live` when it runs): hot-plug, and kept for the next start. */
+  async attachVolume(spec: VmSpec, volume: DriverVolume, _opts: { live: boolean }, ctx: CallContext = {}) {
+    await this.exclusive(spec.id, 'attachVolume', () => attachLibvirtVolume(this.host, spec, volume, ctx));
+  }
+
+  async detachVolume(spec: VmSpec, volume: DriverVolume, _opts: { live: boolean }, ctx: CallContext = {}) {
+    await this.exclusive(spec.id, 'detachVolume', () => detachLibvirtVolume(this.host, spec, volume, ctx));
   }
 
   async start(spec: VmSpec, ctx: CallContext = {}): Promise<void> {
