@@ -16,7 +16,7 @@ import {
   type DriverVolume,
 } from '../hypervisor-driver.port.js';
 import { createVolumeImage, deleteVolumeFiles, growVolumeImage } from '../kit/volume-files.js';
-import { hotplugVolume, hotunplugVolume, launchVolumes } from './qemu-volumes.js';
+import { attachQemuVolume, detachQemuVolume, withVolumes } from './qemu-volume-verbs.js';
 import { qemuDriverError, qmpErrorMapper } from './qmp-errors.js';
 import { abortIncoming, finishIncoming, prepareIncoming } from './incoming-migration.js';
 import { VmLock } from '../kit/vm-lock.js';
@@ -194,30 +194,12 @@ export class QemuDriver implements HypervisorDriver {
   /** Into the stored spec (next start) and, when the VM runs, hot-plugged over QMP. */
   async attachVolume(spec: VmSpec, volume: DriverVolume, opts: { live: boolean }): Promise<void> {
     const dom = this.domain(spec.id);
-    await this.exclusive(dom, 'attachVolume', async () => {
-      const stored = dom.requireSpec();
-      launchVolumes(this.host.storageDir, [volume]); // no file here: fail before touching the VM
-      const running = dom.livePid() !== undefined;
-      if (opts.live && !running) throw new DriverError('conflict', `VM ${dom.vmId} is not running`);
-      // Appended (a redelivery keeps its place): its index is its PCI slot (qemu-volumes.ts).
-      const volumes = stored.volumes ?? [];
-      const known = volumes.findIndex((v) => v.volumeId === volume.volumeId);
-      const next = known >= 0 ? volumes : [...volumes, volume];
-      if (running)
-        await dom.qmp((c) => hotplugVolume(c, this.host.storageDir, volume, known >= 0 ? known : volumes.length));
-      dom.writeSpec({ ...stored, volumes: next });
-    });
+    await this.exclusive(dom, 'attachVolume', () => attachQemuVolume(dom, volume, opts));
   }
 
-  async detachVolume(spec: VmSpec, volume: DriverVolume, opts: { live: boolean }): Promise<void> {
+  async detachVolume(spec: VmSpec, volume: DriverVolume): Promise<void> {
     const dom = this.domain(spec.id);
-    await this.exclusive(dom, 'detachVolume', async () => {
-      const stored = dom.requireSpec();
-      if (opts.live || dom.livePid() !== undefined) {
-        if (dom.livePid() !== undefined) await dom.qmp((c) => hotunplugVolume(c, volume));
-      }
-      dom.writeSpec({ ...stored, volumes: (stored.volumes ?? []).filter((v) => v.volumeId !== volume.volumeId) });
-    });
+    await this.exclusive(dom, 'detachVolume', () => detachQemuVolume(dom, volume));
   }
 
   /**
@@ -416,14 +398,6 @@ export class QemuDriver implements HypervisorDriver {
       await fn(dom, status);
     });
   }
-}
-
-/** The spec with the control plane's volumes (the same object when nothing changes). */
-function withVolumes(spec: VmSpec, volumes: DriverVolume[] | undefined): VmSpec {
-  const ids = (vs: DriverVolume[] | undefined) => (vs ?? []).map((v) => v.volumeId).join(',');
-  if (ids(spec.volumes) === ids(volumes)) return spec;
-  const { volumes: _old, ...rest } = spec;
-  return volumes?.length ? { ...rest, volumes } : rest;
 }
 
 /** The factory the driver registry wires for kind `qemu`. */

@@ -3,7 +3,8 @@
  * driver): a volume is created as a qcow2 on its host, hot-plugged into a running Linux guest
  * (QMP blockdev-add + device_add) and seen in the guest's /proc/partitions through the serial
  * console, written to, carried by a live migration to a second qemu host (NBD mirror of the
- * volume beside the disk) with its data, refused deletion while attached, hot-unplugged
+ * volume beside the disk) with its data, covered by a memory snapshot and its revert, refused
+ * deletion while attached, hot-unplugged
  * (device_del until DEVICE_DELETED, blockdev-del), then deleted with its file.
  */
 import assert from 'node:assert/strict';
@@ -136,8 +137,27 @@ describe(
         return v.body.hostId === hosts.b ? true : undefined;
       });
 
+      // A memory snapshot covers the volume too: its qcow2 holds the snapshot, and a revert rewinds it.
+      const snap = await t.as('operator').post(`/v1/vms/${vmId}/snapshots`, { name: 'withvol', memory: true });
+      assert.equal((await waitOperation(t, snap.body.operationId as string, 60000)).status, 'succeeded');
+      const fileOnB = join(storage.b.dir, 'volumes', `${volumeId}.qcow2`);
+      const tags = async () => ((await imageInfo(fileOnB, { forceShare: true })).snapshots ?? []).map((x) => x.name);
+      assert.deepEqual(await tags(), ['withvol']);
+      await b.run(`printf VLDATA43 > /dev/${dev}; sync`);
+      assert.equal(await b.run(`head -c 8 /dev/${dev}`), 'VLDATA43');
+      const revert = await t.as('operator').post(`/v1/vms/${vmId}/snapshots/withvol/revert`);
+      assert.equal((await waitOperation(t, revert.body.operationId as string, 60000)).status, 'succeeded');
+      b.close();
+      const b2 = await GuestConsole.connect(onB.serialSocket);
+      consoles.push(b2);
+      // Dropped caches: the guest reads the volume's blocks again, as the revert left them.
+      assert.equal(await b2.run(`echo 3 > /proc/sys/vm/drop_caches; head -c 8 /dev/${dev}`), 'VLDATA42');
+      const delSnap = await t.as('operator').delete(`/v1/vms/${vmId}/snapshots/withvol`);
+      assert.equal((await waitOperation(t, delSnap.body.operationId as string, 60000)).status, 'succeeded');
+      assert.deepEqual(await tags(), []);
+
       await detachOk(t, vmId, volumeId);
-      await waitUntil('the volume gone from /proc/partitions', async () => !(await partitions(b)).has(dev), 60000);
+      await waitUntil('the volume gone from /proc/partitions', async () => !(await partitions(b2)).has(dev), 60000);
       assert.deepEqual((await t.as('viewer').get(`/v1/vms/${vmId}`)).body.volumes, []);
       await waitUntil('the claim released', async () => {
         const v = await t.as('viewer').get(`/v1/volumes/${volumeId}`);
