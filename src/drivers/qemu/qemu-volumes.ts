@@ -111,11 +111,6 @@ async function hotunplugNode(c: QmpClient, node: string): Promise<void> {
   if (await nodeExists(c, node)) await c.execute('blockdev-del', { 'node-name': node });
 }
 
-/** A grow of an attached volume's file while QEMU holds it: QEMU resizes through its own node. */
-export async function blockResize(c: QmpClient, volume: DriverVolume, bytes: number): Promise<void> {
-  await c.execute('block_resize', { 'node-name': ids(volume).node, size: bytes });
-}
-
 /** Target of a storage migration: each volume's node exported over the NBD server already started. */
 export async function exportVolumes(c: QmpClient, volumes: DriverVolume[] | undefined): Promise<void> {
   for (const v of volumes ?? []) {
