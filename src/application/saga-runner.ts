@@ -110,10 +110,11 @@ export class SagaRunner {
     for (const t of targets) {
       for (const e of t.events) await this.handleVmEvent(e);
     }
-    this.redriven += targets.length;
-    if (targets.length)
-      this.log.warn({ operations: targets.length }, 'queues were lost: jobs of pending operations put back');
-    return targets.length;
+    const volumes = await this.volumes.redrive();
+    this.redriven += targets.length + volumes;
+    if (targets.length + volumes)
+      this.log.warn({ operations: targets.length + volumes }, 'queues were lost: jobs of pending operations put back');
+    return targets.length + volumes;
   }
 
   /**

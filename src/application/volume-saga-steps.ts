@@ -4,7 +4,7 @@ import { hostStream, volumeStream } from '../domain/streams.js';
 import { upcast } from '../domain/upcasters.js';
 import { volumeDecider } from '../domain/volume/volume.decider.js';
 import type { VolumeCommand } from '../domain/volume/volume.commands.js';
-import type { VolumeEvent } from '../domain/volume/volume.events.js';
+import { VOLUME_REQUEST_KIND, type VolumeEvent } from '../domain/volume/volume.events.js';
 import type { VolumeState } from '../domain/volume/volume.state.js';
 import type { RecordedEvent } from '../eventstore/event-store.port.js';
 import type { SagaAction } from '../sagas/saga.actions.js';
@@ -54,6 +54,43 @@ export class VolumeSagaSteps {
     for (const [i, action] of volumeSaga(event, before, after).entries()) {
       await this.perform(action as VolumeAction, recorded, meta, i);
     }
+  }
+
+  /**
+   * After Redis came back empty: the job of every volume operation still pending is put back
+   * (its request event handled again: same job id, so a surviving job is not doubled).
+   */
+  async redrive(): Promise<number> {
+    const store = this.aggregates.store;
+    const ids = new Set<string>();
+    let after: bigint | undefined;
+    for (;;) {
+      const page = await store.readAll({
+        ...(after !== undefined ? { after } : {}),
+        streamPrefixes: ['volume-'],
+        maxCount: 1000,
+      });
+      if (!page.length) break;
+      for (const e of page) ids.add(e.streamId);
+      after = page[page.length - 1]!.position;
+      if (page.length < 1000) break;
+    }
+    let count = 0;
+    for (const streamId of ids) {
+      const { state } = await this.aggregates.load(volumeDecider, streamId);
+      const p = state.pending;
+      if (!p) continue;
+      const events = await store.readStream(streamId);
+      const request = events.find(
+        (e) =>
+          VOLUME_REQUEST_KIND[e.type as VolumeEvent['type']] &&
+          (e.data as { operationId?: string }).operationId === p.id,
+      );
+      if (!request) continue;
+      await this.handleVolumeEvent(request);
+      count++;
+    }
+    return count;
   }
 
   async perform(action: VolumeAction, cause: RecordedEvent, meta: CommandMeta, index: number): Promise<void> {
