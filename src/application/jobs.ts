@@ -33,7 +33,7 @@ export interface StepArgsByStep {
   /** The volume's own steps (on a VolumeJobData, never a VM's job): the file at the volume's size. */
   createVolume: { volume: VolumeSpec };
   /** `volume.sizeGiB` is the new size (grow only). */
-  resizeVolume: { volume: VolumeSpec };
+  resizeVolume: { volume: VolumeSpec; vmId?: string };
   deleteVolume: { volume: VolumeSpec };
 }
 

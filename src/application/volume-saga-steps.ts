@@ -1,6 +1,7 @@
 import { DomainError } from '../domain/domain-error.js';
 import { hostDecider } from '../domain/host/host.decider.js';
-import { hostStream, volumeStream } from '../domain/streams.js';
+import { hostStream, vmStream, volumeStream } from '../domain/streams.js';
+import { vmDecider } from '../domain/vm/vm.decider.js';
 import { upcast } from '../domain/upcasters.js';
 import { volumeDecider } from '../domain/volume/volume.decider.js';
 import type { VolumeCommand } from '../domain/volume/volume.commands.js';
@@ -21,6 +22,7 @@ const VOLUME_ACTIONS = [
   'releaseVolumeDisk',
   'moveVolume',
   'reserveVolumeDisk',
+  'noteVmVolumeSize',
 ] as const;
 type VolumeAction = Extract<SagaAction, { type: (typeof VOLUME_ACTIONS)[number] }>;
 
@@ -111,6 +113,15 @@ export class VolumeSagaSteps {
           volumeDecider,
           volumeStream(action.volumeId),
           { type: 'ReleaseVolume', vmId: action.vmId, operationId: action.operationId, reason: action.reason },
+          meta,
+        );
+        return;
+      case 'noteVmVolumeSize':
+        await handleCommand(
+          this.aggregates,
+          vmDecider,
+          vmStream(action.vmId),
+          { type: 'NoteVolumeSize', volumeId: action.volumeId, sizeGiB: action.sizeGiB },
           meta,
         );
         return;

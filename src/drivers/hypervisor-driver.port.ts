@@ -143,8 +143,8 @@ export interface HypervisorDriver {
   watch?(onChange: (vmId: string) => void, onError?: (message: string) => void): () => void;
   /** Create the volume's file at its size (idempotent: an existing one is kept). */
   createVolume?(volume: DriverVolume, ctx?: CallContext): Promise<void>;
-  /** Grow the volume's file to `volume.sizeGiB` (never shrinks). */
-  resizeVolume?(volume: DriverVolume, ctx?: CallContext): Promise<void>;
+  /** Grow the volume's file to `volume.sizeGiB` (never shrinks); `vmId`: the VM it is attached to (grown live if it runs). */
+  resizeVolume?(volume: DriverVolume, opts: { vmId?: string }, ctx?: CallContext): Promise<void>;
   /** Remove the volume's file (an absent one is a success). */
   deleteVolume?(volume: DriverVolume, ctx?: CallContext): Promise<void>;
   /** Attach to the VM: hot-plug when `live` (the VM runs), else only into its definition (next start). */

@@ -42,6 +42,7 @@ export type SagaAction =
   | { type: 'releaseVolume'; volumeId: string; vmId: string; operationId: string; reason: string }
   /** The VM migrated with its volumes: each volume's record (and disk) moves to the target host. */
   | { type: 'moveVolume'; volumeId: string; vmId: string; operationId: string; hostId: string }
+  | { type: 'noteVmVolumeSize'; vmId: string; volumeId: string; sizeGiB: number; operationId: string }
   | { type: 'reserveVolumeDisk'; hostId: string; volumeId: string; operationId: string; sizeGiB: number }
   /** A deleted volume gives its disk back to its host. */
   | { type: 'releaseVolumeDisk'; hostId: string; volumeId: string; operationId: string };

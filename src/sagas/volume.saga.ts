@@ -28,7 +28,10 @@ export function volumeSaga(event: VolumeEvent, before: VolumeState, after: Volum
           volumeId,
           operationId: event.data.operationId,
           step: 'resizeVolume',
-          args: { volume: { ...volume, sizeGiB: event.data.sizeGiB } },
+          args: {
+            volume: { ...volume, sizeGiB: event.data.sizeGiB },
+            ...(event.data.vmId ? { vmId: event.data.vmId } : {}),
+          },
         },
       ];
     case 'VolumeDeleteRequested':
@@ -54,6 +57,19 @@ export function volumeSaga(event: VolumeEvent, before: VolumeState, after: Volum
         },
         { type: 'releaseVolumeDisk', hostId: event.data.fromHostId, volumeId, operationId: event.data.operationId },
       ];
+    case 'VolumeResized':
+      // The VM holding it shows the new size too.
+      return after.attachedTo
+        ? [
+            {
+              type: 'noteVmVolumeSize',
+              vmId: after.attachedTo,
+              volumeId,
+              sizeGiB: event.data.sizeGiB,
+              operationId: event.data.operationId,
+            },
+          ]
+        : [];
     case 'VolumeDeleted':
       return before.status !== 'deleted'
         ? [{ type: 'releaseVolumeDisk', hostId, volumeId, operationId: event.data.operationId }]

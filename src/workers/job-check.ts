@@ -32,7 +32,7 @@ const ARGS: { [S in JobStep]: Shape<StepArgsByStep[S]> } = {
   attachVolume: { volume: 'object', live: 'boolean' },
   detachVolume: { volume: 'object', live: 'boolean' },
   createVolume: { volume: 'object' },
-  resizeVolume: { volume: 'object' },
+  resizeVolume: { volume: 'object', vmId: 'string?' },
   deleteVolume: { volume: 'object' },
 };
 

@@ -95,7 +95,16 @@ export async function runStep(
 /** A volume's own step: create, grow or remove its file on this host. */
 export async function runVolumeStep(driver: HypervisorDriver, data: VolumeJobData, ctx: CallContext): Promise<void> {
   const job = checkVolumeJob(data);
-  const verb = driver[job.step];
-  if (!verb) throw new DriverError('unsupported', `the ${driver.kind} driver has no volumes (${job.step})`);
-  await verb.call(driver, job.args.volume, ctx);
+  const none = () => new DriverError('unsupported', `the ${driver.kind} driver has no volumes (${job.step})`);
+  switch (job.step) {
+    case 'createVolume':
+      if (!driver.createVolume) throw none();
+      return driver.createVolume(job.args.volume, ctx);
+    case 'resizeVolume':
+      if (!driver.resizeVolume) throw none();
+      return driver.resizeVolume(job.args.volume, job.args.vmId ? { vmId: job.args.vmId } : {}, ctx);
+    case 'deleteVolume':
+      if (!driver.deleteVolume) throw none();
+      return driver.deleteVolume(job.args.volume, ctx);
+  }
 }

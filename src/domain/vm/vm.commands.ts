@@ -57,6 +57,8 @@ export type VmCommand =
   /** `hotplug`: the host's driver can attach to a running VM (the volume's claim is recorded first). */
   | { type: 'AttachVolume'; operationId: string; volume: VolumeSpec; hotplug: boolean }
   | { type: 'DetachVolume'; operationId: string; volumeId: string; hotplug: boolean }
+  /** An attached volume grew (its own operation): the VM's record of it follows. */
+  | { type: 'NoteVolumeSize'; volumeId: string; sizeGiB: number }
   | { type: 'MarkOperationRunning'; operationId: string; step: JobStep }
   | { type: 'RecordStepSucceeded'; operationId: string; step: JobStep; output: StepOutput; at: string }
   | { type: 'RecordStepFailed'; operationId: string; step: JobStep; reason: string }

@@ -90,6 +90,7 @@ const COVERED_BY: Record<VmCommandType, string> = {
   CancelOperation: 'cancel',
   AttachVolume: 'volumes (vm.decider.volumes.spec.ts)',
   DetachVolume: 'volumes (vm.decider.volumes.spec.ts)',
+  NoteVolumeSize: 'volumes (vm.decider.volumes.spec.ts)',
 };
 
 describe('VM decider: state × command table', () => {

@@ -406,6 +406,7 @@ export function decideVm(cmd: VmCommand, state: VmState): VmEvent[] {
       return onResize(cmd, state);
     case 'AttachVolume':
     case 'DetachVolume':
+    case 'NoteVolumeSize':
       return decideVmVolume(cmd, state);
   }
 }

@@ -65,6 +65,15 @@ describe('VM decider: volumes', () => {
       .thenThrows('not_found', /not attached/);
   });
 
+  test('an attached volume that grew: the VM records the new size; one it does not hold → nothing', () => {
+    const history = [...H.running, attachRequested(true), attachedEv];
+    const s = vm(history)
+      .when({ type: 'NoteVolumeSize', volumeId: 'vol-1', sizeGiB: 20 })
+      .then([{ type: 'VmVolumeResized', data: { volumeId: 'vol-1', sizeGiB: 20 } }]);
+    assert.deepEqual(s.spec?.volumes, [{ ...VOL, sizeGiB: 20 }]);
+    vm(history).when({ type: 'NoteVolumeSize', volumeId: 'vol-9', sizeGiB: 20 }).thenNothing();
+  });
+
   test('a failed attach leaves the VM as it was, without the volume', () => {
     const s = vm([...H.running, attachRequested(true)])
       .when({ type: 'RecordStepFailed', operationId: NEW, step: 'attachVolume', reason: 'no file' })

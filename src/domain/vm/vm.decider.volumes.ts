@@ -64,7 +64,18 @@ function detach(cmd: Cmd<'DetachVolume'>, state: VmState): VmEvent[] {
   ];
 }
 
-export function decideVmVolume(cmd: Cmd<'AttachVolume'> | Cmd<'DetachVolume'>, state: VmState): VmEvent[] {
+/** The VM's record of a volume that grew; one it does not hold (detached meanwhile), or the same size: nothing. */
+function noteSize(cmd: Cmd<'NoteVolumeSize'>, state: VmState): VmEvent[] {
+  const held = state.spec?.volumes?.find((v) => v.volumeId === cmd.volumeId);
+  if (!held || held.sizeGiB === cmd.sizeGiB || state.state === 'deleted') return [];
+  return [{ type: 'VmVolumeResized', data: { volumeId: cmd.volumeId, sizeGiB: cmd.sizeGiB } }];
+}
+
+export function decideVmVolume(
+  cmd: Cmd<'AttachVolume'> | Cmd<'DetachVolume'> | Cmd<'NoteVolumeSize'>,
+  state: VmState,
+): VmEvent[] {
+  if (cmd.type === 'NoteVolumeSize') return noteSize(cmd, state);
   return cmd.type === 'AttachVolume' ? attach(cmd, state) : detach(cmd, state);
 }
 

@@ -126,8 +126,11 @@ export type VmVolumeDetachRequested = DomainEvent<
   { operationId: string; volumeId: string; live: boolean }
 >;
 export type VmVolumeDetached = DomainEvent<'VmVolumeDetached', { operationId: string; volumeId: string }>;
+/** An attached volume grew: not an operation of the VM (the volume's own), recorded for its view. */
+export type VmVolumeResized = DomainEvent<'VmVolumeResized', { volumeId: string; sizeGiB: number }>;
 
 export type VmEvent =
+  | VmVolumeResized
   | VmVolumeAttachRequested
   | VmVolumeAttached
   | VmVolumeDetachRequested
@@ -167,6 +170,7 @@ export type VmEvent =
 export type VmEventType = VmEvent['type'];
 
 const TYPES: Record<VmEventType, true> = {
+  VmVolumeResized: true,
   VmVolumeAttachRequested: true,
   VmVolumeAttached: true,
   VmVolumeDetachRequested: true,

@@ -4,17 +4,20 @@ import type {
   VmVolumeAttached,
   VmVolumeDetachRequested,
   VmVolumeDetached,
+  VmVolumeResized,
 } from './vm.events.js';
 import type { JobStep, OperationKind, VmSpecData, VolumeSpec } from './vm.types.js';
 
-export type VmVolumeEvent = VmVolumeAttachRequested | VmVolumeAttached | VmVolumeDetachRequested | VmVolumeDetached;
+export type VmVolumeEvent =
+  VmVolumeAttachRequested | VmVolumeAttached | VmVolumeDetachRequested | VmVolumeDetached | VmVolumeResized;
 
 export function isVmVolumeEvent(event: VmEvent): event is VmVolumeEvent {
   return (
     event.type === 'VmVolumeAttachRequested' ||
     event.type === 'VmVolumeAttached' ||
     event.type === 'VmVolumeDetachRequested' ||
-    event.type === 'VmVolumeDetached'
+    event.type === 'VmVolumeDetached' ||
+    event.type === 'VmVolumeResized'
   );
 }
 
@@ -62,6 +65,12 @@ export function evolveVmVolumes<P extends Pending, S extends State<P>>(
           live: event.data.live,
         }),
       };
+    }
+    case 'VmVolumeResized': {
+      if (!state.spec?.volumes) return state;
+      const { volumeId, sizeGiB } = event.data;
+      const volumes = state.spec.volumes.map((v) => (v.volumeId === volumeId ? { ...v, sizeGiB } : v));
+      return { ...state, spec: { ...state.spec, volumes } };
     }
     case 'VmVolumeDetached': {
       if (!state.spec) return { ...state, pending: null };

@@ -72,10 +72,15 @@ describe('volume decider: resize', () => {
       .thenThrows('unsupported', /only grows .*has 10 GiB, asked 5/);
   });
 
-  test('refused while attached, or while busy', () => {
+  test('attached: allowed, naming the VM (the host grows it live); busy → conflict', () => {
     volume([...available, attached])
       .when({ type: 'ResizeVolume', operationId: 'op-r', sizeGiB: 20 })
-      .thenThrows('conflict', /attached to VM vm-1/);
+      .then([
+        {
+          type: 'VolumeResizeRequested',
+          data: { operationId: 'op-r', fromGiB: 10, sizeGiB: 20, project: 'default', vmId: 'vm-1' },
+        },
+      ]);
     volume([requested])
       .when({ type: 'ResizeVolume', operationId: 'op-r', sizeGiB: 20 })
       .thenThrows('conflict', /busy with operation op-c/);

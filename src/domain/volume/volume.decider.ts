@@ -45,8 +45,6 @@ function onResize(cmd: Cmd<'ResizeVolume'>, state: VolumeState): VolumeEvent[] {
     );
   }
   if (state.status !== 'available') throw new DomainError('conflict', `volume ${state.id} is ${state.status}`);
-  // A running guest holds the image's write lock: the resize is done while nothing uses the file.
-  mustBeFree(state, 'resize');
   return [
     {
       type: 'VolumeResizeRequested',
@@ -55,6 +53,8 @@ function onResize(cmd: Cmd<'ResizeVolume'>, state: VolumeState): VolumeEvent[] {
         fromGiB: state.sizeGiB,
         sizeGiB: cmd.sizeGiB,
         project: state.project,
+        // Attached: the host grows it through the VM's QEMU (block_resize) when that runs.
+        ...(state.attachedTo ? { vmId: state.attachedTo } : {}),
       },
     },
   ];

@@ -13,7 +13,7 @@ export type VolumeCreateRequested = DomainEvent<
 export type VolumeCreated = DomainEvent<'VolumeCreated', { operationId: string }>;
 export type VolumeResizeRequested = DomainEvent<
   'VolumeResizeRequested',
-  { operationId: string; fromGiB: number; sizeGiB: number; project: string }
+  { operationId: string; fromGiB: number; sizeGiB: number; project: string; vmId?: string }
 >;
 export type VolumeResized = DomainEvent<'VolumeResized', { operationId: string; sizeGiB: number }>;
 export type VolumeDeleteRequested = DomainEvent<'VolumeDeleteRequested', { operationId: string; project: string }>;

@@ -1,7 +1,15 @@
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DriverError, type CallContext, type DriverVolume, type VmSpec } from '../hypervisor-driver.port.js';
-import { createVolumeImage, volumeImagePath, volumesDir, volumeNodeName } from '../kit/volume-files.js';
+import { imageInfo } from '../kit/qemu-img.js';
+import {
+  createVolumeImage,
+  growVolumeImage,
+  volumeBytes,
+  volumeImagePath,
+  volumesDir,
+  volumeNodeName,
+} from '../kit/volume-files.js';
 import { volumeDiskXml } from './domain-xml.js';
 import { isActive, type LibvirtHost } from './libvirt-host.js';
 
@@ -79,4 +87,20 @@ export async function detachLibvirtVolume(
       await new Promise((r) => setTimeout(r, 200));
     }
   }
+}
+
+/** An attached volume of a running domain grows through libvirt (`virsh blockresize`); otherwise its file does. */
+export async function resizeLibvirtVolume(
+  h: LibvirtHost,
+  volume: DriverVolume,
+  vmId: string | undefined,
+  ctx: CallContext,
+): Promise<void> {
+  const path = volumeImagePath(h.storageDir, volume);
+  if ((await imageInfo(path, { forceShare: true }))['virtual-size'] >= volumeBytes(volume)) return;
+  if (vmId && isActive((await h.domstate(vmId, ctx)).state)) {
+    await h.v(['blockresize', h.domainName(vmId), path, `${volumeBytes(volume)}B`], ctx);
+    return;
+  }
+  await growVolumeImage(h.storageDir, volume);
 }

@@ -12,8 +12,13 @@ import {
   type VmSpec,
   type DriverVolume,
 } from '../hypervisor-driver.port.js';
-import { deleteVolumeFiles, growVolumeImage } from '../kit/volume-files.js';
-import { attachLibvirtVolume, createLibvirtVolume, detachLibvirtVolume } from './libvirt-volumes.js';
+import { deleteVolumeFiles } from '../kit/volume-files.js';
+import {
+  attachLibvirtVolume,
+  createLibvirtVolume,
+  detachLibvirtVolume,
+  resizeLibvirtVolume,
+} from './libvirt-volumes.js';
 import { toDriverError } from '../kit/driver-errors.js';
 import type { HostPolicy } from '../kit/host-policy.js';
 import { VmLock } from '../kit/vm-lock.js';
@@ -87,8 +92,8 @@ export class LibvirtDriver implements HypervisorDriver {
     return createLibvirtVolume(this.host.storageDir, volume);
   }
 
-  resizeVolume(volume: DriverVolume): Promise<void> {
-    return growVolumeImage(this.host.storageDir, volume);
+  resizeVolume(volume: DriverVolume, opts: { vmId?: string } = {}, ctx: CallContext = {}): Promise<void> {
+    return resizeLibvirtVolume(this.host, volume, opts.vmId, ctx);
   }
 
   deleteVolume(volume: DriverVolume): Promise<void> {

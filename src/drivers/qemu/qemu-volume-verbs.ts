@@ -1,6 +1,8 @@
 import { DriverError, type DriverVolume, type VmSpec } from '../hypervisor-driver.port.js';
 import type { QemuDomain } from './qemu-domain.js';
 import { hotplugVolume, hotunplugVolume, launchVolumes } from './qemu-volumes.js';
+import { imageInfo } from '../kit/qemu-img.js';
+import { volumeBytes, volumeImagePath, volumeNodeName } from '../kit/volume-files.js';
 
 /** Into the stored spec (next start) and, when the VM runs, hot-plugged over QMP. Run under the VM's lock. */
 export async function attachQemuVolume(dom: QemuDomain, volume: DriverVolume, opts: { live: boolean }): Promise<void> {
@@ -31,4 +33,17 @@ export function withVolumes(spec: VmSpec, volumes: DriverVolume[] | undefined): 
   if (ids(spec.volumes) === ids(volumes)) return spec;
   const { volumes: _old, ...rest } = spec;
   return volumes?.length ? { ...rest, volumes } : rest;
+}
+
+/**
+ * Grows an attached volume of a running VM through its QEMU (`block_resize` on the volume's
+ * node: the guest sees the new size at once). Already that size (a redelivery): nothing.
+ * Returns false when the VM does not run here: the caller grows the file with qemu-img.
+ */
+export async function growLive(dom: QemuDomain, volume: DriverVolume): Promise<boolean> {
+  if (dom.livePid() === undefined) return false;
+  const path = volumeImagePath(dom.host.storageDir, volume);
+  if ((await imageInfo(path, { forceShare: true }))['virtual-size'] >= volumeBytes(volume)) return true;
+  await dom.qmp((c) => c.execute('block_resize', { 'node-name': volumeNodeName(volume), size: volumeBytes(volume) }));
+  return true;
 }

@@ -16,7 +16,7 @@ import {
   type DriverVolume,
 } from '../hypervisor-driver.port.js';
 import { createVolumeImage, deleteVolumeFiles, growVolumeImage } from '../kit/volume-files.js';
-import { attachQemuVolume, detachQemuVolume, withVolumes } from './qemu-volume-verbs.js';
+import { attachQemuVolume, detachQemuVolume, growLive, withVolumes } from './qemu-volume-verbs.js';
 import { qemuDriverError, qmpErrorMapper } from './qmp-errors.js';
 import { abortIncoming, finishIncoming, prepareIncoming } from './incoming-migration.js';
 import { VmLock } from '../kit/vm-lock.js';
@@ -183,8 +183,13 @@ export class QemuDriver implements HypervisorDriver {
     return createVolumeImage(this.host.storageDir, volume).then(() => undefined);
   }
 
-  resizeVolume(volume: DriverVolume): Promise<void> {
-    return growVolumeImage(this.host.storageDir, volume);
+  /** Attached to a VM running here: grown live through its QEMU; otherwise the file, with qemu-img. */
+  async resizeVolume(volume: DriverVolume, opts: { vmId?: string } = {}): Promise<void> {
+    if (opts.vmId) {
+      const dom = this.domain(opts.vmId);
+      if (await this.exclusive(dom, 'resizeVolume', () => growLive(dom, volume))) return;
+    }
+    await growVolumeImage(this.host.storageDir, volume);
   }
 
   deleteVolume(volume: DriverVolume): Promise<void> {

@@ -101,16 +101,30 @@ describe(
       const attach = await attachOk(t, vmId, volumeId);
       assert.equal(attach.kind, 'attachVolume');
       assert.equal(attach.volumeId, volumeId);
-      const dev = await waitUntil(
+      const dev: string = await waitUntil(
         'the hot-plugged volume in /proc/partitions',
         async () =>
           [...(await partitions(a)).entries()].find(([n, kib]) => !baseline.has(n) && kib === 1024 * 1024)?.[0],
         60000,
       );
+      // Grown while attached and running: QMP block_resize, and the guest sees the new size.
+      const grow = await volumeOp(t, 'patch', `/v1/volumes/${volumeId}`, { sizeGiB: 2 });
+      assert.equal(grow.operation.status, 'succeeded', JSON.stringify(grow.operation));
+      await waitUntil(
+        'the guest sees 2 GiB',
+        async () => ((await partitions(a)).get(dev) === 2 * 1024 * 1024 ? true : undefined),
+        30000,
+      );
       await a.run(`printf VLDATA42 > /dev/${dev}; sync`);
       assert.equal(await a.run(`head -c 8 /dev/${dev}`), 'VLDATA42');
       const vm = await t.as('viewer').get(`/v1/vms/${vmId}`);
-      assert.deepEqual(vm.body.volumes, [{ volumeId, name: 'data', sizeGiB: 1 }]);
+      await waitUntil('the VM view shows the grown volume', async () => {
+        const v = await t.as('viewer').get(`/v1/vms/${vmId}`);
+        return JSON.stringify(v.body.volumes) === JSON.stringify([{ volumeId, name: 'data', sizeGiB: 2 }])
+          ? true
+          : undefined;
+      });
+      assert.equal(vm.status, 200);
       const vol = await t.as('viewer').get(`/v1/volumes/${volumeId}`);
       assert.equal(vol.body.attachedTo, vmId);
 
@@ -129,7 +143,7 @@ describe(
       const onB = vmPaths(storage.b.dir, hosts.b, vmId);
       const b = await GuestConsole.connect(onB.serialSocket);
       consoles.push(b);
-      assert.equal((await partitions(b)).get(dev), 1024 * 1024, 'the volume is still attached after the migration');
+      assert.equal((await partitions(b)).get(dev), 2 * 1024 * 1024, 'the volume is still attached after the migration');
       assert.equal(await b.run(`head -c 8 /dev/${dev}`), 'VLDATA42', 'its data came along');
       assert.ok(existsSync(join(storage.b.dir, 'volumes', `${volumeId}.qcow2`)), 'the file is on the target host');
       await waitUntil('the volume record follows its VM', async () => {
