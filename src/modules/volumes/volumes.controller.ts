@@ -72,7 +72,7 @@ export class VolumesController {
     return this.volumes.view(id, p);
   }
 
-  @ApiCommand('Grow a volume', 'Grow only (a smaller size is a 422); refused while attached (409)')
+  @ApiCommand('Grow a volume', 'Grow only (a smaller size is a 422); an attached volume of a running VM grows live')
   @Patch(':id')
   @Roles(...MUTATORS)
   async resize(
