@@ -56,6 +56,12 @@ describe('host decider: disk (VM disks + volumes)', () => {
       .then([{ type: 'HostVolumeDiskReserved', data: { volumeId: 'vol-9', operationId: 'op-9', sizeGiB: 100000 } }]);
   });
 
+  test('a host that keeps volumes cannot be removed (409 naming them)', () => {
+    host([registered(50), volReserved])
+      .when({ type: 'RemoveHost' })
+      .thenThrows('conflict', /still keeps 1 volume \(vol-1\)/);
+  });
+
   test('released disk is free again; a capacity without diskGiB keeps the disk; shrinking below use is refused', () => {
     const s = host([registered(50), volReserved])
       .when({ type: 'ReleaseVolumeDisk', volumeId: 'vol-1', operationId: 'op-x' })

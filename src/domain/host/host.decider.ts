@@ -132,6 +132,15 @@ function onRemove(state: HostState): HostEvent[] {
       { vms },
     );
   }
+  const volumes = Object.keys(state.volumes ?? {});
+  if (volumes.length > 0) {
+    throw new DomainError(
+      'conflict',
+      `${label(state)} still keeps ${volumes.length} volume${volumes.length === 1 ? '' : 's'} (${volumes.join(', ')}); ` +
+        'delete them first',
+      { volumes },
+    );
+  }
   return [{ type: 'HostRemoved', data: { hostId: state.id ?? '', name: state.name } }];
 }
 
