@@ -123,6 +123,7 @@ export class LibvirtHost {
       ctx,
       running: async () => isActive((await this.domstate(spec.id, ctx)).state),
       defineWithDisk: (disk) => this.defineXml(spec, f, ctx, disk),
+      volumes: (spec.volumes ?? []).map((v) => volumeImagePath(this.storageDir, v)),
     };
   }
 

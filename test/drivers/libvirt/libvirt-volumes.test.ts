@@ -68,6 +68,11 @@ describe('libvirt driver: volumes (real libvirtd, a TCG Linux guest)', { skip, t
     assert.match(listed(true), new RegExp(path), 'hot-plugged into the running domain');
     assert.match(listed(false), new RegExp(path), 'and kept for the next start');
 
+    // A disk-only snapshot overlays the VM's disk only: the volume stays its own file.
+    await d.snapshot({ ...spec, volumes: [volume] }, 'disk1', { memory: false });
+    assert.match(listed(true), new RegExp(`vdc\\s+${path}`), 'the volume keeps its file after a disk snapshot');
+    assert.doesNotMatch(listed(true), new RegExp(`vda\\s+${d.files(spec.id).disk}$`, 'm'), 'the disk got its overlay');
+
     await d.destroy(spec);
     await d.deleteVolume(volume);
   });
