@@ -1,5 +1,6 @@
 import type { ObservedState } from '../domain/vm/vm.commands.js';
-import type { JobStep, MigrationEndpoint, StepProgress, VmJobSpec } from '../domain/vm/vm.types.js';
+import type { JobStep, MigrationEndpoint, StepProgress, VmJobSpec, VolumeSpec } from '../domain/vm/vm.types.js';
+import type { VolumeStep } from '../domain/volume/volume.events.js';
 
 /** A step that needs nothing but the VM's spec. */
 export type NoArgs = Record<string, never>;
@@ -26,6 +27,14 @@ export interface StepArgsByStep {
   finishIncoming: { live: boolean };
   abortIncoming: NoArgs;
   destroy: NoArgs;
+  /** `live`: the VM runs, so the driver hot-plugs (QMP, virsh --live) instead of only changing its definition. */
+  attachVolume: { volume: VolumeSpec; live: boolean };
+  detachVolume: { volume: VolumeSpec; live: boolean };
+  /** The volume's own steps (on a VolumeJobData, never a VM's job): the file at the volume's size. */
+  createVolume: { volume: VolumeSpec };
+  /** `volume.sizeGiB` is the new size (grow only). */
+  resizeVolume: { volume: VolumeSpec; vmId?: string };
+  deleteVolume: { volume: VolumeSpec };
 }
 
 /** What each step produces when it succeeds (carried back in its `succeeded` result). */
@@ -46,6 +55,11 @@ export interface StepOutputByStep {
   finishIncoming: NoArgs;
   abortIncoming: NoArgs;
   destroy: NoArgs;
+  attachVolume: NoArgs;
+  detachVolume: NoArgs;
+  createVolume: NoArgs;
+  resizeVolume: NoArgs;
+  deleteVolume: NoArgs;
 }
 
 /** One step with its own arguments: switch on `step` and `args` has the right type. */
@@ -69,8 +83,39 @@ interface HostJobBase {
   compensation?: boolean;
 }
 
+/** The steps a VM's operations run (the volume's own steps go on a VolumeJobData). */
+export type VmJobStep = Exclude<JobStep, VolumeStep>;
+export type VmStepJob = Extract<StepJob, { step: VmJobStep }>;
+
 /** A job on a host's queue: one driver call for one step of one operation. */
-export type HostJobData = HostJobBase & StepJob;
+export type HostJobData = HostJobBase & VmStepJob;
+
+/** A volume's own step (create, resize, delete its file) on its host's queue: no VM involved. */
+export type VolumeJobData = {
+  volumeId: string;
+  operationId: string;
+  principal: string;
+  causationId: string;
+} & Extract<StepJob, { step: VolumeStep }>;
+
+/** Anything on a host's queue. */
+export type QueueJobData = HostJobData | VolumeJobData;
+
+export function isVolumeJob(data: QueueJobData): data is VolumeJobData {
+  return 'volumeId' in data && typeof data.volumeId === 'string';
+}
+
+/** A volume step's outcome, for the volume's stream. */
+export interface VolumeResultMessage {
+  kind: 'volume';
+  volumeId: string;
+  operationId: string;
+  step: VolumeStep;
+  outcome: 'succeeded' | 'failed';
+  reason?: string;
+  jobId: string;
+  principal: string;
+}
 
 interface ResultBase {
   vmId: string;
@@ -118,7 +163,8 @@ export type ResultMessage =
   | (Omit<ResultBase, 'step'> & { kind: 'succeeded' } & StepResult)
   | (ResultBase & { kind: 'failed'; reason: string; attempts: number })
   | (ResultBase & { kind: 'progress'; progress: StepProgress })
-  | ObservedResult;
+  | ObservedResult
+  | VolumeResultMessage;
 
 export const RESULTS_QUEUE = 'results';
 export const hostQueueName = (hostId: string): string => `host.${hostId}`;

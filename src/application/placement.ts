@@ -21,6 +21,8 @@ export interface PlacementRequest {
   /** spread (default): most free memory first; pack: the fullest host that fits. */
   strategy?: PlacementStrategy;
   placementGroupId?: string;
+  /** The VM's disk: counted against hosts that declare a disk capacity (others: unlimited). */
+  diskGiB?: number;
 }
 
 export type PlacementResult =
@@ -148,6 +150,7 @@ export async function placeVm(
   if (chosen) return { ok: true, hostId: chosen, evidence: await groupEvidence(aggregates, req, chosen, evidence) };
   return {
     ok: false,
+    // Each refusal says what was short (vCPUs and memory, or disk on a host that counts it).
     reason: `no host can take ${req.vcpus} vCPUs and ${req.memoryMiB} MiB: ${refusals.join('; ')}`,
     evidence,
   };
@@ -177,5 +180,6 @@ function reserve(req: PlacementRequest): HostCommand {
     operationId: req.operationId,
     vcpus: req.vcpus,
     memoryMiB: req.memoryMiB,
+    ...(req.diskGiB !== undefined ? { diskGiB: req.diskGiB } : {}),
   };
 }

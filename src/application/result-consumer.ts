@@ -2,14 +2,25 @@ import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { VmCommand } from '../domain/vm/vm.commands.js';
 import { vmDecider } from '../domain/vm/vm.decider.js';
-import { RESULTS_QUEUE, type HostFencedResult, type ResultMessage } from './jobs.js';
+import { RESULTS_QUEUE, type HostFencedResult, type ResultMessage, type VolumeResultMessage } from './jobs.js';
 import { hostDecider } from '../domain/host/host.decider.js';
 import { derivedOperationId } from '../sagas/healing.saga.js';
+import { volumeDecider } from '../domain/volume/volume.decider.js';
+import type { VolumeCommand } from '../domain/volume/volume.commands.js';
 import { handleCommand, PreconditionFailedError, type CommandMeta } from './handle-command.js';
 import type { AggregateLoader } from './load-aggregate.js';
-import { hostStream, vmStream } from '../domain/streams.js';
+import { hostStream, vmStream, volumeStream } from '../domain/streams.js';
 
-export function resultToCommand(msg: Exclude<ResultMessage, HostFencedResult>, now: Date): VmCommand {
+export function volumeResultToCommand(msg: VolumeResultMessage): VolumeCommand {
+  return msg.outcome === 'succeeded'
+    ? { type: 'RecordVolumeStepSucceeded', operationId: msg.operationId, step: msg.step }
+    : { type: 'RecordVolumeStepFailed', operationId: msg.operationId, step: msg.step, reason: msg.reason ?? 'failed' };
+}
+
+export function resultToCommand(
+  msg: Exclude<ResultMessage, HostFencedResult | VolumeResultMessage>,
+  now: Date,
+): VmCommand {
   switch (msg.kind) {
     case 'started':
       return { type: 'MarkOperationRunning', operationId: msg.operationId, step: msg.step };
@@ -96,6 +107,13 @@ export class ResultConsumer {
   async process(job: Job<ResultMessage>): Promise<void> {
     const msg = job.data;
     if (msg.kind === 'fenced') return this.fenced(msg, job.id ?? `fence.${msg.hostId}`);
+    if (msg.kind === 'volume') {
+      // A volume's own step reports to the volume's stream (one result per step, as for VMs).
+      const meta = { principal: msg.principal, correlationId: msg.operationId, causationId: msg.jobId };
+      await handleCommand(this.aggregates, volumeDecider, volumeStream(msg.volumeId), volumeResultToCommand(msg), meta);
+      this.processed++;
+      return;
+    }
     const cmd = resultToCommand(msg, new Date());
     const meta: CommandMeta =
       msg.kind === 'observed'

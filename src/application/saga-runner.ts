@@ -24,7 +24,9 @@ import { HostDirectory, placeVm } from './placement.js';
 import { operationsAwaitingJobs } from './saga-redrive.js';
 import { releaseNics } from './network-admission.js';
 import type { JobSink, Parking } from './ports.js';
-import { hostIdOf, hostStream, vmIdOf, vmStream } from '../domain/streams.js';
+import { hostIdOf, hostStream, vmIdOf, vmStream, volumeIdOf } from '../domain/streams.js';
+import { isVolumeEventType } from '../domain/volume/volume.events.js';
+import { isVolumeAction, VolumeSagaSteps } from './volume-saga-steps.js';
 import { upcast } from '../domain/upcasters.js';
 
 export const SAGA_CHECKPOINT = 'sagas';
@@ -68,6 +70,7 @@ export class SagaRunner {
    * would both pick the last free slot. Placements and capacity changes take turns.
    */
   private readonly capacity = new KeyedMutex();
+  private readonly volumes: VolumeSagaSteps;
   /** Position of the last event fully handled (for /health lag). */
   position: bigint | undefined;
 
@@ -80,6 +83,7 @@ export class SagaRunner {
   ) {
     this.states = new EventStates(aggregates, vmDecider);
     this.hosts = new HostDirectory(aggregates.store);
+    this.volumes = new VolumeSagaSteps(aggregates, jobs);
   }
 
   private get store(): EventStore {
@@ -140,10 +144,11 @@ export class SagaRunner {
     for (const t of targets) {
       for (const e of t.events) await this.handleVmEvent(e);
     }
-    this.redriven += targets.length;
-    if (targets.length)
-      this.log.warn({ operations: targets.length }, 'queues were lost: jobs of pending operations put back');
-    return targets.length;
+    const volumes = await this.volumes.redrive();
+    this.redriven += targets.length + volumes;
+    if (targets.length + volumes)
+      this.log.warn({ operations: targets.length + volumes }, 'queues were lost: jobs of pending operations put back');
+    return targets.length + volumes;
   }
 
   /**
@@ -235,6 +240,8 @@ export class SagaRunner {
           if (vmIdOf(recorded.streamId) && isVmEventType(recorded.type)) await this.handleVmEvent(recorded);
           else if (recorded.type === 'HostFenced' && isHostEventType(recorded.type))
             await this.handleHostEvent(recorded);
+          else if (volumeIdOf(recorded.streamId) && isVolumeEventType(recorded.type))
+            await this.volumes.handleVolumeEvent(recorded);
         } catch (err) {
           if (!isPoison(err)) throw err;
           await this.park(recorded, err);
@@ -305,6 +312,10 @@ export class SagaRunner {
     meta: CommandMeta,
     index: number,
   ): Promise<boolean> {
+    if (isVolumeAction(action)) {
+      await this.volumes.perform(action, cause, meta, index);
+      return true;
+    }
     switch (action.type) {
       case 'place': {
         if (!this.awaits(current, action.operationId, 'placement')) return false;
@@ -323,13 +334,20 @@ export class SagaRunner {
       case 'reserve': {
         if (!this.awaits(current, action.operationId, action.failStep)) return false;
         try {
-          const { vmId, operationId, vcpus, memoryMiB } = action;
+          const { vmId, operationId, vcpus, memoryMiB, diskGiB } = action;
           await this.capacity.run('hosts', () =>
             handleCommand(
               this.aggregates,
               hostDecider,
               hostStream(action.hostId),
-              { type: 'ReserveCapacity', vmId, operationId, vcpus, memoryMiB },
+              {
+                type: 'ReserveCapacity',
+                vmId,
+                operationId,
+                vcpus,
+                memoryMiB,
+                ...(diskGiB !== undefined ? { diskGiB } : {}),
+              },
               meta,
             ),
           );

@@ -31,3 +31,7 @@ export const consoleStream = (vmId: string): string => `console-${vmId}`;
 export function consoleVmIdOf(streamId: string): string | undefined {
   return streamId.startsWith('console-') ? streamId.slice(8) : undefined;
 }
+export const volumeStream = (volumeId: string): string => `volume-${volumeId}`;
+export function volumeIdOf(streamId: string): string | undefined {
+  return streamId.startsWith('volume-') ? streamId.slice(7) : undefined;
+}

@@ -35,6 +35,8 @@ export interface VmSpec {
   sshKeys?: string[];
   /** NICs with their control-plane-allocated MAC and IP; drivers plug them into the network's bridge. */
   nics?: DriverNic[];
+  /** Attached volumes: each a second disk (qemu, libvirt) or a bind mount at /mnt/<name> (containers). */
+  volumes?: DriverVolume[];
 }
 
 /** One NIC as the control plane decided it (host-side names are derived from networkId, never given). */
@@ -48,6 +50,16 @@ export interface DriverNic {
   nat: boolean;
   /** VXLAN network identifier of the network (the overlay between hosts). */
   vni: number;
+}
+
+/**
+ * A volume on this host. Drivers derive its file from the id alone:
+ * `<storageDir>/volumes/<volumeId>.qcow2` (a directory `<storageDir>/volumes/<volumeId>/` for containers).
+ */
+export interface DriverVolume {
+  volumeId: string;
+  name: string;
+  sizeGiB: number;
 }
 
 export type DomainState = 'running' | 'paused' | 'stopped' | 'absent' | 'crashed' | 'migrating' | 'unknown';
@@ -166,6 +178,15 @@ export interface HypervisorDriver {
   openConsole?(spec: VmSpec, ctx?: CallContext): Promise<ConsoleStream>;
   /** The last `maxBytes` (at most) of everything the console printed, kept whether or not anyone was attached. */
   consoleLog?(spec: VmSpec, maxBytes: number): Promise<Buffer>;
+  /** Create the volume's file at its size (idempotent: an existing one is kept). */
+  createVolume?(volume: DriverVolume, ctx?: CallContext): Promise<void>;
+  /** Grow the volume's file to `volume.sizeGiB` (never shrinks); `vmId`: the VM it is attached to (grown live if it runs). */
+  resizeVolume?(volume: DriverVolume, opts: { vmId?: string }, ctx?: CallContext): Promise<void>;
+  /** Remove the volume's file (an absent one is a success). */
+  deleteVolume?(volume: DriverVolume, ctx?: CallContext): Promise<void>;
+  /** Attach to the VM: hot-plug when `live` (the VM runs), else only into its definition (next start). */
+  attachVolume?(spec: VmSpec, volume: DriverVolume, opts: { live: boolean }, ctx?: CallContext): Promise<void>;
+  detachVolume?(spec: VmSpec, volume: DriverVolume, opts: { live: boolean }, ctx?: CallContext): Promise<void>;
   /** Release connections/child watchers; never kills VMs. */
   close(): Promise<void>;
 }

@@ -43,6 +43,8 @@ export class ReadModelKeys {
   imageIndex = () => this.k('images');
   network = (id: string) => this.k(`network:${id}`);
   networkIndex = () => this.k('networks');
+  volume = (id: string) => this.k(`volume:${id}`);
+  volumeIndex = () => this.k('volumes');
   operation = (id: string) => this.k(`op:${id}`);
   operationIndex = () => this.k('ops');
   operationsByVm = (vmId: string) => this.k(`ops:vm:${vmId}`);

@@ -2,6 +2,8 @@ import type { HostState } from '../domain/host/host.state.js';
 import type { ImageState } from '../domain/image/image.state.js';
 import type { NetworkState } from '../domain/network/network.state.js';
 import type { VmState } from '../domain/vm/vm.state.js';
+import type { VolumeState } from '../domain/volume/volume.state.js';
+import type { VolumeOperationKind } from '../domain/volume/volume.events.js';
 import type { OperationKind } from '../domain/vm/vm.types.js';
 
 export interface VmRecord {
@@ -13,6 +15,13 @@ export interface VmRecord {
 
 export interface HostRecord {
   state: HostState;
+  revision: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface VolumeRecord {
+  state: VolumeState;
   revision: string;
   createdAt: string;
   updatedAt: string;
@@ -36,7 +45,8 @@ export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed' | '
 
 /** `rebuild`: a read model rebuilt from the log (`POST /v1/projections/{name}/rebuild`); it has no VM. */
 /** `resize`: a cold resize, done when recorded. `evacuate`: a host's parent operation over one migration per VM. */
-export type AnyOperationKind = OperationKind | 'rebuild' | 'resize' | 'evacuate';
+/** createVolume / resizeVolume / deleteVolume: a volume's own operations (no VM; `volumeId` names it). */
+export type AnyOperationKind = OperationKind | 'rebuild' | 'resize' | 'evacuate' | VolumeOperationKind;
 
 /** What an evacuation moved and what it could not, with why. */
 export interface EvacuationResult {
@@ -52,6 +62,8 @@ export interface OperationView {
   project?: string;
   /** The read model a `rebuild` operation rebuilds. */
   projection?: string;
+  /** The volume a volume operation (or a VM's attach/detach) acts on. */
+  volumeId?: string;
   /** The host an `evacuate` operation empties. */
   hostId?: string;
   /** A migration started by an evacuation names it. */

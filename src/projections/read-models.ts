@@ -7,6 +7,7 @@ import type {
   OperationView,
   ProjectRecord,
   VmRecord,
+  VolumeRecord,
 } from './read-model.types.js';
 import { operationMatches, vmMatches, type OperationListFilter, type VmListFilter } from './list-filters.js';
 import { scanNewestFirst, scanOldestFirst, type Page } from './scan-page.js';
@@ -73,6 +74,16 @@ export class ReadModels {
   async listHosts(): Promise<HostRecord[]> {
     const ids = await this.redis.zrange(this.keys.hostIndex(), 0, -1);
     return this.many<HostRecord>(ids.map(this.keys.host));
+  }
+
+  getVolume(id: string): Promise<VolumeRecord | undefined> {
+    return this.getJson<VolumeRecord>(this.keys.volume(id));
+  }
+
+  /** Every volume ever created, deleted ones included (their state says so), oldest first. */
+  async listVolumes(): Promise<VolumeRecord[]> {
+    const ids = await this.redis.zrange(this.keys.volumeIndex(), 0, -1);
+    return this.many<VolumeRecord>(ids.map(this.keys.volume));
   }
 
   getImage(name: string): Promise<ImageRecord | undefined> {

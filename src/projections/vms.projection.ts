@@ -11,7 +11,9 @@ import type { OperationView, VmRecord } from './read-model.types.js';
 import { applyRebuildEvent } from './rebuild-operation.js';
 import { isRebuildEventType, projectionOf, type RebuildEvent } from './rebuild.events.js';
 import { applyEvacuationStarted, evacuationChildDone } from './evacuation-operation.js';
-import { hostIdOf } from '../domain/streams.js';
+import { hostIdOf, volumeIdOf } from '../domain/streams.js';
+import { isVolumeEventType, type VolumeEvent } from '../domain/volume/volume.events.js';
+import { applyVolumeOperation } from './volume-operation.js';
 import type { HostEvacuationStarted } from '../domain/host/host.events.js';
 
 /**
@@ -52,6 +54,13 @@ export class VmsProjection implements Projection {
     if (hostId && recorded.type === 'HostEvacuationStarted') {
       const e = upcast(recorded);
       return applyEvacuationStarted(this.keys, e, hostId, e.data as HostEvacuationStarted['data'], tx);
+    }
+    const volumeId = volumeIdOf(recorded.streamId);
+    if (volumeId && isVolumeEventType(recorded.type)) {
+      const e = upcast(recorded);
+      const event = { type: e.type, data: e.data } as VolumeEvent;
+      const project = 'project' in event.data ? event.data.project : '';
+      return applyVolumeOperation(this.keys, volumeId, project, e, event, tx);
     }
     const vmId = vmIdOf(recorded.streamId);
     if (!vmId || !isVmEventType(recorded.type)) return;
@@ -101,6 +110,8 @@ export class VmsProjection implements Projection {
         createdAt: at,
         updatedAt: at,
         ...(e.metadata.reason ? { reason: e.metadata.reason } : {}),
+        ...(event.type === 'VmVolumeAttachRequested' ? { volumeId: event.data.volume.volumeId } : {}),
+        ...(event.type === 'VmVolumeDetachRequested' ? { volumeId: event.data.volumeId } : {}),
         ...(after?.id === id ? { progress: { step: after.awaiting } } : {}),
         // Scheduled, not begun: it waits for its time (the event's notBefore).
         ...(event.type === 'VmRestartScheduled' ? { progress: { step: 'scheduled' } } : {}),

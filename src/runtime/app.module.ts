@@ -20,6 +20,7 @@ import { ProjectsModule } from '../modules/projects/projects.module.js';
 import { PlacementGroupsModule } from '../modules/placement-groups/placement-groups.module.js';
 import { VmsModule } from '../modules/vms/vms.module.js';
 import { ConsoleModule } from '../modules/console/console.module.js';
+import { VolumesModule } from '../modules/volumes/volumes.module.js';
 
 /** The HTTP surface over the ports a runtime built (so tests and main share one wiring). */
 @Module({})
@@ -36,6 +37,7 @@ export class AppModule {
         ConsoleModule,
         ImagesModule,
         NetworksModule,
+        VolumesModule,
         OperationsModule,
         AuditModule,
         HealthModule,

@@ -34,6 +34,7 @@ describe('migration saga', () => {
           operationId: op,
           vcpus: 2,
           memoryMiB: 1024,
+          diskGiB: 8,
           failStep: 'prepareIncoming',
         },
         {

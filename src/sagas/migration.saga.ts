@@ -25,6 +25,8 @@ export function migrationSaga(event: VmEvent, before: VmState, after: VmState): 
           operationId,
           vcpus: spec.vcpus,
           memoryMiB: spec.memoryMiB,
+          // The disk travels too; an attached volume's file must already be on the target (shared storage).
+          diskGiB: spec.diskGiB,
           failStep: 'prepareIncoming',
         },
         { type: 'enqueue', hostId: targetHostId, vmId, operationId, step: 'prepareIncoming', args: { live } },

@@ -16,12 +16,30 @@ describe('provisioning saga', () => {
       .given([])
       .when(createRequested(true, 'host-b'))
       .then([
-        { type: 'place', vmId: VM_ID, operationId: 'op-c', requestedHostId: 'host-b', vcpus: 2, memoryMiB: 1024 },
+        {
+          type: 'place',
+          vmId: VM_ID,
+          operationId: 'op-c',
+          requestedHostId: 'host-b',
+          vcpus: 2,
+          memoryMiB: 1024,
+          diskGiB: 8,
+        },
       ]);
     saga
       .given([])
       .when(createRequested(true))
-      .then([{ type: 'place', vmId: VM_ID, operationId: 'op-c', requestedHostId: null, vcpus: 2, memoryMiB: 1024 }]);
+      .then([
+        {
+          type: 'place',
+          vmId: VM_ID,
+          operationId: 'op-c',
+          requestedHostId: null,
+          vcpus: 2,
+          memoryMiB: 1024,
+          diskGiB: 8,
+        },
+      ]);
   });
 
   it('once placed, the VM is defined on the chosen host', () => {

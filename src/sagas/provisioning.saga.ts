@@ -20,6 +20,7 @@ export function provisioningSaga(event: VmEvent, before: VmState, after: VmState
           ...(event.data.spec.hostSelector ? { hostSelector: event.data.spec.hostSelector } : {}),
           ...(event.data.spec.placement ? { strategy: event.data.spec.placement } : {}),
           ...(event.data.spec.placementGroupId ? { placementGroupId: event.data.spec.placementGroupId } : {}),
+          diskGiB: event.data.spec.diskGiB,
         },
       ];
     case 'VmPlaced':

@@ -1,6 +1,7 @@
 import type { JobStep } from '../domain/vm/vm.types.js';
 import type { HealingCommand } from '../domain/vm/vm.commands.js';
-import type { StepJob } from '../application/jobs.js';
+import type { StepJob, VmStepJob } from '../application/jobs.js';
+import type { VolumeStep } from '../domain/volume/volume.events.js';
 
 /**
  * What a saga wants done. Sagas are pure: they return actions, and the runner
@@ -19,6 +20,8 @@ export type SagaAction =
       strategy?: 'spread' | 'pack';
       /** A group member comes pinned to the host its admission chose; the admission is its evidence. */
       placementGroupId?: string;
+      /** The VM's own disk, counted on hosts that declare a disk capacity. */
+      diskGiB?: number;
     }
   /** Reserve on a host's own stream; a refusal fails `failStep` of the operation with the reason. */
   | {
@@ -28,21 +31,35 @@ export type SagaAction =
       operationId: string;
       vcpus: number;
       memoryMiB: number;
+      diskGiB?: number;
       failStep: JobStep;
     }
   | { type: 'release'; hostId: string; vmId: string; operationId: string }
   /** Give a VM's addresses back to each of its networks (a network where it holds none decides nothing). */
   | { type: 'releaseAddresses'; vmId: string; networkIds: string[] }
   /** One step on a host's queue, with that step's own arguments. */
-  | ({ type: 'enqueue' } & JobTarget & StepJob)
+  | ({ type: 'enqueue' } & JobTarget & VmStepJob)
   /** Compensation: runs even though the operation is already closed. */
-  | ({ type: 'compensate' } & JobTarget & StepJob)
+  | ({ type: 'compensate' } & JobTarget & VmStepJob)
   /** A command on the VM's own stream (healing); the decider ignores one already decided. */
   | { type: 'command'; vmId: string; command: HealingCommand }
   /** Fire FireRestart for this operation at notBefore (a timer the runner keeps and rebuilds after a restart). */
   | { type: 'timer'; vmId: string; operationId: string; notBefore: string }
   /** Every VM of a host just fenced: recover it elsewhere or mark it lost (the runner plans each). */
-  | { type: 'recoverHost'; hostId: string; fenceId: string };
+  | { type: 'recoverHost'; hostId: string; fenceId: string }
+  /** A volume's own step on its host's queue (guarded by the volume's pending operation). */
+  | ({ type: 'enqueueVolume'; hostId: string; volumeId: string; operationId: string } & Extract<
+      StepJob,
+      { step: VolumeStep }
+    >)
+  /** The VM no longer holds the volume (detached, attach failed, VM deleted): the volume's claim ends. */
+  | { type: 'releaseVolume'; volumeId: string; vmId: string; operationId: string; reason: string }
+  /** The VM migrated with its volumes: each volume's record (and disk) moves to the target host. */
+  | { type: 'moveVolume'; volumeId: string; vmId: string; operationId: string; hostId: string }
+  | { type: 'noteVmVolumeSize'; vmId: string; volumeId: string; sizeGiB: number; operationId: string }
+  | { type: 'reserveVolumeDisk'; hostId: string; volumeId: string; operationId: string; sizeGiB: number }
+  /** A deleted volume gives its disk back to its host. */
+  | { type: 'releaseVolumeDisk'; hostId: string; volumeId: string; operationId: string };
 
 /** Which host runs a job, for which VM and operation. */
 export interface JobTarget {

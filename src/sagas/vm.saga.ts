@@ -6,8 +6,9 @@ import { networkSaga } from './network.saga.js';
 import { provisioningSaga } from './provisioning.saga.js';
 import type { SagaAction } from './saga.actions.js';
 import { snapshotSaga } from './snapshot.saga.js';
+import { vmVolumesSaga } from './vm-volumes.saga.js';
 
-const SAGAS = [provisioningSaga, lifecycleSaga, snapshotSaga, migrationSaga, networkSaga];
+const SAGAS = [provisioningSaga, lifecycleSaga, snapshotSaga, migrationSaga, networkSaga, vmVolumesSaga];
 
 /** All process managers over one VM event: `before`/`after` are the VM's state around the event. */
 export function reactToVmEvent(event: VmEvent, before: VmState, after: VmState): SagaAction[] {

@@ -6,7 +6,7 @@ import type { VmSpecData } from '../domain/vm/vm.types.js';
  * side reaches a driver only when it is mapped here, on purpose.
  */
 export function driverSpec(id: string, data: VmSpecData): VmSpec {
-  const { name, vcpus, memoryMiB, diskGiB, image, userData, sshKeys, nics } = data;
+  const { name, vcpus, memoryMiB, diskGiB, image, userData, sshKeys, nics, volumes } = data;
   return {
     id,
     name,
@@ -17,5 +17,8 @@ export function driverSpec(id: string, data: VmSpecData): VmSpec {
     ...(userData !== undefined ? { userData } : {}),
     ...(sshKeys !== undefined ? { sshKeys: [...sshKeys] } : {}),
     ...(nics?.length ? { nics: nics.map((n) => ({ ...n })) } : {}),
+    ...(volumes?.length
+      ? { volumes: volumes.map(({ volumeId, name: n, sizeGiB }) => ({ volumeId, name: n, sizeGiB })) }
+      : {}),
   };
 }

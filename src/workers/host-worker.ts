@@ -6,14 +6,21 @@ import {
   type HypervisorDriver,
   type Progress,
 } from '../drivers/hypervisor-driver.port.js';
-import { hostQueueName, RESULTS_QUEUE, type HostJobData } from '../application/jobs.js';
+import {
+  hostQueueName,
+  isVolumeJob,
+  RESULTS_QUEUE,
+  type HostJobData,
+  type QueueJobData,
+  type VolumeJobData,
+} from '../application/jobs.js';
 import { ConsoleResponder } from './console-responder.js';
 import type { ConsoleChannels } from './console-wire.js';
 import type { Redis } from 'ioredis';
 import { MalformedJobError } from './job-check.js';
 import { HostQueryResponder } from './host-query-responder.js';
 import type { QueueHub } from './queue-hub.js';
-import { runStep } from './step-runner.js';
+import { runStep, runVolumeStep } from './step-runner.js';
 import type { CatalogImages } from './catalog-images.port.js';
 import { OperationAborts } from './operation-aborts.js';
 
@@ -61,7 +68,7 @@ class StepCancelledError extends Error {
  * only reaches Redis.
  */
 export class HostWorker {
-  private worker: Worker<HostJobData> | undefined;
+  private worker: Worker<QueueJobData> | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
   private responder: HostQueryResponder | undefined;
   private consoles: ConsoleResponder | undefined;
@@ -88,7 +95,7 @@ export class HostWorker {
   }
 
   start(): void {
-    this.worker = new Worker<HostJobData>(hostQueueName(this.host.id), (job) => this.process(job), {
+    this.worker = new Worker<QueueJobData>(hostQueueName(this.host.id), (job) => this.dispatch(job), {
       connection: this.settings.connection,
       prefix: this.settings.prefix,
       concurrency: this.settings.concurrency,
@@ -154,6 +161,49 @@ export class HostWorker {
     const base = this.settings.jobTimeoutMs;
     if (job.step === 'stop' && job.args.timeoutMs) return Math.max(base, job.args.timeoutMs + 30000);
     return base;
+  }
+
+  private dispatch(job: Job<QueueJobData>): Promise<void> {
+    const data = job.data;
+    return isVolumeJob(data) ? this.processVolume(job, data) : this.process(job as Job<HostJobData>);
+  }
+
+  /** A volume's own step: one driver call under the job deadline, its outcome to the volume's stream. */
+  private async processVolume(job: Job<QueueJobData>, data: VolumeJobData): Promise<void> {
+    const jobId = job.id ?? data.causationId;
+    const base = {
+      kind: 'volume' as const,
+      volumeId: data.volumeId,
+      operationId: data.operationId,
+      step: data.step,
+      jobId,
+      principal: data.principal,
+    };
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new StepTimeoutError(`${data.step} timed out`)),
+      this.settings.jobTimeoutMs,
+    );
+    const call = runVolumeStep(this.driver, data, { signal: controller.signal });
+    this.inFlight.add(call);
+    try {
+      await call;
+      await this.hub.postResult(`${jobId}.ok`, { ...base, outcome: 'succeeded' });
+    } catch (err) {
+      const final = isPermanent(err) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      this.log.warn({ err: message(err), volume: data.volumeId, step: data.step, final }, 'volume step failed');
+      this.settings.onJobFailure?.(this.host.id, data.step, final);
+      if (!final) throw err;
+      await this.hub.postResult(`${jobId}.failed`, {
+        ...base,
+        outcome: 'failed',
+        reason: `${data.step} failed on host ${this.host.id}: ${message(err)}`,
+      });
+    } finally {
+      clearTimeout(timer);
+      this.inFlight.delete(call);
+      call.catch(() => undefined);
+    }
   }
 
   private async process(job: Job<HostJobData>): Promise<void> {

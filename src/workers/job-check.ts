@@ -1,4 +1,4 @@
-import type { HostJobData, StepArgsByStep } from '../application/jobs.js';
+import type { HostJobData, StepArgsByStep, VolumeJobData } from '../application/jobs.js';
 import { JOB_STEPS, type JobStep } from '../domain/vm/vm.types.js';
 
 /**
@@ -29,7 +29,25 @@ const ARGS: { [S in JobStep]: Shape<StepArgsByStep[S]> } = {
   finishIncoming: { live: 'boolean' },
   abortIncoming: {},
   destroy: {},
+  attachVolume: { volume: 'object', live: 'boolean' },
+  detachVolume: { volume: 'object', live: 'boolean' },
+  createVolume: { volume: 'object' },
+  resizeVolume: { volume: 'object', vmId: 'string?' },
+  deleteVolume: { volume: 'object' },
 };
+
+const VOLUME: Record<string, Kind> = { volumeId: 'string', name: 'string', sizeGiB: 'number' };
+/** A volume id reaches a file name on the host: the id pattern only. */
+const VOLUME_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+function volumeProblems(args: Record<string, unknown>): string[] {
+  const v = args.volume;
+  if (!isRecord(v)) return [];
+  const out = mismatches(v, VOLUME, 'args.volume');
+  if (typeof v.volumeId === 'string' && !VOLUME_ID.test(v.volumeId))
+    out.push('args.volume.volumeId is not a volume id');
+  return out;
+}
 
 const SPEC: Record<string, Kind | `${Kind}?`> = {
   id: 'string',
@@ -41,6 +59,7 @@ const SPEC: Record<string, Kind | `${Kind}?`> = {
   catalogImage: 'object?',
   userData: 'string?',
   sshKeys: 'array?',
+  volumes: 'array?',
 };
 
 const DESCRIBED: Record<Kind, string> = {
@@ -77,6 +96,19 @@ function mismatches(value: Record<string, unknown>, shape: Record<string, string
  * Checks a job read from a queue against the contract and returns it typed; throws
  * MalformedJobError naming every field that is missing or of the wrong kind.
  */
+/** A volume's own job (no VM, no spec): checked the same way. */
+export function checkVolumeJob(data: unknown): VolumeJobData {
+  if (!isRecord(data)) throw new MalformedJobError('malformed job: not an object');
+  const step = data.step;
+  if (step !== 'createVolume' && step !== 'resizeVolume' && step !== 'deleteVolume')
+    throw new MalformedJobError(`malformed volume job: unknown step ${JSON.stringify(step)}`);
+  const problems = mismatches(data, { volumeId: 'string', operationId: 'string' }, 'job');
+  if (isRecord(data.args)) problems.push(...mismatches(data.args, ARGS[step], 'args'), ...volumeProblems(data.args));
+  else problems.push('job.args must be an object');
+  if (problems.length) throw new MalformedJobError(`malformed ${step} job: ${problems.join('; ')}`);
+  return data as unknown as VolumeJobData;
+}
+
 export function checkJob(data: unknown): HostJobData {
   if (!isRecord(data)) throw new MalformedJobError('malformed job: not an object');
   const step = data.step;
@@ -85,7 +117,8 @@ export function checkJob(data: unknown): HostJobData {
   const problems = mismatches(data, { vmId: 'string', operationId: 'string' }, 'job');
   if (isRecord(data.spec)) problems.push(...mismatches(data.spec, SPEC, 'spec'));
   else problems.push('job.spec must be an object');
-  if (isRecord(data.args)) problems.push(...mismatches(data.args, ARGS[step as JobStep], 'args'));
+  if (isRecord(data.args))
+    problems.push(...mismatches(data.args, ARGS[step as JobStep], 'args'), ...volumeProblems(data.args));
   else problems.push('job.args must be an object');
   if (problems.length) throw new MalformedJobError(`malformed ${step} job: ${problems.join('; ')}`);
   return data as unknown as HostJobData;

@@ -4,7 +4,9 @@ import {
   RESULTS_QUEUE,
   type FailedJob,
   type HostJobData,
+  type QueueJobData,
   type ResultMessage,
+  type VolumeJobData,
 } from '../application/jobs.js';
 
 export interface QueueSettings {
@@ -54,6 +56,14 @@ export class QueueHub {
   }
 
   async enqueueHostJob(hostId: string, jobId: string, data: HostJobData): Promise<void> {
+    await this.enqueue(hostId, jobId, data);
+  }
+
+  async enqueueVolumeJob(hostId: string, jobId: string, data: VolumeJobData): Promise<void> {
+    await this.enqueue(hostId, jobId, data);
+  }
+
+  private async enqueue(hostId: string, jobId: string, data: QueueJobData): Promise<void> {
     const opts: JobsOptions = {
       jobId: safeJobId(jobId),
       attempts: this.settings.attempts,

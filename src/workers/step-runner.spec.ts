@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { HostJobData, StepJob, StepResult } from '../application/jobs.js';
+import type { HostJobData, StepResult, VmStepJob as StepJob } from '../application/jobs.js';
 import { RecordingDriver, type DriverCall } from '../../test/support/recording-driver.js';
 import { MalformedJobError } from './job-check.js';
 import { runStep } from './step-runner.js';

@@ -4,9 +4,9 @@ import {
   type DomainState,
   type HypervisorDriver,
 } from '../drivers/hypervisor-driver.port.js';
-import type { HostJobData, StepResult } from '../application/jobs.js';
+import type { HostJobData, StepResult, VolumeJobData } from '../application/jobs.js';
 import { driverSpec } from './driver-spec.js';
-import { checkJob } from './job-check.js';
+import { checkJob, checkVolumeJob } from './job-check.js';
 import type { CatalogImages } from './catalog-images.port.js';
 
 function asVmState(s: DomainState): 'running' | 'paused' | 'stopped' {
@@ -81,5 +81,30 @@ export async function runStep(
     case 'destroy':
       await driver.destroy(spec, ctx);
       return { step: job.step, output: {} };
+    case 'attachVolume':
+      if (!driver.attachVolume) throw new DriverError('unsupported', `the ${driver.kind} driver cannot attach volumes`);
+      await driver.attachVolume(spec, job.args.volume, { live: job.args.live }, ctx);
+      return { step: job.step, output: {} };
+    case 'detachVolume':
+      if (!driver.detachVolume) throw new DriverError('unsupported', `the ${driver.kind} driver cannot detach volumes`);
+      await driver.detachVolume(spec, job.args.volume, { live: job.args.live }, ctx);
+      return { step: job.step, output: {} };
+  }
+}
+
+/** A volume's own step: create, grow or remove its file on this host. */
+export async function runVolumeStep(driver: HypervisorDriver, data: VolumeJobData, ctx: CallContext): Promise<void> {
+  const job = checkVolumeJob(data);
+  const none = () => new DriverError('unsupported', `the ${driver.kind} driver has no volumes (${job.step})`);
+  switch (job.step) {
+    case 'createVolume':
+      if (!driver.createVolume) throw none();
+      return driver.createVolume(job.args.volume, ctx);
+    case 'resizeVolume':
+      if (!driver.resizeVolume) throw none();
+      return driver.resizeVolume(job.args.volume, job.args.vmId ? { vmId: job.args.vmId } : {}, ctx);
+    case 'deleteVolume':
+      if (!driver.deleteVolume) throw none();
+      return driver.deleteVolume(job.args.volume, ctx);
   }
 }

@@ -16,6 +16,7 @@ import { loadRoutes } from '../support/fuzz-routes.js';
 import { createVmOp, registerSimHost, runOk, storeEvents } from '../support/e2e.js';
 import { tempDir } from '../support/env.js';
 import { tokenOf, writeAuthFile } from '../support/users.js';
+import { attachOk, createVolume } from '../support/volumes.js';
 
 type Who = TestRole | 'none';
 const WHO: Who[] = ['admin', 'operator', 'auditor', 'viewer', 'none'];
@@ -36,7 +37,12 @@ interface Row {
   params?: Record<string, string>;
   /** A raw (application/octet-stream) body instead of JSON: an image upload. */
   raw?: () => Buffer;
+  /** A volume route: a fresh volume on host A for each allowed call (`attached`: to the fresh VM). */
+  volume?: 'fresh' | 'attached';
 }
+
+/** A placeholder volume id in bodies; the check puts the real one in. */
+const SOME_VOLUME = '00000000-0000-4000-8000-000000000000';
 
 /** The smallest raw disk the catalog takes: one sector with an MBR boot signature. */
 function mbrDisk(): Buffer {
@@ -151,6 +157,19 @@ const MATRIX: Record<string, Row> = {
   'GET /v1/networks': { allowed: ALL, ok: 200 },
   'GET /v1/networks/{id}': { allowed: ALL, ok: 200 },
   'DELETE /v1/networks/{id}': { allowed: ['admin'], ok: 409 },
+  'POST /v1/volumes': { allowed: MUTATORS, ok: 202, body: (n) => ({ name: `v-${n}`, sizeGiB: 1 }) },
+  'GET /v1/volumes': { allowed: ALL, ok: 200 },
+  'GET /v1/volumes/{id}': { allowed: ALL, ok: 200 },
+  'PATCH /v1/volumes/{id}': { allowed: MUTATORS, ok: 202, volume: 'fresh', body: () => ({ sizeGiB: 2 }) },
+  'DELETE /v1/volumes/{id}': { allowed: MUTATORS, ok: 202, volume: 'fresh' },
+  'POST /v1/vms/{id}/volumes': {
+    allowed: MUTATORS,
+    ok: 202,
+    vm: 'running',
+    volume: 'fresh',
+    body: () => ({ volumeId: SOME_VOLUME }),
+  },
+  'DELETE /v1/vms/{id}/volumes/{volumeId}': { allowed: MUTATORS, ok: 202, vm: 'running', volume: 'attached' },
   'GET /health': { allowed: 'public', ok: 200 },
   'GET /metrics': { allowed: 'public', ok: 200 },
 };
@@ -170,6 +189,7 @@ describe('e2e: role matrix (every route × every role)', () => {
   let operationId: string;
   let groupId: string;
   let networkId: string;
+  let volumeId: string;
   let n = 0;
 
   const dir = tempDir('vl-matrix-');
@@ -198,6 +218,7 @@ describe('e2e: role matrix (every route × every role)', () => {
     assert.equal(net.status, 201, JSON.stringify(net.body));
     networkId = net.body.id as string;
     await createVmOp(t, { name: 'on-net', hostId: hostA, nics: [{ networkId }] });
+    volumeId = await createVolume(t, { name: 'reader', sizeGiB: 1, hostId: hostA });
     for (const name of ['s1', 'm-del']) {
       const up = await sendRaw(port, {
         method: 'PUT',
@@ -225,6 +246,12 @@ describe('e2e: role matrix (every route × every role)', () => {
     return id;
   }
 
+  async function freshVolume(attachTo?: string): Promise<string> {
+    const id = await createVolume(t, { name: `m-vol-${++n}`, sizeGiB: 1, hostId: hostA });
+    if (attachTo) await attachOk(t, attachTo, id);
+    return id;
+  }
+
   function send(method: string, path: string, who: Who, body?: object, token?: string): Promise<RawResponse> {
     const headers: Record<string, string> = { connection: 'close' };
     if (token) headers.authorization = `Bearer ${token}`;
@@ -248,16 +275,19 @@ describe('e2e: role matrix (every route × every role)', () => {
     const allowed = status === row.ok;
     const id = row.vm && allowed ? await freshVm(row.vm) : vmId;
     const kind = template.split('/')[2];
+    const volume = row.volume && allowed ? await freshVolume(row.volume === 'attached' ? id : undefined) : volumeId;
     const ids: Record<string, string> = {
       hosts: hostA,
       operations: operationId,
       networks: networkId,
       'placement-groups': groupId,
+      volumes: volume,
     };
     let path = template.replace('{id}', ids[kind ?? ''] ?? id);
-    for (const [name, value] of Object.entries({ name: 's1', host: hostA, ...row.params }))
+    for (const [name, value] of Object.entries({ name: 's1', host: hostA, volumeId: volume, ...row.params }))
       path = path.replace(`{${name}}`, value);
     let body: object | undefined = row.raw?.() ?? row.body?.(++n) ?? (method === 'POST' ? {} : undefined);
+    if (body && 'volumeId' in body) body = { ...body, volumeId: volume };
     if (row.raw) path = path.replace('/s1', `/m-img-${++n}`);
     if (key === 'POST /v1/vms/{id}/migrations') body = { targetHostId: hostB };
     const before = await httpEvents();
@@ -272,7 +302,7 @@ describe('e2e: role matrix (every route × every role)', () => {
       const accepted = JSON.parse(res.text) as { operationId?: unknown };
       assert.equal(typeof accepted.operationId, 'string', res.text);
       assert.equal(res.headers.location, `/v1/operations/${String(accepted.operationId)}`);
-      if (row.vm || key === 'POST /v1/vms') {
+      if (row.vm || row.volume || key === 'POST /v1/vms' || key === 'POST /v1/volumes') {
         const op = await waitOperation(t, accepted.operationId as string);
         assert.equal(op.status, 'succeeded', `${key} as ${who}: ${JSON.stringify(op)}`);
         assert.match(String(op.principal), new RegExp(`^${who}#`));
@@ -292,9 +322,9 @@ describe('e2e: role matrix (every route × every role)', () => {
     }
   });
 
-  test('every VM and operation route × a tenant of another project: 404 like a missing id, nothing appended', async (s) => {
+  test('every VM, volume and operation route × a tenant of another project: 404 like a missing id, nothing appended', async (s) => {
     const served = (await loadRoutes(port)).map((r) => `${r.method} ${r.template}`).sort();
-    const scoped = served.filter((k) => /^\S+ \/v1\/(vms|operations|placement-groups)\/\{id\}/.test(k));
+    const scoped = served.filter((k) => /^\S+ \/v1\/(vms|operations|placement-groups|volumes)\/\{id\}/.test(k));
     assert.ok(scoped.length > 10, scoped.join(', '));
     for (const key of scoped) {
       const row = MATRIX[key]!;
@@ -305,10 +335,18 @@ describe('e2e: role matrix (every route × every role)', () => {
           const path = template
             .replace(
               '{id}',
-              key.includes('/operations/') ? operationId : key.includes('/placement-groups/') ? groupId : vmId,
+              key.includes('/operations/')
+                ? operationId
+                : key.includes('/placement-groups/')
+                  ? groupId
+                  : key.includes('/volumes/{id}')
+                    ? volumeId
+                    : vmId,
             )
-            .replace('{name}', 's1');
+            .replace('{name}', 's1')
+            .replace('{volumeId}', volumeId);
           let body = row.body?.(++n) ?? (method === 'POST' ? {} : undefined);
+          if (body && 'volumeId' in body) body = { ...body, volumeId };
           if (key === 'POST /v1/vms/{id}/migrations') body = { targetHostId: hostB };
           const before = await httpEvents();
           const res = await send(method, path, role, body, tokenOf(name));

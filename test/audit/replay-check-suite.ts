@@ -75,7 +75,7 @@ export function replayCheckSuite(kind: StoreKind): void {
       assert.equal(check.eventsReplayed, events);
       assert.deepEqual(
         (check.readModels as Json[]).map((m) => m.name),
-        ['vms', 'hosts', 'images', 'networks'],
+        ['vms', 'hosts', 'images', 'networks', 'volumes'],
       );
       for (const m of check.readModels as Json[]) assert.equal(m.eventsReplayed, events, JSON.stringify(m));
       // 20 VM slots (and their replacements), their operations, 2 hosts and the indexes.

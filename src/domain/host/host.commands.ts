@@ -12,7 +12,10 @@ export type HostCommand =
       capabilities?: HostCapabilities;
       labels?: Record<string, string>;
     }
-  | { type: 'ReserveCapacity'; vmId: string; operationId: string; vcpus: number; memoryMiB: number }
+  | { type: 'ReserveCapacity'; vmId: string; operationId: string; vcpus: number; memoryMiB: number; diskGiB?: number }
+  /** A volume's disk on this host (again with a new size when it grows). */
+  | { type: 'ReserveVolumeDisk'; volumeId: string; operationId: string; sizeGiB: number }
+  | { type: 'ReleaseVolumeDisk'; volumeId: string; operationId: string }
   /** A resize of a VM already on the host: its allocation becomes the new size (a draining host takes it too). */
   | { type: 'ResizeReservation'; vmId: string; operationId: string; vcpus: number; memoryMiB: number }
   | { type: 'ReleaseCapacity'; vmId: string; operationId: string }

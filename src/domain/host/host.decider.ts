@@ -13,6 +13,19 @@ function sameLabels(a: Record<string, string>, b: Record<string, string>): boole
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
 
+/** Disk is counted only on a host whose capacity names it; `held`: what the VM or volume holds already. */
+function mustFitDisk(state: HostState, want: number, held: number, what: string): void {
+  const room = free(state).diskGiB;
+  if (room === undefined || want <= 0) return;
+  if (room + held < want) {
+    throw new DomainError(
+      'capacity',
+      `${label(state)} has ${room + held} GiB of disk free; the ${what} needs ${want} GiB`,
+      { freeDiskGiB: room + held, neededDiskGiB: want },
+    );
+  }
+}
+
 function mustFit(state: HostState, vmId: string | null, want: Resources): void {
   const room = free(state);
   const held = vmId ? state.allocations[vmId] : undefined;
@@ -44,8 +57,28 @@ function onReserve(cmd: Cmd<'ReserveCapacity'>, state: HostState): HostEvent[] {
     throw new DomainError('capacity', `${label(state)} is fenced (${state.fenced.fenceId}) and takes no new VMs`);
   }
   mustFit(state, null, cmd);
-  const { vmId, operationId, vcpus, memoryMiB } = cmd;
-  return [{ type: 'HostCapacityReserved', data: { vmId, operationId, vcpus, memoryMiB } }];
+  mustFitDisk(state, cmd.diskGiB ?? 0, 0, 'VM');
+  const { vmId, operationId, vcpus, memoryMiB, diskGiB } = cmd;
+  return [
+    {
+      type: 'HostCapacityReserved',
+      data: { vmId, operationId, vcpus, memoryMiB, ...(diskGiB !== undefined ? { diskGiB } : {}) },
+    },
+  ];
+}
+
+function onReserveVolumeDisk(cmd: Cmd<'ReserveVolumeDisk'>, state: HostState): HostEvent[] {
+  const held = state.volumes?.[cmd.volumeId];
+  if (held === cmd.sizeGiB) return [];
+  if (held === undefined && (state.state !== 'active' || state.unreachable)) {
+    throw new DomainError(
+      'capacity',
+      `${label(state)} is ${state.unreachable ? 'unreachable' : state.state} and takes no new volumes`,
+    );
+  }
+  mustFitDisk(state, cmd.sizeGiB, held ?? 0, 'volume');
+  const { volumeId, operationId, sizeGiB } = cmd;
+  return [{ type: 'HostVolumeDiskReserved', data: { volumeId, operationId, sizeGiB } }];
 }
 
 /**
@@ -81,10 +114,21 @@ function onResize(cmd: Cmd<'ResizeReservation'>, state: HostState): HostEvent[] 
 
 function onUpdate(cmd: Cmd<'UpdateHost'>, state: HostState): HostEvent[] {
   const data: { capacity?: Resources; labels?: Record<string, string> } = {};
-  const c = cmd.capacity;
-  if (c && (c.vcpus !== state.capacity.vcpus || c.memoryMiB !== state.capacity.memoryMiB)) {
-    const used = allocated(state);
-    if (c.vcpus < used.vcpus || c.memoryMiB < used.memoryMiB) {
+  // A capacity without diskGiB keeps the disk the host has (older clients send only vCPUs and memory).
+  const c = cmd.capacity && {
+    ...cmd.capacity,
+    ...(state.capacity.diskGiB !== undefined && cmd.capacity.diskGiB === undefined
+      ? { diskGiB: state.capacity.diskGiB }
+      : {}),
+  };
+  if (
+    c &&
+    (c.vcpus !== state.capacity.vcpus ||
+      c.memoryMiB !== state.capacity.memoryMiB ||
+      c.diskGiB !== state.capacity.diskGiB)
+  ) {
+    const used = allocated({ ...state, capacity: c });
+    if (c.vcpus < used.vcpus || c.memoryMiB < used.memoryMiB || (c.diskGiB ?? Infinity) < (used.diskGiB ?? 0)) {
       throw new DomainError(
         'conflict',
         `capacity: ${label(state)} has ${used.vcpus} vCPUs and ${used.memoryMiB} MiB allocated to ` +
@@ -92,7 +136,11 @@ function onUpdate(cmd: Cmd<'UpdateHost'>, state: HostState): HostEvent[] {
         { allocated: used, requested: c },
       );
     }
-    data.capacity = { vcpus: c.vcpus, memoryMiB: c.memoryMiB };
+    data.capacity = {
+      vcpus: c.vcpus,
+      memoryMiB: c.memoryMiB,
+      ...(c.diskGiB !== undefined ? { diskGiB: c.diskGiB } : {}),
+    };
   }
   if (cmd.labels && !sameLabels(cmd.labels, state.labels)) data.labels = { ...cmd.labels };
   if (!data.capacity && !data.labels) return [];
@@ -107,6 +155,15 @@ function onRemove(state: HostState): HostEvent[] {
       `${label(state)} still has ${vms.length} VM${vms.length === 1 ? '' : 's'} (${vms.join(', ')}); ` +
         'evacuate or delete them first',
       { vms },
+    );
+  }
+  const volumes = Object.keys(state.volumes ?? {});
+  if (volumes.length > 0) {
+    throw new DomainError(
+      'conflict',
+      `${label(state)} still keeps ${volumes.length} volume${volumes.length === 1 ? '' : 's'} (${volumes.join(', ')}); ` +
+        'delete them first',
+      { volumes },
     );
   }
   return [{ type: 'HostRemoved', data: { hostId: state.id ?? '', name: state.name } }];
@@ -139,6 +196,11 @@ export function decideHost(cmd: HostCommand, state: HostState): HostEvent[] {
       return onReserve(cmd, state);
     case 'ResizeReservation':
       return onResize(cmd, state);
+    case 'ReserveVolumeDisk':
+      return onReserveVolumeDisk(cmd, state);
+    case 'ReleaseVolumeDisk':
+      if (state.volumes?.[cmd.volumeId] === undefined) return [];
+      return [{ type: 'HostVolumeDiskReleased', data: { volumeId: cmd.volumeId, operationId: cmd.operationId } }];
     case 'ReleaseCapacity':
       if (!state.allocations[cmd.vmId]) return [];
       return [{ type: 'HostCapacityReleased', data: { vmId: cmd.vmId, operationId: cmd.operationId } }];

@@ -4,6 +4,8 @@ import type { CapabilityView } from '../vm/vm.types.js';
 export interface Resources {
   vcpus: number;
   memoryMiB: number;
+  /** Disk for VM disks and volumes; absent on a host's capacity = unlimited (hosts registered before it). */
+  diskGiB?: number;
 }
 
 export type HostLifecycleState = 'active' | 'draining';
@@ -27,8 +29,14 @@ export type HostRegistered = DomainEvent<
 >;
 export type HostCapacityReserved = DomainEvent<
   'HostCapacityReserved',
-  { vmId: string; operationId: string; vcpus: number; memoryMiB: number }
+  { vmId: string; operationId: string; vcpus: number; memoryMiB: number; diskGiB?: number }
 >;
+/** A volume's file takes (or, resized, now takes) `sizeGiB` of the host's disk. */
+export type HostVolumeDiskReserved = DomainEvent<
+  'HostVolumeDiskReserved',
+  { volumeId: string; operationId: string; sizeGiB: number }
+>;
+export type HostVolumeDiskReleased = DomainEvent<'HostVolumeDiskReleased', { volumeId: string; operationId: string }>;
 export type HostCapacityReleased = DomainEvent<'HostCapacityReleased', { vmId: string; operationId: string }>;
 export type HostStateChanged = DomainEvent<'HostStateChanged', { state: HostLifecycleState }>;
 
@@ -108,6 +116,8 @@ export type HostEvent =
   | HostRegistered
   | HostCapacityReserved
   | HostCapacityReleased
+  | HostVolumeDiskReserved
+  | HostVolumeDiskReleased
   | HostStateChanged
   | HostUpdated
   | HostRemoved
@@ -124,6 +134,8 @@ export function isHostEventType(type: string): type is HostEventType {
     type === 'HostRegistered' ||
     type === 'HostCapacityReserved' ||
     type === 'HostCapacityReleased' ||
+    type === 'HostVolumeDiskReserved' ||
+    type === 'HostVolumeDiskReleased' ||
     type === 'HostStateChanged' ||
     type === 'HostUpdated' ||
     type === 'HostRemoved' ||

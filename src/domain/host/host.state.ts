@@ -21,6 +21,8 @@ export interface HostState {
   state: HostLifecycleState;
   /** vmId → what it holds on this host. */
   allocations: Record<string, Resources>;
+  /** volumeId → GiB its file takes; optional: states cached before volumes have none. */
+  volumes?: Record<string, number>;
   labels: Record<string, string>;
   /** Deregistered (HostRemoved): the stream stays, for history. */
   removed: boolean;
@@ -53,15 +55,29 @@ export function initialHostState(): HostState {
 }
 
 export function allocated(state: HostState): Resources {
-  return Object.values(state.allocations).reduce(
-    (sum, r) => ({ vcpus: sum.vcpus + r.vcpus, memoryMiB: sum.memoryMiB + r.memoryMiB }),
-    { vcpus: 0, memoryMiB: 0 },
+  const vms = Object.values(state.allocations).reduce<Required<Resources>>(
+    (sum, r) => ({
+      vcpus: sum.vcpus + r.vcpus,
+      memoryMiB: sum.memoryMiB + r.memoryMiB,
+      diskGiB: sum.diskGiB + (r.diskGiB ?? 0),
+    }),
+    { vcpus: 0, memoryMiB: 0, diskGiB: 0 },
   );
+  const volumes = Object.values(state.volumes ?? {}).reduce((a, b) => a + b, 0);
+  // Disk shows only on hosts that count it, so a host registered without diskGiB reads as before.
+  const { diskGiB, ...rest } = vms;
+  return state.capacity.diskGiB !== undefined ? { ...rest, diskGiB: diskGiB + volumes } : rest;
 }
 
+/** What is left; `diskGiB` absent when the host's disk is not counted (no diskGiB in its capacity). */
 export function free(state: HostState): Resources {
   const used = allocated(state);
-  return { vcpus: state.capacity.vcpus - used.vcpus, memoryMiB: state.capacity.memoryMiB - used.memoryMiB };
+  const disk = state.capacity.diskGiB;
+  return {
+    vcpus: state.capacity.vcpus - used.vcpus,
+    memoryMiB: state.capacity.memoryMiB - used.memoryMiB,
+    ...(disk !== undefined ? { diskGiB: disk - (used.diskGiB ?? 0) } : {}),
+  };
 }
 
 /** `since`: when the event was recorded, for views that have it (the projection); deciders pass none. */
@@ -86,9 +102,20 @@ export function evolveHost(state: HostState, event: HostEvent, at: string | null
         ...state,
         allocations: {
           ...state.allocations,
-          [event.data.vmId]: { vcpus: event.data.vcpus, memoryMiB: event.data.memoryMiB },
+          [event.data.vmId]: {
+            vcpus: event.data.vcpus,
+            memoryMiB: event.data.memoryMiB,
+            ...(event.data.diskGiB !== undefined ? { diskGiB: event.data.diskGiB } : {}),
+          },
         },
       };
+    case 'HostVolumeDiskReserved':
+      return { ...state, volumes: { ...state.volumes, [event.data.volumeId]: event.data.sizeGiB } };
+    case 'HostVolumeDiskReleased': {
+      const volumes = { ...state.volumes };
+      delete volumes[event.data.volumeId];
+      return { ...state, volumes };
+    }
     case 'HostCapacityReleased': {
       const allocations = { ...state.allocations };
       delete allocations[event.data.vmId];

@@ -1,5 +1,5 @@
 import type { ObservationEvidence, ObservedState, PlacementEvidence } from './evidence.js';
-import type { CapabilityView, JobStep, RestartPolicy, VmSpecData } from './vm.types.js';
+import type { CapabilityView, JobStep, RestartPolicy, VmSpecData, VolumeSpec } from './vm.types.js';
 import type { HealingSettings } from './vm.healing-state.js';
 
 export type { ObservedState };
@@ -57,6 +57,11 @@ export type VmCommand =
   /** `operationId`: the operation to cancel (not a new one); `by`: the principal asking. */
   | { type: 'CancelOperation'; operationId: string; by: string; reason?: string }
   | { type: 'ResizeVm'; operationId: string; vcpus?: number; memoryMiB?: number; diskGiB?: number }
+  /** `hotplug`: the host's driver can attach to a running VM (the volume's claim is recorded first). */
+  | { type: 'AttachVolume'; operationId: string; volume: VolumeSpec; hotplug: boolean }
+  | { type: 'DetachVolume'; operationId: string; volumeId: string; hotplug: boolean }
+  /** An attached volume grew (its own operation): the VM's record of it follows. */
+  | { type: 'NoteVolumeSize'; volumeId: string; sizeGiB: number }
   | { type: 'MarkOperationRunning'; operationId: string; step: JobStep }
   | { type: 'RecordStepSucceeded'; operationId: string; step: JobStep; output: StepOutput; at: string }
   | { type: 'RecordStepFailed'; operationId: string; step: JobStep; reason: string }

@@ -93,6 +93,9 @@ const COVERED_BY: Record<VmCommandType, string> = {
   SetRestartPolicy: 'healing (vm.healing.spec.ts)',
   RecoverVm: 'recovery (vm.recovery.spec.ts)',
   MarkLostWithHost: 'recovery (vm.recovery.spec.ts)',
+  AttachVolume: 'volumes (vm.decider.volumes.spec.ts)',
+  DetachVolume: 'volumes (vm.decider.volumes.spec.ts)',
+  NoteVolumeSize: 'volumes (vm.decider.volumes.spec.ts)',
 };
 
 describe('VM decider: state × command table', () => {

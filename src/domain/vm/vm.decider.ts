@@ -14,6 +14,7 @@ import {
 } from './vm.healing.js';
 import { onMarkLost, onRecover } from './vm.recovery.js';
 import type { CapabilityView, JobStep, VmStateName } from './vm.types.js';
+import { decideVmVolume, isVolumeStep, volumeStepSucceeded } from './vm.decider.volumes.js';
 
 type Cmd<T extends VmCommand['type']> = Extract<VmCommand, { type: T }>;
 
@@ -73,6 +74,7 @@ function onStepSucceeded(cmd: Cmd<'RecordStepSucceeded'>, state: VmState): VmEve
   const p = pendingFor(state, cmd.operationId, cmd.step);
   if (!p) return [];
   const operationId = p.id;
+  if (isVolumeStep(cmd.step)) return volumeStepSucceeded(cmd.step, state);
   switch (cmd.step) {
     case 'define':
       return [{ type: 'VmDefined', data: { operationId, hostId: state.hostId ?? '' } }];
@@ -427,6 +429,10 @@ export function decideVm(cmd: VmCommand, state: VmState): VmEvent[] {
       return onRecover(cmd, state);
     case 'MarkLostWithHost':
       return onMarkLost(cmd, state);
+    case 'AttachVolume':
+    case 'DetachVolume':
+    case 'NoteVolumeSize':
+      return decideVmVolume(cmd, state);
   }
 }
 

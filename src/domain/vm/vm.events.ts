@@ -1,6 +1,6 @@
 import type { DomainEvent } from '../decider.js';
 import type { Evidence, ObservationEvidence, PlacementEvidence } from './evidence.js';
-import type { JobStep, OperationKind, RestartPolicy, VmSpecData, VmStateName } from './vm.types.js';
+import type { JobStep, OperationKind, RestartPolicy, VmSpecData, VmStateName, VolumeSpec } from './vm.types.js';
 
 /**
  * Current schema version of the VM event types that have changed; the others are at
@@ -166,12 +166,31 @@ export type VmResized = DomainEvent<
   { operationId: string; vcpus: number; memoryMiB: number; diskGiB: number }
 >;
 
+/** Attach a volume (the volume's stream recorded the claim first); hot when the VM runs. */
+export type VmVolumeAttachRequested = DomainEvent<
+  'VmVolumeAttachRequested',
+  { operationId: string; volume: VolumeSpec; live: boolean }
+>;
+export type VmVolumeAttached = DomainEvent<'VmVolumeAttached', { operationId: string; volume: VolumeSpec }>;
+export type VmVolumeDetachRequested = DomainEvent<
+  'VmVolumeDetachRequested',
+  { operationId: string; volumeId: string; live: boolean }
+>;
+export type VmVolumeDetached = DomainEvent<'VmVolumeDetached', { operationId: string; volumeId: string }>;
+/** An attached volume grew: not an operation of the VM (the volume's own), recorded for its view. */
+export type VmVolumeResized = DomainEvent<'VmVolumeResized', { volumeId: string; sizeGiB: number }>;
+
 export type VmEvent =
   | VmRestartScheduled
   | VmHealingGaveUp
   | VmHealingCancelled
   | VmRestartPolicyChanged
   | VmRecoveryRequested
+  | VmVolumeResized
+  | VmVolumeAttachRequested
+  | VmVolumeAttached
+  | VmVolumeDetachRequested
+  | VmVolumeDetached
   | VmResized
   | VmCreateRequested
   | VmPlaced
@@ -212,6 +231,11 @@ const TYPES: Record<VmEventType, true> = {
   VmHealingCancelled: true,
   VmRestartPolicyChanged: true,
   VmRecoveryRequested: true,
+  VmVolumeResized: true,
+  VmVolumeAttachRequested: true,
+  VmVolumeAttached: true,
+  VmVolumeDetachRequested: true,
+  VmVolumeDetached: true,
   VmResized: true,
   VmCreateRequested: true,
   VmPlaced: true,
@@ -264,4 +288,6 @@ export const REQUEST_EVENT_KIND: Partial<Record<VmEventType, OperationKind>> = {
   VmDeleteRequested: 'delete',
   VmRestartScheduled: 'restart',
   VmRecoveryRequested: 'recover',
+  VmVolumeAttachRequested: 'attachVolume',
+  VmVolumeDetachRequested: 'detachVolume',
 };

@@ -2,7 +2,16 @@ import { DEFAULT_PROJECT } from '../project/project.types.js';
 import type { VmEvent } from './vm.events.js';
 import type { ObservedState } from './evidence.js';
 import { evolveHealing, NO_HEALING, type HealingState } from './vm.healing-state.js';
-import type { JobStep, OperationKind, RestartPolicy, SnapshotRecord, VmSpecData, VmStateName } from './vm.types.js';
+import type {
+  JobStep,
+  OperationKind,
+  RestartPolicy,
+  SnapshotRecord,
+  VmSpecData,
+  VmStateName,
+  VolumeSpec,
+} from './vm.types.js';
+import { evolveVmVolumes, isVmVolumeEvent } from './vm.state.volumes.js';
 
 export interface PendingOperation {
   id: string;
@@ -16,6 +25,10 @@ export interface PendingOperation {
   timeoutMs?: number;
   snapshotName?: string;
   memory?: boolean;
+  /** attachVolume: the volume; detachVolume: its id (in volume.volumeId). */
+  volume?: VolumeSpec;
+  /** attach/detach on a running VM (hot-plug). */
+  live?: boolean;
 }
 
 export interface MigrationInProgress {
@@ -83,7 +96,7 @@ export function initialVmState(): VmState {
   };
 }
 
-function open(
+export function open(
   state: VmState,
   id: string,
   kind: OperationKind,
@@ -121,6 +134,7 @@ export function evolveVm(state: VmState, event: VmEvent): VmState {
 }
 
 function evolveVmCore(state: VmState, event: VmEvent): VmState {
+  if (isVmVolumeEvent(event)) return evolveVmVolumes(state, event, open);
   switch (event.type) {
     case 'VmCreateRequested': {
       const d = event.data;

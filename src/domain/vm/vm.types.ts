@@ -27,6 +27,8 @@ export const OPERATION_KINDS = [
   'restart',
   /** A VM of a fenced host re-placed on another host (shared storage) and started there. */
   'recover',
+  'attachVolume',
+  'detachVolume',
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
@@ -49,6 +51,12 @@ export const JOB_STEPS = [
   'finishIncoming',
   'abortIncoming',
   'destroy',
+  'attachVolume',
+  'detachVolume',
+  // A volume's own steps (its stream, not a VM's): never awaited by a VM operation.
+  'createVolume',
+  'resizeVolume',
+  'deleteVolume',
 ] as const;
 export type JobStep = (typeof JOB_STEPS)[number];
 
@@ -77,6 +85,8 @@ export interface VmSpecData {
   placement?: 'spread' | 'pack';
   /** NICs, each with the address its network allocated before the VM was created (kept across migration). */
   nics?: NicSpec[];
+  /** Attached volumes, in attach order (their files live on the VM's host, see VolumeSpec). */
+  volumes?: VolumeSpec[];
 }
 
 /** One NIC as the host plumbs it: which network, the allocated MAC and IP, and the network's addressing. */
@@ -89,6 +99,13 @@ export interface NicSpec {
   cidr: string;
   nat: boolean;
   vni: number;
+}
+
+/** A volume as a VM carries it: the file is `<storageDir>/volumes/<volumeId>.qcow2` (a directory for containers). */
+export interface VolumeSpec {
+  volumeId: string;
+  name: string;
+  sizeGiB: number;
 }
 
 /** Which catalog image, exactly: a worker copies it by name and refuses bytes whose sha256 differs. */

@@ -15,6 +15,8 @@ import { containerPaths, type ContainerPaths, type RunInfo } from './container-f
 import { consoleTail, hostnameFor, launchContainer, readPidFile, runcDelete } from './container-launch.js';
 import { ID_MAP_BASE, ID_MAP_SIZE, shiftTree } from './id-map.js';
 import { ociConfig } from './oci-config.js';
+import { assertSafeName } from '../kit/safe-name.js';
+import { volumeDirPath } from '../kit/volume-files.js';
 import type { ContainerHostConfig } from './container-uri.js';
 import { isSameLiveProcess, procStat, signal, waitGone } from './proc-stat.js';
 import { createDiskImage, mountDiskImage, unmountDiskImage, withFileLock } from './disk-image.js';
@@ -132,6 +134,10 @@ export class ContainerDomain {
         hostname: hostnameFor(spec.name, spec.id),
         cgroupsPath: this.cgroupsPath(),
         busybox: this.host.config.busybox,
+        volumes: (spec.volumes ?? []).map((v) => ({
+          source: volumeDirPath(this.host.storageDir, v),
+          destination: `/mnt/${assertSafeName('volume name', v.name)}`,
+        })),
       }),
     );
     // Recorded before the spawn so a worker dying mid-launch leaves the cgroups findable.

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { isAbsolute, join, normalize } from 'node:path';
 import {
   DriverError,
@@ -14,6 +14,7 @@ import {
   type MigrationEndpoint,
   type SnapshotInfo,
   type VmSpec,
+  type DriverVolume,
 } from '../hypervisor-driver.port.js';
 import { toDriverError } from '../kit/driver-errors.js';
 import { VmLock } from '../kit/vm-lock.js';
@@ -34,7 +35,8 @@ import { runcList } from './container-launch.js';
 import { containerConsoleLog, openContainerConsole } from './container-console.js';
 import { buildRootfs, resolveImage } from './rootfs.js';
 import { writeContainerSeed } from './container-seed.js';
-import { shiftTree } from './id-map.js';
+import { ID_MAP_BASE, shiftTree } from './id-map.js';
+import { createVolumeDir, deleteVolumeFiles, volumeDirPath } from '../kit/volume-files.js';
 import { TarReceivers } from './tar-receiver.js';
 import { isDir, safeReaddir } from '../kit/fs-probe.js';
 import { HostNetworks } from '../kit/network/host-networks.js';
@@ -321,6 +323,13 @@ export class ContainerDriver implements HypervisorDriver {
       await dom.resume(); // start of a paused container: make it run, as qemu's `cont` does
       return;
     }
+    const volumeIds = (s: VmSpec | undefined) => (s?.volumes ?? []).map((v) => v.volumeId).join(',');
+    if (wanted && volumeIds(wanted) !== volumeIds(stored)) {
+      // The control plane's volumes (the job's spec) are bound at this start.
+      const { volumes: _old, ...rest } = stored;
+      stored = wanted.volumes?.length ? { ...rest, volumes: wanted.volumes } : rest;
+      writeJsonAtomic(dom.paths.spec, stored);
+    }
     if (wanted && (wanted.vcpus !== stored.vcpus || wanted.memoryMiB !== stored.memoryMiB)) {
       // A cold resize: the cgroup limits of the next launch come from the stored spec. The root
       // filesystem image keeps its size (growing it with resize2fs is not done yet).
@@ -328,6 +337,48 @@ export class ContainerDriver implements HypervisorDriver {
       writeJsonAtomic(dom.paths.spec, stored);
     }
     await dom.launch(stored, ctx.signal);
+  }
+
+  /** A directory owned by the container's mapped root, so the container may write into it. */
+  async createVolume(volume: DriverVolume): Promise<void> {
+    const dir = await createVolumeDir(this.host.storageDir, volume);
+    chownSync(dir, ID_MAP_BASE, ID_MAP_BASE);
+  }
+
+  /** A directory has no size of its own: the new size is recorded for placement only. */
+  async resizeVolume(volume: DriverVolume): Promise<void> {
+    if (!existsSync(volumeDirPath(this.host.storageDir, volume))) {
+      throw new DriverError('not_found', `volume ${volume.volumeId} has no directory on this host`);
+    }
+  }
+
+  deleteVolume(volume: DriverVolume): Promise<void> {
+    return deleteVolumeFiles(this.host.storageDir, volume);
+  }
+
+  /** Cold only (runc cannot add a mount to a running container): into the spec, bound at the next start. */
+  async attachVolume(spec: VmSpec, volume: DriverVolume): Promise<void> {
+    await this.changeVolumes(spec, 'attach', (vs) => [...vs.filter((v) => v.volumeId !== volume.volumeId), volume]);
+  }
+
+  async detachVolume(spec: VmSpec, volume: DriverVolume): Promise<void> {
+    await this.changeVolumes(spec, 'detach', (vs) => vs.filter((v) => v.volumeId !== volume.volumeId));
+  }
+
+  private async changeVolumes(
+    spec: VmSpec,
+    verb: string,
+    change: (vs: DriverVolume[]) => DriverVolume[],
+  ): Promise<void> {
+    const dom = this.domain(spec.id);
+    await this.exclusive(dom, `${verb}Volume`, async () => {
+      const stored = dom.requireSpec();
+      const state = dom.status().state;
+      if (state === 'running' || state === 'paused') {
+        throw new DriverError('conflict', `cannot ${verb} a volume while container ${dom.vmId} runs: stop it first`);
+      }
+      writeJsonAtomic(dom.paths.spec, { ...stored, volumes: change(stored.volumes ?? []) });
+    });
   }
 
   private domain(vmId: string): ContainerDomain {

@@ -60,6 +60,8 @@ export interface OciConfigInput {
   /** Host busybox that brings `lo` up in the new network namespace (a createContainer hook). */
   busybox: string;
   seccomp?: OciSeccomp;
+  /** Volumes: a host directory bind-mounted at `/mnt/<volume name>` each (names are checked safe names). */
+  volumes?: { source: string; destination: string }[];
 }
 
 /**
@@ -112,6 +114,12 @@ export function ociConfig(o: OciConfigInput): Record<string, unknown> {
         source: 'cgroup',
         options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'],
       },
+      ...(o.volumes ?? []).map((v) => ({
+        destination: v.destination,
+        type: 'bind',
+        source: v.source,
+        options: ['rbind', 'rw', 'nosuid', 'nodev'],
+      })),
     ],
     hooks: {
       // Runs inside the new namespaces as the container's root before its init, with the

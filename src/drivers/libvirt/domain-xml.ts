@@ -22,6 +22,34 @@ export interface DomainXmlInput {
   consoleLog?: string;
   /** NICs on virtledger networks: libvirt makes a tap on each bridge (made by the driver beforehand). */
   nics?: { bridge: string; mac: string }[];
+  /** Attached volumes (qcow2 files), in attach order: vdc, vdd, … */
+  volumes?: VolumeDisk[];
+}
+
+/** One volume as a libvirt `<disk>`: the same XML defines it and, alone, attaches or detaches it. */
+export interface VolumeDisk {
+  path: string;
+  /** Its index among the VM's volumes: the target `vd<c + index>`. */
+  index: number;
+  /** A serial the guest sees (/dev/disk/by-id), derived from the volume id. */
+  serial: string;
+}
+
+const MAX_VOLUMES = 16;
+
+export function volumeDiskXml(v: VolumeDisk, indent = '    '): string {
+  if (!Number.isInteger(v.index) || v.index < 0 || v.index >= MAX_VOLUMES) {
+    throw new Error(`at most ${MAX_VOLUMES} volumes per VM`);
+  }
+  const target = `vd${String.fromCharCode('c'.charCodeAt(0) + v.index)}`;
+  return [
+    `${indent}<disk type='file' device='disk'>`,
+    `${indent}  <driver name='qemu' type='qcow2'/>`,
+    `${indent}  <source file='${esc(v.path)}'/>`,
+    `${indent}  <target dev='${target}' bus='virtio'/>`,
+    `${indent}  <serial>${esc(v.serial)}</serial>`,
+    `${indent}</disk>`,
+  ].join('\n');
 }
 
 /**
@@ -73,6 +101,7 @@ export function domainXml(d: DomainXmlInput): string {
           `    </disk>`,
         ]
       : []),
+    ...(d.volumes ?? []).map((v) => volumeDiskXml(v)),
     ...interfaces(d),
     `    <serial type='pty'>`,
     ...(d.consoleLog ? [`      <log file='${esc(d.consoleLog)}' append='off'/>`] : []),

@@ -32,6 +32,8 @@ export interface DiskChainScope {
   running: () => Promise<boolean>;
   /** Redefines the (inactive) domain with this file as its disk. */
   defineWithDisk: (disk: string) => Promise<void>;
+  /** Attached volumes' files: left out of a disk-only snapshot (libvirt would give each an overlay of its own). */
+  volumes?: string[];
 }
 
 /**
@@ -113,6 +115,7 @@ export async function takeExternal(s: DiskChainScope, name: string): Promise<Sna
         '--no-metadata',
         '--diskspec',
         `vda,snapshot=external,file=${entry.pending}`,
+        ...(s.volumes ?? []).flatMap((path) => ['--diskspec', `${path},snapshot=no`]),
       ],
       s.ctx,
     );

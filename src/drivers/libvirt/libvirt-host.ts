@@ -10,6 +10,7 @@ import {
   type SnapshotInfo,
   type VmSpec,
 } from '../hypervisor-driver.port.js';
+import { volumeImagePath, volumeNodeName } from '../kit/volume-files.js';
 import type { HostPolicy } from '../kit/host-policy.js';
 import { kernelBootOf } from '../kit/image-catalog.js';
 import { HostNetworks } from '../kit/network/host-networks.js';
@@ -124,6 +125,12 @@ export class LibvirtHost {
       kernel: kernelBootOf(spec.image, this.imagesDirs),
       seed: await ensureSeed(f.vmDir, spec, ctx.signal),
       nics: (spec.nics ?? []).map((n) => ({ bridge: bridgeName(n.networkId), mac: n.mac })),
+      // A (re)define carries the VM's volumes, as attach-device --config left them.
+      volumes: (spec.volumes ?? []).map((v, index) => ({
+        path: volumeImagePath(this.storageDir, v),
+        index,
+        serial: volumeNodeName(v),
+      })),
     });
     writeFileSync(f.xml, xml);
     await this.v(['define', f.xml], ctx);
@@ -139,6 +146,7 @@ export class LibvirtHost {
       ctx,
       running: async () => isActive((await this.domstate(spec.id, ctx)).state),
       defineWithDisk: (disk) => this.defineXml(spec, f, ctx, disk),
+      volumes: (spec.volumes ?? []).map((v) => volumeImagePath(this.storageDir, v)),
     };
   }
 

@@ -11,7 +11,15 @@ import {
   type MigrationEndpoint,
   type SnapshotInfo,
   type VmSpec,
+  type DriverVolume,
 } from '../hypervisor-driver.port.js';
+import { deleteVolumeFiles } from '../kit/volume-files.js';
+import {
+  attachLibvirtVolume,
+  createLibvirtVolume,
+  detachLibvirtVolume,
+  resizeLibvirtVolume,
+} from './libvirt-volumes.js';
 import { toDriverError } from '../kit/driver-errors.js';
 import type { HostPolicy } from '../kit/host-policy.js';
 import { VmLock } from '../kit/vm-lock.js';
@@ -80,6 +88,27 @@ export class LibvirtDriver implements HypervisorDriver {
   async define(spec: VmSpec, ctx: CallContext = {}): Promise<void> {
     assertSpecSizes(spec);
     await this.exclusive(spec.id, 'define', () => defineVm(this.host, spec, ctx));
+  }
+
+  createVolume(volume: DriverVolume): Promise<void> {
+    return createLibvirtVolume(this.host.storageDir, volume);
+  }
+
+  resizeVolume(volume: DriverVolume, opts: { vmId?: string } = {}, ctx: CallContext = {}): Promise<void> {
+    return resizeLibvirtVolume(this.host, volume, opts.vmId, ctx);
+  }
+
+  deleteVolume(volume: DriverVolume): Promise<void> {
+    return deleteVolumeFiles(this.host.storageDir, volume);
+  }
+
+  /** `virsh attach-device --config` (+ `--live` when it runs): hot-plug, and kept for the next start. */
+  async attachVolume(spec: VmSpec, volume: DriverVolume, _opts: { live: boolean }, ctx: CallContext = {}) {
+    await this.exclusive(spec.id, 'attachVolume', () => attachLibvirtVolume(this.host, spec, volume, ctx));
+  }
+
+  async detachVolume(spec: VmSpec, volume: DriverVolume, _opts: { live: boolean }, ctx: CallContext = {}) {
+    await this.exclusive(spec.id, 'detachVolume', () => detachLibvirtVolume(this.host, spec, volume, ctx));
   }
 
   async start(spec: VmSpec, ctx: CallContext = {}): Promise<void> {

@@ -6,6 +6,8 @@ import { errorMessage } from '../kit/driver-errors.js';
 import { qemuDriverError } from './qmp-errors.js';
 import { hostForUri, toWire, type QemuEndpoint } from './migration-endpoint.js';
 import { createQcow2, isImageInUse } from '../kit/qemu-img.js';
+import { createVolumeImage } from '../kit/volume-files.js';
+import { exportVolumes } from './qemu-volumes.js';
 import type { QemuDomain } from './qemu-domain.js';
 import { diskBytesOf } from '../kit/safe-name.js';
 import type { QmpClient } from './qmp.client.js';
@@ -94,6 +96,9 @@ export async function prepareIncoming(dom: QemuDomain, spec: VmSpec, live: boole
     removeFile(p.disk);
     await createQcow2(p.disk, diskBytes);
   }
+  // Attached volumes: the same devices as on the source; without shared storage an empty file
+  // of the same size each, which the source mirrors into over NBD like the disk.
+  if (!shared) for (const v of spec.volumes ?? []) await createVolumeImage(dom.host.storageDir, v);
   await dom.launch(spec, { incoming: true, startPaused: !shared });
   const host = dom.host.config.migrationHost;
   try {
@@ -105,6 +110,7 @@ export async function prepareIncoming(dom: QemuDomain, spec: VmSpec, live: boole
       if (shared) return { port, nbdPort: 0 };
       const nbdPort = await startNbdServer(c, host);
       await c.execute('nbd-server-add', { device: 'disk0', name: NBD_EXPORT, writable: true });
+      await exportVolumes(c, spec.volumes);
       return { port, nbdPort };
     });
     const endpoint: QemuEndpoint = {

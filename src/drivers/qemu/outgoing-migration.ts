@@ -6,6 +6,7 @@ import { qemuDriverError } from './qmp-errors.js';
 import { hostForUri, parseEndpoint, type ColdEndpoint, type LiveEndpoint } from './migration-endpoint.js';
 import { imageInfo } from '../kit/qemu-img.js';
 import type { QemuDomain } from './qemu-domain.js';
+import { cancelVolumeMirrors, mirrorVolumes } from './qemu-volumes.js';
 import type { QmpClient } from './qmp.client.js';
 import type { QmpBlockJobInfo, QmpMigrationInfo, QmpStatusInfo } from './qmp.types.js';
 import { readJson, removeFile, storageId, tombstonePath, writeJsonAtomic } from '../kit/vm-files.js';
@@ -92,17 +93,23 @@ async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ct
     }
     if (!shared) await checkDiskForMirror(dom, e);
     const deadline = new Deadline(dom.host.config.migrationTimeoutMs, ctx.signal);
+    const volumes = dom.requireSpec().volumes ?? [];
+    const nbd = `nbd:${hostForUri(e.host)}:${e.nbdPort}`;
     await dom.qmp(async (c) => {
       try {
         if (!shared) await mirrorDisk(c, e, ctx, deadline);
+        // Attached volumes travel like the disk: one mirror each into the target's export of it.
+        if (!shared) await mirrorVolumes(c, volumes, nbd, () => deadline.check('volume mirror'));
         await c.execute('migrate-set-parameters', { 'max-bandwidth': dom.host.config.migrationBandwidth });
         await c.execute('migrate', { uri: `tcp:${hostForUri(e.host)}:${e.port}` });
         await waitForMigration(c, ctx, deadline);
       } catch (err) {
+        if (!shared) await cancelVolumeMirrors(c, volumes, true);
         await rollback(c, !shared, before.status === 'running');
         throw qemuDriverError(err, `migrate ${dom.vmId}`);
       }
       if (!shared) await endMirror(c);
+      if (!shared) await cancelVolumeMirrors(c, volumes, false);
     });
   }
   // postmigrate: the guest now runs on the target; this copy must never run again.

@@ -22,6 +22,8 @@ export interface QemuLaunch {
   loadvm?: string;
   /** NICs on virtledger networks: taps the driver made on the networks' bridges. */
   nics?: { tap: string; mac: string }[];
+  /** Attached volumes: a qcow2 blockdev each (`node`) behind a virtio-blk-pci device (`device`). */
+  volumes?: { node: string; device: string; path: string; addr: string }[];
 }
 
 /** The argv of one VM. Every path is absolute: QEMU reopens images by name when a migration activates them. */
@@ -56,6 +58,12 @@ export function qemuArgs(l: QemuLaunch): string[] {
   ];
   // Read-only: savevm skips it, and both ends of a migration build the same seed from the spec.
   if (l.seed) args.push('-drive', `file=${l.seed},format=raw,if=virtio,readonly=on,node-name=seed0`);
+  // Volumes after the seed, in attach order, with ids derived from the volume ids: a hot-plug and
+  // a migration target name the same nodes and devices as a start does.
+  for (const v of l.volumes ?? []) {
+    args.push('-blockdev', `driver=qcow2,node-name=${v.node},file.driver=file,file.filename=${v.path}`);
+    args.push('-device', `virtio-blk-pci,drive=${v.node},id=${v.device},addr=${v.addr}`);
+  }
   if (l.kernel) {
     args.push('-kernel', l.kernel.kernel, '-append', l.kernel.append);
     if (l.kernel.initrd) args.push('-initrd', l.kernel.initrd);

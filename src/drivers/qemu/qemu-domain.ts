@@ -15,6 +15,7 @@ import {
 } from './qemu-process.js';
 import { domainStateOf } from './qemu-status.js';
 import type { HostNetworks } from '../kit/network/host-networks.js';
+import { launchVolumes } from './qemu-volumes.js';
 import type { QemuHostConfig } from './qemu-uri.js';
 import type { QmpClient } from './qmp.client.js';
 import type { QmpPool } from './qmp-pool.js';
@@ -180,6 +181,7 @@ export class QemuDomain {
       kernel: kernelBootOf(spec.image, this.host.imagesDirs),
       seed: await ensureSeed(p.vmDir, spec),
       nics: plugged.map((n) => ({ tap: n.port ?? '', mac: n.mac })),
+      volumes: launchVolumes(this.host.storageDir, spec.volumes),
       ...options,
     });
     const pid = spawnDetached(this.host.config.qemuBinary, args, p.qemuLog);

@@ -4,6 +4,27 @@ import { qemuDriverError } from './qmp-errors.js';
 import { imageInfo, snapshotImage, type ImageSnapshot } from '../kit/qemu-img.js';
 import type { QemuDomain } from './qemu-domain.js';
 import { runQmpJob } from './qmp-jobs.js';
+import { volumeImagePath, volumeNodeName } from '../kit/volume-files.js';
+
+/**
+ * The attached volumes a snapshot covers: each volume's qcow2 holds the snapshot of its own
+ * blocks beside the disk's (a revert or delete touches the volumes that have that snapshot; one
+ * attached later has none). `withTag`: only those whose image holds the snapshot.
+ */
+async function volumeImages(dom: QemuDomain, withTag?: string): Promise<{ node: string; path: string }[]> {
+  const all = (dom.readSpec()?.volumes ?? []).map((v) => ({
+    node: volumeNodeName(v),
+    path: volumeImagePath(dom.host.storageDir, v),
+  }));
+  if (withTag === undefined) return all;
+  const out: { node: string; path: string }[] = [];
+  for (const v of all) {
+    if (!existsSync(v.path)) continue;
+    const info = await imageInfo(v.path, { forceShare: true });
+    if ((info.snapshots ?? []).some((x) => x.name === withTag)) out.push(v);
+  }
+  return out;
+}
 
 const JOB_TIMEOUT_MS = 120_000;
 /** Internal snapshots live in the qcow2 of disk0; the vmstate goes there too. */
@@ -48,6 +69,8 @@ export async function takeSnapshot(dom: QemuDomain, name: string, memory: boolea
     }
     return existing; // a retried request must not fail on its own first success
   }
+  const volumes = await volumeImages(dom);
+  const devices = [DISK_NODE, ...volumes.map((v) => v.node)];
   try {
     if (live) {
       const status = await dom.queryStatus();
@@ -59,16 +82,19 @@ export async function takeSnapshot(dom: QemuDomain, name: string, memory: boolea
           runQmpJob(
             c,
             'snapshot-save',
-            { tag: name, vmstate: DISK_NODE, devices: [DISK_NODE] },
+            { tag: name, vmstate: DISK_NODE, devices },
             {
               timeoutMs: JOB_TIMEOUT_MS,
             },
           ),
         );
       } else {
-        await dom.qmp((c) => c.execute('blockdev-snapshot-internal-sync', { device: DISK_NODE, name }));
+        await dom.qmp(async (c) => {
+          for (const device of devices) await c.execute('blockdev-snapshot-internal-sync', { device, name });
+        });
       }
     } else {
+      for (const v of volumes) await snapshotImage(v.path, 'create', name);
       await snapshotImage(dom.paths.disk, 'create', name);
     }
   } catch (err) {
@@ -88,6 +114,7 @@ export async function takeSnapshot(dom: QemuDomain, name: string, memory: boolea
 export async function revertSnapshot(dom: QemuDomain, name: string): Promise<DomainState> {
   const snap = await find(dom, name);
   if (!snap) throw new DriverError('not_found', `VM ${dom.vmId} has no snapshot ${name}`);
+  const volumes = await volumeImages(dom, name);
   try {
     const live = dom.livePid() !== undefined;
     if (snap.memory && live) {
@@ -95,7 +122,7 @@ export async function revertSnapshot(dom: QemuDomain, name: string): Promise<Dom
         await runQmpJob(
           c,
           'snapshot-load',
-          { tag: name, vmstate: DISK_NODE, devices: [DISK_NODE] },
+          { tag: name, vmstate: DISK_NODE, devices: [DISK_NODE, ...volumes.map((v) => v.node)] },
           {
             timeoutMs: JOB_TIMEOUT_MS,
           },
@@ -107,6 +134,7 @@ export async function revertSnapshot(dom: QemuDomain, name: string): Promise<Dom
       await dom.launch(dom.requireSpec(), { loadvm: name });
     } else {
       if (live) await dom.terminate({ graceful: false, timeoutMs: 0 });
+      for (const v of volumes) await snapshotImage(v.path, 'apply', name);
       await snapshotImage(dom.paths.disk, 'apply', name);
     }
   } catch (err) {
@@ -118,12 +146,13 @@ export async function revertSnapshot(dom: QemuDomain, name: string): Promise<Dom
 export async function deleteSnapshot(dom: QemuDomain, name: string): Promise<void> {
   if (!existsSync(dom.paths.disk)) throw new DriverError('not_found', `VM ${dom.vmId} has no disk on this host`);
   if (!(await find(dom, name))) return;
+  const volumes = await volumeImages(dom, name);
+  const devices = [DISK_NODE, ...volumes.map((v) => v.node)];
   try {
     if (dom.livePid() !== undefined) {
-      await dom.qmp((c) =>
-        runQmpJob(c, 'snapshot-delete', { tag: name, devices: [DISK_NODE] }, { timeoutMs: JOB_TIMEOUT_MS }),
-      );
+      await dom.qmp((c) => runQmpJob(c, 'snapshot-delete', { tag: name, devices }, { timeoutMs: JOB_TIMEOUT_MS }));
     } else {
+      for (const v of volumes) await snapshotImage(v.path, 'delete', name);
       await snapshotImage(dom.paths.disk, 'delete', name);
     }
   } catch (err) {

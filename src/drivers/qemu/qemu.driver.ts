@@ -14,7 +14,10 @@ import {
   type MigrationEndpoint,
   type SnapshotInfo,
   type VmSpec,
+  type DriverVolume,
 } from '../hypervisor-driver.port.js';
+import { createVolumeImage, deleteVolumeFiles, growVolumeImage } from '../kit/volume-files.js';
+import { attachQemuVolume, detachQemuVolume, growLive, withVolumes } from './qemu-volume-verbs.js';
 import { qemuDriverError, qmpErrorMapper } from './qmp-errors.js';
 import { abortIncoming, finishIncoming, prepareIncoming } from './incoming-migration.js';
 import { VmLock } from '../kit/vm-lock.js';
@@ -175,8 +178,40 @@ export class QemuDriver implements HypervisorDriver {
         }
         await dom.kill(); // shutdown / guest-panicked / internal-error: start afresh
       }
-      await dom.launch(await this.applySize(dom, stored, spec));
+      const sized = await this.applySize(dom, stored, spec);
+      // The VM's volumes are the control plane's (the job's spec), not whatever define stored.
+      const next = withVolumes(sized, spec.volumes);
+      if (next !== sized) dom.writeSpec(next);
+      await dom.launch(next);
     });
+  }
+
+  createVolume(volume: DriverVolume): Promise<void> {
+    return createVolumeImage(this.host.storageDir, volume).then(() => undefined);
+  }
+
+  /** Attached to a VM running here: grown live through its QEMU; otherwise the file, with qemu-img. */
+  async resizeVolume(volume: DriverVolume, opts: { vmId?: string } = {}): Promise<void> {
+    if (opts.vmId) {
+      const dom = this.domain(opts.vmId);
+      if (await this.exclusive(dom, 'resizeVolume', () => growLive(dom, volume))) return;
+    }
+    await growVolumeImage(this.host.storageDir, volume);
+  }
+
+  deleteVolume(volume: DriverVolume): Promise<void> {
+    return deleteVolumeFiles(this.host.storageDir, volume);
+  }
+
+  /** Into the stored spec (next start) and, when the VM runs, hot-plugged over QMP. */
+  async attachVolume(spec: VmSpec, volume: DriverVolume, opts: { live: boolean }): Promise<void> {
+    const dom = this.domain(spec.id);
+    await this.exclusive(dom, 'attachVolume', () => attachQemuVolume(dom, volume, opts));
+  }
+
+  async detachVolume(spec: VmSpec, volume: DriverVolume): Promise<void> {
+    const dom = this.domain(spec.id);
+    await this.exclusive(dom, 'detachVolume', () => detachQemuVolume(dom, volume));
   }
 
   /**

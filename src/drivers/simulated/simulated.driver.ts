@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
+import { deleteVolumeFiles, volumeImagePath, volumesDir } from '../kit/volume-files.js';
 import {
+  type DriverVolume,
   DriverError,
   type CallContext,
   type DomainInfo,
@@ -348,6 +352,31 @@ export class SimulatedDriver implements HypervisorDriver {
 
   private endpoint(token: string): MigrationEndpoint {
     return { host: this.store.dir, token };
+  }
+
+  /** Volumes here are marker files at the real path: enough for the control plane's paths and tests. */
+  async createVolume(volume: DriverVolume): Promise<void> {
+    await mkdir(volumesDir(this.host.storageDir), { recursive: true });
+    await writeFile(volumeImagePath(this.host.storageDir, volume), JSON.stringify(volume));
+  }
+
+  async resizeVolume(volume: DriverVolume): Promise<void> {
+    await writeFile(volumeImagePath(this.host.storageDir, volume), JSON.stringify(volume));
+  }
+
+  async deleteVolume(volume: DriverVolume): Promise<void> {
+    await deleteVolumeFiles(this.host.storageDir, volume);
+  }
+
+  async attachVolume(spec: VmSpec, volume: DriverVolume): Promise<void> {
+    this.usable(spec.id, 'attach a volume to');
+    if (!existsSync(volumeImagePath(this.host.storageDir, volume))) {
+      throw new DriverError('not_found', `simulated: volume ${volume.volumeId} has no file on host ${this.host.id}`);
+    }
+  }
+
+  async detachVolume(spec: VmSpec): Promise<void> {
+    this.usable(spec.id, 'detach a volume from');
   }
 
   private require(vmId: string): SimDomain {

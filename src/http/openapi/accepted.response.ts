@@ -7,4 +7,7 @@ export class AcceptedResponse {
 
   @ApiPropertyOptional({ format: 'uuid', example: '7c9e6679-7425-40de-944b-e07fc1f90ae7' })
   vmId?: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'The volume a volume command (or an attach/detach) acts on' })
+  volumeId?: string;
 }

@@ -52,7 +52,15 @@ export class HostFleetController {
       id,
       {
         type: 'UpdateHost',
-        ...(body.capacity ? { capacity: { vcpus: body.capacity.vcpus, memoryMiB: body.capacity.memoryMiB } } : {}),
+        ...(body.capacity
+          ? {
+              capacity: {
+                vcpus: body.capacity.vcpus,
+                memoryMiB: body.capacity.memoryMiB,
+                ...(body.capacity.diskGiB !== undefined ? { diskGiB: body.capacity.diskGiB } : {}),
+              },
+            }
+          : {}),
         ...(labels ? { labels } : {}),
       },
       p,

@@ -124,7 +124,11 @@ export class HostsController {
         name: body.name,
         driver: body.driver,
         uri: body.uri,
-        capacity: { vcpus: body.capacity.vcpus, memoryMiB: body.capacity.memoryMiB },
+        capacity: {
+          vcpus: body.capacity.vcpus,
+          memoryMiB: body.capacity.memoryMiB,
+          ...(body.capacity.diskGiB !== undefined ? { diskGiB: body.capacity.diskGiB } : {}),
+        },
         capabilities,
         ...(labels ? { labels } : {}),
       },

@@ -4,7 +4,13 @@ import type { OperationListFilter } from '../../projections/list-filters.js';
 import type { AnyOperationKind, OperationStatus } from '../../projections/read-model.types.js';
 
 const STATUSES: readonly OperationStatus[] = ['pending', 'running', 'succeeded', 'failed', 'cancelled'];
-const KINDS: readonly AnyOperationKind[] = [...OPERATION_KINDS, 'rebuild'];
+const KINDS: readonly AnyOperationKind[] = [
+  ...OPERATION_KINDS,
+  'rebuild',
+  'createVolume',
+  'resizeVolume',
+  'deleteVolume',
+];
 
 /** `GET /v1/operations?vmId=&principal=&status=&kind=` (status and kind: comma lists). */
 export function parseOperationListFilter(q: {

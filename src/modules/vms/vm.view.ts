@@ -1,5 +1,5 @@
 import { vmProject, type VmState } from '../../domain/vm/vm.state.js';
-import type { RestartPolicy, SnapshotRecord, VmStateName } from '../../domain/vm/vm.types.js';
+import type { RestartPolicy, SnapshotRecord, VmStateName, VolumeSpec } from '../../domain/vm/vm.types.js';
 
 /** A restart healing scheduled and has not begun. */
 export interface ScheduledRestartView {
@@ -32,6 +32,8 @@ export interface VmView {
   diskGiB: number;
   image?: string;
   snapshots: SnapshotRecord[];
+  /** Attached volumes, in attach order. */
+  volumes: VolumeSpec[];
   revision: number;
   createdAt: string;
   updatedAt: string;
@@ -86,6 +88,7 @@ export function toVmView(state: VmState, revision: bigint | string, createdAt: s
     ...(spec?.hostSelector ? { hostSelector: spec.hostSelector } : {}),
     ...(spec?.placement ? { placement: spec.placement } : {}),
     snapshots: state.snapshots,
+    volumes: (spec?.volumes ?? []).map(({ volumeId, name, sizeGiB }) => ({ volumeId, name, sizeGiB })),
     revision: Number(revision),
     createdAt,
     updatedAt,

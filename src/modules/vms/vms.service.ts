@@ -43,6 +43,7 @@ import { explain, type WhyView } from './why.js';
 import { internalSnapshotsTravel } from '../../application/migration-targets.js';
 import { DomainError } from '../../domain/domain-error.js';
 import { VmPlacement, type PlacementAsk } from './vm-placement.js';
+import { claimForCreate, releaseClaims } from '../../application/volume-claims.js';
 
 export interface Accepted {
   operationId: string;
@@ -169,6 +170,7 @@ export class VmsService {
       sshKeys?: string[];
       nics?: { networkId: string }[];
       restartPolicy?: RestartPolicy;
+      volumes?: string[];
     } & PlacementAsk,
     ctx: CommandContext,
   ): Promise<Accepted> {
@@ -196,44 +198,70 @@ export class VmsService {
     await checkNetworks(this.aggregates, networkIds);
     const vmId = randomUUID();
     const operationId = randomUUID();
-    const { vcpus, memoryMiB, diskGiB } = body;
     const meta = { principal: ctx.principal.id, correlationId: operationId, causationId: `http:${operationId}` };
-    await admitVm(this.aggregates, this.readModels, project, vmId, { vcpus, memoryMiB, diskGiB }, meta, () =>
-      this.clock.now(),
-    );
-    // After the quota admission: a refused quota leaves no group member behind (a refused group only an in-flight quota count).
-    const hostId = await this.placement.admit(body, placement, vmId, project, meta);
-    // Addresses before the VM's first event, so the spec the hosts get carries them (see network-admission.ts).
-    const nics = await allocateNics(this.aggregates, vmId, project, networkIds, ctx.principal.id, operationId, () =>
-      this.clock.now(),
-    );
-    await this.run(
-      vmId,
-      {
-        type: 'CreateVm',
+    // Volumes pin the VM to their host; they are claimed for it before the create is recorded.
+    const claimed = body.volumes?.length
+      ? await claimForCreate(
+          this.aggregates,
+          { volumeIds: body.volumes, vmId, operationId, project, hostId: body.hostId ?? null },
+          (p) => mayUse(ctx.principal, p),
+          meta,
+        )
+      : undefined;
+    const pinned = claimed?.hostId ?? body.hostId;
+    const { vcpus, memoryMiB, diskGiB } = body;
+    try {
+      await admitVm(this.aggregates, this.readModels, project, vmId, { vcpus, memoryMiB, diskGiB }, meta, () =>
+        this.clock.now(),
+      );
+      // After the quota admission: a refused quota leaves no group member behind (a refused group only an in-flight quota count).
+      const hostId = await this.placement.admit(
+        { ...body, ...(pinned ? { hostId: pinned } : {}) },
+        placement,
         vmId,
-        operationId,
-        spec: {
-          name: body.name,
-          vcpus: body.vcpus,
-          memoryMiB: body.memoryMiB,
-          diskGiB: body.diskGiB,
-          ...(body.image ? { image: body.image } : {}),
-          ...(catalogImage ? { catalogImage } : {}),
-          ...(body.userData !== undefined ? { userData: body.userData } : {}),
-          ...(body.sshKeys?.length ? { sshKeys: body.sshKeys } : {}),
-          ...placement,
-          ...(nics.length ? { nics } : {}),
-        },
-        hostId: hostId ?? null,
-        start: body.start ?? true,
         project,
-        ...(body.restartPolicy ? { restartPolicy: body.restartPolicy } : {}),
-      },
-      ctx,
-    ).catch((err: unknown) =>
-      releaseUnlessRecorded(this.aggregates, vmId, networkIds, ctx.principal.id, operationId, err),
-    );
+        meta,
+      );
+      // Addresses before the VM's first event, so the spec the hosts get carries them (see network-admission.ts).
+      const nics = await allocateNics(this.aggregates, vmId, project, networkIds, ctx.principal.id, operationId, () =>
+        this.clock.now(),
+      );
+      await this.run(
+        vmId,
+        {
+          type: 'CreateVm',
+          vmId,
+          operationId,
+          spec: {
+            name: body.name,
+            vcpus: body.vcpus,
+            memoryMiB: body.memoryMiB,
+            diskGiB: body.diskGiB,
+            ...(body.image ? { image: body.image } : {}),
+            ...(catalogImage ? { catalogImage } : {}),
+            ...(body.userData !== undefined ? { userData: body.userData } : {}),
+            ...(body.sshKeys?.length ? { sshKeys: body.sshKeys } : {}),
+            ...placement,
+            ...(nics.length ? { nics } : {}),
+            ...(claimed ? { volumes: claimed.volumes } : {}),
+          },
+          hostId: hostId ?? null,
+          start: body.start ?? true,
+          project,
+          ...(body.restartPolicy ? { restartPolicy: body.restartPolicy } : {}),
+        },
+        ctx,
+      ).catch((err: unknown) =>
+        releaseUnlessRecorded(this.aggregates, vmId, networkIds, ctx.principal.id, operationId, err),
+      );
+    } catch (err) {
+      // Refused after the claims (quota, placement group, addresses, a race): the volumes are free again.
+      if (claimed) {
+        const ids = claimed.volumes.map((v) => v.volumeId);
+        await releaseClaims(this.aggregates, ids, vmId, operationId, 'the create was refused', meta);
+      }
+      throw err;
+    }
     return { operationId, vmId };
   }
 

@@ -27,6 +27,18 @@ export class CapacityDto {
   @Min(16)
   @Max(1073741824)
   memoryMiB!: number;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 0,
+    maximum: 1073741824,
+    description: 'Disk for VM disks and volumes; absent = not counted (unlimited)',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1073741824)
+  diskGiB?: number;
 }
 
 export class RegisterHostDto extends ReasonDto {

@@ -12,7 +12,7 @@ import type { Covers, Undocumented } from '../../../http/openapi/covers.js';
 // and not here fails the build.
 
 const STATUSES: OperationStatus[] = ['pending', 'running', 'succeeded', 'failed', 'cancelled'];
-const KINDS: AnyOperationKind[] = [...OPERATION_KINDS, 'rebuild'];
+const KINDS: AnyOperationKind[] = [...OPERATION_KINDS, 'rebuild', 'createVolume', 'resizeVolume', 'deleteVolume'];
 
 export class OperationProgressResponse {
   @ApiPropertyOptional({ example: 'migrating memory' })
@@ -91,6 +91,9 @@ export class OperationResponse implements OperationView {
 
   @ApiPropertyOptional({ format: 'uuid', description: 'A migration started by an evacuation: the evacuation' })
   parentOperationId?: string;
+
+  @ApiPropertyOptional({ description: 'The volume a volume operation (or an attach/detach) acts on' })
+  volumeId?: string;
 
   @ApiPropertyOptional({ type: [String], description: 'evacuate: its child operations (one migration per VM)' })
   children?: string[];

@@ -101,6 +101,17 @@ export class CreateVmDto extends ReasonDto {
   @MaxLength(USER_DATA_MAX)
   userData?: string;
 
+  @ApiPropertyOptional({
+    type: [String],
+    description: "Volume ids (of the VM's project, all on one host: the VM is placed there), at most 16",
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(16)
+  @IsString({ each: true })
+  @Matches(ID_PATTERN, { each: true, message: `each of volumes ${NAME_RULE}` })
+  volumes?: string[];
+
   @ApiPropertyOptional({ type: [String], description: 'SSH public keys (OpenSSH one-line format), at most 32' })
   @IsOptional()
   @IsArray()

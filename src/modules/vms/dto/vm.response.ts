@@ -5,6 +5,7 @@ import {
   type RestartPolicy,
   type SnapshotRecord,
   type VmStateName,
+  type VolumeSpec,
 } from '../../../domain/vm/vm.types.js';
 import { AsOfResponse } from '../../../http/openapi/as-of.response.js';
 import type { ScheduledRestartView, VmNicView, VmView } from '../vm.view.js';
@@ -22,6 +23,17 @@ export class SnapshotResponse implements SnapshotRecord {
 
   @ApiProperty({ format: 'date-time' })
   createdAt!: string;
+}
+
+export class AttachedVolumeResponse implements VolumeSpec {
+  @ApiProperty({ format: 'uuid' })
+  volumeId!: string;
+
+  @ApiProperty({ example: 'data' })
+  name!: string;
+
+  @ApiProperty({ type: 'integer', example: 10 })
+  sizeGiB!: number;
 }
 
 export class PendingOperationResponse {
@@ -149,6 +161,9 @@ export class VmResponse implements VmView {
 
   @ApiProperty({ type: [SnapshotResponse] })
   snapshots!: SnapshotResponse[];
+
+  @ApiProperty({ type: [AttachedVolumeResponse], description: 'Attached volumes, in attach order' })
+  volumes!: AttachedVolumeResponse[];
 
   @ApiProperty({ type: 'integer', description: 'Stream revision (also the ETag)', example: 3 })
   revision!: number;
