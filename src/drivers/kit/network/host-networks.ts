@@ -92,7 +92,7 @@ export class HostNetworks {
     return this.plug(
       vmId,
       nics,
-      (i) => tapName(vmId, i),
+      (i) => this.portFree(vmId, tapName(vmId, i), tapName(`${this.owner}/${vmId}`, i)),
       async (nic, plugged) => {
         await ensureTap(plugged.port ?? '', plugged.bridge);
       },
@@ -276,6 +276,26 @@ export class HostNetworks {
 
   private memberName(vmId: string): string {
     return `${this.owner}--${vmId}`;
+  }
+
+  /**
+   * The VM's usual port name, unless another owner in this namespace holds it for the same VM: a
+   * migration between two hosts sharing a network namespace (two workers on one machine) has the
+   * source's port open while the target plugs its own, so the target takes a name of its own.
+   */
+  private portFree(vmId: string, usual: string, alternative: string): string {
+    let owners: string[];
+    try {
+      owners = readdirSync(join(this.root, 'vms'));
+    } catch {
+      return usual;
+    }
+    const held = owners.some(
+      (o) =>
+        o !== this.owner &&
+        (readJson<VmRecord>(join(this.root, 'vms', o, `${vmId}.json`))?.ports ?? []).includes(usual),
+    );
+    return held ? alternative : usual;
   }
 
   private recordPath(vmId: string): string {
