@@ -150,13 +150,13 @@ describe('issue 15 end to end: image, network, consoles, volume, live migration 
     assert.ok(await pings(ca, nicB.ip), 'a pings b');
     assert.ok(await pings(ca, nicC.ip), 'a pings the container');
 
-    // A volume, hot-plugged into a running VM: a new 1 GiB disk in the guest.
-    const volumeId = await createVolume(t, { name: 'data', sizeGiB: 1, hostId: 'day1-a' });
-    const before = await shell(ca, "awk '$3 == 1048576 { print $4 }' /proc/partitions");
-    assert.equal(before, '', 'no 1 GiB disk before the attach');
+    // A volume, hot-plugged into a running VM: a new 2 GiB disk in the guest.
+    const volumeId = await createVolume(t, { name: 'data', sizeGiB: 2, hostId: 'day1-a' });
+    const before = await shell(ca, "awk '$3 == 2097152 { print $4 }' /proc/partitions");
+    assert.equal(before, '', 'no 2 GiB disk before the attach (the VM disk is 1 GiB)');
     await attachOk(t, a, volumeId);
     const dev = await waitUntil('the volume in /proc/partitions', async () => {
-      const d = await shell(ca, "awk '$3 == 1048576 { print $4 }' /proc/partitions");
+      const d = await shell(ca, "awk '$3 == 2097152 { print $4 }' /proc/partitions");
       return /^vd[a-z]$/.test(d) ? d : undefined;
     });
     await shell(ca, `echo day-one-data > /dev/${dev}; sync`);
@@ -178,7 +178,7 @@ describe('issue 15 end to end: image, network, consoles, volume, live migration 
 
     await detachOk(t, a, volumeId);
     await waitUntil('the volume gone from the guest', async () =>
-      (await shell(ca2, "awk '$3 == 1048576 { print $4 }' /proc/partitions")) === '' ? true : undefined,
+      (await shell(ca2, "awk '$3 == 2097152 { print $4 }' /proc/partitions")) === '' ? true : undefined,
     );
     const deleted = await volumeOp(t, 'delete', `/v1/volumes/${volumeId}`);
     assert.equal(deleted.operation.status, 'succeeded', JSON.stringify(deleted.operation));
