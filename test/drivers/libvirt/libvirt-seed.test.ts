@@ -5,50 +5,26 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
-import type { LibvirtDriver } from '../../../src/drivers/libvirt/libvirt.driver.js';
-import { ensureGuest } from '../qemu/guest-console.js';
-import {
-  ensureDaemons,
-  libvirtSkipReason,
-  LibvirtTestEnv,
-  virshSync,
-  vmSpec,
-  type LibvirtDaemons,
-} from './libvirt-test-env.js';
+import { describe, test } from 'node:test';
+import { libvirtSkipReason, libvirtSuite, virshSync, vmSpec } from './libvirt-test-env.js';
 
 const skip = libvirtSkipReason() ?? false;
 
 describe('libvirt: the NoCloud seed on a running domain (real libvirtd)', { skip, timeout: 300_000 }, () => {
-  let daemons: LibvirtDaemons;
-  let env: LibvirtTestEnv;
-  let d: LibvirtDriver;
-  let image: string;
-
-  before(() => {
-    daemons = ensureDaemons();
-    env = new LibvirtTestEnv();
-    const guest = ensureGuest();
-    d = env.driver('lvseed', daemons.uri, { images: guest.imagesDir });
-    image = guest.image;
-  });
-  after(async () => {
-    await env?.cleanup();
-    daemons?.stop();
-  });
+  const s = libvirtSuite('lvseed', { guest: true });
 
   test('userData and sshKeys: a read-only cidata ISO as vdb of the running domain; destroy removes it', async () => {
     const marker = `VL-LIBVIRT-SEED-${Date.now()}`;
     const spec = vmSpec({
-      image,
+      image: s.image,
       userData: `#cloud-config\n# ${marker}\n`,
       sshKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvirtledgerseedtestkey0000000000000000000 seed@libvirt'],
     });
-    const name = d.domainName(spec.id);
-    await d.define(spec);
-    await d.start(spec);
-    assert.equal(virshSync(daemons.uri, ['domstate', name]).trim(), 'running');
-    const disks = virshSync(daemons.uri, ['domblklist', name, '--details'])
+    const name = s.d.domainName(spec.id);
+    await s.d.define(spec);
+    await s.d.start(spec);
+    assert.equal(virshSync(s.daemons.uri, ['domstate', name]).trim(), 'running');
+    const disks = virshSync(s.daemons.uri, ['domblklist', name, '--details'])
       .split('\n')
       .map((l) => l.trim().split(/\s+/))
       .filter((cols) => cols.length === 4 && cols[0] === 'file');
@@ -56,7 +32,7 @@ describe('libvirt: the NoCloud seed on a running domain (real libvirtd)', { skip
     assert.ok(seed, `vdb attached: ${JSON.stringify(disks)}`);
     const iso = seed[3]!;
     assert.match(iso, /seed\.iso$/);
-    assert.match(virshSync(daemons.uri, ['dumpxml', name]), /<source file='[^']*seed\.iso'[^]*?<readonly\/>/);
+    assert.match(virshSync(s.daemons.uri, ['dumpxml', name]), /<source file='[^']*seed\.iso'[^]*?<readonly\/>/);
     const bytes = readFileSync(iso);
     // ISO 9660 keeps the volume label at byte 32808: cloud-init's NoCloud finds the seed by it.
     assert.equal(bytes.subarray(32808, 32814).toString('latin1'), 'cidata');
@@ -65,15 +41,15 @@ describe('libvirt: the NoCloud seed on a running domain (real libvirtd)', { skip
     assert.ok(text.includes('seed@libvirt'), 'the key in meta-data');
     assert.ok(text.includes(`instance-id: "${spec.id}"`), 'meta-data names the instance');
 
-    await d.destroy(spec);
+    await s.d.destroy(spec);
     assert.equal(existsSync(iso), false, 'the seed went with the VM');
   });
 
   test('no user data: no seed disk', async () => {
-    const spec = vmSpec({ image });
-    await d.define(spec);
-    const xml = virshSync(daemons.uri, ['dumpxml', d.domainName(spec.id)]);
+    const spec = vmSpec({ image: s.image });
+    await s.d.define(spec);
+    const xml = virshSync(s.daemons.uri, ['dumpxml', s.d.domainName(spec.id)]);
     assert.doesNotMatch(xml, /seed\.iso/);
-    await d.destroy(spec);
+    await s.d.destroy(spec);
   });
 });

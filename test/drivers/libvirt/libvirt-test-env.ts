@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
 import { LibvirtDriver } from '../../../src/drivers/libvirt/libvirt.driver.js';
+import { after, before } from 'node:test';
+import { ensureGuest } from '../qemu/guest-console.js';
 import { repoRoot, sleep } from '../qemu/qemu-test-env.js';
 import { waitFor as waitForCondition } from '../../support/wait.js';
 
@@ -153,4 +155,54 @@ export function qemuPidsOf(domainName: string): number[] {
 /** Polls until `read()` is truthy. */
 export async function waitFor<T>(what: string, read: () => Promise<T> | T, timeoutMs: number): Promise<T> {
   return waitForCondition(read, { what, timeoutMs, intervalMs: 100 });
+}
+
+/** What a libvirt suite works with, ready once its `before` ran. */
+export interface LibvirtSuite {
+  readonly daemons: LibvirtDaemons;
+  readonly env: LibvirtTestEnv;
+  readonly d: LibvirtDriver;
+  /** The test guest's image name (when the suite asked for the guest). */
+  readonly image: string;
+}
+
+/**
+ * The setup every libvirt driver suite shares, called inside its `describe`: the daemons, a temp
+ * env and one driver for `hostId` (with the test guest's images when `guest`), all cleaned up after.
+ */
+export function libvirtSuite(hostId: string, opts: { guest?: boolean } = {}): LibvirtSuite {
+  const state: { daemons?: LibvirtDaemons; env?: LibvirtTestEnv; d?: LibvirtDriver; image?: string } = {};
+  before(() => {
+    state.daemons = ensureDaemons();
+    state.env = new LibvirtTestEnv();
+    if (opts.guest) {
+      const guest = ensureGuest();
+      state.d = state.env.driver(hostId, state.daemons.uri, { images: guest.imagesDir });
+      state.image = guest.image;
+    } else {
+      state.d = state.env.driver(hostId, state.daemons.uri);
+    }
+  });
+  after(async () => {
+    await state.env?.cleanup();
+    state.daemons?.stop();
+  });
+  const ready = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`libvirt suite: ${what} is set in before()`);
+    return v;
+  };
+  return {
+    get daemons() {
+      return ready(state.daemons, 'daemons');
+    },
+    get env() {
+      return ready(state.env, 'env');
+    },
+    get d() {
+      return ready(state.d, 'the driver');
+    },
+    get image() {
+      return ready(state.image, 'the guest image');
+    },
+  };
 }

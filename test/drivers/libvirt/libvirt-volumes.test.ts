@@ -6,74 +6,55 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { LibvirtDriver } from '../../../src/drivers/libvirt/libvirt.driver.js';
+import { describe, test } from 'node:test';
 import { volumeImagePath } from '../../../src/drivers/kit/volume-files.js';
-import { ensureGuest, waitForLog } from '../qemu/guest-console.js';
-import {
-  ensureDaemons,
-  libvirtSkipReason,
-  LibvirtTestEnv,
-  virshSync,
-  vmSpec,
-  type LibvirtDaemons,
-} from './libvirt-test-env.js';
+import { waitForLog } from '../qemu/guest-console.js';
+import { libvirtSkipReason, libvirtSuite, virshSync, vmSpec } from './libvirt-test-env.js';
 
 const skip = libvirtSkipReason() ?? false;
 
 describe('libvirt driver: volumes (real libvirtd, a TCG Linux guest)', { skip, timeout: 600_000 }, () => {
-  let daemons: LibvirtDaemons;
-  let env: LibvirtTestEnv;
-  let d: LibvirtDriver;
-  let image: string;
-
-  before(() => {
-    daemons = ensureDaemons();
-    env = new LibvirtTestEnv();
-    const guest = ensureGuest();
-    d = env.driver('lvvol', daemons.uri, { images: guest.imagesDir });
-    image = guest.image;
-  });
-  after(async () => {
-    await env?.cleanup();
-    daemons?.stop();
-  });
+  const s = libvirtSuite('lvvol', { guest: true });
 
   test('cold attach into the definition, detach live, hot attach live and into the definition', async () => {
-    const spec = vmSpec({ image });
-    const name = d.domainName(spec.id);
+    const spec = vmSpec({ image: s.image });
+    const name = s.d.domainName(spec.id);
     const volume = { volumeId: '0f4b6a1e-8c2d-4e7f-9a3b-5c6d7e8f9a0b', name: 'data', sizeGiB: 1 };
-    const path = volumeImagePath(d.storageDir, volume);
-    const listed = (live: boolean) => virshSync(daemons.uri, ['domblklist', name, ...(live ? [] : ['--inactive'])]);
+    const path = volumeImagePath(s.d.storageDir, volume);
+    const listed = (live: boolean) => virshSync(s.daemons.uri, ['domblklist', name, ...(live ? [] : ['--inactive'])]);
 
-    await d.define(spec);
-    await d.createVolume(volume);
-    await d.attachVolume(spec, volume, { live: false });
-    await d.attachVolume(spec, volume, { live: false }); // a redelivery: already there
+    await s.d.define(spec);
+    await s.d.createVolume(volume);
+    await s.d.attachVolume(spec, volume, { live: false });
+    await s.d.attachVolume(spec, volume, { live: false }); // a redelivery: already there
     assert.match(listed(false), new RegExp(`vdc\\s+${path}`));
     assert.match(
-      virshSync(daemons.uri, ['dumpxml', '--inactive', name]),
+      virshSync(s.daemons.uri, ['dumpxml', '--inactive', name]),
       /<serial>vol-0f4b6a1e8c2d4e7f9a3b5c6d<\/serial>/,
     );
 
-    await d.start(spec);
-    await waitForLog(join(d.files(spec.id).vmDir, 'console.log'), 'GUEST-READY', 120_000);
+    await s.d.start(spec);
+    await waitForLog(join(s.d.files(spec.id).vmDir, 'console.log'), 'GUEST-READY', 120_000);
     assert.match(listed(true), new RegExp(`vdc\\s+${path}`), 'the running guest has it');
 
-    await d.detachVolume(spec, volume, { live: true });
+    await s.d.detachVolume(spec, volume, { live: true });
     assert.doesNotMatch(listed(true), new RegExp(path), 'gone from the running domain');
     assert.doesNotMatch(listed(false), new RegExp(path), 'gone from the definition');
 
-    await d.attachVolume(spec, volume, { live: true });
+    await s.d.attachVolume(spec, volume, { live: true });
     assert.match(listed(true), new RegExp(path), 'hot-plugged into the running domain');
     assert.match(listed(false), new RegExp(path), 'and kept for the next start');
 
     // A disk-only snapshot overlays the VM's disk only: the volume stays its own file.
-    await d.snapshot({ ...spec, volumes: [volume] }, 'disk1', { memory: false });
+    await s.d.snapshot({ ...spec, volumes: [volume] }, 'disk1', { memory: false });
     assert.match(listed(true), new RegExp(`vdc\\s+${path}`), 'the volume keeps its file after a disk snapshot');
-    assert.doesNotMatch(listed(true), new RegExp(`vda\\s+${d.files(spec.id).disk}$`, 'm'), 'the disk got its overlay');
+    assert.doesNotMatch(
+      listed(true),
+      new RegExp(`vda\\s+${s.d.files(spec.id).disk}$`, 'm'),
+      'the disk got its overlay',
+    );
 
-    await d.destroy(spec);
-    await d.deleteVolume(volume);
+    await s.d.destroy(spec);
+    await s.d.deleteVolume(volume);
   });
 });
