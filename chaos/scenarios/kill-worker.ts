@@ -29,6 +29,7 @@ async function killLoop(
   everyMs: number,
   busy: () => boolean,
   seed: number,
+  counter: { kills: number } = { kills: 0 },
 ): Promise<number> {
   const rnd = mulberry32(seed);
   let kills = 0;
@@ -37,6 +38,7 @@ async function killLoop(
     if (!busy()) break;
     await proc.kill9();
     kills++;
+    counter.kills = kills;
     await sleep(200 + rnd() * 500);
     proc.start();
   }
@@ -95,19 +97,24 @@ export async function runQemu(size: KillWorkerSize): Promise<ScenarioRow> {
     const { hostId, hosts, worker } = await c.startWithHost('qemu-a', 'qemu', uri);
     const ops = new Operations(c.client);
     let busy = true;
-    const killing = killLoop(worker, size.killEveryMs, () => busy, (size.seed ?? 1) * 104729);
+    const counter = { kills: 0 };
+    const killing = killLoop(worker, size.killEveryMs, () => busy, (size.seed ?? 1) * 104729, counter);
     try {
-      const vmIds = await createVms(
-        ops,
-        Array.from({ length: size.vms }, (_, i) => ({ name: `kq-${i}`, hostId })),
-        180000,
-      );
-      await runChains(c.client, ops, vmIds, {
-        commandsPerVm: size.commandsPerVm,
-        opTimeoutMs: 180000,
-        seed: size.seed ?? 1,
-        deleteEvery: 2,
-      });
+      // Another round of VMs and commands until a kill landed: a quick machine may finish a round
+      // before the first kill, and a run with no fault injected proves nothing.
+      for (let round = 0; round === 0 || (counter.kills === 0 && round < 6); round++) {
+        const vmIds = await createVms(
+          ops,
+          Array.from({ length: size.vms }, (_, i) => ({ name: `kq-${round}-${i}`, hostId })),
+          180000,
+        );
+        await runChains(c.client, ops, vmIds, {
+          commandsPerVm: size.commandsPerVm,
+          opTimeoutMs: 180000,
+          seed: (size.seed ?? 1) + round,
+          deleteEvery: 2,
+        });
+      }
     } finally {
       busy = false;
     }

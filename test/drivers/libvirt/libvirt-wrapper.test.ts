@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { kvmUsable } from '../../../src/drivers/kit/kvm-probe.js';
 import { DriverError, type MigrationEndpoint } from '../../../src/drivers/hypervisor-driver.port.js';
 import { driverCapabilities } from '../../../src/drivers/driver-registry.js';
 import { DomainEventStream, parseEventLine } from '../../../src/drivers/libvirt/domain-events.js';
@@ -294,7 +295,12 @@ describe('libvirt driver: virsh wrapper, parsers and domain XML (test:/// driver
     assert.equal(q.liveMigration, true);
     assert.equal(q.memorySnapshots, true);
     assert.equal(q.hardwareAcceleration, false);
-    assert.equal(driverCapabilities('libvirt', 'qemu:///system?domainType=kvm').hardwareAcceleration, true);
+    // A remote libvirtd's KVM cannot be probed from here: declared as asked.
+    assert.equal(driverCapabilities('libvirt', 'qemu+tcp://hv2/system?domainType=kvm').hardwareAcceleration, true);
+    // A local one is probed: accepted only where this machine really has KVM.
+    const local = () => driverCapabilities('libvirt', 'qemu:///system?domainType=kvm');
+    if (kvmUsable()) assert.equal(local().hardwareAcceleration, true);
+    else assert.throws(local, /domainType=kvm: this machine has no usable KVM/);
     const t = driverCapabilities('libvirt', 'test:///default');
     assert.equal(t.liveMigration, false);
     assert.equal(t.diskSnapshots, true);
