@@ -237,6 +237,7 @@ for (const { store, skip } of STORE_KINDS) {
           { name: 'hosts', position: head },
           { name: 'images', position: head },
           { name: 'networks', position: head },
+          { name: 'volumes', position: head },
         ],
       });
     });
