@@ -3,13 +3,15 @@ import { DEFAULT_PROJECT, hasLimits, type VmFootprint } from '../domain/project/
 import { DomainError } from '../domain/domain-error.js';
 import { projectStream } from '../domain/streams.js';
 import type { VmState } from '../domain/vm/vm.state.js';
-import type { VmRecord } from '../projections/read-model.types.js';
+import type { VolumeState } from '../domain/volume/volume.state.js';
+import type { VmRecord, VolumeRecord } from '../projections/read-model.types.js';
 import { handleCommand, type CommandMeta } from './handle-command.js';
 import type { AggregateLoader } from './load-aggregate.js';
 
-/** What admission reads of the read models: every VM ever created in a project. */
+/** What admission reads of the read models: every VM ever created in a project, and every volume. */
 export interface ProjectVms {
   vmsOfProject(project: string): Promise<VmRecord[]>;
+  listVolumes(): Promise<VolumeRecord[]>;
 }
 
 /**
@@ -44,17 +46,97 @@ export async function admitVm(
   const { state } = await aggregates.load(projectDecider, stream);
   if (!state.exists && project !== DEFAULT_PROJECT) throw new DomainError('not_found', `project ${project} not found`);
   if (!hasLimits(state.quotas)) return;
-  const settled: Record<string, VmFootprint | null> = {};
-  for (const r of await vms.vmsOfProject(project)) {
-    if (!r.state.id) continue;
-    const spec = r.state.spec;
-    settled[r.state.id] = countsAgainstQuota(r.state) && spec ? spec : null;
-  }
+  const { settled, settledVolumes } = await settledUsage(vms, project);
   await handleCommand(
     aggregates,
     projectDecider,
     stream,
-    { type: 'AdmitVm', project, vmId, footprint, settled, at: now().toISOString(), inFlightMs: IN_FLIGHT_MS },
+    {
+      type: 'AdmitVm',
+      project,
+      vmId,
+      footprint,
+      settled,
+      settledVolumes,
+      at: now().toISOString(),
+      inFlightMs: IN_FLIGHT_MS,
+    },
+    meta,
+    { now },
+  );
+}
+
+/**
+ * The disk a volume takes from its project's diskGiB: from its create request until deleted
+ * (a deleting one still has its file), nothing once its create failed; a grow in flight counts
+ * at its new size.
+ */
+export function volumeQuotaSize(v: VolumeState): number | null {
+  if (!v.exists || v.status === 'deleted' || v.status === 'failed') return null;
+  return Math.max(v.sizeGiB, v.pending?.sizeGiB ?? 0);
+}
+
+/** What the read models know of a project's VMs and volumes, as admission commands take it. */
+export async function settledUsage(
+  rm: ProjectVms,
+  project: string,
+): Promise<{ settled: Record<string, VmFootprint | null>; settledVolumes: Record<string, number | null> }> {
+  const settled: Record<string, VmFootprint | null> = {};
+  for (const r of await rm.vmsOfProject(project)) {
+    if (!r.state.id) continue;
+    const spec = r.state.spec;
+    settled[r.state.id] = countsAgainstQuota(r.state) && spec ? spec : null;
+  }
+  const settledVolumes: Record<string, number | null> = {};
+  for (const r of await rm.listVolumes()) {
+    if (r.state.id && r.state.project === project) settledVolumes[r.state.id] = volumeQuotaSize(r.state);
+  }
+  return { settled, settledVolumes };
+}
+
+/**
+ * Reserves a volume's size (a create's, or a grow's new size) in its project's diskGiB before
+ * the volume's request event, with the same expected-revision serialization as admitVm: of ten
+ * concurrent creates only those that fit are admitted, in any number of API processes.
+ */
+export async function admitVolume(
+  aggregates: AggregateLoader,
+  rm: ProjectVms,
+  project: string,
+  volumeId: string,
+  sizeGiB: number,
+  meta: CommandMeta,
+  now: () => Date,
+): Promise<void> {
+  const stream = projectStream(project);
+  const { state } = await aggregates.load(projectDecider, stream);
+  if (!state.exists && project !== DEFAULT_PROJECT) throw new DomainError('not_found', `project ${project} not found`);
+  if (state.quotas.diskGiB === undefined) return;
+  const { settled, settledVolumes } = await settledUsage(rm, project);
+  const at = now().toISOString();
+  await handleCommand(
+    aggregates,
+    projectDecider,
+    stream,
+    { type: 'AdmitVolume', project, volumeId, sizeGiB, settled, settledVolumes, at, inFlightMs: IN_FLIGHT_MS },
+    meta,
+    { now },
+  );
+}
+
+/** Gives back an admission whose volume request was never appended (no host could take it). */
+export async function releaseVolumeAdmission(
+  aggregates: AggregateLoader,
+  project: string,
+  volumeId: string,
+  meta: CommandMeta,
+  now: () => Date,
+): Promise<void> {
+  await handleCommand(
+    aggregates,
+    projectDecider,
+    projectStream(project),
+    { type: 'ReleaseVolumeAdmission', project, volumeId, at: now().toISOString() },
     meta,
     { now },
   );

@@ -16,6 +16,24 @@ export type ProjectCommand =
       vmId: string;
       footprint: VmFootprint;
       settled: Record<string, VmFootprint | null>;
+      /** The read model's volumes of the project: the size each takes now, null for one that no longer counts. */
+      settledVolumes?: Record<string, number | null>;
       at: string;
       inFlightMs: number;
-    };
+    }
+  | {
+      /**
+       * Reserve `sizeGiB` (the volume's whole size: a create's, or a grow's new one) against the
+       * project's diskGiB, counting VM disks and volumes alike; only the growth is requested.
+       */
+      type: 'AdmitVolume';
+      project: string;
+      volumeId: string;
+      sizeGiB: number;
+      settled: Record<string, VmFootprint | null>;
+      settledVolumes: Record<string, number | null>;
+      at: string;
+      inFlightMs: number;
+    }
+  /** An admitted volume whose first event was never appended (no host could take it). */
+  | { type: 'ReleaseVolumeAdmission'; project: string; volumeId: string; at: string };

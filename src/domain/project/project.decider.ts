@@ -2,6 +2,7 @@ import type { Decider } from '../decider.js';
 import { DomainError } from '../domain-error.js';
 import type { ProjectCommand } from './project.commands.js';
 import type { ProjectEvent } from './project.events.js';
+import { admitVolume, releaseVolume, volumesDiskGiB, type VolumeUsageInput } from './project.volumes.js';
 import { evolveProject, initialProjectState, type ProjectState } from './project.state.js';
 import {
   addFootprint,
@@ -19,9 +20,16 @@ function usable(state: ProjectState, name: string): boolean {
   return state.exists || name === DEFAULT_PROJECT;
 }
 
-/** Live VMs the read model knows, plus admissions it does not show yet that are still in flight. */
-export function projectUsage(state: ProjectState, cmd: Pick<Cmd<'AdmitVm'>, 'settled' | 'at' | 'inFlightMs'>): Usage {
+/**
+ * Live VMs the read model knows, plus admissions it does not show yet that are still in flight;
+ * diskGiB adds the project's volumes (see project.volumes.ts).
+ */
+export function projectUsage(
+  state: ProjectState,
+  cmd: Pick<Cmd<'AdmitVm'>, 'settled' | 'at' | 'inFlightMs'> & VolumeUsageInput,
+): Usage {
   let usage = emptyUsage();
+  usage.diskGiB = volumesDiskGiB(state, cmd);
   for (const f of Object.values(cmd.settled)) if (f) usage = addFootprint(usage, f);
   const horizon = Date.parse(cmd.at) - cmd.inFlightMs;
   for (const a of state.admissions) {
@@ -80,6 +88,11 @@ export function decideProject(cmd: ProjectCommand, state: ProjectState): Project
     }
     case 'AdmitVm':
       return admit(cmd, state);
+    case 'AdmitVolume':
+      if (!usable(state, cmd.project)) throw new DomainError('not_found', `project ${cmd.project} not found`);
+      return admitVolume(cmd, state, projectUsage(state, cmd).diskGiB);
+    case 'ReleaseVolumeAdmission':
+      return releaseVolume(cmd, state);
   }
 }
 

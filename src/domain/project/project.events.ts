@@ -6,12 +6,22 @@ export type ProjectQuotasChanged = DomainEvent<'ProjectQuotasChanged', { name: s
 /** Room reserved for a VM about to be created; its append is what serializes concurrent creates. */
 export type ProjectVmAdmitted = DomainEvent<'ProjectVmAdmitted', VmFootprint & { vmId: string; at: string }>;
 
-export type ProjectEvent = ProjectCreated | ProjectQuotasChanged | ProjectVmAdmitted;
+/** Room reserved for a volume's size (its create, or the new size of a grow); same serialization as VMs. */
+export type ProjectVolumeAdmitted = DomainEvent<
+  'ProjectVolumeAdmitted',
+  { volumeId: string; sizeGiB: number; at: string }
+>;
+/** The admitted volume was never recorded (its host was refused): its room is given back at once. */
+export type ProjectVolumeReleased = DomainEvent<'ProjectVolumeReleased', { volumeId: string; at: string }>;
+export type ProjectEvent =
+  ProjectCreated | ProjectQuotasChanged | ProjectVmAdmitted | ProjectVolumeAdmitted | ProjectVolumeReleased;
 
 export const PROJECT_EVENT_TYPES: readonly ProjectEvent['type'][] = [
   'ProjectCreated',
   'ProjectQuotasChanged',
   'ProjectVmAdmitted',
+  'ProjectVolumeAdmitted',
+  'ProjectVolumeReleased',
 ];
 
 export function isProjectEventType(type: string): type is ProjectEvent['type'] {

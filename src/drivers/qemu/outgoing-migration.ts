@@ -7,6 +7,7 @@ import { hostForUri, parseEndpoint, type ColdEndpoint, type LiveEndpoint } from 
 import { imageInfo } from '../kit/qemu-img.js';
 import type { QemuDomain } from './qemu-domain.js';
 import { cancelVolumeMirrors, mirrorVolumes } from './qemu-volumes.js';
+import { deleteVolumeFiles } from '../kit/volume-files.js';
 import type { QmpClient } from './qmp.client.js';
 import type { QmpBlockJobInfo, QmpMigrationInfo, QmpStatusInfo } from './qmp.types.js';
 import { readJson, removeFile, storageId, tombstonePath, writeJsonAtomic } from '../kit/vm-files.js';
@@ -113,9 +114,14 @@ async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ct
     });
   }
   // postmigrate: the guest now runs on the target; this copy must never run again.
+  // Read before the files go: the spec is one of them.
+  const carried = shared ? [] : (dom.requireSpec().volumes ?? []);
   await dom.terminate({ graceful: false, timeoutMs: 0 });
   if (shared) dom.removeRuntimeFiles();
   else dom.removeAllFiles();
+  // The volumes were mirrored to the target like the disk; this copy is stale from now on, so
+  // it goes like the disk does (a retried call finds nothing to remove).
+  for (const v of carried) await deleteVolumeFiles(dom.host.storageDir, v);
 }
 
 async function checkDiskForMirror(dom: QemuDomain, e: LiveEndpoint): Promise<void> {

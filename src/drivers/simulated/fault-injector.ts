@@ -7,6 +7,9 @@ import type { SimulatedOptions, SimulatedVerb } from './simulated-options.js';
 /** Observation verbs: a random failure rate leaves them alone so reconciliation sees the truth. */
 const OBSERVERS: ReadonlySet<SimulatedVerb> = new Set(['status', 'listDomains']);
 
+/** Volume verbs fail only when failVerbs names them: existing random-failure hosts keep their volumes working. */
+const OPT_IN: ReadonlySet<SimulatedVerb> = new Set(['createVolume', 'resizeVolume']);
+
 /** Latency, random failures and hangs, as the host URI asks. */
 export class FaultInjector {
   private readonly random: () => number;
@@ -57,7 +60,7 @@ export class FaultInjector {
   }
 
   maybeFail(verb: SimulatedVerb): void {
-    const eligible = this.opts.failVerbs ? this.opts.failVerbs.has(verb) : !OBSERVERS.has(verb);
+    const eligible = this.opts.failVerbs ? this.opts.failVerbs.has(verb) : !OBSERVERS.has(verb) && !OPT_IN.has(verb);
     if (!eligible || this.opts.failureRate <= 0) return;
     if (this.random() < this.opts.failureRate) throw new DriverError('failed', `simulated failure: ${verb}`);
   }

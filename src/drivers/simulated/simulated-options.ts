@@ -19,6 +19,8 @@ export const SIMULATED_VERBS = [
   'abortIncoming',
   'status',
   'listDomains',
+  'createVolume',
+  'resizeVolume',
 ] as const;
 
 export type SimulatedVerb = (typeof SIMULATED_VERBS)[number];

@@ -356,11 +356,13 @@ export class SimulatedDriver implements HypervisorDriver {
 
   /** Volumes here are marker files at the real path: enough for the control plane's paths and tests. */
   async createVolume(volume: DriverVolume): Promise<void> {
+    this.faults.maybeFail('createVolume');
     await mkdir(volumesDir(this.host.storageDir), { recursive: true });
     await writeFile(volumeImagePath(this.host.storageDir, volume), JSON.stringify(volume));
   }
 
   async resizeVolume(volume: DriverVolume): Promise<void> {
+    this.faults.maybeFail('resizeVolume');
     await writeFile(volumeImagePath(this.host.storageDir, volume), JSON.stringify(volume));
   }
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { handleCommand } from '../../application/handle-command.js';
 import type { AggregateLoader } from '../../application/load-aggregate.js';
-import { countsAgainstQuota } from '../../application/project-admission.js';
+import { countsAgainstQuota, volumeQuotaSize } from '../../application/project-admission.js';
 import type { ProjectCommand } from '../../domain/project/project.commands.js';
 import { projectDecider } from '../../domain/project/project.decider.js';
 import {
@@ -20,11 +20,18 @@ import { AGGREGATES, CLOCK, PROJECTIONS, READ_MODELS, type Clock, type Projectio
 import type { ReadModels } from '../../projections/read-models.js';
 import type { QuotasDto } from './dto/project.dto.js';
 
-/** The v1 project shape: quotas (absent = unlimited) and what the project's live VMs use now. */
+/** usage.diskGiB by where it goes. */
+export interface DiskUsage {
+  vms: number;
+  volumes: number;
+}
+
+/** The v1 project shape: quotas (absent = unlimited) and what the project's live VMs and volumes use now. */
 export interface ProjectView {
   name: string;
   quotas: Quotas;
   usage: Usage;
+  diskUsage: DiskUsage;
   createdAt: string | null;
   updatedAt: string | null;
 }
@@ -52,7 +59,7 @@ export class ProjectsService {
 
   private async run(cmd: ProjectCommand, p: Principal, reason: string | undefined): Promise<void> {
     const operationId = randomUUID();
-    const name = cmd.type === 'AdmitVm' ? cmd.project : cmd.name;
+    const name = 'project' in cmd ? cmd.project : cmd.name;
     const result = await handleCommand(
       this.aggregates,
       projectDecider,
@@ -76,10 +83,12 @@ export class ProjectsService {
     const { state } = await this.aggregates.load(projectDecider, projectStream(name));
     if (!state.exists && name !== DEFAULT_PROJECT) throw new NotFoundException(`project ${name} not found`);
     const rec = await this.readModels.getProject(name);
+    const { usage, diskUsage } = await this.usage(name);
     return {
       name,
       quotas: state.quotas,
-      usage: await this.usage(name),
+      usage,
+      diskUsage,
       createdAt: rec?.createdAt ?? null,
       updatedAt: rec?.updatedAt ?? null,
     };
@@ -100,12 +109,17 @@ export class ProjectsService {
     return views.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  private async usage(name: string): Promise<Usage> {
+  private async usage(name: string): Promise<{ usage: Usage; diskUsage: DiskUsage }> {
     let usage = emptyUsage();
     for (const r of await this.readModels.vmsOfProject(name)) {
       if (countsAgainstQuota(r.state) && r.state.spec) usage = addFootprint(usage, r.state.spec);
     }
-    return usage;
+    let volumes = 0;
+    for (const r of await this.readModels.listVolumes()) {
+      if (r.state.project === name) volumes += volumeQuotaSize(r.state) ?? 0;
+    }
+    const diskUsage = { vms: usage.diskGiB, volumes };
+    return { usage: { ...usage, diskGiB: usage.diskGiB + volumes }, diskUsage };
   }
 }
 

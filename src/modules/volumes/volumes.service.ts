@@ -2,6 +2,7 @@ import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { handleCommand, type CommandMeta } from '../../application/handle-command.js';
 import type { AggregateLoader } from '../../application/load-aggregate.js';
+import { admitVolume, releaseVolumeAdmission } from '../../application/project-admission.js';
 import { releaseClaims, visibleVolume } from '../../application/volume-claims.js';
 import { hotplugsVolumes, keepsVolumes } from '../../application/volume-drivers.js';
 import { DomainError } from '../../domain/domain-error.js';
@@ -126,13 +127,41 @@ export class VolumesService {
     const volumeId = randomUUID();
     const operationId = randomUUID();
     const meta = this.meta(operationId, ctx);
-    const hostId = await this.reserveDisk(volumeId, operationId, body.sizeGiB, body.hostId, meta);
-    await this.volumeCommand(
-      volumeId,
-      { type: 'CreateVolume', volumeId, operationId, name: body.name, sizeGiB: body.sizeGiB, hostId, project },
-      meta,
-    );
+    await this.admit(project, volumeId, body.sizeGiB, meta);
+    await this.unlessRefused(project, volumeId, meta, async () => {
+      const hostId = await this.reserveDisk(volumeId, operationId, body.sizeGiB, body.hostId, meta);
+      await this.volumeCommand(
+        volumeId,
+        { type: 'CreateVolume', volumeId, operationId, name: body.name, sizeGiB: body.sizeGiB, hostId, project },
+        meta,
+      );
+    });
     return { operationId, volumeId };
+  }
+
+  /** The project's diskGiB quota first: a 429 here has appended nothing anywhere. */
+  private admit(project: string, volumeId: string, sizeGiB: number, meta: CommandMeta): Promise<void> {
+    return admitVolume(this.aggregates, this.readModels, project, volumeId, sizeGiB, meta, () => this.clock.now());
+  }
+
+  /**
+   * Runs what follows an admission; when it is refused before the volume's own event (no host
+   * has room, a concurrent change), the admission is given back so it does not hold the quota.
+   */
+  private async unlessRefused(
+    project: string,
+    volumeId: string,
+    meta: CommandMeta,
+    work: () => Promise<void>,
+  ): Promise<void> {
+    try {
+      await work();
+    } catch (err) {
+      if (err instanceof DomainError) {
+        await releaseVolumeAdmission(this.aggregates, project, volumeId, meta, () => this.clock.now());
+      }
+      throw err;
+    }
   }
 
   async resize(volumeId: string, sizeGiB: number, ctx: VolumeContext): Promise<VolumeAccepted> {
@@ -146,17 +175,20 @@ export class VolumesService {
       throw new DomainError('conflict', `sizeGiB: volume ${volumeId} already has ${sizeGiB} GiB`);
     }
     const meta = this.meta(operationId, ctx);
-    if (state.hostId) {
-      await handleCommand(
-        this.aggregates,
-        hostDecider,
-        hostStream(state.hostId),
-        { type: 'ReserveVolumeDisk', volumeId, operationId, sizeGiB },
-        meta,
-        { now: () => this.clock.now() },
-      );
-    }
-    await this.volumeCommand(volumeId, cmd, meta);
+    await this.admit(state.project, volumeId, sizeGiB, meta);
+    await this.unlessRefused(state.project, volumeId, meta, async () => {
+      if (state.hostId) {
+        await handleCommand(
+          this.aggregates,
+          hostDecider,
+          hostStream(state.hostId),
+          { type: 'ReserveVolumeDisk', volumeId, operationId, sizeGiB },
+          meta,
+          { now: () => this.clock.now() },
+        );
+      }
+      await this.volumeCommand(volumeId, cmd, meta);
+    });
     return { operationId, volumeId };
   }
 

@@ -146,6 +146,7 @@ describe(
       assert.equal((await partitions(b)).get(dev), 2 * 1024 * 1024, 'the volume is still attached after the migration');
       assert.equal(await b.run(`head -c 8 /dev/${dev}`), 'VLDATA42', 'its data came along');
       assert.ok(existsSync(join(storage.b.dir, 'volumes', `${volumeId}.qcow2`)), 'the file is on the target host');
+      assert.ok(!existsSync(fileOnA), 'the source copy was removed once the migration succeeded');
       await waitUntil('the volume record follows its VM', async () => {
         const v = await t.as('viewer').get(`/v1/volumes/${volumeId}`);
         return v.body.hostId === hosts.b ? true : undefined;

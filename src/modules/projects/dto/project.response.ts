@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { Quotas, Usage } from '../../../domain/project/project.types.js';
-import type { ProjectView } from '../projects.service.js';
+import type { DiskUsage, ProjectView } from '../projects.service.js';
 import type { Covers, Undocumented } from '../../../http/openapi/covers.js';
 
 // `implements` ties each schema to the view it documents: a field added to the view
@@ -34,6 +34,15 @@ export class UsageResponse implements Usage {
   diskGiB!: number;
 }
 
+/** Where usage.diskGiB comes from: VM disks and volumes count against the same quota. */
+export class DiskUsageResponse implements DiskUsage {
+  @ApiProperty({ type: 'integer', description: 'GiB of the live VMs’ own disks' })
+  vms!: number;
+
+  @ApiProperty({ type: 'integer', description: 'GiB of the project’s volumes (a grow in flight at its new size)' })
+  volumes!: number;
+}
+
 export class ProjectResponse implements ProjectView {
   @ApiProperty({ example: 'team-a' })
   name!: string;
@@ -41,8 +50,11 @@ export class ProjectResponse implements ProjectView {
   @ApiProperty({ type: QuotasResponse })
   quotas!: QuotasResponse;
 
-  @ApiProperty({ type: UsageResponse, description: "What the project's live VMs use now" })
+  @ApiProperty({ type: UsageResponse, description: "What the project's live VMs and volumes use now" })
   usage!: UsageResponse;
+
+  @ApiProperty({ type: DiskUsageResponse, description: 'usage.diskGiB split between VM disks and volumes' })
+  diskUsage!: DiskUsageResponse;
 
   @ApiProperty({ type: 'string', format: 'date-time', nullable: true, description: 'Null for the implicit default' })
   createdAt!: string | null;
