@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { dirname, join } from 'node:path';
 import { DriverError, type CallContext } from '../hypervisor-driver.port.js';
 import type { LibvirtEndpoint } from './migration-endpoint.js';
+import type { LiveVolumes } from './libvirt-volume-migration.js';
 import { pollMigrationProgress } from './migration-progress.js';
 
 /** One virsh call on the source host's connection (the driver's, with its deadline). */
@@ -22,6 +23,8 @@ export interface LiveMigration {
   endpoint: LibvirtEndpoint;
   shared: boolean;
   timeoutMs: number;
+  /** Attached volumes to mirror beside the disk (no shared storage). */
+  volumes?: LiveVolumes;
 }
 
 /**
@@ -39,11 +42,13 @@ export async function migrateLive(virsh: VirshCall, m: LiveMigration, ctx: CallC
   } else {
     const xml = await virsh(['dumpxml', '--migratable', m.domain], ctx);
     const renamed = xml.split(`'${m.disk}'`).join(`'${m.endpoint.diskPath}'`);
-    const rewritten = rewriteVmDir(renamed, m.vmDir, dirname(m.endpoint.diskPath));
+    const moved = rewriteVmDir(renamed, m.vmDir, dirname(m.endpoint.diskPath));
+    const rewritten = m.volumes ? rewriteVmDir(moved, m.volumes.fromDir, m.volumes.toDir) : moved;
     if (rewritten === xml) throw new DriverError('failed', `the domain XML of ${m.domain} names no file in ${m.vmDir}`);
     xmlFile = join(m.vmDir, `migrate-${createHash('sha256').update(m.endpoint.uri).digest('hex').slice(0, 8)}.xml`);
     writeFileSync(xmlFile, rewritten);
-    args.push('--copy-storage-all', '--migrate-disks', 'vda', '--xml', xmlFile, '--persistent-xml', xmlFile);
+    const disks = ['vda', ...(m.volumes?.targets ?? [])].join(',');
+    args.push('--copy-storage-all', '--migrate-disks', disks, '--xml', xmlFile, '--persistent-xml', xmlFile);
   }
   const stopPolling = ctx.onProgress ? pollMigrationProgress(m.uri, m.domain, ctx.onProgress, 250) : () => undefined;
   try {
