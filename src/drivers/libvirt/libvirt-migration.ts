@@ -3,7 +3,6 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { dirname, join } from 'node:path';
 import { DriverError, type CallContext } from '../hypervisor-driver.port.js';
 import type { LibvirtEndpoint } from './migration-endpoint.js';
-import type { LiveVolumes } from './libvirt-volume-migration.js';
 import { pollMigrationProgress } from './migration-progress.js';
 
 /** One virsh call on the source host's connection (the driver's, with its deadline). */
@@ -11,6 +10,14 @@ export type VirshCall = (args: string[], ctx: CallContext, timeoutMs?: number) =
 
 /** Where a cold migration leaves the snapshot metadata for the target (inside the VM's dir there). */
 const HANDOVER_DIR = 'incoming-snapshots';
+
+/** What a live migration without shared storage adds for the volumes: their devices and the dir to rewrite. */
+export interface LiveVolumes {
+  fromDir: string;
+  toDir: string;
+  /** The running domain's targets (vdc…) whose file is one of this host's volumes. */
+  targets: string[];
+}
 
 export interface LiveMigration {
   /** The source libvirtd's URI (for the progress poller). */

@@ -4,6 +4,7 @@ import { DriverError, type CallContext, type VmSpec } from '../hypervisor-driver
 import { runTool } from '../kit/run-tool.js';
 import { volumeImagePath, volumesDir } from '../kit/volume-files.js';
 import type { LibvirtHost } from './libvirt-host.js';
+import type { LiveVolumes } from './libvirt-migration.js';
 import type { LibvirtEndpoint } from './migration-endpoint.js';
 import { blockList, createLibvirtVolume } from './libvirt-volumes.js';
 
@@ -34,14 +35,6 @@ function targetVolumesDir(spec: VmSpec, e: LibvirtEndpoint): string | undefined 
     throw new DriverError('conflict', `VM ${spec.id} has volumes and the target (${e.uri}) did not say where they go`);
   }
   return e.volumesDir;
-}
-
-/** What a live migration without shared storage adds for the volumes: their devices and the dir to rewrite. */
-export interface LiveVolumes {
-  fromDir: string;
-  toDir: string;
-  /** The running domain's targets (vdc…) whose file is one of this host's volumes. */
-  targets: string[];
 }
 
 export async function liveVolumes(
