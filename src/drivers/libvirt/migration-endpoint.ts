@@ -61,6 +61,7 @@ export function parseEndpoint(raw: MigrationEndpoint, vmId: string): LibvirtEndp
     (typeof volumesDir !== 'string' ||
       !isAbsolute(volumesDir) ||
       normalize(volumesDir) !== volumesDir ||
+      volumesDir.endsWith('/') ||
       basename(volumesDir) !== 'volumes')
   ) {
     throw bad(`volumesDir ${String(volumesDir)}`);
