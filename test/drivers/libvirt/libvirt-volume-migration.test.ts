@@ -8,10 +8,14 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DriverError, type DriverVolume, type VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
 import { volumeImagePath } from '../../../src/drivers/kit/volume-files.js';
 import type { LibvirtDriver } from '../../../src/drivers/libvirt/libvirt.driver.js';
+import { startTestApp, waitOperation, type TestApp } from '../../support/app.js';
+import { assertError, storeEvents } from '../../support/e2e.js';
+import { createVolume } from '../../support/volumes.js';
 import { hasPattern, writePattern } from '../qemu/qemu-test-env.js';
 import {
   ensureDaemons,
@@ -142,3 +146,58 @@ describe('libvirt: attached volumes through migration and snapshots (real daemon
     await a.deleteVolume(volume);
   });
 });
+
+describe(
+  'api: a libvirt VM with a volume (real libvirtd through the app and its worker)',
+  { skip, timeout: 600_000 },
+  () => {
+    let daemons: LibvirtDaemons;
+    let env: LibvirtTestEnv;
+    let t: TestApp;
+
+    before(async () => {
+      daemons = ensureDaemons();
+      env = new LibvirtTestEnv('vl-lvvolapi-');
+      t = await startTestApp();
+    });
+    after(async () => {
+      await t?.close();
+      await env?.cleanup([daemons.uri]);
+      daemons?.stop();
+    });
+
+    test('a disk-only snapshot is a 422 naming memory, nothing recorded; a memory snapshot is taken', async () => {
+      const host = await t.as('admin').post('/v1/hosts', {
+        name: 'lv-vol-api',
+        driver: 'libvirt',
+        uri: `${daemons.uri}?storage=${join(env.root, 'storage-api')}&stopTimeoutMs=2000&domainType=qemu`,
+        capacity: { vcpus: 4, memoryMiB: 2048, diskGiB: 20 },
+      });
+      assert.equal(host.status, 201, JSON.stringify(host.body));
+      const hostId = host.body.id as string;
+      const volumeId = await createVolume(t, { name: 'data', sizeGiB: 1, hostId });
+      const created = await t
+        .as('operator')
+        .post('/v1/vms', { name: 'lvvol', vcpus: 1, memoryMiB: 64, diskGiB: 1, hostId, volumes: [volumeId] });
+      assert.equal(created.status, 202, JSON.stringify(created.body));
+      const vmId = created.body.vmId as string;
+      assert.equal((await waitOperation(t, created.body.operationId as string)).status, 'succeeded');
+
+      const before = (await storeEvents(t)).length;
+      const res = await t.as('operator').post(`/v1/vms/${vmId}/snapshots`, { name: 'disk1', memory: false });
+      assertError(res as never, 422);
+      assert.match(String(res.body.message), /volumes attached.*disk-only/);
+      assert.deepEqual((res.body.details as { fields?: string[] } | undefined)?.fields, ['memory']);
+      assert.equal((await storeEvents(t)).length, before, 'a refused request appended an event');
+
+      const mem = await t.as('operator').post(`/v1/vms/${vmId}/snapshots`, { name: 'mem1' });
+      assert.equal(mem.status, 202, JSON.stringify(mem.body));
+      const op = await waitOperation(t, mem.body.operationId as string);
+      assert.equal(op.status, 'succeeded', JSON.stringify(op));
+
+      const del = await t.as('operator').delete(`/v1/vms/${vmId}`);
+      assert.equal(del.status, 202, JSON.stringify(del.body));
+      await waitOperation(t, del.body.operationId as string);
+    });
+  },
+);
