@@ -72,7 +72,7 @@ const RULES = [
   // The system libvirtd (and the peer .ci/services/libvirt.sh starts) is one daemon for every
   // file; these also boot TCG guests.
   {
-    test: /^dist\/test\/drivers\/libvirt\/libvirt(-lifecycle|-migration|-events|-console|-network|-seed|-resize|-volumes|\.contract)\.test\.js$/,
+    test: /^dist\/test\/drivers\/libvirt\/libvirt(-lifecycle|-migration|-events|-console|-network|-seed|-resize|-volumes|-volume-migration|\.contract)\.test\.js$/,
     slots: 2,
     locks: ['libvirtd'],
   },

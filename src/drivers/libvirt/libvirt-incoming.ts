@@ -2,16 +2,20 @@ import { existsSync, rmSync } from 'node:fs';
 import { DriverError, type CallContext, type MigrationEndpoint, type VmSpec } from '../hypervisor-driver.port.js';
 import { createQcow2 } from '../kit/qemu-img.js';
 import { diskBytesOf } from '../kit/safe-name.js';
+import { volumesDir } from '../kit/volume-files.js';
 import { readJson, storageId, writeJsonAtomic } from '../kit/vm-files.js';
 import { activeDisk, readChainRecord, tidy } from './libvirt-external-snapshots.js';
 import { isActive, type LibvirtHost } from './libvirt-host.js';
 import { redefineSnapshots } from './libvirt-migration.js';
+import { readyIncomingVolumes } from './libvirt-volume-migration.js';
 import { toWire, type LibvirtEndpoint } from './migration-endpoint.js';
 
 /** What prepareIncoming made, so an abort removes exactly that and a retried prepare answers the same. */
 interface IncomingRecord {
   createdVmDir: boolean;
   createdDisk: boolean;
+  /** Volume files made empty here for the VM's attached volumes (removed again by an abort). */
+  createdVolumes?: string[];
   endpoint: MigrationEndpoint;
 }
 
@@ -38,6 +42,7 @@ export async function prepareIncoming(
   // On shared storage the source's disk is already here, and is kept as it is.
   const createdDisk = !existsSync(f.disk);
   if (createdDisk) await createQcow2(f.disk, diskBytesOf(spec));
+  const createdVolumes = await readyIncomingVolumes(h, spec);
   const endpoint: LibvirtEndpoint = {
     driver: 'libvirt',
     mode: opts.live ? 'live' : 'cold',
@@ -46,8 +51,9 @@ export async function prepareIncoming(
     storageId: storageId(h.storageDir),
     diskPath: f.disk,
     diskBytes: diskBytesOf(spec),
+    volumesDir: volumesDir(h.storageDir),
   };
-  const record: IncomingRecord = { createdVmDir, createdDisk, endpoint: toWire(endpoint) };
+  const record: IncomingRecord = { createdVmDir, createdDisk, createdVolumes, endpoint: toWire(endpoint) };
   writeJsonAtomic(f.incoming, record);
   return record.endpoint;
 }
@@ -90,6 +96,7 @@ export async function abortIncoming(h: LibvirtHost, spec: VmSpec, ctx: CallConte
   if (s.state === 'absent') {
     if (record.createdVmDir) rmSync(f.vmDir, { recursive: true, force: true });
     else if (record.createdDisk) rmSync(f.disk, { force: true });
+    for (const path of record.createdVolumes ?? []) rmSync(path, { force: true });
   }
   rmSync(f.incoming, { force: true });
 }

@@ -11,6 +11,14 @@ export type VirshCall = (args: string[], ctx: CallContext, timeoutMs?: number) =
 /** Where a cold migration leaves the snapshot metadata for the target (inside the VM's dir there). */
 const HANDOVER_DIR = 'incoming-snapshots';
 
+/** What a live migration without shared storage adds for the volumes: their devices and the dir to rewrite. */
+export interface LiveVolumes {
+  fromDir: string;
+  toDir: string;
+  /** The running domain's targets (vdc…) whose file is one of this host's volumes. */
+  targets: string[];
+}
+
 export interface LiveMigration {
   /** The source libvirtd's URI (for the progress poller). */
   uri: string;
@@ -22,6 +30,8 @@ export interface LiveMigration {
   endpoint: LibvirtEndpoint;
   shared: boolean;
   timeoutMs: number;
+  /** Attached volumes to mirror beside the disk (no shared storage). */
+  volumes?: LiveVolumes;
 }
 
 /**
@@ -39,11 +49,13 @@ export async function migrateLive(virsh: VirshCall, m: LiveMigration, ctx: CallC
   } else {
     const xml = await virsh(['dumpxml', '--migratable', m.domain], ctx);
     const renamed = xml.split(`'${m.disk}'`).join(`'${m.endpoint.diskPath}'`);
-    const rewritten = rewriteVmDir(renamed, m.vmDir, dirname(m.endpoint.diskPath));
+    const moved = rewriteVmDir(renamed, m.vmDir, dirname(m.endpoint.diskPath));
+    const rewritten = m.volumes ? rewriteVmDir(moved, m.volumes.fromDir, m.volumes.toDir) : moved;
     if (rewritten === xml) throw new DriverError('failed', `the domain XML of ${m.domain} names no file in ${m.vmDir}`);
     xmlFile = join(m.vmDir, `migrate-${createHash('sha256').update(m.endpoint.uri).digest('hex').slice(0, 8)}.xml`);
     writeFileSync(xmlFile, rewritten);
-    args.push('--copy-storage-all', '--migrate-disks', 'vda', '--xml', xmlFile, '--persistent-xml', xmlFile);
+    const disks = ['vda', ...(m.volumes?.targets ?? [])].join(',');
+    args.push('--copy-storage-all', '--migrate-disks', disks, '--xml', xmlFile, '--persistent-xml', xmlFile);
   }
   const stopPolling = ctx.onProgress ? pollMigrationProgress(m.uri, m.domain, ctx.onProgress, 250) : () => undefined;
   try {

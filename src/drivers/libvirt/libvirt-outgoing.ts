@@ -5,6 +5,7 @@ import { storageId } from '../kit/vm-files.js';
 import { activeDisk, handOverChain, migrationBlocker } from './libvirt-external-snapshots.js';
 import { isActive, type LibvirtHost } from './libvirt-host.js';
 import { handOverSnapshots, migrateLive } from './libvirt-migration.js';
+import { copyVolumesOut, liveVolumes, removeMovedVolumes } from './libvirt-volume-migration.js';
 import { parseEndpoint } from './migration-endpoint.js';
 
 /**
@@ -38,7 +39,8 @@ export async function migrateOut(
     const disk = await activeDisk(chain);
     const blocker = await migrationBlocker(chain, disk);
     if (blocker) throw new DriverError('conflict', `VM ${spec.id} cannot migrate live: ${blocker}`);
-    const m = { uri: h.uri, domain: name, vmDir: f.vmDir, disk, endpoint, shared };
+    const volumes = shared ? undefined : await liveVolumes(h, spec, endpoint, ctx);
+    const m = { uri: h.uri, domain: name, vmDir: f.vmDir, disk, endpoint, shared, ...(volumes ? { volumes } : {}) };
     await migrateLive(h.virshCall, { ...m, timeoutMs: h.config.migrationTimeoutMs }, ctx);
   } else {
     if (isActive(s.state)) throw new DriverError('conflict', `a cold migration needs VM ${spec.id} stopped`);
@@ -46,8 +48,12 @@ export async function migrateOut(
     // copy on shared storage) and finishIncoming defines the domain there; `virsh migrate
     // --offline` would move the definition only.
     await handOverChain(chain, shared ? undefined : dirname(endpoint.diskPath), h.config.migrationTimeoutMs);
+    if (!shared) await copyVolumesOut(h, spec, endpoint, ctx);
     await handOverSnapshots(h.virshCall, name, f.vmDir, endpoint, ctx);
     await h.v(['undefine', name, '--snapshots-metadata', '--managed-save'], ctx);
   }
-  if (!shared) rmSync(f.vmDir, { recursive: true, force: true });
+  if (!shared) {
+    rmSync(f.vmDir, { recursive: true, force: true });
+    removeMovedVolumes(h, spec);
+  }
 }

@@ -39,7 +39,18 @@ export async function takeSnapshot(
       `VM ${spec.id} already has a ${existing.memory ? 'memory' : 'disk-only'} snapshot named ${name}`,
     );
   }
-  if (!memory) return takeExternal(h.chain(spec, ctx), name);
+  if (!memory) {
+    // An external overlay covers the VM's disk only: a revert would bring the disk back and not
+    // the volumes. Refused rather than half a snapshot; a memory snapshot (internal, every qcow2
+    // disk of the domain, volumes included) covers them.
+    if ((spec.volumes ?? []).length > 0) {
+      throw new DriverError(
+        'unsupported',
+        `VM ${spec.id} has volumes attached: a libvirt disk-only snapshot (and any of a stopped VM) would leave them out; take a memory snapshot of the running VM, or detach them`,
+      );
+    }
+    return takeExternal(h.chain(spec, ctx), name);
+  }
   await h.v(['snapshot-create-as', h.domainName(spec.id), name, '--atomic'], ctx);
   const taken = (await h.snapshots(spec.id, ctx)).find((x) => x.name === name);
   if (!taken) throw new DriverError('failed', `snapshot ${name} of ${spec.id} is not listed after creation`);

@@ -14,7 +14,7 @@ import { volumeDiskXml } from './domain-xml.js';
 import { isActive, type LibvirtHost } from './libvirt-host.js';
 
 /** `virsh domblklist` rows: target → source. */
-function blockList(output: string): Map<string, string> {
+export function blockList(output: string): Map<string, string> {
   const rows = new Map<string, string>();
   const lines = output.split('\n');
   const start = lines.findIndex((l) => /^-+$/.test(l.trim()));

@@ -14,6 +14,8 @@ export interface LibvirtEndpoint {
   /** The target's disk path; the source rewrites the domain XML to it when copying storage. */
   diskPath: string;
   diskBytes: number;
+  /** The target's volumes dir (`<storage>/volumes`): attached volumes' files go there. Absent from older targets. */
+  volumesDir?: string;
 }
 
 const HOST = /^[A-Za-z0-9.:[\]-]*$/;
@@ -52,7 +54,28 @@ export function parseEndpoint(raw: MigrationEndpoint, vmId: string): LibvirtEndp
   if (typeof diskBytes !== 'number' || !Number.isSafeInteger(diskBytes) || diskBytes < 0) throw bad('diskBytes');
   const storageId = str('storageId');
   if (!storageId) throw bad('storageId missing');
-  return { driver: 'libvirt', mode: raw.mode, uri, migrationHost, storageId, diskPath, diskBytes };
+  const volumesDir = raw.volumesDir;
+  // Only ever `<some storage>/volumes`: it ends up in the target's domain XML and a cp argv.
+  if (
+    volumesDir !== undefined &&
+    (typeof volumesDir !== 'string' ||
+      !isAbsolute(volumesDir) ||
+      normalize(volumesDir) !== volumesDir ||
+      volumesDir.endsWith('/') ||
+      basename(volumesDir) !== 'volumes')
+  ) {
+    throw bad(`volumesDir ${String(volumesDir)}`);
+  }
+  return {
+    driver: 'libvirt',
+    mode: raw.mode,
+    uri,
+    migrationHost,
+    storageId,
+    diskPath,
+    diskBytes,
+    ...(volumesDir !== undefined ? { volumesDir } : {}),
+  };
 }
 
 export function toWire(e: LibvirtEndpoint): MigrationEndpoint {

@@ -30,6 +30,7 @@ import { VmDiffResponse } from './dto/vm-diff.response.js';
 import { ResizeVmDto } from './dto/resize-vm.dto.js';
 import { WhyResponse } from './dto/why.response.js';
 import { SnapshotDto } from './dto/snapshot.dto.js';
+import { refuseSnapshotMissingVolumes } from './snapshot-volumes.check.js';
 import { StopVmDto } from './dto/stop-vm.dto.js';
 import { toVmView } from './vm.view.js';
 import { withHostNames } from './host-names.js';
@@ -296,14 +297,12 @@ export class VmsController {
       res,
       await this.vms.act(
         id,
-        (operationId, capabilities, state) => ({
-          type: 'TakeSnapshot',
-          operationId,
-          name: body.name,
+        async (operationId, capabilities, state) => {
           // libvirt's habit: a snapshot of a live VM includes its memory unless asked otherwise.
-          memory: body.memory ?? (state.state === 'running' || state.state === 'paused'),
-          capabilities,
-        }),
+          const memory = body.memory ?? (state.state === 'running' || state.state === 'paused');
+          refuseSnapshotMissingVolumes((await this.vms.capabilitiesOf(state.hostId)).driver, memory, state);
+          return { type: 'TakeSnapshot', operationId, name: body.name, memory, capabilities };
+        },
         this.ctx(p, body.reason, ifMatch),
       ),
     );
