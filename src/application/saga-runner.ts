@@ -206,9 +206,12 @@ export class SagaRunner {
    * guards make the replay do nothing twice).
    */
   private async handlePage(page: RecordedEvent[]): Promise<void> {
-    // VM events, and the host events the fence saga acts on (a host's events share its lane too).
+    // VM events, the host events the fence saga acts on, and volume events (each stream its own lane).
     const mine = page.filter(
-      (e) => (vmIdOf(e.streamId) && isVmEventType(e.type)) || (e.type === 'HostFenced' && isHostEventType(e.type)),
+      (e) =>
+        (vmIdOf(e.streamId) && isVmEventType(e.type)) ||
+        (e.type === 'HostFenced' && isHostEventType(e.type)) ||
+        (volumeIdOf(e.streamId) && isVolumeEventType(e.type)),
     );
     await inLanes(
       mine,
