@@ -206,7 +206,7 @@ export class SagaRunner {
    * guards make the replay do nothing twice).
    */
   private async handlePage(page: RecordedEvent[]): Promise<void> {
-    // VM events, the host events the fence saga acts on, and volume events (each stream its own lane).
+    // VM events, the host events the fence saga acts on, and volumes' own events (each stream its lane).
     const mine = page.filter(
       (e) =>
         (vmIdOf(e.streamId) && isVmEventType(e.type)) ||
