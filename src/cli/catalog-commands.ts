@@ -90,6 +90,12 @@ export function registerOpCommands(program: Command): void {
     const o = await waitOperation(base, opId!);
     out(opts.json ? JSON.stringify(o) : `operation ${o.id} ${o.status}`);
   });
+  serverCommand(op, 'cancel <id>', 'cancel an operation in flight: its driver call is aborted (409 once done)', (c) =>
+    reasonOption(c),
+  )(async (base, opts, opId) => {
+    const o = (await send<OperationView>(base, 'DELETE', `/v1/operations/${id(opId!)}${reasonQuery(opts)}`)).body;
+    out(opts.json ? JSON.stringify(o) : `operation ${o.id} ${o.status}`);
+  });
 }
 
 export function registerSnapshotCommands(program: Command): void {

@@ -34,19 +34,19 @@ export interface Server {
  * (VIRTLEDGER_URL / VIRTLEDGER_TOKEN), which overrides the config file
  * ($VIRTLEDGER_CONFIG or ~/.config/virtledger/config.json, `{"url": …, "token": …}`).
  */
-export function resolveServer(opts: ServerOptions): Server {
+export function resolveServer(opts: ServerOptions, needToken = true): Server {
   const file = readConfigFile();
   const url = opts.server ?? process.env.VIRTLEDGER_URL ?? file.url;
   const token = opts.token ?? process.env.VIRTLEDGER_TOKEN ?? file.token;
   if (!url) throw new CliError(`no server: pass --server <url> or set VIRTLEDGER_URL (or "url" in ${configPath()})`);
-  if (!token)
+  if (!token && needToken)
     throw new CliError(`no token: pass --token <token> or set VIRTLEDGER_TOKEN (or "token" in ${configPath()})`);
   try {
     new URL(url);
   } catch {
     throw new CliError(`invalid server URL: ${url}`);
   }
-  return { url: url.replace(/\/+$/, ''), token };
+  return { url: url.replace(/\/+$/, ''), token: token ?? '' };
 }
 
 export function configPath(): string {

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
- * virtledger CLI: daily work (hosts, VMs, operations, snapshots, images,
- * projects, queues) and the auditors' tools. This file only wires them.
+ * virtledger CLI: daily work (hosts, VMs, volumes, networks, placement groups,
+ * operations, snapshots, images, projects, queues, health) and the auditors'
+ * tools. Every route of the v1 API has a command (test/api/cli-coverage.test.ts
+ * keeps it so). This file only wires them.
  * Exit codes: 0 ok, 1 the chain is broken or an operation followed with
  * --wait failed, 2 usage/connection/auth/refused value/conflict, 3 not found
  * (unknown id, or no such revision or instant).
@@ -20,8 +22,10 @@ import {
 } from './catalog-commands.js';
 import { CliError } from './client.js';
 import { registerCompletion } from './completion.js';
+import { registerHealthCommand } from './health-command.js';
 import { registerHostCommands } from './host-commands.js';
 import { registerNetworkCommands } from './network-commands.js';
+import { registerPlacementGroupCommands } from './placement-group-commands.js';
 import { registerQueueCommands } from './queue-commands.js';
 import { registerImportCommand } from './import-export.js';
 import { quietOnClosedPipe } from './output.js';
@@ -32,9 +36,14 @@ import { registerVmConsole } from './vm-console.js';
 import { registerVmDiff } from './vm-diff.js';
 import { registerVmHistory } from './vm-history.js';
 import { registerVmState } from './vm-state.js';
+import { registerVmVolumeCommands, registerVolumeCommands } from './volume-commands.js';
 
 export function buildProgram(): Command {
-  const program = new Command('virtledger').description('virtledger command line').exitOverride();
+  const program = new Command('virtledger')
+    .description(
+      'virtledger command line: hosts, VMs, volumes, networks, placement groups, operations, snapshots, images, projects, queues and the audit tools over the v1 API',
+    )
+    .exitOverride();
 
   registerHostCommands(program);
   registerHostDomains(program.commands.find((c) => c.name() === 'host')!);
@@ -49,12 +58,13 @@ export function buildProgram(): Command {
 
   const vm = program
     .command('vm')
-    .description('VMs: list, create, start/stop, migrate, resize, why, state/history/diff');
+    .description('VMs: list, create, start/stop, migrate, resize, attach/detach volumes, why, state/history/diff');
   registerVmCommands(vm);
   registerVmState(vm);
   registerVmHistory(vm);
   registerVmDiff(vm);
   registerVmConsole(vm);
+  registerVmVolumeCommands(vm);
 
   const image = program.command('image').description('the image catalog');
   registerImageImport(image);
@@ -64,9 +74,12 @@ export function buildProgram(): Command {
   registerSnapshotCommands(program);
   registerProjectCommands(program);
   registerNetworkCommands(program);
+  registerVolumeCommands(program);
+  registerPlacementGroupCommands(program);
   registerFleetCommand(program);
   registerQueueCommands(program);
   registerProjectionCommands(program);
+  registerHealthCommand(program);
   registerCompletion(program);
 
   return program;

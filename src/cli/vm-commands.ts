@@ -9,6 +9,7 @@ import {
   operationOptions,
   printFields,
   printList,
+  reasonOption,
   reasonQuery,
   serverCommand,
   withReason,
@@ -174,6 +175,17 @@ export function registerVmCommands(vm: Command): void {
     const etag = current.headers.get('etag') ?? `"${current.body.revision}"`;
     const answer = await send(base, 'PATCH', `/v1/vms/${id(vmId!)}`, withReason(size, opts), { 'If-Match': etag });
     await accepted(base, opts, answer, () => out(`vm ${vmId} already has that size`));
+  });
+
+  serverCommand(
+    vm,
+    'restart-policy <id> <policy>',
+    'never, on-crash or always: what healing does when the VM goes down (recorded at once, any state)',
+    reasonOption,
+  )(async (base, opts, vmId, policy) => {
+    const v = (await send<VmView>(base, 'PATCH', `/v1/vms/${id(vmId!)}`, withReason({ restartPolicy: policy }, opts)))
+      .body;
+    out(opts.json ? JSON.stringify(v) : `vm ${v.id} restart policy ${v.restartPolicy}`);
   });
 
   serverCommand(vm, 'why <id>', 'why a state change happened: event, command, principal, reason, causes', (c) =>

@@ -237,12 +237,19 @@ describe('e2e: the virtledger CLI for daily work (host, vm, op, completion, conf
     assert.match(res.stdout, /^complete -F _virtledger virtledger$/m);
     assert.match(
       res.stdout,
-      /^ {4}""\) opts="host audit vm image op snapshot project network fleet queue projection completion" ;;$/m,
+      /^ {4}""\) opts="host audit vm image op snapshot project network volume placement-group fleet queue projection health completion" ;;$/m,
     );
     assert.match(
       res.stdout,
       /^ {4}"vm stop"\) opts="--server --token --json --force --timeout-ms --wait --reason" ;;$/m,
     );
+    assert.match(res.stdout, /^ {4}"volume"\) opts="ls show create grow rm" ;;$/m);
+    assert.match(
+      res.stdout,
+      /^ {4}"volume create"\) opts="--server --token --json --size --host --project --wait --reason" ;;$/m,
+    );
+    assert.match(res.stdout, /^ {4}"placement-group"\) opts="ls show create rm" ;;$/m);
+    assert.match(res.stdout, /^ {4}"vm attach"\) opts="--server --token --json --wait --reason" ;;$/m);
     const zsh = await runCli(['completion', 'zsh']);
     assert.equal(zsh.code, 2);
     assert.match(zsh.stderr, /only bash is supported/);
