@@ -52,6 +52,11 @@ export function registerVmState(vm: Command): void {
       ['memory', `${v.memoryMiB} MiB`],
       ['disk', `${v.diskGiB} GiB`],
       ...(v.image ? [['image', v.image]] : []),
+      ...(v.nics?.length ? [['nics', v.nics.map((n) => `${n.ip} ${n.mac} (network ${n.networkId})`).join(', ')]] : []),
+      ...(v.volumes?.length
+        ? [['volumes', v.volumes.map((x) => `${x.name} ${x.sizeGiB} GiB (${x.volumeId})`).join(', ')]]
+        : []),
+      ...(v.restartPolicy && v.restartPolicy !== 'never' ? [['restart', v.restartPolicy]] : []),
       ['snapshots', snapshots(v)],
       ['pending', pending ? `${pending.kind} ${pending.id} (${pending.step})` : '-'],
       ...(v.migration ? [['migration', `${v.migration.sourceHostId} → ${v.migration.targetHostId}`]] : []),
