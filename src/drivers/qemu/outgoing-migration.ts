@@ -113,7 +113,7 @@ async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ct
           await rollback(c, !shared, before.status === 'running' && outcome !== undefined);
           throw outcome === undefined
             ? new DriverError('failed', `migrate ${dom.vmId}: cancelled, but QEMU did not settle: ${errorMessage(err)}`)
-            : qemuDriverError(err, `migrate ${dom.vmId}`);
+            : withOutcome(qemuDriverError(err, `migrate ${dom.vmId}`), outcome);
         }
         // Too late to cancel: the guest runs on the target only. Finish as a success below, so
         // the caller records the migration (never a compensation that would abort the target).
@@ -274,6 +274,13 @@ async function coldMigrate(dom: QemuDomain, e: ColdEndpoint, shared: boolean, ct
     throw qemuDriverError(err, `copy the disk of ${dom.vmId}`);
   }
   dom.removeAllFiles();
+}
+
+/** Names QEMU's final word on the migration, so the log says what QEMU decided, not only why we asked. */
+function withOutcome(err: DriverError, outcome: string): DriverError {
+  return outcome === 'none'
+    ? err
+    : new DriverError(err.code, `${err.message} (QEMU: migration ${outcome})`, { cause: err });
 }
 
 /** A throwing progress sink must not break (and roll back) a migration that is going well. */
