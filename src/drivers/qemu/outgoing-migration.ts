@@ -182,7 +182,6 @@ async function mirrorDisk(c: QmpClient, e: LiveEndpoint, ctx: CallContext, deadl
 
 async function waitForMigration(c: QmpClient, ctx: CallContext, deadline: Deadline): Promise<void> {
   for (;;) {
-    deadline.check('migration');
     const info = await c.execute<QmpMigrationInfo>('query-migrate');
     const ram = info.ram;
     if (ram) {
@@ -199,6 +198,9 @@ async function waitForMigration(c: QmpClient, ctx: CallContext, deadline: Deadli
             : 0,
       });
     }
+    // Checked after QEMU's answer too: an abort seen here may already be too late, which the
+    // caller's cancelMigration then finds out from QEMU (completed stays completed).
+    deadline.check('migration');
     switch (info.status) {
       case 'completed':
         return;
