@@ -76,6 +76,11 @@ export interface OperationView {
   error: string | null;
   /** status cancelled: who cancelled it and why, or the forced stop that superseded it. */
   cancelled?: { by: string; reason?: string; supersededBy?: string };
+  /**
+   * migrate: a cancel was asked and QEMU decides. It ends `cancelled` when it came in time, or
+   * `succeeded` when the migration had already completed (the cancel came too late).
+   */
+  cancelRequested?: { by: string; reason?: string };
   principal: string;
   createdAt: string;
   updatedAt: string;

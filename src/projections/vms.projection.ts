@@ -138,6 +138,8 @@ export class VmsProjection implements Projection {
       next = event.data.cancelled
         ? { ...next, status: 'cancelled', error: event.data.reason, cancelled: event.data.cancelled }
         : { ...next, status: 'failed', error: event.data.reason };
+    } else if (event.type === 'VmOperationCancelRequested') {
+      next = { ...next, cancelRequested: event.data.cancelled };
     } else if (event.type === 'VmOperationRunning') {
       if (op.status === 'pending') next = { ...next, status: 'running' };
     } else if (event.type === 'VmMigrationProgressed') {

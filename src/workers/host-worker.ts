@@ -62,6 +62,15 @@ class StepCancelledError extends Error {
 }
 
 /**
+ * A migration's steps before its hand-off: after an abort only the driver knows how they ended
+ * (QEMU may complete a migration the cancel reached too late), so the worker waits for the
+ * driver's answer and reports that, never `cancelled` ahead of it.
+ */
+const DRIVER_DECIDES: ReadonlySet<string> = new Set(['prepareIncoming', 'migrate']);
+/** After the hand-off the guest lives on the target only: a cancel must not stop these. */
+const PAST_CANCEL: ReadonlySet<string> = new Set(['finishIncoming']);
+
+/**
  * The host agent: consumes one host's queue, runs each step through the
  * driver under a deadline, and reports results on the results queue. It
  * never touches the event store, so it can run on a hypervisor host that
@@ -211,9 +220,20 @@ export class HostWorker {
     const jobId = job.id ?? data.causationId;
     const base = { vmId: data.vmId, operationId: data.operationId, jobId, principal: data.principal };
     const compensation = data.step === 'abortIncoming' || data.compensation === true;
+    const cancellable = !compensation && !PAST_CANCEL.has(data.step);
+    const driverDecides = DRIVER_DECIDES.has(data.step);
     // A cancelled operation's queued job never reaches the driver; its compensation always does.
-    if (!compensation && (await this.aborts.isAborted(data.operationId))) {
+    if (cancellable && (await this.aborts.isAborted(data.operationId))) {
       this.log.info({ vm: data.vmId, step: data.step, operation: data.operationId }, 'step skipped: cancelled');
+      // Only a cancel was asked (a migration): this answer is what closes the operation.
+      if (driverDecides)
+        await this.hub.postResult(`${jobId}.failed`, {
+          ...base,
+          step: data.step,
+          kind: 'failed',
+          reason: `${data.step} not started on host ${this.host.id}: the operation was cancelled`,
+          attempts: job.attemptsMade + 1,
+        });
       return;
     }
     if (!compensation) await this.hub.postResult(`${jobId}.started`, { ...base, step: data.step, kind: 'started' });
@@ -248,11 +268,11 @@ export class HostWorker {
     const cancelled = new Promise<never>((_, reject) => {
       cancel = (err) => {
         controller.abort(err);
-        reject(err);
+        if (!driverDecides) reject(err);
       };
     });
     const aborts = this.running.get(data.operationId) ?? new Set();
-    if (!compensation) {
+    if (cancellable) {
       aborts.add(cancel);
       this.running.set(data.operationId, aborts);
     }
@@ -263,9 +283,10 @@ export class HostWorker {
     for (const p of [call, deadline, cancelled]) p.catch(() => undefined);
     try {
       // A cancel that arrived between the check above and here is still honoured.
-      if (!compensation && (await this.aborts.isAborted(data.operationId)))
+      if (cancellable && (await this.aborts.isAborted(data.operationId)))
         cancel(new StepCancelledError(`operation ${data.operationId} was cancelled`));
-      // The race bounds a driver that ignores the abort signal: the job ends and the VM's lock is released.
+      // The race bounds a driver that ignores the abort signal: the job ends and the VM's lock is released
+      // (for DRIVER_DECIDES steps only the deadline does: their answer after an abort is the outcome).
       const result = await Promise.race([call, deadline, cancelled]);
       if (!compensation) await this.hub.postResult(`${jobId}.ok`, { ...base, kind: 'succeeded', ...result });
     } catch (err) {
@@ -274,6 +295,7 @@ export class HostWorker {
         isPermanent(err) ||
         err instanceof StepTimeoutError ||
         err instanceof StepCancelledError ||
+        controller.signal.reason instanceof StepCancelledError ||
         job.attemptsMade + 1 >= attempts;
       this.log.warn(
         { err: message(err), vm: data.vmId, step: data.step, attempt: job.attemptsMade + 1, final },

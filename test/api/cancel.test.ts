@@ -4,7 +4,9 @@
  * the call in flight and records `cancelled` with the principal and reason; the VM is
  * back where it was (a create: failed, its reservation released). A finished operation
  * is a 409 naming its status; another project's or an unknown one a 404; a forced stop
- * supersedes a graceful stop in flight instead of answering 409 busy.
+ * supersedes a graceful stop in flight instead of answering 409 busy. A migration before its
+ * hand-off records the cancel as asked; the driver's answer closes it (real QEMU deciding
+ * cancelled or too late: test/drivers/qemu/qemu-migration-cancel.test.ts).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -109,19 +111,64 @@ describe('cancel and supersede (simulated workers)', () => {
     assert.equal((await waitOperation(t, del.operationId)).status, 'succeeded');
   });
 
-  test('a migration in flight is refused (409, nothing appended): its cancel is not proven safe on real QEMU', async () => {
-    const source = (await registerSimHost(t, 'hv-mig-src', 'simulated://?latencyMs=0&hangVerbs=migrate')).id as string;
-    const target = (await registerSimHost(t, 'hv-mig-dst')).id as string;
-    const created = assertAccepted(await alice().post('/v1/vms', { ...VM, hostId: source }));
+  /** The VM's domains as the hosts' own drivers report them, asked over the queue. */
+  const domainsOf = async (hostId: string, vmId: string): Promise<Json[]> => {
+    const res = await t.as('admin').get(`/v1/hosts/${hostId}/domains`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const all = (Array.isArray(res.body) ? res.body : (res.body as Json).items) as Json[];
+    return all.filter((d) => d.vmId === vmId || d.name === vmId || JSON.stringify(d).includes(vmId));
+  };
+
+  /** A migration whose `hang` host hangs on `verb` until aborted; answers when that step runs. */
+  const migrationHanging = async (name: string, where: 'source' | 'target', verb: string) => {
+    const hang = `simulated://?latencyMs=0&hangVerbs=${verb}`;
+    const ok = 'simulated://?latencyMs=0';
+    const source = (await registerSimHost(t, `${name}-src`, where === 'source' ? hang : ok)).id as string;
+    const target = (await registerSimHost(t, `${name}-dst`, where === 'target' ? hang : ok)).id as string;
+    const created = assertAccepted(await alice().post('/v1/vms', { ...VM, name, hostId: source }));
     assert.equal((await waitOperation(t, created.operationId)).status, 'succeeded');
     const mig = assertAccepted(
       await t.as('admin').post(`/v1/vms/${created.vmId}/migrations`, { targetHostId: target, live: true }),
       created.vmId,
     );
-    await running(mig.operationId);
+    await waitFor(
+      async () => {
+        const op = (await alice().get(`/v1/operations/${mig.operationId}`)).body as Json;
+        return (op.progress as Json | undefined)?.step === verb && op.status === 'running' ? op : undefined;
+      },
+      { what: `migration at ${verb}` },
+    );
+    return { vmId: created.vmId as string, operationId: mig.operationId, source, target };
+  };
+
+  for (const [where, verb] of [
+    ['source', 'migrate'],
+    ['target', 'prepareIncoming'],
+  ] as const) {
+    test(`a migration cancelled during ${verb}: the driver answers, cancelled by alice, the VM on its source only`, async () => {
+      const m = await migrationHanging(`mig-${verb.toLowerCase()}`, where, verb);
+      const res = await alice().delete(`/v1/operations/${m.operationId}?reason=wrong%20target`);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      // Asked, not decided: the driver's answer closes it.
+      assert.deepEqual((res.body as Json).cancelRequested, { by: 'alice', reason: 'wrong target' });
+      const op = await waitOperation(t, m.operationId);
+      assert.equal(op.status, 'cancelled', JSON.stringify(op));
+      assert.deepEqual(op.cancelled, { by: 'alice', reason: 'wrong target' });
+      const vm = await getVm(t, m.vmId);
+      assert.equal(vm.state, 'running');
+      assert.equal(vm.hostId, m.source);
+      // The compensation aborted the target's incoming side: the VM runs on exactly one host.
+      await waitFor(async () => ((await domainsOf(m.target, m.vmId)).length === 0 ? true : undefined), {
+        what: 'target holds nothing of the VM',
+      });
+      assert.equal((await domainsOf(m.source, m.vmId)).length, 1);
+    });
+  }
+
+  test('a migration handed off (hanging in finishIncoming): 409 too late, nothing appended', async () => {
+    const m = await migrationHanging('mig-finish', 'target', 'finishIncoming');
     const before = await logLength(t);
-    const res = await alice().delete(`/v1/operations/${mig.operationId}`);
-    assertError(res, 409, 'migration');
+    assertError(await alice().delete(`/v1/operations/${m.operationId}`), 409, /too late to cancel/);
     assert.equal(await logLength(t), before, 'nothing appended');
   });
 

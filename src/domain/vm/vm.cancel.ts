@@ -51,12 +51,32 @@ export function onCancel(cmd: Cmd<'CancelOperation'>, state: VmState): VmEvent[]
       { operationId: p.id, kind: p.kind, step: p.awaiting },
     );
   }
-  const why = cmd.reason ? `: ${cmd.reason}` : '';
-  return cancelledEvent(
-    state,
-    { by: cmd.by, ...(cmd.reason ? { reason: cmd.reason } : {}) },
-    `cancelled by ${cmd.by}${why}`,
-  );
+  const cancelled: OperationCancellation = { by: cmd.by, ...(cmd.reason ? { reason: cmd.reason } : {}) };
+  if (p.kind === 'migrate') {
+    // Only QEMU knows whether a migration completed before the cancel reached it: ask, and let
+    // the step's result close the operation (cancelled, or succeeded when it came too late).
+    if (p.cancelRequested) return [];
+    return [{ type: 'VmOperationCancelRequested', data: { operationId: p.id, step: p.awaiting, cancelled } }];
+  }
+  return cancelledEvent(state, cancelled, cancelText(cancelled));
+}
+
+function cancelText(c: OperationCancellation): string {
+  return `cancelled by ${c.by}${c.reason ? `: ${c.reason}` : ''}`;
+}
+
+/**
+ * A migration step's result after a cancel was asked, before the hand-off. A failure (the abort
+ * reached the driver in time), or a target prepared while the cancel was on its way, closes the
+ * operation as cancelled: the saga then aborts the incoming side, as for any failure before the
+ * hand-off. A `migrate` that succeeded anyway never comes here: the guest runs on the target only,
+ * so it is recorded as the hand-off it is and the cancel came too late. Undefined: no cancel asked.
+ */
+export function closeCancelledMigration(state: VmState, detail: string): VmEvent[] | undefined {
+  const p = state.pending;
+  const c = p?.cancelRequested;
+  if (!p || !c || (p.awaiting !== 'prepareIncoming' && p.awaiting !== 'migrate')) return undefined;
+  return cancelledEvent(state, c, `${cancelText(c)} (${detail})`);
 }
 
 /**

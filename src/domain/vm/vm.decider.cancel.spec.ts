@@ -73,14 +73,7 @@ describe('VM decider: cancel', () => {
     vm(history).when({ type: 'PlaceVm', operationId: CREATE, hostId: HOST_B }).thenNothing();
   });
 
-  test('a migration before hand-off: cancelled, the VM running on its source', () => {
-    const s = vm([...H.migrating, targetPrepared('op-migrate', HOST_B)])
-      .when(cancel('op-migrate'))
-      .then([cancelled('op-migrate', 'migrate', 'migrate', 'running', 'cancelled by alice')]);
-    assert.equal(s.state, 'running');
-    assert.equal(s.hostId, 'host-a');
-    assert.equal(s.migration, null);
-  });
+  // A migration before its hand-off: vm.decider.migration-cancel.spec.ts
 
   test('a migration handed off: too late, 409 naming the target, no events', () => {
     vm([...H.migrating, targetPrepared('op-migrate', HOST_B), handedOff('op-migrate', HOST_B)])

@@ -4,7 +4,7 @@ import type { ObservedState, VmCommand } from './vm.commands.js';
 import type { Evidence } from './evidence.js';
 import type { VmEvent } from './vm.events.js';
 import { evolveVm, initialVmState, type PendingOperation, type VmState } from './vm.state.js';
-import { onCancel, supersedeGracefulStop, supersedesGracefulStop } from './vm.cancel.js';
+import { closeCancelledMigration, onCancel, supersedeGracefulStop, supersedesGracefulStop } from './vm.cancel.js';
 import {
   acknowledgeCrash,
   cancelScheduledRestart,
@@ -105,12 +105,21 @@ function onStepSucceeded(cmd: Cmd<'RecordStepSucceeded'>, state: VmState): VmEve
     case 'deleteSnapshot':
       return [{ type: 'VmSnapshotDeleted', data: { operationId, name: p.snapshotName ?? '' } }];
     case 'prepareIncoming':
-      return [
-        {
-          type: 'VmMigrationTargetPrepared',
-          data: { operationId, targetHostId: state.migration?.targetHostId ?? '', endpoint: cmd.output.endpoint ?? {} },
-        },
-      ];
+      return (
+        closeCancelledMigration(
+          state,
+          `the target on ${state.migration?.targetHostId ?? '?'} was prepared; it is aborted`,
+        ) ?? [
+          {
+            type: 'VmMigrationTargetPrepared',
+            data: {
+              operationId,
+              targetHostId: state.migration?.targetHostId ?? '',
+              endpoint: cmd.output.endpoint ?? {},
+            },
+          },
+        ]
+      );
     case 'migrate':
       return [
         { type: 'VmMigrationHandedOff', data: { operationId, targetHostId: state.migration?.targetHostId ?? '' } },
@@ -409,7 +418,7 @@ export function decideVm(cmd: VmCommand, state: VmState): VmEvent[] {
       return onStepSucceeded(cmd, state);
     case 'RecordStepFailed':
       if (!pendingFor(state, cmd.operationId, cmd.step)) return [];
-      return failed(state, cmd.step, cmd.reason);
+      return closeCancelledMigration(state, cmd.reason) ?? failed(state, cmd.step, cmd.reason);
     case 'RecordMigrationProgress': {
       const p = state.pending;
       if (!p || p.id !== cmd.operationId || p.kind !== 'migrate') return [];

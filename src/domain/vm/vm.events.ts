@@ -99,6 +99,15 @@ export type VmOperationFailed = DomainEvent<
     cancelled?: OperationCancellation;
   }
 >;
+/**
+ * A cancel asked of a migration before its hand-off. Nothing is undone yet: the worker aborts the
+ * driver call and QEMU decides. The step's result then closes the operation as cancelled (with
+ * this principal) or, when the migration had already completed, as the success it is.
+ */
+export type VmOperationCancelRequested = DomainEvent<
+  'VmOperationCancelRequested',
+  { operationId: string; step: JobStep | 'placement'; cancelled: OperationCancellation }
+>;
 export interface OperationCancellation {
   by: string;
   reason?: string;
@@ -220,6 +229,7 @@ export type VmEvent =
   | VmDeleted
   | VmOperationRunning
   | VmOperationFailed
+  | VmOperationCancelRequested
   | VmCrashed
   | VmStateReconciled;
 
@@ -265,6 +275,7 @@ const TYPES: Record<VmEventType, true> = {
   VmDeleted: true,
   VmOperationRunning: true,
   VmOperationFailed: true,
+  VmOperationCancelRequested: true,
   VmCrashed: true,
   VmStateReconciled: true,
 };

@@ -1,5 +1,5 @@
 import { DEFAULT_PROJECT } from '../project/project.types.js';
-import type { VmEvent } from './vm.events.js';
+import type { OperationCancellation, VmEvent } from './vm.events.js';
 import type { ObservedState } from './evidence.js';
 import { evolveHealing, NO_HEALING, type HealingState } from './vm.healing-state.js';
 import type {
@@ -29,6 +29,8 @@ export interface PendingOperation {
   volume?: VolumeSpec;
   /** attach/detach on a running VM (hot-plug). */
   live?: boolean;
+  /** migrate: a cancel was asked; the step in flight decides whether it came in time. */
+  cancelRequested?: OperationCancellation;
 }
 
 export interface MigrationInProgress {
@@ -265,6 +267,10 @@ function evolveVmCore(state: VmState, event: VmEvent): VmState {
       return state.pending ? { ...state, pending: { ...state.pending, running: true } } : state;
     case 'VmOperationFailed':
       return { ...state, state: event.data.state, pending: null, migration: null };
+    case 'VmOperationCancelRequested':
+      return state.pending?.id === event.data.operationId
+        ? { ...state, pending: { ...state.pending, cancelRequested: event.data.cancelled } }
+        : state;
     case 'VmCrashed':
       return { ...state, state: 'stopped' };
     case 'VmStateReconciled':

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { DriverError, type CallContext } from '../hypervisor-driver.port.js';
 import type { LibvirtEndpoint } from './migration-endpoint.js';
 import { pollMigrationProgress } from './migration-progress.js';
+import { isNotFound } from './virsh.js';
 
 /** One virsh call on the source host's connection (the driver's, with its deadline). */
 export type VirshCall = (args: string[], ctx: CallContext, timeoutMs?: number) => Promise<string>;
@@ -63,10 +64,40 @@ export async function migrateLive(virsh: VirshCall, m: LiveMigration, ctx: CallC
   } catch (err) {
     // A deadline or an abort leaves libvirt's job running: cancel it so the source keeps the VM.
     await virsh(['domjobabort', m.domain], {}).catch(() => undefined);
+    // Unless it came too late: then the guest runs on the target only, and reporting a failure
+    // would get that only copy aborted by the compensation. libvirt, not the race, decides.
+    if (await migratedAway(virsh, m.domain)) return;
     throw err;
   } finally {
     stopPolling();
     if (xmlFile) rmSync(xmlFile, { force: true });
+  }
+}
+
+const SETTLE_MS = 10_000;
+
+/**
+ * After `domjobabort`: waits for the domain's job to end, then says whether the migration had
+ * completed (with --undefinesource a completed one leaves no domain here, or a `shut off
+ * (migrated)` one). Anything else, an unreadable state included, is not a completion.
+ */
+export async function migratedAway(virsh: VirshCall, domain: string): Promise<boolean> {
+  const until = Date.now() + SETTLE_MS;
+  for (;;) {
+    let info: string;
+    try {
+      info = await virsh(['domjobinfo', domain], {});
+    } catch (err) {
+      return isNotFound(err);
+    }
+    const busy = /^Job type:\s+(?!None)\S/m.test(info);
+    if (!busy || Date.now() >= until) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  try {
+    return /shut off \(migrated\)/.test(await virsh(['domstate', '--reason', domain], {}));
+  } catch (err) {
+    return isNotFound(err);
   }
 }
 

@@ -8,6 +8,7 @@ import { imageInfo } from '../kit/qemu-img.js';
 import type { QemuDomain } from './qemu-domain.js';
 import { cancelVolumeMirrors, mirrorVolumes } from './qemu-volumes.js';
 import { deleteVolumeFiles } from '../kit/volume-files.js';
+import { cancelMigration } from './migration-cancel.js';
 import type { QmpClient } from './qmp.client.js';
 import type { QmpBlockJobInfo, QmpMigrationInfo, QmpStatusInfo } from './qmp.types.js';
 import { readJson, removeFile, storageId, tombstonePath, writeJsonAtomic } from '../kit/vm-files.js';
@@ -73,7 +74,8 @@ class Deadline {
 /**
  * Live: (NBD path) mirror disk0 into the target's export until READY, then `migrate` and poll
  * `query-migrate`, reporting progress. Any failure, abort or timeout runs `migrate_cancel` and
- * cancels the mirror, so the source keeps running and the target can be aborted. On success
+ * waits for QEMU's final status: `cancelled`/`failed` cancels the mirror, so the source keeps
+ * running and the target can be aborted; `completed` (the abort came too late) is a success. On success
  * the mirror is cancelled (a READY mirror then ends without pivoting), the source QEMU (now in
  * `postmigrate`) quits, and its files go unless the storage is shared.
  */
@@ -105,9 +107,17 @@ async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ct
         await c.execute('migrate', { uri: `tcp:${hostForUri(e.host)}:${e.port}` });
         await waitForMigration(c, ctx, deadline);
       } catch (err) {
-        if (!shared) await cancelVolumeMirrors(c, volumes, true);
-        await rollback(c, !shared, before.status === 'running');
-        throw qemuDriverError(err, `migrate ${dom.vmId}`);
+        // An abort or a deadline may land after QEMU completed the migration: only QEMU knows.
+        const outcome = await cancelMigration(c, SETTLE_MS);
+        if (outcome !== 'completed') {
+          if (!shared) await cancelVolumeMirrors(c, volumes, true);
+          await rollback(c, !shared, before.status === 'running' && outcome !== undefined);
+          throw outcome === undefined
+            ? new DriverError('failed', `migrate ${dom.vmId}: cancelled, but QEMU did not settle: ${errorMessage(err)}`)
+            : withOutcome(qemuDriverError(err, `migrate ${dom.vmId}`), outcome);
+        }
+        // Too late to cancel: the guest runs on the target only. Finish as a success below, so
+        // the caller records the migration (never a compensation that would abort the target).
       }
       if (!shared) await endMirror(c);
       if (!shared) await cancelVolumeMirrors(c, volumes, false);
@@ -178,7 +188,6 @@ async function mirrorDisk(c: QmpClient, e: LiveEndpoint, ctx: CallContext, deadl
 
 async function waitForMigration(c: QmpClient, ctx: CallContext, deadline: Deadline): Promise<void> {
   for (;;) {
-    deadline.check('migration');
     const info = await c.execute<QmpMigrationInfo>('query-migrate');
     const ram = info.ram;
     if (ram) {
@@ -195,6 +204,9 @@ async function waitForMigration(c: QmpClient, ctx: CallContext, deadline: Deadli
             : 0,
       });
     }
+    // Checked after QEMU's answer too: an abort seen here may already be too late, which the
+    // caller's cancelMigration then finds out from QEMU (completed stays completed).
+    deadline.check('migration');
     switch (info.status) {
       case 'completed':
         return;
@@ -208,20 +220,24 @@ async function waitForMigration(c: QmpClient, ctx: CallContext, deadline: Deadli
   }
 }
 
-/** Leaves the source as it was: migration cancelled, mirror gone, guest running if it ran before. */
-async function rollback(c: QmpClient, mirror: boolean, wasRunning: boolean): Promise<void> {
-  await c.execute('migrate_cancel').catch(() => undefined);
-  if (mirror) await c.execute('block-job-cancel', { device: MIRROR_JOB, force: true }).catch(() => undefined);
-  const until = Date.now() + SETTLE_MS;
-  while (Date.now() < until) {
-    const info = await c.execute<QmpMigrationInfo>('query-migrate').catch(() => undefined);
-    const jobs = mirror ? await c.execute<QmpBlockJobInfo[]>('query-block-jobs').catch(() => []) : [];
-    const migrating = info?.status !== undefined && !['none', 'completed', 'failed', 'cancelled'].includes(info.status);
-    if (!migrating && !jobs.some((j) => j.device === MIRROR_JOB)) break;
-    await sleep(50);
+/**
+ * Leaves the source as it was after `cancelMigration` settled on anything but `completed`: mirror
+ * gone, guest running if it ran before. `resume` is false when QEMU's outcome is unknown, and a
+ * source in `postmigrate` is never resumed: its guest lives on the target now.
+ */
+async function rollback(c: QmpClient, mirror: boolean, resume: boolean): Promise<void> {
+  if (mirror) {
+    await c.execute('block-job-cancel', { device: MIRROR_JOB, force: true }).catch(() => undefined);
+    const until = Date.now() + SETTLE_MS;
+    while (Date.now() < until) {
+      const jobs = await c.execute<QmpBlockJobInfo[]>('query-block-jobs').catch(() => []);
+      if (!jobs.some((j) => j.device === MIRROR_JOB)) break;
+      await sleep(50);
+    }
   }
   const status = await c.execute<QmpStatusInfo>('query-status').catch(() => undefined);
-  if (wasRunning && status && status.status !== 'running') await c.execute('cont').catch(() => undefined);
+  if (resume && status && status.status !== 'running' && status.status !== 'postmigrate')
+    await c.execute('cont').catch(() => undefined);
 }
 
 /** After completion a READY mirror is cancelled: it stops without switching the source to the NBD target. */
@@ -266,6 +282,13 @@ async function coldMigrate(dom: QemuDomain, e: ColdEndpoint, shared: boolean, ct
     throw qemuDriverError(err, `copy the disk of ${dom.vmId}`);
   }
   dom.removeAllFiles();
+}
+
+/** Names QEMU's final word on the migration, so the log says what QEMU decided, not only why we asked. */
+function withOutcome(err: DriverError, outcome: string): DriverError {
+  return outcome === 'none'
+    ? err
+    : new DriverError(err.code, `${err.message} (QEMU: migration ${outcome})`, { cause: err });
 }
 
 /** A throwing progress sink must not break (and roll back) a migration that is going well. */

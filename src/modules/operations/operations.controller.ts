@@ -43,6 +43,8 @@ export class OperationsController {
   /**
    * Cancel an operation in flight: its driver call is aborted, the step compensated, and the
    * operation recorded `cancelled` with who asked and why. 409 when it has already finished.
+   * A migration before its hand-off answers with `cancelRequested` set: QEMU decides, and the
+   * operation then ends `cancelled`, or `succeeded` when the migration had already completed.
    */
   @ApiAnswer('Cancel an operation in flight', OperationResponse)
   @ApiQuery({ name: 'reason', required: false, description: 'Why (kept with the cancel, at most 500 characters)' })

@@ -113,6 +113,14 @@ export class OperationResponse implements OperationView {
   })
   cancelled?: { by: string; reason?: string; supersededBy?: string };
 
+  @ApiPropertyOptional({
+    description:
+      'migrate: a cancel was asked (by, reason) and QEMU decides: the operation ends cancelled when it came ' +
+      'in time, succeeded when the migration had already completed (too late)',
+    example: { by: 'alice', reason: 'wrong target' },
+  })
+  cancelRequested?: { by: string; reason?: string };
+
   @ApiProperty({ example: 'operator' })
   principal!: string;
 
