@@ -177,5 +177,7 @@ export interface FailedJob {
   vmId: string | null;
   error: string;
   attempts: number;
+  /** How often it was found stalled (its worker died or lost its lock) and redelivered. */
+  stalled: number;
   failedAt: string | null;
 }

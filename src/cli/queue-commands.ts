@@ -12,13 +12,14 @@ export function registerQueueCommands(program: Command): void {
   serverCommand(queue, 'ls', 'per host: waiting, active, delayed, failed jobs', (c) => c.alias('list'))(
     async (base, opts) => {
       const page = await getJson<{ items: QueueRow[] }>(base, '/v1/queues');
-      printList(opts, page, ['HOST', 'NAME', 'WAITING', 'ACTIVE', 'DELAYED', 'FAILED'], (q) => [
+      printList(opts, page, ['HOST', 'NAME', 'WAITING', 'ACTIVE', 'DELAYED', 'FAILED', 'STALLED'], (q) => [
         q.hostId,
         q.hostName,
         String(q.waiting ?? 0),
         String(q.active ?? 0),
         String(q.delayed ?? 0),
         String(q.failed ?? 0),
+        String(q.stalledRedeliveries ?? 0),
       ]);
     },
   );
@@ -27,11 +28,12 @@ export function registerQueueCommands(program: Command): void {
   )(async (base, opts, host) => {
     const q = typeof opts.limit === 'string' ? `?limit=${encodeURIComponent(opts.limit)}` : '';
     const page = await getJson<{ items: FailedJob[] }>(base, `/v1/queues/${encodeURIComponent(host!)}/failed${q}`);
-    printList(opts, page, ['JOB', 'STEP', 'OPERATION', 'ATTEMPTS', 'FAILED AT', 'ERROR'], (j) => [
+    printList(opts, page, ['JOB', 'STEP', 'OPERATION', 'ATTEMPTS', 'STALLED', 'FAILED AT', 'ERROR'], (j) => [
       j.id,
       j.step,
       j.operationId ?? '-',
       String(j.attempts),
+      String(j.stalled),
       j.failedAt ?? '-',
       j.error,
     ]);

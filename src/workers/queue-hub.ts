@@ -26,6 +26,7 @@ function failedView(j: Job): FailedJob {
     vmId: d.vmId ?? null,
     error: j.failedReason ?? '',
     attempts: j.attemptsMade,
+    stalled: j.stalledCounter ?? 0,
     failedAt: j.finishedOn ? new Date(j.finishedOn).toISOString() : null,
   };
 }
@@ -132,8 +133,17 @@ export class QueueHub {
     return Object.values(counts).reduce((a, b) => a + b, 0);
   }
 
+  /**
+   * Jobs by state, and `stalledRedeliveries`: how often the jobs still held (waiting, running,
+   * delayed, failed; the newest 1000) were found stalled and handed out again, a worker that dies
+   * or loses its lock mid-call.
+   */
   async counts(hostId: string): Promise<Record<string, number>> {
-    return this.queue(hostQueueName(hostId)).getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed');
+    const q = this.queue(hostQueueName(hostId));
+    const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed');
+    const held = await q.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'failed'], 0, 999);
+    const stalledRedeliveries = held.reduce((n, j) => n + (j?.stalledCounter ?? 0), 0);
+    return { ...counts, stalledRedeliveries };
   }
 
   async failed(hostId: string, limit: number): Promise<FailedJob[]> {

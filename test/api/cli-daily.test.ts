@@ -153,10 +153,13 @@ describe('e2e: the virtledger CLI for daily work (host, vm, op, completion, conf
     assert.equal(ls.code, 0, ls.stderr);
     const row = (JSON.parse(ls.stdout) as { items: Json[] }).items.find((q) => q.hostId === hostId)!;
     assert.equal(row.hostName, 'daily-bad');
-    for (const k of ['waiting', 'active', 'delayed', 'failed']) assert.equal(typeof row[k], 'number', k);
+    for (const k of ['waiting', 'active', 'delayed', 'failed', 'stalledRedeliveries'])
+      assert.equal(typeof row[k], 'number', k);
     const table = await runCli(['queue', 'ls'], as('operator'));
-    assert.match(lines(table.stdout)[0]!, /^HOST\s+NAME\s+WAITING\s+ACTIVE\s+DELAYED\s+FAILED$/);
-    assert.ok(lines(table.stdout).some((r) => r.startsWith(hostId) && /\sdaily-bad\s+\d+\s+\d+\s+\d+\s+\d+$/.test(r)));
+    assert.match(lines(table.stdout)[0]!, /^HOST\s+NAME\s+WAITING\s+ACTIVE\s+DELAYED\s+FAILED\s+STALLED$/);
+    assert.ok(
+      lines(table.stdout).some((r) => r.startsWith(hostId) && /\sdaily-bad\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+$/.test(r)),
+    );
     const shown = await runCli(['queue', 'show', hostId, '--json'], as('admin'));
     assert.equal(shown.code, 0, shown.stderr);
     assert.deepEqual(JSON.parse(shown.stdout), (await t.as('admin').get(`/v1/queues/${hostId}/failed`)).body);

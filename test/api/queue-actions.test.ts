@@ -70,6 +70,10 @@ describe('api: retry and discard of failed queue jobs (recorded, then carried ou
     const hostId = await registerHost(t, { name: 'q-retry', uri: 'simulated://?latencyMs=0' });
     const { vmId, operationId, job } = await vmWithFailedJob(hostId);
     assert.equal(job.step, 'define');
+    // Failed by its attempts, never found stalled: BullMQ's own count, as operators see it.
+    assert.equal(job.stalled, 0);
+    const counts = (await t.as('operator').get('/v1/queues')).body.items as Array<Record<string, unknown>>;
+    assert.equal(counts.find((q) => q.hostId === hostId)?.stalledRedeliveries, 0);
     assert.equal(job.vmId, vmId);
     assert.equal(job.attempts, 2);
     assert.match(job.error, /results queue unreachable/);

@@ -12,6 +12,7 @@ export interface FailedRow {
   vmId: string | null;
   error: string;
   attempts: number;
+  stalled: number;
 }
 
 /**
@@ -20,10 +21,12 @@ export interface FailedRow {
  * the results queue does), closed once the job is failed. The host must have no worker of its own.
  */
 export async function failEveryAttempt(t: TestApp, hostId: string, operationId: string): Promise<FailedRow> {
+  const connection = { ...redisOptions(testRedisUrl()), maxRetriesPerRequest: null };
+  const prefix = `${t.redisPrefix}:q`;
   const failing = new Worker(
     hostQueueName(hostId),
     () => Promise.reject(new Error('results queue unreachable: ECONNREFUSED')),
-    { connection: { ...redisOptions(testRedisUrl()), maxRetriesPerRequest: null }, prefix: `${t.redisPrefix}:q` },
+    { connection, prefix },
   );
   try {
     return await waitUntil('the job in the failed set', async () => {

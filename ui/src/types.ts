@@ -63,6 +63,7 @@ export interface QueueCounts {
   active?: number;
   delayed?: number;
   failed?: number;
+  stalledRedeliveries?: number;
 }
 
 export interface FailedJob {
@@ -72,5 +73,6 @@ export interface FailedJob {
   vmId: string | null;
   error: string;
   attempts: number;
+  stalled: number;
   failedAt: string | null;
 }

@@ -2,7 +2,7 @@ import { api } from '../api.js';
 import { errorLine, h, mount } from '../dom.js';
 import type { FailedJob, QueueCounts } from '../types.js';
 
-const COUNTS = ['waiting', 'active', 'delayed', 'failed'] as const;
+const COUNTS = ['waiting', 'active', 'delayed', 'failed', 'stalledRedeliveries'] as const;
 
 /**
  * The hosts' job queues for the people who run workers: counts per host, and for a host with
@@ -90,7 +90,7 @@ async function failedList(q: QueueCounts, status: HTMLElement, refresh: () => vo
         h(
           'tr',
           {},
-          ['Step', 'VM', 'Attempts', 'Failed at', 'Error', ''].map((c) => h('th', {}, c)),
+          ['Step', 'VM', 'Attempts', 'Stalled', 'Failed at', 'Error', ''].map((c) => h('th', {}, c)),
         ),
       ),
       h(
@@ -103,6 +103,7 @@ async function failedList(q: QueueCounts, status: HTMLElement, refresh: () => vo
             h('td', {}, j.step),
             h('td', {}, j.vmId ? h('a', { href: `#/vms/${encodeURIComponent(j.vmId)}` }, j.vmId) : '—'),
             h('td', {}, String(j.attempts)),
+            h('td', {}, String(j.stalled)),
             h('td', {}, j.failedAt ?? '—'),
             h('td', { class: 'error' }, j.error),
             h(

@@ -14,6 +14,11 @@ export class FailedJobResponse {
   error!: string;
   @ApiProperty({ type: 'integer' })
   attempts!: number;
+  @ApiProperty({
+    type: 'integer',
+    description: 'How often it was found stalled (its worker died mid-call) and redelivered',
+  })
+  stalled!: number;
   @ApiProperty({ type: String, nullable: true, format: 'date-time' })
   failedAt!: string | null;
 }
