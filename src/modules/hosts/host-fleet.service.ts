@@ -4,6 +4,7 @@ import { handleCommand, type CommandMeta, type HandleResult } from '../../applic
 import type { AggregateLoader } from '../../application/load-aggregate.js';
 import { capabilitiesOfHost, type Capabilities } from '../../application/host-capabilities.js';
 import { chooseMigrationTarget, internalSnapshotsTravel } from '../../application/migration-targets.js';
+import { volumesBlockMove } from '../../application/volume-drivers.js';
 import { admitToGroup } from '../../application/group-admission.js';
 import { vmProject } from '../../domain/vm/vm.state.js';
 import { DomainError } from '../../domain/domain-error.js';
@@ -109,7 +110,7 @@ export class HostFleetService {
     const vms = Object.entries(source.allocations).sort(([, a], [, b]) => b.memoryMiB - a.memoryMiB);
     for (const [vmId, size] of vms) {
       const { state } = await this.aggregates.load(vmDecider, vmStream(vmId));
-      const why = this.cannotMove(state, sourceCaps);
+      const why = this.cannotMove(state, sourceCaps) ?? volumesBlockMove(source.driver, state.spec?.volumes);
       if (why) {
         refused.push({ vmId, reason: why });
         continue;

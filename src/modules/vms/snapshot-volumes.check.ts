@@ -10,6 +10,14 @@ import type { VmState } from '../../domain/vm/vm.state.js';
  */
 export function refuseSnapshotMissingVolumes(driver: string, memory: boolean, state: VmState): void {
   const volumes = state.spec?.volumes ?? [];
+  if (driver === 'container' && volumes.length > 0) {
+    // A container snapshot is its root filesystem: a bind-mounted volume is not in it.
+    throw new DomainError(
+      'unsupported',
+      `VM ${state.id ?? '?'} is a container with volumes attached (${volumes.map((v) => v.volumeId).join(', ')}): ` +
+        'its snapshot would hold its root filesystem only, not the volumes; detach them first',
+    );
+  }
   if (driver !== 'libvirt' || memory || volumes.length === 0) return;
   throw new DomainError(
     'unsupported',

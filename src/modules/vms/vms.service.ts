@@ -42,6 +42,7 @@ import { toVmView, type VmView } from './vm.view.js';
 import { explain, type WhyView } from './why.js';
 import { internalSnapshotsTravel } from '../../application/migration-targets.js';
 import { DomainError } from '../../domain/domain-error.js';
+import { volumesBlockMove } from '../../application/volume-drivers.js';
 import { VmPlacement, type PlacementAsk } from './vm-placement.js';
 import { claimForCreate, releaseClaims } from '../../application/volume-claims.js';
 
@@ -319,6 +320,8 @@ export class VmsService {
         const target = await this.hostState(targetHostId);
         if (!target.exists) throw new NotFoundException(`targetHostId: host ${targetHostId} not found`);
         const source = await this.capabilitiesOf(state.hostId);
+        const blocked = volumesBlockMove(source.driver, state.spec?.volumes);
+        if (blocked) throw new DomainError('conflict', `VM ${vmId} has ${blocked}`);
         return {
           type: 'MigrateVm',
           operationId,

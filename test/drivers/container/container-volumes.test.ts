@@ -87,4 +87,37 @@ describe('e2e: volumes on a container host (bind mounts, real runc)', { skip }, 
     assert.equal(del.operation.status, 'succeeded', JSON.stringify(del.operation));
     assert.equal(existsSync(dir), false);
   });
+
+  test('a container with a volume: migration and snapshots are refused up front (its volumes would stay behind)', async () => {
+    const other = `ctvol2-${randomUUID().slice(0, 8)}`;
+    const reg = await t.as('admin').post('/v1/hosts', {
+      id: other,
+      name: 'containers-2',
+      driver: 'container',
+      uri: `container:///?storage=${storage.dir}/other&stopTimeoutMs=3000`,
+      capacity: { vcpus: 4, memoryMiB: 1024, diskGiB: 20 },
+    });
+    assert.equal(reg.status, 201, JSON.stringify(reg.body));
+    const volumeId = await createVolume(t, { name: 'kept', sizeGiB: 1, hostId });
+    const vmId = (await createVmOp(t, { name: 'ct-vol-move', hostId, volumes: [volumeId] })).accepted.vmId;
+    const before = (await storeEvents(t)).length;
+    for (const live of [true, false]) {
+      if (!live) await runOk(t, 'post', `/v1/vms/${vmId}/stop`, { force: true });
+      const mig = await t.as('operator').post(`/v1/vms/${vmId}/migrations`, { targetHostId: other, live });
+      assert.equal(mig.status, 409, JSON.stringify(mig.body));
+      assert.match(
+        mig.body.message as string,
+        new RegExp(`volumes attached \\(${volumeId}\\): a container VM's migration`),
+      );
+    }
+    const snap = await t.as('operator').post(`/v1/vms/${vmId}/snapshots`, { name: 's1', memory: false });
+    assert.equal(snap.status, 422, JSON.stringify(snap.body));
+    assert.match(snap.body.message as string, /its snapshot would hold its root filesystem only/);
+    const appended = (await storeEvents(t)).slice(before).map((e) => e.type);
+    assert.deepEqual(
+      appended.filter((type) => /Migrat|Snapshot/.test(type)),
+      [],
+      `no migration or snapshot was recorded: ${appended.join(', ')}`,
+    );
+  });
 });
