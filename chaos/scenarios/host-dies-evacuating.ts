@@ -11,6 +11,7 @@ import type { HostRef } from '../support/driver-check.js';
 import { Operations } from '../support/operations.js';
 import { verdict, type ScenarioRow } from '../support/verdict.js';
 import { createVms } from '../support/workload.js';
+import { waitFor } from '../../test/support/wait.js';
 
 export interface EvacuationSize {
   vms: number;
@@ -21,16 +22,6 @@ interface EvacuationView {
   error: string | null;
   progress?: { done?: number; total?: number };
   result?: { moved: Array<{ vmId: string }>; notMoved: Array<{ vmId: string; reason: string }> };
-}
-
-async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 export async function runEvacuation(size: EvacuationSize): Promise<ScenarioRow> {
@@ -64,16 +55,22 @@ export async function runEvacuation(size: EvacuationSize): Promise<ScenarioRow> 
     const evacuation = async () => (await c.client.get(`/v1/operations/${evId}`)).body as unknown as EvacuationView;
 
     // Mid-way: at least one VM moved, not all of them.
-    const before = await until('the first VM to move', 120000, async () => {
-      const e = await evacuation();
-      return (e.progress?.done ?? 0) >= 1 ? e : undefined;
-    });
+    const before = await waitFor(
+      async () => {
+        const e = await evacuation();
+        return (e.progress?.done ?? 0) >= 1 ? e : undefined;
+      },
+      { what: 'the first VM to move', timeoutMs: 120000, intervalMs: 200 },
+    );
     if ((before.progress?.done ?? 0) >= (before.progress?.total ?? 0)) notes.push('every VM moved before the kill');
     await wa.kill9();
-    await until('the host to read unreachable', 60000, async () => {
-      const h = await c.client.get(`/v1/hosts/${a}`);
-      return h.body.state === 'unreachable' ? true : undefined;
-    });
+    await waitFor(
+      async () => {
+        const h = await c.client.get(`/v1/hosts/${a}`);
+        return h.body.state === 'unreachable' ? true : undefined;
+      },
+      { what: 'the host to read unreachable', timeoutMs: 60000, intervalMs: 200 },
+    );
     const fence = await c.client.post(`/v1/hosts/${a}/fence`, { reason: 'chaos: the host died mid-evacuation' });
     if (fence.status !== 200) problems.push(`fence: ${fence.status} ${JSON.stringify(fence.body)}`);
 
@@ -102,16 +99,22 @@ export async function runEvacuation(size: EvacuationSize): Promise<ScenarioRow> 
 
     // The host comes back: its worker's reconciler reports what really runs there, the log follows.
     wa.start();
-    await until('the host back in service', 60000, async () => {
-      const h = await c.client.get(`/v1/hosts/${a}`);
-      return h.body.state === 'draining' || h.body.state === 'active' ? true : undefined;
-    });
+    await waitFor(
+      async () => {
+        const h = await c.client.get(`/v1/hosts/${a}`);
+        return h.body.state === 'draining' || h.body.state === 'active' ? true : undefined;
+      },
+      { what: 'the host back in service', timeoutMs: 60000, intervalMs: 200 },
+    );
     await ops.waitAll(120000);
-    await until('the returned host reconciled', 60000, async () => {
-      const r = await c.client.get(`/v1/vms?hostId=${a}`);
-      const items = (r.body.items ?? []) as Array<{ state: string }>;
-      return r.status === 200 && items.every((v) => v.state !== 'crashed') ? true : undefined;
-    }).catch((err: unknown) => problems.push(String(err)));
+    await waitFor(
+      async () => {
+        const r = await c.client.get(`/v1/vms?hostId=${a}`);
+        const items = (r.body.items ?? []) as Array<{ state: string }>;
+        return r.status === 200 && items.every((v) => v.state !== 'crashed') ? true : undefined;
+      },
+      { what: 'the returned host reconciled', timeoutMs: 60000, intervalMs: 200 },
+    ).catch((err: unknown) => problems.push(String(err)));
     const row = await verdict({
       fault: 'host dies mid-evacuation',
       injected: 1,

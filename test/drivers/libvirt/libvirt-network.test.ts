@@ -4,7 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import type { LibvirtDriver } from '../../../src/drivers/libvirt/libvirt.driver.js';
 import { bridgeName } from '../../../src/drivers/kit/network/nic-names.js';
 import { GuestConsole, ensureGuest, waitForLog, type GuestImage } from '../qemu/guest-console.js';
-import { QemuTestEnv, sleep, vmSpec as qemuSpec } from '../qemu/qemu-test-env.js';
+import { QemuTestEnv, vmSpec as qemuSpec } from '../qemu/qemu-test-env.js';
+import { waitFor } from '../../support/wait.js';
 import { guestPings, leftovers, nicOn, purgeNetwork, testNetwork, waitForLease } from '../network/network-test-env.js';
 import {
   ensureDaemons,
@@ -68,13 +69,11 @@ describe('libvirt driver: a bridge NIC on a network', { skip, timeout: 600_000 }
     consoles.push(onQ);
     await waitForLease(onQ);
     // The libvirt guest's udhcpc runs in its background: wait (bounded) until it answers.
-    const deadline = Date.now() + 60_000;
-    let reached = false;
-    while (!reached && Date.now() < deadline) {
-      reached = await guestPings(onQ, `${net.prefix}.50`, 1);
-      if (!reached) await sleep(500);
-    }
-    assert.ok(reached, 'the qemu guest reaches the libvirt guest at its allocated address');
+    await waitFor(() => guestPings(onQ, `${net.prefix}.50`, 1), {
+      what: 'the qemu guest to reach the libvirt guest at its allocated address',
+      timeoutMs: 60_000,
+      intervalMs: 500,
+    });
 
     await d.stop(lv, { force: true });
     await d.destroy(lv);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { DriverNic } from '../../../src/drivers/hypervisor-driver.port.js';
 import { bridgeName, natTableName, vxlanName } from '../../../src/drivers/kit/network/nic-names.js';
 import type { GuestConsole } from '../qemu/guest-console.js';
-import { sleep } from '../qemu/qemu-test-env.js';
+import { waitFor } from '../../support/wait.js';
 
 /** A network as the control plane would hand it to drivers: a unique id and a /24 nobody else uses. */
 export interface TestNetwork {
@@ -88,14 +88,14 @@ export function leftovers(networkId: string, netns?: string): string[] {
 
 /** Polls the guest until udhcpc has recorded its lease for `iface`; returns "ip/prefix router". */
 export async function waitForLease(guest: GuestConsole, iface = 'eth0', timeoutMs = 60_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const lease = await guest.run(`cat /run/dhcp.${iface} 2>/dev/null`);
-    if (lease) return lease;
-    if (Date.now() > deadline) {
-      throw new Error(`no DHCP lease on ${iface} after ${timeoutMs} ms: ${await guest.run('ip addr; ps')}`);
-    }
-    await sleep(500);
+  try {
+    return await waitFor(() => guest.run(`cat /run/dhcp.${iface} 2>/dev/null`), {
+      what: `a DHCP lease on ${iface}`,
+      timeoutMs,
+      intervalMs: 500,
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: ${await guest.run('ip addr; ps')}`, { cause: err });
   }
 }
 
