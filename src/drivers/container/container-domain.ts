@@ -19,7 +19,8 @@ import { assertSafeName } from '../kit/safe-name.js';
 import { volumeDirPath } from '../kit/volume-files.js';
 import type { ContainerHostConfig } from './container-uri.js';
 import { isSameLiveProcess, procStat, signal, waitGone } from './proc-stat.js';
-import { createDiskImage, mountDiskImage, unmountDiskImage, withFileLock } from './disk-image.js';
+import { withFileLock } from '../kit/file-lock.js';
+import { createDiskImage, mountDiskImage, unmountDiskImage } from './disk-image.js';
 import { assertMountPoints, copyTree, ensureMountPoints } from './rootfs.js';
 import type { HostNetworks } from '../kit/network/host-networks.js';
 

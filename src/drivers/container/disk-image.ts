@@ -10,13 +10,11 @@ import {
   renameSync,
   rmSync,
   rmdirSync,
-  writeFileSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { DriverError } from '../hypervisor-driver.port.js';
 import { runTool } from '../kit/run-tool.js';
 import { ID_MAP_BASE } from './id-map.js';
-import { procStat } from './proc-stat.js';
 
 const GIB = 1024 ** 3;
 const TOOL_TIMEOUT_MS = 120_000;
@@ -105,45 +103,6 @@ function prepareMountParent(hostDir: string): void {
   chmodSync(base, 0o711);
   chownSync(hostDir, 0, ID_MAP_BASE);
   chmodSync(hostDir, 0o710);
-}
-
-const LOCK_WAIT_MS = 60_000;
-
-/**
- * Runs `fn` holding `<lockPath>` (created O_EXCL, holding our pid): two worker processes of one
- * host (a redelivered job during a restart) must never make or mount one image twice — ext4
- * mounted through two loop devices at once is corrupted. A lock whose process is gone is taken over.
- */
-export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      writeFileSync(lockPath, String(process.pid), { flag: 'wx', mode: 0o600 });
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(readText(lockPath));
-      if (!Number.isSafeInteger(holder) || holder <= 0 || procStat(holder) === undefined) {
-        rmSync(lockPath, { force: true });
-        continue;
-      }
-      if (Date.now() >= deadline) throw new DriverError('timeout', `${lockPath} held by pid ${holder} for too long`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lockPath, { force: true });
-  }
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return '';
-  }
 }
 
 /** Whether something is mounted exactly on `dir` in this mount namespace (/proc/self/mountinfo). */

@@ -6,7 +6,7 @@ import { KeyedLock } from '../keyed-lock.js';
 import { SAFE_NAME, assertSafeName } from '../safe-name.js';
 import { readJson, writeJsonAtomic } from '../vm-files.js';
 import { ensureDnsmasq, stopDnsmasq, type DnsmasqConfig } from './dnsmasq.js';
-import { withFileLock } from './file-lock.js';
+import { withFileLock } from '../file-lock.js';
 import { deleteLink, enslave, ensureBridge, ensureTap, ensureVxlan, ip, ipInNetnsOf, linkMtu } from './ip-link.js';
 import { ensureNat, removeNat } from './nat.js';
 import {

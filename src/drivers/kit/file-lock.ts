@@ -1,12 +1,14 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { DriverError } from '../../hypervisor-driver.port.js';
+import { DriverError } from '../hypervisor-driver.port.js';
 
 const LOCK_WAIT_MS = 60_000;
 
 /**
- * Holds `<lockPath>` (created O_EXCL with our pid) while `fn` runs: a network's bridge, DHCP
- * and NAT are shared by every worker of the network namespace, in any process. A lock whose
- * process is gone is taken over.
+ * Holds `<lockPath>` (created O_EXCL with our pid) while `fn` runs, across processes: a network's
+ * bridge, DHCP and NAT are shared by every worker of the network namespace; two worker processes
+ * of one container host (a redelivered job during a restart) must never make or mount one disk
+ * image twice (ext4 mounted through two loop devices at once is corrupted). A lock whose process is
+ * gone (or a zombie) is taken over.
  */
 export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + LOCK_WAIT_MS;
