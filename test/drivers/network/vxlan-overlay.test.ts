@@ -19,47 +19,66 @@ import {
 } from './network-test-env.js';
 
 /**
- * Two hosts sharing one network over a VXLAN overlay: host A is this process's network namespace,
- * host B a driver process in its own namespace joined to A by a veth underlay the test made. A
- * guest on A pings a guest on B through the overlay; B's guest then live-migrates to A keeping
- * its MAC and IP, and B, left without NICs on the network, tears it down.
+ * Host A is this process's network namespace, host B a fresh one joined by a veth underlay; after
+ * the suite, B's host process, every qemu and the network on both sides are gone (dnsmasq would
+ * keep B's namespace alive: a failed test's is stopped here by its pid).
  */
-describe('VXLAN overlay between two hosts', () => {
-  const env = new QemuTestEnv('vl-vx-');
+function twoHosts(prefix: string) {
+  const env = new QemuTestEnv(prefix);
   const hostB = new NetnsHost();
   const consoles: GuestConsole[] = [];
-  let guest: GuestImage;
-  let networkId = '';
+  const state: { guest?: GuestImage; networkId?: string } = {};
   before(() => {
-    guest = ensureGuest();
+    state.guest = ensureGuest();
     hostB.create();
   });
   after(async () => {
     for (const c of consoles) c.close();
     await hostB.stopHost();
     await env.cleanup();
-    // dnsmasq would keep B's namespace alive: a failed test's is stopped here by its pid.
-    if (networkId) {
-      purgeNetwork(networkId);
-      purgeNetwork(networkId, hostB.netns);
+    if (state.networkId) {
+      purgeNetwork(state.networkId);
+      purgeNetwork(state.networkId, hostB.netns);
     }
     hostB.destroy();
   });
+  return {
+    env,
+    hostB,
+    consoles,
+    /** The test guest (built in before()). */
+    guest: (): GuestImage => {
+      if (!state.guest) throw new Error('the guest is built in before()');
+      return state.guest;
+    },
+    /** The network the test made, purged after it on both hosts. */
+    used: (id: string) => (state.networkId = id),
+  };
+}
+
+/**
+ * Two hosts sharing one network over a VXLAN overlay: host A is this process's network namespace,
+ * host B a driver process in its own namespace joined to A by a veth underlay the test made. A
+ * guest on A pings a guest on B through the overlay; B's guest then live-migrates to A keeping
+ * its MAC and IP, and B, left without NICs on the network, tears it down.
+ */
+describe('VXLAN overlay between two hosts', () => {
+  const { env, hostB, consoles, guest, used } = twoHosts('vl-vx-');
 
   test('a VM on A pings a VM on B; B live-migrates its VM to A with MAC and IP; B tears down', async () => {
     const net = testNetwork(false);
-    networkId = net.id;
+    used(net.id);
     const bridge = bridgeName(net.id);
     const previous = process.env.NETWORK_UNDERLAY_DEV;
     process.env.NETWORK_UNDERLAY_DEV = hostB.outerDev;
-    const a = env.driver('vx-a', { params: { images: guest.imagesDir, migrationHost: hostB.outerIp } });
+    const a = env.driver('vx-a', { params: { images: guest().imagesDir, migrationHost: hostB.outerIp } });
     if (previous === undefined) delete process.env.NETWORK_UNDERLAY_DEV;
     else process.env.NETWORK_UNDERLAY_DEV = previous;
-    const query = new URLSearchParams({ accel: 'tcg', images: guest.imagesDir, migrationHost: hostB.innerIp });
+    const query = new URLSearchParams({ accel: 'tcg', images: guest().imagesDir, migrationHost: hostB.innerIp });
     await hostB.boot({ id: 'vx-b', uri: `qemu:///system?${query}`, storageDir: join(env.root, 'storage-vx-b') });
 
-    const onA = vmSpec({ memoryMiB: 128, image: guest.image, nics: [nicOn(net, 40)] });
-    const onB = vmSpec({ memoryMiB: 128, image: guest.image, nics: [nicOn(net, 41)] });
+    const onA = vmSpec({ memoryMiB: 128, image: guest().image, nics: [nicOn(net, 40)] });
+    const onB = vmSpec({ memoryMiB: 128, image: guest().image, nics: [nicOn(net, 41)] });
     await a.define(onA);
     await hostB.define(onB);
     await Promise.all([a.start(onA), hostB.start(onB)]);
@@ -121,44 +140,26 @@ describe('VXLAN overlay between two hosts', () => {
  * address (NETWORK_VXLAN_PEERS) and floods to it with an all-zero FDB entry.
  */
 describe('VXLAN overlay with unicast peers', () => {
-  const env = new QemuTestEnv('vl-vxu-');
-  const hostB = new NetnsHost();
-  const consoles: GuestConsole[] = [];
-  let guest: GuestImage;
-  let networkId = '';
-  before(() => {
-    guest = ensureGuest();
-    hostB.create();
-  });
-  after(async () => {
-    for (const c of consoles) c.close();
-    await hostB.stopHost();
-    await env.cleanup();
-    if (networkId) {
-      purgeNetwork(networkId);
-      purgeNetwork(networkId, hostB.netns);
-    }
-    hostB.destroy();
-  });
+  const { env, hostB, consoles, guest, used } = twoHosts('vl-vxu-');
 
   test('a VM on A pings a VM on B with flooding to listed peers', async () => {
     const net = testNetwork(false);
-    networkId = net.id;
+    used(net.id);
     const saved = { dev: process.env.NETWORK_UNDERLAY_DEV, peers: process.env.NETWORK_VXLAN_PEERS };
     process.env.NETWORK_UNDERLAY_DEV = hostB.outerDev;
     process.env.NETWORK_VXLAN_PEERS = hostB.innerIp;
-    const a = env.driver('vxu-a', { params: { images: guest.imagesDir } });
+    const a = env.driver('vxu-a', { params: { images: guest().imagesDir } });
     restoreEnv('NETWORK_UNDERLAY_DEV', saved.dev);
     restoreEnv('NETWORK_VXLAN_PEERS', saved.peers);
-    const query = new URLSearchParams({ accel: 'tcg', images: guest.imagesDir });
+    const query = new URLSearchParams({ accel: 'tcg', images: guest().imagesDir });
     const storageDir = join(env.root, 'storage-vxu-b');
     await hostB.boot(
       { id: 'vxu-b', uri: `qemu:///system?${query}`, storageDir },
       { NETWORK_VXLAN_PEERS: hostB.outerIp },
     );
 
-    const onA = vmSpec({ memoryMiB: 128, image: guest.image, nics: [nicOn(net, 60)] });
-    const onB = vmSpec({ memoryMiB: 128, image: guest.image, nics: [nicOn(net, 61)] });
+    const onA = vmSpec({ memoryMiB: 128, image: guest().image, nics: [nicOn(net, 60)] });
+    const onB = vmSpec({ memoryMiB: 128, image: guest().image, nics: [nicOn(net, 61)] });
     await a.define(onA);
     await hostB.define(onB);
     await Promise.all([a.start(onA), hostB.start(onB)]);
