@@ -206,18 +206,17 @@ export class SagaRunner {
    * guards make the replay do nothing twice).
    */
   private async handlePage(page: RecordedEvent[]): Promise<void> {
-    // VM events, the host events the fence saga acts on, and volumes' own events (each stream its lane).
-    const mine = page.filter(
-      (e) =>
-        (vmIdOf(e.streamId) && isVmEventType(e.type)) ||
-        (e.type === 'HostFenced' && isHostEventType(e.type)) ||
-        (volumeIdOf(e.streamId) && isVolumeEventType(e.type)),
-    );
+    // Only events some saga handles, each stream its lane: the same routing decides both (a filter
+    // of its own once left volume events out, and every volume operation waited forever).
+    const mine = page.flatMap((e) => {
+      const handler = this.handlerFor(e);
+      return handler ? [{ e, handler }] : [];
+    });
     await inLanes(
       mine,
       SAGA_LANES,
-      (e) => e.streamId,
-      (e) => this.handle(e),
+      ({ e }) => e.streamId,
+      ({ e, handler }) => this.handle(e, handler),
     );
     this.position = page[page.length - 1]!.position;
     await this.saveCheckpointRetrying();
@@ -236,15 +235,19 @@ export class SagaRunner {
     }
   }
 
-  private async handle(recorded: RecordedEvent): Promise<void> {
+  /** The saga step for this event: VM events, the host events the fence saga acts on, volumes' own events. */
+  private handlerFor(e: RecordedEvent): ((e: RecordedEvent) => Promise<void>) | undefined {
+    if (vmIdOf(e.streamId) && isVmEventType(e.type)) return (r) => this.handleVmEvent(r);
+    if (e.type === 'HostFenced' && isHostEventType(e.type)) return (r) => this.handleHostEvent(r);
+    if (volumeIdOf(e.streamId) && isVolumeEventType(e.type)) return (r) => this.volumes.handleVolumeEvent(r);
+    return undefined;
+  }
+
+  private async handle(recorded: RecordedEvent, handler: (e: RecordedEvent) => Promise<void>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         try {
-          if (vmIdOf(recorded.streamId) && isVmEventType(recorded.type)) await this.handleVmEvent(recorded);
-          else if (recorded.type === 'HostFenced' && isHostEventType(recorded.type))
-            await this.handleHostEvent(recorded);
-          else if (volumeIdOf(recorded.streamId) && isVolumeEventType(recorded.type))
-            await this.volumes.handleVolumeEvent(recorded);
+          await handler(recorded);
         } catch (err) {
           if (!isPoison(err)) throw err;
           await this.park(recorded, err);
