@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DriverError } from '../hypervisor-driver.port.js';
-import { migratedAway, type VirshCall } from './libvirt-migration.js';
+import { liveMigrationArgs, migratedAway, type VirshCall } from './libvirt-migration.js';
+import { parseLibvirtUri } from './libvirt-uri.js';
 
 /** virsh answering from a table: a string is the output, a DriverError is thrown. */
 function virsh(answers: Record<string, Array<string | DriverError>>): VirshCall {
@@ -36,5 +37,32 @@ describe('migratedAway: after domjobabort, libvirt says whether the migration ha
       await migratedAway(virsh({ domjobinfo: [new DriverError('failed', 'no connection')] }), 'vl-x'),
       false,
     );
+  });
+});
+
+describe('the bandwidth cap of a live migration', () => {
+  const endpoint = {
+    driver: 'libvirt' as const,
+    mode: 'live' as const,
+    uri: 'qemu+tcp://10.0.0.2/system',
+    migrationHost: '10.0.0.2',
+    storageId: 's',
+    diskPath: '/srv/x/disk.qcow2',
+    diskBytes: 1,
+  };
+  test('migrationBandwidth= (MiB/s) becomes --bandwidth; absent, libvirt chooses', () => {
+    assert.equal(parseLibvirtUri('qemu:///system?migrationBandwidth=5').migrationBandwidth, 5);
+    assert.equal(parseLibvirtUri('qemu:///system').migrationBandwidth, undefined);
+    assert.throws(
+      () => parseLibvirtUri('qemu:///system?migrationBandwidth=0'),
+      /migrationBandwidth must be a positive/,
+    );
+    assert.deepEqual(liveMigrationArgs('vl-x', endpoint, 5).slice(-4), [
+      '--bandwidth',
+      '5',
+      '--migrateuri',
+      'tcp://10.0.0.2',
+    ]);
+    assert.ok(!liveMigrationArgs('vl-x', endpoint).includes('--bandwidth'));
   });
 });

@@ -31,6 +31,8 @@ export interface LiveMigration {
   endpoint: LibvirtEndpoint;
   shared: boolean;
   timeoutMs: number;
+  /** `--bandwidth` (MiB/s), when the host caps it. */
+  bandwidthMiB?: number;
   /** Attached volumes to mirror beside the disk (no shared storage). */
   volumes?: LiveVolumes;
 }
@@ -41,7 +43,7 @@ export interface LiveMigration {
  * libvirt) and the domain XML is rewritten to the target's VM dir.
  */
 export async function migrateLive(virsh: VirshCall, m: LiveMigration, ctx: CallContext): Promise<void> {
-  const args = liveMigrationArgs(m.domain, m.endpoint);
+  const args = liveMigrationArgs(m.domain, m.endpoint, m.bandwidthMiB);
   let xmlFile: string | undefined;
   if (m.shared) {
     // Both QEMUs open the same file: libvirt calls that unsafe unless the cache is off or the
@@ -59,18 +61,51 @@ export async function migrateLive(virsh: VirshCall, m: LiveMigration, ctx: CallC
     args.push('--copy-storage-all', '--migrate-disks', disks, '--xml', xmlFile, '--persistent-xml', xmlFile);
   }
   const stopPolling = ctx.onProgress ? pollMigrationProgress(m.uri, m.domain, ctx.onProgress, 250) : () => undefined;
+  // An abort is not a kill of `virsh migrate`: libvirt's job is aborted (`domjobabort`, what
+  // virsh's own Ctrl-C does) and the migrate call's answer says whether it came in time.
+  const { signal, ...call } = ctx;
+  if (signal?.aborted) throw new DriverError('failed', `migrate ${m.domain}: not started, the call was aborted`);
+  let running = true;
+  const abortJob = async () => {
+    // Until the call returns: an abort that lands before libvirt opened its job finds none to abort.
+    while (running) {
+      await virsh(['domjobabort', m.domain], {}).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, ABORT_RETRY_MS));
+    }
+  };
+  const onAbort = () => void abortJob();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    await virsh(args, ctx, m.timeoutMs);
+    await virsh(args, call, m.timeoutMs);
   } catch (err) {
-    // A deadline or an abort leaves libvirt's job running: cancel it so the source keeps the VM.
+    // A deadline (virsh killed) leaves libvirt's job running: cancel it so the source keeps the VM.
     await virsh(['domjobabort', m.domain], {}).catch(() => undefined);
     // Unless it came too late: then the guest runs on the target only, and reporting a failure
     // would get that only copy aborted by the compensation. libvirt, not the race, decides.
     if (await migratedAway(virsh, m.domain)) return;
+    const job = await completedJob(virsh, m.domain);
+    if (err instanceof DriverError && job && job !== 'None')
+      throw new DriverError(err.code, `${err.message} (libvirt: job ${job})`);
     throw err;
   } finally {
+    running = false;
+    signal?.removeEventListener('abort', onAbort);
     stopPolling();
     if (xmlFile) rmSync(xmlFile, { force: true });
+  }
+}
+
+const ABORT_RETRY_MS = 250;
+
+/**
+ * `domjobinfo --completed`'s job type (Failed, Cancelled…): libvirt's word on how the last job ended,
+ * beside virsh migrate's own error. libvirt 9.0 keeps none for a migration aborted by domjobabort.
+ */
+async function completedJob(virsh: VirshCall, domain: string): Promise<string | undefined> {
+  try {
+    return /^Job type:\s+(\S+)/m.exec(await virsh(['domjobinfo', '--completed', domain], {}))?.[1];
+  } catch {
+    return undefined;
   }
 }
 
@@ -101,8 +136,10 @@ export async function migratedAway(virsh: VirshCall, domain: string): Promise<bo
   }
 }
 
-export function liveMigrationArgs(domain: string, e: LibvirtEndpoint): string[] {
+export function liveMigrationArgs(domain: string, e: LibvirtEndpoint, bandwidthMiB?: number): string[] {
   const args = ['migrate', '--live', '--p2p', '--persistent', '--undefinesource', domain, e.uri];
+  // libvirt applies it to the RAM stream and to the --copy-storage-all disk mirror alike.
+  if (bandwidthMiB !== undefined) args.push('--bandwidth', String(bandwidthMiB));
   if (e.migrationHost) {
     // Without it libvirt sends the stream to the target's hostname, which need not resolve here.
     const host =

@@ -41,7 +41,8 @@ export async function migrateOut(
     if (blocker) throw new DriverError('conflict', `VM ${spec.id} cannot migrate live: ${blocker}`);
     const volumes = shared ? undefined : await liveVolumes(h, spec, endpoint, ctx);
     const m = { uri: h.uri, domain: name, vmDir: f.vmDir, disk, endpoint, shared, ...(volumes ? { volumes } : {}) };
-    await migrateLive(h.virshCall, { ...m, timeoutMs: h.config.migrationTimeoutMs }, ctx);
+    const { migrationTimeoutMs: timeoutMs, migrationBandwidth: bandwidthMiB } = h.config;
+    await migrateLive(h.virshCall, { ...m, timeoutMs, ...(bandwidthMiB ? { bandwidthMiB } : {}) }, ctx);
   } else {
     if (isActive(s.state)) throw new DriverError('conflict', `a cold migration needs VM ${spec.id} stopped`);
     // Cold: the disk files, external snapshots included, go to the target's dir (nothing to

@@ -22,6 +22,8 @@ export interface LibvirtHostConfig {
   callTimeoutMs: number;
   /** Deadline of `virsh migrate` (RAM plus, without shared storage, the disk). */
   migrationTimeoutMs: number;
+  /** Cap of a live migration's stream in MiB/s (`virsh migrate --bandwidth`, RAM and the disk mirror); none when absent. */
+  migrationBandwidth?: number;
   /** The URI another host's libvirtd uses to reach this one (peer-to-peer migration target). */
   peerUri?: string;
   /** Address the source QEMU sends the migration stream to (`--migrateuri tcp://<it>`). */
@@ -48,6 +50,7 @@ const KEYS = new Set([
   'stopTimeoutMs',
   'callTimeoutMs',
   'migrationTimeoutMs',
+  'migrationBandwidth',
   'peerUri',
   'migrationHost',
   'disable',
@@ -120,6 +123,9 @@ export function parseLibvirtUri(uri: string, policy?: HostPolicy): LibvirtHostCo
     stopTimeoutMs: positiveInt('stopTimeoutMs', ours.get('stopTimeoutMs'), 30_000),
     callTimeoutMs: positiveInt('callTimeoutMs', ours.get('callTimeoutMs'), 60_000),
     migrationTimeoutMs: positiveInt('migrationTimeoutMs', ours.get('migrationTimeoutMs'), 10 * 60_000),
+    ...(ours.has('migrationBandwidth')
+      ? { migrationBandwidth: positiveInt('migrationBandwidth', ours.get('migrationBandwidth'), 0) }
+      : {}),
     peerUri,
     migrationHost,
   };
