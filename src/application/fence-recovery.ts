@@ -34,13 +34,27 @@ export async function recoverFencedHost(
   const out: FenceOutcome = { recovered: [], lost: [], skipped: [] };
   const { state: fenced } = await aggregates.load(hostDecider, hostStream(hostId));
   if (fenced.fenced?.fenceId !== fenceId) return out;
-  const hosts = await Promise.all(
+  let hosts = await Promise.all(
     (await directory.list()).map(async (id) => (await aggregates.load(hostDecider, hostStream(id))).state),
   );
   const planned = new Map<string, Resources>();
   for (const vmId of Object.keys(fenced.allocations).sort()) {
     const { state: vm } = await aggregates.load(vmDecider, vmStream(vmId));
-    if (vm.hostId !== hostId && vm.migration?.targetHostId === hostId) {
+    const m = vm.migration;
+    if (m?.handedOff && m.targetHostId === hostId && m.sourceHostId !== hostId) {
+      // Handed off to the fenced host: the guest ran there, the source's copy is gone. The
+      // source's reservation goes now (once the migration is closed nothing would give it back),
+      // so the source is a recovery target like any other; a replay finds the migration closed.
+      await handleCommand(
+        aggregates,
+        hostDecider,
+        hostStream(m.sourceHostId),
+        { type: 'ReleaseCapacity', vmId, operationId: vm.pending?.id ?? fenceId },
+        meta,
+      );
+      const source = (await aggregates.load(hostDecider, hostStream(m.sourceHostId))).state;
+      hosts = hosts.map((h) => (h.id === m.sourceHostId ? source : h));
+    } else if (vm.hostId !== hostId && m?.targetHostId === hostId) {
       // Migrating towards the fenced host: that migration cannot finish; the decider fails it (not handed off).
       const reason = `target host ${hostId} fenced`;
       await handleCommand(

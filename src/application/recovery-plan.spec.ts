@@ -3,7 +3,18 @@ import { describe, test } from 'node:test';
 import { fold } from '../domain/decider.js';
 import { hostDecider } from '../domain/host/host.decider.js';
 import type { HostEvent } from '../domain/host/host.events.js';
-import { CREATE, SPEC, VM_ID, defined, placed, started, stateOf } from '../../test/support/vm-histories.js';
+import {
+  CREATE,
+  SPEC,
+  VM_ID,
+  defined,
+  handedOff,
+  migrationRequested,
+  placed,
+  started,
+  stateOf,
+  targetPrepared,
+} from '../../test/support/vm-histories.js';
 import type { VmEvent } from '../domain/vm/vm.events.js';
 import type { RestartPolicy } from '../domain/vm/vm.types.js';
 import { planRecovery } from './recovery-plan.js';
@@ -95,5 +106,53 @@ describe('recovery plan (pure)', () => {
     ]);
     assert.equal(planRecovery(stopped, A, [A, host('b', SHARED)]).kind, 'skip');
     assert.equal(planRecovery(vmOn('on-crash'), host('z', SHARED), [host('b', SHARED)]).kind, 'skip');
+  });
+
+  describe('a migration in flight when a host is fenced', () => {
+    /** On `from`, migrating live to `to`; handed off or not. */
+    const moving = (from: string, to: string, handed: boolean) =>
+      stateOf([
+        {
+          type: 'VmCreateRequested',
+          data: {
+            vmId: VM_ID,
+            operationId: CREATE,
+            spec: SPEC,
+            requestedHostId: null,
+            start: true,
+            restartPolicy: 'always',
+          },
+        },
+        placed(from),
+        defined(from),
+        started(CREATE),
+        migrationRequested('op-m', from, to, true),
+        targetPrepared('op-m', to),
+        ...(handed ? [handedOff('op-m', to)] : []),
+      ]);
+    test('handed off to the fenced host: it is that host’s VM, recovered, and its source may take it back', () => {
+      const plan = planRecovery(moving('b', 'a', true), A, [A, host('b', SHARED)]);
+      assert.ok(plan.kind === 'recover', JSON.stringify(plan));
+      assert.equal(plan.targetHostId, 'b');
+    });
+    test('handed off by the fenced host: left to its target, which finishes the migration', () => {
+      const plan = planRecovery(moving('a', 'b', true), A, [A, host('b', SHARED)]);
+      assert.deepEqual(plan, { kind: 'skip', why: 'handed off to its migration target, which finishes it' });
+    });
+    test('the fenced source had not handed off: recovered, never onto the migration target being cleaned up', () => {
+      const plan = planRecovery(moving('a', 'b', false), A, [A, host('b', SHARED), host('c', SHARED)]);
+      assert.ok(plan.kind === 'recover', JSON.stringify(plan));
+      assert.equal(plan.targetHostId, 'c');
+      assert.deepEqual(
+        plan.evidence.candidates.map((c) => [c.hostId, c.verdict, c.reason]),
+        [
+          ['c', 'chosen', undefined],
+          ['b', 'refused', 'migration'],
+        ],
+      );
+      const alone = planRecovery(moving('a', 'b', false), A, [A, host('b', SHARED)]);
+      assert.ok(alone.kind === 'lost');
+      assert.match(alone.reason, /b the target of its unfinished migration/);
+    });
   });
 });

@@ -1,7 +1,7 @@
 import type { Resources } from '../domain/host/host.events.js';
 import { free, type HostState } from '../domain/host/host.state.js';
 import type { PlacementCandidate, PlacementEvidence } from '../domain/vm/evidence.js';
-import { meantToRun } from '../domain/vm/vm.recovery.js';
+import { guestHostOf, meantToRun } from '../domain/vm/vm.recovery.js';
 import type { VmState } from '../domain/vm/vm.state.js';
 import { sameStorage } from './migration-targets.js';
 
@@ -41,6 +41,22 @@ function refusal(
 }
 
 /**
+ * The target of a migration the fenced source never handed off: the migration's compensation
+ * aborts the incoming side there and gives its reservation back, which a recovery onto that same
+ * host would race (the abort could hit the recovered VM, the release take its reservation).
+ */
+function midMigration(vm: VmState, h: HostState): PlacementCandidate | undefined {
+  const m = vm.migration;
+  if (!m || m.handedOff || m.targetHostId !== h.id) return undefined;
+  return {
+    hostId: h.id,
+    verdict: 'refused',
+    reason: 'migration',
+    detail: 'the target of its unfinished migration, being cleaned up',
+  };
+}
+
+/**
  * Pure: what happens to one VM of a fenced host. Recovered (re-placed on a host sharing the
  * fenced host's storage, most free memory first) when its restartPolicy asks for it; otherwise
  * lost, with why. A VM no longer on the host, or that was not meant to run, is left alone.
@@ -52,7 +68,13 @@ export function planRecovery(
   hosts: HostState[],
   planned: Map<string, Resources> = new Map(),
 ): RecoveryDecision {
-  if (!vm.exists || vm.hostId !== fenced.id) return { kind: 'skip', why: 'not on the fenced host' };
+  if (!vm.exists || guestHostOf(vm) !== fenced.id) {
+    const handedOff = vm.migration?.handedOff && vm.hostId === fenced.id;
+    return {
+      kind: 'skip',
+      why: handedOff ? 'handed off to its migration target, which finishes it' : 'not on the fenced host',
+    };
+  }
   if (!meantToRun(vm)) return { kind: 'skip', why: `${vm.state}: it was not meant to run` };
   const fence = fenced.fenced;
   const head = `host ${named(fenced)} was fenced${fence ? ` by ${fence.by}` : ''}`;
@@ -65,7 +87,7 @@ export function planRecovery(
   for (const h of hosts) {
     if (!h.exists || h.removed || !h.id || h.id === fenced.id) continue;
     const p = planned.get(h.id) ?? { vcpus: 0, memoryMiB: 0 };
-    const no = refusal(h, fenced, needs, p);
+    const no = refusal(h, fenced, needs, p) ?? midMigration(vm, h);
     if (no) candidates.push(no);
     else fits.push({ host: h, room: free(h).memoryMiB - p.memoryMiB });
   }

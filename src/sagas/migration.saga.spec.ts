@@ -101,6 +101,23 @@ describe('migration saga', () => {
       .thenNothing();
   });
 
+  it('a target fenced after the hand-off: no abortIncoming on the dead host (fence recovery re-places the VM)', () => {
+    saga
+      .given([...createdOn('host-a'), requested(true), prepared, handedOff])
+      .when({
+        type: 'VmOperationFailed',
+        data: {
+          operationId: op,
+          kind: 'migrate',
+          step: 'finishIncoming',
+          reason: 'the target host host-b was fenced (f1) after host-a handed the VM off',
+          state: 'stopped',
+          hostId: 'host-b',
+        },
+      })
+      .thenNothing();
+  });
+
   it('a failed operation that is not a migration, or with no migration under way, compensates nothing', () => {
     saga
       .given(createdOn('host-a'))

@@ -14,7 +14,9 @@ export type RefusalReason =
   | 'ranking'
   /** Recovery after a fence: the host is fenced itself, or does not share the VM's storage. */
   | 'fenced'
-  | 'storage';
+  | 'storage'
+  /** Recovery after a fence: the target of the VM's unfinished migration (cleaned up by that migration's compensation). */
+  | 'migration';
 
 export interface PlacementCandidate {
   hostId: string;

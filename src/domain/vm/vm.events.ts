@@ -97,6 +97,11 @@ export type VmOperationFailed = DomainEvent<
     evidence?: Evidence;
     /** Set when the operation did not fail but was cancelled: by whom, why, or which forced stop superseded it. */
     cancelled?: OperationCancellation;
+    /**
+     * Where the VM is from now on, when the failure moved it: a migration handed off to a host
+     * that was then fenced ends with the VM on that host (its guest ran there, not on the source).
+     */
+    hostId?: string;
   }
 >;
 /**

@@ -14,10 +14,41 @@ export function meantToRun(state: VmState): boolean {
   return state.state === 'stopped' && (!!state.crash || state.pending?.kind === 'start');
 }
 
-/** The operation in flight on the dead host will never finish there: closed first, naming the fence. */
+/**
+ * Where the guest runs as far as a fence is concerned. Before a migration's hand-off, on its
+ * source; from the hand-off on, on the target only (the source's copy is gone: QEMU quit in
+ * `postmigrate`, libvirt undefined it), although the record keeps the source until finishIncoming.
+ */
+export function guestHostOf(state: VmState): string | null {
+  return state.migration?.handedOff ? state.migration.targetHostId : state.hostId;
+}
+
+/**
+ * The operation in flight on the dead host will never finish there: closed first, naming the
+ * fence. A migration handed off to the fenced host ends there: the VM is recorded on that host,
+ * where its guest ran, before it is recovered or marked lost like the host's other VMs.
+ */
 function closePending(state: VmState, hostId: string, fenceId: string): VmEvent[] {
   const p = state.pending;
   if (!p) return [];
+  const m = state.migration;
+  if (p.kind === 'migrate' && m?.handedOff && m.targetHostId === hostId) {
+    return [
+      {
+        type: 'VmOperationFailed',
+        data: {
+          operationId: p.id,
+          kind: p.kind,
+          step: p.awaiting,
+          reason:
+            `the target host ${hostId} was fenced (${fenceId}) after ${m.sourceHostId} handed the VM off: ` +
+            'its guest ran there only, so the migration cannot finish',
+          state: 'stopped',
+          hostId,
+        },
+      },
+    ];
+  }
   return [
     {
       type: 'VmOperationFailed',
@@ -35,9 +66,9 @@ function closePending(state: VmState, hostId: string, fenceId: string): VmEvent[
 /** The VM still belongs to the fenced host and this fence has not been acted on for it. */
 function onFencedHost(state: VmState, hostId: string, fenceId: string): boolean {
   if (!state.exists || state.state === 'deleted' || state.state === 'failed') return false;
-  if (state.hostId !== hostId) return false;
-  // A migration the fenced host already handed off lives on its target: it is not the fenced host's.
-  if (state.migration?.handedOff) return false;
+  // A migration the fenced host already handed off lives on its target: it is not the fenced
+  // host's (the target finishes it). One handed off to the fenced host is that host's.
+  if (guestHostOf(state) !== hostId) return false;
   if (state.recoveredFences?.includes(fenceId)) return false;
   return state.crash?.fence?.fenceId !== fenceId;
 }
@@ -84,8 +115,13 @@ export function onMarkLost(cmd: Cmd<'MarkLostWithHost'>, state: VmState): VmEven
   if (aborted) return aborted;
   if (!onFencedHost(state, cmd.hostId, cmd.fenceId) || !meantToRun(state)) return [];
   const closed = closePending(state, cmd.hostId, cmd.fenceId);
+  // A migration in flight was not what the VM was doing for its owner: it ran before it.
   const previousState: VmStateName =
-    state.state === 'stopped' ? (state.crash?.previousState ?? 'running') : state.state;
+    state.state === 'stopped'
+      ? (state.crash?.previousState ?? 'running')
+      : state.state === 'migrating'
+        ? (state.pending?.stateBefore ?? 'running')
+        : state.state;
   return [
     ...closed,
     {

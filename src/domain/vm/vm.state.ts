@@ -266,7 +266,13 @@ function evolveVmCore(state: VmState, event: VmEvent): VmState {
     case 'VmOperationRunning':
       return state.pending ? { ...state, pending: { ...state.pending, running: true } } : state;
     case 'VmOperationFailed':
-      return { ...state, state: event.data.state, pending: null, migration: null };
+      return {
+        ...state,
+        hostId: event.data.hostId ?? state.hostId,
+        state: event.data.state,
+        pending: null,
+        migration: null,
+      };
     case 'VmOperationCancelRequested':
       return state.pending?.id === event.data.operationId
         ? { ...state, pending: { ...state.pending, cancelRequested: event.data.cancelled } }
