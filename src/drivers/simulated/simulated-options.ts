@@ -52,7 +52,7 @@ const CAPABILITY_PARAMS = Object.keys(DEFAULT_CAPABILITIES) as Array<keyof Drive
 const MAX_LATENCY_MS = 600_000;
 
 /**
- * Parse `simulated://[label][?latencyMs=…&failureRate=…&failVerbs=…&hangVerbs=…&seed=…&pause=false…]`.
+ * Parse `simulated://[label][?latencyMs=…&failureRate=…&failVerbs=…&hangVerbs=…&seed=…&storage=…&pause=false…]`.
  * Unknown parameters are refused too: a typo such as `failurerate=1` silently
  * ignored would make a chaos test pass for the wrong reason.
  */
@@ -74,7 +74,17 @@ export function parseSimulatedUri(uri: string): SimulatedOptions {
     if (seen.has(key)) throw new Error(`simulated driver: parameter ${key} given twice`);
     seen.add(key);
   }
-  const known = new Set<string>(['latencyMs', 'failureRate', 'failVerbs', 'hangVerbs', 'seed', ...CAPABILITY_PARAMS]);
+  // `storage` is a label only (a simulated VM has no disk): hosts naming the same one share storage
+  // for the control plane, so a fence's recovery may move VMs between them.
+  const known = new Set<string>([
+    'latencyMs',
+    'failureRate',
+    'failVerbs',
+    'hangVerbs',
+    'seed',
+    'storage',
+    ...CAPABILITY_PARAMS,
+  ]);
   for (const key of seen) {
     if (!known.has(key)) throw new Error(`simulated driver: unknown parameter ${key}`);
   }
