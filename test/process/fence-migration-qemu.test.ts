@@ -1,0 +1,187 @@
+/**
+ * The worst case of a fence during a migration, with real QEMU (TCG) and real worker processes on
+ * storage three hosts share: S live-migrates a VM to T (RAM capped so the copy lasts a few
+ * seconds). T's worker is killed -9 mid-copy; its incoming QEMU outlives it, so the migration
+ * completes and S hands the guest off, but T never finishes. Then T's machine "loses power" (its
+ * QEMU is killed too), T reads unreachable, an admin fences it: the migration ends failed naming
+ * the fence, the VM (restartPolicy always) is recovered once on a live host, and exactly one QEMU
+ * runs it, as the live hosts' drivers list it.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { registerHost, startTestApp, waitOperation, type TestApp } from '../support/app.js';
+import { storeEvents } from '../support/e2e.js';
+import { tempDir, testRedisUrl } from '../support/env.js';
+import { waitFor } from '../support/wait.js';
+
+const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../src/main.js');
+const DEAD_MS = 2000;
+const hasQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
+type Json = Record<string, unknown>;
+interface Domain {
+  vmId: string;
+  managed: boolean;
+  state: string;
+}
+
+describe(
+  'process: the target of a handed-off live migration is fenced (real QEMU)',
+  { skip: !hasQemu && 'qemu-system-x86_64 is not installed' },
+  () => {
+    let t: TestApp;
+    const shared = tempDir('vl-fmq-');
+    const children: ChildProcess[] = [];
+    let S = '';
+    let T = '';
+    let R = '';
+
+    function worker(hostId: string): ChildProcess {
+      const child = spawn(process.execPath, [MAIN, '--role', 'worker', '--host', hostId], {
+        env: {
+          PATH: process.env.PATH ?? '',
+          REDIS_URL: testRedisUrl(),
+          REDIS_PREFIX: t.redisPrefix,
+          DATA_DIR: t.dataDir,
+          HOST_DIR_ROOTS: `${tmpdir()},${process.cwd()}`,
+          HOST_DEAD_MS: String(DEAD_MS),
+          LOG_LEVEL: 'warn',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      children.push(child);
+      return child;
+    }
+    const get = async (path: string): Promise<Json> => (await t.as('viewer').get(path)).body;
+    async function runningOn(hostId: string, vmId: string): Promise<boolean> {
+      const res = await t.as('operator').get(`/v1/hosts/${hostId}/domains`);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return (res.body.items as Domain[]).some((d) => d.vmId === vmId && d.managed && d.state === 'running');
+    }
+    /** The pid of host `hostId`'s QEMU for a VM (its run dir on the shared storage). */
+    function qemuPid(hostId: string, vmId: string): number {
+      const run = JSON.parse(readFileSync(join(shared.dir, vmId, `run-${hostId}`, 'run.json'), 'utf8')) as {
+        pid: number;
+      };
+      return run.pid;
+    }
+    function alive(pid: number): boolean {
+      try {
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    }
+
+    before(async () => {
+      t = await startTestApp({ env: { ROLE: 'api', HOST_DEAD_MS: String(DEAD_MS), JOB_ATTEMPTS: '1' } });
+      const uri = `qemu:///system?storage=${shared.dir}&accel=tcg`;
+      const capacity = { vcpus: 8, memoryMiB: 4096 };
+      // 250 kB/s: a no-OS guest's RAM takes seconds to go, long enough to kill T's worker meanwhile.
+      S = await registerHost(t, {
+        name: 'fmq-s',
+        driver: 'qemu',
+        uri: `${uri}&migrationBandwidth=250000`,
+        capacity,
+      });
+      T = await registerHost(t, { name: 'fmq-t', driver: 'qemu', uri, capacity });
+      R = await registerHost(t, { name: 'fmq-r', driver: 'qemu', uri, capacity });
+    });
+    after(async () => {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      // The QEMUs outlive their workers: stop every one this test started.
+      for (const line of spawnSync('pgrep', ['-f', shared.dir]).stdout.toString().split('\n')) {
+        const pid = Number(line);
+        if (pid > 0) spawnSync('kill', ['-9', String(pid)]);
+      }
+      await t?.close();
+      shared.cleanup();
+    });
+
+    test(
+      'the migration fails naming the fence; the VM recovered once; one QEMU runs it',
+      { timeout: 300000 },
+      async () => {
+        worker(S);
+        const wT = worker(T);
+        worker(R);
+        for (const h of [S, T, R]) {
+          await waitFor(async () => (await t.runtime.hub.heartbeats())[h], {
+            what: `a heartbeat from ${h}`,
+            timeoutMs: 90000,
+          });
+        }
+        const created = await t.as('operator').post('/v1/vms', {
+          name: 'fmq-vm',
+          vcpus: 1,
+          memoryMiB: 64,
+          diskGiB: 1,
+          hostId: S,
+          restartPolicy: 'always',
+        });
+        assert.equal(created.status, 202, JSON.stringify(created.body));
+        const vmId = created.body.vmId as string;
+        assert.equal((await waitOperation(t, created.body.operationId as string, 90000)).status, 'succeeded');
+
+        const mig = await t.as('admin').post(`/v1/vms/${vmId}/migrations`, { targetHostId: T, live: true });
+        assert.equal(mig.status, 202, JSON.stringify(mig.body));
+        const op = mig.body.operationId as string;
+        await waitFor(
+          async () => {
+            const o = await get(`/v1/operations/${op}`);
+            const msg = (o.progress as Json | undefined)?.message;
+            return typeof msg === 'string' && msg.startsWith('migrating memory') ? o : undefined;
+          },
+          { what: 'RAM copy under way', timeoutMs: 90000, intervalMs: 50 },
+        );
+        wT.kill('SIGKILL');
+        // T's incoming QEMU lives on: the copy completes and S hands the guest off; nobody finishes it.
+        await waitFor(
+          async () =>
+            (await storeEvents(t)).some((e) => e.type === 'VmMigrationHandedOff' && e.streamId === `vm-${vmId}`),
+          { what: 'the hand-off to T', timeoutMs: 120000, intervalMs: 200 },
+        );
+        const incoming = qemuPid(T, vmId);
+        assert.ok(alive(incoming), 'the guest runs in T’s QEMU');
+        // T's machine goes down with it.
+        process.kill(incoming, 'SIGKILL');
+        await waitFor(async () => (await get(`/v1/hosts/${T}`)).state === 'unreachable', {
+          what: 'T unreachable',
+          timeoutMs: 30000,
+        });
+        const fenced = await t.as('admin').post(`/v1/hosts/${T}/fence`, { reason: 'T lost power' });
+        assert.equal(fenced.status, 200, JSON.stringify(fenced.body));
+
+        const done = await waitOperation(t, op, 60000);
+        assert.equal(done.status, 'failed', JSON.stringify(done));
+        assert.match(
+          String(done.error),
+          new RegExp(`target host ${T} was fenced \\(.+\\) after ${S} handed the VM off`),
+        );
+
+        const back = await waitFor(
+          async () => {
+            const v = await get(`/v1/vms/${vmId}`);
+            return v.state === 'running' && v.hostId !== T ? v : undefined;
+          },
+          { what: 'the VM recovered on a live host', timeoutMs: 120000, intervalMs: 250 },
+        );
+        const recoveries = (await storeEvents(t)).filter(
+          (e) => e.type === 'VmRecoveryRequested' && e.streamId === `vm-${vmId}`,
+        );
+        assert.equal(recoveries.length, 1, 'recovered once');
+        assert.equal(recoveries[0]!.data.fromHostId, T);
+        const home = back.hostId as string;
+        const other = home === S ? R : S;
+        assert.equal(await runningOn(home, vmId), true, `runs on ${home}`);
+        assert.equal(await runningOn(other, vmId), false, `does not run on ${other}`);
+        assert.equal(alive(incoming), false, 'T’s copy is gone');
+        assert.ok(alive(qemuPid(home, vmId)), 'one QEMU runs it');
+      },
+    );
+  },
+);
