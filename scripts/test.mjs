@@ -72,12 +72,14 @@ const RULES = [
   // The system libvirtd (and the peer .ci/services/libvirt.sh starts) is one daemon for every
   // file; these also boot TCG guests.
   {
-    test: /^dist\/test\/drivers\/libvirt\/libvirt(-lifecycle|-migration|-events|-console|-network|-seed|-resize|-volumes|-volume-migration|\.contract)\.test\.js$/,
+    test: /^dist\/test\/drivers\/libvirt\/libvirt(-lifecycle|-migration|-migration-cancel|-events|-console|-network|-seed|-resize|-volumes|-volume-migration|\.contract)\.test\.js$/,
     slots: 2,
     locks: ['libvirtd'],
   },
   // Real QEMU under TCG keeps a core busy.
   { test: /^dist\/test\/drivers\/qemu\//, slots: 2, locks: [] },
+  // Three worker processes and TCG guests migrating between them.
+  { test: /^dist\/test\/process\/fence-migration-qemu\.test\.js$/, slots: 2, locks: [] },
   // Guests on bridges, dnsmasq, a second host's namespace: TCG guests again.
   { test: /^dist\/test\/drivers\/network\//, slots: 2, locks: [] },
   // Chaos scenarios kill and restart processes and time the recovery: not on a starved CPU.

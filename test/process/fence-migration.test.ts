@@ -143,7 +143,7 @@ describe('process: a fence of the target of handed-off migrations (an evacuation
       }
 
       // restartPolicy always: recovered on R, once, through a recover operation.
-      const back = await waitFor(
+      await waitFor(
         async () => {
           const v = await get(`/v1/vms/${healed}`);
           return v.state === 'running' && v.hostId === R ? v : undefined;
