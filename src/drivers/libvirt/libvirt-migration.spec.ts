@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DriverError } from '../hypervisor-driver.port.js';
-import { liveMigrationArgs, migratedAway, type VirshCall } from './libvirt-migration.js';
+import {
+  liveMigrationArgs,
+  migrateLive,
+  migratedAway,
+  type LiveMigration,
+  type VirshCall,
+} from './libvirt-migration.js';
 import { parseLibvirtUri } from './libvirt-uri.js';
 
 /** virsh answering from a table: a string is the output, a DriverError is thrown. */
@@ -64,5 +70,79 @@ describe('the bandwidth cap of a live migration', () => {
       'tcp://10.0.0.2',
     ]);
     assert.ok(!liveMigrationArgs('vl-x', endpoint).includes('--bandwidth'));
+  });
+});
+
+describe("migrateLive: a cancel aborts libvirt's job and libvirt's answer decides", () => {
+  const live: LiveMigration = {
+    uri: 'qemu:///system',
+    domain: 'vl-x',
+    vmDir: '/srv/a/x',
+    disk: '/srv/a/x/disk.qcow2',
+    endpoint: {
+      driver: 'libvirt',
+      mode: 'live',
+      uri: 'qemu+tcp://10.0.0.2/system',
+      migrationHost: '10.0.0.2',
+      storageId: 's',
+      diskPath: '/srv/a/x/disk.qcow2',
+      diskBytes: 1,
+    },
+    shared: true,
+    timeoutMs: 60_000,
+  };
+  /** `virsh migrate` runs until a domjobabort lands (the first ones find no job yet); then answers `outcome`. */
+  function libvirt(outcome: 'cancelled' | 'completed', missedAborts = 1) {
+    const calls: string[][] = [];
+    let settle: (() => void) | undefined;
+    let aborts = 0;
+    const call: VirshCall = (args, ctx) => {
+      calls.push(args);
+      if (args[0] === 'migrate') {
+        assert.equal(ctx.signal, undefined, 'virsh migrate is never killed by the abort');
+        return new Promise<string>((resolve, reject) => {
+          settle = () =>
+            outcome === 'completed'
+              ? resolve('')
+              : reject(
+                  new DriverError('failed', 'virsh migrate: operation aborted: migration out: canceled by client'),
+                );
+        });
+      }
+      if (args[0] === 'domjobabort') {
+        aborts++;
+        if (aborts <= missedAborts) return Promise.reject(new DriverError('failed', 'no job is active on the domain'));
+        settle?.();
+        return Promise.resolve('');
+      }
+      if (args[0] === 'domjobinfo' && args.includes('--completed')) return Promise.resolve('Job type:         None\n');
+      if (args[0] === 'domjobinfo') return Promise.resolve('Job type:         None\n');
+      if (args[0] === 'domstate') return Promise.resolve('running (migration canceled)\n');
+      return Promise.resolve('');
+    };
+    return { call, calls };
+  }
+
+  test("in time: domjobabort retried until libvirt has a job, then libvirt's own error is the failure", async () => {
+    const { call, calls } = libvirt('cancelled', 2);
+    const controller = new AbortController();
+    const running = migrateLive(call, live, { signal: controller.signal });
+    controller.abort(new Error('operator cancelled'));
+    await assert.rejects(running, /operation aborted: migration out: canceled by client$/);
+    assert.ok(calls.filter((c) => c[0] === 'domjobabort').length >= 3, JSON.stringify(calls));
+  });
+  test('too late: virsh migrate succeeded anyway, so the migration is a success (the guest is on the target)', async () => {
+    const { call } = libvirt('completed');
+    const controller = new AbortController();
+    const running = migrateLive(call, live, { signal: controller.signal });
+    controller.abort(new Error('operator cancelled'));
+    await running;
+  });
+  test('aborted before it started: no migrate at all', async () => {
+    const { call, calls } = libvirt('cancelled');
+    const controller = new AbortController();
+    controller.abort(new Error('operator cancelled'));
+    await assert.rejects(migrateLive(call, live, { signal: controller.signal }), /not started/);
+    assert.ok(!calls.some((c) => c[0] === 'migrate'));
   });
 });
