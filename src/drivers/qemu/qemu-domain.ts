@@ -16,6 +16,7 @@ import {
 import { domainStateOf } from './qemu-status.js';
 import type { HostNetworks } from '../kit/network/host-networks.js';
 import { launchVolumes } from './qemu-volumes.js';
+import { tracePhase } from '../kit/phase-trace.js';
 import type { QemuHostConfig } from './qemu-uri.js';
 import type { QmpClient } from './qmp.client.js';
 import type { QmpPool } from './qmp-pool.js';
@@ -71,6 +72,11 @@ const STOP_HOW: Record<StoppedMarker['how'], string> = {
 const START_TIMEOUT_MS = 30_000;
 const QUIT_WAIT_MS = 10_000;
 const KILL_WAIT_MS = 5_000;
+/** Steps of the wait for QMP after a spawn: from this, doubling up to the max (a slow host is not hammered). */
+const QMP_POLL_FIRST_MS = 5;
+const QMP_POLL_MAX_MS = 20;
+/** Step of the wait for a quit QEMU to be gone: its exit frees the disk lock the next owner needs. */
+const EXIT_POLL_MS = 10;
 const OUTGOING_ACTIVE = new Set(['setup', 'active', 'pre-switchover', 'device', 'wait-unplug', 'cancelling']);
 
 /** One VM on this host: its files, its QEMU process and its QMP socket. */
@@ -127,14 +133,22 @@ export class QemuDomain {
   /**
    * A worker killed between spawning QEMU and writing run.json leaves a QEMU that no record
    * names; launching another would fail on the disk lock and leave the first one orphaned.
-   * It is found by its own -pidfile argument (unique to this VM) and recorded.
+   * It is found by its own -pidfile argument (unique to this VM) and recorded. The scan of
+   * every process costs tens of ms under load (it blocks the worker's event loop), so it is
+   * skipped when nothing can have been launched: launch creates the run dir before it spawns.
+   * A QEMU that wrote its pidfile is found through it without the scan.
    */
   private adoptUnrecorded(run: RunInfo | undefined): number | undefined {
     const pidFile = this.paths.pidFile;
-    const found = listQemuProcesses().find((q) => {
-      const i = q.argv.indexOf('-pidfile');
-      return i >= 0 && q.argv[i + 1] === pidFile && isOurQemu(q.pid, pidFile);
-    });
+    if (!existsSync(this.paths.runDir)) return undefined;
+    const fromPidFile = Number(readText(pidFile)?.trim());
+    const found =
+      Number.isInteger(fromPidFile) && fromPidFile > 0 && isOurQemu(fromPidFile, pidFile)
+        ? { pid: fromPidFile, argv: readCmdline(fromPidFile) ?? [] }
+        : listQemuProcesses().find((q) => {
+            const i = q.argv.indexOf('-pidfile');
+            return i >= 0 && q.argv[i + 1] === pidFile && isOurQemu(q.pid, pidFile);
+          });
     if (!found) return undefined;
     writeJsonAtomic(this.paths.runInfo, {
       pid: found.pid,
@@ -156,8 +170,16 @@ export class QemuDomain {
     return this.qmp((c) => c.execute<QmpStatusInfo>('query-status', undefined, { timeoutMs }), timeoutMs);
   }
 
-  /** Spawns QEMU for this VM and returns once QMP answers. */
-  async launch(spec: VmSpec, options: LaunchOptions = {}): Promise<number> {
+  /**
+   * Spawns QEMU for this VM and returns once QMP answers. `ready` runs on the connection that
+   * found QMP answering (a second connect costs a round of greeting and capabilities); its
+   * answer is launch's.
+   */
+  async launch<T = undefined>(
+    spec: VmSpec,
+    options: LaunchOptions = {},
+    ready?: (client: QmpClient) => Promise<T>,
+  ): Promise<T | undefined> {
     const p = this.paths;
     const previous = this.readRun();
     if (previous && !(await waitUntilGone(() => qemuStillExits(previous.pid, p.pidFile), KILL_WAIT_MS))) {
@@ -185,6 +207,7 @@ export class QemuDomain {
       ...options,
     });
     const pid = spawnDetached(this.host.config.qemuBinary, args, p.qemuLog);
+    tracePhase(this.vmId, 'qemu spawned');
     const run: RunInfo = {
       pid,
       startedAt: new Date().toISOString(),
@@ -194,18 +217,26 @@ export class QemuDomain {
       serialSocket: p.serialSocket,
     };
     writeJsonAtomic(p.runInfo, run);
-    await this.waitForQmp(pid);
-    return pid;
+    return this.waitForQmp(pid, ready);
   }
 
-  private async waitForQmp(pid: number): Promise<void> {
+  private async waitForQmp<T>(pid: number, ready?: (client: QmpClient) => Promise<T>): Promise<T | undefined> {
     const deadline = Date.now() + START_TIMEOUT_MS;
+    // QEMU answers within a few hundred ms: a short step finds it soon after it listens
+    // (each failed attempt is one connect() to a socket that is not there yet).
+    let stepMs = QMP_POLL_FIRST_MS;
     for (;;) {
+      let answered = false;
       try {
         // Short connect attempts, so a QEMU that died at start is noticed at once.
-        await this.qmp((c) => c.execute('query-status', undefined, { timeoutMs: 2_000 }), 300);
-        return;
+        return await this.qmp(async (c) => {
+          await c.execute('query-status', undefined, { timeoutMs: 2_000 });
+          answered = true;
+          tracePhase(this.vmId, 'qemu answers QMP');
+          return ready ? ready(c) : undefined;
+        }, 300);
       } catch (err) {
+        if (answered) throw err; // QEMU is up: what failed is `ready`'s own work
         // Right after spawn the pid may still show node's argv (before exec), so only
         // existence is checked here, not the cmdline.
         if (!readCmdline(pid)) {
@@ -218,7 +249,8 @@ export class QemuDomain {
           sendSignal(pid, 'SIGKILL');
           throw new DriverError('timeout', `QEMU for ${this.vmId} did not answer QMP: ${errorMessage(err)}`);
         }
-        await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, stepMs));
+        stepMs = Math.min(QMP_POLL_MAX_MS, stepMs * 2);
       }
     }
   }
@@ -274,7 +306,7 @@ export class QemuDomain {
     }
     // QEMU may close the socket before the reply to quit arrives; the exit is what counts.
     await this.qmp((c) => c.execute('quit', undefined, { timeoutMs: 3_000 }), 2_000).catch(() => undefined);
-    if (await waitUntilGone(alive, QUIT_WAIT_MS)) return 'quit';
+    if (await waitUntilGone(alive, QUIT_WAIT_MS, EXIT_POLL_MS)) return 'quit';
     sendSignal(pid, 'SIGKILL');
     if (!(await waitUntilGone(alive, KILL_WAIT_MS))) {
       throw new DriverError('failed', `QEMU pid ${pid} of ${this.vmId} survived SIGKILL`);
@@ -371,5 +403,13 @@ export class QemuDomain {
     } catch {
       return '';
     }
+  }
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
   }
 }
