@@ -6,7 +6,7 @@ import { qemuArgs } from '../src/drivers/qemu/qemu-args.js';
 import { QmpClient } from '../src/drivers/qemu/qmp.client.js';
 import type { QmpMigrationInfo, QmpStatusInfo } from '../src/drivers/qemu/qmp.types.js';
 import type { PhaseMark } from '../src/drivers/kit/phase-trace.js';
-import type { PhaseRecorder } from './qemu-phases.js';
+import { cpuMs, type PhaseRecorder } from './qemu-phases.js';
 
 /**
  * The qemu section's baseline: create and live-migrate a VM with nothing but qemu-img, a spawn
@@ -103,7 +103,7 @@ export class DirectQemu {
 
   async createMigrateQuit(
     vmId: string,
-  ): Promise<Timings & { sourceQuit: number; phases: { create: PhaseMark[]; migrate: PhaseMark[] } }> {
+  ): Promise<Timings & { sourceQuit: number; cpu: Timings; phases: { create: PhaseMark[]; migrate: PhaseMark[] } }> {
     const vmDir = join(this.dir, vmId);
     const disk = join(vmDir, 'disk.qcow2');
     const src = this.runFiles(vmId, 'a');
@@ -113,6 +113,7 @@ export class DirectQemu {
     const mark = (phase: string) => this.recorder.mark(vmId, phase);
 
     // create → running: disk, process, QMP, query-status running.
+    let cpu = process.cpuUsage();
     let t = performance.now();
     mark('start');
     const part = `${disk}.part`;
@@ -128,9 +129,11 @@ export class DirectQemu {
     mark('query-status running');
     let end = performance.now();
     const create = end - t;
+    const createCpu = cpuMs(cpu);
     const createPhases = this.recorder.between(vmId, t, end);
 
     // live migration over shared storage: the target opens the same disk.
+    cpu = process.cpuUsage();
     t = performance.now();
     mark('start');
     const tgtPid = this.spawnQemu(this.args(vmId, disk, tgt, true), tgt.log);
@@ -157,6 +160,7 @@ export class DirectQemu {
     mark('target query-status running');
     end = performance.now();
     const migrate = end - t;
+    const migrateCpu = cpuMs(cpu);
     const migratePhases = this.recorder.between(vmId, t, end);
 
     t = performance.now();
@@ -165,7 +169,13 @@ export class DirectQemu {
     await this.quit(tq, tgtPid, tgt.pidFile);
     rmSync(vmDir, { recursive: true, force: true });
     this.recorder.forget(vmId);
-    return { create, migrate, sourceQuit, phases: { create: createPhases, migrate: migratePhases } };
+    return {
+      create,
+      migrate,
+      sourceQuit,
+      cpu: { create: createCpu, migrate: migrateCpu },
+      phases: { create: createPhases, migrate: migratePhases },
+    };
   }
 
   closeClients(): void {

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createHttpApp } from '../src/runtime/http-app.js';
@@ -22,7 +22,7 @@ import {
   sleep,
   type Timings,
 } from './qemu-direct.js';
-import { Breakdown, PhaseRecorder } from './qemu-phases.js';
+import { Breakdown, cpuMs, median, PhaseRecorder } from './qemu-phases.js';
 import type { PhaseMark } from '../src/drivers/kit/phase-trace.js';
 
 interface Phases {
@@ -90,6 +90,9 @@ export async function qemuSection(opts: QemuSectionOptions): Promise<void> {
     dMig: [] as number[],
     dSourceQuit: [] as number[],
   };
+  // This process's CPU (API, sagas, consumer, worker, driver; not QEMU's): steadier than wall time on a busy machine.
+  const cpu = { cpCreate: [] as number[], cpMig: [] as number[], dCreate: [] as number[], dMig: [] as number[] };
+  const loadBefore = loadavg()[0]!;
   try {
     const argvCheck = direct.checkArgsMatchDriver();
     await cp.start();
@@ -102,6 +105,8 @@ export async function qemuSection(opts: QemuSectionOptions): Promise<void> {
       const shr = await cp.createMigrateDelete(`qb-shr-${i}`, cp.hosts.sharedA, cp.hosts.sharedB);
       lat.cpCreateShared.push(shr.create);
       lat.cpMigShared.push(shr.migrate);
+      cpu.cpCreate.push(shr.cpu.create);
+      cpu.cpMig.push(shr.cpu.migrate);
       phases.cpCreate.add(shr.phases.create);
       phases.cpMig.add(shr.phases.migrate);
       const d = await direct.createMigrateQuit(`qbd-${i}`);
@@ -110,6 +115,8 @@ export async function qemuSection(opts: QemuSectionOptions): Promise<void> {
       lat.dCreate.push(d.create);
       lat.dMig.push(d.migrate);
       lat.dSourceQuit.push(d.sourceQuit);
+      cpu.dCreate.push(d.cpu.create);
+      cpu.dMig.push(d.cpu.migrate);
     }
     const s = (xs: number[]): Summary =>
       summarize(
@@ -142,6 +149,12 @@ export async function qemuSection(opts: QemuSectionOptions): Promise<void> {
     console.log(row('direct create → running', r.dCreate));
     console.log(row('direct migrate live → running (shared)', r.dMig));
     console.log(row('direct source quit (not in the rows above)', r.dSourceQuit));
+    const p50 = (xs: number[]) => median(xs).toFixed(1);
+    console.log(
+      `  Node CPU per operation (p50, this process only, not QEMU): create cp ${p50(cpu.cpCreate)} ms` +
+        ` / direct ${p50(cpu.dCreate)} ms; live migration cp ${p50(cpu.cpMig)} ms / direct ${p50(cpu.dMig)} ms`,
+    );
+    console.log(`  load average (1 min): ${loadBefore.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end`);
     const createRatio = r.cpCreateShared.p50 / r.dCreate.p50;
     const migRatio = r.cpMigShared.p50 / r.dMig.p50;
     const verdict = (ratio: number, target: number) =>
@@ -230,8 +243,13 @@ class QemuControlPlane {
   }
 
   /** Timed create on `source` and live migration to `target`; then an untimed delete. */
-  async createMigrateDelete(name: string, source: string, target: string): Promise<Timings & { phases: Phases }> {
+  async createMigrateDelete(
+    name: string,
+    source: string,
+    target: string,
+  ): Promise<Timings & { cpu: Timings; phases: Phases }> {
     const rec = this.recorder;
+    let cpu = process.cpuUsage();
     let t = performance.now();
     const created = await this.request('POST', '/v1/vms', {
       name,
@@ -248,9 +266,11 @@ class QemuControlPlane {
     let end = performance.now();
     rec.mark(vmId, 'client saw the operation succeeded', end);
     const create = end - t;
+    const createCpu = cpuMs(cpu);
     const createPhases = rec.between(vmId, t, end);
     await this.expectRunningOn(vmId, source);
 
+    cpu = process.cpuUsage();
     t = performance.now();
     rec.mark(vmId, 'client POST /migrations sent', t);
     const mig = await this.request('POST', `/v1/vms/${vmId}/migrations`, { targetHostId: target, live: true });
@@ -259,13 +279,19 @@ class QemuControlPlane {
     end = performance.now();
     rec.mark(vmId, 'client saw the operation succeeded', end);
     const migrate = end - t;
+    const migrateCpu = cpuMs(cpu);
     const migratePhases = rec.between(vmId, t, end);
     await this.expectRunningOn(vmId, target);
 
     const del = await this.request('DELETE', `/v1/vms/${vmId}`);
     await this.waitOperation(String(del.operationId), `delete ${name}`);
     rec.forget(vmId);
-    return { create, migrate, phases: { create: createPhases, migrate: migratePhases } };
+    return {
+      create,
+      migrate,
+      cpu: { create: createCpu, migrate: migrateCpu },
+      phases: { create: createPhases, migrate: migratePhases },
+    };
   }
 
   async stop(): Promise<void> {

@@ -14,6 +14,7 @@ import {
   waitUntilGone,
 } from './qemu-process.js';
 import { domainStateOf } from './qemu-status.js';
+import { deadStatusOf, type StoppedMarker } from './qemu-dead-status.js';
 import type { HostNetworks } from '../kit/network/host-networks.js';
 import { launchVolumes } from './qemu-volumes.js';
 import { tracePhase } from '../kit/phase-trace.js';
@@ -53,20 +54,6 @@ export interface LaunchOptions {
 }
 
 export type TerminateOutcome = 'not-running' | 'acpi' | 'quit' | 'kill';
-
-interface StoppedMarker {
-  at: string;
-  how: TerminateOutcome | 'pending' | 'acknowledged';
-}
-
-const STOP_HOW: Record<StoppedMarker['how'], string> = {
-  acpi: 'guest powered off via ACPI',
-  quit: 'quit',
-  kill: 'killed',
-  'not-running': 'was not running',
-  pending: 'stop interrupted',
-  acknowledged: 'after it had ended on its own',
-};
 
 /** The process that answers QMP may need a while under a loaded TCG host; this bounds start. */
 const START_TIMEOUT_MS = 30_000;
@@ -351,26 +338,9 @@ export class QemuDomain {
     return this.deadStatus();
   }
 
-  /**
-   * Why a VM whose process is gone is not running. QEMU removes its pidfile on every orderly
-   * exit (quit, guest poweroff, SIGTERM) but cannot on SIGKILL or a crash, so a leftover pidfile
-   * means it died; SIGTERM from someone else is logged by QEMU as "terminating on signal".
-   */
+  /** Why a VM whose process is gone is not running (qemu-dead-status.ts). */
   deadStatus(): DomainStatus {
-    const run = this.readRun();
-    if (!run) return { state: 'stopped', detail: 'defined, never started on this host' };
-    const marker = readJson<StoppedMarker>(this.paths.stoppedMarker);
-    if (marker) return { state: 'stopped', detail: `stopped by the driver (${STOP_HOW[marker.how]})` };
-    const log = this.logTail();
-    if (existsSync(this.paths.pidFile)) {
-      return {
-        state: 'crashed',
-        detail: `QEMU pid ${run.pid} died without cleaning up (SIGKILL or crash)${log ? `: ${log}` : ''}`,
-      };
-    }
-    const signal = /terminating on signal .*/.exec(log);
-    if (signal) return { state: 'crashed', detail: `QEMU pid ${run.pid} was stopped from outside: ${signal[0]}` };
-    return { state: 'stopped', detail: 'QEMU exited on its own (guest powered off)' };
+    return deadStatusOf(this.paths, this.readRun(), () => this.logTail());
   }
 
   /** Acknowledges a stop that happened without the driver (crash, guest poweroff). */
