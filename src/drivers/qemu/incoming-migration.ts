@@ -8,7 +8,7 @@ import { hostForUri, toWire, type QemuEndpoint } from './migration-endpoint.js';
 import { createQcow2, isImageInUse } from '../kit/qemu-img.js';
 import { createVolumeImage } from '../kit/volume-files.js';
 import { exportVolumes } from './qemu-volumes.js';
-import type { QemuDomain } from './qemu-domain.js';
+import type { LaunchHooks, QemuDomain } from './qemu-domain.js';
 import { tracePhase } from '../kit/phase-trace.js';
 import { diskBytesOf } from '../kit/safe-name.js';
 import type { QmpClient } from './qmp.client.js';
@@ -85,7 +85,9 @@ export async function prepareIncoming(dom: QemuDomain, spec: VmSpec, live: boole
   // tens of ms) runs while the target QEMU starts, which opens an incoming disk inactive (no
   // lock taken) and is killed again if the answer is no.
   const shared = existsSync(p.disk) && !ownDiskFromBefore;
-  const held = shared ? settle(isImageInUse(p.disk)) : undefined;
+  let held: Promise<{ value: boolean } | { err: unknown }> | undefined;
+  // Started once QEMU is spawned: forking qemu-img first would hold the QEMU spawn back.
+  const checkHeld = () => (held ??= shared ? settle(isImageInUse(p.disk)) : undefined);
   const diskBytes = diskBytesOf(spec);
   // Recorded before anything is created, so an abort after a crash knows what to remove.
   writeJsonAtomic(p.incoming, { live, shared, createdDisk: !shared, createdVmDir } satisfies IncomingInfo);
@@ -100,7 +102,8 @@ export async function prepareIncoming(dom: QemuDomain, spec: VmSpec, live: boole
   let refused = false;
   try {
     // Set up on the connection that found QMP answering (one connect instead of two).
-    const listening = await dom.launch(spec, { incoming: true, startPaused: !shared }, async (c) => {
+    const hooks: LaunchHooks<{ port: number; nbdPort: number }> = { spawned: checkHeld };
+    hooks.ready = async (c) => {
       await c.execute('migrate-incoming', { uri: `tcp:${hostForUri(host)}:0` });
       const info = await c.execute<QmpMigrationInfo>('query-migrate');
       const port = Number(info['socket-address']?.[0]?.port);
@@ -110,7 +113,8 @@ export async function prepareIncoming(dom: QemuDomain, spec: VmSpec, live: boole
       await c.execute('nbd-server-add', { device: 'disk0', name: NBD_EXPORT, writable: true });
       await exportVolumes(c, spec.volumes);
       return { port, nbdPort };
-    });
+    };
+    const listening = await dom.launch(spec, { incoming: true, startPaused: !shared }, hooks);
     if (!listening) throw new Error('QEMU did not answer the incoming migration setup');
     const { port, nbdPort } = listening;
     if (held) {

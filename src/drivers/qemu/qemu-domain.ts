@@ -53,6 +53,11 @@ export interface LaunchOptions {
   loadvm?: string;
 }
 
+export interface LaunchHooks<T> {
+  spawned?: () => void;
+  ready?: (client: QmpClient) => Promise<T>;
+}
+
 export type TerminateOutcome = 'not-running' | 'acpi' | 'quit' | 'kill';
 
 /** The process that answers QMP may need a while under a loaded TCG host; this bounds start. */
@@ -158,14 +163,15 @@ export class QemuDomain {
   }
 
   /**
-   * Spawns QEMU for this VM and returns once QMP answers. `ready` runs on the connection that
-   * found QMP answering (a second connect costs a round of greeting and capabilities); its
-   * answer is launch's.
+   * Spawns QEMU for this VM and returns once QMP answers. `hooks.spawned` runs right after the
+   * spawn (work that can overlap QEMU's start goes there, not before the spawn); `hooks.ready`
+   * runs on the connection that found QMP answering (a second connect costs a round of greeting
+   * and capabilities), and its answer is launch's.
    */
   async launch<T = undefined>(
     spec: VmSpec,
     options: LaunchOptions = {},
-    ready?: (client: QmpClient) => Promise<T>,
+    hooks: LaunchHooks<T> = {},
   ): Promise<T | undefined> {
     const p = this.paths;
     const previous = this.readRun();
@@ -195,6 +201,7 @@ export class QemuDomain {
     });
     const pid = spawnDetached(this.host.config.qemuBinary, args, p.qemuLog);
     tracePhase(this.vmId, 'qemu spawned');
+    hooks.spawned?.();
     const run: RunInfo = {
       pid,
       startedAt: new Date().toISOString(),
@@ -204,7 +211,7 @@ export class QemuDomain {
       serialSocket: p.serialSocket,
     };
     writeJsonAtomic(p.runInfo, run);
-    return this.waitForQmp(pid, ready);
+    return this.waitForQmp(pid, hooks.ready);
   }
 
   private async waitForQmp<T>(pid: number, ready?: (client: QmpClient) => Promise<T>): Promise<T | undefined> {
