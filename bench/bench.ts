@@ -44,6 +44,7 @@ const HELP = `npm run bench -- [options]   (each option also reads BENCH_<NAME>)
   --store <url>        sqlite:events.sqlite3 (default) or postgres://…
   --seal-n <20000>     events for the seal bench
   --qemu-n <8>         qemu creates; --no-qemu skips the qemu section
+  --qemu-only          only the qemu section (create and live migration vs direct QMP, per-phase breakdown)
   --http-n <3000>      requests per adapter in the express/fastify comparison; --no-http skips it
   --scale-out          only the scale-out section: the creates through 1 then 3 API processes
                        (child processes on --store postgres://…, which it needs), both printed with ratios
@@ -67,6 +68,26 @@ async function main(): Promise<void> {
   const priv = process.env.REDIS_URL ? undefined : await startPrivateRedis(dataDir, log);
   const redisUrl = process.env.REDIS_URL ?? priv!.url;
   const prefix = `vlbench${process.pid}`;
+  const qemu = () =>
+    qemuSection({
+      redisUrl,
+      prefix: `${prefix}:qemu`,
+      n: Number(arg('qemu-n', '8')),
+      disabled: process.argv.includes('--no-qemu'),
+    });
+  if (process.argv.includes('--qemu-only')) {
+    try {
+      console.log(
+        `virtledger bench, qemu section only: redis=${redisUrl}, node ${process.version}, ${new Date().toISOString()}`,
+      );
+      await qemu();
+    } finally {
+      await wipe(redisUrl, prefix).catch(() => undefined);
+      await priv?.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    return;
+  }
   const storeUrl = arg('store', 'sqlite:events.sqlite3');
   console.log(`virtledger bench: n=${n} concurrency=${concurrency} store=${storeUrl.split('?')[0]} redis=${redisUrl}`);
   console.log(`node ${process.version}, ${new Date().toISOString()}\n`);
@@ -115,12 +136,7 @@ async function main(): Promise<void> {
     printSeals(await sealsBench(sealStoreUrl(storeUrl), Number(arg('seal-n', '20000'))));
     // The fleet at an instant on a 100k-event log, against a full replay to that instant.
     printFleetAt(await fleetAtBench(sealStoreUrl(storeUrl, 'fleet'), Number(arg('fleet-n', '100000'))));
-    await qemuSection({
-      redisUrl,
-      prefix: `${prefix}:qemu`,
-      n: Number(arg('qemu-n', '8')),
-      disabled: process.argv.includes('--no-qemu'),
-    });
+    await qemu();
   } finally {
     await wipe(redisUrl, prefix).catch(() => undefined);
     await priv?.stop();

@@ -167,6 +167,8 @@ export type ResultMessage =
   | VolumeResultMessage;
 
 export const RESULTS_QUEUE = 'results';
+/** The host worker reaches the phase trace through the job contract (it may import nothing else of application). */
+export { tracePhase } from './phase-trace.js';
 export const hostQueueName = (hostId: string): string => `host.${hostId}`;
 
 /** A job that failed on a host's queue, as operators see it (GET /v1/queues/{host}/failed). */

@@ -10,6 +10,7 @@ import type { VolumeCommand } from '../domain/volume/volume.commands.js';
 import { handleCommand, PreconditionFailedError, type CommandMeta } from './handle-command.js';
 import type { AggregateLoader } from './load-aggregate.js';
 import { hostStream, vmStream, volumeStream } from '../domain/streams.js';
+import { tracePhase } from './phase-trace.js';
 
 export function volumeResultToCommand(msg: VolumeResultMessage): VolumeCommand {
   return msg.outcome === 'succeeded'
@@ -114,6 +115,8 @@ export class ResultConsumer {
       this.processed++;
       return;
     }
+    const label = msg.kind === 'observed' ? 'observed' : `${msg.kind} ${msg.step}`;
+    tracePhase(msg.vmId, `consumer got ${label}`);
     const cmd = resultToCommand(msg, new Date());
     const meta: CommandMeta =
       msg.kind === 'observed'
@@ -124,6 +127,7 @@ export class ResultConsumer {
       // An observation holds for the revision it was made at only: a stale one must not close a newer operation.
       const ifMatch = msg.kind === 'observed' && msg.revision !== undefined ? { ifMatch: BigInt(msg.revision) } : {};
       await handleCommand(this.aggregates, vmDecider, vmStream(msg.vmId), cmd, meta, ifMatch);
+      tracePhase(msg.vmId, `consumer appended ${label}`);
       this.onCommand?.(cmd.type, performance.now() - t0, true);
     } catch (err) {
       if (err instanceof PreconditionFailedError) {

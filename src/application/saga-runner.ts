@@ -16,6 +16,7 @@ import { isHostEventType, type HostEvent } from '../domain/host/host.events.js';
 import { recoverFencedHost } from './fence-recovery.js';
 import type { HostJobData } from './jobs.js';
 import { faultBeforeEnqueue } from './fault-points.js';
+import { tracePhase } from './phase-trace.js';
 import { handleCommand, type CommandMeta } from './handle-command.js';
 import { EventStates } from './event-states.js';
 import { inLanes, KeyedMutex } from './keyed-mutex.js';
@@ -271,6 +272,7 @@ export class SagaRunner {
   }
 
   private async handleVmEvent(recorded: RecordedEvent): Promise<void> {
+    tracePhase(vmIdOf(recorded.streamId) ?? recorded.streamId, `saga ${recorded.type}`);
     const { before, after, current } = await this.states.around(recorded);
     const event = { type: recorded.type, data: upcast(recorded).data } as VmEvent;
     const cause = { id: recorded.id, position: recorded.position.toString(), at: recorded.metadata.at };
@@ -428,6 +430,7 @@ export class SagaRunner {
     };
     faultBeforeEnqueue(action.step);
     await this.jobs.enqueueHostJob(action.hostId, jobId, data);
+    tracePhase(action.vmId, `enqueued ${action.step}`);
   }
 
   private async vmCommand(vmId: string, cmd: VmCommand, meta: CommandMeta): Promise<void> {

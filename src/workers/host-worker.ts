@@ -10,6 +10,7 @@ import {
   hostQueueName,
   isVolumeJob,
   RESULTS_QUEUE,
+  tracePhase,
   type HostJobData,
   type QueueJobData,
   type VolumeJobData,
@@ -218,6 +219,7 @@ export class HostWorker {
   private async process(job: Job<HostJobData>): Promise<void> {
     const data = job.data;
     const jobId = job.id ?? data.causationId;
+    tracePhase(data.vmId, `worker picked ${data.step}`);
     const base = { vmId: data.vmId, operationId: data.operationId, jobId, principal: data.principal };
     const compensation = data.step === 'abortIncoming' || data.compensation === true;
     const cancellable = !compensation && !PAST_CANCEL.has(data.step);
@@ -288,6 +290,7 @@ export class HostWorker {
       // The race bounds a driver that ignores the abort signal: the job ends and the VM's lock is released
       // (for DRIVER_DECIDES steps only the deadline does: their answer after an abort is the outcome).
       const result = await Promise.race([call, deadline, cancelled]);
+      tracePhase(data.vmId, `driver done ${data.step}`);
       if (!compensation) await this.hub.postResult(`${jobId}.ok`, { ...base, kind: 'succeeded', ...result });
     } catch (err) {
       const attempts = job.opts.attempts ?? 1;

@@ -8,7 +8,8 @@ import { hostForUri, toWire, type QemuEndpoint } from './migration-endpoint.js';
 import { createQcow2, isImageInUse } from '../kit/qemu-img.js';
 import { createVolumeImage } from '../kit/volume-files.js';
 import { exportVolumes } from './qemu-volumes.js';
-import type { QemuDomain } from './qemu-domain.js';
+import type { LaunchHooks, QemuDomain } from './qemu-domain.js';
+import { tracePhase } from '../kit/phase-trace.js';
 import { diskBytesOf } from '../kit/safe-name.js';
 import type { QmpClient } from './qmp.client.js';
 import type { QmpMigrationInfo, QmpStatusInfo } from './qmp.types.js';
@@ -79,16 +80,14 @@ export async function prepareIncoming(dom: QemuDomain, spec: VmSpec, live: boole
   }
 
   const ownDiskFromBefore = previous?.createdDisk ?? false;
-  let shared = false;
-  if (existsSync(p.disk) && !ownDiskFromBefore) {
-    shared = await isImageInUse(p.disk);
-    if (!shared) {
-      throw new DriverError(
-        'conflict',
-        `a disk for ${dom.vmId} already exists on this host and no QEMU holds it; refusing to overwrite it`,
-      );
-    }
-  }
+  // A disk already here that a running QEMU holds is the source's own (shared storage): the
+  // target opens it. A disk nobody holds is refused (never overwritten). The check (qemu-img,
+  // tens of ms) runs while the target QEMU starts, which opens an incoming disk inactive (no
+  // lock taken) and is killed again if the answer is no.
+  const shared = existsSync(p.disk) && !ownDiskFromBefore;
+  let held: Promise<{ value: boolean } | { err: unknown }> | undefined;
+  // Started once QEMU is spawned: forking qemu-img first would hold the QEMU spawn back.
+  const checkHeld = () => (held ??= shared ? settle(isImageInUse(p.disk)) : undefined);
   const diskBytes = diskBytesOf(spec);
   // Recorded before anything is created, so an abort after a crash knows what to remove.
   writeJsonAtomic(p.incoming, { live, shared, createdDisk: !shared, createdVmDir } satisfies IncomingInfo);
@@ -99,10 +98,12 @@ export async function prepareIncoming(dom: QemuDomain, spec: VmSpec, live: boole
   // Attached volumes: the same devices as on the source; without shared storage an empty file
   // of the same size each, which the source mirrors into over NBD like the disk.
   if (!shared) for (const v of spec.volumes ?? []) await createVolumeImage(dom.host.storageDir, v);
-  await dom.launch(spec, { incoming: true, startPaused: !shared });
   const host = dom.host.config.migrationHost;
+  let refused = false;
   try {
-    const { port, nbdPort } = await dom.qmp(async (c) => {
+    // Set up on the connection that found QMP answering (one connect instead of two).
+    const hooks: LaunchHooks<{ port: number; nbdPort: number }> = { spawned: checkHeld };
+    hooks.ready = async (c) => {
       await c.execute('migrate-incoming', { uri: `tcp:${hostForUri(host)}:0` });
       const info = await c.execute<QmpMigrationInfo>('query-migrate');
       const port = Number(info['socket-address']?.[0]?.port);
@@ -112,7 +113,22 @@ export async function prepareIncoming(dom: QemuDomain, spec: VmSpec, live: boole
       await c.execute('nbd-server-add', { device: 'disk0', name: NBD_EXPORT, writable: true });
       await exportVolumes(c, spec.volumes);
       return { port, nbdPort };
-    });
+    };
+    const listening = await dom.launch(spec, { incoming: true, startPaused: !shared }, hooks);
+    if (!listening) throw new Error('QEMU did not answer the incoming migration setup');
+    const { port, nbdPort } = listening;
+    if (held) {
+      const answer = await held;
+      if ('err' in answer) throw answer.err;
+      if (!answer.value) {
+        refused = true;
+        throw new DriverError(
+          'conflict',
+          `a disk for ${dom.vmId} already exists on this host and no QEMU holds it; refusing to overwrite it`,
+        );
+      }
+    }
+    tracePhase(dom.vmId, 'target listening');
     const endpoint: QemuEndpoint = {
       driver: 'qemu',
       mode: 'live',
@@ -129,8 +145,22 @@ export async function prepareIncoming(dom: QemuDomain, spec: VmSpec, live: boole
     return toWire(endpoint);
   } catch (err) {
     await dom.kill().catch(() => undefined);
+    if (held) await held; // no qemu-img left running on the disk after the answer
+    if (refused && !previous) {
+      // As if never prepared: this host created nothing, and a start must not find an incoming record.
+      dom.removeRuntimeFiles();
+      removeFile(p.incoming);
+    }
     throw qemuDriverError(err, `prepare incoming migration of ${dom.vmId}`);
   }
+}
+
+/** A promise that never rejects (its error is kept), so it can wait while other work runs. */
+function settle<T>(p: Promise<T>): Promise<{ value: T } | { err: unknown }> {
+  return p.then(
+    (value) => ({ value }),
+    (err: unknown) => ({ err }),
+  );
 }
 
 /** The NBD server cannot report a port it picked itself, so a free one is found first; a lost race is retried. */
@@ -187,7 +217,8 @@ export async function finishIncoming(dom: QemuDomain, spec: VmSpec, live: boolea
       const deadline = Date.now() + COMPLETE_WAIT_MS;
       let status = await c.execute<QmpStatusInfo>('query-status');
       while (status.status === 'inmigrate' && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
+        // The source saw `completed` first; the target follows within ms (each step is one query-status).
+        await new Promise((r) => setTimeout(r, 10));
         status = await c.execute<QmpStatusInfo>('query-status');
       }
       if (status.status === 'inmigrate') {
@@ -199,6 +230,7 @@ export async function finishIncoming(dom: QemuDomain, spec: VmSpec, live: boolea
         });
       }
       if (status.status === 'paused' || status.status === 'prelaunch') await c.execute('cont');
+      tracePhase(dom.vmId, `target ${status.status === 'running' ? 'was running' : 'resumed'}`);
     });
   } catch (err) {
     throw qemuDriverError(err, `finish incoming migration of ${dom.vmId}`);

@@ -6,6 +6,7 @@ import { qemuDriverError } from './qmp-errors.js';
 import { hostForUri, parseEndpoint, type ColdEndpoint, type LiveEndpoint } from './migration-endpoint.js';
 import { imageInfo } from '../kit/qemu-img.js';
 import type { QemuDomain } from './qemu-domain.js';
+import { tracePhase } from '../kit/phase-trace.js';
 import { cancelVolumeMirrors, mirrorVolumes } from './qemu-volumes.js';
 import { deleteVolumeFiles } from '../kit/volume-files.js';
 import { cancelMigration } from './migration-cancel.js';
@@ -15,6 +16,8 @@ import { readJson, removeFile, storageId, tombstonePath, writeJsonAtomic } from 
 
 const MIRROR_JOB = 'vl-mirror';
 const POLL_MS = 100;
+/** Between two `MIGRATION` events, how often `query-migrate` is asked anyway (progress, deadline). */
+const PROGRESS_MS = 250;
 const SETTLE_MS = 10_000;
 
 interface Tombstone {
@@ -87,46 +90,62 @@ async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ct
     );
   }
   if (dom.livePid() === undefined) throw new DriverError('conflict', `VM ${dom.vmId} is not running on this host`);
-  const before = await dom.queryStatus().catch((err: unknown) => {
-    throw qemuDriverError(err, `migrate ${dom.vmId}`);
-  });
-  if (before.status !== 'postmigrate') {
-    if (before.status !== 'running' && before.status !== 'paused') {
-      throw new DriverError('conflict', `VM ${dom.vmId} cannot migrate while ${before.status}`);
-    }
-    if (!shared) await checkDiskForMirror(dom, e);
-    const deadline = new Deadline(dom.host.config.migrationTimeoutMs, ctx.signal);
-    const volumes = dom.requireSpec().volumes ?? [];
-    const nbd = `nbd:${hostForUri(e.host)}:${e.nbdPort}`;
-    await dom.qmp(async (c) => {
-      try {
-        if (!shared) await mirrorDisk(c, e, ctx, deadline);
-        // Attached volumes travel like the disk: one mirror each into the target's export of it.
-        if (!shared) await mirrorVolumes(c, volumes, nbd, () => deadline.check('volume mirror'));
-        await c.execute('migrate-set-parameters', { 'max-bandwidth': dom.host.config.migrationBandwidth });
-        await c.execute('migrate', { uri: `tcp:${hostForUri(e.host)}:${e.port}` });
-        await waitForMigration(c, ctx, deadline);
-      } catch (err) {
-        // An abort or a deadline may land after QEMU completed the migration: only QEMU knows.
-        const outcome = await cancelMigration(c, SETTLE_MS);
-        if (outcome !== 'completed') {
-          if (!shared) await cancelVolumeMirrors(c, volumes, true);
-          await rollback(c, !shared, before.status === 'running' && outcome !== undefined);
-          throw outcome === undefined
-            ? new DriverError('failed', `migrate ${dom.vmId}: cancelled, but QEMU did not settle: ${errorMessage(err)}`)
-            : withOutcome(qemuDriverError(err, `migrate ${dom.vmId}`), outcome);
-        }
-        // Too late to cancel: the guest runs on the target only. Finish as a success below, so
-        // the caller records the migration (never a compensation that would abort the target).
-      }
-      if (!shared) await endMirror(c);
-      if (!shared) await cancelVolumeMirrors(c, volumes, false);
-    });
-  }
-  // postmigrate: the guest now runs on the target; this copy must never run again.
   // Read before the files go: the spec is one of them.
   const carried = shared ? [] : (dom.requireSpec().volumes ?? []);
-  await dom.terminate({ graceful: false, timeoutMs: 0 });
+  // One QMP connection for the check, the migration and the quit: the pool keeps it while this holds it.
+  await dom
+    .qmp(async () => {
+      const before = await dom.queryStatus().catch((err: unknown) => {
+        throw qemuDriverError(err, `migrate ${dom.vmId}`);
+      });
+      if (before.status !== 'postmigrate') {
+        if (before.status !== 'running' && before.status !== 'paused') {
+          throw new DriverError('conflict', `VM ${dom.vmId} cannot migrate while ${before.status}`);
+        }
+        if (!shared) await checkDiskForMirror(dom, e);
+        const deadline = new Deadline(dom.host.config.migrationTimeoutMs, ctx.signal);
+        const volumes = dom.requireSpec().volumes ?? [];
+        const nbd = `nbd:${hostForUri(e.host)}:${e.nbdPort}`;
+        await dom.qmp(async (c) => {
+          try {
+            if (!shared) await mirrorDisk(c, e, ctx, deadline);
+            // Attached volumes travel like the disk: one mirror each into the target's export of it.
+            if (!shared) await mirrorVolumes(c, volumes, nbd, () => deadline.check('volume mirror'));
+            await c.execute('migrate-set-parameters', { 'max-bandwidth': dom.host.config.migrationBandwidth });
+            // QEMU sends MIGRATION status events only with this capability; waitForMigration wakes on them.
+            await c.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
+            await c.execute('migrate', { uri: `tcp:${hostForUri(e.host)}:${e.port}` });
+            tracePhase(dom.vmId, 'source migrate sent');
+            await waitForMigration(c, ctx, deadline);
+            tracePhase(dom.vmId, 'source migration completed');
+          } catch (err) {
+            // An abort or a deadline may land after QEMU completed the migration: only QEMU knows.
+            const outcome = await cancelMigration(c, SETTLE_MS);
+            if (outcome !== 'completed') {
+              if (!shared) await cancelVolumeMirrors(c, volumes, true);
+              await rollback(c, !shared, before.status === 'running' && outcome !== undefined);
+              throw outcome === undefined
+                ? new DriverError(
+                    'failed',
+                    `migrate ${dom.vmId}: cancelled, but QEMU did not settle: ${errorMessage(err)}`,
+                  )
+                : withOutcome(qemuDriverError(err, `migrate ${dom.vmId}`), outcome);
+            }
+            // Too late to cancel: the guest runs on the target only. Finish as a success below, so
+            // the caller records the migration (never a compensation that would abort the target).
+          }
+          if (!shared) await endMirror(c);
+          if (!shared) await cancelVolumeMirrors(c, volumes, false);
+        });
+      }
+      // postmigrate: the guest now runs on the target; this copy must never run again (its
+      // `quit` goes over the same connection).
+      await dom.terminate({ graceful: false, timeoutMs: 0 });
+    })
+    .catch((err: unknown) => {
+      throw qemuDriverError(err, `migrate ${dom.vmId}`);
+    });
+  tracePhase(dom.vmId, 'source QEMU ended');
   if (shared) dom.removeRuntimeFiles();
   else dom.removeAllFiles();
   // The volumes were mirrored to the target like the disk; this copy is stale from now on, so
@@ -186,7 +205,70 @@ async function mirrorDisk(c: QmpClient, e: LiveEndpoint, ctx: CallContext, deadl
   }
 }
 
+/**
+ * Until QEMU says the migration ended. QEMU sends a `MIGRATION` event at each change of status
+ * (with the `events` capability, set before `migrate`), so the wait wakes on that event (a no-OS guest migrates in tens of ms, far less than a poll
+ * step); `query-migrate` is still asked at each wake-up and every PROGRESS_MS meanwhile, for
+ * the progress report and for the status itself (an event lost with a reconnect costs one step).
+ */
 async function waitForMigration(c: QmpClient, ctx: CallContext, deadline: Deadline): Promise<void> {
+  const changed = new StatusChanges(c, ctx.signal);
+  try {
+    await follow(c, ctx, deadline, changed);
+  } finally {
+    changed.close();
+  }
+}
+
+/**
+ * Wakes a waiter on the next `MIGRATION` event, on the caller's abort, or after a timeout; an
+ * event that lands between two waits is not lost.
+ */
+class StatusChanges {
+  private pending = false;
+  private wake: (() => void) | undefined;
+  private readonly unsubscribe: () => void;
+  private readonly onAbort = (): void => this.signalChange();
+
+  constructor(
+    c: QmpClient,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.unsubscribe = c.onEvent((ev) => {
+      if (ev.event === 'MIGRATION') this.signalChange();
+    });
+    signal?.addEventListener('abort', this.onAbort);
+  }
+
+  next(timeoutMs: number): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wake?.(), timeoutMs);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        this.pending = false;
+        resolve();
+      };
+    });
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.signal?.removeEventListener('abort', this.onAbort);
+    this.wake?.();
+  }
+
+  private signalChange(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+}
+
+async function follow(c: QmpClient, ctx: CallContext, deadline: Deadline, changed: StatusChanges): Promise<void> {
   for (;;) {
     const info = await c.execute<QmpMigrationInfo>('query-migrate');
     const ram = info.ram;
@@ -215,7 +297,7 @@ async function waitForMigration(c: QmpClient, ctx: CallContext, deadline: Deadli
       case 'cancelled':
         throw new DriverError('failed', 'migration was cancelled');
       default:
-        await sleep(POLL_MS);
+        await changed.next(PROGRESS_MS);
     }
   }
 }

@@ -14,8 +14,10 @@ import {
   waitUntilGone,
 } from './qemu-process.js';
 import { domainStateOf } from './qemu-status.js';
+import { deadStatusOf, type StoppedMarker } from './qemu-dead-status.js';
 import type { HostNetworks } from '../kit/network/host-networks.js';
 import { launchVolumes } from './qemu-volumes.js';
+import { tracePhase } from '../kit/phase-trace.js';
 import type { QemuHostConfig } from './qemu-uri.js';
 import type { QmpClient } from './qmp.client.js';
 import type { QmpPool } from './qmp-pool.js';
@@ -51,26 +53,22 @@ export interface LaunchOptions {
   loadvm?: string;
 }
 
-export type TerminateOutcome = 'not-running' | 'acpi' | 'quit' | 'kill';
-
-interface StoppedMarker {
-  at: string;
-  how: TerminateOutcome | 'pending' | 'acknowledged';
+export interface LaunchHooks<T> {
+  spawned?: () => void;
+  ready?: (client: QmpClient) => Promise<T>;
 }
 
-const STOP_HOW: Record<StoppedMarker['how'], string> = {
-  acpi: 'guest powered off via ACPI',
-  quit: 'quit',
-  kill: 'killed',
-  'not-running': 'was not running',
-  pending: 'stop interrupted',
-  acknowledged: 'after it had ended on its own',
-};
+export type TerminateOutcome = 'not-running' | 'acpi' | 'quit' | 'kill';
 
 /** The process that answers QMP may need a while under a loaded TCG host; this bounds start. */
 const START_TIMEOUT_MS = 30_000;
 const QUIT_WAIT_MS = 10_000;
 const KILL_WAIT_MS = 5_000;
+/** Steps of the wait for QMP after a spawn: from this, doubling up to the max (a slow host is not hammered). */
+const QMP_POLL_FIRST_MS = 5;
+const QMP_POLL_MAX_MS = 20;
+/** Step of the wait for a quit QEMU to be gone: its exit frees the disk lock the next owner needs. */
+const EXIT_POLL_MS = 10;
 const OUTGOING_ACTIVE = new Set(['setup', 'active', 'pre-switchover', 'device', 'wait-unplug', 'cancelling']);
 
 /** One VM on this host: its files, its QEMU process and its QMP socket. */
@@ -127,14 +125,22 @@ export class QemuDomain {
   /**
    * A worker killed between spawning QEMU and writing run.json leaves a QEMU that no record
    * names; launching another would fail on the disk lock and leave the first one orphaned.
-   * It is found by its own -pidfile argument (unique to this VM) and recorded.
+   * It is found by its own -pidfile argument (unique to this VM) and recorded. The scan of
+   * every process costs tens of ms under load (it blocks the worker's event loop), so it is
+   * skipped when nothing can have been launched: launch creates the run dir before it spawns.
+   * A QEMU that wrote its pidfile is found through it without the scan.
    */
   private adoptUnrecorded(run: RunInfo | undefined): number | undefined {
     const pidFile = this.paths.pidFile;
-    const found = listQemuProcesses().find((q) => {
-      const i = q.argv.indexOf('-pidfile');
-      return i >= 0 && q.argv[i + 1] === pidFile && isOurQemu(q.pid, pidFile);
-    });
+    if (!existsSync(this.paths.runDir)) return undefined;
+    const fromPidFile = Number(readText(pidFile)?.trim());
+    const found =
+      Number.isInteger(fromPidFile) && fromPidFile > 0 && isOurQemu(fromPidFile, pidFile)
+        ? { pid: fromPidFile, argv: readCmdline(fromPidFile) ?? [] }
+        : listQemuProcesses().find((q) => {
+            const i = q.argv.indexOf('-pidfile');
+            return i >= 0 && q.argv[i + 1] === pidFile && isOurQemu(q.pid, pidFile);
+          });
     if (!found) return undefined;
     writeJsonAtomic(this.paths.runInfo, {
       pid: found.pid,
@@ -156,8 +162,17 @@ export class QemuDomain {
     return this.qmp((c) => c.execute<QmpStatusInfo>('query-status', undefined, { timeoutMs }), timeoutMs);
   }
 
-  /** Spawns QEMU for this VM and returns once QMP answers. */
-  async launch(spec: VmSpec, options: LaunchOptions = {}): Promise<number> {
+  /**
+   * Spawns QEMU for this VM and returns once QMP answers. `hooks.spawned` runs right after the
+   * spawn (work that can overlap QEMU's start goes there, not before the spawn); `hooks.ready`
+   * runs on the connection that found QMP answering (a second connect costs a round of greeting
+   * and capabilities), and its answer is launch's.
+   */
+  async launch<T = undefined>(
+    spec: VmSpec,
+    options: LaunchOptions = {},
+    hooks: LaunchHooks<T> = {},
+  ): Promise<T | undefined> {
     const p = this.paths;
     const previous = this.readRun();
     if (previous && !(await waitUntilGone(() => qemuStillExits(previous.pid, p.pidFile), KILL_WAIT_MS))) {
@@ -185,6 +200,8 @@ export class QemuDomain {
       ...options,
     });
     const pid = spawnDetached(this.host.config.qemuBinary, args, p.qemuLog);
+    tracePhase(this.vmId, 'qemu spawned');
+    hooks.spawned?.();
     const run: RunInfo = {
       pid,
       startedAt: new Date().toISOString(),
@@ -194,18 +211,26 @@ export class QemuDomain {
       serialSocket: p.serialSocket,
     };
     writeJsonAtomic(p.runInfo, run);
-    await this.waitForQmp(pid);
-    return pid;
+    return this.waitForQmp(pid, hooks.ready);
   }
 
-  private async waitForQmp(pid: number): Promise<void> {
+  private async waitForQmp<T>(pid: number, ready?: (client: QmpClient) => Promise<T>): Promise<T | undefined> {
     const deadline = Date.now() + START_TIMEOUT_MS;
+    // QEMU answers within a few hundred ms: a short step finds it soon after it listens
+    // (each failed attempt is one connect() to a socket that is not there yet).
+    let stepMs = QMP_POLL_FIRST_MS;
     for (;;) {
+      let answered = false;
       try {
         // Short connect attempts, so a QEMU that died at start is noticed at once.
-        await this.qmp((c) => c.execute('query-status', undefined, { timeoutMs: 2_000 }), 300);
-        return;
+        return await this.qmp(async (c) => {
+          await c.execute('query-status', undefined, { timeoutMs: 2_000 });
+          answered = true;
+          tracePhase(this.vmId, 'qemu answers QMP');
+          return ready ? ready(c) : undefined;
+        }, 300);
       } catch (err) {
+        if (answered) throw err; // QEMU is up: what failed is `ready`'s own work
         // Right after spawn the pid may still show node's argv (before exec), so only
         // existence is checked here, not the cmdline.
         if (!readCmdline(pid)) {
@@ -218,7 +243,8 @@ export class QemuDomain {
           sendSignal(pid, 'SIGKILL');
           throw new DriverError('timeout', `QEMU for ${this.vmId} did not answer QMP: ${errorMessage(err)}`);
         }
-        await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, stepMs));
+        stepMs = Math.min(QMP_POLL_MAX_MS, stepMs * 2);
       }
     }
   }
@@ -274,7 +300,7 @@ export class QemuDomain {
     }
     // QEMU may close the socket before the reply to quit arrives; the exit is what counts.
     await this.qmp((c) => c.execute('quit', undefined, { timeoutMs: 3_000 }), 2_000).catch(() => undefined);
-    if (await waitUntilGone(alive, QUIT_WAIT_MS)) return 'quit';
+    if (await waitUntilGone(alive, QUIT_WAIT_MS, EXIT_POLL_MS)) return 'quit';
     sendSignal(pid, 'SIGKILL');
     if (!(await waitUntilGone(alive, KILL_WAIT_MS))) {
       throw new DriverError('failed', `QEMU pid ${pid} of ${this.vmId} survived SIGKILL`);
@@ -319,26 +345,9 @@ export class QemuDomain {
     return this.deadStatus();
   }
 
-  /**
-   * Why a VM whose process is gone is not running. QEMU removes its pidfile on every orderly
-   * exit (quit, guest poweroff, SIGTERM) but cannot on SIGKILL or a crash, so a leftover pidfile
-   * means it died; SIGTERM from someone else is logged by QEMU as "terminating on signal".
-   */
+  /** Why a VM whose process is gone is not running (qemu-dead-status.ts). */
   deadStatus(): DomainStatus {
-    const run = this.readRun();
-    if (!run) return { state: 'stopped', detail: 'defined, never started on this host' };
-    const marker = readJson<StoppedMarker>(this.paths.stoppedMarker);
-    if (marker) return { state: 'stopped', detail: `stopped by the driver (${STOP_HOW[marker.how]})` };
-    const log = this.logTail();
-    if (existsSync(this.paths.pidFile)) {
-      return {
-        state: 'crashed',
-        detail: `QEMU pid ${run.pid} died without cleaning up (SIGKILL or crash)${log ? `: ${log}` : ''}`,
-      };
-    }
-    const signal = /terminating on signal .*/.exec(log);
-    if (signal) return { state: 'crashed', detail: `QEMU pid ${run.pid} was stopped from outside: ${signal[0]}` };
-    return { state: 'stopped', detail: 'QEMU exited on its own (guest powered off)' };
+    return deadStatusOf(this.paths, this.readRun(), () => this.logTail());
   }
 
   /** Acknowledges a stop that happened without the driver (crash, guest poweroff). */
@@ -371,5 +380,13 @@ export class QemuDomain {
     } catch {
       return '';
     }
+  }
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
   }
 }

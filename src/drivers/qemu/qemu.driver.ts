@@ -36,6 +36,7 @@ import { SAFE_NAME, assertSafeName, assertSpecSizes, diskBytesOf } from '../kit/
 import { ensureDir, removeFile, storageId, tombstonePath } from '../kit/vm-files.js';
 import { isDir, safeReaddir } from '../kit/fs-probe.js';
 import { HostNetworks } from '../kit/network/host-networks.js';
+import { tracePhase } from '../kit/phase-trace.js';
 
 /** What a `qemu` host can do, from its URI alone (no process started): the API's 422 check. */
 /** The registration probe: `accel=kvm` on a machine without usable KVM is refused here (400), not at the first start. */
@@ -142,6 +143,7 @@ export class QemuDriver implements HypervisorDriver {
         removeFile(part);
         try {
           await createQcow2(part, size, base);
+          tracePhase(dom.vmId, 'qemu-img created the disk');
         } catch (err) {
           // A failed first define leaves nothing behind: no folder that listDomains or a later define would trust.
           if (created) dom.removeAllFiles();

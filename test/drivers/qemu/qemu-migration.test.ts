@@ -1,10 +1,10 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { DriverError, type Progress } from '../../../src/drivers/hypervisor-driver.port.js';
-import { sendSignal } from '../../../src/drivers/qemu/qemu-process.js';
+import { listQemuProcesses, sendSignal } from '../../../src/drivers/qemu/qemu-process.js';
 import { waitFor } from '../../support/wait.js';
 import { QemuTestEnv, hasPattern, vmSpec, writePattern } from './qemu-test-env.js';
 
@@ -96,6 +96,28 @@ describe('qemu driver: migration between two driver instances (real qemu, no-OS 
     await c.finishIncoming(spec, { live: true });
     assert.equal((await c.status(spec)).state, 'running');
     console.log(`[timing] live migration, shared storage, prepare+migrate+finish: ${totalMs} ms`);
+    await c.destroy(spec);
+  });
+
+  test('live, shared storage: a disk there that no QEMU holds is refused, left as it was, and no target QEMU stays', async () => {
+    const c = env.driver('host-e', { storage: 'shared' });
+    const d = env.driver('host-f', { storage: 'shared' });
+    const spec = vmSpec();
+    await c.define(spec); // defined, never started: its disk is on the shared storage and nobody holds it
+    const disk = c.domainPaths(spec.id).disk;
+    const before = statSync(disk);
+
+    await assert.rejects(
+      d.prepareIncoming(spec, { live: true }),
+      driverError('conflict', /already exists on this host and no QEMU holds it/),
+    );
+    // The target QEMU that started while the disk was being checked is gone again.
+    assert.ok(!listQemuProcesses().some((q) => q.name === spec.id), 'no QEMU of this VM runs');
+    assert.ok(existsSync(disk), 'the disk stays');
+    assert.equal(statSync(disk).mtimeMs, before.mtimeMs, 'the disk is untouched');
+    // Nothing of the refused prepare stays behind: the owner starts its VM as before.
+    await c.start(spec);
+    assert.equal((await c.status(spec)).state, 'running');
     await c.destroy(spec);
   });
 
