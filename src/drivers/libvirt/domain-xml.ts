@@ -14,6 +14,9 @@ export interface DomainXmlInput {
   domainType: 'kvm' | 'qemu';
   vcpus: number;
   memoryMiB: number;
+  /** Ceilings for live growth (`<vcpu current=…>`, `<maxMemory slots=…>` + one NUMA cell); absent or equal: none. */
+  maxVcpus?: number;
+  maxMemoryMiB?: number;
   disk: string;
   kernel?: KernelBoot;
   /** A NoCloud seed (ISO, label cidata), attached read-only as vdb. */
@@ -73,11 +76,11 @@ export function domainXml(d: DomainXmlInput): string {
     `  <metadata>`,
     `    <vl:vm xmlns:vl='${METADATA_NS}' id='${esc(d.vmId)}' host='${esc(d.hostId)}'/>`,
     `  </metadata>`,
-    `  <memory unit='MiB'>${int(d.memoryMiB)}</memory>`,
-    `  <vcpu placement='static'>${int(d.vcpus)}</vcpu>`,
+    ...sizing(d),
     `  <os>`,
     ...os,
     `  </os>`,
+    ...numa(d),
     `  <features>`,
     `    <acpi/>`,
     `  </features>`,
@@ -114,6 +117,40 @@ export function domainXml(d: DomainXmlInput): string {
     `</domain>`,
     '',
   ].join('\n');
+}
+
+/** DIMM slots of a domain with memory headroom: each live memory growth attaches one DIMM. */
+export const MEMORY_SLOTS = 16;
+
+const hasMemoryHeadroom = (d: DomainXmlInput): boolean => d.maxMemoryMiB !== undefined && d.maxMemoryMiB > d.memoryMiB;
+
+/** vCPUs and memory; with headroom, the ceilings libvirt needs to plug vCPUs and DIMMs live. */
+function sizing(d: DomainXmlInput): string[] {
+  const vcpu =
+    d.maxVcpus !== undefined && d.maxVcpus > d.vcpus
+      ? `  <vcpu placement='static' current='${int(d.vcpus)}'>${int(d.maxVcpus)}</vcpu>`
+      : `  <vcpu placement='static'>${int(d.vcpus)}</vcpu>`;
+  return [
+    ...(hasMemoryHeadroom(d)
+      ? [`  <maxMemory slots='${MEMORY_SLOTS}' unit='MiB'>${int(d.maxMemoryMiB ?? 0)}</maxMemory>`]
+      : []),
+    `  <memory unit='MiB'>${int(d.memoryMiB)}</memory>`,
+    vcpu,
+  ];
+}
+
+/** QEMU (and so libvirt) plugs DIMMs only into a NUMA node: one cell holding every vCPU and the boot memory. */
+function numa(d: DomainXmlInput): string[] {
+  if (!hasMemoryHeadroom(d)) return [];
+  const last = Math.max(d.vcpus, d.maxVcpus ?? d.vcpus) - 1;
+  const cpus = last === 0 ? '0' : `0-${last}`;
+  return [
+    `  <cpu>`,
+    `    <numa>`,
+    `      <cell id='0' cpus='${cpus}' memory='${int(d.memoryMiB)}' unit='MiB'/>`,
+    `    </numa>`,
+    `  </cpu>`,
+  ];
 }
 
 /**

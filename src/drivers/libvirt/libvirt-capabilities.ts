@@ -48,6 +48,9 @@ function hypervisorCapabilities(config: LibvirtHostConfig): DriverCapabilities {
         pause: true,
         reboot: true,
         hardwareAcceleration: resolveDomainType(config) === 'kvm',
+        // setvcpus --live, a DIMM by attach-device --live, blockresize (libvirt-hot-resize.ts);
+        // libvirt cannot unplug a vCPU or a DIMM the guest uses reliably, so growth only.
+        hotResize: { vcpus: 'grow', memory: 'grow', diskGrow: true },
       };
     case 'test':
       // libvirt's test driver keeps snapshots but has no virDomainMigrate3.

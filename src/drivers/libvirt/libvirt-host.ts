@@ -120,6 +120,8 @@ export class LibvirtHost {
       domainType: resolveDomainType(this.config),
       vcpus: spec.vcpus,
       memoryMiB: spec.memoryMiB,
+      ...(spec.maxVcpus !== undefined ? { maxVcpus: spec.maxVcpus } : {}),
+      ...(spec.maxMemoryMiB !== undefined ? { maxMemoryMiB: spec.maxMemoryMiB } : {}),
       disk,
       consoleLog: f.consoleLog,
       kernel: kernelBootOf(spec.image, this.imagesDirs),

@@ -25,7 +25,12 @@ export function definedSize(xml: string): { vcpus: number; memoryKiB: number; cu
 export async function applySize(h: LibvirtHost, spec: VmSpec, ctx: CallContext): Promise<void> {
   assertSpecSizes(spec);
   const name = h.domainName(spec.id);
-  const have = definedSize(await h.v(['dumpxml', name, '--inactive'], ctx));
+  const xml = await h.v(['dumpxml', name, '--inactive'], ctx);
+  if (hasHeadroom(spec) || /<maxMemory\b|<vcpu[^>]*current=/.test(xml)) {
+    await redefineIfResized(h, spec, xml, ctx);
+    return growDisk(h, spec, ctx);
+  }
+  const have = definedSize(xml);
   if (have.vcpus !== spec.vcpus) {
     const n = String(spec.vcpus);
     const steps = [
@@ -43,6 +48,32 @@ export async function applySize(h: LibvirtHost, spec: VmSpec, ctx: CallContext):
     ];
     for (const args of wantKiB > have.memoryKiB ? steps : steps.reverse()) await h.v(args, ctx);
   }
+  await growDisk(h, spec, ctx);
+}
+
+const hasHeadroom = (spec: VmSpec): boolean =>
+  (spec.maxVcpus ?? spec.vcpus) > spec.vcpus || (spec.maxMemoryMiB ?? spec.memoryMiB) > spec.memoryMiB;
+
+/**
+ * A definition with ceilings is regenerated from the spec when anything differs: libvirt refuses
+ * `setmaxmem` on a domain with a NUMA cell, and DIMMs attached live (`--config` too, so a restart
+ * kept them) are forgotten here, the memory they added becoming boot memory of the cell.
+ */
+async function redefineIfResized(h: LibvirtHost, spec: VmSpec, xml: string, ctx: CallContext): Promise<void> {
+  const have = definedSize(xml);
+  const maxVcpus = Math.max(spec.vcpus, spec.maxVcpus ?? spec.vcpus);
+  const maxMemKiB = /<maxMemory[^>]*unit='KiB'>(\d+)</.exec(xml)?.[1];
+  const same =
+    !/<memory model='dimm'/.test(xml) &&
+    have.vcpus === maxVcpus &&
+    Number(/<vcpu[^>]*current='(\d+)'/.exec(xml)?.[1] ?? have.vcpus) === spec.vcpus &&
+    have.memoryKiB === spec.memoryMiB * 1024 &&
+    Number(maxMemKiB ?? have.memoryKiB) === Math.max(spec.memoryMiB, spec.maxMemoryMiB ?? 0) * 1024;
+  if (same) return;
+  await h.defineXml(spec, h.files(spec.id), ctx, await activeDisk(h.chain(spec, ctx)));
+}
+
+async function growDisk(h: LibvirtHost, spec: VmSpec, ctx: CallContext): Promise<void> {
   const disk = await activeDisk(h.chain(spec, ctx));
   const want = diskBytesOf(spec);
   if ((await imageInfo(disk, { forceShare: false }))['virtual-size'] < want) await growImage(disk, want);

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import {
+  DriverError,
   type CallContext,
   type ConsoleStream,
   type DomainInfo,
@@ -30,6 +31,7 @@ import { abortIncoming, finishIncoming, prepareIncoming } from './libvirt-incomi
 import { DOMAIN_PREFIX, LibvirtHost, type VmFiles } from './libvirt-host.js';
 import { defineVm, destroyVm, startVm, stopVm, whileActive } from './libvirt-lifecycle.js';
 import { migrateOut } from './libvirt-outgoing.js';
+import { resizeLibvirtLive, type ResizeTarget } from './libvirt-hot-resize.js';
 import { libvirtConsoleLog, openLibvirtConsole } from './libvirt-console.js';
 import { deleteSnapshot, revertSnapshot, takeSnapshot } from './libvirt-snapshot-verbs.js';
 import type { LibvirtHostConfig } from './libvirt-uri.js';
@@ -109,6 +111,14 @@ export class LibvirtDriver implements HypervisorDriver {
 
   async detachVolume(spec: VmSpec, volume: DriverVolume, _opts: { live: boolean }, ctx: CallContext = {}) {
     await this.exclusive(spec.id, 'detachVolume', () => detachLibvirtVolume(this.host, spec, volume, ctx));
+  }
+
+  /** Grown while it runs (libvirt-hot-resize.ts); only where the host declares it (QEMU family). */
+  async resizeLive(spec: VmSpec, to: ResizeTarget, ctx: CallContext = {}): Promise<void> {
+    if (!this.host.capabilities.hotResize) {
+      throw new DriverError('unsupported', `live resize is not supported on ${this.host.uri}`);
+    }
+    await this.exclusive(spec.id, 'resizeLive', () => resizeLibvirtLive(this.host, spec, to, ctx));
   }
 
   async start(spec: VmSpec, ctx: CallContext = {}): Promise<void> {

@@ -10,6 +10,7 @@ import { tracePhase } from '../kit/phase-trace.js';
 import { cancelVolumeMirrors, mirrorVolumes } from './qemu-volumes.js';
 import { deleteVolumeFiles } from '../kit/volume-files.js';
 import { cancelMigration } from './migration-cancel.js';
+import { assertPortableLayout } from './qemu-hotplug-layout.js';
 import type { QmpClient } from './qmp.client.js';
 import type { QmpBlockJobInfo, QmpMigrationInfo, QmpStatusInfo } from './qmp.types.js';
 import { readJson, removeFile, storageId, tombstonePath, writeJsonAtomic } from '../kit/vm-files.js';
@@ -102,6 +103,7 @@ async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ct
         if (before.status !== 'running' && before.status !== 'paused') {
           throw new DriverError('conflict', `VM ${dom.vmId} cannot migrate while ${before.status}`);
         }
+        if (!shared) assertPortableLayout(dom.paths.vmDir, dom.vmId);
         if (!shared) await checkDiskForMirror(dom, e);
         const deadline = new Deadline(dom.host.config.migrationTimeoutMs, ctx.signal);
         const volumes = dom.requireSpec().volumes ?? [];

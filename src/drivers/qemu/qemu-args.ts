@@ -4,8 +4,15 @@ import type { KernelBoot } from '../kit/image-catalog.js';
 export interface QemuLaunch {
   vmId: string;
   accel: 'kvm' | 'tcg';
+  /** Boot RAM; memory plugged live since is in `dimms`. */
   memoryMiB: number;
   vcpus: number;
+  /** Ceilings for live growth (`-smp …,maxcpus`, `-m …,slots,maxmem`); absent or equal: no headroom. */
+  maxVcpus?: number;
+  maxMemoryMiB?: number;
+  memorySlots?: number;
+  /** DIMMs plugged live into the source of a migration: the target is started with them. */
+  dimms?: { id: string; memdev: string; sizeMiB: number }[];
   disk: string;
   pidFile: string;
   qmpSocket: string;
@@ -40,9 +47,9 @@ export function qemuArgs(l: QemuLaunch): string[] {
     '-accel',
     l.accel,
     '-m',
-    String(l.memoryMiB),
+    memoryArg(l),
     '-smp',
-    String(l.vcpus),
+    l.maxVcpus !== undefined && l.maxVcpus > l.vcpus ? `${l.vcpus},maxcpus=${l.maxVcpus}` : String(l.vcpus),
     '-drive',
     `file=${l.disk},format=qcow2,if=virtio,node-name=disk0,cache=writeback`,
     ...netArgs(l),
@@ -64,6 +71,14 @@ export function qemuArgs(l: QemuLaunch): string[] {
     args.push('-blockdev', `driver=qcow2,node-name=${v.node},file.driver=file,file.filename=${v.path}`);
     args.push('-device', `virtio-blk-pci,drive=${v.node},id=${v.device},addr=${v.addr}`);
   }
+  for (const d of l.dimms ?? []) {
+    args.push('-object', `memory-backend-ram,id=${d.memdev},size=${d.sizeMiB}M`);
+    args.push('-device', `pc-dimm,id=${d.id},memdev=${d.memdev}`);
+  }
+  // virtio-blk takes one queue per boot vCPU by default, and a migration target must have the queues
+  // of its source: with room to grow, the count is pinned to the ceiling, which is also the default
+  // once the VM has grown to it (a target started with every vCPU at boot then matches).
+  if (l.maxVcpus !== undefined && l.maxVcpus > l.vcpus) args.push('-global', `virtio-blk-pci.num-queues=${l.maxVcpus}`);
   if (l.kernel) {
     args.push('-kernel', l.kernel.kernel, '-append', l.kernel.append);
     if (l.kernel.initrd) args.push('-initrd', l.kernel.initrd);
@@ -72,6 +87,12 @@ export function qemuArgs(l: QemuLaunch): string[] {
   if (l.incoming) args.push('-incoming', 'defer');
   if (l.loadvm) args.push('-loadvm', l.loadvm);
   return args;
+}
+
+/** Plain `-m <MiB>` without headroom (the argv of every VM before live resize existed). */
+function memoryArg(l: QemuLaunch): string {
+  if (l.maxMemoryMiB === undefined || l.maxMemoryMiB <= l.memoryMiB) return String(l.memoryMiB);
+  return `${l.memoryMiB}M,slots=${l.memorySlots ?? 1},maxmem=${l.maxMemoryMiB}M`;
 }
 
 /**

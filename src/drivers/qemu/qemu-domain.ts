@@ -18,6 +18,7 @@ import { deadStatusOf, type StoppedMarker } from './qemu-dead-status.js';
 import type { HostNetworks } from '../kit/network/host-networks.js';
 import { launchVolumes } from './qemu-volumes.js';
 import { tracePhase } from '../kit/phase-trace.js';
+import { launchLayout, layoutArgs, writeLayout } from './qemu-hotplug-layout.js';
 import type { QemuHostConfig } from './qemu-uri.js';
 import type { QmpClient } from './qmp.client.js';
 import type { QmpPool } from './qmp-pool.js';
@@ -183,11 +184,11 @@ export class QemuDomain {
     for (const stale of [p.qmpSocket, p.serialSocket, p.pidFile, p.stoppedMarker]) removeFile(stale);
     // Taps first: QEMU opens them by name at start, and a migration target keeps MAC and IP this way.
     const plugged = spec.nics?.length ? await this.host.networks.plugTaps(this.vmId, spec.nics) : [];
+    const layout = launchLayout(p.vmDir, spec, options.incoming === true);
     const args = qemuArgs({
       vmId: this.vmId,
       accel: this.host.accel,
-      memoryMiB: spec.memoryMiB,
-      vcpus: spec.vcpus,
+      ...layoutArgs(layout, spec.vcpus),
       disk: p.disk,
       pidFile: p.pidFile,
       qmpSocket: p.qmpSocket,
@@ -199,6 +200,7 @@ export class QemuDomain {
       volumes: launchVolumes(this.host.storageDir, spec.volumes),
       ...options,
     });
+    writeLayout(p.vmDir, layout);
     const pid = spawnDetached(this.host.config.qemuBinary, args, p.qemuLog);
     tracePhase(this.vmId, 'qemu spawned');
     hooks.spawned?.();

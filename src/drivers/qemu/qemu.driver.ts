@@ -22,14 +22,16 @@ import { qemuDriverError, qmpErrorMapper } from './qmp-errors.js';
 import { abortIncoming, finishIncoming, prepareIncoming } from './incoming-migration.js';
 import { VmLock } from '../kit/vm-lock.js';
 import type { HostPolicy } from '../kit/host-policy.js';
-import { kvmUsable } from '../kit/kvm-probe.js';
 import { migrateOut } from './outgoing-migration.js';
 import { QemuDomain, type HostContext } from './qemu-domain.js';
 import { isKernelImage, kernelBootOf, resolveBaseImage } from '../kit/image-catalog.js';
-import { createQcow2, growImage, imageInfo, isImageInUse } from '../kit/qemu-img.js';
+import { createQcow2, imageInfo, isImageInUse } from '../kit/qemu-img.js';
 import { listQemuProcesses } from './qemu-process.js';
+import { applySize } from './qemu-cold-resize.js';
+import { resizeLive, type ResizeTarget } from './qemu-hot-resize.js';
 import { deleteSnapshot, listSnapshots, revertSnapshot, takeSnapshot } from './qemu-snapshots.js';
-import { parseQemuUri, type QemuHostConfig } from './qemu-uri.js';
+import { parseQemuUri } from './qemu-uri.js';
+import { capabilitiesFor, resolveAccel } from './qemu-capabilities.js';
 import { QmpPool } from './qmp-pool.js';
 import { openQemuConsole, qemuConsoleLog } from './qemu-console.js';
 import { SAFE_NAME, assertSafeName, assertSpecSizes, diskBytesOf } from '../kit/safe-name.js';
@@ -38,36 +40,7 @@ import { isDir, safeReaddir } from '../kit/fs-probe.js';
 import { HostNetworks } from '../kit/network/host-networks.js';
 import { tracePhase } from '../kit/phase-trace.js';
 
-/** What a `qemu` host can do, from its URI alone (no process started): the API's 422 check. */
-/** The registration probe: `accel=kvm` on a machine without usable KVM is refused here (400), not at the first start. */
-export function qemuCapabilities(uri: string, policy?: HostPolicy): DriverCapabilities {
-  const config = parseQemuUri(uri, policy);
-  if (config.accel === 'kvm' && !kvmUsable()) {
-    throw new DriverError(
-      'invalid',
-      'accel=kvm: this machine has no usable KVM (/dev/kvm must be readable and writable and the CPU must ' +
-        'show vmx or svm); use accel=auto or accel=tcg',
-    );
-  }
-  return capabilitiesFor(config);
-}
-
-function capabilitiesFor(config: QemuHostConfig): DriverCapabilities {
-  return {
-    liveMigration: true,
-    coldMigration: true,
-    memorySnapshots: true,
-    diskSnapshots: true,
-    pause: true,
-    reboot: true,
-    hardwareAcceleration: resolveAccel(config) === 'kvm',
-  };
-}
-
-function resolveAccel(config: QemuHostConfig): 'kvm' | 'tcg' {
-  if (config.accel === 'auto') return kvmUsable() ? 'kvm' : 'tcg';
-  return config.accel;
-}
+export { qemuCapabilities } from './qemu-capabilities.js';
 
 /**
  * The QEMU driver: one qemu-system-x86_64 per VM, spawned detached (it outlives the worker and is
@@ -180,7 +153,7 @@ export class QemuDriver implements HypervisorDriver {
         }
         await dom.kill(); // shutdown / guest-panicked / internal-error: start afresh
       }
-      const sized = await this.applySize(dom, stored, spec);
+      const sized = await applySize(dom, stored, spec);
       // The VM's volumes are the control plane's (the job's spec), not whatever define stored.
       const next = withVolumes(sized, spec.volumes);
       if (next !== sized) dom.writeSpec(next);
@@ -216,29 +189,10 @@ export class QemuDriver implements HypervisorDriver {
     await this.exclusive(dom, 'detachVolume', () => detachQemuVolume(dom, volume));
   }
 
-  /**
-   * A cold resize is applied here, at the next start: the argv is built from the stored spec, so the
-   * new vCPUs and memory go there, and a larger diskGiB grows the qcow2 first (the guest sees a
-   * bigger disk; growing its filesystem is the guest's business).
-   */
-  private async applySize(dom: QemuDomain, stored: VmSpec, spec: VmSpec): Promise<VmSpec> {
-    if (stored.vcpus === spec.vcpus && stored.memoryMiB === spec.memoryMiB && stored.diskGiB === spec.diskGiB) {
-      return stored;
-    }
-    assertSpecSizes(spec);
-    if (spec.diskGiB > stored.diskGiB) {
-      const want = diskBytesOf(spec);
-      const have = (await imageInfo(dom.paths.disk, { forceShare: false }))['virtual-size'];
-      if (have < want) await growImage(dom.paths.disk, want);
-    }
-    const next = {
-      ...stored,
-      vcpus: spec.vcpus,
-      memoryMiB: spec.memoryMiB,
-      diskGiB: Math.max(stored.diskGiB, spec.diskGiB),
-    };
-    dom.writeSpec(next);
-    return next;
+  /** Grown while it runs (qemu-hot-resize.ts); the stored spec follows, so a restart keeps the size. */
+  async resizeLive(spec: VmSpec, to: ResizeTarget, ctx?: CallContext): Promise<void> {
+    const dom = this.domain(spec.id);
+    await this.exclusive(dom, 'resizeLive', () => resizeLive(dom, to, ctx));
   }
 
   async stop(spec: VmSpec, opts: { force: boolean; timeoutMs?: number }, ctx?: CallContext): Promise<void> {

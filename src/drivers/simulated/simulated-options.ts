@@ -48,7 +48,7 @@ const DEFAULT_CAPABILITIES: DriverCapabilities = {
   hardwareAcceleration: false,
 };
 
-const CAPABILITY_PARAMS = Object.keys(DEFAULT_CAPABILITIES) as Array<keyof DriverCapabilities>;
+const CAPABILITY_PARAMS = Object.keys(DEFAULT_CAPABILITIES) as Array<Exclude<keyof DriverCapabilities, 'hotResize'>>;
 const MAX_LATENCY_MS = 600_000;
 
 /**

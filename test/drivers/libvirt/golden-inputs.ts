@@ -42,4 +42,16 @@ export const GOLDEN: Record<string, DomainXmlInput> = {
       { bridge: 'vlbr-4e5f6a7b', mac: '52:54:00:ab:cd:ef' },
     ],
   },
+  'hot-resize-headroom': {
+    domainName: 'vl-vm-golden4',
+    vmId: 'vm-golden4',
+    title: 'room to grow live',
+    hostId: 'hv4',
+    domainType: 'qemu',
+    vcpus: 2,
+    maxVcpus: 8,
+    memoryMiB: 512,
+    maxMemoryMiB: 2048,
+    disk: '/srv/virtledger/hosts/hv4/vm-golden4/disk.qcow2',
+  },
 };
