@@ -21,8 +21,14 @@ import { deleteKeysWithPrefix } from '../src/projections/redis-keys.js';
 import { replayCheck } from '../src/projections/replay-check.js';
 import { seedLog } from './seed-log.js';
 
-async function rawReadBaseline(store: EventStore): Promise<{ events: number; perSecond: number }> {
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+async function rawReadBaseline(store: EventStore): Promise<ReplayFigures['rawRead']> {
   const t0 = performance.now();
+  const c0 = cpuMs();
   let events = 0;
   let after: bigint | undefined;
   for (;;) {
@@ -31,7 +37,11 @@ async function rawReadBaseline(store: EventStore): Promise<{ events: number; per
     if (page.length < 2000) break;
     after = page[page.length - 1]!.position;
   }
-  return { events, perSecond: events / ((performance.now() - t0) / 1000) };
+  return {
+    events,
+    perSecond: events / ((performance.now() - t0) / 1000),
+    cpuUsPerEvent: ((cpuMs() - c0) * 1000) / events,
+  };
 }
 
 export interface RebuildFigure {
@@ -50,7 +60,7 @@ export interface ReplayFigures {
   /** Live runners catching up on the seeded log from position 0, all read models at once. */
   catchUp?: { ms: number; perSecond: number };
   /** Baseline: the whole log read in pages of 2000, nothing done with it. */
-  rawRead: { events: number; perSecond: number };
+  rawRead: { events: number; perSecond: number; cpuUsPerEvent: number };
   rebuilds: RebuildFigure[];
   check: {
     ms: number;
@@ -59,6 +69,8 @@ export interface ReplayFigures {
     consistent: boolean;
     /** Log events checked per second (the whole log, every read model compared). */
     logPerSecond: number;
+    /** CPU of this process per log event (every read model folded and compared). */
+    cpuUsPerEvent: number;
     /** Events folded per second, summed over the read models. */
     perSecond: number;
   };
@@ -71,11 +83,6 @@ export interface ReplayTarget {
   rebuilds: ProjectionRebuilds;
   readModels: ReadModels;
 }
-
-const cpuMs = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 
 /**
  * Full rebuilds through the real path (count, replay from position 0 into a
@@ -110,8 +117,10 @@ export async function replayBench(t: ReplayTarget): Promise<Omit<ReplayFigures, 
     }
   }
   const t1 = performance.now();
+  const c1 = cpuMs();
   const report = await replayCheck(t.deps, t.runners);
   const ms = performance.now() - t1;
+  const checkCpu = cpuMs() - c1;
   return {
     rawRead,
     rebuilds,
@@ -121,6 +130,7 @@ export async function replayBench(t: ReplayTarget): Promise<Omit<ReplayFigures, 
       records: report.recordsCompared,
       consistent: report.consistent,
       logPerSecond: report.eventsReplayed / (ms / 1000),
+      cpuUsPerEvent: (checkCpu * 1000) / report.eventsReplayed,
       // Every read model replays the whole log: the events folded per second over all of them.
       perSecond: (report.eventsReplayed * report.readModels.length) / (ms / 1000),
     },
@@ -183,17 +193,19 @@ export function printReplay(r: ReplayFigures): void {
   console.log(
     `\nsection: replay (${r.store}, ${r.seeded ? `${r.seeded} events seeded straight into the store` : 'the log above'}; full rebuild from position 0 into a shadow, atomic swap)`,
   );
-  console.log(`  raw store read (baseline): ${r.rawRead.events} events = ${r.rawRead.perSecond.toFixed(0)} events/s`);
+  console.log(
+    `  raw store read (baseline): ${r.rawRead.events} events = ${r.rawRead.perSecond.toFixed(0)} events/s; CPU ${r.rawRead.cpuUsPerEvent.toFixed(1)} µs/event`,
+  );
   if (r.catchUp)
     console.log(
       `  live runners catching up from 0, all read models at once: ${r.catchUp.ms.toFixed(0)} ms = ${r.catchUp.perSecond.toFixed(0)} events/s folded`,
     );
   for (const b of r.rebuilds)
     console.log(
-      `  rebuild ${b.projection.padEnd(8)} ${String(b.events).padStart(7)} events in ${b.ms.toFixed(0).padStart(6)} ms = ${b.perSecond.toFixed(0).padStart(7)} events/s = ${(b.perSecond / r.rawRead.perSecond).toFixed(2)}× raw read; CPU ${b.cpuUsPerEvent.toFixed(1)} µs/event`,
+      `  rebuild ${b.projection.padEnd(8)} ${String(b.events).padStart(7)} events in ${b.ms.toFixed(0).padStart(6)} ms = ${b.perSecond.toFixed(0).padStart(7)} events/s = ${(b.perSecond / r.rawRead.perSecond).toFixed(2)}× raw read; CPU ${b.cpuUsPerEvent.toFixed(1)} µs/event = ${(r.rawRead.cpuUsPerEvent / b.cpuUsPerEvent).toFixed(2)}× raw read's`,
     );
   console.log(
-    `  replay-check (every read model): ${r.check.events} events, ${r.check.records} records compared in ${r.check.ms.toFixed(0)} ms = ${r.check.logPerSecond.toFixed(0)} log events/s (${(r.check.logPerSecond / r.rawRead.perSecond).toFixed(2)}× raw read), ${r.check.perSecond.toFixed(0)} events/s folded over the read models; consistent: ${r.check.consistent}`,
+    `  replay-check (every read model): ${r.check.events} events, ${r.check.records} records compared in ${r.check.ms.toFixed(0)} ms = ${r.check.logPerSecond.toFixed(0)} log events/s (${(r.check.logPerSecond / r.rawRead.perSecond).toFixed(2)}× raw read), ${r.check.perSecond.toFixed(0)} events/s folded over the read models; CPU ${r.check.cpuUsPerEvent.toFixed(1)} µs/event; consistent: ${r.check.consistent}`,
   );
 }
 
