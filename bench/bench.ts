@@ -9,7 +9,7 @@ import { appendBaseline, bullmqBaseline } from './baselines.js';
 import { controlPlaneBench } from './control-plane.js';
 import { oneHostHistory, oneVmHistory } from './history.js';
 import { qemuSection } from './qemu.js';
-import { printReplay, replayBench } from './replay.js';
+import { printReplay, seededReplayBench } from './replay.js';
 import { printSeals, sealsBench } from './seals.js';
 import { fleetAtBench, printFleetAt } from './fleet-at.js';
 import { httpAdaptersBench, printHttpAdapters } from './http-adapters.js';
@@ -43,6 +43,8 @@ const HELP = `npm run bench -- [options]   (each option also reads BENCH_<NAME>)
   --churn <500>        VMs created and deleted on one host, sequential (#14 target: 5000)
   --store <url>        sqlite:events.sqlite3 (default) or postgres://…
   --seal-n <20000>     events for the seal bench
+  --replay-n <100000>  events seeded straight into a store of their own for the rebuild and replay-check figures
+                       (also: node dist/bench/replay.js --n <events> [--store <url>])
   --qemu-n <8>         qemu creates; --no-qemu skips the qemu section
   --qemu-only          only the qemu section (create and live migration vs direct QMP, per-phase breakdown)
   --http-n <3000>      requests per adapter in the express/fastify comparison; --no-http skips it
@@ -100,8 +102,13 @@ async function main(): Promise<void> {
     ];
     const storeForBaseline = cp.runtime.store!;
     const append = await appendBaseline(storeForBaseline, n, concurrency);
-    const replay = await replayBench(cp.runtime);
     await cp.close();
+    // Rebuilds on a seeded log of --replay-n events (the control plane's few thousand measure fixed costs).
+    const replay = await seededReplayBench({
+      redisUrl,
+      storeUrl: sealStoreUrl(storeUrl, 'replay'),
+      n: Number(arg('replay-n', '100000')),
+    });
     const bull = await bullmqBaseline(redisUrl, `${prefix}raw`, n, concurrency);
 
     console.log('section: control plane (simulated driver, latency 0)');

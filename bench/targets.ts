@@ -66,6 +66,15 @@ export function printTargets(t: TargetInputs): void {
       target: `≥ ${floor / 1000}k events/s`,
       met: b.perSecond >= floor,
     });
+  const check = t.replay.check;
+  lines.push({
+    figure: `replay-check, every read model (${check.events} events)`,
+    value: `${check.logPerSecond.toFixed(0)} events/s`,
+    baseline: `raw read ${t.replay.rawRead.perSecond.toFixed(0)} events/s`,
+    ratio: x(check.logPerSecond / t.replay.rawRead.perSecond),
+    target: `≥ ${floor / 1000}k events/s`,
+    met: check.logPerSecond >= floor,
+  });
   console.log('\nsection: issue #14 targets (ratios against baselines of this same run)');
   const w = (k: keyof Line) => Math.max(...lines.map((l) => String(l[k]).length));
   for (const l of lines)

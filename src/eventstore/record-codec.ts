@@ -15,27 +15,17 @@ export function toEventData(value: unknown, eventId: string): EventData {
   return v;
 }
 
+const METADATA_STRINGS = ['principal', 'correlationId', 'causationId', 'at', 'prevHash', 'hash'] as const;
+
 export function toEventMetadata(value: unknown, eventId: string): EventMetadata {
   const v = parsed(value);
   if (!isPlainObject(v)) throw new TypeError(`event ${eventId}: stored metadata is not a JSON object`);
-  const str = (k: string): string => {
-    const x = v[k];
-    if (typeof x !== 'string') throw new TypeError(`event ${eventId}: metadata.${k} is missing`);
-    return x;
-  };
-  const schema = v.schema;
-  if (typeof schema !== 'number') throw new TypeError(`event ${eventId}: metadata.schema is missing`);
+  for (const k of METADATA_STRINGS)
+    if (typeof v[k] !== 'string') throw new TypeError(`event ${eventId}: metadata.${k} is missing`);
+  if (typeof v.schema !== 'number') throw new TypeError(`event ${eventId}: metadata.schema is missing`);
+  // Checked in place, not copied (a copy per event was a tenth of a replay's read): the object comes from this row alone.
   // Unknown fields are kept: they were part of the hashed metadata and verification needs them.
-  return {
-    ...v,
-    principal: str('principal'),
-    correlationId: str('correlationId'),
-    causationId: str('causationId'),
-    at: str('at'),
-    schema,
-    prevHash: str('prevHash'),
-    hash: str('hash'),
-  };
+  return v as unknown as EventMetadata;
 }
 
 /** Integer columns arrive as bigint (better-sqlite3 safe integers), string (pg int8) or number. */

@@ -9,6 +9,7 @@ import type { HostRecord } from './read-model.types.js';
 
 export class HostsProjection implements Projection {
   readonly name = 'hosts';
+  readonly keyPattern = 'host*';
 
   constructor(private readonly keys: ReadModelKeys) {}
 

@@ -10,6 +10,7 @@ import type { ImageRecord } from './read-model.types.js';
 /** The image catalog as GET /v1/images shows it: one record per name, deleted ones kept (exists false). */
 export class ImagesProjection implements Projection {
   readonly name = 'images';
+  readonly keyPattern = 'image*';
 
   constructor(private readonly keys: ReadModelKeys) {}
 

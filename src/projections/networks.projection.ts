@@ -10,6 +10,7 @@ import type { NetworkRecord } from './read-model.types.js';
 /** Networks as GET /v1/networks shows them: one record per network with its allocations; deleted ones kept. */
 export class NetworksProjection implements Projection {
   readonly name = 'networks';
+  readonly keyPattern = 'network*';
 
   constructor(private readonly keys: ReadModelKeys) {}
 

@@ -123,7 +123,9 @@ export class ProjectionRebuilds {
     const { store, redis, keys, log } = this.deps;
     const shadowId = `rebuild-${operationId}`;
     const shadowKeys = keys.shadow(shadowId);
-    const shadow = new ShadowReplay(store, redis, PROJECTIONS[name]!(shadowKeys), shadowKeys, opts.batchSize);
+    const shadow = new ShadowReplay(store, redis, PROJECTIONS[name]!(shadowKeys), shadowKeys, {
+      ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+    });
     const meta = { principal, operationId, causationId };
     const stop = () => this.closing;
     let total = 0;
@@ -148,13 +150,14 @@ export class ProjectionRebuilds {
       const t1 = performance.now();
       const swap = await this.deps.pause(runner, async () => {
         await shadow.replay(undefined, report('swapping'), stop);
-        return swapReadModel(redis, runner.projection, keys, shadowKeys, shadow.position);
+        return swapReadModel(redis, runner.projection, keys, shadowKeys, shadow.position, shadow.writtenKeys());
       });
       log.info(
         {
           projection: name,
           operationId,
           events: shadow.events,
+          inMemory: shadow.inMemory,
           ...swap,
           countMs: counted,
           replayMs: replayed - counted,

@@ -16,4 +16,10 @@ export interface Projection {
    * a rebuild swaps exactly these keys and a replay check compares exactly these.
    */
   owns(relativeKey: string): boolean;
+  /**
+   * A glob (relative, e.g. `host*`) that every key `owns` accepts matches: a scan for this read model's
+   * keys (swap, replay check) lets Redis skip the other read models' keys instead of handing them all
+   * to the client (`owns` still decides). Absent: every key of the namespace is looked at.
+   */
+  readonly keyPattern?: string;
 }

@@ -18,7 +18,8 @@ export async function listOwnedKeys(redis: Redis, keys: ReadModelKeys, projectio
   const out: string[] = [];
   let cursor = '0';
   do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${escapeGlob(keys.root)}*`, 'COUNT', 1000);
+    const match = `${escapeGlob(keys.root)}${projection.keyPattern ?? '*'}`;
+    const [next, batch] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
     cursor = next;
     for (const k of batch) if (projection.owns(keys.relative(k))) out.push(k);
   } while (cursor !== '0');

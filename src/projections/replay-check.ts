@@ -7,7 +7,7 @@ import { describeHolder, type MaintenanceDeps } from './projection-rebuilds.js';
 import type { ProjectionRunner } from './projection-runner.js';
 import { diffSnapshots, type ReadModelDifference } from './read-model-diff.js';
 import { readSnapshot, type ReadModelSnapshot } from './read-model-snapshot.js';
-import { ShadowReplay } from './shadow-replay.js';
+import { replayTogether, ShadowReplay } from './shadow-replay.js';
 
 /** Differences listed in one report at most; `differenceCount` still counts them all. */
 export const MAX_DIFFERENCES = 1000;
@@ -36,12 +36,14 @@ export interface ReplayCheckReport {
 }
 
 /**
- * `GET /v1/audit/replay-check`: replays the log into a shadow namespace with
- * the live projection code and compares it, key by key and field by field,
- * with the live read models. For each read model: replay in bulk up to the live
- * checkpoint while live runs, then pause the live runner, replay the few events
- * it applied since up to its exact checkpoint, read the live keys, resume, and
- * compare. The shadow is deleted whatever happens.
+ * `GET /v1/audit/replay-check`: replays the log with the live projection code
+ * and compares the result, key by key and field by field, with the live read
+ * models. Every read model is folded in memory at once from one read of the log
+ * (up to the lowest live checkpoint, while live runs); then, read model by read
+ * model, the live runner is paused, the fold catches up to its exact checkpoint,
+ * the live keys are read and the runner resumes; the comparison is in memory.
+ * Nothing is written unless a fold outgrows its memory bound (it then spills to
+ * a shadow namespace, deleted whatever happens).
  */
 export async function replayCheck(deps: MaintenanceDeps, runners: ProjectionRunner[]): Promise<ReplayCheckReport> {
   const t0 = performance.now();
@@ -61,12 +63,24 @@ export async function replayCheck(deps: MaintenanceDeps, runners: ProjectionRunn
     const checks: ReadModelCheck[] = [];
     const differences: ReadModelDifference[] = [];
     let differenceCount = 0;
-    for (const runner of runners) {
+    const shadows = runners.map(
+      (r) =>
+        new ShadowReplay(deps.store, redis, PROJECTIONS[r.projection.name]!(shadowKeys), shadowKeys, {
+          persist: false,
+        }),
+    );
+    // The owners' checkpoints (this process may be a standby whose runners are not running).
+    const current = await Promise.all(runners.map((r) => redis.get(keys.checkpoint(r.projection.name))));
+    const bulk = current.map((c) => (c ? BigInt(c) : undefined));
+    if (bulk.every((c) => c !== undefined) && bulk.length > 0) {
+      const lowest = bulk.reduce((a, b) => (b! < a! ? b : a))!;
+      await replayTogether(deps.store, shadows, undefined, lowest);
+    }
+    for (const [i, runner] of runners.entries()) {
       const name = runner.projection.name;
-      const shadow = new ShadowReplay(deps.store, redis, PROJECTIONS[name]!(shadowKeys), shadowKeys);
-      // The owner's checkpoint (this process may be a standby whose runner is not running).
-      const current = await redis.get(keys.checkpoint(name));
-      const bulkUntil = current ? BigInt(current) : undefined;
+      const shadow = shadows[i]!;
+      const bulkUntil = bulk[i];
+      // Bulk to this read model's checkpoint while live runs, so the pause below covers a few events only.
       if (bulkUntil !== undefined) await shadow.replay(bulkUntil);
       let live: ReadModelSnapshot = new Map();
       let position: bigint | undefined;
@@ -78,7 +92,7 @@ export async function replayCheck(deps: MaintenanceDeps, runners: ProjectionRunn
       });
       if (shadow.position !== position)
         throw new Error(`read model ${name} restarted from the log during the check; run it again`);
-      const replayed = await readSnapshot(redis, shadowKeys, shadow.projection);
+      const replayed = await shadow.snapshot();
       const found = diffSnapshots(name, live, replayed);
       differenceCount += found.length;
       differences.push(...found.slice(0, Math.max(0, MAX_DIFFERENCES - differences.length)));

@@ -1,34 +1,66 @@
 import type { Redis } from 'ioredis';
 import { isPoison } from '../domain/parked.js';
-import type { EventStore } from '../eventstore/event-store.port.js';
+import type { EventStore, RecordedEvent } from '../eventstore/event-store.port.js';
+import { defaultFoldMemoryLimit, MemoryFold } from './memory-fold.js';
 import type { Projection } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
-import { SHADOW_CACHE_LIMIT, ShadowTx } from './shadow-tx.js';
+import { readSnapshot, type ReadModelSnapshot } from './read-model-snapshot.js';
+import { RedisProjectionTx } from './redis-projection-tx.js';
 
-/** Events per read and per Redis transaction: one MULTI per page instead of one per event is what makes a replay fast; big pages also halve the store round trips (PostgreSQL). */
-export const REPLAY_BATCH = 2000;
+/** Events per read of the log; in memory, the page size only sets how often progress is reported. */
+export const REPLAY_BATCH = 5000;
+
+export interface ShadowReplayOptions {
+  /** Events per read (and per Redis transaction once spilled). */
+  batchSize?: number;
+  /** Estimated bytes the in-memory fold may take; past it the replay spills to Redis and goes on in pages. */
+  memoryLimitBytes?: number;
+  /**
+   * Write the shadow to Redis at the end of each replay() (a rebuild swaps it in).
+   * A replay check leaves it false: it compares the fold in memory and writes nothing.
+   */
+  persist?: boolean;
+}
 
 /**
  * Folds the log into a shadow namespace with the same projection code the live
- * runner uses. A page of events shares one transaction (reads see the page's
- * own earlier writes), committed with the shadow's checkpoint, so a shadow is
- * always a prefix of the log, never a part of an event.
+ * runner uses. The whole read model is folded in memory (a map of records and
+ * of index members, no Redis read, nothing serialised per event) and, when
+ * persisted, each key changed since the last write is written once at the end of
+ * a replay() with the shadow's checkpoint last, so a shadow in Redis is always a
+ * prefix of the log. Past the memory bound the fold is written out and the replay
+ * goes on the slower way: a page of events per Redis transaction, reads from
+ * Redis.
  */
 export class ShadowReplay {
   /** Last position applied (undefined before the first event). */
   position: bigint | undefined;
   /** Events read from the log and handed to the projection (most are ignored by one of them). */
   events = 0;
-  /** Everything written so far (the shadow started empty); dropped past the limit. */
-  private known: Map<string, unknown> | undefined = new Map();
+  /** Undefined once spilled to Redis. */
+  private fold: MemoryFold | undefined = new MemoryFold();
+  /** Whether Redis holds the shadow up to `position` (nothing left in the fold to write). */
+  private written = true;
+  private readonly batchSize: number;
+  private readonly memoryLimit: number;
+  private readonly persist: boolean;
 
   constructor(
     private readonly store: EventStore,
     private readonly redis: Redis,
     readonly projection: Projection,
     readonly keys: ReadModelKeys,
-    private readonly batchSize = REPLAY_BATCH,
-  ) {}
+    opts: ShadowReplayOptions = {},
+  ) {
+    this.batchSize = opts.batchSize ?? REPLAY_BATCH;
+    this.memoryLimit = opts.memoryLimitBytes ?? defaultFoldMemoryLimit();
+    this.persist = opts.persist ?? true;
+  }
+
+  /** True while the whole read model is in memory (it never spilled to Redis). */
+  get inMemory(): boolean {
+    return this.fold !== undefined;
+  }
 
   /**
    * Applies the events after the current position up to `until` (inclusive), or to
@@ -40,35 +72,111 @@ export class ShadowReplay {
     onBatch?: (events: number) => Promise<void> | void,
     shouldStop?: () => boolean,
   ): Promise<number> {
-    let applied = 0;
-    for (;;) {
-      if (shouldStop?.()) throw new Error('replay stopped: the process is shutting down');
-      const page = await this.store.readAll({
-        ...(this.position !== undefined ? { after: this.position } : {}),
-        maxCount: this.batchSize,
-      });
-      const wanted = until === undefined ? page : page.filter((e) => e.position <= until);
-      if (wanted.length === 0) return applied;
-      const tx = new ShadowTx(this.redis, this.known);
-      for (const e of wanted) {
-        tx.mark();
+    const applied = await replayTogether(this.store, [this], this.batchSize, until, onBatch, shouldStop);
+    if (this.persist) await this.write();
+    return applied;
+  }
+
+  /** One page of events, in log order, after the current position. */
+  async applyPage(page: RecordedEvent[]): Promise<void> {
+    if (page.length === 0) return;
+    const last = page[page.length - 1]!.position;
+    if (this.fold) {
+      const fold = this.fold;
+      for (const e of page) {
+        fold.mark();
         try {
-          await this.projection.apply(e, tx);
+          await this.projection.apply(e, fold);
         } catch (err) {
           // The live runner parks such an event and writes nothing of it: the replay must skip it the same way.
           if (!isPoison(err)) throw err;
-          tx.rollback();
+          fold.rollback();
         }
       }
-      const last = wanted[wanted.length - 1]!.position;
-      await tx.commit(this.keys.checkpoint(this.projection.name), last);
       this.position = last;
-      if (this.known && this.known.size > SHADOW_CACHE_LIMIT) this.known = undefined;
-      this.events += wanted.length;
-      applied += wanted.length;
-      await onBatch?.(this.events);
-      if (wanted.length < page.length || page.length < this.batchSize) return applied;
+      this.events += page.length;
+      this.written = false;
+      if (fold.estimatedBytes > this.memoryLimit) {
+        await fold.flush(this.redis, this.checkpointKey, last);
+        this.fold = undefined;
+        this.written = true;
+      }
+      return;
     }
+    // Spilled: what the shadow wrote is in Redis, read back per key.
+    const tx = new RedisProjectionTx(this.redis);
+    for (const e of page) {
+      tx.mark();
+      try {
+        await this.projection.apply(e, tx);
+      } catch (err) {
+        if (!isPoison(err)) throw err;
+        tx.rollback();
+      }
+    }
+    await tx.commit(this.checkpointKey, last);
+    this.position = last;
+    this.events += page.length;
+  }
+
+  /** Writes what the fold changed since the last write, with the shadow's checkpoint (nothing when already written). */
+  async write(): Promise<void> {
+    if (this.written || !this.fold || this.position === undefined) return;
+    await this.fold.flush(this.redis, this.checkpointKey, this.position);
+    this.written = true;
+  }
+
+  /** The replayed read model as Redis holds (or would hold) it, keys relative to the namespace. */
+  async snapshot(): Promise<ReadModelSnapshot> {
+    if (this.fold)
+      return this.fold.snapshot(
+        (k) => this.keys.relative(k),
+        (k) => this.projection.owns(k),
+      );
+    return readSnapshot(this.redis, this.keys, this.projection);
+  }
+
+  /** Every key the shadow holds in Redis (full names), when the fold knows them all (it never spilled). */
+  writtenKeys(): string[] | undefined {
+    if (!this.fold || !this.written) return undefined;
+    return this.fold.keys().filter((k) => this.projection.owns(this.keys.relative(k)));
+  }
+
+  private get checkpointKey(): string {
+    return this.keys.checkpoint(this.projection.name);
+  }
+}
+
+/**
+ * Reads the log once, in pages after the replays' common position, up to `until`
+ * (inclusive; the head when omitted), and hands each page to every replay: one
+ * read and one decode of each event for all of them (a replay check folds every
+ * read model at once). The replays must stand at the same position.
+ */
+export async function replayTogether(
+  store: EventStore,
+  replays: ShadowReplay[],
+  batchSize = REPLAY_BATCH,
+  until?: bigint,
+  onBatch?: (events: number) => Promise<void> | void,
+  shouldStop?: () => boolean,
+): Promise<number> {
+  const from = replays[0]?.position;
+  if (replays.some((r) => r.position !== from)) throw new Error('replays read together must stand at one position');
+  let after = from;
+  let applied = 0;
+  for (;;) {
+    if (shouldStop?.()) throw new Error('replay stopped: the process is shutting down');
+    const page = await store.readAll({ ...(after !== undefined ? { after } : {}), maxCount: batchSize });
+    let wanted = page;
+    if (until !== undefined && page.length && page[page.length - 1]!.position > until)
+      wanted = page.filter((e) => e.position <= until);
+    if (wanted.length === 0) return applied;
+    for (const r of replays) await r.applyPage(wanted);
+    after = wanted[wanted.length - 1]!.position;
+    applied += wanted.length;
+    await onBatch?.(replays[0]!.events);
+    if (wanted.length < page.length || page.length < batchSize) return applied;
   }
 }
 

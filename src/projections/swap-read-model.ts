@@ -10,7 +10,8 @@ import { listOwnedKeys } from './read-model-snapshot.js';
  * look up on each read. Live keys the shadow lacks are deleted in the same
  * step; the live checkpoint becomes the shadow's, so the live runner resumes
  * exactly after the last event the shadow applied. Call it with the live
- * runner paused.
+ * runner paused. `shadowKeys`, when the replay knows every key it wrote, saves
+ * scanning the shadow namespace.
  */
 export async function swapReadModel(
   redis: Redis,
@@ -18,10 +19,11 @@ export async function swapReadModel(
   live: ReadModelKeys,
   shadow: ReadModelKeys,
   position: bigint | undefined,
+  known?: string[],
 ): Promise<{ swapped: number; deleted: number }> {
   const [liveKeys, shadowKeys] = await Promise.all([
     listOwnedKeys(redis, live, projection),
-    listOwnedKeys(redis, shadow, projection),
+    known ?? listOwnedKeys(redis, shadow, projection),
   ]);
   const incoming = new Set(shadowKeys.map((k) => live.root + shadow.relative(k)));
   const stale = liveKeys.filter((k) => !incoming.has(k));

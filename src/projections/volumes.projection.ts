@@ -10,6 +10,7 @@ import type { VolumeRecord } from './read-model.types.js';
 /** Volumes as GET /v1/volumes shows them: the decider's own state, deleted ones kept (status deleted). */
 export class VolumesProjection implements Projection {
   readonly name = 'volumes';
+  readonly keyPattern = 'volume*';
 
   constructor(private readonly keys: ReadModelKeys) {}
 

@@ -1,0 +1,198 @@
+import { getHeapStatistics } from 'node:v8';
+import type { Redis } from 'ioredis';
+import type { ProjectionTx } from './projection.js';
+import type { ReadModelSnapshot } from './read-model-snapshot.js';
+
+/** Estimated bytes an in-memory fold may hold before a replay spills it to Redis and goes on in pages. */
+export function defaultFoldMemoryLimit(): number {
+  // A quarter of the heap at most: the live runners, the API and the log pages need the rest.
+  return Math.min(512 * 2 ** 20, Math.floor(getHeapStatistics().heap_size_limit / 4));
+}
+
+/** Commands per pipelined chunk when the fold is written out. */
+const FLUSH_CHUNK = 50;
+/** Records per MSET. */
+const MSET_PAIRS = 250;
+/** Index members per ZADD. */
+const ZADD_MEMBERS = 500;
+/** A record as a JS object takes a few times its JSON length (hidden classes, pointers, boxed numbers). */
+const OBJECT_OVERHEAD = 3;
+/** Bytes an index member costs in memory (the Map entry, the string, the score). */
+const MEMBER_BYTES = 120;
+/** One set in this many has its JSON length measured for the memory estimate. */
+const SAMPLE_EVERY = 512;
+
+/** What `undo` remembers for a key the fold had not written yet. */
+const UNWRITTEN = Symbol('unwritten');
+
+/**
+ * A whole read model folded in memory: every record as the projection last
+ * set it (objects, never serialised in between) and every index as a map of
+ * member → score. A replay starts from nothing and is the only writer of its
+ * namespace, so what the fold holds is all there is: reads never go to Redis.
+ * `flush` writes what changed since the last flush, each key once, serialised
+ * once; `snapshot` gives the read model as Redis would hold it, for a replay
+ * check that compares without writing anything.
+ */
+export class MemoryFold implements ProjectionTx {
+  private readonly values = new Map<string, unknown>();
+  private readonly zsets = new Map<string, Map<string, number>>();
+  /**
+   * Until the first flush everything is to be written, so nothing is tracked
+   * (the bulk of a replay pays no bookkeeping); afterwards, what changed since.
+   */
+  private flushed = false;
+  private readonly dirtyValues = new Set<string>();
+  private readonly dirtyMembers = new Map<string, Map<string, number>>();
+  private members = 0;
+  private sets = 0;
+  private avgJsonBytes = 256;
+  private undo: Array<[string, unknown]> = [];
+  private undoMembers: Array<[string, string, number | undefined]> = [];
+
+  get<T>(key: string): Promise<T | undefined> {
+    return Promise.resolve(this.values.get(key) as T | undefined);
+  }
+
+  set(key: string, value: unknown): void {
+    const had = this.values.has(key);
+    this.undo.push([key, had ? this.values.get(key) : UNWRITTEN]);
+    this.values.set(key, value);
+    if (this.flushed) this.dirtyValues.add(key);
+    if (++this.sets % SAMPLE_EVERY === 1) {
+      // A running average of the records' JSON size, from a sample: serialising every one would double the fold's cost.
+      const bytes = JSON.stringify(value)?.length ?? 0;
+      this.avgJsonBytes = this.avgJsonBytes * 0.9 + bytes * 0.1;
+    }
+  }
+
+  index(key: string, score: number, member: string): void {
+    let zset = this.zsets.get(key);
+    if (!zset) this.zsets.set(key, (zset = new Map()));
+    const before = zset.get(member);
+    this.undoMembers.push([key, member, before]);
+    if (before === undefined) this.members++;
+    zset.set(member, score);
+    if (!this.flushed) return;
+    let dirty = this.dirtyMembers.get(key);
+    if (!dirty) this.dirtyMembers.set(key, (dirty = new Map()));
+    dirty.set(member, score);
+  }
+
+  /** Starts remembering what the next event's writes replace, so rollback() can forget them alone (a poison event). */
+  mark(): void {
+    this.undo.length = 0;
+    this.undoMembers.length = 0;
+  }
+
+  rollback(): void {
+    for (const [key, previous] of this.undo.reverse()) {
+      if (previous === UNWRITTEN) {
+        this.values.delete(key);
+        this.dirtyValues.delete(key);
+      } else this.values.set(key, previous);
+    }
+    for (const [key, member, previous] of this.undoMembers.reverse()) {
+      const zset = this.zsets.get(key);
+      if (!zset) continue;
+      const dirty = this.dirtyMembers.get(key);
+      if (previous === undefined) {
+        zset.delete(member);
+        dirty?.delete(member);
+        this.members--;
+        // An index the rolled-back event created is no index at all (Redis holds no empty sorted set).
+        if (zset.size === 0) this.zsets.delete(key);
+        if (dirty?.size === 0) this.dirtyMembers.delete(key);
+      } else {
+        zset.set(member, previous);
+        dirty?.set(member, previous);
+      }
+    }
+    this.undo.length = 0;
+    this.undoMembers.length = 0;
+  }
+
+  /** Estimated bytes held (records sampled for their JSON size, times the object overhead; index members). */
+  get estimatedBytes(): number {
+    return this.values.size * this.avgJsonBytes * OBJECT_OVERHEAD + this.members * MEMBER_BYTES;
+  }
+
+  /** Every key the fold holds (full names), records and indexes. */
+  keys(): string[] {
+    return [...this.values.keys(), ...this.zsets.keys()];
+  }
+
+  /**
+   * Writes what changed since the last flush, then the checkpoint, in pipelined
+   * chunks. Not one MULTI: nobody reads a shadow namespace until its swap, and
+   * the checkpoint goes last, after every chunk succeeded, so the shadow's
+   * checkpoint never claims an event whose writes are missing.
+   */
+  async flush(redis: Redis, checkpointKey: string, position: bigint): Promise<number> {
+    let pipe = redis.pipeline();
+    let queued = 0;
+    const send = async (): Promise<void> => {
+      if (queued === 0) return;
+      const results = await pipe.exec();
+      const failed = results?.find(([err]) => err);
+      if (!results || failed) throw failed?.[0] ?? new Error('shadow write aborted');
+      pipe = redis.pipeline();
+      queued = 0;
+    };
+    const queue = async (command: (p: typeof pipe) => void): Promise<void> => {
+      command(pipe);
+      if (++queued >= FLUSH_CHUNK) await send();
+    };
+    // Records in MSETs of a few hundred: one command per record cost more in the client than the JSON itself.
+    const keys = this.flushed ? this.dirtyValues : this.values.keys();
+    let pairs: string[] = [];
+    let written = 0;
+    for (const key of keys) {
+      pairs.push(key, JSON.stringify(this.values.get(key)));
+      written++;
+      if (pairs.length >= MSET_PAIRS * 2) {
+        const args = pairs;
+        await queue((p) => p.mset(...args));
+        pairs = [];
+      }
+    }
+    if (pairs.length) await queue((p) => p.mset(...pairs));
+    const indexes = this.flushed ? this.dirtyMembers : this.zsets;
+    for (const [key, members] of indexes) {
+      let args: Array<string | number> = [];
+      for (const [member, score] of members) {
+        args.push(score, member);
+        if (args.length >= ZADD_MEMBERS * 2) {
+          const chunk = args;
+          await queue((p) => p.zadd(key, ...chunk));
+          args = [];
+        }
+      }
+      if (args.length) await queue((p) => p.zadd(key, ...args));
+      written++;
+    }
+    await queue((p) => p.set(checkpointKey, position.toString()));
+    await send();
+    this.flushed = true;
+    this.dirtyValues.clear();
+    this.dirtyMembers.clear();
+    return written;
+  }
+
+  /** The read model as Redis would hold it after a flush, keys relative to the namespace (`relative`). */
+  snapshot(relative: (key: string) => string, owns: (relativeKey: string) => boolean): ReadModelSnapshot {
+    const out: ReadModelSnapshot = new Map();
+    for (const [key, value] of this.values) {
+      const rel = relative(key);
+      if (owns(rel)) out.set(rel, { type: 'string', value: JSON.stringify(value) });
+    }
+    for (const [key, zset] of this.zsets) {
+      const rel = relative(key);
+      if (!owns(rel)) continue;
+      const members: Record<string, number> = {};
+      for (const [m, s] of zset) members[m] = s;
+      out.set(rel, { type: 'zset', members });
+    }
+    return out;
+  }
+}
