@@ -19,6 +19,17 @@ export interface DriverCapabilities {
   reboot: boolean;
   /** Hardware acceleration in use (KVM); informational. */
   hardwareAcceleration: boolean;
+  hotResize?: HotResizeCapabilities;
+}
+
+/** What a running VM can change live; absent = nothing (the VM must be stopped). */
+export interface HotResizeCapabilities {
+  /** 'grow': vCPUs can be added up to spec.maxVcpus; 'any': also removed; 'none'. */
+  vcpus: 'none' | 'grow' | 'any';
+  /** 'grow': memory can be added up to spec.maxMemoryMiB; 'any': also reduced; 'none'. */
+  memory: 'none' | 'grow' | 'any';
+  /** The root disk can grow while the VM runs. */
+  diskGrow: boolean;
 }
 
 export interface VmSpec {
@@ -37,6 +48,10 @@ export interface VmSpec {
   nics?: DriverNic[];
   /** Attached volumes: each a second disk (qemu, libvirt) or a bind mount at /mnt/<name> (containers). */
   volumes?: DriverVolume[];
+  /** Ceilings the VM is started with, so vCPUs/memory can be added live (qemu -smp maxcpus, -m slots/maxmem).
+   *  Absent: equal to vcpus / memoryMiB (no headroom). */
+  maxVcpus?: number;
+  maxMemoryMiB?: number;
 }
 
 /** One NIC as the control plane decided it (host-side names are derived from networkId, never given). */
@@ -187,6 +202,13 @@ export interface HypervisorDriver {
   /** Attach to the VM: hot-plug when `live` (the VM runs), else only into its definition (next start). */
   attachVolume?(spec: VmSpec, volume: DriverVolume, opts: { live: boolean }, ctx?: CallContext): Promise<void>;
   detachVolume?(spec: VmSpec, volume: DriverVolume, opts: { live: boolean }, ctx?: CallContext): Promise<void>;
+  /** Resize the running VM to `to` (each field the wanted total, not a delta). Idempotent: a VM already at
+   *  `to` is a success. `conflict` when it does not run here; `unsupported`/`invalid` beyond what it can. */
+  resizeLive?(
+    spec: VmSpec,
+    to: { vcpus: number; memoryMiB: number; diskGiB: number },
+    ctx?: CallContext,
+  ): Promise<void>;
   /** Release connections/child watchers; never kills VMs. */
   close(): Promise<void>;
 }

@@ -20,7 +20,7 @@ import { volumeDirPath } from '../kit/volume-files.js';
 import type { ContainerHostConfig } from './container-uri.js';
 import { isSameLiveProcess, procStat, signal, waitGone } from './proc-stat.js';
 import { withFileLock } from '../kit/file-lock.js';
-import { createDiskImage, mountDiskImage, unmountDiskImage } from './disk-image.js';
+import { createDiskImage, diskImageGiB, growDiskImage, mountDiskImage, unmountDiskImage } from './disk-image.js';
 import { assertMountPoints, copyTree, ensureMountPoints } from './rootfs.js';
 import type { HostNetworks } from '../kit/network/host-networks.js';
 
@@ -226,7 +226,8 @@ export class ContainerDomain {
   }
 
   /**
-   * Makes the disk image (first time), mounts it (mounts do not survive a host reboot), and moves
+   * Makes the disk image (first time), mounts it (mounts do not survive a host reboot), grows it to
+   * `sizeGiB` when a resize asked for more, and moves
    * a root filesystem that is not yet inside it (an older release's, or one a migration brought)
    * in: a copy that does not fit is ENOSPC, i.e. the VM is bigger than its diskGiB.
    */
@@ -234,6 +235,9 @@ export class ContainerDomain {
     await withFileLock(this.paths.diskLock, async () => {
       if (!existsSync(this.paths.diskImage)) await createDiskImage(this.paths.diskImage, sizeGiB);
       await mountDiskImage(this.paths.diskImage, this.paths.disk);
+      // A cold resize grew diskGiB since the image was made: it grows now (never shrinks).
+      if (diskImageGiB(this.paths.diskImage) < sizeGiB)
+        await growDiskImage(this.paths.diskImage, this.paths.disk, sizeGiB);
       if (!existsSync(this.paths.plainRootfs)) return;
       if (!existsSync(this.paths.rootfs)) {
         rmSync(this.paths.rootfsNew, { recursive: true, force: true });

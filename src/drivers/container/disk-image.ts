@@ -10,6 +10,8 @@ import {
   renameSync,
   rmSync,
   rmdirSync,
+  statSync,
+  truncateSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { DriverError } from '../hypervisor-driver.port.js';
@@ -58,6 +60,46 @@ export async function mountDiskImage(image: string, dir: string): Promise<void> 
   prepareMountParent(dirname(dir));
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   await runTool('mount', ['-t', 'ext4', '-o', 'loop,nodev', '--', image, dir], { timeoutMs: TOOL_TIMEOUT_MS });
+}
+
+/**
+ * Grows the image to `sizeGiB` and its ext4 with it, while mounted (online: ext4 grows under a
+ * running container): the file first (sparse), then the loop device learns its new size
+ * (`losetup -c`), then `resize2fs` fills it. Never shrinks. Idempotent: a redelivery after any of
+ * the three steps finishes the others (resize2fs on a filesystem that fills its device does nothing).
+ */
+export async function growDiskImage(image: string, dir: string, sizeGiB: number): Promise<void> {
+  if (!Number.isSafeInteger(sizeGiB) || sizeGiB < 1) throw new DriverError('invalid', `invalid diskGiB ${sizeGiB}`);
+  const bytes = sizeGiB * GIB;
+  if (statSync(image).size < bytes) truncateSync(image, bytes);
+  const device = loopDeviceOf(dir);
+  if (!device) throw new DriverError('failed', `the disk ${image} is not mounted on ${dir}: cannot grow it online`);
+  await runTool('losetup', ['-c', '--', device], { timeoutMs: TOOL_TIMEOUT_MS });
+  await runTool('resize2fs', ['--', device], { timeoutMs: TOOL_TIMEOUT_MS });
+}
+
+/** The image's size in whole GiB, rounded down (what it was made or last grown to). */
+export function diskImageGiB(image: string): number {
+  return Math.floor(statSync(image).size / GIB);
+}
+
+/** The loop device mounted on `dir` (from /proc/self/mountinfo), only ever a /dev/loopN. */
+function loopDeviceOf(dir: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const fields = line.split(' ');
+    if (unescapeMount(fields[4] ?? '') !== dir) continue;
+    // After the optional fields: " - <fstype> <source> <super options>".
+    const sep = fields.indexOf('-', 6);
+    const source = sep > 0 ? fields[sep + 2] : undefined;
+    if (source && /^\/dev\/loop\d+$/.test(source)) return source;
+  }
+  return undefined;
 }
 
 /**
