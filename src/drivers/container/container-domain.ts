@@ -20,7 +20,7 @@ import { volumeDirPath } from '../kit/volume-files.js';
 import type { ContainerHostConfig } from './container-uri.js';
 import { isSameLiveProcess, procStat, signal, waitGone } from './proc-stat.js';
 import { withFileLock } from '../kit/file-lock.js';
-import { createDiskImage, diskImageGiB, growDiskImage, mountDiskImage, unmountDiskImage } from './disk-image.js';
+import { createDiskImage, diskImageGiB, growDiskImageOffline, mountDiskImage, unmountDiskImage } from './disk-image.js';
 import { assertMountPoints, copyTree, ensureMountPoints } from './rootfs.js';
 import type { HostNetworks } from '../kit/network/host-networks.js';
 
@@ -234,10 +234,10 @@ export class ContainerDomain {
   async openDisk(sizeGiB: number): Promise<void> {
     await withFileLock(this.paths.diskLock, async () => {
       if (!existsSync(this.paths.diskImage)) await createDiskImage(this.paths.diskImage, sizeGiB);
+      // A cold resize grew diskGiB since the image was made: it grows now, unmounted (never shrinks).
+      else if (diskImageGiB(this.paths.diskImage) < sizeGiB)
+        await growDiskImageOffline(this.paths.diskImage, this.paths.disk, sizeGiB);
       await mountDiskImage(this.paths.diskImage, this.paths.disk);
-      // A cold resize grew diskGiB since the image was made: it grows now (never shrinks).
-      if (diskImageGiB(this.paths.diskImage) < sizeGiB)
-        await growDiskImage(this.paths.diskImage, this.paths.disk, sizeGiB);
       if (!existsSync(this.paths.plainRootfs)) return;
       if (!existsSync(this.paths.rootfs)) {
         rmSync(this.paths.rootfsNew, { recursive: true, force: true });

@@ -4,14 +4,14 @@ import { withFileLock } from '../kit/file-lock.js';
 import { writeJsonAtomic } from '../kit/vm-files.js';
 import { writeLimits, type CgroupPlan } from './container-cgroups.js';
 import type { ContainerDomain } from './container-domain.js';
-import { diskImageGiB, growDiskImage } from './disk-image.js';
+import { canGrowOnline, diskImageGiB, growDiskImage } from './disk-image.js';
 
 const MIB = 1024 * 1024;
 
 /**
  * Resizes a running (or paused) container in place: its memory and CPU cgroup limits are
  * rewritten (both ways: a container has no ceiling of its own), and its root disk image grows
- * online (never shrinks). Memory goes first: a limit below what the container uses is refused by
+ * online (never shrinks) where this process has CAP_SYS_RESOURCE (else `unsupported`, nothing changed). Memory goes first: a limit below what the container uses is refused by
  * the kernel and nothing has changed; should the CPU limit then fail, the memory limit is put back.
  * The stored spec takes the new size, so the next start launches with it. Idempotent: a container
  * already at `to` is rewritten with the same values.
@@ -31,6 +31,13 @@ export async function resizeContainerLive(
       `the disk of ${dom.vmId} only grows (it has ${stored.diskGiB} GiB, asked ${to.diskGiB})`,
     );
   }
+  const grow = to.diskGiB > diskImageGiB(dom.paths.diskImage);
+  if (grow && !canGrowOnline()) {
+    throw new DriverError(
+      'unsupported',
+      `cannot grow the disk of running ${dom.vmId}: this worker lacks CAP_SYS_RESOURCE (an online ext4 resize); stop it first`,
+    );
+  }
   const before = { memoryBytes: stored.memoryMiB * MIB, cpus: stored.vcpus };
   try {
     writeLimits(run.cgroups, { memoryBytes: to.memoryMiB * MIB, cpus: to.vcpus });
@@ -38,7 +45,7 @@ export async function resizeContainerLive(
     putBack(run.cgroups, before);
     throw err;
   }
-  if (to.diskGiB > diskImageGiB(dom.paths.diskImage)) {
+  if (grow) {
     try {
       await withFileLock(dom.paths.diskLock, () => growDiskImage(dom.paths.diskImage, dom.paths.disk, to.diskGiB));
     } catch (err) {

@@ -67,15 +67,46 @@ export async function mountDiskImage(image: string, dir: string): Promise<void> 
  * running container): the file first (sparse), then the loop device learns its new size
  * (`losetup -c`), then `resize2fs` fills it. Never shrinks. Idempotent: a redelivery after any of
  * the three steps finishes the others (resize2fs on a filesystem that fills its device does nothing).
+ * The kernel allows an online resize only with CAP_SYS_RESOURCE (see canGrowOnline).
  */
 export async function growDiskImage(image: string, dir: string, sizeGiB: number): Promise<void> {
-  if (!Number.isSafeInteger(sizeGiB) || sizeGiB < 1) throw new DriverError('invalid', `invalid diskGiB ${sizeGiB}`);
-  const bytes = sizeGiB * GIB;
+  const bytes = sizeBytes(sizeGiB);
   if (statSync(image).size < bytes) truncateSync(image, bytes);
   const device = loopDeviceOf(dir);
   if (!device) throw new DriverError('failed', `the disk ${image} is not mounted on ${dir}: cannot grow it online`);
-  await runTool('losetup', ['-c', '--', device], { timeoutMs: TOOL_TIMEOUT_MS });
-  await runTool('resize2fs', ['--', device], { timeoutMs: TOOL_TIMEOUT_MS });
+  await runTool('losetup', ['-c', device], { timeoutMs: TOOL_TIMEOUT_MS });
+  await runTool('resize2fs', [device], { timeoutMs: TOOL_TIMEOUT_MS });
+}
+
+/**
+ * Grows an image nobody uses (a stopped container's, at its next start): unmounted first, then the
+ * file, a forced check (resize2fs requires one) and resize2fs on the file itself. Needs no
+ * capability beyond writing the file. Idempotent like growDiskImage.
+ */
+export async function growDiskImageOffline(image: string, dir: string, sizeGiB: number): Promise<void> {
+  const bytes = sizeBytes(sizeGiB);
+  await unmountDiskImage(dir);
+  if (statSync(image).size < bytes) truncateSync(image, bytes);
+  await runTool('e2fsck', ['-f', '-p', image], { timeoutMs: TOOL_TIMEOUT_MS });
+  await runTool('resize2fs', [image], { timeoutMs: TOOL_TIMEOUT_MS });
+}
+
+function sizeBytes(sizeGiB: number): number {
+  if (!Number.isSafeInteger(sizeGiB) || sizeGiB < 1) throw new DriverError('invalid', `invalid diskGiB ${sizeGiB}`);
+  return sizeGiB * GIB;
+}
+
+/** CAP_SYS_RESOURCE (bit 24), without which the kernel refuses an online ext4 resize (EPERM). */
+const CAP_SYS_RESOURCE = 24n;
+
+/** Whether this process may grow a mounted ext4 (an online resize). */
+export function canGrowOnline(): boolean {
+  try {
+    const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return hex !== undefined && ((BigInt(`0x${hex}`) >> CAP_SYS_RESOURCE) & 1n) === 1n;
+  } catch {
+    return false;
+  }
 }
 
 /** The image's size in whole GiB, rounded down (what it was made or last grown to). */
