@@ -1,5 +1,5 @@
 import type { ObservedState } from '../domain/vm/vm.commands.js';
-import type { JobStep, MigrationEndpoint, StepProgress, VmJobSpec, VolumeSpec } from '../domain/vm/vm.types.js';
+import type { JobStep, MigrationEndpoint, StepProgress, VmJobSpec, VmSize, VolumeSpec } from '../domain/vm/vm.types.js';
 import type { VolumeStep } from '../domain/volume/volume.events.js';
 
 /** A step that needs nothing but the VM's spec. */
@@ -30,6 +30,8 @@ export interface StepArgsByStep {
   /** `live`: the VM runs, so the driver hot-plugs (QMP, virsh --live) instead of only changing its definition. */
   attachVolume: { volume: VolumeSpec; live: boolean };
   detachVolume: { volume: VolumeSpec; live: boolean };
+  /** Resize the running VM to `to` (totals, not deltas); the job's spec is the VM's before the resize. */
+  resizeLive: { to: VmSize };
   /** The volume's own steps (on a VolumeJobData, never a VM's job): the file at the volume's size. */
   createVolume: { volume: VolumeSpec };
   /** `volume.sizeGiB` is the new size (grow only). */
@@ -57,6 +59,7 @@ export interface StepOutputByStep {
   destroy: NoArgs;
   attachVolume: NoArgs;
   detachVolume: NoArgs;
+  resizeLive: NoArgs;
   createVolume: NoArgs;
   resizeVolume: NoArgs;
   deleteVolume: NoArgs;

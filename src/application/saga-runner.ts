@@ -24,6 +24,7 @@ import type { AggregateLoader } from './load-aggregate.js';
 import { HostDirectory, placeVm } from './placement.js';
 import { operationsAwaitingJobs } from './saga-redrive.js';
 import { releaseNics } from './network-admission.js';
+import { settleResizeReservation } from './resize-reservation.js';
 import type { JobSink, Parking } from './ports.js';
 import { hostIdOf, hostStream, vmIdOf, vmStream, volumeIdOf } from '../domain/streams.js';
 import { isVolumeEventType } from '../domain/volume/volume.events.js';
@@ -384,6 +385,11 @@ export class SagaRunner {
         );
         return true;
       }
+      case 'resizeReservation':
+        await this.capacity.run('hosts', () =>
+          settleResizeReservation(this.aggregates, action, current, meta, this.log),
+        );
+        return true;
       case 'releaseAddresses':
         // Replays are harmless: a VM that holds no address on a network decides nothing there.
         await releaseNics(this.aggregates, action.vmId, action.networkIds, meta);

@@ -80,6 +80,8 @@ export function registerVmCommands(vm: Command): void {
         .requiredOption('--vcpus <n>', 'vCPUs')
         .requiredOption('--memory <MiB>', 'memory in MiB')
         .option('--disk <GiB>', 'disk in GiB', '1')
+        .option('--max-vcpus <n>', 'vCPUs it may grow to while running (default: min(64, 4 × vcpus))')
+        .option('--max-memory <MiB>', 'memory it may grow to while running (default: 4 × memory)')
         .option('--host <id>', 'place it on this host')
         .option('--image <name>', 'boot from this catalog image')
         .option('--project <name>', 'the project it belongs to')
@@ -105,6 +107,8 @@ export function registerVmCommands(vm: Command): void {
         vcpus: intOption('vcpus', opts.vcpus as string, 1),
         memoryMiB: intOption('memory', opts.memory as string, 1),
         diskGiB: intOption('disk', opts.disk as string, 1),
+        ...(opts.maxVcpus !== undefined ? { maxVcpus: intOption('max-vcpus', opts.maxVcpus as string, 1) } : {}),
+        ...(opts.maxMemory !== undefined ? { maxMemoryMiB: intOption('max-memory', opts.maxMemory as string, 1) } : {}),
         ...(opts.host ? { hostId: opts.host } : {}),
         ...(opts.image ? { image: opts.image } : {}),
         ...(opts.project ? { project: opts.project } : {}),
@@ -156,13 +160,17 @@ export function registerVmCommands(vm: Command): void {
     await accepted(base, opts, await send(base, 'POST', `/v1/vms/${id(vmId!)}/migrations`, body));
   });
 
-  serverCommand(vm, 'resize <id>', 'resize a stopped VM (applied at the next start)', (c) =>
-    operationOptions(
-      c
-        .option('--vcpus <n>', 'vCPUs')
-        .option('--memory <MiB>', 'memory in MiB')
-        .option('--disk <GiB>', 'disk (grows only)'),
-    ),
+  serverCommand(
+    vm,
+    'resize <id>',
+    'resize a VM: stopped, applied at the next start; running, live where its driver can (up to its max-vcpus/max-memory)',
+    (c) =>
+      operationOptions(
+        c
+          .option('--vcpus <n>', 'vCPUs')
+          .option('--memory <MiB>', 'memory in MiB')
+          .option('--disk <GiB>', 'disk (grows only)'),
+      ),
   )(async (base, opts, vmId) => {
     const size = {
       ...(opts.vcpus !== undefined ? { vcpus: intOption('vcpus', opts.vcpus as string, 1) } : {}),

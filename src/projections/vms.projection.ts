@@ -96,7 +96,9 @@ export class VmsProjection implements Projection {
     const at = e.metadata.at;
     // A restart's start continues the operation VmRestartScheduled opened (same id): no new one.
     const continues = event.type === 'VmStartRequested' && event.data.restart !== undefined;
-    const kind = event.type === 'VmResized' ? 'resize' : continues ? undefined : REQUEST_EVENT_KIND[event.type];
+    // A cold resize is its own operation, done when recorded; a live one closes what VmResizeStarted opened.
+    const cold = event.type === 'VmResized' && !event.data.live;
+    const kind = cold ? 'resize' : continues ? undefined : REQUEST_EVENT_KIND[event.type];
     if (kind) {
       const id = (event.data as { operationId: string }).operationId;
       const op: OperationView = {
@@ -115,8 +117,8 @@ export class VmsProjection implements Projection {
         ...(after?.id === id ? { progress: { step: after.awaiting } } : {}),
         // Scheduled, not begun: it waits for its time (the event's notBefore).
         ...(event.type === 'VmRestartScheduled' ? { progress: { step: 'scheduled' } } : {}),
-        // A resize has no worker step: recorded is done.
-        ...(kind === 'resize' ? { status: 'succeeded' as const, progress: { step: 'done', percent: 100 } } : {}),
+        // A cold resize has no worker step: recorded is done.
+        ...(cold ? { status: 'succeeded' as const, progress: { step: 'done', percent: 100 } } : {}),
       };
       tx.set(this.keys.operation(id), op);
       const score = Number(e.position);

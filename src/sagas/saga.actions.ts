@@ -35,6 +35,8 @@ export type SagaAction =
       failStep: JobStep;
     }
   | { type: 'release'; hostId: string; vmId: string; operationId: string }
+  /** Set the VM's reservation on its host to the size it has once a live resize closed (always a shrink). */
+  | { type: 'resizeReservation'; hostId: string; vmId: string; operationId: string; vcpus: number; memoryMiB: number }
   /** Give a VM's addresses back to each of its networks (a network where it holds none decides nothing). */
   | { type: 'releaseAddresses'; vmId: string; networkIds: string[] }
   /** One step on a host's queue, with that step's own arguments. */

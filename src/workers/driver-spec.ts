@@ -6,13 +6,15 @@ import type { VmSpecData } from '../domain/vm/vm.types.js';
  * side reaches a driver only when it is mapped here, on purpose.
  */
 export function driverSpec(id: string, data: VmSpecData): VmSpec {
-  const { name, vcpus, memoryMiB, diskGiB, image, userData, sshKeys, nics, volumes } = data;
+  const { name, vcpus, memoryMiB, diskGiB, maxVcpus, maxMemoryMiB, image, userData, sshKeys, nics, volumes } = data;
   return {
     id,
     name,
     vcpus,
     memoryMiB,
     diskGiB,
+    ...(maxVcpus !== undefined ? { maxVcpus } : {}),
+    ...(maxMemoryMiB !== undefined ? { maxMemoryMiB } : {}),
     ...(image !== undefined ? { image } : {}),
     ...(userData !== undefined ? { userData } : {}),
     ...(sshKeys !== undefined ? { sshKeys: [...sshKeys] } : {}),

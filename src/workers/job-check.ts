@@ -31,6 +31,7 @@ const ARGS: { [S in JobStep]: Shape<StepArgsByStep[S]> } = {
   destroy: {},
   attachVolume: { volume: 'object', live: 'boolean' },
   detachVolume: { volume: 'object', live: 'boolean' },
+  resizeLive: { to: 'object' },
   createVolume: { volume: 'object' },
   resizeVolume: { volume: 'object', vmId: 'string?' },
   deleteVolume: { volume: 'object' },
@@ -39,6 +40,21 @@ const ARGS: { [S in JobStep]: Shape<StepArgsByStep[S]> } = {
 const VOLUME: Record<string, Kind> = { volumeId: 'string', name: 'string', sizeGiB: 'number' };
 /** A volume id reaches a file name on the host: the id pattern only. */
 const VOLUME_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+const SIZE: Record<string, Kind> = { vcpus: 'number', memoryMiB: 'number', diskGiB: 'number' };
+
+/** A resize's size reaches a driver's argv and cgroup files: whole positive numbers only. */
+function sizeProblems(args: Record<string, unknown>): string[] {
+  const to = args.to;
+  if (!isRecord(to)) return [];
+  const out = mismatches(to, SIZE, 'args.to');
+  for (const k of Object.keys(SIZE)) {
+    const v = to[k];
+    if (typeof v === 'number' && !(Number.isSafeInteger(v) && v > 0))
+      out.push(`args.to.${k} must be a positive integer`);
+  }
+  return out;
+}
 
 function volumeProblems(args: Record<string, unknown>): string[] {
   const v = args.volume;
@@ -55,6 +71,8 @@ const SPEC: Record<string, Kind | `${Kind}?`> = {
   vcpus: 'number',
   memoryMiB: 'number',
   diskGiB: 'number',
+  maxVcpus: 'number?',
+  maxMemoryMiB: 'number?',
   image: 'string?',
   catalogImage: 'object?',
   userData: 'string?',
@@ -118,7 +136,11 @@ export function checkJob(data: unknown): HostJobData {
   if (isRecord(data.spec)) problems.push(...mismatches(data.spec, SPEC, 'spec'));
   else problems.push('job.spec must be an object');
   if (isRecord(data.args))
-    problems.push(...mismatches(data.args, ARGS[step as JobStep], 'args'), ...volumeProblems(data.args));
+    problems.push(
+      ...mismatches(data.args, ARGS[step as JobStep], 'args'),
+      ...volumeProblems(data.args),
+      ...sizeProblems(data.args),
+    );
   else problems.push('job.args must be an object');
   if (problems.length) throw new MalformedJobError(`malformed ${step} job: ${problems.join('; ')}`);
   return data as unknown as HostJobData;

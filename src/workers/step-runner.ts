@@ -89,6 +89,11 @@ export async function runStep(
       if (!driver.detachVolume) throw new DriverError('unsupported', `the ${driver.kind} driver cannot detach volumes`);
       await driver.detachVolume(spec, job.args.volume, { live: job.args.live }, ctx);
       return { step: job.step, output: {} };
+    case 'resizeLive':
+      if (!driver.resizeLive)
+        throw new DriverError('unsupported', `the ${driver.kind} driver cannot resize a running VM`);
+      await driver.resizeLive(spec, { ...job.args.to }, ctx);
+      return { step: job.step, output: {} };
   }
 }
 

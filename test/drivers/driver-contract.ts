@@ -59,9 +59,13 @@ export function driverContract(plan: ContractPlan): void {
     test('the driver is the registered kind and declares what the API checks (the registry probe of its URI)', () => {
       assert.equal(a.kind, target.kind);
       assert.deepEqual({ ...a.capabilities }, { ...driverCapabilities(target.kind, main.binding.uri) });
-      for (const [k, v] of Object.entries(a.capabilities)) {
-        if (k === 'hotResize') continue; // an object of its own, exercised by resizeContract
-        assert.equal(typeof v, 'boolean', `capability ${k}`);
+      const { hotResize, ...flags } = a.capabilities;
+      for (const [k, v] of Object.entries(flags)) assert.equal(typeof v, 'boolean', `capability ${k}`);
+      // What a running VM can change live, when the driver declares anything (see HotResizeCapabilities).
+      if (hotResize) {
+        for (const dim of [hotResize.vcpus, hotResize.memory]) assert.ok(['none', 'grow', 'any'].includes(dim), dim);
+        assert.equal(typeof hotResize.diskGrow, 'boolean');
+        assert.equal(typeof a.resizeLive, 'function', 'a driver declaring hotResize implements resizeLive');
       }
     });
 

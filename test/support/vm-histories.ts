@@ -22,7 +22,7 @@ export const ALL: CapabilityView = {
   pause: true,
   reboot: true,
 };
-export const without = (...missing: (keyof CapabilityView)[]): CapabilityView => {
+export const without = (...missing: Exclude<keyof CapabilityView, 'hotResize'>[]): CapabilityView => {
   const caps = { ...ALL };
   for (const k of missing) caps[k] = false;
   return caps;

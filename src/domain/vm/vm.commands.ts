@@ -56,7 +56,15 @@ export type VmCommand =
   | { type: 'DeleteVm'; operationId: string }
   /** `operationId`: the operation to cancel (not a new one); `by`: the principal asking. */
   | { type: 'CancelOperation'; operationId: string; by: string; reason?: string }
-  | { type: 'ResizeVm'; operationId: string; vcpus?: number; memoryMiB?: number; diskGiB?: number }
+  /** `capabilities`: the VM's host's, when it runs (a live resize needs its `hotResize`); absent = none. */
+  | {
+      type: 'ResizeVm';
+      operationId: string;
+      vcpus?: number;
+      memoryMiB?: number;
+      diskGiB?: number;
+      capabilities?: CapabilityView;
+    }
   /** `hotplug`: the host's driver can attach to a running VM (the volume's claim is recorded first). */
   | { type: 'AttachVolume'; operationId: string; volume: VolumeSpec; hotplug: boolean }
   | { type: 'DetachVolume'; operationId: string; volumeId: string; hotplug: boolean }

@@ -14,8 +14,13 @@ describe('VM decider: resize (cold)', () => {
   test('a stopped VM takes a new size; what is not given stays', () => {
     const s = vm(H.stopped)
       .when(resize({ memoryMiB: 4096, diskGiB: 30 }))
-      .then([{ type: 'VmResized', data: { operationId: 'op-resize', vcpus: 2, memoryMiB: 4096, diskGiB: 30 } }]);
-    assert.deepEqual(s.spec, { name: 'web-1', vcpus: 2, memoryMiB: 4096, diskGiB: 30 });
+      .then([
+        {
+          type: 'VmResized',
+          data: { operationId: 'op-resize', vcpus: 2, memoryMiB: 4096, diskGiB: 30, maxMemoryMiB: 4096 },
+        },
+      ]);
+    assert.deepEqual(s.spec, { name: 'web-1', vcpus: 2, memoryMiB: 4096, diskGiB: 30, maxMemoryMiB: 4096 });
     assert.equal(s.state, 'stopped');
     assert.equal(s.pending, null);
   });
@@ -33,13 +38,26 @@ describe('VM decider: resize (cold)', () => {
       .thenThrows('invalid', /^diskGiB: a disk only grows \(it has 20 GiB, asked 10\)$/);
   });
 
-  test('running, paused or busy → conflict', () => {
-    vm(H.running)
-      .when(resize({ vcpus: 4 }))
-      .thenThrows('conflict', /cannot resize a VM that is running/);
+  test('past a ceiling: the ceiling rises with the new size; within it, none is recorded', () => {
+    // SPEC has no ceilings recorded (a VM from before them): max = current, so any growth raises them.
+    const s = vm(H.stopped)
+      .when(resize({ vcpus: 3, memoryMiB: 4096 }))
+      .then([
+        {
+          type: 'VmResized',
+          data: { operationId: 'op-resize', vcpus: 3, memoryMiB: 4096, diskGiB: 20, maxVcpus: 3, maxMemoryMiB: 4096 },
+        },
+      ]);
+    assert.equal(s.spec?.maxVcpus, 3);
+    vm(H.stopped)
+      .when(resize({ vcpus: 1 }))
+      .then([{ type: 'VmResized', data: { operationId: 'op-resize', vcpus: 1, memoryMiB: 2048, diskGiB: 20 } }]);
+  });
+
+  test('paused or busy → conflict (a running VM is resized live: vm.decider.resize-live.spec.ts)', () => {
     vm(H.paused)
       .when(resize({ vcpus: 4 }))
-      .thenThrows('conflict', /cannot resize a VM that is paused/);
+      .thenThrows('conflict', /cannot resize a VM that is paused \(allowed from: stopped, running\)/);
     vm(H.runningBusy)
       .when(resize({ vcpus: 4 }))
       .thenThrows('conflict', /busy with operation op-busy/);

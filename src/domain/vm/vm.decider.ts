@@ -15,46 +15,10 @@ import {
 import { onMarkLost, onRecover } from './vm.recovery.js';
 import type { CapabilityView, JobStep, VmStateName } from './vm.types.js';
 import { decideVmVolume, isVolumeStep, volumeStepSucceeded } from './vm.decider.volumes.js';
+import { mustExist, mustSupport, ready } from './vm.guards.js';
+import { onResize, resizeSucceeded } from './vm.decider.resize.js';
 
 type Cmd<T extends VmCommand['type']> = Extract<VmCommand, { type: T }>;
-
-function mustExist(state: VmState): void {
-  if (!state.exists) throw new DomainError('not_found', 'VM not found');
-  if (state.state === 'deleted') throw new DomainError('not_found', `VM ${state.id} was deleted`);
-}
-
-/** One mutating operation per VM at a time: the 409 names the one in flight. */
-function mustBeIdle(state: VmState): void {
-  if (state.pending) {
-    throw new DomainError(
-      'conflict',
-      `VM ${state.id} is busy with operation ${state.pending.id} (${state.pending.kind}); retry when it has finished`,
-      { operationId: state.pending.id, kind: state.pending.kind },
-    );
-  }
-}
-
-function mustBeIn(state: VmState, allowed: VmStateName[], verb: string): void {
-  if (!allowed.includes(state.state)) {
-    throw new DomainError(
-      'conflict',
-      `cannot ${verb} a VM that is ${state.state} (allowed from: ${allowed.join(', ')})`,
-      {
-        state: state.state,
-      },
-    );
-  }
-}
-
-function mustSupport(ok: boolean, what: string): void {
-  if (!ok) throw new DomainError('unsupported', `the host's driver cannot ${what}`);
-}
-
-function ready(state: VmState, allowed: VmStateName[], verb: string): void {
-  mustExist(state);
-  mustBeIdle(state);
-  mustBeIn(state, allowed, verb);
-}
 
 function hasSnapshot(state: VmState, name: string): boolean {
   return state.snapshots.some((s) => s.name === name);
@@ -137,6 +101,8 @@ function onStepSucceeded(cmd: Cmd<'RecordStepSucceeded'>, state: VmState): VmEve
       ];
     case 'destroy':
       return [{ type: 'VmDeleted', data: { operationId } }];
+    case 'resizeLive':
+      return resizeSucceeded(p);
     case 'abortIncoming':
       // Compensation runs after the operation has already failed: never awaited, so unreachable here.
       return [];
@@ -251,23 +217,6 @@ function checkMigration(cmd: Cmd<'MigrateVm'>, state: VmState): void {
     }
     mustSupport(cmd.source.capabilities.coldMigration && cmd.target.capabilities.coldMigration, 'cold-migrate');
   }
-}
-
-/** Cold resize: the VM must be stopped (no driver hot-plugs here); a disk only grows. Same size → nothing. */
-function onResize(cmd: Cmd<'ResizeVm'>, state: VmState): VmEvent[] {
-  ready(state, ['stopped'], 'resize');
-  const spec = state.spec;
-  if (!spec) return [];
-  const next = {
-    vcpus: cmd.vcpus ?? spec.vcpus,
-    memoryMiB: cmd.memoryMiB ?? spec.memoryMiB,
-    diskGiB: cmd.diskGiB ?? spec.diskGiB,
-  };
-  if (next.diskGiB < spec.diskGiB) {
-    throw new DomainError('invalid', `diskGiB: a disk only grows (it has ${spec.diskGiB} GiB, asked ${next.diskGiB})`);
-  }
-  if (next.vcpus === spec.vcpus && next.memoryMiB === spec.memoryMiB && next.diskGiB === spec.diskGiB) return [];
-  return [{ type: 'VmResized', data: { operationId: cmd.operationId, ...next } }];
 }
 
 function snapshotCheck(cmd: Cmd<'TakeSnapshot'>, state: VmState, caps: CapabilityView): void {

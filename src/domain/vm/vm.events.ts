@@ -1,6 +1,6 @@
 import type { DomainEvent } from '../decider.js';
 import type { Evidence, ObservationEvidence, PlacementEvidence } from './evidence.js';
-import type { JobStep, OperationKind, RestartPolicy, VmSpecData, VmStateName, VolumeSpec } from './vm.types.js';
+import type { JobStep, OperationKind, RestartPolicy, VmSize, VmSpecData, VmStateName, VolumeSpec } from './vm.types.js';
 
 /**
  * Current schema version of the VM event types that have changed; the others are at
@@ -174,10 +174,32 @@ export type VmStateReconciled = DomainEvent<
   { from: VmStateName; to: VmStateName; reason: string; evidence?: ObservationEvidence }
 >;
 
-/** A stopped VM's new size (cold resize): the host's reservation was changed first; drivers apply it at next start. */
+/**
+ * The VM's new size. Cold (a stopped VM, no `live`): the host's reservation was changed first;
+ * drivers apply it at the next start; `maxVcpus`/`maxMemoryMiB` are set when the new size goes
+ * past a ceiling (the ceiling rises with it). Live (`live: true`): the worker applied it to the
+ * running VM, closing the `resize` operation VmResizeStarted opened.
+ */
 export type VmResized = DomainEvent<
   'VmResized',
-  { operationId: string; vcpus: number; memoryMiB: number; diskGiB: number }
+  {
+    operationId: string;
+    vcpus: number;
+    memoryMiB: number;
+    diskGiB: number;
+    maxVcpus?: number;
+    maxMemoryMiB?: number;
+    live?: true;
+  }
+>;
+/**
+ * A running VM is being resized live (the host's reservation already holds `to`): the VM is busy
+ * with a `resize` operation until the worker's result (VmResized live, or VmOperationFailed, after
+ * which the VM runs at `from` and the saga puts the reservation back).
+ */
+export type VmResizeStarted = DomainEvent<
+  'VmResizeStarted',
+  { operationId: string; from: VmSize; to: VmSize; live: true }
 >;
 
 /** Attach a volume (the volume's stream recorded the claim first); hot when the VM runs. */
@@ -206,6 +228,7 @@ export type VmEvent =
   | VmVolumeDetachRequested
   | VmVolumeDetached
   | VmResized
+  | VmResizeStarted
   | VmCreateRequested
   | VmPlaced
   | VmDefined
@@ -252,6 +275,7 @@ const TYPES: Record<VmEventType, true> = {
   VmVolumeDetachRequested: true,
   VmVolumeDetached: true,
   VmResized: true,
+  VmResizeStarted: true,
   VmCreateRequested: true,
   VmPlaced: true,
   VmDefined: true,
@@ -306,4 +330,5 @@ export const REQUEST_EVENT_KIND: Partial<Record<VmEventType, OperationKind>> = {
   VmRecoveryRequested: 'recover',
   VmVolumeAttachRequested: 'attachVolume',
   VmVolumeDetachRequested: 'detachVolume',
+  VmResizeStarted: 'resize',
 };

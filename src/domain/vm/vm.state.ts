@@ -7,6 +7,7 @@ import type {
   OperationKind,
   RestartPolicy,
   SnapshotRecord,
+  VmSize,
   VmSpecData,
   VmStateName,
   VolumeSpec,
@@ -27,8 +28,10 @@ export interface PendingOperation {
   memory?: boolean;
   /** attachVolume: the volume; detachVolume: its id (in volume.volumeId). */
   volume?: VolumeSpec;
-  /** attach/detach on a running VM (hot-plug). */
+  /** attach/detach on a running VM (hot-plug); a live resize. */
   live?: boolean;
+  /** resize: the size the worker is applying (the spec keeps the old one until VmResized). */
+  resizeTo?: VmSize;
   /** migrate: a cancel was asked; the step in flight decides whether it came in time. */
   cancelRequested?: OperationCancellation;
 }
@@ -298,9 +301,16 @@ function evolveVmCore(state: VmState, event: VmEvent): VmState {
     case 'VmHealingGaveUp':
     case 'VmHealingCancelled':
       return state; // healing's own state: evolveHealing
+    case 'VmResizeStarted':
+      return {
+        ...state,
+        pending: open(state, event.data.operationId, 'resize', 'resizeLive', { live: true, resizeTo: event.data.to }),
+      };
     case 'VmResized': {
-      const { operationId: _id, ...size } = event.data;
-      return state.spec ? { ...state, spec: { ...state.spec, ...size } } : state;
+      const { operationId: _id, live, ...size } = event.data;
+      const spec = state.spec ? { ...state.spec, ...size } : state.spec;
+      // A live resize closes its operation; a cold one never opened one (the VM stays as it was).
+      return { ...state, spec, ...(live ? { pending: null } : {}) };
     }
   }
 }

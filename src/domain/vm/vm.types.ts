@@ -29,6 +29,8 @@ export const OPERATION_KINDS = [
   'recover',
   'attachVolume',
   'detachVolume',
+  /** A running VM resized live (a cold resize is recorded at once, with no operation of the VM's). */
+  'resize',
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
@@ -53,6 +55,7 @@ export const JOB_STEPS = [
   'destroy',
   'attachVolume',
   'detachVolume',
+  'resizeLive',
   // A volume's own steps (its stream, not a VM's): never awaited by a VM operation.
   'createVolume',
   'resizeVolume',
@@ -69,6 +72,12 @@ export interface VmSpecData {
   vcpus: number;
   memoryMiB: number;
   diskGiB: number;
+  /**
+   * Ceilings the VM is started with, so vCPUs/memory can be added live up to them. Absent (a VM
+   * created before ceilings existed): equal to vcpus / memoryMiB, i.e. no headroom (see ceilingsOf).
+   */
+  maxVcpus?: number;
+  maxMemoryMiB?: number;
   /** A path or `kernel:<dir>` in the host's images dirs, or the name of a catalog image (then catalogImage says which bytes). */
   image?: string;
   /** Set when `image` names a catalog image: the bytes the VM was created from, which the host's worker fetches and checks. */
@@ -147,4 +156,43 @@ export interface CapabilityView {
   diskSnapshots: boolean;
   pause: boolean;
   reboot: boolean;
+  /** What a running VM can change live; absent (or a host registered before it): nothing. */
+  hotResize?: HotResizeView;
+}
+
+/** The driver port's HotResizeCapabilities, as the domain reads them off the host's record. */
+export interface HotResizeView {
+  /** 'grow': vCPUs can be added up to the VM's maxVcpus; 'any': also removed. */
+  vcpus: 'none' | 'grow' | 'any';
+  memory: 'none' | 'grow' | 'any';
+  diskGrow: boolean;
+}
+
+/** A VM's size: what a resize changes. */
+export interface VmSize {
+  vcpus: number;
+  memoryMiB: number;
+  diskGiB: number;
+}
+
+/** The most vCPUs a VM may be given a ceiling of. */
+export const MAX_VCPUS = 64;
+
+/** The VM's ceilings; one whose history predates them has none recorded and folds to max = current. */
+export function ceilingsOf(spec: Pick<VmSpecData, 'vcpus' | 'memoryMiB' | 'maxVcpus' | 'maxMemoryMiB'>): {
+  maxVcpus: number;
+  maxMemoryMiB: number;
+} {
+  return { maxVcpus: spec.maxVcpus ?? spec.vcpus, maxMemoryMiB: spec.maxMemoryMiB ?? spec.memoryMiB };
+}
+
+/** Ceilings a create gets when it names none: 4× the size (vCPUs capped at MAX_VCPUS), never below the size. */
+export function defaultCeilings(size: { vcpus: number; memoryMiB: number }): {
+  maxVcpus: number;
+  maxMemoryMiB: number;
+} {
+  return {
+    maxVcpus: Math.max(size.vcpus, Math.min(MAX_VCPUS, 4 * size.vcpus)),
+    maxMemoryMiB: 4 * size.memoryMiB,
+  };
 }

@@ -81,7 +81,20 @@ export function createCgroups(plan: CgroupPlan, limits: Limits, hierarchies: Hie
     mkdirSync(dir, { recursive: true });
     used = { ...plan, freezer: { version: 1, dir }, dirs: [...new Set([...plan.dirs, dir])] };
   }
-  const { memory, cpu, pids } = used;
+  writeLimits(used, limits);
+  write(used.pids.dir, 'pids.max', String(limits.pidsMax));
+  // A dir left frozen by a container that died while paused would freeze the next one at birth.
+  thawNow(used);
+  return used;
+}
+
+/**
+ * Writes the memory and CPU limits into existing dirs: at a launch, and live on a running container
+ * (a resize). Memory first: a limit below what the container uses is refused by the kernel (EBUSY)
+ * and then nothing has changed.
+ */
+export function writeLimits(plan: CgroupPlan, limits: Pick<Limits, 'memoryBytes' | 'cpus'>): void {
+  const { memory, cpu } = plan;
   // Swap counted in too (where the kernel accounts it), or a container could exceed its memory by swapping.
   if (memory.version === 1) {
     const bytes = String(limits.memoryBytes);
@@ -108,10 +121,6 @@ export function createCgroups(plan: CgroupPlan, limits: Limits, hierarchies: Hie
   } else {
     write(cpu.dir, 'cpu.max', `${quota} ${CPU_PERIOD_US}`);
   }
-  write(pids.dir, 'pids.max', String(limits.pidsMax));
-  // A dir left frozen by a container that died while paused would freeze the next one at birth.
-  thawNow(used);
-  return used;
 }
 
 /** v2 gives a child a controller only when every ancestor lists it in cgroup.subtree_control. */

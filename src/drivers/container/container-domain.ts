@@ -20,7 +20,7 @@ import { volumeDirPath } from '../kit/volume-files.js';
 import type { ContainerHostConfig } from './container-uri.js';
 import { isSameLiveProcess, procStat, signal, waitGone } from './proc-stat.js';
 import { withFileLock } from '../kit/file-lock.js';
-import { createDiskImage, mountDiskImage, unmountDiskImage } from './disk-image.js';
+import { createDiskImage, diskImageGiB, growDiskImageOffline, mountDiskImage, unmountDiskImage } from './disk-image.js';
 import { assertMountPoints, copyTree, ensureMountPoints } from './rootfs.js';
 import type { HostNetworks } from '../kit/network/host-networks.js';
 
@@ -226,13 +226,17 @@ export class ContainerDomain {
   }
 
   /**
-   * Makes the disk image (first time), mounts it (mounts do not survive a host reboot), and moves
+   * Makes the disk image (first time), mounts it (mounts do not survive a host reboot), grows it to
+   * `sizeGiB` when a resize asked for more, and moves
    * a root filesystem that is not yet inside it (an older release's, or one a migration brought)
    * in: a copy that does not fit is ENOSPC, i.e. the VM is bigger than its diskGiB.
    */
   async openDisk(sizeGiB: number): Promise<void> {
     await withFileLock(this.paths.diskLock, async () => {
       if (!existsSync(this.paths.diskImage)) await createDiskImage(this.paths.diskImage, sizeGiB);
+      // A cold resize grew diskGiB since the image was made: it grows now, unmounted (never shrinks).
+      else if (diskImageGiB(this.paths.diskImage) < sizeGiB)
+        await growDiskImageOffline(this.paths.diskImage, this.paths.disk, sizeGiB);
       await mountDiskImage(this.paths.diskImage, this.paths.disk);
       if (!existsSync(this.paths.plainRootfs)) return;
       if (!existsSync(this.paths.rootfs)) {

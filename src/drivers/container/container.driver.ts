@@ -20,7 +20,6 @@ import { toDriverError } from '../kit/driver-errors.js';
 import { VmLock } from '../kit/vm-lock.js';
 import { SAFE_NAME, assertSafeName, assertSpecSizes } from '../kit/safe-name.js';
 import { ensureDir, writeJsonAtomic } from '../kit/vm-files.js';
-import { canFreeze, detectHierarchies } from './cgroup-hierarchies.js';
 import { ContainerDomain, type HostContext, type StoredSpec } from './container-domain.js';
 import { abortIncoming, finishIncoming, migrateOut, prepareIncoming } from './container-migration.js';
 import {
@@ -31,33 +30,19 @@ import {
   takeSnapshot,
 } from './container-snapshots.js';
 import { parseContainerUri } from './container-uri.js';
+import { containerCapabilities } from './container-capabilities.js';
 import { runcList } from './container-launch.js';
 import { containerConsoleLog, openContainerConsole } from './container-console.js';
 import { buildRootfs, resolveImage } from './rootfs.js';
 import { writeContainerSeed } from './container-seed.js';
+import { resizeContainerLive } from './container-resize.js';
 import { ID_MAP_BASE, shiftTree } from './id-map.js';
 import { createVolumeDir, deleteVolumeFiles, volumeDirPath } from '../kit/volume-files.js';
 import { TarReceivers } from './tar-receiver.js';
 import { isDir, safeReaddir } from '../kit/fs-probe.js';
 import { HostNetworks } from '../kit/network/host-networks.js';
 
-/**
- * What a `container` host can do, from its URI and the machine's cgroup mounts (read, never
- * written): no live migration and no memory snapshots (both need CRIU, broken on this kernel);
- * pause only where a freezer exists.
- */
-export function containerCapabilities(uri: string): DriverCapabilities {
-  const config = parseContainerUri(uri);
-  return {
-    liveMigration: false,
-    coldMigration: true,
-    memorySnapshots: false,
-    diskSnapshots: true,
-    pause: canFreeze(detectHierarchies(config.cgroupParent)),
-    reboot: true,
-    hardwareAcceleration: false,
-  };
-}
+export { containerCapabilities } from './container-capabilities.js';
 
 /**
  * The isolation family on runc (Debian's; crun refuses hybrid cgroups): each VM is a process
@@ -330,13 +315,25 @@ export class ContainerDriver implements HypervisorDriver {
       stored = wanted.volumes?.length ? { ...rest, volumes: wanted.volumes } : rest;
       writeJsonAtomic(dom.paths.spec, stored);
     }
-    if (wanted && (wanted.vcpus !== stored.vcpus || wanted.memoryMiB !== stored.memoryMiB)) {
-      // A cold resize: the cgroup limits of the next launch come from the stored spec. The root
-      // filesystem image keeps its size (growing it with resize2fs is not done yet).
-      stored = { ...stored, vcpus: wanted.vcpus, memoryMiB: wanted.memoryMiB };
+    const grows = wanted !== undefined && wanted.diskGiB > stored.diskGiB;
+    if (wanted && (wanted.vcpus !== stored.vcpus || wanted.memoryMiB !== stored.memoryMiB || grows)) {
+      // A cold resize: the cgroup limits of the next launch come from the stored spec, and the
+      // launch grows the root disk image to its diskGiB (resize2fs; a disk never shrinks).
+      stored = {
+        ...stored,
+        vcpus: wanted.vcpus,
+        memoryMiB: wanted.memoryMiB,
+        diskGiB: Math.max(stored.diskGiB, wanted.diskGiB),
+      };
       writeJsonAtomic(dom.paths.spec, stored);
     }
     await dom.launch(stored, ctx.signal);
+  }
+
+  /** Live: cgroup limits rewritten, the root disk grown online (container-resize.ts). */
+  async resizeLive(spec: VmSpec, to: { vcpus: number; memoryMiB: number; diskGiB: number }): Promise<void> {
+    const dom = this.domain(spec.id);
+    await this.exclusive(dom, 'resize', () => resizeContainerLive(dom, to));
   }
 
   /** A directory owned by the container's mapped root, so the container may write into it. */

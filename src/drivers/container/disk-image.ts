@@ -10,6 +10,8 @@ import {
   renameSync,
   rmSync,
   rmdirSync,
+  statSync,
+  truncateSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { DriverError } from '../hypervisor-driver.port.js';
@@ -58,6 +60,77 @@ export async function mountDiskImage(image: string, dir: string): Promise<void> 
   prepareMountParent(dirname(dir));
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   await runTool('mount', ['-t', 'ext4', '-o', 'loop,nodev', '--', image, dir], { timeoutMs: TOOL_TIMEOUT_MS });
+}
+
+/**
+ * Grows the image to `sizeGiB` and its ext4 with it, while mounted (online: ext4 grows under a
+ * running container): the file first (sparse), then the loop device learns its new size
+ * (`losetup -c`), then `resize2fs` fills it. Never shrinks. Idempotent: a redelivery after any of
+ * the three steps finishes the others (resize2fs on a filesystem that fills its device does nothing).
+ * The kernel allows an online resize only with CAP_SYS_RESOURCE (see canGrowOnline).
+ */
+export async function growDiskImage(image: string, dir: string, sizeGiB: number): Promise<void> {
+  const bytes = sizeBytes(sizeGiB);
+  if (statSync(image).size < bytes) truncateSync(image, bytes);
+  const device = loopDeviceOf(dir);
+  if (!device) throw new DriverError('failed', `the disk ${image} is not mounted on ${dir}: cannot grow it online`);
+  await runTool('losetup', ['-c', device], { timeoutMs: TOOL_TIMEOUT_MS });
+  await runTool('resize2fs', [device], { timeoutMs: TOOL_TIMEOUT_MS });
+}
+
+/**
+ * Grows an image nobody uses (a stopped container's, at its next start): unmounted first, then the
+ * file, a forced check (resize2fs requires one) and resize2fs on the file itself. Needs no
+ * capability beyond writing the file. Idempotent like growDiskImage.
+ */
+export async function growDiskImageOffline(image: string, dir: string, sizeGiB: number): Promise<void> {
+  const bytes = sizeBytes(sizeGiB);
+  await unmountDiskImage(dir);
+  if (statSync(image).size < bytes) truncateSync(image, bytes);
+  await runTool('e2fsck', ['-f', '-p', image], { timeoutMs: TOOL_TIMEOUT_MS });
+  await runTool('resize2fs', [image], { timeoutMs: TOOL_TIMEOUT_MS });
+}
+
+function sizeBytes(sizeGiB: number): number {
+  if (!Number.isSafeInteger(sizeGiB) || sizeGiB < 1) throw new DriverError('invalid', `invalid diskGiB ${sizeGiB}`);
+  return sizeGiB * GIB;
+}
+
+/** CAP_SYS_RESOURCE (bit 24), without which the kernel refuses an online ext4 resize (EPERM). */
+const CAP_SYS_RESOURCE = 24n;
+
+/** Whether this process may grow a mounted ext4 (an online resize). */
+export function canGrowOnline(): boolean {
+  try {
+    const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return hex !== undefined && ((BigInt(`0x${hex}`) >> CAP_SYS_RESOURCE) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}
+
+/** The image's size in whole GiB, rounded down (what it was made or last grown to). */
+export function diskImageGiB(image: string): number {
+  return Math.floor(statSync(image).size / GIB);
+}
+
+/** The loop device mounted on `dir` (from /proc/self/mountinfo), only ever a /dev/loopN. */
+function loopDeviceOf(dir: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const fields = line.split(' ');
+    if (unescapeMount(fields[4] ?? '') !== dir) continue;
+    // After the optional fields: " - <fstype> <source> <super options>".
+    const sep = fields.indexOf('-', 6);
+    const source = sep > 0 ? fields[sep + 2] : undefined;
+    if (source && /^\/dev\/loop\d+$/.test(source)) return source;
+  }
+  return undefined;
 }
 
 /**

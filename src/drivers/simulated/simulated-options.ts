@@ -21,6 +21,7 @@ export const SIMULATED_VERBS = [
   'listDomains',
   'createVolume',
   'resizeVolume',
+  'resizeLive',
 ] as const;
 
 export type SimulatedVerb = (typeof SIMULATED_VERBS)[number];
@@ -46,9 +47,12 @@ const DEFAULT_CAPABILITIES: DriverCapabilities = {
   reboot: true,
   // Nothing is accelerated in a simulation; a URI may claim it for placement tests.
   hardwareAcceleration: false,
+  // Everything live, both ways; `hotResize=false` declares none (a host of a driver that cannot).
+  hotResize: { vcpus: 'any', memory: 'any', diskGrow: true },
 };
 
-const CAPABILITY_PARAMS = Object.keys(DEFAULT_CAPABILITIES) as Array<Exclude<keyof DriverCapabilities, 'hotResize'>>;
+type BooleanCapability = Exclude<keyof DriverCapabilities, 'hotResize'>;
+const CAPABILITY_PARAMS = Object.keys(DEFAULT_CAPABILITIES).filter((k) => k !== 'hotResize') as BooleanCapability[];
 const MAX_LATENCY_MS = 600_000;
 
 /**
@@ -83,6 +87,7 @@ export function parseSimulatedUri(uri: string): SimulatedOptions {
     'hangVerbs',
     'seed',
     'storage',
+    'hotResize',
     ...CAPABILITY_PARAMS,
   ]);
   for (const key of seen) {
@@ -101,6 +106,7 @@ export function parseSimulatedUri(uri: string): SimulatedOptions {
     const raw = p.get(cap);
     if (raw !== null) capabilities[cap] = parseBool(cap, raw);
   }
+  if (p.has('hotResize') && !parseBool('hotResize', p.get('hotResize')!)) delete capabilities.hotResize;
   return { latencyMs, failureRate, failVerbs, hangVerbs, seed, capabilities };
 }
 

@@ -23,6 +23,7 @@ import { FaultInjector } from './fault-injector.js';
 import { parseSimulatedUri } from './simulated-options.js';
 import {
   checkId,
+  checkLiveResize,
   checkSnapshotName,
   illegal,
   incomingConflict,
@@ -375,6 +376,16 @@ export class SimulatedDriver implements HypervisorDriver {
     if (!existsSync(volumeImagePath(this.host.storageDir, volume))) {
       throw new DriverError('not_found', `simulated: volume ${volume.volumeId} has no file on host ${this.host.id}`);
     }
+  }
+
+  /** The domain's spec takes the new size; the stored spec (before it) holds the ceilings it started with. */
+  async resizeLive(spec: VmSpec, to: { vcpus: number; memoryMiB: number; diskGiB: number }, ctx?: CallContext) {
+    checkId(spec.id);
+    await this.faults.enter('resizeLive', ctx?.signal);
+    const d = this.usable(spec.id, 'resize');
+    if (d.state !== 'running' && d.state !== 'paused') throw illegal(spec.id, 'resize', d.state);
+    checkLiveResize(this.capabilities.hotResize, { ...d.spec, ...spec }, to);
+    this.save({ ...d, spec: { ...d.spec, ...to } });
   }
 
   async detachVolume(spec: VmSpec): Promise<void> {

@@ -1,5 +1,11 @@
 import { vmProject, type VmState } from '../../domain/vm/vm.state.js';
-import type { RestartPolicy, SnapshotRecord, VmStateName, VolumeSpec } from '../../domain/vm/vm.types.js';
+import {
+  ceilingsOf,
+  type RestartPolicy,
+  type SnapshotRecord,
+  type VmStateName,
+  type VolumeSpec,
+} from '../../domain/vm/vm.types.js';
 
 /** A restart healing scheduled and has not begun. */
 export interface ScheduledRestartView {
@@ -30,6 +36,9 @@ export interface VmView {
   vcpus: number;
   memoryMiB: number;
   diskGiB: number;
+  /** Ceilings vCPUs/memory can be raised to while the VM runs; = the size for a VM from before ceilings. */
+  maxVcpus: number;
+  maxMemoryMiB: number;
   image?: string;
   snapshots: SnapshotRecord[];
   /** Attached volumes, in attach order. */
@@ -83,6 +92,7 @@ export function toVmView(state: VmState, revision: bigint | string, createdAt: s
     vcpus: spec?.vcpus ?? 0,
     memoryMiB: spec?.memoryMiB ?? 0,
     diskGiB: spec?.diskGiB ?? 0,
+    ...(spec ? ceilingsOf(spec) : { maxVcpus: 0, maxMemoryMiB: 0 }),
     ...(spec?.image ? { image: spec.image } : {}),
     placementGroupId: spec?.placementGroupId ?? null,
     ...(spec?.hostSelector ? { hostSelector: spec.hostSelector } : {}),

@@ -37,6 +37,8 @@ import { withHostNames } from './host-names.js';
 import { parseVmListFilter } from './vm-list.query.js';
 import { vmListFilter } from './vm-list-filter.js';
 import { VmsService, type Accepted, type CommandContext } from './vms.service.js';
+import { VmResizeService } from './vm-resize.service.js';
+import { VmHistoryService } from './vm-history.service.js';
 import { NAME_PATTERN } from '../../domain/patterns.js';
 import { FLEET_HISTORY, READ_MODELS } from '../../http/tokens.js';
 import { FLEET_AT_DOC, fleetAt, parseFleetAt } from '../../http/fleet-point.js';
@@ -66,6 +68,8 @@ function snapshotName(name: string): string {
 export class VmsController {
   constructor(
     private readonly vms: VmsService,
+    private readonly resizer: VmResizeService,
+    private readonly history: VmHistoryService,
     @Inject(READ_MODELS) private readonly readModels: ReadModels,
     @Inject(FLEET_HISTORY) private readonly fleet: FleetHistory,
   ) {}
@@ -133,7 +137,7 @@ export class VmsController {
     @Query('at') at?: string,
     @Query('revision') revision?: string,
   ) {
-    const view = await this.vms.view(id, p, parseAsOf({ at, revision }));
+    const view = await this.history.view(id, p, parseAsOf({ at, revision }));
     res.setHeader('ETag', `"${view.revision}"`);
     const [named] = await withHostNames(this.readModels, [view]);
     return named!;
@@ -155,7 +159,7 @@ export class VmsController {
     @Query('from') from?: string,
     @Query('to') to?: string,
   ) {
-    return this.vms.diff(id, parseDiffRange({ from, to }), p);
+    return this.history.diff(id, parseDiffRange({ from, to }), p);
   }
 
   /**
@@ -174,7 +178,7 @@ export class VmsController {
       if (parsed === null) throw badField('revision', REVISION_HINT);
       rev = parsed;
     }
-    return this.vms.why(id, p, rev);
+    return this.history.why(id, p, rev);
   }
 
   @ApiCommand('Start a VM')
@@ -312,7 +316,7 @@ export class VmsController {
   @Get(':id/snapshots')
   @Roles(...READERS)
   async snapshots(@Param('id', uuid) id: string, @CurrentPrincipal() p: Principal) {
-    const view = await this.vms.view(id, p);
+    const view = await this.history.view(id, p);
     return { items: view.snapshots, next: null };
   }
 
@@ -384,12 +388,16 @@ export class VmsController {
   }
 
   /**
-   * Cold resize: `If-Match` (the VM's ETag) is required, the VM must be stopped, a disk only grows,
-   * and the host's reservation must take the new size (409 with the numbers). The driver applies it
-   * at the next start. 202 + operation; 200 with the VM when the size is already that.
+   * Resize: `If-Match` (the VM's ETag) is required, a disk only grows, and the host's reservation
+   * must take the new size (409 with the numbers). Stopped: cold, the driver applies it at the next
+   * start. Running: live where the host's driver can (422 otherwise), within the VM's ceilings
+   * maxVcpus/maxMemoryMiB (409 past them: stop the VM to go beyond); the operation runs on the host.
+   * 202 + operation; 200 with the VM when the size is already that.
    * `restartPolicy` alone is recorded at once (any state): 200 with the VM.
    */
-  @ApiCommand('Resize a stopped VM (vCPUs, memory, disk grow), or change its restartPolicy')
+  @ApiCommand(
+    'Resize a VM (vCPUs, memory, disk grow): cold when stopped, live when running where the driver can; or change its restartPolicy',
+  )
   @ApiResponse({
     status: 200,
     type: VmResponse,
@@ -411,15 +419,15 @@ export class VmsController {
     };
     const ctx = this.ctx(p, body.reason, ifMatch);
     if (body.restartPolicy !== undefined && Object.keys(size).length === 0) {
-      await this.vms.setRestartPolicy(id, body.restartPolicy, ctx);
+      await this.resizer.setRestartPolicy(id, body.restartPolicy, ctx);
       res.status(200);
-      return this.vms.view(id, p);
+      return this.history.view(id, p);
     }
-    const r = await this.vms.resize(id, size, ctx);
+    const r = await this.resizer.resize(id, size, ctx);
     // The size first (it checks If-Match against the revision the client saw), then the policy.
     if (body.restartPolicy !== undefined)
-      await this.vms.setRestartPolicy(id, body.restartPolicy, { ...ctx, ifMatch: undefined });
-    if (!r.changed) return this.vms.view(id, p);
+      await this.resizer.setRestartPolicy(id, body.restartPolicy, { ...ctx, ifMatch: undefined });
+    if (!r.changed) return this.history.view(id, p);
     return accepted(res, { operationId: r.operationId, vmId: r.vmId });
   }
 

@@ -1,25 +1,20 @@
-import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { handleCommand, PreconditionFailedError, type HandleResult } from '../../application/handle-command.js';
+import { handleCommand, type HandleResult } from '../../application/handle-command.js';
 import { admitVm } from '../../application/project-admission.js';
 import { allocateNics, checkNetworks, releaseUnlessRecorded } from '../../application/network-admission.js';
 import { mayUse, projectForCreate } from '../../http/auth/project-scope.js';
 import type { AggregateLoader } from '../../application/load-aggregate.js';
-import { upcast } from '../../domain/upcasters.js';
-import { errorBody } from '../../http/error-body.js';
 import { hostStream, imageStream, vmStream } from '../../domain/streams.js';
 import { imageDecider } from '../../domain/image/image.decider.js';
 import { sshKeyProblem } from '../../domain/patterns.js';
 import type { Capabilities } from '../../application/host-capabilities.js';
-import { StreamNotFoundError } from '../../eventstore/errors.js';
-import type { EventStore, RecordedEvent } from '../../eventstore/event-store.port.js';
 import type { ReadModels } from '../../projections/read-models.js';
 import {
   ABORTS,
   AGGREGATES,
   CAPABILITIES,
   CLOCK,
-  EVENT_STORE,
   METRICS,
   PROJECTIONS,
   READ_MODELS,
@@ -31,15 +26,16 @@ import {
 import type { Principal } from '../../http/auth/roles.js';
 import { hostDecider } from '../../domain/host/host.decider.js';
 import type { HostState } from '../../domain/host/host.state.js';
-import { badField, type DiffRange } from '../../http/as-of.query.js';
-import { countAt, describePoint, type PointInTime } from '../../http/point-in-time.js';
+import { badField } from '../../http/as-of.query.js';
 import type { VmCommand } from '../../domain/vm/vm.commands.js';
-import { foldVm, vmChanges, type FieldChange } from '../../domain/vm/vm-diff.js';
 import { vmDecider } from '../../domain/vm/vm.decider.js';
 import { vmProject, type VmState } from '../../domain/vm/vm.state.js';
-import type { CapabilityView, CatalogImageRef, RestartPolicy } from '../../domain/vm/vm.types.js';
-import { toVmView, type VmView } from './vm.view.js';
-import { explain, type WhyView } from './why.js';
+import {
+  defaultCeilings,
+  type CapabilityView,
+  type CatalogImageRef,
+  type RestartPolicy,
+} from '../../domain/vm/vm.types.js';
 import { internalSnapshotsTravel } from '../../application/migration-targets.js';
 import { DomainError } from '../../domain/domain-error.js';
 import { volumesBlockMove } from '../../application/volume-drivers.js';
@@ -62,7 +58,6 @@ type OpCommand = VmCommand & { operationId: string };
 @Injectable()
 export class VmsService {
   constructor(
-    @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(AGGREGATES) private readonly aggregates: AggregateLoader,
     @Inject(READ_MODELS) private readonly readModels: ReadModels,
     @Inject(CAPABILITIES) private readonly capabilities: Capabilities,
@@ -73,8 +68,11 @@ export class VmsService {
     private readonly placement: VmPlacement,
   ) {}
 
-  /** Runs one command against a VM stream, records metrics, and waits for the read models to include it. */
-  private async run(vmId: string, cmd: OpCommand, ctx: CommandContext): Promise<HandleResult<VmState>> {
+  /**
+   * Runs one command against a VM stream, records metrics, and waits for the read models to include
+   * it (VmResizeService runs its commands through it too).
+   */
+  async run(vmId: string, cmd: OpCommand, ctx: CommandContext): Promise<HandleResult<VmState>> {
     const t0 = performance.now();
     try {
       const result = await handleCommand(
@@ -172,10 +170,13 @@ export class VmsService {
       nics?: { networkId: string }[];
       restartPolicy?: RestartPolicy;
       volumes?: string[];
+      maxVcpus?: number;
+      maxMemoryMiB?: number;
     } & PlacementAsk,
     ctx: CommandContext,
   ): Promise<Accepted> {
     const project = projectForCreate(ctx.principal, body.project);
+    const ceilings = checkCeilings(body);
     for (const [i, key] of (body.sshKeys ?? []).entries()) {
       const problem = sshKeyProblem(key, (b64) => Buffer.from(b64, 'base64'));
       if (problem) throw badField(`sshKeys[${i}]`, `is not a valid public key: ${problem}`);
@@ -238,6 +239,7 @@ export class VmsService {
             vcpus: body.vcpus,
             memoryMiB: body.memoryMiB,
             diskGiB: body.diskGiB,
+            ...ceilings,
             ...(body.image ? { image: body.image } : {}),
             ...(catalogImage ? { catalogImage } : {}),
             ...(body.userData !== undefined ? { userData: body.userData } : {}),
@@ -335,191 +337,24 @@ export class VmsService {
       ctx,
     );
   }
-
-  /** PATCH {restartPolicy}: recorded at once (VmRestartPolicyChanged), in any state; If-Match as for a resize. */
-  async setRestartPolicy(vmId: string, policy: RestartPolicy, ctx: CommandContext): Promise<void> {
-    const { state, revision } = await this.aggregates.load(vmDecider, vmStream(vmId));
-    if (!state.exists || !mayUse(ctx.principal, vmProject(state))) throw new NotFoundException(`VM ${vmId} not found`);
-    if (ctx.ifMatch !== undefined && ctx.ifMatch !== revision) throw new PreconditionFailedError(ctx.ifMatch, revision);
-    const operationId = randomUUID();
-    await this.run(vmId, { type: 'SetRestartPolicy', operationId, policy, by: ctx.principal.id }, ctx);
-  }
-
-  /**
-   * Cold resize (PATCH with If-Match): decided on the VM first without appending, then the host's
-   * reservation is changed (refused with the numbers when it does not fit), then VmResized is
-   * appended at the revision the client saw. Should that append lose a race, the reservation is put back.
-   */
-  async resize(
-    vmId: string,
-    size: { vcpus?: number; memoryMiB?: number; diskGiB?: number },
-    ctx: CommandContext,
-  ): Promise<{ operationId: string; vmId: string; changed: boolean }> {
-    const { state, revision } = await this.aggregates.load(vmDecider, vmStream(vmId));
-    // Another project's VM reads as a missing one, before anything about the request is judged.
-    if (!state.exists || !mayUse(ctx.principal, vmProject(state))) throw new NotFoundException(`VM ${vmId} not found`);
-    if (ctx.ifMatch === undefined)
-      throw new BadRequestException(
-        errorBody(400, 'If-Match: required (the ETag of GET /v1/vms/{id})', [
-          { field: 'If-Match', errors: ['If-Match is required'] },
-        ]),
-      );
-    // A stale ETag must not touch the host's reservation at all.
-    if (ctx.ifMatch !== revision) throw new PreconditionFailedError(ctx.ifMatch, revision);
-    const operationId = randomUUID();
-    const cmd: OpCommand = { type: 'ResizeVm', operationId, ...size };
-    const planned = vmDecider.decide(cmd, state);
-    const resized = planned[0];
-    if (!resized || resized.type !== 'VmResized') return { operationId, vmId, changed: false };
-    const hostId = state.hostId;
-    const old = state.spec!;
-    const meta = {
-      principal: ctx.principal.id,
-      correlationId: operationId,
-      causationId: `http:${operationId}`,
-      ...(ctx.reason ? { reason: ctx.reason } : {}),
-    };
-    const reserve = (vcpus: number, memoryMiB: number) =>
-      hostId
-        ? handleCommand(
-            this.aggregates,
-            hostDecider,
-            hostStream(hostId),
-            { type: 'ResizeReservation', vmId, operationId, vcpus, memoryMiB },
-            meta,
-            { now: () => this.clock.now() },
-          )
-        : Promise.resolve(undefined);
-    // Growth is admitted against the project's quotas like a create (nothing is appended when refused).
-    // Keyed by the operation, the admission counts beside the VM's old size until it leaves the
-    // in-flight window: conservative for that minute, never short.
-    const grow = {
-      vcpus: Math.max(0, resized.data.vcpus - old.vcpus),
-      memoryMiB: Math.max(0, resized.data.memoryMiB - old.memoryMiB),
-      diskGiB: Math.max(0, resized.data.diskGiB - old.diskGiB),
-    };
-    if (grow.vcpus + grow.memoryMiB + grow.diskGiB > 0)
-      await admitVm(
-        this.aggregates,
-        this.readModels,
-        vmProject(state),
-        `${vmId}/resize/${operationId}`,
-        grow,
-        meta,
-        () => this.clock.now(),
-      );
-    await reserve(resized.data.vcpus, resized.data.memoryMiB);
-    try {
-      await this.run(vmId, cmd, ctx);
-    } catch (err) {
-      await reserve(old.vcpus, old.memoryMiB).catch(() => undefined);
-      throw err;
-    }
-    return { operationId, vmId, changed: true };
-  }
-
-  /**
-   * Read model first; the log when the read model does not have it (yet). With a
-   * point in time, the stream is folded up to it: `at` takes every event recorded
-   * at or before that instant, `revision` every event up to and including it.
-   */
-  async view(vmId: string, principal: Principal, point?: PointInTime): Promise<VmView> {
-    if (!point) {
-      const rec = await this.readModels.getVm(vmId);
-      if (rec && !mayUse(principal, vmProject(rec.state))) throw new NotFoundException(`VM ${vmId} not found`);
-      if (rec) return toVmView(rec.state, rec.revision, rec.createdAt, rec.updatedAt);
-    }
-    const all = await this.history(vmId, principal);
-    const last = all[all.length - 1]!;
-    if (point?.kind === 'revision' && point.revision > last.revision)
-      throw new NotFoundException(
-        `VM ${vmId} has no revision ${point.revision}: its latest revision is ${last.revision}`,
-      );
-    const events = point ? all.slice(0, countAt(all, point)) : all;
-    if (events.length === 0)
-      throw new NotFoundException(
-        `VM ${vmId} did not exist yet at ${describePoint(point!)}: it was created at ${all[0]!.metadata.at}`,
-      );
-    const upTo = events[events.length - 1]!;
-    return toVmView(foldVm(events), upTo.revision, all[0]!.metadata.at, upTo.metadata.at);
-  }
-
-  /** The VM's events, upcast, oldest first; 404 when there are none or the VM is another project's. */
-  private async history(vmId: string, principal: Principal): Promise<RecordedEvent[]> {
-    let events: RecordedEvent[];
-    try {
-      events = await this.store.readStream(vmStream(vmId));
-    } catch (err) {
-      if (err instanceof StreamNotFoundError) throw new NotFoundException(`VM ${vmId} not found`);
-      throw err;
-    }
-    if (events.length === 0) throw new NotFoundException(`VM ${vmId} not found`);
-    const upcast_ = events.map(upcast);
-    // The project is set by the first event and never changes.
-    if (!mayUse(principal, vmProject(foldVm(upcast_.slice(0, 1))))) throw new NotFoundException(`VM ${vmId} not found`);
-    return upcast_;
-  }
-
-  /** Why the VM's event at `revision` (default: the latest) happened: see why.ts. */
-  async why(vmId: string, principal: Principal, revision?: bigint): Promise<WhyView> {
-    const all = await this.history(vmId, principal);
-    const latest = all[all.length - 1]!.revision;
-    if (revision !== undefined && revision > latest)
-      throw new NotFoundException(`VM ${vmId} has no revision ${revision}: its latest revision is ${latest}`);
-    return explain(vmId, all, revision === undefined ? all.length - 1 : Number(revision));
-  }
-
-  /**
-   * Field changes between two points of the VM's history (see vm-diff.ts): `from`
-   * defaults to before the first event, `to` to the latest revision.
-   */
-  async diff(vmId: string, range: DiffRange, principal: Principal): Promise<VmDiff> {
-    const all = await this.history(vmId, principal);
-    const latest = all[all.length - 1]!.revision;
-    for (const field of ['from', 'to'] as const) {
-      const p = range[field];
-      if (p?.kind === 'revision' && p.revision > latest)
-        throw badField(field, `revision ${p.revision} is past the latest revision ${latest} of VM ${vmId}`);
-    }
-    const fromCount = range.from ? countAt(all, range.from) : 0;
-    const toCount = range.to ? countAt(all, range.to) : all.length;
-    // Only reached with one revision and one instant: say what the instant resolved to.
-    const resolved = (p: PointInTime, count: number) =>
-      p.kind === 'revision'
-        ? describePoint(p)
-        : `${describePoint(p)}, i.e. ${count ? `revision ${count - 1}` : 'before the VM existed'}`;
-    if (fromCount > toCount)
-      throw badField(
-        'from',
-        `must not be after to (${resolved(range.from!, fromCount)} > ${resolved(range.to!, toCount)})`,
-      );
-    const bound = (count: number): DiffBound =>
-      count === 0
-        ? { revision: null, at: null }
-        : { revision: Number(all[count - 1]!.revision), at: all[count - 1]!.metadata.at };
-    return {
-      vmId,
-      from: bound(fromCount),
-      to: bound(toCount),
-      items: vmChanges(foldVm(all.slice(0, fromCount)), all.slice(fromCount, toCount)),
-      next: null,
-    };
-  }
 }
 
-/** A bound of a diff as resolved against the stream: revision null is "before the first event". */
-export interface DiffBound {
-  revision: number | null;
-  at: string | null;
-}
+export type { DiffBound, VmDiff } from './vm-history.service.js';
 
-export interface VmDiff {
-  vmId: string;
-  from: DiffBound;
-  to: DiffBound;
-  items: FieldChange[];
-  /** The whole range is one answer; kept for the v1 list shape. */
-  next: null;
+/**
+ * The ceilings a create asks for, or the defaults (see defaultCeilings); below the size is a 400
+ * naming the field. They are not reserved on the host: only the size is.
+ */
+function checkCeilings(body: { vcpus: number; memoryMiB: number; maxVcpus?: number; maxMemoryMiB?: number }): {
+  maxVcpus: number;
+  maxMemoryMiB: number;
+} {
+  const d = defaultCeilings(body);
+  if (body.maxVcpus !== undefined && body.maxVcpus < body.vcpus)
+    throw badField('maxVcpus', `must be at least vcpus (${body.vcpus}), got ${body.maxVcpus}`);
+  if (body.maxMemoryMiB !== undefined && body.maxMemoryMiB < body.memoryMiB)
+    throw badField('maxMemoryMiB', `must be at least memoryMiB (${body.memoryMiB}), got ${body.maxMemoryMiB}`);
+  return { maxVcpus: body.maxVcpus ?? d.maxVcpus, maxMemoryMiB: body.maxMemoryMiB ?? d.maxMemoryMiB };
 }
 
 /** A container boots a rootfs; a VM boots a disk or a kernel: the other way round is a 422 before any event. */

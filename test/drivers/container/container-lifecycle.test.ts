@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { DriverError } from '../../../src/drivers/hypervisor-driver.port.js';
 import { containerCapabilities } from '../../../src/drivers/container/container.driver.js';
+import { canGrowOnline } from '../../../src/drivers/container/disk-image.js';
 import { parseContainerUri } from '../../../src/drivers/container/container-uri.js';
 import {
   ContainerTestEnv,
@@ -39,6 +40,8 @@ describe('container driver: lifecycle of real isolated containers', { skip }, ()
       pause: true,
       reboot: true,
       hardwareAcceleration: false,
+      // Live root-disk growth needs CAP_SYS_RESOURCE (online ext4 resize), which a sandbox may lack.
+      hotResize: { vcpus: 'any', memory: 'any', diskGrow: canGrowOnline() },
     });
     assert.equal(parseContainerUri('container:///?storage=/srv/ct/').storageDir, '/srv/ct');
     assert.deepEqual(parseContainerUri('container:///system?images=/a&images=/b').imageDirs, ['/a', '/b']);

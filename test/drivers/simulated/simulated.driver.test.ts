@@ -53,6 +53,7 @@ describe('simulated URI', () => {
       pause: true,
       reboot: true,
       hardwareAcceleration: false,
+      hotResize: { vcpus: 'any', memory: 'any', diskGrow: true },
     });
   });
 
@@ -434,5 +435,25 @@ describe('simulated migration', () => {
     await src.migrate(vm, await dst.prepareIncoming(vm, { live: true }), { live: true });
     await rejectsWith(dst.abortIncoming(vm), 'conflict', /handed over/);
     assert.equal((await dst.listDomains())[0]?.state, 'migrating');
+  });
+});
+
+describe('simulated resizeLive', () => {
+  it('resizes a running VM within its ceilings, both ways; refuses past them, a stopped VM, and a host without hotResize', async () => {
+    const d = driver('simulated://');
+    const vm = { ...spec(), vcpus: 1, memoryMiB: 64, diskGiB: 1, maxVcpus: 4, maxMemoryMiB: 256 };
+    await d.define(vm);
+    await rejectsWith(d.resizeLive(vm, { vcpus: 2, memoryMiB: 64, diskGiB: 1 }), 'conflict', /resize/);
+    await d.start(vm);
+    await d.resizeLive(vm, { vcpus: 4, memoryMiB: 256, diskGiB: 3 });
+    await d.resizeLive(vm, { vcpus: 4, memoryMiB: 256, diskGiB: 3 });
+    const grown = { ...vm, vcpus: 4, memoryMiB: 256, diskGiB: 3 };
+    await d.resizeLive(grown, { vcpus: 1, memoryMiB: 32, diskGiB: 3 });
+    await rejectsWith(d.resizeLive(vm, { vcpus: 5, memoryMiB: 64, diskGiB: 1 }), 'invalid', /ceiling 4/);
+    await rejectsWith(d.resizeLive(grown, { vcpus: 4, memoryMiB: 256, diskGiB: 2 }), 'unsupported', /diskGiB/);
+    const cold = driver('simulated://?hotResize=false');
+    await cold.define(vm);
+    await cold.start(vm);
+    await rejectsWith(cold.resizeLive(vm, { vcpus: 2, memoryMiB: 64, diskGiB: 1 }), 'unsupported', /hotResize/);
   });
 });

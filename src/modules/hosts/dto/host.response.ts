@@ -1,12 +1,30 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { HostDomain } from '../../../application/host-queries.js';
 import type { HostCapabilities } from '../../../domain/host/host.events.js';
+import type { HotResizeView } from '../../../domain/vm/vm.types.js';
 import { AsOfResponse } from '../../../http/openapi/as-of.response.js';
 import { ResourcesResponse } from '../../../http/openapi/resources.response.js';
 import type { HostView } from '../host.view.js';
 
 // `implements` ties each schema to the view it documents: a field added to the view
 // and not here fails the build.
+
+export class HotResizeResponse implements HotResizeView {
+  @ApiProperty({
+    enum: ['none', 'grow', 'any'],
+    description: "grow: vCPUs added up to the VM's maxVcpus; any: also removed",
+  })
+  vcpus!: 'none' | 'grow' | 'any';
+
+  @ApiProperty({
+    enum: ['none', 'grow', 'any'],
+    description: "grow: memory added up to the VM's maxMemoryMiB; any: also reduced",
+  })
+  memory!: 'none' | 'grow' | 'any';
+
+  @ApiProperty({ description: 'The root disk grows while the VM runs' })
+  diskGrow!: boolean;
+}
 
 export class HostCapabilitiesResponse implements HostCapabilities {
   @ApiProperty()
@@ -29,6 +47,12 @@ export class HostCapabilitiesResponse implements HostCapabilities {
 
   @ApiProperty({ description: 'Informational: KVM (or the like) available' })
   hardwareAcceleration!: boolean;
+
+  @ApiPropertyOptional({
+    type: HotResizeResponse,
+    description: 'What a running VM can change live (PATCH /v1/vms/{id}); absent: nothing, stop it to resize',
+  })
+  hotResize?: HotResizeResponse;
 }
 
 export class HostUnreachableResponse {

@@ -18,7 +18,7 @@ import {
   MinLength,
 } from 'class-validator';
 import { ReasonDto } from '../../../http/reason.dto.js';
-import { RESTART_POLICIES, type RestartPolicy } from '../../../domain/vm/vm.types.js';
+import { MAX_VCPUS, RESTART_POLICIES, type RestartPolicy } from '../../../domain/vm/vm.types.js';
 import {
   ID_PATTERN,
   IMAGE_PATTERN,
@@ -63,6 +63,32 @@ export class CreateVmDto extends ReasonDto {
   @Min(1)
   @Max(65536)
   diskGiB!: number;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_VCPUS,
+    description:
+      'Ceiling vCPUs can be added up to while the VM runs (≥ vcpus). Default: min(64, 4 × vcpus). Not reserved on the host',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_VCPUS)
+  maxVcpus?: number;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 16,
+    maximum: 16777216,
+    description:
+      'Ceiling memory can be added up to while the VM runs (≥ memoryMiB). Default: 4 × memoryMiB. Not reserved on the host',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(16)
+  @Max(16777216)
+  maxMemoryMiB?: number;
 
   @ApiPropertyOptional({ description: 'Host to place the VM on; placement picks one when absent' })
   @IsOptional()

@@ -3,7 +3,10 @@ import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { ReasonDto } from '../../../http/reason.dto.js';
 import { RESTART_POLICIES, type RestartPolicy } from '../../../domain/vm/vm.types.js';
 
-/** PATCH /v1/vms/{id}: a cold resize; what is absent stays as it is. The same bounds as a create. */
+/**
+ * PATCH /v1/vms/{id}: a resize, cold (stopped) or live (running, where the host's driver can, within
+ * the VM's ceilings); what is absent stays as it is. The same bounds as a create.
+ */
 export class ResizeVmDto extends ReasonDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 256 })
   @IsOptional()

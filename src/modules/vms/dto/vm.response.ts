@@ -156,6 +156,20 @@ export class VmResponse implements VmView {
   @ApiProperty({ type: 'integer', example: 1 })
   diskGiB!: number;
 
+  @ApiProperty({
+    type: 'integer',
+    example: 4,
+    description: 'Ceiling vCPUs can be added up to while the VM runs (a VM from before ceilings: its vcpus)',
+  })
+  maxVcpus!: number;
+
+  @ApiProperty({
+    type: 'integer',
+    example: 1024,
+    description: 'Ceiling memory can be added up to while the VM runs (a VM from before ceilings: its memoryMiB)',
+  })
+  maxMemoryMiB!: number;
+
   @ApiPropertyOptional({ example: 'alpine' })
   image?: string;
 
