@@ -7,7 +7,10 @@ import { startPrivateRedis } from '../src/runtime/private-redis.js';
 import { deleteKeysWithPrefix } from '../src/projections/redis-keys.js';
 import { appendBaseline, bullmqBaseline } from './baselines.js';
 import { controlPlaneBench } from './control-plane.js';
-import { oneHostHistory, oneVmHistory } from './history.js';
+import { oneHostHistory, oneVmHistory, printGrowthCosts } from './history.js';
+import { attachProbe } from './history-probe.js';
+import { hostDecider } from '../src/domain/host/host.decider.js';
+import { hostStream } from '../src/domain/streams.js';
 import { qemuSection } from './qemu.js';
 import { printReplay, seededReplayBench } from './replay.js';
 import { printSeals, sealsBench } from './seals.js';
@@ -96,9 +99,17 @@ async function main(): Promise<void> {
   try {
     const cp = await controlPlaneBench({ redisUrl, prefix, dataDir, eventStoreUrl: storeUrl, n, concurrency });
     // Sequential histories: does a command cost more once its stream is long (#14: last-100 / first-100 p50)?
+    // Counted per operation (store reads, Redis bytes, CPU, record sizes): what grows shows even when the machine's load hides it.
+    const aggregates = cp.runtime.controlPlane!.aggregates;
+    const probe = attachProbe(
+      cp.runtime.store!,
+      cp.runtime.redis,
+      cp.runtime.keys.root,
+      async (id) => (await aggregates.load(hostDecider, hostStream(id))).state,
+    );
     const histories = [
-      await oneVmHistory(cp.api, cp.hostId, Number(arg('ops', '1000'))),
-      await oneHostHistory(cp.api, cp.hostId, Number(arg('churn', '500'))),
+      await oneVmHistory(cp.api, cp.hostId, Number(arg('ops', '1000')), probe),
+      await oneHostHistory(cp.api, cp.hostId, Number(arg('churn', '500')), probe),
     ];
     const storeForBaseline = cp.runtime.store!;
     const append = await appendBaseline(storeForBaseline, n, concurrency);
@@ -126,6 +137,9 @@ async function main(): Promise<void> {
     );
     console.log('\nsection: cost against history (sequential, POST → operation done)');
     for (const h of histories) console.log(row(h.what, h.all));
+    if (process.env.REDIS_URL)
+      console.log('  (Redis counts are server-wide: with REDIS_URL they include other clients)');
+    for (const h of histories) printGrowthCosts(h);
     printReplay(replay);
     printTargets({
       store: storeForBaseline.kind,

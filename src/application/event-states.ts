@@ -41,8 +41,8 @@ export class EventStates<C, E extends DomainEvent, S> {
     if (recorded.revision === 0n) return this.decider.initialState();
     const known = this.handled.get(recorded.streamId);
     if (known?.revision === recorded.revision - 1n) return known.state;
-    const until = (e: RecordedEvent) => e.revision < recorded.revision;
-    return (await this.aggregates.load(this.decider, recorded.streamId, { until })).state;
+    // From the cached state or the stream's snapshot when older than the event: not a fold from the start.
+    return (await this.aggregates.loadBefore(this.decider, recorded.streamId, recorded.revision)).state;
   }
 
   private keep(streamId: string, at: LoadedAggregate<S>): void {

@@ -2,6 +2,7 @@ import type { Decider, DomainEvent } from '../domain/decider.js';
 import { upcast } from '../domain/upcasters.js';
 import { StreamNotFoundError } from '../eventstore/errors.js';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port.js';
+import { AggregateSnapshots, type SnapshotOptions } from './aggregate-snapshots.js';
 import { KeyedMutex } from './keyed-mutex.js';
 
 export interface LoadedAggregate<S> {
@@ -22,6 +23,8 @@ export interface LoadOptions {
 export interface AggregateLoaderOptions {
   /** Streams whose state is kept; the least recently used is dropped beyond it. */
   limit?: number;
+  /** Snapshots for cold loads (see aggregate-snapshots.ts); without them a cold load folds the whole stream. */
+  snapshots?: SnapshotOptions;
 }
 
 interface Cached {
@@ -44,6 +47,7 @@ const DEFAULT_LIMIT = 20000;
 export class AggregateLoader {
   private readonly cache = new Map<string, Cached>();
   private readonly limit: number;
+  private readonly snapshots: AggregateSnapshots | undefined;
   /** Commands on one stream in this process take turns (handleCommand): no self-inflicted conflicts. */
   readonly turns = new KeyedMutex();
 
@@ -52,6 +56,7 @@ export class AggregateLoader {
     options: AggregateLoaderOptions = {},
   ) {
     this.limit = options.limit ?? DEFAULT_LIMIT;
+    this.snapshots = options.snapshots ? new AggregateSnapshots(options.snapshots) : undefined;
   }
 
   async load<C, E extends DomainEvent, S>(
@@ -62,13 +67,41 @@ export class AggregateLoader {
     if (options.until) return this.loadUntil(decider, streamId, options.until);
     const hit = this.cache.get(streamId);
     const cached = hit?.decider === decider ? hit : undefined;
+    if (!cached) {
+      const fromSnapshot = await this.loadFromSnapshot(decider, streamId);
+      if (fromSnapshot) return fromSnapshot;
+    }
     const tail = await this.read(streamId, cached ? cached.revision + 1n : undefined);
     if (!cached && tail.length === 0) return { state: decider.initialState(), revision: undefined };
     let state = cached ? (cached.state as S) : decider.initialState();
     for (const e of tail) state = evolveRecorded(decider, state, e);
     const revision = tail.length ? tail[tail.length - 1]!.revision : cached!.revision;
     this.remember(decider, streamId, state, revision);
+    if (tail.length && this.snapshots?.due(cached?.revision, revision))
+      this.snapshots.write(decider, streamId, state, tail[tail.length - 1]!);
     return { state, revision };
+  }
+
+  /**
+   * A cold load from the stream's snapshot: the events from its revision on, the first of
+   * which must still be the event the snapshot was taken at (same revision, same hash).
+   * Undefined when there is none or it does not hold: the caller folds from the start.
+   */
+  private async loadFromSnapshot<C, E extends DomainEvent, S>(
+    decider: Decider<C, E, S>,
+    streamId: string,
+  ): Promise<LoadedAggregate<S> | undefined> {
+    const snap = await this.snapshots?.read(decider, streamId);
+    if (!snap) return undefined;
+    const events = await this.read(streamId, snap.revision);
+    const at = events[0];
+    if (!at || at.revision !== snap.revision || at.metadata.hash !== snap.hash) return undefined;
+    let state = snap.state as S;
+    for (const e of events.slice(1)) state = evolveRecorded(decider, state, e);
+    const last = events[events.length - 1]!;
+    this.remember(decider, streamId, state, last.revision);
+    if (this.snapshots!.due(snap.revision, last.revision)) this.snapshots!.write(decider, streamId, state, last);
+    return { state, revision: last.revision };
   }
 
   /**
@@ -89,6 +122,8 @@ export class AggregateLoader {
       revision = e.revision;
     }
     if (revision !== undefined) this.remember(decider, streamId, state, revision);
+    const last = appended[appended.length - 1];
+    if (last && this.snapshots?.due(from.revision, last.revision)) this.snapshots.write(decider, streamId, state, last);
     return { state, revision };
   }
 
@@ -100,6 +135,43 @@ export class AggregateLoader {
     this.cache.delete(streamId);
     this.cache.set(streamId, { decider, state, revision });
     if (this.cache.size > this.limit) this.cache.delete(this.cache.keys().next().value!);
+  }
+
+  /**
+   * The state just before `revision` (a saga's "before" for an event it has not seen the
+   * stream of, e.g. the first after a restart). Starts from the cached state or the
+   * snapshot when either is older than `revision`, else from the first event.
+   */
+  async loadBefore<C, E extends DomainEvent, S>(
+    decider: Decider<C, E, S>,
+    streamId: string,
+    revision: bigint,
+  ): Promise<LoadedAggregate<S>> {
+    const hit = this.cache.get(streamId);
+    let start: { state: S; revision: bigint; hash?: string } | undefined =
+      hit?.decider === decider && hit.revision < revision
+        ? { state: hit.state as S, revision: hit.revision }
+        : undefined;
+    if (!start) {
+      const snap = await this.snapshots?.read(decider, streamId);
+      if (snap && snap.revision < revision)
+        start = { state: snap.state as S, revision: snap.revision, hash: snap.hash };
+    }
+    if (!start) return this.loadUntil(decider, streamId, (e) => e.revision < revision);
+    // A snapshot is read from its own event, to check it is still the one it was taken at.
+    const events = await this.read(streamId, start.hash ? start.revision : start.revision + 1n);
+    if (start.hash) {
+      const at = events.shift();
+      if (at?.revision !== start.revision || at.metadata.hash !== start.hash)
+        return this.loadUntil(decider, streamId, (e) => e.revision < revision);
+    }
+    let { state, revision: reached } = start;
+    for (const e of events) {
+      if (e.revision >= revision) break;
+      state = evolveRecorded(decider, state, e);
+      reached = e.revision;
+    }
+    return { state, revision: reached };
   }
 
   private async loadUntil<C, E extends DomainEvent, S>(

@@ -8,9 +8,12 @@ import type { VmRecord, VolumeRecord } from '../projections/read-model.types.js'
 import { handleCommand, type CommandMeta } from './handle-command.js';
 import type { AggregateLoader } from './load-aggregate.js';
 
-/** What admission reads of the read models: every VM ever created in a project, and every volume. */
+/** What admission reads of the read models: a project's VMs (all, or those not deleted), one VM, and every volume. */
 export interface ProjectVms {
+  /** Every VM ever created in the project (placement groups still read it). */
   vmsOfProject(project: string): Promise<VmRecord[]>;
+  liveVmsOfProject(project: string): Promise<VmRecord[]>;
+  getVm(id: string): Promise<VmRecord | undefined>;
   listVolumes(): Promise<VolumeRecord[]>;
 }
 
@@ -46,7 +49,7 @@ export async function admitVm(
   const { state } = await aggregates.load(projectDecider, stream);
   if (!state.exists && project !== DEFAULT_PROJECT) throw new DomainError('not_found', `project ${project} not found`);
   if (!hasLimits(state.quotas)) return;
-  const { settled, settledVolumes } = await settledUsage(vms, project);
+  const { settled, settledVolumes } = await settledUsage(vms, project, recentVmIds(state.admissions));
   await handleCommand(
     aggregates,
     projectDecider,
@@ -76,17 +79,28 @@ export function volumeQuotaSize(v: VolumeState): number | null {
   return Math.max(v.sizeGiB, v.pending?.sizeGiB ?? 0);
 }
 
-/** What the read models know of a project's VMs and volumes, as admission commands take it. */
+const recentVmIds = (admissions: readonly { vmId: string }[]) => admissions.map((a) => a.vmId);
+
+/**
+ * What the read models know of a project's VMs and volumes, as admission commands take it.
+ * The VMs come from the project's live index (not deleted), so the cost follows the VMs that
+ * exist, not every VM the project ever had. The decider also needs the word on its recent
+ * admissions (a VM admitted, created and deleted within the in-flight window must settle as
+ * nothing, not count as in flight): those few are looked up one by one.
+ */
 export async function settledUsage(
   rm: ProjectVms,
   project: string,
+  recentlyAdmitted: readonly string[],
 ): Promise<{ settled: Record<string, VmFootprint | null>; settledVolumes: Record<string, number | null> }> {
   const settled: Record<string, VmFootprint | null> = {};
-  for (const r of await rm.vmsOfProject(project)) {
-    if (!r.state.id) continue;
+  const settle = (r: VmRecord | undefined) => {
+    if (!r?.state.id) return;
     const spec = r.state.spec;
     settled[r.state.id] = countsAgainstQuota(r.state) && spec ? spec : null;
-  }
+  };
+  for (const r of await rm.liveVmsOfProject(project)) settle(r);
+  for (const vmId of recentlyAdmitted) if (!(vmId in settled)) settle(await rm.getVm(vmId));
   const settledVolumes: Record<string, number | null> = {};
   for (const r of await rm.listVolumes()) {
     if (r.state.id && r.state.project === project) settledVolumes[r.state.id] = volumeQuotaSize(r.state);
@@ -112,7 +126,7 @@ export async function admitVolume(
   const { state } = await aggregates.load(projectDecider, stream);
   if (!state.exists && project !== DEFAULT_PROJECT) throw new DomainError('not_found', `project ${project} not found`);
   if (state.quotas.diskGiB === undefined) return;
-  const { settled, settledVolumes } = await settledUsage(rm, project);
+  const { settled, settledVolumes } = await settledUsage(rm, project, recentVmIds(state.admissions));
   const at = now().toISOString();
   await handleCommand(
     aggregates,

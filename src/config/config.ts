@@ -47,6 +47,7 @@ class EnvSchema {
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600000) JOB_BACKOFF_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(86400000) JOB_TIMEOUT_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1000) @Max(3600000) RECONCILE_INTERVAL_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(2) @Max(1000000) SNAPSHOT_EVERY?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(86400000) RECONCILE_STUCK_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600000) SHUTDOWN_GRACE_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) WORKER_CONCURRENCY?: number;
@@ -109,6 +110,8 @@ export interface AppConfig {
   jobBackoffMs: number;
   jobTimeoutMs: number;
   reconcileIntervalMs: number;
+  /** An aggregate snapshot (Redis) each time a stream's revision crosses a multiple of this. */
+  snapshotEvery: number;
   /** How often a worker says it is alive for each host it serves (HEARTBEAT_MS). */
   heartbeatMs: number;
   /** A host whose worker is silent this long becomes unreachable (HOST_DEAD_MS). */
@@ -242,6 +245,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     jobBackoffMs: parsed.JOB_BACKOFF_MS ?? 500,
     jobTimeoutMs: parsed.JOB_TIMEOUT_MS ?? 120000,
     reconcileIntervalMs: parsed.RECONCILE_INTERVAL_MS ?? 30000,
+    snapshotEvery: parsed.SNAPSHOT_EVERY ?? 500,
     reconcileStuckMs: parsed.RECONCILE_STUCK_MS ?? 60000,
     shutdownGraceMs: parsed.SHUTDOWN_GRACE_MS ?? 15000,
     workerConcurrency: parsed.WORKER_CONCURRENCY ?? 4,

@@ -16,6 +16,7 @@ function memoryTx(): ProjectionTx & { data: Map<string, unknown> } {
     get: async <T>(k: string) => structuredClone(data.get(k)) as T | undefined,
     set: (k, v) => void data.set(k, structuredClone(v)),
     index: () => undefined,
+    unindex: () => undefined,
   };
 }
 

@@ -6,6 +6,8 @@ export interface ProjectionTx {
   set(key: string, value: unknown): void;
   /** Sorted-set index: member ordered by score. */
   index(key: string, score: number, member: string): void;
+  /** Takes a member out of a sorted-set index (a VM deleted leaves the live indexes). */
+  unindex(key: string, member: string): void;
 }
 
 export interface Projection {

@@ -35,6 +35,11 @@ export class ReadModelKeys {
   vmIndex = () => this.k('vms');
   /** The VMs of one project (for its usage), in creation order. */
   vmsByProject = (project: string) => this.k(`vms:project:${project}`);
+  /** The VMs of a project that are not deleted (quota admission, usage), and of a host (its reconciler). */
+  liveVmsOfProject = (project: string) => this.k(`vms:live:project:${project}`);
+  liveVmsOnHost = (hostId: string) => this.k(`vms:live:host:${hostId}`);
+  /** How many VMs the live indexes have seen created (see vm-live-indexes.ts). */
+  liveIndexFormat = () => this.k('vms:live-format');
   project = (name: string) => this.k(`project:${name}`);
   projectIndex = () => this.k('projects');
   host = (id: string) => this.k(`host:${id}`);

@@ -10,6 +10,7 @@ import type {
   VolumeRecord,
 } from './read-model.types.js';
 import { operationMatches, vmMatches, type OperationListFilter, type VmListFilter } from './list-filters.js';
+import type { LiveIndexFormat } from './vm-live-indexes.js';
 import { scanNewestFirst, scanOldestFirst, type Page } from './scan-page.js';
 
 export type { Page } from './scan-page.js';
@@ -56,6 +57,40 @@ export class ReadModels {
   async vmsOfProject(project: string): Promise<VmRecord[]> {
     const ids = await this.redis.zrange(this.keys.vmsByProject(project), 0, -1);
     return this.many<VmRecord>(ids.map(this.keys.vm));
+  }
+
+  /**
+   * Whether the live indexes hold every VM: true when the projection indexed every VM
+   * of the `vms` index itself (a read model built or rebuilt with them). Read in this
+   * order, a page committed in between makes the two differ: the answer is then "no"
+   * and the caller scans, never a short list.
+   */
+  async liveIndexesComplete(): Promise<boolean> {
+    const format = await this.getJson<LiveIndexFormat>(this.keys.liveIndexFormat());
+    const all = await this.redis.zcard(this.keys.vmIndex());
+    return all === 0 || format?.created === all;
+  }
+
+  /** The project's VMs that are not deleted, from its live index (every VM of the project, scanned, when not complete). */
+  async liveVmsOfProject(project: string): Promise<VmRecord[]> {
+    if (!(await this.liveIndexesComplete()))
+      return (await this.vmsOfProject(project)).filter((r) => r.state.state !== 'deleted');
+    const ids = await this.redis.zrange(this.keys.liveVmsOfProject(project), 0, -1);
+    return this.many<VmRecord>(ids.map(this.keys.vm));
+  }
+
+  /**
+   * The VMs placed on a host and not deleted, oldest first; undefined when the live
+   * indexes are not complete. The ids are read at once (the index shrinks as VMs are
+   * deleted, so offset pages could skip one), the records in chunks.
+   */
+  async liveVmsOnHost(hostId: string): Promise<VmRecord[] | undefined> {
+    if (!(await this.liveIndexesComplete())) return undefined;
+    const ids = await this.redis.zrange(this.keys.liveVmsOnHost(hostId), 0, -1);
+    const out: VmRecord[] = [];
+    for (let i = 0; i < ids.length; i += 500)
+      out.push(...(await this.many<VmRecord>(ids.slice(i, i + 500).map(this.keys.vm))));
+    return out;
   }
 
   getProject(name: string): Promise<ProjectRecord | undefined> {

@@ -21,7 +21,11 @@ for i = 1, nsets do redis.call('set', KEYS[1 + i], ARGV[2 + i]) end
 local nidx = #KEYS - 2 - nsets
 for j = 1, nidx do
   local a = 2 + nsets + (j - 1) * 2 + 1
-  redis.call('zadd', KEYS[1 + nsets + j], ARGV[a], ARGV[a + 1])
+  if ARGV[a] == '-' then
+    redis.call('zrem', KEYS[1 + nsets + j], ARGV[a + 1])
+  else
+    redis.call('zadd', KEYS[1 + nsets + j], ARGV[a], ARGV[a + 1])
+  end
 end
 redis.call('set', KEYS[#KEYS], ARGV[#ARGV])
 return 1`;
@@ -39,7 +43,8 @@ const UNWRITTEN = Symbol('unwritten');
  */
 export class RedisProjectionTx implements ProjectionTx {
   protected readonly values = new Map<string, unknown>();
-  private readonly indexes: Array<[string, number, string]> = [];
+  /** Index writes in order; a null score takes the member out (zrem). */
+  private readonly indexes: Array<[string, number | null, string]> = [];
   private undo: Array<[string, unknown]> | undefined;
   private indexesAtMark = 0;
 
@@ -65,6 +70,10 @@ export class RedisProjectionTx implements ProjectionTx {
     this.indexes.push([key, score, member]);
   }
 
+  unindex(key: string, member: string): void {
+    this.indexes.push([key, null, member]);
+  }
+
   /**
    * Starts remembering what the next writes replace, so that rollback() can
    * forget one event's writes (a poison event) while keeping the page's others.
@@ -87,7 +96,10 @@ export class RedisProjectionTx implements ProjectionTx {
     if (fence) return this.commitFenced(checkpointKey, position, fence);
     const multi = this.redis.multi();
     for (const [k, v] of this.values) multi.set(k, JSON.stringify(v));
-    for (const [k, score, member] of this.indexes) multi.zadd(k, score, member);
+    for (const [k, score, member] of this.indexes) {
+      if (score === null) multi.zrem(k, member);
+      else multi.zadd(k, score, member);
+    }
     multi.set(checkpointKey, position.toString());
     const results = await multi.exec();
     const failed = results?.find(([err]) => err);
@@ -104,7 +116,7 @@ export class RedisProjectionTx implements ProjectionTx {
     }
     for (const [k, score, member] of this.indexes) {
       keys.push(k);
-      args.push(String(score), member);
+      args.push(score === null ? '-' : String(score), member);
     }
     keys.push(checkpointKey);
     args.push(position.toString());

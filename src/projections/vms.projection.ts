@@ -15,6 +15,7 @@ import { hostIdOf, volumeIdOf } from '../domain/streams.js';
 import { isVolumeEventType, type VolumeEvent } from '../domain/volume/volume.events.js';
 import { applyVolumeOperation } from './volume-operation.js';
 import type { HostEvacuationStarted } from '../domain/host/host.events.js';
+import { updateLiveIndexes } from './vm-live-indexes.js';
 
 /**
  * VMs and their operations. The VM view is the decider's own state folded by
@@ -80,6 +81,7 @@ export class VmsProjection implements Projection {
       tx.index(this.keys.vmIndex(), Number(e.position), vmId);
       tx.index(this.keys.vmsByProject(vmProject(after)), Number(e.position), vmId);
     }
+    await updateLiveIndexes(this.keys, vmId, Number(e.position), before, after, !prev, tx);
     await this.applyOperation(vmId, vmProject(after), event, e, before.pending, after.pending, tx, after.hostId);
   }
 

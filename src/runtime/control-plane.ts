@@ -1,5 +1,6 @@
 import { deploymentConsoleChannels, QueueConsoleHosts } from './console-hosts.js';
 import type { Redis } from 'ioredis';
+import { redisAggregateSnapshots } from './aggregate-snapshots.adapter.js';
 import type { ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/config.js';
@@ -92,7 +93,10 @@ export class ControlPlane {
     const tokens = resolveTokens(config, log);
     const store = meteredStore(createEventStore(config.eventStoreUrl, { dataDir: config.dataDir }), deps.metrics);
     await store.init();
-    const aggregates = new AggregateLoader(store);
+    // Snapshots in Redis for cold loads (a restart, another API process): a wipe only costs full folds.
+    const aggregates = new AggregateLoader(store, {
+      snapshots: redisAggregateSnapshots(redis, config.redisPrefix, config.snapshotEvery),
+    });
     const sealer = new Sealer(store, {
       keyFile: config.sealKeyFile,
       witnessFile: config.sealWitnessFile,

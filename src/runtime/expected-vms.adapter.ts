@@ -23,6 +23,9 @@ function expected(rec: VmRecord | undefined, hostId: string): ExpectedVm | undef
 export function expectedVmsFromReadModels(readModels: ReadModels): ExpectedVms {
   return {
     async onHost(hostId) {
+      // The host's live index when the read model has one: a sweep reads the VMs there now, not every VM ever created.
+      const live = await readModels.liveVmsOnHost(hostId);
+      if (live) return live.map((r) => expected(r, hostId)).filter((vm): vm is ExpectedVm => vm !== undefined);
       const out: ExpectedVm[] = [];
       for (let cursor = 0; ;) {
         const page = await readModels.listVms(cursor, 500);

@@ -111,7 +111,7 @@ export class ProjectsService {
 
   private async usage(name: string): Promise<{ usage: Usage; diskUsage: DiskUsage }> {
     let usage = emptyUsage();
-    for (const r of await this.readModels.vmsOfProject(name)) {
+    for (const r of await this.readModels.liveVmsOfProject(name)) {
       if (countsAgainstQuota(r.state) && r.state.spec) usage = addFootprint(usage, r.state.spec);
     }
     let volumes = 0;
