@@ -21,13 +21,13 @@ import {
   CLOCK,
   EVENT_STORE,
   METRICS,
-  PROJECTIONS,
   READ_MODELS,
   type Clock,
   type HttpMetrics,
   type OperationAbortPort,
-  type ProjectionControl,
+  READ_YOUR_WRITES,
 } from '../../http/tokens.js';
+import type { ReadYourWrites } from '../../http/read-your-writes.js';
 import type { Principal } from '../../http/auth/roles.js';
 import { hostDecider } from '../../domain/host/host.decider.js';
 import type { HostState } from '../../domain/host/host.state.js';
@@ -49,6 +49,8 @@ import { claimForCreate, releaseClaims } from '../../application/volume-claims.j
 export interface Accepted {
   operationId: string;
   vmId: string;
+  /** The VM's revision after the command: the 202's ETag (not part of the body). */
+  revision?: bigint;
 }
 
 export interface CommandContext {
@@ -66,14 +68,18 @@ export class VmsService {
     @Inject(AGGREGATES) private readonly aggregates: AggregateLoader,
     @Inject(READ_MODELS) private readonly readModels: ReadModels,
     @Inject(CAPABILITIES) private readonly capabilities: Capabilities,
-    @Inject(PROJECTIONS) private readonly projections: ProjectionControl,
+    @Inject(READ_YOUR_WRITES) private readonly ryw: ReadYourWrites,
     @Inject(METRICS) private readonly metrics: HttpMetrics,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ABORTS) private readonly aborts: OperationAbortPort,
     private readonly placement: VmPlacement,
   ) {}
 
-  /** Runs one command against a VM stream, records metrics, and waits for the read models to include it. */
+  /**
+   * Runs one command against a VM stream and records metrics. The 202 goes out once the
+   * events are durable: reads that could show them wait for the read model instead
+   * (read-your-writes.ts), so a lagging projection no longer delays every command.
+   */
   private async run(vmId: string, cmd: OpCommand, ctx: CommandContext): Promise<HandleResult<VmState>> {
     const t0 = performance.now();
     try {
@@ -97,9 +103,7 @@ export class VmsService {
         if (e.type === 'VmOperationFailed' && data.cancelled && data.operationId)
           await this.aborts.abort(data.operationId);
       }
-      const last = result.events[result.events.length - 1];
-      // Only this VM's record has to show the command, not every event appended before it.
-      if (last) await this.projections.waitForEvent(last, 3000, ['vms']);
+      this.ryw.wrote(ctx.principal.id, result.events);
       return result;
     } catch (err) {
       this.metrics.observeCommand(cmd.type, performance.now() - t0, false);
@@ -211,6 +215,7 @@ export class VmsService {
       : undefined;
     const pinned = claimed?.hostId ?? body.hostId;
     const { vcpus, memoryMiB, diskGiB } = body;
+    let revision: bigint | undefined;
     try {
       await admitVm(this.aggregates, this.readModels, project, vmId, { vcpus, memoryMiB, diskGiB }, meta, () =>
         this.clock.now(),
@@ -227,7 +232,7 @@ export class VmsService {
       const nics = await allocateNics(this.aggregates, vmId, project, networkIds, ctx.principal.id, operationId, () =>
         this.clock.now(),
       );
-      await this.run(
+      ({ revision } = await this.run(
         vmId,
         {
           type: 'CreateVm',
@@ -254,7 +259,7 @@ export class VmsService {
         ctx,
       ).catch((err: unknown) =>
         releaseUnlessRecorded(this.aggregates, vmId, networkIds, ctx.principal.id, operationId, err),
-      );
+      ));
     } catch (err) {
       // Refused after the claims (quota, placement group, addresses, a race): the volumes are free again.
       if (claimed) {
@@ -263,7 +268,7 @@ export class VmsService {
       }
       throw err;
     }
-    return { operationId, vmId };
+    return { operationId, vmId, revision };
   }
 
   /**
@@ -292,8 +297,8 @@ export class VmsService {
     const state = await this.vmState(vmId, ctx.principal);
     const { capabilities } = await this.capabilitiesOf(state.hostId);
     const operationId = randomUUID();
-    await this.run(vmId, await build(operationId, capabilities, state), ctx);
-    return { operationId, vmId };
+    const { revision } = await this.run(vmId, await build(operationId, capabilities, state), ctx);
+    return { operationId, vmId, revision };
   }
 
   /** Without targetHostId placement picks (an active host of the same driver with room, most free memory, keeping the VM's hostSelector and group). */
@@ -337,12 +342,13 @@ export class VmsService {
   }
 
   /** PATCH {restartPolicy}: recorded at once (VmRestartPolicyChanged), in any state; If-Match as for a resize. */
-  async setRestartPolicy(vmId: string, policy: RestartPolicy, ctx: CommandContext): Promise<void> {
+  async setRestartPolicy(vmId: string, policy: RestartPolicy, ctx: CommandContext): Promise<bigint | undefined> {
     const { state, revision } = await this.aggregates.load(vmDecider, vmStream(vmId));
     if (!state.exists || !mayUse(ctx.principal, vmProject(state))) throw new NotFoundException(`VM ${vmId} not found`);
     if (ctx.ifMatch !== undefined && ctx.ifMatch !== revision) throw new PreconditionFailedError(ctx.ifMatch, revision);
     const operationId = randomUUID();
-    await this.run(vmId, { type: 'SetRestartPolicy', operationId, policy, by: ctx.principal.id }, ctx);
+    return (await this.run(vmId, { type: 'SetRestartPolicy', operationId, policy, by: ctx.principal.id }, ctx))
+      .revision;
   }
 
   /**
@@ -354,7 +360,7 @@ export class VmsService {
     vmId: string,
     size: { vcpus?: number; memoryMiB?: number; diskGiB?: number },
     ctx: CommandContext,
-  ): Promise<{ operationId: string; vmId: string; changed: boolean }> {
+  ): Promise<Accepted & { changed: boolean }> {
     const { state, revision } = await this.aggregates.load(vmDecider, vmStream(vmId));
     // Another project's VM reads as a missing one, before anything about the request is judged.
     if (!state.exists || !mayUse(ctx.principal, vmProject(state))) throw new NotFoundException(`VM ${vmId} not found`);
@@ -409,23 +415,31 @@ export class VmsService {
         () => this.clock.now(),
       );
     await reserve(resized.data.vcpus, resized.data.memoryMiB);
+    let after: bigint | undefined;
     try {
-      await this.run(vmId, cmd, ctx);
+      after = (await this.run(vmId, cmd, ctx)).revision;
     } catch (err) {
       await reserve(old.vcpus, old.memoryMiB).catch(() => undefined);
       throw err;
     }
-    return { operationId, vmId, changed: true };
+    return { operationId, vmId, revision: after, changed: true };
   }
 
   /**
-   * Read model first; the log when the read model does not have it (yet). With a
+   * Read model first; the log when the read model does not have it (yet). A record behind
+   * a command this process accepted for the VM waits for the projection (read-your-writes);
+   * past that deadline the log answers, which always shows it. With a
    * point in time, the stream is folded up to it: `at` takes every event recorded
    * at or before that instant, `revision` every event up to and including it.
    */
   async view(vmId: string, principal: Principal, point?: PointInTime): Promise<VmView> {
     if (!point) {
-      const rec = await this.readModels.getVm(vmId);
+      let rec = await this.readModels.getVm(vmId);
+      const mine = this.ryw.lastWrite(vmStream(vmId));
+      if (mine && !(rec && BigInt(rec.revision) >= mine.revision)) {
+        const shown = await this.ryw.stream(vmStream(vmId), rec ? BigInt(rec.revision) : undefined);
+        rec = shown ? await this.readModels.getVm(vmId) : undefined;
+      }
       if (rec && !mayUse(principal, vmProject(rec.state))) throw new NotFoundException(`VM ${vmId} not found`);
       if (rec) return toVmView(rec.state, rec.revision, rec.createdAt, rec.updatedAt);
     }
