@@ -118,8 +118,10 @@ export class VmsService {
 
   /** Every registered host that was not removed, as its stream says now. */
   async hostStates(): Promise<HostState[]> {
-    const recs = await this.readModels.listHosts();
-    const states = await Promise.all(recs.map((r) => this.hostState(r.state.id ?? '')));
+    // Ids only: each create checks sizes against the hosts' states (cached, revision-checked), and parsing
+    // every host record (all its allocations) per create would grow with the fleet.
+    const ids = await this.readModels.hostIds();
+    const states = await Promise.all(ids.map((id) => this.hostState(id)));
     return states.filter((h) => h.exists && !h.removed);
   }
 
