@@ -101,6 +101,21 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     const started = performance.now();
     const deadline = started + seconds * 1000;
     const sampler = setInterval(() => rss.push([Math.round((performance.now() - started) / 1000), srv.rssMiB()]), 1000);
+    // The vms read model's lag in ms: /health's head and lag every 250 ms; a head is "applied" at the first sample
+    // whose applied position reaches it (so the resolution is the sampling interval).
+    const lagSamples: Array<{ t: number; head: bigint; applied: bigint }> = [];
+    const lagSampler = setInterval(() => {
+      void call(admin, 'GET', '/health').then(
+        (r) => {
+          const sub = ((r.body.info ?? r.body.error) as Json | undefined)?.subscriptions as Json | undefined;
+          const vmsLag = (sub?.lag as Json | undefined)?.vms;
+          if (typeof sub?.head !== 'string' || typeof vmsLag !== 'string') return;
+          const head = BigInt(sub.head);
+          lagSamples.push({ t: performance.now(), head, applied: head - BigInt(vmsLag) });
+        },
+        () => undefined,
+      );
+    }, 250);
     let seq = 0;
     const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
@@ -178,6 +193,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
       }),
     );
     clearInterval(sampler);
+    clearInterval(lagSampler);
     const wallMs = performance.now() - started;
     rss.push([Math.round(wallMs / 1000), srv.rssMiB()]);
 
@@ -211,6 +227,12 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
       for (const d of r.body.items as Json[]) if (d.managed && !live.has(d.vmId as string)) orphans++;
     }
 
+    const lagMs: number[] = [];
+    for (const [i, a] of lagSamples.entries()) {
+      const reached = lagSamples.slice(i).find((b) => b.applied >= a.head);
+      if (reached) lagMs.push(reached.t - a.t);
+    }
+    const lag = summarize(lagMs, wallMs);
     const reads = summarize(readMs, wallMs);
     const commands = summarize(commandMs, wallMs);
     const all = summarize([...readMs, ...commandMs], wallMs);
@@ -223,6 +245,9 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     );
     console.log(`load: reads    n=${reads.n} p50=${f(reads.p50)} ms p99=${f(reads.p99)} ms`);
     console.log(`load: commands n=${commands.n} p50=${f(commands.p50)} ms p99=${f(commands.p99)} ms`);
+    console.log(
+      `load: projection lag (vms) p50=${f(lag.p50)} ms p99=${f(lag.p99)} ms (${lag.n} samples of /health, every 250 ms)`,
+    );
     console.log(`load: server RSS MiB ${rss.map(([s, m]) => `${s}s:${m}`).join(' ')}`);
 
     if (otherErrors) problems.push(`${otherErrors} answers other than 2xx/409/429, e.g.`, ...unexpected);
@@ -245,7 +270,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
       orphans,
       notes:
         `${f(all.perSecond)} req/s p50=${f(all.p50)} ms p99=${f(all.p99)} ms; ` +
-        `409=${statuses[409] ?? 0} 429=${statuses[429] ?? 0} 404(deleted VM)=${gone} 404(op not yet projected)=${staleAges.length} 503(read model behind)=${behind} other errors=${otherErrors}; ` +
+        `projection lag p99=${f(lag.p99)} ms; 409=${statuses[409] ?? 0} 429=${statuses[429] ?? 0} 404(deleted VM)=${gone} 404(op not yet projected)=${staleAges.length} 503(read model behind)=${behind} other errors=${otherErrors}; ` +
         `RSS ${rssStart}→${rssMid}→${rssEnd} MiB`,
       problems,
     };

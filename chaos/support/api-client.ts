@@ -2,6 +2,8 @@
 export interface ApiResponse {
   status: number;
   body: Record<string, unknown>;
+  /** The ETag header when the answer has one (a VM's revision: reads, and VM commands' 202). */
+  etag?: string;
 }
 
 export class ApiClient {
@@ -28,7 +30,8 @@ export class ApiClient {
       } catch {
         parsed = { text };
       }
-      return { status: res.status, body: parsed };
+      const etag = res.headers.get('etag');
+      return { status: res.status, body: parsed, ...(etag ? { etag } : {}) };
     } catch (err) {
       // Connection refused or timed out: status 0, so a caller can tell "no answer" from an HTTP error.
       return { status: 0, body: { message: err instanceof Error ? err.message : String(err) } };

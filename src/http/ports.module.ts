@@ -1,5 +1,6 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { FleetHistory } from '../projections/fleet-history.js';
+import { ReadYourWrites } from './read-your-writes.js';
 import {
   AGGREGATES,
   CAPABILITIES,
@@ -17,6 +18,7 @@ import {
   READ_MODELS,
   SEAL_AUDIT,
   FLEET_HISTORY,
+  READ_YOUR_WRITES,
   STATUS,
   type HttpPorts,
 } from './tokens.js';
@@ -45,6 +47,12 @@ export class PortsModule {
       { provide: STATUS, useValue: ports.status },
       // Built here, not in the runtime: it needs only the store, and its checkpoints live as long as the app.
       { provide: FLEET_HISTORY, useValue: new FleetHistory(ports.store) },
+      // One per app, i.e. per process: what this process accepted, for its own reads. Reads wait at most
+      // READ_MODEL_WAIT_MS (3 s at most: the deadline the 202 itself used to wait) for a write.
+      {
+        provide: READ_YOUR_WRITES,
+        useValue: new ReadYourWrites(ports.projections, Math.min(3000, ports.config.readModelWaitMs)),
+      },
     ];
     return { module: PortsModule, providers, exports: providers.map((p) => p.provide) };
   }

@@ -40,6 +40,8 @@ export const AGGREGATES = Symbol('virtledger.aggregates');
 export const SEAL_AUDIT = Symbol('virtledger.sealAudit');
 /** The fleet at any point of the log (projections/fleet-history.ts), one per process. */
 export const FLEET_HISTORY = Symbol('virtledger.fleetHistory');
+/** What this process accepted, for reads that could show it (http/read-your-writes.ts), one per process. */
+export const READ_YOUR_WRITES = Symbol('virtledger.readYourWrites');
 
 /** Delivers a cancel to whichever worker runs the operation's job (aborting its driver call). */
 export interface OperationAbortPort {
@@ -80,7 +82,11 @@ export interface ProjectionControl {
    * Read-your-writes for one command: true once every named projection applied the
    * command's own stream up to its last event (not the whole log before it).
    */
-  waitForEvent(event: RecordedEvent, timeoutMs: number, names: string[]): Promise<boolean>;
+  waitForEvent(
+    event: Pick<RecordedEvent, 'streamId' | 'revision' | 'position'>,
+    timeoutMs: number,
+    names: string[],
+  ): Promise<boolean>;
   /** Resolves on the next event projection `name` applies that matches, or after timeoutMs. */
   nextApplied(name: string, match: (e: RecordedEvent) => boolean, timeoutMs: number): Promise<void>;
   startRebuild(name: string, principal: string, opts: RebuildOptions): Promise<{ operationId: string }>;

@@ -44,6 +44,8 @@ export class MemoryFold implements ProjectionTx {
   private flushed = false;
   private readonly dirtyValues = new Set<string>();
   private readonly dirtyMembers = new Map<string, Map<string, number>>();
+  /** Members removed since the last flush (a ZREM each at the next one). */
+  private readonly removedMembers = new Map<string, Set<string>>();
   private members = 0;
   private sets = 0;
   private avgJsonBytes = 256;
@@ -77,6 +79,23 @@ export class MemoryFold implements ProjectionTx {
     let dirty = this.dirtyMembers.get(key);
     if (!dirty) this.dirtyMembers.set(key, (dirty = new Map()));
     dirty.set(member, score);
+    this.removedMembers.get(key)?.delete(member);
+  }
+
+  /** A member leaves its index (a deleted VM leaves the live indexes); an index left empty is no index at all. */
+  unindex(key: string, member: string): void {
+    const zset = this.zsets.get(key);
+    const before = zset?.get(member);
+    if (!zset || before === undefined) return;
+    this.undoMembers.push([key, member, before]);
+    zset.delete(member);
+    this.members--;
+    if (zset.size === 0) this.zsets.delete(key);
+    if (!this.flushed) return;
+    this.dirtyMembers.get(key)?.delete(member);
+    let removed = this.removedMembers.get(key);
+    if (!removed) this.removedMembers.set(key, (removed = new Set()));
+    removed.add(member);
   }
 
   /** Starts remembering what the next event's writes replace, so rollback() can forget them alone (a poison event). */
@@ -93,10 +112,10 @@ export class MemoryFold implements ProjectionTx {
       } else this.values.set(key, previous);
     }
     for (const [key, member, previous] of this.undoMembers.reverse()) {
-      const zset = this.zsets.get(key);
-      if (!zset) continue;
+      let zset = this.zsets.get(key);
       const dirty = this.dirtyMembers.get(key);
       if (previous === undefined) {
+        if (!zset) continue;
         zset.delete(member);
         dirty?.delete(member);
         this.members--;
@@ -104,8 +123,16 @@ export class MemoryFold implements ProjectionTx {
         if (zset.size === 0) this.zsets.delete(key);
         if (dirty?.size === 0) this.dirtyMembers.delete(key);
       } else {
+        // Put back what the event indexed over or removed (an unindex may have emptied the index).
+        if (!zset) this.zsets.set(key, (zset = new Map()));
+        if (!zset.has(member)) this.members++;
         zset.set(member, previous);
-        dirty?.set(member, previous);
+        this.removedMembers.get(key)?.delete(member);
+        if (this.flushed) {
+          let d = dirty;
+          if (!d) this.dirtyMembers.set(key, (d = new Map()));
+          d.set(member, previous);
+        }
       }
     }
     this.undo.length = 0;
@@ -171,11 +198,18 @@ export class MemoryFold implements ProjectionTx {
       if (args.length) await queue((p) => p.zadd(key, ...args));
       written++;
     }
+    for (const [key, members] of this.removedMembers) {
+      if (members.size === 0) continue;
+      const gone = [...members];
+      await queue((p) => p.zrem(key, ...gone));
+      written++;
+    }
     await queue((p) => p.set(checkpointKey, position.toString()));
     await send();
     this.flushed = true;
     this.dirtyValues.clear();
     this.dirtyMembers.clear();
+    this.removedMembers.clear();
     return written;
   }
 

@@ -106,6 +106,11 @@ export class ReadModels {
     return this.getJson<HostRecord>(this.keys.host(id));
   }
 
+  /** Every registered host's id, without reading the records (a host's record carries all its allocations). */
+  hostIds(): Promise<string[]> {
+    return this.redis.zrange(this.keys.hostIndex(), 0, -1);
+  }
+
   async listHosts(): Promise<HostRecord[]> {
     const ids = await this.redis.zrange(this.keys.hostIndex(), 0, -1);
     return this.many<HostRecord>(ids.map(this.keys.host));

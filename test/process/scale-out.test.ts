@@ -45,6 +45,13 @@ function bootCounts(storageDir: string): Map<string, number> {
 
 const vm = (name: string, hostId: string) => ({ name, vcpus: 1, memoryMiB: 64, diskGiB: 1, hostId });
 
+/** The revision an answer's ETag names ("7" → 7n); fails when it has none. */
+function revisionOf(r: { etag?: string }): bigint {
+  const m = /^"(\d+)"$/.exec(r.etag ?? '');
+  assert.ok(m, `an ETag "<revision>": ${r.etag}`);
+  return BigInt(m[1]!);
+}
+
 describe('scale out: three API processes on one PostgreSQL and one Redis', { skip }, () => {
   let fleet: ApiFleet;
   let storeUrl: string;
@@ -103,8 +110,16 @@ describe('scale out: three API processes on one PostgreSQL and one Redis', { ski
     const read = await m.client.get(`/v1/vms/${vmId}`);
     assert.equal(read.status, 200, `read-your-writes on api${m.index}: ${JSON.stringify(read.body)}`);
     assert.equal(read.body.name, name);
+    assert.ok(revisionOf(read) >= revisionOf(r), `api${m.index}: GET ETag ${read.etag} >= the 202's ${r.etag}`);
     const op = await m.client.get(`/v1/operations/${opId}`);
     assert.equal(op.status, 200, `the operation read back on api${m.index}: ${JSON.stringify(op.body)}`);
+    // The list has no log to fall back on: on a standby it waits for the owner's checkpoint to pass the create.
+    const listed = await m.client.get(`/v1/vms?name=${name}`);
+    assert.deepEqual(
+      (listed.body.items as Array<{ id: string }>).map((v) => v.id),
+      [vmId],
+      `the list on api${m.index} has the VM just created there`,
+    );
     ops.ops.set(opId, { id: opId, vmId, what: `create ${name} on api${m.index}` });
     return vmId;
   }
@@ -120,8 +135,21 @@ describe('scale out: three API processes on one PostgreSQL and one Redis', { ski
       const owner = /^virtledger_control_plane_owner (\d)$/m.exec(await res.text())?.[1];
       assert.equal(owner, lease?.owner ? '1' : '0', `api${member.index} /metrics`);
     }
-    for (const m of fleet.members) await createAndReadBack(m, `ryw-${m.index}`);
+    const created = [];
+    for (const m of fleet.members) created.push(await createAndReadBack(m, `ryw-${m.index}`));
     await settle(60_000);
+    // Commands on a running VM, then a read through the same process: it shows the revision of each 202
+    // (pause, then resume: the VM ends as it was, and no boot is added to the count the next test checks).
+    for (const verb of ['pause', 'resume']) {
+      for (const [i, m] of fleet.members.entries()) {
+        const r = await new Operations(m.client).send('POST', `/v1/vms/${created[i]!}/${verb}`, {});
+        assert.equal(r.status, 202, `${verb} on api${m.index}: ${JSON.stringify(r.body)}`);
+        ops.ops.set(r.body.operationId as string, { id: r.body.operationId as string, vmId: created[i]!, what: verb });
+        const read = await m.client.get(`/v1/vms/${created[i]!}`);
+        assert.ok(revisionOf(read) >= revisionOf(r), `api${m.index}: GET ETag ${read.etag} >= the 202's ${r.etag}`);
+      }
+      await settle(60_000);
+    }
   });
 
   test('kill -9 the owner: another takes over within the lease TTL, commands complete through the others, each once', async () => {

@@ -3,7 +3,11 @@ import { ApiOperation, ApiQuery, ApiResponse, type HeadersObject } from '@nestjs
 import { AcceptedResponse } from './accepted.response.js';
 
 /** A command: answers 202 with the operation to follow, also named by `Location`. */
-export function ApiCommand(summary: string, description?: string): MethodDecorator & ClassDecorator {
+export function ApiCommand(
+  summary: string,
+  description?: string,
+  extraHeaders: HeadersObject = {},
+): MethodDecorator & ClassDecorator {
   return applyDecorators(
     HttpCode(202),
     ApiOperation({ summary, ...(description ? { description } : {}) }),
@@ -13,9 +17,21 @@ export function ApiCommand(summary: string, description?: string): MethodDecorat
       type: AcceptedResponse,
       headers: {
         Location: { description: 'The operation: /v1/operations/{operationId}', schema: { type: 'string' } },
+        ...extraHeaders,
       },
     }),
   );
+}
+
+/** A command on one VM: its 202 also names the VM's revision after the command. */
+export function ApiVmCommand(summary: string, description?: string): MethodDecorator & ClassDecorator {
+  return ApiCommand(summary, description, {
+    ETag: {
+      description:
+        'The VM\'s revision after the command, quoted (e.g. "3"): GET /v1/vms/{id} answers it or later; If-Match for the next command',
+      schema: { type: 'string' },
+    },
+  });
 }
 
 /** A read (or a non-command answer): its summary, its typed body and the headers it sets. */

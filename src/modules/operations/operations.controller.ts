@@ -17,7 +17,15 @@ import { parseCursor, parseLimit, parseWaitMs } from '../../http/query.js';
 import type { AppConfig } from '../../config/config.js';
 import type { EventStore } from '../../eventstore/event-store.port.js';
 import type { ReadModels } from '../../projections/read-models.js';
-import { CONFIG, EVENT_STORE, PROJECTIONS, READ_MODELS, type ProjectionControl } from '../../http/tokens.js';
+import {
+  CONFIG,
+  EVENT_STORE,
+  PROJECTIONS,
+  READ_MODELS,
+  READ_YOUR_WRITES,
+  type ProjectionControl,
+} from '../../http/tokens.js';
+import type { ReadYourWrites } from '../../http/read-your-writes.js';
 import { MUTATORS, READERS, Roles, type Principal } from '../../http/auth/roles.js';
 import { OperationCancel } from './operation-cancel.js';
 import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
@@ -38,6 +46,7 @@ export class OperationsController {
     @Inject(PROJECTIONS) private readonly projections: ProjectionControl,
     @Inject(CONFIG) private readonly config: AppConfig,
     private readonly canceller: OperationCancel,
+    @Inject(READ_YOUR_WRITES) private readonly ryw: ReadYourWrites,
   ) {}
 
   /**
@@ -110,8 +119,11 @@ export class OperationsController {
     // Another project's operation reads exactly as a missing one, waits included.
     const visible = async (op: OperationView | undefined) =>
       op && (await operationVisible(p, op, this.readModels)) ? op : undefined;
+    // A command this process accepted shows in its operation before this answers (read-your-writes).
+    const shown = await this.ryw.operation(id);
     let op =
-      (await visible(await this.readModels.getOperation(id))) ?? (await visible(await this.afterCatchUp(id, res)));
+      (await visible(await this.readModels.getOperation(id))) ??
+      (await visible(shown ? await this.afterCatchUp(id, res) : this.behind(id, res, this.ryw.waitMs)));
     while (waitMs > 0 && (!op || !DONE.has(op.status)) && Date.now() < deadline) {
       await this.nextChange(deadline - Date.now(), op?.vmId);
       op = await visible(await this.readModels.getOperation(id));
@@ -133,14 +145,17 @@ export class OperationsController {
     const waitMs = this.config.readModelWaitMs;
     if (!(await this.projections.waitFor(head, waitMs, ['vms']))) {
       const op = await this.readModels.getOperation(id);
-      if (op) return op;
-      // Behind the log there is no telling "not yet" from "never": a 404 here could be false.
-      res.setHeader('Retry-After', '1');
-      throw new ServiceUnavailableException(
-        `operation ${id} is not in the read model, which has not caught up with the log within ${waitMs} ms; retry`,
-      );
+      return op ?? this.behind(id, res, waitMs);
     }
     return this.readModels.getOperation(id);
+  }
+
+  /** Behind the log there is no telling "not yet" from "never": a 404 here could be false. */
+  private behind(id: string, res: Response, waitMs: number): never {
+    res.setHeader('Retry-After', '1');
+    throw new ServiceUnavailableException(
+      `operation ${id} is not in the read model, which has not caught up with the log within ${waitMs} ms; retry`,
+    );
   }
 
   /** A running rebuild's events-done/total changes per batch, so it is kept beside the view, not in the log. */

@@ -5,7 +5,8 @@ import { vmStream } from '../../domain/streams.js';
 import { StreamNotFoundError } from '../../eventstore/errors.js';
 import type { EventStore, RecordedEvent } from '../../eventstore/event-store.port.js';
 import type { ReadModels } from '../../projections/read-models.js';
-import { EVENT_STORE, READ_MODELS } from '../../http/tokens.js';
+import { EVENT_STORE, READ_MODELS, READ_YOUR_WRITES } from '../../http/tokens.js';
+import type { ReadYourWrites } from '../../http/read-your-writes.js';
 import type { Principal } from '../../http/auth/roles.js';
 import { badField, type DiffRange } from '../../http/as-of.query.js';
 import { countAt, describePoint, type PointInTime } from '../../http/point-in-time.js';
@@ -20,16 +21,24 @@ export class VmHistoryService {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(READ_MODELS) private readonly readModels: ReadModels,
+    @Inject(READ_YOUR_WRITES) private readonly ryw: ReadYourWrites,
   ) {}
 
   /**
-   * Read model first; the log when the read model does not have it (yet). With a
+   * Read model first; the log when the read model does not have it (yet). A record behind
+   * a command this process accepted for the VM waits for the projection (read-your-writes);
+   * past that deadline the log answers, which always shows it. With a
    * point in time, the stream is folded up to it: `at` takes every event recorded
    * at or before that instant, `revision` every event up to and including it.
    */
   async view(vmId: string, principal: Principal, point?: PointInTime): Promise<VmView> {
     if (!point) {
-      const rec = await this.readModels.getVm(vmId);
+      let rec = await this.readModels.getVm(vmId);
+      const mine = this.ryw.lastWrite(vmStream(vmId));
+      if (mine && !(rec && BigInt(rec.revision) >= mine.revision)) {
+        const shown = await this.ryw.stream(vmStream(vmId), rec ? BigInt(rec.revision) : undefined);
+        rec = shown ? await this.readModels.getVm(vmId) : undefined;
+      }
       if (rec && !mayUse(principal, vmProject(rec.state))) throw new NotFoundException(`VM ${vmId} not found`);
       if (rec) return toVmView(rec.state, rec.revision, rec.createdAt, rec.updatedAt);
     }

@@ -13,7 +13,7 @@ import type { VmCommand } from '../../domain/vm/vm.commands.js';
 import { vmDecider } from '../../domain/vm/vm.decider.js';
 import { vmProject } from '../../domain/vm/vm.state.js';
 import type { RestartPolicy, VmSize } from '../../domain/vm/vm.types.js';
-import { VmsService, type CommandContext } from './vms.service.js';
+import { VmsService, type Accepted, type CommandContext } from './vms.service.js';
 
 /**
  * PATCH /v1/vms/{id}: size and restart policy. A resize is decided on the VM first without
@@ -34,19 +34,20 @@ export class VmResizeService {
   ) {}
 
   /** PATCH {restartPolicy}: recorded at once (VmRestartPolicyChanged), in any state; If-Match as for a resize. */
-  async setRestartPolicy(vmId: string, policy: RestartPolicy, ctx: CommandContext): Promise<void> {
+  async setRestartPolicy(vmId: string, policy: RestartPolicy, ctx: CommandContext): Promise<bigint | undefined> {
     const { state, revision } = await this.aggregates.load(vmDecider, vmStream(vmId));
     if (!state.exists || !mayUse(ctx.principal, vmProject(state))) throw new NotFoundException(`VM ${vmId} not found`);
     if (ctx.ifMatch !== undefined && ctx.ifMatch !== revision) throw new PreconditionFailedError(ctx.ifMatch, revision);
     const operationId = randomUUID();
-    await this.vms.run(vmId, { type: 'SetRestartPolicy', operationId, policy, by: ctx.principal.id }, ctx);
+    return (await this.vms.run(vmId, { type: 'SetRestartPolicy', operationId, policy, by: ctx.principal.id }, ctx))
+      .revision;
   }
 
   async resize(
     vmId: string,
     size: { vcpus?: number; memoryMiB?: number; diskGiB?: number },
     ctx: CommandContext,
-  ): Promise<{ operationId: string; vmId: string; changed: boolean }> {
+  ): Promise<Accepted & { changed: boolean }> {
     const { state, revision } = await this.aggregates.load(vmDecider, vmStream(vmId));
     // Another project's VM reads as a missing one, before anything about the request is judged.
     if (!state.exists || !mayUse(ctx.principal, vmProject(state))) throw new NotFoundException(`VM ${vmId} not found`);
@@ -114,12 +115,13 @@ export class VmResizeService {
     if (decided.type === 'VmResizeStarted')
       await reserve(Math.max(old.vcpus, to.vcpus), Math.max(old.memoryMiB, to.memoryMiB));
     else await reserve(to.vcpus, to.memoryMiB);
+    let after: bigint | undefined;
     try {
-      await this.vms.run(vmId, cmd, ctx);
+      after = (await this.vms.run(vmId, cmd, ctx)).revision;
     } catch (err) {
       await reserve(old.vcpus, old.memoryMiB).catch(() => undefined);
       throw err;
     }
-    return { operationId, vmId, changed: true };
+    return { operationId, vmId, revision: after, changed: true };
   }
 }

@@ -24,7 +24,7 @@ import { parseRevisionNumber, REVISION_HINT } from '../../http/point-in-time.js'
 import { CreateVmDto } from './dto/create-vm.dto.js';
 import { MigrationDto } from './dto/migration.dto.js';
 import { REASON_DOC, ReasonDto } from '../../http/reason.dto.js';
-import { ApiAnswer, ApiCommand, ApiPage, ETAG_HEADER } from '../../http/openapi/decorators.js';
+import { ApiAnswer, ApiPage, ApiVmCommand, ETAG_HEADER } from '../../http/openapi/decorators.js';
 import { SnapshotPage, VmPage, VmResponse } from './dto/vm.response.js';
 import { VmDiffResponse } from './dto/vm-diff.response.js';
 import { ResizeVmDto } from './dto/resize-vm.dto.js';
@@ -40,7 +40,8 @@ import { VmsService, type Accepted, type CommandContext } from './vms.service.js
 import { VmResizeService } from './vm-resize.service.js';
 import { VmHistoryService } from './vm-history.service.js';
 import { NAME_PATTERN } from '../../domain/patterns.js';
-import { FLEET_HISTORY, READ_MODELS } from '../../http/tokens.js';
+import { FLEET_HISTORY, READ_MODELS, READ_YOUR_WRITES } from '../../http/tokens.js';
+import type { ReadYourWrites } from '../../http/read-your-writes.js';
 import { FLEET_AT_DOC, fleetAt, parseFleetAt } from '../../http/fleet-point.js';
 import type { FleetHistory } from '../../projections/fleet-history.js';
 import { vmListAt } from './vms-at.js';
@@ -51,9 +52,11 @@ const uuid = new ParseUUIDPipe({
   exceptionFactory: () => new NotFoundException('VM not found: the id is not a VM id'),
 });
 
+/** 202 + Location; the ETag is the VM's revision after the command (what GET /v1/vms/{id} shows once it is in). */
 function accepted(res: Response, a: Accepted): Accepted {
   res.status(202).location(`/v1/operations/${a.operationId}`);
-  return a;
+  if (a.revision !== undefined) res.setHeader('ETag', `"${a.revision}"`);
+  return { operationId: a.operationId, vmId: a.vmId };
 }
 
 function snapshotName(name: string): string {
@@ -72,6 +75,7 @@ export class VmsController {
     private readonly history: VmHistoryService,
     @Inject(READ_MODELS) private readonly readModels: ReadModels,
     @Inject(FLEET_HISTORY) private readonly fleet: FleetHistory,
+    @Inject(READ_YOUR_WRITES) private readonly ryw: ReadYourWrites,
   ) {}
 
   private ctx(principal: Principal, reason: string | undefined, ifMatch?: string): CommandContext {
@@ -82,7 +86,7 @@ export class VmsController {
     };
   }
 
-  @ApiCommand('Create a VM', 'Placement picks a host unless hostId is given; the VM starts unless start is false')
+  @ApiVmCommand('Create a VM', 'Placement picks a host unless hostId is given; the VM starts unless start is false')
   @Post()
   @Roles(...MUTATORS)
   async create(@Body() body: CreateVmDto, @CurrentPrincipal() p: Principal, @Res({ passthrough: true }) res: Response) {
@@ -119,6 +123,8 @@ export class VmsController {
     // The list as it was: folded from the log from the nearest checkpoint, every VM in one page.
     const point = parseFleetAt(at);
     if (point) return vmListAt(await fleetAt(this.fleet, point), filter, visible);
+    // What this process accepted from the same principal is in the list (read-your-writes, see README).
+    await this.ryw.principal(p.id);
     const page = await this.readModels.findVms(filter, parseCursor(cursor), parseLimit(limit), visible);
     const views = page.items.map((r) => toVmView(r.state, r.revision, r.createdAt, r.updatedAt));
     return { items: await withHostNames(this.readModels, views), next: page.next };
@@ -181,7 +187,7 @@ export class VmsController {
     return this.history.why(id, p, rev);
   }
 
-  @ApiCommand('Start a VM')
+  @ApiVmCommand('Start a VM')
   @Post(':id/start')
   @Roles(...MUTATORS)
   async start(
@@ -201,7 +207,7 @@ export class VmsController {
     );
   }
 
-  @ApiCommand('Stop a VM (graceful, or forced at once)')
+  @ApiVmCommand('Stop a VM (graceful, or forced at once)')
   @Post(':id/stop')
   @Roles(...MUTATORS)
   async stop(
@@ -227,7 +233,7 @@ export class VmsController {
     );
   }
 
-  @ApiCommand('Reboot a VM')
+  @ApiVmCommand('Reboot a VM')
   @Post(':id/reboot')
   @Roles(...MUTATORS)
   async reboot(
@@ -247,7 +253,7 @@ export class VmsController {
     );
   }
 
-  @ApiCommand('Pause a VM')
+  @ApiVmCommand('Pause a VM')
   @Post(':id/pause')
   @Roles(...MUTATORS)
   async pause(
@@ -267,7 +273,7 @@ export class VmsController {
     );
   }
 
-  @ApiCommand('Resume a paused VM')
+  @ApiVmCommand('Resume a paused VM')
   @Post(':id/resume')
   @Roles(...MUTATORS)
   async resume(
@@ -287,7 +293,7 @@ export class VmsController {
     );
   }
 
-  @ApiCommand('Take a snapshot of a VM')
+  @ApiVmCommand('Take a snapshot of a VM')
   @Post(':id/snapshots')
   @Roles(...MUTATORS)
   async snapshot(
@@ -320,7 +326,7 @@ export class VmsController {
     return { items: view.snapshots, next: null };
   }
 
-  @ApiCommand('Revert a VM to a snapshot')
+  @ApiVmCommand('Revert a VM to a snapshot')
   @Post(':id/snapshots/:name/revert')
   @Roles(...MUTATORS)
   async revert(
@@ -342,7 +348,7 @@ export class VmsController {
     );
   }
 
-  @ApiCommand('Delete a snapshot')
+  @ApiVmCommand('Delete a snapshot')
   @ApiQuery({ name: 'reason', required: false, description: REASON_DOC })
   @Delete(':id/snapshots/:name')
   @Roles(...MUTATORS)
@@ -365,7 +371,7 @@ export class VmsController {
     );
   }
 
-  @ApiCommand('Migrate a VM to another host (live or cold)')
+  @ApiVmCommand('Migrate a VM to another host (live or cold)')
   @Post(':id/migrations')
   @Roles(...MUTATORS)
   async migrate(
@@ -395,7 +401,7 @@ export class VmsController {
    * 202 + operation; 200 with the VM when the size is already that.
    * `restartPolicy` alone is recorded at once (any state): 200 with the VM.
    */
-  @ApiCommand(
+  @ApiVmCommand(
     'Resize a VM (vCPUs, memory, disk grow): cold when stopped, live when running where the driver can; or change its restartPolicy',
   )
   @ApiResponse({
@@ -426,12 +432,12 @@ export class VmsController {
     const r = await this.resizer.resize(id, size, ctx);
     // The size first (it checks If-Match against the revision the client saw), then the policy.
     if (body.restartPolicy !== undefined)
-      await this.resizer.setRestartPolicy(id, body.restartPolicy, { ...ctx, ifMatch: undefined });
+      r.revision = await this.resizer.setRestartPolicy(id, body.restartPolicy, { ...ctx, ifMatch: undefined });
     if (!r.changed) return this.history.view(id, p);
-    return accepted(res, { operationId: r.operationId, vmId: r.vmId });
+    return accepted(res, r);
   }
 
-  @ApiCommand('Delete a VM and its disks')
+  @ApiVmCommand('Delete a VM and its disks')
   @ApiQuery({ name: 'reason', required: false, description: REASON_DOC })
   @Delete(':id')
   @Roles(...MUTATORS)

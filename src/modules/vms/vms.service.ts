@@ -16,13 +16,13 @@ import {
   CAPABILITIES,
   CLOCK,
   METRICS,
-  PROJECTIONS,
   READ_MODELS,
   type Clock,
   type HttpMetrics,
   type OperationAbortPort,
-  type ProjectionControl,
+  READ_YOUR_WRITES,
 } from '../../http/tokens.js';
+import type { ReadYourWrites } from '../../http/read-your-writes.js';
 import type { Principal } from '../../http/auth/roles.js';
 import { hostDecider } from '../../domain/host/host.decider.js';
 import type { HostState } from '../../domain/host/host.state.js';
@@ -45,6 +45,8 @@ import { claimForCreate, releaseClaims } from '../../application/volume-claims.j
 export interface Accepted {
   operationId: string;
   vmId: string;
+  /** The VM's revision after the command: the 202's ETag (not part of the body). */
+  revision?: bigint;
 }
 
 export interface CommandContext {
@@ -61,7 +63,7 @@ export class VmsService {
     @Inject(AGGREGATES) private readonly aggregates: AggregateLoader,
     @Inject(READ_MODELS) private readonly readModels: ReadModels,
     @Inject(CAPABILITIES) private readonly capabilities: Capabilities,
-    @Inject(PROJECTIONS) private readonly projections: ProjectionControl,
+    @Inject(READ_YOUR_WRITES) private readonly ryw: ReadYourWrites,
     @Inject(METRICS) private readonly metrics: HttpMetrics,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ABORTS) private readonly aborts: OperationAbortPort,
@@ -69,8 +71,9 @@ export class VmsService {
   ) {}
 
   /**
-   * Runs one command against a VM stream, records metrics, and waits for the read models to include
-   * it (VmResizeService runs its commands through it too).
+   * Runs one command against a VM stream and records metrics (VmResizeService runs its commands
+   * through it too). The 202 goes out once the events are durable: reads that could show them wait
+   * for the read model instead (read-your-writes.ts), so a lagging projection no longer delays every command.
    */
   async run(vmId: string, cmd: OpCommand, ctx: CommandContext): Promise<HandleResult<VmState>> {
     const t0 = performance.now();
@@ -95,9 +98,7 @@ export class VmsService {
         if (e.type === 'VmOperationFailed' && data.cancelled && data.operationId)
           await this.aborts.abort(data.operationId);
       }
-      const last = result.events[result.events.length - 1];
-      // Only this VM's record has to show the command, not every event appended before it.
-      if (last) await this.projections.waitForEvent(last, 3000, ['vms']);
+      this.ryw.wrote(ctx.principal.id, result.events);
       return result;
     } catch (err) {
       this.metrics.observeCommand(cmd.type, performance.now() - t0, false);
@@ -112,8 +113,10 @@ export class VmsService {
 
   /** Every registered host that was not removed, as its stream says now. */
   async hostStates(): Promise<HostState[]> {
-    const recs = await this.readModels.listHosts();
-    const states = await Promise.all(recs.map((r) => this.hostState(r.state.id ?? '')));
+    // Ids only: each create checks sizes against the hosts' states (cached, revision-checked), and parsing
+    // every host record (all its allocations) per create would grow with the fleet.
+    const ids = await this.readModels.hostIds();
+    const states = await Promise.all(ids.map((id) => this.hostState(id)));
     return states.filter((h) => h.exists && !h.removed);
   }
 
@@ -212,6 +215,7 @@ export class VmsService {
       : undefined;
     const pinned = claimed?.hostId ?? body.hostId;
     const { vcpus, memoryMiB, diskGiB } = body;
+    let revision: bigint | undefined;
     try {
       await admitVm(this.aggregates, this.readModels, project, vmId, { vcpus, memoryMiB, diskGiB }, meta, () =>
         this.clock.now(),
@@ -228,7 +232,7 @@ export class VmsService {
       const nics = await allocateNics(this.aggregates, vmId, project, networkIds, ctx.principal.id, operationId, () =>
         this.clock.now(),
       );
-      await this.run(
+      ({ revision } = await this.run(
         vmId,
         {
           type: 'CreateVm',
@@ -256,7 +260,7 @@ export class VmsService {
         ctx,
       ).catch((err: unknown) =>
         releaseUnlessRecorded(this.aggregates, vmId, networkIds, ctx.principal.id, operationId, err),
-      );
+      ));
     } catch (err) {
       // Refused after the claims (quota, placement group, addresses, a race): the volumes are free again.
       if (claimed) {
@@ -265,7 +269,7 @@ export class VmsService {
       }
       throw err;
     }
-    return { operationId, vmId };
+    return { operationId, vmId, revision };
   }
 
   /**
@@ -294,8 +298,8 @@ export class VmsService {
     const state = await this.vmState(vmId, ctx.principal);
     const { capabilities } = await this.capabilitiesOf(state.hostId);
     const operationId = randomUUID();
-    await this.run(vmId, await build(operationId, capabilities, state), ctx);
-    return { operationId, vmId };
+    const { revision } = await this.run(vmId, await build(operationId, capabilities, state), ctx);
+    return { operationId, vmId, revision };
   }
 
   /** Without targetHostId placement picks (an active host of the same driver with room, most free memory, keeping the VM's hostSelector and group). */

@@ -1,0 +1,62 @@
+/**
+ * The bench's creates sent from a worker thread: the client's own work (fetch,
+ * JSON) must not run on the event loop of the server it measures, as no real
+ * client does. Times are epoch milliseconds (timeOrigin + now), comparable
+ * across the two threads.
+ */
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { pool } from './stats.js';
+
+export interface CreateLoad {
+  base: string;
+  token: string;
+  n: number;
+  concurrency: number;
+  /** VM names are `${prefix}${i}`. */
+  prefix: string;
+}
+
+export interface SentCreate {
+  vmId: string;
+  /** When the POST was sent (epoch ms). */
+  sentAt: number;
+  /** POST → 202, as the client saw it. */
+  acceptMs: number;
+}
+
+const KIND = 'vl-bench-create-load';
+const epochNow = () => performance.timeOrigin + performance.now();
+
+/** Sends the creates from a worker thread; rejects on the first answer that is not a 2xx. */
+export function createsFromWorker(load: CreateLoad): Promise<SentCreate[]> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL(import.meta.url), { workerData: { kind: KIND, load } });
+    w.once('message', (m: { ok: true; sent: SentCreate[] } | { ok: false; error: string }) =>
+      m.ok ? resolve(m.sent) : reject(new Error(m.error)),
+    );
+    w.once('error', reject);
+  });
+}
+
+async function runInWorker(load: CreateLoad): Promise<SentCreate[]> {
+  const headers = { authorization: `Bearer ${load.token}`, 'content-type': 'application/json' };
+  const sent: SentCreate[] = [];
+  await pool(load.n, load.concurrency, async (i) => {
+    const body = { name: `${load.prefix}${i}`, vcpus: 1, memoryMiB: 64, diskGiB: 1 };
+    const sentAt = epochNow();
+    const res = await fetch(`${load.base}/v1/vms`, { method: 'POST', headers, body: JSON.stringify(body) });
+    const json = (await res.json()) as Record<string, unknown>;
+    const acceptMs = epochNow() - sentAt;
+    if (res.status >= 300) throw new Error(`POST /v1/vms: ${res.status} ${JSON.stringify(json)}`);
+    sent.push({ vmId: json.vmId as string, sentAt, acceptMs });
+  });
+  return sent;
+}
+
+if (!isMainThread && (workerData as { kind?: string } | null)?.kind === KIND) {
+  const { load } = workerData as { load: CreateLoad };
+  runInWorker(load).then(
+    (sent) => parentPort!.postMessage({ ok: true, sent }),
+    (err: unknown) => parentPort!.postMessage({ ok: false, error: String(err) }),
+  );
+}
