@@ -25,7 +25,9 @@ export function prepareAppendStatements(db: Db): AppendStatements {
     lastOfStream: db.prepare(
       'SELECT stream_revision, metadata FROM events WHERE stream_id = ? ORDER BY stream_revision DESC LIMIT 1',
     ),
-    findIds: db.prepare('SELECT id, stream_id, stream_revision FROM events WHERE id IN (SELECT value FROM json_each(?))'),
+    findIds: db.prepare(
+      'SELECT id, stream_id, stream_revision FROM events WHERE id IN (SELECT value FROM json_each(?))',
+    ),
     insert: db.prepare(
       'INSERT INTO events (id, stream_id, stream_revision, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)',
     ),
@@ -65,7 +67,14 @@ export function appendInTransaction(
   assertExpected(streamId, expected, lastRevision);
   const prevHash = last === undefined ? GENESIS_HASH : toEventMetadata(last.metadata, streamId).hash;
   const events = chainEvents(streamId, batch, lastRevision ?? -1n, prevHash).map((e): RecordedEvent => {
-    const info = stmts.insert.run(e.id, streamId, e.revision, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata));
+    const info = stmts.insert.run(
+      e.id,
+      streamId,
+      e.revision,
+      e.type,
+      JSON.stringify(e.data),
+      JSON.stringify(e.metadata),
+    );
     return { ...e, streamId, position: toBigInt(info.lastInsertRowid, 'rowid') };
   });
   return toAppendResult(events);

@@ -16,7 +16,8 @@ export type WriterRequest =
   | { type: 'checkpoint'; seq: number; name: string; position: bigint }
   | { type: 'close' };
 
-export type WriterReply = { seq: number; ok: true; value?: AppendResult } | { seq: number; ok: false; error: WireError };
+export type WriterReply =
+  { seq: number; ok: true; value?: AppendResult } | { seq: number; ok: false; error: WireError };
 
 /** Writer thread → main thread. */
 export type WriterMessage =

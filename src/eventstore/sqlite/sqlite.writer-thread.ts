@@ -47,20 +47,37 @@ export class WriterThread {
   async start(): Promise<void> {
     const worker = this.spawn();
     await new Promise<void>((resolve, reject) => {
+      let crash: unknown;
       const onMessage = (m: WriterMessage): void => {
         if (m.type === 'ready') done(resolve);
         if (m.type === 'fatal') done(() => reject(fromWireError(m.error, this.init.file)));
       };
+      const onError = (err: unknown): void => {
+        crash = err;
+      };
       const onExit = (code: number): void =>
-        done(() => reject(this.stopped(`exited with code ${code} while opening the file`)));
+        done(() =>
+          reject(
+            this.stopped(
+              crash instanceof Error
+                ? `crashed while opening the file: ${crash.message}`
+                : `exited with code ${code} while opening the file`,
+              crash,
+            ),
+          ),
+        );
       const done = (settleStart: () => void): void => {
         worker.off('message', onMessage);
+        worker.off('error', onError);
         worker.off('exit', onExit);
         settleStart();
       };
       worker.on('message', onMessage);
+      worker.on('error', onError);
       worker.on('exit', onExit);
     });
+    // Idle, the thread does not keep the process alive (see request()).
+    if (this.pending.size === 0) worker.unref();
   }
 
   append(args: AppendArgs): Promise<AppendResult> {
@@ -120,10 +137,7 @@ export class WriterThread {
         if (this.worker === worker) this.worker = undefined;
         const reason =
           this.fatal ??
-          this.stopped(
-            crash instanceof Error ? `crashed: ${crash.message}` : `exited with code ${code}`,
-            crash,
-          );
+          this.stopped(crash instanceof Error ? `crashed: ${crash.message}` : `exited with code ${code}`, crash);
         for (const [seq, w] of this.pending) {
           this.pending.delete(seq);
           w.reject(reason);
