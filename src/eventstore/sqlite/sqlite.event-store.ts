@@ -20,6 +20,7 @@ import { rowToRecordedEvent, toBigInt, toStr } from '../record-codec.js';
 import { sleep, WakeSignal } from '../wake-signal.js';
 import { isSqliteBusy, mapSqliteError } from './sqlite.errors.js';
 import { EVENT_COLUMNS } from './sqlite.append-tx.js';
+import type { WriterStats } from './sqlite.writer-protocol.js';
 import { WriterThread } from './sqlite.writer-thread.js';
 
 type Db = BetterSqlite3.Database;
@@ -224,6 +225,11 @@ export class SqliteEventStore implements EventStore {
     const { stmts } = this.open();
     const value = await this.withBusyRetry(() => stmts.readCheckpoint.pluck().get(name));
     return value === undefined || value === null ? undefined : toBigInt(value, `checkpoint ${name}`);
+  }
+
+  /** Group transactions (one fsync each) and appends committed by this store's writer thread so far. */
+  get writerStats(): WriterStats {
+    return this.writer?.stats ?? { groups: 0, appends: 0 };
   }
 
   /** On the writer thread too: its fsync stays off the event loop, and it never waits for the writer's lock here. */

@@ -23,7 +23,15 @@ export type WriterReply =
 export type WriterMessage =
   | { type: 'ready' }
   | { type: 'fatal'; error: WireError }
-  | { type: 'replies'; replies: WriterReply[]; committed: boolean };
+  | { type: 'replies'; replies: WriterReply[]; committed: boolean; stats: WriterStats };
+
+/** Cumulative counts of the writer thread, for the bench: how full its groups are. */
+export interface WriterStats {
+  /** Group transactions committed (one fsync each). */
+  groups: number;
+  /** Appends that went through them (stored or refused alone). */
+  appends: number;
+}
 
 /**
  * An error as it crosses the thread boundary. Structured clone keeps neither the class

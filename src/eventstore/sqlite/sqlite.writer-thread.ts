@@ -8,6 +8,7 @@ import {
   type WriterMessage,
   type WriterReply,
   type WriterRequest,
+  type WriterStats,
 } from './sqlite.writer-protocol.js';
 
 interface Waiter {
@@ -37,6 +38,9 @@ export class WriterThread {
   /** Set by a `fatal` message (the thread could not open the file): the error its requests get. */
   private fatal: unknown;
   private exited: Promise<void> = Promise.resolve();
+  /** Counts of the current thread plus those of threads before it (a respawn starts from zero). */
+  private statsBefore: WriterStats = { groups: 0, appends: 0 };
+  private statsNow: WriterStats = { groups: 0, appends: 0 };
 
   constructor(
     private readonly init: WriterInit,
@@ -122,14 +126,26 @@ export class WriterThread {
     return done;
   }
 
+  /** Group transactions (one fsync each) and the appends they carried, since start(). */
+  get stats(): WriterStats {
+    return {
+      groups: this.statsBefore.groups + this.statsNow.groups,
+      appends: this.statsBefore.appends + this.statsNow.appends,
+    };
+  }
+
   private spawn(): Worker {
     this.fatal = undefined;
+    this.statsBefore = this.stats;
+    this.statsNow = { groups: 0, appends: 0 };
     const worker = new Worker(WORKER_URL, { workerData: this.init, name: 'sqlite-writer' });
     this.worker = worker;
     let crash: unknown;
     worker.on('message', (m: WriterMessage) => {
-      if (m.type === 'replies') this.settle(m.replies, m.committed);
-      else if (m.type === 'fatal') this.fatal = fromWireError(m.error, this.init.file);
+      if (m.type === 'replies') {
+        this.statsNow = m.stats;
+        this.settle(m.replies, m.committed);
+      } else if (m.type === 'fatal') this.fatal = fromWireError(m.error, this.init.file);
     });
     worker.on('error', (err) => (crash = err));
     this.exited = new Promise<void>((resolve) =>

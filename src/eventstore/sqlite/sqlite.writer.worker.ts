@@ -20,6 +20,7 @@ import {
   type WriterMessage,
   type WriterReply,
   type WriterRequest,
+  type WriterStats,
 } from './sqlite.writer-protocol.js';
 
 function openWriter(init: WriterInit): Database.Database {
@@ -46,8 +47,14 @@ function serve(port: MessagePort, db: Database.Database): void {
   // Called inside the group's transaction, `tx` runs as a SAVEPOINT: one append's failure undoes only its own rows.
   const group = db.transaction((items: PendingAppend[]) => items.map((it) => settle(() => tx(...it.args))));
   const checkpoint = db.prepare(WRITE_CHECKPOINT_SQL);
+  const stats: WriterStats = { groups: 0, appends: 0 };
   const gc = new GroupCommit(
-    (items) => Promise.resolve(group.immediate(items)),
+    (items) => {
+      const settled = group.immediate(items);
+      stats.groups++;
+      stats.appends += items.length;
+      return Promise.resolve(settled);
+    },
     (err) => err,
     () => undefined,
   );
@@ -61,7 +68,7 @@ function serve(port: MessagePort, db: Database.Database): void {
     if (r.ok && isAppend) committed = true;
   };
   const flushReplies = (): void => {
-    send({ type: 'replies', replies, committed });
+    send({ type: 'replies', replies, committed, stats });
     replies = [];
     committed = false;
   };
