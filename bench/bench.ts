@@ -93,6 +93,11 @@ async function main(): Promise<void> {
         ` main event loop busy ${(100 * cp.mainLoopBusy).toFixed(0)} % of the section` +
         (cp.appendsPerCommit !== undefined ? `; ${cp.appendsPerCommit.toFixed(2)} appends per SQLite commit` : ''),
     );
+    console.log(
+      `  store calls per create: ${Object.entries(cp.storeCallsPerCreate)
+        .map(([m, c]) => `${m} ${c.toFixed(1)}`)
+        .join(', ')}`,
+    );
     console.log('\nsection: baselines measured in the same run');
     console.log(row('raw BullMQ add → processed', bull));
     console.log(row(`raw store append (${storeForBaseline.kind}, 1 event, new stream)`, append));

@@ -6,6 +6,7 @@ import { SqliteEventStore } from '../src/eventstore/sqlite/sqlite.event-store.js
 import { freePort } from '../src/runtime/free-port.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import type { BenchApi } from './history.js';
+import { countStoreCalls } from './store-calls.js';
 import { pool, summarize, type Summary } from './stats.js';
 
 export interface ControlPlaneResult {
@@ -18,6 +19,8 @@ export interface ControlPlaneResult {
   cpuMsPerCreate: number;
   /** SQLite only: appends per group transaction (per fsync) on the writer thread during the section. */
   appendsPerCommit?: number;
+  /** Calls on the store per create (every component of the process), by method. */
+  storeCallsPerCreate: Record<string, number>;
   /** Share of the create section the main thread's event loop was busy (1 = saturated). */
   mainLoopBusy: number;
   runtime: Runtime;
@@ -105,6 +108,7 @@ export async function controlPlaneBench(opts: {
   const writer = runtime.store instanceof SqliteEventStore ? runtime.store : undefined;
   const writerStart = writer?.writerStats;
   const eluStart = performance.eventLoopUtilization();
+  const calls = countStoreCalls(runtime.store!);
   const t0 = performance.now();
   await pool(opts.n, opts.concurrency, async (i) => {
     const s = performance.now();
@@ -116,6 +120,7 @@ export async function controlPlaneBench(opts: {
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpuStart);
   const elu = performance.eventLoopUtilization(eluStart);
+  const storeCalls = calls.stop();
   const writerEnd = writer?.writerStats;
   const appendsPerCommit =
     writerStart && writerEnd && writerEnd.groups > writerStart.groups
@@ -130,6 +135,7 @@ export async function controlPlaneBench(opts: {
     rssEndMiB: process.memoryUsage().rss / 2 ** 20,
     cpuMsPerCreate: (cpu.user + cpu.system) / 1000 / opts.n,
     mainLoopBusy: elu.utilization,
+    storeCallsPerCreate: Object.fromEntries(Object.entries(storeCalls).map(([m, c]) => [m, c / opts.n])),
     ...(appendsPerCommit !== undefined ? { appendsPerCommit } : {}),
     runtime,
     api,
