@@ -127,6 +127,16 @@ async function main(): Promise<void> {
     console.log(row('create: accept → running (whole path)', cp.toRunning));
     console.log(`  creates/s end to end: ${cp.toRunning.perSecond.toFixed(1)}   failed: ${cp.failed}`);
     console.log(`  RSS: ${cp.rssStartMiB.toFixed(0)} MiB at start, ${cp.rssEndMiB.toFixed(0)} MiB at end`);
+    console.log(
+      `  CPU per create: ${cp.cpuMsPerCreate.toFixed(1)} ms (whole process, all threads);` +
+        ` main event loop busy ${(100 * cp.mainLoopBusy).toFixed(0)} % of the section` +
+        (cp.appendsPerCommit !== undefined ? `; ${cp.appendsPerCommit.toFixed(2)} appends per SQLite commit` : ''),
+    );
+    console.log(
+      `  store calls per create: ${Object.entries(cp.storeCallsPerCreate)
+        .map(([m, c]) => `${m} ${c.toFixed(1)}`)
+        .join(', ')}`,
+    );
     console.log('\nsection: baselines measured in the same run');
     console.log(row('raw BullMQ add → processed', bull));
     console.log(row(`raw store append (${storeForBaseline.kind}, 1 event, new stream)`, append));

@@ -2,11 +2,13 @@ import { pino } from 'pino';
 import { createHttpApp } from '../src/runtime/http-app.js';
 import { loadConfig } from '../src/config/config.js';
 import type { RecordedEvent } from '../src/eventstore/event-store.port.js';
+import { SqliteEventStore } from '../src/eventstore/sqlite/sqlite.event-store.js';
 import { freePort } from '../src/runtime/free-port.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import type { BenchApi } from './history.js';
 import { summarize, type Summary } from './stats.js';
 import { createsFromWorker } from './create-load.js';
+import { countStoreCalls } from './store-calls.js';
 
 export interface ControlPlaneResult {
   accept: Summary;
@@ -14,6 +16,14 @@ export interface ControlPlaneResult {
   failed: number;
   rssStartMiB: number;
   rssEndMiB: number;
+  /** CPU time of the whole process (every thread: app, writer thread, bench client) per create, ms. */
+  cpuMsPerCreate: number;
+  /** SQLite only: appends per group transaction (per fsync) on the writer thread during the section. */
+  appendsPerCommit?: number;
+  /** Calls on the store per create (every component of the process), by method. */
+  storeCallsPerCreate: Record<string, number>;
+  /** Share of the create section the main thread's event loop was busy (1 = saturated). */
+  mainLoopBusy: number;
   runtime: Runtime;
   api: BenchApi;
   hostId: string;
@@ -95,6 +105,11 @@ export async function controlPlaneBench(opts: {
   });
   const accept: number[] = [];
   const rssStart = process.memoryUsage().rss;
+  const cpuStart = process.cpuUsage();
+  const writer = runtime.store instanceof SqliteEventStore ? runtime.store : undefined;
+  const writerStart = writer?.writerStats;
+  const eluStart = performance.eventLoopUtilization();
+  const calls = countStoreCalls(runtime.store!);
   const t0 = performance.now();
   // The client runs in a worker thread: its fetch and JSON work is not charged to the server's event loop.
   for (const c of await createsFromWorker({
@@ -109,6 +124,14 @@ export async function controlPlaneBench(opts: {
   }
   await Promise.race([finished, new Promise((r) => setTimeout(r, 300000))]);
   const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpuStart);
+  const elu = performance.eventLoopUtilization(eluStart);
+  const storeCalls = calls.stop();
+  const writerEnd = writer?.writerStats;
+  const appendsPerCommit =
+    writerStart && writerEnd && writerEnd.groups > writerStart.groups
+      ? (writerEnd.appends - writerStart.appends) / (writerEnd.groups - writerStart.groups)
+      : undefined;
   const toRunning = [...sent].filter(([id]) => running.has(id)).map(([id, s]) => running.get(id)! - s);
   return {
     accept: summarize(accept, wall),
@@ -116,6 +139,10 @@ export async function controlPlaneBench(opts: {
     failed,
     rssStartMiB: rssStart / 2 ** 20,
     rssEndMiB: process.memoryUsage().rss / 2 ** 20,
+    cpuMsPerCreate: (cpu.user + cpu.system) / 1000 / opts.n,
+    mainLoopBusy: elu.utilization,
+    storeCallsPerCreate: Object.fromEntries(Object.entries(storeCalls).map(([m, c]) => [m, c / opts.n])),
+    ...(appendsPerCommit !== undefined ? { appendsPerCommit } : {}),
     runtime,
     api,
     hostId: (host.id ?? host.hostId) as string,

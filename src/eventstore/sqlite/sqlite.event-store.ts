@@ -13,15 +13,15 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../event-store.port.js';
-import { assertExpected, checkDuplicates, type StoredEventId } from '../expected-state.js';
-import { chainEvents, GENESIS_HASH } from '../hash-chain.js';
 import { loadMigrations } from '../migrations.js';
 import { normalizeNewEvents } from '../new-events.js';
 import { startPollingSubscription } from '../polling-subscription.js';
-import { rowToRecordedEvent, toAppendResult, toBigInt, toEventMetadata, toStr } from '../record-codec.js';
+import { rowToRecordedEvent, toBigInt, toStr } from '../record-codec.js';
 import { sleep, WakeSignal } from '../wake-signal.js';
 import { isSqliteBusy, mapSqliteError } from './sqlite.errors.js';
-import { GroupCommit, settle, type PendingAppend } from './sqlite.group-commit.js';
+import { EVENT_COLUMNS } from './sqlite.append-tx.js';
+import type { WriterStats } from './sqlite.writer-protocol.js';
+import { WriterThread } from './sqlite.writer-thread.js';
 
 type Db = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement;
@@ -46,20 +46,13 @@ const MAX_REVISION = 9_223_372_036_854_775_807n;
  */
 const LOCK_WAIT_PER_ATTEMPT_MS = 25;
 
-const EVENT_COLUMNS = 'position, id, stream_id, stream_revision, type, data, metadata';
-
 interface Statements {
-  lastOfStream: Statement;
-  findIds: Statement;
-  insert: Statement;
-  streamFrom: Statement;
   streamForwards: Statement;
   streamBackwards: Statement;
   streamExists: Statement;
   head: Statement;
   count: Statement;
   readCheckpoint: Statement;
-  writeCheckpoint: Statement;
   ping: Statement;
 }
 
@@ -77,8 +70,7 @@ export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite' as const;
   private db: Db | undefined;
   private stmts: Statements | undefined;
-  private appendTx: ((streamId: string, batch: NewEvent[], expected: ExpectedState) => AppendResult) | undefined;
-  private groupCommit: GroupCommit | undefined;
+  private writer: WriterThread | undefined;
   private readonly readAllStatements = new Map<string, Statement>();
   private readonly wake = new WakeSignal();
   private readonly subscriptions = new Set<Subscription>();
@@ -136,31 +128,28 @@ export class SqliteEventStore implements EventStore {
         throw err;
       }
     });
+    const writer = new WriterThread({ file: this.file, busyTimeoutMs: this.busyTimeoutMs }, () => this.wake.notify());
+    try {
+      await writer.start();
+    } catch (err) {
+      db.close();
+      throw err;
+    }
     this.db = db;
     this.stmts = this.prepareStatements(db);
-    const tx = db.transaction((streamId: string, batch: NewEvent[], expected: ExpectedState) =>
-      this.appendInTransaction(streamId, batch, expected),
-    );
-    this.appendTx = (streamId, batch, expected) => tx.immediate(streamId, batch, expected);
-    // Called inside the group's transaction, `tx` runs as a SAVEPOINT: one append's failure undoes only its own rows.
-    const group = db.transaction((items: PendingAppend[]) => items.map((it) => settle(() => tx(...it.args))));
-    this.groupCommit = new GroupCommit(
-      (items) => this.withBusyRetry(() => group.immediate(items)),
-      (err) => mapSqliteError(err, this.file),
-      () => this.wake.notify(),
-    );
+    this.writer = writer;
   }
 
   /**
-   * Appends arriving within one tick share one IMMEDIATE transaction and so one
-   * fsync (synchronous=FULL stays): the disk's flush rate, not the number of
-   * callers, bounds throughput. Each append keeps its own expected-revision
-   * check and fails alone (see GroupCommit).
+   * Appends are posted to the writer thread (sqlite.writer.worker.ts), which commits
+   * the appends that arrived while it was busy in one IMMEDIATE transaction and one
+   * fsync (synchronous=FULL stays) off the event loop. Each append keeps its own
+   * expected-revision check and fails alone (see GroupCommit). The answer comes after
+   * the commit, so this process's reads see the append once it returned.
    */
   async append(streamId: string, events: NewEvent[], expected: ExpectedState): Promise<AppendResult> {
     const batch = normalizeNewEvents(events);
-    this.open();
-    return this.groupCommit!.append([streamId, batch, expected]);
+    return this.open().writer.append([streamId, batch, expected]);
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -238,9 +227,14 @@ export class SqliteEventStore implements EventStore {
     return value === undefined || value === null ? undefined : toBigInt(value, `checkpoint ${name}`);
   }
 
+  /** Group transactions (one fsync each) and appends committed by this store's writer thread so far. */
+  get writerStats(): WriterStats {
+    return this.writer?.stats ?? { groups: 0, appends: 0 };
+  }
+
+  /** On the writer thread too: its fsync stays off the event loop, and it never waits for the writer's lock here. */
   async writeCheckpoint(name: string, position: bigint): Promise<void> {
-    const { stmts } = this.open();
-    await this.withBusyRetry(() => stmts.writeCheckpoint.run(name, position));
+    await this.open().writer.writeCheckpoint(name, position);
   }
 
   async ping(): Promise<void> {
@@ -251,61 +245,18 @@ export class SqliteEventStore implements EventStore {
 
   async close(): Promise<void> {
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    // Appends in flight are answered (stored or refused) before the thread stops.
+    const writer = this.writer;
+    this.writer = undefined;
+    await writer?.close();
     this.db?.close();
     this.db = undefined;
     this.stmts = undefined;
-    this.appendTx = undefined;
-    this.groupCommit = undefined;
     this.readAllStatements.clear();
-  }
-
-  private appendInTransaction(streamId: string, batch: NewEvent[], expected: ExpectedState): AppendResult {
-    const stmts = this.open().stmts;
-    const last = stmts.lastOfStream.get(streamId) as Record<string, unknown> | undefined;
-    const lastRevision = last === undefined ? undefined : toBigInt(last.stream_revision, 'stream_revision');
-    const stored: StoredEventId[] = stmts.findIds.all(JSON.stringify(batch.map((e) => e.id))).map((row) => {
-      const r = row as Record<string, unknown>;
-      return {
-        id: toStr(r.id, 'id'),
-        streamId: toStr(r.stream_id, 'stream_id'),
-        revision: toBigInt(r.stream_revision, 'stream_revision'),
-      };
-    });
-    const duplicate = checkDuplicates(streamId, batch, stored, expected, lastRevision);
-    if (duplicate.kind === 'replay') {
-      const events = stmts.streamFrom.all(streamId, duplicate.fromRevision, batch.length).map(rowToRecordedEvent);
-      return toAppendResult(events);
-    }
-    assertExpected(streamId, expected, lastRevision);
-    const prevHash = last === undefined ? GENESIS_HASH : toEventMetadata(last.metadata, streamId).hash;
-    const events = chainEvents(streamId, batch, lastRevision ?? -1n, prevHash).map((e): RecordedEvent => {
-      const info = stmts.insert.run(
-        e.id,
-        streamId,
-        e.revision,
-        e.type,
-        JSON.stringify(e.data),
-        JSON.stringify(e.metadata),
-      );
-      return { ...e, streamId, position: toBigInt(info.lastInsertRowid, 'rowid') };
-    });
-    return toAppendResult(events);
   }
 
   private prepareStatements(db: Db): Statements {
     return {
-      lastOfStream: db.prepare(
-        'SELECT stream_revision, metadata FROM events WHERE stream_id = ? ORDER BY stream_revision DESC LIMIT 1',
-      ),
-      findIds: db.prepare(
-        'SELECT id, stream_id, stream_revision FROM events WHERE id IN (SELECT value FROM json_each(?))',
-      ),
-      insert: db.prepare(
-        'INSERT INTO events (id, stream_id, stream_revision, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
-      streamFrom: db.prepare(
-        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND stream_revision >= ? ORDER BY stream_revision LIMIT ?`,
-      ),
       streamForwards: db.prepare(
         `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND stream_revision >= ? ORDER BY stream_revision ASC LIMIT ?`,
       ),
@@ -316,23 +267,15 @@ export class SqliteEventStore implements EventStore {
       head: db.prepare('SELECT max(position) FROM events'),
       count: db.prepare('SELECT count(*) FROM events WHERE position <= ?'),
       readCheckpoint: db.prepare('SELECT position FROM checkpoints WHERE name = ?'),
-      writeCheckpoint: db.prepare(
-        `INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-         ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
-      ),
       ping: db.prepare('SELECT 1'),
     };
   }
 
-  private open(): {
-    db: Db;
-    stmts: Statements;
-    appendTx: (streamId: string, batch: NewEvent[], expected: ExpectedState) => AppendResult;
-  } {
-    if (!this.db || !this.stmts || !this.appendTx) {
+  private open(): { db: Db; stmts: Statements; writer: WriterThread } {
+    if (!this.db || !this.stmts || !this.writer) {
       throw new Error(`SQLite event store ${this.file} is not open: call init() first`);
     }
-    return { db: this.db, stmts: this.stmts, appendTx: this.appendTx };
+    return { db: this.db, stmts: this.stmts, writer: this.writer };
   }
 
   /** Runs a synchronous SQLite call, retrying lock contention asynchronously so the event loop keeps running. */

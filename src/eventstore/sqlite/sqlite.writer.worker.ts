@@ -1,0 +1,115 @@
+/**
+ * The SQLite writer thread. better-sqlite3 is synchronous: on the main thread every
+ * group commit's fsync (synchronous=FULL) stopped the event loop. Here it stops only
+ * this thread: appends posted while a group is being flushed queue in the port and form
+ * the next group, so the disk's flush rate, not the event loop, bounds appends.
+ *
+ * Every append still runs in the group's IMMEDIATE transaction, in its own savepoint
+ * with its own expected-revision check (GroupCommit, appendInTransaction). A reply is
+ * posted only after the commit returned, so the main thread's reader connection sees
+ * what it was told is stored (WAL: a read started after a commit sees it).
+ */
+import Database from 'better-sqlite3';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type { AppendResult, ExpectedState, NewEvent } from '../event-store.port.js';
+import { appendInTransaction, prepareAppendStatements, WRITE_CHECKPOINT_SQL } from './sqlite.append-tx.js';
+import { GroupCommit, settle, type PendingAppend } from './sqlite.group-commit.js';
+import {
+  toWireError,
+  type WriterInit,
+  type WriterMessage,
+  type WriterReply,
+  type WriterRequest,
+  type WriterStats,
+} from './sqlite.writer-protocol.js';
+
+function openWriter(init: WriterInit): Database.Database {
+  // Blocking on a lock is fine here (nothing else runs on this thread): SQLite's own busy handler waits.
+  const db = new Database(init.file, { timeout: init.busyTimeoutMs });
+  try {
+    db.defaultSafeIntegers(true);
+    db.pragma('journal_mode = WAL');
+    // FULL: an append that returned must survive a power cut; this is the system of record.
+    db.pragma('synchronous = FULL');
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function serve(port: MessagePort, db: Database.Database): void {
+  const send = (m: WriterMessage): void => port.postMessage(m);
+  const stmts = prepareAppendStatements(db);
+  const tx = db.transaction((streamId: string, batch: NewEvent[], expected: ExpectedState) =>
+    appendInTransaction(stmts, streamId, batch, expected),
+  );
+  // Called inside the group's transaction, `tx` runs as a SAVEPOINT: one append's failure undoes only its own rows.
+  const group = db.transaction((items: PendingAppend[]) => items.map((it) => settle(() => tx(...it.args))));
+  const checkpoint = db.prepare(WRITE_CHECKPOINT_SQL);
+  const stats: WriterStats = { groups: 0, appends: 0 };
+  const gc = new GroupCommit(
+    (items) => {
+      const settled = group.immediate(items);
+      stats.groups++;
+      stats.appends += items.length;
+      return Promise.resolve(settled);
+    },
+    (err) => err,
+    () => undefined,
+  );
+
+  // Replies of one group leave in one message (one wake-up of the main thread, not one per append).
+  let replies: WriterReply[] = [];
+  let committed = false;
+  const reply = (r: WriterReply, isAppend: boolean): void => {
+    if (replies.length === 0) queueMicrotask(flushReplies);
+    replies.push(r);
+    if (r.ok && isAppend) committed = true;
+  };
+  const flushReplies = (): void => {
+    send({ type: 'replies', replies, committed, stats });
+    replies = [];
+    committed = false;
+  };
+
+  port.on('message', (m: WriterRequest) => {
+    switch (m.type) {
+      case 'append':
+        gc.append(m.args).then(
+          (value: AppendResult) => reply({ seq: m.seq, ok: true, value }, true),
+          (err: unknown) => reply({ seq: m.seq, ok: false, error: toWireError(err) }, true),
+        );
+        return;
+      case 'checkpoint':
+        try {
+          checkpoint.run(m.name, m.position);
+          reply({ seq: m.seq, ok: true }, false);
+        } catch (err) {
+          reply({ seq: m.seq, ok: false, error: toWireError(err) }, false);
+        }
+        return;
+      case 'close':
+        // The main thread sends this once every request it made was answered.
+        db.close();
+        port.close();
+        return;
+    }
+  });
+  send({ type: 'ready' });
+}
+
+function main(): void {
+  if (!parentPort) throw new Error('sqlite.writer.worker runs as a worker thread only');
+  let db: Database.Database;
+  try {
+    db = openWriter(workerData as WriterInit);
+  } catch (err) {
+    parentPort.postMessage({ type: 'fatal', error: toWireError(err) } satisfies WriterMessage);
+    parentPort.close();
+    return;
+  }
+  serve(parentPort, db);
+}
+
+main();
