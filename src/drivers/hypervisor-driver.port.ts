@@ -30,6 +30,8 @@ export interface HotResizeCapabilities {
   memory: 'none' | 'grow' | 'any';
   /** The root disk can grow while the VM runs. */
   diskGrow: boolean;
+  /** Live memory changes come in multiples of this (a DIMM the guest can online whole); absent: any. */
+  memoryStepMiB?: number;
 }
 
 export interface VmSpec {

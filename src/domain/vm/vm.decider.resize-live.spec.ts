@@ -137,6 +137,24 @@ describe('VM decider: live resize of a running VM', () => {
       .thenThrows('unsupported', /^memoryMiB: the host's driver can only add memory .*\(it has 2048, asked 1024\)/);
   });
 
+  test('memory in steps the host declares (a DIMM the guest onlines whole): another size → invalid naming memoryMiB', () => {
+    const stepped: HotResizeView = { ...HOT, memoryStepMiB: 128 };
+    vm(withCeilings())
+      .when(resize({ memoryMiB: 2048 + 100 }, stepped))
+      .thenThrows(
+        'invalid',
+        /^memoryMiB: a running VM on this host changes memory in steps of 128 MiB \(it has 2048, asked 2148\)/,
+      );
+    vm(withCeilings())
+      .when(resize({ memoryMiB: 2048 + 256 }, stepped))
+      .then([
+        {
+          type: 'VmResizeStarted',
+          data: { operationId: 'op-resize', from: FROM, to: { ...FROM, memoryMiB: 2304 }, live: true },
+        },
+      ]);
+  });
+
   test('past a ceiling → conflict naming the field and the ceiling, and saying to stop the VM', () => {
     const err = vm(withCeilings())
       .when(resize({ vcpus: 9 }))

@@ -55,6 +55,15 @@ function checkLive(hot: HotResizeView | undefined, spec: VmSpecData, from: VmSiz
   const { maxVcpus, maxMemoryMiB } = ceilingsOf(spec);
   dimension('vcpus', 'vCPUs', hot.vcpus, from.vcpus, to.vcpus, 'maxVcpus', maxVcpus);
   dimension('memoryMiB', 'memory', hot.memory, from.memoryMiB, to.memoryMiB, 'maxMemoryMiB', maxMemoryMiB);
+  const step = hot.memoryStepMiB;
+  if (step && (to.memoryMiB - from.memoryMiB) % step !== 0) {
+    // A DIMM the guest onlines whole: a smaller one would be plugged and never seen.
+    throw new DomainError(
+      'invalid',
+      `memoryMiB: a running VM on this host changes memory in steps of ${step} MiB ` +
+        `(it has ${from.memoryMiB}, asked ${to.memoryMiB}): ${STOP_FIRST} to another size`,
+    );
+  }
   if (to.diskGiB > from.diskGiB && !hot.diskGrow) {
     throw new DomainError(
       'unsupported',

@@ -166,6 +166,8 @@ export interface HotResizeView {
   vcpus: 'none' | 'grow' | 'any';
   memory: 'none' | 'grow' | 'any';
   diskGrow: boolean;
+  /** Live memory changes come in multiples of this; absent: any. */
+  memoryStepMiB?: number;
 }
 
 /** A VM's size: what a resize changes. */

@@ -1,6 +1,7 @@
 import type { HostPolicy } from '../kit/host-policy.js';
 import { DriverError, type DriverCapabilities } from '../hypervisor-driver.port.js';
 import { kvmUsable } from '../kit/kvm-probe.js';
+import { DIMM_STEP_MIB } from './libvirt-hot-resize.js';
 import { parseLibvirtUri, type LibvirtHostConfig } from './libvirt-uri.js';
 
 /**
@@ -50,7 +51,7 @@ function hypervisorCapabilities(config: LibvirtHostConfig): DriverCapabilities {
         hardwareAcceleration: resolveDomainType(config) === 'kvm',
         // setvcpus --live, a DIMM by attach-device --live, blockresize (libvirt-hot-resize.ts);
         // libvirt cannot unplug a vCPU or a DIMM the guest uses reliably, so growth only.
-        hotResize: { vcpus: 'grow', memory: 'grow', diskGrow: true },
+        hotResize: { vcpus: 'grow', memory: 'grow', diskGrow: true, memoryStepMiB: DIMM_STEP_MIB },
       };
     case 'test':
       // libvirt's test driver keeps snapshots but has no virDomainMigrate3.

@@ -1,6 +1,7 @@
 import { DriverError, type DriverCapabilities } from '../hypervisor-driver.port.js';
 import type { HostPolicy } from '../kit/host-policy.js';
 import { kvmUsable } from '../kit/kvm-probe.js';
+import { DIMM_STEP_MIB } from './qemu-hotplug-layout.js';
 import { parseQemuUri, type QemuHostConfig } from './qemu-uri.js';
 
 /** What a `qemu` host can do, from its URI alone (no process started): the API's 422 check. */
@@ -28,7 +29,7 @@ export function capabilitiesFor(config: QemuHostConfig): DriverCapabilities {
     hardwareAcceleration: resolveAccel(config) === 'kvm',
     // vCPUs by ACPI CPU hotplug, memory by pc-dimm, the disk by block_resize (qemu-hot-resize.ts);
     // nothing is removed live: a guest that uses a CPU or a DIMM cannot be made to give it back reliably.
-    hotResize: { vcpus: 'grow', memory: 'grow', diskGrow: true },
+    hotResize: { vcpus: 'grow', memory: 'grow', diskGrow: true, memoryStepMiB: DIMM_STEP_MIB },
   };
 }
 

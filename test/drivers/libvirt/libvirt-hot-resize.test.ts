@@ -123,7 +123,7 @@ describe('libvirt driver: live resize (real libvirtd, TCG guest)', { skip, timeo
     assert.ok(daemons.peerUri, 'the peer libvirtd runs');
     const a = env.driver('hot-src', daemons.uri, { images: imagesDir });
     const b = env.driver('hot-dst', daemons.peerUri, { images: imagesDir, migrationHost: '127.0.0.1' });
-    assert.deepEqual(a.capabilities.hotResize, { vcpus: 'grow', memory: 'grow', diskGrow: true });
+    assert.deepEqual(a.capabilities.hotResize, { vcpus: 'grow', memory: 'grow', diskGrow: true, memoryStepMiB: 128 });
     const spec = vmSpec({ vcpus: 1, maxVcpus: 3, memoryMiB: 128, maxMemoryMiB: 512, image });
     await a.define(spec);
     await a.start(spec);

@@ -28,7 +28,7 @@ describe('qemu driver: lifecycle of no-OS VMs (real qemu)', () => {
       pause: true,
       reboot: true,
       hardwareAcceleration: false,
-      hotResize: { vcpus: 'grow', memory: 'grow', diskGrow: true },
+      hotResize: { vcpus: 'grow', memory: 'grow', diskGrow: true, memoryStepMiB: 128 },
     });
     assert.equal(qemuCapabilities('qemu:///system?accel=tcg').hardwareAcceleration, false);
     assert.throws(() => qemuCapabilities('qemu:///system?storage=relative/dir'), /absolute/);

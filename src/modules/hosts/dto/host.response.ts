@@ -24,6 +24,9 @@ export class HotResizeResponse implements HotResizeView {
 
   @ApiProperty({ description: 'The root disk grows while the VM runs' })
   diskGrow!: boolean;
+
+  @ApiPropertyOptional({ description: 'Live memory changes come in multiples of this many MiB (absent: any)' })
+  memoryStepMiB?: number;
 }
 
 export class HostCapabilitiesResponse implements HostCapabilities {
