@@ -69,6 +69,18 @@ export function sameStorage(a: string, b: string): boolean {
 const COPIES_ACTIVE_LAYER_ONLY = new Set(['qemu', 'libvirt']);
 
 /**
+ * Whether a live migration between these hosts carries memory a running VM was given live (DIMMs):
+ * libvirt sends its live XML; a qemu target starts from the spec and reads the DIMM layout the source
+ * recorded beside the disk, which it sees only on shared storage.
+ */
+export function hotplugLayoutTravels(
+  source: { driver: string; uri: string },
+  target: { driver: string; uri: string },
+): boolean {
+  return source.driver !== 'qemu' || sameStorage(source.uri, target.uri);
+}
+
+/**
  * Whether a live migration between these hosts keeps a VM's internal (memory) snapshots: it does
  * when nothing is copied (both name the same storage dir) or when the driver moves them itself.
  */

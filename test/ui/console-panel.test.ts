@@ -5,7 +5,7 @@
  * viewer's panel is read-only. Screenshots land in dist/ui-screenshots.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,7 +14,7 @@ import { startTestApp, TOKENS, waitOperation, type TestApp } from '../support/ap
 import { tempDir } from '../support/env.js';
 import { putImage } from '../support/image-files.js';
 import { waitFor } from '../support/wait.js';
-import { ensureGuest } from '../drivers/qemu/guest-console.js';
+import { guestBundle } from '../drivers/qemu/guest-console.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(process.cwd(), 'dist', 'ui-screenshots');
@@ -42,10 +42,7 @@ describe('web console: the console panel of a qemu VM (chromium, real QEMU under
       capacity: { vcpus: 4, memoryMiB: 2048 },
     });
     assert.equal(host.status, 201, JSON.stringify(host.body));
-    const guest = ensureGuest();
-    const bundle = execFileSync('tar', ['-C', guest.dir, '-cz', 'vmlinuz', 'initrd.gz', 'cmdline'], {
-      maxBuffer: 512 * 1024 * 1024,
-    });
+    const bundle = guestBundle();
     assert.equal((await putImage(t, 'guest', bundle)).status, 201);
     const res = await t
       .as('operator')

@@ -52,6 +52,8 @@ export type VmCommand =
       target: { driver: string; capabilities: CapabilityView };
       /** The move keeps internal snapshots (shared storage, or a driver that carries them): a live one may go. */
       internalSnapshotsTravel?: boolean;
+      /** Whether memory added live since the VM's last start travels too (absent: it does). */
+      hotplugLayoutTravels?: boolean;
     }
   | { type: 'DeleteVm'; operationId: string }
   /** `operationId`: the operation to cancel (not a new one); `by`: the principal asking. */

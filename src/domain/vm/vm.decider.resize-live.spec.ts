@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ALL, AT, H, SPEC, createRequested, vm } from '../../../test/support/vm-histories.js';
+import { ALL, AT, H, HOST_B, SPEC, createRequested, vm } from '../../../test/support/vm-histories.js';
+import { migrateTo } from '../../../test/support/vm-columns.js';
 import type { VmCommand } from './vm.commands.js';
+import { evolveVm, initialVmState } from './vm.state.js';
 import type { VmEvent } from './vm.events.js';
 import type { CapabilityView, HotResizeView } from './vm.types.js';
 
@@ -181,5 +183,59 @@ describe('VM decider: live resize of a running VM', () => {
     vm([...withCeilings(), started])
       .when({ ...resize({ vcpus: 5 }), operationId: 'op-other' } as VmCommand)
       .thenThrows('conflict', /busy with operation op-resize \(resize\)/);
+  });
+
+  describe('memory given live and a later live migration', () => {
+    const grownLive = (): VmEvent[] => [
+      ...withCeilings(),
+      {
+        type: 'VmResizeStarted',
+        data: { operationId: 'op-resize', from: FROM, to: { ...FROM, memoryMiB: 2304 }, live: true },
+      },
+      { type: 'VmResized', data: { operationId: 'op-resize', ...FROM, memoryMiB: 2304, live: true } },
+    ];
+    const toOtherStorage = { ...migrateTo(true, HOST_B), hotplugLayoutTravels: false } as VmCommand;
+
+    test('to storage where the DIMM layout cannot follow → conflict naming the MiB, nothing decided', () => {
+      vm(grownLive())
+        .when(toOtherStorage)
+        .thenThrows(
+          'conflict',
+          /given 256 MiB of memory live since it started.*stop and start it \(or migrate it cold\)/,
+        );
+    });
+
+    test('where it travels (shared storage, libvirt), or when only vCPUs were added → accepted', () => {
+      const accepted = (events: VmEvent[], cmd: VmCommand) => {
+        const s = vm(events).when(cmd);
+        s.then([
+          {
+            type: 'VmMigrationRequested',
+            data: { operationId: 'op-new', sourceHostId: 'host-a', targetHostId: HOST_B, live: true },
+          },
+        ]);
+      };
+      accepted(grownLive(), { ...toOtherStorage, hotplugLayoutTravels: true } as VmCommand);
+      const vcpusOnly: VmEvent[] = [
+        ...withCeilings(),
+        {
+          type: 'VmResizeStarted',
+          data: { operationId: 'op-resize', from: FROM, to: { ...FROM, vcpus: 4 }, live: true },
+        },
+        { type: 'VmResized', data: { operationId: 'op-resize', ...FROM, vcpus: 4, live: true } },
+      ];
+      accepted(vcpusOnly, toOtherStorage);
+    });
+
+    test('a stop or a crash ends the process and what was plugged into it: nothing left to carry', () => {
+      const grown = grownLive().reduce(evolveVm, initialVmState());
+      assert.equal(grown.liveMemoryGrownMiB, 256);
+      for (const end of [
+        { type: 'VmStopped', data: { operationId: 'op-stop' } },
+        { type: 'VmCrashed', data: { reason: 'qemu exited', at: AT } },
+      ] as VmEvent[]) {
+        assert.equal(evolveVm(grown, end).liveMemoryGrownMiB, undefined, end.type);
+      }
+    });
   });
 });

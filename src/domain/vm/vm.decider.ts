@@ -211,6 +211,15 @@ function checkMigration(cmd: Cmd<'MigrateVm'>, state: VmState): void {
         { snapshots: internal },
       );
     }
+    if ((state.liveMemoryGrownMiB ?? 0) > 0 && cmd.hotplugLayoutTravels === false) {
+      // The target would start with the spec's memory as boot RAM, not the source's boot RAM + DIMMs.
+      throw new DomainError(
+        'conflict',
+        `the VM was given ${state.liveMemoryGrownMiB} MiB of memory live since it started, which a live ` +
+          'migration to other storage cannot rebuild on the target; stop and start it (or migrate it cold) first',
+        { liveMemoryGrownMiB: state.liveMemoryGrownMiB },
+      );
+    }
   } else {
     if (state.state !== 'stopped') {
       throw new DomainError('conflict', 'cold migration needs a stopped VM: stop it first or ask for live: true');

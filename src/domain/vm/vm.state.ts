@@ -71,6 +71,8 @@ export interface VmState {
   healing?: HealingState;
   /** Fences this VM was recovered after (a VM is recovered at most once per fence). */
   recoveredFences?: string[];
+  /** MiB added live (DIMMs) since the VM's process last started; a stop or a crash ends them. Absent: none. */
+  liveMemoryGrownMiB?: number;
 }
 
 export interface VmCrash {
@@ -180,7 +182,7 @@ function evolveVmCore(state: VmState, event: VmEvent): VmState {
         }),
       };
     case 'VmStopped':
-      return { ...state, state: 'stopped', pending: null };
+      return { ...processEnded(state), state: 'stopped', pending: null };
     case 'VmRebootRequested':
       return { ...state, pending: open(state, event.data.operationId, 'reboot', 'reboot') };
     case 'VmRebooted':
@@ -281,7 +283,7 @@ function evolveVmCore(state: VmState, event: VmEvent): VmState {
         ? { ...state, pending: { ...state.pending, cancelRequested: event.data.cancelled } }
         : state;
     case 'VmCrashed':
-      return { ...state, state: 'stopped' };
+      return { ...processEnded(state), state: 'stopped' };
     case 'VmStateReconciled':
       return { ...state, state: event.data.to };
     case 'VmRecoveryRequested': {
@@ -309,8 +311,20 @@ function evolveVmCore(state: VmState, event: VmEvent): VmState {
     case 'VmResized': {
       const { operationId: _id, live, ...size } = event.data;
       const spec = state.spec ? { ...state.spec, ...size } : state.spec;
+      const grown = live && state.spec ? Math.max(0, size.memoryMiB - state.spec.memoryMiB) : 0;
       // A live resize closes its operation; a cold one never opened one (the VM stays as it was).
-      return { ...state, spec, ...(live ? { pending: null } : {}) };
+      return {
+        ...state,
+        spec,
+        ...(live ? { pending: null } : {}),
+        ...(grown ? { liveMemoryGrownMiB: (state.liveMemoryGrownMiB ?? 0) + grown } : {}),
+      };
     }
   }
+}
+
+/** The VM's process is gone: what was plugged into it live went with it (the next start is cold). */
+function processEnded(state: VmState): VmState {
+  const { liveMemoryGrownMiB: _gone, ...rest } = state;
+  return rest;
 }

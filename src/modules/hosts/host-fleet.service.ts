@@ -3,7 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { handleCommand, type CommandMeta, type HandleResult } from '../../application/handle-command.js';
 import type { AggregateLoader } from '../../application/load-aggregate.js';
 import { capabilitiesOfHost, type Capabilities } from '../../application/host-capabilities.js';
-import { chooseMigrationTarget, internalSnapshotsTravel } from '../../application/migration-targets.js';
+import {
+  chooseMigrationTarget,
+  hotplugLayoutTravels,
+  internalSnapshotsTravel,
+} from '../../application/migration-targets.js';
 import { volumesBlockMove } from '../../application/volume-drivers.js';
 import { admitToGroup } from '../../application/group-admission.js';
 import { vmProject } from '../../domain/vm/vm.state.js';
@@ -146,6 +150,7 @@ export class HostFleetService {
               capabilities: capabilitiesOfHost(target, this.capabilities.probe) ?? NONE,
             },
             internalSnapshotsTravel: internalSnapshotsTravel(source, target),
+            hotplugLayoutTravels: hotplugLayoutTravels(source, target),
           },
           { ...meta, causationId: `evacuate:${operationId}`, correlationId: operationId },
           { now: () => this.clock.now() },

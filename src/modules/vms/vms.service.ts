@@ -36,7 +36,7 @@ import {
   type CatalogImageRef,
   type RestartPolicy,
 } from '../../domain/vm/vm.types.js';
-import { internalSnapshotsTravel } from '../../application/migration-targets.js';
+import { hotplugLayoutTravels, internalSnapshotsTravel } from '../../application/migration-targets.js';
 import { DomainError } from '../../domain/domain-error.js';
 import { volumesBlockMove } from '../../application/volume-drivers.js';
 import { VmPlacement, type PlacementAsk } from './vm-placement.js';
@@ -328,6 +328,7 @@ export class VmsService {
         const source = await this.capabilitiesOf(state.hostId);
         const blocked = volumesBlockMove(source.driver, state.spec?.volumes);
         if (blocked) throw new DomainError('conflict', `VM ${vmId} has ${blocked}`);
+        const from = await this.hostState(state.hostId ?? '');
         return {
           type: 'MigrateVm',
           operationId,
@@ -335,7 +336,8 @@ export class VmsService {
           live,
           source: { driver: source.driver, capabilities: caps },
           target: { driver: target.driver, capabilities: this.declared(target) },
-          internalSnapshotsTravel: internalSnapshotsTravel(await this.hostState(state.hostId ?? ''), target),
+          internalSnapshotsTravel: internalSnapshotsTravel(from, target),
+          hotplugLayoutTravels: hotplugLayoutTravels(from, target),
         };
       },
       ctx,

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { DriverError, type ConsoleStream, type VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
 import type { LibvirtDriver } from '../../../src/drivers/libvirt/libvirt.driver.js';
 import { waitFor } from '../../support/wait.js';
-import { ensureGuest, waitForLog } from '../qemu/guest-console.js';
+import { ensureGuest, guestHasCpus, guestView, waitForLog } from '../qemu/guest-console.js';
 import {
   ensureDaemons,
   libvirtSkipReason,
@@ -69,26 +69,6 @@ class Shell {
   close(): void {
     this.stream.close();
   }
-}
-
-/** Online CPUs and MemTotal (MiB) after onlining what was plugged (no udev in the guest), disk sectors. */
-async function guestView(sh: Shell): Promise<{ cpus: number; memMiB: number; diskSectors: number }> {
-  await sh.run(
-    'for c in /sys/devices/system/cpu/cpu[0-9]*/online; do [ "$(cat $c)" = 0 ] && echo 1 > $c; done; ' +
-      'for m in /sys/devices/system/memory/memory*/state; do [ "$(cat $m)" = offline ] && echo online > $m; done; true',
-  );
-  const cpus = Number(await sh.run('nproc'));
-  const memKiB = Number(/MemTotal:\s+(\d+)/.exec(await sh.run('grep MemTotal /proc/meminfo'))?.[1]);
-  const diskSectors = Number(await sh.run('cat /sys/block/vda/size'));
-  return { cpus, memMiB: Math.round(memKiB / 1024), diskSectors };
-}
-
-async function guestHasCpus(sh: Shell, cpus: number): Promise<void> {
-  await waitFor(async () => Number(await sh.run('ls -d /sys/devices/system/cpu/cpu[0-9]* | wc -l')) === cpus, {
-    what: `the guest to see ${cpus} CPUs`,
-    timeoutMs: 30_000,
-    intervalMs: 200,
-  });
 }
 
 const dimmsIn = (xml: string): number => (xml.match(/<memory model='dimm'/g) ?? []).length;

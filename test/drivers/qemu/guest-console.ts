@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
+import { waitFor } from '../../support/wait.js';
 import { repoRoot, sleep } from './qemu-test-env.js';
 
 /** Boot files of the tiny guest made by scripts/build-guest.sh, built once and cached. */
@@ -17,6 +18,14 @@ export interface GuestImage {
 /** Where the guest is built: $VL_GUEST_DIR or guest/build/ in the repo. */
 export function guestDir(): string {
   return process.env.VL_GUEST_DIR ?? join(repoRoot(), 'guest', 'build');
+}
+
+/** The test guest as the image catalog takes a kernel image: a tar.gz of vmlinuz, initrd.gz and cmdline. */
+export function guestBundle(): Buffer {
+  const guest = ensureGuest();
+  return execFileSync('tar', ['-C', guest.dir, '-cz', 'vmlinuz', 'initrd.gz', 'cmdline'], {
+    maxBuffer: 512 * 1024 * 1024,
+  });
 }
 
 /** Builds (or reuses) the guest under guestDir(). */
@@ -92,4 +101,32 @@ export class GuestConsole {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/** Shell text that onlines whatever was hot-plugged: the busybox guest has no udev to do it. */
+export const ONLINE_HOTPLUGGED =
+  'for c in /sys/devices/system/cpu/cpu[0-9]*/online; do [ "$(cat $c)" = 0 ] && echo 1 > $c; done; ' +
+  'for m in /sys/devices/system/memory/memory*/state; do [ "$(cat $m)" = offline ] && echo online > $m; done; ';
+
+/** A shell in the guest: the serial console of a qemu or a libvirt test VM. */
+export interface GuestShell {
+  run(command: string): Promise<string>;
+}
+
+/** What the guest sees: online CPUs and MemTotal (MiB) after onlining what was plugged, its disk in 512-byte sectors. */
+export async function guestView(sh: GuestShell): Promise<{ cpus: number; memMiB: number; diskSectors: number }> {
+  await sh.run(`${ONLINE_HOTPLUGGED}true`);
+  const cpus = Number(await sh.run('nproc'));
+  const memKiB = Number(/MemTotal:\s+(\d+)/.exec(await sh.run('grep MemTotal /proc/meminfo'))?.[1]);
+  const diskSectors = Number(await sh.run('cat /sys/block/vda/size'));
+  return { cpus, memMiB: Math.round(memKiB / 1024), diskSectors };
+}
+
+/** Waits until the guest has noticed `cpus` present CPUs (the ACPI hotplug event is handled asynchronously). */
+export async function guestHasCpus(sh: GuestShell, cpus: number): Promise<void> {
+  await waitFor(async () => Number(await sh.run('ls -d /sys/devices/system/cpu/cpu[0-9]* | wc -l')) === cpus, {
+    what: `the guest to see ${cpus} CPUs`,
+    timeoutMs: 30_000,
+    intervalMs: 200,
+  });
 }

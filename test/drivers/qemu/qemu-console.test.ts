@@ -7,7 +7,7 @@
  * gets 404 before any upgrade; a stopped VM's console is a 409.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startTestApp, TOKENS, waitOperation, type TestApp } from '../../support/app.js';
@@ -17,7 +17,7 @@ import { tempDir } from '../../support/env.js';
 import { putImage } from '../../support/image-files.js';
 import { tokenOf, writeAuthFile } from '../../support/users.js';
 import { waitFor } from '../../support/wait.js';
-import { ensureGuest } from './guest-console.js';
+import { guestBundle } from './guest-console.js';
 
 const hasQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
 
@@ -62,10 +62,7 @@ describe(
         capacity: { vcpus: 8, memoryMiB: 4096 },
       });
       assert.equal(host.status, 201, JSON.stringify(host.body));
-      const guest = ensureGuest();
-      const bundle = execFileSync('tar', ['-C', guest.dir, '-cz', 'vmlinuz', 'initrd.gz', 'cmdline'], {
-        maxBuffer: 512 * 1024 * 1024,
-      });
+      const bundle = guestBundle();
       const up = await putImage(t, 'guest', bundle);
       assert.equal(up.status, 201, JSON.stringify(up.body));
       const res = await t

@@ -4,10 +4,10 @@
  * carries out → the same QEMU process keeps running and the guest itself sees the new vCPU, the
  * new DIMM and the larger disk (read through the console WebSocket). What the control plane knows
  * up front is refused before any event: past a ceiling, memory not in the host's DIMM steps, a
- * stale ETag, more than the host has free.
+ * stale ETag, more than the host has free, a live migration to other storage after memory was given live.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -17,7 +17,7 @@ import { assertError, getVm } from '../../support/e2e.js';
 import { tempDir } from '../../support/env.js';
 import { putImage } from '../../support/image-files.js';
 import { waitFor } from '../../support/wait.js';
-import { ensureGuest } from './guest-console.js';
+import { ONLINE_HOTPLUGGED, guestBundle } from './guest-console.js';
 
 const hasQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
 
@@ -35,18 +35,13 @@ function qemuPid(vmId: string): number | undefined {
   return undefined;
 }
 
-/** Online whatever was hot-plugged (the busybox guest has no udev), then read one number the guest prints. */
-const ONLINE =
-  'for c in /sys/devices/system/cpu/cpu[0-9]*/online; do [ "$(cat $c)" = 0 ] && echo 1 > $c; done; ' +
-  'for m in /sys/devices/system/memory/memory*/state; do [ "$(cat $m)" = offline ] && echo online > $m; done; ';
-
 let marker = 10_000 + Math.floor(Math.random() * 50_000);
 
 /** Types `cmd` in the guest's shell and returns the number it printed (the typed echo never matches: it holds `$(…)`). */
 async function guestNumber(con: ConsoleClient, cmd: string): Promise<number> {
   const n = ++marker;
   const seen = con.output.length;
-  con.type(`${ONLINE}echo N$((${n}+0))=$(${cmd})=E\n`);
+  con.type(`${ONLINE_HOTPLUGGED}echo N$((${n}+0))=$(${cmd})=E\n`);
   const re = new RegExp(`N${n}=(\\d+)=E`);
   let value: number | undefined;
   await waitFor(
@@ -85,10 +80,7 @@ describe(
       });
       assert.equal(host.status, 201, JSON.stringify(host.body));
       assert.equal(host.body.capabilities.hotResize.memoryStepMiB, 128, JSON.stringify(host.body.capabilities));
-      const guest = ensureGuest();
-      const bundle = execFileSync('tar', ['-C', guest.dir, '-cz', 'vmlinuz', 'initrd.gz', 'cmdline'], {
-        maxBuffer: 512 * 1024 * 1024,
-      });
+      const bundle = guestBundle();
       const up = await putImage(t, 'guest', bundle);
       assert.equal(up.status, 201, JSON.stringify(up.body));
       const res = await t
@@ -161,6 +153,26 @@ describe(
         assert.equal(await guestNumber(con, 'cat /sys/block/vda/size'), (2 * 1024 ** 3) / 512);
       } finally {
         await con.close();
+      }
+
+      // The DIMM cannot follow a live migration to other storage: refused before any event.
+      const other = tempDir('vl-qemu-hot-api-b-');
+      try {
+        const b = await t.as('admin').post('/v1/hosts', {
+          name: 'qemu-hot-api-b',
+          driver: 'qemu',
+          uri: `qemu:///system?storage=${other.dir}&stopTimeoutMs=2000&accel=tcg`,
+          capacity: { vcpus: 4, memoryMiB: 1024 },
+        });
+        assert.equal(b.status, 201, JSON.stringify(b.body));
+        const before = await logLength(t);
+        const refused = await t
+          .as('operator')
+          .post(`/v1/vms/${vmId}/migrations`, { targetHostId: b.body.id, live: true });
+        assertError(refused, 409, /given 128 MiB of memory live since it started.*stop and start it/);
+        assert.equal(await logLength(t), before);
+      } finally {
+        other.cleanup();
       }
     });
   },

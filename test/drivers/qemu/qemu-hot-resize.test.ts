@@ -8,8 +8,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { DriverError, type VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
 import type { QemuDriver } from '../../../src/drivers/qemu/qemu.driver.js';
-import { waitFor } from '../../support/wait.js';
-import { GuestConsole, ensureGuest, waitForLog, type GuestImage } from './guest-console.js';
+import { GuestConsole, ensureGuest, guestHasCpus, guestView, waitForLog, type GuestImage } from './guest-console.js';
 import { QemuTestEnv, vmSpec } from './qemu-test-env.js';
 
 function driverError(code: string, message?: RegExp): (err: unknown) => boolean {
@@ -34,25 +33,6 @@ const valueOf = (argv: string[], flag: string): string | undefined => argv[argv.
  * What the guest sees: online CPUs and MemTotal (MiB) after onlining whatever was hot-plugged
  * (the busybox guest has no udev to do it), and the size of its disk in 512-byte sectors.
  */
-async function guestView(con: GuestConsole): Promise<{ cpus: number; memMiB: number; diskSectors: number }> {
-  await con.run(
-    'for c in /sys/devices/system/cpu/cpu[0-9]*/online; do [ "$(cat $c)" = 0 ] && echo 1 > $c; done; ' +
-      'for m in /sys/devices/system/memory/memory*/state; do [ "$(cat $m)" = offline ] && echo online > $m; done; true',
-  );
-  const cpus = Number(await con.run('nproc'));
-  const memKiB = Number(/MemTotal:\s+(\d+)/.exec(await con.run('grep MemTotal /proc/meminfo'))?.[1]);
-  const diskSectors = Number(await con.run('cat /sys/block/vda/size'));
-  return { cpus, memMiB: Math.round(memKiB / 1024), diskSectors };
-}
-
-/** Waits until the guest has noticed `cpus` present CPUs (the ACPI hotplug event is handled asynchronously). */
-async function guestHasCpus(con: GuestConsole, cpus: number): Promise<void> {
-  await waitFor(async () => Number(await con.run('ls -d /sys/devices/system/cpu/cpu[0-9]* | wc -l')) === cpus, {
-    what: `the guest to see ${cpus} CPUs`,
-    timeoutMs: 30_000,
-    intervalMs: 200,
-  });
-}
 
 describe('qemu driver: live resize (real QEMU, real Linux guest)', () => {
   const env = new QemuTestEnv('vl-qemu-hot-');
