@@ -37,7 +37,27 @@ class Shell {
     stream.onData((chunk) => (this.buffer += chunk.toString('utf8')));
   }
 
+  private prompted = false;
+
+  /**
+   * Waits for the shell's prompt, pressing Enter until it shows: GUEST-READY is printed before
+   * ash starts, and a line typed while it starts loses its first characters.
+   */
+  private async ready(): Promise<void> {
+    if (this.prompted) return;
+    await waitFor(
+      () => {
+        if (this.buffer.includes('/ # ')) return true; // ash's prompt
+        this.stream.write(Buffer.from('\n'));
+        return false;
+      },
+      { what: "the guest shell's prompt", timeoutMs: 60_000, intervalMs: 500 },
+    );
+    this.prompted = true;
+  }
+
   async run(command: string): Promise<string> {
+    await this.ready();
     const id = randomUUID().slice(0, 8);
     this.buffer = '';
     // Split quotes: the echo of the typed line never matches the markers, only the output does.
