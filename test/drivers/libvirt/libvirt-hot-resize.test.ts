@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { DriverError, type ConsoleStream, type VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
+import type { ConsoleStream, VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
 import type { LibvirtDriver } from '../../../src/drivers/libvirt/libvirt.driver.js';
 import { waitFor } from '../../support/wait.js';
 import { ensureGuest, guestHasCpus, guestView, waitForLog } from '../qemu/guest-console.js';
@@ -18,17 +18,9 @@ import {
   vmSpec,
   type LibvirtDaemons,
 } from './libvirt-test-env.js';
+import { driverError } from '../../support/driver-error.js';
 
 const skip = libvirtSkipReason() ?? false;
-
-function driverError(code: string, message?: RegExp): (err: unknown) => boolean {
-  return (err) => {
-    assert.ok(err instanceof DriverError, `expected DriverError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (message) assert.match(err.message, message);
-    return true;
-  };
-}
 
 /** A shell on the guest's serial console through the driver's openConsole (as the API's console uses it). */
 class Shell {

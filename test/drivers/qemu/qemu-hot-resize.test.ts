@@ -6,19 +6,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { DriverError, type VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
+import type { VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
 import type { QemuDriver } from '../../../src/drivers/qemu/qemu.driver.js';
 import { GuestConsole, ensureGuest, guestHasCpus, guestView, waitForLog, type GuestImage } from './guest-console.js';
 import { QemuTestEnv, vmSpec } from './qemu-test-env.js';
-
-function driverError(code: string, message?: RegExp): (err: unknown) => boolean {
-  return (err) => {
-    assert.ok(err instanceof DriverError, `expected DriverError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (message) assert.match(err.message, message);
-    return true;
-  };
-}
+import { driverError } from '../../support/driver-error.js';
 
 /** The argv of the QEMU that runs this VM on this driver's host. */
 async function argvOf(driver: QemuDriver, spec: VmSpec): Promise<string[]> {

@@ -3,19 +3,11 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { DriverError, type Progress } from '../../../src/drivers/hypervisor-driver.port.js';
+import type { Progress } from '../../../src/drivers/hypervisor-driver.port.js';
 import { listQemuProcesses, sendSignal } from '../../../src/drivers/qemu/qemu-process.js';
 import { waitFor } from '../../support/wait.js';
 import { QemuTestEnv, hasPattern, vmSpec, writePattern } from './qemu-test-env.js';
-
-function driverError(code: string, message?: RegExp): (err: unknown) => boolean {
-  return (err) => {
-    assert.ok(err instanceof DriverError, `expected DriverError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (message) assert.match(err.message, message);
-    return true;
-  };
-}
+import { driverError } from '../../support/driver-error.js';
 
 /** A port nobody listens on (bound once, then released). */
 function closedPort(): Promise<number> {
