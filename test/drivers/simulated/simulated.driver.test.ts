@@ -240,6 +240,19 @@ describe('simulated snapshots', () => {
       ['mem'],
     );
   });
+  it('verbs on one VM called at once each see the other: twenty concurrent snapshots all persist', async () => {
+    // The files are written asynchronously: without the per-VM lock, reads and writes would interleave
+    // and most of these snapshots would be lost (each call writing its own read-modify-write over the others).
+    const d = driver();
+    const vm = spec();
+    await d.define(vm);
+    const names = Array.from({ length: 20 }, (_, i) => `s${String(i).padStart(2, '0')}`);
+    await Promise.all(names.map((name) => d.snapshot(vm, name, { memory: false })));
+    assert.deepEqual((await d.listSnapshots(vm)).map((s) => s.name).sort(), names);
+    // A second driver on the same directory (a restarted worker) finds them on disk.
+    const again = new SimulatedDriver({ ...d.host });
+    assert.equal((await again.listSnapshots(vm)).length, names.length);
+  });
 });
 
 describe('simulated capabilities', () => {
