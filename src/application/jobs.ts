@@ -159,12 +159,20 @@ export interface HostFencedResult {
   principal: string;
 }
 
+/**
+ * An outcome's `started: true`: the step ended before its `started` was sent on its own, so the
+ * outcome says it too and the consumer records the operation running first.
+ */
+interface OutcomeStarted {
+  started?: true;
+}
+
 /** What workers send back to the control plane, on the results queue. */
 export type ResultMessage =
   | HostFencedResult
   | (ResultBase & { kind: 'started' })
-  | (Omit<ResultBase, 'step'> & { kind: 'succeeded' } & StepResult)
-  | (ResultBase & { kind: 'failed'; reason: string; attempts: number })
+  | (Omit<ResultBase, 'step'> & { kind: 'succeeded' } & StepResult & OutcomeStarted)
+  | (ResultBase & { kind: 'failed'; reason: string; attempts: number } & OutcomeStarted)
   | (ResultBase & { kind: 'progress'; progress: StepProgress })
   | ObservedResult
   | VolumeResultMessage;

@@ -93,4 +93,20 @@ describe('ResultConsumer', () => {
     assert.deepEqual(await vmEvents(), before);
     assert.deepEqual(commands.at(-1), { type: 'ReportObservedState', ok: false });
   });
+  test('an outcome that carries `started` records the operation running first, once, redelivered or not', async () => {
+    const vm = 'vm-2';
+    const op = 'op-create-2';
+    const meta = { principal: 'alice', correlationId: op, causationId: 'http' };
+    const loader = new AggregateLoader(store);
+    const spec = { name: 'db', vcpus: 1, memoryMiB: 256, diskGiB: 1 };
+    const create = { type: 'CreateVm', vmId: vm, operationId: op, spec, hostId: null, start: true } as const;
+    await handleCommand(loader, vmDecider, vmStream(vm), create, meta);
+    await handleCommand(loader, vmDecider, vmStream(vm), { type: 'PlaceVm', operationId: op, hostId: 'h1' }, meta);
+    const ended = { ...defineSucceeded, vmId: vm, operationId: op, started: true as const };
+    await deliver({ ...ended, jobId: 'job-define-2' }, 'r6');
+    await deliver({ ...ended, jobId: 'job-define-2' }, 'r7');
+    await deliver({ ...ended, step: 'start', jobId: 'job-start-2' }, 'r8');
+    const types = (await store.readStream(vmStream(vm))).map((e) => e.type);
+    assert.deepEqual(types, ['VmCreateRequested', 'VmPlaced', 'VmOperationRunning', 'VmDefined', 'VmStarted']);
+  });
 });

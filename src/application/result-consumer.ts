@@ -126,6 +126,11 @@ export class ResultConsumer {
     try {
       // An observation holds for the revision it was made at only: a stale one must not close a newer operation.
       const ifMatch = msg.kind === 'observed' && msg.revision !== undefined ? { ifMatch: BigInt(msg.revision) } : {};
+      // The step ended before its `started` went out on its own: record the operation running first, as if it had.
+      if ((msg.kind === 'succeeded' || msg.kind === 'failed') && msg.started) {
+        const running: VmCommand = { type: 'MarkOperationRunning', operationId: msg.operationId, step: msg.step };
+        await handleCommand(this.aggregates, vmDecider, vmStream(msg.vmId), running, meta);
+      }
       await handleCommand(this.aggregates, vmDecider, vmStream(msg.vmId), cmd, meta, ifMatch);
       tracePhase(msg.vmId, `consumer appended ${label}`);
       this.onCommand?.(cmd.type, performance.now() - t0, true);

@@ -24,6 +24,7 @@ import type { QueueHub } from './queue-hub.js';
 import { runStep, runVolumeStep } from './step-runner.js';
 import type { CatalogImages } from './catalog-images.port.js';
 import { OperationAborts } from './operation-aborts.js';
+import { STARTED_AFTER_MS, StartedNotice } from './started-notice.js';
 
 export interface HostWorkerSettings {
   connection: ConnectionOptions;
@@ -38,7 +39,12 @@ export interface HostWorkerSettings {
   console?: { queue: (hostId: string) => string; channels: ConsoleChannels };
   /** Told of every failed attempt (`final`: no retry follows), for the job retry and failure counters. */
   onJobFailure?: (hostId: string, step: string, final: boolean) => void;
+  /** A step still running after this long reports `started` on its own; sooner, its outcome carries it (0: always on its own, first). */
+  startedAfterMs?: number;
 }
+
+/** Operations whose `started` this worker sent, remembered for their later steps (a bounded window). */
+const REMEMBERED_STARTS = 4096;
 
 /** Errors no retry can fix: report them at once instead of burning attempts. */
 function isPermanent(err: unknown): boolean {
@@ -85,6 +91,8 @@ export class HostWorker {
   private readonly aborts: OperationAborts;
   /** Driver calls in flight by operation, so a cancel aborts exactly those. */
   private readonly running = new Map<string, Set<(err: Error) => void>>();
+  /** operationId → the step whose `started` this worker sent (alone or in its outcome). */
+  private readonly startedSent = new Map<string, string>();
 
   constructor(
     readonly host: HostBinding,
@@ -238,7 +246,8 @@ export class HostWorker {
         });
       return;
     }
-    if (!compensation) await this.hub.postResult(`${jobId}.started`, { ...base, step: data.step, kind: 'started' });
+    const notice = compensation || this.alreadyStarted(data) ? undefined : this.startedNotice(job, base);
+    await notice?.begin();
 
     const controller = new AbortController();
     const timeoutMs = this.timeoutFor(data);
@@ -249,14 +258,17 @@ export class HostWorker {
       const now = Date.now();
       if (now - lastProgress < 1000) return;
       lastProgress = now;
-      progressSeq++;
-      this.hub
-        .postResult(`${jobId}.p${job.attemptsMade}.${progressSeq}`, {
-          ...base,
-          step: data.step,
-          kind: 'progress',
-          progress: p,
-        })
+      const seq = ++progressSeq;
+      // `started` goes first: progress is reported while the step runs.
+      (notice?.now() ?? Promise.resolve(true))
+        .then(() =>
+          this.hub.postResult(`${jobId}.p${job.attemptsMade}.${seq}`, {
+            ...base,
+            step: data.step,
+            kind: 'progress',
+            progress: p,
+          }),
+        )
         .catch((err: unknown) => this.log.warn({ err }, 'progress not posted'));
     };
     let timer: NodeJS.Timeout | undefined;
@@ -291,7 +303,10 @@ export class HostWorker {
       // (for DRIVER_DECIDES steps only the deadline does: their answer after an abort is the outcome).
       const result = await Promise.race([call, deadline, cancelled]);
       tracePhase(data.vmId, `driver done ${data.step}`);
-      if (!compensation) await this.hub.postResult(`${jobId}.ok`, { ...base, kind: 'succeeded', ...result });
+      if (!compensation) {
+        const started = await this.carriesStarted(notice, data);
+        await this.hub.postResult(`${jobId}.ok`, { ...base, kind: 'succeeded', ...result, ...started });
+      }
     } catch (err) {
       const attempts = job.opts.attempts ?? 1;
       const final =
@@ -305,17 +320,24 @@ export class HostWorker {
         'step failed',
       );
       this.settings.onJobFailure?.(this.host.id, data.step, final);
-      if (!final) throw err;
+      if (!final) {
+        // Retried after a backoff: the operation shows running meanwhile.
+        await notice?.now();
+        throw err;
+      }
       if (!compensation) {
+        const started = await this.carriesStarted(notice, data);
         await this.hub.postResult(`${jobId}.failed`, {
           ...base,
           step: data.step,
           kind: 'failed',
           reason: `${data.step} failed on host ${this.host.id}: ${message(err)}`,
           attempts: job.attemptsMade + 1,
+          ...started,
         });
       }
     } finally {
+      notice?.dispose();
       aborts.delete(cancel);
       if (!aborts.size) this.running.delete(data.operationId);
       cancelled.catch(() => undefined);
@@ -323,5 +345,43 @@ export class HostWorker {
       this.inFlight.delete(call);
       call.catch(() => undefined);
     }
+  }
+
+  /** An earlier step of this operation reported `started` from here: the operation is running already. */
+  private alreadyStarted(data: HostJobData): boolean {
+    const step = this.startedSent.get(data.operationId);
+    return step !== undefined && step !== data.step;
+  }
+
+  private rememberStarted(data: HostJobData): void {
+    this.startedSent.delete(data.operationId);
+    this.startedSent.set(data.operationId, data.step);
+    if (this.startedSent.size > REMEMBERED_STARTS) {
+      this.startedSent.delete(this.startedSent.keys().next().value as string);
+    }
+  }
+
+  private startedNotice(
+    job: Job<HostJobData>,
+    base: { vmId: string; operationId: string; jobId: string; principal: string },
+  ) {
+    const data = job.data;
+    const post = async () => {
+      await this.hub.postResult(`${base.jobId}.started`, { ...base, step: data.step, kind: 'started' });
+      this.rememberStarted(data);
+    };
+    const onError = (err: unknown) =>
+      this.log.warn(
+        { err: message(err), vm: data.vmId, step: data.step },
+        'started not posted; the outcome carries it',
+      );
+    return new StartedNotice(post, this.settings.startedAfterMs ?? STARTED_AFTER_MS, onError);
+  }
+
+  /** `{ started: true }` when the outcome must say the step began (it was not said on its own). */
+  private async carriesStarted(notice: StartedNotice | undefined, data: HostJobData): Promise<{ started?: true }> {
+    if (!notice || !(await notice.settle())) return {};
+    this.rememberStarted(data);
+    return { started: true };
   }
 }
