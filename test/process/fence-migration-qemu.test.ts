@@ -14,7 +14,7 @@ import { registerHost, startTestApp, waitOperation, type TestApp } from '../supp
 import { storeEvents } from '../support/e2e.js';
 import { tempDir } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
-import { alive, killProcessesUnder, qemuPid, runningOn, WorkerFleet } from '../support/worker-fleet.js';
+import { alive, heartbeatsFrom, qemuPid, runningOn, WorkerFleet } from '../support/worker-fleet.js';
 
 const DEAD_MS = 2000;
 const hasQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
@@ -48,9 +48,7 @@ describe(
       R = await registerHost(t, { name: 'fmq-r', driver: 'qemu', uri, capacity });
     });
     after(async () => {
-      fleet.killAll();
-      // The QEMUs outlive their workers: stop every one this test started.
-      killProcessesUnder(shared.dir);
+      fleet.killAll(shared.dir);
       await t?.close();
       shared.cleanup();
     });
@@ -62,12 +60,7 @@ describe(
         fleet.start(S);
         const wT = fleet.start(T);
         fleet.start(R);
-        for (const h of [S, T, R]) {
-          await waitFor(async () => (await t.runtime.hub.heartbeats())[h], {
-            what: `a heartbeat from ${h}`,
-            timeoutMs: 90000,
-          });
-        }
+        await heartbeatsFrom(t, [S, T, R]);
         const created = await t.as('operator').post('/v1/vms', {
           name: 'fmq-vm',
           vcpus: 1,

@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { registerHost, startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { storeEvents } from '../support/e2e.js';
 import { waitFor } from '../support/wait.js';
-import { domains, WorkerFleet } from '../support/worker-fleet.js';
+import { domains, heartbeatsFrom, WorkerFleet } from '../support/worker-fleet.js';
 
 const DEAD_MS = 2000;
 type Json = Record<string, unknown>;
@@ -68,12 +68,7 @@ describe('process: a fence of the target of handed-off migrations (an evacuation
       fleet.start(S);
       const wT = fleet.start(T);
       fleet.start(R);
-      for (const h of [S, T, R]) {
-        await waitFor(async () => (await t.runtime.hub.heartbeats())[h], {
-          what: `a heartbeat from ${h}`,
-          timeoutMs: 60000,
-        });
-      }
+      await heartbeatsFrom(t, [S, T, R]);
       const healed = await create('fm-always', 'always');
       const pinned = await create('fm-never');
 

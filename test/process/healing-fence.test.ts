@@ -19,13 +19,7 @@ import { registerHost, startTestApp, waitOperation, type TestApp } from '../supp
 import { storeEvents } from '../support/e2e.js';
 import { tempDir } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
-import {
-  alive,
-  killProcessesUnder,
-  qemuPid as pidOf,
-  runningOn as runsOn,
-  WorkerFleet,
-} from '../support/worker-fleet.js';
+import { alive, heartbeatsFrom, qemuPid as pidOf, runningOn as runsOn, WorkerFleet } from '../support/worker-fleet.js';
 
 const DEAD_MS = 2000;
 const hasQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
@@ -75,9 +69,7 @@ describe(
       hostB = await registerHost(t, { name: 'heal-b', driver: 'qemu', uri, capacity: { vcpus: 8, memoryMiB: 4096 } });
     });
     after(async () => {
-      fleet.killAll();
-      // The QEMUs outlive their workers: stop every one this test started.
-      killProcessesUnder(shared.dir);
+      fleet.killAll(shared.dir);
       await t?.close();
       shared.cleanup();
     });
@@ -87,9 +79,8 @@ describe(
       { timeout: 180000 },
       async () => {
         fleet.start(hostB);
-        await waitFor(async () => (await host(hostB)).state === 'active' && (await t.runtime.hub.heartbeats())[hostB], {
-          what: 'a heartbeat from B',
-        });
+        await heartbeatsFrom(t, [hostB]);
+        await waitFor(async () => (await host(hostB)).state === 'active', { what: 'B active' });
         const id = await create('crashy', hostB, 'on-crash');
         assert.equal((await vm(id)).restartPolicy, 'on-crash');
         const first = qemuPid(hostB, id);
@@ -122,10 +113,7 @@ describe(
       { timeout: 300000 },
       async () => {
         const wA = fleet.start(hostA);
-        await waitFor(async () => (await t.runtime.hub.heartbeats())[hostA], {
-          what: 'a heartbeat from A',
-          timeoutMs: 90000,
-        });
+        await heartbeatsFrom(t, [hostA]);
         const dies = await create('dies-with-a', hostA, 'on-crash');
         const survives = await create('partitioned', hostA, 'always');
         const pinned = await create('no-policy', hostA);

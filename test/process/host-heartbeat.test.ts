@@ -28,7 +28,8 @@ describe('process: heartbeats and unreachable hosts', () => {
         const raw = (await t.runtime.hub.heartbeats())[hostId];
         return raw !== undefined && (JSON.parse(raw) as { by: string }).by.endsWith(`/${pid}`);
       },
-      { what: `a heartbeat of ${hostId} from worker ${pid}`, timeoutMs: 20000 },
+      // A worker process loads the whole app before its first beat: slow on a busy machine.
+      { what: `a heartbeat of ${hostId} from worker ${pid}`, timeoutMs: 90000 },
     );
   }
 

@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestApp } from './app.js';
 import { testRedisUrl } from './env.js';
+import { waitFor } from './wait.js';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../src/main.js');
 
@@ -57,9 +58,23 @@ export class WorkerFleet {
     return child;
   }
 
-  /** kill -9 every worker still running (a test's `after`). */
-  killAll(): void {
+  /**
+   * kill -9 every worker still running (a test's `after`), and with `dir` every
+   * process whose command line names it: the QEMUs on that storage outlive their workers.
+   */
+  killAll(dir?: string): void {
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    if (dir) killProcessesUnder(dir);
+  }
+}
+
+/**
+ * Waits for a heartbeat from each host's worker. The deadline is generous: a worker
+ * process loads the whole app before its first beat, which takes long on a busy machine.
+ */
+export async function heartbeatsFrom(t: TestApp, hostIds: string[], timeoutMs = 90000): Promise<void> {
+  for (const h of hostIds) {
+    await waitFor(async () => (await t.runtime.hub.heartbeats())[h], { what: `a heartbeat from ${h}`, timeoutMs });
   }
 }
 
@@ -92,8 +107,8 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** The QEMUs outlive their workers: kill -9 every process whose command line names `dir`. */
-export function killProcessesUnder(dir: string): void {
+/** kill -9 every process whose command line names `dir`. */
+function killProcessesUnder(dir: string): void {
   for (const line of spawnSync('pgrep', ['-f', dir]).stdout.toString().split('\n')) {
     const pid = Number(line);
     if (pid > 0) spawnSync('kill', ['-9', String(pid)]);
