@@ -2,8 +2,11 @@
  * Abuse: 200 concurrent clients for 60 s (--quick: 50 for 10 s) against the built
  * all-in-one process (dist/src/main.js) on simulated hosts, mixing reads and
  * commands under several tokens. Red when an answer is anything but 2xx, 409 or
- * 429, an accepted command never ends, a VM's domain is orphaned, or the server's
- * RSS keeps growing over the second half of the run. Prints p50/p99 and RSS.
+ * 429, an accepted command never ends, the log lacks an accepted operation, holds
+ * a result twice or an operation nobody was answered 202 for, the hash chain does
+ * not verify, a VM's domain is orphaned, or what full GCs leave keeps growing after
+ * warm-up (a leak). Prints commands p50, reads p99 (and per route), the `vms` read
+ * model's lag, the server's CPU per request, and RSS over time with its verdict.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { summarize } from '../../bench/stats.js';
@@ -175,8 +178,10 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
         status = r.status;
         res = r.body;
       } catch (err) {
+        // No answer at all: fetch names the socket's error in `cause` (ECONNRESET, other side closed…).
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
         status = 0;
-        res = { message: (err as Error).message };
+        res = { message: (err as Error).message, cause: cause?.code ?? cause?.message };
       }
       const took = performance.now() - t0;
       (method === 'GET' ? readMs : commandMs).push(took);
@@ -307,7 +312,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     if (staleAges.length)
       problems.push(
         `${staleAges.length} reads of an accepted operation answered 404, at most ` +
-          `${Math.round(Math.max(...staleAges))} ms after its 202 (the 202 waits at most 3 s for the read model)`,
+          `${Math.round(Math.max(...staleAges))} ms after its 202 (a read of an operation this process accepted waits up to 3 s for the read model)`,
       );
     problems.push(...notEnded.slice(0, 10).map((s) => `operation never ended: ${s}`));
     // A leak is red. RSS that grows while what full GCs leave stays flat is garbage V8 has not collected yet: the
