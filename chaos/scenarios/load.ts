@@ -4,7 +4,7 @@
  * commands under several tokens. Red when an answer is anything but 2xx, 409 or
  * 429, an accepted command never ends, the log lacks an accepted operation, holds
  * a result twice or an operation nobody was answered 202 for, the hash chain does
- * not verify, a VM's domain is orphaned, or what full GCs leave keeps growing after
+ * not verify, a VM's domain is orphaned, or the live heap after a forced full GC grows after
  * warm-up (a leak). Prints commands p50, reads p99 (and per route), the `vms` read
  * model's lag, the server's CPU per request, and RSS over time with its verdict.
  */
@@ -12,14 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { summarize } from '../../bench/stats.js';
 import type { ChaosRow } from '../chaos-row.js';
 import { startServerProcess, type ServerProcess } from '../../test/support/fuzz-server.js';
-import {
-  cpuSeconds,
-  lagMs as lagOf,
-  liveHeapVerdict,
-  majorGcs,
-  rssVerdict,
-  type LagSample,
-} from '../support/load-figures.js';
+import { cpuSeconds, lagMs as lagOf, liveHeapVerdict, rssVerdict, type LagSample } from '../support/load-figures.js';
+import { inspectorUrl, liveHeapMiB } from '../support/inspector-heap.js';
 import { ledgerFigures, readLog } from '../support/ledger-check.js';
 
 interface Client {
@@ -47,9 +41,9 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
   ];
   const srv: ServerProcess = await startServerProcess(
     { AUTH_TOKENS: tokens.join(','), LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '16' },
-    // --trace-gc: what each full GC leaves tells a leak from heap V8 has not collected yet (RSS shows both).
-    // LOAD_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server during the run.
-    ['--trace-gc', ...(process.env.LOAD_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+    // The inspector (loopback, a free port): the live heap after a forced full GC tells a leak from garbage V8
+    // has not collected yet (RSS shows both). LOAD_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server.
+    ['--inspect=127.0.0.1:0', ...(process.env.LOAD_NODE_ARGS ?? '').split(' ').filter(Boolean)],
   );
   const problems: string[] = [];
   try {
@@ -117,11 +111,28 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     const deadline = started + seconds * 1000;
     // Warm-up: the first third of the run (V8 sizes its heap and Redis its pipelines to the load).
     const warmupS = Math.round(seconds / 3);
-    let outputAtWarm = Infinity;
+    const inspector = inspectorUrl(srv.output());
+    const liveHeap: Array<[number, number]> = [];
+    const heapProblems: string[] = [];
+    const sampleHeap = async (s: number) => {
+      if (!inspector) return;
+      try {
+        liveHeap.push([s, await liveHeapMiB(inspector)]);
+      } catch (err) {
+        heapProblems.push(`live heap at ${s} s: ${String(err)}`);
+      }
+    };
+    // After warm-up, then twice more under load: each a forced full GC (a pause of tens of ms).
+    const heapAt = new Set([warmupS, Math.round((seconds * 2) / 3), seconds - 2]);
+    const heapSamples: Array<Promise<void>> = [];
     const sampler = setInterval(() => {
       const s = Math.round((performance.now() - started) / 1000);
       rss.push([s, srv.rssMiB()]);
-      if (s >= warmupS && outputAtWarm === Infinity) outputAtWarm = srv.output().length;
+      for (const at of heapAt)
+        if (s >= at) {
+          heapAt.delete(at);
+          heapSamples.push(sampleHeap(s));
+        }
     }, 1000);
     // The vms read model's lag in ms: /health's head and lag every 250 ms; a head is "applied" at the first sample
     // whose applied position reaches it (so the resolution is the sampling interval).
@@ -226,7 +237,8 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     const wallMs = performance.now() - started;
     const cpuMs = (cpuSeconds(srv.child.pid!) - cpu0) * 1000;
     rss.push([Math.round(wallMs / 1000), srv.rssMiB()]);
-    const liveHeap = liveHeapVerdict(majorGcs(srv.output().slice(outputAtWarm)));
+    await Promise.all(heapSamples);
+    const heapV = liveHeapVerdict(liveHeap.sort((a, b) => a[0] - b[0]));
 
     // Every accepted command must end (succeeded or failed with a reason).
     let ended = 0;
@@ -302,7 +314,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     );
     console.log(`load: server RSS MiB ${rss.map(([s, m]) => `${s}s:${m}`).join(' ')}`);
     console.log(`load: ${rssV.line}`);
-    console.log(`load: ${liveHeap.line}`);
+    console.log(`load: ${heapV.line}`);
     console.log(
       `load: log ${ledger.events} events; accepted operations without an event ${ledger.lost.length}, ` +
         `results recorded twice ${ledger.duplicates.length}, operations recorded but never answered 202 ${unanswered.size}`,
@@ -315,10 +327,11 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
           `${Math.round(Math.max(...staleAges))} ms after its 202 (a read of an operation this process accepted waits up to 3 s for the read model)`,
       );
     problems.push(...notEnded.slice(0, 10).map((s) => `operation never ended: ${s}`));
-    // A leak is red. RSS that grows while what full GCs leave stays flat is garbage V8 has not collected yet: the
-    // RSS figure is printed (the issue's target) but it is no loss; with too few full GCs to tell, RSS decides.
-    if (liveHeap.flat === false) problems.push(liveHeap.line);
-    else if (!rssV.flat && liveHeap.flat === undefined) problems.push(rssV.line);
+    // A leak is red. RSS that grows while the live heap after a forced full GC stays flat is garbage V8 has not
+    // collected yet: the RSS verdict is printed (the issue's target) but it is no loss. Without heap samples, RSS decides.
+    problems.push(...heapProblems);
+    if (heapV.flat === false) problems.push(heapV.line);
+    else if (!rssV.flat && heapV.flat === undefined) problems.push(rssV.line);
     problems.push(
       ...ledger.lost.slice(0, 10).map((id) => `lost: operation ${id} answered 202 has no event in the log`),
       ...ledger.duplicates.slice(0, 10).map((d) => `duplicate: ${d}`),
@@ -338,7 +351,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
         `projection lag p99=${f(lag.p99)} ms; 409=${statuses[409] ?? 0} 429=${statuses[429] ?? 0} 404(deleted VM)=${gone} 404(op not yet projected)=${staleAges.length} 503(read model behind)=${behind} other errors=${otherErrors}; ` +
         `${f(cpuMs / all.n)} ms server CPU per request; ` +
         `RSS ${rssStart}→${f(rssV.afterWarmup)}→${f(rssV.atEnd)} MiB (${rssV.flat ? 'flat' : 'GROWING'} after warm-up; ` +
-        `live heap ${liveHeap.flat === undefined ? 'undecided' : liveHeap.flat ? 'flat' : 'GROWING'})`,
+        `live heap ${heapV.flat === undefined ? 'undecided' : heapV.flat ? 'flat' : 'GROWING'})`,
       problems,
     };
   } finally {

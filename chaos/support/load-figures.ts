@@ -91,48 +91,22 @@ export function rssVerdict(samples: ReadonlyArray<readonly [number, number]>, wa
   return { flat, afterWarmup: first, atEnd: last, slopePerMin, line };
 }
 
-/** One full (mark-compact) GC of the server's main isolate, from `--trace-gc`: the heap in MiB after it. */
-export interface MajorGc {
-  atMs: number;
-  afterMiB: number;
-}
-
-const GC_LINE =
-  /^\[\d+:(0x[0-9a-f]+)\]\s+(\d+) ms: Mark-Compact(?: \(reduce\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB/gm;
-
 /**
- * The mark-compacts `--trace-gc` printed in `text`, of the isolate that printed
- * the most GC lines (the main thread; the SQLite writer thread has its own, small
- * heap). What a full GC leaves is what the process really holds: a leak raises it,
- * while RSS also moves with the garbage V8 lets accumulate between full GCs.
+ * The live heap (MiB after a forced full GC, `[second, MiB]`) after warm-up: flat
+ * when no later sample exceeds the first by more than max(10 MiB, 10 %).
  */
-export function majorGcs(text: string): MajorGc[] {
-  const byIsolate = new Map<string, MajorGc[]>();
-  for (const m of text.matchAll(GC_LINE)) {
-    const list = byIsolate.get(m[1]!) ?? [];
-    list.push({ atMs: Number(m[2]), afterMiB: Number(m[3]) });
-    byIsolate.set(m[1]!, list);
-  }
-  return [...byIsolate.values()].sort((a, b) => b.length - a.length)[0] ?? [];
-}
-
-/**
- * Live heap after warm-up: flat when the least a full GC left in the last half of
- * the run is within max(10 MiB, 10 %) of the least it left in the first half (the
- * least, because what a full GC leaves also holds whatever requests were in flight).
- */
-export function liveHeapVerdict(gcs: readonly MajorGc[]): { flat: boolean | undefined; line: string } {
+export function liveHeapVerdict(samples: ReadonlyArray<readonly [number, number]>): {
+  flat: boolean | undefined;
+  line: string;
+} {
   const f = (x: number) => x.toFixed(1);
-  if (gcs.length < 2)
-    return { flat: undefined, line: `live heap: ${gcs.length} full GCs after warm-up, too few for a verdict` };
-  const half = Math.floor(gcs.length / 2);
-  const early = Math.min(...gcs.slice(0, half).map((g) => g.afterMiB));
-  const late = Math.min(...gcs.slice(half).map((g) => g.afterMiB));
-  const flat = late - early <= Math.max(10, early * 0.1);
+  const all = samples.map(([s, m]) => `${s}s:${f(m)}`).join(' ');
+  if (samples.length < 2) return { flat: undefined, line: `live heap: ${samples.length} samples, no verdict (${all})` };
+  const first = samples[0]![1];
+  const most = Math.max(...samples.slice(1).map(([, m]) => m));
+  const flat = most - first <= Math.max(10, first * 0.1);
   return {
     flat,
-    line:
-      `live heap after full GCs (main thread, ${gcs.length} after warm-up): least ${f(early)} MiB in the first half, ` +
-      `${f(late)} MiB in the second (all: ${gcs.map((g) => f(g.afterMiB)).join(' ')}) → ${flat ? 'flat' : 'GROWING'}`,
+    line: `live heap after a forced full GC (inspector), MiB: ${all} → ${flat ? 'flat' : 'GROWING'}`,
   };
 }
