@@ -113,11 +113,14 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     const warmupS = Math.round(seconds / 3);
     const inspector = inspectorUrl(srv.output());
     const liveHeap: Array<[number, number]> = [];
+    /** RSS right after each forced full GC: what the process holds, without the garbage between full GCs. */
+    const rssAfterGc: Array<[number, number]> = [];
     const heapProblems: string[] = [];
     const sampleHeap = async (s: number) => {
       if (!inspector) return;
       try {
         liveHeap.push([s, await liveHeapMiB(inspector)]);
+        rssAfterGc.push([s, srv.rssMiB()]);
       } catch (err) {
         heapProblems.push(`live heap at ${s} s: ${String(err)}`);
       }
@@ -239,6 +242,11 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     rss.push([Math.round(wallMs / 1000), srv.rssMiB()]);
     await Promise.all(heapSamples);
     const heapV = liveHeapVerdict(liveHeap.sort((a, b) => a[0] - b[0]));
+    const rssGcV = liveHeapVerdict(
+      rssAfterGc.sort((a, b) => a[0] - b[0]),
+      'RSS right after a forced full GC',
+      25,
+    );
 
     // Every accepted command must end (succeeded or failed with a reason).
     let ended = 0;
@@ -315,6 +323,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     console.log(`load: server RSS MiB ${rss.map(([s, m]) => `${s}s:${m}`).join(' ')}`);
     console.log(`load: ${rssV.line}`);
     console.log(`load: ${heapV.line}`);
+    console.log(`load: ${rssGcV.line}`);
     console.log(
       `load: log ${ledger.events} events; accepted operations without an event ${ledger.lost.length}, ` +
         `results recorded twice ${ledger.duplicates.length}, operations recorded but never answered 202 ${unanswered.size}`,
@@ -331,7 +340,8 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     // collected yet: the RSS verdict is printed (the issue's target) but it is no loss. Without heap samples, RSS decides.
     problems.push(...heapProblems);
     if (heapV.flat === false) problems.push(heapV.line);
-    else if (!rssV.flat && heapV.flat === undefined) problems.push(rssV.line);
+    if (rssGcV.flat === false) problems.push(rssGcV.line);
+    else if (!rssV.flat && rssGcV.flat === undefined) problems.push(rssV.line);
     problems.push(
       ...ledger.lost.slice(0, 10).map((id) => `lost: operation ${id} answered 202 has no event in the log`),
       ...ledger.duplicates.slice(0, 10).map((d) => `duplicate: ${d}`),
@@ -351,6 +361,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
         `projection lag p99=${f(lag.p99)} ms; 409=${statuses[409] ?? 0} 429=${statuses[429] ?? 0} 404(deleted VM)=${gone} 404(op not yet projected)=${staleAges.length} 503(read model behind)=${behind} other errors=${otherErrors}; ` +
         `${f(cpuMs / all.n)} ms server CPU per request; ` +
         `RSS ${rssStart}→${f(rssV.afterWarmup)}→${f(rssV.atEnd)} MiB (${rssV.flat ? 'flat' : 'GROWING'} after warm-up; ` +
+        `after full GCs ${rssAfterGc.map(([, m]) => m).join('→')} MiB ${rssGcV.flat ? 'flat' : 'GROWING'}; ` +
         `live heap ${heapV.flat === undefined ? 'undecided' : heapV.flat ? 'flat' : 'GROWING'})`,
       problems,
     };

@@ -92,21 +92,25 @@ export function rssVerdict(samples: ReadonlyArray<readonly [number, number]>, wa
 }
 
 /**
- * The live heap (MiB after a forced full GC, `[second, MiB]`) after warm-up: flat
- * when no later sample exceeds the first by more than max(10 MiB, 10 %).
+ * Samples taken right after a forced full GC (`[second, MiB]`, the first after
+ * warm-up): flat when no later one exceeds the first by more than max(`slackMiB`, 10 %).
  */
-export function liveHeapVerdict(samples: ReadonlyArray<readonly [number, number]>): {
+export function liveHeapVerdict(
+  samples: ReadonlyArray<readonly [number, number]>,
+  what = 'live heap after a forced full GC (inspector)',
+  slackMiB = 10,
+): {
   flat: boolean | undefined;
   line: string;
 } {
   const f = (x: number) => x.toFixed(1);
   const all = samples.map(([s, m]) => `${s}s:${f(m)}`).join(' ');
-  if (samples.length < 2) return { flat: undefined, line: `live heap: ${samples.length} samples, no verdict (${all})` };
+  if (samples.length < 2) return { flat: undefined, line: `${what}: ${samples.length} samples, no verdict (${all})` };
   const first = samples[0]![1];
   const most = Math.max(...samples.slice(1).map(([, m]) => m));
-  const flat = most - first <= Math.max(10, first * 0.1);
+  const flat = most - first <= Math.max(slackMiB, first * 0.1);
   return {
     flat,
-    line: `live heap after a forced full GC (inspector), MiB: ${all} → ${flat ? 'flat' : 'GROWING'}`,
+    line: `${what}, MiB: ${all} → ${flat ? 'flat' : 'GROWING'}`,
   };
 }
