@@ -9,6 +9,7 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { ApiFleet, FLEET_ADMIN_TOKEN } from '../chaos/support/api-fleet.js';
+import { cpuSeconds } from '../chaos/support/load-figures.js';
 import { createEventStore } from '../src/eventstore/create-event-store.js';
 import { parsePostgresUrl } from '../src/eventstore/postgres/postgres.event-store.js';
 import { deleteKeysWithPrefix } from '../src/projections/redis-keys.js';
@@ -19,6 +20,14 @@ export interface ScaleOutRun {
   accept: Summary;
   toRunning: Summary;
   failed: number;
+  /** CPU ms per create, summed over the API processes, and of the worker: figures the machine's other load moves little. */
+  apiCpuMs: number;
+  workerCpuMs: number;
+}
+
+/** CPU seconds used so far by each of these processes (0 for one that is not running). */
+function cpuOf(pids: Array<number | undefined>): number {
+  return pids.reduce<number>((sum, pid) => sum + (pid === undefined ? 0 : cpuSeconds(pid)), 0);
 }
 
 async function dropSchema(url: string): Promise<void> {
@@ -57,7 +66,7 @@ export async function scaleOutRun(opts: {
   const store = createEventStore(storeUrl, { dataDir: fleet.dataDir });
   try {
     const hostId = await fleet.registerHost('bench-host', 'simulated://?latencyMs=0', 100000);
-    fleet.startWorker('worker', [hostId]);
+    const worker = fleet.startWorker('worker', [hostId]);
     await store.init();
     const sent = new Map<string, number>();
     const running = new Map<string, number>();
@@ -78,6 +87,9 @@ export async function scaleOutRun(opts: {
     });
     const headers = { authorization: `Bearer ${FLEET_ADMIN_TOKEN}`, 'content-type': 'application/json' };
     const accept: number[] = [];
+    const apiPids = fleet.members.map((m) => m.proc.pid);
+    const apiCpu0 = cpuOf(apiPids);
+    const workerCpu0 = cpuOf([worker.pid]);
     const t0 = performance.now();
     await pool(opts.n, opts.concurrency, async (i) => {
       const m = fleet.members[i % fleet.members.length]!;
@@ -94,9 +106,18 @@ export async function scaleOutRun(opts: {
     });
     await Promise.race([finished, new Promise((r) => setTimeout(r, 300000).unref())]);
     const wall = performance.now() - t0;
+    const apiCpuMs = ((cpuOf(apiPids) - apiCpu0) * 1000) / opts.n;
+    const workerCpuMs = ((cpuOf([worker.pid]) - workerCpu0) * 1000) / opts.n;
     await sub.stop();
     const toRunning = [...sent].filter(([id]) => running.has(id)).map(([id, s]) => running.get(id)! - s);
-    return { apis: opts.apis, accept: summarize(accept, wall), toRunning: summarize(toRunning, wall), failed };
+    return {
+      apis: opts.apis,
+      accept: summarize(accept, wall),
+      toRunning: summarize(toRunning, wall),
+      failed,
+      apiCpuMs,
+      workerCpuMs,
+    };
   } finally {
     await store.close().catch(() => undefined);
     await fleet.close();
@@ -123,13 +144,17 @@ export async function scaleOutBench(opts: {
   for (const r of runs) {
     console.log(row(`${r.apis} API process(es): POST /v1/vms → 202`, r.accept));
     console.log(row(`${r.apis} API process(es): accept → running`, r.toRunning));
-    console.log(`  creates/s end to end: ${r.toRunning.perSecond.toFixed(1)}   failed: ${r.failed}`);
+    console.log(
+      `  creates/s end to end: ${r.toRunning.perSecond.toFixed(1)}   failed: ${r.failed}   ` +
+        `CPU per create: API processes ${r.apiCpuMs.toFixed(1)} ms, worker ${r.workerCpuMs.toFixed(1)} ms`,
+    );
   }
   const [one, three] = runs as [ScaleOutRun, ScaleOutRun];
   console.log(
     `\n  ratio 3 / 1 processes: creates/s ${(three.toRunning.perSecond / one.toRunning.perSecond).toFixed(2)}×, ` +
       `POST → 202 p50 ${(three.accept.p50 / one.accept.p50).toFixed(2)}×, ` +
-      `accept → running p50 ${(three.toRunning.p50 / one.toRunning.p50).toFixed(2)}×`,
+      `accept → running p50 ${(three.toRunning.p50 / one.toRunning.p50).toFixed(2)}×, ` +
+      `API CPU per create ${(three.apiCpuMs / one.apiCpuMs).toFixed(2)}×`,
   );
   console.log(
     '  (one process owns the sagas and projections whatever the count: more API processes add HTTP and decision\n' +

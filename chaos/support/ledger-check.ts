@@ -1,6 +1,5 @@
 import { createEventStore } from '../../src/eventstore/create-event-store.js';
 import type { RecordedEvent } from '../../src/eventstore/event-store.port.js';
-import type { Operations } from './operations.js';
 
 /** The whole log, read straight from the store the processes write to (after they settled). */
 export async function readLog(eventStoreUrl: string, dataDir: string): Promise<RecordedEvent[]> {
@@ -35,9 +34,9 @@ export interface LedgerFigures {
  * What the log says about the accepted operations: each one recorded, and no
  * operation's event appended twice (a redelivered job, a replayed saga).
  */
-export function ledgerFigures(log: RecordedEvent[], ops: Operations): LedgerFigures {
+export function ledgerFigures(log: RecordedEvent[], accepted: Iterable<string>): LedgerFigures {
   const byOp = new Set(log.map((e) => e.metadata.correlationId));
-  const lost = [...ops.ops.keys()].filter((id) => !byOp.has(id));
+  const lost = [...new Set(accepted)].filter((id) => !byOp.has(id));
   const seen = new Map<string, number>();
   for (const e of log) {
     const opId = e.data.operationId;

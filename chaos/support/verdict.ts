@@ -71,7 +71,7 @@ export async function verdict(v: VerdictInput): Promise<ScenarioRow> {
     problems.push(String(err));
   }
   const log = await readLog(v.cluster.eventStoreUrl, v.cluster.dataDir);
-  const ledger = ledgerFigures(log, v.ops);
+  const ledger = ledgerFigures(log, v.ops.ops.keys());
   const drivers = await driverFigures(v.cluster.client, v.hosts);
   const qemu = (await Promise.all((v.qemuDirs ?? []).map((d) => qemuOrphans(v.cluster.client, d)))).flat();
   const verify = await v.cluster.client.get('/v1/audit/verify');

@@ -15,8 +15,14 @@ import { scanNewestFirst, scanOldestFirst, type Page } from './scan-page.js';
 
 export type { Page } from './scan-page.js';
 
+/** Host names remembered at most (a fleet is far smaller; the bound only keeps a mistake from growing memory). */
+const HOST_NAMES_LIMIT = 10_000;
+
 /** Queries over the Redis read models; writes belong to the projections only. */
 export class ReadModels {
+  /** host id → name. A name is set once, by HostRegistered, and never changes, so it is safe to keep. */
+  private readonly hostNames = new Map<string, string>();
+
   constructor(
     private readonly redis: Redis,
     readonly keys: ReadModelKeys,
@@ -91,6 +97,21 @@ export class ReadModels {
     for (let i = 0; i < ids.length; i += 500)
       out.push(...(await this.many<VmRecord>(ids.slice(i, i + 500).map(this.keys.vm))));
     return out;
+  }
+
+  /**
+   * A host's name, for the views that show it beside a host id. Read from the host's
+   * record once, then remembered: the record also holds every VM's allocation on the
+   * host, and parsing it for every VM read was a large share of a read's cost.
+   */
+  async hostName(id: string): Promise<string | undefined> {
+    const known = this.hostNames.get(id);
+    if (known !== undefined) return known;
+    const name = (await this.getHost(id))?.state?.name;
+    if (!name) return undefined;
+    if (this.hostNames.size >= HOST_NAMES_LIMIT) this.hostNames.clear();
+    this.hostNames.set(id, name);
+    return name;
   }
 
   getProject(name: string): Promise<ProjectRecord | undefined> {

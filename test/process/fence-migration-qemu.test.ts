@@ -8,26 +8,17 @@
  * runs it, as the live hosts' drivers list it.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { registerHost, startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { storeEvents } from '../support/e2e.js';
-import { tempDir, testRedisUrl } from '../support/env.js';
+import { tempDir } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
+import { alive, heartbeatsFrom, qemuPid, runningOn, WorkerFleet } from '../support/worker-fleet.js';
 
-const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../src/main.js');
 const DEAD_MS = 2000;
 const hasQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
 type Json = Record<string, unknown>;
-interface Domain {
-  vmId: string;
-  managed: boolean;
-  state: string;
-}
 
 describe(
   'process: the target of a handed-off live migration is fenced (real QEMU)',
@@ -35,47 +26,12 @@ describe(
   () => {
     let t: TestApp;
     const shared = tempDir('vl-fmq-');
-    const children: ChildProcess[] = [];
+    const fleet = new WorkerFleet(() => t, { HOST_DEAD_MS: String(DEAD_MS) });
     let S = '';
     let T = '';
     let R = '';
 
-    function worker(hostId: string): ChildProcess {
-      const child = spawn(process.execPath, [MAIN, '--role', 'worker', '--host', hostId], {
-        env: {
-          PATH: process.env.PATH ?? '',
-          REDIS_URL: testRedisUrl(),
-          REDIS_PREFIX: t.redisPrefix,
-          DATA_DIR: t.dataDir,
-          HOST_DIR_ROOTS: `${tmpdir()},${process.cwd()}`,
-          HOST_DEAD_MS: String(DEAD_MS),
-          LOG_LEVEL: 'warn',
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      });
-      children.push(child);
-      return child;
-    }
     const get = async (path: string): Promise<Json> => (await t.as('viewer').get(path)).body;
-    async function runningOn(hostId: string, vmId: string): Promise<boolean> {
-      const res = await t.as('operator').get(`/v1/hosts/${hostId}/domains`);
-      assert.equal(res.status, 200, JSON.stringify(res.body));
-      return (res.body.items as Domain[]).some((d) => d.vmId === vmId && d.managed && d.state === 'running');
-    }
-    /** The pid of host `hostId`'s QEMU for a VM (its run dir on the shared storage). */
-    function qemuPid(hostId: string, vmId: string): number {
-      const run = JSON.parse(readFileSync(join(shared.dir, vmId, `run-${hostId}`, 'run.json'), 'utf8')) as {
-        pid: number;
-      };
-      return run.pid;
-    }
-    function alive(pid: number): boolean {
-      try {
-        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-      } catch {
-        return false;
-      }
-    }
 
     before(async () => {
       t = await startTestApp({ env: { ROLE: 'api', HOST_DEAD_MS: String(DEAD_MS), JOB_ATTEMPTS: '1' } });
@@ -92,12 +48,7 @@ describe(
       R = await registerHost(t, { name: 'fmq-r', driver: 'qemu', uri, capacity });
     });
     after(async () => {
-      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-      // The QEMUs outlive their workers: stop every one this test started.
-      for (const line of spawnSync('pgrep', ['-f', shared.dir]).stdout.toString().split('\n')) {
-        const pid = Number(line);
-        if (pid > 0) spawnSync('kill', ['-9', String(pid)]);
-      }
+      fleet.killAll(shared.dir);
       await t?.close();
       shared.cleanup();
     });
@@ -106,15 +57,10 @@ describe(
       'the migration fails naming the fence; the VM recovered once; one QEMU runs it',
       { timeout: 300000 },
       async () => {
-        worker(S);
-        const wT = worker(T);
-        worker(R);
-        for (const h of [S, T, R]) {
-          await waitFor(async () => (await t.runtime.hub.heartbeats())[h], {
-            what: `a heartbeat from ${h}`,
-            timeoutMs: 90000,
-          });
-        }
+        fleet.start(S);
+        const wT = fleet.start(T);
+        fleet.start(R);
+        await heartbeatsFrom(t, [S, T, R]);
         const created = await t.as('operator').post('/v1/vms', {
           name: 'fmq-vm',
           vcpus: 1,
@@ -145,7 +91,7 @@ describe(
             (await storeEvents(t)).some((e) => e.type === 'VmMigrationHandedOff' && e.streamId === `vm-${vmId}`),
           { what: 'the hand-off to T', timeoutMs: 120000, intervalMs: 200 },
         );
-        const incoming = qemuPid(T, vmId);
+        const incoming = qemuPid(shared.dir, T, vmId);
         assert.ok(alive(incoming), 'the guest runs in T’s QEMU');
         // T's machine goes down with it.
         process.kill(incoming, 'SIGKILL');
@@ -177,10 +123,10 @@ describe(
         assert.equal(recoveries[0]!.data.fromHostId, T);
         const home = back.hostId as string;
         const other = home === S ? R : S;
-        assert.equal(await runningOn(home, vmId), true, `runs on ${home}`);
-        assert.equal(await runningOn(other, vmId), false, `does not run on ${other}`);
+        assert.equal(await runningOn(t, home, vmId), true, `runs on ${home}`);
+        assert.equal(await runningOn(t, other, vmId), false, `does not run on ${other}`);
         assert.equal(alive(incoming), false, 'T’s copy is gone');
-        assert.ok(alive(qemuPid(home, vmId)), 'one QEMU runs it');
+        assert.ok(alive(qemuPid(shared.dir, home, vmId)), 'one QEMU runs it');
       },
     );
   },

@@ -9,56 +9,26 @@
  * and no VM runs twice: the live hosts' drivers list the recovered VM on R only, nothing on S.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { registerHost, startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { storeEvents } from '../support/e2e.js';
-import { testRedisUrl } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
+import { domains, heartbeatsFrom, WorkerFleet } from '../support/worker-fleet.js';
 
-const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../src/main.js');
 const DEAD_MS = 2000;
 type Json = Record<string, unknown>;
-interface Domain {
-  vmId: string;
-  managed: boolean;
-  state: string;
-}
 
 describe('process: a fence of the target of handed-off migrations (an evacuation in progress)', () => {
   let t: TestApp;
-  const children: ChildProcess[] = [];
+  const fleet = new WorkerFleet(() => t, { HOST_DEAD_MS: String(DEAD_MS), WORKER_CONCURRENCY: '4' });
   const storage = join(tmpdir(), 'vl-fence-migration-shared');
   let S = '';
   let T = '';
   let R = '';
 
-  function worker(hostId: string): ChildProcess {
-    const child = spawn(process.execPath, [MAIN, '--role', 'worker', '--host', hostId], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        REDIS_URL: testRedisUrl(),
-        REDIS_PREFIX: t.redisPrefix,
-        DATA_DIR: t.dataDir,
-        HOST_DIR_ROOTS: `${tmpdir()},${process.cwd()}`,
-        HOST_DEAD_MS: String(DEAD_MS),
-        WORKER_CONCURRENCY: '4',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(child);
-    return child;
-  }
   const get = async (path: string): Promise<Json> => (await t.as('viewer').get(path)).body;
-  async function domains(hostId: string): Promise<Domain[]> {
-    const res = await t.as('operator').get(`/v1/hosts/${hostId}/domains`);
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    return res.body.items as Domain[];
-  }
   async function create(name: string, restartPolicy?: string): Promise<string> {
     const res = await t.as('operator').post('/v1/vms', {
       name,
@@ -87,7 +57,7 @@ describe('process: a fence of the target of handed-off migrations (an evacuation
     R = await registerHost(t, { name: 'fm-rescue', driver: 'simulated', uri: uri(), capacity });
   });
   after(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    fleet.killAll();
     await t?.close();
   });
 
@@ -95,15 +65,10 @@ describe('process: a fence of the target of handed-off migrations (an evacuation
     'the migrations end failed naming the fence, the evacuation ends, one VM recovered once, none twice',
     { timeout: 240000 },
     async () => {
-      worker(S);
-      const wT = worker(T);
-      worker(R);
-      for (const h of [S, T, R]) {
-        await waitFor(async () => (await t.runtime.hub.heartbeats())[h], {
-          what: `a heartbeat from ${h}`,
-          timeoutMs: 60000,
-        });
-      }
+      fleet.start(S);
+      const wT = fleet.start(T);
+      fleet.start(R);
+      await heartbeatsFrom(t, [S, T, R]);
       const healed = await create('fm-always', 'always');
       const pinned = await create('fm-never');
 
@@ -169,9 +134,9 @@ describe('process: a fence of the target of handed-off migrations (an evacuation
       assert.equal((lost.crash as { fence: { hostId: string } }).fence.hostId, T);
 
       // No VM runs twice: S kept no copy, R runs the recovered one only.
-      const onS = (await domains(S)).filter((d) => d.managed && [healed, pinned].includes(d.vmId));
+      const onS = (await domains(t, S)).filter((d) => d.managed && [healed, pinned].includes(d.vmId));
       assert.deepEqual(onS, [], 'the source handed its copies off');
-      const onR = (await domains(R)).filter((d) => d.managed && [healed, pinned].includes(d.vmId));
+      const onR = (await domains(t, R)).filter((d) => d.managed && [healed, pinned].includes(d.vmId));
       assert.deepEqual(
         onR.map((d) => [d.vmId, d.state]),
         [[healed, 'running']],

@@ -13,27 +13,16 @@
  *    on B, and every VM runs on exactly one host, as both drivers' listDomains say.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { registerHost, startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { storeEvents } from '../support/e2e.js';
-import { tempDir, testRedisUrl } from '../support/env.js';
+import { tempDir } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
+import { alive, heartbeatsFrom, qemuPid as pidOf, runningOn as runsOn, WorkerFleet } from '../support/worker-fleet.js';
 
-const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../src/main.js');
 const DEAD_MS = 2000;
 const hasQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
-
-interface Domain {
-  vmId: string;
-  managed: boolean;
-  state: string;
-  pid?: number;
-}
 
 describe(
   'process: healing and fencing with real QEMU',
@@ -41,52 +30,14 @@ describe(
   () => {
     let t: TestApp;
     const shared = tempDir('vl-shared-');
-    const children: ChildProcess[] = [];
+    const fleet = new WorkerFleet(() => t, { HOST_DEAD_MS: String(DEAD_MS), RECONCILE_INTERVAL_MS: '1000' });
     let hostA = '';
     let hostB = '';
 
-    function worker(hostId: string): ChildProcess {
-      const child = spawn(process.execPath, [MAIN, '--role', 'worker', '--host', hostId], {
-        env: {
-          PATH: process.env.PATH ?? '',
-          REDIS_URL: testRedisUrl(),
-          REDIS_PREFIX: t.redisPrefix,
-          DATA_DIR: t.dataDir,
-          HOST_DIR_ROOTS: `${tmpdir()},${process.cwd()}`,
-          HOST_DEAD_MS: String(DEAD_MS),
-          RECONCILE_INTERVAL_MS: '1000',
-          LOG_LEVEL: 'warn',
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      });
-      children.push(child);
-      return child;
-    }
-
     const vm = async (id: string) => (await t.as('viewer').get(`/v1/vms/${id}`)).body;
     const host = async (id: string) => (await t.as('viewer').get(`/v1/hosts/${id}`)).body;
-    async function domains(hostId: string): Promise<Domain[]> {
-      const res = await t.as('operator').get(`/v1/hosts/${hostId}/domains`);
-      assert.equal(res.status, 200, JSON.stringify(res.body));
-      return res.body.items as Domain[];
-    }
-    const runningOn = async (hostId: string, vmId: string) =>
-      (await domains(hostId)).some((d) => d.vmId === vmId && d.managed && d.state === 'running');
-    /** The pid of host `hostId`'s QEMU for a VM (its run dir on the shared storage). */
-    function qemuPid(hostId: string, vmId: string): number {
-      const run = JSON.parse(readFileSync(join(shared.dir, vmId, `run-${hostId}`, 'run.json'), 'utf8')) as {
-        pid: number;
-      };
-      return run.pid;
-    }
-    /** Alive and not a zombie (a QEMU whose worker died is reparented, maybe to a PID 1 that never reaps). */
-    function alive(pid: number): boolean {
-      try {
-        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-      } catch {
-        return false;
-      }
-    }
+    const runningOn = (hostId: string, vmId: string) => runsOn(t, hostId, vmId);
+    const qemuPid = (hostId: string, vmId: string) => pidOf(shared.dir, hostId, vmId);
     async function create(name: string, hostId: string, restartPolicy?: string): Promise<string> {
       const res = await t.as('operator').post('/v1/vms', {
         name,
@@ -118,12 +69,7 @@ describe(
       hostB = await registerHost(t, { name: 'heal-b', driver: 'qemu', uri, capacity: { vcpus: 8, memoryMiB: 4096 } });
     });
     after(async () => {
-      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-      // The QEMUs outlive their workers: stop every one this test started.
-      for (const line of spawnSync('pgrep', ['-f', shared.dir]).stdout.toString().split('\n')) {
-        const pid = Number(line);
-        if (pid > 0) spawnSync('kill', ['-9', String(pid)]);
-      }
+      fleet.killAll(shared.dir);
       await t?.close();
       shared.cleanup();
     });
@@ -132,10 +78,9 @@ describe(
       'a real QEMU crash of an on-crash VM is restarted; the restart names the crash',
       { timeout: 180000 },
       async () => {
-        worker(hostB);
-        await waitFor(async () => (await host(hostB)).state === 'active' && (await t.runtime.hub.heartbeats())[hostB], {
-          what: 'a heartbeat from B',
-        });
+        fleet.start(hostB);
+        await heartbeatsFrom(t, [hostB]);
+        await waitFor(async () => (await host(hostB)).state === 'active', { what: 'B active' });
         const id = await create('crashy', hostB, 'on-crash');
         assert.equal((await vm(id)).restartPolicy, 'on-crash');
         const first = qemuPid(hostB, id);
@@ -167,11 +112,8 @@ describe(
       'kill -9 a worker, fence its host: VMs with restartPolicy run again on the other host, once; the stale copy is stopped when the host is back',
       { timeout: 300000 },
       async () => {
-        const wA = worker(hostA);
-        await waitFor(async () => (await t.runtime.hub.heartbeats())[hostA], {
-          what: 'a heartbeat from A',
-          timeoutMs: 90000,
-        });
+        const wA = fleet.start(hostA);
+        await heartbeatsFrom(t, [hostA]);
         const dies = await create('dies-with-a', hostA, 'on-crash');
         const survives = await create('partitioned', hostA, 'always');
         const pinned = await create('no-policy', hostA);
@@ -232,7 +174,7 @@ describe(
         assert.equal(alive(survivorPid), true, 'its QEMU still runs on A');
 
         // A comes back: its reconciler stops the stale copy, healing then starts the VM on B.
-        worker(hostA);
+        fleet.start(hostA);
         await waitFor(async () => (await host(hostA)).state === 'active', { what: 'A heard again', timeoutMs: 90000 });
         await waitFor(async () => (await vm(survives)).state === 'running', {
           what: 'the partitioned VM running on B',

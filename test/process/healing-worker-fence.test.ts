@@ -5,49 +5,29 @@
  * (no shared storage here) read crashed with the fence. A worker back for the host → in service.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { DomainFileStore } from '../../src/drivers/simulated/domain-file-store.js';
 import { createVm, registerHost, startTestApp, type TestApp } from '../support/app.js';
 import { storeEvents } from '../support/e2e.js';
-import { testRedisUrl } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
-
-const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../src/main.js');
+import { WorkerFleet } from '../support/worker-fleet.js';
 
 describe('process: a worker fences its host on shutdown', () => {
   let t: TestApp;
-  const children: ChildProcess[] = [];
+  const fleet = new WorkerFleet(() => t, { HOST_DEAD_MS: '2000', SHUTDOWN_GRACE_MS: '2000' });
 
-  function worker(hostId: string, fence: boolean): ChildProcess {
-    const child = spawn(process.execPath, [MAIN, '--role', 'worker', '--host', hostId], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        REDIS_URL: testRedisUrl(),
-        REDIS_PREFIX: t.redisPrefix,
-        DATA_DIR: t.dataDir,
-        HOST_DIR_ROOTS: `${tmpdir()},${process.cwd()}`,
-        HOST_DEAD_MS: '2000',
-        SHUTDOWN_GRACE_MS: '2000',
-        LOG_LEVEL: 'warn',
-        ...(fence ? { WORKER_FENCE_ON_SHUTDOWN: '1' } : {}),
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(child);
-    return child;
-  }
+  /** `fence`: the worker fences its own host when it is stopped (WORKER_FENCE_ON_SHUTDOWN). */
+  const worker = (hostId: string, fence: boolean) =>
+    fleet.start(hostId, fence ? { WORKER_FENCE_ON_SHUTDOWN: '1' } : {});
   const host = async (id: string) => (await t.as('viewer').get(`/v1/hosts/${id}`)).body;
 
   before(async () => {
     t = await startTestApp({ env: { ROLE: 'api', HOST_DEAD_MS: '2000' } });
   });
   after(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    fleet.killAll();
     await t?.close();
   });
 

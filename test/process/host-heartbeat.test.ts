@@ -5,39 +5,16 @@
  * it and the host is `active` again. The other host is never touched.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { createVm, registerHost, startTestApp, type TestApp } from '../support/app.js';
 import { storeEvents } from '../support/e2e.js';
-import { testRedisUrl } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
-
-const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../src/main.js');
+import { WorkerFleet } from '../support/worker-fleet.js';
 const DEAD_MS = 1500;
 
 describe('process: heartbeats and unreachable hosts', () => {
   let t: TestApp;
-  const children: ChildProcess[] = [];
-
-  function worker(hostId: string): ChildProcess {
-    const child = spawn(process.execPath, [MAIN, '--role', 'worker', '--host', hostId], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        REDIS_URL: testRedisUrl(),
-        REDIS_PREFIX: t.redisPrefix,
-        DATA_DIR: t.dataDir,
-        HOST_DIR_ROOTS: `${tmpdir()},${process.cwd()}`,
-        HOST_DEAD_MS: String(DEAD_MS),
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(child);
-    return child;
-  }
+  const fleet = new WorkerFleet(() => t, { HOST_DEAD_MS: String(DEAD_MS) });
 
   async function host(hostId: string) {
     const res = await t.as('viewer').get(`/v1/hosts/${hostId}`);
@@ -51,7 +28,8 @@ describe('process: heartbeats and unreachable hosts', () => {
         const raw = (await t.runtime.hub.heartbeats())[hostId];
         return raw !== undefined && (JSON.parse(raw) as { by: string }).by.endsWith(`/${pid}`);
       },
-      { what: `a heartbeat of ${hostId} from worker ${pid}`, timeoutMs: 20000 },
+      // A worker process loads the whole app before its first beat: slow on a busy machine.
+      { what: `a heartbeat of ${hostId} from worker ${pid}`, timeoutMs: 90000 },
     );
   }
 
@@ -59,7 +37,7 @@ describe('process: heartbeats and unreachable hosts', () => {
     t = await startTestApp({ env: { ROLE: 'api', HOST_DEAD_MS: String(DEAD_MS) } });
   });
   after(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    fleet.killAll();
     await t?.close();
   });
 
@@ -67,8 +45,8 @@ describe('process: heartbeats and unreachable hosts', () => {
     // The bigger host would be placement's first choice while it is reachable.
     const big = await registerHost(t, { name: 'hb-big', capacity: { vcpus: 64, memoryMiB: 65536 } });
     const small = await registerHost(t, { name: 'hb-small', capacity: { vcpus: 8, memoryMiB: 8192 } });
-    const w1 = worker(big);
-    const w2 = worker(small);
+    const w1 = fleet.start(big);
+    const w2 = fleet.start(small);
     await heardFrom(big, w1.pid!);
     await heardFrom(small, w2.pid!);
     assert.equal((await host(big)).state, 'active');
@@ -99,7 +77,7 @@ describe('process: heartbeats and unreachable hosts', () => {
     assert.equal(vm.body.hostId, small);
     assert.equal((await host(small)).state, 'active', 'the host with a live worker stays active');
 
-    const w3 = worker(big);
+    const w3 = fleet.start(big);
     await heardFrom(big, w3.pid!);
     await waitFor(async () => (await host(big)).state === 'active', {
       what: `${big} active again`,

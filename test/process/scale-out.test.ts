@@ -199,7 +199,7 @@ describe('scale out: three API processes on one PostgreSQL and one Redis', { ski
     for (const m of survivors) await createAndReadBack(m, `after-failover-${m.index}`);
     await settle(60_000);
     const log = await readLog(storeUrl, fleet.dataDir);
-    const ledger = ledgerFigures(log, ops);
+    const ledger = ledgerFigures(log, ops.ops.keys());
     assert.deepEqual(ledger.lost, []);
     assert.deepEqual(ledger.duplicates, []);
     const boots = bootCounts(fleet.hostStorage(hostId));

@@ -4,10 +4,10 @@ import type { VmView } from './vm.view.js';
 /** Names of the hosts these views run on, read once per distinct host. */
 async function hostNames(readModels: ReadModels, views: VmView[]): Promise<Map<string, string>> {
   const ids = [...new Set(views.map((v) => v.hostId).filter((id): id is string => !!id))];
-  const hosts = await Promise.all(ids.map((id) => readModels.getHost(id)));
+  const found = await Promise.all(ids.map((id) => readModels.hostName(id)));
   const names = new Map<string, string>();
   ids.forEach((id, i) => {
-    const name = hosts[i]?.state?.name;
+    const name = found[i];
     if (name) names.set(id, name);
   });
   return names;

@@ -1,0 +1,108 @@
+/**
+ * List pages over a Redis index (real Redis): whatever the page size and however
+ * little a filter keeps, paging to the end returns every kept record once, in
+ * order — the batches the scan fetches grow from the page size, and a page can
+ * end in the middle of one.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { scanNewestFirst, scanOldestFirst, type Page } from '../../src/projections/scan-page.js';
+import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
+import { testRedisUrl, uniqueName } from '../support/env.js';
+
+interface Rec {
+  id: string;
+  n: number;
+}
+
+const COUNT = 1200;
+
+describe('scan-page', () => {
+  const prefix = uniqueName('vlscan');
+  const index = `${prefix}:index`;
+  const key = (id: string) => `${prefix}:rec:${id}`;
+  let redis: Redis;
+
+  before(async () => {
+    redis = new Redis(testRedisUrl());
+    const m = redis.multi();
+    for (let n = 1; n <= COUNT; n++) {
+      const id = `r${n}`;
+      m.set(key(id), JSON.stringify({ id, n } satisfies Rec));
+      m.zadd(index, n, id);
+    }
+    await m.exec();
+  });
+  after(async () => {
+    await deleteKeysWithPrefix(redis, prefix);
+    redis.disconnect();
+  });
+
+  async function all(
+    scan: (cursor: number) => Promise<Page<Rec>>,
+  ): Promise<{ ids: number[]; pages: number; sizes: number[] }> {
+    const ids: number[] = [];
+    const sizes: number[] = [];
+    let cursor = 0;
+    for (let pages = 1; ; pages++) {
+      const page = await scan(cursor);
+      ids.push(...page.items.map((r) => r.n));
+      sizes.push(page.items.length);
+      if (page.next === null) return { ids, pages, sizes };
+      cursor = Number(page.next);
+      assert.ok(pages < COUNT, 'paging ends');
+    }
+  }
+
+  const range = (keep: (n: number) => boolean) => Array.from({ length: COUNT }, (_, i) => i + 1).filter((n) => keep(n));
+
+  for (const limit of [1, 7, 20, 50, 499, 500, 1000]) {
+    for (const [what, keep] of [
+      ['every record', () => true],
+      ['one in 13', (n: number) => n % 13 === 0],
+      ['only the last', (n: number) => n === COUNT],
+    ] as Array<[string, (n: number) => boolean]>) {
+      test(`oldest first, ${limit} a page, keeping ${what}: every kept record once, in order`, async () => {
+        const got = await all((c) => scanOldestFirst<Rec>(redis, index, key, (r) => keep(r.n), c, limit));
+        assert.deepEqual(got.ids, range(keep));
+        assert.ok(
+          got.sizes.slice(0, -1).every((s) => s === limit),
+          'only the last page is short',
+        );
+      });
+      test(`newest first, ${limit} a page, keeping ${what}: every kept record once, in order`, async () => {
+        const got = await all((c) => scanNewestFirst<Rec>(redis, index, key, (r) => keep(r.n), c, limit));
+        assert.deepEqual(got.ids, range(keep).reverse());
+        assert.ok(
+          got.sizes.slice(0, -1).every((s) => s === limit),
+          'only the last page is short',
+        );
+      });
+    }
+  }
+
+  test('past its budget a page comes back short with a cursor that resumes where the scan stopped', async () => {
+    const keep = (n: number) => n > 1000;
+    const oldest = await scanOldestFirst<Rec>(redis, index, key, (r) => keep(r.n), 0, 10, 300);
+    assert.deepEqual(oldest.items, []);
+    assert.ok(oldest.next !== null && Number(oldest.next) >= 300 && Number(oldest.next) < 1000);
+    const got = await all((c) => scanOldestFirst<Rec>(redis, index, key, (r) => keep(r.n), c, 10, 300));
+    assert.deepEqual(got.ids, range(keep));
+    const newest = await all((c) => scanNewestFirst<Rec>(redis, index, key, (r) => r.n <= 5, c, 3, 300));
+    assert.deepEqual(newest.ids, [5, 4, 3, 2, 1]);
+  });
+
+  test('a record whose key is gone (deleted between the index read and the records read) is skipped', async () => {
+    await redis.del(key('r2'));
+    try {
+      const page = await scanOldestFirst<Rec>(redis, index, key, () => true, 0, 3);
+      assert.deepEqual(
+        page.items.map((r) => r.n),
+        [1, 3, 4],
+      );
+    } finally {
+      await redis.set(key('r2'), JSON.stringify({ id: 'r2', n: 2 }));
+    }
+  });
+});
