@@ -41,7 +41,7 @@ export class RateLimitGuard implements CanActivate {
 
   private tracker(req: Request): string {
     const token = BEARER.exec(req.headers.authorization ?? '')?.[1];
-    const principal = token ? this.verifier.verify(token) : undefined;
+    const principal = token ? this.verifier.verifyFor(req, token) : undefined;
     return principal ? `principal ${principal.id}` : `ip ${req.ip ?? 'unknown'}`;
   }
 
