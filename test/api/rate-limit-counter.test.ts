@@ -1,8 +1,10 @@
 /**
  * The rate-limit counters the guard asks once per request: every window of one
- * request in one call (one Redis round trip), stopping at the first window past
- * its limit, the same answers from Redis and from memory, and the Redis counter
- * working on a Redis that never saw its script (a restart, SCRIPT FLUSH).
+ * request in one call (at most one Redis round trip), stopping at the first window
+ * past its limit, the same answers from Redis and from memory; Redis leases a share
+ * of the limit to each process, so several processes never serve past the limit
+ * together; the Redis counter works on a Redis that never saw its script (a restart,
+ * SCRIPT FLUSH).
  */
 import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
@@ -68,9 +70,8 @@ describe('rate-limit counters: Redis (shared) and memory', () => {
     });
   }
 
-  test('redis: every window of a request is one round trip (one command on the connection)', async () => {
-    const counter = new RedisFixedWindowStorage(redis, (w, t) => `${prefix}:ratelimit:${w}:${t}`);
-    await counter.hit('principal warm', [SECOND, MINUTE]); // the script is known to Redis from here on
+  /** The commands `fn` sends on the test's connection. */
+  async function commandsOf(fn: () => Promise<void>): Promise<string[]> {
     const sent: string[] = [];
     const original = redis.sendCommand.bind(redis);
     redis.sendCommand = ((cmd: { name: string }) => {
@@ -78,10 +79,54 @@ describe('rate-limit counters: Redis (shared) and memory', () => {
       return original(cmd as never);
     }) as typeof redis.sendCommand;
     try {
-      assert.equal(await counter.hit('principal rt', [SECOND, MINUTE]), undefined);
+      await fn();
     } finally {
       redis.sendCommand = original;
     }
+    return sent;
+  }
+
+  test('redis, leases of a tenth of the limit: one round trip per lease, and exactly the limit served', async () => {
+    const counter = new RedisFixedWindowStorage(redis, (w, t) => `${prefix}:ratelimit:${w}:${t}`, undefined, 0.1);
+    const window: RateWindow = { name: 'minute', ttlMs: 60000, limit: 50 };
+    let answers: string[] = [];
+    const sent = await commandsOf(async () => {
+      answers = await hits(counter, 'principal leased', [window], 51);
+    });
+    assert.deepEqual(answers, [...Array<string>(50).fill('ok'), 'minute 60']);
+    assert.equal(sent.length, 11, `ten leases of five and the refusal: ${sent.join(' ')}`);
+    assert.equal(await redis.get(`${prefix}:ratelimit:minute:principal leased`), '50');
+  });
+
+  test('redis: two processes leasing from one budget never serve past it together', async () => {
+    const keyOf = (w: string, t: string) => `${prefix}:ratelimit:${w}:${t}`;
+    const a = new RedisFixedWindowStorage(redis, keyOf, undefined, 0.25);
+    const b = new RedisFixedWindowStorage(redis, keyOf, undefined, 0.25);
+    const window: RateWindow = { name: 'minute', ttlMs: 60000, limit: 20 };
+    let served = 0;
+    for (let i = 0; i < 60; i++) if (!(await (i % 3 === 0 ? a : b).hit('principal two', [window]))) served++;
+    assert.ok(served <= 20, `served ${served} of a budget of 20`);
+    // What one process leased and did not serve is at most one lease short of five.
+    assert.ok(served >= 16, `served ${served}: more lost to leases than one lease`);
+  });
+
+  test('redis: concurrent requests of one client wait for the lease in flight rather than each ask', async () => {
+    const counter = new RedisFixedWindowStorage(redis, (w, t) => `${prefix}:ratelimit:${w}:${t}`, undefined, 0.01);
+    const window: RateWindow = { name: 'minute', ttlMs: 60000, limit: 1000 };
+    let answers: Array<unknown> = [];
+    const sent = await commandsOf(async () => {
+      answers = await Promise.all(Array.from({ length: 32 }, () => counter.hit('principal many', [window])));
+    });
+    assert.deepEqual(new Set(answers), new Set([undefined]));
+    assert.equal(sent.length, 4, `leases of 10 for 32 requests: ${sent.join(' ')}`);
+  });
+
+  test('redis: every window of a request is one round trip (one command on the connection)', async () => {
+    const counter = new RedisFixedWindowStorage(redis, (w, t) => `${prefix}:ratelimit:${w}:${t}`);
+    await counter.hit('principal warm', [SECOND, MINUTE]); // the script is known to Redis from here on
+    const sent = await commandsOf(async () => {
+      assert.equal(await counter.hit('principal rt', [SECOND, MINUTE]), undefined);
+    });
     assert.deepEqual(sent, ['evalsha']);
     assert.equal(await redis.get(`${prefix}:ratelimit:second:principal rt`), '1');
     assert.equal(await redis.get(`${prefix}:ratelimit:minute:principal rt`), '1');
@@ -115,7 +160,7 @@ describe('rate-limit counter on a Redis that does not know its script', () => {
     assert.deepEqual(await hits(counter, 'principal p', [MINUTE], 2), ['ok', 'ok']);
     await redis.script('FLUSH');
     assert.deepEqual(await hits(counter, 'principal p', [MINUTE], 4), ['ok', 'ok', 'ok', 'minute 60']);
-    assert.equal(await redis.get('rl:minute:principal p'), '6');
+    assert.equal(await redis.get('rl:minute:principal p'), '5', 'the five served; the refused one took nothing');
     assert.deepEqual(errors, [], 'counted in Redis all along, never in memory');
   });
 
