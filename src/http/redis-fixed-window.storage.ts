@@ -45,7 +45,7 @@ export class RedisFixedWindowStorage implements RateCounter {
   private readonly fallback = new FixedWindowStorage();
   private readonly leases = new RateLeases();
   /** A client's lease request in flight: its other requests wait for it rather than ask again. */
-  private readonly asking = new Map<string, Promise<unknown>>();
+  private readonly asking = new Map<string, Promise<void>>();
   /** Said once per outage, not once per request. */
   private degraded = false;
 
@@ -65,23 +65,21 @@ export class RedisFixedWindowStorage implements RateCounter {
       for (const w of windows) this.leases.take(w, tracker);
       return undefined;
     }
-    const asked = this.lease(tracker, missing);
-    this.asking.set(
-      tracker,
-      asked.catch(() => undefined),
-    );
-    let answer: number[];
+    // The client's other requests wait until this lease is applied, not merely answered.
+    let applied!: () => void;
+    this.asking.set(tracker, new Promise<void>((resolve) => (applied = resolve)));
     try {
-      answer = await asked;
+      const answer = await this.lease(tracker, missing);
+      this.degraded = false;
+      return this.apply(tracker, windows, missing, answer, Date.now());
     } catch (err) {
       if (!this.degraded) this.onError(err);
       this.degraded = true;
       return this.fallback.hit(tracker, windows);
     } finally {
       this.asking.delete(tracker);
+      applied();
     }
-    this.degraded = false;
-    return this.apply(tracker, windows, missing, answer, Date.now());
   }
 
   /**
