@@ -61,20 +61,30 @@ export interface AdapterFigures {
   adapter: 'express' | 'fastify';
   post: Summary;
   get: Summary;
+  /**
+   * CPU time of the process per request (server and the in-process client, which is the same
+   * code for both adapters): unlike the latencies it holds on a machine busy with other work.
+   */
+  postCpuMs: number;
+  getCpuMs: number;
 }
 
-async function load(base: string, n: number, concurrency: number): Promise<{ post: Summary; get: Summary }> {
+type Measured = Summary & { cpuMs: number };
+
+async function load(base: string, n: number, concurrency: number): Promise<{ post: Measured; get: Measured }> {
   const headers = { authorization: 'Bearer bench', 'content-type': 'application/json' };
   const body = JSON.stringify({ name: 'bench-1', vcpus: 1, memoryMiB: 64, diskGiB: 1 });
-  const run = async (fn: () => Promise<void>): Promise<Summary> => {
+  const run = async (fn: () => Promise<void>): Promise<Measured> => {
     const lat: number[] = [];
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await pool(n, concurrency, async () => {
       const s = performance.now();
       await fn();
       lat.push(performance.now() - s);
     });
-    return summarize(lat, performance.now() - t0);
+    const cpu = process.cpuUsage(cpu0);
+    return { ...summarize(lat, performance.now() - t0), cpuMs: (cpu.user + cpu.system) / 1000 / n };
   };
   const post = await run(async () => {
     const res = await fetch(`${base}/v1/vms`, { method: 'POST', headers, body });
@@ -100,7 +110,8 @@ async function one(adapter: 'express' | 'fastify', n: number, concurrency: numbe
   try {
     // A warm-up pass, so neither adapter is measured while the JIT is still compiling it.
     await load(`http://127.0.0.1:${port}`, Math.min(n, 500), concurrency);
-    return { adapter, ...(await load(`http://127.0.0.1:${port}`, n, concurrency)) };
+    const { post, get } = await load(`http://127.0.0.1:${port}`, n, concurrency);
+    return { adapter, post, get, postCpuMs: post.cpuMs, getCpuMs: get.cpuMs };
   } finally {
     await app.close();
   }
@@ -120,12 +131,14 @@ export function printHttpAdapters(figs: AdapterFigures[], appPostP50: number | u
   const f = (x: number) => x.toFixed(x < 10 ? 2 : 1);
   for (const x of figs)
     console.log(
-      `  ${x.adapter.padEnd(8)} POST ${f(x.post.perSecond).padStart(8)}/s p50 ${f(x.post.p50).padStart(6)} ms   GET ${f(x.get.perSecond).padStart(8)}/s p50 ${f(x.get.p50).padStart(6)} ms`,
+      `  ${x.adapter.padEnd(8)} POST ${f(x.post.perSecond).padStart(8)}/s p50 ${f(x.post.p50).padStart(6)} ms CPU ${x.postCpuMs.toFixed(3)} ms` +
+        `   GET ${f(x.get.perSecond).padStart(8)}/s p50 ${f(x.get.p50).padStart(6)} ms CPU ${x.getCpuMs.toFixed(3)} ms`,
     );
   const express = figs.filter((x) => x.adapter === 'express');
   const fastify = figs.find((x) => x.adapter === 'fastify');
   if (!fastify || express.length === 0) return;
   const exPost = Math.min(...express.map((x) => x.post.p50));
+  const exCpu = Math.min(...express.map((x) => x.postCpuMs));
   const saved = exPost - fastify.post.p50;
   console.log(
     `  fastify / express POST throughput: ${(fastify.post.perSecond / Math.max(...express.map((x) => x.post.perSecond))).toFixed(2)}×; ` +
@@ -133,6 +146,10 @@ export function printHttpAdapters(figs: AdapterFigures[], appPostP50: number | u
       (appPostP50 !== undefined
         ? ` of the app's ${f(appPostP50)} ms POST → 202 p50 (${((100 * saved) / appPostP50).toFixed(1)} %)`
         : ''),
+  );
+  console.log(
+    `  CPU per POST (server + the same client): express ${exCpu.toFixed(3)} ms, fastify ${fastify.postCpuMs.toFixed(3)} ms: ` +
+      `fastify saves ${(exCpu - fastify.postCpuMs).toFixed(3)} ms of CPU per POST`,
   );
   console.log(
     '  express stays: controllers answer through the express Response (res.location, res.setHeader, SSE and the\n' +

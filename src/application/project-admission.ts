@@ -31,10 +31,36 @@ export function countsAgainstQuota(vm: VmState): boolean {
 }
 
 /**
+ * What admission reads before it decides: the project (missing is a 404, but for the
+ * `default` project, which exists without a stream), and, when it has limits, what the
+ * read models know of its VMs and volumes. Reads only: a caller may start it beside its
+ * other checks and hand it to admitVm once they passed.
+ */
+export type VmAdmissionReads =
+  | { limited: false }
+  | {
+      limited: true;
+      settled: Record<string, VmFootprint | null>;
+      settledVolumes: Record<string, number | null>;
+    };
+
+export async function readVmAdmission(
+  aggregates: AggregateLoader,
+  vms: ProjectVms,
+  project: string,
+): Promise<VmAdmissionReads> {
+  const { state } = await aggregates.load(projectDecider, projectStream(project));
+  if (!state.exists && project !== DEFAULT_PROJECT) throw new DomainError('not_found', `project ${project} not found`);
+  if (!hasLimits(state.quotas)) return { limited: false };
+  return { limited: true, ...(await settledUsage(vms, project, recentVmIds(state.admissions))) };
+}
+
+/**
  * Reserves room for a VM in its project before the VM's first event: appended to the
  * project's stream with its expected revision, so of two concurrent creates (in this
  * process or any other API process on the same store) one re-decides against the
  * other's admission and cannot overshoot. An unlimited project records nothing.
+ * `reads` (readVmAdmission) when the caller read them already; they are read here otherwise.
  */
 export async function admitVm(
   aggregates: AggregateLoader,
@@ -44,23 +70,21 @@ export async function admitVm(
   footprint: VmFootprint,
   meta: CommandMeta,
   now: () => Date,
+  reads?: VmAdmissionReads,
 ): Promise<void> {
-  const stream = projectStream(project);
-  const { state } = await aggregates.load(projectDecider, stream);
-  if (!state.exists && project !== DEFAULT_PROJECT) throw new DomainError('not_found', `project ${project} not found`);
-  if (!hasLimits(state.quotas)) return;
-  const { settled, settledVolumes } = await settledUsage(vms, project, recentVmIds(state.admissions));
+  const r = reads ?? (await readVmAdmission(aggregates, vms, project));
+  if (!r.limited) return;
   await handleCommand(
     aggregates,
     projectDecider,
-    stream,
+    projectStream(project),
     {
       type: 'AdmitVm',
       project,
       vmId,
       footprint,
-      settled,
-      settledVolumes,
+      settled: r.settled,
+      settledVolumes: r.settledVolumes,
       at: now().toISOString(),
       inFlightMs: IN_FLIGHT_MS,
     },

@@ -1,4 +1,4 @@
-import type { ThrottlerStorage } from '@nestjs/throttler';
+import { retryAfterSeconds, type RateCounter, type RateRefusal, type RateWindow } from './rate-windows.js';
 
 interface Window {
   /** When this window closes (ms since epoch). */
@@ -6,41 +6,29 @@ interface Window {
   hits: number;
 }
 
-interface Hit {
-  totalHits: number;
-  timeToExpire: number;
-  isBlocked: boolean;
-  timeToBlockExpire: number;
-}
-
 /**
- * Fixed-window counters, O(1) per request. The library's default storage keeps one
- * timestamp per hit and filters them on every request: O(limit) CPU per request at
- * the generous limits we default to. A client over the limit is refused until its
+ * Fixed-window counters in this process's memory, O(1) per request and window (a
+ * sliding log would keep one timestamp per hit: O(limit) CPU per request at the
+ * generous limits we default to). A client over the limit is refused until its
  * window closes.
  */
-export class FixedWindowStorage implements ThrottlerStorage {
+export class FixedWindowStorage implements RateCounter {
   private readonly windows = new Map<string, Window>();
   private calls = 0;
 
-  increment(key: string, ttl: number, limit: number, _blockDuration: number, throttlerName: string): Promise<Hit> {
+  hit(tracker: string, windows: readonly RateWindow[]): Promise<RateRefusal | undefined> {
     const now = Date.now();
     if (++this.calls % 1024 === 0) this.sweep(now);
-    const id = `${throttlerName}:${key}`;
-    let w = this.windows.get(id);
-    if (!w || w.endsAt <= now) {
-      w = { endsAt: now + ttl, hits: 0 };
-      this.windows.set(id, w);
+    for (const rw of windows) {
+      const id = `${rw.name}:${tracker}`;
+      let w = this.windows.get(id);
+      if (!w || w.endsAt <= now) {
+        w = { endsAt: now + rw.ttlMs, hits: 0 };
+        this.windows.set(id, w);
+      }
+      if (++w.hits > rw.limit) return Promise.resolve({ window: rw, retryAfterS: retryAfterSeconds(w.endsAt - now) });
     }
-    w.hits++;
-    const isBlocked = w.hits > limit;
-    const left = Math.max(1, Math.ceil((w.endsAt - now) / 1000));
-    return Promise.resolve({
-      totalHits: w.hits,
-      timeToExpire: left,
-      isBlocked,
-      timeToBlockExpire: isBlocked ? left : 0,
-    });
+    return Promise.resolve(undefined);
   }
 
   /** Windows of clients gone quiet are dropped, so memory follows the active clients only. */

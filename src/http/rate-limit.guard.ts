@@ -1,62 +1,57 @@
-import { Injectable, type ExecutionContext } from '@nestjs/common';
+import { HttpException, HttpStatus, Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import {
-  InjectThrottlerOptions,
-  InjectThrottlerStorage,
-  ThrottlerException,
-  ThrottlerGuard,
-  type ThrottlerLimitDetail,
-  type ThrottlerModuleOptions,
-  type ThrottlerStorage,
-} from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { PUBLIC_KEY } from './auth/roles.js';
 import { TokenVerifier } from './auth/token-verifier.js';
+import type { RateCounter, RateRefusal, RateWindow } from './rate-windows.js';
 
 const BEARER = /^Bearer\s+(\S+)$/i;
+
+/** The windows in force (burst first, then per minute) and where they are counted. */
+export interface RateLimitSettings {
+  windows: readonly RateWindow[];
+  counter: RateCounter;
+}
+
+export const RATE_LIMIT = Symbol('RATE_LIMIT');
 
 /**
  * Per-principal rate limit. It runs before authentication so that token guessing is
  * limited too: a request with a valid token counts against its principal (all of that
  * token's routes together), any other against the client's IP. Public routes
- * (health, metrics) are not limited: monitors poll them.
+ * (health, metrics) are not limited: monitors poll them. Every window is counted in
+ * one call on the counter (one Redis round trip per request, whatever the windows).
  */
 @Injectable()
-export class RateLimitGuard extends ThrottlerGuard {
+export class RateLimitGuard implements CanActivate {
   constructor(
-    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
-    @InjectThrottlerStorage() storage: ThrottlerStorage,
-    reflector: Reflector,
+    @Inject(RATE_LIMIT) private readonly settings: RateLimitSettings,
+    private readonly reflector: Reflector,
     private readonly verifier: TokenVerifier,
-  ) {
-    super(options, storage, reflector);
+  ) {}
+
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, [ctx.getHandler(), ctx.getClass()]) === true) return true;
+    const http = ctx.switchToHttp();
+    const tracker = this.tracker(http.getRequest<Request>());
+    const refused = await this.settings.counter.hit(tracker, this.settings.windows);
+    if (refused) throw this.refusal(http.getResponse<Response>(), tracker, refused);
+    return true;
   }
 
-  protected override shouldSkip(ctx: ExecutionContext): Promise<boolean> {
-    return Promise.resolve(
-      this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, [ctx.getHandler(), ctx.getClass()]) === true,
-    );
+  private tracker(req: Request): string {
+    const token = BEARER.exec(req.headers.authorization ?? '')?.[1];
+    const principal = token ? this.verifier.verifyFor(req, token) : undefined;
+    return principal ? `principal ${principal.id}` : `ip ${req.ip ?? 'unknown'}`;
   }
 
-  protected override getTracker(req: Record<string, unknown>): Promise<string> {
-    const r = req as unknown as Request;
-    const token = BEARER.exec(r.headers.authorization ?? '')?.[1];
-    const principal = token ? this.verifier.verify(token) : undefined;
-    return Promise.resolve(principal ? `principal ${principal.id}` : `ip ${r.ip ?? 'unknown'}`);
-  }
-
-  /** One budget per client across every route (the library's default key is per route). */
-  protected override generateKey(_ctx: ExecutionContext, tracker: string, name: string): string {
-    return `${name} ${tracker}`;
-  }
-
-  protected override throwThrottlingException(ctx: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
-    const res = ctx.switchToHttp().getResponse<Response>();
-    res.setHeader('Retry-After', String(detail.timeToBlockExpire));
-    const who = detail.tracker.replace(/^principal /, '');
-    const per = detail.ttl >= 60000 ? 'minute' : 'second';
-    throw new ThrottlerException(
-      `rate limit exceeded for ${who}: at most ${detail.limit} requests per ${per}; retry after ${detail.timeToBlockExpire} s`,
+  private refusal(res: Response, tracker: string, { window, retryAfterS }: RateRefusal): HttpException {
+    res.setHeader('Retry-After', String(retryAfterS));
+    const who = tracker.replace(/^principal /, '');
+    const per = window.ttlMs >= 60000 ? 'minute' : 'second';
+    return new HttpException(
+      `rate limit exceeded for ${who}: at most ${window.limit} requests per ${per}; retry after ${retryAfterS} s`,
+      HttpStatus.TOO_MANY_REQUESTS,
     );
   }
 }

@@ -1,30 +1,35 @@
 import type { DynamicModule, Provider } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { ThrottlerModule, type ThrottlerOptions, type ThrottlerStorage } from '@nestjs/throttler';
 import type { AppConfig } from '../config/config.js';
 import { FixedWindowStorage } from './fixed-window.storage.js';
-import { RateLimitGuard } from './rate-limit.guard.js';
+import { RATE_LIMIT, RateLimitGuard, type RateLimitSettings } from './rate-limit.guard.js';
+import type { RateCounter, RateWindow } from './rate-windows.js';
 
 export interface RateLimitWiring {
+  /** Modules the limit needs (none: the guard and its settings are providers of the app module). */
   imports: DynamicModule[];
-  /** The guard, to be listed before the auth guard (global guards run in that order). */
+  /** The guard and its settings, to be listed before the auth guard (global guards run in that order). */
   guards: Provider[];
 }
 
 /**
- * The throttler wiring for a config; nothing at all when both limits are 0.
- * `storage` counts the windows (Redis: one budget across API processes); this process's memory otherwise.
+ * The rate-limit wiring for a config; nothing at all when both limits are 0.
+ * `counter` counts the windows (Redis: one budget across API processes); this process's memory otherwise.
  */
 export function rateLimitWiring(
   config: Pick<AppConfig, 'rateLimitPerMinute' | 'rateLimitBurst'>,
-  storage: ThrottlerStorage = new FixedWindowStorage(),
+  counter: RateCounter = new FixedWindowStorage(),
 ): RateLimitWiring {
-  const throttlers: ThrottlerOptions[] = [];
-  if (config.rateLimitBurst > 0) throttlers.push({ name: 'second', ttl: 1000, limit: config.rateLimitBurst });
-  if (config.rateLimitPerMinute > 0) throttlers.push({ name: 'minute', ttl: 60000, limit: config.rateLimitPerMinute });
-  if (!throttlers.length) return { imports: [], guards: [] };
+  const windows: RateWindow[] = [];
+  if (config.rateLimitBurst > 0) windows.push({ name: 'second', ttlMs: 1000, limit: config.rateLimitBurst });
+  if (config.rateLimitPerMinute > 0) windows.push({ name: 'minute', ttlMs: 60000, limit: config.rateLimitPerMinute });
+  if (!windows.length) return { imports: [], guards: [] };
+  const settings: RateLimitSettings = { windows, counter };
   return {
-    imports: [ThrottlerModule.forRoot({ throttlers, storage, setHeaders: false })],
-    guards: [{ provide: APP_GUARD, useClass: RateLimitGuard }],
+    imports: [],
+    guards: [
+      { provide: RATE_LIMIT, useValue: settings },
+      { provide: APP_GUARD, useClass: RateLimitGuard },
+    ],
   };
 }

@@ -4,8 +4,8 @@
  * for the process around it. src/runtime builds the adapters per role and
  * hands them to AppModule.forRoot; tests may hand doubles.
  */
-import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { Logger } from 'pino';
+import type { RateCounter } from './rate-windows.js';
 import type { Capabilities } from '../application/host-capabilities.js';
 import type { FailedJob } from '../application/jobs.js';
 import type { AggregateLoader } from '../application/load-aggregate.js';
@@ -156,5 +156,5 @@ export interface HttpPorts {
   status: RuntimeStatus;
   tokens: TokenEntry[];
   /** Where rate-limit windows are counted (shared by every API process); this process's memory when absent. */
-  rateLimitStorage?: ThrottlerStorage;
+  rateLimitStorage?: RateCounter;
 }

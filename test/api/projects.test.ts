@@ -175,6 +175,9 @@ describe('projects: tenants, scoping and quotas', () => {
     assertError(await asUser(t, 'dave').post('/v1/vms', VM), 400, 'project');
     assertError(await alice().post('/v1/vms', { ...VM, project: 'team-b' }), 404, /project team-b not found/);
     assertError(await t.as('admin').post('/v1/vms', { ...VM, project: 'team-z' }), 404, /project team-z not found/);
+    // The project is read beside the size check, yet the size check still answers first.
+    const huge = { ...VM, vcpus: 200, project: 'team-z' };
+    assertError(await t.as('admin').post('/v1/vms', huge), 422, /could ever hold 200 vCPUs/);
     assertError(await alice().post('/v1/vms', { ...VM, project: '../etc' }), 400, 'project');
     assert.equal(await logLength(t), before);
   });

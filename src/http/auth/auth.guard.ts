@@ -28,7 +28,7 @@ export class AuthGuard implements CanActivate {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw new UnauthorizedException('missing bearer token: send Authorization: Bearer <token>');
-    const principal = this.verifier.verify(match[1]!);
+    const principal = this.verifier.verifyFor(req, match[1]!);
     if (!principal) throw new UnauthorizedException('the bearer token is not valid');
     req.principal = principal;
     const roles = this.reflector.getAllAndOverride<Role[]>(ROLES_KEY, targets) ?? [];

@@ -26,6 +26,18 @@ export class TokenVerifier {
     });
   }
 
+  /** Per request: the rate limit (which runs first) and authentication verify its token once between them. */
+  private readonly byRequest = new WeakMap<object, { token: string; principal: Principal | undefined }>();
+
+  /** `verify` for the token of one request, remembered with the request (and dropped with it). */
+  verifyFor(request: object, token: string): Principal | undefined {
+    const seen = this.byRequest.get(request);
+    if (seen?.token === token) return seen.principal;
+    const principal = this.verify(token);
+    this.byRequest.set(request, { token, principal });
+    return principal;
+  }
+
   verify(token: string): Principal | undefined {
     const d = digest(token);
     let found: Principal | undefined;

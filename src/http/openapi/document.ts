@@ -14,9 +14,19 @@ const TAGS: Array<[string, string]> = [
   ['health', 'Liveness, readiness, Prometheus metrics'],
 ];
 
+/**
+ * Controllers one resource is split into by concern: their operations keep the resource's
+ * prefix (`vms_start`), so generated clients do not change with the split.
+ */
+const RESOURCE_OF: Record<string, string> = {
+  VmLifecycleController: 'Vms',
+  VmSnapshotsController: 'Vms',
+  VmHistoryController: 'Vms',
+};
+
 /** `VmsController` + `create` → `vms_create`: stable, unique, readable in generated clients. */
 function operationId(controllerKey: string, methodKey: string): string {
-  const base = controllerKey.replace(/Controller$/, '');
+  const base = RESOURCE_OF[controllerKey] ?? controllerKey.replace(/Controller$/, '');
   return `${base.charAt(0).toLowerCase()}${base.slice(1)}_${methodKey}`;
 }
 

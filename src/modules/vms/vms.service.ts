@@ -1,7 +1,7 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { handleCommand, type HandleResult } from '../../application/handle-command.js';
-import { admitVm } from '../../application/project-admission.js';
+import { admitVm, readVmAdmission } from '../../application/project-admission.js';
 import { allocateNics, checkNetworks, releaseUnlessRecorded } from '../../application/network-admission.js';
 import { mayUse, projectForCreate } from '../../http/auth/project-scope.js';
 import type { AggregateLoader } from '../../application/load-aggregate.js';
@@ -184,6 +184,10 @@ export class VmsService {
       const problem = sshKeyProblem(key, (b64) => Buffer.from(b64, 'base64'));
       if (problem) throw badField(`sshKeys[${i}]`, `is not a valid public key: ${problem}`);
     }
+    // The project's admission reads run beside the checks below (one wait instead of two); a refusal
+    // of theirs still surfaces where the admission is, after the checks and the volume claims.
+    const admission = readVmAdmission(this.aggregates, this.readModels, project);
+    admission.catch(() => undefined); // awaited below unless a check refuses first
     const catalogImage = body.image ? await this.catalogImage(body.image) : undefined;
     if (body.hostId) {
       const host = await this.hostState(body.hostId);
@@ -217,8 +221,15 @@ export class VmsService {
     const { vcpus, memoryMiB, diskGiB } = body;
     let revision: bigint | undefined;
     try {
-      await admitVm(this.aggregates, this.readModels, project, vmId, { vcpus, memoryMiB, diskGiB }, meta, () =>
-        this.clock.now(),
+      await admitVm(
+        this.aggregates,
+        this.readModels,
+        project,
+        vmId,
+        { vcpus, memoryMiB, diskGiB },
+        meta,
+        () => this.clock.now(),
+        await admission,
       );
       // After the quota admission: a refused quota leaves no group member behind (a refused group only an in-flight quota count).
       const hostId = await this.placement.admit(
