@@ -11,7 +11,11 @@ export type NoArgs = Record<string, never>;
  * before this contract was typed is still read the same way after an upgrade.
  */
 export interface StepArgsByStep {
-  define: NoArgs;
+  /**
+   * `thenStart`: a create that should run; the same job starts the VM once it is defined and
+   * reports both steps (saves a round trip through the log and the queue). Absent: define only.
+   */
+  define: { thenStart?: boolean };
   start: NoArgs;
   /** Graceful (ACPI) unless force; a graceful stop falls back to a hard one after timeoutMs. */
   stop: { force: boolean; timeoutMs?: number };
@@ -41,7 +45,8 @@ export interface StepArgsByStep {
 
 /** What each step produces when it succeeds (carried back in its `succeeded` result). */
 export interface StepOutputByStep {
-  define: NoArgs;
+  /** `startFollows`: the job that defined the VM starts it too (no start job is to be enqueued). */
+  define: { startFollows?: boolean };
   start: NoArgs;
   stop: NoArgs;
   reboot: NoArgs;
@@ -120,6 +125,11 @@ export interface VolumeResultMessage {
   principal: string;
 }
 
+/**
+ * `prior` on a result: a step of the same job that succeeded before this one (a create's define
+ * before its start). The consumer records it first, so the two land in order whatever order or
+ * concurrency the results queue is consumed with, and a redelivered result records nothing twice.
+ */
 interface ResultBase {
   vmId: string;
   operationId: string;
@@ -163,8 +173,8 @@ export interface HostFencedResult {
 export type ResultMessage =
   | HostFencedResult
   | (ResultBase & { kind: 'started' })
-  | (Omit<ResultBase, 'step'> & { kind: 'succeeded' } & StepResult)
-  | (ResultBase & { kind: 'failed'; reason: string; attempts: number })
+  | (Omit<ResultBase, 'step'> & { kind: 'succeeded'; prior?: StepResult } & StepResult)
+  | (ResultBase & { kind: 'failed'; reason: string; attempts: number; prior?: StepResult })
   | (ResultBase & { kind: 'progress'; progress: StepProgress })
   | ObservedResult
   | VolumeResultMessage;

@@ -126,6 +126,12 @@ export class ResultConsumer {
     try {
       // An observation holds for the revision it was made at only: a stale one must not close a newer operation.
       const ifMatch = msg.kind === 'observed' && msg.revision !== undefined ? { ifMatch: BigInt(msg.revision) } : {};
+      if ((msg.kind === 'succeeded' || msg.kind === 'failed') && msg.prior) {
+        // The job's earlier step first (a create's define before its start): the decider needs them in order.
+        const prior = resultToCommand({ ...msg, kind: 'succeeded', ...msg.prior }, new Date());
+        await handleCommand(this.aggregates, vmDecider, vmStream(msg.vmId), prior, meta);
+        tracePhase(msg.vmId, `consumer appended succeeded ${msg.prior.step}`);
+      }
       await handleCommand(this.aggregates, vmDecider, vmStream(msg.vmId), cmd, meta, ifMatch);
       tracePhase(msg.vmId, `consumer appended ${label}`);
       this.onCommand?.(cmd.type, performance.now() - t0, true);

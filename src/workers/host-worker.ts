@@ -13,6 +13,7 @@ import {
   tracePhase,
   type HostJobData,
   type QueueJobData,
+  type StepResult,
   type VolumeJobData,
 } from '../application/jobs.js';
 import { ConsoleResponder } from './console-responder.js';
@@ -21,7 +22,7 @@ import type { Redis } from 'ioredis';
 import { MalformedJobError } from './job-check.js';
 import { HostQueryResponder } from './host-query-responder.js';
 import type { QueueHub } from './queue-hub.js';
-import { runStep, runVolumeStep } from './step-runner.js';
+import { runDefineThenStart, runStep, runVolumeStep } from './step-runner.js';
 import type { CatalogImages } from './catalog-images.port.js';
 import { OperationAborts } from './operation-aborts.js';
 
@@ -170,6 +171,8 @@ export class HostWorker {
   private timeoutFor(job: HostJobData): number {
     const base = this.settings.jobTimeoutMs;
     if (job.step === 'stop' && job.args.timeoutMs) return Math.max(base, job.args.timeoutMs + 30000);
+    // Two driver calls, each with the deadline it had as a job of its own.
+    if (job.step === 'define' && job.args.thenStart) return 2 * base;
     return base;
   }
 
@@ -278,7 +281,16 @@ export class HostWorker {
       aborts.add(cancel);
       this.running.set(data.operationId, aborts);
     }
-    const call = runStep(this.driver, data, { signal: controller.signal, onProgress }, this.images);
+    // A create that should run: define, then start in the same job (see runDefineThenStart).
+    let defined: StepResult | undefined;
+    const ctx = { signal: controller.signal, onProgress };
+    const call =
+      data.step === 'define' && data.args.thenStart
+        ? runDefineThenStart(this.driver, data, ctx, this.images, (r) => {
+            defined = r;
+            tracePhase(data.vmId, 'driver done define');
+          })
+        : runStep(this.driver, data, ctx, this.images);
     this.inFlight.add(call);
     // The race below observes each of these; until it starts (a Redis read first), a fast failure
     // or an early cancel would otherwise surface as an unhandled rejection.
@@ -290,8 +302,15 @@ export class HostWorker {
       // The race bounds a driver that ignores the abort signal: the job ends and the VM's lock is released
       // (for DRIVER_DECIDES steps only the deadline does: their answer after an abort is the outcome).
       const result = await Promise.race([call, deadline, cancelled]);
-      tracePhase(data.vmId, `driver done ${data.step}`);
-      if (!compensation) await this.hub.postResult(`${jobId}.ok`, { ...base, kind: 'succeeded', ...result });
+      tracePhase(data.vmId, `driver done ${result.step}`);
+      // One message for both steps of a define-then-start job: the consumer records the define first.
+      if (!compensation)
+        await this.hub.postResult(defined ? `${jobId}.start.ok` : `${jobId}.ok`, {
+          ...base,
+          kind: 'succeeded',
+          ...result,
+          ...(defined ? { prior: defined } : {}),
+        });
     } catch (err) {
       const attempts = job.opts.attempts ?? 1;
       const final =
@@ -301,18 +320,22 @@ export class HostWorker {
         controller.signal.reason instanceof StepCancelledError ||
         job.attemptsMade + 1 >= attempts;
       this.log.warn(
-        { err: message(err), vm: data.vmId, step: data.step, attempt: job.attemptsMade + 1, final },
+        { err: message(err), vm: data.vmId, step: defined ? 'start' : data.step, attempt: job.attemptsMade + 1, final },
         'step failed',
       );
-      this.settings.onJobFailure?.(this.host.id, data.step, final);
+      // Past the define of a define-then-start job, the step that failed is the start.
+      const step = defined ? 'start' : data.step;
+      this.settings.onJobFailure?.(this.host.id, step, final);
+      // A retry runs the whole job again (the driver's define is idempotent); nothing is reported before.
       if (!final) throw err;
       if (!compensation) {
-        await this.hub.postResult(`${jobId}.failed`, {
+        await this.hub.postResult(defined ? `${jobId}.start.failed` : `${jobId}.failed`, {
           ...base,
-          step: data.step,
+          step,
           kind: 'failed',
-          reason: `${data.step} failed on host ${this.host.id}: ${message(err)}`,
+          reason: `${step} failed on host ${this.host.id}: ${message(err)}`,
           attempts: job.attemptsMade + 1,
+          ...(defined ? { prior: defined } : {}),
         });
       }
     } finally {

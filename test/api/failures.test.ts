@@ -57,7 +57,9 @@ describe('e2e: driver failures', () => {
 
     assert.equal(operation.status, 'failed', JSON.stringify(operation));
     assert.match(operation.error as string, /simulated failure: start/);
-    const job = await jobOf(hostId, accepted.operationId, 'start');
+    // A create that should run is one job: define, then start (the start's failure retries both).
+    const job = await jobOf(hostId, accepted.operationId, 'define');
+    assert.deepEqual(job.data.args, { thenStart: true });
     assert.equal(job.attemptsMade, ATTEMPTS, 'the start was tried JOB_ATTEMPTS times');
 
     const vm = await getVm(t, accepted.vmId);
