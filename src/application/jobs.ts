@@ -89,7 +89,20 @@ interface HostJobBase {
    * and reports no result (the operation is closed). abortIncoming is one without the flag.
    */
   compensation?: boolean;
+  /**
+   * A step of the same operation that succeeded just before another host's worker queued this
+   * job itself (the source's migrate, for the target's finishIncoming): this job's results carry
+   * it as their `prior`, so the consumer records it first even when it has not seen it yet.
+   */
+  prior?: StepResult;
 }
+
+/**
+ * The id of a migration's finishIncoming job on the target: the source's worker queues it the
+ * moment QEMU hands the guest off, and the saga queues it again under the same id once the
+ * hand-off is recorded (a no-op then; after a Redis wipe it is what puts the job back).
+ */
+export const finishJobId = (operationId: string): string => `${operationId}.finishIncoming`;
 
 /** The steps a VM's operations run (the volume's own steps go on a VolumeJobData). */
 export type VmJobStep = Exclude<JobStep, VolumeStep>;

@@ -7,6 +7,7 @@ import {
   type Progress,
 } from '../drivers/hypervisor-driver.port.js';
 import {
+  finishJobId,
   hostQueueName,
   isVolumeJob,
   RESULTS_QUEUE,
@@ -176,6 +177,31 @@ export class HostWorker {
     return base;
   }
 
+  /**
+   * QEMU handed the guest off: the source queues the target's finishIncoming itself instead of
+   * waiting for the hand-off to go through the log and the saga (one hop less). The job carries
+   * this migrate's success, which its result brings back first. Best effort: the saga queues the
+   * same job id once the hand-off is recorded, so a failure here only costs that hop; failing the
+   * migrate instead would abort the target, where the guest now runs.
+   */
+  private async queueFinish(data: Extract<HostJobData, { step: 'migrate' }>): Promise<void> {
+    try {
+      await this.hub.enqueueHostJob(data.args.targetHostId, finishJobId(data.operationId), {
+        vmId: data.vmId,
+        operationId: data.operationId,
+        spec: data.spec,
+        principal: data.principal,
+        causationId: data.causationId,
+        step: 'finishIncoming',
+        args: { live: data.args.live },
+        prior: { step: 'migrate', output: {} },
+      });
+      tracePhase(data.vmId, 'enqueued finishIncoming');
+    } catch (err) {
+      this.log.warn({ err: message(err), vm: data.vmId }, 'finishIncoming not queued by the source; the saga will');
+    }
+  }
+
   private dispatch(job: Job<QueueJobData>): Promise<void> {
     const data = job.data;
     return isVolumeJob(data) ? this.processVolume(job, data) : this.process(job as Job<HostJobData>);
@@ -241,7 +267,12 @@ export class HostWorker {
         });
       return;
     }
-    if (!compensation) await this.hub.postResult(`${jobId}.started`, { ...base, step: data.step, kind: 'started' });
+    // `started` only marks the operation running: it is sent first (so enqueued before the outcome on the
+    // same connection) but not waited for before the driver works; it is awaited before the outcome is sent.
+    const startedPosted = compensation
+      ? Promise.resolve()
+      : this.hub.postResult(`${jobId}.started`, { ...base, step: data.step, kind: 'started' });
+    startedPosted.catch(() => undefined);
 
     const controller = new AbortController();
     const timeoutMs = this.timeoutFor(data);
@@ -303,13 +334,17 @@ export class HostWorker {
       // (for DRIVER_DECIDES steps only the deadline does: their answer after an abort is the outcome).
       const result = await Promise.race([call, deadline, cancelled]);
       tracePhase(data.vmId, `driver done ${result.step}`);
+      // Not posted (Redis failed): this attempt fails and is retried, as when the post came first.
+      await startedPosted;
+      if (!compensation && data.step === 'migrate') await this.queueFinish(data);
       // One message for both steps of a define-then-start job: the consumer records the define first.
+      const prior = defined ?? data.prior;
       if (!compensation)
         await this.hub.postResult(defined ? `${jobId}.start.ok` : `${jobId}.ok`, {
           ...base,
           kind: 'succeeded',
           ...result,
-          ...(defined ? { prior: defined } : {}),
+          ...(prior ? { prior } : {}),
         });
     } catch (err) {
       const attempts = job.opts.attempts ?? 1;
@@ -335,7 +370,7 @@ export class HostWorker {
           kind: 'failed',
           reason: `${step} failed on host ${this.host.id}: ${message(err)}`,
           attempts: job.attemptsMade + 1,
-          ...(defined ? { prior: defined } : {}),
+          ...((defined ?? data.prior) ? { prior: defined ?? data.prior } : {}),
         });
       }
     } finally {
