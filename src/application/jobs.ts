@@ -11,7 +11,11 @@ export type NoArgs = Record<string, never>;
  * before this contract was typed is still read the same way after an upgrade.
  */
 export interface StepArgsByStep {
-  define: NoArgs;
+  /**
+   * `thenStart`: a create that should run; the same job starts the VM once it is defined and
+   * reports both steps (saves a round trip through the log and the queue). Absent: define only.
+   */
+  define: { thenStart?: boolean };
   start: NoArgs;
   /** Graceful (ACPI) unless force; a graceful stop falls back to a hard one after timeoutMs. */
   stop: { force: boolean; timeoutMs?: number };
@@ -41,7 +45,8 @@ export interface StepArgsByStep {
 
 /** What each step produces when it succeeds (carried back in its `succeeded` result). */
 export interface StepOutputByStep {
-  define: NoArgs;
+  /** `startFollows`: the job that defined the VM starts it too (no start job is to be enqueued). */
+  define: { startFollows?: boolean };
   start: NoArgs;
   stop: NoArgs;
   reboot: NoArgs;
@@ -84,7 +89,20 @@ interface HostJobBase {
    * and reports no result (the operation is closed). abortIncoming is one without the flag.
    */
   compensation?: boolean;
+  /**
+   * A step of the same operation that succeeded just before another host's worker queued this
+   * job itself (the source's migrate, for the target's finishIncoming): this job's results carry
+   * it as their `prior`, so the consumer records it first even when it has not seen it yet.
+   */
+  prior?: StepResult;
 }
+
+/**
+ * The id of a migration's finishIncoming job on the target: the source's worker queues it the
+ * moment QEMU hands the guest off, and the saga queues it again under the same id once the
+ * hand-off is recorded (a no-op then; after a Redis wipe it is what puts the job back).
+ */
+export const finishJobId = (operationId: string): string => `${operationId}.finishIncoming`;
 
 /** The steps a VM's operations run (the volume's own steps go on a VolumeJobData). */
 export type VmJobStep = Exclude<JobStep, VolumeStep>;
@@ -120,6 +138,11 @@ export interface VolumeResultMessage {
   principal: string;
 }
 
+/**
+ * `prior` on a result: a step of the same job that succeeded before this one (a create's define
+ * before its start). The consumer records it first, so the two land in order whatever order or
+ * concurrency the results queue is consumed with, and a redelivered result records nothing twice.
+ */
 interface ResultBase {
   vmId: string;
   operationId: string;
@@ -171,8 +194,8 @@ interface OutcomeStarted {
 export type ResultMessage =
   | HostFencedResult
   | (ResultBase & { kind: 'started' })
-  | (Omit<ResultBase, 'step'> & { kind: 'succeeded' } & StepResult & OutcomeStarted)
-  | (ResultBase & { kind: 'failed'; reason: string; attempts: number } & OutcomeStarted)
+  | (Omit<ResultBase, 'step'> & { kind: 'succeeded'; prior?: StepResult } & StepResult & OutcomeStarted)
+  | (ResultBase & { kind: 'failed'; reason: string; attempts: number; prior?: StepResult } & OutcomeStarted)
   | (ResultBase & { kind: 'progress'; progress: StepProgress })
   | ObservedResult
   | VolumeResultMessage;

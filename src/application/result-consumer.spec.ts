@@ -71,7 +71,7 @@ describe('ResultConsumer', () => {
 
   test('a result for an operation that is not the VM’s appends nothing', async () => {
     const before = await vmEvents();
-    await deliver({ ...defineSucceeded, operationId: 'op-other', step: 'start' }, 'r4');
+    await deliver({ ...defineSucceeded, operationId: 'op-other', step: 'start', output: {} }, 'r4');
     assert.deepEqual(await vmEvents(), before);
   });
 
@@ -105,8 +105,46 @@ describe('ResultConsumer', () => {
     const ended = { ...defineSucceeded, vmId: vm, operationId: op, started: true as const };
     await deliver({ ...ended, jobId: 'job-define-2' }, 'r6');
     await deliver({ ...ended, jobId: 'job-define-2' }, 'r7');
-    await deliver({ ...ended, step: 'start', jobId: 'job-start-2' }, 'r8');
+    await deliver({ ...ended, step: 'start', output: {}, jobId: 'job-start-2' }, 'r8');
     const types = (await store.readStream(vmStream(vm))).map((e) => e.type);
     assert.deepEqual(types, ['VmCreateRequested', 'VmPlaced', 'VmOperationRunning', 'VmDefined', 'VmStarted']);
+  });
+
+  describe('a define-then-start job (one message for both steps)', () => {
+    const create = async (vmId: string) => {
+      const meta = { principal: 'alice', correlationId: OP, causationId: 'http' };
+      const spec = { name: vmId, vcpus: 1, memoryMiB: 256, diskGiB: 1 };
+      const loader = new AggregateLoader(store);
+      const cmd = { type: 'CreateVm' as const, vmId, operationId: OP, spec, hostId: null, start: true };
+      await handleCommand(loader, vmDecider, vmStream(vmId), cmd, meta);
+      await handleCommand(loader, vmDecider, vmStream(vmId), { type: 'PlaceVm', operationId: OP, hostId: 'h1' }, meta);
+    };
+    const eventsOf = async (vmId: string) => (await store.readStream(vmStream(vmId))).map((e) => e.type);
+    const base = { vmId: 'vm-2', operationId: OP, jobId: 'job-define', principal: 'alice' };
+    const prior = { step: 'define' as const, output: { startFollows: true } };
+
+    test('the start’s success records the define first, then the start; a redelivery records nothing', async () => {
+      await create('vm-2');
+      const msg: ResultMessage = { ...base, kind: 'succeeded', step: 'start', output: {}, prior };
+      await deliver(msg, 'r6');
+      const events = await eventsOf('vm-2');
+      assert.deepEqual(events.slice(-2), ['VmDefined', 'VmStarted']);
+      await deliver(msg, 'r6');
+      assert.deepEqual(await eventsOf('vm-2'), events, 'the log is unchanged');
+    });
+
+    test('a start that failed after its define: defined, then the create failed at start (as with two jobs)', async () => {
+      await create('vm-3');
+      await deliver(
+        { ...base, vmId: 'vm-3', kind: 'failed', step: 'start', reason: 'no kvm', attempts: 3, prior },
+        'r7',
+      );
+      const events = await store.readStream(vmStream('vm-3'));
+      assert.deepEqual(
+        events.slice(-2).map((e) => e.type),
+        ['VmDefined', 'VmOperationFailed'],
+      );
+      assert.equal((events.at(-1)!.data as { step: string }).step, 'start');
+    });
   });
 });

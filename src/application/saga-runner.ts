@@ -424,9 +424,9 @@ export class SagaRunner {
     const spec = current.spec;
     if (!spec) return;
     // The job id is the causing event's id: a replay re-adds the same id and BullMQ ignores it.
-    const jobId = index === 0 ? cause.id : `${cause.id}.${index}`;
-    // The step and its typed arguments travel as the saga built them; `type` and `hostId` say where, not what.
-    const { type: _type, hostId: _hostId, ...job } = action;
+    const jobId = action.jobId ?? (index === 0 ? cause.id : `${cause.id}.${index}`);
+    // The step and its typed arguments travel as the saga built them; `type`, `hostId` and `jobId` say where, not what.
+    const { type: _type, hostId: _hostId, jobId: _jobId, ...job } = action;
     const data: HostJobData = {
       ...job,
       spec: { id: action.vmId, ...spec },

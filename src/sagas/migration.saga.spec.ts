@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import type { VmEvent } from '../domain/vm/vm.events.js';
 import { createdOn, sagaSpec, VM_ID } from '../../test/support/saga-spec.js';
+import { finishJobId } from '../application/jobs.js';
 import { migrationSaga } from './migration.saga.js';
 
 const saga = sagaSpec(migrationSaga);
@@ -76,6 +77,8 @@ describe('migration saga', () => {
           operationId: op,
           step: 'finishIncoming',
           args: { live: true },
+          // The id the source's worker queued it under already: BullMQ then ignores this one.
+          jobId: finishJobId(op),
         },
       ]);
     saga

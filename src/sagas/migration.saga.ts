@@ -57,6 +57,9 @@ export function migrationSaga(event: VmEvent, before: VmState, after: VmState): 
           operationId: event.data.operationId,
           step: 'finishIncoming',
           args: { live: m.live },
+          // The source's worker queued it already under this id (application/jobs finishJobId; sagas
+          // import only types from there, the spec checks the two agree): not run twice.
+          jobId: `${event.data.operationId}.finishIncoming`,
         },
       ];
     }

@@ -42,24 +42,43 @@ describe('provisioning saga', () => {
       ]);
   });
 
-  it('once placed, the VM is defined on the chosen host', () => {
+  it('once placed, the VM is defined on the chosen host, and started by the same job when the create asked to run it', () => {
+    const placed: VmEvent = { type: 'VmPlaced', data: { operationId: 'op-c', hostId: 'host-a' } };
     saga
       .given([createRequested(true)])
-      .when({ type: 'VmPlaced', data: { operationId: 'op-c', hostId: 'host-a' } })
+      .when(placed)
+      .then([
+        {
+          type: 'enqueue',
+          hostId: 'host-a',
+          vmId: VM_ID,
+          operationId: 'op-c',
+          step: 'define',
+          args: { thenStart: true },
+        },
+      ]);
+    saga
+      .given([createRequested(false)])
+      .when(placed)
       .then([{ type: 'enqueue', hostId: 'host-a', vmId: VM_ID, operationId: 'op-c', step: 'define', args: {} }]);
   });
 
-  it('once defined, the VM is started there, unless the create said start: false', () => {
+  it('once defined, a start job follows only when the define job does not start the VM itself', () => {
     const placed = (start: boolean): VmEvent[] => [
       createRequested(start),
       { type: 'VmPlaced', data: { operationId: 'op-c', hostId: 'host-a' } },
     ];
+    // A define job from before define-then-start (or one run by an older worker) reports no startFollows.
     const defined: VmEvent = { type: 'VmDefined', data: { operationId: 'op-c', hostId: 'host-a' } };
     saga
       .given(placed(true))
       .when(defined)
       .then([{ type: 'enqueue', hostId: 'host-a', vmId: VM_ID, operationId: 'op-c', step: 'start', args: {} }]);
     saga.given(placed(false)).when(defined).thenNothing();
+    saga
+      .given(placed(true))
+      .when({ type: 'VmDefined', data: { operationId: 'op-c', hostId: 'host-a', startFollows: true } })
+      .thenNothing();
   });
 
   it('a delete destroys the VM on its host, then gives the host its capacity back', () => {

@@ -31,11 +31,13 @@ export function provisioningSaga(event: VmEvent, before: VmState, after: VmState
           vmId,
           operationId: event.data.operationId,
           step: 'define',
-          args: {},
+          // A create that should run is defined and started by one job: one hop less through log and queue.
+          args: after.startAfterCreate ? { thenStart: true } : {},
         },
       ];
     case 'VmDefined':
-      return after.pending?.awaiting === 'start'
+      // startFollows: the define job is starting it already (its worker said so in the result).
+      return after.pending?.awaiting === 'start' && !event.data.startFollows
         ? [
             {
               type: 'enqueue',

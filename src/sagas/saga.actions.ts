@@ -68,4 +68,9 @@ export interface JobTarget {
   hostId: string;
   vmId: string;
   operationId: string;
+  /**
+   * The BullMQ job id when it is not the causing event's: a job that a worker may already have
+   * queued under that id (the target's finishIncoming, see finishJobId) is then not run twice.
+   */
+  jobId?: string;
 }

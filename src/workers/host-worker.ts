@@ -7,12 +7,14 @@ import {
   type Progress,
 } from '../drivers/hypervisor-driver.port.js';
 import {
+  finishJobId,
   hostQueueName,
   isVolumeJob,
   RESULTS_QUEUE,
   tracePhase,
   type HostJobData,
   type QueueJobData,
+  type StepResult,
   type VolumeJobData,
 } from '../application/jobs.js';
 import { ConsoleResponder } from './console-responder.js';
@@ -21,7 +23,7 @@ import type { Redis } from 'ioredis';
 import { MalformedJobError } from './job-check.js';
 import { HostQueryResponder } from './host-query-responder.js';
 import type { QueueHub } from './queue-hub.js';
-import { runStep, runVolumeStep } from './step-runner.js';
+import { runDefineThenStart, runStep, runVolumeStep } from './step-runner.js';
 import type { CatalogImages } from './catalog-images.port.js';
 import { OperationAborts } from './operation-aborts.js';
 import { STARTED_AFTER_MS, StartedNotice } from './started-notice.js';
@@ -178,7 +180,34 @@ export class HostWorker {
   private timeoutFor(job: HostJobData): number {
     const base = this.settings.jobTimeoutMs;
     if (job.step === 'stop' && job.args.timeoutMs) return Math.max(base, job.args.timeoutMs + 30000);
+    // Two driver calls, each with the deadline it had as a job of its own.
+    if (job.step === 'define' && job.args.thenStart) return 2 * base;
     return base;
+  }
+
+  /**
+   * QEMU handed the guest off: the source queues the target's finishIncoming itself instead of
+   * waiting for the hand-off to go through the log and the saga (one hop less). The job carries
+   * this migrate's success, which its result brings back first. Best effort: the saga queues the
+   * same job id once the hand-off is recorded, so a failure here only costs that hop; failing the
+   * migrate instead would abort the target, where the guest now runs.
+   */
+  private async queueFinish(data: Extract<HostJobData, { step: 'migrate' }>): Promise<void> {
+    try {
+      await this.hub.enqueueHostJob(data.args.targetHostId, finishJobId(data.operationId), {
+        vmId: data.vmId,
+        operationId: data.operationId,
+        spec: data.spec,
+        principal: data.principal,
+        causationId: data.causationId,
+        step: 'finishIncoming',
+        args: { live: data.args.live },
+        prior: { step: 'migrate', output: {} },
+      });
+      tracePhase(data.vmId, 'enqueued finishIncoming');
+    } catch (err) {
+      this.log.warn({ err: message(err), vm: data.vmId }, 'finishIncoming not queued by the source; the saga will');
+    }
   }
 
   private dispatch(job: Job<QueueJobData>): Promise<void> {
@@ -290,7 +319,16 @@ export class HostWorker {
       aborts.add(cancel);
       this.running.set(data.operationId, aborts);
     }
-    const call = runStep(this.driver, data, { signal: controller.signal, onProgress }, this.images);
+    // A create that should run: define, then start in the same job (see runDefineThenStart).
+    let defined: StepResult | undefined;
+    const ctx = { signal: controller.signal, onProgress };
+    const call =
+      data.step === 'define' && data.args.thenStart
+        ? runDefineThenStart(this.driver, data, ctx, this.images, (r) => {
+            defined = r;
+            tracePhase(data.vmId, 'driver done define');
+          })
+        : runStep(this.driver, data, ctx, this.images);
     this.inFlight.add(call);
     // The race below observes each of these; until it starts (a Redis read first), a fast failure
     // or an early cancel would otherwise surface as an unhandled rejection.
@@ -302,10 +340,19 @@ export class HostWorker {
       // The race bounds a driver that ignores the abort signal: the job ends and the VM's lock is released
       // (for DRIVER_DECIDES steps only the deadline does: their answer after an abort is the outcome).
       const result = await Promise.race([call, deadline, cancelled]);
-      tracePhase(data.vmId, `driver done ${data.step}`);
+      tracePhase(data.vmId, `driver done ${result.step}`);
+      if (!compensation && data.step === 'migrate') await this.queueFinish(data);
+      // One message for both steps of a define-then-start job: the consumer records the define first.
+      const prior = defined ?? data.prior;
       if (!compensation) {
         const started = await this.carriesStarted(notice, data);
-        await this.hub.postResult(`${jobId}.ok`, { ...base, kind: 'succeeded', ...result, ...started });
+        await this.hub.postResult(defined ? `${jobId}.start.ok` : `${jobId}.ok`, {
+          ...base,
+          kind: 'succeeded',
+          ...result,
+          ...(prior ? { prior } : {}),
+          ...started,
+        });
       }
     } catch (err) {
       const attempts = job.opts.attempts ?? 1;
@@ -316,24 +363,27 @@ export class HostWorker {
         controller.signal.reason instanceof StepCancelledError ||
         job.attemptsMade + 1 >= attempts;
       this.log.warn(
-        { err: message(err), vm: data.vmId, step: data.step, attempt: job.attemptsMade + 1, final },
+        { err: message(err), vm: data.vmId, step: defined ? 'start' : data.step, attempt: job.attemptsMade + 1, final },
         'step failed',
       );
-      this.settings.onJobFailure?.(this.host.id, data.step, final);
+      // Past the define of a define-then-start job, the step that failed is the start.
+      const step = defined ? 'start' : data.step;
+      this.settings.onJobFailure?.(this.host.id, step, final);
       if (!final) {
-        // Retried after a backoff: the operation shows running meanwhile.
+        // Retried after a backoff (the whole job: the driver's define is idempotent); the operation shows running meanwhile.
         await notice?.now();
         throw err;
       }
       if (!compensation) {
         const started = await this.carriesStarted(notice, data);
-        await this.hub.postResult(`${jobId}.failed`, {
+        await this.hub.postResult(defined ? `${jobId}.start.failed` : `${jobId}.failed`, {
           ...base,
-          step: data.step,
+          step,
           kind: 'failed',
-          reason: `${data.step} failed on host ${this.host.id}: ${message(err)}`,
+          reason: `${step} failed on host ${this.host.id}: ${message(err)}`,
           attempts: job.attemptsMade + 1,
           ...started,
+          ...((defined ?? data.prior) ? { prior: defined ?? data.prior } : {}),
         });
       }
     } finally {

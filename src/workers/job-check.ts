@@ -15,7 +15,7 @@ type Shape<A> = { [K in keyof A]-?: undefined extends A[K] ? `${Kind}?` : Kind }
 
 /** StepArgsByStep at run time: the compiler checks this table names every argument of every step. */
 const ARGS: { [S in JobStep]: Shape<StepArgsByStep[S]> } = {
-  define: {},
+  define: { thenStart: 'boolean?' },
   start: {},
   stop: { force: 'boolean', timeoutMs: 'number?' },
   reboot: {},

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { HostJobData, StepResult, VmStepJob as StepJob } from '../application/jobs.js';
 import { RecordingDriver, type DriverCall } from '../../test/support/recording-driver.js';
 import { MalformedJobError } from './job-check.js';
-import { runStep } from './step-runner.js';
+import { runDefineThenStart, runStep } from './step-runner.js';
 
 const SPEC = { id: 'vm-1', name: 'web-1', vcpus: 2, memoryMiB: 1024, diskGiB: 8, image: 'alpine' };
 const ENDPOINT = { host: '10.0.0.2', port: 49152, token: 't0k' };
@@ -144,5 +144,41 @@ describe('step runner', () => {
     const unknownStep = { ...job({ step: 'start', args: {} }), step: 'format-disk' };
     await assert.rejects(runStep(driver, unknownStep as unknown as HostJobData, {}), MalformedJobError);
     assert.deepEqual(driver.calls, []);
+  });
+
+  it('a define job with thenStart defines, says so, then starts: one job, the two verbs in order', async () => {
+    const driver = new RecordingDriver();
+    const seen: string[] = [];
+    const define = job({ step: 'define', args: { thenStart: true } }) as Extract<HostJobData, { step: 'define' }>;
+    const result = await runDefineThenStart(driver, define, {}, undefined, (r) =>
+      seen.push(`${r.step} ${JSON.stringify(r.output)} after ${driver.calls.map((c) => c.verb).join(',')}`),
+    );
+    assert.deepEqual(seen, ['define {"startFollows":true} after define']);
+    assert.deepEqual(driver.calls, [
+      { verb: 'define', args: [SPEC] },
+      { verb: 'start', args: [SPEC] },
+    ]);
+    assert.deepEqual(result, { step: 'start', output: {} });
+  });
+
+  it('a define-then-start job cancelled during its define never starts the VM', async () => {
+    const controller = new AbortController();
+    const driver = new (class extends RecordingDriver {
+      override async define(spec: typeof SPEC): Promise<void> {
+        await super.define(spec);
+        controller.abort(new Error('operation op-1 was cancelled'));
+      }
+    })();
+    const define = job({ step: 'define', args: { thenStart: true } }) as Extract<HostJobData, { step: 'define' }>;
+    let defined = false;
+    await assert.rejects(
+      runDefineThenStart(driver, define, { signal: controller.signal }, undefined, () => (defined = true)),
+      /cancelled/,
+    );
+    assert.equal(defined, true, 'the define did succeed: the worker reports it with the failure');
+    assert.deepEqual(
+      driver.calls.map((c) => c.verb),
+      ['define'],
+    );
   });
 });

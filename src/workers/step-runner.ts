@@ -97,6 +97,25 @@ export async function runStep(
   }
 }
 
+/**
+ * A create that should run, as one job: define, then start. `onDefined` hears of the define's
+ * success before the start begins (the worker reports it with the start's outcome, success or
+ * failure). A cancel or deadline that came during the define stops before the start. A retry
+ * runs both again: each driver verb is idempotent, and the decider takes one result per step.
+ */
+export async function runDefineThenStart(
+  driver: HypervisorDriver,
+  data: Extract<HostJobData, { step: 'define' }>,
+  ctx: CallContext,
+  images: CatalogImages | undefined,
+  onDefined: (result: StepResult) => void,
+): Promise<StepResult> {
+  await runStep(driver, data, ctx, images);
+  onDefined({ step: 'define', output: { startFollows: true } });
+  ctx.signal?.throwIfAborted();
+  return runStep(driver, { ...data, step: 'start', args: {} }, ctx, images);
+}
+
 /** A volume's own step: create, grow or remove its file on this host. */
 export async function runVolumeStep(driver: HypervisorDriver, data: VolumeJobData, ctx: CallContext): Promise<void> {
   const job = checkVolumeJob(data);

@@ -57,7 +57,9 @@ describe('e2e: driver failures', () => {
 
     assert.equal(operation.status, 'failed', JSON.stringify(operation));
     assert.match(operation.error as string, /simulated failure: start/);
-    const job = await jobOf(hostId, accepted.operationId, 'start');
+    // A create that should run is one job: define, then start (the start's failure retries both).
+    const job = await jobOf(hostId, accepted.operationId, 'define');
+    assert.deepEqual(job.data.args, { thenStart: true });
     assert.equal(job.attemptsMade, ATTEMPTS, 'the start was tried JOB_ATTEMPTS times');
 
     const vm = await getVm(t, accepted.vmId);
@@ -70,6 +72,11 @@ describe('e2e: driver failures', () => {
     assert.equal(failed[0]!.data.kind, 'create');
     const types = (await vmEvents(t, accepted.vmId)).map((e) => e.type);
     assert.ok(!types.includes('VmStarted'), types.join(','));
+    // As with two jobs: the define is recorded, then the create fails at its start.
+    assert.ok(
+      types.includes('VmDefined') && types.indexOf('VmDefined') < types.indexOf('VmOperationFailed'),
+      types.join(','),
+    );
 
     // The reservation was given back (on the host's own stream too).
     await waitAllocated(t, hostId, { vcpus: 0, memoryMiB: 0 });

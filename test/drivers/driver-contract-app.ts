@@ -118,9 +118,13 @@ export class ContractApp {
     const outcome = await waitUntil(
       `the redelivered ${step} job's result`,
       async () => {
-        const failed = await results.getJob(safeJobId(`${id}.failed`));
-        if (failed) return `failed: ${(failed.data as { reason?: string }).reason}`;
-        return (await results.getJob(safeJobId(`${id}.ok`))) ? 'ok' : undefined;
+        // A define job that starts the VM too reports under `.start.ok` / `.start.failed` once past its define.
+        for (const suffix of ['failed', 'start.failed']) {
+          const failed = await results.getJob(safeJobId(`${id}.${suffix}`));
+          if (failed) return `failed: ${(failed.data as { reason?: string }).reason}`;
+        }
+        for (const suffix of ['ok', 'start.ok']) if (await results.getJob(safeJobId(`${id}.${suffix}`))) return 'ok';
+        return undefined;
       },
       OPERATION_MS,
     );

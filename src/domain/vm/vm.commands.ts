@@ -10,6 +10,8 @@ export interface StepOutput {
   state?: 'running' | 'paused' | 'stopped';
   /** prepareIncoming: where the source must send the VM. */
   endpoint?: Record<string, string | number | boolean>;
+  /** define: the same job starts the VM next (a create that should run); no start job is to follow. */
+  startFollows?: boolean;
 }
 
 export interface MigrationProgress {

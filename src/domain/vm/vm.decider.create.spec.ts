@@ -104,6 +104,24 @@ describe('VM decider: create', () => {
     assert.equal(s.pending?.awaiting, 'start');
   });
 
+  test('define succeeded in a job that starts the VM too: recorded, so no start job follows; still waits for start', () => {
+    const startFollows: VmEvent = {
+      type: 'VmDefined',
+      data: { operationId: CREATE, hostId: HOST_A, startFollows: true },
+    };
+    const s = vm(H.provisioning)
+      .when(succeeded(CREATE, 'define', { startFollows: true }))
+      .then([startFollows]);
+    assert.equal(s.pending?.awaiting, 'start');
+    vm([...H.provisioning, startFollows])
+      .when(succeeded(CREATE, 'start'))
+      .then([started(CREATE)]);
+    // A create that stays stopped has no start to follow, whatever a worker says.
+    vm([createRequested({ start: false, hostId: HOST_A }), placed()])
+      .when(succeeded(CREATE, 'define', { startFollows: true }))
+      .then([defined()]);
+  });
+
   test('start succeeded: running, create done', () => {
     const s = vm(H.createStarting)
       .when(succeeded(CREATE, 'start'))

@@ -40,8 +40,16 @@ function onStepSucceeded(cmd: Cmd<'RecordStepSucceeded'>, state: VmState): VmEve
   const operationId = p.id;
   if (isVolumeStep(cmd.step)) return volumeStepSucceeded(cmd.step, state);
   switch (cmd.step) {
-    case 'define':
-      return [{ type: 'VmDefined', data: { operationId, hostId: state.hostId ?? '' } }];
+    case 'define': {
+      // Only where a start is awaited does "the same job starts it" mean anything.
+      const startFollows = cmd.output.startFollows === true && state.startAfterCreate === true && p.kind === 'create';
+      return [
+        {
+          type: 'VmDefined',
+          data: { operationId, hostId: state.hostId ?? '', ...(startFollows ? { startFollows } : {}) },
+        },
+      ];
+    }
     case 'start':
       return [{ type: 'VmStarted', data: { operationId } }];
     case 'stop':

@@ -27,7 +27,8 @@ export type VmCreateRequested = DomainEvent<
   }
 >;
 export type VmPlaced = DomainEvent<'VmPlaced', { operationId: string; hostId: string; evidence?: PlacementEvidence }>;
-export type VmDefined = DomainEvent<'VmDefined', { operationId: string; hostId: string }>;
+/** `startFollows`: the job that defined it starts it too (absent in events before it existed: a start job follows). */
+export type VmDefined = DomainEvent<'VmDefined', { operationId: string; hostId: string; startFollows?: boolean }>;
 /** `restart`: set when healing starts it (the operation VmRestartScheduled opened), naming the crash it answers. */
 export type VmStartRequested = DomainEvent<
   'VmStartRequested',

@@ -113,9 +113,13 @@ async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ct
             if (!shared) await mirrorDisk(c, e, ctx, deadline);
             // Attached volumes travel like the disk: one mirror each into the target's export of it.
             if (!shared) await mirrorVolumes(c, volumes, nbd, () => deadline.check('volume mirror'));
-            await c.execute('migrate-set-parameters', { 'max-bandwidth': dom.host.config.migrationBandwidth });
-            // QEMU sends MIGRATION status events only with this capability; waitForMigration wakes on them.
-            await c.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
+            // Both sent at once (QMP runs a connection's commands in order; one round trip instead
+            // of two), and both answered before the migration begins. QEMU sends MIGRATION
+            // status events only with the capability; waitForMigration wakes on them.
+            await Promise.all([
+              c.execute('migrate-set-parameters', { 'max-bandwidth': dom.host.config.migrationBandwidth }),
+              c.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] }),
+            ]);
             await c.execute('migrate', { uri: `tcp:${hostForUri(e.host)}:${e.port}` });
             tracePhase(dom.vmId, 'source migrate sent');
             await waitForMigration(c, ctx, deadline);

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
+import { waitForGuestPrompt } from '../../support/guest-prompt.js';
 import { waitFor } from '../../support/wait.js';
 import { repoRoot, sleep } from './qemu-test-env.js';
 
@@ -57,6 +58,7 @@ export async function waitForLog(logPath: string, text: string, timeoutMs: numbe
 /** A shell on the guest's serial console (a QEMU chardev socket). */
 export class GuestConsole {
   private buffer = '';
+  private prompted = false;
 
   private constructor(private readonly socket: Socket) {
     socket.setEncoding('utf8');
@@ -77,6 +79,13 @@ export class GuestConsole {
    * ("VL""B-…") so the echo of the typed line never matches them; only the real output does.
    */
   async run(command: string, timeoutMs = 15_000): Promise<string> {
+    if (!this.prompted) {
+      await waitForGuestPrompt(
+        () => this.buffer,
+        () => this.socket.write('\n'),
+      );
+      this.prompted = true;
+    }
     const id = randomUUID().slice(0, 8);
     const begin = `VLB-${id}`;
     const end = `VLE-${id}`;
