@@ -94,7 +94,7 @@ describe('ResultConsumer', () => {
     assert.deepEqual(commands.at(-1), { type: 'ReportObservedState', ok: false });
   });
   test('an outcome that carries `started` records the operation running first, once, redelivered or not', async () => {
-    const vm = 'vm-2';
+    const vm = 'vm-carried';
     const op = 'op-create-2';
     const meta = { principal: 'alice', correlationId: op, causationId: 'http' };
     const loader = new AggregateLoader(store);
