@@ -1,12 +1,11 @@
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EventStore, RecordedEvent } from '../../src/eventstore/event-store.port.js';
-import { PostgresEventStore } from '../../src/eventstore/postgres/postgres.event-store.js';
+import type { RecordedEvent } from '../../src/eventstore/event-store.port.js';
 import { SharedTail } from '../../src/eventstore/shared-tail.js';
 import { SqliteEventStore } from '../../src/eventstore/sqlite/sqlite.event-store.js';
 import { WakeSignal } from '../../src/eventstore/wake-signal.js';
-import { tempDir, testPostgresUrl, uniqueName } from '../support/env.js';
+import { tempDir, uniqueName } from '../support/env.js';
 import { newEvent, waitFor } from './event-store.contract.js';
 
 const ids = (events: RecordedEvent[]): string[] => events.map((e) => e.id);
@@ -123,81 +122,46 @@ describe('SharedTail over a real SQLite log', () => {
   });
 });
 
-const postgresUrl = testPostgresUrl();
-
-describe('one read of the log per commit for every subscription of a store', () => {
-  const targets: Array<{
-    name: string;
-    skip?: string;
-    open(): Promise<{ store: EventStore; cleanup(): Promise<void> }>;
-  }> = [
-    {
-      name: 'sqlite',
-      async open() {
-        const d = tempDir('vl-fan-reads-');
-        // Polls far apart: every read counted below is one a commit caused.
-        const store = new SqliteEventStore({ file: join(d.dir, 'events.sqlite3'), pollIntervalMs: 600_000 });
-        await store.init();
-        return { store, cleanup: async () => d.cleanup() };
-      },
-    },
-    {
-      name: 'postgres',
-      ...(postgresUrl ? {} : { skip: 'TEST_POSTGRES_URL not set' }),
-      async open() {
-        const schema = uniqueName('vl_fan');
-        const store = new PostgresEventStore({ connectionString: postgresUrl ?? '', schema, pollIntervalMs: 600_000 });
-        await store.init();
-        const cleanup = async (): Promise<void> => {
-          const { default: pg } = await import('pg');
-          const admin = new pg.Client({ connectionString: postgresUrl });
-          await admin.connect();
-          await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-          await admin.end();
-        };
-        return { store, cleanup };
-      },
-    },
-  ];
-  for (const target of targets) {
-    test(
-      `${target.name}: eight live subscriptions, one append: at most one read per wake-up, each event delivered to each once`,
-      { ...(target.skip ? { skip: target.skip } : {}) },
-      async () => {
-        const { store, cleanup } = await target.open();
-        try {
-          const first = await store.append(uniqueName('fan'), [newEvent()], 'no_stream');
-          const delivered = Array.from({ length: 8 }, () => [] as RecordedEvent[]);
-          const subs = delivered.map((got) =>
-            store.subscribeToAll({ after: first.position, onEvent: async (e) => void got.push(e) }),
-          );
-          try {
-            // Each subscription has read once (its catch-up from the checkpoint) and waits at the end.
-            const warm = await store.append(uniqueName('fan'), [newEvent()], 'no_stream');
-            await waitFor(() => delivered.every((d) => d.length === 1), 'every subscription live');
-            let reads = 0;
-            const readAll = store.readAll.bind(store);
-            store.readAll = (options) => {
-              reads++;
-              return readAll(options);
-            };
-            const r = await store.append(uniqueName('fan'), [newEvent(), newEvent()], 'no_stream');
-            await waitFor(() => delivered.every((d) => d.length === 3), 'the append delivered to every subscription');
-            // At most one read per wake-up: the commit's, and on PostgreSQL its NOTIFY and maybe the warm-up's, late.
-            assert.ok(reads <= 3, `${reads} reads of the log for 8 subscriptions`);
-            for (const d of delivered)
-              assert.deepEqual(
-                d.map((e) => e.id),
-                [...warm.events, ...r.events].map((e) => e.id),
-              );
-          } finally {
-            await Promise.all(subs.map((s) => s.stop()));
-          }
-        } finally {
-          await store.close();
-          await cleanup();
-        }
-      },
+/**
+ * SQLite: on PostgreSQL an append may stay invisible after its commit while another
+ * transaction on the server is open (the gap-safe horizon) and only a poll then finds it,
+ * which a count of reads cannot tell from a wake-up's. The fan-out contract proves the
+ * deliveries on both stores.
+ */
+test('eight live subscriptions of a SQLite store, one append: one read for all, each event delivered to each once', async () => {
+  const d = tempDir('vl-fan-reads-');
+  // Polls far apart: every read counted below is one the commit caused.
+  const store = new SqliteEventStore({ file: join(d.dir, 'events.sqlite3'), pollIntervalMs: 600_000 });
+  await store.init();
+  try {
+    const first = await store.append(uniqueName('fan'), [newEvent()], 'no_stream');
+    const delivered = Array.from({ length: 8 }, () => [] as RecordedEvent[]);
+    const subs = delivered.map((got) =>
+      store.subscribeToAll({ after: first.position, onEvent: async (e) => void got.push(e) }),
     );
+    try {
+      // Each subscription has read (its catch-up from the checkpoint, then the warm-up) and waits at the end.
+      const warm = await store.append(uniqueName('fan'), [newEvent()], 'no_stream');
+      await waitFor(() => delivered.every((got) => got.length === 1), 'every subscription live');
+      let reads = 0;
+      const readAll = store.readAll.bind(store);
+      store.readAll = (options) => {
+        reads++;
+        return readAll(options);
+      };
+      const r = await store.append(uniqueName('fan'), [newEvent(), newEvent()], 'no_stream');
+      await waitFor(() => delivered.every((got) => got.length === 3), 'the append delivered to every subscription');
+      assert.equal(reads, 1, 'one read of the log for 8 subscriptions');
+      for (const got of delivered)
+        assert.deepEqual(
+          got.map((e) => e.id),
+          [...warm.events, ...r.events].map((e) => e.id),
+        );
+    } finally {
+      await Promise.all(subs.map((s) => s.stop()));
+    }
+  } finally {
+    await store.close();
+    d.cleanup();
   }
 });
