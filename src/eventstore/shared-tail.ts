@@ -63,7 +63,9 @@ export class SharedTail {
         continue;
       }
       if (this.start === undefined || this.end === undefined || after > this.end) {
-        // Nobody is in the window (or there is none yet): start a new one at this cursor.
+        // This cursor is past the window (none yet, or a stale one that a subscriber reading on its
+        // own overtook): the window starts again here; anyone left in the old one reads on its own
+        // until it reaches the new one.
         this.events = [];
         this.start = after;
         this.end = after;
