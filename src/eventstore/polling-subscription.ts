@@ -23,6 +23,9 @@ export function startPollingSubscription(
   const ctl = new SubscriptionControl(options, source.giveUpAfterMs);
   const loop = async (): Promise<void> => {
     let backoffMs = 100;
+    // The first page is read as of now, as a read of its own would be: appends another process made
+    // since the shared tail last looked must not wait for the next poll.
+    source.wake.advance(source.wake.current);
     while (!ctl.isStopped) {
       const seen = source.wake.current;
       let page: RecordedEvent[];
