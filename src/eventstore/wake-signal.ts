@@ -2,6 +2,10 @@
  * A wake-up hint for subscriptions: "something may have been appended". Never the
  * source of truth — a missed or spurious notify only costs latency, because every
  * waiter also times out and polls.
+ *
+ * The version doubles as a freshness mark for reads shared between subscriptions
+ * (shared-tail.ts): a read begun at version V has seen every append whose notify
+ * came at or before V.
  */
 export class WakeSignal {
   private version = 0;
@@ -18,19 +22,31 @@ export class WakeSignal {
     this.waiters.clear();
   }
 
-  /** Resolves on a notify after `seenVersion`, after `timeoutMs`, or on abort. */
-  wait(seenVersion: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
-    if (this.version !== seenVersion || signal.aborted) return Promise.resolve();
+  /**
+   * A poll (a wait that timed out): moves the version past `seenVersion` without waking
+   * anyone, so that the poller's next read is one begun after its wait, not a shared read
+   * from before it. When someone already moved it, their fresher read is good enough.
+   */
+  advance(seenVersion: number): void {
+    if (this.version === seenVersion) this.version++;
+  }
+
+  /** Resolves on a notify after `seenVersion` (true), after `timeoutMs` or on abort (false). */
+  wait(seenVersion: number, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+    if (signal.aborted) return Promise.resolve(false);
+    if (this.version !== seenVersion) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const done = (): void => {
+      const finish = (notified: boolean): void => {
         clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.waiters.delete(done);
-        resolve();
+        signal.removeEventListener('abort', aborted);
+        this.waiters.delete(woken);
+        resolve(notified);
       };
-      const timer = setTimeout(done, timeoutMs);
-      signal.addEventListener('abort', done, { once: true });
-      this.waiters.add(done);
+      const woken = (): void => finish(true);
+      const aborted = (): void => finish(false);
+      const timer = setTimeout(aborted, timeoutMs);
+      signal.addEventListener('abort', aborted, { once: true });
+      this.waiters.add(woken);
     });
   }
 }

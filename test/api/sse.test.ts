@@ -286,7 +286,11 @@ describe('e2e: SSE — a client that stops reading is cut off and told where to 
   before(async () => {
     // The production limit is 10 s; the behaviour is the same with 2 s.
     SSE_DEFAULTS.slowClientMs = slowMs;
-    t = await startTestApp();
+    // The feeds counted below are every subscription opened after this hook: a control-plane lease
+    // lost and taken back on a loaded machine would restart the app's runners into them (seen in CI
+    // runs: their new subscriptions never stop, so "every feed done" never held). A lease that cannot
+    // expire during the suite keeps the app's subscriptions the ones opened at start.
+    t = await startTestApp({ env: { LEASE_TTL_MS: '600000' } });
     port = await listen(t);
     (t.app.getHttpServer() as Server).on('request', (req: IncomingMessage, res: ServerResponse) => {
       if (!req.url?.startsWith('/v1/events/stream')) return;

@@ -14,6 +14,7 @@ import { pgClientConfig, PostgresEventStore } from '../../src/eventstore/postgre
 import { SqliteEventStore } from '../../src/eventstore/sqlite/sqlite.event-store.js';
 import { tempDir, testPostgresUrl, uniqueName } from '../support/env.js';
 import {
+  type ContractTarget,
   countReads,
   eventStoreContract,
   newEvent,
@@ -22,8 +23,15 @@ import {
   startPollingReader,
   waitFor,
 } from './event-store.contract.js';
+import { fanOutContract } from './fan-out.contract.js';
 
 const postgresUrl = testPostgresUrl();
+
+/** The store contract, then the fan-out contract (several subscriptions of one store) on a store of its own. */
+function fanOutAndStoreContract(target: ContractTarget): void {
+  eventStoreContract(target);
+  fanOutContract(target);
+}
 const kurrentUrl = process.env.KURRENTDB_URL;
 const NO_POSTGRES = 'TEST_POSTGRES_URL not set';
 
@@ -32,7 +40,7 @@ const NO_POSTGRES = 'TEST_POSTGRES_URL not set';
 {
   let dir: { dir: string; cleanup: () => void } | undefined;
   const file = (): string => join(dir?.dir ?? '.', 'events.sqlite3');
-  eventStoreContract({
+  fanOutAndStoreContract({
     name: 'sqlite',
     uniqueEventIds: true,
     sharedLog: false,
@@ -68,7 +76,7 @@ async function dropSchema(url: string, schema: string): Promise<void> {
 
 {
   const schema = uniqueName('vl_es');
-  eventStoreContract({
+  fanOutAndStoreContract({
     name: 'postgres',
     ...(postgresUrl ? {} : { skip: NO_POSTGRES }),
     uniqueEventIds: true,
@@ -91,7 +99,7 @@ async function dropSchema(url: string, schema: string): Promise<void> {
 
 // ---------------------------------------------------------------- KurrentDB (KURRENTDB_URL), and the adapter against a stub
 
-eventStoreContract({
+fanOutAndStoreContract({
   name: 'kurrentdb',
   ...(kurrentUrl ? {} : { skip: 'KURRENTDB_URL not set (no KurrentDB server can run on this machine)' }),
   uniqueEventIds: false,
@@ -110,7 +118,7 @@ eventStoreContract({
 
 {
   const stub = new StubKurrentClient();
-  eventStoreContract({
+  fanOutAndStoreContract({
     name: 'kurrentdb adapter (stubbed KurrentDB client: no server can run here)',
     uniqueEventIds: false,
     sharedLog: false,

@@ -15,6 +15,7 @@ import { describeActual, describeExpected } from '../expected-state.js';
 import { loadMigrations } from '../migrations.js';
 import { normalizeNewEvents } from '../new-events.js';
 import { startPollingSubscription } from '../polling-subscription.js';
+import { SharedTail } from '../shared-tail.js';
 import { rowToRecordedEvent, toBigInt, toStr } from '../record-codec.js';
 import { WakeSignal } from '../wake-signal.js';
 import { appendInTransaction, EVENT_COLUMNS, notifyChannel, VISIBLE_HORIZON_SQL } from './postgres.append.js';
@@ -86,6 +87,8 @@ export class PostgresEventStore implements EventStore {
   private readonly pool: pg.Pool;
   private readonly clientConfig: pg.ClientConfig;
   private readonly wake = new WakeSignal();
+  /** One read of the log's end for every subscription of this store (through readAll, so it is counted as one). */
+  private readonly tail = new SharedTail((after, limit) => this.readAll({ after, maxCount: limit }), this.wake);
   private readonly listener: PgNotificationListener;
   private readonly subscriptions = new Set<Subscription>();
   private initialized: Promise<void> | undefined;
@@ -199,7 +202,7 @@ export class PostgresEventStore implements EventStore {
     this.listener.ensureStarted();
     const sub = startPollingSubscription(
       {
-        readPage: (after, limit) => this.readAll({ after, maxCount: limit }),
+        readPage: (after, limit, seen) => this.tail.readPage(after, limit, seen),
         wake: this.wake,
         pollIntervalMs: this.options.pollIntervalMs ?? 500,
         giveUpAfterMs: this.options.giveUpAfterMs,

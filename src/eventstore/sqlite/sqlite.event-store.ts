@@ -16,6 +16,7 @@ import type {
 import { loadMigrations } from '../migrations.js';
 import { normalizeNewEvents } from '../new-events.js';
 import { startPollingSubscription } from '../polling-subscription.js';
+import { SharedTail } from '../shared-tail.js';
 import { rowToRecordedEvent, toBigInt, toStr } from '../record-codec.js';
 import { sleep, WakeSignal } from '../wake-signal.js';
 import { isSqliteBusy, mapSqliteError } from './sqlite.errors.js';
@@ -73,6 +74,8 @@ export class SqliteEventStore implements EventStore {
   private writer: WriterThread | undefined;
   private readonly readAllStatements = new Map<string, Statement>();
   private readonly wake = new WakeSignal();
+  /** One read of the log's end for every subscription of this store (through readAll, so it is counted as one). */
+  private readonly tail = new SharedTail((after, limit) => this.readAll({ after, maxCount: limit }), this.wake);
   private readonly subscriptions = new Set<Subscription>();
   private readonly busyTimeoutMs: number;
 
@@ -209,7 +212,7 @@ export class SqliteEventStore implements EventStore {
     this.open();
     const sub = startPollingSubscription(
       {
-        readPage: (after, limit) => this.readAll({ after, maxCount: limit }),
+        readPage: (after, limit, seen) => this.tail.readPage(after, limit, seen),
         wake: this.wake,
         pollIntervalMs: this.options.pollIntervalMs ?? 250,
         giveUpAfterMs: this.options.giveUpAfterMs,
@@ -253,6 +256,7 @@ export class SqliteEventStore implements EventStore {
     this.db = undefined;
     this.stmts = undefined;
     this.readAllStatements.clear();
+    this.tail.clear();
   }
 
   private prepareStatements(db: Db): Statements {
