@@ -49,16 +49,26 @@ export class MemoryFold implements ProjectionTx {
   private members = 0;
   private sets = 0;
   private avgJsonBytes = 256;
-  private undo: Array<[string, unknown]> = [];
-  private undoMembers: Array<[string, string, number | undefined]> = [];
+  /**
+   * What the current event's writes replaced, flat (key, previous value) pairs and
+   * (key, member, previous score) triples: a tuple per write was a fair share of a
+   * replay's garbage.
+   */
+  private readonly undo: unknown[] = [];
+  private readonly undoMembers: Array<string | number | undefined> = [];
 
   get<T>(key: string): Promise<T | undefined> {
     return Promise.resolve(this.values.get(key) as T | undefined);
   }
 
+  /** Everything is in memory: a projection may read without a promise (most of a replay's reads). */
+  peek<T>(key: string): T | undefined {
+    return this.values.get(key) as T | undefined;
+  }
+
   set(key: string, value: unknown): void {
-    const had = this.values.has(key);
-    this.undo.push([key, had ? this.values.get(key) : UNWRITTEN]);
+    const before = this.values.get(key);
+    this.undo.push(key, before === undefined && !this.values.has(key) ? UNWRITTEN : before);
     this.values.set(key, value);
     if (this.flushed) this.dirtyValues.add(key);
     if (++this.sets % SAMPLE_EVERY === 1) {
@@ -72,7 +82,7 @@ export class MemoryFold implements ProjectionTx {
     let zset = this.zsets.get(key);
     if (!zset) this.zsets.set(key, (zset = new Map()));
     const before = zset.get(member);
-    this.undoMembers.push([key, member, before]);
+    this.undoMembers.push(key, member, before);
     if (before === undefined) this.members++;
     zset.set(member, score);
     if (!this.flushed) return;
@@ -87,7 +97,7 @@ export class MemoryFold implements ProjectionTx {
     const zset = this.zsets.get(key);
     const before = zset?.get(member);
     if (!zset || before === undefined) return;
-    this.undoMembers.push([key, member, before]);
+    this.undoMembers.push(key, member, before);
     zset.delete(member);
     this.members--;
     if (zset.size === 0) this.zsets.delete(key);
@@ -105,13 +115,18 @@ export class MemoryFold implements ProjectionTx {
   }
 
   rollback(): void {
-    for (const [key, previous] of this.undo.reverse()) {
+    for (let i = this.undo.length - 2; i >= 0; i -= 2) {
+      const key = this.undo[i] as string;
+      const previous = this.undo[i + 1];
       if (previous === UNWRITTEN) {
         this.values.delete(key);
         this.dirtyValues.delete(key);
       } else this.values.set(key, previous);
     }
-    for (const [key, member, previous] of this.undoMembers.reverse()) {
+    for (let i = this.undoMembers.length - 3; i >= 0; i -= 3) {
+      const key = this.undoMembers[i] as string;
+      const member = this.undoMembers[i + 1] as string;
+      const previous = this.undoMembers[i + 2] as number | undefined;
       let zset = this.zsets.get(key);
       const dirty = this.dirtyMembers.get(key);
       if (previous === undefined) {
