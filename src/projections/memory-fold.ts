@@ -11,6 +11,8 @@ export function defaultFoldMemoryLimit(): number {
 
 /** Commands per pipelined chunk when the fold is written out. */
 const FLUSH_CHUNK = 50;
+/** Chunks sent before the first of them must have answered: Redis works on one while the next is built. */
+const IN_FLIGHT = 4;
 /** Records per MSET. */
 const MSET_PAIRS = 250;
 /** Index members per ZADD. */
@@ -159,6 +161,11 @@ export class MemoryFold implements ProjectionTx {
     return this.values.size * this.avgJsonBytes * OBJECT_OVERHEAD + this.members * MEMBER_BYTES;
   }
 
+  /** What the fold holds at a key (full name): a record, an index, or nothing. */
+  storedType(key: string): 'string' | 'zset' | undefined {
+    return this.values.has(key) ? 'string' : this.zsets.has(key) ? 'zset' : undefined;
+  }
+
   /** Every key the fold holds (full names), records and indexes. */
   keys(): string[] {
     return [...this.values.keys(), ...this.zsets.keys()];
@@ -173,13 +180,24 @@ export class MemoryFold implements ProjectionTx {
   async flush(redis: Redis, checkpointKey: string, position: bigint): Promise<number> {
     let pipe = redis.pipeline();
     let queued = 0;
-    const send = async (): Promise<void> => {
-      if (queued === 0) return;
-      const results = await pipe.exec();
+    const inFlight: Array<Promise<void>> = [];
+    const check = async (sent: ReturnType<typeof pipe.exec>): Promise<void> => {
+      const results = await sent;
       const failed = results?.find(([err]) => err);
       if (!results || failed) throw failed?.[0] ?? new Error('shadow write aborted');
+    };
+    // Every chunk is awaited (in order: one connection answers in order) before the checkpoint is sent.
+    const drain = async (until: number): Promise<void> => {
+      while (inFlight.length > until) await inFlight.shift();
+    };
+    const send = async (): Promise<void> => {
+      if (queued === 0) return;
+      const sent = check(pipe.exec());
+      sent.catch(() => undefined); // awaited by drain; never an unhandled rejection meanwhile
+      inFlight.push(sent);
       pipe = redis.pipeline();
       queued = 0;
+      await drain(IN_FLIGHT - 1);
     };
     const queue = async (command: (p: typeof pipe) => void): Promise<void> => {
       command(pipe);
@@ -219,8 +237,11 @@ export class MemoryFold implements ProjectionTx {
       await queue((p) => p.zrem(key, ...gone));
       written++;
     }
+    await send();
+    await drain(0);
     await queue((p) => p.set(checkpointKey, position.toString()));
     await send();
+    await drain(0);
     this.flushed = true;
     this.dirtyValues.clear();
     this.dirtyMembers.clear();

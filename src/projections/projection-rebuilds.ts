@@ -129,6 +129,8 @@ export class ProjectionRebuilds {
     const meta = { principal, operationId, causationId };
     const stop = () => this.closing;
     let total = 0;
+    /** Set once the swap moved the shadow's keys: what is left to delete, when known. */
+    let leftover: string[] | undefined;
     const report =
       (step: string, pauseMs = 0) =>
       async (done: number) => {
@@ -150,7 +152,10 @@ export class ProjectionRebuilds {
       const t1 = performance.now();
       const swap = await this.deps.pause(runner, async () => {
         await shadow.replay(undefined, report('swapping'), stop);
-        return swapReadModel(redis, runner.projection, keys, shadowKeys, shadow.position, shadow.writtenKeys());
+        const known = shadow.writtenKeys();
+        const swapped = await swapReadModel(redis, runner.projection, keys, shadowKeys, shadow.position, known);
+        if (known) leftover = shadow.leftoverKeys();
+        return swapped;
       });
       log.info(
         {
@@ -182,7 +187,11 @@ export class ProjectionRebuilds {
         meta,
       ).catch((e: unknown) => log.error({ err: e }, 'could not record the failed rebuild'));
     } finally {
-      await deleteKeysWithPrefix(redis, keys.shadowRoot(shadowId)).catch(() => undefined);
+      // After a swap of known keys only a few are left: no scan of the whole keyspace for them.
+      const cleanup = leftover?.length
+        ? redis.del(...leftover).then(() => undefined)
+        : deleteKeysWithPrefix(redis, keys.shadowRoot(shadowId));
+      await cleanup.catch(() => undefined);
       await redis.del(keys.rebuildProgress(operationId)).catch(() => undefined);
     }
   }
