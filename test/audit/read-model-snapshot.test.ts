@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { ReadModelKeys } from '../../src/projections/read-model.keys.js';
-import { readSnapshot, type ReadModelSnapshot } from '../../src/projections/read-model-snapshot.js';
+import { readSnapshot, type ReadModelSnapshot, type StoredValue } from '../../src/projections/read-model-snapshot.js';
 import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { VmsProjection } from '../../src/projections/vms.projection.js';
 import { testRedisUrl, uniqueName } from '../support/env.js';
@@ -35,7 +35,7 @@ describe('readSnapshot with a type hint', () => {
   });
 
   test('right, wrong and missing hints read the same snapshot as no hint', async () => {
-    const expected: ReadModelSnapshot = new Map([
+    const expected: ReadModelSnapshot = new Map<string, StoredValue>([
       ['vm:1', { type: 'string', value: JSON.stringify({ state: { id: '1' } }) }],
       ['vms', { type: 'zset', members: { '1': 1, '2': 2 } }],
       ['ops', { type: 'zset', members: { a: 5 } }],
