@@ -6,6 +6,7 @@ import { DomainError } from '../domain/domain-error.js';
 import { StreamNotFoundError } from '../eventstore/errors.js';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port.js';
 import { deleteKeysWithPrefix } from './redis-keys.js';
+import { listOwnedKeys } from './read-model-snapshot.js';
 import { LeaseLock } from './lease-lock.js';
 import { PROJECTIONS, PROJECTION_NAMES } from './projection-catalog.js';
 import type { ProjectionRunner } from './projection-runner.js';
@@ -144,6 +145,12 @@ export class ProjectionRebuilds {
     try {
       total = await countLogEvents(store);
       const counted = ms(t0);
+      // The live keys are listed while the shadow is built, not under the pause: a scan walks the
+      // whole keyspace. What it can miss is a key the live runner creates meanwhile, from an event
+      // the shadow applies too before the swap, with the same code: the shadow has that key and the
+      // swap replaces it. Only a key the shadow lacks is deleted, and that one was there already.
+      const listing = listOwnedKeys(redis, keys, runner.projection);
+      listing.catch(() => undefined); // awaited at the swap; a failure then fails the rebuild
       await report('replaying')(0);
       await shadow.replay(undefined, report('replaying', opts.pauseMs), stop);
       // A second pass while live still runs, so the pause below only covers the last few events.
@@ -153,7 +160,15 @@ export class ProjectionRebuilds {
       const swap = await this.deps.pause(runner, async () => {
         await shadow.replay(undefined, report('swapping'), stop);
         const known = shadow.writtenKeys();
-        const swapped = await swapReadModel(redis, runner.projection, keys, shadowKeys, shadow.position, known);
+        const swapped = await swapReadModel(
+          redis,
+          runner.projection,
+          keys,
+          shadowKeys,
+          shadow.position,
+          known,
+          await listing,
+        );
         if (known) leftover = shadow.leftoverKeys();
         return swapped;
       });

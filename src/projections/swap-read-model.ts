@@ -20,8 +20,9 @@ const RENAME_CHUNK = 2000;
  * look up on each read. Live keys the shadow lacks are deleted in the same
  * step; the live checkpoint becomes the shadow's, so the live runner resumes
  * exactly after the last event the shadow applied. Call it with the live
- * runner paused. `shadowKeys`, when the replay knows every key it wrote, saves
- * scanning the shadow namespace.
+ * runner paused. `known`, when the replay knows every key it wrote, saves
+ * scanning the shadow namespace; `listedLive`, the live keys listed earlier, saves
+ * scanning the live one under the pause (see ProjectionRebuilds.run).
  */
 export async function swapReadModel(
   redis: Redis,
@@ -30,9 +31,10 @@ export async function swapReadModel(
   shadow: ReadModelKeys,
   position: bigint | undefined,
   known?: string[],
+  listedLive?: string[],
 ): Promise<{ swapped: number; deleted: number }> {
   const [liveKeys, shadowKeys] = await Promise.all([
-    listOwnedKeys(redis, live, projection),
+    listedLive ?? listOwnedKeys(redis, live, projection),
     known ?? listOwnedKeys(redis, shadow, projection),
   ]);
   const incoming = new Set(shadowKeys.map((k) => live.root + shadow.relative(k)));
