@@ -64,12 +64,12 @@ function same(l: StoredValue, r: StoredValue | undefined): boolean {
   if (l.type !== 'zset' || r?.type !== 'zset') return false;
   const a = l.members;
   const b = r.members;
-  let n = 0;
-  for (const m in a) {
-    if (!Object.hasOwn(b, m) || a[m] !== b[m]) return false;
-    n++;
-  }
-  return n === Object.keys(b).length;
+  // Key lists, not for…in: an index of many thousand members is a dictionary-mode object.
+  const members = Object.keys(a);
+  if (members.length !== Object.keys(b).length) return false;
+  // Same count, and every member of one has its score in the other (a score is never undefined).
+  for (const m of members) if (a[m] !== b[m]) return false;
+  return true;
 }
 
 /** Every difference between a live read model and its replay, keys in sorted order (stable reports). */
