@@ -132,12 +132,21 @@ export class ProjectionRebuilds {
     let total = 0;
     /** Set once the swap moved the shadow's keys: what is left to delete, when known. */
     let leftover: string[] | undefined;
+    /**
+     * The progress write of the page before: a page's write is awaited when the next page is
+     * reported, so the replay folds on instead of waiting a Redis round trip per page (in
+     * order: one connection), and a failed write still fails the rebuild.
+     */
+    let lastProgress: Promise<unknown> = Promise.resolve();
     const report =
       (step: string, pauseMs = 0) =>
       async (done: number) => {
         total = Math.max(total, done);
         const progress: RebuildProgress = { step, done, total, percent: total ? Math.floor((done * 100) / total) : 0 };
-        await redis.set(keys.rebuildProgress(operationId), JSON.stringify(progress), 'EX', 86400);
+        const previous = lastProgress;
+        lastProgress = redis.set(keys.rebuildProgress(operationId), JSON.stringify(progress), 'EX', 86400);
+        lastProgress.catch(() => undefined); // awaited at the next report or after the replays
+        await previous;
         if (pauseMs > 0 && !this.closing) await sleep(pauseMs);
       };
     const t0 = performance.now();
@@ -155,10 +164,12 @@ export class ProjectionRebuilds {
       await shadow.replay(undefined, report('replaying', opts.pauseMs), stop);
       // A second pass while live still runs, so the pause below only covers the last few events.
       await shadow.replay(undefined, report('catching-up'), stop);
+      await lastProgress;
       const replayed = ms(t0);
       const t1 = performance.now();
       const swap = await this.deps.pause(runner, async () => {
         await shadow.replay(undefined, report('swapping'), stop);
+        await lastProgress;
         const known = shadow.writtenKeys();
         const swapped = await swapReadModel(
           redis,
