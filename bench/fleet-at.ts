@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEventStore } from '../src/eventstore/create-event-store.js';
+import { dropSchemaIfCreated } from './pg-schema.js';
 import type { EventStore, NewEvent } from '../src/eventstore/event-store.port.js';
 import { applyToFleet, emptyFleet } from '../src/projections/fleet-fold.js';
 import { FleetHistory } from '../src/projections/fleet-history.js';
@@ -69,6 +70,7 @@ function median(xs: number[]): number {
 }
 
 export async function fleetAtBench(storeUrl: string | undefined, n: number): Promise<FleetAtBenchResult> {
+  const dropStoreSchema = await dropSchemaIfCreated(storeUrl);
   const dir = mkdtempSync(join(tmpdir(), 'vl-fleet-bench-'));
   const store: EventStore = createEventStore(storeUrl ?? 'sqlite:store/events.sqlite3', { dataDir: dir });
   try {
@@ -127,6 +129,7 @@ export async function fleetAtBench(storeUrl: string | undefined, n: number): Pro
     };
   } finally {
     await store.close();
+    await dropStoreSchema().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -19,6 +19,7 @@ import { ReadModelKeys } from '../src/projections/read-model.keys.js';
 import { ReadModels } from '../src/projections/read-models.js';
 import { deleteKeysWithPrefix } from '../src/projections/redis-keys.js';
 import { replayCheck } from '../src/projections/replay-check.js';
+import { dropSchemaIfCreated } from './pg-schema.js';
 import { seedLog } from './seed-log.js';
 
 const cpuMs = (): number => {
@@ -143,6 +144,7 @@ export async function seededReplayBench(opts: {
   storeUrl?: string;
   n: number;
 }): Promise<ReplayFigures> {
+  const dropStoreSchema = await dropSchemaIfCreated(opts.storeUrl);
   const dir = mkdtempSync(join(tmpdir(), 'vl-replay-bench-'));
   const store = createEventStore(opts.storeUrl ?? 'sqlite:store/events.sqlite3', { dataDir: dir });
   const redis = new Redis(opts.redisUrl);
@@ -185,6 +187,7 @@ export async function seededReplayBench(opts: {
     await deleteKeysWithPrefix(redis, prefix).catch(() => undefined);
     redis.disconnect();
     await store.close();
+    await dropStoreSchema().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }

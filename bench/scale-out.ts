@@ -7,12 +7,11 @@
  * each VM reach running, so measuring puts no load on the API processes.
  */
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { ApiFleet, FLEET_ADMIN_TOKEN } from '../chaos/support/api-fleet.js';
 import { cpuSeconds } from '../chaos/support/load-figures.js';
 import { createEventStore } from '../src/eventstore/create-event-store.js';
-import { parsePostgresUrl } from '../src/eventstore/postgres/postgres.event-store.js';
 import { deleteKeysWithPrefix } from '../src/projections/redis-keys.js';
+import { dropSchema } from './pg-schema.js';
 import { pool, row, summarize, type Summary } from './stats.js';
 
 export interface ScaleOutRun {
@@ -28,18 +27,6 @@ export interface ScaleOutRun {
 /** CPU seconds used so far by each of these processes (0 for one that is not running). */
 function cpuOf(pids: Array<number | undefined>): number {
   return pids.reduce<number>((sum, pid) => sum + (pid === undefined ? 0 : cpuSeconds(pid)), 0);
-}
-
-async function dropSchema(url: string): Promise<void> {
-  const { connectionString, schema } = parsePostgresUrl(url);
-  if (!schema || !/^[a-z0-9_]+$/.test(schema)) return;
-  const client = new pg.Client({ connectionString });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  } finally {
-    await client.end();
-  }
 }
 
 /** One run: `apis` processes, `n` creates with `concurrency` in flight. */

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEventStore } from '../src/eventstore/create-event-store.js';
+import { dropSchemaIfCreated } from './pg-schema.js';
 import type { EventStore, NewEvent } from '../src/eventstore/event-store.port.js';
 import { parsePublicKey } from '../src/eventstore/seals/seal.js';
 import { Sealer } from '../src/eventstore/seals/sealer.js';
@@ -44,6 +45,7 @@ function batch(n: number, i0: number): NewEvent[] {
 }
 
 export async function sealsBench(storeUrl: string | undefined, n: number): Promise<SealsBenchResult> {
+  const dropStoreSchema = await dropSchemaIfCreated(storeUrl);
   const dir = mkdtempSync(join(tmpdir(), 'vl-seals-bench-'));
   const store: EventStore = createEventStore(storeUrl ?? 'sqlite:store/events.sqlite3', { dataDir: dir });
   const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -86,6 +88,7 @@ export async function sealsBench(storeUrl: string | undefined, n: number): Promi
   } finally {
     await sealer.stop();
     await store.close();
+    await dropStoreSchema().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -11,6 +11,8 @@ export function defaultFoldMemoryLimit(): number {
 
 /** Commands per pipelined chunk when the fold is written out. */
 const FLUSH_CHUNK = 50;
+/** Chunks sent before the first of them must have answered: Redis works on one while the next is built. */
+const IN_FLIGHT = 4;
 /** Records per MSET. */
 const MSET_PAIRS = 250;
 /** Index members per ZADD. */
@@ -49,16 +51,26 @@ export class MemoryFold implements ProjectionTx {
   private members = 0;
   private sets = 0;
   private avgJsonBytes = 256;
-  private undo: Array<[string, unknown]> = [];
-  private undoMembers: Array<[string, string, number | undefined]> = [];
+  /**
+   * What the current event's writes replaced, flat (key, previous value) pairs and
+   * (key, member, previous score) triples: a tuple per write was a fair share of a
+   * replay's garbage.
+   */
+  private readonly undo: unknown[] = [];
+  private readonly undoMembers: Array<string | number | undefined> = [];
 
   get<T>(key: string): Promise<T | undefined> {
     return Promise.resolve(this.values.get(key) as T | undefined);
   }
 
+  /** Everything is in memory: a projection may read without a promise (most of a replay's reads). */
+  peek<T>(key: string): T | undefined {
+    return this.values.get(key) as T | undefined;
+  }
+
   set(key: string, value: unknown): void {
-    const had = this.values.has(key);
-    this.undo.push([key, had ? this.values.get(key) : UNWRITTEN]);
+    const before = this.values.get(key);
+    this.undo.push(key, before === undefined && !this.values.has(key) ? UNWRITTEN : before);
     this.values.set(key, value);
     if (this.flushed) this.dirtyValues.add(key);
     if (++this.sets % SAMPLE_EVERY === 1) {
@@ -72,7 +84,7 @@ export class MemoryFold implements ProjectionTx {
     let zset = this.zsets.get(key);
     if (!zset) this.zsets.set(key, (zset = new Map()));
     const before = zset.get(member);
-    this.undoMembers.push([key, member, before]);
+    this.undoMembers.push(key, member, before);
     if (before === undefined) this.members++;
     zset.set(member, score);
     if (!this.flushed) return;
@@ -87,7 +99,7 @@ export class MemoryFold implements ProjectionTx {
     const zset = this.zsets.get(key);
     const before = zset?.get(member);
     if (!zset || before === undefined) return;
-    this.undoMembers.push([key, member, before]);
+    this.undoMembers.push(key, member, before);
     zset.delete(member);
     this.members--;
     if (zset.size === 0) this.zsets.delete(key);
@@ -105,13 +117,18 @@ export class MemoryFold implements ProjectionTx {
   }
 
   rollback(): void {
-    for (const [key, previous] of this.undo.reverse()) {
+    for (let i = this.undo.length - 2; i >= 0; i -= 2) {
+      const key = this.undo[i] as string;
+      const previous = this.undo[i + 1];
       if (previous === UNWRITTEN) {
         this.values.delete(key);
         this.dirtyValues.delete(key);
       } else this.values.set(key, previous);
     }
-    for (const [key, member, previous] of this.undoMembers.reverse()) {
+    for (let i = this.undoMembers.length - 3; i >= 0; i -= 3) {
+      const key = this.undoMembers[i] as string;
+      const member = this.undoMembers[i + 1] as string;
+      const previous = this.undoMembers[i + 2] as number | undefined;
       let zset = this.zsets.get(key);
       const dirty = this.dirtyMembers.get(key);
       if (previous === undefined) {
@@ -144,6 +161,11 @@ export class MemoryFold implements ProjectionTx {
     return this.values.size * this.avgJsonBytes * OBJECT_OVERHEAD + this.members * MEMBER_BYTES;
   }
 
+  /** What the fold holds at a key (full name): a record, an index, or nothing. */
+  storedType(key: string): 'string' | 'zset' | undefined {
+    return this.values.has(key) ? 'string' : this.zsets.has(key) ? 'zset' : undefined;
+  }
+
   /** Every key the fold holds (full names), records and indexes. */
   keys(): string[] {
     return [...this.values.keys(), ...this.zsets.keys()];
@@ -158,13 +180,24 @@ export class MemoryFold implements ProjectionTx {
   async flush(redis: Redis, checkpointKey: string, position: bigint): Promise<number> {
     let pipe = redis.pipeline();
     let queued = 0;
-    const send = async (): Promise<void> => {
-      if (queued === 0) return;
-      const results = await pipe.exec();
+    const inFlight: Array<Promise<void>> = [];
+    const check = async (sent: ReturnType<typeof pipe.exec>): Promise<void> => {
+      const results = await sent;
       const failed = results?.find(([err]) => err);
       if (!results || failed) throw failed?.[0] ?? new Error('shadow write aborted');
+    };
+    // Every chunk is awaited (in order: one connection answers in order) before the checkpoint is sent.
+    const drain = async (until: number): Promise<void> => {
+      while (inFlight.length > until) await inFlight.shift();
+    };
+    const send = async (): Promise<void> => {
+      if (queued === 0) return;
+      const sent = check(pipe.exec());
+      sent.catch(() => undefined); // awaited by drain; never an unhandled rejection meanwhile
+      inFlight.push(sent);
       pipe = redis.pipeline();
       queued = 0;
+      await drain(IN_FLIGHT - 1);
     };
     const queue = async (command: (p: typeof pipe) => void): Promise<void> => {
       command(pipe);
@@ -204,8 +237,11 @@ export class MemoryFold implements ProjectionTx {
       await queue((p) => p.zrem(key, ...gone));
       written++;
     }
+    await send();
+    await drain(0);
     await queue((p) => p.set(checkpointKey, position.toString()));
     await send();
+    await drain(0);
     this.flushed = true;
     this.dirtyValues.clear();
     this.dirtyMembers.clear();

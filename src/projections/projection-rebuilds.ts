@@ -6,6 +6,7 @@ import { DomainError } from '../domain/domain-error.js';
 import { StreamNotFoundError } from '../eventstore/errors.js';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port.js';
 import { deleteKeysWithPrefix } from './redis-keys.js';
+import { listOwnedKeys } from './read-model-snapshot.js';
 import { LeaseLock } from './lease-lock.js';
 import { PROJECTIONS, PROJECTION_NAMES } from './projection-catalog.js';
 import type { ProjectionRunner } from './projection-runner.js';
@@ -129,12 +130,23 @@ export class ProjectionRebuilds {
     const meta = { principal, operationId, causationId };
     const stop = () => this.closing;
     let total = 0;
+    /** Set once the swap moved the shadow's keys: what is left to delete, when known. */
+    let leftover: string[] | undefined;
+    /**
+     * The progress write of the page before: a page's write is awaited when the next page is
+     * reported, so the replay folds on instead of waiting a Redis round trip per page (in
+     * order: one connection), and a failed write still fails the rebuild.
+     */
+    let lastProgress: Promise<unknown> = Promise.resolve();
     const report =
       (step: string, pauseMs = 0) =>
       async (done: number) => {
         total = Math.max(total, done);
         const progress: RebuildProgress = { step, done, total, percent: total ? Math.floor((done * 100) / total) : 0 };
-        await redis.set(keys.rebuildProgress(operationId), JSON.stringify(progress), 'EX', 86400);
+        const previous = lastProgress;
+        lastProgress = redis.set(keys.rebuildProgress(operationId), JSON.stringify(progress), 'EX', 86400);
+        lastProgress.catch(() => undefined); // awaited at the next report or after the replays
+        await previous;
         if (pauseMs > 0 && !this.closing) await sleep(pauseMs);
       };
     const t0 = performance.now();
@@ -142,15 +154,34 @@ export class ProjectionRebuilds {
     try {
       total = await countLogEvents(store);
       const counted = ms(t0);
+      // The live keys are listed while the shadow is built, not under the pause: a scan walks the
+      // whole keyspace. What it can miss is a key the live runner creates meanwhile, from an event
+      // the shadow applies too before the swap, with the same code: the shadow has that key and the
+      // swap replaces it. Only a key the shadow lacks is deleted, and that one was there already.
+      const listing = listOwnedKeys(redis, keys, runner.projection);
+      listing.catch(() => undefined); // awaited at the swap; a failure then fails the rebuild
       await report('replaying')(0);
       await shadow.replay(undefined, report('replaying', opts.pauseMs), stop);
       // A second pass while live still runs, so the pause below only covers the last few events.
       await shadow.replay(undefined, report('catching-up'), stop);
+      await lastProgress;
       const replayed = ms(t0);
       const t1 = performance.now();
       const swap = await this.deps.pause(runner, async () => {
         await shadow.replay(undefined, report('swapping'), stop);
-        return swapReadModel(redis, runner.projection, keys, shadowKeys, shadow.position, shadow.writtenKeys());
+        await lastProgress;
+        const known = shadow.writtenKeys();
+        const swapped = await swapReadModel(
+          redis,
+          runner.projection,
+          keys,
+          shadowKeys,
+          shadow.position,
+          known,
+          await listing,
+        );
+        if (known) leftover = shadow.leftoverKeys();
+        return swapped;
       });
       log.info(
         {
@@ -182,7 +213,11 @@ export class ProjectionRebuilds {
         meta,
       ).catch((e: unknown) => log.error({ err: e }, 'could not record the failed rebuild'));
     } finally {
-      await deleteKeysWithPrefix(redis, keys.shadowRoot(shadowId)).catch(() => undefined);
+      // After a swap of known keys only a few are left: no scan of the whole keyspace for them.
+      const cleanup = leftover?.length
+        ? redis.del(...leftover).then(() => undefined)
+        : deleteKeysWithPrefix(redis, keys.shadowRoot(shadowId));
+      await cleanup.catch(() => undefined);
       await redis.del(keys.rebuildProgress(operationId)).catch(() => undefined);
     }
   }

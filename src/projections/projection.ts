@@ -3,6 +3,12 @@ import type { RecordedEvent } from '../eventstore/event-store.port.js';
 /** Writes of one event, committed atomically with the projection's checkpoint. */
 export interface ProjectionTx {
   get<T>(key: string): Promise<T | undefined>;
+  /**
+   * The same read without a promise, offered by a tx that holds everything in memory
+   * (a replay's fold): a replay reads once or twice per event, and a promise per read
+   * was a visible share of it. Absent on the live transactions (their reads go to Redis).
+   */
+  peek?<T>(key: string): T | undefined;
   set(key: string, value: unknown): void;
   /** Sorted-set index: member ordered by score. */
   index(key: string, score: number, member: string): void;

@@ -50,6 +50,29 @@ describe('read-model diff', () => {
     );
   });
 
+  it('an index with the same members: a moved score, one member more on a side, or a record in its place', () => {
+    const live = snap([
+      ['ops', { type: 'zset', members: { a: 1, b: 2 } }],
+      ['ops:vm:1', { type: 'zset', members: { a: 1 } }],
+      ['ops:vm:2', { type: 'zset', members: { b: 2 } }],
+      ['vms', { type: 'zset', members: { '1': 1, '2': 2 } }],
+    ]);
+    const replayed = snap([
+      ['ops', { type: 'zset', members: { a: 1, b: 5 } }],
+      ['ops:vm:1', { type: 'zset', members: { a: 1, c: 3 } }],
+      ['ops:vm:2', json({ b: 2 })],
+      ['vms', { type: 'zset', members: { '2': 2, '1': 1 } }],
+    ]);
+    assert.deepEqual(
+      diffSnapshots('vms', live, replayed).map((d) => [d.key, d.path, d.kind, d.live, d.replayed]),
+      [
+        ['ops', '$.b', 'changed', 2, 5],
+        ['ops:vm:1', '$.c', 'missing-in-live', null, 3],
+        ['ops:vm:2', '$', 'changed', { b: 2 }, { b: 2 }],
+      ],
+    );
+  });
+
   it('a value that is not JSON any more is compared as text', () => {
     const d = diffSnapshots(
       'hosts',

@@ -31,27 +31,37 @@ export class ReadModelKeys {
   private k(s: string): string {
     return `${this.root}${s}`;
   }
+  private readonly built = new Map<string, string>();
+  /**
+   * A key that never changes, built once: the same string every time, whose hash V8
+   * keeps, so a replay's in-memory maps do not hash a fresh copy on every event.
+   */
+  private once(s: string): string {
+    let key = this.built.get(s);
+    if (key === undefined) this.built.set(s, (key = this.k(s)));
+    return key;
+  }
   vm = (id: string) => this.k(`vm:${id}`);
-  vmIndex = () => this.k('vms');
+  vmIndex = () => this.once('vms');
   /** The VMs of one project (for its usage), in creation order. */
   vmsByProject = (project: string) => this.k(`vms:project:${project}`);
   /** The VMs of a project that are not deleted (quota admission, usage), and of a host (its reconciler). */
   liveVmsOfProject = (project: string) => this.k(`vms:live:project:${project}`);
   liveVmsOnHost = (hostId: string) => this.k(`vms:live:host:${hostId}`);
   /** How many VMs the live indexes have seen created (see vm-live-indexes.ts). */
-  liveIndexFormat = () => this.k('vms:live-format');
+  liveIndexFormat = () => this.once('vms:live-format');
   project = (name: string) => this.k(`project:${name}`);
-  projectIndex = () => this.k('projects');
+  projectIndex = () => this.once('projects');
   host = (id: string) => this.k(`host:${id}`);
-  hostIndex = () => this.k('hosts');
+  hostIndex = () => this.once('hosts');
   image = (name: string) => this.k(`image:${name}`);
-  imageIndex = () => this.k('images');
+  imageIndex = () => this.once('images');
   network = (id: string) => this.k(`network:${id}`);
-  networkIndex = () => this.k('networks');
+  networkIndex = () => this.once('networks');
   volume = (id: string) => this.k(`volume:${id}`);
-  volumeIndex = () => this.k('volumes');
+  volumeIndex = () => this.once('volumes');
   operation = (id: string) => this.k(`op:${id}`);
-  operationIndex = () => this.k('ops');
+  operationIndex = () => this.once('ops');
   operationsByVm = (vmId: string) => this.k(`ops:vm:${vmId}`);
   operationsByPrincipal = (p: string) => this.k(`ops:principal:${p}`);
   checkpoint = (projection: string) => this.k(`checkpoint:${projection}`);

@@ -4,7 +4,7 @@ import type { EventStore, RecordedEvent } from '../eventstore/event-store.port.j
 import { defaultFoldMemoryLimit, MemoryFold } from './memory-fold.js';
 import type { Projection } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
-import { readSnapshot, type ReadModelSnapshot } from './read-model-snapshot.js';
+import { readSnapshot, type ReadModelSnapshot, type TypeHint } from './read-model-snapshot.js';
 import { RedisProjectionTx } from './redis-projection-tx.js';
 
 /** Events per read of the log; in memory, the page size only sets how often progress is reported. */
@@ -136,10 +136,31 @@ export class ShadowReplay {
     return readSnapshot(this.redis, this.keys, this.projection);
   }
 
+  /**
+   * What the replay holds at a key of any namespace (relative name), as a hint for reading
+   * the live read model in one round trip per chunk; undefined once spilled to Redis.
+   */
+  typeHint(): TypeHint | undefined {
+    const fold = this.fold;
+    if (!fold) return undefined;
+    const root = this.keys.root;
+    return (relativeKey) => fold.storedType(root + relativeKey);
+  }
+
   /** Every key the shadow holds in Redis (full names), when the fold knows them all (it never spilled). */
   writtenKeys(): string[] | undefined {
     if (!this.fold || !this.written) return undefined;
     return this.fold.keys().filter((k) => this.projection.owns(this.keys.relative(k)));
+  }
+
+  /**
+   * What a swap of `writtenKeys()` leaves in the shadow namespace (the checkpoint, keys the
+   * read model does not own): deleting these is enough, no scan. Undefined when not known.
+   */
+  leftoverKeys(): string[] | undefined {
+    if (!this.fold || !this.written) return undefined;
+    const left = this.fold.keys().filter((k) => !this.projection.owns(this.keys.relative(k)));
+    return [...left, this.checkpointKey];
   }
 
   private get checkpointKey(): string {

@@ -4,14 +4,25 @@ import type { ReadModelKeys } from './read-model.keys.js';
 import { listOwnedKeys } from './read-model-snapshot.js';
 
 /**
+ * RENAMEs a chunk of keys, KEYS given as (from, to) pairs. One command per chunk
+ * instead of one per key: the client's cost per command (building and queueing it,
+ * parsing its reply) was most of a rebuild's swap, under the live runner's pause.
+ */
+const RENAME_PAIRS = `for i = 1, #KEYS, 2 do redis.call('RENAME', KEYS[i], KEYS[i + 1]) end
+return #KEYS / 2`;
+/** Keys renamed per script call (both names are passed, so Redis sees every key the script touches). */
+const RENAME_CHUNK = 2000;
+
+/**
  * Replaces the live keys of one read model by the shadow's in a single
  * MULTI/EXEC: every reader (any API or worker process on this Redis) sees the
  * whole old read model or the whole new one, never a mix, with no pointer to
  * look up on each read. Live keys the shadow lacks are deleted in the same
  * step; the live checkpoint becomes the shadow's, so the live runner resumes
  * exactly after the last event the shadow applied. Call it with the live
- * runner paused. `shadowKeys`, when the replay knows every key it wrote, saves
- * scanning the shadow namespace.
+ * runner paused. `known`, when the replay knows every key it wrote, saves
+ * scanning the shadow namespace; `listedLive`, the live keys listed earlier, saves
+ * scanning the live one under the pause (see ProjectionRebuilds.run).
  */
 export async function swapReadModel(
   redis: Redis,
@@ -20,16 +31,21 @@ export async function swapReadModel(
   shadow: ReadModelKeys,
   position: bigint | undefined,
   known?: string[],
+  listedLive?: string[],
 ): Promise<{ swapped: number; deleted: number }> {
   const [liveKeys, shadowKeys] = await Promise.all([
-    listOwnedKeys(redis, live, projection),
+    listedLive ?? listOwnedKeys(redis, live, projection),
     known ?? listOwnedKeys(redis, shadow, projection),
   ]);
   const incoming = new Set(shadowKeys.map((k) => live.root + shadow.relative(k)));
   const stale = liveKeys.filter((k) => !incoming.has(k));
   const multi = redis.multi();
   for (let i = 0; i < stale.length; i += 1000) multi.del(...stale.slice(i, i + 1000));
-  for (const k of shadowKeys) multi.rename(k, live.root + shadow.relative(k));
+  for (let i = 0; i < shadowKeys.length; i += RENAME_CHUNK) {
+    const pairs: string[] = [];
+    for (const k of shadowKeys.slice(i, i + RENAME_CHUNK)) pairs.push(k, live.root + shadow.relative(k));
+    multi.eval(RENAME_PAIRS, pairs.length, ...pairs);
+  }
   if (position === undefined) multi.del(live.checkpoint(projection.name));
   else multi.set(live.checkpoint(projection.name), position.toString());
   const results = await multi.exec();

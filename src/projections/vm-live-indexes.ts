@@ -14,12 +14,24 @@ export interface LiveIndexFormat {
   created: number;
 }
 
+/** Whether a VM counts in the live indexes: created and not deleted. */
+function isLive(vm: VmState): boolean {
+  return vm.exists && vm.id !== null && vm.id !== '' && vm.state !== 'deleted';
+}
+
 /** Where a VM counts while it is not deleted: its project's and its host's live indexes. */
 function liveKeys(keys: ReadModelKeys, vm: VmState): string[] {
-  if (!vm.exists || !vm.id || vm.state === 'deleted') return [];
+  if (!isLive(vm)) return [];
   const out = [keys.liveVmsOfProject(vmProject(vm))];
   if (vm.hostId) out.push(keys.liveVmsOnHost(vm.hostId));
   return out;
+}
+
+/** One more VM created under the live indexes (see LiveIndexFormat). */
+export async function countLiveIndexed(keys: ReadModelKeys, tx: ProjectionTx): Promise<void> {
+  const key = keys.liveIndexFormat();
+  const format = tx.peek ? tx.peek<LiveIndexFormat>(key) : await tx.get<LiveIndexFormat>(key);
+  tx.set(key, { created: (format?.created ?? 0) + 1 } satisfies LiveIndexFormat);
 }
 
 /**
@@ -28,19 +40,19 @@ function liveKeys(keys: ReadModelKeys, vm: VmState): string[] {
  * when deleted. So the reconciler's sweep and a quota admission read what exists now,
  * not every VM ever created (thousands of deleted VMs on a busy host).
  */
-export async function updateLiveIndexes(
+export function updateLiveIndexes(
   keys: ReadModelKeys,
   vmId: string,
   score: number,
   before: VmState,
   after: VmState,
-  created: boolean,
   tx: ProjectionTx,
-): Promise<void> {
-  if (created) {
-    const format = await tx.get<LiveIndexFormat>(keys.liveIndexFormat());
-    tx.set(keys.liveIndexFormat(), { created: (format?.created ?? 0) + 1 } satisfies LiveIndexFormat);
-  }
+): void {
+  const wasLive = isLive(before);
+  const nowLive = isLive(after);
+  // Most events move a VM nowhere: no key is built for them (a replay's hot path).
+  if (wasLive === nowLive && (!nowLive || (before.hostId === after.hostId && vmProject(before) === vmProject(after))))
+    return;
   const was = liveKeys(keys, before);
   const now = liveKeys(keys, after);
   for (const k of was) if (!now.includes(k)) tx.unindex(k, vmId);

@@ -3,7 +3,7 @@ import { projectNameOf, vmIdOf } from '../domain/streams.js';
 import { isProjectEventType } from '../domain/project/project.events.js';
 import { applyProjectEvent } from './projects.read-model.js';
 import { upcast } from '../domain/upcasters.js';
-import { isVmEventType, REQUEST_EVENT_KIND, type VmEvent } from '../domain/vm/vm.events.js';
+import { isVmEventType, type VmEvent } from '../domain/vm/vm.events.js';
 import { evolveVm, initialVmState, vmProject } from '../domain/vm/vm.state.js';
 import type { Projection, ProjectionTx } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
@@ -15,7 +15,8 @@ import { hostIdOf, volumeIdOf } from '../domain/streams.js';
 import { isVolumeEventType, type VolumeEvent } from '../domain/volume/volume.events.js';
 import { applyVolumeOperation } from './volume-operation.js';
 import type { HostEvacuationStarted } from '../domain/host/host.events.js';
-import { updateLiveIndexes } from './vm-live-indexes.js';
+import { countLiveIndexed, updateLiveIndexes } from './vm-live-indexes.js';
+import { advancedOperation, openedOperation, touchesOperation } from './vm-operation.js';
 
 /**
  * VMs and their operations. The VM view is the decider's own state folded by
@@ -68,105 +69,43 @@ export class VmsProjection implements Projection {
     const e = upcast(recorded);
     const event = { type: e.type, data: e.data } as VmEvent;
     const at = e.metadata.at;
-    const prev = await tx.get<VmRecord>(this.keys.vm(vmId));
+    const vmKey = this.keys.vm(vmId);
+    // A replay's fold reads without a promise (peek); the live transaction reads Redis.
+    const prev = tx.peek ? tx.peek<VmRecord>(vmKey) : await tx.get<VmRecord>(vmKey);
     const before = prev?.state ?? initialVmState();
     const after = evolveVm(before, event);
-    tx.set(this.keys.vm(vmId), {
+    tx.set(vmKey, {
       state: after,
       revision: e.revision.toString(),
       createdAt: prev?.createdAt ?? at,
       updatedAt: at,
     } satisfies VmRecord);
+    const score = Number(e.position);
     if (!prev) {
-      tx.index(this.keys.vmIndex(), Number(e.position), vmId);
-      tx.index(this.keys.vmsByProject(vmProject(after)), Number(e.position), vmId);
+      tx.index(this.keys.vmIndex(), score, vmId);
+      tx.index(this.keys.vmsByProject(vmProject(after)), score, vmId);
+      await countLiveIndexed(this.keys, tx);
     }
-    await updateLiveIndexes(this.keys, vmId, Number(e.position), before, after, !prev, tx);
-    await this.applyOperation(vmId, vmProject(after), event, e, before.pending, after.pending, tx, after.hostId);
-  }
-
-  private async applyOperation(
-    vmId: string,
-    project: string,
-    event: VmEvent,
-    e: RecordedEvent,
-    before: VmRecord['state']['pending'],
-    after: VmRecord['state']['pending'],
-    tx: ProjectionTx,
-    hostNow: string | null,
-  ): Promise<void> {
-    const at = e.metadata.at;
-    // A restart's start continues the operation VmRestartScheduled opened (same id): no new one.
-    const continues = event.type === 'VmStartRequested' && event.data.restart !== undefined;
-    // A cold resize is its own operation, done when recorded; a live one closes what VmResizeStarted opened.
-    const cold = event.type === 'VmResized' && !event.data.live;
-    const kind = cold ? 'resize' : continues ? undefined : REQUEST_EVENT_KIND[event.type];
-    if (kind) {
-      const id = (event.data as { operationId: string }).operationId;
-      const op: OperationView = {
-        id,
-        kind,
-        vmId,
-        project,
-        status: 'pending',
-        error: null,
-        principal: e.metadata.principal,
-        createdAt: at,
-        updatedAt: at,
-        ...(e.metadata.reason ? { reason: e.metadata.reason } : {}),
-        ...(event.type === 'VmVolumeAttachRequested' ? { volumeId: event.data.volume.volumeId } : {}),
-        ...(event.type === 'VmVolumeDetachRequested' ? { volumeId: event.data.volumeId } : {}),
-        ...(after?.id === id ? { progress: { step: after.awaiting } } : {}),
-        // Scheduled, not begun: it waits for its time (the event's notBefore).
-        ...(event.type === 'VmRestartScheduled' ? { progress: { step: 'scheduled' } } : {}),
-        // A cold resize has no worker step: recorded is done.
-        ...(cold ? { status: 'succeeded' as const, progress: { step: 'done', percent: 100 } } : {}),
-      };
-      tx.set(this.keys.operation(id), op);
-      const score = Number(e.position);
-      tx.index(this.keys.operationIndex(), score, id);
-      tx.index(this.keys.operationsByVm(vmId), score, id);
-      tx.index(this.keys.operationsByPrincipal(e.metadata.principal), score, id);
+    updateLiveIndexes(this.keys, vmId, score, before, after, tx);
+    const op = openedOperation(vmId, vmProject(after), event, e, after.pending);
+    if (op) {
+      tx.set(this.keys.operation(op.id), op);
+      tx.index(this.keys.operationIndex(), score, op.id);
+      tx.index(this.keys.operationsByVm(vmId), score, op.id);
+      tx.index(this.keys.operationsByPrincipal(e.metadata.principal), score, op.id);
       return;
     }
-    const opId = 'operationId' in event.data ? event.data.operationId : before?.id;
-    if (!opId) return;
-    const op = await tx.get<OperationView>(this.keys.operation(opId));
-    if (!op) return;
-    let next: OperationView = { ...op, updatedAt: at };
-    if (event.type === 'VmHealingCancelled') {
-      const { by, reason } = event.data;
-      next = { ...next, status: 'cancelled', error: reason, cancelled: { by, reason } };
-    } else if (event.type === 'VmOperationFailed') {
-      // A cancelled operation is closed by the same event as a failed one, marked with who cancelled it.
-      next = event.data.cancelled
-        ? { ...next, status: 'cancelled', error: event.data.reason, cancelled: event.data.cancelled }
-        : { ...next, status: 'failed', error: event.data.reason };
-    } else if (event.type === 'VmOperationCancelRequested') {
-      next = { ...next, cancelRequested: event.data.cancelled };
-    } else if (event.type === 'VmOperationRunning') {
-      if (op.status === 'pending') next = { ...next, status: 'running' };
-    } else if (event.type === 'VmMigrationProgressed') {
-      const { operationId: _id, ...progress } = event.data;
-      next = {
-        ...next,
-        status: op.status === 'pending' ? 'running' : op.status,
-        progress: { ...op.progress, ...progress },
-      };
-    } else if (before?.id === opId && after?.id !== opId) {
-      next = { ...next, status: 'succeeded', progress: { ...op.progress, step: 'done', percent: 100 } };
-    } else if (after?.id === opId && before?.awaiting !== after.awaiting) {
-      next = {
-        ...next,
-        status: op.status === 'pending' ? 'running' : op.status,
-        progress: { ...op.progress, step: after.awaiting },
-      };
-    } else {
-      return;
-    }
-    tx.set(this.keys.operation(opId), next);
-    if (next.status !== op.status && (next.status === 'succeeded' || next.status === 'failed')) {
-      await evacuationChildDone(this.keys, next, hostNow ?? '', at, tx);
+    const opId = 'operationId' in event.data ? event.data.operationId : before.pending?.id;
+    // Most events that open nothing close or advance nothing either: the operation is not read for them.
+    if (!opId || !touchesOperation(event, opId, before.pending, after.pending)) return;
+    const opKey = this.keys.operation(opId);
+    const current = tx.peek ? tx.peek<OperationView>(opKey) : await tx.get<OperationView>(opKey);
+    if (!current) return;
+    const next = advancedOperation(current, event, opId, before.pending, after.pending, at);
+    if (!next) return;
+    tx.set(opKey, next);
+    if (next.status !== current.status && (next.status === 'succeeded' || next.status === 'failed')) {
+      if (next.parentOperationId) await evacuationChildDone(this.keys, next, after.hostId ?? '', at, tx);
     }
   }
 }
