@@ -67,6 +67,35 @@ export class AggregateLoader {
     if (options.until) return this.loadUntil(decider, streamId, options.until);
     const hit = this.cache.get(streamId);
     const cached = hit?.decider === decider ? hit : undefined;
+    return this.loadAfter(decider, streamId, cached);
+  }
+
+  /**
+   * The state to decide against, without asking the store when it is cached: only
+   * for a decision whose append carries the returned revision as its expected revision
+   * (handleCommand), so a stream another process wrote since is a conflict, never a
+   * write on stale state. `fresh` is false when nothing was read: an answer that appends
+   * nothing (already done, refused) must not be given on it before a `load` confirms it.
+   */
+  async loadToDecide<C, E extends DomainEvent, S>(
+    decider: Decider<C, E, S>,
+    streamId: string,
+  ): Promise<LoadedAggregate<S> & { fresh: boolean }> {
+    const hit = this.cache.get(streamId);
+    if (hit?.decider === decider) {
+      // Most recently used: the same reordering a load does.
+      this.cache.delete(streamId);
+      this.cache.set(streamId, hit);
+      return { state: hit.state as S, revision: hit.revision, fresh: false };
+    }
+    return { ...(await this.loadAfter(decider, streamId, undefined)), fresh: true };
+  }
+
+  private async loadAfter<C, E extends DomainEvent, S>(
+    decider: Decider<C, E, S>,
+    streamId: string,
+    cached: Cached | undefined,
+  ): Promise<LoadedAggregate<S>> {
     if (!cached) {
       const fromSnapshot = await this.loadFromSnapshot(decider, streamId);
       if (fromSnapshot) return fromSnapshot;
