@@ -10,8 +10,8 @@ export interface StatesAround<S> {
   after: S;
   /**
    * The aggregate now (later events included): what guards a side effect. Read from the
-   * store on the first call only (then the same answer): an event whose actions need no
-   * guard costs no stream read.
+   * store on the first call only (then the same answer): an event the sagas ask nothing
+   * for costs no stream read.
    */
   current: () => Promise<S>;
 }

@@ -123,6 +123,27 @@ describe('handleCommand', () => {
     assert.deepEqual(Object.keys(state.allocations).sort(), ['a', 'b', 'c']);
   });
 
+  test('a create on a new stream reads nothing; on a stream this loader never saw, the store decides', async () => {
+    const fresh = hostStream(randomUUID());
+    const readsBefore = store.readsOf(fresh).length;
+    const created = await handleCommand(loader, hostDecider, fresh, register('n', 1024), META);
+    assert.equal(created.revision, 0n);
+    assert.equal(store.readsOf(fresh).length, readsBefore, 'no stream read for a new stream');
+
+    // A loader with nothing cached (another process, a restart): the host exists, so the
+    // initial state is wrong twice over: registering again is refused, reserving is accepted.
+    const cold = () => new AggregateLoader(store);
+    await assert.rejects(
+      handleCommand(cold(), hostDecider, fresh, register('n', 1024), META),
+      (err: unknown) => err instanceof DomainError && err.code === 'conflict',
+    );
+    const reserved = await handleCommand(cold(), hostDecider, fresh, reserve('a', 512), META);
+    assert.equal(reserved.revision, 1n);
+    assert.deepEqual(Object.keys(reserved.state.allocations), ['a']);
+    const { state } = await new AggregateLoader(store.inner).load(hostDecider, fresh);
+    assert.deepEqual(Object.keys(state.allocations), ['a'], 'registered once, reserved once');
+  });
+
   /** Another process (a loader of its own) writes the stream behind this loader's cache. */
   const elsewhere = (cmd: HostCommand) =>
     handleCommand(new AggregateLoader(store.inner), hostDecider, stream, cmd, META);

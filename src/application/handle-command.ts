@@ -83,13 +83,14 @@ async function decideAndAppend<C, E extends DomainEvent, S>(
 ): Promise<HandleResult<S>> {
   const attempts = options.maxAttempts ?? 8;
   const now = options.now ?? (() => new Date());
-  // Each attempt first decides on the cached state without reading: the append's expected
-  // revision checks it. An answer that appends nothing (already done, refused, If-Match) is
-  // only given on a state just read, so another process's write is never answered stale.
+  // The first attempt decides without reading, on the cached state (a stream not cached: the
+  // initial state, as for a create): the append's expected revision checks it. An answer that
+  // appends nothing (already done, refused, If-Match) is only given on a state just read, so
+  // another process's write is never answered stale.
   let fromCache = true;
   for (let attempt = 1; attempt <= attempts;) {
     const loaded = fromCache
-      ? await aggregates.loadToDecide(decider, streamId)
+      ? aggregates.loadToDecide(decider, streamId)
       : { ...(await aggregates.load(decider, streamId)), fresh: true };
     const { state, revision } = loaded;
     fromCache = false;

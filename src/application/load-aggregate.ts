@@ -71,24 +71,24 @@ export class AggregateLoader {
   }
 
   /**
-   * The state to decide against, without asking the store when it is cached: only
-   * for a decision whose append carries the returned revision as its expected revision
-   * (handleCommand), so a stream another process wrote since is a conflict, never a
-   * write on stale state. `fresh` is false when nothing was read: an answer that appends
-   * nothing (already done, refused) must not be given on it before a `load` confirms it.
+   * The state to decide against, without asking the store: the cached state, or for a
+   * stream not cached the initial state (a new stream, as every create makes). Only for
+   * a decision whose append carries the returned revision as its expected revision
+   * (handleCommand; `no_stream` for the initial state), so a stream written since, or
+   * that existed all along, is a conflict, never a write on a wrong state. Never fresh:
+   * an answer that appends nothing (already done, refused) must not be given on it
+   * before a `load` confirms it.
    */
-  async loadToDecide<C, E extends DomainEvent, S>(
+  loadToDecide<C, E extends DomainEvent, S>(
     decider: Decider<C, E, S>,
     streamId: string,
-  ): Promise<LoadedAggregate<S> & { fresh: boolean }> {
+  ): LoadedAggregate<S> & { fresh: false } {
     const hit = this.cache.get(streamId);
-    if (hit?.decider === decider) {
-      // Most recently used: the same reordering a load does.
-      this.cache.delete(streamId);
-      this.cache.set(streamId, hit);
-      return { state: hit.state as S, revision: hit.revision, fresh: false };
-    }
-    return { ...(await this.loadAfter(decider, streamId, undefined)), fresh: true };
+    if (hit?.decider !== decider) return { state: decider.initialState(), revision: undefined, fresh: false };
+    // Most recently used: the same reordering a load does.
+    this.cache.delete(streamId);
+    this.cache.set(streamId, hit);
+    return { state: hit.state as S, revision: hit.revision, fresh: false };
   }
 
   private async loadAfter<C, E extends DomainEvent, S>(

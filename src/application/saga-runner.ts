@@ -272,6 +272,9 @@ export class SagaRunner {
       correlationId: recorded.metadata.correlationId,
       causationId: recorded.id,
     };
+    // Read before the first action, as every guard must see the VM as it was before any of them
+    // (an action appends to the VM's stream); an event that asks for nothing reads nothing.
+    if (actions.length > 0) await current();
     for (const [i, action] of actions.entries()) {
       const proceed = await this.actions.perform(action, current, recorded, meta, i);
       if (!proceed) break;

@@ -29,7 +29,7 @@ export interface RestartTimerPort {
 /**
  * What the VM sagas asked for, done against the ports (streams, queues, timers). Every
  * side effect is guarded by the VM's current state, so a replayed event does nothing
- * twice; `current` is read only when an action needs it (see EventStates.around).
+ * twice; `current` is the VM as it was before the event's first action (see SagaRunner.handleVmEvent).
  */
 export class VmSagaActions {
   constructor(
