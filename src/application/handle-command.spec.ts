@@ -188,6 +188,25 @@ describe('handleCommand', () => {
     assert.equal(result.revision, 2n);
   });
 
+  test('where several processes write (decideOnCache off), the tail is read first: no refused append', async () => {
+    const shared = new AggregateLoader(store, { decideOnCache: false });
+    await handleCommand(shared, hostDecider, stream, reserve('warm', 1), META);
+    await elsewhere(reserve('theirs', 1));
+    const appends = store.appends.length;
+    const readsBefore = store.readsOf(stream).length;
+    const result = await handleCommand(shared, hostDecider, stream, reserve('mine', 1), META);
+    assert.equal(store.appends.length - appends, 1, 'one append, accepted the first time');
+    assert.deepEqual(
+      store
+        .readsOf(stream)
+        .slice(readsBefore)
+        .map((r) => ({ from: r.options.fromRevision, returned: r.returned })),
+      [{ from: 2n, returned: 1 }],
+      "only the other process's event is read",
+    );
+    assert.deepEqual(Object.keys(result.state.allocations).sort(), ['mine', 'theirs', 'warm']);
+  });
+
   test('a concurrent change is decided again against the new state: the room is gone, so it is refused', async () => {
     store.beforeNextAppend = thief('thief', 512);
     await assert.rejects(

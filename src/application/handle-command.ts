@@ -84,13 +84,13 @@ async function decideAndAppend<C, E extends DomainEvent, S>(
   const attempts = options.maxAttempts ?? 8;
   const now = options.now ?? (() => new Date());
   // The first attempt decides without reading, on the cached state (a stream not cached: the
-  // initial state, as for a create): the append's expected revision checks it. An answer that
+  // initial state, as for a create; see decideOnCache): the append's expected revision checks it. An answer that
   // appends nothing (already done, refused, If-Match) is only given on a state just read, so
   // another process's write is never answered stale.
   let fromCache = true;
   for (let attempt = 1; attempt <= attempts;) {
     const loaded = fromCache
-      ? aggregates.loadToDecide(decider, streamId)
+      ? await aggregates.loadToDecide(decider, streamId)
       : { ...(await aggregates.load(decider, streamId)), fresh: true };
     const { state, revision } = loaded;
     fromCache = false;
