@@ -8,8 +8,12 @@ export interface StatesAround<S> {
   before: S;
   /** The aggregate just after it. */
   after: S;
-  /** The aggregate now (later events included): what guards a side effect. */
-  current: S;
+  /**
+   * The aggregate now (later events included): what guards a side effect. Read from the
+   * store on the first call only (then the same answer): an event the sagas ask nothing
+   * for costs no stream read.
+   */
+  current: () => Promise<S>;
 }
 
 /**
@@ -33,8 +37,12 @@ export class EventStates<C, E extends DomainEvent, S> {
     const before = await this.stateBefore(recorded);
     const after = this.decider.evolve(before, { type: recorded.type, data: upcast(recorded).data } as E);
     this.keep(streamId, { state: after, revision: recorded.revision });
-    const { state: current } = await this.aggregates.load(this.decider, streamId);
-    return { before, after, current };
+    let current: Promise<S> | undefined;
+    return {
+      before,
+      after,
+      current: () => (current ??= this.aggregates.load(this.decider, streamId).then((l) => l.state)),
+    };
   }
 
   private async stateBefore(recorded: RecordedEvent): Promise<S> {

@@ -107,14 +107,104 @@ describe('handleCommand', () => {
     const reads = store.readsOf(stream).slice(readsBefore);
     assert.deepEqual(
       reads.map((r) => ({ from: r.options.fromRevision, returned: r.returned })),
-      [
-        { from: 2n, returned: 0 },
-        { from: 2n, returned: 1 },
-      ],
-      "the cached state is checked (nothing new), then only the thief's event is read after the conflict",
+      [{ from: 2n, returned: 1 }],
+      "decided on the cached state without a read; after the conflict, only the thief's event is read",
     );
     assert.equal(result.revision, 3n);
     assert.deepEqual(Object.keys(result.state.allocations).sort(), ['mine', 'thief', 'warm']);
+  });
+
+  test('a command on a cached stream reads nothing: the append checks the cached revision', async () => {
+    const readsBefore = store.readsOf(stream).length;
+    for (const vm of ['a', 'b', 'c']) await handleCommand(loader, hostDecider, stream, reserve(vm, 1), META);
+    assert.equal(store.readsOf(stream).length, readsBefore, 'no stream read');
+    const { state, revision } = await new AggregateLoader(store.inner).load(hostDecider, stream);
+    assert.equal(revision, 3n);
+    assert.deepEqual(Object.keys(state.allocations).sort(), ['a', 'b', 'c']);
+  });
+
+  test('a create on a new stream reads nothing; on a stream this loader never saw, the store decides', async () => {
+    const fresh = hostStream(randomUUID());
+    const readsBefore = store.readsOf(fresh).length;
+    const created = await handleCommand(loader, hostDecider, fresh, register('n', 1024), META);
+    assert.equal(created.revision, 0n);
+    assert.equal(store.readsOf(fresh).length, readsBefore, 'no stream read for a new stream');
+
+    // A loader with nothing cached (another process, a restart): the host exists, so the
+    // initial state is wrong twice over: registering again is refused, reserving is accepted.
+    const cold = () => new AggregateLoader(store);
+    await assert.rejects(
+      handleCommand(cold(), hostDecider, fresh, register('n', 1024), META),
+      (err: unknown) => err instanceof DomainError && err.code === 'conflict',
+    );
+    const reserved = await handleCommand(cold(), hostDecider, fresh, reserve('a', 512), META);
+    assert.equal(reserved.revision, 1n);
+    assert.deepEqual(Object.keys(reserved.state.allocations), ['a']);
+    const { state } = await new AggregateLoader(store.inner).load(hostDecider, fresh);
+    assert.deepEqual(Object.keys(state.allocations), ['a'], 'registered once, reserved once');
+  });
+
+  /** Another process (a loader of its own) writes the stream behind this loader's cache. */
+  const elsewhere = (cmd: HostCommand) =>
+    handleCommand(new AggregateLoader(store.inner), hostDecider, stream, cmd, META);
+
+  test('"already done" on a stale cache is checked against the store: the other process\'s reservation is released', async () => {
+    await elsewhere(reserve('theirs', 256));
+    const result = await handleCommand(
+      loader,
+      hostDecider,
+      stream,
+      { type: 'ReleaseCapacity', vmId: 'theirs', operationId: 'op-theirs' },
+      META,
+    );
+    assert.deepEqual(
+      result.events.map((e) => e.type),
+      ['HostCapacityReleased'],
+      'the cache knew no reservation; the store did',
+    );
+    const { state } = await new AggregateLoader(store.inner).load(hostDecider, stream);
+    assert.deepEqual(state.allocations, {});
+  });
+
+  test('a refusal on a stale cache is checked against the store: room freed by another process is used', async () => {
+    await handleCommand(loader, hostDecider, stream, reserve('big', 1024), META);
+    await elsewhere({ type: 'ReleaseCapacity', vmId: 'big', operationId: 'op-big' });
+    const result = await handleCommand(loader, hostDecider, stream, reserve('next', 1024), META);
+    assert.equal(result.revision, 3n);
+    assert.deepEqual(Object.keys(result.state.allocations), ['next']);
+  });
+
+  test('a refusal that holds on the store is given, with a state as current as the store', async () => {
+    await elsewhere(reserve('theirs', 1024));
+    await assert.rejects(
+      handleCommand(loader, hostDecider, stream, reserve('mine', 1), META),
+      (err: unknown) => err instanceof DomainError && err.code === 'capacity',
+    );
+  });
+
+  test('If-Match on the revision another process made is accepted, though the cache was behind', async () => {
+    await elsewhere(reserve('theirs', 1));
+    const result = await handleCommand(loader, hostDecider, stream, reserve('mine', 1), META, { ifMatch: 1n });
+    assert.equal(result.revision, 2n);
+  });
+
+  test('where several processes write (decideOnCache off), the tail is read first: no refused append', async () => {
+    const shared = new AggregateLoader(store, { decideOnCache: false });
+    await handleCommand(shared, hostDecider, stream, reserve('warm', 1), META);
+    await elsewhere(reserve('theirs', 1));
+    const appends = store.appends.length;
+    const readsBefore = store.readsOf(stream).length;
+    const result = await handleCommand(shared, hostDecider, stream, reserve('mine', 1), META);
+    assert.equal(store.appends.length - appends, 1, 'one append, accepted the first time');
+    assert.deepEqual(
+      store
+        .readsOf(stream)
+        .slice(readsBefore)
+        .map((r) => ({ from: r.options.fromRevision, returned: r.returned })),
+      [{ from: 2n, returned: 1 }],
+      "only the other process's event is read",
+    );
+    assert.deepEqual(Object.keys(result.state.allocations).sort(), ['mine', 'theirs', 'warm']);
   });
 
   test('a concurrent change is decided again against the new state: the room is gone, so it is refused', async () => {

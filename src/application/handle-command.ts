@@ -56,9 +56,11 @@ function recorded(command: unknown): { command?: RecordedCommand } {
 }
 
 /**
- * Read → decide → append with the expected revision; on a concurrent change,
- * decide again against the new state (the decider may now refuse). A decision
- * with no events (already done) appends nothing and is not an error.
+ * Decide on the cached state → append with its revision as the expected revision;
+ * on a concurrent change (another process wrote, or the cache was behind), read
+ * only the tail and decide again (the decider may now refuse). A decision with no
+ * events (already done) appends nothing and is not an error; it and any refusal
+ * are given only on a state just read from the store, never on the cache alone.
  */
 export async function handleCommand<C, E extends DomainEvent, S>(
   aggregates: AggregateLoader,
@@ -81,13 +83,22 @@ async function decideAndAppend<C, E extends DomainEvent, S>(
 ): Promise<HandleResult<S>> {
   const attempts = options.maxAttempts ?? 8;
   const now = options.now ?? (() => new Date());
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    const { state, revision } = await aggregates.load(decider, streamId);
-    if (options.ifMatch !== undefined && options.ifMatch !== revision) {
-      throw new PreconditionFailedError(options.ifMatch, revision);
-    }
-    const decided = decider.decide(command, state);
-    if (decided.length === 0) return { state, events: [], revision };
+  // The first attempt decides without reading, on the cached state (a stream not cached: the
+  // initial state, as for a create; see decideOnCache): the append's expected revision checks it. An answer that
+  // appends nothing (already done, refused, If-Match) is only given on a state just read, so
+  // another process's write is never answered stale.
+  let fromCache = true;
+  for (let attempt = 1; attempt <= attempts;) {
+    const loaded = fromCache
+      ? await aggregates.loadToDecide(decider, streamId)
+      : { ...(await aggregates.load(decider, streamId)), fresh: true };
+    const { state, revision } = loaded;
+    fromCache = false;
+    const answer = decideOn(decider, command, state, revision, options.ifMatch);
+    if (!loaded.fresh && !('append' in answer)) continue;
+    if ('error' in answer) throw answer.error;
+    if (!('append' in answer)) return { state, events: [], revision };
+    const decided = answer.append;
     const at = now().toISOString();
     const toAppend: NewEvent[] = decided.map((e) => ({
       id: randomUUID(),
@@ -109,11 +120,31 @@ async function decideAndAppend<C, E extends DomainEvent, S>(
       return { state: after.state, events: result.events, revision: result.nextExpectedRevision };
     } catch (err) {
       if (err instanceof WrongExpectedVersionError) {
+        // A cached state that was behind is not a conflict yet: the next turn reads the tail and decides again.
+        if (!loaded.fresh) continue;
         if (options.ifMatch !== undefined) throw new PreconditionFailedError(options.ifMatch, undefined);
+        attempt++;
         continue;
       }
       throw err;
     }
   }
   throw new ConcurrencyExhaustedError(streamId, attempts);
+}
+
+/** One decision: events to append, nothing to do, or the refusal (a DomainError, or 412 on If-Match). */
+function decideOn<C, E extends DomainEvent, S>(
+  decider: Decider<C, E, S>,
+  command: C,
+  state: S,
+  revision: bigint | undefined,
+  ifMatch: bigint | undefined,
+): { append: E[] } | { error: unknown } | { nothing: true } {
+  if (ifMatch !== undefined && ifMatch !== revision) return { error: new PreconditionFailedError(ifMatch, revision) };
+  try {
+    const decided = decider.decide(command, state);
+    return decided.length ? { append: decided } : { nothing: true };
+  } catch (error) {
+    return { error };
+  }
 }

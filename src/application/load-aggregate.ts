@@ -25,6 +25,13 @@ export interface AggregateLoaderOptions {
   limit?: number;
   /** Snapshots for cold loads (see aggregate-snapshots.ts); without them a cold load folds the whole stream. */
   snapshots?: SnapshotOptions;
+  /**
+   * Decide on a cached state without reading its tail first (loadToDecide). Default: on SQLite
+   * only, whose file one process uses. Where several processes write the same streams
+   * (PostgreSQL behind several API processes), a cached state is often behind, and a refused
+   * append costs more than the tail read it saved. Either way is correct: the append checks.
+   */
+  decideOnCache?: boolean;
 }
 
 interface Cached {
@@ -48,6 +55,7 @@ export class AggregateLoader {
   private readonly cache = new Map<string, Cached>();
   private readonly limit: number;
   private readonly snapshots: AggregateSnapshots | undefined;
+  private readonly decideOnCache: boolean;
   /** Commands on one stream in this process take turns (handleCommand): no self-inflicted conflicts. */
   readonly turns = new KeyedMutex();
 
@@ -57,6 +65,7 @@ export class AggregateLoader {
   ) {
     this.limit = options.limit ?? DEFAULT_LIMIT;
     this.snapshots = options.snapshots ? new AggregateSnapshots(options.snapshots) : undefined;
+    this.decideOnCache = options.decideOnCache ?? store.kind === 'sqlite';
   }
 
   async load<C, E extends DomainEvent, S>(
@@ -67,6 +76,36 @@ export class AggregateLoader {
     if (options.until) return this.loadUntil(decider, streamId, options.until);
     const hit = this.cache.get(streamId);
     const cached = hit?.decider === decider ? hit : undefined;
+    return this.loadAfter(decider, streamId, cached);
+  }
+
+  /**
+   * The state to decide against. Without asking the store: the cached state (with
+   * `decideOnCache`), or for a stream not cached the initial state (a new stream, as every
+   * create makes). Only for a decision whose append carries the returned revision as its
+   * expected revision (handleCommand; `no_stream` for the initial state), so a stream
+   * written since, or that existed all along, is a conflict, never a write on a wrong
+   * state. `fresh` is false when nothing was read: an answer that appends nothing (already
+   * done, refused) must not be given on it before a `load` confirms it.
+   */
+  async loadToDecide<C, E extends DomainEvent, S>(
+    decider: Decider<C, E, S>,
+    streamId: string,
+  ): Promise<LoadedAggregate<S> & { fresh: boolean }> {
+    const hit = this.cache.get(streamId);
+    if (hit?.decider !== decider) return { state: decider.initialState(), revision: undefined, fresh: false };
+    if (!this.decideOnCache) return { ...(await this.loadAfter(decider, streamId, hit)), fresh: true };
+    // Most recently used: the same reordering a load does.
+    this.cache.delete(streamId);
+    this.cache.set(streamId, hit);
+    return { state: hit.state as S, revision: hit.revision, fresh: false };
+  }
+
+  private async loadAfter<C, E extends DomainEvent, S>(
+    decider: Decider<C, E, S>,
+    streamId: string,
+    cached: Cached | undefined,
+  ): Promise<LoadedAggregate<S>> {
     if (!cached) {
       const fromSnapshot = await this.loadFromSnapshot(decider, streamId);
       if (fromSnapshot) return fromSnapshot;

@@ -3,7 +3,7 @@ import { vmStream } from '../domain/streams.js';
 import { vmDecider } from '../domain/vm/vm.decider.js';
 import { handleCommand } from './handle-command.js';
 import type { AggregateLoader } from './load-aggregate.js';
-import type { RestartTimerPort } from './saga-runner.js';
+import type { RestartTimerPort } from './saga-vm-actions.js';
 
 /** A restart still scheduled, as the read models hold it (rebuilt from the log). */
 export interface ScheduledRestartRef {

@@ -1,35 +1,28 @@
 import type { Logger } from 'pino';
-import { DomainError } from '../domain/domain-error.js';
 import type { EventStore, RecordedEvent, Subscription } from '../eventstore/event-store.port.js';
-import { hostDecider } from '../domain/host/host.decider.js';
 import type { VmCommand } from '../domain/vm/vm.commands.js';
 import { vmDecider } from '../domain/vm/vm.decider.js';
 import { isVmEventType, type VmEvent } from '../domain/vm/vm.events.js';
 import { isPoison, type ParkedItem } from '../domain/parked.js';
 import type { VmState } from '../domain/vm/vm.state.js';
-import type { JobStep } from '../domain/vm/vm.types.js';
-import type { SagaAction } from '../sagas/saga.actions.js';
 import { reactToVmEvent } from '../sagas/vm.saga.js';
 import { fenceSaga, healingSaga } from '../sagas/healing.saga.js';
 import type { HealingSettings } from '../domain/vm/vm.healing.js';
 import { isHostEventType, type HostEvent } from '../domain/host/host.events.js';
 import { recoverFencedHost } from './fence-recovery.js';
-import type { HostJobData } from './jobs.js';
-import { faultBeforeEnqueue } from './fault-points.js';
 import { tracePhase } from './phase-trace.js';
-import { handleCommand, type CommandMeta } from './handle-command.js';
+import type { CommandMeta } from './handle-command.js';
 import { EventStates } from './event-states.js';
 import { inLanes, KeyedMutex } from './keyed-mutex.js';
 import type { AggregateLoader } from './load-aggregate.js';
-import { HostDirectory, placeVm } from './placement.js';
+import { HostDirectory } from './placement.js';
 import { operationsAwaitingJobs } from './saga-redrive.js';
-import { releaseNics } from './network-admission.js';
-import { settleResizeReservation } from './resize-reservation.js';
 import type { JobSink, Parking } from './ports.js';
-import { hostIdOf, hostStream, vmIdOf, vmStream, volumeIdOf } from '../domain/streams.js';
+import { hostIdOf, vmIdOf, volumeIdOf } from '../domain/streams.js';
 import { isVolumeEventType } from '../domain/volume/volume.events.js';
-import { isVolumeAction, VolumeSagaSteps } from './volume-saga-steps.js';
+import { VolumeSagaSteps } from './volume-saga-steps.js';
 import { upcast } from '../domain/upcasters.js';
+import { VmSagaActions, type RestartTimerPort } from './saga-vm-actions.js';
 
 export const SAGA_CHECKPOINT = 'sagas';
 
@@ -37,12 +30,6 @@ export const SAGA_CHECKPOINT = 'sagas';
 export const SAGA_LANES = 16;
 /** Events per page: the page is the unit after which the checkpoint may move. */
 const SAGA_PAGE = 200;
-
-/** Fires a scheduled restart at its time (see RestartTimers in restart-timers.ts). */
-export interface RestartTimerPort {
-  /** `causationId`: the VmRestartScheduled event, so /why follows the restart back to its crash. */
-  schedule(vmId: string, operationId: string, notBefore: string, causationId?: string): void;
-}
 
 /** Healing's backoff and limit, and the timers that start scheduled restarts. */
 export interface SagaHealing {
@@ -67,12 +54,10 @@ export class SagaRunner {
   private savedAt = 0;
   private readonly states: EventStates<VmCommand, VmEvent, VmState>;
   private readonly hosts: HostDirectory;
-  /**
-   * Placement reads every host and then reserves on one: two lanes placing at once
-   * would both pick the last free slot. Placements and capacity changes take turns.
-   */
+  /** Placements, capacity changes and fence recoveries take turns (see VmSagaActions). */
   private readonly capacity = new KeyedMutex();
   private readonly volumes: VolumeSagaSteps;
+  private readonly actions: VmSagaActions;
   /** Position of the last event fully handled (for /health lag). */
   position: bigint | undefined;
 
@@ -86,6 +71,7 @@ export class SagaRunner {
     this.states = new EventStates(aggregates, vmDecider);
     this.hosts = new HostDirectory(aggregates.store);
     this.volumes = new VolumeSagaSteps(aggregates, jobs);
+    this.actions = new VmSagaActions(aggregates, jobs, this.hosts, this.capacity, this.volumes, log, healing.timers);
   }
 
   private get store(): EventStore {
@@ -286,8 +272,11 @@ export class SagaRunner {
       correlationId: recorded.metadata.correlationId,
       causationId: recorded.id,
     };
+    // Read before the first action, as every guard must see the VM as it was before any of them
+    // (an action appends to the VM's stream); an event that asks for nothing reads nothing.
+    if (actions.length > 0) await current();
     for (const [i, action] of actions.entries()) {
-      const proceed = await this.perform(action, current, recorded, meta, i);
+      const proceed = await this.actions.perform(action, current, recorded, meta, i);
       if (!proceed) break;
     }
   }
@@ -307,140 +296,5 @@ export class SagaRunner {
         recoverFencedHost(this.aggregates, this.hosts, action.hostId, action.fenceId, meta, this.log),
       );
     }
-  }
-
-  private awaits(current: VmState, operationId: string, step: JobStep | 'placement'): boolean {
-    return current.pending?.id === operationId && current.pending.awaiting === step;
-  }
-
-  /** Returns false when the rest of the event's actions must not run. */
-  private async perform(
-    action: SagaAction,
-    current: VmState,
-    cause: RecordedEvent,
-    meta: CommandMeta,
-    index: number,
-  ): Promise<boolean> {
-    if (isVolumeAction(action)) {
-      await this.volumes.perform(action, cause, meta, index);
-      return true;
-    }
-    switch (action.type) {
-      case 'place': {
-        if (!this.awaits(current, action.operationId, 'placement')) return false;
-        const result = await this.capacity.run('hosts', () => placeVm(this.aggregates, this.hosts, action, meta));
-        const cmd: VmCommand = result.ok
-          ? { type: 'PlaceVm', operationId: action.operationId, hostId: result.hostId, evidence: result.evidence }
-          : {
-              type: 'FailPlacement',
-              operationId: action.operationId,
-              reason: result.reason,
-              evidence: result.evidence,
-            };
-        await this.vmCommand(action.vmId, cmd, meta);
-        return true;
-      }
-      case 'reserve': {
-        if (!this.awaits(current, action.operationId, action.failStep)) return false;
-        try {
-          const { vmId, operationId, vcpus, memoryMiB, diskGiB } = action;
-          await this.capacity.run('hosts', () =>
-            handleCommand(
-              this.aggregates,
-              hostDecider,
-              hostStream(action.hostId),
-              {
-                type: 'ReserveCapacity',
-                vmId,
-                operationId,
-                vcpus,
-                memoryMiB,
-                ...(diskGiB !== undefined ? { diskGiB } : {}),
-              },
-              meta,
-            ),
-          );
-          return true;
-        } catch (err) {
-          if (!(err instanceof DomainError)) throw err;
-          await this.vmCommand(
-            action.vmId,
-            { type: 'RecordStepFailed', operationId: action.operationId, step: action.failStep, reason: err.message },
-            meta,
-          );
-          return false;
-        }
-      }
-      case 'release': {
-        // Never free capacity the VM holds again (it migrated back, say) when replaying old events.
-        const holds = current.hostId === action.hostId && current.state !== 'deleted' && current.state !== 'failed';
-        const incoming = current.migration?.targetHostId === action.hostId;
-        if (holds || incoming) return true;
-        await handleCommand(
-          this.aggregates,
-          hostDecider,
-          hostStream(action.hostId),
-          { type: 'ReleaseCapacity', vmId: action.vmId, operationId: action.operationId },
-          meta,
-        );
-        return true;
-      }
-      case 'resizeReservation':
-        await this.capacity.run('hosts', () =>
-          settleResizeReservation(this.aggregates, action, current, meta, this.log),
-        );
-        return true;
-      case 'releaseAddresses':
-        // Replays are harmless: a VM that holds no address on a network decides nothing there.
-        await releaseNics(this.aggregates, action.vmId, action.networkIds, meta);
-        return true;
-      case 'enqueue':
-        if (!this.awaits(current, action.operationId, action.step)) return false;
-        await this.enqueue(action, current, cause, index);
-        return true;
-      case 'compensate':
-        await this.enqueue(action, current, cause, index);
-        return true;
-      case 'command':
-        await this.vmCommand(action.vmId, action.command, { ...meta, principal: 'system:healing' });
-        return true;
-      case 'timer':
-        // Only a restart still scheduled gets a timer (a replay of an old event finds it begun or cancelled).
-        if (current.healing?.scheduled?.operationId === action.operationId) {
-          this.healing.timers?.schedule(action.vmId, action.operationId, action.notBefore, cause.id);
-        }
-        return true;
-      case 'recoverHost':
-        return true; // host events only (handleHostEvent)
-    }
-  }
-
-  private async enqueue(
-    action: Extract<SagaAction, { type: 'enqueue' | 'compensate' }>,
-    current: VmState,
-    cause: RecordedEvent,
-    index: number,
-  ): Promise<void> {
-    const spec = current.spec;
-    if (!spec) return;
-    // The job id is the causing event's id: a replay re-adds the same id and BullMQ ignores it.
-    const jobId = action.jobId ?? (index === 0 ? cause.id : `${cause.id}.${index}`);
-    // The step and its typed arguments travel as the saga built them; `type`, `hostId` and `jobId` say where, not what.
-    const { type: _type, hostId: _hostId, jobId: _jobId, ...job } = action;
-    const data: HostJobData = {
-      ...job,
-      spec: { id: action.vmId, ...spec },
-      principal: cause.metadata.principal,
-      causationId: cause.id,
-      ...(action.type === 'compensate' ? { compensation: true } : {}),
-    };
-    faultBeforeEnqueue(action.step);
-    await this.jobs.enqueueHostJob(action.hostId, jobId, data);
-    tracePhase(action.vmId, `enqueued ${action.step}`);
-  }
-
-  private async vmCommand(vmId: string, cmd: VmCommand, meta: CommandMeta): Promise<void> {
-    // A command already decided (a replay after a crash) decides no events: nothing to catch.
-    await handleCommand(this.aggregates, vmDecider, vmStream(vmId), cmd, meta);
   }
 }

@@ -34,6 +34,44 @@ export interface HostState {
   fenced?: (HostFenced['data'] & { at: string | null }) | null;
   /** The last fence, kept after the host came back (its VMs recovered elsewhere must not run here). */
   lastFenceId?: string | null;
+  /**
+   * What `allocations` and `volumes` add up to, kept by evolveHost so a capacity check is
+   * O(1), not a sum over every VM on the host per command. Absent in a state not folded
+   * by evolveHost since it existed (a literal, a state cached before): then it is summed.
+   */
+  used?: HostUsage;
+}
+
+export interface HostUsage {
+  vcpus: number;
+  memoryMiB: number;
+  /** The VMs' own disks. */
+  diskGiB: number;
+  /** The volumes' files. */
+  volumesGiB: number;
+}
+
+/** The totals of a state: kept ones, or a sum over its allocations and volumes. */
+export function usageOf(state: HostState): HostUsage {
+  if (state.used) return state.used;
+  const used: HostUsage = { vcpus: 0, memoryMiB: 0, diskGiB: 0, volumesGiB: 0 };
+  for (const r of Object.values(state.allocations)) {
+    used.vcpus += r.vcpus;
+    used.memoryMiB += r.memoryMiB;
+    used.diskGiB += r.diskGiB ?? 0;
+  }
+  for (const gib of Object.values(state.volumes ?? {})) used.volumesGiB += gib;
+  return used;
+}
+
+/** `used` with one VM's reservation replaced: `was` taken out, `now` put in (either may be absent). */
+function withVm(used: HostUsage, was: Resources | undefined, now: Resources | undefined): HostUsage {
+  return {
+    ...used,
+    vcpus: used.vcpus - (was?.vcpus ?? 0) + (now?.vcpus ?? 0),
+    memoryMiB: used.memoryMiB - (was?.memoryMiB ?? 0) + (now?.memoryMiB ?? 0),
+    diskGiB: used.diskGiB - (was?.diskGiB ?? 0) + (now?.diskGiB ?? 0),
+  };
 }
 
 export function initialHostState(): HostState {
@@ -55,18 +93,11 @@ export function initialHostState(): HostState {
 }
 
 export function allocated(state: HostState): Resources {
-  const vms = Object.values(state.allocations).reduce<Required<Resources>>(
-    (sum, r) => ({
-      vcpus: sum.vcpus + r.vcpus,
-      memoryMiB: sum.memoryMiB + r.memoryMiB,
-      diskGiB: sum.diskGiB + (r.diskGiB ?? 0),
-    }),
-    { vcpus: 0, memoryMiB: 0, diskGiB: 0 },
-  );
-  const volumes = Object.values(state.volumes ?? {}).reduce((a, b) => a + b, 0);
+  const { vcpus, memoryMiB, diskGiB, volumesGiB } = usageOf(state);
   // Disk shows only on hosts that count it, so a host registered without diskGiB reads as before.
-  const { diskGiB, ...rest } = vms;
-  return state.capacity.diskGiB !== undefined ? { ...rest, diskGiB: diskGiB + volumes } : rest;
+  return state.capacity.diskGiB !== undefined
+    ? { vcpus, memoryMiB, diskGiB: diskGiB + volumesGiB }
+    : { vcpus, memoryMiB };
 }
 
 /** What is left; `diskGiB` absent when the host's disk is not counted (no diskGiB in its capacity). */
@@ -95,31 +126,44 @@ export function evolveHost(state: HostState, event: HostEvent, at: string | null
         capacity: d.capacity,
         capabilities: d.capabilities ?? null,
         labels: d.labels ?? {},
+        // Kept from the first event on, so a host whose VMs all left is byte for byte as registered.
+        used: usageOf(state),
       };
     }
-    case 'HostCapacityReserved':
+    case 'HostCapacityReserved': {
+      const held: Resources = {
+        vcpus: event.data.vcpus,
+        memoryMiB: event.data.memoryMiB,
+        ...(event.data.diskGiB !== undefined ? { diskGiB: event.data.diskGiB } : {}),
+      };
       return {
         ...state,
-        allocations: {
-          ...state.allocations,
-          [event.data.vmId]: {
-            vcpus: event.data.vcpus,
-            memoryMiB: event.data.memoryMiB,
-            ...(event.data.diskGiB !== undefined ? { diskGiB: event.data.diskGiB } : {}),
-          },
-        },
+        allocations: { ...state.allocations, [event.data.vmId]: held },
+        // A resize reserves again for the same VM: what it held before is replaced, not added to.
+        used: withVm(usageOf(state), state.allocations[event.data.vmId], held),
       };
-    case 'HostVolumeDiskReserved':
-      return { ...state, volumes: { ...state.volumes, [event.data.volumeId]: event.data.sizeGiB } };
+    }
+    case 'HostVolumeDiskReserved': {
+      const used = usageOf(state);
+      const was = state.volumes?.[event.data.volumeId] ?? 0;
+      return {
+        ...state,
+        volumes: { ...state.volumes, [event.data.volumeId]: event.data.sizeGiB },
+        used: { ...used, volumesGiB: used.volumesGiB - was + event.data.sizeGiB },
+      };
+    }
     case 'HostVolumeDiskReleased': {
+      const used = usageOf(state);
       const volumes = { ...state.volumes };
+      const was = volumes[event.data.volumeId] ?? 0;
       delete volumes[event.data.volumeId];
-      return { ...state, volumes };
+      return { ...state, volumes, used: { ...used, volumesGiB: used.volumesGiB - was } };
     }
     case 'HostCapacityReleased': {
       const allocations = { ...state.allocations };
+      const was = allocations[event.data.vmId];
       delete allocations[event.data.vmId];
-      return { ...state, allocations };
+      return { ...state, allocations, used: withVm(usageOf(state), was, undefined) };
     }
     case 'HostStateChanged':
       return { ...state, state: event.data.state };

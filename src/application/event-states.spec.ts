@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { hostDecider } from '../domain/host/host.decider.js';
+import type { HostEvent } from '../domain/host/host.events.js';
+import { hostStream } from '../domain/streams.js';
+import type { NewEvent, RecordedEvent } from '../eventstore/event-store.port.js';
+import { RecordingStore, tempSqliteStore } from '../../test/support/recording-store.js';
+import { EventStates } from './event-states.js';
+import { AggregateLoader } from './load-aggregate.js';
+
+const registered: HostEvent = {
+  type: 'HostRegistered',
+  data: { hostId: 'h1', name: 'h1', driver: 'simulated', uri: 'sim://', capacity: { vcpus: 64, memoryMiB: 65536 } },
+};
+const reserved = (vmId: string): HostEvent => ({
+  type: 'HostCapacityReserved',
+  data: { vmId, operationId: `op-${vmId}`, vcpus: 1, memoryMiB: 512 },
+});
+const stored = (e: HostEvent): NewEvent => ({
+  id: randomUUID(),
+  type: e.type,
+  data: { ...e.data },
+  metadata: { principal: 'spec', correlationId: 'c', causationId: 'c', at: new Date().toISOString(), schema: 1 },
+});
+
+describe('EventStates', () => {
+  let store: RecordingStore;
+  let cleanup: () => Promise<void>;
+  const stream = hostStream('h1');
+  let log: RecordedEvent[];
+
+  before(async () => {
+    const tmp = await tempSqliteStore();
+    store = new RecordingStore(tmp.store);
+    cleanup = tmp.cleanup;
+    log = (await store.append(stream, [registered, reserved('a'), reserved('b')].map(stored), 'no_stream')).events;
+  });
+  after(() => cleanup());
+
+  test('events followed in order: before and after without a read; current read once, only when asked', async () => {
+    const states = new EventStates(new AggregateLoader(store), hostDecider);
+    const reads = () => store.readsOf(stream).length;
+    const start = reads();
+    const first = await states.around(log[0]!);
+    const second = await states.around(log[1]!);
+    assert.equal(reads(), start, 'no stream read for events nobody asked the current state of');
+    assert.deepEqual(second.before, first.after);
+    assert.deepEqual(Object.keys(second.after.allocations), ['a']);
+
+    // Asked: the stream as it is now, later events included; asked again, the same answer without a read.
+    const now = await second.current();
+    assert.deepEqual(Object.keys(now.allocations), ['a', 'b']);
+    assert.equal(reads(), start + 1);
+    assert.equal(await second.current(), now);
+    assert.equal(reads(), start + 1);
+  });
+});
