@@ -1,28 +1,12 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { hostDecider } from '../domain/host/host.decider.js';
-import type { HostEvent } from '../domain/host/host.events.js';
 import { hostStream } from '../domain/streams.js';
-import type { NewEvent, RecordedEvent } from '../eventstore/event-store.port.js';
+import type { RecordedEvent } from '../eventstore/event-store.port.js';
 import { RecordingStore, tempSqliteStore } from '../../test/support/recording-store.js';
+import { registered, reserved, stored } from '../../test/support/host-event-fixtures.js';
 import { EventStates } from './event-states.js';
 import { AggregateLoader } from './load-aggregate.js';
-
-const registered: HostEvent = {
-  type: 'HostRegistered',
-  data: { hostId: 'h1', name: 'h1', driver: 'simulated', uri: 'sim://', capacity: { vcpus: 64, memoryMiB: 65536 } },
-};
-const reserved = (vmId: string): HostEvent => ({
-  type: 'HostCapacityReserved',
-  data: { vmId, operationId: `op-${vmId}`, vcpus: 1, memoryMiB: 512 },
-});
-const stored = (e: HostEvent): NewEvent => ({
-  id: randomUUID(),
-  type: e.type,
-  data: { ...e.data },
-  metadata: { principal: 'spec', correlationId: 'c', causationId: 'c', at: new Date().toISOString(), schema: 1 },
-});
 
 describe('EventStates', () => {
   let store: RecordingStore;
