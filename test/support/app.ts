@@ -8,6 +8,7 @@ import { loadConfig, type AppConfig } from '../../src/config/config.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { tempDir, testPostgresUrl, testRedisUrl, uniqueName } from './env.js';
+import { waitFor } from './wait.js';
 
 export const TOKENS = {
   admin: 'admin-token-0123456789abcdef',
@@ -178,6 +179,20 @@ export async function createVm(
   if (res.status !== 202) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`);
   const operation = await waitOperation(t, res.body.operationId as string);
   return { vmId: res.body.vmId as string, operation };
+}
+
+/**
+ * Waits until the sagas have handled every event of the log: what a setup's last events cause (a
+ * capacity released after a failed create, say) is appended by then, so a count taken next is stable.
+ */
+export async function logSettled(t: TestApp): Promise<void> {
+  await waitFor(
+    async () => {
+      const head = await t.runtime.store!.headPosition();
+      return head === undefined || t.runtime.controlPlane!.sagas.position === head;
+    },
+    { what: 'the sagas at the head of the log' },
+  );
 }
 
 /** Length of the global log, read straight from the store. */
