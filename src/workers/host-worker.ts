@@ -26,7 +26,7 @@ import type { QueueHub } from './queue-hub.js';
 import { runDefineThenStart, runStep, runVolumeStep } from './step-runner.js';
 import type { CatalogImages } from './catalog-images.port.js';
 import { OperationAborts } from './operation-aborts.js';
-import { STARTED_AFTER_MS, StartedNotice } from './started-notice.js';
+import { StartedReports } from './started-reports.js';
 
 export interface HostWorkerSettings {
   connection: ConnectionOptions;
@@ -44,9 +44,6 @@ export interface HostWorkerSettings {
   /** A step still running after this long reports `started` on its own; sooner, its outcome carries it (0: always on its own, first). */
   startedAfterMs?: number;
 }
-
-/** Operations whose `started` this worker sent, remembered for their later steps (a bounded window). */
-const REMEMBERED_STARTS = 4096;
 
 /** Errors no retry can fix: report them at once instead of burning attempts. */
 function isPermanent(err: unknown): boolean {
@@ -93,8 +90,7 @@ export class HostWorker {
   private readonly aborts: OperationAborts;
   /** Driver calls in flight by operation, so a cancel aborts exactly those. */
   private readonly running = new Map<string, Set<(err: Error) => void>>();
-  /** operationId → the step whose `started` this worker sent (alone or in its outcome). */
-  private readonly startedSent = new Map<string, string>();
+  private readonly starts: StartedReports;
 
   constructor(
     readonly host: HostBinding,
@@ -105,6 +101,7 @@ export class HostWorker {
     private readonly images?: CatalogImages,
   ) {
     this.aborts = new OperationAborts(hub);
+    this.starts = new StartedReports(hub, log, settings.startedAfterMs);
   }
 
   /** A cancel of an operation this worker runs aborts its driver call (other workers ignore it). */
@@ -275,7 +272,7 @@ export class HostWorker {
         });
       return;
     }
-    const notice = compensation || this.alreadyStarted(data) ? undefined : this.startedNotice(job, base);
+    const notice = compensation ? undefined : this.starts.notice(data, base);
     await notice?.begin();
 
     const controller = new AbortController();
@@ -345,7 +342,7 @@ export class HostWorker {
       // One message for both steps of a define-then-start job: the consumer records the define first.
       const prior = defined ?? data.prior;
       if (!compensation) {
-        const started = await this.carriesStarted(notice, data);
+        const started = await this.starts.carried(notice, data);
         await this.hub.postResult(defined ? `${jobId}.start.ok` : `${jobId}.ok`, {
           ...base,
           kind: 'succeeded',
@@ -375,7 +372,7 @@ export class HostWorker {
         throw err;
       }
       if (!compensation) {
-        const started = await this.carriesStarted(notice, data);
+        const started = await this.starts.carried(notice, data);
         await this.hub.postResult(defined ? `${jobId}.start.failed` : `${jobId}.failed`, {
           ...base,
           step,
@@ -395,43 +392,5 @@ export class HostWorker {
       this.inFlight.delete(call);
       call.catch(() => undefined);
     }
-  }
-
-  /** An earlier step of this operation reported `started` from here: the operation is running already. */
-  private alreadyStarted(data: HostJobData): boolean {
-    const step = this.startedSent.get(data.operationId);
-    return step !== undefined && step !== data.step;
-  }
-
-  private rememberStarted(data: HostJobData): void {
-    this.startedSent.delete(data.operationId);
-    this.startedSent.set(data.operationId, data.step);
-    if (this.startedSent.size > REMEMBERED_STARTS) {
-      this.startedSent.delete(this.startedSent.keys().next().value as string);
-    }
-  }
-
-  private startedNotice(
-    job: Job<HostJobData>,
-    base: { vmId: string; operationId: string; jobId: string; principal: string },
-  ) {
-    const data = job.data;
-    const post = async () => {
-      await this.hub.postResult(`${base.jobId}.started`, { ...base, step: data.step, kind: 'started' });
-      this.rememberStarted(data);
-    };
-    const onError = (err: unknown) =>
-      this.log.warn(
-        { err: message(err), vm: data.vmId, step: data.step },
-        'started not posted; the outcome carries it',
-      );
-    return new StartedNotice(post, this.settings.startedAfterMs ?? STARTED_AFTER_MS, onError);
-  }
-
-  /** `{ started: true }` when the outcome must say the step began (it was not said on its own). */
-  private async carriesStarted(notice: StartedNotice | undefined, data: HostJobData): Promise<{ started?: true }> {
-    if (!notice || !(await notice.settle())) return {};
-    this.rememberStarted(data);
-    return { started: true };
   }
 }
