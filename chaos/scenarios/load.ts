@@ -17,12 +17,13 @@ import {
   cacheLine,
   cpuSeconds,
   lagMs as lagOf,
+  rssKindsMiB,
   liveHeapVerdict,
   rssVerdict,
   type CacheCount,
   type LagSample,
 } from '../support/load-figures.js';
-import { inspectorUrl, liveHeapMiB, withInspector } from '../support/inspector-heap.js';
+import { inspectorUrl, liveHeapMiB, memoryUsageMiB, withInspector } from '../support/inspector-heap.js';
 import { cacheCensus } from '../support/cache-census.js';
 import { ledgerFigures, readLog } from '../support/ledger-check.js';
 
@@ -127,6 +128,8 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     const rssAfterGc: Array<[number, number]> = [];
     /** The server's caches at each heap sample: growth while they fill is not a leak, growth with them full is. */
     const caches: Array<[number, CacheCount[]]> = [];
+    /** process.memoryUsage() after each forced full GC: where RSS beyond the live heap sits (V8's reserve, native). */
+    const memory: Array<[number, Record<string, number>]> = [];
     const heapProblems: string[] = [];
     const sampleHeap = async (s: number) => {
       if (!inspector) return;
@@ -134,6 +137,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
         liveHeap.push([s, await liveHeapMiB(inspector)]);
         rssAfterGc.push([s, srv.rssMiB()]);
         caches.push([s, await withInspector(inspector, cacheCensus)]);
+        memory.push([s, { ...(await withInspector(inspector, memoryUsageMiB)), ...rssKindsMiB(srv.child.pid!) }]);
       } catch (err) {
         heapProblems.push(`live heap at ${s} s: ${String(err)}`);
       }
@@ -344,6 +348,8 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     console.log(`load: ${rssV.line}`);
     console.log(`load: ${heapV.line}`);
     for (const [at, counts] of caches) console.log(`load: server caches at ${at} s: ${cacheLine(counts)}`);
+    for (const [at, m] of memory.sort((a, b) => a[0] - b[0]))
+      console.log(`load: server memory after the full GC at ${at} s, MiB: ${JSON.stringify(m)}`);
     console.log(`load: ${rssGcV.line}`);
     console.log(
       `load: log ${ledger.events} events; accepted operations without an event ${ledger.lost.length}, ` +

@@ -62,3 +62,13 @@ export async function liveHeapMiB(url: string, timeoutMs = 30000): Promise<numbe
     timeoutMs,
   );
 }
+
+/** The process's own `process.memoryUsage()` in MiB (rss, heapTotal, heapUsed, external, arrayBuffers). */
+export async function memoryUsageMiB(call: InspectorCall): Promise<Record<string, number>> {
+  const r = await call('Runtime.evaluate', {
+    expression:
+      'Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 104857.6) / 10]))',
+    returnByValue: true,
+  });
+  return ((r.result as { value?: Record<string, number> } | undefined)?.value ?? {}) as Record<string, number>;
+}

@@ -18,6 +18,20 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * RSS by kind (/proc/<pid>/status, MiB): anonymous memory (heaps, malloc), file pages
+ * mapped, shared memory (SQLite's WAL index is a mapped -shm file).
+ */
+export function rssKindsMiB(pid: number): Record<string, number> {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const out: Record<string, number> = {};
+  for (const kind of ['RssAnon', 'RssFile', 'RssShmem']) {
+    const kib = new RegExp(`^${kind}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
+    if (kib) out[kind] = Math.round(Number(kib) / 102.4) / 10;
+  }
+  return out;
+}
+
 /** One /health sample: when it was taken, the log's head, and what the `vms` read model had applied. */
 export interface LagSample {
   t: number;
