@@ -12,8 +12,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { summarize } from '../../bench/stats.js';
 import type { ChaosRow } from '../chaos-row.js';
 import { startServerProcess, type ServerProcess } from '../../test/support/fuzz-server.js';
-import { cpuSeconds, lagMs as lagOf, liveHeapVerdict, rssVerdict, type LagSample } from '../support/load-figures.js';
-import { inspectorUrl, liveHeapMiB } from '../support/inspector-heap.js';
+import {
+  cacheAwareHeapVerdict,
+  cacheLine,
+  cpuSeconds,
+  lagMs as lagOf,
+  rssKindsMiB,
+  liveHeapVerdict,
+  rssVerdict,
+  type CacheCount,
+  type LagSample,
+} from '../support/load-figures.js';
+import { inspectorUrl, liveHeapMiB, memoryUsageMiB, withInspector } from '../support/inspector-heap.js';
+import { cacheCensus } from '../support/cache-census.js';
 import { ledgerFigures, readLog } from '../support/ledger-check.js';
 
 interface Client {
@@ -115,12 +126,18 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     const liveHeap: Array<[number, number]> = [];
     /** RSS right after each forced full GC: what the process holds, without the garbage between full GCs. */
     const rssAfterGc: Array<[number, number]> = [];
+    /** The server's caches at each heap sample: growth while they fill is not a leak, growth with them full is. */
+    const caches: Array<[number, CacheCount[]]> = [];
+    /** process.memoryUsage() after each forced full GC: where RSS beyond the live heap sits (V8's reserve, native). */
+    const memory: Array<[number, Record<string, number>]> = [];
     const heapProblems: string[] = [];
     const sampleHeap = async (s: number) => {
       if (!inspector) return;
       try {
         liveHeap.push([s, await liveHeapMiB(inspector)]);
         rssAfterGc.push([s, srv.rssMiB()]);
+        caches.push([s, await withInspector(inspector, cacheCensus)]);
+        memory.push([s, { ...(await withInspector(inspector, memoryUsageMiB)), ...rssKindsMiB(srv.child.pid!) }]);
       } catch (err) {
         heapProblems.push(`live heap at ${s} s: ${String(err)}`);
       }
@@ -241,7 +258,14 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     const cpuMs = (cpuSeconds(srv.child.pid!) - cpu0) * 1000;
     rss.push([Math.round(wallMs / 1000), srv.rssMiB()]);
     await Promise.all(heapSamples);
-    const heapV = liveHeapVerdict(liveHeap.sort((a, b) => a[0] - b[0]));
+    liveHeap.sort((a, b) => a[0] - b[0]);
+    caches.sort((a, b) => a[0] - b[0]);
+    const heapV = cacheAwareHeapVerdict(
+      liveHeapVerdict(liveHeap),
+      liveHeap,
+      caches.length === liveHeap.length ? caches[0]?.[1] : undefined,
+      caches.length === liveHeap.length ? caches.at(-1)?.[1] : undefined,
+    );
     const rssGcV = liveHeapVerdict(
       rssAfterGc.sort((a, b) => a[0] - b[0]),
       'RSS right after a forced full GC',
@@ -323,6 +347,9 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     console.log(`load: server RSS MiB ${rss.map(([s, m]) => `${s}s:${m}`).join(' ')}`);
     console.log(`load: ${rssV.line}`);
     console.log(`load: ${heapV.line}`);
+    for (const [at, counts] of caches) console.log(`load: server caches at ${at} s: ${cacheLine(counts)}`);
+    for (const [at, m] of memory.sort((a, b) => a[0] - b[0]))
+      console.log(`load: server memory after the full GC at ${at} s, MiB: ${JSON.stringify(m)}`);
     console.log(`load: ${rssGcV.line}`);
     console.log(
       `load: log ${ledger.events} events; accepted operations without an event ${ledger.lost.length}, ` +
@@ -339,7 +366,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     // A leak is red. RSS that grows while the live heap after a forced full GC stays flat is garbage V8 has not
     // collected yet: the RSS verdict is printed (the issue's target) but it is no loss. Without heap samples, RSS decides.
     problems.push(...heapProblems);
-    if (heapV.flat === false) problems.push(heapV.line);
+    if (heapV.leak) problems.push(heapV.line);
     if (rssGcV.flat === false) problems.push(rssGcV.line);
     else if (!rssV.flat && rssGcV.flat === undefined) problems.push(rssV.line);
     problems.push(
@@ -362,7 +389,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
         `${f(cpuMs / all.n)} ms server CPU per request; ` +
         `RSS ${rssStart}→${f(rssV.afterWarmup)}→${f(rssV.atEnd)} MiB (${rssV.flat ? 'flat' : 'GROWING'} after warm-up; ` +
         `after full GCs ${rssAfterGc.map(([, m]) => m).join('→')} MiB ${rssGcV.flat ? 'flat' : 'GROWING'}; ` +
-        `live heap ${heapV.flat === undefined ? 'undecided' : heapV.flat ? 'flat' : 'GROWING'})`,
+        `live heap ${heapV.verdict})`,
       problems,
     };
   } finally {

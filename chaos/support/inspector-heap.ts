@@ -11,8 +11,14 @@ export function inspectorUrl(output: string): string | undefined {
   return /Debugger listening on (ws:\/\/\S+)/.exec(output)?.[1];
 }
 
-/** MiB of heap in use right after a full GC of the process behind `url`. */
-export async function liveHeapMiB(url: string, timeoutMs = 30000): Promise<number> {
+export type InspectorCall = (method: string, params?: Record<string, unknown>) => Promise<Record<string, unknown>>;
+
+/** Runs `use` with one inspector session on `url`; every call fails after `timeoutMs`. */
+export async function withInspector<T>(
+  url: string,
+  use: (call: InspectorCall) => Promise<T>,
+  timeoutMs = 30000,
+): Promise<T> {
   const ws = new WebSocket(url);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -20,8 +26,8 @@ export async function liveHeapMiB(url: string, timeoutMs = 30000): Promise<numbe
       ws.once('error', reject);
     });
     let next = 1;
-    const call = (method: string) =>
-      new Promise<Record<string, unknown>>((resolve, reject) => {
+    const call: InspectorCall = (method, params) =>
+      new Promise((resolve, reject) => {
         const id = next++;
         const timer = setTimeout(
           () => reject(new Error(`inspector ${method}: no answer in ${timeoutMs} ms`)),
@@ -36,12 +42,33 @@ export async function liveHeapMiB(url: string, timeoutMs = 30000): Promise<numbe
           else resolve(msg.result ?? {});
         };
         ws.on('message', onMessage);
-        ws.send(JSON.stringify({ id, method }));
+        ws.send(JSON.stringify({ id, method, ...(params ? { params } : {}) }));
       });
-    await call('HeapProfiler.collectGarbage');
-    const usage = await call('Runtime.getHeapUsage');
-    return Number(usage.usedSize) / (1024 * 1024);
+    return await use(call);
   } finally {
     ws.close();
   }
+}
+
+/** MiB of heap in use right after a full GC of the process behind `url`. */
+export async function liveHeapMiB(url: string, timeoutMs = 30000): Promise<number> {
+  return withInspector(
+    url,
+    async (call) => {
+      await call('HeapProfiler.collectGarbage');
+      const usage = await call('Runtime.getHeapUsage');
+      return Number(usage.usedSize) / (1024 * 1024);
+    },
+    timeoutMs,
+  );
+}
+
+/** The process's own `process.memoryUsage()` in MiB (rss, heapTotal, heapUsed, external, arrayBuffers). */
+export async function memoryUsageMiB(call: InspectorCall): Promise<Record<string, number>> {
+  const r = await call('Runtime.evaluate', {
+    expression:
+      'Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 104857.6) / 10]))',
+    returnByValue: true,
+  });
+  return ((r.result as { value?: Record<string, number> } | undefined)?.value ?? {}) as Record<string, number>;
 }

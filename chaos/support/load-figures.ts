@@ -18,6 +18,20 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * RSS by kind (/proc/<pid>/status, MiB): anonymous memory (heaps, malloc), file pages
+ * mapped, shared memory (SQLite's WAL index is a mapped -shm file).
+ */
+export function rssKindsMiB(pid: number): Record<string, number> {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const out: Record<string, number> = {};
+  for (const kind of ['RssAnon', 'RssFile', 'RssShmem']) {
+    const kib = new RegExp(`^${kind}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
+    if (kib) out[kind] = Math.round(Number(kib) / 102.4) / 10;
+  }
+  return out;
+}
+
 /** One /health sample: when it was taken, the log's head, and what the `vms` read model had applied. */
 export interface LagSample {
   t: number;
@@ -113,4 +127,66 @@ export function liveHeapVerdict(
     flat,
     line: `${what}, MiB: ${all} → ${flat ? 'flat' : 'GROWING'}`,
   };
+}
+
+/** One cache's entries and limit (undefined: bounded by the data only), as the server reported them. */
+export interface CacheCount {
+  name: string;
+  entries: number;
+  limit: number | undefined;
+}
+
+/**
+ * Heap a cache entry may hold at most (its key, a folded aggregate or read-model
+ * record, the map slot): growth beyond this per entry the caches gained is not
+ * explained by them.
+ */
+export const MAX_KIB_PER_CACHE_ENTRY = 4;
+
+/**
+ * The live-heap verdict knowing the server's caches at the first and the last heap
+ * sample: growth past the slack while the caches gained entries is "growing while
+ * caches fill" — not a leak as long as it stays within MAX_KIB_PER_CACHE_ENTRY per
+ * entry gained; growth while no cache gained an entry (all full, or idle) is a leak,
+ * and so is growth the new entries cannot explain.
+ */
+export function cacheAwareHeapVerdict(
+  heap: ReturnType<typeof liveHeapVerdict>,
+  samples: ReadonlyArray<readonly [number, number]>,
+  firstCaches: readonly CacheCount[] | undefined,
+  lastCaches: readonly CacheCount[] | undefined,
+): { leak: boolean; verdict: string; line: string } {
+  if (heap.flat !== false || !firstCaches || !lastCaches) {
+    const verdict = heap.flat === undefined ? 'undecided' : heap.flat ? 'flat' : 'GROWING';
+    return { leak: heap.flat === false, verdict, line: heap.line };
+  }
+  const before = new Map(firstCaches.map((c) => [c.name, c.entries]));
+  const gained = lastCaches.reduce((n, c) => n + Math.max(0, c.entries - (before.get(c.name) ?? 0)), 0);
+  const bounded = lastCaches.filter((c) => c.limit !== undefined);
+  const held = bounded.reduce((n, c) => n + c.entries, 0);
+  const room = bounded.reduce((n, c) => n + c.limit!, 0);
+  const growthMiB = Math.max(...samples.slice(1).map(([, m]) => m)) - samples[0]![1];
+  const perEntryKiB = gained > 0 ? (growthMiB * 1024) / gained : Infinity;
+  const explained = gained > 0 && perEntryKiB <= MAX_KIB_PER_CACHE_ENTRY;
+  const caches =
+    `caches ${held} of ${room} entries, +${gained} since the first sample` +
+    (gained > 0
+      ? `: ${perEntryKiB.toFixed(2)} KiB of growth per entry gained, ≤ ${MAX_KIB_PER_CACHE_ENTRY} explained`
+      : '');
+  const verdict =
+    gained === 0
+      ? 'GROWING with caches full or idle (a leak)'
+      : explained
+        ? 'growing while caches fill (not a leak)'
+        : 'GROWING beyond what the caches filling explains (a leak)';
+  return {
+    leak: !explained,
+    verdict: explained ? 'growing while caches fill' : 'GROWING',
+    line: `${heap.line.replace(/ → GROWING$/, '')} → ${verdict}; ${caches}`,
+  };
+}
+
+/** One line per cache: `name entries/limit` (or `entries, no limit`). */
+export function cacheLine(caches: readonly CacheCount[]): string {
+  return caches.map((c) => `${c.name} ${c.entries}${c.limit === undefined ? ' (no limit)' : `/${c.limit}`}`).join(', ');
 }
