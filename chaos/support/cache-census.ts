@@ -60,11 +60,11 @@ const SPECS: readonly CacheSpec[] = [
     cls: 'ReadModels',
     read: '(x) => [[x.hostNames.size, 10000]]',
   },
-  // HostWorker keeps the last 4,096 operations' started steps (REMEMBERED_STARTS, a module constant).
+  // A host worker's StartedReports keeps the last 4,096 operations' started steps (REMEMBERED_STARTS, a module constant).
   {
     name: 'host worker starts',
-    cls: 'HostWorker',
-    read: '(x) => [[x.startedSent.size, 4096]]',
+    cls: 'StartedReports',
+    read: '(x) => [[x.sent.size, 4096]]',
   },
   // One entry per stream of the log: bounded by the data, not by a limit (listed so that its growth is seen).
   {
