@@ -159,7 +159,17 @@ describe(
     });
 
     test('refusals before any upgrade: no token 401, another project 404, plain GET 426; nothing recorded', async () => {
-      const before = (await consoleEvents()).length;
+      // The sessions of the tests before are closed, but their ConsoleClosed may still be on its way: count after it.
+      const before = (
+        await waitFor(
+          async () => {
+            const e = await consoleEvents();
+            const count = (type: string) => e.filter((x) => x.type === type).length;
+            return count('ConsoleOpened') === count('ConsoleClosed') ? e : false;
+          },
+          { what: 'every earlier console session recorded as closed' },
+        )
+      ).length;
       assert.equal((await refusal(ConsoleClient.open(port, vmId, {}))).status, 401);
       const other = await refusal(ConsoleClient.open(port, vmId, { token: tokenOf('tenant') }));
       assert.equal(other.status, 404);
