@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { RedisScript } from '../projections/redis-script.js';
 import { FixedWindowStorage } from './fixed-window.storage.js';
 import { leaseSize, RateLeases } from './rate-leases.js';
 import type { RateCounter, RateRefusal, RateWindow } from './rate-windows.js';
@@ -15,7 +15,7 @@ import { retryAfterSeconds } from './rate-windows.js';
  * KEYS: one counter per window; ARGV: ttl, limit, lease of each window in the same order.
  * Answers {granted, ms left} per window, up to the first refusal.
  */
-const LEASE = `
+const LEASE = new RedisScript(`
 local out = {}
 for i, key in ipairs(KEYS) do
   local ttl = tonumber(ARGV[3 * i - 2])
@@ -29,8 +29,7 @@ for i, key in ipairs(KEYS) do
   table.insert(out, left)
   if granted == 0 then return out end
 end
-return out`;
-const LEASE_SHA = createHash('sha1').update(LEASE).digest('hex');
+return out`);
 
 /**
  * The same fixed windows as FixedWindowStorage, counted in Redis so that every API
@@ -114,13 +113,8 @@ export class RedisFixedWindowStorage implements RateCounter {
     return this.run(keys, args);
   }
 
-  /** By digest (the script is not resent per call); sent whole once when Redis does not know it (a restart, SCRIPT FLUSH). */
+  /** By digest: the script is not resent per call (RedisScript). */
   private async run(keys: string[], args: number[]): Promise<number[]> {
-    try {
-      return (await this.redis.evalsha(LEASE_SHA, keys.length, ...keys, ...args)) as number[];
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return (await this.redis.eval(LEASE, keys.length, ...keys, ...args)) as number[];
-    }
+    return (await LEASE.run(this.redis, keys, args)) as number[];
   }
 }

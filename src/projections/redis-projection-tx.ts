@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ProjectionTx } from './projection.js';
+import { RedisScript } from './redis-script.js';
 
 /**
  * Who may commit: `key` (the control-plane lease) must still hold `value` (the
@@ -13,7 +13,7 @@ export interface CommitFence {
   value: string;
 }
 
-const FENCED_COMMIT = `
+const FENCED_COMMIT = new RedisScript(`
 if redis.call('get', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('FENCED: this process no longer owns the control-plane lease')
 end
@@ -29,14 +29,7 @@ for j = 1, nidx do
   end
 end
 redis.call('set', KEYS[#KEYS], ARGV[#ARGV])
-return 1`;
-
-/** Pages are sent as EVALSHA: the script's ~700 bytes are not sent (nor hashed by Redis) once per page. */
-const FENCED_COMMIT_SHA = createHash('sha1').update(FENCED_COMMIT).digest('hex');
-
-function isNoScript(err: unknown): boolean {
-  return err instanceof Error && err.message.startsWith('NOSCRIPT');
-}
+return 1`);
 
 /** What `undo` remembers for a key the transaction had not written yet. */
 const UNWRITTEN = Symbol('unwritten');
@@ -128,13 +121,7 @@ export class RedisProjectionTx implements ProjectionTx {
     }
     keys.push(checkpointKey);
     args.push(position.toString());
-    try {
-      await this.redis.evalsha(FENCED_COMMIT_SHA, keys.length, ...keys, ...args);
-    } catch (err) {
-      // Not cached yet (a new or restarted Redis, SCRIPT FLUSH): EVAL runs it and caches it. Nothing ran on
-      // NOSCRIPT, so sending the page again cannot apply it twice.
-      if (!isNoScript(err)) throw err;
-      await this.redis.eval(FENCED_COMMIT, keys.length, ...keys, ...args);
-    }
+    // By digest: the script's ~700 bytes are not sent once per page (RedisScript).
+    await FENCED_COMMIT.run(this.redis, keys, args);
   }
 }
