@@ -4,7 +4,6 @@ import type { EventStore, RecordedEvent, Subscription } from '../../src/eventsto
 import { uniqueName } from '../support/env.js';
 import {
   type ContractTarget,
-  delay,
   deliveredThroughMarker,
   laterAppendsDelivered,
   newEvent,
@@ -24,7 +23,7 @@ function subscribe(
   store: EventStore,
   name: string,
   after: bigint | undefined,
-  options: { batchSize?: number; slow?: boolean; throwAt?: number } = {},
+  options: { batchSize?: number; holdUntil?: Promise<void>; throwAt?: number } = {},
 ): Subscriber {
   const delivered: RecordedEvent[] = [];
   const errors: Error[] = [];
@@ -34,8 +33,8 @@ function subscribe(
     onEvent: async (e) => {
       if (options.throwAt !== undefined && delivered.length + 1 === options.throwAt) throw new Error(`${name} failed`);
       delivered.push(e);
-      // A slow consumer falls behind the others while appends go on.
-      if (options.slow && delivered.length % 3 === 0) await delay(2);
+      // A slow consumer: held at its third event until the appends are done, it falls behind the others.
+      if (options.holdUntil && delivered.length === 3) await options.holdUntil;
     },
     onError: (err) => errors.push(err),
   });
@@ -91,6 +90,8 @@ function fanOutCases(getStore: () => EventStore, stream: (name: string) => strin
   test('fan-out: subscriptions at different checkpoints (the start, far behind, the head, a slow one) each get every later event once, in order, while appends run', async () => {
     const store = getStore();
     const prefix = stream('fan-');
+    let releaseSlow!: () => void;
+    const appendsDone = new Promise<void>((resolve) => (releaseSlow = resolve));
     const before: RecordedEvent[] = [];
     for (let i = 0; i < 25; i++)
       before.push(...(await store.append(`${prefix}pre-${i % 4}`, [newEvent()], 'any')).events);
@@ -99,7 +100,7 @@ function fanOutCases(getStore: () => EventStore, stream: (name: string) => strin
       subscribe(store, 'far behind', before[2]!.position, { batchSize: 4 }),
       subscribe(store, 'midway', before[12]!.position),
       subscribe(store, 'at the head', before[24]!.position),
-      subscribe(store, 'slow, small pages', before[20]!.position, { batchSize: 2, slow: true }),
+      subscribe(store, 'slow, small pages', before[20]!.position, { batchSize: 2, holdUntil: appendsDone }),
     ];
     try {
       let lastWritten = 0n;
@@ -113,6 +114,7 @@ function fanOutCases(getStore: () => EventStore, stream: (name: string) => strin
         }
       });
       await Promise.all(writers);
+      releaseSlow();
       // PostgreSQL shows the log up to the server's oldest open transaction (another test's, maybe).
       await visibleThrough(store, lastWritten);
       const expected = [...before, ...(await store.readAll({ after: before[24]!.position, streamPrefixes: [prefix] }))];
@@ -124,6 +126,7 @@ function fanOutCases(getStore: () => EventStore, stream: (name: string) => strin
         assertOnceInOrder(s, prefix, expected);
       }
     } finally {
+      releaseSlow();
       await Promise.all(subs.map((s) => s.sub.stop()));
     }
   });
