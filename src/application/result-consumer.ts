@@ -126,17 +126,19 @@ export class ResultConsumer {
     try {
       // An observation holds for the revision it was made at only: a stale one must not close a newer operation.
       const ifMatch = msg.kind === 'observed' && msg.revision !== undefined ? { ifMatch: BigInt(msg.revision) } : {};
-      // The step ended before its `started` went out on its own: record the operation running first, as if it had.
-      if ((msg.kind === 'succeeded' || msg.kind === 'failed') && msg.started) {
-        const step = msg.prior?.step ?? msg.step;
-        const running: VmCommand = { type: 'MarkOperationRunning', operationId: msg.operationId, step };
-        await handleCommand(this.aggregates, vmDecider, vmStream(msg.vmId), running, meta);
-      }
-      if ((msg.kind === 'succeeded' || msg.kind === 'failed') && msg.prior) {
-        // The job's earlier step first (a create's define before its start): the decider needs them in order.
-        const prior = resultToCommand({ ...msg, kind: 'succeeded', ...msg.prior }, new Date());
-        await handleCommand(this.aggregates, vmDecider, vmStream(msg.vmId), prior, meta);
-        tracePhase(msg.vmId, `consumer appended succeeded ${msg.prior.step}`);
+      if (msg.kind === 'succeeded' || msg.kind === 'failed') {
+        // The step ended before its `started` went out on its own: record the operation running first, as if it had.
+        if (msg.started) {
+          const step = msg.prior?.step ?? msg.step;
+          const running: VmCommand = { type: 'MarkOperationRunning', operationId: msg.operationId, step };
+          await handleCommand(this.aggregates, vmDecider, vmStream(msg.vmId), running, meta);
+        }
+        // The job's earlier step next (a create's define before its start): the decider needs them in order.
+        if (msg.prior) {
+          const prior = resultToCommand({ ...msg, kind: 'succeeded', ...msg.prior }, new Date());
+          await handleCommand(this.aggregates, vmDecider, vmStream(msg.vmId), prior, meta);
+          tracePhase(msg.vmId, `consumer appended succeeded ${msg.prior.step}`);
+        }
       }
       await handleCommand(this.aggregates, vmDecider, vmStream(msg.vmId), cmd, meta, ifMatch);
       tracePhase(msg.vmId, `consumer appended ${label}`);
