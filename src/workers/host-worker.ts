@@ -359,12 +359,9 @@ export class HostWorker {
         err instanceof StepCancelledError ||
         controller.signal.reason instanceof StepCancelledError ||
         job.attemptsMade + 1 >= attempts;
-      this.log.warn(
-        { err: message(err), vm: data.vmId, step: defined ? 'start' : data.step, attempt: job.attemptsMade + 1, final },
-        'step failed',
-      );
       // Past the define of a define-then-start job, the step that failed is the start.
       const step = defined ? 'start' : data.step;
+      this.log.warn({ err: message(err), vm: data.vmId, step, attempt: job.attemptsMade + 1, final }, 'step failed');
       this.settings.onJobFailure?.(this.host.id, step, final);
       if (!final) {
         // Retried after a backoff (the whole job: the driver's define is idempotent); the operation shows running meanwhile.
@@ -373,6 +370,7 @@ export class HostWorker {
       }
       if (!compensation) {
         const started = await this.starts.carried(notice, data);
+        const prior = defined ?? data.prior;
         await this.hub.postResult(defined ? `${jobId}.start.failed` : `${jobId}.failed`, {
           ...base,
           step,
@@ -380,7 +378,7 @@ export class HostWorker {
           reason: `${step} failed on host ${this.host.id}: ${message(err)}`,
           attempts: job.attemptsMade + 1,
           ...started,
-          ...((defined ?? data.prior) ? { prior: defined ?? data.prior } : {}),
+          ...(prior ? { prior } : {}),
         });
       }
     } finally {
