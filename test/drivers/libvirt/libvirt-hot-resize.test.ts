@@ -19,6 +19,7 @@ import {
   type LibvirtDaemons,
 } from './libvirt-test-env.js';
 import { driverError } from '../../support/driver-error.js';
+import { waitForGuestPrompt } from '../../support/guest-prompt.js';
 
 const skip = libvirtSkipReason() ?? false;
 
@@ -31,19 +32,12 @@ class Shell {
 
   private prompted = false;
 
-  /**
-   * Waits for the shell's prompt, pressing Enter until it shows: GUEST-READY is printed before
-   * ash starts, and a line typed while it starts loses its first characters.
-   */
+  /** The shell's prompt first (see waitForGuestPrompt): a line typed while ash starts loses its first characters. */
   private async ready(): Promise<void> {
     if (this.prompted) return;
-    await waitFor(
-      () => {
-        if (this.buffer.includes('/ # ')) return true; // ash's prompt
-        this.stream.write(Buffer.from('\n'));
-        return false;
-      },
-      { what: "the guest shell's prompt", timeoutMs: 60_000, intervalMs: 500 },
+    await waitForGuestPrompt(
+      () => this.buffer,
+      () => this.stream.write(Buffer.from('\n')),
     );
     this.prompted = true;
   }
