@@ -16,7 +16,15 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { logLength, startTestApp, TOKENS, waitOperation, type TestApp, type TestRole } from '../support/app.js';
+import {
+  logLength,
+  settledLogLength,
+  startTestApp,
+  TOKENS,
+  waitOperation,
+  type TestApp,
+  type TestRole,
+} from '../support/app.js';
 import {
   assertAccepted,
   assertError,
@@ -62,7 +70,7 @@ describe('e2e: authentication and roles', () => {
     ];
     for (const [what, header] of headers) {
       test(`${what}: reads and mutations are 401 and nothing is appended`, async () => {
-        const before = await logLength(t);
+        const before = await settledLogLength(t);
         for (const [method, path, body] of [
           ['get', '/v1/vms', undefined],
           ['get', `/v1/vms/${vmId}`, undefined],
@@ -164,7 +172,7 @@ describe('e2e: authentication and roles', () => {
     for (const role of ['auditor', 'viewer'] as const) {
       for (const m of vmMutations) {
         test(`${role} may not ${m.name} → 403, nothing appended`, async () => {
-          const before = await logLength(t);
+          const before = await settledLogLength(t);
           const res = await send(role, m);
           assertError(res, 403);
           assert.match(res.body.message as string, new RegExp(`role ${role}`));
@@ -175,7 +183,7 @@ describe('e2e: authentication and roles', () => {
 
     for (const role of ['operator', 'auditor', 'viewer'] as const) {
       test(`${role} may not register a host → 403, nothing appended`, async () => {
-        const before = await logLength(t);
+        const before = await settledLogLength(t);
         const res = await t.as(role).post('/v1/hosts', {
           name: `h-${role}`,
           driver: 'simulated',

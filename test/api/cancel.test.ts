@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { logLength, startTestApp, type TestApp, waitOperation } from '../support/app.js';
+import { logLength, settledLogLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { assertAccepted, assertError, registerSimHost, waitAllocated, type Json } from '../support/e2e.js';
 import { tempDir } from '../support/env.js';
 import { asUser, writeAuthFile } from '../support/users.js';
@@ -70,7 +70,7 @@ describe('cancel and supersede (simulated workers)', () => {
     await running(stop.operationId);
 
     // Another project's operation is a 404, like an unknown one; a viewer may not cancel; nothing appended.
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     assertError(await bob().delete(`/v1/operations/${stop.operationId}`), 404, stop.operationId);
     assertError(await t.as('operator').delete('/v1/operations/no-such-op'), 404, 'no-such-op');
     assertError(await t.as('viewer').delete(`/v1/operations/${stop.operationId}`), 403);
@@ -88,7 +88,7 @@ describe('cancel and supersede (simulated workers)', () => {
     assert.equal(vm.pendingOperation, null);
 
     // Cancelling it again: 409 naming its status, nothing appended.
-    const again = await logLength(t);
+    const again = await settledLogLength(t);
     assertError(await alice().delete(`/v1/operations/${stop.operationId}`), 409, /already cancelled/);
     assert.equal(await logLength(t), again);
 
@@ -167,7 +167,7 @@ describe('cancel and supersede (simulated workers)', () => {
 
   test('a migration handed off (hanging in finishIncoming): 409 too late, nothing appended', async () => {
     const m = await migrationHanging('mig-finish', 'target', 'finishIncoming');
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     assertError(await alice().delete(`/v1/operations/${m.operationId}`), 409, /too late to cancel/);
     assert.equal(await logLength(t), before, 'nothing appended');
   });
@@ -179,7 +179,7 @@ describe('cancel and supersede (simulated workers)', () => {
     assert.equal((await waitOperation(t, created.operationId)).status, 'succeeded');
     const del = assertAccepted(await alice().delete(`/v1/vms/${created.vmId}`));
     await running(del.operationId);
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     assertError(await alice().delete(`/v1/operations/${del.operationId}`), 409, /a delete cannot be cancelled/);
     assert.equal(await logLength(t), before, 'nothing appended');
   });

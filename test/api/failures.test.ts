@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Job } from 'bullmq';
 import { hostQueueName, type HostJobData } from '../../src/application/jobs.js';
-import { logLength, startTestApp, type TestApp } from '../support/app.js';
+import { logLength, settledLogLength, startTestApp, type TestApp } from '../support/app.js';
 import {
   assertAccepted,
   assertError,
@@ -141,7 +141,7 @@ describe('e2e: driver failures', () => {
     const vmId = created.accepted.vmId;
     const revision = (await getVm(t, vmId)).revision;
 
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const res = await t.as('operator').post(`/v1/vms/${vmId}/pause`, {});
     assertError(res, 422, /pause/);
     assert.equal(await logLength(t), before, 'nothing appended');

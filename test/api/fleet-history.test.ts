@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { logLength, type TestApp } from '../support/app.js';
+import { logLength, settledLogLength, type TestApp } from '../support/app.js';
 import { startAppOn, STORE_KINDS } from '../support/store-kinds.js';
 import { instantBetween } from '../support/wait.js';
 import {
@@ -173,7 +173,7 @@ for (const { store, skip } of STORE_KINDS) {
     });
 
     test('bad ?at → 400 naming at; a position past the head → 400; nothing appended', async () => {
-      const n = await logLength(t);
+      const n = await settledLogLength(t);
       const head = await t.runtime.store!.headPosition();
       const cases = [
         'at=yesterday',

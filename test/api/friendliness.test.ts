@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { get as httpGet, type ClientRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { logLength, logSettled, startTestApp, TOKENS, type TestApp } from '../support/app.js';
+import { logLength, settledLogLength, startTestApp, TOKENS, type TestApp } from '../support/app.js';
 import { assertError, createVmOp, registerSimHost, runOk, type Json } from '../support/e2e.js';
 import { waitFor } from '../support/wait.js';
 
@@ -90,8 +90,7 @@ describe('e2e: friendliness (issue 17 item 7)', () => {
     ] as const) {
       test(`POST /v1/vms with ${what}: 415 naming application/json, nothing appended`, async () => {
         // The setup's last events still cause appends (the failed create's capacity released): count after them.
-        await logSettled(t);
-        const before = await logLength(t);
+        const before = await settledLogLength(t);
         let req = t.http().post('/v1/vms').set('Authorization', `Bearer ${TOKENS.operator}`);
         if (type) req = req.set('Content-Type', type);
         const res = await req.send(Buffer.from(good));
@@ -164,7 +163,7 @@ describe('e2e: friendliness (issue 17 item 7)', () => {
     }
 
     test('on a command too: refused before anything is appended; auth is still checked first', async () => {
-      const before = await logLength(t);
+      const before = await settledLogLength(t);
       const res = await t.as('operator').post(`/v1/vms/${web}/stop?force=true`, {});
       assertError(res, 400, 'force');
       assert.equal(await logLength(t), before);

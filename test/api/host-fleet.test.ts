@@ -7,7 +7,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kvmUsable } from '../../src/drivers/kit/kvm-probe.js';
 import { hostStream } from '../../src/domain/streams.js';
-import { createVm, logLength, registerHost, startTestApp, waitOperation, type TestApp } from '../support/app.js';
+import {
+  createVm,
+  logLength,
+  registerHost,
+  settledLogLength,
+  startTestApp,
+  waitOperation,
+  type TestApp,
+} from '../support/app.js';
 import { assertError, countEvents, getHost, getVm, runOk, waitUntil, type Json } from '../support/e2e.js';
 
 const small = { vcpus: 8, memoryMiB: 8192 };
@@ -24,7 +32,7 @@ describe('api: host lifecycle', () => {
 
   test('two hosts may not share a name: 409 naming the existing host, nothing appended', async () => {
     const id = await registerHost(t, { name: 'uniq-1', capacity: small });
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const res = await t
       .as('admin')
       .post('/v1/hosts', { name: 'uniq-1', driver: 'simulated', uri: 'simulated://', capacity: small });
@@ -42,7 +50,7 @@ describe('api: host lifecycle', () => {
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.deepEqual(ok.body.labels, { rack: 'r1' });
     assert.deepEqual((await getHost(t, hostId)).capacity, { vcpus: 4, memoryMiB: 4096 });
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const low = await t.as('admin').patch(`/v1/hosts/${hostId}`, { capacity: { vcpus: 1, memoryMiB: 4096 } });
     assertError(low, 409, 'capacity');
     assert.match(
@@ -76,7 +84,7 @@ describe('api: host lifecycle', () => {
     const hostId = await registerHost(t, { name: 'del-1', capacity: small });
     const { vmId } = await createVm(t, { hostId });
     await waitUntil('a worker for the host', async () => t.runtime.hosts.servedHosts().includes(hostId));
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const refused = await t.as('admin').delete(`/v1/hosts/${hostId}`);
     assertError(refused, 409, vmId);
     assert.equal(await logLength(t), before);
@@ -185,7 +193,7 @@ describe('api: refused up front (4xx, no event)', () => {
   });
 
   test('a VM no registered host could ever hold → 422 naming the capacity; a full fleet stays a placement failure', async () => {
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const res = await t.as('operator').post('/v1/vms', { name: 'huge', vcpus: 64, memoryMiB: 1024, diskGiB: 1 });
     assertError(res, 422, /could ever hold 64 vCPUs and 1024 MiB \(capacity: up-1 \(.*\): 8 vCPUs, 8192 MiB\)/);
     assert.equal(await logLength(t), before);
@@ -208,7 +216,7 @@ describe('api: refused up front (4xx, no event)', () => {
   });
 
   test('libvirt domainType=kvm on a local libvirtd: refused at registration without usable KVM; a remote one is not probed', async () => {
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const res = await t.as('admin').post('/v1/hosts', {
       name: 'lv-kvm-1',
       driver: 'libvirt',

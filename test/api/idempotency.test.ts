@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { logLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
+import { logLength, settledLogLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { assertAccepted, assertError, countEvents, createVmOp, getVm, registerSimHost, runOk } from '../support/e2e.js';
 
 const BODY = { name: 'idem-1', vcpus: 1, memoryMiB: 64, diskGiB: 1 };
@@ -74,7 +74,7 @@ describe('e2e: Idempotency-Key and If-Match', () => {
         .set('Idempotency-Key', key),
     );
     await waitOperation(t, first.operationId);
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const other = await t
       .as('operator')
       .post('/v1/vms', { ...BODY, name: 'idem-2', vcpus: 2, hostId })
@@ -156,7 +156,7 @@ describe('e2e: Idempotency-Key and If-Match', () => {
 
     // Someone else changes the VM.
     await runOk(t, 'post', `/v1/vms/${vmId}/stop`, {});
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const refused = await t.as('operator').post(`/v1/vms/${vmId}/start`, {}).set('If-Match', stale);
     assertError(refused, 412);
     assert.equal(await logLength(t), before, 'nothing appended');

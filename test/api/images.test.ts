@@ -14,6 +14,7 @@ import {
   createVm,
   logLength,
   registerHost,
+  settledLogLength,
   startTestApp,
   TOKENS,
   waitOperation,
@@ -77,7 +78,7 @@ describe('images: the catalog over HTTP', () => {
   });
 
   test('the same bytes again: 200 and nothing appended; If-None-Match: * on an existing name: 412, nothing appended', async () => {
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const again = await putImage(t, 'base', disk);
     assert.equal(again.status, 200, JSON.stringify(again.body));
     assert.equal(await logLength(t), before);
@@ -89,7 +90,7 @@ describe('images: the catalog over HTTP', () => {
   });
 
   test('a checksum header that does not match: 400 naming it, nothing recorded or kept; a matching one is accepted', async () => {
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const bad = await putImage(t, 'checked', disk, { 'X-Checksum-Sha256': 'f'.repeat(64) });
     assertError(bad, 400, 'X-Checksum-Sha256');
     assert.match(bad.body.message, new RegExp(sha256(disk)));
@@ -107,7 +108,7 @@ describe('images: the catalog over HTTP', () => {
   });
 
   test('what is not an image: 415 saying what was expected, nothing recorded, nothing kept', async () => {
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const cases: Array<[string, Buffer, RegExp]> = [
       ['text', Buffer.from('hello, this is not a disk\n'), /not an image/],
       ['zeros', Buffer.alloc(4096), /not an image/],
@@ -140,7 +141,7 @@ describe('images: the catalog over HTTP', () => {
   });
 
   test('past IMAGE_MAX_BYTES: 413 up front from Content-Length, and mid-stream for a chunked upload; nothing kept', async () => {
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const big = Buffer.alloc(MAX + 512);
     big[510] = 0x55;
     big[511] = 0xaa;
@@ -217,7 +218,7 @@ describe('images: the catalog over HTTP', () => {
     assertError(await putImage(t, 'v', disk, {}, 'viewer'), 403);
     assertError(await t.as('viewer').delete('/v1/images/base'), 403);
     // The catalog is shared by every project: a project's operator may not change it.
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     assertError(await putImage(t, 'tenant-img', disk, {}, 'operator'), 403, 'shared by every project');
     assertError(await t.as('operator').delete('/v1/images/base'), 403, 'shared by every project');
     assert.equal(await logLength(t), before, 'nothing appended');
@@ -226,7 +227,7 @@ describe('images: the catalog over HTTP', () => {
 
   test('a VM naming an unknown image is refused before any event, pinned host or not', async () => {
     const hostId = await registerHost(t, { name: 'sim-img' });
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     for (const body of [{ image: 'nope' }, { image: 'nope', hostId }]) {
       const res = await t.as('operator').post('/v1/vms', { name: 'x', vcpus: 1, memoryMiB: 64, diskGiB: 1, ...body });
       assertError(res, 400, 'image');
@@ -239,7 +240,7 @@ describe('images: the catalog over HTTP', () => {
     const hostId = await registerHost(t, { name: 'sim-userdata' });
     const key = sshEd25519();
     const vm = { name: 'ud', vcpus: 1, memoryMiB: 64, diskGiB: 1, hostId };
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const lying = key.replace(/^ssh-ed25519/, 'ssh-rsa');
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ userData: 'x'.repeat(16385) }, 'userData'],
@@ -271,7 +272,7 @@ describe('images: the catalog over HTTP', () => {
     assert.equal(operation.status, 'succeeded', JSON.stringify(operation));
     const vm = await t.as('viewer').get(`/v1/vms/${vmId}`);
     assert.equal(vm.body.image, 'base');
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const refused = await t.as('admin').delete('/v1/images/base');
     assertError(refused, 409);
     assert.match(refused.body.message, new RegExp(vmId));

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { RedisProjectionTx } from '../../src/projections/redis-projection-tx.js';
-import { logLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
+import { logLength, settledLogLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { assertAccepted, assertError, registerSimHost, runOk, type Json } from '../support/e2e.js';
 
 const VM = { name: 'live', vcpus: 1, memoryMiB: 64, diskGiB: 1 };
@@ -55,7 +55,7 @@ describe('live indexes: a project and a host read the VMs that exist, not every 
     const second = assertAccepted(await create('churn'));
     assert.equal((await waitOperation(t, second.operationId)).status, 'succeeded');
     kept.push(second.vmId!);
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const res = await create('churn');
     assertError(res, 429, 'vms');
     assert.deepEqual(res.body.details, { project: 'churn', quota: 'vms', used: 2, limit: 2, requested: 1 });
@@ -70,7 +70,7 @@ describe('live indexes: a project and a host read the VMs that exist, not every 
     assert.equal(await t.runtime.readModels.liveIndexesComplete(), false);
     assert.equal((await usage()).vms, 2);
     assert.equal((await sweep()).checked, 2, 'the sweep scans every VM and still finds both');
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     assertError(await create('churn'), 429, 'vms');
     assert.equal(await logLength(t), before);
 

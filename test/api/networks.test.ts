@@ -15,7 +15,7 @@ import { handleCommand } from '../../src/application/handle-command.js';
 import { AggregateLoader } from '../../src/application/load-aggregate.js';
 import { networkDecider } from '../../src/domain/network/network.decider.js';
 import { networkStream } from '../../src/domain/streams.js';
-import { logLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
+import { logLength, settledLogLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import {
   assertAccepted,
   assertError,
@@ -87,7 +87,7 @@ describe('networks: records, address allocation, release and scoping', () => {
     assert.notEqual(dmz.vni, lan.vni);
     assert.equal(dmz.size, 5);
 
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     assertError(await root().post('/v1/networks', { name: 'x', cidr: '10.50.0.0/16' }), 409, /overlaps network lan/);
     assertError(await root().post('/v1/networks', { name: 'x', cidr: '10.50.0.128/25' }), 409, lan.id as string);
     assertError(await root().post('/v1/networks', { name: 'lan', cidr: '10.60.0.0/24' }), 409, /name lan is taken/);
@@ -165,7 +165,7 @@ describe('networks: records, address allocation, release and scoping', () => {
 
   test('bad NICs are refused naming the field, with nothing appended', async () => {
     const lan = ((await root().get('/v1/networks')).body.items as Json[]).find((n) => n.name === 'lan')!;
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     assertError(
       await t.as('operator').post('/v1/vms', { ...VM, nics: [{ networkId: randomUUID() }] }),
       404,
@@ -261,7 +261,7 @@ describe('networks: records, address allocation, release and scoping', () => {
     const lan = ((await root().get('/v1/networks')).body.items as Json[]).find((n) => n.name === 'lan')!;
     const used = (await network(lan.id as string)).allocations as Json[];
     assert.equal(used.length, 1);
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     assertError(await root().delete(`/v1/networks/${lan.id as string}`), 409, used[0]!.vmId as string);
     assert.equal(await logLength(t), before);
     await runOk(t, 'delete', `/v1/vms/${used[0]!.vmId as string}`);

@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { placementGroupStream } from '../../src/domain/streams.js';
-import { logLength, waitOperation, type TestApp } from '../support/app.js';
+import { logLength, settledLogLength, waitOperation, type TestApp } from '../support/app.js';
 import { startAppOn, STORE_KINDS } from '../support/store-kinds.js';
 import { assertError, countEvents, getVm, runOk, vmEvents, type Json } from '../support/e2e.js';
 
@@ -64,7 +64,7 @@ for (const { store, skip } of STORE_KINDS)
         await host('aa-3', { pool: 'aa' }),
       ];
       const g = await group('web', 'anti-affinity', true);
-      const before = await logLength(t);
+      const before = await settledLogLength(t);
       const answers = await Promise.all(
         Array.from({ length: 50 }, (_, i) =>
           create({ name: `web-${i}`, placementGroupId: g, hostSelector: { pool: 'aa' } }),
@@ -154,7 +154,7 @@ for (const { store, skip } of STORE_KINDS)
       await host('zone-b', { pool: 'sel', zone: 'b' });
       const vm = await created({ name: 'sel-1', hostSelector: { pool: 'sel', zone: 'a' } });
       assert.equal((await getVm(t, vm)).hostId, za);
-      const before = await logLength(t);
+      const before = await settledLogLength(t);
       const res = await create({ name: 'sel-2', hostSelector: { pool: 'sel', zone: 'c' } });
       assertError(res, 409);
       const mine = (res.body.details.hosts as Json[]).filter((h) => /^zone-/.test(h.name as string));
@@ -208,7 +208,7 @@ for (const { store, skip } of STORE_KINDS)
       const hostA = (await getVm(t, a)).hostId as string;
       const hostB = (await getVm(t, b)).hostId as string;
       const free = [m1, m2, m3].find((h) => h !== hostA && h !== hostB)!;
-      const before = await logLength(t);
+      const before = await settledLogLength(t);
       const clash = await t.as('operator').post(`/v1/vms/${a}/migrations`, { targetHostId: hostB, live: true });
       assertError(clash, 409, /anti-affinity: runs mig-b/);
       assert.equal(await logLength(t), before);
@@ -252,7 +252,7 @@ for (const { store, skip } of STORE_KINDS)
     test('a migration without a target that no host can take: 409 naming every host and why, nothing appended', async () => {
       const big = await host('mt-big', { pool: 'mt' }, 16384);
       const vm = await created({ name: 'mt-vm', memoryMiB: 12288, hostId: big });
-      const before = await logLength(t);
+      const before = await settledLogLength(t);
       const res = await t.as('operator').post(`/v1/vms/${vm}/migrations`, { live: true });
       assertError(res, 409, /no host can take/);
       const hosts = res.body.details.hosts as Json[];

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { logLength, startTestApp, type TestApp, waitOperation } from '../support/app.js';
+import { logLength, settledLogLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { assertAccepted, assertError, readSse, registerSimHost, type Json } from '../support/e2e.js';
 import { tempDir } from '../support/env.js';
 import { asUser, tokenOf, writeAuthFile } from '../support/users.js';
@@ -50,7 +50,7 @@ describe('projects: tenants, scoping and quotas', () => {
     assert.deepEqual(a.body.usage, { vms: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0 });
     const b = await asUser(t, 'root').post('/v1/projects', { name: 'team-b' });
     assert.equal(b.status, 201, JSON.stringify(b.body));
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     assertError(await t.as('admin').post('/v1/projects', { name: 'Team A!' }), 400, 'name');
     assertError(await t.as('admin').post('/v1/projects', { name: 'x', quotas: { vms: -1 } }), 400, 'quotas.vms');
     assertError(await t.as('admin').post('/v1/projects', { name: 'x', quotas: { cpus: 1 } }), 400, 'cpus');
@@ -92,7 +92,7 @@ describe('projects: tenants, scoping and quotas', () => {
       assert.equal(theirs.status, 404, `${path(aliceVm)}: ${JSON.stringify(theirs.body)}`);
       assert.deepEqual(theirs.body, JSON.parse(JSON.stringify(none.body).replaceAll(missing, aliceVm)));
     };
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     await same(
       (id) => `/v1/vms/${id}`,
       (p) => bob().get(p),
@@ -171,7 +171,7 @@ describe('projects: tenants, scoping and quotas', () => {
   });
 
   test('create: several projects and none named is a 400; a project the caller may not use is a 404', async () => {
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     assertError(await asUser(t, 'dave').post('/v1/vms', VM), 400, 'project');
     assertError(await alice().post('/v1/vms', { ...VM, project: 'team-b' }), 404, /project team-b not found/);
     assertError(await t.as('admin').post('/v1/vms', { ...VM, project: 'team-z' }), 404, /project team-z not found/);
@@ -200,7 +200,7 @@ describe('projects: tenants, scoping and quotas', () => {
         quotas: { ...quotas, vms: quota === 'vms' ? 1 : null },
       });
       assert.equal(patch.status, 200, JSON.stringify(patch.body));
-      const before = await logLength(t);
+      const before = await settledLogLength(t);
       const res = await t.as('admin').post('/v1/vms', { ...body, project: 'tight' });
       assertError(res, 429, quota);
       assert.deepEqual(res.body.details, { project: 'tight', quota, ...numbers }, quota);
@@ -213,7 +213,7 @@ describe('projects: tenants, scoping and quotas', () => {
     const vm = assertAccepted(await t.as('admin').post('/v1/vms', { ...VM, project: 'grow', start: false }));
     assert.equal((await waitOperation(t, vm.operationId)).status, 'succeeded');
     const etag = (await t.as('admin').get(`/v1/vms/${vm.vmId}`)).headers.etag as string;
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const over = await t.as('admin').patch(`/v1/vms/${vm.vmId}`, { vcpus: 3 }).set('If-Match', etag);
     assertError(over, 429, 'vcpus');
     assert.deepEqual(over.body.details, { project: 'grow', quota: 'vcpus', used: 1, requested: 2, limit: 2 });

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
-import { logLength, startTestApp, TOKENS, type TestApp } from '../support/app.js';
+import { logLength, settledLogLength, startTestApp, TOKENS, type TestApp } from '../support/app.js';
 import { assertError, registerSimHost } from '../support/e2e.js';
 
 describe('e2e: rate limit per minute, per principal', () => {
@@ -49,7 +49,7 @@ describe('e2e: rate limit per minute, per principal', () => {
     const body = { name: 'flood', vcpus: 1, memoryMiB: 64, diskGiB: 1, start: false };
     // Spend the operator's budget on reads, then try to create.
     for (let i = 0; i < LIMIT; i++) await t.as('operator').get('/v1/vms');
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const res = await t.as('operator').post('/v1/vms', body);
     assertError(res, 429);
     assert.equal(await logLength(t), before);

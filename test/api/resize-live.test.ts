@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { logLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
+import { logLength, settledLogLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import {
   assertAccepted,
   assertError,
@@ -37,7 +37,7 @@ describe('PATCH /v1/vms/{id} on a running VM: live resize', () => {
   test('create: ceilings given are kept, absent ones default to 4 × the size; below the size or past 64 → 400 naming the field', async () => {
     const hostId = (await registerSimHost(t, 'rsz-ceil')).id as string;
     const body = { name: 'c', vcpus: 2, memoryMiB: 128, diskGiB: 1, hostId };
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     assertError(await t.as('operator').post('/v1/vms', { ...body, maxVcpus: 1 }), 400, 'maxVcpus');
     assertError(await t.as('operator').post('/v1/vms', { ...body, maxVcpus: 65 }), 400, 'maxVcpus');
     assertError(await t.as('operator').post('/v1/vms', { ...body, maxMemoryMiB: 64 }), 400, 'maxMemoryMiB');
@@ -70,7 +70,7 @@ describe('PATCH /v1/vms/{id} on a running VM: live resize', () => {
       .vmId;
     const coldVm = (await createVmOp(t, { name: 'cold', vcpus: 1, memoryMiB: 128, diskGiB: 1, hostId: cold })).accepted
       .vmId;
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const past = await patch(vm, { vcpus: 3 });
     assertError(past, 409, /^vcpus: 3 is above the VM's ceiling maxVcpus 2.*stop the VM to go beyond it/);
     assertError(await patch(vm, { memoryMiB: 513 }), 409, /memoryMiB: 513 is above the VM's ceiling maxMemoryMiB 512/);

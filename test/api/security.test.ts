@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TokenVerifier } from '../../src/http/auth/token-verifier.js';
 import { redactUrl } from '../../src/http/redact-url.js';
-import { logLength, startTestApp, TOKENS, type TestApp } from '../support/app.js';
+import { logLength, settledLogLength, startTestApp, TOKENS, type TestApp } from '../support/app.js';
 import { startServerProcess, type ServerProcess } from '../support/fuzz-server.js';
 import { waitFor } from '../support/wait.js';
 import { assertError, createVmOp, registerSimHost } from '../support/e2e.js';
@@ -83,7 +83,7 @@ describe('e2e: body limit, security headers, strict patterns', () => {
   });
 
   test('a body over BODY_LIMIT is 413 with the v1 error body, and appends nothing', async () => {
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const res = await t.as('operator').post('/v1/vms', {
       name: 'big',
       vcpus: 1,
@@ -102,7 +102,7 @@ describe('e2e: body limit, security headers, strict patterns', () => {
   });
 
   test('a number out of range (1e999 parses to Infinity) is 400 naming the field, Idempotency-Key or not', async () => {
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     for (const key of [undefined, 'fuzz-found-500']) {
       let req = t
         .http()
@@ -199,7 +199,7 @@ describe('e2e: body limit, security headers, strict patterns', () => {
     ];
     for (const f of fields) {
       test(`${f.field} of ${f.send.toString().match(/post\(([^,]+)/)?.[1] ?? ''}: every hostile value is 400 naming it`, async () => {
-        const before = await logLength(t);
+        const before = await settledLogLength(t);
         // Image paths may be absolute and have 128-character segments by design (a base image),
         // but never "..", spaces, separators or shell characters.
         const values =
@@ -216,7 +216,7 @@ describe('e2e: body limit, security headers, strict patterns', () => {
     });
 
     test('snapshot names in the path (revert, delete) are checked the same way', async () => {
-      const before = await logLength(t);
+      const before = await settledLogLength(t);
       for (const v of ['..', '.x', 'a b', '$(id)', '-rf', 'a'.repeat(64)]) {
         const enc = encodeURIComponent(v);
         assertError(await t.as('operator').post(`/v1/vms/${vmId}/snapshots/${enc}/revert`, {}), 400, 'name');

@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { logLength, type TestApp } from '../support/app.js';
+import { logLength, settledLogLength, type TestApp } from '../support/app.js';
 import { startAppOn, STORE_KINDS } from '../support/store-kinds.js';
 import { instantBetween } from '../support/wait.js';
 import {
@@ -141,7 +141,7 @@ for (const { store, skip } of STORE_KINDS) {
     });
 
     test('?at before the VM existed, or ?revision past its head → 404 saying so; an unknown VM → 404; nothing appended', async () => {
-      const n = await logLength(t);
+      const n = await settledLogLength(t);
       const created = events[0]!.metadata.at as string;
       const before = new Date(Date.parse(created) - 1).toISOString();
       const early = await t.as('viewer').get(`/v1/vms/${vmId}?at=${encodeURIComponent(before)}`);
@@ -159,7 +159,7 @@ for (const { store, skip } of STORE_KINDS) {
     });
 
     test('bad ?at / ?revision, or both → 400 naming the field; nothing appended', async () => {
-      const n = await logLength(t);
+      const n = await settledLogLength(t);
       const cases: Array<[string, string]> = [
         ['at=yesterday', 'at'],
         ['at=2030-01-01T10:00:00', 'at'], // no zone: which 10:00?
@@ -220,7 +220,7 @@ for (const { store, skip } of STORE_KINDS) {
     });
 
     test('hosts: before registration or past the head → 404; unknown host → 404; bad values → 400 naming the field', async () => {
-      const n = await logLength(t);
+      const n = await settledLogLength(t);
       const registered = hostMarks.get(hostA)![0]!.view.createdAt as string;
       const early = new Date(Date.parse(registered) - 1).toISOString();
       assertError(
@@ -382,7 +382,7 @@ for (const { store, skip } of STORE_KINDS) {
     });
 
     test('diff: bad from/to, from after to, past the head → 400 naming the field; unknown VM → 404; viewers 403; nothing appended', async () => {
-      const n = await logLength(t);
+      const n = await settledLogLength(t);
       const latest = events.length - 1;
       const late = vmMarks[vmMarks.length - 1]!.at;
       const early = vmMarks[1]!.at;

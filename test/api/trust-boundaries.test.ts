@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { logLength, registerHost, startTestApp, type TestApp } from '../support/app.js';
+import { logLength, registerHost, settledLogLength, startTestApp, type TestApp } from '../support/app.js';
 import { tempDir } from '../support/env.js';
 import { assertError } from '../support/e2e.js';
 
@@ -38,7 +38,7 @@ describe('trust boundaries at the API: images from the catalog, host URIs on the
 
   test("another VM's disk as the image is refused before any event", async () => {
     const victim = join(storage.dir, '00000000-0000-4000-8000-000000000001', 'disk.qcow2');
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const res = await create(victim);
     assertError(res, 400, 'image');
     assert.match(res.body.message, /not in this host's image catalog/);
@@ -46,7 +46,7 @@ describe('trust boundaries at the API: images from the catalog, host URIs on the
   });
 
   test('/etc/shadow and /etc/nonexistent get the same answer (no existence oracle)', async () => {
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const [a, b] = [await create('/etc/shadow'), await create('/etc/nonexistent')];
     assertError(a, 400, 'image');
     assertError(b, 400, 'image');
@@ -59,7 +59,7 @@ describe('trust boundaries at the API: images from the catalog, host URIs on the
   });
 
   test('a plain name must be a catalog image: an unknown one is refused before any event', async () => {
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const res = await create('base.qcow2');
     assertError(res, 400, 'image');
     assert.match(res.body.message, /names no image in the catalog/);
@@ -67,7 +67,7 @@ describe('trust boundaries at the API: images from the catalog, host URIs on the
   });
 
   test('host URIs: a storage dir outside HOST_DIR_ROOTS and libvirt transports that run programs are refused', async () => {
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     for (const [driver, uri] of [
       ['qemu', 'qemu:///system?storage=/etc'],
       ['container', 'container:///?busybox=/bin/sh'],

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Test } from 'supertest';
-import { logLength, startTestApp, TOKENS, type TestApp } from '../support/app.js';
+import { logLength, settledLogLength, startTestApp, TOKENS, type TestApp } from '../support/app.js';
 import { assertError, createVmOp, getVm, registerSimHost, type Json } from '../support/e2e.js';
 
 const GOOD_VM = { name: 'ok-vm', vcpus: 1, memoryMiB: 64, diskGiB: 1 };
@@ -358,7 +358,7 @@ describe('e2e: bad input is refused and appends nothing', () => {
 
   for (const c of cases) {
     test(`${c.name} → ${c.status}`, async () => {
-      const before = await logLength(t);
+      const before = await settledLogLength(t);
       const res = await c.send();
       assertError(res, c.status);
       for (const f of c.fields ?? []) assertError(res, c.status, f);

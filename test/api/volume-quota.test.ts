@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { ApiFleet } from '../../chaos/support/api-fleet.js';
 import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
-import { logLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
+import { logLength, settledLogLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { assertError } from '../support/e2e.js';
 import { testPostgresUrl, testRedisUrl, uniqueName } from '../support/env.js';
 import { dropPostgresSchema } from '../support/store-kinds.js';
@@ -51,7 +51,7 @@ describe('e2e: volumes count against the project diskGiB quota', () => {
   };
 
   async function refused(send: () => Promise<{ status: number; body: Json }>, details: Json): Promise<void> {
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const res = await send();
     assertError(res as never, 429, 'diskGiB');
     assert.deepEqual(res.body.details, { project: 'vq', quota: 'diskGiB', ...details });
@@ -86,7 +86,7 @@ describe('e2e: volumes count against the project diskGiB quota', () => {
       limit: 10,
     });
     // And a VM now sees the volume's share of the quota too.
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     const over = await t
       .as('admin')
       .post('/v1/vms', { name: 'vq-vm2', vcpus: 1, memoryMiB: 64, diskGiB: 4, project: 'vq' });

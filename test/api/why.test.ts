@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SimulatedDriver } from '../../src/drivers/simulated/simulated.driver.js';
 import { killSimulatedFromOutside } from '../drivers/simulated/kill-from-outside.js';
-import { logLength, startTestApp, type TestApp } from '../support/app.js';
+import { logLength, settledLogLength, startTestApp, type TestApp } from '../support/app.js';
 import { assertError, createVmOp, registerSimHost, runOk, vmEvents, waitUntil, type Json } from '../support/e2e.js';
 
 const UNKNOWN_VM = '00000000-0000-4000-8000-000000000000';
@@ -141,7 +141,7 @@ describe('e2e: decisions explain themselves', () => {
   });
 
   test('bad revision → 400 naming it; past the head or an unknown VM → 404; viewers → 403; nothing appended', async () => {
-    const n = await logLength(t);
+    const n = await settledLogLength(t);
     for (const q of ['revision=-1', 'revision=x', 'revision=1.5', 'revision=', 'revision=1&revision=2']) {
       const res = await t.as('auditor').get(`/v1/vms/${vmId}/why?${q}`);
       assertError(res, 400, 'revision');

@@ -195,6 +195,16 @@ export async function logSettled(t: TestApp): Promise<void> {
   );
 }
 
+/**
+ * The log's length once the sagas have handled all of it: the "before" of a "nothing appended"
+ * check, so an earlier test's trailing append (a failed create's capacity release) cannot land
+ * between the two counts. A test app without a control plane in this process is counted as is.
+ */
+export async function settledLogLength(t: TestApp): Promise<number> {
+  if (t.runtime.controlPlane) await logSettled(t);
+  return logLength(t);
+}
+
 /** Length of the global log, read straight from the store. */
 export async function logLength(t: TestApp): Promise<number> {
   let n = 0;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { ContainerDriver } from '../../../src/drivers/container/container.driver.js';
-import { logLength, startTestApp, waitOperation, type TestApp } from '../../support/app.js';
+import { logLength, settledLogLength, startTestApp, waitOperation, type TestApp } from '../../support/app.js';
 import { tempDir } from '../../support/env.js';
 import { containerSkipReason, inside, readCgroupFile, removeHostCgroups } from './container-test-env.js';
 import { assertAccepted, assertError, createVmOp, getHost, getVm, runOk, waitAllocated } from '../../support/e2e.js';
@@ -101,7 +101,7 @@ describe('e2e: live resize of a running container (real runc, cgroups, ext4 grow
     if (diskGrow) {
       disk = 2;
     } else {
-      const before = await logLength(t);
+      const before = await settledLogLength(t);
       assertError(
         await patch(vmId, { vcpus: 2, memoryMiB: 128, diskGiB: 2 }),
         422,
@@ -133,7 +133,7 @@ describe('e2e: live resize of a running container (real runc, cgroups, ext4 grow
     assert.equal((await getVm(t, vmId)).memoryMiB, 48);
     await waitAllocated(t, hostId, { vcpus: 2, memoryMiB: 48 });
 
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     // 200 MiB is within the VM's ceiling (256) but not the host's 160.
     assertError(await patch(vmId, { memoryMiB: 200 }), 409, /containers|ctrsz-/);
     assertError(await patch(vmId, { memoryMiB: 64 }, '"1"'), 412);
@@ -153,7 +153,7 @@ describe('e2e: live resize of a running container (real runc, cgroups, ext4 grow
     const kib = rootKiB(vmId);
     assert.ok(kib > 1.5 * GIB_KIB && kib <= 2 * GIB_KIB, `df / inside shows 2 GiB: ${kib} KiB`);
     assert.equal((await getVm(t, vmId)).diskGiB, 2);
-    const before = await logLength(t);
+    const before = await settledLogLength(t);
     assertError(await patch(vmId, { diskGiB: 1 }), 400, /^diskGiB: a disk only grows \(it has 2 GiB, asked 1\)/);
     assert.equal(await logLength(t), before, 'nothing appended');
     await runOk(t, 'delete', `/v1/vms/${vmId}`);

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { logLength, startTestApp, TOKENS, waitOperation, type TestApp } from '../../support/app.js';
+import { logLength, settledLogLength, startTestApp, TOKENS, waitOperation, type TestApp } from '../../support/app.js';
 import { ConsoleClient } from '../../support/console-client.js';
 import { assertError, getVm } from '../../support/e2e.js';
 import { tempDir } from '../../support/env.js';
@@ -105,7 +105,7 @@ describe(
       const patch = (body: object, ifMatch = etag) =>
         t.as('operator').patch(`/v1/vms/${vmId}`, body).set('If-Match', ifMatch);
 
-      const logBefore = await logLength(t);
+      const logBefore = await settledLogLength(t);
       assertError(await patch({ vcpus: 5 }), 409, /vcpus: 5 is above the VM's ceiling maxVcpus 4/);
       assertError(await patch({ memoryMiB: 300 }), 400, /memoryMiB: .* steps of 128 MiB \(it has 256, asked 300\)/);
       assertError(await patch({ vcpus: 2 }, '"1"'), 412);
@@ -165,7 +165,7 @@ describe(
           capacity: { vcpus: 4, memoryMiB: 1024 },
         });
         assert.equal(b.status, 201, JSON.stringify(b.body));
-        const before = await logLength(t);
+        const before = await settledLogLength(t);
         const refused = await t
           .as('operator')
           .post(`/v1/vms/${vmId}/migrations`, { targetHostId: b.body.id, live: true });

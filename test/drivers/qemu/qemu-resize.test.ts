@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { createVm, logLength, startTestApp, type TestApp } from '../../support/app.js';
+import { createVm, logLength, settledLogLength, startTestApp, type TestApp } from '../../support/app.js';
 import { assertError, getVm, runOk } from '../../support/e2e.js';
 import { tempDir } from '../../support/env.js';
 import { imageInfo } from '../../../src/drivers/kit/qemu-img.js';
@@ -67,7 +67,7 @@ describe(
 
       await runOk(t, 'post', `/v1/vms/${vmId}/stop`, { force: true });
       etag = (await t.as('viewer').get(`/v1/vms/${vmId}`)).headers.etag as string;
-      const before = await logLength(t);
+      const before = await settledLogLength(t);
       assertError(await t.as('operator').patch(`/v1/vms/${vmId}`, { memoryMiB: 384 }), 400, 'If-Match');
       assertError(
         await t.as('operator').patch(`/v1/vms/${vmId}`, { diskGiB: 0 }).set('If-Match', etag),
@@ -119,7 +119,7 @@ describe(
         assert.equal(res.status, 201, JSON.stringify(res.body));
         const { vmId } = await createVm(t, { name: 'rs-snap', hostId, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
         await runOk(t, 'post', `/v1/vms/${vmId}/snapshots`, { name: 'mem1', memory: true });
-        const before = await logLength(t);
+        const before = await settledLogLength(t);
         const refused = await t
           .as('operator')
           .post(`/v1/vms/${vmId}/migrations`, { targetHostId: res.body.id, live: true });
