@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { SpawnHelper, SpawnHelperLostError } from '../../src/drivers/kit/spawn-helper.js';
+import { DriverError } from '../../src/drivers/hypervisor-driver.port.js';
+import { runTool } from '../../src/drivers/kit/run-tool.js';
+import { SpawnHelper, SpawnHelperLostError, spawnHelper } from '../../src/drivers/kit/spawn-helper.js';
 import { tempDir } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
 
@@ -103,6 +105,37 @@ describe('spawn helper: detached programs started by a small child process', () 
     assert.equal(procIds(viaNew)?.ppid, second);
   });
 
+  test('a tool run by the helper: its output, its failure, its timeout and an abort, as if run here', async () => {
+    const helper = newHelper();
+    await readyHelper(helper);
+    assert.deepEqual(await helper.run('/bin/echo', ['a b', '$HOME'], { timeoutMs: 10_000 }), {
+      stdout: 'a b $HOME\n',
+      stderr: '',
+    });
+    const failed = await helper.run('/bin/ls', [join(dir, 'missing')], { timeoutMs: 10_000 });
+    assert.match(failed.stderr, /missing/);
+    assert.deepEqual({ ...failed.failure, message: '' }, { message: '', aborted: false, timedOut: false });
+    const slow = await helper.run('/bin/sleep', ['300'], { timeoutMs: 200 });
+    assert.equal(slow.failure?.timedOut, true);
+    const abort = new AbortController();
+    const running = helper.run('/bin/sleep', ['300'], { timeoutMs: 60_000, signal: abort.signal });
+    abort.abort();
+    assert.equal((await running).failure?.aborted, true);
+  });
+
+  test('runTool via the helper gives the same DriverErrors as run here', async () => {
+    await readyHelper(spawnHelper());
+    await assert.rejects(
+      runTool('/bin/ls', [join(dir, 'missing')], { timeoutMs: 10_000, viaHelper: true }),
+      (err) => err instanceof DriverError && err.code === 'failed' && /missing/.test(err.message),
+    );
+    await assert.rejects(
+      runTool('/bin/sleep', ['300'], { timeoutMs: 200, viaHelper: true }),
+      (err) => err instanceof DriverError && err.code === 'timeout',
+    );
+    assert.equal(await runTool('/bin/echo', ['x'], { timeoutMs: 10_000, viaHelper: true }), 'x\n');
+  });
+
   test('a request the helper dies with is rejected as lost, not left hanging', async () => {
     // A helper that says it is ready and dies on the first request it gets.
     const fixture = join(dir, 'dies-on-request.mjs');
@@ -110,5 +143,7 @@ describe('spawn helper: detached programs started by a small child process', () 
     const helper = newHelper(fixture);
     await readyHelper(helper);
     await assert.rejects(helper.spawnDetached('/bin/true', [], join(dir, 't.log')), SpawnHelperLostError);
+    await readyHelper(helper); // a new one, that dies the same way
+    await assert.rejects(helper.run('/bin/true', [], { timeoutMs: 10_000 }), SpawnHelperLostError);
   });
 });

@@ -1,40 +1,46 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { execTool, type ExecToolOptions, type ToolRun } from './exec-tool.js';
 import { spawnDetached } from './spawn-detached.js';
-import { isHelperReady, isSpawnReply, type SpawnRequest } from './spawn-helper.protocol.js';
+import { isHelperReady, isHelperReply, type HelperReply, type HelperRequest } from './spawn-helper.protocol.js';
 
 const CHILD_PATH = fileURLToPath(new URL('./spawn-helper.child.js', import.meta.url));
-/** A helper that has not answered by then is taken for stuck: killed, and the request counts as lost. */
+/** A helper that has not answered by then (beyond a run's own timeout) is taken for stuck: killed, the request lost. */
 const REPLY_TIMEOUT_MS = 10_000;
 /** A helper that died before it was ready is not started again sooner (each start is a fork of this process). */
 const RESTART_BACKOFF_MS = 30_000;
 
 /**
  * The helper died or stopped answering while a request was with it: the program may or may not
- * have been started. The caller decides (look for it, start it itself).
+ * have been started. The caller decides (look for it, start it itself, fail).
  */
 export class SpawnHelperLostError extends Error {
   override readonly name = 'SpawnHelperLostError';
 }
 
 interface Pending {
-  resolve: (pid: number) => void;
+  resolve: (reply: HelperReply) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
 
+/** A request without its id (the helper numbers them). */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+type Request = WithoutId<HelperRequest>;
+
 /**
- * Spawns detached programs (QEMU) from a small long-lived child process instead of this one.
+ * Starts programs (QEMU, qemu-img) from a small long-lived child process instead of this one.
  * `spawn()` forks the calling process; from a large Node process (the API with its caches,
  * hundreds of MB) the fork copies its page tables and the call blocks the event loop until the
  * child has exec'd. The helper is a second Node process with a tiny heap, started once (one
  * fork of this process, off any critical path) and spoken to over the IPC channel `fork()`
  * sets up: a socketpair only this process holds the other end of.
  *
- * Same guarantees as `spawnDetached`: argv only, no shell, own session and process group, output
- * to the log file, pid answered once the program has exec'd; the programs outlive both the
- * helper and this process. While the helper is starting, or after it died, the spawn is done
- * here (as before the helper), and a new helper is started for the next one.
+ * Same guarantees as starting them here: argv only, no shell; a detached program gets its own
+ * session and process group and its output goes to its log file, its pid is answered once it
+ * has exec'd, and it outlives both the helper and this process. While the helper is starting,
+ * or after it died, the program is started here (as before the helper), and a new helper is
+ * started for the next one.
  */
 export class SpawnHelper {
   private child: ChildProcess | undefined;
@@ -63,14 +69,11 @@ export class SpawnHelper {
       if (child !== this.child) return;
       if (isHelperReady(m)) {
         this.ready = true;
-        return;
+      } else if (isHelperReply(m)) {
+        const p = this.pending.get(m.id);
+        this.settle(m.id);
+        p?.resolve(m);
       }
-      if (!isSpawnReply(m)) return;
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.settle(m.id);
-      if ('pid' in m) p.resolve(m.pid);
-      else p.reject(new Error(m.error));
     });
     child.on('error', () => this.lost(child, 'failed'));
     child.on('exit', () => this.lost(child, 'exited'));
@@ -82,30 +85,65 @@ export class SpawnHelper {
    * when it is up, here otherwise. Rejects with SpawnHelperLostError when the helper went away
    * with the request: then the program may be running.
    */
-  spawnDetached(binary: string, args: string[], logPath: string): Promise<number> {
+  async spawnDetached(binary: string, args: string[], logPath: string): Promise<number> {
+    const reply = this.request({ kind: 'detached', binary, args, logPath }, REPLY_TIMEOUT_MS);
+    if (!reply) return spawnDetached(binary, args, logPath);
+    const r = await reply;
+    if ('pid' in r) return r.pid;
+    throw new Error('error' in r ? r.error : `spawn helper: unexpected answer to a spawn of ${binary}`);
+  }
+
+  /**
+   * Runs `file` to its end (see exec-tool.ts), through the helper when it is up, here
+   * otherwise. Rejects with SpawnHelperLostError when the helper went away while it ran.
+   */
+  async run(file: string, args: string[], options: ExecToolOptions): Promise<ToolRun> {
+    if (options.signal?.aborted) return execTool(file, args, options); // answers "aborted" at once
+    let id = 0;
+    const reply = this.request(
+      { kind: 'run', file, args, timeoutMs: options.timeoutMs },
+      options.timeoutMs + REPLY_TIMEOUT_MS,
+      (n) => (id = n),
+    );
+    if (!reply) return execTool(file, args, options);
+    const onAbort = (): void => {
+      this.child?.send({ kind: 'abort', id } satisfies HelperRequest);
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const r = await reply;
+      if ('stdout' in r) return { stdout: r.stdout, stderr: r.stderr, ...(r.failure ? { failure: r.failure } : {}) };
+      throw new Error(`spawn helper: unexpected answer to a run of ${file}`);
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Ends the helper (the detached programs it started keep running). */
+  stop(): void {
+    this.child?.kill('SIGTERM');
+  }
+
+  /** Sends `req` to the helper; undefined (nothing sent) when it is not up, and then it is started. */
+  private request(req: Request, timeoutMs: number, onId?: (id: number) => void): Promise<HelperReply> | undefined {
     const child = this.child;
     if (!child || !this.ready || !child.connected) {
       this.warm();
-      return Promise.resolve(spawnDetached(binary, args, logPath));
+      return undefined;
     }
     const id = this.nextId++;
-    return new Promise<number>((resolve, reject) => {
+    onId?.(id);
+    return new Promise<HelperReply>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        this.lost(child, `did not answer within ${REPLY_TIMEOUT_MS} ms`);
-      }, REPLY_TIMEOUT_MS);
+        this.lost(child, `did not answer within ${timeoutMs} ms`);
+      }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       child.channel?.ref(); // the answer is awaited: keep the process alive for it
-      const request: SpawnRequest = { id, binary, args, logPath };
-      child.send(request, (err) => {
-        if (err) this.lost(child, `send failed: ${err.message}`);
+      child.send({ ...req, id } as HelperRequest, (err) => {
+        if (err) this.lost(child, `could not be sent the request: ${err.message}`);
       });
     });
-  }
-
-  /** Ends the helper (the programs it started keep running). */
-  stop(): void {
-    this.child?.kill('SIGTERM');
   }
 
   private lost(child: ChildProcess, why: string): void {
