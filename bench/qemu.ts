@@ -23,6 +23,7 @@ import {
   type Timings,
 } from './qemu-direct.js';
 import { Breakdown, cpuMs, median, PhaseRecorder } from './qemu-phases.js';
+import { spawnCost } from './spawn-cost.js';
 import type { PhaseMark } from '../src/drivers/kit/phase-trace.js';
 
 interface Phases {
@@ -174,6 +175,15 @@ export async function qemuSection(opts: QemuSectionOptions): Promise<void> {
         '\n  each row is the median time from one mark to the next',
     );
     for (const b of Object.values(phases)) b.print();
+    const sc = await spawnCost();
+    const f = (c: { blockedMs: number; cpuMs: number; wallMs: number }) =>
+      `event loop blocked ${c.blockedMs.toFixed(2)} ms (CPU ${c.cpuMs.toFixed(2)} ms), pid known after ${c.wallMs.toFixed(1)} ms`;
+    console.log(
+      `\n  one spawn of /bin/true (p50 of 30 each, alternately), from this process (RSS ${sc.rssMiB.toFixed(0)} MiB):` +
+        `\n    spawned here (fork of this process)        ${f(sc.here)}` +
+        `\n    through the spawn helper (kit/spawn-helper) ${f(sc.helper)}` +
+        `\n    (the driver starts QEMU and qemu-img through the helper; the direct script spawns here)`,
+    );
   } finally {
     recorder.stop();
     direct.closeClients();

@@ -3,6 +3,7 @@ import { runTool } from './run-tool.js';
 
 const QEMU_IMG = 'qemu-img';
 const TIMEOUT_MS = 60_000;
+// Every qemu-img runs from the spawn helper: a create, a migration's disk check are on a VM operation's path.
 
 /** Subset of `qemu-img info --output=json`. */
 export interface ImageInfo {
@@ -32,12 +33,15 @@ export async function createQcow2(path: string, sizeBytes: number, backing?: str
   const args = ['create', '-q', '-f', 'qcow2'];
   if (backing) args.push('-b', backing, '-F', 'qcow2');
   args.push(path, String(sizeBytes));
-  await runTool(QEMU_IMG, args, { timeoutMs: TIMEOUT_MS });
+  await runTool(QEMU_IMG, args, { timeoutMs: TIMEOUT_MS, viaHelper: true });
 }
 
 /** Grows an image to sizeBytes (never shrinks: `--shrink` is not passed, so qemu-img refuses a smaller size). */
 export async function growImage(path: string, sizeBytes: number): Promise<void> {
-  await runTool(QEMU_IMG, ['resize', '-q', '-f', 'qcow2', path, String(sizeBytes)], { timeoutMs: TIMEOUT_MS });
+  await runTool(QEMU_IMG, ['resize', '-q', '-f', 'qcow2', path, String(sizeBytes)], {
+    timeoutMs: TIMEOUT_MS,
+    viaHelper: true,
+  });
 }
 
 /**
@@ -48,7 +52,7 @@ export async function imageInfo(path: string, options: { forceShare: boolean }):
   const args = ['info', '--output=json'];
   if (options.forceShare) args.push('-U');
   args.push(path);
-  const out = await runTool(QEMU_IMG, args, { timeoutMs: TIMEOUT_MS });
+  const out = await runTool(QEMU_IMG, args, { timeoutMs: TIMEOUT_MS, viaHelper: true });
   return JSON.parse(out) as ImageInfo;
 }
 
@@ -68,7 +72,7 @@ export async function isImageInUse(path: string): Promise<boolean> {
 /** Internal snapshot operations on an image no running QEMU holds. */
 export async function snapshotImage(path: string, op: 'create' | 'apply' | 'delete', name: string): Promise<void> {
   const flag = op === 'create' ? '-c' : op === 'apply' ? '-a' : '-d';
-  await runTool(QEMU_IMG, ['snapshot', flag, name, path], { timeoutMs: TIMEOUT_MS });
+  await runTool(QEMU_IMG, ['snapshot', flag, name, path], { timeoutMs: TIMEOUT_MS, viaHelper: true });
 }
 
 /**
@@ -87,10 +91,10 @@ export async function renameBacking(path: string, backing: string, timeoutMs = T
 async function rebase(path: string, backing: string | undefined, timeoutMs: number, flags: string[]): Promise<void> {
   const args = ['rebase', '-q', ...flags, '-f', 'qcow2', '-b', backing ?? ''];
   if (backing) args.push('-F', 'qcow2');
-  await runTool(QEMU_IMG, [...args, path], { timeoutMs });
+  await runTool(QEMU_IMG, [...args, path], { timeoutMs, viaHelper: true });
 }
 
 /** Writes an overlay no QEMU holds into its backing file (the overlay is left as it was, now redundant). */
 export async function commitImage(path: string, timeoutMs = TIMEOUT_MS): Promise<void> {
-  await runTool(QEMU_IMG, ['commit', '-q', '-f', 'qcow2', '-d', path], { timeoutMs });
+  await runTool(QEMU_IMG, ['commit', '-q', '-f', 'qcow2', '-d', path], { timeoutMs, viaHelper: true });
 }

@@ -1,37 +1,36 @@
-import { execFile } from 'node:child_process';
 import { DriverError } from '../hypervisor-driver.port.js';
+import { execTool } from './exec-tool.js';
+import { spawnHelper } from './spawn-helper.js';
 
 export interface RunToolOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /**
+   * Start the tool from the process's spawn helper (spawn-helper.ts) instead of forking this
+   * process: for tools on the path of a VM operation (qemu-img), where the fork of a large
+   * process blocks its event loop.
+   */
+  viaHelper?: boolean;
 }
 
 /**
  * Runs a host tool (qemu-img, …) without a shell, bounded in time. A failure becomes a
  * DriverError carrying the tool's own stderr, which is what an operator needs to read.
  */
-export function runTool(file: string, args: string[], options: RunToolOptions): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    execFile(
-      file,
-      args,
-      { timeout: options.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, signal: options.signal },
-      (err, stdout, stderr) => {
-        if (!err) {
-          resolve(stdout);
-          return;
-        }
-        const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string | null };
-        const command = `${file} ${args.join(' ')}`;
-        if (e.name === 'AbortError') {
-          reject(new DriverError('failed', `${command}: aborted`, { cause: err }));
-        } else if (e.killed && e.signal === 'SIGKILL') {
-          reject(new DriverError('timeout', `${command}: no result within ${options.timeoutMs} ms`, { cause: err }));
-        } else {
-          const detail = String(stderr).trim() || e.message;
-          reject(new DriverError('failed', `${file} ${args[0] ?? ''}: ${detail}`, { cause: err }));
-        }
-      },
-    );
-  });
+export async function runTool(file: string, args: string[], options: RunToolOptions): Promise<string> {
+  const command = `${file} ${args.join(' ')}`;
+  const exec = { timeoutMs: options.timeoutMs, ...(options.signal ? { signal: options.signal } : {}) };
+  let run;
+  try {
+    run = options.viaHelper ? await spawnHelper().run(file, args, exec) : await execTool(file, args, exec);
+  } catch (err) {
+    // Only a helper that died with the request rejects: whether the tool ran is unknown.
+    throw new DriverError('failed', `${command}: the spawn helper went away while it ran`, { cause: err });
+  }
+  const failure = run.failure;
+  if (!failure) return run.stdout;
+  if (failure.aborted) throw new DriverError('failed', `${command}: aborted`);
+  if (failure.timedOut) throw new DriverError('timeout', `${command}: no result within ${options.timeoutMs} ms`);
+  const detail = run.stderr.trim() || failure.message;
+  throw new DriverError('failed', `${file} ${args[0] ?? ''}: ${detail}`);
 }

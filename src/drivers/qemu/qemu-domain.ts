@@ -10,7 +10,7 @@ import {
   qemuStillExits,
   readCmdline,
   sendSignal,
-  spawnDetached,
+  spawnQemu,
   waitUntilGone,
 } from './qemu-process.js';
 import { domainStateOf } from './qemu-status.js';
@@ -205,7 +205,7 @@ export class QemuDomain {
       ...options,
     });
     writeLayout(p.vmDir, layout);
-    const pid = spawnDetached(this.host.config.qemuBinary, args, p.qemuLog);
+    const pid = await spawnQemu(this.host.config.qemuBinary, args, p.qemuLog, p.pidFile);
     tracePhase(this.vmId, 'qemu spawned');
     hooks.spawned?.();
     const run: RunInfo = {

@@ -1,21 +1,29 @@
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { spawnDetached } from '../kit/spawn-detached.js';
+import { spawnHelper, SpawnHelperLostError, type SpawnHelper } from '../kit/spawn-helper.js';
 
 /**
- * Starts QEMU detached from Node: its own process group, stdio to a log file, no shell, and
- * unref'd, so it outlives the worker and a restarted worker finds it again by pid + cmdline.
+ * Starts QEMU detached from Node (kit/spawn-detached.ts: own process group, output to the log
+ * file, no shell), through the process's spawn helper (kit/spawn-helper.ts) so that this large
+ * process is not forked. When the helper went away with the request, QEMU may already run: it
+ * is looked for by its `-pidfile` (unique to the VM) before it is started here; a second QEMU
+ * would only fail on the pidfile's lock. (If the helper died between its fork and QEMU's exec,
+ * QEMU is not found yet and a second one is started: one of the two fails on that lock.)
  */
-export function spawnDetached(binary: string, args: string[], logPath: string): number {
-  const log = openSync(logPath, 'w');
+export async function spawnQemu(
+  binary: string,
+  args: string[],
+  logPath: string,
+  pidFile: string,
+  helper: SpawnHelper = spawnHelper(),
+): Promise<number> {
   try {
-    const child = spawn(binary, args, { detached: true, stdio: ['ignore', log, log] });
-    child.on('error', () => undefined); // a spawn failure shows up as a dead pid and the log
-    child.unref();
-    if (child.pid === undefined) throw new Error(`cannot spawn ${binary}`);
-    return child.pid;
-  } finally {
-    closeSync(log);
+    return await helper.spawnDetached(binary, args, logPath);
+  } catch (err) {
+    if (!(err instanceof SpawnHelperLostError)) throw err;
+    const started = listQemuProcesses().find((q) => isOurQemu(q.pid, pidFile));
+    return started?.pid ?? spawnDetached(binary, args, logPath);
   }
 }
 

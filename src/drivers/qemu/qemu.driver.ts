@@ -39,6 +39,7 @@ import { ensureDir, removeFile, storageId, tombstonePath } from '../kit/vm-files
 import { isDir, safeReaddir } from '../kit/fs-probe.js';
 import { HostNetworks } from '../kit/network/host-networks.js';
 import { tracePhase } from '../kit/phase-trace.js';
+import { spawnHelper } from '../kit/spawn-helper.js';
 
 export { qemuCapabilities } from './qemu-capabilities.js';
 
@@ -81,6 +82,8 @@ export class QemuDriver implements HypervisorDriver {
       networks: new HostNetworks({ owner: `qemu-${hostKey}` }),
     };
     ensureDir(storageDir);
+    // Up before the first start: QEMU is then spawned by the helper, not by forking this process.
+    spawnHelper().warm();
   }
 
   get storageDir(): string {
