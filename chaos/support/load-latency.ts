@@ -1,0 +1,59 @@
+/**
+ * The `load` scenario's latencies: of every answer, and of the requests the server
+ * admitted (every answer but a 429: a refusal for want of room or over a rate limit
+ * comes back at once and would make the figures look better than the work done).
+ */
+import { summarize, type Summary } from '../../bench/stats.js';
+
+export type RequestKind = 'read' | 'command';
+
+export interface LoadLatencies {
+  reads: Summary;
+  commands: Summary;
+  all: Summary;
+  admittedReads: Summary;
+  admittedCommands: Summary;
+  /** 429s: refused by the admission gate or a rate limit. */
+  refused: number;
+}
+
+export class LatencyBook {
+  private readonly every: Record<RequestKind, number[]> = { read: [], command: [] };
+  private readonly admitted: Record<RequestKind, number[]> = { read: [], command: [] };
+  private readonly byRoute: Record<string, number[]> = {};
+  private refused = 0;
+
+  record(kind: RequestKind, route: string, status: number, ms: number): void {
+    this.every[kind].push(ms);
+    if (status === 429) this.refused++;
+    else this.admitted[kind].push(ms);
+    if (kind === 'read' && status !== 429) (this.byRoute[route] ??= []).push(ms);
+  }
+
+  figures(wallMs: number): LoadLatencies {
+    return {
+      reads: summarize(this.every.read, wallMs),
+      commands: summarize(this.every.command, wallMs),
+      all: summarize([...this.every.read, ...this.every.command], wallMs),
+      admittedReads: summarize(this.admitted.read, wallMs),
+      admittedCommands: summarize(this.admitted.command, wallMs),
+      refused: this.refused,
+    };
+  }
+
+  /** The lines the scenario prints: admitted first (the targets are theirs), then every answer, then per route. */
+  lines(wallMs: number): string[] {
+    const l = this.figures(wallMs);
+    const f = (x: number) => x.toFixed(1);
+    const line = (name: string, s: Summary) => `${name} n=${s.n} p50=${f(s.p50)} ms p99=${f(s.p99)} ms`;
+    const out = [
+      `${line('reads    (admitted)', l.admittedReads)}; with the 429s: ${line('', l.reads).trim()}`,
+      `${line('commands (admitted)', l.admittedCommands)}; with the 429s: ${line('', l.commands).trim()}`,
+      `refused 429 (busy or rate limit): ${l.refused} of ${l.all.n} (${f((100 * l.refused) / Math.max(1, l.all.n))} %); ` +
+        `each client waited its Retry-After before its next request`,
+    ];
+    for (const [route, ms] of Object.entries(this.byRoute).sort())
+      out.push(`  GET ${route.padEnd(30)} ${line('', summarize(ms, wallMs)).trim()}`);
+    return out;
+  }
+}
