@@ -27,7 +27,8 @@ import {
 import { inspectorUrl, liveHeapMiB, memoryUsageMiB, withInspector } from '../support/inspector-heap.js';
 import { cacheCensus } from '../support/cache-census.js';
 import { ledgerFigures, readLog } from '../support/ledger-check.js';
-import { LatencyBook } from '../support/load-latency.js';
+import { LatencyBook, mainThreadCpuMs } from '../support/load-latency.js';
+import { loadServerEnv } from '../support/load-server-env.js';
 
 interface Client {
   token: string;
@@ -53,18 +54,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     ...Array.from({ length: VIEWERS }, (_, i) => `viewer:${tokenOf('viewer', i)}`),
   ];
   const srv: ServerProcess = await startServerProcess(
-    {
-      AUTH_TOKENS: tokens.join(','),
-      LOG_LEVEL: 'warn',
-      WORKER_CONCURRENCY: '16',
-      // LOAD_SERVER_ENV="MAX_REQUESTS_IN_FLIGHT=0 …" sets the server's own settings (an A/B run of one build).
-      ...Object.fromEntries(
-        (process.env.LOAD_SERVER_ENV ?? '')
-          .split(' ')
-          .filter(Boolean)
-          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-      ),
-    },
+    { AUTH_TOKENS: tokens.join(','), LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '16', ...loadServerEnv() },
     // The inspector (loopback, a free port): the live heap after a forced full GC tells a leak from garbage V8
     // has not collected yet (RSS shows both). LOAD_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server.
     ['--inspect=127.0.0.1:0', ...(process.env.LOAD_NODE_ARGS ?? '').split(' ').filter(Boolean)],
@@ -213,6 +203,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
         body = verb === 'snapshots' ? { name: `s-${++seq}` } : verb === 'stop' ? { force: true } : {};
       }
       const t0 = performance.now();
+      const cpuAt0 = mainThreadCpuMs(srv.child.pid!);
       let status: number;
       let res: Json;
       let retryAfterS = 0;
@@ -233,6 +224,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
         path.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '{id}'),
         status,
         took,
+        mainThreadCpuMs(srv.child.pid!) - cpuAt0,
       );
       statuses[status] = (statuses[status] ?? 0) + 1;
       // A client of a busy server waits as it is told (the CLI's users, a well-behaved script), within the run.

@@ -2,8 +2,23 @@
  * The `load` scenario's latencies: of every answer, and of the requests the server
  * admitted (every answer but a 429: a refusal for want of room or over a rate limit
  * comes back at once and would make the figures look better than the work done).
+ * Beside the wall clock, each admitted request's latency in the server's main-thread
+ * CPU time that passed while it was in flight: on a machine shared with other work the
+ * event loop waits for a core most of the time and wall-clock latencies measure the
+ * machine; what its own loop did meanwhile (the requests and background work it turned
+ * round first) is what a request waits for on a machine of its own, I/O waits aside.
  */
+import { readFileSync } from 'node:fs';
 import { summarize, type Summary } from '../../bench/stats.js';
+
+/** CPU ms the process's main thread (its event loop) has run so far: /proc's schedstat, in ns. */
+export function mainThreadCpuMs(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return NaN; // the server is gone: the scenario reports that, not this figure
+  }
+}
 
 export type RequestKind = 'read' | 'command';
 
@@ -13,6 +28,9 @@ export interface LoadLatencies {
   all: Summary;
   admittedReads: Summary;
   admittedCommands: Summary;
+  /** The same in the server's main-thread CPU ms that passed while each was in flight. */
+  admittedReadsCpu: Summary;
+  admittedCommandsCpu: Summary;
   /** 429s: refused by the admission gate or a rate limit. */
   refused: number;
 }
@@ -20,13 +38,18 @@ export interface LoadLatencies {
 export class LatencyBook {
   private readonly every: Record<RequestKind, number[]> = { read: [], command: [] };
   private readonly admitted: Record<RequestKind, number[]> = { read: [], command: [] };
+  private readonly admittedCpu: Record<RequestKind, number[]> = { read: [], command: [] };
   private readonly byRoute: Record<string, number[]> = {};
   private refused = 0;
 
-  record(kind: RequestKind, route: string, status: number, ms: number): void {
+  /** `cpuMs`: the server's main-thread CPU time that passed from the request's start to its answer. */
+  record(kind: RequestKind, route: string, status: number, ms: number, cpuMs: number): void {
     this.every[kind].push(ms);
     if (status === 429) this.refused++;
-    else this.admitted[kind].push(ms);
+    else {
+      this.admitted[kind].push(ms);
+      if (Number.isFinite(cpuMs)) this.admittedCpu[kind].push(cpuMs);
+    }
     if (kind === 'read' && status !== 429) (this.byRoute[route] ??= []).push(ms);
   }
 
@@ -37,6 +60,8 @@ export class LatencyBook {
       all: summarize([...this.every.read, ...this.every.command], wallMs),
       admittedReads: summarize(this.admitted.read, wallMs),
       admittedCommands: summarize(this.admitted.command, wallMs),
+      admittedReadsCpu: summarize(this.admittedCpu.read, wallMs),
+      admittedCommandsCpu: summarize(this.admittedCpu.command, wallMs),
       refused: this.refused,
     };
   }
@@ -49,6 +74,8 @@ export class LatencyBook {
     const out = [
       `${line('reads    (admitted)', l.admittedReads)}; with the 429s: ${line('', l.reads).trim()}`,
       `${line('commands (admitted)', l.admittedCommands)}; with the 429s: ${line('', l.commands).trim()}`,
+      `admitted, in the server's main-thread CPU ms while in flight: ${line('reads', l.admittedReadsCpu)}; ` +
+        `${line('commands', l.admittedCommandsCpu)}`,
       `refused 429 (busy or rate limit): ${l.refused} of ${l.all.n} (${f((100 * l.refused) / Math.max(1, l.all.n))} %); ` +
         `each client waited its Retry-After before its next request`,
     ];
