@@ -1,7 +1,7 @@
 /**
- * The `load` scenario's latencies: of every answer, and of the requests the server
- * admitted (every answer but a 429: a refusal for want of room or over a rate limit
- * comes back at once and would make the figures look better than the work done).
+ * The `load` scenario's latencies: of every request, and of the requests the server
+ * admitted and answered (every answer but a 429: a refusal for want of room or over a
+ * rate limit comes back at once and would make the figures look better than the work done).
  * Beside the wall clock, each admitted request's latency in the server's main-thread
  * CPU time that passed while it was in flight: on a machine shared with other work the
  * event loop waits for a core most of the time and wall-clock latencies measure the
@@ -46,11 +46,12 @@ export class LatencyBook {
   record(kind: RequestKind, route: string, status: number, ms: number, cpuMs: number): void {
     this.every[kind].push(ms);
     if (status === 429) this.refused++;
-    else {
+    // No answer at all (a reset socket) is counted as an error by the scenario, not as a latency.
+    else if (status !== 0) {
       this.admitted[kind].push(ms);
       if (Number.isFinite(cpuMs)) this.admittedCpu[kind].push(cpuMs);
     }
-    if (kind === 'read' && status !== 429) (this.byRoute[route] ??= []).push(ms);
+    if (kind === 'read' && status !== 429 && status !== 0) (this.byRoute[route] ??= []).push(ms);
   }
 
   figures(wallMs: number): LoadLatencies {
