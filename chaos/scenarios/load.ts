@@ -5,8 +5,9 @@
  * 429, an accepted command never ends, the log lacks an accepted operation, holds
  * a result twice or an operation nobody was answered 202 for, the hash chain does
  * not verify, a VM's domain is orphaned, or the live heap after a forced full GC grows after
- * warm-up (a leak). Prints commands p50, reads p99 (and per route), the `vms` read
- * model's lag, the server's CPU per request, and RSS over time with its verdict.
+ * warm-up (a leak). Prints commands p50, reads p99 (and per route) of the requests the server admitted and
+ * of every answer (a client answered 429 waits its Retry-After, as it is told), the `vms` read model's lag,
+ * the server's CPU per request, and RSS over time with its verdict.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { summarize } from '../../bench/stats.js';
@@ -26,6 +27,8 @@ import {
 import { inspectorUrl, liveHeapMiB, memoryUsageMiB, withInspector } from '../support/inspector-heap.js';
 import { cacheCensus } from '../support/cache-census.js';
 import { ledgerFigures, readLog } from '../support/ledger-check.js';
+import { LatencyBook, mainThreadCpuMs } from '../support/load-latency.js';
+import { loadServerEnv } from '../support/load-server-env.js';
 
 interface Client {
   token: string;
@@ -51,7 +54,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     ...Array.from({ length: VIEWERS }, (_, i) => `viewer:${tokenOf('viewer', i)}`),
   ];
   const srv: ServerProcess = await startServerProcess(
-    { AUTH_TOKENS: tokens.join(','), LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '16' },
+    { AUTH_TOKENS: tokens.join(','), LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '16', ...loadServerEnv() },
     // The inspector (loopback, a free port): the live heap after a forced full GC tells a leak from garbage V8
     // has not collected yet (RSS shows both). LOAD_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server.
     ['--inspect=127.0.0.1:0', ...(process.env.LOAD_NODE_ARGS ?? '').split(' ').filter(Boolean)],
@@ -106,9 +109,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     await sleep(1000);
 
     const statuses: Record<string, number> = {};
-    const readMs: number[] = [];
-    const commandMs: number[] = [];
-    const readsByRoute: Record<string, number[]> = {};
+    const latencies = new LatencyBook();
     const unexpected: string[] = [];
     let otherErrors = 0;
     let gone = 0;
@@ -202,12 +203,15 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
         body = verb === 'snapshots' ? { name: `s-${++seq}` } : verb === 'stop' ? { force: true } : {};
       }
       const t0 = performance.now();
+      const cpuAt0 = mainThreadCpuMs(srv.child.pid!);
       let status: number;
       let res: Json;
+      let retryAfterS = 0;
       try {
         const r = await call(c.token, method, path, body);
         status = r.status;
         res = r.body;
+        retryAfterS = r.retryAfter;
       } catch (err) {
         // No answer at all: fetch names the socket's error in `cause` (ECONNRESET, other side closed…).
         const cause = (err as { cause?: { code?: string; message?: string } }).cause;
@@ -215,12 +219,17 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
         res = { message: (err as Error).message, cause: cause?.code ?? cause?.message };
       }
       const took = performance.now() - t0;
-      (method === 'GET' ? readMs : commandMs).push(took);
-      if (method === 'GET') {
-        const route = path.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '{id}');
-        (readsByRoute[route] ??= []).push(took);
-      }
+      latencies.record(
+        method === 'GET' ? 'read' : 'command',
+        path.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '{id}'),
+        status,
+        took,
+        mainThreadCpuMs(srv.child.pid!) - cpuAt0,
+      );
       statuses[status] = (statuses[status] ?? 0) + 1;
+      // A client of a busy server waits as it is told (the CLI's users, a well-behaved script), within the run.
+      if (status === 429)
+        await sleep(Math.min(Math.max(1, retryAfterS) * 1000, Math.max(0, deadline - performance.now())));
       if (status === 202) {
         operations.push(res.operationId as string);
         acceptedAt.set(res.operationId as string, performance.now());
@@ -318,21 +327,14 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
 
     const { lags, neverReached } = lagOf(lagSamples);
     const lag = summarize(lags, wallMs);
-    const reads = summarize(readMs, wallMs);
-    const commands = summarize(commandMs, wallMs);
-    const all = summarize([...readMs, ...commandMs], wallMs);
+    const { all } = latencies.figures(wallMs);
     const rssStart = rss[0]![1];
     const rssV = rssVerdict(rss, warmupS);
     const f = (x: number) => x.toFixed(1);
     console.log(
       `load: ${clients} clients × ${seconds} s: ${all.n} requests (${f(all.perSecond)}/s); statuses ${JSON.stringify(statuses)}`,
     );
-    console.log(`load: reads    n=${reads.n} p50=${f(reads.p50)} ms p99=${f(reads.p99)} ms`);
-    for (const [route, ms] of Object.entries(readsByRoute).sort()) {
-      const r = summarize(ms, wallMs);
-      console.log(`load:   GET ${route.padEnd(30)} n=${r.n} p50=${f(r.p50)} ms p99=${f(r.p99)} ms`);
-    }
-    console.log(`load: commands n=${commands.n} p50=${f(commands.p50)} ms p99=${f(commands.p99)} ms`);
+    for (const line of latencies.lines(wallMs)) console.log(`load: ${line}`);
     console.log(
       `load: projection lag (vms) p50=${f(lag.p50)} ms p99=${f(lag.p99)} ms (${lag.n} samples of /health, every 250 ms` +
         `${neverReached ? `; ${neverReached} heads not applied before the run ended` : ''})`,

@@ -9,6 +9,7 @@ import { toErrorBody, ErrorFilter } from '../http/error.filter.js';
 import { answerClientErrors } from '../http/client-error.js';
 import { rejectNonFinite } from '../http/json-reviver.js';
 import { requireJsonBody } from '../http/json-content-type.js';
+import { AdmissionGate } from '../http/admission.js';
 import { redactUrl } from '../http/redact-url.js';
 import type { HttpPorts } from '../http/tokens.js';
 import { createValidationPipe } from '../http/validation.js';
@@ -36,6 +37,11 @@ export async function createHttpAppOver(ports: HttpPorts): Promise<NestExpressAp
   app.set('etag', false);
   app.use(helmet(helmetOptions()));
   serveWebConsole(app);
+  // Before the body is read: a request refused for want of room costs as little as it can.
+  const gate = new AdmissionGate(ports.config.maxRequestsInFlight, (method) =>
+    ports.metrics.observeRequest(method, '(refused: busy)', 429),
+  );
+  app.use(gate.middleware);
   app.use(requireJsonBody);
   app.useBodyParser('json', { limit: ports.config.bodyLimit, strict: true, reviver: rejectNonFinite });
   app.use((req: Request, res: Response, next: NextFunction) => {

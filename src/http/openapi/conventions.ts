@@ -21,7 +21,7 @@ const ERRORS: Record<number, string> = {
   413: 'The body is larger than BODY_LIMIT',
   415: 'The body is not JSON',
   422: "The host's driver cannot do this, or an Idempotency-Key was reused for another request",
-  429: 'Too many requests from this principal; retry later',
+  429: 'Too many requests from this principal, or the server is busy (MAX_REQUESTS_IN_FLIGHT); retry after Retry-After',
   500: 'Internal error (logged with the request)',
   503: 'A dependency (event store, Redis, a host worker) is unavailable; retry after Retry-After',
 };

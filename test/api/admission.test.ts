@@ -1,0 +1,119 @@
+/**
+ * Admission control (MAX_REQUESTS_IN_FLIGHT): past the limit of API requests being
+ * worked on, a request is answered 429 with Retry-After and the v1 error body at
+ * once, and a refused command records nothing; health, metrics and long-polls are
+ * not counted; a request that ends, or whose client goes away, frees its place.
+ * Requests are held in flight by sending their body in two parts.
+ */
+import 'reflect-metadata';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { logLength, startTestApp, TOKENS, type TestApp } from '../support/app.js';
+import { assertError, registerSimHost } from '../support/e2e.js';
+import { waitFor } from '../support/wait.js';
+
+const LIMIT = 2;
+
+/** A create whose body is half sent: admitted and in flight until `finish()`; `answer` is its status. */
+interface Held {
+  req: ClientRequest;
+  finish(): void;
+  answer: Promise<number>;
+}
+
+describe('e2e: admission control (MAX_REQUESTS_IN_FLIGHT)', () => {
+  let t: TestApp;
+  let port: number;
+
+  before(async () => {
+    t = await startTestApp({ env: { MAX_REQUESTS_IN_FLIGHT: String(LIMIT) } });
+    await t.app.listen(0, '127.0.0.1');
+    port = (t.app.getHttpServer().address() as AddressInfo).port;
+    await registerSimHost(t, 'hv-1');
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  const hold = (name: string): Held => {
+    const body = JSON.stringify({ name, vcpus: 1, memoryMiB: 64, diskGiB: 1, start: false });
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/v1/vms',
+      headers: {
+        authorization: `Bearer ${TOKENS.operator}`,
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      },
+    });
+    const answer = new Promise<number>((resolve, reject) => {
+      req.on('response', (res: IncomingMessage) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+    });
+    req.write(body.slice(0, 10));
+    return { req, answer, finish: () => req.end(body.slice(10)) };
+  };
+
+  /** The server has every held request in flight once a plain read is refused. */
+  const untilRefused = () =>
+    waitFor(
+      async () => {
+        const res = await t.as('viewer').get('/v1/vms');
+        return res.status === 429 ? res : undefined;
+      },
+      { what: 'a read to be refused while the held requests are in flight' },
+    );
+
+  test('past the limit a request is 429 with Retry-After at once, and a refused command records nothing', async () => {
+    const held = [hold('held-0'), hold('held-1')];
+    const refused = await untilRefused();
+    assertError(refused, 429);
+    assert.equal(refused.headers['retry-after'], '1');
+    assert.match(refused.body.message as string, /busy: 2 requests are in flight \(MAX_REQUESTS_IN_FLIGHT\)/);
+
+    const logBefore = await logLength(t);
+    const create = await t.as('operator').post('/v1/vms', { name: 'refused', vcpus: 1, memoryMiB: 64, diskGiB: 1 });
+    assertError(create, 429);
+    assert.equal(await logLength(t), logBefore, 'a refused create appends nothing');
+
+    // Not counted: monitors' probes and a long-poll, which waits rather than works.
+    assert.equal((await t.http().get('/health')).status, 200);
+    const metrics = await t.http().get('/metrics');
+    assert.equal(metrics.status, 200);
+    assert.match(
+      metrics.text,
+      /virtledger_http_requests_total\{method="POST",route="\(refused: busy\)",status="429"\} 1\b/,
+      'an operator sees the refusals in /metrics',
+    );
+    const poll = await t.as('viewer').get('/v1/operations/00000000-0000-4000-8000-000000000000?waitMs=1');
+    assert.equal(poll.status, 404, 'a long-poll is not refused');
+
+    for (const h of held) h.finish();
+    assert.deepEqual(await Promise.all(held.map((h) => h.answer)), [202, 202], 'the held creates are answered');
+    // Their places are free as soon as their answers are out.
+    assert.equal((await t.as('viewer').get('/v1/vms')).status, 200);
+    const names = ((await t.as('viewer').get('/v1/vms?limit=100')).body.items as Array<{ name: string }>).map(
+      (v) => v.name,
+    );
+    assert.ok(!names.includes('refused'), 'the refused create made no VM');
+  });
+
+  test('a client that goes away before its answer frees its place', async () => {
+    const held = [hold('gone-0'), hold('gone-1')];
+    await untilRefused();
+    held[0]!.req.destroy();
+    await held[0]!.answer.catch(() => undefined);
+    await waitFor(async () => (await t.as('viewer').get('/v1/vms')).status === 200, {
+      what: 'a read to be admitted once a held client went away',
+    });
+    held[1]!.finish();
+    assert.equal(await held[1]!.answer, 202);
+  });
+});
