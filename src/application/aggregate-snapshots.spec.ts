@@ -176,4 +176,23 @@ describe('aggregate snapshots for cold loads', () => {
     const early = await new AggregateLoader(store, { snapshots: snaps.options }).loadBefore(hostDecider, stream, 5n);
     assert.deepEqual(early.state, fold(hostDecider, history.slice(0, 5)));
   });
+
+  test('a stream found empty asks the snapshot store nothing on its next loads, and is read in full once written', async () => {
+    const snaps = memorySnapshots();
+    const asked: string[] = [];
+    const get = snaps.options.store.get;
+    const counted: SnapshotOptions = {
+      ...snaps.options,
+      store: { ...snaps.options.store, get: (k) => (asked.push(k), get(k)) },
+    };
+    const loader = new AggregateLoader(store, { snapshots: counted });
+    const empty = hostStream(randomUUID());
+    for (let i = 0; i < 3; i++) assert.equal((await loader.load(hostDecider, empty)).revision, undefined);
+    assert.deepEqual(asked, [`host:${empty}`], 'asked once, on the first load');
+    // Written by another process meanwhile: the next load reads it from its first event.
+    await store.append(empty, [registered, reserved('a')].map(stored), 'no_stream');
+    const loaded = await loader.load(hostDecider, empty);
+    assert.equal(loaded.revision, 1n);
+    assert.deepEqual(loaded.state, fold(hostDecider, [registered, reserved('a')]));
+  });
 });

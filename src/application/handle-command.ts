@@ -70,14 +70,37 @@ export async function handleCommand<C, E extends DomainEvent, S>(
   meta: CommandMeta,
   options: HandleOptions = {},
 ): Promise<HandleResult<S>> {
-  return aggregates.turns.run(streamId, () => decideAndAppend(aggregates, decider, streamId, command, meta, options));
+  return handleCommands(aggregates, decider, streamId, [command], meta, options);
+}
+
+/**
+ * Several commands on one stream, in order, as one append: one load, each command decided
+ * on the state the events decided before it leave, and one append of all their events with
+ * the revision loaded as the expected revision. The log is the one handleCommand called once
+ * per command would write (same events, same order, each event's metadata naming its own
+ * command), in one commit instead of one per command, and with no other write in between.
+ * A command that decides nothing (already done) is skipped, as it would append nothing
+ * alone; one that is refused ends the batch: the events decided before it are appended,
+ * then the refusal is thrown, as handleCommand would have appended them before refusing.
+ * `ifMatch` is checked against the revision before the first command. A conflict re-reads
+ * the tail and decides every command again.
+ */
+export async function handleCommands<C, E extends DomainEvent, S>(
+  aggregates: AggregateLoader,
+  decider: Decider<C, E, S>,
+  streamId: string,
+  commands: readonly C[],
+  meta: CommandMeta,
+  options: HandleOptions = {},
+): Promise<HandleResult<S>> {
+  return aggregates.turns.run(streamId, () => decideAndAppend(aggregates, decider, streamId, commands, meta, options));
 }
 
 async function decideAndAppend<C, E extends DomainEvent, S>(
   aggregates: AggregateLoader,
   decider: Decider<C, E, S>,
   streamId: string,
-  command: C,
+  commands: readonly C[],
   meta: CommandMeta,
   options: HandleOptions,
 ): Promise<HandleResult<S>> {
@@ -94,30 +117,18 @@ async function decideAndAppend<C, E extends DomainEvent, S>(
       : { ...(await aggregates.load(decider, streamId)), fresh: true };
     const { state, revision } = loaded;
     fromCache = false;
-    const answer = decideOn(decider, command, state, revision, options.ifMatch);
-    if (!loaded.fresh && !('append' in answer)) continue;
-    if ('error' in answer) throw answer.error;
-    if (!('append' in answer)) return { state, events: [], revision };
-    const decided = answer.append;
-    const at = now().toISOString();
-    const toAppend: NewEvent[] = decided.map((e) => ({
-      id: randomUUID(),
-      type: e.type,
-      data: e.data as Record<string, unknown>,
-      metadata: {
-        principal: meta.principal,
-        correlationId: meta.correlationId,
-        causationId: meta.causationId,
-        at,
-        schema: schemaOf(e.type),
-        ...(meta.reason ? { reason: meta.reason } : {}),
-        ...recorded(command),
-      },
-    }));
+    const batch = decideBatch(decider, commands, state, revision, options.ifMatch);
+    if (!loaded.fresh && (batch.refused || batch.skipped)) continue;
+    if (batch.decided.length === 0) {
+      if (batch.refused) throw batch.refused.error;
+      return { state, events: [], revision };
+    }
+    const toAppend = batch.decided.flatMap(({ command, events }) => newEvents(command, events, meta, now()));
+    let appended: HandleResult<S>;
     try {
       const result = await aggregates.store.append(streamId, toAppend, revision ?? 'no_stream');
       const after = aggregates.advance(decider, streamId, { state, revision }, result.events);
-      return { state: after.state, events: result.events, revision: result.nextExpectedRevision };
+      appended = { state: after.state, events: result.events, revision: result.nextExpectedRevision };
     } catch (err) {
       if (err instanceof WrongExpectedVersionError) {
         // A cached state that was behind is not a conflict yet: the next turn reads the tail and decides again.
@@ -128,23 +139,81 @@ async function decideAndAppend<C, E extends DomainEvent, S>(
       }
       throw err;
     }
+    // The commands before the refused one are recorded, as they would have been one by one.
+    if (batch.refused) throw batch.refused.error;
+    return appended;
   }
   throw new ConcurrencyExhaustedError(streamId, attempts);
 }
 
-/** One decision: events to append, nothing to do, or the refusal (a DomainError, or 412 on If-Match). */
-function decideOn<C, E extends DomainEvent, S>(
-  decider: Decider<C, E, S>,
+/** The events one command decided, as the store takes them: each carries its command and the meta. */
+function newEvents<C, E extends DomainEvent>(
   command: C,
+  decided: readonly E[],
+  meta: CommandMeta,
+  at: Date,
+): NewEvent[] {
+  const when = at.toISOString();
+  const asked = recorded(command);
+  return decided.map((e) => ({
+    id: randomUUID(),
+    type: e.type,
+    data: e.data as Record<string, unknown>,
+    metadata: {
+      principal: meta.principal,
+      correlationId: meta.correlationId,
+      causationId: meta.causationId,
+      at: when,
+      schema: schemaOf(e.type),
+      ...(meta.reason ? { reason: meta.reason } : {}),
+      ...asked,
+    },
+  }));
+}
+
+interface Batch<C, E> {
+  /** The commands that decided events, in order, with them. */
+  decided: Array<{ command: C; events: E[] }>;
+  /** Some command decided nothing (already done). */
+  skipped: boolean;
+  /** The command that was refused (a DomainError, or 412 on If-Match); the ones after it were not decided. */
+  refused?: { error: unknown };
+}
+
+/** Each command decided on the state the events decided before it leave. */
+function decideBatch<C, E extends DomainEvent, S>(
+  decider: Decider<C, E, S>,
+  commands: readonly C[],
   state: S,
   revision: bigint | undefined,
   ifMatch: bigint | undefined,
-): { append: E[] } | { error: unknown } | { nothing: true } {
-  if (ifMatch !== undefined && ifMatch !== revision) return { error: new PreconditionFailedError(ifMatch, revision) };
-  try {
-    const decided = decider.decide(command, state);
-    return decided.length ? { append: decided } : { nothing: true };
-  } catch (error) {
-    return { error };
+): Batch<C, E> {
+  const batch: Batch<C, E> = { decided: [], skipped: false };
+  if (ifMatch !== undefined && ifMatch !== revision) {
+    batch.refused = { error: new PreconditionFailedError(ifMatch, revision) };
+    return batch;
   }
+  for (const [i, command] of commands.entries()) {
+    let events: E[];
+    try {
+      events = decider.decide(command, state);
+    } catch (error) {
+      batch.refused = { error };
+      return batch;
+    }
+    if (events.length === 0) {
+      batch.skipped = true;
+      continue;
+    }
+    batch.decided.push({ command, events });
+    // The next command sees these events as a read would return them (their JSON form, already
+    // at the current schema), as it would have in the cache after their own append.
+    if (i < commands.length - 1) for (const e of events) state = evolveStored(decider, state, e);
+  }
+  return batch;
+}
+
+function evolveStored<C, E extends DomainEvent, S>(decider: Decider<C, E, S>, state: S, e: E): S {
+  const data = JSON.parse(JSON.stringify(e.data, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+  return decider.evolve(state, { type: e.type, data } as E);
 }

@@ -53,6 +53,12 @@ const DEFAULT_LIMIT = 20000;
  */
 export class AggregateLoader {
   private readonly cache = new Map<string, Cached>();
+  /**
+   * Streams read and found empty (the `default` project, read by every create): their next load
+   * asks no snapshot store, as an empty stream has no snapshot. Only a shortcut: a stream created
+   * since (by another process) is folded from its first event instead of its snapshot, once.
+   */
+  private readonly empty = new Set<string>();
   private readonly limit: number;
   private readonly snapshots: AggregateSnapshots | undefined;
   private readonly decideOnCache: boolean;
@@ -106,12 +112,15 @@ export class AggregateLoader {
     streamId: string,
     cached: Cached | undefined,
   ): Promise<LoadedAggregate<S>> {
-    if (!cached) {
+    if (!cached && !this.empty.has(streamId)) {
       const fromSnapshot = await this.loadFromSnapshot(decider, streamId);
       if (fromSnapshot) return fromSnapshot;
     }
     const tail = await this.read(streamId, cached ? cached.revision + 1n : undefined);
-    if (!cached && tail.length === 0) return { state: decider.initialState(), revision: undefined };
+    if (!cached && tail.length === 0) {
+      this.rememberEmpty(streamId);
+      return { state: decider.initialState(), revision: undefined };
+    }
     let state = cached ? (cached.state as S) : decider.initialState();
     for (const e of tail) state = evolveRecorded(decider, state, e);
     const revision = tail.length ? tail[tail.length - 1]!.revision : cached!.revision;
@@ -166,7 +175,15 @@ export class AggregateLoader {
     return { state, revision };
   }
 
+  private rememberEmpty(streamId: string): void {
+    // Insertion order again: beyond the limit the least recently found empty is forgotten first.
+    this.empty.delete(streamId);
+    this.empty.add(streamId);
+    if (this.empty.size > this.limit) this.empty.delete(this.empty.values().next().value!);
+  }
+
   private remember(decider: object, streamId: string, state: unknown, revision: bigint): void {
+    this.empty.delete(streamId);
     const hit = this.cache.get(streamId);
     // The cache only moves forward: a slower caller must not put an older state back.
     if (hit && hit.decider === decider && hit.revision > revision) return;

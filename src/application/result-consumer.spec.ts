@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { vmStream } from '../domain/streams.js';
 import { vmDecider } from '../domain/vm/vm.decider.js';
 import type { EventStore } from '../eventstore/event-store.port.js';
-import { tempSqliteStore } from '../../test/support/recording-store.js';
+import { RecordingStore, tempSqliteStore } from '../../test/support/recording-store.js';
 import { handleCommand } from './handle-command.js';
 import type { ResultMessage } from './jobs.js';
 import { AggregateLoader } from './load-aggregate.js';
@@ -131,6 +131,42 @@ describe('ResultConsumer', () => {
       assert.deepEqual(events.slice(-2), ['VmDefined', 'VmStarted']);
       await deliver(msg, 'r6');
       assert.deepEqual(await eventsOf('vm-2'), events, 'the log is unchanged');
+    });
+
+    test('a create’s one result (running, defined, started) is one append, each event with its command’s metadata', async () => {
+      const recording = new RecordingStore(store);
+      const own = new ResultConsumer(new AggregateLoader(recording), {}, 'spec', pino({ level: 'silent' }));
+      await create('vm-4');
+      const msg: ResultMessage = {
+        ...base,
+        vmId: 'vm-4',
+        kind: 'succeeded',
+        step: 'start',
+        output: {},
+        prior,
+        started: true,
+      };
+      await own.process({ id: 'r9', data: msg } as unknown as Job<ResultMessage>);
+      assert.deepEqual(
+        recording.appends.map((a) => a.events),
+        [3],
+        'one append of three events',
+      );
+      const events = (await store.readStream(vmStream('vm-4'))).slice(-3);
+      assert.deepEqual(
+        events.map((e) => [e.type, e.metadata.command?.type, e.metadata.causationId]),
+        [
+          ['VmOperationRunning', 'MarkOperationRunning', 'job-define'],
+          ['VmDefined', 'RecordStepSucceeded', 'job-define'],
+          ['VmStarted', 'RecordStepSucceeded', 'job-define'],
+        ],
+      );
+      assert.deepEqual(
+        events.map((e) => e.revision),
+        [2n, 3n, 4n],
+      );
+      await own.process({ id: 'r9', data: msg } as unknown as Job<ResultMessage>);
+      assert.equal(recording.appends.length, 1, 'redelivered: nothing appended');
     });
 
     test('a start that failed after its define: defined, then the create failed at start (as with two jobs)', async () => {

@@ -7,7 +7,7 @@ import { hostDecider } from '../domain/host/host.decider.js';
 import { derivedOperationId } from '../sagas/healing.saga.js';
 import { volumeDecider } from '../domain/volume/volume.decider.js';
 import type { VolumeCommand } from '../domain/volume/volume.commands.js';
-import { handleCommand, PreconditionFailedError, type CommandMeta } from './handle-command.js';
+import { handleCommand, handleCommands, PreconditionFailedError, type CommandMeta } from './handle-command.js';
 import type { AggregateLoader } from './load-aggregate.js';
 import { hostStream, vmStream, volumeStream } from '../domain/streams.js';
 import { tracePhase } from './phase-trace.js';
@@ -105,6 +105,24 @@ export class ResultConsumer {
     );
   }
 
+  /**
+   * A step's outcome with what the job did before it: the operation running (a step that ended
+   * before its `started` went out on its own, as if it had), then the job's earlier step (a
+   * create's define before its start), then the outcome.
+   */
+  private commandsFor(
+    msg: Exclude<ResultMessage, HostFencedResult | VolumeResultMessage>,
+    outcome: VmCommand,
+  ): VmCommand[] {
+    if (msg.kind !== 'succeeded' && msg.kind !== 'failed') return [outcome];
+    const commands: VmCommand[] = [];
+    if (msg.started)
+      commands.push({ type: 'MarkOperationRunning', operationId: msg.operationId, step: msg.prior?.step ?? msg.step });
+    if (msg.prior) commands.push(resultToCommand({ ...msg, kind: 'succeeded', ...msg.prior }, new Date()));
+    commands.push(outcome);
+    return commands;
+  }
+
   async process(job: Job<ResultMessage>): Promise<void> {
     const msg = job.data;
     if (msg.kind === 'fenced') return this.fenced(msg, job.id ?? `fence.${msg.hostId}`);
@@ -126,21 +144,8 @@ export class ResultConsumer {
     try {
       // An observation holds for the revision it was made at only: a stale one must not close a newer operation.
       const ifMatch = msg.kind === 'observed' && msg.revision !== undefined ? { ifMatch: BigInt(msg.revision) } : {};
-      if (msg.kind === 'succeeded' || msg.kind === 'failed') {
-        // The step ended before its `started` went out on its own: record the operation running first, as if it had.
-        if (msg.started) {
-          const step = msg.prior?.step ?? msg.step;
-          const running: VmCommand = { type: 'MarkOperationRunning', operationId: msg.operationId, step };
-          await handleCommand(this.aggregates, vmDecider, vmStream(msg.vmId), running, meta);
-        }
-        // The job's earlier step next (a create's define before its start): the decider needs them in order.
-        if (msg.prior) {
-          const prior = resultToCommand({ ...msg, kind: 'succeeded', ...msg.prior }, new Date());
-          await handleCommand(this.aggregates, vmDecider, vmStream(msg.vmId), prior, meta);
-          tracePhase(msg.vmId, `consumer appended succeeded ${msg.prior.step}`);
-        }
-      }
-      await handleCommand(this.aggregates, vmDecider, vmStream(msg.vmId), cmd, meta, ifMatch);
+      // One append for the whole result (one load, one commit): the commands in the order the decider needs them.
+      await handleCommands(this.aggregates, vmDecider, vmStream(msg.vmId), this.commandsFor(msg, cmd), meta, ifMatch);
       tracePhase(msg.vmId, `consumer appended ${label}`);
       this.onCommand?.(cmd.type, performance.now() - t0, true);
     } catch (err) {
