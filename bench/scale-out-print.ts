@@ -1,7 +1,7 @@
 /** What the scale-out bench prints: each round's runs against raw BullMQ, and medians over the rounds. */
 import { availableParallelism } from 'node:os';
 import { WARMUP_PER_PROCESS, type ScaleOutRun, type Topology } from './scale-out-topologies.js';
-import { percentile, row, type Summary } from './stats.js';
+import { row, type Summary } from './stats.js';
 
 export function printScaleOut(
   runs: ScaleOutRun[],
@@ -55,11 +55,11 @@ export function printScaleOut(
 
 /** Per topology, the median over the rounds of creates/s as a ratio to that round's raw BullMQ, and of CPU per create. */
 export function printMedians(chosen: Topology[], rounds: Array<{ runs: ScaleOutRun[]; bull: Summary }>): void {
-  const median = (xs: number[]) =>
-    percentile(
-      [...xs].sort((a, b) => a - b),
-      50,
-    );
+  // The middle value, or the mean of the two middle ones (two rounds: their mean).
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return (s[Math.floor((s.length - 1) / 2)]! + s[Math.ceil((s.length - 1) / 2)]!) / 2;
+  };
   console.log(`\nsection: scale out, medians over ${rounds.length} rounds`);
   for (const t of chosen) {
     const mine = rounds.map(({ runs, bull }) => ({ r: runs.find((x) => x.topology.key === t.key)!, bull }));
