@@ -51,8 +51,13 @@ const HELP = `npm run bench -- [options]   (each option also reads BENCH_<NAME>)
   --qemu-n <8>         qemu creates; --no-qemu skips the qemu section
   --qemu-only          only the qemu section (create and live migration vs direct QMP, per-phase breakdown)
   --http-n <3000>      requests per adapter in the express/fastify comparison; --no-http skips it
-  --scale-out          only the scale-out section: the creates through 1 then 3 API processes
-                       (child processes on --store postgres://…, which it needs), both printed with ratios
+  --scale-out          only the scale-out section: the creates through real processes in three topologies
+                       (one ROLE=all process; split: HTTP process + control-plane owner + worker; 3 API processes
+                       + worker), on --store postgres://…, which it needs; each as a ratio to raw BullMQ
+  --topologies <a,b>   with --scale-out: only these of one,split,three
+  --rounds <1>         with --scale-out: rounds of the topologies (order reversed every other round), then medians;
+                       without REDIS_URL it runs its own redis-server (exact Redis commands per create)
+                       (BENCH_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles every child process)
 REDIS_URL uses that Redis; otherwise a private one is started.`;
 
 async function main(): Promise<void> {
@@ -64,8 +69,15 @@ async function main(): Promise<void> {
   const concurrency = Number(arg('concurrency', '32'));
   if (process.argv.includes('--scale-out')) {
     const url = process.env.REDIS_URL;
-    if (!url) throw new Error('--scale-out needs REDIS_URL: its API processes share one Redis');
-    await scaleOutBench({ redisUrl: url, storeUrl: arg('store', ''), n, concurrency });
+    const only = arg('topologies', '').split(',').filter(Boolean);
+    await scaleOutBench({
+      redisUrl: url,
+      storeUrl: arg('store', ''),
+      n,
+      concurrency,
+      only,
+      rounds: Number(arg('rounds', '1')),
+    });
     return;
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'vl-bench-'));

@@ -1,113 +1,136 @@
 /**
  * `npm run bench -- --scale-out --store postgres://…`: the same creates through
- * 1 and then 3 API processes (real `node dist/src/main.js` processes, ROLE=api,
- * one PostgreSQL schema and one Redis prefix per run, one worker process with a
- * simulated host of latency 0), the load spread round-robin over the processes.
+ * three topologies of real `node dist/src/main.js` processes on one PostgreSQL
+ * schema and one Redis prefix per run (topologies in scale-out-topologies.ts),
+ * with a simulated host of latency 0, each printed as creates/s and CPU per
+ * create per process, and as a ratio to raw BullMQ measured in the same run.
  * The bench process watches the log itself (a subscription to the store) to see
- * each VM reach running, so measuring puts no load on the API processes.
+ * each VM reach running, so measuring puts no load on the measured processes.
  */
 import { Redis } from 'ioredis';
 import { ApiFleet, FLEET_ADMIN_TOKEN } from '../chaos/support/api-fleet.js';
-import { cpuSeconds } from '../chaos/support/load-figures.js';
 import { createEventStore } from '../src/eventstore/create-event-store.js';
 import { deleteKeysWithPrefix } from '../src/projections/redis-keys.js';
+import { bullmqBaseline } from './baselines.js';
 import { dropSchema } from './pg-schema.js';
-import { pool, row, summarize, type Summary } from './stats.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { startPrivateRedis } from '../src/runtime/private-redis.js';
+import { perCreate, pgSchemaCounts, redisCommandCounts } from './scale-out-calls.js';
+import { CreatesWatch } from './scale-out-watch.js';
+import { ProcessCpu, TOPOLOGIES, WARMUP_PER_PROCESS, type ScaleOutRun, type Topology } from './scale-out-topologies.js';
+import { printMedians, printScaleOut } from './scale-out-print.js';
+import { pool, summarize, type Summary } from './stats.js';
 
-export interface ScaleOutRun {
-  apis: number;
-  accept: Summary;
-  toRunning: Summary;
-  failed: number;
-  /** CPU ms per create, summed over the API processes, and of the worker: figures the machine's other load moves little. */
-  apiCpuMs: number;
-  workerCpuMs: number;
-}
+/** Idle CPU is read over this long after the warm-up (what the processes spend with no load: leases, polls). */
+const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 3000);
 
-/** CPU seconds used so far by each of these processes (0 for one that is not running). */
-function cpuOf(pids: Array<number | undefined>): number {
-  return pids.reduce<number>((sum, pid) => sum + (pid === undefined ? 0 : cpuSeconds(pid)), 0);
-}
-
-/** One run: `apis` processes, `n` creates with `concurrency` in flight. */
+/** One run of one topology: `n` creates with `concurrency` in flight, after a warm-up. */
 export async function scaleOutRun(opts: {
-  apis: number;
+  topology: Topology;
   redisUrl: string;
   storeUrl: string;
   n: number;
   concurrency: number;
 }): Promise<ScaleOutRun> {
-  const tag = `vlbenchso${process.pid}_${opts.apis}`;
+  const t = opts.topology;
+  const tag = `vlbenchso${process.pid}_${t.key}`;
   const u = new URL(opts.storeUrl);
   u.searchParams.set('schema', tag);
   const storeUrl = u.toString();
+  const nodeArgs = process.env.BENCH_CHILD_NODE_ARGS?.split(' ').filter(Boolean);
   const fleet = await ApiFleet.start({
-    name: `bench${opts.apis}`,
-    apis: opts.apis,
+    name: `bench-${t.key}`,
+    apis: t.apis,
+    role: t.role,
     redisUrl: opts.redisUrl,
     redisPrefix: tag,
     eventStoreUrl: storeUrl,
-    // The bench's own load must not be rate limited (one principal, three processes, one budget).
+    // The bench's own load must not be rate limited (one principal, several processes, one budget).
     env: { RATE_LIMIT_BURST: '0', RATE_LIMIT_PER_MINUTE: '0', WORKER_CONCURRENCY: '32', LOG_LEVEL: 'error' },
+    ...(nodeArgs?.length ? { nodeArgs } : {}),
   });
   const store = createEventStore(storeUrl, { dataDir: fleet.dataDir });
+  const counter = new Redis(opts.redisUrl);
+  let watch: CreatesWatch | undefined;
+  let closed = false;
   try {
     const hostId = await fleet.registerHost('bench-host', 'simulated://?latencyMs=0', 100000);
-    const worker = fleet.startWorker('worker', [hostId]);
+    const worker = t.worker ? fleet.startWorker('worker', [hostId]) : undefined;
     await store.init();
-    const sent = new Map<string, number>();
-    const running = new Map<string, number>();
-    let failed = 0;
-    let allDone!: () => void;
-    const finished = new Promise<void>((r) => (allDone = r));
-    const head = await store.headPosition();
-    const sub = store.subscribeToAll({
-      ...(head !== undefined ? { after: head } : {}),
-      onEvent: (e) => {
-        if (e.type === 'VmStarted' || e.type === 'VmOperationFailed') {
-          if (e.type === 'VmOperationFailed') failed++;
-          running.set(e.streamId.slice(3), performance.now());
-          if (running.size >= opts.n) allDone();
-        }
-        return Promise.resolve();
-      },
-    });
+    watch = await CreatesWatch.start(store);
+    const owner = await fleet.owner();
+    const pg0 = await pgSchemaCounts(storeUrl);
+    // The balancer's targets: every process, or (split) every one but the owner, which keeps its CPU for sagas and projections.
+    const targets = fleet.members.filter((m) => t.httpToOwner || m !== owner);
     const headers = { authorization: `Bearer ${FLEET_ADMIN_TOKEN}`, 'content-type': 'application/json' };
-    const accept: number[] = [];
-    const apiPids = fleet.members.map((m) => m.proc.pid);
-    const apiCpu0 = cpuOf(apiPids);
-    const workerCpu0 = cpuOf([worker.pid]);
-    const t0 = performance.now();
-    await pool(opts.n, opts.concurrency, async (i) => {
-      const m = fleet.members[i % fleet.members.length]!;
+    const create = async (i: number, name: string): Promise<{ vmId: string; ms: number }> => {
+      const m = targets[i % targets.length]!;
       const s = performance.now();
       const res = await fetch(`http://127.0.0.1:${m.port}/v1/vms`, {
         method: 'POST',
         headers,
-        body: JSON.stringify({ name: `bench-${i}`, vcpus: 1, memoryMiB: 64, diskGiB: 1, hostId }),
+        body: JSON.stringify({ name, vcpus: 1, memoryMiB: 64, diskGiB: 1, hostId }),
       });
       const body = (await res.json()) as Record<string, unknown>;
       if (res.status !== 202) throw new Error(`POST /v1/vms on api${m.index}: ${res.status} ${JSON.stringify(body)}`);
-      accept.push(performance.now() - s);
-      sent.set(body.vmId as string, s);
+      return { vmId: body.vmId as string, ms: performance.now() - s };
+    };
+    const warm: string[] = [];
+    await pool(WARMUP_PER_PROCESS * targets.length, opts.concurrency, async (i) => {
+      warm.push((await create(i, `warm-${i}`)).vmId);
     });
-    await Promise.race([finished, new Promise((r) => setTimeout(r, 300000).unref())]);
+    await watch.allSettled(warm, 120000);
+    const cpu = new ProcessCpu([
+      ...fleet.members.map((m) => ({
+        label: `api${m.index} (${m === owner ? 'owner' : 'standby'}${targets.includes(m) ? ', HTTP' : ', no HTTP'})`,
+        pid: m.proc.pid,
+      })),
+      ...(worker ? [{ label: 'worker', pid: worker.pid }] : []),
+    ]);
+    const idle = await cpu.idle(IDLE_MS);
+    const accept: number[] = [];
+    const sent = new Map<string, number>();
+    const redis0 = await redisCommandCounts(counter);
+    const before = cpu.read();
+    const t0 = performance.now();
+    await pool(opts.n, opts.concurrency, async (i) => {
+      const s = performance.now();
+      const r = await create(i, `bench-${i}`);
+      accept.push(r.ms);
+      sent.set(r.vmId, s);
+    });
+    await watch.allSettled([...sent.keys()], 300000);
     const wall = performance.now() - t0;
-    const apiCpuMs = ((cpuOf(apiPids) - apiCpu0) * 1000) / opts.n;
-    const workerCpuMs = ((cpuOf([worker.pid]) - workerCpu0) * 1000) / opts.n;
-    await sub.stop();
-    const toRunning = [...sent].filter(([id]) => running.has(id)).map(([id, s]) => running.get(id)! - s);
+    const processes = cpu.perCreate(before, opts.n, idle);
+    const redisCalls = perCreate(redis0, await redisCommandCounts(counter), opts.n);
+    // A backend flushes its table statistics when it exits: read them once every process is gone.
+    await watch.stop();
+    await store.close();
+    await fleet.close();
+    closed = true;
+    const pgCalls = perCreate(pg0, await pgSchemaCounts(storeUrl), opts.n + warm.length);
+    const toRunning = [...sent].map(([id, s]) => watch!.settledAt(id)! - s);
     return {
-      apis: opts.apis,
+      topology: t,
       accept: summarize(accept, wall),
       toRunning: summarize(toRunning, wall),
-      failed,
-      apiCpuMs,
-      workerCpuMs,
+      failed: watch.failedAmong(sent.keys()),
+      processes,
+      totalCpuMs: processes.reduce((sum, p) => sum + p.cpuMsPerCreate, 0),
+      netCpuMs: processes.reduce((sum, p) => sum + p.cpuMsPerCreate - (p.idleCpuMsPerS * wall) / 1000 / opts.n, 0),
+      redisCalls,
+      pgCalls,
     };
   } finally {
-    await store.close().catch(() => undefined);
-    await fleet.close();
+    counter.disconnect();
+    if (!closed) {
+      await watch?.stop().catch(() => undefined);
+      await store.close().catch(() => undefined);
+      await fleet.close();
+    }
     await dropSchema(storeUrl).catch(() => undefined);
     const r = new Redis(opts.redisUrl);
     await deleteKeysWithPrefix(r, tag).catch(() => undefined);
@@ -115,36 +138,37 @@ export async function scaleOutRun(opts: {
   }
 }
 
-/** 1 then 3 API processes on the same machine and store; prints both and their ratios. */
+/** Each topology (all, or those `only` names), then raw BullMQ; prints every run as a ratio to BullMQ and to one process. */
 export async function scaleOutBench(opts: {
-  redisUrl: string;
+  /** A shared Redis; without it the bench runs its own redis-server, whose command counts are then exact. */
+  redisUrl: string | undefined;
   storeUrl: string;
   n: number;
   concurrency: number;
+  only?: string[];
+  /** Rounds of every chosen topology, the order reversed every other round (the machine's load drifts). */
+  rounds?: number;
 }): Promise<void> {
   if (!opts.storeUrl.startsWith('postgres')) {
-    throw new Error('--scale-out needs --store postgres://… (several API processes share one PostgreSQL store)');
+    throw new Error('--scale-out needs --store postgres://… (several processes share one PostgreSQL store)');
   }
-  const runs: ScaleOutRun[] = [];
-  for (const apis of [1, 3]) runs.push(await scaleOutRun({ ...opts, apis }));
-  console.log('section: scale out (API processes on one PostgreSQL and one Redis, simulated host, latency 0)');
-  for (const r of runs) {
-    console.log(row(`${r.apis} API process(es): POST /v1/vms → 202`, r.accept));
-    console.log(row(`${r.apis} API process(es): accept → running`, r.toRunning));
-    console.log(
-      `  creates/s end to end: ${r.toRunning.perSecond.toFixed(1)}   failed: ${r.failed}   ` +
-        `CPU per create: API processes ${r.apiCpuMs.toFixed(1)} ms, worker ${r.workerCpuMs.toFixed(1)} ms`,
-    );
+  const chosen = TOPOLOGIES.filter((t) => !opts.only?.length || opts.only.includes(t.key));
+  const dir = mkdtempSync(join(tmpdir(), 'vl-bench-so-'));
+  const priv = opts.redisUrl ? undefined : await startPrivateRedis(dir, pino({ level: 'silent' }));
+  const redisUrl = opts.redisUrl ?? priv!.url;
+  const rounds: Array<{ runs: ScaleOutRun[]; bull: Summary }> = [];
+  try {
+    for (let i = 0; i < (opts.rounds ?? 1); i++) {
+      const runs: ScaleOutRun[] = [];
+      for (const topology of i % 2 ? [...chosen].reverse() : chosen)
+        runs.push(await scaleOutRun({ ...opts, redisUrl, topology }));
+      const bull = await bullmqBaseline(redisUrl, `vlbenchso${process.pid}raw`, opts.n, opts.concurrency);
+      printScaleOut(runs, bull, { ...opts, round: i + 1 }, !priv);
+      rounds.push({ runs, bull });
+    }
+  } finally {
+    await priv?.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
-  const [one, three] = runs as [ScaleOutRun, ScaleOutRun];
-  console.log(
-    `\n  ratio 3 / 1 processes: creates/s ${(three.toRunning.perSecond / one.toRunning.perSecond).toFixed(2)}×, ` +
-      `POST → 202 p50 ${(three.accept.p50 / one.accept.p50).toFixed(2)}×, ` +
-      `accept → running p50 ${(three.toRunning.p50 / one.toRunning.p50).toFixed(2)}×, ` +
-      `API CPU per create ${(three.apiCpuMs / one.apiCpuMs).toFixed(2)}×`,
-  );
-  console.log(
-    '  (one process owns the sagas and projections whatever the count: more API processes add HTTP and decision\n' +
-      '   capacity, and failover; on a 2-core machine they also compete for the same cores)',
-  );
+  if (rounds.length > 1) printMedians(chosen, rounds);
 }

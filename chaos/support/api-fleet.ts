@@ -18,6 +18,10 @@ export interface ApiFleetOptions {
   /** PostgreSQL (several processes on one store) with a schema of the caller's. */
   eventStoreUrl: string;
   env?: Record<string, string>;
+  /** ROLE of the fleet's processes: api (default; workers run apart) or all (each also runs a worker for every host). */
+  role?: 'api' | 'all';
+  /** Flags for node before the script in every process of the fleet (e.g. --cpu-prof). */
+  nodeArgs?: string[];
 }
 
 export interface ApiMember {
@@ -57,7 +61,8 @@ export class ApiFleet {
         const port = await freePort();
         const proc = new NodeProc({
           name: `api${i}`,
-          env: { ...f.env(), ROLE: 'api', PORT: String(port) },
+          env: { ...f.env(), ROLE: opts.role ?? 'api', PORT: String(port) },
+          ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}),
           logFile: join(f.workDir, `api${i}.log`),
         });
         const member = { index: i, proc, client: new ApiClient(`http://127.0.0.1:${port}`, FLEET_ADMIN_TOKEN), port };
@@ -128,6 +133,7 @@ export class ApiFleet {
     const w = new NodeProc({
       name,
       env: { ...this.env(), ROLE: 'worker', WORKER_HOSTS: hostIds.join(',') },
+      ...(this.opts.nodeArgs ? { nodeArgs: this.opts.nodeArgs } : {}),
       logFile: join(this.workDir, `${name}.log`),
     });
     this.workers.set(name, w);

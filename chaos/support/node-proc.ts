@@ -11,6 +11,8 @@ export interface NodeProcOptions {
   name: string;
   env: Record<string, string>;
   args?: string[];
+  /** Flags for node itself, before the script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
   /** stdout and stderr are appended here (read it when a scenario fails). */
   logFile: string;
 }
@@ -37,7 +39,7 @@ export class NodeProc {
   start(extraEnv: Record<string, string> = {}): void {
     if (this.running) throw new Error(`${this.opts.name} already running`);
     const fd = openSync(this.opts.logFile, 'a');
-    const child = spawn(process.execPath, [MAIN, ...(this.opts.args ?? [])], {
+    const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), MAIN, ...(this.opts.args ?? [])], {
       env: { PATH: process.env.PATH ?? '', ...this.opts.env, ...extraEnv },
       stdio: ['ignore', fd, fd],
     });
