@@ -75,4 +75,23 @@ describe('AggregateLoader', () => {
     await loader.load(hostDecider, stream);
     assert.equal(store.readsOf(stream)[readsBefore]!.options.fromRevision, undefined);
   });
+
+  test('a guess is the cached state with no store read where the cache is decided on, else a load', async () => {
+    const g = hostStream('guess');
+    await store.append(g, [stored({ ...registered, data: { ...registered.data, hostId: 'guess' } })], 'no_stream');
+    const cached = new AggregateLoader(store, { decideOnCache: true });
+    const first = await cached.loadToGuess(hostDecider, g);
+    assert.ok(first.exists, 'a stream not cached is read');
+    await store.append(g, [reserved('late')].map(stored), 0n);
+    const readsBefore = store.readsOf(g).length;
+    assert.deepEqual(allocatedVmIds((await cached.loadToGuess(hostDecider, g)).allocations), [], 'as cached');
+    assert.equal(store.readsOf(g).length, readsBefore, 'no store read');
+    assert.deepEqual(allocatedVmIds((await cached.load(hostDecider, g)).state.allocations), ['late']);
+
+    const checked = new AggregateLoader(store, { decideOnCache: false });
+    await checked.load(hostDecider, g);
+    await store.append(g, [reserved('later')].map(stored), 1n);
+    const guess = await checked.loadToGuess(hostDecider, g);
+    assert.deepEqual(allocatedVmIds(guess.allocations), ['late', 'later'], 'the tail read where others write');
+  });
 });
