@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { DomainError } from '../domain/domain-error.js';
 import type { Resources } from '../domain/host/host.events.js';
+import { allocatedVmIds } from '../domain/host/allocations.js';
 import { hostDecider } from '../domain/host/host.decider.js';
 import { hostStream, vmStream } from '../domain/streams.js';
 import { vmDecider } from '../domain/vm/vm.decider.js';
@@ -38,7 +39,7 @@ export async function recoverFencedHost(
     (await directory.list()).map(async (id) => (await aggregates.load(hostDecider, hostStream(id))).state),
   );
   const planned = new Map<string, Resources>();
-  for (const vmId of Object.keys(fenced.allocations).sort()) {
+  for (const vmId of allocatedVmIds(fenced.allocations)) {
     const { state: vm } = await aggregates.load(vmDecider, vmStream(vmId));
     const m = vm.migration;
     if (m?.handedOff && m.targetHostId === hostId && m.sourceHostId !== hostId) {

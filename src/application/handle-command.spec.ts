@@ -8,6 +8,7 @@ import { hostStream } from '../domain/streams.js';
 import { RecordingStore, tempSqliteStore } from '../../test/support/recording-store.js';
 import { handleCommand, PreconditionFailedError, type CommandMeta } from './handle-command.js';
 import { AggregateLoader } from './load-aggregate.js';
+import { allocatedVmIds, allocationEntries } from '../domain/host/allocations.js';
 
 const META: CommandMeta = { principal: 'alice', correlationId: 'op-1', causationId: 'http:op-1' };
 const register = (hostId: string, memoryMiB: number): HostCommand => ({
@@ -66,7 +67,7 @@ describe('handleCommand', () => {
       command: { type: 'ReserveCapacity', args: { vmId: 'a', operationId: 'op-a', vcpus: 1, memoryMiB: 512 } },
     });
     assert.equal(result.revision, 1n);
-    assert.deepEqual(result.state.allocations, { a: { vcpus: 1, memoryMiB: 512 } });
+    assert.deepEqual(allocationEntries(result.state.allocations), [['a', { vcpus: 1, memoryMiB: 512 }]]);
     assert.deepEqual((await store.readStream(stream)).at(-1)!.metadata, result.events[0]!.metadata);
   });
 
@@ -96,7 +97,7 @@ describe('handleCommand', () => {
     const result = await handleCommand(loader, hostDecider, stream, reserve('mine', 512), META);
     assert.equal(store.appends.length - appends, 2, 'one refused append, one retry');
     assert.equal(result.revision, 2n);
-    assert.deepEqual(Object.keys(result.state.allocations).sort(), ['mine', 'thief']);
+    assert.deepEqual(allocatedVmIds(result.state.allocations), ['mine', 'thief']);
   });
 
   test('a conflict re-reads only the tail the other writer appended, never the whole stream', async () => {
@@ -111,7 +112,7 @@ describe('handleCommand', () => {
       "decided on the cached state without a read; after the conflict, only the thief's event is read",
     );
     assert.equal(result.revision, 3n);
-    assert.deepEqual(Object.keys(result.state.allocations).sort(), ['mine', 'thief', 'warm']);
+    assert.deepEqual(allocatedVmIds(result.state.allocations), ['mine', 'thief', 'warm']);
   });
 
   test('a command on a cached stream reads nothing: the append checks the cached revision', async () => {
@@ -120,7 +121,7 @@ describe('handleCommand', () => {
     assert.equal(store.readsOf(stream).length, readsBefore, 'no stream read');
     const { state, revision } = await new AggregateLoader(store.inner).load(hostDecider, stream);
     assert.equal(revision, 3n);
-    assert.deepEqual(Object.keys(state.allocations).sort(), ['a', 'b', 'c']);
+    assert.deepEqual(allocatedVmIds(state.allocations), ['a', 'b', 'c']);
   });
 
   test('a create on a new stream reads nothing; on a stream this loader never saw, the store decides', async () => {
@@ -139,9 +140,9 @@ describe('handleCommand', () => {
     );
     const reserved = await handleCommand(cold(), hostDecider, fresh, reserve('a', 512), META);
     assert.equal(reserved.revision, 1n);
-    assert.deepEqual(Object.keys(reserved.state.allocations), ['a']);
+    assert.deepEqual(allocatedVmIds(reserved.state.allocations), ['a']);
     const { state } = await new AggregateLoader(store.inner).load(hostDecider, fresh);
-    assert.deepEqual(Object.keys(state.allocations), ['a'], 'registered once, reserved once');
+    assert.deepEqual(allocatedVmIds(state.allocations), ['a'], 'registered once, reserved once');
   });
 
   /** Another process (a loader of its own) writes the stream behind this loader's cache. */
@@ -163,7 +164,7 @@ describe('handleCommand', () => {
       'the cache knew no reservation; the store did',
     );
     const { state } = await new AggregateLoader(store.inner).load(hostDecider, stream);
-    assert.deepEqual(state.allocations, {});
+    assert.deepEqual(allocatedVmIds(state.allocations), []);
   });
 
   test('a refusal on a stale cache is checked against the store: room freed by another process is used', async () => {
@@ -171,7 +172,7 @@ describe('handleCommand', () => {
     await elsewhere({ type: 'ReleaseCapacity', vmId: 'big', operationId: 'op-big' });
     const result = await handleCommand(loader, hostDecider, stream, reserve('next', 1024), META);
     assert.equal(result.revision, 3n);
-    assert.deepEqual(Object.keys(result.state.allocations), ['next']);
+    assert.deepEqual(allocatedVmIds(result.state.allocations), ['next']);
   });
 
   test('a refusal that holds on the store is given, with a state as current as the store', async () => {
@@ -204,7 +205,7 @@ describe('handleCommand', () => {
       [{ from: 2n, returned: 1 }],
       "only the other process's event is read",
     );
-    assert.deepEqual(Object.keys(result.state.allocations).sort(), ['mine', 'theirs', 'warm']);
+    assert.deepEqual(allocatedVmIds(result.state.allocations), ['mine', 'theirs', 'warm']);
   });
 
   test('a concurrent change is decided again against the new state: the room is gone, so it is refused', async () => {
@@ -214,7 +215,7 @@ describe('handleCommand', () => {
       (err: unknown) => err instanceof DomainError && err.code === 'capacity',
     );
     const { state } = await new AggregateLoader(store.inner).load(hostDecider, stream);
-    assert.deepEqual(Object.keys(state.allocations), ['thief']);
+    assert.deepEqual(allocatedVmIds(state.allocations), ['thief']);
   });
 
   test('If-Match on another revision is a PreconditionFailedError and appends nothing', async () => {
@@ -234,6 +235,6 @@ describe('handleCommand', () => {
       PreconditionFailedError,
     );
     const { state } = await new AggregateLoader(store.inner).load(hostDecider, stream);
-    assert.deepEqual(Object.keys(state.allocations), ['thief']);
+    assert.deepEqual(allocatedVmIds(state.allocations), ['thief']);
   });
 });

@@ -6,6 +6,7 @@ import { hostStream } from '../domain/streams.js';
 import { RecordingStore, tempSqliteStore } from '../../test/support/recording-store.js';
 import { registered, reserved, stored } from '../../test/support/host-event-fixtures.js';
 import { AggregateLoader } from './load-aggregate.js';
+import { allocatedVmIds } from '../domain/host/allocations.js';
 
 describe('AggregateLoader', () => {
   let store: RecordingStore;
@@ -29,7 +30,7 @@ describe('AggregateLoader', () => {
     const loader = new AggregateLoader(store);
     const first = await loader.load(hostDecider, stream);
     assert.equal(first.revision, 2n);
-    assert.deepEqual(Object.keys(first.state.allocations), ['a', 'b']);
+    assert.deepEqual(allocatedVmIds(first.state.allocations), ['a', 'b']);
 
     // Another writer (another process, say) appends behind the loader's back.
     await store.append(stream, [reserved('c'), reserved('d')].map(stored), 2n);
@@ -54,7 +55,7 @@ describe('AggregateLoader', () => {
     const loader = new AggregateLoader(store);
     const past = await loader.load(hostDecider, stream, { until: (e) => e.revision <= 1n });
     assert.equal(past.revision, 1n);
-    assert.deepEqual(Object.keys(past.state.allocations), ['a']);
+    assert.deepEqual(allocatedVmIds(past.state.allocations), ['a']);
     const readsBefore = store.readsOf(stream).length;
     const now = await loader.load(hostDecider, stream);
     assert.equal(store.readsOf(stream)[readsBefore]!.options.fromRevision, undefined, 'no cache from the past');
@@ -73,5 +74,24 @@ describe('AggregateLoader', () => {
     const readsBefore = store.readsOf(stream).length;
     await loader.load(hostDecider, stream);
     assert.equal(store.readsOf(stream)[readsBefore]!.options.fromRevision, undefined);
+  });
+
+  test('a guess is the cached state with no store read where the cache is decided on, else a load', async () => {
+    const g = hostStream('guess');
+    await store.append(g, [stored({ ...registered, data: { ...registered.data, hostId: 'guess' } })], 'no_stream');
+    const cached = new AggregateLoader(store, { decideOnCache: true });
+    const first = await cached.loadToGuess(hostDecider, g);
+    assert.ok(first.exists, 'a stream not cached is read');
+    await store.append(g, [reserved('late')].map(stored), 0n);
+    const readsBefore = store.readsOf(g).length;
+    assert.deepEqual(allocatedVmIds((await cached.loadToGuess(hostDecider, g)).allocations), [], 'as cached');
+    assert.equal(store.readsOf(g).length, readsBefore, 'no store read');
+    assert.deepEqual(allocatedVmIds((await cached.load(hostDecider, g)).state.allocations), ['late']);
+
+    const checked = new AggregateLoader(store, { decideOnCache: false });
+    await checked.load(hostDecider, g);
+    await store.append(g, [reserved('later')].map(stored), 1n);
+    const guess = await checked.loadToGuess(hostDecider, g);
+    assert.deepEqual(allocatedVmIds(guess.allocations), ['late', 'later'], 'the tail read where others write');
   });
 });

@@ -107,6 +107,18 @@ export class AggregateLoader {
     return { state: hit.state as S, revision: hit.revision, fresh: false };
   }
 
+  /**
+   * A state to guess with, not to decide on: placement's ranking, an up-front check whose refusal
+   * the caller confirms with `load`. Where the cache is decided on (`decideOnCache`) it is the
+   * cached state, with no store read (a create looked at every host's stream tail, one read per
+   * host); otherwise, or when nothing is cached, a `load`.
+   */
+  async loadToGuess<C, E extends DomainEvent, S>(decider: Decider<C, E, S>, streamId: string): Promise<S> {
+    const hit = this.decideOnCache ? this.cache.get(streamId) : undefined;
+    if (hit?.decider === decider) return hit.state as S;
+    return (await this.load(decider, streamId)).state;
+  }
+
   private async loadAfter<C, E extends DomainEvent, S>(
     decider: Decider<C, E, S>,
     streamId: string,

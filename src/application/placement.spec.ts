@@ -7,6 +7,7 @@ import { tempSqliteStore } from '../../test/support/recording-store.js';
 import { handleCommand, type CommandMeta } from './handle-command.js';
 import { AggregateLoader } from './load-aggregate.js';
 import { HostDirectory, placeVm, type PlacementRequest, type PlacementResult } from './placement.js';
+import { allocatedVmIds } from '../domain/host/allocations.js';
 
 const META: CommandMeta = { principal: 'saga', correlationId: 'op', causationId: 'ev' };
 const request = (o: Partial<PlacementRequest> = {}): PlacementRequest => ({
@@ -42,7 +43,7 @@ describe('placeVm', () => {
       META,
     );
   const allocationsOf = async (hostId: string) =>
-    Object.keys((await new AggregateLoader(store).load(hostDecider, hostStream(hostId))).state.allocations);
+    allocatedVmIds((await new AggregateLoader(store).load(hostDecider, hostStream(hostId))).state.allocations);
 
   beforeEach(async () => {
     const tmp = await tempSqliteStore();

@@ -87,8 +87,10 @@ export async function placeVm(
   const evidence: PlacementEvidence = { kind: 'placement', candidates: [] };
   if (ids.length === 0)
     return { ok: false, reason: 'no host is registered; register one with POST /v1/hosts', evidence };
+  // A guess (the cached states, no store read where the cache is decided on): the host's own decider
+  // on its stream, below, is what reserves, and a refusal there moves on to the next candidate.
   const loaded = await Promise.all(
-    ids.map(async (id) => ({ id, ...(await aggregates.load(hostDecider, hostStream(id))) })),
+    ids.map(async (id) => ({ id, state: await aggregates.loadToGuess(hostDecider, hostStream(id)) })),
   );
   const refused = (hostId: string, reason: RefusalReason, detail: string) =>
     evidence.candidates.push({ hostId, verdict: 'refused', reason, detail });

@@ -15,6 +15,7 @@ function memoryTx(): ProjectionTx & { data: Map<string, unknown> } {
     data,
     get: async <T>(k: string) => structuredClone(data.get(k)) as T | undefined,
     set: (k, v) => void data.set(k, structuredClone(v)),
+    del: (k) => void data.delete(k),
     index: () => undefined,
     unindex: () => undefined,
   };

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RecordCache } from './record-cache.js';
-import { RedisProjectionTx, type CommitFence } from './redis-projection-tx.js';
+import { DELETED, RedisProjectionTx, type CommitFence } from './redis-projection-tx.js';
 
 /**
  * A live page's writes. Reads are answered from the runner's cache of what it
@@ -26,6 +26,9 @@ export class LiveTx extends RedisProjectionTx {
 
   override async commit(checkpointKey: string, position: bigint, fence?: CommitFence): Promise<void> {
     await super.commit(checkpointKey, position, fence);
-    for (const [k, v] of this.values) this.cache.set(k, v);
+    for (const [k, v] of this.values) {
+      if (v === DELETED) this.cache.delete(k);
+      else this.cache.set(k, v);
+    }
   }
 }

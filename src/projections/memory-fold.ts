@@ -45,6 +45,8 @@ export class MemoryFold implements ProjectionTx {
    */
   private flushed = false;
   private readonly dirtyValues = new Set<string>();
+  /** Records deleted since the last flush (a DEL each at the next one, before the sets). */
+  private readonly removedValues = new Set<string>();
   private readonly dirtyMembers = new Map<string, Map<string, number>>();
   /** Members removed since the last flush (a ZREM each at the next one). */
   private readonly removedMembers = new Map<string, Set<string>>();
@@ -78,6 +80,17 @@ export class MemoryFold implements ProjectionTx {
       const bytes = JSON.stringify(value)?.length ?? 0;
       this.avgJsonBytes = this.avgJsonBytes * 0.9 + bytes * 0.1;
     }
+  }
+
+  /** A record leaves the read model (a host's allocation for a VM that left it). */
+  del(key: string): void {
+    if (!this.values.has(key)) return;
+    this.undo.push(key, this.values.get(key));
+    this.values.delete(key);
+    if (!this.flushed) return;
+    this.dirtyValues.delete(key);
+    // Kept even if a later write puts it back: the DEL goes before the sets, so the last word is right.
+    this.removedValues.add(key);
   }
 
   index(key: string, score: number, member: string): void {
@@ -123,7 +136,11 @@ export class MemoryFold implements ProjectionTx {
       if (previous === UNWRITTEN) {
         this.values.delete(key);
         this.dirtyValues.delete(key);
-      } else this.values.set(key, previous);
+      } else {
+        this.values.set(key, previous);
+        // A rolled-back delete: written again after its DEL (a set's previous value was dirty already).
+        if (this.flushed) this.dirtyValues.add(key);
+      }
     }
     for (let i = this.undoMembers.length - 3; i >= 0; i -= 3) {
       const key = this.undoMembers[i] as string;
@@ -203,10 +220,17 @@ export class MemoryFold implements ProjectionTx {
       command(pipe);
       if (++queued >= FLUSH_CHUNK) await send();
     };
+    let written = 0;
+    // Deleted records first: a record deleted then written again since the last flush ends up written.
+    const removed = [...this.removedValues];
+    for (let i = 0; i < removed.length; i += MSET_PAIRS) {
+      const chunk = removed.slice(i, i + MSET_PAIRS);
+      await queue((p) => p.del(...chunk));
+      written += chunk.length;
+    }
     // Records in MSETs of a few hundred: one command per record cost more in the client than the JSON itself.
     const keys = this.flushed ? this.dirtyValues : this.values.keys();
     let pairs: string[] = [];
-    let written = 0;
     for (const key of keys) {
       pairs.push(key, JSON.stringify(this.values.get(key)));
       written++;
@@ -244,6 +268,7 @@ export class MemoryFold implements ProjectionTx {
     await drain(0);
     this.flushed = true;
     this.dirtyValues.clear();
+    this.removedValues.clear();
     this.dirtyMembers.clear();
     this.removedMembers.clear();
     return written;

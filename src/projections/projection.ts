@@ -10,6 +10,8 @@ export interface ProjectionTx {
    */
   peek?<T>(key: string): T | undefined;
   set(key: string, value: unknown): void;
+  /** Removes a record (a host's allocation for a VM that left it): a key a read model no longer holds. */
+  del(key: string): void;
   /** Sorted-set index: member ordered by score. */
   index(key: string, score: number, member: string): void;
   /** Takes a member out of a sorted-set index (a VM deleted leaves the live indexes). */

@@ -53,6 +53,8 @@ export class ReadModelKeys {
   project = (name: string) => this.k(`project:${name}`);
   projectIndex = () => this.once('projects');
   host = (id: string) => this.k(`host:${id}`);
+  /** What one VM holds on a host (ids are names without ':', so it never reads as another host's record). */
+  hostAllocation = (hostId: string, vmId: string) => this.k(`host:${hostId}:vm:${vmId}`);
   hostIndex = () => this.once('hosts');
   image = (name: string) => this.k(`image:${name}`);
   imageIndex = () => this.once('images');

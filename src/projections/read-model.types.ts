@@ -13,11 +13,18 @@ export interface VmRecord {
   updatedAt: string;
 }
 
+/**
+ * A host as the `hosts` read model keeps it. Its allocations are not in the record (a busy host's
+ * were tens of KiB rewritten per page): each VM's is its own key (`hostAllocation`), and the
+ * record keeps their count (`vms`) and, in `state.used`, their sum.
+ */
 export interface HostRecord {
-  state: HostState;
+  state: HostState & { allocations: Record<string, never> };
   revision: string;
   createdAt: string;
   updatedAt: string;
+  /** VMs holding capacity on the host. Absent on a record written before allocations had their own keys. */
+  vms?: number;
 }
 
 export interface VolumeRecord {

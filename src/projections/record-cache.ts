@@ -38,6 +38,11 @@ export class RecordCache {
     this.complete = false;
   }
 
+  /** A key the runner deleted: absent, which a complete cache answers without asking Redis. */
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
   /** Forgets everything; `complete` says whether the read model starts empty (a run from position 0). */
   reset(complete: boolean): void {
     this.entries.clear();

@@ -18,7 +18,9 @@ if redis.call('get', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('FENCED: this process no longer owns the control-plane lease')
 end
 local nsets = tonumber(ARGV[2])
-for i = 1, nsets do redis.call('set', KEYS[1 + i], ARGV[2 + i]) end
+for i = 1, nsets do
+  if ARGV[2 + i] == '' then redis.call('del', KEYS[1 + i]) else redis.call('set', KEYS[1 + i], ARGV[2 + i]) end
+end
 local nidx = #KEYS - 2 - nsets
 for j = 1, nidx do
   local a = 2 + nsets + (j - 1) * 2 + 1
@@ -33,6 +35,9 @@ return 1`);
 
 /** What `undo` remembers for a key the transaction had not written yet. */
 const UNWRITTEN = Symbol('unwritten');
+
+/** A key the transaction deletes (its value in `values`); reads see it absent. */
+export const DELETED = Symbol('deleted');
 
 /**
  * Buffers a page's writes; `commit` applies them and the checkpoint in one
@@ -52,7 +57,10 @@ export class RedisProjectionTx implements ProjectionTx {
   constructor(protected readonly redis: Redis) {}
 
   async get<T>(key: string): Promise<T | undefined> {
-    if (this.values.has(key)) return this.values.get(key) as T;
+    if (this.values.has(key)) {
+      const v = this.values.get(key);
+      return v === DELETED ? undefined : (v as T);
+    }
     return (await this.readStored(key)) as T | undefined;
   }
 
@@ -65,6 +73,10 @@ export class RedisProjectionTx implements ProjectionTx {
   set(key: string, value: unknown): void {
     this.undo?.push([key, this.values.has(key) ? this.values.get(key) : UNWRITTEN]);
     this.values.set(key, value);
+  }
+
+  del(key: string): void {
+    this.set(key, DELETED);
   }
 
   index(key: string, score: number, member: string): void {
@@ -96,7 +108,10 @@ export class RedisProjectionTx implements ProjectionTx {
   async commit(checkpointKey: string, position: bigint, fence?: CommitFence): Promise<void> {
     if (fence) return this.commitFenced(checkpointKey, position, fence);
     const multi = this.redis.multi();
-    for (const [k, v] of this.values) multi.set(k, JSON.stringify(v));
+    for (const [k, v] of this.values) {
+      if (v === DELETED) multi.del(k);
+      else multi.set(k, JSON.stringify(v));
+    }
     for (const [k, score, member] of this.indexes) {
       if (score === null) multi.zrem(k, member);
       else multi.zadd(k, score, member);
@@ -113,7 +128,8 @@ export class RedisProjectionTx implements ProjectionTx {
     const args = [fence.value, String(this.values.size)];
     for (const [k, v] of this.values) {
       keys.push(k);
-      args.push(JSON.stringify(v));
+      // '' is no JSON text: the script reads it as "delete the key".
+      args.push(v === DELETED ? '' : JSON.stringify(v));
     }
     for (const [k, score, member] of this.indexes) {
       keys.push(k);

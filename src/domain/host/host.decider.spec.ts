@@ -5,6 +5,7 @@ import type { HostCommand } from './host.commands.js';
 import { hostDecider } from './host.decider.js';
 import type { HostEvent } from './host.events.js';
 import { allocated, free } from './host.state.js';
+import { allocationEntries } from './allocations.js';
 
 const HOST_ID = 'host-a';
 const CAPACITY = { vcpus: 8, memoryMiB: 16384 };
@@ -76,7 +77,7 @@ describe('host decider: reserve', () => {
     const s = host([registered])
       .when(reserve('vm-1', 2, 2048))
       .then([reserved('vm-1', 2, 2048)]);
-    assert.deepEqual(s.allocations, { 'vm-1': { vcpus: 2, memoryMiB: 2048 } });
+    assert.deepEqual(allocationEntries(s.allocations), [['vm-1', { vcpus: 2, memoryMiB: 2048 }]]);
     assert.deepEqual(free(s), { vcpus: 6, memoryMiB: 14336 });
   });
 
@@ -154,7 +155,7 @@ describe('host decider: release', () => {
     const s = host([registered, reserved('vm-1', 2, 2048), reserved('vm-2', 4, 4096)])
       .when(release('vm-1'))
       .then([released('vm-1')]);
-    assert.deepEqual(s.allocations, { 'vm-2': { vcpus: 4, memoryMiB: 4096 } });
+    assert.deepEqual(allocationEntries(s.allocations), [['vm-2', { vcpus: 4, memoryMiB: 4096 }]]);
     assert.deepEqual(free(s), { vcpus: 4, memoryMiB: 12288 });
   });
 
@@ -182,7 +183,7 @@ describe('host decider: release', () => {
     const s = host([registered, reserved('vm-1', 2, 2048), draining])
       .when(release('vm-1'))
       .then([released('vm-1')]);
-    assert.deepEqual(s.allocations, {});
+    assert.deepEqual(allocationEntries(s.allocations), []);
   });
 });
 

@@ -2,6 +2,7 @@ import type { Decider } from '../decider.js';
 import { DomainError } from '../domain-error.js';
 import type { HostCommand } from './host.commands.js';
 import type { HostEvent, Resources } from './host.events.js';
+import { allocatedVmIds, allocationCount, allocationOf } from './allocations.js';
 import { allocated, evolveHost, free, initialHostState, type HostState } from './host.state.js';
 
 type Cmd<T extends HostCommand['type']> = Extract<HostCommand, { type: T }>;
@@ -28,7 +29,7 @@ function mustFitDisk(state: HostState, want: number, held: number, what: string)
 
 function mustFit(state: HostState, vmId: string | null, want: Resources): void {
   const room = free(state);
-  const held = vmId ? state.allocations[vmId] : undefined;
+  const held = vmId ? allocationOf(state.allocations, vmId) : undefined;
   // A resize counts what the VM already holds as available to it.
   const avail = { vcpus: room.vcpus + (held?.vcpus ?? 0), memoryMiB: room.memoryMiB + (held?.memoryMiB ?? 0) };
   if (avail.vcpus < want.vcpus || avail.memoryMiB < want.memoryMiB) {
@@ -43,7 +44,7 @@ function mustFit(state: HostState, vmId: string | null, want: Resources): void {
 
 function onReserve(cmd: Cmd<'ReserveCapacity'>, state: HostState): HostEvent[] {
   // Idempotent per VM: a saga that crashed after reserving reserves again on resume.
-  if (state.allocations[cmd.vmId]) return [];
+  if (allocationOf(state.allocations, cmd.vmId)) return [];
   if (state.state !== 'active') {
     throw new DomainError('capacity', `${label(state)} is ${state.state} and takes no new VMs`);
   }
@@ -104,7 +105,7 @@ function onFence(cmd: Cmd<'FenceHost'>, state: HostState): HostEvent[] {
 }
 
 function onResize(cmd: Cmd<'ResizeReservation'>, state: HostState): HostEvent[] {
-  const held = state.allocations[cmd.vmId];
+  const held = allocationOf(state.allocations, cmd.vmId);
   if (!held) throw new DomainError('conflict', `VM ${cmd.vmId} holds no capacity on ${label(state)}`);
   if (held.vcpus === cmd.vcpus && held.memoryMiB === cmd.memoryMiB) return [];
   mustFit(state, cmd.vmId, cmd);
@@ -132,7 +133,7 @@ function onUpdate(cmd: Cmd<'UpdateHost'>, state: HostState): HostEvent[] {
       throw new DomainError(
         'conflict',
         `capacity: ${label(state)} has ${used.vcpus} vCPUs and ${used.memoryMiB} MiB allocated to ` +
-          `${Object.keys(state.allocations).length} VMs; it cannot shrink to ${c.vcpus} vCPUs and ${c.memoryMiB} MiB`,
+          `${allocationCount(state.allocations)} VMs; it cannot shrink to ${c.vcpus} vCPUs and ${c.memoryMiB} MiB`,
         { allocated: used, requested: c },
       );
     }
@@ -148,7 +149,7 @@ function onUpdate(cmd: Cmd<'UpdateHost'>, state: HostState): HostEvent[] {
 }
 
 function onRemove(state: HostState): HostEvent[] {
-  const vms = Object.keys(state.allocations);
+  const vms = allocatedVmIds(state.allocations);
   if (vms.length > 0) {
     throw new DomainError(
       'conflict',
@@ -202,7 +203,7 @@ export function decideHost(cmd: HostCommand, state: HostState): HostEvent[] {
       if (state.volumes?.[cmd.volumeId] === undefined) return [];
       return [{ type: 'HostVolumeDiskReleased', data: { volumeId: cmd.volumeId, operationId: cmd.operationId } }];
     case 'ReleaseCapacity':
-      if (!state.allocations[cmd.vmId]) return [];
+      if (!allocationOf(state.allocations, cmd.vmId)) return [];
       return [{ type: 'HostCapacityReleased', data: { vmId: cmd.vmId, operationId: cmd.operationId } }];
     case 'SetHostState':
       if (state.state === cmd.state) return [];

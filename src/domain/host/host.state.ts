@@ -8,6 +8,7 @@ import type {
   HostUnreachable,
   Resources,
 } from './host.events.js';
+import { allocationEntries, allocationOf, withAllocation, type Allocations } from './allocations.js';
 
 export interface HostState {
   exists: boolean;
@@ -19,8 +20,8 @@ export interface HostState {
   /** Null when the registration predates recorded capabilities. */
   capabilities: HostCapabilities | null;
   state: HostLifecycleState;
-  /** vmId → what it holds on this host. */
-  allocations: Record<string, Resources>;
+  /** vmId → what it holds on this host (read through allocations.ts: kept in buckets). */
+  allocations: Allocations;
   /** volumeId → GiB its file takes; optional: states cached before volumes have none. */
   volumes?: Record<string, number>;
   labels: Record<string, string>;
@@ -55,7 +56,7 @@ export interface HostUsage {
 export function usageOf(state: HostState): HostUsage {
   if (state.used) return state.used;
   const used: HostUsage = { vcpus: 0, memoryMiB: 0, diskGiB: 0, volumesGiB: 0 };
-  for (const r of Object.values(state.allocations)) {
+  for (const [, r] of allocationEntries(state.allocations)) {
     used.vcpus += r.vcpus;
     used.memoryMiB += r.memoryMiB;
     used.diskGiB += r.diskGiB ?? 0;
@@ -138,9 +139,9 @@ export function evolveHost(state: HostState, event: HostEvent, at: string | null
       };
       return {
         ...state,
-        allocations: { ...state.allocations, [event.data.vmId]: held },
+        allocations: withAllocation(state.allocations, event.data.vmId, held),
         // A resize reserves again for the same VM: what it held before is replaced, not added to.
-        used: withVm(usageOf(state), state.allocations[event.data.vmId], held),
+        used: withVm(usageOf(state), allocationOf(state.allocations, event.data.vmId), held),
       };
     }
     case 'HostVolumeDiskReserved': {
@@ -160,9 +161,8 @@ export function evolveHost(state: HostState, event: HostEvent, at: string | null
       return { ...state, volumes, used: { ...used, volumesGiB: used.volumesGiB - was } };
     }
     case 'HostCapacityReleased': {
-      const allocations = { ...state.allocations };
-      const was = allocations[event.data.vmId];
-      delete allocations[event.data.vmId];
+      const was = allocationOf(state.allocations, event.data.vmId);
+      const allocations = withAllocation(state.allocations, event.data.vmId, undefined);
       return { ...state, allocations, used: withVm(usageOf(state), was, undefined) };
     }
     case 'HostStateChanged':

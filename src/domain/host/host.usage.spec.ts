@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { given } from '../../../test/support/decider-spec.js';
 import { hostDecider } from './host.decider.js';
 import type { HostEvent } from './host.events.js';
+import { withAllocation } from './allocations.js';
 import { allocated, free, initialHostState, type HostState } from './host.state.js';
 
 const registered: HostEvent = {
@@ -72,7 +73,7 @@ describe('host usage: totals kept by the fold', () => {
       id: 'h',
       name: 'h1',
       capacity: { vcpus: 8, memoryMiB: 4096 },
-      allocations: { a: { vcpus: 2, memoryMiB: 1024 } },
+      allocations: withAllocation({}, 'a', { vcpus: 2, memoryMiB: 1024 }),
     };
     assert.deepEqual(allocated(old), { vcpus: 2, memoryMiB: 1024 });
     const next = hostDecider.evolve(old, reserved('b', 1, 512));

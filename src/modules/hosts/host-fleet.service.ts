@@ -13,6 +13,7 @@ import { admitToGroup } from '../../application/group-admission.js';
 import { vmProject } from '../../domain/vm/vm.state.js';
 import { DomainError } from '../../domain/domain-error.js';
 import type { HostCommand } from '../../domain/host/host.commands.js';
+import { allocationEntries } from '../../domain/host/allocations.js';
 import { hostDecider } from '../../domain/host/host.decider.js';
 import type { EvacuationChild, EvacuationRefusal, Resources } from '../../domain/host/host.events.js';
 import type { HostState } from '../../domain/host/host.state.js';
@@ -111,7 +112,7 @@ export class HostFleetService {
     const refused: EvacuationRefusal[] = [];
     const sourceCaps = capabilitiesOfHost(source, this.capabilities.probe) ?? NONE;
     // Largest first: they are the hardest to fit.
-    const vms = Object.entries(source.allocations).sort(([, a], [, b]) => b.memoryMiB - a.memoryMiB);
+    const vms = allocationEntries(source.allocations).sort(([, a], [, b]) => b.memoryMiB - a.memoryMiB);
     for (const [vmId, size] of vms) {
       const { state } = await this.aggregates.load(vmDecider, vmStream(vmId));
       const why = this.cannotMove(state, sourceCaps) ?? volumesBlockMove(source.driver, state.spec?.volumes);

@@ -1,4 +1,5 @@
 import type { HostCapabilities, Resources } from '../../domain/host/host.events.js';
+import { allocationCount } from '../../domain/host/allocations.js';
 import { allocated, type HostState } from '../../domain/host/host.state.js';
 
 /** The v1 host shape. */
@@ -35,6 +36,8 @@ export function toHostView(
   revision: bigint | string,
   createdAt: string,
   updatedAt: string,
+  /** How many VMs it holds, when the caller has the count (a read-model record keeps no allocations). */
+  vms?: number,
 ): HostView {
   return {
     id: state.id ?? '',
@@ -55,7 +58,7 @@ export function toHostView(
           evidenceKind: state.fenced.evidence.kind,
         }
       : null,
-    vms: Object.keys(state.allocations).length,
+    vms: vms ?? allocationCount(state.allocations),
     capabilities,
     revision: Number(revision),
     createdAt,

@@ -71,7 +71,9 @@ export class HostsController {
 
   private view(rec: HostRecord): HostView {
     const caps = capabilitiesOfHost(rec.state, this.capabilities.probe);
-    return toHostView(rec.state, caps, rec.revision, rec.createdAt, rec.updatedAt);
+    // A record from before allocations had their own keys has no count but all its allocations (flat, by VM id).
+    const vms = rec.vms ?? Object.keys(rec.state.allocations).length;
+    return toHostView(rec.state, caps, rec.revision, rec.createdAt, rec.updatedAt, vms);
   }
 
   /** The capabilities are recorded in HostRegistered: later commands read them from the host, not the driver. */

@@ -106,17 +106,16 @@ export class VmsService {
     }
   }
 
-  async hostState(hostId: string): Promise<HostState> {
-    const { state } = await this.aggregates.load(hostDecider, hostStream(hostId));
-    return state;
+  /** `guess`: the cached state, no store read (AggregateLoader.loadToGuess); a refusal on it is confirmed. */
+  async hostState(hostId: string, guess = false): Promise<HostState> {
+    if (guess) return this.aggregates.loadToGuess(hostDecider, hostStream(hostId));
+    return (await this.aggregates.load(hostDecider, hostStream(hostId))).state;
   }
 
-  /** Every registered host that was not removed, as its stream says now. */
-  async hostStates(): Promise<HostState[]> {
-    // Ids only: each create checks sizes against the hosts' states (cached, revision-checked), and parsing
-    // every host record (all its allocations) per create would grow with the fleet.
+  /** Every registered host that was not removed, as its stream says now (or as cached: `guess`). */
+  async hostStates(guess = false): Promise<HostState[]> {
     const ids = await this.readModels.hostIds();
-    const states = await Promise.all(ids.map((id) => this.hostState(id)));
+    const states = await Promise.all(ids.map((id) => this.hostState(id, guess)));
     return states.filter((h) => h.exists && !h.removed);
   }
 
@@ -125,9 +124,13 @@ export class VmsService {
    * largest host); "every host is full now" is not known up front and stays a placement failure.
    */
   private async mustFitSomeHost(body: { vcpus: number; memoryMiB: number; hostId?: string }): Promise<void> {
-    const hosts = body.hostId ? [await this.hostState(body.hostId)] : await this.hostStates();
-    if (hosts.length === 0) return;
-    if (hosts.some((h) => h.capacity.vcpus >= body.vcpus && h.capacity.memoryMiB >= body.memoryMiB)) return;
+    const fits = (h: HostState) => h.capacity.vcpus >= body.vcpus && h.capacity.memoryMiB >= body.memoryMiB;
+    const read = async (guess: boolean) =>
+      body.hostId ? [await this.hostState(body.hostId, guess)] : await this.hostStates(guess);
+    // The cached states answer "some host could" without a store read per host; a refusal is read fresh.
+    if ((await read(true)).some((h) => h.exists && fits(h))) return;
+    const hosts = await read(false);
+    if (hosts.length === 0 || hosts.some(fits)) return;
     const largest = hosts
       .map((h) => `${h.name} (${h.id}): ${h.capacity.vcpus} vCPUs, ${h.capacity.memoryMiB} MiB`)
       .join('; ');
@@ -141,7 +144,8 @@ export class VmsService {
 
   async capabilitiesOf(hostId: string | null): Promise<{ driver: string; capabilities: CapabilityView }> {
     if (!hostId) return { driver: 'none', capabilities: NO_CAPABILITIES };
-    const host = await this.hostState(hostId);
+    // Driver and capabilities never change after registration: the cached state knows them.
+    const host = await this.hostState(hostId, true);
     if (!host.exists) return { driver: 'none', capabilities: NO_CAPABILITIES };
     return { driver: host.driver, capabilities: this.declared(host) };
   }
@@ -190,7 +194,8 @@ export class VmsService {
     admission.catch(() => undefined); // awaited below unless a check refuses first
     const catalogImage = body.image ? await this.catalogImage(body.image) : undefined;
     if (body.hostId) {
-      const host = await this.hostState(body.hostId);
+      // Cached if known (a cached host exists: its stream has events); a host not cached is read.
+      const host = await this.hostState(body.hostId, true);
       if (!host.exists) throw new NotFoundException(`hostId: host ${body.hostId} not found`);
       // Known up front for a pinned host: an image outside its catalog is refused before any event
       // (the worker checks again on its own machine, symlinks resolved, for every placement).
