@@ -48,22 +48,23 @@ describe('chaos load: RSS after a full GC', { timeout: 120000 }, () => {
     }
   });
 
-  test('a native leak between the samples (40 MiB of Buffers): RSS GROWING, the live heap flat', async () => {
+  test('a native leak between the samples (80 MiB of Buffers): RSS GROWING, the live heap flat', async () => {
     const srv = await startServerProcess({ AUTH_TOKENS: `admin:${admin}`, LOG_LEVEL: 'warn' }, [
       '--inspect=127.0.0.1:0',
     ]);
     try {
       const mem = await threeSamples(srv, (url) =>
         withInspector(url, async (call) => {
-          // Filled, so that every page is resident; held from a global, so that no GC frees them.
+          // Filled, so that every page is resident; held from a global, so that no GC frees them. 80 MiB: malloc
+          // may first reuse what the census left free in its arena (up to ~20 MiB), then RSS grows past the 25 MiB slack.
           await call('Runtime.evaluate', {
-            expression: 'globalThis.leaked = Array.from({ length: 40 }, () => Buffer.alloc(1 << 20, 1)); 0',
+            expression: 'globalThis.leaked = Array.from({ length: 80 }, () => Buffer.alloc(1 << 20, 1)); 0',
           });
         }),
       );
       assert.equal(liveHeapVerdict(mem.liveHeap).flat, true, JSON.stringify(mem.liveHeap));
       const rss = liveHeapVerdict(mem.rssAfterGc, 'RSS right after a forced full GC', 25);
-      assert.equal(rss.flat, false, rss.line);
+      assert.equal(rss.flat, false, `${rss.line} ${JSON.stringify(mem.memory)}`);
     } finally {
       await srv.close();
     }
