@@ -18,14 +18,12 @@ import {
   cacheLine,
   cpuSeconds,
   lagMs as lagOf,
-  rssKindsMiB,
   liveHeapVerdict,
   rssVerdict,
-  type CacheCount,
   type LagSample,
 } from '../support/load-figures.js';
-import { inspectorUrl, liveHeapMiB, memoryUsageMiB, withInspector } from '../support/inspector-heap.js';
-import { cacheCensus } from '../support/cache-census.js';
+import { inspectorUrl } from '../support/inspector-heap.js';
+import { MemorySampler, type CensusAt } from '../support/memory-sampler.js';
 import { ledgerFigures, readLog } from '../support/ledger-check.js';
 import { LatencyBook, mainThreadCpuMs } from '../support/load-latency.js';
 import { loadServerEnv } from '../support/load-server-env.js';
@@ -124,35 +122,23 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     // Warm-up: the first third of the run (V8 sizes its heap and Redis its pipelines to the load).
     const warmupS = Math.round(seconds / 3);
     const inspector = inspectorUrl(srv.output());
-    const liveHeap: Array<[number, number]> = [];
-    /** RSS right after each forced full GC: what the process holds, without the garbage between full GCs. */
-    const rssAfterGc: Array<[number, number]> = [];
-    /** The server's caches at each heap sample: growth while they fill is not a leak, growth with them full is. */
-    const caches: Array<[number, CacheCount[]]> = [];
-    /** process.memoryUsage() after each forced full GC: where RSS beyond the live heap sits (V8's reserve, native). */
-    const memory: Array<[number, Record<string, number>]> = [];
-    const heapProblems: string[] = [];
-    const sampleHeap = async (s: number) => {
-      if (!inspector) return;
-      try {
-        liveHeap.push([s, await liveHeapMiB(inspector)]);
-        rssAfterGc.push([s, srv.rssMiB()]);
-        caches.push([s, await withInspector(inspector, cacheCensus)]);
-        memory.push([s, { ...(await withInspector(inspector, memoryUsageMiB)), ...rssKindsMiB(srv.child.pid!) }]);
-      } catch (err) {
-        heapProblems.push(`live heap at ${s} s: ${String(err)}`);
-      }
-    };
-    // After warm-up, then twice more under load: each a forced full GC (a pause of tens of ms).
-    const heapAt = new Set([warmupS, Math.round((seconds * 2) / 3), seconds - 2]);
+    const mem = new MemorySampler(inspector, srv.child.pid!, () => srv.rssMiB());
+    const { liveHeap, rssAfterGc, caches, memory } = mem;
+    // After warm-up, then twice more under load: each a forced full GC (a pause of tens of ms). The caches are
+    // counted before the first sample's RSS and after the last one's (see MemorySampler: a census holds RSS).
+    const heapAt = new Map<number, CensusAt>([
+      [warmupS, 'before'],
+      [Math.round((seconds * 2) / 3), 'none'],
+      [seconds - 2, 'after'],
+    ]);
     const heapSamples: Array<Promise<void>> = [];
     const sampler = setInterval(() => {
       const s = Math.round((performance.now() - started) / 1000);
       rss.push([s, srv.rssMiB()]);
-      for (const at of heapAt)
+      for (const [at, census] of heapAt)
         if (s >= at) {
           heapAt.delete(at);
-          heapSamples.push(sampleHeap(s));
+          heapSamples.push(mem.sample(s, census));
         }
     }, 1000);
     // The vms read model's lag in ms: /health's head and lag every 250 ms; a head is "applied" at the first sample
@@ -267,19 +253,9 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     const cpuMs = (cpuSeconds(srv.child.pid!) - cpu0) * 1000;
     rss.push([Math.round(wallMs / 1000), srv.rssMiB()]);
     await Promise.all(heapSamples);
-    liveHeap.sort((a, b) => a[0] - b[0]);
-    caches.sort((a, b) => a[0] - b[0]);
-    const heapV = cacheAwareHeapVerdict(
-      liveHeapVerdict(liveHeap),
-      liveHeap,
-      caches.length === liveHeap.length ? caches[0]?.[1] : undefined,
-      caches.length === liveHeap.length ? caches.at(-1)?.[1] : undefined,
-    );
-    const rssGcV = liveHeapVerdict(
-      rssAfterGc.sort((a, b) => a[0] - b[0]),
-      'RSS right after a forced full GC',
-      25,
-    );
+    const cachesAt = mem.cachesAtEnds();
+    const heapV = cacheAwareHeapVerdict(liveHeapVerdict(liveHeap), liveHeap, cachesAt.first, cachesAt.last);
+    const rssGcV = liveHeapVerdict(rssAfterGc, 'RSS right after a forced full GC', 25);
 
     // Every accepted command must end (succeeded or failed with a reason).
     let ended = 0;
@@ -350,7 +326,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     console.log(`load: ${rssV.line}`);
     console.log(`load: ${heapV.line}`);
     for (const [at, counts] of caches) console.log(`load: server caches at ${at} s: ${cacheLine(counts)}`);
-    for (const [at, m] of memory.sort((a, b) => a[0] - b[0]))
+    for (const [at, m] of memory)
       console.log(`load: server memory after the full GC at ${at} s, MiB: ${JSON.stringify(m)}`);
     console.log(`load: ${rssGcV.line}`);
     console.log(
@@ -367,7 +343,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     problems.push(...notEnded.slice(0, 10).map((s) => `operation never ended: ${s}`));
     // A leak is red. RSS that grows while the live heap after a forced full GC stays flat is garbage V8 has not
     // collected yet: the RSS verdict is printed (the issue's target) but it is no loss. Without heap samples, RSS decides.
-    problems.push(...heapProblems);
+    problems.push(...mem.problems);
     if (heapV.leak) problems.push(heapV.line);
     if (rssGcV.flat === false) problems.push(rssGcV.line);
     else if (!rssV.flat && rssGcV.flat === undefined) problems.push(rssV.line);

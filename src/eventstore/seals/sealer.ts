@@ -53,6 +53,12 @@ export class Sealer {
   private privateKey: KeyObject | undefined;
   publicKey: KeyObject | undefined;
   private readonly frontier = new MerkleFrontier();
+  /**
+   * Each stream written since the latest seal: its last event (the next seal's heads). Streams
+   * the latest seal already covers are dropped: a seal names only streams written after the one
+   * before it, and seals' counts only grow, so they are never needed again (one entry per
+   * stream of the whole log was hundreds of MB for millions of streams).
+   */
   private readonly streams = new Map<string, { revision: number; hash: string; lastIndex: number }>();
   private lastPosition: bigint | undefined;
   private lastEventId = '';
@@ -159,7 +165,8 @@ export class Sealer {
             { sequence: this.latest.seal.sequence },
             'the log no longer matches the latest seal: run GET /v1/audit/verify',
           );
-        this.streams.set(e.streamId, { revision: Number(e.revision), hash: e.metadata.hash, lastIndex: index });
+        if (index >= this.sealedCount)
+          this.streams.set(e.streamId, { revision: Number(e.revision), hash: e.metadata.hash, lastIndex: index });
         if (!(e.streamId === SEALS_STREAM && e.type === LOG_SEALED)) this.lastNonSealIndex = index;
         this.lastEventId = e.id;
         this.lastPosition = e.position;
@@ -171,6 +178,16 @@ export class Sealer {
     const seals = await readStoredSeals(this.store);
     const last = seals[seals.length - 1];
     this.latest = last?.seal && last.revision !== undefined ? { seal: last.seal, revision: last.revision } : undefined;
+    this.forgetSealedStreams();
+  }
+
+  /** Events before this index are covered by the latest seal. */
+  private get sealedCount(): number {
+    return this.latest?.seal.count ?? 0;
+  }
+
+  private forgetSealedStreams(): void {
+    for (const [streamId, s] of this.streams) if (s.lastIndex < this.sealedCount) this.streams.delete(streamId);
   }
 
   private async seal(): Promise<SealBody | null> {
@@ -216,6 +233,7 @@ export class Sealer {
         this.latest ? BigInt(this.latest.revision) : 'no_stream',
       );
       this.latest = { seal: body, revision: Number(r.nextExpectedRevision) };
+      this.forgetSealedStreams();
     } catch (err) {
       if (!(err instanceof WrongExpectedVersionError)) throw err;
       // Another process sealed first: seal on top of its seal next time.
