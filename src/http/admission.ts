@@ -20,8 +20,10 @@ export function isLongRunning(method: string | undefined, url: string): boolean 
 /**
  * Admission control for the API (`MAX_REQUESTS_IN_FLIGHT`): at most `limit` requests
  * under `/v1/` are being worked on at once; one more is answered 429 with
- * `Retry-After` at once, before its body is read or anything is recorded, instead of
- * joining the queue. One event loop runs the edge, the sagas, the projections and the
+ * `Retry-After` at once, before anything is recorded, instead of joining the queue. It
+ * runs once a JSON body has been read (a body still arriving is the client's time, not
+ * the server's work: counting it would let slow clients take every place); an image
+ * upload, streamed by its handler, is counted while it streams. One event loop runs the edge, the sagas, the projections and the
  * results: past what it can turn round, every extra request waits behind the others
  * (200 clients without pause made every read wait ~120 ms on a quiet machine), so a
  * bounded number in flight keeps the latency of those admitted bounded, and an

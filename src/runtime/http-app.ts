@@ -37,13 +37,15 @@ export async function createHttpAppOver(ports: HttpPorts): Promise<NestExpressAp
   app.set('etag', false);
   app.use(helmet(helmetOptions()));
   serveWebConsole(app);
-  // Before the body is read: a request refused for want of room costs as little as it can.
+  app.use(requireJsonBody);
+  app.useBodyParser('json', { limit: ports.config.bodyLimit, strict: true, reviver: rejectNonFinite });
+  // After the JSON body is in, not before: a client trickling its body (slowloris) is not yet work
+  // for the server and must not take a place; with the gate first, 64 unauthenticated slow bodies
+  // would have had every request refused. A refused command has still appended nothing.
   const gate = new AdmissionGate(ports.config.maxRequestsInFlight, (method) =>
     ports.metrics.observeRequest(method, '(refused: busy)', 429),
   );
   app.use(gate.middleware);
-  app.use(requireJsonBody);
-  app.useBodyParser('json', { limit: ports.config.bodyLimit, strict: true, reviver: rejectNonFinite });
   app.use((req: Request, res: Response, next: NextFunction) => {
     const t0 = performance.now();
     res.on('finish', () => {

@@ -3,7 +3,8 @@
  * worked on, a request is answered 429 with Retry-After and the v1 error body at
  * once, and a refused command records nothing; health, metrics and long-polls are
  * not counted; a request that ends, or whose client goes away, frees its place.
- * Requests are held in flight by sending their body in two parts.
+ * Requests are held in flight by uploading an image in two parts (its handler streams the
+ * body); a JSON body still arriving is not counted (slow clients cannot shut others out).
  */
 import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
@@ -13,50 +14,71 @@ import type { AddressInfo } from 'node:net';
 import { logLength, startTestApp, TOKENS, type TestApp } from '../support/app.js';
 import { assertError, registerSimHost } from '../support/e2e.js';
 import { waitFor } from '../support/wait.js';
+import { tempDir } from '../support/env.js';
+import { qcow2 } from '../support/image-files.js';
 
 const LIMIT = 2;
 
-/** A create whose body is half sent: admitted and in flight until `finish()`; `answer` is its status. */
+/** A request held in flight until `finish()`; `answer` is its status. */
 interface Held {
   req: ClientRequest;
   finish(): void;
   answer: Promise<number>;
 }
-
 describe('e2e: admission control (MAX_REQUESTS_IN_FLIGHT)', () => {
   let t: TestApp;
   let port: number;
+  const work = tempDir('vl-admission-');
+  let disk: Buffer;
 
   before(async () => {
     t = await startTestApp({ env: { MAX_REQUESTS_IN_FLIGHT: String(LIMIT) } });
     await t.app.listen(0, '127.0.0.1');
     port = (t.app.getHttpServer().address() as AddressInfo).port;
     await registerSimHost(t, 'hv-1');
+    disk = qcow2(work.dir);
   });
   after(async () => {
     await t?.close();
+    work.cleanup();
   });
 
-  const hold = (name: string): Held => {
-    const body = JSON.stringify({ name, vcpus: 1, memoryMiB: 64, diskGiB: 1, start: false });
-    const req = httpRequest({
-      host: '127.0.0.1',
-      port,
-      method: 'POST',
-      path: '/v1/vms',
-      headers: {
-        authorization: `Bearer ${TOKENS.operator}`,
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
-      },
-    });
-    const answer = new Promise<number>((resolve, reject) => {
+  const send = (method: string, path: string, headers: Record<string, string | number>): Held['req'] =>
+    httpRequest({ host: '127.0.0.1', port, method, path, headers });
+  const answered = (req: ClientRequest) =>
+    new Promise<number>((resolve, reject) => {
       req.on('response', (res: IncomingMessage) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
       });
       req.on('error', reject);
     });
+
+  /**
+   * An image upload whose bytes are half sent: its handler streams the body, so it is in flight
+   * (admitted, being worked on) until `finish()` sends the rest; answered 201.
+   */
+  const hold = (name: string): Held => {
+    const req = send('PUT', `/v1/images/${name}`, {
+      authorization: `Bearer ${TOKENS.admin}`,
+      'content-type': 'application/octet-stream',
+      'content-length': disk.length,
+    });
+    const answer = answered(req);
+    const half = Math.floor(disk.length / 2);
+    req.write(disk.subarray(0, half));
+    return { req, answer, finish: () => req.end(disk.subarray(half)) };
+  };
+
+  /** A create whose JSON body is half sent: the client's time, not the server's work. */
+  const trickle = (name: string): Held => {
+    const body = JSON.stringify({ name, vcpus: 1, memoryMiB: 64, diskGiB: 1, start: false });
+    const req = send('POST', '/v1/vms', {
+      authorization: `Bearer ${TOKENS.operator}`,
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+    });
+    const answer = answered(req);
     req.write(body.slice(0, 10));
     return { req, answer, finish: () => req.end(body.slice(10)) };
   };
@@ -96,7 +118,7 @@ describe('e2e: admission control (MAX_REQUESTS_IN_FLIGHT)', () => {
     assert.equal(poll.status, 404, 'a long-poll is not refused');
 
     for (const h of held) h.finish();
-    assert.deepEqual(await Promise.all(held.map((h) => h.answer)), [202, 202], 'the held creates are answered');
+    assert.deepEqual(await Promise.all(held.map((h) => h.answer)), [201, 201], 'the held uploads are answered');
     // Their places are free as soon as their answers are out.
     assert.equal((await t.as('viewer').get('/v1/vms')).status, 200);
     const names = ((await t.as('viewer').get('/v1/vms?limit=100')).body.items as Array<{ name: string }>).map(
@@ -114,6 +136,29 @@ describe('e2e: admission control (MAX_REQUESTS_IN_FLIGHT)', () => {
       what: 'a read to be admitted once a held client went away',
     });
     held[1]!.finish();
-    assert.equal(await held[1]!.answer, 202);
+    assert.equal(await held[1]!.answer, 201);
+  });
+
+  test('bodies still arriving take no place: more slow clients than the limit do not shut others out', async () => {
+    // The server has seen each slow request's headers (its body is still to come) before the read.
+    const server = t.app.getHttpServer();
+    let seen = 0;
+    const onRequest = (req: IncomingMessage) => void (req.url === '/v1/vms' && req.method === 'POST' && seen++);
+    server.on('request', onRequest);
+    const slow = Array.from({ length: LIMIT + 2 }, (_, i) => trickle(`slow-${i}`));
+    await waitFor(() => seen >= slow.length, { what: 'the server to have the slow requests' });
+    server.off('request', onRequest);
+    try {
+      const read = await t.as('viewer').get('/v1/vms');
+      assert.equal(read.status, 200, 'a read is admitted while slow clients trickle their bodies');
+      // Once in, each is work like any other: finished one after another, each is accepted.
+      for (const h of slow) {
+        h.finish();
+        assert.equal(await h.answer, 202, 'a slow create is answered once its body is in');
+      }
+    } finally {
+      // A failed check leaves bodies unsent: end those connections, or closing the app waits on them.
+      for (const h of slow) h.req.destroy();
+    }
   });
 });
