@@ -5,27 +5,13 @@ import { DomainError } from '../domain/domain-error.js';
 import { hostDecider } from '../domain/host/host.decider.js';
 import type { HostCommand } from '../domain/host/host.commands.js';
 import { hostStream } from '../domain/streams.js';
+import { registerHost, reserveCapacity } from '../../test/support/host-event-fixtures.js';
 import { RecordingStore, tempSqliteStore } from '../../test/support/recording-store.js';
 import { handleCommand, PreconditionFailedError, type CommandMeta } from './handle-command.js';
 import { AggregateLoader } from './load-aggregate.js';
 import { allocatedVmIds, allocationEntries } from '../domain/host/allocations.js';
 
 const META: CommandMeta = { principal: 'alice', correlationId: 'op-1', causationId: 'http:op-1' };
-const register = (hostId: string, memoryMiB: number): HostCommand => ({
-  type: 'RegisterHost',
-  hostId,
-  name: hostId,
-  driver: 'simulated',
-  uri: 'sim://',
-  capacity: { vcpus: 8, memoryMiB },
-});
-const reserve = (vmId: string, memoryMiB: number): HostCommand => ({
-  type: 'ReserveCapacity',
-  vmId,
-  operationId: `op-${vmId}`,
-  vcpus: 1,
-  memoryMiB,
-});
 
 describe('handleCommand', () => {
   const cleanups: Array<() => Promise<void>> = [];
@@ -39,7 +25,7 @@ describe('handleCommand', () => {
     store = new RecordingStore(tmp.store);
     loader = new AggregateLoader(store);
     stream = hostStream(randomUUID());
-    await handleCommand(loader, hostDecider, stream, register('h', 1024), META);
+    await handleCommand(loader, hostDecider, stream, registerHost('h', 1024), META);
   });
   after(async () => {
     for (const c of cleanups) await c();
@@ -51,7 +37,7 @@ describe('handleCommand', () => {
       loader,
       hostDecider,
       stream,
-      reserve('a', 512),
+      reserveCapacity('a', 512),
       { ...META, reason: 'ticket 42' },
       { now: () => at },
     );
@@ -87,24 +73,24 @@ describe('handleCommand', () => {
 
   /** Runs once, between our read and our append: another writer reserving on the same host. */
   const thief = (vmId: string, memoryMiB: number) => () =>
-    handleCommand(new AggregateLoader(store.inner), hostDecider, stream, reserve(vmId, memoryMiB), META).then(
+    handleCommand(new AggregateLoader(store.inner), hostDecider, stream, reserveCapacity(vmId, memoryMiB), META).then(
       () => undefined,
     );
 
   test('a concurrent change is decided again against the new state and accepted when it still fits', async () => {
     const appends = store.appends.length;
     store.beforeNextAppend = thief('thief', 256);
-    const result = await handleCommand(loader, hostDecider, stream, reserve('mine', 512), META);
+    const result = await handleCommand(loader, hostDecider, stream, reserveCapacity('mine', 512), META);
     assert.equal(store.appends.length - appends, 2, 'one refused append, one retry');
     assert.equal(result.revision, 2n);
     assert.deepEqual(allocatedVmIds(result.state.allocations), ['mine', 'thief']);
   });
 
   test('a conflict re-reads only the tail the other writer appended, never the whole stream', async () => {
-    await handleCommand(loader, hostDecider, stream, reserve('warm', 1), META);
+    await handleCommand(loader, hostDecider, stream, reserveCapacity('warm', 1), META);
     const readsBefore = store.readsOf(stream).length;
     store.beforeNextAppend = thief('thief', 1);
-    const result = await handleCommand(loader, hostDecider, stream, reserve('mine', 1), META);
+    const result = await handleCommand(loader, hostDecider, stream, reserveCapacity('mine', 1), META);
     const reads = store.readsOf(stream).slice(readsBefore);
     assert.deepEqual(
       reads.map((r) => ({ from: r.options.fromRevision, returned: r.returned })),
@@ -117,7 +103,7 @@ describe('handleCommand', () => {
 
   test('a command on a cached stream reads nothing: the append checks the cached revision', async () => {
     const readsBefore = store.readsOf(stream).length;
-    for (const vm of ['a', 'b', 'c']) await handleCommand(loader, hostDecider, stream, reserve(vm, 1), META);
+    for (const vm of ['a', 'b', 'c']) await handleCommand(loader, hostDecider, stream, reserveCapacity(vm, 1), META);
     assert.equal(store.readsOf(stream).length, readsBefore, 'no stream read');
     const { state, revision } = await new AggregateLoader(store.inner).load(hostDecider, stream);
     assert.equal(revision, 3n);
@@ -127,7 +113,7 @@ describe('handleCommand', () => {
   test('a create on a new stream reads nothing; on a stream this loader never saw, the store decides', async () => {
     const fresh = hostStream(randomUUID());
     const readsBefore = store.readsOf(fresh).length;
-    const created = await handleCommand(loader, hostDecider, fresh, register('n', 1024), META);
+    const created = await handleCommand(loader, hostDecider, fresh, registerHost('n', 1024), META);
     assert.equal(created.revision, 0n);
     assert.equal(store.readsOf(fresh).length, readsBefore, 'no stream read for a new stream');
 
@@ -135,10 +121,10 @@ describe('handleCommand', () => {
     // initial state is wrong twice over: registering again is refused, reserving is accepted.
     const cold = () => new AggregateLoader(store);
     await assert.rejects(
-      handleCommand(cold(), hostDecider, fresh, register('n', 1024), META),
+      handleCommand(cold(), hostDecider, fresh, registerHost('n', 1024), META),
       (err: unknown) => err instanceof DomainError && err.code === 'conflict',
     );
-    const reserved = await handleCommand(cold(), hostDecider, fresh, reserve('a', 512), META);
+    const reserved = await handleCommand(cold(), hostDecider, fresh, reserveCapacity('a', 512), META);
     assert.equal(reserved.revision, 1n);
     assert.deepEqual(allocatedVmIds(reserved.state.allocations), ['a']);
     const { state } = await new AggregateLoader(store.inner).load(hostDecider, fresh);
@@ -150,7 +136,7 @@ describe('handleCommand', () => {
     handleCommand(new AggregateLoader(store.inner), hostDecider, stream, cmd, META);
 
   test('"already done" on a stale cache is checked against the store: the other process\'s reservation is released', async () => {
-    await elsewhere(reserve('theirs', 256));
+    await elsewhere(reserveCapacity('theirs', 256));
     const result = await handleCommand(
       loader,
       hostDecider,
@@ -168,34 +154,34 @@ describe('handleCommand', () => {
   });
 
   test('a refusal on a stale cache is checked against the store: room freed by another process is used', async () => {
-    await handleCommand(loader, hostDecider, stream, reserve('big', 1024), META);
+    await handleCommand(loader, hostDecider, stream, reserveCapacity('big', 1024), META);
     await elsewhere({ type: 'ReleaseCapacity', vmId: 'big', operationId: 'op-big' });
-    const result = await handleCommand(loader, hostDecider, stream, reserve('next', 1024), META);
+    const result = await handleCommand(loader, hostDecider, stream, reserveCapacity('next', 1024), META);
     assert.equal(result.revision, 3n);
     assert.deepEqual(allocatedVmIds(result.state.allocations), ['next']);
   });
 
   test('a refusal that holds on the store is given, with a state as current as the store', async () => {
-    await elsewhere(reserve('theirs', 1024));
+    await elsewhere(reserveCapacity('theirs', 1024));
     await assert.rejects(
-      handleCommand(loader, hostDecider, stream, reserve('mine', 1), META),
+      handleCommand(loader, hostDecider, stream, reserveCapacity('mine', 1), META),
       (err: unknown) => err instanceof DomainError && err.code === 'capacity',
     );
   });
 
   test('If-Match on the revision another process made is accepted, though the cache was behind', async () => {
-    await elsewhere(reserve('theirs', 1));
-    const result = await handleCommand(loader, hostDecider, stream, reserve('mine', 1), META, { ifMatch: 1n });
+    await elsewhere(reserveCapacity('theirs', 1));
+    const result = await handleCommand(loader, hostDecider, stream, reserveCapacity('mine', 1), META, { ifMatch: 1n });
     assert.equal(result.revision, 2n);
   });
 
   test('where several processes write (decideOnCache off), the tail is read first: no refused append', async () => {
     const shared = new AggregateLoader(store, { decideOnCache: false });
-    await handleCommand(shared, hostDecider, stream, reserve('warm', 1), META);
-    await elsewhere(reserve('theirs', 1));
+    await handleCommand(shared, hostDecider, stream, reserveCapacity('warm', 1), META);
+    await elsewhere(reserveCapacity('theirs', 1));
     const appends = store.appends.length;
     const readsBefore = store.readsOf(stream).length;
-    const result = await handleCommand(shared, hostDecider, stream, reserve('mine', 1), META);
+    const result = await handleCommand(shared, hostDecider, stream, reserveCapacity('mine', 1), META);
     assert.equal(store.appends.length - appends, 1, 'one append, accepted the first time');
     assert.deepEqual(
       store
@@ -211,7 +197,7 @@ describe('handleCommand', () => {
   test('a concurrent change is decided again against the new state: the room is gone, so it is refused', async () => {
     store.beforeNextAppend = thief('thief', 512);
     await assert.rejects(
-      handleCommand(loader, hostDecider, stream, reserve('mine', 768), META),
+      handleCommand(loader, hostDecider, stream, reserveCapacity('mine', 768), META),
       (err: unknown) => err instanceof DomainError && err.code === 'capacity',
     );
     const { state } = await new AggregateLoader(store.inner).load(hostDecider, stream);
@@ -221,7 +207,7 @@ describe('handleCommand', () => {
   test('If-Match on another revision is a PreconditionFailedError and appends nothing', async () => {
     const appends = store.appends.length;
     await assert.rejects(
-      handleCommand(loader, hostDecider, stream, reserve('a', 1), META, { ifMatch: 5n }),
+      handleCommand(loader, hostDecider, stream, reserveCapacity('a', 1), META, { ifMatch: 5n }),
       (err: unknown) => err instanceof PreconditionFailedError && err.expected === 5n && err.actual === 0n,
     );
     assert.equal(store.appends.length, appends);
@@ -231,7 +217,7 @@ describe('handleCommand', () => {
   test('If-Match is not retried: a concurrent change fails it instead of deciding again', async () => {
     store.beforeNextAppend = thief('thief', 1);
     await assert.rejects(
-      handleCommand(loader, hostDecider, stream, reserve('mine', 1), META, { ifMatch: 0n }),
+      handleCommand(loader, hostDecider, stream, reserveCapacity('mine', 1), META, { ifMatch: 0n }),
       PreconditionFailedError,
     );
     const { state } = await new AggregateLoader(store.inner).load(hostDecider, stream);

@@ -4,30 +4,14 @@ import { after, beforeEach, describe, test } from 'node:test';
 import { DomainError } from '../domain/domain-error.js';
 import { allocatedVmIds } from '../domain/host/allocations.js';
 import { hostDecider } from '../domain/host/host.decider.js';
-import type { HostCommand } from '../domain/host/host.commands.js';
 import { hostStream } from '../domain/streams.js';
+import { registerHost, releaseCapacity, reserveCapacity } from '../../test/support/host-event-fixtures.js';
 import type { RecordedEvent } from '../eventstore/event-store.port.js';
 import { RecordingStore, tempSqliteStore } from '../../test/support/recording-store.js';
 import { handleCommand, handleCommands, type CommandMeta } from './handle-command.js';
 import { AggregateLoader } from './load-aggregate.js';
 
 const META: CommandMeta = { principal: 'alice', correlationId: 'op-1', causationId: 'job-1' };
-const register = (hostId: string): HostCommand => ({
-  type: 'RegisterHost',
-  hostId,
-  name: hostId,
-  driver: 'simulated',
-  uri: 'sim://',
-  capacity: { vcpus: 8, memoryMiB: 1024 },
-});
-const reserve = (vmId: string, memoryMiB: number): HostCommand => ({
-  type: 'ReserveCapacity',
-  vmId,
-  operationId: `op-${vmId}`,
-  vcpus: 1,
-  memoryMiB,
-});
-const release = (vmId: string): HostCommand => ({ type: 'ReleaseCapacity', vmId, operationId: `op-${vmId}` });
 
 /** What a reader of the log compares: everything but the ids, the hashes and the stream. */
 const asLogged = (events: RecordedEvent[]) =>
@@ -44,7 +28,7 @@ describe('handleCommands (several commands on one stream, one append)', () => {
   const now = () => new Date('2031-02-03T04:05:06.000Z');
   const newHost = async (): Promise<string> => {
     const id = hostStream(randomUUID());
-    await handleCommand(loader, hostDecider, id, register('h'), META);
+    await handleCommand(loader, hostDecider, id, registerHost('h'), META);
     return id;
   };
 
@@ -60,7 +44,7 @@ describe('handleCommands (several commands on one stream, one append)', () => {
   });
 
   test('writes in one append the log the commands write one by one: same events, order, metadata', async () => {
-    const commands = [reserve('a', 256), release('a'), reserve('b', 512)];
+    const commands = [reserveCapacity('a', 256), releaseCapacity('a'), reserveCapacity('b', 512)];
     const oneByOne = await newHost();
     for (const c of commands) await handleCommand(loader, hostDecider, oneByOne, c, META, { now });
     const appends = store.appends.length;
@@ -78,7 +62,7 @@ describe('handleCommands (several commands on one stream, one append)', () => {
   });
 
   test('delivered again, it appends nothing and answers the state as the store has it', async () => {
-    const commands = [reserve('a', 256), reserve('b', 256)];
+    const commands = [reserveCapacity('a', 256), reserveCapacity('b', 256)];
     await handleCommands(loader, hostDecider, stream, commands, META);
     const appends = store.appends.length;
     const again = await handleCommands(loader, hostDecider, stream, commands, META);
@@ -90,8 +74,14 @@ describe('handleCommands (several commands on one stream, one append)', () => {
 
   test('a command already done is skipped, checked against the store; the others are appended', async () => {
     // Another process reserved `a` behind this loader's cache: the cache alone would reserve it again.
-    await handleCommand(new AggregateLoader(store.inner), hostDecider, stream, reserve('a', 256), META);
-    const result = await handleCommands(loader, hostDecider, stream, [reserve('a', 256), reserve('b', 256)], META);
+    await handleCommand(new AggregateLoader(store.inner), hostDecider, stream, reserveCapacity('a', 256), META);
+    const result = await handleCommands(
+      loader,
+      hostDecider,
+      stream,
+      [reserveCapacity('a', 256), reserveCapacity('b', 256)],
+      META,
+    );
     assert.deepEqual(
       result.events.map((e) => e.data),
       [{ vmId: 'b', operationId: 'op-b', vcpus: 1, memoryMiB: 256 }],
@@ -102,7 +92,13 @@ describe('handleCommands (several commands on one stream, one append)', () => {
 
   test('a refused command: the events of the commands before it are appended, then the refusal is thrown', async () => {
     await assert.rejects(
-      handleCommands(loader, hostDecider, stream, [reserve('a', 512), reserve('big', 1024), reserve('c', 1)], META),
+      handleCommands(
+        loader,
+        hostDecider,
+        stream,
+        [reserveCapacity('a', 512), reserveCapacity('big', 1024), reserveCapacity('c', 1)],
+        META,
+      ),
       (err: unknown) => err instanceof DomainError && err.code === 'capacity',
     );
     const { state, revision } = await new AggregateLoader(store.inner).load(hostDecider, stream);
@@ -111,15 +107,15 @@ describe('handleCommands (several commands on one stream, one append)', () => {
   });
 
   test('a concurrent change decides every command again on the new state', async () => {
-    await handleCommand(loader, hostDecider, stream, reserve('warm', 1), META);
+    await handleCommand(loader, hostDecider, stream, reserveCapacity('warm', 1), META);
     const appends = store.appends.length;
     // Between the decision and the append, another writer takes 256 of the 1023 left.
     store.beforeNextAppend = () =>
-      handleCommand(new AggregateLoader(store.inner), hostDecider, stream, reserve('thief', 256), META).then(
+      handleCommand(new AggregateLoader(store.inner), hostDecider, stream, reserveCapacity('thief', 256), META).then(
         () => undefined,
       );
     await assert.rejects(
-      handleCommands(loader, hostDecider, stream, [reserve('a', 512), reserve('b', 500)], META),
+      handleCommands(loader, hostDecider, stream, [reserveCapacity('a', 512), reserveCapacity('b', 500)], META),
       (err: unknown) => err instanceof DomainError && err.code === 'capacity',
     );
     assert.equal(store.appends.length - appends, 2, 'the refused append, then the one decided again');
