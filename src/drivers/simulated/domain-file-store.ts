@@ -37,6 +37,20 @@ export interface SimDomain {
   updatedAt: string;
 }
 
+/** A domain just defined (or expected as a migration's target): stopped, never booted, no snapshots. */
+export function newDomain(spec: VmSpec, incoming?: SimIncoming): SimDomain {
+  return {
+    schema: 1,
+    vmId: spec.id,
+    spec: { ...spec },
+    state: 'stopped',
+    snapshots: [],
+    ...(incoming ? { incoming } : {}),
+    bootCount: 0,
+    updatedAt: new Date().toISOString(),
+  };
+}
+
 const SUFFIX = '.sim.json';
 /** VM ids become file names: refuse anything that could escape the directory. */
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

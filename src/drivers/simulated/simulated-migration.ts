@@ -7,7 +7,7 @@ import {
   type Progress,
   type VmSpec,
 } from '../hypervisor-driver.port.js';
-import { DomainFileStore, type SimDomain } from './domain-file-store.js';
+import { DomainFileStore, newDomain, type SimDomain } from './domain-file-store.js';
 import type { FaultInjector } from './fault-injector.js';
 import { illegal, incomingConflict, now, parseEndpoint } from './simulated-checks.js';
 
@@ -44,16 +44,7 @@ export class SimulatedMigration {
         return this.endpoint(existing.incoming.token);
       }
       const token = randomUUID();
-      await this.store.store({
-        schema: 1,
-        vmId: spec.id,
-        spec: { ...spec },
-        state: 'stopped',
-        snapshots: [],
-        incoming: { token, live: opts.live, received: false },
-        bootCount: 0,
-        updatedAt: now(),
-      });
+      await this.store.store(newDomain(spec, { token, live: opts.live, received: false }));
       return this.endpoint(token);
     });
   }

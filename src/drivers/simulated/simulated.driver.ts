@@ -16,7 +16,7 @@ import {
   type SnapshotInfo,
   type VmSpec,
 } from '../hypervisor-driver.port.js';
-import { DomainFileStore, type SimDomain, type SimSnapshot } from './domain-file-store.js';
+import { DomainFileStore, newDomain, type SimDomain, type SimSnapshot } from './domain-file-store.js';
 import { FaultInjector } from './fault-injector.js';
 import { SimulatedMigration } from './simulated-migration.js';
 import { parseSimulatedUri } from './simulated-options.js';
@@ -64,15 +64,7 @@ export class SimulatedDriver implements HypervisorDriver {
       if (existing?.incoming) throw incomingConflict(spec.id, 'define');
       // Already defined: a retry of the same request; leave the domain as it is.
       if (existing) return;
-      await this.store.store({
-        schema: 1,
-        vmId: spec.id,
-        spec: { ...spec },
-        state: 'stopped',
-        snapshots: [],
-        bootCount: 0,
-        updatedAt: now(),
-      });
+      await this.store.store(newDomain(spec));
     });
   }
 
