@@ -185,7 +185,7 @@ export async function createVm(
  * Waits until the sagas have handled every event of the log: what a setup's last events cause (a
  * capacity released after a failed create, say) is appended by then, so a count taken next is stable.
  */
-export async function logSettled(t: TestApp): Promise<void> {
+async function logSettled(t: TestApp): Promise<void> {
   await waitFor(
     async () => {
       const head = await t.runtime.store!.headPosition();
