@@ -23,9 +23,18 @@ export interface KillWorkerSize {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Kills `proc` -9 every ~everyMs while `busy()`, restarting it after a short pause; returns the kill count. */
+/** What main.ts prints once a worker's queues are consumed. */
+const WORKER_READY = 'virtledger worker running';
+
+/**
+ * Kills `proc` -9 about `everyMs` after each start has come up, while `busy()`, restarting it
+ * after a short pause; returns the kill count. The interval counts from the worker being ready,
+ * not from its start: on a loaded machine a worker can take longer than `everyMs` to boot, and
+ * kills timed from the start would land before it ever took a job (no driver call interrupted,
+ * and no operation ever ending).
+ */
 async function killLoop(
-  proc: { kill9(): Promise<void>; start(): void },
+  proc: { kill9(): Promise<void>; start(): void; printed(text: string): Promise<void> },
   everyMs: number,
   busy: () => boolean,
   seed: number,
@@ -34,6 +43,8 @@ async function killLoop(
   const rnd = mulberry32(seed);
   let kills = 0;
   while (busy()) {
+    await proc.printed(WORKER_READY);
+    // The fault's timing, not a synchronisation: a random moment in the worker's working life.
     await sleep(everyMs * (0.5 + rnd()));
     if (!busy()) break;
     await proc.kill9();

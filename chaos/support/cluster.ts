@@ -85,7 +85,13 @@ export class Cluster {
     if (!w) {
       w = new NodeProc({
         name,
-        env: { ...this.env(), ROLE: 'worker', WORKER_HOSTS: hostIds.join(',') },
+        // At least info: "virtledger worker running" is how a scenario knows a (re)start is up.
+        env: {
+          ...this.env(),
+          ROLE: 'worker',
+          WORKER_HOSTS: hostIds.join(','),
+          LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'info',
+        },
         logFile: join(this.workDir, `${name}.log`),
       });
       this.workers.set(name, w);

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../../test/support/wait.js';
 
 /** dist/src/main.js, seen from dist/chaos/support/. */
 export const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../src/main.js');
@@ -25,6 +26,8 @@ export class NodeProc {
   /** Exits nobody asked for (a crash), with their exit code or signal. */
   readonly crashes: string[] = [];
   private expectExit = false;
+  /** Where this start's output begins in the log file (earlier starts wrote before it). */
+  private logOffset = 0;
 
   constructor(readonly opts: NodeProcOptions) {}
 
@@ -39,6 +42,7 @@ export class NodeProc {
   start(extraEnv: Record<string, string> = {}): void {
     if (this.running) throw new Error(`${this.opts.name} already running`);
     const fd = openSync(this.opts.logFile, 'a');
+    this.logOffset = statSync(this.opts.logFile).size;
     const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), MAIN, ...(this.opts.args ?? [])], {
       env: { PATH: process.env.PATH ?? '', ...this.opts.env, ...extraEnv },
       stdio: ['ignore', fd, fd],
@@ -53,6 +57,32 @@ export class NodeProc {
         resolve(code);
       }),
     );
+  }
+
+  /**
+   * Resolves once this start of the process has printed `text` (e.g. main.ts's "virtledger worker
+   * running"); rejects when the process exits first or after `timeoutMs`.
+   */
+  async printed(text: string, timeoutMs = 120_000): Promise<void> {
+    await waitFor(
+      () => {
+        if (!this.running) throw new Error(`${this.opts.name} exited before it printed "${text}"`);
+        return this.outputSinceStart().includes(text);
+      },
+      { what: `${this.opts.name} to print "${text}"`, timeoutMs, intervalMs: 50 },
+    );
+  }
+
+  private outputSinceStart(): string {
+    const fd = openSync(this.opts.logFile, 'r');
+    try {
+      const length = statSync(this.opts.logFile).size - this.logOffset;
+      const buf = Buffer.alloc(Math.max(0, length));
+      readSync(fd, buf, 0, buf.length, this.logOffset);
+      return buf.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** The fault itself: no drain, no cleanup, no flush. */
