@@ -33,6 +33,7 @@ export async function migrateOut(
   live: boolean,
   ctx: CallContext,
 ): Promise<void> {
+  tracePhase(dom.vmId, 'driver migrate called');
   const endpoint = parseEndpoint(raw, dom.vmId);
   if (endpoint.mode !== (live ? 'live' : 'cold')) {
     throw new DriverError('failed', `endpoint is for a ${endpoint.mode} migration, asked for live=${live}`);
@@ -96,9 +97,8 @@ async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ct
   // One QMP connection for the check, the migration and the quit: the pool keeps it while this holds it.
   await dom
     .qmp(async (qmp) => {
-      // The migration's parameters go out with the status check (QMP answers a connection's
-      // commands in order: one round trip instead of two). Setting them on a VM that then does
-      // not migrate changes nothing it runs with; their answers count only when it migrates.
+      // Parameters sent with the status check (QMP answers in order: one round trip, not two);
+      // harmless to a VM that then does not migrate, their answers count only when it does.
       const status = qmp.execute<QmpStatusInfo>('query-status', undefined, { timeoutMs: 5_000 });
       const parameters = Promise.all([
         qmp.execute('migrate-set-parameters', { 'max-bandwidth': dom.host.config.migrationBandwidth }),
@@ -108,6 +108,7 @@ async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ct
       const before = await status.catch((err: unknown) => {
         throw qemuDriverError(err, `migrate ${dom.vmId}`);
       });
+      tracePhase(dom.vmId, 'source QMP connected, status answered');
       if (before.status !== 'postmigrate') {
         if (before.status !== 'running' && before.status !== 'paused') {
           throw new DriverError('conflict', `VM ${dom.vmId} cannot migrate while ${before.status}`);
@@ -149,8 +150,8 @@ async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ct
           if (!shared) await cancelVolumeMirrors(c, volumes, false);
         });
       }
-      // The guest is the target's now (this QEMU, in postmigrate, has let go of its disks and
-      // never runs it again): the caller may finish the target while this one quits.
+      // The guest is the target's (this postmigrate QEMU let go of its disks and never runs it
+      // again): the caller may finish the target while this one quits.
       ctx.onHandedOff?.();
       // postmigrate: the guest now runs on the target; this copy must never run again (its
       // `quit` goes over the same connection).
