@@ -140,6 +140,7 @@ export async function qemuSection(opts: QemuSectionOptions): Promise<void> {
         `  hosts qsa→qsb have separate storage dirs (live migration mirrors the disk over NBD),\n` +
         `  hosts qha→qhb share one storage dir (RAM only: the row to compare with the direct script).\n` +
         `  direct: same argv as the driver (${argvCheck}), qemu-img create, QMP query-status polled every ${POLL_MS} ms;\n` +
+        `  (the driver runs qemu-img create once per disk size and writes its bytes after that: kit/blank-qcow2.ts)\n` +
         `  migration: target -incoming defer, migrate-incoming tcp:127.0.0.1:0, max-bandwidth as the driver sets,\n` +
         `  query-migrate until completed, target query-status running (shared storage, RAM only)`,
     );

@@ -115,6 +115,12 @@ export interface Progress {
 export interface CallContext {
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+  /**
+   * `migrate` (source side): the hypervisor has handed the guest off to the target, which may
+   * be finished from now on; the call itself still ends the source copy before it returns. At
+   * most once per call; a driver that does not say so is taken to hand off when it returns.
+   */
+  onHandedOff?: () => void;
 }
 
 /** Opaque description of where the target listens, produced by prepareIncoming on the target host. */

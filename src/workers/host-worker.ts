@@ -318,7 +318,15 @@ export class HostWorker {
     }
     // A create that should run: define, then start in the same job (see runDefineThenStart).
     let defined: StepResult | undefined;
-    const ctx = { signal: controller.signal, onProgress };
+    // A migrate's target is finished from QEMU's hand-off on, not from the source QEMU's exit.
+    let finishQueued: Promise<void> | undefined;
+    const queueFinish =
+      data.step === 'migrate' && !compensation ? () => (finishQueued ??= this.queueFinish(data)) : undefined;
+    const ctx = {
+      signal: controller.signal,
+      onProgress,
+      ...(queueFinish ? { onHandedOff: () => void queueFinish() } : {}),
+    };
     const call =
       data.step === 'define' && data.args.thenStart
         ? runDefineThenStart(this.driver, data, ctx, this.images, (r) => {
@@ -338,7 +346,7 @@ export class HostWorker {
       // (for DRIVER_DECIDES steps only the deadline does: their answer after an abort is the outcome).
       const result = await Promise.race([call, deadline, cancelled]);
       tracePhase(data.vmId, `driver done ${result.step}`);
-      if (!compensation && data.step === 'migrate') await this.queueFinish(data);
+      if (queueFinish) await queueFinish();
       // One message for both steps of a define-then-start job: the consumer records the define first.
       const prior = defined ?? data.prior;
       if (!compensation) {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { createBlankQcow2 } from './blank-qcow2.js';
 import { runTool } from './run-tool.js';
 
 const QEMU_IMG = 'qemu-img';
@@ -30,6 +31,12 @@ export interface ImageSnapshot {
 
 /** Creates a qcow2 image; with `backing` it is an overlay on that (qcow2) base. Paths must be absolute. */
 export async function createQcow2(path: string, sizeBytes: number, backing?: string): Promise<void> {
+  // A blank disk is the same bytes for every create of its size (see blank-qcow2.ts).
+  if (!backing) return createBlankQcow2(path, sizeBytes, runCreate);
+  await runCreate(path, sizeBytes, backing);
+}
+
+async function runCreate(path: string, sizeBytes: number, backing?: string): Promise<void> {
   const args = ['create', '-q', '-f', 'qcow2'];
   if (backing) args.push('-b', backing, '-F', 'qcow2');
   args.push(path, String(sizeBytes));

@@ -33,6 +33,7 @@ export async function migrateOut(
   live: boolean,
   ctx: CallContext,
 ): Promise<void> {
+  tracePhase(dom.vmId, 'driver migrate called');
   const endpoint = parseEndpoint(raw, dom.vmId);
   if (endpoint.mode !== (live ? 'live' : 'cold')) {
     throw new DriverError('failed', `endpoint is for a ${endpoint.mode} migration, asked for live=${live}`);
@@ -95,10 +96,19 @@ async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ct
   const carried = shared ? [] : (dom.requireSpec().volumes ?? []);
   // One QMP connection for the check, the migration and the quit: the pool keeps it while this holds it.
   await dom
-    .qmp(async () => {
-      const before = await dom.queryStatus().catch((err: unknown) => {
+    .qmp(async (qmp) => {
+      // Parameters sent with the status check (QMP answers in order: one round trip, not two);
+      // harmless to a VM that then does not migrate, their answers count only when it does.
+      const status = qmp.execute<QmpStatusInfo>('query-status', undefined, { timeoutMs: 5_000 });
+      const parameters = Promise.all([
+        qmp.execute('migrate-set-parameters', { 'max-bandwidth': dom.host.config.migrationBandwidth }),
+        qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] }),
+      ]);
+      parameters.catch(() => undefined);
+      const before = await status.catch((err: unknown) => {
         throw qemuDriverError(err, `migrate ${dom.vmId}`);
       });
+      tracePhase(dom.vmId, 'source QMP connected, status answered');
       if (before.status !== 'postmigrate') {
         if (before.status !== 'running' && before.status !== 'paused') {
           throw new DriverError('conflict', `VM ${dom.vmId} cannot migrate while ${before.status}`);
@@ -113,13 +123,9 @@ async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ct
             if (!shared) await mirrorDisk(c, e, ctx, deadline);
             // Attached volumes travel like the disk: one mirror each into the target's export of it.
             if (!shared) await mirrorVolumes(c, volumes, nbd, () => deadline.check('volume mirror'));
-            // Both sent at once (QMP runs a connection's commands in order; one round trip instead
-            // of two), and both answered before the migration begins. QEMU sends MIGRATION
-            // status events only with the capability; waitForMigration wakes on them.
-            await Promise.all([
-              c.execute('migrate-set-parameters', { 'max-bandwidth': dom.host.config.migrationBandwidth }),
-              c.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] }),
-            ]);
+            // Both answered before the migration begins. QEMU sends MIGRATION status events only
+            // with the capability; waitForMigration wakes on them.
+            await parameters;
             await c.execute('migrate', { uri: `tcp:${hostForUri(e.host)}:${e.port}` });
             tracePhase(dom.vmId, 'source migrate sent');
             await waitForMigration(c, ctx, deadline);
@@ -144,6 +150,9 @@ async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ct
           if (!shared) await cancelVolumeMirrors(c, volumes, false);
         });
       }
+      // The guest is the target's (this postmigrate QEMU let go of its disks and never runs it
+      // again): the caller may finish the target while this one quits.
+      ctx.onHandedOff?.();
       // postmigrate: the guest now runs on the target; this copy must never run again (its
       // `quit` goes over the same connection).
       await dom.terminate({ graceful: false, timeoutMs: 0 });

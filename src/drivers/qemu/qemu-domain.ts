@@ -4,6 +4,7 @@ import { errorMessage } from '../kit/driver-errors.js';
 import { kernelBootOf } from '../kit/image-catalog.js';
 import { ensureSeed } from '../kit/nocloud-seed.js';
 import { qemuArgs } from './qemu-args.js';
+import { waitForQmp } from './qmp-wait.js';
 import {
   isOurQemu,
   listQemuProcesses,
@@ -65,9 +66,6 @@ export type TerminateOutcome = 'not-running' | 'acpi' | 'quit' | 'kill';
 const START_TIMEOUT_MS = 30_000;
 const QUIT_WAIT_MS = 10_000;
 const KILL_WAIT_MS = 5_000;
-/** Steps of the wait for QMP after a spawn: from this, doubling up to the max (a slow host is not hammered). */
-const QMP_POLL_FIRST_MS = 5;
-const QMP_POLL_MAX_MS = 20;
 /**
  * Step of the wait for a quit QEMU to be gone: its exit frees the disk lock the next owner needs.
  * A quit QEMU is gone within a few ms (the direct bench's quit: ~3 ms); a 10 ms step made a
@@ -220,39 +218,12 @@ export class QemuDomain {
     return this.waitForQmp(pid, hooks.ready);
   }
 
-  private async waitForQmp<T>(pid: number, ready?: (client: QmpClient) => Promise<T>): Promise<T | undefined> {
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    // QEMU answers within a few hundred ms: a short step finds it soon after it listens
-    // (each failed attempt is one connect() to a socket that is not there yet).
-    let stepMs = QMP_POLL_FIRST_MS;
-    for (;;) {
-      let answered = false;
-      try {
-        // Short connect attempts, so a QEMU that died at start is noticed at once.
-        return await this.qmp(async (c) => {
-          await c.execute('query-status', undefined, { timeoutMs: 2_000 });
-          answered = true;
-          tracePhase(this.vmId, 'qemu answers QMP');
-          return ready ? ready(c) : undefined;
-        }, 300);
-      } catch (err) {
-        if (answered) throw err; // QEMU is up: what failed is `ready`'s own work
-        // Right after spawn the pid may still show node's argv (before exec), so only
-        // existence is checked here, not the cmdline.
-        if (!readCmdline(pid)) {
-          throw new DriverError(
-            'failed',
-            `QEMU for ${this.vmId} exited during start: ${this.logTail() || 'no output'}`,
-          );
-        }
-        if (Date.now() >= deadline) {
-          sendSignal(pid, 'SIGKILL');
-          throw new DriverError('timeout', `QEMU for ${this.vmId} did not answer QMP: ${errorMessage(err)}`);
-        }
-        await new Promise((r) => setTimeout(r, stepMs));
-        stepMs = Math.min(QMP_POLL_MAX_MS, stepMs * 2);
-      }
-    }
+  private waitForQmp<T>(pid: number, ready?: (client: QmpClient) => Promise<T>): Promise<T | undefined> {
+    return waitForQmp(
+      { vmId: this.vmId, pid, socket: this.paths.qmpSocket, pool: this.host.pool, logTail: () => this.logTail() },
+      START_TIMEOUT_MS,
+      ready,
+    );
   }
 
   /**

@@ -16,7 +16,13 @@ export class QmpPool {
 
   constructor(private readonly options: { connectTimeoutMs: number; commandTimeoutMs: number }) {}
 
-  async use<T>(socketPath: string, fn: (client: QmpClient) => Promise<T>, connectTimeoutMs?: number): Promise<T> {
+  /** `connect`: the connect timeout in ms, or that and a longer wait for the greeting (QmpConnectOptions). */
+  async use<T>(
+    socketPath: string,
+    fn: (client: QmpClient) => Promise<T>,
+    connect?: number | { connectTimeoutMs: number; greetingTimeoutMs: number },
+  ): Promise<T> {
+    const timeouts = typeof connect === 'number' ? { connectTimeoutMs: connect } : connect;
     let entry = this.entries.get(socketPath);
     if (entry && (await entry.client.then((c) => c.closed).catch(() => true))) {
       if (this.entries.get(socketPath) === entry) this.entries.delete(socketPath);
@@ -25,7 +31,8 @@ export class QmpPool {
     entry = this.entries.get(socketPath);
     if (!entry) {
       const client = QmpClient.connect(socketPath, {
-        connectTimeoutMs: connectTimeoutMs ?? this.options.connectTimeoutMs,
+        connectTimeoutMs: this.options.connectTimeoutMs,
+        ...timeouts,
         commandTimeoutMs: this.options.commandTimeoutMs,
       });
       entry = { client, users: 0 };

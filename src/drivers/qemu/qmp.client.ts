@@ -43,6 +43,12 @@ export class QmpProtocolError extends Error {
 export interface QmpConnectOptions {
   /** How long to keep retrying while the socket is missing/refusing and to wait for the greeting. */
   connectTimeoutMs?: number;
+  /**
+   * Once connected, wait for the greeting (and `qmp_capabilities`) this long at least: a QEMU
+   * still starting accepts the connection before its main loop greets, and a QEMU that dies
+   * meanwhile closes the socket, which ends the wait at once. Default: connectTimeoutMs.
+   */
+  greetingTimeoutMs?: number;
   /** Default bound of every command; `execute` can override it per call. */
   commandTimeoutMs?: number;
 }
@@ -92,11 +98,15 @@ export class QmpClient {
   /** Connects, reads the greeting and leaves capabilities negotiation mode (`qmp_capabilities`). */
   static async connect(path: string, options: QmpConnectOptions = {}): Promise<QmpClient> {
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    const deadline = Date.now() + connectTimeoutMs;
-    const { socket, greeting, leftover } = await openWithGreeting(path, deadline);
+    const start = Date.now();
+    const deadline = start + connectTimeoutMs;
+    const greetingDeadline = Math.max(deadline, start + (options.greetingTimeoutMs ?? 0));
+    const { socket, greeting, leftover } = await openWithGreeting(path, deadline, greetingDeadline);
     const client = new QmpClient(socket, greeting, options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, leftover);
     try {
-      await client.execute('qmp_capabilities', undefined, { timeoutMs: Math.max(1_000, deadline - Date.now()) });
+      await client.execute('qmp_capabilities', undefined, {
+        timeoutMs: Math.max(1_000, greetingDeadline - Date.now()),
+      });
     } catch (err) {
       client.close();
       throw err;
@@ -273,11 +283,11 @@ interface Opened {
 }
 
 /** Retries while QEMU has not created/opened its socket yet; QEMU starts in ~0.1 s. */
-async function openWithGreeting(path: string, deadline: number): Promise<Opened> {
+async function openWithGreeting(path: string, deadline: number, greetingDeadline = deadline): Promise<Opened> {
   let lastError: Error | undefined;
   while (Date.now() < deadline) {
     try {
-      return await attempt(path, deadline);
+      return await attempt(path, Math.max(deadline, greetingDeadline));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ECONNREFUSED' && code !== 'EAGAIN') throw err;

@@ -131,6 +131,27 @@ export async function guestView(sh: GuestShell): Promise<{ cpus: number; memMiB:
   return { cpus, memMiB: Math.round(memKiB / 1024), diskSectors };
 }
 
+/**
+ * Waits until the guest's MemTotal is `memMiB` and answers its view: a DIMM's ACPI event is
+ * handled asynchronously too, and its memory blocks can be onlined only once they appeared.
+ */
+export async function guestHasMemory(
+  sh: GuestShell,
+  memMiB: number,
+): Promise<{ cpus: number; memMiB: number; diskSectors: number }> {
+  return waitFor(
+    async () => {
+      const view = await guestView(sh);
+      return view.memMiB === memMiB && view;
+    },
+    {
+      what: `the guest to see ${memMiB} MiB of memory`,
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    },
+  );
+}
+
 /** Waits until the guest has noticed `cpus` present CPUs (the ACPI hotplug event is handled asynchronously). */
 export async function guestHasCpus(sh: GuestShell, cpus: number): Promise<void> {
   await waitFor(async () => Number(await sh.run('ls -d /sys/devices/system/cpu/cpu[0-9]* | wc -l')) === cpus, {

@@ -8,7 +8,15 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { VmSpec } from '../../../src/drivers/hypervisor-driver.port.js';
 import type { QemuDriver } from '../../../src/drivers/qemu/qemu.driver.js';
-import { GuestConsole, ensureGuest, guestHasCpus, guestView, waitForLog, type GuestImage } from './guest-console.js';
+import {
+  GuestConsole,
+  ensureGuest,
+  guestHasCpus,
+  guestHasMemory,
+  guestView,
+  waitForLog,
+  type GuestImage,
+} from './guest-console.js';
 import { QemuTestEnv, vmSpec } from './qemu-test-env.js';
 import { driverError } from '../../support/driver-error.js';
 
@@ -86,7 +94,7 @@ describe('qemu driver: live resize (real QEMU, real Linux guest)', () => {
     const withMemory = { vcpus: 2, memoryMiB: 256, diskGiB: 2 };
     await b.resizeLive(spec2, withMemory);
     await b.resizeLive(spec2, withMemory);
-    const more = await guestView(onB);
+    const more = await guestHasMemory(onB, before.memMiB + 128);
     assert.equal(more.memMiB - before.memMiB, 128, `MemTotal grew by one DIMM: ${JSON.stringify(more)}`);
     const spec3 = { ...spec2, ...withMemory };
 
@@ -137,7 +145,7 @@ describe('qemu driver: live resize (real QEMU, real Linux guest)', () => {
     // 7. Growing again after the migration continues the layout (a second DIMM, the last vCPU).
     await c.resizeLive(spec3, { vcpus: 3, memoryMiB: 384, diskGiB: 2 });
     await guestHasCpus(onC, 3);
-    const last = await guestView(onC);
+    const last = await guestHasMemory(onC, before.memMiB + 256);
     assert.equal(last.cpus, 3);
     assert.equal(last.memMiB - before.memMiB, 256);
 

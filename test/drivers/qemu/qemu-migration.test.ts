@@ -84,9 +84,18 @@ describe('qemu driver: migration between two driver instances (real qemu, no-OS 
     assert.equal((await d.status(spec)).state, 'running');
 
     const back = await c.prepareIncoming(spec, { live: true });
-    await d.migrate(spec, back, { live: true });
-    await c.finishIncoming(spec, { live: true });
+    // As the worker does: the target is finished from QEMU's hand-off on, while the source quits.
+    const finished: Promise<void>[] = [];
+    await d.migrate(
+      spec,
+      back,
+      { live: true },
+      { onHandedOff: () => finished.push(c.finishIncoming(spec, { live: true })) },
+    );
+    assert.equal(finished.length, 1, 'one hand-off, before migrate returned');
+    await finished[0];
     assert.equal((await c.status(spec)).state, 'running');
+    assert.equal((await d.status(spec)).state, 'absent');
     console.log(`[timing] live migration, shared storage, prepare+migrate+finish: ${totalMs} ms`);
     await c.destroy(spec);
   });
@@ -124,7 +133,12 @@ describe('qemu driver: migration between two driver instances (real qemu, no-OS 
     assert.equal((await a.status(spec)).state, 'running');
 
     const noMigration = { ...endpoint, port: await closedPort() };
-    await assert.rejects(a.migrate(spec, noMigration, { live: true }), driverError('failed', /refused|connect/i));
+    let handOffs = 0;
+    await assert.rejects(
+      a.migrate(spec, noMigration, { live: true }, { onHandedOff: () => handOffs++ }),
+      driverError('failed', /refused|connect/i),
+    );
+    assert.equal(handOffs, 0, 'a failed migration hands nothing off');
     assert.equal((await a.status(spec)).state, 'running');
 
     await b.abortIncoming(spec);
