@@ -10,11 +10,17 @@ export interface WriterInit {
   busyTimeoutMs: number;
 }
 
-/** Main thread → writer thread. */
-export type WriterRequest =
+/** One append or checkpoint write, answered by its own reply (seq). */
+export type WriterCall =
   | { type: 'append'; seq: number; args: AppendArgs }
-  | { type: 'checkpoint'; seq: number; name: string; position: bigint }
-  | { type: 'close' };
+  | { type: 'checkpoint'; seq: number; name: string; position: bigint };
+
+/**
+ * Main thread → writer thread. The calls made within one turn of the main event loop
+ * travel in one `calls` message: one structured clone and one wake-up of the thread
+ * instead of one per append, handled in the order they were made.
+ */
+export type WriterRequest = { type: 'calls'; calls: WriterCall[] } | { type: 'close' };
 
 export type WriterReply =
   { seq: number; ok: true; value?: AppendResult } | { seq: number; ok: false; error: WireError };

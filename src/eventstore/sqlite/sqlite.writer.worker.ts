@@ -17,6 +17,7 @@ import { GroupCommit, settle, type PendingAppend } from './sqlite.group-commit.j
 import {
   toWireError,
   type WriterInit,
+  type WriterCall,
   type WriterMessage,
   type WriterReply,
   type WriterRequest,
@@ -73,7 +74,7 @@ function serve(port: MessagePort, db: Database.Database): void {
     committed = false;
   };
 
-  port.on('message', (m: WriterRequest) => {
+  const call = (m: WriterCall): void => {
     switch (m.type) {
       case 'append':
         gc.append(m.args).then(
@@ -88,6 +89,15 @@ function serve(port: MessagePort, db: Database.Database): void {
         } catch (err) {
           reply({ seq: m.seq, ok: false, error: toWireError(err) }, false);
         }
+        return;
+    }
+  };
+
+  port.on('message', (m: WriterRequest) => {
+    switch (m.type) {
+      case 'calls':
+        // In the order they were made: the group commit keeps it, so appends commit as they were called.
+        for (const c of m.calls) call(c);
         return;
       case 'close':
         // The main thread sends this once every request it made was answered.
