@@ -1,6 +1,7 @@
 import { StreamNotFoundError, UnavailableError, WrongExpectedVersionError } from '../errors.js';
 import type { AppendResult } from '../event-store.port.js';
-import type { AppendArgs } from './sqlite.group-commit.js';
+import type { ExpectedState } from '../event-store.port.js';
+import type { NewEventJson } from '../new-events.js';
 import { mapSqliteError } from './sqlite.errors.js';
 
 /** What the writer thread is started with (workerData). */
@@ -10,9 +11,12 @@ export interface WriterInit {
   busyTimeoutMs: number;
 }
 
+/** An append as posted: its events' data and metadata as JSON text, parsed on the writer thread. */
+export type AppendJsonArgs = [streamId: string, batch: NewEventJson[], expected: ExpectedState];
+
 /** One append or checkpoint write, answered by its own reply (seq). */
 export type WriterCall =
-  | { type: 'append'; seq: number; args: AppendArgs }
+  | { type: 'append'; seq: number; args: AppendJsonArgs }
   | { type: 'checkpoint'; seq: number; name: string; position: bigint };
 
 /**

@@ -1,9 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import { UnavailableError } from '../errors.js';
 import type { AppendResult } from '../event-store.port.js';
-import type { AppendArgs } from './sqlite.group-commit.js';
 import {
   fromWireError,
+  type AppendJsonArgs,
   type WriterCall,
   type WriterInit,
   type WriterMessage,
@@ -87,7 +87,7 @@ export class WriterThread {
     if (this.pending.size === 0) worker.unref();
   }
 
-  append(args: AppendArgs): Promise<AppendResult> {
+  append(args: AppendJsonArgs): Promise<AppendResult> {
     return this.request((seq) => ({ type: 'append', seq, args })) as Promise<AppendResult>;
   }
 

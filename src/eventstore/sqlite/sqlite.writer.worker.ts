@@ -14,6 +14,7 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { AppendResult, ExpectedState, NewEvent } from '../event-store.port.js';
 import { appendInTransaction, prepareAppendStatements, WRITE_CHECKPOINT_SQL } from './sqlite.append-tx.js';
 import { GroupCommit, settle, type PendingAppend } from './sqlite.group-commit.js';
+import { parseNewEvent } from '../new-events.js';
 import {
   toWireError,
   type WriterInit,
@@ -76,12 +77,22 @@ function serve(port: MessagePort, db: Database.Database): void {
 
   const call = (m: WriterCall): void => {
     switch (m.type) {
-      case 'append':
-        gc.append(m.args).then(
+      case 'append': {
+        const [streamId, batch, expected] = m.args;
+        // The text was written by JSON.stringify on the main thread: this is the parse it used to do there.
+        let events: NewEvent[];
+        try {
+          events = batch.map(parseNewEvent);
+        } catch (err) {
+          reply({ seq: m.seq, ok: false, error: toWireError(err) }, true);
+          return;
+        }
+        gc.append([streamId, events, expected]).then(
           (value: AppendResult) => reply({ seq: m.seq, ok: true, value }, true),
           (err: unknown) => reply({ seq: m.seq, ok: false, error: toWireError(err) }, true),
         );
         return;
+      }
       case 'checkpoint':
         try {
           checkpoint.run(m.name, m.position);
