@@ -47,8 +47,7 @@ export function parseNewEvent(e: NewEventJson): NewEvent {
 function toJson(value: unknown, id: string): string {
   // bigint is written as a decimal string, the same encoding canonicalJson hashes it with.
   const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) as
-    | string
-    | undefined;
+    string | undefined;
   // undefined (or a function) has no JSON: refused here, before anything is posted.
   if (text === undefined) throw new TypeError(`event ${id}: its data and metadata must be JSON values`);
   return text;
