@@ -138,7 +138,8 @@ describe('api: evacuate', () => {
     }
     // 3072 MiB each: five 512 MiB VMs per host at most would be 2560 — both had to be used.
     assert.ok(where.some((v) => v.hostId === b) && where.some((v) => v.hostId === c));
-    assert.equal((await getHost(t, a)).vms, 0);
+    // The source host's capacity is released by the sagas after each move succeeded: its read model follows.
+    await waitUntil('host a counts no VM', async () => (await getHost(t, a)).vms === 0);
     const child = await t.as('viewer').get(`/v1/operations/${(op.children as string[])[0]}`);
     assert.equal(child.body.kind, 'migrate');
     assert.equal(child.body.parentOperationId, op.id);
@@ -202,6 +203,19 @@ describe('api: refused up front (4xx, no event)', () => {
     const full = await createVm(t, { name: 'next', vcpus: 1, memoryMiB: 64 });
     assert.equal(full.operation.status, 'failed');
     assert.match(String(full.operation.error), /no host can take/);
+  });
+
+  test('a host registered right after a create was refused 422 holds the same VM at once (its check does not go by the hosts it saw)', async () => {
+    const ask = { name: 'big', vcpus: 48, memoryMiB: 1024, diskGiB: 1 };
+    assertError(await t.as('operator').post('/v1/vms', ask), 422, /could ever hold 48 vCPUs/);
+    const big = await registerHost(t, { name: 'up-big', capacity: { vcpus: 64, memoryMiB: 8192 } });
+    // The host index is a read model: the create's fresh check reads it once it lists the new host.
+    await waitUntil('the host index lists up-big', async () => {
+      const res = await t.as('viewer').get('/v1/hosts');
+      return (res.body as { items?: { id: string }[] }).items?.some((h) => h.id === big);
+    });
+    const vm = await createVm(t, ask);
+    assert.equal(vm.operation.status, 'succeeded');
   });
 
   test('qemu accel=kvm: refused at registration on a machine without usable KVM', async () => {

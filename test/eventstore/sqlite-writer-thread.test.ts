@@ -161,6 +161,36 @@ describe('sqlite writer thread', () => {
     assert.equal(await store.readCheckpoint('wt-cp'), 42n);
   });
 
+  test('appends and checkpoint writes made from separate callbacks of one turn keep their call order and their own answers', async () => {
+    // Calls of one event-loop turn travel to the thread together: each must still land in call order,
+    // a checkpoint between them included, and a refused one fail alone.
+    const stream = 'wt-one-turn';
+    await store.append(stream, [newEvent('Zero')], 'no_stream');
+    const calls = await new Promise<Promise<unknown>[]>((resolve) => {
+      const made: Promise<unknown>[] = [];
+      const make = (call: () => Promise<unknown>) => setImmediate(() => made.push(call()));
+      make(() => store.append(stream, [newEvent('One')], 0n));
+      make(() => store.writeCheckpoint('wt-one-turn', 7n));
+      make(() => store.append(stream, [newEvent('Stale')], 0n));
+      make(() => store.append(stream, [newEvent('Two')], 1n));
+      make(() => store.writeCheckpoint('wt-one-turn', 8n));
+      setImmediate(() => resolve(made));
+    });
+    const outcomes = await Promise.allSettled(calls);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+    );
+    assert.ok((outcomes[2] as PromiseRejectedResult).reason instanceof WrongExpectedVersionError);
+    const events = await store.readStream(stream);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['Zero', 'One', 'Two'],
+    );
+    assert.ok(events[1]!.position < events[2]!.position);
+    assert.equal(await store.readCheckpoint('wt-one-turn'), 8n);
+  });
+
   test('a burst through the thread keeps every chain and the seals verifiable', async () => {
     const keyFile = join(dir.dir, 'keys', 'seal.key');
     const witnessFile = join(dir.dir, 'witness', 'seals.ndjson');

@@ -14,7 +14,7 @@ import type {
   Subscription,
 } from '../event-store.port.js';
 import { loadMigrations } from '../migrations.js';
-import { normalizeNewEvents } from '../new-events.js';
+import { newEventsAsJson } from '../new-events.js';
 import { startPollingSubscription } from '../polling-subscription.js';
 import { SharedTail } from '../shared-tail.js';
 import { rowToRecordedEvent, toBigInt, toStr } from '../record-codec.js';
@@ -152,7 +152,8 @@ export class SqliteEventStore implements EventStore {
    * the commit, so this process's reads see the append once it returned.
    */
   async append(streamId: string, events: NewEvent[], expected: ExpectedState): Promise<AppendResult> {
-    const batch = normalizeNewEvents(events);
+    // Validated here (a bad batch is refused before anything is posted); parsed on the writer thread.
+    const batch = newEventsAsJson(events);
     return this.open().writer.append([streamId, batch, expected]);
   }
 

@@ -1,6 +1,7 @@
 import { StreamNotFoundError, UnavailableError, WrongExpectedVersionError } from '../errors.js';
 import type { AppendResult } from '../event-store.port.js';
-import type { AppendArgs } from './sqlite.group-commit.js';
+import type { ExpectedState } from '../event-store.port.js';
+import type { NewEventJson } from '../new-events.js';
 import { mapSqliteError } from './sqlite.errors.js';
 
 /** What the writer thread is started with (workerData). */
@@ -10,11 +11,20 @@ export interface WriterInit {
   busyTimeoutMs: number;
 }
 
-/** Main thread → writer thread. */
-export type WriterRequest =
-  | { type: 'append'; seq: number; args: AppendArgs }
-  | { type: 'checkpoint'; seq: number; name: string; position: bigint }
-  | { type: 'close' };
+/** An append as posted: its events' data and metadata as JSON text, parsed on the writer thread. */
+export type AppendJsonArgs = [streamId: string, batch: NewEventJson[], expected: ExpectedState];
+
+/** One append or checkpoint write, answered by its own reply (seq). */
+export type WriterCall =
+  | { type: 'append'; seq: number; args: AppendJsonArgs }
+  | { type: 'checkpoint'; seq: number; name: string; position: bigint };
+
+/**
+ * Main thread → writer thread. The calls made within one turn of the main event loop
+ * travel in one `calls` message: one structured clone and one wake-up of the thread
+ * instead of one per append, handled in the order they were made.
+ */
+export type WriterRequest = { type: 'calls'; calls: WriterCall[] } | { type: 'close' };
 
 export type WriterReply =
   { seq: number; ok: true; value?: AppendResult } | { seq: number; ok: false; error: WireError };

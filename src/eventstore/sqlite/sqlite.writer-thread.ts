@@ -1,9 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import { UnavailableError } from '../errors.js';
 import type { AppendResult } from '../event-store.port.js';
-import type { AppendArgs } from './sqlite.group-commit.js';
 import {
   fromWireError,
+  type AppendJsonArgs,
+  type WriterCall,
   type WriterInit,
   type WriterMessage,
   type WriterReply,
@@ -34,6 +35,8 @@ export class WriterThread {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Waiter>();
   private seq = 0;
+  /** Calls made in this turn of the event loop, posted together at its end (flushCalls). */
+  private outbox: WriterCall[] = [];
   private closed = false;
   /** Set by a `fatal` message (the thread could not open the file): the error its requests get. */
   private fatal: unknown;
@@ -84,7 +87,7 @@ export class WriterThread {
     if (this.pending.size === 0) worker.unref();
   }
 
-  append(args: AppendArgs): Promise<AppendResult> {
+  append(args: AppendJsonArgs): Promise<AppendResult> {
     return this.request((seq) => ({ type: 'append', seq, args })) as Promise<AppendResult>;
   }
 
@@ -109,7 +112,7 @@ export class WriterThread {
     await this.worker?.terminate();
   }
 
-  private request(make: (seq: number) => WriterRequest): Promise<AppendResult | undefined> {
+  private request(make: (seq: number) => WriterCall): Promise<AppendResult | undefined> {
     if (this.closed) return Promise.reject(new Error(`SQLite event store ${this.init.file} is closed`));
     const worker = this.worker ?? this.spawn();
     const seq = ++this.seq;
@@ -122,8 +125,21 @@ export class WriterThread {
     this.pending.set(seq, { resolve, reject, done: done.catch(() => undefined) });
     // While something is in flight the thread keeps the process alive; idle, it does not.
     if (this.pending.size === 1) worker.ref();
-    worker.postMessage(make(seq));
+    // setImmediate, not a microtask: the calls of every request handled in this I/O phase share one
+    // message (the writer thread groups what arrives while it commits anyway; this saves a post each).
+    if (this.outbox.length === 0) setImmediate(() => this.flushCalls());
+    this.outbox.push(make(seq));
     return done;
+  }
+
+  private flushCalls(): void {
+    // A call already failed (its thread died before the post) is not sent again: its caller was told.
+    const calls = this.outbox.filter((c) => this.pending.has(c.seq));
+    this.outbox = [];
+    if (calls.length === 0) return;
+    const worker = this.worker ?? this.spawn();
+    worker.ref();
+    worker.postMessage({ type: 'calls', calls } satisfies WriterRequest);
   }
 
   /** Group transactions (one fsync each) and the appends they carried, since start(). */

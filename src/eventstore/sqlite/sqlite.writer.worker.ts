@@ -14,9 +14,11 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { AppendResult, ExpectedState, NewEvent } from '../event-store.port.js';
 import { appendInTransaction, prepareAppendStatements, WRITE_CHECKPOINT_SQL } from './sqlite.append-tx.js';
 import { GroupCommit, settle, type PendingAppend } from './sqlite.group-commit.js';
+import { parseNewEvent } from '../new-events.js';
 import {
   toWireError,
   type WriterInit,
+  type WriterCall,
   type WriterMessage,
   type WriterReply,
   type WriterRequest,
@@ -73,14 +75,24 @@ function serve(port: MessagePort, db: Database.Database): void {
     committed = false;
   };
 
-  port.on('message', (m: WriterRequest) => {
+  const call = (m: WriterCall): void => {
     switch (m.type) {
-      case 'append':
-        gc.append(m.args).then(
+      case 'append': {
+        const [streamId, batch, expected] = m.args;
+        // The text was written by JSON.stringify on the main thread: this is the parse it used to do there.
+        let events: NewEvent[];
+        try {
+          events = batch.map(parseNewEvent);
+        } catch (err) {
+          reply({ seq: m.seq, ok: false, error: toWireError(err) }, true);
+          return;
+        }
+        gc.append([streamId, events, expected]).then(
           (value: AppendResult) => reply({ seq: m.seq, ok: true, value }, true),
           (err: unknown) => reply({ seq: m.seq, ok: false, error: toWireError(err) }, true),
         );
         return;
+      }
       case 'checkpoint':
         try {
           checkpoint.run(m.name, m.position);
@@ -88,6 +100,15 @@ function serve(port: MessagePort, db: Database.Database): void {
         } catch (err) {
           reply({ seq: m.seq, ok: false, error: toWireError(err) }, false);
         }
+        return;
+    }
+  };
+
+  port.on('message', (m: WriterRequest) => {
+    switch (m.type) {
+      case 'calls':
+        // In the order they were made: the group commit keeps it, so appends commit as they were called.
+        for (const c of m.calls) call(c);
         return;
       case 'close':
         // The main thread sends this once every request it made was answered.

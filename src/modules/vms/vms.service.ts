@@ -40,6 +40,7 @@ import { hotplugLayoutTravels, internalSnapshotsTravel } from '../../application
 import { DomainError } from '../../domain/domain-error.js';
 import { volumesBlockMove } from '../../application/volume-drivers.js';
 import { VmPlacement, type PlacementAsk } from './vm-placement.js';
+import { RecentHostIds } from './recent-host-ids.js';
 import { claimForCreate, releaseClaims } from '../../application/volume-claims.js';
 
 export interface Accepted {
@@ -59,6 +60,8 @@ type OpCommand = VmCommand & { operationId: string };
 
 @Injectable()
 export class VmsService {
+  private readonly hostIds = new RecentHostIds(() => this.readModels.hostIds());
+
   constructor(
     @Inject(AGGREGATES) private readonly aggregates: AggregateLoader,
     @Inject(READ_MODELS) private readonly readModels: ReadModels,
@@ -112,9 +115,9 @@ export class VmsService {
     return (await this.aggregates.load(hostDecider, hostStream(hostId))).state;
   }
 
-  /** Every registered host that was not removed, as its stream says now (or as cached: `guess`). */
+  /** Every registered host that was not removed, as its stream says now (or as cached: `guess`, recent ids too). */
   async hostStates(guess = false): Promise<HostState[]> {
-    const ids = await this.readModels.hostIds();
+    const ids = guess ? await this.hostIds.toGuess() : await this.hostIds.fresh();
     const states = await Promise.all(ids.map((id) => this.hostState(id, guess)));
     return states.filter((h) => h.exists && !h.removed);
   }
