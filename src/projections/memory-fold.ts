@@ -1,7 +1,8 @@
 import { getHeapStatistics } from 'node:v8';
 import type { Redis } from 'ioredis';
 import type { ProjectionTx } from './projection.js';
-import type { ReadModelSnapshot } from './read-model-snapshot.js';
+import type { ReplayedView } from './read-model-diff.js';
+import type { RawValue, ReadModelSnapshot, StoredValue } from './read-model-snapshot.js';
 
 /** Estimated bytes an in-memory fold may hold before a replay spills it to Redis and goes on in pages. */
 export function defaultFoldMemoryLimit(): number {
@@ -23,6 +24,13 @@ const OBJECT_OVERHEAD = 3;
 const MEMBER_BYTES = 120;
 /** One set in this many has its JSON length measured for the memory estimate. */
 const SAMPLE_EVERY = 512;
+
+/** An index as a snapshot holds it: member → score. */
+function membersOf(zset: Map<string, number>): Record<string, number> {
+  const members: Record<string, number> = {};
+  for (const [m, s] of zset) members[m] = s;
+  return members;
+}
 
 /** What `undo` remembers for a key the fold had not written yet. */
 const UNWRITTEN = Symbol('unwritten');
@@ -274,6 +282,49 @@ export class MemoryFold implements ProjectionTx {
     return written;
   }
 
+  /**
+   * The read model as a replay check compares it, keys relative to `root`, looked up
+   * in the fold (nothing copied): a record is serialised once, to be compared with
+   * the live bytes, and an index compared member by member with the live list. An
+   * index wins over a record at the same key, as in snapshot().
+   */
+  view(root: string, owns: (relativeKey: string) => boolean): ReplayedView {
+    const { values, zsets } = this;
+    const stored = (rel: string): StoredValue | undefined => {
+      if (!owns(rel)) return undefined;
+      const key = root + rel;
+      const zset = zsets.get(key);
+      if (zset) return { type: 'zset', members: membersOf(zset) };
+      return values.has(key) ? { type: 'string', value: JSON.stringify(values.get(key)) } : undefined;
+    };
+    return {
+      *keys() {
+        for (const key of values.keys()) {
+          const rel = key.startsWith(root) ? key.slice(root.length) : key;
+          if (owns(rel) && !zsets.has(key)) yield rel;
+        }
+        for (const key of zsets.keys()) {
+          const rel = key.startsWith(root) ? key.slice(root.length) : key;
+          if (owns(rel)) yield rel;
+        }
+      },
+      has: (rel) => owns(rel) && (zsets.has(root + rel) || values.has(root + rel)),
+      get: stored,
+      sameAs: (rel: string, live: RawValue): boolean => {
+        if (live.type === 'other' || !owns(rel)) return false;
+        const key = root + rel;
+        const zset = zsets.get(key);
+        if (live.type === 'string')
+          return zset === undefined && values.has(key) && JSON.stringify(values.get(key)) === live.value;
+        if (!zset || zset.size * 2 !== live.flat.length) return false;
+        // Same count, and every live member has its score in the fold (a score is never undefined).
+        for (let m = 0; m < live.flat.length; m += 2)
+          if (zset.get(live.flat[m]!) !== Number(live.flat[m + 1])) return false;
+        return true;
+      },
+    };
+  }
+
   /** The read model as Redis would hold it after a flush, keys relative to the namespace (`relative`). */
   snapshot(relative: (key: string) => string, owns: (relativeKey: string) => boolean): ReadModelSnapshot {
     const out: ReadModelSnapshot = new Map();
@@ -284,9 +335,7 @@ export class MemoryFold implements ProjectionTx {
     for (const [key, zset] of this.zsets) {
       const rel = relative(key);
       if (!owns(rel)) continue;
-      const members: Record<string, number> = {};
-      for (const [m, s] of zset) members[m] = s;
-      out.set(rel, { type: 'zset', members });
+      out.set(rel, { type: 'zset', members: membersOf(zset) });
     }
     return out;
   }

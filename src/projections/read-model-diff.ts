@@ -1,4 +1,10 @@
-import type { ReadModelSnapshot, StoredValue } from './read-model-snapshot.js';
+import {
+  toStoredValue,
+  type RawSnapshot,
+  type RawValue,
+  type ReadModelSnapshot,
+  type StoredValue,
+} from './read-model-snapshot.js';
 
 export interface ReadModelDifference {
   readModel: string;
@@ -95,4 +101,51 @@ export function diffSnapshots(
     for (const d of found) out.push({ readModel, key, ...d });
   }
   return out;
+}
+
+/**
+ * The replayed side of a comparison, looked up where it is (a fold in memory)
+ * instead of copied into a snapshot first. Keys are relative; only the keys
+ * the read model owns.
+ */
+export interface ReplayedView {
+  /** Every key the replay holds. */
+  keys(): Iterable<string>;
+  has(relativeKey: string): boolean;
+  /** Whether the replay holds what `live` holds: the same bytes, or the same members with the same scores. */
+  sameAs(relativeKey: string, live: RawValue): boolean;
+  /** The value as Redis would hold it (asked only for the keys that differ). */
+  get(relativeKey: string): StoredValue | undefined;
+}
+
+/**
+ * diffSnapshots of a live read model as read and its replay, without building
+ * either snapshot: each live key is checked against the replay in place, and only
+ * the keys that differ are turned into snapshots and walked, so a consistent read
+ * model parses nothing and builds no index object. The differences are exactly
+ * diffSnapshots' on the whole snapshots.
+ */
+export function diffAgainstReplay(
+  readModel: string,
+  live: RawSnapshot,
+  replayed: ReplayedView,
+): { differences: ReadModelDifference[]; recordsCompared: number } {
+  const liveDiffering: ReadModelSnapshot = new Map();
+  const replayedDiffering: ReadModelSnapshot = new Map();
+  for (const [key, l] of live) {
+    if (replayed.sameAs(key, l)) continue;
+    liveDiffering.set(key, toStoredValue(l));
+    const r = replayed.get(key);
+    if (r) replayedDiffering.set(key, r);
+  }
+  let missingInLive = 0;
+  for (const key of replayed.keys()) {
+    if (live.has(key)) continue;
+    missingInLive++;
+    replayedDiffering.set(key, replayed.get(key)!);
+  }
+  return {
+    differences: diffSnapshots(readModel, liveDiffering, replayedDiffering),
+    recordsCompared: live.size + missingInLive,
+  };
 }

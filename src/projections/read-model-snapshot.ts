@@ -30,12 +30,32 @@ export async function listOwnedKeys(redis: Redis, keys: ReadModelKeys, projectio
 /** What a reader expects a key to hold, when it knows (a replay's fold does): saves a TYPE per key. */
 export type TypeHint = (relativeKey: string) => 'string' | 'zset' | undefined;
 
-const CHUNK = 500;
+/**
+ * A live key as read for a comparison, before anything is built from it: a record's
+ * bytes, an index as Redis lists it (member, score, member, score, …), or another type.
+ * A consistent index is compared with the replay's members straight from the list.
+ */
+export type RawValue =
+  { type: 'string'; value: string } | { type: 'zset'; flat: string[] } | { type: 'other'; redisType: string };
+
+/** relative key → value as read. */
+export type RawSnapshot = Map<string, RawValue>;
+
+/** Keys per MGET: one command and one reply array per chunk instead of one per key. */
+const MGET_KEYS = 1000;
+
+/** The value as a snapshot holds it (an index's list as member → score). */
+export function toStoredValue(v: RawValue): StoredValue {
+  if (v.type !== 'zset') return v;
+  const members: Record<string, number> = {};
+  for (let m = 0; m < v.flat.length; m += 2) members[v.flat[m]!] = Number(v.flat[m + 1]);
+  return { type: 'zset', members };
+}
 
 /**
- * Reads every key of `projection` in a namespace, in pipelined chunks. With a
- * hint, a key is read as the hint says in one round trip; a key the hint does
- * not know, or got wrong (WRONGTYPE), is asked its TYPE first.
+ * Reads every key of `projection` in a namespace. With a hint, a key is read as
+ * the hint says in one round trip; a key the hint does not know, or got wrong,
+ * is asked its TYPE first.
  */
 export async function readSnapshot(
   redis: Redis,
@@ -43,18 +63,41 @@ export async function readSnapshot(
   projection: Projection,
   hint?: TypeHint,
 ): Promise<ReadModelSnapshot> {
-  const names = await listOwnedKeys(redis, keys, projection);
   const snapshot: ReadModelSnapshot = new Map();
-  for (let i = 0; i < names.length; i += CHUNK) {
-    const chunk = names.slice(i, i + CHUNK);
-    const guessed = hint ? chunk.map((k) => hint(keys.relative(k))) : [];
-    const unknown = chunk.filter((_, j) => guessed[j] === undefined);
-    const typed = unknown.length ? await readTypes(redis, unknown) : [];
-    let u = 0;
-    const types = chunk.map((_, j) => guessed[j] ?? typed[u++]!);
-    const wrong = await readValues(redis, keys, chunk, types, snapshot);
-    if (wrong.length) await readValues(redis, keys, wrong, await readTypes(redis, wrong), snapshot);
+  for (const [k, v] of await readRawSnapshot(redis, keys, projection, hint)) snapshot.set(k, toStoredValue(v));
+  return snapshot;
+}
+
+/**
+ * readSnapshot without building anything from the replies. Records are read
+ * with MGETs of MGET_KEYS and indexes with ZRANGEs, all in one pipeline; an MGET
+ * answers nil for a key that is gone or holds another type, and a ZRANGE fails
+ * with WRONGTYPE: those keys (and the ones the hint does not know) are asked
+ * their TYPE and read again as what they are.
+ */
+export async function readRawSnapshot(
+  redis: Redis,
+  keys: ReadModelKeys,
+  projection: Projection,
+  hint?: TypeHint,
+): Promise<RawSnapshot> {
+  const names = await listOwnedKeys(redis, keys, projection);
+  const snapshot: RawSnapshot = new Map();
+  const known: string[] = [];
+  const knownTypes: string[] = [];
+  const unknown: string[] = [];
+  for (const k of names) {
+    const t = hint?.(keys.relative(k));
+    if (t === undefined) unknown.push(k);
+    else {
+      known.push(k);
+      knownTypes.push(t);
+    }
   }
+  const recheck = [...unknown, ...(await readValues(redis, keys, known, knownTypes, snapshot))];
+  if (recheck.length === 0) return snapshot;
+  // A key that changed type again between TYPE and its read is left out, as one deleted meanwhile.
+  await readValues(redis, keys, recheck, await readTypes(redis, recheck), snapshot);
   return snapshot;
 }
 
@@ -63,40 +106,54 @@ async function readTypes(redis: Redis, names: string[]): Promise<string[]> {
   return names.map((_, j) => String(types[j]?.[1] ?? 'none'));
 }
 
-/** Reads `names` as `types` says into `snapshot`; returns the keys that turned out to hold another type. */
+/**
+ * Reads `names` as `types` says into `snapshot`; returns the keys to ask their
+ * TYPE: a record MGET found nil (gone, or another type) and an index that holds
+ * another type.
+ */
 async function readValues(
   redis: Redis,
   keys: ReadModelKeys,
   names: string[],
   types: string[],
-  snapshot: ReadModelSnapshot,
+  snapshot: RawSnapshot,
 ): Promise<string[]> {
-  const reads = redis.pipeline();
-  names.forEach((k, j) => {
-    const t = types[j];
-    if (t === 'string') reads.get(k);
-    else if (t === 'zset') reads.zrange(k, 0, -1, 'WITHSCORES');
-    else reads.type(k);
-  });
-  const values = (await reads.exec()) ?? [];
-  const wrong: string[] = [];
+  const strings: string[] = [];
+  const zsets: string[] = [];
   names.forEach((k, j) => {
     const t = types[j]!;
-    const [err, v] = values[j] ?? [new Error('no reply'), null];
-    if (err) {
-      if (/^WRONGTYPE/.test(err.message)) return void wrong.push(k);
-      throw err;
-    }
-    const rel = keys.relative(k);
-    if (t === 'string') {
-      if (v !== null) snapshot.set(rel, { type: 'string', value: String(v) });
-    } else if (t === 'zset') {
-      const flat = v as string[];
-      const members: Record<string, number> = {};
-      for (let m = 0; m < flat.length; m += 2) members[flat[m]!] = Number(flat[m + 1]);
-      // Redis holds no empty sorted set: none here is a key deleted between SCAN and read.
-      if (flat.length) snapshot.set(rel, { type: 'zset', members });
-    } else if (t !== 'none') snapshot.set(rel, { type: 'other', redisType: t });
+    if (t === 'string') strings.push(k);
+    else if (t === 'zset') zsets.push(k);
+    else if (t !== 'none') snapshot.set(keys.relative(k), { type: 'other', redisType: t });
   });
+  if (strings.length === 0 && zsets.length === 0) return [];
+  const reads = redis.pipeline();
+  for (let i = 0; i < strings.length; i += MGET_KEYS) reads.mget(strings.slice(i, i + MGET_KEYS));
+  for (const k of zsets) reads.zrange(k, 0, -1, 'WITHSCORES');
+  const replies = (await reads.exec()) ?? [];
+  const wrong: string[] = [];
+  let r = 0;
+  for (let i = 0; i < strings.length; i += MGET_KEYS, r++) {
+    const [err, v] = replies[r] ?? [new Error('no reply'), null];
+    if (err) throw err;
+    const values = v as Array<string | null>;
+    for (let j = 0; j < values.length; j++) {
+      const k = strings[i + j]!;
+      const value = values[j];
+      if (value === null || value === undefined) wrong.push(k);
+      else snapshot.set(keys.relative(k), { type: 'string', value });
+    }
+  }
+  for (const k of zsets) {
+    const [err, v] = replies[r++] ?? [new Error('no reply'), null];
+    if (err) {
+      if (/^WRONGTYPE/.test(err.message)) wrong.push(k);
+      else throw err;
+      continue;
+    }
+    const flat = v as string[];
+    // Redis holds no empty sorted set: none here is a key deleted between SCAN and read.
+    if (flat.length) snapshot.set(keys.relative(k), { type: 'zset', flat });
+  }
   return wrong;
 }

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { isPoison } from '../domain/parked.js';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port.js';
 import { defaultFoldMemoryLimit, MemoryFold } from './memory-fold.js';
+import type { ReplayedView } from './read-model-diff.js';
 import type { Projection } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
 import { readSnapshot, type ReadModelSnapshot, type TypeHint } from './read-model-snapshot.js';
@@ -134,6 +135,11 @@ export class ShadowReplay {
         (k) => this.projection.owns(k),
       );
     return readSnapshot(this.redis, this.keys, this.projection);
+  }
+
+  /** The fold as a replay check compares it, looked up in place; undefined once spilled to Redis. */
+  view(): ReplayedView | undefined {
+    return this.fold?.view(this.keys.root, (k) => this.projection.owns(k));
   }
 
   /**

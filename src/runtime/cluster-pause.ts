@@ -13,6 +13,73 @@ export class PauseKeys {
   request = (projection: string) => `${this.prefix}:cluster:pause:${projection}`;
   /** Set by the owner once its runner has stopped for that request: the same id. */
   ack = (projection: string) => `${this.prefix}:cluster:paused:${projection}`;
+  /** Where a request, an answer and a release are announced (PauseSignals). */
+  signal = () => `${this.prefix}:cluster:pause-signal`;
+}
+
+/**
+ * Announces each step of the pause handshake (a request set, an answer given, a request
+ * released) on a Redis channel, so the other side looks at once instead of at its next
+ * poll: a replay check pauses every read model in turn, and two polls of 50 ms per pause
+ * were most of its wait. The polls stay as they were: a message lost (a reconnect, a
+ * process that is not subscribed) only costs the poll interval, and failover still
+ * rests on the keys alone.
+ */
+export class PauseSignals {
+  private readonly listeners = new Set<() => void>();
+  private readonly sub: Redis;
+  /** Resolves once subscribed (a signal sent before is not heard: the polls cover it). */
+  readonly ready: Promise<void>;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: PauseKeys,
+  ) {
+    this.sub = redis.duplicate();
+    this.sub.on('message', () => {
+      for (const l of [...this.listeners]) l();
+    });
+    // Not awaited: a Redis down at start only means polls until it is back (ioredis resubscribes).
+    this.ready = this.sub.subscribe(keys.signal()).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  notify(): void {
+    this.redis.publish(this.keys.signal(), '1').catch(() => undefined);
+  }
+
+  /** Calls `fn` on every signal; returns how to stop. */
+  on(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Resolves at the next signal or after `ms`, whichever comes first. Register before looking, so none is missed. */
+  next(ms: number): { done: Promise<void>; cancel: () => void } {
+    let off: () => void = () => undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const done = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      off = this.on(resolve);
+    }).finally(() => {
+      clearTimeout(timer);
+      off();
+    });
+    return {
+      done,
+      cancel: () => {
+        clearTimeout(timer);
+        off();
+      },
+    };
+  }
+
+  close(): void {
+    this.listeners.clear();
+    this.sub.disconnect();
+  }
 }
 
 /**
@@ -28,12 +95,17 @@ export class ProjectionGate {
   private readonly running = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> = Promise.resolve();
+  /** The request each runner was last answered for: announced once, not at every look. */
+  private readonly answered = new Map<string, string>();
+  private offSignal: (() => void) | undefined;
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: PauseKeys,
     private readonly runners: ProjectionRunner[],
     private readonly log: Logger,
+    private readonly signals?: PauseSignals,
+    private readonly pollMs = POLL_MS,
   ) {}
 
   isRunning(name: string): boolean {
@@ -43,14 +115,22 @@ export class ProjectionGate {
   /** This process became the owner: start what is not paused, and keep watching. */
   async own(): Promise<void> {
     this.owner = true;
+    this.offSignal = this.signals?.on(() => void this.sync().catch(() => undefined));
     await this.sync();
-    this.timer = setInterval(() => void this.sync().catch(() => undefined), POLL_MS);
+    this.timer = setInterval(() => void this.sync().catch(() => undefined), this.pollMs);
     this.timer.unref();
+  }
+
+  /** Shutdown, after disown: the signal connection closes. */
+  close(): void {
+    this.signals?.close();
   }
 
   /** The lease is gone (or shutdown): stop every runner now. */
   async disown(): Promise<void> {
     this.owner = false;
+    this.offSignal?.();
+    this.offSignal = undefined;
     clearInterval(this.timer);
     this.timer = undefined;
     await this.syncing.catch(() => undefined);
@@ -83,6 +163,8 @@ export class ProjectionGate {
       }
       if (request) {
         await this.redis.set(this.keys.ack(name), request, 'PX', 60_000);
+        if (this.answered.get(name) !== request) this.signals?.notify();
+        this.answered.set(name, request);
       } else if (!this.running.has(name)) {
         try {
           await runner.start();
@@ -110,10 +192,16 @@ export async function pausedAcrossCluster<T>(
   projection: string,
   leaseOwner: () => Promise<string | null>,
   fn: () => Promise<T>,
-  { ttlMs = 15_000, waitMs = 30_000 }: { ttlMs?: number; waitMs?: number } = {},
+  {
+    ttlMs = 15_000,
+    waitMs = 30_000,
+    signals,
+    pollMs = POLL_MS,
+  }: { ttlMs?: number; waitMs?: number; signals?: PauseSignals; pollMs?: number } = {},
 ): Promise<T> {
   const id = randomUUID();
   await redis.set(keys.request(projection), id, 'PX', ttlMs);
+  signals?.notify();
   const renew = setInterval(
     () => void redis.pexpire(keys.request(projection), ttlMs).catch(() => undefined),
     ttlMs / 3,
@@ -122,16 +210,25 @@ export async function pausedAcrossCluster<T>(
   try {
     const deadline = Date.now() + waitMs;
     for (;;) {
+      // Listening before looking: an answer given between the look and the wait still wakes it.
+      const next = signals?.next(pollMs);
       // Read the owner after the request is set: an owner elected later sees the request before it starts the runner.
       const [ack, owner] = await Promise.all([redis.get(keys.ack(projection)), leaseOwner()]);
-      if (ack === id || owner === null) break;
-      if (Date.now() >= deadline)
+      if (ack === id || owner === null) {
+        next?.cancel();
+        break;
+      }
+      if (Date.now() >= deadline) {
+        next?.cancel();
         throw new Error(`the runner of projection ${projection} did not pause within ${waitMs} ms (owner ${owner})`);
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+      await (next ? next.done : new Promise((r) => setTimeout(r, pollMs)));
     }
     return await fn();
   } finally {
     clearInterval(renew);
     await redis.del(keys.request(projection), keys.ack(projection)).catch(() => undefined);
+    // The owner starts the runner again at once rather than at its next poll.
+    signals?.notify();
   }
 }

@@ -28,7 +28,7 @@ import { hostname } from 'node:os';
 import { meteredStore } from './metered-store.js';
 import type { Metrics } from './metrics.js';
 import { CheckpointWatch } from './checkpoint-watch.js';
-import { PauseKeys, ProjectionGate, pausedAcrossCluster } from './cluster-pause.js';
+import { PauseKeys, PauseSignals, ProjectionGate, pausedAcrossCluster } from './cluster-pause.js';
 import { LeaderLease } from './leader-lease.js';
 
 export interface ControlPlaneDeps {
@@ -118,7 +118,8 @@ export class ControlPlane {
     // Each page a runner writes lands only while this process still owns the lease (checked inside Redis).
     for (const p of projections) p.fence = () => lease.commitFence();
     const pauseKeys = new PauseKeys(config.redisPrefix);
-    const gate = new ProjectionGate(redis, pauseKeys, projections, log);
+    const pauseSignals = new PauseSignals(redis, pauseKeys);
+    const gate = new ProjectionGate(redis, pauseKeys, projections, log, pauseSignals);
     const watch = new CheckpointWatch(
       redis,
       keys,
@@ -132,7 +133,10 @@ export class ControlPlane {
       log,
       runner: (name) => projections.find((p) => p.projection.name === name),
       // Whichever process owns the runner (this one or another) stops it, not only this process's copy.
-      pause: (runner, fn) => pausedAcrossCluster(redis, pauseKeys, runner.projection.name, () => lease.owner(), fn),
+      pause: (runner, fn) =>
+        pausedAcrossCluster(redis, pauseKeys, runner.projection.name, () => lease.owner(), fn, {
+          signals: pauseSignals,
+        }),
       waitForOperations: (position) => cp.waitForProjections(position, 3000, ['vms']),
     };
     const rebuilds = new ProjectionRebuilds(maintenance);
@@ -286,6 +290,7 @@ export class ControlPlane {
     await this.rebuilds.close();
     // Stops the roles (when owned) and hands the lease over at once rather than after its TTL.
     await this.lease.stop();
+    this.gate.close();
     await Promise.all(this.projections.map((p) => p.close().catch(() => undefined)));
   }
 

@@ -1,0 +1,85 @@
+/**
+ * The cluster pause answered by its signals: with the owner's and the requester's
+ * polls an hour apart, a pause request is still answered, the work runs with the
+ * runner stopped, and the runner starts again once released. Real Redis; two
+ * PauseSignals stand for two processes.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { ProjectionRunner } from '../../src/projections/projection-runner.js';
+import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
+import { PauseKeys, PauseSignals, ProjectionGate, pausedAcrossCluster } from '../../src/runtime/cluster-pause.js';
+import { testRedisUrl, uniqueName } from '../support/env.js';
+
+const HOUR = 3_600_000;
+
+/** A runner that only says whether it runs, and tells when it starts. */
+function fakeRunner(): { runner: ProjectionRunner; running: () => boolean; started: () => Promise<void> } {
+  let running = false;
+  let onStart: (() => void) | undefined;
+  const runner = {
+    projection: { name: 'vms' },
+    start: async () => {
+      running = true;
+      onStart?.();
+    },
+    stop: async () => {
+      running = false;
+    },
+  };
+  return {
+    runner: runner as unknown as ProjectionRunner,
+    running: () => running,
+    started: () => new Promise<void>((resolve) => (running ? resolve() : (onStart = resolve))),
+  };
+}
+
+describe('cluster pause with signals', () => {
+  const prefix = uniqueName('vlpause');
+  const keys = new PauseKeys(prefix);
+  let redis: Redis;
+  let ownerSignals: PauseSignals;
+  let requesterSignals: PauseSignals;
+
+  before(async () => {
+    redis = new Redis(testRedisUrl());
+    ownerSignals = new PauseSignals(redis, keys);
+    requesterSignals = new PauseSignals(redis, keys);
+    await Promise.all([ownerSignals.ready, requesterSignals.ready]);
+  });
+  after(async () => {
+    ownerSignals.close();
+    requesterSignals.close();
+    await deleteKeysWithPrefix(redis, prefix);
+    redis.disconnect();
+  });
+
+  test(
+    'answered without waiting for a poll, the runner stopped during the work and started after',
+    { timeout: 20_000 },
+    async () => {
+      const fake = fakeRunner();
+      const gate = new ProjectionGate(redis, keys, [fake.runner], pino({ level: 'silent' }), ownerSignals, HOUR);
+      await gate.own();
+      assert.equal(fake.running(), true);
+      try {
+        const seen = await pausedAcrossCluster(
+          redis,
+          keys,
+          'vms',
+          async () => 'owner',
+          async () => ({ runningDuringWork: fake.running(), gateSays: gate.isRunning('vms') }),
+          { signals: requesterSignals, pollMs: HOUR },
+        );
+        assert.deepEqual(seen, { runningDuringWork: false, gateSays: false });
+        await fake.started();
+        await gate.sync(); // after the look that started it
+        assert.equal(gate.isRunning('vms'), true);
+      } finally {
+        await gate.disown();
+      }
+    },
+  );
+});
