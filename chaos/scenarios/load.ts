@@ -27,6 +27,7 @@ import { MemorySampler, type CensusAt } from '../support/memory-sampler.js';
 import { ledgerFigures, readLog } from '../support/ledger-check.js';
 import { LatencyBook, mainThreadCpuMs } from '../support/load-latency.js';
 import { loadServerEnv } from '../support/load-server-env.js';
+import { warningCounts } from '../support/server-warnings.js';
 
 interface Client {
   token: string;
@@ -329,6 +330,8 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     for (const [at, m] of memory)
       console.log(`load: server memory after the full GC at ${at} s, MiB: ${JSON.stringify(m)}`);
     console.log(`load: ${rssGcV.line}`);
+    // E.g. "lease lost; stopping the roles it guards": the projections stopped and restarted, the lag's spikes.
+    console.log(`load: server warnings and errors by message: ${JSON.stringify(warningCounts(srv.output()))}`);
     console.log(
       `load: log ${ledger.events} events; accepted operations without an event ${ledger.lost.length}, ` +
         `results recorded twice ${ledger.duplicates.length}, operations recorded but never answered 202 ${unanswered.size}`,
