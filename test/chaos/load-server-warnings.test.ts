@@ -1,6 +1,7 @@
-/** The load scenario's count of what the server warned about, from its pino output. */
+/** The load scenario's count of what the server warned about, and its lag figure without the heap samples. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { lagMs } from '../../chaos/support/load-figures.js';
 import { warningCounts } from '../../chaos/support/server-warnings.js';
 
 describe('load: server warnings by message', () => {
@@ -19,5 +20,21 @@ describe('load: server warnings by message', () => {
       'request failed': 1,
       '(no message)': 1,
     });
+  });
+});
+
+describe('load: projection lag with the heap samples left out', () => {
+  test('a head seen or reached while the loop was stopped is left out; one never reached is counted apart', () => {
+    const samples = [
+      { t: 0, head: 10n, applied: 5n },
+      { t: 250, head: 12n, applied: 10n },
+      { t: 3500, head: 20n, applied: 12n },
+      { t: 3750, head: 20n, applied: 20n },
+      { t: 4000, head: 25n, applied: 20n },
+    ];
+    assert.deepEqual(lagMs(samples), { lags: [250, 3250, 250, 0], neverReached: 1 });
+    const pause = [300, 3400];
+    const outside = (from: number, to: number) => !(from < pause[1]! && to > pause[0]!);
+    assert.deepEqual(lagMs(samples, outside), { lags: [250, 250, 0], neverReached: 1 });
   });
 });
