@@ -27,6 +27,7 @@ import { MemorySampler, type CensusAt } from '../support/memory-sampler.js';
 import { ledgerFigures, readLog } from '../support/ledger-check.js';
 import { LatencyBook, mainThreadCpuMs } from '../support/load-latency.js';
 import { loadServerEnv } from '../support/load-server-env.js';
+import { warningCounts } from '../support/server-warnings.js';
 
 interface Client {
   token: string;
@@ -108,6 +109,14 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
 
     const statuses: Record<string, number> = {};
     const latencies = new LatencyBook();
+    /**
+     * The heap samples stop the server's loop (a forced full GC, and a census walking the heap: 3 s each on a
+     * busy machine, longer than the control-plane lease trusts a renewal): each request as [start, end] and
+     * each sample's window, to print the figures again without what overlapped them.
+     */
+    const spans: Array<{ from: number; to: number; args: Parameters<LatencyBook['record']> }> = [];
+    const pauses: Array<[number, number]> = [];
+    const overlapsPause = (from: number, to: number) => pauses.some(([a, b]) => from < b && to > a);
     const unexpected: string[] = [];
     let otherErrors = 0;
     let gone = 0;
@@ -138,7 +147,8 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
       for (const [at, census] of heapAt)
         if (s >= at) {
           heapAt.delete(at);
-          heapSamples.push(mem.sample(s, census));
+          const from = performance.now();
+          heapSamples.push(mem.sample(s, census).finally(() => pauses.push([from, performance.now()])));
         }
     }, 1000);
     // The vms read model's lag in ms: /health's head and lag every 250 ms; a head is "applied" at the first sample
@@ -205,13 +215,15 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
         res = { message: (err as Error).message, cause: cause?.code ?? cause?.message };
       }
       const took = performance.now() - t0;
-      latencies.record(
+      const args: Parameters<LatencyBook['record']> = [
         method === 'GET' ? 'read' : 'command',
         path.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '{id}'),
         status,
         took,
         mainThreadCpuMs(srv.child.pid!) - cpuAt0,
-      );
+      ];
+      latencies.record(...args);
+      spans.push({ from: t0, to: t0 + took, args });
       statuses[status] = (statuses[status] ?? 0) + 1;
       // A client of a busy server waits as it is told (the CLI's users, a well-behaved script), within the run.
       if (status === 429)
@@ -315,6 +327,14 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
       `load: projection lag (vms) p50=${f(lag.p50)} ms p99=${f(lag.p99)} ms (${lag.n} samples of /health, every 250 ms` +
         `${neverReached ? `; ${neverReached} heads not applied before the run ended` : ''})`,
     );
+    const quiet = new LatencyBook();
+    for (const r of spans) if (!overlapsPause(r.from, r.to)) quiet.record(...r.args);
+    const quietLag = summarize(lagOf(lagSamples, (a, b) => !overlapsPause(a, b)).lags, wallMs);
+    const paused = pauses.reduce((sum, [a, b]) => sum + (b - a), 0);
+    console.log(
+      `load: without what overlapped the ${pauses.length} heap samples (${f(paused / 1000)} s of stopped loop): ` +
+        `${quiet.lines(wallMs).slice(0, 2).join('; ')}; projection lag p50=${f(quietLag.p50)} ms p99=${f(quietLag.p99)} ms`,
+    );
     // On a closed loop without think time, latency is clients ÷ throughput (Little's law): the server's CPU per
     // request is what decides both, and unlike wall-clock figures it does not move with the machine's other load.
     console.log(
@@ -329,6 +349,8 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     for (const [at, m] of memory)
       console.log(`load: server memory after the full GC at ${at} s, MiB: ${JSON.stringify(m)}`);
     console.log(`load: ${rssGcV.line}`);
+    // E.g. "lease lost; stopping the roles it guards": the projections stopped and restarted, the lag's spikes.
+    console.log(`load: server warnings and errors by message: ${JSON.stringify(warningCounts(srv.output()))}`);
     console.log(
       `load: log ${ledger.events} events; accepted operations without an event ${ledger.lost.length}, ` +
         `results recorded twice ${ledger.duplicates.length}, operations recorded but never answered 202 ${unanswered.size}`,

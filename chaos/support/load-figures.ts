@@ -45,7 +45,11 @@ export interface LagSample {
  * interval). Heads never reached before the run ended are returned apart: they are
  * lag at least as long as the time left, not none.
  */
-export function lagMs(samples: readonly LagSample[]): { lags: number[]; neverReached: number } {
+export function lagMs(
+  samples: readonly LagSample[],
+  /** Which heads to count, by when each was seen and reached (all by default). */
+  keep: (seenAt: number, reachedAt: number) => boolean = () => true,
+): { lags: number[]; neverReached: number } {
   const lags: number[] = [];
   let neverReached = 0;
   let j = 0;
@@ -54,8 +58,8 @@ export function lagMs(samples: readonly LagSample[]): { lags: number[]; neverRea
     // Applied positions only grow, so the first sample reaching head i is never before the one for head i-1.
     if (j < i) j = i;
     while (j < samples.length && samples[j]!.applied < a.head) j++;
-    if (j < samples.length) lags.push(samples[j]!.t - a.t);
-    else neverReached++;
+    if (j >= samples.length) neverReached++;
+    else if (keep(a.t, samples[j]!.t)) lags.push(samples[j]!.t - a.t);
   }
   return { lags, neverReached };
 }

@@ -7,6 +7,7 @@ import helmet from 'helmet';
 import { AppModule } from './app.module.js';
 import { toErrorBody, ErrorFilter } from '../http/error.filter.js';
 import { answerClientErrors } from '../http/client-error.js';
+import { keepIdleConnections } from '../http/keep-alive.js';
 import { rejectNonFinite } from '../http/json-reviver.js';
 import { requireJsonBody } from '../http/json-content-type.js';
 import { AdmissionGate } from '../http/admission.js';
@@ -33,6 +34,7 @@ export async function createHttpAppOver(ports: HttpPorts): Promise<NestExpressAp
     logger: ['error', 'warn'],
   });
   answerClientErrors(app.getHttpServer());
+  keepIdleConnections(app.getHttpServer());
   // ETags are ours (stream revisions), not Express's body hashes.
   app.set('etag', false);
   app.use(helmet(helmetOptions()));

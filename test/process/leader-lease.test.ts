@@ -119,6 +119,38 @@ describe('leader lease on Redis', () => {
     }
   });
 
+  test('an owner whose renewals are answered late (a busy event loop) keeps the lease while each comes within its trust', async () => {
+    const key = `${prefix}:slow`;
+    // Every renewal answered 1 s after it was sent, as under load when the reply waits its turn behind the
+    // requests: at the default 3 s TTL an owner trusts each answered renewal for 2 s from its send. Renewing
+    // once per ttl/3 and one at a time, the answer to the next renewal came after that deadline.
+    const RENEW_DELAY_MS = 1000;
+    let answered = 0;
+    const slow = new Proxy(redis, {
+      get(target, prop, receiver) {
+        if (prop !== 'eval') return Reflect.get(target, prop, receiver) as unknown;
+        const evaluate = target.eval.bind(target) as (...args: Array<string | number>) => Promise<unknown>;
+        return async (script: string, ...args: Array<string | number>) => {
+          if (!script.includes('pexpire')) return evaluate(script, ...args);
+          await new Promise((resolve) => setTimeout(resolve, RENEW_DELAY_MS));
+          const r = await evaluate(script, ...args);
+          answered++;
+          return r;
+        };
+      },
+    });
+    const a = await start(probe(slow, key, 3000));
+    assert.equal(a.lease.isOwner, true);
+    const fence = a.lease.fence!;
+    await waitFor(() => answered >= 8 || !a.lease.isOwner, {
+      what: 'eight late renewals to be answered',
+      timeoutMs: 20_000,
+    });
+    assert.deepEqual(a.seen, [`acquired ${fence}`], 'the roles were never stopped');
+    assert.equal(a.lease.isOwner, true);
+    assert.equal(a.lease.fence, fence, 'the same tenure');
+  });
+
   test('a fenced projection commit lands only under the current tenure: a stale owner writes nothing', async () => {
     const key = `${prefix}:e`;
     const a = await start(probe(redis, key));
