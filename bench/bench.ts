@@ -48,6 +48,7 @@ const HELP = `npm run bench -- [options]   (each option also reads BENCH_<NAME>)
   --seal-n <20000>     events for the seal bench
   --replay-n <100000>  events seeded straight into a store of their own for the rebuild and replay-check figures
                        (also: node dist/bench/replay.js --n <events> [--store <url>])
+                       (the create section alone, for A/B runs: node dist/bench/creates.js --n <400> [--store <url>])
   --qemu-n <8>         qemu creates; --no-qemu skips the qemu section
   --qemu-only          only the qemu section (create and live migration vs direct QMP, per-phase breakdown)
   --http-n <3000>      requests per adapter in the express/fastify comparison; --no-http skips it
@@ -148,6 +149,14 @@ async function main(): Promise<void> {
       `  store calls per create: ${Object.entries(cp.storeCallsPerCreate)
         .map(([m, c]) => `${m} ${c.toFixed(1)}`)
         .join(', ')}`,
+    );
+    const redisPerCreate = cp.redisCallsPerCreate.reduce((sum, [, c]) => sum + c, 0);
+    console.log(
+      `  Redis per create: ${redisPerCreate.toFixed(1)} commands (${cp.redisCallsPerCreate
+        .slice(0, 6)
+        .map(([m, c]) => `${m} ${c.toFixed(1)}`)
+        .join(', ')}, …), redis-server CPU ${cp.redisCpuMsPerCreate.toFixed(2)} ms` +
+        (process.env.REDIS_URL ? ' (server-wide: other clients included)' : ''),
     );
     console.log('\nsection: baselines measured in the same run');
     console.log(row('raw BullMQ add → processed', bull));

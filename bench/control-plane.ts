@@ -9,6 +9,8 @@ import type { BenchApi } from './history.js';
 import { summarize, type Summary } from './stats.js';
 import { createsFromWorker } from './create-load.js';
 import { countStoreCalls } from './store-calls.js';
+import { perCreate, redisCommandCounts } from './scale-out-calls.js';
+import { redisServerCpuMs } from './redis-cpu.js';
 
 export interface ControlPlaneResult {
   accept: Summary;
@@ -24,6 +26,10 @@ export interface ControlPlaneResult {
   storeCallsPerCreate: Record<string, number>;
   /** Share of the create section the main thread's event loop was busy (1 = saturated). */
   mainLoopBusy: number;
+  /** Redis commands per create by command, the most first (server-wide: exact with the bench's own redis-server). */
+  redisCallsPerCreate: Array<[string, number]>;
+  /** The redis-server's CPU time per create, ms (server-wide, as above). */
+  redisCpuMsPerCreate: number;
   runtime: Runtime;
   api: BenchApi;
   hostId: string;
@@ -110,6 +116,8 @@ export async function controlPlaneBench(opts: {
   const writerStart = writer?.writerStats;
   const eluStart = performance.eventLoopUtilization();
   const calls = countStoreCalls(runtime.store!);
+  const redisBefore = await redisCommandCounts(runtime.redis);
+  const redisCpuBefore = await redisServerCpuMs(runtime.redis);
   const t0 = performance.now();
   // The client runs in a worker thread: its fetch and JSON work is not charged to the server's event loop.
   for (const c of await createsFromWorker({
@@ -127,6 +135,8 @@ export async function controlPlaneBench(opts: {
   const cpu = process.cpuUsage(cpuStart);
   const elu = performance.eventLoopUtilization(eluStart);
   const storeCalls = calls.stop();
+  const redisCpu = (await redisServerCpuMs(runtime.redis)) - redisCpuBefore;
+  const redisAfter = await redisCommandCounts(runtime.redis);
   const writerEnd = writer?.writerStats;
   const appendsPerCommit =
     writerStart && writerEnd && writerEnd.groups > writerStart.groups
@@ -141,6 +151,8 @@ export async function controlPlaneBench(opts: {
     rssEndMiB: process.memoryUsage().rss / 2 ** 20,
     cpuMsPerCreate: (cpu.user + cpu.system) / 1000 / opts.n,
     mainLoopBusy: elu.utilization,
+    redisCallsPerCreate: perCreate(redisBefore, redisAfter, opts.n),
+    redisCpuMsPerCreate: redisCpu / opts.n,
     storeCallsPerCreate: Object.fromEntries(Object.entries(storeCalls).map(([m, c]) => [m, c / opts.n])),
     ...(appendsPerCommit !== undefined ? { appendsPerCommit } : {}),
     runtime,

@@ -27,6 +27,7 @@ import { runDefineThenStart, runStep, runVolumeStep } from './step-runner.js';
 import type { CatalogImages } from './catalog-images.port.js';
 import { OperationAborts } from './operation-aborts.js';
 import { StartedReports } from './started-reports.js';
+import { RunningCalls } from './running-calls.js';
 
 export interface HostWorkerSettings {
   connection: ConnectionOptions;
@@ -88,9 +89,10 @@ export class HostWorker {
   private responder: HostQueryResponder | undefined;
   private consoles: ConsoleResponder | undefined;
   private readonly aborts: OperationAborts;
-  /** Driver calls in flight by operation, so a cancel aborts exactly those. */
-  private readonly running = new Map<string, Set<(err: Error) => void>>();
+  private readonly running = new RunningCalls();
   private readonly starts: StartedReports;
+  /** Settles once the cancel channel is subscribed (or could not be). */
+  private listening: Promise<void> = Promise.resolve();
 
   constructor(
     readonly host: HostBinding,
@@ -104,11 +106,13 @@ export class HostWorker {
     this.starts = new StartedReports(hub, log, settings.startedAfterMs);
   }
 
-  /** A cancel of an operation this worker runs aborts its driver call (other workers ignore it). */
-  private onAbort(operationId: string): void {
-    for (const abort of this.running.get(operationId) ?? []) {
-      abort(new StepCancelledError(`operation ${operationId} was cancelled`));
-    }
+  /**
+   * Whether the operation was cancelled before this worker began listening for its cancel: the
+   * mark in Redis, read once the channel is subscribed so that no cancel falls between the two.
+   */
+  private async cancelledBefore(operationId: string): Promise<boolean> {
+    await this.listening;
+    return this.aborts.isAborted(operationId);
   }
 
   start(): void {
@@ -122,8 +126,9 @@ export class HostWorker {
       stalledInterval: Math.round((this.settings.lockMs ?? 30000) / 2),
     });
     this.worker.on('error', (err) => this.log.error({ err, host: this.host.id }, 'host worker error'));
-    this.aborts
-      .listen((id) => this.onAbort(id))
+    this.listening = this.aborts
+      // A cancel of an operation this worker runs aborts its driver calls (other workers ignore it).
+      .listen((id) => this.running.cancel(id, () => new StepCancelledError(`operation ${id} was cancelled`)))
       .catch((err: unknown) => this.log.error({ err, host: this.host.id }, 'cancel channel not subscribed'));
     if (this.settings.queryQueue) {
       const settings = { connection: this.settings.connection, prefix: this.settings.prefix };
@@ -258,8 +263,21 @@ export class HostWorker {
     const compensation = data.step === 'abortIncoming' || data.compensation === true;
     const cancellable = !compensation && !PAST_CANCEL.has(data.step);
     const driverDecides = DRIVER_DECIDES.has(data.step);
+    const controller = new AbortController();
+    let cancel: (err: Error) => void = () => undefined;
+    const cancelled = new Promise<never>((_, reject) => {
+      cancel = (err) => {
+        controller.abort(err);
+        if (!driverDecides) reject(err);
+      };
+    });
+    cancelled.catch(() => undefined);
+    // Listening before the one check below: a cancel marked after the check is announced after it, and
+    // reaches `cancel` (so the check need not be repeated once the driver call is under way).
+    const unlisten = cancellable ? this.running.listen(data.operationId, cancel) : () => undefined;
     // A cancelled operation's queued job never reaches the driver; its compensation always does.
-    if (cancellable && (await this.aborts.isAborted(data.operationId))) {
+    if (cancellable && (await this.cancelledBefore(data.operationId))) {
+      unlisten();
       this.log.info({ vm: data.vmId, step: data.step, operation: data.operationId }, 'step skipped: cancelled');
       // Only a cancel was asked (a migration): this answer is what closes the operation.
       if (driverDecides)
@@ -273,9 +291,13 @@ export class HostWorker {
       return;
     }
     const notice = compensation ? undefined : this.starts.notice(data, base);
-    await notice?.begin();
+    try {
+      await notice?.begin();
+    } catch (err) {
+      unlisten();
+      throw err;
+    }
 
-    const controller = new AbortController();
     const timeoutMs = this.timeoutFor(data);
     let lastProgress = 0;
     let progressSeq = 0;
@@ -304,18 +326,6 @@ export class HostWorker {
         reject(new StepTimeoutError(`${data.step} did not finish within ${timeoutMs} ms`));
       }, timeoutMs);
     });
-    let cancel: (err: Error) => void = () => undefined;
-    const cancelled = new Promise<never>((_, reject) => {
-      cancel = (err) => {
-        controller.abort(err);
-        if (!driverDecides) reject(err);
-      };
-    });
-    const aborts = this.running.get(data.operationId) ?? new Set();
-    if (cancellable) {
-      aborts.add(cancel);
-      this.running.set(data.operationId, aborts);
-    }
     // A create that should run: define, then start in the same job (see runDefineThenStart).
     let defined: StepResult | undefined;
     // A migrate's target is finished from QEMU's hand-off on, not from the source QEMU's exit.
@@ -335,13 +345,10 @@ export class HostWorker {
           })
         : runStep(this.driver, data, ctx, this.images);
     this.inFlight.add(call);
-    // The race below observes each of these; until it starts (a Redis read first), a fast failure
-    // or an early cancel would otherwise surface as an unhandled rejection.
-    for (const p of [call, deadline, cancelled]) p.catch(() => undefined);
+    // The race below observes each of these; until it starts, a fast failure would otherwise surface
+    // as an unhandled rejection.
+    for (const p of [call, deadline]) p.catch(() => undefined);
     try {
-      // A cancel that arrived between the check above and here is still honoured.
-      if (cancellable && (await this.aborts.isAborted(data.operationId)))
-        cancel(new StepCancelledError(`operation ${data.operationId} was cancelled`));
       // The race bounds a driver that ignores the abort signal: the job ends and the VM's lock is released
       // (for DRIVER_DECIDES steps only the deadline does: their answer after an abort is the outcome).
       const result = await Promise.race([call, deadline, cancelled]);
@@ -391,9 +398,7 @@ export class HostWorker {
       }
     } finally {
       notice?.dispose();
-      aborts.delete(cancel);
-      if (!aborts.size) this.running.delete(data.operationId);
-      cancelled.catch(() => undefined);
+      unlisten();
       clearTimeout(timer);
       this.inFlight.delete(call);
       call.catch(() => undefined);

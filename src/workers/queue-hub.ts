@@ -8,6 +8,7 @@ import {
   type ResultMessage,
   type VolumeJobData,
 } from '../application/jobs.js';
+import { QueueBatcher } from './queue-batcher.js';
 
 export interface QueueSettings {
   connection: ConnectionOptions;
@@ -44,6 +45,7 @@ export function safeJobId(id: string): string {
  */
 export class QueueHub {
   private readonly queues = new Map<string, Queue>();
+  private readonly batchers = new Map<string, QueueBatcher>();
 
   constructor(readonly settings: QueueSettings) {}
 
@@ -54,6 +56,16 @@ export class QueueHub {
       this.queues.set(name, q);
     }
     return q;
+  }
+
+  /** Adds to one queue go out together when several come in one turn (see QueueBatcher). */
+  private add(queueName: string, name: string, data: unknown, opts: JobsOptions): Promise<void> {
+    let b = this.batchers.get(queueName);
+    if (!b) {
+      b = new QueueBatcher(this.queue(queueName));
+      this.batchers.set(queueName, b);
+    }
+    return b.add(name, data, opts);
   }
 
   async enqueueHostJob(hostId: string, jobId: string, data: HostJobData): Promise<void> {
@@ -72,7 +84,7 @@ export class QueueHub {
       removeOnComplete: { age: 24 * 3600, count: 50000 },
       removeOnFail: { age: 7 * 24 * 3600 },
     };
-    await this.queue(hostQueueName(hostId)).add(data.step, data, opts);
+    await this.add(hostQueueName(hostId), data.step, data, opts);
   }
 
   private get epochKey(): string {
@@ -118,7 +130,7 @@ export class QueueHub {
   }
 
   async postResult(jobId: string, message: ResultMessage): Promise<void> {
-    await this.queue(RESULTS_QUEUE).add(message.kind, message, {
+    await this.add(RESULTS_QUEUE, message.kind, message, {
       jobId: safeJobId(jobId),
       attempts: 20,
       backoff: { type: 'exponential', delay: 200 },
@@ -210,6 +222,9 @@ export class QueueHub {
   }
 
   async close(): Promise<void> {
+    // Adds still pending go out ahead of the connection's QUIT, as an add in flight always did.
+    for (const b of this.batchers.values()) b.flush();
+    this.batchers.clear();
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();
   }

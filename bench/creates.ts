@@ -1,0 +1,60 @@
+/**
+ * The bench's create section alone, for A/B runs of the job path: N creates through the whole
+ * path, then what one create cost in calls and CPU (figures the machine's load moves less than
+ * creates/s). Without REDIS_URL it runs its own redis-server, so the Redis figures are exact.
+ *
+ *   node dist/bench/creates.js [--n 400] [--concurrency 32] [--store sqlite:events.sqlite3|postgres://…]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { startPrivateRedis } from '../src/runtime/private-redis.js';
+import { controlPlaneBench } from './control-plane.js';
+import { row } from './stats.js';
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
+}
+
+async function main(): Promise<void> {
+  const n = Number(arg('n', '400'));
+  const concurrency = Number(arg('concurrency', '32'));
+  const dataDir = mkdtempSync(join(tmpdir(), 'vl-creates-'));
+  const priv = process.env.REDIS_URL ? undefined : await startPrivateRedis(dataDir, pino({ level: 'silent' }));
+  const redisUrl = process.env.REDIS_URL ?? priv!.url;
+  try {
+    const cp = await controlPlaneBench({
+      redisUrl,
+      prefix: `vlcreates${process.pid}`,
+      dataDir,
+      eventStoreUrl: arg('store', 'sqlite:events.sqlite3'),
+      n,
+      concurrency,
+    });
+    await cp.close();
+    const redisTotal = cp.redisCallsPerCreate.reduce((a, [, c]) => a + c, 0);
+    console.log(row('create: accept → running (whole path)', cp.toRunning));
+    console.log(`failed: ${cp.failed}${priv ? '' : '   (REDIS_URL: Redis figures are server-wide)'}`);
+    console.log(`cpu ms/create: node ${cp.cpuMsPerCreate.toFixed(2)}  redis ${cp.redisCpuMsPerCreate.toFixed(2)}`);
+    console.log(
+      `store calls/create: ${Object.entries(cp.storeCallsPerCreate)
+        .map(([m, c]) => `${m} ${c.toFixed(2)}`)
+        .join(', ')}`,
+    );
+    console.log(`redis commands/create: ${redisTotal.toFixed(1)}`);
+    for (const [cmd, c] of cp.redisCallsPerCreate) console.log(`  ${cmd.padEnd(24)} ${c.toFixed(2)}`);
+  } finally {
+    await priv?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
