@@ -25,16 +25,19 @@ export class QueueBatcher {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ name, data, opts, resolve, reject });
       // After this turn's I/O callbacks have run: the adds they make go in the same pipeline.
-      if (this.pending.length === 1) setImmediate(() => this.flush());
+      if (this.pending.length === 1) setImmediate(() => void this.flush());
     });
   }
 
-  /** Sends what is pending now instead of at the end of the turn (before the queue's connection closes). */
-  flush(): void {
+  /**
+   * Sends what is pending now instead of at the end of the turn; resolves once it is on the queue
+   * or refused (close() awaits it before the connection's QUIT).
+   */
+  flush(): Promise<void> {
     const batch = this.pending;
-    if (!batch.length) return;
+    if (!batch.length) return Promise.resolve();
     this.pending = [];
-    void this.send(batch);
+    return this.send(batch);
   }
 
   private async send(batch: PendingAdd[]): Promise<void> {

@@ -223,7 +223,7 @@ export class QueueHub {
 
   async close(): Promise<void> {
     // Adds still pending go out ahead of the connection's QUIT, as an add in flight always did.
-    for (const b of this.batchers.values()) b.flush();
+    await Promise.all([...this.batchers.values()].map((b) => b.flush()));
     this.batchers.clear();
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();
