@@ -72,17 +72,23 @@ export class ProjectionRunner extends EventEmitter {
       );
     const raw = await this.redis.get(this.keys.checkpoint(this.projection.name));
     const after = raw ? BigInt(raw) : undefined;
-    // A rebuild's swap or a Redis wipe may have changed every key since the last run. From
-    // position 0 the read model is rebuilt from nothing: keys written before a wipe was
-    // noticed (a page retried into the empty Redis) must not be mistaken for earlier events'.
-    this.cache.reset(after === undefined);
-    this.streams.clear();
     // One epoch per read model, shared by every process that projects it: a
     // private epoch per process made each one's watchdog mistake the others'
     // start for a wipe, and they restarted each other from 0 forever.
     const epochKey = this.keys.epoch(this.projection.name);
     await this.redis.set(epochKey, randomUUID(), 'NX');
-    this.epoch = (await this.redis.get(epochKey)) ?? '';
+    const epoch = (await this.redis.get(epochKey)) ?? '';
+    // A rebuild's swap or a Redis wipe may have changed every key since the last run: the cache
+    // goes, unless the read model is exactly as this runner left it (the lease lost and taken
+    // back, no one projecting meanwhile): its checkpoint is the last one this runner wrote, so
+    // no other runner committed a page since, and its epoch is the same, so no swap (which
+    // renews the epoch) and no wipe happened. Re-reading every record then was wasted.
+    const untouched = after !== undefined && after === this.position && epoch === this.epoch && epoch !== '';
+    // From position 0 the read model is rebuilt from nothing: keys written before a wipe was
+    // noticed (a page retried into the empty Redis) must not be mistaken for earlier events'.
+    if (!untouched) this.cache.reset(after === undefined);
+    this.streams.clear();
+    this.epoch = epoch;
     this.position = after;
     this.sub = this.store.subscribeToAll({
       after,

@@ -1,37 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { ProjectionTx } from './projection.js';
-import { RedisScript } from './redis-script.js';
+import { FencedCommits, type CommitFence, type FencedPage } from './fenced-commits.js';
 
-/**
- * Who may commit: `key` (the control-plane lease) must still hold `value` (the
- * owner's holder and fencing token) when the writes land, checked in the same
- * script that writes them. A process that lost its lease while a page was in
- * flight (paused past the TTL, say) cannot write stale records over the new owner's.
- */
-export interface CommitFence {
-  key: string;
-  value: string;
-}
-
-const FENCED_COMMIT = new RedisScript(`
-if redis.call('get', KEYS[1]) ~= ARGV[1] then
-  return redis.error_reply('FENCED: this process no longer owns the control-plane lease')
-end
-local nsets = tonumber(ARGV[2])
-for i = 1, nsets do
-  if ARGV[2 + i] == '' then redis.call('del', KEYS[1 + i]) else redis.call('set', KEYS[1 + i], ARGV[2 + i]) end
-end
-local nidx = #KEYS - 2 - nsets
-for j = 1, nidx do
-  local a = 2 + nsets + (j - 1) * 2 + 1
-  if ARGV[a] == '-' then
-    redis.call('zrem', KEYS[1 + nsets + j], ARGV[a + 1])
-  else
-    redis.call('zadd', KEYS[1 + nsets + j], ARGV[a], ARGV[a + 1])
-  end
-end
-redis.call('set', KEYS[#KEYS], ARGV[#ARGV])
-return 1`);
+export type { CommitFence } from './fenced-commits.js';
 
 /** What `undo` remembers for a key the transaction had not written yet. */
 const UNWRITTEN = Symbol('unwritten');
@@ -122,22 +93,14 @@ export class RedisProjectionTx implements ProjectionTx {
     if (!results || failed) throw failed?.[0] ?? new Error('projection transaction aborted');
   }
 
-  /** The same writes in one script that first checks the fence (all or nothing, like the MULTI). */
-  private async commitFenced(checkpointKey: string, position: bigint, fence: CommitFence): Promise<void> {
-    const keys = [fence.key];
-    const args = [fence.value, String(this.values.size)];
-    for (const [k, v] of this.values) {
-      keys.push(k);
-      // '' is no JSON text: the script reads it as "delete the key".
-      args.push(v === DELETED ? '' : JSON.stringify(v));
-    }
-    for (const [k, score, member] of this.indexes) {
-      keys.push(k);
-      args.push(score === null ? '-' : String(score), member);
-    }
-    keys.push(checkpointKey);
-    args.push(position.toString());
-    // By digest: the script's ~700 bytes are not sent once per page (RedisScript).
-    await FENCED_COMMIT.run(this.redis, keys, args);
+  /**
+   * The same writes in one script that first checks the fence (all or nothing, like the MULTI),
+   * sent with the other live runners' pages of the same turn (FencedCommits).
+   */
+  private commitFenced(checkpointKey: string, position: bigint, fence: CommitFence): Promise<void> {
+    const page: FencedPage = { sets: [], indexes: this.indexes, checkpoint: [checkpointKey, position.toString()] };
+    // '' is no JSON text: the script reads it as "delete the key".
+    for (const [k, v] of this.values) page.sets.push([k, v === DELETED ? '' : JSON.stringify(v)]);
+    return FencedCommits.of(this.redis).commit(page, fence);
   }
 }

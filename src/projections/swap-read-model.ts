@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Projection } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
@@ -48,6 +49,9 @@ export async function swapReadModel(
   }
   if (position === undefined) multi.del(live.checkpoint(projection.name));
   else multi.set(live.checkpoint(projection.name), position.toString());
+  // A new epoch with the new keys: a runner that kept its records in memory (ProjectionRunner.start)
+  // learns that they are not what Redis holds any more, even when the checkpoint did not move.
+  multi.set(live.epoch(projection.name), randomUUID());
   const results = await multi.exec();
   const failed = results?.find(([err]) => err);
   if (!results || failed) throw failed?.[0] ?? new Error('read-model swap aborted');
