@@ -2,7 +2,10 @@
  * Full rebuilds and the replay check on a large seeded log (its own store and
  * Redis prefix; `seed-log.ts`), each against a raw read of the same log:
  *   node dist/bench/replay.js [--n 100000] [--store postgres://…?schema=…] [--check-only] [--checks 3]
+ *     [--foreign-keys 490000]
  * (REDIS_URL, default redis://127.0.0.1:6379). Also `npm run bench`'s replay section.
+ * `--foreign-keys` puts that many keys outside the read models' namespace first (a shared
+ * Redis: queues, other deployments), which every scan of the keyspace walks too.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -74,6 +77,10 @@ export interface ReplayFigures {
     cpuUsPerEvent: number;
     /** Events folded per second, summed over the read models. */
     perSecond: number;
+    /** How long the live runners were paused, each read model's pause (ms), in check order. */
+    pausesMs: number[];
+    /** SCAN commands the check sent. */
+    scans: number;
   };
 }
 
@@ -128,15 +135,34 @@ export async function replayBench(
     }
   }
   // Each check run alone; the one of median CPU is reported (the machine is shared: one run says little).
-  const runs: Array<{ ms: number; checkCpu: number; report: Awaited<ReturnType<typeof replayCheck>> }> = [];
+  const runs: Array<{
+    ms: number;
+    checkCpu: number;
+    pausesMs: number[];
+    scans: number;
+    report: Awaited<ReturnType<typeof replayCheck>>;
+  }> = [];
   for (let i = 0; i < Math.max(1, opts.checks ?? 1); i++) {
+    const pausesMs: number[] = [];
+    const deps: MaintenanceDeps = {
+      ...t.deps,
+      pause: async (runner, fn) => {
+        const p0 = performance.now();
+        try {
+          return await t.deps.pause(runner, fn);
+        } finally {
+          pausesMs.push(Math.round(performance.now() - p0));
+        }
+      },
+    };
+    const scans = countScans(t.deps.redis);
     const t1 = performance.now();
     const c1 = cpuMs();
-    const report = await replayCheck(t.deps, t.runners);
-    runs.push({ ms: performance.now() - t1, checkCpu: cpuMs() - c1, report });
+    const report = await replayCheck(deps, t.runners);
+    runs.push({ ms: performance.now() - t1, checkCpu: cpuMs() - c1, pausesMs, scans: scans.stop(), report });
   }
   runs.sort((a, b) => a.checkCpu - b.checkCpu);
-  const { ms, checkCpu, report } = runs[Math.floor((runs.length - 1) / 2)]!;
+  const { ms, checkCpu, report, pausesMs, scans } = runs[Math.floor((runs.length - 1) / 2)]!;
   return {
     rawRead,
     rebuilds,
@@ -149,8 +175,35 @@ export async function replayBench(
       cpuUsPerEvent: (checkCpu * 1000) / report.eventsReplayed,
       // Every read model replays the whole log: the events folded per second over all of them.
       perSecond: (report.eventsReplayed * report.readModels.length) / (ms / 1000),
+      pausesMs,
+      scans,
     },
   };
+}
+
+/** Counts the SCANs sent on `redis` until stop() (a scan of the keyspace is one per step). */
+function countScans(redis: Redis): { stop(): number } {
+  let n = 0;
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = (...args: Parameters<Redis['sendCommand']>) => {
+    if (args[0].name === 'scan') n++;
+    return send(...args);
+  };
+  return {
+    stop: () => {
+      redis.sendCommand = send;
+      return n;
+    },
+  };
+}
+
+/** `n` keys outside every read model's namespace (under `<prefix>:foreign:`, deleted with the prefix). */
+async function addForeignKeys(redis: Redis, prefix: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i += 10_000) {
+    const pairs: string[] = [];
+    for (let j = i; j < Math.min(n, i + 10_000); j++) pairs.push(`${prefix}:foreign:${j}`, 'x');
+    await redis.mset(...pairs);
+  }
 }
 
 /** Seeds `n` events into a fresh store, projects them live, then measures rebuilds and the replay check. */
@@ -159,6 +212,7 @@ export async function seededReplayBench(
     redisUrl: string;
     storeUrl?: string;
     n: number;
+    foreignKeys?: number;
   } & ReplayBenchOptions,
 ): Promise<ReplayFigures> {
   const dropStoreSchema = await dropSchemaIfCreated(opts.storeUrl);
@@ -171,6 +225,7 @@ export async function seededReplayBench(
   const runners = Object.values(PROJECTIONS).map((make) => new ProjectionRunner(make(keys), store, redis, keys, log));
   try {
     await store.init();
+    await addForeignKeys(redis, prefix, opts.foreignKeys ?? 0);
     const seeded = await seedLog(store, opts.n);
     const head = (await store.headPosition())!;
     const t0 = performance.now();
@@ -230,6 +285,9 @@ export function printReplay(r: ReplayFigures): void {
   console.log(
     `  replay-check (every read model): ${r.check.events} events, ${r.check.records} records compared in ${r.check.ms.toFixed(0)} ms = ${r.check.logPerSecond.toFixed(0)} log events/s (${(r.check.logPerSecond / r.rawRead.perSecond).toFixed(2)}× raw read), ${r.check.perSecond.toFixed(0)} events/s folded over the read models; CPU ${r.check.cpuUsPerEvent.toFixed(1)} µs/event; consistent: ${r.check.consistent}`,
   );
+  console.log(
+    `  replay-check pauses (ms, per read model): ${r.check.pausesMs.join(' ')} (total ${r.check.pausesMs.reduce((a, b) => a + b, 0)}); SCAN commands: ${r.check.scans}`,
+  );
 }
 
 if (process.argv[1]?.endsWith('replay.js')) {
@@ -243,6 +301,7 @@ if (process.argv[1]?.endsWith('replay.js')) {
     n: Number(arg('n') ?? '100000'),
     checkOnly: process.argv.includes('--check-only'),
     checks: Number(arg('checks') ?? '1'),
+    foreignKeys: Number(arg('foreign-keys') ?? '0'),
   })
     .then(printReplay)
     .then(

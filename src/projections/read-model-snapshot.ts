@@ -15,16 +15,34 @@ const escapeGlob = (s: string): string => s.replace(/[*?[\]\\]/g, (c) => `\\${c}
 
 /** Every key of `projection` in a namespace (full key names), found with SCAN so a shared Redis is never blocked. */
 export async function listOwnedKeys(redis: Redis, keys: ReadModelKeys, projection: Projection): Promise<string[]> {
-  const out: string[] = [];
+  return (await listKeysOfEach(redis, keys, [projection])).get(projection.name) ?? [];
+}
+
+/**
+ * The keys of each of `projections` in a namespace (full names, by projection name), from one
+ * SCAN pass: a pass walks the whole keyspace (every other namespace, the queues) whatever it
+ * matches, so read models listed together cost one walk instead of one each. One read model
+ * alone keeps its own pattern, which lets Redis skip the other read models' keys.
+ */
+export async function listKeysOfEach(
+  redis: Redis,
+  keys: ReadModelKeys,
+  projections: Projection[],
+): Promise<Map<string, string[]>> {
+  const found = new Map<string, Set<string>>(projections.map((p) => [p.name, new Set()]));
+  const pattern = projections.length === 1 ? (projections[0]!.keyPattern ?? '*') : '*';
+  const match = `${escapeGlob(keys.root)}${pattern}`;
   let cursor = '0';
   do {
-    const match = `${escapeGlob(keys.root)}${projection.keyPattern ?? '*'}`;
     // A scan step walks COUNT slots of the whole keyspace whatever matches: fewer, larger steps.
     const [next, batch] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 5000);
     cursor = next;
-    for (const k of batch) if (projection.owns(keys.relative(k))) out.push(k);
+    for (const k of batch) {
+      const relative = keys.relative(k);
+      for (const p of projections) if (p.owns(relative)) found.get(p.name)!.add(k);
+    }
   } while (cursor !== '0');
-  return [...new Set(out)];
+  return new Map([...found].map(([name, set]) => [name, [...set]]));
 }
 
 /** What a reader expects a key to hold, when it knows (a replay's fold does): saves a TYPE per key. */
@@ -73,15 +91,17 @@ export async function readSnapshot(
  * with MGETs of MGET_KEYS and indexes with ZRANGEs, all in one pipeline; an MGET
  * answers nil for a key that is gone or holds another type, and a ZRANGE fails
  * with WRONGTYPE: those keys (and the ones the hint does not know) are asked
- * their TYPE and read again as what they are.
+ * their TYPE and read again as what they are. `listed`, the key names when the
+ * caller knows them, saves the scan; a name of a key that is gone is left out.
  */
 export async function readRawSnapshot(
   redis: Redis,
   keys: ReadModelKeys,
   projection: Projection,
   hint?: TypeHint,
+  listed?: string[],
 ): Promise<RawSnapshot> {
-  const names = await listOwnedKeys(redis, keys, projection);
+  const names = listed ?? (await listOwnedKeys(redis, keys, projection));
   const snapshot: RawSnapshot = new Map();
   const known: string[] = [];
   const knownTypes: string[] = [];

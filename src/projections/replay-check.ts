@@ -6,7 +6,13 @@ import { PROJECTIONS } from './projection-catalog.js';
 import { describeHolder, type MaintenanceDeps } from './projection-rebuilds.js';
 import type { ProjectionRunner } from './projection-runner.js';
 import { diffAgainstReplay, diffSnapshots, type ReadModelDifference } from './read-model-diff.js';
-import { readRawSnapshot, toStoredValue, type RawSnapshot, type ReadModelSnapshot } from './read-model-snapshot.js';
+import {
+  listKeysOfEach,
+  readRawSnapshot,
+  toStoredValue,
+  type RawSnapshot,
+  type ReadModelSnapshot,
+} from './read-model-snapshot.js';
 import { replayTogether, ShadowReplay } from './shadow-replay.js';
 
 /** Keys of `from` that `other` lacks. */
@@ -31,6 +37,23 @@ async function compare(
     differences: diffSnapshots(name, stored, replayed),
     recordsCompared: live.size + countMissing(replayed, live),
   };
+}
+
+/**
+ * The live keys to read under a read model's pause: the ones the scan before the pauses found
+ * and the ones the replay holds at the checkpoint. A key the live runner made since the scan
+ * comes from an event the replay applied too, with the same code, so the replay holds it; a
+ * key gone since is read as absent. What this can miss is a key that something else (a hand
+ * edit, a live write the replay does not make) created after the scan began: it is still there
+ * for the next check. Scanning under each pause instead walked the whole keyspace (every
+ * namespace and queue on a shared Redis) once per read model while its runner waited.
+ * Without the fold's keys (it spilled to Redis) the live namespace is scanned under the pause.
+ */
+function keysAtPause(listed: string[], replayed: string[] | undefined): string[] | undefined {
+  if (!replayed) return undefined;
+  const names = new Set(listed);
+  for (const k of replayed) names.add(k);
+  return [...names];
 }
 
 /** Differences listed in one report at most; `differenceCount` still counts them all. */
@@ -98,10 +121,18 @@ export async function replayCheck(deps: MaintenanceDeps, runners: ProjectionRunn
     // The owners' checkpoints (this process may be a standby whose runners are not running).
     const current = await Promise.all(runners.map((r) => redis.get(keys.checkpoint(r.projection.name))));
     const bulk = current.map((c) => (c ? BigInt(c) : undefined));
+    // Every read model's live keys from one scan, made while the fold runs (see keysAtPause).
+    const listing = listKeysOfEach(
+      redis,
+      keys,
+      runners.map((r) => r.projection),
+    );
+    listing.catch(() => undefined); // awaited below; a failure then fails the check
     if (bulk.every((c) => c !== undefined) && bulk.length > 0) {
       const lowest = bulk.reduce((a, b) => (b! < a! ? b : a))!;
       await replayTogether(deps.store, shadows, undefined, lowest);
     }
+    const listed = await listing;
     for (const [i, runner] of runners.entries()) {
       const name = runner.projection.name;
       const shadow = shadows[i]!;
@@ -114,7 +145,8 @@ export async function replayCheck(deps: MaintenanceDeps, runners: ProjectionRunn
         const raw = await redis.get(keys.checkpoint(name));
         position = raw ? BigInt(raw) : undefined;
         if (position !== undefined) await shadow.replay(position);
-        live = await readRawSnapshot(redis, keys, runner.projection, shadow.typeHint());
+        const names = keysAtPause(listed.get(name) ?? [], shadow.ownedKeysIn(keys));
+        live = await readRawSnapshot(redis, keys, runner.projection, shadow.typeHint(), names);
       });
       if (shadow.position !== position)
         throw new Error(`read model ${name} restarted from the log during the check; run it again`);

@@ -167,6 +167,20 @@ export class ShadowReplay {
     return (relativeKey) => fold.storedType(root + relativeKey);
   }
 
+  /**
+   * The keys the fold holds that the read model owns, named in `other`'s namespace (the live
+   * one); undefined once spilled to Redis.
+   */
+  ownedKeysIn(other: ReadModelKeys): string[] | undefined {
+    if (!this.fold) return undefined;
+    const out: string[] = [];
+    for (const k of this.fold.keys()) {
+      const relative = this.keys.relative(k);
+      if (this.projection.owns(relative)) out.push(other.root + relative);
+    }
+    return out;
+  }
+
   /** Every key the shadow holds in Redis (full names), when the fold knows them all (it never spilled). */
   writtenKeys(): string[] | undefined {
     if (!this.fold || !this.written) return undefined;

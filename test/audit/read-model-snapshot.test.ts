@@ -8,7 +8,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { ReadModelKeys } from '../../src/projections/read-model.keys.js';
-import { readSnapshot, type ReadModelSnapshot, type StoredValue } from '../../src/projections/read-model-snapshot.js';
+import {
+  listKeysOfEach,
+  listOwnedKeys,
+  readRawSnapshot,
+  readSnapshot,
+  type ReadModelSnapshot,
+  type StoredValue,
+} from '../../src/projections/read-model-snapshot.js';
+import { HostsProjection } from '../../src/projections/hosts.projection.js';
 import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { VmsProjection } from '../../src/projections/vms.projection.js';
 import { testRedisUrl, uniqueName } from '../support/env.js';
@@ -56,5 +64,22 @@ describe('readSnapshot with a type hint', () => {
     const plain = await readSnapshot(redis, keys, projection);
     assert.deepEqual(sorted(hinted), sorted(expected));
     assert.deepEqual(sorted(plain), sorted(expected));
+  });
+
+  test("one scan lists each read model's keys as its own scan does", async () => {
+    const hosts = new HostsProjection(keys);
+    const each = await listKeysOfEach(redis, keys, [projection, hosts]);
+    for (const p of [projection, hosts])
+      assert.deepEqual(each.get(p.name)?.sort(), (await listOwnedKeys(redis, keys, p)).sort(), p.name);
+    assert.deepEqual(each.get('hosts'), [keys.host('x')]);
+  });
+
+  test('names given to the read are read as the scan would find them; a name of a key that is gone is left out', async () => {
+    const listed = [...(await listOwnedKeys(redis, keys, projection)), keys.vm('gone'), keys.operation('gone')];
+    const given = await readRawSnapshot(redis, keys, projection, () => 'string', listed);
+    const scanned = await readRawSnapshot(redis, keys, projection, () => 'string');
+    const sorted = <V>(s: Map<string, V>) => new Map([...s].sort(([a], [b]) => a.localeCompare(b)));
+    assert.deepEqual(sorted(given), sorted(scanned));
+    assert.equal(given.has('vm:gone'), false);
   });
 });
