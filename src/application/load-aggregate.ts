@@ -1,7 +1,6 @@
 import type { Decider, DomainEvent } from '../domain/decider.js';
 import { upcast } from '../domain/upcasters.js';
-import { StreamNotFoundError } from '../eventstore/errors.js';
-import type { EventStore, RecordedEvent } from '../eventstore/event-store.port.js';
+import type { EventStore, ReadStreamOptions, RecordedEvent } from '../eventstore/event-store.port.js';
 import { AggregateSnapshots, type SnapshotOptions } from './aggregate-snapshots.js';
 import { KeyedMutex } from './keyed-mutex.js';
 
@@ -42,6 +41,7 @@ interface Cached {
 }
 
 const DEFAULT_LIMIT = 20000;
+const MISSING_AS_EMPTY: ReadStreamOptions = { ifMissing: 'empty' };
 
 /**
  * The one way to get an aggregate's state from its stream. Streams are
@@ -258,12 +258,12 @@ export class AggregateLoader {
   }
 
   private async read(streamId: string, fromRevision: bigint | undefined): Promise<RecordedEvent[]> {
-    try {
-      return await this.store.readStream(streamId, fromRevision === undefined ? {} : { fromRevision });
-    } catch (err) {
-      if (err instanceof StreamNotFoundError) return [];
-      throw err;
-    }
+    // A missing stream is the initial state here: one query, no error (every create reads the
+    // empty `default` project stream and an empty tail or two of its VM's).
+    return this.store.readStream(
+      streamId,
+      fromRevision === undefined ? MISSING_AS_EMPTY : { fromRevision, ifMissing: 'empty' },
+    );
   }
 }
 

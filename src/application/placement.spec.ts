@@ -152,4 +152,27 @@ describe('placeVm', () => {
     assert.deepEqual(await hosts.list(), ['first', 'second']);
     assert.equal(hostOf(await placeVm(loader, hosts, request(), META)), 'second');
   });
+
+  test('pages the saga runner observed list their hosts without a store read; a page with a gap is not taken', async () => {
+    const first = (await register('first', 16, 2048)).events.at(-1)!.position;
+    assert.deepEqual(await hosts.list(), ['first']);
+    const second = (await register('second', 16, 8192)).events;
+    const third = (await register('third', 16, 4096)).events;
+    let reads = 0;
+    const counted = (m: 'readAll' | 'headPosition') => {
+      const original = store[m].bind(store) as (...a: unknown[]) => Promise<unknown>;
+      (store as unknown as Record<string, unknown>)[m] = (...a: unknown[]) => (reads++, original(...a));
+    };
+    counted('readAll');
+    counted('headPosition');
+    // The third host's page does not join what the directory read (the second's is missing): ignored.
+    hosts.observe(second[second.length - 1]!.position, third);
+    hosts.observe(first, second);
+    const through = second[second.length - 1]!.position;
+    assert.deepEqual(await hosts.list(through), ['first', 'second']);
+    assert.equal(reads, 0);
+    // Past what was observed, the store is read as before and finds the third.
+    assert.deepEqual(await hosts.list(third[third.length - 1]!.position), ['first', 'second', 'third']);
+    assert.ok(reads > 0);
+  });
 });

@@ -1,5 +1,5 @@
 import { DomainError } from '../domain/domain-error.js';
-import type { EventStore } from '../eventstore/event-store.port.js';
+import type { EventStore, RecordedEvent } from '../eventstore/event-store.port.js';
 import { hostDecider } from '../domain/host/host.decider.js';
 import { free, type HostState } from '../domain/host/host.state.js';
 import type { HostCommand } from '../domain/host/host.commands.js';
@@ -32,14 +32,38 @@ export type PlacementResult =
 /**
  * Registered host ids; each call reads only the part of the log it has not
  * seen yet. Owned by whoever places (the saga runner), not kept at module level.
+ * The runner also hands over each page of the log it reads (observe): a placement
+ * for an event already covered then asks the store nothing (it used to cost a
+ * head read and a filtered log read per create).
  */
 export class HostDirectory {
+  /** Every HostRegistered up to this position (inclusive) is in `ids`. */
   private after: bigint | undefined;
+  /** list() has read the log once: `after` undefined then means an empty log, not "nothing read". */
+  private read = false;
   private readonly ids: string[] = [];
 
   constructor(private readonly store: EventStore) {}
 
-  async list(): Promise<string[]> {
+  /**
+   * A page of the log, in order, from just after `from` (undefined: the log's start). Taken only
+   * when it joins what is known already: an event between the two would be a host missed.
+   */
+  observe(from: bigint | undefined, page: readonly RecordedEvent[]): void {
+    const last = page[page.length - 1];
+    if (!last || !this.read) return;
+    if (from !== undefined && (this.after === undefined || from > this.after)) return;
+    for (const e of page) if (e.type === 'HostRegistered') this.add(e.streamId);
+    if (this.after === undefined || last.position > this.after) this.after = last.position;
+  }
+
+  /**
+   * `through`: the position of the event being placed for. Every host registered before it is
+   * listed; when the pages observed cover it already, without a store read. Without it (or not
+   * covered), the log is read up to its head, as before.
+   */
+  async list(through?: bigint): Promise<string[]> {
+    if (through !== undefined && this.after !== undefined && this.after >= through) return [...this.ids];
     // Everything up to the head read now is covered by the reads below, matching or not: skip it next time.
     const head = await this.store.headPosition();
     for (;;) {
@@ -50,15 +74,18 @@ export class HostDirectory {
         maxCount: 1000,
       });
       if (page.length === 0) break;
-      for (const e of page) {
-        const id = hostIdOf(e.streamId);
-        if (id && !this.ids.includes(id)) this.ids.push(id);
-      }
+      for (const e of page) this.add(e.streamId);
       this.after = page[page.length - 1]!.position;
       if (page.length < 1000) break;
     }
     if (head !== undefined && (this.after === undefined || head > this.after)) this.after = head;
+    this.read = true;
     return [...this.ids];
+  }
+
+  private add(streamId: string): void {
+    const id = hostIdOf(streamId);
+    if (id && !this.ids.includes(id)) this.ids.push(id);
   }
 }
 
@@ -82,8 +109,10 @@ export async function placeVm(
   hosts: HostDirectory,
   req: PlacementRequest,
   meta: CommandMeta,
+  /** Position of the event placed for (see HostDirectory.list). */
+  through?: bigint,
 ): Promise<PlacementResult> {
-  const ids = req.requestedHostId ? [req.requestedHostId] : await hosts.list();
+  const ids = req.requestedHostId ? [req.requestedHostId] : await hosts.list(through);
   const evidence: PlacementEvidence = { kind: 'placement', candidates: [] };
   if (ids.length === 0)
     return { ok: false, reason: 'no host is registered; register one with POST /v1/hosts', evidence };

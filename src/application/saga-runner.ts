@@ -194,6 +194,8 @@ export class SagaRunner {
    * guards make the replay do nothing twice).
    */
   private async handlePage(page: RecordedEvent[]): Promise<void> {
+    // Before any lane places: every host registered up to this page's end is then known without a read.
+    this.hosts.observe(this.position, page);
     // Only events some saga handles, each stream its lane: the same routing decides both (a filter
     // of its own once left volume events out, and every volume operation waited forever).
     const mine = page.flatMap((e) => {

@@ -70,7 +70,9 @@ export class VmSagaActions {
     switch (action.type) {
       case 'place': {
         if (!(await this.awaits(current, action.operationId, 'placement'))) return false;
-        const result = await this.capacity.run('hosts', () => placeVm(this.aggregates, this.hosts, action, meta));
+        const result = await this.capacity.run('hosts', () =>
+          placeVm(this.aggregates, this.hosts, action, meta, cause.position),
+        );
         const cmd: VmCommand = result.ok
           ? { type: 'PlaceVm', operationId: action.operationId, hostId: result.hostId, evidence: result.evidence }
           : {

@@ -65,6 +65,12 @@ export interface ReadStreamOptions {
   /** Inclusive start revision (forwards: from this up; backwards: from this down). */
   fromRevision?: bigint;
   maxCount?: number;
+  /**
+   * 'empty': a stream with no events reads as [] instead of throwing StreamNotFoundError. For
+   * callers that treat the two alike (the aggregate loader: a new stream is its initial state),
+   * so the store neither asks a second time whether the stream exists nor builds an error.
+   */
+  ifMissing?: 'throw' | 'empty';
 }
 
 export interface ReadAllOptions {
@@ -106,7 +112,7 @@ export interface EventStore {
   /** Apply schema migrations / connect. Idempotent. */
   init(): Promise<void>;
   append(streamId: string, events: NewEvent[], expected: ExpectedState): Promise<AppendResult>;
-  /** Throws StreamNotFoundError when the stream has no events. */
+  /** Throws StreamNotFoundError when the stream has no events (unless `ifMissing: 'empty'`). */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   /** Position of the last event in the log, or undefined when the log is empty. */

@@ -341,6 +341,24 @@ export function eventStoreContract(target: ContractTarget): void {
       await assert.rejects(store.readStream(s, { direction: 'backwards', maxCount: 1 }), StreamNotFoundError);
     });
 
+    test("readStream with ifMissing 'empty': a missing stream reads as [], an existing one as usual", async () => {
+      const missing = stream('missing-empty');
+      assert.deepEqual(await store.readStream(missing, { ifMissing: 'empty' }), []);
+      assert.deepEqual(await store.readStream(missing, { fromRevision: 3n, ifMissing: 'empty' }), []);
+      assert.deepEqual(
+        await store.readStream(missing, { direction: 'backwards', maxCount: 1, ifMissing: 'empty' }),
+        [],
+      );
+      const s = stream('present-empty');
+      await store.append(s, [newEvent('E0'), newEvent('E1')], 'no_stream');
+      const types = (events: RecordedEvent[]): string[] => events.map((e) => e.type);
+      assert.deepEqual(types(await store.readStream(s, { ifMissing: 'empty' })), ['E0', 'E1']);
+      assert.deepEqual(types(await store.readStream(s, { fromRevision: 1n, ifMissing: 'empty' })), ['E1']);
+      assert.deepEqual(await store.readStream(s, { fromRevision: 2n, ifMissing: 'empty' }), []);
+      // The default is unchanged.
+      await assert.rejects(store.readStream(missing), StreamNotFoundError);
+    });
+
     test('readAll: position order, after (exclusive), maxCount', async () => {
       const prefix = stream('all-');
       const appended: RecordedEvent[] = [];

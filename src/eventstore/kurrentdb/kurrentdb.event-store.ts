@@ -151,6 +151,17 @@ export class KurrentDbEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    if (options.ifMissing !== 'empty') return this.readStreamOrThrow(streamId, options);
+    // The server answers a missing stream with an error either way; only the caller's is spared.
+    try {
+      return await this.readStreamOrThrow(streamId, options);
+    } catch (err) {
+      if (err instanceof StreamNotFoundError) return [];
+      throw err;
+    }
+  }
+
+  private async readStreamOrThrow(streamId: string, options: ReadStreamOptions): Promise<RecordedEvent[]> {
     const backwards = options.direction === 'backwards';
     const fromRevision = options.fromRevision ?? (backwards ? 'end' : 'start');
     const direction = backwards ? 'backwards' : 'forwards';

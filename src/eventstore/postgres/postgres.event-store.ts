@@ -149,7 +149,7 @@ export class PostgresEventStore implements EventStore {
       params,
       'readStream',
     );
-    if (rows.length === 0) {
+    if (rows.length === 0 && options.ifMissing !== 'empty') {
       const exists = await this.query('SELECT 1 FROM events WHERE stream_id = $1 LIMIT 1', [streamId], 'readStream');
       if (exists.rows.length === 0) throw new StreamNotFoundError(streamId);
     }

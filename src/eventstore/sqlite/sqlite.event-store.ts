@@ -165,7 +165,7 @@ export class SqliteEventStore implements EventStore {
     return this.withBusyRetry(() => {
       const stmt = backwards ? stmts.streamBackwards : stmts.streamForwards;
       const events = stmt.all(streamId, from, limit).map(rowToRecordedEvent);
-      if (events.length === 0 && stmts.streamExists.get(streamId) === undefined) {
+      if (events.length === 0 && options.ifMissing !== 'empty' && stmts.streamExists.get(streamId) === undefined) {
         throw new StreamNotFoundError(streamId);
       }
       return events;
