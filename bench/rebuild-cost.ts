@@ -17,11 +17,12 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createEventStore } from '../src/eventstore/create-event-store.js';
 import { PROJECTIONS } from '../src/projections/projection-catalog.js';
-import { ProjectionRebuilds, type MaintenanceDeps } from '../src/projections/projection-rebuilds.js';
+import { ProjectionRebuilds } from '../src/projections/projection-rebuilds.js';
 import { ProjectionRunner } from '../src/projections/projection-runner.js';
 import { ReadModelKeys } from '../src/projections/read-model.keys.js';
 import { ReadModels } from '../src/projections/read-models.js';
 import { deleteKeysWithPrefix } from '../src/projections/redis-keys.js';
+import { catchUp, maintenanceDeps } from './live-runners.js';
 import { seedLog } from './seed-log.js';
 
 const arg = (name: string, fallback: string): string => {
@@ -82,19 +83,8 @@ async function main(): Promise<void> {
       console.log(`seeded ${await seedLog(store, n)} events`);
       if (seedFile) copyFileSync(file, seedFile);
     }
-    const head = (await store.headPosition())!;
-    await Promise.all(runners.map((r) => r.start()));
-    while (runners.some((r) => r.position === undefined || r.position < head)) await sleep(20);
-    const vms = runners.find((r) => r.projection.name === 'vms')!;
-    const deps: MaintenanceDeps = {
-      store,
-      redis,
-      keys,
-      log,
-      runner: (p) => runners.find((r) => r.projection.name === p),
-      pause: (runner, fn) => runner.paused(fn),
-      waitForOperations: (p) => vms.waitFor(p, 3000),
-    };
+    await catchUp(runners, (await store.headPosition())!);
+    const deps = maintenanceDeps(store, redis, keys, log, runners);
     const rebuilds = new ProjectionRebuilds(deps);
     const readModels = new ReadModels(redis, keys);
     const cpus: number[] = [];

@@ -23,6 +23,7 @@ import { ReadModels } from '../src/projections/read-models.js';
 import { deleteKeysWithPrefix } from '../src/projections/redis-keys.js';
 import { replayCheck } from '../src/projections/replay-check.js';
 import { dropSchemaIfCreated } from './pg-schema.js';
+import { catchUp, maintenanceDeps } from './live-runners.js';
 import { seedLog } from './seed-log.js';
 
 const cpuMs = (): number => {
@@ -229,19 +230,9 @@ export async function seededReplayBench(
     const seeded = await seedLog(store, opts.n);
     const head = (await store.headPosition())!;
     const t0 = performance.now();
-    await Promise.all(runners.map((r) => r.start()));
-    while (runners.some((r) => r.position === undefined || r.position < head)) await sleep(20);
+    await catchUp(runners, head);
     const catchMs = performance.now() - t0;
-    const vms = runners.find((r) => r.projection.name === 'vms')!;
-    const deps: MaintenanceDeps = {
-      store,
-      redis,
-      keys,
-      log,
-      runner: (n) => runners.find((r) => r.projection.name === n),
-      pause: (runner, fn) => runner.paused(fn),
-      waitForOperations: (p) => vms.waitFor(p, 3000),
-    };
+    const deps = maintenanceDeps(store, redis, keys, log, runners);
     const figures = await replayBench(
       {
         deps,
