@@ -69,20 +69,28 @@ export async function runSimulated(size: KillWorkerSize): Promise<ScenarioRow> {
     worker.start();
     const ops = new Operations(c.client);
     let busy = true;
-    const killing = killLoop(worker, size.killEveryMs, () => busy, (size.seed ?? 1) * 7919);
+    const counter = { kills: 0 };
+    const killing = killLoop(worker, size.killEveryMs, () => busy, (size.seed ?? 1) * 7919, counter);
     const opTimeoutMs = 120000;
     try {
-      const vmIds = await createVms(
-        ops,
-        Array.from({ length: size.vms }, (_, i) => ({ name: `kw-${i}`, hostId: hostIds[i % hostIds.length]! })),
-        opTimeoutMs,
-      );
-      await runChains(c.client, ops, vmIds, {
-        commandsPerVm: size.commandsPerVm,
-        opTimeoutMs,
-        seed: size.seed ?? 1,
-        deleteEvery: 4,
-      });
+      // Another round until a kill landed: kills are timed from the worker being up, and a quick
+      // machine can finish a round before the first one (a run with no fault proves nothing).
+      for (let round = 0; round === 0 || (counter.kills === 0 && round < 6); round++) {
+        const vmIds = await createVms(
+          ops,
+          Array.from({ length: size.vms }, (_, i) => ({
+            name: `kw-${round}-${i}`,
+            hostId: hostIds[i % hostIds.length]!,
+          })),
+          opTimeoutMs,
+        );
+        await runChains(c.client, ops, vmIds, {
+          commandsPerVm: size.commandsPerVm,
+          opTimeoutMs,
+          seed: (size.seed ?? 1) + round,
+          deleteEvery: 4,
+        });
+      }
     } finally {
       busy = false;
     }
