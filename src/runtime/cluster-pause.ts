@@ -58,22 +58,16 @@ export class PauseSignals {
 
   /** Resolves at the next signal or after `ms`, whichever comes first. Register before looking, so none is missed. */
   next(ms: number): { done: Promise<void>; cancel: () => void } {
-    let off: () => void = () => undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const done = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-      off = this.on(resolve);
-    }).finally(() => {
+    let wake: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (wake = resolve));
+    const timer = setTimeout(wake, ms);
+    const off = this.on(wake);
+    // Whatever settles it (a signal, the time, a cancel), the timer and the listener go.
+    void done.finally(() => {
       clearTimeout(timer);
       off();
     });
-    return {
-      done,
-      cancel: () => {
-        clearTimeout(timer);
-        off();
-      },
-    };
+    return { done, cancel: wake };
   }
 
   close(): void {
