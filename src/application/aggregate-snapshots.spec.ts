@@ -40,13 +40,16 @@ const history: HostEvent[] = [registered];
 for (let i = 0; i < 150; i++) history.push(reserved(`vm-${i}`), releasedEv(`vm-${i}`));
 history.push(reserved('stays'));
 
-function memorySnapshots(codeVersion = 'code-1') {
+const macKey = Buffer.alloc(32, 7);
+
+function memorySnapshots(codeVersion = 'code-1', key = macKey) {
   const data = new Map<string, string>();
   const options: SnapshotOptions = {
     store: { get: async (k) => data.get(k), set: async (k, v) => void data.set(k, v) },
     deciders: new Map([[hostDecider, 'host']]),
     codeVersion,
     every: 100,
+    macKey: key,
   };
   return { data, options };
 }
@@ -130,6 +133,49 @@ describe('aggregate snapshots for cold loads', () => {
     snaps.data.set(`host:${stream}`, 'not json');
     const c = await new AggregateLoader(store, { snapshots: snaps.options }).load(hostDecider, stream);
     assert.deepEqual(c.state, head);
+  });
+
+  test('a forged state on a genuine anchor (true revision and hash), or a snapshot without a valid MAC, is ignored', async () => {
+    const snaps = memorySnapshots();
+    await new AggregateLoader(store, { snapshots: snaps.options }).load(hostDecider, stream);
+    await until(() => snaps.data.has(`host:${stream}`));
+    const genuine = snaps.data.get(`host:${stream}`)!;
+    const head = (await new AggregateLoader(store).load(hostDecider, stream)).state;
+    const fromStart = async (label: string, options = snaps.options) => {
+      const before = store.readsOf(stream).length;
+      const loaded = await new AggregateLoader(store, { snapshots: options }).load(hostDecider, stream);
+      assert.deepEqual(loaded.state, head, `${label}: the state is the log's`);
+      const reads = store.readsOf(stream).slice(before);
+      assert.equal(reads[0]!.options.fromRevision, undefined, `${label}: read from the start`);
+    };
+
+    // The genuine snapshot is used (the control for the cases below).
+    let before = store.readsOf(stream).length;
+    await new AggregateLoader(store, { snapshots: snaps.options }).load(hostDecider, stream);
+    assert.notEqual(store.readsOf(stream)[before]!.options.fromRevision, undefined, 'the genuine snapshot is used');
+
+    // Someone with write access to Redis edits the state and keeps revision, hash and MAC.
+    const edited = JSON.parse(genuine) as { state: { capacity: { vcpus: number } }; mac: string };
+    edited.state.capacity.vcpus = 4096;
+    snaps.data.set(`host:${stream}`, JSON.stringify(edited));
+    await fromStart('state edited');
+
+    // ... or drops the MAC, or writes one of their own without the key.
+    const { mac: _dropped, ...unsigned } = edited;
+    snaps.data.set(`host:${stream}`, JSON.stringify(unsigned));
+    await fromStart('no MAC');
+    snaps.data.set(`host:${stream}`, JSON.stringify({ ...unsigned, mac: 'ab'.repeat(32) }));
+    await fromStart('a MAC of their own');
+
+    // The genuine bytes under a process holding another key: not trusted either.
+    snaps.data.set(`host:${stream}`, genuine);
+    const otherKey = memorySnapshots('code-1', Buffer.alloc(32, 9));
+    otherKey.data.set(`host:${stream}`, genuine);
+    await fromStart('other key', otherKey.options);
+
+    before = store.readsOf(stream).length;
+    await new AggregateLoader(store, { snapshots: snaps.options }).load(hostDecider, stream);
+    assert.notEqual(store.readsOf(stream)[before]!.options.fromRevision, undefined, 'the genuine bytes still verify');
   });
 
   test('appends crossing a multiple of `every` write a snapshot at the new revision (advance)', async () => {

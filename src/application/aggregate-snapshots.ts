@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { RecordedEvent } from '../eventstore/event-store.port.js';
 
 /** Where snapshots are kept: any key-value store (Redis in the runtime). Losing them only costs a full fold. */
@@ -17,6 +18,13 @@ export interface SnapshotOptions {
   codeVersion: string;
   /** A snapshot is written when a stream's revision crosses a multiple of this. */
   every?: number;
+  /**
+   * The key of the HMAC-SHA256 each snapshot carries, kept outside the snapshot store: whoever
+   * can write to Redis could otherwise plant a forged state on a genuine anchor (the event at
+   * the snapshot's revision with its true hash). A snapshot whose MAC does not verify, under
+   * this key and for this very key name, is ignored.
+   */
+  macKey: Buffer;
 }
 
 interface Snapshot {
@@ -25,6 +33,8 @@ interface Snapshot {
   /** The hash of the event at `revision`: the snapshot is used only if the store still has that very event. */
   hash: string;
   state: unknown;
+  /** HMAC-SHA256 (hex) of the key name and the snapshot's JSON without this field. */
+  mac?: string;
 }
 
 export const DEFAULT_SNAPSHOT_EVERY = 500;
@@ -33,7 +43,8 @@ export const DEFAULT_SNAPSHOT_EVERY = 500;
  * Snapshots of aggregate states for cold loads (a restart, a state dropped from the
  * cache, another API process): the stream is read from the snapshot's revision, not
  * from its first event. A snapshot is trusted only when the event at its revision is
- * still there with the same hash, and only by the code that wrote it.
+ * still there with the same hash, only by the code that wrote it, and only with a MAC
+ * made by a holder of the key.
  */
 export class AggregateSnapshots {
   private readonly every: number;
@@ -57,7 +68,9 @@ export class AggregateSnapshots {
     try {
       const raw = await this.options.store.get(key);
       if (!raw) return undefined;
-      const snap = JSON.parse(raw) as Snapshot;
+      const { mac, ...body } = JSON.parse(raw) as Snapshot;
+      if (typeof mac !== 'string' || !this.verify(key, JSON.stringify(body), mac)) return undefined;
+      const snap = body as Snapshot;
       if (snap.v !== this.options.codeVersion) return undefined;
       return { revision: BigInt(snap.revision), hash: snap.hash, state: snap.state };
     } catch {
@@ -81,6 +94,20 @@ export class AggregateSnapshots {
       hash: last.metadata.hash,
       state,
     };
-    this.options.store.set(key, JSON.stringify(snap)).catch(() => undefined);
+    const body = JSON.stringify(snap);
+    // The MAC goes last, as one more field: a reader parses, takes it out and re-serialises the
+    // rest, which gives back `body` exactly (JSON.stringify keeps the parsed key order).
+    const signed = `${body.slice(0, -1)},"mac":"${this.mac(key, body)}"}`;
+    this.options.store.set(key, signed).catch(() => undefined);
+  }
+
+  private mac(key: string, body: string): string {
+    return createHmac('sha256', this.options.macKey).update(key).update('\n').update(body).digest('hex');
+  }
+
+  private verify(key: string, body: string, mac: string): boolean {
+    const want = Buffer.from(this.mac(key, body), 'hex');
+    const got = Buffer.from(mac, 'hex');
+    return got.length === want.length && timingSafeEqual(got, want);
   }
 }

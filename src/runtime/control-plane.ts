@@ -1,6 +1,6 @@
 import { deploymentConsoleChannels, QueueConsoleHosts } from './console-hosts.js';
 import type { Redis } from 'ioredis';
-import { redisAggregateSnapshots } from './aggregate-snapshots.adapter.js';
+import { redisAggregateSnapshots, snapshotMacKey } from './aggregate-snapshots.adapter.js';
 import type { ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/config.js';
@@ -93,9 +93,15 @@ export class ControlPlane {
     const tokens = resolveTokens(config, log);
     const store = meteredStore(createEventStore(config.eventStoreUrl, { dataDir: config.dataDir }), deps.metrics);
     await store.init();
-    // Snapshots in Redis for cold loads (a restart, another API process): a wipe only costs full folds.
+    // Snapshots in Redis for cold loads (a restart, another API process): a wipe only costs full
+    // folds; each is MACed with a key derived from the seal key, so Redis alone cannot forge a state.
     const aggregates = new AggregateLoader(store, {
-      snapshots: redisAggregateSnapshots(redis, config.redisPrefix, config.snapshotEvery),
+      snapshots: redisAggregateSnapshots(
+        redis,
+        config.redisPrefix,
+        snapshotMacKey(config.sealKeyFile),
+        config.snapshotEvery,
+      ),
     });
     const sealer = new Sealer(store, {
       keyFile: config.sealKeyFile,

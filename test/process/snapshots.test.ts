@@ -68,6 +68,26 @@ describe('aggregate snapshots across a restart', () => {
     t = undefined;
   });
 
+  test('a snapshot forged in Redis on a genuine anchor (its revision and hash kept) is not used: the state is that of the log', async () => {
+    // Whoever can write to Redis edits the stopped VM's snapshot to say it runs, keeping the MAC
+    // it had: were it trusted, the start below would be decided as already done.
+    t = await startTestApp({ dataDir: dir.dir, redisPrefix, env });
+    const key = `${redisPrefix}:snap:vm:vm-${vmId}`;
+    const snap = JSON.parse((await t.runtime.redis.get(key))!) as { revision: string; state: { state: string } };
+    assert.equal(snap.state.state, 'stopped');
+    snap.state.state = 'running';
+    await t.runtime.redis.set(key, JSON.stringify(snap));
+    const reads = countReads(t, `vm-${vmId}`);
+    const { operation } = await runOk(t, 'post', `/v1/vms/${vmId}/start`, {});
+    assert.equal(operation.kind, 'start');
+    assert.equal(operation.status, 'succeeded', 'the start ran: the VM was stopped, as the log says');
+    assert.equal(reads[0]!.from, undefined, 'the forged snapshot was ignored: the stream was read from its start');
+    assert.equal((await t.as('viewer').get(`/v1/vms/${vmId}`)).body.state, 'running');
+    await runOk(t, 'post', `/v1/vms/${vmId}/stop`, {});
+    await t.stop();
+    t = undefined;
+  });
+
   test('with Redis wiped (no snapshot) the stream is folded from its start: the same state', async () => {
     await deleteRedisPrefix(redisPrefix);
     t = await startTestApp({ dataDir: dir.dir, redisPrefix, env });
