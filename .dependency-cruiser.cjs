@@ -148,7 +148,8 @@ module.exports = {
     },
     {
       name: 'no-circular',
-      severity: 'warn',
+      // An error since the last cycle (drivers/libvirt, a constant in the wrong file) was broken: a new one is a design question.
+      severity: 'error',
       from: {},
       to: { circular: true },
     },

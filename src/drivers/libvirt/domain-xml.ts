@@ -122,6 +122,12 @@ export function domainXml(d: DomainXmlInput): string {
 /** DIMM slots of a domain with memory headroom: each live memory growth attaches one DIMM. */
 export const MEMORY_SLOTS = 16;
 
+/**
+ * Linux (x86_64) onlines hot-plugged memory in whole 128 MiB blocks: a DIMM of another size
+ * would show in libvirt but never in the guest, so live growth comes in multiples of it.
+ */
+export const DIMM_STEP_MIB = 128;
+
 const hasMemoryHeadroom = (d: DomainXmlInput): boolean => d.maxMemoryMiB !== undefined && d.maxMemoryMiB > d.memoryMiB;
 
 /** vCPUs and memory; with headroom, the ceilings libvirt needs to plug vCPUs and DIMMs live. */

@@ -1,7 +1,7 @@
 import type { HostPolicy } from '../kit/host-policy.js';
 import { DriverError, type DriverCapabilities } from '../hypervisor-driver.port.js';
 import { kvmUsable } from '../kit/kvm-probe.js';
-import { DIMM_STEP_MIB } from './libvirt-hot-resize.js';
+import { DIMM_STEP_MIB } from './domain-xml.js';
 import { parseLibvirtUri, type LibvirtHostConfig } from './libvirt-uri.js';
 
 /**

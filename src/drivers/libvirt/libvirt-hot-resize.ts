@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DriverError, type CallContext, type VmSpec } from '../hypervisor-driver.port.js';
 import { errorMessage } from '../kit/driver-errors.js';
 import { diskBytesOf } from '../kit/safe-name.js';
-import { MEMORY_SLOTS } from './domain-xml.js';
+import { DIMM_STEP_MIB, MEMORY_SLOTS } from './domain-xml.js';
 import { isActive, type LibvirtHost } from './libvirt-host.js';
 
 export interface ResizeTarget {
@@ -11,12 +11,6 @@ export interface ResizeTarget {
   memoryMiB: number;
   diskGiB: number;
 }
-
-/**
- * Linux (x86_64) onlines hot-plugged memory in whole 128 MiB blocks: a DIMM of another size
- * would show in libvirt but never in the guest, so live growth comes in multiples of it.
- */
-export const DIMM_STEP_MIB = 128;
 
 /** What the running domain has now, from its live XML (libvirt's own record of what was plugged). */
 export interface LiveSize {
