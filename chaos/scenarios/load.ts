@@ -322,7 +322,9 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     const inWindow = (seenAt: number) => seenAt >= windowStart && seenAt < windowEnd;
     const { lags, neverReached } = lagOf(lagSamples, inWindow);
     const lag = summarize(lags, wallMs);
-    const { all } = latencies.figures(wallMs);
+    const { all, admittedReads, admittedCommands } = latencies.figures(wallMs);
+    // A 429 costs a fraction of a request worked on: per admitted request, a run that refused more is not cheaper.
+    const admitted = admittedReads.n + admittedCommands.n;
     const rssStart = rss[0]![1];
     const rssV = rssVerdict(rss, warmupS);
     const f = (x: number) => x.toFixed(1);
@@ -343,7 +345,8 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     // On a closed loop without think time, latency is clients ÷ throughput (Little's law): the server's CPU per
     // request is what decides both, and unlike wall-clock figures it does not move with the machine's other load.
     console.log(
-      `load: server CPU ${f(cpuMs / 1000)} s over ${f(wallMs / 1000)} s = ${f(cpuMs / all.n)} ms per request ` +
+      `load: server CPU ${f(cpuMs / 1000)} s over ${f(wallMs / 1000)} s = ${f(cpuMs / all.n)} ms per request, ` +
+        `${f(cpuMs / Math.max(1, admitted))} ms per admitted one ` +
         `(${f(cpuMs / wallMs / 0.01)} % of one core); Little's law: ${clients} clients ÷ ${f(all.perSecond)}/s = ` +
         `${f((clients / all.perSecond) * 1000)} ms mean latency`,
     );
