@@ -1,8 +1,5 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { RecordedEvent, SubscribeOptions, Subscription } from './event-store.port.js';
 import { UnavailableError } from './errors.js';
-
-const insideHandler = new AsyncLocalStorage<SubscriptionControl>();
 
 /** How long a subscription keeps retrying an unreachable store before it gives up and reports onError. */
 export const DEFAULT_GIVE_UP_AFTER_MS = 30_000;
@@ -23,6 +20,15 @@ export class SubscriptionControl implements Subscription {
   private done: Promise<void> = Promise.resolve();
   private unavailableSince: number | undefined;
   private readonly stopHooks: Array<() => Promise<void> | void> = [];
+  /**
+   * True while the handler's synchronous part runs (up to its first await): a stop() called then is
+   * the handler stopping its own subscription. An AsyncLocalStorage told that across awaits too, but
+   * one ALS.run turns on Node 20's promise hooks for the whole process, for good: every promise of
+   * every request then paid an init, a before and an after hook (under the load scenario, seconds of
+   * promiseAfterHook in one stretch of the server's profile). A handler that stops its own
+   * subscription after an await must not wait for that stop (`void sub.stop()`, as the SSE feed does).
+   */
+  private handlerStarting = false;
 
   constructor(
     private readonly options: SubscribeOptions,
@@ -70,7 +76,7 @@ export class SubscriptionControl implements Subscription {
     const cursor = this.cursor;
     if (cursor !== undefined && event.position <= cursor) return true;
     try {
-      await insideHandler.run(this, () => this.options.onEvent(event));
+      await this.callHandler(() => this.options.onEvent(event));
     } catch (err) {
       this.fail(err);
       return false;
@@ -91,13 +97,23 @@ export class SubscriptionControl implements Subscription {
     const fresh = cursor === undefined ? page : page.filter((e) => e.position > cursor);
     if (fresh.length === 0) return true;
     try {
-      await insideHandler.run(this, () => onPage(fresh));
+      await this.callHandler(() => onPage(fresh));
     } catch (err) {
       this.fail(err);
       return false;
     }
     this.delivered = fresh[fresh.length - 1]!.position;
     return !this.stopped;
+  }
+
+  /** Runs the subscriber's handler, marking its synchronous part (see handlerStarting). */
+  private callHandler(handler: () => Promise<void>): Promise<void> {
+    this.handlerStarting = true;
+    try {
+      return handler();
+    } finally {
+      this.handlerStarting = false;
+    }
   }
 
   /**
@@ -134,13 +150,15 @@ export class SubscriptionControl implements Subscription {
   }
 
   async stop(): Promise<void> {
+    // Read before the first await below: the handler's synchronous part ends with it.
+    const fromOwnHandler = this.handlerStarting;
     if (!this.stopped) {
       this.stopped = true;
       this.abortController.abort();
       await this.runStopHooks();
     }
     // Called from inside our own onEvent: waiting for the loop would wait for ourselves.
-    if (insideHandler.getStore() === this) return;
+    if (fromOwnHandler) return;
     await this.done;
   }
 
