@@ -11,6 +11,7 @@ import { createsFromWorker } from './create-load.js';
 import { countStoreCalls } from './store-calls.js';
 import { perCreate, redisCommandCounts } from './scale-out-calls.js';
 import { redisServerCpuMs } from './redis-cpu.js';
+import { mainThreadCpuMs } from './main-thread-cpu.js';
 
 export interface ControlPlaneResult {
   accept: Summary;
@@ -20,6 +21,8 @@ export interface ControlPlaneResult {
   rssEndMiB: number;
   /** CPU time of the whole process (every thread: app, writer thread, bench client) per create, ms. */
   cpuMsPerCreate: number;
+  /** CPU time of the main thread alone (the event loop every component shares) per create, ms (Linux). */
+  mainThreadCpuMsPerCreate?: number;
   /** SQLite only: appends per group transaction (per fsync) on the writer thread during the section. */
   appendsPerCommit?: number;
   /** Calls on the store per create (every component of the process), by method. */
@@ -112,6 +115,7 @@ export async function controlPlaneBench(opts: {
   const accept: number[] = [];
   const rssStart = process.memoryUsage().rss;
   const cpuStart = process.cpuUsage();
+  const mainCpuStart = mainThreadCpuMs();
   const writer = runtime.store instanceof SqliteEventStore ? runtime.store : undefined;
   const writerStart = writer?.writerStats;
   const eluStart = performance.eventLoopUtilization();
@@ -133,6 +137,7 @@ export async function controlPlaneBench(opts: {
   await Promise.race([finished, new Promise((r) => setTimeout(r, 300000))]);
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpuStart);
+  const mainCpuEnd = mainThreadCpuMs();
   const elu = performance.eventLoopUtilization(eluStart);
   const storeCalls = calls.stop();
   const redisCpu = (await redisServerCpuMs(runtime.redis)) - redisCpuBefore;
@@ -150,6 +155,9 @@ export async function controlPlaneBench(opts: {
     rssStartMiB: rssStart / 2 ** 20,
     rssEndMiB: process.memoryUsage().rss / 2 ** 20,
     cpuMsPerCreate: (cpu.user + cpu.system) / 1000 / opts.n,
+    ...(mainCpuStart !== undefined && mainCpuEnd !== undefined
+      ? { mainThreadCpuMsPerCreate: (mainCpuEnd - mainCpuStart) / opts.n }
+      : {}),
     mainLoopBusy: elu.utilization,
     redisCallsPerCreate: perCreate(redisBefore, redisAfter, opts.n),
     redisCpuMsPerCreate: redisCpu / opts.n,

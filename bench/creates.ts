@@ -35,9 +35,12 @@ async function main(): Promise<void> {
     });
     await cp.close();
     const redisTotal = cp.redisCallsPerCreate.reduce((a, [, c]) => a + c, 0);
+    console.log(row('create: POST → 202', cp.accept));
     console.log(row('create: accept → running (whole path)', cp.toRunning));
     console.log(`failed: ${cp.failed}${priv ? '' : '   (REDIS_URL: Redis figures are server-wide)'}`);
-    console.log(`cpu ms/create: node ${cp.cpuMsPerCreate.toFixed(2)}  redis ${cp.redisCpuMsPerCreate.toFixed(2)}`);
+    console.log(
+      `cpu ms/create: node ${cp.cpuMsPerCreate.toFixed(2)} (main thread ${cp.mainThreadCpuMsPerCreate?.toFixed(2) ?? '-'}, loop busy ${(cp.mainLoopBusy * 100).toFixed(0)} %)  redis ${cp.redisCpuMsPerCreate.toFixed(2)}`,
+    );
     console.log(
       `store calls/create: ${Object.entries(cp.storeCallsPerCreate)
         .map(([m, c]) => `${m} ${c.toFixed(2)}`)

@@ -8,6 +8,8 @@ import { registered, reserved, stored } from '../../test/support/host-event-fixt
 import { EventStates } from './event-states.js';
 import { AggregateLoader } from './load-aggregate.js';
 import { allocatedVmIds } from '../domain/host/allocations.js';
+import { handleCommand } from './handle-command.js';
+import { registerHost, reserveCapacity } from '../../test/support/host-event-fixtures.js';
 
 describe('EventStates', () => {
   let store: RecordingStore;
@@ -39,5 +41,24 @@ describe('EventStates', () => {
     assert.equal(reads(), start + 1);
     assert.equal(await second.current(), now);
     assert.equal(reads(), start + 1);
+  });
+  test('current of a stream this process alone writes comes from the loader, later appends included, with no read', async () => {
+    const own = hostStream('own');
+    const meta = { principal: 'spec', correlationId: 'c', causationId: 'c' };
+    const aggregates = new AggregateLoader(store, { decideOnCache: true });
+    const first = await handleCommand(aggregates, hostDecider, own, registerHost('own'), meta);
+    await handleCommand(aggregates, hostDecider, own, reserveCapacity('later', 64), meta);
+    const states = new EventStates(aggregates, hostDecider);
+    const readsBefore = store.readsOf(own).length;
+    const around = await states.around(first.events[0]!);
+    assert.deepEqual(allocatedVmIds(around.after.allocations), []);
+    assert.deepEqual(allocatedVmIds((await around.current()).allocations), ['later'], 'the state now');
+    assert.equal(store.readsOf(own).length, readsBefore, 'no stream read');
+
+    // Where other processes write, the guard reads the store.
+    const shared = new EventStates(new AggregateLoader(store, { decideOnCache: false }), hostDecider);
+    const read = await shared.around(first.events[0]!);
+    assert.deepEqual(allocatedVmIds((await read.current()).allocations), ['later']);
+    assert.equal(store.readsOf(own).length, readsBefore + 1);
   });
 });

@@ -9,9 +9,10 @@ export interface StatesAround<S> {
   /** The aggregate just after it. */
   after: S;
   /**
-   * The aggregate now (later events included): what guards a side effect. Read from the
-   * store on the first call only (then the same answer): an event the sagas ask nothing
-   * for costs no stream read.
+   * The aggregate now (later events included): what guards a side effect. Asked of the
+   * loader on the first call only (then the same answer): an event the sagas ask nothing
+   * for costs no stream read, and one whose stream this process alone writes is answered
+   * from the loader's cache (AggregateLoader.loadCurrent).
    */
   current: () => Promise<S>;
 }
@@ -41,7 +42,8 @@ export class EventStates<C, E extends DomainEvent, S> {
     return {
       before,
       after,
-      current: () => (current ??= this.aggregates.load(this.decider, streamId).then((l) => l.state)),
+      current: () =>
+        (current ??= this.aggregates.loadCurrent(this.decider, streamId, recorded.revision).then((l) => l.state)),
     };
   }
 

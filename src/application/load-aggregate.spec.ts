@@ -7,6 +7,8 @@ import { RecordingStore, tempSqliteStore } from '../../test/support/recording-st
 import { registered, reserved, stored } from '../../test/support/host-event-fixtures.js';
 import { AggregateLoader } from './load-aggregate.js';
 import { allocatedVmIds } from '../domain/host/allocations.js';
+import { handleCommand } from './handle-command.js';
+import { registerHost, reserveCapacity } from '../../test/support/host-event-fixtures.js';
 
 describe('AggregateLoader', () => {
   let store: RecordingStore;
@@ -93,5 +95,39 @@ describe('AggregateLoader', () => {
     await store.append(g, [reserved('later')].map(stored), 1n);
     const guess = await checked.loadToGuess(hostDecider, g);
     assert.deepEqual(allocatedVmIds(guess.allocations), ['late', 'later'], 'the tail read where others write');
+  });
+  test('the current state: where this process alone writes, its own appends are known without a read; else read', async () => {
+    const c = hostStream('current');
+    const meta = { principal: 'spec', correlationId: 'c', causationId: 'c' };
+    const alone = new AggregateLoader(store, { decideOnCache: true });
+    const created = await handleCommand(alone, hostDecider, c, registerHost('current'), meta);
+    await handleCommand(alone, hostDecider, c, reserveCapacity('mine', 64), meta);
+    const readsBefore = store.readsOf(c).length;
+    const now = await alone.loadCurrent(hostDecider, c, created.revision);
+    assert.deepEqual(allocatedVmIds(now.state.allocations), ['mine'], 'its own append is in it');
+    assert.equal(now.revision, 1n);
+    assert.equal(store.readsOf(c).length, readsBefore, 'no store read');
+
+    // A revision the cache has not reached (written behind its back): read.
+    await store.append(c, [reserved('behind')].map(stored), 1n);
+    const caughtUp = await alone.loadCurrent(hostDecider, c, 2n);
+    assert.deepEqual(allocatedVmIds(caughtUp.state.allocations), ['behind', 'mine']);
+    assert.equal(store.readsOf(c).length, readsBefore + 1);
+
+    // A stream found empty stays empty until this process writes it.
+    const none = hostStream('current-none');
+    await alone.loadCurrent(hostDecider, none);
+    const emptyReads = store.readsOf(none).length;
+    assert.equal((await alone.loadCurrent(hostDecider, none)).revision, undefined);
+    assert.equal(store.readsOf(none).length, emptyReads, 'known empty: no read');
+    await handleCommand(alone, hostDecider, none, registerHost('current-none'), meta);
+    assert.ok((await alone.loadCurrent(hostDecider, none)).state.exists, 'written by this process: known');
+
+    // Where others write too, the tail is always read.
+    const shared = new AggregateLoader(store, { decideOnCache: false });
+    await shared.load(hostDecider, c);
+    await store.append(c, [reserved('other')].map(stored), 2n);
+    const read = await shared.loadCurrent(hostDecider, c, 2n);
+    assert.deepEqual(allocatedVmIds(read.state.allocations), ['behind', 'mine', 'other']);
   });
 });

@@ -119,6 +119,32 @@ export class AggregateLoader {
     return (await this.load(decider, streamId)).state;
   }
 
+  /**
+   * The stream's state now, for a check that guards a side effect with no append of its own to
+   * check it again (a saga's guard before it enqueues a job, a project's quota before a create).
+   * Where this process is the stream's only writer (`decideOnCache`), every append goes through
+   * `handleCommand`, which advances the cache: a cached state that has reached `atLeast` (the
+   * revision the caller knows exists), or a stream found empty, is the one a read would return,
+   * or one a read a moment earlier would have, so no read is made. Otherwise a `load`.
+   */
+  async loadCurrent<C, E extends DomainEvent, S>(
+    decider: Decider<C, E, S>,
+    streamId: string,
+    atLeast?: bigint,
+  ): Promise<LoadedAggregate<S>> {
+    if (this.decideOnCache) {
+      const hit = this.cache.get(streamId);
+      if (hit?.decider === decider && (atLeast === undefined || hit.revision >= atLeast)) {
+        this.cache.delete(streamId);
+        this.cache.set(streamId, hit);
+        return { state: hit.state as S, revision: hit.revision };
+      }
+      if (!hit && atLeast === undefined && this.empty.has(streamId))
+        return { state: decider.initialState(), revision: undefined };
+    }
+    return this.load(decider, streamId);
+  }
+
   private async loadAfter<C, E extends DomainEvent, S>(
     decider: Decider<C, E, S>,
     streamId: string,

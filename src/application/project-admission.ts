@@ -49,7 +49,10 @@ export async function readVmAdmission(
   vms: ProjectVms,
   project: string,
 ): Promise<VmAdmissionReads> {
-  const { state } = await aggregates.load(projectDecider, projectStream(project));
+  // Where this process alone writes the store, the cache is current: the `default` project (no
+  // stream) and any cached project cost no read. A limited project's admission is appended with
+  // its expected revision in admitVm, which checks it again.
+  const { state } = await aggregates.loadCurrent(projectDecider, projectStream(project));
   if (!state.exists && project !== DEFAULT_PROJECT) throw new DomainError('not_found', `project ${project} not found`);
   if (!hasLimits(state.quotas)) return { limited: false };
   return { limited: true, ...(await settledUsage(vms, project, recentVmIds(state.admissions))) };

@@ -1,0 +1,20 @@
+/**
+ * CPU time of this process's main thread alone (Linux), ms: the thread that runs the HTTP edge,
+ * the sagas, the projections and the result consumer. `process.cpuUsage()` counts every thread
+ * (the SQLite writer, the bench's client worker), which hides what the event loop itself spends.
+ * Undefined where /proc is not there.
+ */
+import { readFileSync } from 'node:fs';
+
+const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux the bench runs on
+
+export function mainThreadCpuMs(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
