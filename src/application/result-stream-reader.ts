@@ -73,9 +73,14 @@ export class ResultStreamReader {
     this.slotFreed?.();
     await this.loop;
     await Promise.allSettled([...this.inFlight.values()]);
-    await this.flushAcks();
-    await this.acking;
-    await this.acker?.quit().catch(() => undefined);
+    // With Redis down the acknowledgements would wait for it forever: a bounded wait, then the
+    // connection is dropped (what was not acknowledged is taken again and records nothing twice).
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((r) => (timer = setTimeout(r, 2000)));
+    await Promise.race([this.flushAcks(), bound]);
+    await Promise.race([this.acking, bound]);
+    clearTimeout(timer);
+    this.acker?.disconnect();
     this.reader = this.acker = undefined;
   }
 
