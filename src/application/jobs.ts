@@ -200,7 +200,27 @@ export type ResultMessage =
   | ObservedResult
   | VolumeResultMessage;
 
+/**
+ * The BullMQ queue results went on before the results stream; the control plane still consumes it,
+ * for workers of the previous version (a rolling upgrade), and nothing posts to it any more.
+ */
 export const RESULTS_QUEUE = 'results';
+/**
+ * Where workers post results: a Redis stream read by the control plane's consumer group (one XADD
+ * per result instead of a BullMQ job's ~40 commands). An entry is deleted once it is recorded, so
+ * what the stream holds is exactly the results not yet recorded.
+ */
+export const resultsStreamKey = (prefix: string): string => `${prefix}:result-stream`;
+export const RESULTS_GROUP = 'control-plane';
+/** An entry's fields: the id the worker gave the result (as a job id before), and the message as JSON. */
+export const RESULT_ID_FIELD = 'id';
+export const RESULT_MESSAGE_FIELD = 'm';
+
+/** One field of a stream entry (a flat name, value, name, value… list as Redis gives it). */
+export function streamField(fields: readonly string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
 /** The host worker reaches the phase trace through the job contract (it may import nothing else of application). */
 export { tracePhase } from './phase-trace.js';
 export const hostQueueName = (hostId: string): string => `host.${hostId}`;

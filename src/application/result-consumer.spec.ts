@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Job } from 'bullmq';
 import { pino } from 'pino';
 import { vmStream } from '../domain/streams.js';
 import { vmDecider } from '../domain/vm/vm.decider.js';
@@ -19,8 +18,8 @@ describe('ResultConsumer', () => {
   let cleanup: () => Promise<void>;
   let consumer: ResultConsumer;
   const commands: Array<{ type: string; ok: boolean }> = [];
-  // process() is what the BullMQ worker calls; the spec hands it jobs directly (the consumer is never started).
-  const deliver = (data: ResultMessage, id: string) => consumer.process({ id, data } as unknown as Job<ResultMessage>);
+  // process() is what the stream reader calls; the spec hands it results directly (the consumer is never started).
+  const deliver = (data: ResultMessage, id: string) => consumer.process(data, id);
   const vmEvents = async () => (await store.readStream(vmStream(VM))).map((e) => e.type);
 
   before(async () => {
@@ -146,7 +145,7 @@ describe('ResultConsumer', () => {
         prior,
         started: true,
       };
-      await own.process({ id: 'r9', data: msg } as unknown as Job<ResultMessage>);
+      await own.process(msg, 'r9');
       assert.deepEqual(
         recording.appends.map((a) => a.events),
         [3],
@@ -165,7 +164,7 @@ describe('ResultConsumer', () => {
         events.map((e) => e.revision),
         [2n, 3n, 4n],
       );
-      await own.process({ id: 'r9', data: msg } as unknown as Job<ResultMessage>);
+      await own.process(msg, 'r9');
       assert.equal(recording.appends.length, 1, 'redelivered: nothing appended');
     });
 

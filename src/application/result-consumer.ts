@@ -1,8 +1,17 @@
-import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Worker, type ConnectionOptions } from 'bullmq';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { VmCommand } from '../domain/vm/vm.commands.js';
 import { vmDecider } from '../domain/vm/vm.decider.js';
-import { RESULTS_QUEUE, type HostFencedResult, type ResultMessage, type VolumeResultMessage } from './jobs.js';
+import {
+  RESULTS_GROUP,
+  RESULTS_QUEUE,
+  resultsStreamKey,
+  type HostFencedResult,
+  type ResultMessage,
+  type VolumeResultMessage,
+} from './jobs.js';
+import { ResultStreamReader, type ResultStreamOptions } from './result-stream-reader.js';
 import { hostDecider } from '../domain/host/host.decider.js';
 import { derivedOperationId } from '../sagas/healing.saga.js';
 import { volumeDecider } from '../domain/volume/volume.decider.js';
@@ -61,7 +70,9 @@ export function resultToCommand(
  * operation already closed, decides no events: it is done, nothing to catch.
  */
 export class ResultConsumer {
+  /** The results queue of the previous version, still drained (see RESULTS_QUEUE). */
   private worker: Worker<ResultMessage> | undefined;
+  private stream: ResultStreamReader | undefined;
   processed = 0;
 
   constructor(
@@ -70,21 +81,38 @@ export class ResultConsumer {
     private readonly prefix: string,
     private readonly log: Logger,
     private readonly onCommand?: (type: string, ms: number, ok: boolean) => void,
+    private readonly streamOptions: Partial<ResultStreamOptions> = {},
   ) {}
 
   start(): void {
-    this.worker = new Worker<ResultMessage>(RESULTS_QUEUE, (job) => this.process(job), {
+    this.worker = new Worker<ResultMessage>(RESULTS_QUEUE, (job) => this.process(job.data, job.id), {
       connection: this.connection,
       prefix: this.prefix,
       concurrency: 16,
       maxStalledCount: 10,
     });
     this.worker.on('error', (err) => this.log.error({ err }, 'result consumer error'));
+    this.stream = new ResultStreamReader(
+      this.connection,
+      {
+        key: resultsStreamKey(this.prefix),
+        group: RESULTS_GROUP,
+        consumer: `${hostname()}.${process.pid}.${Date.now().toString(36)}`,
+        concurrency: 16,
+        blockMs: 1000,
+        claimIdleMs: 3000,
+        ...this.streamOptions,
+      },
+      (id, message) => this.process(message, id),
+      this.log,
+    );
+    this.stream.start();
   }
 
   async stop(): Promise<void> {
-    await this.worker?.close();
+    await Promise.all([this.worker?.close(), this.stream?.stop()]);
     this.worker = undefined;
+    this.stream = undefined;
   }
 
   /** A worker confirmed it stopped every VM of its host: the host is fenced on that evidence (once). */
@@ -123,9 +151,9 @@ export class ResultConsumer {
     return commands;
   }
 
-  async process(job: Job<ResultMessage>): Promise<void> {
-    const msg = job.data;
-    if (msg.kind === 'fenced') return this.fenced(msg, job.id ?? `fence.${msg.hostId}`);
+  /** One result, under the id its worker gave it. */
+  async process(msg: ResultMessage, id: string | undefined): Promise<void> {
+    if (msg.kind === 'fenced') return this.fenced(msg, id ?? `fence.${msg.hostId}`);
     if (msg.kind === 'volume') {
       // A volume's own step reports to the volume's stream (one result per step, as for VMs).
       const meta = { principal: msg.principal, correlationId: msg.operationId, causationId: msg.jobId };
@@ -138,7 +166,7 @@ export class ResultConsumer {
     const cmd = resultToCommand(msg, new Date());
     const meta: CommandMeta =
       msg.kind === 'observed'
-        ? { principal: msg.principal, correlationId: `reconcile-${msg.hostId}`, causationId: job.id ?? 'reconcile' }
+        ? { principal: msg.principal, correlationId: `reconcile-${msg.hostId}`, causationId: id ?? 'reconcile' }
         : { principal: msg.principal, correlationId: msg.operationId, causationId: msg.jobId };
     const t0 = performance.now();
     try {

@@ -1,7 +1,11 @@
 import { Job, Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
 import {
   hostQueueName,
+  RESULT_MESSAGE_FIELD,
   RESULTS_QUEUE,
+  resultsStreamKey,
+  streamField,
   type FailedJob,
   type HostJobData,
   type QueueJobData,
@@ -9,6 +13,7 @@ import {
   type VolumeJobData,
 } from '../application/jobs.js';
 import { QueueBatcher } from './queue-batcher.js';
+import { ResultStreamWriter } from './result-stream-writer.js';
 
 export interface QueueSettings {
   connection: ConnectionOptions;
@@ -46,8 +51,15 @@ export function safeJobId(id: string): string {
 export class QueueHub {
   private readonly queues = new Map<string, Queue>();
   private readonly batchers = new Map<string, QueueBatcher>();
+  private readonly results: ResultStreamWriter;
 
-  constructor(readonly settings: QueueSettings) {}
+  constructor(readonly settings: QueueSettings) {
+    this.results = new ResultStreamWriter(() => this.client(), resultsStreamKey(settings.prefix));
+  }
+
+  private async client(): Promise<Redis> {
+    return (await this.queue(RESULTS_QUEUE).backend.client) as unknown as Redis;
+  }
 
   queue(name: string): Queue {
     let q = this.queues.get(name);
@@ -129,14 +141,17 @@ export class QueueHub {
     await client.hdel(this.heartbeatKey, hostId);
   }
 
+  /**
+   * A result on the results stream, under the id a BullMQ job had before. Posted twice (a step run
+   * again after its worker died), it is recorded once: the decider accepts one result per step.
+   */
   async postResult(jobId: string, message: ResultMessage): Promise<void> {
-    await this.add(RESULTS_QUEUE, message.kind, message, {
-      jobId: safeJobId(jobId),
-      attempts: 20,
-      backoff: { type: 'exponential', delay: 200 },
-      removeOnComplete: { age: 24 * 3600, count: 50000 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    });
+    await this.results.post(safeJobId(jobId), message);
+  }
+
+  /** Results posted and not yet recorded (the consumer deletes an entry once it is recorded). */
+  async pendingResults(): Promise<number> {
+    return (await this.client()).xlen(resultsStreamKey(this.settings.prefix));
   }
 
   /** Jobs waiting, delayed or running on a host's queue (for /metrics and reconciliation). */
@@ -214,16 +229,22 @@ export class QueueHub {
    */
   async hasLiveJob(hostId: string, operationId: string): Promise<boolean> {
     const live = ['waiting', 'active', 'delayed', 'prioritized'] as const;
+    // The results queue as well: results a worker of the previous version posted there.
     for (const name of [hostQueueName(hostId), RESULTS_QUEUE]) {
       const jobs = await this.queue(name).getJobs([...live], 0, 1000);
       if (jobs.some((j) => (j?.data as { operationId?: string } | undefined)?.operationId === operationId)) return true;
     }
-    return false;
+    const entries = await (await this.client()).xrange(resultsStreamKey(this.settings.prefix), '-', '+', 'COUNT', 1000);
+    return entries.some(([, fields]) => {
+      const json = streamField(fields, RESULT_MESSAGE_FIELD);
+      return json !== undefined && (JSON.parse(json) as { operationId?: string }).operationId === operationId;
+    });
   }
 
   async close(): Promise<void> {
     // Adds still pending go out ahead of the connection's QUIT, as an add in flight always did.
     await Promise.all([...this.batchers.values()].map((b) => b.flush()));
+    await this.results.flush();
     this.batchers.clear();
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();

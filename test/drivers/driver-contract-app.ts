@@ -3,7 +3,7 @@ import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Job } from 'bullmq';
 import type { HostBinding, VmSpec } from '../../src/drivers/hypervisor-driver.port.js';
-import { RESULTS_QUEUE, hostQueueName, type HostJobData } from '../../src/application/jobs.js';
+import { hostQueueName, type HostJobData, type ResultMessage } from '../../src/application/jobs.js';
 import { safeJobId } from '../../src/workers/queue-hub.js';
 import { logLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { assertAccepted, getVm, waitSettled, waitUntil, type Json } from '../support/e2e.js';
@@ -111,23 +111,35 @@ export class ContractApp {
     const job = await this.jobOf(hostId, operationId, step);
     const length = await this.settledLogLength();
     const id = `${job.id}-redelivered`;
-    await this.t.runtime.hub.enqueueHostJob(hostId, id, job.data);
-    // The job itself completes either way (a final failure is reported, not thrown): what the
-    // worker posted on the results queue says whether the driver call succeeded.
-    const results = this.t.runtime.hub.queue(RESULTS_QUEUE);
-    const outcome = await waitUntil(
-      `the redelivered ${step} job's result`,
-      async () => {
-        // A define job that starts the VM too reports under `.start.ok` / `.start.failed` once past its define.
-        for (const suffix of ['failed', 'start.failed']) {
-          const failed = await results.getJob(safeJobId(`${id}.${suffix}`));
-          if (failed) return `failed: ${(failed.data as { reason?: string }).reason}`;
-        }
-        for (const suffix of ['ok', 'start.ok']) if (await results.getJob(safeJobId(`${id}.${suffix}`))) return 'ok';
-        return undefined;
-      },
-      OPERATION_MS,
-    );
+    // The job itself completes either way (a final failure is reported, not thrown): the result the
+    // worker posts says whether the driver call succeeded. Recorded as it is posted (the consumer
+    // deletes a result from the stream once it is recorded).
+    const hub = this.t.runtime.hub;
+    const post = hub.postResult.bind(hub);
+    const posted = new Map<string, ResultMessage>();
+    hub.postResult = (jobId, message) => {
+      posted.set(safeJobId(jobId), message);
+      return post(jobId, message);
+    };
+    let outcome: string;
+    try {
+      await hub.enqueueHostJob(hostId, id, job.data);
+      outcome = await waitUntil(
+        `the redelivered ${step} job's result`,
+        async () => {
+          // A define job that starts the VM too reports under `.start.ok` / `.start.failed` once past its define.
+          for (const suffix of ['failed', 'start.failed']) {
+            const failed = posted.get(safeJobId(`${id}.${suffix}`));
+            if (failed) return `failed: ${(failed as { reason?: string }).reason}`;
+          }
+          for (const suffix of ['ok', 'start.ok']) if (posted.has(safeJobId(`${id}.${suffix}`))) return 'ok';
+          return undefined;
+        },
+        OPERATION_MS,
+      );
+    } finally {
+      hub.postResult = post;
+    }
     assert.equal(outcome, 'ok', `the driver refused a redelivered ${step}`);
     assert.equal(await this.settledLogLength(), length, `a redelivered ${step} appended events`);
   }

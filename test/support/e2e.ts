@@ -174,6 +174,7 @@ export async function waitSettled(t: TestApp, hostIds: string[], timeoutMs = 150
         const counts = await t.runtime.hub.queue(q).getJobCounts('waiting', 'active', 'delayed', 'prioritized');
         if (Object.values(counts).some((n) => n > 0)) return false;
       }
+      if ((await t.runtime.hub.pendingResults()) > 0) return false;
       const n = (await storeEvents(t)).length;
       const stable = n === previous;
       previous = n;
