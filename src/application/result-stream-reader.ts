@@ -17,7 +17,18 @@ export interface ResultStreamOptions {
    * recording it failed (the store was down). At-least-once; the decider makes a repeat a no-op.
    */
   claimIdleMs: number;
+  /**
+   * Deliveries after which a result that still could not be recorded (a bug, not an outage: the
+   * store being down is retried for as long as this many claims last) is moved to `<key>:dead`
+   * with the last reason, out of the retry loop but kept for an operator. BullMQ gave up after 20.
+   */
+  maxDeliveries?: number;
+  /** A consumer name idle this long with nothing pending is a process gone for good: its name is removed (1 h). */
+  goneConsumerIdleMs?: number;
 }
+
+export const DEFAULT_MAX_DELIVERIES = 20;
+const GONE_CONSUMER_IDLE_MS = 3_600_000;
 
 /** A stream entry: its id and its flat field list. */
 type Entry = [string, string[]];
@@ -49,6 +60,8 @@ export class ResultStreamReader {
   private acking: Promise<void> = Promise.resolve();
   private lastClaim = 0;
   private claimCursor = '0-0';
+  /** The last reason each entry failed, for the dead-letter record. */
+  private readonly lastError = new Map<string, string>();
 
   constructor(
     private readonly connection: ConnectionOptions,
@@ -80,6 +93,7 @@ export class ResultStreamReader {
     await Promise.race([this.flushAcks(), bound]);
     await Promise.race([this.acking, bound]);
     clearTimeout(timer);
+    await Promise.race([this.forgetConsumer(this.opts.consumer), bound]).catch(() => undefined);
     this.acker?.disconnect();
     this.reader = this.acker = undefined;
   }
@@ -114,6 +128,34 @@ export class ResultStreamReader {
       if (!(err instanceof Error && err.message.includes('BUSYGROUP'))) throw err;
     }
     this.groupReady = true;
+    // Names of processes gone for good (killed, never stopped) would pile up in the group.
+    await this.forgetGoneConsumers().catch((err: unknown) =>
+      this.log.debug({ err }, 'results stream: consumer clean-up skipped'),
+    );
+  }
+
+  /**
+   * Removes a consumer's name from the group, only when it holds nothing pending: XGROUP
+   * DELCONSUMER drops a consumer's pending entries with it, which would lose their results.
+   */
+  private async forgetConsumer(name: string): Promise<void> {
+    const pending = (await this.acker!.xpending(this.opts.key, this.opts.group, '-', '+', 1, name)) as unknown[];
+    if (pending.length === 0) await this.acker!.xgroup('DELCONSUMER', this.opts.key, this.opts.group, name);
+  }
+
+  private async forgetGoneConsumers(): Promise<void> {
+    const consumers = (await this.acker!.xinfo('CONSUMERS', this.opts.key, this.opts.group)) as unknown[][];
+    for (const fields of consumers) {
+      const info = new Map<unknown, unknown>();
+      for (let i = 0; i + 1 < fields.length; i += 2) info.set(fields[i], fields[i + 1]);
+      const name = info.get('name');
+      if (typeof name !== 'string' || name === this.opts.consumer) continue;
+      if (
+        Number(info.get('pending')) === 0 &&
+        Number(info.get('idle')) >= (this.opts.goneConsumerIdleMs ?? GONE_CONSUMER_IDLE_MS)
+      )
+        await this.forgetConsumer(name);
+    }
   }
 
   private claimDue(): boolean {
@@ -137,7 +179,42 @@ export class ResultStreamReader {
     if (next === '0-0') this.lastClaim = Date.now();
     const entries = Array.isArray(reply[1]) ? reply[1].filter(isEntry) : [];
     // An entry this process is still recording is not started twice here.
-    return entries.filter(([id]) => !this.inFlight.has(id));
+    const fresh = entries.filter(([id]) => !this.inFlight.has(id));
+    if (!fresh.length) return fresh;
+    const tries = await this.deliveries(fresh.map(([id]) => id));
+    const max = this.opts.maxDeliveries ?? DEFAULT_MAX_DELIVERIES;
+    const dead = fresh.filter(([id]) => (tries.get(id) ?? 0) > max);
+    if (dead.length) await this.deadLetter(dead);
+    return fresh.filter(([id]) => (tries.get(id) ?? 0) <= max);
+  }
+
+  /** How many times each entry was delivered (XAUTOCLAIM counts its own claim as one). */
+  private async deliveries(ids: string[]): Promise<Map<string, number>> {
+    const pipe = this.acker!.pipeline();
+    for (const id of ids) pipe.xpending(this.opts.key, this.opts.group, id, id, 1);
+    const replies = (await pipe.exec()) ?? [];
+    const tries = new Map<string, number>();
+    for (const [err, reply] of replies) {
+      const row = !err && Array.isArray(reply) ? (reply[0] as unknown[] | undefined) : undefined;
+      if (row && typeof row[0] === 'string') tries.set(row[0], Number(row[3]));
+    }
+    return tries;
+  }
+
+  /** Out of the retry loop, kept whole in `<key>:dead` with why: moved, acknowledged and deleted in one MULTI. */
+  private async deadLetter(entries: Entry[]): Promise<void> {
+    const tx = this.acker!.multi();
+    for (const [id, fields] of entries) {
+      const reason = this.lastError.get(id) ?? 'not recorded';
+      tx.xadd(`${this.opts.key}:dead`, '*', ...fields, 'entry', id, 'reason', reason);
+      tx.xack(this.opts.key, this.opts.group, id).xdel(this.opts.key, id);
+      this.lastError.delete(id);
+      this.log.error(
+        { entry: id, result: streamField(fields, RESULT_ID_FIELD), reason, deadLetter: `${this.opts.key}:dead` },
+        'result could not be recorded after every retry; moved to the dead-letter stream',
+      );
+    }
+    await tx.exec();
   }
 
   private async read(count: number): Promise<Entry[]> {
@@ -169,12 +246,19 @@ export class ResultStreamReader {
     }
     const id = streamField(fields, RESULT_ID_FIELD) ?? entryId;
     const done = this.handle(id, message).then(
-      () => this.ack(entryId),
-      (err: unknown) =>
+      () => {
+        this.lastError.delete(entryId);
+        this.ack(entryId);
+      },
+      (err: unknown) => {
+        const reason = err instanceof Error ? err.message : String(err);
+        if (this.lastError.size > 10_000) this.lastError.clear();
+        this.lastError.set(entryId, reason);
         this.log.warn(
-          { err: err instanceof Error ? err.message : String(err), result: id, retryInMs: this.opts.claimIdleMs },
+          { err: reason, result: id, retryInMs: this.opts.claimIdleMs },
           'result not recorded; it stays pending and is taken again',
-        ),
+        );
+      },
     );
     this.inFlight.set(
       entryId,

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { Redis } from 'ioredis';
 import { RESULTS_GROUP, resultsStreamKey, type ResultMessage } from '../../src/application/jobs.js';
-import { ResultStreamReader } from '../../src/application/result-stream-reader.js';
+import { ResultStreamReader, type ResultStreamOptions } from '../../src/application/result-stream-reader.js';
 import { QueueHub } from '../../src/workers/queue-hub.js';
 import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { testRedisUrl } from '../support/env.js';
@@ -37,14 +37,17 @@ describe('results stream', () => {
   let reader: ResultStreamReader | undefined;
   const recorded: Array<{ id: string; operationId: string }> = [];
   let refuse = new Set<string>();
+  /** Results no take can record (a bug, not an outage). */
+  let broken = new Set<string>();
 
-  const startReader = (consumer: string) => {
+  const startReader = (consumer: string, extra: Partial<ResultStreamOptions> = {}) => {
     const u = new URL(testRedisUrl());
     reader = new ResultStreamReader(
       { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null },
-      { key, group: RESULTS_GROUP, consumer, concurrency: 4, blockMs: 100, claimIdleMs: 300 },
+      { key, group: RESULTS_GROUP, consumer, concurrency: 4, blockMs: 100, claimIdleMs: 300, ...extra },
       (id, message) => {
         const operationId = (message as { operationId: string }).operationId;
+        if (broken.has(id)) return Promise.reject(new Error(`no such step for ${operationId}`));
         if (refuse.has(id)) {
           refuse.delete(id);
           return Promise.reject(new Error('the store is down'));
@@ -73,7 +76,8 @@ describe('results stream', () => {
     reader = undefined;
     recorded.length = 0;
     refuse = new Set();
-    await redis.del(key);
+    broken = new Set();
+    await redis.del(key, `${key}:dead`);
   });
   after(async () => {
     await hub.close();
@@ -136,5 +140,46 @@ describe('results stream', () => {
     await hub.postResult('o9.started', started('o9'));
     await waitFor(() => recorded.length === 2, { what: 'the result posted after the loss recorded' });
     assert.deepEqual(recordedIds(), ['o8.started', 'o9.started']);
+  });
+
+  test('a result no take can record is moved to the dead-letter stream with its reason after maxDeliveries, the rest recorded', async () => {
+    broken = new Set(['o10.started']);
+    startReader('c1', { claimIdleMs: 50, maxDeliveries: 3 });
+    await hub.postResult('o10.started', started('o10'));
+    await hub.postResult('o11.started', started('o11'));
+    await waitFor(async () => (await redis.xlen(`${key}:dead`)) === 1, { what: 'the broken result dead-lettered' });
+    const [[, fields]] = (await redis.xrange(`${key}:dead`, '-', '+')) as Array<[string, string[]]>;
+    const field = (name: string) => fields[fields.indexOf(name) + 1];
+    assert.match(field('reason')!, /no such step for o10/, 'the last reason is kept');
+    assert.match(field('m')!, /"operationId":"o10"/, 'the result is kept whole');
+    assert.deepEqual(recordedIds(), ['o11.started'], 'the other result was recorded');
+    await waitFor(async () => (await hub.pendingResults()) === 0, { what: 'nothing left on the stream' });
+    const [group] = (await redis.xinfo('GROUPS', key)) as unknown[][];
+    assert.equal(group?.[group.indexOf('pending') + 1], 0, 'nothing left pending: out of the retry loop');
+  });
+
+  test('consumer names: a stopped reader removes its own, a start removes long-idle ones with nothing pending, never one holding entries', async () => {
+    await redis.xgroup('CREATE', key, RESULTS_GROUP, '0', 'MKSTREAM');
+    await hub.postResult('o12.started', started('o12'));
+    // 'holder' read the entry and holds it; 'gone' read nothing (a process killed long ago).
+    await redis.xreadgroup('GROUP', RESULTS_GROUP, 'holder', 'COUNT', 10, 'STREAMS', key, '>');
+    await redis.xgroup('CREATECONSUMER', key, RESULTS_GROUP, 'gone');
+    const names = async () =>
+      ((await redis.xinfo('CONSUMERS', key, RESULTS_GROUP)) as unknown[][]).map((c) => c[c.indexOf('name') + 1]).sort();
+    // Takes nothing over (claimIdleMs long), counts every idle consumer as gone (goneConsumerIdleMs 0).
+    startReader('c3', { claimIdleMs: 60_000, goneConsumerIdleMs: 0 });
+    await waitFor(async () => !(await names()).includes('gone'), { what: 'the gone consumer removed' });
+    assert.deepEqual(
+      await names(),
+      ['holder'],
+      'the holder of a pending entry is kept: removing it would drop the entry',
+    );
+    // c3 is in the group once it has read an entry (Redis 7.0 names a blocked reader only then).
+    await hub.postResult('o13.started', started('o13'));
+    await waitFor(() => recorded.length === 1, { what: 'c3 recorded a result' });
+    await waitFor(async () => (await names()).includes('c3'), { what: 'c3 in the group' });
+    await reader!.stop();
+    reader = undefined;
+    assert.deepEqual(await names(), ['holder'], 'the stopped reader removed its own name');
   });
 });
