@@ -94,14 +94,17 @@ export class ShadowReplay {
   async applyPage(page: RecordedEvent[]): Promise<void> {
     if (page.length === 0) return;
     const last = page[page.length - 1]!.position;
+    const projection = this.projection;
     if (this.fold) {
       const fold = this.fold;
       let folded = 0;
       for (const e of page) {
+        // An event the read model ignores costs no call, no promise, no await (see Projection.handles).
+        if (projection.handles && !projection.handles(e)) continue;
         if (++folded % YIELD_EVERY === 0) await yieldToIo();
         fold.mark();
         try {
-          await this.projection.apply(e, fold);
+          await projection.apply(e, fold);
         } catch (err) {
           // The live runner parks such an event and writes nothing of it: the replay must skip it the same way.
           if (!isPoison(err)) throw err;
@@ -121,9 +124,10 @@ export class ShadowReplay {
     // Spilled: what the shadow wrote is in Redis, read back per key.
     const tx = new RedisProjectionTx(this.redis);
     for (const e of page) {
+      if (projection.handles && !projection.handles(e)) continue;
       tx.mark();
       try {
-        await this.projection.apply(e, tx);
+        await projection.apply(e, tx);
       } catch (err) {
         if (!isPoison(err)) throw err;
         tx.rollback();
