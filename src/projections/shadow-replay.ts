@@ -222,20 +222,29 @@ export async function replayTogether(
 ): Promise<number> {
   const from = replays[0]?.position;
   if (replays.some((r) => r.position !== from)) throw new Error('replays read together must stand at one position');
-  let after = from;
+  const read = (after: bigint | undefined): Promise<RecordedEvent[]> => {
+    const reading = store.readAll({ ...(after !== undefined ? { after } : {}), maxCount: batchSize });
+    reading.catch(() => undefined); // awaited below, or dropped when a fold fails: never an unhandled rejection
+    return reading;
+  };
+  let next = read(from);
   let applied = 0;
   for (;;) {
     if (shouldStop?.()) throw new Error('replay stopped: the process is shutting down');
-    const page = await store.readAll({ ...(after !== undefined ? { after } : {}), maxCount: batchSize });
+    const page = await next;
     let wanted = page;
     if (until !== undefined && page.length && page[page.length - 1]!.position > until)
       wanted = page.filter((e) => e.position <= until);
     if (wanted.length === 0) return applied;
+    const last =
+      wanted.length === page.length && page.length === batchSize ? page[page.length - 1]!.position : undefined;
+    // The next page is read while this one folds: a store across the network (PostgreSQL) answers
+    // meanwhile instead of the fold waiting for each page in turn.
+    if (last !== undefined) next = read(last);
     for (const r of replays) await r.applyPage(wanted);
-    after = wanted[wanted.length - 1]!.position;
     applied += wanted.length;
     await onBatch?.(replays[0]!.events);
-    if (wanted.length < page.length || page.length < batchSize) return applied;
+    if (last === undefined) return applied;
   }
 }
 
