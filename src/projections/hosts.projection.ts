@@ -29,6 +29,10 @@ export class HostsProjection implements Projection {
     return relativeKey === 'hosts' || relativeKey.startsWith('host:');
   }
 
+  handles(e: Pick<RecordedEvent, 'streamId' | 'type'>): boolean {
+    return !!hostIdOf(e.streamId) && isHostEventType(e.type);
+  }
+
   async apply(recorded: RecordedEvent, tx: ProjectionTx): Promise<void> {
     const hostId = hostIdOf(recorded.streamId);
     if (!hostId || !isHostEventType(recorded.type)) return;

@@ -18,6 +18,10 @@ export class ImagesProjection implements Projection {
     return relativeKey === 'images' || relativeKey.startsWith('image:');
   }
 
+  handles(e: Pick<RecordedEvent, 'streamId' | 'type'>): boolean {
+    return !!imageNameOf(e.streamId) && isImageEventType(e.type);
+  }
+
   async apply(recorded: RecordedEvent, tx: ProjectionTx): Promise<void> {
     const name = imageNameOf(recorded.streamId);
     if (!name || !isImageEventType(recorded.type)) return;

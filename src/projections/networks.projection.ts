@@ -18,6 +18,10 @@ export class NetworksProjection implements Projection {
     return relativeKey === 'networks' || relativeKey.startsWith('network:');
   }
 
+  handles(e: Pick<RecordedEvent, 'streamId' | 'type'>): boolean {
+    return !!networkIdOf(e.streamId) && isNetworkEventType(e.type);
+  }
+
   async apply(recorded: RecordedEvent, tx: ProjectionTx): Promise<void> {
     const id = networkIdOf(recorded.streamId);
     if (!id || !isNetworkEventType(recorded.type)) return;

@@ -22,6 +22,14 @@ export interface Projection {
   readonly name: string;
   apply(event: RecordedEvent, tx: ProjectionTx): Promise<void>;
   /**
+   * Whether apply may write anything for this event, from its stream and type alone (the same
+   * guards apply starts with): a replay hands apply only these, so the read models that ignore an
+   * event pay nothing for it (a replay check folds every read model from one read of the log, and
+   * most events concern one of them). Must be true for every event apply writes for; absent, every
+   * event is handed to apply.
+   */
+  handles?(event: Pick<RecordedEvent, 'streamId' | 'type'>): boolean;
+  /**
    * Whether a key (relative to the namespace root, e.g. `vm:<id>`) belongs to this read model:
    * a rebuild swaps exactly these keys and a replay check compares exactly these.
    */

@@ -94,14 +94,17 @@ export class ShadowReplay {
   async applyPage(page: RecordedEvent[]): Promise<void> {
     if (page.length === 0) return;
     const last = page[page.length - 1]!.position;
+    const projection = this.projection;
     if (this.fold) {
       const fold = this.fold;
       let folded = 0;
       for (const e of page) {
+        // An event the read model ignores costs no call, no promise, no await (see Projection.handles).
+        if (projection.handles && !projection.handles(e)) continue;
         if (++folded % YIELD_EVERY === 0) await yieldToIo();
         fold.mark();
         try {
-          await this.projection.apply(e, fold);
+          await projection.apply(e, fold);
         } catch (err) {
           // The live runner parks such an event and writes nothing of it: the replay must skip it the same way.
           if (!isPoison(err)) throw err;
@@ -121,9 +124,10 @@ export class ShadowReplay {
     // Spilled: what the shadow wrote is in Redis, read back per key.
     const tx = new RedisProjectionTx(this.redis);
     for (const e of page) {
+      if (projection.handles && !projection.handles(e)) continue;
       tx.mark();
       try {
-        await this.projection.apply(e, tx);
+        await projection.apply(e, tx);
       } catch (err) {
         if (!isPoison(err)) throw err;
         tx.rollback();
@@ -218,20 +222,29 @@ export async function replayTogether(
 ): Promise<number> {
   const from = replays[0]?.position;
   if (replays.some((r) => r.position !== from)) throw new Error('replays read together must stand at one position');
-  let after = from;
+  const read = (after: bigint | undefined): Promise<RecordedEvent[]> => {
+    const reading = store.readAll({ ...(after !== undefined ? { after } : {}), maxCount: batchSize });
+    reading.catch(() => undefined); // awaited below, or dropped when a fold fails: never an unhandled rejection
+    return reading;
+  };
+  let next = read(from);
   let applied = 0;
   for (;;) {
     if (shouldStop?.()) throw new Error('replay stopped: the process is shutting down');
-    const page = await store.readAll({ ...(after !== undefined ? { after } : {}), maxCount: batchSize });
+    const page = await next;
     let wanted = page;
     if (until !== undefined && page.length && page[page.length - 1]!.position > until)
       wanted = page.filter((e) => e.position <= until);
     if (wanted.length === 0) return applied;
+    const last =
+      wanted.length === page.length && page.length === batchSize ? page[page.length - 1]!.position : undefined;
+    // The next page is read while this one folds: a store across the network (PostgreSQL) answers
+    // meanwhile instead of the fold waiting for each page in turn.
+    if (last !== undefined) next = read(last);
     for (const r of replays) await r.applyPage(wanted);
-    after = wanted[wanted.length - 1]!.position;
     applied += wanted.length;
     await onBatch?.(replays[0]!.events);
-    if (wanted.length < page.length || page.length < batchSize) return applied;
+    if (last === undefined) return applied;
   }
 }
 

@@ -44,6 +44,17 @@ export class VmsProjection implements Projection {
     );
   }
 
+  /** The branches of apply below, in its order: an event none of them takes is one apply ignores. */
+  handles({ streamId, type }: Pick<RecordedEvent, 'streamId' | 'type'>): boolean {
+    return (
+      (projectionOf(streamId) !== undefined && isRebuildEventType(type)) ||
+      (projectNameOf(streamId) !== undefined && isProjectEventType(type)) ||
+      (!!hostIdOf(streamId) && type === 'HostEvacuationStarted') ||
+      (!!volumeIdOf(streamId) && isVolumeEventType(type)) ||
+      (!!vmIdOf(streamId) && isVmEventType(type))
+    );
+  }
+
   async apply(recorded: RecordedEvent, tx: ProjectionTx): Promise<void> {
     if (projectionOf(recorded.streamId) !== undefined && isRebuildEventType(recorded.type)) {
       const e = upcast(recorded);

@@ -18,6 +18,10 @@ export class VolumesProjection implements Projection {
     return relativeKey === 'volumes' || relativeKey.startsWith('volume:');
   }
 
+  handles(e: Pick<RecordedEvent, 'streamId' | 'type'>): boolean {
+    return !!volumeIdOf(e.streamId) && isVolumeEventType(e.type);
+  }
+
   async apply(recorded: RecordedEvent, tx: ProjectionTx): Promise<void> {
     const id = volumeIdOf(recorded.streamId);
     if (!id || !isVolumeEventType(recorded.type)) return;
