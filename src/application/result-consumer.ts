@@ -2,7 +2,13 @@ import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { VmCommand } from '../domain/vm/vm.commands.js';
 import { vmDecider } from '../domain/vm/vm.decider.js';
-import { RESULTS_QUEUE, type HostFencedResult, type ResultMessage, type VolumeResultMessage } from './jobs.js';
+import {
+  priorSteps,
+  RESULTS_QUEUE,
+  type HostFencedResult,
+  type ResultMessage,
+  type VolumeResultMessage,
+} from './jobs.js';
 import { hostDecider } from '../domain/host/host.decider.js';
 import { derivedOperationId } from '../sagas/healing.saga.js';
 import { volumeDecider } from '../domain/volume/volume.decider.js';
@@ -116,9 +122,11 @@ export class ResultConsumer {
   ): VmCommand[] {
     if (msg.kind !== 'succeeded' && msg.kind !== 'failed') return [outcome];
     const commands: VmCommand[] = [];
+    const priors = priorSteps(msg.prior);
     if (msg.started)
-      commands.push({ type: 'MarkOperationRunning', operationId: msg.operationId, step: msg.prior?.step ?? msg.step });
-    if (msg.prior) commands.push(resultToCommand({ ...msg, kind: 'succeeded', ...msg.prior }, new Date()));
+      commands.push({ type: 'MarkOperationRunning', operationId: msg.operationId, step: priors[0]?.step ?? msg.step });
+    // A prior the log has already recorded decides nothing (the decider awaits a later step by then).
+    for (const prior of priors) commands.push(resultToCommand({ ...msg, kind: 'succeeded', ...prior }, new Date()));
     commands.push(outcome);
     return commands;
   }
