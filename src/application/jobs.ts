@@ -25,7 +25,12 @@ export interface StepArgsByStep {
   snapshot: { name: string; memory: boolean };
   revert: { name: string };
   deleteSnapshot: { name: string };
-  prepareIncoming: { live: boolean };
+  /**
+   * `sourceHostId`: the target's worker queues the source's migrate job itself once the target
+   * listens (migrateJobId, carrying this step's success as `prior`), instead of waiting for the
+   * result to go through the log and the saga. Absent (a job queued before this): the saga does.
+   */
+  prepareIncoming: { live: boolean; sourceHostId?: string };
   /** On the source host: send the VM to the endpoint the target prepared. */
   migrate: { live: boolean; endpoint: MigrationEndpoint; targetHostId: string };
   finishIncoming: { live: boolean };
@@ -56,8 +61,11 @@ export interface StepOutputByStep {
   /** The state the domain is in after the revert (a memory snapshot restores a running VM). */
   revert: { state: 'running' | 'paused' | 'stopped' };
   deleteSnapshot: NoArgs;
-  /** Where the source must send the VM. */
-  prepareIncoming: { endpoint: MigrationEndpoint };
+  /**
+   * Where the source must send the VM; `migrateQueued`: this worker queued the source's migrate
+   * itself (a cancel is then decided by the migrate's outcome).
+   */
+  prepareIncoming: { endpoint: MigrationEndpoint; migrateQueued?: boolean };
   migrate: NoArgs;
   finishIncoming: NoArgs;
   abortIncoming: NoArgs;
@@ -90,11 +98,25 @@ interface HostJobBase {
    */
   compensation?: boolean;
   /**
-   * A step of the same operation that succeeded just before another host's worker queued this
-   * job itself (the source's migrate, for the target's finishIncoming): this job's results carry
-   * it as their `prior`, so the consumer records it first even when it has not seen it yet.
+   * The steps of the same operation that succeeded just before another host's worker queued this
+   * job itself (the target's prepareIncoming, for the source's migrate; that and the source's
+   * migrate, for the target's finishIncoming), oldest first: this job's results carry them as
+   * their `prior`, so the consumer records them first even when it has not seen them yet.
    */
-  prior?: StepResult;
+  prior?: Prior;
+}
+
+/** One earlier step, or several oldest first (a single one is what jobs and results carried before lists). */
+export type Prior = StepResult | readonly StepResult[];
+
+/** A `prior` as a list, oldest first. */
+export function priorSteps(prior: Prior | undefined): readonly StepResult[] {
+  if (prior === undefined) return [];
+  return isList(prior) ? prior : [prior];
+}
+
+function isList(prior: Prior): prior is readonly StepResult[] {
+  return Array.isArray(prior);
 }
 
 /**
@@ -103,6 +125,13 @@ interface HostJobBase {
  * hand-off is recorded (a no-op then; after a Redis wipe it is what puts the job back).
  */
 export const finishJobId = (operationId: string): string => `${operationId}.finishIncoming`;
+
+/**
+ * The id of a migration's migrate job on the source: the target's worker queues it the moment the
+ * target listens, and the saga queues it again under the same id once VmMigrationTargetPrepared is
+ * recorded (a no-op then; after a Redis wipe, or when the worker could not, it is what queues it).
+ */
+export const migrateJobId = (operationId: string): string => `${operationId}.migrate`;
 
 /** The steps a VM's operations run (the volume's own steps go on a VolumeJobData). */
 export type VmJobStep = Exclude<JobStep, VolumeStep>;
@@ -139,9 +168,11 @@ export interface VolumeResultMessage {
 }
 
 /**
- * `prior` on a result: a step of the same job that succeeded before this one (a create's define
- * before its start). The consumer records it first, so the two land in order whatever order or
- * concurrency the results queue is consumed with, and a redelivered result records nothing twice.
+ * `prior` on a result: the steps that succeeded before this one, in the same job (a create's define
+ * before its start) or on another host before that host's worker queued this job (a migration's
+ * prepareIncoming and migrate). The consumer records them first, oldest first, so they land in
+ * order whatever order or concurrency the results queue is consumed with, and a redelivered result
+ * records nothing twice.
  */
 interface ResultBase {
   vmId: string;
@@ -194,8 +225,8 @@ interface OutcomeStarted {
 export type ResultMessage =
   | HostFencedResult
   | (ResultBase & { kind: 'started' })
-  | (Omit<ResultBase, 'step'> & { kind: 'succeeded'; prior?: StepResult } & StepResult & OutcomeStarted)
-  | (ResultBase & { kind: 'failed'; reason: string; attempts: number; prior?: StepResult } & OutcomeStarted)
+  | (Omit<ResultBase, 'step'> & { kind: 'succeeded'; prior?: Prior } & StepResult & OutcomeStarted)
+  | (ResultBase & { kind: 'failed'; reason: string; attempts: number; prior?: Prior } & OutcomeStarted)
   | (ResultBase & { kind: 'progress'; progress: StepProgress })
   | ObservedResult
   | VolumeResultMessage;

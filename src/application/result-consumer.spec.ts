@@ -5,6 +5,7 @@ import { vmStream } from '../domain/streams.js';
 import { vmDecider } from '../domain/vm/vm.decider.js';
 import type { EventStore } from '../eventstore/event-store.port.js';
 import { RecordingStore, tempSqliteStore } from '../../test/support/recording-store.js';
+import { migrateTo } from '../../test/support/vm-columns.js';
 import { handleCommand } from './handle-command.js';
 import type { ResultMessage } from './jobs.js';
 import { AggregateLoader } from './load-aggregate.js';
@@ -180,6 +181,102 @@ describe('ResultConsumer', () => {
         ['VmDefined', 'VmOperationFailed'],
       );
       assert.equal((events.at(-1)!.data as { step: string }).step, 'start');
+    });
+  });
+  describe('a migration whose next job the previous step’s worker queued (prior: the steps before, oldest first)', () => {
+    const MIG = 'op-migrate';
+    const endpoint = { uri: 'tcp:127.0.0.1:4444' };
+    const prepared = { step: 'prepareIncoming' as const, output: { endpoint } };
+    const migrated = { step: 'migrate' as const, output: {} };
+    const base = { operationId: MIG, principal: 'alice' };
+    const migrating = async (vmId: string) => {
+      const loader = new AggregateLoader(store);
+      const meta = { principal: 'alice', correlationId: 'op-c', causationId: 'http' };
+      const spec = { name: vmId, vcpus: 1, memoryMiB: 256, diskGiB: 1 };
+      const create = { type: 'CreateVm' as const, vmId, operationId: 'op-c', spec, hostId: null, start: true };
+      await handleCommand(loader, vmDecider, vmStream(vmId), create, meta);
+      await handleCommand(
+        loader,
+        vmDecider,
+        vmStream(vmId),
+        { type: 'PlaceVm', operationId: 'op-c', hostId: 'h1' },
+        meta,
+      );
+      await deliver(
+        {
+          vmId,
+          operationId: 'op-c',
+          principal: 'alice',
+          jobId: `${vmId}-create`,
+          kind: 'succeeded',
+          step: 'start',
+          output: {},
+          prior: { step: 'define', output: { startFollows: true } },
+        },
+        `${vmId}-create`,
+      );
+      await handleCommand(loader, vmDecider, vmStream(vmId), migrateTo(true, 'h2', MIG), {
+        ...meta,
+        correlationId: MIG,
+      });
+    };
+    const migrationEvents = async (vmId: string) =>
+      (await store.readStream(vmStream(vmId))).map((e) => e.type).filter((t) => t.startsWith('VmMigrat'));
+
+    test('the results consumed last step first: each step recorded once, in order, the endpoint kept', async () => {
+      await migrating('vm-m1');
+      const vmId = 'vm-m1';
+      // The target's finishIncoming (queued by the source, which got its migrate from the target) first.
+      await deliver(
+        {
+          ...base,
+          vmId,
+          jobId: 'j-finish',
+          kind: 'succeeded',
+          step: 'finishIncoming',
+          output: {},
+          prior: [prepared, migrated],
+        },
+        'r-finish',
+      );
+      await deliver(
+        { ...base, vmId, jobId: 'j-migrate', kind: 'succeeded', step: 'migrate', output: {}, prior: prepared },
+        'r-migrate',
+      );
+      await deliver({ ...base, vmId, jobId: 'j-prepare', kind: 'succeeded', ...prepared }, 'r-prepare');
+      assert.deepEqual(await migrationEvents(vmId), [
+        'VmMigrationRequested',
+        'VmMigrationTargetPrepared',
+        'VmMigrationHandedOff',
+        'VmMigrated',
+      ]);
+      const events = await store.readStream(vmStream(vmId));
+      const prep = events.find((e) => e.type === 'VmMigrationTargetPrepared');
+      assert.deepEqual((prep?.data as { endpoint: unknown }).endpoint, endpoint);
+    });
+
+    test('a migrate that failed after the target prepared: prepared, then the migration failed at migrate', async () => {
+      await migrating('vm-m2');
+      const vmId = 'vm-m2';
+      await deliver(
+        {
+          ...base,
+          vmId,
+          jobId: 'j-migrate',
+          kind: 'failed',
+          step: 'migrate',
+          reason: 'refused',
+          attempts: 1,
+          prior: prepared,
+        },
+        'r-migrate-failed',
+      );
+      const events = await store.readStream(vmStream(vmId));
+      assert.deepEqual(
+        events.slice(-2).map((e) => e.type),
+        ['VmMigrationTargetPrepared', 'VmOperationFailed'],
+      );
+      assert.equal((events.at(-1)!.data as { step: string }).step, 'migrate');
     });
   });
 });

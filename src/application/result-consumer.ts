@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { VmCommand } from '../domain/vm/vm.commands.js';
 import { vmDecider } from '../domain/vm/vm.decider.js';
 import {
+  priorSteps,
   RESULTS_GROUP,
   RESULTS_QUEUE,
   resultsStreamKey,
@@ -144,9 +145,11 @@ export class ResultConsumer {
   ): VmCommand[] {
     if (msg.kind !== 'succeeded' && msg.kind !== 'failed') return [outcome];
     const commands: VmCommand[] = [];
+    const priors = priorSteps(msg.prior);
     if (msg.started)
-      commands.push({ type: 'MarkOperationRunning', operationId: msg.operationId, step: msg.prior?.step ?? msg.step });
-    if (msg.prior) commands.push(resultToCommand({ ...msg, kind: 'succeeded', ...msg.prior }, new Date()));
+      commands.push({ type: 'MarkOperationRunning', operationId: msg.operationId, step: priors[0]?.step ?? msg.step });
+    // A prior the log has already recorded decides nothing (the decider awaits a later step by then).
+    for (const prior of priors) commands.push(resultToCommand({ ...msg, kind: 'succeeded', ...prior }, new Date()));
     commands.push(outcome);
     return commands;
   }

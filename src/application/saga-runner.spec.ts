@@ -69,21 +69,25 @@ describe('SagaRunner (SQLite store)', () => {
     await cleanup();
   });
 
-  test('a create flows to placement and a define job whose id is the causing event id; a restart enqueues nothing twice', async () => {
+  test('a create flows to placement and a define job queued by the placement under the define id; a restart enqueues nothing twice', async () => {
     const sink = new RecordingJobSink();
     let runner = await startRunner(sink);
     const vmId = randomUUID();
     await vmCommand(vmId, { type: 'CreateVm', vmId, operationId: vmId, spec: SPEC, hostId: null, start: true });
 
     await waitUntil('the define job', async () => sink.jobs.size === 1, 10_000);
-    const placed = (await streamOf(vmStream(vmId))).find((e) => e.type === 'VmPlaced')!;
-    assert.ok(placed, 'the saga placed the VM');
-    const define = sink.jobs.get(placed.id);
-    assert.ok(define, `the job id is the VmPlaced event id ${placed.id}; got ${[...sink.jobs.keys()].join(', ')}`);
+    const requested = (await streamOf(vmStream(vmId))).find((e) => e.type === 'VmCreateRequested')!;
+    const placedId = `${vmId}.define`;
+    const define = sink.jobs.get(placedId);
+    assert.ok(define, `the job id is ${placedId}; got ${[...sink.jobs.keys()].join(', ')}`);
     assert.equal(define.hostId, 'h1');
     assert.equal(define.data.step, 'define');
-    assert.equal(define.data.causationId, placed.id);
+    assert.equal(define.data.causationId, requested.id, 'queued by the placement, in the pass over the request');
     assert.equal(define.data.principal, 'alice');
+    // The pass over VmPlaced queues the same id again: still one job.
+    await atHead(runner);
+    assert.deepEqual([...sink.jobs.keys()], [placedId]);
+    assert.ok((await streamOf(vmStream(vmId))).some((e) => e.type === 'VmPlaced'));
 
     // The worker's result: the saga asks for the start step, caused by VmDefined.
     await vmCommand(vmId, { type: 'RecordStepSucceeded', operationId: vmId, step: 'define', output: {}, at: 'now' });
@@ -107,7 +111,7 @@ describe('SagaRunner (SQLite store)', () => {
     await store.writeCheckpoint(SAGA_CHECKPOINT, first.position);
     runner = await startRunner(sink);
     await atHead(runner);
-    assert.deepEqual([...sink.jobs.keys()].sort(), [placed.id, defined.id].sort(), 'no job under a new id');
+    assert.deepEqual([...sink.jobs.keys()].sort(), [placedId, defined.id].sort(), 'no job under a new id');
     assert.equal((await streamOf(vmStream(vmId))).length, vmEvents, 'no VM event twice (no second placement)');
     assert.equal((await streamOf(hostStream('h1'))).length, hostEvents, 'no second reservation');
     await runner.stop();

@@ -81,7 +81,17 @@ export class VmSagaActions {
               reason: result.reason,
               evidence: result.evidence,
             };
-        await this.vmCommand(action.vmId, cmd, meta);
+        const decided = await handleCommand(this.aggregates, vmDecider, vmStream(action.vmId), cmd, meta);
+        // VmPlaced is in the log now (this command appended it, and the VM awaits its define: not
+        // cancelled or deleted meanwhile), so the define's result finds the VM placed. The saga's pass
+        // over VmPlaced queues the same job id again (ignored), or queues it if this did not.
+        const placed =
+          decided.events.some((e) => e.type === 'VmPlaced') && decided.state.pending?.awaiting === 'define';
+        if (result.ok && action.define && placed) {
+          const { args, jobId } = action.define;
+          const define = { vmId: action.vmId, operationId: action.operationId, step: 'define' as const, args };
+          await this.enqueue({ type: 'enqueue', hostId: result.hostId, ...define, jobId }, decided.state, cause, index);
+        }
         return true;
       }
       case 'reserve': {

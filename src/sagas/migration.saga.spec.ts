@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import type { VmEvent } from '../domain/vm/vm.events.js';
 import { createdOn, sagaSpec, VM_ID } from '../../test/support/saga-spec.js';
-import { finishJobId } from '../application/jobs.js';
+import { finishJobId, migrateJobId } from '../application/jobs.js';
 import { migrationSaga } from './migration.saga.js';
 
 const saga = sagaSpec(migrationSaga);
@@ -23,7 +23,7 @@ const failed: VmEvent = {
 };
 
 describe('migration saga', () => {
-  it('a request reserves the spec on the target, then prepares the target to receive', () => {
+  it('a request reserves the spec on the target, then prepares the target to receive (naming the source)', () => {
     saga
       .given(createdOn('host-a'))
       .when(requested(false))
@@ -44,7 +44,8 @@ describe('migration saga', () => {
           vmId: VM_ID,
           operationId: op,
           step: 'prepareIncoming',
-          args: { live: false },
+          // The target's worker queues the source's migrate itself once it listens.
+          args: { live: false, sourceHostId: 'host-a' },
         },
       ]);
   });
@@ -61,6 +62,8 @@ describe('migration saga', () => {
           operationId: op,
           step: 'migrate',
           args: { live: true, endpoint: ENDPOINT, targetHostId: 'host-b' },
+          // The id the target's worker queued it under already: BullMQ then ignores this one.
+          jobId: migrateJobId(op),
         },
       ]);
   });

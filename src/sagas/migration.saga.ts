@@ -13,7 +13,7 @@ export function migrationSaga(event: VmEvent, before: VmState, after: VmState): 
   if (!vmId) return [];
   switch (event.type) {
     case 'VmMigrationRequested': {
-      const { operationId, targetHostId, live } = event.data;
+      const { operationId, targetHostId, sourceHostId, live } = event.data;
       const spec = after.spec;
       // A VM without a spec was never created: nothing to reserve room for or to move.
       if (!spec) return [];
@@ -29,7 +29,15 @@ export function migrationSaga(event: VmEvent, before: VmState, after: VmState): 
           diskGiB: spec.diskGiB,
           failStep: 'prepareIncoming',
         },
-        { type: 'enqueue', hostId: targetHostId, vmId, operationId, step: 'prepareIncoming', args: { live } },
+        // The target's worker queues the source's migrate itself once it listens (see below).
+        {
+          type: 'enqueue',
+          hostId: targetHostId,
+          vmId,
+          operationId,
+          step: 'prepareIncoming',
+          args: { live, sourceHostId },
+        },
       ];
     }
     case 'VmMigrationTargetPrepared': {
@@ -43,6 +51,9 @@ export function migrationSaga(event: VmEvent, before: VmState, after: VmState): 
           operationId: event.data.operationId,
           step: 'migrate',
           args: { live: m.live, endpoint: event.data.endpoint, targetHostId: m.targetHostId },
+          // The target's worker queued it already under this id (application/jobs migrateJobId):
+          // not run twice.
+          jobId: `${event.data.operationId}.migrate`,
         },
       ];
     }

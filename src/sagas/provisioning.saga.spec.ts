@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import type { VmEvent } from '../domain/vm/vm.events.js';
 import { createdOn, sagaSpec, SPEC, VM_ID } from '../../test/support/saga-spec.js';
-import { provisioningSaga } from './provisioning.saga.js';
+import { defineJobId, provisioningSaga } from './provisioning.saga.js';
 
 const saga = sagaSpec(provisioningSaga);
 
@@ -11,7 +11,7 @@ const createRequested = (start: boolean, requestedHostId: string | null = null):
 });
 
 describe('provisioning saga', () => {
-  it('a create asks placement for room for the spec, passing on the host the user asked for', () => {
+  it('a create asks placement for room for the spec, passing on the host the user asked for, and for the define job once placed', () => {
     saga
       .given([])
       .when(createRequested(true, 'host-b'))
@@ -24,11 +24,12 @@ describe('provisioning saga', () => {
           vcpus: 2,
           memoryMiB: 1024,
           diskGiB: 8,
+          define: { args: { thenStart: true }, jobId: defineJobId('op-c') },
         },
       ]);
     saga
       .given([])
-      .when(createRequested(true))
+      .when(createRequested(false))
       .then([
         {
           type: 'place',
@@ -38,6 +39,7 @@ describe('provisioning saga', () => {
           vcpus: 2,
           memoryMiB: 1024,
           diskGiB: 8,
+          define: { args: {}, jobId: defineJobId('op-c') },
         },
       ]);
   });
@@ -55,12 +57,24 @@ describe('provisioning saga', () => {
           operationId: 'op-c',
           step: 'define',
           args: { thenStart: true },
+          // The id the placement queued it under already: BullMQ then ignores this one.
+          jobId: defineJobId('op-c'),
         },
       ]);
     saga
       .given([createRequested(false)])
       .when(placed)
-      .then([{ type: 'enqueue', hostId: 'host-a', vmId: VM_ID, operationId: 'op-c', step: 'define', args: {} }]);
+      .then([
+        {
+          type: 'enqueue',
+          hostId: 'host-a',
+          vmId: VM_ID,
+          operationId: 'op-c',
+          step: 'define',
+          args: {},
+          jobId: defineJobId('op-c'),
+        },
+      ]);
   });
 
   it('once defined, a start job follows only when the define job does not start the VM itself', () => {

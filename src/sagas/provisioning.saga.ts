@@ -2,6 +2,12 @@ import type { VmEvent } from '../domain/vm/vm.events.js';
 import type { VmState } from '../domain/vm/vm.state.js';
 import type { SagaAction } from './saga.actions.js';
 
+/** A create that should run is defined and started by one job: one hop less through log and queue. */
+const defineArgs = (vm: VmState): { thenStart?: boolean } => (vm.startAfterCreate ? { thenStart: true } : {});
+
+/** The id of a create's define job: queued by the placement, and again (a no-op) on VmPlaced. */
+export const defineJobId = (operationId: string): string => `${operationId}.define`;
+
 /** create: reserve (placement) → define → start; delete: destroy → release. */
 export function provisioningSaga(event: VmEvent, before: VmState, after: VmState): SagaAction[] {
   const vmId = after.id;
@@ -21,6 +27,8 @@ export function provisioningSaga(event: VmEvent, before: VmState, after: VmState
           ...(event.data.spec.placement ? { strategy: event.data.spec.placement } : {}),
           ...(event.data.spec.placementGroupId ? { placementGroupId: event.data.spec.placementGroupId } : {}),
           diskGiB: event.data.spec.diskGiB,
+          // The define job goes out as soon as the VM is placed (see below).
+          define: { args: defineArgs(after), jobId: defineJobId(event.data.operationId) },
         },
       ];
     case 'VmPlaced':
@@ -31,8 +39,9 @@ export function provisioningSaga(event: VmEvent, before: VmState, after: VmState
           vmId,
           operationId: event.data.operationId,
           step: 'define',
-          // A create that should run is defined and started by one job: one hop less through log and queue.
-          args: after.startAfterCreate ? { thenStart: true } : {},
+          args: defineArgs(after),
+          // The placement queued it already under this id: not run twice.
+          jobId: defineJobId(event.data.operationId),
         },
       ];
     case 'VmDefined':

@@ -22,6 +22,12 @@ export type SagaAction =
       placementGroupId?: string;
       /** The VM's own disk, counted on hosts that declare a disk capacity. */
       diskGiB?: number;
+      /**
+       * Once placed, queue the VM's define job on the chosen host at once, under `jobId`: the pass
+       * over VmPlaced queues the same id (a no-op then; what queues it when this could not), so
+       * the create does not wait for VmPlaced to go through the saga runner first.
+       */
+      define?: { args: { thenStart?: boolean }; jobId: string };
     }
   /** Reserve on a host's own stream; a refusal fails `failStep` of the operation with the reason. */
   | {

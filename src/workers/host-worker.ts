@@ -7,7 +7,6 @@ import {
   type Progress,
 } from '../drivers/hypervisor-driver.port.js';
 import {
-  finishJobId,
   hostQueueName,
   isVolumeJob,
   RESULTS_QUEUE,
@@ -28,6 +27,7 @@ import type { CatalogImages } from './catalog-images.port.js';
 import { OperationAborts } from './operation-aborts.js';
 import { StartedReports } from './started-reports.js';
 import { RunningCalls } from './running-calls.js';
+import { MigrationShortcuts } from './migration-shortcuts.js';
 
 export interface HostWorkerSettings {
   connection: ConnectionOptions;
@@ -91,6 +91,7 @@ export class HostWorker {
   private readonly aborts: OperationAborts;
   private readonly running = new RunningCalls();
   private readonly starts: StartedReports;
+  private readonly shortcuts: MigrationShortcuts;
   /** Settles once the cancel channel is subscribed (or could not be). */
   private listening: Promise<void> = Promise.resolve();
 
@@ -104,6 +105,7 @@ export class HostWorker {
   ) {
     this.aborts = new OperationAborts(hub);
     this.starts = new StartedReports(hub, log, settings.startedAfterMs);
+    this.shortcuts = new MigrationShortcuts(hub, log);
   }
 
   /**
@@ -187,31 +189,6 @@ export class HostWorker {
     return base;
   }
 
-  /**
-   * QEMU handed the guest off: the source queues the target's finishIncoming itself instead of
-   * waiting for the hand-off to go through the log and the saga (one hop less). The job carries
-   * this migrate's success, which its result brings back first. Best effort: the saga queues the
-   * same job id once the hand-off is recorded, so a failure here only costs that hop; failing the
-   * migrate instead would abort the target, where the guest now runs.
-   */
-  private async queueFinish(data: Extract<HostJobData, { step: 'migrate' }>): Promise<void> {
-    try {
-      await this.hub.enqueueHostJob(data.args.targetHostId, finishJobId(data.operationId), {
-        vmId: data.vmId,
-        operationId: data.operationId,
-        spec: data.spec,
-        principal: data.principal,
-        causationId: data.causationId,
-        step: 'finishIncoming',
-        args: { live: data.args.live },
-        prior: { step: 'migrate', output: {} },
-      });
-      tracePhase(data.vmId, 'enqueued finishIncoming');
-    } catch (err) {
-      this.log.warn({ err: message(err), vm: data.vmId }, 'finishIncoming not queued by the source; the saga will');
-    }
-  }
-
   private dispatch(job: Job<QueueJobData>): Promise<void> {
     const data = job.data;
     return isVolumeJob(data) ? this.processVolume(job, data) : this.process(job as Job<HostJobData>);
@@ -287,6 +264,8 @@ export class HostWorker {
           kind: 'failed',
           reason: `${data.step} not started on host ${this.host.id}: the operation was cancelled`,
           attempts: job.attemptsMade + 1,
+          // A migrate the target queued: its prepareIncoming lands first, and the cancel closes the operation.
+          ...(data.prior ? { prior: data.prior } : {}),
         });
       return;
     }
@@ -331,7 +310,7 @@ export class HostWorker {
     // A migrate's target is finished from QEMU's hand-off on, not from the source QEMU's exit.
     let finishQueued: Promise<void> | undefined;
     const queueFinish =
-      data.step === 'migrate' && !compensation ? () => (finishQueued ??= this.queueFinish(data)) : undefined;
+      data.step === 'migrate' && !compensation ? () => (finishQueued ??= this.shortcuts.queueFinish(data)) : undefined;
     const ctx = {
       signal: controller.signal,
       onProgress,
@@ -351,9 +330,14 @@ export class HostWorker {
     try {
       // The race bounds a driver that ignores the abort signal: the job ends and the VM's lock is released
       // (for DRIVER_DECIDES steps only the deadline does: their answer after an abort is the outcome).
-      const result = await Promise.race([call, deadline, cancelled]);
-      tracePhase(data.vmId, `driver done ${result.step}`);
+      const outcome = await Promise.race([call, deadline, cancelled]);
+      tracePhase(data.vmId, `driver done ${outcome.step}`);
       if (queueFinish) await queueFinish();
+      // The target listens: the source's migrate need not wait for this result to reach the saga.
+      const result =
+        data.step === 'prepareIncoming' && !compensation
+          ? await this.shortcuts.queueMigrate(data, this.host.id, outcome)
+          : outcome;
       // One message for both steps of a define-then-start job: the consumer records the define first.
       const prior = defined ?? data.prior;
       if (!compensation) {

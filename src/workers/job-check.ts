@@ -24,7 +24,7 @@ const ARGS: { [S in JobStep]: Shape<StepArgsByStep[S]> } = {
   snapshot: { name: 'string', memory: 'boolean' },
   revert: { name: 'string' },
   deleteSnapshot: { name: 'string' },
-  prepareIncoming: { live: 'boolean' },
+  prepareIncoming: { live: 'boolean', sourceHostId: 'string?' },
   migrate: { live: 'boolean', endpoint: 'object', targetHostId: 'string' },
   finishIncoming: { live: 'boolean' },
   abortIncoming: {},

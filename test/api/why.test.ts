@@ -98,6 +98,16 @@ describe('e2e: decisions explain themselves', () => {
     );
   });
 
+  test('a create’s results lead back to the request through its placement (the define job has a named id)', async () => {
+    const started = await why(vmId, await revisionOf(vmId, 'VmStarted'));
+    assert.deepEqual(
+      (started.causation as Json[]).map((c) => c.type),
+      ['VmPlaced', 'VmCreateRequested'],
+    );
+    assert.equal(started.origin.kind, 'request');
+    assert.equal(started.origin.operationId, createOp);
+  });
+
   test('a user command: the command, its principal and reason; the result event leads back to it', async () => {
     const stop = await runOk(t, 'post', `/v1/vms/${vmId}/stop`, { reason: 'maintenance window', force: true });
     const requested = await why(vmId, await revisionOf(vmId, 'VmStopRequested'));

@@ -12,6 +12,11 @@ export interface StepOutput {
   endpoint?: Record<string, string | number | boolean>;
   /** define: the same job starts the VM next (a create that should run); no start job is to follow. */
   startFollows?: boolean;
+  /**
+   * prepareIncoming: the target's worker queued the source's migrate itself. A cancel asked
+   * meanwhile is then decided by the migrate's own outcome (it may have run), not closed here.
+   */
+  migrateQueued?: boolean;
 }
 
 export interface MigrationProgress {

@@ -86,4 +86,32 @@ describe('VM decider: cancelling a migration (QEMU decides)', () => {
       .when(failedStep('prepareIncoming', 'prepareIncoming not started'))
       .then([cancelledAt('prepareIncoming', 'prepareIncoming not started')]);
   });
+  test('during prepareIncoming, the migrate queued by the target: the migrate’s outcome decides, as QEMU did', () => {
+    const endpoint = { host: '127.0.0.1' };
+    const queued: VmCommand = {
+      type: 'RecordStepSucceeded',
+      operationId: 'op-migrate',
+      step: 'prepareIncoming',
+      output: { endpoint, migrateQueued: true },
+      at: 'x',
+    };
+    const recorded: VmEvent = {
+      type: 'VmMigrationTargetPrepared',
+      data: { operationId: 'op-migrate', targetHostId: HOST_B, endpoint },
+    };
+    // Not closed at the prepare: the migrate may be running already.
+    const s = vm([...H.migrating, asked('prepareIncoming')])
+      .when(queued)
+      .then([recorded]);
+    assert.equal(s.pending?.awaiting, 'migrate');
+    assert.ok(s.pending?.cancelRequested, 'the cancel still asked');
+    // The migrate found the cancel and did not start: cancelled, back on the source.
+    vm([...H.migrating, asked('prepareIncoming'), recorded])
+      .when(failedStep('migrate', 'migrate not started on host host-a: the operation was cancelled'))
+      .then([cancelledAt('migrate', 'migrate not started on host host-a: the operation was cancelled')]);
+    // QEMU had handed the guest off before the cancel reached it: the hand-off it is.
+    vm([...H.migrating, asked('prepareIncoming'), recorded])
+      .when(succeeded('migrate'))
+      .then([handedOff('op-migrate', HOST_B)]);
+  });
 });

@@ -71,22 +71,21 @@ export function onStepSucceeded(cmd: Cmd<'RecordStepSucceeded'>, state: VmState)
       ];
     case 'deleteSnapshot':
       return [{ type: 'VmSnapshotDeleted', data: { operationId, name: p.snapshotName ?? '' } }];
-    case 'prepareIncoming':
+    case 'prepareIncoming': {
+      const prepared: VmEvent = {
+        type: 'VmMigrationTargetPrepared',
+        data: { operationId, targetHostId: state.migration?.targetHostId ?? '', endpoint: cmd.output.endpoint ?? {} },
+      };
+      // The source's migrate was queued by the target and may run (it reports `failed` unstarted
+      // when it finds the cancel, or QEMU decides): its outcome closes a cancel, not this step.
+      if (cmd.output.migrateQueued === true) return [prepared];
       return (
         closeCancelledMigration(
           state,
           `the target on ${state.migration?.targetHostId ?? '?'} was prepared; it is aborted`,
-        ) ?? [
-          {
-            type: 'VmMigrationTargetPrepared',
-            data: {
-              operationId,
-              targetHostId: state.migration?.targetHostId ?? '',
-              endpoint: cmd.output.endpoint ?? {},
-            },
-          },
-        ]
+        ) ?? [prepared]
       );
+    }
     case 'migrate':
       return [
         { type: 'VmMigrationHandedOff', data: { operationId, targetHostId: state.migration?.targetHostId ?? '' } },

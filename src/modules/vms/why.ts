@@ -44,12 +44,32 @@ export interface WhyView {
 const MAX_CHAIN = 100;
 
 /**
- * The causing event of `causationId`: an event id, or a job id (the causing
- * event's id, `.n` for the n-th job it enqueued). Null when it is not an event
- * of this stream.
+ * A job queued under `<operationId>.<step>` (by a worker or the placement, and again by the saga on
+ * the event named here, under the same id): the event the saga's job would have been caused by.
+ */
+const NAMED_JOB_CAUSE: Readonly<Record<string, string>> = {
+  define: 'VmPlaced',
+  migrate: 'VmMigrationTargetPrepared',
+  finishIncoming: 'VmMigrationHandedOff',
+};
+const NAMED_JOB = /^(.+)\.(define|migrate|finishIncoming)$/;
+
+/**
+ * The causing event of `causationId`: an event id, a job id (the causing event's id, `.n` for the
+ * n-th job it enqueued), or a named job's id (NAMED_JOB_CAUSE). Null when it is not an event of
+ * this stream.
  */
 function causeIn(byId: Map<string, RecordedEvent>, causationId: string): RecordedEvent | null {
-  return byId.get(causationId) ?? byId.get(causationId.replace(/\.\d+$/, '')) ?? null;
+  const direct = byId.get(causationId) ?? byId.get(causationId.replace(/\.\d+$/, ''));
+  if (direct) return direct;
+  const named = NAMED_JOB.exec(causationId);
+  if (!named) return null;
+  const [, operationId, step] = named;
+  const type = NAMED_JOB_CAUSE[step!];
+  let found: RecordedEvent | null = null;
+  for (const e of byId.values())
+    if (e.type === type && (e.data as { operationId?: unknown }).operationId === operationId) found = e;
+  return found;
 }
 
 function originOf(last: RecordedEvent): Origin {

@@ -146,7 +146,8 @@ describe(
       );
       const res = await cancel(op);
       assert.equal(res.status, 409, JSON.stringify(res.body));
-      assert.match(String(res.body.message), /too late to cancel|already succeeded/);
+      // Past the hand-off, or already closed in the log while the operations view still catches up.
+      assert.match(String(res.body.message), /too late to cancel|already (succeeded|done)/);
       assert.equal((await waitOperation(t, op, 60000)).status, 'succeeded');
       await runsOnlyOn(vmId, target, fast);
     });
