@@ -30,18 +30,14 @@ import { badField } from '../../http/as-of.query.js';
 import type { VmCommand } from '../../domain/vm/vm.commands.js';
 import { vmDecider } from '../../domain/vm/vm.decider.js';
 import { vmProject, type VmState } from '../../domain/vm/vm.state.js';
-import {
-  defaultCeilings,
-  type CapabilityView,
-  type CatalogImageRef,
-  type RestartPolicy,
-} from '../../domain/vm/vm.types.js';
+import { type CapabilityView, type CatalogImageRef, type RestartPolicy } from '../../domain/vm/vm.types.js';
 import { hotplugLayoutTravels, internalSnapshotsTravel } from '../../application/migration-targets.js';
 import { DomainError } from '../../domain/domain-error.js';
 import { volumesBlockMove } from '../../application/volume-drivers.js';
 import { VmPlacement, type PlacementAsk } from './vm-placement.js';
 import { RecentHostIds } from './recent-host-ids.js';
 import { claimForCreate, releaseClaims } from '../../application/volume-claims.js';
+import { checkCeilings, checkImageFitsDriver, NO_CAPABILITIES } from './vm-create-checks.js';
 
 export interface Accepted {
   operationId: string;
@@ -365,40 +361,4 @@ export class VmsService {
 }
 
 export type { DiffBound, VmDiff } from './vm-history.service.js';
-
-/**
- * The ceilings a create asks for, or the defaults (see defaultCeilings); below the size is a 400
- * naming the field. They are not reserved on the host: only the size is.
- */
-function checkCeilings(body: { vcpus: number; memoryMiB: number; maxVcpus?: number; maxMemoryMiB?: number }): {
-  maxVcpus: number;
-  maxMemoryMiB: number;
-} {
-  const d = defaultCeilings(body);
-  if (body.maxVcpus !== undefined && body.maxVcpus < body.vcpus)
-    throw badField('maxVcpus', `must be at least vcpus (${body.vcpus}), got ${body.maxVcpus}`);
-  if (body.maxMemoryMiB !== undefined && body.maxMemoryMiB < body.memoryMiB)
-    throw badField('maxMemoryMiB', `must be at least memoryMiB (${body.memoryMiB}), got ${body.maxMemoryMiB}`);
-  return { maxVcpus: body.maxVcpus ?? d.maxVcpus, maxMemoryMiB: body.maxMemoryMiB ?? d.maxMemoryMiB };
-}
-
-/** A container boots a rootfs; a VM boots a disk or a kernel: the other way round is a 422 before any event. */
-function checkImageFitsDriver(image: CatalogImageRef, driver: string): void {
-  const containerish = driver === 'container';
-  const vmish = driver === 'qemu' || driver === 'libvirt';
-  if ((containerish && image.format !== 'rootfs') || (vmish && image.format === 'rootfs')) {
-    throw new DomainError(
-      'unsupported',
-      `image ${image.name} is a ${image.format} image, which a ${driver} host cannot boot`,
-    );
-  }
-}
-
-export const NO_CAPABILITIES: CapabilityView = {
-  liveMigration: false,
-  coldMigration: false,
-  memorySnapshots: false,
-  diskSnapshots: false,
-  pause: false,
-  reboot: false,
-};
+export { NO_CAPABILITIES } from './vm-create-checks.js';
