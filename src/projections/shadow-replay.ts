@@ -221,9 +221,7 @@ export class ShadowReplay {
  * Reads the log once, in pages after the replays' common position, up to `until`
  * (inclusive; the head when omitted), and hands each page to every replay: one
  * read and one decode of each event for all of them (a replay check folds every
- * read model at once). The replays must stand at the same position. The next page
- * is asked for before this one is folded: a store that answers over the network
- * (PostgreSQL) runs the query while the fold runs, instead of the two taking turns.
+ * read model at once). The replays must stand at the same position.
  */
 export async function replayTogether(
   store: EventStore,
@@ -235,29 +233,21 @@ export async function replayTogether(
 ): Promise<number> {
   const from = replays[0]?.position;
   if (replays.some((r) => r.position !== from)) throw new Error('replays read together must stand at one position');
-  const read = (after: bigint | undefined): Promise<RecordedEvent[]> => {
-    const page = store.readAll({ ...(after !== undefined ? { after } : {}), maxCount: batchSize });
-    page.catch(() => undefined); // awaited below; a page read ahead and never awaited (stopped, failed fold) must not go unhandled
-    return page;
-  };
-  let next: Promise<RecordedEvent[]> | undefined = read(from);
+  let after = from;
   let applied = 0;
-  while (next) {
+  for (;;) {
     if (shouldStop?.()) throw new Error('replay stopped: the process is shutting down');
-    const page: RecordedEvent[] = await next;
+    const page = await store.readAll({ ...(after !== undefined ? { after } : {}), maxCount: batchSize });
     let wanted = page;
     if (until !== undefined && page.length && page[page.length - 1]!.position > until)
       wanted = page.filter((e) => e.position <= until);
     if (wanted.length === 0) return applied;
-    const last: bigint = wanted[wanted.length - 1]!.position;
-    // A full page that stops short of `until` may have more after it: read it while this one folds.
-    const more = wanted.length === batchSize && (until === undefined || last < until);
-    next = more ? read(last) : undefined;
     for (const r of replays) await r.applyPage(wanted);
+    after = wanted[wanted.length - 1]!.position;
     applied += wanted.length;
     await onBatch?.(replays[0]!.events);
+    if (wanted.length < page.length || page.length < batchSize) return applied;
   }
-  return applied;
 }
 
 /** Events in the log now (a rebuild's progress total). */
