@@ -38,13 +38,16 @@ export async function swapReadModel(
     listedLive ?? listOwnedKeys(redis, live, projection),
     known ?? listOwnedKeys(redis, shadow, projection),
   ]);
-  const incoming = new Set(shadowKeys.map((k) => live.root + shadow.relative(k)));
+  // Each shadow key's live name, built once for the stale check and the renames both (under the pause).
+  const targets = shadowKeys.map((k) => live.root + shadow.relative(k));
+  const incoming = new Set(targets);
   const stale = liveKeys.filter((k) => !incoming.has(k));
   const multi = redis.multi();
   for (let i = 0; i < stale.length; i += 1000) multi.del(...stale.slice(i, i + 1000));
   for (let i = 0; i < shadowKeys.length; i += RENAME_CHUNK) {
     const pairs: string[] = [];
-    for (const k of shadowKeys.slice(i, i + RENAME_CHUNK)) pairs.push(k, live.root + shadow.relative(k));
+    const end = Math.min(shadowKeys.length, i + RENAME_CHUNK);
+    for (let j = i; j < end; j++) pairs.push(shadowKeys[j]!, targets[j]!);
     multi.eval(RENAME_PAIRS, pairs.length, ...pairs);
   }
   if (position === undefined) multi.del(live.checkpoint(projection.name));
