@@ -6,7 +6,6 @@ import request from 'supertest';
 import { createHttpApp } from '../../src/runtime/http-app.js';
 import { loadConfig, type AppConfig } from '../../src/config/config.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { tempDir, testPostgresUrl, testRedisUrl, uniqueName } from './env.js';
 import { waitFor } from './wait.js';
 
@@ -129,11 +128,30 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
 }
 
 /** Removes every key of a test run (read models, queues, idempotency). */
+/**
+ * Every key of the prefix deleted at one instant (one script: scan and delete run inside Redis),
+ * as a Redis restarted without persistence loses them. A SCAN-and-DEL loop from here left a
+ * window in which an app running meanwhile noticed the wipe, rebuilt a read model and then had
+ * part of its fresh writes deleted by the rest of the loop: a wipe no real Redis makes.
+ */
+const WIPE = `
+local cursor = '0'
+local n = 0
+repeat
+  local page = redis.call('SCAN', cursor, 'MATCH', ARGV[1], 'COUNT', 1000)
+  cursor = page[1]
+  for _, key in ipairs(page[2]) do
+    redis.call('DEL', key)
+    n = n + 1
+  end
+until cursor == '0'
+return n`;
+
 export async function deleteRedisPrefix(prefix: string): Promise<void> {
   const r = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
   await r.connect();
   try {
-    await deleteKeysWithPrefix(r, prefix);
+    await r.eval(WIPE, 0, `${prefix}:*`);
   } finally {
     r.disconnect();
   }
