@@ -160,6 +160,16 @@ export interface CapabilityView {
   hotResize?: HotResizeView;
 }
 
+/** A host that says nothing of its driver (none named, unknown, registered before capabilities): it can do none of it. */
+export const NO_CAPABILITIES: CapabilityView = {
+  liveMigration: false,
+  coldMigration: false,
+  memorySnapshots: false,
+  diskSnapshots: false,
+  pause: false,
+  reboot: false,
+};
+
 /** The driver port's HotResizeCapabilities, as the domain reads them off the host's record. */
 export interface HotResizeView {
   /** 'grow': vCPUs can be added up to the VM's maxVcpus; 'any': also removed. */

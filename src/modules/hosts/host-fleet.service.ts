@@ -20,6 +20,7 @@ import type { HostState } from '../../domain/host/host.state.js';
 import { hostStream, vmStream } from '../../domain/streams.js';
 import { vmDecider } from '../../domain/vm/vm.decider.js';
 import type { VmState } from '../../domain/vm/vm.state.js';
+import { NO_CAPABILITIES, type CapabilityView } from '../../domain/vm/vm.types.js';
 import type { Principal } from '../../http/auth/roles.js';
 import {
   AGGREGATES,
@@ -31,15 +32,6 @@ import {
   type ProjectionControl,
 } from '../../http/tokens.js';
 import type { ReadModels } from '../../projections/read-models.js';
-
-const NONE = {
-  liveMigration: false,
-  coldMigration: false,
-  memorySnapshots: false,
-  diskSnapshots: false,
-  pause: false,
-  reboot: false,
-};
 
 /** Host maintenance: update, drain/restore, remove, evacuate. Each is one host-stream command (evacuate: plus one migration per VM). */
 @Injectable()
@@ -110,7 +102,7 @@ export class HostFleetService {
     const planned = new Map<string, Resources>();
     const children: EvacuationChild[] = [];
     const refused: EvacuationRefusal[] = [];
-    const sourceCaps = capabilitiesOfHost(source, this.capabilities.probe) ?? NONE;
+    const sourceCaps = capabilitiesOfHost(source, this.capabilities.probe) ?? NO_CAPABILITIES;
     // Largest first: they are the hardest to fit.
     const vms = allocationEntries(source.allocations).sort(([, a], [, b]) => b.memoryMiB - a.memoryMiB);
     for (const [vmId, size] of vms) {
@@ -148,7 +140,7 @@ export class HostFleetService {
             source: { driver: source.driver, capabilities: sourceCaps },
             target: {
               driver: target.driver,
-              capabilities: capabilitiesOfHost(target, this.capabilities.probe) ?? NONE,
+              capabilities: capabilitiesOfHost(target, this.capabilities.probe) ?? NO_CAPABILITIES,
             },
             internalSnapshotsTravel: internalSnapshotsTravel(source, target),
             hotplugLayoutTravels: hotplugLayoutTravels(source, target),
@@ -222,7 +214,7 @@ export class HostFleetService {
   }
 
   /** Why a VM cannot be moved now, or undefined. */
-  private cannotMove(state: VmState, caps: typeof NONE): string | undefined {
+  private cannotMove(state: VmState, caps: CapabilityView): string | undefined {
     if (!state.exists || state.state === 'deleted') return 'the VM no longer exists';
     if (state.pending) return `busy with operation ${state.pending.id} (${state.pending.kind})`;
     if (state.state === 'running' && !caps.liveMigration) {

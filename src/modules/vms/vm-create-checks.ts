@@ -1,6 +1,6 @@
 import { badField } from '../../http/as-of.query.js';
 import { DomainError } from '../../domain/domain-error.js';
-import { defaultCeilings, type CapabilityView, type CatalogImageRef } from '../../domain/vm/vm.types.js';
+import { defaultCeilings, type CatalogImageRef } from '../../domain/vm/vm.types.js';
 
 /**
  * The ceilings a create asks for, or the defaults (see defaultCeilings); below the size is a 400
@@ -29,12 +29,3 @@ export function checkImageFitsDriver(image: CatalogImageRef, driver: string): vo
     );
   }
 }
-
-export const NO_CAPABILITIES: CapabilityView = {
-  liveMigration: false,
-  coldMigration: false,
-  memorySnapshots: false,
-  diskSnapshots: false,
-  pause: false,
-  reboot: false,
-};

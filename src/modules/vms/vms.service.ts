@@ -30,14 +30,19 @@ import { badField } from '../../http/as-of.query.js';
 import type { VmCommand } from '../../domain/vm/vm.commands.js';
 import { vmDecider } from '../../domain/vm/vm.decider.js';
 import { vmProject, type VmState } from '../../domain/vm/vm.state.js';
-import { type CapabilityView, type CatalogImageRef, type RestartPolicy } from '../../domain/vm/vm.types.js';
+import {
+  NO_CAPABILITIES,
+  type CapabilityView,
+  type CatalogImageRef,
+  type RestartPolicy,
+} from '../../domain/vm/vm.types.js';
 import { hotplugLayoutTravels, internalSnapshotsTravel } from '../../application/migration-targets.js';
 import { DomainError } from '../../domain/domain-error.js';
 import { volumesBlockMove } from '../../application/volume-drivers.js';
 import { VmPlacement, type PlacementAsk } from './vm-placement.js';
 import { RecentHostIds } from './recent-host-ids.js';
 import { claimForCreate, releaseClaims } from '../../application/volume-claims.js';
-import { checkCeilings, checkImageFitsDriver, NO_CAPABILITIES } from './vm-create-checks.js';
+import { checkCeilings, checkImageFitsDriver } from './vm-create-checks.js';
 
 export interface Accepted {
   operationId: string;
@@ -361,4 +366,3 @@ export class VmsService {
 }
 
 export type { DiffBound, VmDiff } from './vm-history.service.js';
-export { NO_CAPABILITIES } from './vm-create-checks.js';
