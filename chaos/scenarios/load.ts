@@ -33,6 +33,7 @@ import { ledgerFigures, readLog } from '../support/ledger-check.js';
 import { LatencyBook, mainThreadCpuMs } from '../support/load-latency.js';
 import { loadServerEnv } from '../support/load-server-env.js';
 import { warningCounts } from '../support/server-warnings.js';
+import { waitFor } from '../../test/support/wait.js';
 
 interface Client {
   token: string;
@@ -42,8 +43,6 @@ interface Client {
 type Json = Record<string, unknown>;
 
 const OPERATORS = 10;
-/** Between the first heap sample and the window: the requests its pause queued (one a client at most) are answered first. */
-const SETTLE_MS = 2000;
 const VIEWERS = 10;
 
 function tokenOf(role: string, i: number): string {
@@ -149,7 +148,17 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
       await sleep(warmupS * 1000);
       // Under load, after warm-up; the caches are counted before its RSS (see MemorySampler: a census holds RSS).
       await heapSample('before');
-      await sleep(SETTLE_MS);
+      // The window opens once the server is itself again: a /health sent after the sample is answered
+      // behind the requests its pause queued (one a client at most), with the control-plane roles held
+      // (a sample can outlast the lease, and the roles restart after it).
+      await waitFor(
+        async () => {
+          const r = await call(admin, 'GET', '/health').catch(() => undefined);
+          const sub = ((r?.body.info ?? r?.body.error) as Json | undefined)?.subscriptions as Json | undefined;
+          return (sub?.lease as Json | undefined)?.owner === true;
+        },
+        { what: 'the server to answer with the control-plane lease held after the heap sample', timeoutMs: 60_000 },
+      );
       windowStart = performance.now();
       deadline = windowStart + (seconds - warmupS) * 1000;
       cpu0 = cpuSeconds(srv.child.pid!);
