@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import type { Projection, ProjectionTx } from './projection.js';
 import { ReadModelKeys } from './read-model.keys.js';
 import { ShadowReplay } from './shadow-replay.js';
+import { recordedEvent } from '../../test/support/recorded-event.js';
 
 const keys = new ReadModelKeys('t');
 
@@ -55,23 +56,8 @@ const TYPES = [
   'SomethingNobodyKnows',
 ];
 
-const event = (streamId: string, type: string): RecordedEvent => ({
-  id: `${streamId}/${type}`,
-  streamId,
-  revision: 0n,
-  position: 1n,
-  type,
-  data: {},
-  metadata: {
-    principal: 'user:t',
-    correlationId: 'c',
-    causationId: 'c',
-    at: '2030-01-01T00:00:00.000Z',
-    schema: 1,
-    prevHash: '',
-    hash: '',
-  },
-});
+const event = (streamId: string, type: string): RecordedEvent =>
+  recordedEvent({ id: `${streamId}/${type}`, streamId, type });
 
 /** A transaction that notes every read and write (the fold's and the live one's methods alike). */
 function recordingTx(): { tx: ProjectionTx; calls: string[] } {

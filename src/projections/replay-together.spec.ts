@@ -5,26 +5,18 @@ import type { EventStore, ReadAllOptions, RecordedEvent } from '../eventstore/ev
 import type { Projection } from './projection.js';
 import { ReadModelKeys } from './read-model.keys.js';
 import { replayTogether, ShadowReplay } from './shadow-replay.js';
+import { recordedEvent } from '../../test/support/recorded-event.js';
 
 const keys = new ReadModelKeys('t');
 
-const event = (position: number): RecordedEvent => ({
-  id: `e${position}`,
-  streamId: 'vm-1',
-  revision: BigInt(position - 1),
-  position: BigInt(position),
-  type: 'VmStarted',
-  data: {},
-  metadata: {
-    principal: 'user:t',
-    correlationId: 'c',
-    causationId: 'c',
-    at: '2030-01-01T00:00:00.000Z',
-    schema: 1,
-    prevHash: '',
-    hash: '',
-  },
-});
+const event = (position: number): RecordedEvent =>
+  recordedEvent({
+    id: `e${position}`,
+    streamId: 'vm-1',
+    type: 'VmStarted',
+    revision: BigInt(position - 1),
+    position: BigInt(position),
+  });
 
 /** A log of `n` events whose reads and folds are noted, in the order they happen, in `trace`. */
 function setup(n: number): { store: EventStore; replay: ShadowReplay; trace: string[] } {
