@@ -10,7 +10,7 @@ import type { SagaAction } from '../sagas/saga.actions.js';
 import type { HostJobData } from './jobs.js';
 import { faultBeforeEnqueue } from './fault-points.js';
 import { tracePhase } from './phase-trace.js';
-import { handleCommand, type CommandMeta } from './handle-command.js';
+import { handleCommand, type CommandMeta, type HandleResult } from './handle-command.js';
 import type { KeyedMutex } from './keyed-mutex.js';
 import type { AggregateLoader } from './load-aggregate.js';
 import { type HostDirectory, placeVm } from './placement.js';
@@ -81,7 +81,7 @@ export class VmSagaActions {
               reason: result.reason,
               evidence: result.evidence,
             };
-        const decided = await handleCommand(this.aggregates, vmDecider, vmStream(action.vmId), cmd, meta);
+        const decided = await this.vmCommand(action.vmId, cmd, meta);
         // VmPlaced is in the log now (this command appended it, and the VM awaits its define: not
         // cancelled or deleted meanwhile), so the define's result finds the VM placed. The saga's pass
         // over VmPlaced queues the same job id again (ignored), or queues it if this did not.
@@ -194,8 +194,8 @@ export class VmSagaActions {
     tracePhase(action.vmId, `enqueued ${action.step}`);
   }
 
-  private async vmCommand(vmId: string, cmd: VmCommand, meta: CommandMeta): Promise<void> {
+  private vmCommand(vmId: string, cmd: VmCommand, meta: CommandMeta): Promise<HandleResult<VmState>> {
     // A command already decided (a replay after a crash) decides no events: nothing to catch.
-    await handleCommand(this.aggregates, vmDecider, vmStream(vmId), cmd, meta);
+    return handleCommand(this.aggregates, vmDecider, vmStream(vmId), cmd, meta);
   }
 }
