@@ -101,9 +101,7 @@ export class AggregateLoader {
     const hit = this.cache.get(streamId);
     if (hit?.decider !== decider) return { state: decider.initialState(), revision: undefined, fresh: false };
     if (!this.decideOnCache) return { ...(await this.loadAfter(decider, streamId, hit)), fresh: true };
-    // Most recently used: the same reordering a load does.
-    this.cache.delete(streamId);
-    this.cache.set(streamId, hit);
+    this.touch(streamId, hit);
     return { state: hit.state as S, revision: hit.revision, fresh: false };
   }
 
@@ -135,8 +133,7 @@ export class AggregateLoader {
     if (this.decideOnCache) {
       const hit = this.cache.get(streamId);
       if (hit?.decider === decider && (atLeast === undefined || hit.revision >= atLeast)) {
-        this.cache.delete(streamId);
-        this.cache.set(streamId, hit);
+        this.touch(streamId, hit);
         return { state: hit.state as S, revision: hit.revision };
       }
       if (!hit && atLeast === undefined && this.empty.has(streamId))
@@ -218,6 +215,12 @@ export class AggregateLoader {
     this.empty.delete(streamId);
     this.empty.add(streamId);
     if (this.empty.size > this.limit) this.empty.delete(this.empty.values().next().value!);
+  }
+
+  /** Most recently used: Map order is insertion order, so re-inserting moves it last (the same reordering a load does). */
+  private touch(streamId: string, hit: Cached): void {
+    this.cache.delete(streamId);
+    this.cache.set(streamId, hit);
   }
 
   private remember(decider: object, streamId: string, state: unknown, revision: bigint): void {
