@@ -246,6 +246,14 @@ export const RESULTS_GROUP = 'control-plane';
 /** An entry's fields: the id the worker gave the result (as a job id before), and the message as JSON. */
 export const RESULT_ID_FIELD = 'id';
 export const RESULT_MESSAGE_FIELD = 'm';
+/**
+ * Where the consumer moves a result it gave up on (see ResultStreamOptions.maxDeliveries): the entry's
+ * fields kept whole, plus its entry id on the results stream, the last reason and how often it was taken.
+ */
+export const deadResultsKey = (prefix: string): string => `${resultsStreamKey(prefix)}:dead`;
+export const DEAD_ENTRY_FIELD = 'entry';
+export const DEAD_REASON_FIELD = 'reason';
+export const DEAD_DELIVERIES_FIELD = 'deliveries';
 
 /** One field of a stream entry (a flat name, value, name, value… list as Redis gives it). */
 export function streamField(fields: readonly string[], name: string): string | undefined {
@@ -267,4 +275,34 @@ export interface FailedJob {
   /** How often it was found stalled (its worker died or lost its lock) and redelivered. */
   stalled: number;
   failedAt: string | null;
+}
+
+/** The results stream as operators see it (GET /v1/queues/results, /metrics, /health). */
+export interface ResultCounts {
+  /** Read by a control plane and not acknowledged yet: being recorded, or failed and waiting to be taken again. */
+  pending: number;
+  /** Posted and not read by any control plane yet. */
+  waiting: number;
+  /** Given up after every delivery, kept on the dead-letter stream for an operator. */
+  deadLettered: number;
+}
+
+/** A result on the dead-letter stream, as operators see it (GET /v1/queues/results/dead). */
+export interface DeadResult {
+  /** Its entry id on the dead-letter stream: what retry and discard take. */
+  id: string;
+  /** The id its worker gave it (the job id it reports on, with the outcome). */
+  resultId: string | null;
+  kind: string | null;
+  operationId: string | null;
+  step: string | null;
+  vmId: string | null;
+  volumeId: string | null;
+  /** The host the result names (observations, fences), else the host of its VM or volume; null when unknown. */
+  hostId: string | null;
+  /** The last reason it could not be recorded. */
+  reason: string;
+  /** How often it was delivered before it was given up (null for entries dead-lettered before it was kept). */
+  deliveries: number | null;
+  deadAt: string;
 }

@@ -1,7 +1,15 @@
 import type { ConnectionOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { RESULT_ID_FIELD, RESULT_MESSAGE_FIELD, streamField, type ResultMessage } from './jobs.js';
+import {
+  DEAD_DELIVERIES_FIELD,
+  DEAD_ENTRY_FIELD,
+  DEAD_REASON_FIELD,
+  RESULT_ID_FIELD,
+  RESULT_MESSAGE_FIELD,
+  streamField,
+  type ResultMessage,
+} from './jobs.js';
 
 export interface ResultStreamOptions {
   key: string;
@@ -184,7 +192,7 @@ export class ResultStreamReader {
     const tries = await this.deliveries(fresh.map(([id]) => id));
     const max = this.opts.maxDeliveries ?? DEFAULT_MAX_DELIVERIES;
     const dead = fresh.filter(([id]) => (tries.get(id) ?? 0) > max);
-    if (dead.length) await this.deadLetter(dead);
+    if (dead.length) await this.deadLetter(dead, tries);
     return fresh.filter(([id]) => (tries.get(id) ?? 0) <= max);
   }
 
@@ -201,12 +209,26 @@ export class ResultStreamReader {
     return tries;
   }
 
-  /** Out of the retry loop, kept whole in `<key>:dead` with why: moved, acknowledged and deleted in one MULTI. */
-  private async deadLetter(entries: Entry[]): Promise<void> {
+  /**
+   * Out of the retry loop, kept whole in `<key>:dead` with why and how often it was taken (what an
+   * operator lists before a retry or a discard): moved, acknowledged and deleted in one MULTI.
+   */
+  private async deadLetter(entries: Entry[], tries: Map<string, number>): Promise<void> {
     const tx = this.acker!.multi();
     for (const [id, fields] of entries) {
       const reason = this.lastError.get(id) ?? 'not recorded';
-      tx.xadd(`${this.opts.key}:dead`, '*', ...fields, 'entry', id, 'reason', reason);
+      const deliveries = String(tries.get(id) ?? 0);
+      tx.xadd(
+        `${this.opts.key}:dead`,
+        '*',
+        ...fields,
+        DEAD_ENTRY_FIELD,
+        id,
+        DEAD_REASON_FIELD,
+        reason,
+        DEAD_DELIVERIES_FIELD,
+        deliveries,
+      );
       tx.xack(this.opts.key, this.opts.group, id).xdel(this.opts.key, id);
       this.lastError.delete(id);
       this.log.error(

@@ -53,6 +53,8 @@ class EnvSchema {
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100) JOB_ATTEMPTS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600000) JOB_BACKOFF_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(86400000) JOB_TIMEOUT_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(50) @Max(3600000) RESULT_RETRY_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) RESULT_MAX_DELIVERIES?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1000) @Max(3600000) RECONCILE_INTERVAL_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(2) @Max(1000000) SNAPSHOT_EVERY?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(86400000) RECONCILE_STUCK_MS?: number;
@@ -117,6 +119,11 @@ export interface AppConfig {
   jobAttempts: number;
   jobBackoffMs: number;
   jobTimeoutMs: number;
+  /**
+   * A result the control plane read and did not record (its process died, the store was down) is
+   * taken again after this long (RESULT_RETRY_MS); after RESULT_MAX_DELIVERIES takes it is dead-lettered.
+   */
+  results: { claimIdleMs: number; maxDeliveries: number };
   reconcileIntervalMs: number;
   /** An aggregate snapshot (Redis) each time a stream's revision crosses a multiple of this. */
   snapshotEvery: number;
@@ -254,6 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     jobAttempts: parsed.JOB_ATTEMPTS ?? 3,
     jobBackoffMs: parsed.JOB_BACKOFF_MS ?? 500,
     jobTimeoutMs: parsed.JOB_TIMEOUT_MS ?? 120000,
+    results: { claimIdleMs: parsed.RESULT_RETRY_MS ?? 3000, maxDeliveries: parsed.RESULT_MAX_DELIVERIES ?? 20 },
     reconcileIntervalMs: parsed.RECONCILE_INTERVAL_MS ?? 30000,
     snapshotEvery: parsed.SNAPSHOT_EVERY ?? 500,
     reconcileStuckMs: parsed.RECONCILE_STUCK_MS ?? 60000,

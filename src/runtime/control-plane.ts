@@ -152,8 +152,13 @@ export class ControlPlane {
       settings: config.healing,
       timers: restartTimers,
     });
-    const results = new ResultConsumer(aggregates, deps.blocking, `${config.redisPrefix}:q`, log, (t, ms, ok) =>
-      deps.metrics.observeCommand(t, ms, ok),
+    const results = new ResultConsumer(
+      aggregates,
+      deps.blocking,
+      `${config.redisPrefix}:q`,
+      log,
+      (t, ms, ok) => deps.metrics.observeCommand(t, ms, ok),
+      config.results,
     );
     const prefix = `${config.redisPrefix}:q`;
     const hostQueries = new QueueHostQueries(deps.hub, { connection: deps.blocking, prefix }, log);

@@ -9,10 +9,13 @@ import {
   type FailedJob,
   type HostJobData,
   type QueueJobData,
+  type DeadResult,
+  type ResultCounts,
   type ResultMessage,
   type VolumeJobData,
 } from '../application/jobs.js';
 import { QueueBatcher } from './queue-batcher.js';
+import { ResultStreamAdmin } from './result-stream-admin.js';
 import { ResultStreamWriter } from './result-stream-writer.js';
 
 export interface QueueSettings {
@@ -52,9 +55,11 @@ export class QueueHub {
   private readonly queues = new Map<string, Queue>();
   private readonly batchers = new Map<string, QueueBatcher>();
   private readonly results: ResultStreamWriter;
+  private readonly resultAdmin: ResultStreamAdmin;
 
   constructor(readonly settings: QueueSettings) {
     this.results = new ResultStreamWriter(() => this.client(), resultsStreamKey(settings.prefix));
+    this.resultAdmin = new ResultStreamAdmin(() => this.client(), settings.prefix);
   }
 
   private async client(): Promise<Redis> {
@@ -154,6 +159,29 @@ export class QueueHub {
     return (await this.client()).xlen(resultsStreamKey(this.settings.prefix));
   }
 
+  /** Results being recorded, not read yet, and given up (for /metrics, /health and GET /v1/queues/results). */
+  resultCounts(): Promise<ResultCounts> {
+    return this.resultAdmin.counts();
+  }
+
+  /** Dead-lettered results, oldest first. */
+  deadResults(limit: number): Promise<DeadResult[]> {
+    return this.resultAdmin.list(limit);
+  }
+
+  deadResult(id: string): Promise<DeadResult | undefined> {
+    return this.resultAdmin.get(id);
+  }
+
+  /** A dead-lettered result back on the results stream (recorded once however often it is posted). */
+  retryDeadResult(id: string): Promise<DeadResult | undefined> {
+    return this.resultAdmin.retry(id);
+  }
+
+  discardDeadResult(id: string): Promise<DeadResult | undefined> {
+    return this.resultAdmin.discard(id);
+  }
+
   /** Jobs waiting, delayed or running on a host's queue (for /metrics and reconciliation). */
   async depth(hostId: string): Promise<number> {
     const counts = await this.queue(hostQueueName(hostId)).getJobCounts('waiting', 'active', 'delayed', 'prioritized');
@@ -237,7 +265,13 @@ export class QueueHub {
     const entries = await (await this.client()).xrange(resultsStreamKey(this.settings.prefix), '-', '+', 'COUNT', 1000);
     return entries.some(([, fields]) => {
       const json = streamField(fields, RESULT_MESSAGE_FIELD);
-      return json !== undefined && (JSON.parse(json) as { operationId?: string }).operationId === operationId;
+      // Only an entry whose text holds the id can match: the others are not parsed at all.
+      if (json === undefined || !json.includes(operationId)) return false;
+      try {
+        return (JSON.parse(json) as { operationId?: string }).operationId === operationId;
+      } catch {
+        return false; // malformed: the consumer drops it, it moves nothing
+      }
     });
   }
 

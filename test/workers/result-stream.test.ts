@@ -3,6 +3,8 @@
  * recorded, the stream then holds nothing (it holds exactly what is not recorded yet, which is what
  * hasLiveJob and pendingResults report), a result whose recording fails is taken again, a result read
  * by a process that died is taken over, and a Redis that lost the stream and its group is read again.
+ * A result no take can record is dead-lettered, listed, counted and retried (once, however many
+ * operators retry at the same time).
  */
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -156,6 +158,69 @@ describe('results stream', () => {
     await waitFor(async () => (await hub.pendingResults()) === 0, { what: 'nothing left on the stream' });
     const [group] = (await redis.xinfo('GROUPS', key)) as unknown[][];
     assert.equal(group?.[group.indexOf('pending') + 1], 0, 'nothing left pending: out of the retry loop');
+
+    // As operators list it: the ids of the result, how often it was taken, why it was given up.
+    const [dead] = await hub.deadResults(10);
+    assert.deepEqual(
+      { ...dead!, id: undefined, deadAt: undefined },
+      {
+        id: undefined,
+        resultId: 'o10.started',
+        kind: 'started',
+        operationId: 'o10',
+        step: 'define',
+        vmId: 'vm-1',
+        volumeId: null,
+        hostId: null,
+        reason: 'no such step for o10',
+        deliveries: 4,
+        deadAt: undefined,
+      },
+    );
+    assert.deepEqual(await hub.resultCounts(), { pending: 0, waiting: 0, deadLettered: 1 });
+    // Fixed: two retries at once put it back once, and it is recorded once, under its own id.
+    broken = new Set();
+    const [a, b] = await Promise.all([hub.retryDeadResult(dead!.id), hub.retryDeadResult(dead!.id)]);
+    assert.equal([a, b].filter(Boolean).length, 1, 'one retry found it; the other found nothing');
+    await waitFor(() => recorded.length === 2, { what: 'the retried result recorded' });
+    assert.deepEqual(recordedIds(), ['o10.started', 'o11.started']);
+    await waitFor(async () => (await hub.pendingResults()) === 0, { what: 'the stream emptied again' });
+    assert.deepEqual(await hub.resultCounts(), { pending: 0, waiting: 0, deadLettered: 0 });
+    const [entryFields] = (await redis.xrange(key, '-', '+')) as Array<[string, string[]]>;
+    assert.equal(entryFields, undefined, 'recorded, acknowledged and deleted');
+  });
+
+  test('counts: posted and unread results are waiting, read and unacknowledged ones pending; no group yet: all waiting', async () => {
+    await hub.postResult('o20.started', started('o20'));
+    await hub.postResult('o21.started', started('o21'));
+    assert.deepEqual(await hub.resultCounts(), { pending: 0, waiting: 2, deadLettered: 0 }, 'before any control plane');
+    await redis.xgroup('CREATE', key, RESULTS_GROUP, '0', 'MKSTREAM');
+    // A control plane read one and has not recorded it yet.
+    await redis.xreadgroup('GROUP', RESULTS_GROUP, 'busy', 'COUNT', 1, 'STREAMS', key, '>');
+    assert.deepEqual(await hub.resultCounts(), { pending: 1, waiting: 1, deadLettered: 0 });
+  });
+
+  test('retry and discard of an id not on the dead-letter stream change nothing', async () => {
+    await hub.postResult('o22.started', started('o22'));
+    assert.equal(await hub.retryDeadResult('1-0'), undefined);
+    assert.equal(await hub.discardDeadResult('1-0'), undefined);
+    assert.equal(await redis.xlen(key), 1);
+    assert.equal(await redis.exists(`${key}:dead`), 0);
+  });
+
+  test('hasLiveJob matches the operation id, not an entry merely mentioning it, and skips a malformed entry', async () => {
+    await redis.xadd(key, '*', 'id', 'bad', 'm', '{not json o30');
+    // Its VM id happens to be the other operation's id: the text holds it, the operation is not it.
+    await hub.postResult('x.started', {
+      kind: 'started',
+      vmId: 'o30',
+      operationId: 'o31',
+      step: 'define',
+      jobId: 'job-o31',
+      principal: 'alice',
+    });
+    assert.equal(await hub.hasLiveJob('h1', 'o30'), false);
+    assert.equal(await hub.hasLiveJob('h1', 'o31'), true);
   });
 
   test('consumer names: a stopped reader removes its own, a start removes long-idle ones with nothing pending, never one holding entries', async () => {
