@@ -14,31 +14,31 @@ interface Health {
 }
 
 export function registerHealthCommand(program: Command): void {
-  withServer(program.command('health').description("the server's health: store, Redis, subscriptions, workers")).action(
-    async (opts: ServerCommandOptions) => {
-      const base = resolveServer(opts, false);
-      let res: Response;
-      try {
-        res = await fetch(`${base.url}/health`, { headers: { Accept: 'application/json' } });
-      } catch (err) {
-        throw new CliError(`cannot reach ${base.url}: ${(err as Error).message}`);
-      }
-      const text = await res.text();
-      let h: Health;
-      try {
-        h = JSON.parse(text) as Health;
-      } catch {
-        throw new CliError(`${base.url}/health answered ${res.status}, not JSON`);
-      }
-      if (res.status !== 200 && res.status !== 503) throw new CliError(`${base.url}/health answered ${res.status}`);
-      if (opts.json) out(text);
-      else {
-        out(res.status === 200 ? `status ${h.status ?? 'ok'}` : `unhealthy: ${h.message ?? res.status}`);
-        const details = h.details ?? {};
-        if (Object.keys(details).length)
-          printTable([['CHECK', 'STATUS'], ...Object.entries(details).map(([k, v]) => [k, show(v?.status)])]);
-      }
-      if (res.status !== 200) process.exitCode = EXIT_FAILED;
-    },
-  );
+  withServer(
+    program.command('health').description("the server's health: store, Redis, subscriptions, results, workers"),
+  ).action(async (opts: ServerCommandOptions) => {
+    const base = resolveServer(opts, false);
+    let res: Response;
+    try {
+      res = await fetch(`${base.url}/health`, { headers: { Accept: 'application/json' } });
+    } catch (err) {
+      throw new CliError(`cannot reach ${base.url}: ${(err as Error).message}`);
+    }
+    const text = await res.text();
+    let h: Health;
+    try {
+      h = JSON.parse(text) as Health;
+    } catch {
+      throw new CliError(`${base.url}/health answered ${res.status}, not JSON`);
+    }
+    if (res.status !== 200 && res.status !== 503) throw new CliError(`${base.url}/health answered ${res.status}`);
+    if (opts.json) out(text);
+    else {
+      out(res.status === 200 ? `status ${h.status ?? 'ok'}` : `unhealthy: ${h.message ?? res.status}`);
+      const details = h.details ?? {};
+      if (Object.keys(details).length)
+        printTable([['CHECK', 'STATUS'], ...Object.entries(details).map(([k, v]) => [k, show(v?.status)])]);
+    }
+    if (res.status !== 200) process.exitCode = EXIT_FAILED;
+  });
 }

@@ -1,14 +1,17 @@
-/** `virtledger queue ls|show|retry|discard`: the hosts' job queues (operators, admins). */
+/** `virtledger queue ls|show|retry|discard`: the hosts' job queues (operators, admins); results: see queue-result-commands. */
 import type { Command } from 'commander';
 import type { FailedJob } from '../application/jobs.js';
 import { getJson } from './client.js';
 import { printList, reasonOption, reasonQuery, send, serverCommand, withReason, type Opts } from './command-kit.js';
 import { out } from './output.js';
+import { registerQueueResultCommands } from './queue-result-commands.js';
 
 type QueueRow = { hostId: string; hostName: string } & Record<string, number | string>;
 
 export function registerQueueCommands(program: Command): void {
-  const queue = program.command('queue').description("the hosts' job queues: counts and failed jobs");
+  const queue = program
+    .command('queue')
+    .description("the hosts' job queues (counts, failed jobs) and the results stream (counts, dead letters)");
   serverCommand(queue, 'ls', 'per host: waiting, active, delayed, failed jobs', (c) => c.alias('list'))(
     async (base, opts) => {
       const page = await getJson<{ items: QueueRow[] }>(base, '/v1/queues');
@@ -65,4 +68,5 @@ export function registerQueueCommands(program: Command): void {
     const res = await send<{ action: string; job: FailedJob }>(base, 'DELETE', path(host!, job!) + reasonQuery(opts));
     done(opts, res.body);
   });
+  registerQueueResultCommands(queue);
 }

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { RateCounter } from './rate-windows.js';
 import type { Capabilities } from '../application/host-capabilities.js';
-import type { FailedJob } from '../application/jobs.js';
+import type { DeadResult, FailedJob, ResultCounts } from '../application/jobs.js';
 import type { AggregateLoader } from '../application/load-aggregate.js';
 import type { HostQueries } from '../application/host-queries.js';
 import type { ConsoleHosts } from '../application/console-sessions.js';
@@ -65,6 +65,15 @@ export interface QueueStats {
   retryFailed(hostId: string, jobId: string): Promise<boolean>;
   /** Removes a failed job and fails its operation with `reason`; false when it was no longer failed. */
   discardFailed(hostId: string, jobId: string, principal: string, reason: string): Promise<boolean>;
+  /** The results stream: pending (read, not acknowledged), waiting (not read) and dead-lettered. */
+  resultCounts(): Promise<ResultCounts>;
+  /** Dead-lettered results, oldest first. */
+  deadResults(limit: number): Promise<DeadResult[]>;
+  deadResult(id: string): Promise<DeadResult | undefined>;
+  /** Back on the results stream (atomically); undefined when it was not dead-lettered (any more). */
+  retryDeadResult(id: string): Promise<DeadResult | undefined>;
+  /** Deleted; undefined when it was not dead-lettered (any more). */
+  discardDeadResult(id: string): Promise<DeadResult | undefined>;
 }
 
 export interface ProjectionPosition {
@@ -102,6 +111,8 @@ export interface HttpMetrics {
   observeRequest(method: string, route: string, status: number, ms?: number): void;
   setQueueDepth(hostId: string, depth: number): void;
   setLag(subscription: string, lag: number): void;
+  /** The results stream's counts, read at scrape time. */
+  setResults(counts: ResultCounts): void;
   render(): Promise<string>;
 }
 

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ResultCounts } from '../application/jobs.js';
 import type { HttpMetrics } from '../http/tokens.js';
 import { registerDefaultMetrics } from './metrics-defaults.js';
 import type { Census, ReadModelCensus } from './metrics-census.js';
@@ -37,6 +38,22 @@ export class Metrics implements HttpMetrics {
     name: 'virtledger_projection_lag',
     help: 'Global positions between the head of the log and each subscription',
     labelNames: ['subscription'] as const,
+    registers: [this.registry],
+  });
+  // The results stream workers post to, read at scrape time (set by the API: every API process reports the same stream).
+  readonly resultsPending = new Gauge({
+    name: 'virtledger_results_pending',
+    help: 'Results read by a control plane and not acknowledged: being recorded, or failed and waiting to be taken again',
+    registers: [this.registry],
+  });
+  readonly resultsWaiting = new Gauge({
+    name: 'virtledger_results_waiting',
+    help: 'Results posted by workers and not read by any control plane yet',
+    registers: [this.registry],
+  });
+  readonly resultsDeadLettered = new Gauge({
+    name: 'virtledger_results_dead_lettered',
+    help: 'Results given up after every delivery, waiting for an operator (virtledger queue dead-results)',
     registers: [this.registry],
   });
   private lease: (() => { owner: boolean; fence?: number }) | undefined;
@@ -206,6 +223,12 @@ export class Metrics implements HttpMetrics {
 
   setLag(subscription: string, lag: number): void {
     this.projectionLag.set({ subscription }, lag);
+  }
+
+  setResults(counts: ResultCounts): void {
+    this.resultsPending.set(counts.pending);
+    this.resultsWaiting.set(counts.waiting);
+    this.resultsDeadLettered.set(counts.deadLettered);
   }
 
   /**

@@ -113,6 +113,12 @@ const MATRIX: Record<string, Row> = {
   // (test/api/queue-actions.test.ts acts on real failed jobs).
   'POST /v1/queues/{host}/failed/{job}/retry': { allowed: MUTATORS, ok: 404, params: { job: 'no-such-job' } },
   'DELETE /v1/queues/{host}/failed/{job}': { allowed: MUTATORS, ok: 404, params: { job: 'no-such-job' } },
+  // The results stream spans every project: the AUTH_TOKENS operator acts in `default` only, so it is
+  // refused like a viewer (an operator of every project may: test/api/dead-results.test.ts).
+  'GET /v1/queues/results': { allowed: ['admin'], ok: 200 },
+  'GET /v1/queues/results/dead': { allowed: ['admin'], ok: 200 },
+  'POST /v1/queues/results/dead/{id}/retry': { allowed: ['admin'], ok: 404, params: { id: '1-0' } },
+  'DELETE /v1/queues/results/dead/{id}': { allowed: ['admin'], ok: 404, params: { id: '1-0' } },
   'GET /v1/vms/{id}/events': { allowed: ['admin', 'operator', 'auditor'], ok: 200 },
   'GET /v1/events': { allowed: AUDIT, ok: 200 },
   'GET /v1/events/stream': { allowed: AUDIT, ok: 200 },
@@ -283,8 +289,11 @@ describe('e2e: role matrix (every route × every role)', () => {
       'placement-groups': groupId,
       volumes: volume,
     };
-    let path = template.replace('{id}', ids[kind ?? ''] ?? id);
-    for (const [name, value] of Object.entries({ name: 's1', host: hostA, volumeId: volume, ...row.params }))
+    // A row's own params first: they may name `{id}` too (a dead-lettered result's id is no VM's).
+    let path = template;
+    for (const [name, value] of Object.entries(row.params ?? {})) path = path.replace(`{${name}}`, value);
+    path = path.replace('{id}', ids[kind ?? ''] ?? id);
+    for (const [name, value] of Object.entries({ name: 's1', host: hostA, volumeId: volume }))
       path = path.replace(`{${name}}`, value);
     let body: object | undefined = row.raw?.() ?? row.body?.(++n) ?? (method === 'POST' ? {} : undefined);
     if (body && 'volumeId' in body) body = { ...body, volumeId: volume };

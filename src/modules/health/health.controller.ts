@@ -94,6 +94,17 @@ export class HealthController {
         if (total > 0) return s.up({ ...base, degraded: true, parked });
         return s.up(base);
       },
+      async () => {
+        // Results workers posted and the control plane has not recorded: dead letters need an operator
+        // (GET /v1/queues/results/dead), so they make the process degraded, not down (a restart would not help).
+        const s = this.indicators.check('results');
+        try {
+          const counts = await this.queues.resultCounts();
+          return counts.deadLettered > 0 ? s.up({ ...counts, degraded: true }) : s.up({ ...counts });
+        } catch (err) {
+          return s.down({ message: reason(err) });
+        }
+      },
       () => {
         const s = this.indicators.check('workers');
         const hosts = this.status.servedHosts();
@@ -124,6 +135,11 @@ export class HealthController {
     } catch {
       // A scrape still answers with what it has when Redis or the store is down.
     }
+    // Apart from the store's head: results keep being counted while the store is down.
+    await this.queues.resultCounts().then(
+      (c) => m.setResults(c),
+      () => undefined,
+    );
     return m.render();
   }
 }

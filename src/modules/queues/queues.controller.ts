@@ -16,6 +16,8 @@ import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
 import { MUTATORS, Roles, type Principal } from '../../http/auth/roles.js';
 import { ReasonDto } from '../../http/reason.dto.js';
 import { FailedJobPage, QueueActionResponse } from './dto/queue-job.response.js';
+import { DeadResultActionResponse, DeadResultPage, ResultCountsResponse } from './dto/dead-result.response.js';
+import { DeadResultsService } from './dead-results.service.js';
 import { QueueActionsService } from './queue-actions.service.js';
 import { parseLimit } from '../../http/query.js';
 import { QUEUES, READ_MODELS, type QueueStats } from '../../http/tokens.js';
@@ -34,6 +36,7 @@ export class QueuesController {
     @Inject(QUEUES) private readonly queues: QueueStats,
     @Inject(READ_MODELS) private readonly readModels: ReadModels,
     private readonly actions: QueueActionsService,
+    private readonly deadResults: DeadResultsService,
   ) {}
 
   @ApiAnswer("Every registered host's queue: waiting, active, delayed, prioritized and failed job counts", Object)
@@ -49,6 +52,54 @@ export class QueuesController {
       })),
     );
     return { items, next: null };
+  }
+
+  @ApiAnswer(
+    'The results stream workers post to: results pending (read, not acknowledged), waiting (not read) and dead-lettered',
+    ResultCountsResponse,
+  )
+  @Get('results')
+  @Roles('operator')
+  resultCounts(@CurrentPrincipal() p: Principal): Promise<ResultCountsResponse> {
+    this.deadResults.mustSeeAll(p);
+    return this.queues.resultCounts();
+  }
+
+  @ApiAnswer(
+    'Results the control plane gave up recording after every delivery, oldest first, with the last reason',
+    DeadResultPage,
+  )
+  @ApiQuery({ name: 'limit', required: false, description: 'at most this many (default 50)' })
+  @Get('results/dead')
+  @Roles('operator')
+  async deadResultList(@CurrentPrincipal() p: Principal, @Query('limit') limit?: string): Promise<DeadResultPage> {
+    return { items: await this.deadResults.list(parseLimit(limit, 'limit', 1000, 50), p), next: null };
+  }
+
+  /** Back on the results stream once the cause is fixed; a result the log already holds records nothing. */
+  @ApiAnswer('Put a dead-lettered result back on the results stream (recorded at most once)', DeadResultActionResponse)
+  @Post('results/dead/:id/retry')
+  @HttpCode(200)
+  @Roles(...MUTATORS)
+  retryResult(
+    @Param('id') id: string,
+    @Body() body: ReasonDto,
+    @CurrentPrincipal() p: Principal,
+  ): Promise<DeadResultActionResponse> {
+    return this.deadResults.retry(id, p, body.reason);
+  }
+
+  @ApiAnswer('Delete a dead-lettered result for good', DeadResultActionResponse)
+  @ApiQuery({ name: 'reason', required: false, description: 'Why (logged with the discard, at most 500 characters)' })
+  @Delete('results/dead/:id')
+  @Roles(...MUTATORS)
+  discardResult(
+    @Param('id') id: string,
+    @CurrentPrincipal() p: Principal,
+    @Query('reason') reason?: string,
+  ): Promise<DeadResultActionResponse> {
+    if (reason !== undefined && reason.length > 500) throw new BadRequestException('reason: at most 500 characters');
+    return this.deadResults.discard(id, p, reason);
   }
 
   @ApiAnswer("A host queue's failed jobs, newest first, with their error and attempts", FailedJobPage)

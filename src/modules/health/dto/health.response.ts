@@ -4,7 +4,7 @@ import { ANY_OBJECT } from '../../../http/openapi/schemas.js';
 const CHECKS = {
   type: 'object',
   additionalProperties: { type: 'object', properties: { status: { type: 'string' } }, additionalProperties: true },
-  description: 'Per check (redis, store, subscriptions, workers): its status and details',
+  description: 'Per check (redis, store, subscriptions, results, workers): its status and details',
 } as const;
 
 /** Terminus's health report: each check with its status and details. */
