@@ -1,0 +1,77 @@
+/**
+ * The simulated host's worker in a process of its own (`ROLE=worker`), as a deployment runs it on
+ * a hypervisor host: the bench's API process then carries the HTTP edge and the control plane
+ * only, and the worker's driver calls, BullMQ takes and result writes are charged to the worker.
+ */
+import { join } from 'node:path';
+import type { QueueHub } from '../src/workers/queue-hub.js';
+import { cpuSeconds } from '../chaos/support/load-figures.js';
+import { NodeProc } from '../chaos/support/node-proc.js';
+import { waitFor } from '../test/support/wait.js';
+import { row, type Summary } from './stats.js';
+
+export class BenchWorkerProcess {
+  private constructor(private readonly proc: NodeProc) {}
+
+  /**
+   * Starts `node dist/src/main.js --role worker` for `hostId` with the API process's settings, and
+   * resolves once its first heartbeat for the host is in Redis (it consumes the host's queue).
+   */
+  static async start(opts: {
+    env: Record<string, string>;
+    hostId: string;
+    dataDir: string;
+    hub: QueueHub;
+  }): Promise<BenchWorkerProcess> {
+    const proc = new NodeProc({
+      name: 'bench-worker',
+      env: { ...opts.env, ROLE: 'worker', WORKER_HOSTS: opts.hostId },
+      logFile: join(opts.dataDir, 'bench-worker.log'),
+    });
+    proc.start();
+    const w = new BenchWorkerProcess(proc);
+    try {
+      await waitFor(
+        async () => {
+          if (!proc.running) throw new Error(`the bench's worker process exited; see ${proc.opts.logFile}`);
+          return (await opts.hub.heartbeats())[opts.hostId] !== undefined;
+        },
+        { what: 'the worker process to serve the bench host', timeoutMs: 60_000, intervalMs: 50 },
+      );
+    } catch (err) {
+      await w.stop();
+      throw err;
+    }
+    return w;
+  }
+
+  /** The worker process's CPU time so far (every thread), ms. */
+  cpuMs(): number {
+    const pid = this.proc.pid;
+    return pid === undefined ? 0 : cpuSeconds(pid) * 1000;
+  }
+
+  async stop(): Promise<void> {
+    await this.proc.stop(5000);
+  }
+}
+
+/** The create section's main figures for the split topology, printed beside the all-in-one ones. */
+export function printWorkerProcessSection(r: {
+  accept: Summary;
+  toRunning: Summary;
+  failed: number;
+  cpuMsPerCreate: number;
+  mainThreadCpuMsPerCreate?: number;
+  mainLoopBusy: number;
+  workerCpuMsPerCreate?: number;
+}): void {
+  console.log('\nsection: the same creates, the host worker in its own process (API ROLE=api + ROLE=worker)');
+  console.log(row('create: POST /v1/vms → 202 accepted', r.accept));
+  console.log(row('create: accept → running (whole path)', r.toRunning));
+  console.log(`  creates/s end to end: ${r.toRunning.perSecond.toFixed(1)}   failed: ${r.failed}`);
+  console.log(
+    `  CPU per create: API process ${r.cpuMsPerCreate.toFixed(1)} ms (main thread ${r.mainThreadCpuMsPerCreate?.toFixed(1) ?? '-'} ms,` +
+      ` event loop busy ${(100 * r.mainLoopBusy).toFixed(0)} %), worker process ${r.workerCpuMsPerCreate?.toFixed(1) ?? '-'} ms`,
+  );
+}
