@@ -22,6 +22,8 @@ export interface ControlPlaneResult {
   rssEndMiB: number;
   /** CPU time of the whole process (every thread: app, writer thread, bench client) per create, ms. */
   cpuMsPerCreate: number;
+  /** CPU time of the bench's client thread (its fetch and JSON, in `cpuMsPerCreate` too) per create, ms (Linux). */
+  clientCpuMsPerCreate?: number;
   /** CPU time of the main thread alone (the event loop every component shares) per create, ms (Linux). */
   mainThreadCpuMsPerCreate?: number;
   /** SQLite only: appends per group transaction (per fsync) on the writer thread during the section. */
@@ -139,13 +141,14 @@ export async function controlPlaneBench(opts: {
     const workerCpuStart = worker?.cpuMs();
     const t0 = performance.now();
     // The client runs in a worker thread: its fetch and JSON work is not charged to the server's event loop.
-    for (const c of await createsFromWorker({
+    const load = await createsFromWorker({
       base,
       token: TOKEN,
       n: opts.n,
       concurrency: opts.concurrency,
       prefix: 'bench-',
-    })) {
+    });
+    for (const c of load.sent) {
       accept.push(c.acceptMs);
       sent.set(c.vmId, c.sentAt - performance.timeOrigin);
     }
@@ -171,6 +174,7 @@ export async function controlPlaneBench(opts: {
       rssStartMiB: rssStart / 2 ** 20,
       rssEndMiB: process.memoryUsage().rss / 2 ** 20,
       cpuMsPerCreate: (cpu.user + cpu.system) / 1000 / opts.n,
+      ...(load.clientCpuMs !== undefined ? { clientCpuMsPerCreate: load.clientCpuMs / opts.n } : {}),
       ...(mainCpuStart !== undefined && mainCpuEnd !== undefined
         ? { mainThreadCpuMsPerCreate: (mainCpuEnd - mainCpuStart) / opts.n }
         : {}),

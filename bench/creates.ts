@@ -55,6 +55,10 @@ async function main(): Promise<void> {
     console.log(
       `cpu ms/create: node ${cp.cpuMsPerCreate.toFixed(2)} (main thread ${cp.mainThreadCpuMsPerCreate?.toFixed(2) ?? '-'}, loop busy ${(cp.mainLoopBusy * 100).toFixed(0)} %)  redis ${cp.redisCpuMsPerCreate.toFixed(2)}`,
     );
+    if (cp.clientCpuMsPerCreate !== undefined)
+      console.log(
+        `cpu ms/create, the bench's client thread (in "node" above): ${cp.clientCpuMsPerCreate.toFixed(2)}; node less it ${(cp.cpuMsPerCreate - cp.clientCpuMsPerCreate).toFixed(2)}`,
+      );
     if (cp.workerCpuMsPerCreate !== undefined)
       console.log(
         `cpu ms/create, worker process: ${cp.workerCpuMsPerCreate.toFixed(2)} (API process + worker ${(cp.cpuMsPerCreate + cp.workerCpuMsPerCreate).toFixed(2)})`,
