@@ -152,7 +152,10 @@ export async function controlPlaneBench(opts: {
       accept.push(c.acceptMs);
       sent.set(c.vmId, c.sentAt - performance.timeOrigin);
     }
-    await Promise.race([finished, new Promise((r) => setTimeout(r, 300000))]);
+    let giveUp: NodeJS.Timeout | undefined;
+    await Promise.race([finished, new Promise((r) => (giveUp = setTimeout(r, 300000)))]);
+    // Not left pending: a caller that runs on (a test) would otherwise be kept alive 5 minutes.
+    clearTimeout(giveUp);
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpuStart);
     const mainCpuEnd = mainThreadCpuMs();

@@ -23,8 +23,11 @@ export class BenchWorkerProcess {
     dataDir: string;
     hub: QueueHub;
   }): Promise<BenchWorkerProcess> {
+    // As in --scale-out: BENCH_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the worker process.
+    const nodeArgs = process.env.BENCH_CHILD_NODE_ARGS?.split(' ').filter(Boolean);
     const proc = new NodeProc({
       name: 'bench-worker',
+      ...(nodeArgs?.length ? { nodeArgs } : {}),
       env: { ...opts.env, ROLE: 'worker', WORKER_HOSTS: opts.hostId },
       logFile: join(opts.dataDir, 'bench-worker.log'),
     });
