@@ -164,6 +164,8 @@ async function main(): Promise<void> {
 
     console.log('section: control plane (simulated driver, latency 0)');
     console.log(row('create: POST /v1/vms → 202 accepted', cp.accept));
+    console.log(row('  the server’s own: POST /v1/vms (timing middleware)', cp.serverPost));
+    console.log(row('  the server’s own: store append (all, in the section)', cp.appends));
     console.log(row('create: accept → running (whole path)', cp.toRunning));
     console.log(`  creates/s end to end: ${cp.toRunning.perSecond.toFixed(1)}   failed: ${cp.failed}`);
     console.log(`  RSS: ${cp.rssStartMiB.toFixed(0)} MiB at start, ${cp.rssEndMiB.toFixed(0)} MiB at end`);

@@ -13,6 +13,7 @@ import { perCreate, redisCommandCounts } from './scale-out-calls.js';
 import { redisServerCpuMs } from './redis-cpu.js';
 import { mainThreadCpuMs } from './main-thread-cpu.js';
 import { BenchWorkerProcess } from './worker-process.js';
+import { watchServerLatency } from './server-side-latency.js';
 
 export interface ControlPlaneResult {
   accept: Summary;
@@ -22,6 +23,10 @@ export interface ControlPlaneResult {
   rssEndMiB: number;
   /** CPU time of the whole process (every thread: app, writer thread, bench client) per create, ms. */
   cpuMsPerCreate: number;
+  /** POST /v1/vms as the server timed it (request-timing middleware → response finished), ms. */
+  serverPost: Summary;
+  /** Every store append of the section (the POSTs', the sagas', the results'), post → answered, ms. */
+  appends: Summary;
   /** CPU time of the bench's client thread (its fetch and JSON, in `cpuMsPerCreate` too) per create, ms (Linux). */
   clientCpuMsPerCreate?: number;
   /** CPU time of the main thread alone (the event loop every component shares) per create, ms (Linux). */
@@ -135,6 +140,8 @@ export async function controlPlaneBench(opts: {
     const writer = runtime.store instanceof SqliteEventStore ? runtime.store : undefined;
     const writerStart = writer?.writerStats;
     const eluStart = performance.eventLoopUtilization();
+    // Before countStoreCalls, which then wraps this wrapper: each one is taken off in turn below.
+    const latency = watchServerLatency(runtime.metrics, runtime.store!);
     const calls = countStoreCalls(runtime.store!);
     const redisBefore = await redisCommandCounts(runtime.redis);
     const redisCpuBefore = await redisServerCpuMs(runtime.redis);
@@ -162,6 +169,7 @@ export async function controlPlaneBench(opts: {
     const workerCpu = worker && workerCpuStart !== undefined ? worker.cpuMs() - workerCpuStart : undefined;
     const elu = performance.eventLoopUtilization(eluStart);
     const storeCalls = calls.stop();
+    const server = latency.stop();
     const redisCpu = (await redisServerCpuMs(runtime.redis)) - redisCpuBefore;
     const redisAfter = await redisCommandCounts(runtime.redis);
     const writerEnd = writer?.writerStats;
@@ -173,6 +181,8 @@ export async function controlPlaneBench(opts: {
     return {
       accept: summarize(accept, wall),
       toRunning: summarize(toRunning, wall),
+      serverPost: summarize(server.postMs, wall),
+      appends: summarize(server.appendMs, wall),
       failed,
       rssStartMiB: rssStart / 2 ** 20,
       rssEndMiB: process.memoryUsage().rss / 2 ** 20,

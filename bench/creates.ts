@@ -50,6 +50,8 @@ async function main(): Promise<void> {
         : 'topology: one process (ROLE=all: HTTP, control plane and the host worker)',
     );
     console.log(row('create: POST → 202', cp.accept));
+    console.log(row('  the server’s own: POST /v1/vms (timing middleware)', cp.serverPost));
+    console.log(row('  the server’s own: store append (all, in the section)', cp.appends));
     console.log(row('create: accept → running (whole path)', cp.toRunning));
     console.log(`failed: ${cp.failed}${priv ? '' : '   (REDIS_URL: Redis figures are server-wide)'}`);
     console.log(

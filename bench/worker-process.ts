@@ -62,6 +62,8 @@ export class BenchWorkerProcess {
 /** The create section's main figures for the split topology, printed beside the all-in-one ones. */
 export function printWorkerProcessSection(r: {
   accept: Summary;
+  serverPost: Summary;
+  appends: Summary;
   toRunning: Summary;
   failed: number;
   cpuMsPerCreate: number;
@@ -71,6 +73,8 @@ export function printWorkerProcessSection(r: {
 }): void {
   console.log('\nsection: the same creates, the host worker in its own process (API ROLE=api + ROLE=worker)');
   console.log(row('create: POST /v1/vms → 202 accepted', r.accept));
+  console.log(row('  the server’s own: POST /v1/vms (timing middleware)', r.serverPost));
+  console.log(row('  the server’s own: store append (all, in the section)', r.appends));
   console.log(row('create: accept → running (whole path)', r.toRunning));
   console.log(`  creates/s end to end: ${r.toRunning.perSecond.toFixed(1)}   failed: ${r.failed}`);
   console.log(

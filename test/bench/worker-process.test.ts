@@ -2,7 +2,7 @@
  * The bench's create section with the host worker in a process of its own (`--worker own-process`):
  * the measured process runs as ROLE=api and serves no host itself, every create still reaches
  * running (the separate ROLE=worker process ran the jobs), the worker's CPU is reported apart, the
- * client thread's own CPU is reported, and closing the section stops the worker process.
+ * client thread's own CPU is reported, the server's own POST and append times are taken, and closing the section stops the worker process.
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -36,6 +36,8 @@ describe('bench: the create section with the host worker in its own process', ()
     try {
       assert.equal(cp.failed, 0);
       assert.equal(cp.toRunning.n, n, 'every create reached running');
+      assert.equal(cp.serverPost.n, n, 'each POST timed on the server too');
+      assert.ok(cp.appends.n >= n, 'every create appended at least once');
       assert.equal(cp.runtime.config.role, 'api');
       assert.equal(cp.runtime.pool.workers.size, 0, 'the measured process served no host itself');
       const beats = await cp.runtime.hub.heartbeats();
