@@ -166,6 +166,9 @@ async function main(): Promise<void> {
     console.log(row('create: POST /v1/vms → 202 accepted', cp.accept));
     console.log(row('  the server’s own: POST /v1/vms (timing middleware)', cp.serverPost));
     console.log(row('  the server’s own: store append (all, in the section)', cp.appends));
+    console.log(
+      `  main event loop delay in the section: p50 ${cp.loopDelay.p50.toFixed(1)} ms, p99 ${cp.loopDelay.p99.toFixed(1)} ms, max ${cp.loopDelay.max.toFixed(0)} ms`,
+    );
     console.log(row('create: accept → running (whole path)', cp.toRunning));
     console.log(`  creates/s end to end: ${cp.toRunning.perSecond.toFixed(1)}   failed: ${cp.failed}`);
     console.log(`  RSS: ${cp.rssStartMiB.toFixed(0)} MiB at start, ${cp.rssEndMiB.toFixed(0)} MiB at end`);

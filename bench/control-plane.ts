@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { createHttpApp } from '../src/runtime/http-app.js';
 import { loadConfig } from '../src/config/config.js';
@@ -27,6 +28,11 @@ export interface ControlPlaneResult {
   serverPost: Summary;
   /** Every store append of the section (the POSTs', the sagas', the results'), post → answered, ms. */
   appends: Summary;
+  /**
+   * How late the main event loop ran a 10 ms timer during the section, ms (p50, p99, max): what each
+   * await on a request's path may wait while the sagas, projections and result consumer hold the loop.
+   */
+  loopDelay: { p50: number; p99: number; max: number };
   /** CPU time of the bench's client thread (its fetch and JSON, in `cpuMsPerCreate` too) per create, ms (Linux). */
   clientCpuMsPerCreate?: number;
   /** CPU time of the main thread alone (the event loop every component shares) per create, ms (Linux). */
@@ -142,6 +148,8 @@ export async function controlPlaneBench(opts: {
     const eluStart = performance.eventLoopUtilization();
     // Before countStoreCalls, which then wraps this wrapper: each one is taken off in turn below.
     const latency = watchServerLatency(runtime.metrics, runtime.store!);
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
     const calls = countStoreCalls(runtime.store!);
     const redisBefore = await redisCommandCounts(runtime.redis);
     const redisCpuBefore = await redisServerCpuMs(runtime.redis);
@@ -170,6 +178,7 @@ export async function controlPlaneBench(opts: {
     const elu = performance.eventLoopUtilization(eluStart);
     const storeCalls = calls.stop();
     const server = latency.stop();
+    delay.disable();
     const redisCpu = (await redisServerCpuMs(runtime.redis)) - redisCpuBefore;
     const redisAfter = await redisCommandCounts(runtime.redis);
     const writerEnd = writer?.writerStats;
@@ -183,6 +192,12 @@ export async function controlPlaneBench(opts: {
       toRunning: summarize(toRunning, wall),
       serverPost: summarize(server.postMs, wall),
       appends: summarize(server.appendMs, wall),
+      // The histogram is in ns and counts the resolution itself as delay.
+      loopDelay: {
+        p50: Math.max(0, delay.percentile(50) / 1e6 - 10),
+        p99: Math.max(0, delay.percentile(99) / 1e6 - 10),
+        max: Math.max(0, delay.max / 1e6 - 10),
+      },
       failed,
       rssStartMiB: rssStart / 2 ** 20,
       rssEndMiB: process.memoryUsage().rss / 2 ** 20,

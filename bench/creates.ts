@@ -52,6 +52,9 @@ async function main(): Promise<void> {
     console.log(row('create: POST → 202', cp.accept));
     console.log(row('  the server’s own: POST /v1/vms (timing middleware)', cp.serverPost));
     console.log(row('  the server’s own: store append (all, in the section)', cp.appends));
+    console.log(
+      `  main event loop delay in the section: p50 ${cp.loopDelay.p50.toFixed(1)} ms, p99 ${cp.loopDelay.p99.toFixed(1)} ms, max ${cp.loopDelay.max.toFixed(0)} ms`,
+    );
     console.log(row('create: accept → running (whole path)', cp.toRunning));
     console.log(`failed: ${cp.failed}${priv ? '' : '   (REDIS_URL: Redis figures are server-wide)'}`);
     console.log(

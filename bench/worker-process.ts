@@ -64,6 +64,7 @@ export function printWorkerProcessSection(r: {
   accept: Summary;
   serverPost: Summary;
   appends: Summary;
+  loopDelay: { p50: number; p99: number; max: number };
   toRunning: Summary;
   failed: number;
   cpuMsPerCreate: number;
@@ -75,6 +76,9 @@ export function printWorkerProcessSection(r: {
   console.log(row('create: POST /v1/vms → 202 accepted', r.accept));
   console.log(row('  the server’s own: POST /v1/vms (timing middleware)', r.serverPost));
   console.log(row('  the server’s own: store append (all, in the section)', r.appends));
+  console.log(
+    `  main event loop delay in the section: p50 ${r.loopDelay.p50.toFixed(1)} ms, p99 ${r.loopDelay.p99.toFixed(1)} ms, max ${r.loopDelay.max.toFixed(0)} ms`,
+  );
   console.log(row('create: accept → running (whole path)', r.toRunning));
   console.log(`  creates/s end to end: ${r.toRunning.perSecond.toFixed(1)}   failed: ${r.failed}`);
   console.log(

@@ -38,6 +38,7 @@ describe('bench: the create section with the host worker in its own process', ()
       assert.equal(cp.toRunning.n, n, 'every create reached running');
       assert.equal(cp.serverPost.n, n, 'each POST timed on the server too');
       assert.ok(cp.appends.n >= n, 'every create appended at least once');
+      assert.ok(cp.loopDelay.p50 >= 0 && cp.loopDelay.max >= cp.loopDelay.p99, 'the loop delay was sampled');
       assert.equal(cp.runtime.config.role, 'api');
       assert.equal(cp.runtime.pool.workers.size, 0, 'the measured process served no host itself');
       const beats = await cp.runtime.hub.heartbeats();
