@@ -173,7 +173,14 @@ async function main(): Promise<void> {
     console.log(`  creates/s end to end: ${cp.toRunning.perSecond.toFixed(1)}   failed: ${cp.failed}`);
     console.log(`  RSS: ${cp.rssStartMiB.toFixed(0)} MiB at start, ${cp.rssEndMiB.toFixed(0)} MiB at end`);
     console.log(
-      `  CPU per create: ${cp.cpuMsPerCreate.toFixed(1)} ms (whole process, all threads);` +
+      `  CPU per create: ${cp.cpuMsPerCreate.toFixed(1)} ms (whole process, all threads` +
+        (cp.clientCpuMsPerCreate !== undefined
+          ? `, the bench's client thread ${cp.clientCpuMsPerCreate.toFixed(1)} ms of it`
+          : '') +
+        (cp.mainThreadCpuMsPerCreate !== undefined
+          ? `; main thread ${cp.mainThreadCpuMsPerCreate.toFixed(1)} ms`
+          : '') +
+        ');' +
         ` main event loop busy ${(100 * cp.mainLoopBusy).toFixed(0)} % of the section` +
         (cp.appendsPerCommit !== undefined ? `; ${cp.appendsPerCommit.toFixed(2)} appends per SQLite commit` : ''),
     );

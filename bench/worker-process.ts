@@ -68,6 +68,7 @@ export function printWorkerProcessSection(r: {
   toRunning: Summary;
   failed: number;
   cpuMsPerCreate: number;
+  clientCpuMsPerCreate?: number;
   mainThreadCpuMsPerCreate?: number;
   mainLoopBusy: number;
   workerCpuMsPerCreate?: number;
@@ -82,7 +83,7 @@ export function printWorkerProcessSection(r: {
   console.log(row('create: accept → running (whole path)', r.toRunning));
   console.log(`  creates/s end to end: ${r.toRunning.perSecond.toFixed(1)}   failed: ${r.failed}`);
   console.log(
-    `  CPU per create: API process ${r.cpuMsPerCreate.toFixed(1)} ms (main thread ${r.mainThreadCpuMsPerCreate?.toFixed(1) ?? '-'} ms,` +
+    `  CPU per create: API process ${r.cpuMsPerCreate.toFixed(1)} ms (all threads, the bench's client thread ${r.clientCpuMsPerCreate?.toFixed(1) ?? '-'} ms of it; main thread ${r.mainThreadCpuMsPerCreate?.toFixed(1) ?? '-'} ms,` +
       ` event loop busy ${(100 * r.mainLoopBusy).toFixed(0)} %), worker process ${r.workerCpuMsPerCreate?.toFixed(1) ?? '-'} ms`,
   );
 }
