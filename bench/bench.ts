@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -7,6 +7,7 @@ import { startPrivateRedis } from '../src/runtime/private-redis.js';
 import { deleteKeysWithPrefix } from '../src/projections/redis-keys.js';
 import { appendBaseline, bullmqBaseline } from './baselines.js';
 import { controlPlaneBench } from './control-plane.js';
+import { printWorkerProcessSection } from './worker-process.js';
 import { oneHostHistory, oneVmHistory, printGrowthCosts } from './history.js';
 import { attachProbe } from './history-probe.js';
 import { hostDecider } from '../src/domain/host/host.decider.js';
@@ -19,6 +20,7 @@ import { httpAdaptersBench, printHttpAdapters } from './http-adapters.js';
 import { row } from './stats.js';
 import { printTargets } from './targets.js';
 import { scaleOutBench } from './scale-out.js';
+import { dropSchema } from './pg-schema.js';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -42,6 +44,9 @@ function sealStoreUrl(storeUrl: string, section = 'seals'): string | undefined {
 const HELP = `npm run bench -- [options]   (each option also reads BENCH_<NAME>)
   --n <500>            creates through the whole path
   --concurrency <32>   creates in flight
+  --no-worker-process  skip the second create section (the host worker in a process of its own, ROLE=api +
+                       ROLE=worker; the first, whose figures the targets use, is one ROLE=all process)
+                       (node dist/bench/creates.js --worker own-process runs it alone)
   --ops <1000>         stop/start operations on one VM, sequential (#14 target: 5000)
   --churn <500>        VMs created and deleted on one host, sequential (#14 target: 5000)
   --store <url>        sqlite:events.sqlite3 (default) or postgres://…
@@ -109,6 +114,26 @@ async function main(): Promise<void> {
   const storeUrl = arg('store', 'sqlite:events.sqlite3');
   console.log(`virtledger bench: n=${n} concurrency=${concurrency} store=${storeUrl.split('?')[0]} redis=${redisUrl}`);
   console.log(`node ${process.version}, ${new Date().toISOString()}\n`);
+  const workerProcessCreates = async () => {
+    const splitStore = sealStoreUrl(storeUrl, 'split');
+    const splitDir = join(dataDir, 'split');
+    mkdirSync(splitDir);
+    try {
+      const r = await controlPlaneBench({
+        redisUrl,
+        prefix: `${prefix}split`,
+        dataDir: splitDir,
+        eventStoreUrl: splitStore ?? storeUrl,
+        n,
+        concurrency,
+        workerProcess: true,
+      });
+      await r.close();
+      return r;
+    } finally {
+      if (splitStore) await dropSchema(splitStore).catch(() => undefined);
+    }
+  };
   try {
     const cp = await controlPlaneBench({ redisUrl, prefix, dataDir, eventStoreUrl: storeUrl, n, concurrency });
     // Sequential histories: does a command cost more once its stream is long (#14: last-100 / first-100 p50)?
@@ -127,6 +152,8 @@ async function main(): Promise<void> {
     const storeForBaseline = cp.runtime.store!;
     const append = await appendBaseline(storeForBaseline, n, concurrency);
     await cp.close();
+    // The same creates as deployed: the host's worker apart, so the API process's CPU is its own.
+    const split = process.argv.includes('--no-worker-process') ? undefined : await workerProcessCreates();
     // Rebuilds on a seeded log of --replay-n events (the control plane's few thousand measure fixed costs).
     const replay = await seededReplayBench({
       redisUrl,
@@ -137,11 +164,23 @@ async function main(): Promise<void> {
 
     console.log('section: control plane (simulated driver, latency 0)');
     console.log(row('create: POST /v1/vms → 202 accepted', cp.accept));
+    console.log(row('  the server’s own: POST /v1/vms (timing middleware)', cp.serverPost));
+    console.log(row('  the server’s own: store append (all, in the section)', cp.appends));
+    console.log(
+      `  main event loop delay in the section: p50 ${cp.loopDelay.p50.toFixed(1)} ms, p99 ${cp.loopDelay.p99.toFixed(1)} ms, max ${cp.loopDelay.max.toFixed(0)} ms`,
+    );
     console.log(row('create: accept → running (whole path)', cp.toRunning));
     console.log(`  creates/s end to end: ${cp.toRunning.perSecond.toFixed(1)}   failed: ${cp.failed}`);
     console.log(`  RSS: ${cp.rssStartMiB.toFixed(0)} MiB at start, ${cp.rssEndMiB.toFixed(0)} MiB at end`);
     console.log(
-      `  CPU per create: ${cp.cpuMsPerCreate.toFixed(1)} ms (whole process, all threads);` +
+      `  CPU per create: ${cp.cpuMsPerCreate.toFixed(1)} ms (whole process, all threads` +
+        (cp.clientCpuMsPerCreate !== undefined
+          ? `, the bench's client thread ${cp.clientCpuMsPerCreate.toFixed(1)} ms of it`
+          : '') +
+        (cp.mainThreadCpuMsPerCreate !== undefined
+          ? `; main thread ${cp.mainThreadCpuMsPerCreate.toFixed(1)} ms`
+          : '') +
+        ');' +
         ` main event loop busy ${(100 * cp.mainLoopBusy).toFixed(0)} % of the section` +
         (cp.appendsPerCommit !== undefined ? `; ${cp.appendsPerCommit.toFixed(2)} appends per SQLite commit` : ''),
     );
@@ -158,6 +197,7 @@ async function main(): Promise<void> {
         .join(', ')}, …), redis-server CPU ${cp.redisCpuMsPerCreate.toFixed(2)} ms` +
         (process.env.REDIS_URL ? ' (server-wide: other clients included)' : ''),
     );
+    if (split) printWorkerProcessSection(split);
     console.log('\nsection: baselines measured in the same run');
     console.log(row('raw BullMQ add → processed', bull));
     console.log(row(`raw store append (${storeForBaseline.kind}, 1 event, new stream)`, append));

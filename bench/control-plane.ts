@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { createHttpApp } from '../src/runtime/http-app.js';
 import { loadConfig } from '../src/config/config.js';
@@ -12,6 +13,8 @@ import { countStoreCalls } from './store-calls.js';
 import { perCreate, redisCommandCounts } from './scale-out-calls.js';
 import { redisServerCpuMs } from './redis-cpu.js';
 import { mainThreadCpuMs } from './main-thread-cpu.js';
+import { BenchWorkerProcess } from './worker-process.js';
+import { watchServerLatency } from './server-side-latency.js';
 
 export interface ControlPlaneResult {
   accept: Summary;
@@ -21,6 +24,17 @@ export interface ControlPlaneResult {
   rssEndMiB: number;
   /** CPU time of the whole process (every thread: app, writer thread, bench client) per create, ms. */
   cpuMsPerCreate: number;
+  /** POST /v1/vms as the server timed it (request-timing middleware → response finished), ms. */
+  serverPost: Summary;
+  /** Every store append of the section (the POSTs', the sagas', the results'), post → answered, ms. */
+  appends: Summary;
+  /**
+   * How late the main event loop ran a 10 ms timer during the section, ms (p50, p99, max): what each
+   * await on a request's path may wait while the sagas, projections and result consumer hold the loop.
+   */
+  loopDelay: { p50: number; p99: number; max: number };
+  /** CPU time of the bench's client thread (its fetch and JSON, in `cpuMsPerCreate` too) per create, ms (Linux). */
+  clientCpuMsPerCreate?: number;
   /** CPU time of the main thread alone (the event loop every component shares) per create, ms (Linux). */
   mainThreadCpuMsPerCreate?: number;
   /** SQLite only: appends per group transaction (per fsync) on the writer thread during the section. */
@@ -33,6 +47,8 @@ export interface ControlPlaneResult {
   redisCallsPerCreate: Array<[string, number]>;
   /** The redis-server's CPU time per create, ms (server-wide, as above). */
   redisCpuMsPerCreate: number;
+  /** With `workerProcess`: the worker process's CPU time per create (every thread), ms. */
+  workerCpuMsPerCreate?: number;
   runtime: Runtime;
   api: BenchApi;
   hostId: string;
@@ -49,8 +65,13 @@ export async function controlPlaneBench(opts: {
   eventStoreUrl: string;
   n: number;
   concurrency: number;
+  /**
+   * Run the simulated host's worker in a process of its own (ROLE=worker) and this process as
+   * ROLE=api, as deployed; default: one process runs everything (ROLE=all), the figure printed so far.
+   */
+  workerProcess?: boolean;
 }): Promise<ControlPlaneResult> {
-  const config = loadConfig({
+  const env = {
     DATA_DIR: opts.dataDir,
     REDIS_URL: opts.redisUrl,
     REDIS_PREFIX: opts.prefix,
@@ -58,7 +79,8 @@ export async function controlPlaneBench(opts: {
     AUTH_TOKENS: `admin:${TOKEN}`,
     LOG_LEVEL: 'silent',
     WORKER_CONCURRENCY: '32',
-  });
+  };
+  const config = loadConfig({ ...env, ...(opts.workerProcess ? { ROLE: 'api' } : {}) });
   const runtime = await Runtime.create(config, pino({ level: 'silent' }));
   await runtime.startBackground();
   const app = await createHttpApp(runtime);
@@ -96,79 +118,112 @@ export async function controlPlaneBench(opts: {
     uri: 'simulated://?latencyMs=0',
     capacity: { vcpus: 100000, memoryMiB: 1000000000 },
   });
-  // Wait until the all-in-one process serves the new host.
-  while (runtime.pool.workers.size === 0) await new Promise((r) => setTimeout(r, 50));
+  const hostId = (host.id ?? host.hostId) as string;
+  const worker = opts.workerProcess
+    ? await BenchWorkerProcess.start({ env, hostId, dataDir: opts.dataDir, hub: runtime.hub })
+    : undefined;
+  try {
+    // Wait until the all-in-one process serves the new host.
+    while (!worker && runtime.pool.workers.size === 0) await new Promise((r) => setTimeout(r, 50));
 
-  const sent = new Map<string, number>();
-  const running = new Map<string, number>();
-  let failed = 0;
-  let allDone!: () => void;
-  const finished = new Promise<void>((r) => (allDone = r));
-  const vms = runtime.projection('vms')!;
-  vms.on('applied', (e: RecordedEvent) => {
-    if (e.type !== 'VmStarted' && e.type !== 'VmOperationFailed') return;
-    const vmId = e.streamId.slice(3);
-    if (e.type === 'VmOperationFailed') failed++;
-    running.set(vmId, performance.now());
-    if (running.size + 0 >= opts.n) allDone();
-  });
-  const accept: number[] = [];
-  const rssStart = process.memoryUsage().rss;
-  const cpuStart = process.cpuUsage();
-  const mainCpuStart = mainThreadCpuMs();
-  const writer = runtime.store instanceof SqliteEventStore ? runtime.store : undefined;
-  const writerStart = writer?.writerStats;
-  const eluStart = performance.eventLoopUtilization();
-  const calls = countStoreCalls(runtime.store!);
-  const redisBefore = await redisCommandCounts(runtime.redis);
-  const redisCpuBefore = await redisServerCpuMs(runtime.redis);
-  const t0 = performance.now();
-  // The client runs in a worker thread: its fetch and JSON work is not charged to the server's event loop.
-  for (const c of await createsFromWorker({
-    base,
-    token: TOKEN,
-    n: opts.n,
-    concurrency: opts.concurrency,
-    prefix: 'bench-',
-  })) {
-    accept.push(c.acceptMs);
-    sent.set(c.vmId, c.sentAt - performance.timeOrigin);
+    const sent = new Map<string, number>();
+    const running = new Map<string, number>();
+    let failed = 0;
+    let allDone!: () => void;
+    const finished = new Promise<void>((r) => (allDone = r));
+    const vms = runtime.projection('vms')!;
+    vms.on('applied', (e: RecordedEvent) => {
+      if (e.type !== 'VmStarted' && e.type !== 'VmOperationFailed') return;
+      const vmId = e.streamId.slice(3);
+      if (e.type === 'VmOperationFailed') failed++;
+      running.set(vmId, performance.now());
+      if (running.size + 0 >= opts.n) allDone();
+    });
+    const accept: number[] = [];
+    const rssStart = process.memoryUsage().rss;
+    const cpuStart = process.cpuUsage();
+    const mainCpuStart = mainThreadCpuMs();
+    const writer = runtime.store instanceof SqliteEventStore ? runtime.store : undefined;
+    const writerStart = writer?.writerStats;
+    const eluStart = performance.eventLoopUtilization();
+    // Before countStoreCalls, which then wraps this wrapper: each one is taken off in turn below.
+    const latency = watchServerLatency(runtime.metrics, runtime.store!);
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    const calls = countStoreCalls(runtime.store!);
+    const redisBefore = await redisCommandCounts(runtime.redis);
+    const redisCpuBefore = await redisServerCpuMs(runtime.redis);
+    const workerCpuStart = worker?.cpuMs();
+    const t0 = performance.now();
+    // The client runs in a worker thread: its fetch and JSON work is not charged to the server's event loop.
+    const load = await createsFromWorker({
+      base,
+      token: TOKEN,
+      n: opts.n,
+      concurrency: opts.concurrency,
+      prefix: 'bench-',
+    });
+    for (const c of load.sent) {
+      accept.push(c.acceptMs);
+      sent.set(c.vmId, c.sentAt - performance.timeOrigin);
+    }
+    let giveUp: NodeJS.Timeout | undefined;
+    await Promise.race([finished, new Promise((r) => (giveUp = setTimeout(r, 300000)))]);
+    // Not left pending: a caller that runs on (a test) would otherwise be kept alive 5 minutes.
+    clearTimeout(giveUp);
+    const wall = performance.now() - t0;
+    const cpu = process.cpuUsage(cpuStart);
+    const mainCpuEnd = mainThreadCpuMs();
+    const workerCpu = worker && workerCpuStart !== undefined ? worker.cpuMs() - workerCpuStart : undefined;
+    const elu = performance.eventLoopUtilization(eluStart);
+    const storeCalls = calls.stop();
+    const server = latency.stop();
+    delay.disable();
+    const redisCpu = (await redisServerCpuMs(runtime.redis)) - redisCpuBefore;
+    const redisAfter = await redisCommandCounts(runtime.redis);
+    const writerEnd = writer?.writerStats;
+    const appendsPerCommit =
+      writerStart && writerEnd && writerEnd.groups > writerStart.groups
+        ? (writerEnd.appends - writerStart.appends) / (writerEnd.groups - writerStart.groups)
+        : undefined;
+    const toRunning = [...sent].filter(([id]) => running.has(id)).map(([id, s]) => running.get(id)! - s);
+    return {
+      accept: summarize(accept, wall),
+      toRunning: summarize(toRunning, wall),
+      serverPost: summarize(server.postMs, wall),
+      appends: summarize(server.appendMs, wall),
+      // The histogram is in ns and counts the resolution itself as delay.
+      loopDelay: {
+        p50: Math.max(0, delay.percentile(50) / 1e6 - 10),
+        p99: Math.max(0, delay.percentile(99) / 1e6 - 10),
+        max: Math.max(0, delay.max / 1e6 - 10),
+      },
+      failed,
+      rssStartMiB: rssStart / 2 ** 20,
+      rssEndMiB: process.memoryUsage().rss / 2 ** 20,
+      cpuMsPerCreate: (cpu.user + cpu.system) / 1000 / opts.n,
+      ...(load.clientCpuMs !== undefined ? { clientCpuMsPerCreate: load.clientCpuMs / opts.n } : {}),
+      ...(mainCpuStart !== undefined && mainCpuEnd !== undefined
+        ? { mainThreadCpuMsPerCreate: (mainCpuEnd - mainCpuStart) / opts.n }
+        : {}),
+      mainLoopBusy: elu.utilization,
+      redisCallsPerCreate: perCreate(redisBefore, redisAfter, opts.n),
+      redisCpuMsPerCreate: redisCpu / opts.n,
+      ...(workerCpu !== undefined ? { workerCpuMsPerCreate: workerCpu / opts.n } : {}),
+      storeCallsPerCreate: Object.fromEntries(Object.entries(storeCalls).map(([m, c]) => [m, c / opts.n])),
+      ...(appendsPerCommit !== undefined ? { appendsPerCommit } : {}),
+      runtime,
+      api,
+      hostId,
+      close: async () => {
+        await worker?.stop();
+        await app.close();
+        await runtime.stop();
+      },
+    };
+  } catch (err) {
+    // A failed section must not leave the worker process running after the bench exits.
+    await worker?.stop();
+    throw err;
   }
-  await Promise.race([finished, new Promise((r) => setTimeout(r, 300000))]);
-  const wall = performance.now() - t0;
-  const cpu = process.cpuUsage(cpuStart);
-  const mainCpuEnd = mainThreadCpuMs();
-  const elu = performance.eventLoopUtilization(eluStart);
-  const storeCalls = calls.stop();
-  const redisCpu = (await redisServerCpuMs(runtime.redis)) - redisCpuBefore;
-  const redisAfter = await redisCommandCounts(runtime.redis);
-  const writerEnd = writer?.writerStats;
-  const appendsPerCommit =
-    writerStart && writerEnd && writerEnd.groups > writerStart.groups
-      ? (writerEnd.appends - writerStart.appends) / (writerEnd.groups - writerStart.groups)
-      : undefined;
-  const toRunning = [...sent].filter(([id]) => running.has(id)).map(([id, s]) => running.get(id)! - s);
-  return {
-    accept: summarize(accept, wall),
-    toRunning: summarize(toRunning, wall),
-    failed,
-    rssStartMiB: rssStart / 2 ** 20,
-    rssEndMiB: process.memoryUsage().rss / 2 ** 20,
-    cpuMsPerCreate: (cpu.user + cpu.system) / 1000 / opts.n,
-    ...(mainCpuStart !== undefined && mainCpuEnd !== undefined
-      ? { mainThreadCpuMsPerCreate: (mainCpuEnd - mainCpuStart) / opts.n }
-      : {}),
-    mainLoopBusy: elu.utilization,
-    redisCallsPerCreate: perCreate(redisBefore, redisAfter, opts.n),
-    redisCpuMsPerCreate: redisCpu / opts.n,
-    storeCallsPerCreate: Object.fromEntries(Object.entries(storeCalls).map(([m, c]) => [m, c / opts.n])),
-    ...(appendsPerCommit !== undefined ? { appendsPerCommit } : {}),
-    runtime,
-    api,
-    hostId: (host.id ?? host.hostId) as string,
-    close: async () => {
-      await app.close();
-      await runtime.stop();
-    },
-  };
 }

@@ -5,6 +5,7 @@
  * across the two threads.
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { currentThreadCpuMs } from './main-thread-cpu.js';
 import { pool } from './stats.js';
 
 export interface CreateLoad {
@@ -24,21 +25,28 @@ export interface SentCreate {
   acceptMs: number;
 }
 
+export interface CreateLoadResult {
+  sent: SentCreate[];
+  /** CPU time of the client's thread (fetch, JSON) over the load, ms: the bench's, not the server's. */
+  clientCpuMs?: number;
+}
+
 const KIND = 'vl-bench-create-load';
 const epochNow = () => performance.timeOrigin + performance.now();
 
 /** Sends the creates from a worker thread; rejects on the first answer that is not a 2xx. */
-export function createsFromWorker(load: CreateLoad): Promise<SentCreate[]> {
+export function createsFromWorker(load: CreateLoad): Promise<CreateLoadResult> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL(import.meta.url), { workerData: { kind: KIND, load } });
-    w.once('message', (m: { ok: true; sent: SentCreate[] } | { ok: false; error: string }) =>
-      m.ok ? resolve(m.sent) : reject(new Error(m.error)),
+    w.once('message', (m: ({ ok: true } & CreateLoadResult) | { ok: false; error: string }) =>
+      m.ok ? resolve(m) : reject(new Error(m.error)),
     );
     w.once('error', reject);
   });
 }
 
-async function runInWorker(load: CreateLoad): Promise<SentCreate[]> {
+async function runInWorker(load: CreateLoad): Promise<CreateLoadResult> {
+  const cpu0 = currentThreadCpuMs();
   const headers = { authorization: `Bearer ${load.token}`, 'content-type': 'application/json' };
   const sent: SentCreate[] = [];
   await pool(load.n, load.concurrency, async (i) => {
@@ -50,13 +58,14 @@ async function runInWorker(load: CreateLoad): Promise<SentCreate[]> {
     if (res.status >= 300) throw new Error(`POST /v1/vms: ${res.status} ${JSON.stringify(json)}`);
     sent.push({ vmId: json.vmId as string, sentAt, acceptMs });
   });
-  return sent;
+  const cpu1 = currentThreadCpuMs();
+  return { sent, ...(cpu0 !== undefined && cpu1 !== undefined ? { clientCpuMs: cpu1 - cpu0 } : {}) };
 }
 
 if (!isMainThread && (workerData as { kind?: string } | null)?.kind === KIND) {
   const { load } = workerData as { load: CreateLoad };
   runInWorker(load).then(
-    (sent) => parentPort!.postMessage({ ok: true, sent }),
+    (result) => parentPort!.postMessage({ ok: true, ...result }),
     (err: unknown) => parentPort!.postMessage({ ok: false, error: String(err) }),
   );
 }

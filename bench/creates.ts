@@ -4,6 +4,11 @@
  * creates/s). Without REDIS_URL it runs its own redis-server, so the Redis figures are exact.
  *
  *   node dist/bench/creates.js [--n 400] [--concurrency 32] [--store sqlite:events.sqlite3|postgres://…]
+ *                              [--worker in-process|own-process]
+ *
+ * `--worker own-process` runs the simulated host's worker as `--role worker` in a process of its
+ * own (as a hypervisor host does) and the measured process as `--role api`; the default keeps the
+ * one all-in-one process (ROLE=all) every earlier figure was measured with.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +26,9 @@ function arg(name: string, dflt: string): string {
 async function main(): Promise<void> {
   const n = Number(arg('n', '400'));
   const concurrency = Number(arg('concurrency', '32'));
+  const workerMode = arg('worker', 'in-process');
+  if (workerMode !== 'in-process' && workerMode !== 'own-process')
+    throw new Error(`--worker must be in-process or own-process, not ${workerMode}`);
   const dataDir = mkdtempSync(join(tmpdir(), 'vl-creates-'));
   const priv = process.env.REDIS_URL ? undefined : await startPrivateRedis(dataDir, pino({ level: 'silent' }));
   const redisUrl = process.env.REDIS_URL ?? priv!.url;
@@ -32,15 +40,34 @@ async function main(): Promise<void> {
       eventStoreUrl: arg('store', 'sqlite:events.sqlite3'),
       n,
       concurrency,
+      workerProcess: workerMode === 'own-process',
     });
     await cp.close();
     const redisTotal = cp.redisCallsPerCreate.reduce((a, [, c]) => a + c, 0);
+    console.log(
+      workerMode === 'own-process'
+        ? 'topology: API process (ROLE=api) + the host worker in its own process (ROLE=worker)'
+        : 'topology: one process (ROLE=all: HTTP, control plane and the host worker)',
+    );
     console.log(row('create: POST → 202', cp.accept));
+    console.log(row('  the server’s own: POST /v1/vms (timing middleware)', cp.serverPost));
+    console.log(row('  the server’s own: store append (all, in the section)', cp.appends));
+    console.log(
+      `  main event loop delay in the section: p50 ${cp.loopDelay.p50.toFixed(1)} ms, p99 ${cp.loopDelay.p99.toFixed(1)} ms, max ${cp.loopDelay.max.toFixed(0)} ms`,
+    );
     console.log(row('create: accept → running (whole path)', cp.toRunning));
     console.log(`failed: ${cp.failed}${priv ? '' : '   (REDIS_URL: Redis figures are server-wide)'}`);
     console.log(
       `cpu ms/create: node ${cp.cpuMsPerCreate.toFixed(2)} (main thread ${cp.mainThreadCpuMsPerCreate?.toFixed(2) ?? '-'}, loop busy ${(cp.mainLoopBusy * 100).toFixed(0)} %)  redis ${cp.redisCpuMsPerCreate.toFixed(2)}`,
     );
+    if (cp.clientCpuMsPerCreate !== undefined)
+      console.log(
+        `cpu ms/create, the bench's client thread (in "node" above): ${cp.clientCpuMsPerCreate.toFixed(2)}; node less it ${(cp.cpuMsPerCreate - cp.clientCpuMsPerCreate).toFixed(2)}`,
+      );
+    if (cp.workerCpuMsPerCreate !== undefined)
+      console.log(
+        `cpu ms/create, worker process: ${cp.workerCpuMsPerCreate.toFixed(2)} (API process + worker ${(cp.cpuMsPerCreate + cp.workerCpuMsPerCreate).toFixed(2)})`,
+      );
     console.log(
       `store calls/create: ${Object.entries(cp.storeCallsPerCreate)
         .map(([m, c]) => `${m} ${c.toFixed(2)}`)

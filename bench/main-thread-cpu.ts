@@ -9,8 +9,20 @@ import { readFileSync } from 'node:fs';
 const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux the bench runs on
 
 export function mainThreadCpuMs(): number | undefined {
+  return threadCpuMs(`/proc/self/task/${process.pid}/stat`);
+}
+
+/**
+ * The calling thread's own CPU time, ms (Linux): from a worker thread, what that thread alone spent
+ * (Node 20 has no per-thread `cpuUsage`). Undefined where /proc is not there.
+ */
+export function currentThreadCpuMs(): number | undefined {
+  return threadCpuMs('/proc/thread-self/stat');
+}
+
+function threadCpuMs(statFile: string): number | undefined {
   try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const stat = readFileSync(statFile, 'utf8');
     // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
