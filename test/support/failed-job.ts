@@ -30,7 +30,7 @@ export async function failEveryAttempt(t: TestApp, hostId: string, operationId: 
   );
   try {
     return await waitUntil('the job in the failed set', async () => {
-      const page = await t.as('operator').get(`/v1/queues/${hostId}/failed`);
+      const page = await t.as('admin').get(`/v1/queues/${hostId}/failed`);
       return (page.body.items as FailedRow[]).find((j) => j.operationId === operationId);
     });
   } finally {

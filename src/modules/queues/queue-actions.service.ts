@@ -6,7 +6,9 @@ import type { AggregateLoader } from '../../application/load-aggregate.js';
 import { hostDecider } from '../../domain/host/host.decider.js';
 import type { QueueJobRef } from '../../domain/host/host.events.js';
 import { hostStream } from '../../domain/streams.js';
+import { mayUse, seesAll } from '../../http/auth/project-scope.js';
 import type { Principal } from '../../http/auth/roles.js';
+import { vmProject } from '../../domain/vm/vm.state.js';
 import { AGGREGATES, CLOCK, QUEUES, READ_MODELS, type Clock, type QueueStats } from '../../http/tokens.js';
 import type { ReadModels } from '../../projections/read-models.js';
 import type { QueueActionResponse } from './dto/queue-job.response.js';
@@ -32,10 +34,33 @@ export class QueueActionsService {
     if (!rec || rec.state.removed) throw new NotFoundException(`host ${hostId} not found`);
   }
 
-  private async failedJob(hostId: string, jobId: string): Promise<FailedJob> {
+  /**
+   * A host's failed jobs as `p` may see them. A job's data names a VM of some project: a principal of
+   * some projects sees only the jobs of its projects' VMs (a host-level job, or one whose VM is gone from
+   * the read model, belongs to no project it could prove its own), so one tenant's operator can neither
+   * read nor retry nor discard — fail — another tenant's operation.
+   */
+  async failed(hostId: string, limit: number, p: Principal): Promise<FailedJob[]> {
+    await this.hostExists(hostId);
+    const jobs = await this.queues.failed(hostId, limit);
+    if (seesAll(p)) return jobs;
+    const shown = await Promise.all(jobs.map((j) => this.mayTouch(j, p)));
+    return jobs.filter((_, i) => shown[i]);
+  }
+
+  private async mayTouch(job: FailedJob, p: Principal): Promise<boolean> {
+    if (seesAll(p)) return true;
+    if (!job.vmId) return false;
+    const vm = await this.readModels.getVm(job.vmId);
+    return vm !== undefined && mayUse(p, vmProject(vm.state));
+  }
+
+  private async failedJob(hostId: string, jobId: string, p: Principal): Promise<FailedJob> {
     await this.hostExists(hostId);
     const job = await this.queues.failedJob(hostId, jobId);
-    if (!job) throw new NotFoundException(`job ${jobId} is not in the failed set of host ${hostId}'s queue`);
+    // Another tenant's job answers as a missing one would: its id cannot be probed.
+    if (!job || !(await this.mayTouch(job, p)))
+      throw new NotFoundException(`job ${jobId} is not in the failed set of host ${hostId}'s queue`);
     return job;
   }
 
@@ -58,7 +83,7 @@ export class QueueActionsService {
   }
 
   async retry(hostId: string, jobId: string, p: Principal, reason?: string): Promise<QueueActionResponse> {
-    const job = await this.failedJob(hostId, jobId);
+    const job = await this.failedJob(hostId, jobId, p);
     const position = await this.record(hostId, p, { type: 'RetryQueueJob', job: ref(job), by: p.id }, reason);
     if (!(await this.queues.retryFailed(hostId, jobId))) {
       throw new ConflictException(`job ${jobId} left the failed set before it could be retried`);
@@ -67,7 +92,7 @@ export class QueueActionsService {
   }
 
   async discard(hostId: string, jobId: string, p: Principal, reason?: string): Promise<QueueActionResponse> {
-    const job = await this.failedJob(hostId, jobId);
+    const job = await this.failedJob(hostId, jobId, p);
     const why = `job ${jobId} (${job.step}) discarded by ${p.id} after: ${job.error}${reason ? ` (${reason})` : ''}`;
     const position = await this.record(
       hostId,

@@ -26,7 +26,8 @@ import type { ReadModels } from '../../projections/read-models.js';
 /**
  * The hosts' BullMQ queues as the people who run workers need them: how many
  * jobs wait, run, are delayed or failed, and why the failed ones failed.
- * Operators and admins only: job data names VMs of every project.
+ * Operators and admins only; a principal of some projects sees (and may act on) only the failed
+ * jobs of its projects' VMs, the results stream not at all.
  */
 @ApiTags('queues')
 @ApiBearerAuth()
@@ -106,9 +107,9 @@ export class QueuesController {
   @ApiQuery({ name: 'limit', required: false, description: 'at most this many (default 50)' })
   @Get(':host/failed')
   @Roles('operator')
-  async failed(@Param('host') host: string, @Query('limit') limit?: string) {
-    await this.actions.hostExists(host);
-    return { hostId: host, items: await this.queues.failed(host, parseLimit(limit, 'limit', 1000, 50)), next: null };
+  async failed(@Param('host') host: string, @CurrentPrincipal() p: Principal, @Query('limit') limit?: string) {
+    const items = await this.actions.failed(host, parseLimit(limit, 'limit', 1000, 50), p);
+    return { hostId: host, items, next: null };
   }
 
   /** Put a failed job back to waiting; its operation, still in flight in the log, goes on. Recorded first. */
