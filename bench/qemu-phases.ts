@@ -48,11 +48,22 @@ interface Gap {
 export class Breakdown {
   private readonly gaps = new Map<string, Gap>();
   private readonly totals: number[] = [];
+  /** Each mark's first time in a run, from the run's first mark: the critical path reads top to bottom. */
+  private readonly offsets = new Map<string, number[]>();
 
   constructor(readonly title: string) {}
 
   add(marks: PhaseMark[]): void {
     if (marks.length < 2) return;
+    const t0 = marks[0]!.at;
+    const firstSeen = new Set<string>();
+    for (const m of marks) {
+      if (firstSeen.has(m.phase)) continue;
+      firstSeen.add(m.phase);
+      const list = this.offsets.get(m.phase) ?? [];
+      list.push(m.at - t0);
+      this.offsets.set(m.phase, list);
+    }
     const seen = new Map<string, number>();
     for (let i = 1; i < marks.length; i++) {
       const label = `${marks[i - 1]!.phase} → ${marks[i]!.phase}`;
@@ -80,6 +91,27 @@ export class Breakdown {
       console.log(
         `    ${g.label.padEnd(width)}  ${m.toFixed(1).padStart(7)} ms  ${share.toFixed(0).padStart(3)} %${seenIn}`,
       );
+    }
+    this.printOffsets(runs);
+  }
+
+  /**
+   * The gaps above interleave (results, sagas and drivers race), so the same run is also shown as
+   * each mark's median time since the operation began, in that order: what the client waits for
+   * is the chain of marks whose offsets climb, and the step between two rows is what it cost.
+   */
+  private printOffsets(runs: number): void {
+    const rows = [...this.offsets].map(([phase, at]) => ({ phase, at: median(at), n: at.length }));
+    rows.sort((a, b) => a.at - b.at);
+    const width = Math.min(96, Math.max(...rows.map((r) => r.phase.length)));
+    console.log(`    — each mark's median time since the first (first occurrence per run):`);
+    let prev = 0;
+    for (const r of rows) {
+      const seenIn = r.n < runs ? `  (in ${r.n}/${runs} runs)` : '';
+      console.log(
+        `      ${r.phase.padEnd(width)}  ${r.at.toFixed(1).padStart(7)} ms  +${(r.at - prev).toFixed(1).padStart(6)}${seenIn}`,
+      );
+      prev = r.at;
     }
   }
 }

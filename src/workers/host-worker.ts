@@ -281,6 +281,10 @@ export class HostWorker {
     let lastProgress = 0;
     let progressSeq = 0;
     const onProgress = (p: Progress) => {
+      // Not within the started notice's delay: a step that ends sooner (a live migration of a
+      // small guest, in tens of ms) reports its outcome alone; a report now would post `started`
+      // and the progress as two results of their own, recorded while the guest moves.
+      if (notice?.quiet()) return;
       // At most one progress event per second reaches the log.
       const now = Date.now();
       if (now - lastProgress < 1000) return;

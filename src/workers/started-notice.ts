@@ -13,6 +13,7 @@ export const STARTED_AFTER_MS = 250;
 export class StartedNotice {
   private timer: NodeJS.Timeout | undefined;
   private posting: Promise<boolean> | undefined;
+  private quietUntil: number | undefined;
 
   constructor(
     private readonly post: () => Promise<void>,
@@ -20,8 +21,17 @@ export class StartedNotice {
     private readonly onError: (err: unknown) => void,
   ) {}
 
+  /**
+   * True while the step is within its delay and `started` has not gone out: a progress report
+   * then says nothing its outcome will not (see HostWorker's onProgress), so it is not sent.
+   */
+  quiet(): boolean {
+    return this.posting === undefined && this.quietUntil !== undefined && Date.now() < this.quietUntil;
+  }
+
   /** The step is about to call the driver. With no delay, resolves once `started` is on the queue. */
   async begin(): Promise<void> {
+    if (this.delayMs > 0) this.quietUntil = Date.now() + this.delayMs;
     if (this.delayMs <= 0) {
       // As before: a Redis that cannot take it fails the attempt before the driver is called.
       await this.post();

@@ -12,6 +12,7 @@ import type { LaunchHooks, QemuDomain } from './qemu-domain.js';
 import { tracePhase } from '../kit/phase-trace.js';
 import { diskBytesOf } from '../kit/safe-name.js';
 import type { QmpClient } from './qmp.client.js';
+import { QmpWake } from './qmp-wake.js';
 import type { QmpMigrationInfo, QmpStatusInfo } from './qmp.types.js';
 import {
   ensureDir,
@@ -215,11 +216,19 @@ export async function finishIncoming(dom: QemuDomain, spec: VmSpec, live: boolea
   try {
     await dom.qmp(async (c) => {
       const deadline = Date.now() + COMPLETE_WAIT_MS;
-      let status = await c.execute<QmpStatusInfo>('query-status');
-      while (status.status === 'inmigrate' && Date.now() < deadline) {
-        // The source saw `completed` first; the target follows within ms (each step is one query-status).
-        await new Promise((r) => setTimeout(r, 10));
+      // The source saw `completed` first; the target follows within ms. It says so itself (RESUME
+      // when the guest runs here, STOP, MIGRATION with the capability): woken by that, with the
+      // 10 ms step left for a target that announces nothing (one query-status each).
+      const changed = new QmpWake(c, ['RESUME', 'STOP', 'MIGRATION']);
+      let status: QmpStatusInfo;
+      try {
         status = await c.execute<QmpStatusInfo>('query-status');
+        while (status.status === 'inmigrate' && Date.now() < deadline) {
+          await changed.next(10);
+          status = await c.execute<QmpStatusInfo>('query-status');
+        }
+      } finally {
+        changed.close();
       }
       if (status.status === 'inmigrate') {
         throw new DriverError('conflict', `the incoming migration of ${dom.vmId} has not completed`);

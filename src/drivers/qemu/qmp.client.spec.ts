@@ -187,11 +187,14 @@ describe('QmpClient', () => {
 
   test('(fake QMP server) connect retries until the socket exists, and gives up on a server that never greets', async () => {
     const later = join(dir, 'late.sock');
+    // The client below hangs up right after connecting, before this answers its qmp_capabilities.
     const server = createServer((s) => s.write(`${GREETING}\n`)).on('connection', (s) =>
-      s.on('data', (d) => {
-        const req = JSON.parse(String(d)) as Request;
-        s.write(reply(req, '"return": {}'));
-      }),
+      s
+        .on('error', () => undefined)
+        .on('data', (d) => {
+          const req = JSON.parse(String(d)) as Request;
+          s.write(reply(req, '"return": {}'));
+        }),
     );
     setTimeout(() => server.listen(later), 100);
     const client = await QmpClient.connect(later, { connectTimeoutMs: 3_000 });
@@ -204,6 +207,79 @@ describe('QmpClient', () => {
     );
     await assert.rejects(QmpClient.connect(mute.path, { connectTimeoutMs: 200 }), /no QMP greeting/);
     await assert.rejects(QmpClient.connect(join(dir, 'missing.sock'), { connectTimeoutMs: 100 }), QmpTimeoutError);
+  });
+
+  /** A server that answers `qmp_capabilities` only as `answer` says, after the request that follows it. */
+  const negotiating = (answer: 'ok' | 'error' | 'never', seen: string[]) => {
+    const server = createServer((s) => {
+      s.setEncoding('utf8');
+      s.write(`${GREETING}\r\n`);
+      let caps: Request | undefined;
+      let buffer = '';
+      s.on('data', (chunk: string) => {
+        buffer += chunk;
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const req = JSON.parse(buffer.slice(0, nl)) as Request;
+          buffer = buffer.slice(nl + 1);
+          seen.push(req.execute);
+          if (req.execute === 'qmp_capabilities') {
+            caps = req;
+            continue;
+          }
+          if (caps && answer === 'never') continue;
+          if (caps && answer === 'error') {
+            s.write(reply(caps, '"error": {"class": "GenericError", "desc": "negotiation refused"}'));
+            s.write(reply(req, '"error": {"class": "CommandNotFound", "desc": "Expecting capabilities negotiation"}'));
+          } else {
+            if (caps) s.write(reply(caps, '"return": {}'));
+            s.write(reply(req, '"return": {"status": "running", "running": true}'));
+          }
+          caps = undefined;
+        }
+      });
+    });
+    const path = join(dir, `neg-${answer}.sock`);
+    return new Promise<{ path: string; close: () => void }>((resolve) =>
+      server.listen(path, () => resolve({ path, close: () => server.close() })),
+    );
+  };
+
+  test('(fake QMP server) connect does not wait for the capabilities answer: the first command follows it at once, in order', async () => {
+    const seen: string[] = [];
+    const srv = await negotiating('ok', seen);
+    // This server answers qmp_capabilities only once the next request arrived: a connect that
+    // waited for that answer would never return.
+    const client = await QmpClient.connect(srv.path, { connectTimeoutMs: 2_000 });
+    const status = await client.execute<QmpStatusInfo>('query-status');
+    assert.equal(status.status, 'running');
+    assert.deepEqual(seen, ['qmp_capabilities', 'query-status']);
+    client.close();
+    srv.close();
+  });
+
+  test('(fake QMP server) a refused negotiation closes the client and fails the commands sent behind it', async () => {
+    const srv = await negotiating('error', []);
+    const client = await QmpClient.connect(srv.path, { connectTimeoutMs: 2_000 });
+    // QEMU refuses what follows a failed negotiation itself; the client then closes with the reason.
+    const closed = new Promise<Error>((resolve) => client.onClose(resolve));
+    await assert.rejects(client.execute('query-status'), /Expecting capabilities negotiation/);
+    assert.match((await closed).message, /capabilities negotiation failed: qmp_capabilities: negotiation refused/);
+    assert.equal(client.closed, true);
+    await assert.rejects(client.execute('query-status'), QmpClosedError);
+    srv.close();
+  });
+
+  test('(fake QMP server) a negotiation never answered fails the commands behind it as a timeout', async () => {
+    const srv = await negotiating('never', []);
+    const client = await QmpClient.connect(srv.path, { connectTimeoutMs: 200 });
+    await assert.rejects(client.execute('query-status', undefined, { timeoutMs: 30_000 }), (err: unknown) => {
+      assert.ok(err instanceof QmpTimeoutError, String(err));
+      assert.match(err.message, /qmp_capabilities: no reply/);
+      return true;
+    });
+    assert.equal(client.closed, true);
+    srv.close();
   });
 });
 

@@ -95,7 +95,14 @@ export class QmpClient {
     socket.resume();
   }
 
-  /** Connects, reads the greeting and leaves capabilities negotiation mode (`qmp_capabilities`). */
+  /**
+   * Connects, reads the greeting and asks to leave capabilities negotiation mode
+   * (`qmp_capabilities`) without waiting for its answer: QEMU handles one connection's requests
+   * in order, so a command sent right after runs once negotiation is over, and the first command
+   * costs one round trip instead of two (each round trip waits for QEMU's main loop, which is
+   * late on a loaded host). If negotiation fails the client closes with that reason and every
+   * command sent meanwhile fails with it (QEMU refuses everything but `qmp_capabilities` before).
+   */
   static async connect(path: string, options: QmpConnectOptions = {}): Promise<QmpClient> {
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const start = Date.now();
@@ -103,14 +110,17 @@ export class QmpClient {
     const greetingDeadline = Math.max(deadline, start + (options.greetingTimeoutMs ?? 0));
     const { socket, greeting, leftover } = await openWithGreeting(path, deadline, greetingDeadline);
     const client = new QmpClient(socket, greeting, options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, leftover);
-    try {
-      await client.execute('qmp_capabilities', undefined, {
-        timeoutMs: Math.max(1_000, greetingDeadline - Date.now()),
+    client
+      .execute('qmp_capabilities', undefined, { timeoutMs: Math.max(1_000, greetingDeadline - Date.now()) })
+      .catch((err: unknown) => {
+        if (client.closed) return; // closed by its user meanwhile: nothing more to say
+        // A negotiation QEMU never answered stays a timeout for the commands behind it.
+        client.fail(
+          err instanceof QmpTimeoutError
+            ? err
+            : new QmpClosedError(`QMP capabilities negotiation failed: ${errorText(err)}`),
+        );
       });
-    } catch (err) {
-      client.close();
-      throw err;
-    }
     return client;
   }
 
@@ -264,12 +274,20 @@ export class QmpClient {
     for (const [id, waiter] of this.pending) {
       clearTimeout(waiter.timer);
       this.pending.delete(id);
-      waiter.reject(err instanceof QmpProtocolError ? err : new QmpClosedError(`${waiter.command}: ${err.message}`));
+      waiter.reject(
+        err instanceof QmpProtocolError || err instanceof QmpTimeoutError
+          ? err
+          : new QmpClosedError(`${waiter.command}: ${err.message}`),
+      );
     }
     for (const listener of [...this.closeListeners]) listener(err);
     this.closeListeners.clear();
     this.listeners.clear();
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
