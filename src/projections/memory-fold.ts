@@ -39,6 +39,26 @@ function membersOf(zset: Map<string, number>): Record<string, number> {
   return members;
 }
 
+/**
+ * Whether an index holds exactly the live members with their scores, given the same
+ * count. The fold adds members in log order, so its insertion order is most often the
+ * order Redis lists them in (by score, then member): walked side by side, equal names
+ * and scores all along prove the same set, both sides holding each member once, with
+ * no look-up of a freshly read name in a map of thousands. At the first pair out of
+ * step, every live member is looked up instead, which is exact in any order.
+ */
+function sameMembers(zset: Map<string, number>, flat: string[]): boolean {
+  let m = 0;
+  for (const [member, score] of zset) {
+    if (flat[m] !== member || Number(flat[m + 1]) !== score) break;
+    m += 2;
+  }
+  if (m === flat.length) return true;
+  // Out of step: the members already matched are in the fold; look up the rest (a score is never undefined).
+  for (; m < flat.length; m += 2) if (zset.get(flat[m]!) !== Number(flat[m + 1])) return false;
+  return true;
+}
+
 /** What `undo` remembers for a key the fold had not written yet. */
 const UNWRITTEN = Symbol('unwritten');
 
@@ -333,13 +353,10 @@ export class MemoryFold implements ProjectionTx {
         if (live.type === 'other' || !owns(rel)) return false;
         const key = root + rel;
         const zset = zsets.get(key);
-        if (live.type === 'string')
-          return zset === undefined && values.has(key) && JSON.stringify(values.get(key)) === live.value;
+        // One look-up for a record (no `has` first): a record absent or unset serialises to no string at all.
+        if (live.type === 'string') return zset === undefined && JSON.stringify(values.get(key)) === live.value;
         if (!zset || zset.size * 2 !== live.flat.length) return false;
-        // Same count, and every live member has its score in the fold (a score is never undefined).
-        for (let m = 0; m < live.flat.length; m += 2)
-          if (zset.get(live.flat[m]!) !== Number(live.flat[m + 1])) return false;
-        return true;
+        return sameMembers(zset, live.flat);
       },
     };
   }
