@@ -78,4 +78,39 @@ describe('diffAgainstReplay (the fold compared in place)', () => {
     );
     assert.equal(got.recordsCompared, 7);
   });
+  it("an index read in the fold's own order: equal all along is consistent, one pair off is reported", () => {
+    const same = sides([
+      ['vm:1', record({ state: { name: 'a', snapshots: [{ name: 's' }] }, revision: '3' })],
+      ['vm:2', record({ state: { name: 'b' }, revision: '1' })],
+      ['vm:3', record({ state: { name: 'c' }, revision: '1' })],
+      ['vms', index(['1', 1], ['2', 2], ['3', 3])],
+      ['ops:vm:1', index(['op-a', 5])],
+    ]);
+    assert.deepEqual(diffAgainstReplay('vms', same.live, same.fold.view(root, owns)).differences, []);
+    // In step for the first members, then a member the replay lacks in place of one it has; then a score off at the end.
+    for (const vms of [index(['1', 1], ['2', 2], ['4', 3]), index(['1', 1], ['2', 2], ['3', 4])]) {
+      const { fold, live } = sides([
+        ['vm:1', record({ state: { name: 'a', snapshots: [{ name: 's' }] }, revision: '3' })],
+        ['vm:2', record({ state: { name: 'b' }, revision: '1' })],
+        ['vm:3', record({ state: { name: 'c' }, revision: '1' })],
+        ['vms', vms],
+        ['ops:vm:1', index(['op-a', 5])],
+      ]);
+      const got = diffAgainstReplay('vms', live, fold.view(root, owns));
+      assert.deepEqual(got, expected(fold, live));
+      assert.ok(got.differences.length > 0 && got.differences.every((d) => d.key === 'vms'));
+    }
+  });
+
+  it("an index whose live order is not the fold's (a member indexed again with a later score) is still consistent", () => {
+    const { fold, live } = sides([
+      ['vm:1', record({ state: { name: 'a', snapshots: [{ name: 's' }] }, revision: '3' })],
+      ['vm:2', record({ state: { name: 'b' }, revision: '1' })],
+      ['vm:3', record({ state: { name: 'c' }, revision: '1' })],
+      ['vms', index(['2', 2], ['3', 3], ['1', 9])],
+      ['ops:vm:1', index(['op-a', 5])],
+    ]);
+    fold.index(`${root}vms`, 9, '1'); // the fold keeps '1' first, Redis lists it last
+    assert.deepEqual(diffAgainstReplay('vms', live, fold.view(root, owns)), { differences: [], recordsCompared: 5 });
+  });
 });

@@ -9,13 +9,43 @@ export class ReadModelKeys {
   constructor(
     readonly prefix: string,
     readonly space = 'rm',
+    /**
+     * Whether the per-id keys below are built once per id and handed out again (a replay's
+     * namespace, see `shadow`). Not for the live namespace: it lives as long as the process
+     * and would keep every id it ever saw.
+     */
+    intern = false,
   ) {
     this.root = `${prefix}:${space}:`;
+    if (intern) {
+      this.vm = this.interned('vm:');
+      this.vmsByProject = this.interned('vms:project:');
+      this.operation = this.interned('op:');
+      this.operationsByVm = this.interned('ops:vm:');
+      this.operationsByPrincipal = this.interned('ops:principal:');
+    }
   }
 
-  /** The same layout under a throwaway namespace (`<prefix>:shadow:<id>:rm:`), for rebuilds and replay checks. */
+  /**
+   * The same layout under a throwaway namespace (`<prefix>:shadow:<id>:rm:`), for rebuilds and
+   * replay checks. Its VM keys are interned: a replay folds every event of the log into maps
+   * keyed by these names, and a key built afresh per event (about 100 characters under a
+   * shadow's root) was concatenated, flattened and hashed again on every look-up; an interned
+   * one keeps its hash. The namespace lives as long as the replay's fold, which holds every
+   * one of these keys anyway.
+   */
   shadow(id: string): ReadModelKeys {
-    return new ReadModelKeys(this.prefix, `shadow:${id}:rm`);
+    return new ReadModelKeys(this.prefix, `shadow:${id}:rm`, true);
+  }
+
+  /** A key family (`vm:` + id) whose keys are built once per id. */
+  private interned(family: string): (id: string) => string {
+    const built = new Map<string, string>();
+    return (id) => {
+      let key = built.get(id);
+      if (key === undefined) built.set(id, (key = this.k(family + id)));
+      return key;
+    };
   }
 
   /** Where a shadow keeps its own bookkeeping and data: delete everything under it when done. */

@@ -1,0 +1,58 @@
+/**
+ * A rebuild writes its fold out in chunks cut by size (a few dozen KiB per pipeline, many in
+ * flight): every record and index member must arrive whatever the cut, the checkpoint only after
+ * all of them, and a chunk refused by Redis must fail the write without the checkpoint.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { MemoryFold } from '../../src/projections/memory-fold.js';
+import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
+import { testRedisUrl } from '../support/env.js';
+
+describe('a fold written out in size-cut chunks', () => {
+  const prefix = `vltest-flush-${randomUUID()}`;
+  const k = (s: string) => `${prefix}:${s}`;
+  let redis: Redis;
+
+  before(() => {
+    redis = new Redis(testRedisUrl());
+  });
+  after(async () => {
+    await deleteKeysWithPrefix(redis, prefix);
+    redis.disconnect();
+  });
+
+  /** Records of about 2 KiB (many chunks, more than are ever in flight) and indexes of many members. */
+  function bigFold(ns: string): MemoryFold {
+    const fold = new MemoryFold();
+    for (let i = 0; i < 700; i++) fold.set(k(`${ns}:rec:${i}`), { i, pad: 'x'.repeat(2000), name: `é-${i}` });
+    for (let i = 0; i < 1300; i++) fold.index(k(`${ns}:big`), i, `member-${i}`);
+    for (let i = 0; i < 40; i++) fold.index(k(`${ns}:small:${i}`), i, `m-${i}`);
+    return fold;
+  }
+
+  test('every record, every member and then the checkpoint arrive', async () => {
+    const fold = bigFold('a');
+    const written = await fold.flush(redis, k('a:checkpoint'), 42n);
+    assert.equal(written, 700 + 1 + 40);
+    const names = Array.from({ length: 700 }, (_, i) => k(`a:rec:${i}`));
+    const values = await redis.mget(names);
+    values.forEach((v, i) => assert.deepEqual(JSON.parse(v!), { i, pad: 'x'.repeat(2000), name: `é-${i}` }));
+    const big = await redis.zrange(k('a:big'), 0, -1, 'WITHSCORES');
+    assert.equal(big.length, 2600);
+    for (let i = 0; i < 1300; i++) assert.deepEqual([big[2 * i], big[2 * i + 1]], [`member-${i}`, String(i)]);
+    for (let i = 0; i < 40; i++)
+      assert.deepEqual(await redis.zrange(k(`a:small:${i}`), 0, -1, 'WITHSCORES'), [`m-${i}`, String(i)]);
+    assert.equal(await redis.get(k('a:checkpoint')), '42');
+  });
+
+  test('a chunk Redis refuses fails the write, and no checkpoint claims it', async () => {
+    const fold = bigFold('b');
+    // The big index's key already holds a record: its ZADDs fail with WRONGTYPE, after many chunks went out.
+    await redis.set(k('b:big'), 'not an index');
+    await assert.rejects(fold.flush(redis, k('b:checkpoint'), 43n), /WRONGTYPE/);
+    assert.equal(await redis.exists(k('b:checkpoint')), 0);
+  });
+});
