@@ -6,7 +6,7 @@ import type { Metrics } from './metrics.js';
  * The store with every append timed into `virtledger_store_append_duration_seconds`
  * (commands, results, checkpoints and seals alike: whatever waits on the store).
  * Every other member is the store's own, bound to it. `append` is looked up on the
- * store at each access, so code that swaps it (a fault injected in a test) is still
+ * store at each access (its wrapper is kept per function, not per access), so code that swaps it (a fault injected in a test) is still
  * what runs, and calling the method it replaced cannot loop back into itself.
  */
 export function meteredStore(store: EventStore, metrics: Metrics): EventStore {
@@ -24,12 +24,21 @@ export function meteredStore(store: EventStore, metrics: Metrics): EventStore {
         throw err;
       }
     };
+  // One wrapper per function the store holds, made on its first access: every store call went
+  // through here and allocated a bound function (and `append` a closure) each time.
+  const timedAppends = new WeakMap<object, unknown>();
+  const bound = new WeakMap<object, unknown>();
   return new Proxy(store, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
       if (typeof value !== 'function') return value;
+      const wrappers = prop === 'append' ? timedAppends : bound;
+      const known = wrappers.get(value);
+      if (known !== undefined) return known;
       const fn = value as (...a: unknown[]) => unknown;
-      return prop === 'append' ? timed(fn as EventStore['append']) : fn.bind(target);
+      const wrapper = prop === 'append' ? timed(fn as EventStore['append']) : fn.bind(target);
+      wrappers.set(value, wrapper);
+      return wrapper;
     },
   });
 }

@@ -44,6 +44,9 @@ describe('metrics: families and the decorators that feed them', () => {
       await assert.rejects(metered.append('s-1', [event()], 'no_stream'), WrongExpectedVersionError);
       assert.equal((await metered.readStream('s-1')).length, 1);
       assert.equal(metered.kind, 'sqlite');
+      // One wrapper per member, not one allocated per access (every store call of the process goes through here).
+      assert.equal(metered.append, metered.append);
+      assert.equal(metered.readStream, metered.readStream);
       const s = await samples(m);
       const count = (outcome: string) =>
         sampleValue(s, 'virtledger_store_append_duration_seconds_count', { store: 'sqlite', outcome });
