@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import type { ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
 
-interface RedisEndpoint {
+export interface RedisEndpoint {
   host: string;
   port: number;
   db: number;

@@ -91,7 +91,16 @@ export class Runtime {
       const controlPlane =
         config.role === 'worker'
           ? undefined
-          : await ControlPlane.open({ config, log, redis: conn.redis, keys, hub, blocking: conn.blocking, metrics });
+          : await ControlPlane.open({
+              config,
+              log,
+              redis: conn.redis,
+              redisUrl: conn.url,
+              keys,
+              hub,
+              blocking: conn.blocking,
+              metrics,
+            });
       // The cluster-wide gauges come from the control plane only: workers would repeat them.
       if (controlPlane) metrics.countConsoleSessions(() => controlPlane.consoles.openSessions);
       if (controlPlane) metrics.attachReadModels(new ReadModelCensus(readModels, new OperationTally(conn.redis, keys)));
