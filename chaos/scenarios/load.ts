@@ -32,7 +32,7 @@ import { ledgerFigures, readLog } from '../support/ledger-check.js';
 import { LatencyBook, mainThreadCpuMs } from '../support/load-latency.js';
 import { loadServerEnv } from '../support/load-server-env.js';
 import { LoadWindow, RssSeries, sampleLag } from '../support/load-window.js';
-import { warningCounts } from '../support/server-warnings.js';
+import { warningCounts, warningTimes } from '../support/server-warnings.js';
 
 interface Client {
   token: string;
@@ -124,6 +124,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     const staleAges: number[] = [];
     let behind = 0;
     const started = performance.now();
+    const startedAt = Date.now();
     const second = () => Math.round((performance.now() - started) / 1000);
     // Warm-up: the first third of the run (V8 sizes its heap and Redis its pipelines to the load).
     const warmupS = Math.round(seconds / 3);
@@ -135,10 +136,13 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     const { rss } = series;
     /** Seconds the loop was held by each heap sample (outside the window): printed, so the exclusion is seen. */
     const samplesTook: number[] = [];
+    /** Epoch ms each heap sample ran from and to: what the server logged then was the checker's doing. */
+    const sampleSpans: Array<[number, number]> = [];
     const heapSample = async (census: CensusAt) => {
       const from = performance.now();
       await mem.sample(second(), census);
       samplesTook.push((performance.now() - from) / 1000);
+      sampleSpans.push([Date.now() - (performance.now() - from), Date.now()]);
     };
     // The measured window: set once the warm-up and the first heap sample are over (the clients run until its end).
     const health = () =>
@@ -343,6 +347,8 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     console.log(`load: ${rssGcV.line}`);
     // E.g. "lease lost; stopping the roles it guards": the projections stopped and restarted, the lag's spikes.
     console.log(`load: server warnings and errors by message: ${JSON.stringify(warningCounts(srv.output()))}`);
+    const lost = warningTimes(srv.output(), 'lease lost; stopping the roles it guards', startedAt, sampleSpans);
+    if (lost.length) console.log(`load: control-plane lease lost at ${lost.join(', ')}`);
     console.log(
       `load: log ${ledger.events} events; accepted operations without an event ${ledger.lost.length}, ` +
         `results recorded twice ${ledger.duplicates.length}, operations recorded but never answered 202 ${unanswered.size}`,
