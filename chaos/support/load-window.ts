@@ -70,10 +70,14 @@ export function sampleLag(health: HealthCall): { samples: LagSample[]; stop: () 
 }
 
 /**
- * RSS every second, and where it sits (smaps: V8's heaps with the other anonymous memory, glibc's main
- * arena, its thread arenas). RSS between forced full GCs counts the garbage V8 has not collected yet: when it
+ * RSS every second, and every 5 s where it sits (smaps: V8's heaps with the other anonymous memory, glibc's
+ * main arena, its thread arenas; reading smaps costs this process ~5–20 ms of CPU and walks the server's
+ * page tables, so not every second). RSS between forced full GCs counts the garbage V8 has not collected yet: when it
  * climbs and falls back with `otherAnon` while the arenas stay, the climb is V8's heap, not native memory.
  */
+/** Every how many RSS samples (seconds) one smaps sample is taken (and always the first and the last). */
+const SMAPS_EVERY = 5;
+
 export class RssSeries {
   readonly rss: Array<[number, number]> = [];
   readonly kinds: Array<[number, ResidentByKind]> = [];
@@ -92,20 +96,19 @@ export class RssSeries {
 
   stop(): void {
     clearInterval(this.timer);
+    this.timer = undefined;
     this.take();
   }
 
-  /** One line: every `every`-th second's RSS and its V8-and-other-anonymous / brk heap / thread arenas parts. */
-  kindsLine(every = 5): string {
-    return this.kinds
-      .filter((_, i) => i % every === 0 || i === this.kinds.length - 1)
-      .map(([s, k]) => `${s}s:${k.otherAnon}/${k.brkHeap}/${k.threadArenas}`)
-      .join(' ');
+  /** One line: each smaps sample's V8-and-other-anonymous / brk heap / thread arenas parts. */
+  kindsLine(): string {
+    return this.kinds.map(([s, k]) => `${s}s:${k.otherAnon}/${k.brkHeap}/${k.threadArenas}`).join(' ');
   }
 
   private take(): void {
     const s = this.second();
     this.rss.push([s, this.rssMiB()]);
+    if (this.rss.length % SMAPS_EVERY !== 1 && this.timer !== undefined) return;
     try {
       this.kinds.push([s, residentByKindOf(this.pid)]);
     } catch {
