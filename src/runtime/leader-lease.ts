@@ -33,9 +33,9 @@ export interface LeaderLeaseOptions {
   ttlMs: number;
   log: Logger;
   /**
-   * Renew from a thread of its own, on its own connection to this Redis (lease-renewal.worker.ts), instead
-   * of from the main loop: what the control plane does. Without it (a test's proxied or cut-off client) the
-   * main loop renews through `redis`.
+   * Renew also from a thread of its own, on its own connection to this Redis (lease-renewal.worker.ts),
+   * besides the main loop: what the control plane does. Without it (a test's proxied or cut-off client)
+   * only the main loop renews, through `redis`.
    */
   renewFrom?: RedisEndpoint;
   /** With `renewFrom`: the thread stops renewing once the main loop has not turned for this long (default 3 × TTL). */
@@ -63,9 +63,10 @@ export interface LeaderLeaseOptions {
  * the renewals are not even sent. The thread keeps sending them while the main loop shows
  * signs of life within `maxStallMs`, and the main thread reads the resulting trust deadline
  * from shared memory; the loop keeps renewing too (the later of the two deadlines counts),
- * so a thread still loading or dead costs nothing against renewing on the loop alone. Still one owner: the key is renewed only while it holds this
- * tenure's value, an owner trusts each renewal for 2/3 ttl from its send, and a wedged
- * main loop stops the renewals (a standby takes over within maxStallMs + ttl).
+ * so a thread still loading or dead costs nothing against renewing on the loop alone.
+ * Still one owner: the key is renewed only while it holds this tenure's value, an owner
+ * trusts each renewal for 2/3 ttl from its send, and a wedged main loop stops the
+ * renewals (a standby takes over within maxStallMs + ttl).
  */
 export class LeaderLease {
   readonly holder = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
