@@ -25,15 +25,14 @@ import {
   lagMs as lagOf,
   liveHeapVerdict,
   rssVerdict,
-  type LagSample,
 } from '../support/load-figures.js';
 import { inspectorUrl } from '../support/inspector-heap.js';
 import { MemorySampler, type CensusAt } from '../support/memory-sampler.js';
 import { ledgerFigures, readLog } from '../support/ledger-check.js';
 import { LatencyBook, mainThreadCpuMs } from '../support/load-latency.js';
 import { loadServerEnv } from '../support/load-server-env.js';
-import { warningCounts } from '../support/server-warnings.js';
-import { waitFor } from '../../test/support/wait.js';
+import { LoadWindow, RssSeries, sampleLag } from '../support/load-window.js';
+import { warningCounts, warningTimes } from '../support/server-warnings.js';
 
 interface Client {
   token: string;
@@ -124,60 +123,37 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     const acceptedAt = new Map<string, number>();
     const staleAges: number[] = [];
     let behind = 0;
-    const rss: Array<[number, number]> = [[0, srv.rssMiB()]];
     const started = performance.now();
+    const startedAt = Date.now();
     const second = () => Math.round((performance.now() - started) / 1000);
     // Warm-up: the first third of the run (V8 sizes its heap and Redis its pipelines to the load).
     const warmupS = Math.round(seconds / 3);
     const inspector = inspectorUrl(srv.output());
     const mem = new MemorySampler(inspector, srv.child.pid!, () => srv.rssMiB());
     const { liveHeap, rssAfterGc, caches, memory } = mem;
-    const sampler = setInterval(() => rss.push([second(), srv.rssMiB()]), 1000);
+    const series = new RssSeries(srv.child.pid!, () => srv.rssMiB(), second);
+    series.start();
+    const { rss } = series;
     /** Seconds the loop was held by each heap sample (outside the window): printed, so the exclusion is seen. */
     const samplesTook: number[] = [];
+    /** Epoch ms each heap sample ran from and to: what the server logged then was the checker's doing. */
+    const sampleSpans: Array<[number, number]> = [];
     const heapSample = async (census: CensusAt) => {
       const from = performance.now();
       await mem.sample(second(), census);
       samplesTook.push((performance.now() - from) / 1000);
+      sampleSpans.push([Date.now() - (performance.now() - from), Date.now()]);
     };
     // The measured window: set once the warm-up and the first heap sample are over (the clients run until its end).
-    let windowStart = Infinity;
-    let deadline = Infinity;
-    let cpu0 = 0;
-    const windowOpened = (async () => {
-      await sleep(warmupS * 1000);
-      // Under load, after warm-up; the caches are counted before its RSS (see MemorySampler: a census holds RSS).
-      await heapSample('before');
-      // The window opens once the server is itself again: a /health sent after the sample is answered
-      // behind the requests its pause queued (one a client at most), with the control-plane roles held
-      // (a sample can outlast the lease, and the roles restart after it).
-      await waitFor(
-        async () => {
-          const r = await call(admin, 'GET', '/health').catch(() => undefined);
-          const sub = ((r?.body.info ?? r?.body.error) as Json | undefined)?.subscriptions as Json | undefined;
-          return (sub?.lease as Json | undefined)?.owner === true;
-        },
-        { what: 'the server to answer with the control-plane lease held after the heap sample', timeoutMs: 60_000 },
-      );
-      windowStart = performance.now();
-      deadline = windowStart + (seconds - warmupS) * 1000;
-      cpu0 = cpuSeconds(srv.child.pid!);
-    })();
-    // The vms read model's lag in ms: /health's head and lag every 250 ms; a head is "applied" at the first sample
-    // whose applied position reaches it (so the resolution is the sampling interval).
-    const lagSamples: LagSample[] = [];
-    const lagSampler = setInterval(() => {
-      void call(admin, 'GET', '/health').then(
-        (r) => {
-          const sub = ((r.body.info ?? r.body.error) as Json | undefined)?.subscriptions as Json | undefined;
-          const vmsLag = (sub?.lag as Json | undefined)?.vms;
-          if (typeof sub?.head !== 'string' || typeof vmsLag !== 'string') return;
-          const head = BigInt(sub.head);
-          lagSamples.push({ t: performance.now(), head, applied: head - BigInt(vmsLag) });
-        },
+    const health = () =>
+      call(admin, 'GET', '/health').then(
+        (r) => r.body,
         () => undefined,
       );
-    }, 250);
+    const measured = new LoadWindow(srv.child.pid!, health);
+    // Under load, after warm-up; the caches are counted before its RSS (see MemorySampler: a census holds RSS).
+    const windowOpened = measured.open(warmupS, seconds - warmupS, () => heapSample('before'));
+    const lagSampler = sampleLag(health);
     let seq = 0;
     const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
@@ -234,11 +210,11 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
         took,
         mainThreadCpuMs(srv.child.pid!) - cpuAt0,
       ];
-      (t0 >= windowStart ? latencies : warmup).record(...args);
+      (t0 >= measured.start ? latencies : warmup).record(...args);
       statuses[status] = (statuses[status] ?? 0) + 1;
       // A client of a busy server waits as it is told (the CLI's users, a well-behaved script), within the run.
       if (status === 429)
-        await sleep(Math.min(Math.max(1, retryAfterS) * 1000, Math.max(0, deadline - performance.now())));
+        await sleep(Math.min(Math.max(1, retryAfterS) * 1000, Math.max(0, measured.deadline - performance.now())));
       if (status === 202) {
         operations.push(res.operationId as string);
         acceptedAt.set(res.operationId as string, performance.now());
@@ -268,15 +244,15 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     await Promise.all([
       windowOpened,
       ...roles.map(async (c) => {
-        while (performance.now() < deadline) await one(c);
+        while (performance.now() < measured.deadline) await one(c);
       }),
     ]);
     const windowEnd = performance.now();
-    clearInterval(sampler);
-    clearInterval(lagSampler);
+    series.stop();
+    lagSampler.stop();
+    const windowStart = measured.start;
     const wallMs = windowEnd - windowStart;
-    const cpuMs = (cpuSeconds(srv.child.pid!) - cpu0) * 1000;
-    rss.push([second(), srv.rssMiB()]);
+    const cpuMs = (cpuSeconds(srv.child.pid!) - measured.cpu0) * 1000;
     // After the window, the clients stopped (the server still turns round what they left: jobs, projections); the
     // census after its RSS. A leak shows here as in a sample under load: what a full GC cannot free stays.
     await heapSample('after');
@@ -329,7 +305,7 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
       problems.push(`hash chain: ${verify.status} ${JSON.stringify(verify.body).slice(0, 300)}`);
 
     const inWindow = (seenAt: number) => seenAt >= windowStart && seenAt < windowEnd;
-    const { lags, neverReached } = lagOf(lagSamples, inWindow);
+    const { lags, neverReached } = lagOf(lagSampler.samples, inWindow);
     const lag = summarize(lags, wallMs);
     const { all, admittedReads, admittedCommands } = latencies.figures(wallMs);
     // A 429 costs a fraction of a request worked on: per admitted request, a run that refused more is not cheaper.
@@ -360,6 +336,9 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
         `${f((clients / all.perSecond) * 1000)} ms mean latency`,
     );
     console.log(`load: server RSS MiB ${rss.map(([s, m]) => `${s}s:${m}`).join(' ')}`);
+    console.log(
+      `load: server RSS by kind, MiB (V8 heaps and other anonymous / malloc brk heap / thread arenas): ${series.kindsLine()}`,
+    );
     console.log(`load: ${rssV.line}`);
     console.log(`load: ${heapV.line}`);
     for (const [at, counts] of caches) console.log(`load: server caches at ${at} s: ${cacheLine(counts)}`);
@@ -368,6 +347,8 @@ export async function run(opts: { quick?: boolean }): Promise<ChaosRow & { probl
     console.log(`load: ${rssGcV.line}`);
     // E.g. "lease lost; stopping the roles it guards": the projections stopped and restarted, the lag's spikes.
     console.log(`load: server warnings and errors by message: ${JSON.stringify(warningCounts(srv.output()))}`);
+    const lost = warningTimes(srv.output(), 'lease lost; stopping the roles it guards', startedAt, sampleSpans);
+    if (lost.length) console.log(`load: control-plane lease lost at ${lost.join(', ')}`);
     console.log(
       `load: log ${ledger.events} events; accepted operations without an event ${ledger.lost.length}, ` +
         `results recorded twice ${ledger.duplicates.length}, operations recorded but never answered 202 ${unanswered.size}`,

@@ -19,3 +19,31 @@ export function warningCounts(output: string): Record<string, number> {
   }
   return counts;
 }
+
+/**
+ * When the server logged `msg` (pino's `time`, epoch ms), each placed against the spans given (`[from, to]`,
+ * epoch ms, e.g. the heap samples that stop its loop): "31.2 s (in heap sample 1)" with `zero` as 0 s. Tells a
+ * lease lost to the checker's own pauses from one lost under the load.
+ */
+export function warningTimes(
+  output: string,
+  msg: string,
+  zero: number,
+  spans: ReadonlyArray<readonly [number, number]>,
+): string[] {
+  const out: string[] = [];
+  for (const line of output.split('\n')) {
+    if (!line.startsWith('{') || !line.includes(msg)) continue;
+    let entry: { msg?: unknown; time?: unknown };
+    try {
+      entry = JSON.parse(line) as { msg?: unknown; time?: unknown };
+    } catch {
+      continue;
+    }
+    if (entry.msg !== msg || typeof entry.time !== 'number') continue;
+    const t = entry.time;
+    const inSpan = spans.findIndex(([from, to]) => t >= from && t <= to);
+    out.push(`${((t - zero) / 1000).toFixed(1)} s${inSpan >= 0 ? ` (in heap sample ${inSpan + 1})` : ''}`);
+  }
+  return out;
+}

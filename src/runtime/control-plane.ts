@@ -30,11 +30,14 @@ import type { Metrics } from './metrics.js';
 import { CheckpointWatch } from './checkpoint-watch.js';
 import { PauseKeys, PauseSignals, ProjectionGate, pausedAcrossCluster } from './cluster-pause.js';
 import { LeaderLease } from './leader-lease.js';
+import { redisOptions } from './redis-connection.js';
 
 export interface ControlPlaneDeps {
   config: AppConfig;
   log: Logger;
   redis: Redis;
+  /** Where `redis` connects: the lease's renewal thread opens its own connection there. */
+  redisUrl: string;
   keys: ReadModelKeys;
   hub: QueueHub;
   /** BullMQ blocking connection for the result consumer. */
@@ -116,7 +119,13 @@ export class ControlPlane {
     );
     const lease = new LeaderLease(
       redis,
-      { key: `${config.redisPrefix}:lease:control-plane`, ttlMs: config.leaseTtlMs, log },
+      {
+        key: `${config.redisPrefix}:lease:control-plane`,
+        ttlMs: config.leaseTtlMs,
+        log,
+        // Renewed from a thread of its own: a main loop held for seconds under load no longer loses it.
+        renewFrom: redisOptions(deps.redisUrl),
+      },
       // Bound below, once the roles exist (they are built after the lease's key is known).
       { acquired: () => cp.ownRoles(), lost: () => cp.dropRoles() },
     );

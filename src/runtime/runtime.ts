@@ -66,7 +66,7 @@ export class Runtime {
         attempts: config.jobAttempts,
         backoffMs: config.jobBackoffMs,
       });
-      const readModels = new ReadModels(conn.redis, keys);
+      const readModels = new ReadModels(conn.reads, keys);
       const metrics = new Metrics();
       const pool = new WorkerPool(
         config.dataDir,
@@ -91,7 +91,16 @@ export class Runtime {
       const controlPlane =
         config.role === 'worker'
           ? undefined
-          : await ControlPlane.open({ config, log, redis: conn.redis, keys, hub, blocking: conn.blocking, metrics });
+          : await ControlPlane.open({
+              config,
+              log,
+              redis: conn.redis,
+              redisUrl: conn.url,
+              keys,
+              hub,
+              blocking: conn.blocking,
+              metrics,
+            });
       // The cluster-wide gauges come from the control plane only: workers would repeat them.
       if (controlPlane) metrics.countConsoleSessions(() => controlPlane.consoles.openSessions);
       if (controlPlane) metrics.attachReadModels(new ReadModelCensus(readModels, new OperationTally(conn.redis, keys)));
@@ -99,6 +108,7 @@ export class Runtime {
       return new Runtime(config, log, metrics, conn, privateRedis, keys, hub, readModels, hosts, controlPlane);
     } catch (err) {
       conn?.redis.disconnect();
+      conn?.reads.disconnect();
       await privateRedis?.stop().catch(() => undefined);
       throw err;
     }
@@ -163,6 +173,7 @@ export class Runtime {
     await this.hub.close();
     await this.controlPlane?.close();
     this.conn.redis.disconnect();
+    this.conn.reads.disconnect();
     await this.privateRedis?.stop();
   }
 }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { lagMs } from '../../chaos/support/load-figures.js';
-import { warningCounts } from '../../chaos/support/server-warnings.js';
+import { warningCounts, warningTimes } from '../../chaos/support/server-warnings.js';
 
 describe('load: server warnings by message', () => {
   test('counts warn and above by message; info, plain text and a cut-off last line are left out', () => {
@@ -20,6 +20,24 @@ describe('load: server warnings by message', () => {
       'request failed': 1,
       '(no message)': 1,
     });
+  });
+
+  test('times of one message from the run start, each placed against the heap samples it fell in', () => {
+    const lost = 'lease lost; stopping the roles it guards';
+    const out = [
+      `{"level":40,"time":1000,"msg":"${lost}"}`,
+      `{"level":40,"time":12500,"msg":"${lost}"}`,
+      '{"level":40,"time":13000,"msg":"request failed"}',
+      `{"level":40,"time":30000,"msg":"${lost}"}`,
+      `{"level":40,"msg":"${lost}"}`,
+    ].join('\n');
+    assert.deepEqual(
+      warningTimes(out, lost, 500, [
+        [10_000, 15_000],
+        [29_000, 31_000],
+      ]),
+      ['0.5 s', '12.0 s (in heap sample 1)', '29.5 s (in heap sample 2)'],
+    );
   });
 });
 
