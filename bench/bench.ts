@@ -7,7 +7,7 @@ import { startPrivateRedis } from '../src/runtime/private-redis.js';
 import { deleteKeysWithPrefix } from '../src/projections/redis-keys.js';
 import { appendBaseline, bullmqBaseline } from './baselines.js';
 import { controlPlaneBench } from './control-plane.js';
-import { printWorkerProcessSection } from './worker-process.js';
+import { printCreateTimings, printWorkerProcessSection } from './worker-process.js';
 import { oneHostHistory, oneVmHistory, printGrowthCosts } from './history.js';
 import { attachProbe } from './history-probe.js';
 import { hostDecider } from '../src/domain/host/host.decider.js';
@@ -163,14 +163,7 @@ async function main(): Promise<void> {
     const bull = await bullmqBaseline(redisUrl, `${prefix}raw`, n, concurrency);
 
     console.log('section: control plane (simulated driver, latency 0)');
-    console.log(row('create: POST /v1/vms → 202 accepted', cp.accept));
-    console.log(row('  the server’s own: POST /v1/vms (timing middleware)', cp.serverPost));
-    console.log(row('  the server’s own: store append (all, in the section)', cp.appends));
-    console.log(
-      `  main event loop delay in the section: p50 ${cp.loopDelay.p50.toFixed(1)} ms, p99 ${cp.loopDelay.p99.toFixed(1)} ms, max ${cp.loopDelay.max.toFixed(0)} ms`,
-    );
-    console.log(row('create: accept → running (whole path)', cp.toRunning));
-    console.log(`  creates/s end to end: ${cp.toRunning.perSecond.toFixed(1)}   failed: ${cp.failed}`);
+    printCreateTimings(cp);
     console.log(`  RSS: ${cp.rssStartMiB.toFixed(0)} MiB at start, ${cp.rssEndMiB.toFixed(0)} MiB at end`);
     console.log(
       `  CPU per create: ${cp.cpuMsPerCreate.toFixed(1)} ms (whole process, all threads` +

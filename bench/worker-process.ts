@@ -59,21 +59,17 @@ export class BenchWorkerProcess {
   }
 }
 
-/** The create section's main figures for the split topology, printed beside the all-in-one ones. */
-export function printWorkerProcessSection(r: {
+interface CreateTimings {
   accept: Summary;
   serverPost: Summary;
   appends: Summary;
   loopDelay: { p50: number; p99: number; max: number };
   toRunning: Summary;
   failed: number;
-  cpuMsPerCreate: number;
-  clientCpuMsPerCreate?: number;
-  mainThreadCpuMsPerCreate?: number;
-  mainLoopBusy: number;
-  workerCpuMsPerCreate?: number;
-}): void {
-  console.log('\nsection: the same creates, the host worker in its own process (API ROLE=api + ROLE=worker)');
+}
+
+/** The latencies and throughput of a create section, in the same rows for both topologies. */
+export function printCreateTimings(r: CreateTimings): void {
   console.log(row('create: POST /v1/vms → 202 accepted', r.accept));
   console.log(row('  the server’s own: POST /v1/vms (timing middleware)', r.serverPost));
   console.log(row('  the server’s own: store append (all, in the section)', r.appends));
@@ -82,6 +78,20 @@ export function printWorkerProcessSection(r: {
   );
   console.log(row('create: accept → running (whole path)', r.toRunning));
   console.log(`  creates/s end to end: ${r.toRunning.perSecond.toFixed(1)}   failed: ${r.failed}`);
+}
+
+/** The create section's main figures for the split topology, printed beside the all-in-one ones. */
+export function printWorkerProcessSection(
+  r: CreateTimings & {
+    cpuMsPerCreate: number;
+    clientCpuMsPerCreate?: number;
+    mainThreadCpuMsPerCreate?: number;
+    mainLoopBusy: number;
+    workerCpuMsPerCreate?: number;
+  },
+): void {
+  console.log('\nsection: the same creates, the host worker in its own process (API ROLE=api + ROLE=worker)');
+  printCreateTimings(r);
   console.log(
     `  CPU per create: API process ${r.cpuMsPerCreate.toFixed(1)} ms (all threads, the bench's client thread ${r.clientCpuMsPerCreate?.toFixed(1) ?? '-'} ms of it; main thread ${r.mainThreadCpuMsPerCreate?.toFixed(1) ?? '-'} ms,` +
       ` event loop busy ${(100 * r.mainLoopBusy).toFixed(0)} %), worker process ${r.workerCpuMsPerCreate?.toFixed(1) ?? '-'} ms`,
