@@ -25,3 +25,16 @@ describe('config: EVENTSTORE_URL', () => {
     );
   });
 });
+
+describe('config: the control-plane lease', () => {
+  test('LEASE_MAX_STALL_MS defaults to 3 × LEASE_TTL_MS, may be set, and a bad value is refused naming it', () => {
+    assert.equal(loadConfig({}).leaseMaxStallMs, 9000);
+    assert.equal(loadConfig({ LEASE_TTL_MS: '1000' }).leaseMaxStallMs, 3000);
+    assert.equal(loadConfig({ LEASE_MAX_STALL_MS: '2000' }).leaseMaxStallMs, 2000);
+    for (const bad of ['100', 'soon'])
+      assert.throws(
+        () => loadConfig({ LEASE_MAX_STALL_MS: bad }),
+        (err: unknown) => err instanceof ConfigError && /LEASE_MAX_STALL_MS/.test(err.message),
+      );
+  });
+});

@@ -90,6 +90,7 @@ class EnvSchema {
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(100000000) SEAL_EVERY_EVENTS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(86400000) SEAL_EVERY_MS?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(300) @Max(600000) LEASE_TTL_MS?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(300) @Max(3600000) LEASE_MAX_STALL_MS?: number;
   @IsOptional() @IsIn(['redis', 'memory']) RATE_LIMIT_STORE?: string;
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(100000) MAX_REQUESTS_IN_FLIGHT?: number;
 }
@@ -169,6 +170,12 @@ export interface AppConfig {
    * sealer and host watch; a dead owner is replaced within about this long.
    */
   leaseTtlMs: number;
+  /**
+   * The owner's renewal thread keeps the lease while the main event loop stands still (a full GC, a
+   * starved core) for at most this long (LEASE_MAX_STALL_MS, default 3 × LEASE_TTL_MS): a loop wedged
+   * longer lets the lease go, and a standby takes over within this plus the TTL.
+   */
+  leaseMaxStallMs: number;
   /**
    * Every directory a host URI names (storage=, images=, busybox=, …) must lie under one of these,
    * symlinks resolved (HOST_DIR_ROOTS, default DATA_DIR): the worker runs as root.
@@ -290,6 +297,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     rateLimitStore: parsed.RATE_LIMIT_STORE === 'memory' ? 'memory' : 'redis',
     maxRequestsInFlight: parsed.MAX_REQUESTS_IN_FLIGHT ?? DEFAULT_MAX_REQUESTS_IN_FLIGHT,
     leaseTtlMs: parsed.LEASE_TTL_MS ?? 3000,
+    leaseMaxStallMs: parsed.LEASE_MAX_STALL_MS ?? 3 * (parsed.LEASE_TTL_MS ?? 3000),
     hostDirRoots: parsed.HOST_DIR_ROOTS ? parsed.HOST_DIR_ROOTS.split(',').map((d) => resolve(d)) : [dataDir],
     allowUnsafeLibvirtUris: parsed.LIBVIRT_ALLOW_UNSAFE_URIS === '1',
     sealKeyFile,

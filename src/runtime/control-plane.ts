@@ -125,6 +125,7 @@ export class ControlPlane {
         log,
         // Renewed from a thread of its own: a main loop held for seconds under load no longer loses it.
         renewFrom: redisOptions(deps.redisUrl),
+        maxStallMs: config.leaseMaxStallMs,
       },
       // Bound below, once the roles exist (they are built after the lease's key is known).
       { acquired: () => cp.ownRoles(), lost: () => cp.dropRoles() },
