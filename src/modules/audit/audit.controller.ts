@@ -10,10 +10,13 @@ import type { LogVerifyReport } from '../../eventstore/seals/problems.js';
 import type { SealAudit } from '../../eventstore/seals/seal-audit.js';
 import type { Logger } from 'pino';
 import type { EventStore } from '../../eventstore/event-store.port.js';
-import { EVENT_STORE, LOGGER, SEAL_AUDIT } from '../../http/tokens.js';
-import { AUDITORS, Roles } from '../../http/auth/roles.js';
+import { EVENT_STORE, LOGGER, READ_MODELS, SEAL_AUDIT } from '../../http/tokens.js';
+import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
+import { AUDITORS, Roles, type Principal } from '../../http/auth/roles.js';
+import type { ReadModels } from '../../projections/read-models.js';
 import { parsePosition } from '../../http/query.js';
 import { parseEventFilter } from './event-filter.js';
+import { streamScope } from './event-scope.js';
 import { exportLine } from './export-line.js';
 
 export interface VerifyReport {
@@ -39,23 +42,32 @@ export class AuditController {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(SEAL_AUDIT) private readonly seals: SealAudit,
+    @Inject(READ_MODELS) private readonly readModels: ReadModels,
   ) {}
 
   /** Recomputes the hash chain of one VM's stream, or of every stream in log order. */
   @ApiAnswer('Verify the hash chains (one stream, or the whole log with its seals)', VerifyResponse)
   @Get('verify')
   @Roles(...AUDITORS)
-  async verify(@Query('vmId') vmId?: string, @Query('streamId') streamId?: string): Promise<VerifyReport> {
+  async verify(
+    @CurrentPrincipal() p: Principal,
+    @Query('vmId') vmId?: string,
+    @Query('streamId') streamId?: string,
+  ): Promise<VerifyReport> {
     const store = this.store;
     const one = streamId ?? (vmId ? vmStream(vmId) : undefined);
     if (one) {
+      const missing: VerifyReport = { verified: true, count: 0, streams: 0, firstBreak: null };
+      // A stream a scoped auditor may not read answers as a missing one: its length is no oracle.
+      const visible = streamScope(p, this.readModels);
+      if (visible && !(await visible(one))) return missing;
       try {
         const events = await store.readStream(one);
         const b = verifyChain(events);
         // As for the whole log: count the events that verified, i.e. those before the break.
         return { verified: !b, count: b ? Number(b.revision) : events.length, streams: 1, firstBreak: breakView(b) };
       } catch (err) {
-        if (err instanceof StreamNotFoundError) return { verified: true, count: 0, streams: 0, firstBreak: null };
+        if (err instanceof StreamNotFoundError) return missing;
         throw err;
       }
     }
@@ -77,6 +89,7 @@ export class AuditController {
   @Get('export')
   @Roles(...AUDITORS)
   async export(
+    @CurrentPrincipal() p: Principal,
     @Req() req: Request,
     @Res() res: Response,
     @Query('vmId') vmId?: string,
@@ -87,6 +100,8 @@ export class AuditController {
     const from = parsePosition(fromRaw, 'fromPosition');
     const to = parsePosition(toRaw, 'toPosition');
     const store = this.store;
+    // A scoped auditor exports what it reads in /v1/events: its projects' VM and project streams.
+    const visible = streamScope(p, this.readModels);
     res.status(200);
     res.setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');
@@ -110,7 +125,8 @@ export class AuditController {
             done = true;
             break;
           }
-          if (!filter.streamIds || filter.streamIds.includes(e.streamId)) chunk += exportLine(e) + '\n';
+          const wanted = !filter.streamIds || filter.streamIds.includes(e.streamId);
+          if (wanted && (!visible || (await visible(e.streamId)))) chunk += exportLine(e) + '\n';
           after = e.position;
         }
         if (chunk && !res.write(chunk))

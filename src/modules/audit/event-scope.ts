@@ -1,3 +1,4 @@
+import { ForbiddenException } from '@nestjs/common';
 import { consoleVmIdOf, projectNameOf, vmIdOf } from '../../domain/streams.js';
 import { vmProject } from '../../domain/vm/vm.state.js';
 import type { RecordedEvent } from '../../eventstore/event-store.port.js';
@@ -13,13 +14,22 @@ import type { ReadModels } from '../../projections/read-models.js';
  * not show yet is looked up again on its next event.
  */
 export function eventScope(p: Principal, readModels: ReadModels): ((e: RecordedEvent) => Promise<boolean>) | undefined {
+  const visible = streamScope(p, readModels);
+  return visible && ((e) => visible(e.streamId));
+}
+
+/** The same rule by stream id: for routes that name a stream (verify) or find its event (proof, export). */
+export function streamScope(
+  p: Principal,
+  readModels: ReadModels,
+): ((streamId: string) => Promise<boolean>) | undefined {
   if (seesAll(p)) return undefined;
   const projects = new Map<string, string>();
-  return async (e) => {
-    const project = projectNameOf(e.streamId);
+  return async (streamId) => {
+    const project = projectNameOf(streamId);
     if (project !== undefined) return mayUse(p, project);
     // A VM's console sessions belong to the VM's project.
-    const vmId = vmIdOf(e.streamId) ?? consoleVmIdOf(e.streamId);
+    const vmId = vmIdOf(streamId) ?? consoleVmIdOf(streamId);
     if (!vmId) return false;
     let known = projects.get(vmId);
     if (known === undefined) {
@@ -30,4 +40,16 @@ export function eventScope(p: Principal, readModels: ReadModels): ((e: RecordedE
     }
     return mayUse(p, known);
   };
+}
+
+/**
+ * Routes whose answer spans the whole log or every read model (a replay check's differences carry
+ * records of every project) are for callers of every project only: a scoped auditor gets 403.
+ */
+export function mustSeeWholeLog(p: Principal, what: string): void {
+  if (!seesAll(p))
+    throw new ForbiddenException(
+      `role ${p.role} of projects ${String(p.projects)} may not ${what}: it spans every project, so only ` +
+        'an auditor or admin of all projects may',
+    );
 }

@@ -5,17 +5,23 @@ import { EventProofResponse, SealKeyResponse, SealListResponse } from './dto/aud
 import type { EventProof } from '../../eventstore/seals/event-proof.js';
 import type { SealAudit, SealKeyView, SealView } from '../../eventstore/seals/seal-audit.js';
 import { ProofUnavailableError } from '../../eventstore/seals/store-audit.js';
-import { AUDITORS, Roles } from '../../http/auth/roles.js';
+import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
+import { AUDITORS, Roles, type Principal } from '../../http/auth/roles.js';
 import { errorBody } from '../../http/error-body.js';
 import { parsePosition } from '../../http/query.js';
-import { SEAL_AUDIT } from '../../http/tokens.js';
+import { READ_MODELS, SEAL_AUDIT } from '../../http/tokens.js';
+import type { ReadModels } from '../../projections/read-models.js';
+import { streamScope } from './event-scope.js';
 
 /** Signed seals over the log: the list, the public key to check them with, one event's inclusion proof. */
 @ApiTags('audit')
 @ApiBearerAuth()
 @Controller('v1/audit')
 export class SealsController {
-  constructor(@Inject(SEAL_AUDIT) private readonly audit: SealAudit) {}
+  constructor(
+    @Inject(SEAL_AUDIT) private readonly audit: SealAudit,
+    @Inject(READ_MODELS) private readonly readModels: ReadModels,
+  ) {}
 
   /** Every seal in the store, oldest first, each with its revision on `$seals` and its log position. */
   @ApiAnswer('List the signed seals over the log', SealListResponse)
@@ -37,11 +43,16 @@ export class SealsController {
   @ApiAnswer("An event's inclusion proof against the latest seal", EventProofResponse)
   @Get('proof')
   @Roles(...AUDITORS)
-  async proof(@Query('position') raw?: string): Promise<EventProof> {
+  async proof(@CurrentPrincipal() p: Principal, @Query('position') raw?: string): Promise<EventProof> {
     const position = parsePosition(raw, 'position');
     if (position === undefined) throw new NotFoundException(errorBody(404, 'give ?position= of a sealed event'));
     try {
-      return await this.audit.proof(position);
+      const proof = await this.audit.proof(position);
+      // The proof carries the event whole: one a scoped auditor may not read answers as a missing one.
+      const visible = streamScope(p, this.readModels);
+      if (visible && !(await visible(proof.event.streamId)))
+        throw new ProofUnavailableError(`no sealed event at position ${position}`, 'not-found');
+      return proof;
     } catch (err) {
       if (!(err instanceof ProofUnavailableError)) throw err;
       if (err.reason === 'not-found') throw new NotFoundException(errorBody(404, err.message));
