@@ -27,13 +27,6 @@ export function redisOptions(url: string): RedisEndpoint {
 export interface RedisConnection {
   url: string;
   redis: Redis;
-  /**
-   * For the read models' queries (ReadModels): auto-pipelined, so the commands the requests in one turn of
-   * the event loop send go out in one socket write instead of one write each (under load each write was a
-   * syscall on the main thread: ~7 % of its CPU). Reads only, on a connection of their own: nothing on it
-   * depends on the order of commands sent on another without awaiting their answers.
-   */
-  reads: Redis;
   /** For BullMQ's blocking workers and queue-event readers (maxRetriesPerRequest: null). */
   blocking: ConnectionOptions;
   /** For producers: fail fast instead of queueing forever. */
@@ -44,26 +37,10 @@ export async function connectRedis(url: string, log: Logger): Promise<RedisConne
   const opts = redisOptions(url);
   const redis = new Redis({ ...opts, maxRetriesPerRequest: 2, enableOfflineQueue: false, lazyConnect: true });
   redis.on('error', (err) => log.debug({ err: err.message }, 'redis'));
-  const reads = new Redis({
-    ...opts,
-    maxRetriesPerRequest: 2,
-    enableOfflineQueue: false,
-    lazyConnect: true,
-    enableAutoPipelining: true,
-  });
-  reads.on('error', (err) => log.debug({ err: err.message }, 'redis (reads)'));
-  try {
-    await redis.connect();
-    await reads.connect();
-  } catch (err) {
-    redis.disconnect();
-    reads.disconnect();
-    throw err;
-  }
+  await redis.connect();
   return {
     url,
     redis,
-    reads,
     blocking: { ...opts, maxRetriesPerRequest: null },
     producer: { ...opts, maxRetriesPerRequest: 1, enableOfflineQueue: false },
   };

@@ -66,7 +66,7 @@ export class Runtime {
         attempts: config.jobAttempts,
         backoffMs: config.jobBackoffMs,
       });
-      const readModels = new ReadModels(conn.reads, keys);
+      const readModels = new ReadModels(conn.redis, keys);
       const metrics = new Metrics();
       const pool = new WorkerPool(
         config.dataDir,
@@ -108,7 +108,6 @@ export class Runtime {
       return new Runtime(config, log, metrics, conn, privateRedis, keys, hub, readModels, hosts, controlPlane);
     } catch (err) {
       conn?.redis.disconnect();
-      conn?.reads.disconnect();
       await privateRedis?.stop().catch(() => undefined);
       throw err;
     }
@@ -173,7 +172,6 @@ export class Runtime {
     await this.hub.close();
     await this.controlPlane?.close();
     this.conn.redis.disconnect();
-    this.conn.reads.disconnect();
     await this.privateRedis?.stop();
   }
 }
