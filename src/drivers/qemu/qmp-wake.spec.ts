@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { FakeQmp, qmpReply, type QmpRequest } from '../../../test/support/fake-qmp.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -10,63 +10,27 @@ import { Deadline } from './migration-deadline.js';
 import { waitForMigration } from './migration-wait.js';
 import { QmpWake } from './qmp-wake.js';
 
-const GREETING =
-  '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}';
-
-interface Request {
-  execute: string;
-  id?: string;
-}
-
-/** A QMP server that answers every request with `answer(req)` and lets the test send events. */
-async function fakeQmp(
-  dir: string,
-  answer: (req: Request) => unknown,
-): Promise<{ path: string; asked: string[]; event: (name: string, data?: object) => void; server: Server }> {
-  const path = join(dir, `wake-${Math.random().toString(16).slice(2)}.sock`);
-  const asked: string[] = [];
-  let peer: Socket | undefined;
-  const server = createServer((s) => {
-    peer = s;
-    s.setEncoding('utf8');
-    s.on('error', () => undefined);
-    s.write(`${GREETING}\r\n`);
-    let buffer = '';
-    s.on('data', (chunk: string) => {
-      buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const req = JSON.parse(buffer.slice(0, nl)) as Request;
-        buffer = buffer.slice(nl + 1);
-        asked.push(req.execute);
-        s.write(`${JSON.stringify({ return: answer(req), id: req.id })}\r\n`);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(path, resolve));
-  const event = (name: string, data?: object) =>
-    peer?.write(
-      `${JSON.stringify({ event: name, ...(data ? { data } : {}), timestamp: { seconds: 1, microseconds: 0 } })}\r\n`,
-    );
-  return { path, asked, event, server };
-}
-
 describe('QmpWake and the wait for a migration', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vl-wake-'));
-  const servers: Server[] = [];
+  const servers: FakeQmp[] = [];
   const clients: QmpClient[] = [];
   after(() => {
     for (const c of clients) c.close();
     for (const s of servers) s.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const connect = async (answer: (req: Request) => unknown) => {
-    const f = await fakeQmp(dir, answer);
-    servers.push(f.server);
+  /** A fake QEMU that answers every request with `answer(req)`, and a client negotiated with it. */
+  const connect = async (answer: (req: QmpRequest) => unknown) => {
+    const asked: string[] = [];
+    const f = await new FakeQmp(dir, (req, s) => {
+      asked.push(req.execute);
+      s.write(qmpReply(req, `"return": ${JSON.stringify(answer(req))}`));
+    }).listen();
+    servers.push(f);
     const c = await QmpClient.connect(f.path, { connectTimeoutMs: 2_000 });
     clients.push(c);
     await c.execute('query-status'); // negotiated: events now reach the client's listeners
-    return { ...f, c };
+    return { asked, event: (name: string, data?: object) => f.event(name, data), c };
   };
 
   test('wakes on a named event (not on others), keeps one that came between waits, and wakes on close', async () => {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
+import { FakeQmp, QMP_GREETING, qmpReply, type QmpRequest } from '../../../test/support/fake-qmp.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -8,59 +9,6 @@ import { after, before, describe, test } from 'node:test';
 import { QmpClient, QmpClosedError, QmpError, QmpJobError, QmpProtocolError, QmpTimeoutError } from './qmp.client.js';
 import { runQmpJob } from './qmp-jobs.js';
 import type { QmpStatusInfo } from './qmp.types.js';
-
-const GREETING =
-  '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}';
-
-interface Request {
-  execute: string;
-  arguments?: Record<string, unknown>;
-  id?: string;
-}
-
-/** A scripted QMP server: `onRequest` decides what raw bytes go back for each request. */
-class FakeQmp {
-  readonly path: string;
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
-
-  constructor(
-    dir: string,
-    private readonly onRequest: (req: Request, socket: Socket) => void,
-    private readonly greeting: (socket: Socket) => void = (s) => s.write(`${GREETING}\r\n`),
-  ) {
-    this.path = join(dir, `fake-${Math.random().toString(16).slice(2)}.sock`);
-    this.server = createServer((socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-      socket.setEncoding('utf8');
-      this.greeting(socket);
-      let buffer = '';
-      socket.on('data', (chunk: string) => {
-        buffer += chunk;
-        let nl: number;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + 1);
-          const req = JSON.parse(line) as Request;
-          if (req.execute === 'qmp_capabilities') socket.write(`{"return": {}, "id": ${JSON.stringify(req.id)}}\r\n`);
-          else this.onRequest(req, socket);
-        }
-      });
-    });
-  }
-
-  listen(): Promise<this> {
-    return new Promise((resolve) => this.server.listen(this.path, () => resolve(this)));
-  }
-
-  close(): void {
-    for (const s of this.sockets) s.destroy();
-    this.server.close();
-  }
-}
-
-const reply = (req: Request, body: string): string => `{${body}, "id": ${JSON.stringify(req.id)}}\r\n`;
 
 describe('QmpClient', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vl-qmp-'));
@@ -70,10 +18,10 @@ describe('QmpClient', () => {
     rmSync(dir, { recursive: true, force: true });
   });
   const fake = async (
-    onRequest: (req: Request, socket: Socket) => void,
+    onRequest: (req: QmpRequest, socket: Socket) => void,
     greeting?: (socket: Socket) => void,
   ): Promise<FakeQmp> => {
-    const f = await new FakeQmp(dir, onRequest, greeting).listen();
+    const f = await new FakeQmp(dir, onRequest, greeting ? { greeting } : {}).listen();
     fakes.push(f);
     return f;
   };
@@ -83,15 +31,15 @@ describe('QmpClient', () => {
       (req, socket) => {
         const full =
           '{"event": "STOP", "timestamp": {"seconds": 1, "microseconds": 2}}\r\n' +
-          reply(req, '"return": {"status": "paused", "running": false, "note": "é✓"}');
+          qmpReply(req, '"return": {"status": "paused", "running": false, "note": "é✓"}');
         const bytes = Buffer.from(full, 'utf8');
         const cut = bytes.indexOf(Buffer.from('✓', 'utf8')) + 1; // inside the 3-byte character
         socket.write(bytes.subarray(0, cut));
         setTimeout(() => socket.write(bytes.subarray(cut)), 20);
       },
       (socket) => {
-        socket.write(GREETING.slice(0, 10));
-        setTimeout(() => socket.write(`${GREETING.slice(10)}\r\n`), 20);
+        socket.write(QMP_GREETING.slice(0, 10));
+        setTimeout(() => socket.write(`${QMP_GREETING.slice(10)}\r\n`), 20);
       },
     );
     const client = await QmpClient.connect(f.path);
@@ -107,7 +55,7 @@ describe('QmpClient', () => {
 
   test('(fake QMP server) an error reply is a QmpError with QEMU’s class and desc', async () => {
     const f = await fake((req, socket) =>
-      socket.write(reply(req, '"error": {"class": "DeviceNotFound", "desc": "Device \'nope\' not found"}')),
+      socket.write(qmpReply(req, '"error": {"class": "DeviceNotFound", "desc": "Device \'nope\' not found"}')),
     );
     const client = await QmpClient.connect(f.path);
     await assert.rejects(client.execute('block_resize', { device: 'nope' }), (err: unknown) => {
@@ -121,7 +69,7 @@ describe('QmpClient', () => {
   });
 
   test('(fake QMP server) replies are matched by id even out of order; a reply without id goes to the oldest', async () => {
-    const held: Array<[Request, Socket]> = [];
+    const held: Array<[QmpRequest, Socket]> = [];
     const f = await fake((req, socket) => {
       if (req.execute === 'parse-me') {
         socket.write('{"error": {"class": "GenericError", "desc": "JSON parse error"}}\r\n');
@@ -129,7 +77,7 @@ describe('QmpClient', () => {
       }
       held.push([req, socket]);
       if (held.length === 2) {
-        for (const [r, s] of held.reverse()) s.write(reply(r, `"return": ${JSON.stringify(r.execute)}`));
+        for (const [r, s] of held.reverse()) s.write(qmpReply(r, `"return": ${JSON.stringify(r.execute)}`));
       }
     });
     const client = await QmpClient.connect(f.path);
@@ -143,7 +91,7 @@ describe('QmpClient', () => {
   test('(fake QMP server) a command timeout rejects that command only; its late reply is dropped', async () => {
     const f = await fake((req, socket) => {
       const delay = req.execute === 'slow' ? 150 : 0;
-      setTimeout(() => socket.write(reply(req, '"return": {}')), delay);
+      setTimeout(() => socket.write(qmpReply(req, '"return": {}')), delay);
     });
     const client = await QmpClient.connect(f.path);
     await assert.rejects(client.execute('slow', undefined, { timeoutMs: 50 }), QmpTimeoutError);
@@ -172,7 +120,7 @@ describe('QmpClient', () => {
     const f = await fake((req, socket) => {
       const line = String(req.arguments?.['command-line']);
       const text = line.startsWith('savevm') ? 'Error: no block device can store vmstate for snapshot\r\n' : 'ok\r\n';
-      socket.write(reply(req, `"return": ${JSON.stringify(text)}`));
+      socket.write(qmpReply(req, `"return": ${JSON.stringify(text)}`));
     });
     const client = await QmpClient.connect(f.path);
     assert.equal(await client.hmp('info status'), 'ok\r\n');
@@ -188,12 +136,12 @@ describe('QmpClient', () => {
   test('(fake QMP server) connect retries until the socket exists, and gives up on a server that never greets', async () => {
     const later = join(dir, 'late.sock');
     // The client below hangs up right after connecting, before this answers its qmp_capabilities.
-    const server = createServer((s) => s.write(`${GREETING}\n`)).on('connection', (s) =>
+    const server = createServer((s) => s.write(`${QMP_GREETING}\n`)).on('connection', (s) =>
       s
         .on('error', () => undefined)
         .on('data', (d) => {
-          const req = JSON.parse(String(d)) as Request;
-          s.write(reply(req, '"return": {}'));
+          const req = JSON.parse(String(d)) as QmpRequest;
+          s.write(qmpReply(req, '"return": {}'));
         }),
     );
     setTimeout(() => server.listen(later), 100);
@@ -210,39 +158,29 @@ describe('QmpClient', () => {
   });
 
   /** A server that answers `qmp_capabilities` only as `answer` says, after the request that follows it. */
-  const negotiating = (answer: 'ok' | 'error' | 'never', seen: string[]) => {
-    const server = createServer((s) => {
-      s.setEncoding('utf8');
-      s.write(`${GREETING}\r\n`);
-      let caps: Request | undefined;
-      let buffer = '';
-      s.on('data', (chunk: string) => {
-        buffer += chunk;
-        let nl: number;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const req = JSON.parse(buffer.slice(0, nl)) as Request;
-          buffer = buffer.slice(nl + 1);
-          seen.push(req.execute);
-          if (req.execute === 'qmp_capabilities') {
-            caps = req;
-            continue;
-          }
-          if (caps && answer === 'never') continue;
-          if (caps && answer === 'error') {
-            s.write(reply(caps, '"error": {"class": "GenericError", "desc": "negotiation refused"}'));
-            s.write(reply(req, '"error": {"class": "CommandNotFound", "desc": "Expecting capabilities negotiation"}'));
-          } else {
-            if (caps) s.write(reply(caps, '"return": {}'));
-            s.write(reply(req, '"return": {"status": "running", "running": true}'));
-          }
-          caps = undefined;
+  const negotiating = (answer: 'ok' | 'error' | 'never', seen: string[]): Promise<FakeQmp> => {
+    let caps: QmpRequest | undefined;
+    const server = new FakeQmp(
+      dir,
+      (req, s) => {
+        seen.push(req.execute);
+        if (req.execute === 'qmp_capabilities') {
+          caps = req;
+          return;
         }
-      });
-    });
-    const path = join(dir, `neg-${answer}.sock`);
-    return new Promise<{ path: string; close: () => void }>((resolve) =>
-      server.listen(path, () => resolve({ path, close: () => server.close() })),
+        if (caps && answer === 'never') return;
+        if (caps && answer === 'error') {
+          s.write(qmpReply(caps, '"error": {"class": "GenericError", "desc": "negotiation refused"}'));
+          s.write(qmpReply(req, '"error": {"class": "CommandNotFound", "desc": "Expecting capabilities negotiation"}'));
+        } else {
+          if (caps) s.write(qmpReply(caps, '"return": {}'));
+          s.write(qmpReply(req, '"return": {"status": "running", "running": true}'));
+        }
+        caps = undefined;
+      },
+      { passCapabilities: true },
     );
+    return server.listen();
   };
 
   test('(fake QMP server) connect does not wait for the capabilities answer: the first command follows it at once, in order', async () => {
