@@ -1,4 +1,4 @@
-import { BadRequestException, NotFoundException } from '@nestjs/common';
+import { BadRequestException, ForbiddenException, NotFoundException } from '@nestjs/common';
 import { DEFAULT_PROJECT } from '../../domain/project/project.types.js';
 import type { Principal } from './roles.js';
 
@@ -13,6 +13,20 @@ export function mayUse(p: Principal, project: string): boolean {
 
 export function seesAll(p: Principal): boolean {
   return p.projects === 'all';
+}
+
+/**
+ * Why a principal of some projects may not do what only a principal of every project may (a
+ * resource shared by every project, an answer that spans all of them), in the one wording every
+ * such refusal uses: `role R of projects P may not <action>: <reason>, so only <who> may`.
+ */
+export function allProjectsOnly(p: Principal, action: string, reason: string, who: string): string {
+  return `role ${p.role} of projects ${String(p.projects)} may not ${action}: ${reason}, so only ${who} may`;
+}
+
+/** 403 with `allProjectsOnly`'s reason unless `p` sees every project; decided before any id is looked up. */
+export function mustSeeAllProjects(p: Principal, action: string, reason: string, who: string): void {
+  if (!seesAll(p)) throw new ForbiddenException(allProjectsOnly(p, action, reason, who));
 }
 
 /** The project a create lands in: the one named, else the caller's only one (`default` for an all-projects caller). */

@@ -1,8 +1,7 @@
-import { ForbiddenException } from '@nestjs/common';
 import { consoleVmIdOf, projectNameOf, vmIdOf } from '../../domain/streams.js';
 import { vmProject } from '../../domain/vm/vm.state.js';
 import type { RecordedEvent } from '../../eventstore/event-store.port.js';
-import { mayUse, seesAll } from '../../http/auth/project-scope.js';
+import { mayUse, mustSeeAllProjects, seesAll } from '../../http/auth/project-scope.js';
 import type { Principal } from '../../http/auth/roles.js';
 import type { ReadModels } from '../../projections/read-models.js';
 
@@ -47,9 +46,5 @@ export function streamScope(
  * records of every project) are for callers of every project only: a scoped auditor gets 403.
  */
 export function mustSeeWholeLog(p: Principal, what: string): void {
-  if (!seesAll(p))
-    throw new ForbiddenException(
-      `role ${p.role} of projects ${String(p.projects)} may not ${what}: it spans every project, so only ` +
-        'an auditor or admin of all projects may',
-    );
+  mustSeeAllProjects(p, what, 'it spans every project', 'an auditor or admin of all projects');
 }

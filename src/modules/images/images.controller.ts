@@ -22,7 +22,7 @@ import { DomainError } from '../../domain/domain-error.js';
 import { NAME_PATTERN, NAME_RULE } from '../../domain/patterns.js';
 import { badField } from '../../http/as-of.query.js';
 import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
-import { seesAll } from '../../http/auth/project-scope.js';
+import { allProjectsOnly, seesAll } from '../../http/auth/project-scope.js';
 
 /**
  * The catalog is one for every project: a tenant that could add or replace an image
@@ -31,8 +31,12 @@ import { seesAll } from '../../http/auth/project-scope.js';
  * admin's act; tenants read it and boot from it.
  */
 const catalogWriters = (p: Principal): string =>
-  `role ${p.role} of projects ${String(p.projects)} may not change the image catalog: it is shared by every ` +
-  'project, so only an admin (or a user of all projects) may';
+  allProjectsOnly(
+    p,
+    'change the image catalog',
+    'it is shared by every project',
+    'an admin (or a user of all projects)',
+  );
 import { READERS, Roles, type Principal } from '../../http/auth/roles.js';
 import { errorBody } from '../../http/error-body.js';
 import { LOGGER } from '../../http/tokens.js';

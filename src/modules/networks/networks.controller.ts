@@ -2,7 +2,6 @@ import {
   Body,
   Controller,
   Delete,
-  ForbiddenException,
   Get,
   HttpCode,
   NotFoundException,
@@ -15,7 +14,7 @@ import {
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
-import { seesAll } from '../../http/auth/project-scope.js';
+import { mustSeeAllProjects } from '../../http/auth/project-scope.js';
 import { READERS, Roles, type Principal } from '../../http/auth/roles.js';
 import { ApiAnswer, ApiPage } from '../../http/openapi/decorators.js';
 import { parseCursor, parseLimit } from '../../http/query.js';
@@ -36,11 +35,7 @@ const uuid = new ParseUUIDPipe({
  * principal of every project changes them; every reader lists them and attaches VMs.
  */
 function mustSeeAll(p: Principal): void {
-  if (!seesAll(p))
-    throw new ForbiddenException(
-      `role ${p.role} of projects ${String(p.projects)} may not change networks: they are shared by every ` +
-        'project, so only an admin (or a user of all projects) may',
-    );
+  mustSeeAllProjects(p, 'change networks', 'they are shared by every project', 'an admin (or a user of all projects)');
 }
 
 @ApiTags('networks')

@@ -1,7 +1,7 @@
-import { BadRequestException, ForbiddenException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { DeadResult } from '../../application/jobs.js';
-import { seesAll } from '../../http/auth/project-scope.js';
+import { mustSeeAllProjects } from '../../http/auth/project-scope.js';
 import type { Principal } from '../../http/auth/roles.js';
 import { errorBody } from '../../http/error-body.js';
 import { LOGGER, QUEUES, READ_MODELS, type QueueStats } from '../../http/tokens.js';
@@ -28,11 +28,12 @@ export class DeadResultsService {
 
   /** Results name VMs and hosts of every project: an operator scoped to some projects sees none of them. */
   mustSeeAll(p: Principal): void {
-    if (!seesAll(p))
-      throw new ForbiddenException(
-        `role ${p.role} of projects ${String(p.projects)} may not see the results stream: it spans every ` +
-          'project, so only an admin (or an operator of all projects) may',
-      );
+    mustSeeAllProjects(
+      p,
+      'see the results stream',
+      'it spans every project',
+      'an admin (or an operator of all projects)',
+    );
   }
 
   async list(limit: number, p: Principal): Promise<DeadResult[]> {
