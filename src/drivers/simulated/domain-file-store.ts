@@ -1,8 +1,9 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VmSpec } from '../hypervisor-driver.port.js';
 import { KeyedLock } from '../kit/keyed-lock.js';
+import { isNotFound, readDomainText, sealText, writeInPlace } from './domain-file-io.js';
 
 /** The states a simulated domain can be in on disk. */
 export type SimDomainState = 'running' | 'paused' | 'stopped' | 'crashed';
@@ -68,15 +69,18 @@ let tmpCounter = 0;
 const fileLocks = new KeyedLock();
 
 /**
- * One JSON file per VM in a host's storage directory. Writes are tmp + rename so a killed worker
- * leaves either the old or the new file, never half of one (no fsync: surviving a power cut is not
- * a goal of a simulation).
+ * One JSON file per VM in a host's storage directory. A killed worker leaves either the old or the
+ * new text, never half of one: an existing file is rewritten in place in one single-page write, a
+ * new or long one goes through tmp + rename (domain-file-io.ts says why and how; no fsync:
+ * surviving a power cut is not a goal of a simulation).
  *
  * The driver uses the asynchronous methods under `exclusive`: a read-modify-write of one VM holds
- * that VM's lock, so two verbs on it in one process cannot interleave, while the file system work
- * runs off the event loop (the synchronous version cost the API process of `ROLE=all` about 6 % of
- * its main-thread time under the create bench). The synchronous methods remain for tools and tests
- * that edit a domain from outside, the way a dead process would leave it.
+ * that VM's lock, so two verbs on it in one process cannot interleave. Their reads and in-place
+ * writes are synchronous (tens of microseconds, less CPU than the thread-pool hops of `fs/promises`);
+ * only creating a file, which costs far more here, runs off the event loop (with it on the loop,
+ * the synchronous version cost the API process of `ROLE=all` about 6 % of its main-thread time
+ * under the create bench). The synchronous methods remain for tools and tests that edit a domain
+ * from outside, the way a dead process would leave it.
  */
 export class DomainFileStore {
   constructor(readonly dir: string) {}
@@ -96,20 +100,17 @@ export class DomainFileStore {
     return first.exclusive(vmId, () => second.exclusive(vmId, fn));
   }
 
+  /** Synchronous on purpose: one small read costs less than the thread-pool hops of an asynchronous one. */
   async load(vmId: string): Promise<SimDomain | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.path(vmId), 'utf8');
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-    return JSON.parse(text) as SimDomain;
+    return this.read(vmId);
   }
 
   async store(domain: SimDomain): Promise<void> {
-    const tmp = this.tmpPath(domain.vmId);
     const text = serialize(domain);
+    // An existing domain is rewritten in place (microseconds, see domain-file-io.ts); creating a
+    // file costs far more and runs off the event loop.
+    if (writeInPlace(this.path(domain.vmId), text)) return;
+    const tmp = this.tmpPath(domain.vmId);
     try {
       await writeFile(tmp, text);
     } catch (err) {
@@ -143,20 +144,16 @@ export class DomainFileStore {
   }
 
   read(vmId: string): SimDomain | undefined {
-    let text: string;
-    try {
-      text = readFileSync(this.path(vmId), 'utf8');
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-    return JSON.parse(text) as SimDomain;
+    const json = readDomainText(this.path(vmId));
+    return json === undefined ? undefined : (JSON.parse(json) as SimDomain);
   }
 
   write(domain: SimDomain): void {
+    const text = serialize(domain);
+    if (writeInPlace(this.path(domain.vmId), text)) return;
     mkdirSync(this.dir, { recursive: true });
     const tmp = this.tmpPath(domain.vmId);
-    writeFileSync(tmp, serialize(domain));
+    writeFileSync(tmp, text);
     renameSync(tmp, this.path(domain.vmId));
   }
 
@@ -181,8 +178,9 @@ export class DomainFileStore {
   }
 }
 
-function serialize(domain: SimDomain): string {
-  return JSON.stringify(domain, null, 2) + '\n';
+/** The bytes of a domain's file: its pretty JSON, sealed with its checksum (domain-file-io.ts). */
+function serialize(domain: SimDomain): Buffer {
+  return Buffer.from(sealText(JSON.stringify(domain, null, 2)), 'utf8');
 }
 
 function domainIds(names: string[]): string[] {
@@ -190,8 +188,4 @@ function domainIds(names: string[]): string[] {
     .sort()
     .filter((name) => name.endsWith(SUFFIX) && !name.startsWith('.'))
     .map((name) => name.slice(0, -SUFFIX.length));
-}
-
-function isNotFound(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ENOENT';
 }
