@@ -28,6 +28,7 @@ import { closeSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs
 /** One page: the largest text written in place in a single call (see above). */
 export const IN_PLACE_MAX = 4096;
 const CHECK_KEY = ',\n  "check": "';
+const SUM_LENGTH = 40;
 /** Re-reads of a text that did not check before giving up: the writer's copy takes microseconds. */
 const TORN_READ_RETRIES = 100;
 
@@ -42,13 +43,19 @@ export function sealText(json: string): string {
  * as no domain; a file without `check` is taken as it is.
  */
 export function unsealText(text: string): { json: string } | 'empty' | undefined {
-  const body = text.trimEnd();
-  if (body === '') return 'empty';
-  const at = body.lastIndexOf(CHECK_KEY);
-  if (at < 0) return isWholeJson(body) ? { json: body } : undefined;
-  const json = body.slice(0, at) + '\n}';
-  const sum = body.slice(at + CHECK_KEY.length, body.length - 3);
-  return body.endsWith('"\n}') && sha1(json) === sum ? { json } : undefined;
+  // The first occurrence is the real one: the domain's own keys are never named `check`, and a
+  // nested key is indented deeper. What follows the checksum is padding, or (two processes having
+  // written the same file at once, the last one shorter) another text's tail, ignored either way.
+  const at = text.indexOf(CHECK_KEY);
+  if (at < 0) {
+    const body = text.trimEnd();
+    if (body === '') return 'empty';
+    return isWholeJson(body) ? { json: body } : undefined;
+  }
+  const json = text.slice(0, at) + '\n}';
+  const from = at + CHECK_KEY.length;
+  const ok = text.startsWith('"\n}', from + SUM_LENGTH) && text.slice(from, from + SUM_LENGTH) === sha1(json);
+  return ok ? { json } : undefined;
 }
 
 /** Reads and checks one domain file; `undefined` when it does not exist or is empty. */

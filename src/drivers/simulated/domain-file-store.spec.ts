@@ -53,6 +53,15 @@ describe('simulated domain files', () => {
     assert.deepEqual(await store.load(d.vmId), JSON.parse(JSON.stringify(shorter)));
   });
 
+  test('two processes writing at once, the last one shorter: the last text is read, the tail ignored', () => {
+    const d = newDomain(spec('raced'));
+    const longer = sealText(JSON.stringify({ ...d, detail: 'y'.repeat(200) }, null, 2));
+    const shorter = sealText(JSON.stringify({ ...d, state: 'running' }, null, 2));
+    store.write(d);
+    writeFileSync(store.path(d.vmId), shorter + longer.slice(shorter.length));
+    assert.equal(store.read(d.vmId)?.state, 'running');
+  });
+
   test('a text longer than a page goes through a new file, and a short one after it too', async () => {
     const d = newDomain(spec('long'));
     await store.store(d);
