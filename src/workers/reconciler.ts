@@ -35,8 +35,10 @@ export interface SweepReport {
 export class Reconciler {
   /** Operations seen without a job on the previous sweep. */
   private suspects = new Set<string>();
-  /** Unmanaged domains already logged: each is logged when first seen, not on every sweep. */
+  /** Unmanaged domains already logged: each is logged once, not on every sweep. */
   private logged = new Set<string>();
+  /** Domains the previous sweep found unmanaged. */
+  private unmanagedBefore = new Set<string>();
 
   constructor(
     private readonly hostId: string,
@@ -140,9 +142,14 @@ export class Reconciler {
       }
       report.unmanaged.push(d.vmId);
     }
-    const fresh = report.unmanaged.filter((id) => !this.logged.has(id));
+    // Logged when two sweeps in a row, an interval apart, found it: a VM defined between this
+    // sweep's read of the read model and its listing (or whose placement the read model has not
+    // applied yet, as under load) is ours a moment later, and no operator should be told otherwise.
+    const twice = report.unmanaged.filter((id) => this.unmanagedBefore.has(id));
+    const fresh = twice.filter((id) => !this.logged.has(id));
     // Forget the ones gone, so a domain that comes back is logged again.
-    this.logged = new Set(report.unmanaged);
+    this.logged = new Set(twice);
+    this.unmanagedBefore = new Set(report.unmanaged);
     if (fresh.length) {
       this.log.warn({ host: this.hostId, domains: fresh }, 'domains not managed by virtledger found (left alone)');
     }
