@@ -5,9 +5,12 @@ import { closeSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs
  * How one simulated domain's JSON reaches its file, and back.
  *
  * Why not write a temporary file and rename it over the old one (as before): on these machines
- * (ext4 on a virtual disk) creating a file costs ~600 µs of CPU, against ~10 µs for rewriting one
- * page of an existing file. A create stores its domain two or three times, so the renames were
- * about a fifth of a create's CPU in `npm run bench`, none of it the control plane's.
+ * (ext4 on a virtual disk) replacing a file by a rename cost ~130 µs of CPU and ~0.8 ms of wall time
+ * (ext4 starts writing the new file back when it replaces another: `auto_da_alloc`), and
+ * `fs/promises`' readFile and writeFile take four or five thread-pool hops each (~100 and ~230 µs
+ * of CPU over all threads), against ~10 µs to rewrite one page in place or to read the file
+ * synchronously. A create stores its domain two or three times and loads it as often: the old way
+ * cost ~0.9 ms of CPU per create in `node dist/bench/creates.js`, none of it the control plane's.
  *
  * So a domain's file is rewritten in place: one `write` at offset 0, no truncation. What keeps
  * that safe:

@@ -76,10 +76,10 @@ const fileLocks = new KeyedLock();
  *
  * The driver uses the asynchronous methods under `exclusive`: a read-modify-write of one VM holds
  * that VM's lock, so two verbs on it in one process cannot interleave. Their reads and in-place
- * writes are synchronous (tens of microseconds, less CPU than the thread-pool hops of `fs/promises`);
- * only creating a file, which costs far more here, runs off the event loop (with it on the loop,
- * the synchronous version cost the API process of `ROLE=all` about 6 % of its main-thread time
- * under the create bench). The synchronous methods remain for tools and tests that edit a domain
+ * writes are synchronous (about ten microseconds, less CPU than the thread-pool hops of
+ * `fs/promises`); writing a new file and renaming it, which costs far more here, stays off the event
+ * loop (on the loop it cost the API process of `ROLE=all` about 6 % of its main-thread time under
+ * the create bench). The synchronous methods remain for tools and tests that edit a domain
  * from outside, the way a dead process would leave it.
  */
 export class DomainFileStore {
@@ -107,8 +107,8 @@ export class DomainFileStore {
 
   async store(domain: SimDomain): Promise<void> {
     const text = serialize(domain);
-    // An existing domain is rewritten in place (microseconds, see domain-file-io.ts); creating a
-    // file costs far more and runs off the event loop.
+    // An existing domain is rewritten in place (microseconds, see domain-file-io.ts); a new file
+    // (a new domain, or a text longer than a page) is written off the event loop, as before.
     if (writeInPlace(this.path(domain.vmId), text)) return;
     const tmp = this.tmpPath(domain.vmId);
     try {
