@@ -15,7 +15,7 @@ import { redisServerCpuMs } from './redis-cpu.js';
 import { mainThreadCpuMs } from './main-thread-cpu.js';
 import { BenchWorkerProcess } from './worker-process.js';
 import { watchServerLatency } from './server-side-latency.js';
-import { sampleAllocations, watchGc, type GcCounts } from './gc-stats.js';
+import { sampleAllocations, watchGc, writeSyscalls, type GcCounts } from './gc-stats.js';
 
 export interface ControlPlaneResult {
   accept: Summary;
@@ -50,6 +50,8 @@ export interface ControlPlaneResult {
   redisCpuMsPerCreate: number;
   /** The main isolate's collections in the section (worker threads not counted). */
   gc: GcCounts;
+  /** Write-type system calls of the whole process in the section (Linux). */
+  writeSyscalls?: number;
   /** With `allocations`: bytes the main isolate allocated in the section (sampled estimate). */
   allocatedBytes?: number;
   /** With `workerProcess`: the worker process's CPU time per create (every thread), ms. */
@@ -163,6 +165,7 @@ export async function controlPlaneBench(opts: {
     const workerCpuStart = worker?.cpuMs();
     const allocs = opts.allocations ? await sampleAllocations(opts.allocations.profileFile) : undefined;
     const gc = watchGc();
+    const syscwStart = writeSyscalls();
     const t0 = performance.now();
     // The client runs in a worker thread: its fetch and JSON work is not charged to the server's event loop.
     const load = await createsFromWorker({
@@ -183,6 +186,7 @@ export async function controlPlaneBench(opts: {
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpuStart);
     const mainCpuEnd = mainThreadCpuMs();
+    const syscwEnd = writeSyscalls();
     const gcCounts = await gc.stop();
     const allocatedBytes = await allocs?.stop();
     const workerCpu = worker && workerCpuStart !== undefined ? worker.cpuMs() - workerCpuStart : undefined;
@@ -222,6 +226,7 @@ export async function controlPlaneBench(opts: {
       redisCpuMsPerCreate: redisCpu / opts.n,
       ...(workerCpu !== undefined ? { workerCpuMsPerCreate: workerCpu / opts.n } : {}),
       gc: gcCounts,
+      ...(syscwStart !== undefined && syscwEnd !== undefined ? { writeSyscalls: syscwEnd - syscwStart } : {}),
       ...(allocatedBytes !== undefined ? { allocatedBytes } : {}),
       storeCallsPerCreate: Object.fromEntries(Object.entries(storeCalls).map(([m, c]) => [m, c / opts.n])),
       ...(appendsPerCommit !== undefined ? { appendsPerCommit } : {}),

@@ -80,7 +80,8 @@ async function main(): Promise<void> {
       `gc (main isolate) per create: scavenges ${(cp.gc.scavenges / n).toFixed(3)}, mark-compacts ${(cp.gc.markCompacts / n).toFixed(4)}, pause ${(cp.gc.pauseMs / n).toFixed(3)} ms` +
         (cp.allocatedBytes !== undefined
           ? `; allocated ${(cp.allocatedBytes / 1024 / n).toFixed(1)} KiB (sampled)`
-          : ''),
+          : '') +
+        (cp.writeSyscalls !== undefined ? `; write syscalls (process) ${(cp.writeSyscalls / n).toFixed(1)}` : ''),
     );
     console.log(
       `store calls/create: ${Object.entries(cp.storeCallsPerCreate)

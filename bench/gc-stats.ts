@@ -6,7 +6,7 @@
  * lands on the main thread and on the GC helper threads, which wall-clock figures hide.
  */
 import { Session } from 'node:inspector';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 
 export interface GcCounts {
@@ -77,4 +77,18 @@ export async function sampleAllocations(profileFile?: string): Promise<{ stop: (
       return bytes;
     },
   };
+}
+
+/**
+ * Write-type system calls this process made so far (every thread: `syscw` of /proc/self/io, Linux;
+ * undefined elsewhere): socket writes to Redis and HTTP answers, file writes. Each costs a kernel
+ * entry, and on the loopback a socket write also runs the receiver's TCP path.
+ */
+export function writeSyscalls(): number | undefined {
+  try {
+    const m = /^syscw: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
