@@ -15,6 +15,7 @@ import { redisServerCpuMs } from './redis-cpu.js';
 import { mainThreadCpuMs } from './main-thread-cpu.js';
 import { BenchWorkerProcess } from './worker-process.js';
 import { watchServerLatency } from './server-side-latency.js';
+import { sampleAllocations, watchGc, writeSyscalls, type GcCounts } from './gc-stats.js';
 
 export interface ControlPlaneResult {
   accept: Summary;
@@ -47,6 +48,12 @@ export interface ControlPlaneResult {
   redisCallsPerCreate: Array<[string, number]>;
   /** The redis-server's CPU time per create, ms (server-wide, as above). */
   redisCpuMsPerCreate: number;
+  /** The main isolate's collections in the section (worker threads not counted). */
+  gc: GcCounts;
+  /** Write-type system calls of the whole process in the section (Linux). */
+  writeSyscalls?: number;
+  /** With `allocations`: bytes the main isolate allocated in the section (sampled estimate). */
+  allocatedBytes?: number;
   /** With `workerProcess`: the worker process's CPU time per create (every thread), ms. */
   workerCpuMsPerCreate?: number;
   runtime: Runtime;
@@ -70,6 +77,8 @@ export async function controlPlaneBench(opts: {
    * ROLE=api, as deployed; default: one process runs everything (ROLE=all), the figure printed so far.
    */
   workerProcess?: boolean;
+  /** Sample the section's allocations (costs CPU: read no CPU figure of such a run); a path writes the profile. */
+  allocations?: { profileFile?: string };
 }): Promise<ControlPlaneResult> {
   const env = {
     DATA_DIR: opts.dataDir,
@@ -154,6 +163,9 @@ export async function controlPlaneBench(opts: {
     const redisBefore = await redisCommandCounts(runtime.redis);
     const redisCpuBefore = await redisServerCpuMs(runtime.redis);
     const workerCpuStart = worker?.cpuMs();
+    const allocs = opts.allocations ? await sampleAllocations(opts.allocations.profileFile) : undefined;
+    const gc = watchGc();
+    const syscwStart = writeSyscalls();
     const t0 = performance.now();
     // The client runs in a worker thread: its fetch and JSON work is not charged to the server's event loop.
     const load = await createsFromWorker({
@@ -174,6 +186,9 @@ export async function controlPlaneBench(opts: {
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpuStart);
     const mainCpuEnd = mainThreadCpuMs();
+    const syscwEnd = writeSyscalls();
+    const gcCounts = await gc.stop();
+    const allocatedBytes = await allocs?.stop();
     const workerCpu = worker && workerCpuStart !== undefined ? worker.cpuMs() - workerCpuStart : undefined;
     const elu = performance.eventLoopUtilization(eluStart);
     const storeCalls = calls.stop();
@@ -210,6 +225,9 @@ export async function controlPlaneBench(opts: {
       redisCallsPerCreate: perCreate(redisBefore, redisAfter, opts.n),
       redisCpuMsPerCreate: redisCpu / opts.n,
       ...(workerCpu !== undefined ? { workerCpuMsPerCreate: workerCpu / opts.n } : {}),
+      gc: gcCounts,
+      ...(syscwStart !== undefined && syscwEnd !== undefined ? { writeSyscalls: syscwEnd - syscwStart } : {}),
+      ...(allocatedBytes !== undefined ? { allocatedBytes } : {}),
       storeCallsPerCreate: Object.fromEntries(Object.entries(storeCalls).map(([m, c]) => [m, c / opts.n])),
       ...(appendsPerCommit !== undefined ? { appendsPerCommit } : {}),
       runtime,

@@ -4,11 +4,13 @@
  * creates/s). Without REDIS_URL it runs its own redis-server, so the Redis figures are exact.
  *
  *   node dist/bench/creates.js [--n 400] [--concurrency 32] [--store sqlite:events.sqlite3|postgres://…]
- *                              [--worker in-process|own-process]
+ *                              [--worker in-process|own-process] [--alloc [profile.heapprofile]]
  *
  * `--worker own-process` runs the simulated host's worker as `--role worker` in a process of its
  * own (as a hypervisor host does) and the measured process as `--role api`; the default keeps the
- * one all-in-one process (ROLE=all) every earlier figure was measured with.
+ * one all-in-one process (ROLE=all) every earlier figure was measured with. `--alloc` samples the
+ * main isolate's allocations in the section (KiB per create; with a path, the profile is written
+ * there for DevTools): the sampling costs CPU, so take CPU figures from runs without it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +23,11 @@ import { row } from './stats.js';
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
+}
+
+function allocOption(): { profileFile?: string } {
+  const next = process.argv[process.argv.indexOf('--alloc') + 1];
+  return next && !next.startsWith('--') ? { profileFile: next } : {};
 }
 
 async function main(): Promise<void> {
@@ -41,6 +48,7 @@ async function main(): Promise<void> {
       n,
       concurrency,
       workerProcess: workerMode === 'own-process',
+      ...(process.argv.includes('--alloc') ? { allocations: allocOption() } : {}),
     });
     await cp.close();
     const redisTotal = cp.redisCallsPerCreate.reduce((a, [, c]) => a + c, 0);
@@ -68,6 +76,13 @@ async function main(): Promise<void> {
       console.log(
         `cpu ms/create, worker process: ${cp.workerCpuMsPerCreate.toFixed(2)} (API process + worker ${(cp.cpuMsPerCreate + cp.workerCpuMsPerCreate).toFixed(2)})`,
       );
+    console.log(
+      `gc (main isolate) per create: scavenges ${(cp.gc.scavenges / n).toFixed(3)}, mark-compacts ${(cp.gc.markCompacts / n).toFixed(4)}, pause ${(cp.gc.pauseMs / n).toFixed(3)} ms` +
+        (cp.allocatedBytes !== undefined
+          ? `; allocated ${(cp.allocatedBytes / 1024 / n).toFixed(1)} KiB (sampled)`
+          : '') +
+        (cp.writeSyscalls !== undefined ? `; write syscalls (process) ${(cp.writeSyscalls / n).toFixed(1)}` : ''),
+    );
     console.log(
       `store calls/create: ${Object.entries(cp.storeCallsPerCreate)
         .map(([m, c]) => `${m} ${c.toFixed(2)}`)

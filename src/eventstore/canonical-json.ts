@@ -13,10 +13,19 @@ export function canonicalJson(value: unknown): string {
   if (typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
   if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+    // One sorted key array and one string, not entries, a filtered copy, pairs and a mapped copy per
+    // object: every event's hash (writer thread) and every seal (main thread) encode through here.
+    // The default sort orders by UTF-16 code units, as `<` does; keys are unique, so order is total.
+    const obj = value as Record<string, unknown>;
+    const keys = Object.keys(obj).sort();
+    let out = '{';
+    for (const k of keys) {
+      const v = obj[k];
+      if (v === undefined) continue;
+      if (out.length > 1) out += ',';
+      out += `${JSON.stringify(k)}:${canonicalJson(v)}`;
+    }
+    return `${out}}`;
   }
   throw new TypeError(`cannot encode ${typeof value} in canonical JSON`);
 }

@@ -52,6 +52,17 @@ export interface RecordedEvent {
   metadata: EventMetadata;
 }
 
+/** What a seal covers of one event: its place in the log and its chain hash (no data, no other metadata). */
+export interface LoggedHash {
+  id: string;
+  streamId: string;
+  revision: bigint;
+  position: bigint;
+  type: string;
+  /** `metadata.hash`: the event's link in its stream's hash chain. */
+  hash: string;
+}
+
 export interface AppendResult {
   /** Revision of the last event written. */
   nextExpectedRevision: bigint;
@@ -122,6 +133,12 @@ export interface EventStore {
    * by the database instead of read and parsed. Optional: callers fall back to reading.
    */
   countEvents?(until?: bigint): Promise<number>;
+  /**
+   * The events readAll({ after, maxCount }) returns, as their chain hashes and places only: the
+   * sealer's read of every event, without parsing each one's data and metadata. Optional: callers
+   * fall back to readAll.
+   */
+  readAllHashes?(options: { after?: bigint; maxCount: number }): Promise<LoggedHash[]>;
   /** Catch-up subscription to the global log; the caller stores its own checkpoint. */
   subscribeToAll(options: SubscribeOptions): Subscription;
   /**

@@ -1,4 +1,4 @@
-import type { AppendResult, EventData, EventMetadata, RecordedEvent } from './event-store.port.js';
+import type { AppendResult, EventData, EventMetadata, LoggedHash, RecordedEvent } from './event-store.port.js';
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -54,6 +54,28 @@ export function rowToRecordedEvent(row: unknown): RecordedEvent {
     type: toStr(r.type, 'events.type'),
     data: toEventData(r.data, id),
     metadata: toEventMetadata(r.metadata, id),
+  };
+}
+
+/** SQL for the columns rowToLoggedHash reads (SQLite's json_extract, PostgreSQL's ->> on jsonb). */
+export const LOGGED_HASH_COLUMNS = {
+  sqlite: "position, id, stream_id, stream_revision, type, json_extract(metadata, '$.hash') AS hash",
+  postgres: "position, id, stream_id, stream_revision, type, metadata->>'hash' AS hash",
+} as const;
+
+/** Maps a row of LOGGED_HASH_COLUMNS; a missing hash is refused as toEventMetadata refuses it. */
+export function rowToLoggedHash(row: unknown): LoggedHash {
+  if (typeof row !== 'object' || row === null) throw new TypeError('event row is not an object');
+  const r = row as Record<string, unknown>;
+  const id = toStr(r.id, 'events.id');
+  if (typeof r.hash !== 'string') throw new TypeError(`event ${id}: metadata.hash is missing`);
+  return {
+    id,
+    streamId: toStr(r.stream_id, 'events.stream_id'),
+    revision: toBigInt(r.stream_revision, 'events.stream_revision'),
+    position: toBigInt(r.position, 'events.position'),
+    type: toStr(r.type, 'events.type'),
+    hash: r.hash,
   };
 }
 

@@ -179,6 +179,10 @@ export class ProjectionRunner extends EventEmitter {
       try {
         const tx = new LiveTx(this.redis, this.cache);
         for (const e of page) {
+          // An event the read model ignores costs no call, no promise, no await (as in a replay): each of
+          // the five live read models handles about one event in five, and an async apply's promise and
+          // frame per event per read model were a tenth of what a create allocated.
+          if (this.projection.handles && !this.projection.handles(e)) continue;
           tx.mark();
           try {
             await this.projection.apply(e, tx);

@@ -34,7 +34,17 @@ export class ResultStreamWriter {
     if (!batch.length) return;
     this.pending = [];
     try {
-      const pipe = (await this.client()).pipeline();
+      const client = await this.client();
+      if (batch.length === 1) {
+        // A lone result is one XADD sent as it is: an ioredis pipeline copies every script defined on
+        // its client (the BullMQ connection holds some fifty) onto itself when made, which cost more
+        // than the one write it would save; most flushes carry one result.
+        const [r] = batch as [PendingResult];
+        await client.xadd(this.key, '*', RESULT_ID_FIELD, r.id, RESULT_MESSAGE_FIELD, JSON.stringify(r.message));
+        r.resolve();
+        return;
+      }
+      const pipe = client.pipeline();
       for (const r of batch)
         pipe.xadd(this.key, '*', RESULT_ID_FIELD, r.id, RESULT_MESSAGE_FIELD, JSON.stringify(r.message));
       const replies = (await pipe.exec()) ?? [];

@@ -128,6 +128,35 @@ describe('sealer', () => {
     await restarted.stop();
   });
 
+  test('a store without readAllHashes is sealed from readAll: every new stream in the seal, verified', async () => {
+    await appendSome(store, 5, (i) => `plain-${i}`);
+    let readAlls = 0;
+    // The store as one without the slim read (as a store that only has the port's required methods).
+    const plain = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'readAllHashes') return undefined;
+        const v = Reflect.get(target, prop, target) as unknown;
+        if (prop === 'readAll') readAlls++;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const fromReadAll = new Sealer(plain, { keyFile, witnessFile, everyEvents: 0, everyMs: 0, log: quiet });
+    await fromReadAll.start();
+    const seal = await fromReadAll.sealNow();
+    assert.ok(readAlls > 0, 'the log was read with readAll');
+    assert.deepEqual(
+      seal?.heads.filter((h) => h.streamId.startsWith('plain-')).map((h) => [h.streamId, h.revision]),
+      [0, 1, 2, 3, 4].map((i) => [`plain-${i}`, 0]),
+    );
+    const r = await verifyStore(store, {
+      keys: [parsePublicKey(fromReadAll.publicKeyBase64)],
+      witness: readWitness(witnessFile),
+    });
+    assert.equal(r.verified, true, JSON.stringify(r.problem));
+    assert.equal(r.unsealed, 0);
+    await fromReadAll.stop();
+  });
+
   test('a seal key readable by others is refused, and the key may not sit in the store directory', () => {
     chmodSync(keyFile, 0o644);
     assert.throws(() => sealer().init(), /readable by others/);

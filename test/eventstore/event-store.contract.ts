@@ -481,6 +481,30 @@ export function eventStoreContract(target: ContractTarget): void {
       assert.equal(await store.countEvents(0n), 0);
     });
 
+    test('readAllHashes: the places and chain hashes of the events readAll reads, after a position, at most maxCount', async (t) => {
+      if (!store.readAllHashes || target.sharedLog)
+        return t.skip('this store has no such read, or others append meanwhile (callers read instead)');
+      const r = await store.append(stream('hashes'), [newEvent(), newEvent(), newEvent()], 'no_stream');
+      await visibleThrough(store, r.position);
+      const slim = (e: RecordedEvent) => ({
+        id: e.id,
+        streamId: e.streamId,
+        revision: e.revision,
+        position: e.position,
+        type: e.type,
+        hash: e.metadata.hash,
+      });
+      const all = await store.readAll();
+      assert.deepEqual(await store.readAllHashes({ maxCount: all.length + 10 }), all.map(slim));
+      const first = r.events[0]!.position;
+      assert.deepEqual(
+        await store.readAllHashes({ after: first, maxCount: 1 }),
+        (await store.readAll({ after: first, maxCount: 1 })).map(slim),
+      );
+      assert.deepEqual(await store.readAllHashes({ after: r.position, maxCount: 10 }), []);
+      assert.deepEqual(await store.readAllHashes({ maxCount: 0 }), []);
+    });
+
     test('checkpoints: unknown reads undefined, last write wins', async () => {
       const name = stream('checkpoint');
       assert.equal(await store.readCheckpoint(name), undefined);

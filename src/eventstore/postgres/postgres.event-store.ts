@@ -7,6 +7,7 @@ import type {
   NewEvent,
   ReadAllOptions,
   ReadStreamOptions,
+  LoggedHash,
   RecordedEvent,
   SubscribeOptions,
   Subscription,
@@ -16,7 +17,7 @@ import { loadMigrations } from '../migrations.js';
 import { normalizeNewEvents } from '../new-events.js';
 import { startPollingSubscription } from '../polling-subscription.js';
 import { SharedTail } from '../shared-tail.js';
-import { rowToRecordedEvent, toBigInt, toStr } from '../record-codec.js';
+import { LOGGED_HASH_COLUMNS, rowToLoggedHash, rowToRecordedEvent, toBigInt, toStr } from '../record-codec.js';
 import { WakeSignal } from '../wake-signal.js';
 import { appendInTransaction, EVENT_COLUMNS, notifyChannel, VISIBLE_HORIZON_SQL } from './postgres.append.js';
 import { isConnectionError, isUniqueViolation, mapPgError } from './postgres.errors.js';
@@ -175,6 +176,15 @@ export class PostgresEventStore implements EventStore {
       'readAll',
     );
     return rows.map(rowToRecordedEvent);
+  }
+
+  async readAllHashes(options: { after?: bigint; maxCount: number }): Promise<LoggedHash[]> {
+    const { rows } = await this.query(
+      `SELECT ${LOGGED_HASH_COLUMNS.postgres} FROM events WHERE position > $1 AND position < ${VISIBLE_HORIZON_SQL} ORDER BY position LIMIT $2`,
+      [(options.after ?? -1n).toString(), Math.max(0, options.maxCount)],
+      'readAllHashes',
+    );
+    return rows.map(rowToLoggedHash);
   }
 
   async headPosition(): Promise<bigint | undefined> {

@@ -1,6 +1,6 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { WrongExpectedVersionError } from '../errors.js';
-import type { EventStore } from '../event-store.port.js';
+import type { EventStore, LoggedHash } from '../event-store.port.js';
 import { storedEventLeaf, MerkleFrontier } from './merkle.js';
 import {
   checkSealSignature,
@@ -148,14 +148,11 @@ export class Sealer {
 
   private async catchUp(): Promise<void> {
     for (;;) {
-      const page = await this.store.readAll({
-        ...(this.lastPosition !== undefined ? { after: this.lastPosition } : {}),
-        maxCount: PAGE,
-      });
+      const page = await this.readPage();
       if (page.length === 0) return;
       for (const e of page) {
         const index = this.frontier.size;
-        this.frontier.append(storedEventLeaf(e.metadata.hash));
+        this.frontier.append(storedEventLeaf(e.hash));
         if (
           this.latest?.seal.count === this.frontier.size &&
           this.latest.seal.root !== this.frontier.root().toString('hex')
@@ -166,12 +163,32 @@ export class Sealer {
             'the log no longer matches the latest seal: run GET /v1/audit/verify',
           );
         if (index >= this.sealedCount)
-          this.streams.set(e.streamId, { revision: Number(e.revision), hash: e.metadata.hash, lastIndex: index });
+          this.streams.set(e.streamId, { revision: Number(e.revision), hash: e.hash, lastIndex: index });
         if (!(e.streamId === SEALS_STREAM && e.type === LOG_SEALED)) this.lastNonSealIndex = index;
         this.lastEventId = e.id;
         this.lastPosition = e.position;
       }
     }
+  }
+
+  /**
+   * The next page of the log after what was sealed so far, as the hashes and places a seal needs:
+   * where the store can, without parsing every event's data and metadata. Each event of the log
+   * passes here once; parsed whole, a page of up to a thousand of them each second, held while its
+   * leaves are hashed, was about 6 % of the main thread's objects that outlived a scavenge.
+   */
+  private async readPage(): Promise<LoggedHash[]> {
+    const after = this.lastPosition !== undefined ? { after: this.lastPosition } : {};
+    if (this.store.readAllHashes) return this.store.readAllHashes({ ...after, maxCount: PAGE });
+    const events = await this.store.readAll({ ...after, maxCount: PAGE });
+    return events.map((e) => ({
+      id: e.id,
+      streamId: e.streamId,
+      revision: e.revision,
+      position: e.position,
+      type: e.type,
+      hash: e.metadata.hash,
+    }));
   }
 
   private async refreshLatest(): Promise<void> {

@@ -9,6 +9,7 @@ import type {
   NewEvent,
   ReadAllOptions,
   ReadStreamOptions,
+  LoggedHash,
   RecordedEvent,
   SubscribeOptions,
   Subscription,
@@ -17,7 +18,7 @@ import { loadMigrations } from '../migrations.js';
 import { newEventsAsJson } from '../new-events.js';
 import { startPollingSubscription } from '../polling-subscription.js';
 import { SharedTail } from '../shared-tail.js';
-import { rowToRecordedEvent, toBigInt, toStr } from '../record-codec.js';
+import { LOGGED_HASH_COLUMNS, rowToLoggedHash, rowToRecordedEvent, toBigInt, toStr } from '../record-codec.js';
 import { sleep, WakeSignal } from '../wake-signal.js';
 import { isSqliteBusy, mapSqliteError } from './sqlite.errors.js';
 import { EVENT_COLUMNS } from './sqlite.append-tx.js';
@@ -54,6 +55,7 @@ interface Statements {
   head: Statement;
   count: Statement;
   countAll: Statement;
+  hashesAfter: Statement;
   readCheckpoint: Statement;
   ping: Statement;
 }
@@ -212,6 +214,12 @@ export class SqliteEventStore implements EventStore {
     return Number(toBigInt(n, 'event count'));
   }
 
+  async readAllHashes(options: { after?: bigint; maxCount: number }): Promise<LoggedHash[]> {
+    const { stmts } = this.open();
+    const limit = Math.max(0, options.maxCount);
+    return this.withBusyRetry(() => stmts.hashesAfter.all(options.after ?? 0n, limit).map(rowToLoggedHash));
+  }
+
   subscribeToAll(options: SubscribeOptions): Subscription {
     this.open();
     const sub = startPollingSubscription(
@@ -278,6 +286,9 @@ export class SqliteEventStore implements EventStore {
       count: db.prepare('SELECT count(*) FROM events WHERE +position <= ?'),
       // No condition at all: SQLite counts the entries of its smallest index (2 ms on 49k events).
       countAll: db.prepare('SELECT count(*) FROM events'),
+      hashesAfter: db.prepare(
+        `SELECT ${LOGGED_HASH_COLUMNS.sqlite} FROM events WHERE position > ? ORDER BY position LIMIT ?`,
+      ),
       readCheckpoint: db.prepare('SELECT position FROM checkpoints WHERE name = ?'),
       ping: db.prepare('SELECT 1'),
     };
