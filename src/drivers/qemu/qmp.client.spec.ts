@@ -89,14 +89,21 @@ describe('QmpClient', () => {
   });
 
   test('(fake QMP server) a command timeout rejects that command only; its late reply is dropped', async () => {
+    // The server holds the slow command's reply until the next command arrives (after the client gave
+    // up on the slow one: the requests come in order on one socket), then sends it just before that
+    // command's: the late reply is read first. Each reply names its command.
+    let late: (() => void) | undefined;
     const f = await fake((req, socket) => {
-      const delay = req.execute === 'slow' ? 150 : 0;
-      setTimeout(() => socket.write(qmpReply(req, '"return": {}')), delay);
+      const answer = () => socket.write(qmpReply(req, `"return": ${JSON.stringify(req.execute)}`));
+      if (req.execute === 'slow') late = answer;
+      else {
+        late?.();
+        answer();
+      }
     });
     const client = await QmpClient.connect(f.path);
     await assert.rejects(client.execute('slow', undefined, { timeoutMs: 50 }), QmpTimeoutError);
-    await new Promise((r) => setTimeout(r, 150));
-    assert.deepEqual(await client.execute('fast'), {});
+    assert.equal(await client.execute('fast'), 'fast', "the late reply is dropped, not taken for the next command's");
     client.close();
   });
 
