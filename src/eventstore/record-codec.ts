@@ -63,7 +63,11 @@ export const LOGGED_HASH_COLUMNS = {
   postgres: "position, id, stream_id, stream_revision, type, metadata->>'hash' AS hash",
 } as const;
 
-/** Maps a row of LOGGED_HASH_COLUMNS; a missing hash is refused as toEventMetadata refuses it. */
+/**
+ * Maps a row of LOGGED_HASH_COLUMNS; a missing hash is refused as toEventMetadata refuses it. The
+ * place fields are mapped as rowToRecordedEvent maps them, written out in both: that one runs for
+ * every event a replay reads, and a shared helper would cost it one more object per event.
+ */
 export function rowToLoggedHash(row: unknown): LoggedHash {
   if (typeof row !== 'object' || row === null) throw new TypeError('event row is not an object');
   const r = row as Record<string, unknown>;
