@@ -88,6 +88,21 @@ describe('QmpClient', () => {
     client.close();
   });
 
+  test('(fake QMP server) the last 16 events are kept, oldest first, in the order QEMU sent them', async () => {
+    const f = await fake((req, socket) => socket.write(qmpReply(req, '"return": {}')));
+    const client = await QmpClient.connect(f.path);
+    assert.equal(client.recentEvents.length, 0);
+    await client.execute('query-status'); // negotiation over: events reach the client from here
+    const last = client.waitForEvent('E20');
+    for (let n = 1; n <= 20; n++) f.event(`E${n}`, { n });
+    await last;
+    assert.deepEqual(
+      client.recentEvents.map((e) => e.event),
+      Array.from({ length: 16 }, (_, i) => `E${i + 5}`),
+    );
+    client.close();
+  });
+
   test('(fake QMP server) a command timeout rejects that command only; its late reply is dropped', async () => {
     // The server holds the slow command's reply until the next command arrives (after the client gave
     // up on the slow one: the requests come in order on one socket), then sends it just before that

@@ -69,6 +69,8 @@ type EventListener = (event: QmpEvent) => void;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
 const RETRY_MS = 20;
+/** Events kept for `recentEvents`: enough for the few QEMU sends around one operation. */
+const RECENT_EVENTS = 16;
 
 /**
  * A small QMP client over a unix socket. Commands carry an `id` so replies are matched even
@@ -81,6 +83,7 @@ export class QmpClient {
   private readonly listeners = new Set<EventListener>();
   private readonly closeListeners = new Set<(err: Error) => void>();
   private closedWith: Error | undefined;
+  private readonly recent: QmpEvent[] = [];
 
   private constructor(
     private readonly socket: Socket,
@@ -126,6 +129,21 @@ export class QmpClient {
 
   get closed(): boolean {
     return this.closedWith !== undefined;
+  }
+
+  /**
+   * The last RECENT_EVENTS asynchronous events this connection received, oldest first. QEMU
+   * announces each change of state as it happens, so on a connection opened before a change
+   * they say what QEMU did since: e.g. a RESUME after the last STOP means the guest runs.
+   */
+  get recentEvents(): readonly QmpEvent[] {
+    return this.recent;
+  }
+
+  /** Whether the open connection keeps Node running (it does by default); an idle pooled one need not. */
+  keepProcessAlive(on: boolean): void {
+    if (on) this.socket.ref();
+    else this.socket.unref();
   }
 
   execute<T = unknown>(command: string, args?: Record<string, unknown>, options: QmpCommandOptions = {}): Promise<T> {
@@ -234,6 +252,8 @@ export class QmpClient {
     }
     if (typeof message.event === 'string') {
       const event = message as unknown as QmpEvent;
+      this.recent.push(event);
+      if (this.recent.length > RECENT_EVENTS) this.recent.shift();
       for (const listener of [...this.listeners]) listener(event);
       return;
     }
