@@ -69,6 +69,8 @@ type EventListener = (event: QmpEvent) => void;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
 const RETRY_MS = 20;
+/** First wait after a refused connect (doubled at each refusal up to RETRY_MS): see connectRetryMs. */
+const REFUSED_RETRY_MS = 1;
 /** Events kept for `recentEvents`: enough for the few QEMU sends around one operation. */
 const RECENT_EVENTS = 16;
 
@@ -320,9 +322,21 @@ interface Opened {
   leftover: string;
 }
 
+/**
+ * How long to wait before the next connect. A missing socket: RETRY_MS (QEMU has not got that
+ * far). One that exists but refuses is most often one QEMU has bound and is about to listen on (a
+ * caller woken by the socket's creation connects in between): looked at again within a
+ * millisecond, then less and less often up to RETRY_MS (a stale socket refuses for good). A flat
+ * 20 ms there cost most migration targets a 20 ms wait at start.
+ */
+export function connectRetryMs(why: 'missing' | 'refused', refusalsBefore: number): number {
+  return why === 'missing' ? RETRY_MS : Math.min(RETRY_MS, REFUSED_RETRY_MS * 2 ** refusalsBefore);
+}
+
 /** Retries while QEMU has not created/opened its socket yet; QEMU starts in ~0.1 s. */
 async function openWithGreeting(path: string, deadline: number, greetingDeadline = deadline): Promise<Opened> {
   let lastError: Error | undefined;
+  let refusals = 0;
   while (Date.now() < deadline) {
     try {
       return await attempt(path, Math.max(deadline, greetingDeadline));
@@ -330,7 +344,8 @@ async function openWithGreeting(path: string, deadline: number, greetingDeadline
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ECONNREFUSED' && code !== 'EAGAIN') throw err;
       lastError = err as Error;
-      await new Promise((r) => setTimeout(r, RETRY_MS));
+      const wait = connectRetryMs(code === 'ENOENT' ? 'missing' : 'refused', code === 'ENOENT' ? 0 : refusals++);
+      await new Promise((r) => setTimeout(r, wait));
     }
   }
   throw new QmpTimeoutError(`QMP socket ${path} not ready: ${lastError?.message ?? 'timed out'}`);
