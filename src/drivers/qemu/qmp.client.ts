@@ -69,8 +69,7 @@ type EventListener = (event: QmpEvent) => void;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
 const RETRY_MS = 20;
-/** First wait after a refused connect (doubled at each refusal up to RETRY_MS): see connectRetryMs. */
-const REFUSED_RETRY_MS = 1;
+const REFUSED_RETRY_MS = 1; // see connectRetryMs
 /** Events kept for `recentEvents`: enough for the few QEMU sends around one operation. */
 const RECENT_EVENTS = 16;
 
@@ -133,11 +132,7 @@ export class QmpClient {
     return this.closedWith !== undefined;
   }
 
-  /**
-   * The last RECENT_EVENTS asynchronous events this connection received, oldest first. QEMU
-   * announces each change of state as it happens, so on a connection opened before a change
-   * they say what QEMU did since: e.g. a RESUME after the last STOP means the guest runs.
-   */
+  /** The last RECENT_EVENTS events received, oldest first: on a connection opened before a change, what QEMU said of it. */
   get recentEvents(): readonly QmpEvent[] {
     return this.recent;
   }
@@ -323,11 +318,9 @@ interface Opened {
 }
 
 /**
- * How long to wait before the next connect. A missing socket: RETRY_MS (QEMU has not got that
- * far). One that exists but refuses is most often one QEMU has bound and is about to listen on (a
- * caller woken by the socket's creation connects in between): looked at again within a
- * millisecond, then less and less often up to RETRY_MS (a stale socket refuses for good). A flat
- * 20 ms there cost most migration targets a 20 ms wait at start.
+ * The wait before the next connect: RETRY_MS for a missing socket. One that refuses is most often
+ * bound by QEMU, not yet listened on (waitForQmp connects as it appears): 1 ms, doubling up to
+ * RETRY_MS (a stale one refuses for good). A flat 20 ms cost most migration targets 20 ms.
  */
 export function connectRetryMs(why: 'missing' | 'refused', refusalsBefore: number): number {
   return why === 'missing' ? RETRY_MS : Math.min(RETRY_MS, REFUSED_RETRY_MS * 2 ** refusalsBefore);
