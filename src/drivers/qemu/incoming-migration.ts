@@ -13,6 +13,7 @@ import { tracePhase } from '../kit/phase-trace.js';
 import { diskBytesOf } from '../kit/safe-name.js';
 import type { QmpClient } from './qmp.client.js';
 import { QmpWake } from './qmp-wake.js';
+import { resumedLast } from './qemu-status.js';
 import type { QmpMigrationInfo, QmpStatusInfo } from './qmp.types.js';
 import {
   ensureDir,
@@ -105,14 +106,24 @@ export async function prepareIncoming(dom: QemuDomain, spec: VmSpec, live: boole
     // Set up on the connection that found QMP answering (one connect instead of two).
     const hooks: LaunchHooks<{ port: number; nbdPort: number }> = { spawned: checkHeld };
     hooks.ready = async (c) => {
-      await c.execute('migrate-incoming', { uri: `tcp:${hostForUri(host)}:0` });
-      const info = await c.execute<QmpMigrationInfo>('query-migrate');
+      // Both sent at once: QMP runs them in order, so the query sees the listening socket (one
+      // round trip instead of two); its answer counts only once migrate-incoming succeeded.
+      const started = c.execute('migrate-incoming', { uri: `tcp:${hostForUri(host)}:0` });
+      const queried = c.execute<QmpMigrationInfo>('query-migrate');
+      queried.catch(() => undefined);
+      await started;
+      const info = await queried;
       const port = Number(info['socket-address']?.[0]?.port);
       if (!Number.isInteger(port) || port <= 0) throw new Error('QEMU did not report its incoming migration port');
-      if (shared) return { port, nbdPort: 0 };
-      const nbdPort = await startNbdServer(c, host);
-      await c.execute('nbd-server-add', { device: 'disk0', name: NBD_EXPORT, writable: true });
-      await exportVolumes(c, spec.volumes);
+      let nbdPort = 0;
+      if (!shared) {
+        nbdPort = await startNbdServer(c, host);
+        await c.execute('nbd-server-add', { device: 'disk0', name: NBD_EXPORT, writable: true });
+        await exportVolumes(c, spec.volumes);
+      }
+      // Open until finishIncoming (or the abort) on this host: it then asks nothing to connect, and
+      // the RESUME QEMU sends once the guest runs here arrives on it.
+      dom.holdQmp();
       return { port, nbdPort };
     };
     const listening = await dom.launch(spec, { incoming: true, startPaused: !shared }, hooks);
@@ -207,7 +218,10 @@ export async function finishIncoming(dom: QemuDomain, spec: VmSpec, live: boolea
   const pid = dom.livePid();
   const run = dom.readRun();
   if (!incoming) {
-    if (pid !== undefined && run?.mode === 'normal') return; // finished already
+    if (pid !== undefined && run?.mode === 'normal') {
+      dom.releaseQmp(); // finished already (a redelivery)
+      return;
+    }
     throw new DriverError('conflict', `no incoming migration of ${dom.vmId} was prepared on this host`);
   }
   if (pid === undefined || !run) {
@@ -217,15 +231,19 @@ export async function finishIncoming(dom: QemuDomain, spec: VmSpec, live: boolea
     await dom.qmp(async (c) => {
       const deadline = Date.now() + COMPLETE_WAIT_MS;
       // The source saw `completed` first; the target follows within ms. It says so itself (RESUME
-      // when the guest runs here, STOP, MIGRATION with the capability): woken by that, with the
-      // 10 ms step left for a target that announces nothing (one query-status each).
+      // when the guest runs here, STOP, MIGRATION): woken by that, with the 10 ms step left for a
+      // target that announces nothing. On the connection held since prepareIncoming, QEMU's RESUME
+      // (a target runs only once the incoming migration completed) with no stop after it already
+      // says the guest runs here: no query-status then.
       const changed = new QmpWake(c, ['RESUME', 'STOP', 'MIGRATION']);
+      const ask = (): Promise<QmpStatusInfo> =>
+        resumedLast(c.recentEvents) ? Promise.resolve(RUNNING) : c.execute<QmpStatusInfo>('query-status');
       let status: QmpStatusInfo;
       try {
-        status = await c.execute<QmpStatusInfo>('query-status');
+        status = await ask();
         while (status.status === 'inmigrate' && Date.now() < deadline) {
           await changed.next(10);
-          status = await c.execute<QmpStatusInfo>('query-status');
+          status = await ask();
         }
       } finally {
         changed.close();
@@ -244,12 +262,16 @@ export async function finishIncoming(dom: QemuDomain, spec: VmSpec, live: boolea
   } catch (err) {
     throw qemuDriverError(err, `finish incoming migration of ${dom.vmId}`);
   }
+  // A VM like any other from here: its socket is free again between operations.
+  dom.releaseQmp();
   dom.writeSpec(spec);
   writeJsonAtomic(p.runInfo, { ...run, mode: 'normal' } satisfies RunInfo);
   removeFile(p.incoming);
   removeFile(p.stoppedMarker);
   removeFile(tombstonePath(dom.host.storageDir, dom.host.hostKey, dom.vmId));
 }
+
+const RUNNING: QmpStatusInfo = { status: 'running', running: true };
 
 /** Target side, after a failed migrate: the target QEMU and whatever prepareIncoming created go; a shared disk stays. */
 export async function abortIncoming(dom: QemuDomain): Promise<void> {

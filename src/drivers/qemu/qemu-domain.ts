@@ -160,6 +160,18 @@ export class QemuDomain {
     return this.host.pool.use(this.paths.qmpSocket, fn, connectTimeoutMs);
   }
 
+  /**
+   * Keeps the QMP connection in use by the caller open for this VM's next operation (pool.hold);
+   * `releaseQmp` or the end of the process lets it go.
+   */
+  holdQmp(): void {
+    this.host.pool.hold(this.paths.qmpSocket);
+  }
+
+  releaseQmp(): void {
+    this.host.pool.release(this.paths.qmpSocket);
+  }
+
   queryStatus(timeoutMs = 5_000): Promise<QmpStatusInfo> {
     // The connect is bounded too: a QEMU on its way out has already removed its socket.
     return this.qmp((c) => c.execute<QmpStatusInfo>('query-status', undefined, { timeoutMs }), timeoutMs);
@@ -234,6 +246,7 @@ export class QemuDomain {
   async terminate(options: { graceful: boolean; timeoutMs: number; signal?: AbortSignal }): Promise<TerminateOutcome> {
     const pid = this.livePid();
     if (pid === undefined) {
+      this.releaseQmp();
       await this.releaseNetwork(); // a crashed QEMU left its taps and DHCP entries behind
       return 'not-running';
     }
@@ -247,6 +260,8 @@ export class QemuDomain {
       if (options.signal?.aborted) rmSync(this.paths.stoppedMarker, { force: true });
       throw err;
     }
+    // Its quit went over a held connection if there was one; QEMU has closed it, nothing is kept for it.
+    this.releaseQmp();
     this.writeStoppedMarker(outcome);
     this.cleanupRuntime();
     await this.releaseNetwork();

@@ -6,7 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { QmpClient, QmpClosedError, QmpError, QmpJobError, QmpProtocolError, QmpTimeoutError } from './qmp.client.js';
+import {
+  connectRetryMs,
+  QmpClient,
+  QmpClosedError,
+  QmpError,
+  QmpJobError,
+  QmpProtocolError,
+  QmpTimeoutError,
+} from './qmp.client.js';
 import { runQmpJob } from './qmp-jobs.js';
 import type { QmpStatusInfo } from './qmp.types.js';
 
@@ -85,6 +93,29 @@ describe('QmpClient', () => {
     assert.equal(first, 'one');
     assert.equal(second, 'two');
     await assert.rejects(client.execute('parse-me'), /JSON parse error/);
+    client.close();
+  });
+
+  test('a refused connect is retried within a millisecond, then backing off to the missing socket’s 20 ms', () => {
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5, 6, 50].map((n) => connectRetryMs('refused', n)),
+      [1, 2, 4, 8, 16, 20, 20, 20],
+    );
+    assert.equal(connectRetryMs('missing', 0), 20);
+  });
+
+  test('(fake QMP server) the last 16 events are kept, oldest first, in the order QEMU sent them', async () => {
+    const f = await fake((req, socket) => socket.write(qmpReply(req, '"return": {}')));
+    const client = await QmpClient.connect(f.path);
+    assert.equal(client.recentEvents.length, 0);
+    await client.execute('query-status'); // negotiation over: events reach the client from here
+    const last = client.waitForEvent('E20');
+    for (let n = 1; n <= 20; n++) f.event(`E${n}`, { n });
+    await last;
+    assert.deepEqual(
+      client.recentEvents.map((e) => e.event),
+      Array.from({ length: 16 }, (_, i) => `E${i + 5}`),
+    );
     client.close();
   });
 

@@ -69,6 +69,9 @@ type EventListener = (event: QmpEvent) => void;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
 const RETRY_MS = 20;
+const REFUSED_RETRY_MS = 1; // see connectRetryMs
+/** Events kept for `recentEvents`: enough for the few QEMU sends around one operation. */
+const RECENT_EVENTS = 16;
 
 /**
  * A small QMP client over a unix socket. Commands carry an `id` so replies are matched even
@@ -81,6 +84,7 @@ export class QmpClient {
   private readonly listeners = new Set<EventListener>();
   private readonly closeListeners = new Set<(err: Error) => void>();
   private closedWith: Error | undefined;
+  private readonly recent: QmpEvent[] = [];
 
   private constructor(
     private readonly socket: Socket,
@@ -126,6 +130,17 @@ export class QmpClient {
 
   get closed(): boolean {
     return this.closedWith !== undefined;
+  }
+
+  /** The last RECENT_EVENTS events received, oldest first: on a connection opened before a change, what QEMU said of it. */
+  get recentEvents(): readonly QmpEvent[] {
+    return this.recent;
+  }
+
+  /** Whether the open connection keeps Node running (it does by default); an idle pooled one need not. */
+  keepProcessAlive(on: boolean): void {
+    if (on) this.socket.ref();
+    else this.socket.unref();
   }
 
   execute<T = unknown>(command: string, args?: Record<string, unknown>, options: QmpCommandOptions = {}): Promise<T> {
@@ -234,6 +249,8 @@ export class QmpClient {
     }
     if (typeof message.event === 'string') {
       const event = message as unknown as QmpEvent;
+      this.recent.push(event);
+      if (this.recent.length > RECENT_EVENTS) this.recent.shift();
       for (const listener of [...this.listeners]) listener(event);
       return;
     }
@@ -300,9 +317,19 @@ interface Opened {
   leftover: string;
 }
 
+/**
+ * The wait before the next connect: RETRY_MS for a missing socket. One that refuses is most often
+ * bound by QEMU, not yet listened on (waitForQmp connects as it appears): 1 ms, doubling up to
+ * RETRY_MS (a stale one refuses for good). A flat 20 ms cost most migration targets 20 ms.
+ */
+export function connectRetryMs(why: 'missing' | 'refused', refusalsBefore: number): number {
+  return why === 'missing' ? RETRY_MS : Math.min(RETRY_MS, REFUSED_RETRY_MS * 2 ** refusalsBefore);
+}
+
 /** Retries while QEMU has not created/opened its socket yet; QEMU starts in ~0.1 s. */
 async function openWithGreeting(path: string, deadline: number, greetingDeadline = deadline): Promise<Opened> {
   let lastError: Error | undefined;
+  let refusals = 0;
   while (Date.now() < deadline) {
     try {
       return await attempt(path, Math.max(deadline, greetingDeadline));
@@ -310,7 +337,8 @@ async function openWithGreeting(path: string, deadline: number, greetingDeadline
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ECONNREFUSED' && code !== 'EAGAIN') throw err;
       lastError = err as Error;
-      await new Promise((r) => setTimeout(r, RETRY_MS));
+      const wait = connectRetryMs(code === 'ENOENT' ? 'missing' : 'refused', code === 'ENOENT' ? 0 : refusals++);
+      await new Promise((r) => setTimeout(r, wait));
     }
   }
   throw new QmpTimeoutError(`QMP socket ${path} not ready: ${lastError?.message ?? 'timed out'}`);

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { Progress } from '../../../src/drivers/hypervisor-driver.port.js';
 import { listQemuProcesses, sendSignal } from '../../../src/drivers/qemu/qemu-process.js';
+import { QmpClient } from '../../../src/drivers/qemu/qmp.client.js';
+import type { QmpStatusInfo } from '../../../src/drivers/qemu/qmp.types.js';
 import { waitFor } from '../../support/wait.js';
 import { QemuTestEnv, hasPattern, vmSpec, writePattern } from './qemu-test-env.js';
 import { driverError } from '../../support/driver-error.js';
@@ -73,6 +75,11 @@ describe('qemu driver: migration between two driver instances (real qemu, no-OS 
     await c.migrate(spec, endpoint, { live: true });
     await d.finishIncoming(spec, { live: true });
     const totalMs = Date.now() - t0;
+    // The target's QMP connection, kept open from prepare to finish, is let go: QEMU serves one
+    // client at a time, and an operator's tool is greeted again.
+    const operator = await QmpClient.connect(d.domainPaths(spec.id).qmpSocket, { connectTimeoutMs: 5_000 });
+    assert.equal((await operator.execute<QmpStatusInfo>('query-status')).status, 'running');
+    operator.close();
     assert.equal((await d.status(spec)).state, 'running');
     assert.deepEqual(await c.status(spec), { state: 'absent', detail: 'belongs to host host-d (shared storage)' });
     // On this one machine host-d's QEMU is still visible to host-c, but only as a foreign process.
