@@ -16,7 +16,8 @@ import type { AggregateLoader } from '../../application/load-aggregate.js';
 import type { ConsoleCommand } from '../../domain/console/console.commands.js';
 import { consoleDecider } from '../../domain/console/console.decider.js';
 import type { ConsoleMode } from '../../domain/console/console.events.js';
-import { consoleStream, vmStream } from '../../domain/streams.js';
+import { consoleStream, hostStream, vmStream } from '../../domain/streams.js';
+import { hostDecider } from '../../domain/host/host.decider.js';
 import { vmDecider } from '../../domain/vm/vm.decider.js';
 import { vmProject } from '../../domain/vm/vm.state.js';
 import type { VmJobSpec } from '../../domain/vm/vm.types.js';
@@ -88,7 +89,13 @@ export class ConsoleService {
     if (!UUID.test(vmId)) throw new NotFoundException('VM not found: the id is not a VM id');
     const { state } = await this.aggregates.load(vmDecider, vmStream(vmId));
     if (!state.exists || !mayUse(principal, vmProject(state))) throw new NotFoundException(`VM ${vmId} not found`);
+    // Known here, so not asked of a host (one removed since would leave the request waiting for no worker).
+    if (state.state === 'deleted')
+      throw new ConflictException(`VM ${vmId} is deleted: its console log went with its domain`);
     if (!state.hostId || !state.spec) throw new ConflictException(`VM ${vmId} is not on a host: it has no console log`);
+    const host = await this.aggregates.load(hostDecider, hostStream(state.hostId));
+    if (!host.state.exists || host.state.removed)
+      throw new ConflictException(`VM ${vmId}: its host ${state.hostId} was removed, and its console log with it`);
     let bytes: Buffer;
     try {
       bytes = await this.consoles.log(state.hostId, { ...state.spec, id: vmId }, LOG_MAX_BYTES, HOST_TIMEOUT_MS);

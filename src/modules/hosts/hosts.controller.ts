@@ -201,6 +201,8 @@ export class HostsController {
   async domains(@Param('id') id: string, @Res({ passthrough: true }) res: Response) {
     const rec = await this.readModels.getHost(id);
     if (!rec) throw new NotFoundException(`host ${id} not found`);
+    // No worker serves a removed host: asking would only wait HOST_QUERY_TIMEOUT_MS for a 503.
+    if (rec.state.removed) throw new NotFoundException(`host ${id} was removed: it runs no domains`);
     let reply;
     try {
       reply = await this.queries.ask(id, 'listDomains', this.config.hostQueryTimeoutMs);
