@@ -7,6 +7,8 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readdirSync,
+  realpathSync,
   renameSync,
   rmSync,
   rmdirSync,
@@ -20,6 +22,8 @@ import { ID_MAP_BASE } from './id-map.js';
 
 const GIB = 1024 ** 3;
 const TOOL_TIMEOUT_MS = 120_000;
+/** How long a cold grow waits for a stopped container's last hold on its disk to go. */
+const RELEASE_TIMEOUT_MS = 30_000;
 
 /**
  * The container's disk: a sparse ext4 image of `diskGiB`, loop-mounted, holding its root
@@ -82,10 +86,23 @@ export async function growDiskImage(image: string, dir: string, sizeGiB: number)
  * Grows an image nobody uses (a stopped container's, at its next start): unmounted first, then the
  * file, a forced check (resize2fs requires one) and resize2fs on the file itself. Needs no
  * capability beyond writing the file. Idempotent like growDiskImage.
+ *
+ * "Nobody uses" is waited for, not assumed: the host's umount succeeds while a stopped container's
+ * mount namespace still holds its copy of the mount (the kernel frees a dead namespace's mounts
+ * after its last process, asynchronously, later still on a loaded host), and the filesystem stays
+ * live on its loop device until then. A check and resize of the file under that live filesystem
+ * is undone, and the filesystem corrupted, when it is finally put away (seen: block count back to
+ * 1 GiB, e2fsck -n "illegal blocks"). So the grow starts once no loop device is backed by the image.
  */
-export async function growDiskImageOffline(image: string, dir: string, sizeGiB: number): Promise<void> {
+export async function growDiskImageOffline(
+  image: string,
+  dir: string,
+  sizeGiB: number,
+  releaseTimeoutMs = RELEASE_TIMEOUT_MS,
+): Promise<void> {
   const bytes = sizeBytes(sizeGiB);
   await unmountDiskImage(dir);
+  await waitDiskReleased(image, releaseTimeoutMs);
   if (statSync(image).size < bytes) truncateSync(image, bytes);
   await runTool('e2fsck', ['-f', '-p', image], { timeoutMs: TOOL_TIMEOUT_MS });
   await runTool('resize2fs', [image], { timeoutMs: TOOL_TIMEOUT_MS });
@@ -191,4 +208,44 @@ export function isMountPoint(dir: string): boolean {
 
 function unescapeMount(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** The loop devices backed by `image` (from sysfs: /sys/block/loopN/loop/backing_file). */
+export function loopDevicesBacking(image: string): string[] {
+  let path: string;
+  let names: string[];
+  try {
+    path = realpathSync(image);
+    names = readdirSync('/sys/block').filter((n) => /^loop\d+$/.test(n));
+  } catch {
+    return [];
+  }
+  return names.filter((n) => {
+    try {
+      return readFileSync(`/sys/block/${n}/loop/backing_file`, 'utf8').trimEnd() === path;
+    } catch {
+      return false; // not attached (no backing_file), or detached while we looked
+    }
+  });
+}
+
+/**
+ * Resolves once no loop device is backed by `image`. The kernel gives no event for a loop device's
+ * autoclear, so it looks again after 5 ms, doubling up to 100 ms, until the deadline.
+ */
+export async function waitDiskReleased(image: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    const held = loopDevicesBacking(image);
+    if (held.length === 0) return;
+    if (Date.now() >= deadline) {
+      // A timeout, so the step is retried: the hold is expected to go.
+      throw new DriverError(
+        'timeout',
+        `the disk ${image} is still in use on /dev/${held.join(', /dev/')} ${timeoutMs} ms after it was unmounted ` +
+          '(a process of the stopped container may still hold it): not grown',
+      );
+    }
+    await new Promise((r) => setTimeout(r, pause));
+  }
 }

@@ -70,6 +70,9 @@ describe('container NoCloud seed', { skip }, () => {
     });
     assert.equal(existsSync(target), false, 'nothing written through the link');
     assert.equal(existsSync(join(outside.dir, 'seed')), false);
+    // The refused create leaves the VM failed; deleting it removes what define made, its mounted disk too.
+    await driver.destroy(spec);
+    assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(spec.id), false, 'its disk is unmounted');
   });
 
   test('a planted user-data symlink inside a real seed dir is replaced, its target untouched', async () => {
