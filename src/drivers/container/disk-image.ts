@@ -104,7 +104,8 @@ export async function growDiskImageOffline(
   await unmountDiskImage(dir);
   await waitDiskReleased(image, releaseTimeoutMs);
   if (statSync(image).size < bytes) truncateSync(image, bytes);
-  await runTool('e2fsck', ['-f', '-p', image], { timeoutMs: TOOL_TIMEOUT_MS });
+  // 1 is "errors corrected": an image its host crashed under (a journal to replay, orphan inodes) is fine now.
+  await runTool('e2fsck', ['-f', '-p', image], { timeoutMs: TOOL_TIMEOUT_MS, okExitCodes: [1] });
   await runTool('resize2fs', [image], { timeoutMs: TOOL_TIMEOUT_MS });
 }
 

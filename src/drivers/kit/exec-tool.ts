@@ -7,6 +7,8 @@ export interface RunFailure {
   aborted: boolean;
   /** Killed (SIGKILL) at `timeoutMs`. */
   timedOut: boolean;
+  /** Its exit status, when it exited (not killed, not missing). */
+  exitCode?: number;
 }
 
 export interface ToolRun {
@@ -33,12 +35,12 @@ export function execTool(file: string, args: string[], options: ExecToolOptions)
           resolve(out);
           return;
         }
-        const e = err as Error & { killed?: boolean; signal?: string | null };
+        const e = err as Error & { killed?: boolean; signal?: string | null; code?: unknown };
         const aborted = e.name === 'AbortError';
-        resolve({
-          ...out,
-          failure: { message: e.message, aborted, timedOut: !aborted && e.killed === true && e.signal === 'SIGKILL' },
-        });
+        const timedOut = !aborted && e.killed === true && e.signal === 'SIGKILL';
+        // execFile's error carries the exit status as a number, and a spawn failure's errno name as a string.
+        const exitCode = typeof e.code === 'number' ? { exitCode: e.code } : {};
+        resolve({ ...out, failure: { message: e.message, aborted, timedOut, ...exitCode } });
       },
     );
   });

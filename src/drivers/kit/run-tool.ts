@@ -11,6 +11,8 @@ export interface RunToolOptions {
    * process blocks its event loop.
    */
   viaHelper?: boolean;
+  /** Exit statuses besides 0 that mean success for this tool (e2fsck's 1: "errors corrected"). */
+  okExitCodes?: readonly number[];
 }
 
 /**
@@ -29,6 +31,7 @@ export async function runTool(file: string, args: string[], options: RunToolOpti
   }
   const failure = run.failure;
   if (!failure) return run.stdout;
+  if (failure.exitCode !== undefined && options.okExitCodes?.includes(failure.exitCode)) return run.stdout;
   if (failure.aborted) throw new DriverError('failed', `${command}: aborted`);
   if (failure.timedOut) throw new DriverError('timeout', `${command}: no result within ${options.timeoutMs} ms`);
   const detail = run.stderr.trim() || failure.message;

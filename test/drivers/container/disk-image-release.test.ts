@@ -7,7 +7,7 @@
  * e2fsck -n "illegal blocks"). Here the holder is a process in such a copied namespace.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -58,7 +58,7 @@ function fsBytes(image: string): number {
   return count * size;
 }
 
-describe('container disk: a cold grow waits for the last hold on the filesystem', { skip }, () => {
+describe('container disk: a cold grow (real ext4 images, loop mounts, e2fsck, resize2fs)', { skip }, () => {
   const tmp = tempDir('vl-disk-rel-');
   const image = join(tmp.dir, 'disk.img');
   const dir = join(tmp.dir, 'mnt', 'host', 'vm');
@@ -97,5 +97,31 @@ describe('container disk: a cold grow waits for the last hold on the filesystem'
     assert.equal(fsBytes(image), 2 * GIB);
     await mountDiskImage(image, dir);
     assert.equal(readFileSync(join(dir, 'kept'), 'utf8'), 'data written before the stop');
+  });
+
+  test('an image its host crashed under (a journal to replay, an orphan inode) grows: e2fsck status 1 is no failure', async () => {
+    const crashed = join(tmp.dir, 'crashed.img');
+    const live = join(tmp.dir, 'mnt', 'host', 'live');
+    await createDiskImage(image.replace('disk.img', 'live.img'), 1);
+    await mountDiskImage(image.replace('disk.img', 'live.img'), live);
+    // An open file unlinked is an orphan until closed; syncfs writes it, with the journal, to the image.
+    const opener = spawn('sh', ['-c', 'exec 3>"$1/open"; rm "$1/open"; sync -f "$1"; echo ready; read x', 'sh', live], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    holders.push(opener);
+    let out = '';
+    opener.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+    await waitFor(() => out.includes('ready') || opener.exitCode !== null, { what: 'the orphan written' });
+    // The copy of a mounted filesystem is what a power loss leaves on the disk.
+    execFileSync('cp', ['--sparse=always', image.replace('disk.img', 'live.img'), crashed]);
+    opener.stdin?.end();
+    await ended(opener);
+    await unmountDiskImage(live);
+    const fsck = spawnSync('e2fsck', ['-f', '-n', crashed], { stdio: 'ignore' });
+    assert.notEqual(fsck.status, 0, 'the copy needs a check (else this test proves nothing)');
+
+    await growDiskImageOffline(crashed, join(tmp.dir, 'mnt', 'host', 'crashed'), 2);
+    execFileSync('e2fsck', ['-f', '-n', crashed], { stdio: 'ignore' });
+    assert.equal(fsBytes(crashed), 2 * GIB);
   });
 });
