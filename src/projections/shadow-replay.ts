@@ -8,8 +8,13 @@ import type { ReadModelKeys } from './read-model.keys.js';
 import { readSnapshot, type ReadModelSnapshot, type TypeHint } from './read-model-snapshot.js';
 import { RedisProjectionTx } from './redis-projection-tx.js';
 
-/** Events per read of the log; in memory, the page size only sets how often progress is reported. */
+/** Events per read of the log unless the store says otherwise (EventStore.replayPageSize). */
 export const REPLAY_BATCH = 5000;
+
+/** Events per read of the log when a replay is not told. */
+export function replayPageSize(store: EventStore): number {
+  return store.replayPageSize ?? REPLAY_BATCH;
+}
 
 /**
  * Events folded in memory between two turns of the event loop. A page folds without a
@@ -67,7 +72,7 @@ export class ShadowReplay {
     readonly keys: ReadModelKeys,
     opts: ShadowReplayOptions = {},
   ) {
-    this.batchSize = opts.batchSize ?? REPLAY_BATCH;
+    this.batchSize = opts.batchSize ?? replayPageSize(store);
     this.memoryLimit = opts.memoryLimitBytes ?? defaultFoldMemoryLimit();
     this.persist = opts.persist ?? true;
   }
@@ -230,7 +235,7 @@ export class ShadowReplay {
 export async function replayTogether(
   store: EventStore,
   replays: ShadowReplay[],
-  batchSize = REPLAY_BATCH,
+  batchSize = replayPageSize(store),
   until?: bigint,
   onBatch?: (events: number) => Promise<void> | void,
   shouldStop?: () => boolean,
