@@ -84,6 +84,15 @@ describe('replayTogether (one read of the log for every replay)', () => {
     );
   });
 
+  it('gives the event loop a turn every 500 folded events, across pages shorter than that', async () => {
+    // The store answers at once (a microtask): only the fold's own turns let I/O (a rebuild's SCAN) run.
+    const { replay, trace } = setup(1200, 100);
+    let foldedAtTurn: number | undefined;
+    setImmediate(() => (foldedAtTurn = trace.filter((t) => t.startsWith('fold')).length));
+    assert.equal(await replay.replay(), 1200);
+    assert.equal(foldedAtTurn, 499, 'the first turn comes before the 500th event, not after the last');
+  });
+
   it('stops at `until`, in the middle of a page or at its end, and goes on from there later', async () => {
     const { store, replay, trace } = setup(9);
     assert.equal(await replayTogether(store, [replay], 3, 5n), 5);
