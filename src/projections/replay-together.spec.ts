@@ -19,12 +19,14 @@ const event = (position: number): RecordedEvent =>
   });
 
 /** A log of `n` events whose reads and folds are noted, in the order they happen, in `trace`. */
-function setup(n: number): { store: EventStore; replay: ShadowReplay; trace: string[] } {
+function setup(n: number, replayPageSize?: number): { store: EventStore; replay: ShadowReplay; trace: string[] } {
   const trace: string[] = [];
   const log = Array.from({ length: n }, (_, i) => event(i + 1));
   const store = {
+    ...(replayPageSize !== undefined ? { replayPageSize } : {}),
     readAll: async ({ after, maxCount }: ReadAllOptions = {}) => {
       trace.push(`read after ${after ?? '-'}`);
+      if (replayPageSize !== undefined) trace.push(`max ${maxCount}`);
       return log.filter((e) => after === undefined || e.position > after).slice(0, maxCount);
     },
   } as EventStore;
@@ -59,6 +61,36 @@ describe('replayTogether (one read of the log for every replay)', () => {
     ]);
     assert.equal(replay.position, 7n);
     assert.equal(replay.events, 7);
+  });
+
+  it("reads pages of the store's replayPageSize when not told otherwise (SQLite's small pages)", async () => {
+    const { store, replay, trace } = setup(5, 2);
+    assert.equal(await replay.replay(), 5);
+    assert.deepEqual(
+      trace.filter((t) => t.startsWith('read') || t.startsWith('max')),
+      ['read after -', 'max 2', 'read after 2', 'max 2', 'read after 4', 'max 2'],
+    );
+    trace.length = 0;
+    assert.equal(await replayTogether(store, [setup(5, 2).replay]), 5);
+    assert.deepEqual(
+      trace.filter((t) => t.startsWith('max')),
+      ['max 2', 'max 2', 'max 2'],
+    );
+    const told = setup(3, 2);
+    assert.equal(await replayTogether(told.store, [told.replay], 5), 3);
+    assert.deepEqual(
+      told.trace.filter((t) => t.startsWith('max')),
+      ['max 5'],
+    );
+  });
+
+  it('gives the event loop a turn every 500 folded events, across pages shorter than that', async () => {
+    // The store answers at once (a microtask): only the fold's own turns let I/O (a rebuild's SCAN) run.
+    const { replay, trace } = setup(1200, 100);
+    let foldedAtTurn: number | undefined;
+    setImmediate(() => (foldedAtTurn = trace.filter((t) => t.startsWith('fold')).length));
+    assert.equal(await replay.replay(), 1200);
+    assert.equal(foldedAtTurn, 499, 'the first turn comes before the 500th event, not after the last');
   });
 
   it('stops at `until`, in the middle of a page or at its end, and goes on from there later', async () => {

@@ -8,8 +8,13 @@ import type { ReadModelKeys } from './read-model.keys.js';
 import { readSnapshot, type ReadModelSnapshot, type TypeHint } from './read-model-snapshot.js';
 import { RedisProjectionTx } from './redis-projection-tx.js';
 
-/** Events per read of the log; in memory, the page size only sets how often progress is reported. */
+/** Events per read of the log unless the store says otherwise (EventStore.replayPageSize). */
 export const REPLAY_BATCH = 5000;
+
+/** Events per read of the log when a replay is not told. */
+export function replayPageSize(store: EventStore): number {
+  return store.replayPageSize ?? REPLAY_BATCH;
+}
 
 /**
  * Events folded in memory between two turns of the event loop. A page folds without a
@@ -17,7 +22,9 @@ export const REPLAY_BATCH = 5000;
  * page: a rebuild's listing of the live keys (a SCAN of the whole keyspace, one round trip
  * per step) got one step per page and was still running when the live runner was paused
  * for the swap, which then waited for it (1.3–2.2 s of a 2.9–4.3 s pause on the shared
- * bench machine). A turn costs a few microseconds.
+ * bench machine). A turn costs a few microseconds. Counted across pages: a page can be
+ * shorter than this (SQLite's), and the awaits between pages (a read that answers at
+ * once, a progress write already done) are microtasks, not turns.
  */
 const YIELD_EVERY = 500;
 
@@ -52,6 +59,8 @@ export class ShadowReplay {
   events = 0;
   /** Undefined once spilled to Redis. */
   private fold: MemoryFold | undefined = new MemoryFold();
+  /** Events folded since the event loop last had a turn (see YIELD_EVERY). */
+  private sinceYield = 0;
   /** Whether Redis holds the shadow up to `position` (nothing left in the fold to write). */
   private written = true;
   /** writtenSplit()'s answer, dropped whenever the fold changes. */
@@ -67,7 +76,7 @@ export class ShadowReplay {
     readonly keys: ReadModelKeys,
     opts: ShadowReplayOptions = {},
   ) {
-    this.batchSize = opts.batchSize ?? REPLAY_BATCH;
+    this.batchSize = opts.batchSize ?? replayPageSize(store);
     this.memoryLimit = opts.memoryLimitBytes ?? defaultFoldMemoryLimit();
     this.persist = opts.persist ?? true;
   }
@@ -99,11 +108,13 @@ export class ShadowReplay {
     const projection = this.projection;
     if (this.fold) {
       const fold = this.fold;
-      let folded = 0;
       for (const e of page) {
         // An event the read model ignores costs no call, no promise, no await (see Projection.handles).
         if (projection.handles && !projection.handles(e)) continue;
-        if (++folded % YIELD_EVERY === 0) await yieldToIo();
+        if (++this.sinceYield === YIELD_EVERY) {
+          this.sinceYield = 0;
+          await yieldToIo();
+        }
         fold.mark();
         try {
           await projection.apply(e, fold);
@@ -230,7 +241,7 @@ export class ShadowReplay {
 export async function replayTogether(
   store: EventStore,
   replays: ShadowReplay[],
-  batchSize = REPLAY_BATCH,
+  batchSize = replayPageSize(store),
   until?: bigint,
   onBatch?: (events: number) => Promise<void> | void,
   shouldStop?: () => boolean,

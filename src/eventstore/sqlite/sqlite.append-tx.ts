@@ -7,6 +7,7 @@ import { rowToRecordedEvent, toAppendResult, toBigInt, toEventMetadata, toStr } 
 type Db = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement;
 
+/** In this order: the readers take rows as arrays (rawRowToRecordedEvent reads them by index). */
 export const EVENT_COLUMNS = 'position, id, stream_id, stream_revision, type, data, metadata';
 
 export const WRITE_CHECKPOINT_SQL = `INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
