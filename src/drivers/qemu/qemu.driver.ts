@@ -22,7 +22,7 @@ import { qemuDriverError, qmpErrorMapper } from './qmp-errors.js';
 import { abortIncoming, finishIncoming, prepareIncoming } from './incoming-migration.js';
 import { VmLock } from '../kit/vm-lock.js';
 import type { HostPolicy } from '../kit/host-policy.js';
-import { migrateOut } from './outgoing-migration.js';
+import { migrateOut, type KnownStatus } from './outgoing-migration.js';
 import { OutgoingHolds } from './outgoing-hold.js';
 import { QemuDomain, type HostContext } from './qemu-domain.js';
 import { isKernelImage, kernelBootOf, resolveBaseImage } from '../kit/image-catalog.js';
@@ -295,7 +295,8 @@ export class QemuDriver implements HypervisorDriver {
   ): Promise<void> {
     const dom = this.domain(spec.id);
     try {
-      await this.exclusive(dom, 'migrate', () => migrateOut(dom, endpoint, opts.live, ctx));
+      const known: KnownStatus = (c) => this.outgoing.take(spec.id, c);
+      await this.exclusive(dom, 'migrate', () => migrateOut(dom, endpoint, opts.live, ctx, known));
     } finally {
       this.outgoing.end(dom);
     }

@@ -82,6 +82,24 @@ describe('qemu driver: a live migration source made ready ahead (prepareOutgoing
     await target.destroy(spec);
   });
 
+  test('paused after it was made ready: the migrate asks QEMU again, and a failed one leaves the VM paused', async () => {
+    const spec = vmSpec();
+    await source.define(spec);
+    await source.start(spec);
+    await source.prepareOutgoing(spec.id); // running then
+    await source.pause(spec);
+    const endpoint = await target.prepareIncoming(spec, { live: true });
+    // A failed migration resumes the guest only when it ran before: the status made ready with
+    // ("running") is stale, QEMU's STOP on the held connection says so.
+    await assert.rejects(
+      source.migrate(spec, { ...endpoint, port: await closedPort() }, { live: true }),
+      driverError('failed', /refused|connect/i),
+    );
+    assert.equal((await source.status(spec)).state, 'paused');
+    await target.abortIncoming(spec);
+    await source.destroy(spec);
+  });
+
   test('a hold no migrate follows ends by itself; a VM not running here is not held', async () => {
     const spec = vmSpec();
     await source.define(spec);
