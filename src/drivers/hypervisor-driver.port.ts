@@ -180,6 +180,13 @@ export interface HypervisorDriver {
   prepareIncoming(spec: VmSpec, opts: { live: boolean }, ctx?: CallContext): Promise<MigrationEndpoint>;
   /** On the source host: send the VM; on success the source copy no longer runs. */
   migrate(spec: VmSpec, endpoint: MigrationEndpoint, opts: { live: boolean }, ctx?: CallContext): Promise<void>;
+  /**
+   * On the source host, when the target has begun to prepare a live migration of this VM (optional,
+   * a hint, not a step): get ready for the `migrate` that follows while the target starts (qemu:
+   * open the VM's QMP connection and hold it). One that never comes, comes late, or fails costs
+   * only that head start. `holdMs`: how long to stay ready for a migrate that does not come.
+   */
+  prepareOutgoing?(vmId: string, opts?: { holdMs?: number }): Promise<void>;
   /** On the target host after a successful migrate: make the VM run there. */
   finishIncoming(spec: VmSpec, opts: { live: boolean }, ctx?: CallContext): Promise<void>;
   /** On the target host after a failed migrate: remove whatever prepareIncoming made. */

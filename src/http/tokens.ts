@@ -98,6 +98,13 @@ export interface ProjectionControl {
   ): Promise<boolean>;
   /** Resolves on the next event projection `name` applies that matches, or after timeoutMs. */
   nextApplied(name: string, match: (e: RecordedEvent) => boolean, timeoutMs: number): Promise<void>;
+  /**
+   * The operation as this process's `vms` projection last committed it, when that says it ended
+   * (succeeded, failed, cancelled: a status that never changes again), else undefined (not ended,
+   * not known here, or this process does not run the projection). Saves a long-poll woken by the
+   * operation's last event the Redis read of what was just written.
+   */
+  endedOperation?(id: string): OperationView | undefined;
   startRebuild(name: string, principal: string, opts: RebuildOptions): Promise<{ operationId: string }>;
   /** A running rebuild's live events-done/total (kept beside the view, not in the log). */
   rebuildProgress(operationId: string): Promise<Partial<OperationView['progress']> | undefined>;

@@ -217,6 +217,15 @@ export class ProjectionRunner extends EventEmitter {
     );
   }
 
+  /**
+   * What this runner last committed under `key` (as Redis holds it: the runner is its keys' only
+   * writer and learns a page's writes once its MULTI succeeded), or undefined when it does not know
+   * (not cached, or not running: a paused runner's keys may be swapped under it).
+   */
+  committed(key: string): unknown {
+    return this.sub && !this.stopping ? this.cache.peek(key) : undefined;
+  }
+
   /** Resolves once this projection has applied `position` (read-your-writes for the API), or after timeoutMs. */
   waitFor(position: bigint, timeoutMs: number): Promise<boolean> {
     if (this.position !== undefined && this.position >= position) return Promise.resolve(true);

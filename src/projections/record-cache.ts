@@ -29,6 +29,11 @@ export class RecordCache {
     return v;
   }
 
+  /** What `get` answers, without marking the key as recently used (a reader's look, not the runner's). */
+  peek(key: string): unknown {
+    return this.entries.get(key);
+  }
+
   set(key: string, value: unknown): void {
     this.entries.delete(key);
     this.entries.set(key, value);

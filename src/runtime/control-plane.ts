@@ -17,6 +17,9 @@ import { ProjectionRunner } from '../projections/projection-runner.js';
 import type { ReadModelKeys } from '../projections/read-model.keys.js';
 import { replayCheck } from '../projections/replay-check.js';
 import type { OperationView } from '../projections/read-model.types.js';
+
+/** An operation's statuses once it ended: none of them ever changes again. */
+const ENDED: ReadonlySet<OperationView['status']> = new Set(['succeeded', 'failed', 'cancelled']);
 import { resolveTokens, type TokenEntry } from '../http/auth/auth-tokens.js';
 import type { ProjectionControl } from '../http/tokens.js';
 import type { QueueHub } from '../workers/queue-hub.js';
@@ -292,6 +295,12 @@ export class ControlPlane {
         // A standby sees checkpoints, not events: it wakes on any change and the caller reads again.
         if (!this.lease.isOwner) await this.watch.nextApplied(name, timeoutMs);
         else if (runner) await runner.nextApplied(match, timeoutMs);
+      },
+      endedOperation: (id) => {
+        // A standby's runner is stopped, and one that just lost the lease may be behind the new owner.
+        if (!this.lease.isOwner) return undefined;
+        const op = this.projection('vms')?.committed(keys.operation(id)) as OperationView | undefined;
+        return op && ENDED.has(op.status) ? op : undefined;
       },
       startRebuild: (name, principal, opts) => this.rebuilds.start(name, principal, opts),
       rebuildProgress: async (operationId) => {

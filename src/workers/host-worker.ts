@@ -132,6 +132,9 @@ export class HostWorker {
       // A cancel of an operation this worker runs aborts its driver calls (other workers ignore it).
       .listen((id) => this.running.cancel(id, () => new StepCancelledError(`operation ${id} was cancelled`)))
       .catch((err: unknown) => this.log.error({ err, host: this.host.id }, 'cancel channel not subscribed'));
+    this.shortcuts
+      .serveHints(this.host.id, this.driver)
+      .catch((err: unknown) => this.log.warn({ err, host: this.host.id }, 'migration hints not subscribed'));
     if (this.settings.queryQueue) {
       const settings = { connection: this.settings.connection, prefix: this.settings.prefix };
       this.responder = new HostQueryResponder(
@@ -171,6 +174,7 @@ export class HostWorker {
     await this.responder?.stop();
     await this.consoles?.stop();
     await this.aborts.close();
+    await this.shortcuts.close();
     const closing = this.worker.close();
     const timer = new Promise<void>((r) => setTimeout(r, graceMs).unref());
     await Promise.race([closing, timer]);
@@ -269,6 +273,8 @@ export class HostWorker {
         });
       return;
     }
+    // The source gets ready for the migrate while this target's QEMU starts.
+    if (data.step === 'prepareIncoming' && !compensation) this.shortcuts.announceSource(data);
     const notice = compensation ? undefined : this.starts.notice(data, base);
     try {
       await notice?.begin();

@@ -1,8 +1,11 @@
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { HypervisorDriver } from '../drivers/hypervisor-driver.port.js';
 import {
   finishJobId,
   migrateJobId,
   priorSteps,
+  RESULTS_QUEUE,
   tracePhase,
   type HostJobData,
   type Prior,
@@ -12,6 +15,22 @@ import type { QueueHub } from './queue-hub.js';
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A live migration of `vmId` from `hostId` has begun on its target. */
+interface Hint {
+  hostId: string;
+  vmId: string;
+}
+
+/** Anything else on the channel is ignored (the driver checks the VM id's shape again). */
+function parseHint(raw: string): Hint | undefined {
+  try {
+    const v = JSON.parse(raw) as Partial<Hint> | null;
+    return typeof v?.hostId === 'string' && typeof v.vmId === 'string' ? { hostId: v.hostId, vmId: v.vmId } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const MIGRATED: StepResult = { step: 'migrate', output: {} };
@@ -33,10 +52,57 @@ function withMigrate(prior: Prior | undefined): Prior {
  * the saga queues the same job id once the step is recorded, so a failure here only costs that hop.
  */
 export class MigrationShortcuts {
+  private subscriber: Redis | undefined;
+
   constructor(
     private readonly hub: QueueHub,
     private readonly log: Logger,
   ) {}
+
+  private get hintChannel(): string {
+    return `${this.hub.settings.prefix}:migration-hints`;
+  }
+
+  private async client(): Promise<Redis> {
+    return (await this.hub.queue(RESULTS_QUEUE).backend.client) as unknown as Redis;
+  }
+
+  /**
+   * The target took a live migration's prepareIncoming: tell the source's worker, whose driver gets
+   * ready for the migrate while the target QEMU starts (HypervisorDriver.prepareOutgoing). A hint
+   * only (pub/sub, nothing waits for it): lost or late, the migrate does what it always did.
+   */
+  announceSource(data: Extract<HostJobData, { step: 'prepareIncoming' }>): void {
+    const hostId = data.args.sourceHostId;
+    if (!hostId || !data.args.live) return;
+    const hint = JSON.stringify({ hostId, vmId: data.vmId } satisfies Hint);
+    this.client()
+      .then((c) => c.publish(this.hintChannel, hint))
+      .catch((err: unknown) => this.log.debug({ err: message(err), vm: data.vmId }, 'migration hint not sent'));
+  }
+
+  /** This host's hints go to its driver, when the driver takes them. Resolves once subscribed. */
+  async serveHints(hostId: string, driver: HypervisorDriver): Promise<void> {
+    if (!driver.prepareOutgoing) return;
+    const ready = (vmId: string) =>
+      driver
+        .prepareOutgoing?.(vmId)
+        .catch((err: unknown) => this.log.debug({ err: message(err), vm: vmId }, 'source not made ready'));
+    // Its own connection (a subscribed one can do nothing else), queuing the SUBSCRIBE until connected.
+    const sub = (await this.client()).duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+    this.subscriber = sub;
+    sub.on('message', (_channel: string, raw: string) => {
+      const hint = parseHint(raw);
+      if (hint?.hostId === hostId) void ready(hint.vmId);
+    });
+    await sub.subscribe(this.hintChannel);
+  }
+
+  async close(): Promise<void> {
+    const sub = this.subscriber;
+    this.subscriber = undefined;
+    if (sub) await sub.quit().catch(() => sub.disconnect());
+  }
 
   /**
    * The target listens: queue the source's migrate. Only for a job that names the source (queued

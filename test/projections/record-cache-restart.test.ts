@@ -1,7 +1,8 @@
 /**
  * A runner stopped and started again over a read model nobody touched meanwhile (the lease
  * lost and taken back) keeps the records it had in memory instead of reading each from Redis
- * again; after a rebuild's swap at the same checkpoint it reads what the swap left.
+ * again; after a rebuild's swap at the same checkpoint it reads what the swap left. What it
+ * committed is what it answers for a key (`committed`), and nothing while it is stopped.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -103,6 +104,17 @@ describe('a restarted runner keeps its records while the read model is as it lef
     assert.equal(await redis.exists(projection.key()), 0, 'the swap took the record out');
     await appendOne();
     assert.equal(await stored(), 1, 'counted from what the swap left, not from the records in memory');
+  });
+
+  test('committed answers what the runner last committed, as Redis holds it; nothing while it is stopped', async () => {
+    await appendOne();
+    const inRedis = await stored();
+    assert.equal(runner.committed(projection.key()), inRedis);
+    assert.equal(runner.committed(`${keys.root}never-written`), undefined);
+    await runner.stop();
+    // A paused runner's keys may be swapped under it: it does not answer for them.
+    assert.equal(runner.committed(projection.key()), undefined);
+    await runner.start();
   });
 
   test('another runner moved the checkpoint meanwhile: the record is read from Redis again', async () => {

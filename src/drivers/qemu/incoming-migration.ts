@@ -83,9 +83,9 @@ export async function prepareIncoming(dom: QemuDomain, spec: VmSpec, live: boole
 
   const ownDiskFromBefore = previous?.createdDisk ?? false;
   // A disk already here that a running QEMU holds is the source's own (shared storage): the
-  // target opens it. A disk nobody holds is refused (never overwritten). The check (qemu-img,
-  // tens of ms) runs while the target QEMU starts, which opens an incoming disk inactive (no
-  // lock taken) and is killed again if the answer is no.
+  // target opens it. A disk nobody holds is refused (never overwritten). The check (the source
+  // QEMU's lock in /proc/locks, else qemu-img, tens of ms) runs while the target QEMU starts,
+  // which opens an incoming disk inactive (no lock taken) and is killed again if the answer is no.
   const shared = existsSync(p.disk) && !ownDiskFromBefore;
   let held: Promise<{ value: boolean } | { err: unknown }> | undefined;
   // Started once QEMU is spawned: forking qemu-img first would hold the QEMU spawn back.

@@ -14,6 +14,8 @@ import { coldMigrate } from './cold-migration.js';
 import { Deadline } from './migration-deadline.js';
 import { waitForMigration } from './migration-wait.js';
 import { checkDiskForMirror, endMirror, mirrorDisk, rollback, SETTLE_MS } from './outgoing-mirror.js';
+import { setMigrationParameters } from './outgoing-hold.js';
+import type { QmpClient } from './qmp.client.js';
 
 /**
  * Source side of a migration: the live path here; the disk mirror (no shared storage) in
@@ -25,12 +27,19 @@ interface Tombstone {
   at: string;
 }
 
+/**
+ * The VM's status as the source was made ready with it, when still true on this connection (and
+ * the migration parameters set): see OutgoingHolds.take.
+ */
+export type KnownStatus = (c: QmpClient) => QmpStatusInfo | undefined;
+
 /** Source side of a migration; `live` must match the endpoint's mode. */
 export async function migrateOut(
   dom: QemuDomain,
   raw: MigrationEndpoint,
   live: boolean,
   ctx: CallContext,
+  known: KnownStatus = () => undefined,
 ): Promise<void> {
   tracePhase(dom.vmId, 'driver migrate called');
   const endpoint = parseEndpoint(raw, dom.vmId);
@@ -43,7 +52,7 @@ export async function migrateOut(
   if (endpoint.mode === 'cold') {
     await coldMigrate(dom, endpoint, shared, ctx);
   } else {
-    await liveMigrate(dom, endpoint, shared, ctx);
+    await liveMigrate(dom, endpoint, shared, ctx, known);
   }
   writeJsonAtomic(tomb, { migrationId: endpoint.migrationId, at: new Date().toISOString() } satisfies Tombstone);
 }
@@ -56,7 +65,13 @@ export async function migrateOut(
  * the mirror is cancelled (a READY mirror then ends without pivoting), the source QEMU (now in
  * `postmigrate`) quits, and its files go unless the storage is shared.
  */
-async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ctx: CallContext): Promise<void> {
+async function liveMigrate(
+  dom: QemuDomain,
+  e: LiveEndpoint,
+  shared: boolean,
+  ctx: CallContext,
+  known: KnownStatus,
+): Promise<void> {
   if (e.shared !== shared) {
     throw new DriverError(
       'conflict',
@@ -69,13 +84,14 @@ async function liveMigrate(dom: QemuDomain, e: LiveEndpoint, shared: boolean, ct
   // One QMP connection for the check, the migration and the quit: the pool keeps it while this holds it.
   await dom
     .qmp(async (qmp) => {
-      // Parameters sent with the status check (QMP answers in order: one round trip, not two);
+      // Made ready ahead, with nothing said since: no round trip before `migrate`. Otherwise the
+      // parameters go with the status check (QMP answers in order: one round trip, not two);
       // harmless to a VM that then does not migrate, their answers count only when it does.
-      const status = qmp.execute<QmpStatusInfo>('query-status', undefined, { timeoutMs: 5_000 });
-      const parameters = Promise.all([
-        qmp.execute('migrate-set-parameters', { 'max-bandwidth': dom.host.config.migrationBandwidth }),
-        qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] }),
-      ]);
+      const ready = known(qmp);
+      const status = ready
+        ? Promise.resolve(ready)
+        : qmp.execute<QmpStatusInfo>('query-status', undefined, { timeoutMs: 5_000 });
+      const parameters = ready ? Promise.resolve() : setMigrationParameters(qmp, dom);
       parameters.catch(() => undefined);
       const before = await status.catch((err: unknown) => {
         throw qemuDriverError(err, `migrate ${dom.vmId}`);

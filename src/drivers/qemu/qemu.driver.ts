@@ -22,7 +22,8 @@ import { qemuDriverError, qmpErrorMapper } from './qmp-errors.js';
 import { abortIncoming, finishIncoming, prepareIncoming } from './incoming-migration.js';
 import { VmLock } from '../kit/vm-lock.js';
 import type { HostPolicy } from '../kit/host-policy.js';
-import { migrateOut } from './outgoing-migration.js';
+import { migrateOut, type KnownStatus } from './outgoing-migration.js';
+import { OutgoingHolds } from './outgoing-hold.js';
 import { QemuDomain, type HostContext } from './qemu-domain.js';
 import { isKernelImage, kernelBootOf, resolveBaseImage } from '../kit/image-catalog.js';
 import { createQcow2, imageInfo, isImageInUse } from '../kit/qemu-img.js';
@@ -60,6 +61,7 @@ export class QemuDriver implements HypervisorDriver {
   readonly capabilities: DriverCapabilities;
   private readonly host: HostContext;
   private readonly lock = new VmLock(qmpErrorMapper);
+  private readonly outgoing = new OutgoingHolds();
 
   constructor(binding: HostBinding, policy?: HostPolicy) {
     const config = parseQemuUri(binding.uri, policy);
@@ -292,7 +294,17 @@ export class QemuDriver implements HypervisorDriver {
     ctx: CallContext = {},
   ): Promise<void> {
     const dom = this.domain(spec.id);
-    await this.exclusive(dom, 'migrate', () => migrateOut(dom, endpoint, opts.live, ctx));
+    try {
+      const known: KnownStatus = (c) => this.outgoing.take(spec.id, c);
+      await this.exclusive(dom, 'migrate', () => migrateOut(dom, endpoint, opts.live, ctx, known));
+    } finally {
+      this.outgoing.end(dom);
+    }
+  }
+
+  /** Not under the VM's lock: opening a connection changes nothing a verb could race with (see OutgoingHolds). */
+  async prepareOutgoing(vmId: string, opts: { holdMs?: number } = {}): Promise<void> {
+    await this.outgoing.hold(this.domain(vmId), opts.holdMs);
   }
 
   async finishIncoming(spec: VmSpec, opts: { live: boolean }): Promise<void> {
@@ -347,6 +359,7 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async close(): Promise<void> {
+    this.outgoing.closeAll();
     this.host.pool.closeAll();
   }
 

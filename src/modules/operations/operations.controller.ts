@@ -126,7 +126,8 @@ export class OperationsController {
       (await visible(shown ? await this.afterCatchUp(id, res) : this.behind(id, res, this.ryw.waitMs)));
     while (waitMs > 0 && (!op || !DONE.has(op.status)) && Date.now() < deadline) {
       await this.nextChange(deadline - Date.now(), op?.vmId);
-      op = await visible(await this.readModels.getOperation(id));
+      // Woken by the operation's last event: what the projection just committed, without reading it back.
+      op = await visible(this.projections.endedOperation?.(id) ?? (await this.readModels.getOperation(id)));
     }
     if (!op) throw new NotFoundException(`operation ${id} not found`);
     return settledProgress(await this.withLiveProgress(op));
