@@ -18,8 +18,6 @@ import type { ReadModelKeys } from '../projections/read-model.keys.js';
 import { replayCheck } from '../projections/replay-check.js';
 import type { OperationView } from '../projections/read-model.types.js';
 
-/** An operation's statuses once it ended: none of them ever changes again. */
-const ENDED: ReadonlySet<OperationView['status']> = new Set(['succeeded', 'failed', 'cancelled']);
 import { resolveTokens, type TokenEntry } from '../http/auth/auth-tokens.js';
 import type { ProjectionControl } from '../http/tokens.js';
 import type { QueueHub } from '../workers/queue-hub.js';
@@ -34,6 +32,9 @@ import { CheckpointWatch } from './checkpoint-watch.js';
 import { PauseKeys, PauseSignals, ProjectionGate, pausedAcrossCluster } from './cluster-pause.js';
 import { LeaderLease } from './leader-lease.js';
 import { redisOptions } from './redis-connection.js';
+
+/** An operation's statuses once it ended: none of them ever changes again. */
+const ENDED: ReadonlySet<OperationView['status']> = new Set(['succeeded', 'failed', 'cancelled']);
 
 export interface ControlPlaneDeps {
   config: AppConfig;
