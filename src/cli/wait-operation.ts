@@ -4,10 +4,8 @@
  * On a terminal a progress bar on stderr redraws in place; otherwise one plain
  * line per change, so a log or CI output stays readable.
  */
-import type { OperationView } from '../projections/read-model.types.js';
+import { ENDED_STATUSES, type OperationView } from '../projections/read-model.types.js';
 import { CliError, EXIT_FAILED, getJson, type Server } from './client.js';
-
-const DONE = new Set(['succeeded', 'failed', 'cancelled']);
 
 function describe(op: OperationView): string {
   const p = op.progress;
@@ -37,7 +35,7 @@ export async function waitOperation(
       stream.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
       last = line;
     }
-    if (DONE.has(op.status)) {
+    if (ENDED_STATUSES.has(op.status)) {
       if (tty) stream.write('\n');
       if (op.status !== 'succeeded')
         throw new CliError(`operation ${op.id} ${op.status}${op.error ? `: ${op.error}` : ''}`, EXIT_FAILED);

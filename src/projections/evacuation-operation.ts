@@ -2,9 +2,7 @@ import type { RecordedEvent } from '../eventstore/event-store.port.js';
 import type { HostEvacuationStarted } from '../domain/host/host.events.js';
 import type { ProjectionTx } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
-import type { OperationView } from './read-model.types.js';
-
-const DONE = new Set(['succeeded', 'failed', 'cancelled']);
+import { ENDED_STATUSES, type OperationView } from './read-model.types.js';
 
 /**
  * The parent operation of an evacuation. Its children (migrations on the VMs'
@@ -40,7 +38,7 @@ export async function applyEvacuationStarted(
     if (!child) continue;
     const linked = { ...child, parentOperationId: data.operationId };
     tx.set(keys.operation(c.operationId), linked);
-    if (DONE.has(child.status)) parent = withChild(parent, linked, c.targetHostId, at);
+    if (ENDED_STATUSES.has(child.status)) parent = withChild(parent, linked, c.targetHostId, at);
   }
   tx.set(keys.operation(parent.id), finishIfDone(parent));
   const score = Number(recorded.position);

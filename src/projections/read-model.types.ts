@@ -50,6 +50,9 @@ export interface NetworkRecord {
 
 export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
+/** The statuses an operation ends in: none of them ever changes again. */
+export const ENDED_STATUSES: ReadonlySet<string> = new Set<OperationStatus>(['succeeded', 'failed', 'cancelled']);
+
 /** `rebuild`: a read model rebuilt from the log (`POST /v1/projections/{name}/rebuild`); it has no VM. */
 /** `resize`: a cold resize, done when recorded. `evacuate`: a host's parent operation over one migration per VM. */
 /** createVolume / resizeVolume / deleteVolume: a volume's own operations (no VM; `volumeId` names it). */

@@ -16,8 +16,7 @@ import { ProjectionRebuilds, type MaintenanceDeps } from '../projections/project
 import { ProjectionRunner } from '../projections/projection-runner.js';
 import type { ReadModelKeys } from '../projections/read-model.keys.js';
 import { replayCheck } from '../projections/replay-check.js';
-import type { OperationView } from '../projections/read-model.types.js';
-
+import { ENDED_STATUSES, type OperationView } from '../projections/read-model.types.js';
 import { resolveTokens, type TokenEntry } from '../http/auth/auth-tokens.js';
 import type { ProjectionControl } from '../http/tokens.js';
 import type { QueueHub } from '../workers/queue-hub.js';
@@ -32,9 +31,6 @@ import { CheckpointWatch } from './checkpoint-watch.js';
 import { PauseKeys, PauseSignals, ProjectionGate, pausedAcrossCluster } from './cluster-pause.js';
 import { LeaderLease } from './leader-lease.js';
 import { redisOptions } from './redis-connection.js';
-
-/** An operation's statuses once it ended: none of them ever changes again. */
-const ENDED: ReadonlySet<OperationView['status']> = new Set(['succeeded', 'failed', 'cancelled']);
 
 export interface ControlPlaneDeps {
   config: AppConfig;
@@ -301,7 +297,7 @@ export class ControlPlane {
         // A standby's runner is stopped, and one that just lost the lease may be behind the new owner.
         if (!this.lease.isOwner) return undefined;
         const op = this.projection('vms')?.committed(keys.operation(id)) as OperationView | undefined;
-        return op && ENDED.has(op.status) ? op : undefined;
+        return op && ENDED_STATUSES.has(op.status) ? op : undefined;
       },
       startRebuild: (name, principal, opts) => this.rebuilds.start(name, principal, opts),
       rebuildProgress: async (operationId) => {

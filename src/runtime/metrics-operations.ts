@@ -1,8 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { ReadModelKeys } from '../projections/read-model.keys.js';
-import type { OperationView } from '../projections/read-model.types.js';
+import { ENDED_STATUSES, type OperationView } from '../projections/read-model.types.js';
 
-const FINAL = new Set<string>(['succeeded', 'failed', 'cancelled']);
 const PAGE = 500;
 
 export interface OperationCount {
@@ -54,7 +53,7 @@ export class OperationTally {
         }
         const op = JSON.parse(raw) as Pick<OperationView, 'kind' | 'status'>;
         // Scores are unique log positions: the settled run ends exactly at the last finished one.
-        growing &&= FINAL.has(op.status);
+        growing &&= ENDED_STATUSES.has(op.status);
         if (growing) {
           add(this.settled, op);
           this.settledCount++;

@@ -15,11 +15,9 @@ import {
   type OperationAbortPort,
   type ProjectionControl,
 } from '../../http/tokens.js';
-import type { OperationView } from '../../projections/read-model.types.js';
+import { ENDED_STATUSES, type OperationView } from '../../projections/read-model.types.js';
 import type { ReadModels } from '../../projections/read-models.js';
 import { operationVisible } from './operation-scope.js';
-
-const DONE = new Set(['succeeded', 'failed', 'cancelled']);
 
 /**
  * DELETE /v1/operations/{id}: records the cancel on the VM's stream (the decider says whether the
@@ -49,7 +47,8 @@ export class OperationCancel {
     if (reason !== undefined && reason.length > 500) throw new BadRequestException('reason: at most 500 characters');
     const op = await this.visible(id, p);
     if (!op) throw new NotFoundException(`operation ${id} not found`);
-    if (DONE.has(op.status)) throw new ConflictException(`operation ${id} is already ${op.status}; nothing to cancel`);
+    if (ENDED_STATUSES.has(op.status))
+      throw new ConflictException(`operation ${id} is already ${op.status}; nothing to cancel`);
     if (!op.vmId) throw new ConflictException(`operation ${id} (${op.kind}) cannot be cancelled`);
     const result = await handleCommand(
       this.aggregates,
@@ -66,7 +65,7 @@ export class OperationCancel {
     );
     const last = result.events[result.events.length - 1];
     // A migration whose cancel was asked already: ask the worker again (harmless), answer as it stands.
-    if (!last && op.kind === 'migrate' && op.cancelRequested && !DONE.has(op.status)) {
+    if (!last && op.kind === 'migrate' && op.cancelRequested && !ENDED_STATUSES.has(op.status)) {
       await this.aborts.abort(id);
       return op;
     }
@@ -74,7 +73,7 @@ export class OperationCancel {
       // It finished between the read above and the decision: answer what it finished as.
       const now = await this.visible(id, p);
       throw new ConflictException(
-        `operation ${id} is already ${now && DONE.has(now.status) ? now.status : 'done'}; nothing to cancel`,
+        `operation ${id} is already ${now && ENDED_STATUSES.has(now.status) ? now.status : 'done'}; nothing to cancel`,
       );
     }
     await this.aborts.abort(id);

@@ -30,11 +30,9 @@ import { MUTATORS, READERS, Roles, type Principal } from '../../http/auth/roles.
 import { OperationCancel } from './operation-cancel.js';
 import { CurrentPrincipal } from '../../http/auth/principal.decorator.js';
 import { operationVisible } from './operation-scope.js';
-import type { OperationView } from '../../projections/read-model.types.js';
+import { ENDED_STATUSES, type OperationView } from '../../projections/read-model.types.js';
 import { parseOperationListFilter } from './operation-list.query.js';
 import { settledProgress } from './operation-progress.js';
-
-const DONE = new Set(['succeeded', 'failed', 'cancelled']);
 
 @ApiTags('operations')
 @ApiBearerAuth()
@@ -124,7 +122,7 @@ export class OperationsController {
     let op =
       (await visible(await this.readModels.getOperation(id))) ??
       (await visible(shown ? await this.afterCatchUp(id, res) : this.behind(id, res, this.ryw.waitMs)));
-    while (waitMs > 0 && (!op || !DONE.has(op.status)) && Date.now() < deadline) {
+    while (waitMs > 0 && (!op || !ENDED_STATUSES.has(op.status)) && Date.now() < deadline) {
       await this.nextChange(deadline - Date.now(), op?.vmId);
       // Woken by the operation's last event: what the projection just committed, without reading it back.
       op = await visible(this.projections.endedOperation?.(id) ?? (await this.readModels.getOperation(id)));
