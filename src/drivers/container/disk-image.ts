@@ -19,6 +19,7 @@ import { dirname } from 'node:path';
 import { DriverError } from '../hypervisor-driver.port.js';
 import { runTool } from '../kit/run-tool.js';
 import { ID_MAP_BASE } from './id-map.js';
+import { waitGone } from './proc-stat.js';
 
 const GIB = 1024 ** 3;
 const TOOL_TIMEOUT_MS = 120_000;
@@ -230,23 +231,15 @@ export function loopDevicesBacking(image: string): string[] {
   });
 }
 
-/**
- * Resolves once no loop device is backed by `image`. The kernel gives no event for a loop device's
- * autoclear, so it looks again after 5 ms, doubling up to 100 ms, until the deadline.
- */
+/** Resolves once no loop device is backed by `image` (polled: the kernel gives no event for a loop device's autoclear). */
 export async function waitDiskReleased(image: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
-    const held = loopDevicesBacking(image);
-    if (held.length === 0) return;
-    if (Date.now() >= deadline) {
-      // A timeout, so the step is retried: the hold is expected to go.
-      throw new DriverError(
-        'timeout',
-        `the disk ${image} is still in use on /dev/${held.join(', /dev/')} ${timeoutMs} ms after it was unmounted ` +
-          '(a process of the stopped container may still hold it): not grown',
-      );
-    }
-    await new Promise((r) => setTimeout(r, pause));
-  }
+  if (await waitGone(() => loopDevicesBacking(image).length === 0, timeoutMs)) return;
+  const held = loopDevicesBacking(image);
+  if (held.length === 0) return; // let go just after the last look
+  // A timeout, so the step is retried: the hold is expected to go.
+  throw new DriverError(
+    'timeout',
+    `the disk ${image} is still in use on /dev/${held.join(', /dev/')} ${timeoutMs} ms after it was unmounted ` +
+      '(a process of the stopped container may still hold it): not grown',
+  );
 }
