@@ -13,6 +13,7 @@ import type { HypervisorDriver } from '../../src/drivers/hypervisor-driver.port.
 import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { MigrationShortcuts } from '../../src/workers/migration-shortcuts.js';
 import { QueueHub } from '../../src/workers/queue-hub.js';
+import { redisOptions } from '../../src/runtime/redis-connection.js';
 import { testRedisUrl } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
 
@@ -52,10 +53,9 @@ describe('migration hints: the source is told when its target begins', () => {
   };
 
   before(() => {
-    const u = new URL(testRedisUrl());
     redis = new Redis(testRedisUrl());
     hub = new QueueHub({
-      connection: { host: u.hostname, port: Number(u.port || 6379) },
+      connection: redisOptions(testRedisUrl()),
       prefix,
       attempts: 1,
       backoffMs: 10,

@@ -10,6 +10,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QueueBatcher } from '../../src/workers/queue-batcher.js';
 import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
+import { redisOptions } from '../../src/runtime/redis-connection.js';
 import { testRedisUrl } from '../support/env.js';
 
 describe('QueueBatcher', () => {
@@ -19,9 +20,8 @@ describe('QueueBatcher', () => {
   let bulkCalls = 0;
 
   before(() => {
-    const u = new URL(testRedisUrl());
     redis = new Redis(testRedisUrl());
-    queue = new Queue('batched', { connection: { host: u.hostname, port: Number(u.port || 6379) }, prefix });
+    queue = new Queue('batched', { connection: redisOptions(testRedisUrl()), prefix });
     const addBulk = queue.addBulk.bind(queue);
     queue.addBulk = (jobs) => {
       bulkCalls++;

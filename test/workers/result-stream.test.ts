@@ -15,6 +15,7 @@ import { RESULTS_GROUP, resultsStreamKey, type ResultMessage } from '../../src/a
 import { ResultStreamReader, type ResultStreamOptions } from '../../src/application/result-stream-reader.js';
 import { QueueHub } from '../../src/workers/queue-hub.js';
 import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
+import { redisOptions } from '../../src/runtime/redis-connection.js';
 import { testRedisUrl } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
 
@@ -43,9 +44,8 @@ describe('results stream', () => {
   let broken = new Set<string>();
 
   const startReader = (consumer: string, extra: Partial<ResultStreamOptions> = {}) => {
-    const u = new URL(testRedisUrl());
     reader = new ResultStreamReader(
-      { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null },
+      { ...redisOptions(testRedisUrl()), maxRetriesPerRequest: null },
       { key, group: RESULTS_GROUP, consumer, concurrency: 4, blockMs: 100, claimIdleMs: 300, ...extra },
       (id, message) => {
         const operationId = (message as { operationId: string }).operationId;
@@ -64,10 +64,9 @@ describe('results stream', () => {
   const recordedIds = () => recorded.map((r) => r.id).sort();
 
   before(() => {
-    const u = new URL(testRedisUrl());
     redis = new Redis(testRedisUrl());
     hub = new QueueHub({
-      connection: { host: u.hostname, port: Number(u.port || 6379) },
+      connection: redisOptions(testRedisUrl()),
       prefix,
       attempts: 1,
       backoffMs: 10,
