@@ -78,6 +78,8 @@ export class ReadModelKeys {
   /** The VMs of a project that are not deleted (quota admission, usage), and of a host (its reconciler). */
   liveVmsOfProject = (project: string) => this.k(`vms:live:project:${project}`);
   liveVmsOnHost = (hostId: string) => this.k(`vms:live:host:${hostId}`);
+  /** Every VM that is not deleted, in creation order with the `vms` index's scores (`GET /v1/vms`). */
+  liveVms = () => this.once('vms:live:all');
   /** How many VMs the live indexes have seen created (see vm-live-indexes.ts). */
   liveIndexFormat = () => this.once('vms:live-format');
   project = (name: string) => this.k(`project:${name}`);

@@ -11,6 +11,7 @@ import type {
 } from './read-model.types.js';
 import { operationMatches, vmMatches, type OperationListFilter, type VmListFilter } from './list-filters.js';
 import type { LiveIndexFormat } from './vm-live-indexes.js';
+import { scanLiveOldestFirst } from './scan-live-page.js';
 import { scanNewestFirst, scanOldestFirst, type Page } from './scan-page.js';
 
 export type { Page } from './scan-page.js';
@@ -172,20 +173,20 @@ export class ReadModels {
   }
 
   /** VMs oldest first, filtered (`GET /v1/vms?state=&hostId=&name=&includeDeleted=`). */
-  findVms(
+  async findVms(
     filter: VmListFilter,
     cursor: number,
     limit: number,
     visible: (r: VmRecord) => boolean = () => true,
   ): Promise<Page<VmRecord>> {
-    return scanOldestFirst<VmRecord>(
-      this.redis,
-      this.keys.vmIndex(),
-      this.keys.vm,
-      (r) => vmMatches(filter, r) && visible(r),
-      cursor,
-      limit,
-    );
+    const keep = (r: VmRecord) => vmMatches(filter, r) && visible(r);
+    // A list that hides deleted VMs reads the live index (the same page), while it is complete.
+    if (!filter.includeDeleted && !filter.states?.includes('deleted')) {
+      const live = { index: this.keys.vmIndex(), live: this.keys.liveVms(), format: this.keys.liveIndexFormat() };
+      const page = await scanLiveOldestFirst<VmRecord>(this.redis, live, this.keys.vm, keep, cursor, limit);
+      if (page) return page;
+    }
+    return scanOldestFirst<VmRecord>(this.redis, this.keys.vmIndex(), this.keys.vm, keep, cursor, limit);
   }
 
   /** Newest first; the cursor is the position below which the next page starts. */

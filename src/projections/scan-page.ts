@@ -17,11 +17,11 @@ const MAX_BATCH = 500;
  * a fixed batch of 500 for a page of 20 made parsing records nobody asked for the
  * largest cost of a list.
  */
-function nextBatch(previous: number | undefined, limit: number): number {
+export function nextBatch(previous: number | undefined, limit: number): number {
   return Math.min(MAX_BATCH, previous === undefined ? limit + 1 : previous * 2);
 }
 
-async function raws(redis: Redis, keys: string[]): Promise<Array<string | null>> {
+export async function raws(redis: Redis, keys: string[]): Promise<Array<string | null>> {
   return keys.length === 0 ? [] : redis.mget(keys);
 }
 

@@ -12,6 +12,12 @@ import type { ReadModelKeys } from './read-model.keys.js';
  */
 export interface LiveIndexFormat {
   created: number;
+  /**
+   * The same count for the fleet-wide live index (`liveVms`), which came later: a read model
+   * built with the per-project and per-host indexes but before this one has `created` right and
+   * `all` missing or short, and lists scan every VM until it is rebuilt (ReadModels.findVms).
+   */
+  all?: number;
 }
 
 /** Whether a VM counts in the live indexes: created and not deleted. */
@@ -19,10 +25,10 @@ function isLive(vm: VmState): boolean {
   return vm.exists && vm.id !== null && vm.id !== '' && vm.state !== 'deleted';
 }
 
-/** Where a VM counts while it is not deleted: its project's and its host's live indexes. */
+/** Where a VM counts while it is not deleted: the fleet's, its project's and its host's live indexes. */
 function liveKeys(keys: ReadModelKeys, vm: VmState): string[] {
   if (!isLive(vm)) return [];
-  const out = [keys.liveVmsOfProject(vmProject(vm))];
+  const out = [keys.liveVms(), keys.liveVmsOfProject(vmProject(vm))];
   if (vm.hostId) out.push(keys.liveVmsOnHost(vm.hostId));
   return out;
 }
@@ -31,7 +37,7 @@ function liveKeys(keys: ReadModelKeys, vm: VmState): string[] {
 export async function countLiveIndexed(keys: ReadModelKeys, tx: ProjectionTx): Promise<void> {
   const key = keys.liveIndexFormat();
   const format = tx.peek ? tx.peek<LiveIndexFormat>(key) : await tx.get<LiveIndexFormat>(key);
-  tx.set(key, { created: (format?.created ?? 0) + 1 } satisfies LiveIndexFormat);
+  tx.set(key, { created: (format?.created ?? 0) + 1, all: (format?.all ?? 0) + 1 } satisfies LiveIndexFormat);
 }
 
 /**

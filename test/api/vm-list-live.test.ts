@@ -1,0 +1,125 @@
+/**
+ * Issue #14 (chaos `load`, reads p99): `GET /v1/vms` hides deleted VMs, and under churn they pile up
+ * at the old end of the index, where every first page starts. The list reads the fleet-wide live
+ * index instead: the same pages and the same cursors as a scan of every VM, without fetching the
+ * deleted VMs' records. A read model from before that index (an upgrade, not rebuilt) is scanned as
+ * before, and a rebuild gives it the index. Real Redis, SQLite, simulated host.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { LiveIndexFormat } from '../../src/projections/vm-live-indexes.js';
+import { startTestApp, waitOperation, type TestApp } from '../support/app.js';
+import { assertAccepted, registerSimHost, runOk, type Json } from '../support/e2e.js';
+
+const VM = { vcpus: 1, memoryMiB: 64, diskGiB: 1 };
+
+describe('GET /v1/vms under churn: the live index, not every VM ever created', () => {
+  let t: TestApp;
+  let hostId = '';
+  const created: string[] = [];
+  const deleted = new Set<string>();
+
+  /** Every page of `query` at `limit`, with the cursor each gave. */
+  const pages = async (query: string, limit: number) => {
+    const out: Array<{ ids: string[]; next: string | null }> = [];
+    for (let cursor: string | null = '0'; cursor !== null;) {
+      const r = await t.as('admin').get(`/v1/vms?limit=${limit}&cursor=${cursor}${query}`);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const body = r.body as { items: Json[]; next: string | null };
+      out.push({ ids: body.items.map((v) => v.id as string), next: body.next });
+      cursor = body.next;
+    }
+    return out;
+  };
+
+  /** The VM records `GET /v1/vms` fetched from Redis while `fn` ran (every MGET's keys). */
+  const recordsFetched = async (fn: () => Promise<unknown>) => {
+    const redis = t.runtime.redis;
+    const mget = redis.mget.bind(redis) as (...args: unknown[]) => Promise<unknown>;
+    let n = 0;
+    (redis as unknown as { mget: (...args: unknown[]) => Promise<unknown> }).mget = (...args: unknown[]) => {
+      const keys = args.flat().filter((k) => typeof k === 'string' && k.startsWith(t.runtime.keys.vm('')));
+      n += keys.length;
+      return mget(...args);
+    };
+    try {
+      await fn();
+    } finally {
+      (redis as unknown as { mget: unknown }).mget = mget;
+    }
+    return n;
+  };
+
+  before(async () => {
+    t = await startTestApp();
+    hostId = (await registerSimHost(t, 'hv-list-live')).id as string;
+    for (let i = 0; i < 14; i++) {
+      const vm = assertAccepted(await t.as('admin').post('/v1/vms', { ...VM, name: `churn-${i}`, hostId }));
+      assert.equal((await waitOperation(t, vm.operationId)).status, 'succeeded');
+      created.push(vm.vmId!);
+    }
+    // The oldest ten but two deleted, as a long churn leaves the old end of the index.
+    for (const id of created.slice(0, 10)) {
+      if (id === created[3] || id === created[7]) continue;
+      await runOk(t, 'delete', `/v1/vms/${id}`, undefined, 'admin');
+      deleted.add(id);
+    }
+  });
+  after(() => t.close());
+
+  test('a first page of 2 fetches the 3 records it needs, not the deleted ones before them', async () => {
+    let first: Json = {};
+    const fetched = await recordsFetched(async () => {
+      first = (await t.as('admin').get('/v1/vms?limit=2')).body as Json;
+    });
+    assert.deepEqual(
+      (first.items as Json[]).map((v) => v.id),
+      [created[3], created[7]],
+    );
+    assert.equal(fetched, 3, 'the page and the one that tells there is a next page');
+  });
+
+  test('every page and cursor is what a scan of every VM gives, with filters and with deleted VMs asked for', async () => {
+    const live = created.filter((id) => !deleted.has(id));
+    const viaLive = await pages('', 2);
+    assert.deepEqual(
+      viaLive.flatMap((p) => p.ids),
+      live,
+    );
+    const onHost = await pages(`&hostId=${hostId}`, 3);
+    const stopped = await pages('&state=running,stopped', 5);
+    const withDeleted = await pages('&includeDeleted=true', 4);
+    assert.deepEqual(
+      withDeleted.flatMap((p) => p.ids),
+      created,
+    );
+
+    // The same read model without the fleet-wide index's count: what an upgraded deployment has until a rebuild.
+    const redis = t.runtime.redis;
+    const key = t.runtime.keys.liveIndexFormat();
+    const format = JSON.parse((await redis.get(key))!) as LiveIndexFormat;
+    await redis.set(key, JSON.stringify({ created: format.created } satisfies LiveIndexFormat));
+    assert.ok((await recordsFetched(() => t.as('admin').get('/v1/vms?limit=2'))) > 3, 'scanned every VM');
+    assert.deepEqual(await pages('', 2), viaLive);
+    assert.deepEqual(await pages(`&hostId=${hostId}`, 3), onHost);
+    assert.deepEqual(await pages('&state=running,stopped', 5), stopped);
+
+    const res = await t.as('admin').post('/v1/projections/vms/rebuild', { reason: 'test: fleet live index' });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.equal((await waitOperation(t, res.body.operationId as string)).status, 'succeeded');
+    assert.deepEqual(await redis.zrange(t.runtime.keys.liveVms(), 0, -1), live);
+    assert.equal(await recordsFetched(() => t.as('admin').get('/v1/vms?limit=2')), 3);
+    assert.deepEqual(await pages('', 2), viaLive);
+  });
+
+  test('a VM deleted after its page was read: the next page neither skips nor repeats one', async () => {
+    const first = (await t.as('admin').get('/v1/vms?limit=2')).body as { items: Json[]; next: string };
+    await runOk(t, 'delete', `/v1/vms/${first.items[0]!.id as string}`, undefined, 'admin');
+    const rest = await t.as('admin').get(`/v1/vms?limit=100&cursor=${first.next}`);
+    const live = created.filter((id) => !deleted.has(id));
+    assert.deepEqual(
+      (rest.body as { items: Json[] }).items.map((v) => v.id),
+      live.slice(2),
+    );
+  });
+});
