@@ -1,5 +1,6 @@
 import { getHeapStatistics } from 'node:v8';
 import type { Redis } from 'ioredis';
+import { writeFoldChanges, type FoldChanges } from './fold-writer.js';
 import type { ProjectionTx } from './projection.js';
 import type { ReplayedView } from './read-model-diff.js';
 import type { RawValue, ReadModelSnapshot, StoredValue } from './read-model-snapshot.js';
@@ -10,21 +11,6 @@ export function defaultFoldMemoryLimit(): number {
   return Math.min(512 * 2 ** 20, Math.floor(getHeapStatistics().heap_size_limit / 4));
 }
 
-/** Commands per pipelined chunk when the fold is written out. */
-const FLUSH_CHUNK = 50;
-/**
- * Bytes of arguments per pipelined chunk (and per MSET): a chunk goes out as one string
- * write, and writes of a few MiB (50 MSETs of 250 records) cost the client about twice the
- * CPU per byte of writes under 64 KiB (the string is flattened and encoded in one piece,
- * and what the socket does not take at once is copied and queued).
- */
-const FLUSH_BYTES = 48 * 1024;
-/** Chunks sent before the first of them must have answered: Redis works on these while the next is built. */
-const IN_FLIGHT = 16;
-/** Records per MSET. */
-const MSET_PAIRS = 250;
-/** Index members per ZADD. */
-const ZADD_MEMBERS = 500;
 /** A record as a JS object takes a few times its JSON length (hidden classes, pointers, boxed numbers). */
 const OBJECT_OVERHEAD = 3;
 /** Bytes an index member costs in memory (the Map entry, the string, the score). */
@@ -67,24 +53,31 @@ const UNWRITTEN = Symbol('unwritten');
  * set it (objects, never serialised in between) and every index as a map of
  * member → score. A replay starts from nothing and is the only writer of its
  * namespace, so what the fold holds is all there is: reads never go to Redis.
- * `flush` writes what changed since the last flush, each key once, serialised
- * once; `snapshot` gives the read model as Redis would hold it, for a replay
+ * `flush` writes what changed since the last write-out, each key once, serialised
+ * once (`writeOutSettled` writes part of it early, while the fold goes on); `snapshot` gives the read model as Redis would hold it, for a replay
  * check that compares without writing anything.
  */
 export class MemoryFold implements ProjectionTx {
   private readonly values = new Map<string, unknown>();
   private readonly zsets = new Map<string, Map<string, number>>();
   /**
-   * Until the first flush everything is to be written, so nothing is tracked
+   * Until the first write-out everything is to be written, so nothing is tracked
    * (the bulk of a replay pays no bookkeeping); afterwards, what changed since.
    */
-  private flushed = false;
-  private readonly dirtyValues = new Set<string>();
-  /** Records deleted since the last flush (a DEL each at the next one, before the sets). */
-  private readonly removedValues = new Set<string>();
-  private readonly dirtyMembers = new Map<string, Map<string, number>>();
-  /** Members removed since the last flush (a ZREM each at the next one). */
-  private readonly removedMembers = new Map<string, Set<string>>();
+  private tracking = false;
+  /** Records written since the last write-out. */
+  private dirtyValues = new Set<string>();
+  /**
+   * Records written in the window that ended at the last write-out in the background and
+   * not written by it (just written, they may change again): the next one writes those
+   * not written since (see writeOutSettled).
+   */
+  private olderDirty = new Set<string>();
+  /** Records deleted since the last write-out (a DEL each at the next one, before the sets). */
+  private removedValues = new Set<string>();
+  private dirtyMembers = new Map<string, Map<string, number>>();
+  /** Members removed since the last write-out (a ZREM each at the next one). */
+  private removedMembers = new Map<string, Set<string>>();
   private members = 0;
   private sets = 0;
   private avgJsonBytes = 256;
@@ -116,7 +109,7 @@ export class MemoryFold implements ProjectionTx {
     const before = this.values.get(key);
     this.remember(key, before === undefined && !this.values.has(key) ? UNWRITTEN : before);
     this.values.set(key, value);
-    if (this.flushed) this.dirtyValues.add(key);
+    if (this.tracking) this.dirtyValues.add(key);
     if (++this.sets % SAMPLE_EVERY === 1) {
       // A running average of the records' JSON size, from a sample: serialising every one would double the fold's cost.
       const bytes = JSON.stringify(value)?.length ?? 0;
@@ -129,8 +122,9 @@ export class MemoryFold implements ProjectionTx {
     if (!this.values.has(key)) return;
     this.remember(key, this.values.get(key));
     this.values.delete(key);
-    if (!this.flushed) return;
+    if (!this.tracking) return;
     this.dirtyValues.delete(key);
+    this.olderDirty.delete(key);
     // Kept even if a later write puts it back: the DEL goes before the sets, so the last word is right.
     this.removedValues.add(key);
   }
@@ -142,7 +136,7 @@ export class MemoryFold implements ProjectionTx {
     this.rememberMember(key, member, before);
     if (before === undefined) this.members++;
     zset.set(member, score);
-    if (!this.flushed) return;
+    if (!this.tracking) return;
     let dirty = this.dirtyMembers.get(key);
     if (!dirty) this.dirtyMembers.set(key, (dirty = new Map()));
     dirty.set(member, score);
@@ -158,7 +152,7 @@ export class MemoryFold implements ProjectionTx {
     zset.delete(member);
     this.members--;
     if (zset.size === 0) this.zsets.delete(key);
-    if (!this.flushed) return;
+    if (!this.tracking) return;
     this.dirtyMembers.get(key)?.delete(member);
     let removed = this.removedMembers.get(key);
     if (!removed) this.removedMembers.set(key, (removed = new Set()));
@@ -192,7 +186,7 @@ export class MemoryFold implements ProjectionTx {
       } else {
         this.values.set(key, previous);
         // A rolled-back delete: written again after its DEL (a set's previous value was dirty already).
-        if (this.flushed) this.dirtyValues.add(key);
+        if (this.tracking) this.dirtyValues.add(key);
       }
     }
     for (let i = this.undoMembersLength - 3; i >= 0; i -= 3) {
@@ -209,13 +203,20 @@ export class MemoryFold implements ProjectionTx {
         // An index the rolled-back event created is no index at all (Redis holds no empty sorted set).
         if (zset.size === 0) this.zsets.delete(key);
         if (dirty?.size === 0) this.dirtyMembers.delete(key);
+        // Absent before the event, absent from Redis after the next write-out: a member removed
+        // earlier, then added back by this event, had its ZREM dropped by index() (harmless if absent).
+        if (this.tracking) {
+          let removed = this.removedMembers.get(key);
+          if (!removed) this.removedMembers.set(key, (removed = new Set()));
+          removed.add(member);
+        }
       } else {
         // Put back what the event indexed over or removed (an unindex may have emptied the index).
         if (!zset) this.zsets.set(key, (zset = new Map()));
         if (!zset.has(member)) this.members++;
         zset.set(member, previous);
         this.removedMembers.get(key)?.delete(member);
-        if (this.flushed) {
+        if (this.tracking) {
           let d = dirty;
           if (!d) this.dirtyMembers.set(key, (d = new Map()));
           d.set(member, previous);
@@ -241,101 +242,54 @@ export class MemoryFold implements ProjectionTx {
   }
 
   /**
-   * Writes what changed since the last flush, then the checkpoint, in pipelined
-   * chunks. Not one MULTI: nobody reads a shadow namespace until its swap, and
-   * the checkpoint goes last, after every chunk succeeded, so the shadow's
-   * checkpoint never claims an event whose writes are missing.
+   * Writes what changed since the last write-out, then the checkpoint (see
+   * writeFoldChanges): everything held the first time, each key once.
    */
   async flush(redis: Redis, checkpointKey: string, position: bigint): Promise<number> {
-    let pipe = redis.pipeline();
-    let queued = 0;
-    let queuedBytes = 0;
-    const inFlight: Array<Promise<void>> = [];
-    const check = async (sent: ReturnType<typeof pipe.exec>): Promise<void> => {
-      const results = await sent;
-      const failed = results?.find(([err]) => err);
-      if (!results || failed) throw failed?.[0] ?? new Error('shadow write aborted');
+    const values = this.tracking ? [...this.dirtyValues] : [...this.values.keys()];
+    for (const key of this.olderDirty) if (!this.dirtyValues.has(key)) values.push(key);
+    this.olderDirty = new Set();
+    return writeFoldChanges(redis, { ...this.takeChanges(values), checkpoint: { key: checkpointKey, position } });
+  }
+
+  /**
+   * Writes, while the fold goes on, what it will most likely not change again (no
+   * checkpoint: the final flush() writes the rest and then the checkpoint), so Redis
+   * stores those keys while the next events fold instead of after the last one. The first
+   * time, everything held; then the records written in the window before the last
+   * write-out and not since (an operation closed a while ago is written once; a VM
+   * record, written every few hundred events, waits for the final flush instead of being
+   * written at every write-out). Index members and deletions go out each time.
+   * Call it with no other write-out of this fold in progress.
+   */
+  writeOutSettled(redis: Redis): Promise<number> {
+    if (!this.tracking) return writeFoldChanges(redis, this.takeChanges([...this.values.keys()]));
+    const settled: string[] = [];
+    for (const key of this.olderDirty) if (!this.dirtyValues.has(key)) settled.push(key);
+    this.olderDirty = this.dirtyValues;
+    this.dirtyValues = new Set();
+    return writeFoldChanges(redis, this.takeChanges(settled));
+  }
+
+  /**
+   * The changes a write-out sends, fixed now (records by key; their values are read as the
+   * chunks are built): from here on the fold tracks what changes, for the next write-out.
+   */
+  private takeChanges(values: string[]): Omit<FoldChanges, 'checkpoint'> {
+    const first = !this.tracking;
+    const changes: Omit<FoldChanges, 'checkpoint'> = {
+      removed: [...this.removedValues],
+      values,
+      valueOf: (key) => this.values.get(key),
+      members: [...(first ? this.zsets : this.dirtyMembers)],
+      removedMembers: [...this.removedMembers],
     };
-    // Every chunk is awaited (in order: one connection answers in order) before the checkpoint is sent.
-    const drain = async (until: number): Promise<void> => {
-      while (inFlight.length > until) await inFlight.shift();
-    };
-    const send = async (): Promise<void> => {
-      if (queued === 0) return;
-      const sent = check(pipe.exec());
-      sent.catch(() => undefined); // awaited by drain; never an unhandled rejection meanwhile
-      inFlight.push(sent);
-      pipe = redis.pipeline();
-      queued = 0;
-      queuedBytes = 0;
-      await drain(IN_FLIGHT - 1);
-    };
-    /** `bytes`: about what the command's arguments weigh (only to cut the chunks). */
-    const queue = async (command: (p: typeof pipe) => void, bytes = 0): Promise<void> => {
-      command(pipe);
-      queuedBytes += bytes;
-      if (++queued >= FLUSH_CHUNK || queuedBytes >= FLUSH_BYTES) await send();
-    };
-    let written = 0;
-    // Deleted records first: a record deleted then written again since the last flush ends up written.
-    const removed = [...this.removedValues];
-    for (let i = 0; i < removed.length; i += MSET_PAIRS) {
-      const chunk = removed.slice(i, i + MSET_PAIRS);
-      await queue((p) => p.del(...chunk));
-      written += chunk.length;
-    }
-    // Records in MSETs of a few hundred: one command per record cost more in the client than the JSON itself.
-    const keys = this.flushed ? this.dirtyValues : this.values.keys();
-    let pairs: string[] = [];
-    let pairBytes = 0;
-    for (const key of keys) {
-      const json = JSON.stringify(this.values.get(key));
-      pairs.push(key, json);
-      pairBytes += key.length + json.length;
-      written++;
-      if (pairs.length >= MSET_PAIRS * 2 || pairBytes >= FLUSH_BYTES) {
-        const args = pairs;
-        await queue((p) => p.mset(...args), pairBytes);
-        pairs = [];
-        pairBytes = 0;
-      }
-    }
-    if (pairs.length) await queue((p) => p.mset(...pairs), pairBytes);
-    const indexes = this.flushed ? this.dirtyMembers : this.zsets;
-    for (const [key, members] of indexes) {
-      let args: Array<string | number> = [];
-      let argBytes = key.length;
-      for (const [member, score] of members) {
-        args.push(score, member);
-        // A score is written as its decimal digits: a dozen bytes is enough for the estimate.
-        argBytes += member.length + 12;
-        if (args.length >= ZADD_MEMBERS * 2) {
-          const chunk = args;
-          await queue((p) => p.zadd(key, ...chunk), argBytes);
-          args = [];
-          argBytes = key.length;
-        }
-      }
-      if (args.length) await queue((p) => p.zadd(key, ...args), argBytes);
-      written++;
-    }
-    for (const [key, members] of this.removedMembers) {
-      if (members.size === 0) continue;
-      const gone = [...members];
-      await queue((p) => p.zrem(key, ...gone));
-      written++;
-    }
-    await send();
-    await drain(0);
-    await queue((p) => p.set(checkpointKey, position.toString()));
-    await send();
-    await drain(0);
-    this.flushed = true;
-    this.dirtyValues.clear();
-    this.removedValues.clear();
-    this.dirtyMembers.clear();
-    this.removedMembers.clear();
-    return written;
+    this.tracking = true;
+    this.dirtyValues = new Set();
+    this.removedValues = new Set();
+    this.dirtyMembers = new Map();
+    this.removedMembers = new Map();
+    return changes;
   }
 
   /**

@@ -165,6 +165,9 @@ export class ProjectionRebuilds {
       // A second pass while live still runs, so the pause below only covers the last few events.
       await shadow.replay(undefined, report('catching-up'), stop);
       await lastProgress;
+      // The written keys, split into the read model's and the rest, before the pause: kept by the
+      // shadow until it folds another event, so the swap below reuses them when none came meanwhile.
+      shadow.writtenKeys();
       const replayed = ms(t0);
       const t1 = performance.now();
       const swap = await this.deps.pause(runner, async () => {
@@ -213,6 +216,8 @@ export class ProjectionRebuilds {
         meta,
       ).catch((e: unknown) => log.error({ err: e }, 'could not record the failed rebuild'));
     } finally {
+      // A write-out still running in the background would write keys back after the cleanup.
+      await shadow.settled();
       // After a swap of known keys only a few are left: no scan of the whole keyspace for them.
       const cleanup = leftover?.length
         ? redis.del(...leftover).then(() => undefined)
