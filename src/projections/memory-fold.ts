@@ -15,6 +15,8 @@ export function defaultFoldMemoryLimit(): number {
 const OBJECT_OVERHEAD = 3;
 /** Bytes an index member costs in memory (the Map entry, the string, the score). */
 const MEMBER_BYTES = 120;
+/** New members of one index that a write-out in the background leaves for a later one (see takeChanges). */
+const FEW_MEMBERS = 64;
 /** One set in this many has its JSON length measured for the memory estimate. */
 const SAMPLE_EVERY = 512;
 
@@ -268,26 +270,40 @@ export class MemoryFold implements ProjectionTx {
     for (const key of this.olderDirty) if (!this.dirtyValues.has(key)) settled.push(key);
     this.olderDirty = this.dirtyValues;
     this.dirtyValues = new Set();
-    return writeFoldChanges(redis, this.takeChanges(settled));
+    return writeFoldChanges(redis, this.takeChanges(settled, true));
   }
 
   /**
    * The changes a write-out sends, fixed now (records by key; their values are read as the
    * chunks are built): from here on the fold tracks what changes, for the next write-out.
    */
-  private takeChanges(values: string[]): Omit<FoldChanges, 'checkpoint'> {
-    const first = !this.tracking;
+  private takeChanges(values: string[], fewMembersWait = false): Omit<FoldChanges, 'checkpoint'> {
+    let members: Array<[string, Map<string, number>]>;
+    if (!this.tracking) members = [...this.zsets];
+    else if (!fewMembersWait) {
+      members = [...this.dirtyMembers];
+      this.dirtyMembers = new Map();
+    } else {
+      // A ZADD costs the client about as much for 3 members as for 300: an index with only a few new
+      // members (one VM's operations) keeps them for a later write-out (a member is never both added
+      // and removed pending, so the ZREMs below may go first), the big ones go now.
+      members = [];
+      for (const entry of this.dirtyMembers)
+        if (entry[1].size >= FEW_MEMBERS) {
+          members.push(entry);
+          this.dirtyMembers.delete(entry[0]);
+        }
+    }
     const changes: Omit<FoldChanges, 'checkpoint'> = {
       removed: [...this.removedValues],
       values,
       valueOf: (key) => this.values.get(key),
-      members: [...(first ? this.zsets : this.dirtyMembers)],
+      members,
       removedMembers: [...this.removedMembers],
     };
     this.tracking = true;
     this.dirtyValues = new Set();
     this.removedValues = new Set();
-    this.dirtyMembers = new Map();
     this.removedMembers = new Map();
     return changes;
   }
