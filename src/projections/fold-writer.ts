@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 
-/** Commands per pipelined chunk when a fold is written out. */
+/** Commands per pipelined chunk when a fold is written out (MemoryFold.flush). */
 const FLUSH_CHUNK = 50;
 /**
  * Bytes of arguments per pipelined chunk (and per MSET): a chunk goes out as one string
@@ -17,13 +17,9 @@ const MSET_PAIRS = 250;
 const ZADD_MEMBERS = 500;
 
 /**
- * What one write-out of a fold sends, in this order: the DELs, the records, the index
- * members, the ZREMs, then the checkpoint. The lists are fixed when the write-out
- * begins; a record's value is read (`valueOf`) and serialised when its chunk is built,
- * and one the fold dropped meanwhile (undefined) is skipped: a write-out in the
- * background runs while the fold goes on, and whatever the fold changes after the
- * lists were fixed is written again by a later write-out, on the same connection, so
- * the last word is the fold's.
+ * What one write of a fold sends, in this order: the DELs, the records (each value read
+ * with `valueOf` and serialised as its chunk is built; one that is undefined is skipped),
+ * the index members, the ZREMs, then the checkpoint.
  */
 export interface FoldChanges {
   removed: readonly string[];
@@ -32,7 +28,7 @@ export interface FoldChanges {
   members: ReadonlyArray<readonly [string, ReadonlyMap<string, number>]>;
   removedMembers: ReadonlyArray<readonly [string, ReadonlySet<string>]>;
   /** Written last, once every chunk before it succeeded (a shadow's checkpoint never claims missing writes). */
-  checkpoint?: { key: string; position: bigint };
+  checkpoint: { key: string; position: bigint };
 }
 
 /**
@@ -70,7 +66,7 @@ export async function writeFoldChanges(redis: Redis, changes: FoldChanges): Prom
     if (++queued >= FLUSH_CHUNK || queuedBytes >= FLUSH_BYTES) await send();
   };
   let written = 0;
-  // Deleted records first: a record deleted then written again since the last write-out ends up written.
+  // Deleted records first: a record deleted then written again since the last flush ends up written.
   const { removed } = changes;
   for (let i = 0; i < removed.length; i += MSET_PAIRS) {
     const chunk = removed.slice(i, i + MSET_PAIRS);
@@ -120,10 +116,8 @@ export async function writeFoldChanges(redis: Redis, changes: FoldChanges): Prom
   await send();
   await drain(0);
   const { checkpoint } = changes;
-  if (checkpoint) {
-    await queue((p) => p.set(checkpoint.key, checkpoint.position.toString()));
-    await send();
-    await drain(0);
-  }
+  await queue((p) => p.set(checkpoint.key, checkpoint.position.toString()));
+  await send();
+  await drain(0);
   return written;
 }

@@ -1,6 +1,6 @@
 import { getHeapStatistics } from 'node:v8';
 import type { Redis } from 'ioredis';
-import { writeFoldChanges, type FoldChanges } from './fold-writer.js';
+import { writeFoldChanges } from './fold-writer.js';
 import type { ProjectionTx } from './projection.js';
 import type { ReplayedView } from './read-model-diff.js';
 import type { RawValue, ReadModelSnapshot, StoredValue } from './read-model-snapshot.js';
@@ -15,8 +15,6 @@ export function defaultFoldMemoryLimit(): number {
 const OBJECT_OVERHEAD = 3;
 /** Bytes an index member costs in memory (the Map entry, the string, the score). */
 const MEMBER_BYTES = 120;
-/** New members of one index that a write-out in the background leaves for a later one (see takeChanges). */
-const FEW_MEMBERS = 64;
 /** One set in this many has its JSON length measured for the memory estimate. */
 const SAMPLE_EVERY = 512;
 
@@ -55,31 +53,24 @@ const UNWRITTEN = Symbol('unwritten');
  * set it (objects, never serialised in between) and every index as a map of
  * member → score. A replay starts from nothing and is the only writer of its
  * namespace, so what the fold holds is all there is: reads never go to Redis.
- * `flush` writes what changed since the last write-out, each key once, serialised
- * once (`writeOutSettled` writes part of it early, while the fold goes on); `snapshot` gives the read model as Redis would hold it, for a replay
+ * `flush` writes what changed since the last flush, each key once, serialised
+ * once; `snapshot` gives the read model as Redis would hold it, for a replay
  * check that compares without writing anything.
  */
 export class MemoryFold implements ProjectionTx {
   private readonly values = new Map<string, unknown>();
   private readonly zsets = new Map<string, Map<string, number>>();
   /**
-   * Until the first write-out everything is to be written, so nothing is tracked
+   * Until the first flush everything is to be written, so nothing is tracked
    * (the bulk of a replay pays no bookkeeping); afterwards, what changed since.
    */
-  private tracking = false;
-  /** Records written since the last write-out. */
-  private dirtyValues = new Set<string>();
-  /**
-   * Records written in the window that ended at the last write-out in the background and
-   * not written by it (just written, they may change again): the next one writes those
-   * not written since (see writeOutSettled).
-   */
-  private olderDirty = new Set<string>();
-  /** Records deleted since the last write-out (a DEL each at the next one, before the sets). */
-  private removedValues = new Set<string>();
-  private dirtyMembers = new Map<string, Map<string, number>>();
-  /** Members removed since the last write-out (a ZREM each at the next one). */
-  private removedMembers = new Map<string, Set<string>>();
+  private flushed = false;
+  private readonly dirtyValues = new Set<string>();
+  /** Records deleted since the last flush (a DEL each at the next one, before the sets). */
+  private readonly removedValues = new Set<string>();
+  private readonly dirtyMembers = new Map<string, Map<string, number>>();
+  /** Members removed since the last flush (a ZREM each at the next one). */
+  private readonly removedMembers = new Map<string, Set<string>>();
   private members = 0;
   private sets = 0;
   private avgJsonBytes = 256;
@@ -111,7 +102,7 @@ export class MemoryFold implements ProjectionTx {
     const before = this.values.get(key);
     this.remember(key, before === undefined && !this.values.has(key) ? UNWRITTEN : before);
     this.values.set(key, value);
-    if (this.tracking) this.dirtyValues.add(key);
+    if (this.flushed) this.dirtyValues.add(key);
     if (++this.sets % SAMPLE_EVERY === 1) {
       // A running average of the records' JSON size, from a sample: serialising every one would double the fold's cost.
       const bytes = JSON.stringify(value)?.length ?? 0;
@@ -124,9 +115,8 @@ export class MemoryFold implements ProjectionTx {
     if (!this.values.has(key)) return;
     this.remember(key, this.values.get(key));
     this.values.delete(key);
-    if (!this.tracking) return;
+    if (!this.flushed) return;
     this.dirtyValues.delete(key);
-    this.olderDirty.delete(key);
     // Kept even if a later write puts it back: the DEL goes before the sets, so the last word is right.
     this.removedValues.add(key);
   }
@@ -138,7 +128,7 @@ export class MemoryFold implements ProjectionTx {
     this.rememberMember(key, member, before);
     if (before === undefined) this.members++;
     zset.set(member, score);
-    if (!this.tracking) return;
+    if (!this.flushed) return;
     let dirty = this.dirtyMembers.get(key);
     if (!dirty) this.dirtyMembers.set(key, (dirty = new Map()));
     dirty.set(member, score);
@@ -154,7 +144,7 @@ export class MemoryFold implements ProjectionTx {
     zset.delete(member);
     this.members--;
     if (zset.size === 0) this.zsets.delete(key);
-    if (!this.tracking) return;
+    if (!this.flushed) return;
     this.dirtyMembers.get(key)?.delete(member);
     let removed = this.removedMembers.get(key);
     if (!removed) this.removedMembers.set(key, (removed = new Set()));
@@ -188,7 +178,7 @@ export class MemoryFold implements ProjectionTx {
       } else {
         this.values.set(key, previous);
         // A rolled-back delete: written again after its DEL (a set's previous value was dirty already).
-        if (this.tracking) this.dirtyValues.add(key);
+        if (this.flushed) this.dirtyValues.add(key);
       }
     }
     for (let i = this.undoMembersLength - 3; i >= 0; i -= 3) {
@@ -205,9 +195,9 @@ export class MemoryFold implements ProjectionTx {
         // An index the rolled-back event created is no index at all (Redis holds no empty sorted set).
         if (zset.size === 0) this.zsets.delete(key);
         if (dirty?.size === 0) this.dirtyMembers.delete(key);
-        // Absent before the event, absent from Redis after the next write-out: a member removed
-        // earlier, then added back by this event, had its ZREM dropped by index() (harmless if absent).
-        if (this.tracking) {
+        // Absent before the event, so absent from Redis after the next flush: a member removed since
+        // the last flush and added back by this event had its pending ZREM dropped by index().
+        if (this.flushed) {
           let removed = this.removedMembers.get(key);
           if (!removed) this.removedMembers.set(key, (removed = new Set()));
           removed.add(member);
@@ -218,7 +208,7 @@ export class MemoryFold implements ProjectionTx {
         if (!zset.has(member)) this.members++;
         zset.set(member, previous);
         this.removedMembers.get(key)?.delete(member);
-        if (this.tracking) {
+        if (this.flushed) {
           let d = dirty;
           if (!d) this.dirtyMembers.set(key, (d = new Map()));
           d.set(member, previous);
@@ -244,68 +234,24 @@ export class MemoryFold implements ProjectionTx {
   }
 
   /**
-   * Writes what changed since the last write-out, then the checkpoint (see
-   * writeFoldChanges): everything held the first time, each key once.
+   * Writes what changed since the last flush, each key once, then the checkpoint (see
+   * writeFoldChanges): everything held the first time.
    */
   async flush(redis: Redis, checkpointKey: string, position: bigint): Promise<number> {
-    const values = this.tracking ? [...this.dirtyValues] : [...this.values.keys()];
-    for (const key of this.olderDirty) if (!this.dirtyValues.has(key)) values.push(key);
-    this.olderDirty = new Set();
-    return writeFoldChanges(redis, { ...this.takeChanges(values), checkpoint: { key: checkpointKey, position } });
-  }
-
-  /**
-   * Writes, while the fold goes on, what it will most likely not change again (no
-   * checkpoint: the final flush() writes the rest and then the checkpoint), so Redis
-   * stores those keys while the next events fold instead of after the last one. The first
-   * time, everything held; then the records written in the window before the last
-   * write-out and not since (an operation closed a while ago is written once; a VM
-   * record, written every few hundred events, waits for the final flush instead of being
-   * written at every write-out). Index members and deletions go out each time.
-   * Call it with no other write-out of this fold in progress.
-   */
-  writeOutSettled(redis: Redis): Promise<number> {
-    if (!this.tracking) return writeFoldChanges(redis, this.takeChanges([...this.values.keys()]));
-    const settled: string[] = [];
-    for (const key of this.olderDirty) if (!this.dirtyValues.has(key)) settled.push(key);
-    this.olderDirty = this.dirtyValues;
-    this.dirtyValues = new Set();
-    return writeFoldChanges(redis, this.takeChanges(settled, true));
-  }
-
-  /**
-   * The changes a write-out sends, fixed now (records by key; their values are read as the
-   * chunks are built): from here on the fold tracks what changes, for the next write-out.
-   */
-  private takeChanges(values: string[], fewMembersWait = false): Omit<FoldChanges, 'checkpoint'> {
-    let members: Array<[string, Map<string, number>]>;
-    if (!this.tracking) members = [...this.zsets];
-    else if (!fewMembersWait) {
-      members = [...this.dirtyMembers];
-      this.dirtyMembers = new Map();
-    } else {
-      // A ZADD costs the client about as much for 3 members as for 300: an index with only a few new
-      // members (one VM's operations) keeps them for a later write-out (a member is never both added
-      // and removed pending, so the ZREMs below may go first), the big ones go now.
-      members = [];
-      for (const entry of this.dirtyMembers)
-        if (entry[1].size >= FEW_MEMBERS) {
-          members.push(entry);
-          this.dirtyMembers.delete(entry[0]);
-        }
-    }
-    const changes: Omit<FoldChanges, 'checkpoint'> = {
+    const written = await writeFoldChanges(redis, {
       removed: [...this.removedValues],
-      values,
+      values: this.flushed ? [...this.dirtyValues] : [...this.values.keys()],
       valueOf: (key) => this.values.get(key),
-      members,
+      members: [...(this.flushed ? this.dirtyMembers : this.zsets)],
       removedMembers: [...this.removedMembers],
-    };
-    this.tracking = true;
-    this.dirtyValues = new Set();
-    this.removedValues = new Set();
-    this.removedMembers = new Map();
-    return changes;
+      checkpoint: { key: checkpointKey, position },
+    });
+    this.flushed = true;
+    this.dirtyValues.clear();
+    this.removedValues.clear();
+    this.dirtyMembers.clear();
+    this.removedMembers.clear();
+    return written;
   }
 
   /**

@@ -216,8 +216,6 @@ export class ProjectionRebuilds {
         meta,
       ).catch((e: unknown) => log.error({ err: e }, 'could not record the failed rebuild'));
     } finally {
-      // A write-out still running in the background would write keys back after the cleanup.
-      await shadow.settled();
       // After a swap of known keys only a few are left: no scan of the whole keyspace for them.
       const cleanup = leftover?.length
         ? redis.del(...leftover).then(() => undefined)

@@ -30,24 +30,11 @@ const YIELD_EVERY = 500;
 
 const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/**
- * Events folded between two write-outs of a persisted fold in the background
- * (MemoryFold.writeOutSettled). Written only at the end, a rebuild's fold of 25k records
- * and 72k index members was sent to Redis after the last event, and the rebuild waited
- * for all of it; written as the fold goes, Redis stores them while the next events fold
- * (on PostgreSQL the client serialises them while it waits for the next page), and the
- * final write is what the last windows changed. Large enough that a record written all
- * along (a VM's) is not written at each of them.
- */
-const WRITE_OUT_EVERY = 8000;
-
 export interface ShadowReplayOptions {
   /** Events per read (and per Redis transaction once spilled). */
   batchSize?: number;
   /** Estimated bytes the in-memory fold may take; past it the replay spills to Redis and goes on in pages. */
   memoryLimitBytes?: number;
-  /** Events folded between two write-outs in the background of a persisted fold (tests: many of them). */
-  writeOutEvery?: number;
   /**
    * Write the shadow to Redis at the end of each replay() (a rebuild swaps it in).
    * A replay check leaves it false: it compares the fold in memory and writes nothing.
@@ -74,10 +61,6 @@ export class ShadowReplay {
   private fold: MemoryFold | undefined = new MemoryFold();
   /** Events folded since the event loop last had a turn (see YIELD_EVERY). */
   private sinceYield = 0;
-  /** Events folded since the last write-out in the background (see WRITE_OUT_EVERY). */
-  private sinceWriteOut = 0;
-  /** The write-out in the background, while it runs: awaited before any other write (its failure fails the replay). */
-  private writingOut: Promise<unknown> | undefined;
   /** Whether Redis holds the shadow up to `position` (nothing left in the fold to write). */
   private written = true;
   /** writtenSplit()'s answer, dropped whenever the fold changes. */
@@ -85,7 +68,6 @@ export class ShadowReplay {
   private readonly batchSize: number;
   private readonly memoryLimit: number;
   private readonly persist: boolean;
-  private readonly writeOutEvery: number;
 
   constructor(
     private readonly store: EventStore,
@@ -97,7 +79,6 @@ export class ShadowReplay {
     this.batchSize = opts.batchSize ?? replayPageSize(store);
     this.memoryLimit = opts.memoryLimitBytes ?? defaultFoldMemoryLimit();
     this.persist = opts.persist ?? true;
-    this.writeOutEvery = opts.writeOutEvery ?? WRITE_OUT_EVERY;
   }
 
   /** True while the whole read model is in memory (it never spilled to Redis). */
@@ -148,17 +129,9 @@ export class ShadowReplay {
       this.written = false;
       this.split = undefined;
       if (fold.estimatedBytes > this.memoryLimit) {
-        await this.writingOut;
         await fold.flush(this.redis, this.checkpointKey, last);
         this.fold = undefined;
         this.written = true;
-      } else if (this.persist && (this.sinceWriteOut += page.length) >= this.writeOutEvery && !this.writingOut) {
-        this.sinceWriteOut = 0;
-        const writing = fold.writeOutSettled(this.redis).then(() => {
-          if (this.writingOut === writing) this.writingOut = undefined;
-        });
-        writing.catch(() => undefined); // kept in writingOut and awaited by the next write: never unhandled
-        this.writingOut = writing;
       }
       return;
     }
@@ -182,17 +155,8 @@ export class ShadowReplay {
   /** Writes what the fold changed since the last write, with the shadow's checkpoint (nothing when already written). */
   async write(): Promise<void> {
     if (this.written || !this.fold || this.position === undefined) return;
-    await this.writingOut;
     await this.fold.flush(this.redis, this.checkpointKey, this.position);
     this.written = true;
-  }
-
-  /**
-   * Resolves once no write-out runs in the background (whatever its outcome): a replay that
-   * failed or stopped waits for it before its keys are deleted, or it would write some back.
-   */
-  async settled(): Promise<void> {
-    await this.writingOut?.catch(() => undefined);
   }
 
   /** The replayed read model as Redis holds (or would hold) it, keys relative to the namespace. */

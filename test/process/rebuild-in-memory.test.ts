@@ -4,8 +4,8 @@
  * After a random history with injected driver failures, every way of replaying
  * it must give the live runner's read model byte for byte: the in-memory fold
  * compared without writing, the fold written in two parts (what changed after
- * the first write is written again), the fold written out in the background while
- * it goes on, the spilled paged replay, and a real rebuild through the API swapped in.
+ * the first write is written again), the spilled paged replay, and a real
+ * rebuild through the API swapped in.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,7 +50,7 @@ describe('rebuild in memory: every replay gives the live read models byte for by
     await t?.close();
   });
 
-  test('in memory (nothing written), written in two parts, in the background, and spilled to paged Redis writes: all equal live', async () => {
+  test('in memory (nothing written), written in two parts, and spilled to paged Redis writes: all equal live', async () => {
     const head = (await t.runtime.store!.headPosition())!;
     assert.ok(await t.runtime.waitForProjections(head, 30_000), 'the live read models reach the head');
     const live = await liveSnapshots(t, redis);
@@ -84,21 +84,6 @@ describe('rebuild in memory: every replay gives the live read models byte for by
       assert.deepEqual(await readSnapshot(redis, twoKeys, two.projection), expected, `${name}: written in two parts`);
       assert.equal(await redis.get(twoKeys.checkpoint(name)), head.toString());
       assert.deepEqual(new Set(two.writtenKeys()), new Set([...expected.keys()].map((k) => twoKeys.root + k)));
-
-      // Written out in the background every few events while the fold goes on, then the rest at the head.
-      const bgKeys = shadow(`bg-${name}`);
-      const bg = new ShadowReplay(store, redis, PROJECTIONS[name]!(bgKeys), bgKeys, {
-        batchSize: 13,
-        writeOutEvery: 29,
-      });
-      await bg.replay(head);
-      assert.ok(bg.inMemory);
-      assert.deepEqual(
-        await readSnapshot(redis, bgKeys, bg.projection),
-        expected,
-        `${name}: written in the background`,
-      );
-      assert.equal(await redis.get(bgKeys.checkpoint(name)), head.toString());
 
       // No memory to spare: the fold spills after its first page and the rest goes page by page through Redis.
       const pagedKeys = shadow(`paged-${name}`);
