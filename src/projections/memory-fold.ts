@@ -1,5 +1,6 @@
 import { getHeapStatistics } from 'node:v8';
 import type { Redis } from 'ioredis';
+import { writeFoldChanges } from './fold-writer.js';
 import type { ProjectionTx } from './projection.js';
 import type { ReplayedView } from './read-model-diff.js';
 import type { RawValue, ReadModelSnapshot, StoredValue } from './read-model-snapshot.js';
@@ -10,21 +11,6 @@ export function defaultFoldMemoryLimit(): number {
   return Math.min(512 * 2 ** 20, Math.floor(getHeapStatistics().heap_size_limit / 4));
 }
 
-/** Commands per pipelined chunk when the fold is written out. */
-const FLUSH_CHUNK = 50;
-/**
- * Bytes of arguments per pipelined chunk (and per MSET): a chunk goes out as one string
- * write, and writes of a few MiB (50 MSETs of 250 records) cost the client about twice the
- * CPU per byte of writes under 64 KiB (the string is flattened and encoded in one piece,
- * and what the socket does not take at once is copied and queued).
- */
-const FLUSH_BYTES = 48 * 1024;
-/** Chunks sent before the first of them must have answered: Redis works on these while the next is built. */
-const IN_FLIGHT = 16;
-/** Records per MSET. */
-const MSET_PAIRS = 250;
-/** Index members per ZADD. */
-const ZADD_MEMBERS = 500;
 /** A record as a JS object takes a few times its JSON length (hidden classes, pointers, boxed numbers). */
 const OBJECT_OVERHEAD = 3;
 /** Bytes an index member costs in memory (the Map entry, the string, the score). */
@@ -209,6 +195,13 @@ export class MemoryFold implements ProjectionTx {
         // An index the rolled-back event created is no index at all (Redis holds no empty sorted set).
         if (zset.size === 0) this.zsets.delete(key);
         if (dirty?.size === 0) this.dirtyMembers.delete(key);
+        // Absent before the event, so absent from Redis after the next flush: a member removed since
+        // the last flush and added back by this event had its pending ZREM dropped by index().
+        if (this.flushed) {
+          let removed = this.removedMembers.get(key);
+          if (!removed) this.removedMembers.set(key, (removed = new Set()));
+          removed.add(member);
+        }
       } else {
         // Put back what the event indexed over or removed (an unindex may have emptied the index).
         if (!zset) this.zsets.set(key, (zset = new Map()));
@@ -241,95 +234,18 @@ export class MemoryFold implements ProjectionTx {
   }
 
   /**
-   * Writes what changed since the last flush, then the checkpoint, in pipelined
-   * chunks. Not one MULTI: nobody reads a shadow namespace until its swap, and
-   * the checkpoint goes last, after every chunk succeeded, so the shadow's
-   * checkpoint never claims an event whose writes are missing.
+   * Writes what changed since the last flush, each key once, then the checkpoint (see
+   * writeFoldChanges): everything held the first time.
    */
   async flush(redis: Redis, checkpointKey: string, position: bigint): Promise<number> {
-    let pipe = redis.pipeline();
-    let queued = 0;
-    let queuedBytes = 0;
-    const inFlight: Array<Promise<void>> = [];
-    const check = async (sent: ReturnType<typeof pipe.exec>): Promise<void> => {
-      const results = await sent;
-      const failed = results?.find(([err]) => err);
-      if (!results || failed) throw failed?.[0] ?? new Error('shadow write aborted');
-    };
-    // Every chunk is awaited (in order: one connection answers in order) before the checkpoint is sent.
-    const drain = async (until: number): Promise<void> => {
-      while (inFlight.length > until) await inFlight.shift();
-    };
-    const send = async (): Promise<void> => {
-      if (queued === 0) return;
-      const sent = check(pipe.exec());
-      sent.catch(() => undefined); // awaited by drain; never an unhandled rejection meanwhile
-      inFlight.push(sent);
-      pipe = redis.pipeline();
-      queued = 0;
-      queuedBytes = 0;
-      await drain(IN_FLIGHT - 1);
-    };
-    /** `bytes`: about what the command's arguments weigh (only to cut the chunks). */
-    const queue = async (command: (p: typeof pipe) => void, bytes = 0): Promise<void> => {
-      command(pipe);
-      queuedBytes += bytes;
-      if (++queued >= FLUSH_CHUNK || queuedBytes >= FLUSH_BYTES) await send();
-    };
-    let written = 0;
-    // Deleted records first: a record deleted then written again since the last flush ends up written.
-    const removed = [...this.removedValues];
-    for (let i = 0; i < removed.length; i += MSET_PAIRS) {
-      const chunk = removed.slice(i, i + MSET_PAIRS);
-      await queue((p) => p.del(...chunk));
-      written += chunk.length;
-    }
-    // Records in MSETs of a few hundred: one command per record cost more in the client than the JSON itself.
-    const keys = this.flushed ? this.dirtyValues : this.values.keys();
-    let pairs: string[] = [];
-    let pairBytes = 0;
-    for (const key of keys) {
-      const json = JSON.stringify(this.values.get(key));
-      pairs.push(key, json);
-      pairBytes += key.length + json.length;
-      written++;
-      if (pairs.length >= MSET_PAIRS * 2 || pairBytes >= FLUSH_BYTES) {
-        const args = pairs;
-        await queue((p) => p.mset(...args), pairBytes);
-        pairs = [];
-        pairBytes = 0;
-      }
-    }
-    if (pairs.length) await queue((p) => p.mset(...pairs), pairBytes);
-    const indexes = this.flushed ? this.dirtyMembers : this.zsets;
-    for (const [key, members] of indexes) {
-      let args: Array<string | number> = [];
-      let argBytes = key.length;
-      for (const [member, score] of members) {
-        args.push(score, member);
-        // A score is written as its decimal digits: a dozen bytes is enough for the estimate.
-        argBytes += member.length + 12;
-        if (args.length >= ZADD_MEMBERS * 2) {
-          const chunk = args;
-          await queue((p) => p.zadd(key, ...chunk), argBytes);
-          args = [];
-          argBytes = key.length;
-        }
-      }
-      if (args.length) await queue((p) => p.zadd(key, ...args), argBytes);
-      written++;
-    }
-    for (const [key, members] of this.removedMembers) {
-      if (members.size === 0) continue;
-      const gone = [...members];
-      await queue((p) => p.zrem(key, ...gone));
-      written++;
-    }
-    await send();
-    await drain(0);
-    await queue((p) => p.set(checkpointKey, position.toString()));
-    await send();
-    await drain(0);
+    const written = await writeFoldChanges(redis, {
+      removed: [...this.removedValues],
+      values: this.flushed ? [...this.dirtyValues] : [...this.values.keys()],
+      valueOf: (key) => this.values.get(key),
+      members: [...(this.flushed ? this.dirtyMembers : this.zsets)],
+      removedMembers: [...this.removedMembers],
+      checkpoint: { key: checkpointKey, position },
+    });
     this.flushed = true;
     this.dirtyValues.clear();
     this.removedValues.clear();

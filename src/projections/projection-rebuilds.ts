@@ -165,6 +165,9 @@ export class ProjectionRebuilds {
       // A second pass while live still runs, so the pause below only covers the last few events.
       await shadow.replay(undefined, report('catching-up'), stop);
       await lastProgress;
+      // The written keys, split into the read model's and the rest, before the pause: kept by the
+      // shadow until it folds another event, so the swap below reuses them when none came meanwhile.
+      shadow.writtenKeys();
       const replayed = ms(t0);
       const t1 = performance.now();
       const swap = await this.deps.pause(runner, async () => {

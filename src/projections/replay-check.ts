@@ -141,11 +141,16 @@ export async function replayCheck(deps: MaintenanceDeps, runners: ProjectionRunn
       if (bulkUntil !== undefined) await shadow.replay(bulkUntil);
       let live: RawSnapshot = new Map();
       let position: bigint | undefined;
+      // The keys to read, listed before the pause (tens of thousands of names built and merged): under
+      // it they are listed again only if the catch-up folded an event, which may have added a key.
+      const folded = shadow.position;
+      const namesBefore = keysAtPause(listed.get(name) ?? [], shadow.ownedKeysIn(keys));
       await deps.pause(runner, async () => {
         const raw = await redis.get(keys.checkpoint(name));
         position = raw ? BigInt(raw) : undefined;
         if (position !== undefined) await shadow.replay(position);
-        const names = keysAtPause(listed.get(name) ?? [], shadow.ownedKeysIn(keys));
+        const names =
+          shadow.position === folded ? namesBefore : keysAtPause(listed.get(name) ?? [], shadow.ownedKeysIn(keys));
         live = await readRawSnapshot(redis, keys, runner.projection, shadow.typeHint(), names);
       });
       if (shadow.position !== position)

@@ -1,7 +1,8 @@
 /**
  * A rebuild writes its fold out in chunks cut by size (a few dozen KiB per pipeline, many in
  * flight): every record and index member must arrive whatever the cut, the checkpoint only after
- * all of them, and a chunk refused by Redis must fail the write without the checkpoint.
+ * all of them, and a chunk refused by Redis must fail the write without the checkpoint; a later
+ * flush must carry a removal that a rolled-back event had undone and redone.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,6 +47,33 @@ describe('a fold written out in size-cut chunks', () => {
     for (let i = 0; i < 40; i++)
       assert.deepEqual(await redis.zrange(k(`a:small:${i}`), 0, -1, 'WITHSCORES'), [`m-${i}`, String(i)]);
     assert.equal(await redis.get(k('a:checkpoint')), '42');
+  });
+
+  test('after a flush, a member removed and then added back by a rolled-back event is gone from Redis too', async () => {
+    const fold = new MemoryFold();
+    fold.mark();
+    fold.index(k('c:idx'), 1, 'stays');
+    fold.index(k('c:idx'), 2, 'leaves');
+    fold.set(k('c:rec'), { v: 1 });
+    await fold.flush(redis, k('c:checkpoint'), 1n);
+    // A pass after the first write (a rebuild's catch-up): the member leaves the index...
+    fold.mark();
+    fold.unindex(k('c:idx'), 'leaves');
+    // ...and a poison event puts it back before it is rolled back, alone.
+    fold.mark();
+    fold.index(k('c:idx'), 3, 'leaves');
+    fold.set(k('c:rec'), { v: 2 });
+    fold.rollback();
+    await fold.flush(redis, k('c:checkpoint'), 3n);
+    assert.deepEqual(await redis.zrange(k('c:idx'), 0, -1, 'WITHSCORES'), ['stays', '1']);
+    assert.equal(await redis.get(k('c:rec')), JSON.stringify({ v: 1 }));
+    assert.deepEqual(
+      fold.snapshot(
+        (key) => key,
+        (key) => key === k('c:idx'),
+      ),
+      new Map([[k('c:idx'), { type: 'zset', members: { stays: 1 } }]]),
+    );
   });
 
   test('a chunk Redis refuses fails the write, and no checkpoint claims it', async () => {
