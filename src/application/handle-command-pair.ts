@@ -18,6 +18,16 @@ export interface StreamCommand<C, E extends DomainEvent, S> {
   command: C;
 }
 
+/**
+ * The first command of a pair: fixed, or made from the state the second is decided on (a
+ * reservation sized by the VM's spec as the request sees it, not as it was read before).
+ */
+export interface FirstCommand<C, E extends DomainEvent, S, S2> {
+  decider: Decider<C, E, S>;
+  streamId: string;
+  command: C | ((second: S2) => C);
+}
+
 export type PairOutcome<S1, S2> =
   | { ok: true; first: HandleResult<S1>; second: HandleResult<S2> }
   /** A refusal (the decider's error, thrown as handleCommand would), given on a state just read; nothing appended. */
@@ -54,7 +64,7 @@ type Decided<E> = { events: E[] } | { refused: unknown };
  */
 export async function handleCommandPair<C1, E1 extends DomainEvent, S1, C2, E2 extends DomainEvent, S2>(
   aggregates: AggregateLoader,
-  first: StreamCommand<C1, E1, S1>,
+  first: FirstCommand<C1, E1, S1, S2>,
   second: StreamCommand<C2, E2, S2>,
   meta: CommandMeta,
   options: PairOptions = {},
@@ -69,16 +79,22 @@ export async function handleCommandPair<C1, E1 extends DomainEvent, S1, C2, E2 e
 
 async function decideAndAppendBoth<C1, E1 extends DomainEvent, S1, C2, E2 extends DomainEvent, S2>(
   aggregates: AggregateLoader,
-  first: StreamCommand<C1, E1, S1>,
+  first: FirstCommand<C1, E1, S1, S2>,
   second: StreamCommand<C2, E2, S2>,
   meta: CommandMeta,
   options: PairOptions,
 ): Promise<PairOutcome<S1, S2>> {
   const attempts = options.maxAttempts ?? 8;
   const now = options.now ?? (() => new Date());
-  const one: Side<C1, E1, S1> = { cmd: first, loaded: await aggregates.loadToDecide(first.decider, first.streamId) };
   const two: Side<C2, E2, S2> = { cmd: second, loaded: await aggregates.loadToDecide(second.decider, second.streamId) };
+  // Made again on each attempt: the second stream's state may have been read anew.
+  const firstOn = (state: S2): StreamCommand<C1, E1, S1> => ({ ...first, command: commandOf(first, state) });
+  const one: Side<C1, E1, S1> = {
+    cmd: firstOn(two.loaded.state),
+    loaded: await aggregates.loadToDecide(first.decider, first.streamId),
+  };
   for (let attempt = 1; attempt <= attempts;) {
+    one.cmd = firstOn(two.loaded.state);
     const d1 = decide(one);
     const d2 = decide(two);
     // A refusal or "nothing to do" on a state not read yet is confirmed on a read first.
@@ -95,7 +111,7 @@ async function decideAndAppendBoth<C1, E1 extends DomainEvent, S1, C2, E2 extend
     const at = now();
     const parts: Array<{ side: 'first' | 'second'; append: StreamAppend }> = [];
     if (d1.events.length > 0)
-      parts.push({ side: 'first', append: part(one, newEvents(first.command, d1.events, meta, at)) });
+      parts.push({ side: 'first', append: part(one, newEvents(one.cmd.command, d1.events, meta, at)) });
     parts.push({ side: 'second', append: part(two, newEvents(second.command, d2.events, meta, at)) });
     let results: AppendResult[];
     try {
@@ -117,6 +133,10 @@ async function decideAndAppendBoth<C1, E1 extends DomainEvent, S1, C2, E2 extend
     };
   }
   throw new ConcurrencyExhaustedError(`${first.streamId} and ${second.streamId}`, attempts);
+}
+
+function commandOf<C, E extends DomainEvent, S, S2>(first: FirstCommand<C, E, S, S2>, second: S2): C {
+  return typeof first.command === 'function' ? (first.command as (s: S2) => C)(second) : first.command;
 }
 
 function decide<C, E extends DomainEvent, S>(side: Side<C, E, S>): Decided<E> {
@@ -155,13 +175,18 @@ function advanced<C, E extends DomainEvent, S>(
 /** Without appendMany: the two commits this replaces, first then second; only a decider's refusal is an outcome. */
 async function oneAfterTheOther<C1, E1 extends DomainEvent, S1, C2, E2 extends DomainEvent, S2>(
   aggregates: AggregateLoader,
-  first: StreamCommand<C1, E1, S1>,
+  first: FirstCommand<C1, E1, S1, S2>,
   second: StreamCommand<C2, E2, S2>,
   meta: CommandMeta,
 ): Promise<PairOutcome<S1, S2>> {
   let one: HandleResult<S1>;
   try {
-    one = await handleCommand(aggregates, first.decider, first.streamId, first.command, meta);
+    // The second's state as the first is decided (read, as a command's own decision would read it).
+    const command =
+      typeof first.command === 'function'
+        ? commandOf(first, (await aggregates.load(second.decider, second.streamId)).state)
+        : first.command;
+    one = await handleCommand(aggregates, first.decider, first.streamId, command, meta);
   } catch (error) {
     if (!(error instanceof DomainError)) throw error;
     return { ok: false, refused: 'first', error };
