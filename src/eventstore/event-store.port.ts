@@ -138,10 +138,11 @@ export interface EventStore {
   /**
    * Several streams' appends as one: all stored or none, each checked against its own expected
    * state (a conflict on any fails them all, naming its stream), in one transaction and one
-   * commit. Positions follow the order given; each stream's hash chain is its own. Stream ids
-   * must be distinct and every part non-empty (TypeError). A replay with the same event ids is
-   * idempotent as for `append`. Results in the order given. Optional: a store without it
-   * (KurrentDB) is appended to one stream at a time by the caller.
+   * commit. Positions follow the order given; each stream's hash chain is its own. Refused before
+   * anything is stored: no part or a part with no events (RangeError), a stream or an event id in
+   * two parts (TypeError). A replay with the same event ids is idempotent as for `append`.
+   * Results in the order given. Optional: a store without it (KurrentDB) is appended to one
+   * stream at a time by the caller.
    */
   appendMany?(appends: StreamAppend[]): Promise<AppendResult[]>;
   /** Throws StreamNotFoundError when the stream has no events (unless `ifMissing: 'empty'`). */
