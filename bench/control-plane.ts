@@ -40,6 +40,8 @@ export interface ControlPlaneResult {
   mainThreadCpuMsPerCreate?: number;
   /** SQLite only: appends per group transaction (per fsync) on the writer thread during the section. */
   appendsPerCommit?: number;
+  /** SQLite only: group transactions (fsyncs) on the writer thread per create; at concurrency 1, the commits a create waits for. */
+  commitsPerCreate?: number;
   /** Calls on the store per create (every component of the process), by method. */
   storeCallsPerCreate: Record<string, number>;
   /** Share of the create section the main thread's event loop was busy (1 = saturated). */
@@ -201,6 +203,7 @@ export async function controlPlaneBench(opts: {
       writerStart && writerEnd && writerEnd.groups > writerStart.groups
         ? (writerEnd.appends - writerStart.appends) / (writerEnd.groups - writerStart.groups)
         : undefined;
+    const commitsPerCreate = writerStart && writerEnd ? (writerEnd.groups - writerStart.groups) / opts.n : undefined;
     const toRunning = [...sent].filter(([id]) => running.has(id)).map(([id, s]) => running.get(id)! - s);
     return {
       accept: summarize(accept, wall),
@@ -230,6 +233,7 @@ export async function controlPlaneBench(opts: {
       ...(allocatedBytes !== undefined ? { allocatedBytes } : {}),
       storeCallsPerCreate: Object.fromEntries(Object.entries(storeCalls).map(([m, c]) => [m, c / opts.n])),
       ...(appendsPerCommit !== undefined ? { appendsPerCommit } : {}),
+      ...(commitsPerCreate !== undefined ? { commitsPerCreate } : {}),
       runtime,
       api,
       hostId,

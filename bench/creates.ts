@@ -88,6 +88,10 @@ async function main(): Promise<void> {
         .map(([m, c]) => `${m} ${c.toFixed(2)}`)
         .join(', ')}`,
     );
+    if (cp.commitsPerCreate !== undefined)
+      console.log(
+        `sqlite commits (fsyncs)/create: ${cp.commitsPerCreate.toFixed(2)}, appends per commit ${cp.appendsPerCommit?.toFixed(2) ?? '-'}`,
+      );
     console.log(`redis commands/create: ${redisTotal.toFixed(1)}`);
     for (const [cmd, c] of cp.redisCallsPerCreate) console.log(`  ${cmd.padEnd(24)} ${c.toFixed(2)}`);
   } finally {

@@ -4,7 +4,7 @@ import type { Metrics } from '../src/runtime/metrics.js';
 /**
  * The server's own view of a create's latency, beside the client's POST → 202: the HTTP edge's
  * request time as /metrics records it (from the request-timing middleware, after the body is read,
- * to the response finished) and each store append's time (post to the writer thread, group commit
+ * to the response finished) and each store append's (or appendMany's) time (post to the writer thread, group commit
  * and fsync, answer). On a loaded machine the client's figure also holds the client thread's own
  * wait for a core, which is not the server's. Wraps the instances' methods until stop() puts them
  * back, as countStoreCalls does. Appends are timed on the store, not from the append metric: the
@@ -30,10 +30,22 @@ export function watchServerLatency(
       appendMs.push(performance.now() - t0);
     }
   };
+  // A multi-stream append (a reservation with its VM event) is one commit: timed as one append.
+  const appendMany = store.appendMany;
+  if (appendMany)
+    store.appendMany = async (...args) => {
+      const t0 = performance.now();
+      try {
+        return await appendMany.apply(store, args);
+      } finally {
+        appendMs.push(performance.now() - t0);
+      }
+    };
   return {
     stop: () => {
       metrics.observeRequest = observeRequest;
       store.append = append;
+      if (appendMany) store.appendMany = appendMany;
       return { postMs, appendMs };
     },
   };

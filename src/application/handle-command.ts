@@ -147,7 +147,7 @@ async function decideAndAppend<C, E extends DomainEvent, S>(
 }
 
 /** The events one command decided, as the store takes them: each carries its command and the meta. */
-function newEvents<C, E extends DomainEvent>(
+export function newEvents<C, E extends DomainEvent>(
   command: C,
   decided: readonly E[],
   meta: CommandMeta,

@@ -4,9 +4,13 @@ import { hostDecider } from '../domain/host/host.decider.js';
 import { free, type HostState } from '../domain/host/host.state.js';
 import type { HostCommand } from '../domain/host/host.commands.js';
 import type { PlacementEvidence, RefusalReason } from '../domain/vm/evidence.js';
-import { handleCommand, type CommandMeta } from './handle-command.js';
+import { handleCommand, type CommandMeta, type HandleResult } from './handle-command.js';
+import { handleCommandPair } from './handle-command-pair.js';
+import type { VmCommand } from '../domain/vm/vm.commands.js';
+import { vmDecider } from '../domain/vm/vm.decider.js';
+import type { VmState } from '../domain/vm/vm.state.js';
 import type { AggregateLoader } from './load-aggregate.js';
-import { hostStream, hostIdOf, placementGroupStream } from '../domain/streams.js';
+import { hostStream, hostIdOf, placementGroupStream, vmStream } from '../domain/streams.js';
 import type { PlacementStrategy } from '../domain/placement/host-ranking.js';
 import { placementGroupDecider } from '../domain/placement-group/placement-group.decider.js';
 
@@ -26,7 +30,8 @@ export interface PlacementRequest {
 }
 
 export type PlacementResult =
-  | { ok: true; hostId: string; evidence: PlacementEvidence }
+  /** `vm`: the VM's `PlaceVm`, decided and appended with the reservation (asked with recordPlacement). */
+  | { ok: true; hostId: string; evidence: PlacementEvidence; vm?: HandleResult<VmState> }
   | { ok: false; reason: string; evidence: PlacementEvidence };
 
 /**
@@ -111,6 +116,8 @@ export async function placeVm(
   meta: CommandMeta,
   /** Position of the event placed for (see HostDirectory.list). */
   through?: bigint,
+  /** Record the VM's `PlaceVm` with the reservation (see reserveOn); the result's `vm` is then its outcome. */
+  recordPlacement = false,
 ): Promise<PlacementResult> {
   const ids = req.requestedHostId ? [req.requestedHostId] : await hosts.list(through);
   const evidence: PlacementEvidence = { kind: 'placement', candidates: [] };
@@ -147,44 +154,93 @@ export async function placeVm(
     };
   }
   const refusals: string[] = [];
-  let chosen: string | undefined;
-  for (const host of candidates) {
-    if (chosen) {
-      // Could it have taken the VM? Asked of the decider (pure) on the state read above, so the evidence says.
-      try {
-        hostDecider.decide(reserve(req), host.state);
-        const than = pack ? 'more than' : 'less than';
-        refused(host.id, 'ranking', `${free(host.state).memoryMiB} MiB free, ${than} the chosen host ${chosen}`);
-      } catch (err) {
-        if (!(err instanceof DomainError)) throw err;
-        refused(host.id, refusalOf(err, host.state), err.message);
-      }
+  for (const [i, host] of candidates.entries()) {
+    // The evidence as it will be recorded if this host takes the VM: why each later candidate was
+    // not chosen is asked of the decider (pure) on the states read above, before the append.
+    const chosenEntry = {
+      hostId: host.id,
+      verdict: 'chosen' as const,
+      detail: `${free(host.state).memoryMiB} MiB and ${free(host.state).vcpus} vCPUs free, the ${pack ? 'least (pack)' : 'most'} of the hosts that can take it`,
+    };
+    const others = candidates.slice(i + 1).map((other) => besideChosen(req, other, host.id, pack));
+    const ifChosen = await groupEvidence(aggregates, req, host.id, {
+      kind: 'placement',
+      candidates: [...evidence.candidates, chosenEntry, ...others],
+    });
+    const reserved = await reserveOn(aggregates, req, host.id, ifChosen, meta, recordPlacement);
+    if (reserved.ok)
+      return { ok: true, hostId: host.id, evidence: ifChosen, ...(reserved.vm ? { vm: reserved.vm } : {}) };
+    const err = reserved.error;
+    if (err instanceof DomainError && (err.code === 'capacity' || err.code === 'not_found')) {
+      refusals.push(err.message);
+      refused(host.id, refusalOf(err, (await aggregates.load(hostDecider, hostStream(host.id))).state), err.message);
       continue;
     }
-    try {
-      await handleCommand(aggregates, hostDecider, hostStream(host.id), reserve(req), meta);
-      chosen = host.id;
-      evidence.candidates.push({
-        hostId: host.id,
-        verdict: 'chosen',
-        detail: `${free(host.state).memoryMiB} MiB and ${free(host.state).vcpus} vCPUs free, the ${pack ? 'least (pack)' : 'most'} of the hosts that can take it`,
-      });
-    } catch (err) {
-      if (err instanceof DomainError && (err.code === 'capacity' || err.code === 'not_found')) {
-        refusals.push(err.message);
-        refused(host.id, refusalOf(err, (await aggregates.load(hostDecider, hostStream(host.id))).state), err.message);
-        continue;
-      }
-      throw err;
-    }
+    throw err;
   }
-  if (chosen) return { ok: true, hostId: chosen, evidence: await groupEvidence(aggregates, req, chosen, evidence) };
   return {
     ok: false,
     // Each refusal says what was short (vCPUs and memory, or disk on a host that counts it).
     reason: `no host can take ${req.vcpus} vCPUs and ${req.memoryMiB} MiB: ${refusals.join('; ')}`,
     evidence,
   };
+}
+
+/** Why a candidate after the chosen one was not chosen: it could have taken the VM (ranking), or not. */
+function besideChosen(
+  req: PlacementRequest,
+  other: { id: string; state: HostState },
+  chosen: string,
+  pack: boolean,
+): PlacementEvidence['candidates'][number] {
+  try {
+    hostDecider.decide(reserve(req), other.state);
+    const than = pack ? 'more than' : 'less than';
+    const detail = `${free(other.state).memoryMiB} MiB free, ${than} the chosen host ${chosen}`;
+    return { hostId: other.id, verdict: 'refused', reason: 'ranking', detail };
+  } catch (err) {
+    if (!(err instanceof DomainError)) throw err;
+    return { hostId: other.id, verdict: 'refused', reason: refusalOf(err, other.state), detail: err.message };
+  }
+}
+
+/**
+ * The reservation on the host's stream and, when asked (`recordPlacement`), the VM's `PlaceVm`
+ * with it: one commit where the store appends several streams at once (handleCommandPair),
+ * so a create's reservation and `VmPlaced` cost one fsync, not two in a row, and a VM no longer
+ * awaiting its placement (cancelled meanwhile) gets no reservation. A refusal is returned, not thrown.
+ */
+async function reserveOn(
+  aggregates: AggregateLoader,
+  req: PlacementRequest,
+  hostId: string,
+  evidence: PlacementEvidence,
+  meta: CommandMeta,
+  recordPlacement: boolean,
+): Promise<{ ok: true; vm?: HandleResult<VmState> } | { ok: false; error: unknown }> {
+  if (!recordPlacement) {
+    try {
+      await handleCommand(aggregates, hostDecider, hostStream(hostId), reserve(req), meta);
+      return { ok: true };
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      return { ok: false, error };
+    }
+  }
+  const outcome = await handleCommandPair(
+    aggregates,
+    { decider: hostDecider, streamId: hostStream(hostId), command: reserve(req) },
+    {
+      decider: vmDecider,
+      streamId: vmStream(req.vmId),
+      command: { type: 'PlaceVm', operationId: req.operationId, hostId, evidence } satisfies VmCommand,
+    },
+    meta,
+  );
+  if (outcome.ok) return { ok: true, vm: outcome.second };
+  // The VM's own refusal is not the host's: thrown, as the VM's command alone would have.
+  if (outcome.refused === 'second') throw outcome.error;
+  return { ok: false, error: outcome.error };
 }
 
 /**

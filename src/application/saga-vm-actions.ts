@@ -70,8 +70,9 @@ export class VmSagaActions {
     switch (action.type) {
       case 'place': {
         if (!(await this.awaits(current, action.operationId, 'placement'))) return false;
+        // The reservation and VmPlaced in one commit where the store can (placement.ts reserveOn).
         const result = await this.capacity.run('hosts', () =>
-          placeVm(this.aggregates, this.hosts, action, meta, cause.position),
+          placeVm(this.aggregates, this.hosts, action, meta, cause.position, true),
         );
         const cmd: VmCommand = result.ok
           ? { type: 'PlaceVm', operationId: action.operationId, hostId: result.hostId, evidence: result.evidence }
@@ -81,7 +82,7 @@ export class VmSagaActions {
               reason: result.reason,
               evidence: result.evidence,
             };
-        const decided = await this.vmCommand(action.vmId, cmd, meta);
+        const decided = result.ok && result.vm ? result.vm : await this.vmCommand(action.vmId, cmd, meta);
         // VmPlaced is in the log now (this command appended it, and the VM awaits its define: not
         // cancelled or deleted meanwhile), so the define's result finds the VM placed. The saga's pass
         // over VmPlaced queues the same job id again (ignored), or queues it if this did not.

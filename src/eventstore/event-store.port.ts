@@ -71,6 +71,13 @@ export interface AppendResult {
   events: RecordedEvent[];
 }
 
+/** One stream's part of a multi-stream append (EventStore.appendMany). */
+export interface StreamAppend {
+  streamId: string;
+  events: NewEvent[];
+  expected: ExpectedState;
+}
+
 export interface ReadStreamOptions {
   direction?: 'forwards' | 'backwards';
   /** Inclusive start revision (forwards: from this up; backwards: from this down). */
@@ -128,6 +135,16 @@ export interface EventStore {
   /** Apply schema migrations / connect. Idempotent. */
   init(): Promise<void>;
   append(streamId: string, events: NewEvent[], expected: ExpectedState): Promise<AppendResult>;
+  /**
+   * Several streams' appends as one: all stored or none, each checked against its own expected
+   * state (a conflict on any fails them all, naming its stream), in one transaction and one
+   * commit. Positions follow the order given; each stream's hash chain is its own. Refused before
+   * anything is stored: no part or a part with no events (RangeError), a stream or an event id in
+   * two parts (TypeError). A replay with the same event ids is idempotent as for `append`.
+   * Results in the order given. Optional: a store without it (KurrentDB) is appended to one
+   * stream at a time by the caller.
+   */
+  appendMany?(appends: StreamAppend[]): Promise<AppendResult[]>;
   /** Throws StreamNotFoundError when the stream has no events (unless `ifMissing: 'empty'`). */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;

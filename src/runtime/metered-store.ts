@@ -3,7 +3,7 @@ import type { EventStore } from '../eventstore/event-store.port.js';
 import type { Metrics } from './metrics.js';
 
 /**
- * The store with every append timed into `virtledger_store_append_duration_seconds`
+ * The store with every append (and appendMany, timed as one append) timed into `virtledger_store_append_duration_seconds`
  * (commands, results, checkpoints and seals alike: whatever waits on the store).
  * Every other member is the store's own, bound to it. `append` is looked up on the
  * store at each access (its wrapper is kept per function, not per access), so code that swaps it (a fault injected in a test) is still
@@ -11,11 +11,11 @@ import type { Metrics } from './metrics.js';
  */
 export function meteredStore(store: EventStore, metrics: Metrics): EventStore {
   const timed =
-    (append: EventStore['append']): EventStore['append'] =>
-    async (streamId, events, expected) => {
+    <A extends unknown[], R>(append: (...args: A) => Promise<R>): ((...args: A) => Promise<R>) =>
+    async (...args) => {
       const t0 = performance.now();
       try {
-        const result = await append.call(store, streamId, events, expected);
+        const result = await append.apply(store, args);
         metrics.observeAppend(store.kind, performance.now() - t0, 'ok');
         return result;
       } catch (err) {
@@ -32,11 +32,12 @@ export function meteredStore(store: EventStore, metrics: Metrics): EventStore {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
       if (typeof value !== 'function') return value;
-      const wrappers = prop === 'append' ? timedAppends : bound;
+      const isAppend = prop === 'append' || prop === 'appendMany';
+      const wrappers = isAppend ? timedAppends : bound;
       const known = wrappers.get(value);
       if (known !== undefined) return known;
       const fn = value as (...a: unknown[]) => unknown;
-      const wrapper = prop === 'append' ? timed(fn as EventStore['append']) : fn.bind(target);
+      const wrapper = isAppend ? timed(fn as (...a: unknown[]) => Promise<unknown>) : fn.bind(target);
       wrappers.set(value, wrapper);
       return wrapper;
     },

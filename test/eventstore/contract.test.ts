@@ -24,13 +24,18 @@ import {
   waitFor,
 } from './event-store.contract.js';
 import { fanOutContract } from './fan-out.contract.js';
+import { multiAppendContract } from './multi-append.contract.js';
 
 const postgresUrl = testPostgresUrl();
 
-/** The store contract, then the fan-out contract (several subscriptions of one store) on a store of its own. */
+/**
+ * The store contract, then the fan-out contract (several subscriptions of one store) and the
+ * appendMany contract (several streams in one commit), each on a store of its own.
+ */
 function fanOutAndStoreContract(target: ContractTarget): void {
   eventStoreContract(target);
   fanOutContract(target);
+  multiAppendContract(target);
 }
 const kurrentUrl = process.env.KURRENTDB_URL;
 const NO_POSTGRES = 'TEST_POSTGRES_URL not set';

@@ -6,6 +6,7 @@ import type {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  StreamAppend,
   SubscribeOptions,
   Subscription,
 } from '../../src/eventstore/event-store.port.js';
@@ -27,7 +28,7 @@ export interface StreamRead {
  */
 export class RecordingStore implements EventStore {
   readonly reads: StreamRead[] = [];
-  readonly appends: Array<{ streamId: string; events: number; expected: ExpectedState }> = [];
+  readonly appends: Array<{ streamId: string; events: number; expected: ExpectedState; together?: string[] }> = [];
   beforeNextAppend: (() => Promise<void>) | undefined;
 
   constructor(readonly inner: EventStore) {}
@@ -46,6 +47,18 @@ export class RecordingStore implements EventStore {
     await hook?.();
     this.appends.push({ streamId, events: events.length, expected });
     return this.inner.append(streamId, events, expected);
+  }
+
+  /** Each stream's part is recorded as an append of its own, `together` naming the set; the hook runs once before the set. */
+  async appendMany(appends: StreamAppend[]): Promise<AppendResult[]> {
+    const hook = this.beforeNextAppend;
+    this.beforeNextAppend = undefined;
+    await hook?.();
+    const together = appends.map((a) => a.streamId);
+    for (const a of appends)
+      this.appends.push({ streamId: a.streamId, events: a.events.length, expected: a.expected, together });
+    if (!this.inner.appendMany) throw new Error(`${this.inner.kind} has no appendMany`);
+    return this.inner.appendMany(appends);
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {

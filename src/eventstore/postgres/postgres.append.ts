@@ -1,5 +1,5 @@
 import type { ClientBase } from 'pg';
-import type { AppendResult, ExpectedState, NewEvent, RecordedEvent } from '../event-store.port.js';
+import type { AppendResult, ExpectedState, NewEvent, RecordedEvent, StreamAppend } from '../event-store.port.js';
 import { assertExpected, checkDuplicates } from '../expected-state.js';
 import { chainEvents, GENESIS_HASH } from '../hash-chain.js';
 import { rowToRecordedEvent, toAppendResult, toBigInt, toStr } from '../record-codec.js';
@@ -108,6 +108,27 @@ export async function appendInTransaction(
     ],
   );
   return toAppendResult(events);
+}
+
+/**
+ * Several streams' appends inside one transaction the caller opened (appendMany): each
+ * checked and chained as appendInTransaction does, positions in the order given, all
+ * committed or rolled back together. The streams' locks are taken first, in sorted
+ * order: two sets over the same streams then wait for each other instead of each
+ * holding one lock and deadlocking on the other (a single append holds one lock only).
+ * appendInTransaction takes its stream's lock again, which a transaction already holding it gets at once.
+ */
+export async function appendManyInTransaction(
+  client: ClientBase,
+  schema: string,
+  appends: readonly StreamAppend[],
+): Promise<AppendResult[]> {
+  const keys = appends.map((a) => `${schema}:${a.streamId}`).sort();
+  // A function scan returns the array's elements in order, and each row's lock is taken as it is produced.
+  await client.query('SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k', [keys]);
+  const results: AppendResult[] = [];
+  for (const a of appends) results.push(await appendInTransaction(client, schema, a.streamId, a.events, a.expected));
+  return results;
 }
 
 function hashOf(row: Record<string, unknown>): string {

@@ -9,9 +9,11 @@ import type {
   ReadStreamOptions,
   LoggedHash,
   RecordedEvent,
+  StreamAppend,
   SubscribeOptions,
   Subscription,
 } from '../event-store.port.js';
+import { checkStreamAppends } from '../stream-appends.js';
 import { describeActual, describeExpected } from '../expected-state.js';
 import { loadMigrations } from '../migrations.js';
 import { normalizeNewEvents } from '../new-events.js';
@@ -19,7 +21,13 @@ import { startPollingSubscription } from '../polling-subscription.js';
 import { SharedTail } from '../shared-tail.js';
 import { LOGGED_HASH_COLUMNS, rowToLoggedHash, rowToRecordedEvent, toBigInt, toStr } from '../record-codec.js';
 import { WakeSignal } from '../wake-signal.js';
-import { appendInTransaction, EVENT_COLUMNS, notifyChannel, VISIBLE_HORIZON_SQL } from './postgres.append.js';
+import {
+  appendInTransaction,
+  appendManyInTransaction,
+  EVENT_COLUMNS,
+  notifyChannel,
+  VISIBLE_HORIZON_SQL,
+} from './postgres.append.js';
 import { isConnectionError, isUniqueViolation, mapPgError } from './postgres.errors.js';
 import { PgNotificationListener } from './postgres.wakeups.js';
 
@@ -131,6 +139,30 @@ export class PostgresEventStore implements EventStore {
         if (attempt >= MAX_APPEND_ATTEMPTS) {
           const last = await this.lastRevision(streamId);
           throw new WrongExpectedVersionError(streamId, describeExpected(expected), describeActual(last));
+        }
+      }
+    }
+  }
+
+  /** One transaction (one commit) for every stream of the set; see appendManyInTransaction. */
+  async appendMany(appends: StreamAppend[]): Promise<AppendResult[]> {
+    checkStreamAppends(appends);
+    const sets = appends.map((a) => ({ ...a, events: normalizeNewEvents(a.events) }));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const results = await this.inTransaction((client) => appendManyInTransaction(client, this.schema, sets));
+        this.wake.notify();
+        return results;
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw mapPgError(err, 'append');
+        if (attempt >= MAX_APPEND_ATTEMPTS) {
+          // The violation does not say which stream lost the race: the set's first stream is named.
+          const first = sets[0]!;
+          throw new WrongExpectedVersionError(
+            first.streamId,
+            describeExpected(first.expected),
+            describeActual(await this.lastRevision(first.streamId)),
+          );
         }
       }
     }

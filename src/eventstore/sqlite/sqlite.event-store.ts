@@ -11,9 +11,11 @@ import type {
   ReadStreamOptions,
   LoggedHash,
   RecordedEvent,
+  StreamAppend,
   SubscribeOptions,
   Subscription,
 } from '../event-store.port.js';
+import { checkStreamAppends } from '../stream-appends.js';
 import { loadMigrations } from '../migrations.js';
 import { newEventsAsJson } from '../new-events.js';
 import { startPollingSubscription } from '../polling-subscription.js';
@@ -22,7 +24,7 @@ import { LOGGED_HASH_COLUMNS, rawRowToRecordedEvent, rowToLoggedHash, toBigInt, 
 import { sleep, WakeSignal } from '../wake-signal.js';
 import { isSqliteBusy, mapSqliteError } from './sqlite.errors.js';
 import { EVENT_COLUMNS } from './sqlite.append-tx.js';
-import type { WriterStats } from './sqlite.writer-protocol.js';
+import type { AppendJsonArgs, WriterStats } from './sqlite.writer-protocol.js';
 import { WriterThread } from './sqlite.writer-thread.js';
 
 type Db = BetterSqlite3.Database;
@@ -166,6 +168,17 @@ export class SqliteEventStore implements EventStore {
     // Validated here (a bad batch is refused before anything is posted); parsed on the writer thread.
     const batch = newEventsAsJson(events);
     return this.open().writer.append([streamId, batch, expected]);
+  }
+
+  /**
+   * One item of the writer's group: every stream's append runs in the item's savepoint, so a
+   * refusal (or any failure) of one stream undoes the others' rows; the group's one commit
+   * (one fsync) stores them all. Subscribers are woken once, for the commit.
+   */
+  async appendMany(appends: StreamAppend[]): Promise<AppendResult[]> {
+    checkStreamAppends(appends);
+    const sets = appends.map((a): AppendJsonArgs => [a.streamId, newEventsAsJson(a.events), a.expected]);
+    return this.open().writer.appendMany(sets);
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {

@@ -2,16 +2,19 @@ import type { AppendResult, ExpectedState, NewEvent } from '../event-store.port.
 
 export type AppendArgs = [streamId: string, batch: NewEvent[], expected: ExpectedState];
 
-export interface PendingAppend {
-  args: AppendArgs;
-  resolve: (r: AppendResult) => void;
+/** Several streams' appends that stand or fall together (appendMany): one item of a group. */
+export type AppendSetArgs = AppendArgs[];
+
+export interface PendingAppend<A = AppendArgs, R = AppendResult> {
+  args: A;
+  resolve: (r: R) => void;
   reject: (err: unknown) => void;
 }
 
 /** One append's outcome inside a group: its result or its own error, never the group's. */
-export type Settled = { ok: true; value: AppendResult } | { ok: false; error: unknown };
+export type Settled<R = AppendResult> = { ok: true; value: R } | { ok: false; error: unknown };
 
-export function settle(fn: () => AppendResult): Settled {
+export function settle<R>(fn: () => R): Settled<R> {
   try {
     return { ok: true, value: fn() };
   } catch (error) {
@@ -24,23 +27,24 @@ const MAX_GROUP = 256;
 
 /**
  * Collects the appends made within one tick and hands them to `commitGroup`
- * together (one transaction, one fsync). Every append gets its own result or
+ * together (one transaction, one fsync). An item is one append or, on the writer
+ * thread, a set of streams' appends (appendMany) that stands or falls as one. Every item gets its own result or
  * error in the order it arrived; a failure of the whole transaction (lock
  * wait exhausted, disk full) fails every append of the group, none of which
  * is then stored.
  */
-export class GroupCommit {
-  private pending: PendingAppend[] = [];
+export class GroupCommit<A = AppendArgs, R = AppendResult> {
+  private pending: Array<PendingAppend<A, R>> = [];
   private scheduled = false;
 
   constructor(
-    private readonly commitGroup: (items: PendingAppend[]) => Promise<Settled[]>,
+    private readonly commitGroup: (items: Array<PendingAppend<A, R>>) => Promise<Array<Settled<R>>>,
     private readonly mapError: (err: unknown) => unknown,
     private readonly onCommitted: () => void,
   ) {}
 
-  append(args: AppendArgs): Promise<AppendResult> {
-    return new Promise<AppendResult>((resolve, reject) => {
+  append(args: A): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
       this.pending.push({ args, resolve, reject });
       if (this.scheduled) return;
       this.scheduled = true;
@@ -56,8 +60,8 @@ export class GroupCommit {
     for (let i = 0; i < items.length; i += MAX_GROUP) await this.commit(items.slice(i, i + MAX_GROUP));
   }
 
-  private async commit(items: PendingAppend[]): Promise<void> {
-    let outcomes: Settled[];
+  private async commit(items: Array<PendingAppend<A, R>>): Promise<void> {
+    let outcomes: Array<Settled<R>>;
     try {
       outcomes = await this.commitGroup(items);
     } catch (err) {

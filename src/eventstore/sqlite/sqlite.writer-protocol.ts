@@ -14,9 +14,10 @@ export interface WriterInit {
 /** An append as posted: its events' data and metadata as JSON text, parsed on the writer thread. */
 export type AppendJsonArgs = [streamId: string, batch: NewEventJson[], expected: ExpectedState];
 
-/** One append or checkpoint write, answered by its own reply (seq). */
+/** One append, a set of appends that stand or fall together (appendMany), or a checkpoint write, each answered by its own reply (seq). */
 export type WriterCall =
   | { type: 'append'; seq: number; args: AppendJsonArgs }
+  | { type: 'appendMany'; seq: number; args: AppendJsonArgs[] }
   | { type: 'checkpoint'; seq: number; name: string; position: bigint };
 
 /**
@@ -27,7 +28,7 @@ export type WriterCall =
 export type WriterRequest = { type: 'calls'; calls: WriterCall[] } | { type: 'close' };
 
 export type WriterReply =
-  { seq: number; ok: true; value?: AppendResult } | { seq: number; ok: false; error: WireError };
+  { seq: number; ok: true; value?: AppendResult | AppendResult[] } | { seq: number; ok: false; error: WireError };
 
 /** Writer thread → main thread. */
 export type WriterMessage =
@@ -39,7 +40,7 @@ export type WriterMessage =
 export interface WriterStats {
   /** Group transactions committed (one fsync each). */
   groups: number;
-  /** Appends that went through them (stored or refused alone). */
+  /** Appends that went through them (stored or refused alone); an appendMany counts one per stream. */
   appends: number;
 }
 

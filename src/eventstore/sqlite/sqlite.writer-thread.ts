@@ -13,7 +13,7 @@ import {
 } from './sqlite.writer-protocol.js';
 
 interface Waiter {
-  resolve: (value: AppendResult | undefined) => void;
+  resolve: (value: AppendResult | AppendResult[] | undefined) => void;
   reject: (err: unknown) => void;
   done: Promise<unknown>;
 }
@@ -91,6 +91,11 @@ export class WriterThread {
     return this.request((seq) => ({ type: 'append', seq, args })) as Promise<AppendResult>;
   }
 
+  /** Several streams' appends committed together or not at all (one savepoint in the writer's group). */
+  appendMany(args: AppendJsonArgs[]): Promise<AppendResult[]> {
+    return this.request((seq) => ({ type: 'appendMany', seq, args })) as Promise<AppendResult[]>;
+  }
+
   async writeCheckpoint(name: string, position: bigint): Promise<void> {
     await this.request((seq) => ({ type: 'checkpoint', seq, name, position }));
   }
@@ -112,13 +117,13 @@ export class WriterThread {
     await this.worker?.terminate();
   }
 
-  private request(make: (seq: number) => WriterCall): Promise<AppendResult | undefined> {
+  private request(make: (seq: number) => WriterCall): Promise<AppendResult | AppendResult[] | undefined> {
     if (this.closed) return Promise.reject(new Error(`SQLite event store ${this.init.file} is closed`));
     const worker = this.worker ?? this.spawn();
     const seq = ++this.seq;
     let resolve!: Waiter['resolve'];
     let reject!: Waiter['reject'];
-    const done = new Promise<AppendResult | undefined>((res, rej) => {
+    const done = new Promise<AppendResult | AppendResult[] | undefined>((res, rej) => {
       resolve = res;
       reject = rej;
     });

@@ -11,9 +11,9 @@
  */
 import Database from 'better-sqlite3';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { AppendResult, ExpectedState, NewEvent } from '../event-store.port.js';
+import type { AppendResult } from '../event-store.port.js';
 import { appendInTransaction, prepareAppendStatements, WRITE_CHECKPOINT_SQL } from './sqlite.append-tx.js';
-import { GroupCommit, settle, type PendingAppend } from './sqlite.group-commit.js';
+import { GroupCommit, settle, type AppendSetArgs, type PendingAppend } from './sqlite.group-commit.js';
 import { parseNewEvent } from '../new-events.js';
 import {
   toWireError,
@@ -52,18 +52,22 @@ function openWriter(init: WriterInit): Database.Database {
 function serve(port: MessagePort, db: Database.Database): void {
   const send = (m: WriterMessage): void => port.postMessage(m);
   const stmts = prepareAppendStatements(db);
-  const tx = db.transaction((streamId: string, batch: NewEvent[], expected: ExpectedState) =>
-    appendInTransaction(stmts, streamId, batch, expected),
+  // An item is a set of streams' appends: one for `append`, several for `appendMany`.
+  const tx = db.transaction((set: AppendSetArgs) =>
+    set.map(([streamId, batch, expected]) => appendInTransaction(stmts, streamId, batch, expected)),
   );
-  // Called inside the group's transaction, `tx` runs as a SAVEPOINT: one append's failure undoes only its own rows.
-  const group = db.transaction((items: PendingAppend[]) => items.map((it) => settle(() => tx(...it.args))));
+  // Called inside the group's transaction, `tx` runs as a SAVEPOINT: one item's failure (any stream of a set
+  // refused, a constraint, a bug) undoes only that item's rows, every stream of it, and the rest of the group commits.
+  const group = db.transaction((items: Array<PendingAppend<AppendSetArgs, AppendResult[]>>) =>
+    items.map((it) => settle(() => tx(it.args))),
+  );
   const checkpoint = db.prepare(WRITE_CHECKPOINT_SQL);
   const stats: WriterStats = { groups: 0, appends: 0 };
-  const gc = new GroupCommit(
+  const gc = new GroupCommit<AppendSetArgs, AppendResult[]>(
     (items) => {
       const settled = group.immediate(items);
       stats.groups++;
-      stats.appends += items.length;
+      for (const it of items) stats.appends += it.args.length;
       return Promise.resolve(settled);
     },
     (err) => err,
@@ -86,18 +90,23 @@ function serve(port: MessagePort, db: Database.Database): void {
 
   const call = (m: WriterCall): void => {
     switch (m.type) {
-      case 'append': {
-        const [streamId, batch, expected] = m.args;
+      case 'append':
+      case 'appendMany': {
+        const one = m.type === 'append';
         // The text was written by JSON.stringify on the main thread: this is the parse it used to do there.
-        let events: NewEvent[];
+        let set: AppendSetArgs;
         try {
-          events = batch.map(parseNewEvent);
+          set = (one ? [m.args] : m.args).map(([streamId, batch, expected]) => [
+            streamId,
+            batch.map(parseNewEvent),
+            expected,
+          ]);
         } catch (err) {
           reply({ seq: m.seq, ok: false, error: toWireError(err) }, true);
           return;
         }
-        gc.append([streamId, events, expected]).then(
-          (value: AppendResult) => reply({ seq: m.seq, ok: true, value }, true),
+        gc.append(set).then(
+          (results: AppendResult[]) => reply({ seq: m.seq, ok: true, value: one ? results[0] : results }, true),
           (err: unknown) => reply({ seq: m.seq, ok: false, error: toWireError(err) }, true),
         );
         return;

@@ -43,6 +43,7 @@ import { VmPlacement, type PlacementAsk } from './vm-placement.js';
 import { RecentHostIds } from './recent-host-ids.js';
 import { claimForCreate, releaseClaims } from '../../application/volume-claims.js';
 import { checkCeilings, checkImageFitsDriver } from './vm-create-checks.js';
+import { requestWithReservation, type Reservation } from './request-with-reservation.js';
 
 export interface Accepted {
   operationId: string;
@@ -79,22 +80,30 @@ export class VmsService {
    * through it too). The 202 goes out once the events are durable: reads that could show them wait
    * for the read model instead (read-your-writes.ts), so a lagging projection no longer delays every command.
    */
-  async run(vmId: string, cmd: OpCommand, ctx: CommandContext): Promise<HandleResult<VmState>> {
+  async run(
+    vmId: string,
+    cmd: OpCommand,
+    ctx: CommandContext,
+    /** Made in the same commit where it can be (request-with-reservation.ts); not with If-Match. */
+    reservation?: Reservation,
+  ): Promise<HandleResult<VmState>> {
     const t0 = performance.now();
     try {
-      const result = await handleCommand(
-        this.aggregates,
-        vmDecider,
-        vmStream(vmId),
-        cmd,
-        {
-          principal: ctx.principal.id,
-          correlationId: cmd.operationId,
-          causationId: `http:${cmd.operationId}`,
-          ...(ctx.reason ? { reason: ctx.reason } : {}),
-        },
-        { now: () => this.clock.now(), ...(ctx.ifMatch === undefined ? {} : { ifMatch: ctx.ifMatch }) },
-      );
+      const meta = {
+        principal: ctx.principal.id,
+        correlationId: cmd.operationId,
+        causationId: `http:${cmd.operationId}`,
+        ...(ctx.reason ? { reason: ctx.reason } : {}),
+      };
+      const now = () => this.clock.now();
+      const result =
+        (reservation && ctx.ifMatch === undefined
+          ? await requestWithReservation(this.aggregates, vmId, cmd, reservation, meta, now)
+          : undefined) ??
+        (await handleCommand(this.aggregates, vmDecider, vmStream(vmId), cmd, meta, {
+          now,
+          ...(ctx.ifMatch === undefined ? {} : { ifMatch: ctx.ifMatch }),
+        }));
       this.metrics.observeCommand(cmd.type, performance.now() - t0, true);
       // An operation this command superseded (a graceful stop under a forced one) has its driver call aborted.
       for (const e of result.events) {
@@ -314,11 +323,13 @@ export class VmsService {
     vmId: string,
     build: (operationId: string, caps: CapabilityView, state: VmState) => OpCommand | Promise<OpCommand>,
     ctx: CommandContext,
+    reserve?: (cmd: OpCommand) => Reservation | undefined,
   ): Promise<Accepted> {
     const state = await this.vmState(vmId, ctx.principal);
     const { capabilities } = await this.capabilitiesOf(state.hostId);
     const operationId = randomUUID();
-    const { revision } = await this.run(vmId, await build(operationId, capabilities, state), ctx);
+    const cmd = await build(operationId, capabilities, state);
+    const { revision } = await this.run(vmId, cmd, ctx, reserve?.(cmd));
     return { operationId, vmId, revision };
   }
 
@@ -361,6 +372,23 @@ export class VmsService {
         };
       },
       ctx,
+      // The target's reservation (the migration saga's first action) goes in the request's commit.
+      (cmd) => {
+        if (cmd.type !== 'MigrateVm') return undefined;
+        const operationId = cmd.operationId;
+        return {
+          hostId: cmd.targetHostId,
+          command: ({ spec }) => ({
+            type: 'ReserveCapacity',
+            vmId,
+            operationId,
+            // No spec: the VM was never created, and the request is refused (nothing is appended).
+            vcpus: spec?.vcpus ?? 0,
+            memoryMiB: spec?.memoryMiB ?? 0,
+            ...(spec?.diskGiB !== undefined ? { diskGiB: spec.diskGiB } : {}),
+          }),
+        };
+      },
     );
   }
 }
