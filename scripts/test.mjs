@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -100,6 +100,8 @@ const baseArgs = [
   '--test-timeout=600000',
   // A test that leaks a handle (a Redis client, a timer) would otherwise hold its file open until CI's deadline.
   '--test-force-exit',
+  // ...which would drop a child's last results unless its writes block (see the file).
+  `--import=${pathToFileURL(join(root, 'scripts', 'test-child-flush.mjs')).href}`,
 ];
 
 const totals = { pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 };
