@@ -11,6 +11,7 @@ import type {
 } from './read-model.types.js';
 import { operationMatches, vmMatches, type OperationListFilter, type VmListFilter } from './list-filters.js';
 import type { LiveIndexFormat } from './vm-live-indexes.js';
+import { rangeWithRecords } from './index-records.js';
 import { scanLiveOldestFirst } from './scan-live-page.js';
 import { scanNewestFirst, scanOldestFirst, type Page } from './scan-page.js';
 
@@ -32,6 +33,15 @@ export class ReadModels {
   private async getJson<T>(key: string): Promise<T | undefined> {
     const raw = await this.redis.get(key);
     return raw == null ? undefined : (JSON.parse(raw) as T);
+  }
+
+  /**
+   * Every record of an index, oldest first, in one round trip (the index and the records read
+   * by one script, index-records.ts); records whose key is gone are left out.
+   */
+  private async all<T>(index: string, toKey: (id: string) => string): Promise<T[]> {
+    const { raws } = await rangeWithRecords(this.redis, index, toKey, 0, -1);
+    return raws.filter((r): r is string => r != null).map((r) => JSON.parse(r) as T);
   }
 
   private async many<T>(keys: string[]): Promise<T[]> {
@@ -120,8 +130,7 @@ export class ReadModels {
   }
 
   async listProjects(): Promise<ProjectRecord[]> {
-    const names = await this.redis.zrange(this.keys.projectIndex(), 0, -1);
-    return this.many<ProjectRecord>(names.map(this.keys.project));
+    return this.all<ProjectRecord>(this.keys.projectIndex(), this.keys.project);
   }
 
   getHost(id: string): Promise<HostRecord | undefined> {
@@ -134,8 +143,7 @@ export class ReadModels {
   }
 
   async listHosts(): Promise<HostRecord[]> {
-    const ids = await this.redis.zrange(this.keys.hostIndex(), 0, -1);
-    return this.many<HostRecord>(ids.map(this.keys.host));
+    return this.all<HostRecord>(this.keys.hostIndex(), this.keys.host);
   }
 
   getVolume(id: string): Promise<VolumeRecord | undefined> {
@@ -144,8 +152,7 @@ export class ReadModels {
 
   /** Every volume ever created, deleted ones included (their state says so), oldest first. */
   async listVolumes(): Promise<VolumeRecord[]> {
-    const ids = await this.redis.zrange(this.keys.volumeIndex(), 0, -1);
-    return this.many<VolumeRecord>(ids.map(this.keys.volume));
+    return this.all<VolumeRecord>(this.keys.volumeIndex(), this.keys.volume);
   }
 
   getImage(name: string): Promise<ImageRecord | undefined> {
@@ -154,8 +161,7 @@ export class ReadModels {
 
   /** Every image ever uploaded, deleted ones included (their state says so), oldest first. */
   async listImages(): Promise<ImageRecord[]> {
-    const names = await this.redis.zrange(this.keys.imageIndex(), 0, -1);
-    return this.many<ImageRecord>(names.map(this.keys.image));
+    return this.all<ImageRecord>(this.keys.imageIndex(), this.keys.image);
   }
 
   getNetwork(id: string): Promise<NetworkRecord | undefined> {
@@ -164,8 +170,7 @@ export class ReadModels {
 
   /** Every network ever created, deleted ones included (their state says so), oldest first. */
   async listNetworks(): Promise<NetworkRecord[]> {
-    const ids = await this.redis.zrange(this.keys.networkIndex(), 0, -1);
-    return this.many<NetworkRecord>(ids.map(this.keys.network));
+    return this.all<NetworkRecord>(this.keys.networkIndex(), this.keys.network);
   }
 
   getOperation(id: string): Promise<OperationView | undefined> {

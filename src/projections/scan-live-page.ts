@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { RedisScript } from './redis-script.js';
-import { LIST_SCAN_BUDGET, nextBatch, raws, type Page } from './scan-page.js';
+import { MGET_CHUNKED, prefixOf } from './index-records.js';
+import { LIST_SCAN_BUDGET, nextBatch, type Page } from './scan-page.js';
 
 /** The `vms` index, its live subset (same members' scores) and the live indexes' format record. */
 export interface LiveIndexKeys {
@@ -16,23 +17,24 @@ export interface LiveIndexKeys {
  * first live member at or after that offset is the first with a score at or above the score
  * there. Nil when the live index is not complete (a read model from before it, not rebuilt:
  * its format's `all` count differs from the whole index's size), checked in the same atomic
- * call. KEYS: index, live index, format record.
+ * call. With them, the records of those members (prefix ARGV[3], see index-records.ts): one round
+ * trip for the ids and the records. KEYS: index, live index, format record.
  */
-const LIVE_PAGE = new RedisScript(`
+const LIVE_PAGE = new RedisScript(`${MGET_CHUNKED}
 local size = redis.call('zcard', KEYS[1])
-if size == 0 then return {} end
+if size == 0 then return {{}, {}} end
 local format = redis.call('get', KEYS[3])
 local all = format and tonumber(string.match(format, '"all":(%d+)'))
 if all ~= size then return false end
 local first = redis.call('zrange', KEYS[1], ARGV[1], ARGV[1], 'WITHSCORES')
-if #first == 0 then return {} end
+if #first == 0 then return {{}, {}} end
 local ids = redis.call('zrangebyscore', KEYS[2], first[2], '+inf', 'LIMIT', 0, ARGV[2])
 local out = {}
 for i, id in ipairs(ids) do
   out[2 * i - 1] = id
   out[2 * i] = redis.call('zrank', KEYS[1], id) or -1
 end
-return out`);
+return {out, records(ARGV[3], ids)}`);
 
 /**
  * The page scanOldestFirst would give for a filter that hides deleted VMs — the same items and the
@@ -58,10 +60,13 @@ export async function scanLiveOldestFirst<T>(
     looked < budget;
     looked += batch, batch = nextBatch(batch, limit)
   ) {
-    const flat = (await LIVE_PAGE.run(redis, [keys.index, keys.live, keys.format], [offset, batch])) as Array<
-      string | number
-    > | null;
-    if (flat === null) return undefined;
+    const reply = (await LIVE_PAGE.run(
+      redis,
+      [keys.index, keys.live, keys.format],
+      [offset, batch, prefixOf(toKey)],
+    )) as [Array<string | number>, Array<string | null>] | null;
+    if (reply === null) return undefined;
+    const [flat, recs] = reply;
     const ids: string[] = [];
     const offsets: number[] = [];
     for (let i = 0; i < flat.length; i += 2) {
@@ -70,7 +75,6 @@ export async function scanLiveOldestFirst<T>(
     }
     // A live member missing from the whole index cannot be placed by offset: scan the whole index.
     if (offsets.some((o) => o < 0)) return undefined;
-    const recs = await raws(redis, ids.map(toKey));
     for (let i = 0; i < recs.length; i++) {
       const raw = recs[i];
       const r = raw == null ? undefined : (JSON.parse(raw) as T);

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { newestWithRecords } from './index-records.js';
 
 export interface Page<T> {
   items: T[];
@@ -85,10 +86,8 @@ export async function scanNewestFirst<T>(
     scanned < budget;
     scanned += batch, batch = nextBatch(batch, limit)
   ) {
-    const flat = await redis.zrevrangebyscore(index, max, '-inf', 'WITHSCORES', 'LIMIT', 0, batch);
-    const ids = flat.filter((_, i) => i % 2 === 0);
-    const scores = flat.filter((_, i) => i % 2 === 1);
-    const recs = await raws(redis, ids.map(toKey));
+    // The entries and their records in one round trip (index-records.ts).
+    const { ids, scores, raws: recs } = await newestWithRecords(redis, index, toKey, max, batch);
     for (let i = 0; i < recs.length; i++) {
       const raw = recs[i];
       const r = raw == null ? undefined : (JSON.parse(raw) as T);

@@ -32,20 +32,42 @@ describe('GET /v1/vms under churn: the live index, not every VM ever created', (
     return out;
   };
 
-  /** The VM records `GET /v1/vms` fetched from Redis while `fn` ran (every MGET's keys). */
+  /**
+   * The VM records `GET /v1/vms` read from Redis while `fn` ran: every MGET's VM keys, and the
+   * records a script answered with (the live page reads its members' records in the same call).
+   */
   const recordsFetched = async (fn: () => Promise<unknown>) => {
-    const redis = t.runtime.redis;
-    const mget = redis.mget.bind(redis) as (...args: unknown[]) => Promise<unknown>;
+    type Call = (...args: unknown[]) => Promise<unknown>;
+    const redis = t.runtime.redis as unknown as { mget: Call; evalsha: Call; eval: Call };
+    const { mget, evalsha, eval: evalScript } = redis;
     let n = 0;
-    (redis as unknown as { mget: (...args: unknown[]) => Promise<unknown> }).mget = (...args: unknown[]) => {
-      const keys = args.flat().filter((k) => typeof k === 'string' && k.startsWith(t.runtime.keys.vm('')));
-      n += keys.length;
-      return mget(...args);
+    /** VM records in a script's reply: JSON objects of a VM (ids and offsets are neither). */
+    const vmRecords = (v: unknown): number =>
+      Array.isArray(v)
+        ? v.reduce((sum: number, x) => sum + vmRecords(x), 0)
+        : typeof v === 'string' && v.startsWith('{')
+          ? 1
+          : 0;
+    redis.mget = (...args: unknown[]) => {
+      n += args.flat().filter((k) => typeof k === 'string' && k.startsWith(t.runtime.keys.vm(''))).length;
+      return mget.apply(t.runtime.redis, args);
     };
+    // EVAL too: the first call of a script Redis does not know yet sends it whole.
+    const counted =
+      (call: Call): Call =>
+      async (...args: unknown[]) => {
+        const reply = await call.apply(t.runtime.redis, args);
+        n += vmRecords(reply);
+        return reply;
+      };
+    redis.evalsha = counted(evalsha);
+    redis.eval = counted(evalScript);
     try {
       await fn();
     } finally {
-      (redis as unknown as { mget: unknown }).mget = mget;
+      redis.mget = mget;
+      redis.evalsha = evalsha;
+      redis.eval = evalScript;
     }
     return n;
   };

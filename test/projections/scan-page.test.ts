@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { scanNewestFirst, scanOldestFirst, type Page } from '../../src/projections/scan-page.js';
+import { newestWithRecords, rangeWithRecords } from '../../src/projections/index-records.js';
 import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { testRedisUrl, uniqueName } from '../support/env.js';
 
@@ -103,6 +104,65 @@ describe('scan-page', () => {
       );
     } finally {
       await redis.set(key('r2'), JSON.stringify({ id: 'r2', n: 2 }));
+    }
+  });
+
+  /** Commands sent to Redis while `fn` ran (each one a round trip waited for in turn). */
+  const commandsSent = async (fn: () => Promise<unknown>) => {
+    const send = redis.sendCommand.bind(redis);
+    let n = 0;
+    redis.sendCommand = (...args: Parameters<Redis['sendCommand']>) => {
+      n++;
+      return send(...args);
+    };
+    try {
+      await fn();
+    } finally {
+      redis.sendCommand = send;
+    }
+    return n;
+  };
+
+  test('a newest-first page the first batch fills is one round trip: the index and its records together', async () => {
+    let page: Page<Rec> = { items: [], next: null };
+    const sent = await commandsSent(async () => {
+      page = await scanNewestFirst<Rec>(redis, index, key, () => true, 0, 20);
+    });
+    assert.deepEqual(
+      page.items.map((r) => r.n),
+      range(() => true)
+        .reverse()
+        .slice(0, 20),
+    );
+    assert.equal(page.next, String(COUNT - 19));
+    assert.equal(sent, 1);
+  });
+
+  test('a whole index with its records, in order, in one round trip; a gone record reads null', async () => {
+    await redis.del(key('r600'));
+    try {
+      // Once first: Redis learns the script then (EVALSHA answers NOSCRIPT, EVAL sends it).
+      await rangeWithRecords(redis, index, key, 0, 0);
+      let got: Awaited<ReturnType<typeof rangeWithRecords>> = { ids: [], scores: [], raws: [] };
+      assert.equal(await commandsSent(async () => (got = await rangeWithRecords(redis, index, key, 0, -1))), 1);
+      assert.deepEqual(
+        got.ids,
+        range(() => true).map((n) => `r${n}`),
+      );
+      assert.equal(got.raws[599], null);
+      assert.deepEqual(
+        got.raws.filter((r): r is string => r !== null).map((r) => (JSON.parse(r) as Rec).n),
+        range((n) => n !== 600),
+      );
+      const newest = await newestWithRecords(redis, index, key, '(3', 5);
+      assert.deepEqual(newest.ids, ['r2', 'r1']);
+      assert.deepEqual(newest.scores, ['2', '1']);
+      assert.deepEqual(
+        newest.raws.map((r) => (JSON.parse(r!) as Rec).n),
+        [2, 1],
+      );
+    } finally {
+      await redis.set(key('r600'), JSON.stringify({ id: 'r600', n: 600 }));
     }
   });
 });
