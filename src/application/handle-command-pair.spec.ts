@@ -35,6 +35,11 @@ describe('handleCommandPair: a host reservation and the VM placement it is for, 
     streamId: vmStream(vmId),
     command: { type: 'PlaceVm', operationId: OP, hostId } satisfies VmCommand,
   });
+  /** Another create's reservation on the same host, by another process (not this loader's cache). */
+  const reserveOther = async (memoryMiB: number): Promise<void> => {
+    const command = { type: 'ReserveCapacity' as const, vmId: 'other', operationId: 'op-other', vcpus: 1, memoryMiB };
+    await handleCommand(new AggregateLoader(store.inner), hostDecider, hostStream(hostId), command, META);
+  };
   /** What a fresh reader (another process) finds on each stream. */
   const fresh = async () => {
     const other = new AggregateLoader(store.inner);
@@ -108,21 +113,7 @@ describe('handleCommandPair: a host reservation and the VM placement it is for, 
   });
 
   test('another reservation slips onto the host: decided again, and stored together while it still fits', async () => {
-    store.beforeNextAppend = async () => {
-      await handleCommand(
-        new AggregateLoader(store.inner),
-        hostDecider,
-        hostStream(hostId),
-        {
-          type: 'ReserveCapacity',
-          vmId: 'other',
-          operationId: 'op-other',
-          vcpus: 1,
-          memoryMiB: 256,
-        },
-        META,
-      );
-    };
+    store.beforeNextAppend = () => reserveOther(256);
     const outcome = await handleCommandPair(loader, reserve(512), place(), META);
     assert.ok(outcome.ok);
     assert.equal(outcome.first.revision, 2n, 'after the other reservation');
@@ -132,21 +123,7 @@ describe('handleCommandPair: a host reservation and the VM placement it is for, 
   });
 
   test('another reservation takes the room: the host refuses (given on a fresh read) and the VM stream gets nothing', async () => {
-    store.beforeNextAppend = async () => {
-      await handleCommand(
-        new AggregateLoader(store.inner),
-        hostDecider,
-        hostStream(hostId),
-        {
-          type: 'ReserveCapacity',
-          vmId: 'other',
-          operationId: 'op-other',
-          vcpus: 1,
-          memoryMiB: 768,
-        },
-        META,
-      );
-    };
+    store.beforeNextAppend = () => reserveOther(768);
     const outcome = await handleCommandPair(loader, reserve(512), place(), META);
     assert.ok(!outcome.ok);
     assert.equal(outcome.refused, 'first');
