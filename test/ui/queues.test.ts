@@ -78,4 +78,46 @@ describe('web console: queues and failed jobs (headless chromium)', () => {
     await page.locator('#view .error').waitFor();
     assert.equal(await page.locator('button[data-action="discard"]').count(), 0);
   });
+
+  test('a view left while it loads does not replace the next one (a slow VM list, then Queues)', async () => {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(20_000);
+    // When the VM list's body has been read, a task is queued; it runs after the microtasks that
+    // follow the read (parse, the view's mount), so the flag says the list's view has finished.
+    await page.addInitScript({
+      content: `{
+        const text = Response.prototype.text;
+        Response.prototype.text = function () {
+          const read = text.call(this);
+          if (/\\/v1\\/vms(\\?|$)/.test(new URL(this.url).pathname + new URL(this.url).search))
+            read.then(() => setTimeout(() => (window.__vmListViewDone = true)));
+          return read;
+        };
+      }`,
+    });
+    // The VM list's request is held until the queues view has shown its answer: the order a loaded
+    // server gives when the list is slow and the user clicks on.
+    let releaseList!: () => void;
+    const listHeld = new Promise<void>((resolve) => (releaseList = resolve));
+    let listAsked!: () => void;
+    const listSeen = new Promise<void>((resolve) => (listAsked = resolve));
+    await page.route(/\/v1\/vms(\?|$)/, async (route) => {
+      listAsked();
+      await listHeld;
+      await route.continue();
+    });
+    await page.goto(`${base}/ui/`);
+    await page.fill('#token', TOKENS.viewer);
+    await page.click('#login button[type=submit]');
+    await listSeen;
+    await page.click('a[href="#/queues"]');
+    await page.locator('#view .error').waitFor();
+    releaseList();
+    // A function, not a string: the console's CSP has no 'unsafe-eval' for a string's polling.
+    await page.waitForFunction(() => (globalThis as { __vmListViewDone?: boolean }).__vmListViewDone === true);
+    // The list's view has finished; what shows is still the queues' refusal.
+    assert.equal(await page.locator('#view .error').count(), 1);
+    assert.equal(await page.locator('#view h1', { hasText: 'Virtual machines' }).count(), 0);
+    await page.close();
+  });
 });

@@ -17,7 +17,11 @@ async function route(): Promise<void> {
   current?.abort();
   const ctl = new AbortController();
   current = ctl;
-  const root = document.getElementById('view')!;
+  // Each route renders into an element of its own: a view still loading when the user moves on (a
+  // slow VM list, then a click on Queues) finishes into a node no longer on the page instead of
+  // replacing the view now shown.
+  const root = h('div');
+  mount(document.getElementById('view')!, root);
   const path = location.hash.replace(/^#/, '') || '/vms';
   document.body.classList.toggle('anonymous', !session.token());
   if (!session.token()) return loginView(root);
