@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { RedisScript } from './redis-script.js';
 import { MGET_CHUNKED, prefixOf } from './index-records.js';
-import { LIST_SCAN_BUDGET, nextBatch, type Page } from './scan-page.js';
+import { keptRecord, LIST_SCAN_BUDGET, nextBatch, type Page } from './scan-page.js';
 
 /** The `vms` index, its live subset (same members' scores) and the live indexes' format record. */
 export interface LiveIndexKeys {
@@ -76,9 +76,8 @@ export async function scanLiveOldestFirst<T>(
     // A live member missing from the whole index cannot be placed by offset: scan the whole index.
     if (offsets.some((o) => o < 0)) return undefined;
     for (let i = 0; i < recs.length; i++) {
-      const raw = recs[i];
-      const r = raw == null ? undefined : (JSON.parse(raw) as T);
-      if (r === undefined || !(await keep(r))) continue;
+      const r = await keptRecord(recs[i], keep);
+      if (r === undefined) continue;
       if (items.length === limit) return { items, next: String(offsets[i]) };
       items.push(r);
     }

@@ -26,6 +26,16 @@ export async function raws(redis: Redis, keys: string[]): Promise<Array<string |
   return keys.length === 0 ? [] : redis.mget(keys);
 }
 
+/** The record `raw` holds, if `keep` accepts it; a record whose key is gone (null) is never kept. */
+export async function keptRecord<T>(
+  raw: string | null | undefined,
+  keep: (r: T) => boolean | Promise<boolean>,
+): Promise<T | undefined> {
+  if (raw == null) return undefined;
+  const r = JSON.parse(raw) as T;
+  return (await keep(r)) ? r : undefined;
+}
+
 /**
  * Oldest first (index order), keeping the records `keep` accepts. The cursor is
  * an offset into the index, which only grows at its end, so pages never skip or
@@ -51,9 +61,8 @@ export async function scanOldestFirst<T>(
     const recs = await raws(redis, ids.map(toKey));
     for (let i = 0; i < recs.length; i++) {
       // Parsed one by one: the records past the page are never parsed.
-      const raw = recs[i];
-      const r = raw == null ? undefined : (JSON.parse(raw) as T);
-      if (r === undefined || !(await keep(r))) continue;
+      const r = await keptRecord(recs[i], keep);
+      if (r === undefined) continue;
       if (items.length === limit) return { items, next: String(offset + i) };
       items.push(r);
     }
@@ -89,9 +98,8 @@ export async function scanNewestFirst<T>(
     // The entries and their records in one round trip (index-records.ts).
     const { ids, scores, raws: recs } = await newestWithRecords(redis, index, toKey, max, batch);
     for (let i = 0; i < recs.length; i++) {
-      const raw = recs[i];
-      const r = raw == null ? undefined : (JSON.parse(raw) as T);
-      if (r === undefined || !(await keep(r))) continue;
+      const r = await keptRecord(recs[i], keep);
+      if (r === undefined) continue;
       if (items.length === limit) return { items, next: lastKept! };
       items.push(r);
       lastKept = scores[i];
