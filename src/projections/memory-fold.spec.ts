@@ -35,3 +35,37 @@ describe('MemoryFold rollback (a poison event undone alone)', () => {
     assert.equal(fold.keys().length, 11);
   });
 });
+
+describe('MemoryFold key version (a list of its keys stays valid while no key comes or goes)', () => {
+  it('moves when a record or an index appears or goes, not when a value or a score changes', () => {
+    const fold = new MemoryFold();
+    fold.mark();
+    fold.set('a', 1);
+    fold.index('z', 1, 'm1');
+    const v = fold.keyVersion;
+    fold.set('a', 2);
+    fold.index('z', 2, 'm1');
+    fold.index('z', 3, 'm2');
+    fold.unindex('z', 'm2');
+    assert.equal(fold.keyVersion, v, 'values and members changed, the keys did not');
+    const moved: Array<[string, () => void]> = [
+      ['a new record', () => fold.set('b', 1)],
+      ['a record deleted', () => fold.del('b')],
+      ['a new index', () => fold.index('y', 1, 'm')],
+      ['an index emptied', () => fold.unindex('y', 'm')],
+      [
+        'a rolled-back event',
+        () => {
+          fold.mark();
+          fold.set('a', 3);
+          fold.rollback();
+        },
+      ],
+    ];
+    for (const [what, change] of moved) {
+      const before = fold.keyVersion;
+      change();
+      assert.notEqual(fold.keyVersion, before, what);
+    }
+  });
+});

@@ -72,6 +72,11 @@ export class MemoryFold implements ProjectionTx {
   /** Members removed since the last flush (a ZREM each at the next one). */
   private readonly removedMembers = new Map<string, Set<string>>();
   private members = 0;
+  /**
+   * Bumped whenever a key appears or goes (a record or an index), never when a value changes:
+   * a list of the keys made at one version holds at any later equal one (see keyVersion).
+   */
+  private keyChanges = 0;
   private sets = 0;
   private avgJsonBytes = 256;
   /**
@@ -100,7 +105,9 @@ export class MemoryFold implements ProjectionTx {
 
   set(key: string, value: unknown): void {
     const before = this.values.get(key);
-    this.remember(key, before === undefined && !this.values.has(key) ? UNWRITTEN : before);
+    const fresh = before === undefined && !this.values.has(key);
+    if (fresh) this.keyChanges++;
+    this.remember(key, fresh ? UNWRITTEN : before);
     this.values.set(key, value);
     if (this.flushed) this.dirtyValues.add(key);
     if (++this.sets % SAMPLE_EVERY === 1) {
@@ -115,6 +122,7 @@ export class MemoryFold implements ProjectionTx {
     if (!this.values.has(key)) return;
     this.remember(key, this.values.get(key));
     this.values.delete(key);
+    this.keyChanges++;
     if (!this.flushed) return;
     this.dirtyValues.delete(key);
     // Kept even if a later write puts it back: the DEL goes before the sets, so the last word is right.
@@ -123,7 +131,10 @@ export class MemoryFold implements ProjectionTx {
 
   index(key: string, score: number, member: string): void {
     let zset = this.zsets.get(key);
-    if (!zset) this.zsets.set(key, (zset = new Map()));
+    if (!zset) {
+      this.zsets.set(key, (zset = new Map()));
+      this.keyChanges++;
+    }
     const before = zset.get(member);
     this.rememberMember(key, member, before);
     if (before === undefined) this.members++;
@@ -143,7 +154,10 @@ export class MemoryFold implements ProjectionTx {
     this.rememberMember(key, member, before);
     zset.delete(member);
     this.members--;
-    if (zset.size === 0) this.zsets.delete(key);
+    if (zset.size === 0) {
+      this.zsets.delete(key);
+      this.keyChanges++;
+    }
     if (!this.flushed) return;
     this.dirtyMembers.get(key)?.delete(member);
     let removed = this.removedMembers.get(key);
@@ -169,6 +183,8 @@ export class MemoryFold implements ProjectionTx {
   }
 
   rollback(): void {
+    // What the event made or removed comes back or goes; the keys' order may not: any list is stale.
+    if (this.undoLength || this.undoMembersLength) this.keyChanges++;
     for (let i = this.undoLength - 2; i >= 0; i -= 2) {
       const key = this.undo[i] as string;
       const previous = this.undo[i + 1];
@@ -216,6 +232,15 @@ export class MemoryFold implements ProjectionTx {
       }
     }
     this.mark();
+  }
+
+  /**
+   * Changes whenever a key appears in the fold or leaves it, and only then: a list of its keys
+   * (`keys()`) taken at one version is still the list at any later equal version, however many
+   * values changed meanwhile.
+   */
+  get keyVersion(): number {
+    return this.keyChanges;
   }
 
   /** Estimated bytes held (records sampled for their JSON size, times the object overhead; index members). */

@@ -14,7 +14,7 @@ import type { ReadModelKeys } from './read-model.keys.js';
 import type { OperationView } from './read-model.types.js';
 import { openRebuild, projectionStream, type RebuildEvent } from './rebuild.events.js';
 import { countLogEvents, ShadowReplay } from './shadow-replay.js';
-import { swapReadModel } from './swap-read-model.js';
+import { planSwap, swapReadModel } from './swap-read-model.js';
 
 export interface MaintenanceDeps {
   store: EventStore;
@@ -165,9 +165,12 @@ export class ProjectionRebuilds {
       // A second pass while live still runs, so the pause below only covers the last few events.
       await shadow.replay(undefined, report('catching-up'), stop);
       await lastProgress;
-      // The written keys, split into the read model's and the rest, before the pause: kept by the
-      // shadow until it folds another event, so the swap below reuses them when none came meanwhile.
-      shadow.writtenKeys();
+      // The written keys, split into the read model's and the rest, and the swap's plan (every
+      // shadow key's live name, the live keys to delete), before the pause: the shadow keeps the
+      // keys until it folds another event, so the swap below reuses both when none came meanwhile.
+      const listed = await listing;
+      const before = shadow.writtenKeys();
+      const plan = before && planSwap(keys, shadowKeys, listed, before);
       const replayed = ms(t0);
       const t1 = performance.now();
       const swap = await this.deps.pause(runner, async () => {
@@ -181,7 +184,8 @@ export class ProjectionRebuilds {
           shadowKeys,
           shadow.position,
           known,
-          await listing,
+          listed,
+          plan,
         );
         if (known) leftover = shadow.leftoverKeys();
         return swapped;

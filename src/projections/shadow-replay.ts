@@ -63,8 +63,8 @@ export class ShadowReplay {
   private sinceYield = 0;
   /** Whether Redis holds the shadow up to `position` (nothing left in the fold to write). */
   private written = true;
-  /** writtenSplit()'s answer, dropped whenever the fold changes. */
-  private split: { owned: string[]; left: string[] } | undefined;
+  /** writtenSplit()'s answer, and the fold's key version it was made at (valid while that holds). */
+  private split: { owned: string[]; left: string[]; version: number } | undefined;
   private readonly batchSize: number;
   private readonly memoryLimit: number;
   private readonly persist: boolean;
@@ -127,7 +127,6 @@ export class ShadowReplay {
       this.position = last;
       this.events += page.length;
       this.written = false;
-      this.split = undefined;
       if (fold.estimatedBytes > this.memoryLimit) {
         await fold.flush(this.redis, this.checkpointKey, last);
         this.fold = undefined;
@@ -214,17 +213,21 @@ export class ShadowReplay {
   }
 
   /**
-   * The written keys split into owned and not, in one pass, kept until the fold changes: a
-   * rebuild asks for both under the live runner's pause, and each pass over tens of thousands
-   * of keys (a copy of the key list, a relative name and an `owns` per key) cost tens of ms.
+   * The written keys split into owned and not, in one pass, kept while the fold's keys stay the
+   * same (events that only change values, as most do, keep it): a rebuild asks for both under
+   * the live runner's pause, and each pass over tens of thousands of keys (a copy of the key list,
+   * a relative name and an `owns` per key) cost tens of ms. The same list also lets the swap
+   * reuse the plan it made before the pause (swapReadModel).
    */
   private writtenSplit(): { owned: string[]; left: string[] } | undefined {
-    if (!this.fold || !this.written) return undefined;
-    if (this.split) return this.split;
+    const fold = this.fold;
+    if (!fold || !this.written) return undefined;
+    if (this.split?.version === fold.keyVersion) return this.split;
     const owned: string[] = [];
     const left: string[] = [];
-    for (const k of this.fold.keys()) (this.projection.owns(this.keys.relative(k)) ? owned : left).push(k);
-    return (this.split = { owned, left });
+    for (const k of fold.keys()) (this.projection.owns(this.keys.relative(k)) ? owned : left).push(k);
+    this.split = { owned, left, version: fold.keyVersion };
+    return this.split;
   }
 
   private get checkpointKey(): string {

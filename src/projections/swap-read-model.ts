@@ -15,6 +15,30 @@ return #KEYS / 2`;
 const RENAME_CHUNK = 2000;
 
 /**
+ * What a swap does, worked out from the key lists alone: each shadow key's live name, and the
+ * live keys the shadow lacks (deleted in the swap). Tens of thousands of names are built and
+ * hashed here: a rebuild makes the plan before the live runner's pause, and the swap under the
+ * pause reuses it when the catch-up folded nothing new (`shadowKeys` is then the same list).
+ */
+export interface SwapPlan {
+  /** The shadow keys the plan was made for (the identical array: see swapReadModel). */
+  shadowKeys: readonly string[];
+  targets: string[];
+  stale: string[];
+}
+
+export function planSwap(
+  live: ReadModelKeys,
+  shadow: ReadModelKeys,
+  liveKeys: readonly string[],
+  shadowKeys: readonly string[],
+): SwapPlan {
+  const targets = shadowKeys.map((k) => live.root + shadow.relative(k));
+  const incoming = new Set(targets);
+  return { shadowKeys, targets, stale: liveKeys.filter((k) => !incoming.has(k)) };
+}
+
+/**
  * Replaces the live keys of one read model by the shadow's in a single
  * MULTI/EXEC: every reader (any API or worker process on this Redis) sees the
  * whole old read model or the whole new one, never a mix, with no pointer to
@@ -23,7 +47,9 @@ const RENAME_CHUNK = 2000;
  * exactly after the last event the shadow applied. Call it with the live
  * runner paused. `known`, when the replay knows every key it wrote, saves
  * scanning the shadow namespace; `listedLive`, the live keys listed earlier, saves
- * scanning the live one under the pause (see ProjectionRebuilds.run).
+ * scanning the live one under the pause (see ProjectionRebuilds.run); `plan`, made
+ * from these same two lists before the pause, saves building the names under it (it is
+ * used only when it was made for this very `known` array, else a new one is made).
  */
 export async function swapReadModel(
   redis: Redis,
@@ -33,15 +59,19 @@ export async function swapReadModel(
   position: bigint | undefined,
   known?: string[],
   listedLive?: string[],
+  plan?: SwapPlan,
 ): Promise<{ swapped: number; deleted: number }> {
-  const [liveKeys, shadowKeys] = await Promise.all([
-    listedLive ?? listOwnedKeys(redis, live, projection),
-    known ?? listOwnedKeys(redis, shadow, projection),
-  ]);
-  // Each shadow key's live name, built once for the stale check and the renames both (under the pause).
-  const targets = shadowKeys.map((k) => live.root + shadow.relative(k));
-  const incoming = new Set(targets);
-  const stale = liveKeys.filter((k) => !incoming.has(k));
+  const { shadowKeys, targets, stale } =
+    plan && known && plan.shadowKeys === known && listedLive
+      ? plan
+      : planSwap(
+          live,
+          shadow,
+          ...(await Promise.all([
+            listedLive ?? listOwnedKeys(redis, live, projection),
+            known ?? listOwnedKeys(redis, shadow, projection),
+          ])),
+        );
   const multi = redis.multi();
   for (let i = 0; i < stale.length; i += 1000) multi.del(...stale.slice(i, i + 1000));
   for (let i = 0; i < shadowKeys.length; i += RENAME_CHUNK) {
