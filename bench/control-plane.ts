@@ -12,13 +12,15 @@ import { createsFromWorker } from './create-load.js';
 import { countStoreCalls } from './store-calls.js';
 import { perCreate, redisCommandCounts } from './scale-out-calls.js';
 import { redisServerCpuMs } from './redis-cpu.js';
-import { mainThreadCpuMs } from './main-thread-cpu.js';
+import { mainThreadCpuMs, mainThreadSchedMs } from './main-thread-cpu.js';
 import { BenchWorkerProcess } from './worker-process.js';
 import { watchServerLatency } from './server-side-latency.js';
 import { sampleAllocations, watchGc, writeSyscalls, type GcCounts } from './gc-stats.js';
 
 export interface ControlPlaneResult {
   accept: Summary;
+  /** POST → 202 in the server's main-thread CPU ms that passed meanwhile (Linux; see SentCreate.acceptMainCpuMs). */
+  acceptMainCpu?: Summary;
   toRunning: Summary;
   failed: number;
   rssStartMiB: number;
@@ -56,6 +58,21 @@ export interface ControlPlaneResult {
   writeSyscalls?: number;
   /** With `allocations`: bytes the main isolate allocated in the section (sampled estimate). */
   allocatedBytes?: number;
+  /**
+   * The POSTs' own window (the first sent → the last 202, as the bench's loop saw it end): its length, the
+   * POSTs per second in it, and what the process and its main thread spent in it. On a closed loop of
+   * `concurrency` clients the POST's mean latency is concurrency ÷ that rate (Little's law), so the rate, and
+   * the cores it took, say what a latency target asks of the machine.
+   */
+  postPhase: {
+    ms: number;
+    perSecond: number;
+    processCores: number;
+    mainThreadCores?: number;
+    mainLoopBusy: number;
+    /** Share of the window the main thread was runnable but waiting for a core (Linux). */
+    mainWaitingForCore?: number;
+  };
   /** With `workerProcess`: the worker process's CPU time per create (every thread), ms. */
   workerCpuMsPerCreate?: number;
   runtime: Runtime;
@@ -79,6 +96,13 @@ export async function controlPlaneBench(opts: {
    * ROLE=api, as deployed; default: one process runs everything (ROLE=all), the figure printed so far.
    */
   workerProcess?: boolean;
+  /**
+   * Creates sent (and run to completion) before the measured section, not counted: the section then
+   * measures code V8 has compiled and optimized, as a server that has been up a while runs it. Without
+   * it (the default, every earlier figure) the 400 POSTs run partly on cold code (the validation pipe
+   * alone takes ~150 µs a body over its first 1,000 calls, ~20 µs warm).
+   */
+  warmup?: number;
   /** Sample the section's allocations (costs CPU: read no CPU figure of such a run); a path writes the profile. */
   allocations?: { profileFile?: string };
 }): Promise<ControlPlaneResult> {
@@ -137,6 +161,7 @@ export async function controlPlaneBench(opts: {
     // Wait until the all-in-one process serves the new host.
     while (!worker && runtime.pool.workers.size === 0) await new Promise((r) => setTimeout(r, 50));
 
+    if (opts.warmup) await warmUp(runtime, base, opts.warmup, opts.concurrency);
     const sent = new Map<string, number>();
     const running = new Map<string, number>();
     let failed = 0;
@@ -151,9 +176,11 @@ export async function controlPlaneBench(opts: {
       if (running.size + 0 >= opts.n) allDone();
     });
     const accept: number[] = [];
+    const acceptCpu: number[] = [];
     const rssStart = process.memoryUsage().rss;
     const cpuStart = process.cpuUsage();
     const mainCpuStart = mainThreadCpuMs();
+    const schedStart = mainThreadSchedMs();
     const writer = runtime.store instanceof SqliteEventStore ? runtime.store : undefined;
     const writerStart = writer?.writerStats;
     const eluStart = performance.eventLoopUtilization();
@@ -177,8 +204,14 @@ export async function controlPlaneBench(opts: {
       concurrency: opts.concurrency,
       prefix: 'bench-',
     });
+    const postPhaseMs = performance.now() - t0;
+    const postCpu = process.cpuUsage(cpuStart);
+    const postMainCpu = mainThreadCpuMs();
+    const postElu = performance.eventLoopUtilization(eluStart);
+    const postSched = mainThreadSchedMs();
     for (const c of load.sent) {
       accept.push(c.acceptMs);
+      if (Number.isFinite(c.acceptMainCpuMs)) acceptCpu.push(c.acceptMainCpuMs);
       sent.set(c.vmId, c.sentAt - performance.timeOrigin);
     }
     let giveUp: NodeJS.Timeout | undefined;
@@ -207,6 +240,7 @@ export async function controlPlaneBench(opts: {
     const toRunning = [...sent].filter(([id]) => running.has(id)).map(([id, s]) => running.get(id)! - s);
     return {
       accept: summarize(accept, wall),
+      ...(acceptCpu.length ? { acceptMainCpu: summarize(acceptCpu, wall) } : {}),
       toRunning: summarize(toRunning, wall),
       serverPost: summarize(server.postMs, wall),
       appends: summarize(server.appendMs, wall),
@@ -225,6 +259,18 @@ export async function controlPlaneBench(opts: {
         ? { mainThreadCpuMsPerCreate: (mainCpuEnd - mainCpuStart) / opts.n }
         : {}),
       mainLoopBusy: elu.utilization,
+      postPhase: {
+        ms: postPhaseMs,
+        perSecond: (opts.n / postPhaseMs) * 1000,
+        processCores: (postCpu.user + postCpu.system) / 1000 / postPhaseMs,
+        ...(mainCpuStart !== undefined && postMainCpu !== undefined
+          ? { mainThreadCores: (postMainCpu - mainCpuStart) / postPhaseMs }
+          : {}),
+        mainLoopBusy: postElu.utilization,
+        ...(schedStart && postSched
+          ? { mainWaitingForCore: (postSched.waiting - schedStart.waiting) / postPhaseMs }
+          : {}),
+      },
       redisCallsPerCreate: perCreate(redisBefore, redisAfter, opts.n),
       redisCpuMsPerCreate: redisCpu / opts.n,
       ...(workerCpu !== undefined ? { workerCpuMsPerCreate: workerCpu / opts.n } : {}),
@@ -247,5 +293,24 @@ export async function controlPlaneBench(opts: {
     // A failed section must not leave the worker process running after the bench exits.
     await worker?.stop();
     throw err;
+  }
+}
+
+/** `n` creates through the whole path, answered and running, before the measured section (see `warmup`). */
+async function warmUp(runtime: Runtime, base: string, n: number, concurrency: number): Promise<void> {
+  const vms = runtime.projection('vms')!;
+  let ended = 0;
+  let allEnded!: () => void;
+  const done = new Promise<void>((r) => (allEnded = r));
+  const onApplied = (e: RecordedEvent) => {
+    if (!e.streamId.startsWith('vm-') || (e.type !== 'VmStarted' && e.type !== 'VmOperationFailed')) return;
+    if (++ended >= n) allEnded();
+  };
+  vms.on('applied', onApplied);
+  try {
+    await createsFromWorker({ base, token: TOKEN, n, concurrency, prefix: 'warmup-' });
+    await done;
+  } finally {
+    vms.off('applied', onApplied);
   }
 }
