@@ -36,6 +36,12 @@ export interface ControlPlaneResult {
    * await on a request's path may wait while the sagas, projections and result consumer hold the loop.
    */
   loopDelay: { p50: number; p99: number; max: number };
+  /**
+   * The main thread's CPU time between two firings of a 5 ms timer during the section, ms (Linux): the
+   * loop delay in CPU terms, what one turn of the loop held a waiting request for, without the time the
+   * thread waited for a core on a shared machine.
+   */
+  turnCpu?: { p99: number; max: number };
   /** CPU time of the bench's client thread (its fetch and JSON, in `cpuMsPerCreate` too) per create, ms (Linux). */
   clientCpuMsPerCreate?: number;
   /** CPU time of the main thread alone (the event loop every component shares) per create, ms (Linux). */
@@ -188,6 +194,7 @@ export async function controlPlaneBench(opts: {
     const latency = watchServerLatency(runtime.metrics, runtime.store!);
     const delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();
+    const turns = watchTurnCpu();
     const calls = countStoreCalls(runtime.store!);
     const redisBefore = await redisCommandCounts(runtime.redis);
     const redisCpuBefore = await redisServerCpuMs(runtime.redis);
@@ -229,6 +236,7 @@ export async function controlPlaneBench(opts: {
     const storeCalls = calls.stop();
     const server = latency.stop();
     delay.disable();
+    const turnCpu = turns.stop();
     const redisCpu = (await redisServerCpuMs(runtime.redis)) - redisCpuBefore;
     const redisAfter = await redisCommandCounts(runtime.redis);
     const writerEnd = writer?.writerStats;
@@ -250,6 +258,7 @@ export async function controlPlaneBench(opts: {
         p99: Math.max(0, delay.percentile(99) / 1e6 - 10),
         max: Math.max(0, delay.max / 1e6 - 10),
       },
+      ...(turnCpu ? { turnCpu } : {}),
       failed,
       rssStartMiB: rssStart / 2 ** 20,
       rssEndMiB: process.memoryUsage().rss / 2 ** 20,
@@ -313,4 +322,26 @@ async function warmUp(runtime: Runtime, base: string, n: number, concurrency: nu
   } finally {
     vms.off('applied', onApplied);
   }
+}
+
+/** See ControlPlaneResult.turnCpu: the main thread's CPU between firings of a 5 ms timer. */
+function watchTurnCpu(): { stop: () => { p99: number; max: number } | undefined } {
+  const spans: number[] = [];
+  let last = mainThreadSchedMs()?.onCpu;
+  const timer = setInterval(() => {
+    const now = mainThreadSchedMs()?.onCpu;
+    if (now !== undefined && last !== undefined) spans.push(now - last);
+    last = now;
+  }, 5);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      if (spans.length === 0) return undefined;
+      spans.sort((a, b) => a - b);
+      return {
+        p99: spans[Math.min(spans.length - 1, Math.floor(spans.length * 0.99))]!,
+        max: spans[spans.length - 1]!,
+      };
+    },
+  };
 }

@@ -67,6 +67,10 @@ async function main(): Promise<void> {
     console.log(
       `  main event loop delay in the section: p50 ${cp.loopDelay.p50.toFixed(1)} ms, p99 ${cp.loopDelay.p99.toFixed(1)} ms, max ${cp.loopDelay.max.toFixed(0)} ms`,
     );
+    if (cp.turnCpu)
+      console.log(
+        `  main-thread CPU between firings of a 5 ms timer (a loop turn, in CPU): p99 ${cp.turnCpu.p99.toFixed(1)} ms, max ${cp.turnCpu.max.toFixed(1)} ms`,
+      );
     const pp = cp.postPhase;
     const clientCores =
       cp.clientCpuMsPerCreate !== undefined
