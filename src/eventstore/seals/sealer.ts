@@ -111,9 +111,18 @@ export class Sealer {
       this.options.log.warn({}, 'seals are not written on KurrentDB yet: verify reports its log as unsealed');
       return;
     }
-    await this.refreshLatest();
-    await this.catchUp();
-    await this.backfillWitness();
+    // In the chain with the ticks and sealNow(): a catch-up spans turns of the loop (a page per turn),
+    // and a second one running meanwhile (a stop and a start again, as a lease lost and won back does)
+    // would fold the same events into the frontier twice.
+    const ready = this.running.then(async () => {
+      await this.refreshLatest();
+      await this.catchUp();
+      await this.backfillWitness();
+    });
+    this.running = ready.catch(() => undefined);
+    await ready;
+    // Stopped while catching up: no timer for a sealer that was told to stop.
+    if (this.stopped) return;
     this.lastSealAt = this.now().getTime();
     const { everyEvents, everyMs } = this.options;
     if (everyEvents <= 0 && everyMs <= 0) return;
