@@ -12,13 +12,15 @@ import { createsFromWorker } from './create-load.js';
 import { countStoreCalls } from './store-calls.js';
 import { perCreate, redisCommandCounts } from './scale-out-calls.js';
 import { redisServerCpuMs } from './redis-cpu.js';
-import { mainThreadCpuMs } from './main-thread-cpu.js';
+import { mainThreadCpuMs, mainThreadSchedMs } from './main-thread-cpu.js';
 import { BenchWorkerProcess } from './worker-process.js';
 import { watchServerLatency } from './server-side-latency.js';
 import { sampleAllocations, watchGc, writeSyscalls, type GcCounts } from './gc-stats.js';
 
 export interface ControlPlaneResult {
   accept: Summary;
+  /** POST → 202 in the server's main-thread CPU ms that passed meanwhile (Linux; see SentCreate.acceptMainCpuMs). */
+  acceptMainCpu?: Summary;
   toRunning: Summary;
   failed: number;
   rssStartMiB: number;
@@ -34,6 +36,12 @@ export interface ControlPlaneResult {
    * await on a request's path may wait while the sagas, projections and result consumer hold the loop.
    */
   loopDelay: { p50: number; p99: number; max: number };
+  /**
+   * The main thread's CPU time between two firings of a 5 ms timer during the section, ms (Linux): the
+   * loop delay in CPU terms, what one turn of the loop held a waiting request for, without the time the
+   * thread waited for a core on a shared machine.
+   */
+  turnCpu?: { p99: number; max: number };
   /** CPU time of the bench's client thread (its fetch and JSON, in `cpuMsPerCreate` too) per create, ms (Linux). */
   clientCpuMsPerCreate?: number;
   /** CPU time of the main thread alone (the event loop every component shares) per create, ms (Linux). */
@@ -56,6 +64,21 @@ export interface ControlPlaneResult {
   writeSyscalls?: number;
   /** With `allocations`: bytes the main isolate allocated in the section (sampled estimate). */
   allocatedBytes?: number;
+  /**
+   * The POSTs' own window (the first sent → the last 202, as the bench's loop saw it end): its length, the
+   * POSTs per second in it, and what the process and its main thread spent in it. On a closed loop of
+   * `concurrency` clients the POST's mean latency is concurrency ÷ that rate (Little's law), so the rate, and
+   * the cores it took, say what a latency target asks of the machine.
+   */
+  postPhase: {
+    ms: number;
+    perSecond: number;
+    processCores: number;
+    mainThreadCores?: number;
+    mainLoopBusy: number;
+    /** Share of the window the main thread was runnable but waiting for a core (Linux). */
+    mainWaitingForCore?: number;
+  };
   /** With `workerProcess`: the worker process's CPU time per create (every thread), ms. */
   workerCpuMsPerCreate?: number;
   runtime: Runtime;
@@ -79,6 +102,13 @@ export async function controlPlaneBench(opts: {
    * ROLE=api, as deployed; default: one process runs everything (ROLE=all), the figure printed so far.
    */
   workerProcess?: boolean;
+  /**
+   * Creates sent (and run to completion) before the measured section, not counted: the section then
+   * measures code V8 has compiled and optimized, as a server that has been up a while runs it. Without
+   * it (the default, every earlier figure) the 400 POSTs run partly on cold code (the validation pipe
+   * alone takes ~150 µs a body over its first 1,000 calls, ~20 µs warm).
+   */
+  warmup?: number;
   /** Sample the section's allocations (costs CPU: read no CPU figure of such a run); a path writes the profile. */
   allocations?: { profileFile?: string };
 }): Promise<ControlPlaneResult> {
@@ -137,6 +167,7 @@ export async function controlPlaneBench(opts: {
     // Wait until the all-in-one process serves the new host.
     while (!worker && runtime.pool.workers.size === 0) await new Promise((r) => setTimeout(r, 50));
 
+    if (opts.warmup) await warmUp(runtime, base, opts.warmup, opts.concurrency);
     const sent = new Map<string, number>();
     const running = new Map<string, number>();
     let failed = 0;
@@ -151,9 +182,11 @@ export async function controlPlaneBench(opts: {
       if (running.size + 0 >= opts.n) allDone();
     });
     const accept: number[] = [];
+    const acceptCpu: number[] = [];
     const rssStart = process.memoryUsage().rss;
     const cpuStart = process.cpuUsage();
     const mainCpuStart = mainThreadCpuMs();
+    const schedStart = mainThreadSchedMs();
     const writer = runtime.store instanceof SqliteEventStore ? runtime.store : undefined;
     const writerStart = writer?.writerStats;
     const eluStart = performance.eventLoopUtilization();
@@ -161,6 +194,7 @@ export async function controlPlaneBench(opts: {
     const latency = watchServerLatency(runtime.metrics, runtime.store!);
     const delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();
+    const turns = watchTurnCpu();
     const calls = countStoreCalls(runtime.store!);
     const redisBefore = await redisCommandCounts(runtime.redis);
     const redisCpuBefore = await redisServerCpuMs(runtime.redis);
@@ -177,8 +211,14 @@ export async function controlPlaneBench(opts: {
       concurrency: opts.concurrency,
       prefix: 'bench-',
     });
+    const postPhaseMs = performance.now() - t0;
+    const postCpu = process.cpuUsage(cpuStart);
+    const postMainCpu = mainThreadCpuMs();
+    const postElu = performance.eventLoopUtilization(eluStart);
+    const postSched = mainThreadSchedMs();
     for (const c of load.sent) {
       accept.push(c.acceptMs);
+      if (Number.isFinite(c.acceptMainCpuMs)) acceptCpu.push(c.acceptMainCpuMs);
       sent.set(c.vmId, c.sentAt - performance.timeOrigin);
     }
     let giveUp: NodeJS.Timeout | undefined;
@@ -196,6 +236,7 @@ export async function controlPlaneBench(opts: {
     const storeCalls = calls.stop();
     const server = latency.stop();
     delay.disable();
+    const turnCpu = turns.stop();
     const redisCpu = (await redisServerCpuMs(runtime.redis)) - redisCpuBefore;
     const redisAfter = await redisCommandCounts(runtime.redis);
     const writerEnd = writer?.writerStats;
@@ -207,6 +248,7 @@ export async function controlPlaneBench(opts: {
     const toRunning = [...sent].filter(([id]) => running.has(id)).map(([id, s]) => running.get(id)! - s);
     return {
       accept: summarize(accept, wall),
+      ...(acceptCpu.length ? { acceptMainCpu: summarize(acceptCpu, wall) } : {}),
       toRunning: summarize(toRunning, wall),
       serverPost: summarize(server.postMs, wall),
       appends: summarize(server.appendMs, wall),
@@ -216,6 +258,7 @@ export async function controlPlaneBench(opts: {
         p99: Math.max(0, delay.percentile(99) / 1e6 - 10),
         max: Math.max(0, delay.max / 1e6 - 10),
       },
+      ...(turnCpu ? { turnCpu } : {}),
       failed,
       rssStartMiB: rssStart / 2 ** 20,
       rssEndMiB: process.memoryUsage().rss / 2 ** 20,
@@ -225,6 +268,18 @@ export async function controlPlaneBench(opts: {
         ? { mainThreadCpuMsPerCreate: (mainCpuEnd - mainCpuStart) / opts.n }
         : {}),
       mainLoopBusy: elu.utilization,
+      postPhase: {
+        ms: postPhaseMs,
+        perSecond: (opts.n / postPhaseMs) * 1000,
+        processCores: (postCpu.user + postCpu.system) / 1000 / postPhaseMs,
+        ...(mainCpuStart !== undefined && postMainCpu !== undefined
+          ? { mainThreadCores: (postMainCpu - mainCpuStart) / postPhaseMs }
+          : {}),
+        mainLoopBusy: postElu.utilization,
+        ...(schedStart && postSched
+          ? { mainWaitingForCore: (postSched.waiting - schedStart.waiting) / postPhaseMs }
+          : {}),
+      },
       redisCallsPerCreate: perCreate(redisBefore, redisAfter, opts.n),
       redisCpuMsPerCreate: redisCpu / opts.n,
       ...(workerCpu !== undefined ? { workerCpuMsPerCreate: workerCpu / opts.n } : {}),
@@ -248,4 +303,45 @@ export async function controlPlaneBench(opts: {
     await worker?.stop();
     throw err;
   }
+}
+
+/** `n` creates through the whole path, answered and running, before the measured section (see `warmup`). */
+async function warmUp(runtime: Runtime, base: string, n: number, concurrency: number): Promise<void> {
+  const vms = runtime.projection('vms')!;
+  let ended = 0;
+  let allEnded!: () => void;
+  const done = new Promise<void>((r) => (allEnded = r));
+  const onApplied = (e: RecordedEvent) => {
+    if (!e.streamId.startsWith('vm-') || (e.type !== 'VmStarted' && e.type !== 'VmOperationFailed')) return;
+    if (++ended >= n) allEnded();
+  };
+  vms.on('applied', onApplied);
+  try {
+    await createsFromWorker({ base, token: TOKEN, n, concurrency, prefix: 'warmup-' });
+    await done;
+  } finally {
+    vms.off('applied', onApplied);
+  }
+}
+
+/** See ControlPlaneResult.turnCpu: the main thread's CPU between firings of a 5 ms timer. */
+function watchTurnCpu(): { stop: () => { p99: number; max: number } | undefined } {
+  const spans: number[] = [];
+  let last = mainThreadSchedMs()?.onCpu;
+  const timer = setInterval(() => {
+    const now = mainThreadSchedMs()?.onCpu;
+    if (now !== undefined && last !== undefined) spans.push(now - last);
+    last = now;
+  }, 5);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      if (spans.length === 0) return undefined;
+      spans.sort((a, b) => a - b);
+      return {
+        p99: spans[Math.min(spans.length - 1, Math.floor(spans.length * 0.99))]!,
+        max: spans[spans.length - 1]!,
+      };
+    },
+  };
 }

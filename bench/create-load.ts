@@ -4,6 +4,7 @@
  * client does. Times are epoch milliseconds (timeOrigin + now), comparable
  * across the two threads.
  */
+import { readFileSync } from 'node:fs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { currentThreadCpuMs } from './main-thread-cpu.js';
 import { pool } from './stats.js';
@@ -23,6 +24,12 @@ export interface SentCreate {
   sentAt: number;
   /** POST → 202, as the client saw it. */
   acceptMs: number;
+  /**
+   * The server's main-thread CPU time that passed while this POST was in flight, ms (Linux; NaN
+   * elsewhere): what its event loop turned round before answering (other POSTs, sagas, projections),
+   * without the time the loop waited for a core on a machine shared with other work.
+   */
+  acceptMainCpuMs: number;
 }
 
 export interface CreateLoadResult {
@@ -33,6 +40,15 @@ export interface CreateLoadResult {
 
 const KIND = 'vl-bench-create-load';
 const epochNow = () => performance.timeOrigin + performance.now();
+
+/** The process's main thread's CPU time so far (schedstat, ns there), ms; read from the client's thread. */
+function serverMainCpuMs(): number {
+  try {
+    return Number(readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return NaN;
+  }
+}
 
 /** Sends the creates from a worker thread; rejects on the first answer that is not a 2xx. */
 export function createsFromWorker(load: CreateLoad): Promise<CreateLoadResult> {
@@ -52,11 +68,13 @@ async function runInWorker(load: CreateLoad): Promise<CreateLoadResult> {
   await pool(load.n, load.concurrency, async (i) => {
     const body = { name: `${load.prefix}${i}`, vcpus: 1, memoryMiB: 64, diskGiB: 1 };
     const sentAt = epochNow();
+    const cpuAtSend = serverMainCpuMs();
     const res = await fetch(`${load.base}/v1/vms`, { method: 'POST', headers, body: JSON.stringify(body) });
     const json = (await res.json()) as Record<string, unknown>;
     const acceptMs = epochNow() - sentAt;
+    const acceptMainCpuMs = serverMainCpuMs() - cpuAtSend;
     if (res.status >= 300) throw new Error(`POST /v1/vms: ${res.status} ${JSON.stringify(json)}`);
-    sent.push({ vmId: json.vmId as string, sentAt, acceptMs });
+    sent.push({ vmId: json.vmId as string, sentAt, acceptMs, acceptMainCpuMs });
   });
   const cpu1 = currentThreadCpuMs();
   return { sent, ...(cpu0 !== undefined && cpu1 !== undefined ? { clientCpuMs: cpu1 - cpu0 } : {}) };

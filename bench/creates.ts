@@ -4,13 +4,15 @@
  * creates/s). Without REDIS_URL it runs its own redis-server, so the Redis figures are exact.
  *
  *   node dist/bench/creates.js [--n 400] [--concurrency 32] [--store sqlite:events.sqlite3|postgres://…]
- *                              [--worker in-process|own-process] [--alloc [profile.heapprofile]]
+ *                              [--worker in-process|own-process] [--alloc [profile.heapprofile]] [--warmup 0]
  *
  * `--worker own-process` runs the simulated host's worker as `--role worker` in a process of its
  * own (as a hypervisor host does) and the measured process as `--role api`; the default keeps the
  * one all-in-one process (ROLE=all) every earlier figure was measured with. `--alloc` samples the
  * main isolate's allocations in the section (KiB per create; with a path, the profile is written
- * there for DevTools): the sampling costs CPU, so take CPU figures from runs without it.
+ * there for DevTools): the sampling costs CPU, so take CPU figures from runs without it. `--warmup N` runs N
+ * creates to completion first, unmeasured, so that the section measures JIT-warm code (the default 0 keeps
+ * the figures comparable with every earlier run, which measured the server's first 400 POSTs).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +50,7 @@ async function main(): Promise<void> {
       n,
       concurrency,
       workerProcess: workerMode === 'own-process',
+      warmup: Number(arg('warmup', '0')),
       ...(process.argv.includes('--alloc') ? { allocations: allocOption() } : {}),
     });
     await cp.close();
@@ -58,10 +61,28 @@ async function main(): Promise<void> {
         : 'topology: one process (ROLE=all: HTTP, control plane and the host worker)',
     );
     console.log(row('create: POST → 202', cp.accept));
+    if (cp.acceptMainCpu) console.log(row('  the same in main-thread CPU ms meanwhile', cp.acceptMainCpu, 'cpu-ms'));
     console.log(row('  the server’s own: POST /v1/vms (timing middleware)', cp.serverPost));
     console.log(row('  the server’s own: store append (all, in the section)', cp.appends));
     console.log(
       `  main event loop delay in the section: p50 ${cp.loopDelay.p50.toFixed(1)} ms, p99 ${cp.loopDelay.p99.toFixed(1)} ms, max ${cp.loopDelay.max.toFixed(0)} ms`,
+    );
+    if (cp.turnCpu)
+      console.log(
+        `  main-thread CPU between firings of a 5 ms timer (a loop turn, in CPU): p99 ${cp.turnCpu.p99.toFixed(1)} ms, max ${cp.turnCpu.max.toFixed(1)} ms`,
+      );
+    const pp = cp.postPhase;
+    const clientCores =
+      cp.clientCpuMsPerCreate !== undefined
+        ? ` (the bench's client thread ${((cp.clientCpuMsPerCreate * n) / pp.ms).toFixed(2)})`
+        : '';
+    console.log(
+      `  the POSTs' window: ${pp.ms.toFixed(0)} ms, ${pp.perSecond.toFixed(0)} POST/s; Little's law ${concurrency} ÷ that = ` +
+        `${((concurrency / pp.perSecond) * 1000).toFixed(1)} ms mean; process CPU ${pp.processCores.toFixed(2)} cores${clientCores}, ` +
+        `main thread ${pp.mainThreadCores?.toFixed(2) ?? '-'} cores, its loop busy ${(pp.mainLoopBusy * 100).toFixed(0)} %` +
+        (pp.mainWaitingForCore !== undefined
+          ? `, waiting for a core ${(pp.mainWaitingForCore * 100).toFixed(0)} %`
+          : ''),
     );
     console.log(row('create: accept → running (whole path)', cp.toRunning));
     console.log(`failed: ${cp.failed}${priv ? '' : '   (REDIS_URL: Redis figures are server-wide)'}`);

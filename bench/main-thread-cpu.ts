@@ -30,3 +30,17 @@ function threadCpuMs(statFile: string): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * The main thread's time on a core and its time runnable but waiting for one (Linux
+ * `/proc/<pid>/task/<pid>/schedstat`, ns there), ms: on a shared machine, how much of a busy event
+ * loop was the machine's rather than the code's. Undefined where /proc is not there.
+ */
+export function mainThreadSchedMs(): { onCpu: number; waiting: number } | undefined {
+  try {
+    const [run, wait] = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ');
+    return { onCpu: Number(run) / 1e6, waiting: Number(wait) / 1e6 };
+  } catch {
+    return undefined;
+  }
+}

@@ -3,7 +3,8 @@
  * wins, the other re-reads), a restart rebuilds the frontier from the log and seals on
  * top, a witness that missed a seal (crash between store and file) is caught up at
  * start, the key file is 0600 and never rewritten, and the sealer keeps only the streams
- * written since the latest seal (not one entry per stream of the log).
+ * written since the latest seal (not one entry per stream of the log); a catch-up reads and hashes
+ * the log a page per turn of the event loop, so other work runs between pages.
  */
 import 'reflect-metadata';
 import { after, describe, test } from 'node:test';
@@ -12,9 +13,10 @@ import { randomUUID } from 'node:crypto';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { join } from 'node:path';
+import type { EventStore } from '../../src/eventstore/event-store.port.js';
 import { SqliteEventStore } from '../../src/eventstore/sqlite/sqlite.event-store.js';
 import { parsePublicKey } from '../../src/eventstore/seals/seal.js';
-import { Sealer } from '../../src/eventstore/seals/sealer.js';
+import { SEALER_PAGE, Sealer } from '../../src/eventstore/seals/sealer.js';
 import { verifyStore } from '../../src/eventstore/seals/store-audit.js';
 import { readWitness } from '../../src/eventstore/seals/witness.js';
 import { tempDir } from '../support/env.js';
@@ -174,5 +176,83 @@ describe('sealer', () => {
     assert.equal(ok.sealKeyFile, join(tmp.dir, 'keys', 'seal.key'));
     assert.equal(ok.sealEveryEvents, 1000);
     assert.equal(ok.sealEveryMs, 60000);
+  });
+});
+
+describe('sealer: a catch-up shares the event loop', () => {
+  const tmp = tempDir('vl-sealer-turns-');
+  const store = new SqliteEventStore({ file: join(tmp.dir, 'events.sqlite3') });
+  after(async () => {
+    await store.close();
+    tmp.cleanup();
+  });
+
+  test('the log is read and hashed a page per turn: what waits for the loop runs between pages', async () => {
+    await store.init();
+    const n = 3 * SEALER_PAGE + 1;
+    // In batches that share commits: one append at a time would be an fsync each.
+    for (let done = 0; done < n; done += 100) {
+      const batch = Math.min(100, n - done);
+      await Promise.all(Array.from({ length: batch }, (_, k) => appendSome(store, 1, () => `vm-${(done + k) % 7}`)));
+    }
+    const sealer = new Sealer(store, {
+      keyFile: join(tmp.dir, 'seal.key'),
+      witnessFile: join(tmp.dir, 'seals.ndjson'),
+      everyEvents: 0,
+      everyMs: 0,
+      log: quiet,
+    });
+    // Work that waits for the loop (as a request's next step does): counts the turns it got.
+    let turns = 0;
+    let counting = true;
+    const other = (): void => {
+      turns++;
+      if (counting) setImmediate(other);
+    };
+    setImmediate(other);
+    await sealer.start();
+    counting = false;
+    // Four pages (three full, one of a single event): the loop turned between them. All in one turn before.
+    assert.ok(turns >= 3, `other work ran ${turns} times during a catch-up of ${n} events`);
+    const seal = await sealer.sealNow();
+    assert.equal(seal?.count, n, 'every event is sealed');
+    const r = await verifyStore(store, { keys: [parsePublicKey(sealer.publicKeyBase64)] });
+    assert.equal(r.verified, true, JSON.stringify(r.problem));
+    await sealer.stop();
+  });
+
+  test('stopped and started again during a catch-up (a lease lost and won back): each event is folded once', async () => {
+    // Reads that answer on a later turn, as PostgreSQL's do: two catch-ups at once would read the same page.
+    const later: EventStore['readAllHashes'] = async (options) => {
+      const hashes = await store.readAllHashes(options);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return hashes;
+    };
+    const remote = new Proxy(store, {
+      get: (target, key) => {
+        if (key === 'readAllHashes') return later;
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const sealer = new Sealer(remote, {
+      keyFile: join(tmp.dir, 'seal.key'),
+      witnessFile: join(tmp.dir, 'seals-2.ndjson'),
+      everyEvents: 0,
+      everyMs: 0,
+      log: quiet,
+    });
+    await appendSome(store, 5); // something the last test's seal does not cover
+    const n = (await store.readAll()).length;
+    const first = sealer.start();
+    // The first start is between pages now (it yields after each): stop and start it again.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await sealer.stop();
+    await Promise.all([first, sealer.start()]);
+    const seal = await sealer.sealNow();
+    assert.equal(seal?.count, n, `the frontier holds each event of the log once (${seal?.count} for ${n})`);
+    const r = await verifyStore(store, { keys: [parsePublicKey(sealer.publicKeyBase64)] });
+    assert.equal(r.verified, true, JSON.stringify(r.problem));
+    await sealer.stop();
   });
 });

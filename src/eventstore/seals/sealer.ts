@@ -36,7 +36,12 @@ export interface SealerOptions {
 }
 
 export const SEALER_PRINCIPAL = 'system:sealer';
-const PAGE = 1000;
+/**
+ * Events read and hashed per turn of the event loop. The sealer shares the loop with the requests:
+ * all of a catch-up in one turn stopped them for as long as it took (5,000 events at start, ~0.1–0.2 s;
+ * a second of a create burst at each tick, ~1,000 events). A page of 200 is a few ms.
+ */
+export const SEALER_PAGE = 200;
 
 /**
  * Appends a signed LogSealed to `$seals` every `everyEvents` events or `everyMs`,
@@ -106,9 +111,18 @@ export class Sealer {
       this.options.log.warn({}, 'seals are not written on KurrentDB yet: verify reports its log as unsealed');
       return;
     }
-    await this.refreshLatest();
-    await this.catchUp();
-    await this.backfillWitness();
+    // In the chain with the ticks and sealNow(): a catch-up spans turns of the loop (a page per turn),
+    // and a second one running meanwhile (a stop and a start again, as a lease lost and won back does)
+    // would fold the same events into the frontier twice.
+    const ready = this.running.then(async () => {
+      await this.refreshLatest();
+      await this.catchUp();
+      await this.backfillWitness();
+    });
+    this.running = ready.catch(() => undefined);
+    await ready;
+    // Stopped while catching up: no timer for a sealer that was told to stop.
+    if (this.stopped) return;
     this.lastSealAt = this.now().getTime();
     const { everyEvents, everyMs } = this.options;
     if (everyEvents <= 0 && everyMs <= 0) return;
@@ -168,6 +182,13 @@ export class Sealer {
         this.lastEventId = e.id;
         this.lastPosition = e.position;
       }
+      // A short page was the head of the log as of this read: the rest is the next tick's. Without this
+      // stop, the yield below let the busy loop commit a few more events each turn, and the catch-up
+      // chased the head, one read per turn, for as long as the appends went on.
+      if (page.length < SEALER_PAGE) return;
+      // The store's reads answer at once (SQLite reads on this thread), so without this every page
+      // would be read and hashed in the same turn: let the loop serve what is waiting between pages.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
@@ -179,8 +200,8 @@ export class Sealer {
    */
   private async readPage(): Promise<LoggedHash[]> {
     const after = this.lastPosition !== undefined ? { after: this.lastPosition } : {};
-    if (this.store.readAllHashes) return this.store.readAllHashes({ ...after, maxCount: PAGE });
-    const events = await this.store.readAll({ ...after, maxCount: PAGE });
+    if (this.store.readAllHashes) return this.store.readAllHashes({ ...after, maxCount: SEALER_PAGE });
+    const events = await this.store.readAll({ ...after, maxCount: SEALER_PAGE });
     return events.map((e) => ({
       id: e.id,
       streamId: e.streamId,
