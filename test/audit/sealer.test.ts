@@ -255,4 +255,51 @@ describe('sealer: a catch-up shares the event loop', () => {
     assert.equal(r.verified, true, JSON.stringify(r.problem));
     await sealer.stop();
   });
+
+  test('stopped and started again at once during a catch-up: one seal timer while started, none once stopped', async () => {
+    // The timers the sealer sets and clears, seen through the globals it calls.
+    const live = new Set<unknown>();
+    const realSet = globalThis.setInterval;
+    const realClear = globalThis.clearInterval;
+    globalThis.setInterval = ((...args: Parameters<typeof setInterval>) => {
+      const t = realSet(...args);
+      live.add(t);
+      return t;
+    }) as typeof setInterval;
+    globalThis.clearInterval = ((t?: Parameters<typeof clearInterval>[0]) => {
+      live.delete(t);
+      realClear(t);
+    }) as typeof clearInterval;
+    try {
+      const slow: EventStore['readAllHashes'] = async (options) => {
+        const hashes = await store.readAllHashes(options);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        return hashes;
+      };
+      const remote = new Proxy(store, {
+        get: (target, key) => {
+          if (key === 'readAllHashes') return slow;
+          const value: unknown = Reflect.get(target, key, target);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const sealer = new Sealer(remote, {
+        keyFile: join(tmp.dir, 'seal.key'),
+        witnessFile: join(tmp.dir, 'seals-3.ndjson'),
+        everyEvents: 0,
+        everyMs: 60_000,
+        log: quiet,
+      });
+      const first = sealer.start();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      // The stop not waited for: the second start comes while the first one's catch-up still runs.
+      await Promise.all([first, sealer.stop(), sealer.start()]);
+      assert.equal(live.size, 1, 'the first start, overtaken by the second, set no timer of its own');
+      await sealer.stop();
+      assert.equal(live.size, 0, 'a stopped sealer leaves no timer ticking');
+    } finally {
+      globalThis.setInterval = realSet;
+      globalThis.clearInterval = realClear;
+    }
+  });
 });

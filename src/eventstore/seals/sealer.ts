@@ -73,6 +73,8 @@ export class Sealer {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  /** Counts start() calls: a start that finds a later one began while it caught up leaves the timer to it. */
+  private starts = 0;
 
   constructor(
     private readonly store: EventStore,
@@ -104,6 +106,7 @@ export class Sealer {
   async start(): Promise<void> {
     // Started again when its process wins the control-plane lease back after losing it.
     this.stopped = false;
+    const startNo = ++this.starts;
     clearInterval(this.timer);
     if (!this.privateKey) this.init();
     if (this.store.kind === 'kurrentdb') {
@@ -121,8 +124,10 @@ export class Sealer {
     });
     this.running = ready.catch(() => undefined);
     await ready;
-    // Stopped while catching up: no timer for a sealer that was told to stop.
-    if (this.stopped) return;
+    // Stopped while catching up: no timer for a sealer that was told to stop; started again meanwhile
+    // (stop, then start): the later start sets the one timer, or this one's would outlive every stop().
+    if (this.stopped || startNo !== this.starts) return;
+    clearInterval(this.timer);
     this.lastSealAt = this.now().getTime();
     const { everyEvents, everyMs } = this.options;
     if (everyEvents <= 0 && everyMs <= 0) return;
