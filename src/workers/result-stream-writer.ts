@@ -21,10 +21,12 @@ export class ResultStreamWriter {
     private readonly key: string,
   ) {}
 
-  post(id: string, message: ResultMessage): Promise<void> {
+  /** `now`: sent at once with whatever is pending before it (order kept); see QueueBatcher.add. */
+  post(id: string, message: ResultMessage, now = false): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ id, message, resolve, reject });
-      if (this.pending.length === 1) setImmediate(() => void this.flush());
+      if (now) void this.flush();
+      else if (this.pending.length === 1) setImmediate(() => void this.flush());
     });
   }
 
