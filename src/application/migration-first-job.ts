@@ -36,7 +36,7 @@ export async function queuePrepareIncoming(jobs: JobSink, result: HandleResult<V
     // The event the saga's job is caused by: GET /why reads the same chain either way.
     causationId: requested.id,
   };
-  await jobs.enqueueHostJob(targetHostId, prepareJobId(operationId), data, true);
+  await jobs.enqueueHostJob(targetHostId, prepareJobId(operationId), data);
   tracePhase(state.id, 'enqueued prepareIncoming');
   return true;
 }

@@ -4,8 +4,7 @@ import type { HostJobData, VolumeJobData } from './jobs.js';
 
 /** Where the saga runner puts side effects: a host's queue. */
 export interface JobSink {
-  /** `now`: the job is on a critical path a client waits for; sent at once rather than with this turn's batch. */
-  enqueueHostJob(hostId: string, jobId: string, data: HostJobData, now?: boolean): Promise<void>;
+  enqueueHostJob(hostId: string, jobId: string, data: HostJobData): Promise<void>;
   /** A volume's own step on its host's queue (same queue as the VMs' jobs). */
   enqueueVolumeJob?(hostId: string, jobId: string, data: VolumeJobData): Promise<void>;
   /**

@@ -273,7 +273,6 @@ export class HostWorker {
         });
       return;
     }
-    tracePhase(data.vmId, 'worker checked cancel');
     // The source gets ready for the migrate while this target's QEMU starts.
     if (data.step === 'prepareIncoming' && !compensation) this.shortcuts.announceSource(data);
     const notice = compensation ? undefined : this.starts.notice(data, base);
@@ -353,12 +352,13 @@ export class HostWorker {
       const prior = defined ?? data.prior;
       if (!compensation) {
         const started = await this.starts.carried(notice, data);
-        await this.hub.postResult(
-          defined ? `${jobId}.start.ok` : `${jobId}.ok`,
-          { ...base, kind: 'succeeded', ...result, ...(prior ? { prior } : {}), ...started },
-          // A migration's last step: the client waits for this one result.
-          data.step === 'finishIncoming',
-        );
+        await this.hub.postResult(defined ? `${jobId}.start.ok` : `${jobId}.ok`, {
+          ...base,
+          kind: 'succeeded',
+          ...result,
+          ...(prior ? { prior } : {}),
+          ...started,
+        });
       }
     } catch (err) {
       const attempts = job.opts.attempts ?? 1;

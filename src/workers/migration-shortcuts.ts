@@ -120,22 +120,16 @@ export class MigrationShortcuts {
     // Said in the result only once the job is queued: without it the log closes a cancel at this step.
     const queued: StepResult = { step: 'prepareIncoming', output: { ...prepared.output, migrateQueued: true } };
     try {
-      await this.hub.enqueueHostJob(
-        sourceHostId,
-        migrateJobId(data.operationId),
-        {
-          vmId: data.vmId,
-          operationId: data.operationId,
-          spec: data.spec,
-          principal: data.principal,
-          causationId: data.causationId,
-          step: 'migrate',
-          args: { live: data.args.live, endpoint: prepared.output.endpoint, targetHostId },
-          prior: queued,
-        },
-        // The source waits for it: sent at once, not after the rest of this turn (QueueBatcher.add).
-        true,
-      );
+      await this.hub.enqueueHostJob(sourceHostId, migrateJobId(data.operationId), {
+        vmId: data.vmId,
+        operationId: data.operationId,
+        spec: data.spec,
+        principal: data.principal,
+        causationId: data.causationId,
+        step: 'migrate',
+        args: { live: data.args.live, endpoint: prepared.output.endpoint, targetHostId },
+        prior: queued,
+      });
       tracePhase(data.vmId, 'enqueued migrate');
       return queued;
     } catch (err) {
@@ -150,22 +144,16 @@ export class MigrationShortcuts {
    */
   async queueFinish(data: Extract<HostJobData, { step: 'migrate' }>): Promise<void> {
     try {
-      await this.hub.enqueueHostJob(
-        data.args.targetHostId,
-        finishJobId(data.operationId),
-        {
-          vmId: data.vmId,
-          operationId: data.operationId,
-          spec: data.spec,
-          principal: data.principal,
-          causationId: data.causationId,
-          step: 'finishIncoming',
-          args: { live: data.args.live },
-          prior: withMigrate(data.prior),
-        },
-        // The target waits for it: sent at once (QueueBatcher.add).
-        true,
-      );
+      await this.hub.enqueueHostJob(data.args.targetHostId, finishJobId(data.operationId), {
+        vmId: data.vmId,
+        operationId: data.operationId,
+        spec: data.spec,
+        principal: data.principal,
+        causationId: data.causationId,
+        step: 'finishIncoming',
+        args: { live: data.args.live },
+        prior: withMigrate(data.prior),
+      });
       tracePhase(data.vmId, 'enqueued finishIncoming');
     } catch (err) {
       this.log.warn({ err: message(err), vm: data.vmId }, 'finishIncoming not queued by the source; the saga will');

@@ -21,17 +21,11 @@ export class QueueBatcher {
 
   constructor(private readonly queue: Queue) {}
 
-  /**
-   * `now`: the job is on a critical path (a migration's next step, which a client waits for):
-   * it goes at once, with whatever is pending before it (order kept), instead of after the rest
-   * of this turn's callbacks, which in a busy process can be several ms of other work.
-   */
-  add(name: string, data: unknown, opts: JobsOptions, now = false): Promise<void> {
+  add(name: string, data: unknown, opts: JobsOptions): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ name, data, opts, resolve, reject });
-      if (now) void this.flush();
       // After this turn's I/O callbacks have run: the adds they make go in the same pipeline.
-      else if (this.pending.length === 1) setImmediate(() => void this.flush());
+      if (this.pending.length === 1) setImmediate(() => void this.flush());
     });
   }
 

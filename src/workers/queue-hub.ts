@@ -76,25 +76,24 @@ export class QueueHub {
   }
 
   /** Adds to one queue go out together when several come in one turn (see QueueBatcher). */
-  private add(queueName: string, name: string, data: unknown, opts: JobsOptions, now = false): Promise<void> {
+  private add(queueName: string, name: string, data: unknown, opts: JobsOptions): Promise<void> {
     let b = this.batchers.get(queueName);
     if (!b) {
       b = new QueueBatcher(this.queue(queueName));
       this.batchers.set(queueName, b);
     }
-    return b.add(name, data, opts, now);
+    return b.add(name, data, opts);
   }
 
-  /** `now`: on a critical path, sent at once (QueueBatcher.add). */
-  async enqueueHostJob(hostId: string, jobId: string, data: HostJobData, now = false): Promise<void> {
-    await this.enqueue(hostId, jobId, data, now);
+  async enqueueHostJob(hostId: string, jobId: string, data: HostJobData): Promise<void> {
+    await this.enqueue(hostId, jobId, data);
   }
 
   async enqueueVolumeJob(hostId: string, jobId: string, data: VolumeJobData): Promise<void> {
     await this.enqueue(hostId, jobId, data);
   }
 
-  private async enqueue(hostId: string, jobId: string, data: QueueJobData, now = false): Promise<void> {
+  private async enqueue(hostId: string, jobId: string, data: QueueJobData): Promise<void> {
     const opts: JobsOptions = {
       jobId: safeJobId(jobId),
       attempts: this.settings.attempts,
@@ -102,7 +101,7 @@ export class QueueHub {
       removeOnComplete: { age: 24 * 3600, count: 50000 },
       removeOnFail: { age: 7 * 24 * 3600 },
     };
-    await this.add(hostQueueName(hostId), data.step, data, opts, now);
+    await this.add(hostQueueName(hostId), data.step, data, opts);
   }
 
   private get epochKey(): string {
@@ -151,8 +150,8 @@ export class QueueHub {
    * A result on the results stream, under the id a BullMQ job had before. Posted twice (a step run
    * again after its worker died), it is recorded once: the decider accepts one result per step.
    */
-  async postResult(jobId: string, message: ResultMessage, now = false): Promise<void> {
-    await this.results.post(safeJobId(jobId), message, now);
+  async postResult(jobId: string, message: ResultMessage): Promise<void> {
+    await this.results.post(safeJobId(jobId), message);
   }
 
   /** Results posted and not yet recorded (the consumer deletes an entry once it is recorded). */

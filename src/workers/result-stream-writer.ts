@@ -21,12 +21,10 @@ export class ResultStreamWriter {
     private readonly key: string,
   ) {}
 
-  /** `now`: sent at once with whatever is pending before it (order kept); see QueueBatcher.add. */
-  post(id: string, message: ResultMessage, now = false): Promise<void> {
+  post(id: string, message: ResultMessage): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ id, message, resolve, reject });
-      if (now) void this.flush();
-      else if (this.pending.length === 1) setImmediate(() => void this.flush());
+      if (this.pending.length === 1) setImmediate(() => void this.flush());
     });
   }
 

@@ -18,7 +18,6 @@ describe('QueueBatcher', () => {
   let redis: Redis;
   let queue: Queue;
   let bulkCalls = 0;
-  let addCalls = 0;
 
   before(() => {
     redis = new Redis(testRedisUrl());
@@ -27,11 +26,6 @@ describe('QueueBatcher', () => {
     queue.addBulk = (jobs) => {
       bulkCalls++;
       return addBulk(jobs);
-    };
-    const add = queue.add.bind(queue);
-    queue.add = (name, data, opts) => {
-      addCalls++;
-      return add(name, data, opts);
     };
   });
   after(async () => {
@@ -94,22 +88,5 @@ describe('QueueBatcher', () => {
     batcher.flush();
     await Promise.all(early);
     for (const id of ['d0', 'd1', 'd2']) assert.ok(await queue.getJob(id), `job ${id} is on the queue`);
-  });
-
-  test('an add marked `now` goes at once, with the adds pending before it, in order', async () => {
-    const batcher = new QueueBatcher(queue);
-    const [bulkBefore, addBefore] = [bulkCalls, addCalls];
-    const pending = [batcher.add('step', { i: 1 }, { jobId: 'e1' }), batcher.add('step', { i: 2 }, { jobId: 'e2' })];
-    assert.equal(bulkCalls + addCalls, bulkBefore + addBefore, 'the adds of this turn wait for its end');
-    const urgent = batcher.add('step', { i: 3 }, { jobId: 'e3' }, true);
-    // Still inside the turn: sent already, the pending two with it in one pipeline.
-    assert.equal(bulkCalls - bulkBefore, 1, 'sent before the turn ended');
-    await Promise.all([...pending, urgent]);
-    assert.equal(bulkCalls - bulkBefore, 1, 'one pipeline for the three');
-    assert.equal(addCalls, addBefore);
-    assert.deepEqual(
-      (await queue.getWaiting()).filter((j) => j.id?.startsWith('e')).map((j) => j.id),
-      ['e1', 'e2', 'e3'],
-    );
   });
 });

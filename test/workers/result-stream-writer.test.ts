@@ -65,26 +65,4 @@ describe('result stream writer', () => {
     const batch = [writer.post('r2', message('op-2')), writer.post('r3', message('op-3'))];
     for (const p of batch) await assert.rejects(p, /WRONGTYPE/);
   });
-
-  test('a result marked `now` goes before the turn’s other callbacks, with those posted before it, in order', async () => {
-    const key = `${prefix}:now`;
-    let xadds = 0;
-    const spied = new Proxy(redis, {
-      get(target, prop, receiver) {
-        if (prop === 'xadd' || prop === 'pipeline') xadds++;
-        return Reflect.get(target, prop, receiver) as unknown;
-      },
-    });
-    const writer = new ResultStreamWriter(() => Promise.resolve(spied), key);
-    // A callback of this turn, queued before the posts: a batch waits until after it.
-    const sentBeforeTurnEnd = new Promise<number>((resolve) => setImmediate(() => resolve(xadds)));
-    const first = writer.post('n1', message('op-n1'));
-    const urgent = writer.post('n2', message('op-n2'), true);
-    assert.equal(await sentBeforeTurnEnd, 1, 'sent (one pipeline) before the turn’s queued callback ran');
-    await Promise.all([first, urgent]);
-    assert.deepEqual(await entries(key), [
-      ['n1', 'op-n1'],
-      ['n2', 'op-n2'],
-    ]);
-  });
 });
