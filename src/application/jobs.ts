@@ -120,15 +120,6 @@ function isList(prior: Prior): prior is readonly StepResult[] {
 }
 
 /**
- * The id of a live or cold migration's prepareIncoming job on the target: the request that made
- * the target's reservation in its own commit queues it right after that commit
- * (application/migration-first-job.ts), and the saga queues it again under the same id on
- * VmMigrationRequested (a no-op then; when the request went alone, or after a Redis wipe, the
- * saga's is the one).
- */
-export const prepareJobId = (operationId: string): string => `${operationId}.prepareIncoming`;
-
-/**
  * The id of a migration's finishIncoming job on the target: the source's worker queues it the
  * moment QEMU hands the guest off, and the saga queues it again under the same id once the
  * hand-off is recorded (a no-op then; after a Redis wipe it is what puts the job back).

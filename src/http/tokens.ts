@@ -9,7 +9,6 @@ import type { RateCounter } from './rate-windows.js';
 import type { Capabilities } from '../application/host-capabilities.js';
 import type { DeadResult, FailedJob, ResultCounts } from '../application/jobs.js';
 import type { AggregateLoader } from '../application/load-aggregate.js';
-import type { JobSink } from '../application/ports.js';
 import type { HostQueries } from '../application/host-queries.js';
 import type { ConsoleHosts } from '../application/console-sessions.js';
 import type { AppConfig } from '../config/config.js';
@@ -29,8 +28,6 @@ export const HOST_QUERIES = Symbol('virtledger.hostQueries');
 /** Serial consoles through the hosts' workers (application/console-sessions.ts). */
 export const CONSOLES = Symbol('virtledger.consoles');
 export const ABORTS = Symbol('virtledger.aborts');
-/** The hosts' queues, for a request's first job queued right after its commit (null: the saga queues it). */
-export const JOBS = Symbol('virtledger.jobs');
 export const CLOCK = Symbol('virtledger.clock');
 export const QUEUES = Symbol('virtledger.queues');
 export const PROJECTIONS = Symbol('virtledger.projections');
@@ -170,8 +167,6 @@ export interface HttpPorts {
   hostQueries: HostQueries;
   consoles: ConsoleHosts;
   aborts: OperationAbortPort;
-  /** Absent: every job is queued by the saga runner, as before (test doubles). */
-  jobs?: JobSink;
   queues: QueueStats;
   projections: ProjectionControl;
   metrics: HttpMetrics;

@@ -37,7 +37,6 @@ export function httpPorts(rt: Runtime): HttpPorts {
     hostQueries: cp.hostQueries,
     consoles: cp.consoles,
     aborts: new OperationAborts(rt.hub),
-    jobs: rt.hub,
     queues: rt.hub,
     projections: cp.projectionControl(),
     metrics: rt.metrics,

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import type { VmEvent } from '../domain/vm/vm.events.js';
 import { createdOn, sagaSpec, VM_ID } from '../../test/support/saga-spec.js';
-import { finishJobId, migrateJobId, prepareJobId } from '../application/jobs.js';
+import { finishJobId, migrateJobId } from '../application/jobs.js';
 import { migrationSaga } from './migration.saga.js';
 
 const saga = sagaSpec(migrationSaga);
@@ -46,8 +46,6 @@ describe('migration saga', () => {
           step: 'prepareIncoming',
           // The target's worker queues the source's migrate itself once it listens.
           args: { live: false, sourceHostId: 'host-a' },
-          // The id the request queued it under when it made the reservation (migration-first-job).
-          jobId: prepareJobId(op),
         },
       ]);
   });

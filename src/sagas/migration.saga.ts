@@ -37,9 +37,6 @@ export function migrationSaga(event: VmEvent, before: VmState, after: VmState): 
           operationId,
           step: 'prepareIncoming',
           args: { live, sourceHostId },
-          // The request that made the reservation in its own commit queued it already under this
-          // id (application/jobs prepareJobId): not run twice.
-          jobId: `${operationId}.prepareIncoming`,
         },
       ];
     }

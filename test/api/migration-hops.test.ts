@@ -1,7 +1,5 @@
 /**
- * A migration's first job (the target's prepareIncoming) is queued by the request that committed it
- * with the target's reservation, right after that commit. Its next job is queued by the worker that
- * ran the step before it: the target's worker
+ * A migration's next job is queued by the worker that ran the step before it: the target's worker
  * queues the source's migrate once the target listens, the source's worker the target's
  * finishIncoming at the hand-off. Each carries the steps before it as `prior`; the saga queues the
  * same job ids once the steps are recorded, which BullMQ ignores: every step runs once.
@@ -9,16 +7,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Job } from 'bullmq';
-import {
-  finishJobId,
-  hostQueueName,
-  migrateJobId,
-  prepareJobId,
-  type HostJobData,
-} from '../../src/application/jobs.js';
+import { finishJobId, hostQueueName, migrateJobId, type HostJobData } from '../../src/application/jobs.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { createVmOp, getHost, registerSimHost, runOk, storeEvents, waitAllocated } from '../support/e2e.js';
-import { waitFor } from '../support/wait.js';
 
 describe('e2e: a migration’s jobs queued worker to worker', () => {
   let t: TestApp;
@@ -96,51 +87,5 @@ describe('e2e: a migration’s jobs queued worker to worker', () => {
       ['VmMigrationHandedOff', 'VmMigrationTargetPrepared', 'VmMigrationRequested'],
     );
     assert.deepEqual([why.origin.kind, why.origin.operationId], ['request', op]);
-  });
-
-  test('the target’s prepareIncoming is queued by the request itself: it runs while the sagas are stopped', async () => {
-    const src = (await registerSimHost(t, 'hv-src2')).id as string;
-    const dst = (await registerSimHost(t, 'hv-dst2')).id as string;
-    const { operation: created } = await createVmOp(t, { name: 'early', hostId: src, memoryMiB: 128 });
-    assert.equal(created.status, 'succeeded', JSON.stringify(created));
-    const vmId = created.vmId as string;
-    const sagas = t.runtime.controlPlane!.sagas;
-    await sagas.stop();
-    let op: string;
-    try {
-      const res = await t.as('operator').post(`/v1/vms/${vmId}/migrations`, { targetHostId: dst, live: true });
-      assert.equal(res.status, 202, JSON.stringify(res.body));
-      op = (res.body as { operationId: string }).operationId;
-      // No saga reads the request back: the job on the target's queue is the request's own.
-      const [job] = await waitFor(
-        async () => {
-          const jobs = await jobsOf(dst, op, 'prepareIncoming');
-          return jobs.length ? jobs : undefined;
-        },
-        { what: 'the target’s prepareIncoming queued with the sagas stopped' },
-      );
-      const requested = (await storeEvents(t)).find(
-        (e) => e.type === 'VmMigrationRequested' && (e.data as { operationId?: string }).operationId === op,
-      );
-      assert.ok(requested, 'the request is in the log');
-      assert.equal(job!.id, prepareJobId(op));
-      assert.equal(job!.data.causationId, requested.id, 'caused by the request, as the saga’s job would be');
-      assert.deepEqual(job!.data.step === 'prepareIncoming' && job!.data.args, { live: true, sourceHostId: src });
-    } finally {
-      await sagas.start();
-    }
-    // The saga queues it again under the same id once it reads the request: the prepare runs once.
-    await waitAllocated(t, src, { vcpus: 0, memoryMiB: 0 });
-    assert.equal((await jobsOf(dst, op, 'prepareIncoming')).length, 1);
-    const types = (await storeEvents(t))
-      .filter((e) => e.streamId === `vm-${vmId}` && (e.data as { operationId?: string }).operationId === op)
-      .map((e) => e.type)
-      .filter((type) => type !== 'VmOperationRunning' && type !== 'VmMigrationProgressed');
-    assert.deepEqual(types, [
-      'VmMigrationRequested',
-      'VmMigrationTargetPrepared',
-      'VmMigrationHandedOff',
-      'VmMigrated',
-    ]);
   });
 });

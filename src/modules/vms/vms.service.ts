@@ -15,8 +15,6 @@ import {
   AGGREGATES,
   CAPABILITIES,
   CLOCK,
-  JOBS,
-  LOGGER,
   METRICS,
   READ_MODELS,
   type Clock,
@@ -46,9 +44,6 @@ import { RecentHostIds } from './recent-host-ids.js';
 import { claimForCreate, releaseClaims } from '../../application/volume-claims.js';
 import { checkCeilings, checkImageFitsDriver } from './vm-create-checks.js';
 import { requestWithReservation, type Reservation } from './request-with-reservation.js';
-import { queuePrepareIncoming } from '../../application/migration-first-job.js';
-import type { JobSink } from '../../application/ports.js';
-import type { Logger } from 'pino';
 
 export interface Accepted {
   operationId: string;
@@ -77,8 +72,6 @@ export class VmsService {
     @Inject(METRICS) private readonly metrics: HttpMetrics,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ABORTS) private readonly aborts: OperationAbortPort,
-    @Inject(JOBS) private readonly jobs: JobSink | null,
-    @Inject(LOGGER) private readonly log: Logger,
     private readonly placement: VmPlacement,
   ) {}
 
@@ -103,14 +96,10 @@ export class VmsService {
         ...(ctx.reason ? { reason: ctx.reason } : {}),
       };
       const now = () => this.clock.now();
-      const paired =
-        reservation && ctx.ifMatch === undefined
-          ? await requestWithReservation(this.aggregates, vmId, cmd, reservation, meta, now)
-          : undefined;
-      // Committed with its reservation: the first job need not wait for the saga to read it back.
-      if (paired && this.jobs) this.queueFirstJob(this.jobs, paired);
       const result =
-        paired ??
+        (reservation && ctx.ifMatch === undefined
+          ? await requestWithReservation(this.aggregates, vmId, cmd, reservation, meta, now)
+          : undefined) ??
         (await handleCommand(this.aggregates, vmDecider, vmStream(vmId), cmd, meta, {
           now,
           ...(ctx.ifMatch === undefined ? {} : { ifMatch: ctx.ifMatch }),
@@ -128,13 +117,6 @@ export class VmsService {
       this.metrics.observeCommand(cmd.type, performance.now() - t0, false);
       throw err;
     }
-  }
-
-  /** Not awaited: the 202 does not wait for it, and the saga queues the same job if this fails. */
-  private queueFirstJob(jobs: JobSink, result: HandleResult<VmState>): void {
-    queuePrepareIncoming(jobs, result).catch((err: unknown) =>
-      this.log.warn({ err, vm: result.state.id }, 'first job not queued by the request; the saga will'),
-    );
   }
 
   /** `guess`: the cached state, no store read (AggregateLoader.loadToGuess); a refusal on it is confirmed. */

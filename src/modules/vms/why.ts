@@ -49,11 +49,10 @@ const MAX_CHAIN = 100;
  */
 const NAMED_JOB_CAUSE: Readonly<Record<string, string>> = {
   define: 'VmPlaced',
-  prepareIncoming: 'VmMigrationRequested',
   migrate: 'VmMigrationTargetPrepared',
   finishIncoming: 'VmMigrationHandedOff',
 };
-const NAMED_JOB = /^(.+)\.(define|prepareIncoming|migrate|finishIncoming)$/;
+const NAMED_JOB = /^(.+)\.(define|migrate|finishIncoming)$/;
 
 /**
  * The causing event of `causationId`: an event id, a job id (the causing event's id, `.n` for the
