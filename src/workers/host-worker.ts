@@ -273,6 +273,7 @@ export class HostWorker {
         });
       return;
     }
+    tracePhase(data.vmId, 'worker checked cancel');
     // The source gets ready for the migrate while this target's QEMU starts.
     if (data.step === 'prepareIncoming' && !compensation) this.shortcuts.announceSource(data);
     const notice = compensation ? undefined : this.starts.notice(data, base);

@@ -38,6 +38,7 @@ const COMPLETE_WAIT_MS = 10_000;
  * Cold: only reserve the VM dir; the source copies the stopped disk in.
  */
 export async function prepareIncoming(dom: QemuDomain, spec: VmSpec, live: boolean): Promise<MigrationEndpoint> {
+  tracePhase(dom.vmId, 'driver prepareIncoming called');
   const p = dom.paths;
   const previous = readJson<IncomingInfo>(p.incoming);
   const run = dom.readRun();

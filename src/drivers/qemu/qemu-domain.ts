@@ -215,6 +215,7 @@ export class QemuDomain {
       ...options,
     });
     writeLayout(p.vmDir, layout);
+    tracePhase(this.vmId, 'qemu spawn asked');
     const pid = await spawnQemu(this.host.config.qemuBinary, args, p.qemuLog, p.pidFile);
     tracePhase(this.vmId, 'qemu spawned');
     hooks.spawned?.();
