@@ -67,7 +67,7 @@ export async function imageInfo(path: string, options: { forceShare: boolean }):
 /** True when some process holds the image's write lock (a running or incoming QEMU). */
 export async function isImageInUse(path: string): Promise<boolean> {
   // Seen in /proc/locks: the answer qemu-img would give, without forking it (see writeLockListed).
-  if (writeLockListed(path)) return true;
+  if (await writeLockListed(path)) return true;
   try {
     await imageInfo(path, { forceShare: false });
     return false;
