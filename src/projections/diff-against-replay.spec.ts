@@ -78,6 +78,25 @@ describe('diffAgainstReplay (the fold compared in place)', () => {
     );
     assert.equal(got.recordsCompared, 7);
   });
+  it('every key of the replay matches and live holds one more: that key is still reported', () => {
+    // The replay's keys are walked, not the live ones: live's extra key is found by the count alone.
+    const { fold, live } = sides([
+      ['vm:1', record({ state: { name: 'a', snapshots: [{ name: 's' }] }, revision: '3' })],
+      ['vm:2', record({ state: { name: 'b' }, revision: '1' })],
+      ['vm:3', record({ state: { name: 'c' }, revision: '1' })],
+      ['vm:7', record({ state: { name: 'hand-made' } })],
+      ['vms', index(['1', 1], ['2', 2], ['3', 3])],
+      ['ops:vm:1', index(['op-a', 5])],
+    ]);
+    const got = diffAgainstReplay('vms', live, fold.view(root, owns));
+    assert.deepEqual(got, expected(fold, live));
+    assert.deepEqual(
+      got.differences.map((d) => [d.key, d.path, d.kind]),
+      [['vm:7', '$', 'missing-in-replay']],
+    );
+    assert.equal(got.recordsCompared, 6);
+  });
+
   it("an index read in the fold's own order: equal all along is consistent, one pair off is reported", () => {
     const same = sides([
       ['vm:1', record({ state: { name: 'a', snapshots: [{ name: 's' }] }, revision: '3' })],

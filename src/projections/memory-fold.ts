@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { writeFoldChanges } from './fold-writer.js';
 import type { ProjectionTx } from './projection.js';
 import type { ReplayedView } from './read-model-diff.js';
-import type { RawValue, ReadModelSnapshot, StoredValue } from './read-model-snapshot.js';
+import type { RawSnapshot, ReadModelSnapshot, StoredValue } from './read-model-snapshot.js';
 
 /** Estimated bytes an in-memory fold may hold before a replay spills it to Redis and goes on in pages. */
 export function defaultFoldMemoryLimit(): number {
@@ -307,14 +307,27 @@ export class MemoryFold implements ProjectionTx {
       },
       has: (rel) => owns(rel) && (zsets.has(root + rel) || values.has(root + rel)),
       get: stored,
-      sameAs: (rel: string, live: RawValue): boolean => {
-        if (live.type === 'other' || !owns(rel)) return false;
-        const key = root + rel;
-        const zset = zsets.get(key);
-        // One look-up for a record (no `has` first): a record absent or unset serialises to no string at all.
-        if (live.type === 'string') return zset === undefined && JSON.stringify(values.get(key)) === live.value;
-        if (!zset || zset.size * 2 !== live.flat.length) return false;
-        return sameMembers(zset, live.flat);
+      keysDifferingFrom(live: RawSnapshot): { keys: string[]; liveMatched: number } {
+        // Walked in the fold's own order with each value in hand: no key rebuilt from root and
+        // relative name (a fresh string hashed per look-up), no second pass over the fold's keys.
+        const keys: string[] = [];
+        let liveMatched = 0;
+        for (const [key, value] of values) {
+          const rel = key.startsWith(root) ? key.slice(root.length) : key;
+          if (!owns(rel) || zsets.has(key)) continue;
+          const l = live.get(rel);
+          if (l) liveMatched++;
+          // A record unset serialises to no string at all: never the live bytes.
+          if (l?.type !== 'string' || JSON.stringify(value) !== l.value) keys.push(rel);
+        }
+        for (const [key, zset] of zsets) {
+          const rel = key.startsWith(root) ? key.slice(root.length) : key;
+          if (!owns(rel)) continue;
+          const l = live.get(rel);
+          if (l) liveMatched++;
+          if (l?.type !== 'zset' || zset.size * 2 !== l.flat.length || !sameMembers(zset, l.flat)) keys.push(rel);
+        }
+        return { keys, liveMatched };
       },
     };
   }

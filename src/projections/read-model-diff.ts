@@ -1,10 +1,4 @@
-import {
-  toStoredValue,
-  type RawSnapshot,
-  type RawValue,
-  type ReadModelSnapshot,
-  type StoredValue,
-} from './read-model-snapshot.js';
+import { toStoredValue, type RawSnapshot, type ReadModelSnapshot, type StoredValue } from './read-model-snapshot.js';
 
 export interface ReadModelDifference {
   readModel: string;
@@ -112,15 +106,19 @@ export interface ReplayedView {
   /** Every key the replay holds. */
   keys(): Iterable<string>;
   has(relativeKey: string): boolean;
-  /** Whether the replay holds what `live` holds: the same bytes, or the same members with the same scores. */
-  sameAs(relativeKey: string, live: RawValue): boolean;
+  /**
+   * The keys the replay holds whose value is not what `live` holds at that key (absent, another
+   * type, other bytes, other members or scores), and how many of the replay's keys `live` holds:
+   * fewer than live.size means live has keys the replay lacks.
+   */
+  keysDifferingFrom(live: RawSnapshot): { keys: string[]; liveMatched: number };
   /** The value as Redis would hold it (asked only for the keys that differ). */
   get(relativeKey: string): StoredValue | undefined;
 }
 
 /**
  * diffSnapshots of a live read model as read and its replay, without building
- * either snapshot: each live key is checked against the replay in place, and only
+ * either snapshot: each key of the replay is checked against the live value in place, and only
  * the keys that differ are turned into snapshots and walked, so a consistent read
  * model parses nothing and builds no index object. The differences are exactly
  * diffSnapshots' on the whole snapshots.
@@ -132,18 +130,17 @@ export function diffAgainstReplay(
 ): { differences: ReadModelDifference[]; recordsCompared: number } {
   const liveDiffering: ReadModelSnapshot = new Map();
   const replayedDiffering: ReadModelSnapshot = new Map();
-  for (const [key, l] of live) {
-    if (replayed.sameAs(key, l)) continue;
-    liveDiffering.set(key, toStoredValue(l));
-    const r = replayed.get(key);
-    if (r) replayedDiffering.set(key, r);
-  }
+  const { keys, liveMatched } = replayed.keysDifferingFrom(live);
   let missingInLive = 0;
-  for (const key of replayed.keys()) {
-    if (live.has(key)) continue;
-    missingInLive++;
+  for (const key of keys) {
+    const l = live.get(key);
+    if (l) liveDiffering.set(key, toStoredValue(l));
+    else missingInLive++;
     replayedDiffering.set(key, replayed.get(key)!);
   }
+  // Live keys the replay lacks: looked for only when there are some (a consistent read model has none).
+  if (liveMatched < live.size)
+    for (const [key, l] of live) if (!replayed.has(key)) liveDiffering.set(key, toStoredValue(l));
   return {
     differences: diffSnapshots(readModel, liveDiffering, replayedDiffering),
     recordsCompared: live.size + missingInLive,

@@ -93,21 +93,25 @@ export async function readSnapshot(
  * with WRONGTYPE: those keys (and the ones the hint does not know) are asked
  * their TYPE and read again as what they are. `listed`, the key names when the
  * caller knows them, saves the scan; a name of a key that is gone is left out.
+ * The hint may be the types already asked of it, one per name of `listed`.
  */
 export async function readRawSnapshot(
   redis: Redis,
   keys: ReadModelKeys,
   projection: Projection,
-  hint?: TypeHint,
+  hint?: TypeHint | ReadonlyArray<'string' | 'zset' | undefined>,
   listed?: string[],
 ): Promise<RawSnapshot> {
   const names = listed ?? (await listOwnedKeys(redis, keys, projection));
+  // Types given as a list (one per listed name, asked of the hint beforehand): nothing to ask here.
+  const given = Array.isArray(hint) && listed ? hint : undefined;
+  const ask = typeof hint === 'function' ? hint : undefined;
   const snapshot: RawSnapshot = new Map();
   const known: string[] = [];
   const knownTypes: string[] = [];
   const unknown: string[] = [];
-  for (const k of names) {
-    const t = hint?.(keys.relative(k));
+  for (const [j, k] of names.entries()) {
+    const t = given ? given[j] : ask?.(keys.relative(k));
     if (t === undefined) unknown.push(k);
     else {
       known.push(k);

@@ -145,13 +145,17 @@ export async function replayCheck(deps: MaintenanceDeps, runners: ProjectionRunn
       // it they are listed again only if the catch-up folded an event, which may have added a key.
       const folded = shadow.position;
       const namesBefore = keysAtPause(listed.get(name) ?? [], shadow.ownedKeysIn(keys));
+      // Their types too (a look-up in the fold per name): they hold while the fold folds nothing more.
+      const hint = shadow.typeHint();
+      const typesBefore = namesBefore && hint ? namesBefore.map((k) => hint(keys.relative(k))) : undefined;
       await deps.pause(runner, async () => {
         const raw = await redis.get(keys.checkpoint(name));
         position = raw ? BigInt(raw) : undefined;
         if (position !== undefined) await shadow.replay(position);
-        const names =
-          shadow.position === folded ? namesBefore : keysAtPause(listed.get(name) ?? [], shadow.ownedKeysIn(keys));
-        live = await readRawSnapshot(redis, keys, runner.projection, shadow.typeHint(), names);
+        const unchanged = shadow.position === folded;
+        const names = unchanged ? namesBefore : keysAtPause(listed.get(name) ?? [], shadow.ownedKeysIn(keys));
+        const types = unchanged && typesBefore ? typesBefore : shadow.typeHint();
+        live = await readRawSnapshot(redis, keys, runner.projection, types, names);
       });
       if (shadow.position !== position)
         throw new Error(`read model ${name} restarted from the log during the check; run it again`);

@@ -82,4 +82,23 @@ describe('readSnapshot with a type hint', () => {
     assert.deepEqual(sorted(given), sorted(scanned));
     assert.equal(given.has('vm:gone'), false);
   });
+
+  test('types given as a list, one per listed name (right, wrong or unknown), read what the hint function reads', async () => {
+    const listed = await listOwnedKeys(redis, keys, projection);
+    // Wrong for the index `ops`, the record `op:a` and the hash `vm:h`; unknown for `project:p`.
+    const hints: Record<string, 'string' | 'zset'> = {
+      'vm:1': 'string',
+      vms: 'zset',
+      ops: 'string',
+      'op:a': 'zset',
+      'vm:h': 'string',
+    };
+    const hint = (k: string): 'string' | 'zset' | undefined => hints[k];
+    const types = listed.map((k) => hint(keys.relative(k)));
+    const fromList = await readRawSnapshot(redis, keys, projection, types, listed);
+    const fromHint = await readRawSnapshot(redis, keys, projection, hint, listed);
+    const sorted = <V>(s: Map<string, V>) => new Map([...s].sort(([a], [b]) => a.localeCompare(b)));
+    assert.deepEqual(sorted(fromList), sorted(fromHint));
+    assert.deepEqual([...fromList.keys()].sort(), ['op:a', 'ops', 'project:p', 'vm:1', 'vm:h', 'vms']);
+  });
 });
