@@ -179,6 +179,22 @@ describe('sealer', () => {
   });
 });
 
+/** The store with its log-hash reads answered a turn later, as PostgreSQL's are (SQLite's answer at once). */
+function withLaterReads(store: SqliteEventStore): EventStore {
+  const later: EventStore['readAllHashes'] = async (options) => {
+    const hashes = await store.readAllHashes(options);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    return hashes;
+  };
+  return new Proxy(store, {
+    get: (target, key) => {
+      if (key === 'readAllHashes') return later;
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 describe('sealer: a catch-up shares the event loop', () => {
   const tmp = tempDir('vl-sealer-turns-');
   const store = new SqliteEventStore({ file: join(tmp.dir, 'events.sqlite3') });
@@ -223,19 +239,7 @@ describe('sealer: a catch-up shares the event loop', () => {
 
   test('stopped and started again during a catch-up (a lease lost and won back): each event is folded once', async () => {
     // Reads that answer on a later turn, as PostgreSQL's do: two catch-ups at once would read the same page.
-    const later: EventStore['readAllHashes'] = async (options) => {
-      const hashes = await store.readAllHashes(options);
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      return hashes;
-    };
-    const remote = new Proxy(store, {
-      get: (target, key) => {
-        if (key === 'readAllHashes') return later;
-        const value: unknown = Reflect.get(target, key, target);
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-    const sealer = new Sealer(remote, {
+    const sealer = new Sealer(withLaterReads(store), {
       keyFile: join(tmp.dir, 'seal.key'),
       witnessFile: join(tmp.dir, 'seals-2.ndjson'),
       everyEvents: 0,
@@ -271,19 +275,7 @@ describe('sealer: a catch-up shares the event loop', () => {
       realClear(t);
     }) as typeof clearInterval;
     try {
-      const slow: EventStore['readAllHashes'] = async (options) => {
-        const hashes = await store.readAllHashes(options);
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        return hashes;
-      };
-      const remote = new Proxy(store, {
-        get: (target, key) => {
-          if (key === 'readAllHashes') return slow;
-          const value: unknown = Reflect.get(target, key, target);
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        },
-      });
-      const sealer = new Sealer(remote, {
+      const sealer = new Sealer(withLaterReads(store), {
         keyFile: join(tmp.dir, 'seal.key'),
         witnessFile: join(tmp.dir, 'seals-3.ndjson'),
         everyEvents: 0,
