@@ -153,9 +153,24 @@ export async function freeze(plan: CgroupPlan): Promise<void> {
   await waitFor(() => freezeState(plan) === 'frozen', `freeze ${dir}`);
 }
 
+/**
+ * Thaws the container's freezer. A cgroup removed meanwhile (the container stopped by another
+ * worker, a redelivered job racing this one) holds no task left to thaw: that is done, not an error.
+ */
 export async function thaw(plan: CgroupPlan): Promise<void> {
-  thawNow(plan);
-  await waitFor(() => freezeState(plan) === 'thawed', `thaw ${dir(plan)}`);
+  try {
+    thawNow(plan);
+  } catch (err) {
+    if (freezeState(plan) !== 'absent') throw err;
+    return;
+  }
+  await waitFor(
+    () => {
+      const state = freezeState(plan);
+      return state === 'thawed' || state === 'absent';
+    },
+    `thaw ${dir(plan)}`,
+  );
 }
 
 function dir(plan: CgroupPlan): string {

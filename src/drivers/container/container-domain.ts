@@ -189,7 +189,10 @@ export class ContainerDomain {
     }
     const { pid } = init;
     const gone = (): boolean => !isSameLiveProcess(pid, init.startTime);
-    if (freezeState(run.cgroups) !== 'thawed') await thaw(run.cgroups);
+    // A cgroup already gone ('absent': another worker stopping the same container got there first)
+    // has nothing frozen in it: only a frozen or freezing one is thawed before the signal.
+    const frozen = freezeState(run.cgroups);
+    if (frozen === 'frozen' || frozen === 'freezing') await thaw(run.cgroups);
     let stopped = false;
     if (opts.graceful) {
       signal(pid, 'SIGTERM');
