@@ -154,10 +154,13 @@ export async function freeze(plan: CgroupPlan): Promise<void> {
 }
 
 /**
- * Thaws the container's freezer. A cgroup removed meanwhile (the container stopped by another
- * worker, a redelivered job racing this one) holds no task left to thaw: that is done, not an error.
+ * Thaws the container's freezer when it is frozen or freezing; thawed already is done. So is a
+ * cgroup removed (before or meanwhile: the container stopped by another worker, a redelivered job
+ * racing this one): it holds no task left to thaw.
  */
 export async function thaw(plan: CgroupPlan): Promise<void> {
+  const before = freezeState(plan);
+  if (before === 'thawed' || before === 'absent') return;
   try {
     thawNow(plan);
   } catch (err) {

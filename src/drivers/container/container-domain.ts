@@ -189,10 +189,8 @@ export class ContainerDomain {
     }
     const { pid } = init;
     const gone = (): boolean => !isSameLiveProcess(pid, init.startTime);
-    // A cgroup already gone ('absent': another worker stopping the same container got there first)
-    // has nothing frozen in it: only a frozen or freezing one is thawed before the signal.
-    const frozen = freezeState(run.cgroups);
-    if (frozen === 'frozen' || frozen === 'freezing') await thaw(run.cgroups);
+    // Frozen tasks act on no signal: thawed first (a cgroup another worker already removed is left be).
+    await thaw(run.cgroups);
     let stopped = false;
     if (opts.graceful) {
       signal(pid, 'SIGTERM');
@@ -216,7 +214,6 @@ export class ContainerDomain {
 
   async resume(): Promise<void> {
     const run = this.requireLive('resume');
-    if (freezeState(run.cgroups) === 'thawed') return;
     await thaw(run.cgroups);
   }
 
@@ -282,7 +279,7 @@ export class ContainerDomain {
 
   /** Kills whatever is left in the container's cgroups, removes them, runc's record and the run files. */
   private async clearLeftovers(cgroups: RunInfo['cgroups']): Promise<void> {
-    if (freezeState(cgroups) !== 'thawed' && freezeState(cgroups) !== 'absent') await thaw(cgroups);
+    await thaw(cgroups);
     const pids = cgroupPids(cgroups);
     for (const p of pids) signal(p, 'SIGKILL');
     await waitGone(() => cgroupPids(cgroups).length === 0, KILL_WAIT_MS);
