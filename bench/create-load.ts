@@ -4,9 +4,8 @@
  * client does. Times are epoch milliseconds (timeOrigin + now), comparable
  * across the two threads.
  */
-import { readFileSync } from 'node:fs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { currentThreadCpuMs } from './main-thread-cpu.js';
+import { currentThreadCpuMs, mainThreadSchedMs } from './main-thread-cpu.js';
 import { pool } from './stats.js';
 
 export interface CreateLoad {
@@ -41,14 +40,8 @@ export interface CreateLoadResult {
 const KIND = 'vl-bench-create-load';
 const epochNow = () => performance.timeOrigin + performance.now();
 
-/** The process's main thread's CPU time so far (schedstat, ns there), ms; read from the client's thread. */
-function serverMainCpuMs(): number {
-  try {
-    return Number(readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-  } catch {
-    return NaN;
-  }
-}
+/** The process's main thread's CPU time so far, ms (NaN where /proc is not there); read from the client's thread. */
+const serverMainCpuMs = (): number => mainThreadSchedMs()?.onCpu ?? NaN;
 
 /** Sends the creates from a worker thread; rejects on the first answer that is not a 2xx. */
 export function createsFromWorker(load: CreateLoad): Promise<CreateLoadResult> {

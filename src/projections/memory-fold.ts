@@ -287,6 +287,7 @@ export class MemoryFold implements ProjectionTx {
    */
   view(root: string, owns: (relativeKey: string) => boolean): ReplayedView {
     const { values, zsets } = this;
+    const relative = (key: string): string => (key.startsWith(root) ? key.slice(root.length) : key);
     const stored = (rel: string): StoredValue | undefined => {
       if (!owns(rel)) return undefined;
       const key = root + rel;
@@ -297,11 +298,11 @@ export class MemoryFold implements ProjectionTx {
     return {
       *keys() {
         for (const key of values.keys()) {
-          const rel = key.startsWith(root) ? key.slice(root.length) : key;
+          const rel = relative(key);
           if (owns(rel) && !zsets.has(key)) yield rel;
         }
         for (const key of zsets.keys()) {
-          const rel = key.startsWith(root) ? key.slice(root.length) : key;
+          const rel = relative(key);
           if (owns(rel)) yield rel;
         }
       },
@@ -313,7 +314,7 @@ export class MemoryFold implements ProjectionTx {
         const keys: string[] = [];
         let liveMatched = 0;
         for (const [key, value] of values) {
-          const rel = key.startsWith(root) ? key.slice(root.length) : key;
+          const rel = relative(key);
           if (!owns(rel) || zsets.has(key)) continue;
           const l = live.get(rel);
           if (l) liveMatched++;
@@ -321,7 +322,7 @@ export class MemoryFold implements ProjectionTx {
           if (l?.type !== 'string' || JSON.stringify(value) !== l.value) keys.push(rel);
         }
         for (const [key, zset] of zsets) {
-          const rel = key.startsWith(root) ? key.slice(root.length) : key;
+          const rel = relative(key);
           if (!owns(rel)) continue;
           const l = live.get(rel);
           if (l) liveMatched++;
