@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { close, closeSync, existsSync, fstatSync, open, openSync, readFileSync, write, writeSync } from 'node:fs';
 
 /**
  * How one simulated domain's JSON reaches its file, and back.
@@ -16,8 +16,9 @@ import { closeSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs
  * that safe:
  * - A killed process leaves the old or the new text, never a mix: Linux copies a buffered write
  *   page by page and checks for a fatal signal only before each page, and the text is written in
- *   one call that fits in one page ({@link IN_PLACE_MAX}). A longer text (a domain with many
- *   snapshots) still goes through a temporary file and a rename. A power cut is not covered (nor
+ *   one call that fits in one page ({@link IN_PLACE_MAX}). A new domain's file is created empty
+ *   and filled the same way ({@link createInPlace}). A longer text (a domain with many snapshots)
+ *   still goes through a temporary file and a rename. A power cut is not covered (nor
  *   was it: the simulation never fsynced).
  * - A reader in another process may see a page half copied. The text carries a SHA-1 of itself,
  *   checked on every read: a torn read is read again; a text that never checks is an error.
@@ -63,6 +64,9 @@ export function unsealText(text: string): { json: string } | 'empty' | undefined
 
 /** Reads and checks one domain file; `undefined` when it does not exist or is empty. */
 export function readDomainText(path: string): string | undefined {
+  // A missing file is the usual case for a new domain (a define reads first): existsSync answers
+  // without building the ENOENT error readFileSync would throw (~3 µs against ~14 µs).
+  if (!existsSync(path)) return undefined;
   for (let attempt = 0; ; attempt++) {
     let text: string;
     try {
@@ -85,6 +89,8 @@ export function readDomainText(path: string): string | undefined {
  */
 export function writeInPlace(path: string, sealed: Buffer): boolean {
   if (sealed.length > IN_PLACE_MAX) return false;
+  // No file yet (a new domain): answered without the ENOENT error openSync would throw.
+  if (!existsSync(path)) return false;
   let fd: number;
   try {
     fd = openSync(path, 'r+');
@@ -103,6 +109,42 @@ export function writeInPlace(path: string, sealed: Buffer): boolean {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Creates a new domain file and writes `sealed` into it, in its place: `false`, having written
+ * nothing, when the file exists already (another writer made it first, or a process killed between
+ * creating and writing one left it empty: the caller rewrites it in place) or the text is longer
+ * than a page. Safe for the reasons an in-place rewrite is: the file is created empty (an empty file
+ * reads as no domain) and filled by one single-page write, so a killed process leaves no domain or
+ * the whole text, and a reader in another process that catches it half copied reads again.
+ *
+ * Why not a temporary file renamed into place (as before): on this ext4 that is two more thread-pool
+ * hops (the rename and a longer name) and `fs/promises`' file handles, about 4 % of the all-in-one
+ * process's main thread under the create bench, for the one file a create makes. The callbacks of
+ * `node:fs` keep the kernel's work (creating the inode) on the thread pool, as before, at less
+ * main-thread cost than `fs/promises`' file handles.
+ */
+export async function createInPlace(path: string, sealed: Buffer): Promise<boolean> {
+  if (sealed.length > IN_PLACE_MAX) return false;
+  let fd: number;
+  try {
+    fd = await new Promise<number>((resolve, reject) => open(path, 'wx', (err, d) => (err ? reject(err) : resolve(d))));
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'EEXIST') return false;
+    throw err;
+  }
+  let failed: unknown;
+  try {
+    await new Promise<void>((resolve, reject) =>
+      write(fd, sealed, 0, sealed.length, 0, (err) => (err ? reject(err) : resolve())),
+    );
+  } catch (err) {
+    failed = err;
+  }
+  await new Promise<void>((resolve, reject) => close(fd, (err) => (err && !failed ? reject(err) : resolve())));
+  if (failed) throw failed;
+  return true;
 }
 
 function padTo(bytes: Buffer, size: number): Buffer {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { IN_PLACE_MAX, sealText, unsealText } from './domain-file-io.js';
+import { createInPlace, IN_PLACE_MAX, sealText, unsealText } from './domain-file-io.js';
 import { DomainFileStore, newDomain, type SimDomain } from './domain-file-store.js';
 
 const spec = (id: string) => ({ id, name: id, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
@@ -32,6 +32,48 @@ describe('simulated domain files', () => {
     const after = statSync(store.path(d.vmId));
     assert.equal(after.ino, before.ino, 'no new file: the one write went into the old one');
     assert.deepEqual(await store.load(d.vmId), { ...d, state: 'running', bootCount: 1 });
+  });
+
+  test('a new domain is created in its place: no temporary file appears beside it', async () => {
+    const watched = new DomainFileStore(join(dir, 'watched'));
+    mkdirSync(watched.dir, { recursive: true });
+    const d = newDomain(spec('created'));
+    const names: string[] = [];
+    let sawFile: () => void = () => undefined;
+    const seen = new Promise<void>((resolve) => (sawFile = resolve));
+    // inotify reports in order: a temporary file would be named before the domain's file.
+    const watcher = watch(watched.dir, (_event, name) => {
+      names.push(String(name));
+      if (String(name) === 'created.sim.json') sawFile();
+    });
+    try {
+      await watched.store(d);
+      const deadline = new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`no event named the file; saw ${names.join(', ')}`)), 10_000).unref(),
+      );
+      await Promise.race([seen, deadline]);
+    } finally {
+      watcher.close();
+    }
+    assert.deepEqual([...new Set(names)], ['created.sim.json']);
+    assert.deepEqual(await watched.load(d.vmId), d);
+  });
+
+  test('creating a file that exists already writes nothing (the caller rewrites it in place)', async () => {
+    const d = newDomain(spec('exists'));
+    await store.store(d);
+    const before = readFileSync(store.path(d.vmId), 'utf8');
+    const other = Buffer.from(sealText(JSON.stringify({ ...d, state: 'running' }, null, 2)));
+    assert.equal(await createInPlace(store.path(d.vmId), other), false);
+    assert.equal(readFileSync(store.path(d.vmId), 'utf8'), before);
+  });
+
+  test('an empty file (a writer killed between creating and writing it) is filled by the next store', async () => {
+    const d = newDomain(spec('left-empty'));
+    writeFileSync(store.path(d.vmId), '');
+    assert.equal(await store.load(d.vmId), undefined);
+    await store.store(d);
+    assert.deepEqual(await store.load(d.vmId), d);
   });
 
   test('the file stays the domain JSON (plus its check), readable by any JSON tool', async () => {

@@ -3,7 +3,7 @@ import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VmSpec } from '../hypervisor-driver.port.js';
 import { KeyedLock } from '../kit/keyed-lock.js';
-import { isNotFound, readDomainText, sealText, writeInPlace } from './domain-file-io.js';
+import { createInPlace, isNotFound, readDomainText, sealText, writeInPlace } from './domain-file-io.js';
 
 /** The states a simulated domain can be in on disk. */
 export type SimDomainState = 'running' | 'paused' | 'stopped' | 'crashed';
@@ -71,15 +71,16 @@ const fileLocks = new KeyedLock();
 /**
  * One JSON file per VM in a host's storage directory. A killed worker leaves either the old or the
  * new text, never half of one: an existing file is rewritten in place in one single-page write, a
- * new or long one goes through tmp + rename (domain-file-io.ts says why and how; no fsync:
- * surviving a power cut is not a goal of a simulation).
+ * new one is created empty and filled by one such write, a text longer than a page goes through
+ * tmp + rename (domain-file-io.ts says why and how; no fsync: surviving a power cut is not a goal
+ * of a simulation).
  *
  * The driver uses the asynchronous methods under `exclusive`: a read-modify-write of one VM holds
  * that VM's lock, so two verbs on it in one process cannot interleave. Their reads and in-place
  * writes are synchronous (about ten microseconds, less CPU than the thread-pool hops of
- * `fs/promises`); writing a new file and renaming it, which costs far more here, stays off the event
- * loop (on the loop it cost the API process of `ROLE=all` about 6 % of its main-thread time under
- * the create bench). The synchronous methods remain for tools and tests that edit a domain
+ * `fs/promises`); creating a file, which costs far more here (ext4 making the inode), stays off the
+ * event loop (a tmp file and its rename on the loop cost the API process of `ROLE=all` about 6 % of
+ * its main-thread time under the create bench). The synchronous methods remain for tools and tests that edit a domain
  * from outside, the way a dead process would leave it.
  */
 export class DomainFileStore {
@@ -107,9 +108,14 @@ export class DomainFileStore {
 
   async store(domain: SimDomain): Promise<void> {
     const text = serialize(domain);
-    // An existing domain is rewritten in place (microseconds, see domain-file-io.ts); a new file
-    // (a new domain, or a text longer than a page) is written off the event loop, as before.
-    if (writeInPlace(this.path(domain.vmId), text)) return;
+    const path = this.path(domain.vmId);
+    // An existing domain is rewritten in place (microseconds, see domain-file-io.ts); a new one is
+    // created in its place off the event loop, and written by one write (createInPlace). A file that
+    // appeared meanwhile (another writer) is rewritten in place after all.
+    if (writeInPlace(path, text)) return;
+    if (await this.created(path, text)) return;
+    if (writeInPlace(path, text)) return;
+    // A text longer than a page: a temporary file renamed over the old one, as before.
     const tmp = this.tmpPath(domain.vmId);
     try {
       await writeFile(tmp, text);
@@ -120,6 +126,17 @@ export class DomainFileStore {
       await writeFile(tmp, text);
     }
     await rename(tmp, this.path(domain.vmId));
+  }
+
+  /** createInPlace, making the directory on first use (or again, if someone removed it): no mkdir per write. */
+  private async created(path: string, text: Buffer): Promise<boolean> {
+    try {
+      return await createInPlace(path, text);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await mkdir(this.dir, { recursive: true });
+      return createInPlace(path, text);
+    }
   }
 
   async discard(vmId: string): Promise<void> {
