@@ -56,6 +56,8 @@ const HELP = `npm run bench -- [options]   (each option also reads BENCH_<NAME>)
                        (the create section alone, for A/B runs: node dist/bench/creates.js --n <400> [--store <url>])
   --qemu-n <8>         qemu creates; --no-qemu skips the qemu section
   --qemu-only          only the qemu section (create and live migration vs direct QMP, per-phase breakdown)
+  --replay-only        only the replay section on --replay-n seeded events: the raw read, each read model's full
+                       rebuild and the replay check (--checks <1> checks, the median CPU one reported), on --store
   --http-n <3000>      requests per adapter in the express/fastify comparison; --no-http skips it
   --scale-out          only the scale-out section: the creates through real processes in three topologies
                        (one ROLE=all process; split: HTTP process + control-plane owner + worker; 3 API processes
@@ -98,12 +100,23 @@ async function main(): Promise<void> {
       n: Number(arg('qemu-n', '8')),
       disabled: process.argv.includes('--no-qemu'),
     });
-  if (process.argv.includes('--qemu-only')) {
+  const storeUrl = arg('store', 'sqlite:events.sqlite3');
+  const replay = (checks?: number) =>
+    seededReplayBench({
+      redisUrl,
+      storeUrl: sealStoreUrl(storeUrl, 'replay'),
+      n: Number(arg('replay-n', '100000')),
+      ...(checks !== undefined ? { checks } : {}),
+    });
+  // One section alone, for A/B runs that need only its figures (the whole bench takes many minutes).
+  const alone = process.argv.includes('--qemu-only') ? 'qemu' : process.argv.includes('--replay-only') ? 'replay' : '';
+  if (alone) {
     try {
       console.log(
-        `virtledger bench, qemu section only: redis=${redisUrl}, node ${process.version}, ${new Date().toISOString()}`,
+        `virtledger bench, ${alone} section only: redis=${redisUrl}, node ${process.version}, ${new Date().toISOString()}`,
       );
-      await qemu();
+      if (alone === 'qemu') await qemu();
+      else printReplay(await replay(Number(arg('checks', '1'))));
     } finally {
       await wipe(redisUrl, prefix).catch(() => undefined);
       await priv?.stop();
@@ -111,7 +124,6 @@ async function main(): Promise<void> {
     }
     return;
   }
-  const storeUrl = arg('store', 'sqlite:events.sqlite3');
   console.log(`virtledger bench: n=${n} concurrency=${concurrency} store=${storeUrl.split('?')[0]} redis=${redisUrl}`);
   console.log(`node ${process.version}, ${new Date().toISOString()}\n`);
   const workerProcessCreates = async () => {
@@ -155,11 +167,7 @@ async function main(): Promise<void> {
     // The same creates as deployed: the host's worker apart, so the API process's CPU is its own.
     const split = process.argv.includes('--no-worker-process') ? undefined : await workerProcessCreates();
     // Rebuilds on a seeded log of --replay-n events (the control plane's few thousand measure fixed costs).
-    const replay = await seededReplayBench({
-      redisUrl,
-      storeUrl: sealStoreUrl(storeUrl, 'replay'),
-      n: Number(arg('replay-n', '100000')),
-    });
+    const replayed = await replay();
     const bull = await bullmqBaseline(redisUrl, `${prefix}raw`, n, concurrency);
 
     console.log('section: control plane (simulated driver, latency 0)');
@@ -205,7 +213,7 @@ async function main(): Promise<void> {
     if (process.env.REDIS_URL)
       console.log('  (Redis counts are server-wide: with REDIS_URL they include other clients)');
     for (const h of histories) printGrowthCosts(h);
-    printReplay(replay);
+    printReplay(replayed);
     printTargets({
       store: storeForBaseline.kind,
       concurrency,
@@ -214,7 +222,7 @@ async function main(): Promise<void> {
       bull,
       append,
       histories,
-      replay,
+      replay: replayed,
     });
     if (!process.argv.includes('--no-http'))
       printHttpAdapters(await httpAdaptersBench(Number(arg('http-n', '3000')), concurrency), cp.accept.p50);

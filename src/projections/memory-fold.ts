@@ -263,10 +263,11 @@ export class MemoryFold implements ProjectionTx {
    * writeFoldChanges): everything held the first time.
    */
   async flush(redis: Redis, checkpointKey: string, position: bigint): Promise<number> {
+    const keys = this.flushed ? [...this.dirtyValues] : [...this.values.keys()];
     const written = await writeFoldChanges(redis, {
       removed: [...this.removedValues],
-      values: this.flushed ? [...this.dirtyValues] : [...this.values.keys()],
-      valueOf: (key) => this.values.get(key),
+      // The first write takes every value in the map's own order, with no look-up per key.
+      records: { keys, values: this.flushed ? keys.map((k) => this.values.get(k)) : [...this.values.values()] },
       members: [...(this.flushed ? this.dirtyMembers : this.zsets)],
       removedMembers: [...this.removedMembers],
       checkpoint: { key: checkpointKey, position },
