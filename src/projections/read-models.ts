@@ -13,7 +13,7 @@ import { operationMatches, vmMatches, type OperationListFilter, type VmListFilte
 import type { LiveIndexFormat } from './vm-live-indexes.js';
 import { rangeWithRecords } from './index-records.js';
 import { scanLiveOldestFirst } from './scan-live-page.js';
-import { scanNewestFirst, scanOldestFirst, type Page } from './scan-page.js';
+import { LIST_SCAN_BUDGET, scanNewestFirst, scanOldestFirst, type Page } from './scan-page.js';
 
 export type { Page } from './scan-page.js';
 
@@ -206,7 +206,18 @@ export class ReadModels {
     // A list that hides deleted VMs reads the live index (the same page), while it is complete.
     if (!filter.includeDeleted && !filter.states?.includes('deleted')) {
       const live = { index: this.keys.vmIndex(), live: this.keys.liveVms(), format: this.keys.liveIndexFormat() };
-      const page = await scanLiveOldestFirst<VmRecord>(this.redis, live, this.keys.vm, keep, cursor, limit);
+      // The records this process's runner committed are taken as it holds them, not parsed again.
+      const known = (id: string) => this.committed(this.keys.vm(id)) as VmRecord | undefined;
+      const page = await scanLiveOldestFirst(
+        this.redis,
+        live,
+        this.keys.vm,
+        keep,
+        cursor,
+        limit,
+        LIST_SCAN_BUDGET,
+        known,
+      );
       if (page) return page;
     }
     return scanOldestFirst<VmRecord>(this.redis, this.keys.vmIndex(), this.keys.vm, keep, cursor, limit);
