@@ -13,7 +13,7 @@ import { operationMatches, vmMatches, type OperationListFilter, type VmListFilte
 import type { LiveIndexFormat } from './vm-live-indexes.js';
 import { rangeWithRecords } from './index-records.js';
 import { scanLiveOldestFirst } from './scan-live-page.js';
-import { scanNewestFirst, scanOldestFirst, type Page } from './scan-page.js';
+import { LIST_SCAN_BUDGET, scanNewestFirst, scanOldestFirst, type Page } from './scan-page.js';
 
 export type { Page } from './scan-page.js';
 
@@ -24,11 +24,29 @@ const HOST_NAMES_LIMIT = 10_000;
 export class ReadModels {
   /** host id → name. A name is set once, by HostRegistered, and never changes, so it is safe to keep. */
   private readonly hostNames = new Map<string, string>();
+  /**
+   * What this process's live `vms` runner committed under a key, when it knows (ProjectionRunner.committed;
+   * undefined on a standby, a stopped runner or a key it does not hold). That runner is the key's only writer
+   * and learns each value once Redis has it, so a read answered here is the read model as it is, without the
+   * Redis round trip (a socket write, a reply that waits for a busy loop) and the parse of the record.
+   */
+  private committed: (key: string) => unknown = () => undefined;
 
   constructor(
     private readonly redis: Redis,
     readonly keys: ReadModelKeys,
   ) {}
+
+  /** Set once the control plane (and its runners) exists: see `committed`. */
+  answerCommittedFrom(committed: (key: string) => unknown): void {
+    this.committed = committed;
+  }
+
+  /** A `vms` read model record: as committed by this process's runner when it knows it, else from Redis. */
+  private async getCommitted<T>(key: string): Promise<T | undefined> {
+    const known = this.committed(key) as T | undefined;
+    return known !== undefined ? known : this.getJson<T>(key);
+  }
 
   private async getJson<T>(key: string): Promise<T | undefined> {
     const raw = await this.redis.get(key);
@@ -63,7 +81,7 @@ export class ReadModels {
   }
 
   getVm(id: string): Promise<VmRecord | undefined> {
-    return this.getJson<VmRecord>(this.keys.vm(id));
+    return this.getCommitted<VmRecord>(this.keys.vm(id));
   }
 
   listVms(cursor: number, limit: number): Promise<Page<VmRecord>> {
@@ -174,7 +192,7 @@ export class ReadModels {
   }
 
   getOperation(id: string): Promise<OperationView | undefined> {
-    return this.getJson<OperationView>(this.keys.operation(id));
+    return this.getCommitted<OperationView>(this.keys.operation(id));
   }
 
   /** VMs oldest first, filtered (`GET /v1/vms?state=&hostId=&name=&includeDeleted=`). */
@@ -188,7 +206,18 @@ export class ReadModels {
     // A list that hides deleted VMs reads the live index (the same page), while it is complete.
     if (!filter.includeDeleted && !filter.states?.includes('deleted')) {
       const live = { index: this.keys.vmIndex(), live: this.keys.liveVms(), format: this.keys.liveIndexFormat() };
-      const page = await scanLiveOldestFirst<VmRecord>(this.redis, live, this.keys.vm, keep, cursor, limit);
+      // The records this process's runner committed are taken as it holds them, not parsed again.
+      const known = (id: string) => this.committed(this.keys.vm(id)) as VmRecord | undefined;
+      const page = await scanLiveOldestFirst(
+        this.redis,
+        live,
+        this.keys.vm,
+        keep,
+        cursor,
+        limit,
+        LIST_SCAN_BUDGET,
+        known,
+      );
       if (page) return page;
     }
     return scanOldestFirst<VmRecord>(this.redis, this.keys.vmIndex(), this.keys.vm, keep, cursor, limit);

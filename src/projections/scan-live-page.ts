@@ -11,30 +11,28 @@ export interface LiveIndexKeys {
 }
 
 /**
- * Up to ARGV[2] members of the live index from offset ARGV[1] of the whole index on, each with
- * its offset in the whole index: {id, offset, id, offset, …}. The live index holds the same
- * members with the same scores (the position that created each), less the deleted ones, so the
- * first live member at or after that offset is the first with a score at or above the score
- * there. Nil when the live index is not complete (a read model from before it, not rebuilt:
- * its format's `all` count differs from the whole index's size), checked in the same atomic
- * call. With them, the records of those members (prefix ARGV[3], see index-records.ts): one round
- * trip for the ids and the records. KEYS: index, live index, format record.
+ * Up to ARGV[2] members of the live index from offset ARGV[1] of the whole index on, the offset in the
+ * whole index of the last of them (-1 when it is missing there), and their records: {ids, last, records}.
+ * The live index holds the same members with the same scores (the position that created each), less the
+ * deleted ones, so the first live member at or after that offset is the first with a score at or above
+ * the score there. Only the last member's offset is read: it is where the next batch starts and, when the
+ * page ends on it (a page read in one batch, the common list), the page's `next`; another member that ends
+ * a page has its offset asked for then (one ZRANK each instead of one per member). Nil when the live index
+ * is not complete (a read model from before it, not rebuilt: its format's `all` count differs from the whole
+ * index's size), checked in the same atomic call. The records are read from prefix ARGV[3] (see
+ * index-records.ts): one round trip for the ids and the records. KEYS: index, live index, format record.
  */
 const LIVE_PAGE = new RedisScript(`${MGET_CHUNKED}
 local size = redis.call('zcard', KEYS[1])
-if size == 0 then return {{}, {}} end
+if size == 0 then return {{}, -1, {}} end
 local format = redis.call('get', KEYS[3])
 local all = format and tonumber(string.match(format, '"all":(%d+)'))
 if all ~= size then return false end
 local first = redis.call('zrange', KEYS[1], ARGV[1], ARGV[1], 'WITHSCORES')
-if #first == 0 then return {{}, {}} end
+if #first == 0 then return {{}, -1, {}} end
 local ids = redis.call('zrangebyscore', KEYS[2], first[2], '+inf', 'LIMIT', 0, ARGV[2])
-local out = {}
-for i, id in ipairs(ids) do
-  out[2 * i - 1] = id
-  out[2 * i] = redis.call('zrank', KEYS[1], id) or -1
-end
-return {out, records(ARGV[3], ids)}`);
+if #ids == 0 then return {{}, -1, {}} end
+return {ids, redis.call('zrank', KEYS[1], ids[#ids]) or -1, records(ARGV[3], ids)}`);
 
 /**
  * The page scanOldestFirst would give for a filter that hides deleted VMs — the same items and the
@@ -52,6 +50,8 @@ export async function scanLiveOldestFirst<T>(
   cursor: number,
   limit: number,
   budget = LIST_SCAN_BUDGET,
+  /** A member's record as this process already holds it parsed (the runner's committed value), if it does. */
+  known?: (id: string) => T | undefined,
 ): Promise<Page<T> | undefined> {
   const items: T[] = [];
   let offset = cursor;
@@ -64,25 +64,22 @@ export async function scanLiveOldestFirst<T>(
       redis,
       [keys.index, keys.live, keys.format],
       [offset, batch, prefixOf(toKey)],
-    )) as [Array<string | number>, Array<string | null>] | null;
+    )) as [string[], number, Array<string | null>] | null;
     if (reply === null) return undefined;
-    const [flat, recs] = reply;
-    const ids: string[] = [];
-    const offsets: number[] = [];
-    for (let i = 0; i < flat.length; i += 2) {
-      ids.push(String(flat[i]));
-      offsets.push(Number(flat[i + 1]));
-    }
+    const [ids, last, recs] = reply;
     // A live member missing from the whole index cannot be placed by offset: scan the whole index.
-    if (offsets.some((o) => o < 0)) return undefined;
+    if (ids.length > 0 && last < 0) return undefined;
     for (let i = 0; i < recs.length; i++) {
-      const r = await keptRecord(recs[i], keep);
+      const r = await keptRecord(recs[i], keep, known?.(ids[i]!));
       if (r === undefined) continue;
-      if (items.length === limit) return { items, next: String(offsets[i]) };
+      if (items.length === limit) {
+        const next = i === ids.length - 1 ? last : await redis.zrank(keys.index, ids[i]!);
+        return next === null ? undefined : { items, next: String(next) };
+      }
       items.push(r);
     }
     if (ids.length < batch) return { items, next: null };
-    offset = offsets[offsets.length - 1]! + 1;
+    offset = last + 1;
   }
   // Out of budget: resume at the first entry not looked at.
   return { items, next: String(offset) };

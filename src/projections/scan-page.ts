@@ -26,13 +26,18 @@ export async function raws(redis: Redis, keys: string[]): Promise<Array<string |
   return keys.length === 0 ? [] : redis.mget(keys);
 }
 
-/** The record `raw` holds, if `keep` accepts it; a record whose key is gone (null) is never kept. */
+/**
+ * The record `raw` holds, if `keep` accepts it; a record whose key is gone (null) is never kept. `parsed`:
+ * the same record already parsed (what the runner committed under the key, as new as `raw` or newer),
+ * which saves the parse.
+ */
 export async function keptRecord<T>(
   raw: string | null | undefined,
   keep: (r: T) => boolean | Promise<boolean>,
+  parsed?: T,
 ): Promise<T | undefined> {
   if (raw == null) return undefined;
-  const r = JSON.parse(raw) as T;
+  const r = parsed ?? (JSON.parse(raw) as T);
   return (await keep(r)) ? r : undefined;
 }
 

@@ -255,6 +255,15 @@ export class ControlPlane {
     return this.lease.isOwner ? this.sagas.position : this.sagaCheckpoint;
   }
 
+  /**
+   * What this process's runner of `name` committed under `key` (ProjectionRunner.committed), only while this
+   * process owns the projections: a standby's runner is stopped, and one that just lost the lease may be
+   * behind the new owner.
+   */
+  committed(name: string, key: string): unknown {
+    return this.lease.isOwner ? this.projection(name)?.committed(key) : undefined;
+  }
+
   projection(name: string): ProjectionRunner | undefined {
     return this.projections.find((p) => p.projection.name === name);
   }
@@ -294,9 +303,7 @@ export class ControlPlane {
         else if (runner) await runner.nextApplied(match, timeoutMs);
       },
       endedOperation: (id) => {
-        // A standby's runner is stopped, and one that just lost the lease may be behind the new owner.
-        if (!this.lease.isOwner) return undefined;
-        const op = this.projection('vms')?.committed(keys.operation(id)) as OperationView | undefined;
+        const op = this.committed('vms', keys.operation(id)) as OperationView | undefined;
         return op && ENDED_STATUSES.has(op.status) ? op : undefined;
       },
       startRebuild: (name, principal, opts) => this.rebuilds.start(name, principal, opts),

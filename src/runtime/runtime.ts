@@ -103,6 +103,8 @@ export class Runtime {
             });
       // The cluster-wide gauges come from the control plane only: workers would repeat them.
       if (controlPlane) metrics.countConsoleSessions(() => controlPlane.consoles.openSessions);
+      // Reads of a VM or an operation answered from what this process's `vms` runner committed, while it owns it.
+      if (controlPlane) readModels.answerCommittedFrom((key) => controlPlane.committed('vms', key));
       if (controlPlane) metrics.attachReadModels(new ReadModelCensus(readModels, new OperationTally(conn.redis, keys)));
       const hosts = new HostServing(config, readModels, pool, log);
       return new Runtime(config, log, metrics, conn, privateRedis, keys, hub, readModels, hosts, controlPlane);

@@ -144,4 +144,27 @@ describe('GET /v1/vms under churn: the live index, not every VM ever created', (
       live.slice(2),
     );
   });
+
+  test('a filter that ends a page inside a later batch: the same pages and cursors as the scan of every VM', async () => {
+    // Stopped, the second live VM drops out of `state=running`: a page of 2 fills in the second batch, on a
+    // member before that batch's last one, whose offset the live page asks for on its own.
+    const shown = (await pages('', 100)).flatMap((p) => p.ids);
+    await runOk(t, 'post', `/v1/vms/${shown[1]!}/stop`, { force: true }, 'admin');
+    const running = shown.filter((id) => id !== shown[1]);
+    const viaLive = await pages('&state=running', 2);
+    assert.deepEqual(
+      viaLive.flatMap((p) => p.ids),
+      running,
+    );
+    // The same read model without the fleet-wide index's count: scanned, as before the live index.
+    const redis = t.runtime.redis;
+    const key = t.runtime.keys.liveIndexFormat();
+    const format = (await redis.get(key))!;
+    await redis.set(key, JSON.stringify({ created: (JSON.parse(format) as LiveIndexFormat).created }));
+    try {
+      assert.deepEqual(await pages('&state=running', 2), viaLive);
+    } finally {
+      await redis.set(key, format);
+    }
+  });
 });

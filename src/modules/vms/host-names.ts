@@ -15,9 +15,12 @@ async function hostNames(readModels: ReadModels, views: VmView[]): Promise<Map<s
 
 /**
  * `hostName` beside `hostId`, so a person reading a VM sees "hv-3", not a uuid
- * (null when the VM has no host or the host is gone from the read model).
+ * (null when the VM has no host or the host is gone from the read model). Set on the views
+ * themselves (each made for this answer by toVmView): a copy of each view was a large share
+ * of a list page's allocations.
  */
 export async function withHostNames(readModels: ReadModels, views: VmView[]): Promise<VmView[]> {
   const names = await hostNames(readModels, views);
-  return views.map((v) => ({ ...v, hostName: v.hostId ? (names.get(v.hostId) ?? null) : null }));
+  for (const v of views) v.hostName = v.hostId ? (names.get(v.hostId) ?? null) : null;
+  return views;
 }
