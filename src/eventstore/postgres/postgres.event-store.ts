@@ -28,6 +28,7 @@ import {
   notifyChannel,
   VISIBLE_HORIZON_SQL,
 } from './postgres.append.js';
+import { logPageSql } from './postgres.log-read.js';
 import { isConnectionError, isUniqueViolation, mapPgError } from './postgres.errors.js';
 import { PgNotificationListener } from './postgres.wakeups.js';
 
@@ -191,7 +192,7 @@ export class PostgresEventStore implements EventStore {
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     const params: unknown[] = [(options.after ?? -1n).toString()];
-    const where = ['position > $1', `position < ${VISIBLE_HORIZON_SQL}`];
+    const where = ['position > $1'];
     // An empty filter list means "no filter", the same as leaving it out.
     if (options.streamPrefixes?.length) {
       params.push(options.streamPrefixes);
@@ -202,17 +203,13 @@ export class PostgresEventStore implements EventStore {
       where.push(`type = ANY($${params.length}::text[])`);
     }
     params.push(options.maxCount === undefined ? null : Math.max(0, options.maxCount));
-    const { rows } = await this.query(
-      `SELECT ${EVENT_COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY position LIMIT $${params.length}`,
-      params,
-      'readAll',
-    );
+    const { rows } = await this.query(logPageSql(EVENT_COLUMNS, where, `$${params.length}`), params, 'readAll');
     return rows.map(rowToRecordedEvent);
   }
 
   async readAllHashes(options: { after?: bigint; maxCount: number }): Promise<LoggedHash[]> {
     const { rows } = await this.query(
-      `SELECT ${LOGGED_HASH_COLUMNS.postgres} FROM events WHERE position > $1 AND position < ${VISIBLE_HORIZON_SQL} ORDER BY position LIMIT $2`,
+      logPageSql(LOGGED_HASH_COLUMNS.postgres, ['position > $1'], '$2'),
       [(options.after ?? -1n).toString(), Math.max(0, options.maxCount)],
       'readAllHashes',
     );
