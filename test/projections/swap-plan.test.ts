@@ -34,7 +34,7 @@ describe('a swap planned before the pause', () => {
 
   /** A live read model (rec:a, rec:b, rec:old) and a shadow of rec:a, rec:b (+ rec:c when `late`). */
   async function given(ns: string, late: boolean) {
-    const live = new ReadModelKeys(`${prefix}${ns}`);
+    const live = new ReadModelKeys(`${prefix}:${ns}`);
     const shadow = live.shadow('s');
     for (const id of ['a', 'b', 'old']) await redis.set(`${live.root}rec:${id}`, `live-${id}`);
     for (const id of ['a', 'b']) await redis.set(`${shadow.root}rec:${id}`, `shadow-${id}`);
