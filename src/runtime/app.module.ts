@@ -1,9 +1,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import { AuthGuard } from '../http/auth/auth.guard.js';
 import { TokenVerifier } from '../http/auth/token-verifier.js';
 import { IdempotencyInterceptor } from '../http/idempotency.interceptor.js';
-import { UnknownQueryInterceptor } from '../http/unknown-query.interceptor.js';
+import { UnknownQueryGuard } from '../http/unknown-query.guard.js';
+import { bindToCommands } from '../http/command-routes.js';
 import { PortsModule } from '../http/ports.module.js';
 import { rateLimitWiring } from '../http/rate-limit.module.js';
 import type { HttpPorts } from '../http/tokens.js';
@@ -27,33 +28,33 @@ import { VolumesModule } from '../modules/volumes/volumes.module.js';
 export class AppModule {
   static forRoot(ports: HttpPorts): DynamicModule {
     const rateLimit = rateLimitWiring(ports.config, ports.rateLimitStorage);
+    const features = [
+      HostsModule,
+      VmsModule,
+      ConsoleModule,
+      ImagesModule,
+      NetworksModule,
+      VolumesModule,
+      OperationsModule,
+      AuditModule,
+      HealthModule,
+      ProjectionsModule,
+      FleetModule,
+      ProjectsModule,
+      QueuesModule,
+      PlacementGroupsModule,
+    ];
+    // On POST and DELETE routes only, where it acts: a global interceptor would put every read through Nest's RxJS chain.
+    bindToCommands(features, IdempotencyInterceptor);
     return {
       module: AppModule,
-      imports: [
-        PortsModule.forRoot(ports),
-        ...rateLimit.imports,
-        HostsModule,
-        VmsModule,
-        ConsoleModule,
-        ImagesModule,
-        NetworksModule,
-        VolumesModule,
-        OperationsModule,
-        AuditModule,
-        HealthModule,
-        ProjectionsModule,
-        FleetModule,
-        ProjectsModule,
-        QueuesModule,
-        PlacementGroupsModule,
-      ],
+      imports: [PortsModule.forRoot(ports), ...rateLimit.imports, ...features],
       providers: [
         { provide: TokenVerifier, useValue: new TokenVerifier(ports.tokens) },
         ...rateLimit.guards,
         { provide: APP_GUARD, useClass: AuthGuard },
-        // Before the idempotency claim: a refused query claims nothing.
-        { provide: APP_INTERCEPTOR, useClass: UnknownQueryInterceptor },
-        { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+        // The last guard, so before the idempotency claim (an interceptor): a refused query claims nothing.
+        { provide: APP_GUARD, useClass: UnknownQueryGuard },
       ],
     };
   }

@@ -6,6 +6,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { RequestMethod } from '@nestjs/common';
+import { INTERCEPTORS_METADATA, METHOD_METADATA } from '@nestjs/common/constants.js';
+import { ModulesContainer } from '@nestjs/core';
+import { IdempotencyInterceptor } from '../../src/http/idempotency.interceptor.js';
 import { logLength, settledLogLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { assertAccepted, assertError, countEvents, createVmOp, getVm, registerSimHost, runOk } from '../support/e2e.js';
 
@@ -180,5 +184,28 @@ describe('e2e: Idempotency-Key and If-Match', () => {
       .delete(`/v1/vms/${vmId}`)
       .set('If-Match', `W/${now.headers.etag as string}`);
     assertAccepted(del, vmId);
+  });
+  test('every POST and DELETE route Nest serves takes an Idempotency-Key (bound on the route); no GET route is', () => {
+    const routes: Array<{ route: string; verb: RequestMethod; interceptors: unknown[] }> = [];
+    for (const mod of t.app.get(ModulesContainer).values()) {
+      for (const { metatype } of mod.controllers.values()) {
+        if (!metatype) continue;
+        const proto = metatype.prototype as Record<string, unknown>;
+        for (const name of Object.getOwnPropertyNames(proto)) {
+          const fn = proto[name];
+          if (typeof fn !== 'function') continue;
+          const verb = Reflect.getMetadata(METHOD_METADATA, fn) as RequestMethod | undefined;
+          if (verb === undefined) continue;
+          const interceptors = (Reflect.getMetadata(INTERCEPTORS_METADATA, fn) ?? []) as unknown[];
+          routes.push({ route: `${metatype.name}.${name}`, verb, interceptors });
+        }
+      }
+    }
+    const commands = routes.filter((r) => r.verb === RequestMethod.POST || r.verb === RequestMethod.DELETE);
+    assert.ok(commands.length >= 30, `${commands.length} command routes found`);
+    for (const r of commands)
+      assert.ok(r.interceptors.includes(IdempotencyInterceptor), `${r.route}: no Idempotency-Key`);
+    for (const r of routes.filter((x) => x.verb === RequestMethod.GET))
+      assert.deepEqual(r.interceptors, [], `${r.route} is bound to an interceptor`);
   });
 });
