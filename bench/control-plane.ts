@@ -1,10 +1,9 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { pino } from 'pino';
-import { createHttpApp } from '../src/runtime/http-app.js';
+// First: served-app loads http-app, which loads reflect-metadata before any decorated class.
+import { servedApp } from './served-app.js';
 import { loadConfig } from '../src/config/config.js';
 import type { RecordedEvent } from '../src/eventstore/event-store.port.js';
 import { SqliteEventStore } from '../src/eventstore/sqlite/sqlite.event-store.js';
-import { freePort } from '../src/runtime/free-port.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import type { BenchApi } from './history.js';
 import { summarize, type Summary } from './stats.js';
@@ -122,12 +121,7 @@ export async function controlPlaneBench(opts: {
     WORKER_CONCURRENCY: '32',
   };
   const config = loadConfig({ ...env, ...(opts.workerProcess ? { ROLE: 'api' } : {}) });
-  const runtime = await Runtime.create(config, pino({ level: 'silent' }));
-  await runtime.startBackground();
-  const app = await createHttpApp(runtime);
-  const port = await freePort();
-  await app.listen(port, '127.0.0.1');
-  const base = `http://127.0.0.1:${port}`;
+  const { runtime, app, base } = await servedApp(config);
   const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
   const post = async (path: string, body: unknown) => {
     const res = await fetch(base + path, { method: 'POST', headers, body: JSON.stringify(body) });

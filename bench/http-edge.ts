@@ -22,10 +22,9 @@ import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { servedApp } from './served-app.js';
 import { loadConfig } from '../src/config/config.js';
 import type { RecordedEvent } from '../src/eventstore/event-store.port.js';
-import { createHttpApp } from '../src/runtime/http-app.js';
-import { freePort } from '../src/runtime/free-port.js';
 import { startPrivateRedis } from '../src/runtime/private-redis.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { mainThreadSchedMs } from './main-thread-cpu.js';
@@ -64,12 +63,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'silent',
       WORKER_CONCURRENCY: '32',
     });
-    const runtime = await Runtime.create(config, pino({ level: 'silent' }));
-    await runtime.startBackground();
-    const app = await createHttpApp(runtime);
-    const port = await freePort();
-    await app.listen(port, '127.0.0.1');
-    const base = `http://127.0.0.1:${port}`;
+    const { runtime, app, base } = await servedApp(config);
     const client = new EdgeClient();
     const sendFromWorker = (b: Batch) => client.send(b);
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
