@@ -1,9 +1,10 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 // First: served-app loads http-app, which loads reflect-metadata before any decorated class.
-import { servedApp } from './served-app.js';
+import { hostWorkerServing, servedApp } from './served-app.js';
 import { loadConfig } from '../src/config/config.js';
 import type { RecordedEvent } from '../src/eventstore/event-store.port.js';
 import { SqliteEventStore } from '../src/eventstore/sqlite/sqlite.event-store.js';
+import type { ProjectionRunner } from '../src/projections/projection-runner.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import type { BenchApi } from './history.js';
 import { summarize, type Summary } from './stats.js';
@@ -157,24 +158,14 @@ export async function controlPlaneBench(opts: {
   const worker = opts.workerProcess
     ? await BenchWorkerProcess.start({ env, hostId, dataDir: opts.dataDir, hub: runtime.hub })
     : undefined;
+  let ended: EndedWatch | undefined;
   try {
-    // Wait until the all-in-one process serves the new host.
-    while (!worker && runtime.pool.workers.size === 0) await new Promise((r) => setTimeout(r, 50));
+    if (!worker) await hostWorkerServing(runtime);
 
     if (opts.warmup) await warmUp(runtime, base, opts.warmup, opts.concurrency);
     const sent = new Map<string, number>();
-    const running = new Map<string, number>();
-    let failed = 0;
-    let allDone!: () => void;
-    const finished = new Promise<void>((r) => (allDone = r));
-    const vms = runtime.projection('vms')!;
-    vms.on('applied', (e: RecordedEvent) => {
-      if (e.type !== 'VmStarted' && e.type !== 'VmOperationFailed') return;
-      const vmId = e.streamId.slice(3);
-      if (e.type === 'VmOperationFailed') failed++;
-      running.set(vmId, performance.now());
-      if (running.size + 0 >= opts.n) allDone();
-    });
+    ended = watchEnded(runtime.projection('vms')!, opts.n);
+    const { running, finished } = ended;
     const accept: number[] = [];
     const acceptCpu: number[] = [];
     const rssStart = process.memoryUsage().rss;
@@ -219,6 +210,7 @@ export async function controlPlaneBench(opts: {
     await Promise.race([finished, new Promise((r) => (giveUp = setTimeout(r, 300000)))]);
     // Not left pending: a caller that runs on (a test) would otherwise be kept alive 5 minutes.
     clearTimeout(giveUp);
+    ended.stop();
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpuStart);
     const mainCpuEnd = mainThreadCpuMs();
@@ -253,7 +245,7 @@ export async function controlPlaneBench(opts: {
         max: Math.max(0, delay.max / 1e6 - 10),
       },
       ...(turnCpu ? { turnCpu } : {}),
-      failed,
+      failed: ended.failed,
       rssStartMiB: rssStart / 2 ** 20,
       rssEndMiB: process.memoryUsage().rss / 2 ** 20,
       cpuMsPerCreate: (cpu.user + cpu.system) / 1000 / opts.n,
@@ -293,10 +285,44 @@ export async function controlPlaneBench(opts: {
       },
     };
   } catch (err) {
+    ended?.stop();
     // A failed section must not leave the worker process running after the bench exits.
     await worker?.stop();
     throw err;
   }
+}
+
+interface EndedWatch {
+  /** VM id → when it reached running or failed (performance.now()). */
+  running: Map<string, number>;
+  failed: number;
+  /** Resolves once `n` VMs ended. */
+  finished: Promise<void>;
+  /** Stops watching. */
+  stop(): void;
+}
+
+/**
+ * Each VM's end (VmStarted or VmOperationFailed) as the `vms` projection applies it, until stop():
+ * the runtime goes on to the next sections (history, one VM), whose VMs the section's listener
+ * would otherwise go on recording into a map nobody reads.
+ */
+function watchEnded(vms: ProjectionRunner, n: number): EndedWatch {
+  let allDone!: () => void;
+  const watch: EndedWatch = {
+    running: new Map(),
+    failed: 0,
+    finished: new Promise<void>((r) => (allDone = r)),
+    stop: () => vms.off('applied', onApplied),
+  };
+  const onApplied = (e: RecordedEvent) => {
+    if (e.type !== 'VmStarted' && e.type !== 'VmOperationFailed') return;
+    if (e.type === 'VmOperationFailed') watch.failed++;
+    watch.running.set(e.streamId.slice(3), performance.now());
+    if (watch.running.size >= n) allDone();
+  };
+  vms.on('applied', onApplied);
+  return watch;
 }
 
 /** `n` creates through the whole path, answered and running, before the measured section (see `warmup`). */

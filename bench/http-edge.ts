@@ -22,7 +22,7 @@ import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { servedApp } from './served-app.js';
+import { hostWorkerServing, servedApp } from './served-app.js';
 import { loadConfig } from '../src/config/config.js';
 import type { RecordedEvent } from '../src/eventstore/event-store.port.js';
 import { startPrivateRedis } from '../src/runtime/private-redis.js';
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
       }),
     });
     if (hostRes.status >= 300) throw new Error(`POST /v1/hosts: ${hostRes.status} ${await hostRes.text()}`);
-    while (runtime.pool.workers.size === 0) await new Promise((r) => setTimeout(r, 50));
+    await hostWorkerServing(runtime);
 
     // The VMs the reads read, running, each read once (read-your-writes then forgets them).
     const vmIds = await seedVms(runtime, base, vmCount, client);

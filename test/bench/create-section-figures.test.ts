@@ -48,6 +48,8 @@ describe('bench: the create section after a warm-up', () => {
       }
       assert.ok(cp.postPhase.ms > 0 && cp.postPhase.perSecond > 0, 'the POSTs’ window was measured');
       assert.ok(cp.postPhase.processCores > 0);
+      // The runtime goes on to the bench's next sections: the section's own listener must be gone.
+      assert.equal(cp.runtime.projection('vms')!.listenerCount('applied'), 0, 'the section stopped watching');
     } finally {
       await cp.close();
     }
