@@ -13,7 +13,7 @@ import { operationMatches, vmMatches, type OperationListFilter, type VmListFilte
 import type { LiveIndexFormat } from './vm-live-indexes.js';
 import { rangeWithRecords } from './index-records.js';
 import { scanLiveOldestFirst } from './scan-live-page.js';
-import { LIST_SCAN_BUDGET, scanNewestFirst, scanOldestFirst, type Page } from './scan-page.js';
+import { scanNewestFirst, scanOldestFirst, type Page } from './scan-page.js';
 
 export type { Page } from './scan-page.js';
 
@@ -208,16 +208,7 @@ export class ReadModels {
       const live = { index: this.keys.vmIndex(), live: this.keys.liveVms(), format: this.keys.liveIndexFormat() };
       // The records this process's runner committed are taken as it holds them, not parsed again.
       const known = (id: string) => this.committed(this.keys.vm(id)) as VmRecord | undefined;
-      const page = await scanLiveOldestFirst(
-        this.redis,
-        live,
-        this.keys.vm,
-        keep,
-        cursor,
-        limit,
-        LIST_SCAN_BUDGET,
-        known,
-      );
+      const page = await scanLiveOldestFirst(this.redis, live, this.keys.vm, keep, cursor, limit, { known });
       if (page) return page;
     }
     return scanOldestFirst<VmRecord>(this.redis, this.keys.vmIndex(), this.keys.vm, keep, cursor, limit);

@@ -34,6 +34,13 @@ local ids = redis.call('zrangebyscore', KEYS[2], first[2], '+inf', 'LIMIT', 0, A
 if #ids == 0 then return {{}, -1, {}} end
 return {ids, redis.call('zrank', KEYS[1], ids[#ids]) or -1, records(ARGV[3], ids)}`);
 
+export interface LiveScanOptions<T> {
+  /** Index entries looked at for one page at most (see LIST_SCAN_BUDGET). */
+  budget?: number;
+  /** A member's record as this process already holds it parsed (the runner's committed value), if it does. */
+  known?: (id: string) => T | undefined;
+}
+
 /**
  * The page scanOldestFirst would give for a filter that hides deleted VMs — the same items and the
  * same `next` (an offset into the whole index, so a cursor reads the same whichever scan made it)
@@ -49,9 +56,7 @@ export async function scanLiveOldestFirst<T>(
   keep: (r: T) => boolean | Promise<boolean>,
   cursor: number,
   limit: number,
-  budget = LIST_SCAN_BUDGET,
-  /** A member's record as this process already holds it parsed (the runner's committed value), if it does. */
-  known?: (id: string) => T | undefined,
+  { budget = LIST_SCAN_BUDGET, known }: LiveScanOptions<T> = {},
 ): Promise<Page<T> | undefined> {
   const items: T[] = [];
   let offset = cursor;
