@@ -3,6 +3,11 @@
  * longer than the claim's TTL still holds its key (renewed while it runs), so a
  * retry with the same key is a 409, never a second run; the claim is released
  * when the request ends. The TTL is shortened here instead of waiting 60 s.
+ *
+ * No clock is read: that the claim outlived its TTL is shown by counting its renewals (each puts its
+ * PTTL back up; they are CLAIM_MS / 3 apart), not by waiting a wall-clock span and hoping every
+ * renewal ran in time meanwhile. A 300 ms claim lapsed once under heavy load (a renewal held up
+ * 200 ms); at 1.5 s a renewal has to be held up a whole second.
  */
 import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
@@ -15,8 +20,11 @@ import { RedisIdempotencyStore } from '../../src/http/idempotency.store.js';
 import { deleteRedisPrefix } from '../support/app.js';
 import { waitUntil } from '../support/e2e.js';
 import { testRedisUrl, uniqueName } from '../support/env.js';
+import { waitFor } from '../support/wait.js';
 
-const CLAIM_MS = 300;
+const CLAIM_MS = 1_500;
+/** Renewals are CLAIM_MS / 3 apart: after four the claim has outlived the TTL it was set with. */
+const RENEWALS_PAST_TTL = 4;
 
 interface FakeResponse {
   statusCode: number;
@@ -60,17 +68,36 @@ function context(key: string, res: FakeResponse): ExecutionContext {
   return { switchToHttp: () => ({ getRequest: () => req, getResponse: () => res }) } as unknown as ExecutionContext;
 }
 
+/**
+ * Waits until the claim under `redisKey` was renewed `times` times, each seen as its PTTL going up
+ * (between renewals it only goes down), and fails at once if the claim is gone meanwhile. A look
+ * that misses a renewal only makes the wait longer: a rise is never seen without a renewal.
+ */
+async function renewed(redis: Redis, redisKey: string, times: number): Promise<void> {
+  let seen = 0;
+  let last = await redis.pttl(redisKey);
+  await waitFor(
+    async () => {
+      const ttl = await redis.pttl(redisKey);
+      if (ttl < 0) throw new Error(`the claim is gone after ${seen} renewals (PTTL ${ttl})`);
+      if (ttl > last) seen++;
+      last = ttl;
+      return seen >= times;
+    },
+    { what: `${times} renewals of the claim`, timeoutMs: 60_000, intervalMs: 20 },
+  );
+}
+
 describe('api: an Idempotency-Key claim is held while its request runs', () => {
   const prefix = uniqueName('vlidem');
+  const keyOf = (scope: string, key: string) => `${prefix}:idem:${scope}:${key}`;
   let redis: Redis;
   let interceptor: IdempotencyInterceptor;
 
   before(async () => {
     redis = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
     await redis.connect();
-    interceptor = new IdempotencyInterceptor(
-      new RedisIdempotencyStore(redis, (scope, key) => `${prefix}:idem:${scope}:${key}`, CLAIM_MS),
-    );
+    interceptor = new IdempotencyInterceptor(new RedisIdempotencyStore(redis, keyOf, CLAIM_MS));
   });
   after(async () => {
     redis.disconnect();
@@ -91,10 +118,8 @@ describe('api: an Idempotency-Key claim is held while its request runs', () => {
     const first = lastValueFrom(interceptor.intercept(context(key, firstRes), slow));
     await waitUntil('the first request to run', async () => runs === 1);
 
-    // A marker set now with twice the claim's TTL: once it has expired, an un-renewed claim would have too.
-    const marker = `${prefix}:marker`;
-    await redis.set(marker, '1', 'PX', 2 * CLAIM_MS);
-    await waitUntil('twice the claim TTL to have elapsed', async () => (await redis.exists(marker)) === 0);
+    // Held past the TTL it was claimed with: an un-renewed claim would have expired by now.
+    await renewed(redis, keyOf('operator#test', key), RENEWALS_PAST_TTL);
 
     // The retry's handler answers at once: if it ran (the old fixed-TTL claim had expired), the
     // retry would succeed instead of being refused.
