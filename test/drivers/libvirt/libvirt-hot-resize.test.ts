@@ -26,8 +26,13 @@ const skip = libvirtSkipReason() ?? false;
 /** A shell on the guest's serial console through the driver's openConsole (as the API's console uses it). */
 class Shell {
   private buffer = '';
-  constructor(private readonly stream: ConsoleStream) {
+  private closedWith: string | undefined;
+  constructor(
+    private readonly stream: ConsoleStream,
+    private readonly logPath: string,
+  ) {
     stream.onData((chunk) => (this.buffer += chunk.toString('utf8')));
+    stream.onClose((reason) => (this.closedWith = reason));
   }
 
   private prompted = false;
@@ -35,10 +40,12 @@ class Shell {
   /** The shell's prompt first (see waitForGuestPrompt): a line typed while ash starts loses its first characters. */
   private async ready(): Promise<void> {
     if (this.prompted) return;
-    await waitForGuestPrompt(
-      () => this.buffer,
-      () => this.stream.write(Buffer.from('\n')),
-    );
+    await waitForGuestPrompt({
+      output: () => this.buffer,
+      pressEnter: () => this.stream.write(Buffer.from('\n')),
+      closedWith: () => this.closedWith,
+      logPath: this.logPath,
+    });
     this.prompted = true;
   }
 
@@ -50,6 +57,7 @@ class Shell {
     this.stream.write(Buffer.from(`echo "VL""B-${id}"; ${command}; echo "VL""E-${id}"\n`));
     const answer = waitFor(
       () => {
+        if (this.closedWith !== undefined) throw new Error(`the guest console ended: ${this.closedWith}`);
         // The pty may turn the guest's \r\n into \n\n (icrnl): any line end will do.
         const b = this.buffer.search(new RegExp(`VLB-${id}[\r\n]`));
         const e = this.buffer.indexOf(`VLE-${id}`, b + 1);
@@ -100,7 +108,7 @@ describe('libvirt driver: live resize (real libvirtd, TCG guest)', { skip, timeo
   });
 
   const shell = async (driver: LibvirtDriver, spec: VmSpec): Promise<Shell> => {
-    const sh = new Shell(await driver.openConsole(spec));
+    const sh = new Shell(await driver.openConsole(spec), driver.files(spec.id).consoleLog);
     shells.push(sh);
     return sh;
   };

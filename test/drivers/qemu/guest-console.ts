@@ -59,11 +59,13 @@ export async function waitForLog(logPath: string, text: string, timeoutMs: numbe
 export class GuestConsole {
   private buffer = '';
   private prompted = false;
+  private closedWith: string | undefined;
 
   private constructor(private readonly socket: Socket) {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => (this.buffer += chunk));
-    socket.on('error', () => undefined);
+    socket.on('error', (err) => (this.closedWith ??= `console socket error: ${err.message}`));
+    socket.on('close', () => (this.closedWith ??= 'the console socket closed'));
   }
 
   static connect(path: string): Promise<GuestConsole> {
@@ -80,10 +82,11 @@ export class GuestConsole {
    */
   async run(command: string, timeoutMs = 15_000): Promise<string> {
     if (!this.prompted) {
-      await waitForGuestPrompt(
-        () => this.buffer,
-        () => this.socket.write('\n'),
-      );
+      await waitForGuestPrompt({
+        output: () => this.buffer,
+        pressEnter: () => this.socket.write('\n'),
+        closedWith: () => this.closedWith,
+      });
       this.prompted = true;
     }
     const id = randomUUID().slice(0, 8);
@@ -93,6 +96,8 @@ export class GuestConsole {
     this.socket.write(`echo "VL""B-${id}"; ${command}; echo "VL""E-${id}"\n`);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      if (this.closedWith !== undefined)
+        throw new Error(`guest console ended before answering "${command}": ${this.closedWith}`);
       const b = this.buffer.indexOf(`${begin}\r\n`);
       const e = this.buffer.indexOf(end, b + 1);
       if (b >= 0 && e > b)
