@@ -77,8 +77,9 @@ const RULES = [
     slots: 2,
     locks: ['libvirtd'],
   },
-  // Real QEMU under TCG keeps a core busy.
+  // Real QEMU under TCG keeps a core busy; the console panel's test boots one too, beside Chromium.
   { test: /^dist\/test\/drivers\/qemu\//, slots: 2, locks: [] },
+  { test: /^dist\/test\/ui\/console-panel\.test\.js$/, slots: 2, locks: [] },
   // Three worker processes and TCG guests migrating between them.
   { test: /^dist\/test\/process\/fence-migration-qemu\.test\.js$/, slots: 2, locks: [] },
   // Guests on bridges, dnsmasq, a second host's namespace: TCG guests again.
