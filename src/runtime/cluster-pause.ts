@@ -44,8 +44,15 @@ export class PauseSignals {
     private readonly redis: Redis,
     private readonly keys: PauseKeys,
   ) {
-    // Named, so that an operator (and a test) can tell this connection in CLIENT LIST.
-    this.sub = redis.duplicate({ connectionName: `${keys.signal()}:sub` });
+    // Named, so that an operator (and a test) can tell this connection in CLIENT LIST. The process's
+    // client connects lazily and refuses commands while not connected (enableOfflineQueue: false); a
+    // duplicate inherits both, so its SUBSCRIBE, sent before the connection was up, was refused and
+    // the signals were never heard: this connection connects at once and holds the SUBSCRIBE until up.
+    this.sub = redis.duplicate({
+      connectionName: `${keys.signal()}:sub`,
+      lazyConnect: false,
+      enableOfflineQueue: true,
+    });
     this.sub.on('message', () => this.wakeAll());
     // Whatever was announced while the connection was down is lost: once it is subscribed again,
     // listeners look as they would for a signal. ioredis reports ready before it sends its own

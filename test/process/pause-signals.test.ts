@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import type { ProjectionRunner } from '../../src/projections/projection-runner.js';
 import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { PauseKeys, PauseSignals, ProjectionGate, pausedAcrossCluster } from '../../src/runtime/cluster-pause.js';
+import { redisOptions } from '../../src/runtime/redis-connection.js';
 import { testRedisUrl, uniqueName } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
 
@@ -122,4 +123,28 @@ describe('cluster pause with signals', () => {
       }
     },
   );
+
+  test('subscribed from a client like the runtime’s (lazy, no offline queue)', { timeout: 30_000 }, async () => {
+    // connectRedis's options: a duplicate of this client inherits them.
+    const client = new Redis({
+      ...redisOptions(testRedisUrl()),
+      maxRetriesPerRequest: 2,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+    });
+    await client.connect();
+    const signals = new PauseSignals(client, keys);
+    try {
+      await signals.ready;
+      await waitFor(() => signals.live, { what: 'the pause signals to be subscribed' });
+      let heard = false;
+      const off = signals.on(() => (heard = true));
+      requesterSignals.notify();
+      await waitFor(() => heard, { what: 'a signal to reach a process whose client is the runtime’s' });
+      off();
+    } finally {
+      signals.close();
+      client.disconnect();
+    }
+  });
 });
