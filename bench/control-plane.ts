@@ -12,7 +12,7 @@ import { createsFromWorker } from './create-load.js';
 import { countStoreCalls } from './store-calls.js';
 import { perCreate, redisCommandCounts } from './scale-out-calls.js';
 import { redisServerCpuMs } from './redis-cpu.js';
-import { mainThreadCpuMs, mainThreadSchedMs } from './main-thread-cpu.js';
+import { mainThreadCpuMs, mainThreadSchedMs, threadsCpuDelta, threadsCpuMs } from './main-thread-cpu.js';
 import { BenchWorkerProcess } from './worker-process.js';
 import { watchServerLatency } from './server-side-latency.js';
 import { sampleAllocations, watchGc, writeSyscalls, type GcCounts } from './gc-stats.js';
@@ -46,6 +46,11 @@ export interface ControlPlaneResult {
   clientCpuMsPerCreate?: number;
   /** CPU time of the main thread alone (the event loop every component shares) per create, ms (Linux). */
   mainThreadCpuMsPerCreate?: number;
+  /**
+   * CPU time per create of each of the process's threads that ran in the section, by Linux thread id, largest
+   * first (the main thread's id is the pid; a thread that ended in the section, the bench's client, is not in it).
+   */
+  threadCpuMsPerCreate?: [number, number][];
   /** SQLite only: appends per group transaction (per fsync) on the writer thread during the section. */
   appendsPerCommit?: number;
   /** SQLite only: group transactions (fsyncs) on the writer thread per create; at concurrency 1, the commits a create waits for. */
@@ -171,6 +176,7 @@ export async function controlPlaneBench(opts: {
     const rssStart = process.memoryUsage().rss;
     const cpuStart = process.cpuUsage();
     const mainCpuStart = mainThreadCpuMs();
+    const threadsStart = threadsCpuMs();
     const schedStart = mainThreadSchedMs();
     const writer = runtime.store instanceof SqliteEventStore ? runtime.store : undefined;
     const writerStart = writer?.writerStats;
@@ -214,6 +220,7 @@ export async function controlPlaneBench(opts: {
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpuStart);
     const mainCpuEnd = mainThreadCpuMs();
+    const threads = threadsCpuDelta(threadsStart, threadsCpuMs()).filter(([, ms]) => ms > 0);
     const syscwEnd = writeSyscalls();
     const gcCounts = await gc.stop();
     const allocatedBytes = await allocs?.stop();
@@ -252,6 +259,9 @@ export async function controlPlaneBench(opts: {
       ...(load.clientCpuMs !== undefined ? { clientCpuMsPerCreate: load.clientCpuMs / opts.n } : {}),
       ...(mainCpuStart !== undefined && mainCpuEnd !== undefined
         ? { mainThreadCpuMsPerCreate: (mainCpuEnd - mainCpuStart) / opts.n }
+        : {}),
+      ...(threads.length
+        ? { threadCpuMsPerCreate: threads.map(([id, ms]): [number, number] => [id, ms / opts.n]) }
         : {}),
       mainLoopBusy: elu.utilization,
       postPhase: {

@@ -93,6 +93,12 @@ async function main(): Promise<void> {
       console.log(
         `cpu ms/create, the bench's client thread (in "node" above): ${cp.clientCpuMsPerCreate.toFixed(2)}; node less it ${(cp.cpuMsPerCreate - cp.clientCpuMsPerCreate).toFixed(2)}`,
       );
+    if (cp.threadCpuMsPerCreate)
+      console.log(
+        `cpu ms/create by thread (Linux id; ${process.pid} is the main thread): ${cp.threadCpuMsPerCreate
+          .map(([id, ms]) => `${id} ${ms.toFixed(2)}`)
+          .join(', ')}`,
+      );
     if (cp.workerCpuMsPerCreate !== undefined)
       console.log(
         `cpu ms/create, worker process: ${cp.workerCpuMsPerCreate.toFixed(2)} (API process + worker ${(cp.cpuMsPerCreate + cp.workerCpuMsPerCreate).toFixed(2)})`,

@@ -4,7 +4,7 @@
  * (the SQLite writer, the bench's client worker), which hides what the event loop itself spends.
  * Undefined where /proc is not there.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux the bench runs on
 
@@ -43,4 +43,33 @@ export function mainThreadSchedMs(): { onCpu: number; waiting: number } | undefi
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Every thread of this process by its Linux id with its CPU time so far, ms (Linux; empty elsewhere).
+ * Node names them all `node`, so a thread is known by its id: the main thread's is the pid, and the
+ * difference of two readings shows where the rest went (the SQLite writer thread, V8's helper threads
+ * for GC and compilation, libuv's file-system pool, the bench's client).
+ */
+export function threadsCpuMs(): Map<number, number> {
+  const out = new Map<number, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    const ms = threadCpuMs(`/proc/self/task/${tid}/stat`);
+    if (ms !== undefined) out.set(Number(tid), ms);
+  }
+  return out;
+}
+
+/** CPU ms of each thread between two readings of threadsCpuMs (threads gone or new meanwhile: from 0 / to 0), largest first. */
+export function threadsCpuDelta(before: Map<number, number>, after: Map<number, number>): [number, number][] {
+  const ids = new Set([...before.keys(), ...after.keys()]);
+  return [...ids]
+    .map((id): [number, number] => [id, (after.get(id) ?? before.get(id) ?? 0) - (before.get(id) ?? 0)])
+    .sort((a, b) => b[1] - a[1]);
 }

@@ -39,4 +39,29 @@ describe('WakeSignal', () => {
     // A wait begun from the old version returns at once: a read newer than it is due.
     assert.equal(await wake.wait(seen, 60_000, signal), true);
   });
+
+  test('one abort listener per signal however often it waits; an abort ends every wait on it', async () => {
+    const wake = new WakeSignal();
+    const abort = new AbortController();
+    let added = 0;
+    const add = abort.signal.addEventListener.bind(abort.signal);
+    abort.signal.addEventListener = ((...args: Parameters<AbortSignal['addEventListener']>) => {
+      added++;
+      add(...args);
+    }) as AbortSignal['addEventListener'];
+    for (let i = 0; i < 5; i++) {
+      const waiting = wake.wait(wake.current, 60_000, abort.signal);
+      wake.notify();
+      assert.equal(await waiting, true);
+    }
+    const waiting = [wake.wait(wake.current, 60_000, abort.signal), wake.wait(wake.current, 60_000, abort.signal)];
+    abort.abort();
+    assert.deepEqual(await Promise.all(waiting), [false, false]);
+    assert.equal(added, 1);
+    assert.equal(
+      await wake.wait(wake.current, 60_000, abort.signal),
+      false,
+      'a wait on an aborted signal ends at once',
+    );
+  });
 });

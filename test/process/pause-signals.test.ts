@@ -11,7 +11,9 @@ import { pino } from 'pino';
 import type { ProjectionRunner } from '../../src/projections/projection-runner.js';
 import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { PauseKeys, PauseSignals, ProjectionGate, pausedAcrossCluster } from '../../src/runtime/cluster-pause.js';
+import { redisOptions } from '../../src/runtime/redis-connection.js';
 import { testRedisUrl, uniqueName } from '../support/env.js';
+import { waitFor } from '../support/wait.js';
 
 const HOUR = 3_600_000;
 
@@ -82,4 +84,67 @@ describe('cluster pause with signals', () => {
       }
     },
   );
+
+  test('the owner looks every second while its signals are heard, every 50 ms without them', async () => {
+    const log = pino({ level: 'silent' });
+    assert.equal(new ProjectionGate(redis, keys, [], log).lookEveryMs, 50);
+    assert.equal(new ProjectionGate(redis, keys, [], log, ownerSignals).lookEveryMs, 1000);
+  });
+
+  test(
+    'a request whose signal was lost while the owner was unsubscribed is answered once it is back, polls an hour apart',
+    { timeout: 30_000 },
+    async () => {
+      // Keys of its own: its signal connection is the only one by that name, the one cut below.
+      const ownKeys = new PauseKeys(uniqueName('vlpause'));
+      const signals = new PauseSignals(redis, ownKeys);
+      await signals.ready;
+      const fake = fakeRunner();
+      const gate = new ProjectionGate(redis, ownKeys, [fake.runner], pino({ level: 'silent' }), signals, HOUR);
+      await gate.own();
+      try {
+        assert.equal(fake.running(), true);
+        // Set without its signal (as if announced while the subscription was down): no look comes for an hour.
+        await redis.set(ownKeys.request('vms'), 'lost-signal', 'PX', 60_000);
+        const clients = (await redis.client('LIST')) as string;
+        const line = clients.split('\n').find((l) => l.includes(` name=${ownKeys.signal()}:sub `));
+        assert.ok(line, 'the signal connection is named in CLIENT LIST');
+        const id = /(?:^|\s)id=(\d+)/.exec(line)![1]!;
+        await redis.client('KILL', 'ID', id);
+        await waitFor(async () => (await redis.get(ownKeys.ack('vms'))) === 'lost-signal', {
+          what: 'the owner to answer the request once subscribed again',
+        });
+        assert.equal(fake.running(), false);
+        assert.equal(signals.live, true);
+      } finally {
+        await gate.disown();
+        signals.close();
+        await redis.del(ownKeys.request('vms'), ownKeys.ack('vms'));
+      }
+    },
+  );
+
+  test('subscribed from a client like the runtime’s (lazy, no offline queue)', { timeout: 30_000 }, async () => {
+    // connectRedis's options: a duplicate of this client inherits them.
+    const client = new Redis({
+      ...redisOptions(testRedisUrl()),
+      maxRetriesPerRequest: 2,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+    });
+    await client.connect();
+    const signals = new PauseSignals(client, keys);
+    try {
+      await signals.ready;
+      await waitFor(() => signals.live, { what: 'the pause signals to be subscribed' });
+      let heard = false;
+      const off = signals.on(() => (heard = true));
+      requesterSignals.notify();
+      await waitFor(() => heard, { what: 'a signal to reach a process whose client is the runtime’s' });
+      off();
+    } finally {
+      signals.close();
+      client.disconnect();
+    }
+  });
 });

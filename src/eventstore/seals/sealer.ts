@@ -285,14 +285,14 @@ export class Sealer {
       return null;
     }
     this.lastSealAt = this.now().getTime();
-    this.writeWitness(body);
+    await this.writeWitness(body);
     return body;
   }
 
-  private writeWitness(seal: SealBody): void {
+  private async writeWitness(seal: SealBody): Promise<void> {
     if (!this.options.witnessFile) return;
     try {
-      appendWitness(this.options.witnessFile, seal);
+      await appendWitness(this.options.witnessFile, seal);
     } catch (err) {
       // The seal is in the store; start() writes the witness lines it lacks.
       this.options.log.error({ err, sequence: seal.sequence }, 'cannot write the seal witness');
@@ -307,7 +307,7 @@ export class Sealer {
     if (next > this.latest.seal.sequence) return;
     for (const f of await readStoredSeals(this.store))
       if (f.seal && f.seal.sequence >= next && checkSealSignature(f.seal, [this.publicKey!]))
-        appendWitness(file, f.seal);
+        await appendWitness(file, f.seal);
   }
 
   private now(): Date {

@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseSeal, type SealBody } from './seal.js';
 
@@ -7,14 +8,16 @@ import { parseSeal, type SealBody } from './seal.js';
  * administrator who rewrites the database cannot take back a line already shipped
  * elsewhere (tail -F, syslog, object storage with retention).
  */
-export function appendWitness(file: string, seal: SealBody): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const fd = openSync(file, 'a', 0o600);
+export async function appendWitness(file: string, seal: SealBody): Promise<void> {
+  // On the thread pool: the fsync took tens of ms on this machine's disk, a stop of the event loop
+  // (every request, saga and projection of the process) once per seal when it was synchronous.
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const handle = await open(file, 'a', 0o600);
   try {
-    writeSync(fd, JSON.stringify(seal) + '\n');
-    fsyncSync(fd);
+    await handle.write(JSON.stringify(seal) + '\n');
+    await handle.sync();
   } finally {
-    closeSync(fd);
+    await handle.close();
   }
 }
 
