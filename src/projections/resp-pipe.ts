@@ -73,13 +73,23 @@ export class RespPipe {
     if (!endpoint) return undefined;
     const socket = endpoint.socket();
     socket.setNoDelay(true);
-    await new Promise<void>((resolve, reject) => {
-      socket.once(endpoint.connected, () => {
-        socket.off('error', reject);
-        resolve();
+    // As long as the client waits for its own connection: a server that does not answer fails the write.
+    const connectMs = redis.options.connectTimeout ?? 10_000;
+    const timer = setTimeout(
+      () => socket.destroy(new Error(`Redis did not accept a bulk write's connection within ${connectMs} ms`)),
+      connectMs,
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once(endpoint.connected, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+        socket.once('error', reject);
       });
-      socket.once('error', reject);
-    });
+    } finally {
+      clearTimeout(timer);
+    }
     const pipe = new RespPipe(socket);
     // Answered before anything else: a refusal is the first error, and fails the write.
     if (endpoint.auth.length) void pipe.command('AUTH', endpoint.auth);
