@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { bulk, RespPipe } from './resp-pipe.js';
 
 /** Commands per pipelined chunk when a fold is written out (MemoryFold.flush). */
 const FLUSH_CHUNK = 50;
@@ -15,6 +16,12 @@ const IN_FLIGHT = 16;
 const MSET_PAIRS = 250;
 /** Index members per ZADD. */
 const ZADD_MEMBERS = 500;
+/**
+ * Arguments (keys, values, members) from which a write goes on a pipe of its own (RespPipe):
+ * a fold's first write has ~200k, a catch-up under the live runner's pause a few dozen, for
+ * which a new connection is not worth its setup.
+ */
+const PIPE_MIN_ARGS = 2000;
 
 /**
  * What one write of a fold sends, in this order: the DELs, the records (`values[i]` at
@@ -35,10 +42,84 @@ export interface FoldChanges {
 }
 
 /**
- * Writes `changes` in pipelined chunks (not one MULTI: nobody reads a shadow namespace
- * until its swap) and returns how many keys it wrote.
+ * Writes `changes` (not in one MULTI: nobody reads a shadow namespace until its swap), then
+ * the checkpoint once every write before it succeeded, and returns how many keys it wrote.
+ * A large write goes on a connection of its own as protocol text built here (RespPipe), a
+ * small one through the client in pipelined chunks (`pipeMinArgs` moves the line: tests of both ways).
  */
-export async function writeFoldChanges(redis: Redis, changes: FoldChanges): Promise<number> {
+export async function writeFoldChanges(
+  redis: Redis,
+  changes: FoldChanges,
+  pipeMinArgs = PIPE_MIN_ARGS,
+): Promise<number> {
+  let args = changes.removed.length + changes.records.keys.length * 2;
+  for (const [, members] of changes.members) args += members.size * 2;
+  const pipe = args >= pipeMinArgs ? await RespPipe.open(redis) : undefined;
+  let written: number;
+  if (pipe) {
+    try {
+      written = await writeOnPipe(pipe, changes);
+    } finally {
+      pipe.close();
+    }
+  } else written = await writeWithClient(redis, changes);
+  const { checkpoint } = changes;
+  await redis.set(checkpoint.key, checkpoint.position.toString());
+  return written;
+}
+
+/** writeWithClient's commands, in its order, as protocol text on a pipe; every reply awaited. */
+async function writeOnPipe(pipe: RespPipe, changes: FoldChanges): Promise<number> {
+  let written = 0;
+  const { removed } = changes;
+  for (let i = 0; i < removed.length; i += MSET_PAIRS) {
+    const chunk = removed.slice(i, i + MSET_PAIRS);
+    await pipe.command('DEL', chunk);
+    written += chunk.length;
+  }
+  let text = '';
+  let pairs = 0;
+  const { keys, values } = changes.records;
+  for (let i = 0; i < keys.length; i++) {
+    const json = JSON.stringify(values[i]) as string | undefined;
+    if (json === undefined) continue;
+    text += bulk(keys[i]!) + bulk(json);
+    written++;
+    if (++pairs >= MSET_PAIRS || text.length >= FLUSH_BYTES) {
+      await pipe.raw(`*${pairs * 2 + 1}\r\n$4\r\nMSET\r\n${text}`, 1);
+      text = '';
+      pairs = 0;
+    }
+  }
+  if (pairs) await pipe.raw(`*${pairs * 2 + 1}\r\n$4\r\nMSET\r\n${text}`, 1);
+  text = '';
+  for (const [key, members] of changes.members) {
+    const head = bulk(key);
+    let n = 0;
+    for (const [member, score] of members) {
+      // A score as the client would send it (String of the number).
+      text += bulk(String(score)) + bulk(member);
+      if (++n >= ZADD_MEMBERS) {
+        await pipe.raw(`*${n * 2 + 2}\r\n$4\r\nZADD\r\n${head}${text}`, 1);
+        text = '';
+        n = 0;
+      }
+    }
+    if (n) await pipe.raw(`*${n * 2 + 2}\r\n$4\r\nZADD\r\n${head}${text}`, 1);
+    text = '';
+    written++;
+  }
+  for (const [key, members] of changes.removedMembers) {
+    if (members.size === 0) continue;
+    await pipe.command('ZREM', [key, ...members]);
+    written++;
+  }
+  await pipe.finish();
+  return written;
+}
+
+/** The same writes through the client, in pipelined chunks. */
+async function writeWithClient(redis: Redis, changes: FoldChanges): Promise<number> {
   let pipe = redis.pipeline();
   let queued = 0;
   let queuedBytes = 0;
@@ -118,10 +199,6 @@ export async function writeFoldChanges(redis: Redis, changes: FoldChanges): Prom
     await queue((p) => p.zrem(key, ...gone));
     written++;
   }
-  await send();
-  await drain(0);
-  const { checkpoint } = changes;
-  await queue((p) => p.set(checkpoint.key, checkpoint.position.toString()));
   await send();
   await drain(0);
   return written;
