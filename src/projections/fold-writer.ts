@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { bulk, RespPipe } from './resp-pipe.js';
+import { bulk, commandText, RespPipe } from './resp-pipe.js';
 
 /** Commands per pipelined chunk when a fold is written out (MemoryFold.flush). */
 const FLUSH_CHUNK = 50;
@@ -79,6 +79,7 @@ async function writeOnPipe(pipe: RespPipe, changes: FoldChanges): Promise<number
   }
   let text = '';
   let pairs = 0;
+  const mset = () => pipe.raw(commandText('MSET', pairs * 2, text), 1);
   const { keys, values } = changes.records;
   for (let i = 0; i < keys.length; i++) {
     const json = JSON.stringify(values[i]) as string | undefined;
@@ -86,27 +87,27 @@ async function writeOnPipe(pipe: RespPipe, changes: FoldChanges): Promise<number
     text += bulk(keys[i]!) + bulk(json);
     written++;
     if (++pairs >= MSET_PAIRS || text.length >= FLUSH_BYTES) {
-      await pipe.raw(`*${pairs * 2 + 1}\r\n$4\r\nMSET\r\n${text}`, 1);
+      await mset();
       text = '';
       pairs = 0;
     }
   }
-  if (pairs) await pipe.raw(`*${pairs * 2 + 1}\r\n$4\r\nMSET\r\n${text}`, 1);
-  text = '';
+  if (pairs) await mset();
   for (const [key, members] of changes.members) {
     const head = bulk(key);
     let n = 0;
+    text = '';
+    const zadd = () => pipe.raw(commandText('ZADD', n * 2 + 1, head + text), 1);
     for (const [member, score] of members) {
       // A score as the client would send it (String of the number).
       text += bulk(String(score)) + bulk(member);
       if (++n >= ZADD_MEMBERS) {
-        await pipe.raw(`*${n * 2 + 2}\r\n$4\r\nZADD\r\n${head}${text}`, 1);
+        await zadd();
         text = '';
         n = 0;
       }
     }
-    if (n) await pipe.raw(`*${n * 2 + 2}\r\n$4\r\nZADD\r\n${head}${text}`, 1);
-    text = '';
+    if (n) await zadd();
     written++;
   }
   for (const [key, members] of changes.removedMembers) {

@@ -12,6 +12,15 @@ export function bulk(s: string): string {
   return `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
 }
 
+/**
+ * One command as protocol text, from its name and its arguments already written as bulk
+ * strings (`args` of them in `text`): a caller that builds a long command in pieces says
+ * its header once.
+ */
+export function commandText(name: string, args: number, text: string): string {
+  return `*${args + 1}\r\n${bulk(name)}${text}`;
+}
+
 /** The connection settings a pipe can repeat from a client; undefined for what it does not speak (Sentinel, Cluster). */
 function endpointOf(
   redis: Redis,
@@ -99,9 +108,9 @@ export class RespPipe {
 
   /** Queues a command given as its name and arguments (a promise as raw() returns one). */
   command(name: string, args: readonly string[]): Promise<void> | undefined {
-    let text = `*${args.length + 1}\r\n${bulk(name)}`;
+    let text = '';
     for (const a of args) text += bulk(a);
-    return this.raw(text, 1);
+    return this.raw(commandText(name, args.length, text), 1);
   }
 
   /**
