@@ -8,7 +8,8 @@ import { eventStoreContract } from './contract/event-store.contract.js';
 import { fanOutContract } from './contract/fan-out.contract.js';
 import { multiAppendContract } from './contract/multi-append.contract.js';
 import { postgresGapSafeSuite } from './contract/postgres-gap-safe.suite.js';
-import { type ContractTarget, dropSchema, NO_POSTGRES } from './contract/support.js';
+import { dropSchema, NO_POSTGRES } from './contract/postgres-schema.js';
+import type { ContractTarget } from './contract/support.js';
 import { unavailableSuite } from './contract/unavailable.suite.js';
 
 const postgresUrl = testPostgresUrl();

@@ -6,16 +6,8 @@ import { normalizeNewEvents } from '../../../src/eventstore/new-events.js';
 import { appendInTransaction } from '../../../src/eventstore/postgres/postgres.append.js';
 import { pgClientConfig, PostgresEventStore } from '../../../src/eventstore/postgres/postgres.event-store.js';
 import { uniqueName } from '../../support/env.js';
-import {
-  countReads,
-  dropSchema,
-  newEvent,
-  NO_POSTGRES,
-  POLLING_READER_PAGE,
-  readAgain,
-  startPollingReader,
-  waitFor,
-} from './support.js';
+import { dropSchema, NO_POSTGRES } from './postgres-schema.js';
+import { countReads, newEvent, POLLING_READER_PAGE, readAgain, startPollingReader, waitFor } from './support.js';
 
 const mine = (events: RecordedEvent[], prefix: string): RecordedEvent[] =>
   events.filter((e) => e.streamId.startsWith(prefix));

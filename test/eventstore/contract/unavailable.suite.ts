@@ -10,7 +10,8 @@ import { appendInTransaction } from '../../../src/eventstore/postgres/postgres.a
 import { pgClientConfig, PostgresEventStore } from '../../../src/eventstore/postgres/postgres.event-store.js';
 import { SqliteEventStore } from '../../../src/eventstore/sqlite/sqlite.event-store.js';
 import { tempDir, uniqueName } from '../../support/env.js';
-import { dropSchema, newEvent, NO_POSTGRES, waitFor } from './support.js';
+import { dropSchema, NO_POSTGRES } from './postgres-schema.js';
+import { newEvent, waitFor } from './support.js';
 
 async function closedPort(): Promise<number> {
   const server = createServer();
