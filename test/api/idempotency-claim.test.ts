@@ -13,13 +13,12 @@ import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallHandler, ExecutionContext } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { lastValueFrom, from } from 'rxjs';
 import { IdempotencyInterceptor } from '../../src/http/idempotency.interceptor.js';
 import { RedisIdempotencyStore } from '../../src/http/idempotency.store.js';
-import { deleteRedisPrefix } from '../support/app.js';
 import { waitUntil } from '../support/e2e.js';
-import { testRedisUrl, uniqueName } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 import { waitFor } from '../support/wait.js';
 
 const CLAIM_MS = 1_500;
@@ -89,20 +88,16 @@ async function renewed(redis: Redis, redisKey: string, times: number): Promise<v
 }
 
 describe('api: an Idempotency-Key claim is held while its request runs', () => {
-  const prefix = uniqueName('vlidem');
-  const keyOf = (scope: string, key: string) => `${prefix}:idem:${scope}:${key}`;
-  let redis: Redis;
+  const own = redisForTest('vlidem', { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const { redis, prefix } = own;
+  const keyOf = (scope: string, key: string) => own.key(`idem:${scope}:${key}`);
   let interceptor: IdempotencyInterceptor;
 
   before(async () => {
-    redis = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
     await redis.connect();
     interceptor = new IdempotencyInterceptor(new RedisIdempotencyStore(redis, keyOf, CLAIM_MS));
   });
-  after(async () => {
-    redis.disconnect();
-    await deleteRedisPrefix(prefix);
-  });
+  after(() => own.cleanup());
 
   test('a request longer than the claim TTL: the same key meanwhile is 409 and runs nothing; then replayed', async () => {
     const key = `slow-${prefix}`;

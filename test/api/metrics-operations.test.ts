@@ -4,21 +4,19 @@
  * laid out as the projection writes it (JSON records + an index scored by log position).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
+import { after, describe, test } from 'node:test';
 import { ReadModelKeys } from '../../src/projections/read-model.keys.js';
 import { OperationTally, type OperationCount } from '../../src/runtime/metrics-operations.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
-import { testRedisUrl, uniqueName } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 
 function byKey(counts: OperationCount[]): Record<string, number> {
   return Object.fromEntries(counts.map((c) => [`${c.kind}/${c.status}`, c.count]));
 }
 
 describe('metrics: operations by kind and status, counted incrementally', () => {
-  let redis: Redis;
-  let prefix: string;
-  let keys: ReadModelKeys;
+  const own = redisForTest('vlops', { maxRetriesPerRequest: 1 });
+  const { redis } = own;
+  const keys = new ReadModelKeys(own.prefix);
 
   async function put(position: number, id: string, kind: string, status: string): Promise<void> {
     await redis
@@ -28,15 +26,7 @@ describe('metrics: operations by kind and status, counted incrementally', () => 
       .exec();
   }
 
-  before(async () => {
-    redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
-    prefix = uniqueName('vlops');
-    keys = new ReadModelKeys(prefix);
-  });
-  after(async () => {
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
-  });
+  after(() => own.cleanup());
 
   test('finished operations are counted once; running ones are read again until they finish; new ones are added', async () => {
     const tally = new OperationTally(redis, keys);

@@ -16,8 +16,8 @@ import { RedisFixedWindowStorage } from '../../src/http/redis-fixed-window.stora
 import type { RateCounter, RateWindow } from '../../src/http/rate-windows.js';
 import { freePort } from '../../src/runtime/free-port.js';
 import { startPrivateRedis, type PrivateRedis } from '../../src/runtime/private-redis.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
-import { tempDir, testRedisUrl, uniqueName } from '../support/env.js';
+import { tempDir } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 
 const SECOND: RateWindow = { name: 'second', ttlMs: 1000, limit: 3 };
 const MINUTE: RateWindow = { name: 'minute', ttlMs: 60000, limit: 5 };
@@ -33,21 +33,14 @@ async function hits(counter: RateCounter, tracker: string, windows: RateWindow[]
 }
 
 describe('rate-limit counters: Redis (shared) and memory', () => {
-  let redis: Redis;
-  let prefix: string;
+  const own = redisForTest('vlrlc');
+  const { redis, prefix } = own;
   const counters = (): Array<[string, RateCounter]> => [
     ['redis', new RedisFixedWindowStorage(redis, (w, t) => `${prefix}:ratelimit:${w}:${t}`)],
     ['memory', new FixedWindowStorage()],
   ];
 
-  before(() => {
-    redis = new Redis(testRedisUrl());
-    prefix = uniqueName('vlrlc');
-  });
-  after(async () => {
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
-  });
+  after(() => own.cleanup());
 
   for (const [kind, index] of [
     ['redis', 0],

@@ -6,12 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
 import { ApiFleet } from '../../chaos/support/api-fleet.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { logLength, settledLogLength, startTestApp, waitOperation, type TestApp } from '../support/app.js';
 import { assertError } from '../support/e2e.js';
 import { testPostgresUrl, testRedisUrl, uniqueName } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 import { dropPostgresSchema } from '../support/store-kinds.js';
 import { volumeOp } from '../support/volumes.js';
 
@@ -148,7 +147,9 @@ const skip = base ? false : 'TEST_POSTGRES_URL not set (several API processes ne
 describe('volume quota across three API processes on one PostgreSQL', { skip }, () => {
   let fleet: ApiFleet;
   let storeUrl = '';
-  const prefix = uniqueName('vlvq');
+  // The API processes write under the prefix; this file connects only to clean up.
+  const own = redisForTest('vlvq');
+  const { prefix } = own;
 
   before(async () => {
     const u = new URL(base!);
@@ -168,9 +169,7 @@ describe('volume quota across three API processes on one PostgreSQL', { skip }, 
   after(async () => {
     await fleet?.close();
     if (storeUrl) await dropPostgresSchema(storeUrl);
-    const r = new Redis(testRedisUrl());
-    await deleteKeysWithPrefix(r, prefix);
-    r.disconnect();
+    await own.cleanup();
   });
 
   test('10 concurrent creates against a quota that fits 3: exactly 3 accepted, 7 refused with 429', async () => {

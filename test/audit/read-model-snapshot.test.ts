@@ -6,7 +6,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
 import { ReadModelKeys } from '../../src/projections/read-model.keys.js';
 import {
   listKeysOfEach,
@@ -17,18 +16,16 @@ import {
   type StoredValue,
 } from '../../src/projections/read-model-snapshot.js';
 import { HostsProjection } from '../../src/projections/hosts.projection.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { VmsProjection } from '../../src/projections/vms.projection.js';
-import { testRedisUrl, uniqueName } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 
 describe('readSnapshot with a type hint', () => {
-  const prefix = uniqueName('vlsnap');
-  const keys = new ReadModelKeys(prefix);
+  const own = redisForTest('vlsnap');
+  const { redis } = own;
+  const keys = new ReadModelKeys(own.prefix);
   const projection = new VmsProjection(keys);
-  let redis: Redis;
 
   before(async () => {
-    redis = new Redis(testRedisUrl());
     await redis.set(keys.vm('1'), JSON.stringify({ state: { id: '1' } }));
     await redis.zadd(keys.vmIndex(), 1, '1', 2, '2');
     await redis.zadd(keys.operationIndex(), 5, 'a');
@@ -37,10 +34,7 @@ describe('readSnapshot with a type hint', () => {
     await redis.set(keys.project('p'), JSON.stringify({ name: 'p' }));
     await redis.set(keys.host('x'), JSON.stringify({ id: 'x' })); // another read model's: never read
   });
-  after(async () => {
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
-  });
+  after(() => own.cleanup());
 
   test('right, wrong and missing hints read the same snapshot as no hint', async () => {
     const expected: ReadModelSnapshot = new Map<string, StoredValue>([

@@ -6,18 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
 import { controlPlaneBench } from '../../bench/control-plane.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
-import { tempDir, testRedisUrl, uniqueName } from '../support/env.js';
+import { tempDir, testRedisUrl } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 
 describe('bench: the create section with the host worker in its own process', () => {
   const dir = tempDir('vl-bench-wp-');
-  const prefix = uniqueName('vlbenchwp');
+  // The bench's own processes write under the prefix; this file connects only to clean up.
+  const own = redisForTest('vlbenchwp');
+  const { prefix } = own;
   after(async () => {
-    const r = new Redis(testRedisUrl());
-    await deleteKeysWithPrefix(r, prefix);
-    r.disconnect();
+    await own.cleanup();
     dir.cleanup();
   });
 

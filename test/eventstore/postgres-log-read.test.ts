@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { pgClientConfig, PostgresEventStore } from '../../src/eventstore/postgres/postgres.event-store.js';
 import { testPostgresUrl, uniqueName } from '../support/env.js';
-import { newEvent } from './event-store.contract.js';
+import { newEvent } from './contract/support.js';
 
 const postgresUrl = testPostgresUrl();
 const LOG = 3000;

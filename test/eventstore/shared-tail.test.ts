@@ -6,7 +6,7 @@ import { SharedTail } from '../../src/eventstore/shared-tail.js';
 import { SqliteEventStore } from '../../src/eventstore/sqlite/sqlite.event-store.js';
 import { WakeSignal } from '../../src/eventstore/wake-signal.js';
 import { tempDir, uniqueName } from '../support/env.js';
-import { newEvent, waitFor } from './event-store.contract.js';
+import { newEvent, waitFor } from './contract/support.js';
 
 const ids = (events: RecordedEvent[]): string[] => events.map((e) => e.id);
 

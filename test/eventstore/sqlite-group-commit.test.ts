@@ -5,7 +5,7 @@ import { WrongExpectedVersionError } from '../../src/eventstore/errors.js';
 import { verifyChain } from '../../src/eventstore/hash-chain.js';
 import { SqliteEventStore } from '../../src/eventstore/sqlite/sqlite.event-store.js';
 import { tempDir } from '../support/env.js';
-import { newEvent } from './event-store.contract.js';
+import { newEvent } from './contract/support.js';
 
 describe('sqlite group commit: appends of one tick share a transaction, each checked on its own', () => {
   let dir: { dir: string; cleanup: () => void };

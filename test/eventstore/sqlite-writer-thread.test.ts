@@ -23,7 +23,7 @@ import { SqliteEventStore } from '../../src/eventstore/sqlite/sqlite.event-store
 import type { WriterThread } from '../../src/eventstore/sqlite/sqlite.writer-thread.js';
 import { tempDir } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
-import { newEvent } from './event-store.contract.js';
+import { newEvent } from './contract/support.js';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 

@@ -9,10 +9,10 @@ import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { TcpProxy } from '../../chaos/support/tcp-proxy.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { LeaderLease, type LeaderLeaseOptions } from '../../src/runtime/leader-lease.js';
 import { redisOptions } from '../../src/runtime/redis-connection.js';
-import { testRedisUrl, uniqueName } from '../support/env.js';
+import { testRedisUrl } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 import { waitFor } from '../support/wait.js';
 
 const log = pino({ level: 'silent' });
@@ -28,8 +28,8 @@ function holdLoop(ms: number): number {
 }
 
 describe('leader lease renewed from its own thread', () => {
-  const prefix = uniqueName('vlleaset');
-  const redis = new Redis(testRedisUrl());
+  const own = redisForTest('vlleaset');
+  const { redis, prefix } = own;
   const open: LeaderLease[] = [];
   const start = async (key: string, extra: Partial<LeaderLeaseOptions> = {}, client = redis, seen: string[] = []) => {
     const lease = new LeaderLease(
@@ -51,8 +51,7 @@ describe('leader lease renewed from its own thread', () => {
 
   after(async () => {
     await Promise.all(open.map((l) => l.stop()));
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
+    await own.cleanup();
   });
 
   test('a main loop held 2.5× the TTL keeps the lease renewed from the thread; renewed on the loop, it is lost', async () => {

@@ -10,10 +10,10 @@ import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { TcpProxy } from '../../chaos/support/tcp-proxy.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { RedisProjectionTx } from '../../src/projections/redis-projection-tx.js';
 import { LeaderLease } from '../../src/runtime/leader-lease.js';
-import { testRedisUrl, uniqueName } from '../support/env.js';
+import { testRedisUrl } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 import { waitFor } from '../support/wait.js';
 
 const log = pino({ level: 'silent' });
@@ -38,8 +38,8 @@ function probe(redis: Redis, key: string, ttlMs = TTL, seen: string[] = []): Pro
 }
 
 describe('leader lease on Redis', () => {
-  const prefix = uniqueName('vllease');
-  const redis = new Redis(testRedisUrl());
+  const own = redisForTest('vllease');
+  const { redis, prefix } = own;
   const open: LeaderLease[] = [];
   const start = async (p: Probe) => {
     open.push(p.lease);
@@ -49,8 +49,7 @@ describe('leader lease on Redis', () => {
 
   after(async () => {
     await Promise.all(open.map((l) => l.stop()));
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
+    await own.cleanup();
   });
 
   test('one owner; release hands over at once with a larger fencing token', async () => {

@@ -4,26 +4,15 @@
  * all of them, and a chunk refused by Redis must fail the write without the checkpoint; a later
  * flush must carry a removal that a rolled-back event had undone and redone.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { MemoryFold } from '../../src/projections/memory-fold.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
-import { testRedisUrl } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 
 describe('a fold written out in size-cut chunks', () => {
-  const prefix = `vltest-flush-${randomUUID()}`;
-  const k = (s: string) => `${prefix}:${s}`;
-  let redis: Redis;
-
-  before(() => {
-    redis = new Redis(testRedisUrl());
-  });
-  after(async () => {
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
-  });
+  const own = redisForTest('vltest-flush');
+  const { redis, key: k } = own;
+  after(() => own.cleanup());
 
   /** Records of about 2 KiB (many chunks, more than are ever in flight) and indexes of many members. */
   function bigFold(ns: string): MemoryFold {

@@ -6,13 +6,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { ProjectionRunner } from '../../src/projections/projection-runner.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { PauseKeys, PauseSignals, ProjectionGate, pausedAcrossCluster } from '../../src/runtime/cluster-pause.js';
 import { connectRedis } from '../../src/runtime/redis-connection.js';
 import { testRedisUrl, uniqueName } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 import { waitFor } from '../support/wait.js';
 
 const HOUR = 3_600_000;
@@ -39,14 +38,13 @@ function fakeRunner(): { runner: ProjectionRunner; running: () => boolean; start
 }
 
 describe('cluster pause with signals', () => {
-  const prefix = uniqueName('vlpause');
-  const keys = new PauseKeys(prefix);
-  let redis: Redis;
+  const own = redisForTest('vlpause');
+  const { redis } = own;
+  const keys = new PauseKeys(own.prefix);
   let ownerSignals: PauseSignals;
   let requesterSignals: PauseSignals;
 
   before(async () => {
-    redis = new Redis(testRedisUrl());
     ownerSignals = new PauseSignals(redis, keys);
     requesterSignals = new PauseSignals(redis, keys);
     await Promise.all([ownerSignals.ready, requesterSignals.ready]);
@@ -54,8 +52,7 @@ describe('cluster pause with signals', () => {
   after(async () => {
     ownerSignals.close();
     requesterSignals.close();
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
+    await own.cleanup();
   });
 
   test(

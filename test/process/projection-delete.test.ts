@@ -3,30 +3,19 @@
  * reach Redis (a live page's MULTI, the fenced script, a replay's fold written in parts) must
  * take the key out, and a live runner's cache must answer it absent afterwards.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { LiveTx } from '../../src/projections/live-tx.js';
 import { MemoryFold } from '../../src/projections/memory-fold.js';
 import { RecordCache } from '../../src/projections/record-cache.js';
 import { RedisProjectionTx } from '../../src/projections/redis-projection-tx.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
-import { testRedisUrl } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 
 describe('projection transactions delete keys', () => {
-  const prefix = `vltest-del-${randomUUID()}`;
-  const k = (s: string) => `${prefix}:${s}`;
+  const own = redisForTest('vltest-del');
+  const { redis, key: k } = own;
   const checkpoint = k('checkpoint');
-  let redis: Redis;
-
-  before(() => {
-    redis = new Redis(testRedisUrl());
-  });
-  after(async () => {
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
-  });
+  after(() => own.cleanup());
 
   test('a MULTI and the fenced script delete; a delete rolled back with its event is not done', async () => {
     const fence = { key: k('fence'), value: 'owner/1' };

@@ -11,7 +11,7 @@ import { ReadModelKeys } from '../../src/projections/read-model.keys.js';
 import { deleteRedisPrefix } from '../support/app.js';
 import { testPostgresUrl, testRedisUrl, uniqueName } from '../support/env.js';
 import { dropPostgresSchema } from '../support/store-kinds.js';
-import { newEvent } from '../eventstore/event-store.contract.js';
+import { newEvent } from '../eventstore/contract/support.js';
 
 const url = testPostgresUrl();
 

@@ -11,12 +11,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
 import { ApiFleet, type ApiMember } from '../../chaos/support/api-fleet.js';
 import { ledgerFigures, readLog } from '../../chaos/support/ledger-check.js';
 import { Operations } from '../../chaos/support/operations.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { testPostgresUrl, testRedisUrl, uniqueName } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 import { dropPostgresSchema } from '../support/store-kinds.js';
 import { waitFor } from '../support/wait.js';
 
@@ -55,7 +54,9 @@ function revisionOf(r: { etag?: string }): bigint {
 describe('scale out: three API processes on one PostgreSQL and one Redis', { skip }, () => {
   let fleet: ApiFleet;
   let storeUrl: string;
-  let prefix: string;
+  // The API processes write under the prefix; this file connects only to clean up.
+  const own = redisForTest('vlscale');
+  const { prefix } = own;
   let hostId: string;
   let ops: Operations;
 
@@ -69,7 +70,6 @@ describe('scale out: three API processes on one PostgreSQL and one Redis', { ski
 
   before(async () => {
     storeUrl = schemaUrl();
-    prefix = uniqueName('vlscale');
     fleet = await ApiFleet.start({
       name: 'scale',
       apis: 3,
@@ -93,11 +93,7 @@ describe('scale out: three API processes on one PostgreSQL and one Redis', { ski
   after(async () => {
     await fleet?.close();
     if (storeUrl) await dropPostgresSchema(storeUrl);
-    if (prefix) {
-      const r = new Redis(testRedisUrl());
-      await deleteKeysWithPrefix(r, prefix);
-      r.disconnect();
-    }
+    await own.cleanup();
   });
 
   /** A create through `m`, then its VM and operation read back through the same process at once. */
@@ -258,12 +254,12 @@ describe('scale out: three API processes on one PostgreSQL and one Redis', { ski
 describe('scale out: rate limits are one budget per principal across API processes', { skip }, () => {
   let fleet: ApiFleet;
   let storeUrl: string;
-  let prefix: string;
+  const own = redisForTest('vlrate');
+  const { prefix } = own;
   const LIMIT = 9;
 
   before(async () => {
     storeUrl = schemaUrl();
-    prefix = uniqueName('vlrate');
     fleet = await ApiFleet.start({
       name: 'rate',
       apis: 3,
@@ -277,11 +273,7 @@ describe('scale out: rate limits are one budget per principal across API process
   after(async () => {
     await fleet?.close();
     if (storeUrl) await dropPostgresSchema(storeUrl);
-    if (prefix) {
-      const r = new Redis(testRedisUrl());
-      await deleteKeysWithPrefix(r, prefix);
-      r.disconnect();
-    }
+    await own.cleanup();
   });
 
   test('the budget spent on one process is spent on all of them', async () => {

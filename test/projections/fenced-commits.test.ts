@@ -5,28 +5,20 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { FencedCommits } from '../../src/projections/fenced-commits.js';
 import { RedisProjectionTx } from '../../src/projections/redis-projection-tx.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
-import { testRedisUrl } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 
 describe('fenced commits of several runners', () => {
-  const prefix = `vltest-fenced-${randomUUID()}`;
-  const k = (s: string) => `${prefix}:${s}`;
+  // A connection of its own: the batcher is per connection, so its counts are this file's.
+  const own = redisForTest('vltest-fenced');
+  const { redis, key: k } = own;
   const fence = { key: k('lease'), value: 'owner/1|1' };
-  let redis: Redis;
 
   before(async () => {
-    // A connection of its own: the batcher is per connection, so its counts are this file's.
-    redis = new Redis(testRedisUrl());
     await redis.set(fence.key, fence.value);
   });
-  after(async () => {
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
-  });
+  after(() => own.cleanup());
 
   test('pages committed in the same turn share one call and each lands with its checkpoint', async () => {
     const stats = FencedCommits.of(redis).stats;

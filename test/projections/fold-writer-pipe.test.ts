@@ -5,13 +5,14 @@
  * database and as the user the client was given, and a refused command must fail the write
  * before its checkpoint is set.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { writeFoldChanges, type FoldChanges } from '../../src/projections/fold-writer.js';
 import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { testRedisUrl } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 
 /** Everything under `root`, each key with its type and contents as Redis holds them. */
 async function contents(redis: Redis, root: string): Promise<Map<string, unknown>> {
@@ -64,16 +65,9 @@ function writes(root: string): [FoldChanges, FoldChanges] {
 }
 
 describe('a fold written on a pipe of its own', () => {
-  const prefix = `vltest-pipe-${randomUUID()}`;
-  let redis: Redis;
-
-  before(() => {
-    redis = new Redis(testRedisUrl());
-  });
-  after(async () => {
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
-  });
+  const own = redisForTest('vltest-pipe');
+  const { redis, prefix } = own;
+  after(() => own.cleanup());
 
   test('leaves Redis as the client does, write after write', async () => {
     const byPipe = `${prefix}:pipe:`;

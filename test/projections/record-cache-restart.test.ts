@@ -18,7 +18,7 @@ import { ReadModelKeys } from '../../src/projections/read-model.keys.js';
 import { swapReadModel } from '../../src/projections/swap-read-model.js';
 import { deleteRedisPrefix } from '../support/app.js';
 import { testRedisUrl, uniqueName } from '../support/env.js';
-import { newEvent } from '../eventstore/event-store.contract.js';
+import { newEvent } from '../eventstore/contract/support.js';
 
 /** Counts the events it saw in one record: each event reads the record and writes it back. */
 class CountingProjection implements Projection {

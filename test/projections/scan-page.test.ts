@@ -6,11 +6,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { scanNewestFirst, scanOldestFirst, type Page } from '../../src/projections/scan-page.js';
 import { newestWithRecords, rangeWithRecords } from '../../src/projections/index-records.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
-import { testRedisUrl, uniqueName } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 
 interface Rec {
   id: string;
@@ -20,13 +19,12 @@ interface Rec {
 const COUNT = 1200;
 
 describe('scan-page', () => {
-  const prefix = uniqueName('vlscan');
-  const index = `${prefix}:index`;
-  const key = (id: string) => `${prefix}:rec:${id}`;
-  let redis: Redis;
+  const own = redisForTest('vlscan');
+  const { redis } = own;
+  const index = own.key('index');
+  const key = (id: string) => own.key(`rec:${id}`);
 
   before(async () => {
-    redis = new Redis(testRedisUrl());
     const m = redis.multi();
     for (let n = 1; n <= COUNT; n++) {
       const id = `r${n}`;
@@ -35,10 +33,7 @@ describe('scan-page', () => {
     }
     await m.exec();
   });
-  after(async () => {
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
-  });
+  after(() => own.cleanup());
 
   async function all(
     scan: (cursor: number) => Promise<Page<Rec>>,

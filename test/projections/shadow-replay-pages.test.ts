@@ -8,14 +8,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import type { EventStore, ReadAllOptions, RecordedEvent } from '../../src/eventstore/event-store.port.js';
 import { SqliteEventStore } from '../../src/eventstore/sqlite/sqlite.event-store.js';
 import type { Projection, ProjectionTx } from '../../src/projections/projection.js';
 import { ReadModelKeys } from '../../src/projections/read-model.keys.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { replayTogether, ShadowReplay } from '../../src/projections/shadow-replay.js';
-import { tempDir, testRedisUrl, uniqueName } from '../support/env.js';
+import { tempDir } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 
 const EVENTS = 60;
 
@@ -50,9 +49,9 @@ class ReadLog implements Pick<EventStore, 'readAll'> {
 
 describe('shadow replay pages', () => {
   const dir = tempDir('vl-replay-pages-');
-  const prefix = uniqueName('vlpages');
+  const own = redisForTest('vlpages');
+  const { redis, prefix } = own;
   let store: SqliteEventStore;
-  let redis: Redis;
   let positions: bigint[] = [];
   let n = 0;
 
@@ -66,7 +65,6 @@ describe('shadow replay pages', () => {
   before(async () => {
     store = new SqliteEventStore({ file: join(dir.dir, 'events.sqlite3') });
     await store.init();
-    redis = new Redis(testRedisUrl());
     for (let i = 0; i < EVENTS; i++) {
       const res = await store.append(
         `pages-${i % 7}`,
@@ -91,8 +89,7 @@ describe('shadow replay pages', () => {
     positions = positions.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   });
   after(async () => {
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
+    await own.cleanup();
     await store.close();
     dir.cleanup();
   });

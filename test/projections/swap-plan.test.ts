@@ -5,14 +5,12 @@
  * pause added a key is not used (the new key is swapped in, the live key it replaces is not
  * deleted as stale).
  */
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
 import type { Projection } from '../../src/projections/projection.js';
 import { ReadModelKeys } from '../../src/projections/read-model.keys.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { planSwap, swapReadModel } from '../../src/projections/swap-read-model.js';
-import { testRedisUrl, uniqueName } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 
 const projection: Projection = {
   name: 'plan',
@@ -21,16 +19,9 @@ const projection: Projection = {
 };
 
 describe('a swap planned before the pause', () => {
-  const prefix = uniqueName('vlswapplan');
-  let redis: Redis;
-
-  before(() => {
-    redis = new Redis(testRedisUrl());
-  });
-  after(async () => {
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
-  });
+  const own = redisForTest('vlswapplan');
+  const { redis, prefix } = own;
+  after(() => own.cleanup());
 
   /** A live read model (rec:a, rec:b, rec:old) and a shadow of rec:a, rec:b (+ rec:c when `late`). */
   async function given(ns: string, late: boolean) {

@@ -4,17 +4,15 @@
  * to its driver's prepareOutgoing. A driver without prepareOutgoing subscribes to nothing.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { Redis } from 'ioredis';
 import type { HostJobData } from '../../src/application/jobs.js';
 import type { HypervisorDriver } from '../../src/drivers/hypervisor-driver.port.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { MigrationShortcuts } from '../../src/workers/migration-shortcuts.js';
 import { QueueHub } from '../../src/workers/queue-hub.js';
 import { redisOptions } from '../../src/runtime/redis-connection.js';
 import { testRedisUrl } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 import { waitFor } from '../support/wait.js';
 
 const log = pino({ level: 'silent' });
@@ -42,8 +40,8 @@ function readyDriver(calls: string[]): HypervisorDriver {
 }
 
 describe('migration hints: the source is told when its target begins', () => {
-  const prefix = `vltest-hints-${randomUUID()}`;
-  let redis: Redis;
+  const own = redisForTest('vltest-hints');
+  const { redis, prefix } = own;
   let hub: QueueHub;
   const shortcuts: MigrationShortcuts[] = [];
   const made = () => {
@@ -53,7 +51,6 @@ describe('migration hints: the source is told when its target begins', () => {
   };
 
   before(() => {
-    redis = new Redis(testRedisUrl());
     hub = new QueueHub({
       connection: redisOptions(testRedisUrl()),
       prefix,
@@ -64,8 +61,7 @@ describe('migration hints: the source is told when its target begins', () => {
   after(async () => {
     for (const s of shortcuts) await s.close();
     await hub.close();
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
+    await own.cleanup();
   });
 
   test("a live prepare reaches the source host's driver only; a cold one or one without a source, none", async () => {

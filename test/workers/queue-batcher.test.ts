@@ -5,22 +5,19 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { QueueBatcher } from '../../src/workers/queue-batcher.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { redisOptions } from '../../src/runtime/redis-connection.js';
 import { testRedisUrl } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 
 describe('QueueBatcher', () => {
-  const prefix = `vltest-batch-${randomUUID()}`;
-  let redis: Redis;
+  const own = redisForTest('vltest-batch');
+  const { prefix } = own;
   let queue: Queue;
   let bulkCalls = 0;
 
   before(() => {
-    redis = new Redis(testRedisUrl());
     queue = new Queue('batched', { connection: redisOptions(testRedisUrl()), prefix });
     const addBulk = queue.addBulk.bind(queue);
     queue.addBulk = (jobs) => {
@@ -30,8 +27,7 @@ describe('QueueBatcher', () => {
   });
   after(async () => {
     await queue.close();
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
+    await own.cleanup();
   });
 
   test('adds of one turn are one pipeline; each job keeps its id, data and options, in order', async () => {

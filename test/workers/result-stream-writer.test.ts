@@ -4,12 +4,10 @@
  * pipeline in order, and a refused XADD fails its caller, whichever way it was sent.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
 import { RESULT_ID_FIELD, RESULT_MESSAGE_FIELD, type ResultMessage } from '../../src/application/jobs.js';
 import { ResultStreamWriter } from '../../src/workers/result-stream-writer.js';
-import { testRedisUrl } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 
 const message = (operationId: string): ResultMessage => ({
   kind: 'started',
@@ -21,8 +19,8 @@ const message = (operationId: string): ResultMessage => ({
 });
 
 describe('result stream writer', () => {
-  const redis = new Redis(testRedisUrl());
-  const prefix = `vltest-rsw-${randomUUID()}`;
+  const own = redisForTest('vltest-rsw');
+  const { redis, prefix } = own;
   let pipelines = 0;
   // The real client, counting the pipelines made on it.
   const counted = new Proxy(redis, {
@@ -31,11 +29,7 @@ describe('result stream writer', () => {
       return Reflect.get(target, prop, receiver) as unknown;
     },
   });
-  after(async () => {
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
-  });
+  after(() => own.cleanup());
   const entries = async (key: string) =>
     (await redis.xrange(key, '-', '+')).map(([, fields]) => [
       fields[fields.indexOf(RESULT_ID_FIELD) + 1],

@@ -8,15 +8,13 @@
  */
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
-import { Redis } from 'ioredis';
 import { RESULTS_GROUP, resultsStreamKey, type ResultMessage } from '../../src/application/jobs.js';
 import { ResultStreamReader, type ResultStreamOptions } from '../../src/application/result-stream-reader.js';
 import { QueueHub } from '../../src/workers/queue-hub.js';
-import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { redisOptions } from '../../src/runtime/redis-connection.js';
 import { testRedisUrl } from '../support/env.js';
+import { redisForTest } from '../support/redis-for-test.js';
 import { waitFor } from '../support/wait.js';
 
 const log = pino({ level: 'silent' });
@@ -33,9 +31,9 @@ function started(operationId: string): ResultMessage {
 }
 
 describe('results stream', () => {
-  const prefix = `vltest-results-${randomUUID()}`;
+  const own = redisForTest('vltest-results');
+  const { redis, prefix } = own;
   const key = resultsStreamKey(prefix);
-  let redis: Redis;
   let hub: QueueHub;
   let reader: ResultStreamReader | undefined;
   const recorded: Array<{ id: string; operationId: string }> = [];
@@ -64,7 +62,6 @@ describe('results stream', () => {
   const recordedIds = () => recorded.map((r) => r.id).sort();
 
   before(() => {
-    redis = new Redis(testRedisUrl());
     hub = new QueueHub({
       connection: redisOptions(testRedisUrl()),
       prefix,
@@ -82,8 +79,7 @@ describe('results stream', () => {
   });
   after(async () => {
     await hub.close();
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
+    await own.cleanup();
   });
 
   test('results posted in one turn are all recorded once, under their ids; then none is pending', async () => {

@@ -1,10 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WrongExpectedVersionError } from '../../src/eventstore/errors.js';
-import type { EventStore, NewEvent, RecordedEvent } from '../../src/eventstore/event-store.port.js';
-import { verifyChain } from '../../src/eventstore/hash-chain.js';
-import { uniqueName } from '../support/env.js';
-import { type ContractTarget, newEvent, visibleThrough, waitFor } from './event-store.contract.js';
+import { WrongExpectedVersionError } from '../../../src/eventstore/errors.js';
+import type { EventStore, NewEvent, RecordedEvent } from '../../../src/eventstore/event-store.port.js';
+import { verifyChain } from '../../../src/eventstore/hash-chain.js';
+import { uniqueName } from '../../support/env.js';
+import { type ContractTarget, newEvent, visibleThrough, waitFor } from './support.js';
 
 const ids = (events: readonly { id: string }[]): string[] => events.map((e) => e.id);
 

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EventStore, RecordedEvent, Subscription } from '../../src/eventstore/event-store.port.js';
-import { uniqueName } from '../support/env.js';
+import type { EventStore, RecordedEvent, Subscription } from '../../../src/eventstore/event-store.port.js';
+import { uniqueName } from '../../support/env.js';
 import {
   type ContractTarget,
   deliveredThroughMarker,
@@ -9,7 +9,7 @@ import {
   newEvent,
   visibleThrough,
   waitFor,
-} from './event-store.contract.js';
+} from './support.js';
 
 interface Subscriber {
   name: string;
