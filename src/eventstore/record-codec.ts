@@ -105,6 +105,25 @@ export function rowToLoggedHash(row: unknown): LoggedHash {
   };
 }
 
+/**
+ * Maps a row of LOGGED_HASH_COLUMNS read as an array (position, id, stream_id, stream_revision,
+ * type, hash), as rowToLoggedHash maps the row object.
+ */
+export function rawRowToLoggedHash(row: unknown): LoggedHash {
+  if (!Array.isArray(row) || row.length !== 6) throw new TypeError('hash row is not an array of the 6 hash columns');
+  const r = row as unknown[];
+  const id = toStr(r[1], 'events.id');
+  if (typeof r[5] !== 'string') throw new TypeError(`event ${id}: metadata.hash is missing`);
+  return {
+    id,
+    streamId: toStr(r[2], 'events.stream_id'),
+    revision: toBigInt(r[3], 'events.stream_revision'),
+    position: toBigInt(r[0], 'events.position'),
+    type: toStr(r[4], 'events.type'),
+    hash: r[5],
+  };
+}
+
 export function toAppendResult(events: RecordedEvent[]): AppendResult {
   const last = events[events.length - 1];
   if (!last) throw new Error('append produced no events');
