@@ -2,11 +2,14 @@
  * What one read model's full rebuild costs, repeated on one seeded log, for A/B
  * runs on a shared machine where wall time says little:
  *   node dist/bench/rebuild-cost.js [--projection vms] [--n 50000] [--reps 3] [--seed-file f.sqlite3]
+ *     [--store postgres://…?schema=…]
  * Per rebuild: this process's CPU per event, the Redis commands it sent (by name),
  * and the rebuild's own phases from its log line (count, replay, paused ms: the
  * pause is what the live read model waits for). With `--seed-file` the seeded
  * SQLite log is kept and reused (copied per run), so two builds can be run one
- * after the other on the same log without seeding again. REDIS_URL as replay.ts.
+ * after the other on the same log without seeding again. With `--store` the log is that
+ * store's: seeded when empty, kept afterwards (two builds read the same log; drop the
+ * schema when done). REDIS_URL as replay.ts.
  */
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +25,7 @@ import { ProjectionRunner } from '../src/projections/projection-runner.js';
 import { ReadModelKeys } from '../src/projections/read-model.keys.js';
 import { ReadModels } from '../src/projections/read-models.js';
 import { deleteKeysWithPrefix } from '../src/projections/redis-keys.js';
+import { watchGc } from './gc-stats.js';
 import { catchUp, maintenanceDeps } from './live-runners.js';
 import { seedLog } from './seed-log.js';
 
@@ -58,11 +62,12 @@ async function main(): Promise<void> {
   const n = Number(arg('n', '50000'));
   const reps = Number(arg('reps', '3'));
   const seedFile = arg('seed-file', '');
+  const storeUrl = arg('store', '');
   if (!Object.hasOwn(PROJECTIONS, name)) throw new Error(`unknown projection ${name}`);
   const dir = mkdtempSync(join(tmpdir(), 'vl-rebuild-cost-'));
   const file = join(dir, 'events.sqlite3');
-  if (seedFile && existsSync(seedFile)) copyFileSync(seedFile, file);
-  const store = createEventStore(`sqlite:${file}`, { dataDir: dir });
+  if (!storeUrl && seedFile && existsSync(seedFile)) copyFileSync(seedFile, file);
+  const store = createEventStore(storeUrl || `sqlite:${file}`, { dataDir: dir });
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   const prefix = `vlrebuildcost${process.pid}`;
   const keys = new ReadModelKeys(prefix);
@@ -81,7 +86,7 @@ async function main(): Promise<void> {
     await store.init();
     if ((await store.headPosition()) === undefined) {
       console.log(`seeded ${await seedLog(store, n)} events`);
-      if (seedFile) copyFileSync(file, seedFile);
+      if (seedFile && !storeUrl) copyFileSync(file, seedFile);
     }
     await catchUp(runners, (await store.headPosition())!);
     const deps = maintenanceDeps(store, redis, keys, log, runners);
@@ -93,6 +98,7 @@ async function main(): Promise<void> {
       lines.length = 0;
       const t0 = performance.now();
       const c0 = cpuMs();
+      const gc = watchGc();
       const { operationId } = await rebuilds.start(name, 'user:bench');
       let events = 0;
       for (;;) {
@@ -105,12 +111,14 @@ async function main(): Promise<void> {
         await sleep(5);
       }
       const cpuUs = ((cpuMs() - c0) * 1000) / events;
+      const gcs = await gc.stop();
       cpus.push(cpuUs);
       const done = lines.find((l) => l.msg === 'projection rebuilt and swapped in');
       const commands = [...sent].sort((a, b) => b[1] - a[1]);
       const total = commands.reduce((s, [, c]) => s + c, 0);
       console.log(
         `rebuild ${name} #${rep}: ${events} events in ${(performance.now() - t0).toFixed(0)} ms; CPU ${cpuUs.toFixed(1)} µs/event; ` +
+          `GC ${gcs.scavenges} scavenges, ${gcs.markCompacts} mark-compacts, ${gcs.pauseMs.toFixed(0)} ms paused; ` +
           `count ${done?.countMs} ms, replay ${done?.replayMs} ms, paused ${done?.pausedMs} ms, ${done?.swapped} keys swapped; ` +
           `${total} Redis commands (${commands
             .slice(0, 6)

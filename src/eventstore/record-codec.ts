@@ -58,8 +58,8 @@ export function rowToRecordedEvent(row: unknown): RecordedEvent {
 }
 
 /**
- * Maps a row of the SQL adapters' `events` table read as an array (better-sqlite3's raw mode),
- * its columns in EVENT_COLUMNS' order: position, id, stream_id, stream_revision, type, data,
+ * Maps a row of the SQL adapters' `events` table read as an array (better-sqlite3's raw mode,
+ * node-postgres' `rowMode: 'array'` for the log's pages), its columns in EVENT_COLUMNS' order: position, id, stream_id, stream_revision, type, data,
  * metadata. An array costs the driver about half what a row object does (no property stored
  * by name per column): 0.8 µs of the 2.5 µs a replay's read of an event cost. The event is
  * built as rowToRecordedEvent builds it, field for field and in the same order.
@@ -102,6 +102,25 @@ export function rowToLoggedHash(row: unknown): LoggedHash {
     position: toBigInt(r.position, 'events.position'),
     type: toStr(r.type, 'events.type'),
     hash: r.hash,
+  };
+}
+
+/**
+ * Maps a row of LOGGED_HASH_COLUMNS read as an array (position, id, stream_id, stream_revision,
+ * type, hash), as rowToLoggedHash maps the row object.
+ */
+export function rawRowToLoggedHash(row: unknown): LoggedHash {
+  if (!Array.isArray(row) || row.length !== 6) throw new TypeError('hash row is not an array of the 6 hash columns');
+  const r = row as unknown[];
+  const id = toStr(r[1], 'events.id');
+  if (typeof r[5] !== 'string') throw new TypeError(`event ${id}: metadata.hash is missing`);
+  return {
+    id,
+    streamId: toStr(r[2], 'events.stream_id'),
+    revision: toBigInt(r[3], 'events.stream_revision'),
+    position: toBigInt(r[0], 'events.position'),
+    type: toStr(r[4], 'events.type'),
+    hash: r[5],
   };
 }
 

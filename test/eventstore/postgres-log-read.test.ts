@@ -40,10 +40,15 @@ describe('postgres: a page of the log reads that page, not the rest of the log',
           Array.from({ length: 500 }, () => newEvent('Paged', { i })),
           'any',
         );
-      const query = pool.query.bind(pool) as (text: string, values: unknown[]) => Promise<pg.QueryResult>;
-      Reflect.set(pool, 'query', (text: string, values: unknown[]) => {
-        sent.push({ text, values });
-        return query(text, values);
+      // The store's queries as sent, whether as text and values or as one query config (its log pages).
+      const query = pool.query.bind(pool) as (
+        q: string | pg.QueryConfig,
+        values?: unknown[],
+      ) => Promise<pg.QueryResult>;
+      Reflect.set(pool, 'query', (q: string | pg.QueryConfig, values?: unknown[]) => {
+        if (typeof q === 'string') sent.push({ text: q, values: values ?? [] });
+        else sent.push({ text: q.text, values: (q.values as unknown[] | undefined) ?? [] });
+        return query(q, values);
       });
       const first = await store.readAll({ maxCount: PAGE });
       const middle = await store.readAll({ after: first[first.length - 1]!.position, maxCount: PAGE });

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { VISIBLE_HORIZON_SQL } from './postgres.append.js';
 
 /**
@@ -21,3 +22,19 @@ export function logPageSql(columns: string, conditions: string[], limit: string)
   return `SELECT * FROM (SELECT ${columns} FROM events WHERE ${conditions.join(' AND ')} ORDER BY position LIMIT ${limit}) page
     WHERE position < ${VISIBLE_HORIZON_SQL} ORDER BY position`;
 }
+
+const INT8 = 20;
+
+/**
+ * Type parsers for the log's pages: `bigint` columns (position, stream_revision) become
+ * BigInt as they are parsed, instead of a decimal string that the decoder then checked and
+ * converted (one string per column and row less). Every other type as node-postgres parses
+ * it (jsonb: JSON.parse). Per query, so the pool's other queries (counts, checkpoints) keep
+ * node-postgres' strings.
+ */
+export const LOG_ROW_TYPES = {
+  getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
+    if (oid === INT8 && format !== 'binary') return BigInt;
+    return pg.types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
+  },
+};
