@@ -59,8 +59,8 @@ export function rowToRecordedEvent(row: unknown): RecordedEvent {
 
 /**
  * Maps a row of the SQL adapters' `events` table read as an array (better-sqlite3's raw mode,
- * node-postgres' `rowMode: 'array'` for the log's pages), its columns in EVENT_COLUMNS' order: position, id, stream_id, stream_revision, type, data,
- * metadata. An array costs the driver about half what a row object does (no property stored
+ * node-postgres' `rowMode: 'array'` for the log's pages), its columns in EVENT_COLUMNS' order:
+ * position, id, stream_id, stream_revision, type, data, metadata. An array costs the driver about half what a row object does (no property stored
  * by name per column): 0.8 µs of the 2.5 µs a replay's read of an event cost. The event is
  * built as rowToRecordedEvent builds it, field for field and in the same order.
  */
