@@ -117,7 +117,10 @@ export class ShadowReplay {
         }
         fold.mark();
         try {
-          await projection.apply(e, fold);
+          // Awaited only when the projection returned a promise: an await costs a microtask and the
+          // resumption of this frame even for an apply that is already done (see Projection.apply).
+          const applying = projection.apply(e, fold);
+          if (applying) await applying;
         } catch (err) {
           // The live runner parks such an event and writes nothing of it: the replay must skip it the same way.
           if (!isPoison(err)) throw err;

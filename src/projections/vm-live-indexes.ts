@@ -33,11 +33,16 @@ function liveKeys(keys: ReadModelKeys, vm: VmState): string[] {
   return out;
 }
 
-/** One more VM created under the live indexes (see LiveIndexFormat). */
-export async function countLiveIndexed(keys: ReadModelKeys, tx: ProjectionTx): Promise<void> {
+/**
+ * One more VM created under the live indexes (see LiveIndexFormat). Synchronous on a tx that
+ * reads without a promise (a replay's fold); a promise of the write on a live one.
+ */
+export function countLiveIndexed(keys: ReadModelKeys, tx: ProjectionTx): void | Promise<void> {
   const key = keys.liveIndexFormat();
-  const format = tx.peek ? tx.peek<LiveIndexFormat>(key) : await tx.get<LiveIndexFormat>(key);
-  tx.set(key, { created: (format?.created ?? 0) + 1, all: (format?.all ?? 0) + 1 } satisfies LiveIndexFormat);
+  const count = (format: LiveIndexFormat | undefined): void =>
+    tx.set(key, { created: (format?.created ?? 0) + 1, all: (format?.all ?? 0) + 1 } satisfies LiveIndexFormat);
+  if (tx.peek) return count(tx.peek<LiveIndexFormat>(key));
+  return tx.get<LiveIndexFormat>(key).then(count);
 }
 
 /**

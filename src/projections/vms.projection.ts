@@ -4,7 +4,7 @@ import { isProjectEventType } from '../domain/project/project.events.js';
 import { applyProjectEvent } from './projects.read-model.js';
 import { upcast } from '../domain/upcasters.js';
 import { isVmEventType, type VmEvent } from '../domain/vm/vm.events.js';
-import { evolveVm, initialVmState, vmProject } from '../domain/vm/vm.state.js';
+import { evolveVm, initialVmState, vmProject, type VmState } from '../domain/vm/vm.state.js';
 import type { Projection, ProjectionTx } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
 import type { OperationView, VmRecord } from './read-model.types.js';
@@ -55,7 +55,12 @@ export class VmsProjection implements Projection {
     );
   }
 
-  async apply(recorded: RecordedEvent, tx: ProjectionTx): Promise<void> {
+  /**
+   * Not `async`: on a replay's fold (which reads with `peek`) a VM event, most of any log, is
+   * applied with no promise and no microtask; the other branches and the live transaction's
+   * reads return a promise, which the caller awaits.
+   */
+  apply(recorded: RecordedEvent, tx: ProjectionTx): void | Promise<void> {
     if (projectionOf(recorded.streamId) !== undefined && isRebuildEventType(recorded.type)) {
       const e = upcast(recorded);
       return applyRebuildEvent(this.keys, e, { type: e.type, data: e.data } as RebuildEvent, tx);
@@ -77,12 +82,23 @@ export class VmsProjection implements Projection {
     }
     const vmId = vmIdOf(recorded.streamId);
     if (!vmId || !isVmEventType(recorded.type)) return;
+    const vmKey = this.keys.vm(vmId);
+    // A replay's fold reads without a promise (peek); the live transaction reads Redis.
+    if (tx.peek) return this.applyToVm(recorded, vmId, vmKey, tx.peek<VmRecord>(vmKey), tx);
+    return tx.get<VmRecord>(vmKey).then((prev) => this.applyToVm(recorded, vmId, vmKey, prev, tx));
+  }
+
+  /** A VM event once the VM's record is read (`prev`, undefined before its first event). */
+  private applyToVm(
+    recorded: RecordedEvent,
+    vmId: string,
+    vmKey: string,
+    prev: VmRecord | undefined,
+    tx: ProjectionTx,
+  ): void | Promise<void> {
     const e = upcast(recorded);
     const event = { type: e.type, data: e.data } as VmEvent;
     const at = e.metadata.at;
-    const vmKey = this.keys.vm(vmId);
-    // A replay's fold reads without a promise (peek); the live transaction reads Redis.
-    const prev = tx.peek ? tx.peek<VmRecord>(vmKey) : await tx.get<VmRecord>(vmKey);
     const before = prev?.state ?? initialVmState();
     const after = evolveVm(before, event);
     tx.set(vmKey, {
@@ -95,8 +111,23 @@ export class VmsProjection implements Projection {
     if (!prev) {
       tx.index(this.keys.vmIndex(), score, vmId);
       tx.index(this.keys.vmsByProject(vmProject(after)), score, vmId);
-      await countLiveIndexed(this.keys, tx);
+      const counting = countLiveIndexed(this.keys, tx);
+      // The writes stay in the order they had when every read was awaited (the live MULTI's order).
+      if (counting) return counting.then(() => this.applyToIndexesAndOperation(e, event, vmId, before, after, tx));
     }
+    return this.applyToIndexesAndOperation(e, event, vmId, before, after, tx);
+  }
+
+  /** A VM event's writes after its record: the live indexes, and the operation it opens, advances or closes. */
+  private applyToIndexesAndOperation(
+    e: RecordedEvent,
+    event: VmEvent,
+    vmId: string,
+    before: VmState,
+    after: VmState,
+    tx: ProjectionTx,
+  ): void | Promise<void> {
+    const score = Number(e.position);
     updateLiveIndexes(this.keys, vmId, score, before, after, tx);
     const op = openedOperation(vmId, vmProject(after), event, e, after.pending);
     if (op) {
@@ -110,13 +141,29 @@ export class VmsProjection implements Projection {
     // Most events that open nothing close or advance nothing either: the operation is not read for them.
     if (!opId || !touchesOperation(event, opId, before.pending, after.pending)) return;
     const opKey = this.keys.operation(opId);
-    const current = tx.peek ? tx.peek<OperationView>(opKey) : await tx.get<OperationView>(opKey);
+    if (tx.peek) return this.advanceOperation(event, opId, opKey, e.metadata.at, before, after, tx.peek(opKey), tx);
+    return tx
+      .get<OperationView>(opKey)
+      .then((current) => this.advanceOperation(event, opId, opKey, e.metadata.at, before, after, current, tx));
+  }
+
+  /** The operation `opId` once read (`current`), after an event that opens none. */
+  private advanceOperation(
+    event: VmEvent,
+    opId: string,
+    opKey: string,
+    at: string,
+    before: VmState,
+    after: VmState,
+    current: OperationView | undefined,
+    tx: ProjectionTx,
+  ): void | Promise<void> {
     if (!current) return;
     const next = advancedOperation(current, event, opId, before.pending, after.pending, at);
     if (!next) return;
     tx.set(opKey, next);
     if (next.status !== current.status && (next.status === 'succeeded' || next.status === 'failed')) {
-      if (next.parentOperationId) await evacuationChildDone(this.keys, next, after.hostId ?? '', at, tx);
+      if (next.parentOperationId) return evacuationChildDone(this.keys, next, after.hostId ?? '', at, tx);
     }
   }
 }
