@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { parsePostgresUrl, pgClientConfig } from '../../src/eventstore/postgres/postgres.event-store.js';
+import { insertPostgresRow } from '../support/raw-event-table.js';
 
 export type Row = Record<string, unknown>;
 
@@ -101,21 +102,7 @@ export async function postgresLog(eventStoreUrl: string): Promise<RawLog> {
     async restoreAll(rows) {
       await tx(async () => {
         await client.query('DELETE FROM events');
-        for (const r of rows)
-          await client.query(
-            'INSERT INTO events (position, transaction_id, id, stream_id, stream_revision, type, data, metadata, created_at) VALUES ($1, $2::xid8, $3, $4, $5, $6, $7, $8, $9)',
-            [
-              r.position,
-              r.transaction_id,
-              r.id,
-              r.stream_id,
-              r.stream_revision,
-              r.type,
-              JSON.stringify(r.data),
-              JSON.stringify(r.metadata),
-              r.created_at,
-            ],
-          );
+        for (const r of rows) await insertPostgresRow(client, r);
       });
     },
     async swap(a, b) {

@@ -14,6 +14,24 @@ export interface RawTable {
   close(): Promise<void>;
 }
 
+/** Puts back one PostgreSQL `events` row as read (`SELECT *`), position and transaction id included. */
+export async function insertPostgresRow(client: pg.Client, r: Record<string, unknown>): Promise<void> {
+  await client.query(
+    'INSERT INTO events (position, transaction_id, id, stream_id, stream_revision, type, data, metadata, created_at) VALUES ($1, $2::xid8, $3, $4, $5, $6, $7, $8, $9)',
+    [
+      r.position,
+      r.transaction_id,
+      r.id,
+      r.stream_id,
+      r.stream_revision,
+      r.type,
+      JSON.stringify(r.data),
+      JSON.stringify(r.metadata),
+      r.created_at,
+    ],
+  );
+}
+
 export function sqliteTable(file: string): RawTable {
   const db = new Database(file);
   const sql = (s: string) => s.replace(/\$\d+/g, '?');
@@ -65,21 +83,7 @@ export async function pgTable(eventStoreUrl: string): Promise<RawTable> {
       await client.query('BEGIN');
       try {
         await client.query('DELETE FROM events WHERE stream_id = $1', [streamId]);
-        for (const r of rows)
-          await client.query(
-            'INSERT INTO events (position, transaction_id, id, stream_id, stream_revision, type, data, metadata, created_at) VALUES ($1, $2::xid8, $3, $4, $5, $6, $7, $8, $9)',
-            [
-              r.position,
-              r.transaction_id,
-              r.id,
-              r.stream_id,
-              r.stream_revision,
-              r.type,
-              JSON.stringify(r.data),
-              JSON.stringify(r.metadata),
-              r.created_at,
-            ],
-          );
+        for (const r of rows) await insertPostgresRow(client, r);
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK');
