@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { bulk, commandText, RespPipe } from './resp-pipe.js';
+import { bulk, commandText, PIPE_MIN_ARGS, RespPipe } from './resp-pipe.js';
 
 /** Commands per pipelined chunk when a fold is written out (MemoryFold.flush). */
 const FLUSH_CHUNK = 50;
@@ -16,13 +16,6 @@ const IN_FLIGHT = 16;
 const MSET_PAIRS = 250;
 /** Index members per ZADD. */
 const ZADD_MEMBERS = 500;
-/**
- * Arguments (keys, values, members) from which a write goes on a pipe of its own (RespPipe):
- * a fold's first write has ~200k, a catch-up under the live runner's pause a few dozen, for
- * which a new connection is not worth its setup.
- */
-const PIPE_MIN_ARGS = 2000;
-
 /**
  * What one write of a fold sends, in this order: the DELs, the records (`values[i]` at
  * `keys[i]`, each serialised as its chunk is built; one that is undefined is skipped),

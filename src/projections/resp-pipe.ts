@@ -6,6 +6,13 @@ import type { Redis } from 'ioredis';
 const WRITE_BYTES = 64 * 1024;
 const NEWLINE = 0x0a;
 const MINUS = 0x2d;
+const STAR = 0x2a;
+/**
+ * Arguments (keys, values, members) from which a bulk write goes on a pipe of its own: a fold's
+ * first write has ~200k, a rebuild's swap ~50k, a catch-up under the live runner's pause a few
+ * dozen, for which a new connection is not worth its setup.
+ */
+export const PIPE_MIN_ARGS = 2000;
 
 /** One bulk string of the protocol: `$<bytes>\r\n<text>\r\n`. */
 export function bulk(s: string): string {
@@ -47,8 +54,11 @@ function endpointOf(
 
 /**
  * A write-only pipe of Redis commands on a connection of its own, for bulk writes whose every
- * reply is one line (`+OK`, `:<n>`, or an error): MSET, ZADD, DEL, ZREM. The caller writes the
- * protocol text itself (`bulk`) and the pipe counts the replies, keeping the first error.
+ * reply is one line (`+OK`, `:<n>`, or an error): MSET, ZADD, DEL, ZREM, SET, an EVAL that
+ * returns a number; and MULTI/EXEC of those: EXEC's array (`*<n>`) is its header line and then
+ * `n` one-line elements, any of which may be an error. The caller writes the protocol text
+ * itself (`bulk`) and the pipe counts the replies, keeping the first error (a command refused
+ * when queued, or one element of EXEC's array: the client's `exec()` fails on either as well).
  *
  * Why not the client: a fold's first write is ~200k arguments in ~1,300 commands, and ioredis
  * spends about a microsecond per argument on them (a Command object, the arguments flattened
@@ -66,7 +76,8 @@ export class RespPipe {
   private atLineStart = true;
   /** The first error reply (its text up to the line end), or the connection's failure. */
   private failure: Error | undefined;
-  private errorLine: Buffer[] | undefined;
+  /** The line being read, when its text matters: an error's, or an array header's. */
+  private line: Buffer[] | undefined;
   private waiter: (() => void) | undefined;
   private closed = false;
 
@@ -134,6 +145,11 @@ export class RespPipe {
     if (this.failure) throw this.failure;
   }
 
+  /** False once a reply was an error or the connection failed: a pipe kept for later is not used then. */
+  get usable(): boolean {
+    return !this.failure && !this.closed;
+  }
+
   close(): void {
     this.closed = true;
     this.socket.destroy();
@@ -159,25 +175,29 @@ export class RespPipe {
     let i = 0;
     while (i < chunk.length) {
       const end = chunk.indexOf(NEWLINE, i);
-      if (this.atLineStart && chunk[i] === MINUS && !this.failure) this.errorLine = [];
+      if (this.atLineStart && (chunk[i] === STAR || (chunk[i] === MINUS && !this.failure))) this.line = [];
       if (end === -1) {
-        this.errorLine?.push(chunk.subarray(i));
+        this.line?.push(chunk.subarray(i));
         this.atLineStart = false;
         return;
       }
-      if (this.errorLine) {
-        this.errorLine.push(chunk.subarray(i, end));
-        const line = Buffer.concat(this.errorLine)
-          .toString('utf8')
-          .replace(/^-|\r$/g, '');
-        this.failure = new Error(`Redis refused a bulk write: ${line}`);
-        this.errorLine = undefined;
+      if (this.line) {
+        this.line.push(chunk.subarray(i, end));
+        this.onLine(Buffer.concat(this.line).toString('utf8').replace(/\r$/, ''));
+        this.line = undefined;
       }
       this.atLineStart = true;
       this.answered++;
       i = end + 1;
       if (this.answered >= this.sent) this.wake();
     }
+  }
+
+  /** An error line or an array header, without its line end. */
+  private onLine(line: string): void {
+    // `*<n>`: EXEC's n elements follow, one line each (`*-1`, an aborted EXEC, has none).
+    if (line[0] === '*') this.sent += Math.max(0, Number(line.slice(1)));
+    else this.failure ??= new Error(`Redis refused a bulk write: ${line.slice(1)}`);
   }
 
   private fail(err: Error): void {
