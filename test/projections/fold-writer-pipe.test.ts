@@ -12,23 +12,7 @@ import { Redis } from 'ioredis';
 import { writeFoldChanges, type FoldChanges } from '../../src/projections/fold-writer.js';
 import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { testRedisUrl } from '../support/env.js';
-import { redisForTest } from '../support/redis-for-test.js';
-
-/** Everything under `root`, each key with its type and contents as Redis holds them. */
-async function contents(redis: Redis, root: string): Promise<Map<string, unknown>> {
-  const out = new Map<string, unknown>();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${root}*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) {
-      const type = await redis.type(key);
-      const value = type === 'zset' ? await redis.zrange(key, 0, -1, 'WITHSCORES') : await redis.get(key);
-      out.set(key.slice(root.length), { type, value });
-    }
-  } while (cursor !== '0');
-  return out;
-}
+import { redisContents, redisForTest } from '../support/redis-for-test.js';
 
 /** A first write and a later one (records deleted, rewritten and new; members added and removed). */
 function writes(root: string): [FoldChanges, FoldChanges] {
@@ -75,10 +59,10 @@ describe('a fold written on a pipe of its own', () => {
     const [p1, p2] = writes(byPipe);
     const [c1, c2] = writes(byClient);
     assert.equal(await writeFoldChanges(redis, p1, 0), await writeFoldChanges(redis, c1, Infinity));
-    assert.deepEqual(await contents(redis, byPipe), await contents(redis, byClient));
+    assert.deepEqual(await redisContents(redis, byPipe), await redisContents(redis, byClient));
     assert.equal(await writeFoldChanges(redis, p2, 0), await writeFoldChanges(redis, c2, Infinity));
-    const written = await contents(redis, byPipe);
-    assert.deepEqual(written, await contents(redis, byClient));
+    const written = await redisContents(redis, byPipe);
+    assert.deepEqual(written, await redisContents(redis, byClient));
     // What the second write did, read back: deleted, written again, removed members gone.
     assert.equal(written.has('rec:0:é✓'), false);
     assert.deepEqual(written.get('rec:1:é✓'), { type: 'string', value: '{"back":true}' });

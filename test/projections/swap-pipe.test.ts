@@ -6,7 +6,7 @@
  * inside EXEC fails the swap as the client's does. And the pipe reads EXEC's array reply however
  * the bytes arrive.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
@@ -16,7 +16,8 @@ import { ReadModelKeys } from '../../src/projections/read-model.keys.js';
 import { deleteKeysWithPrefix } from '../../src/projections/redis-keys.js';
 import { RespPipe } from '../../src/projections/resp-pipe.js';
 import { planSwap, swapReadModel } from '../../src/projections/swap-read-model.js';
-import { testRedisUrl, uniqueName } from '../support/env.js';
+import { testRedisUrl } from '../support/env.js';
+import { redisContents, redisForTest } from '../support/redis-for-test.js';
 
 const projection: Projection = {
   name: 'swp',
@@ -26,22 +27,6 @@ const projection: Projection = {
 
 /** Records, more than one RENAME_PAIRS chunk of them (2,000) on the client's way. */
 const RECORDS = 2500;
-
-/** Every key under `root` (relative name) with its type and contents. */
-async function contents(redis: Redis, root: string): Promise<Map<string, unknown>> {
-  const out = new Map<string, unknown>();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${root}*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) {
-      const type = await redis.type(key);
-      const value = type === 'zset' ? await redis.zrange(key, 0, -1, 'WITHSCORES') : await redis.get(key);
-      out.set(key.slice(root.length), { type, value });
-    }
-  } while (cursor !== '0');
-  return out;
-}
 
 /**
  * A live read model (records 0..99 and `rec:old-*`, an index) and a shadow of RECORDS records
@@ -74,16 +59,9 @@ async function given(redis: Redis, root: string) {
 }
 
 describe('a rebuild swap on a pipe of its own', () => {
-  const prefix = uniqueName('vlswappipe');
-  let redis: Redis;
-
-  before(() => {
-    redis = new Redis(testRedisUrl());
-  });
-  after(async () => {
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
-  });
+  const own = redisForTest('vlswappipe');
+  const { redis, prefix } = own;
+  after(() => own.cleanup());
 
   /** Swaps `root` by pipe (`pipeMinArgs` 0) or by the client (Infinity); returns the live model after it. */
   async function swap(client: Redis, root: string, byPipe: boolean, pipe?: RespPipe) {
@@ -102,12 +80,12 @@ describe('a rebuild swap on a pipe of its own', () => {
       const root = `${prefix}:${byPipe ? 'pipe' : 'client'}`;
       const { result, live, shadow } = await swap(redis, root, byPipe);
       assert.deepEqual(result, { swapped: RECORDS + 1, deleted: 130 });
-      const end = await contents(redis, live.root);
+      const end = await redisContents(redis, live.root);
       // The epoch is a new random one each time: it changed; the rest is compared whole.
       const epoch = end.get(live.epoch(projection.name).slice(live.root.length)) as { value: string };
       assert.notEqual(epoch.value, 'before');
       end.delete(live.epoch(projection.name).slice(live.root.length));
-      assert.equal((await contents(redis, shadow.root)).size, 0, 'every shadow key moved');
+      assert.equal((await redisContents(redis, shadow.root)).size, 0, 'every shadow key moved');
       ends.push(end);
     }
     const [byPipe, byClient] = ends;
@@ -150,7 +128,7 @@ describe('a rebuild swap on a pipe of its own', () => {
         }),
         /no such key/,
       );
-      const state = await contents(redis, live.root);
+      const state = await redisContents(redis, live.root);
       state.delete(live.epoch(projection.name).slice(live.root.length));
       states.push(state);
     }
@@ -178,7 +156,7 @@ describe('a rebuild swap on a pipe of its own', () => {
         /NOPERM/,
       );
       assert.equal(await admin.exists(elsewhere.checkpoint(projection.name), elsewhere.epoch(projection.name)), 0);
-      assert.equal((await contents(asUser, shadow.root)).size, RECORDS + 1, 'no shadow key moved');
+      assert.equal((await redisContents(asUser, shadow.root)).size, RECORDS + 1, 'no shadow key moved');
     } finally {
       await deleteKeysWithPrefix(asUser, `${prefix}:acl`);
       asUser.disconnect();

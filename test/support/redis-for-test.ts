@@ -41,3 +41,19 @@ export function redisForTest(stem: string, options: RedisOptions = {}): RedisFor
     },
   };
 }
+
+/** Every key under `root` (by its name after `root`) with its type and contents as Redis holds them: strings and zsets. */
+export async function redisContents(redis: Redis, root: string): Promise<Map<string, unknown>> {
+  const out = new Map<string, unknown>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${root}*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) {
+      const type = await redis.type(key);
+      const value = type === 'zset' ? await redis.zrange(key, 0, -1, 'WITHSCORES') : await redis.get(key);
+      out.set(key.slice(root.length), { type, value });
+    }
+  } while (cursor !== '0');
+  return out;
+}
