@@ -90,15 +90,28 @@ describe('GET /v1/vms under churn: the live index, not every VM ever created', (
   after(() => t.close());
 
   test('a first page of 2 fetches the 3 records it needs, not the deleted ones before them', async () => {
-    let first: Json = {};
-    const fetched = await recordsFetched(async () => {
-      first = (await t.as('admin').get('/v1/vms?limit=2')).body as Json;
-    });
-    assert.deepEqual(
-      (first.items as Json[]).map((v) => v.id),
-      [created[3], created[7]],
+    // The count sees every call on the runtime's client, so the control plane's own work that
+    // overlaps the request (a late event of a delete applied, a sweep) can add a record to one
+    // look: the fewest of three looks is what the list read. A list that fetched the deleted
+    // VMs would show more in every look; one that fetched fewer would fail as well.
+    const looks: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      let first: Json = {};
+      looks.push(
+        await recordsFetched(async () => {
+          first = (await t.as('admin').get('/v1/vms?limit=2')).body as Json;
+        }),
+      );
+      assert.deepEqual(
+        (first.items as Json[]).map((v) => v.id),
+        [created[3], created[7]],
+      );
+    }
+    assert.equal(
+      Math.min(...looks),
+      3,
+      `the page and the one that tells there is a next page (looks: ${looks.join(', ')})`,
     );
-    assert.equal(fetched, 3, 'the page and the one that tells there is a next page');
   });
 
   test('every page and cursor is what a scan of every VM gives, with filters and with deleted VMs asked for', async () => {
