@@ -31,8 +31,21 @@ describe('simulated migration', () => {
     await rejectsWith(dst.start(vm), 'conflict', /incoming/);
 
     const progress: Progress[] = [];
-    const migrating = src.migrate(vm, endpoint, { live: true }, { onProgress: (p) => progress.push(p) });
-    await new Promise((r) => setTimeout(r, 5));
+    // Looked at once the first step reported: the copy goes on for further steps after it.
+    let firstReport: () => void = () => undefined;
+    const reported = new Promise<void>((resolve) => (firstReport = resolve));
+    const migrating = src.migrate(
+      vm,
+      endpoint,
+      { live: true },
+      {
+        onProgress: (p) => {
+          progress.push(p);
+          firstReport();
+        },
+      },
+    );
+    await reported;
     assert.equal((await src.status(vm)).state, 'migrating');
     await migrating;
     assert.ok(progress.length >= 3, `progress reported ${progress.length} times`);

@@ -55,6 +55,21 @@ export function postgresGapSafeSuite(postgresUrl: string | undefined): void {
       };
     }
 
+    /** A subscription and a polling reader from the log's head on, and a look-again for both, for streams under a fresh prefix. */
+    async function watchLog(store: PostgresEventStore, stem: string) {
+      const prefix = uniqueName(stem);
+      const head0 = await store.headPosition();
+      const delivered: RecordedEvent[] = [];
+      const lookedAgain = lookAgain(store);
+      const sub = store.subscribeToAll({
+        after: head0,
+        batchSize: SUB_BATCH,
+        onEvent: async (e) => void delivered.push(e),
+      });
+      const reader = startPollingReader(store, head0, prefix);
+      return { prefix, head0, delivered, lookedAgain, sub, reader };
+    }
+
     async function rawClient(schema: string): Promise<pg.Client> {
       const client = new pg.Client(pgClientConfig(url, schema));
       await client.connect();
@@ -63,16 +78,7 @@ export function postgresGapSafeSuite(postgresUrl: string | undefined): void {
 
     test('transactions that commit out of order: nothing passes an open one, then all arrive once, in position order', async () => {
       await withStore(async (store, schema) => {
-        const prefix = uniqueName('ooo');
-        const head0 = await store.headPosition();
-        const delivered: RecordedEvent[] = [];
-        const lookedAgain = lookAgain(store);
-        const sub = store.subscribeToAll({
-          after: head0,
-          batchSize: SUB_BATCH,
-          onEvent: async (e) => void delivered.push(e),
-        });
-        const reader = startPollingReader(store, head0, prefix);
+        const { prefix, head0, delivered, lookedAgain, sub, reader } = await watchLog(store, 'ooo');
         const held = await Promise.all([rawClient(schema), rawClient(schema), rawClient(schema)]);
         try {
           // A1, A2, A3 take positions first (their xids are older) but stay uncommitted.
@@ -139,16 +145,7 @@ export function postgresGapSafeSuite(postgresUrl: string | undefined): void {
 
     test('a rolled-back transaction leaves nothing behind and holds readers back only while open', async () => {
       await withStore(async (store, schema) => {
-        const prefix = uniqueName('rb');
-        const head0 = await store.headPosition();
-        const delivered: RecordedEvent[] = [];
-        const lookedAgain = lookAgain(store);
-        const sub = store.subscribeToAll({
-          after: head0,
-          batchSize: SUB_BATCH,
-          onEvent: async (e) => void delivered.push(e),
-        });
-        const reader = startPollingReader(store, head0, prefix);
+        const { prefix, delivered, lookedAgain, sub, reader } = await watchLog(store, 'rb');
         const client = await rawClient(schema);
         try {
           await client.query('BEGIN');

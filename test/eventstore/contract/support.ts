@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import type { EventData, EventStore, NewEvent, RecordedEvent } from '../../../src/eventstore/event-store.port.js';
+import { waitFor as waitUntil } from '../../support/wait.js';
 
 export interface ContractTarget {
   /** Shown in the test titles. */
@@ -52,16 +53,13 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** The suite's short form of the shared waitFor (test/support/wait.ts): what is awaited, then the deadline. */
 export async function waitFor(
   condition: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = 20_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(20);
-  }
+  await waitUntil(condition, { what, timeoutMs, intervalMs: 20 });
 }
 
 /**
