@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Projection } from './projection.js';
 import type { ReadModelKeys } from './read-model.keys.js';
 import { listOwnedKeys } from './read-model-snapshot.js';
-import { bulk, commandText, PIPE_MIN_ARGS, RespPipe } from './resp-pipe.js';
+import { bulk, PIPE_MIN_ARGS, RespPipe } from './resp-pipe.js';
 
 /**
  * RENAMEs a chunk of keys, KEYS given as (from, to) pairs. One command per chunk
@@ -145,7 +145,7 @@ async function swapOnPipe(
   [checkpoint, position]: [string, bigint | undefined],
   [epochKey, epoch]: [string, string],
 ): Promise<void> {
-  await pipe.raw(commandText('MULTI', 0, ''), 1);
+  await pipe.command('MULTI', []);
   for (let i = 0; i < stale.length; i += DEL_CHUNK) await pipe.command('DEL', stale.slice(i, i + DEL_CHUNK));
   // A RENAME per key, not RENAME_PAIRS: here a command costs a few concatenations and a reply
   // line, and Redis spends about a third less CPU on RENAMEs queued in the MULTI than on the same
